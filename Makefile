@@ -1,0 +1,99 @@
+# Makefile - builds libtraceq.so (the preload shim), the `traceq` command, the tests and benchmarks.
+# Newcomers: `make demo` (the main job end to end) and `make test` (the whole suite). Both install what is missing.
+
+BUILD   ?= build
+CC      ?= cc
+VERSION := 0.1.0
+OPT     ?= -O2
+WERROR  ?= -Werror
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=gnu11 -Wall -Wextra $(WERROR) -fPIC -pthread -DTQ_VERSION='"$(VERSION)"' -MMD -MP
+PKGS    := libzstd gsl fftw3 fftw3f jansson inih cairo libunwind
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS    := $(PKG_LIBS) -lsegyio -lfftw3_threads -lfftw3f_threads -ldw -lelf -lm -ldl -pthread
+
+# Debian packages the build, tests, demo and benchmarks use; `make deps` installs the missing ones.
+DEB_PKGS := build-essential pkg-config libunwind-dev libzstd-dev zstd libgsl-dev libfftw3-dev libcriterion-dev \
+            libsegyio-dev python3-segyio libjansson-dev libinih-dev libcairo2-dev libdw-dev \
+            python3-scipy python3-numpy valgrind heaptrack sqlite3 clang libopenmpi-dev openmpi-bin
+
+CORE_SRC  := $(wildcard common/*.c traces/*.c analyzer/*.c operators/*.c)
+SHIM_SRC  := $(wildcard preload/*.c traces/*.c)
+TOOL_SRC  := $(wildcard tools/*.c)
+TEST_SRC  := $(wildcard tests/test_*.c) tests/helpers.c
+PROG_SRC  := $(wildcard tests/progs/*.c)
+BENCH_SRC := $(wildcard tests/bench/*.c)
+
+CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+SHIM_OBJ  := $(SHIM_SRC:%.c=$(BUILD)/shim/%.o)
+TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+PROGS     := $(PROG_SRC:tests/progs/%.c=$(BUILD)/progs/%)
+BENCHES   := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps demo test bench asan clean
+all: $(BUILD)/libtraceq.so $(BUILD)/traceq $(BUILD)/tests/tq_tests $(PROGS) $(BENCHES)
+
+deps:
+	@tools/deps.sh $(DEB_PKGS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+# The shim is built apart: no sanitizers, only what a profiled process must carry (zstd, libunwind).
+$(BUILD)/shim/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SHIM_CFLAGS) -c $< -o $@
+SHIM_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra $(WERROR) -fPIC -pthread -fvisibility=hidden \
+              -ftls-model=initial-exec -DTQ_SHIM -MMD -MP
+
+$(BUILD)/libtraceq.so: $(SHIM_OBJ)
+	$(CC) -shared -o $@ $^ -lzstd -lunwind -ldl -pthread
+
+$(BUILD)/libtqcore.a: $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/traceq: $(TOOL_OBJ) $(BUILD)/libtqcore.a $(BUILD)/libtraceq.so
+	$(CC) $(CFLAGS) -o $@ $(TOOL_OBJ) $(BUILD)/libtqcore.a $(LIBS)
+
+$(BUILD)/tests/tq_tests: $(TEST_OBJ) $(BUILD)/libtqcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libtqcore.a $(LIBS) -lcriterion
+
+$(BUILD)/progs/%: tests/progs/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra $(WERROR) -pthread -o $@ $< -lm
+
+$(BUILD)/bench/%: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra $(WERROR) -pthread -o $@ $< -lm
+
+# Tests find the build through these variables (see tests/helpers.h).
+TEST_ENV = TQ_BUILD=$(abspath $(BUILD)) TQ_SRC=$(CURDIR) TQ_PYTHON=/usr/bin/python3
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	cd $(BUILD) && $(TEST_ENV) ./tests/tq_tests --jobs=2
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@tools/demo.sh $(abspath $(BUILD))
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@tools/bench.sh $(abspath $(BUILD))
+
+# Everything but the shim's interposed symbols under AddressSanitizer + UBSan, then the suite.
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined" \
+	    build-asan/traceq build-asan/tests/tq_tests build-asan/libtraceq.so $(PROGS:$(BUILD)/%=build-asan/%)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	    TQ_BUILD=$(abspath build-asan) TQ_SRC=$(CURDIR) TQ_PYTHON=/usr/bin/python3 ./tests/tq_tests --jobs=2
+
+clean:
+	rm -rf $(BUILD) build-asan
+
+-include $(CORE_OBJ:.o=.d) $(SHIM_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

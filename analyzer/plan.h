@@ -1,0 +1,41 @@
+/* plan.h - chunk plans: the blocks an operator's output is cut into so each fits a memory limit.
+ *
+ * A plan is written as JSON (format "traceq-plan", version 1): {"format","version","op","shape":[I,X,S],
+ * "output_shape":[..],"memory_bytes","safety","workers","planner","blocks":[{"lo":[..],"hi":[..],
+ * "predicted_bytes":N}, ...]}. Blocks are output-coordinate boxes; they tile the output exactly. */
+#ifndef TQ_PLAN_H
+#define TQ_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/status.h"
+#include "../operators/box.h"
+
+struct tq_plan_block {
+    struct tq_box out;         /* output region */
+    uint64_t predicted_bytes;  /* predicted peak of the process computing it (0 when unknown) */
+};
+
+struct tq_plan {
+    char op[32];
+    size_t shape[3];        /* input volume shape */
+    size_t out_shape[3];    /* output volume shape */
+    uint64_t memory_bytes;  /* per-worker limit the plan was made for (0 = none) */
+    double safety;
+    int workers;
+    char planner[16];       /* "traceq", "seed", "auto", "none", "fixed" */
+    size_t nblocks;
+    struct tq_plan_block *blocks; /* owned */
+};
+
+/* Read and validate a plan: keys present and typed, blocks inside out_shape, tiling exact (no gap, no overlap).
+ * Fails with TQ_ERR_FORMAT naming the problem. Caller frees with tq_plan_free. */
+tq_status tq_plan_read(const char *path, struct tq_plan **out, struct tq_err *err);
+/* Write a plan as JSON to path (temporary name + rename; never clobbers unless overwrite). */
+tq_status tq_plan_write(const struct tq_plan *plan, const char *path, int overwrite, struct tq_err *err);
+/* Check that the blocks tile out_shape exactly. */
+tq_status tq_plan_check_tiling(const struct tq_plan *plan, struct tq_err *err);
+void tq_plan_free(struct tq_plan *plan);
+
+#endif

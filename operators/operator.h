@@ -1,0 +1,64 @@
+/* operator.h - the one table of seismic operators: name, halo per axis, axis rules and the block kernel.
+ *
+ * Contract used by the planner (analyzer/plan.c) and the runner: an operator computes any box of its output
+ * from the input box grown by its halo (clamped to the volume); at the volume's true faces it applies scipy's
+ * 'reflect' boundary itself. Coordinates of output boxes are output-volume coordinates; an operator whose output is
+ * trimmed (GST3D, like the original) has output shape = input shape - 2*trim per axis, and output voxel x
+ * corresponds to input voxel x + trim. Adding an operator is adding one entry to the table in operator.c. */
+#ifndef TQ_OPERATOR_H
+#define TQ_OPERATOR_H
+
+#include <stddef.h>
+
+#include "../common/status.h"
+#include "box.h"
+
+#define TQ_HALO_WHOLE ((size_t)-1) /* halo value meaning "the whole axis is needed" (Envelope along samples) */
+
+/* Parameters shared by all operators; fields an operator does not use are ignored. */
+struct tq_op_params {
+    double sigma[3]; /* Gaussian: per-axis sigma (default 3,3,3) */
+    double truncate; /* Gaussian: radius = (int)(truncate * sigma + 0.5) (default 4.0) */
+    int full_size;   /* GST3D: 1 = full-size output, 0 = trim one voxel per face like the original (default 0) */
+    int threads;     /* worker threads inside one block; 0 = number of cores */
+};
+
+/* Everything one kernel call needs: the input box (block + halo, clamped) and the output box to fill. */
+struct tq_block_io {
+    size_t vol_shape[3];    /* shape of the whole input volume */
+    struct tq_box in_box;   /* the region of the input held in `in`, input coordinates */
+    const float *in;        /* in_box voxels, C order; borrowed */
+    struct tq_box out_box;  /* the region of the output to compute, output coordinates */
+    float *out;             /* out_box voxels, C order; borrowed, written by the kernel */
+};
+
+struct tq_op {
+    const char *name;   /* "envelope", "gaussian", "gst3d" */
+    const char *title;  /* one line for help text */
+    unsigned splittable; /* bit a set: axis a may be cut into chunks (Envelope: axes 0 and 1 only) */
+    /* Halo per axis in input voxels (TQ_HALO_WHOLE for a whole axis). Can't fail. */
+    void (*halo)(const struct tq_op_params *p, size_t halo[3]);
+    /* Voxels trimmed off each face of the output (0 for all but trimmed GST3D). Can't fail. */
+    size_t (*trim)(const struct tq_op_params *p);
+    /* Compute io->out_box from io->in. Fails on bad arguments (box not covered by in_box + halo) or no memory. */
+    tq_status (*compute)(const struct tq_op_params *p, const struct tq_block_io *io, struct tq_err *err);
+};
+
+/* The operator called `name`, or NULL. */
+const struct tq_op *tq_op_find(const char *name);
+
+/* The table, ended by an entry with name NULL. */
+extern const struct tq_op tq_ops[];
+
+/* Default parameters (sigma 3, truncate 4, trimmed, all cores). Can't fail. */
+void tq_op_params_default(struct tq_op_params *p);
+
+/* Output shape of `op` for an input of in_shape; fails with TQ_ERR_RANGE when the input is too small. */
+tq_status tq_op_output_shape(const struct tq_op *op, const struct tq_op_params *p, const size_t in_shape[3],
+                             size_t out_shape[3], struct tq_err *err);
+
+/* The input box (output box shifted by trim, grown by the halo, clamped to the volume) needed for out_box. */
+void tq_op_input_box(const struct tq_op *op, const struct tq_op_params *p, const size_t vol_shape[3],
+                     const struct tq_box *out_box, struct tq_box *in_box);
+
+#endif

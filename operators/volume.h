@@ -1,0 +1,50 @@
+/* volume.h - float32 volumes on disk (.npy and SEG-Y) read and written one box at a time, and synthetic volumes.
+ *
+ * In memory a volume is float32, C order, shape (inlines, xlines, samples), samples fastest. A reader never loads
+ * more than the box asked for (SEG-Y: only the traces the box touches). A writer creates the file under a temporary
+ * name in the same directory, accepts boxes in any order (pwrite into a preallocated file), and only
+ * tq_vol_writer_commit() renames it to the final name; tq_vol_writer_free() without commit removes the temporary. */
+#ifndef TQ_VOLUME_H
+#define TQ_VOLUME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/status.h"
+#include "box.h"
+
+enum tq_vol_format { TQ_VOL_NPY, TQ_VOL_SEGY };
+
+/* The format a path names by its extension (.npy; .segy/.sgy), or fails with TQ_ERR_USAGE. */
+tq_status tq_vol_format_of(const char *path, enum tq_vol_format *fmt, struct tq_err *err);
+
+typedef struct tq_vol_reader tq_vol_reader;
+
+/* Open a volume for reading (format from the extension). Fails on a missing file, a bad header, an unsupported
+ * dtype or a zero-size axis. Caller frees with tq_vol_reader_free. */
+tq_status tq_vol_reader_open(const char *path, tq_vol_reader **out, struct tq_err *err);
+/* Shape of the opened volume. Can't fail. */
+void tq_vol_reader_shape(const tq_vol_reader *r, size_t shape[3]);
+/* Read `box` into dst (tq_box_voxels(box) floats, C order). Fails on a box outside the volume or a short read. */
+tq_status tq_vol_read_box(tq_vol_reader *r, const struct tq_box *box, float *dst, struct tq_err *err);
+void tq_vol_reader_free(tq_vol_reader *r);
+
+typedef struct tq_vol_writer tq_vol_writer;
+
+/* Create `path` (via a temporary name) for a volume of `shape`; refuses to overwrite unless `overwrite`.
+ * `like` (may be NULL) is a SEG-Y reader whose geometry/headers a SEG-Y output copies. Caller frees. */
+tq_status tq_vol_writer_create(const char *path, const size_t shape[3], int overwrite, const tq_vol_reader *like,
+                               tq_vol_writer **out, struct tq_err *err);
+/* Write `box` from src. Safe to call from several processes on different boxes of one file (re-open by name). */
+tq_status tq_vol_write_box(tq_vol_writer *w, const struct tq_box *box, const float *src, struct tq_err *err);
+/* Flush and rename the temporary to the final name. */
+tq_status tq_vol_writer_commit(tq_vol_writer *w, struct tq_err *err);
+/* Free; removes the temporary file unless committed. NULL is a no-op. */
+void tq_vol_writer_free(tq_vol_writer *w);
+
+/* Fill `box` of the deterministic synthetic volume of `shape` and `seed` (Ricker 25 Hz, dt 4 ms, folded dipping
+ * layers plus a little noise; varies along all three axes). Any box of it equals the same box of the whole. */
+tq_status tq_synth_box(const size_t shape[3], uint64_t seed, const struct tq_box *box, float *dst,
+                       struct tq_err *err);
+
+#endif

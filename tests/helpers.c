@@ -1,0 +1,110 @@
+/* helpers.c - shared test helpers (see helpers.h). Compiled into the test binary only. */
+#include "helpers.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *slot_path(const char *base, const char *rel)
+{
+    static __thread char slots[8][4096];
+    static __thread unsigned next;
+    char *buf = slots[next++ % 8];
+    snprintf(buf, sizeof slots[0], "%s/%s", base, rel);
+    return buf;
+}
+
+const char *tq_build_path(const char *rel)
+{
+    const char *b = getenv("TQ_BUILD");
+    return slot_path(b ? b : "build", rel);
+}
+
+const char *tq_src_path(const char *rel)
+{
+    const char *s = getenv("TQ_SRC");
+    return slot_path(s ? s : ".", rel);
+}
+
+const char *tq_python(void)
+{
+    const char *p = getenv("TQ_PYTHON");
+    return p ? p : "/usr/bin/python3";
+}
+
+char *tq_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+        size_t got = fread(buf + n, 1, 4096, f);
+        n += got;
+        if (got < 4096)
+            break;
+    }
+    fclose(f);
+    buf[n] = 0;
+    if (len)
+        *len = n;
+    return buf;
+}
+
+int tq_run(const char *cmd, char **out, char **err)
+{
+    char outp[] = "/tmp/tqtest-out.XXXXXX", errp[] = "/tmp/tqtest-err.XXXXXX";
+    int fo = mkstemp(outp), fe = mkstemp(errp);
+    close(fo);
+    close(fe);
+    size_t len = strlen(cmd) + 2 * sizeof outp + 64;
+    char *full = malloc(len);
+    snprintf(full, len, "( %s ) >%s 2>%s </dev/null", cmd, outp, err ? errp : "/dev/null");
+    int st = system(full);
+    free(full);
+    if (out)
+        *out = tq_slurp(outp, NULL);
+    if (err)
+        *err = tq_slurp(errp, NULL);
+    unlink(outp);
+    unlink(errp);
+    if (st == -1)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int tq_runf(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return tq_run(cmd, NULL, NULL);
+}
+
+char *tq_tmpdir(void)
+{
+    const char *t = getenv("TMPDIR");
+    char *p = malloc(4096);
+    snprintf(p, 4096, "%s/tqtest.XXXXXX", t ? t : "/tmp");
+    if (!mkdtemp(p)) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void tq_rmtree(const char *dir)
+{
+    if (dir && *dir && strcmp(dir, "/"))
+        tq_runf("rm -rf '%s'", dir);
+}

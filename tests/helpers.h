@@ -1,0 +1,28 @@
+/* helpers.h - what the criterion tests share: where the build is, running commands, temporary folders. */
+#ifndef TQ_TEST_HELPERS_H
+#define TQ_TEST_HELPERS_H
+
+#include <stddef.h>
+
+/* Absolute path of a file in the build folder (TQ_BUILD, set by `make test`), e.g. tq_build_path("traceq").
+ * Returns a static buffer per call slot (8 slots, reused round-robin). */
+const char *tq_build_path(const char *rel);
+/* Absolute path of a file in the source tree (TQ_SRC). Same buffer rules. */
+const char *tq_src_path(const char *rel);
+/* The Python with Debian's numpy/scipy (TQ_PYTHON, default /usr/bin/python3). */
+const char *tq_python(void);
+
+/* Run `cmd` with /bin/sh -c, capture stdout (and stderr when err != NULL) into malloc'd strings (caller frees),
+ * return the exit status as the shell reports it (0..255; 128+N for a signal). */
+int tq_run(const char *cmd, char **out, char **err);
+/* printf-style wrapper of tq_run without captured output. */
+int tq_runf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Make a fresh temporary directory (mkdtemp under $TMPDIR or /tmp); returns a malloc'd path, caller frees. */
+char *tq_tmpdir(void);
+/* Remove a directory tree (rm -rf). */
+void tq_rmtree(const char *dir);
+/* Read a whole file into a malloc'd NUL-terminated buffer; *len gets the size. NULL on failure. */
+char *tq_slurp(const char *path, size_t *len);
+
+#endif

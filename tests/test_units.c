@@ -1,0 +1,63 @@
+/* test_units.c - the checked parsers for memory sizes, shapes and ranges (common/units.c). */
+#include <criterion/criterion.h>
+
+#include "../common/units.h"
+
+Test(units, bytes_with_binary_and_decimal_suffixes)
+{
+    uint64_t v;
+    cr_assert_eq(tq_parse_bytes("4GiB", &v, NULL), TQ_OK);
+    cr_assert_eq(v, 4ull << 30);
+    cr_assert_eq(tq_parse_bytes("3GB", &v, NULL), TQ_OK);
+    cr_assert_eq(v, 3000000000ull);
+    cr_assert_eq(tq_parse_bytes("1.5 gib", &v, NULL), TQ_OK);
+    cr_assert_eq(v, 3ull << 29);
+    cr_assert_eq(tq_parse_bytes("512", &v, NULL), TQ_OK);
+    cr_assert_eq(v, 512);
+    cr_assert_eq(tq_parse_bytes("12k", &v, NULL), TQ_OK);
+    cr_assert_eq(v, 12288);
+}
+
+Test(units, bytes_rejects_junk_negative_and_overflow)
+{
+    uint64_t v;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_parse_bytes("", &v, &err), TQ_ERR_USAGE);
+    cr_assert_eq(tq_parse_bytes("-1GiB", &v, &err), TQ_ERR_USAGE);
+    cr_assert_eq(tq_parse_bytes("4 parsecs", &v, &err), TQ_ERR_USAGE);
+    cr_assert(strstr(err.msg, "unknown unit") != NULL, "message: %s", err.msg);
+    cr_assert_eq(tq_parse_bytes("99999999999TiB", &v, &err), TQ_ERR_USAGE);
+}
+
+Test(units, format_bytes)
+{
+    char buf[32];
+    cr_assert_str_eq(tq_format_bytes(512, buf, sizeof buf), "512 B");
+    cr_assert_str_eq(tq_format_bytes(3ull << 29, buf, sizeof buf), "1.50 GiB");
+    cr_assert_str_eq(tq_format_bytes(200ull << 20, buf, sizeof buf), "200 MiB");
+}
+
+Test(units, shapes)
+{
+    size_t s[3];
+    cr_assert_eq(tq_parse_shape("200x201x400", s, NULL), TQ_OK);
+    cr_assert(s[0] == 200 && s[1] == 201 && s[2] == 400);
+    cr_assert_eq(tq_parse_shape("1,1,1", s, NULL), TQ_OK);
+    cr_assert_eq(tq_parse_shape("200x200", s, NULL), TQ_ERR_USAGE);
+    cr_assert_eq(tq_parse_shape("200x0x5", s, NULL), TQ_ERR_USAGE);
+    cr_assert_eq(tq_parse_shape("2x3x4x5", s, NULL), TQ_ERR_USAGE);
+    cr_assert_eq(tq_parse_shape("axbxc", s, NULL), TQ_ERR_USAGE);
+}
+
+Test(units, ranges_are_inclusive)
+{
+    size_t v[16], n;
+    cr_assert_eq(tq_parse_range("100:400:100", v, 16, &n, NULL), TQ_OK);
+    cr_assert_eq(n, 4);
+    cr_assert(v[0] == 100 && v[3] == 400);
+    cr_assert_eq(tq_parse_range("7", v, 16, &n, NULL), TQ_OK);
+    cr_assert(n == 1 && v[0] == 7);
+    cr_assert_eq(tq_parse_range("100:50:10", v, 16, &n, NULL), TQ_ERR_USAGE);
+    cr_assert_eq(tq_parse_range("1:100:1", v, 16, &n, NULL), TQ_ERR_USAGE);
+    cr_assert_eq(tq_parse_range("1:10:0", v, 16, &n, NULL), TQ_ERR_USAGE);
+}

@@ -1,0 +1,31 @@
+/* cli.h - what every `traceq` subcommand shares: the command table entry, exit codes and usage errors. */
+#ifndef TQ_CLI_H
+#define TQ_CLI_H
+
+#include "../common/status.h"
+
+/* Exit codes of every subcommand, documented in `traceq --help`. */
+enum { TQ_EXIT_OK = 0, TQ_EXIT_FAIL = 1, TQ_EXIT_USAGE = 2 };
+
+struct tq_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name; returns the exit code */
+    const char *summary;
+};
+
+/* Print "traceq CMD: MESSAGE" and a hint to use --help on stderr; returns TQ_EXIT_USAGE. */
+int tq_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Print "traceq CMD: " + err->msg on stderr; returns TQ_EXIT_USAGE for TQ_ERR_USAGE (and bad input files:
+ * TQ_ERR_FORMAT, TQ_ERR_TRUNCATED, TQ_ERR_RANGE, TQ_ERR_IO on open), else TQ_EXIT_FAIL. */
+int tq_cli_fail(const char *cmd, const struct tq_err *err);
+
+/* Subcommands: one row per command here, one tools/cmd_<name>.c each defining int cmd_<name>(int, char **). */
+#define TQ_COMMANDS(X)                                                                        \
+    X(version, "print the version of traceq")
+
+#define TQ_DECLARE_CMD(name, summary) int cmd_##name(int argc, char **argv);
+TQ_COMMANDS(TQ_DECLARE_CMD)
+#undef TQ_DECLARE_CMD
+
+#endif

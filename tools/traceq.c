@@ -1,0 +1,77 @@
+/* traceq.c - the `traceq` command: dispatches to the subcommands listed in cli.h (one row per command). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define TQ_CMD_ROW(name, summary) {#name, cmd_##name, summary},
+static const struct tq_cmd cmds[] = {TQ_COMMANDS(TQ_CMD_ROW)};
+#undef TQ_CMD_ROW
+
+static void print_help(FILE *f)
+{
+    fprintf(f, "usage: traceq COMMAND [OPTIONS] [ARGS]\n\n"
+               "traceq measures how much memory a program really needs, learns how it grows with the input\n"
+               "shape, and cuts array work into chunks that fit a memory limit.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        fprintf(f, "  %-12s %s\n", cmds[i].name, cmds[i].summary);
+    fprintf(f, "\nRun 'traceq COMMAND --help' for the options of one command.\n"
+               "Exit codes: 0 success, 1 failure, 2 usage error or bad input; `record` exits with the\n"
+               "profiled command's status (128+N when it was killed by signal N).\n");
+}
+
+int tq_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "traceq %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'traceq %s --help'.\n", cmd);
+    va_end(ap);
+    return TQ_EXIT_USAGE;
+}
+
+int tq_cli_fail(const char *cmd, const struct tq_err *err)
+{
+    fprintf(stderr, "traceq %s: %s\n", cmd, err->msg[0] ? err->msg : tq_strerror(err->status));
+    switch (err->status) {
+    case TQ_ERR_USAGE:
+    case TQ_ERR_FORMAT:
+    case TQ_ERR_TRUNCATED:
+    case TQ_ERR_RANGE:
+    case TQ_ERR_IO:
+    case TQ_ERR_LIMIT:
+        return TQ_EXIT_USAGE;
+    default:
+        return TQ_EXIT_FAIL;
+    }
+}
+
+int cmd_version(int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1)
+        return tq_cli_usage_error("version", "takes no arguments");
+    printf("traceq %s\n", TQ_VERSION);
+    return TQ_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_help(stderr);
+        return TQ_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        print_help(stdout);
+        return TQ_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version"))
+        return cmd_version(1, argv + 1);
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(argv[1], cmds[i].name))
+            return cmds[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "traceq: unknown command '%s'\nTry 'traceq --help'.\n", argv[1]);
+    return TQ_EXIT_USAGE;
+}
