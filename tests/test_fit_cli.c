@@ -7,6 +7,7 @@
 
 #include "../analyzer/dataset.h"
 #include "../analyzer/model.h"
+#include "../analyzer/plan.h"
 #include "helpers.h"
 
 /* 27 shapes x 2 runs of y = 50 MB + 100 B/voxel, runs 0.5% apart. */
@@ -69,4 +70,43 @@ Test(fit_cli, fit_then_predict)
     free(dir);
     free(ds);
     free(model_path);
+}
+
+Test(fit_cli, plan_formats_and_impossible_limits)
+{
+    char *dir = tq_tmpdir(), *ds = make_dataset(dir), *out = NULL, *err = NULL;
+    const char *tq = tq_build_path("traceq");
+    cr_assert_eq(tq_runf("cd %s && %s fit d.csv --op gaussian -o g.json >/dev/null", dir, tq), 0);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd %s && %s plan --model g.json --shape 300x300x300 --memory 1GiB --workers 2 "
+                              "-o p.json --format dask", dir, tq);
+    cr_assert_eq(tq_run(cmd, &out, &err), 0, "%s", err);
+    cr_assert(strncmp(out, "chunks=((", 9) == 0, "%s", out);
+    free(out);
+    free(err);
+    char *plan_path;
+    cr_assert(asprintf(&plan_path, "%s/p.json", dir) > 0);
+    struct tq_plan *p = NULL;
+    struct tq_err e = {0};
+    cr_assert_eq(tq_plan_read(plan_path, &p, &e), TQ_OK, "%s", e.msg);
+    cr_assert_eq(p->nblocks % 2, 0, "balanced to 2 workers: %zu blocks", p->nblocks);
+    for (size_t i = 0; i < p->nblocks; i++)
+        cr_assert(p->blocks[i].predicted_bytes <= (uint64_t)(0.8 * (1ull << 30)));
+    tq_plan_free(p);
+    free(plan_path);
+    /* a limit below the baseline: exit 2 and the minimum named */
+    snprintf(cmd, sizeof cmd, "cd %s && %s plan --model g.json --shape 300x300x300 --memory 40MB", dir, tq);
+    cr_assert_eq(tq_run(cmd, &out, &err), 2);
+    cr_assert(strstr(err, "use --memory of at least"), "%s", err);
+    free(out);
+    free(err);
+    cr_assert_eq(tq_runf("cd %s && %s plan --model g.json --shape 300x300x300 --memory 1GiB -o p.json "
+                         ">/dev/null 2>&1", dir, tq), 2, "must not clobber p.json");
+    cr_assert_eq(tq_runf("cd %s && %s plan --model g.json --op envelope --shape 9x9x9 --memory 1GiB 2>/dev/null",
+                         dir, tq), 2, "model of another operator");
+    cr_assert_eq(tq_runf("cd %s && %s plan --op gst3d --planner auto --shape 400x400x400 --format json | "
+                         "grep -c '\"lo\"' | grep -qx 8", dir, tq), 0);
+    tq_rmtree(dir);
+    free(dir);
+    free(ds);
 }
