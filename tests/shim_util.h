@@ -47,7 +47,7 @@ static inline void shim_summary(const char *dir, const char *name, int pid, stru
 static inline size_t shim_count(const char *dir)
 {
     char pat[4200];
-    snprintf(pat, sizeof pat, "%s/traceq.*.tq", dir);
+    snprintf(pat, sizeof pat, "%.4000s/traceq.*.tq", dir);
     glob_t g;
     size_t n = glob(pat, 0, NULL, &g) == 0 ? g.gl_pathc : 0;
     globfree(&g);
