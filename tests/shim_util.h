@@ -32,9 +32,9 @@ static inline void shim_summary(const char *dir, const char *name, int pid, stru
 {
     char pat[4200];
     if (pid)
-        snprintf(pat, sizeof pat, "%s/traceq.%s.%d.tq", dir, name, pid);
+        snprintf(pat, sizeof pat, "%.4000s/traceq.%.100s.%d.tq", dir, name, pid);
     else
-        snprintf(pat, sizeof pat, "%s/traceq.%s.*.tq", dir, name);
+        snprintf(pat, sizeof pat, "%.4000s/traceq.%.100s.*.tq", dir, name);
     glob_t g;
     cr_assert_eq(glob(pat, 0, NULL, &g), 0, "no trace matches %s", pat);
     cr_assert_eq(g.gl_pathc, 1, "%zu traces match %s", g.gl_pathc, pat);
