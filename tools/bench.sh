@@ -68,3 +68,11 @@ done
 command -v heaptrack >/dev/null 2>&1 || echo "(heaptrack is not installed: its columns are skipped)"
 echo "The shim's default mode writes samples and counters only (bytes/call is tiny); heaptrack records every event."
 echo "CPU ratios include the shim's sampler thread; wall ratios depend on what else the machine runs."
+
+# ---------------------------------------------------------------------------------------------------------
+# Section: memory models (issue 5) - sweep each operator over 100..400 step 100 (64 shapes), fit, then run
+# held-out shapes up to 800^3 and print measured vs predicted peak, the bound, and the seed planner's estimate.
+# Goal: <= 5% error and the bound never below the measured peak. Settings: tools/bench_model.sh.
+# ---------------------------------------------------------------------------------------------------------
+echo
+TQ_BENCH_DIR=${TQ_BENCH_DIR:-$work/model} bash "$(dirname "$0")/bench_model.sh" "$build"
