@@ -147,15 +147,15 @@ Test(fit, knee_finds_where_memory_levels_off)
     size_t n = grid_points(pts, 0, 0, 0, 1);
     for (size_t i = 0; i < n; i++) {
         double v = pts[i].shape[0] * pts[i].shape[1] * pts[i].shape[2];
-        pts[i].y = fmin(5e6 + 10.0 * v, 1.4e8 + 0.3 * v);
+        pts[i].y = fmin(5e6 + 10.0 * v, 1.4e8 + 60.0 * pts[i].shape[1] * pts[i].shape[2]);
     }
     struct tq_fit_model m;
     struct tq_err err = {0};
     cr_assert_eq(tq_fit_model(TQ_FIT_KNEE, pts, n, &m, &err), TQ_OK, "%s", err.msg);
     cr_assert(fabs(m.coef[1] - 10.0) < 0.01, "first slope %g", m.coef[1]);
-    cr_assert(fabs(m.coef[3] - 0.3) < 0.01, "second slope %g", m.coef[3]);
+    cr_assert(fabs(m.coef[3] - 60.0) < 0.01, "plane slope %g", m.coef[3]);
     double big[3] = {800, 800, 800};
-    cr_assert(fabs(tq_fit_eval(&m, big) - (1.4e8 + 0.3 * 5.12e8)) < 1e6);
+    cr_assert(fabs(tq_fit_eval(&m, big) - (1.4e8 + 60.0 * 640000)) < 1e6);
     struct tq_fit_candidate c[TQ_FIT_NKINDS];
     size_t best;
     cr_assert_eq(tq_fit_select(pts, n, 5, 42, c, &best, &err), TQ_OK, "%s", err.msg);
