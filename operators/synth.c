@@ -45,8 +45,9 @@ static double param(uint64_t seed, uint64_t k, double lo, double hi)
 static void model_init(struct syn_model *m, uint64_t seed)
 {
     m->seed = seed;
-    m->dip_i = param(seed, 1, -0.35, 0.35);
-    m->dip_j = param(seed, 2, -0.35, 0.35);
+    /* dips of 0.25..0.6 samples per trace either way: never flat, so every axis carries structure */
+    m->dip_i = param(seed, 1, 0.25, 0.6) * (param(seed, 9, -1, 1) < 0 ? -1 : 1);
+    m->dip_j = param(seed, 2, 0.25, 0.6) * (param(seed, 10, -1, 1) < 0 ? -1 : 1);
     m->fold_amp = param(seed, 3, 5.0, 12.0);
     m->fold_len_i = param(seed, 4, 60.0, 140.0);
     m->fold_len_j = param(seed, 5, 60.0, 140.0);
