@@ -133,15 +133,18 @@ enum tq_vol_format tq_vol_reader_format(const tq_vol_reader *r)
 
 size_t tq_vol_reader_bytes_read(const tq_vol_reader *r)
 {
-    return r->bytes_read;
+    return __atomic_load_n(&r->bytes_read, __ATOMIC_RELAXED);
 }
 
 tq_status tq_vol_read_box(tq_vol_reader *r, const struct tq_box *box, float *dst, struct tq_err *err)
 {
     TQ_TRY(tq_vol_check_box(r->shape, box, err));
-    if (r->fmt == TQ_VOL_NPY)
-        return tq_npy_read_box(r->npy, box, dst, &r->bytes_read, err);
-    return tq_segy_read_box(r->segy, box, dst, &r->bytes_read, err);
+    size_t bytes = 0;
+    tq_status st = r->fmt == TQ_VOL_NPY ? tq_npy_read_box(r->npy, box, dst, &bytes, err)
+                                        : tq_segy_read_box(r->segy, box, dst, &bytes, err);
+    /* several threads may read boxes through one reader at once; only this counter is shared */
+    __atomic_fetch_add(&r->bytes_read, bytes, __ATOMIC_RELAXED);
+    return st;
 }
 
 void tq_vol_reader_free(tq_vol_reader *r)

@@ -20,8 +20,11 @@ tq_status tq_vol_format_of(const char *path, enum tq_vol_format *fmt, struct tq_
 
 typedef struct tq_vol_reader tq_vol_reader;
 
-/* Open a volume for reading (format from the extension). Fails on a missing file, a bad header, an unsupported
- * dtype or a zero-size axis. Caller frees with tq_vol_reader_free. */
+/* Open a volume for reading (format from the extension). Axis 0 is always inlines: a crossline-sorted SEG-Y reads
+ * as segyio.tools.cube(f).transpose(1, 0, 2), since cube() keeps such files in (xline, inline) order. Fails with
+ * TQ_ERR_USAGE (unknown extension), TQ_ERR_IO (missing file), TQ_ERR_FORMAT (bad header, unsupported dtype or
+ * sample format, Fortran order, not 3-D), TQ_ERR_RANGE (zero-size axis) or TQ_ERR_TRUNCATED. Caller frees with
+ * tq_vol_reader_free. */
 tq_status tq_vol_reader_open(const char *path, tq_vol_reader **out, struct tq_err *err);
 /* Shape of the opened volume. Can't fail. */
 void tq_vol_reader_shape(const tq_vol_reader *r, size_t shape[3]);
@@ -32,7 +35,9 @@ enum tq_vol_format tq_vol_reader_format(const tq_vol_reader *r);
 size_t tq_vol_reader_bytes_read(const tq_vol_reader *r);
 /* Fails with TQ_ERR_RANGE unless lo < hi <= shape on every axis. */
 tq_status tq_vol_check_box(const size_t shape[3], const struct tq_box *box, struct tq_err *err);
-/* Read `box` into dst (tq_box_voxels(box) floats, C order). Fails on a box outside the volume or a short read. */
+/* Read `box` into dst (tq_box_voxels(box) floats, C order). Several threads, or processes forked after open, may
+ * read through one reader at once (pread, no shared file position). Fails with TQ_ERR_RANGE on a box outside the
+ * volume, TQ_ERR_TRUNCATED on a short read, TQ_ERR_IO otherwise. */
 tq_status tq_vol_read_box(tq_vol_reader *r, const struct tq_box *box, float *dst, struct tq_err *err);
 /* NULL is a no-op. */
 void tq_vol_reader_free(tq_vol_reader *r);
