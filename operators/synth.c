@@ -90,7 +90,7 @@ static size_t ricker_taps(double taps[SYN_WAVELET_LEN])
     size_t h = 0;
     for (size_t n = 0; n < SYN_WAVELET_LEN / 2; n++) {
         double t = (double)n * SYN_DT;
-        if ((1 - 2 * a * t * t) * exp(-a * t * t) != 0 && fabs((1 - 2 * a * t * t) * exp(-a * t * t)) >= SYN_TAP_EPS)
+        if (fabs((1 - 2 * a * t * t) * exp(-a * t * t)) >= SYN_TAP_EPS) /* the peak is 1 */
             h = n;
     }
     for (size_t n = 0; n <= 2 * h; n++) {

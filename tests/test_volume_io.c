@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "volume_test.h"
@@ -253,4 +254,53 @@ Test(volume_io, segy_like_copies_geometry)
     free(v);
     tq_rmtree(dir);
     free(dir);
+}
+
+/* Workers forked after create write disjoint inlines; freeing the inherited writer in a worker must not remove
+ * the parent's temporary, and the parent's commit gives the whole volume. */
+static void forked_writers(const char *name)
+{
+    const size_t shape[3] = {9, 5, 17};
+    char *dir = tq_tmpdir(), path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    float *v = malloc(9 * 5 * 17 * sizeof *v);
+    vt_fill_random(v, 9 * 5 * 17, 11);
+    struct tq_err err = {0};
+    tq_vol_writer *w = NULL;
+    cr_assert_eq(tq_vol_writer_create(path, shape, 0, NULL, &w, &err), TQ_OK, "%s", err.msg);
+    pid_t kids[3];
+    for (int c = 0; c < 3; c++) {
+        kids[c] = fork();
+        cr_assert_neq(kids[c], -1);
+        if (kids[c] == 0) {
+            int bad = 0;
+            for (size_t i = (size_t)c; i < shape[0]; i += 3) {
+                struct tq_box b = {{i, 0, 0}, {i + 1, shape[1], shape[2]}};
+                bad |= tq_vol_write_box(w, &b, v + i * shape[1] * shape[2], &err) != TQ_OK;
+            }
+            tq_vol_writer_free(w);
+            _exit(bad);
+        }
+    }
+    for (int c = 0; c < 3; c++) {
+        int st = 0;
+        cr_assert_eq(waitpid(kids[c], &st, 0), kids[c]);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker %d failed", c);
+    }
+    cr_assert_not_null(tq_vol_writer_tmp_path(w));
+    cr_assert_eq(access(tq_vol_writer_tmp_path(w), F_OK), 0, "a worker removed the temporary file");
+    cr_assert_eq(tq_vol_writer_commit(w, &err), TQ_OK, "%s", err.msg);
+    tq_vol_writer_free(w);
+    float *back = vt_read_whole(path, shape);
+    cr_assert(!memcmp(back, v, 9 * 5 * 17 * sizeof *v), "%s: forked writes are not all there", name);
+    free(back);
+    free(v);
+    tq_rmtree(dir);
+    free(dir);
+}
+
+Test(volume_io, forked_workers_write_one_file)
+{
+    forked_writers("fork.npy");
+    forked_writers("fork.segy");
 }
