@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,63 @@ struct tq_vol_writer {
     int committed;
     pid_t owner;        /* only the creating process may commit or remove the temporary */
     size_t data_offset; /* .npy: first sample byte */
+    int slot;           /* index in `live`, or -1 */
     char *path, *tmp;
 };
+
+/* Uncommitted temporaries of this process, for the signal handler of tq_vol_cleanup_on_signals(). Slots are
+ * claimed with an atomic compare-and-swap; the handler only reads them (async-signal-safe). */
+#define LIVE_SLOTS 64
+static struct {
+    char *path;
+    pid_t owner;
+} live[LIVE_SLOTS];
+
+static void live_add(tq_vol_writer *w)
+{
+    w->slot = -1;
+    for (int s = 0; s < LIVE_SLOTS; s++) {
+        char *expected = NULL;
+        if (__atomic_compare_exchange_n(&live[s].path, &expected, w->tmp, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+            __atomic_store_n(&live[s].owner, w->owner, __ATOMIC_SEQ_CST);
+            w->slot = s;
+            return;
+        }
+    }
+}
+
+static void live_remove(tq_vol_writer *w)
+{
+    if (w->slot < 0)
+        return;
+    __atomic_store_n(&live[w->slot].owner, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&live[w->slot].path, NULL, __ATOMIC_SEQ_CST);
+    w->slot = -1;
+}
+
+static void on_fatal_signal(int sig)
+{
+    pid_t me = getpid();
+    for (int s = 0; s < LIVE_SLOTS; s++) {
+        char *p = __atomic_load_n(&live[s].path, __ATOMIC_SEQ_CST);
+        if (p && __atomic_load_n(&live[s].owner, __ATOMIC_SEQ_CST) == me)
+            unlink(p);
+    }
+    /* SA_RESETHAND restored the default action: die of the same signal, so the exit status tells the truth */
+    raise(sig);
+}
+
+void tq_vol_cleanup_on_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+}
 
 tq_status tq_vol_format_of(const char *path, enum tq_vol_format *fmt, struct tq_err *err)
 {
@@ -199,11 +255,14 @@ tq_status tq_vol_writer_create(const char *path, const size_t shape[3], int over
         return tq_fail(err, TQ_ERR_NOMEM, "no memory for a volume writer");
     }
     w->fd = -1;
+    w->slot = -1;
     w->fmt = fmt;
     w->overwrite = overwrite;
     w->owner = getpid();
     memcpy(w->shape, shape, sizeof w->shape);
     tq_status st = make_temp(w, err);
+    if (!st)
+        live_add(w);
     if (!st && fmt == TQ_VOL_NPY)
         st = tq_npy_file_init(w->fd, shape, &w->data_offset, err);
     else if (!st)
@@ -238,6 +297,7 @@ tq_status tq_vol_writer_commit(tq_vol_writer *w, struct tq_err *err)
     /* Without --force, link() refuses to replace a file that appeared since create; rename() would clobber it. */
     if (!w->overwrite) {
         if (link(w->tmp, w->path) == 0) {
+            live_remove(w);
             unlink(w->tmp);
             w->committed = 1;
             return TQ_OK;
@@ -247,6 +307,7 @@ tq_status tq_vol_writer_commit(tq_vol_writer *w, struct tq_err *err)
     }
     if (rename(w->tmp, w->path) != 0)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot rename '%s' to '%s'", w->tmp, w->path);
+    live_remove(w);
     w->committed = 1;
     return TQ_OK;
 }
@@ -262,6 +323,8 @@ void tq_vol_writer_free(tq_vol_writer *w)
         return;
     if (w->fd >= 0)
         close(w->fd);
+    if (getpid() == w->owner)
+        live_remove(w); /* before the name is freed: the signal handler may read it until then */
     /* A forked child that inherited the writer must not delete the parent's unfinished file. */
     if (!w->committed && w->tmp && getpid() == w->owner)
         unlink(w->tmp);

@@ -62,6 +62,11 @@ const char *tq_vol_writer_tmp_path(const tq_vol_writer *w);
 /* Free; removes the temporary file unless committed. NULL is a no-op. */
 void tq_vol_writer_free(tq_vol_writer *w);
 
+/* For a program's main: install SIGINT, SIGTERM, SIGHUP and SIGQUIT handlers that delete this process's
+ * uncommitted writer temporaries, then let the signal kill the process as before (forked workers delete
+ * nothing). Can't fail. */
+void tq_vol_cleanup_on_signals(void);
+
 /* Fill `box` of the deterministic synthetic volume of `shape` and `seed` (Ricker 25 Hz, dt 4 ms, folded dipping
  * layers plus a little noise; varies along all three axes). Any box of it equals the same box of the whole,
  * bit for bit. Fails with TQ_ERR_RANGE (empty shape, box outside) or TQ_ERR_NOMEM. See operators/VOLUMES.md. */

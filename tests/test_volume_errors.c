@@ -209,3 +209,19 @@ Test(volume_errors, synth_cli_bad_input_exits_2_and_leaves_nothing)
     tq_rmtree(dir);
     free(dir);
 }
+
+/* Killed half-way, `traceq synth` removes its temporary and dies of the signal. */
+Test(volume_errors, synth_killed_leaves_nothing)
+{
+    char *dir = tq_tmpdir(), cmd[8192], *out = NULL;
+    /* 600x600x400 takes seconds; the kill comes after 0.5 s, once the temporary exists and is being filled */
+    snprintf(cmd, sizeof cmd, "cd '%s' && { %s synth --shape 600x600x400 -o big.npy & pid=$!; sleep 0.5; "
+             "ls -a | grep -c tmp; kill -TERM $pid; wait $pid; echo status=$?; }", dir, tq_build_path("traceq"));
+    cr_assert_eq(tq_run(cmd, &out, NULL), 0);
+    cr_assert(strstr(out, "1\nstatus=143"), "the temporary did not exist mid-run or the exit was not SIGTERM: %s",
+              out);
+    cr_assert_eq(dir_entries(dir), 0, "a killed synth left a file behind");
+    free(out);
+    tq_rmtree(dir);
+    free(dir);
+}
