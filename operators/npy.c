@@ -1,6 +1,7 @@
 /* npy.c - NumPy .npy files (format versions 1, 2 and 3): header parsing, box reads with float64->float32
  * conversion, and float32 header writing. The format is described in numpy/lib/format.py. */
 #include "volfmt.h"
+#include "volume.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -96,7 +97,7 @@ static tq_status parse_shape(const char *v, const char *path, size_t shape[3], s
                            dims[0], dims[1], dims[2]);
         shape[a] = (size_t)dims[a];
     }
-    return TQ_OK;
+    return tq_vol_check_shape(shape, err);
 }
 
 /* Read the preamble and header dict; fill r's dtype, shape and data offset. */

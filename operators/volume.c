@@ -112,6 +112,18 @@ tq_status tq_vol_check_box(const size_t shape[3], const struct tq_box *b, struct
     return TQ_OK;
 }
 
+tq_status tq_vol_check_shape(const size_t shape[3], struct tq_err *err)
+{
+    size_t n = 1;
+    for (int a = 0; a < 3; a++)
+        if (shape[a] == 0 || __builtin_mul_overflow(n, shape[a], &n))
+            return tq_fail(err, TQ_ERR_RANGE, "volume shape %zux%zux%zu has an empty axis or is too large", shape[0],
+                           shape[1], shape[2]);
+    if (n > ((size_t)1 << 60) / 8) /* 8-byte samples must still have byte offsets that fit an off_t */
+        return tq_fail(err, TQ_ERR_RANGE, "volume shape %zux%zux%zu is too large", shape[0], shape[1], shape[2]);
+    return TQ_OK;
+}
+
 tq_status tq_vol_pread_all(int fd, void *buf, size_t len, size_t off, const char *path, struct tq_err *err)
 {
     char *p = buf;
@@ -243,10 +255,7 @@ tq_status tq_vol_writer_create(const char *path, const size_t shape[3], int over
     *out = NULL;
     enum tq_vol_format fmt;
     TQ_TRY(tq_vol_format_of(path, &fmt, err));
-    struct tq_box whole = {{0, 0, 0}, {shape[0], shape[1], shape[2]}};
-    if (tq_vol_check_box(shape, &whole, NULL) || shape[0] > (1ull << 40) || shape[1] > (1ull << 40))
-        return tq_fail(err, TQ_ERR_RANGE, "volume shape %zux%zux%zu has an empty axis", shape[0], shape[1],
-                       shape[2]);
+    TQ_TRY(tq_vol_check_shape(shape, err));
     if (!overwrite && access(path, F_OK) == 0)
         return tq_fail(err, TQ_ERR_USAGE, "'%s' already exists (pass --force to overwrite it)", path);
     tq_vol_writer *w = calloc(1, sizeof *w);

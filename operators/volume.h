@@ -33,6 +33,8 @@ enum tq_vol_format tq_vol_reader_format(const tq_vol_reader *r);
 /* Sample bytes this reader has read from its file so far (a box costs exactly its own voxels: tests use this to
  * check that a box read touches only the traces and samples it needs). Can't fail. */
 size_t tq_vol_reader_bytes_read(const tq_vol_reader *r);
+/* Fails with TQ_ERR_RANGE on a zero axis or a voxel count whose byte size would not fit a file offset. */
+tq_status tq_vol_check_shape(const size_t shape[3], struct tq_err *err);
 /* Fails with TQ_ERR_RANGE unless lo < hi <= shape on every axis. */
 tq_status tq_vol_check_box(const size_t shape[3], const struct tq_box *box, struct tq_err *err);
 /* Read `box` into dst (tq_box_voxels(box) floats, C order). Several threads, or processes forked after open, may
