@@ -81,4 +81,16 @@ tq_status tq_synth_box(const size_t shape[3], uint64_t seed, const struct tq_box
 tq_status tq_synth_write_file(const char *path, const size_t shape[3], uint64_t seed, int overwrite,
                               struct tq_err *err);
 
+/* Synthetic models: ours (tq_synth_box), and a replica of the original system's generator as its SEG-Y writer
+ * saved it: one seeded reflectivity trace of shape[1] samples convolved with its 250-tap Ricker wavelet, laid
+ * along axis 1 and repeated along axes 0 and 2 (its axis swap), so the volume varies along axis 1 only and GST3D
+ * dip is 90 degrees everywhere. The original called with (I, X, S) wrote a file of shape (I, S, X). */
+enum tq_synth_model { TQ_SYNTH_FOLDED = 0, TQ_SYNTH_ORIGINAL = 1 };
+/* tq_synth_box for either model. Fails with TQ_ERR_RANGE (box outside) or TQ_ERR_USAGE (unknown model). */
+tq_status tq_synth_model_box(enum tq_synth_model model, const size_t shape[3], uint64_t seed,
+                             const struct tq_box *box, float *dst, struct tq_err *err);
+/* tq_synth_write_file for either model. Fails like it. */
+tq_status tq_synth_model_write_file(enum tq_synth_model model, const char *path, const size_t shape[3],
+                                    uint64_t seed, int overwrite, struct tq_err *err);
+
 #endif
