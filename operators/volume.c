@@ -26,30 +26,27 @@ struct tq_vol_writer {
     enum tq_vol_format fmt;
     size_t shape[3];
     int fd;
+    int live_slot;      /* 1 + index in `live` while registered for signal cleanup, 0 when not */
     int overwrite;
     int committed;
     pid_t owner;        /* only the creating process may commit or remove the temporary */
     size_t data_offset; /* .npy: first sample byte */
-    int slot;           /* index in `live`, or -1 */
+    int keep;           /* free leaves the uncommitted temporary in place (tq_vol_writer_keep, reopen) */
     char *path, *tmp;
 };
 
-/* Uncommitted temporaries of this process, for the signal handler of tq_vol_cleanup_on_signals(). Slots are
- * claimed with an atomic compare-and-swap; the handler only reads them (async-signal-safe). */
+/* Writers of this process with an uncommitted temporary, for the signal handler of tq_vol_cleanup_on_signals().
+ * Slots are claimed with an atomic compare-and-swap; the handler only reads them and the writers' tmp, owner and
+ * keep fields (async-signal-safe). A writer leaves its slot before its memory is freed. */
 #define LIVE_SLOTS 64
-static struct {
-    char *path;
-    pid_t owner;
-} live[LIVE_SLOTS];
+static tq_vol_writer *live[LIVE_SLOTS];
 
 static void live_add(tq_vol_writer *w)
 {
-    w->slot = -1;
     for (int s = 0; s < LIVE_SLOTS; s++) {
-        char *expected = NULL;
-        if (__atomic_compare_exchange_n(&live[s].path, &expected, w->tmp, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
-            __atomic_store_n(&live[s].owner, w->owner, __ATOMIC_SEQ_CST);
-            w->slot = s;
+        tq_vol_writer *expected = NULL;
+        if (__atomic_compare_exchange_n(&live[s], &expected, w, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+            w->live_slot = s + 1;
             return;
         }
     }
@@ -57,20 +54,19 @@ static void live_add(tq_vol_writer *w)
 
 static void live_remove(tq_vol_writer *w)
 {
-    if (w->slot < 0)
-        return;
-    __atomic_store_n(&live[w->slot].owner, 0, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&live[w->slot].path, NULL, __ATOMIC_SEQ_CST);
-    w->slot = -1;
+    if (w->live_slot > 0)
+        __atomic_store_n(&live[w->live_slot - 1], NULL, __ATOMIC_SEQ_CST);
+    w->live_slot = 0;
 }
 
 static void on_fatal_signal(int sig)
 {
     pid_t me = getpid();
     for (int s = 0; s < LIVE_SLOTS; s++) {
-        char *p = __atomic_load_n(&live[s].path, __ATOMIC_SEQ_CST);
-        if (p && __atomic_load_n(&live[s].owner, __ATOMIC_SEQ_CST) == me)
-            unlink(p);
+        tq_vol_writer *w = __atomic_load_n(&live[s], __ATOMIC_SEQ_CST);
+        /* kept temporaries belong to a journaled run that --resume will continue */
+        if (w && w->owner == me && !w->keep && !w->committed && w->tmp)
+            unlink(w->tmp);
     }
     /* SA_RESETHAND restored the default action: die of the same signal, so the exit status tells the truth */
     raise(sig);
@@ -264,7 +260,6 @@ tq_status tq_vol_writer_create(const char *path, const size_t shape[3], int over
         return tq_fail(err, TQ_ERR_NOMEM, "no memory for a volume writer");
     }
     w->fd = -1;
-    w->slot = -1;
     w->fmt = fmt;
     w->overwrite = overwrite;
     w->owner = getpid();
@@ -335,9 +330,65 @@ void tq_vol_writer_free(tq_vol_writer *w)
     if (getpid() == w->owner)
         live_remove(w); /* before the name is freed: the signal handler may read it until then */
     /* A forked child that inherited the writer must not delete the parent's unfinished file. */
-    if (!w->committed && w->tmp && getpid() == w->owner)
+    if (!w->committed && !w->keep && w->tmp && getpid() == w->owner)
         unlink(w->tmp);
     free(w->tmp);
     free(w->path);
     free(w);
+}
+
+void tq_vol_writer_keep(tq_vol_writer *w)
+{
+    w->keep = 1;
+}
+
+/* Check that tmp holds a volume of `shape` in format fmt; .npy: find where its samples start (they end the file). */
+static tq_status reopen_check(tq_vol_writer *w, struct tq_err *err)
+{
+    size_t shape[3];
+    tq_status st = TQ_OK;
+    if (w->fmt == TQ_VOL_NPY) {
+        struct tq_npy_reader *npy = NULL;
+        TQ_TRY(tq_npy_reader_open(w->tmp, &npy, shape, err));
+        tq_npy_reader_free(npy);
+        struct stat sb;
+        size_t data = shape[0] * shape[1] * shape[2] * sizeof(float);
+        if (fstat(w->fd, &sb) || (size_t)sb.st_size < data)
+            return tq_fail(err, TQ_ERR_FORMAT, "'%s' is not a float32 volume", w->tmp);
+        w->data_offset = (size_t)sb.st_size - data;
+    } else {
+        struct tq_segy_reader *segy = NULL;
+        TQ_TRY(tq_segy_reader_open(w->tmp, &segy, shape, err));
+        tq_segy_reader_free(segy);
+    }
+    if (memcmp(shape, w->shape, sizeof shape))
+        st = tq_fail(err, TQ_ERR_RANGE, "'%s' holds a %zux%zux%zu volume, not %zux%zux%zu", w->tmp, shape[0],
+                     shape[1], shape[2], w->shape[0], w->shape[1], w->shape[2]);
+    return st;
+}
+
+tq_status tq_vol_writer_reopen(const char *path, const char *tmp_path, const size_t shape[3], int overwrite,
+                               tq_vol_writer **out, struct tq_err *err)
+{
+    *out = NULL;
+    enum tq_vol_format fmt;
+    TQ_TRY(tq_vol_format_of(path, &fmt, err));
+    tq_vol_writer *w = calloc(1, sizeof *w);
+    if (!w || !(w->path = strdup(path)) || !(w->tmp = strdup(tmp_path))) {
+        tq_vol_writer_free(w);
+        return tq_fail(err, TQ_ERR_NOMEM, "no memory for a volume writer");
+    }
+    w->fmt = fmt;
+    w->overwrite = overwrite;
+    w->owner = getpid();
+    w->keep = 1;
+    memcpy(w->shape, shape, sizeof w->shape);
+    w->fd = open(tmp_path, O_RDWR | O_CLOEXEC);
+    tq_status st = w->fd < 0 ? tq_fail_errno(err, TQ_ERR_IO, "cannot reopen '%s'", tmp_path) : reopen_check(w, err);
+    if (st) {
+        tq_vol_writer_free(w);
+        return st;
+    }
+    *out = w;
+    return TQ_OK;
 }
