@@ -73,11 +73,6 @@ tq_status tq_vol_writer_reopen(const char *path, const char *tmp_path, const siz
 /* Keep the temporary file when w is freed uncommitted, so a journaled run can be resumed. Can't fail. */
 void tq_vol_writer_keep(tq_vol_writer *w);
 
-/* For a program's main: install SIGINT, SIGTERM, SIGHUP and SIGQUIT handlers that delete this process's
- * uncommitted writer temporaries, then let the signal kill the process as before (forked workers delete
- * nothing). Can't fail. */
-void tq_vol_cleanup_on_signals(void);
-
 /* Fill `box` of the deterministic synthetic volume of `shape` and `seed` (Ricker 25 Hz, dt 4 ms, folded dipping
  * layers plus a little noise; varies along all three axes). Any box of it equals the same box of the whole,
  * bit for bit. Fails with TQ_ERR_RANGE (empty shape, box outside) or TQ_ERR_NOMEM. See operators/VOLUMES.md. */
@@ -101,5 +96,10 @@ tq_status tq_synth_model_box(enum tq_synth_model model, const size_t shape[3], u
 /* tq_synth_write_file for either model. Fails like it. */
 tq_status tq_synth_model_write_file(enum tq_synth_model model, const char *path, const size_t shape[3],
                                     uint64_t seed, int overwrite, struct tq_err *err);
+
+/* For a program's main: install SIGINT, SIGTERM, SIGHUP and SIGQUIT handlers that delete this process's
+ * uncommitted writer temporaries (except kept ones: tq_vol_writer_keep), then let the signal kill the process
+ * as before (forked workers delete nothing). Can't fail. */
+void tq_vol_cleanup_on_signals(void);
 
 #endif
