@@ -15,7 +15,7 @@ static void parse_pids(const char *out, int *pid, int *child)
         *child = atoi(c + 6);
 }
 
-Test(shim_process, fork_child_gets_its_own_trace, .timeout = 60)
+Test(shim_process, fork_child_gets_its_own_trace)
 {
     char *d = tq_tmpdir(), *out, args[4200];
     snprintf(args, sizeof args, "%s fork", tq_build_path("progs/forker"));
@@ -44,7 +44,7 @@ Test(shim_process, fork_child_gets_its_own_trace, .timeout = 60)
     free(d);
 }
 
-Test(shim_process, fork_exec_traces_both_images, .timeout = 60)
+Test(shim_process, fork_exec_traces_both_images)
 {
     char *d = tq_tmpdir(), *out, args[4200];
     snprintf(args, sizeof args, "%s forkexec %s 0", tq_build_path("progs/forker"), tq_build_path("progs/every_call"));
@@ -69,7 +69,7 @@ Test(shim_process, fork_exec_traces_both_images, .timeout = 60)
     free(d);
 }
 
-Test(shim_process, abort_leaves_readable_trace, .timeout = 60)
+Test(shim_process, abort_leaves_readable_trace)
 {
     char *d = tq_tmpdir(), *out, args[4200];
     snprintf(args, sizeof args, "%s abort", tq_build_path("progs/forker"));
@@ -87,7 +87,7 @@ Test(shim_process, abort_leaves_readable_trace, .timeout = 60)
     free(d);
 }
 
-Test(shim_process, sigkill_mid_run_leaves_readable_trace, .timeout = 60)
+Test(shim_process, sigkill_mid_run_leaves_readable_trace)
 {
     char *d = tq_tmpdir(), *out, cmd[8400];
     /* Killed 600 ms in: at least five 100 ms frames were flushed before. */
@@ -107,7 +107,7 @@ Test(shim_process, sigkill_mid_run_leaves_readable_trace, .timeout = 60)
     free(d);
 }
 
-Test(shim_process, exit_from_another_thread_writes_end, .timeout = 60)
+Test(shim_process, exit_from_another_thread_writes_end)
 {
     char *d = tq_tmpdir(), *out, args[4200];
     snprintf(args, sizeof args, "%s thread_exit", tq_build_path("progs/forker"));
@@ -125,7 +125,7 @@ Test(shim_process, exit_from_another_thread_writes_end, .timeout = 60)
     free(d);
 }
 
-Test(shim_process, disabled_shim_writes_nothing, .timeout = 60)
+Test(shim_process, disabled_shim_writes_nothing)
 {
     char *d = tq_tmpdir(), cmd[8400];
     snprintf(cmd, sizeof cmd, "cd %s && TRACEQ_ENABLED=0 LD_PRELOAD=%s %s 1", d, tq_build_path("libtraceq.so"),

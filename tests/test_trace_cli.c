@@ -31,7 +31,7 @@ Test(trace_cli, record_and_report_help_and_usage_errors)
     free(err);
 }
 
-Test(trace_cli, record_passes_status_and_lists_traces, .timeout = 60)
+Test(trace_cli, record_passes_status_and_lists_traces)
 {
     char *d = tq_tmpdir(), *out, *err, cmd[8400];
     snprintf(cmd, sizeof cmd, "cd %s && %s record -o t -- sh -c 'echo hello; exit 7'", d, tq_build_path("traceq"));
@@ -50,7 +50,7 @@ Test(trace_cli, record_passes_status_and_lists_traces, .timeout = 60)
     free(d);
 }
 
-Test(trace_cli, report_fork_tree_text_and_json, .timeout = 60)
+Test(trace_cli, report_fork_tree_text_and_json)
 {
     char *d = tq_tmpdir(), *out, cmd[8400];
     snprintf(cmd, sizeof cmd, "%s fork", tq_build_path("progs/forker"));
@@ -112,7 +112,7 @@ Test(trace_cli, config_maps_original_keys)
 }
 
 /* defaults < traceq.toml < TRACEQ_* < options, seen in the interval each trace records. */
-Test(trace_cli, record_settings_precedence, .timeout = 60)
+Test(trace_cli, record_settings_precedence)
 {
     char *d = tq_tmpdir(), cmd[8400];
     snprintf(cmd, sizeof cmd, "%s/traceq.toml", d);
