@@ -22,8 +22,9 @@ int tq_cli_fail(const char *cmd, const struct tq_err *err);
 
 /* Subcommands: one row per command here, one tools/cmd_<name>.c each defining int cmd_<name>(int, char **). */
 #define TQ_COMMANDS(X)                                                                        \
-    X(version, "print the version of traceq")                                                \
-    X(record, "run a command under the shim and write its traces")                            \
+    X(version, "print the version of traceq")                                                  \
+    X(synth, "write a deterministic synthetic seismic volume (.npy or SEG-Y)")                 \
+    X(record, "run a command under the shim and write its traces")                             \
     X(report, "summarize traces: peaks, calls, samples, fork tree")
 
 #define TQ_DECLARE_CMD(name, summary) int cmd_##name(int argc, char **argv);
