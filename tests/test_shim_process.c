@@ -135,3 +135,30 @@ Test(shim_process, disabled_shim_writes_nothing)
     tq_rmtree(d);
     free(d);
 }
+
+Test(shim_process, symlink_at_trace_path_is_not_followed)
+{
+    char *d = tq_tmpdir(), *out, args[8400], victim[4200];
+    snprintf(victim, sizeof victim, "%s/victim", d);
+    FILE *f = fopen(victim, "w");
+    fputs("precious", f);
+    fclose(f);
+    snprintf(args, sizeof args, "%s plant %s %s", tq_build_path("progs/forker"), d, tq_build_path("progs/every_call"));
+    cr_assert_eq(shim_record(d, args, &out), 0);
+    int pid, child;
+    parse_pids(out, &pid, &child);
+    free(out);
+    char *kept = tq_slurp(victim, NULL);
+    cr_expect_str_eq(kept, "precious", "the trace went through the planted symlink");
+    free(kept);
+    char path[8400];
+    snprintf(path, sizeof path, "%s/traceq.every_call.%d.1.tq", d, child);
+    struct tq_trace_summary s;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_trace_summarize(path, &s, &err), TQ_OK, "%s", err.msg);
+    cr_expect_eq(s.pid, (uint32_t)child);
+    cr_expect_eq(s.ending, TQ_ENDED_EXIT);
+    tq_trace_summary_clear(&s);
+    tq_rmtree(d);
+    free(d);
+}
