@@ -59,7 +59,9 @@ static inline size_t tag_read(const void *p, size_t usable)
     return slack >= 1 && slack <= usable ? usable - slack : 0;
 }
 
-/* A new block p (or NULL) for a request of req bytes, through call c. */
+/* A new block p (or NULL) for a request of req bytes, through call c.
+ * took() and drop() are the only places a heap block is born or dies: per-allocation EVENTS (record --stacks,
+ * traces/FORMAT.md type 6) belong here, after the tq_counting() check so the shim's own blocks stay out. */
 static inline void *took(void *p, size_t req, enum tq_call c)
 {
     if (p) {
