@@ -11,12 +11,13 @@
 #include "../analyzer/trace_summary.h"
 #include "helpers.h"
 
-/* Run `traceq record -q -o DIR OPTS -- ARGS` (shell text); returns the exit status, stdout in *out if asked. */
+/* Run `traceq record -q -o DIR OPTS -- ARGS` (shell text) with a 120 s limit (status 124 when it hangs: a deadlock
+ * fails the test instead of stalling the suite); returns the exit status, stdout in *out if asked. */
 static inline int shim_record_opts(const char *dir, const char *opts, const char *args, char **out)
 {
     size_t n = strlen(args) + strlen(dir) + strlen(opts) + 4200;
     char *cmd = malloc(n);
-    snprintf(cmd, n, "%s record -q -o %s %s -- %s", tq_build_path("traceq"), dir, opts, args);
+    snprintf(cmd, n, "timeout 120 %s record -q -o %s %s -- %s", tq_build_path("traceq"), dir, opts, args);
     int st = tq_run(cmd, out, NULL);
     free(cmd);
     return st;

@@ -25,7 +25,7 @@ static void same_with_and_without(const char *d, const char *cmd, int want_statu
     free(s);
 }
 
-Test(shim_transparency, sort_and_gzip, .timeout = 90)
+Test(shim_transparency, sort_and_gzip)
 {
     char *d = tq_tmpdir(), cmd[8400];
     cr_assert_eq(tq_runf("awk 'BEGIN{for(i=0;i<200000;i++) printf \"%%d line %%x\\n\", (i*7919)%%100003, i}' > %s/in.txt",
@@ -40,7 +40,7 @@ Test(shim_transparency, sort_and_gzip, .timeout = 90)
     free(d);
 }
 
-Test(shim_transparency, python_allocating, .timeout = 90)
+Test(shim_transparency, python_allocating)
 {
     char *d = tq_tmpdir(), cmd[8400];
     snprintf(cmd, sizeof cmd,
@@ -55,7 +55,7 @@ Test(shim_transparency, python_allocating, .timeout = 90)
     free(d);
 }
 
-Test(shim_transparency, sqlite3_script, .timeout = 90)
+Test(shim_transparency, sqlite3_script)
 {
     char *d = tq_tmpdir(), cmd[8400];
     if (tq_runf("command -v sqlite3 >/dev/null") != 0)
