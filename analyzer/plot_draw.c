@@ -151,8 +151,22 @@ static void draw_points(cairo_t *cr, const struct frame *f, const struct plot_se
     cairo_fill(cr);
 }
 
-/* A dot on the series' largest value and its label, kept inside the data area. */
-static void draw_peak(const struct tq_plot *p, cairo_t *cr, const struct frame *f, const struct plot_series *s)
+/* Label boxes already placed, so peak labels of overlaid series do not print over each other. */
+struct placed {
+    double x0, y0, x1, y1;
+};
+
+static bool overlaps(const struct placed *boxes, size_t n, struct placed b)
+{
+    for (size_t i = 0; i < n; i++)
+        if (b.x0 < boxes[i].x1 && boxes[i].x0 < b.x1 && b.y0 < boxes[i].y1 && boxes[i].y0 < b.y1)
+            return true;
+    return false;
+}
+
+/* A dot on the series' largest value and its label, kept inside the data area and clear of earlier labels. */
+static void draw_peak(const struct tq_plot *p, cairo_t *cr, const struct frame *f, const struct plot_series *s,
+                      struct placed *boxes, size_t *nboxes)
 {
     size_t best = s->n;
     for (size_t j = 0; j < s->n; j++)
@@ -171,8 +185,16 @@ static void draw_peak(const struct tq_plot *p, cairo_t *cr, const struct frame *
     cairo_text_extents_t te;
     cairo_text_extents(cr, label, &te);
     bool left = x + 8 + te.width > f->x0 + f->w;
+    double lx = left ? x - 8 - te.width : x + 8;
     double ty = y - 10 < f->y0 + 14 ? y + 16 : y - 10;
-    text_at(cr, left ? x - 8 : x + 8, ty, label, left ? 1.0 : 0.0, 0.5);
+    struct placed b = {lx, ty - 8, lx + te.width, ty + 8};
+    for (int tries = 0; tries < 20 && overlaps(boxes, *nboxes, b); tries++) {
+        ty += 18;
+        b.y0 += 18, b.y1 += 18;
+    }
+    if (*nboxes < 64)
+        boxes[(*nboxes)++] = b;
+    text_at(cr, lx, ty, label, 0.0, 0.5);
 }
 
 static void draw_bars(const struct tq_plot *p, cairo_t *cr, const struct frame *f, size_t si)
@@ -225,10 +247,12 @@ static void draw_series(const struct tq_plot *p, cairo_t *cr, const struct frame
     }
     cairo_restore(cr);
     /* Peak labels after every series so no line is drawn over them. */
+    struct placed boxes[64];
+    size_t nboxes = 0;
     for (size_t i = 0; i < p->nseries; i++)
         if (p->series[i].mark_peak) {
             set_colour(cr, i);
-            draw_peak(p, cr, f, &p->series[i]);
+            draw_peak(p, cr, f, &p->series[i], boxes, &nboxes);
         }
 }
 
