@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "../analyzer/plot.h"
 #include "../analyzer/plot_trace.h"
 #include "cli.h"
 
@@ -46,7 +47,7 @@ int cmd_plot(int argc, char **argv)
         if (access(argv[i], R_OK) != 0)
             return tq_cli_usage_error("plot", "cannot read trace '%s'", argv[i]);
     struct tq_err err = {0};
-    if (tq_plot_traces((const char *const *)argv + optind, (size_t)(argc - optind), output, force, &err))
-        return tq_cli_fail("plot", &err);
-    return TQ_EXIT_OK;
+    tq_status st = tq_plot_traces((const char *const *)argv + optind, (size_t)(argc - optind), output, force, &err);
+    tq_plot_shutdown();
+    return st ? tq_cli_fail("plot", &err) : TQ_EXIT_OK;
 }
