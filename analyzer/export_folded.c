@@ -8,6 +8,7 @@
 #include "../traces/reader.h"
 #include "export.h"
 #include "live_map.h"
+#include "symbolize.h"
 
 struct stack_info {
     uint64_t *ips; /* innermost first */
@@ -15,18 +16,12 @@ struct stack_info {
     uint64_t allocated, live;
 };
 
-struct module {
-    uint64_t start, end, offset;
-    char *name; /* basename of the mapped file */
-};
-
 struct folded {
     const char *path;
     struct tq_live_map *live;
     struct stack_info *stacks; /* indexed by stack id */
     size_t nstacks;
-    struct module *mods;
-    size_t nmods;
+    struct tq_symbolizer *sym;
     uint64_t total_live, peak_live, peak_event, event, events_with_stack;
     bool stop_at_peak; /* second pass: stop after event number peak_event */
 };
@@ -143,19 +138,12 @@ static tq_status on_module(struct folded *f, const struct tq_rec *rec, struct tq
     struct tq_rec_module m;
     if (tq_rec_get_module(rec, &m))
         return tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt MODULE record", f->path);
-    struct module *grown = realloc(f->mods, (f->nmods + 1) * sizeof *grown);
-    if (!grown)
+    char *path = strndup(m.path, m.path_len);
+    if (!path)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for modules");
-    f->mods = grown;
-    const char *base = m.path, *end = m.path + m.path_len;
-    for (const char *p = m.path; p < end; p++)
-        if (*p == '/')
-            base = p + 1;
-    char *name = strndup(base, (size_t)(end - base));
-    if (!name)
-        return tq_fail(err, TQ_ERR_NOMEM, "out of memory for modules");
-    f->mods[f->nmods++] = (struct module){m.start, m.end, m.offset, name};
-    return TQ_OK;
+    tq_status st = tq_symbolizer_add_mapping(f->sym, m.start, m.end, m.offset, path, err);
+    free(path);
+    return st;
 }
 
 /* One pass over the records; the second pass ignores modules (already known). */
@@ -180,15 +168,20 @@ static tq_status pass(struct folded *f, bool first, struct tq_err *err)
     return st;
 }
 
-/* "libfoo.so+0x1234" for an address inside a mapped module (latest mapping wins), else "0x7f...". */
-static void frame_name(const struct folded *f, uint64_t ip, FILE *out)
+/* The function of a frame when symbols are found, else "libfoo.so+0x1234" inside a known module, else the
+ * raw "0x7f..." address. Every frame but the innermost is a return address: look up ip - 1, the call itself. */
+static void frame_name(const struct folded *f, uint64_t ip, bool innermost, FILE *out)
 {
-    for (size_t i = f->nmods; i-- > 0;)
-        if (ip >= f->mods[i].start && ip < f->mods[i].end) {
-            fprintf(out, "%s+0x%" PRIx64, f->mods[i].name, ip - f->mods[i].start + f->mods[i].offset);
-            return;
-        }
-    fprintf(out, "0x%" PRIx64, ip);
+    struct tq_symbol sym;
+    uint64_t at = innermost ? ip : ip - 1;
+    if (!tq_symbolizer_lookup(f->sym, at, &sym)) {
+        fprintf(out, "0x%" PRIx64, ip);
+    } else if (sym.function) {
+        fputs(sym.function, out);
+    } else {
+        const char *slash = strrchr(sym.module, '/');
+        fprintf(out, "%s+0x%" PRIx64, slash ? slash + 1 : sym.module, sym.offset + (ip - at));
+    }
 }
 
 static tq_status write_folded(const struct folded *f, enum tq_folded_by by, FILE *out, struct tq_err *err)
@@ -202,7 +195,7 @@ static tq_status write_folded(const struct folded *f, enum tq_folded_by by, FILE
             fputs("[no stack]", out);
         /* Folded lines go root first; stacks are stored innermost first. */
         for (uint32_t i = s->depth; i-- > 0;) {
-            frame_name(f, s->ips[i], out);
+            frame_name(f, s->ips[i], i == 0, out);
             if (i)
                 fputc(';', out);
         }
@@ -217,9 +210,7 @@ static void folded_clear(struct folded *f)
     for (size_t i = 0; i < f->nstacks; i++)
         free(f->stacks[i].ips);
     free(f->stacks);
-    for (size_t i = 0; i < f->nmods; i++)
-        free(f->mods[i].name);
-    free(f->mods);
+    tq_symbolizer_free(f->sym);
 }
 
 /* The second pass starts from an empty heap: forget the live blocks and counts of the first. */
@@ -238,9 +229,11 @@ static tq_status reset_for_peak(struct folded *f, struct tq_err *err)
 
 tq_status tq_export_folded(const char *path, enum tq_folded_by by, FILE *out, struct tq_err *err)
 {
-    struct folded f = {.path = path, .live = tq_live_map_new()};
-    if (!f.live)
+    struct folded f = {.path = path, .live = tq_live_map_new(), .sym = tq_symbolizer_new()};
+    if (!f.live || !f.sym) {
+        folded_clear(&f);
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    }
     tq_status st = pass(&f, true, err);
     if (!st && f.events_with_stack == 0)
         st = tq_fail(err, TQ_ERR_USAGE, "%s was recorded without stacks; record it with traceq record --stacks "

@@ -338,3 +338,49 @@ Test(export, plot_overlays_several_traces)
     tq_rmtree(dir);
     free(dir);
 }
+
+__attribute__((noinline)) int folded_probe_leaf(int x)
+{
+    return x + 1;
+}
+
+__attribute__((noinline)) int folded_probe_caller(int x)
+{
+    return folded_probe_leaf(x) * 2;
+}
+
+Test(export, folded_names_functions_from_the_module_map)
+{
+    char *dir = tq_tmpdir(), trace[4200];
+    snprintf(trace, sizeof trace, "%s/sym.tq", dir);
+    int fd = open(trace, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    struct tq_trace_writer w;
+    cr_assert_eq(tq_writer_open(&w, fd), 0);
+    static uint8_t buf[1 << 16];
+    struct tq_rec_process p = {.pid = 7, .interval_us = 10000, .page_size = 4096, .flags = TQ_PROC_STACKS};
+    put(&w, buf, tq_rec_put_process(buf, sizeof buf, &p, "/proc/self/exe", 0, NULL));
+    /* This test process's own mappings stand in for the profiled program's. */
+    FILE *maps = fopen("/proc/self/maps", "r");
+    char line[4600], path[4096];
+    unsigned long start, end, offset;
+    while (fgets(line, sizeof line, maps)) {
+        path[0] = 0;
+        if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %4095s", &start, &end, &offset, path) == 4 && path[0] == '/') {
+            struct tq_rec_module m = {.perms = 5, .start = start, .end = end, .offset = offset};
+            put(&w, buf, tq_rec_put_module(buf, sizeof buf, &m, path));
+        }
+    }
+    fclose(maps);
+    /* Innermost first: a point inside the leaf, then a return address just after a point inside the caller. */
+    uint64_t ips[2] = {(uint64_t)(uintptr_t)&folded_probe_leaf + 1, (uint64_t)(uintptr_t)&folded_probe_caller + 2};
+    put(&w, buf, tq_rec_put_stack(buf, sizeof buf, 1, ips, 2));
+    struct tq_event ev[2] = {{TQ_CALL_MALLOC, 10, 0x5000, 4096, 0, 1}, {TQ_CALL_MALLOC, 20, 0x9000, 512, 0, 1}};
+    put(&w, buf, tq_rec_put_events(buf, sizeof buf, 7, ev, 2));
+    cr_assert_eq(tq_writer_close(&w), 0);
+    char *out = run_ok("%s export %s --format folded --by allocated%s", trace, "");
+    cr_assert(strstr(out, "folded_probe_caller;folded_probe_leaf 4608\n"), "%s", out);
+    cr_assert_eq(folded_probe_caller(1), 4);
+    free(out);
+    tq_rmtree(dir);
+    free(dir);
+}
