@@ -23,8 +23,10 @@ int tq_cli_fail(const char *cmd, const struct tq_err *err);
 /* Subcommands: one row per command here, one tools/cmd_<name>.c each defining int cmd_<name>(int, char **). */
 #define TQ_COMMANDS(X)                                                                        \
     X(version, "print the version of traceq")                                                \
-    X(compare, "run a command under several memory profilers and compare their peaks")                    \
-    X(export, "convert a trace to massif, folded stacks, Chrome trace JSON or CSV")                     \
+    X(record, "run a command under the shim and write its traces")                            \
+    X(report, "summarize traces: peaks, calls, samples, fork tree")                           \
+    X(compare, "run a command under several memory profilers and compare their peaks")       \
+    X(export, "convert a trace to massif, folded stacks, Chrome trace JSON or CSV")           \
     X(plot, "draw RSS, heap and mmap of traces over time to an SVG or PNG")
 
 #define TQ_DECLARE_CMD(name, summary) int cmd_##name(int argc, char **argv);
