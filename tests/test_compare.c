@@ -38,7 +38,7 @@ static struct band tolerance(enum tq_backend b)
     }
 }
 
-Test(compare, every_available_backend_finds_the_known_peak, .timeout = 60)
+Test(compare, every_available_backend_finds_the_known_peak)
 {
     char *argv[] = {(char *)tq_build_path("progs/compare_touch"), "128", "300", NULL};
     struct tq_compare_opts o = {.runs = 1, .traceq = tq_build_path("traceq")};

@@ -385,7 +385,7 @@ Test(export, folded_names_functions_from_the_module_map)
     free(dir);
 }
 
-Test(export, a_recorded_trace_exports_and_plots, .timeout = 30)
+Test(export, a_recorded_trace_exports_and_plots)
 {
     char *dir = tq_tmpdir(), cmd[8400], *out, *err;
     snprintf(cmd, sizeof cmd, "%s record -o %s -- %s 32 50", tq_build_path("traceq"), dir,
