@@ -14,6 +14,7 @@
 struct tq_journal {
     int fd;
     char *path;
+    char *data;
     size_t n, cap;
     struct tq_box *boxes;
 };
@@ -75,6 +76,9 @@ static tq_status journal_load(tq_journal *j, const char *key, struct tq_err *err
                 b.hi[a] = (size_t)v[3 + a];
             }
             st = journal_push(j, &b, err);
+        } else if (!strncmp(line, "data ", 5) && !j->data) {
+            if (!(j->data = strdup(line + 5)))
+                st = tq_fail(err, TQ_ERR_NOMEM, "out of memory");
         } else {
             st = tq_fail(err, TQ_ERR_FORMAT, "%s:%zu: corrupt journal line", j->path, lineno);
         }
@@ -98,10 +102,11 @@ static tq_status journal_write_line(tq_journal *j, const char *text, struct tq_e
     return TQ_OK;
 }
 
-tq_status tq_journal_open(const char *path, const char *key, int resume, tq_journal **out, struct tq_err *err)
+tq_status tq_journal_open(const char *path, const char *key, const char *data, int resume, tq_journal **out,
+                          struct tq_err *err)
 {
     *out = NULL;
-    if (strchr(key, '\n'))
+    if (strchr(key, '\n') || (data && strchr(data, '\n')))
         return tq_fail(err, TQ_ERR_INTERNAL, "journal key has a newline");
     tq_journal *j = calloc(1, sizeof *j);
     if (!j || !(j->path = strdup(path))) {
@@ -116,15 +121,17 @@ tq_status tq_journal_open(const char *path, const char *key, int resume, tq_jour
             st = tq_fail_errno(err, TQ_ERR_IO, "cannot open journal %s", path);
     }
     if (st == TQ_OK && !resume) {
-        char *head = malloc(strlen(JOURNAL_MAGIC) + strlen(key) + 2);
-        if (!head)
+        size_t len = strlen(JOURNAL_MAGIC) + strlen(key) + (data ? strlen(data) + 6 : 0) + 2;
+        char *head = malloc(len);
+        if (!head || (data && !(j->data = strdup(data))))
             st = tq_fail(err, TQ_ERR_NOMEM, "out of memory");
         else {
-            sprintf(head, "%s%s\n", JOURNAL_MAGIC, key);
+            snprintf(head, len, "%s%s\n%s%s%s", JOURNAL_MAGIC, key, data ? "data " : "", data ? data : "",
+                     data ? "\n" : "");
             st = journal_write_line(j, head, err);
-            free(head);
             journal_sync_dir(path);
         }
+        free(head);
     }
     if (st) {
         tq_journal_free(j);
@@ -132,6 +139,11 @@ tq_status tq_journal_open(const char *path, const char *key, int resume, tq_jour
     }
     *out = j;
     return TQ_OK;
+}
+
+const char *tq_journal_data(const tq_journal *j)
+{
+    return j->data;
 }
 
 size_t tq_journal_count(const tq_journal *j)
@@ -177,6 +189,7 @@ void tq_journal_free(tq_journal *j)
     if (j->fd >= 0)
         close(j->fd);
     free(j->boxes);
+    free(j->data);
     free(j->path);
     free(j);
 }

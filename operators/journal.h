@@ -1,7 +1,8 @@
 /* journal.h - the append-only record of a run's finished blocks, kept next to its output so a killed run can be
  * resumed without recomputing them.
  *
- * Text, one line each: "traceq-journal 1 <key>" first, then "done lo0 lo1 lo2 hi0 hi1 hi2" per finished block,
+ * Text, one line each: "traceq-journal 1 <key>" first, "data <path>" (where the unfinished output lives), then
+ * "done lo0 lo1 lo2 hi0 hi1 hi2" per finished block,
  * each line written with one write() and fsync'd before the block counts as done. A torn last line (the run was
  * killed while writing it) is ignored on reading. */
 #ifndef TQ_JOURNAL_H
@@ -15,10 +16,14 @@
 typedef struct tq_journal tq_journal;
 
 /* Open the journal at path for run `key` (one line without newlines naming op, input, shapes and plan).
- * resume = 0: start a new journal, replacing an old one. resume = 1: read the finished blocks of an existing
+ * resume = 0: start a new journal, replacing an old one, recording `data` (may be NULL: the file the blocks are
+ * written to). resume = 1: read the finished blocks and the data path of an existing
  * journal and append to it; fails with TQ_ERR_FORMAT when it belongs to another run (other key) or is corrupt,
  * and TQ_ERR_IO when it does not exist. Caller frees with tq_journal_free. */
-tq_status tq_journal_open(const char *path, const char *key, int resume, tq_journal **out, struct tq_err *err);
+tq_status tq_journal_open(const char *path, const char *key, const char *data, int resume, tq_journal **out,
+                          struct tq_err *err);
+/* The data path recorded in the journal, or NULL. Can't fail. */
+const char *tq_journal_data(const tq_journal *j);
 /* Number of finished blocks read or appended so far, and the i-th of them. Can't fail. */
 size_t tq_journal_count(const tq_journal *j);
 const struct tq_box *tq_journal_box(const tq_journal *j, size_t i);
