@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,6 +290,17 @@ static void run_reap(struct run *r, struct slot *s, int status)
     }
 }
 
+/* Has a running worker ended (without reaping it)? */
+static int run_any_exited(struct run *r)
+{
+    for (int i = 0; i < r->opts->workers; i++) {
+        siginfo_t si = {0};
+        if (r->slot[i].pid && waitid(P_PID, (id_t)r->slot[i].pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid)
+            return 1;
+    }
+    return 0;
+}
+
 /* One pass over the running workers: reap the ended ones, let the watchdog sample the others. */
 static void run_check_workers(struct run *r)
 {
@@ -397,6 +409,20 @@ static void run_kill_all(struct run *r)
     }
 }
 
+/* Sleep until a worker's result pipe hangs up (it exited: the pipe is close-on-exec and never handed on) or the
+ * loop period passes, whichever is first. */
+static void run_wait(struct run *r)
+{
+    struct pollfd fds[TQ_RUNNER_MAX_WORKERS];
+    nfds_t n = 0;
+    for (int i = 0; i < r->opts->workers; i++)
+        if (r->slot[i].pid)
+            fds[n++] = (struct pollfd){.fd = r->slot[i].fd, .events = 0};
+    if (poll(fds, n, POLL_NS / 1000000) > 0)
+        for (int tries = 0; tries < 1000 && !run_any_exited(r); tries++)
+            nanosleep(&(struct timespec){0, 20000}, NULL); /* hung up, not yet a zombie: a few microseconds */
+}
+
 /* The loop: dispatch, reap, sample, draw, until no work is left and no worker runs. */
 static void run_loop(struct run *r)
 {
@@ -410,7 +436,7 @@ static void run_loop(struct run *r)
             break;
         run_check_workers(r);
         run_progress(r, 0);
-        nanosleep(&(struct timespec){0, POLL_NS}, NULL);
+        run_wait(r);
     }
     run_kill_all(r);
     run_progress(r, 1);
