@@ -177,7 +177,8 @@ void tq_model_predict(const struct tq_model *m, const size_t shape[3], struct tq
     if (wk < 0)
         return;
     p->extrapolating = 1;
-    snprintf(p->warning, sizeof p->warning,
-             "extrapolating: %s %.4g is %.2fx %s the training range [%.4g, %.4g]", range_keys[wk], s[wk], worst,
-             s[wk] > m->hi[wk] ? "above" : "below", m->lo[wk], m->hi[wk]);
+    int above = s[wk] > m->hi[wk];
+    snprintf(p->warning, sizeof p->warning, "extrapolating: %s %.6g is %s the training range [%.6g, %.6g] by %.6g (%.3fx)",
+             range_keys[wk], s[wk], above ? "above" : "below", m->lo[wk], m->hi[wk],
+             above ? s[wk] - m->hi[wk] : m->lo[wk] - s[wk], worst);
 }

@@ -113,6 +113,16 @@ tq_status tq_plan_write(const struct tq_plan *plan, const char *path, int overwr
     return st;
 }
 
+tq_status tq_plan_dump(const struct tq_plan *plan, FILE *f, struct tq_err *err)
+{
+    json_t *root = plan_to_json(plan);
+    if (!root)
+        return tq_fail(err, TQ_ERR_NOMEM, "cannot build the plan JSON (out of memory)");
+    int bad = json_dumpf(root, f, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) || fputc('\n', f) == EOF;
+    json_decref(root);
+    return bad ? tq_fail_errno(err, TQ_ERR_IO, "cannot print the plan") : TQ_OK;
+}
+
 static tq_status read_block(json_t *jb, size_t i, const char *path, struct tq_plan_block *b, struct tq_err *err)
 {
     if (!json_is_object(jb))

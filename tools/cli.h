@@ -23,7 +23,10 @@ int tq_cli_fail(const char *cmd, const struct tq_err *err);
 /* Subcommands: one row per command here, one tools/cmd_<name>.c each defining int cmd_<name>(int, char **). */
 #define TQ_COMMANDS(X)                                                                        \
     X(version, "print the version of traceq")                                                  \
-    X(synth, "write a deterministic synthetic seismic volume (.npy or SEG-Y)")                 \
+    X(synth, "write a deterministic synthetic seismic volume (.npy or SEG-Y)")                  \
+    X(fit, "fit memory models to a sweep dataset and keep the safest accurate one")            \
+    X(predict, "predict an operator's peak memory for an input shape") \
+    X(plan, "cut an operator's work into chunks that fit a memory limit") \
     X(run, "compute an operator block by block with memory-limited workers (chunk plans)")
 
 #define TQ_DECLARE_CMD(name, summary) int cmd_##name(int argc, char **argv);

@@ -1,0 +1,197 @@
+/* trace_summary.c - fold a trace's records, one at a time, into a struct tq_trace_summary (see trace_summary.h). */
+#include "trace_summary.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../traces/reader.h"
+
+static char *dup_n(const char *s, uint32_t n)
+{
+    char *d = malloc((size_t)n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+static tq_status summary_process(struct tq_trace_summary *s, const struct tq_rec *rec, struct tq_err *err)
+{
+    struct tq_rec_process p;
+    if (tq_rec_get_process(rec, &p))
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt PROCESS record", s->path);
+    if (s->exe)
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt trace: a second PROCESS record", s->path);
+    s->pid = p.pid;
+    s->ppid = p.ppid;
+    s->start_unix_ns = p.start_unix_ns;
+    s->interval_us = p.interval_us;
+    s->page_size = p.page_size;
+    s->flags = p.flags;
+    s->exe = dup_n(p.exe, p.exe_len);
+    /* argc is bounded by the record length (each argument takes at least 4 bytes), so this cannot overflow. */
+    s->argv = calloc((size_t)p.argc + 1, sizeof *s->argv);
+    if (!s->exe || !s->argv)
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s", s->path);
+    for (uint32_t i = 0; i < p.argc; i++) {
+        const char *a;
+        uint32_t n;
+        if (tq_rec_process_arg(&p, i, &a, &n) || !(s->argv[i] = dup_n(a, n)))
+            return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s", s->path);
+        s->argc = (int)i + 1;
+    }
+    return TQ_OK;
+}
+
+static void summary_sample(struct tq_trace_summary *s, const struct tq_rec_sample *x)
+{
+    s->samples++;
+    if (x->vm_rss > s->peak_rss) {
+        s->peak_rss = x->vm_rss;
+        s->peak_rss_t_ns = x->t_ns;
+    }
+    if (x->heap_peak_req > s->peak_heap) {
+        s->peak_heap = x->heap_peak_req;
+        s->peak_heap_t_ns = x->t_ns;
+    }
+    if (x->heap_peak_usable > s->peak_heap_usable)
+        s->peak_heap_usable = x->heap_peak_usable;
+    if (x->mmap_peak > s->peak_mmap) {
+        s->peak_mmap = x->mmap_peak;
+        s->peak_mmap_t_ns = x->t_ns;
+    }
+    s->final_heap = x->heap_live_req;
+    s->final_mmap = x->mmap_live;
+    if (x->calls_total > s->calls_total)
+        s->calls_total = x->calls_total;
+    if (x->t_ns > s->duration_ns)
+        s->duration_ns = x->t_ns;
+}
+
+static void summary_end(struct tq_trace_summary *s, const struct tq_rec_end *e)
+{
+    s->ending = e->reason == TQ_END_UEXIT ? TQ_ENDED_UEXIT : TQ_ENDED_EXIT;
+    s->exit_status = e->status;
+    s->vm_hwm = e->vm_hwm;
+    s->vm_peak = e->vm_peak;
+    s->ru_maxrss = e->ru_maxrss;
+    if (e->rss_peak > s->peak_rss) {
+        s->peak_rss = e->rss_peak;
+        s->peak_rss_t_ns = e->rss_peak_t_ns;
+    }
+    if (e->heap_peak_req > s->peak_heap) {
+        s->peak_heap = e->heap_peak_req;
+        s->peak_heap_t_ns = e->t_ns;
+    }
+    if (e->heap_peak_usable > s->peak_heap_usable)
+        s->peak_heap_usable = e->heap_peak_usable;
+    if (e->mmap_peak > s->peak_mmap) {
+        s->peak_mmap = e->mmap_peak;
+        s->peak_mmap_t_ns = e->t_ns;
+    }
+    s->final_heap = e->heap_live_req;
+    s->final_mmap = e->mmap_live;
+    if (e->t_ns > s->duration_ns)
+        s->duration_ns = e->t_ns;
+}
+
+/* Apply one record; anything after END/EXEC reopens the ending (a failed exec continues the trace). */
+static tq_status summary_record(struct tq_trace_summary *s, const struct tq_rec *rec, struct tq_err *err)
+{
+    struct tq_rec_sample x;
+    struct tq_rec_calls c;
+    struct tq_rec_end e;
+    struct tq_rec_exec ex;
+    if (rec->type != TQ_REC_PROCESS && rec->type <= TQ_REC_MODULE && s->ending != TQ_ENDED_UNKNOWN)
+        s->ending = TQ_ENDED_UNKNOWN;
+    switch (rec->type) {
+    case TQ_REC_PROCESS:
+        return summary_process(s, rec, err);
+    case TQ_REC_SAMPLE:
+        if (tq_rec_get_sample(rec, &x))
+            break;
+        summary_sample(s, &x);
+        return TQ_OK;
+    case TQ_REC_CALLS: {
+        if (tq_rec_get_calls(rec, &c))
+            break;
+        uint64_t total = 0;
+        for (unsigned i = 0; i < TQ_CALL_COUNT; i++)
+            total += (s->calls[i] = c.count[i]);
+        if (total > s->calls_total)
+            s->calls_total = total;
+        return TQ_OK;
+    }
+    case TQ_REC_END:
+        if (tq_rec_get_end(rec, &e))
+            break;
+        summary_end(s, &e);
+        return TQ_OK;
+    case TQ_REC_EXEC:
+        if (tq_rec_get_exec(rec, &ex))
+            break;
+        free(s->exec_path);
+        if (!(s->exec_path = dup_n(ex.path, ex.path_len)))
+            return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s", s->path);
+        s->ending = TQ_ENDED_EXEC;
+        if (ex.t_ns > s->duration_ns)
+            s->duration_ns = ex.t_ns;
+        return TQ_OK;
+    case TQ_REC_EVENTS: s->events++; return TQ_OK;
+    case TQ_REC_STACK: s->stacks++; return TQ_OK;
+    case TQ_REC_MODULE: s->modules++; return TQ_OK;
+    default: return TQ_OK; /* FORMAT.md: unknown types are skipped */
+    }
+    return tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt trace: record type %u does not decode (after %llu samples)",
+                   s->path, rec->type, (unsigned long long)s->samples);
+}
+
+tq_status tq_trace_summarize(const char *path, struct tq_trace_summary *s, struct tq_err *err)
+{
+    memset(s, 0, sizeof *s);
+    s->ending = TQ_ENDED_UNKNOWN;
+    struct tq_trace_reader *r;
+    TQ_TRY(tq_trace_open(path, &r, err));
+    s->path = strdup(path);
+    tq_status st = s->path ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    bool done = false;
+    struct tq_rec rec;
+    while (!st && !(st = tq_trace_next(r, &rec, &done, err)) && !done)
+        st = summary_record(s, &rec, err);
+    if (!st && !s->exe)
+        st = tq_fail(err, TQ_ERR_TRUNCATED, "%s: truncated trace: no complete PROCESS record", path);
+    s->truncated = !st && (tq_trace_truncated(r) || s->ending == TQ_ENDED_UNKNOWN);
+    s->minor_version = tq_trace_minor_version(r);
+    tq_trace_close(r);
+    if (st)
+        tq_trace_summary_clear(s);
+    return st;
+}
+
+void tq_trace_summary_clear(struct tq_trace_summary *s)
+{
+    free(s->path);
+    free(s->exe);
+    free(s->exec_path);
+    for (int i = 0; s->argv && i < s->argc; i++)
+        free(s->argv[i]);
+    free(s->argv);
+    memset(s, 0, sizeof *s);
+}
+
+char *tq_trace_summary_ending(const struct tq_trace_summary *s, char *buf, unsigned size)
+{
+    switch (s->ending) {
+    case TQ_ENDED_EXIT: snprintf(buf, size, "exit status %d", s->exit_status); break;
+    case TQ_ENDED_UEXIT: snprintf(buf, size, "_exit status %d", s->exit_status); break;
+    case TQ_ENDED_EXEC: snprintf(buf, size, "exec %s", s->exec_path ? s->exec_path : "?"); break;
+    case TQ_ENDED_UNKNOWN: snprintf(buf, size, "unknown (no end record: killed?)"); break;
+    }
+    if (s->truncated) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, size - n, "; truncated after %llu samples", (unsigned long long)s->samples);
+    }
+    return buf;
+}

@@ -1,0 +1,64 @@
+/* trace_summary.h - read one trace (streaming) into the figures `traceq report` and the analyzer need. */
+#ifndef TQ_TRACE_SUMMARY_H
+#define TQ_TRACE_SUMMARY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../common/status.h"
+#include "../traces/codec.h"
+
+/* How a traced process ended, as far as its trace tells. */
+enum tq_trace_ending {
+    TQ_ENDED_EXIT,      /* END record: exit()/return from main; exit_status is valid */
+    TQ_ENDED_UEXIT,     /* END record: _exit()/_Exit(); exit_status is valid */
+    TQ_ENDED_EXEC,      /* last record is EXEC: the process became exec_path (its own trace follows) */
+    TQ_ENDED_UNKNOWN,   /* no END record: killed (SIGKILL, OOM, abort...) or still running */
+};
+
+/* Everything one trace says. Strings are owned by the summary; free with tq_trace_summary_clear. */
+struct tq_trace_summary {
+    char *path;                 /* the trace file */
+    uint32_t pid, ppid;
+    char *exe;                  /* executable path as the process saw it */
+    int argc;
+    char **argv;                /* argc strings + NULL */
+    uint64_t start_unix_ns;     /* wall-clock start */
+    uint32_t interval_us;       /* sampling interval */
+    uint32_t page_size;
+    uint32_t flags;             /* TQ_PROC_* (forked child, stacks) */
+    unsigned minor_version;
+
+    uint64_t duration_ns;       /* last timestamp seen (END, EXEC or last sample) */
+    uint64_t samples;           /* SAMPLE records */
+    uint64_t peak_rss, peak_rss_t_ns;           /* highest sampled VmRSS (bytes) and when */
+    uint64_t peak_heap, peak_heap_t_ns;         /* peak live heap, requested bytes, and when first seen */
+    uint64_t peak_heap_usable;                  /* peak live heap, malloc_usable_size bytes */
+    uint64_t peak_mmap, peak_mmap_t_ns;         /* peak live mmap bytes and when first seen */
+    int64_t final_heap, final_mmap;             /* live heap (requested) and mmap at the end / last sample */
+    uint64_t vm_hwm;            /* VmHWM from the END record (0 without one) */
+    uint64_t vm_peak;           /* VmPeak from the END record */
+    uint64_t ru_maxrss;         /* getrusage ru_maxrss in bytes from the END record */
+    uint64_t calls[TQ_CALL_COUNT];              /* last CALLS record (cumulative) */
+    uint64_t calls_total;                       /* sum of calls[] (or the last sample's total, if larger) */
+    uint64_t events, stacks, modules;           /* record counts of the --stacks kinds */
+
+    enum tq_trace_ending ending;
+    int exit_status;            /* TQ_ENDED_EXIT / TQ_ENDED_UEXIT only */
+    char *exec_path;            /* TQ_ENDED_EXEC only */
+    bool truncated;             /* the file ends mid-frame/mid-record, or without END/EXEC */
+};
+
+/* Read the trace at path into *s (zeroed first). A truncated trace is not an error: s->truncated is set and the
+ * figures cover what was readable. Fails with the reader's errors (TQ_ERR_IO, TQ_ERR_FORMAT, TQ_ERR_TRUNCATED,
+ * TQ_ERR_NOMEM), or TQ_ERR_FORMAT for a record that does not decode; then *s holds nothing to free. */
+tq_status tq_trace_summarize(const char *path, struct tq_trace_summary *s, struct tq_err *err);
+
+/* Free what a summary owns and zero it. Safe on a zeroed summary. Can't fail. */
+void tq_trace_summary_clear(struct tq_trace_summary *s);
+
+/* One line describing how the trace ends, e.g. "exit status 0", "truncated after 12 samples (no end record)".
+ * Writes into buf[size] and returns buf. Can't fail. */
+char *tq_trace_summary_ending(const struct tq_trace_summary *s, char *buf, unsigned size);
+
+#endif

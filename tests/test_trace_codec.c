@@ -1,0 +1,281 @@
+/* test_trace_codec.c - the trace codec, writer and reader: round trips, truncation, corruption, safe creation. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../analyzer/trace_summary.h"
+#include "../traces/codec.h"
+#include "../traces/reader.h"
+#include "../traces/writer.h"
+#include "helpers.h"
+
+static void put(struct tq_trace_writer *w, const uint8_t *rec, size_t n)
+{
+    cr_assert_gt(n, 0);
+    cr_assert_eq(tq_writer_append(w, rec, n), 0);
+}
+
+/* Write a small trace: PROCESS, nsamp samples (a frame flushed every 10), CALLS, EVENTS, STACK, MODULE, END. */
+static char *write_trace(const char *dir, int nsamp, int with_end)
+{
+    static char path[4096];
+    int fd = tq_trace_create(dir, "/usr/bin/my prog", 4242, path, sizeof path);
+    cr_assert_geq(fd, 0, "create: %s", strerror(-fd));
+    struct tq_trace_writer w;
+    cr_assert_eq(tq_writer_open(&w, fd), 0);
+    uint8_t rec[4096];
+    char *argv[] = {"prog", "--flag", "", NULL};
+    struct tq_rec_process p = {.pid = 4242, .ppid = 7, .start_unix_ns = 1, .interval_us = 10000,
+                               .page_size = 4096, .flags = TQ_PROC_FORKED};
+    put(&w, rec, tq_rec_put_process(rec, sizeof rec, &p, "/usr/bin/my prog", 3, argv));
+    for (int i = 0; i < nsamp; i++) {
+        struct tq_rec_sample s = {.t_ns = 1000u * (uint64_t)(i + 1), .vm_rss = 4096u * (uint64_t)(i % 7 + 1),
+                                  .heap_peak_req = 100u * (uint64_t)i, .heap_live_req = 5, .mmap_peak = 3,
+                                  .calls_total = (uint64_t)i};
+        put(&w, rec, tq_rec_put_sample(rec, sizeof rec, &s));
+        if (i % 10 == 9)
+            cr_assert_eq(tq_writer_flush(&w), 0);
+    }
+    uint64_t calls[TQ_CALL_COUNT] = {0};
+    calls[TQ_CALL_MALLOC] = 11;
+    calls[TQ_CALL_MREMAP] = 2;
+    put(&w, rec, tq_rec_put_calls(rec, sizeof rec, calls));
+    struct tq_event ev[3] = {{TQ_CALL_MALLOC, 50, 0x1000, 16, 0, 1},
+                             {TQ_CALL_REALLOC, 70, 0x2000, 32, 0x1000, 2},
+                             {TQ_CALL_FREE, 70, 0x2000, 32, 0, 0}};
+    put(&w, rec, tq_rec_put_events(rec, sizeof rec, 99, ev, 3));
+    uint64_t ips[2] = {0x401000, 0x402000};
+    put(&w, rec, tq_rec_put_stack(rec, sizeof rec, 1, ips, 2));
+    struct tq_rec_module m = {.generation = 1, .perms = 5, .start = 0x400000, .end = 0x500000};
+    put(&w, rec, tq_rec_put_module(rec, sizeof rec, &m, "/usr/bin/prog"));
+    uint8_t unknown[12] = {0x34, 0x12, 0, 0, 4, 0, 0, 0, 1, 2, 3, 4}; /* type 0x1234: must be skipped */
+    put(&w, unknown, sizeof unknown);
+    if (with_end) {
+        struct tq_rec_end e = {.t_ns = 999999, .reason = TQ_END_EXIT, .status = 3, .vm_hwm = 1 << 20,
+                               .ru_maxrss = 1 << 20, .rss_peak = 8192, .rss_peak_t_ns = 500};
+        put(&w, rec, tq_rec_put_end(rec, sizeof rec, &e));
+    }
+    cr_assert_eq(tq_writer_close(&w), 0);
+    return path;
+}
+
+Test(trace_codec, round_trip_every_record_type)
+{
+    char *dir = tq_tmpdir();
+    char *path = write_trace(dir, 25, 1);
+    cr_assert(strstr(path, "/traceq.my_prog.4242.tq") != NULL, "%s", path);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+
+    struct tq_err err = {0};
+    struct tq_trace_reader *r;
+    cr_assert_eq(tq_trace_open(path, &r, &err), TQ_OK, "%s", err.msg);
+    struct tq_rec rec;
+    bool done = false;
+    int seen_events = 0, seen_stack = 0, seen_module = 0, seen_process = 0;
+    while (tq_trace_next(r, &rec, &done, &err) == TQ_OK && !done) {
+        if (rec.type == TQ_REC_PROCESS) {
+            struct tq_rec_process p;
+            cr_assert_eq(tq_rec_get_process(&rec, &p), 0);
+            cr_assert_eq(p.argc, 3);
+            const char *a;
+            uint32_t n;
+            cr_assert_eq(tq_rec_process_arg(&p, 1, &a, &n), 0);
+            cr_assert(n == 6 && !memcmp(a, "--flag", 6));
+            cr_assert_eq(tq_rec_process_arg(&p, 3, &a, &n), -1);
+            seen_process++;
+        } else if (rec.type == TQ_REC_EVENTS) {
+            struct tq_rec_events e;
+            struct tq_events_iter it;
+            struct tq_event ev;
+            cr_assert_eq(tq_rec_get_events(&rec, &e, &it), 0);
+            cr_assert_eq(e.tid, 99);
+            cr_assert_eq(tq_events_next(&it, &ev), 1);
+            cr_assert(ev.kind == TQ_CALL_MALLOC && ev.t_ns == 50 && ev.addr == 0x1000 && ev.stack_id == 1);
+            cr_assert_eq(tq_events_next(&it, &ev), 1);
+            cr_assert(ev.kind == TQ_CALL_REALLOC && ev.old_addr == 0x1000 && ev.t_ns == 70 && ev.size == 32);
+            cr_assert_eq(tq_events_next(&it, &ev), 1);
+            cr_assert_eq(tq_events_next(&it, &ev), 0);
+            seen_events++;
+        } else if (rec.type == TQ_REC_STACK) {
+            struct tq_rec_stack s;
+            cr_assert_eq(tq_rec_get_stack(&rec, &s), 0);
+            cr_assert(s.depth == 2 && tq_rec_stack_ip(&s, 1) == 0x402000);
+            seen_stack++;
+        } else if (rec.type == TQ_REC_MODULE) {
+            struct tq_rec_module m;
+            cr_assert_eq(tq_rec_get_module(&rec, &m), 0);
+            cr_assert(m.start == 0x400000 && m.path_len == 13);
+            seen_module++;
+        }
+    }
+    cr_assert(done, "%s", err.msg);
+    cr_assert_not(tq_trace_truncated(r));
+    cr_assert_eq(tq_trace_count(r, TQ_REC_SAMPLE), 25);
+    cr_assert(seen_process == 1 && seen_events == 1 && seen_stack == 1 && seen_module == 1);
+    tq_trace_close(r);
+
+    struct tq_trace_summary s;
+    cr_assert_eq(tq_trace_summarize(path, &s, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(s.pid, 4242);
+    cr_assert_eq(s.ppid, 7);
+    cr_assert_str_eq(s.exe, "/usr/bin/my prog");
+    cr_assert_str_eq(s.argv[2], "");
+    cr_assert_eq(s.samples, 25);
+    cr_assert_eq(s.peak_rss, 7 * 4096);
+    cr_assert_eq(s.peak_heap, 2400);
+    cr_assert_eq(s.calls[TQ_CALL_MALLOC], 11);
+    cr_assert_eq(s.calls[TQ_CALL_MREMAP], 2);
+    cr_assert_eq(s.ending, TQ_ENDED_EXIT);
+    cr_assert_eq(s.exit_status, 3);
+    cr_assert_eq(s.vm_hwm, 1 << 20);
+    cr_assert_not(s.truncated);
+    cr_assert_eq(s.events, 1);
+    tq_trace_summary_clear(&s);
+    tq_rmtree(dir);
+    free(dir);
+}
+
+/* Copy the first n bytes of src to dst. */
+static void copy_prefix(const char *src, const char *dst, size_t n)
+{
+    size_t len;
+    char *buf = tq_slurp(src, &len);
+    cr_assert_not_null(buf);
+    cr_assert_leq(n, len);
+    FILE *f = fopen(dst, "wb");
+    cr_assert_eq(fwrite(buf, 1, n, f), n);
+    fclose(f);
+    free(buf);
+}
+
+Test(trace_codec, truncated_tail_reports_samples_read)
+{
+    char *dir = tq_tmpdir();
+    char *path = strdup(write_trace(dir, 30, 1));
+    size_t len;
+    free(tq_slurp(path, &len));
+    char cut[4200];
+    snprintf(cut, sizeof cut, "%s/cut.tq", dir);
+    struct tq_err err = {0};
+    /* Every prefix either summarizes as truncated or fails cleanly: never a crash. */
+    for (size_t n = 0; n < len; n += (n < 64 ? 1 : 7)) {
+        copy_prefix(path, cut, n);
+        struct tq_trace_summary s;
+        tq_status st = tq_trace_summarize(cut, &s, &err);
+        if (st == TQ_OK) {
+            cr_assert(s.truncated, "prefix %zu of %zu not flagged truncated", n, len);
+            cr_assert_leq(s.samples, 30);
+            char line[256];
+            cr_assert(strstr(tq_trace_summary_ending(&s, line, sizeof line), "truncated after") != NULL);
+            tq_trace_summary_clear(&s);
+        } else {
+            cr_assert(st == TQ_ERR_FORMAT || st == TQ_ERR_TRUNCATED, "prefix %zu: %s", n, err.msg);
+            cr_assert_gt(strlen(err.msg), 10);
+        }
+        unlink(cut);
+    }
+    /* Cutting inside the last frame keeps the first 20 samples (two frames were flushed before it). */
+    copy_prefix(path, cut, len - 5);
+    struct tq_trace_summary s;
+    cr_assert_eq(tq_trace_summarize(cut, &s, &err), TQ_OK, "%s", err.msg);
+    cr_assert(s.truncated);
+    cr_assert_geq(s.samples, 20);
+    tq_trace_summary_clear(&s);
+    free(path);
+    tq_rmtree(dir);
+    free(dir);
+}
+
+Test(trace_codec, corrupted_and_garbage_files_fail_clearly)
+{
+    char *dir = tq_tmpdir();
+    char *path = strdup(write_trace(dir, 30, 1));
+    size_t len;
+    char *orig = tq_slurp(path, &len);
+    struct tq_err err = {0};
+    char bad[4200];
+    snprintf(bad, sizeof bad, "%s/bad.tq", dir);
+    unsigned seed = 12345;
+    for (int trial = 0; trial < 300; trial++) {
+        char *copy = malloc(len);
+        memcpy(copy, orig, len);
+        for (int k = 0; k < 1 + trial % 4; k++)
+            copy[rand_r(&seed) % len] ^= (char)(1 + rand_r(&seed) % 255);
+        struct tq_trace_reader *r;
+        if (tq_trace_open_mem(copy, len, &r, &err) == TQ_OK) {
+            struct tq_rec rec;
+            bool done = false;
+            tq_status st;
+            while (!(st = tq_trace_next(r, &rec, &done, &err)) && !done) {
+                struct tq_rec_sample x;
+                struct tq_rec_process p;
+                if (rec.type == TQ_REC_SAMPLE)
+                    (void)tq_rec_get_sample(&rec, &x);
+                if (rec.type == TQ_REC_PROCESS && tq_rec_get_process(&rec, &p) == 0)
+                    for (uint32_t i = 0; i < p.argc; i++) {
+                        const char *a;
+                        uint32_t n;
+                        cr_assert_eq(tq_rec_process_arg(&p, i, &a, &n), 0);
+                    }
+            }
+            if (st)
+                cr_assert_gt(strlen(err.msg), 10);
+            tq_trace_close(r);
+        }
+        free(copy);
+    }
+    FILE *f = fopen(bad, "wb");
+    fputs("this is not a trace at all, just some text\n", f);
+    fclose(f);
+    struct tq_trace_summary s;
+    cr_assert_eq(tq_trace_summarize(bad, &s, &err), TQ_ERR_FORMAT);
+    cr_assert(strstr(err.msg, "not a traceq trace") != NULL, "%s", err.msg);
+    f = fopen(bad, "wb");
+    fclose(f);
+    cr_assert_eq(tq_trace_summarize(bad, &s, &err), TQ_ERR_FORMAT);
+    cr_assert(strstr(err.msg, "empty") != NULL, "%s", err.msg);
+    /* A valid preamble followed by garbage: a zstd error, named. */
+    f = fopen(bad, "wb");
+    fwrite(orig, 1, TQ_TRACE_PREAMBLE_SIZE, f);
+    fputs("garbage garbage garbage garbage", f);
+    fclose(f);
+    cr_assert_eq(tq_trace_summarize(bad, &s, &err), TQ_ERR_FORMAT);
+    cr_assert(strstr(err.msg, "corrupt trace") != NULL, "%s", err.msg);
+    cr_assert_eq(tq_trace_summarize("/nonexistent/x.tq", &s, &err), TQ_ERR_IO);
+    free(orig);
+    free(path);
+    tq_rmtree(dir);
+    free(dir);
+}
+
+Test(trace_codec, create_refuses_symlink_and_never_overwrites)
+{
+    char *dir = tq_tmpdir();
+    char victim[4200], link[4200], path[4200];
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    snprintf(link, sizeof link, "%s/traceq.prog.77.tq", dir);
+    FILE *f = fopen(victim, "w");
+    fputs("keep", f);
+    fclose(f);
+    cr_assert_eq(symlink(victim, link), 0);
+    int fd = tq_trace_create(dir, "prog", 77, path, sizeof path);
+    cr_assert_geq(fd, 0);
+    cr_assert(strstr(path, "traceq.prog.77.1.tq") != NULL, "%s", path);
+    cr_assert_eq(write(fd, "x", 1), 1);
+    close(fd);
+    char *kept = tq_slurp(victim, NULL);
+    cr_assert_str_eq(kept, "keep");
+    free(kept);
+    fd = tq_trace_create(dir, "prog", 77, path, sizeof path);
+    cr_assert(strstr(path, "traceq.prog.77.2.tq") != NULL, "%s", path);
+    close(fd);
+    tq_rmtree(dir);
+    free(dir);
+}

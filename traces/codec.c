@@ -1,0 +1,491 @@
+/* codec.c - encode and decode trace records byte by byte (little-endian, bounds-checked; see FORMAT.md). */
+#include "codec.h"
+
+#include <string.h>
+
+/* ---- byte cursors ---- */
+
+struct put {
+    uint8_t *p;
+    size_t cap, len;
+    int over; /* set once anything did not fit; later puts are no-ops */
+};
+
+static void put_bytes(struct put *w, const void *src, size_t n)
+{
+    if (w->over || n > w->cap - w->len) {
+        w->over = 1;
+        return;
+    }
+    memcpy(w->p + w->len, src, n);
+    w->len += n;
+}
+
+static void put_le(struct put *w, uint64_t v, unsigned bytes)
+{
+    uint8_t b[8];
+    for (unsigned i = 0; i < bytes; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    put_bytes(w, b, bytes);
+}
+
+static void put_u16(struct put *w, uint16_t v) { put_le(w, v, 2); }
+static void put_u32(struct put *w, uint32_t v) { put_le(w, v, 4); }
+static void put_u64(struct put *w, uint64_t v) { put_le(w, v, 8); }
+
+static void put_str(struct put *w, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n > TQ_REC_MAX_PAYLOAD / 2) /* FORMAT.md: strings are bounded by the record size */
+        n = TQ_REC_MAX_PAYLOAD / 2;
+    put_u32(w, (uint32_t)n);
+    put_bytes(w, s, n);
+}
+
+static void put_uleb(struct put *w, uint64_t v)
+{
+    uint8_t b[10];
+    unsigned n = 0;
+    do {
+        b[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            b[n] |= 0x80;
+        n++;
+    } while (v);
+    put_bytes(w, b, n);
+}
+
+/* Reserve a record header; tq_rec_close patches the payload length once the payload is written. */
+static size_t rec_open(struct put *w, uint16_t type)
+{
+    size_t at = w->len;
+    put_u16(w, type);
+    put_u16(w, 0);
+    put_u32(w, 0);
+    return at;
+}
+
+static size_t rec_close(struct put *w, size_t at)
+{
+    if (w->over)
+        return 0;
+    size_t payload = w->len - at - TQ_REC_HEADER_SIZE;
+    if (payload > TQ_REC_MAX_PAYLOAD)
+        return 0;
+    for (unsigned i = 0; i < 4; i++)
+        w->p[at + 4 + i] = (uint8_t)(payload >> (8 * i));
+    return w->len - at;
+}
+
+struct get {
+    const uint8_t *p;
+    size_t len, pos;
+    int bad; /* set once a read went past the end; later reads return 0 */
+};
+
+static uint64_t get_le(struct get *r, unsigned bytes)
+{
+    if (r->bad || bytes > r->len - r->pos) {
+        r->bad = 1;
+        return 0;
+    }
+    uint64_t v = 0;
+    for (unsigned i = 0; i < bytes; i++)
+        v |= (uint64_t)r->p[r->pos + i] << (8 * i);
+    r->pos += bytes;
+    return v;
+}
+
+static uint32_t get_u32(struct get *r) { return (uint32_t)get_le(r, 4); }
+static uint64_t get_u64(struct get *r) { return get_le(r, 8); }
+
+/* A u32-length-prefixed string: returns a borrowed pointer, or NULL (and marks bad) if it overruns. */
+static const char *get_str(struct get *r, uint32_t *len)
+{
+    *len = get_u32(r);
+    if (r->bad || *len > r->len - r->pos) {
+        r->bad = 1;
+        *len = 0;
+        return NULL;
+    }
+    const char *s = (const char *)r->p + r->pos;
+    r->pos += *len;
+    return s;
+}
+
+/* ULEB128 of at most 10 bytes; sets *bad on overrun or overlong encoding. */
+static uint64_t get_uleb(const uint8_t **pp, const uint8_t *end, int *bad)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 70; shift += 7) {
+        if (*pp >= end) {
+            *bad = 1;
+            return 0;
+        }
+        uint8_t b = *(*pp)++;
+        if (shift == 63 && (b & 0x7e)) {
+            *bad = 1;
+            return 0;
+        }
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return v;
+    }
+    *bad = 1;
+    return 0;
+}
+
+static struct get rec_reader(const struct tq_rec *r)
+{
+    return (struct get){.p = r->data, .len = r->len, .pos = 0, .bad = 0};
+}
+
+/* ---- names ---- */
+
+#define TQ_CALL_NAME_(id, name) name,
+static const char *const call_names[] = {TQ_CALLS(TQ_CALL_NAME_)};
+#undef TQ_CALL_NAME_
+
+const char *tq_call_name(unsigned idx)
+{
+    return idx < TQ_CALL_COUNT ? call_names[idx] : "unknown";
+}
+
+/* ---- preamble ---- */
+
+size_t tq_trace_put_preamble(uint8_t *buf, size_t cap)
+{
+    struct put w = {buf, cap, 0, 0};
+    put_u32(&w, TQ_TRACE_SKIPPABLE_MAGIC);
+    put_u32(&w, TQ_TRACE_PREAMBLE_SIZE - 8);
+    put_bytes(&w, TQ_TRACE_PREAMBLE_MAGIC, 8); /* includes the NUL */
+    put_u16(&w, TQ_TRACE_VERSION_MAJOR);
+    put_u16(&w, TQ_TRACE_VERSION_MINOR);
+    put_u32(&w, 0);
+    return w.over ? 0 : w.len;
+}
+
+int tq_trace_check_preamble(const uint8_t *buf, size_t len, unsigned *major, unsigned *minor)
+{
+    struct get r = {buf, len, 0, 0};
+    if (get_u32(&r) != TQ_TRACE_SKIPPABLE_MAGIC || get_u32(&r) != TQ_TRACE_PREAMBLE_SIZE - 8 || r.bad ||
+        len < TQ_TRACE_PREAMBLE_SIZE || memcmp(buf + 8, TQ_TRACE_PREAMBLE_MAGIC, 8) != 0)
+        return -1;
+    r.pos = 16;
+    *major = (unsigned)get_le(&r, 2);
+    *minor = (unsigned)get_le(&r, 2);
+    return *major == TQ_TRACE_VERSION_MAJOR ? 0 : -2;
+}
+
+/* ---- PROCESS ---- */
+
+size_t tq_rec_put_process(uint8_t *buf, size_t cap, const struct tq_rec_process *p, const char *exe,
+                          int argc, char *const *argv)
+{
+    struct put w = {buf, cap, 0, 0};
+    size_t at = rec_open(&w, TQ_REC_PROCESS);
+    put_u32(&w, p->pid);
+    put_u32(&w, p->ppid);
+    put_u64(&w, p->start_unix_ns);
+    put_u32(&w, p->interval_us);
+    put_u32(&w, p->page_size);
+    put_u32(&w, p->flags);
+    put_u32(&w, argc > 0 ? (uint32_t)argc : 0);
+    put_str(&w, exe);
+    for (int i = 0; i < argc; i++)
+        put_str(&w, argv[i]);
+    return rec_close(&w, at);
+}
+
+int tq_rec_get_process(const struct tq_rec *rec, struct tq_rec_process *out)
+{
+    struct get r = rec_reader(rec);
+    out->pid = get_u32(&r);
+    out->ppid = get_u32(&r);
+    out->start_unix_ns = get_u64(&r);
+    out->interval_us = get_u32(&r);
+    out->page_size = get_u32(&r);
+    out->flags = get_u32(&r);
+    out->argc = get_u32(&r);
+    out->exe = get_str(&r, &out->exe_len);
+    if (r.bad)
+        return -1;
+    out->args = r.p + r.pos;
+    size_t start = r.pos;
+    for (uint32_t i = 0; i < out->argc && !r.bad; i++) {
+        uint32_t n;
+        get_str(&r, &n);
+    }
+    if (r.bad)
+        return -1;
+    out->args_len = (uint32_t)(r.pos - start);
+    return 0;
+}
+
+int tq_rec_process_arg(const struct tq_rec_process *p, uint32_t i, const char **s, uint32_t *len)
+{
+    if (i >= p->argc)
+        return -1;
+    struct get r = {p->args, p->args_len, 0, 0};
+    for (uint32_t k = 0; k <= i; k++)
+        *s = get_str(&r, len);
+    return r.bad ? -1 : 0;
+}
+
+/* ---- SAMPLE ---- */
+
+size_t tq_rec_put_sample(uint8_t *buf, size_t cap, const struct tq_rec_sample *s)
+{
+    struct put w = {buf, cap, 0, 0};
+    size_t at = rec_open(&w, TQ_REC_SAMPLE);
+    put_u64(&w, s->t_ns);
+    put_u64(&w, s->vm_size);
+    put_u64(&w, s->vm_rss);
+    put_u64(&w, s->vm_shared);
+    put_u64(&w, (uint64_t)s->heap_live_req);
+    put_u64(&w, (uint64_t)s->heap_live_usable);
+    put_u64(&w, s->heap_peak_req);
+    put_u64(&w, s->heap_peak_usable);
+    put_u64(&w, (uint64_t)s->mmap_live);
+    put_u64(&w, s->mmap_peak);
+    put_u64(&w, s->calls_total);
+    return rec_close(&w, at);
+}
+
+int tq_rec_get_sample(const struct tq_rec *rec, struct tq_rec_sample *out)
+{
+    struct get r = rec_reader(rec);
+    out->t_ns = get_u64(&r);
+    out->vm_size = get_u64(&r);
+    out->vm_rss = get_u64(&r);
+    out->vm_shared = get_u64(&r);
+    out->heap_live_req = (int64_t)get_u64(&r);
+    out->heap_live_usable = (int64_t)get_u64(&r);
+    out->heap_peak_req = get_u64(&r);
+    out->heap_peak_usable = get_u64(&r);
+    out->mmap_live = (int64_t)get_u64(&r);
+    out->mmap_peak = get_u64(&r);
+    out->calls_total = get_u64(&r);
+    return r.bad ? -1 : 0;
+}
+
+/* ---- CALLS ---- */
+
+size_t tq_rec_put_calls(uint8_t *buf, size_t cap, const uint64_t count[TQ_CALL_COUNT])
+{
+    struct put w = {buf, cap, 0, 0};
+    size_t at = rec_open(&w, TQ_REC_CALLS);
+    put_u32(&w, TQ_CALL_COUNT);
+    put_u32(&w, 0);
+    for (unsigned i = 0; i < TQ_CALL_COUNT; i++)
+        put_u64(&w, count[i]);
+    return rec_close(&w, at);
+}
+
+int tq_rec_get_calls(const struct tq_rec *rec, struct tq_rec_calls *out)
+{
+    struct get r = rec_reader(rec);
+    out->n = get_u32(&r);
+    (void)get_u32(&r);
+    if (r.bad || out->n > (r.len - r.pos) / 8)
+        return -1;
+    for (unsigned i = 0; i < TQ_CALL_COUNT; i++)
+        out->count[i] = i < out->n ? get_u64(&r) : 0;
+    return r.bad ? -1 : 0;
+}
+
+/* ---- END ---- */
+
+size_t tq_rec_put_end(uint8_t *buf, size_t cap, const struct tq_rec_end *e)
+{
+    struct put w = {buf, cap, 0, 0};
+    size_t at = rec_open(&w, TQ_REC_END);
+    put_u64(&w, e->t_ns);
+    put_u32(&w, e->reason);
+    put_u32(&w, (uint32_t)e->status);
+    put_u64(&w, e->vm_hwm);
+    put_u64(&w, e->vm_peak);
+    put_u64(&w, e->ru_maxrss);
+    put_u64(&w, e->rss_peak);
+    put_u64(&w, e->rss_peak_t_ns);
+    put_u64(&w, e->heap_peak_req);
+    put_u64(&w, e->heap_peak_usable);
+    put_u64(&w, e->mmap_peak);
+    put_u64(&w, (uint64_t)e->heap_live_req);
+    put_u64(&w, (uint64_t)e->heap_live_usable);
+    put_u64(&w, (uint64_t)e->mmap_live);
+    return rec_close(&w, at);
+}
+
+int tq_rec_get_end(const struct tq_rec *rec, struct tq_rec_end *out)
+{
+    struct get r = rec_reader(rec);
+    out->t_ns = get_u64(&r);
+    out->reason = get_u32(&r);
+    out->status = (int32_t)get_u32(&r);
+    out->vm_hwm = get_u64(&r);
+    out->vm_peak = get_u64(&r);
+    out->ru_maxrss = get_u64(&r);
+    out->rss_peak = get_u64(&r);
+    out->rss_peak_t_ns = get_u64(&r);
+    out->heap_peak_req = get_u64(&r);
+    out->heap_peak_usable = get_u64(&r);
+    out->mmap_peak = get_u64(&r);
+    out->heap_live_req = (int64_t)get_u64(&r);
+    out->heap_live_usable = (int64_t)get_u64(&r);
+    out->mmap_live = (int64_t)get_u64(&r);
+    return r.bad ? -1 : 0;
+}
+
+/* ---- EXEC ---- */
+
+size_t tq_rec_put_exec(uint8_t *buf, size_t cap, uint64_t t_ns, const char *path)
+{
+    struct put w = {buf, cap, 0, 0};
+    size_t at = rec_open(&w, TQ_REC_EXEC);
+    put_u64(&w, t_ns);
+    put_str(&w, path);
+    return rec_close(&w, at);
+}
+
+int tq_rec_get_exec(const struct tq_rec *rec, struct tq_rec_exec *out)
+{
+    struct get r = rec_reader(rec);
+    out->t_ns = get_u64(&r);
+    out->path = get_str(&r, &out->path_len);
+    return r.bad ? -1 : 0;
+}
+
+/* ---- EVENTS ---- */
+
+/* Kinds whose events carry an old address (FORMAT.md "EVENTS"). */
+static int kind_has_old(unsigned kind)
+{
+    return kind == TQ_CALL_REALLOC || kind == TQ_CALL_REALLOCARRAY || kind == TQ_CALL_MREMAP;
+}
+
+size_t tq_rec_put_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq_event *ev, size_t n)
+{
+    struct put w = {buf, cap, 0, 0};
+    if (n > UINT32_MAX)
+        return 0;
+    size_t at = rec_open(&w, TQ_REC_EVENTS);
+    uint64_t t = n ? ev[0].t_ns : 0;
+    put_u32(&w, tid);
+    put_u32(&w, (uint32_t)n);
+    put_u64(&w, t);
+    for (size_t i = 0; i < n; i++) {
+        if (ev[i].t_ns < t)
+            return 0;
+        put_bytes(&w, &ev[i].kind, 1);
+        put_uleb(&w, ev[i].t_ns - t);
+        put_uleb(&w, ev[i].addr);
+        put_uleb(&w, ev[i].size);
+        put_uleb(&w, ev[i].stack_id);
+        if (kind_has_old(ev[i].kind))
+            put_uleb(&w, ev[i].old_addr);
+        t = ev[i].t_ns;
+    }
+    return rec_close(&w, at);
+}
+
+int tq_rec_get_events(const struct tq_rec *rec, struct tq_rec_events *out, struct tq_events_iter *it)
+{
+    struct get r = rec_reader(rec);
+    out->tid = get_u32(&r);
+    out->count = get_u32(&r);
+    out->t0_ns = get_u64(&r);
+    if (r.bad || out->count > r.len - r.pos) /* every event takes at least 5 bytes, so this is a loose bound */
+        return -1;
+    out->body = r.p + r.pos;
+    out->body_len = (uint32_t)(r.len - r.pos);
+    it->p = out->body;
+    it->end = out->body + out->body_len;
+    it->left = out->count;
+    it->t_ns = out->t0_ns;
+    return 0;
+}
+
+int tq_events_next(struct tq_events_iter *it, struct tq_event *ev)
+{
+    if (it->left == 0)
+        return 0;
+    if (it->p >= it->end)
+        return -1;
+    int bad = 0;
+    ev->kind = *it->p++;
+    uint64_t dt = get_uleb(&it->p, it->end, &bad);
+    ev->addr = get_uleb(&it->p, it->end, &bad);
+    ev->size = get_uleb(&it->p, it->end, &bad);
+    uint64_t sid = get_uleb(&it->p, it->end, &bad);
+    ev->old_addr = kind_has_old(ev->kind) ? get_uleb(&it->p, it->end, &bad) : 0;
+    if (bad || sid > UINT32_MAX || dt > UINT64_MAX - it->t_ns)
+        return -1;
+    ev->stack_id = (uint32_t)sid;
+    it->t_ns += dt;
+    ev->t_ns = it->t_ns;
+    it->left--;
+    return 1;
+}
+
+/* ---- STACK ---- */
+
+size_t tq_rec_put_stack(uint8_t *buf, size_t cap, uint32_t id, const uint64_t *ips, uint32_t depth)
+{
+    struct put w = {buf, cap, 0, 0};
+    if (depth > TQ_STACK_MAX_DEPTH)
+        return 0;
+    size_t at = rec_open(&w, TQ_REC_STACK);
+    put_u32(&w, id);
+    put_u32(&w, depth);
+    for (uint32_t i = 0; i < depth; i++)
+        put_u64(&w, ips[i]);
+    return rec_close(&w, at);
+}
+
+int tq_rec_get_stack(const struct tq_rec *rec, struct tq_rec_stack *out)
+{
+    struct get r = rec_reader(rec);
+    out->id = get_u32(&r);
+    out->depth = get_u32(&r);
+    if (r.bad || out->depth > TQ_STACK_MAX_DEPTH || out->depth > (r.len - r.pos) / 8)
+        return -1;
+    out->ips = r.p + r.pos;
+    return 0;
+}
+
+uint64_t tq_rec_stack_ip(const struct tq_rec_stack *s, uint32_t i)
+{
+    struct get r = {s->ips, (size_t)s->depth * 8, (size_t)i * 8, 0};
+    return get_u64(&r);
+}
+
+/* ---- MODULE ---- */
+
+size_t tq_rec_put_module(uint8_t *buf, size_t cap, const struct tq_rec_module *m, const char *path)
+{
+    struct put w = {buf, cap, 0, 0};
+    size_t at = rec_open(&w, TQ_REC_MODULE);
+    put_u32(&w, m->generation);
+    put_u32(&w, m->perms);
+    put_u64(&w, m->start);
+    put_u64(&w, m->end);
+    put_u64(&w, m->offset);
+    put_str(&w, path);
+    return rec_close(&w, at);
+}
+
+int tq_rec_get_module(const struct tq_rec *rec, struct tq_rec_module *out)
+{
+    struct get r = rec_reader(rec);
+    out->generation = get_u32(&r);
+    out->perms = get_u32(&r);
+    out->start = get_u64(&r);
+    out->end = get_u64(&r);
+    out->offset = get_u64(&r);
+    out->path = get_str(&r, &out->path_len);
+    if (r.bad || out->end < out->start)
+        return -1;
+    return 0;
+}

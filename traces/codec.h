@@ -1,0 +1,183 @@
+/* codec.h - the one encoder/decoder of traceq trace records (layout in traces/FORMAT.md), shared by shim and reader. */
+#ifndef TQ_TRACE_CODEC_H
+#define TQ_TRACE_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The file starts with a zstd skippable frame holding the preamble; then come ordinary zstd frames whose
+ * concatenated content is a sequence of records (FORMAT.md "File layout"). */
+#define TQ_TRACE_SKIPPABLE_MAGIC 0x184D2A5Eu /* one of zstd's skippable-frame magics */
+#define TQ_TRACE_PREAMBLE_MAGIC "TQTRACE" /* 7 chars + NUL = 8 bytes */
+#define TQ_TRACE_PREAMBLE_SIZE 24u        /* 8 (skippable frame header) + 16 (preamble) */
+#define TQ_TRACE_VERSION_MAJOR 1u         /* readers refuse another major */
+#define TQ_TRACE_VERSION_MINOR 0u         /* readers accept any minor (fields are only appended) */
+
+#define TQ_REC_HEADER_SIZE 8u             /* u16 type, u16 reserved, u32 payload length */
+#define TQ_REC_MAX_PAYLOAD (16u << 20)    /* a reader rejects longer records as corrupt */
+#define TQ_STACK_MAX_DEPTH 1024u          /* deepest STACK record a reader accepts */
+
+/* Record types (FORMAT.md "Records"). Readers skip types they do not know. */
+enum tq_rec_type {
+    TQ_REC_PROCESS = 1, /* first record: pid, ppid, exe, argv, start time, interval, page size */
+    TQ_REC_SAMPLE = 2,  /* one sampler tick: statm + counters */
+    TQ_REC_CALLS = 3,   /* call counts per interposed function (cumulative) */
+    TQ_REC_END = 4,     /* process end: how, status, peaks, VmHWM, ru_maxrss */
+    TQ_REC_EXEC = 5,    /* the process is about to exec another image */
+    TQ_REC_EVENTS = 6,  /* a batch of per-allocation events of one thread (record --stacks) */
+    TQ_REC_STACK = 7,   /* one interned call stack: id -> instruction pointers */
+    TQ_REC_MODULE = 8,  /* one mapping of /proc/self/maps (module map for offline symbolization) */
+};
+
+/* Interposed functions, in the order of the CALLS record's counters. Append only: indices are on disk. */
+#define TQ_CALLS(X)                                                                                  \
+    X(MALLOC, "malloc") X(CALLOC, "calloc") X(REALLOC, "realloc") X(REALLOCARRAY, "reallocarray")    \
+    X(FREE, "free") X(POSIX_MEMALIGN, "posix_memalign") X(ALIGNED_ALLOC, "aligned_alloc")            \
+    X(MEMALIGN, "memalign") X(VALLOC, "valloc") X(PVALLOC, "pvalloc")                                \
+    X(MALLOC_USABLE_SIZE, "malloc_usable_size") X(MMAP, "mmap") X(MMAP64, "mmap64")                  \
+    X(MUNMAP, "munmap") X(MREMAP, "mremap")
+
+#define TQ_CALL_ENUM_(id, name) TQ_CALL_##id,
+enum tq_call { TQ_CALLS(TQ_CALL_ENUM_) TQ_CALL_COUNT };
+#undef TQ_CALL_ENUM_
+
+/* Name of a call index ("malloc"), or "unknown" for an index this build does not know. Can't fail. */
+const char *tq_call_name(unsigned idx);
+
+/* PROCESS.flags bits. */
+#define TQ_PROC_FORKED 1u  /* the trace was started in a fork() child */
+#define TQ_PROC_STACKS 2u  /* EVENTS/STACK/MODULE records may follow (record --stacks) */
+
+/* END.reason values. */
+enum tq_end_reason {
+    TQ_END_EXIT = 1,  /* exit() or return from main; status = exit status */
+    TQ_END_UEXIT = 2, /* _exit()/_Exit() called directly; status = exit status */
+};
+
+/* A decoded record: a borrowed view of its payload. */
+struct tq_rec {
+    uint16_t type;
+    uint32_t len;         /* payload bytes */
+    const uint8_t *data;  /* payload (borrowed; see the producer for its lifetime) */
+};
+
+struct tq_rec_process {
+    uint32_t pid, ppid;
+    uint64_t start_unix_ns;  /* CLOCK_REALTIME at trace start */
+    uint32_t interval_us;    /* sampling interval */
+    uint32_t page_size;
+    uint32_t flags;          /* TQ_PROC_* */
+    uint32_t argc;
+    const char *exe;         /* borrowed, exe_len bytes, not NUL-terminated */
+    uint32_t exe_len;
+    const uint8_t *args;     /* argc strings, each u32 length + bytes (validated by the decoder) */
+    uint32_t args_len;
+};
+
+struct tq_rec_sample {
+    uint64_t t_ns;                         /* since trace start (CLOCK_MONOTONIC) */
+    uint64_t vm_size, vm_rss, vm_shared;   /* bytes, from /proc/self/statm */
+    int64_t heap_live_req, heap_live_usable;
+    uint64_t heap_peak_req, heap_peak_usable;
+    int64_t mmap_live;
+    uint64_t mmap_peak;
+    uint64_t calls_total;
+};
+
+struct tq_rec_calls {
+    uint32_t n;                           /* counters stored in the record */
+    uint64_t count[TQ_CALL_COUNT];        /* known ones; missing ones are 0, extra ones ignored */
+};
+
+struct tq_rec_end {
+    uint64_t t_ns;
+    uint32_t reason;                      /* enum tq_end_reason */
+    int32_t status;
+    uint64_t vm_hwm, vm_peak;             /* /proc/self/status VmHWM, VmPeak (bytes) */
+    uint64_t ru_maxrss;                   /* getrusage(RUSAGE_SELF) in bytes */
+    uint64_t rss_peak, rss_peak_t_ns;     /* highest sampled VmRSS and when */
+    uint64_t heap_peak_req, heap_peak_usable, mmap_peak;
+    int64_t heap_live_req, heap_live_usable, mmap_live; /* at the end */
+};
+
+struct tq_rec_exec {
+    uint64_t t_ns;
+    const char *path;                     /* borrowed, path_len bytes */
+    uint32_t path_len;
+};
+
+/* One per-allocation event inside an EVENTS record. */
+struct tq_event {
+    uint8_t kind;        /* enum tq_call */
+    uint64_t t_ns;       /* absolute (the codec stores deltas) */
+    uint64_t addr;       /* result pointer (address freed/unmapped for free/munmap) */
+    uint64_t size;       /* requested bytes (0 for free when unknown) */
+    uint64_t old_addr;   /* realloc/reallocarray/mremap only, else 0 */
+    uint32_t stack_id;   /* 0 = no stack */
+};
+
+struct tq_rec_events {
+    uint32_t tid, count;
+    uint64_t t0_ns;
+    const uint8_t *body; /* packed events (borrowed) */
+    uint32_t body_len;
+};
+
+/* Cursor over the events of one EVENTS record. */
+struct tq_events_iter {
+    const uint8_t *p, *end;
+    uint32_t left;
+    uint64_t t_ns;
+};
+
+struct tq_rec_stack {
+    uint32_t id, depth;
+    const uint8_t *ips;  /* depth little-endian u64, innermost first (read with tq_rec_stack_ip) */
+};
+
+struct tq_rec_module {
+    uint32_t generation, perms; /* perms bits: 1 r, 2 w, 4 x, 8 private */
+    uint64_t start, end, offset;
+    const char *path;           /* borrowed, path_len bytes */
+    uint32_t path_len;
+};
+
+/* ---- encoding: each returns the bytes written into buf (header + payload), or 0 when cap is too small ---- */
+
+/* The 24-byte file preamble. Returns TQ_TRACE_PREAMBLE_SIZE, or 0 when cap is too small. */
+size_t tq_trace_put_preamble(uint8_t *buf, size_t cap);
+/* PROCESS; exe and argv[0..argc) are NUL-terminated strings (argv may be NULL when argc == 0). */
+size_t tq_rec_put_process(uint8_t *buf, size_t cap, const struct tq_rec_process *p, const char *exe,
+                          int argc, char *const *argv);
+size_t tq_rec_put_sample(uint8_t *buf, size_t cap, const struct tq_rec_sample *s);
+/* CALLS with TQ_CALL_COUNT counters from count[]. */
+size_t tq_rec_put_calls(uint8_t *buf, size_t cap, const uint64_t count[TQ_CALL_COUNT]);
+size_t tq_rec_put_end(uint8_t *buf, size_t cap, const struct tq_rec_end *e);
+/* EXEC; path is NUL-terminated. */
+size_t tq_rec_put_exec(uint8_t *buf, size_t cap, uint64_t t_ns, const char *path);
+/* EVENTS holding ev[0..n) of thread tid; times must not decrease. */
+size_t tq_rec_put_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq_event *ev, size_t n);
+size_t tq_rec_put_stack(uint8_t *buf, size_t cap, uint32_t id, const uint64_t *ips, uint32_t depth);
+/* MODULE; path is NUL-terminated. */
+size_t tq_rec_put_module(uint8_t *buf, size_t cap, const struct tq_rec_module *m, const char *path);
+
+/* ---- decoding: each returns 0 on success, -1 when the payload is too short or inconsistent ---- */
+
+/* Check a 24-byte preamble. Returns 0 if valid, -1 not a trace, -2 unsupported major version. */
+int tq_trace_check_preamble(const uint8_t *buf, size_t len, unsigned *major, unsigned *minor);
+int tq_rec_get_process(const struct tq_rec *r, struct tq_rec_process *out);
+/* Argument i of a decoded PROCESS (i < argc): sets *s and *len (borrowed). Returns 0, or -1 when i is out of range. */
+int tq_rec_process_arg(const struct tq_rec_process *p, uint32_t i, const char **s, uint32_t *len);
+int tq_rec_get_sample(const struct tq_rec *r, struct tq_rec_sample *out);
+int tq_rec_get_calls(const struct tq_rec *r, struct tq_rec_calls *out);
+int tq_rec_get_end(const struct tq_rec *r, struct tq_rec_end *out);
+int tq_rec_get_exec(const struct tq_rec *r, struct tq_rec_exec *out);
+int tq_rec_get_events(const struct tq_rec *r, struct tq_rec_events *out, struct tq_events_iter *it);
+/* Next event of an EVENTS record: returns 1 with *ev filled, 0 at the end, -1 on a malformed event. */
+int tq_events_next(struct tq_events_iter *it, struct tq_event *ev);
+int tq_rec_get_stack(const struct tq_rec *r, struct tq_rec_stack *out);
+/* Frame i (< depth) of a decoded STACK. Can't fail for i < depth. */
+uint64_t tq_rec_stack_ip(const struct tq_rec_stack *s, uint32_t i);
+int tq_rec_get_module(const struct tq_rec *r, struct tq_rec_module *out);
+
+#endif

@@ -1,0 +1,183 @@
+/* writer.c - safe trace file creation and zstd frame writing (see writer.h, FORMAT.md "Crash safety"). */
+#include "writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "codec.h"
+
+/* Append s to dst[*n..cap) (always NUL-terminated). Returns -1 when it did not fit. */
+static int cat_str(char *dst, size_t cap, size_t *n, const char *s)
+{
+    size_t k = strlen(s);
+    if (*n + k + 1 > cap)
+        return -1;
+    memcpy(dst + *n, s, k + 1);
+    *n += k;
+    return 0;
+}
+
+static void fmt_uint(char *out, unsigned long v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (int i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = 0;
+}
+
+/* The sanitized last path component of exe, at most 64 characters. */
+static void exe_token(const char *exe, char out[65])
+{
+    const char *slash = exe ? strrchr(exe, '/') : NULL;
+    const char *b = slash ? slash + 1 : (exe ? exe : "");
+    size_t n = 0;
+    for (; b[n] && n < 64; n++) {
+        char c = b[n];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                 c == '_' || c == '-';
+        out[n] = ok ? c : '_';
+    }
+    if (n == 0)
+        out[n++] = '_';
+    out[n] = 0;
+}
+
+int tq_trace_create(const char *dir, const char *exe, pid_t pid, char *path, size_t pathsz)
+{
+    char tok[65], num[24], suf[24];
+    exe_token(exe, tok);
+    fmt_uint(num, (unsigned long)pid);
+    for (unsigned k = 0; k < 100; k++) {
+        size_t n = 0;
+        path[0] = 0;
+        suf[0] = 0;
+        if (k) {
+            suf[0] = '.';
+            fmt_uint(suf + 1, k);
+        }
+        if (cat_str(path, pathsz, &n, dir && *dir ? dir : ".") || cat_str(path, pathsz, &n, "/traceq.") ||
+            cat_str(path, pathsz, &n, tok) || cat_str(path, pathsz, &n, ".") || cat_str(path, pathsz, &n, num) ||
+            cat_str(path, pathsz, &n, suf) || cat_str(path, pathsz, &n, ".tq"))
+            return -ENAMETOOLONG;
+        /* O_EXCL makes a planted symlink fail with EEXIST instead of being followed; O_NOFOLLOW is belt and braces. */
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            return fd;
+        if (errno != EEXIST)
+            return -errno;
+    }
+    return -EEXIST;
+}
+
+int tq_writer_open(struct tq_trace_writer *w, int fd)
+{
+    memset(w, 0, sizeof *w);
+    w->fd = -1;
+    w->cap = TQ_WRITER_BUF;
+    w->zcap = ZSTD_compressBound(TQ_WRITER_BUF);
+    w->buf = malloc(w->cap);
+    w->zbuf = malloc(w->zcap);
+    ZSTD_CCtx *c = ZSTD_createCCtx();
+    w->cctx = c;
+    if (!w->buf || !w->zbuf || !c) {
+        free(w->buf);
+        free(w->zbuf);
+        ZSTD_freeCCtx(c);
+        memset(w, 0, sizeof *w);
+        w->fd = -1;
+        return -1;
+    }
+    ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, 1);
+    ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+    /* FORMAT.md: readers cap the window at 8 MiB; frames are at most 256 KiB anyway. */
+    ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, 18);
+    w->fd = fd;
+    w->len = tq_trace_put_preamble(w->buf, w->cap);
+    return 0;
+}
+
+static int write_all(struct tq_trace_writer *w, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t k = write(w->fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            w->failed = 1;
+            return -1;
+        }
+        p += k;
+        n -= (size_t)k;
+        w->bytes_written += (uint64_t)k;
+    }
+    return 0;
+}
+
+int tq_writer_flush(struct tq_trace_writer *w)
+{
+    if (w->fd < 0 || w->failed) {
+        w->len = 0;
+        return w->failed ? -1 : 0;
+    }
+    if (w->len == 0)
+        return 0;
+    size_t start = 0;
+    /* The preamble is a skippable frame already: write it raw, compress only records. */
+    if (w->bytes_written == 0 && w->len >= TQ_TRACE_PREAMBLE_SIZE) {
+        if (write_all(w, w->buf, TQ_TRACE_PREAMBLE_SIZE))
+            return -1;
+        start = TQ_TRACE_PREAMBLE_SIZE;
+    }
+    int rc = 0;
+    if (w->len > start) {
+        size_t z = ZSTD_compress2(w->cctx, w->zbuf, w->zcap, w->buf + start, w->len - start);
+        if (ZSTD_isError(z)) {
+            w->failed = 1;
+            rc = -1;
+        } else {
+            rc = write_all(w, w->zbuf, z);
+        }
+    }
+    w->len = 0;
+    return rc;
+}
+
+int tq_writer_append(struct tq_trace_writer *w, const void *rec, size_t n)
+{
+    if (w->fd < 0 || w->failed || n > w->cap)
+        return -1;
+    if (n > w->cap - w->len && tq_writer_flush(w))
+        return -1;
+    memcpy(w->buf + w->len, rec, n);
+    w->len += n;
+    return 0;
+}
+
+void tq_writer_discard(struct tq_trace_writer *w)
+{
+    w->len = 0;
+}
+
+int tq_writer_close(struct tq_trace_writer *w)
+{
+    if (w->fd < 0 && !w->buf)
+        return 0;
+    int rc = tq_writer_flush(w);
+    if (w->fd >= 0)
+        close(w->fd);
+    free(w->buf);
+    free(w->zbuf);
+    ZSTD_freeCCtx(w->cctx);
+    memset(w, 0, sizeof *w);
+    w->fd = -1;
+    return rc;
+}

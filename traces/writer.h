@@ -1,0 +1,47 @@
+/* writer.h - create a trace file safely and append records to it as independent zstd frames (FORMAT.md). */
+#ifndef TQ_TRACE_WRITER_H
+#define TQ_TRACE_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* A trace being written. Not thread-safe: the owner serializes calls (the shim holds its writer lock). */
+struct tq_trace_writer {
+    int fd;               /* -1 when closed */
+    void *cctx;           /* ZSTD_CCtx */
+    uint8_t *buf;         /* records not yet compressed */
+    size_t len, cap;
+    uint8_t *zbuf;        /* one compressed frame */
+    size_t zcap;
+    int failed;           /* a write failed (disk full...): later appends and flushes are dropped */
+    uint64_t bytes_written;
+};
+
+#define TQ_WRITER_BUF (256u << 10) /* records per frame at most; a frame is also cut by every flush */
+
+/* Create "DIR/traceq.EXE.PID.tq" with O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode 0600; when that name exists
+ * (a file or a planted symlink: neither is followed nor overwritten) try "traceq.EXE.PID.N.tq" for N = 1..99.
+ * EXE is reduced to its last path component with characters outside [A-Za-z0-9._-] replaced by '_'.
+ * Writes the chosen path into path[pathsz]. Returns the descriptor, or -errno (-ENAMETOOLONG, -EEXIST when
+ * all 100 names are taken, or open's error). Allocates nothing, uses no stdio: safe inside the shim. */
+int tq_trace_create(const char *dir, const char *exe, pid_t pid, char *path, size_t pathsz);
+
+/* Set up a writer on fd and queue the file preamble. Returns 0, or -1 when memory is short (w stays closed). */
+int tq_writer_open(struct tq_trace_writer *w, int fd);
+
+/* Queue one encoded record (n bytes). Compresses and writes a frame first when the buffer is full.
+ * Returns 0, or -1 when the record is larger than the buffer or writing failed. */
+int tq_writer_append(struct tq_trace_writer *w, const void *rec, size_t n);
+
+/* Compress the queued records into one zstd frame (with checksum) and write it. Returns 0 (also when
+ * nothing was queued), or -1 when writing failed (w->failed is set; the program must not be disturbed). */
+int tq_writer_flush(struct tq_trace_writer *w);
+
+/* Drop queued records without writing them (a fork child drops its parent's). Can't fail. */
+void tq_writer_discard(struct tq_trace_writer *w);
+
+/* Flush, close the file and free the buffers. Returns tq_writer_flush's result. close(NULL-ish) is a no-op. */
+int tq_writer_close(struct tq_trace_writer *w);
+
+#endif
