@@ -266,3 +266,31 @@ Test(runner_cli, usage_errors_exit_2)
     tq_rmtree(dir);
     free(dir);
 }
+
+Test(runner_cli, mpi_two_ranks_equal_one_machine, .timeout = 90)
+{
+    char *dir = setup(), *out, *err;
+    if (tq_runf("command -v mpirun >/dev/null 2>&1") != 0)
+        cr_skip_test("mpirun is not installed");
+    cr_assert_eq(tq(dir, &out, NULL, "run --help"), 0);
+    int built = strstr(out, "--mpi") != NULL;
+    free(out);
+    if (!built)
+        cr_skip_test("traceq was built without MPI (no mpicc)");
+    cr_assert_eq(tq(dir, NULL, NULL, "run --op gaussian --input in.npy --output one.npy --chunks 9,10,11"), 0);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_warn_on_fork=0 "
+             "ASAN_OPTIONS=detect_leaks=0 mpirun -np 2 --oversubscribe '%s' run --mpi --op gaussian --input in.npy "
+             "--output two.npy --chunks 9,10,11 --memory-per-worker 256MiB --json",
+             dir, tq_build_path("traceq"));
+    int rc = tq_run(cmd, &out, &err);
+    cr_assert_eq(rc, 0, "mpirun failed (%d): %s %s", rc, out, err);
+    cr_assert(strstr(out, "2 MPI ranks") != NULL, "%s", out);
+    cr_assert_eq(json_int(out, "blocks_run"), 5 * 4 * 5, "%s", out);
+    cr_assert(same_file(dir, "one.npy", "two.npy"), "the 2-rank output differs from the 1-machine output");
+    free(out);
+    free(err);
+    tq_rmtree(dir);
+    free(dir);
+}
