@@ -110,10 +110,21 @@ void tq_f1d_rows(const struct tq_taps *tp, const float *const *rows, size_t n, f
         rows_sym(tp->w, tp->r, rows, n, out);
 }
 
+static long long clamp_ll(long long v, long long lo, long long hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
 void tq_f1d_extend(const float *line, size_t lo, size_t n, long long from, size_t count, float *ext)
 {
-    for (size_t q = 0; q < count; q++)
-        ext[q] = line[tq_reflect(from + (long long)q, n) - lo];
+    /* q in [a, b) reads indices inside [0, n): a straight copy; only the ends need tq_reflect (and its division). */
+    long long c = (long long)count, a = clamp_ll(-from, 0, c), b = clamp_ll((long long)n - from, a, c);
+    for (long long q = 0; q < a; q++)
+        ext[q] = line[tq_reflect(from + q, n) - lo];
+    if (b > a)
+        memcpy(ext + a, line + (from + a - (long long)lo), (size_t)(b - a) * sizeof *ext);
+    for (long long q = b; q < c; q++)
+        ext[q] = line[tq_reflect(from + q, n) - lo];
 }
 
 void tq_f1d_line(const struct tq_taps *tp, const float *line, size_t lo, size_t n, size_t out_lo, size_t count,

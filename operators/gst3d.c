@@ -51,10 +51,11 @@ size_t tq_gst3d_trim(const struct tq_op_params *p)
     return p->full_size ? 0 : 1;
 }
 
-static double dip_degrees(double vz, double norm)
+/* arccos(|v_2| / |v|) written as atan2(|v_xy|, |v_2|): well conditioned at 0 deg too, and cheaper in float. */
+static double dip_degrees(const double v[3])
 {
-    double c = fabs(vz) / norm;
-    return acos(c > 1 ? 1 : c) * (180.0 / M_PI);
+    float h = (float)sqrt(v[0] * v[0] + v[1] * v[1]);
+    return (double)(atan2f(h, (float)fabs(v[2])) * (float)(180.0 / M_PI));
 }
 
 static void cross(const double a[3], const double b[3], double c[3])
@@ -76,7 +77,8 @@ double tq_gst3d_dip(const double t[6])
     double det = b00 * (b11 * b22 - a12 * a12) - a01 * (a01 * b22 - a12 * a02) + a02 * (a01 * a12 - b11 * a02);
     double r = det / (2 * p * p * p);
     r = r < -1 ? -1 : r > 1 ? 1 : r;
-    double lam = q + 2 * p * cos(acos(r) / 3); /* the largest of the three roots */
+    /* the largest of the three roots; float trig is enough: the eigenvector moves by ~1e-7 * l1 / (l1 - l2) rad */
+    double lam = q + 2 * p * (double)cosf(acosf((float)r) / 3);
     double m[3][3] = {{a00 - lam, a01, a02}, {a01, a11 - lam, a12}, {a02, a12, a22 - lam}};
     /* The eigenvector is orthogonal to every row of A - lam*I: take the longest cross product of two rows. */
     double best[3] = {0, 0, 0}, bn = 0, c[3];
@@ -90,7 +92,7 @@ double tq_gst3d_dip(const double t[6])
             }
         }
     if (bn > 0)
-        return dip_degrees(best[2], sqrt(bn));
+        return dip_degrees(best);
     /* lam is a double root: any vector orthogonal to the non-zero row is an eigenvector; take the one closest to
      * the sample axis (e2 minus its component along that row). */
     int k = 0;
@@ -105,8 +107,7 @@ double tq_gst3d_dip(const double t[6])
     if (kn == 0)
         return 0;
     double v[3] = {-m[k][2] * m[k][0] / kn, -m[k][2] * m[k][1] / kn, 1 - m[k][2] * m[k][2] / kn};
-    double vn = sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
-    return vn > 0 ? dip_degrees(v[2], vn) : 90.0;
+    return v[0] != 0 || v[1] != 0 || v[2] != 0 ? dip_degrees(v) : 90.0;
 }
 
 static const float *in_row(const struct gst_ctx *c, size_t g0, size_t g1, size_t g2)

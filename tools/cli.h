@@ -24,9 +24,11 @@ int tq_cli_fail(const char *cmd, const struct tq_err *err);
 #define TQ_COMMANDS(X)                                                                        \
     X(version, "print the version of traceq")                                                  \
     X(synth, "write a deterministic synthetic seismic volume (.npy or SEG-Y)")                  \
+    X(op, "run envelope, gaussian or gst3d on a volume, whole or block by block")               \
     X(fit, "fit memory models to a sweep dataset and keep the safest accurate one")            \
-    X(predict, "predict an operator's peak memory for an input shape") \
-    X(plan, "cut an operator's work into chunks that fit a memory limit") \
+    X(predict, "predict an operator's peak memory for an input shape")                          \
+    X(plan, "cut an operator's work into chunks that fit a memory limit")                       \
+    X(sweep, "profile an operator over a grid of synthetic shapes into a dataset CSV")        \
     X(run, "compute an operator block by block with memory-limited workers (chunk plans)")
 
 #define TQ_DECLARE_CMD(name, summary) int cmd_##name(int argc, char **argv);
