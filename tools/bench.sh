@@ -1,0 +1,9 @@
+#!/bin/sh
+# bench.sh - `make bench`: runs every benchmark section (tools/bench_*.sh) in turn with the build directory.
+set -eu
+BUILD=${1:?usage: bench.sh BUILD_DIR}
+for b in "$(dirname "$0")"/bench_*.sh; do
+    [ -e "$b" ] || continue
+    echo "#### $(basename "$b")"
+    sh "$b" "$BUILD"
+done
