@@ -441,3 +441,27 @@ Test(export, a_truncated_trace_exports_what_it_holds)
     tq_rmtree(dir);
     free(dir);
 }
+
+Test(export, massif_peak_snapshot_lists_the_call_sites_when_the_trace_has_stacks)
+{
+    char *dir = tq_tmpdir(), trace[4200], cmd[8400], *out, *err;
+    snprintf(trace, sizeof trace, "%s/t.tq", dir);
+    write_fixture(trace, true);
+    uint64_t at_peak[4] = {0}, allocated[4] = {0}, peak = 0;
+    script_expect(at_peak, allocated, &peak);
+    snprintf(cmd, sizeof cmd, "%s export %s --format massif -o %s/m.out && ms_print %s/m.out",
+             tq_build_path("traceq"), trace, dir, dir);
+    cr_assert_eq(tq_run(cmd, &out, &err), 0, "%s", err);
+    /* ms_print prints each tree node as "->PCT% (BYTES B) ADDRESS: NAME", bytes with thousands separators. */
+    char want[128];
+    snprintf(want, sizeof want, "(%" PRIu64 ",%03" PRIu64 "B) (heap allocation functions)", peak / 1000, peak % 1000);
+    cr_assert(strstr(out, want), "root '%s' missing in:\n%s", want, out);
+    snprintf(want, sizeof want, "(%" PRIu64 ",%03" PRIu64 "B) 0x10300: libfix.so+0x300", at_peak[2] / 1000,
+             at_peak[2] % 1000);
+    cr_assert(strstr(out, want), "site '%s' missing in:\n%s", want, out);
+    cr_assert(strstr(out, "fixture+0x200"), "the caller is missing:\n%s", out);
+    free(out);
+    free(err);
+    tq_rmtree(dir);
+    free(dir);
+}
