@@ -25,12 +25,16 @@ int tq_cli_fail(const char *cmd, const struct tq_err *err);
     X(version, "print the version of traceq")                                                 \
     X(record, "run a command under the shim and write its traces")                            \
     X(report, "summarize traces: peaks, calls, samples, fork tree")                           \
+    X(export, "convert a trace to massif, folded stacks, Chrome trace JSON or CSV")           \
+    X(plot, "draw RSS, heap and mmap of traces over time to an SVG or PNG")                   \
+    X(compare, "run a command under several memory profilers and compare their peaks")        \
     X(synth, "write a deterministic synthetic seismic volume (.npy or SEG-Y)")                \
     X(op, "run envelope, gaussian or gst3d on a volume, whole or block by block")             \
+    X(sweep, "profile an operator over a grid of synthetic shapes into a dataset CSV")        \
     X(fit, "fit memory models to a sweep dataset and keep the safest accurate one")           \
     X(predict, "predict an operator's peak memory for an input shape")                        \
     X(plan, "cut an operator's work into chunks that fit a memory limit")                     \
-    X(sweep, "profile an operator over a grid of synthetic shapes into a dataset CSV")
+    X(run, "compute an operator block by block with memory-limited workers (chunk plans)")
 
 #define TQ_DECLARE_CMD(name, summary) int cmd_##name(int argc, char **argv);
 TQ_COMMANDS(TQ_DECLARE_CMD)
