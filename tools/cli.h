@@ -30,6 +30,11 @@ int tq_cli_fail(const char *cmd, const struct tq_err *err);
     X(plan, "cut an operator's work into chunks that fit a memory limit")                       \
     X(sweep, "profile an operator over a grid of synthetic shapes into a dataset CSV")        \
     X(run, "compute an operator block by block with memory-limited workers (chunk plans)")    \
+    X(record, "run a command under the shim and write its traces")                              \
+    X(report, "summarize traces: peaks, calls, samples, fork tree")                             \
+    X(compare, "run a command under several memory profilers and compare their peaks")         \
+    X(export, "convert a trace to massif, folded stacks, Chrome trace JSON or CSV")             \
+    X(plot, "draw RSS, heap and mmap of traces over time to an SVG or PNG") \
     X(experiment, "compare chunking strategies (none, auto, seed, traceq, fixed) with the same runner")
 
 #define TQ_DECLARE_CMD(name, summary) int cmd_##name(int argc, char **argv);
