@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +13,27 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../analyzer/plot.h"
 #include "../common/units.h"
 #include "cli.h"
 
 #define EXP_MAX 16
+#define EXP_CASES 32
+
+/* Median, min and max wall time of every strategy of every case, for the plot (NaN: no successful run). */
+struct exp_plot {
+    int ncases, nstrat;
+    char label[EXP_CASES][64];
+    char strat[EXP_MAX + 4][32];
+    double med[EXP_CASES][EXP_MAX + 4], lo[EXP_CASES][EXP_MAX + 4], hi[EXP_CASES][EXP_MAX + 4];
+};
 
 struct exp_args {
     char ops[256], shapes[256], limits[256], fixed[256];
     const char *out, *models;
     int runs, workers, retries;
     char self[PATH_MAX];
+    struct exp_plot *plot;
 };
 
 /* One strategy's results over its runs. */
@@ -323,9 +335,19 @@ static void exp_case(const struct exp_args *a, FILE *csv, const char *op, size_t
     for (int r = 0; r < a->runs; r++)
         for (int i = 0; i < n; i++)
             exp_once(a, op, in, ref, limit, extra[i], &st[i]);
+    struct exp_plot *pl = a->plot;
+    int c = pl->ncases < EXP_CASES ? pl->ncases++ : EXP_CASES - 1;
+    snprintf(pl->label[c], sizeof pl->label[c], "%s %zu^3, %s", op, side, l);
+    pl->nstrat = n;
     for (int i = 0; i < n; i++) {
-        exp_print_row(&st[i], exp_median(&st[i]));
+        double med = exp_median(&st[i]);
+        exp_print_row(&st[i], med);
         exp_csv_row(csv, op, side, limit, &st[i]);
+        /* Fixed sizes are named by their share of the side so that cases of other sizes line up. */
+        snprintf(pl->strat[i], sizeof pl->strat[i], "%s", i < 4 ? st[i].strategy : "fixed");
+        pl->med[c][i] = st[i].ok ? med : NAN;
+        pl->lo[c][i] = st[i].ok ? st[i].wall[0] : NAN;
+        pl->hi[c][i] = st[i].ok ? st[i].wall[st[i].ok - 1] : NAN;
     }
     exp_headline(st, n);
     fflush(stdout);
@@ -368,6 +390,43 @@ static int exp_op(const struct exp_args *a, FILE *csv, const char *op)
         unlink(ref);
     }
     return 0;
+}
+
+/* results.svg: median wall time per strategy (whiskers min..max), one bar colour per case. */
+static void exp_write_plot(const struct exp_args *a)
+{
+    const struct exp_plot *pl = a->plot;
+    if (!pl->ncases)
+        return;
+    char names[EXP_MAX + 4][48], path[PATH_MAX];
+    const char *cats[EXP_MAX + 4];
+    char list[256];
+    snprintf(list, sizeof list, "%s", a->fixed);
+    char *save, *f = strtok_r(list, ",", &save);
+    for (int i = 0; i < pl->nstrat; i++) {
+        if (i < 4 || !f)
+            snprintf(names[i], sizeof names[i], "%s", pl->strat[i]);
+        else {
+            snprintf(names[i], sizeof names[i], "fixed %s x side", f);
+            f = strtok_r(NULL, ",", &save);
+        }
+        cats[i] = names[i];
+    }
+    struct tq_err err = {0};
+    struct tq_plot *p = tq_plot_new_bars("traceq experiment: wall time per chunking strategy (median, min..max)",
+                                         "wall time", TQ_AXIS_SECONDS, cats, (size_t)pl->nstrat);
+    tq_status st = p ? TQ_OK : TQ_ERR_NOMEM;
+    for (int c = 0; c < pl->ncases && st == TQ_OK; c++)
+        st = tq_plot_add_bars(p, pl->label[c], pl->med[c], pl->lo[c], pl->hi[c], &err);
+    snprintf(path, sizeof path, "%.4000s/results.svg", a->out);
+    if (st == TQ_OK)
+        st = tq_plot_write(p, path, true, &err);
+    if (st)
+        fprintf(stderr, "traceq experiment: no plot: %s\n", err.msg[0] ? err.msg : tq_strerror(st));
+    else
+        printf("plot: %s\n", path);
+    tq_plot_free(p);
+    tq_plot_shutdown();
 }
 
 int cmd_experiment(int argc, char **argv)
@@ -428,6 +487,10 @@ int cmd_experiment(int argc, char **argv)
     FILE *csv = fopen(path, "a");
     if (!csv)
         return tq_cli_usage_error("experiment", "cannot write %s: %s", path, strerror(errno));
+    if (!(a.plot = calloc(1, sizeof *a.plot))) {
+        fclose(csv);
+        return tq_cli_usage_error("experiment", "out of memory");
+    }
     if (fresh)
         fprintf(csv, "op,side,limit_bytes,strategy,blocks,runs,ok,failed,wall_median_s,wall_min_s,wall_max_s,"
                      "oom_kills,retries,peak_rss_bytes,peak_cgroup_bytes,correct,note\n");
@@ -437,5 +500,7 @@ int cmd_experiment(int argc, char **argv)
             rc = TQ_EXIT_FAIL;
     fclose(csv);
     printf("\nresults: %s\n", path);
+    exp_write_plot(&a);
+    free(a.plot);
     return rc;
 }
