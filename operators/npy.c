@@ -1,6 +1,7 @@
 /* npy.c - NumPy .npy files (format versions 1, 2 and 3): header parsing, box reads with float64->float32
  * conversion, and float32 header writing. The format is described in numpy/lib/format.py. */
 #include "volfmt.h"
+#include "volume.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +19,7 @@
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
 #define NPY_MAX_HEADER (1u << 20) /* a 3-D header is < 200 bytes; refuse absurd lengths before allocating */
-#define NPY_CHUNK 65536           /* float64 elements converted per pread */
+#define NPY_CHUNK 4096            /* float64 elements converted per pread (32 KiB on the stack) */
 
 struct tq_npy_reader {
     int fd;
@@ -96,7 +97,7 @@ static tq_status parse_shape(const char *v, const char *path, size_t shape[3], s
                            dims[0], dims[1], dims[2]);
         shape[a] = (size_t)dims[a];
     }
-    return TQ_OK;
+    return tq_vol_check_shape(shape, err);
 }
 
 /* Read the preamble and header dict; fill r's dtype, shape and data offset. */
@@ -195,9 +196,9 @@ static tq_status read_run(struct tq_npy_reader *r, size_t first, size_t count, f
             }
         return TQ_OK;
     }
-    double buf[1024];
+    double buf[NPY_CHUNK];
     for (size_t done = 0; done < count;) {
-        size_t n = count - done < 1024 ? count - done : 1024;
+        size_t n = count - done < NPY_CHUNK ? count - done : NPY_CHUNK;
         TQ_TRY(tq_vol_pread_all(r->fd, buf, n * 8, off + done * 8, r->path, err));
         for (size_t i = 0; i < n; i++) {
             if (r->swap) {

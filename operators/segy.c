@@ -47,6 +47,13 @@ static tq_status read_binheader(segy_file *fp, struct tq_segy_reader *r, int *sa
     if (r->format != SEGY_IBM_FLOAT_4_BYTE && r->format != SEGY_IEEE_FLOAT_4_BYTE)
         return tq_fail(err, TQ_ERR_FORMAT, "%s: not a SEG-Y file, or an unsupported sample format code %d "
                        "(supported: 1 IBM float, 5 IEEE float)", r->path, r->format);
+    if (*samples <= 0 && trace0 >= SEGY_TEXT_HEADER_SIZE + SEGY_BINARY_HEADER_SIZE) {
+        /* some writers leave the binary header's count at 0; the first trace header then says it */
+        char th[SEGY_TRACE_HEADER_SIZE];
+        int32_t n = 0;
+        if (pread(r->fd, th, sizeof th, trace0) == (ssize_t)sizeof th && !segy_get_field(th, SEGY_TR_SAMPLE_COUNT, &n))
+            *samples = n;
+    }
     if (*samples <= 0 || trace0 < SEGY_TEXT_HEADER_SIZE + SEGY_BINARY_HEADER_SIZE)
         return tq_fail(err, TQ_ERR_FORMAT, "%s: not a SEG-Y file (binary header gives %d samples per trace)",
                        r->path, *samples);
@@ -82,8 +89,8 @@ static tq_status read_geometry(segy_file *fp, struct tq_segy_reader *r, struct t
                        "a volume needs one trace per inline/crossline", r->path, offsets);
     if (segy_lines_count(fp, IL_BYTE, XL_BYTE, r->sorting, offsets, &nil, &nxl, t0, bsize) != SEGY_OK ||
         nil <= 0 || nxl <= 0 || (long)nil * nxl != traces)
-        return tq_fail(err, TQ_ERR_FORMAT, "%s: %d traces do not form a regular inline x crossline grid", r->path,
-                       traces);
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: %d traces do not fill a regular grid of %d x %d lines (an irregular "
+                       "survey, or a SEG-Y truncated by whole traces)", r->path, traces, nil, nxl);
     r->shape[0] = (size_t)nil;
     r->shape[1] = (size_t)nxl;
     return TQ_OK;
@@ -172,7 +179,8 @@ static tq_status write_text_header(const char *path, const size_t shape[3], stru
              shape[1], shape[2], DEFAULT_DT_US);
     for (int c = 0; c < 40; c++) {
         char card[96];
-        int n = snprintf(card, sizeof card, "C%2d %s", c + 1, c < 5 ? lines[c] : "");
+        int n = snprintf(card, sizeof card, "C%2d %s", c + 1,
+                         c < 5 ? lines[c] : c == 38 ? "SEG Y REV1" : c == 39 ? "END TEXTUAL HEADER" : "");
         memcpy(text + c * 80, card, (size_t)(n < 80 ? n : 80));
     }
     text[SEGY_TEXT_HEADER_SIZE] = '\0';
@@ -196,7 +204,10 @@ static tq_status write_bin_header(int fd, const size_t shape[3], const struct tq
             dt = DEFAULT_DT_US;
     }
     segy_set_bfield(bin, SEGY_BIN_INTERVAL, dt);
+    segy_set_bfield(bin, SEGY_BIN_INTERVAL_ORIG, dt);
     segy_set_bfield(bin, SEGY_BIN_SAMPLES, (int32_t)shape[2]);
+    segy_set_bfield(bin, SEGY_BIN_SAMPLES_ORIG, (int32_t)shape[2]);
+    segy_set_bfield(bin, SEGY_BIN_TRACES, (int32_t)(shape[1] < 32767 ? shape[1] : 0)); /* traces per inline */
     segy_set_bfield(bin, SEGY_BIN_FORMAT, SEGY_IEEE_FLOAT_4_BYTE);
     segy_set_bfield(bin, SEGY_BIN_SORTING_CODE, 4); /* "horizontally stacked": a post-stack cube */
     segy_set_bfield(bin, SEGY_BIN_SEGY_REVISION, 0x0100); /* rev 1: needed for IEEE samples */
@@ -218,6 +229,8 @@ static tq_status fill_trace_header(char *h, const size_t shape[3], size_t i, siz
         segy_set_field(h, SEGY_TR_DELAY_REC_TIME, delay + (int32_t)(origin[2] * (size_t)dt_us / 1000));
     } else {
         memset(h, 0, SEGY_TRACE_HEADER_SIZE);
+        segy_set_field(h, SEGY_TR_TRACE_ID, 1); /* seismic data */
+        segy_set_field(h, SEGY_TR_ENSEMBLE, (int32_t)(i * shape[1] + j + 1));
         segy_set_field(h, SEGY_TR_SEQ_LINE, (int32_t)(j + 1));
         segy_set_field(h, SEGY_TR_FIELD_RECORD, (int32_t)(i + 1));
         segy_set_field(h, IL_BYTE, (int32_t)(i + 1));

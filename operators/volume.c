@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ struct tq_vol_writer {
     enum tq_vol_format fmt;
     size_t shape[3];
     int fd;
+    int live_slot;      /* 1 + index in `live` while registered for signal cleanup, 0 when not */
     int overwrite;
     int committed;
     pid_t owner;        /* only the creating process may commit or remove the temporary */
@@ -32,6 +34,55 @@ struct tq_vol_writer {
     int keep;           /* free leaves the uncommitted temporary in place (tq_vol_writer_keep, reopen) */
     char *path, *tmp;
 };
+
+/* Writers of this process with an uncommitted temporary, for the signal handler of tq_vol_cleanup_on_signals().
+ * Slots are claimed with an atomic compare-and-swap; the handler only reads them and the writers' tmp, owner and
+ * keep fields (async-signal-safe). A writer leaves its slot before its memory is freed. */
+#define LIVE_SLOTS 64
+static tq_vol_writer *live[LIVE_SLOTS];
+
+static void live_add(tq_vol_writer *w)
+{
+    for (int s = 0; s < LIVE_SLOTS; s++) {
+        tq_vol_writer *expected = NULL;
+        if (__atomic_compare_exchange_n(&live[s], &expected, w, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+            w->live_slot = s + 1;
+            return;
+        }
+    }
+}
+
+static void live_remove(tq_vol_writer *w)
+{
+    if (w->live_slot > 0)
+        __atomic_store_n(&live[w->live_slot - 1], NULL, __ATOMIC_SEQ_CST);
+    w->live_slot = 0;
+}
+
+static void on_fatal_signal(int sig)
+{
+    pid_t me = getpid();
+    for (int s = 0; s < LIVE_SLOTS; s++) {
+        tq_vol_writer *w = __atomic_load_n(&live[s], __ATOMIC_SEQ_CST);
+        /* kept temporaries belong to a journaled run that --resume will continue */
+        if (w && w->owner == me && !w->keep && !w->committed && w->tmp)
+            unlink(w->tmp);
+    }
+    /* SA_RESETHAND restored the default action: die of the same signal, so the exit status tells the truth */
+    raise(sig);
+}
+
+void tq_vol_cleanup_on_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+}
 
 tq_status tq_vol_format_of(const char *path, enum tq_vol_format *fmt, struct tq_err *err)
 {
@@ -54,6 +105,18 @@ tq_status tq_vol_check_box(const size_t shape[3], const struct tq_box *b, struct
                            "box [%zu:%zu, %zu:%zu, %zu:%zu] is empty or outside the volume %zux%zux%zu",
                            b->lo[0], b->hi[0], b->lo[1], b->hi[1], b->lo[2], b->hi[2], shape[0], shape[1],
                            shape[2]);
+    return TQ_OK;
+}
+
+tq_status tq_vol_check_shape(const size_t shape[3], struct tq_err *err)
+{
+    size_t n = 1;
+    for (int a = 0; a < 3; a++)
+        if (shape[a] == 0 || __builtin_mul_overflow(n, shape[a], &n))
+            return tq_fail(err, TQ_ERR_RANGE, "volume shape %zux%zux%zu has an empty axis or is too large", shape[0],
+                           shape[1], shape[2]);
+    if (n > ((size_t)1 << 60) / 8) /* 8-byte samples must still have byte offsets that fit an off_t */
+        return tq_fail(err, TQ_ERR_RANGE, "volume shape %zux%zux%zu is too large", shape[0], shape[1], shape[2]);
     return TQ_OK;
 }
 
@@ -134,15 +197,18 @@ enum tq_vol_format tq_vol_reader_format(const tq_vol_reader *r)
 
 size_t tq_vol_reader_bytes_read(const tq_vol_reader *r)
 {
-    return r->bytes_read;
+    return __atomic_load_n(&r->bytes_read, __ATOMIC_RELAXED);
 }
 
 tq_status tq_vol_read_box(tq_vol_reader *r, const struct tq_box *box, float *dst, struct tq_err *err)
 {
     TQ_TRY(tq_vol_check_box(r->shape, box, err));
-    if (r->fmt == TQ_VOL_NPY)
-        return tq_npy_read_box(r->npy, box, dst, &r->bytes_read, err);
-    return tq_segy_read_box(r->segy, box, dst, &r->bytes_read, err);
+    size_t bytes = 0;
+    tq_status st = r->fmt == TQ_VOL_NPY ? tq_npy_read_box(r->npy, box, dst, &bytes, err)
+                                        : tq_segy_read_box(r->segy, box, dst, &bytes, err);
+    /* several threads may read boxes through one reader at once; only this counter is shared */
+    __atomic_fetch_add(&r->bytes_read, bytes, __ATOMIC_RELAXED);
+    return st;
 }
 
 void tq_vol_reader_free(tq_vol_reader *r)
@@ -185,10 +251,7 @@ tq_status tq_vol_writer_create(const char *path, const size_t shape[3], int over
     *out = NULL;
     enum tq_vol_format fmt;
     TQ_TRY(tq_vol_format_of(path, &fmt, err));
-    struct tq_box whole = {{0, 0, 0}, {shape[0], shape[1], shape[2]}};
-    if (tq_vol_check_box(shape, &whole, NULL) || shape[0] > (1ull << 40) || shape[1] > (1ull << 40))
-        return tq_fail(err, TQ_ERR_RANGE, "volume shape %zux%zux%zu has an empty axis", shape[0], shape[1],
-                       shape[2]);
+    TQ_TRY(tq_vol_check_shape(shape, err));
     if (!overwrite && access(path, F_OK) == 0)
         return tq_fail(err, TQ_ERR_USAGE, "'%s' already exists (pass --force to overwrite it)", path);
     tq_vol_writer *w = calloc(1, sizeof *w);
@@ -202,6 +265,8 @@ tq_status tq_vol_writer_create(const char *path, const size_t shape[3], int over
     w->owner = getpid();
     memcpy(w->shape, shape, sizeof w->shape);
     tq_status st = make_temp(w, err);
+    if (!st)
+        live_add(w);
     if (!st && fmt == TQ_VOL_NPY)
         st = tq_npy_file_init(w->fd, shape, &w->data_offset, err);
     else if (!st)
@@ -236,6 +301,7 @@ tq_status tq_vol_writer_commit(tq_vol_writer *w, struct tq_err *err)
     /* Without --force, link() refuses to replace a file that appeared since create; rename() would clobber it. */
     if (!w->overwrite) {
         if (link(w->tmp, w->path) == 0) {
+            live_remove(w);
             unlink(w->tmp);
             w->committed = 1;
             return TQ_OK;
@@ -245,6 +311,7 @@ tq_status tq_vol_writer_commit(tq_vol_writer *w, struct tq_err *err)
     }
     if (rename(w->tmp, w->path) != 0)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot rename '%s' to '%s'", w->tmp, w->path);
+    live_remove(w);
     w->committed = 1;
     return TQ_OK;
 }
@@ -260,6 +327,8 @@ void tq_vol_writer_free(tq_vol_writer *w)
         return;
     if (w->fd >= 0)
         close(w->fd);
+    if (getpid() == w->owner)
+        live_remove(w); /* before the name is freed: the signal handler may read it until then */
     /* A forked child that inherited the writer must not delete the parent's unfinished file. */
     if (!w->committed && !w->keep && w->tmp && getpid() == w->owner)
         unlink(w->tmp);

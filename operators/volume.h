@@ -20,8 +20,11 @@ tq_status tq_vol_format_of(const char *path, enum tq_vol_format *fmt, struct tq_
 
 typedef struct tq_vol_reader tq_vol_reader;
 
-/* Open a volume for reading (format from the extension). Fails on a missing file, a bad header, an unsupported
- * dtype or a zero-size axis. Caller frees with tq_vol_reader_free. */
+/* Open a volume for reading (format from the extension). Axis 0 is always inlines: a crossline-sorted SEG-Y reads
+ * as segyio.tools.cube(f).transpose(1, 0, 2), since cube() keeps such files in (xline, inline) order. Fails with
+ * TQ_ERR_USAGE (unknown extension), TQ_ERR_IO (missing file), TQ_ERR_FORMAT (bad header, unsupported dtype or
+ * sample format, Fortran order, not 3-D), TQ_ERR_RANGE (zero-size axis) or TQ_ERR_TRUNCATED. Caller frees with
+ * tq_vol_reader_free. */
 tq_status tq_vol_reader_open(const char *path, tq_vol_reader **out, struct tq_err *err);
 /* Shape of the opened volume. Can't fail. */
 void tq_vol_reader_shape(const tq_vol_reader *r, size_t shape[3]);
@@ -30,9 +33,13 @@ enum tq_vol_format tq_vol_reader_format(const tq_vol_reader *r);
 /* Sample bytes this reader has read from its file so far (a box costs exactly its own voxels: tests use this to
  * check that a box read touches only the traces and samples it needs). Can't fail. */
 size_t tq_vol_reader_bytes_read(const tq_vol_reader *r);
+/* Fails with TQ_ERR_RANGE on a zero axis or a voxel count whose byte size would not fit a file offset. */
+tq_status tq_vol_check_shape(const size_t shape[3], struct tq_err *err);
 /* Fails with TQ_ERR_RANGE unless lo < hi <= shape on every axis. */
 tq_status tq_vol_check_box(const size_t shape[3], const struct tq_box *box, struct tq_err *err);
-/* Read `box` into dst (tq_box_voxels(box) floats, C order). Fails on a box outside the volume or a short read. */
+/* Read `box` into dst (tq_box_voxels(box) floats, C order). Several threads, or processes forked after open, may
+ * read through one reader at once (pread, no shared file position). Fails with TQ_ERR_RANGE on a box outside the
+ * volume, TQ_ERR_TRUNCATED on a short read, TQ_ERR_IO otherwise. */
 tq_status tq_vol_read_box(tq_vol_reader *r, const struct tq_box *box, float *dst, struct tq_err *err);
 /* NULL is a no-op. */
 void tq_vol_reader_free(tq_vol_reader *r);
@@ -68,7 +75,8 @@ void tq_vol_writer_keep(tq_vol_writer *w);
 
 /* Fill `box` of the deterministic synthetic volume of `shape` and `seed` (Ricker 25 Hz, dt 4 ms, folded dipping
  * layers plus a little noise; varies along all three axes). Any box of it equals the same box of the whole,
- * bit for bit. Fails with TQ_ERR_RANGE (empty shape, box outside) or TQ_ERR_NOMEM. See operators/VOLUMES.md. */
+ * bit for bit. Thread-safe (no shared state). Fails with TQ_ERR_RANGE (empty shape, box outside) or TQ_ERR_NOMEM.
+ * See operators/VOLUMES.md. */
 tq_status tq_synth_box(const size_t shape[3], uint64_t seed, const struct tq_box *box, float *dst,
                        struct tq_err *err);
 
@@ -77,5 +85,22 @@ tq_status tq_synth_box(const size_t shape[3], uint64_t seed, const struct tq_box
  * failure no file is left at `path`. */
 tq_status tq_synth_write_file(const char *path, const size_t shape[3], uint64_t seed, int overwrite,
                               struct tq_err *err);
+
+/* Synthetic models: ours (tq_synth_box), and a replica of the original system's generator as its SEG-Y writer
+ * saved it: one seeded reflectivity trace of shape[1] samples convolved with its 250-tap Ricker wavelet, laid
+ * along axis 1 and repeated along axes 0 and 2 (its axis swap), so the volume varies along axis 1 only and GST3D
+ * dip is 90 degrees everywhere. The original called with (I, X, S) wrote a file of shape (I, S, X). */
+enum tq_synth_model { TQ_SYNTH_FOLDED = 0, TQ_SYNTH_ORIGINAL = 1 };
+/* tq_synth_box for either model. Fails with TQ_ERR_RANGE (box outside) or TQ_ERR_USAGE (unknown model). */
+tq_status tq_synth_model_box(enum tq_synth_model model, const size_t shape[3], uint64_t seed,
+                             const struct tq_box *box, float *dst, struct tq_err *err);
+/* tq_synth_write_file for either model. Fails like it. */
+tq_status tq_synth_model_write_file(enum tq_synth_model model, const char *path, const size_t shape[3],
+                                    uint64_t seed, int overwrite, struct tq_err *err);
+
+/* For a program's main: install SIGINT, SIGTERM, SIGHUP and SIGQUIT handlers that delete this process's
+ * uncommitted writer temporaries (except kept ones: tq_vol_writer_keep), then let the signal kill the process
+ * as before (forked workers delete nothing). Can't fail. */
+void tq_vol_cleanup_on_signals(void);
 
 #endif

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "volume_test.h"
@@ -251,6 +252,93 @@ Test(volume_io, segy_like_copies_geometry)
                      "sys.exit(0 if ok else 1)\"", tq_python(), src, full, trim);
     cr_assert_eq(rc, 0, "line numbers were not carried over from the 'like' file");
     free(v);
+    tq_rmtree(dir);
+    free(dir);
+}
+
+/* Workers forked after create write disjoint inlines; freeing the inherited writer in a worker must not remove
+ * the parent's temporary, and the parent's commit gives the whole volume. */
+static void forked_writers(const char *name)
+{
+    const size_t shape[3] = {9, 5, 17};
+    char *dir = tq_tmpdir(), path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    float *v = malloc(9 * 5 * 17 * sizeof *v);
+    vt_fill_random(v, 9 * 5 * 17, 11);
+    struct tq_err err = {0};
+    tq_vol_writer *w = NULL;
+    cr_assert_eq(tq_vol_writer_create(path, shape, 0, NULL, &w, &err), TQ_OK, "%s", err.msg);
+    pid_t kids[3];
+    for (int c = 0; c < 3; c++) {
+        kids[c] = fork();
+        cr_assert_neq(kids[c], -1);
+        if (kids[c] == 0) {
+            int bad = 0;
+            for (size_t i = (size_t)c; i < shape[0]; i += 3) {
+                struct tq_box b = {{i, 0, 0}, {i + 1, shape[1], shape[2]}};
+                bad |= tq_vol_write_box(w, &b, v + i * shape[1] * shape[2], &err) != TQ_OK;
+            }
+            tq_vol_writer_free(w);
+            _exit(bad);
+        }
+    }
+    for (int c = 0; c < 3; c++) {
+        int st = 0;
+        cr_assert_eq(waitpid(kids[c], &st, 0), kids[c]);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker %d failed", c);
+    }
+    cr_assert_not_null(tq_vol_writer_tmp_path(w));
+    cr_assert_eq(access(tq_vol_writer_tmp_path(w), F_OK), 0, "a worker removed the temporary file");
+    cr_assert_eq(tq_vol_writer_commit(w, &err), TQ_OK, "%s", err.msg);
+    tq_vol_writer_free(w);
+    float *back = vt_read_whole(path, shape);
+    cr_assert(!memcmp(back, v, 9 * 5 * 17 * sizeof *v), "%s: forked writes are not all there", name);
+    free(back);
+    free(v);
+    tq_rmtree(dir);
+    free(dir);
+}
+
+Test(volume_io, forked_workers_write_one_file)
+{
+    forked_writers("fork.npy");
+    forked_writers("fork.segy");
+}
+
+/* A binary header with a zero sample count (some writers leave it so): the first trace header's count is used. */
+Test(volume_io, segy_sample_count_from_trace_header)
+{
+    const size_t shape[3] = {3, 4, 10};
+    char *dir = tq_tmpdir(), path[4200];
+    snprintf(path, sizeof path, "%s/zero.segy", dir);
+    float v[3 * 4 * 10];
+    vt_fill_random(v, 3 * 4 * 10, 21);
+    write_in_boxes(path, shape, v, NULL);
+    int fd = open(path, O_WRONLY);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(pwrite(fd, "\0\0", 2, 3220), 2); /* binary header bytes 3221-3222: samples per trace */
+    close(fd);
+    float *back = vt_read_whole(path, shape);
+    cr_assert(!memcmp(back, v, sizeof v));
+    free(back);
+    tq_rmtree(dir);
+    free(dir);
+}
+
+/* float64 reads convert in chunks: a volume larger than one chunk, read whole and by boxes. */
+Test(volume_io, reads_large_float64_npy)
+{
+    const size_t shape[3] = {3, 40, 100};
+    char *dir = tq_tmpdir(), path[4200], raw[4200];
+    snprintf(path, sizeof path, "%s/big8.npy", dir);
+    snprintf(raw, sizeof raw, "%s/big8.raw", dir);
+    cr_assert_eq(vt_oracle("npy-write '%s' '%s' f8 3x40x100 17", path, raw), 0);
+    float *want = vt_load_raw(raw, 3 * 40 * 100);
+    float *got = vt_read_whole(path, shape);
+    cr_assert(!memcmp(got, want, sizeof(float) * 3 * 40 * 100), "float64 -> float32 differs from numpy's astype");
+    check_boxes(path, shape, want, 99);
+    free(want);
+    free(got);
     tq_rmtree(dir);
     free(dir);
 }
