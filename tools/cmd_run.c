@@ -39,7 +39,7 @@ static void run_usage(void)
            "  --safety F                share of the limit a planned block may use        [Default: 0.8]\n"
            "  --retries N               times a block may be split after OOM kills        [Default: 2]\n"
            "  --enforce auto|cgroup|watchdog  how the limit is held                        [Default: auto]\n"
-           "  --threads N               threads per worker (0 = cores / workers)          [Default: 0]\n"
+           "  --threads N               threads per block (0 = cores / blocks at once)    [Default: 0]\n"
            "  --sigma S                 Gaussian sigma, all axes                          [Default: 3]\n"
            "  --full-size               GST3D: keep the border instead of trimming 1 voxel [Default: trim]\n"
            "  --resume                  continue a killed run from OUT.journal (same op, input and plan)\n"
