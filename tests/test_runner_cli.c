@@ -314,3 +314,17 @@ Test(runner_cli, experiment_help_and_usage)
     tq_rmtree(dir);
     free(dir);
 }
+
+Test(runner_cli, segy_in_segy_out_chunked_equals_unchunked)
+{
+    char *dir = tq_tmpdir(), *err;
+    cr_assert_eq(tq(dir, NULL, NULL, "synth --shape 30x20x40 -o in.segy"), 0);
+    cr_assert_eq(tq(dir, NULL, &err, "run --op gst3d --input in.segy --output whole.segy --chunks none"), 0, "%s", err);
+    free(err);
+    cr_assert_eq(tq(dir, NULL, &err, "run --op gst3d --input in.segy --output parts.segy --chunks 7,6,13 "
+                    "--memory-per-worker 256MiB"), 0, "%s", err);
+    free(err);
+    cr_assert(same_file(dir, "whole.segy", "parts.segy"), "chunked SEG-Y output differs (headers or samples)");
+    tq_rmtree(dir);
+    free(dir);
+}

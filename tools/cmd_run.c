@@ -214,9 +214,11 @@ static tq_status run_open_output(struct tq_run_setup *s, struct tq_err *err)
     if (!a->force && access(jpath, F_OK) == 0)
         return tq_fail(err, TQ_ERR_USAGE, "%s exists: an earlier run was interrupted; add --resume to continue it or "
                        "--force to start over", jpath);
+    /* A SEG-Y output of a SEG-Y input copies its geometry and headers. */
     tq_vol_reader *like = NULL;
-    if (!strstr(a->output, ".npy") && tq_vol_reader_open(a->input, &like, NULL) == TQ_OK &&
-        tq_vol_reader_format(like) != TQ_VOL_SEGY) {
+    enum tq_vol_format ofmt;
+    if (tq_vol_format_of(a->output, &ofmt, NULL) == TQ_OK && ofmt == TQ_VOL_SEGY &&
+        tq_vol_reader_open(a->input, &like, NULL) == TQ_OK && tq_vol_reader_format(like) != TQ_VOL_SEGY) {
         tq_vol_reader_free(like);
         like = NULL;
     }
