@@ -125,6 +125,15 @@ static void oom_run(const char *enforce)
     cr_assert_neq(access(p, F_OK), 0);
     free(out);
     free(err);
+    /* The failed run kept its journal and partial output for --resume; --force starts over and removes both. */
+    cr_assert_eq(tq_runf("test $(ls -a '%s' | grep -c '^.fail.npy.tmp') = 1 && test -f '%s/fail.npy.journal'", dir,
+                         dir), 0);
+    snprintf(args, sizeof args, "run --op gaussian --input in.npy --output fail.npy --chunks none --force "
+             "--memory-per-worker 64MiB --retries 3 --pad-per-voxel 1600 --enforce %s", enforce);
+    cr_assert_eq(tq(dir, NULL, NULL, args), 0);
+    cr_assert_eq(tq_runf("test $(ls -a '%s' | grep -c 'fail.npy.tmp\\|fail.npy.journal') = 0", dir), 0,
+                 "--force left the old partial output or journal behind");
+    cr_assert(same_file(dir, "whole.npy", "fail.npy"));
     tq_rmtree(dir);
     free(dir);
 }

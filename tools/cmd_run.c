@@ -214,6 +214,8 @@ static tq_status run_open_output(struct tq_run_setup *s, struct tq_err *err)
     if (!a->force && access(jpath, F_OK) == 0)
         return tq_fail(err, TQ_ERR_USAGE, "%s exists: an earlier run was interrupted; add --resume to continue it or "
                        "--force to start over", jpath);
+    if (a->force && !a->mpi)
+        TQ_TRY(tq_journal_discard(jpath, err));
     /* A SEG-Y output of a SEG-Y input copies its geometry and headers. */
     tq_vol_reader *like = NULL;
     enum tq_vol_format ofmt;
