@@ -34,7 +34,8 @@ int tq_cli_fail(const char *cmd, const struct tq_err *err);
     X(fit, "fit memory models to a sweep dataset and keep the safest accurate one")           \
     X(predict, "predict an operator's peak memory for an input shape")                        \
     X(plan, "cut an operator's work into chunks that fit a memory limit")                     \
-    X(run, "compute an operator block by block with memory-limited workers (chunk plans)")
+    X(run, "compute an operator block by block with memory-limited workers (chunk plans)")    \
+    X(experiment, "compare chunking strategies (none, auto, seed, traceq, fixed) with the same runner")
 
 #define TQ_DECLARE_CMD(name, summary) int cmd_##name(int argc, char **argv);
 TQ_COMMANDS(TQ_DECLARE_CMD)
