@@ -286,8 +286,11 @@ static tq_status plan_traceq(const struct tq_plan_request *req, const size_t out
             if (whole.found && whole.cuts[0] < fewest.cuts[0])
                 pick = &whole;
         }
+        /* One block is never split for balance: the runner gives a lone block every core as threads, and two
+         * processes each fault in and zero their own slab buffers (GST3D, Gaussian and Envelope at 400^3 with
+         * 3 GB, results/EXPERIMENT.md: 2 blocks took up to 2x the system time of 1 block with 2 threads). */
         size_t w = (size_t)req->workers, target = ceil_div(pick->count, w) * w;
-        if (target != pick->count) {
+        if (target != pick->count && pick->count > 1) {
             search(req, ac, limit, EXACTLY, target, &balanced, &min_need);
             if (balanced.found && balanced.cuts[0] <= pick->cuts[0] &&
                 balanced.in_voxels <= BALANCE_MAX_EXTRA * pick->in_voxels)

@@ -102,7 +102,7 @@ Test(planner, traceq_blocks_fit_and_tile)
             }
 }
 
-Test(planner, traceq_prefers_one_block_or_one_per_worker)
+Test(planner, traceq_prefers_one_block_and_balances_counts_above_one)
 {
     struct tq_model m;
     original_model(&m, "gst3d");
@@ -112,9 +112,23 @@ Test(planner, traceq_prefers_one_block_or_one_per_worker)
     cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_OK, "%s", err.msg);
     cr_assert_eq(p->nblocks, 1);
     tq_plan_free(p);
+    /* One block stays one block with two workers: the runner gives it both cores as threads. */
     r.workers = 2;
     cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_OK, "%s", err.msg);
-    cr_assert_eq(p->nblocks, 2, "two workers should get one block each");
+    cr_assert_eq(p->nblocks, 1, "a lone block is not split for balance");
+    tq_plan_free(p);
+    /* 1.1 GB: three blocks at the fewest (~0.81 GB each with halo and margin; two halves need ~1.14 GB), balanced
+     * to four for two workers (the halo costs little at 200^3). */
+    r.memory_bytes = 1100000000ull;
+    struct tq_plan *one = NULL;
+    r.workers = 1;
+    cr_assert_eq(tq_plan_make(&r, &one, &err), TQ_OK, "%s", err.msg);
+    r.workers = 2;
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_OK, "%s", err.msg);
+    check_plan(&r, p);
+    cr_assert_eq(one->nblocks, 3);
+    cr_assert_eq(p->nblocks, 4, "%zu blocks with 1 worker, %zu with 2", one->nblocks, p->nblocks);
+    tq_plan_free(one);
     tq_plan_free(p);
     /* 200^3 at 1.5 GB: the whole volume (2.0 GB) does not fit; two halves (about 1.1 GB with halo) do */
     r = request("gst3d", &m, 200, 1500000000ull, TQ_PLANNER_TRACEQ);
