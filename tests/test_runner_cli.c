@@ -354,6 +354,13 @@ Test(runner_cli, experiment_small_case_end_to_end)
                 ok = strtol(f, NULL, 10);
         cr_assert_eq(ok, 1, "%s did not complete: %.200s", names[i], row);
     }
+    /* --replot draws the chart from the CSV alone. */
+    free(out);
+    cr_assert_eq(tq(dir, &out, NULL, "experiment -o again --replot res/results.csv"), 0);
+    snprintf(path, sizeof path, "%s/again/results.svg", dir);
+    char *svg = tq_slurp(path, NULL);
+    cr_assert(svg && strstr(svg, "<svg"), "%s", out);
+    free(svg);
     free(ds);
     free(csv);
     free(out);

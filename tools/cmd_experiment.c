@@ -68,6 +68,8 @@ static void exp_usage(void)
            "  --workers N          workers per run                            [Default: 2]\n"
            "  --retries N          OOM splits allowed per block (all strategies) [Default: 2]\n"
            "  --models DIR         use DIR/OP.model.json instead of sweeping and fitting one\n"
+           "  --replot CSV         run nothing: draw DIR/results.svg from the rows of CSV (results.csv files of\n"
+           "                       several experiments may be concatenated)\n"
            "  -h, --help           this help\n\n"
            "The original's cases are `--shapes 200 --limits 1.5GB` and `--shapes 400 --limits 3GB`.\n");
 }
@@ -383,6 +385,16 @@ static void exp_headline(struct exp_stats *st, int n, struct exp_plot *pl)
     printf("\n");
 }
 
+/* The plot's category of the i-th strategy of a case: the first four by name, fixed sizes by their share of the
+ * side (fixed-C -> "fixed 0.5 x side"), so that cases of other sizes line up. */
+static void exp_strategy_label(const char *strategy, int i, size_t side, char *label, size_t size)
+{
+    if (i < 4 || strncmp(strategy, "fixed-", 6))
+        snprintf(label, size, "%s", strategy);
+    else
+        snprintf(label, size, "fixed %g x side", (double)strtoull(strategy + 6, NULL, 10) / (double)side);
+}
+
 /* All strategies for one operator, cube and limit. */
 static void exp_case(const struct exp_args *a, FILE *csv, const char *op, size_t side, uint64_t limit,
                      uint64_t peak, const char *in, const char *ref, const char *model)
@@ -430,7 +442,7 @@ static void exp_case(const struct exp_args *a, FILE *csv, const char *op, size_t
         exp_print_row(&st[i], med);
         exp_csv_row(csv, op, side, limit, &st[i], load);
         /* Fixed sizes are named by their share of the side so that cases of other sizes line up. */
-        snprintf(pl->strat[i], sizeof pl->strat[i], "%s", i < 4 ? st[i].strategy : "fixed");
+        exp_strategy_label(st[i].strategy, i, side, pl->strat[i], sizeof pl->strat[i]);
         pl->med[c][i] = st[i].ok ? med : NAN;
         pl->lo[c][i] = st[i].ok ? st[i].wall[0] : NAN;
         pl->hi[c][i] = st[i].ok ? st[i].wall[st[i].ok - 1] : NAN;
@@ -478,26 +490,60 @@ static int exp_op(const struct exp_args *a, FILE *csv, const char *op)
     return 0;
 }
 
+/* --replot: fill the plot from the rows of a results.csv (several experiments' rows may be concatenated). */
+static int exp_replot_read(const char *path, struct exp_plot *pl)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[2048], key[128] = "";
+    int i = 0;
+    pl->ncases = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *fld[13], *save = NULL, *t = strtok_r(line, ",", &save);
+        int n = 0;
+        for (; t && n < 13; t = strtok_r(NULL, ",", &save))
+            fld[n++] = t;
+        if (n < 13 || !strcmp(fld[0], "op"))
+            continue;
+        char k[128], l[32];
+        snprintf(k, sizeof k, "%s %s %s", fld[0], fld[1], fld[2]);
+        if (strcmp(k, key)) {
+            if (pl->ncases == EXP_CASES)
+                break;
+            snprintf(key, sizeof key, "%s", k);
+            snprintf(pl->label[pl->ncases++], sizeof pl->label[0], "%s %s^3, %s", fld[0], fld[1],
+                     tq_format_bytes(strtoull(fld[2], NULL, 10), l, sizeof l));
+            i = 0;
+        }
+        int c = pl->ncases - 1, ok = atoi(fld[8]);
+        if (i >= EXP_MAX + 4)
+            continue;
+        if (i >= pl->nstrat) {
+            exp_strategy_label(fld[3], i, strtoull(fld[1], NULL, 10), pl->strat[i], sizeof pl->strat[i]);
+            for (int cc = 0; cc < EXP_CASES; cc++)
+                pl->med[cc][i] = pl->lo[cc][i] = pl->hi[cc][i] = NAN;
+            pl->nstrat = i + 1;
+        }
+        pl->med[c][i] = ok ? atof(fld[10]) : NAN;
+        pl->lo[c][i] = ok ? atof(fld[11]) : NAN;
+        pl->hi[c][i] = ok ? atof(fld[12]) : NAN;
+        i++;
+    }
+    fclose(f);
+    return pl->ncases ? 0 : -1;
+}
+
 /* results.svg: median wall time per strategy (whiskers min..max), one bar colour per case. */
 static void exp_write_plot(const struct exp_args *a)
 {
     const struct exp_plot *pl = a->plot;
     if (!pl->ncases)
         return;
-    char names[EXP_MAX + 4][48], path[PATH_MAX];
+    char path[PATH_MAX];
     const char *cats[EXP_MAX + 4];
-    char list[256];
-    snprintf(list, sizeof list, "%s", a->fixed);
-    char *save, *f = strtok_r(list, ",", &save);
-    for (int i = 0; i < pl->nstrat; i++) {
-        if (i < 4 || !f)
-            snprintf(names[i], sizeof names[i], "%s", pl->strat[i]);
-        else {
-            snprintf(names[i], sizeof names[i], "fixed %s x side", f);
-            f = strtok_r(NULL, ",", &save);
-        }
-        cats[i] = names[i];
-    }
+    for (int i = 0; i < pl->nstrat; i++)
+        cats[i] = pl->strat[i];
     struct tq_err err = {0};
     struct tq_plot *p = tq_plot_new_bars("traceq experiment: wall time per chunking strategy (median, min..max)",
                                          "wall time", TQ_AXIS_SECONDS, cats, (size_t)pl->nstrat);
@@ -522,12 +568,14 @@ int cmd_experiment(int argc, char **argv)
         {"shapes", required_argument, NULL, 's'}, {"limits", required_argument, NULL, 'l'},
         {"fixed", required_argument, NULL, 'f'},  {"runs", required_argument, NULL, 'r'},
         {"workers", required_argument, NULL, 'w'}, {"retries", required_argument, NULL, 'R'},
-        {"models", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
+        {"models", required_argument, NULL, 'm'}, {"replot", required_argument, NULL, 'P'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct exp_args a = {.ops = "gst3d", .shapes = "200", .limits = "0.5,0.75", .fixed = "0.5,0.25,0.125",
                          .runs = 3, .workers = 2, .retries = 2};
     struct tq_err err = {0};
+    const char *replot = NULL;
     long v;
     int c;
     optind = 1;
@@ -536,6 +584,7 @@ int cmd_experiment(int argc, char **argv)
         switch (c) {
         case 'o': a.out = optarg; break;
         case 'm': a.models = optarg; break;
+        case 'P': replot = optarg; break;
         case 'O': snprintf(a.ops, sizeof a.ops, "%s", optarg); break;
         case 's': snprintf(a.shapes, sizeof a.shapes, "%s", optarg); break;
         case 'l': snprintf(a.limits, sizeof a.limits, "%s", optarg); break;
@@ -557,6 +606,21 @@ int cmd_experiment(int argc, char **argv)
         return tq_cli_usage_error("experiment", "unexpected argument '%s'", argv[optind]);
     if (!a.out)
         return tq_cli_usage_error("experiment", "missing -o DIR");
+    if (replot) {
+        if (!(a.plot = calloc(1, sizeof *a.plot)))
+            return tq_cli_usage_error("experiment", "out of memory");
+        if (exp_replot_read(replot, a.plot)) {
+            free(a.plot);
+            return tq_cli_usage_error("experiment", "cannot read experiment rows from %s", replot);
+        }
+        if (mkdir(a.out, 0755) && errno != EEXIST) {
+            free(a.plot);
+            return tq_cli_usage_error("experiment", "cannot create %s: %s", a.out, strerror(errno));
+        }
+        exp_write_plot(&a);
+        free(a.plot);
+        return TQ_EXIT_OK;
+    }
     uint64_t probe[EXP_MAX];
     if (exp_limits(a.limits, 1, probe, EXP_MAX) <= 0)
         return tq_cli_usage_error("experiment", "bad --limits '%s' (sizes like 1.5GB or fractions like 0.5)",
