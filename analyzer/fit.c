@@ -18,7 +18,7 @@
 
 static const char *const kind_names[TQ_FIT_NKINDS] = {"linear", "robust", "poly2", "power", "knee", "slab",
                                                        "shape"};
-static const size_t kind_ncoef[TQ_FIT_NKINDS] = {2, 2, 3, 3, 4, 4, 8};
+static const size_t kind_ncoef[TQ_FIT_NKINDS] = {2, 2, 3, 3, 4, 5, 8};
 
 const char *tq_fit_kind_name(enum tq_fit_kind kind)
 {
@@ -70,7 +70,8 @@ void tq_fit_coef_names(enum tq_fit_kind kind, const char *names[TQ_FIT_MAXCOEF])
     case TQ_FIT_SLAB:
         names[1] = "min(volume,cap)";
         names[2] = "xlines*samples";
-        names[3] = "cap";
+        names[3] = "xlines*samples_above_cap";
+        names[4] = "cap";
         break;
     default:
         for (size_t i = 0; i < 8; i++)
@@ -105,7 +106,8 @@ double tq_fit_eval(const struct tq_fit_model *m, const double shape[3])
     if (m->kind == TQ_FIT_KNEE)
         return fmin(m->coef[0] + m->coef[1] * v, m->coef[2] + m->coef[3] * shape[1] * shape[2]);
     if (m->kind == TQ_FIT_SLAB)
-        return m->coef[0] + m->coef[1] * fmin(v, m->coef[3]) + m->coef[2] * shape[1] * shape[2];
+        return m->coef[0] + m->coef[1] * fmin(v, m->coef[4]) +
+               (m->coef[2] + (v >= m->coef[4] ? m->coef[3] : 0)) * shape[1] * shape[2];
     double row[TQ_FIT_MAXCOEF];
     feature_row(m->kind, shape, row);
     double y = 0;
@@ -353,31 +355,34 @@ static tq_status fit_knee(const struct tq_fit_point *pts, size_t n, struct tq_fi
     return TQ_OK;
 }
 
-/* Slab model for one cap K: least squares of y on [1, min(V, K), X*S]; 0 when solved with both slopes >= 0. */
+/* Slab model for one cap K: least squares of y on [1, min(V, K), X*S, X*S if V >= K]; 0 when solved with every
+ * slope >= 0 (so the prediction never falls as a shape grows). */
 static int slab_fit_cap(const struct tq_fit_point *pts, size_t n, double cap, gsl_matrix *X, gsl_vector *y,
-                        gsl_vector *c, gsl_matrix *cov, gsl_multifit_linear_workspace *w, double scale[3],
+                        gsl_vector *c, gsl_matrix *cov, gsl_multifit_linear_workspace *w, double scale[4],
                         struct tq_fit_model *m)
 {
     double ys = max_abs_y(pts, n), chisq;
     scale[0] = 1;
     scale[1] = cap;
-    scale[2] = 0;
+    scale[2] = scale[3] = 0;
     for (size_t i = 0; i < n; i++)
-        scale[2] = fmax(scale[2], pts[i].shape[1] * pts[i].shape[2]);
+        scale[2] = scale[3] = fmax(scale[2], pts[i].shape[1] * pts[i].shape[2]);
     for (size_t i = 0; i < n; i++) {
         const double *sh = pts[i].shape;
+        double v = sh[0] * sh[1] * sh[2];
         gsl_matrix_set(X, i, 0, 1.0);
-        gsl_matrix_set(X, i, 1, fmin(sh[0] * sh[1] * sh[2], cap) / scale[1]);
+        gsl_matrix_set(X, i, 1, fmin(v, cap) / scale[1]);
         gsl_matrix_set(X, i, 2, sh[1] * sh[2] / scale[2]);
+        gsl_matrix_set(X, i, 3, v >= cap ? sh[1] * sh[2] / scale[3] : 0.0);
         gsl_vector_set(y, i, pts[i].y / ys);
     }
     if (gsl_multifit_linear(X, y, c, cov, &chisq, w))
         return -1;
-    *m = (struct tq_fit_model){TQ_FIT_SLAB, 4, {0}};
-    for (int j = 0; j < 3; j++)
+    *m = (struct tq_fit_model){TQ_FIT_SLAB, 5, {0}};
+    for (int j = 0; j < 4; j++)
         m->coef[j] = gsl_vector_get(c, (size_t)j) * ys / scale[j];
-    m->coef[3] = cap;
-    return m->coef[1] >= 0 && m->coef[2] >= 0 ? 0 : -1;
+    m->coef[4] = cap;
+    return m->coef[1] >= 0 && m->coef[2] >= 0 && m->coef[3] >= 0 ? 0 : -1;
 }
 
 /* Slab: the cap K is searched over a geometric grid of volumes between the 3rd smallest and the 3rd largest point
@@ -387,9 +392,9 @@ static tq_status fit_slab(const struct tq_fit_point *pts, size_t n, struct tq_fi
 {
     enum { CAPS = 400 };
     struct tq_fit_point *s = malloc(n * sizeof *s);
-    gsl_matrix *X = gsl_matrix_alloc(n, 3), *cov = gsl_matrix_alloc(3, 3);
-    gsl_vector *y = gsl_vector_alloc(n), *c = gsl_vector_alloc(3);
-    gsl_multifit_linear_workspace *w = gsl_multifit_linear_alloc(n, 3);
+    gsl_matrix *X = gsl_matrix_alloc(n, 4), *cov = gsl_matrix_alloc(4, 4);
+    gsl_vector *y = gsl_vector_alloc(n), *c = gsl_vector_alloc(4);
+    gsl_multifit_linear_workspace *w = gsl_multifit_linear_alloc(n, 4);
     double best = INFINITY;
     tq_status st = s && X && cov && y && c && w ? TQ_OK
                                                  : tq_fail(err, TQ_ERR_NOMEM, "out of memory fitting the slab model");
@@ -398,7 +403,7 @@ static tq_status fit_slab(const struct tq_fit_point *pts, size_t n, struct tq_fi
         qsort(s, n, sizeof *s, volume_cmp);
         double lo = point_volume(&s[2]), hi = point_volume(&s[n - 3]);
         for (int k = 0; lo > 0 && hi > lo && k <= CAPS; k++) {
-            double cap = lo * pow(hi / lo, (double)k / CAPS), scale[3];
+            double cap = lo * pow(hi / lo, (double)k / CAPS), scale[4];
             struct tq_fit_model m;
             if (slab_fit_cap(s, n, cap, X, y, c, cov, w, scale, &m))
                 continue;
