@@ -86,6 +86,30 @@ static inline void tq_count_mmap(int64_t d)
         tq_counters_raise(&tq_totals.peak_mmap, now);
 }
 
+/* ---- record --stacks (stacks.c) ---- */
+
+extern int tq_stacks_on; /* set once at start when TRACEQ_STACKS=1; read on the hot path only after tq_counting() */
+
+/* One allocation event of the program (guard down): kind is a CALLS index, addr the block (or the address
+ * released), size the requested bytes, old_addr the old block of realloc/mremap. with_stack: unwind the caller
+ * (allocations) or not (frees). Can't fail (an event that cannot be recorded is dropped). */
+void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void *old_addr, int with_stack);
+/* Set up (aggregate != 0: per-stack totals instead of events). Called once from the constructor. Can't fail. */
+void tq_stacks_init(int aggregate);
+/* Write the module map (at trace start). Session lock held. Can't fail. */
+void tq_stacks_start_locked(void);
+/* Hand every thread's buffered events (or the changed aggregates) to the writer; a new module snapshot first if
+ * something was loaded. Session lock held. Can't fail. */
+void tq_stacks_flush_locked(void);
+/* In a fork child: forget the parent's stack ids and buffers (the child's trace interns its own). Can't fail. */
+void tq_stacks_reset_child(void);
+
+static inline void tq_stacks_note(unsigned kind, const void *addr, uint64_t size, const void *old_addr, int with_stack)
+{
+    if (__builtin_expect(tq_stacks_on, 0))
+        tq_stacks_event(kind, addr, size, old_addr, with_stack);
+}
+
 /* ---- heap (hooks_heap.c) ---- */
 
 /* glibc's allocator, called directly: no dlsym, so no bootstrap allocation is ever needed. */

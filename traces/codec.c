@@ -489,3 +489,44 @@ int tq_rec_get_module(const struct tq_rec *rec, struct tq_rec_module *out)
         return -1;
     return 0;
 }
+
+/* ---- AGGREGATE ---- */
+
+#define AGG_ENTRY_SIZE 24u /* u32 stack_id, u32 reserved, u64 calls, u64 bytes */
+
+size_t tq_rec_put_aggregate(uint8_t *buf, size_t cap, const struct tq_agg_entry *e, uint32_t n)
+{
+    struct put w = {buf, cap, 0, 0};
+    size_t at = rec_open(&w, TQ_REC_AGGREGATE);
+    put_u32(&w, n);
+    put_u32(&w, 0);
+    for (uint32_t i = 0; i < n; i++) {
+        put_u32(&w, e[i].stack_id);
+        put_u32(&w, 0);
+        put_u64(&w, e[i].calls);
+        put_u64(&w, e[i].bytes);
+    }
+    return rec_close(&w, at);
+}
+
+int tq_rec_get_aggregate(const struct tq_rec *rec, struct tq_rec_aggregate *out)
+{
+    struct get r = rec_reader(rec);
+    out->count = get_u32(&r);
+    get_u32(&r);
+    if (r.bad || out->count > (r.len - r.pos) / AGG_ENTRY_SIZE)
+        return -1;
+    out->entries = r.p + r.pos;
+    return 0;
+}
+
+struct tq_agg_entry tq_rec_aggregate_entry(const struct tq_rec_aggregate *a, uint32_t i)
+{
+    struct get r = {.p = a->entries + (size_t)i * AGG_ENTRY_SIZE, .len = AGG_ENTRY_SIZE, .pos = 0, .bad = 0};
+    struct tq_agg_entry e;
+    e.stack_id = get_u32(&r);
+    get_u32(&r);
+    e.calls = get_u64(&r);
+    e.bytes = get_u64(&r);
+    return e;
+}

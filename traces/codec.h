@@ -11,7 +11,7 @@
 #define TQ_TRACE_PREAMBLE_MAGIC "TQTRACE" /* 7 chars + NUL = 8 bytes */
 #define TQ_TRACE_PREAMBLE_SIZE 24u        /* 8 (skippable frame header) + 16 (preamble) */
 #define TQ_TRACE_VERSION_MAJOR 1u         /* readers refuse another major */
-#define TQ_TRACE_VERSION_MINOR 0u         /* readers accept any minor (fields are only appended) */
+#define TQ_TRACE_VERSION_MINOR 1u         /* readers accept any minor (fields are only appended) */
 
 #define TQ_REC_HEADER_SIZE 8u             /* u16 type, u16 reserved, u32 payload length */
 #define TQ_REC_MAX_PAYLOAD (16u << 20)    /* a reader rejects longer records as corrupt */
@@ -27,6 +27,7 @@ enum tq_rec_type {
     TQ_REC_EVENTS = 6,  /* a batch of per-allocation events of one thread (record --stacks) */
     TQ_REC_STACK = 7,   /* one interned call stack: id -> instruction pointers */
     TQ_REC_MODULE = 8,  /* one mapping of /proc/self/maps (module map for offline symbolization) */
+    TQ_REC_AGGREGATE = 9, /* per-stack allocation totals (record --aggregate), cumulative; minor version 1 */
 };
 
 /* Interposed functions, in the order of the CALLS record's counters. Append only: indices are on disk. */
@@ -142,6 +143,18 @@ struct tq_rec_module {
     uint32_t path_len;
 };
 
+/* One entry of an AGGREGATE record: cumulative totals of one stack since the trace started. */
+struct tq_agg_entry {
+    uint32_t stack_id;
+    uint64_t calls;      /* allocation calls (malloc family and mmap family alike, as in EVENTS) */
+    uint64_t bytes;      /* bytes requested by those calls */
+};
+
+struct tq_rec_aggregate {
+    uint32_t count;
+    const uint8_t *entries; /* count entries of 24 bytes (read with tq_rec_aggregate_entry) */
+};
+
 /* ---- encoding: each returns the bytes written into buf (header + payload), or 0 when cap is too small ---- */
 
 /* The 24-byte file preamble. Returns TQ_TRACE_PREAMBLE_SIZE, or 0 when cap is too small. */
@@ -161,6 +174,9 @@ size_t tq_rec_put_stack(uint8_t *buf, size_t cap, uint32_t id, const uint64_t *i
 /* MODULE; path is NUL-terminated. */
 size_t tq_rec_put_module(uint8_t *buf, size_t cap, const struct tq_rec_module *m, const char *path);
 
+/* AGGREGATE holding e[0..n). */
+size_t tq_rec_put_aggregate(uint8_t *buf, size_t cap, const struct tq_agg_entry *e, uint32_t n);
+
 /* ---- decoding: each returns 0 on success, -1 when the payload is too short or inconsistent ---- */
 
 /* Check a 24-byte preamble. Returns 0 if valid, -1 not a trace, -2 unsupported major version. */
@@ -179,5 +195,8 @@ int tq_rec_get_stack(const struct tq_rec *r, struct tq_rec_stack *out);
 /* Frame i (< depth) of a decoded STACK. Can't fail for i < depth. */
 uint64_t tq_rec_stack_ip(const struct tq_rec_stack *s, uint32_t i);
 int tq_rec_get_module(const struct tq_rec *r, struct tq_rec_module *out);
+int tq_rec_get_aggregate(const struct tq_rec *r, struct tq_rec_aggregate *out);
+/* Entry i (< count) of a decoded AGGREGATE. Can't fail for i < count. */
+struct tq_agg_entry tq_rec_aggregate_entry(const struct tq_rec_aggregate *a, uint32_t i);
 
 #endif
