@@ -186,9 +186,9 @@ void tq_session_finish(unsigned reason, int status)
     tq_counters_publish();
     pthread_mutex_lock(&tq_sess.lock);
     if (!tq_sess.finished) {
+        tq_stacks_flush_locked(); /* first: event buffers are only written while the trace is not finished */
         tq_sess.finished = 1;
         atomic_store(&tq_sess.stop, 1);
-        tq_stacks_flush_locked();
         uint64_t t = tq_now_ns() - tq_sess.t0;
         tq_sampler_sample_locked(t);
         tq_session_put_calls_locked();
