@@ -32,6 +32,7 @@ int tq_cli_fail(const char *cmd, const struct tq_err *err);
     X(run, "compute an operator block by block with memory-limited workers (chunk plans)")    \
     X(record, "run a command under the shim and write its traces")                              \
     X(report, "summarize traces: peaks, calls, samples, fork tree")                             \
+    X(diff, "what grew and what shrank between two --stacks traces, by site and in totals")   \
     X(compare, "run a command under several memory profilers and compare their peaks")         \
     X(export, "convert a trace to massif, folded stacks, Chrome trace JSON or CSV")             \
     X(plot, "draw RSS, heap and mmap of traces over time to an SVG or PNG")

@@ -359,6 +359,17 @@ int tq_rec_get_exec(const struct tq_rec *rec, struct tq_rec_exec *out)
 
 /* ---- EVENTS ---- */
 
+/* Addresses are stored as signed differences (FORMAT.md "EVENTS"): zigzag maps them to small unsigned numbers. */
+static uint64_t zigzag(uint64_t d)
+{
+    return (d << 1) ^ (uint64_t)-(int64_t)(d >> 63);
+}
+
+static uint64_t unzigzag(uint64_t z)
+{
+    return (z >> 1) ^ (uint64_t)-(int64_t)(z & 1);
+}
+
 /* Kinds whose events carry an old address (FORMAT.md "EVENTS"). */
 static int kind_has_old(unsigned kind)
 {
@@ -371,7 +382,7 @@ size_t tq_rec_put_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq
     if (n > UINT32_MAX)
         return 0;
     size_t at = rec_open(&w, TQ_REC_EVENTS);
-    uint64_t t = n ? ev[0].t_ns : 0;
+    uint64_t t = n ? ev[0].t_ns : 0, a = 0;
     put_u32(&w, tid);
     put_u32(&w, (uint32_t)n);
     put_u64(&w, t);
@@ -380,12 +391,13 @@ size_t tq_rec_put_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq
             return 0;
         put_bytes(&w, &ev[i].kind, 1);
         put_uleb(&w, ev[i].t_ns - t);
-        put_uleb(&w, ev[i].addr);
+        put_uleb(&w, zigzag(ev[i].addr - a));
         put_uleb(&w, ev[i].size);
         put_uleb(&w, ev[i].stack_id);
         if (kind_has_old(ev[i].kind))
-            put_uleb(&w, ev[i].old_addr);
+            put_uleb(&w, zigzag(ev[i].old_addr - ev[i].addr));
         t = ev[i].t_ns;
+        a = ev[i].addr;
     }
     return rec_close(&w, at);
 }
@@ -404,6 +416,7 @@ int tq_rec_get_events(const struct tq_rec *rec, struct tq_rec_events *out, struc
     it->end = out->body + out->body_len;
     it->left = out->count;
     it->t_ns = out->t0_ns;
+    it->addr = 0;
     return 0;
 }
 
@@ -416,10 +429,11 @@ int tq_events_next(struct tq_events_iter *it, struct tq_event *ev)
     int bad = 0;
     ev->kind = *it->p++;
     uint64_t dt = get_uleb(&it->p, it->end, &bad);
-    ev->addr = get_uleb(&it->p, it->end, &bad);
+    ev->addr = it->addr + unzigzag(get_uleb(&it->p, it->end, &bad));
     ev->size = get_uleb(&it->p, it->end, &bad);
     uint64_t sid = get_uleb(&it->p, it->end, &bad);
-    ev->old_addr = kind_has_old(ev->kind) ? get_uleb(&it->p, it->end, &bad) : 0;
+    ev->old_addr = kind_has_old(ev->kind) ? ev->addr + unzigzag(get_uleb(&it->p, it->end, &bad)) : 0;
+    it->addr = ev->addr;
     if (bad || sid > UINT32_MAX || dt > UINT64_MAX - it->t_ns)
         return -1;
     ev->stack_id = (uint32_t)sid;

@@ -129,6 +129,7 @@ struct tq_events_iter {
     const uint8_t *p, *end;
     uint32_t left;
     uint64_t t_ns;
+    uint64_t addr;       /* previous event's address (addresses are stored as differences) */
 };
 
 struct tq_rec_stack {
