@@ -76,7 +76,8 @@ static inline void drop(void *p)
         size_t u = chunk_usable(p);
         size_t req = tag_read(p, u);
         tq_count_heap(-(int64_t)req, -(int64_t)u);
-        tq_stacks_note(TQ_CALL_FREE, p, req, NULL, 0); /* before the real free: p cannot be reused meanwhile */
+        /* before the real free, so p cannot be reused meanwhile; no size: the replay knows the block (FORMAT.md) */
+        tq_stacks_note(TQ_CALL_FREE, p, 0, NULL, 0);
     }
 }
 

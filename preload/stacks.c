@@ -291,6 +291,20 @@ static void put_events_locked(struct evbuf *b)
     b->n = 0;
 }
 
+/* The owner's hand-off of a full buffer: encode without the session lock (other threads keep going), then take
+ * the lock only to queue the record. b->busy held. */
+static void hand_off(struct evbuf *b)
+{
+    size_t k = tq_rec_put_events(b->enc, sizeof b->enc, b->tid, b->ev, b->n);
+    b->n = 0;
+    if (!k)
+        return;
+    pthread_mutex_lock(&tq_sess.lock);
+    if (tq_sess.active && !tq_sess.finished)
+        tq_writer_append(&tq_sess.w, b->enc, k);
+    pthread_mutex_unlock(&tq_sess.lock);
+}
+
 static void thread_gone(void *arg)
 {
     struct evbuf *b = arg;
@@ -367,11 +381,8 @@ void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void 
     e->size = size;
     e->old_addr = (uint64_t)(uintptr_t)old_addr;
     e->stack_id = id;
-    if (b->n == EVBUF_N) {
-        pthread_mutex_lock(&tq_sess.lock);
-        put_events_locked(b);
-        pthread_mutex_unlock(&tq_sess.lock);
-    }
+    if (b->n == EVBUF_N)
+        hand_off(b);
     atomic_store_explicit(&b->busy, 0, memory_order_release);
 out:
     t->guard--;
