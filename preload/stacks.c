@@ -357,7 +357,8 @@ void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void 
         goto out;
     uint32_t id = with_stack ? capture(b) : 0;
     if (agg_mode) {
-        if (id && aggs) {
+        /* heap allocations only, as the event replay counts them (mmap is not heap) */
+        if (id && aggs && kind < TQ_CALL_MALLOC_USABLE_SIZE && kind != TQ_CALL_FREE) {
             atomic_fetch_add_explicit(&aggs[id].calls, 1, memory_order_relaxed);
             atomic_fetch_add_explicit(&aggs[id].bytes, size, memory_order_relaxed);
             atomic_store_explicit(&aggs[id].dirty, 1, memory_order_relaxed);
