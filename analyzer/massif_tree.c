@@ -72,7 +72,8 @@ static tq_status print_node(const struct tree *t, size_t i, int depth, struct tq
     for (size_t c = t->n[i].child; c; c = t->n[c].sibling)
         kids[nkids++] = c;
     sort_tree = t;
-    qsort(kids, nkids, sizeof *kids, by_bytes_desc);
+    if (nkids)
+        qsort(kids, nkids, sizeof *kids, by_bytes_desc);
     char name[600];
     fprintf(out, "%*sn%zu: %" PRIu64 " ", depth, "", nkids, t->n[i].bytes);
     if (i == 0)
