@@ -104,6 +104,12 @@ void tq_stacks_flush_locked(void);
 /* In a fork child: forget the parent's stack ids and buffers (the child's trace interns its own). Can't fail. */
 void tq_stacks_reset_child(void);
 
+/* Replace the addresses of heap events by block ids (FORMAT.md EVENTS), in record order. Session lock held.
+ * Can't fail (a block that cannot get an id is named 0, "unknown"). */
+void tq_blocks_rewrite(struct tq_event *ev, uint32_t n);
+/* Forget every block (a fork child's trace starts with none). Can't fail. */
+void tq_blocks_reset(void);
+
 static inline void tq_stacks_note(unsigned kind, const void *addr, uint64_t size, const void *old_addr, int with_stack)
 {
     if (__builtin_expect(tq_stacks_on, 0))

@@ -285,23 +285,20 @@ static void put_events_locked(struct evbuf *b)
 {
     if (!b->n)
         return;
-    size_t k = tq_rec_put_events(b->enc, sizeof b->enc, b->tid, b->ev, b->n);
-    if (k && tq_sess.active && !tq_sess.finished)
-        tq_writer_append(&tq_sess.w, b->enc, k);
+    if (tq_sess.active && !tq_sess.finished) {
+        tq_blocks_rewrite(b->ev, b->n); /* in the order the records are queued: the reader's order */
+        size_t k = tq_rec_put_events(b->enc, sizeof b->enc, b->tid, b->ev, b->n);
+        if (k)
+            tq_writer_append(&tq_sess.w, b->enc, k);
+    }
     b->n = 0;
 }
 
-/* The owner's hand-off of a full buffer: encode without the session lock (other threads keep going), then take
- * the lock only to queue the record. b->busy held. */
+/* The owner's hand-off of a full buffer. b->busy held. */
 static void hand_off(struct evbuf *b)
 {
-    size_t k = tq_rec_put_events(b->enc, sizeof b->enc, b->tid, b->ev, b->n);
-    b->n = 0;
-    if (!k)
-        return;
     pthread_mutex_lock(&tq_sess.lock);
-    if (tq_sess.active && !tq_sess.finished)
-        tq_writer_append(&tq_sess.w, b->enc, k);
+    put_events_locked(b);
     pthread_mutex_unlock(&tq_sess.lock);
 }
 
@@ -456,6 +453,7 @@ void tq_stacks_reset_child(void)
         memset(table, 0, table_cap * sizeof *table);
     table_used = 0;
     next_id = 1;
+    tq_blocks_reset();
     atomic_fetch_add(&epoch, 1);
     if (aggs) {
         raw_unmap(aggs, AGG_MAX_IDS * sizeof *aggs);
