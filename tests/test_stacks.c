@@ -297,3 +297,27 @@ Test(stacks, aggregate_totals_equal_event_totals)
     free(de);
     free(da);
 }
+
+/* A library loaded with dlopen after start is in the module map (a new snapshot), so its frames get names. */
+Test(stacks, dlopened_library_frames_are_named)
+{
+    char *d = tq_tmpdir();
+    cr_assert_eq(shim_record_opts(d, "--stacks", tq_build_path("progs/dlopener"), NULL), 0);
+    char *t = one_trace(d, "dlopener");
+    struct tq_sites s;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_sites_load(t, &s, &err), TQ_OK, "%s", err.msg);
+    const struct tq_site *z = site_named(&s, "deflateInit2_");
+    if (!z) /* with zlib's debug info installed the key has " (deflate.c:N)"; without, just the name */
+        for (size_t i = 0; i < s.n && !z; i++)
+            if (!strcmp(s.v[i].key, "deflateInit2_"))
+                z = &s.v[i];
+    cr_assert_not_null(z, "no site in deflateInit2_");
+    cr_expect(!strncmp(z->module, "libz.so", 7), "module %s", z->module);
+    cr_expect_geq(z->peak, 256 << 10, "deflate's state is held at the end");
+    cr_expect(!strncmp(z->callers, "deflateInit_ < main", 19), "callers %s", z->callers);
+    tq_sites_clear(&s);
+    free(t);
+    tq_rmtree(d);
+    free(d);
+}
