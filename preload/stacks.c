@@ -139,11 +139,13 @@ static void put_maps_line(const char *l, const char *end)
         p++;
     if (p >= end || *p != '/')
         return;
-    char path[4096];
+    /* static, not on the stack: this runs inside the program's malloc, maybe on a small thread stack (the session
+     * lock is held, so one caller at a time) */
+    static char path[4096];
+    static uint8_t rec[TQ_REC_HEADER_SIZE + 64 + sizeof path];
     size_t n = (size_t)(end - p) < sizeof path ? (size_t)(end - p) : sizeof path - 1;
     memcpy(path, p, n);
     path[n] = 0;
-    uint8_t rec[TQ_REC_HEADER_SIZE + 64 + sizeof path];
     size_t k = tq_rec_put_module(rec, sizeof rec, &m, path);
     if (k)
         tq_writer_append(&tq_sess.w, rec, k);
@@ -236,10 +238,10 @@ static uint32_t intern_locked(uint64_t h, void *const *ips, int n)
     table[j].hash = h;
     table[j].id = id;
     table_used++;
-    uint64_t ip64[MAX_DEPTH];
+    static uint64_t ip64[MAX_DEPTH]; /* static: small thread stacks (session lock held) */
+    static uint8_t rec[TQ_REC_HEADER_SIZE + 8 + sizeof ip64];
     for (int i = 0; i < n; i++)
         ip64[i] = (uint64_t)(uintptr_t)ips[i];
-    uint8_t rec[TQ_REC_HEADER_SIZE + 8 + sizeof ip64];
     size_t k = tq_rec_put_stack(rec, sizeof rec, id, ip64, (uint32_t)n);
     if (k)
         tq_writer_append(&tq_sess.w, rec, k);
