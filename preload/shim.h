@@ -104,9 +104,12 @@ void tq_stacks_flush_locked(void);
 /* In a fork child: forget the parent's stack ids and buffers (the child's trace interns its own). Can't fail. */
 void tq_stacks_reset_child(void);
 
-/* Replace the addresses of heap events by block ids (FORMAT.md EVENTS), in record order. Session lock held.
- * Can't fail (a block that cannot get an id is named 0, "unknown"). */
-void tq_blocks_rewrite(struct tq_event *ev, uint32_t n);
+/* Copy events in[0..n) (process-wide order numbers seq[]) to out[] with the addresses of heap events replaced by
+ * block ids (FORMAT.md EVENTS), in record order. Events of other threads' records can make a block's free known
+ * before or after its allocation's record: such frees are inserted where they belong (at most one per event, so
+ * out has room for 2n). Returns the events in out. Session lock held. Can't fail (a block that cannot get an id
+ * is named 0, "unknown"). */
+uint32_t tq_blocks_rewrite(const struct tq_event *in, const uint64_t *seq, uint32_t n, struct tq_event *out);
 /* Forget every block (a fork child's trace starts with none). Can't fail. */
 void tq_blocks_reset(void);
 

@@ -28,7 +28,7 @@
 #define EVBUF_N 2048           /* events a thread buffers before it hands them to the writer */
 #define CACHE_N 4096           /* this thread's hash -> id cache (direct-mapped) */
 #define EV_MAX_BYTES 51        /* kind + 5 LEB128 of at most 10 bytes */
-#define ENC_CAP (TQ_REC_HEADER_SIZE + 16 + EVBUF_N * EV_MAX_BYTES)
+#define ENC_CAP (TQ_REC_HEADER_SIZE + 16 + 2 * EVBUF_N * EV_MAX_BYTES) /* an EVENTS record of 2 * EVBUF_N */
 #define AGG_PER_REC 4096       /* entries per AGGREGATE record (keeps it well under a writer buffer) */
 #define AGG_MAX_IDS (1u << 22) /* ids aggregate mode can count (virtual memory reserved, touched as used) */
 
@@ -46,8 +46,8 @@ struct evbuf {
     uint32_t n;
     unsigned epoch;            /* the stack table epoch its cache belongs to */
     struct tq_event ev[EVBUF_N];
+    uint64_t seq[EVBUF_N];     /* each event's place in the process-wide order (see block_ids.c) */
     struct cache_slot cache[CACHE_N];
-    uint8_t enc[ENC_CAP];
 };
 
 /* Per-stack totals of aggregate mode, indexed by stack id. */
@@ -71,6 +71,8 @@ static size_t table_cap, table_used;
 static uint32_t next_id = 1;
 static _Atomic unsigned epoch;        /* bumped when the table is emptied (fork child): per-thread caches go */
 static struct agg *aggs;
+
+static _Atomic uint64_t event_seq; /* process-wide order of events, for matching frees across threads */
 
 static unsigned long long maps_adds = ~0ull; /* dlpi_adds at the last module snapshot */
 static uint32_t maps_generation;
@@ -288,10 +290,13 @@ static void put_events_locked(struct evbuf *b)
     if (!b->n)
         return;
     if (tq_sess.active && !tq_sess.finished) {
-        tq_blocks_rewrite(b->ev, b->n); /* in the order the records are queued: the reader's order */
-        size_t k = tq_rec_put_events(b->enc, sizeof b->enc, b->tid, b->ev, b->n);
+        /* static: one writer at a time (session lock held) */
+        static struct tq_event out[2 * EVBUF_N];
+        static uint8_t enc[ENC_CAP];
+        uint32_t n = tq_blocks_rewrite(b->ev, b->seq, b->n, out); /* in the order records are queued */
+        size_t k = tq_rec_put_events(enc, sizeof enc, b->tid, out, n);
         if (k)
-            tq_writer_append(&tq_sess.w, b->enc, k);
+            tq_writer_append(&tq_sess.w, enc, k);
     }
     b->n = 0;
 }
@@ -381,6 +386,7 @@ void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void 
     e->size = size;
     e->old_addr = (uint64_t)(uintptr_t)old_addr;
     e->stack_id = id;
+    b->seq[b->n - 1] = atomic_fetch_add_explicit(&event_seq, 1, memory_order_relaxed);
     if (b->n == EVBUF_N)
         hand_off(b);
     atomic_store_explicit(&b->busy, 0, memory_order_release);

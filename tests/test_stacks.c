@@ -321,3 +321,26 @@ Test(stacks, dlopened_library_frames_are_named)
     tq_rmtree(d);
     free(d);
 }
+
+/* Blocks allocated by one thread and freed by another: the threads' event buffers reach the trace in any order,
+ * yet every free is matched (the replayed peak is the queue's 64 KiB, not the 49 MiB ever allocated). */
+Test(stacks, cross_thread_frees_are_matched)
+{
+    char *d = tq_tmpdir(), args[4200];
+    snprintf(args, sizeof args, "%s 50000", tq_build_path("progs/handoff"));
+    cr_assert_eq(shim_record_opts(d, "--stacks", args, NULL), 0);
+    char *t = one_trace(d, "handoff");
+    struct tq_sites s;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_sites_load(t, &s, &err), TQ_OK, "%s", err.msg);
+    const struct tq_site *p = site_named(&s, "produce_one");
+    cr_assert_not_null(p);
+    cr_expect_eq(p->calls, 50000);
+    cr_expect_eq(p->allocated, 50000 * 1024);
+    cr_expect_leq(p->peak, 256 << 10, "held at the peak: %llu bytes", (unsigned long long)p->peak);
+    cr_expect_leq(s.peak, 512 << 10, "replayed heap peak: %llu bytes", (unsigned long long)s.peak);
+    tq_sites_clear(&s);
+    free(t);
+    tq_rmtree(d);
+    free(d);
+}
