@@ -31,8 +31,8 @@ struct table {
 
 static struct table ids;      /* live block address -> id */
 static struct table orphans;  /* address freed before its allocation was seen -> the free's order number */
-static uint64_t *spare;          /* released ids, reused last-in first-out */
-static size_t spare_n, spare_cap;
+static struct tq_id_pool *pool;  /* released ids of the thread whose record is rewritten, reused last in first out:
+                                  * per thread, so a thread's ids stay close together (shorter differences) */
 static uint64_t next_id = 1;     /* 0 is "unknown block" */
 
 static void *raw_map(size_t n)
@@ -122,20 +122,25 @@ static int table_take(struct table *t, uint64_t addr, uint64_t *val)
 
 static void spare_push(uint64_t id)
 {
-    if (spare_n == spare_cap) {
-        size_t cap = spare_cap ? spare_cap * 2 : 1u << 12;
+    if (pool->n == pool->cap) {
+        size_t cap = pool->cap ? pool->cap * 2 : 1u << 12;
         uint64_t *s = raw_map(cap * sizeof *s);
         if (!s)
             return; /* the id is not reused: ids only grow */
-        if (spare) {
-            for (size_t i = 0; i < spare_n; i++)
-                s[i] = spare[i];
-            syscall(SYS_munmap, spare, spare_cap * sizeof *spare);
+        if (pool->v) {
+            for (size_t i = 0; i < pool->n; i++)
+                s[i] = pool->v[i];
+            syscall(SYS_munmap, pool->v, pool->cap * sizeof *pool->v);
         }
-        spare = s;
-        spare_cap = cap;
+        pool->v = s;
+        pool->cap = cap;
     }
-    spare[spare_n++] = id;
+    pool->v[pool->n++] = id;
+}
+
+static uint64_t spare_pop(void)
+{
+    return pool->n ? pool->v[--pool->n] : next_id++;
 }
 
 /* Append a free of block id to out: a block whose free is in a record already written, or not yet written. */
@@ -156,18 +161,18 @@ static uint64_t block_alloc(uint64_t addr, uint64_t seq, uint64_t t_ns, struct t
     uint64_t fseq;
     if (orphans.used && table_take(&orphans, addr, &fseq) == 0 && seq < fseq) {
         *dead_after = 1; /* its free was written already, in another thread's record */
-        return spare_n ? spare[--spare_n] : next_id++;
+        return spare_pop();
     }
     struct slot *old = table_find(&ids, addr);
     if (old && old->seq > seq) { /* a later block at this address is known: this one died before it */
         *dead_after = 1;
-        return spare_n ? spare[--spare_n] : next_id++;
+        return spare_pop();
     }
     if (old) { /* the block before at this address died in between; its free is in a record not written yet */
         die_now(old->id, t_ns, out, nout);
         spare_push(old->id);
     }
-    uint64_t id = spare_n ? spare[--spare_n] : next_id++;
+    uint64_t id = spare_pop();
     if (table_put(&ids, addr, id, seq))
         return 0;
     return id;
@@ -196,9 +201,11 @@ static int is_heap_alloc(unsigned k)
            k == TQ_CALL_MEMALIGN || k == TQ_CALL_VALLOC || k == TQ_CALL_PVALLOC;
 }
 
-uint32_t tq_blocks_rewrite(const struct tq_event *in, const uint64_t *seq, uint32_t n, struct tq_event *out)
+uint32_t tq_blocks_rewrite(const struct tq_event *in, const uint64_t *seq, uint32_t n, struct tq_event *out,
+                           struct tq_id_pool *ids_of_thread)
 {
     uint32_t k = 0;
+    pool = ids_of_thread;
     for (uint32_t i = 0; i < n; i++) {
         struct tq_event e = in[i];
         int dead = 0;
@@ -226,6 +233,5 @@ void tq_blocks_reset(void)
     for (size_t i = 0; i < orphans.cap; i++)
         orphans.v[i].addr = 0;
     ids.used = orphans.used = 0;
-    spare_n = 0;
-    next_id = 1;
+    next_id = 1; /* (the callers empty the threads' pools) */
 }

@@ -47,6 +47,7 @@ struct evbuf {
     unsigned epoch;            /* the stack table epoch its cache belongs to */
     struct tq_event ev[EVBUF_N];
     uint64_t seq[EVBUF_N];     /* each event's place in the process-wide order (see block_ids.c) */
+    struct tq_id_pool pool;    /* block ids this thread's frees released, for its next allocations */
     struct cache_slot cache[CACHE_N];
 };
 
@@ -293,7 +294,7 @@ static void put_events_locked(struct evbuf *b)
         /* static: one writer at a time (session lock held) */
         static struct tq_event out[2 * EVBUF_N];
         static uint8_t enc[ENC_CAP];
-        uint32_t n = tq_blocks_rewrite(b->ev, b->seq, b->n, out); /* in the order records are queued */
+        uint32_t n = tq_blocks_rewrite(b->ev, b->seq, b->n, out, &b->pool); /* in the order records are queued */
         size_t k = tq_rec_put_events(enc, sizeof enc, b->tid, out, n);
         if (k)
             tq_writer_append(&tq_sess.w, enc, k);
@@ -452,6 +453,7 @@ void tq_stacks_reset_child(void)
     /* Only this thread exists in the child; other buffers' events were the parent's (flushed in fork_prepare). */
     for (struct evbuf *b = atomic_load(&registry); b; b = b->next) {
         b->n = 0;
+        b->pool.n = 0;
         atomic_store(&b->busy, 0);
         if (b != my_buf)
             atomic_store(&b->dead, 1);
