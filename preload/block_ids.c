@@ -163,19 +163,24 @@ static uint64_t block_alloc(uint64_t addr, uint64_t seq, uint64_t t_ns, struct t
         *dead_after = 1; /* its free was written already, in another thread's record */
         return spare_pop();
     }
-    struct slot *old = table_find(&ids, addr);
-    if (old && old->seq > seq) { /* a later block at this address is known: this one died before it */
+    if ((ids.used + 1) * 4 > ids.cap * 3 && table_grow(&ids))
+        return 0;
+    size_t j = home(addr, ids.cap); /* one probe: the block's slot, or where it goes */
+    while (ids.v[j].addr && ids.v[j].addr != addr)
+        j = (j + 1) & (ids.cap - 1);
+    struct slot *at = &ids.v[j];
+    if (at->addr && at->seq > seq) { /* a later block at this address is known: this one died before it */
         *dead_after = 1;
         return spare_pop();
     }
-    if (old) { /* the block before at this address died in between; its free is in a record not written yet */
-        die_now(old->id, t_ns, out, nout);
-        spare_push(old->id);
+    if (at->addr) { /* the block before at this address died in between; its free is in a record not written yet */
+        die_now(at->id, t_ns, out, nout);
+        spare_push(at->id);
+    } else {
+        ids.used++;
     }
-    uint64_t id = spare_pop();
-    if (table_put(&ids, addr, id, seq))
-        return 0;
-    return id;
+    *at = (struct slot){addr, spare_pop(), seq};
+    return at->id;
 }
 
 /* A free of addr with order number seq: the block's id, or 0 when it is not known (then noted as an orphan). */

@@ -44,6 +44,16 @@ static void put_str(struct put *w, const char *s)
 
 static void put_uleb(struct put *w, uint64_t v)
 {
+    if (!w->over && w->cap - w->len >= 10) { /* the common case, straight into the buffer (EVENTS are hot) */
+        uint8_t *p = w->p + w->len;
+        while (v >= 0x80) {
+            *p++ = (uint8_t)(v | 0x80);
+            v >>= 7;
+        }
+        *p++ = (uint8_t)v;
+        w->len = (size_t)(p - w->p);
+        return;
+    }
     uint8_t b[10];
     unsigned n = 0;
     do {
