@@ -168,7 +168,10 @@ static tq_status on_aggregate(struct tq_heap_replay *r, const struct tq_rec *rec
         TQ_TRY(site_of(r, e.stack_id, &s, err));
         s->pub.allocated_bytes = e.bytes;
         s->pub.calls = e.calls;
+        s->pub.peak_bytes = e.peak_bytes;
     }
+    r->peak_live = a.heap_peak;
+    r->peak_t_ns = a.peak_t_ns;
     r->aggregated = true;
     return TQ_OK;
 }
@@ -229,7 +232,7 @@ tq_status tq_heap_replay_run(const char *path, struct tq_heap_replay **out, stru
     if (!st && r->events_with_stack == 0 && !r->aggregated)
         st = tq_fail(err, TQ_ERR_USAGE, "%s was recorded without stacks; record it with traceq record --stacks",
                      path);
-    if (!st)
+    if (!st && !r->aggregated) /* --aggregate traces carry their peak figures */
         st = replay_to_peak(r, err);
     if (st) {
         tq_heap_replay_free(r);

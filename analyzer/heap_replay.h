@@ -49,8 +49,8 @@ char *tq_heap_replay_frame(struct tq_heap_replay *r, const struct tq_heap_site *
 struct tq_symbol;
 bool tq_heap_replay_lookup(struct tq_heap_replay *r, const struct tq_heap_site *s, uint32_t i, struct tq_symbol *out);
 
-/* True when the trace was recorded with --aggregate: sites have allocated_bytes and calls (the last AGGREGATE
- * totals), but peak_bytes are 0 and the peak is unknown. Can't fail. */
+/* True when the trace was recorded with --aggregate: the sites' figures and the peak are the last AGGREGATE
+ * record's, computed in the traced process (FORMAT.md). Can't fail. */
 bool tq_heap_replay_aggregated(const struct tq_heap_replay *r);
 
 /* Free a replay. tq_heap_replay_free(NULL) is a no-op. */

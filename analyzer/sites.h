@@ -22,9 +22,9 @@ struct tq_site {
 struct tq_sites {
     struct tq_site *v;
     size_t n;
-    uint64_t peak, peak_t_ns;  /* the replayed heap peak (0 for --aggregate traces) and when */
+    uint64_t peak, peak_t_ns;  /* the replayed heap peak and when */
     uint64_t allocated, calls; /* totals over all sites */
-    bool aggregated;           /* recorded with --aggregate: no peak figures */
+    bool aggregated;           /* recorded with --aggregate: the figures were kept by the shim */
 };
 
 enum tq_site_order { TQ_SITES_BY_PEAK, TQ_SITES_BY_ALLOCATED, TQ_SITES_BY_CALLS, TQ_SITES_BY_KEY };

@@ -121,6 +121,19 @@ uint32_t tq_blocks_rewrite(const struct tq_event *in, const uint64_t *seq, uint3
 /* Forget every block (a fork child's trace starts with none). Can't fail. */
 void tq_blocks_reset(void);
 
+/* ---- record --aggregate (aggregate.c); all with the session lock held ---- */
+
+/* Reserve the per-stack table. Returns 0, or -1 when memory is short (aggregate mode is then off). */
+int tq_agg_init(void);
+/* Stack ids aggregate mode can count. Can't fail. */
+uint32_t tq_agg_max_stacks(void);
+/* Add rewritten events (block ids, see tq_blocks_rewrite) to the per-stack totals. Can't fail. */
+void tq_agg_apply(const struct tq_event *ev, uint32_t n);
+/* Write the totals that changed as AGGREGATE records. Can't fail. */
+void tq_agg_put_locked(void);
+/* Forget every total (a fork child). Can't fail. */
+void tq_agg_reset(void);
+
 static inline void tq_stacks_note(unsigned kind, const void *addr, uint64_t size, const void *old_addr, int with_stack)
 {
     if (__builtin_expect(tq_stacks_on, 0))

@@ -29,8 +29,6 @@
 #define CACHE_N 4096           /* this thread's hash -> id cache (direct-mapped) */
 #define EV_MAX_BYTES 51        /* kind + 5 LEB128 of at most 10 bytes */
 #define ENC_CAP (TQ_REC_HEADER_SIZE + 16 + 2 * EVBUF_N * EV_MAX_BYTES) /* an EVENTS record of 2 * EVBUF_N */
-#define AGG_PER_REC 4096       /* entries per AGGREGATE record (keeps it well under a writer buffer) */
-#define AGG_MAX_IDS (1u << 22) /* ids aggregate mode can count (virtual memory reserved, touched as used) */
 
 struct cache_slot {
     uint64_t hash;
@@ -51,12 +49,6 @@ struct evbuf {
     struct cache_slot cache[CACHE_N];
 };
 
-/* Per-stack totals of aggregate mode, indexed by stack id. */
-struct agg {
-    _Atomic uint64_t calls, bytes;
-    _Atomic int dirty;         /* changed since the last AGGREGATE record */
-};
-
 int tq_stacks_on;
 static int agg_mode;
 static __thread struct evbuf *my_buf;
@@ -71,7 +63,6 @@ static struct cache_slot *table;
 static size_t table_cap, table_used;
 static uint32_t next_id = 1;
 static _Atomic unsigned epoch;        /* bumped when the table is emptied (fork child): per-thread caches go */
-static struct agg *aggs;
 
 static _Atomic uint64_t event_seq; /* process-wide order of events, for matching frees across threads */
 
@@ -234,7 +225,7 @@ static uint32_t intern_locked(uint64_t h, void *const *ips, int n)
             return table[j].id;
         j = (j + 1) & (table_cap - 1);
     }
-    if (agg_mode && next_id >= AGG_MAX_IDS)
+    if (agg_mode && next_id >= tq_agg_max_stacks())
         return 0;
     check_maps_locked(); /* new code may have been loaded: its modules go before the stack that names it */
     uint32_t id = next_id++;
@@ -295,8 +286,10 @@ static void put_events_locked(struct evbuf *b)
         static struct tq_event out[2 * EVBUF_N];
         static uint8_t enc[ENC_CAP];
         uint32_t n = tq_blocks_rewrite(b->ev, b->seq, b->n, out, &b->pool); /* in the order records are queued */
-        size_t k = tq_rec_put_events(enc, sizeof enc, b->tid, out, n);
-        if (k)
+        size_t k = agg_mode ? 0 : tq_rec_put_events(enc, sizeof enc, b->tid, out, n);
+        if (agg_mode)
+            tq_agg_apply(out, n); /* --aggregate: totals instead of the events */
+        else if (k)
             tq_writer_append(&tq_sess.w, enc, k);
     }
     b->n = 0;
@@ -361,15 +354,6 @@ void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void 
     if (!b)
         goto out;
     uint32_t id = with_stack ? capture(b) : 0;
-    if (agg_mode) {
-        /* heap allocations only, as the event replay counts them (mmap is not heap) */
-        if (id && aggs && kind < TQ_CALL_MALLOC_USABLE_SIZE && kind != TQ_CALL_FREE) {
-            atomic_fetch_add_explicit(&aggs[id].calls, 1, memory_order_relaxed);
-            atomic_fetch_add_explicit(&aggs[id].bytes, size, memory_order_relaxed);
-            atomic_store_explicit(&aggs[id].dirty, 1, memory_order_relaxed);
-        }
-        goto out;
-    }
     int was = 0;
     while (!atomic_compare_exchange_weak_explicit(&b->busy, &was, 1, memory_order_acquire, memory_order_relaxed))
         was = 0; /* the sampler is flushing this buffer: a few microseconds */
@@ -395,41 +379,11 @@ out:
     t->guard--;
 }
 
-/* Changed per-stack totals as AGGREGATE records (session lock held). */
-static void put_aggregates_locked(void)
-{
-    static uint8_t rec[TQ_REC_HEADER_SIZE + 8 + AGG_PER_REC * sizeof(struct tq_agg_entry)];
-    static struct tq_agg_entry ent[AGG_PER_REC];
-    uint32_t n = 0;
-    for (uint32_t id = 1; aggs && id < next_id; id++) {
-        if (!atomic_exchange_explicit(&aggs[id].dirty, 0, memory_order_relaxed))
-            continue;
-        ent[n] = (struct tq_agg_entry){.stack_id = id,
-                                       .calls = atomic_load_explicit(&aggs[id].calls, memory_order_relaxed),
-                                       .bytes = atomic_load_explicit(&aggs[id].bytes, memory_order_relaxed)};
-        if (++n == AGG_PER_REC || id + 1 == next_id) {
-            size_t k = tq_rec_put_aggregate(rec, sizeof rec, ent, n);
-            if (k)
-                tq_writer_append(&tq_sess.w, rec, k);
-            n = 0;
-        }
-    }
-    if (n) {
-        size_t k = tq_rec_put_aggregate(rec, sizeof rec, ent, n);
-        if (k)
-            tq_writer_append(&tq_sess.w, rec, k);
-    }
-}
-
 void tq_stacks_flush_locked(void)
 {
     if (!tq_stacks_on)
         return;
     check_maps_locked();
-    if (agg_mode) {
-        put_aggregates_locked();
-        return;
-    }
     for (struct evbuf *b = atomic_load(&registry); b; b = b->next) {
         int was = 0;
         /* A busy buffer's owner may be waiting for the lock we hold: skip it, it flushes itself. */
@@ -438,6 +392,8 @@ void tq_stacks_flush_locked(void)
         put_events_locked(b);
         atomic_store(&b->busy, 0);
     }
+    if (agg_mode)
+        tq_agg_put_locked();
 }
 
 void tq_stacks_start_locked(void)
@@ -465,10 +421,8 @@ void tq_stacks_reset_child(void)
     next_id = 1;
     tq_blocks_reset();
     atomic_fetch_add(&epoch, 1);
-    if (aggs) {
-        raw_unmap(aggs, AGG_MAX_IDS * sizeof *aggs);
-        aggs = raw_map(AGG_MAX_IDS * sizeof *aggs);
-    }
+    if (agg_mode)
+        tq_agg_reset();
     maps_generation = 0;
 }
 
@@ -499,7 +453,7 @@ void tq_stacks_init(int aggregate)
     dl_iterate_phdr(self_cb, (void *)(uintptr_t)&tq_stacks_init);
     exit_key_ok = pthread_key_create(&exit_key, thread_gone) == 0;
     agg_mode = aggregate;
-    if (aggregate && !(aggs = raw_map(AGG_MAX_IDS * sizeof *aggs)))
+    if (aggregate && tq_agg_init())
         return;
     tq_stacks_on = 1;
 }

@@ -284,7 +284,11 @@ Test(stacks, aggregate_totals_equal_event_totals)
         cr_expect_eq(x->calls, y->calls, "%s: %llu calls in events, %llu aggregated", fns[i],
                      (unsigned long long)x->calls, (unsigned long long)y->calls);
         cr_expect_eq(x->allocated, y->allocated, "%s", fns[i]);
+        cr_expect_eq(x->peak, y->peak, "%s: %llu held at the peak in events, %llu aggregated", fns[i],
+                     (unsigned long long)x->peak, (unsigned long long)y->peak);
     }
+    cr_expect_eq(e.peak, g.peak, "heap peak: %llu from events, %llu aggregated", (unsigned long long)e.peak,
+                 (unsigned long long)g.peak);
     cr_expect_eq(site_named(&g, "tiny_calls")->calls, 90000);
     cr_expect_eq(e.calls, g.calls, "total calls");
     cr_expect_eq(e.allocated, g.allocated, "total bytes");

@@ -15,8 +15,7 @@ static void diff_usage(FILE *f)
                "allocated, allocation calls) and every allocation site (function, file:line) whose figures changed,\n"
                "biggest change first. Sites are matched by name, so the two runs may load code at other addresses.\n\n"
                "  -n, --top N   list at most N sites                                  [Default: 20]\n"
-               "  --by WHAT     peak (heap held at the peak), allocated or calls        [Default: peak;\n"
-               "                                                   allocated when a trace is --aggregate]\n"
+               "  --by WHAT     peak (heap held at the peak), allocated or calls        [Default: peak]\n"
                "  -h, --help    show this help\n");
 }
 
@@ -52,8 +51,7 @@ static void print_totals(const struct tq_sites *a, const struct tq_sites *b)
 {
     char x[40], y[40], z[40];
     printf("%-22s %14s %14s %14s\n", "totals", "A", "B", "B - A");
-    if (!a->aggregated && !b->aggregated)
-        printf("%-22s %14s %14s %14s\n", "heap at the peak", tq_format_bytes(a->peak, x, 32),
+    printf("%-22s %14s %14s %14s\n", "heap at the peak", tq_format_bytes(a->peak, x, 32),
                tq_format_bytes(b->peak, y, 32), sbytes((int64_t)b->peak - (int64_t)a->peak, z));
     printf("%-22s %14s %14s %14s\n", "bytes allocated", tq_format_bytes(a->allocated, x, 32),
            tq_format_bytes(b->allocated, y, 32), sbytes((int64_t)b->allocated - (int64_t)a->allocated, z));
@@ -83,23 +81,16 @@ static size_t collect(const struct tq_sites *a, const struct tq_sites *b, struct
     return n;
 }
 
-static void print_sites(struct change *v, size_t n, int top, int by, int peaks)
+static void print_sites(struct change *v, size_t n, int top, int by)
 {
     g_by = by;
     qsort(v, n, sizeof *v, by_change);
     printf("\n%zu sites changed; by %s:\n", n, by == 0 ? "heap held at the peak" : by == 1 ? "bytes allocated" : "calls");
-    if (peaks)
-        printf("%14s %14s %14s %12s  %s\n", "peak B - A", "alloc B - A", "peak in B", "calls B - A", "site");
-    else
-        printf("%14s %14s %12s  %s\n", "alloc B - A", "alloc in B", "calls B - A", "site");
+    printf("%14s %14s %14s %12s  %s\n", "peak B - A", "alloc B - A", "peak in B", "calls B - A", "site");
     for (size_t i = 0; i < n && i < (size_t)top; i++) {
         char p[40], a[40], b[32];
-        if (peaks)
-            printf("%14s %14s %14s %+12lld  %s\n", sbytes(v[i].d_peak, p), sbytes(v[i].d_alloc, a),
-                   tq_format_bytes(v[i].b_peak, b, sizeof b), (long long)v[i].d_calls, v[i].key);
-        else
-            printf("%14s %14s %+12lld  %s\n", sbytes(v[i].d_alloc, a), tq_format_bytes(v[i].b_alloc, b, sizeof b),
-                   (long long)v[i].d_calls, v[i].key);
+        printf("%14s %14s %14s %+12lld  %s\n", sbytes(v[i].d_peak, p), sbytes(v[i].d_alloc, a),
+               tq_format_bytes(v[i].b_peak, b, sizeof b), (long long)v[i].d_calls, v[i].key);
     }
 }
 
@@ -140,9 +131,8 @@ int cmd_diff(int argc, char **argv)
         tq_sites_clear(&a);
         return tq_cli_fail("diff", &err);
     }
-    int peaks = !a.aggregated && !b.aggregated;
-    if (by < 0 || (by == 0 && !peaks))
-        by = peaks ? 0 : 1;
+    if (by < 0)
+        by = 0;
     printf("A: %s\nB: %s\n\n", argv[optind], argv[optind + 1]);
     print_totals(&a, &b);
     tq_sites_sort(&a, TQ_SITES_BY_KEY);
@@ -151,7 +141,7 @@ int cmd_diff(int argc, char **argv)
     int rc = TQ_EXIT_OK;
     if (v) {
         size_t n = collect(&a, &b, v);
-        print_sites(v, n, top, by, peaks);
+        print_sites(v, n, top, by);
     } else {
         rc = TQ_EXIT_FAIL;
     }

@@ -29,14 +29,10 @@ static void print_rows(const struct tq_sites *s, int n, enum tq_site_order order
 void report_top_print(struct tq_sites *s, int n)
 {
     char a[32];
-    if (!s->aggregated) {
-        tq_sites_sort(s, TQ_SITES_BY_PEAK);
-        printf("top %d sites by heap held at the peak (%s at %.3f s):\n", n, tq_format_bytes(s->peak, a, sizeof a),
-               s->peak_t_ns / 1e9);
-        print_rows(s, n, TQ_SITES_BY_PEAK);
-    } else {
-        printf("(recorded with --aggregate: per-site totals only, no heap-at-peak figures)\n");
-    }
+    tq_sites_sort(s, TQ_SITES_BY_PEAK);
+    printf("top %d sites by heap held at the peak (%s at %.3f s%s):\n", n, tq_format_bytes(s->peak, a, sizeof a),
+           s->peak_t_ns / 1e9, s->aggregated ? ", totals kept by the shim: --aggregate" : "");
+    print_rows(s, n, TQ_SITES_BY_PEAK);
     tq_sites_sort(s, TQ_SITES_BY_ALLOCATED);
     printf("top %d sites by bytes allocated (%s in total):\n", n, tq_format_bytes(s->allocated, a, sizeof a));
     print_rows(s, n, TQ_SITES_BY_ALLOCATED);
@@ -67,8 +63,7 @@ json_t *report_top_json(struct tq_sites *s, int n)
                           (json_int_t)s->calls, "aggregated", s->aggregated);
     if (!o)
         return NULL;
-    if (!s->aggregated)
-        json_object_set_new(o, "peak", rows_json(s, n, TQ_SITES_BY_PEAK));
+    json_object_set_new(o, "peak", rows_json(s, n, TQ_SITES_BY_PEAK));
     json_object_set_new(o, "allocated", rows_json(s, n, TQ_SITES_BY_ALLOCATED));
     json_object_set_new(o, "calls", rows_json(s, n, TQ_SITES_BY_CALLS));
     return o;

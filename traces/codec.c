@@ -516,19 +516,23 @@ int tq_rec_get_module(const struct tq_rec *rec, struct tq_rec_module *out)
 
 /* ---- AGGREGATE ---- */
 
-#define AGG_ENTRY_SIZE 24u /* u32 stack_id, u32 reserved, u64 calls, u64 bytes */
+#define AGG_ENTRY_SIZE 32u /* u32 stack_id, u32 reserved, u64 calls, u64 bytes, u64 peak_bytes */
 
-size_t tq_rec_put_aggregate(uint8_t *buf, size_t cap, const struct tq_agg_entry *e, uint32_t n)
+size_t tq_rec_put_aggregate(uint8_t *buf, size_t cap, uint64_t heap_peak, uint64_t peak_t_ns,
+                            const struct tq_agg_entry *e, uint32_t n)
 {
     struct put w = {buf, cap, 0, 0};
     size_t at = rec_open(&w, TQ_REC_AGGREGATE);
     put_u32(&w, n);
     put_u32(&w, 0);
+    put_u64(&w, heap_peak);
+    put_u64(&w, peak_t_ns);
     for (uint32_t i = 0; i < n; i++) {
         put_u32(&w, e[i].stack_id);
         put_u32(&w, 0);
         put_u64(&w, e[i].calls);
         put_u64(&w, e[i].bytes);
+        put_u64(&w, e[i].peak_bytes);
     }
     return rec_close(&w, at);
 }
@@ -538,6 +542,8 @@ int tq_rec_get_aggregate(const struct tq_rec *rec, struct tq_rec_aggregate *out)
     struct get r = rec_reader(rec);
     out->count = get_u32(&r);
     get_u32(&r);
+    out->heap_peak = get_u64(&r);
+    out->peak_t_ns = get_u64(&r);
     if (r.bad || out->count > (r.len - r.pos) / AGG_ENTRY_SIZE)
         return -1;
     out->entries = r.p + r.pos;
@@ -552,5 +558,6 @@ struct tq_agg_entry tq_rec_aggregate_entry(const struct tq_rec_aggregate *a, uin
     get_u32(&r);
     e.calls = get_u64(&r);
     e.bytes = get_u64(&r);
+    e.peak_bytes = get_u64(&r);
     return e;
 }

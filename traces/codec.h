@@ -144,16 +144,19 @@ struct tq_rec_module {
     uint32_t path_len;
 };
 
-/* One entry of an AGGREGATE record: cumulative totals of one stack since the trace started. */
+/* One entry of an AGGREGATE record: totals of one stack since the trace started (the malloc family only). */
 struct tq_agg_entry {
     uint32_t stack_id;
-    uint64_t calls;      /* allocation calls (malloc family and mmap family alike, as in EVENTS) */
+    uint64_t calls;      /* allocation calls */
     uint64_t bytes;      /* bytes requested by those calls */
+    uint64_t peak_bytes; /* bytes of its blocks live at the record's heap peak */
 };
 
 struct tq_rec_aggregate {
     uint32_t count;
-    const uint8_t *entries; /* count entries of 24 bytes (read with tq_rec_aggregate_entry) */
+    uint64_t heap_peak;     /* live heap at the peak the entries' peak_bytes refer to */
+    uint64_t peak_t_ns;     /* when */
+    const uint8_t *entries; /* count entries of 32 bytes (read with tq_rec_aggregate_entry) */
 };
 
 /* ---- encoding: each returns the bytes written into buf (header + payload), or 0 when cap is too small ---- */
@@ -175,8 +178,9 @@ size_t tq_rec_put_stack(uint8_t *buf, size_t cap, uint32_t id, const uint64_t *i
 /* MODULE; path is NUL-terminated. */
 size_t tq_rec_put_module(uint8_t *buf, size_t cap, const struct tq_rec_module *m, const char *path);
 
-/* AGGREGATE holding e[0..n). */
-size_t tq_rec_put_aggregate(uint8_t *buf, size_t cap, const struct tq_agg_entry *e, uint32_t n);
+/* AGGREGATE holding e[0..n), whose peak_bytes are those at heap_peak bytes, at peak_t_ns. */
+size_t tq_rec_put_aggregate(uint8_t *buf, size_t cap, uint64_t heap_peak, uint64_t peak_t_ns,
+                            const struct tq_agg_entry *e, uint32_t n);
 
 /* ---- decoding: each returns 0 on success, -1 when the payload is too short or inconsistent ---- */
 
