@@ -69,7 +69,7 @@ static int have_cgroups(void)
     return 1;
 }
 
-Test(runner_cli, chunked_equals_unchunked_for_every_operator, .timeout = 60)
+Test(runner_cli, chunked_equals_unchunked_for_every_operator)
 {
     static const char *ops[] = {"envelope", "gaussian", "gst3d"};
     static const char *chunks[] = {"20,18,50", "7,36,50", "13,5,50", "1,1,50"};
@@ -125,18 +125,27 @@ static void oom_run(const char *enforce)
     cr_assert_neq(access(p, F_OK), 0);
     free(out);
     free(err);
+    /* The failed run kept its journal and partial output for --resume; --force starts over and removes both. */
+    cr_assert_eq(tq_runf("test $(ls -a '%s' | grep -c '^.fail.npy.tmp') = 1 && test -f '%s/fail.npy.journal'", dir,
+                         dir), 0);
+    snprintf(args, sizeof args, "run --op gaussian --input in.npy --output fail.npy --chunks none --force "
+             "--memory-per-worker 64MiB --retries 3 --pad-per-voxel 1600 --enforce %s", enforce);
+    cr_assert_eq(tq(dir, NULL, NULL, args), 0);
+    cr_assert_eq(tq_runf("test $(ls -a '%s' | grep -c 'fail.npy.tmp\\|fail.npy.journal') = 0", dir), 0,
+                 "--force left the old partial output or journal behind");
+    cr_assert(same_file(dir, "whole.npy", "fail.npy"));
     tq_rmtree(dir);
     free(dir);
 }
 
-Test(runner_cli, oom_killed_worker_is_split_and_retried, .timeout = 60)
+Test(runner_cli, oom_killed_worker_is_split_and_retried)
 {
     if (!have_cgroups())
         cr_skip_test("needs root and a writable memory cgroup");
     oom_run("cgroup");
 }
 
-Test(runner_cli, watchdog_fallback_when_forced, .timeout = 60)
+Test(runner_cli, watchdog_fallback_when_forced)
 {
     oom_run("watchdog");
 }
@@ -151,7 +160,7 @@ static size_t done_lines(const char *path)
     return n;
 }
 
-Test(runner_cli, killed_run_resumes_without_recomputing, .timeout = 60)
+Test(runner_cli, killed_run_resumes_without_recomputing)
 {
     char *dir = setup(), jpath[4200];
     snprintf(jpath, sizeof jpath, "%s/part.npy.journal", dir);
@@ -267,7 +276,7 @@ Test(runner_cli, usage_errors_exit_2)
     free(dir);
 }
 
-Test(runner_cli, mpi_two_ranks_equal_one_machine, .timeout = 90)
+Test(runner_cli, mpi_two_ranks_equal_one_machine)
 {
     char *dir = setup(), *out, *err;
     if (tq_runf("command -v mpirun >/dev/null 2>&1") != 0)
@@ -291,6 +300,40 @@ Test(runner_cli, mpi_two_ranks_equal_one_machine, .timeout = 90)
     cr_assert(same_file(dir, "one.npy", "two.npy"), "the 2-rank output differs from the 1-machine output");
     free(out);
     free(err);
+    tq_rmtree(dir);
+    free(dir);
+}
+
+Test(runner_cli, experiment_help_and_usage)
+{
+    char *dir = tq_tmpdir(), *out, *err;
+    cr_assert_eq(tq(dir, &out, NULL, "experiment --help"), 0);
+    cr_assert(strstr(out, "--limits") && strstr(out, "Default"), "%s", out);
+    free(out);
+    cr_assert_eq(tq(dir, NULL, &err, "experiment"), 2);
+    cr_assert(strstr(err, "missing -o") != NULL, "%s", err);
+    free(err);
+    cr_assert_eq(tq(dir, NULL, &err, "experiment -o x --limits lots"), 2);
+    cr_assert(strstr(err, "bad --limits") != NULL, "%s", err);
+    free(err);
+    /* A missing model is named, and nothing is run. */
+    cr_assert_eq(tq(dir, NULL, &err, "experiment -o res --models nowhere --shapes 8"), 1);
+    cr_assert(strstr(err, "nowhere/gst3d.model.json") != NULL, "%s", err);
+    free(err);
+    tq_rmtree(dir);
+    free(dir);
+}
+
+Test(runner_cli, segy_in_segy_out_chunked_equals_unchunked)
+{
+    char *dir = tq_tmpdir(), *err;
+    cr_assert_eq(tq(dir, NULL, NULL, "synth --shape 30x20x40 -o in.segy"), 0);
+    cr_assert_eq(tq(dir, NULL, &err, "run --op gst3d --input in.segy --output whole.segy --chunks none"), 0, "%s", err);
+    free(err);
+    cr_assert_eq(tq(dir, NULL, &err, "run --op gst3d --input in.segy --output parts.segy --chunks 7,6,13 "
+                    "--memory-per-worker 256MiB"), 0, "%s", err);
+    free(err);
+    cr_assert(same_file(dir, "whole.segy", "parts.segy"), "chunked SEG-Y output differs (headers or samples)");
     tq_rmtree(dir);
     free(dir);
 }
