@@ -201,3 +201,98 @@ Test(export_real, folded_by_peak_of_aggregate_without_peaks_says_so)
     tq_rmtree(dir);
     free(dir);
 }
+
+/* CSV rows of an export: the number of data rows; fails the test on a negative byte column. */
+static int csv_rows_nonnegative(const char *trace, uint64_t *last_calls, uint64_t *heap_peak)
+{
+    char cmd[8400], *out, *err;
+    snprintf(cmd, sizeof cmd, "%s export %s --format csv", tq_build_path("traceq"), trace);
+    cr_assert_eq(tq_run(cmd, &out, &err), 0, "%s", err);
+    int rows = 0;
+    char *save = NULL;
+    for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        if (l == out)
+            continue; /* header */
+        double t;
+        long long v[10];
+        cr_assert_eq(sscanf(l, "%lf,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld", &t, &v[0], &v[1], &v[2],
+                            &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]),
+                     11, "bad row %s", l);
+        for (int i = 0; i < 10; i++)
+            cr_assert_geq(v[i], 0, "%s: negative column %d in row %s", trace, i + 1, l);
+        *heap_peak = (uint64_t)v[5];
+        *last_calls = (uint64_t)v[9];
+        rows++;
+    }
+    free(out);
+    free(err);
+    return rows;
+}
+
+/* Chrome JSON of a trace: parses, has the three counter tracks with one value per sample each, none negative. */
+static void check_chrome(const char *trace, int rows)
+{
+    char cmd[8400], *out, *err;
+    snprintf(cmd, sizeof cmd, "%s export %s --format chrome", tq_build_path("traceq"), trace);
+    cr_assert_eq(tq_run(cmd, &out, &err), 0, "%s", err);
+    json_error_t je;
+    json_t *root = json_loads(out, 0, &je);
+    cr_assert_not_null(root, "chrome JSON does not parse: %s", je.text);
+    json_t *evs = json_object_get(root, "traceEvents"), *ev;
+    size_t i;
+    int per_track[3] = {0};
+    static const char *const tracks[3] = {"RSS", "heap", "mmap"};
+    json_array_foreach(evs, i, ev)
+    {
+        const char *ph = json_string_value(json_object_get(ev, "ph")), *name;
+        if (!ph || strcmp(ph, "C"))
+            continue;
+        name = json_string_value(json_object_get(ev, "name"));
+        double b = json_number_value(json_object_get(json_object_get(ev, "args"), "bytes"));
+        cr_assert_geq(b, 0, "%s: negative %s counter", trace, name);
+        for (int k = 0; k < 3; k++)
+            per_track[k] += name && !strcmp(name, tracks[k]);
+    }
+    for (int k = 0; k < 3; k++)
+        cr_assert_eq(per_track[k], rows, "%s: %d %s counters for %d samples", trace, per_track[k], tracks[k], rows);
+    json_decref(root);
+    free(out);
+    free(err);
+}
+
+/* csv, chrome, plot, report --top and diff on --stacks and --aggregate traces of a 4-thread program. */
+Test(export_real, chrome_csv_plot_report_diff_on_multithreaded_traces)
+{
+    static const char *const modes[2] = {"--stacks", "--aggregate"};
+    char *dirs[2], *traces[2], cmd[8400], *out, *err;
+    for (int m = 0; m < 2; m++) {
+        traces[m] = record_one(modes[m], "stack_paths 8 20000 4", &dirs[m]);
+        uint64_t calls = 0, heap_peak = 0;
+        int rows = csv_rows_nonnegative(traces[m], &calls, &heap_peak);
+        cr_assert_geq(rows, 1);
+        /* 80052 allocations and as many frees at least (the program's own; the runtime adds a few). */
+        cr_expect_geq(calls, 2 * 80052, "%s: %" PRIu64 " calls", modes[m], calls);
+        cr_expect_lt(calls, 2 * 80052 + 200, "%s: %" PRIu64 " calls", modes[m], calls);
+        cr_expect_geq(heap_peak, (8u << 20) + (4u << 20), "%s", modes[m]);
+        check_chrome(traces[m], rows);
+        snprintf(cmd, sizeof cmd, "%s plot %s -o %s/p.png", tq_build_path("traceq"), traces[m], dirs[m]);
+        cr_assert_eq(tq_runf("%s", cmd), 0, "plot %s", modes[m]);
+        snprintf(cmd, sizeof cmd, "%s report --top 3 %s", tq_build_path("traceq"), traces[m]);
+        cr_assert_eq(tq_run(cmd, &out, &err), 0, "%s", err);
+        cr_expect(strstr(out, "hold_big") && strstr(out, "churn_big") && strstr(out, "tiny_calls"), "%s", out);
+        cr_expect(strstr(out, "80000  tiny_calls"), "tiny_calls' 80000 calls missing:\n%s", out);
+        free(out);
+        free(err);
+    }
+    /* The same deterministic run, events vs aggregate: same totals, no site changed. */
+    snprintf(cmd, sizeof cmd, "%s diff %s %s", tq_build_path("traceq"), traces[0], traces[1]);
+    cr_assert_eq(tq_run(cmd, &out, &err), 0, "%s", err);
+    cr_expect(strstr(out, "0 sites changed"), "%s", out);
+    free(out);
+    free(err);
+    for (int m = 0; m < 2; m++) {
+        tq_rmtree(dirs[m]);
+        free(dirs[m]);
+        free(traces[m]);
+    }
+}
