@@ -296,3 +296,51 @@ Test(export_real, chrome_csv_plot_report_diff_on_multithreaded_traces)
         free(traces[m]);
     }
 }
+
+/* The replay's peak snapshot adds the program's mmap bytes of the sample before it as a node of their own, and
+ * comes in time order between the samples. */
+Test(export_real, massif_peak_snapshot_counts_mmap_bytes_as_a_node)
+{
+    char *dir = tq_tmpdir(), trace[4200], cmd[8400], *out, *err;
+    snprintf(trace, sizeof trace, "%s/t.tq", dir);
+    int fd = open(trace, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    cr_assert_geq(fd, 0);
+    struct tq_trace_writer w;
+    cr_assert_eq(tq_writer_open(&w, fd), 0);
+    static uint8_t buf[1 << 14];
+    struct tq_rec_process p = {.pid = 8, .ppid = 1, .interval_us = 10000, .page_size = 4096, .flags = TQ_PROC_STACKS};
+    put(&w, buf, tq_rec_put_process(buf, sizeof buf, &p, "/bin/mm", 0, NULL));
+    uint64_t ips[1] = {0x401000};
+    put(&w, buf, tq_rec_put_stack(buf, sizeof buf, 1, ips, 1));
+    /* Samples at 0, 10, 20 ms; the heap peaks (7000 B) at 15 ms between two samples that see 3000 B. */
+    struct tq_event ev[3] = {{TQ_CALL_MALLOC, 2000000, 1, 3000, 0, 1},
+                             {TQ_CALL_MALLOC, 15000000, 2, 4000, 0, 1},
+                             {TQ_CALL_FREE, 16000000, 2, 0, 0, 0}};
+    for (int i = 0; i < 3; i++) {
+        struct tq_rec_sample s = {.t_ns = (uint64_t)i * 10000000u, .heap_live_req = i ? 3000 : 0,
+                                  .heap_live_usable = i ? 3000 : 0, .mmap_live = 65536};
+        put(&w, buf, tq_rec_put_sample(buf, sizeof buf, &s));
+        if (i == 0)
+            put(&w, buf, tq_rec_put_events(buf, sizeof buf, 8, ev, 3));
+    }
+    struct tq_rec_end end = {.t_ns = 20000000, .reason = TQ_END_EXIT};
+    put(&w, buf, tq_rec_put_end(buf, sizeof buf, &end));
+    cr_assert_eq(tq_writer_close(&w), 0);
+    snprintf(cmd, sizeof cmd, "%s export %s --format massif -o %s/m.out && ms_print %s/m.out",
+             tq_build_path("traceq"), trace, dir, dir);
+    cr_assert_eq(tq_run(cmd, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "(72,536B) (heap allocation functions)"), "root != 7000 + 65536:\n%s", out);
+    cr_assert(strstr(out, "(65,536B) 0x0: (mmap bytes"), "no mmap node:\n%s", out);
+    free(out);
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s/m.out", dir);
+    cr_assert_eq(check_massif_trees(cmd), 7000 + 65536);
+    /* In time order: the peak snapshot (15 ms) between the samples of 10 and 20 ms. */
+    char *text = tq_slurp(cmd, NULL), *peak = strstr(text, "heap_tree=peak");
+    cr_assert_not_null(peak);
+    char *t10 = strstr(text, "time=10\n"), *t15 = strstr(text, "time=15\n"), *t20 = strstr(text, "time=20\n");
+    cr_assert(t10 && t15 && t20 && t10 < t15 && t15 < peak && peak < t20, "snapshots out of order:\n%s", text);
+    free(text);
+    tq_rmtree(dir);
+    free(dir);
+}
