@@ -24,7 +24,8 @@ int tq_cli_fail(const char *cmd, const struct tq_err *err);
 #define TQ_COMMANDS(X)                                                                        \
     X(version, "print the version of traceq")                                                 \
     X(record, "run a command under the shim and write its traces")                            \
-    X(report, "summarize traces: peaks, calls, samples, fork tree")                           \
+    X(report, "summarize traces: peaks, calls, samples, fork tree, top allocation sites")     \
+    X(diff, "what grew and what shrank between two --stacks traces, by site and in totals")   \
     X(export, "convert a trace to massif, folded stacks, Chrome trace JSON or CSV")           \
     X(plot, "draw RSS, heap and mmap of traces over time to an SVG or PNG")                   \
     X(compare, "run a command under several memory profilers and compare their peaks")        \
