@@ -18,8 +18,10 @@ tq_status tq_outfile_open(struct tq_outfile *of, const char *path, bool force, s
     if (strlen(path) >= sizeof of->path)
         return tq_fail(err, TQ_ERR_USAGE, "output path too long: %s", path);
     struct stat st;
-    if (!force && stat(path, &st) == 0)
+    if (!force && stat(path, &st) == 0) {
+        of->exists = true;
         return tq_fail(err, TQ_ERR_USAGE, "%s exists; use --force to replace it", path);
+    }
     snprintf(of->path, sizeof of->path, "%s", path);
     snprintf(of->tmp, sizeof of->tmp, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(of->tmp);
@@ -68,6 +70,7 @@ tq_status tq_outfile_commit(struct tq_outfile *of, struct tq_err *err)
     }
     int rc = of->force ? rename(of->tmp, of->path) : rename_noreplace(of->tmp, of->path);
     if (rc != 0) {
+        of->exists = errno == EEXIST;
         tq_status s = errno == EEXIST ? tq_fail(err, TQ_ERR_USAGE, "%s exists; use --force to replace it", of->path)
                                       : tq_fail_errno(err, TQ_ERR_IO, "cannot rename to %s", of->path);
         unlink(of->tmp);
