@@ -121,6 +121,15 @@ tq_status tq_vol_check_shape(const size_t shape[3], struct tq_err *err)
     return TQ_OK;
 }
 
+tq_status tq_vol_open_input(const char *path, char *name, size_t cap, int *fd, struct tq_err *err)
+{
+    snprintf(name, cap, "%s", path);
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0)
+        return tq_fail_errno(err, TQ_ERR_IO, "cannot open '%s'", path);
+    return TQ_OK;
+}
+
 tq_status tq_vol_pread_all(int fd, void *buf, size_t len, size_t off, const char *path, struct tq_err *err)
 {
     char *p = buf;
