@@ -79,8 +79,7 @@ static int op_parse(int argc, char **argv, struct op_args *a)
     int c;
     char *end;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    while ((c = tq_cli_getopt("op", argc, argv, "o:h", opts)) != -1) {
         switch (c) {
         case 'i': a->input = optarg; break;
         case 'y':
@@ -116,7 +115,7 @@ static int op_parse(int argc, char **argv, struct op_args *a)
         case 'F': a->p.full_size = 1; break;
         case 'f': a->force = 1; break;
         case 'h': op_usage(); return -1;
-        default: return tq_cli_usage_error("op", "unknown or incomplete option '%s'", argv[optind - 1]);
+        default: return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
     }
     if (optind >= argc)

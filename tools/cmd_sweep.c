@@ -86,17 +86,14 @@ static int sweep_parse(int argc, char **argv, struct sweep_opts *o)
     o->use_record = 1;
     tq_sweep_parse_cpus("0", &o->cpuset, NULL);
     int c;
-    opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+    while ((c = tq_cli_getopt("sweep", argc, argv, "o:h", longopts)) != -1) {
         if (c == 'h') {
             sweep_usage(stdout);
             return -1;
         }
-        if (c == ':')
-            return tq_cli_usage_error("sweep", "option %s needs a value", argv[optind - 1]);
         if (c == '?')
-            return tq_cli_usage_error("sweep", "unknown option %s", argv[optind - 1]);
+            return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         if (sweep_value(c, optarg, o, &err))
             return tq_cli_fail("sweep", &err);
     }

@@ -32,6 +32,22 @@ int tq_cli_usage_error(const char *cmd, const char *fmt, ...)
     return TQ_EXIT_USAGE;
 }
 
+int tq_cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+    /* A ':' right after the optional '+' makes getopt return ':' (not '?') for a missing value, so the two
+     * mistakes get their own messages. */
+    char spec[64];
+    int plus = shortopts[0] == '+';
+    snprintf(spec, sizeof spec, "%s:%s", plus ? "+" : "", shortopts + plus);
+    opterr = 0;
+    int c = getopt_long(argc, argv, spec, longopts, NULL);
+    if (c == ':')
+        tq_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+    else if (c == '?')
+        tq_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+    return c == ':' ? '?' : c;
+}
+
 int tq_cli_fail(const char *cmd, const struct tq_err *err)
 {
     fprintf(stderr, "traceq %s: %s\n", cmd, err->msg[0] ? err->msg : tq_strerror(err->status));
