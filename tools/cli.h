@@ -28,6 +28,10 @@ int tq_cli_fail(const char *cmd, const struct tq_err *err);
  * Set optind = 1 before the first call. A leading '+' in shortopts stops at the first operand. */
 int tq_cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts, const struct option *longopts);
 
+/* The path of the running traceq executable (from /proc/self/exe) into buf; 0 on success, -1 when it cannot be
+ * read or does not fit in cap bytes. */
+int tq_cli_self_exe(char *buf, size_t cap);
+
 /* Subcommands: one row per command here, one tools/cmd_<name>.c each defining int cmd_<name>(int, char **). */
 #define TQ_COMMANDS(X)                                                                        \
     X(version, "print the version of traceq")                                                 \

@@ -117,11 +117,8 @@ int cmd_compare(int argc, char **argv)
     if (plot && !force && access(plot, F_OK) == 0)
         return tq_cli_usage_error("compare", "%s exists; use --force to replace it", plot);
     static char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = 0;
+    if (tq_cli_self_exe(self, sizeof self) == 0)
         o.traceq = self;
-    }
     struct tq_compare *c = NULL;
     if (tq_compare_run(&o, argv + optind, &c, &err))
         return tq_cli_fail("compare", &err);

@@ -57,10 +57,8 @@ static int find_shim(char *out, size_t cap)
         snprintf(out, cap, "%s", env);
     } else {
         char self[PATH_MAX - 32];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (n <= 0)
+        if (tq_cli_self_exe(self, sizeof self))
             return -1;
-        self[n] = 0;
         char *slash = strrchr(self, '/');
         *slash = 0;
         snprintf(out, cap, "%s/libtraceq.so", self);

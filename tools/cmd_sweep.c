@@ -141,10 +141,8 @@ static int sweep_exe(struct sweep_opts *o, char *buf, size_t cap)
 {
     if (o->exe)
         return 0;
-    ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
-    if (n <= 0)
+    if (tq_cli_self_exe(buf, cap))
         return -1;
-    buf[n] = 0;
     o->exe = buf;
     return 0;
 }

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -46,6 +47,15 @@ int tq_cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
     else if (c == '?')
         tq_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
     return c == ':' ? '?' : c;
+}
+
+int tq_cli_self_exe(char *buf, size_t cap)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
+    if (n <= 0 || (size_t)n >= cap - 1) /* readlink does not say when it cut the name short */
+        return -1;
+    buf[n] = 0;
+    return 0;
 }
 
 int tq_cli_fail(const char *cmd, const struct tq_err *err)
