@@ -1,6 +1,7 @@
 /* outfile.c - temporary-name-then-rename output files that never clobber unless forced (see outfile.h). */
 #define _GNU_SOURCE
 #include "outfile.h"
+#include "../common/atomic_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,9 +29,7 @@ tq_status tq_outfile_open(struct tq_outfile *of, const char *path, bool force, s
     if (fd < 0)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot create a temporary file for %s", path);
     /* mkstemp makes the file 0600; outputs are ordinary files, so give them the usual umask-based mode. */
-    mode_t mask = umask(0);
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
+    tq_atomic_file_set_mode(fd);
     of->fp = fdopen(fd, "w");
     if (!of->fp) {
         tq_status s = tq_fail_errno(err, TQ_ERR_IO, "cannot open %s", of->tmp);
@@ -40,20 +39,6 @@ tq_status tq_outfile_open(struct tq_outfile *of, const char *path, bool force, s
     }
     of->force = force;
     return TQ_OK;
-}
-
-/* rename() replaces silently; without --force use renameat2(RENAME_NOREPLACE) so a file created meanwhile
- * survives, falling back to link+unlink on file systems that lack it. */
-static int rename_noreplace(const char *from, const char *to)
-{
-    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-        return 0;
-    if (errno != EINVAL && errno != ENOSYS)
-        return -1;
-    if (link(from, to) != 0)
-        return -1;
-    unlink(from);
-    return 0;
 }
 
 tq_status tq_outfile_commit(struct tq_outfile *of, struct tq_err *err)
@@ -68,8 +53,7 @@ tq_status tq_outfile_commit(struct tq_outfile *of, struct tq_err *err)
         unlink(of->tmp);
         return s;
     }
-    int rc = of->force ? rename(of->tmp, of->path) : rename_noreplace(of->tmp, of->path);
-    if (rc != 0) {
+    if (tq_atomic_file_publish(of->tmp, of->path, of->force) != 0) {
         of->exists = errno == EEXIST;
         tq_status s = errno == EEXIST ? tq_fail(err, TQ_ERR_USAGE, "%s exists; use --force to replace it", of->path)
                                       : tq_fail_errno(err, TQ_ERR_IO, "cannot rename to %s", of->path);
