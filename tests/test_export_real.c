@@ -19,14 +19,7 @@ static char *record_one(const char *opts, const char *args, char **dir)
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "%s/%s", tq_build_path("progs"), args);
     cr_assert_eq(shim_record_opts(*dir, opts, cmd, NULL), 0, "record %s %s failed", opts, args);
-    char pat[4200];
-    snprintf(pat, sizeof pat, "%.4000s/traceq.*.tq", *dir);
-    glob_t g;
-    cr_assert_eq(glob(pat, 0, NULL, &g), 0, "no trace in %s", *dir);
-    cr_assert_eq(g.gl_pathc, 1, "%zu traces in %s", g.gl_pathc, *dir);
-    char *p = strdup(g.gl_pathv[0]);
-    globfree(&g);
-    return p;
+    return shim_one_trace(*dir, "*", 0);
 }
 
 /* Check every detailed snapshot of a massif.out: its root equals mem_heap_B and no node's children sum to more
