@@ -579,8 +579,7 @@ int cmd_experiment(int argc, char **argv)
     long v;
     int c;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    while ((c = tq_cli_getopt("experiment", argc, argv, "o:h", opts)) != -1) {
         switch (c) {
         case 'o': a.out = optarg; break;
         case 'm': a.models = optarg; break;
@@ -599,7 +598,7 @@ int cmd_experiment(int argc, char **argv)
             *(c == 'r' ? &a.runs : c == 'w' ? &a.workers : &a.retries) = (int)v;
             break;
         default:
-            return tq_cli_usage_error("experiment", "unknown or incomplete option '%s'", argv[optind - 1]);
+            return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
     }
     if (optind < argc)
@@ -625,10 +624,8 @@ int cmd_experiment(int argc, char **argv)
     if (exp_limits(a.limits, 1, probe, EXP_MAX) <= 0)
         return tq_cli_usage_error("experiment", "bad --limits '%s' (sizes like 1.5GB or fractions like 0.5)",
                                   a.limits);
-    ssize_t n = readlink("/proc/self/exe", a.self, sizeof a.self - 1);
-    if (n <= 0)
+    if (tq_cli_self_exe(a.self, sizeof a.self) != 0)
         return tq_cli_usage_error("experiment", "cannot find the traceq binary");
-    a.self[n] = 0;
     if (mkdir(a.out, 0755) && errno != EEXIST)
         return tq_cli_usage_error("experiment", "cannot create %s: %s", a.out, strerror(errno));
     char path[PATH_MAX];
