@@ -139,7 +139,13 @@ static size_t plan_rows(const struct tq_plan *p, const struct tq_plan_request *r
             x.out[a] = tq_box_len(&p->blocks[i].out, a);
             x.in[a] = tq_box_len(&in, a);
         }
-        x.bound = r->model ? tq_model_bound(r->model, x.in) : 0;
+        if (r->model) {
+            /* the plan records the bound as each block's figure; the table shows the prediction beside it */
+            struct tq_prediction pr;
+            tq_model_predict(r->model, x.in, &pr);
+            x.pred = pr.bytes > 0 ? (uint64_t)pr.bytes : 0;
+            x.bound = pr.bound;
+        }
         size_t k = 0;
         while (k < n && (memcmp(rows[k].out, x.out, sizeof x.out) || memcmp(rows[k].in, x.in, sizeof x.in)))
             k++;
