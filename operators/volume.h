@@ -20,31 +20,65 @@ tq_status tq_vol_format_of(const char *path, enum tq_vol_format *fmt, struct tq_
 
 typedef struct tq_vol_reader tq_vol_reader;
 
-/* Open a volume for reading (format from the extension). Fails on a missing file, a bad header, an unsupported
- * dtype or a zero-size axis. Caller frees with tq_vol_reader_free. */
+/* Open a volume for reading (format from the extension). Axis 0 is always inlines: a crossline-sorted SEG-Y reads
+ * as segyio.tools.cube(f).transpose(1, 0, 2), since cube() keeps such files in (xline, inline) order. Fails with
+ * TQ_ERR_USAGE (unknown extension), TQ_ERR_IO (missing file), TQ_ERR_FORMAT (bad header, unsupported dtype or
+ * sample format, Fortran order, not 3-D), TQ_ERR_RANGE (zero-size axis) or TQ_ERR_TRUNCATED. Caller frees with
+ * tq_vol_reader_free. */
 tq_status tq_vol_reader_open(const char *path, tq_vol_reader **out, struct tq_err *err);
 /* Shape of the opened volume. Can't fail. */
 void tq_vol_reader_shape(const tq_vol_reader *r, size_t shape[3]);
-/* Read `box` into dst (tq_box_voxels(box) floats, C order). Fails on a box outside the volume or a short read. */
+/* Format of the opened volume. Can't fail. */
+enum tq_vol_format tq_vol_reader_format(const tq_vol_reader *r);
+/* Sample bytes this reader has read from its file so far (a box costs exactly its own voxels: tests use this to
+ * check that a box read touches only the traces and samples it needs). Can't fail. */
+size_t tq_vol_reader_bytes_read(const tq_vol_reader *r);
+/* Fails with TQ_ERR_RANGE on a zero axis or a voxel count whose byte size would not fit a file offset. */
+tq_status tq_vol_check_shape(const size_t shape[3], struct tq_err *err);
+/* Fails with TQ_ERR_RANGE unless lo < hi <= shape on every axis. */
+tq_status tq_vol_check_box(const size_t shape[3], const struct tq_box *box, struct tq_err *err);
+/* Read `box` into dst (tq_box_voxels(box) floats, C order). Several threads, or processes forked after open, may
+ * read through one reader at once (pread, no shared file position). Fails with TQ_ERR_RANGE on a box outside the
+ * volume, TQ_ERR_TRUNCATED on a short read, TQ_ERR_IO otherwise. */
 tq_status tq_vol_read_box(tq_vol_reader *r, const struct tq_box *box, float *dst, struct tq_err *err);
+/* NULL is a no-op. */
 void tq_vol_reader_free(tq_vol_reader *r);
 
 typedef struct tq_vol_writer tq_vol_writer;
 
 /* Create `path` (via a temporary name) for a volume of `shape`; refuses to overwrite unless `overwrite`.
- * `like` (may be NULL) is a SEG-Y reader whose geometry/headers a SEG-Y output copies. Caller frees. */
+ * `like` (may be NULL) is a SEG-Y reader whose geometry/headers a SEG-Y output copies (centred when `like` is
+ * larger, as for a trimmed output; ignored for .npy). Fails with TQ_ERR_USAGE (unknown extension, exists),
+ * TQ_ERR_RANGE (empty axis) or TQ_ERR_IO. Caller frees. */
 tq_status tq_vol_writer_create(const char *path, const size_t shape[3], int overwrite, const tq_vol_reader *like,
                                tq_vol_writer **out, struct tq_err *err);
-/* Write `box` from src. Safe to call from several processes on different boxes of one file (re-open by name). */
+/* Write `box` from src (pwrite at explicit offsets). Safe to call from several threads, or from processes forked
+ * after create, on different boxes of one file; only the creating process commits or removes the temporary.
+ * Fails with TQ_ERR_RANGE (box outside the shape) or TQ_ERR_IO. */
 tq_status tq_vol_write_box(tq_vol_writer *w, const struct tq_box *box, const float *src, struct tq_err *err);
-/* Flush and rename the temporary to the final name. */
+/* Close and rename the temporary to the final name; without `overwrite` fails (TQ_ERR_USAGE) if the final name
+ * appeared meanwhile. Fails with TQ_ERR_IO. Committing twice is a no-op. */
 tq_status tq_vol_writer_commit(tq_vol_writer *w, struct tq_err *err);
+/* Name of the temporary file while uncommitted (borrowed), else NULL. Can't fail. */
+const char *tq_vol_writer_tmp_path(const tq_vol_writer *w);
 /* Free; removes the temporary file unless committed. NULL is a no-op. */
 void tq_vol_writer_free(tq_vol_writer *w);
 
+/* For a program's main: install SIGINT, SIGTERM, SIGHUP and SIGQUIT handlers that delete this process's
+ * uncommitted writer temporaries, then let the signal kill the process as before (forked workers delete
+ * nothing). Can't fail. */
+void tq_vol_cleanup_on_signals(void);
+
 /* Fill `box` of the deterministic synthetic volume of `shape` and `seed` (Ricker 25 Hz, dt 4 ms, folded dipping
- * layers plus a little noise; varies along all three axes). Any box of it equals the same box of the whole. */
+ * layers plus a little noise; varies along all three axes). Any box of it equals the same box of the whole,
+ * bit for bit. Fails with TQ_ERR_RANGE (empty shape, box outside) or TQ_ERR_NOMEM. See operators/VOLUMES.md. */
 tq_status tq_synth_box(const size_t shape[3], uint64_t seed, const struct tq_box *box, float *dst,
                        struct tq_err *err);
+
+/* Write the synthetic volume of `shape` and `seed` to `path` (.npy or SEG-Y by extension) through a writer,
+ * generating whole inlines in slabs of at most 64 MiB. Fails like tq_vol_writer_create / tq_vol_write_box; on
+ * failure no file is left at `path`. */
+tq_status tq_synth_write_file(const char *path, const size_t shape[3], uint64_t seed, int overwrite,
+                              struct tq_err *err);
 
 #endif

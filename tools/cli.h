@@ -22,7 +22,8 @@ int tq_cli_fail(const char *cmd, const struct tq_err *err);
 
 /* Subcommands: one row per command here, one tools/cmd_<name>.c each defining int cmd_<name>(int, char **). */
 #define TQ_COMMANDS(X)                                                                        \
-    X(version, "print the version of traceq")
+    X(version, "print the version of traceq")                                                  \
+    X(synth, "write a deterministic synthetic seismic volume (.npy or SEG-Y)")
 
 #define TQ_DECLARE_CMD(name, summary) int cmd_##name(int argc, char **argv);
 TQ_COMMANDS(TQ_DECLARE_CMD)

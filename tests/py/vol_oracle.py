@@ -1,0 +1,86 @@
+"""vol_oracle.py - NumPy/segyio side of the volume tests (tests/test_volume_*.c): writes inputs with the
+reference tools and checks our outputs with them. Raw files are little-endian float32, C order."""
+import sys
+
+import numpy as np
+
+
+def rand(shape, seed):
+    return np.random.default_rng(int(seed)).standard_normal(shape) * 100.0
+
+
+def shape_of(s):
+    return tuple(int(v) for v in s.split("x"))
+
+
+def npy_write(path, raw, dtype, shape, seed, order="C", version=None):
+    """Random array of dtype (f4/f8) saved by numpy; raw gets the float32 values we must read."""
+    a = rand(shape_of(shape), seed).astype(dtype)
+    if order == "F":
+        a = np.asfortranarray(a)
+    if version:
+        with open(path, "wb") as f:
+            np.lib.format.write_array(f, a, version=(int(version), 0))
+    else:
+        np.save(path, a)
+    np.ascontiguousarray(a, dtype=np.float32).tofile(raw)
+
+
+def npy_check(path, raw):
+    """Exit 0 when numpy loads path as float32 C order with exactly the raw values."""
+    a = np.load(path)
+    r = np.fromfile(raw, dtype="<f4")
+    ok = a.dtype == np.float32 and a.flags.c_contiguous and a.size == r.size and np.array_equal(a.ravel(), r)
+    sys.exit(0 if ok else 1)
+
+
+def segy_write(path, raw, shape, seed, fmt, sorting):
+    """Random cube written by segyio (from_array for inline sorting, segyio.create for crossline, with odd and
+    descending line numbers); raw gets segyio.tools.cube() of the result as (inlines, xlines, samples)."""
+    ni, nx, ns = shape_of(shape)
+    data = rand((ni, nx, ns), seed).astype(np.float32)
+    fmt = int(fmt)
+    if sorting == "inline":
+        segyio.tools.from_array(path, data, format=fmt)
+    else:
+        spec = segyio.spec()
+        spec.sorting = segyio.TraceSortingFormat.CROSSLINE_SORTING
+        spec.format = fmt
+        spec.samples = list(range(ns))
+        spec.ilines = list(range(1000, 1000 + 2 * ni, 2))
+        spec.xlines = list(range(500, 500 - nx, -1))
+        with segyio.create(path, spec) as f:
+            t = 0
+            for xi, xl in enumerate(spec.xlines):
+                for ii, il in enumerate(spec.ilines):
+                    f.header[t] = {segyio.su.iline: il, segyio.su.xline: xl, segyio.su.offset: 1}
+                    f.trace[t] = data[ii, xi]
+                    t += 1
+    cube = cube_il_xl(path)
+    if fmt == 5 and not np.array_equal(cube, data):
+        sys.exit("segyio did not store the IEEE data exactly")
+    cube.astype("<f4").tofile(raw)
+
+
+def cube_il_xl(path):
+    """segyio.tools.cube(path), which is in file order: (xlines, inlines, samples) for a crossline-sorted file.
+    Returned as (inlines, xlines, samples), the order traceq always uses."""
+    with segyio.open(path) as f:
+        c = segyio.tools.cube(f)
+        if f.sorting == segyio.TraceSortingFormat.CROSSLINE_SORTING:
+            c = c.transpose(1, 0, 2)
+    return np.ascontiguousarray(c)
+
+
+def segy_cube(path, raw):
+    """raw gets segyio.tools.cube(path) as float32, as (inlines, xlines, samples)."""
+    cube_il_xl(path).astype("<f4").tofile(raw)
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1]
+    if cmd.startswith("segy"):
+        import segyio
+        import segyio.tools
+    {"npy-write": npy_write, "npy-check": npy_check, "segy-write": segy_write, "segy-cube": segy_cube}[cmd](
+        *sys.argv[2:])
