@@ -14,6 +14,7 @@
 #include "box.h"
 
 #define TQ_HALO_WHOLE ((size_t)-1) /* halo value meaning "the whole axis is needed" (Envelope along samples) */
+#define TQ_OP_MAX_RADIUS 4096      /* largest Gaussian radius accepted (truncate * sigma) */
 
 /* Parameters shared by all operators; fields an operator does not use are ignored. */
 struct tq_op_params {
@@ -40,11 +41,14 @@ struct tq_op {
     void (*halo)(const struct tq_op_params *p, size_t halo[3]);
     /* Voxels trimmed off each face of the output (0 for all but trimmed GST3D). Can't fail. */
     size_t (*trim)(const struct tq_op_params *p);
-    /* Compute io->out_box from io->in. Fails on bad arguments (box not covered by in_box + halo) or no memory. */
+    /* Compute io->out_box from io->in. io->in_box may be any superset of tq_op_input_box(io->out_box); the result
+     * is bit-identical whatever the block (see operators/OPERATORS.md). Runs tq_op_threads(p) threads.
+     * Fails with TQ_ERR_USAGE when in_box does not cover the need or out_box is outside the output,
+     * TQ_ERR_NOMEM when scratch memory is missing. */
     tq_status (*compute)(const struct tq_op_params *p, const struct tq_block_io *io, struct tq_err *err);
 };
 
-/* The operator called `name`, or NULL. */
+/* The operator called `name`, or NULL. Can't fail. */
 const struct tq_op *tq_op_find(const char *name);
 
 /* The table, ended by an entry with name NULL. */
@@ -53,11 +57,27 @@ extern const struct tq_op tq_ops[];
 /* Default parameters (sigma 3, truncate 4, trimmed, all cores). Can't fail. */
 void tq_op_params_default(struct tq_op_params *p);
 
+/* Check parameters for `op`: sigma and truncate finite and > 0 (Gaussian), radius <= TQ_OP_MAX_RADIUS,
+ * threads >= 0. Fails with TQ_ERR_RANGE naming the bad value. */
+tq_status tq_op_params_check(const struct tq_op *op, const struct tq_op_params *p, struct tq_err *err);
+
+/* Gaussian radius along axis a: (int)(truncate * sigma[a] + 0.5), as scipy.ndimage computes it. Can't fail. */
+size_t tq_op_gauss_radius(const struct tq_op_params *p, int a);
+
+/* The number of worker threads `p->threads` asks for (0 = online cores, at least 1). Can't fail. */
+int tq_op_threads(const struct tq_op_params *p);
+
+/* Fails with TQ_ERR_USAGE unless io->in_box contains tq_op_input_box(io->out_box) and out_box lies inside the
+ * output volume; kernels call it first, so any superset of the needed input is accepted. */
+tq_status tq_op_check_io(const struct tq_op *op, const struct tq_op_params *p, const struct tq_block_io *io,
+                         struct tq_err *err);
+
 /* Output shape of `op` for an input of in_shape; fails with TQ_ERR_RANGE when the input is too small. */
 tq_status tq_op_output_shape(const struct tq_op *op, const struct tq_op_params *p, const size_t in_shape[3],
                              size_t out_shape[3], struct tq_err *err);
 
-/* The input box (output box shifted by trim, grown by the halo, clamped to the volume) needed for out_box. */
+/* The input box (output box shifted by trim, grown by the halo, clamped to the volume) needed for out_box.
+ * Can't fail (out_box must lie inside the output volume). */
 void tq_op_input_box(const struct tq_op *op, const struct tq_op_params *p, const size_t vol_shape[3],
                      const struct tq_box *out_box, struct tq_box *in_box);
 

@@ -1,0 +1,142 @@
+/* block_exec.c - run an operator over one output block, streaming inline slabs from a source to a sink. */
+#include "block_exec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void tq_op_source_reader(struct tq_op_source *s, tq_vol_reader *r)
+{
+    *s = (struct tq_op_source){.reader = r};
+    tq_vol_reader_shape(r, s->shape);
+}
+
+void tq_op_source_mem(struct tq_op_source *s, const size_t shape[3], const float *vol)
+{
+    *s = (struct tq_op_source){.shape = {shape[0], shape[1], shape[2]}, .mem = vol};
+}
+
+void tq_op_source_synth(struct tq_op_source *s, const size_t shape[3], uint64_t seed)
+{
+    *s = (struct tq_op_source){.shape = {shape[0], shape[1], shape[2]}, .synthetic = 1, .seed = seed};
+}
+
+void tq_op_sink_writer(struct tq_op_sink *k, tq_vol_writer *w)
+{
+    *k = (struct tq_op_sink){.writer = w};
+}
+
+void tq_op_sink_mem(struct tq_op_sink *k, const size_t shape[3], float *out)
+{
+    *k = (struct tq_op_sink){.shape = {shape[0], shape[1], shape[2]}, .mem = out};
+}
+
+/* Copy `box` between a C-order volume of shape n (vol) and a packed buffer (buf); to_vol picks the direction. */
+static void box_copy(const size_t n[3], float *vol, const struct tq_box *box, float *buf, int to_vol)
+{
+    size_t len2 = tq_box_len(box, 2) * sizeof(float);
+    for (size_t i = box->lo[0]; i < box->hi[0]; i++)
+        for (size_t j = box->lo[1]; j < box->hi[1]; j++) {
+            float *v = vol + (i * n[1] + j) * n[2] + box->lo[2];
+            if (to_vol)
+                memcpy(v, buf, len2);
+            else
+                memcpy(buf, v, len2);
+            buf += tq_box_len(box, 2);
+        }
+}
+
+static tq_status source_read(const struct tq_op_source *s, const struct tq_box *box, float *dst, struct tq_err *err)
+{
+    if (s->reader)
+        return tq_vol_read_box(s->reader, box, dst, err);
+    if (s->synthetic)
+        return tq_synth_box(s->shape, s->seed, box, dst, err);
+    box_copy(s->shape, (float *)s->mem, box, dst, 0); /* read-only direction: mem is not written */
+    return TQ_OK;
+}
+
+static tq_status sink_write(const struct tq_op_sink *k, const struct tq_box *box, const float *src,
+                            struct tq_err *err)
+{
+    if (k->writer)
+        return tq_vol_write_box(k->writer, box, src, err);
+    box_copy(k->shape, k->mem, box, (float *)src, 1); /* src is only read in this direction */
+    return TQ_OK;
+}
+
+/* Bring the input of the next slab into `in`: keep the planes it shares with the previous slab's input `prev`
+ * (slabs advance along axis 0, so the shared planes are a suffix of prev and a prefix of next), read the rest. */
+static tq_status slab_input(const struct tq_op_source *src, const struct tq_box *prev, int have_prev,
+                            const struct tq_box *next, float *in, struct tq_err *err)
+{
+    size_t plane = tq_box_len(next, 1) * tq_box_len(next, 2);
+    size_t keep_lo = next->lo[0], keep_hi = next->lo[0];
+    if (have_prev && prev->hi[0] > next->lo[0] && prev->lo[0] <= next->lo[0]) {
+        keep_hi = prev->hi[0] < next->hi[0] ? prev->hi[0] : next->hi[0];
+        memmove(in, in + (next->lo[0] - prev->lo[0]) * plane, (keep_hi - keep_lo) * plane * sizeof(float));
+    }
+    if (keep_hi >= next->hi[0])
+        return TQ_OK;
+    struct tq_box rest = *next;
+    rest.lo[0] = keep_hi;
+    return source_read(src, &rest, in + (keep_hi - next->lo[0]) * plane, err);
+}
+
+static size_t slab_planes(const struct tq_op_params *p, const struct tq_box *out_box)
+{
+    size_t plane = tq_box_len(out_box, 1) * tq_box_len(out_box, 2) * sizeof(float);
+    size_t t = TQ_OP_SLAB_BYTES / plane, min = 4 * (size_t)tq_op_threads(p);
+    t = t < min ? min : t;
+    return t < tq_box_len(out_box, 0) ? t : tq_box_len(out_box, 0);
+}
+
+tq_status tq_op_run(const struct tq_op *op, const struct tq_op_params *p, const struct tq_op_source *src,
+                    const struct tq_op_sink *dst, const struct tq_box *out_box, struct tq_err *err)
+{
+    size_t out_shape[3];
+    TQ_TRY(tq_op_params_check(op, p, err));
+    TQ_TRY(tq_op_output_shape(op, p, src->shape, out_shape, err));
+    for (int a = 0; a < 3; a++)
+        if (out_box->lo[a] >= out_box->hi[a] || out_box->hi[a] > out_shape[a])
+            return tq_fail(err, TQ_ERR_RANGE, "block [%zu,%zu) on axis %d is empty or outside the output (size %zu)",
+                           out_box->lo[a], out_box->hi[a], a, out_shape[a]);
+    size_t t = slab_planes(p, out_box);
+    struct tq_block_io io = {.vol_shape = {src->shape[0], src->shape[1], src->shape[2]}, .out_box = *out_box};
+    tq_op_input_box(op, p, src->shape, out_box, &io.in_box);
+    size_t halo[3];
+    op->halo(p, halo);
+    /* A slab's input is at most t + 2 * halo inlines (fewer where clamped at a face) of the block's input rows. */
+    size_t planes = halo[0] == TQ_HALO_WHOLE || t + 2 * halo[0] > src->shape[0] ? src->shape[0] : t + 2 * halo[0];
+    size_t in_cap = planes * tq_box_len(&io.in_box, 1) * tq_box_len(&io.in_box, 2);
+    float *in = malloc(in_cap * sizeof(float)), *out = malloc(t * tq_box_len(out_box, 1) * tq_box_len(out_box, 2) *
+                                                              sizeof(float));
+    tq_status st = in && out ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "%s: out of memory for a slab of %zu inlines",
+                                               op->name, t);
+    struct tq_box prev = {{0}, {0}};
+    for (size_t a0 = out_box->lo[0]; !st && a0 < out_box->hi[0]; a0 += t) {
+        io.out_box.lo[0] = a0;
+        io.out_box.hi[0] = a0 + t < out_box->hi[0] ? a0 + t : out_box->hi[0];
+        tq_op_input_box(op, p, src->shape, &io.out_box, &io.in_box);
+        st = slab_input(src, &prev, a0 > out_box->lo[0], &io.in_box, in, err);
+        prev = io.in_box;
+        io.in = in;
+        io.out = out;
+        if (!st)
+            st = op->compute(p, &io, err);
+        if (!st)
+            st = sink_write(dst, &io.out_box, out, err);
+    }
+    free(in);
+    free(out);
+    return st;
+}
+
+tq_status tq_op_run_block(const struct tq_op *op, const struct tq_op_params *p, tq_vol_reader *r, tq_vol_writer *w,
+                          const struct tq_box *out_box, struct tq_err *err)
+{
+    struct tq_op_source src;
+    struct tq_op_sink dst;
+    tq_op_source_reader(&src, r);
+    tq_op_sink_writer(&dst, w);
+    return tq_op_run(op, p, &src, &dst, out_box, err);
+}

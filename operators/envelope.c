@@ -1,0 +1,150 @@
+/* envelope.c - abs(scipy.signal.hilbert(x, axis=-1)) per trace with single-precision FFTW.
+ *
+ * The analytic signal is x + i*H(x), where H(x) is the inverse real FFT of -i*sign(f)*X(f) with the DC and (even
+ * lengths) Nyquist terms zeroed: exactly what scipy's h-weights (1, 2, ..., 2, 1 at Nyquist, 0) give. So each trace
+ * costs one r2c and one c2r FFT of its own length, and the envelope is sqrt(x^2 + H^2). */
+#include <fftw3.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "parallel.h"
+
+/* FFTW's planner is not thread-safe: every plan creation goes through this lock. Plans are kept for the life of
+ * the process, one pair per trace length (few lengths ever occur), and executed from any thread. */
+#define PLAN_CACHE 32
+struct env_plans {
+    size_t n;
+    fftwf_plan fwd, inv;
+};
+static struct env_plans plan_cache[PLAN_CACHE];
+static size_t plan_count;
+static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static tq_status plans_get(size_t n, struct env_plans *out, struct tq_err *err)
+{
+    tq_status st = TQ_OK;
+    pthread_mutex_lock(&plan_lock);
+    size_t k = 0;
+    while (k < plan_count && plan_cache[k].n != n)
+        k++;
+    if (k == plan_count) {
+        float *re = fftwf_alloc_real(n);
+        fftwf_complex *sp = fftwf_alloc_complex(n / 2 + 1);
+        struct env_plans p = {n, NULL, NULL};
+        if (re && sp && plan_count < PLAN_CACHE) {
+            p.fwd = fftwf_plan_dft_r2c_1d((int)n, re, sp, FFTW_ESTIMATE);
+            p.inv = fftwf_plan_dft_c2r_1d((int)n, sp, re, FFTW_ESTIMATE);
+        }
+        if (p.fwd && p.inv)
+            plan_cache[plan_count++] = p;
+        else
+            st = tq_fail(err, TQ_ERR_NOMEM, "envelope: cannot make an FFT plan of length %zu", n);
+        fftwf_free(re);
+        fftwf_free(sp);
+    }
+    if (!st)
+        *out = plan_cache[k];
+    pthread_mutex_unlock(&plan_lock);
+    return st;
+}
+
+struct env_scratch {
+    float *re;
+    fftwf_complex *sp;
+};
+
+struct env_ctx {
+    const struct tq_block_io *io;
+    struct env_plans plans;
+    size_t n, in_n[3], out_n[3];
+    struct env_scratch *scr;
+};
+
+void tq_envelope_halo(const struct tq_op_params *p, size_t halo[3])
+{
+    (void)p;
+    halo[0] = 0;
+    halo[1] = 0;
+    halo[2] = TQ_HALO_WHOLE;
+}
+
+/* -i * X on the positive frequencies; 0 at DC and at Nyquist (even n): the spectrum of H(x). */
+static void env_rotate(fftwf_complex *sp, size_t n)
+{
+    sp[0][0] = sp[0][1] = 0;
+    for (size_t k = 1; k < (n + 1) / 2; k++) {
+        float re = sp[k][0];
+        sp[k][0] = sp[k][1];
+        sp[k][1] = -re;
+    }
+    if (n % 2 == 0)
+        sp[n / 2][0] = sp[n / 2][1] = 0;
+}
+
+/* One trace: item indexes the traces of the output box in C order. */
+static tq_status env_trace(void *ctx, size_t item, int worker, struct tq_err *err)
+{
+    (void)err;
+    struct env_ctx *c = ctx;
+    const struct tq_block_io *io = c->io;
+    size_t i = io->out_box.lo[0] + item / c->out_n[1], j = io->out_box.lo[1] + item % c->out_n[1];
+    const float *x = io->in + ((i - io->in_box.lo[0]) * c->in_n[1] + (j - io->in_box.lo[1])) * c->n;
+    float *out = io->out + item * c->out_n[2], *h = c->scr[worker].re;
+    size_t k0 = io->out_box.lo[2], n = c->n;
+    if (n <= 2) { /* no positive frequency below Nyquist: H(x) = 0 */
+        for (size_t k = 0; k < c->out_n[2]; k++)
+            out[k] = fabsf(x[k0 + k]);
+        return TQ_OK;
+    }
+    memcpy(h, x, n * sizeof *h);
+    fftwf_execute_dft_r2c(c->plans.fwd, h, c->scr[worker].sp);
+    env_rotate(c->scr[worker].sp, n);
+    fftwf_execute_dft_c2r(c->plans.inv, c->scr[worker].sp, h);
+    float scale = 1.0f / (float)n;
+    for (size_t k = 0; k < c->out_n[2]; k++) {
+        float xr = x[k0 + k], hi = h[k0 + k] * scale;
+        out[k] = sqrtf(xr * xr + hi * hi);
+    }
+    return TQ_OK;
+}
+
+tq_status tq_envelope_compute(const struct tq_op_params *p, const struct tq_block_io *io, struct tq_err *err)
+{
+    const struct tq_op *op = tq_op_find("envelope");
+    TQ_TRY(tq_op_params_check(op, p, err));
+    TQ_TRY(tq_op_check_io(op, p, io, err));
+    struct env_ctx c = {.io = io, .n = io->vol_shape[2]};
+    for (int a = 0; a < 3; a++) {
+        c.in_n[a] = tq_box_len(&io->in_box, a);
+        c.out_n[a] = tq_box_len(&io->out_box, a);
+    }
+    size_t traces = c.out_n[0] * c.out_n[1];
+    int nw = tq_par_workers(tq_op_threads(p), traces);
+    if (c.n > 2)
+        TQ_TRY(plans_get(c.n, &c.plans, err));
+    c.scr = calloc((size_t)nw, sizeof *c.scr);
+    tq_status st = c.scr ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "envelope: out of memory for thread scratch");
+    /* fftwf_alloc_* aligns like the arrays the plans were made with, as fftwf_execute_dft_* requires; FFTW only
+     * promises thread safety for execute, so its allocator is called under the planner lock too. */
+    pthread_mutex_lock(&plan_lock);
+    for (int w = 0; w < nw && !st; w++) {
+        c.scr[w].re = fftwf_alloc_real(c.n);
+        c.scr[w].sp = fftwf_alloc_complex(c.n / 2 + 1);
+        if (!c.scr[w].re || !c.scr[w].sp)
+            st = tq_fail(err, TQ_ERR_NOMEM, "envelope: out of memory for FFT buffers");
+    }
+    pthread_mutex_unlock(&plan_lock);
+    if (!st)
+        st = tq_par_for(nw, traces, env_trace, &c, err);
+    pthread_mutex_lock(&plan_lock);
+    for (int w = 0; c.scr && w < nw; w++) {
+        fftwf_free(c.scr[w].re);
+        fftwf_free(c.scr[w].sp);
+    }
+    pthread_mutex_unlock(&plan_lock);
+    free(c.scr);
+    return st;
+}

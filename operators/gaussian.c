@@ -1,0 +1,117 @@
+/* gaussian.c - scipy.ndimage.gaussian_filter in C: separable 1-D correlations along axes 0, 1, 2 in that order
+ * (scipy's order), float32 between passes like scipy, 'reflect' at the volume's faces, one output plane at a time. */
+#include <stdlib.h>
+
+#include "filter1d.h"
+#include "kernels.h"
+#include "parallel.h"
+
+/* Per-thread scratch: the plane after the axis-0 pass, after the axis-1 pass, one padded line and row pointers. */
+struct gauss_scratch {
+    float *plane0, *plane1, *ext;
+    const float **rows;
+};
+
+struct gauss_ctx {
+    const struct tq_block_io *io;
+    struct tq_taps taps[3];
+    struct tq_box need;
+    size_t in_n[3], out_n[3], need_n[3];
+    struct gauss_scratch *scr;
+};
+
+void tq_gaussian_halo(const struct tq_op_params *p, size_t halo[3])
+{
+    for (int a = 0; a < 3; a++)
+        halo[a] = tq_op_gauss_radius(p, a);
+}
+
+static const float *in_row(const struct gauss_ctx *c, size_t g0, size_t g1, size_t g2)
+{
+    const struct tq_box *b = &c->io->in_box;
+    return c->io->in + ((g0 - b->lo[0]) * c->in_n[1] + (g1 - b->lo[1])) * c->in_n[2] + (g2 - b->lo[2]);
+}
+
+/* Output plane i (output = input coordinates): axis 0 over the needed rows, then axis 1, then axis 2. */
+static tq_status gauss_plane(void *ctx, size_t item, int worker, struct tq_err *err)
+{
+    (void)err;
+    struct gauss_ctx *c = ctx;
+    struct gauss_scratch *s = &c->scr[worker];
+    const struct tq_box *ob = &c->io->out_box, *nb = &c->need;
+    const size_t *vs = c->io->vol_shape;
+    size_t i = ob->lo[0] + item, r0 = c->taps[0].r, r1 = c->taps[1].r;
+    for (size_t j = nb->lo[1]; j < nb->hi[1]; j++) {
+        for (size_t q = 0; q <= 2 * r0; q++)
+            s->rows[q] = in_row(c, tq_reflect((long long)i - (long long)r0 + (long long)q, vs[0]), j, nb->lo[2]);
+        tq_f1d_rows(&c->taps[0], s->rows, c->need_n[2], s->plane0 + (j - nb->lo[1]) * c->need_n[2]);
+    }
+    for (size_t j = ob->lo[1]; j < ob->hi[1]; j++) {
+        for (size_t q = 0; q <= 2 * r1; q++)
+            s->rows[q] = s->plane0 +
+                         (tq_reflect((long long)j - (long long)r1 + (long long)q, vs[1]) - nb->lo[1]) * c->need_n[2];
+        tq_f1d_rows(&c->taps[1], s->rows, c->need_n[2], s->plane1 + (j - ob->lo[1]) * c->need_n[2]);
+    }
+    float *out = c->io->out + item * c->out_n[1] * c->out_n[2];
+    for (size_t j = 0; j < c->out_n[1]; j++)
+        tq_f1d_line(&c->taps[2], s->plane1 + j * c->need_n[2], nb->lo[2], vs[2], ob->lo[2], c->out_n[2], s->ext,
+                    s->rows, out + j * c->out_n[2]);
+    return TQ_OK;
+}
+
+static void gauss_free(struct gauss_ctx *c, int nw)
+{
+    for (int w = 0; c->scr && w < nw; w++) {
+        free(c->scr[w].plane0);
+        free(c->scr[w].plane1);
+        free(c->scr[w].ext);
+        free(c->scr[w].rows);
+    }
+    free(c->scr);
+    for (int a = 0; a < 3; a++)
+        tq_taps_free(&c->taps[a]);
+}
+
+static tq_status gauss_alloc(struct gauss_ctx *c, int nw, struct tq_err *err)
+{
+    size_t rmax = c->taps[0].r;
+    for (int a = 1; a < 3; a++)
+        rmax = c->taps[a].r > rmax ? c->taps[a].r : rmax;
+    c->scr = calloc((size_t)nw, sizeof *c->scr);
+    if (!c->scr)
+        return tq_fail(err, TQ_ERR_NOMEM, "gaussian: out of memory for thread scratch");
+    for (int w = 0; w < nw; w++) {
+        struct gauss_scratch *s = &c->scr[w];
+        s->plane0 = malloc(c->need_n[1] * c->need_n[2] * sizeof(float));
+        s->plane1 = malloc(c->out_n[1] * c->need_n[2] * sizeof(float));
+        s->ext = malloc((c->out_n[2] + 2 * c->taps[2].r) * sizeof(float));
+        s->rows = malloc((2 * rmax + 1) * sizeof *s->rows);
+        if (!s->plane0 || !s->plane1 || !s->ext || !s->rows)
+            return tq_fail(err, TQ_ERR_NOMEM, "gaussian: out of memory for thread scratch");
+    }
+    return TQ_OK;
+}
+
+tq_status tq_gaussian_compute(const struct tq_op_params *p, const struct tq_block_io *io, struct tq_err *err)
+{
+    const struct tq_op *op = tq_op_find("gaussian");
+    TQ_TRY(tq_op_params_check(op, p, err));
+    TQ_TRY(tq_op_check_io(op, p, io, err));
+    struct gauss_ctx c = {.io = io};
+    tq_op_input_box(op, p, io->vol_shape, &io->out_box, &c.need);
+    for (int a = 0; a < 3; a++) {
+        c.in_n[a] = tq_box_len(&io->in_box, a);
+        c.out_n[a] = tq_box_len(&io->out_box, a);
+        c.need_n[a] = tq_box_len(&c.need, a);
+    }
+    int nw = tq_par_workers(tq_op_threads(p), c.out_n[0]);
+    tq_status st = TQ_OK;
+    for (int a = 0; a < 3 && !st; a++)
+        st = tq_taps_gauss(p->sigma[a], tq_op_gauss_radius(p, a), &c.taps[a], err);
+    if (!st)
+        st = gauss_alloc(&c, nw, err);
+    if (!st)
+        st = tq_par_for(nw, c.out_n[0], gauss_plane, &c, err);
+    gauss_free(&c, nw);
+    return st;
+}

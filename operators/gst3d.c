@@ -1,0 +1,307 @@
+/* gst3d.c - gradient-structure-tensor dip (the original's gst3d.py in C), streamed one inline plane at a time.
+ *
+ * Gradients: g_a = [-0.5, 0, 0.5] along axis a and [0.178947, 0.642105, 0.178947] along the two others ('reflect'
+ * at the input's faces). Trimmed output (default, like the original) drops one gradient voxel per face BEFORE the
+ * 3x3x3 box smoothing, whose 'reflect' then acts at the trimmed faces, exactly as the original's trim-then-
+ * uniform_filter does. Per voxel: the eigenvector v of the largest eigenvalue of [[g0g0 g0g1 g0g2] ...], and
+ * dip = degrees(arccos(|v_2|)) (v_2 = sample-axis component): 0 = flat layers, 90 = vertical.
+ *
+ * A worker walks a run of output planes keeping the box-smoothed (along axes 1, 2) products of three planes; each
+ * new plane needs three input planes, so memory is a few planes per thread whatever the volume. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "filter1d.h"
+#include "kernels.h"
+#include "parallel.h"
+
+enum { NPROD = 6 }; /* g0g0, g1g1, g2g2, g0g1, g0g2, g1g2 */
+
+static const double deriv_w[3] = {-0.5, 0.0, 0.5};
+static const double smooth_w[3] = {0.178947, 0.642105, 0.178947};
+static const double box_w[3] = {1.0 / 3, 1.0 / 3, 1.0 / 3};
+
+struct gst_scratch {
+    float *d0, *s0, *tmp, *g[3], *prod, *tmpb, *win[3], *ten, *ext;
+    size_t key[3]; /* output-plane index whose smoothed products win[k] holds; SIZE_MAX = none */
+    const float *rows[3];
+};
+
+struct gst_ctx {
+    const struct tq_block_io *io;
+    struct tq_taps deriv, smooth, box;
+    size_t trim, m[3];          /* m = output volume shape */
+    size_t in_n[3], out_n[3];
+    size_t rlo[3], rn[3];       /* product region (output coordinates) along axes 1, 2 */
+    size_t elo[3], en[3];       /* input region (input coordinates) the gradients read along axes 1, 2 */
+    size_t nchunks;
+    struct gst_scratch *scr;
+};
+
+void tq_gst3d_halo(const struct tq_op_params *p, size_t halo[3])
+{
+    (void)p;
+    halo[0] = halo[1] = halo[2] = 2; /* 1 for the gradient kernels + 1 for the box */
+}
+
+size_t tq_gst3d_trim(const struct tq_op_params *p)
+{
+    return p->full_size ? 0 : 1;
+}
+
+/* arccos(|v_2| / |v|) written as atan2(|v_xy|, |v_2|): well conditioned at 0 deg too, and cheaper in float. */
+static double dip_degrees(const double v[3])
+{
+    float h = (float)sqrt(v[0] * v[0] + v[1] * v[1]);
+    return (double)(atan2f(h, (float)fabs(v[2])) * (float)(180.0 / M_PI));
+}
+
+static void cross(const double a[3], const double b[3], double c[3])
+{
+    c[0] = a[1] * b[2] - a[2] * b[1];
+    c[1] = a[2] * b[0] - a[0] * b[2];
+    c[2] = a[0] * b[1] - a[1] * b[0];
+}
+
+double tq_gst3d_dip(const double t[6])
+{
+    double a00 = t[0], a11 = t[1], a22 = t[2], a01 = t[3], a02 = t[4], a12 = t[5];
+    double p1 = a01 * a01 + a02 * a02 + a12 * a12, q = (a00 + a11 + a22) / 3;
+    double b00 = a00 - q, b11 = a11 - q, b22 = a22 - q;
+    double p2 = b00 * b00 + b11 * b11 + b22 * b22 + 2 * p1;
+    if (!(p2 > 0))
+        return 0; /* isotropic: like numpy's eigh, whose last eigenvector is then the sample axis */
+    double p = sqrt(p2 / 6);
+    double det = b00 * (b11 * b22 - a12 * a12) - a01 * (a01 * b22 - a12 * a02) + a02 * (a01 * a12 - b11 * a02);
+    double r = det / (2 * p * p * p);
+    r = r < -1 ? -1 : r > 1 ? 1 : r;
+    /* the largest of the three roots; float trig is enough: the eigenvector moves by ~1e-7 * l1 / (l1 - l2) rad */
+    double lam = q + 2 * p * (double)cosf(acosf((float)r) / 3);
+    double m[3][3] = {{a00 - lam, a01, a02}, {a01, a11 - lam, a12}, {a02, a12, a22 - lam}};
+    /* The eigenvector is orthogonal to every row of A - lam*I: take the longest cross product of two rows. */
+    double best[3] = {0, 0, 0}, bn = 0, c[3];
+    for (int i = 0; i < 3; i++)
+        for (int j = i + 1; j < 3; j++) {
+            cross(m[i], m[j], c);
+            double n = c[0] * c[0] + c[1] * c[1] + c[2] * c[2];
+            if (n > bn) {
+                bn = n;
+                memcpy(best, c, sizeof best);
+            }
+        }
+    if (bn > 0)
+        return dip_degrees(best);
+    /* lam is a double root: any vector orthogonal to the non-zero row is an eigenvector; take the one closest to
+     * the sample axis (e2 minus its component along that row). */
+    int k = 0;
+    double kn = 0;
+    for (int i = 0; i < 3; i++) {
+        double n = m[i][0] * m[i][0] + m[i][1] * m[i][1] + m[i][2] * m[i][2];
+        if (n > kn) {
+            kn = n;
+            k = i;
+        }
+    }
+    if (kn == 0)
+        return 0;
+    double v[3] = {-m[k][2] * m[k][0] / kn, -m[k][2] * m[k][1] / kn, 1 - m[k][2] * m[k][2] / kn};
+    return v[0] != 0 || v[1] != 0 || v[2] != 0 ? dip_degrees(v) : 90.0;
+}
+
+static const float *in_row(const struct gst_ctx *c, size_t g0, size_t g1, size_t g2)
+{
+    const struct tq_box *b = &c->io->in_box;
+    return c->io->in + ((g0 - b->lo[0]) * c->in_n[1] + (g1 - b->lo[1])) * c->in_n[2] + (g2 - b->lo[2]);
+}
+
+/* dst (rows x n) = correlation across three source planes, row by row. */
+static void across_planes(const struct tq_taps *tp, const float *const pl[3], size_t rows, size_t stride, size_t n,
+                          float *dst)
+{
+    for (size_t j = 0; j < rows; j++) {
+        const float *rw[3] = {pl[0] + j * stride, pl[1] + j * stride, pl[2] + j * stride};
+        tq_f1d_rows(tp, rw, n, dst + j * n);
+    }
+}
+
+/* Axis-1 pass over the E region (input coordinates) into the R rows, then the axis-2 pass into dst (R1 x R2). */
+static void gst_inplane(struct gst_ctx *c, struct gst_scratch *s, const struct tq_taps *t1, const struct tq_taps *t2,
+                        const float *src, float *dst)
+{
+    const size_t *vs = c->io->vol_shape;
+    for (size_t j = 0; j < c->rn[1]; j++) {
+        long long g = (long long)(c->rlo[1] + j + c->trim);
+        for (int q = 0; q < 3; q++)
+            s->rows[q] = src + (tq_reflect(g - 1 + q, vs[1]) - c->elo[1]) * c->en[2];
+        tq_f1d_rows(t1, s->rows, c->en[2], s->tmp + j * c->en[2]);
+    }
+    for (size_t j = 0; j < c->rn[1]; j++)
+        tq_f1d_line(t2, s->tmp + j * c->en[2], c->elo[2], vs[2], c->rlo[2] + c->trim, c->rn[2], s->ext, s->rows,
+                    dst + j * c->rn[2]);
+}
+
+/* Fill s->win[slot] with the six gradient products of output plane u, box-smoothed along axes 1 and 2. */
+static void gst_window(struct gst_ctx *c, struct gst_scratch *s, size_t u, int slot)
+{
+    const size_t *vs = c->io->vol_shape;
+    long long g0 = (long long)(u + c->trim);
+    const float *pl[3];
+    for (int q = 0; q < 3; q++)
+        pl[q] = in_row(c, tq_reflect(g0 - 1 + q, vs[0]), c->elo[1], c->elo[2]);
+    size_t stride = c->in_n[2];
+    across_planes(&c->deriv, pl, c->en[1], stride, c->en[2], s->d0);
+    across_planes(&c->smooth, pl, c->en[1], stride, c->en[2], s->s0);
+    gst_inplane(c, s, &c->smooth, &c->smooth, s->d0, s->g[0]);
+    gst_inplane(c, s, &c->deriv, &c->smooth, s->s0, s->g[1]);
+    gst_inplane(c, s, &c->smooth, &c->deriv, s->s0, s->g[2]);
+    size_t rv = c->rn[1] * c->rn[2], on = c->out_n[1] * c->out_n[2];
+    static const int pa[NPROD] = {0, 1, 2, 0, 0, 1}, pb[NPROD] = {0, 1, 2, 1, 2, 2};
+    for (int k = 0; k < NPROD; k++) {
+        float *pr = s->prod, *ga = s->g[pa[k]], *gb = s->g[pb[k]];
+        for (size_t v = 0; v < rv; v++)
+            pr[v] = ga[v] * gb[v];
+        const struct tq_box *ob = &c->io->out_box;
+        for (size_t j = 0; j < c->out_n[1]; j++) {
+            long long o = (long long)(ob->lo[1] + j);
+            for (int q = 0; q < 3; q++)
+                s->rows[q] = pr + (tq_reflect(o - 1 + q, c->m[1]) - c->rlo[1]) * c->rn[2];
+            tq_f1d_rows(&c->box, s->rows, c->rn[2], s->tmpb + j * c->rn[2]);
+        }
+        float *w = s->win[slot] + (size_t)k * on;
+        for (size_t j = 0; j < c->out_n[1]; j++)
+            tq_f1d_line(&c->box, s->tmpb + j * c->rn[2], c->rlo[2], c->m[2], ob->lo[2], c->out_n[2], s->ext, s->rows,
+                        w + j * c->out_n[2]);
+    }
+    s->key[slot] = u;
+}
+
+/* The window slot holding plane u, computing it into a slot not needed by `keep` when missing. */
+static const float *gst_window_get(struct gst_ctx *c, struct gst_scratch *s, size_t u, const size_t keep[3])
+{
+    for (int k = 0; k < 3; k++)
+        if (s->key[k] == u)
+            return s->win[k];
+    int slot = 0;
+    for (int k = 0; k < 3; k++)
+        if (s->key[k] != keep[0] && s->key[k] != keep[1] && s->key[k] != keep[2]) {
+            slot = k;
+            break;
+        }
+    gst_window(c, s, u, slot);
+    return s->win[slot];
+}
+
+static void gst_plane(struct gst_ctx *c, struct gst_scratch *s, size_t x, float *out)
+{
+    size_t need[3], on = c->out_n[1] * c->out_n[2];
+    for (int q = 0; q < 3; q++)
+        need[q] = tq_reflect((long long)x - 1 + q, c->m[0]);
+    const float *w[3];
+    for (int q = 0; q < 3; q++)
+        w[q] = gst_window_get(c, s, need[q], need);
+    for (int k = 0; k < NPROD; k++) {
+        const float *rw[3] = {w[0] + (size_t)k * on, w[1] + (size_t)k * on, w[2] + (size_t)k * on};
+        tq_f1d_rows(&c->box, rw, on, s->ten + (size_t)k * on);
+    }
+    for (size_t v = 0; v < on; v++) {
+        double t[NPROD];
+        for (int k = 0; k < NPROD; k++)
+            t[k] = s->ten[(size_t)k * on + v];
+        out[v] = (float)tq_gst3d_dip(t);
+    }
+}
+
+/* One run of consecutive output planes (chunk `item` of nchunks). */
+static tq_status gst_chunk(void *ctx, size_t item, int worker, struct tq_err *err)
+{
+    (void)err;
+    struct gst_ctx *c = ctx;
+    size_t n0 = c->out_n[0], a = n0 * item / c->nchunks, b = n0 * (item + 1) / c->nchunks;
+    for (size_t x = a; x < b; x++)
+        gst_plane(c, &c->scr[worker], c->io->out_box.lo[0] + x, c->io->out + x * c->out_n[1] * c->out_n[2]);
+    return TQ_OK;
+}
+
+static void gst_free(struct gst_ctx *c, int nw)
+{
+    for (int w = 0; c->scr && w < nw; w++) {
+        struct gst_scratch *s = &c->scr[w];
+        float *all[] = {s->d0, s->s0, s->tmp, s->g[0], s->g[1], s->g[2], s->prod, s->tmpb, s->win[0], s->win[1],
+                        s->win[2], s->ten, s->ext};
+        for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+            free(all[k]);
+    }
+    free(c->scr);
+    tq_taps_free(&c->deriv);
+    tq_taps_free(&c->smooth);
+    tq_taps_free(&c->box);
+}
+
+static tq_status gst_alloc(struct gst_ctx *c, int nw, struct tq_err *err)
+{
+    c->scr = calloc((size_t)nw, sizeof *c->scr);
+    if (!c->scr)
+        return tq_fail(err, TQ_ERR_NOMEM, "gst3d: out of memory for thread scratch");
+    size_t e = c->en[1] * c->en[2], r = c->rn[1] * c->rn[2], on = c->out_n[1] * c->out_n[2];
+    size_t ext = (c->en[2] > c->rn[2] ? c->en[2] : c->rn[2]) + 2;
+    for (int w = 0; w < nw; w++) {
+        struct gst_scratch *s = &c->scr[w];
+        s->d0 = malloc(e * sizeof(float));
+        s->s0 = malloc(e * sizeof(float));
+        s->tmp = malloc(c->rn[1] * c->en[2] * sizeof(float));
+        s->prod = malloc(r * sizeof(float));
+        s->tmpb = malloc(c->out_n[1] * c->rn[2] * sizeof(float));
+        s->ten = malloc(NPROD * on * sizeof(float));
+        s->ext = malloc(ext * sizeof(float));
+        int ok = s->d0 && s->s0 && s->tmp && s->prod && s->tmpb && s->ten && s->ext;
+        for (int k = 0; k < 3; k++) {
+            s->g[k] = malloc(r * sizeof(float));
+            s->win[k] = malloc(NPROD * on * sizeof(float));
+            s->key[k] = SIZE_MAX;
+            ok = ok && s->g[k] && s->win[k];
+        }
+        if (!ok)
+            return tq_fail(err, TQ_ERR_NOMEM, "gst3d: out of memory for thread scratch");
+    }
+    return TQ_OK;
+}
+
+static tq_status gst_taps(struct gst_ctx *c, struct tq_err *err)
+{
+    TQ_TRY(tq_taps_from(deriv_w, 1, &c->deriv, err));
+    TQ_TRY(tq_taps_from(smooth_w, 1, &c->smooth, err));
+    return tq_taps_from(box_w, 1, &c->box, err);
+}
+
+tq_status tq_gst3d_compute(const struct tq_op_params *p, const struct tq_block_io *io, struct tq_err *err)
+{
+    const struct tq_op *op = tq_op_find("gst3d");
+    TQ_TRY(tq_op_params_check(op, p, err));
+    TQ_TRY(tq_op_check_io(op, p, io, err));
+    struct gst_ctx c = {.io = io, .trim = tq_gst3d_trim(p)};
+    TQ_TRY(tq_op_output_shape(op, p, io->vol_shape, c.m, err));
+    for (int a = 0; a < 3; a++) {
+        c.in_n[a] = tq_box_len(&io->in_box, a);
+        c.out_n[a] = tq_box_len(&io->out_box, a);
+        /* products are needed one voxel around the block (box radius), clamped: reflection stays inside */
+        c.rlo[a] = io->out_box.lo[a] > 0 ? io->out_box.lo[a] - 1 : 0;
+        size_t rhi = io->out_box.hi[a] < c.m[a] ? io->out_box.hi[a] + 1 : c.m[a];
+        c.rn[a] = rhi - c.rlo[a];
+        /* gradients there read one more input voxel each side, clamped to the volume */
+        size_t g = c.rlo[a] + c.trim;
+        c.elo[a] = g > 0 ? g - 1 : 0;
+        size_t ehi = rhi + c.trim < io->vol_shape[a] ? rhi + c.trim + 1 : io->vol_shape[a];
+        c.en[a] = ehi - c.elo[a];
+    }
+    int nw = tq_par_workers(tq_op_threads(p), c.out_n[0]);
+    c.nchunks = (size_t)nw;
+    tq_status st = gst_taps(&c, err);
+    if (!st)
+        st = gst_alloc(&c, nw, err);
+    if (!st)
+        st = tq_par_for(nw, c.nchunks, gst_chunk, &c, err);
+    gst_free(&c, nw);
+    return st;
+}

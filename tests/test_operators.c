@@ -1,0 +1,314 @@
+/* test_operators.c - Envelope, Gaussian and GST3D against SciPy (tests/oracle/ops_oracle.py), and any block of an
+ * output computed from its own input box bit-identical to the same box of the whole. */
+#include <criterion/criterion.h>
+#include <gsl/gsl_eigen.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../operators/kernels.h"
+#include "../operators/operator.h"
+#include "helpers.h"
+
+static uint64_t rng_next(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *s >> 11;
+}
+
+static double rng_unit(uint64_t *s)
+{
+    return (double)rng_next(s) / 9007199254740992.0;
+}
+
+/* kind 0: uniform noise in [-1, 1); kind 1: folded dipping layers plus a little noise (varies along all axes). */
+static float *make_volume(const size_t n[3], int kind, uint64_t seed)
+{
+    float *v = malloc(n[0] * n[1] * n[2] * sizeof *v);
+    size_t q = 0;
+    for (size_t i = 0; i < n[0]; i++)
+        for (size_t j = 0; j < n[1]; j++)
+            for (size_t k = 0; k < n[2]; k++, q++) {
+                double noise = 2 * rng_unit(&seed) - 1;
+                double depth = (double)k + 0.35 * (double)i - 0.2 * (double)j + 2.0 * sin(0.3 * (double)j);
+                v[q] = kind ? (float)(sin(0.7 * depth) + 0.05 * noise) : (float)noise;
+            }
+    return v;
+}
+
+/* The whole output of op for vol (one compute call over the whole volume). */
+static float *run_whole(const struct tq_op *op, const struct tq_op_params *p, const size_t n[3], const float *vol,
+                        size_t out_n[3])
+{
+    struct tq_err err = {0};
+    cr_assert_eq(tq_op_output_shape(op, p, n, out_n, &err), TQ_OK, "%s", err.msg);
+    struct tq_block_io io = {.vol_shape = {n[0], n[1], n[2]}, .in = vol};
+    for (int a = 0; a < 3; a++) {
+        io.in_box.hi[a] = n[a];
+        io.out_box.hi[a] = out_n[a];
+    }
+    io.out = malloc(out_n[0] * out_n[1] * out_n[2] * sizeof(float));
+    cr_assert_eq(op->compute(p, &io, &err), TQ_OK, "%s: %s", op->name, err.msg);
+    return io.out;
+}
+
+static void write_raw(const char *path, const float *v, size_t count)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert(f != NULL, "cannot write %s", path);
+    cr_assert_eq(fwrite(v, sizeof *v, count, f), count);
+    fclose(f);
+}
+
+struct oracle_case {
+    const char *op;
+    size_t n[3];
+    int kind;
+    double sigma[3];
+    int full;
+};
+
+static const struct oracle_case cases[] = {
+    {"envelope", {5, 6, 64}, 0, {3, 3, 3}, 0},   {"envelope", {4, 3, 75}, 1, {3, 3, 3}, 0},
+    {"envelope", {1, 1, 1}, 0, {3, 3, 3}, 0},    {"envelope", {3, 1, 2}, 0, {3, 3, 3}, 0},
+    {"envelope", {1, 7, 3}, 0, {3, 3, 3}, 0},    {"envelope", {2, 2, 250}, 1, {3, 3, 3}, 0},
+    {"gaussian", {17, 14, 31}, 0, {3, 3, 3}, 0}, {"gaussian", {30, 28, 40}, 1, {3, 3, 3}, 0},
+    {"gaussian", {1, 20, 9}, 0, {3, 3, 3}, 0},   {"gaussian", {6, 1, 1}, 0, {3, 3, 3}, 0},
+    {"gaussian", {9, 8, 12}, 0, {1.5, 0.7, 2.2}, 0}, {"gaussian", {4, 5, 6}, 1, {0.1, 5.0, 1.0}, 0},
+    {"gst3d", {12, 13, 20}, 1, {3, 3, 3}, 0},    {"gst3d", {12, 13, 20}, 1, {3, 3, 3}, 1},
+    {"gst3d", {9, 10, 11}, 0, {3, 3, 3}, 0},     {"gst3d", {3, 3, 3}, 0, {3, 3, 3}, 0},
+    {"gst3d", {1, 9, 12}, 1, {3, 3, 3}, 1},      {"gst3d", {8, 1, 1}, 0, {3, 3, 3}, 1},
+    {"gst3d", {16, 11, 24}, 0, {3, 3, 3}, 1},
+};
+#define NCASES (sizeof cases / sizeof cases[0])
+
+Test(operators, match_scipy, .timeout = 120)
+{
+    char *dir = tq_tmpdir(), path[4096], in[4096], out[4096];
+    snprintf(path, sizeof path, "%s/manifest", dir);
+    FILE *man = fopen(path, "w");
+    cr_assert(man != NULL);
+    for (size_t c = 0; c < NCASES; c++) {
+        const struct oracle_case *oc = &cases[c];
+        const struct tq_op *op = tq_op_find(oc->op);
+        struct tq_op_params p;
+        tq_op_params_default(&p);
+        memcpy(p.sigma, oc->sigma, sizeof p.sigma);
+        p.full_size = oc->full;
+        p.threads = 1 + (int)(c % 3);
+        float *vol = make_volume(oc->n, oc->kind, 1000 + c);
+        size_t out_n[3];
+        float *res = run_whole(op, &p, oc->n, vol, out_n);
+        snprintf(in, sizeof in, "%s/c%zu.in.f32", dir, c);
+        snprintf(out, sizeof out, "%s/c%zu.out.f32", dir, c);
+        write_raw(in, vol, oc->n[0] * oc->n[1] * oc->n[2]);
+        write_raw(out, res, out_n[0] * out_n[1] * out_n[2]);
+        fprintf(man, "c%zu %s %zu %zu %zu %g %g %g %d %s %s\n", c, oc->op, oc->n[0], oc->n[1], oc->n[2], oc->sigma[0],
+                oc->sigma[1], oc->sigma[2], oc->full, in, out);
+        free(vol);
+        free(res);
+    }
+    fclose(man);
+    char cmd[8192], *stdout_text = NULL, *stderr_text = NULL;
+    snprintf(cmd, sizeof cmd, "%s %s %s", tq_python(), tq_src_path("tests/oracle/ops_oracle.py"), path);
+    cr_assert_eq(tq_run(cmd, &stdout_text, &stderr_text), 0, "oracle failed: %s", stderr_text);
+    cr_log_info("oracle:\n%s", stdout_text);
+    char *line = stdout_text;
+    for (size_t c = 0; c < NCASES; c++) {
+        size_t idx, checked, total;
+        double e, ref;
+        cr_assert(line && sscanf(line, "c%zu err=%lf ref=%lf checked=%zu total=%zu", &idx, &e, &ref, &checked, &total) == 5,
+                  "bad oracle line for case %zu: %s", c, line ? line : "(none)");
+        cr_assert_eq(idx, c);
+        const struct oracle_case *oc = &cases[c];
+        if (!strcmp(oc->op, "gst3d")) {
+            /* random volumes separate their eigenvalues less often than layered ones */
+            cr_assert(checked * 4 >= total || (oc->kind == 0 && checked > 0) || total < 8,
+                      "case %zu: only %zu of %zu voxels well separated", c, checked, total);
+            cr_assert(e <= 0.01, "case %zu gst3d %zux%zux%zu full=%d: dip differs by %g deg", c, oc->n[0], oc->n[1],
+                      oc->n[2], oc->full, e);
+        } else {
+            cr_assert(e <= 1e-5 * ref, "case %zu %s %zux%zux%zu: max error %g vs max |value| %g", c, oc->op, oc->n[0],
+                      oc->n[1], oc->n[2], e, ref);
+        }
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
+    }
+    free(stdout_text);
+    free(stderr_text);
+    tq_rmtree(dir);
+    free(dir);
+}
+
+/* Cut [0, n) at up to 3 random points; returns the number of pieces and fills cuts[0..pieces]. */
+static size_t random_cuts(size_t n, uint64_t *s, size_t cuts[5])
+{
+    size_t k = 0;
+    cuts[k++] = 0;
+    size_t want = rng_next(s) % 4;
+    for (size_t q = 0; q < want; q++) {
+        size_t c = 1 + rng_next(s) % (n > 1 ? n - 1 : 1);
+        if (c > cuts[k - 1] && c < n)
+            cuts[k++] = c;
+    }
+    cuts[k] = n;
+    return k;
+}
+
+static void check_blocks(const char *name, const size_t n[3], int full, uint64_t seed)
+{
+    const struct tq_op *op = tq_op_find(name);
+    struct tq_op_params p;
+    tq_op_params_default(&p);
+    p.full_size = full;
+    p.threads = 2;
+    if (!strcmp(name, "gaussian")) {
+        p.sigma[0] = 1.0;
+        p.sigma[1] = 2.0;
+        p.sigma[2] = 0.8;
+    }
+    float *vol = make_volume(n, (int)(seed % 2), seed);
+    size_t on[3];
+    float *whole = run_whole(op, &p, n, vol, on);
+    for (int round = 0; round < 3; round++) {
+        size_t cut[3][5], pieces[3];
+        for (int a = 0; a < 3; a++) {
+            pieces[a] = random_cuts(on[a], &seed, cut[a]);
+            /* Envelope needs whole traces: its blocks may still cut samples (halo = whole axis). */
+        }
+        for (size_t b0 = 0; b0 < pieces[0]; b0++)
+            for (size_t b1 = 0; b1 < pieces[1]; b1++)
+                for (size_t b2 = 0; b2 < pieces[2]; b2++) {
+                    struct tq_block_io io = {.vol_shape = {n[0], n[1], n[2]}};
+                    size_t bi[3] = {b0, b1, b2};
+                    for (int a = 0; a < 3; a++) {
+                        io.out_box.lo[a] = cut[a][bi[a]];
+                        io.out_box.hi[a] = cut[a][bi[a] + 1];
+                    }
+                    tq_op_input_box(op, &p, n, &io.out_box, &io.in_box);
+                    size_t in_n[3], o_n[3];
+                    for (int a = 0; a < 3; a++) {
+                        in_n[a] = tq_box_len(&io.in_box, a);
+                        o_n[a] = tq_box_len(&io.out_box, a);
+                    }
+                    float *in = malloc(tq_box_voxels(&io.in_box) * sizeof *in);
+                    for (size_t i = 0; i < in_n[0]; i++)
+                        for (size_t j = 0; j < in_n[1]; j++)
+                            memcpy(in + (i * in_n[1] + j) * in_n[2],
+                                   vol + ((io.in_box.lo[0] + i) * n[1] + io.in_box.lo[1] + j) * n[2] + io.in_box.lo[2],
+                                   in_n[2] * sizeof *in);
+                    io.in = in;
+                    io.out = malloc(tq_box_voxels(&io.out_box) * sizeof(float));
+                    struct tq_err err = {0};
+                    cr_assert_eq(op->compute(&p, &io, &err), TQ_OK, "%s", err.msg);
+                    for (size_t i = 0; i < o_n[0]; i++)
+                        for (size_t j = 0; j < o_n[1]; j++) {
+                            const float *w = whole + ((io.out_box.lo[0] + i) * on[1] + io.out_box.lo[1] + j) * on[2] +
+                                             io.out_box.lo[2];
+                            cr_assert(!memcmp(io.out + (i * o_n[1] + j) * o_n[2], w, o_n[2] * sizeof(float)),
+                                      "%s %zux%zux%zu full=%d: block [%zu,%zu)x[%zu,%zu)x[%zu,%zu) differs from whole",
+                                      name, n[0], n[1], n[2], full, io.out_box.lo[0], io.out_box.hi[0],
+                                      io.out_box.lo[1], io.out_box.hi[1], io.out_box.lo[2], io.out_box.hi[2]);
+                        }
+                    free(in);
+                    free(io.out);
+                }
+    }
+    free(vol);
+    free(whole);
+}
+
+static const size_t block_shapes[][3] = {{13, 10, 37}, {16, 9, 24}, {1, 11, 30}, {7, 1, 5}, {5, 6, 1}, {3, 3, 3}};
+
+Test(operators, blocks_equal_whole_envelope)
+{
+    for (size_t s = 0; s < sizeof block_shapes / sizeof block_shapes[0]; s++)
+        check_blocks("envelope", block_shapes[s], 0, 11 + s);
+}
+
+Test(operators, blocks_equal_whole_gaussian)
+{
+    for (size_t s = 0; s < sizeof block_shapes / sizeof block_shapes[0]; s++)
+        check_blocks("gaussian", block_shapes[s], 0, 21 + s);
+}
+
+Test(operators, blocks_equal_whole_gst3d)
+{
+    for (size_t s = 0; s < sizeof block_shapes / sizeof block_shapes[0]; s++) {
+        check_blocks("gst3d", block_shapes[s], 1, 31 + s);
+        if (block_shapes[s][0] > 2 && block_shapes[s][1] > 2 && block_shapes[s][2] > 2)
+            check_blocks("gst3d", block_shapes[s], 0, 41 + s);
+    }
+}
+
+/* The closed-form eigenvector against GSL's gsl_eigen_symmv, where the top eigenvalue is well separated. */
+Test(operators, gst3d_dip_matches_gsl)
+{
+    gsl_eigen_symmv_workspace *ws = gsl_eigen_symmv_alloc(3);
+    gsl_matrix *m = gsl_matrix_alloc(3, 3), *evec = gsl_matrix_alloc(3, 3);
+    gsl_vector *eval = gsl_vector_alloc(3);
+    uint64_t s = 7;
+    size_t checked = 0;
+    for (int trial = 0; trial < 20000; trial++) {
+        double g[3][3], t[6];
+        /* a sum of three outer products of random vectors: symmetric positive semi-definite, like the tensor */
+        memset(g, 0, sizeof g);
+        for (int k = 0; k < 3; k++) {
+            double v[3] = {2 * rng_unit(&s) - 1, 2 * rng_unit(&s) - 1, 2 * rng_unit(&s) - 1};
+            double wgt = k == 0 ? 1 : pow(rng_unit(&s), 2);
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < 3; b++)
+                    g[a][b] += wgt * v[a] * v[b];
+        }
+        t[0] = g[0][0], t[1] = g[1][1], t[2] = g[2][2], t[3] = g[0][1], t[4] = g[0][2], t[5] = g[1][2];
+        for (int a = 0; a < 3; a++)
+            for (int b = 0; b < 3; b++)
+                gsl_matrix_set(m, a, b, g[a][b]);
+        gsl_eigen_symmv(m, eval, evec, ws);
+        gsl_eigen_symmv_sort(eval, evec, GSL_EIGEN_SORT_VAL_DESC);
+        double l1 = gsl_vector_get(eval, 0), l2 = gsl_vector_get(eval, 1);
+        if (!(l1 - l2 > 1e-3 * l1))
+            continue;
+        double want = acos(fmin(1, fabs(gsl_matrix_get(evec, 2, 0)))) * 180 / M_PI;
+        double got = tq_gst3d_dip(t);
+        cr_assert(fabs(got - want) < 1e-4, "trial %d: dip %.8f vs GSL %.8f (l1 %g l2 %g)", trial, got, want, l1, l2);
+        checked++;
+    }
+    cr_assert(checked > 15000, "only %zu tensors checked", checked);
+    double iso[6] = {2, 2, 2, 0, 0, 0}, flat[6] = {0, 0, 5, 0, 0, 0}, vert[6] = {5, 0, 0, 0, 0, 0};
+    cr_assert_eq(tq_gst3d_dip(iso), 0.0);
+    cr_assert(fabs(tq_gst3d_dip(flat)) < 1e-12);
+    cr_assert(fabs(tq_gst3d_dip(vert) - 90) < 1e-12);
+    gsl_matrix_free(m);
+    gsl_matrix_free(evec);
+    gsl_vector_free(eval);
+    gsl_eigen_symmv_free(ws);
+}
+
+Test(operators, table_and_shapes)
+{
+    struct tq_op_params p;
+    struct tq_err err = {0};
+    tq_op_params_default(&p);
+    cr_assert_null(tq_op_find("sobel"));
+    const struct tq_op *g = tq_op_find("gst3d"), *e = tq_op_find("envelope"), *ga = tq_op_find("gaussian");
+    cr_assert(g && e && ga);
+    cr_assert_eq(e->splittable, 0x3u);
+    size_t in[3] = {200, 200, 400}, out[3], h[3];
+    cr_assert_eq(tq_op_output_shape(g, &p, in, out, &err), TQ_OK);
+    cr_assert(out[0] == 198 && out[1] == 198 && out[2] == 398);
+    size_t thin[3] = {2, 50, 50};
+    cr_assert_eq(tq_op_output_shape(g, &p, thin, out, &err), TQ_ERR_RANGE);
+    p.full_size = 1;
+    cr_assert_eq(tq_op_output_shape(g, &p, thin, out, &err), TQ_OK);
+    ga->halo(&p, h);
+    cr_assert(h[0] == 12 && h[1] == 12 && h[2] == 12);
+    struct tq_box ob = {{0, 5, 390}, {1, 6, 400}}, ib;
+    tq_op_input_box(ga, &p, in, &ob, &ib);
+    cr_assert(ib.lo[0] == 0 && ib.hi[0] == 13 && ib.lo[1] == 0 && ib.hi[1] == 18 && ib.lo[2] == 378 && ib.hi[2] == 400);
+    p.sigma[1] = 0;
+    cr_assert_eq(tq_op_params_check(ga, &p, &err), TQ_ERR_RANGE);
+    cr_assert(strstr(err.msg, "sigma") != NULL);
+}
