@@ -7,6 +7,7 @@
 #define TQ_PLAN_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "../common/status.h"
@@ -34,6 +35,8 @@ struct tq_plan {
 tq_status tq_plan_read(const char *path, struct tq_plan **out, struct tq_err *err);
 /* Write a plan as JSON to path (temporary name + rename; never clobbers unless overwrite). */
 tq_status tq_plan_write(const struct tq_plan *plan, const char *path, int overwrite, struct tq_err *err);
+/* Print a plan as JSON (the same text tq_plan_write writes) to f; fails with TQ_ERR_IO or TQ_ERR_NOMEM. */
+tq_status tq_plan_dump(const struct tq_plan *plan, FILE *f, struct tq_err *err);
 /* Check that the blocks tile out_shape exactly. */
 tq_status tq_plan_check_tiling(const struct tq_plan *plan, struct tq_err *err);
 void tq_plan_free(struct tq_plan *plan);

@@ -1,0 +1,63 @@
+/* dataset.h - the sweep dataset: one CSV row per profiled run of an operator on a synthetic shape.
+ *
+ * Header (exactly, units in the names):
+ *   op,inlines,xlines,samples,volume,run,status,reason,peak_rss_bytes,vmhwm_bytes,peak_heap_bytes,peak_mmap_bytes,
+ *   wall_s,trace
+ * status is "ok" or "failed" (reason says why; empty when ok). Fields are never quoted: the writer replaces commas,
+ * quotes and line breaks in text fields with spaces, so a row is split on commas. Rows are appended one at a time
+ * (flushed and synced), so an interrupted sweep leaves a valid file that a rerun continues. */
+#ifndef TQ_DATASET_H
+#define TQ_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/status.h"
+#include "fit.h"
+
+#define TQ_DATASET_HEADER                                                                                     \
+    "op,inlines,xlines,samples,volume,run,status,reason,peak_rss_bytes,vmhwm_bytes,peak_heap_bytes,"          \
+    "peak_mmap_bytes,wall_s,trace"
+
+struct tq_dataset_row {
+    char op[32];
+    size_t shape[3];
+    int run;                  /* 1-based run number of this shape */
+    int ok;                   /* status: 1 "ok", 0 "failed" */
+    char reason[256];
+    uint64_t peak_rss_bytes;  /* sampled VmRSS peak */
+    uint64_t vmhwm_bytes;     /* kernel high-water mark */
+    uint64_t peak_heap_bytes; /* from the trace summary (0 when unknown) */
+    uint64_t peak_mmap_bytes;
+    double wall_s;
+    char trace[1024];         /* trace path (may be empty) */
+};
+
+struct tq_dataset {
+    size_t n;
+    struct tq_dataset_row *rows; /* owned */
+};
+
+/* How runs of one shape become one fitting point. */
+enum tq_dataset_agg { TQ_AGG_MAX, TQ_AGG_MEAN };
+
+/* Read a dataset. Fails with TQ_ERR_IO when it cannot be opened, TQ_ERR_FORMAT (with the line number) on a wrong
+ * header, a wrong number of fields or a bad number. Caller frees with tq_dataset_free. */
+tq_status tq_dataset_read(const char *path, struct tq_dataset **out, struct tq_err *err);
+
+/* Append one row, writing the header first when the file is new or empty; fails with TQ_ERR_FORMAT when an
+ * existing file has another header, TQ_ERR_IO on write errors. */
+tq_status tq_dataset_append(const char *path, const struct tq_dataset_row *row, struct tq_err *err);
+
+/* 1 when the dataset already has a row (ok or failed) for op, shape and run. Can't fail. */
+int tq_dataset_has(const struct tq_dataset *ds, const char *op, const size_t shape[3], int run);
+
+/* Fitting points of `op`: successful rows grouped by shape, `target` (a numeric column name such as
+ * "peak_rss_bytes") aggregated over runs by agg. *pts is malloc'd (caller frees). Fails with TQ_ERR_USAGE for an
+ * unknown target column, TQ_ERR_RANGE when op has no successful row, TQ_ERR_NOMEM. */
+tq_status tq_dataset_points(const struct tq_dataset *ds, const char *op, const char *target, enum tq_dataset_agg agg,
+                            struct tq_fit_point **pts, size_t *n, struct tq_err *err);
+
+void tq_dataset_free(struct tq_dataset *ds);
+
+#endif

@@ -1,0 +1,162 @@
+/* jsonfile.c - safe JSON file writes and strict typed key access for models and plans (see jsonfile.h). */
+#include "jsonfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int dump_cb(const char *buf, size_t size, void *data)
+{
+    int fd = *(int *)data;
+    while (size) {
+        ssize_t w = write(fd, buf, size);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        buf += w;
+        size -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Publish tmp as path: link() refuses an existing path atomically, rename() replaces it. */
+static tq_status publish(const char *tmp, const char *path, int overwrite, struct tq_err *err)
+{
+    if (overwrite) {
+        if (rename(tmp, path))
+            return tq_fail_errno(err, TQ_ERR_IO, "cannot rename %s to %s", tmp, path);
+        return TQ_OK;
+    }
+    if (link(tmp, path)) {
+        int e = errno;
+        unlink(tmp);
+        if (e == EEXIST)
+            return tq_fail(err, TQ_ERR_IO, "%s exists; use --force to replace it", path);
+        errno = e;
+        return tq_fail_errno(err, TQ_ERR_IO, "cannot create %s", path);
+    }
+    unlink(tmp);
+    return TQ_OK;
+}
+
+tq_status tq_json_write_file(json_t *root, const char *path, int overwrite, struct tq_err *err)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return tq_fail(err, TQ_ERR_USAGE, "path too long: %s", path);
+    if (!overwrite && access(path, F_OK) == 0)
+        return tq_fail(err, TQ_ERR_IO, "%s exists; use --force to replace it", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return tq_fail_errno(err, TQ_ERR_IO, "cannot create %s", tmp);
+    int bad = json_dump_callback(root, dump_cb, &fd, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) ||
+              dump_cb("\n", 1, &fd);
+    if (!bad)
+        bad = fsync(fd);
+    if (close(fd))
+        bad = 1;
+    if (bad) {
+        tq_fail_errno(err, TQ_ERR_IO, "cannot write %s", tmp);
+        unlink(tmp);
+        return TQ_ERR_IO;
+    }
+    return publish(tmp, path, overwrite, err);
+}
+
+tq_status tq_json_read_file(const char *path, const char *what, json_t **out, struct tq_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return tq_fail_errno(err, TQ_ERR_IO, "cannot open %s %s", what, path);
+    json_error_t je;
+    json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+    fclose(f);
+    if (!root)
+        return tq_fail(err, TQ_ERR_FORMAT, "%s %s is not valid JSON (line %d, column %d: %s)", what, path, je.line,
+                       je.column, je.text);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return tq_fail(err, TQ_ERR_FORMAT, "%s %s is not a JSON object", what, path);
+    }
+    *out = root;
+    return TQ_OK;
+}
+
+tq_status tq_json_check_header(json_t *obj, const char *format, int version, const char *path, struct tq_err *err)
+{
+    char got[64];
+    TQ_TRY(tq_json_get_string(obj, "format", path, got, sizeof got, err));
+    if (strcmp(got, format))
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: format is '%s', expected '%s'", path, got, format);
+    double v;
+    TQ_TRY(tq_json_get_number(obj, "version", path, &v, err));
+    if (v != version)
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: unsupported %s version %g (this traceq reads version %d)", path,
+                       format, v, version);
+    return TQ_OK;
+}
+
+static tq_status number_of(json_t *v, const char *key, const char *path, double *out, struct tq_err *err)
+{
+    if (!v)
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: missing key \"%s\"", path, key);
+    if (!json_is_number(v))
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: \"%s\" must be a number", path, key);
+    *out = json_number_value(v);
+    if (!isfinite(*out))
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: \"%s\" is not finite", path, key);
+    return TQ_OK;
+}
+
+tq_status tq_json_get_number(json_t *obj, const char *key, const char *path, double *out, struct tq_err *err)
+{
+    return number_of(json_object_get(obj, key), key, path, out, err);
+}
+
+tq_status tq_json_get_string(json_t *obj, const char *key, const char *path, char *buf, size_t cap,
+                             struct tq_err *err)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: missing key \"%s\"", path, key);
+    if (!json_is_string(v))
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: \"%s\" must be a string", path, key);
+    if (json_string_length(v) >= cap)
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: \"%s\" is too long", path, key);
+    memcpy(buf, json_string_value(v), json_string_length(v) + 1);
+    return TQ_OK;
+}
+
+tq_status tq_json_get_numbers(json_t *obj, const char *key, const char *path, double *out, size_t n,
+                              struct tq_err *err)
+{
+    json_t *a = json_object_get(obj, key);
+    if (!a)
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: missing key \"%s\"", path, key);
+    if (!json_is_array(a) || json_array_size(a) != n)
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: \"%s\" must be an array of %zu numbers", path, key, n);
+    for (size_t i = 0; i < n; i++)
+        TQ_TRY(number_of(json_array_get(a, i), key, path, &out[i], err));
+    return TQ_OK;
+}
+
+tq_status tq_json_get_sizes(json_t *obj, const char *key, const char *path, size_t *out, size_t n,
+                            struct tq_err *err)
+{
+    json_t *a = json_object_get(obj, key);
+    if (!a)
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: missing key \"%s\"", path, key);
+    if (!json_is_array(a) || json_array_size(a) != n)
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: \"%s\" must be an array of %zu integers", path, key, n);
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(a, i);
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return tq_fail(err, TQ_ERR_FORMAT, "%s: \"%s\" must hold non-negative integers", path, key);
+        out[i] = (size_t)json_integer_value(v);
+    }
+    return TQ_OK;
+}

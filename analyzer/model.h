@@ -1,0 +1,57 @@
+/* model.h - a fitted memory model of one operator as a file ("traceq-model" JSON, version 1) and its predictions.
+ *
+ * {"format":"traceq-model","version":1,"op":"gst3d","target":"peak_rss_bytes","kind":"linear",
+ *  "features":["intercept","volume"],"coefficients":[a,b],
+ *  "training":{"points":64,"inlines":[lo,hi],"xlines":[lo,hi],"samples":[lo,hi],"volume":[lo,hi]},
+ *  "cv":{"folds":5,"seed":42,"rmse":..,"mae":..,"r2":..,"accuracy":..},
+ *  "residuals":{"max_under_bytes":..,"max_under_relative":..},
+ *  "bound":{"margin_bytes":..,"margin_relative":..}}
+ * Bytes everywhere; bound(shape) = pred + max(margin_bytes, margin_relative * pred). */
+#ifndef TQ_MODEL_H
+#define TQ_MODEL_H
+
+#include <stddef.h>
+
+#include "../common/status.h"
+#include "fit.h"
+
+#define TQ_MODEL_FORMAT "traceq-model"
+#define TQ_MODEL_VERSION 1
+
+struct tq_model {
+    char op[32];
+    char target[32];            /* the dataset column it predicts */
+    struct tq_fit_model fit;
+    struct tq_fit_bound bound;
+    struct tq_fit_metrics cv;   /* held-out metrics (n = training points) */
+    int folds;
+    unsigned long seed;
+    double lo[4], hi[4];        /* training range of inlines, xlines, samples, volume */
+};
+
+struct tq_prediction {
+    double bytes;       /* the model's prediction */
+    double bound;       /* prediction + margin: what planners should budget */
+    int extrapolating;  /* 1 when the shape is outside the training range */
+    char warning[256];  /* says how far outside (empty when inside) */
+};
+
+/* Fill m->lo/hi from the training points. Can't fail. */
+void tq_model_set_range(struct tq_model *m, const struct tq_fit_point *pts, size_t n);
+
+/* Write the model as JSON (temporary file + rename; refuses to replace path unless overwrite).
+ * Fails with TQ_ERR_IO on write errors, TQ_ERR_NOMEM. */
+tq_status tq_model_write(const struct tq_model *m, const char *path, int overwrite, struct tq_err *err);
+
+/* Read and validate a model. expect_op (may be NULL) must match its "op". Fails with TQ_ERR_IO when the file
+ * cannot be opened, TQ_ERR_FORMAT for bad JSON, a wrong format or version, a missing or mistyped key, a
+ * non-finite number, features that do not match the kind, or another operator than expect_op. */
+tq_status tq_model_read(const char *path, const char *expect_op, struct tq_model *m, struct tq_err *err);
+
+/* Prediction and bound for an input of `shape`, with an extrapolation warning. Can't fail. */
+void tq_model_predict(const struct tq_model *m, const size_t shape[3], struct tq_prediction *p);
+
+/* Bound only (what the planner evaluates for many chunk shapes). Can't fail. */
+double tq_model_bound(const struct tq_model *m, const size_t shape[3]);
+
+#endif

@@ -1,0 +1,142 @@
+/* test_fit.c - memory model fitting, cross-validation metrics and the bound (analyzer/fit.c). */
+#include <criterion/criterion.h>
+#include <math.h>
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
+#include "../analyzer/fit.h"
+
+/* The 4x4x4 grid 100..400 step 100 with y = a + b*V (+ uniform noise of +-noise relative). */
+static size_t grid_points(struct tq_fit_point *pts, double a, double b, double noise, unsigned long seed)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, seed);
+    size_t n = 0;
+    for (int i = 1; i <= 4; i++)
+        for (int x = 1; x <= 4; x++)
+            for (int s = 1; s <= 4; s++) {
+                struct tq_fit_point *p = &pts[n++];
+                p->shape[0] = 100.0 * i;
+                p->shape[1] = 100.0 * x;
+                p->shape[2] = 100.0 * s;
+                double y = a + b * p->shape[0] * p->shape[1] * p->shape[2];
+                p->y = y * (1.0 + gsl_ran_flat(r, -noise, noise));
+            }
+    gsl_rng_free(r);
+    return n;
+}
+
+Test(fit, linear_recovers_coefficients_with_noise)
+{
+    struct tq_fit_point pts[64];
+    size_t n = grid_points(pts, 1e8, 240.0, 0.01, 7);
+    struct tq_fit_model m;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_fit_model(TQ_FIT_LINEAR, pts, n, &m, &err), TQ_OK, "%s", err.msg);
+    cr_assert(fabs(m.coef[1] - 240.0) < 240.0 * 0.02, "slope %g", m.coef[1]);
+    cr_assert(fabs(m.coef[0] - 1e8) < 0.1e8, "intercept %g", m.coef[0]);
+    cr_assert_eq(tq_fit_model(TQ_FIT_ROBUST, pts, n, &m, &err), TQ_OK, "%s", err.msg);
+    cr_assert(fabs(m.coef[1] - 240.0) < 240.0 * 0.02, "robust slope %g", m.coef[1]);
+}
+
+Test(fit, power_and_poly_recover_curves)
+{
+    struct tq_fit_point pts[64];
+    size_t n = grid_points(pts, 0, 0, 0, 1);
+    for (size_t i = 0; i < n; i++) {
+        double v = pts[i].shape[0] * pts[i].shape[1] * pts[i].shape[2];
+        pts[i].y = 5e7 + 30.0 * pow(v, 1.1);
+    }
+    struct tq_fit_model m;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_fit_model(TQ_FIT_POWER, pts, n, &m, &err), TQ_OK, "%s", err.msg);
+    cr_assert(fabs(m.coef[2] - 1.1) < 1e-3, "exponent %g", m.coef[2]);
+    cr_assert(fabs(m.coef[1] - 30.0) < 0.5, "scale %g", m.coef[1]);
+    for (size_t i = 0; i < n; i++) {
+        double v = pts[i].shape[0] * pts[i].shape[1] * pts[i].shape[2];
+        pts[i].y = 1e6 + 2.0 * v + 1e-7 * v * v;
+    }
+    cr_assert_eq(tq_fit_model(TQ_FIT_POLY2, pts, n, &m, &err), TQ_OK, "%s", err.msg);
+    cr_assert(fabs(m.coef[2] - 1e-7) < 1e-10, "square term %g", m.coef[2]);
+    cr_assert(fabs(m.coef[1] - 2.0) < 1e-3, "linear term %g", m.coef[1]);
+}
+
+Test(fit, shape_model_sees_per_axis_costs)
+{
+    struct tq_fit_point pts[64];
+    size_t n = grid_points(pts, 0, 0, 0, 1);
+    for (size_t i = 0; i < n; i++) {
+        const double *s = pts[i].shape;
+        pts[i].y = 1e7 + 4000.0 * s[0] * s[1] + 8.0 * s[0] * s[1] * s[2];
+    }
+    struct tq_fit_model m;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_fit_model(TQ_FIT_SHAPE, pts, n, &m, &err), TQ_OK, "%s", err.msg);
+    cr_assert(fabs(m.coef[4] - 4000.0) < 1.0, "inlines*xlines %g", m.coef[4]);
+    cr_assert(fabs(m.coef[7] - 8.0) < 1e-3, "volume %g", m.coef[7]);
+    double probe[3] = {1000, 100, 50};
+    cr_assert(fabs(tq_fit_eval(&m, probe) - (1e7 + 4e8 + 4e7)) < 1e3);
+}
+
+Test(fit, too_few_points_is_a_range_error)
+{
+    struct tq_fit_point pts[3] = {{{1, 1, 1}, 1}, {{2, 2, 2}, 2}, {{3, 3, 3}, 3}};
+    struct tq_fit_model m;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_fit_model(TQ_FIT_SHAPE, pts, 3, &m, &err), TQ_ERR_RANGE);
+    cr_assert(strstr(err.msg, "at least") != NULL, "%s", err.msg);
+}
+
+Test(fit, metrics_on_a_hand_checked_case)
+{
+    /* residuals y - p: -10 (over), 0, +5 (under 5%: 5/100 ok), +20 (under 20%: not ok) */
+    double y[4] = {100, 200, 100, 100}, p[4] = {110, 200, 95, 80};
+    struct tq_fit_metrics m;
+    tq_fit_metrics_compute(y, p, 4, &m);
+    cr_assert_float_eq(m.rmse, sqrt((100.0 + 0 + 25 + 400) / 4), 1e-12);
+    cr_assert_float_eq(m.mae, 35.0 / 4, 1e-12);
+    cr_assert_float_eq(m.accuracy, 0.75, 1e-12);
+    /* mean 125, sst = 625*3 + 5625 = 7500, sse = 525 */
+    cr_assert_float_eq(m.r2, 1.0 - 525.0 / 7500.0, 1e-12);
+    cr_assert_float_eq(m.max_under, 20.0, 1e-12);
+    cr_assert_float_eq(m.max_under_rel, 20.0 / 80.0, 1e-12);
+}
+
+Test(fit, cross_validation_is_seeded_and_reproducible)
+{
+    struct tq_fit_point pts[64];
+    size_t n = grid_points(pts, 1e8, 240.0, 0.03, 3);
+    double p1[64], p2[64], p3[64];
+    struct tq_fit_metrics m1, m2, m3;
+    cr_assert_eq(tq_fit_cv(TQ_FIT_LINEAR, pts, n, 5, 42, p1, &m1, NULL), TQ_OK);
+    cr_assert_eq(tq_fit_cv(TQ_FIT_LINEAR, pts, n, 5, 42, p2, &m2, NULL), TQ_OK);
+    cr_assert_eq(tq_fit_cv(TQ_FIT_LINEAR, pts, n, 5, 43, p3, &m3, NULL), TQ_OK);
+    cr_assert(memcmp(p1, p2, sizeof p1) == 0);
+    cr_assert(memcmp(p1, p3, sizeof p1) != 0, "another seed must give other folds");
+    cr_assert(m1.r2 > 0.99 && m1.rmse > 0);
+    struct tq_err err = {0};
+    cr_assert_eq(tq_fit_cv(TQ_FIT_LINEAR, pts, n, 1, 42, NULL, &m1, &err), TQ_ERR_USAGE);
+}
+
+Test(fit, selection_prefers_linear_and_bound_covers_fresh_points)
+{
+    struct tq_fit_point pts[64], fresh[64];
+    size_t n = grid_points(pts, 1e8, 240.0, 0.02, 11);
+    grid_points(fresh, 1e8, 240.0, 0.02, 12345);
+    struct tq_fit_candidate c[TQ_FIT_NKINDS];
+    size_t best = 99;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_fit_select(pts, n, 5, 42, c, &best, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(best, TQ_FIT_LINEAR, "chose %s", tq_fit_kind_name((enum tq_fit_kind)best));
+    for (int k = 0; k < TQ_FIT_NKINDS; k++) {
+        if (!c[k].ok)
+            continue;
+        /* every held-out point of cross-validation is covered by construction; fresh draws too */
+        for (size_t i = 0; i < n; i++) {
+            double pred = tq_fit_eval(&c[k].model, fresh[i].shape);
+            cr_assert(tq_fit_bound_eval(&c[k].bound, pred) >= fresh[i].y, "%s bound below truth at %zu",
+                      tq_fit_kind_name((enum tq_fit_kind)k), i);
+        }
+    }
+}

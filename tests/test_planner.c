@@ -1,0 +1,194 @@
+/* test_planner.c - the traceq, seed, auto and none planners (analyzer/planner.c) on known models. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../analyzer/planner.h"
+#include "../common/units.h"
+
+/* The original's GST3D model: about 240 B/voxel plus a 0.1 GB baseline (original-system.md section 3b). */
+static void original_model(struct tq_model *m, const char *op)
+{
+    memset(m, 0, sizeof *m);
+    snprintf(m->op, sizeof m->op, "%s", op);
+    snprintf(m->target, sizeof m->target, "peak_rss_bytes");
+    m->fit.kind = TQ_FIT_LINEAR;
+    m->fit.ncoef = 2;
+    m->fit.coef[0] = 0.1e9;
+    m->fit.coef[1] = 240.0;
+    m->bound.margin_bytes = 20e6;
+    m->bound.margin_rel = 0.03;
+    for (int k = 0; k < 3; k++) {
+        m->lo[k] = 100;
+        m->hi[k] = 400;
+    }
+    m->lo[3] = 1e6;
+    m->hi[3] = 64e6;
+}
+
+static struct tq_op_params params;
+
+static struct tq_plan_request request(const char *op, const struct tq_model *m, size_t side, uint64_t mem,
+                                      enum tq_planner_kind planner)
+{
+    tq_op_params_default(&params);
+    struct tq_plan_request r = {tq_op_find(op), &params, m, {side, side, side}, mem, 0.8, 1, planner, 0};
+    cr_assert_not_null(r.op, "operator %s missing", op);
+    return r;
+}
+
+/* Every block fits, its recorded prediction is the model's bound of its input box, and the blocks tile. */
+static void check_plan(const struct tq_plan_request *r, const struct tq_plan *p)
+{
+    struct tq_err err = {0};
+    cr_assert_eq(tq_plan_check_tiling(p, &err), TQ_OK, "%s", err.msg);
+    for (size_t i = 0; i < p->nblocks; i++) {
+        struct tq_box in;
+        tq_plan_block_input(p, r->op, r->params, i, &in);
+        size_t s[3] = {tq_box_len(&in, 0), tq_box_len(&in, 1), tq_box_len(&in, 2)};
+        double bound = tq_model_bound(r->model, s);
+        cr_assert(fabs((double)p->blocks[i].predicted_bytes - ceil(bound)) <= 1.0, "block %zu prediction", i);
+        cr_assert(bound <= (double)r->memory_bytes * r->safety, "block %zu needs %g > limit", i, bound);
+        for (int a = 0; a < 3; a++)
+            if (!((r->op->splittable >> a) & 1))
+                cr_assert_eq(tq_box_len(&p->blocks[i].out, a), p->out_shape[a], "axis %d was split", a);
+    }
+}
+
+Test(planner, seed_reproduces_the_originals_choices)
+{
+    struct tq_model m;
+    original_model(&m, "gst3d");
+    struct tq_plan *p = NULL;
+    struct tq_err err = {0};
+    /* exp-03: 200^3 at 1.5 GB -> (100,100,100) */
+    struct tq_plan_request r = request("gst3d", &m, 200, 1500000000ull, TQ_PLANNER_SEED);
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(tq_box_len(&p->blocks[0].out, 0), 100);
+    cr_assert_eq(tq_box_len(&p->blocks[0].out, 2), 100);
+    cr_assert_eq(p->nblocks, 8);
+    cr_assert_str_eq(p->planner, "seed");
+    char *chunks = NULL;
+    cr_assert_eq(tq_plan_dask_chunks(p, 1, &chunks, &err), TQ_OK, "%s", err.msg);
+    cr_assert_str_eq(chunks, "((101, 99), (101, 99), (101, 99))");
+    free(chunks);
+    tq_plan_free(p);
+    /* and 400^3 at 3 GB -> (200,200,200), the case that ran out of memory */
+    r = request("gst3d", &m, 400, 3000000000ull, TQ_PLANNER_SEED);
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(tq_box_len(&p->blocks[0].out, 1), 200);
+    tq_plan_free(p);
+}
+
+Test(planner, traceq_blocks_fit_and_tile)
+{
+    struct tq_model m;
+    const char *ops[] = {"gst3d", "gaussian", "envelope"};
+    uint64_t mems[] = {600000000ull, 1500000000ull, 3000000000ull};
+    for (int o = 0; o < 3; o++)
+        for (int k = 0; k < 3; k++)
+            for (int w = 1; w <= 3; w++) {
+                original_model(&m, ops[o]);
+                struct tq_plan_request r = request(ops[o], &m, 300, mems[k], TQ_PLANNER_TRACEQ);
+                r.shape[1] = 250;
+                r.workers = w;
+                struct tq_plan *p = NULL;
+                struct tq_err err = {0};
+                cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_OK, "%s %d: %s", ops[o], k, err.msg);
+                check_plan(&r, p);
+                tq_plan_free(p);
+            }
+}
+
+Test(planner, traceq_prefers_one_block_or_one_per_worker)
+{
+    struct tq_model m;
+    original_model(&m, "gst3d");
+    struct tq_plan_request r = request("gst3d", &m, 200, 64ull << 30, TQ_PLANNER_TRACEQ);
+    struct tq_plan *p = NULL;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(p->nblocks, 1);
+    tq_plan_free(p);
+    r.workers = 2;
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(p->nblocks, 2, "two workers should get one block each");
+    tq_plan_free(p);
+    /* 200^3 at 1.5 GB: the whole volume (2.0 GB) does not fit; two halves (about 1.1 GB with halo) do */
+    r = request("gst3d", &m, 200, 1500000000ull, TQ_PLANNER_TRACEQ);
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(p->nblocks, 2);
+    check_plan(&r, p);
+    tq_plan_free(p);
+}
+
+Test(planner, impossible_limit_names_the_minimum)
+{
+    struct tq_model m;
+    original_model(&m, "envelope");
+    m.fit.coef[0] = 2e9; /* a 2 GB baseline: nothing fits 1 GiB */
+    struct tq_plan_request r = request("envelope", &m, 200, 1ull << 30, TQ_PLANNER_TRACEQ);
+    struct tq_plan *p = NULL;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_ERR_LIMIT);
+    const char *at = strstr(err.msg, "at least ");
+    cr_assert_not_null(at, "%s", err.msg);
+    uint64_t need;
+    cr_assert_eq(tq_parse_bytes(at + 9, &need, NULL), TQ_OK, "%s", at);
+    r.memory_bytes = (uint64_t)(need * 1.01);
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_OK, "the stated minimum must work: %s", err.msg);
+    check_plan(&r, p);
+    tq_plan_free(p);
+    r.memory_bytes = (uint64_t)(need * 0.99);
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_ERR_LIMIT, "below the stated minimum must fail");
+}
+
+Test(planner, auto_follows_dask)
+{
+    struct tq_model m;
+    original_model(&m, "gst3d");
+    struct tq_plan *p = NULL;
+    struct tq_err err = {0};
+    /* 200^3 float32 is 30.5 MiB < 128 MiB: one chunk, as in exp-03 */
+    struct tq_plan_request r = request("gst3d", &m, 200, 0, TQ_PLANNER_AUTO);
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(p->nblocks, 1);
+    tq_plan_free(p);
+    /* 400^3: ideal side 322.5, the largest divisor of 400 in [161, 322] is 200 */
+    r = request("gst3d", &m, 400, 0, TQ_PLANNER_AUTO);
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(tq_box_len(&p->blocks[0].out, 0), 200);
+    cr_assert_eq(tq_box_len(&p->blocks[0].out, 2), 200);
+    tq_plan_free(p);
+    /* envelope keeps samples whole: sqrt(2^25 / 400) = 289.6 -> 200 */
+    original_model(&m, "envelope");
+    r = request("envelope", &m, 400, 0, TQ_PLANNER_AUTO);
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(tq_box_len(&p->blocks[0].out, 0), 200);
+    cr_assert_eq(tq_box_len(&p->blocks[0].out, 2), 400);
+    tq_plan_free(p);
+}
+
+Test(planner, none_and_bad_requests)
+{
+    struct tq_model m;
+    original_model(&m, "gst3d");
+    struct tq_plan *p = NULL;
+    struct tq_err err = {0};
+    struct tq_plan_request r = request("gst3d", &m, 100, 0, TQ_PLANNER_NONE);
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(p->nblocks, 1);
+    cr_assert_eq(p->out_shape[0], 98);
+    tq_plan_free(p);
+    r.planner = TQ_PLANNER_TRACEQ;
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_ERR_USAGE, "traceq needs a memory limit");
+    r = request("envelope", &m, 100, 1ull << 30, TQ_PLANNER_TRACEQ);
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_ERR_USAGE);
+    cr_assert(strstr(err.msg, "'gst3d', not 'envelope'"), "%s", err.msg);
+    enum tq_planner_kind k;
+    cr_assert_eq(tq_planner_parse("seed", &k, NULL), TQ_OK);
+    cr_assert_eq(k, TQ_PLANNER_SEED);
+    cr_assert_eq(tq_planner_parse("magic", &k, &err), TQ_ERR_USAGE);
+}

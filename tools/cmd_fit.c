@@ -1,0 +1,179 @@
+/* cmd_fit.c - `traceq fit`: fit every candidate memory model to a sweep dataset, show the CV table, save the choice. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../analyzer/dataset.h"
+#include "../analyzer/model.h"
+#include "../common/units.h"
+#include "cli.h"
+
+struct fit_opts {
+    const char *dataset, *op, *target, *output, *kind;
+    long folds, seed;
+    enum tq_dataset_agg agg;
+    int force;
+};
+
+static void fit_usage(FILE *f)
+{
+    fprintf(f, "usage: traceq fit DATASET.csv --op OP [options]\n\n"
+               "Fit candidate memory models (linear, robust, poly2, power, shape) to a sweep dataset, compare them\n"
+               "with k-fold cross-validation and save the chosen one (with its safety bound) as a model file.\n\n"
+               "  --op OP            operator whose rows to fit (required)\n"
+               "  --target COLUMN    what to predict: peak_rss_bytes, vmhwm_bytes, peak_heap_bytes,\n"
+               "                     peak_mmap_bytes or wall_s [Default: peak_rss_bytes]\n"
+               "  --agg max|mean     how runs of one shape are combined [Default: max]\n"
+               "  --folds K          cross-validation folds [Default: 5]\n"
+               "  --seed N           seed of the fold shuffle [Default: 42]\n"
+               "  --kind KIND        force a model kind instead of choosing [Default: choose]\n"
+               "  -o, --output FILE  write the model JSON here [Default: only print the table]\n"
+               "  --force            replace an existing output file\n"
+               "  -h, --help         show this help\n");
+}
+
+static int fit_parse(int argc, char **argv, struct fit_opts *o)
+{
+    static const struct option longopts[] = {
+        {"op", required_argument, 0, 'p'},   {"target", required_argument, 0, 't'},
+        {"agg", required_argument, 0, 'a'},  {"folds", required_argument, 0, 'k'},
+        {"seed", required_argument, 0, 's'}, {"kind", required_argument, 0, 'K'},
+        {"output", required_argument, 0, 'o'}, {"force", no_argument, 0, 'f'},
+        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
+    struct tq_err err = {0};
+    *o = (struct fit_opts){NULL, NULL, "peak_rss_bytes", NULL, NULL, 5, 42, TQ_AGG_MAX, 0};
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p': o->op = optarg; break;
+        case 't': o->target = optarg; break;
+        case 'K': o->kind = optarg; break;
+        case 'o': o->output = optarg; break;
+        case 'f': o->force = 1; break;
+        case 'h': fit_usage(stdout); return -1;
+        case 'a':
+            if (strcmp(optarg, "max") && strcmp(optarg, "mean"))
+                return tq_cli_usage_error("fit", "--agg must be max or mean, not '%s'", optarg);
+            o->agg = strcmp(optarg, "max") ? TQ_AGG_MEAN : TQ_AGG_MAX;
+            break;
+        case 'k':
+            if (tq_parse_long(optarg, 2, 1000, "--folds", &o->folds, &err))
+                return tq_cli_fail("fit", &err);
+            break;
+        case 's':
+            if (tq_parse_long(optarg, 0, 2147483647L, "--seed", &o->seed, &err))
+                return tq_cli_fail("fit", &err);
+            break;
+        case ':': return tq_cli_usage_error("fit", "option %s needs a value", argv[optind - 1]);
+        default: return tq_cli_usage_error("fit", "unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return tq_cli_usage_error("fit", "expected one DATASET.csv argument");
+    o->dataset = argv[optind];
+    if (!o->op)
+        return tq_cli_usage_error("fit", "--op is required");
+    if (o->output && !o->force && access(o->output, F_OK) == 0) /* say so before minutes of fitting */
+        return tq_cli_usage_error("fit", "%s exists; use --force to replace it", o->output);
+    return 0;
+}
+
+static void fit_print_table(const struct tq_fit_candidate *c, size_t best, const char *target)
+{
+    int bytes = strcmp(target, "wall_s") != 0;
+    double u = bytes ? 1048576.0 : 1.0;
+    printf("%-8s %12s %12s %9s %9s %14s %8s\n", "model", bytes ? "RMSE MiB" : "RMSE s", bytes ? "MAE MiB" : "MAE s",
+           "R2", "accuracy", "margin", "choice");
+    for (size_t k = 0; k < TQ_FIT_NKINDS; k++) {
+        if (!c[k].ok) {
+            printf("%-8s (not fitted: %s)\n", tq_fit_kind_name(c[k].kind), c[k].why);
+            continue;
+        }
+        char margin[32];
+        snprintf(margin, sizeof margin, "%.1f%%/%.3g", 100 * c[k].bound.margin_rel, c[k].bound.margin_bytes / u);
+        printf("%-8s %12.3f %12.3f %9.5f %9.3f %14s %8s\n", tq_fit_kind_name(c[k].kind), c[k].cv.rmse / u,
+               c[k].cv.mae / u, c[k].cv.r2, c[k].cv.accuracy, margin,
+               k == best ? "<==" : (c[k].monotone ? "" : "unsafe"));
+    }
+}
+
+static int fit_save(const struct fit_opts *o, const struct tq_fit_candidate *c, const struct tq_fit_point *pts,
+                    size_t n)
+{
+    struct tq_model m;
+    struct tq_err err = {0};
+    memset(&m, 0, sizeof m);
+    snprintf(m.op, sizeof m.op, "%s", o->op);
+    snprintf(m.target, sizeof m.target, "%s", o->target);
+    m.fit = c->model;
+    m.bound = c->bound;
+    m.cv = c->cv;
+    m.folds = (int)o->folds;
+    m.seed = (unsigned long)o->seed;
+    tq_model_set_range(&m, pts, n);
+    if (tq_model_write(&m, o->output, o->force, &err))
+        return tq_cli_fail("fit", &err);
+    printf("wrote %s (%s model of %s, %zu shapes)\n", o->output, tq_fit_kind_name(c->kind), o->op, n);
+    return TQ_EXIT_OK;
+}
+
+/* Pick the forced kind, if any; it must have been fitted. */
+static int fit_choose(const struct fit_opts *o, const struct tq_fit_candidate *c, size_t *best)
+{
+    if (!o->kind)
+        return 0;
+    enum tq_fit_kind k;
+    struct tq_err err = {0};
+    if (tq_fit_kind_parse(o->kind, &k, &err)) {
+        err.status = TQ_ERR_USAGE;
+        return tq_cli_fail("fit", &err);
+    }
+    if (!c[k].ok) {
+        fprintf(stderr, "traceq fit: the %s model could not be fitted: %s\n", o->kind, c[k].why);
+        return TQ_EXIT_FAIL;
+    }
+    *best = k;
+    return 0;
+}
+
+int cmd_fit(int argc, char **argv)
+{
+    struct fit_opts o;
+    int rc = fit_parse(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? TQ_EXIT_OK : rc;
+    struct tq_err err = {0};
+    struct tq_dataset *ds = NULL;
+    struct tq_fit_point *pts = NULL;
+    size_t n = 0, best = 0;
+    struct tq_fit_candidate cands[TQ_FIT_NKINDS];
+    if (tq_dataset_read(o.dataset, &ds, &err) || tq_dataset_points(ds, o.op, o.target, o.agg, &pts, &n, &err)) {
+        tq_dataset_free(ds);
+        return tq_cli_fail("fit", &err);
+    }
+    tq_dataset_free(ds);
+    if ((size_t)o.folds > n) {
+        free(pts);
+        return tq_cli_usage_error("fit", "%ld folds need at least %ld shapes; the dataset has %zu for %s", o.folds,
+                                  o.folds, n, o.op);
+    }
+    if (tq_fit_select(pts, n, (int)o.folds, (unsigned long)o.seed, cands, &best, &err)) {
+        free(pts);
+        return tq_cli_fail("fit", &err);
+    }
+    rc = fit_choose(&o, cands, &best);
+    if (!rc) {
+        printf("%s: %zu shapes, target %s, %ld-fold cross-validation (held-out metrics; margin = relative/absolute)\n",
+               o.op, n, o.target, o.folds);
+        fit_print_table(cands, best, o.target);
+        if (o.output)
+            rc = fit_save(&o, &cands[best], pts, n);
+    }
+    free(pts);
+    return rc;
+}

@@ -1,0 +1,244 @@
+/* cmd_plan.c - `traceq plan`: cut an operator's work on a volume into chunks that fit a per-worker memory limit. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../analyzer/planner.h"
+#include "../common/units.h"
+#include "cli.h"
+
+enum plan_format { FMT_TABLE, FMT_JSON, FMT_DASK };
+
+struct plan_opts {
+    const char *model, *op, *output;
+    size_t shape[3];
+    int have_shape, force, full_size;
+    uint64_t memory, auto_bytes;
+    double safety;
+    long workers;
+    enum tq_planner_kind planner;
+    enum plan_format format;
+};
+
+static void plan_usage(FILE *f)
+{
+    fprintf(f, "usage: traceq plan --model MODEL.json --shape IxXxS --memory SIZE [options]\n\n"
+               "Choose chunks whose predicted peak (the model's bound on each chunk's input, halo included) stays\n"
+               "under memory x safety per worker.\n\n"
+               "  --model FILE        model from `traceq fit` (needed by the traceq and seed planners)\n"
+               "  --op NAME           operator [Default: the model's]\n"
+               "  --shape IxXxS       input volume shape (required)\n"
+               "  --memory SIZE       memory per worker, e.g. 4GiB or 1.5GB (needed by traceq and seed)\n"
+               "  --safety F          share of the memory a chunk may use, in (0, 1] [Default: 0.8]\n"
+               "  --workers N         workers running chunks at once [Default: 1]\n"
+               "  --planner NAME      traceq (ours), seed (the original's cubes), auto (dask chunks=\"auto\"),\n"
+               "                      none (one block) [Default: traceq]\n"
+               "  --auto-chunk SIZE   dask array.chunk-size for --planner auto [Default: 128MiB]\n"
+               "  --full-size         GST3D without the original's one-voxel trim [Default: trimmed]\n"
+               "  --format FMT        stdout: table, json or dask (the chunks= tuple of the input) [Default: table]\n"
+               "  -o, --output FILE   also write the plan JSON here\n"
+               "  --force             replace an existing output file\n"
+               "  -h, --help          show this help\n"
+               "Exit 2 when no chunk fits (the message names the smallest --memory that would).\n");
+}
+
+static int plan_opt_value(int c, const char *arg, struct plan_opts *o, struct tq_err *err)
+{
+    switch (c) {
+    case 'S': o->have_shape = 1; return tq_parse_shape(arg, o->shape, err);
+    case 'M': return tq_parse_bytes(arg, &o->memory, err);
+    case 'A': return tq_parse_bytes(arg, &o->auto_bytes, err);
+    case 'w': return tq_parse_long(arg, 1, 1 << 20, "--workers", &o->workers, err);
+    case 'P': return tq_planner_parse(arg, &o->planner, err);
+    case 's': {
+        char *end;
+        o->safety = strtod(arg, &end);
+        if (*end || !(o->safety > 0 && o->safety <= 1))
+            return tq_fail(err, TQ_ERR_USAGE, "--safety must be a number in (0, 1], not '%s'", arg);
+        return TQ_OK;
+    }
+    default:
+        for (int k = 0; k < 3; k++)
+            if (!strcmp(arg, (const char *[]){"table", "json", "dask"}[k])) {
+                o->format = (enum plan_format)k;
+                return TQ_OK;
+            }
+        return tq_fail(err, TQ_ERR_USAGE, "--format must be table, json or dask, not '%s'", arg);
+    }
+}
+
+static int plan_parse(int argc, char **argv, struct plan_opts *o)
+{
+    static const struct option longopts[] = {
+        {"model", required_argument, 0, 'm'},   {"op", required_argument, 0, 'p'},
+        {"shape", required_argument, 0, 'S'},   {"memory", required_argument, 0, 'M'},
+        {"safety", required_argument, 0, 's'},  {"workers", required_argument, 0, 'w'},
+        {"planner", required_argument, 0, 'P'}, {"auto-chunk", required_argument, 0, 'A'},
+        {"format", required_argument, 0, 'F'},  {"output", required_argument, 0, 'o'},
+        {"full-size", no_argument, 0, 'z'},     {"force", no_argument, 0, 'f'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    memset(o, 0, sizeof *o);
+    o->safety = 0.8;
+    o->workers = 1;
+    struct tq_err err = {0};
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            plan_usage(stdout);
+            return -1;
+        }
+        if (c == ':')
+            return tq_cli_usage_error("plan", "option %s needs a value", argv[optind - 1]);
+        if (c == '?')
+            return tq_cli_usage_error("plan", "unknown option %s", argv[optind - 1]);
+        if (c == 'm')
+            o->model = optarg;
+        else if (c == 'p')
+            o->op = optarg;
+        else if (c == 'o')
+            o->output = optarg;
+        else if (c == 'z')
+            o->full_size = 1;
+        else if (c == 'f')
+            o->force = 1;
+        else if (plan_opt_value(c, optarg, o, &err))
+            return tq_cli_fail("plan", &err);
+    }
+    if (optind != argc)
+        return tq_cli_usage_error("plan", "unexpected argument '%s'", argv[optind]);
+    if (!o->have_shape)
+        return tq_cli_usage_error("plan", "--shape is required");
+    if (!o->model && !o->op)
+        return tq_cli_usage_error("plan", "--model (or --op for the auto and none planners) is required");
+    if (o->output && !o->force && access(o->output, F_OK) == 0)
+        return tq_cli_usage_error("plan", "%s exists; use --force to replace it", o->output);
+    return 0;
+}
+
+/* One row of the table per distinct (output block, input box) shape. */
+struct shape_row {
+    size_t out[3], in[3], count;
+    uint64_t pred;
+    double bound;
+};
+
+static size_t plan_rows(const struct tq_plan *p, const struct tq_plan_request *r, struct shape_row *rows)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->nblocks; i++) {
+        struct shape_row x = {{0}, {0}, 1, p->blocks[i].predicted_bytes, 0};
+        struct tq_box in;
+        tq_plan_block_input(p, r->op, r->params, i, &in);
+        for (int a = 0; a < 3; a++) {
+            x.out[a] = tq_box_len(&p->blocks[i].out, a);
+            x.in[a] = tq_box_len(&in, a);
+        }
+        x.bound = r->model ? tq_model_bound(r->model, x.in) : 0;
+        size_t k = 0;
+        while (k < n && (memcmp(rows[k].out, x.out, sizeof x.out) || memcmp(rows[k].in, x.in, sizeof x.in)))
+            k++;
+        if (k < n)
+            rows[k].count++;
+        else if (n < 64)
+            rows[n++] = x;
+    }
+    return n;
+}
+
+static void plan_print_table(const struct tq_plan *p, const struct tq_plan_request *r)
+{
+    char a[32], b[32], c[32];
+    printf("plan: %s %zux%zux%zu -> output %zux%zux%zu, planner %s, %zu blocks\n", p->op, p->shape[0], p->shape[1],
+           p->shape[2], p->out_shape[0], p->out_shape[1], p->out_shape[2], p->planner, p->nblocks);
+    double limit = (double)p->memory_bytes * p->safety;
+    if (p->memory_bytes)
+        printf("limit: %s x %.2f = %s per worker, %d worker(s)\n", tq_format_bytes(p->memory_bytes, a, sizeof a),
+               p->safety, tq_format_bytes((uint64_t)limit, b, sizeof b), p->workers);
+    struct shape_row *rows = malloc(64 * sizeof *rows);
+    size_t n = rows ? plan_rows(p, r, rows) : 0;
+    printf("%6s  %-16s %-16s %12s %14s\n", "blocks", "output block", "input box", "predicted", "traceq bound");
+    for (size_t k = 0; k < n; k++) {
+        char ob[32], ib[32];
+        snprintf(ob, sizeof ob, "%zux%zux%zu", rows[k].out[0], rows[k].out[1], rows[k].out[2]);
+        snprintf(ib, sizeof ib, "%zux%zux%zu", rows[k].in[0], rows[k].in[1], rows[k].in[2]);
+        int over = p->memory_bytes && r->model && rows[k].bound > limit;
+        printf("%6zu  %-16s %-16s %12s %14s%s\n", rows[k].count, ob, ib, tq_format_bytes(rows[k].pred, a, sizeof a),
+               r->model ? tq_format_bytes((uint64_t)(rows[k].bound > 0 ? rows[k].bound : 0), c, sizeof c) : "-",
+               over ? "  OVER THE LIMIT" : "");
+    }
+    free(rows);
+}
+
+/* Warn once when the largest chunk input lies outside the model's training range. */
+static void plan_warn_extrapolation(const struct tq_plan *p, const struct tq_plan_request *r)
+{
+    if (!r->model)
+        return;
+    size_t best = 0, bestv = 0;
+    for (size_t i = 0; i < p->nblocks; i++) {
+        struct tq_box in;
+        tq_plan_block_input(p, r->op, r->params, i, &in);
+        if (tq_box_voxels(&in) > bestv) {
+            bestv = tq_box_voxels(&in);
+            best = i;
+        }
+    }
+    struct tq_box in;
+    tq_plan_block_input(p, r->op, r->params, best, &in);
+    size_t s[3] = {tq_box_len(&in, 0), tq_box_len(&in, 1), tq_box_len(&in, 2)};
+    struct tq_prediction pr;
+    tq_model_predict(r->model, s, &pr);
+    if (pr.extrapolating)
+        fprintf(stderr, "traceq plan: warning: largest chunk input %zux%zux%zu: %s\n", s[0], s[1], s[2],
+                pr.warning);
+}
+
+static int plan_emit(const struct plan_opts *o, const struct tq_plan *p, const struct tq_plan_request *r)
+{
+    struct tq_err err = {0};
+    char *text = NULL;
+    plan_warn_extrapolation(p, r);
+    if (o->output && tq_plan_write(p, o->output, o->force, &err))
+        return tq_cli_fail("plan", &err);
+    if (o->format == FMT_TABLE)
+        plan_print_table(p, r);
+    else if (o->format == FMT_DASK) {
+        if (tq_plan_dask_chunks(p, r->op->trim(r->params), &text, &err))
+            return tq_cli_fail("plan", &err);
+        printf("chunks=%s\n", text);
+        free(text);
+    } else if (tq_plan_dump(p, stdout, &err))
+        return tq_cli_fail("plan", &err);
+    return TQ_EXIT_OK;
+}
+
+int cmd_plan(int argc, char **argv)
+{
+    struct plan_opts o;
+    int rc = plan_parse(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? TQ_EXIT_OK : rc;
+    struct tq_err err = {0};
+    struct tq_model model;
+    if (o.model && tq_model_read(o.model, o.op, &model, &err))
+        return tq_cli_fail("plan", &err);
+    const char *name = o.op ? o.op : model.op;
+    struct tq_op_params params;
+    tq_op_params_default(&params);
+    params.full_size = o.full_size;
+    struct tq_plan_request req = {tq_op_find(name), &params, o.model ? &model : NULL,
+                                  {o.shape[0], o.shape[1], o.shape[2]}, o.memory, o.safety, (int)o.workers,
+                                  o.planner, o.auto_bytes};
+    if (!req.op)
+        return tq_cli_usage_error("plan", "unknown operator '%s'", name);
+    struct tq_plan *plan = NULL;
+    if (tq_plan_make(&req, &plan, &err))
+        return tq_cli_fail("plan", &err);
+    rc = plan_emit(&o, plan, &req);
+    tq_plan_free(plan);
+    return rc;
+}

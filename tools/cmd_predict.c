@@ -1,0 +1,84 @@
+/* cmd_predict.c - `traceq predict`: a model's predicted peak and safety bound for one input shape. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "../analyzer/model.h"
+#include "../common/units.h"
+#include "cli.h"
+
+static void predict_usage(FILE *f)
+{
+    fprintf(f, "usage: traceq predict --model MODEL.json --shape IxXxS [--json]\n\n"
+               "Print the predicted peak memory of the model's operator on an input of that shape, and the bound\n"
+               "(prediction + the cross-validated margin) that planners budget. Warns on stderr when the shape is\n"
+               "outside the training range.\n\n"
+               "  --model FILE   model written by `traceq fit` (required)\n"
+               "  --shape IxXxS  input shape, inlines x xlines x samples (required)\n"
+               "  --json         print one JSON object instead of text [Default: text]\n"
+               "  -h, --help     show this help\n");
+}
+
+static void predict_print(const struct tq_model *m, const size_t s[3], const struct tq_prediction *p, int json)
+{
+    if (json) {
+        json_t *o = json_pack("{s:s,s:[I,I,I],s:s,s:I,s:I,s:b,s:s}", "op", m->op, "shape", (json_int_t)s[0],
+                              (json_int_t)s[1], (json_int_t)s[2], "target", m->target, "predicted",
+                              (json_int_t)p->bytes, "bound", (json_int_t)p->bound, "extrapolating",
+                              p->extrapolating, "warning", p->warning);
+        char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+        printf("%s\n", text ? text : "{}");
+        free(text);
+        json_decref(o);
+        return;
+    }
+    if (!strcmp(m->target, "wall_s")) {
+        printf("%s %zux%zux%zu: predicted %.3f s, bound %.3f s\n", m->op, s[0], s[1], s[2], p->bytes, p->bound);
+        return;
+    }
+    char a[32], b[32];
+    printf("%s %zux%zux%zu: predicted %s (%.0f B), bound %s (%.0f B)\n", m->op, s[0], s[1], s[2],
+           tq_format_bytes((uint64_t)(p->bytes > 0 ? p->bytes : 0), a, sizeof a), p->bytes,
+           tq_format_bytes((uint64_t)(p->bound > 0 ? p->bound : 0), b, sizeof b), p->bound);
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"model", required_argument, 0, 'm'},
+                                             {"shape", required_argument, 0, 's'},
+                                             {"json", no_argument, 0, 'j'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
+    const char *model = NULL, *shape = NULL;
+    int json = 0, c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 's': shape = optarg; break;
+        case 'j': json = 1; break;
+        case 'h': predict_usage(stdout); return TQ_EXIT_OK;
+        case ':': return tq_cli_usage_error("predict", "option %s needs a value", argv[optind - 1]);
+        default: return tq_cli_usage_error("predict", "unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind != argc)
+        return tq_cli_usage_error("predict", "unexpected argument '%s'", argv[optind]);
+    if (!model || !shape)
+        return tq_cli_usage_error("predict", "--model and --shape are required");
+    struct tq_err err = {0};
+    size_t s[3];
+    struct tq_model m;
+    if (tq_parse_shape(shape, s, &err) || tq_model_read(model, NULL, &m, &err))
+        return tq_cli_fail("predict", &err);
+    struct tq_prediction p;
+    tq_model_predict(&m, s, &p);
+    if (p.extrapolating)
+        fprintf(stderr, "traceq predict: warning: %s\n", p.warning);
+    predict_print(&m, s, &p, json);
+    return TQ_EXIT_OK;
+}
