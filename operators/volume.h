@@ -61,8 +61,17 @@ tq_status tq_vol_write_box(tq_vol_writer *w, const struct tq_box *box, const flo
 tq_status tq_vol_writer_commit(tq_vol_writer *w, struct tq_err *err);
 /* Name of the temporary file while uncommitted (borrowed), else NULL. Can't fail. */
 const char *tq_vol_writer_tmp_path(const tq_vol_writer *w);
-/* Free; removes the temporary file unless committed. NULL is a no-op. */
+/* Free; removes the temporary file unless committed (or kept). NULL is a no-op. */
 void tq_vol_writer_free(tq_vol_writer *w);
+/* Re-open `tmp_path`, the uncommitted temporary an earlier writer for `path` made (a killed run being resumed, or
+ * another MPI rank of the same run), to write more boxes; commit renames it to `path` as create's writer would.
+ * Checks that it holds a volume of `shape` in path's format. The new writer keeps the temporary when freed
+ * uncommitted. Fails with TQ_ERR_IO (open), TQ_ERR_FORMAT (not such a volume) or TQ_ERR_RANGE (other shape).
+ * (Added by the runner for --resume and MPI.) */
+tq_status tq_vol_writer_reopen(const char *path, const char *tmp_path, const size_t shape[3], int overwrite,
+                               tq_vol_writer **out, struct tq_err *err);
+/* Keep the temporary file when w is freed uncommitted, so a journaled run can be resumed. Can't fail. */
+void tq_vol_writer_keep(tq_vol_writer *w);
 
 /* For a program's main: install SIGINT, SIGTERM, SIGHUP and SIGQUIT handlers that delete this process's
  * uncommitted writer temporaries, then let the signal kill the process as before (forked workers delete

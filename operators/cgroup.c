@@ -1,0 +1,395 @@
+/* cgroup.c - per-worker memory cgroups, v2 or v1 (see cgroup.h). */
+#include "cgroup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CG_PATH_MAX 1024
+
+/* snprintf that may truncate (paths and reasons are bounded; a cut message is still a message). */
+static void cg_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void cg_fmt(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+}
+
+struct tq_cg_root {
+    enum tq_cg_version version;
+    char path[CG_PATH_MAX];
+};
+
+struct tq_cgroup {
+    enum tq_cg_version version;
+    char path[CG_PATH_MAX];
+};
+
+/* Write `text` to the control file dir/name. Returns 0 or -1 with errno set. */
+static int cg_write(const char *dir, const char *name, const char *text)
+{
+    char p[CG_PATH_MAX + 64];
+    cg_fmt(p, sizeof p, "%s/%s", dir, name);
+    int fd = open(p, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t n = strlen(text);
+    ssize_t w = write(fd, text, n);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return w == (ssize_t)n ? 0 : -1;
+}
+
+/* Read control file dir/name into buf (NUL-terminated). Returns 0 or -1 with errno set. */
+static int cg_read(const char *dir, const char *name, char *buf, size_t size)
+{
+    char p[CG_PATH_MAX + 64];
+    cg_fmt(p, sizeof p, "%s/%s", dir, name);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + n, size - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        if (n == size - 1)
+            break;
+    }
+    close(fd);
+    buf[n] = 0;
+    return 0;
+}
+
+/* A number from a control file ("max" reads as UINT64_MAX); 0 with *ok = 0 when the file is absent. */
+static uint64_t cg_read_u64(const char *dir, const char *name, int *ok)
+{
+    char buf[64];
+    *ok = cg_read(dir, name, buf, sizeof buf) == 0;
+    if (!*ok)
+        return 0;
+    if (!strncmp(buf, "max", 3))
+        return UINT64_MAX;
+    return strtoull(buf, NULL, 10);
+}
+
+/* The value of `key` in a "key value" per line file (memory.events, memory.oom_control); 0 when missing. */
+static uint64_t cg_read_key(const char *dir, const char *name, const char *key)
+{
+    char buf[2048];
+    if (cg_read(dir, name, buf, sizeof buf))
+        return 0;
+    size_t klen = strlen(key);
+    for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+        if (!strncmp(line, key, klen) && line[klen] == ' ')
+            return strtoull(line + klen + 1, NULL, 10);
+    return 0;
+}
+
+/* Does the space-separated list in dir/name contain word? */
+static int cg_list_has(const char *dir, const char *name, const char *word)
+{
+    char buf[1024];
+    if (cg_read(dir, name, buf, sizeof buf))
+        return 0;
+    size_t wl = strlen(word);
+    for (char *p = buf; (p = strstr(p, word)) != NULL; p += wl)
+        if ((p == buf || p[-1] == ' ') && (p[wl] == 0 || p[wl] == ' ' || p[wl] == '\n'))
+            return 1;
+    return 0;
+}
+
+/* Find the mount point of the v2 hierarchy (want_v2) or of the v1 memory controller, and its mount root. */
+static int cg_find_mount(int want_v2, char *mnt, char *root, size_t size)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f)
+        return -1;
+    char line[4096];
+    int found = -1;
+    while (found && fgets(line, sizeof line, f)) {
+        char r[1024], m[1024], fstype[64], super[1024];
+        char *dash = strstr(line, " - ");
+        if (!dash || sscanf(line, "%*s %*s %*s %1023s %1023s", r, m) != 2 ||
+            sscanf(dash + 3, "%63s %*s %1023s", fstype, super) != 2)
+            continue;
+        int ok = want_v2 ? !strcmp(fstype, "cgroup2") : !strcmp(fstype, "cgroup") && strstr(super, "memory") != NULL;
+        if (ok && strlen(m) < size && strlen(r) < size) {
+            strcpy(mnt, m);
+            strcpy(root, r);
+            found = 0;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* This process's group path in the v2 hierarchy ("0::/x") or the v1 memory one ("4:memory:/x"). */
+static int cg_own_path(int want_v2, char *path, size_t size)
+{
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    if (!f)
+        return -1;
+    char line[2048];
+    int found = -1;
+    while (found && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        *c2 = 0;
+        const char *ctrls = c1 + 1;
+        int ok = want_v2 ? !strcmp(line, "0") && *ctrls == 0 : strstr(ctrls, "memory") != NULL;
+        if (ok && strlen(c2 + 1) < size) {
+            strcpy(path, c2 + 1);
+            found = 0;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* Directory of this process's own group in the chosen hierarchy, or -1 with a reason in why. */
+static int cg_own_dir(int v2, char *dir, size_t size, char *why, size_t wsize)
+{
+    char mnt[1024], root[1024], own[1024];
+    if (cg_find_mount(v2, mnt, root, sizeof mnt)) {
+        cg_fmt(why, wsize, "no %s mounted", v2 ? "cgroup2 hierarchy" : "cgroup v1 memory controller");
+        return -1;
+    }
+    if (cg_own_path(v2, own, sizeof own)) {
+        cg_fmt(why, wsize, "this process is in no %s group", v2 ? "cgroup2" : "v1 memory");
+        return -1;
+    }
+    /* A mount of a sub-tree (containers) shows paths relative to its root: strip that prefix. */
+    const char *rel = own;
+    size_t rl = strlen(root);
+    if (strcmp(root, "/") && !strncmp(own, root, rl))
+        rel = own + rl;
+    cg_fmt(dir, size, "%s%s", mnt, rel);
+    return 0;
+}
+
+/* Remove a group: kill its processes, wait up to ~2 s for them to go, then rmdir. */
+static void cg_remove(const char *dir)
+{
+    for (int tries = 0; tries < 200; tries++) {
+        char buf[4096];
+        if (cg_read(dir, "cgroup.procs", buf, sizeof buf))
+            break;
+        if (!buf[0])
+            break;
+        for (char *p = buf; *p;) {
+            char *end;
+            long pid = strtol(p, &end, 10);
+            if (end == p)
+                break;
+            if (pid > 0)
+                kill((pid_t)pid, SIGKILL);
+            p = end + (*end == '\n');
+        }
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    for (int tries = 0; tries < 100 && rmdir(dir) && errno == EBUSY; tries++)
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+}
+
+/* Remove parent groups "traceq-<pid>" of runners that no longer exist, with their children. */
+static void cg_sweep_stale(const char *base)
+{
+    DIR *d = opendir(base);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        if (strncmp(e->d_name, "traceq-", 7))
+            continue;
+        long pid = strtol(e->d_name + 7, &end, 10);
+        if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char dir[CG_PATH_MAX];
+        cg_fmt(dir, sizeof dir, "%s/%s", base, e->d_name);
+        DIR *sub = opendir(dir);
+        struct dirent *c;
+        while (sub && (c = readdir(sub)) != NULL) {
+            char child[CG_PATH_MAX + 300];
+            struct stat st;
+            cg_fmt(child, sizeof child, "%s/%s", dir, c->d_name);
+            if (c->d_name[0] != '.' && !stat(child, &st) && S_ISDIR(st.st_mode))
+                cg_remove(child);
+        }
+        if (sub)
+            closedir(sub);
+        cg_remove(dir);
+    }
+    closedir(d);
+}
+
+/* Try to make the run's parent group in hierarchy v2 or v1; fills why on failure. */
+static int cg_root_try(int v2, struct tq_cg_root *r, char *why, size_t wsize)
+{
+    char own[CG_PATH_MAX - 32];
+    if (cg_own_dir(v2, own, sizeof own, why, wsize))
+        return -1;
+    if (v2) {
+        if (!cg_list_has(own, "cgroup.controllers", "memory")) {
+            cg_fmt(why, wsize, "cgroup2 at %s has no memory controller", own);
+            return -1;
+        }
+        /* Children only get memory.max when the parent delegates the controller; a group that still holds
+         * processes cannot enable it (no internal processes), so an already delegated one is required. */
+        if (!cg_list_has(own, "cgroup.subtree_control", "memory") && cg_write(own, "cgroup.subtree_control", "+memory")) {
+            cg_fmt(why, wsize, "cgroup2 at %s does not delegate the memory controller (%s)", own, strerror(errno));
+            return -1;
+        }
+    }
+    cg_sweep_stale(own);
+    cg_fmt(r->path, sizeof r->path, "%s/traceq-%ld", own, (long)getpid());
+    if (mkdir(r->path, 0755) && errno != EEXIST) {
+        cg_fmt(why, wsize, "cannot create %s (%s)", r->path, strerror(errno));
+        return -1;
+    }
+    if (v2 && cg_write(r->path, "cgroup.subtree_control", "+memory")) {
+        cg_fmt(why, wsize, "cannot enable memory in %s (%s)", r->path, strerror(errno));
+        rmdir(r->path);
+        return -1;
+    }
+    r->version = v2 ? TQ_CG_V2 : TQ_CG_V1;
+    return 0;
+}
+
+tq_status tq_cg_root_create(tq_cg_root **out, struct tq_err *err)
+{
+    *out = NULL;
+    struct tq_cg_root *r = calloc(1, sizeof *r);
+    if (!r)
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    char why2[512], why1[512];
+    if (cg_root_try(1, r, why2, sizeof why2) && cg_root_try(0, r, why1, sizeof why1)) {
+        free(r);
+        return tq_fail(err, TQ_ERR_LIMIT, "no memory cgroup can be made: %s; %s", why2, why1);
+    }
+    *out = r;
+    return TQ_OK;
+}
+
+enum tq_cg_version tq_cg_root_version(const tq_cg_root *root)
+{
+    return root->version;
+}
+
+const char *tq_cg_root_path(const tq_cg_root *root)
+{
+    return root->path;
+}
+
+void tq_cg_root_free(tq_cg_root *root)
+{
+    if (!root)
+        return;
+    cg_remove(root->path);
+    free(root);
+}
+
+/* Set the limit (and the swap limit) of a fresh group. */
+static int cg_set_limit(struct tq_cgroup *cg, uint64_t limit)
+{
+    char num[32];
+    cg_fmt(num, sizeof num, "%llu", (unsigned long long)limit);
+    if (cg->version == TQ_CG_V2) {
+        if (cg_write(cg->path, "memory.max", num))
+            return -1;
+        /* No swap: a worker over its limit must be killed, not pushed to disk. Absent without swap accounting. */
+        if (cg_write(cg->path, "memory.swap.max", "0") && errno != ENOENT)
+            return -1;
+        return 0;
+    }
+    /* v1 requires memsw >= mem at all times, so mem goes first (both start unlimited). */
+    if (cg_write(cg->path, "memory.limit_in_bytes", num))
+        return -1;
+    if (cg_write(cg->path, "memory.memsw.limit_in_bytes", num) && errno != ENOENT)
+        return -1;
+    return 0;
+}
+
+tq_status tq_cg_create(tq_cg_root *root, const char *name, uint64_t limit, tq_cgroup **out, struct tq_err *err)
+{
+    *out = NULL;
+    struct tq_cgroup *cg = calloc(1, sizeof *cg);
+    if (!cg)
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    cg->version = root->version;
+    cg_fmt(cg->path, sizeof cg->path, "%s/%s", root->path, name);
+    if (mkdir(cg->path, 0755)) {
+        tq_fail_errno(err, TQ_ERR_IO, "cannot create cgroup %s", cg->path);
+        free(cg);
+        return TQ_ERR_IO;
+    }
+    if (cg_set_limit(cg, limit)) {
+        tq_fail_errno(err, TQ_ERR_IO, "cannot set the memory limit of cgroup %s", cg->path);
+        rmdir(cg->path);
+        free(cg);
+        return TQ_ERR_IO;
+    }
+    *out = cg;
+    return TQ_OK;
+}
+
+tq_status tq_cg_attach(const tq_cgroup *cg, pid_t pid, struct tq_err *err)
+{
+    char num[32];
+    cg_fmt(num, sizeof num, "%ld", (long)(pid ? pid : getpid()));
+    if (cg_write(cg->path, "cgroup.procs", num))
+        return tq_fail_errno(err, TQ_ERR_IO, "cannot move process %s into cgroup %s", num, cg->path);
+    return TQ_OK;
+}
+
+tq_status tq_cg_read(const tq_cgroup *cg, struct tq_cg_stats *st, struct tq_err *err)
+{
+    int ok, ok2, ok3;
+    memset(st, 0, sizeof *st);
+    if (cg->version == TQ_CG_V2) {
+        st->limit = cg_read_u64(cg->path, "memory.max", &ok);
+        st->usage = cg_read_u64(cg->path, "memory.current", &ok2);
+        st->peak = cg_read_u64(cg->path, "memory.peak", &ok3);
+        st->oom_kills = cg_read_key(cg->path, "memory.events", "oom_kill");
+        st->failcnt = cg_read_key(cg->path, "memory.events", "max");
+    } else {
+        st->limit = cg_read_u64(cg->path, "memory.limit_in_bytes", &ok);
+        st->usage = cg_read_u64(cg->path, "memory.usage_in_bytes", &ok2);
+        st->peak = cg_read_u64(cg->path, "memory.max_usage_in_bytes", &ok3);
+        st->oom_kills = cg_read_key(cg->path, "memory.oom_control", "oom_kill");
+        st->failcnt = cg_read_u64(cg->path, "memory.failcnt", &ok3);
+    }
+    if (!ok || !ok2)
+        return tq_fail(err, TQ_ERR_IO, "cannot read the counters of cgroup %s", cg->path);
+    return TQ_OK;
+}
+
+const char *tq_cg_path(const tq_cgroup *cg)
+{
+    return cg->path;
+}
+
+void tq_cg_free(tq_cgroup *cg)
+{
+    if (!cg)
+        return;
+    cg_remove(cg->path);
+    free(cg);
+}

@@ -1,0 +1,568 @@
+/* runner.c - the worker pool: fork per block, memory limit per slot, OOM split and retry, journal, progress
+ * (see runner.h). */
+#define _GNU_SOURCE /* pipe2 */
+#include "runner.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/units.h"
+#include "cgroup.h"
+#include "watchdog.h"
+
+#define POLL_NS (5 * 1000 * 1000) /* loop period: watchdog sampling and MPI serving both need it short */
+
+/* A block to compute and how many splits made it. */
+struct item {
+    struct tq_box box;
+    int level;
+};
+
+/* What a worker process sends back through its pipe before exiting. */
+struct worker_msg {
+    int32_t status;
+    uint64_t hwm;
+    double seconds;
+    char text[480];
+};
+
+struct slot {
+    pid_t pid; /* 0 = idle */
+    int fd;    /* read end of the worker's result pipe */
+    struct item item;
+    tq_cgroup *cg;
+    uint64_t oom_before; /* the slot cgroup's oom_kill count before this worker started */
+    int wd_killed;       /* the watchdog killed this worker */
+    double t0;
+};
+
+struct run {
+    const struct tq_runner_task *task;
+    const struct tq_runner_opts *opts;
+    struct tq_runner_report *rep;
+    const struct tq_runner_source *src; /* NULL: the list only */
+    int src_done;
+    struct item *list; /* plan blocks still to do (after the journal) */
+    size_t nlist, ilist;
+    struct item *stack; /* halves of OOM-killed blocks: done first */
+    size_t nstack, capstack;
+    struct slot slot[TQ_RUNNER_MAX_WORKERS];
+    tq_cg_root *cgroot;
+    int watchdog;
+    uint64_t voxels_left; /* for the ETA (list runs only) */
+    double t_start, t_drawn;
+    tq_status failed;     /* first failure; no new blocks are started after it */
+    struct tq_err *err;
+};
+
+static volatile sig_atomic_t run_signal;
+
+static void run_on_signal(int sig)
+{
+    run_signal = sig;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int tq_runner_split(const struct tq_box *b, unsigned splittable, struct tq_box halves[2])
+{
+    int best = -1;
+    for (int a = 0; a < 3; a++)
+        if ((splittable >> a & 1u) && tq_box_len(b, a) >= 2 && (best < 0 || tq_box_len(b, a) > tq_box_len(b, best)))
+            best = a;
+    if (best < 0)
+        return -1;
+    halves[0] = halves[1] = *b;
+    size_t mid = b->lo[best] + tq_box_len(b, best) / 2;
+    halves[0].hi[best] = mid;
+    halves[1].lo[best] = mid;
+    return 0;
+}
+
+/* Record the first failure of the run (later ones are consequences and are dropped). */
+static void run_fail(struct run *r, tq_status st, const char *fmt, const struct tq_box *b, const char *cause)
+{
+    if (r->failed)
+        return;
+    r->failed = st;
+    tq_fail(r->err, st, fmt, b->lo[0], b->hi[0], b->lo[1], b->hi[1], b->lo[2], b->hi[2], cause);
+}
+
+static tq_status run_push(struct run *r, const struct item *it)
+{
+    if (r->nstack == r->capstack) {
+        size_t cap = r->capstack ? 2 * r->capstack : 16;
+        struct item *ns = realloc(r->stack, cap * sizeof *ns);
+        if (!ns)
+            return tq_fail(r->err, TQ_ERR_NOMEM, "out of memory");
+        r->stack = ns;
+        r->capstack = cap;
+    }
+    r->stack[r->nstack++] = *it;
+    return TQ_OK;
+}
+
+/* Next item to start: split halves first, then the list, then the source. 1 = got one, 0 = not now, -1 = none. */
+static int run_next(struct run *r, struct item *it)
+{
+    if (r->nstack) {
+        *it = r->stack[--r->nstack];
+        return 1;
+    }
+    if (r->ilist < r->nlist) {
+        *it = r->list[r->ilist++];
+        return 1;
+    }
+    if (!r->src || r->src_done)
+        return -1;
+    int got = r->src->next(r->src->ctx, &it->box);
+    it->level = 0;
+    if (got < 0)
+        r->src_done = 1;
+    return got;
+}
+
+/* Peak resident size of the calling process (VmHWM), 0 when unknown. */
+static uint64_t self_hwm(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[256];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return (uint64_t)kb * 1024;
+}
+
+/* Body of a worker process: join the cgroup, compute one block, report through fd, exit. Never returns. */
+static void worker_main(const struct run *r, const struct slot *s, int fd)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    struct worker_msg m = {0};
+    struct tq_err err = {0};
+    double t0 = now_s();
+    tq_status st = s->cg ? tq_cg_attach(s->cg, 0, &err) : TQ_OK;
+    char *pad = NULL;
+    size_t padn = (size_t)(r->opts->pad_per_voxel * tq_box_voxels(&s->item.box));
+    if (st == TQ_OK && padn) {
+        pad = malloc(padn);
+        for (size_t i = 0; pad && i < padn; i += 4096)
+            pad[i] = 1;
+        if (!pad)
+            st = tq_fail(&err, TQ_ERR_NOMEM, "cannot allocate %zu bytes of padding", padn);
+    }
+    if (st == TQ_OK)
+        st = r->task->compute(r->task->ctx, &s->item.box, &err);
+    m.status = (int32_t)st;
+    m.hwm = self_hwm();
+    m.seconds = now_s() - t0;
+    snprintf(m.text, sizeof m.text, "%.479s", st ? err.msg : "");
+    ssize_t w = write(fd, &m, sizeof m);
+    free(pad);
+    _exit(w == (ssize_t)sizeof m && st == TQ_OK ? 0 : 1);
+}
+
+/* Fork a worker for item on slot s. */
+static tq_status run_spawn(struct run *r, struct slot *s, const struct item *it)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC))
+        return tq_fail_errno(r->err, TQ_ERR_IO, "cannot create a pipe");
+    s->item = *it;
+    s->wd_killed = 0;
+    s->oom_before = 0;
+    struct tq_cg_stats st;
+    if (s->cg && tq_cg_read(s->cg, &st, NULL) == TQ_OK)
+        s->oom_before = st.oom_kills;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return tq_fail_errno(r->err, TQ_ERR_CHILD, "cannot fork a worker");
+    }
+    if (pid == 0) {
+        close(p[0]);
+        worker_main(r, s, p[1]);
+    }
+    close(p[1]);
+    s->pid = pid;
+    s->fd = p[0];
+    s->t0 = now_s();
+    return TQ_OK;
+}
+
+/* Describe how a worker ended, for the failure message. */
+static void describe_end(int status, const struct worker_msg *m, int got, char *buf, size_t size)
+{
+    if (got && m->status)
+        snprintf(buf, size, "%s", m->text);
+    else if (WIFSIGNALED(status))
+        snprintf(buf, size, "worker killed by signal %d (%s)%s", WTERMSIG(status), strsignal(WTERMSIG(status)),
+                 WTERMSIG(status) == SIGKILL ? " without an OOM kill in its cgroup (system out of memory?)" : "");
+    else if (WIFEXITED(status) && WEXITSTATUS(status))
+        snprintf(buf, size, "worker exited with status %d", WEXITSTATUS(status));
+    else
+        snprintf(buf, size, "worker sent no result");
+}
+
+/* An OOM-killed block: split it and queue the halves, or fail when the retries are used up. */
+static void run_retry(struct run *r, const struct item *it)
+{
+    struct tq_box half[2];
+    char cause[160], lim[32];
+    tq_format_bytes(r->opts->memory_per_worker, lim, sizeof lim);
+    if (it->level >= r->opts->retries || tq_runner_split(&it->box, r->task->splittable, half)) {
+        snprintf(cause, sizeof cause, "still over the %s limit after %d split(s)%s", lim, it->level,
+                 it->level < r->opts->retries ? " and cannot be split further" : "");
+        run_fail(r, TQ_ERR_LIMIT, "block [%zu:%zu, %zu:%zu, %zu:%zu] was OOM-killed: %s", &it->box, cause);
+        return;
+    }
+    r->rep->splits++;
+    for (int h = 1; h >= 0; h--) { /* pushed in reverse so the first half runs first */
+        struct item sub = {half[h], it->level + 1};
+        if (run_push(r, &sub))
+            r->failed = TQ_ERR_NOMEM;
+    }
+}
+
+/* A block finished well: journal it and count it. */
+static void run_done(struct run *r, struct slot *s, const struct worker_msg *m)
+{
+    struct tq_runner_worker_stats *ws = &r->rep->worker[s - r->slot];
+    struct tq_err jerr = {0};
+    if (r->opts->journal && tq_journal_append(r->opts->journal, &s->item.box, &jerr)) {
+        if (!r->failed) {
+            r->failed = jerr.status;
+            *r->err = jerr;
+        }
+    }
+    uint64_t vox = tq_box_voxels(&s->item.box);
+    ws->blocks++;
+    ws->busy_s += m->seconds;
+    r->rep->blocks_run++;
+    r->rep->bytes_out += vox * r->task->bytes_per_voxel;
+    r->voxels_left = r->voxels_left > vox ? r->voxels_left - vox : 0;
+}
+
+/* Collect a worker that ended with `status`. */
+static void run_reap(struct run *r, struct slot *s, int status)
+{
+    struct worker_msg m = {0};
+    int got = read(s->fd, &m, sizeof m) == (ssize_t)sizeof m;
+    close(s->fd);
+    s->pid = 0;
+    struct tq_runner_worker_stats *ws = &r->rep->worker[s - r->slot];
+    if (got && m.hwm > ws->rss_peak)
+        ws->rss_peak = m.hwm;
+    struct tq_cg_stats st = {0};
+    int cg_oom = 0;
+    if (s->cg && tq_cg_read(s->cg, &st, NULL) == TQ_OK) {
+        cg_oom = st.oom_kills > s->oom_before;
+        if (st.peak > ws->cg_peak)
+            ws->cg_peak = st.peak;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && got) {
+        run_done(r, s, &m);
+    } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && (cg_oom || s->wd_killed)) {
+        r->rep->oom_kills++;
+        run_retry(r, &s->item);
+    } else {
+        char cause[512];
+        describe_end(status, &m, got, cause, sizeof cause);
+        run_fail(r, TQ_ERR_CHILD, "block [%zu:%zu, %zu:%zu, %zu:%zu] failed: %s", &s->item.box, cause);
+    }
+}
+
+/* Has a running worker ended (without reaping it)? */
+static int run_any_exited(struct run *r)
+{
+    for (int i = 0; i < r->opts->workers; i++) {
+        siginfo_t si = {0};
+        if (r->slot[i].pid && waitid(P_PID, (id_t)r->slot[i].pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid)
+            return 1;
+    }
+    return 0;
+}
+
+/* One pass over the running workers: reap the ended ones, let the watchdog sample the others. */
+static void run_check_workers(struct run *r)
+{
+    for (int i = 0; i < r->opts->workers; i++) {
+        struct slot *s = &r->slot[i];
+        if (!s->pid)
+            continue;
+        int status;
+        pid_t w = waitpid(s->pid, &status, WNOHANG);
+        if (w == s->pid)
+            run_reap(r, s, status);
+        else if (r->watchdog && r->opts->memory_per_worker &&
+                 tq_watchdog_check(s->pid, r->opts->memory_per_worker, &r->rep->worker[i].rss_peak))
+            s->wd_killed = 1;
+    }
+}
+
+/* Start workers on idle slots. Returns how many are running afterwards; *none_left = no more work will come. */
+static int run_dispatch(struct run *r, int *none_left)
+{
+    int running = 0;
+    *none_left = 0;
+    for (int i = 0; i < r->opts->workers; i++) {
+        struct slot *s = &r->slot[i];
+        if (!s->pid && !r->failed && !run_signal && !*none_left) {
+            struct item it;
+            int got = run_next(r, &it);
+            if (got < 0)
+                *none_left = 1;
+            else if (got > 0) {
+                tq_status st = run_spawn(r, s, &it);
+                if (st)
+                    r->failed = st;
+            }
+        }
+        running += s->pid != 0;
+    }
+    if (r->failed || run_signal)
+        *none_left = 1;
+    return running;
+}
+
+/* Draw "blocks done, MiB/s, ETA" on stderr at most 4 times a second. */
+static void run_progress(struct run *r, int final)
+{
+    double t = now_s();
+    if (!r->opts->progress || (!final && t - r->t_drawn < 0.25))
+        return;
+    r->t_drawn = t;
+    double el = t - r->t_start, mibs = el > 0 ? (double)r->rep->bytes_out / 1048576.0 / el : 0;
+    double vps = el > 0 ? (double)r->rep->bytes_out / (double)r->task->bytes_per_voxel / el : 0;
+    size_t done = r->rep->blocks_run + r->rep->blocks_skipped;
+    fprintf(stderr, "\r\033[Kblocks %zu done (%zu planned, %zu splits, %zu OOM kills)  %.1f MiB/s", done,
+            r->rep->blocks_total, r->rep->splits, r->rep->oom_kills, mibs);
+    if (vps > 0 && !r->src)
+        fprintf(stderr, "  ETA %.0f s", (double)r->voxels_left / vps);
+    if (final)
+        fputc('\n', stderr);
+}
+
+/* Make the memory limit enforceable: a cgroup per slot, or the watchdog. Fills rep->mechanism. */
+static tq_status run_setup_limits(struct run *r)
+{
+    const struct tq_runner_opts *o = r->opts;
+    char lim[32], why[512] = "";
+    tq_format_bytes(o->memory_per_worker, lim, sizeof lim);
+    if (!o->memory_per_worker) {
+        snprintf(r->rep->mechanism, sizeof r->rep->mechanism, "none (no memory limit given)");
+        return TQ_OK;
+    }
+    struct tq_err cerr = {0};
+    if (o->enforce != TQ_ENFORCE_WATCHDOG && tq_cg_root_create(&r->cgroot, &cerr) == TQ_OK) {
+        for (int i = 0; i < o->workers; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "worker%d", i);
+            TQ_TRY(tq_cg_create(r->cgroot, name, o->memory_per_worker, &r->slot[i].cg, r->err));
+        }
+        int v2 = tq_cg_root_version(r->cgroot) == TQ_CG_V2;
+        snprintf(r->rep->mechanism, sizeof r->rep->mechanism, "cgroup %s (%s = %s per worker, swap included)",
+                 v2 ? "v2" : "v1", v2 ? "memory.max" : "memory.limit_in_bytes", lim);
+        return TQ_OK;
+    }
+    if (o->enforce == TQ_ENFORCE_CGROUP)
+        return tq_fail(r->err, TQ_ERR_LIMIT, "%s", cerr.msg);
+    if (o->enforce == TQ_ENFORCE_WATCHDOG)
+        snprintf(why, sizeof why, "asked for");
+    else
+        snprintf(why, sizeof why, "%s", cerr.msg);
+    r->watchdog = 1;
+    snprintf(r->rep->mechanism, sizeof r->rep->mechanism,
+             "RSS watchdog (statm sampled every 5 ms, SIGKILL above %s; page cache not counted): %s", lim, why);
+    return TQ_OK;
+}
+
+/* Kill and collect every running worker (interrupt or failure cleanup after the loop). */
+static void run_kill_all(struct run *r)
+{
+    for (int i = 0; i < r->opts->workers; i++) {
+        struct slot *s = &r->slot[i];
+        if (!s->pid)
+            continue;
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, NULL, 0);
+        close(s->fd);
+        s->pid = 0;
+    }
+}
+
+/* Sleep until a worker's result pipe hangs up (it exited: the pipe is close-on-exec and never handed on) or the
+ * loop period passes, whichever is first. */
+static void run_wait(struct run *r)
+{
+    struct pollfd fds[TQ_RUNNER_MAX_WORKERS];
+    nfds_t n = 0;
+    for (int i = 0; i < r->opts->workers; i++)
+        if (r->slot[i].pid)
+            fds[n++] = (struct pollfd){.fd = r->slot[i].fd, .events = 0};
+    if (poll(fds, n, POLL_NS / 1000000) > 0)
+        for (int tries = 0; tries < 1000 && !run_any_exited(r); tries++)
+            nanosleep(&(struct timespec){0, 20000}, NULL); /* hung up, not yet a zombie: a few microseconds */
+}
+
+/* The loop: dispatch, reap, sample, draw, until no work is left and no worker runs. */
+static void run_loop(struct run *r)
+{
+    for (;;) {
+        if (r->src && r->src->poll)
+            r->src->poll(r->src->ctx);
+        int none_left, running = run_dispatch(r, &none_left);
+        if (run_signal)
+            break;
+        if (!running && none_left)
+            break;
+        run_check_workers(r);
+        run_progress(r, 0);
+        run_wait(r);
+    }
+    run_kill_all(r);
+    run_progress(r, 1);
+}
+
+/* Install the interrupt handlers for the run (no SA_RESTART: nanosleep returns and the loop sees the flag). */
+static void run_signals(int install, struct sigaction old[3])
+{
+    static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa = {0};
+    sa.sa_handler = run_on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < 3; i++) {
+        if (install)
+            sigaction(sigs[i], &sa, &old[i]);
+        else
+            sigaction(sigs[i], &old[i], NULL);
+    }
+}
+
+static tq_status run_main(struct run *r)
+{
+    const struct tq_runner_opts *o = r->opts;
+    if (o->workers < 1 || o->workers > TQ_RUNNER_MAX_WORKERS)
+        return tq_fail(r->err, TQ_ERR_USAGE, "workers must be 1..%d", TQ_RUNNER_MAX_WORKERS);
+    if (o->retries < 0)
+        return tq_fail(r->err, TQ_ERR_USAGE, "retries must be 0 or more");
+    r->rep->workers = o->workers;
+    r->rep->limit = o->memory_per_worker;
+    r->t_start = now_s();
+    tq_status st = run_setup_limits(r);
+    if (st == TQ_OK) {
+        struct sigaction old[3];
+        run_signal = 0;
+        run_signals(1, old);
+        run_loop(r);
+        run_signals(0, old);
+        r->rep->interrupted = run_signal;
+        if (run_signal && !r->failed)
+            r->failed = tq_fail(r->err, TQ_ERR_CHILD, "interrupted by %s; finished blocks are kept in the journal "
+                                "(--resume continues)", strsignal(run_signal));
+        st = r->failed;
+    }
+    for (int i = 0; i < o->workers; i++)
+        tq_cg_free(r->slot[i].cg);
+    tq_cg_root_free(r->cgroot);
+    r->rep->wall_s = now_s() - r->t_start;
+    free(r->stack);
+    return st;
+}
+
+/* Journal-aware expansion of one plan block: skip it when done, else queue what is left of it (the pieces of a
+ * block split in an earlier run are found by splitting the same way). */
+static tq_status run_plan_block(struct run *r, const struct tq_box *b, int level, size_t *cap)
+{
+    const tq_journal *j = r->opts->journal;
+    if (j && tq_journal_has(j, b)) {
+        r->rep->blocks_skipped += level == 0;
+        return TQ_OK;
+    }
+    /* Split only towards a finished box strictly inside b; anything else in the journal that merely overlaps b
+     * did not come from splitting b and b is recomputed whole (this also bounds the recursion). */
+    int inside = 0;
+    for (size_t i = 0; j && i < tq_journal_count(j) && !inside; i++) {
+        const struct tq_box *d = tq_journal_box(j, i);
+        inside = 1;
+        for (int a = 0; a < 3; a++)
+            inside &= b->lo[a] <= d->lo[a] && d->hi[a] <= b->hi[a];
+    }
+    struct tq_box half[2];
+    if (inside && tq_runner_split(b, r->task->splittable, half) == 0) {
+        TQ_TRY(run_plan_block(r, &half[0], level + 1, cap));
+        return run_plan_block(r, &half[1], level + 1, cap);
+    }
+    if (r->nlist == *cap) {
+        *cap = *cap ? 2 * *cap : 64;
+        struct item *nl = realloc(r->list, *cap * sizeof *nl);
+        if (!nl)
+            return tq_fail(r->err, TQ_ERR_NOMEM, "out of memory");
+        r->list = nl;
+    }
+    r->list[r->nlist++] = (struct item){*b, level};
+    r->voxels_left += tq_box_voxels(b);
+    return TQ_OK;
+}
+
+tq_status tq_runner_run(const struct tq_runner_task *task, const struct tq_box *blocks, size_t nblocks,
+                        const struct tq_runner_opts *opts, struct tq_runner_report *rep, struct tq_err *err)
+{
+    memset(rep, 0, sizeof *rep);
+    struct run r = {.task = task, .opts = opts, .rep = rep, .err = err};
+    rep->blocks_total = nblocks;
+    size_t cap = 0;
+    tq_status st = TQ_OK;
+    for (size_t i = 0; i < nblocks && st == TQ_OK; i++)
+        st = run_plan_block(&r, &blocks[i], 0, &cap);
+    if (st == TQ_OK)
+        st = run_main(&r);
+    free(r.list);
+    return st;
+}
+
+tq_status tq_runner_run_source(const struct tq_runner_task *task, const struct tq_runner_source *src,
+                               const struct tq_runner_opts *opts, struct tq_runner_report *rep, struct tq_err *err)
+{
+    memset(rep, 0, sizeof *rep);
+    struct tq_runner_opts o = *opts;
+    o.journal = NULL;
+    struct run r = {.task = task, .opts = &o, .rep = rep, .err = err, .src = src};
+    return run_main(&r);
+}
+
+json_t *tq_runner_report_json(const struct tq_runner_report *rep)
+{
+    json_t *workers = json_array();
+    for (int i = 0; workers && i < rep->workers; i++) {
+        const struct tq_runner_worker_stats *w = &rep->worker[i];
+        json_array_append_new(workers, json_pack("{s:i, s:I, s:I, s:I, s:f}", "worker", i, "blocks",
+                                                 (json_int_t)w->blocks, "cgroup_peak_bytes", (json_int_t)w->cg_peak,
+                                                 "rss_peak_bytes", (json_int_t)w->rss_peak, "busy_s", w->busy_s));
+    }
+    return json_pack("{s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:i, s:o, s:i}", "wall_s", rep->wall_s,
+                     "blocks_total", (json_int_t)rep->blocks_total, "blocks_skipped",
+                     (json_int_t)rep->blocks_skipped, "blocks_run", (json_int_t)rep->blocks_run, "retries",
+                     (json_int_t)rep->splits, "oom_kills", (json_int_t)rep->oom_kills, "bytes_out",
+                     (json_int_t)rep->bytes_out, "memory_per_worker_bytes", (json_int_t)rep->limit, "enforcement",
+                     rep->mechanism, "workers", rep->workers, "per_worker", workers, "interrupted",
+                     rep->interrupted);
+}

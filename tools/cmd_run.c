@@ -1,0 +1,365 @@
+/* cmd_run.c - `traceq run`: compute an operator over a volume block by block with a pool of memory-limited
+ * workers, following a chunk plan (a plan file, fixed chunks, or a planner), resumable through a journal. */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../analyzer/plan.h"
+#include "../common/units.h"
+#include "../operators/journal.h"
+#include "../operators/opjob.h"
+#include "../operators/runner.h"
+#include "cli.h"
+#include "run_plan.h"
+#ifdef TQ_HAVE_MPI
+#include "../mpi/mpi_run.h"
+#endif
+
+static void run_usage(void)
+{
+    printf("usage: traceq run --op OP --input IN --output OUT (--plan PLAN.json | --chunks none|auto|I,X,S |\n"
+           "                  --planner traceq|seed --model M.json) [options]\n\n"
+           "Compute operator OP over the volume IN block by block and write OUT (.npy or .segy), equal to the\n"
+           "unchunked result. Each block runs in a fresh worker process held to --memory-per-worker by its own\n"
+           "memory cgroup (v2 memory.max, else v1 memory.limit_in_bytes), or by an RSS watchdog where no cgroup\n"
+           "can be made. A block whose worker is OOM-killed is split in two and retried.\n\n"
+           "  --op OP                   envelope, gaussian or gst3d                       [required]\n"
+           "  --input IN                input volume (.npy, .segy/.sgy)                   [required]\n"
+           "  --output OUT              output volume (.npy, .segy/.sgy)                  [required]\n"
+           "  --plan PLAN.json          blocks from `traceq plan` (must match OP and IN's shape)\n"
+           "  --chunks none|auto|I,X,S  one block / dask's auto chunks (128 MiB of input) / fixed output chunks\n"
+           "  --planner traceq|seed     plan now with a model (needs --model and a memory limit)\n"
+           "  --model M.json            memory model from `traceq fit`\n"
+           "  --workers N               worker processes at once                          [Default: 2]\n"
+           "  --memory-per-worker SIZE  limit per worker, e.g. 3GiB (0 = none)      [Default: the plan's, else 0]\n"
+           "  --safety F                share of the limit a planned block may use        [Default: 0.8]\n"
+           "  --retries N               times a block may be split after OOM kills        [Default: 2]\n"
+           "  --enforce auto|cgroup|watchdog  how the limit is held                        [Default: auto]\n"
+           "  --threads N               threads per worker (0 = cores / workers)          [Default: 0]\n"
+           "  --sigma S                 Gaussian sigma, all axes                          [Default: 3]\n"
+           "  --full-size               GST3D: keep the border instead of trimming 1 voxel [Default: trim]\n"
+           "  --resume                  continue a killed run from OUT.journal (same op, input and plan)\n"
+           "  --force                   overwrite OUT (and a stale journal)               [Default: refuse]\n"
+           "  --json                    print the report as JSON on stdout\n"
+           "  --pad-per-voxel BYTES     testing: each worker also touches BYTES per output voxel\n"
+#ifdef TQ_HAVE_MPI
+           "  --mpi                     run under mpirun: rank 0 hands blocks out, every rank runs its own pool\n"
+#endif
+           "  -h, --help                this help\n\n"
+           "OUT is written under a temporary name and renamed when complete. Finished blocks are recorded in\n"
+           "OUT.journal; after a kill, the same command with --resume computes only the rest.\n"
+           "Exit codes: 0 done, 1 a block failed (cause printed), 2 usage or bad input, 128+N interrupted by N.\n");
+}
+
+static const struct option run_options[] = {
+    {"op", required_argument, NULL, 'o'},
+    {"input", required_argument, NULL, 'i'},
+    {"output", required_argument, NULL, 'O'},
+    {"plan", required_argument, NULL, 'p'},
+    {"chunks", required_argument, NULL, 'c'},
+    {"planner", required_argument, NULL, 'P'},
+    {"model", required_argument, NULL, 'm'},
+    {"workers", required_argument, NULL, 'w'},
+    {"memory-per-worker", required_argument, NULL, 'M'},
+    {"safety", required_argument, NULL, 's'},
+    {"retries", required_argument, NULL, 'r'},
+    {"enforce", required_argument, NULL, 'e'},
+    {"threads", required_argument, NULL, 't'},
+    {"sigma", required_argument, NULL, 'g'},
+    {"full-size", no_argument, NULL, 'F'},
+    {"resume", no_argument, NULL, 'R'},
+    {"force", no_argument, NULL, 'f'},
+    {"json", no_argument, NULL, 'j'},
+    {"pad-per-voxel", required_argument, NULL, 'x'},
+    {"mpi", no_argument, NULL, 'I'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Parse one option into a; returns -1 to go on, else the exit code. */
+static int run_parse_opt(int c, struct tq_run_args *a, char **argv)
+{
+    struct tq_err err = {0};
+    long v;
+    switch (c) {
+    case 'o': a->op = optarg; break;
+    case 'i': a->input = optarg; break;
+    case 'O': a->output = optarg; break;
+    case 'p': a->plan = optarg; break;
+    case 'c': a->chunks = optarg; break;
+    case 'P': a->planner = optarg; break;
+    case 'm': a->model = optarg; break;
+    case 'F': a->full_size = 1; break;
+    case 'R': a->resume = 1; break;
+    case 'f': a->force = 1; break;
+    case 'j': a->json = 1; break;
+    case 'I': a->mpi = 1; break;
+    case 'h': run_usage(); return TQ_EXIT_OK;
+    case 'w':
+        if (tq_parse_long(optarg, 1, TQ_RUNNER_MAX_WORKERS, "--workers", &v, &err))
+            return tq_cli_fail("run", &err);
+        a->workers = (int)v;
+        break;
+    case 'r':
+        if (tq_parse_long(optarg, 0, 30, "--retries", &v, &err))
+            return tq_cli_fail("run", &err);
+        a->retries = (int)v;
+        break;
+    case 't':
+        if (tq_parse_long(optarg, 0, 1024, "--threads", &v, &err))
+            return tq_cli_fail("run", &err);
+        a->threads = (int)v;
+        break;
+    case 'M':
+        if (tq_parse_bytes(optarg, &a->memory, &err))
+            return tq_cli_fail("run", &err);
+        a->memory_given = 1;
+        break;
+    case 'x':
+        if (tq_parse_bytes(optarg, &a->pad, &err))
+            return tq_cli_fail("run", &err);
+        break;
+    case 's':
+    case 'g': {
+        char *end;
+        double d = strtod(optarg, &end);
+        if (*end || !(d > 0) || (c == 's' && d > 1))
+            return tq_cli_usage_error("run", "bad value '%s' for --%s", optarg, c == 's' ? "safety" : "sigma");
+        if (c == 's')
+            a->safety = d;
+        else
+            a->sigma = d;
+        break;
+    }
+    case 'e':
+        if (!strcmp(optarg, "auto"))
+            a->enforce = TQ_ENFORCE_AUTO;
+        else if (!strcmp(optarg, "cgroup"))
+            a->enforce = TQ_ENFORCE_CGROUP;
+        else if (!strcmp(optarg, "watchdog"))
+            a->enforce = TQ_ENFORCE_WATCHDOG;
+        else
+            return tq_cli_usage_error("run", "--enforce must be auto, cgroup or watchdog, not '%s'", optarg);
+        break;
+    default:
+        return tq_cli_usage_error("run", "unknown or incomplete option '%s'", argv[optind - 1]);
+    }
+    return -1;
+}
+
+/* Options that must come together or not at all. */
+static int run_check_args(const struct tq_run_args *a, int argc, char **argv)
+{
+    if (optind < argc)
+        return tq_cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
+    if (!a->op || !a->input || !a->output)
+        return tq_cli_usage_error("run", "--op, --input and --output are required");
+    if (!!a->plan + !!a->chunks + !!a->planner != 1)
+        return tq_cli_usage_error("run", "give exactly one of --plan, --chunks or --planner");
+    if (a->planner && !a->model)
+        return tq_cli_usage_error("run", "--planner %s needs --model", a->planner);
+#ifndef TQ_HAVE_MPI
+    if (a->mpi)
+        return tq_cli_usage_error("run", "--mpi: this traceq was built without MPI (install libopenmpi-dev, rebuild)");
+#endif
+    if (a->mpi && a->resume)
+        return tq_cli_usage_error("run", "--resume is not supported with --mpi");
+    return -1;
+}
+
+/* FNV-1a over the plan's blocks: the journal's proof that a resumed run follows the same plan. */
+static unsigned long long run_plan_hash(const struct tq_plan *plan)
+{
+    unsigned long long h = 1469598103934665603ull;
+    for (size_t i = 0; i < plan->nblocks; i++)
+        for (int a = 0; a < 3; a++) {
+            size_t v[2] = {plan->blocks[i].out.lo[a], plan->blocks[i].out.hi[a]};
+            const unsigned char *p = (const unsigned char *)v;
+            for (size_t k = 0; k < sizeof v; k++)
+                h = (h ^ p[k]) * 1099511628211ull;
+        }
+    return h;
+}
+
+/* The line naming this run in its journal. */
+static void run_journal_key(const struct tq_run_setup *s, char *key, size_t size)
+{
+    char in[PATH_MAX];
+    if (!realpath(s->args->input, in))
+        snprintf(in, sizeof in, "%s", s->args->input);
+    snprintf(key, size, "op=%s sigma=%g full=%d input=%s shape=%zux%zux%zu out=%zux%zux%zu blocks=%zu plan=%016llx",
+             s->op->name, s->params.sigma[0], s->params.full_size, in, s->plan->shape[0], s->plan->shape[1],
+             s->plan->shape[2], s->plan->out_shape[0], s->plan->out_shape[1], s->plan->out_shape[2],
+             s->plan->nblocks, run_plan_hash(s->plan));
+}
+
+/* Create the output (or reopen the killed run's) and its journal. */
+static tq_status run_open_output(struct tq_run_setup *s, struct tq_err *err)
+{
+    const struct tq_run_args *a = s->args;
+    char jpath[PATH_MAX + 16], key[PATH_MAX + 512];
+    snprintf(jpath, sizeof jpath, "%s.journal", a->output);
+    run_journal_key(s, key, sizeof key);
+    if (a->resume) {
+        TQ_TRY(tq_journal_open(jpath, key, NULL, 1, &s->journal, err));
+        if (!tq_journal_data(s->journal))
+            return tq_fail(err, TQ_ERR_FORMAT, "journal %s names no unfinished output", jpath);
+        return tq_vol_writer_reopen(a->output, tq_journal_data(s->journal), s->plan->out_shape, a->force, &s->writer,
+                                    err);
+    }
+    if (!a->force && access(jpath, F_OK) == 0)
+        return tq_fail(err, TQ_ERR_USAGE, "%s exists: an earlier run was interrupted; add --resume to continue it or "
+                       "--force to start over", jpath);
+    tq_vol_reader *like = NULL;
+    if (!strstr(a->output, ".npy") && tq_vol_reader_open(a->input, &like, NULL) == TQ_OK &&
+        tq_vol_reader_format(like) != TQ_VOL_SEGY) {
+        tq_vol_reader_free(like);
+        like = NULL;
+    }
+    tq_status st = tq_vol_writer_create(a->output, s->plan->out_shape, a->force, like, &s->writer, err);
+    tq_vol_reader_free(like);
+    if (st == TQ_OK && !a->mpi)
+        st = tq_journal_open(jpath, key, tq_vol_writer_tmp_path(s->writer), 0, &s->journal, err);
+    return st;
+}
+
+/* Fill the runner's options from the arguments and the plan. */
+static void run_fill_opts(const struct tq_run_setup *s, struct tq_runner_opts *o)
+{
+    const struct tq_run_args *a = s->args;
+    *o = (struct tq_runner_opts){.workers = a->workers,
+                                 .memory_per_worker = a->memory_given ? a->memory : s->plan->memory_bytes,
+                                 .retries = a->retries,
+                                 .enforce = a->enforce,
+                                 .journal = s->journal,
+                                 .progress = !a->json && isatty(2),
+                                 .pad_per_voxel = a->pad};
+}
+
+/* The human report on stdout. */
+static void run_print_report(const struct tq_run_setup *s, const struct tq_runner_report *r)
+{
+    char lim[32], a[32], b[32];
+    tq_format_bytes(r->limit, lim, sizeof lim);
+    double mibs = r->wall_s > 0 ? (double)r->bytes_out / 1048576.0 / r->wall_s : 0;
+    printf("traceq run: %s on %zux%zux%zu -> %s (%zux%zux%zu), %s plan of %zu blocks, %d workers\n", s->op->name,
+           s->plan->shape[0], s->plan->shape[1], s->plan->shape[2], s->args->output, s->plan->out_shape[0],
+           s->plan->out_shape[1], s->plan->out_shape[2], s->plan->planner, s->plan->nblocks, r->workers);
+    printf("  wall %.2f s, %zu blocks run, %zu resumed from the journal, %zu retries (splits), %zu OOM kills, "
+           "%.1f MiB/s\n", r->wall_s, r->blocks_run, r->blocks_skipped, r->splits, r->oom_kills, mibs);
+    printf("  limit %s per worker, enforced by: %s\n", r->limit ? lim : "none", r->mechanism);
+    for (int i = 0; i < r->workers; i++)
+        printf("  worker %d: %zu blocks, peak %s (cgroup, page cache included), %s RSS (VmHWM), busy %.2f s\n", i,
+               r->worker[i].blocks, r->worker[i].cg_peak ? tq_format_bytes(r->worker[i].cg_peak, a, sizeof a) : "-",
+               tq_format_bytes(r->worker[i].rss_peak, b, sizeof b), r->worker[i].busy_s);
+}
+
+static void run_print_json(const struct tq_run_setup *s, const struct tq_runner_report *r, const char *error)
+{
+    json_t *o = tq_runner_report_json(r);
+    if (!o)
+        return;
+    json_object_set_new(o, "op", json_string(s->op->name));
+    json_object_set_new(o, "input", json_string(s->args->input));
+    json_object_set_new(o, "output", json_string(s->args->output));
+    json_object_set_new(o, "planner", json_string(s->plan->planner));
+    json_object_set_new(o, "shape", json_pack("[I,I,I]", (json_int_t)s->plan->shape[0],
+                                              (json_int_t)s->plan->shape[1], (json_int_t)s->plan->shape[2]));
+    json_object_set_new(o, "ok", json_boolean(!error));
+    if (error)
+        json_object_set_new(o, "error", json_string(error));
+    char *text = json_dumps(o, JSON_INDENT(2));
+    if (text)
+        puts(text);
+    free(text);
+    json_decref(o);
+}
+
+/* Run the plan locally (or over MPI) and finish the output: commit on success, keep it for --resume otherwise. */
+static int run_execute(struct tq_run_setup *s)
+{
+    struct tq_err err = {0};
+    struct tq_opjob job = {.op = s->op, .params = s->params, .input = s->args->input, .writer = s->writer};
+    memcpy(job.in_shape, s->plan->shape, sizeof job.in_shape);
+    struct tq_runner_task task = {tq_opjob_block, &job, s->op->splittable, sizeof(float)};
+    struct tq_runner_opts o;
+    run_fill_opts(s, &o);
+    struct tq_box *boxes = malloc((s->plan->nblocks + 1) * sizeof *boxes);
+    if (!boxes)
+        return tq_cli_fail("run", &(struct tq_err){TQ_ERR_NOMEM, "out of memory"});
+    for (size_t i = 0; i < s->plan->nblocks; i++)
+        boxes[i] = s->plan->blocks[i].out;
+    struct tq_runner_report rep;
+    int print = 1;
+    tq_status st;
+#ifdef TQ_HAVE_MPI
+    if (s->args->mpi)
+        st = tq_mpi_run(&task, boxes, s->plan->nblocks, &o, &rep, &print, &err);
+    else
+#endif
+        st = tq_runner_run(&task, boxes, s->plan->nblocks, &o, &rep, &err);
+    free(boxes);
+    if (st == TQ_OK && print)
+        st = tq_vol_writer_commit(s->writer, &err);
+    if (st == TQ_OK && s->journal) {
+        st = tq_journal_finish(s->journal, &err);
+        s->journal = NULL;
+    }
+    if (st && s->journal)
+        tq_vol_writer_keep(s->writer);
+    if (print && s->args->json)
+        run_print_json(s, &rep, st ? err.msg : NULL);
+    else if (print)
+        run_print_report(s, &rep);
+    if (st == TQ_OK)
+        return TQ_EXIT_OK;
+    if (print)
+        fprintf(stderr, "traceq run: %s\n", err.msg);
+    if (print && s->journal)
+        fprintf(stderr, "traceq run: finished blocks are kept; the same command with --resume continues\n");
+    return rep.interrupted ? 128 + rep.interrupted : TQ_EXIT_FAIL;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct tq_run_args a = {.workers = 2, .retries = 2, .safety = 0.8, .sigma = 3.0};
+    int c, rc;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", run_options, NULL)) != -1)
+        if ((rc = run_parse_opt(c, &a, argv)) >= 0)
+            return rc;
+    if ((rc = run_check_args(&a, argc, argv)) >= 0)
+        return rc;
+#ifdef TQ_HAVE_MPI
+    struct tq_err merr = {0};
+    if (a.mpi && tq_mpi_start(&merr))
+        return tq_cli_fail("run", &merr);
+#endif
+    struct tq_run_setup s = {.args = &a};
+    struct tq_err err = {0};
+    tq_status st = tq_run_prepare(&s, &err);
+#ifdef TQ_HAVE_MPI
+    if (a.mpi) {
+        /* Rank 0 creates the output; the others reopen its temporary once they learn its name. */
+        if (st == TQ_OK && tq_mpi_rank() == 0)
+            st = run_open_output(&s, &err);
+        st = tq_mpi_share_output(a.output, s.plan ? s.plan->out_shape : NULL, a.force, &s.writer, st, &err);
+    } else
+#endif
+        if (st == TQ_OK)
+        st = run_open_output(&s, &err);
+    rc = st ? tq_cli_fail("run", &err) : run_execute(&s);
+    tq_journal_free(s.journal);
+    tq_vol_writer_free(s.writer);
+    tq_plan_free(s.plan);
+#ifdef TQ_HAVE_MPI
+    if (a.mpi)
+        tq_mpi_stop();
+#endif
+    return rc;
+}
