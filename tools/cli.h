@@ -22,13 +22,14 @@ int tq_cli_fail(const char *cmd, const struct tq_err *err);
 
 /* Subcommands: one row per command here, one tools/cmd_<name>.c each defining int cmd_<name>(int, char **). */
 #define TQ_COMMANDS(X)                                                                        \
-    X(version, "print the version of traceq")                                                  \
+    X(version, "print the version of traceq") \
     X(synth, "write a deterministic synthetic seismic volume (.npy or SEG-Y)") \
     X(op, "run envelope, gaussian or gst3d on a volume, whole or block by block") \
     X(fit, "fit memory models to a sweep dataset and keep the safest accurate one") \
     X(predict, "predict an operator's peak memory for an input shape") \
     X(plan, "cut an operator's work into chunks that fit a memory limit") \
-    X(run, "compute an operator block by block with memory-limited workers (chunk plans)")
+    X(run, "compute an operator block by block with memory-limited workers (chunk plans)") \
+    X(compare, "run a command under several memory profilers and compare their peaks")
 
 #define TQ_DECLARE_CMD(name, summary) int cmd_##name(int argc, char **argv);
 TQ_COMMANDS(TQ_DECLARE_CMD)

@@ -1,0 +1,128 @@
+/* cmd_compare.c - `traceq compare`: one command under every memory profiler backend, one table of peaks. */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../analyzer/compare.h"
+#include "../common/units.h"
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: traceq compare [OPTIONS] -- CMD [ARGS...]\n\n"
+            "Run CMD bare (for timing) and once per backend, and print one table: what each backend measures,\n"
+            "its peak, its error against the ground truth (the cgroup peak, the truth for resident memory),\n"
+            "its wall time and overhead against the bare run. Missing backends are skipped with a note.\n"
+            "Heap backends (shim, massif, heaptrack) count bytes asked of the allocator, so they sit below\n"
+            "the RSS truth by the program's code, stacks and allocator slack: see analyzer/BACKENDS.md.\n\n"
+            "options:\n"
+            "  --backends LIST   comma-separated, from shim,statm,hwm,cgroup,massif,heaptrack [Default: all]\n"
+            "  --runs N          runs per backend and of the bare command; figures are medians [Default: 1]\n"
+            "  --interval-ms MS  statm sampling interval in milliseconds [Default: 10]\n"
+            "  --json            print the result as JSON instead of a table\n"
+            "  --csv             print the result as CSV (header row) instead of a table\n"
+            "  --plot FILE       also draw the backends' timelines (statm, massif, shim) to FILE.svg|.png\n"
+            "  --force           replace an existing --plot FILE [Default: refuse]\n"
+            "  --keep DIR        keep logs and profiler outputs in DIR (must exist) [Default: temporary, removed]\n"
+            "  -h, --help        show this help\n");
+}
+
+static void print_table(const struct tq_compare *c)
+{
+    char peak[32], truth[32];
+    printf("command: %s  (runs: %d, bare wall %.3f s)\n", c->command, c->runs, c->bare_wall_s);
+    printf("ground truth: %s\n\n", c->has_truth ? tq_format_bytes(c->truth_bytes, truth, sizeof truth)
+                                                    : "none (cgroup backend skipped); errors not shown");
+    printf("%-10s %-48s %11s %9s %9s %9s  %s\n", "backend", "measures", "peak", "vs truth", "wall s", "overhead",
+           "note");
+    for (int b = 0; b < TQ_BACKEND_COUNT; b++) {
+        const struct tq_compare_row *r = &c->rows[b];
+        if (r->skipped && !strcmp(r->note, "not requested"))
+            continue;
+        if (r->skipped) {
+            printf("%-10s %-48s %11s %9s %9s %9s  skipped: %s\n", r->backend, r->measures, "-", "-", "-", "-",
+                   r->note);
+            continue;
+        }
+        double rel, ratio;
+        char err[16] = "-", over[16] = "-";
+        if (tq_compare_error(c, r, &rel))
+            snprintf(err, sizeof err, "%+.1f%%", 100 * rel);
+        if (tq_compare_overhead(c, r, &ratio))
+            snprintf(over, sizeof over, "%.2fx", ratio);
+        printf("%-10s %-48s %11s %9s %9.3f %9s  %s\n", r->backend, r->measures,
+               tq_format_bytes(r->peak_bytes, peak, sizeof peak), err, r->wall_s, over, r->note);
+    }
+}
+
+int cmd_compare(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"backends", required_argument, 0, 'b'}, {"runs", required_argument, 0, 'r'},
+        {"interval-ms", required_argument, 0, 'i'}, {"json", no_argument, 0, 'j'},
+        {"csv", no_argument, 0, 'c'}, {"plot", required_argument, 0, 'p'},
+        {"force", no_argument, 0, 'f'}, {"keep", required_argument, 0, 'k'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+    };
+    struct tq_compare_opts o = {.runs = 1, .interval_s = 0.01};
+    struct tq_err err = {0};
+    const char *plot = NULL;
+    bool json = false, csv = false, force = false;
+    long v;
+    int ch;
+    optind = 1;
+    /* "+" stops at the first non-option so the profiled command's own flags are left alone. */
+    while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'b':
+            if (tq_compare_parse_backends(optarg, &o.backends, &err))
+                return tq_cli_fail("compare", &err);
+            break;
+        case 'r':
+            if (tq_parse_long(optarg, 1, 64, "--runs", &v, &err))
+                return tq_cli_fail("compare", &err);
+            o.runs = (int)v;
+            break;
+        case 'i':
+            if (tq_parse_long(optarg, 1, 10000, "--interval-ms", &v, &err))
+                return tq_cli_fail("compare", &err);
+            o.interval_s = (double)v / 1000.0;
+            break;
+        case 'j': json = true; break;
+        case 'c': csv = true; break;
+        case 'p': plot = optarg; break;
+        case 'f': force = true; break;
+        case 'k': o.workdir = optarg; break;
+        case 'h': usage(stdout); return TQ_EXIT_OK;
+        default: return tq_cli_usage_error("compare", "unknown option");
+        }
+    }
+    if (json && csv)
+        return tq_cli_usage_error("compare", "use at most one of --json and --csv");
+    if (optind >= argc)
+        return tq_cli_usage_error("compare", "missing the command to run (traceq compare [OPTIONS] -- CMD ...)");
+    if (o.workdir && access(o.workdir, W_OK) != 0)
+        return tq_cli_usage_error("compare", "--keep folder '%s' does not exist or is not writable", o.workdir);
+    if (plot && !force && access(plot, F_OK) == 0)
+        return tq_cli_usage_error("compare", "%s exists; use --force to replace it", plot);
+    static char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+        o.traceq = self;
+    }
+    struct tq_compare *c = NULL;
+    if (tq_compare_run(&o, argv + optind, &c, &err))
+        return tq_cli_fail("compare", &err);
+    tq_status st = json ? tq_compare_write_json(c, stdout, &err) : csv ? tq_compare_write_csv(c, stdout, &err) : 0;
+    if (!json && !csv)
+        print_table(c);
+    if (!st && plot)
+        st = tq_compare_plot(c, plot, force, &err);
+    tq_compare_free(c);
+    return st ? tq_cli_fail("compare", &err) : TQ_EXIT_OK;
+}
