@@ -76,6 +76,7 @@ TEST_ENV = TQ_BUILD=$(abspath $(BUILD)) TQ_SRC=$(CURDIR) TQ_PYTHON=/usr/bin/pyth
 
 test: deps
 	@$(MAKE) --no-print-directory all
+	@$(if $(HAVE_CLANG),$(MAKE) --no-print-directory fuzz-smoke,echo "fuzz smoke skipped: clang not found")
 	cd $(BUILD) && $(TEST_ENV) ./tests/tq_tests --jobs=2
 
 demo: deps
@@ -97,3 +98,35 @@ clean:
 	rm -rf $(BUILD) build-asan
 
 -include $(CORE_OBJ:.o=.d) $(SHIM_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+
+# ---- Fuzzing (tests/fuzz/, libFuzzer; needs clang). `make fuzz SECONDS=600` runs every target that long;
+# `make fuzz-smoke` (part of `make test` when clang is present) runs each for FUZZ_SMOKE seconds, two at a time.
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_BUILD := build-fuzz
+FUZZ_OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+SECONDS    ?= 600
+FUZZ_SMOKE ?= 10
+HAVE_CLANG := $(shell command -v clang 2>/dev/null)
+.PHONY: fuzz fuzz-build fuzz-smoke fuzz-corpus
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/*.h $(BUILD)/libtqcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -D_GNU_SOURCE -fsanitize=fuzzer -o $@ $< $(BUILD)/libtqcore.a $(LIBS)
+
+$(BUILD)/fuzz/gen_seeds: tests/fuzz/gen_seeds.c $(BUILD)/libtqcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libtqcore.a $(LIBS)
+
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT="$(FUZZ_OPT)" \
+	    $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/fuzz_%)
+
+fuzz: deps fuzz-build
+	tests/fuzz/run.sh $(abspath $(FUZZ_BUILD)) $(SECONDS) 1 $(FUZZ_NAMES)
+
+fuzz-smoke: fuzz-build
+	@tests/fuzz/run.sh $(abspath $(FUZZ_BUILD)) $(FUZZ_SMOKE) 2 $(FUZZ_NAMES)
+
+fuzz-corpus: $(BUILD)/fuzz/gen_seeds
+	tests/fuzz/make_corpus.sh $(abspath $(BUILD))
