@@ -29,7 +29,9 @@ int tq_cli_fail(const char *cmd, const struct tq_err *err);
     X(predict, "predict an operator's peak memory for an input shape") \
     X(plan, "cut an operator's work into chunks that fit a memory limit") \
     X(run, "compute an operator block by block with memory-limited workers (chunk plans)") \
-    X(compare, "run a command under several memory profilers and compare their peaks")
+    X(compare, "run a command under several memory profilers and compare their peaks") \
+    X(record, "run a command under the shim and write its traces") \
+    X(report, "summarize traces: peaks, calls, samples, fork tree")
 
 #define TQ_DECLARE_CMD(name, summary) int cmd_##name(int argc, char **argv);
 TQ_COMMANDS(TQ_DECLARE_CMD)

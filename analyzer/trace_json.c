@@ -1,0 +1,61 @@
+/* trace_json.c - build the JSON object of one trace summary with jansson (see trace_json.h). */
+#include "trace_json.h"
+
+static double secs(uint64_t ns)
+{
+    return (double)ns / 1e9;
+}
+
+static const char *ending_name(enum tq_trace_ending e)
+{
+    switch (e) {
+    case TQ_ENDED_EXIT: return "exit";
+    case TQ_ENDED_UEXIT: return "_exit";
+    case TQ_ENDED_EXEC: return "exec";
+    case TQ_ENDED_UNKNOWN: break;
+    }
+    return "unknown";
+}
+
+static json_t *calls_json(const struct tq_trace_summary *s)
+{
+    json_t *c = json_object();
+    for (unsigned i = 0; c && i < TQ_CALL_COUNT; i++)
+        json_object_set_new(c, tq_call_name(i), json_integer((json_int_t)s->calls[i]));
+    return c;
+}
+
+json_t *tq_trace_summary_json(const struct tq_trace_summary *s)
+{
+    json_t *argv = json_array();
+    for (int i = 0; argv && i < s->argc; i++)
+        json_array_append_new(argv, json_string(s->argv[i]));
+    json_t *o = json_pack("{s:s, s:i, s:i, s:s?, s:o, s:f, s:f, s:f, s:I}", "path", s->path, "pid", (int)s->pid,
+                          "ppid", (int)s->ppid, "exe", s->exe, "argv", argv ? argv : json_null(), "start_unix",
+                          secs(s->start_unix_ns), "interval_s", (double)s->interval_us / 1e6, "duration_s",
+                          secs(s->duration_ns), "samples", (json_int_t)s->samples);
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "peak_rss", json_integer((json_int_t)s->peak_rss));
+    json_object_set_new(o, "peak_rss_at_s", json_real(secs(s->peak_rss_t_ns)));
+    json_object_set_new(o, "vm_hwm", json_integer((json_int_t)s->vm_hwm));
+    json_object_set_new(o, "ru_maxrss", json_integer((json_int_t)s->ru_maxrss));
+    json_object_set_new(o, "peak_heap", json_integer((json_int_t)s->peak_heap));
+    json_object_set_new(o, "peak_heap_at_s", json_real(secs(s->peak_heap_t_ns)));
+    json_object_set_new(o, "peak_heap_usable", json_integer((json_int_t)s->peak_heap_usable));
+    json_object_set_new(o, "peak_mmap", json_integer((json_int_t)s->peak_mmap));
+    json_object_set_new(o, "peak_mmap_at_s", json_real(secs(s->peak_mmap_t_ns)));
+    json_object_set_new(o, "final_heap", json_integer((json_int_t)s->final_heap));
+    json_object_set_new(o, "final_mmap", json_integer((json_int_t)s->final_mmap));
+    json_object_set_new(o, "calls_total", json_integer((json_int_t)s->calls_total));
+    json_object_set_new(o, "calls", calls_json(s));
+    json_object_set_new(o, "forked", json_boolean(s->flags & TQ_PROC_FORKED));
+    json_object_set_new(o, "ending", json_string(ending_name(s->ending)));
+    if (s->ending == TQ_ENDED_EXIT || s->ending == TQ_ENDED_UEXIT)
+        json_object_set_new(o, "exit_status", json_integer(s->exit_status));
+    if (s->exec_path)
+        json_object_set_new(o, "exec_path", json_string(s->exec_path));
+    json_object_set_new(o, "truncated", json_boolean(s->truncated));
+    json_object_set_new(o, "events", json_integer((json_int_t)s->events));
+    return o;
+}

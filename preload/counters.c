@@ -1,0 +1,90 @@
+/* counters.c - the shim's lock-free counters: per-thread deltas published into shared atomic totals. */
+#include <pthread.h>
+#include <string.h>
+
+#include "shim.h"
+
+__thread struct tq_thread tq_self;
+struct tq_totals tq_totals;
+int tq_off;
+
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+static int exit_key_ok;
+
+void tq_counters_raise(_Atomic int64_t *peak, int64_t cand)
+{
+    int64_t cur = atomic_load_explicit(peak, memory_order_relaxed);
+    while (cand > cur && !atomic_compare_exchange_weak_explicit(peak, &cur, cand, memory_order_relaxed,
+                                                                memory_order_relaxed))
+        ;
+    int64_t seen = cand > cur ? cand : cur;
+    struct tq_thread *t = &tq_self;
+    if (peak == &tq_totals.peak_req)
+        t->seen_peak_req = seen;
+    else if (peak == &tq_totals.peak_use)
+        t->seen_peak_use = seen;
+}
+
+void tq_counters_publish(void)
+{
+    struct tq_thread *t = &tq_self;
+    if (!t->registered && !t->guard)
+        tq_counters_register_thread();
+    t->base_req = atomic_fetch_add_explicit(&tq_totals.live_req, t->pend_req, memory_order_relaxed) + t->pend_req;
+    t->base_use = atomic_fetch_add_explicit(&tq_totals.live_use, t->pend_use, memory_order_relaxed) + t->pend_use;
+    t->pend_req = t->pend_use = 0;
+    tq_counters_raise(&tq_totals.peak_req, t->base_req);
+    tq_counters_raise(&tq_totals.peak_use, t->base_use);
+    if (t->pend_ncalls) {
+        for (unsigned i = 0; i < TQ_CALL_COUNT; i++)
+            if (t->pend_calls[i]) {
+                atomic_fetch_add_explicit(&tq_totals.calls[i], t->pend_calls[i], memory_order_relaxed);
+                t->pend_calls[i] = 0;
+            }
+        t->pend_ncalls = 0;
+    }
+}
+
+/* TSD destructor: the thread is exiting. Clearing `registered` lets a later free() in another destructor
+ * register again, and glibc then runs this once more (PTHREAD_DESTRUCTOR_ITERATIONS). */
+static void thread_exit(void *arg)
+{
+    (void)arg;
+    tq_self.guard++;
+    tq_self.registered = 0;
+    tq_counters_publish();
+    tq_self.registered = 0;
+    tq_self.guard--;
+}
+
+static void exit_key_create(void)
+{
+    exit_key_ok = pthread_key_create(&exit_key, thread_exit) == 0;
+}
+
+void tq_counters_register_thread(void)
+{
+    struct tq_thread *t = &tq_self;
+    t->guard++;
+    t->registered = 1; /* set first: pthread_setspecific must not recurse into here */
+    pthread_once(&exit_key_once, exit_key_create);
+    if (exit_key_ok)
+        pthread_setspecific(exit_key, (void *)1);
+    t->guard--;
+}
+
+void tq_counters_reset_for_child(void)
+{
+    struct tq_thread *t = &tq_self;
+    memset(t->pend_calls, 0, sizeof t->pend_calls);
+    t->pend_ncalls = 0;
+    for (unsigned i = 0; i < TQ_CALL_COUNT; i++)
+        atomic_store_explicit(&tq_totals.calls[i], 0, memory_order_relaxed);
+    tq_counters_publish();
+    atomic_store_explicit(&tq_totals.peak_req, atomic_load(&tq_totals.live_req), memory_order_relaxed);
+    atomic_store_explicit(&tq_totals.peak_use, atomic_load(&tq_totals.live_use), memory_order_relaxed);
+    atomic_store_explicit(&tq_totals.peak_mmap, atomic_load(&tq_totals.live_mmap), memory_order_relaxed);
+    t->seen_peak_req = t->base_req;
+    t->seen_peak_use = t->base_use;
+}

@@ -1,0 +1,214 @@
+/* hooks_heap.c - the interposed malloc family: call glibc's allocator, tag each block, count it (FORMAT.md SAMPLE).
+ *
+ * To know a block's requested size again at free() without a lookup table, every block is allocated one byte
+ * larger and the slack (usable - requested, >= 1) is stored at its very end: in the last byte when < 128,
+ * else as 8 bytes before a last byte of 0x80. Heap layout and RSS stay as without the shim for 15 of 16 sizes.
+ * glibc's __libc_* entry points are used directly, so no dlsym (and no bootstrap buffer) is ever needed. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+#define TQ_EXPORT __attribute__((visibility("default")))
+
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+extern void *__libc_memalign(size_t, size_t);
+extern void *__libc_valloc(size_t);
+extern void *__libc_pvalloc(size_t);
+
+/* What glibc's malloc_usable_size returns, read from the chunk header (size field before the block; bit 1 =
+ * mmapped chunk, whose header is 16 bytes instead of 8). session.c checks this against the real function. */
+static inline size_t chunk_usable(const void *p)
+{
+    size_t sz = ((const size_t *)p)[-1];
+    return (sz & ~(size_t)7) - ((sz & 2) ? 16 : 8);
+}
+
+size_t tq_heap_chunk_usable(const void *p)
+{
+    return chunk_usable(p);
+}
+
+static inline void tag_write(void *p, size_t usable, size_t req)
+{
+    unsigned char *b = p;
+    size_t slack = usable - req;
+    if (slack < 128) {
+        b[usable - 1] = (unsigned char)slack;
+    } else {
+        memcpy(b + usable - 9, &slack, 8);
+        b[usable - 1] = 0x80;
+    }
+}
+
+/* Requested size of a tagged block; a damaged tag (the program wrote past its request) reads as 0. */
+static inline size_t tag_read(const void *p, size_t usable)
+{
+    const unsigned char *b = p;
+    size_t slack = b[usable - 1];
+    if (slack == 0x80 && usable >= 9)
+        memcpy(&slack, b + usable - 9, 8);
+    return slack >= 1 && slack <= usable ? usable - slack : 0;
+}
+
+/* A new block p (or NULL) for a request of req bytes, through call c. */
+static inline void *took(void *p, size_t req, enum tq_call c)
+{
+    if (p) {
+        size_t u = chunk_usable(p);
+        tag_write(p, u, req);
+        if (tq_counting())
+            tq_count_heap((int64_t)req, (int64_t)u);
+    }
+    if (tq_counting())
+        tq_count_call(c);
+    return p;
+}
+
+/* Forget block p (its tag is read before the real free so the memory is still ours). */
+static inline void drop(void *p)
+{
+    if (p && tq_counting()) {
+        size_t u = chunk_usable(p);
+        tq_count_heap(-(int64_t)tag_read(p, u), -(int64_t)u);
+    }
+}
+
+TQ_EXPORT void *malloc(size_t n)
+{
+    if (__builtin_expect(n == SIZE_MAX, 0)) {
+        errno = ENOMEM;
+        return took(NULL, 0, TQ_CALL_MALLOC);
+    }
+    return took(__libc_malloc(n + 1), n, TQ_CALL_MALLOC);
+}
+
+TQ_EXPORT void free(void *p)
+{
+    drop(p);
+    if (tq_counting())
+        tq_count_call(TQ_CALL_FREE);
+    __libc_free(p);
+}
+
+TQ_EXPORT void *calloc(size_t nmemb, size_t size)
+{
+    size_t n;
+    if (__builtin_mul_overflow(nmemb, size, &n) || n == SIZE_MAX) {
+        errno = ENOMEM;
+        return took(NULL, 0, TQ_CALL_CALLOC);
+    }
+    return took(__libc_calloc(1, n + 1), n, TQ_CALL_CALLOC);
+}
+
+static void *tq_realloc(void *p, size_t n, enum tq_call c)
+{
+    if (!p)
+        return n == SIZE_MAX ? (errno = ENOMEM, took(NULL, 0, c)) : took(__libc_malloc(n + 1), n, c);
+    if (n == 0) { /* glibc frees and returns NULL here (REALLOC_ZERO_BYTES_FREES) */
+        drop(p);
+        __libc_free(p);
+        return took(NULL, 0, c);
+    }
+    if (n == SIZE_MAX) {
+        errno = ENOMEM;
+        return took(NULL, 0, c);
+    }
+    size_t ou = chunk_usable(p), oreq = tq_counting() ? tag_read(p, ou) : 0;
+    void *q = __libc_realloc(p, n + 1);
+    if (!q)
+        return took(NULL, 0, c);
+    size_t nu = chunk_usable(q);
+    tag_write(q, nu, n);
+    if (tq_counting()) {
+        tq_count_heap((int64_t)n - (int64_t)oreq, (int64_t)nu - (int64_t)ou);
+        tq_count_call(c);
+    }
+    return q;
+}
+
+TQ_EXPORT void *realloc(void *p, size_t n)
+{
+    return tq_realloc(p, n, TQ_CALL_REALLOC);
+}
+
+TQ_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
+{
+    size_t n;
+    if (__builtin_mul_overflow(nmemb, size, &n)) {
+        errno = ENOMEM;
+        return took(NULL, 0, TQ_CALL_REALLOCARRAY);
+    }
+    return tq_realloc(p, n, TQ_CALL_REALLOCARRAY);
+}
+
+static void *aligned(size_t al, size_t n, enum tq_call c)
+{
+    if (n == SIZE_MAX) {
+        errno = ENOMEM;
+        return took(NULL, 0, c);
+    }
+    return took(__libc_memalign(al, n + 1), n, c);
+}
+
+TQ_EXPORT int posix_memalign(void **out, size_t al, size_t n)
+{
+    if (al == 0 || al % sizeof(void *) != 0 || (al & (al - 1)) != 0) {
+        took(NULL, 0, TQ_CALL_POSIX_MEMALIGN);
+        return EINVAL;
+    }
+    int saved = errno; /* posix_memalign reports through its result, not errno */
+    void *p = aligned(al, n, TQ_CALL_POSIX_MEMALIGN);
+    errno = saved;
+    if (!p)
+        return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+TQ_EXPORT void *aligned_alloc(size_t al, size_t n)
+{
+    return aligned(al, n, TQ_CALL_ALIGNED_ALLOC);
+}
+
+TQ_EXPORT void *memalign(size_t al, size_t n)
+{
+    return aligned(al, n, TQ_CALL_MEMALIGN);
+}
+
+TQ_EXPORT void *valloc(size_t n)
+{
+    if (n == SIZE_MAX) {
+        errno = ENOMEM;
+        return took(NULL, 0, TQ_CALL_VALLOC);
+    }
+    return took(__libc_valloc(n + 1), n, TQ_CALL_VALLOC);
+}
+
+TQ_EXPORT void *pvalloc(size_t n)
+{
+    if (n == SIZE_MAX) {
+        errno = ENOMEM;
+        return took(NULL, 0, TQ_CALL_PVALLOC);
+    }
+    return took(__libc_pvalloc(n + 1), n, TQ_CALL_PVALLOC);
+}
+
+/* The bytes the program may use without disturbing the tag. */
+TQ_EXPORT size_t malloc_usable_size(void *p)
+{
+    if (tq_counting())
+        tq_count_call(TQ_CALL_MALLOC_USABLE_SIZE);
+    if (!p)
+        return 0;
+    size_t u = chunk_usable(p);
+    return ((const unsigned char *)p)[u - 1] == 0x80 && u >= 9 ? u - 9 : u - 1;
+}

@@ -1,0 +1,325 @@
+/* session.c - the shim's life cycle: settings, opening the trace, fork/exec/exit handling, the final records. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../traces/settings.h"
+#include "../traces/writer.h"
+#include "session.h"
+
+struct tq_session tq_sess = {.lock = PTHREAD_MUTEX_INITIALIZER, .statm_fd = -1, .w = {.fd = -1}};
+
+size_t tq_heap_chunk_usable(const void *p);
+
+uint64_t tq_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static pid_t raw_getpid(void)
+{
+    return (pid_t)syscall(SYS_getpid);
+}
+
+void tq_session_say(const char *fmt, ...)
+{
+    if (!tq_sess.set.verbose)
+        return;
+    char line[1024];
+    int n = snprintf(line, sizeof line, "traceq[%d]: ", (int)raw_getpid());
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    size_t len = strlen(line);
+    line[len++] = '\n';
+    ssize_t k = write(2, line, len);
+    (void)k;
+}
+
+/* Append one encoded record; records that do not fit the scratch are dropped (they never should). */
+#define PUT(expr)                                                                                            \
+    do {                                                                                                     \
+        uint8_t rec_[512];                                                                                   \
+        uint8_t *buf = rec_;                                                                                 \
+        size_t cap = sizeof rec_;                                                                            \
+        size_t n_ = (expr);                                                                                  \
+        if (n_)                                                                                              \
+            tq_writer_append(&tq_sess.w, rec_, n_);                                                          \
+    } while (0)
+
+void tq_session_put_calls_locked(void)
+{
+    uint64_t c[TQ_CALL_COUNT];
+    for (unsigned i = 0; i < TQ_CALL_COUNT; i++)
+        c[i] = atomic_load_explicit(&tq_totals.calls[i], memory_order_relaxed);
+    PUT(tq_rec_put_calls(buf, cap, c));
+}
+
+/* The PROCESS record, encoded into a buffer sized for argv (long command lines are common: compilers, java). */
+static void put_process(int forked)
+{
+    struct tq_rec_process p = {.pid = (uint32_t)tq_sess.pid, .ppid = (uint32_t)getppid(),
+                               .interval_us = tq_sess.set.interval_ms * 1000u, .page_size = (uint32_t)tq_sess.page,
+                               .flags = forked ? TQ_PROC_FORKED : 0};
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    p.start_unix_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    size_t need = 64 + strlen(tq_sess.exe);
+    for (int i = 0; i < tq_sess.argc; i++)
+        need += 4 + strlen(tq_sess.argv[i]);
+    int argc = tq_sess.argc;
+    if (need > TQ_WRITER_BUF - 64) { /* keep the record within one frame buffer: drop the arguments */
+        need = 64 + strlen(tq_sess.exe);
+        argc = 0;
+    }
+    uint8_t *buf = malloc(need);
+    if (!buf)
+        return;
+    size_t n = tq_rec_put_process(buf, need, &p, tq_sess.exe, argc, tq_sess.argv);
+    if (n)
+        tq_writer_append(&tq_sess.w, buf, n);
+    free(buf);
+}
+
+static void append_manifest(void)
+{
+    if (!tq_sess.set.manifest[0])
+        return;
+    int fd = open(tq_sess.set.manifest, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    char line[sizeof tq_sess.path + 2];
+    size_t n = strlen(tq_sess.path);
+    memcpy(line, tq_sess.path, n);
+    line[n++] = '\n';
+    ssize_t k = write(fd, line, n); /* one short O_APPEND write: lines from many processes do not mix */
+    (void)k;
+    close(fd);
+}
+
+/* Open this process's trace and start sampling. Called with the guard up. */
+static void session_start(int forked)
+{
+    tq_sess.pid = raw_getpid();
+    tq_sess.t0 = tq_now_ns();
+    tq_sess.rss_peak = tq_sess.rss_peak_t = 0;
+    tq_sess.last_flush = tq_sess.t0;
+    tq_sess.finished = 0;
+    atomic_store(&tq_sess.stop, 0);
+    int fd = tq_trace_create(tq_sess.set.output_dir, tq_sess.exe, tq_sess.pid, tq_sess.path, sizeof tq_sess.path);
+    if (fd < 0) {
+        tq_session_say("cannot create a trace in %s: %s", tq_sess.set.output_dir, strerror(-fd));
+        return;
+    }
+    if (tq_writer_open(&tq_sess.w, fd)) {
+        close(fd);
+        return;
+    }
+    tq_sess.statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    put_process(forked);
+    tq_sampler_sample_locked(0);
+    tq_writer_flush(&tq_sess.w); /* the header reaches the disk at once: even an instant SIGKILL leaves it */
+    tq_sess.active = 1;
+    append_manifest();
+    tq_session_say("tracing %s into %s", tq_sess.exe, tq_sess.path);
+    if (tq_sampler_start())
+        tq_session_say("cannot start the sampler thread; only the end will be recorded");
+}
+
+/* Read "Key:   N kB" from /proc/self/status. */
+static uint64_t status_kb(const char *buf, const char *key)
+{
+    const char *p = strstr(buf, key);
+    if (!p)
+        return 0;
+    p += strlen(key);
+    while (*p == ' ' || *p == '\t' || *p == ':')
+        p++;
+    uint64_t v = 0;
+    while (*p >= '0' && *p <= '9')
+        v = v * 10 + (uint64_t)(*p++ - '0');
+    return v * 1024;
+}
+
+static void put_end(unsigned reason, int status, uint64_t t)
+{
+    struct tq_rec_end e = {.t_ns = t, .reason = reason, .status = status};
+    char text[4096];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, text, sizeof text - 1);
+        close(fd);
+        text[n > 0 ? n : 0] = 0;
+        e.vm_hwm = status_kb(text, "VmHWM");
+        e.vm_peak = status_kb(text, "VmPeak");
+    }
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        e.ru_maxrss = (uint64_t)ru.ru_maxrss * 1024;
+    e.rss_peak = tq_sess.rss_peak;
+    e.rss_peak_t_ns = tq_sess.rss_peak_t;
+    e.heap_peak_req = (uint64_t)atomic_load(&tq_totals.peak_req);
+    e.heap_peak_usable = (uint64_t)atomic_load(&tq_totals.peak_use);
+    e.mmap_peak = (uint64_t)atomic_load(&tq_totals.peak_mmap);
+    e.heap_live_req = atomic_load(&tq_totals.live_req);
+    e.heap_live_usable = atomic_load(&tq_totals.live_use);
+    e.mmap_live = atomic_load(&tq_totals.live_mmap);
+    PUT(tq_rec_put_end(buf, cap, &e));
+}
+
+void tq_session_finish(unsigned reason, int status)
+{
+    if (!tq_sess.active || raw_getpid() != tq_sess.pid) /* vfork/clone children share our memory: not theirs */
+        return;
+    tq_self.guard++;
+    tq_counters_publish();
+    pthread_mutex_lock(&tq_sess.lock);
+    if (!tq_sess.finished) {
+        tq_sess.finished = 1;
+        atomic_store(&tq_sess.stop, 1);
+        uint64_t t = tq_now_ns() - tq_sess.t0;
+        tq_sampler_sample_locked(t);
+        tq_session_put_calls_locked();
+        put_end(reason, status, t);
+        tq_writer_close(&tq_sess.w);
+        tq_session_say("wrote %s", tq_sess.path);
+    }
+    pthread_mutex_unlock(&tq_sess.lock);
+    tq_self.guard--;
+}
+
+void tq_session_exec(const char *path)
+{
+    if (!tq_sess.active || raw_getpid() != tq_sess.pid)
+        return;
+    tq_self.guard++;
+    tq_counters_publish();
+    pthread_mutex_lock(&tq_sess.lock);
+    if (!tq_sess.finished) {
+        uint64_t t = tq_now_ns() - tq_sess.t0;
+        tq_sampler_sample_locked(t);
+        tq_session_put_calls_locked();
+        uint8_t *rec = malloc(TQ_REC_HEADER_SIZE + 16 + strlen(path));
+        size_t n = rec ? tq_rec_put_exec(rec, TQ_REC_HEADER_SIZE + 16 + strlen(path), t, path) : 0;
+        if (n)
+            tq_writer_append(&tq_sess.w, rec, n);
+        free(rec);
+        tq_writer_flush(&tq_sess.w);
+        tq_sess.last_flush = tq_now_ns();
+    }
+    pthread_mutex_unlock(&tq_sess.lock);
+    tq_self.guard--;
+}
+
+/* ---- fork: the writer lock is taken around fork() so the child never inherits it held mid-write ---- */
+
+static void fork_prepare(void)
+{
+    tq_self.guard++;
+    pthread_mutex_lock(&tq_sess.lock);
+}
+
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&tq_sess.lock);
+    tq_self.guard--;
+}
+
+static void fork_child(void)
+{
+    pthread_mutex_unlock(&tq_sess.lock);
+    int was_active = tq_sess.active && !tq_sess.finished;
+    tq_sess.active = 0;
+    /* The parent's queued records and file are the parent's: drop them, never write them twice. */
+    tq_writer_discard(&tq_sess.w);
+    tq_writer_close(&tq_sess.w);
+    if (tq_sess.statm_fd >= 0)
+        close(tq_sess.statm_fd);
+    tq_sess.statm_fd = -1;
+    if (was_active && tq_sess.set.follow_fork) {
+        tq_counters_reset_for_child();
+        session_start(1);
+    }
+    tq_self.guard--;
+}
+
+static void on_exit_handler(int status, void *arg)
+{
+    (void)arg;
+    tq_session_finish(TQ_END_EXIT, status);
+}
+
+void tq_session_register_exit(void)
+{
+    if (tq_sess.active)
+        on_exit(on_exit_handler, NULL);
+}
+
+/* glibc passes (argc, argv, envp) to constructors of shared objects; argv stays valid for the whole run. */
+static void __attribute__((constructor)) tq_session_init(int argc, char **argv, char **envp)
+{
+    (void)envp;
+    tq_self.guard++;
+    tq_settings_defaults(&tq_sess.set);
+    if (getauxval(AT_SECURE)) { /* setuid/setgid: stay inert, read nothing from the environment */
+        tq_off = 1;
+        goto out;
+    }
+    char msg[256];
+    if (tq_settings_from_env(&tq_sess.set, secure_getenv, msg, sizeof msg))
+        tq_session_say("%s; using the default", msg);
+    if (!tq_sess.set.enabled) {
+        tq_off = 1;
+        goto out;
+    }
+    /* The heap hooks read glibc's chunk header directly; make sure that matches this glibc. */
+    size_t (*real_mus)(void *) = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+    for (size_t n = 1; real_mus && n < (1u << 20); n = n * 3 + 5) {
+        void *p = __libc_malloc(n);
+        int ok = p && real_mus(p) == tq_heap_chunk_usable(p);
+        __libc_free(p);
+        if (!ok) {
+            tq_session_say("this C library's heap layout is not the one traceq knows; staying inert");
+            tq_off = 1;
+            goto out;
+        }
+    }
+    tq_sess.page = sysconf(_SC_PAGESIZE);
+    tq_sess.argc = argc;
+    tq_sess.argv = argv;
+    ssize_t k = readlink("/proc/self/exe", tq_sess.exe, sizeof tq_sess.exe - 1);
+    tq_sess.exe[k > 0 ? k : 0] = 0;
+    if (k <= 0 && argc > 0)
+        snprintf(tq_sess.exe, sizeof tq_sess.exe, "%s", argv[0]);
+    if (tq_sess.set.output_dir[0] != '/') { /* fix it now: a later chdir() must not move a child's trace */
+        char cwd[sizeof tq_sess.set.output_dir], abs[sizeof tq_sess.set.output_dir];
+        const char *rel = strcmp(tq_sess.set.output_dir, ".") ? tq_sess.set.output_dir : NULL;
+        if (getcwd(cwd, sizeof cwd) &&
+            (size_t)snprintf(abs, sizeof abs, "%s%s%s", cwd, rel ? "/" : "", rel ? rel : "") < sizeof abs)
+            memcpy(tq_sess.set.output_dir, abs, sizeof abs);
+    }
+    tq_counters_register_thread();
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    session_start(0);
+    tq_session_register_exit(); /* a fallback: __libc_start_main's hook registers again, earlier in the order */
+out:
+    tq_self.guard--;
+}
+
+/* Fallback when no on_exit handler ran (the library unloaded some other way): status unknown. */
+static void __attribute__((destructor)) tq_session_fini(void)
+{
+    tq_session_finish(TQ_END_EXIT, -1);
+}

@@ -1,0 +1,42 @@
+/* session.h - the state of the one trace a traced process writes (shared by session.c and sampler.c). */
+#ifndef TQ_SESSION_H
+#define TQ_SESSION_H
+
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#include "../traces/settings.h"
+#include "../traces/writer.h"
+#include "shim.h"
+
+struct tq_session {
+    struct tq_settings set;
+    pthread_mutex_t lock;      /* guards w, finished and the fields below it */
+    struct tq_trace_writer w;
+    int active;                /* a trace is open in this process */
+    int finished;              /* END written */
+    _Atomic int stop;          /* the sampler thread should end */
+    pid_t pid;
+    uint64_t t0;               /* CLOCK_MONOTONIC at trace start */
+    uint64_t last_flush;
+    uint64_t rss_peak, rss_peak_t;
+    int statm_fd;
+    long page;
+    int argc;
+    char **argv;
+    char exe[1024];
+    char path[4096];
+};
+
+extern struct tq_session tq_sess;
+
+/* Append a CALLS record (lock held). Can't fail. */
+void tq_session_put_calls_locked(void);
+
+extern void *__libc_malloc(size_t);
+extern void __libc_free(void *);
+
+#endif

@@ -1,0 +1,109 @@
+/* shim.h - the inside of libtraceq.so: per-thread state, lock-free counters, and the session (trace) entry points. */
+#ifndef TQ_SHIM_H
+#define TQ_SHIM_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../traces/codec.h"
+
+/* Counter deltas a thread keeps to itself before adding them to the shared totals: sharing a cache line on
+ * every call would cost far more than the 15% overhead budget (issue 3 benchmark). */
+#define TQ_PUBLISH_BYTES (64 << 10)
+#define TQ_PUBLISH_CALLS 1024
+
+/* Per-thread state (initial-exec TLS: no allocation, no lock on first touch from inside malloc). */
+struct tq_thread {
+    int guard;          /* > 0 while the shim itself runs: its own allocations are not counted */
+    int registered;     /* a TSD destructor will publish this thread's deltas when it exits */
+    int64_t pend_req, pend_use;            /* unpublished heap deltas */
+    int64_t base_req, base_use;            /* shared live totals right after this thread's last publish */
+    int64_t seen_peak_req, seen_peak_use;  /* shared peaks as this thread last saw them */
+    uint32_t pend_ncalls;
+    uint32_t pend_calls[TQ_CALL_COUNT];
+};
+
+extern __thread struct tq_thread tq_self;
+
+/* Shared totals; each on its own cache line. */
+struct tq_totals {
+    _Alignas(64) _Atomic int64_t live_req;
+    _Alignas(64) _Atomic int64_t live_use;
+    _Alignas(64) _Atomic int64_t peak_req;
+    _Alignas(64) _Atomic int64_t peak_use;
+    _Alignas(64) _Atomic int64_t live_mmap;
+    _Atomic int64_t peak_mmap;
+    _Alignas(64) _Atomic uint64_t calls[TQ_CALL_COUNT];
+};
+extern struct tq_totals tq_totals;
+extern int tq_off; /* set once when the shim is inert (TRACEQ_ENABLED=0, AT_SECURE): nothing is counted */
+
+/* Add this thread's pending deltas to the shared totals. Can't fail. */
+void tq_counters_publish(void);
+/* Raise a shared peak to at least cand. Can't fail. */
+void tq_counters_raise(_Atomic int64_t *peak, int64_t cand);
+/* Make this thread publish when it exits (pthread key destructor). Can't fail (silently skipped). */
+void tq_counters_register_thread(void);
+/* Zero the call counts and set peaks to the live values (a fork child starts its own trace). Can't fail. */
+void tq_counters_reset_for_child(void);
+
+static inline int tq_counting(void)
+{
+    return !tq_self.guard && !tq_off;
+}
+
+static inline void tq_count_call(enum tq_call c)
+{
+    struct tq_thread *t = &tq_self;
+    t->pend_calls[c]++;
+    if (__builtin_expect(++t->pend_ncalls >= TQ_PUBLISH_CALLS || !t->registered, 0))
+        tq_counters_publish();
+}
+
+/* Heap bytes came (d > 0) or went (d < 0). The peak is checked against this thread's view of the live total,
+ * which is exact when one thread allocates and within TQ_PUBLISH_BYTES per other thread otherwise. */
+static inline void tq_count_heap(int64_t dreq, int64_t duse)
+{
+    struct tq_thread *t = &tq_self;
+    t->pend_req += dreq;
+    t->pend_use += duse;
+    if (dreq > 0) {
+        if (__builtin_expect(t->base_req + t->pend_req > t->seen_peak_req, 0))
+            tq_counters_raise(&tq_totals.peak_req, t->base_req + t->pend_req);
+        if (__builtin_expect(t->base_use + t->pend_use > t->seen_peak_use, 0))
+            tq_counters_raise(&tq_totals.peak_use, t->base_use + t->pend_use);
+    }
+    if (__builtin_expect(t->pend_use > TQ_PUBLISH_BYTES || t->pend_use < -TQ_PUBLISH_BYTES, 0))
+        tq_counters_publish();
+}
+
+/* mmap bytes came or went: rare and expensive calls, so straight to the shared totals. */
+static inline void tq_count_mmap(int64_t d)
+{
+    int64_t now = atomic_fetch_add_explicit(&tq_totals.live_mmap, d, memory_order_relaxed) + d;
+    if (d > 0)
+        tq_counters_raise(&tq_totals.peak_mmap, now);
+}
+
+/* ---- session (session.c, sampler.c) ---- */
+
+/* Write the final sample, CALLS and END, flush and close the trace: once, in the traced process only.
+ * reason is enum tq_end_reason; status the exit status (-1 when unknown). Can't fail (errors are dropped). */
+void tq_session_finish(unsigned reason, int status);
+/* The process is about to exec path: write a sample, CALLS and EXEC and flush, keeping the trace open in case
+ * the exec fails. Can't fail. */
+void tq_session_exec(const char *path);
+/* Register the on_exit handler that writes END with the exit status (again: only the first END counts). */
+void tq_session_register_exit(void);
+/* Print one line on stderr when TRACEQ_VERBOSE is set. */
+void tq_session_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Start the sampler thread (all signals blocked). Returns 0 or -1. */
+int tq_sampler_start(void);
+/* Append one SAMPLE to the trace (writer lock held by the caller); t_ns since trace start. Can't fail. */
+void tq_sampler_sample_locked(uint64_t t_ns);
+/* Nanoseconds of CLOCK_MONOTONIC. Can't fail. */
+uint64_t tq_now_ns(void);
+
+#endif

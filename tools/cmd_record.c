@@ -1,0 +1,206 @@
+/* cmd_record.c - `traceq record [-o DIR] [-i MS] -- CMD [ARGS...]`: run CMD under libtraceq.so, report its traces. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../analyzer/config.h"
+#include "../traces/settings.h"
+#include "../common/units.h"
+#include "cli.h"
+
+static void record_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: traceq record [OPTIONS] -- CMD [ARGS...]\n\n"
+            "Run CMD with libtraceq.so preloaded; stdin/stdout/stderr pass through. Every process of the run\n"
+            "(forked children and exec'd programs too) writes DIR/traceq.<exe>.<pid>.tq; the list goes to stderr.\n"
+            "Exits with CMD's exit status, or 128+N when CMD was killed by signal N.\n"
+            "Settings: defaults < traceq.toml (--config, $TRACEQ_CONFIG or ./traceq.toml) < TRACEQ_* < options\n"
+            "(all documented in preload/CONFIG.md). Trace files are never overwritten: a taken name gets .N.\n\n"
+            "  -o, --output-dir DIR   where traces go (created if missing)           [Default: .]\n"
+            "  -i, --interval MS      sampling interval in ms, 1..60000                [Default: 10]\n"
+            "      --flush-ms MS      write a zstd frame at least this often, 1..100  [Default: 100]\n"
+            "      --no-follow-fork   forked children write no trace                  [Default: they do]\n"
+            "  -c, --config FILE      read this traceq.toml                            [Default: see above]\n"
+            "  -q, --quiet            do not list the trace files                      [Default: list them]\n"
+            "  -v, --verbose          the shim says what it does on stderr             [Default: off]\n"
+            "  -h, --help             show this help\n");
+}
+
+struct record_opts {
+    const char *config, *out, *interval, *flush;
+    int no_follow, verbose, quiet;
+};
+
+static int setenv_overwrite(const char *name, const char *value)
+{
+    return setenv(name, value, 1);
+}
+
+/* libtraceq.so beside the traceq executable, unless $TRACEQ_LIB names another. */
+static int find_shim(char *out, size_t cap)
+{
+    const char *env = getenv("TRACEQ_LIB");
+    if (env) {
+        snprintf(out, cap, "%s", env);
+    } else {
+        char self[PATH_MAX - 32];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n <= 0)
+            return -1;
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        *slash = 0;
+        snprintf(out, cap, "%s/libtraceq.so", self);
+    }
+    return access(out, R_OK);
+}
+
+static int parse_opts(int argc, char **argv, struct record_opts *o)
+{
+    static const struct option opts[] = {
+        {"output-dir", required_argument, NULL, 'o'}, {"interval", required_argument, NULL, 'i'},
+        {"flush-ms", required_argument, NULL, 'F'},   {"no-follow-fork", no_argument, NULL, 'N'},
+        {"config", required_argument, NULL, 'c'},     {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},          {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+o:i:c:qvh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': o->out = optarg; break;
+        case 'i': o->interval = optarg; break;
+        case 'F': o->flush = optarg; break;
+        case 'N': o->no_follow = 1; break;
+        case 'c': o->config = optarg; break;
+        case 'q': o->quiet = 1; break;
+        case 'v': o->verbose = 1; break;
+        case 'h': record_usage(stdout); return -1;
+        case ':': return tq_cli_usage_error("record", "option '%s' needs a value", argv[optind - 1]);
+        default: return tq_cli_usage_error("record", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return tq_cli_usage_error("record", "give the command to run after --");
+    return 0;
+}
+
+/* defaults < file < environment < options. */
+static int build_settings(const struct record_opts *o, struct tq_settings *s)
+{
+    struct tq_err err = {0};
+    char msg[256];
+    tq_settings_defaults(s);
+    if (tq_config_load(o->config, s, &err))
+        return tq_cli_fail("record", &err);
+    if (tq_settings_from_env(s, getenv, msg, sizeof msg))
+        return tq_cli_usage_error("record", "%s", msg);
+    long v;
+    if (o->interval) {
+        if (tq_parse_long(o->interval, 1, TQ_SETTINGS_INTERVAL_MAX, "--interval", &v, &err))
+            return tq_cli_fail("record", &err);
+        s->interval_ms = (unsigned)v;
+    }
+    if (o->flush) {
+        if (tq_parse_long(o->flush, 1, TQ_SETTINGS_FLUSH_MAX, "--flush-ms", &v, &err))
+            return tq_cli_fail("record", &err);
+        s->flush_ms = (unsigned)v;
+    }
+    if (o->out)
+        snprintf(s->output_dir, sizeof s->output_dir, "%s", o->out);
+    if (o->no_follow)
+        s->follow_fork = 0;
+    if (o->verbose)
+        s->verbose = 1;
+    if (mkdir(s->output_dir, 0755) && errno != EEXIST)
+        return tq_cli_usage_error("record", "cannot create output directory '%s': %s", s->output_dir,
+                                  strerror(errno));
+    char abs[PATH_MAX];
+    if (!realpath(s->output_dir, abs) || strlen(abs) >= sizeof s->output_dir)
+        return tq_cli_usage_error("record", "bad output directory '%s': %s", s->output_dir, strerror(errno));
+    strcpy(s->output_dir, abs);
+    return 0;
+}
+
+static void run_child(char **cmd, const struct tq_settings *s, const char *shim)
+{
+    char preload[PATH_MAX * 2];
+    const char *old = getenv("LD_PRELOAD");
+    snprintf(preload, sizeof preload, "%s%s%s", shim, old && *old ? ":" : "", old && *old ? old : "");
+    if (tq_settings_to_env(s, setenv_overwrite) || setenv("LD_PRELOAD", preload, 1)) {
+        fprintf(stderr, "traceq record: cannot set the environment: %s\n", strerror(errno));
+        _exit(126);
+    }
+    execvp(cmd[0], cmd);
+    fprintf(stderr, "traceq record: cannot run '%s': %s\n", cmd[0], strerror(errno));
+    _exit(errno == ENOENT ? 127 : 126);
+}
+
+/* List the traces the shim named in the manifest. */
+static void list_traces(const char *manifest, int quiet)
+{
+    FILE *f = fopen(manifest, "r");
+    if (!f)
+        return;
+    char line[PATH_MAX + 2];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (!quiet)
+            fprintf(stderr, "%s%s", n == 0 ? "traceq record: wrote\n  " : "  ", line);
+        n++;
+    }
+    if (n == 0 && !quiet)
+        fprintf(stderr, "traceq record: no trace was written (static binary, setuid, or LD_PRELOAD removed?)\n");
+    fclose(f);
+}
+
+int cmd_record(int argc, char **argv)
+{
+    struct record_opts o = {0};
+    int rc = parse_opts(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? TQ_EXIT_OK : rc;
+    struct tq_settings s;
+    if ((rc = build_settings(&o, &s)))
+        return rc;
+    char shim[PATH_MAX];
+    if (find_shim(shim, sizeof shim))
+        return tq_cli_usage_error("record", "cannot find libtraceq.so (looked for '%s'; set TRACEQ_LIB)", shim);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(s.manifest, sizeof s.manifest, "%s/traceq-run.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    int mfd = mkstemp(s.manifest);
+    if (mfd < 0)
+        return tq_cli_usage_error("record", "cannot create a run manifest: %s", strerror(errno));
+    close(mfd);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        unlink(s.manifest);
+        return tq_cli_usage_error("record", "fork: %s", strerror(errno));
+    }
+    if (pid == 0)
+        run_child(argv + optind, &s, shim);
+    /* Like system(): the terminal's ^C / ^\ are for CMD; we stay to report its traces. */
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old_int, old_quit;
+    sigaction(SIGINT, &ign, &old_int);
+    sigaction(SIGQUIT, &ign, &old_quit);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGQUIT, &old_quit, NULL);
+    list_traces(s.manifest, o.quiet);
+    unlink(s.manifest);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}

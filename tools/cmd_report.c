@@ -1,0 +1,175 @@
+/* cmd_report.c - `traceq report TRACE... [--json]`: what each trace says, totals, and the process tree. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../analyzer/trace_json.h"
+#include "../analyzer/trace_summary.h"
+#include "../common/units.h"
+#include "cli.h"
+
+static void report_usage(FILE *f)
+{
+    fprintf(f, "usage: traceq report [--json] TRACE...\n\n"
+               "Summarize traces written by `traceq record` (or LD_PRELOAD=libtraceq.so): duration, peak RSS and\n"
+               "when, peak heap and when, peak mmap, VmHWM, calls, samples, how the process ended, and whether\n"
+               "the trace is truncated. Several traces (a fork tree) get one section each, totals and the tree.\n\n"
+               "  --json      write the same as one JSON object on stdout   [Default: text]\n"
+               "  -h, --help  show this help\n");
+}
+
+static const char *fmt_b(uint64_t b, char *buf)
+{
+    return tq_format_bytes(b, buf, 32);
+}
+
+static void print_one(const struct tq_trace_summary *s)
+{
+    char a[32], b[32], c[32], line[512];
+    printf("== %s\n", s->path);
+    printf("process     pid %u, parent %u%s: %s\n", s->pid, s->ppid, (s->flags & TQ_PROC_FORKED) ? " (forked)" : "",
+           s->exe);
+    printf("command    ");
+    for (int i = 0; i < s->argc; i++)
+        printf(" %s", s->argv[i]);
+    printf("\nduration    %.3f s, %llu samples every %.3g ms\n", s->duration_ns / 1e9,
+           (unsigned long long)s->samples, s->interval_us / 1000.0);
+    printf("peak RSS    %s at %.3f s (VmHWM %s, ru_maxrss %s)\n", fmt_b(s->peak_rss, a), s->peak_rss_t_ns / 1e9,
+           s->vm_hwm ? fmt_b(s->vm_hwm, b) : "unknown", s->ru_maxrss ? fmt_b(s->ru_maxrss, c) : "unknown");
+    printf("peak heap   %s requested (%s usable) at %.3f s\n", fmt_b(s->peak_heap, a),
+           fmt_b(s->peak_heap_usable, b), s->peak_heap_t_ns / 1e9);
+    printf("peak mmap   %s at %.3f s\n", fmt_b(s->peak_mmap, a), s->peak_mmap_t_ns / 1e9);
+    printf("calls       %llu", (unsigned long long)s->calls_total);
+    const char *sep = " (";
+    for (unsigned i = 0; i < TQ_CALL_COUNT; i++)
+        if (s->calls[i]) {
+            printf("%s%s %llu", sep, tq_call_name(i), (unsigned long long)s->calls[i]);
+            sep = ", ";
+        }
+    printf("%s\nending      %s\n\n", *sep == ',' ? ")" : "", tq_trace_summary_ending(s, line, sizeof line));
+}
+
+/* Print the traces whose parent is ppid (exec chains of one pid on one line), depth-first. */
+static void print_tree(const struct tq_trace_summary *s, int n, uint32_t ppid, int depth, char *done)
+{
+    for (int i = 0; i < n; i++) {
+        if (done[i] || s[i].ppid != ppid)
+            continue;
+        printf("%*s%u %s", 2 * depth + 2, "", s[i].pid, s[i].exe);
+        done[i] = 1;
+        for (int j = 0; j < n; j++) /* the images this pid exec'd keep its parent: same line */
+            if (!done[j] && s[j].pid == s[i].pid && s[j].ppid == ppid) {
+                printf(" -> %s", s[j].exe);
+                done[j] = 1;
+            }
+        printf("\n");
+        if (s[i].pid != ppid)
+            print_tree(s, n, s[i].pid, depth + 1, done);
+    }
+}
+
+static int is_child(const struct tq_trace_summary *s, int n, int i)
+{
+    for (int j = 0; j < n; j++)
+        if (s[j].pid == s[i].ppid && j != i)
+            return 1;
+    return 0;
+}
+
+static void print_totals(const struct tq_trace_summary *s, int n)
+{
+    uint64_t rss = 0, heap = 0, calls = 0;
+    int trunc = 0;
+    for (int i = 0; i < n; i++) {
+        rss += s[i].peak_rss;
+        heap += s[i].peak_heap;
+        calls += s[i].calls_total;
+        trunc += s[i].truncated;
+    }
+    char a[32], b[32];
+    printf("== totals over %d traces\n", n);
+    printf("peak RSS    %s (sum of per-process peaks: an upper bound)\n", fmt_b(rss, a));
+    printf("peak heap   %s (sum of per-process peaks)\ncalls       %llu\ntruncated   %d\n", fmt_b(heap, b),
+           (unsigned long long)calls, trunc);
+    printf("process tree (pid executable):\n");
+    char *done = calloc((size_t)n, 1);
+    for (int i = 0; done && i < n; i++)
+        if (!done[i] && !is_child(s, n, i))
+            print_tree(s, n, s[i].ppid, 0, done);
+    free(done);
+}
+
+static json_t *tree_json(const struct tq_trace_summary *s, int n)
+{
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(arr, json_pack("{s:i, s:i, s:s}", "pid", (int)s[i].pid, "ppid", (int)s[i].ppid,
+                                             "exe", s[i].exe ? s[i].exe : ""));
+    return arr;
+}
+
+static int print_json(const struct tq_trace_summary *s, int n)
+{
+    json_t *root = json_object(), *arr = json_array();
+    uint64_t rss = 0, heap = 0, calls = 0;
+    int trunc = 0;
+    for (int i = 0; i < n; i++) {
+        json_array_append_new(arr, tq_trace_summary_json(&s[i]));
+        rss += s[i].peak_rss;
+        heap += s[i].peak_heap;
+        calls += s[i].calls_total;
+        trunc += s[i].truncated;
+    }
+    json_object_set_new(root, "traces", arr);
+    json_object_set_new(root, "totals", json_pack("{s:i, s:I, s:I, s:I, s:i}", "traces", n, "peak_rss_sum",
+                                                  (json_int_t)rss, "peak_heap_sum", (json_int_t)heap, "calls",
+                                                  (json_int_t)calls, "truncated", trunc));
+    json_object_set_new(root, "processes", tree_json(s, n));
+    int rc = json_dumpf(root, stdout, JSON_INDENT(2)) == 0 ? TQ_EXIT_OK : TQ_EXIT_FAIL;
+    printf("\n");
+    json_decref(root);
+    return rc;
+}
+
+int cmd_report(int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int json = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        if (c == 'j')
+            json = 1;
+        else if (c == 'h') {
+            report_usage(stdout);
+            return TQ_EXIT_OK;
+        } else
+            return tq_cli_usage_error("report", "unknown option '%s'", argv[optind - 1]);
+    }
+    int n = argc - optind;
+    if (n < 1)
+        return tq_cli_usage_error("report", "give at least one trace file");
+    struct tq_trace_summary *s = calloc((size_t)n, sizeof *s);
+    if (!s)
+        return TQ_EXIT_FAIL;
+    int rc = TQ_EXIT_OK;
+    for (int i = 0; i < n && rc == TQ_EXIT_OK; i++) {
+        struct tq_err err = {0};
+        if (tq_trace_summarize(argv[optind + i], &s[i], &err))
+            rc = tq_cli_fail("report", &err);
+    }
+    if (rc == TQ_EXIT_OK && json)
+        rc = print_json(s, n);
+    else if (rc == TQ_EXIT_OK) {
+        for (int i = 0; i < n; i++)
+            print_one(&s[i]);
+        if (n > 1)
+            print_totals(s, n);
+    }
+    for (int i = 0; i < n; i++)
+        tq_trace_summary_clear(&s[i]);
+    free(s);
+    return rc;
+}

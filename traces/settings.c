@@ -1,0 +1,115 @@
+/* settings.c - parse and export the TRACEQ_* environment settings (see settings.h, preload/CONFIG.md). */
+#include "settings.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+void tq_settings_defaults(struct tq_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->enabled = 1;
+    strcpy(s->output_dir, ".");
+    s->interval_ms = 10;
+    s->flush_ms = 100;
+    s->follow_fork = 1;
+}
+
+int tq_settings_parse_bool(const char *v)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"}, *const no[] = {"0", "false", "no", "off"};
+    for (unsigned i = 0; i < 4; i++) {
+        if (!strcasecmp(v, yes[i]))
+            return 1;
+        if (!strcasecmp(v, no[i]))
+            return 0;
+    }
+    return -1;
+}
+
+/* Decimal in [lo, hi] without strtoul's locale or errno games; -1 on anything else. */
+static long parse_uint(const char *v, long lo, long hi)
+{
+    long x = 0;
+    if (!*v)
+        return -1;
+    for (; *v; v++) {
+        if (*v < '0' || *v > '9' || x > hi)
+            return -1;
+        x = x * 10 + (*v - '0');
+    }
+    return x < lo || x > hi ? -1 : x;
+}
+
+static void note(int *bad, char *msg, size_t n, const char *var, const char *val, const char *want)
+{
+    if (!*bad && msg && n)
+        snprintf(msg, n, "%s='%.64s' is not valid (%s)", var, val, want);
+    *bad = 1;
+}
+
+static void env_bool(int *field, const char *var, char *(*get)(const char *), int *bad, char *msg, size_t n)
+{
+    const char *v = get(var);
+    if (!v)
+        return;
+    int b = tq_settings_parse_bool(v);
+    if (b < 0)
+        note(bad, msg, n, var, v, "use 1 or 0");
+    else
+        *field = b;
+}
+
+static void env_uint(unsigned *field, const char *var, long hi, char *(*get)(const char *), int *bad, char *msg,
+                     size_t n)
+{
+    const char *v = get(var);
+    if (!v)
+        return;
+    long x = parse_uint(v, 1, hi);
+    if (x < 0)
+        note(bad, msg, n, var, v, hi == TQ_SETTINGS_FLUSH_MAX ? "an integer 1..100" : "an integer 1..60000");
+    else
+        *field = (unsigned)x;
+}
+
+static void env_path(char *field, size_t cap, const char *var, char *(*get)(const char *), int *bad, char *msg,
+                     size_t n)
+{
+    const char *v = get(var);
+    if (!v)
+        return;
+    if (strlen(v) >= cap)
+        note(bad, msg, n, var, v, "path too long");
+    else
+        strcpy(field, v);
+}
+
+int tq_settings_from_env(struct tq_settings *s, char *(*get)(const char *), char *msg, size_t msgsize)
+{
+    int bad = 0;
+    env_bool(&s->enabled, "TRACEQ_ENABLED", get, &bad, msg, msgsize);
+    env_bool(&s->verbose, "TRACEQ_VERBOSE", get, &bad, msg, msgsize);
+    env_bool(&s->follow_fork, "TRACEQ_FOLLOW_FORK", get, &bad, msg, msgsize);
+    env_uint(&s->interval_ms, "TRACEQ_INTERVAL_MS", TQ_SETTINGS_INTERVAL_MAX, get, &bad, msg, msgsize);
+    env_uint(&s->flush_ms, "TRACEQ_FLUSH_MS", TQ_SETTINGS_FLUSH_MAX, get, &bad, msg, msgsize);
+    env_path(s->output_dir, sizeof s->output_dir, "TRACEQ_OUTPUT_DIR", get, &bad, msg, msgsize);
+    if (!s->output_dir[0])
+        strcpy(s->output_dir, ".");
+    env_path(s->manifest, sizeof s->manifest, "TRACEQ_MANIFEST", get, &bad, msg, msgsize);
+    return bad ? -1 : 0;
+}
+
+int tq_settings_to_env(const struct tq_settings *s, int (*set)(const char *name, const char *value))
+{
+    char a[16], b[16];
+    snprintf(a, sizeof a, "%u", s->interval_ms);
+    snprintf(b, sizeof b, "%u", s->flush_ms);
+    int rc;
+    if ((rc = set("TRACEQ_ENABLED", s->enabled ? "1" : "0")) || (rc = set("TRACEQ_OUTPUT_DIR", s->output_dir)) ||
+        (rc = set("TRACEQ_INTERVAL_MS", a)) || (rc = set("TRACEQ_FLUSH_MS", b)) ||
+        (rc = set("TRACEQ_VERBOSE", s->verbose ? "1" : "0")) ||
+        (rc = set("TRACEQ_FOLLOW_FORK", s->follow_fork ? "1" : "0")))
+        return rc;
+    return s->manifest[0] ? set("TRACEQ_MANIFEST", s->manifest) : 0;
+}
