@@ -47,6 +47,13 @@ static tq_status read_binheader(segy_file *fp, struct tq_segy_reader *r, int *sa
     if (r->format != SEGY_IBM_FLOAT_4_BYTE && r->format != SEGY_IEEE_FLOAT_4_BYTE)
         return tq_fail(err, TQ_ERR_FORMAT, "%s: not a SEG-Y file, or an unsupported sample format code %d "
                        "(supported: 1 IBM float, 5 IEEE float)", r->path, r->format);
+    if (*samples <= 0 && trace0 >= SEGY_TEXT_HEADER_SIZE + SEGY_BINARY_HEADER_SIZE) {
+        /* some writers leave the binary header's count at 0; the first trace header then says it */
+        char th[SEGY_TRACE_HEADER_SIZE];
+        int32_t n = 0;
+        if (pread(r->fd, th, sizeof th, trace0) == (ssize_t)sizeof th && !segy_get_field(th, SEGY_TR_SAMPLE_COUNT, &n))
+            *samples = n;
+    }
     if (*samples <= 0 || trace0 < SEGY_TEXT_HEADER_SIZE + SEGY_BINARY_HEADER_SIZE)
         return tq_fail(err, TQ_ERR_FORMAT, "%s: not a SEG-Y file (binary header gives %d samples per trace)",
                        r->path, *samples);

@@ -1,5 +1,6 @@
-/* synth.c - the deterministic synthetic seismic volume: a Ricker wavelet convolved with a seeded random
- * reflectivity that follows dipping, folded layers, plus a little noise. Any box is computed on its own. */
+/* synth.c - the deterministic synthetic seismic volumes: ours (a Ricker wavelet convolved with a seeded random
+ * reflectivity that follows dipping, folded layers, plus a little noise) and a replica of the original system's
+ * one-trace volume as it saved it. Any box is computed on its own. */
 #include "volume.h"
 
 #include <math.h>
@@ -100,26 +101,50 @@ static size_t ricker_taps(double taps[SYN_WAVELET_LEN])
     return h;
 }
 
+/* Convolve: out[q] = sum over n = 0..2h, in that order, of taps[2h - n] * r[q + n]. Four outputs at a time keep
+ * four independent sums in flight; each output still adds its taps in the same order whatever the box, so a box
+ * equals the same box of the whole bit for bit. */
+static void convolve(const double *taps, size_t h, const double *r, size_t nk, double *out)
+{
+    size_t q = 0;
+    for (; q + 4 <= nk; q += 4) {
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0; /* named, not an array, so they stay in registers at -O2 */
+        for (size_t n = 0; n <= 2 * h; n++) {
+            const double w = taps[2 * h - n], *rq = r + q + n;
+            s0 += w * rq[0];
+            s1 += w * rq[1];
+            s2 += w * rq[2];
+            s3 += w * rq[3];
+        }
+        out[q] = s0;
+        out[q + 1] = s1;
+        out[q + 2] = s2;
+        out[q + 3] = s3;
+    }
+    for (; q < nk; q++) {
+        double s = 0;
+        for (size_t n = 0; n <= 2 * h; n++)
+            s += taps[2 * h - n] * r[q + n];
+        out[q] = s;
+    }
+}
+
 /* One trace's samples [k0, k1) of a volume with ns samples: convolution of the reflectivity (zero outside
- * [0, ns), like scipy's mode='same') with the wavelet, plus noise. `r` is scratch for k1 - k0 + 2h values. */
+ * [0, ns), like scipy's mode='same') with the wavelet, plus noise. `r` is scratch for 2 (k1 - k0) + 2h values. */
 static void synth_trace(const struct syn_model *m, size_t ns, size_t i, size_t j, size_t k0, size_t k1,
                         const double *taps, size_t h, double *r, float *dst)
 {
-    double shift = trace_shift(m, i, j);
+    const size_t nk = k1 - k0;
+    double shift = trace_shift(m, i, j), *conv = r + nk + 2 * h;
     /* r[q] holds the reflectivity at sample k0 - h + q (zero outside the trace). */
-    for (size_t q = 0; q < k1 - k0 + 2 * h; q++) {
+    for (size_t q = 0; q < nk + 2 * h; q++) {
         long k = (long)k0 - (long)h + (long)q;
         r[q] = k < 0 || k >= (long)ns ? 0.0 : reflectivity(m, (double)k - shift * depth_scale((size_t)k));
     }
+    convolve(taps, h, r, nk, conv);
     uint64_t tr = mix64(m->seed ^ mix64(((uint64_t)i << 32) ^ (uint64_t)j ^ 0xabcdefull));
-    for (size_t k = k0; k < k1; k++) {
-        const double *rk = r + (k - k0); /* rk[n] is the reflectivity at k - h + n */
-        double s = 0;
-        for (size_t n = 0; n <= 2 * h; n++)
-            s += taps[2 * h - n] * rk[n];
-        s += SYN_NOISE * unit_signed(mix64(tr + k));
-        dst[k - k0] = (float)s;
-    }
+    for (size_t q = 0; q < nk; q++)
+        dst[q] = (float)(conv[q] + SYN_NOISE * unit_signed(mix64(tr + k0 + q)));
 }
 
 tq_status tq_synth_box(const size_t shape[3], uint64_t seed, const struct tq_box *box, float *dst,
@@ -131,7 +156,7 @@ tq_status tq_synth_box(const size_t shape[3], uint64_t seed, const struct tq_box
     double taps[SYN_WAVELET_LEN];
     size_t h = ricker_taps(taps);
     size_t nk = tq_box_len(box, 2);
-    double *r = malloc((nk + 2 * h) * sizeof *r);
+    double *r = malloc((2 * nk + 2 * h) * sizeof *r);
     if (!r)
         return tq_fail(err, TQ_ERR_NOMEM, "no memory for a synthetic trace");
     for (size_t i = box->lo[0]; i < box->hi[0]; i++)
@@ -142,8 +167,64 @@ tq_status tq_synth_box(const size_t shape[3], uint64_t seed, const struct tq_box
     return TQ_OK;
 }
 
-tq_status tq_synth_write_file(const char *path, const size_t shape[3], uint64_t seed, int overwrite,
-                              struct tq_err *err)
+
+/* The original's wavelet (builders.py __ricker_wavelet): t = linspace(-L/2, L/2 - dt, L) * dt, which is not quite
+ * centred on a sample; reproduced as is. All 250 taps are used, as scipy's convolve does. */
+static void original_wavelet(double w[SYN_WAVELET_LEN])
+{
+    const double a = M_PI * M_PI * SYN_FREQ * SYN_FREQ, lo = -SYN_WAVELET_LEN / 2.0;
+    const double step = ((SYN_WAVELET_LEN / 2.0 - SYN_DT) - lo) / (SYN_WAVELET_LEN - 1);
+    for (int n = 0; n < SYN_WAVELET_LEN; n++) {
+        double t = (lo + n * step) * SYN_DT;
+        w[n] = (1 - 2 * a * t * t) * exp(-a * t * t);
+    }
+}
+
+/* Sample k of the original's one trace of n samples: scipy.signal.convolve(reflectivity, wavelet, 'same'), i.e.
+ * full-convolution index k + (L - 1) / 2, with a seeded U(-1, 1) reflectivity in place of its unseeded rand. */
+static double original_trace_sample(uint64_t seed, size_t n, size_t k, const double w[SYN_WAVELET_LEN])
+{
+    const long c = (SYN_WAVELET_LEN - 1) / 2;
+    double s = 0;
+    for (long t = 0; t < SYN_WAVELET_LEN; t++) {
+        long idx = (long)k + c - t;
+        if (idx >= 0 && idx < (long)n)
+            s += w[t] * unit_signed(mix64(seed * 0x2545f4914f6cdd1dull + (uint64_t)idx));
+    }
+    return s;
+}
+
+/* The original saved its (inline, xline, sample) array as if it were (inline, sample, xline): trace (i, x) of the
+ * file holds data[i, :, x], the one trace's sample x repeated. So the file varies along axis 1 only. */
+static tq_status original_box(const size_t shape[3], uint64_t seed, const struct tq_box *box, float *dst)
+{
+    double w[SYN_WAVELET_LEN];
+    original_wavelet(w);
+    size_t nj = tq_box_len(box, 1), nk = tq_box_len(box, 2);
+    for (size_t j = box->lo[1]; j < box->hi[1]; j++) {
+        /* float32 first, like the original's .astype(np.float32) before saving */
+        float v = (float)original_trace_sample(seed, shape[1], j, w);
+        for (size_t i = 0; i < tq_box_len(box, 0); i++)
+            for (size_t k = 0; k < nk; k++)
+                dst[(i * nj + (j - box->lo[1])) * nk + k] = v;
+    }
+    return TQ_OK;
+}
+
+tq_status tq_synth_model_box(enum tq_synth_model model, const size_t shape[3], uint64_t seed,
+                             const struct tq_box *box, float *dst, struct tq_err *err)
+{
+    if (model == TQ_SYNTH_ORIGINAL) {
+        TQ_TRY(tq_vol_check_box(shape, box, err));
+        return original_box(shape, seed, box, dst);
+    }
+    if (model != TQ_SYNTH_FOLDED)
+        return tq_fail(err, TQ_ERR_USAGE, "unknown synthetic model %d", (int)model);
+    return tq_synth_box(shape, seed, box, dst, err);
+}
+
+tq_status tq_synth_model_write_file(enum tq_synth_model model, const char *path, const size_t shape[3],
+                                    uint64_t seed, int overwrite, struct tq_err *err)
 {
     tq_vol_writer *w; /* created first: it rejects empty shapes before the slab arithmetic below */
     TQ_TRY(tq_vol_writer_create(path, shape, overwrite, NULL, &w, err));
@@ -157,7 +238,7 @@ tq_status tq_synth_write_file(const char *path, const size_t shape[3], uint64_t 
     tq_status st = buf ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "no memory for %zu inlines", slab);
     for (size_t i = 0; !st && i < shape[0]; i += slab) {
         struct tq_box b = {{i, 0, 0}, {i + slab < shape[0] ? i + slab : shape[0], shape[1], shape[2]}};
-        st = tq_synth_box(shape, seed, &b, buf, err);
+        st = tq_synth_model_box(model, shape, seed, &b, buf, err);
         if (!st)
             st = tq_vol_write_box(w, &b, buf, err);
     }
@@ -168,3 +249,9 @@ tq_status tq_synth_write_file(const char *path, const size_t shape[3], uint64_t 
     return st;
 }
 
+
+tq_status tq_synth_write_file(const char *path, const size_t shape[3], uint64_t seed, int overwrite,
+                              struct tq_err *err)
+{
+    return tq_synth_model_write_file(TQ_SYNTH_FOLDED, path, shape, seed, overwrite, err);
+}

@@ -26,31 +26,27 @@ struct tq_vol_writer {
     enum tq_vol_format fmt;
     size_t shape[3];
     int fd;
+    int live_slot;      /* 1 + index in `live` while registered for signal cleanup, 0 when not */
     int overwrite;
     int committed;
     pid_t owner;        /* only the creating process may commit or remove the temporary */
     size_t data_offset; /* .npy: first sample byte */
-    int slot;           /* index in `live`, or -1 */
     int keep;           /* free leaves the uncommitted temporary in place (tq_vol_writer_keep, reopen) */
     char *path, *tmp;
 };
 
-/* Uncommitted temporaries of this process, for the signal handler of tq_vol_cleanup_on_signals(). Slots are
- * claimed with an atomic compare-and-swap; the handler only reads them (async-signal-safe). */
+/* Writers of this process with an uncommitted temporary, for the signal handler of tq_vol_cleanup_on_signals().
+ * Slots are claimed with an atomic compare-and-swap; the handler only reads them and the writers' tmp, owner and
+ * keep fields (async-signal-safe). A writer leaves its slot before its memory is freed. */
 #define LIVE_SLOTS 64
-static struct {
-    char *path;
-    pid_t owner;
-} live[LIVE_SLOTS];
+static tq_vol_writer *live[LIVE_SLOTS];
 
 static void live_add(tq_vol_writer *w)
 {
-    w->slot = -1;
     for (int s = 0; s < LIVE_SLOTS; s++) {
-        char *expected = NULL;
-        if (__atomic_compare_exchange_n(&live[s].path, &expected, w->tmp, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
-            __atomic_store_n(&live[s].owner, w->owner, __ATOMIC_SEQ_CST);
-            w->slot = s;
+        tq_vol_writer *expected = NULL;
+        if (__atomic_compare_exchange_n(&live[s], &expected, w, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+            w->live_slot = s + 1;
             return;
         }
     }
@@ -58,20 +54,19 @@ static void live_add(tq_vol_writer *w)
 
 static void live_remove(tq_vol_writer *w)
 {
-    if (w->slot < 0)
-        return;
-    __atomic_store_n(&live[w->slot].owner, 0, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&live[w->slot].path, NULL, __ATOMIC_SEQ_CST);
-    w->slot = -1;
+    if (w->live_slot > 0)
+        __atomic_store_n(&live[w->live_slot - 1], NULL, __ATOMIC_SEQ_CST);
+    w->live_slot = 0;
 }
 
 static void on_fatal_signal(int sig)
 {
     pid_t me = getpid();
     for (int s = 0; s < LIVE_SLOTS; s++) {
-        char *p = __atomic_load_n(&live[s].path, __ATOMIC_SEQ_CST);
-        if (p && __atomic_load_n(&live[s].owner, __ATOMIC_SEQ_CST) == me)
-            unlink(p);
+        tq_vol_writer *w = __atomic_load_n(&live[s], __ATOMIC_SEQ_CST);
+        /* kept temporaries belong to a journaled run that --resume will continue */
+        if (w && w->owner == me && !w->keep && !w->committed && w->tmp)
+            unlink(w->tmp);
     }
     /* SA_RESETHAND restored the default action: die of the same signal, so the exit status tells the truth */
     raise(sig);
@@ -265,7 +260,6 @@ tq_status tq_vol_writer_create(const char *path, const size_t shape[3], int over
         return tq_fail(err, TQ_ERR_NOMEM, "no memory for a volume writer");
     }
     w->fd = -1;
-    w->slot = -1;
     w->fmt = fmt;
     w->overwrite = overwrite;
     w->owner = getpid();

@@ -73,11 +73,6 @@ tq_status tq_vol_writer_reopen(const char *path, const char *tmp_path, const siz
 /* Keep the temporary file when w is freed uncommitted, so a journaled run can be resumed. Can't fail. */
 void tq_vol_writer_keep(tq_vol_writer *w);
 
-/* For a program's main: install SIGINT, SIGTERM, SIGHUP and SIGQUIT handlers that delete this process's
- * uncommitted writer temporaries, then let the signal kill the process as before (forked workers delete
- * nothing). Can't fail. */
-void tq_vol_cleanup_on_signals(void);
-
 /* Fill `box` of the deterministic synthetic volume of `shape` and `seed` (Ricker 25 Hz, dt 4 ms, folded dipping
  * layers plus a little noise; varies along all three axes). Any box of it equals the same box of the whole,
  * bit for bit. Fails with TQ_ERR_RANGE (empty shape, box outside) or TQ_ERR_NOMEM. See operators/VOLUMES.md. */
@@ -89,5 +84,22 @@ tq_status tq_synth_box(const size_t shape[3], uint64_t seed, const struct tq_box
  * failure no file is left at `path`. */
 tq_status tq_synth_write_file(const char *path, const size_t shape[3], uint64_t seed, int overwrite,
                               struct tq_err *err);
+
+/* Synthetic models: ours (tq_synth_box), and a replica of the original system's generator as its SEG-Y writer
+ * saved it: one seeded reflectivity trace of shape[1] samples convolved with its 250-tap Ricker wavelet, laid
+ * along axis 1 and repeated along axes 0 and 2 (its axis swap), so the volume varies along axis 1 only and GST3D
+ * dip is 90 degrees everywhere. The original called with (I, X, S) wrote a file of shape (I, S, X). */
+enum tq_synth_model { TQ_SYNTH_FOLDED = 0, TQ_SYNTH_ORIGINAL = 1 };
+/* tq_synth_box for either model. Fails with TQ_ERR_RANGE (box outside) or TQ_ERR_USAGE (unknown model). */
+tq_status tq_synth_model_box(enum tq_synth_model model, const size_t shape[3], uint64_t seed,
+                             const struct tq_box *box, float *dst, struct tq_err *err);
+/* tq_synth_write_file for either model. Fails like it. */
+tq_status tq_synth_model_write_file(enum tq_synth_model model, const char *path, const size_t shape[3],
+                                    uint64_t seed, int overwrite, struct tq_err *err);
+
+/* For a program's main: install SIGINT, SIGTERM, SIGHUP and SIGQUIT handlers that delete this process's
+ * uncommitted writer temporaries (except kept ones: tq_vol_writer_keep), then let the signal kill the process
+ * as before (forked workers delete nothing). Can't fail. */
+void tq_vol_cleanup_on_signals(void);
 
 #endif

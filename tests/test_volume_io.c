@@ -304,3 +304,23 @@ Test(volume_io, forked_workers_write_one_file)
     forked_writers("fork.npy");
     forked_writers("fork.segy");
 }
+
+/* A binary header with a zero sample count (some writers leave it so): the first trace header's count is used. */
+Test(volume_io, segy_sample_count_from_trace_header)
+{
+    const size_t shape[3] = {3, 4, 10};
+    char *dir = tq_tmpdir(), path[4200];
+    snprintf(path, sizeof path, "%s/zero.segy", dir);
+    float v[3 * 4 * 10];
+    vt_fill_random(v, 3 * 4 * 10, 21);
+    write_in_boxes(path, shape, v, NULL);
+    int fd = open(path, O_WRONLY);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(pwrite(fd, "\0\0", 2, 3220), 2); /* binary header bytes 3221-3222: samples per trace */
+    close(fd);
+    float *back = vt_read_whole(path, shape);
+    cr_assert(!memcmp(back, v, sizeof v));
+    free(back);
+    tq_rmtree(dir);
+    free(dir);
+}

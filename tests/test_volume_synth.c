@@ -112,3 +112,38 @@ Test(volume_synth, cli_writes_what_synth_box_computes)
     tq_rmtree(dir);
     free(dir);
 }
+
+/* The replica of the original's saved volume: one trace (scipy's convolve of the seeded reflectivity with its
+ * wavelet) along axis 1, exactly constant along axes 0 and 2, and written by `traceq synth --model original`. */
+Test(volume_synth, original_model_replicates_the_one_trace_volume)
+{
+    const size_t shape[3] = {3, 300, 7}; /* the original's builder called with 3x7x300 */
+    char *dir = tq_tmpdir(), raw[4200], path[4200];
+    snprintf(raw, sizeof raw, "%s/trace.raw", dir);
+    snprintf(path, sizeof path, "%s/orig.npy", dir);
+    cr_assert_eq(vt_oracle("orig-trace 300 5 '%s'", raw), 0);
+    float *want = vt_load_raw(raw, 300);
+    cr_assert_eq(tq_runf("%s synth --model original --shape 3x300x7 --seed 5 -o '%s'", tq_build_path("traceq"),
+                         path), 0);
+    float *v = vt_read_whole(path, shape);
+    double peak = 0;
+    for (size_t x = 0; x < 300; x++)
+        peak = fabs(want[x]) > peak ? fabs(want[x]) : peak;
+    for (size_t i = 0; i < 3; i++)
+        for (size_t x = 0; x < 300; x++)
+            for (size_t s = 0; s < 7; s++) {
+                float got = v[(i * 300 + x) * 7 + s];
+                cr_assert_eq(got, v[x * 7], "not constant along axes 0 and 2 at (%zu, %zu, %zu)", i, x, s);
+                cr_assert(fabs(got - want[x]) <= 1e-5 * peak, "trace sample %zu: %g, scipy %g", x, got, want[x]);
+            }
+    struct tq_box b = {{1, 100, 2}, {3, 180, 5}};
+    float part[2 * 80 * 3], whole_part[2 * 80 * 3];
+    struct tq_err err = {0};
+    cr_assert_eq(tq_synth_model_box(TQ_SYNTH_ORIGINAL, shape, 5, &b, part, &err), TQ_OK, "%s", err.msg);
+    vt_extract(v, shape, &b, whole_part);
+    cr_assert(!memcmp(part, whole_part, sizeof part), "a box of the original model differs from the whole");
+    free(v);
+    free(want);
+    tq_rmtree(dir);
+    free(dir);
+}

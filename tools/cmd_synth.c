@@ -1,6 +1,7 @@
 /* cmd_synth.c - `traceq synth`: write the deterministic synthetic volume to a .npy or SEG-Y file. */
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "../common/units.h"
 #include "../operators/volume.h"
@@ -8,11 +9,15 @@
 
 static void synth_usage(void)
 {
-    printf("usage: traceq synth [--shape IxXxS] [--seed S] -o FILE.npy|FILE.segy [--force]\n\n"
+    printf("usage: traceq synth [--shape IxXxS] [--seed S] [--model M] -o FILE.npy|FILE.segy [--force]\n\n"
            "Write the synthetic seismic volume (Ricker 25 Hz, dt 4 ms, folded dipping layers + a little noise)\n"
            "as float32, shape (inlines, xlines, samples). Same shape and seed give the same file.\n\n"
            "  --shape IxXxS   inlines x xlines x samples          [Default: 200x200x400]\n"
            "  --seed S        seed of the model (0..2^63-1)        [Default: 1]\n"
+           "  --model M       folded: ours, layers vary along all three axes;\n"
+           "                  original: replica of the original system's saved volume (one trace laid along\n"
+           "                  axis 1, constant along axes 0 and 2; its builder called with IxXxS wrote IxSxX)\n"
+           "                                                       [Default: folded]\n"
            "  -o, --output F  output file; .npy or .segy/.sgy (IEEE float, inline sorted)  [required]\n"
            "  --force         overwrite F if it exists             [Default: refuse]\n"
            "  -h, --help      this help\n\n"
@@ -24,12 +29,14 @@ int cmd_synth(int argc, char **argv)
     static const struct option opts[] = {
         {"shape", required_argument, NULL, 's'}, {"seed", required_argument, NULL, 'S'},
         {"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"model", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     size_t shape[3] = {200, 200, 400};
     long seed = 1;
     const char *out = NULL;
     int force = 0, c;
+    enum tq_synth_model model = TQ_SYNTH_FOLDED;
     struct tq_err err = {0};
     optind = 1;
     opterr = 0;
@@ -43,6 +50,14 @@ int cmd_synth(int argc, char **argv)
             if (tq_parse_long(optarg, 0, __LONG_MAX__, "--seed", &seed, &err))
                 return tq_cli_fail("synth", &err);
             break;
+        case 'm':
+            if (!strcmp(optarg, "folded"))
+                model = TQ_SYNTH_FOLDED;
+            else if (!strcmp(optarg, "original"))
+                model = TQ_SYNTH_ORIGINAL;
+            else
+                return tq_cli_usage_error("synth", "unknown --model '%s' (folded or original)", optarg);
+            break;
         case 'o': out = optarg; break;
         case 'f': force = 1; break;
         case 'h': synth_usage(); return TQ_EXIT_OK;
@@ -55,7 +70,7 @@ int cmd_synth(int argc, char **argv)
     if (!out)
         return tq_cli_usage_error("synth", "missing -o FILE (.npy or .segy)");
     tq_vol_cleanup_on_signals();
-    if (tq_synth_write_file(out, shape, (uint64_t)seed, force, &err))
+    if (tq_synth_model_write_file(model, out, shape, (uint64_t)seed, force, &err))
         return tq_cli_fail("synth", &err);
     return TQ_EXIT_OK;
 }

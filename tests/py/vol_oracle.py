@@ -77,10 +77,35 @@ def segy_cube(path, raw):
     cube_il_xl(path).astype("<f4").tofile(raw)
 
 
+M64 = (1 << 64) - 1
+
+
+def mix64(x):
+    """splitmix64's finaliser, as operators/synth.c mix64()."""
+    x = (x + 0x9E3779B97F4A7C15) & M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & M64
+    return x ^ (x >> 31)
+
+
+def orig_trace(n, seed, raw):
+    """The original builder's one trace (builders.py) with our seeded reflectivity: scipy convolve 'same' of
+    U(-1, 1) reflectivity and its Ricker wavelet, cast to float32."""
+    from scipy.signal import convolve
+    n, seed = int(n), int(seed)
+    r = np.array([(mix64((seed * 0x2545F4914F6CDD1D + k) & M64) >> 11) * (2.0 / 9007199254740992.0) - 1.0
+                  for k in range(n)])
+    length, dt, f = 250, 0.004, 25
+    t = np.linspace(-length / 2, (length / 2) - dt, length) * dt
+    w = (1 - 2 * (np.pi ** 2) * (f ** 2) * (t ** 2)) * np.exp(-(np.pi ** 2) * (f ** 2) * (t ** 2))
+    convolve(r, w, mode="same").astype("<f4").tofile(raw)
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd.startswith("segy"):
         import segyio
         import segyio.tools
-    {"npy-write": npy_write, "npy-check": npy_check, "segy-write": segy_write, "segy-cube": segy_cube}[cmd](
+    {"npy-write": npy_write, "npy-check": npy_check, "segy-write": segy_write, "segy-cube": segy_cube,
+     "orig-trace": orig_trace}[cmd](
         *sys.argv[2:])
