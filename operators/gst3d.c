@@ -8,7 +8,6 @@
  *
  * A worker walks a run of output planes keeping the box-smoothed (along axes 1, 2) products of three planes; each
  * new plane needs three input planes, so memory is a few planes per thread whatever the volume. */
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,65 +48,6 @@ void tq_gst3d_halo(const struct tq_op_params *p, size_t halo[3])
 size_t tq_gst3d_trim(const struct tq_op_params *p)
 {
     return p->full_size ? 0 : 1;
-}
-
-/* arccos(|v_2| / |v|) written as atan2(|v_xy|, |v_2|): well conditioned at 0 deg too, and cheaper in float. */
-static double dip_degrees(const double v[3])
-{
-    float h = (float)sqrt(v[0] * v[0] + v[1] * v[1]);
-    return (double)(atan2f(h, (float)fabs(v[2])) * (float)(180.0 / M_PI));
-}
-
-static void cross(const double a[3], const double b[3], double c[3])
-{
-    c[0] = a[1] * b[2] - a[2] * b[1];
-    c[1] = a[2] * b[0] - a[0] * b[2];
-    c[2] = a[0] * b[1] - a[1] * b[0];
-}
-
-double tq_gst3d_dip(const double t[6])
-{
-    double a00 = t[0], a11 = t[1], a22 = t[2], a01 = t[3], a02 = t[4], a12 = t[5];
-    double p1 = a01 * a01 + a02 * a02 + a12 * a12, q = (a00 + a11 + a22) / 3;
-    double b00 = a00 - q, b11 = a11 - q, b22 = a22 - q;
-    double p2 = b00 * b00 + b11 * b11 + b22 * b22 + 2 * p1;
-    if (!(p2 > 0))
-        return 0; /* isotropic: like numpy's eigh, whose last eigenvector is then the sample axis */
-    double p = sqrt(p2 / 6);
-    double det = b00 * (b11 * b22 - a12 * a12) - a01 * (a01 * b22 - a12 * a02) + a02 * (a01 * a12 - b11 * a02);
-    double r = det / (2 * p * p * p);
-    r = r < -1 ? -1 : r > 1 ? 1 : r;
-    /* the largest of the three roots; float trig is enough: the eigenvector moves by ~1e-7 * l1 / (l1 - l2) rad */
-    double lam = q + 2 * p * (double)cosf(acosf((float)r) / 3);
-    double m[3][3] = {{a00 - lam, a01, a02}, {a01, a11 - lam, a12}, {a02, a12, a22 - lam}};
-    /* The eigenvector is orthogonal to every row of A - lam*I: take the longest cross product of two rows. */
-    double best[3] = {0, 0, 0}, bn = 0, c[3];
-    for (int i = 0; i < 3; i++)
-        for (int j = i + 1; j < 3; j++) {
-            cross(m[i], m[j], c);
-            double n = c[0] * c[0] + c[1] * c[1] + c[2] * c[2];
-            if (n > bn) {
-                bn = n;
-                memcpy(best, c, sizeof best);
-            }
-        }
-    if (bn > 0)
-        return dip_degrees(best);
-    /* lam is a double root: any vector orthogonal to the non-zero row is an eigenvector; take the one closest to
-     * the sample axis (e2 minus its component along that row). */
-    int k = 0;
-    double kn = 0;
-    for (int i = 0; i < 3; i++) {
-        double n = m[i][0] * m[i][0] + m[i][1] * m[i][1] + m[i][2] * m[i][2];
-        if (n > kn) {
-            kn = n;
-            k = i;
-        }
-    }
-    if (kn == 0)
-        return 0;
-    double v[3] = {-m[k][2] * m[k][0] / kn, -m[k][2] * m[k][1] / kn, 1 - m[k][2] * m[k][2] / kn};
-    return v[0] != 0 || v[1] != 0 || v[2] != 0 ? dip_degrees(v) : 90.0;
 }
 
 static const float *in_row(const struct gst_ctx *c, size_t g0, size_t g1, size_t g2)
@@ -205,12 +145,7 @@ static void gst_plane(struct gst_ctx *c, struct gst_scratch *s, size_t x, float 
         const float *rw[3] = {w[0] + (size_t)k * on, w[1] + (size_t)k * on, w[2] + (size_t)k * on};
         tq_f1d_rows(&c->box, rw, on, s->ten + (size_t)k * on);
     }
-    for (size_t v = 0; v < on; v++) {
-        double t[NPROD];
-        for (int k = 0; k < NPROD; k++)
-            t[k] = s->ten[(size_t)k * on + v];
-        out[v] = (float)tq_gst3d_dip(t);
-    }
+    tq_gst3d_dip_plane(s->ten, on, out);
 }
 
 /* One run of consecutive output planes (chunk `item` of nchunks). */

@@ -16,6 +16,9 @@ tq_status tq_gst3d_compute(const struct tq_op_params *p, const struct tq_block_i
 /* Dip in degrees [0, 90] of the symmetric tensor t = (a00, a11, a22, a01, a02, a12): arccos(|v_2|) of the unit
  * eigenvector v of its largest eigenvalue (closed form, double). 0 for an isotropic tensor. Can't fail. */
 double tq_gst3d_dip(const double t[6]);
+/* out[v] = tq_gst3d_dip of voxel v for n voxels whose six tensor components are the planes ten[k * n + v]
+ * (vectorised; the same value as tq_gst3d_dip gives, bit for bit). Can't fail. */
+void tq_gst3d_dip_plane(const float *ten, size_t n, float *out);
 
 /* Trim of operators that keep the input shape: 0. Can't fail. */
 size_t tq_op_no_trim(const struct tq_op_params *p);

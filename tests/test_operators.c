@@ -312,3 +312,39 @@ Test(operators, table_and_shapes)
     cr_assert_eq(tq_op_params_check(ga, &p, &err), TQ_ERR_RANGE);
     cr_assert(strstr(err.msg, "sigma") != NULL);
 }
+
+/* The plane routine (AVX2 where the CPU has it) gives the very bits of the scalar tq_gst3d_dip, tails included. */
+Test(operators, gst3d_dip_plane_equals_scalar)
+{
+    enum { N = 1003 };
+    float *ten = malloc(6 * N * sizeof *ten), out[N];
+    uint64_t s = 99;
+    for (size_t v = 0; v < N; v++) {
+        double g[3] = {2 * rng_unit(&s) - 1, 2 * rng_unit(&s) - 1, 2 * rng_unit(&s) - 1}, e = rng_unit(&s);
+        float t[6] = {(float)(g[0] * g[0] + e), (float)(g[1] * g[1] + e), (float)(g[2] * g[2] + e),
+                      (float)(g[0] * g[1]), (float)(g[0] * g[2]), (float)(g[1] * g[2])};
+        if (v % 97 == 0) /* isotropic and double-root tensors take the other branches */
+            t[0] = t[1] = t[2] = 1, t[3] = t[4] = t[5] = 0;
+        if (v % 89 == 0)
+            t[0] = t[1] = 2, t[2] = 1, t[3] = t[4] = t[5] = 0;
+        for (int k = 0; k < 6; k++)
+            ten[(size_t)k * N + v] = t[k];
+    }
+    for (size_t n = N - 3; n <= N; n++) {
+        /* planes of n voxels: re-pack so the component stride is n */
+        float *packed = malloc(6 * n * sizeof *packed);
+        for (int k = 0; k < 6; k++)
+            memcpy(packed + (size_t)k * n, ten + (size_t)k * N, n * sizeof *packed);
+        tq_gst3d_dip_plane(packed, n, out);
+        for (size_t v = 0; v < n; v++) {
+            double t[6];
+            for (int k = 0; k < 6; k++)
+                t[k] = packed[(size_t)k * n + v];
+            float want = (float)tq_gst3d_dip(t);
+            cr_assert(!memcmp(&want, &out[v], sizeof want), "voxel %zu of %zu: plane %.9g vs scalar %.9g", v, n,
+                      out[v], want);
+        }
+        free(packed);
+    }
+    free(ten);
+}

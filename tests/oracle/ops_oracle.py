@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """ops_oracle.py - SciPy reference for traceq's operators (test oracle only).
 
-Reads a manifest: one case per line "name op n0 n1 n2 s0 s1 s2 full input.f32 output.f32" (raw float32, C order;
-output.f32 is traceq's result). Prints one line per case: "name err=E ref=R checked=C total=T" where
+Reads a manifest: one case per line "name op n0 n1 n2 s0 s1 s2 full input output" where input and output are raw
+float32 files in C order (.f32) or .npy files (output is traceq's result). Prints one line per case: "name err=E ref=R checked=C total=T" where
   envelope/gaussian: E = max|ours - scipy|, R = max|scipy|, C = T = voxel count;
   gst3d: E = max dip difference in degrees over the C voxels whose largest eigenvalue is well separated:
          (l1 - l2) > 0.05 * l1 and l1 > 1e-3 * max(l1) (rounding of the float32 tensor then moves the
@@ -50,6 +50,10 @@ def gst3d(x, full):
     return dip, ok
 
 
+def load(path):
+    return np.load(path) if path.endswith(".npy") else np.fromfile(path, dtype=np.float32)
+
+
 def main():
     for line in open(sys.argv[1]):
         f = line.split()
@@ -59,8 +63,8 @@ def main():
         shape = tuple(int(v) for v in f[2:5])
         sigma = tuple(float(v) for v in f[5:8])
         full = f[8] == "1"
-        x = np.fromfile(f[9], dtype=np.float32).reshape(shape)
-        ours = np.fromfile(f[10], dtype=np.float32)
+        x = load(f[9]).reshape(shape)
+        ours = load(f[10]).ravel()
         if op == "gst3d":
             ref, ok = gst3d(x, full)
             ours = ours.reshape(ref.shape)
