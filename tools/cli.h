@@ -31,7 +31,8 @@ int tq_cli_fail(const char *cmd, const struct tq_err *err);
     X(run, "compute an operator block by block with memory-limited workers (chunk plans)") \
     X(compare, "run a command under several memory profilers and compare their peaks") \
     X(record, "run a command under the shim and write its traces") \
-    X(report, "summarize traces: peaks, calls, samples, fork tree")
+    X(report, "summarize traces: peaks, calls, samples, fork tree") \
+    X(sweep, "profile an operator over a grid of synthetic shapes into a dataset CSV")
 
 #define TQ_DECLARE_CMD(name, summary) int cmd_##name(int argc, char **argv);
 TQ_COMMANDS(TQ_DECLARE_CMD)

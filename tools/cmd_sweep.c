@@ -1,0 +1,233 @@
+/* cmd_sweep.c - `traceq sweep`: profile an operator over a grid of synthetic shapes into a dataset CSV. */
+#include "../analyzer/sweep.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/units.h"
+#include "cli.h"
+
+#define MAX_AXIS 1024
+
+struct sweep_opts {
+    const char *op, *output, *traces, *grid[4], *cpus, *exe;
+    long runs, interval_ms;
+    int use_record;
+    size_t vals[3][MAX_AXIS], nvals[3];
+    cpu_set_t cpuset;
+};
+
+static void sweep_usage(FILE *f)
+{
+    fprintf(f, "usage: traceq sweep --op OP -o DATASET.csv [options]\n\n"
+               "Run `traceq op OP --synthetic SHAPE` in its own pinned process for every shape of a grid (the\n"
+               "product of the per-axis ranges, inclusive ends) and append one row per run to a CSV dataset.\n"
+               "Rerunning skips the runs already in the CSV; a failed run is recorded with its reason.\n\n"
+               "  --op OP                 operator to profile (required)\n"
+               "  -o, --output FILE       dataset CSV to create or extend (required)\n"
+               "  --grid A:B:STEP         range of every axis [Default: 100:400:100]\n"
+               "  --grid-inlines R        range of inlines [Default: --grid]\n"
+               "  --grid-xlines R         range of xlines [Default: --grid]\n"
+               "  --grid-samples R        range of samples [Default: --grid]\n"
+               "  --runs N                runs per shape [Default: 3]\n"
+               "  --interval-ms MS        sampling interval [Default: 10]\n"
+               "  --cpus LIST             CPUs to pin each run to, e.g. 0 or 0,2 or 1-3; the operator gets one\n"
+               "                          thread per CPU [Default: 0]\n"
+               "  --backend record|proc   record: under `traceq record` (peak heap/mmap from the trace);\n"
+               "                          proc: sample /proc/PID/status only [Default: record]\n"
+               "  --traces DIR            where traces go [Default: DATASET.csv.traces]\n"
+               "  --traceq PATH           traceq binary to run [Default: this one]\n"
+               "  -h, --help              show this help\n"
+               "Progress (shapes done, elapsed, ETA) is shown on a terminal only.\n");
+}
+
+static int sweep_value(int c, const char *arg, struct sweep_opts *o, struct tq_err *err)
+{
+    switch (c) {
+    case 'r': return tq_parse_long(arg, 1, 1000, "--runs", &o->runs, err);
+    case 'i': return tq_parse_long(arg, 1, 60000, "--interval-ms", &o->interval_ms, err);
+    case 'b':
+        if (strcmp(arg, "record") && strcmp(arg, "proc"))
+            return tq_fail(err, TQ_ERR_USAGE, "--backend must be record or proc, not '%s'", arg);
+        o->use_record = !strcmp(arg, "record");
+        return TQ_OK;
+    case 'c': o->cpus = arg; return tq_sweep_parse_cpus(arg, &o->cpuset, err);
+    case 'p': o->op = arg; return TQ_OK;
+    case 'o': o->output = arg; return TQ_OK;
+    case 'T': o->traces = arg; return TQ_OK;
+    case 'x': o->exe = arg; return TQ_OK;
+    default: o->grid[c - '0'] = arg; return TQ_OK; /* '0' = all axes, '1'..'3' = one axis */
+    }
+}
+
+static int sweep_parse(int argc, char **argv, struct sweep_opts *o)
+{
+    static const struct option longopts[] = {
+        {"op", required_argument, 0, 'p'},           {"output", required_argument, 0, 'o'},
+        {"grid", required_argument, 0, '0'},         {"grid-inlines", required_argument, 0, '1'},
+        {"grid-xlines", required_argument, 0, '2'},  {"grid-samples", required_argument, 0, '3'},
+        {"runs", required_argument, 0, 'r'},         {"interval-ms", required_argument, 0, 'i'},
+        {"cpus", required_argument, 0, 'c'},         {"backend", required_argument, 0, 'b'},
+        {"traces", required_argument, 0, 'T'},       {"traceq", required_argument, 0, 'x'},
+        {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
+    struct tq_err err = {0};
+    memset(o, 0, sizeof *o);
+    o->grid[0] = "100:400:100";
+    o->runs = 3;
+    o->interval_ms = 10;
+    o->use_record = 1;
+    tq_sweep_parse_cpus("0", &o->cpuset, NULL);
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            sweep_usage(stdout);
+            return -1;
+        }
+        if (c == ':')
+            return tq_cli_usage_error("sweep", "option %s needs a value", argv[optind - 1]);
+        if (c == '?')
+            return tq_cli_usage_error("sweep", "unknown option %s", argv[optind - 1]);
+        if (sweep_value(c, optarg, o, &err))
+            return tq_cli_fail("sweep", &err);
+    }
+    if (optind != argc)
+        return tq_cli_usage_error("sweep", "unexpected argument '%s'", argv[optind]);
+    if (!o->op || !o->output)
+        return tq_cli_usage_error("sweep", "--op and -o are required");
+    for (int a = 0; a < 3; a++)
+        if (tq_parse_range(o->grid[a + 1] ? o->grid[a + 1] : o->grid[0], o->vals[a], MAX_AXIS, &o->nvals[a], &err))
+            return tq_cli_fail("sweep", &err);
+    return 0;
+}
+
+static void fmt_secs(double s, char *buf, size_t cap)
+{
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, cap, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else
+        snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
+}
+
+struct sweep_progress {
+    int tty;
+    size_t shapes, runs_todo, runs_done;
+    struct timespec t0;
+};
+
+static double elapsed(const struct sweep_progress *p)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - p->t0.tv_sec) + (t.tv_nsec - p->t0.tv_nsec) / 1e9;
+}
+
+static void progress_show(const struct sweep_progress *p, size_t shape_idx, const struct tq_dataset_row *r)
+{
+    if (!p->tty)
+        return;
+    char el[32], eta[32] = "?";
+    double e = elapsed(p);
+    fmt_secs(e, el, sizeof el);
+    if (p->runs_done)
+        fmt_secs(e / (double)p->runs_done * (double)(p->runs_todo - p->runs_done), eta, sizeof eta);
+    fprintf(stderr, "\r\033[K[shape %zu/%zu] %s %zux%zux%zu run %d | elapsed %s | ETA %s", shape_idx + 1, p->shapes,
+            r->op, r->shape[0], r->shape[1], r->shape[2], r->run, el, eta);
+    fflush(stderr);
+}
+
+/* The traceq binary to run: --traceq, else this process's own executable. */
+static int sweep_exe(struct sweep_opts *o, char *buf, size_t cap)
+{
+    if (o->exe)
+        return 0;
+    ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    o->exe = buf;
+    return 0;
+}
+
+static int sweep_one(const struct sweep_opts *o, const char *traces, const size_t shape[3], int run,
+                     size_t *failed)
+{
+    struct tq_sweep_job job = {o->exe, o->op, {shape[0], shape[1], shape[2]}, run, (int)o->interval_ms,
+                               &o->cpuset, traces, o->use_record};
+    struct tq_dataset_row row;
+    struct tq_err err = {0};
+    if (tq_sweep_run(&job, &row, &err)) {
+        row.ok = 0;
+        snprintf(row.reason, sizeof row.reason, "%.250s", err.msg);
+    }
+    *failed += !row.ok;
+    if (tq_dataset_append(o->output, &row, &err))
+        return tq_cli_fail("sweep", &err);
+    return 0;
+}
+
+static int sweep_loop(const struct sweep_opts *o, const struct tq_dataset *have, const char *traces)
+{
+    struct sweep_progress p = {isatty(2), o->nvals[0] * o->nvals[1] * o->nvals[2], 0, 0, {0, 0}};
+    clock_gettime(CLOCK_MONOTONIC, &p.t0);
+    size_t idx = 0, failed = 0, skipped = 0;
+    for (int pass = 0; pass < 2; pass++) /* pass 0 counts what is left to do, pass 1 does it */
+        for (size_t i = 0; i < o->nvals[0]; i++)
+            for (size_t j = 0; j < o->nvals[1]; j++)
+                for (size_t k = 0; k < o->nvals[2]; k++, idx++)
+                    for (int run = 1; run <= o->runs; run++) {
+                        size_t s[3] = {o->vals[0][i], o->vals[1][j], o->vals[2][k]};
+                        if (tq_dataset_has(have, o->op, s, run)) {
+                            skipped += pass;
+                            continue;
+                        }
+                        if (!pass) {
+                            p.runs_todo++;
+                            continue;
+                        }
+                        struct tq_dataset_row shown = {.shape = {s[0], s[1], s[2]}, .run = run};
+                        snprintf(shown.op, sizeof shown.op, "%s", o->op);
+                        progress_show(&p, idx % p.shapes, &shown);
+                        int rc = sweep_one(o, traces, s, run, &failed);
+                        if (rc)
+                            return rc;
+                        p.runs_done++;
+                    }
+    if (p.tty)
+        fprintf(stderr, "\n");
+    printf("%s: %zu runs done (%zu failed), %zu already in %s\n", o->op, p.runs_done, failed, skipped, o->output);
+    return TQ_EXIT_OK;
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    struct sweep_opts o;
+    int rc = sweep_parse(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? TQ_EXIT_OK : rc;
+    char exe[PATH_MAX], traces[PATH_MAX];
+    if (sweep_exe(&o, exe, sizeof exe))
+        return tq_cli_usage_error("sweep", "cannot find the traceq binary; pass --traceq PATH");
+    if (access(o.exe, X_OK))
+        return tq_cli_usage_error("sweep", "cannot run %s", o.exe);
+    if (snprintf(traces, sizeof traces, "%s%s", o.traces ? o.traces : o.output, o.traces ? "" : ".traces") >= (int)sizeof traces)
+        return tq_cli_usage_error("sweep", "path too long");
+    if (mkdir(traces, 0755) && errno != EEXIST)
+        return tq_cli_usage_error("sweep", "cannot create %s: %s", traces, strerror(errno));
+    struct tq_dataset *have = NULL;
+    struct tq_err err = {0};
+    if (access(o.output, F_OK) == 0 && tq_dataset_read(o.output, &have, &err))
+        return tq_cli_fail("sweep", &err);
+    rc = sweep_loop(&o, have, traces);
+    tq_dataset_free(have);
+    return rc;
+}
