@@ -56,8 +56,20 @@ $(BUILD)/libtqcore.a: $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/traceq: $(TOOL_OBJ) $(BUILD)/libtqcore.a $(BUILD)/libtraceq.so
-	$(CC) $(CFLAGS) -o $@ $(TOOL_OBJ) $(BUILD)/libtqcore.a $(LIBS)
+# MPI (`traceq run --mpi`): mpi/*.c is built and linked only where mpicc exists (`make deps` installs OpenMPI).
+MPICC := $(shell command -v mpicc 2>/dev/null)
+ifneq ($(MPICC),)
+MPI_OBJ    := $(patsubst mpi/%.c,$(BUILD)/mpi/%.o,$(wildcard mpi/*.c))
+MPI_CFLAGS := $(shell mpicc --showme:compile)
+MPI_LIBS   := $(shell mpicc --showme:link)
+$(BUILD)/obj/tools/cmd_run.o: CFLAGS += -DTQ_HAVE_MPI
+$(BUILD)/mpi/%.o: mpi/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(MPI_CFLAGS) -c $< -o $@
+endif
+
+$(BUILD)/traceq: $(TOOL_OBJ) $(MPI_OBJ) $(BUILD)/libtqcore.a $(BUILD)/libtraceq.so
+	$(CC) $(CFLAGS) -o $@ $(TOOL_OBJ) $(MPI_OBJ) $(BUILD)/libtqcore.a $(LIBS) $(MPI_LIBS)
 
 $(BUILD)/tests/tq_tests: $(TEST_OBJ) $(BUILD)/libtqcore.a
 	@mkdir -p $(dir $@)
@@ -97,7 +109,7 @@ asan: deps
 clean:
 	rm -rf $(BUILD) build-asan
 
--include $(CORE_OBJ:.o=.d) $(SHIM_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(SHIM_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(MPI_OBJ:.o=.d)
 
 # ---- Fuzzing (tests/fuzz/, libFuzzer; needs clang). `make fuzz SECONDS=600` runs every target that long;
 # `make fuzz-smoke` (part of `make test` when clang is present) runs each for FUZZ_SMOKE seconds, two at a time.

@@ -388,10 +388,10 @@ static tq_status run_setup_limits(struct run *r)
     if (o->enforce == TQ_ENFORCE_WATCHDOG)
         snprintf(why, sizeof why, "asked for");
     else
-        snprintf(why, sizeof why, "%s", cerr.msg);
+        snprintf(why, sizeof why, "%.500s", cerr.msg);
     r->watchdog = 1;
     snprintf(r->rep->mechanism, sizeof r->rep->mechanism,
-             "RSS watchdog (statm sampled every 5 ms, SIGKILL above %s; page cache not counted): %s", lim, why);
+             "RSS watchdog (statm sampled every 5 ms, SIGKILL above %s; page cache not counted): %.480s", lim, why);
     return TQ_OK;
 }
 

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../analyzer/model.h"
+#include "../analyzer/planner.h"
 #include "../common/units.h"
 
 tq_status tq_run_grid_plan(const struct tq_op *op, const size_t shape[3], const size_t out_shape[3],
@@ -78,6 +80,28 @@ static tq_status run_chunks_plan(struct tq_run_setup *s, const size_t shape[3], 
     return tq_run_grid_plan(s->op, shape, out_shape, chunk, "fixed", &s->plan, err);
 }
 
+/* --chunks auto, or --planner traceq|seed --model M: the analyzer's planners (planner.h). */
+static tq_status run_planner_plan(struct tq_run_setup *s, const size_t shape[3], struct tq_err *err)
+{
+    const struct tq_run_args *a = s->args;
+    struct tq_model model;
+    struct tq_plan_request req = {.op = s->op, .params = &s->params, .safety = a->safety, .workers = a->workers,
+                                  .memory_bytes = a->memory, .planner = TQ_PLANNER_AUTO};
+    memcpy(req.shape, shape, sizeof req.shape);
+    if (a->planner) {
+        TQ_TRY(tq_planner_parse(a->planner, &req.planner, err));
+        if (req.planner != TQ_PLANNER_TRACEQ && req.planner != TQ_PLANNER_SEED)
+            return tq_fail(err, TQ_ERR_USAGE, "--planner must be traceq or seed (use --chunks %s)", a->planner);
+        if (!a->memory_given || !a->memory)
+            return tq_fail(err, TQ_ERR_USAGE, "--planner %s needs --memory-per-worker", a->planner);
+    }
+    if (a->model) {
+        TQ_TRY(tq_model_read(a->model, s->op->name, &model, err));
+        req.model = &model;
+    }
+    return tq_plan_make(&req, &s->plan, err);
+}
+
 tq_status tq_run_prepare(struct tq_run_setup *s, struct tq_err *err)
 {
     const struct tq_run_args *a = s->args;
@@ -103,5 +127,5 @@ tq_status tq_run_prepare(struct tq_run_setup *s, struct tq_err *err)
     }
     if (a->chunks && strcmp(a->chunks, "auto"))
         return run_chunks_plan(s, shape, out_shape, err);
-    return tq_fail(err, TQ_ERR_USAGE, "--chunks auto and --planner need the planner, which this build lacks");
+    return run_planner_plan(s, shape, err);
 }

@@ -1,0 +1,296 @@
+/* test_runner_cli.c - `traceq run` end to end on small synthetic volumes: chunked output equals the unchunked one
+ * for every operator and several plans; OOM kills are split and retried; a SIGKILLed run resumes without redoing
+ * finished blocks; the watchdog fallback; bad plans are refused with a clear message. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../operators/cgroup.h"
+#include "helpers.h"
+
+/* Run `traceq ARGS` in dir; returns the exit status, stdout/stderr in *out / *err (caller frees, may be NULL). */
+static int tq(const char *dir, char **out, char **err, const char *args)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s", dir, tq_build_path("traceq"), args);
+    char *o = NULL, *e = NULL;
+    int rc = tq_run(cmd, &o, &e);
+    if (out)
+        *out = o;
+    else
+        free(o);
+    if (err)
+        *err = e;
+    else
+        free(e);
+    return rc;
+}
+
+/* Byte-compare two files in dir. */
+static int same_file(const char *dir, const char *a, const char *b)
+{
+    char pa[4200], pb[4200];
+    snprintf(pa, sizeof pa, "%s/%s", dir, a);
+    snprintf(pb, sizeof pb, "%s/%s", dir, b);
+    size_t la, lb;
+    char *x = tq_slurp(pa, &la), *y = tq_slurp(pb, &lb);
+    int same = x && y && la == lb && !memcmp(x, y, la);
+    free(x);
+    free(y);
+    return same;
+}
+
+/* The integer after "key": in a JSON text (-1 when absent). */
+static long json_int(const char *json, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = json ? strstr(json, pat) : NULL;
+    return p ? strtol(p + strlen(pat), NULL, 10) : -1;
+}
+
+static char *setup(void)
+{
+    char *dir = tq_tmpdir();
+    cr_assert_eq(tq(dir, NULL, NULL, "synth --shape 40x36x50 --seed 7 -o in.npy"), 0);
+    return dir;
+}
+
+static int have_cgroups(void)
+{
+    tq_cg_root *root = NULL;
+    if (geteuid() != 0 || tq_cg_root_create(&root, NULL))
+        return 0;
+    tq_cg_root_free(root);
+    return 1;
+}
+
+Test(runner_cli, chunked_equals_unchunked_for_every_operator, .timeout = 60)
+{
+    static const char *ops[] = {"envelope", "gaussian", "gst3d"};
+    static const char *chunks[] = {"20,18,50", "7,36,50", "13,5,50", "1,1,50"};
+    static const char *chunks3d[] = {"20,18,25", "9,10,11", "40,36,7", "3,36,48"};
+    char *dir = setup(), args[512];
+    for (int o = 0; o < 3; o++) {
+        snprintf(args, sizeof args, "run --op %s --input in.npy --output %s-whole.npy --chunks none", ops[o], ops[o]);
+        cr_assert_eq(tq(dir, NULL, NULL, args), 0, "%s", args);
+        for (int c = 0; c < 4; c++) {
+            const char *ch = o == 0 ? chunks[c] : chunks3d[c];
+            snprintf(args, sizeof args, "run --op %s --input in.npy --output %s-%d.npy --chunks %s --workers 2 "
+                     "--memory-per-worker 512MiB", ops[o], ops[o], c, ch);
+            char *err;
+            cr_assert_eq(tq(dir, NULL, &err, args), 0, "%s: %s", args, err);
+            free(err);
+            char a[64], b[64];
+            snprintf(a, sizeof a, "%s-whole.npy", ops[o]);
+            snprintf(b, sizeof b, "%s-%d.npy", ops[o], c);
+            cr_assert(same_file(dir, a, b), "%s chunks %s differ from the unchunked output", ops[o], ch);
+        }
+    }
+    /* Envelope needs whole traces: a plan cutting samples is refused. */
+    char *err;
+    cr_assert_eq(tq(dir, NULL, &err, "run --op envelope --input in.npy --output e.npy --chunks 10,10,10"), 2);
+    cr_assert(strstr(err, "cannot split samples") != NULL, "%s", err);
+    free(err);
+    tq_rmtree(dir);
+    free(dir);
+}
+
+/* One padded block over a 64 MiB limit is OOM-killed, split, retried, and the output is still right. */
+static void oom_run(const char *enforce)
+{
+    char *dir = setup(), *out, *err, args[512];
+    cr_assert_eq(tq(dir, NULL, NULL, "run --op gaussian --input in.npy --output whole.npy --chunks none"), 0);
+    snprintf(args, sizeof args, "run --op gaussian --input in.npy --output split.npy --chunks none --workers 2 "
+             "--memory-per-worker 64MiB --retries 3 --pad-per-voxel 1600 --enforce %s --json", enforce);
+    int rc = tq(dir, &out, &err, args);
+    cr_assert_eq(rc, 0, "rc %d: %s %s", rc, out, err);
+    cr_assert_geq(json_int(out, "oom_kills"), 1, "%s", out);
+    cr_assert_geq(json_int(out, "retries"), 1, "%s", out);
+    cr_assert(strstr(out, enforce) != NULL, "%s", out);
+    cr_assert(same_file(dir, "whole.npy", "split.npy"));
+    free(out);
+    free(err);
+    /* Without retries the run fails, names the block and leaves no output behind. */
+    snprintf(args, sizeof args, "run --op gaussian --input in.npy --output fail.npy --chunks none "
+             "--memory-per-worker 64MiB --retries 0 --pad-per-voxel 1600 --enforce %s", enforce);
+    cr_assert_eq(tq(dir, &out, &err, args), 1);
+    cr_assert(strstr(err, "OOM-killed") && strstr(err, "[0:40, 0:36, 0:50]"), "%s", err);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/fail.npy", dir);
+    cr_assert_neq(access(p, F_OK), 0);
+    free(out);
+    free(err);
+    tq_rmtree(dir);
+    free(dir);
+}
+
+Test(runner_cli, oom_killed_worker_is_split_and_retried, .timeout = 60)
+{
+    if (!have_cgroups())
+        cr_skip_test("needs root and a writable memory cgroup");
+    oom_run("cgroup");
+}
+
+Test(runner_cli, watchdog_fallback_when_forced, .timeout = 60)
+{
+    oom_run("watchdog");
+}
+
+static size_t done_lines(const char *path)
+{
+    char *t = tq_slurp(path, NULL);
+    size_t n = 0;
+    for (char *p = t; p && (p = strstr(p, "\ndone ")); p++)
+        n++;
+    free(t);
+    return n;
+}
+
+Test(runner_cli, killed_run_resumes_without_recomputing, .timeout = 60)
+{
+    char *dir = setup(), jpath[4200];
+    snprintf(jpath, sizeof jpath, "%s/part.npy.journal", dir);
+    cr_assert_eq(tq(dir, NULL, NULL, "run --op gst3d --input in.npy --output whole.npy --chunks none"), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (chdir(dir))
+            _exit(97);
+        freopen("/dev/null", "w", stdout);
+        /* One worker and a slow (padded) block each, so the kill lands mid-way. */
+        execl(tq_build_path("traceq"), "traceq", "run", "--op", "gst3d", "--input", "in.npy", "--output", "part.npy",
+              "--chunks", "2,34,48", "--workers", "1", "--pad-per-voxel", "20000", (char *)NULL);
+        _exit(98);
+    }
+    size_t seen = 0;
+    for (int i = 0; i < 20000 && seen < 4; i++) {
+        usleep(500);
+        seen = done_lines(jpath);
+    }
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFSIGNALED(status), "the run finished before it could be killed");
+    size_t before = done_lines(jpath);
+    cr_assert_geq(before, 4);
+    cr_assert_lt(before, 19);
+
+    char *out, *err;
+    cr_assert_eq(tq(dir, &out, &err, "run --op gst3d --input in.npy --output part.npy --chunks 2,34,48"), 2);
+    cr_assert(strstr(err, "--resume") != NULL, "%s", err);
+    free(out);
+    free(err);
+    cr_assert_eq(tq(dir, &out, &err, "run --op gst3d --input in.npy --output part.npy --chunks 3,34,48 --resume"), 2);
+    cr_assert(strstr(err, "another run") != NULL, "%s", err);
+    free(out);
+    free(err);
+    int rc = tq(dir, &out, &err, "run --op gst3d --input in.npy --output part.npy --chunks 2,34,48 --resume --json");
+    cr_assert_eq(rc, 0, "%s %s", out, err);
+    cr_assert_eq(json_int(out, "blocks_skipped"), (long)before, "%s", out);
+    cr_assert_eq(json_int(out, "blocks_run"), 19 - (long)before, "%s", out);
+    cr_assert(same_file(dir, "whole.npy", "part.npy"));
+    cr_assert_neq(access(jpath, F_OK), 0, "the journal of a finished run was kept");
+    free(out);
+    free(err);
+    tq_rmtree(dir);
+    free(dir);
+}
+
+/* Write a plan file for gaussian on 40x36x50 with the given blocks JSON. */
+static void write_plan(const char *dir, const char *name, const char *shape, const char *blocks)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    fprintf(f, "{\"format\": \"traceq-plan\", \"version\": 1, \"op\": \"gaussian\", \"shape\": %s, "
+               "\"output_shape\": %s, \"memory_bytes\": 0, \"safety\": 0.8, \"workers\": 2, \"planner\": \"fixed\", "
+               "\"blocks\": [%s]}\n", shape, shape, blocks);
+    fclose(f);
+}
+
+Test(runner_cli, bad_plans_are_refused_clearly)
+{
+    char *dir = setup(), *err;
+    const char *two = "{\"lo\": [0,0,0], \"hi\": [20,36,50], \"predicted_bytes\": 0}, "
+                      "{\"lo\": [20,0,0], \"hi\": [40,36,50], \"predicted_bytes\": 0}";
+    write_plan(dir, "good.json", "[40,36,50]", two);
+    cr_assert_eq(tq(dir, NULL, &err, "run --op gaussian --input in.npy --output g.npy --plan good.json"), 0, "%s", err);
+    free(err);
+    write_plan(dir, "overlap.json", "[40,36,50]",
+               "{\"lo\": [0,0,0], \"hi\": [21,36,50], \"predicted_bytes\": 0}, "
+               "{\"lo\": [20,0,0], \"hi\": [40,36,50], \"predicted_bytes\": 0}");
+    write_plan(dir, "outside.json", "[40,36,50]",
+               "{\"lo\": [0,0,0], \"hi\": [20,36,50], \"predicted_bytes\": 0}, "
+               "{\"lo\": [20,0,0], \"hi\": [41,36,50], \"predicted_bytes\": 0}");
+    write_plan(dir, "shape.json", "[40,36,60]",
+               "{\"lo\": [0,0,0], \"hi\": [40,36,60], \"predicted_bytes\": 0}");
+    static const char *bad[][2] = {{"overlap.json", "overlap"}, {"outside.json", "outside"},
+                                   {"shape.json", "40x36x60"}};
+    for (int i = 0; i < 3; i++) {
+        char args[256];
+        snprintf(args, sizeof args, "run --op gaussian --input in.npy --output b.npy --plan %s", bad[i][0]);
+        cr_assert_eq(tq(dir, NULL, &err, args), 2, "%s accepted", bad[i][0]);
+        cr_assert(strstr(err, bad[i][1]) != NULL, "%s: %s", bad[i][0], err);
+        free(err);
+    }
+    cr_assert_eq(tq(dir, NULL, &err, "run --op gst3d --input in.npy --output b.npy --plan good.json"), 2);
+    cr_assert(strstr(err, "for operator gaussian") != NULL, "%s", err);
+    free(err);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/b.npy", dir);
+    cr_assert_neq(access(p, F_OK), 0);
+    tq_rmtree(dir);
+    free(dir);
+}
+
+Test(runner_cli, usage_errors_exit_2)
+{
+    char *dir = setup(), *err, *out;
+    cr_assert_eq(tq(dir, &out, NULL, "run --help"), 0);
+    cr_assert(strstr(out, "--memory-per-worker") && strstr(out, "Default"), "%s", out);
+    free(out);
+    cr_assert_eq(tq(dir, NULL, &err, "run --op gst3d --input in.npy --output o.npy"), 2);
+    cr_assert(strstr(err, "exactly one of") != NULL, "%s", err);
+    free(err);
+    cr_assert_eq(tq(dir, NULL, &err, "run --op nope --input in.npy --output o.npy --chunks none"), 2);
+    cr_assert(strstr(err, "unknown operator") != NULL, "%s", err);
+    free(err);
+    cr_assert_eq(tq(dir, NULL, &err, "run --op gst3d --input missing.npy --output o.npy --chunks none"), 2);
+    free(err);
+    cr_assert_eq(tq(dir, NULL, &err, "run --op gst3d --input in.npy --output o.npy --chunks none --workers 0"), 2);
+    free(err);
+    tq_rmtree(dir);
+    free(dir);
+}
+
+Test(runner_cli, mpi_two_ranks_equal_one_machine, .timeout = 90)
+{
+    char *dir = setup(), *out, *err;
+    if (tq_runf("command -v mpirun >/dev/null 2>&1") != 0)
+        cr_skip_test("mpirun is not installed");
+    cr_assert_eq(tq(dir, &out, NULL, "run --help"), 0);
+    int built = strstr(out, "--mpi") != NULL;
+    free(out);
+    if (!built)
+        cr_skip_test("traceq was built without MPI (no mpicc)");
+    cr_assert_eq(tq(dir, NULL, NULL, "run --op gaussian --input in.npy --output one.npy --chunks 9,10,11"), 0);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_warn_on_fork=0 "
+             "ASAN_OPTIONS=detect_leaks=0 mpirun -np 2 --oversubscribe '%s' run --mpi --op gaussian --input in.npy "
+             "--output two.npy --chunks 9,10,11 --memory-per-worker 256MiB --json",
+             dir, tq_build_path("traceq"));
+    int rc = tq_run(cmd, &out, &err);
+    cr_assert_eq(rc, 0, "mpirun failed (%d): %s %s", rc, out, err);
+    cr_assert(strstr(out, "2 MPI ranks") != NULL, "%s", out);
+    cr_assert_eq(json_int(out, "blocks_run"), 5 * 4 * 5, "%s", out);
+    cr_assert(same_file(dir, "one.npy", "two.npy"), "the 2-rank output differs from the 1-machine output");
+    free(out);
+    free(err);
+    tq_rmtree(dir);
+    free(dir);
+}
