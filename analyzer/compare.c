@@ -17,13 +17,9 @@ struct backend_info {
     backend_fn fn;
 };
 
-/* The shim backend needs the trace reader (branch shim); until it is merged its row says so. */
-static tq_status backend_shim_missing(const struct backend_ctx *ctx, struct backend_sample *s, char *note,
-                                      size_t nsize, struct tq_err *err);
-
 static const struct backend_info infos[TQ_BACKEND_COUNT] = {
     [TQ_BACKEND_SHIM] = {"shim", "heap + mmap bytes (traceq LD_PRELOAD counters)", TQ_MEASURE_HEAP,
-                         backend_shim_missing},
+                         tq_backend_shim},
     [TQ_BACKEND_STATM] = {"statm", "resident pages, /proc/PID/statm sampled", TQ_MEASURE_RSS, tq_backend_statm},
     [TQ_BACKEND_HWM] = {"hwm", "resident high-water mark, wait4 ru_maxrss", TQ_MEASURE_RSS, tq_backend_hwm},
     [TQ_BACKEND_CGROUP] = {"cgroup", "cgroup memory peak (ground truth for RSS)", TQ_MEASURE_RSS,
@@ -33,14 +29,6 @@ static const struct backend_info infos[TQ_BACKEND_COUNT] = {
     [TQ_BACKEND_HEAPTRACK] = {"heaptrack", "peak heap bytes (heaptrack_print)", TQ_MEASURE_HEAP,
                               tq_backend_heaptrack},
 };
-
-static tq_status backend_shim_missing(const struct backend_ctx *ctx, struct backend_sample *s, char *note,
-                                      size_t nsize, struct tq_err *err)
-{
-    (void)ctx, (void)s, (void)err;
-    snprintf(note, nsize, "traceq's trace reader is not built into this traceq yet");
-    return TQ_OK;
-}
 
 const char *tq_compare_backend_name(enum tq_backend b)
 {

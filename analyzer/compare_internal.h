@@ -28,6 +28,7 @@ struct backend_sample {
 typedef tq_status (*backend_fn)(const struct backend_ctx *ctx, struct backend_sample *s, char *skip_note,
                                 size_t note_size, struct tq_err *err);
 
+tq_status tq_backend_shim(const struct backend_ctx *, struct backend_sample *, char *, size_t, struct tq_err *);
 tq_status tq_backend_statm(const struct backend_ctx *, struct backend_sample *, char *, size_t, struct tq_err *);
 tq_status tq_backend_hwm(const struct backend_ctx *, struct backend_sample *, char *, size_t, struct tq_err *);
 tq_status tq_backend_cgroup(const struct backend_ctx *, struct backend_sample *, char *, size_t, struct tq_err *);

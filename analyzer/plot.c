@@ -1,5 +1,7 @@
 /* plot.c - building charts and writing them to SVG or PNG through cairo (drawing is in plot_draw.c). */
+#define _GNU_SOURCE
 #include <cairo-svg.h>
+#include <dlfcn.h>
 #include <cairo.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +153,15 @@ void tq_plot_free(struct tq_plot *p)
     free(p->xlabel);
     free(p->ylabel);
     free(p);
+}
+
+void tq_plot_shutdown(void)
+{
+    cairo_debug_reset_static_data();
+    /* fontconfig comes in through cairo; look FcFini up rather than link fontconfig for this one call. */
+    void (*fc_fini)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "FcFini");
+    if (fc_fini)
+        fc_fini();
 }
 
 static cairo_status_t write_stream(void *closure, const unsigned char *data, unsigned int length)

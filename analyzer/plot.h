@@ -55,6 +55,10 @@ tq_status tq_plot_write(const struct tq_plot *p, const char *path, bool force, s
 /* Free a chart. tq_plot_free(NULL) is a no-op. */
 void tq_plot_free(struct tq_plot *p);
 
+/* Release the process-wide caches cairo and fontconfig keep after drawing text, so leak checkers (ASan) stay
+ * quiet. Call once before exit, after the last plot; no plot may be drawn afterwards. Can't fail. */
+void tq_plot_shutdown(void);
+
 /* The fit plot of `traceq fit --plot`, in one call: measured points (x[i], y[i]), the fitted curve
  * (cx[j], fit[j]) and, when `bound` is not NULL, the safety bound (cx[j], bound[j]) dashed.
  * y values are bytes; x is in `xunit` (TQ_AXIS_PLAIN for a voxel count). Same failures as tq_plot_write,

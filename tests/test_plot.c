@@ -72,6 +72,7 @@ Test(plot, png_is_valid_and_reloads)
     cairo_surface_destroy(img);
     free(bytes);
     tq_plot_free(p);
+    tq_plot_shutdown();
     tq_rmtree(dir);
     free(dir);
 }
@@ -92,6 +93,7 @@ Test(plot, svg_parses_as_xml_and_has_every_series)
     cr_assert_eq(count_long_paths(svg, NPTS / 2), 3, "expected 3 series polylines");
     free(svg);
     tq_plot_free(p);
+    tq_plot_shutdown();
     tq_rmtree(dir);
     free(dir);
 }
@@ -113,6 +115,7 @@ Test(plot, refuses_to_clobber_without_force_and_bad_extension)
     /* No temporary files are left beside the outputs. */
     cr_assert_eq(tq_runf("test $(ls %s | wc -l) -eq 1", dir), 0);
     tq_plot_free(p);
+    tq_plot_shutdown();
     tq_rmtree(dir);
     free(dir);
 }
@@ -150,6 +153,7 @@ Test(plot, bars_with_whiskers_and_fit_plot)
     cr_assert_eq(cairo_surface_status(img), CAIRO_STATUS_SUCCESS);
     cairo_surface_destroy(img);
     cr_assert_eq(tq_plot_fit(path, false, "t", "x", TQ_AXIS_PLAIN, px, py, 0, cx, fit, NULL, 50, &err), TQ_ERR_USAGE);
+    tq_plot_shutdown();
     tq_rmtree(dir);
     free(dir);
 }

@@ -32,7 +32,9 @@ int tq_cli_fail(const char *cmd, const struct tq_err *err);
     X(compare, "run a command under several memory profilers and compare their peaks") \
     X(record, "run a command under the shim and write its traces") \
     X(report, "summarize traces: peaks, calls, samples, fork tree") \
-    X(sweep, "profile an operator over a grid of synthetic shapes into a dataset CSV")
+    X(sweep, "profile an operator over a grid of synthetic shapes into a dataset CSV") \
+    X(export, "convert a trace to massif, folded stacks, Chrome trace JSON or CSV") \
+    X(plot, "draw RSS, heap and mmap of traces over time to an SVG or PNG")
 
 #define TQ_DECLARE_CMD(name, summary) int cmd_##name(int argc, char **argv);
 TQ_COMMANDS(TQ_DECLARE_CMD)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../analyzer/compare.h"
+#include "../analyzer/plot.h"
 #include "../common/units.h"
 #include "cli.h"
 
@@ -121,8 +122,10 @@ int cmd_compare(int argc, char **argv)
     tq_status st = json ? tq_compare_write_json(c, stdout, &err) : csv ? tq_compare_write_csv(c, stdout, &err) : 0;
     if (!json && !csv)
         print_table(c);
-    if (!st && plot)
+    if (!st && plot) {
         st = tq_compare_plot(c, plot, force, &err);
+        tq_plot_shutdown();
+    }
     tq_compare_free(c);
     return st ? tq_cli_fail("compare", &err) : TQ_EXIT_OK;
 }

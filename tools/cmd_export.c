@@ -1,0 +1,92 @@
+/* cmd_export.c - `traceq export`: a trace to massif.out, folded stacks, Chrome trace JSON or CSV. */
+#include <getopt.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "../analyzer/export.h"
+#include "../analyzer/outfile.h"
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: traceq export TRACE --format massif|folded|chrome|csv [-o FILE] [OPTIONS]\n\n"
+               "Convert a trace for a standard viewer:\n"
+               "  massif   massif.out for ms_print / massif-visualizer (sampled heap + mmap, peak snapshot)\n"
+               "  folded   'root;...;leaf bytes' lines for flamegraph.pl / speedscope (needs record --stacks)\n"
+               "  chrome   trace-event JSON with RSS, heap and mmap counter tracks (ui.perfetto.dev, about:tracing)\n"
+               "  csv      the samples, one row each, with a header row\n\n"
+               "options:\n"
+               "  -f, --format FMT   one of massif, folded, chrome, csv (required)\n"
+               "  -o, --output FILE  write to FILE, via a temporary name renamed when complete [Default: stdout]\n"
+               "  --by WEIGHT        folded only: peak (heap held at the heap peak) or allocated (all heap\n"
+               "                     bytes allocated) [Default: peak]\n"
+               "  --force            replace an existing FILE [Default: refuse]\n"
+               "  -h, --help         show this help\n");
+}
+
+static tq_status run_export(const char *trace, enum tq_export_format fmt, enum tq_folded_by by, FILE *out,
+                            struct tq_err *err)
+{
+    switch (fmt) {
+    case TQ_EXPORT_MASSIF: return tq_export_massif(trace, out, err);
+    case TQ_EXPORT_FOLDED: return tq_export_folded(trace, by, out, err);
+    case TQ_EXPORT_CHROME: return tq_export_chrome(trace, out, err);
+    default: return tq_export_csv(trace, out, err);
+    }
+}
+
+int cmd_export(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, 0, 'f'}, {"output", required_argument, 0, 'o'},
+        {"by", required_argument, 0, 'b'},     {"force", no_argument, 0, 'F'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+    };
+    struct tq_err err = {0};
+    enum tq_export_format fmt = TQ_EXPORT_CSV;
+    enum tq_folded_by by = TQ_FOLDED_PEAK;
+    const char *output = NULL;
+    bool have_format = false, force = false, have_by = false;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "f:o:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'f':
+            if (tq_export_parse_format(optarg, &fmt, &err))
+                return tq_cli_fail("export", &err);
+            have_format = true;
+            break;
+        case 'b':
+            if (tq_export_parse_folded_by(optarg, &by, &err))
+                return tq_cli_fail("export", &err);
+            have_by = true;
+            break;
+        case 'o': output = optarg; break;
+        case 'F': force = true; break;
+        case 'h': usage(stdout); return TQ_EXIT_OK;
+        default: return tq_cli_usage_error("export", "unknown option");
+        }
+    }
+    if (!have_format)
+        return tq_cli_usage_error("export", "missing --format (massif, folded, chrome or csv)");
+    if (optind + 1 != argc)
+        return tq_cli_usage_error("export", optind >= argc ? "missing the TRACE file" : "takes exactly one TRACE");
+    if (have_by && fmt != TQ_EXPORT_FOLDED)
+        return tq_cli_usage_error("export", "--by only applies to --format folded");
+    const char *trace = argv[optind];
+    if (access(trace, R_OK) != 0)
+        return tq_cli_usage_error("export", "cannot read trace '%s'", trace);
+    if (!output) {
+        if (run_export(trace, fmt, by, stdout, &err) || fflush(stdout))
+            return tq_cli_fail("export", err.msg[0] ? &err : &(struct tq_err){TQ_ERR_IO, "cannot write stdout"});
+        return TQ_EXIT_OK;
+    }
+    struct tq_outfile of;
+    if (tq_outfile_open(&of, output, force, &err))
+        return tq_cli_fail("export", &err);
+    if (run_export(trace, fmt, by, of.fp, &err)) {
+        tq_outfile_abort(&of);
+        return tq_cli_fail("export", &err);
+    }
+    return tq_outfile_commit(&of, &err) ? tq_cli_fail("export", &err) : TQ_EXIT_OK;
+}

@@ -1,0 +1,53 @@
+/* cmd_plot.c - `traceq plot`: RSS, heap and mmap of one or more traces over time, to an SVG or PNG file. */
+#include <getopt.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "../analyzer/plot.h"
+#include "../analyzer/plot_trace.h"
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: traceq plot TRACE... -o FILE.svg|FILE.png [--force]\n\n"
+               "Draw RSS, heap and mmap over time for each trace, overlaid in one chart (e.g. one trace per run\n"
+               "or per backend); axes in human units, the RSS and heap peaks marked. The format follows the\n"
+               "extension of FILE. Long traces are reduced to ~2000 points per line, keeping each slice's maximum.\n\n"
+               "options:\n"
+               "  -o, --output FILE  the chart to write, .svg or .png (required)\n"
+               "  --force            replace an existing FILE [Default: refuse]\n"
+               "  -h, --help         show this help\n");
+}
+
+int cmd_plot(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, 0, 'o'},
+        {"force", no_argument, 0, 'F'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *output = NULL;
+    bool force = false;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'o': output = optarg; break;
+        case 'F': force = true; break;
+        case 'h': usage(stdout); return TQ_EXIT_OK;
+        default: return tq_cli_usage_error("plot", "unknown option");
+        }
+    }
+    if (!output)
+        return tq_cli_usage_error("plot", "missing -o FILE.svg|FILE.png");
+    if (optind >= argc)
+        return tq_cli_usage_error("plot", "missing the TRACE file(s)");
+    for (int i = optind; i < argc; i++)
+        if (access(argv[i], R_OK) != 0)
+            return tq_cli_usage_error("plot", "cannot read trace '%s'", argv[i]);
+    struct tq_err err = {0};
+    tq_status st = tq_plot_traces((const char *const *)argv + optind, (size_t)(argc - optind), output, force, &err);
+    tq_plot_shutdown();
+    return st ? tq_cli_fail("plot", &err) : TQ_EXIT_OK;
+}
