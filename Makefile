@@ -102,7 +102,8 @@ bench: deps
 # Everything but the shim's interposed symbols under AddressSanitizer + UBSan, then the suite.
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined" \
-	    build-asan/traceq build-asan/tests/tq_tests build-asan/libtraceq.so $(PROGS:$(BUILD)/%=build-asan/%)
+	    build-asan/traceq build-asan/tests/tq_tests build-asan/libtraceq.so $(PROGS:$(BUILD)/%=build-asan/%) \
+	    $(STATIC_PROGS:$(BUILD)/%=build-asan/%)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	    TQ_BUILD=$(abspath build-asan) TQ_SRC=$(CURDIR) TQ_PYTHON=/usr/bin/python3 ./tests/tq_tests --jobs=2
 
@@ -142,3 +143,10 @@ fuzz-smoke: fuzz-build
 
 fuzz-corpus: $(BUILD)/fuzz/gen_seeds
 	tests/fuzz/make_corpus.sh $(abspath $(BUILD))
+
+# ---- Statically linked test programs (tests/progs/static/): what the shim cannot reach, for test_transparency.
+STATIC_PROGS := $(patsubst tests/progs/static/%.c,$(BUILD)/progs/%,$(wildcard tests/progs/static/*.c))
+all: $(STATIC_PROGS)
+$(BUILD)/progs/static_%: tests/progs/static/static_%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=gnu11 -Wall -Wextra $(WERROR) -static -o $@ $<

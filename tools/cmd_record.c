@@ -15,6 +15,7 @@
 #include "../traces/settings.h"
 #include "../common/units.h"
 #include "cli.h"
+#include "record_check.h"
 
 static void record_usage(FILE *f)
 {
@@ -158,8 +159,6 @@ static void list_traces(const char *manifest, int quiet)
             fprintf(stderr, "%s%s", n == 0 ? "traceq record: wrote\n  " : "  ", line);
         n++;
     }
-    if (n == 0 && !quiet)
-        fprintf(stderr, "traceq record: no trace was written (static binary, setuid, or LD_PRELOAD removed?)\n");
     fclose(f);
 }
 
@@ -199,6 +198,7 @@ int cmd_record(int argc, char **argv)
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
     list_traces(s.manifest, o.quiet);
+    tq_record_report_untraced(s.manifest, pid, argv[optind]); /* even with -q: a missed process is a problem */
     unlink(s.manifest);
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
