@@ -19,7 +19,7 @@
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
 #define NPY_MAX_HEADER (1u << 20) /* a 3-D header is < 200 bytes; refuse absurd lengths before allocating */
-#define NPY_CHUNK 65536           /* float64 elements converted per pread */
+#define NPY_CHUNK 4096            /* float64 elements converted per pread (32 KiB on the stack) */
 
 struct tq_npy_reader {
     int fd;
@@ -196,9 +196,9 @@ static tq_status read_run(struct tq_npy_reader *r, size_t first, size_t count, f
             }
         return TQ_OK;
     }
-    double buf[1024];
+    double buf[NPY_CHUNK];
     for (size_t done = 0; done < count;) {
-        size_t n = count - done < 1024 ? count - done : 1024;
+        size_t n = count - done < NPY_CHUNK ? count - done : NPY_CHUNK;
         TQ_TRY(tq_vol_pread_all(r->fd, buf, n * 8, off + done * 8, r->path, err));
         for (size_t i = 0; i < n; i++) {
             if (r->swap) {

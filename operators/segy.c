@@ -89,8 +89,8 @@ static tq_status read_geometry(segy_file *fp, struct tq_segy_reader *r, struct t
                        "a volume needs one trace per inline/crossline", r->path, offsets);
     if (segy_lines_count(fp, IL_BYTE, XL_BYTE, r->sorting, offsets, &nil, &nxl, t0, bsize) != SEGY_OK ||
         nil <= 0 || nxl <= 0 || (long)nil * nxl != traces)
-        return tq_fail(err, TQ_ERR_FORMAT, "%s: %d traces do not form a regular inline x crossline grid", r->path,
-                       traces);
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: %d traces do not fill a regular grid of %d x %d lines (an irregular "
+                       "survey, or a SEG-Y truncated by whole traces)", r->path, traces, nil, nxl);
     r->shape[0] = (size_t)nil;
     r->shape[1] = (size_t)nxl;
     return TQ_OK;

@@ -75,7 +75,8 @@ void tq_vol_writer_keep(tq_vol_writer *w);
 
 /* Fill `box` of the deterministic synthetic volume of `shape` and `seed` (Ricker 25 Hz, dt 4 ms, folded dipping
  * layers plus a little noise; varies along all three axes). Any box of it equals the same box of the whole,
- * bit for bit. Fails with TQ_ERR_RANGE (empty shape, box outside) or TQ_ERR_NOMEM. See operators/VOLUMES.md. */
+ * bit for bit. Thread-safe (no shared state). Fails with TQ_ERR_RANGE (empty shape, box outside) or TQ_ERR_NOMEM.
+ * See operators/VOLUMES.md. */
 tq_status tq_synth_box(const size_t shape[3], uint64_t seed, const struct tq_box *box, float *dst,
                        struct tq_err *err);
 

@@ -11,6 +11,7 @@
 #include "../analyzer/trace_summary.h"
 #include "../traces/codec.h"
 #include "../traces/reader.h"
+#include "../traces/settings.h"
 #include "../traces/writer.h"
 #include "helpers.h"
 
@@ -278,4 +279,32 @@ Test(trace_codec, create_refuses_symlink_and_never_overwrites)
     close(fd);
     tq_rmtree(dir);
     free(dir);
+}
+
+static char *fake_env(const char *name)
+{
+    static const char *const vars[][2] = {{"TRACEQ_INTERVAL_MS", "1"}, {"TRACEQ_FLUSH_MS", "250"},
+                                         {"TRACEQ_VERBOSE", "yes"}, {"TRACEQ_OUTPUT_DIR", "/x/y"},
+                                         {"TRACEQ_FOLLOW_FORK", "maybe"}};
+    for (unsigned i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        if (!strcmp(name, vars[i][0]))
+            return (char *)vars[i][1];
+    return NULL;
+}
+
+Test(trace_codec, settings_from_environment)
+{
+    struct tq_settings s;
+    char msg[256] = "";
+    tq_settings_defaults(&s);
+    cr_expect_eq(s.interval_ms, 10);
+    cr_expect_eq(s.flush_ms, 100);
+    cr_expect_eq(s.enabled, 1);
+    cr_expect_eq(tq_settings_from_env(&s, fake_env, msg, sizeof msg), -1);
+    cr_expect(strstr(msg, "TRACEQ_FOLLOW_FORK='maybe' is not valid") != NULL, "first bad value named: %s", msg);
+    cr_expect_eq(s.interval_ms, 1);
+    cr_expect_eq(s.flush_ms, 100, "a bad value keeps the default");
+    cr_expect_eq(s.verbose, 1);
+    cr_expect_eq(s.follow_fork, 1);
+    cr_expect_str_eq(s.output_dir, "/x/y");
 }

@@ -89,6 +89,9 @@ Test(volume_errors, truncated_files)
     snprintf(p, sizeof p, "%s/headers-only.segy", dir);
     make_truncated(p, shape, (off_t)(4 * 5 * (240 + 30 * 4)));
     open_fails(p, TQ_ERR_TRUNCATED, "truncated SEG-Y");
+    snprintf(p, sizeof p, "%s/one-trace-short.segy", dir);
+    make_truncated(p, shape, 240 + 30 * 4);
+    open_fails(p, TQ_ERR_FORMAT, "truncated by whole traces");
     snprintf(p, sizeof p, "%s/cut.npy", dir);
     make_truncated(p, shape, 4);
     open_fails(p, TQ_ERR_TRUNCATED, "truncated .npy");

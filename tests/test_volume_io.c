@@ -324,3 +324,21 @@ Test(volume_io, segy_sample_count_from_trace_header)
     tq_rmtree(dir);
     free(dir);
 }
+
+/* float64 reads convert in chunks: a volume larger than one chunk, read whole and by boxes. */
+Test(volume_io, reads_large_float64_npy)
+{
+    const size_t shape[3] = {3, 40, 100};
+    char *dir = tq_tmpdir(), path[4200], raw[4200];
+    snprintf(path, sizeof path, "%s/big8.npy", dir);
+    snprintf(raw, sizeof raw, "%s/big8.raw", dir);
+    cr_assert_eq(vt_oracle("npy-write '%s' '%s' f8 3x40x100 17", path, raw), 0);
+    float *want = vt_load_raw(raw, 3 * 40 * 100);
+    float *got = vt_read_whole(path, shape);
+    cr_assert(!memcmp(got, want, sizeof(float) * 3 * 40 * 100), "float64 -> float32 differs from numpy's astype");
+    check_boxes(path, shape, want, 99);
+    free(want);
+    free(got);
+    tq_rmtree(dir);
+    free(dir);
+}

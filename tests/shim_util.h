@@ -1,0 +1,58 @@
+/* shim_util.h - what the shim tests share: run a program under `traceq record`, find and read its traces. */
+#ifndef TQ_SHIM_UTIL_H
+#define TQ_SHIM_UTIL_H
+
+#include <criterion/criterion.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../analyzer/trace_summary.h"
+#include "helpers.h"
+
+/* Run `traceq record -q -o DIR OPTS -- ARGS` (shell text) with a 120 s limit (status 124 when it hangs: a deadlock
+ * fails the test instead of stalling the suite); returns the exit status, stdout in *out if asked. */
+static inline int shim_record_opts(const char *dir, const char *opts, const char *args, char **out)
+{
+    size_t n = strlen(args) + strlen(dir) + strlen(opts) + 4200;
+    char *cmd = malloc(n);
+    snprintf(cmd, n, "timeout 120 %s record -q -o %s %s -- %s", tq_build_path("traceq"), dir, opts, args);
+    int st = tq_run(cmd, out, NULL);
+    free(cmd);
+    return st;
+}
+
+static inline int shim_record(const char *dir, const char *args, char **out)
+{
+    return shim_record_opts(dir, "", args, out);
+}
+
+/* Summarize the one trace matching DIR/traceq.NAME.PID.tq (PID 0: any); fails the test if not exactly one. */
+static inline void shim_summary(const char *dir, const char *name, int pid, struct tq_trace_summary *s)
+{
+    char pat[4200];
+    if (pid)
+        snprintf(pat, sizeof pat, "%.4000s/traceq.%.100s.%d.tq", dir, name, pid);
+    else
+        snprintf(pat, sizeof pat, "%.4000s/traceq.%.100s.*.tq", dir, name);
+    glob_t g;
+    cr_assert_eq(glob(pat, 0, NULL, &g), 0, "no trace matches %s", pat);
+    cr_assert_eq(g.gl_pathc, 1, "%zu traces match %s", g.gl_pathc, pat);
+    struct tq_err err = {0};
+    cr_assert_eq(tq_trace_summarize(g.gl_pathv[0], s, &err), TQ_OK, "%s", err.msg);
+    globfree(&g);
+}
+
+/* Number of traces in dir. */
+static inline size_t shim_count(const char *dir)
+{
+    char pat[4200];
+    snprintf(pat, sizeof pat, "%.4000s/traceq.*.tq", dir);
+    glob_t g;
+    size_t n = glob(pat, 0, NULL, &g) == 0 ? g.gl_pathc : 0;
+    globfree(&g);
+    return n;
+}
+
+#endif

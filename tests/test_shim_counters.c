@@ -1,0 +1,110 @@
+/* test_shim_counters.c - the shim's counters: exact calls and bytes through every hook, threads, peak RSS. */
+#include "shim_util.h"
+
+/* Per round of tests/progs/every_call.c (keep in step with its comments). */
+static const unsigned long per_round[TQ_CALL_COUNT] = {
+    [TQ_CALL_MALLOC] = 3, [TQ_CALL_CALLOC] = 1, [TQ_CALL_REALLOC] = 4, [TQ_CALL_REALLOCARRAY] = 1,
+    [TQ_CALL_FREE] = 10, [TQ_CALL_POSIX_MEMALIGN] = 1, [TQ_CALL_ALIGNED_ALLOC] = 1, [TQ_CALL_MEMALIGN] = 1,
+    [TQ_CALL_VALLOC] = 1, [TQ_CALL_PVALLOC] = 1, [TQ_CALL_MALLOC_USABLE_SIZE] = 1, [TQ_CALL_MMAP] = 1,
+    [TQ_CALL_MMAP64] = 1, [TQ_CALL_MUNMAP] = 2, [TQ_CALL_MREMAP] = 1};
+#define PEAK_HEAP_ROUND 31352   /* bytes requested and held at once in one round */
+#define PEAK_MAP_PAGES_ROUND 12 /* pages mapped at once in one round */
+
+Test(shim_counters, exact_through_every_hook)
+{
+    char *d0 = tq_tmpdir(), *d5 = tq_tmpdir();
+    char args[4200];
+    snprintf(args, sizeof args, "%s 0", tq_build_path("progs/every_call"));
+    cr_assert_eq(shim_record(d0, args, NULL), 0);
+    snprintf(args, sizeof args, "%s 5", tq_build_path("progs/every_call"));
+    cr_assert_eq(shim_record(d5, args, NULL), 0);
+    struct tq_trace_summary s0, s5;
+    shim_summary(d0, "every_call", 0, &s0);
+    shim_summary(d5, "every_call", 0, &s5);
+    /* The difference cancels whatever the C library allocates for itself at start-up and exit. */
+    for (unsigned i = 0; i < TQ_CALL_COUNT; i++)
+        cr_expect_eq(s5.calls[i] - s0.calls[i], 5 * per_round[i], "%s: %llu calls, baseline %llu, want +%lu",
+                     tq_call_name(i), (unsigned long long)s5.calls[i], (unsigned long long)s0.calls[i],
+                     5 * per_round[i]);
+    cr_expect_eq(s5.final_heap, s0.final_heap, "everything allocated was freed");
+    cr_expect_eq(s5.peak_heap, (uint64_t)s0.final_heap + PEAK_HEAP_ROUND, "peak heap %llu, baseline %lld",
+                 (unsigned long long)s5.peak_heap, (long long)s0.final_heap);
+    cr_expect_geq(s5.peak_heap_usable, s5.peak_heap);
+    cr_expect_eq(s5.peak_mmap, (uint64_t)PEAK_MAP_PAGES_ROUND * s5.page_size);
+    cr_expect_eq(s5.final_mmap, 0);
+    cr_expect_eq(s5.ending, TQ_ENDED_EXIT);
+    cr_expect_eq(s5.exit_status, 0);
+    cr_expect_not(s5.truncated);
+    tq_trace_summary_clear(&s0);
+    tq_trace_summary_clear(&s5);
+    tq_rmtree(d0);
+    tq_rmtree(d5);
+    free(d0);
+    free(d5);
+}
+
+Test(shim_counters, eight_threads_million_pairs_exact)
+{
+    char *d0 = tq_tmpdir(), *d8 = tq_tmpdir();
+    char args[4200];
+    snprintf(args, sizeof args, "%s 8 0", tq_build_path("progs/threads"));
+    cr_assert_eq(shim_record(d0, args, NULL), 0);
+    snprintf(args, sizeof args, "%s 8 1000000", tq_build_path("progs/threads"));
+    cr_assert_eq(shim_record(d8, args, NULL), 0, "threads crashed or hung under the shim");
+    struct tq_trace_summary s0, s8;
+    shim_summary(d0, "threads", 0, &s0);
+    shim_summary(d8, "threads", 0, &s8);
+    cr_expect_eq(s8.calls[TQ_CALL_MALLOC] - s0.calls[TQ_CALL_MALLOC], 8000000);
+    cr_expect_eq(s8.calls[TQ_CALL_FREE] - s0.calls[TQ_CALL_FREE], 8000000);
+    cr_expect_eq(s8.final_heap, s0.final_heap);
+    /* At most 8 blocks of at most 263 bytes are live at once beyond the baseline, plus the publishing slack. */
+    cr_expect_leq(s8.peak_heap, s0.peak_heap + 8 * 263 + 8 * (64 << 10));
+    cr_expect_eq(s8.ending, TQ_ENDED_EXIT);
+    tq_trace_summary_clear(&s0);
+    tq_trace_summary_clear(&s8);
+    tq_rmtree(d0);
+    tq_rmtree(d8);
+    free(d0);
+    free(d8);
+}
+
+static double rel_diff(uint64_t a, uint64_t b)
+{
+    return a > b ? (double)(a - b) / (double)b : (double)(b - a) / (double)b;
+}
+
+Test(shim_counters, peak_rss_matches_vmhwm_for_256_mib)
+{
+    char *d = tq_tmpdir();
+    char *out;
+    cr_assert_eq(shim_record(d, tq_build_path("progs/touch256"), &out), 0);
+    unsigned long own_hwm_kb = strtoul(out, NULL, 10); /* what the program read itself */
+    free(out);
+    struct tq_trace_summary s;
+    shim_summary(d, "touch256", 0, &s);
+    cr_assert_gt(s.vm_hwm, (uint64_t)256 << 20, "VmHWM %llu", (unsigned long long)s.vm_hwm);
+    cr_expect_lt(rel_diff(s.peak_rss, s.vm_hwm), 0.01, "peak RSS %llu vs VmHWM %llu",
+                 (unsigned long long)s.peak_rss, (unsigned long long)s.vm_hwm);
+    cr_expect_lt(rel_diff(s.peak_rss, s.ru_maxrss), 0.01, "peak RSS %llu vs ru_maxrss %llu",
+                 (unsigned long long)s.peak_rss, (unsigned long long)s.ru_maxrss);
+    cr_expect_lt(rel_diff(s.peak_rss, own_hwm_kb * 1024), 0.01);
+    cr_expect_geq(s.peak_heap, (uint64_t)256 << 20);
+    cr_expect_gt(s.samples, 10, "300 ms at 10 ms");
+    tq_trace_summary_clear(&s);
+    tq_rmtree(d);
+    free(d);
+}
+
+Test(shim_counters, one_ms_interval_works)
+{
+    char *d = tq_tmpdir();
+    cr_assert_eq(shim_record_opts(d, "-i 1", tq_build_path("progs/touch256"), NULL), 0);
+    struct tq_trace_summary s;
+    shim_summary(d, "touch256", 0, &s);
+    cr_expect_eq(s.interval_us, 1000);
+    /* >= 300 ms of run at 1 ms: well over 100 samples even on a loaded machine. */
+    cr_expect_gt(s.samples, 100, "%llu samples in %.3f s", (unsigned long long)s.samples, s.duration_ns / 1e9);
+    tq_trace_summary_clear(&s);
+    tq_rmtree(d);
+    free(d);
+}
