@@ -3,6 +3,23 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* Slab buffers are large and touched once per slab: back them with transparent huge pages where the kernel offers
+ * them on request (THP "madvise" mode), which cuts the first-touch page faults by 512x. NULL without memory. */
+static float *slab_alloc(size_t floats)
+{
+    const size_t huge = (size_t)2 << 20;
+    size_t bytes = floats * sizeof(float);
+    if (bytes < huge)
+        return malloc(bytes ? bytes : 1);
+    void *p = NULL;
+    bytes = (bytes + huge - 1) / huge * huge;
+    if (posix_memalign(&p, huge, bytes))
+        return NULL;
+    madvise(p, bytes, MADV_HUGEPAGE); /* advice only: failure just means 4 KiB pages */
+    return p;
+}
 
 void tq_op_source_reader(struct tq_op_source *s, tq_vol_reader *r)
 {
@@ -108,8 +125,7 @@ tq_status tq_op_run(const struct tq_op *op, const struct tq_op_params *p, const 
     /* A slab's input is at most t + 2 * halo inlines (fewer where clamped at a face) of the block's input rows. */
     size_t planes = halo[0] == TQ_HALO_WHOLE || t + 2 * halo[0] > src->shape[0] ? src->shape[0] : t + 2 * halo[0];
     size_t in_cap = planes * tq_box_len(&io.in_box, 1) * tq_box_len(&io.in_box, 2);
-    float *in = malloc(in_cap * sizeof(float)), *out = malloc(t * tq_box_len(out_box, 1) * tq_box_len(out_box, 2) *
-                                                              sizeof(float));
+    float *in = slab_alloc(in_cap), *out = slab_alloc(t * tq_box_len(out_box, 1) * tq_box_len(out_box, 2));
     tq_status st = in && out ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "%s: out of memory for a slab of %zu inlines",
                                                op->name, t);
     struct tq_box prev = {{0}, {0}};

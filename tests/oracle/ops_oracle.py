@@ -1,5 +1,9 @@
 #!/usr/bin/python3
-"""ops_oracle.py - SciPy reference for traceq's operators (test oracle only).
+"""ops_oracle.py - SciPy reference for traceq's operators (the tests' oracle and the benchmark's competitor).
+
+Benchmark mode: `ops_oracle.py run OP input.npy` runs the original system's operator on the whole volume, exactly as
+its libs/common/common/operators/*.py do (GST3D: float32 tensor, np.linalg.eigh; we only take |v_2|), and prints
+"OP compute_s=T"; nothing is saved.
 
 Reads a manifest: one case per line "name op n0 n1 n2 s0 s1 s2 full input output" where input and output are raw
 float32 files in C order (.f32) or .npy files (output is traceq's result). Prints one line per case: "name err=E ref=R checked=C total=T" where
@@ -50,11 +54,42 @@ def gst3d(x, full):
     return dip, ok
 
 
+def gst3d_original(x):
+    g = [first_derivative(x, a, True) for a in range(3)]
+    gi2, gj2, gk2 = (ndi.uniform_filter(v * v, size=3, mode="reflect") for v in g)
+    gigj = ndi.uniform_filter(g[0] * g[1], size=3, mode="reflect")
+    gigk = ndi.uniform_filter(g[0] * g[2], size=3, mode="reflect")
+    gjgk = ndi.uniform_filter(g[1] * g[2], size=3, mode="reflect")
+    shape = gi2.shape
+    gst = np.array([[gi2, gigj, gigk], [gigj, gj2, gjgk], [gigk, gjgk, gk2]])
+    gst = np.moveaxis(gst, [0, 1], [-2, -1]).reshape((-1, 3, 3))
+    evals, evecs = np.linalg.eigh(gst)
+    ndx = evals.argsort(axis=-1)
+    evecs = evecs[np.arange(gst.shape[0]), :, ndx[:, -1]]
+    evecs = evecs / np.linalg.norm(evecs, axis=-1)[:, None]
+    return np.rad2deg(np.arccos(np.abs(evecs[:, 2]))).reshape(shape)
+
+
+def run(op, path):
+    import time
+    x = np.load(path)
+    t0 = time.perf_counter()
+    if op == "envelope":
+        envelope(x)
+    elif op == "gaussian":
+        gaussian(x, (3, 3, 3))
+    else:
+        gst3d_original(x)
+    print(f"{op} compute_s={time.perf_counter() - t0:.3f}")
+
+
 def load(path):
     return np.load(path) if path.endswith(".npy") else np.fromfile(path, dtype=np.float32)
 
 
 def main():
+    if sys.argv[1] == "run":
+        return run(sys.argv[2], sys.argv[3])
     for line in open(sys.argv[1]):
         f = line.split()
         if not f:
