@@ -16,8 +16,8 @@
  * cross-validation are still covered. */
 #define BOUND_INFLATE 1.2
 
-static const char *const kind_names[TQ_FIT_NKINDS] = {"linear", "robust", "poly2", "power", "shape"};
-static const size_t kind_ncoef[TQ_FIT_NKINDS] = {2, 2, 3, 3, 8};
+static const char *const kind_names[TQ_FIT_NKINDS] = {"linear", "robust", "poly2", "power", "knee", "shape"};
+static const size_t kind_ncoef[TQ_FIT_NKINDS] = {2, 2, 3, 3, 4, 8};
 
 const char *tq_fit_kind_name(enum tq_fit_kind kind)
 {
@@ -31,7 +31,7 @@ tq_status tq_fit_kind_parse(const char *name, enum tq_fit_kind *kind, struct tq_
             *kind = (enum tq_fit_kind)k;
             return TQ_OK;
         }
-    return tq_fail(err, TQ_ERR_FORMAT, "unknown model kind '%s' (expected linear, robust, poly2, power or shape)",
+    return tq_fail(err, TQ_ERR_FORMAT, "unknown model kind '%s' (expected linear, robust, poly2, power, knee or shape)",
                    name ? name : "(null)");
 }
 
@@ -60,6 +60,11 @@ void tq_fit_coef_names(enum tq_fit_kind kind, const char *names[TQ_FIT_MAXCOEF])
         names[1] = "volume";
         names[2] = "exponent";
         break;
+    case TQ_FIT_KNEE:
+        names[1] = "volume";
+        names[2] = "knee_intercept";
+        names[3] = "knee_volume";
+        break;
     default:
         for (size_t i = 0; i < 8; i++)
             names[i] = shape_names[i];
@@ -87,10 +92,11 @@ static void feature_row(enum tq_fit_kind kind, const double s[3], double row[TQ_
 
 double tq_fit_eval(const struct tq_fit_model *m, const double shape[3])
 {
-    if (m->kind == TQ_FIT_POWER) {
-        double v = shape[0] * shape[1] * shape[2];
+    double v = shape[0] * shape[1] * shape[2];
+    if (m->kind == TQ_FIT_POWER)
         return m->coef[0] + m->coef[1] * pow(v, m->coef[2]);
-    }
+    if (m->kind == TQ_FIT_KNEE)
+        return fmin(m->coef[0] + m->coef[1] * v, m->coef[2] + m->coef[3] * v);
     double row[TQ_FIT_MAXCOEF];
     feature_row(m->kind, shape, row);
     double y = 0;
@@ -258,6 +264,61 @@ static tq_status fit_power(const struct tq_fit_point *pts, size_t n, struct tq_f
     return TQ_OK;
 }
 
+static double point_volume(const struct tq_fit_point *p)
+{
+    return p->shape[0] * p->shape[1] * p->shape[2];
+}
+
+static int volume_cmp(const void *a, const void *b)
+{
+    double x = point_volume(a), y = point_volume(b);
+    return x < y ? -1 : x > y;
+}
+
+/* Sum of squared residuals of m over n points. */
+static double model_sse(const struct tq_fit_model *m, const struct tq_fit_point *pts, size_t n)
+{
+    double sse = 0;
+    for (size_t i = 0; i < n; i++) {
+        double r = pts[i].y - tq_fit_eval(m, pts[i].shape);
+        sse += r * r;
+    }
+    return sse;
+}
+
+/* Two lines: every split of the volume-sorted points (at least 3 distinct-volume points a side) gets a line fitted
+ * to each side; the split whose min(line1, line2) has the least squared error wins. */
+static tq_status fit_knee(const struct tq_fit_point *pts, size_t n, struct tq_fit_model *out, struct tq_err *err)
+{
+    struct tq_fit_point *s = malloc(n * sizeof *s);
+    if (!s)
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory fitting the knee model");
+    memcpy(s, pts, n * sizeof *s);
+    qsort(s, n, sizeof *s, volume_cmp);
+    double best = INFINITY;
+    for (size_t k = 3; k + 3 <= n; k++) {
+        if (point_volume(&s[k - 1]) == point_volume(&s[k]) || point_volume(&s[0]) == point_volume(&s[k - 1]) ||
+            point_volume(&s[k]) == point_volume(&s[n - 1]))
+            continue;
+        struct tq_fit_model lo, hi, m = {TQ_FIT_KNEE, 4, {0}};
+        if (fit_linear(TQ_FIT_LINEAR, s, k, &lo, NULL) || fit_linear(TQ_FIT_LINEAR, s + k, n - k, &hi, NULL))
+            continue;
+        m.coef[0] = lo.coef[0];
+        m.coef[1] = lo.coef[1];
+        m.coef[2] = hi.coef[0];
+        m.coef[3] = hi.coef[1];
+        double sse = model_sse(&m, s, n);
+        if (sse < best) {
+            best = sse;
+            *out = m;
+        }
+    }
+    free(s);
+    if (!isfinite(best))
+        return tq_fail(err, TQ_ERR_RANGE, "the knee model needs at least 6 points of 3 or more volumes a side");
+    return TQ_OK;
+}
+
 tq_status tq_fit_model(enum tq_fit_kind kind, const struct tq_fit_point *pts, size_t n, struct tq_fit_model *out,
                        struct tq_err *err)
 {
@@ -268,7 +329,9 @@ tq_status tq_fit_model(enum tq_fit_kind kind, const struct tq_fit_point *pts, si
                        kind_ncoef[kind] + 1, n);
     gsl_set_error_handler_off(); /* GSL's default handler aborts; we check every return code instead */
     memset(out, 0, sizeof *out);
-    TQ_TRY(kind == TQ_FIT_POWER ? fit_power(pts, n, out, err) : fit_linear(kind, pts, n, out, err));
+    TQ_TRY(kind == TQ_FIT_POWER  ? fit_power(pts, n, out, err)
+           : kind == TQ_FIT_KNEE ? fit_knee(pts, n, out, err)
+                                 : fit_linear(kind, pts, n, out, err));
     for (size_t j = 0; j < out->ncoef; j++)
         if (!isfinite(out->coef[j]))
             return tq_fail(err, TQ_ERR_RANGE, "the %s fit gave a non-finite coefficient", kind_names[kind]);

@@ -5,6 +5,8 @@
  *   robust  a + b*V, bisquare-weighted       (gsl_multifit_robust: a few outlier runs do not drag the line)
  *   poly2   a + b*V + c*V^2
  *   power   a + b*V^c                        (gsl_multifit_nlinear, trust region)
+ *   knee    min(a + b*V, c + d*V)            (two lines; for operators whose memory levels off, like traceq's
+ *                                             slab-streaming kernels; the split is searched, each side least squares)
  *   shape   a + b*I + c*X + d*S + e*IX + f*IS + g*XS + h*V
  * Coefficients are kept in bytes and voxels; columns are scaled internally so the solvers stay well conditioned. */
 #ifndef TQ_FIT_H
@@ -14,7 +16,15 @@
 
 #include "../common/status.h"
 
-enum tq_fit_kind { TQ_FIT_LINEAR, TQ_FIT_ROBUST, TQ_FIT_POLY2, TQ_FIT_POWER, TQ_FIT_SHAPE, TQ_FIT_NKINDS };
+enum tq_fit_kind {
+    TQ_FIT_LINEAR,
+    TQ_FIT_ROBUST,
+    TQ_FIT_POLY2,
+    TQ_FIT_POWER,
+    TQ_FIT_KNEE,
+    TQ_FIT_SHAPE,
+    TQ_FIT_NKINDS
+};
 
 #define TQ_FIT_MAXCOEF 8
 

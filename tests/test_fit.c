@@ -140,3 +140,24 @@ Test(fit, selection_prefers_linear_and_bound_covers_fresh_points)
         }
     }
 }
+
+Test(fit, knee_finds_where_memory_levels_off)
+{
+    struct tq_fit_point pts[64];
+    size_t n = grid_points(pts, 0, 0, 0, 1);
+    for (size_t i = 0; i < n; i++) {
+        double v = pts[i].shape[0] * pts[i].shape[1] * pts[i].shape[2];
+        pts[i].y = fmin(5e6 + 10.0 * v, 1.4e8 + 0.3 * v);
+    }
+    struct tq_fit_model m;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_fit_model(TQ_FIT_KNEE, pts, n, &m, &err), TQ_OK, "%s", err.msg);
+    cr_assert(fabs(m.coef[1] - 10.0) < 0.01, "first slope %g", m.coef[1]);
+    cr_assert(fabs(m.coef[3] - 0.3) < 0.01, "second slope %g", m.coef[3]);
+    double big[3] = {800, 800, 800};
+    cr_assert(fabs(tq_fit_eval(&m, big) - (1.4e8 + 0.3 * 5.12e8)) < 1e6);
+    struct tq_fit_candidate c[TQ_FIT_NKINDS];
+    size_t best;
+    cr_assert_eq(tq_fit_select(pts, n, 5, 42, c, &best, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(best, TQ_FIT_KNEE, "chose %s", tq_fit_kind_name((enum tq_fit_kind)best));
+}

@@ -116,3 +116,42 @@ Test(plan, reader_rejects_bad_plans)
     expect_plan_reject(B("[0,0]", "[4,4,4]"), mem, "\"lo\" must be an array of 3");
     expect_plan_reject("", mem, "blocks");
 }
+
+Test(plan, tiling_check_scales_and_falls_back)
+{
+    /* a 64^3 grid of 2^3 blocks: 262144 blocks checked on the edge grid */
+    struct tq_plan p = {.out_shape = {128, 128, 128}, .nblocks = 64 * 64 * 64};
+    p.blocks = calloc(p.nblocks, sizeof *p.blocks);
+    for (size_t i = 0; i < p.nblocks; i++) {
+        size_t c[3] = {i / 4096, i / 64 % 64, i % 64};
+        for (int a = 0; a < 3; a++) {
+            p.blocks[i].out.lo[a] = 2 * c[a];
+            p.blocks[i].out.hi[a] = 2 * c[a] + 2;
+        }
+    }
+    struct tq_err err = {0};
+    cr_assert_eq(tq_plan_check_tiling(&p, &err), TQ_OK, "%s", err.msg);
+    p.blocks[5].out.hi[2] += 1; /* now overlaps block 6 */
+    cr_assert_eq(tq_plan_check_tiling(&p, &err), TQ_ERR_FORMAT);
+    cr_assert(strstr(err.msg, "overlap"), "%s", err.msg);
+    free(p.blocks);
+
+    /* 450 staggered unit blocks: the edge grid would have 450^3 cells, so the pairwise check runs */
+    struct tq_plan q = {.out_shape = {460, 460, 460}, .nblocks = 451};
+    q.blocks = calloc(q.nblocks, sizeof *q.blocks);
+    for (size_t i = 0; i < 450; i++)
+        for (int a = 0; a < 3; a++) {
+            q.blocks[i].out.lo[a] = i;
+            q.blocks[i].out.hi[a] = i + 1;
+        }
+    for (int a = 0; a < 3; a++) {
+        q.blocks[450].out.lo[a] = 9;
+        q.blocks[450].out.hi[a] = 11;
+    }
+    cr_assert_eq(tq_plan_check_tiling(&q, &err), TQ_ERR_FORMAT);
+    cr_assert(strstr(err.msg, "overlap"), "%s", err.msg);
+    q.nblocks = 450;
+    cr_assert_eq(tq_plan_check_tiling(&q, &err), TQ_ERR_FORMAT);
+    cr_assert(strstr(err.msg, "gap"), "%s", err.msg);
+    free(q.blocks);
+}

@@ -1,70 +1,78 @@
 #!/usr/bin/env bash
-# bench.sh - `make bench`: every traceq benchmark, one clearly separated section each. Usage: tools/bench.sh BUILD
-set -u
-BUILD=$(cd "${1:-build}" && pwd)
-SRC=$(cd "$(dirname "$0")/.." && pwd)
-PY=/usr/bin/python3
+# bench.sh - `make bench`: every traceq benchmark, one clearly separated section each.
+# Usage: tools/bench.sh BUILD_DIR
+set -euo pipefail
+build=${1:?usage: tools/bench.sh BUILD_DIR}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+TIMEFORMAT='%R %U %S'
 
-##########################################################################################################
-# Section: operators - Envelope, Gaussian (sigma 3), GST3D: traceq vs SciPy on the same .npy input.
-# Each run is its own process timed by /usr/bin/time (wall, peak RSS). SciPy runs the original system's
-# code (tests/oracle/ops_oracle.py run) and does not save its result; traceq's time includes reading the
-# input and writing its .npy output. Two speed ratios: whole process vs whole process, and (conservative,
-# used for the goal) SciPy's operator call alone (no interpreter start, no np.load) vs traceq's whole process.
-# Goals (issue 4): >= 3x faster; peak RSS <= 0.5x SciPy (Envelope, GST3D), <= 1x (Gaussian).
-# SciPy's GST3D (the original's np.linalg.eigh over a float32 stack) peaks near 230 B/voxel (3.7 GB at
-# 200x200x400, ~15 GB at 400^3): a SciPy run whose estimated peak exceeds 60% of MemAvailable is skipped
-# with a message (TQ_BENCH_FORCE_SCIPY=1 runs it anyway); traceq's rows are then printed without ratios.
-# Knobs: TQ_BENCH_SHAPES (default "200x200x400 400x400x400"), TQ_BENCH_OPS (default all three).
-##########################################################################################################
-bench_operators() {
-    local shapes=${TQ_BENCH_SHAPES:-"200x200x400 400x400x400"} ops=${TQ_BENCH_OPS:-"envelope gaussian gst3d"}
-    local dir shape op t line
-    dir=$(mktemp -d "${TMPDIR:-/tmp}/tqbench-ops.XXXXXX") || return 1
-    trap 'rm -rf "$dir"' RETURN
-    echo "== operators: traceq vs SciPy $($PY -c 'import scipy; print(scipy.__version__)') on $(nproc) cores" \
-         "(load average $(cut -d' ' -f1-3 /proc/loadavg)) =="
-    printf '%-9s %-12s %-11s %8s %9s %9s %9s %9s %9s  %s\n' op shape run wall_s op_s peak_MiB x_proc x_op rss_ratio goal
-    for shape in $shapes; do
-        "$BUILD/traceq" synth --shape "$shape" --seed 1 -o "$dir/vol.npy" --force >/dev/null || return 1
-        for op in $ops; do
-            local voxels need avail
-            voxels=$(echo "$shape" | tr 'x' '*' | bc)
-            case $op in envelope) need=32 ;; gaussian) need=12 ;; *) need=240 ;; esac
-            need=$((voxels * need / 1024))
-            avail=$(awk '/MemAvailable/ {print $2}' /proc/meminfo)
-            if [ "${TQ_BENCH_FORCE_SCIPY:-0}" != 1 ] && [ "$need" -gt $((avail * 6 / 10)) ]; then
-                printf '%-9s %-12s %-11s skipped: needs ~%d MiB, %d MiB available\n' "$op" "$shape" scipy \
-                    $((need / 1024)) $((avail / 1024))
-                s_wall=0 s_op=0 s_kb=0
-            else
-            /usr/bin/time -f '%e %M' -o "$dir/time" "$PY" "$SRC/tests/oracle/ops_oracle.py" run "$op" "$dir/vol.npy" \
-                >"$dir/scipy.out" || { echo "scipy $op failed"; return 1; }
-            read -r s_wall s_kb <"$dir/time"
-            s_op=$(sed -n 's/.*compute_s=//p' "$dir/scipy.out")
-            printf '%-9s %-12s %-11s %8.2f %9.2f %9.1f\n' "$op" "$shape" scipy "$s_wall" "$s_op" \
-                "$(echo "$s_kb / 1024" | bc -l)"
-            fi
-            for t in 2 1; do
-                /usr/bin/time -f '%e %M' -o "$dir/time" "$BUILD/traceq" op "$op" --input "$dir/vol.npy" \
-                    -o "$dir/out.npy" --force --threads "$t" >/dev/null || { echo "traceq op $op failed"; return 1; }
-                read -r o_wall o_kb <"$dir/time"
-                awk -v op="$op" -v shape="$shape" -v t="$t" -v sw="$s_wall" -v so="$s_op" -v sk="$s_kb" \
-                    -v ow="$o_wall" -v ok="$o_kb" \
-                    'BEGIN {
-                        ow = ow > 0.01 ? ow : 0.01;
-                        if (sk == 0) {
-                            printf "%-9s %-12s %-11s %8.2f %9s %9.1f\n", op, shape, "traceq t=" t, ow, "-", ok / 1024;
-                            exit }
-                        xp = sw / ow; xo = so / ow; rr = ok / sk;
-                        lim = op == "gaussian" ? 1.0 : 0.5;
-                        goal = (xo >= 3 ? "time ok" : "time MISSED") ", " (rr <= lim ? "rss ok" : "rss MISSED");
-                        printf "%-9s %-12s %-11s %8.2f %9s %9.1f %8.1fx %8.1fx %9.3f  %s\n", op, shape, "traceq t=" t,
-                               ow, "-", ok / 1024, xp, xo, rr, goal }'
-            done
-        done
-        rm -f "$dir/vol.npy" "$dir/out.npy"
-    done
+echo "traceq benchmarks on $(uname -n): $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
+     "load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "Times are wall and CPU (user+sys) seconds; ratios of CPU time are steadier on a shared machine."
+
+# run_timed OUTVAR CMD...: run once, store "wall cpu" of the command (its children included).
+run_timed() {
+    local __var=$1 t
+    shift
+    t=$( { time "$@" >/dev/null 2>&1; } 2>&1 | tail -1)
+    printf -v "$__var" '%s' "$(awk '{printf "%.3f %.3f", $1, $2 + $3}' <<<"$t")"
 }
 
-bench_operators || echo "operators benchmark failed"
+# best_of N OUTVAR CMD...: the run with the least CPU time of N.
+best_of() {
+    local n=$1 var=$2 best="" r
+    shift 2
+    for ((i = 0; i < n; i++)); do
+        run_timed r "$@"
+        if [[ -z $best ]] || awk -v a="$r" -v b="$best" 'BEGIN{split(a,x," ");split(b,y," ");exit !(x[2]<y[2])}'; then
+            best=$r
+        fi
+    done
+    printf -v "$var" '%s' "$best"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", (b > 0 ? a / b : 0)}'; }
+
+# ---------------------------------------------------------------------------------------------------------
+# Section: malloc storm (issue 3) - 5,000,000 malloc/free pairs, 1024 live pointers per thread, sizes 16..4111,
+# split over 1 and 4 threads. Bare vs libtraceq.so (counters + 10 ms sampling) vs heaptrack. Goal: shim <= 1.15x.
+# ---------------------------------------------------------------------------------------------------------
+echo
+echo "== malloc storm: 5,000,000 malloc/free pairs, 1024 live pointers/thread, sizes 16..4111 (best of 3; heaptrack 1 run)"
+storm=$build/bench/malloc_storm
+printf '%-8s %-18s %-26s %-26s %-14s %-14s\n' threads "bare wall/cpu" "shim wall/cpu (ratio cpu)" \
+       "heaptrack wall/cpu (ratio)" "shim B/call" "heaptrack B/call"
+for threads in 1 4; do
+    best_of 3 bare "$storm" 5000000 "$threads"
+    rm -rf "$work/shim" && mkdir -p "$work/shim"
+    best_of 3 shim env LD_PRELOAD="$build/libtraceq.so" TRACEQ_OUTPUT_DIR="$work/shim" "$storm" 5000000 "$threads"
+    # bytes per call of the last shim run: its trace size over its calls
+    last=$(ls -t "$work"/shim/traceq.*.tq | head -1)
+    calls=$("$build/traceq" report --json "$last" | awk -F': ' '/"calls_total"/{gsub(",","",$2); print $2; exit}')
+    shim_bpc=$(awk -v s="$(stat -c %s "$last")" -v c="$calls" 'BEGIN{printf "%.4f", s / c}')
+    read -r bw bc <<<"$bare"
+    read -r sw sc <<<"$shim"
+    ht_col="skipped" ht_bpc="-"
+    if command -v heaptrack >/dev/null 2>&1; then
+        rm -rf "$work/ht" && mkdir -p "$work/ht"
+        run_timed ht heaptrack -o "$work/ht/storm" "$storm" 5000000 "$threads"
+        read -r hw hc <<<"$ht"
+        f=$(ls "$work"/ht/storm* 2>/dev/null | head -1 || true)
+        [[ -n $f ]] && ht_bpc=$(awk -v s="$(stat -c %s "$f")" -v c="$calls" 'BEGIN{printf "%.3f", s / c}')
+        ht_col="$hw/$hc ($(ratio "$hc" "$bc"))"
+    fi
+    printf '%-8s %-18s %-26s %-26s %-14s %-14s\n' "$threads" "$bw/$bc" "$sw/$sc ($(ratio "$sc" "$bc"))" "$ht_col" \
+           "$shim_bpc" "$ht_bpc"
+done
+command -v heaptrack >/dev/null 2>&1 || echo "(heaptrack is not installed: its columns are skipped)"
+echo "The shim's default mode writes samples and counters only (bytes/call is tiny); heaptrack records every event."
+echo "CPU ratios include the shim's sampler thread; wall ratios depend on what else the machine runs."
+
+# ---------------------------------------------------------------------------------------------------------
+# Section: memory models (issue 5) - sweep each operator over 100..400 step 100 (64 shapes), fit, then run
+# held-out shapes up to 800^3 and print measured vs predicted peak, the bound, and the seed planner's estimate.
+# Goal: <= 5% error and the bound never below the measured peak. Settings: tools/bench_model.sh.
+# ---------------------------------------------------------------------------------------------------------
+echo
+TQ_BENCH_DIR=${TQ_BENCH_DIR:-$work/model} bash "$(dirname "$0")/bench_model.sh" "$build"
