@@ -475,7 +475,8 @@ static tq_status run_main(struct run *r)
         run_loop(r);
         run_signals(0, old);
         r->rep->interrupted = run_signal;
-        if (run_signal && !r->failed)
+        /* Also over a failure: a terminal's Ctrl-C reaches the workers too, and one may die of it first. */
+        if (run_signal)
             r->failed = tq_fail(r->err, TQ_ERR_CHILD, "interrupted by %s; finished blocks are kept in the journal "
                                 "(--resume continues)", strsignal(run_signal));
         st = r->failed;

@@ -38,7 +38,7 @@ static struct band tolerance(enum tq_backend b)
     }
 }
 
-Test(compare, every_available_backend_finds_the_known_peak, .timeout = 60)
+Test(compare, every_available_backend_finds_the_known_peak)
 {
     char *argv[] = {(char *)tq_build_path("progs/compare_touch"), "128", "300", NULL};
     struct tq_compare_opts o = {.runs = 1, .traceq = tq_build_path("traceq")};
@@ -139,4 +139,26 @@ Test(compare, usage_errors_exit_2)
     cr_assert(strstr(err, "cannot run /nonexistent/prog"), "%s", err);
     free(out);
     free(err);
+}
+
+Test(compare, plot_of_the_timelines)
+{
+    char *dir = tq_tmpdir(), cmd[8400], svg[4200];
+    snprintf(svg, sizeof svg, "%s/compare.svg", dir);
+    snprintf(cmd, sizeof cmd, "%s compare --backends statm,hwm --plot %s -- %s 16 100 > /dev/null",
+             tq_build_path("traceq"), svg, tq_build_path("progs/compare_touch"));
+    cr_assert_eq(tq_runf("%s", cmd), 0);
+    cr_assert_eq(tq_runf("%s -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' %s", tq_python(), svg),
+                 0, "the compare plot is not valid XML");
+    cr_assert_eq(tq_runf("%s 2>/dev/null", cmd), 2, "an existing plot was replaced without --force");
+    /* hwm alone has no timeline: asking for a plot is an error, said clearly. */
+    char *out, *err;
+    snprintf(cmd, sizeof cmd, "%s compare --backends hwm --plot %s/none.png -- %s 1 1", tq_build_path("traceq"), dir,
+             tq_build_path("progs/compare_touch"));
+    cr_assert_eq(tq_run(cmd, &out, &err), 2);
+    cr_assert(strstr(err, "no backend gave a timeline"), "%s", err);
+    free(out);
+    free(err);
+    tq_rmtree(dir);
+    free(dir);
 }

@@ -384,3 +384,34 @@ Test(export, folded_names_functions_from_the_module_map)
     tq_rmtree(dir);
     free(dir);
 }
+
+Test(export, a_recorded_trace_exports_and_plots)
+{
+    char *dir = tq_tmpdir(), cmd[8400], *out, *err;
+    snprintf(cmd, sizeof cmd, "%s record -o %s -- %s 32 50", tq_build_path("traceq"), dir,
+             tq_build_path("progs/compare_touch"));
+    cr_assert_eq(tq_run(cmd, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+    snprintf(cmd, sizeof cmd, "ls %s/*.tq", dir);
+    cr_assert_eq(tq_run(cmd, &out, NULL), 0);
+    char trace[4200];
+    snprintf(trace, sizeof trace, "%.*s", (int)strcspn(out, "\n"), out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s export %s --format massif -o %s/m.out && ms_print %s/m.out",
+             tq_build_path("traceq"), trace, dir, dir);
+    cr_assert_eq(tq_run(cmd, &out, &err), 0, "%s", err);
+    /* The program holds one 32 MiB block: the peak snapshot shows at least 32 MiB. */
+    cr_assert(strstr(out, "(peak)"), "%s", out);
+    cr_assert(strstr(out, "33,554,432"), "%s", out);
+    free(out);
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s plot %s -o %s/p.png", tq_build_path("traceq"), trace, dir);
+    cr_assert_eq(tq_runf("%s", cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s/p.png", dir);
+    cairo_surface_t *img = cairo_image_surface_create_from_png(cmd);
+    cr_assert_eq(cairo_surface_status(img), CAIRO_STATUS_SUCCESS);
+    cairo_surface_destroy(img);
+    tq_rmtree(dir);
+    free(dir);
+}

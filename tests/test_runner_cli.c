@@ -69,7 +69,7 @@ static int have_cgroups(void)
     return 1;
 }
 
-Test(runner_cli, chunked_equals_unchunked_for_every_operator, .timeout = 60)
+Test(runner_cli, chunked_equals_unchunked_for_every_operator)
 {
     static const char *ops[] = {"envelope", "gaussian", "gst3d"};
     static const char *chunks[] = {"20,18,50", "7,36,50", "13,5,50", "1,1,50"};
@@ -129,14 +129,14 @@ static void oom_run(const char *enforce)
     free(dir);
 }
 
-Test(runner_cli, oom_killed_worker_is_split_and_retried, .timeout = 60)
+Test(runner_cli, oom_killed_worker_is_split_and_retried)
 {
     if (!have_cgroups())
         cr_skip_test("needs root and a writable memory cgroup");
     oom_run("cgroup");
 }
 
-Test(runner_cli, watchdog_fallback_when_forced, .timeout = 60)
+Test(runner_cli, watchdog_fallback_when_forced)
 {
     oom_run("watchdog");
 }
@@ -151,7 +151,7 @@ static size_t done_lines(const char *path)
     return n;
 }
 
-Test(runner_cli, killed_run_resumes_without_recomputing, .timeout = 60)
+Test(runner_cli, killed_run_resumes_without_recomputing)
 {
     char *dir = setup(), jpath[4200];
     snprintf(jpath, sizeof jpath, "%s/part.npy.journal", dir);
@@ -267,7 +267,7 @@ Test(runner_cli, usage_errors_exit_2)
     free(dir);
 }
 
-Test(runner_cli, mpi_two_ranks_equal_one_machine, .timeout = 90)
+Test(runner_cli, mpi_two_ranks_equal_one_machine)
 {
     char *dir = setup(), *out, *err;
     if (tq_runf("command -v mpirun >/dev/null 2>&1") != 0)
@@ -290,6 +290,26 @@ Test(runner_cli, mpi_two_ranks_equal_one_machine, .timeout = 90)
     cr_assert_eq(json_int(out, "blocks_run"), 5 * 4 * 5, "%s", out);
     cr_assert(same_file(dir, "one.npy", "two.npy"), "the 2-rank output differs from the 1-machine output");
     free(out);
+    free(err);
+    tq_rmtree(dir);
+    free(dir);
+}
+
+Test(runner_cli, experiment_help_and_usage)
+{
+    char *dir = tq_tmpdir(), *out, *err;
+    cr_assert_eq(tq(dir, &out, NULL, "experiment --help"), 0);
+    cr_assert(strstr(out, "--limits") && strstr(out, "Default"), "%s", out);
+    free(out);
+    cr_assert_eq(tq(dir, NULL, &err, "experiment"), 2);
+    cr_assert(strstr(err, "missing -o") != NULL, "%s", err);
+    free(err);
+    cr_assert_eq(tq(dir, NULL, &err, "experiment -o x --limits lots"), 2);
+    cr_assert(strstr(err, "bad --limits") != NULL, "%s", err);
+    free(err);
+    /* A missing model is named, and nothing is run. */
+    cr_assert_eq(tq(dir, NULL, &err, "experiment -o res --models nowhere --shapes 8"), 1);
+    cr_assert(strstr(err, "nowhere/gst3d.model.json") != NULL, "%s", err);
     free(err);
     tq_rmtree(dir);
     free(dir);

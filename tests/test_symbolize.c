@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../analyzer/symbolize.h"
 
@@ -50,9 +51,9 @@ Test(symbolize, names_a_libc_function_and_rejects_unmapped_addresses)
 {
     struct tq_symbolizer *s = self_symbolizer();
     struct tq_symbol sym;
-    cr_assert(tq_symbolizer_lookup(s, (uint64_t)(uintptr_t)&qsort, &sym));
+    cr_assert(tq_symbolizer_lookup(s, (uint64_t)(uintptr_t)&getpid, &sym)); /* not intercepted by ASan */
     cr_assert(strstr(sym.module, "libc"), "%s", sym.module);
-    cr_assert(sym.function && strstr(sym.function, "qsort"), "%s", sym.function ? sym.function : "(null)");
+    cr_assert(sym.function && strstr(sym.function, "getpid"), "%s", sym.function ? sym.function : "(null)");
     cr_assert_not(tq_symbolizer_lookup(s, 0x10, &sym));
     tq_symbolizer_free(s);
     tq_symbolizer_free(NULL);

@@ -1,0 +1,506 @@
+/* cmd_experiment.c - `traceq experiment`: the headline comparison. For each operator, volume and memory limit,
+ * run every chunking strategy (none, dask-like auto, the original's seed planner, ours, and a sweep of fixed chunk
+ * sizes) with the same runner (`traceq run`), several times, and report wall time, OOM kills, retries and peaks. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../analyzer/plot.h"
+#include "../common/units.h"
+#include "cli.h"
+
+#define EXP_MAX 16
+#define EXP_CASES 32
+
+/* Median, min and max wall time of every strategy of every case, for the plot (NaN: no successful run). */
+struct exp_plot {
+    int ncases, nstrat;
+    char label[EXP_CASES][64];
+    char strat[EXP_MAX + 4][32];
+    double med[EXP_CASES][EXP_MAX + 4], lo[EXP_CASES][EXP_MAX + 4], hi[EXP_CASES][EXP_MAX + 4];
+};
+
+struct exp_args {
+    char ops[256], shapes[256], limits[256], fixed[256];
+    const char *out, *models;
+    int runs, workers, retries;
+    char self[PATH_MAX];
+    struct exp_plot *plot;
+};
+
+/* One strategy's results over its runs. */
+struct exp_stats {
+    char strategy[32];
+    int runs, ok, failed, correct, refused;
+    double wall[64];
+    long blocks, oom_kills, retries;
+    uint64_t peak_rss, peak_cg;
+    char note[200];
+};
+
+static void exp_usage(void)
+{
+    printf("usage: traceq experiment -o DIR [options]\n\n"
+           "Compare chunking strategies with the same runner (`traceq run`) on synthetic cubes: none (one block),\n"
+           "auto (dask's chunks=\"auto\", 128 MiB of input), seed (the original's planner), traceq (ours) and\n"
+           "fixed cubes of several sizes (the brute-force best). Writes DIR/results.csv and prints a table.\n\n"
+           "  -o, --output DIR     results folder (volumes, models, outputs, results.csv)   [required]\n"
+           "  --ops LIST           operators, comma-separated                [Default: gst3d]\n"
+           "  --shapes LIST        cube sides, comma-separated                [Default: 200]\n"
+           "  --limits LIST        per-worker limits: sizes (1.5GB) or fractions of the unchunked peak (0.5)\n"
+           "                                                                   [Default: 0.5,0.75]\n"
+           "  --fixed LIST         fractions of the side for fixed cubes      [Default: 0.5,0.25,0.125]\n"
+           "  --runs N             runs per strategy                          [Default: 3]\n"
+           "  --workers N          workers per run                            [Default: 2]\n"
+           "  --retries N          OOM splits allowed per block (all strategies) [Default: 2]\n"
+           "  --models DIR         use DIR/OP.model.json instead of sweeping and fitting one\n"
+           "  -h, --help           this help\n\n"
+           "The original's cases are `--shapes 200 --limits 1.5GB` and `--shapes 400 --limits 3GB`.\n");
+}
+
+/* Run argv (argv[0] a path), stdout into *out (malloc'd), stderr discarded into *err (malloc'd, may be NULL).
+ * Returns the exit status, 128+N for a signal, -1 when it cannot start. */
+static int exp_exec(char *const argv[], char **out, char **err)
+{
+    char tmpl[] = "/tmp/traceq-exp-XXXXXX";
+    int efd = mkstemp(tmpl), p[2];
+    if (efd < 0 || pipe(p))
+        return -1;
+    unlink(tmpl);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 1);
+        dup2(efd, 2);
+        close(p[0]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t n = 0, cap = 4096;
+    char *buf = malloc(cap);
+    ssize_t r;
+    while (buf && (r = read(p[0], buf + n, cap - n - 1)) > 0)
+        if ((n += (size_t)r) + 1 == cap)
+            buf = realloc(buf, cap *= 2);
+    close(p[0]);
+    if (buf)
+        buf[n] = 0;
+    *out = buf;
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (err) {
+        off_t len = lseek(efd, 0, SEEK_END);
+        *err = calloc(1, (size_t)len + 1);
+        if (*err && pread(efd, *err, (size_t)len, 0) < 0)
+            (*err)[0] = 0;
+    }
+    close(efd);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Byte-compare two files. */
+static int exp_same(const char *a, const char *b)
+{
+    FILE *x = fopen(a, "rb"), *y = fopen(b, "rb");
+    int same = x && y;
+    while (same) {
+        int c = fgetc(x), d = fgetc(y);
+        same = c == d;
+        if (c == EOF)
+            break;
+    }
+    if (x)
+        fclose(x);
+    if (y)
+        fclose(y);
+    return same;
+}
+
+/* Fold one `traceq run --json` report into st. */
+static void exp_take_report(struct exp_stats *st, const char *json, int rc, const char *err)
+{
+    json_t *o = json ? json_loads(json, 0, NULL) : NULL;
+    if (!o) {
+        st->failed++;
+        snprintf(st->note, sizeof st->note, "%.190s", err && *err ? err : "no report");
+        st->note[strcspn(st->note, "\n")] = 0;
+        return;
+    }
+    st->blocks = (long)json_integer_value(json_object_get(o, "blocks_total"));
+    st->oom_kills += (long)json_integer_value(json_object_get(o, "oom_kills"));
+    st->retries += (long)json_integer_value(json_object_get(o, "retries"));
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(o, "per_worker"), i, w) {
+        uint64_t r = (uint64_t)json_integer_value(json_object_get(w, "rss_peak_bytes"));
+        uint64_t c = (uint64_t)json_integer_value(json_object_get(w, "cgroup_peak_bytes"));
+        st->peak_rss = r > st->peak_rss ? r : st->peak_rss;
+        st->peak_cg = c > st->peak_cg ? c : st->peak_cg;
+    }
+    if (rc == 0 && json_is_true(json_object_get(o, "ok")))
+        st->wall[st->ok++] = json_real_value(json_object_get(o, "wall_s"));
+    else {
+        st->failed++;
+        snprintf(st->note, sizeof st->note, "%.190s", json_string_value(json_object_get(o, "error")));
+    }
+    json_decref(o);
+}
+
+/* One run of a strategy; `extra` are its planning arguments. A refused plan (exit 2) is not retried. */
+static void exp_once(const struct exp_args *a, const char *op, const char *in, const char *ref, uint64_t limit,
+                     char *const extra[], struct exp_stats *st)
+{
+    if (st->refused || st->runs >= 64)
+        return;
+    char out[PATH_MAX], lim[32], workers[16], retries[16];
+    snprintf(out, sizeof out, "%.3900s/out-%.31s.npy", a->out, st->strategy);
+    snprintf(lim, sizeof lim, "%llu", (unsigned long long)limit);
+    snprintf(workers, sizeof workers, "%d", a->workers);
+    snprintf(retries, sizeof retries, "%d", a->retries);
+    char *argv[32] = {(char *)a->self, "run", "--op", (char *)op, "--input", (char *)in, "--output", out,
+                      "--workers", workers, "--memory-per-worker", lim, "--retries", retries, "--force", "--json"};
+    int n = 16;
+    for (int k = 0; extra[k] && n < 30; k++)
+        argv[n++] = extra[k];
+    argv[n] = NULL;
+    char *o = NULL, *e = NULL;
+    int rc = exp_exec(argv, &o, &e);
+    if (rc == 0 && !st->ok)
+        st->correct = exp_same(out, ref);
+    st->runs++;
+    exp_take_report(st, o, rc, e);
+    st->refused = rc == 2;
+    free(o);
+    free(e);
+    unlink(out);
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static double exp_median(struct exp_stats *st)
+{
+    if (!st->ok)
+        return 0;
+    qsort(st->wall, (size_t)st->ok, sizeof st->wall[0], cmp_double);
+    return st->ok % 2 ? st->wall[st->ok / 2] : (st->wall[st->ok / 2 - 1] + st->wall[st->ok / 2]) / 2;
+}
+
+/* The model of op: DIR/op.model.json from --models, or swept and fitted once into the results folder. */
+static int exp_model(const struct exp_args *a, const char *op, char *model, size_t size)
+{
+    if (a->models) {
+        snprintf(model, size, "%s/%s.model.json", a->models, op);
+        return access(model, R_OK) == 0 ? 0 : (fprintf(stderr, "traceq experiment: no %s\n", model), -1);
+    }
+    snprintf(model, size, "%s/%s.model.json", a->out, op);
+    if (access(model, R_OK) == 0)
+        return 0;
+    char ds[PATH_MAX], *o = NULL, *e = NULL;
+    snprintf(ds, sizeof ds, "%s/%s.dataset.csv", a->out, op);
+    printf("experiment: profiling %s on a 50..150 grid and fitting its model (once)\n", op);
+    fflush(stdout);
+    char *sweep[] = {(char *)a->self, "sweep", "--op", (char *)op, "--grid", "50:150:50", "--runs", "1",
+                     "--backend", "proc", "-o", ds, NULL};
+    char *fit[] = {(char *)a->self, "fit", ds, "--op", (char *)op, "-o", model, "--force", NULL};
+    int rc = exp_exec(sweep, &o, &e);
+    free(o);
+    if (rc == 0) {
+        free(e);
+        rc = exp_exec(fit, &o, &e);
+        free(o);
+    }
+    if (rc)
+        fprintf(stderr, "traceq experiment: cannot make the %s model: %s", op, e ? e : "\n");
+    free(e);
+    return rc ? -1 : 0;
+}
+
+/* The synthetic cube and its unchunked reference output; *peak gets the reference run's peak RSS. */
+static int exp_reference(const struct exp_args *a, const char *op, size_t side, char *in, char *ref, uint64_t *peak)
+{
+    char shape[64], *o = NULL, *e = NULL;
+    snprintf(shape, sizeof shape, "%zux%zux%zu", side, side, side);
+    snprintf(in, PATH_MAX, "%s/vol-%zu.npy", a->out, side);
+    snprintf(ref, PATH_MAX, "%s/ref-%s-%zu.npy", a->out, op, side);
+    char *synth[] = {(char *)a->self, "synth", "--shape", shape, "-o", in, NULL};
+    if (access(in, R_OK) && exp_exec(synth, &o, &e)) {
+        fprintf(stderr, "traceq experiment: cannot write %s: %s", in, e ? e : "\n");
+        return -1;
+    }
+    free(o);
+    free(e);
+    char *run[] = {(char *)a->self, "run", "--op", (char *)op, "--input", in, "--output", ref, "--chunks", "none",
+                   "--workers", "1", "--force", "--json", NULL};
+    struct exp_stats st = {0};
+    int rc = exp_exec(run, &o, &e);
+    exp_take_report(&st, o, rc, e);
+    free(o);
+    free(e);
+    *peak = st.peak_rss;
+    if (rc)
+        fprintf(stderr, "traceq experiment: the unchunked %s run failed: %s\n", op, st.note);
+    return rc ? -1 : 0;
+}
+
+static void exp_csv_row(FILE *csv, const char *op, size_t side, uint64_t limit, struct exp_stats *s)
+{
+    double med = exp_median(s);
+    fprintf(csv, "%s,%zu,%llu,%s,%ld,%d,%d,%d,%.3f,%.3f,%.3f,%ld,%ld,%llu,%llu,%d,\"%s\"\n", op, side,
+            (unsigned long long)limit, s->strategy, s->blocks, s->runs, s->ok, s->failed, med,
+            s->ok ? s->wall[0] : 0, s->ok ? s->wall[s->ok - 1] : 0, s->oom_kills, s->retries,
+            (unsigned long long)s->peak_rss, (unsigned long long)s->peak_cg, s->correct, s->note);
+    fflush(csv);
+}
+
+static void exp_print_row(const struct exp_stats *s, double med)
+{
+    char p[32];
+    printf("  %-12s %6ld  %3d/%-3d %8.2f %7.2f %7.2f %6ld %7ld %11s  %s%s\n", s->strategy, s->blocks, s->ok, s->runs,
+           med, s->ok ? s->wall[0] : 0, s->ok ? s->wall[s->ok - 1] : 0, s->oom_kills, s->retries,
+           tq_format_bytes(s->peak_rss, p, sizeof p), s->ok ? (s->correct ? "yes" : "NO") : "-",
+           s->failed && s->note[0] ? "  (failed)" : "");
+}
+
+/* What the goals ask: 0 OOM kills for traceq, within 10% of the best fixed size, 30% faster than auto. */
+static void exp_headline(struct exp_stats *st, int n)
+{
+    struct exp_stats *tq = NULL, *autos = NULL, *best = NULL;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(st[i].strategy, "traceq"))
+            tq = &st[i];
+        else if (!strcmp(st[i].strategy, "auto"))
+            autos = &st[i];
+        else if (!strncmp(st[i].strategy, "fixed", 5) && st[i].ok == st[i].runs && st[i].ok &&
+                 (!best || exp_median(&st[i]) < exp_median(best)))
+            best = &st[i];
+    }
+    if (!tq || !tq->ok) {
+        printf("  traceq did not complete%s%s\n", tq && tq->note[0] ? ": " : "", tq ? tq->note : "");
+        return;
+    }
+    double t = exp_median(tq);
+    printf("  traceq: %ld OOM kills in %d runs", tq->oom_kills, tq->runs);
+    if (best)
+        printf("; %+.0f%% time vs the best fixed size (%s)", 100 * (t / exp_median(best) - 1), best->strategy);
+    if (autos && autos->ok == autos->runs && autos->ok)
+        printf("; %+.0f%% time vs auto", 100 * (t / exp_median(autos) - 1));
+    else if (autos)
+        printf("; auto failed %d of %d runs", autos->failed, autos->runs);
+    printf("\n");
+}
+
+/* All strategies for one operator, cube and limit. */
+static void exp_case(const struct exp_args *a, FILE *csv, const char *op, size_t side, uint64_t limit,
+                     uint64_t peak, const char *in, const char *ref, const char *model)
+{
+    char l[32], p[32], fixed[EXP_MAX][64];
+    printf("\n%s %zu^3, %s per worker (unchunked peak %s), %d workers, %d runs each\n", op, side,
+           tq_format_bytes(limit, l, sizeof l), tq_format_bytes(peak, p, sizeof p), a->workers, a->runs);
+    printf("  %-12s %6s  %-7s %8s %7s %7s %6s %7s %11s  %s\n", "strategy", "blocks", "ok/runs", "median s", "min s",
+           "max s", "OOM", "retries", "peak RSS", "correct");
+    struct exp_stats st[EXP_MAX + 4] = {0};
+    char *none[] = {"--chunks", "none", NULL}, *autos[] = {"--chunks", "auto", NULL};
+    char *seed[] = {"--planner", "seed", "--model", (char *)model, NULL};
+    char *ours[] = {"--planner", "traceq", "--model", (char *)model, NULL};
+    char **extra[EXP_MAX + 4] = {none, autos, seed, ours};
+    static const char *first[] = {"none", "auto", "seed", "traceq"};
+    int n = 4;
+    for (int i = 0; i < n; i++)
+        snprintf(st[i].strategy, sizeof st[i].strategy, "%s", first[i]);
+    char list[256], *fixed_args[EXP_MAX][3];
+    snprintf(list, sizeof list, "%s", a->fixed);
+    for (char *save, *f = strtok_r(list, ",", &save); f && n - 4 < EXP_MAX; f = strtok_r(NULL, ",", &save), n++) {
+        int k = n - 4;
+        size_t c = (size_t)(atof(f) * (double)side);
+        c = c ? c : 1;
+        /* Envelope keeps whole traces: its fixed chunks never cut samples. */
+        snprintf(fixed[k], sizeof fixed[k], "%zu,%zu,%zu", c, c, strcmp(op, "envelope") ? c : side);
+        snprintf(st[n].strategy, sizeof st[n].strategy, "fixed-%zu", c);
+        fixed_args[k][0] = "--chunks", fixed_args[k][1] = fixed[k], fixed_args[k][2] = NULL;
+        extra[n] = fixed_args[k];
+    }
+    /* Round-robin over the strategies, run by run, so drifting load on the machine hits them all alike. */
+    for (int r = 0; r < a->runs; r++)
+        for (int i = 0; i < n; i++)
+            exp_once(a, op, in, ref, limit, extra[i], &st[i]);
+    struct exp_plot *pl = a->plot;
+    int c = pl->ncases < EXP_CASES ? pl->ncases++ : EXP_CASES - 1;
+    snprintf(pl->label[c], sizeof pl->label[c], "%s %zu^3, %s", op, side, l);
+    pl->nstrat = n;
+    for (int i = 0; i < n; i++) {
+        double med = exp_median(&st[i]);
+        exp_print_row(&st[i], med);
+        exp_csv_row(csv, op, side, limit, &st[i]);
+        /* Fixed sizes are named by their share of the side so that cases of other sizes line up. */
+        snprintf(pl->strat[i], sizeof pl->strat[i], "%s", i < 4 ? st[i].strategy : "fixed");
+        pl->med[c][i] = st[i].ok ? med : NAN;
+        pl->lo[c][i] = st[i].ok ? st[i].wall[0] : NAN;
+        pl->hi[c][i] = st[i].ok ? st[i].wall[st[i].ok - 1] : NAN;
+    }
+    exp_headline(st, n);
+    fflush(stdout);
+}
+
+/* Each limit of --limits for a case: an absolute size, or a fraction (< 10) of the unchunked peak. */
+static int exp_limits(const char *spec, uint64_t peak, uint64_t *out, int cap)
+{
+    char list[256];
+    snprintf(list, sizeof list, "%s", spec);
+    int n = 0;
+    for (char *save, *t = strtok_r(list, ",", &save); t && n < cap; t = strtok_r(NULL, ",", &save)) {
+        char *end;
+        double f = strtod(t, &end);
+        if (!*end && f > 0 && f < 10)
+            out[n++] = (uint64_t)(f * (double)peak);
+        else if (tq_parse_bytes(t, &out[n], NULL) == TQ_OK)
+            n++;
+        else
+            return -1;
+    }
+    return n;
+}
+
+/* Every case of one operator. */
+static int exp_op(const struct exp_args *a, FILE *csv, const char *op)
+{
+    char model[PATH_MAX], in[PATH_MAX], ref[PATH_MAX], list[256];
+    if (exp_model(a, op, model, sizeof model))
+        return -1;
+    snprintf(list, sizeof list, "%s", a->shapes);
+    for (char *save, *s = strtok_r(list, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+        size_t side = strtoull(s, NULL, 10);
+        uint64_t peak, limits[EXP_MAX];
+        if (!side || exp_reference(a, op, side, in, ref, &peak))
+            return -1;
+        int nl = exp_limits(a->limits, peak, limits, EXP_MAX);
+        for (int i = 0; i < nl; i++)
+            exp_case(a, csv, op, side, limits[i], peak, in, ref, model);
+        unlink(ref);
+    }
+    return 0;
+}
+
+/* results.svg: median wall time per strategy (whiskers min..max), one bar colour per case. */
+static void exp_write_plot(const struct exp_args *a)
+{
+    const struct exp_plot *pl = a->plot;
+    if (!pl->ncases)
+        return;
+    char names[EXP_MAX + 4][48], path[PATH_MAX];
+    const char *cats[EXP_MAX + 4];
+    char list[256];
+    snprintf(list, sizeof list, "%s", a->fixed);
+    char *save, *f = strtok_r(list, ",", &save);
+    for (int i = 0; i < pl->nstrat; i++) {
+        if (i < 4 || !f)
+            snprintf(names[i], sizeof names[i], "%s", pl->strat[i]);
+        else {
+            snprintf(names[i], sizeof names[i], "fixed %s x side", f);
+            f = strtok_r(NULL, ",", &save);
+        }
+        cats[i] = names[i];
+    }
+    struct tq_err err = {0};
+    struct tq_plot *p = tq_plot_new_bars("traceq experiment: wall time per chunking strategy (median, min..max)",
+                                         "wall time", TQ_AXIS_SECONDS, cats, (size_t)pl->nstrat);
+    tq_status st = p ? TQ_OK : TQ_ERR_NOMEM;
+    for (int c = 0; c < pl->ncases && st == TQ_OK; c++)
+        st = tq_plot_add_bars(p, pl->label[c], pl->med[c], pl->lo[c], pl->hi[c], &err);
+    snprintf(path, sizeof path, "%.4000s/results.svg", a->out);
+    if (st == TQ_OK)
+        st = tq_plot_write(p, path, true, &err);
+    if (st)
+        fprintf(stderr, "traceq experiment: no plot: %s\n", err.msg[0] ? err.msg : tq_strerror(st));
+    else
+        printf("plot: %s\n", path);
+    tq_plot_free(p);
+    tq_plot_shutdown();
+}
+
+int cmd_experiment(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'}, {"ops", required_argument, NULL, 'O'},
+        {"shapes", required_argument, NULL, 's'}, {"limits", required_argument, NULL, 'l'},
+        {"fixed", required_argument, NULL, 'f'},  {"runs", required_argument, NULL, 'r'},
+        {"workers", required_argument, NULL, 'w'}, {"retries", required_argument, NULL, 'R'},
+        {"models", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct exp_args a = {.ops = "gst3d", .shapes = "200", .limits = "0.5,0.75", .fixed = "0.5,0.25,0.125",
+                         .runs = 3, .workers = 2, .retries = 2};
+    struct tq_err err = {0};
+    long v;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': a.out = optarg; break;
+        case 'm': a.models = optarg; break;
+        case 'O': snprintf(a.ops, sizeof a.ops, "%s", optarg); break;
+        case 's': snprintf(a.shapes, sizeof a.shapes, "%s", optarg); break;
+        case 'l': snprintf(a.limits, sizeof a.limits, "%s", optarg); break;
+        case 'f': snprintf(a.fixed, sizeof a.fixed, "%s", optarg); break;
+        case 'h': exp_usage(); return TQ_EXIT_OK;
+        case 'r':
+        case 'w':
+        case 'R':
+            if (tq_parse_long(optarg, c == 'R' ? 0 : 1, c == 'r' ? 64 : 30, c == 'r' ? "--runs" : c == 'w' ?
+                              "--workers" : "--retries", &v, &err))
+                return tq_cli_fail("experiment", &err);
+            *(c == 'r' ? &a.runs : c == 'w' ? &a.workers : &a.retries) = (int)v;
+            break;
+        default:
+            return tq_cli_usage_error("experiment", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return tq_cli_usage_error("experiment", "unexpected argument '%s'", argv[optind]);
+    if (!a.out)
+        return tq_cli_usage_error("experiment", "missing -o DIR");
+    uint64_t probe[EXP_MAX];
+    if (exp_limits(a.limits, 1, probe, EXP_MAX) <= 0)
+        return tq_cli_usage_error("experiment", "bad --limits '%s' (sizes like 1.5GB or fractions like 0.5)",
+                                  a.limits);
+    ssize_t n = readlink("/proc/self/exe", a.self, sizeof a.self - 1);
+    if (n <= 0)
+        return tq_cli_usage_error("experiment", "cannot find the traceq binary");
+    a.self[n] = 0;
+    if (mkdir(a.out, 0755) && errno != EEXIST)
+        return tq_cli_usage_error("experiment", "cannot create %s: %s", a.out, strerror(errno));
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/results.csv", a.out);
+    int fresh = access(path, F_OK) != 0;
+    FILE *csv = fopen(path, "a");
+    if (!csv)
+        return tq_cli_usage_error("experiment", "cannot write %s: %s", path, strerror(errno));
+    if (!(a.plot = calloc(1, sizeof *a.plot))) {
+        fclose(csv);
+        return tq_cli_usage_error("experiment", "out of memory");
+    }
+    if (fresh)
+        fprintf(csv, "op,side,limit_bytes,strategy,blocks,runs,ok,failed,wall_median_s,wall_min_s,wall_max_s,"
+                     "oom_kills,retries,peak_rss_bytes,peak_cgroup_bytes,correct,note\n");
+    int rc = TQ_EXIT_OK;
+    for (char *save, *op = strtok_r(a.ops, ",", &save); op; op = strtok_r(NULL, ",", &save))
+        if (exp_op(&a, csv, op))
+            rc = TQ_EXIT_FAIL;
+    fclose(csv);
+    printf("\nresults: %s\n", path);
+    exp_write_plot(&a);
+    free(a.plot);
+    return rc;
+}
