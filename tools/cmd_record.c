@@ -129,6 +129,9 @@ static int build_settings(const struct record_opts *o, struct tq_settings *s)
     if (!realpath(s->output_dir, abs) || strlen(abs) >= sizeof s->output_dir)
         return tq_cli_usage_error("record", "bad output directory '%s': %s", s->output_dir, strerror(errno));
     strcpy(s->output_dir, abs);
+    char why[PATH_MAX + 200];
+    if (tq_record_check_outdir(s->output_dir, why, sizeof why))
+        return tq_cli_usage_error("record", "%s", why);
     return 0;
 }
 

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../analyzer/trace_summary.h"
 
@@ -68,4 +70,24 @@ int tq_record_report_untraced(const char *manifest, pid_t child, const char *cmd
         tq_trace_summary_clear(&s[i]);
     free(s);
     return reported;
+}
+
+int tq_record_check_outdir(const char *dir, char *msg, size_t cap)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        snprintf(msg, cap, "cannot examine output directory '%s'", dir);
+        return -1;
+    }
+    if (st.st_uid != geteuid() && st.st_uid != 0) {
+        snprintf(msg, cap, "output directory '%s' belongs to uid %u, not to you: refusing to write traces there "
+                 "(its owner could replace or redirect them)", dir, (unsigned)st.st_uid);
+        return -1;
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+        snprintf(msg, cap, "output directory '%s' is writable by other users and not sticky: refusing to write "
+                 "traces there (they could replace them)", dir);
+        return -1;
+    }
+    return 0;
 }

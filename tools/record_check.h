@@ -2,6 +2,7 @@
 #ifndef TQ_RECORD_CHECK_H
 #define TQ_RECORD_CHECK_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 /* Read the traces listed in the run's manifest (one path a line) and print to stderr one line
@@ -10,5 +11,10 @@
  * (a trace ending in EXEC) with no trace of its own after it. Returns how many it reported. Can't fail:
  * an unreadable manifest or trace counts as nothing written. */
 int tq_record_report_untraced(const char *manifest, pid_t child, const char *cmd);
+
+/* Check that traces may safely go into directory dir: owned by the caller (or root) and not writable by others
+ * unless sticky (/tmp-like), else another user could rename, delete or replace them. Returns 0, or -1 with the
+ * reason in msg[cap] (also when dir cannot be examined). */
+int tq_record_check_outdir(const char *dir, char *msg, size_t cap);
 
 #endif
