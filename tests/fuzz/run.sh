@@ -7,7 +7,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 build="$1" secs="$2" par="$3"
 shift 3
 run_one() {
-    local t="$1" work="$build/corpus/$1" out="$build/findings/$1" log="$build/logs/$1.log"
+    local t="$1" work="$build/corpus/$1" out="$build/findings/$1" log="$build/logs/$1.${secs}s.log"
     mkdir -p "$work" "$out" "$build/logs"
     # The work corpus grows across runs; the committed seeds are read only.
     "$build/fuzz/fuzz_$t" "$work" "$here/corpus/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
