@@ -173,11 +173,13 @@ tq_status tq_compare_run(const struct tq_compare_opts *opts, char *const argv[],
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     c->runs = o.runs;
     join_command(argv, c->command, sizeof c->command);
-    char tmp[] = "/tmp/traceq-compare.XXXXXX";
+    char tmp[4096];
+    const char *tmpdir = getenv("TMPDIR");
+    snprintf(tmp, sizeof tmp, "%s/traceq-compare.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
     const char *workdir = o.workdir;
     if (!workdir && !(workdir = mkdtemp(tmp))) {
         tq_compare_free(c);
-        return tq_fail_errno(err, TQ_ERR_IO, "cannot create a work folder in /tmp");
+        return tq_fail_errno(err, TQ_ERR_IO, "cannot create a work folder %s", tmp);
     }
     tq_status st = compare_in(&o, argv, workdir, c, err);
     if (!o.workdir)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "export.h"
+#include "massif_tree.h"
 #include "trace_summary.h"
 
 enum { MASSIF_SNAPSHOTS = 100 };
@@ -35,6 +36,7 @@ struct emit {
     FILE *out;
     struct scan scan;
     uint64_t i, written;
+    struct tq_heap_replay *stacks; /* the peak's call sites when the trace has them, else NULL */
 };
 
 /* Keep the first, last and peak samples and about MASSIF_SNAPSHOTS evenly spaced ones. */
@@ -54,12 +56,17 @@ static tq_status emit_sample(const struct tq_rec_sample *s, void *ctx, struct tq
         fprintf(e->out, "#-----------\nsnapshot=%" PRIu64 "\n#-----------\ntime=%" PRIu64 "\nmem_heap_B=%" PRIu64
                         "\nmem_heap_extra_B=%" PRId64 "\nmem_stacks_B=0\n",
                 e->written++, s->t_ns / 1000000, held(s), extra > 0 ? extra : 0);
-        /* The peak snapshot is "detailed": a tree with only its root, since samples carry no call sites. */
-        if (peak)
+        /* The peak snapshot is "detailed": the call sites at the exact heap peak when the trace has stacks,
+         * else a tree with only its root (samples carry no call sites). */
+        if (peak && e->stacks) {
+            fputs("heap_tree=peak\n", e->out);
+            TQ_TRY(tq_massif_tree_write(e->stacks, e->out, err));
+        } else if (peak) {
             fprintf(e->out, "heap_tree=peak\nn0: %" PRIu64 " (heap allocation functions) malloc/new/new[], "
                             "--alloc-fns, etc.\n", held(s));
-        else
+        } else {
             fputs("heap_tree=empty\n", e->out);
+        }
     }
     e->i++;
     return ferror(e->out) ? tq_fail(err, TQ_ERR_IO, "cannot write the massif file") : TQ_OK;
@@ -87,10 +94,14 @@ tq_status tq_export_massif(const char *path, FILE *out, struct tq_err *err)
     tq_status st = tq_export_each_sample(path, scan_sample, &e.scan, NULL, err);
     if (!st && e.scan.n == 0)
         st = tq_fail(err, TQ_ERR_FORMAT, "%s has no samples to export", path);
+    /* A trace without allocation events keeps the root-only tree; other replay failures are real errors. */
+    if (!st && (sum.flags & TQ_PROC_STACKS) && (st = tq_heap_replay_run(path, &e.stacks, err)) == TQ_ERR_USAGE)
+        st = TQ_OK;
     if (!st) {
         put_header(out, path, &sum);
         st = tq_export_each_sample(path, emit_sample, &e, NULL, err);
     }
+    tq_heap_replay_free(e.stacks);
     tq_trace_summary_clear(&sum);
     return st;
 }

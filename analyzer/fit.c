@@ -62,8 +62,8 @@ void tq_fit_coef_names(enum tq_fit_kind kind, const char *names[TQ_FIT_MAXCOEF])
         break;
     case TQ_FIT_KNEE:
         names[1] = "volume";
-        names[2] = "knee_intercept";
-        names[3] = "knee_volume";
+        names[2] = "plane_intercept";
+        names[3] = "xlines*samples";
         break;
     default:
         for (size_t i = 0; i < 8; i++)
@@ -96,7 +96,7 @@ double tq_fit_eval(const struct tq_fit_model *m, const double shape[3])
     if (m->kind == TQ_FIT_POWER)
         return m->coef[0] + m->coef[1] * pow(v, m->coef[2]);
     if (m->kind == TQ_FIT_KNEE)
-        return fmin(m->coef[0] + m->coef[1] * v, m->coef[2] + m->coef[3] * v);
+        return fmin(m->coef[0] + m->coef[1] * v, m->coef[2] + m->coef[3] * shape[1] * shape[2]);
     double row[TQ_FIT_MAXCOEF];
     feature_row(m->kind, shape, row);
     double y = 0;
@@ -286,8 +286,37 @@ static double model_sse(const struct tq_fit_model *m, const struct tq_fit_point 
     return sse;
 }
 
-/* Two lines: every split of the volume-sorted points (at least 3 distinct-volume points a side) gets a line fitted
- * to each side; the split whose min(line1, line2) has the least squared error wins. */
+/* Least-squares line y = a + b * x over n points, with x = volume (plane = 0) or xlines * samples (plane = 1).
+ * A falling line is replaced by the best constant, so the knee model stays monotone. */
+static tq_status fit_side(const struct tq_fit_point *pts, size_t n, int plane, double coef[2])
+{
+    struct tq_fit_point *t = malloc(n * sizeof *t);
+    struct tq_fit_model m;
+    if (!t)
+        return TQ_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        t[i] = pts[i];
+        if (plane)
+            t[i].shape[0] = 1.0; /* the volume of (1, X, S) is the plane X * S */
+    }
+    tq_status st = fit_linear(TQ_FIT_LINEAR, t, n, &m, NULL);
+    free(t);
+    if (st)
+        return st;
+    coef[0] = m.coef[0];
+    coef[1] = m.coef[1];
+    if (coef[1] < 0) {
+        coef[0] = 0;
+        for (size_t i = 0; i < n; i++)
+            coef[0] += pts[i].y / (double)n;
+        coef[1] = 0;
+    }
+    return TQ_OK;
+}
+
+/* Knee: every split of the volume-sorted points (at least 3 points and 2 volumes a side) gets a line in the volume
+ * below and a line in the inline plane (xlines * samples) above; the split whose min(...) has the least squared
+ * error over all points wins. */
 static tq_status fit_knee(const struct tq_fit_point *pts, size_t n, struct tq_fit_model *out, struct tq_err *err)
 {
     struct tq_fit_point *s = malloc(n * sizeof *s);
@@ -300,13 +329,9 @@ static tq_status fit_knee(const struct tq_fit_point *pts, size_t n, struct tq_fi
         if (point_volume(&s[k - 1]) == point_volume(&s[k]) || point_volume(&s[0]) == point_volume(&s[k - 1]) ||
             point_volume(&s[k]) == point_volume(&s[n - 1]))
             continue;
-        struct tq_fit_model lo, hi, m = {TQ_FIT_KNEE, 4, {0}};
-        if (fit_linear(TQ_FIT_LINEAR, s, k, &lo, NULL) || fit_linear(TQ_FIT_LINEAR, s + k, n - k, &hi, NULL))
+        struct tq_fit_model m = {TQ_FIT_KNEE, 4, {0}};
+        if (fit_side(s, k, 0, &m.coef[0]) || fit_side(s + k, n - k, 1, &m.coef[2]))
             continue;
-        m.coef[0] = lo.coef[0];
-        m.coef[1] = lo.coef[1];
-        m.coef[2] = hi.coef[0];
-        m.coef[3] = hi.coef[1];
         double sse = model_sse(&m, s, n);
         if (sse < best) {
             best = sse;
@@ -315,7 +340,7 @@ static tq_status fit_knee(const struct tq_fit_point *pts, size_t n, struct tq_fi
     }
     free(s);
     if (!isfinite(best))
-        return tq_fail(err, TQ_ERR_RANGE, "the knee model needs at least 6 points of 3 or more volumes a side");
+        return tq_fail(err, TQ_ERR_RANGE, "the knee model needs at least 6 points of 2 or more volumes a side");
     return TQ_OK;
 }
 

@@ -5,8 +5,9 @@
  *   robust  a + b*V, bisquare-weighted       (gsl_multifit_robust: a few outlier runs do not drag the line)
  *   poly2   a + b*V + c*V^2
  *   power   a + b*V^c                        (gsl_multifit_nlinear, trust region)
- *   knee    min(a + b*V, c + d*V)            (two lines; for operators whose memory levels off, like traceq's
- *                                             slab-streaming kernels; the split is searched, each side least squares)
+ *   knee    min(a + b*V, c + d*X*S)          (for kernels that stream slabs of inlines, like traceq's own: memory
+ *                                             grows with the volume until a slab cap, then with the inline plane
+ *                                             X*S; the split is searched, each side least squares)
  *   shape   a + b*I + c*X + d*S + e*IX + f*IS + g*XS + h*V
  * Coefficients are kept in bytes and voxels; columns are scaled internally so the solvers stay well conditioned. */
 #ifndef TQ_FIT_H

@@ -347,6 +347,10 @@ static tq_status request_check(const struct tq_plan_request *req, struct tq_err 
     if (req->model && strcmp(req->model->op, req->op->name))
         return tq_fail(err, TQ_ERR_USAGE, "the model is for operator '%s', not '%s'", req->model->op,
                        req->op->name);
+    size_t tl = req->model ? strlen(req->model->target) : 6;
+    if (req->model && (tl < 6 || strcmp(req->model->target + tl - 6, "_bytes")))
+        return tq_fail(err, TQ_ERR_USAGE, "the model predicts %s, not memory; fit one with --target peak_rss_bytes",
+                       req->model->target);
     int needs = req->planner == TQ_PLANNER_TRACEQ || req->planner == TQ_PLANNER_SEED;
     if (needs && !req->model)
         return tq_fail(err, TQ_ERR_USAGE, "the %s planner needs a model", tq_planner_name(req->planner));

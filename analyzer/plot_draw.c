@@ -1,6 +1,7 @@
 /* plot_draw.c - draws a chart model with cairo: frame, grid, ticks, series, peak marker, legend. */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "plot_internal.h"
 
@@ -40,6 +41,20 @@ static void text_at(cairo_t *cr, double x, double y, const char *s, double halig
     cairo_text_extents(cr, s, &te);
     cairo_move_to(cr, x - te.width * halign - te.x_bearing, y - te.height * valign - te.y_bearing);
     cairo_show_text(cr, s);
+}
+
+/* Copy `s` into buf, cut with "..." so it is at most `width` pixels wide in the current font. */
+static void fit_text(cairo_t *cr, const char *s, double width, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", s);
+    cairo_text_extents_t te;
+    size_t n = strlen(buf);
+    for (cairo_text_extents(cr, buf, &te); te.x_advance > width && n > 4; cairo_text_extents(cr, buf, &te)) {
+        n--;
+        while (n > 0 && (buf[n] & 0xC0) == 0x80) /* never cut inside a UTF-8 character */
+            n--;
+        snprintf(buf + n, size - n, "...");
+    }
 }
 
 /* The data ranges of every series; memory axes start at zero so heights compare honestly. */
@@ -279,7 +294,9 @@ static void draw_legend(const struct tq_plot *p, cairo_t *cr, const struct frame
             cairo_set_dash(cr, NULL, 0, 0);
         }
         cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-        text_at(cr, x + 32, y, s->label, 0.0, 0.5);
+        char label[256];
+        fit_text(cr, s->label, LEGEND_W - 40, label, sizeof label);
+        text_at(cr, x + 32, y, label, 0.0, 0.5);
     }
 }
 

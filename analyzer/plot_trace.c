@@ -76,7 +76,7 @@ static tq_status add_trace(struct tq_plot *p, const char *path, bool several, st
             continue;
         char label[160];
         if (several)
-            snprintf(label, sizeof label, "%.20s: %s", short_name(path), metric_names[m]);
+            snprintf(label, sizeof label, "%s: %s", metric_names[m], short_name(path)); /* legend cuts the end */
         else
             snprintf(label, sizeof label, "%s", metric_names[m]);
         st = tq_plot_add_line(p, label, t, v, n, m < 2, err);

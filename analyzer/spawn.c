@@ -30,8 +30,10 @@ static void child_exec(const struct tq_spawn_opts *o, int logfd, int errpipe)
 {
     struct child_failure f = {0, 0};
     int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0)
+    if (devnull >= 0 && devnull != 0) {
         dup2(devnull, 0);
+        close(devnull); /* the program gets stdin, not a stray descriptor */
+    }
     dup2(logfd, 1);
     dup2(logfd, 2);
     if (o->cgroup_procs) {

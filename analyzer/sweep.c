@@ -226,7 +226,8 @@ tq_status tq_sweep_run(const struct tq_sweep_job *job, struct tq_dataset_row *ro
     row_status(status, errpath, row);
     /* wait4's ru_maxrss covers the child and the descendants it waited for: the operator's high-water mark */
     row->vmhwm_bytes = (uint64_t)ru.ru_maxrss * 1024;
-    row->peak_rss_bytes = sampled;
+    /* a run shorter than one interval may never be sampled: its high-water mark is the best figure left */
+    row->peak_rss_bytes = sampled ? sampled : row->vmhwm_bytes;
     snprintf(row->trace, sizeof row->trace, "%.1000s", dir);
     if (job->use_record && row->ok && !read_traces(dir, row)) {
         row->ok = 0;

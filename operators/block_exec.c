@@ -47,19 +47,22 @@ void tq_op_sink_mem(struct tq_op_sink *k, const size_t shape[3], float *out)
     *k = (struct tq_op_sink){.shape = {shape[0], shape[1], shape[2]}, .mem = out};
 }
 
-/* Copy `box` between a C-order volume of shape n (vol) and a packed buffer (buf); to_vol picks the direction. */
-static void box_copy(const size_t n[3], float *vol, const struct tq_box *box, float *buf, int to_vol)
+/* Copy `box` of a C-order volume of shape n out of it into a packed buffer. Can't fail. */
+static void box_gather(const size_t n[3], const float *vol, const struct tq_box *box, float *buf)
 {
-    size_t len2 = tq_box_len(box, 2) * sizeof(float);
+    size_t len2 = tq_box_len(box, 2);
     for (size_t i = box->lo[0]; i < box->hi[0]; i++)
-        for (size_t j = box->lo[1]; j < box->hi[1]; j++) {
-            float *v = vol + (i * n[1] + j) * n[2] + box->lo[2];
-            if (to_vol)
-                memcpy(v, buf, len2);
-            else
-                memcpy(buf, v, len2);
-            buf += tq_box_len(box, 2);
-        }
+        for (size_t j = box->lo[1]; j < box->hi[1]; j++, buf += len2)
+            memcpy(buf, vol + (i * n[1] + j) * n[2] + box->lo[2], len2 * sizeof *buf);
+}
+
+/* Copy a packed buffer into `box` of a C-order volume of shape n. Can't fail. */
+static void box_scatter(const size_t n[3], float *vol, const struct tq_box *box, const float *buf)
+{
+    size_t len2 = tq_box_len(box, 2);
+    for (size_t i = box->lo[0]; i < box->hi[0]; i++)
+        for (size_t j = box->lo[1]; j < box->hi[1]; j++, buf += len2)
+            memcpy(vol + (i * n[1] + j) * n[2] + box->lo[2], buf, len2 * sizeof *buf);
 }
 
 static tq_status source_read(const struct tq_op_source *s, const struct tq_box *box, float *dst, struct tq_err *err)
@@ -68,7 +71,7 @@ static tq_status source_read(const struct tq_op_source *s, const struct tq_box *
         return tq_vol_read_box(s->reader, box, dst, err);
     if (s->synthetic)
         return tq_synth_box(s->shape, s->seed, box, dst, err);
-    box_copy(s->shape, (float *)s->mem, box, dst, 0); /* read-only direction: mem is not written */
+    box_gather(s->shape, s->mem, box, dst);
     return TQ_OK;
 }
 
@@ -77,7 +80,7 @@ static tq_status sink_write(const struct tq_op_sink *k, const struct tq_box *box
 {
     if (k->writer)
         return tq_vol_write_box(k->writer, box, src, err);
-    box_copy(k->shape, k->mem, box, (float *)src, 1); /* src is only read in this direction */
+    box_scatter(k->shape, k->mem, box, src);
     return TQ_OK;
 }
 
@@ -102,7 +105,8 @@ static tq_status slab_input(const struct tq_op_source *src, const struct tq_box 
 static size_t slab_planes(const struct tq_op_params *p, const struct tq_box *out_box)
 {
     size_t plane = tq_box_len(out_box, 1) * tq_box_len(out_box, 2) * sizeof(float);
-    size_t t = TQ_OP_SLAB_BYTES / plane, min = 4 * (size_t)tq_op_threads(p);
+    size_t t = (p->slab_bytes ? p->slab_bytes : TQ_OP_SLAB_BYTES) / plane;
+    size_t min = p->slab_bytes ? 1 : 4 * (size_t)tq_op_threads(p);
     t = t < min ? min : t;
     return t < tq_box_len(out_box, 0) ? t : tq_box_len(out_box, 0);
 }

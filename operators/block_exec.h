@@ -8,8 +8,9 @@
 #include "operator.h"
 #include "volume.h"
 
-/* Output voxels per slab: a block is computed TQ_OP_SLAB_BYTES of output inlines at a time (at least 4 inlines
- * per thread), and only the slab's input (plus halo, kept across slabs) is held in memory. */
+/* Output bytes per slab: a block is computed TQ_OP_SLAB_BYTES of output inlines at a time (at least 4 inlines
+ * per thread), and only the slab's input (plus halo, kept across slabs) is held in memory. params.slab_bytes
+ * overrides it (then at least 1 inline per slab). */
 #define TQ_OP_SLAB_BYTES ((size_t)64 << 20)
 
 /* Where input voxels come from: a reader, a whole volume in memory, or the synthetic model (generated box by box,

@@ -30,7 +30,8 @@ static inline double atan01(double x)
 }
 
 /* cos(arccos(r) / 3) for r in [-1, 1], the root in [0.5, 1] of 4c^3 - 3c = r: a degree-5 fit in s = sqrt((1 + r)
- * / 2) = cos(arccos(r) / 2) (max error 2.7e-6), polished by two Newton steps on the cubic. */
+ * / 2) = cos(arccos(r) / 2) (max error 2.7e-6), polished by one Newton step on the cubic (error then ~1e-11 where
+ * lambda_max is a simple root; near r = -1 it is a double root and the eigenvector is undefined anyway). */
 static inline double cos_third_acos(double r)
 {
     double s = sqrt(0.5 * (1 + r));
@@ -40,20 +41,17 @@ static inline double cos_third_acos(double r)
     c = c * s - 0.10981502964445207;
     c = c * s + 0.5772309136940573;
     c = c * s + 0.5000026840050211;
-    for (int it = 0; it < 2; it++) {
-        double d = 12 * c * c - 3, f = 4 * c * c * c - 3 * c - r;
-        c = d > 1e-9 ? c - f / d : c;
-    }
-    return c;
+    double d = 12 * c * c - 3, f = 4 * c * c * c - 3 * c - r;
+    return d > 1e-9 ? c - f / d : c;
 }
 
 /* The dip of one tensor, or NaN when lambda_max is a double root (the caller then takes the slow path). */
 static inline double dip_core(double a00, double a11, double a22, double a01, double a02, double a12)
 {
-    double p1 = a01 * a01 + a02 * a02 + a12 * a12, q = (a00 + a11 + a22) / 3;
+    double p1 = a01 * a01 + a02 * a02 + a12 * a12, q = (a00 + a11 + a22) * (1.0 / 3);
     double b00 = a00 - q, b11 = a11 - q, b22 = a22 - q;
     double p2 = b00 * b00 + b11 * b11 + b22 * b22 + 2 * p1;
-    double p = sqrt((p2 > 0 ? p2 : 6.0) / 6);
+    double p = sqrt((p2 > 0 ? p2 : 6.0) * (1.0 / 6));
     double det = b00 * (b11 * b22 - a12 * a12) - a01 * (a01 * b22 - a12 * a02) + a02 * (a01 * a12 - b11 * a02);
     double r = det / (2 * p * p * p);
     r = r < -1 ? -1 : r;
@@ -131,11 +129,11 @@ __attribute__((target("avx2"))) static __m128 dip4(__m256d a00, __m256d a11, __m
 #define DIV _mm256_div_pd
 #define GT(a, b) _mm256_cmp_pd(a, b, _CMP_GT_OQ)
     __m256d p1 = ADD(ADD(MUL(a01, a01), MUL(a02, a02)), MUL(a12, a12));
-    __m256d q = DIV(ADD(ADD(a00, a11), a22), V4(3));
+    __m256d q = MUL(ADD(ADD(a00, a11), a22), V4(1.0 / 3));
     __m256d b00 = SUB(a00, q), b11 = SUB(a11, q), b22 = SUB(a22, q);
     __m256d p2 = ADD(ADD(ADD(MUL(b00, b00), MUL(b11, b11)), MUL(b22, b22)), MUL(V4(2), p1));
     __m256d pos = GT(p2, V4(0));
-    __m256d p = _mm256_sqrt_pd(DIV(sel(pos, p2, V4(6.0)), V4(6)));
+    __m256d p = _mm256_sqrt_pd(MUL(sel(pos, p2, V4(6.0)), V4(1.0 / 6)));
     __m256d det = ADD(SUB(MUL(b00, SUB(MUL(b11, b22), MUL(a12, a12))), MUL(a01, SUB(MUL(a01, b22), MUL(a12, a02)))),
                       MUL(a02, SUB(MUL(a01, a12), MUL(b11, a02))));
     __m256d r = DIV(det, MUL(MUL(MUL(V4(2), p), p), p));
@@ -148,11 +146,9 @@ __attribute__((target("avx2"))) static __m128 dip4(__m256d a00, __m256d a11, __m
     c = SUB(MUL(c, s), V4(0.10981502964445207));
     c = ADD(MUL(c, s), V4(0.5772309136940573));
     c = ADD(MUL(c, s), V4(0.5000026840050211));
-    for (int it = 0; it < 2; it++) {
-        __m256d d = SUB(MUL(MUL(V4(12), c), c), V4(3));
-        __m256d f = SUB(SUB(MUL(MUL(MUL(V4(4), c), c), c), MUL(V4(3), c)), r);
-        c = sel(GT(d, V4(1e-9)), SUB(c, DIV(f, d)), c);
-    }
+    __m256d d = SUB(MUL(MUL(V4(12), c), c), V4(3));
+    __m256d f = SUB(SUB(MUL(MUL(MUL(V4(4), c), c), c), MUL(V4(3), c)), r);
+    c = sel(GT(d, V4(1e-9)), SUB(c, DIV(f, d)), c);
     __m256d lam = ADD(q, MUL(MUL(V4(2), p), c));
     __m256d m00 = SUB(a00, lam), m11 = SUB(a11, lam), m22 = SUB(a22, lam);
     __m256d x01 = SUB(MUL(a01, a12), MUL(a02, m11)), y01 = SUB(MUL(a02, a01), MUL(m00, a12));

@@ -13,7 +13,9 @@
 #include "parallel.h"
 
 /* FFTW's planner is not thread-safe: every plan creation goes through this lock. Plans are kept for the life of
- * the process, one pair per trace length (few lengths ever occur), and executed from any thread. */
+ * the process, one pair per trace length (few lengths ever occur), and executed from any thread. FFTW_ESTIMATE,
+ * not FFTW_MEASURE: measuring may choose a different algorithm in another process (another rounding), and the
+ * runner's workers must produce the very bits of a whole run. */
 #define PLAN_CACHE 32
 struct env_plans {
     size_t n;

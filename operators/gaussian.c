@@ -6,7 +6,7 @@
 #include "kernels.h"
 #include "parallel.h"
 
-/* Per-thread scratch: the plane after the axis-0 pass, after the axis-1 pass, one padded line and row pointers. */
+/* Per-thread scratch: `group` planes after the axis-0 pass, one after the axis-1 pass, a padded line, row pointers. */
 struct gauss_scratch {
     float *plane0, *plane1, *ext;
     const float **rows;
@@ -17,6 +17,7 @@ struct gauss_ctx {
     struct tq_taps taps[3];
     struct tq_box need;
     size_t in_n[3], out_n[3], need_n[3];
+    size_t group; /* output inlines per work item: their axis-0 passes share the input rows while in cache */
     struct gauss_scratch *scr;
 };
 
@@ -32,30 +33,43 @@ static const float *in_row(const struct gauss_ctx *c, size_t g0, size_t g1, size
     return c->io->in + ((g0 - b->lo[0]) * c->in_n[1] + (g1 - b->lo[1])) * c->in_n[2] + (g2 - b->lo[2]);
 }
 
-/* Output plane i (output = input coordinates): axis 0 over the needed rows, then axis 1, then axis 2. */
-static tq_status gauss_plane(void *ctx, size_t item, int worker, struct tq_err *err)
+/* Axis-1 then axis-2 pass of one output inline from its axis-0 result p0 into out. */
+static void gauss_inplane(struct gauss_ctx *c, struct gauss_scratch *s, const float *p0, float *out)
+{
+    const struct tq_box *ob = &c->io->out_box, *nb = &c->need;
+    const size_t *vs = c->io->vol_shape;
+    size_t r1 = c->taps[1].r;
+    for (size_t j = ob->lo[1]; j < ob->hi[1]; j++) {
+        for (size_t q = 0; q <= 2 * r1; q++)
+            s->rows[q] = p0 + (tq_reflect((long long)j - (long long)r1 + (long long)q, vs[1]) - nb->lo[1]) * c->need_n[2];
+        tq_f1d_rows(&c->taps[1], s->rows, c->need_n[2], s->plane1 + (j - ob->lo[1]) * c->need_n[2]);
+    }
+    for (size_t j = 0; j < c->out_n[1]; j++)
+        tq_f1d_line(&c->taps[2], s->plane1 + j * c->need_n[2], nb->lo[2], vs[2], ob->lo[2], c->out_n[2], s->ext,
+                    s->rows, out + j * c->out_n[2]);
+}
+
+/* Output inlines [item * group, ...) (output = input coordinates): the axis-0 pass row by row for the whole group
+ * (consecutive inlines read nearly the same input rows, so they are read from cache once), then per inline the
+ * axis-1 and axis-2 passes. */
+static tq_status gauss_group(void *ctx, size_t item, int worker, struct tq_err *err)
 {
     (void)err;
     struct gauss_ctx *c = ctx;
     struct gauss_scratch *s = &c->scr[worker];
-    const struct tq_box *ob = &c->io->out_box, *nb = &c->need;
+    const struct tq_box *nb = &c->need;
     const size_t *vs = c->io->vol_shape;
-    size_t i = ob->lo[0] + item, r0 = c->taps[0].r, r1 = c->taps[1].r;
-    for (size_t j = nb->lo[1]; j < nb->hi[1]; j++) {
-        for (size_t q = 0; q <= 2 * r0; q++)
-            s->rows[q] = in_row(c, tq_reflect((long long)i - (long long)r0 + (long long)q, vs[0]), j, nb->lo[2]);
-        tq_f1d_rows(&c->taps[0], s->rows, c->need_n[2], s->plane0 + (j - nb->lo[1]) * c->need_n[2]);
-    }
-    for (size_t j = ob->lo[1]; j < ob->hi[1]; j++) {
-        for (size_t q = 0; q <= 2 * r1; q++)
-            s->rows[q] = s->plane0 +
-                         (tq_reflect((long long)j - (long long)r1 + (long long)q, vs[1]) - nb->lo[1]) * c->need_n[2];
-        tq_f1d_rows(&c->taps[1], s->rows, c->need_n[2], s->plane1 + (j - ob->lo[1]) * c->need_n[2]);
-    }
-    float *out = c->io->out + item * c->out_n[1] * c->out_n[2];
-    for (size_t j = 0; j < c->out_n[1]; j++)
-        tq_f1d_line(&c->taps[2], s->plane1 + j * c->need_n[2], nb->lo[2], vs[2], ob->lo[2], c->out_n[2], s->ext,
-                    s->rows, out + j * c->out_n[2]);
+    size_t first = item * c->group, n = c->out_n[0] - first < c->group ? c->out_n[0] - first : c->group;
+    size_t r0 = c->taps[0].r, pn = c->need_n[1] * c->need_n[2];
+    for (size_t j = nb->lo[1]; j < nb->hi[1]; j++)
+        for (size_t g = 0; g < n; g++) {
+            long long i = (long long)(c->io->out_box.lo[0] + first + g);
+            for (size_t q = 0; q <= 2 * r0; q++)
+                s->rows[q] = in_row(c, tq_reflect(i - (long long)r0 + (long long)q, vs[0]), j, nb->lo[2]);
+            tq_f1d_rows(&c->taps[0], s->rows, c->need_n[2], s->plane0 + g * pn + (j - nb->lo[1]) * c->need_n[2]);
+        }
+    for (size_t g = 0; g < n; g++)
+        gauss_inplane(c, s, s->plane0 + g * pn, c->io->out + (first + g) * c->out_n[1] * c->out_n[2]);
     return TQ_OK;
 }
 
@@ -82,7 +96,7 @@ static tq_status gauss_alloc(struct gauss_ctx *c, int nw, struct tq_err *err)
         return tq_fail(err, TQ_ERR_NOMEM, "gaussian: out of memory for thread scratch");
     for (int w = 0; w < nw; w++) {
         struct gauss_scratch *s = &c->scr[w];
-        s->plane0 = malloc(c->need_n[1] * c->need_n[2] * sizeof(float));
+        s->plane0 = malloc(c->group * c->need_n[1] * c->need_n[2] * sizeof(float));
         s->plane1 = malloc(c->out_n[1] * c->need_n[2] * sizeof(float));
         s->ext = malloc((c->out_n[2] + 2 * c->taps[2].r) * sizeof(float));
         s->rows = malloc((2 * rmax + 1) * sizeof *s->rows);
@@ -105,13 +119,17 @@ tq_status tq_gaussian_compute(const struct tq_op_params *p, const struct tq_bloc
         c.need_n[a] = tq_box_len(&c.need, a);
     }
     int nw = tq_par_workers(tq_op_threads(p), c.out_n[0]);
+    /* up to 8 inlines per item, but at least two items per worker so the threads stay balanced */
+    c.group = c.out_n[0] / (2 * (size_t)nw);
+    c.group = c.group < 1 ? 1 : c.group > 8 ? 8 : c.group;
+    size_t items = (c.out_n[0] + c.group - 1) / c.group;
     tq_status st = TQ_OK;
     for (int a = 0; a < 3 && !st; a++)
         st = tq_taps_gauss(p->sigma[a], tq_op_gauss_radius(p, a), &c.taps[a], err);
     if (!st)
         st = gauss_alloc(&c, nw, err);
     if (!st)
-        st = tq_par_for(nw, c.out_n[0], gauss_plane, &c, err);
+        st = tq_par_for(nw, items, gauss_group, &c, err);
     gauss_free(&c, nw);
     return st;
 }

@@ -28,7 +28,8 @@ const struct tq_op *tq_op_find(const char *name)
 
 void tq_op_params_default(struct tq_op_params *p)
 {
-    *p = (struct tq_op_params){.sigma = {3.0, 3.0, 3.0}, .truncate = 4.0, .full_size = 0, .threads = 0};
+    *p = (struct tq_op_params){.sigma = {3.0, 3.0, 3.0}, .truncate = 4.0, .full_size = 0, .threads = 0,
+                               .slab_bytes = 0};
 }
 
 size_t tq_op_no_trim(const struct tq_op_params *p)

@@ -22,6 +22,7 @@ struct tq_op_params {
     double truncate; /* Gaussian: radius = (int)(truncate * sigma + 0.5) (default 4.0) */
     int full_size;   /* GST3D: 1 = full-size output, 0 = trim one voxel per face like the original (default 0) */
     int threads;     /* worker threads inside one block; 0 = number of cores */
+    size_t slab_bytes; /* tq_op_run streams blocks in slabs of this many output bytes (0 = TQ_OP_SLAB_BYTES) */
 };
 
 /* Everything one kernel call needs: the input box (block + halo, clamped) and the output box to fill. */

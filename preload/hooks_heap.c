@@ -16,14 +16,6 @@
 
 #define TQ_EXPORT __attribute__((visibility("default")))
 
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
-extern void *__libc_memalign(size_t, size_t);
-extern void *__libc_valloc(size_t);
-extern void *__libc_pvalloc(size_t);
-
 /* What glibc's malloc_usable_size returns, read from the chunk header (size field before the block; bit 1 =
  * mmapped chunk, whose header is 16 bytes instead of 8). session.c checks this against the real function. */
 static inline size_t chunk_usable(const void *p)
@@ -59,7 +51,9 @@ static inline size_t tag_read(const void *p, size_t usable)
     return slack >= 1 && slack <= usable ? usable - slack : 0;
 }
 
-/* A new block p (or NULL) for a request of req bytes, through call c. */
+/* A new block p (or NULL) for a request of req bytes, through call c.
+ * took() and drop() are the only places a heap block is born or dies: per-allocation EVENTS (record --stacks,
+ * traces/FORMAT.md type 6) belong here, after the tq_counting() check so the shim's own blocks stay out. */
 static inline void *took(void *p, size_t req, enum tq_call c)
 {
     if (p) {

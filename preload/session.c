@@ -18,8 +18,6 @@
 
 struct tq_session tq_sess = {.lock = PTHREAD_MUTEX_INITIALIZER, .statm_fd = -1, .w = {.fd = -1}};
 
-size_t tq_heap_chunk_usable(const void *p);
-
 uint64_t tq_now_ns(void)
 {
     struct timespec ts;

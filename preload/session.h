@@ -36,7 +36,4 @@ extern struct tq_session tq_sess;
 /* Append a CALLS record (lock held). Can't fail. */
 void tq_session_put_calls_locked(void);
 
-extern void *__libc_malloc(size_t);
-extern void __libc_free(void *);
-
 #endif

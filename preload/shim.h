@@ -86,6 +86,20 @@ static inline void tq_count_mmap(int64_t d)
         tq_counters_raise(&tq_totals.peak_mmap, now);
 }
 
+/* ---- heap (hooks_heap.c) ---- */
+
+/* glibc's allocator, called directly: no dlsym, so no bootstrap allocation is ever needed. */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+extern void *__libc_memalign(size_t, size_t);
+extern void *__libc_valloc(size_t);
+extern void *__libc_pvalloc(size_t);
+
+/* What glibc's malloc_usable_size(p) returns, read from the chunk header. Can't fail for a glibc block. */
+size_t tq_heap_chunk_usable(const void *p);
+
 /* ---- session (session.c, sampler.c) ---- */
 
 /* Write the final sample, CALLS and END, flush and close the trace: once, in the traced process only.

@@ -82,6 +82,8 @@ static void write_fixture(const char *path, bool with_stacks)
     for (int i = 0; i < NSAMPLES; i++) {
         struct tq_rec_sample s = fixture_sample(i);
         put(&w, buf, tq_rec_put_sample(buf, sizeof buf, &s));
+        if (i % 10 == 9) /* several frames, as the shim's periodic flushes make */
+            cr_assert_eq(tq_writer_flush(&w), 0);
     }
     struct tq_rec_end e = {.t_ns = NSAMPLES * 10000000u, .reason = TQ_END_EXIT, .heap_peak_req = 20000};
     put(&w, buf, tq_rec_put_end(buf, sizeof buf, &e));
@@ -412,6 +414,54 @@ Test(export, a_recorded_trace_exports_and_plots)
     cairo_surface_t *img = cairo_image_surface_create_from_png(cmd);
     cr_assert_eq(cairo_surface_status(img), CAIRO_STATUS_SUCCESS);
     cairo_surface_destroy(img);
+    tq_rmtree(dir);
+    free(dir);
+}
+
+Test(export, a_truncated_trace_exports_what_it_holds)
+{
+    char *dir = tq_tmpdir(), trace[4200], cmd[8400], *out, *err;
+    snprintf(trace, sizeof trace, "%s/t.tq", dir);
+    write_fixture(trace, false);
+    /* Cut the file inside its last frames, as a SIGKILL between two writes would. */
+    size_t len;
+    free(tq_slurp(trace, &len));
+    cr_assert_eq(truncate(trace, (off_t)(len * 3 / 4)), 0);
+    snprintf(cmd, sizeof cmd, "%s export %s --format csv", tq_build_path("traceq"), trace);
+    cr_assert_eq(tq_run(cmd, &out, &err), 0, "%s", err);
+    int rows = 0;
+    for (char *p = strchr(out, '\n'); p && p[1]; p = strchr(p + 1, '\n'))
+        rows++;
+    cr_assert(rows >= 10 && rows < NSAMPLES, "%d rows from a cut trace", rows);
+    free(out);
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s export %s --format massif -o %s/m.out && ms_print %s/m.out >/dev/null",
+             tq_build_path("traceq"), trace, dir, dir);
+    cr_assert_eq(tq_runf("%s", cmd), 0);
+    tq_rmtree(dir);
+    free(dir);
+}
+
+Test(export, massif_peak_snapshot_lists_the_call_sites_when_the_trace_has_stacks)
+{
+    char *dir = tq_tmpdir(), trace[4200], cmd[8400], *out, *err;
+    snprintf(trace, sizeof trace, "%s/t.tq", dir);
+    write_fixture(trace, true);
+    uint64_t at_peak[4] = {0}, allocated[4] = {0}, peak = 0;
+    script_expect(at_peak, allocated, &peak);
+    snprintf(cmd, sizeof cmd, "%s export %s --format massif -o %s/m.out && ms_print %s/m.out",
+             tq_build_path("traceq"), trace, dir, dir);
+    cr_assert_eq(tq_run(cmd, &out, &err), 0, "%s", err);
+    /* ms_print prints each tree node as "->PCT% (BYTES B) ADDRESS: NAME", bytes with thousands separators. */
+    char want[128];
+    snprintf(want, sizeof want, "(%" PRIu64 ",%03" PRIu64 "B) (heap allocation functions)", peak / 1000, peak % 1000);
+    cr_assert(strstr(out, want), "root '%s' missing in:\n%s", want, out);
+    snprintf(want, sizeof want, "(%" PRIu64 ",%03" PRIu64 "B) 0x10300: libfix.so+0x300", at_peak[2] / 1000,
+             at_peak[2] % 1000);
+    cr_assert(strstr(out, want), "site '%s' missing in:\n%s", want, out);
+    cr_assert(strstr(out, "fixture+0x200"), "the caller is missing:\n%s", out);
+    free(out);
+    free(err);
     tq_rmtree(dir);
     free(dir);
 }

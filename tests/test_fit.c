@@ -147,17 +147,34 @@ Test(fit, knee_finds_where_memory_levels_off)
     size_t n = grid_points(pts, 0, 0, 0, 1);
     for (size_t i = 0; i < n; i++) {
         double v = pts[i].shape[0] * pts[i].shape[1] * pts[i].shape[2];
-        pts[i].y = fmin(5e6 + 10.0 * v, 1.4e8 + 0.3 * v);
+        pts[i].y = fmin(5e6 + 10.0 * v, 1.4e8 + 60.0 * pts[i].shape[1] * pts[i].shape[2]);
     }
     struct tq_fit_model m;
     struct tq_err err = {0};
     cr_assert_eq(tq_fit_model(TQ_FIT_KNEE, pts, n, &m, &err), TQ_OK, "%s", err.msg);
     cr_assert(fabs(m.coef[1] - 10.0) < 0.01, "first slope %g", m.coef[1]);
-    cr_assert(fabs(m.coef[3] - 0.3) < 0.01, "second slope %g", m.coef[3]);
+    cr_assert(fabs(m.coef[3] - 60.0) < 0.01, "plane slope %g", m.coef[3]);
     double big[3] = {800, 800, 800};
-    cr_assert(fabs(tq_fit_eval(&m, big) - (1.4e8 + 0.3 * 5.12e8)) < 1e6);
+    cr_assert(fabs(tq_fit_eval(&m, big) - (1.4e8 + 60.0 * 640000)) < 1e6);
     struct tq_fit_candidate c[TQ_FIT_NKINDS];
     size_t best;
     cr_assert_eq(tq_fit_select(pts, n, 5, 42, c, &best, &err), TQ_OK, "%s", err.msg);
     cr_assert_eq(best, TQ_FIT_KNEE, "chose %s", tq_fit_kind_name((enum tq_fit_kind)best));
+}
+
+Test(fit, leave_one_out_cv_on_a_hand_checked_case)
+{
+    /* folds == points is leave-one-out whatever the shuffle; line fits worked out by hand */
+    struct tq_fit_point pts[4] = {{{1, 1, 1}, 1}, {{1, 1, 2}, 2}, {{1, 1, 3}, 3}, {{1, 1, 4}, 5}};
+    double pred[4], want[4] = {1.0 / 3, 15.0 / 7, 25.0 / 7, 4.0};
+    struct tq_fit_metrics m;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_fit_cv(TQ_FIT_LINEAR, pts, 4, 4, 7, pred, &m, &err), TQ_OK, "%s", err.msg);
+    for (int i = 0; i < 4; i++)
+        cr_assert_float_eq(pred[i], want[i], 1e-9, "point %d: %g", i, pred[i]);
+    double r[4] = {2.0 / 3, -1.0 / 7, -4.0 / 7, 1.0};
+    cr_assert_float_eq(m.rmse, sqrt((r[0] * r[0] + r[1] * r[1] + r[2] * r[2] + r[3] * r[3]) / 4), 1e-9);
+    cr_assert_float_eq(m.mae, (r[0] - r[1] - r[2] + r[3]) / 4, 1e-9);
+    cr_assert_float_eq(m.accuracy, 0.5, 1e-12, "points 2 and 3 are over-predicted, 1 and 4 under by > 5%%");
+    cr_assert_float_eq(m.max_under, 1.0, 1e-9);
 }

@@ -187,6 +187,11 @@ Test(planner, none_and_bad_requests)
     r = request("envelope", &m, 100, 1ull << 30, TQ_PLANNER_TRACEQ);
     cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_ERR_USAGE);
     cr_assert(strstr(err.msg, "'gst3d', not 'envelope'"), "%s", err.msg);
+    original_model(&m, "gst3d");
+    snprintf(m.target, sizeof m.target, "wall_s");
+    r = request("gst3d", &m, 100, 1ull << 30, TQ_PLANNER_TRACEQ);
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_ERR_USAGE);
+    cr_assert(strstr(err.msg, "predicts wall_s"), "%s", err.msg);
     enum tq_planner_kind k;
     cr_assert_eq(tq_planner_parse("seed", &k, NULL), TQ_OK);
     cr_assert_eq(k, TQ_PLANNER_SEED);

@@ -86,3 +86,36 @@ Test(sweep, cpu_lists)
     cr_assert_eq(tq_sweep_parse_cpus("", &s, &err), TQ_ERR_USAGE);
     cr_assert_eq(tq_sweep_parse_cpus("99999", &s, &err), TQ_ERR_USAGE);
 }
+
+Test(sweep, real_operator_under_record)
+{
+#ifdef __SANITIZE_ADDRESS__
+    cr_skip_test("an ASan-built traceq cannot run under the LD_PRELOAD shim (ASan must be the first library)");
+#endif
+    char *dir = tq_tmpdir(), *out = NULL, *err = NULL, cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd %s && %s sweep --op gaussian --grid 20:40:20 --grid-samples 30 --runs 1 -o d.csv",
+             dir, tq_build_path("traceq"));
+    cr_assert_eq(tq_run(cmd, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "4 runs done (0 failed)"), "%s / %s", out, err);
+    char *csv;
+    cr_assert(asprintf(&csv, "%s/d.csv", dir) > 0);
+    struct tq_dataset *ds = NULL;
+    struct tq_err e = {0};
+    cr_assert_eq(tq_dataset_read(csv, &ds, &e), TQ_OK, "%s", e.msg);
+    for (size_t i = 0; i < ds->n; i++) {
+        const struct tq_dataset_row *r = &ds->rows[i];
+        cr_assert_eq(r->ok, 1, "%s", r->reason);
+        cr_assert(r->peak_rss_bytes > 0 && r->vmhwm_bytes >= r->peak_rss_bytes / 2, "rss %llu hwm %llu",
+                  (unsigned long long)r->peak_rss_bytes, (unsigned long long)r->vmhwm_bytes);
+        /* the trace sees at least the output slab of float32 voxels on the heap or in mmaps */
+        cr_assert(r->peak_heap_bytes + r->peak_mmap_bytes >= 4 * r->shape[1] * r->shape[2], "heap %llu",
+                  (unsigned long long)r->peak_heap_bytes);
+        cr_assert(strstr(r->trace, ".tq"), "trace path %s", r->trace);
+    }
+    tq_dataset_free(ds);
+    free(out);
+    free(err);
+    free(csv);
+    tq_rmtree(dir);
+    free(dir);
+}

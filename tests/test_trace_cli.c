@@ -141,3 +141,28 @@ Test(trace_cli, record_settings_precedence)
     tq_rmtree(d);
     free(d);
 }
+
+Test(trace_cli, record_lists_forked_children_and_report_flags_truncation)
+{
+    char *d = tq_tmpdir(), *out, *err, cmd[8400];
+    snprintf(cmd, sizeof cmd, "%s record -o %s -- %s fork", tq_build_path("traceq"), d, tq_build_path("progs/forker"));
+    cr_assert_eq(tq_run(cmd, &out, &err), 0);
+    int pid = atoi(strstr(out, "pid ") + 4), child = atoi(strstr(out, "child ") + 6);
+    char a[64], b[64];
+    snprintf(a, sizeof a, "/traceq.forker.%d.tq\n", pid);
+    snprintf(b, sizeof b, "/traceq.forker.%d.tq\n", child);
+    cr_expect(strstr(err, a) && strstr(err, b), "stderr lists both traces: %s", err);
+    free(out);
+    free(err);
+    char *d2 = tq_tmpdir();
+    snprintf(cmd, sizeof cmd, "%s abort", tq_build_path("progs/forker"));
+    cr_assert_eq(shim_record(d2, cmd, NULL), 134);
+    snprintf(cmd, sizeof cmd, "%s report %s/traceq.forker.*.tq", tq_build_path("traceq"), d2);
+    cr_assert_eq(tq_run(cmd, &out, NULL), 0);
+    cr_expect(strstr(out, "; truncated after ") && strstr(out, " samples"), "%s", out);
+    free(out);
+    tq_rmtree(d);
+    tq_rmtree(d2);
+    free(d);
+    free(d2);
+}

@@ -1,78 +1,9 @@
-#!/usr/bin/env bash
-# bench.sh - `make bench`: every traceq benchmark, one clearly separated section each.
-# Usage: tools/bench.sh BUILD_DIR
-set -euo pipefail
-build=${1:?usage: tools/bench.sh BUILD_DIR}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-TIMEFORMAT='%R %U %S'
-
-echo "traceq benchmarks on $(uname -n): $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
-     "load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "Times are wall and CPU (user+sys) seconds; ratios of CPU time are steadier on a shared machine."
-
-# run_timed OUTVAR CMD...: run once, store "wall cpu" of the command (its children included).
-run_timed() {
-    local __var=$1 t
-    shift
-    t=$( { time "$@" >/dev/null 2>&1; } 2>&1 | tail -1)
-    printf -v "$__var" '%s' "$(awk '{printf "%.3f %.3f", $1, $2 + $3}' <<<"$t")"
-}
-
-# best_of N OUTVAR CMD...: the run with the least CPU time of N.
-best_of() {
-    local n=$1 var=$2 best="" r
-    shift 2
-    for ((i = 0; i < n; i++)); do
-        run_timed r "$@"
-        if [[ -z $best ]] || awk -v a="$r" -v b="$best" 'BEGIN{split(a,x," ");split(b,y," ");exit !(x[2]<y[2])}'; then
-            best=$r
-        fi
-    done
-    printf -v "$var" '%s' "$best"
-}
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", (b > 0 ? a / b : 0)}'; }
-
-# ---------------------------------------------------------------------------------------------------------
-# Section: malloc storm (issue 3) - 5,000,000 malloc/free pairs, 1024 live pointers per thread, sizes 16..4111,
-# split over 1 and 4 threads. Bare vs libtraceq.so (counters + 10 ms sampling) vs heaptrack. Goal: shim <= 1.15x.
-# ---------------------------------------------------------------------------------------------------------
-echo
-echo "== malloc storm: 5,000,000 malloc/free pairs, 1024 live pointers/thread, sizes 16..4111 (best of 3; heaptrack 1 run)"
-storm=$build/bench/malloc_storm
-printf '%-8s %-18s %-26s %-26s %-14s %-14s\n' threads "bare wall/cpu" "shim wall/cpu (ratio cpu)" \
-       "heaptrack wall/cpu (ratio)" "shim B/call" "heaptrack B/call"
-for threads in 1 4; do
-    best_of 3 bare "$storm" 5000000 "$threads"
-    rm -rf "$work/shim" && mkdir -p "$work/shim"
-    best_of 3 shim env LD_PRELOAD="$build/libtraceq.so" TRACEQ_OUTPUT_DIR="$work/shim" "$storm" 5000000 "$threads"
-    # bytes per call of the last shim run: its trace size over its calls
-    last=$(ls -t "$work"/shim/traceq.*.tq | head -1)
-    calls=$("$build/traceq" report --json "$last" | awk -F': ' '/"calls_total"/{gsub(",","",$2); print $2; exit}')
-    shim_bpc=$(awk -v s="$(stat -c %s "$last")" -v c="$calls" 'BEGIN{printf "%.4f", s / c}')
-    read -r bw bc <<<"$bare"
-    read -r sw sc <<<"$shim"
-    ht_col="skipped" ht_bpc="-"
-    if command -v heaptrack >/dev/null 2>&1; then
-        rm -rf "$work/ht" && mkdir -p "$work/ht"
-        run_timed ht heaptrack -o "$work/ht/storm" "$storm" 5000000 "$threads"
-        read -r hw hc <<<"$ht"
-        f=$(ls "$work"/ht/storm* 2>/dev/null | head -1 || true)
-        [[ -n $f ]] && ht_bpc=$(awk -v s="$(stat -c %s "$f")" -v c="$calls" 'BEGIN{printf "%.3f", s / c}')
-        ht_col="$hw/$hc ($(ratio "$hc" "$bc"))"
-    fi
-    printf '%-8s %-18s %-26s %-26s %-14s %-14s\n' "$threads" "$bw/$bc" "$sw/$sc ($(ratio "$sc" "$bc"))" "$ht_col" \
-           "$shim_bpc" "$ht_bpc"
+#!/bin/sh
+# bench.sh - `make bench`: runs every benchmark section (tools/bench_*.sh) in turn with the build directory.
+set -eu
+BUILD=${1:?usage: bench.sh BUILD_DIR}
+for b in "$(dirname "$0")"/bench_*.sh; do
+    [ -e "$b" ] || continue
+    echo "#### $(basename "$b")"
+    bash "$b" "$BUILD"
 done
-command -v heaptrack >/dev/null 2>&1 || echo "(heaptrack is not installed: its columns are skipped)"
-echo "The shim's default mode writes samples and counters only (bytes/call is tiny); heaptrack records every event."
-echo "CPU ratios include the shim's sampler thread; wall ratios depend on what else the machine runs."
-
-# ---------------------------------------------------------------------------------------------------------
-# Section: memory models (issue 5) - sweep each operator over 100..400 step 100 (64 shapes), fit, then run
-# held-out shapes up to 800^3 and print measured vs predicted peak, the bound, and the seed planner's estimate.
-# Goal: <= 5% error and the bound never below the measured peak. Settings: tools/bench_model.sh.
-# ---------------------------------------------------------------------------------------------------------
-echo
-TQ_BENCH_DIR=${TQ_BENCH_DIR:-$work/model} bash "$(dirname "$0")/bench_model.sh" "$build"

@@ -55,8 +55,14 @@ static void print_table(const struct tq_compare *c)
             snprintf(err, sizeof err, "%+.1f%%", 100 * rel);
         if (tq_compare_overhead(c, r, &ratio))
             snprintf(over, sizeof over, "%.2fx", ratio);
-        printf("%-10s %-48s %11s %9s %9.3f %9s  %s\n", r->backend, r->measures,
-               tq_format_bytes(r->peak_bytes, peak, sizeof peak), err, r->wall_s, over, r->note);
+        char spread[96] = "";
+        if (c->runs > 1 && r->peak_min != r->peak_max) {
+            char lo[32], hi[32];
+            snprintf(spread, sizeof spread, "peaks %s..%s over %d runs%s", tq_format_bytes(r->peak_min, lo, sizeof lo),
+                     tq_format_bytes(r->peak_max, hi, sizeof hi), c->runs, r->note[0] ? "; " : "");
+        }
+        printf("%-10s %-48s %11s %9s %9.3f %9s  %s%s\n", r->backend, r->measures,
+               tq_format_bytes(r->peak_bytes, peak, sizeof peak), err, r->wall_s, over, spread, r->note);
     }
 }
 

@@ -126,9 +126,14 @@ struct shape_row {
     double bound;
 };
 
-static size_t plan_rows(const struct tq_plan *p, const struct tq_plan_request *r, struct shape_row *rows)
+#define MAX_ROWS 64
+
+/* Distinct block shapes into rows (at most MAX_ROWS); *rest counts the blocks of the shapes left out. */
+static size_t plan_rows(const struct tq_plan *p, const struct tq_plan_request *r, struct shape_row *rows,
+                        size_t *rest)
 {
     size_t n = 0;
+    *rest = 0;
     for (size_t i = 0; i < p->nblocks; i++) {
         struct shape_row x = {{0}, {0}, 1, p->blocks[i].predicted_bytes, 0};
         struct tq_box in;
@@ -143,8 +148,10 @@ static size_t plan_rows(const struct tq_plan *p, const struct tq_plan_request *r
             k++;
         if (k < n)
             rows[k].count++;
-        else if (n < 64)
+        else if (n < MAX_ROWS)
             rows[n++] = x;
+        else
+            (*rest)++;
     }
     return n;
 }
@@ -158,8 +165,8 @@ static void plan_print_table(const struct tq_plan *p, const struct tq_plan_reque
     if (p->memory_bytes)
         printf("limit: %s x %.2f = %s per worker, %d worker(s)\n", tq_format_bytes(p->memory_bytes, a, sizeof a),
                p->safety, tq_format_bytes((uint64_t)limit, b, sizeof b), p->workers);
-    struct shape_row *rows = malloc(64 * sizeof *rows);
-    size_t n = rows ? plan_rows(p, r, rows) : 0;
+    struct shape_row *rows = malloc(MAX_ROWS * sizeof *rows);
+    size_t rest = 0, n = rows ? plan_rows(p, r, rows, &rest) : 0;
     printf("%6s  %-16s %-16s %12s %14s\n", "blocks", "output block", "input box", "predicted", "traceq bound");
     for (size_t k = 0; k < n; k++) {
         char ob[32], ib[32];
@@ -170,6 +177,8 @@ static void plan_print_table(const struct tq_plan *p, const struct tq_plan_reque
                r->model ? tq_format_bytes((uint64_t)(rows[k].bound > 0 ? rows[k].bound : 0), c, sizeof c) : "-",
                over ? "  OVER THE LIMIT" : "");
     }
+    if (rest)
+        printf("%6zu  blocks of other shapes (not listed)\n", rest);
     free(rows);
 }
 

@@ -1,5 +1,6 @@
 /* cmd_predict.c - `traceq predict`: a model's predicted peak and safety bound for one input shape. */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,10 +26,13 @@ static void predict_usage(FILE *f)
 static void predict_print(const struct tq_model *m, const size_t s[3], const struct tq_prediction *p, int json)
 {
     if (json) {
-        json_t *o = json_pack("{s:s,s:[I,I,I],s:s,s:I,s:I,s:b,s:s}", "op", m->op, "shape", (json_int_t)s[0],
+        /* bytes are whole numbers, seconds (--target wall_s) are not */
+        int secs = !strcmp(m->target, "wall_s");
+        json_t *o = json_pack("{s:s,s:[I,I,I],s:s,s:o,s:o,s:b,s:s}", "op", m->op, "shape", (json_int_t)s[0],
                               (json_int_t)s[1], (json_int_t)s[2], "target", m->target, "predicted",
-                              (json_int_t)p->bytes, "bound", (json_int_t)p->bound, "extrapolating",
-                              p->extrapolating, "warning", p->warning);
+                              secs ? json_real(p->bytes) : json_integer((json_int_t)ceil(p->bytes)), "bound",
+                              secs ? json_real(p->bound) : json_integer((json_int_t)ceil(p->bound)),
+                              "extrapolating", p->extrapolating, "warning", p->warning);
         char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
         printf("%s\n", text ? text : "{}");
         free(text);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -101,6 +102,11 @@ int tq_writer_open(struct tq_trace_writer *w, int fd)
     /* FORMAT.md: readers cap the window at 8 MiB; frames are at most 256 KiB anyway. */
     ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, 18);
     w->fd = fd;
+    struct stat st;
+    if (fstat(fd, &st) == 0) {
+        w->dev = (unsigned long long)st.st_dev;
+        w->ino = (unsigned long long)st.st_ino;
+    }
     w->len = tq_trace_put_preamble(w->buf, w->cap);
     return 0;
 }
@@ -130,6 +136,14 @@ int tq_writer_flush(struct tq_trace_writer *w)
     }
     if (w->len == 0)
         return 0;
+    struct stat st;
+    if (fstat(w->fd, &st) != 0 || (unsigned long long)st.st_dev != w->dev ||
+        (unsigned long long)st.st_ino != w->ino) {
+        w->failed = 1;
+        w->fd = -1; /* not ours any more: never write to it, never close it */
+        w->len = 0;
+        return -1;
+    }
     size_t start = 0;
     /* The preamble is a skippable frame already: write it raw, compress only records. */
     if (w->bytes_written == 0 && w->len >= TQ_TRACE_PREAMBLE_SIZE) {

@@ -15,6 +15,7 @@ struct tq_trace_writer {
     uint8_t *zbuf;        /* one compressed frame */
     size_t zcap;
     int failed;           /* a write failed (disk full...): later appends and flushes are dropped */
+    unsigned long long dev, ino; /* identity of the file: a program that closes "all" descriptors may reuse fd */
     uint64_t bytes_written;
 };
 
@@ -35,7 +36,9 @@ int tq_writer_open(struct tq_trace_writer *w, int fd);
 int tq_writer_append(struct tq_trace_writer *w, const void *rec, size_t n);
 
 /* Compress the queued records into one zstd frame (with checksum) and write it. Returns 0 (also when
- * nothing was queued), or -1 when writing failed (w->failed is set; the program must not be disturbed). */
+ * nothing was queued), or -1 when writing failed (w->failed is set; the program must not be disturbed).
+ * Before writing it checks that fd still is the trace file: if the program closed it (and maybe opened
+ * something else under that number), the trace stops there instead of writing into the program's file. */
 int tq_writer_flush(struct tq_trace_writer *w);
 
 /* Drop queued records without writing them (a fork child drops its parent's). Can't fail. */

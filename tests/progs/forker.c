@@ -1,8 +1,11 @@
 /* forker.c - process-tree shapes for the shim tests. Prints "pid P" and "child C" lines on stdout.
  * Modes: fork (child _exit(5)s), forkexec (child execs argv[2]), abort, sleep (waits to be killed),
  * thread_exit (a second thread calls exit(4)), plant DIR PROG (the child waits until the parent has planted a
- * symlink DIR/traceq.<PROG>.<child>.tq -> DIR/victim, then execs PROG: its trace must not follow the link). */
+ * symlink DIR/traceq.<PROG>.<child>.tq -> DIR/victim, then execs PROG: its trace must not follow the link),
+ * closeall DIR (closes every descriptor above 2, then writes DIR/mine.txt through whatever number it gets). */
+#include <fcntl.h>
 #include <pthread.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +70,19 @@ int main(int argc, char **argv)
         int st;
         waitpid(c, &st, 0);
         return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+    }
+    if (!strcmp(mode, "closeall") && argc > 2) {
+        for (int fd = 3; fd < 1024; fd++)
+            close(fd);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/mine.txt", argv[2]);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || write(fd, "mine\n", 5) != 5)
+            return 1;
+        struct timespec ts = {0, 300 * 1000000L}; /* the sampler flushes meanwhile */
+        nanosleep(&ts, NULL);
+        close(fd);
+        return 0;
     }
     if (!strcmp(mode, "abort"))
         abort();

@@ -1,0 +1,274 @@
+/* heap_replay.c - two streaming passes over a trace's EVENTS/STACK/MODULE records (see heap_replay.h). */
+#define _GNU_SOURCE
+#include "heap_replay.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../traces/reader.h"
+#include "live_map.h"
+#include "symbolize.h"
+
+struct site {
+    struct tq_heap_site pub;
+    uint64_t live; /* bytes held now, during a pass */
+};
+
+struct tq_heap_replay {
+    const char *path;
+    struct tq_live_map *live;
+    struct site *sites; /* indexed by stack id */
+    size_t nsites;
+    struct tq_symbolizer *sym;
+    uint64_t total_live, peak_live, peak_t_ns, peak_event, event, events_with_stack;
+    bool second; /* second pass: stop after event number peak_event */
+};
+
+/* Ids are dense small integers in practice; refuse absurd ones rather than allocate gigabytes. */
+enum { MAX_STACK_ID = 1 << 24 };
+
+static tq_status site_of(struct tq_heap_replay *r, uint32_t id, struct site **out, struct tq_err *err)
+{
+    if (id >= MAX_STACK_ID)
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: stack id %u out of range", r->path, id);
+    if (id >= r->nsites) {
+        size_t n = (size_t)id + 1 > r->nsites * 2 ? (size_t)id + 1 : r->nsites * 2;
+        struct site *s = realloc(r->sites, n * sizeof *s);
+        if (!s)
+            return tq_fail(err, TQ_ERR_NOMEM, "out of memory for stacks");
+        memset(s + r->nsites, 0, (n - r->nsites) * sizeof *s);
+        for (size_t i = r->nsites; i < n; i++)
+            s[i].pub.stack_id = (uint32_t)i;
+        r->sites = s;
+        r->nsites = n;
+    }
+    *out = &r->sites[id];
+    return TQ_OK;
+}
+
+static bool is_alloc(unsigned k)
+{
+    return k == TQ_CALL_MALLOC || k == TQ_CALL_CALLOC || k == TQ_CALL_POSIX_MEMALIGN || k == TQ_CALL_ALIGNED_ALLOC ||
+           k == TQ_CALL_MEMALIGN || k == TQ_CALL_VALLOC || k == TQ_CALL_PVALLOC;
+}
+
+static void release(struct tq_heap_replay *r, uint64_t addr)
+{
+    uint64_t size;
+    uint32_t stack;
+    if (tq_live_map_take(r->live, addr, &size, &stack) && stack < r->nsites) {
+        r->sites[stack].live -= size;
+        r->total_live -= size;
+    }
+}
+
+static tq_status acquire(struct tq_heap_replay *r, const struct tq_event *ev, struct tq_err *err)
+{
+    struct site *s;
+    TQ_TRY(site_of(r, ev->stack_id, &s, err));
+    if (!tq_live_map_put(r->live, ev->addr, ev->size, ev->stack_id))
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory for live blocks");
+    if (!r->second) {
+        s->pub.allocated_bytes += ev->size;
+        s->pub.calls++;
+    }
+    s->live += ev->size;
+    r->total_live += ev->size;
+    return TQ_OK;
+}
+
+/* Apply one heap event; other kinds (mmap family) are not heap and are skipped. */
+static tq_status replay(struct tq_heap_replay *r, const struct tq_event *ev, struct tq_err *err)
+{
+    unsigned k = ev->kind;
+    if (k == TQ_CALL_FREE) {
+        release(r, ev->addr);
+    } else if (k == TQ_CALL_REALLOC || k == TQ_CALL_REALLOCARRAY) {
+        release(r, ev->old_addr);
+        if (ev->addr)
+            TQ_TRY(acquire(r, ev, err));
+    } else if (is_alloc(k) && ev->addr) {
+        TQ_TRY(acquire(r, ev, err));
+    } else {
+        return TQ_OK;
+    }
+    r->events_with_stack += ev->stack_id != 0;
+    r->event++;
+    if (!r->second && r->total_live > r->peak_live) {
+        r->peak_live = r->total_live;
+        r->peak_event = r->event;
+        r->peak_t_ns = ev->t_ns;
+    }
+    return TQ_OK;
+}
+
+static tq_status on_events(struct tq_heap_replay *r, const struct tq_rec *rec, bool *stop, struct tq_err *err)
+{
+    struct tq_rec_events e;
+    struct tq_events_iter it;
+    struct tq_event ev;
+    if (tq_rec_get_events(rec, &e, &it))
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt EVENTS record", r->path);
+    int got;
+    while ((got = tq_events_next(&it, &ev)) == 1) {
+        TQ_TRY(replay(r, &ev, err));
+        if (r->second && r->event == r->peak_event) {
+            *stop = true;
+            return TQ_OK;
+        }
+    }
+    return got < 0 ? tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt event", r->path) : TQ_OK;
+}
+
+static tq_status on_stack(struct tq_heap_replay *r, const struct tq_rec *rec, struct tq_err *err)
+{
+    struct tq_rec_stack s;
+    struct site *site;
+    if (tq_rec_get_stack(rec, &s))
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt STACK record", r->path);
+    TQ_TRY(site_of(r, s.id, &site, err));
+    if (site->pub.ips) /* a repeated STACK record keeps the first */
+        return TQ_OK;
+    uint64_t *ips = malloc((s.depth ? s.depth : 1) * sizeof *ips);
+    if (!ips)
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory for stacks");
+    for (uint32_t i = 0; i < s.depth; i++)
+        ips[i] = tq_rec_stack_ip(&s, i);
+    site->pub.ips = ips;
+    site->pub.depth = s.depth;
+    return TQ_OK;
+}
+
+static tq_status on_module(struct tq_heap_replay *r, const struct tq_rec *rec, struct tq_err *err)
+{
+    struct tq_rec_module m;
+    if (tq_rec_get_module(rec, &m))
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt MODULE record", r->path);
+    char *path = strndup(m.path, m.path_len);
+    if (!path)
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory for modules");
+    tq_status st = tq_symbolizer_add_mapping(r->sym, m.start, m.end, m.offset, path, err);
+    free(path);
+    return st;
+}
+
+/* One pass over the records; stacks and modules are only collected the first time. */
+static tq_status pass(struct tq_heap_replay *r, struct tq_err *err)
+{
+    struct tq_trace_reader *rd;
+    TQ_TRY(tq_trace_open(r->path, &rd, err));
+    struct tq_rec rec;
+    bool done = false, stop = false;
+    tq_status st;
+    while (!stop && !(st = tq_trace_next(rd, &rec, &done, err)) && !done) {
+        if (rec.type == TQ_REC_EVENTS)
+            st = on_events(r, &rec, &stop, err);
+        else if (rec.type == TQ_REC_STACK && !r->second)
+            st = on_stack(r, &rec, err);
+        else if (rec.type == TQ_REC_MODULE && !r->second)
+            st = on_module(r, &rec, err);
+        if (st)
+            break;
+    }
+    tq_trace_close(rd);
+    return st;
+}
+
+/* The second pass starts from an empty heap and stops at the peak event; what each stack holds then is kept. */
+static tq_status replay_to_peak(struct tq_heap_replay *r, struct tq_err *err)
+{
+    tq_live_map_free(r->live);
+    if (!(r->live = tq_live_map_new()))
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < r->nsites; i++)
+        r->sites[i].live = 0;
+    r->total_live = 0;
+    r->event = 0;
+    r->second = true;
+    if (r->peak_event > 0)
+        TQ_TRY(pass(r, err));
+    for (size_t i = 0; i < r->nsites; i++)
+        r->sites[i].pub.peak_bytes = r->sites[i].live;
+    return TQ_OK;
+}
+
+tq_status tq_heap_replay_run(const char *path, struct tq_heap_replay **out, struct tq_err *err)
+{
+    struct tq_heap_replay *r = calloc(1, sizeof *r);
+    if (!r)
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    r->path = path;
+    r->live = tq_live_map_new();
+    r->sym = tq_symbolizer_new();
+    tq_status st = r->live && r->sym ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    if (!st)
+        st = pass(r, err);
+    if (!st && r->events_with_stack == 0)
+        st = tq_fail(err, TQ_ERR_USAGE, "%s was recorded without stacks; record it with traceq record --stacks",
+                     path);
+    if (!st)
+        st = replay_to_peak(r, err);
+    if (st) {
+        tq_heap_replay_free(r);
+        return st;
+    }
+    tq_live_map_free(r->live); /* not needed after the replay */
+    r->live = NULL;
+    *out = r;
+    return TQ_OK;
+}
+
+size_t tq_heap_replay_count(const struct tq_heap_replay *r)
+{
+    return r->nsites;
+}
+
+const struct tq_heap_site *tq_heap_replay_site(const struct tq_heap_replay *r, size_t i)
+{
+    return &r->sites[i].pub;
+}
+
+uint64_t tq_heap_replay_peak(const struct tq_heap_replay *r)
+{
+    return r->peak_live;
+}
+
+uint64_t tq_heap_replay_peak_t_ns(const struct tq_heap_replay *r)
+{
+    return r->peak_t_ns;
+}
+
+char *tq_heap_replay_frame(struct tq_heap_replay *r, const struct tq_heap_site *s, uint32_t i, int with_line,
+                           char *buf, size_t size)
+{
+    uint64_t ip = s->ips[i], at = i == 0 ? ip : ip - 1;
+    struct tq_symbol sym;
+    if (!tq_symbolizer_lookup(r->sym, at, &sym)) {
+        snprintf(buf, size, "0x%" PRIx64, ip);
+    } else if (sym.function) {
+        const char *file = sym.file ? strrchr(sym.file, '/') : NULL;
+        if (with_line && sym.file)
+            snprintf(buf, size, "%s (%s:%d)", sym.function, file ? file + 1 : sym.file, sym.line);
+        else
+            snprintf(buf, size, "%s", sym.function);
+    } else {
+        const char *slash = strrchr(sym.module, '/');
+        snprintf(buf, size, "%s+0x%" PRIx64, slash ? slash + 1 : sym.module, sym.offset + (ip - at));
+    }
+    return buf;
+}
+
+void tq_heap_replay_free(struct tq_heap_replay *r)
+{
+    if (!r)
+        return;
+    tq_live_map_free(r->live);
+    for (size_t i = 0; i < r->nsites; i++)
+        free((void *)r->sites[i].pub.ips);
+    free(r->sites);
+    tq_symbolizer_free(r->sym);
+    free(r);
+}

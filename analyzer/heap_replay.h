@@ -1,0 +1,49 @@
+/* heap_replay.h - replay a trace's allocation events (traceq record --stacks) into heap bytes per call stack:
+ * held at the moment the live heap peaked, allocated in total, and allocation calls. Used by the folded and
+ * massif exports; also what `traceq report --top` needs. Streams the trace twice (once to find the peak, once to
+ * stop at it); memory grows with the live blocks and distinct stacks, not with the trace's length. */
+#ifndef TQ_HEAP_REPLAY_H
+#define TQ_HEAP_REPLAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/status.h"
+
+/* One call stack's figures. Heap only: the malloc family; mmap/munmap/mremap events are left out. */
+struct tq_heap_site {
+    uint32_t stack_id;        /* 0 = events recorded without a stack */
+    uint32_t depth;
+    const uint64_t *ips;      /* depth instruction pointers, innermost first (borrowed from the replay) */
+    uint64_t peak_bytes;      /* held when the total live heap peaked */
+    uint64_t allocated_bytes; /* all bytes allocated (a realloc counts its new size) */
+    uint64_t calls;           /* allocation calls (malloc, calloc, realloc, memalign family) */
+};
+
+struct tq_heap_replay; /* opaque */
+
+/* Replay the trace at `path`. Events are taken in record order (each thread's batches as they were flushed), so
+ * for several threads the moment of the peak is as the batches order it. Fails with TQ_ERR_USAGE when the trace
+ * has no allocation events with stacks ("record it with traceq record --stacks"), the reader's errors
+ * (TQ_ERR_IO, TQ_ERR_FORMAT, TQ_ERR_TRUNCATED), TQ_ERR_FORMAT on a record that does not decode or a stack id
+ * above 2^24, TQ_ERR_NOMEM. *out is the caller's: free with tq_heap_replay_free. */
+tq_status tq_heap_replay_run(const char *path, struct tq_heap_replay **out, struct tq_err *err);
+
+/* Sites, by stack id (0..count-1); ids never used have all figures 0. Can't fail. */
+size_t tq_heap_replay_count(const struct tq_heap_replay *r);
+const struct tq_heap_site *tq_heap_replay_site(const struct tq_heap_replay *r, size_t i);
+
+/* Total live heap at the peak, and when (ns since the trace started). Can't fail. */
+uint64_t tq_heap_replay_peak(const struct tq_heap_replay *r);
+uint64_t tq_heap_replay_peak_t_ns(const struct tq_heap_replay *r);
+
+/* Name frame i of a site into buf: the function when its module's symbols can be read (frames past the
+ * innermost are return addresses, so ip - 1 is looked up), else "module+0xOFFSET", else "0x...". With
+ * `with_line`, " (file:line)" follows when debug info has it. Returns buf. Can't fail (truncates). */
+char *tq_heap_replay_frame(struct tq_heap_replay *r, const struct tq_heap_site *s, uint32_t i, int with_line,
+                           char *buf, size_t size);
+
+/* Free a replay. tq_heap_replay_free(NULL) is a no-op. */
+void tq_heap_replay_free(struct tq_heap_replay *r);
+
+#endif

@@ -1,0 +1,110 @@
+/* massif_tree.c - a trie of the stacks held at the heap peak, innermost frame first, printed in massif's
+ * "nCHILDREN: BYTES ADDRESS: function (file:line)" indented form. */
+#include "massif_tree.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+struct node {
+    uint64_t ip, bytes;
+    const struct tq_heap_site *site; /* a stack through this node, to name its frame */
+    uint32_t frame;                  /* index of this node's frame in site->ips */
+    size_t child, sibling;           /* first child, next sibling; 0 = none (node 0 is the root) */
+};
+
+struct tree {
+    struct node *n;
+    size_t len, cap;
+};
+
+static size_t tree_add(struct tree *t, size_t parent, const struct tq_heap_site *s, uint32_t frame)
+{
+    if (t->len == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 256;
+        struct node *n = realloc(t->n, cap * sizeof *n);
+        if (!n)
+            return 0;
+        t->n = n;
+        t->cap = cap;
+    }
+    size_t i = t->len++;
+    t->n[i] = (struct node){s->depth ? s->ips[frame] : 0, 0, s, frame, 0, t->n[parent].child};
+    t->n[parent].child = i;
+    return i;
+}
+
+/* Add one stack's bytes along its path from the allocation site outwards. Returns false when memory runs out. */
+static bool tree_insert(struct tree *t, const struct tq_heap_site *s, uint64_t bytes)
+{
+    size_t cur = 0;
+    t->n[0].bytes += bytes;
+    for (uint32_t f = 0; f < (s->depth ? s->depth : 1); f++) {
+        uint64_t ip = s->depth ? s->ips[f] : 0;
+        size_t c = t->n[cur].child;
+        while (c && t->n[c].ip != ip)
+            c = t->n[c].sibling;
+        if (!c && !(c = tree_add(t, cur, s, f)))
+            return false;
+        t->n[c].bytes += bytes;
+        cur = c;
+    }
+    return true;
+}
+
+static const struct tree *sort_tree; /* qsort has no context argument */
+
+static int by_bytes_desc(const void *a, const void *b)
+{
+    uint64_t x = sort_tree->n[*(const size_t *)a].bytes, y = sort_tree->n[*(const size_t *)b].bytes;
+    return (x < y) - (x > y);
+}
+
+static tq_status print_node(const struct tree *t, size_t i, int depth, struct tq_heap_replay *r, FILE *out,
+                            struct tq_err *err)
+{
+    size_t nkids = 0, *kids = NULL;
+    for (size_t c = t->n[i].child; c; c = t->n[c].sibling)
+        nkids++;
+    if (nkids && !(kids = malloc(nkids * sizeof *kids)))
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory for the massif tree");
+    nkids = 0;
+    for (size_t c = t->n[i].child; c; c = t->n[c].sibling)
+        kids[nkids++] = c;
+    sort_tree = t;
+    if (nkids)
+        qsort(kids, nkids, sizeof *kids, by_bytes_desc);
+    char name[600];
+    fprintf(out, "%*sn%zu: %" PRIu64 " ", depth, "", nkids, t->n[i].bytes);
+    if (i == 0)
+        fputs("(heap allocation functions) malloc/new/new[], --alloc-fns, etc.\n", out);
+    else if (!t->n[i].site->depth)
+        fputs("0x0: ??? (allocations recorded without a stack)\n", out);
+    else
+        fprintf(out, "0x%" PRIx64 ": %s\n", t->n[i].ip,
+                tq_heap_replay_frame(r, t->n[i].site, t->n[i].frame, 1, name, sizeof name));
+    tq_status st = TQ_OK;
+    for (size_t k = 0; k < nkids && !st; k++)
+        st = print_node(t, kids[k], depth + 1, r, out, err);
+    free(kids);
+    return st;
+}
+
+tq_status tq_massif_tree_write(struct tq_heap_replay *r, FILE *out, struct tq_err *err)
+{
+    struct tree t = {calloc(256, sizeof *t.n), 1, 256};
+    if (!t.n)
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory for the massif tree");
+    tq_status st = TQ_OK;
+    for (size_t i = 0; i < tq_heap_replay_count(r) && !st; i++) {
+        const struct tq_heap_site *s = tq_heap_replay_site(r, i);
+        if (s->peak_bytes && !tree_insert(&t, s, s->peak_bytes))
+            st = tq_fail(err, TQ_ERR_NOMEM, "out of memory for the massif tree");
+    }
+    if (!st)
+        st = print_node(&t, 0, 0, r, out, err);
+    free(t.n);
+    if (!st && ferror(out))
+        st = tq_fail(err, TQ_ERR_IO, "cannot write the massif file");
+    return st;
+}
