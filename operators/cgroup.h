@@ -41,8 +41,8 @@ void tq_cg_root_free(tq_cg_root *root);
 /* Create child group `name` of root limited to `limit` bytes, swap included (v1 memsw / v2 swap.max = 0 where the
  * kernel has them). Fails with TQ_ERR_IO when the group cannot be made or the limit not set. Caller frees. */
 tq_status tq_cg_create(tq_cg_root *root, const char *name, uint64_t limit, tq_cgroup **out, struct tq_err *err);
-/* Move process pid (0 = the caller) into the group. Async-signal-safe apart from the error message, so a forked
- * child may call it. Fails with TQ_ERR_IO. */
+/* Move process pid (0 = the caller) into the group; a freshly forked worker calls it on itself before it
+ * allocates anything. Fails with TQ_ERR_IO. */
 tq_status tq_cg_attach(const tq_cgroup *cg, pid_t pid, struct tq_err *err);
 /* Read the group's counters. Fails with TQ_ERR_IO when a counter file cannot be read. */
 tq_status tq_cg_read(const tq_cgroup *cg, struct tq_cg_stats *st, struct tq_err *err);

@@ -193,3 +193,24 @@ void tq_journal_free(tq_journal *j)
     free(j->path);
     free(j);
 }
+
+tq_status tq_journal_discard(const char *path, struct tq_err *err)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return TQ_OK;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    tq_status st = TQ_OK;
+    while (st == TQ_OK && (len = getline(&line, &cap, f)) > 0) {
+        line[strcspn(line, "\n")] = 0;
+        if (!strncmp(line, "data ", 5) && unlink(line + 5) && errno != ENOENT)
+            st = tq_fail_errno(err, TQ_ERR_IO, "cannot remove the unfinished output %s", line + 5);
+    }
+    free(line);
+    fclose(f);
+    if (st == TQ_OK && unlink(path) && errno != ENOENT)
+        st = tq_fail_errno(err, TQ_ERR_IO, "cannot remove journal %s", path);
+    return st;
+}

@@ -33,6 +33,9 @@ int tq_journal_has(const tq_journal *j, const struct tq_box *box);
 tq_status tq_journal_append(tq_journal *j, const struct tq_box *box, struct tq_err *err);
 /* Close the journal and delete its file (the run completed). Fails with TQ_ERR_IO when it cannot be removed. */
 tq_status tq_journal_finish(tq_journal *j, struct tq_err *err);
+/* Delete an abandoned journal at path and the unfinished output file its "data" line names (starting over with
+ * --force). A missing journal is not an error. Fails with TQ_ERR_IO when a file cannot be removed. */
+tq_status tq_journal_discard(const char *path, struct tq_err *err);
 /* Close the journal, keeping the file. NULL is a no-op. */
 void tq_journal_free(tq_journal *j);
 

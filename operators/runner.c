@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -150,8 +151,12 @@ static uint64_t self_hwm(void)
 }
 
 /* Body of a worker process: join the cgroup, compute one block, report through fd, exit. Never returns. */
-static void worker_main(const struct run *r, const struct slot *s, int fd)
+static void worker_main(const struct run *r, const struct slot *s, int fd, pid_t runner)
 {
+    /* A runner killed with SIGKILL takes its workers along (the next runner removes their cgroups). */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != runner)
+        _exit(1);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
@@ -191,7 +196,7 @@ static tq_status run_spawn(struct run *r, struct slot *s, const struct item *it)
     struct tq_cg_stats st;
     if (s->cg && tq_cg_read(s->cg, &st, NULL) == TQ_OK)
         s->oom_before = st.oom_kills;
-    pid_t pid = fork();
+    pid_t runner = getpid(), pid = fork();
     if (pid < 0) {
         close(p[0]);
         close(p[1]);
@@ -199,7 +204,7 @@ static tq_status run_spawn(struct run *r, struct slot *s, const struct item *it)
     }
     if (pid == 0) {
         close(p[0]);
-        worker_main(r, s, p[1]);
+        worker_main(r, s, p[1], runner);
     }
     close(p[1]);
     s->pid = pid;

@@ -125,6 +125,15 @@ static void oom_run(const char *enforce)
     cr_assert_neq(access(p, F_OK), 0);
     free(out);
     free(err);
+    /* The failed run kept its journal and partial output for --resume; --force starts over and removes both. */
+    cr_assert_eq(tq_runf("test $(ls -a '%s' | grep -c '^.fail.npy.tmp') = 1 && test -f '%s/fail.npy.journal'", dir,
+                         dir), 0);
+    snprintf(args, sizeof args, "run --op gaussian --input in.npy --output fail.npy --chunks none --force "
+             "--memory-per-worker 64MiB --retries 3 --pad-per-voxel 1600 --enforce %s", enforce);
+    cr_assert_eq(tq(dir, NULL, NULL, args), 0);
+    cr_assert_eq(tq_runf("test $(ls -a '%s' | grep -c 'fail.npy.tmp\\|fail.npy.journal') = 0", dir), 0,
+                 "--force left the old partial output or journal behind");
+    cr_assert(same_file(dir, "whole.npy", "fail.npy"));
     tq_rmtree(dir);
     free(dir);
 }
@@ -311,6 +320,20 @@ Test(runner_cli, experiment_help_and_usage)
     cr_assert_eq(tq(dir, NULL, &err, "experiment -o res --models nowhere --shapes 8"), 1);
     cr_assert(strstr(err, "nowhere/gst3d.model.json") != NULL, "%s", err);
     free(err);
+    tq_rmtree(dir);
+    free(dir);
+}
+
+Test(runner_cli, segy_in_segy_out_chunked_equals_unchunked)
+{
+    char *dir = tq_tmpdir(), *err;
+    cr_assert_eq(tq(dir, NULL, NULL, "synth --shape 30x20x40 -o in.segy"), 0);
+    cr_assert_eq(tq(dir, NULL, &err, "run --op gst3d --input in.segy --output whole.segy --chunks none"), 0, "%s", err);
+    free(err);
+    cr_assert_eq(tq(dir, NULL, &err, "run --op gst3d --input in.segy --output parts.segy --chunks 7,6,13 "
+                    "--memory-per-worker 256MiB"), 0, "%s", err);
+    free(err);
+    cr_assert(same_file(dir, "whole.segy", "parts.segy"), "chunked SEG-Y output differs (headers or samples)");
     tq_rmtree(dir);
     free(dir);
 }

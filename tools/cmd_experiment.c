@@ -15,6 +15,7 @@
 
 #include "../analyzer/plot.h"
 #include "../common/units.h"
+#include "../operators/journal.h"
 #include "cli.h"
 
 #define EXP_MAX 16
@@ -181,6 +182,10 @@ static void exp_once(const struct exp_args *a, const char *op, const char *in, c
     free(o);
     free(e);
     unlink(out);
+    /* A failed run keeps its journal and partial output for --resume; the experiment starts over instead. */
+    char journal[PATH_MAX + 16];
+    snprintf(journal, sizeof journal, "%s.journal", out);
+    tq_journal_discard(journal, NULL);
 }
 
 static int cmp_double(const void *x, const void *y)

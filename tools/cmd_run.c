@@ -39,7 +39,7 @@ static void run_usage(void)
            "  --safety F                share of the limit a planned block may use        [Default: 0.8]\n"
            "  --retries N               times a block may be split after OOM kills        [Default: 2]\n"
            "  --enforce auto|cgroup|watchdog  how the limit is held                        [Default: auto]\n"
-           "  --threads N               threads per worker (0 = cores / workers)          [Default: 0]\n"
+           "  --threads N               threads per block (0 = cores / blocks at once)    [Default: 0]\n"
            "  --sigma S                 Gaussian sigma, all axes                          [Default: 3]\n"
            "  --full-size               GST3D: keep the border instead of trimming 1 voxel [Default: trim]\n"
            "  --resume                  continue a killed run from OUT.journal (same op, input and plan)\n"
@@ -214,9 +214,13 @@ static tq_status run_open_output(struct tq_run_setup *s, struct tq_err *err)
     if (!a->force && access(jpath, F_OK) == 0)
         return tq_fail(err, TQ_ERR_USAGE, "%s exists: an earlier run was interrupted; add --resume to continue it or "
                        "--force to start over", jpath);
+    if (a->force && !a->mpi)
+        TQ_TRY(tq_journal_discard(jpath, err));
+    /* A SEG-Y output of a SEG-Y input copies its geometry and headers. */
     tq_vol_reader *like = NULL;
-    if (!strstr(a->output, ".npy") && tq_vol_reader_open(a->input, &like, NULL) == TQ_OK &&
-        tq_vol_reader_format(like) != TQ_VOL_SEGY) {
+    enum tq_vol_format ofmt;
+    if (tq_vol_format_of(a->output, &ofmt, NULL) == TQ_OK && ofmt == TQ_VOL_SEGY &&
+        tq_vol_reader_open(a->input, &like, NULL) == TQ_OK && tq_vol_reader_format(like) != TQ_VOL_SEGY) {
         tq_vol_reader_free(like);
         like = NULL;
     }

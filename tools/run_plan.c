@@ -102,7 +102,23 @@ static tq_status run_planner_plan(struct tq_run_setup *s, const size_t shape[3],
     return tq_plan_make(&req, &s->plan, err);
 }
 
+/* Make or read the plan (see tq_run_prepare). */
+static tq_status run_make_plan(struct tq_run_setup *s, struct tq_err *err);
+
 tq_status tq_run_prepare(struct tq_run_setup *s, struct tq_err *err)
+{
+    TQ_TRY(run_make_plan(s, err));
+    /* Workers share the cores: by default each block computes with cores / (blocks at once) threads, so a
+     * plan of fewer blocks than workers still uses every core. */
+    const struct tq_run_args *a = s->args;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN), busy = a->workers;
+    if ((size_t)busy > s->plan->nblocks)
+        busy = (long)s->plan->nblocks;
+    s->params.threads = a->threads ? a->threads : (int)(cores / busy > 1 ? cores / busy : 1);
+    return TQ_OK;
+}
+
+static tq_status run_make_plan(struct tq_run_setup *s, struct tq_err *err)
 {
     const struct tq_run_args *a = s->args;
     if (!(s->op = tq_op_find(a->op)))
@@ -111,9 +127,6 @@ tq_status tq_run_prepare(struct tq_run_setup *s, struct tq_err *err)
     for (int i = 0; i < 3; i++)
         s->params.sigma[i] = a->sigma;
     s->params.full_size = a->full_size;
-    /* Workers share the cores: by default each computes with cores / workers threads. */
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    s->params.threads = a->threads ? a->threads : (int)(cores / a->workers > 1 ? cores / a->workers : 1);
     TQ_TRY(tq_op_params_check(s->op, &s->params, err));
     tq_vol_reader *r = NULL;
     TQ_TRY(tq_vol_reader_open(a->input, &r, err));
