@@ -265,7 +265,31 @@ void tq_session_register_exit(void)
         on_exit(on_exit_handler, NULL);
 }
 
-/* glibc passes (argc, argv, envp) to constructors of shared objects; argv stays valid for the whole run. */
+/* A private copy of the arguments, made at start-up: the program owns its argv array and may rewrite it (git's
+ * option parser writes NULL into it), and a forked child's PROCESS record is encoded long after start-up, so
+ * reading the program's array then crashed `git commit`'s maintenance child (tests/test_transparency_argv.c).
+ * Stops at the first NULL. Lives as long as the process; *kept gets the count (0 when memory is short). */
+static char **copy_argv(int argc, char **argv, int *kept)
+{
+    size_t bytes = 0;
+    int n = 0;
+    for (; n < argc && argv[n]; n++)
+        bytes += strlen(argv[n]) + 1;
+    char **copy = __libc_malloc((size_t)(n + 1) * sizeof *copy + bytes);
+    *kept = copy ? n : 0;
+    if (!copy)
+        return NULL;
+    char *p = (char *)(copy + n + 1);
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(argv[i]) + 1;
+        copy[i] = memcpy(p, argv[i], len);
+        p += len;
+    }
+    copy[n] = NULL;
+    return copy;
+}
+
+/* glibc passes (argc, argv, envp) to constructors of shared objects; argv is copied (see copy_argv). */
 static void __attribute__((constructor)) tq_session_init(int argc, char **argv, char **envp)
 {
     (void)envp;
@@ -295,8 +319,7 @@ static void __attribute__((constructor)) tq_session_init(int argc, char **argv, 
         }
     }
     tq_sess.page = sysconf(_SC_PAGESIZE);
-    tq_sess.argc = argc;
-    tq_sess.argv = argv;
+    tq_sess.argv = copy_argv(argc, argv, &tq_sess.argc);
     ssize_t k = readlink("/proc/self/exe", tq_sess.exe, sizeof tq_sess.exe - 1);
     tq_sess.exe[k > 0 ? k : 0] = 0;
     if (k <= 0 && argc > 0)
