@@ -106,6 +106,16 @@ Test(security, output_dir_of_another_user_is_refused, .timeout = 60)
     cr_expect_not_null(strstr(err, "belongs to uid 65534"), "the message says why: %s", err);
     cr_expect_eq(count_entries(out), 0, "nothing written there");
     free(err);
+    /* The shim itself refuses it too when preloaded by hand, and says so when asked to be verbose. */
+    snprintf(cmd, sizeof cmd, "TRACEQ_VERBOSE=1 TRACEQ_OUTPUT_DIR=%s LD_PRELOAD=%s /bin/echo hi", out,
+             tq_build_path("libtraceq.so"));
+    char *said = NULL;
+    cr_expect_eq(tq_run(cmd, &said, &err), 0);
+    cr_expect_str_eq(said, "hi\n");
+    cr_expect_not_null(strstr(err, "cannot create a trace"), "verbose shim says why: %s", err);
+    cr_expect_eq(count_entries(out), 0, "the shim wrote nothing there");
+    free(said), free(err);
+    snprintf(cmd, sizeof cmd, "%s record -o %s -- true", tq_build_path("traceq"), out);
     /* Shared but not sticky is refused too; sticky (/tmp-like) is accepted. */
     cr_assert_eq(chown(out, 0, 0), 0);
     cr_assert_eq(chmod(out, 0777), 0);

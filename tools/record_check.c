@@ -6,10 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "../analyzer/trace_summary.h"
+#include "../traces/writer.h"
 
 /* Summaries of the manifest's readable traces (malloc'd array, caller clears each and frees). */
 static int load_manifest(const char *manifest, struct tq_trace_summary **out)
@@ -74,20 +73,15 @@ int tq_record_report_untraced(const char *manifest, pid_t child, const char *cmd
 
 int tq_record_check_outdir(const char *dir, char *msg, size_t cap)
 {
-    struct stat st;
-    if (stat(dir, &st) != 0) {
-        snprintf(msg, cap, "cannot examine output directory '%s'", dir);
-        return -1;
-    }
-    if (st.st_uid != geteuid() && st.st_uid != 0) {
+    unsigned owner = 0;
+    int safe = tq_trace_dir_check(dir, &owner);
+    if (safe < 0)
+        snprintf(msg, cap, "cannot examine output directory '%s': %s", dir, strerror(-safe));
+    else if (safe == TQ_DIR_FOREIGN)
         snprintf(msg, cap, "output directory '%s' belongs to uid %u, not to you: refusing to write traces there "
-                 "(its owner could replace or redirect them)", dir, (unsigned)st.st_uid);
-        return -1;
-    }
-    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+                 "(its owner could replace or redirect them)", dir, owner);
+    else if (safe == TQ_DIR_SHARED)
         snprintf(msg, cap, "output directory '%s' is writable by other users and not sticky: refusing to write "
                  "traces there (they could replace them)", dir);
-        return -1;
-    }
-    return 0;
+    return safe == TQ_DIR_OK ? 0 : -1;
 }
