@@ -2,6 +2,8 @@
  * cleanly with a message; under `make asan` this also re-checks them for memory errors and undefined behaviour. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,6 +12,8 @@
 #include "../analyzer/plan.h"
 #include "../analyzer/trace_summary.h"
 #include "../operators/volfmt.h"
+#include "../traces/codec.h"
+#include "../traces/writer.h"
 #include "helpers.h"
 
 /* Feed one file to the reader the target fuzzes; returns its status with err filled. */
@@ -74,4 +78,31 @@ Test(fuzz_regress, every_finding_is_rejected_with_a_message)
         closedir(d);
     }
     cr_expect_gt(files, 0, "no regression inputs found under tests/fuzz/regress");
+}
+
+/* fuzz_trace: a trace whose executable and arguments are not UTF-8 vanished from `traceq report --json`
+ * (jansson refuses such strings); it must be listed, with the odd bytes shown as '?'. */
+Test(fuzz_regress, non_utf8_names_stay_in_report_json)
+{
+    char *dir = tq_tmpdir(), path[4200];
+    int fd = tq_trace_create(dir, "odd", 77, path, sizeof path);
+    cr_assert_geq(fd, 0);
+    struct tq_trace_writer w;
+    cr_assert_eq(tq_writer_open(&w, fd), 0);
+    uint8_t rec[4096];
+    struct tq_rec_process p = {.pid = 77, .ppid = 1, .start_unix_ns = 1, .interval_us = 10000, .page_size = 4096};
+    char *argv[] = {"\xff\xfe bad", NULL};
+    tq_writer_append(&w, rec, tq_rec_put_process(rec, sizeof rec, &p, "/bin/\xc3\x28", 1, argv));
+    struct tq_rec_sample s = {.t_ns = 1000, .vm_rss = 4096};
+    tq_writer_append(&w, rec, tq_rec_put_sample(rec, sizeof rec, &s));
+    cr_assert_eq(tq_writer_close(&w), 0);
+    char cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s report --json %s", tq_build_path("traceq"), path);
+    cr_assert_eq(tq_run(cmd, &out, NULL), 0);
+    cr_expect_not_null(strstr(out, "\"exe\": \"/bin/?(\""), "the trace is listed:\n%s", out);
+    cr_expect_not_null(strstr(out, "\"?? bad\""), "its arguments too:\n%s", out);
+    cr_expect_null(strstr(out, "\"traces\": []"), "not dropped:\n%s", out);
+    free(out);
+    tq_rmtree(dir);
+    free(dir);
 }

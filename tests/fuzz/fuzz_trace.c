@@ -1,7 +1,9 @@
 /* fuzz_trace.c - libFuzzer target: the trace reader, every record decoder and the trace summary on arbitrary bytes. */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 
+#include "../../analyzer/trace_json.h"
 #include "../../analyzer/trace_summary.h"
 #include "../../traces/codec.h"
 #include "../../traces/reader.h"
@@ -103,6 +105,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (st == TQ_OK) {
         char line[256];
         tq_trace_summary_ending(&s, line, sizeof line);
+        /* What `traceq report --json` prints: names from the trace may be any bytes (not UTF-8). */
+        json_t *j = tq_trace_summary_json(&s);
+        if (!j) {
+            fprintf(stderr, "report --json has no object for an accepted trace\n");
+            abort();
+        }
+        char *text = json_dumps(j, 0);
+        if (!text) {
+            fprintf(stderr, "report --json cannot print an accepted trace\n");
+            abort();
+        }
+        free(text);
+        json_decref(j);
         tq_trace_summary_clear(&s);
     }
     return 0;
