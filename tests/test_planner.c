@@ -197,3 +197,23 @@ Test(planner, none_and_bad_requests)
     cr_assert_eq(k, TQ_PLANNER_SEED);
     cr_assert_eq(tq_planner_parse("magic", &k, &err), TQ_ERR_USAGE);
 }
+
+/* With a volume-linear model every grid of the same count costs the same memory: the planner must then keep
+ * blocks contiguous, cutting inlines rather than xlines, and xlines rather than samples. */
+Test(planner, traceq_cuts_inlines_before_xlines_before_samples)
+{
+    struct tq_model m;
+    original_model(&m, "gaussian");
+    struct tq_plan *p = NULL;
+    struct tq_err err = {0};
+    /* 200^3 gaussian whole: ~0.1 GB + 240 B x (224^3 with halo) ~ 2.8 GB; 1.9 GB x 0.8 forces 2+ blocks */
+    struct tq_plan_request r = request("gaussian", &m, 200, 1900000000ull, TQ_PLANNER_TRACEQ);
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_OK, "%s", err.msg);
+    check_plan(&r, p);
+    cr_assert_gt(p->nblocks, 1);
+    for (size_t i = 0; i < p->nblocks; i++) {
+        cr_assert_eq(tq_box_len(&p->blocks[i].out, 2), 200, "block %zu cuts samples", i);
+        cr_assert_eq(tq_box_len(&p->blocks[i].out, 1), 200, "block %zu cuts xlines", i);
+    }
+    tq_plan_free(p);
+}
