@@ -34,7 +34,7 @@ int tq_cli_fail(const char *cmd, const struct tq_err *err);
     X(report, "summarize traces: peaks, calls, samples, fork tree") \
     X(sweep, "profile an operator over a grid of synthetic shapes into a dataset CSV") \
     X(export, "convert a trace to massif, folded stacks, Chrome trace JSON or CSV") \
-    X(plot, "draw RSS, heap and mmap of traces over time to an SVG or PNG")
+    X(plot, "draw RSS, heap and mmap of traces over time to an SVG or PNG") \
     X(experiment, "compare chunking strategies (none, auto, seed, traceq, fixed) with the same runner")
 
 #define TQ_DECLARE_CMD(name, summary) int cmd_##name(int argc, char **argv);
