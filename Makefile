@@ -77,7 +77,9 @@ $(BUILD)/tests/tq_tests: $(TEST_OBJ) $(BUILD)/libtqcore.a
 
 $(BUILD)/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -O2 -g -std=gnu11 -Wall -Wextra $(WERROR) -pthread -o $@ $< -lm
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra $(WERROR) -pthread $(PROG_EXTRA) -o $@ $< -lm
+# Known call paths for the --stacks tests: every function keeps its own frame.
+$(BUILD)/progs/stack_paths: PROG_EXTRA := -O0 -fno-inline -fno-omit-frame-pointer
 
 $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)

@@ -25,6 +25,7 @@ struct tq_heap_replay {
     struct tq_symbolizer *sym;
     uint64_t total_live, peak_live, peak_t_ns, peak_event, event, events_with_stack;
     bool second; /* second pass: stop after event number peak_event */
+    bool aggregated; /* AGGREGATE records seen (record --aggregate) */
 };
 
 /* Ids are dense small integers in practice; refuse absurd ones rather than allocate gigabytes. */
@@ -155,6 +156,26 @@ static tq_status on_module(struct tq_heap_replay *r, const struct tq_rec *rec, s
     return st;
 }
 
+/* Cumulative per-stack totals of record --aggregate: the last record of a stack holds its final figures. */
+static tq_status on_aggregate(struct tq_heap_replay *r, const struct tq_rec *rec, struct tq_err *err)
+{
+    struct tq_rec_aggregate a;
+    if (tq_rec_get_aggregate(rec, &a))
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt AGGREGATE record", r->path);
+    for (uint32_t i = 0; i < a.count; i++) {
+        struct tq_agg_entry e = tq_rec_aggregate_entry(&a, i);
+        struct site *s;
+        TQ_TRY(site_of(r, e.stack_id, &s, err));
+        s->pub.allocated_bytes = e.bytes;
+        s->pub.calls = e.calls;
+        s->pub.peak_bytes = e.peak_bytes;
+    }
+    r->peak_live = a.heap_peak;
+    r->peak_t_ns = a.peak_t_ns;
+    r->aggregated = true;
+    return TQ_OK;
+}
+
 /* One pass over the records; stacks and modules are only collected the first time. */
 static tq_status pass(struct tq_heap_replay *r, struct tq_err *err)
 {
@@ -170,6 +191,8 @@ static tq_status pass(struct tq_heap_replay *r, struct tq_err *err)
             st = on_stack(r, &rec, err);
         else if (rec.type == TQ_REC_MODULE && !r->second)
             st = on_module(r, &rec, err);
+        else if (rec.type == TQ_REC_AGGREGATE && !r->second)
+            st = on_aggregate(r, &rec, err);
         if (st)
             break;
     }
@@ -206,10 +229,10 @@ tq_status tq_heap_replay_run(const char *path, struct tq_heap_replay **out, stru
     tq_status st = r->live && r->sym ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     if (!st)
         st = pass(r, err);
-    if (!st && r->events_with_stack == 0)
+    if (!st && r->events_with_stack == 0 && !r->aggregated)
         st = tq_fail(err, TQ_ERR_USAGE, "%s was recorded without stacks; record it with traceq record --stacks",
                      path);
-    if (!st)
+    if (!st && !r->aggregated) /* --aggregate traces carry their peak figures */
         st = replay_to_peak(r, err);
     if (st) {
         tq_heap_replay_free(r);
@@ -259,6 +282,16 @@ char *tq_heap_replay_frame(struct tq_heap_replay *r, const struct tq_heap_site *
         snprintf(buf, size, "%s+0x%" PRIx64, slash ? slash + 1 : sym.module, sym.offset + (ip - at));
     }
     return buf;
+}
+
+bool tq_heap_replay_lookup(struct tq_heap_replay *r, const struct tq_heap_site *s, uint32_t i, struct tq_symbol *out)
+{
+    return tq_symbolizer_lookup(r->sym, i == 0 ? s->ips[i] : s->ips[i] - 1, out);
+}
+
+bool tq_heap_replay_aggregated(const struct tq_heap_replay *r)
+{
+    return r->aggregated;
 }
 
 void tq_heap_replay_free(struct tq_heap_replay *r)

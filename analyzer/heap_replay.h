@@ -5,6 +5,7 @@
 #ifndef TQ_HEAP_REPLAY_H
 #define TQ_HEAP_REPLAY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,15 @@ uint64_t tq_heap_replay_peak_t_ns(const struct tq_heap_replay *r);
  * `with_line`, " (file:line)" follows when debug info has it. Returns buf. Can't fail (truncates). */
 char *tq_heap_replay_frame(struct tq_heap_replay *r, const struct tq_heap_site *s, uint32_t i, int with_line,
                            char *buf, size_t size);
+
+/* Look frame i of a site up (frames past the innermost at ip - 1, as above). Returns false when no module of the
+ * trace holds the address (out is then zeroed). Strings are borrowed from the replay. Can't fail otherwise. */
+struct tq_symbol;
+bool tq_heap_replay_lookup(struct tq_heap_replay *r, const struct tq_heap_site *s, uint32_t i, struct tq_symbol *out);
+
+/* True when the trace was recorded with --aggregate: the sites' figures and the peak are the last AGGREGATE
+ * record's, computed in the traced process (FORMAT.md). Can't fail. */
+bool tq_heap_replay_aggregated(const struct tq_heap_replay *r);
 
 /* Free a replay. tq_heap_replay_free(NULL) is a no-op. */
 void tq_heap_replay_free(struct tq_heap_replay *r);

@@ -52,15 +52,17 @@ static inline size_t tag_read(const void *p, size_t usable)
 }
 
 /* A new block p (or NULL) for a request of req bytes, through call c.
- * took() and drop() are the only places a heap block is born or dies: per-allocation EVENTS (record --stacks,
- * traces/FORMAT.md type 6) belong here, after the tq_counting() check so the shim's own blocks stay out. */
+ * took() and drop() are the only places a heap block is born or dies, so they (and tq_realloc) note the
+ * per-allocation events of record --stacks, after the tq_counting() check so the shim's own blocks stay out. */
 static inline void *took(void *p, size_t req, enum tq_call c)
 {
     if (p) {
         size_t u = chunk_usable(p);
         tag_write(p, u, req);
-        if (tq_counting())
+        if (tq_counting()) {
             tq_count_heap((int64_t)req, (int64_t)u);
+            tq_stacks_note(c, p, req, NULL, 1);
+        }
     }
     if (tq_counting())
         tq_count_call(c);
@@ -72,7 +74,10 @@ static inline void drop(void *p)
 {
     if (p && tq_counting()) {
         size_t u = chunk_usable(p);
-        tq_count_heap(-(int64_t)tag_read(p, u), -(int64_t)u);
+        size_t req = tag_read(p, u);
+        tq_count_heap(-(int64_t)req, -(int64_t)u);
+        /* before the real free, so p cannot be reused meanwhile; no size: the replay knows the block (FORMAT.md) */
+        tq_stacks_note(TQ_CALL_FREE, p, 0, NULL, 0);
     }
 }
 
@@ -125,6 +130,7 @@ static void *tq_realloc(void *p, size_t n, enum tq_call c)
     if (tq_counting()) {
         tq_count_heap((int64_t)n - (int64_t)oreq, (int64_t)nu - (int64_t)ou);
         tq_count_call(c);
+        tq_stacks_note(c, q, n, p, 1);
     }
     return q;
 }

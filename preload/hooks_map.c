@@ -22,8 +22,10 @@ static void *tq_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
 {
     void *p = (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
     if (tq_counting()) {
-        if (p != MAP_FAILED)
+        if (p != MAP_FAILED) {
             tq_count_mmap(pages(len));
+            tq_stacks_note(c, p, (uint64_t)pages(len), NULL, 1);
+        }
         tq_count_call(c);
     }
     return p;
@@ -43,8 +45,10 @@ TQ_EXPORT int munmap(void *addr, size_t len)
 {
     int r = (int)syscall(SYS_munmap, addr, len);
     if (tq_counting()) {
-        if (r == 0)
+        if (r == 0) {
             tq_count_mmap(-pages(len));
+            tq_stacks_note(TQ_CALL_MUNMAP, addr, (uint64_t)pages(len), NULL, 0);
+        }
         tq_count_call(TQ_CALL_MUNMAP);
     }
     return r;
@@ -61,8 +65,10 @@ TQ_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
     }
     void *p = (void *)syscall(SYS_mremap, old, old_len, new_len, flags, want);
     if (tq_counting()) {
-        if (p != MAP_FAILED)
+        if (p != MAP_FAILED) {
             tq_count_mmap((flags & MREMAP_DONTUNMAP) ? pages(new_len) : pages(new_len) - pages(old_len));
+            tq_stacks_note(TQ_CALL_MREMAP, p, (uint64_t)pages(new_len), old, 1);
+        }
         tq_count_call(TQ_CALL_MREMAP);
     }
     return p;

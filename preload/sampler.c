@@ -94,6 +94,7 @@ static void *sampler_main(void *arg)
                 next_sample = now + interval;
         }
         if (now - tq_sess.last_flush >= flush) {
+            tq_stacks_flush_locked();
             tq_session_put_calls_locked();
             tq_writer_flush(&tq_sess.w);
             tq_sess.last_flush = now;

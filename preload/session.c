@@ -70,7 +70,7 @@ static void put_process(int forked)
 {
     struct tq_rec_process p = {.pid = (uint32_t)tq_sess.pid, .ppid = (uint32_t)getppid(),
                                .interval_us = tq_sess.set.interval_ms * 1000u, .page_size = (uint32_t)tq_sess.page,
-                               .flags = forked ? TQ_PROC_FORKED : 0};
+                               .flags = (forked ? TQ_PROC_FORKED : 0) | (tq_stacks_on ? TQ_PROC_STACKS : 0)};
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     p.start_unix_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -127,6 +127,7 @@ static void session_start(int forked)
     }
     tq_sess.statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     put_process(forked);
+    tq_stacks_start_locked();
     tq_sampler_sample_locked(0);
     tq_writer_flush(&tq_sess.w); /* the header reaches the disk at once: even an instant SIGKILL leaves it */
     tq_sess.active = 1;
@@ -185,6 +186,7 @@ void tq_session_finish(unsigned reason, int status)
     tq_counters_publish();
     pthread_mutex_lock(&tq_sess.lock);
     if (!tq_sess.finished) {
+        tq_stacks_flush_locked(); /* first: event buffers are only written while the trace is not finished */
         tq_sess.finished = 1;
         atomic_store(&tq_sess.stop, 1);
         uint64_t t = tq_now_ns() - tq_sess.t0;
@@ -206,6 +208,7 @@ void tq_session_exec(const char *path)
     tq_counters_publish();
     pthread_mutex_lock(&tq_sess.lock);
     if (!tq_sess.finished) {
+        tq_stacks_flush_locked();
         uint64_t t = tq_now_ns() - tq_sess.t0;
         tq_sampler_sample_locked(t);
         tq_session_put_calls_locked();
@@ -227,6 +230,8 @@ static void fork_prepare(void)
 {
     tq_self.guard++;
     pthread_mutex_lock(&tq_sess.lock);
+    if (tq_sess.active && !tq_sess.finished)
+        tq_stacks_flush_locked(); /* the parent's buffered events are the parent's: into its trace before fork */
 }
 
 static void fork_parent(void)
@@ -248,6 +253,7 @@ static void fork_child(void)
     tq_sess.statm_fd = -1;
     if (was_active && tq_sess.set.follow_fork) {
         tq_counters_reset_for_child();
+        tq_stacks_reset_child();
         session_start(1);
     }
     tq_self.guard--;
@@ -332,6 +338,8 @@ static void __attribute__((constructor)) tq_session_init(int argc, char **argv, 
             memcpy(tq_sess.set.output_dir, abs, sizeof abs);
     }
     tq_counters_register_thread();
+    if (tq_sess.set.stacks)
+        tq_stacks_init(tq_sess.set.aggregate);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     session_start(0);
     tq_session_register_exit(); /* a fallback: __libc_start_main's hook registers again, earlier in the order */

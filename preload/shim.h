@@ -86,6 +86,60 @@ static inline void tq_count_mmap(int64_t d)
         tq_counters_raise(&tq_totals.peak_mmap, now);
 }
 
+/* ---- record --stacks (stacks.c) ---- */
+
+extern int tq_stacks_on; /* set once at start when TRACEQ_STACKS=1; read on the hot path only after tq_counting() */
+
+/* One allocation event of the program (guard down): kind is a CALLS index, addr the block (or the address
+ * released), size the requested bytes, old_addr the old block of realloc/mremap. with_stack: unwind the caller
+ * (allocations) or not (frees). Can't fail (an event that cannot be recorded is dropped). */
+void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void *old_addr, int with_stack);
+/* Set up (aggregate != 0: per-stack totals instead of events). Called once from the constructor. Can't fail. */
+void tq_stacks_init(int aggregate);
+/* Write the module map (at trace start). Session lock held. Can't fail. */
+void tq_stacks_start_locked(void);
+/* Hand every thread's buffered events (or the changed aggregates) to the writer; a new module snapshot first if
+ * something was loaded. Session lock held. Can't fail. */
+void tq_stacks_flush_locked(void);
+/* In a fork child: forget the parent's stack ids and buffers (the child's trace interns its own). Can't fail. */
+void tq_stacks_reset_child(void);
+
+/* Block ids a thread's frees released, reused last in first out by its next allocations (so a thread's ids stay
+ * close together and their differences short). Raw mmap'd; lives in the thread's event buffer. */
+struct tq_id_pool {
+    uint64_t *v;
+    size_t n, cap;
+};
+
+/* Copy events in[0..n) (process-wide order numbers seq[]) to out[] with the addresses of heap events replaced by
+ * block ids (FORMAT.md EVENTS), in record order; ids come from and return to ids_of_thread (the record's thread's
+ * pool) or are new. Events of other threads' records can make a block's free known before or after its
+ * allocation's record: such frees are inserted where they belong (at most one per event, so out has room for 2n).
+ * Returns the events in out. Session lock held. Can't fail (a block that cannot get an id is named 0, "unknown"). */
+uint32_t tq_blocks_rewrite(const struct tq_event *in, const uint64_t *seq, uint32_t n, struct tq_event *out,
+                           struct tq_id_pool *ids_of_thread);
+/* Forget every block (a fork child's trace starts with none). Can't fail. */
+void tq_blocks_reset(void);
+
+/* ---- record --aggregate (aggregate.c); all with the session lock held ---- */
+
+/* Reserve the per-stack table. Returns 0, or -1 when memory is short (aggregate mode is then off). */
+int tq_agg_init(void);
+/* Stack ids aggregate mode can count. Can't fail. */
+uint32_t tq_agg_max_stacks(void);
+/* Add rewritten events (block ids, see tq_blocks_rewrite) to the per-stack totals. Can't fail. */
+void tq_agg_apply(const struct tq_event *ev, uint32_t n);
+/* Write the totals that changed as AGGREGATE records. Can't fail. */
+void tq_agg_put_locked(void);
+/* Forget every total (a fork child). Can't fail. */
+void tq_agg_reset(void);
+
+static inline void tq_stacks_note(unsigned kind, const void *addr, uint64_t size, const void *old_addr, int with_stack)
+{
+    if (__builtin_expect(tq_stacks_on, 0))
+        tq_stacks_event(kind, addr, size, old_addr, with_stack);
+}
+
 /* ---- heap (hooks_heap.c) ---- */
 
 /* glibc's allocator, called directly: no dlsym, so no bootstrap allocation is ever needed. */

@@ -22,19 +22,20 @@ int tq_cli_fail(const char *cmd, const struct tq_err *err);
 
 /* Subcommands: one row per command here, one tools/cmd_<name>.c each defining int cmd_<name>(int, char **). */
 #define TQ_COMMANDS(X)                                                                        \
-    X(version, "print the version of traceq") \
-    X(synth, "write a deterministic synthetic seismic volume (.npy or SEG-Y)") \
-    X(op, "run envelope, gaussian or gst3d on a volume, whole or block by block") \
-    X(fit, "fit memory models to a sweep dataset and keep the safest accurate one") \
-    X(predict, "predict an operator's peak memory for an input shape") \
-    X(plan, "cut an operator's work into chunks that fit a memory limit") \
-    X(run, "compute an operator block by block with memory-limited workers (chunk plans)") \
-    X(compare, "run a command under several memory profilers and compare their peaks") \
-    X(record, "run a command under the shim and write its traces") \
-    X(report, "summarize traces: peaks, calls, samples, fork tree") \
-    X(sweep, "profile an operator over a grid of synthetic shapes into a dataset CSV") \
-    X(export, "convert a trace to massif, folded stacks, Chrome trace JSON or CSV") \
-    X(plot, "draw RSS, heap and mmap of traces over time to an SVG or PNG") \
+    X(version, "print the version of traceq")                                                 \
+    X(record, "run a command under the shim and write its traces")                            \
+    X(report, "summarize traces: peaks, calls, samples, fork tree, top allocation sites")     \
+    X(diff, "what grew and what shrank between two --stacks traces, by site and in totals")   \
+    X(export, "convert a trace to massif, folded stacks, Chrome trace JSON or CSV")           \
+    X(plot, "draw RSS, heap and mmap of traces over time to an SVG or PNG")                   \
+    X(compare, "run a command under several memory profilers and compare their peaks")        \
+    X(synth, "write a deterministic synthetic seismic volume (.npy or SEG-Y)")                \
+    X(op, "run envelope, gaussian or gst3d on a volume, whole or block by block")             \
+    X(sweep, "profile an operator over a grid of synthetic shapes into a dataset CSV")        \
+    X(fit, "fit memory models to a sweep dataset and keep the safest accurate one")           \
+    X(predict, "predict an operator's peak memory for an input shape")                        \
+    X(plan, "cut an operator's work into chunks that fit a memory limit")                     \
+    X(run, "compute an operator block by block with memory-limited workers (chunk plans)")    \
     X(experiment, "compare chunking strategies (none, auto, seed, traceq, fixed) with the same runner")
 
 #define TQ_DECLARE_CMD(name, summary) int cmd_##name(int argc, char **argv);

@@ -30,6 +30,10 @@ static void record_usage(FILE *f)
             "  -i, --interval MS      sampling interval in ms, 1..60000                [Default: 10]\n"
             "      --flush-ms MS      write a zstd frame at least this often, 1..100  [Default: 100]\n"
             "      --no-follow-fork   forked children write no trace                  [Default: they do]\n"
+            "      --stacks           record every allocation with its call stack (for report --top,\n"
+            "                         diff, export --format folded)                   [Default: off]\n"
+            "      --aggregate        with stacks, keep per-stack totals in the process and write them\n"
+            "                         with each flush instead of every event (long runs) [Default: off]\n"
             "  -c, --config FILE      read this traceq.toml                            [Default: see above]\n"
             "  -q, --quiet            do not list the trace files                      [Default: list them]\n"
             "  -v, --verbose          the shim says what it does on stderr             [Default: off]\n"
@@ -38,7 +42,7 @@ static void record_usage(FILE *f)
 
 struct record_opts {
     const char *config, *out, *interval, *flush;
-    int no_follow, verbose, quiet;
+    int no_follow, verbose, quiet, stacks, aggregate;
 };
 
 static int setenv_overwrite(const char *name, const char *value)
@@ -72,6 +76,7 @@ static int parse_opts(int argc, char **argv, struct record_opts *o)
         {"flush-ms", required_argument, NULL, 'F'},   {"no-follow-fork", no_argument, NULL, 'N'},
         {"config", required_argument, NULL, 'c'},     {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},          {"help", no_argument, NULL, 'h'},
+        {"stacks", no_argument, NULL, 'S'},           {"aggregate", no_argument, NULL, 'A'},
         {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
@@ -85,6 +90,8 @@ static int parse_opts(int argc, char **argv, struct record_opts *o)
         case 'c': o->config = optarg; break;
         case 'q': o->quiet = 1; break;
         case 'v': o->verbose = 1; break;
+        case 'S': o->stacks = 1; break;
+        case 'A': o->aggregate = 1; break;
         case 'h': record_usage(stdout); return -1;
         case ':': return tq_cli_usage_error("record", "option '%s' needs a value", argv[optind - 1]);
         default: return tq_cli_usage_error("record", "unknown option '%s'", argv[optind - 1]);
@@ -122,6 +129,10 @@ static int build_settings(const struct record_opts *o, struct tq_settings *s)
         s->follow_fork = 0;
     if (o->verbose)
         s->verbose = 1;
+    if (o->stacks || o->aggregate)
+        s->stacks = 1;
+    if (o->aggregate)
+        s->aggregate = 1;
     if (mkdir(s->output_dir, 0755) && errno != EEXIST)
         return tq_cli_usage_error("record", "cannot create output directory '%s': %s", s->output_dir,
                                   strerror(errno));

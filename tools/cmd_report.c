@@ -8,14 +8,18 @@
 #include "../analyzer/trace_summary.h"
 #include "../common/units.h"
 #include "cli.h"
+#include "report_top.h"
 
 static void report_usage(FILE *f)
 {
-    fprintf(f, "usage: traceq report [--json] TRACE...\n\n"
+    fprintf(f, "usage: traceq report [--json] [--top N] TRACE...\n\n"
                "Summarize traces written by `traceq record` (or LD_PRELOAD=libtraceq.so): duration, peak RSS and\n"
                "when, peak heap and when, peak mmap, VmHWM, calls, samples, how the process ended, and whether\n"
                "the trace is truncated. Several traces (a fork tree) get one section each, totals and the tree.\n\n"
                "  --json      write the same as one JSON object on stdout   [Default: text]\n"
+               "  --top N     also list the N allocation sites (function, file:line, module) that held the most\n"
+               "              heap at the peak, allocated the most bytes, made the most calls; needs traces\n"
+               "              recorded with --stacks or --aggregate                     [Default: off]\n"
                "  -h, --help  show this help\n");
 }
 
@@ -109,13 +113,16 @@ static json_t *tree_json(const struct tq_trace_summary *s, int n)
     return arr;
 }
 
-static int print_json(const struct tq_trace_summary *s, int n)
+static int print_json(const struct tq_trace_summary *s, struct tq_sites *sites, int n, int top)
 {
     json_t *root = json_object(), *arr = json_array();
     uint64_t rss = 0, heap = 0, calls = 0;
     int trunc = 0;
     for (int i = 0; i < n; i++) {
-        json_array_append_new(arr, tq_trace_summary_json(&s[i]));
+        json_t *one = tq_trace_summary_json(&s[i]);
+        if (top && one)
+            json_object_set_new(one, "top", report_top_json(&sites[i], top));
+        json_array_append_new(arr, one);
         rss += s[i].peak_rss;
         heap += s[i].peak_heap;
         calls += s[i].calls_total;
@@ -134,14 +141,22 @@ static int print_json(const struct tq_trace_summary *s, int n)
 
 int cmd_report(int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int json = 0, c;
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"top", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int json = 0, top = 0, c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
         if (c == 'j')
             json = 1;
+        else if (c == 't') {
+            long v;
+            struct tq_err err = {0};
+            if (tq_parse_long(optarg, 1, 100000, "--top", &v, &err))
+                return tq_cli_usage_error("report", "%s", err.msg);
+            top = (int)v;
+        } else if (c == ':')
+            return tq_cli_usage_error("report", "option '%s' needs a value", argv[optind - 1]);
         else if (c == 'h') {
             report_usage(stdout);
             return TQ_EXIT_OK;
@@ -152,24 +167,35 @@ int cmd_report(int argc, char **argv)
     if (n < 1)
         return tq_cli_usage_error("report", "give at least one trace file");
     struct tq_trace_summary *s = calloc((size_t)n, sizeof *s);
-    if (!s)
+    struct tq_sites *sites = calloc((size_t)n, sizeof *sites);
+    if (!s || !sites) {
+        free(s);
+        free(sites);
         return TQ_EXIT_FAIL;
+    }
     int rc = TQ_EXIT_OK;
     for (int i = 0; i < n && rc == TQ_EXIT_OK; i++) {
         struct tq_err err = {0};
-        if (tq_trace_summarize(argv[optind + i], &s[i], &err))
+        if (tq_trace_summarize(argv[optind + i], &s[i], &err) ||
+            (top && tq_sites_load(argv[optind + i], &sites[i], &err)))
             rc = tq_cli_fail("report", &err);
     }
     if (rc == TQ_EXIT_OK && json)
-        rc = print_json(s, n);
+        rc = print_json(s, sites, n, top);
     else if (rc == TQ_EXIT_OK) {
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             print_one(&s[i]);
+            if (top)
+                report_top_print(&sites[i], top);
+        }
         if (n > 1)
             print_totals(s, n);
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         tq_trace_summary_clear(&s[i]);
+        tq_sites_clear(&sites[i]);
+    }
     free(s);
+    free(sites);
     return rc;
 }

@@ -44,6 +44,16 @@ static void put_str(struct put *w, const char *s)
 
 static void put_uleb(struct put *w, uint64_t v)
 {
+    if (!w->over && w->cap - w->len >= 10) { /* the common case, straight into the buffer (EVENTS are hot) */
+        uint8_t *p = w->p + w->len;
+        while (v >= 0x80) {
+            *p++ = (uint8_t)(v | 0x80);
+            v >>= 7;
+        }
+        *p++ = (uint8_t)v;
+        w->len = (size_t)(p - w->p);
+        return;
+    }
     uint8_t b[10];
     unsigned n = 0;
     do {
@@ -359,6 +369,17 @@ int tq_rec_get_exec(const struct tq_rec *rec, struct tq_rec_exec *out)
 
 /* ---- EVENTS ---- */
 
+/* Addresses are stored as signed differences (FORMAT.md "EVENTS"): zigzag maps them to small unsigned numbers. */
+static uint64_t zigzag(uint64_t d)
+{
+    return (d << 1) ^ (uint64_t)-(int64_t)(d >> 63);
+}
+
+static uint64_t unzigzag(uint64_t z)
+{
+    return (z >> 1) ^ (uint64_t)-(int64_t)(z & 1);
+}
+
 /* Kinds whose events carry an old address (FORMAT.md "EVENTS"). */
 static int kind_has_old(unsigned kind)
 {
@@ -371,7 +392,7 @@ size_t tq_rec_put_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq
     if (n > UINT32_MAX)
         return 0;
     size_t at = rec_open(&w, TQ_REC_EVENTS);
-    uint64_t t = n ? ev[0].t_ns : 0;
+    uint64_t t = n ? ev[0].t_ns : 0, a = 0;
     put_u32(&w, tid);
     put_u32(&w, (uint32_t)n);
     put_u64(&w, t);
@@ -380,12 +401,13 @@ size_t tq_rec_put_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq
             return 0;
         put_bytes(&w, &ev[i].kind, 1);
         put_uleb(&w, ev[i].t_ns - t);
-        put_uleb(&w, ev[i].addr);
+        put_uleb(&w, zigzag(ev[i].addr - a));
         put_uleb(&w, ev[i].size);
         put_uleb(&w, ev[i].stack_id);
         if (kind_has_old(ev[i].kind))
-            put_uleb(&w, ev[i].old_addr);
+            put_uleb(&w, zigzag(ev[i].old_addr - ev[i].addr));
         t = ev[i].t_ns;
+        a = ev[i].addr;
     }
     return rec_close(&w, at);
 }
@@ -404,6 +426,7 @@ int tq_rec_get_events(const struct tq_rec *rec, struct tq_rec_events *out, struc
     it->end = out->body + out->body_len;
     it->left = out->count;
     it->t_ns = out->t0_ns;
+    it->addr = 0;
     return 0;
 }
 
@@ -416,10 +439,11 @@ int tq_events_next(struct tq_events_iter *it, struct tq_event *ev)
     int bad = 0;
     ev->kind = *it->p++;
     uint64_t dt = get_uleb(&it->p, it->end, &bad);
-    ev->addr = get_uleb(&it->p, it->end, &bad);
+    ev->addr = it->addr + unzigzag(get_uleb(&it->p, it->end, &bad));
     ev->size = get_uleb(&it->p, it->end, &bad);
     uint64_t sid = get_uleb(&it->p, it->end, &bad);
-    ev->old_addr = kind_has_old(ev->kind) ? get_uleb(&it->p, it->end, &bad) : 0;
+    ev->old_addr = kind_has_old(ev->kind) ? ev->addr + unzigzag(get_uleb(&it->p, it->end, &bad)) : 0;
+    it->addr = ev->addr;
     if (bad || sid > UINT32_MAX || dt > UINT64_MAX - it->t_ns)
         return -1;
     ev->stack_id = (uint32_t)sid;
@@ -488,4 +512,52 @@ int tq_rec_get_module(const struct tq_rec *rec, struct tq_rec_module *out)
     if (r.bad || out->end < out->start)
         return -1;
     return 0;
+}
+
+/* ---- AGGREGATE ---- */
+
+#define AGG_ENTRY_SIZE 32u /* u32 stack_id, u32 reserved, u64 calls, u64 bytes, u64 peak_bytes */
+
+size_t tq_rec_put_aggregate(uint8_t *buf, size_t cap, uint64_t heap_peak, uint64_t peak_t_ns,
+                            const struct tq_agg_entry *e, uint32_t n)
+{
+    struct put w = {buf, cap, 0, 0};
+    size_t at = rec_open(&w, TQ_REC_AGGREGATE);
+    put_u32(&w, n);
+    put_u32(&w, 0);
+    put_u64(&w, heap_peak);
+    put_u64(&w, peak_t_ns);
+    for (uint32_t i = 0; i < n; i++) {
+        put_u32(&w, e[i].stack_id);
+        put_u32(&w, 0);
+        put_u64(&w, e[i].calls);
+        put_u64(&w, e[i].bytes);
+        put_u64(&w, e[i].peak_bytes);
+    }
+    return rec_close(&w, at);
+}
+
+int tq_rec_get_aggregate(const struct tq_rec *rec, struct tq_rec_aggregate *out)
+{
+    struct get r = rec_reader(rec);
+    out->count = get_u32(&r);
+    get_u32(&r);
+    out->heap_peak = get_u64(&r);
+    out->peak_t_ns = get_u64(&r);
+    if (r.bad || out->count > (r.len - r.pos) / AGG_ENTRY_SIZE)
+        return -1;
+    out->entries = r.p + r.pos;
+    return 0;
+}
+
+struct tq_agg_entry tq_rec_aggregate_entry(const struct tq_rec_aggregate *a, uint32_t i)
+{
+    struct get r = {.p = a->entries + (size_t)i * AGG_ENTRY_SIZE, .len = AGG_ENTRY_SIZE, .pos = 0, .bad = 0};
+    struct tq_agg_entry e;
+    e.stack_id = get_u32(&r);
+    get_u32(&r);
+    e.calls = get_u64(&r);
+    e.bytes = get_u64(&r);
+    e.peak_bytes = get_u64(&r);
+    return e;
 }

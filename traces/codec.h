@@ -11,7 +11,7 @@
 #define TQ_TRACE_PREAMBLE_MAGIC "TQTRACE" /* 7 chars + NUL = 8 bytes */
 #define TQ_TRACE_PREAMBLE_SIZE 24u        /* 8 (skippable frame header) + 16 (preamble) */
 #define TQ_TRACE_VERSION_MAJOR 1u         /* readers refuse another major */
-#define TQ_TRACE_VERSION_MINOR 0u         /* readers accept any minor (fields are only appended) */
+#define TQ_TRACE_VERSION_MINOR 1u         /* readers accept any minor (fields are only appended) */
 
 #define TQ_REC_HEADER_SIZE 8u             /* u16 type, u16 reserved, u32 payload length */
 #define TQ_REC_MAX_PAYLOAD (16u << 20)    /* a reader rejects longer records as corrupt */
@@ -27,6 +27,7 @@ enum tq_rec_type {
     TQ_REC_EVENTS = 6,  /* a batch of per-allocation events of one thread (record --stacks) */
     TQ_REC_STACK = 7,   /* one interned call stack: id -> instruction pointers */
     TQ_REC_MODULE = 8,  /* one mapping of /proc/self/maps (module map for offline symbolization) */
+    TQ_REC_AGGREGATE = 9, /* per-stack allocation totals (record --aggregate), cumulative; minor version 1 */
 };
 
 /* Interposed functions, in the order of the CALLS record's counters. Append only: indices are on disk. */
@@ -128,6 +129,7 @@ struct tq_events_iter {
     const uint8_t *p, *end;
     uint32_t left;
     uint64_t t_ns;
+    uint64_t addr;       /* previous event's address (addresses are stored as differences) */
 };
 
 struct tq_rec_stack {
@@ -140,6 +142,21 @@ struct tq_rec_module {
     uint64_t start, end, offset;
     const char *path;           /* borrowed, path_len bytes */
     uint32_t path_len;
+};
+
+/* One entry of an AGGREGATE record: totals of one stack since the trace started (the malloc family only). */
+struct tq_agg_entry {
+    uint32_t stack_id;
+    uint64_t calls;      /* allocation calls */
+    uint64_t bytes;      /* bytes requested by those calls */
+    uint64_t peak_bytes; /* bytes of its blocks live at the record's heap peak */
+};
+
+struct tq_rec_aggregate {
+    uint32_t count;
+    uint64_t heap_peak;     /* live heap at the peak the entries' peak_bytes refer to */
+    uint64_t peak_t_ns;     /* when */
+    const uint8_t *entries; /* count entries of 32 bytes (read with tq_rec_aggregate_entry) */
 };
 
 /* ---- encoding: each returns the bytes written into buf (header + payload), or 0 when cap is too small ---- */
@@ -161,6 +178,10 @@ size_t tq_rec_put_stack(uint8_t *buf, size_t cap, uint32_t id, const uint64_t *i
 /* MODULE; path is NUL-terminated. */
 size_t tq_rec_put_module(uint8_t *buf, size_t cap, const struct tq_rec_module *m, const char *path);
 
+/* AGGREGATE holding e[0..n), whose peak_bytes are those at heap_peak bytes, at peak_t_ns. */
+size_t tq_rec_put_aggregate(uint8_t *buf, size_t cap, uint64_t heap_peak, uint64_t peak_t_ns,
+                            const struct tq_agg_entry *e, uint32_t n);
+
 /* ---- decoding: each returns 0 on success, -1 when the payload is too short or inconsistent ---- */
 
 /* Check a 24-byte preamble. Returns 0 if valid, -1 not a trace, -2 unsupported major version. */
@@ -179,5 +200,8 @@ int tq_rec_get_stack(const struct tq_rec *r, struct tq_rec_stack *out);
 /* Frame i (< depth) of a decoded STACK. Can't fail for i < depth. */
 uint64_t tq_rec_stack_ip(const struct tq_rec_stack *s, uint32_t i);
 int tq_rec_get_module(const struct tq_rec *r, struct tq_rec_module *out);
+int tq_rec_get_aggregate(const struct tq_rec *r, struct tq_rec_aggregate *out);
+/* Entry i (< count) of a decoded AGGREGATE. Can't fail for i < count. */
+struct tq_agg_entry tq_rec_aggregate_entry(const struct tq_rec_aggregate *a, uint32_t i);
 
 #endif

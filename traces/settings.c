@@ -91,6 +91,10 @@ int tq_settings_from_env(struct tq_settings *s, char *(*get)(const char *), char
     env_bool(&s->enabled, "TRACEQ_ENABLED", get, &bad, msg, msgsize);
     env_bool(&s->verbose, "TRACEQ_VERBOSE", get, &bad, msg, msgsize);
     env_bool(&s->follow_fork, "TRACEQ_FOLLOW_FORK", get, &bad, msg, msgsize);
+    env_bool(&s->stacks, "TRACEQ_STACKS", get, &bad, msg, msgsize);
+    env_bool(&s->aggregate, "TRACEQ_AGGREGATE", get, &bad, msg, msgsize);
+    if (s->aggregate)
+        s->stacks = 1;
     env_uint(&s->interval_ms, "TRACEQ_INTERVAL_MS", TQ_SETTINGS_INTERVAL_MAX, get, &bad, msg, msgsize);
     env_uint(&s->flush_ms, "TRACEQ_FLUSH_MS", TQ_SETTINGS_FLUSH_MAX, get, &bad, msg, msgsize);
     env_path(s->output_dir, sizeof s->output_dir, "TRACEQ_OUTPUT_DIR", get, &bad, msg, msgsize);
@@ -109,7 +113,8 @@ int tq_settings_to_env(const struct tq_settings *s, int (*set)(const char *name,
     if ((rc = set("TRACEQ_ENABLED", s->enabled ? "1" : "0")) || (rc = set("TRACEQ_OUTPUT_DIR", s->output_dir)) ||
         (rc = set("TRACEQ_INTERVAL_MS", a)) || (rc = set("TRACEQ_FLUSH_MS", b)) ||
         (rc = set("TRACEQ_VERBOSE", s->verbose ? "1" : "0")) ||
-        (rc = set("TRACEQ_FOLLOW_FORK", s->follow_fork ? "1" : "0")))
+        (rc = set("TRACEQ_FOLLOW_FORK", s->follow_fork ? "1" : "0")) ||
+        (rc = set("TRACEQ_STACKS", s->stacks ? "1" : "0")) || (rc = set("TRACEQ_AGGREGATE", s->aggregate ? "1" : "0")))
         return rc;
     return s->manifest[0] ? set("TRACEQ_MANIFEST", s->manifest) : 0;
 }

@@ -13,6 +13,8 @@ struct tq_settings {
     int verbose;            /* TRACEQ_VERBOSE, default 0 */
     int follow_fork;        /* TRACEQ_FOLLOW_FORK, default 1 */
     char manifest[2048];    /* TRACEQ_MANIFEST, default "" (set by `traceq record`) */
+    int stacks;             /* TRACEQ_STACKS, default 0: per-allocation events with call stacks */
+    int aggregate;          /* TRACEQ_AGGREGATE, default 0: per-stack totals instead of events (implies stacks) */
 };
 
 #define TQ_SETTINGS_INTERVAL_MAX 60000u

@@ -1,0 +1,46 @@
+/* sites.h - allocation sites of a --stacks trace: the heap replay's per-stack figures merged by the code location
+ * that called the allocator (function, file:line, module), for `traceq report --top` and `traceq diff`. */
+#ifndef TQ_SITES_H
+#define TQ_SITES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/status.h"
+
+/* One allocation site: every stack whose innermost frame names the same location. */
+struct tq_site {
+    char *key;          /* "function (file:line)", else "module+0xOFFSET", else "0x..." (stable across runs) */
+    char *module;       /* file name of the module, "" when unknown */
+    char *callers;      /* "caller < its caller < ..." of the site's biggest stack (up to 4 frames), may be "" */
+    uint64_t peak;      /* heap bytes held at the heap peak */
+    uint64_t allocated; /* heap bytes allocated in total */
+    uint64_t calls;     /* allocation calls */
+};
+
+struct tq_sites {
+    struct tq_site *v;
+    size_t n;
+    uint64_t peak, peak_t_ns;  /* the replayed heap peak and when */
+    uint64_t allocated, calls; /* totals over all sites */
+    bool aggregated;           /* recorded with --aggregate: the figures were kept by the shim */
+};
+
+enum tq_site_order { TQ_SITES_BY_PEAK, TQ_SITES_BY_ALLOCATED, TQ_SITES_BY_CALLS, TQ_SITES_BY_KEY };
+
+/* Replay the trace at path and merge its stacks into sites (streams: memory grows with live blocks and distinct
+ * stacks). Fails as tq_heap_replay_run does (TQ_ERR_USAGE for a trace without stacks, reader errors, NOMEM).
+ * out is filled on success; release it with tq_sites_clear. */
+tq_status tq_sites_load(const char *path, struct tq_sites *out, struct tq_err *err);
+
+/* Sort the sites, biggest first (by key: alphabetical). Can't fail. */
+void tq_sites_sort(struct tq_sites *s, enum tq_site_order order);
+
+/* The site with this key, or NULL (sites must be sorted TQ_SITES_BY_KEY). Can't fail. */
+const struct tq_site *tq_sites_find(const struct tq_sites *s, const char *key);
+
+/* Free what tq_sites_load filled; a zeroed struct is a no-op. */
+void tq_sites_clear(struct tq_sites *s);
+
+#endif

@@ -1,0 +1,459 @@
+/* stacks.c - `record --stacks`: per-allocation events with interned call stacks, and the module map (FORMAT.md 6-9).
+ *
+ * Hot path (tq_stacks_event, called from took()/drop() and the mmap hooks with the guard down):
+ *   unw_backtrace -> 64-bit hash of the ips -> this thread's direct-mapped cache -> stack id. Only a cache miss
+ *   takes the session lock, to look the hash up in the global table and, for a new stack, append its STACK record
+ *   to the writer at once: every STACK record therefore precedes the EVENTS records that use it.
+ *   The event goes into this thread's buffer; a full buffer is encoded as one EVENTS record and appended under the
+ *   session lock (the append compresses a frame when the writer's buffer is full: that is the backpressure, and
+ *   memory stays bounded). The sampler thread flushes every thread's buffer with each frame.
+ * Frees and munmaps carry no stack (the replay knows the block's stack from its allocation), so they skip unwinding.
+ * Everything here is allocated with raw mmap: nothing may call malloc from inside malloc. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <link.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#include "session.h"
+
+#define MAX_DEPTH 128          /* frames kept per stack (the outermost are dropped) */
+#define EVBUF_N 2048           /* events a thread buffers before it hands them to the writer */
+#define CACHE_N 4096           /* this thread's hash -> id cache (direct-mapped) */
+#define EV_MAX_BYTES 51        /* kind + 5 LEB128 of at most 10 bytes */
+#define ENC_CAP (TQ_REC_HEADER_SIZE + 16 + 2 * EVBUF_N * EV_MAX_BYTES) /* an EVENTS record of 2 * EVBUF_N */
+
+struct cache_slot {
+    uint64_t hash;
+    uint32_t id;
+};
+
+/* One thread's buffer; lives in the registry for the whole run, reused after its thread exits. */
+struct evbuf {
+    _Atomic int busy;          /* owner appending or a flusher flushing: whoever swapped it 0 -> 1 */
+    _Atomic int dead;          /* its thread exited: another thread may claim it */
+    struct evbuf *next;        /* registry (only ever prepended, under reg_lock) */
+    uint32_t tid;
+    uint32_t n;
+    unsigned epoch;            /* the stack table epoch its cache belongs to */
+    struct tq_event ev[EVBUF_N];
+    uint64_t seq[EVBUF_N];     /* each event's place in the process-wide order (see block_ids.c) */
+    struct tq_id_pool pool;    /* block ids this thread's frees released, for its next allocations */
+    struct cache_slot cache[CACHE_N];
+};
+
+int tq_stacks_on;
+static int agg_mode;
+static __thread struct evbuf *my_buf;
+static struct evbuf *_Atomic registry;
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t exit_key;
+static int exit_key_ok;
+static uintptr_t self_lo, self_hi;   /* the shim's own code: its frames are cut off the stacks */
+
+/* The global stack table (session lock held): open addressing on the hash; id 0 = empty. */
+static struct cache_slot *table;
+static size_t table_cap, table_used;
+static uint32_t next_id = 1;
+static _Atomic unsigned epoch;        /* bumped when the table is emptied (fork child): per-thread caches go */
+
+static _Atomic uint64_t event_seq; /* process-wide order of events, for matching frees across threads */
+
+static unsigned long long maps_adds = ~0ull; /* dlpi_adds at the last module snapshot */
+static uint32_t maps_generation;
+
+static void *raw_map(size_t n)
+{
+    void *p = (void *)syscall(SYS_mmap, NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                              -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void raw_unmap(void *p, size_t n)
+{
+    syscall(SYS_munmap, p, n);
+}
+
+/* ---- module map (MODULE records) ---- */
+
+static int adds_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    *(unsigned long long *)data = info->dlpi_adds;
+    return 1; /* the counter is the same for every object: the first is enough */
+}
+
+static unsigned long long loads_now(void)
+{
+    unsigned long long adds = 0;
+    dl_iterate_phdr(adds_cb, &adds);
+    return adds;
+}
+
+static uint64_t parse_hex(const char **p)
+{
+    uint64_t v = 0;
+    for (;; (*p)++) {
+        char c = **p;
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0)
+            return v;
+        v = v * 16 + (uint64_t)d;
+    }
+}
+
+/* One line of /proc/self/maps: "start-end perms offset dev inode   path". File-backed ones become MODULE records. */
+static void put_maps_line(const char *l, const char *end)
+{
+    struct tq_rec_module m = {.generation = maps_generation};
+    const char *p = l;
+    m.start = parse_hex(&p);
+    if (*p++ != '-')
+        return;
+    m.end = parse_hex(&p);
+    if (*p++ != ' ' || end - p < 5)
+        return;
+    m.perms = (p[0] == 'r' ? 1u : 0) | (p[1] == 'w' ? 2u : 0) | (p[2] == 'x' ? 4u : 0) | (p[3] == 'p' ? 8u : 0);
+    p += 5;
+    m.offset = parse_hex(&p);
+    for (int field = 0; field < 2 && p < end; field++) { /* dev, inode */
+        while (p < end && *p == ' ')
+            p++;
+        while (p < end && *p != ' ')
+            p++;
+    }
+    while (p < end && *p == ' ')
+        p++;
+    if (p >= end || *p != '/')
+        return;
+    /* static, not on the stack: this runs inside the program's malloc, maybe on a small thread stack (the session
+     * lock is held, so one caller at a time) */
+    static char path[4096];
+    static uint8_t rec[TQ_REC_HEADER_SIZE + 64 + sizeof path];
+    size_t n = (size_t)(end - p) < sizeof path ? (size_t)(end - p) : sizeof path - 1;
+    memcpy(path, p, n);
+    path[n] = 0;
+    size_t k = tq_rec_put_module(rec, sizeof rec, &m, path);
+    if (k)
+        tq_writer_append(&tq_sess.w, rec, k);
+}
+
+/* A MODULE snapshot of /proc/self/maps (session lock held). No stdio, no allocation: read in blocks. */
+static void put_maps_locked(void)
+{
+    static char buf[16384];
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    maps_adds = loads_now();
+    size_t have = 0;
+    for (;;) {
+        ssize_t k = read(fd, buf + have, sizeof buf - have);
+        if (k <= 0)
+            break;
+        have += (size_t)k;
+        char *l = buf, *nl;
+        while ((nl = memchr(l, '\n', have - (size_t)(l - buf)))) {
+            put_maps_line(l, nl);
+            l = nl + 1;
+        }
+        have -= (size_t)(l - buf);
+        memmove(buf, l, have);
+        if (have == sizeof buf) /* a line longer than the buffer: drop it */
+            have = 0;
+    }
+    close(fd);
+    maps_generation++;
+}
+
+/* A new snapshot when objects were loaded since the last one (dlopen). Session lock held. */
+static void check_maps_locked(void)
+{
+    if (loads_now() != maps_adds)
+        put_maps_locked();
+}
+
+/* ---- the stack table ---- */
+
+static uint64_t hash_ips(void *const *ips, int n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
+    for (int i = 0; i < n; i++) {
+        h = (h ^ (uint64_t)(uintptr_t)ips[i]) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    return h ? h : 1;
+}
+
+static int table_grow(void)
+{
+    size_t cap = table_cap ? table_cap * 2 : 8192;
+    struct cache_slot *t = raw_map(cap * sizeof *t);
+    if (!t)
+        return -1;
+    for (size_t i = 0; i < table_cap; i++) {
+        if (!table[i].id)
+            continue;
+        size_t j = table[i].hash & (cap - 1);
+        while (t[j].id)
+            j = (j + 1) & (cap - 1);
+        t[j] = table[i];
+    }
+    if (table)
+        raw_unmap(table, table_cap * sizeof *table);
+    table = t;
+    table_cap = cap;
+    return 0;
+}
+
+/* The id of a stack (session lock held); a new one gets its STACK record now. 0 when out of memory.
+ * Stacks are identified by their 64-bit hash alone: a collision (about n^2 / 2^65) would merge two stacks. */
+static uint32_t intern_locked(uint64_t h, void *const *ips, int n)
+{
+    if (table_used * 2 >= table_cap && table_grow())
+        return 0;
+    size_t j = h & (table_cap - 1);
+    while (table[j].id) {
+        if (table[j].hash == h)
+            return table[j].id;
+        j = (j + 1) & (table_cap - 1);
+    }
+    if (agg_mode && next_id >= tq_agg_max_stacks())
+        return 0;
+    check_maps_locked(); /* new code may have been loaded: its modules go before the stack that names it */
+    uint32_t id = next_id++;
+    table[j].hash = h;
+    table[j].id = id;
+    table_used++;
+    static uint64_t ip64[MAX_DEPTH]; /* static: small thread stacks (session lock held) */
+    static uint8_t rec[TQ_REC_HEADER_SIZE + 8 + sizeof ip64];
+    for (int i = 0; i < n; i++)
+        ip64[i] = (uint64_t)(uintptr_t)ips[i];
+    size_t k = tq_rec_put_stack(rec, sizeof rec, id, ip64, (uint32_t)n);
+    if (k)
+        tq_writer_append(&tq_sess.w, rec, k);
+    return id;
+}
+
+/* This thread's stack id for the caller of the interposed function. */
+static uint32_t capture(struct evbuf *b)
+{
+    void *ips[MAX_DEPTH + 8];
+    int n = unw_backtrace(ips, MAX_DEPTH + 8);
+    int k = 0;
+    while (k < n && (uintptr_t)ips[k] >= self_lo && (uintptr_t)ips[k] < self_hi) /* our own frames */
+        k++;
+    n -= k;
+    if (n > MAX_DEPTH)
+        n = MAX_DEPTH;
+    if (n <= 0)
+        return 0;
+    uint64_t h = hash_ips(ips + k, n);
+    unsigned ep = atomic_load_explicit(&epoch, memory_order_relaxed);
+    if (b->epoch != ep) {
+        memset(b->cache, 0, sizeof b->cache);
+        b->epoch = ep;
+    }
+    struct cache_slot *c = &b->cache[h & (CACHE_N - 1)];
+    if (c->hash == h && c->id)
+        return c->id;
+    pthread_mutex_lock(&tq_sess.lock);
+    uint32_t id = tq_sess.active && !tq_sess.finished ? intern_locked(h, ips + k, n) : 0;
+    pthread_mutex_unlock(&tq_sess.lock);
+    if (id) {
+        c->hash = h;
+        c->id = id;
+    }
+    return id;
+}
+
+/* ---- per-thread buffers ---- */
+
+/* Encode b's events as one EVENTS record into the writer (session lock held, b->busy held). */
+static void put_events_locked(struct evbuf *b)
+{
+    if (!b->n)
+        return;
+    if (tq_sess.active && !tq_sess.finished) {
+        /* static: one writer at a time (session lock held) */
+        static struct tq_event out[2 * EVBUF_N];
+        static uint8_t enc[ENC_CAP];
+        uint32_t n = tq_blocks_rewrite(b->ev, b->seq, b->n, out, &b->pool); /* in the order records are queued */
+        size_t k = agg_mode ? 0 : tq_rec_put_events(enc, sizeof enc, b->tid, out, n);
+        if (agg_mode)
+            tq_agg_apply(out, n); /* --aggregate: totals instead of the events */
+        else if (k)
+            tq_writer_append(&tq_sess.w, enc, k);
+    }
+    b->n = 0;
+}
+
+/* The owner's hand-off of a full buffer. b->busy held. */
+static void hand_off(struct evbuf *b)
+{
+    pthread_mutex_lock(&tq_sess.lock);
+    put_events_locked(b);
+    pthread_mutex_unlock(&tq_sess.lock);
+}
+
+static void thread_gone(void *arg)
+{
+    struct evbuf *b = arg;
+    tq_self.guard++;
+    int was = 0;
+    if (atomic_compare_exchange_strong(&b->busy, &was, 1)) {
+        pthread_mutex_lock(&tq_sess.lock);
+        put_events_locked(b);
+        pthread_mutex_unlock(&tq_sess.lock);
+        atomic_store(&b->busy, 0);
+    }
+    my_buf = NULL;
+    atomic_store(&b->dead, 1);
+    tq_self.guard--;
+}
+
+/* This thread's buffer: a dead thread's, or a fresh mapping. NULL when memory is short. Guard held. */
+static struct evbuf *buf_get(void)
+{
+    struct evbuf *b;
+    for (b = atomic_load(&registry); b; b = b->next) {
+        int d = 1;
+        if (atomic_load(&b->dead) && atomic_compare_exchange_strong(&b->dead, &d, 0))
+            break;
+    }
+    if (!b) {
+        if (!(b = raw_map(sizeof *b)))
+            return NULL;
+        pthread_mutex_lock(&reg_lock);
+        b->next = atomic_load(&registry);
+        atomic_store(&registry, b);
+        pthread_mutex_unlock(&reg_lock);
+    }
+    b->tid = (uint32_t)syscall(SYS_gettid);
+    b->n = 0;
+    my_buf = b;
+    if (exit_key_ok)
+        pthread_setspecific(exit_key, b);
+    return b;
+}
+
+void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void *old_addr, int with_stack)
+{
+    struct tq_thread *t = &tq_self;
+    if (!tq_sess.active || tq_sess.finished)
+        return;
+    t->guard++; /* unwinding may allocate or map: none of that is the program's */
+    struct evbuf *b = my_buf ? my_buf : buf_get();
+    if (!b)
+        goto out;
+    uint32_t id = with_stack ? capture(b) : 0;
+    int was = 0;
+    while (!atomic_compare_exchange_weak_explicit(&b->busy, &was, 1, memory_order_acquire, memory_order_relaxed))
+        was = 0; /* the sampler is flushing this buffer: a few microseconds */
+    struct timespec ts;
+    /* The coarse clock (the kernel tick, 1-4 ms) is a plain memory read; the precise one cost 11% of a malloc
+     * storm under --stacks. Events keep their order regardless: it is the order of the buffer. */
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    struct tq_event *e = &b->ev[b->n++];
+    e->kind = (uint8_t)kind;
+    e->t_ns = now > tq_sess.t0 ? now - tq_sess.t0 : 0;
+    if (b->n > 1 && e->t_ns < e[-1].t_ns) /* never decreasing within a record (FORMAT.md) */
+        e->t_ns = e[-1].t_ns;
+    e->addr = (uint64_t)(uintptr_t)addr;
+    e->size = size;
+    e->old_addr = (uint64_t)(uintptr_t)old_addr;
+    e->stack_id = id;
+    b->seq[b->n - 1] = atomic_fetch_add_explicit(&event_seq, 1, memory_order_relaxed);
+    if (b->n == EVBUF_N)
+        hand_off(b);
+    atomic_store_explicit(&b->busy, 0, memory_order_release);
+out:
+    t->guard--;
+}
+
+void tq_stacks_flush_locked(void)
+{
+    if (!tq_stacks_on)
+        return;
+    check_maps_locked();
+    for (struct evbuf *b = atomic_load(&registry); b; b = b->next) {
+        int was = 0;
+        /* A busy buffer's owner may be waiting for the lock we hold: skip it, it flushes itself. */
+        if (!atomic_compare_exchange_strong(&b->busy, &was, 1))
+            continue;
+        put_events_locked(b);
+        atomic_store(&b->busy, 0);
+    }
+    if (agg_mode)
+        tq_agg_put_locked();
+}
+
+void tq_stacks_start_locked(void)
+{
+    if (tq_stacks_on)
+        put_maps_locked();
+}
+
+void tq_stacks_reset_child(void)
+{
+    if (!tq_stacks_on)
+        return;
+    /* Only this thread exists in the child; other buffers' events were the parent's (flushed in fork_prepare). */
+    for (struct evbuf *b = atomic_load(&registry); b; b = b->next) {
+        b->n = 0;
+        b->pool.n = 0;
+        atomic_store(&b->busy, 0);
+        if (b != my_buf)
+            atomic_store(&b->dead, 1);
+    }
+    pthread_mutex_init(&reg_lock, NULL);
+    if (table)
+        memset(table, 0, table_cap * sizeof *table);
+    table_used = 0;
+    next_id = 1;
+    tq_blocks_reset();
+    atomic_fetch_add(&epoch, 1);
+    if (agg_mode)
+        tq_agg_reset();
+    maps_generation = 0;
+}
+
+static int self_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    uintptr_t me = (uintptr_t)data, lo = UINTPTR_MAX, hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+        if (a < lo)
+            lo = a;
+        if (a + ph->p_memsz > hi)
+            hi = a + ph->p_memsz;
+    }
+    if (me >= lo && me < hi) {
+        self_lo = lo;
+        self_hi = hi;
+        return 1;
+    }
+    return 0;
+}
+
+void tq_stacks_init(int aggregate)
+{
+    dl_iterate_phdr(self_cb, (void *)(uintptr_t)&tq_stacks_init);
+    exit_key_ok = pthread_key_create(&exit_key, thread_gone) == 0;
+    agg_mode = aggregate;
+    if (aggregate && tq_agg_init())
+        return;
+    tq_stacks_on = 1;
+}

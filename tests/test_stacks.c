@@ -1,0 +1,350 @@
+/* test_stacks.c - record --stacks / --aggregate: stacks name the right functions, counters stay exact, fork and
+ * exec keep working, report --top and diff find the known sites, aggregate totals equal event totals. */
+#include <glob.h>
+
+#include "../analyzer/sites.h"
+#include "../traces/reader.h"
+#include "shim_util.h"
+
+/* The one trace of `name` in dir (fails the test when not exactly one). Caller frees. */
+static char *one_trace(const char *dir, const char *name)
+{
+    char pat[4200];
+    snprintf(pat, sizeof pat, "%.4000s/traceq.%.100s.*.tq", dir, name);
+    glob_t g;
+    cr_assert_eq(glob(pat, 0, NULL, &g), 0, "no trace matches %s", pat);
+    cr_assert_eq(g.gl_pathc, 1, "%zu traces match %s", g.gl_pathc, pat);
+    char *p = strdup(g.gl_pathv[0]);
+    globfree(&g);
+    return p;
+}
+
+/* Events per kind in a trace, and how many refer to a stack id that no earlier STACK record defined. */
+struct scan {
+    uint64_t events[TQ_CALL_COUNT], undefined_refs, stacks, modules, aggregates;
+};
+
+static void scan_trace(const char *path, struct scan *s)
+{
+    memset(s, 0, sizeof *s);
+    static unsigned char defined[1 << 16];
+    memset(defined, 0, sizeof defined);
+    struct tq_trace_reader *r;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_trace_open(path, &r, &err), TQ_OK, "%s", err.msg);
+    struct tq_rec rec;
+    bool done = false;
+    while (tq_trace_next(r, &rec, &done, &err) == TQ_OK && !done) {
+        if (rec.type == TQ_REC_STACK) {
+            struct tq_rec_stack st;
+            cr_assert_eq(tq_rec_get_stack(&rec, &st), 0);
+            cr_assert_lt(st.id, sizeof defined);
+            defined[st.id] = 1;
+            s->stacks++;
+        } else if (rec.type == TQ_REC_MODULE) {
+            s->modules++;
+        } else if (rec.type == TQ_REC_AGGREGATE) {
+            s->aggregates++;
+        } else if (rec.type == TQ_REC_EVENTS) {
+            struct tq_rec_events e;
+            struct tq_events_iter it;
+            struct tq_event ev;
+            cr_assert_eq(tq_rec_get_events(&rec, &e, &it), 0);
+            int got;
+            while ((got = tq_events_next(&it, &ev)) == 1) {
+                if (ev.kind < TQ_CALL_COUNT)
+                    s->events[ev.kind]++;
+                if (ev.stack_id && (ev.stack_id >= sizeof defined || !defined[ev.stack_id]))
+                    s->undefined_refs++;
+            }
+            cr_assert_eq(got, 0, "corrupt event in %s", path);
+        }
+    }
+    cr_assert_not(tq_trace_truncated(r), "%s is truncated", path);
+    tq_trace_close(r);
+}
+
+static const struct tq_site *site_named(const struct tq_sites *s, const char *fn)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strncmp(s->v[i].key, fn, strlen(fn)) && s->v[i].key[strlen(fn)] == ' ')
+            return &s->v[i];
+    return NULL;
+}
+
+/* Record stack_paths BIG_MIB SMALL THREADS with opts into a new directory; returns the directory. */
+static char *record_paths(const char *opts, int mib, long small, int threads)
+{
+    char *d = tq_tmpdir(), args[4200];
+    snprintf(args, sizeof args, "%s %d %ld %d", tq_build_path("progs/stack_paths"), mib, small, threads);
+    cr_assert_eq(shim_record_opts(d, opts, args, NULL), 0);
+    return d;
+}
+
+Test(stacks, name_the_right_functions)
+{
+    char *d = record_paths("--stacks", 16, 20000, 1), *t = one_trace(d, "stack_paths");
+    struct tq_sites s;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_sites_load(t, &s, &err), TQ_OK, "%s", err.msg);
+    tq_sites_sort(&s, TQ_SITES_BY_PEAK);
+    cr_assert_gt(s.n, 2);
+    cr_expect(!strncmp(s.v[0].key, "hold_big (stack_paths.c:", 24), "biggest at the peak: %s", s.v[0].key);
+    cr_expect(!strncmp(s.v[0].callers, "keep_path < main", 16), "callers: %s", s.v[0].callers);
+    cr_expect_str_eq(s.v[0].module, "stack_paths");
+    cr_expect_eq(s.v[0].peak, (uint64_t)16 << 20);
+    tq_sites_sort(&s, TQ_SITES_BY_ALLOCATED);
+    cr_expect(!strncmp(s.v[0].key, "churn_big (", 11), "most allocated: %s", s.v[0].key);
+    cr_expect(!strncmp(s.v[0].callers, "churn_path < main", 17), "callers: %s", s.v[0].callers);
+    cr_expect_eq(s.v[0].allocated, (uint64_t)160 << 20);
+    cr_expect_eq(s.v[0].calls, 40);
+    tq_sites_sort(&s, TQ_SITES_BY_CALLS);
+    cr_expect(!strncmp(s.v[0].key, "tiny_calls (", 12), "most calls: %s", s.v[0].key);
+    cr_expect(!strncmp(s.v[0].callers, "small_path < main", 17), "callers: %s", s.v[0].callers);
+    cr_expect_eq(s.v[0].calls, 20000);
+    cr_expect_eq(s.v[0].allocated, 20000 * 24);
+    /* The heap peak: 16 MiB held + one 4 MiB churn block + the pointer array, and the startup's few bytes. */
+    cr_expect_geq(s.peak, (uint64_t)20 << 20);
+    cr_expect_lt(s.peak, ((uint64_t)20 << 20) + (64 << 10));
+    tq_sites_clear(&s);
+    free(t);
+    tq_rmtree(d);
+    free(d);
+}
+
+/* With --stacks the counters are those of a run without it, and every allocation became one event. */
+Test(stacks, counters_exact_and_one_event_per_call)
+{
+    char *d0 = tq_tmpdir(), *d5 = tq_tmpdir(), *dn = tq_tmpdir(), args[4200];
+    snprintf(args, sizeof args, "%s 0", tq_build_path("progs/every_call"));
+    cr_assert_eq(shim_record_opts(d0, "--stacks", args, NULL), 0);
+    snprintf(args, sizeof args, "%s 5", tq_build_path("progs/every_call"));
+    cr_assert_eq(shim_record_opts(d5, "--stacks", args, NULL), 0);
+    cr_assert_eq(shim_record_opts(dn, "", args, NULL), 0);
+    struct tq_trace_summary s5, sn;
+    shim_summary(d5, "every_call", 0, &s5);
+    shim_summary(dn, "every_call", 0, &sn);
+    for (unsigned i = 0; i < TQ_CALL_COUNT; i++)
+        cr_expect_eq(s5.calls[i], sn.calls[i], "%s: %llu with stacks, %llu without", tq_call_name(i),
+                     (unsigned long long)s5.calls[i], (unsigned long long)sn.calls[i]);
+    cr_expect_eq(s5.peak_heap, sn.peak_heap);
+    /* (usable sizes are not compared: memalign's slack depends on where the heap's free chunks lie, and the
+     * unwinder's own blocks move them) */
+    cr_expect_eq(s5.final_heap, sn.final_heap);
+    cr_expect_eq(s5.peak_mmap, sn.peak_mmap);
+    char *t0 = one_trace(d0, "every_call"), *t5 = one_trace(d5, "every_call");
+    struct scan a, b;
+    scan_trace(t0, &a);
+    scan_trace(t5, &b);
+    cr_expect_eq(b.undefined_refs, 0);
+    cr_expect_gt(b.modules, 0, "the module map is in the trace");
+    /* Per round (tests/progs/every_call.c): successful allocations each give one event. */
+    static const unsigned kinds[] = {TQ_CALL_MALLOC, TQ_CALL_CALLOC, TQ_CALL_REALLOCARRAY, TQ_CALL_POSIX_MEMALIGN,
+                                     TQ_CALL_ALIGNED_ALLOC, TQ_CALL_MEMALIGN, TQ_CALL_VALLOC, TQ_CALL_PVALLOC,
+                                     TQ_CALL_MMAP, TQ_CALL_MMAP64, TQ_CALL_MREMAP};
+    static const unsigned per_round[] = {3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    for (unsigned i = 0; i < sizeof kinds / sizeof *kinds; i++)
+        cr_expect_eq(b.events[kinds[i]] - a.events[kinds[i]], 5 * per_round[i], "%s: %llu events, baseline %llu",
+                     tq_call_name(kinds[i]), (unsigned long long)b.events[kinds[i]],
+                     (unsigned long long)a.events[kinds[i]]);
+    tq_trace_summary_clear(&s5);
+    tq_trace_summary_clear(&sn);
+    free(t0);
+    free(t5);
+    tq_rmtree(d0);
+    tq_rmtree(d5);
+    tq_rmtree(dn);
+    free(d0);
+    free(d5);
+    free(dn);
+}
+
+/* fork: the child's trace interns its own stacks (every id it uses is defined in its own file); exec: the new
+ * image records stacks too. */
+Test(stacks, fork_and_exec_keep_working)
+{
+    char *d = tq_tmpdir(), args[4200];
+    snprintf(args, sizeof args, "%s forkexec %s 2", tq_build_path("progs/forker"), tq_build_path("progs/every_call"));
+    cr_assert_eq(shim_record_opts(d, "--stacks", args, NULL), 0);
+    char *d2 = tq_tmpdir();
+    snprintf(args, sizeof args, "%s fork", tq_build_path("progs/forker"));
+    cr_assert_eq(shim_record_opts(d2, "--stacks", args, NULL), 0);
+    cr_assert_eq(shim_count(d), 3, "parent, child before exec, exec'd image");
+    cr_assert_eq(shim_count(d2), 2);
+    const char *dirs[] = {d, d2};
+    for (int k = 0; k < 2; k++) {
+        char pat[4200];
+        snprintf(pat, sizeof pat, "%s/traceq.*.tq", dirs[k]);
+        glob_t g;
+        cr_assert_eq(glob(pat, 0, NULL, &g), 0);
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            struct scan s;
+            scan_trace(g.gl_pathv[i], &s);
+            cr_expect_eq(s.undefined_refs, 0, "%s uses stacks it does not define", g.gl_pathv[i]);
+            cr_expect_gt(s.events[TQ_CALL_MALLOC] + s.events[TQ_CALL_CALLOC], 0, "%s has no events", g.gl_pathv[i]);
+            cr_expect_gt(s.modules, 0);
+        }
+        globfree(&g);
+    }
+    char *e = one_trace(d, "every_call");
+    struct tq_sites s;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_sites_load(e, &s, &err), TQ_OK, "%s", err.msg);
+    cr_expect_not_null(site_named(&s, "main"), "the exec'd image's stacks name its functions");
+    tq_sites_clear(&s);
+    free(e);
+    tq_rmtree(d);
+    tq_rmtree(d2);
+    free(d);
+    free(d2);
+}
+
+Test(stacks, report_top_finds_the_biggest_site)
+{
+    char *d = record_paths("--stacks", 12, 1000, 1), *t = one_trace(d, "stack_paths"), *out = NULL, cmd[8400];
+    snprintf(cmd, sizeof cmd, "%s report --top 2 %s", tq_build_path("traceq"), t);
+    cr_assert_eq(tq_run(cmd, &out, NULL), 0);
+    const char *sec = strstr(out, "sites by heap held at the peak");
+    cr_assert_not_null(sec, "%s", out);
+    const char *nl = strchr(sec, '\n');
+    cr_assert_not_null(nl);
+    cr_expect(!strncmp(nl + 1, "      12.0 MiB  hold_big (stack_paths.c:", 40), "first row: %.120s", nl + 1);
+    cr_expect_not_null(strstr(out, "from keep_path < main"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s report --json --top 1 %s", tq_build_path("traceq"), t);
+    cr_assert_eq(tq_run(cmd, &out, NULL), 0);
+    cr_expect_not_null(strstr(out, "\"site\": \"tiny_calls (stack_paths.c:"), "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s report --top 0 %s", tq_build_path("traceq"), t);
+    cr_expect_eq(tq_run(cmd, NULL, NULL), 2);
+    free(t);
+    tq_rmtree(d);
+    free(d);
+}
+
+Test(stacks, report_top_without_stacks_says_so)
+{
+    char *d = tq_tmpdir(), args[4200], cmd[8400], *err = NULL;
+    snprintf(args, sizeof args, "%s 1", tq_build_path("progs/every_call"));
+    cr_assert_eq(shim_record(d, args, NULL), 0);
+    char *t = one_trace(d, "every_call");
+    snprintf(cmd, sizeof cmd, "%s report --top 3 %s", tq_build_path("traceq"), t);
+    cr_expect_eq(tq_run(cmd, NULL, &err), 2);
+    cr_expect_not_null(strstr(err, "--stacks"), "%s", err);
+    free(err);
+    free(t);
+    tq_rmtree(d);
+    free(d);
+}
+
+Test(stacks, diff_shows_the_grown_site)
+{
+    char *a = record_paths("--stacks", 8, 1000, 1), *b = record_paths("--stacks", 24, 1000, 1);
+    char *ta = one_trace(a, "stack_paths"), *tb = one_trace(b, "stack_paths"), cmd[8400], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s diff %s %s", tq_build_path("traceq"), ta, tb);
+    cr_assert_eq(tq_run(cmd, &out, NULL), 0);
+    cr_expect_not_null(strstr(out, "heap at the peak"), "%s", out);
+    const char *hdr = strstr(out, "site\n");
+    cr_assert_not_null(hdr, "%s", out);
+    /* first changed site: hold_big, 16 MiB more at the peak and in total, 16 more calls */
+    cr_expect(!strncmp(hdr + 5, "     +16.0 MiB      +16.0 MiB       24.0 MiB          +16  hold_big (", 69),
+              "first row: %.120s", hdr + 5);
+    cr_expect_null(strstr(out, "churn_big"), "unchanged sites are not listed: %s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s diff %s", tq_build_path("traceq"), ta);
+    cr_expect_eq(tq_run(cmd, NULL, NULL), 2);
+    free(ta);
+    free(tb);
+    tq_rmtree(a);
+    tq_rmtree(b);
+    free(a);
+    free(b);
+}
+
+/* --aggregate writes per-stack totals instead of events: the same sites with the same totals. */
+Test(stacks, aggregate_totals_equal_event_totals)
+{
+    char *de = record_paths("--stacks", 4, 30000, 3), *da = record_paths("--aggregate", 4, 30000, 3);
+    char *te = one_trace(de, "stack_paths"), *ta = one_trace(da, "stack_paths");
+    struct scan sa;
+    scan_trace(ta, &sa);
+    cr_expect_gt(sa.aggregates, 0);
+    cr_expect_eq(sa.events[TQ_CALL_MALLOC], 0, "aggregate mode writes no events");
+    struct tq_sites e, g;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_sites_load(te, &e, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(tq_sites_load(ta, &g, &err), TQ_OK, "%s", err.msg);
+    cr_expect(g.aggregated);
+    cr_expect_not(e.aggregated);
+    static const char *const fns[] = {"hold_big", "churn_big", "tiny_calls"};
+    for (int i = 0; i < 3; i++) {
+        const struct tq_site *x = site_named(&e, fns[i]), *y = site_named(&g, fns[i]);
+        cr_assert_not_null(x, "%s", fns[i]);
+        cr_assert_not_null(y, "%s", fns[i]);
+        cr_expect_eq(x->calls, y->calls, "%s: %llu calls in events, %llu aggregated", fns[i],
+                     (unsigned long long)x->calls, (unsigned long long)y->calls);
+        cr_expect_eq(x->allocated, y->allocated, "%s", fns[i]);
+        cr_expect_eq(x->peak, y->peak, "%s: %llu held at the peak in events, %llu aggregated", fns[i],
+                     (unsigned long long)x->peak, (unsigned long long)y->peak);
+    }
+    cr_expect_eq(e.peak, g.peak, "heap peak: %llu from events, %llu aggregated", (unsigned long long)e.peak,
+                 (unsigned long long)g.peak);
+    cr_expect_eq(site_named(&g, "tiny_calls")->calls, 90000);
+    cr_expect_eq(e.calls, g.calls, "total calls");
+    cr_expect_eq(e.allocated, g.allocated, "total bytes");
+    tq_sites_clear(&e);
+    tq_sites_clear(&g);
+    free(te);
+    free(ta);
+    tq_rmtree(de);
+    tq_rmtree(da);
+    free(de);
+    free(da);
+}
+
+/* A library loaded with dlopen after start is in the module map (a new snapshot), so its frames get names. */
+Test(stacks, dlopened_library_frames_are_named)
+{
+    char *d = tq_tmpdir();
+    cr_assert_eq(shim_record_opts(d, "--stacks", tq_build_path("progs/dlopener"), NULL), 0);
+    char *t = one_trace(d, "dlopener");
+    struct tq_sites s;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_sites_load(t, &s, &err), TQ_OK, "%s", err.msg);
+    const struct tq_site *z = site_named(&s, "deflateInit2_");
+    if (!z) /* with zlib's debug info installed the key has " (deflate.c:N)"; without, just the name */
+        for (size_t i = 0; i < s.n && !z; i++)
+            if (!strcmp(s.v[i].key, "deflateInit2_"))
+                z = &s.v[i];
+    cr_assert_not_null(z, "no site in deflateInit2_");
+    cr_expect(!strncmp(z->module, "libz.so", 7), "module %s", z->module);
+    cr_expect_geq(z->peak, 256 << 10, "deflate's state is held at the end");
+    cr_expect(!strncmp(z->callers, "deflateInit_ < main", 19), "callers %s", z->callers);
+    tq_sites_clear(&s);
+    free(t);
+    tq_rmtree(d);
+    free(d);
+}
+
+/* Blocks allocated by one thread and freed by another: the threads' event buffers reach the trace in any order,
+ * yet every free is matched (the replayed peak is the queue's 64 KiB, not the 49 MiB ever allocated). */
+Test(stacks, cross_thread_frees_are_matched)
+{
+    char *d = tq_tmpdir(), args[4200];
+    snprintf(args, sizeof args, "%s 50000", tq_build_path("progs/handoff"));
+    cr_assert_eq(shim_record_opts(d, "--stacks", args, NULL), 0);
+    char *t = one_trace(d, "handoff");
+    struct tq_sites s;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_sites_load(t, &s, &err), TQ_OK, "%s", err.msg);
+    const struct tq_site *p = site_named(&s, "produce_one");
+    cr_assert_not_null(p);
+    cr_expect_eq(p->calls, 50000);
+    cr_expect_eq(p->allocated, 50000 * 1024);
+    cr_expect_leq(p->peak, 256 << 10, "held at the peak: %llu bytes", (unsigned long long)p->peak);
+    cr_expect_leq(s.peak, 512 << 10, "replayed heap peak: %llu bytes", (unsigned long long)s.peak);
+    tq_sites_clear(&s);
+    free(t);
+    tq_rmtree(d);
+    free(d);
+}

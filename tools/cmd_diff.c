@@ -1,0 +1,152 @@
+/* cmd_diff.c - `traceq diff A.tq B.tq`: which allocation sites grew and shrank between two --stacks runs. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../analyzer/sites.h"
+#include "../common/units.h"
+#include "cli.h"
+
+static void diff_usage(FILE *f)
+{
+    fprintf(f, "usage: traceq diff [OPTIONS] A.tq B.tq\n\n"
+               "Compare two traces recorded with --stacks (or --aggregate): the totals (heap at the peak, bytes\n"
+               "allocated, allocation calls) and every allocation site (function, file:line) whose figures changed,\n"
+               "biggest change first. Sites are matched by name, so the two runs may load code at other addresses.\n\n"
+               "  -n, --top N   list at most N sites                                  [Default: 20]\n"
+               "  --by WHAT     peak (heap held at the peak), allocated or calls        [Default: peak]\n"
+               "  -h, --help    show this help\n");
+}
+
+struct change {
+    const char *key;
+    int64_t d_peak, d_alloc, d_calls;
+    uint64_t b_peak, b_alloc, b_calls;
+};
+
+static int64_t weight(const struct change *c, int by)
+{
+    int64_t v = by == 0 ? c->d_peak : by == 1 ? c->d_alloc : c->d_calls;
+    return v < 0 ? -v : v;
+}
+
+static int g_by;
+static int by_change(const void *a, const void *b)
+{
+    int64_t x = weight(a, g_by), y = weight(b, g_by);
+    return x != y ? (x < y ? 1 : -1) : strcmp(((const struct change *)a)->key, ((const struct change *)b)->key);
+}
+
+/* Signed byte figure: "+1.00 MiB" / "-512 B". */
+static const char *sbytes(int64_t v, char *buf)
+{
+    char t[32];
+    tq_format_bytes((uint64_t)(v < 0 ? -v : v), t, sizeof t);
+    snprintf(buf, 40, "%s%s", v < 0 ? "-" : v > 0 ? "+" : "", t);
+    return buf;
+}
+
+static void print_totals(const struct tq_sites *a, const struct tq_sites *b)
+{
+    char x[40], y[40], z[40];
+    printf("%-22s %14s %14s %14s\n", "totals", "A", "B", "B - A");
+    printf("%-22s %14s %14s %14s\n", "heap at the peak", tq_format_bytes(a->peak, x, 32),
+               tq_format_bytes(b->peak, y, 32), sbytes((int64_t)b->peak - (int64_t)a->peak, z));
+    printf("%-22s %14s %14s %14s\n", "bytes allocated", tq_format_bytes(a->allocated, x, 32),
+           tq_format_bytes(b->allocated, y, 32), sbytes((int64_t)b->allocated - (int64_t)a->allocated, z));
+    printf("%-22s %14llu %14llu %+14lld\n", "allocation calls", (unsigned long long)a->calls,
+           (unsigned long long)b->calls, (long long)b->calls - (long long)a->calls);
+}
+
+/* Walk both site lists (sorted by key) together. */
+static size_t collect(const struct tq_sites *a, const struct tq_sites *b, struct change *out)
+{
+    size_t i = 0, j = 0, n = 0;
+    while (i < a->n || j < b->n) {
+        int c = i >= a->n ? 1 : j >= b->n ? -1 : strcmp(a->v[i].key, b->v[j].key);
+        const struct tq_site *x = c <= 0 ? &a->v[i] : NULL, *y = c >= 0 ? &b->v[j] : NULL;
+        struct change ch = {.key = x ? x->key : y->key};
+        ch.b_peak = y ? y->peak : 0;
+        ch.b_alloc = y ? y->allocated : 0;
+        ch.b_calls = y ? y->calls : 0;
+        ch.d_peak = (int64_t)ch.b_peak - (int64_t)(x ? x->peak : 0);
+        ch.d_alloc = (int64_t)ch.b_alloc - (int64_t)(x ? x->allocated : 0);
+        ch.d_calls = (int64_t)ch.b_calls - (int64_t)(x ? x->calls : 0);
+        if (ch.d_peak || ch.d_alloc || ch.d_calls)
+            out[n++] = ch;
+        i += c <= 0;
+        j += c >= 0;
+    }
+    return n;
+}
+
+static void print_sites(struct change *v, size_t n, int top, int by)
+{
+    g_by = by;
+    qsort(v, n, sizeof *v, by_change);
+    printf("\n%zu sites changed; by %s:\n", n, by == 0 ? "heap held at the peak" : by == 1 ? "bytes allocated" : "calls");
+    printf("%14s %14s %14s %12s  %s\n", "peak B - A", "alloc B - A", "peak in B", "calls B - A", "site");
+    for (size_t i = 0; i < n && i < (size_t)top; i++) {
+        char p[40], a[40], b[32];
+        printf("%14s %14s %14s %+12lld  %s\n", sbytes(v[i].d_peak, p), sbytes(v[i].d_alloc, a),
+               tq_format_bytes(v[i].b_peak, b, sizeof b), (long long)v[i].d_calls, v[i].key);
+    }
+}
+
+int cmd_diff(int argc, char **argv)
+{
+    static const struct option opts[] = {{"top", required_argument, NULL, 'n'}, {"by", required_argument, NULL, 'b'},
+                                         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c, top = 20, by = -1;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+n:h", opts, NULL)) != -1) {
+        struct tq_err err = {0};
+        long v;
+        if (c == 'n') {
+            if (tq_parse_long(optarg, 1, 1000000, "--top", &v, &err))
+                return tq_cli_usage_error("diff", "%s", err.msg);
+            top = (int)v;
+        } else if (c == 'b') {
+            by = !strcmp(optarg, "peak") ? 0 : !strcmp(optarg, "allocated") ? 1 : !strcmp(optarg, "calls") ? 2 : -2;
+            if (by == -2)
+                return tq_cli_usage_error("diff", "--by takes peak, allocated or calls, not '%s'", optarg);
+        } else if (c == 'h') {
+            diff_usage(stdout);
+            return TQ_EXIT_OK;
+        } else if (c == ':') {
+            return tq_cli_usage_error("diff", "option '%s' needs a value", argv[optind - 1]);
+        } else {
+            return tq_cli_usage_error("diff", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 2)
+        return tq_cli_usage_error("diff", "give two trace files (A.tq B.tq)");
+    struct tq_sites a, b;
+    struct tq_err err = {0};
+    if (tq_sites_load(argv[optind], &a, &err))
+        return tq_cli_fail("diff", &err);
+    if (tq_sites_load(argv[optind + 1], &b, &err)) {
+        tq_sites_clear(&a);
+        return tq_cli_fail("diff", &err);
+    }
+    if (by < 0)
+        by = 0;
+    printf("A: %s\nB: %s\n\n", argv[optind], argv[optind + 1]);
+    print_totals(&a, &b);
+    tq_sites_sort(&a, TQ_SITES_BY_KEY);
+    tq_sites_sort(&b, TQ_SITES_BY_KEY);
+    struct change *v = malloc((a.n + b.n + 1) * sizeof *v);
+    int rc = TQ_EXIT_OK;
+    if (v) {
+        size_t n = collect(&a, &b, v);
+        print_sites(v, n, top, by);
+    } else {
+        rc = TQ_EXIT_FAIL;
+    }
+    free(v);
+    tq_sites_clear(&a);
+    tq_sites_clear(&b);
+    return rc;
+}
