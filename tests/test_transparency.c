@@ -55,16 +55,16 @@ struct outcome {
     char *out, *err;
 };
 
-/* Run cmd in a fresh directory, directly or (traces != NULL) under `traceq record -q -o traces`. */
-static struct outcome run_in_fresh(const char *cmd, const char *traces)
+/* Run cmd in a fresh directory, directly or (traces != NULL) under `traceq record -q OPTS -o traces`. */
+static struct outcome run_in_fresh(const char *cmd, const char *traces, const char *opts)
 {
     char *d = fresh_dir(), script[4200], line[16384];
     snprintf(script, sizeof script, "%s/cmd.sh", d);
     FILE *f = fopen(script, "w");
     cr_assert(f && fprintf(f, "%s\n", cmd) > 0 && fclose(f) == 0);
     if (traces)
-        snprintf(line, sizeof line, "cd %s && %s record -q -o %s -- /bin/sh ./cmd.sh", d, tq_build_path("traceq"),
-                 traces);
+        snprintf(line, sizeof line, "cd %s && %s record -q %s -o %s -- /bin/sh ./cmd.sh", d,
+                 tq_build_path("traceq"), opts, traces);
     else
         snprintf(line, sizeof line, "cd %s && /bin/sh ./cmd.sh", d);
     struct outcome o;
@@ -78,21 +78,27 @@ Test(transparency, ordinary_programs_are_byte_identical, .timeout = 300)
 {
     size_t n = sizeof programs / sizeof programs[0];
     cr_assert_geq(n, 20);
+    static const char *const modes[] = {"", "--stacks"};
     for (size_t i = 0; i < n; i++) {
-        char *traces = tq_tmpdir();
-        struct outcome bare = run_in_fresh(programs[i].cmd, NULL), shim = run_in_fresh(programs[i].cmd, traces);
-        cr_expect_eq(shim.rc, bare.rc, "%s: exit %d under the shim, %d without", programs[i].name, shim.rc, bare.rc);
-        cr_expect_str_eq(shim.out, bare.out, "%s: stdout differs under the shim", programs[i].name);
-        cr_expect_str_eq(shim.err, bare.err, "%s: stderr differs under the shim", programs[i].name);
+        struct outcome bare = run_in_fresh(programs[i].cmd, NULL, "");
         cr_expect_gt(strlen(bare.out) + strlen(bare.err), 0, "%s printed nothing: a useless check", programs[i].name);
-        /* It really ran under the shim: every process image left a readable trace. */
-        struct tq_trace_summary *s;
-        size_t nt = rel_load_all(traces, &s);
-        cr_expect_gt(nt, 0, "%s: no trace written", programs[i].name);
-        rel_free_all(s, nt);
-        free(bare.out), free(bare.err), free(shim.out), free(shim.err);
-        tq_rmtree(traces);
-        free(traces);
+        for (size_t m = 0; m < 2; m++) {
+            char *traces = tq_tmpdir();
+            struct outcome shim = run_in_fresh(programs[i].cmd, traces, modes[m]);
+            cr_expect_eq(shim.rc, bare.rc, "%s %s: exit %d under the shim, %d without", programs[i].name, modes[m],
+                         shim.rc, bare.rc);
+            cr_expect_str_eq(shim.out, bare.out, "%s %s: stdout differs under the shim", programs[i].name, modes[m]);
+            cr_expect_str_eq(shim.err, bare.err, "%s %s: stderr differs under the shim", programs[i].name, modes[m]);
+            /* It really ran under the shim: every process image left a readable trace. */
+            struct tq_trace_summary *s;
+            size_t nt = rel_load_all(traces, &s);
+            cr_expect_gt(nt, 0, "%s %s: no trace written", programs[i].name, modes[m]);
+            rel_free_all(s, nt);
+            free(shim.out), free(shim.err);
+            tq_rmtree(traces);
+            free(traces);
+        }
+        free(bare.out), free(bare.err);
     }
 }
 
