@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "../../analyzer/sites.h"
 #include "../../analyzer/trace_json.h"
 #include "../../analyzer/trace_summary.h"
 #include "../../traces/codec.h"
@@ -119,6 +120,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(text);
         json_decref(j);
         tq_trace_summary_clear(&s);
+        /* `traceq report --top` / `traceq diff`: replay the heap and merge stacks into sites. */
+        struct tq_sites sites = {0};
+        struct tq_err err3 = {0};
+        st = tq_sites_load(fuzz_file_path(data, size), &sites, &err3);
+        FUZZ_REQUIRE_MESSAGE(st, err3);
+        if (st == TQ_OK) {
+            tq_sites_sort(&sites, TQ_SITES_BY_PEAK);
+            tq_sites_sort(&sites, TQ_SITES_BY_KEY);
+        }
+        tq_sites_clear(&sites);
     }
     return 0;
 }

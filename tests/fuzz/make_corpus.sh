@@ -11,6 +11,13 @@ rm -rf "$corpus"
 mkdir -p "$corpus"
 "$build/fuzz/gen_seeds" "$corpus" "$tmp"
 
+# Traces recorded with --stacks (EVENTS, STACK, MODULE records) and --stacks --aggregate, from the shim itself.
+rec="$tmp/rec"
+"$build/traceq" record -q --stacks -o "$rec" -- "$build/progs/proc_tree" leaf >/dev/null
+"$build/traceq" record -q --stacks --aggregate -o "$rec" -- /bin/true
+mv "$rec"/traceq.proc_tree.*.tq "$corpus/trace/stacks.ok"
+mv "$rec"/traceq.true.*.tq "$corpus/trace/aggregate.ok"
+
 # .npy variants the C writer never makes (float64, big-endian, Fortran order, 2-D) from numpy itself.
 /usr/bin/python3 - "$corpus/npy" <<'PY'
 import sys, numpy as np
