@@ -85,6 +85,11 @@ $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra $(WERROR) -pthread -o $@ $< -lm
 
+# op_kernel times an operator's compute() alone, so it links the library.
+$(BUILD)/bench/op_kernel: tests/bench/op_kernel.c $(BUILD)/libtqcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtqcore.a $(LIBS)
+
 # Tests find the build through these variables (see tests/helpers.h).
 TEST_ENV = TQ_BUILD=$(abspath $(BUILD)) TQ_SRC=$(CURDIR) TQ_PYTHON=/usr/bin/python3
 

@@ -16,8 +16,9 @@
  * cross-validation are still covered. */
 #define BOUND_INFLATE 1.2
 
-static const char *const kind_names[TQ_FIT_NKINDS] = {"linear", "robust", "poly2", "power", "knee", "shape"};
-static const size_t kind_ncoef[TQ_FIT_NKINDS] = {2, 2, 3, 3, 4, 8};
+static const char *const kind_names[TQ_FIT_NKINDS] = {"linear", "robust", "poly2", "power", "knee", "slab",
+                                                       "shape"};
+static const size_t kind_ncoef[TQ_FIT_NKINDS] = {2, 2, 3, 3, 4, 5, 8};
 
 const char *tq_fit_kind_name(enum tq_fit_kind kind)
 {
@@ -31,7 +32,8 @@ tq_status tq_fit_kind_parse(const char *name, enum tq_fit_kind *kind, struct tq_
             *kind = (enum tq_fit_kind)k;
             return TQ_OK;
         }
-    return tq_fail(err, TQ_ERR_FORMAT, "unknown model kind '%s' (expected linear, robust, poly2, power, knee or shape)",
+    return tq_fail(err, TQ_ERR_FORMAT,
+                   "unknown model kind '%s' (expected linear, robust, poly2, power, knee, slab or shape)",
                    name ? name : "(null)");
 }
 
@@ -65,6 +67,12 @@ void tq_fit_coef_names(enum tq_fit_kind kind, const char *names[TQ_FIT_MAXCOEF])
         names[2] = "plane_intercept";
         names[3] = "xlines*samples";
         break;
+    case TQ_FIT_SLAB:
+        names[1] = "min(volume,cap)";
+        names[2] = "xlines*samples";
+        names[3] = "xlines*samples_above_cap";
+        names[4] = "cap";
+        break;
     default:
         for (size_t i = 0; i < 8; i++)
             names[i] = shape_names[i];
@@ -97,6 +105,9 @@ double tq_fit_eval(const struct tq_fit_model *m, const double shape[3])
         return m->coef[0] + m->coef[1] * pow(v, m->coef[2]);
     if (m->kind == TQ_FIT_KNEE)
         return fmin(m->coef[0] + m->coef[1] * v, m->coef[2] + m->coef[3] * shape[1] * shape[2]);
+    if (m->kind == TQ_FIT_SLAB)
+        return m->coef[0] + m->coef[1] * fmin(v, m->coef[4]) +
+               (m->coef[2] + (v >= m->coef[4] ? m->coef[3] : 0)) * shape[1] * shape[2];
     double row[TQ_FIT_MAXCOEF];
     feature_row(m->kind, shape, row);
     double y = 0;
@@ -344,6 +355,77 @@ static tq_status fit_knee(const struct tq_fit_point *pts, size_t n, struct tq_fi
     return TQ_OK;
 }
 
+/* Slab model for one cap K: least squares of y on [1, min(V, K), X*S, X*S if V >= K]; 0 when solved with every
+ * slope >= 0 (so the prediction never falls as a shape grows). */
+static int slab_fit_cap(const struct tq_fit_point *pts, size_t n, double cap, gsl_matrix *X, gsl_vector *y,
+                        gsl_vector *c, gsl_matrix *cov, gsl_multifit_linear_workspace *w, double scale[4],
+                        struct tq_fit_model *m)
+{
+    double ys = max_abs_y(pts, n), chisq;
+    scale[0] = 1;
+    scale[1] = cap;
+    scale[2] = scale[3] = 0;
+    for (size_t i = 0; i < n; i++)
+        scale[2] = scale[3] = fmax(scale[2], pts[i].shape[1] * pts[i].shape[2]);
+    for (size_t i = 0; i < n; i++) {
+        const double *sh = pts[i].shape;
+        double v = sh[0] * sh[1] * sh[2];
+        gsl_matrix_set(X, i, 0, 1.0);
+        gsl_matrix_set(X, i, 1, fmin(v, cap) / scale[1]);
+        gsl_matrix_set(X, i, 2, sh[1] * sh[2] / scale[2]);
+        gsl_matrix_set(X, i, 3, v >= cap ? sh[1] * sh[2] / scale[3] : 0.0);
+        gsl_vector_set(y, i, pts[i].y / ys);
+    }
+    if (gsl_multifit_linear(X, y, c, cov, &chisq, w))
+        return -1;
+    *m = (struct tq_fit_model){TQ_FIT_SLAB, 5, {0}};
+    for (int j = 0; j < 4; j++)
+        m->coef[j] = gsl_vector_get(c, (size_t)j) * ys / scale[j];
+    m->coef[4] = cap;
+    return m->coef[1] >= 0 && m->coef[2] >= 0 && m->coef[3] >= 0 ? 0 : -1;
+}
+
+/* Slab: the cap K is searched over a geometric grid of volumes between the 3rd smallest and the 3rd largest point
+ * volume (so at least 3 points lie on each side of the bend), each K solved by least squares; the K with the
+ * least squared error wins. */
+static tq_status fit_slab(const struct tq_fit_point *pts, size_t n, struct tq_fit_model *out, struct tq_err *err)
+{
+    enum { CAPS = 400 };
+    struct tq_fit_point *s = malloc(n * sizeof *s);
+    gsl_matrix *X = gsl_matrix_alloc(n, 4), *cov = gsl_matrix_alloc(4, 4);
+    gsl_vector *y = gsl_vector_alloc(n), *c = gsl_vector_alloc(4);
+    gsl_multifit_linear_workspace *w = gsl_multifit_linear_alloc(n, 4);
+    double best = INFINITY;
+    tq_status st = s && X && cov && y && c && w ? TQ_OK
+                                                 : tq_fail(err, TQ_ERR_NOMEM, "out of memory fitting the slab model");
+    if (!st) {
+        memcpy(s, pts, n * sizeof *s);
+        qsort(s, n, sizeof *s, volume_cmp);
+        double lo = point_volume(&s[2]), hi = point_volume(&s[n - 3]);
+        for (int k = 0; lo > 0 && hi > lo && k <= CAPS; k++) {
+            double cap = lo * pow(hi / lo, (double)k / CAPS), scale[4];
+            struct tq_fit_model m;
+            if (slab_fit_cap(s, n, cap, X, y, c, cov, w, scale, &m))
+                continue;
+            double sse = model_sse(&m, s, n);
+            if (sse < best) {
+                best = sse;
+                *out = m;
+            }
+        }
+        if (!isfinite(best))
+            st = tq_fail(err, TQ_ERR_RANGE, "the slab model needs 6 or more points of 2 or more volumes, with "
+                                            "memory growing in the volume and the inline plane");
+    }
+    free(s);
+    gsl_matrix_free(X);
+    gsl_matrix_free(cov);
+    gsl_vector_free(y);
+    gsl_vector_free(c);
+    gsl_multifit_linear_free(w);
+    return st;
+}
+
 tq_status tq_fit_model(enum tq_fit_kind kind, const struct tq_fit_point *pts, size_t n, struct tq_fit_model *out,
                        struct tq_err *err)
 {
@@ -356,6 +438,7 @@ tq_status tq_fit_model(enum tq_fit_kind kind, const struct tq_fit_point *pts, si
     memset(out, 0, sizeof *out);
     TQ_TRY(kind == TQ_FIT_POWER  ? fit_power(pts, n, out, err)
            : kind == TQ_FIT_KNEE ? fit_knee(pts, n, out, err)
+           : kind == TQ_FIT_SLAB ? fit_slab(pts, n, out, err)
                                  : fit_linear(kind, pts, n, out, err));
     for (size_t j = 0; j < out->ncoef; j++)
         if (!isfinite(out->coef[j]))

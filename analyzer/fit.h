@@ -8,6 +8,11 @@
  *   knee    min(a + b*V, c + d*X*S)          (for kernels that stream slabs of inlines, like traceq's own: memory
  *                                             grows with the volume until a slab cap, then with the inline plane
  *                                             X*S; the split is searched, each side least squares)
+ *   slab    a + b*min(V, K) + (c + d*[V >= K])*X*S
+ *                                            (the same streaming, additive: the buffers hold min(V, K) voxels, K
+ *                                             the slab cap, per-plane scratch adds c*X*S at every size and the
+ *                                             slab's halo planes d*X*S more once the volume no longer fits one
+ *                                             slab; K is searched, a..d least squares, b, c, d >= 0)
  *   shape   a + b*I + c*X + d*S + e*IX + f*IS + g*XS + h*V
  * Coefficients are kept in bytes and voxels; columns are scaled internally so the solvers stay well conditioned. */
 #ifndef TQ_FIT_H
@@ -23,6 +28,7 @@ enum tq_fit_kind {
     TQ_FIT_POLY2,
     TQ_FIT_POWER,
     TQ_FIT_KNEE,
+    TQ_FIT_SLAB,
     TQ_FIT_SHAPE,
     TQ_FIT_NKINDS
 };

@@ -75,6 +75,10 @@ tq_status tq_json_read_file(const char *path, const char *what, json_t **out, st
     json_error_t je;
     json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
     fclose(f);
+    /* jansson reports most allocation failures as json_error_out_of_memory, but a failure to set up its lexer
+     * returns NULL with the error left empty (no text): nothing else fails that way */
+    if (!root && (json_error_code(&je) == json_error_out_of_memory || je.text[0] == '\0'))
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s %s", what, path);
     if (!root)
         return tq_fail(err, TQ_ERR_FORMAT, "%s %s is not valid JSON (line %d, column %d: %s)", what, path, je.line,
                        je.column, je.text);

@@ -1,5 +1,6 @@
 /* plan.c - chunk plan files: JSON writing, strict reading and the exact-tiling check (see plan.h). */
 #include "plan.h"
+#include "../common/alloc.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -72,12 +73,12 @@ static tq_status check_cells(const struct tq_plan *plan, int *done, struct tq_er
     tq_status st = TQ_OK;
     *done = 0;
     for (int a = 0; a < 3; a++) {
-        if (!(cuts[a] = malloc(2 * plan->nblocks * sizeof(size_t))))
+        if (!(cuts[a] = tq_malloc(2 * plan->nblocks * sizeof(size_t))))
             goto out;
         nc[a] = axis_edges(plan, a, cuts[a]);
         cells *= nc[a] - 1;
     }
-    if (cells > ((size_t)1 << 26) || !(occ = calloc(cells, 1)))
+    if (cells > ((size_t)1 << 26) || !(occ = tq_calloc(cells, 1)))
         goto out;
     *done = 1;
     for (size_t i = 0; i < plan->nblocks && !st; i++) {
@@ -112,7 +113,7 @@ static tq_status check_overlaps(const struct tq_plan *plan, struct tq_err *err)
     TQ_TRY(check_cells(plan, &done, err));
     if (done)
         return TQ_OK;
-    struct tq_plan_block *s = malloc(plan->nblocks * sizeof *s);
+    struct tq_plan_block *s = tq_malloc(plan->nblocks * sizeof *s);
     if (!s)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory checking %zu blocks", plan->nblocks);
     memcpy(s, plan->blocks, plan->nblocks * sizeof *s);
@@ -231,7 +232,7 @@ static tq_status plan_from_json(json_t *root, const char *path, struct tq_plan *
         return tq_fail(err, TQ_ERR_FORMAT, "%s: %s \"blocks\" (a non-empty array)", path,
                        blocks ? "bad" : "missing key");
     p->nblocks = json_array_size(blocks);
-    p->blocks = calloc(p->nblocks, sizeof *p->blocks);
+    p->blocks = tq_calloc(p->nblocks, sizeof *p->blocks);
     if (!p->blocks)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for %zu blocks", p->nblocks);
     for (size_t i = 0; i < p->nblocks; i++)
@@ -243,7 +244,7 @@ tq_status tq_plan_read(const char *path, struct tq_plan **out, struct tq_err *er
 {
     json_t *root;
     TQ_TRY(tq_json_read_file(path, "plan", &root, err));
-    struct tq_plan *p = calloc(1, sizeof *p);
+    struct tq_plan *p = tq_calloc(1, sizeof *p);
     tq_status st = p ? plan_from_json(root, path, p, err) : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     json_decref(root);
     if (!st) {

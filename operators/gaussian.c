@@ -18,6 +18,7 @@ struct gauss_ctx {
     struct tq_box need;
     size_t in_n[3], out_n[3], need_n[3];
     size_t group; /* output inlines per work item: their axis-0 passes share the input rows while in cache */
+    size_t *refl[2]; /* refl[a][k]: the in-volume index standing for index out_box.lo[a] - r_a + k on axis a */
     struct gauss_scratch *scr;
 };
 
@@ -40,8 +41,9 @@ static void gauss_inplane(struct gauss_ctx *c, struct gauss_scratch *s, const fl
     const size_t *vs = c->io->vol_shape;
     size_t r1 = c->taps[1].r;
     for (size_t j = ob->lo[1]; j < ob->hi[1]; j++) {
+        const size_t *ix = c->refl[1] + (j - ob->lo[1]);
         for (size_t q = 0; q <= 2 * r1; q++)
-            s->rows[q] = p0 + (tq_reflect((long long)j - (long long)r1 + (long long)q, vs[1]) - nb->lo[1]) * c->need_n[2];
+            s->rows[q] = p0 + (ix[q] - nb->lo[1]) * c->need_n[2];
         tq_f1d_rows(&c->taps[1], s->rows, c->need_n[2], s->plane1 + (j - ob->lo[1]) * c->need_n[2]);
     }
     for (size_t j = 0; j < c->out_n[1]; j++)
@@ -58,14 +60,13 @@ static tq_status gauss_group(void *ctx, size_t item, int worker, struct tq_err *
     struct gauss_ctx *c = ctx;
     struct gauss_scratch *s = &c->scr[worker];
     const struct tq_box *nb = &c->need;
-    const size_t *vs = c->io->vol_shape;
     size_t first = item * c->group, n = c->out_n[0] - first < c->group ? c->out_n[0] - first : c->group;
     size_t r0 = c->taps[0].r, pn = c->need_n[1] * c->need_n[2];
     for (size_t j = nb->lo[1]; j < nb->hi[1]; j++)
         for (size_t g = 0; g < n; g++) {
-            long long i = (long long)(c->io->out_box.lo[0] + first + g);
+            const size_t *ix = c->refl[0] + first + g;
             for (size_t q = 0; q <= 2 * r0; q++)
-                s->rows[q] = in_row(c, tq_reflect(i - (long long)r0 + (long long)q, vs[0]), j, nb->lo[2]);
+                s->rows[q] = in_row(c, ix[q], j, nb->lo[2]);
             tq_f1d_rows(&c->taps[0], s->rows, c->need_n[2], s->plane0 + g * pn + (j - nb->lo[1]) * c->need_n[2]);
         }
     for (size_t g = 0; g < n; g++)
@@ -82,6 +83,8 @@ static void gauss_free(struct gauss_ctx *c, int nw)
         free(c->scr[w].rows);
     }
     free(c->scr);
+    free(c->refl[0]);
+    free(c->refl[1]);
     for (int a = 0; a < 3; a++)
         tq_taps_free(&c->taps[a]);
 }
@@ -91,6 +94,15 @@ static tq_status gauss_alloc(struct gauss_ctx *c, int nw, struct tq_err *err)
     size_t rmax = c->taps[0].r;
     for (int a = 1; a < 3; a++)
         rmax = c->taps[a].r > rmax ? c->taps[a].r : rmax;
+    /* reflect() divides; the row passes would call it 2r + 1 times per row, so look the indices up instead */
+    for (int a = 0; a < 2; a++) {
+        size_t r = c->taps[a].r, len = c->out_n[a] + 2 * r;
+        if (!(c->refl[a] = malloc(len * sizeof *c->refl[a])))
+            return tq_fail(err, TQ_ERR_NOMEM, "gaussian: out of memory for index tables");
+        for (size_t k = 0; k < len; k++)
+            c->refl[a][k] = tq_reflect((long long)c->io->out_box.lo[a] - (long long)r + (long long)k,
+                                       c->io->vol_shape[a]);
+    }
     c->scr = calloc((size_t)nw, sizeof *c->scr);
     if (!c->scr)
         return tq_fail(err, TQ_ERR_NOMEM, "gaussian: out of memory for thread scratch");

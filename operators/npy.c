@@ -1,6 +1,7 @@
 /* npy.c - NumPy .npy files (format versions 1, 2 and 3): header parsing, box reads with float64->float32
  * conversion, and float32 header writing. The format is described in numpy/lib/format.py. */
 #include "volfmt.h"
+#include "../common/alloc.h"
 #include "volume.h"
 
 #include <errno.h>
@@ -122,7 +123,7 @@ static tq_status read_header(struct tq_npy_reader *r, struct tq_err *err)
     }
     if (hlen == 0 || hlen > NPY_MAX_HEADER)
         return tq_fail(err, TQ_ERR_FORMAT, "%s: bad .npy header length %zu", r->path, hlen);
-    char *hdr = malloc(hlen + 1);
+    char *hdr = tq_malloc(hlen + 1);
     if (!hdr)
         return tq_fail(err, TQ_ERR_NOMEM, "%s: no memory for the .npy header", r->path);
     got = pread(r->fd, hdr, hlen, (off_t)pre_len);
@@ -159,7 +160,7 @@ static tq_status check_size(const struct tq_npy_reader *r, struct tq_err *err)
 tq_status tq_npy_reader_open(const char *path, struct tq_npy_reader **out, size_t shape[3], struct tq_err *err)
 {
     *out = NULL;
-    struct tq_npy_reader *r = calloc(1, sizeof *r);
+    struct tq_npy_reader *r = tq_calloc(1, sizeof *r);
     if (!r)
         return tq_fail(err, TQ_ERR_NOMEM, "no memory for a .npy reader");
     snprintf(r->path, sizeof r->path, "%s", path);

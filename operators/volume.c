@@ -3,6 +3,7 @@
 #define _GNU_SOURCE /* asprintf, mkostemp */
 #include "volume.h"
 #include "volfmt.h"
+#include "../common/alloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -171,7 +172,7 @@ tq_status tq_vol_reader_open(const char *path, tq_vol_reader **out, struct tq_er
     enum tq_vol_format fmt;
     TQ_TRY(tq_vol_format_of(path, &fmt, err));
     TQ_TRY(check_input(path, err));
-    tq_vol_reader *r = calloc(1, sizeof *r);
+    tq_vol_reader *r = tq_calloc(1, sizeof *r);
     if (!r)
         return tq_fail(err, TQ_ERR_NOMEM, "no memory for a volume reader");
     r->fmt = fmt;

@@ -162,6 +162,61 @@ Test(fit, knee_finds_where_memory_levels_off)
     cr_assert_eq(best, TQ_FIT_KNEE, "chose %s", tq_fit_kind_name((enum tq_fit_kind)best));
 }
 
+/* A streaming operator's memory: buffers of min(V, cap) voxels, per-plane scratch at every size and halo planes
+ * once the volume needs more than one slab. The slab
+ * kind recovers the cap and both slopes, wins the selection, and extrapolates to 800^3 (beyond the grid, above the
+ * cap) within 1% (2% with 1% noise, where its bound still covers fresh draws at the grid's shapes). */
+Test(fit, slab_recovers_cap_and_plane_slope)
+{
+    struct tq_fit_point pts[64];
+    size_t n = grid_points(pts, 0, 0, 0, 1);
+    const double a = 8e6, b = 8.0, cap = 1.7e7, c = 128.0, d = 16.0;
+    for (size_t i = 0; i < n; i++) {
+        double v = pts[i].shape[0] * pts[i].shape[1] * pts[i].shape[2];
+        pts[i].y = a + b * fmin(v, cap) + (c + (v >= cap ? d : 0)) * pts[i].shape[1] * pts[i].shape[2];
+    }
+    struct tq_fit_model m;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_fit_model(TQ_FIT_SLAB, pts, n, &m, &err), TQ_OK, "%s", err.msg);
+    cr_assert(fabs(m.coef[1] - b) < 0.02 * b, "volume slope %g", m.coef[1]);
+    cr_assert(fabs(m.coef[2] - c) < 0.02 * c, "plane slope %g", m.coef[2]);
+    cr_assert(fabs(m.coef[3] - d) < 0.25 * d, "plane slope above the cap %g", m.coef[3]);
+    cr_assert(m.coef[4] > 0.9 * cap && m.coef[4] <= 1.1 * cap, "cap %g", m.coef[4]);
+    double big[3] = {800, 800, 800}, truth = a + b * cap + (c + d) * 640000;
+    cr_assert(fabs(tq_fit_eval(&m, big) - truth) < 0.01 * truth, "800^3: %g vs %g", tq_fit_eval(&m, big), truth);
+    struct tq_fit_candidate cands[TQ_FIT_NKINDS];
+    size_t best;
+    cr_assert_eq(tq_fit_select(pts, n, 5, 42, cands, &best, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(best, TQ_FIT_SLAB, "chose %s", tq_fit_kind_name((enum tq_fit_kind)best));
+
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 3);
+    for (size_t i = 0; i < n; i++)
+        pts[i].y *= 1.0 + gsl_ran_flat(r, -0.01, 0.01);
+    cr_assert_eq(tq_fit_select(pts, n, 5, 42, cands, &best, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(best, TQ_FIT_SLAB, "noisy: chose %s", tq_fit_kind_name((enum tq_fit_kind)best));
+    double pred = tq_fit_eval(&cands[best].model, big);
+    cr_assert(fabs(pred - truth) < 0.02 * truth, "noisy 800^3: %g vs %g", pred, truth);
+    for (size_t i = 0; i < n; i++) { /* fresh noisy draws at the grid shapes stay under the bound */
+        double v = pts[i].shape[0] * pts[i].shape[1] * pts[i].shape[2];
+        double y = a + b * fmin(v, cap) + (c + (v >= cap ? d : 0)) * pts[i].shape[1] * pts[i].shape[2];
+        y *= 1.0 + gsl_ran_flat(r, -0.01, 0.01);
+        double p = tq_fit_eval(&cands[best].model, pts[i].shape);
+        cr_assert(tq_fit_bound_eval(&cands[best].bound, p) >= y, "bound below a fresh draw at %zu", i);
+    }
+    gsl_rng_free(r);
+}
+
+/* Too few distinct volumes for a bend: the slab kind refuses rather than inventing a cap. */
+Test(fit, slab_needs_points_on_both_sides)
+{
+    struct tq_fit_point pts[5] = {{{10, 10, 10}, 1}, {{10, 10, 20}, 2}, {{10, 20, 20}, 3}, {{20, 20, 20}, 4},
+                                  {{20, 20, 30}, 5}};
+    struct tq_fit_model m;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_fit_model(TQ_FIT_SLAB, pts, 5, &m, &err), TQ_ERR_RANGE);
+}
+
 Test(fit, leave_one_out_cv_on_a_hand_checked_case)
 {
     /* folds == points is leave-one-out whatever the shuffle; line fits worked out by hand */

@@ -1,5 +1,6 @@
 /* test_fit_cli.c - `traceq fit` and `traceq predict` end to end on a generated dataset. */
 #define _GNU_SOURCE
+#include <cairo.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +107,60 @@ Test(fit_cli, plan_formats_and_impossible_limits)
                          dir, tq), 2, "model of another operator");
     cr_assert_eq(tq_runf("cd %s && %s plan --op gst3d --planner auto --shape 400x400x400 --format json | "
                          "grep -c '\"lo\"' | grep -qx 8", dir, tq), 0);
+    tq_rmtree(dir);
+    free(dir);
+    free(ds);
+}
+
+/* PNG at `path` loads with cairo and has the plot's size; returns its pixels' checksum. */
+static unsigned long png_checksum(const char *path)
+{
+    cairo_surface_t *img = cairo_image_surface_create_from_png(path);
+    cr_assert_eq(cairo_surface_status(img), CAIRO_STATUS_SUCCESS, "%s is not a PNG", path);
+    int w = cairo_image_surface_get_width(img), h = cairo_image_surface_get_height(img);
+    cr_assert(w >= 320 && h >= 200, "%dx%d", w, h);
+    const unsigned char *px = cairo_image_surface_get_data(img);
+    int stride = cairo_image_surface_get_stride(img);
+    unsigned long sum = 0, nonwhite = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            uint32_t v;
+            memcpy(&v, px + (size_t)y * stride + 4 * (size_t)x, 4);
+            sum = sum * 31 + v;
+            nonwhite += (v & 0xffffff) != 0xffffff;
+        }
+    cr_assert(nonwhite > 1000, "%s is almost blank (%lu pixels drawn)", path, nonwhite);
+    cairo_surface_destroy(img);
+    return sum;
+}
+
+Test(fit_cli, plot_png_and_svg)
+{
+    char *dir = tq_tmpdir(), *ds = make_dataset(dir), *path;
+    const char *tq = tq_build_path("traceq");
+    cr_assert_eq(tq_runf("cd %s && %s fit d.csv --op gaussian --plot lin.png >/dev/null", dir, tq), 0);
+    cr_assert_eq(tq_runf("cd %s && %s fit d.csv --op gaussian --kind shape --plot shape.png -o s.json >/dev/null",
+                         dir, tq), 0);
+    cr_assert(asprintf(&path, "%s/lin.png", dir) > 0);
+    unsigned long lin = png_checksum(path);
+    free(path);
+    cr_assert(asprintf(&path, "%s/shape.png", dir) > 0);
+    cr_assert_neq(png_checksum(path), lin, "the shape model's plot (with per-shape predictions) looks the same");
+    free(path);
+
+    cr_assert_eq(tq_runf("cd %s && %s fit d.csv --op gaussian --plot f.SVG >/dev/null", dir, tq), 0);
+    cr_assert(asprintf(&path, "%s/f.SVG", dir) > 0);
+    size_t len = 0;
+    char *svg = tq_slurp(path, &len);
+    cr_assert(svg && len > 1000 && strstr(svg, "<svg") && strstr(svg, "</svg>"), "not an SVG: %s", path);
+    free(svg);
+    /* no clobbering, a bad extension is refused before fitting (nothing written), --force replaces */
+    cr_assert_eq(tq_runf("cd %s && %s fit d.csv --op gaussian --plot f.SVG 2>/dev/null", dir, tq), 2);
+    cr_assert_eq(tq_runf("cd %s && %s fit d.csv --op gaussian --plot f.pdf -o x.json 2>/dev/null", dir, tq), 2);
+    cr_assert_eq(tq_runf("cd %s && test ! -e f.pdf && test ! -e x.json", dir), 0);
+    cr_assert_eq(tq_runf("cd %s && %s fit d.csv --op gaussian --plot f.SVG --force >/dev/null", dir, tq), 0);
+    cr_assert_eq(tq_runf("cd %s && ls -a | grep -c tmp | grep -qx 0", dir), 0, "temporary files left behind");
+    free(path);
     tq_rmtree(dir);
     free(dir);
     free(ds);

@@ -4,15 +4,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "../analyzer/dataset.h"
+#include "../analyzer/fit_plot.h"
 #include "../analyzer/model.h"
+#include "../analyzer/plot.h"
 #include "../common/units.h"
 #include "cli.h"
 
 struct fit_opts {
-    const char *dataset, *op, *target, *output, *kind;
+    const char *dataset, *op, *target, *output, *kind, *plot;
     long folds, seed;
     enum tq_dataset_agg agg;
     int force;
@@ -31,8 +34,17 @@ static void fit_usage(FILE *f)
                "  --seed N           seed of the fold shuffle [Default: 42]\n"
                "  --kind KIND        force a model kind instead of choosing [Default: choose]\n"
                "  -o, --output FILE  write the model JSON here [Default: only print the table]\n"
-               "  --force            replace an existing output file\n"
+               "  --plot FILE        draw the points, the chosen model's fit and its bound against volume\n"
+               "                     (.svg or .png) [Default: no plot]\n"
+               "  --force            replace existing output and plot files\n"
                "  -h, --help         show this help\n");
+}
+
+/* 1 when a plot file name has an extension tq_plot_write knows (checked before minutes of fitting). */
+static int plot_name_ok(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 4 && (!strcasecmp(path + n - 4, ".svg") || !strcasecmp(path + n - 4, ".png"));
 }
 
 static int fit_parse(int argc, char **argv, struct fit_opts *o)
@@ -42,9 +54,10 @@ static int fit_parse(int argc, char **argv, struct fit_opts *o)
         {"agg", required_argument, 0, 'a'},  {"folds", required_argument, 0, 'k'},
         {"seed", required_argument, 0, 's'}, {"kind", required_argument, 0, 'K'},
         {"output", required_argument, 0, 'o'}, {"force", no_argument, 0, 'f'},
+        {"plot", required_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
     struct tq_err err = {0};
-    *o = (struct fit_opts){NULL, NULL, "peak_rss_bytes", NULL, NULL, 5, 42, TQ_AGG_MAX, 0};
+    *o = (struct fit_opts){NULL, NULL, "peak_rss_bytes", NULL, NULL, NULL, 5, 42, TQ_AGG_MAX, 0};
     int c;
     opterr = 0;
     optind = 1;
@@ -54,6 +67,7 @@ static int fit_parse(int argc, char **argv, struct fit_opts *o)
         case 't': o->target = optarg; break;
         case 'K': o->kind = optarg; break;
         case 'o': o->output = optarg; break;
+        case 'P': o->plot = optarg; break;
         case 'f': o->force = 1; break;
         case 'h': fit_usage(stdout); return -1;
         case 'a':
@@ -80,6 +94,12 @@ static int fit_parse(int argc, char **argv, struct fit_opts *o)
         return tq_cli_usage_error("fit", "--op is required");
     if (o->output && !o->force && access(o->output, F_OK) == 0) /* say so before minutes of fitting */
         return tq_cli_usage_error("fit", "%s exists; use --force to replace it", o->output);
+    if (o->plot && !plot_name_ok(o->plot))
+        return tq_cli_usage_error("fit", "--plot file '%s' must end in .svg or .png", o->plot);
+    if (o->plot && !o->force && access(o->plot, F_OK) == 0)
+        return tq_cli_usage_error("fit", "%s exists; use --force to replace it", o->plot);
+    if (o->plot && o->output && strcmp(o->plot, o->output) == 0)
+        return tq_cli_usage_error("fit", "--plot and --output name the same file");
     return 0;
 }
 
@@ -119,6 +139,19 @@ static int fit_save(const struct fit_opts *o, const struct tq_fit_candidate *c, 
     if (tq_model_write(&m, o->output, o->force, &err))
         return tq_cli_fail("fit", &err);
     printf("wrote %s (%s model of %s, %zu shapes)\n", o->output, tq_fit_kind_name(c->kind), o->op, n);
+    return TQ_EXIT_OK;
+}
+
+/* Draw the chosen model over its points (--plot). */
+static int fit_plot(const struct fit_opts *o, const struct tq_fit_candidate *c, const struct tq_fit_point *pts,
+                    size_t n)
+{
+    struct tq_err err = {0};
+    tq_status st = tq_fit_plot(o->plot, o->force, o->op, o->target, &c->model, &c->bound, pts, n, &err);
+    tq_plot_shutdown(); /* no more plots in this process; keeps leak checkers quiet */
+    if (st)
+        return tq_cli_fail("fit", &err);
+    printf("wrote %s\n", o->plot);
     return TQ_EXIT_OK;
 }
 
@@ -173,6 +206,8 @@ int cmd_fit(int argc, char **argv)
         fit_print_table(cands, best, o.target);
         if (o.output)
             rc = fit_save(&o, &cands[best], pts, n);
+        if (!rc && o.plot)
+            rc = fit_plot(&o, &cands[best], pts, n);
     }
     free(pts);
     return rc;

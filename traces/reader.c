@@ -1,6 +1,7 @@
 /* reader.c - streaming, bounds-checked trace reader: zstd frames in, records out (see reader.h, FORMAT.md). */
 #ifndef TQ_SHIM /* the shim only writes; keep the reader (and its use of common/) out of libtraceq.so */
 #include "reader.h"
+#include "../common/alloc.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -64,7 +65,7 @@ static tq_status reader_make_room(struct tq_trace_reader *r, size_t need, struct
     r->pos = 0;
     if (need <= r->out_cap)
         return TQ_OK;
-    uint8_t *grown = realloc(r->out, need);
+    uint8_t *grown = tq_realloc(r->out, need);
     if (!grown)
         return reader_fail(r, err, TQ_ERR_NOMEM, "out of memory for a %s record (after %llu samples)", "large");
     r->out = grown;
@@ -100,11 +101,11 @@ static tq_status reader_want(struct tq_trace_reader *r, size_t need, struct tq_e
 static tq_status reader_init(struct tq_trace_reader *r, struct tq_err *err)
 {
     r->dctx = ZSTD_createDCtx();
-    r->out = malloc(OUT_START);
+    r->out = tq_malloc(OUT_START);
     r->out_cap = OUT_START;
     if (r->f) {
         r->in_cap = ZSTD_DStreamInSize();
-        r->in = malloc(r->in_cap);
+        r->in = tq_malloc(r->in_cap);
     }
     if (!r->dctx || !r->out || (r->f && !r->in))
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory opening a trace");
@@ -152,7 +153,7 @@ tq_status tq_trace_open(const char *path, struct tq_trace_reader **out, struct t
     FILE *f = fopen(path, "rb");
     if (!f)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot open trace '%s'", path);
-    struct tq_trace_reader *r = calloc(1, sizeof *r);
+    struct tq_trace_reader *r = tq_calloc(1, sizeof *r);
     if (!r) {
         fclose(f);
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory opening '%s'", path);
@@ -170,7 +171,7 @@ tq_status tq_trace_open(const char *path, struct tq_trace_reader **out, struct t
 tq_status tq_trace_open_mem(const void *buf, size_t len, struct tq_trace_reader **out, struct tq_err *err)
 {
     *out = NULL;
-    struct tq_trace_reader *r = calloc(1, sizeof *r);
+    struct tq_trace_reader *r = tq_calloc(1, sizeof *r);
     if (!r)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory opening a trace");
     r->mem = buf;
