@@ -2,11 +2,11 @@
  * the shim, nothing left live, no deadlock (the timeout catches one). */
 #include "rel_util.h"
 
-/* Run stress_mix THREADS OPS under the shim into its own directory; its stdout (call counts) goes to *out. */
-static struct tq_trace_summary run_mix(int ops, char **out)
+/* Run stress_mix 16 OPS under `traceq record OPTS` into its own directory; its stdout (call counts) goes to *out. */
+static struct tq_trace_summary run_mix(const char *opts, int ops, char **out)
 {
     char *dir = tq_tmpdir(), cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s record -q -o %s -- %s 16 %d", tq_build_path("traceq"), dir,
+    snprintf(cmd, sizeof cmd, "%s record -q %s -o %s -- %s 16 %d", tq_build_path("traceq"), opts, dir,
              tq_build_path("progs/stress_mix"), ops);
     cr_assert_eq(tq_run(cmd, out, NULL), 0, "%s failed", cmd);
     struct tq_trace_summary *all;
@@ -31,10 +31,11 @@ static unsigned long printed(const char *out, const char *name)
     return 0;
 }
 
-Test(stress_threads, sixteen_threads_mixed_calls_exact, .timeout = 120)
+/* The same check with or without `record --stacks` (opts). */
+static void check_mix(const char *opts)
 {
     char *out0 = NULL, *out = NULL;
-    struct tq_trace_summary s0 = run_mix(0, &out0), s = run_mix(40000, &out);
+    struct tq_trace_summary s0 = run_mix(opts, 0, &out0), s = run_mix(opts, 40000, &out);
     static const struct { unsigned call; const char *name; } kinds[] = {
         {TQ_CALL_MALLOC, "malloc"}, {TQ_CALL_CALLOC, "calloc"}, {TQ_CALL_REALLOC, "realloc"},
         {TQ_CALL_POSIX_MEMALIGN, "posix_memalign"}, {TQ_CALL_FREE, "free"}, {TQ_CALL_MMAP, "mmap"},
@@ -55,8 +56,21 @@ Test(stress_threads, sixteen_threads_mixed_calls_exact, .timeout = 120)
     cr_expect_gt(s.peak_heap, 0);
     cr_expect_eq(s.ending, TQ_ENDED_EXIT);
     cr_expect_not(s.truncated);
+    if (*opts)
+        cr_expect(s.events > 0 && s.stacks > 0, "--stacks: %llu EVENTS and %llu STACK records",
+                  (unsigned long long)s.events, (unsigned long long)s.stacks);
     tq_trace_summary_clear(&s0);
     tq_trace_summary_clear(&s);
     free(out0);
     free(out);
+}
+
+Test(stress_threads, sixteen_threads_mixed_calls_exact, .timeout = 120)
+{
+    check_mix("");
+}
+
+Test(stress_threads, sixteen_threads_mixed_calls_exact_with_stacks, .timeout = 180)
+{
+    check_mix("--stacks");
 }
