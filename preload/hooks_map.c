@@ -84,9 +84,15 @@ TQ_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_
 
 TQ_EXPORT int munmap(void *addr, size_t len)
 {
+    /* Take before unmapping: once the range is free another thread may map it again (a hidden mapping, even), and
+     * a take after the syscall could steal that entry. */
+    int hid = hidden_take(addr);
     int r = (int)syscall(SYS_munmap, addr, len);
-    if (r == 0 && hidden_take(addr))
+    if (hid) {
+        if (r != 0)
+            hidden_add(addr);
         return r;
+    }
     if (tq_counting()) {
         if (r == 0) {
             tq_count_mmap(-pages(len));
@@ -106,9 +112,10 @@ TQ_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
         want = va_arg(ap, void *);
         va_end(ap);
     }
+    int hid = hidden_take(old); /* before the call, as in munmap */
     void *p = (void *)syscall(SYS_mremap, old, old_len, new_len, flags, want);
-    if (p != MAP_FAILED && hidden_take(old)) { /* a hidden mapping moved: still not the program's */
-        hidden_add(p);
+    if (hid) { /* a hidden mapping moved (or stayed): still not the program's */
+        hidden_add(p != MAP_FAILED ? p : old);
         return p;
     }
     if (tq_counting()) {
