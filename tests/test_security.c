@@ -116,15 +116,18 @@ Test(security, output_dir_of_another_user_is_refused, .timeout = 60)
     cr_expect_eq(count_entries(out), 0, "the shim wrote nothing there");
     free(said), free(err);
     snprintf(cmd, sizeof cmd, "%s record -o %s -- true", tq_build_path("traceq"), out);
-    /* Shared but not sticky is refused too; sticky (/tmp-like) is accepted. */
+    /* World-writable but not sticky is refused too; group-writable and sticky (/tmp-like) are accepted. */
     cr_assert_eq(chown(out, 0, 0), 0);
     cr_assert_eq(chmod(out, 0777), 0);
     cr_expect_eq(tq_run(cmd, NULL, &err), 2);
-    cr_expect_not_null(strstr(err, "writable by other users"), "%s", err);
+    cr_expect_not_null(strstr(err, "writable by every user"), "%s", err);
     free(err);
-    cr_assert_eq(chmod(out, 01777), 0);
+    cr_assert_eq(chmod(out, 0775), 0); /* group-writable (umask 002 systems): accepted */
     cr_expect_eq(tq_runf("%s 2>/dev/null", cmd), 0);
     cr_expect_eq(count_entries(out), 1);
+    cr_assert_eq(chmod(out, 01777), 0);
+    cr_expect_eq(tq_runf("%s 2>/dev/null", cmd), 0);
+    cr_expect_eq(count_entries(out), 2);
     tq_rmtree(out);
     free(out);
 }

@@ -81,7 +81,7 @@ int tq_record_check_outdir(const char *dir, char *msg, size_t cap)
         snprintf(msg, cap, "output directory '%s' belongs to uid %u, not to you: refusing to write traces there "
                  "(its owner could replace or redirect them)", dir, owner);
     else if (safe == TQ_DIR_SHARED)
-        snprintf(msg, cap, "output directory '%s' is writable by other users and not sticky: refusing to write "
+        snprintf(msg, cap, "output directory '%s' is writable by every user and not sticky: refusing to write "
                  "traces there (they could replace them)", dir);
     return safe == TQ_DIR_OK ? 0 : -1;
 }

@@ -12,8 +12,8 @@
  * an unreadable manifest or trace counts as nothing written. */
 int tq_record_report_untraced(const char *manifest, pid_t child, const char *cmd);
 
-/* Check that traces may safely go into directory dir: owned by the caller (or root) and not writable by others
- * unless sticky (/tmp-like), else another user could rename, delete or replace them. Returns 0, or -1 with the
+/* Check that traces may safely go into directory dir (tq_trace_dir_check): owned by the caller (or root) and not
+ * writable by every user unless sticky (/tmp-like), else another user could rename, delete or replace them. Returns 0, or -1 with the
  * reason in msg[cap] (also when dir cannot be examined). */
 int tq_record_check_outdir(const char *dir, char *msg, size_t cap);
 

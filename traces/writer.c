@@ -61,7 +61,8 @@ int tq_trace_dir_check(const char *dir, unsigned *owner)
         *owner = (unsigned)st.st_uid;
     if (st.st_uid != geteuid() && st.st_uid != 0)
         return TQ_DIR_FOREIGN;
-    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+    /* Group-writable is allowed: umask 002 systems make every directory so, and the group is trusted there. */
+    if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
         return TQ_DIR_SHARED;
     return TQ_DIR_OK;
 }

@@ -25,8 +25,8 @@ struct tq_trace_writer {
 enum { TQ_DIR_OK = 0, TQ_DIR_FOREIGN = 1, TQ_DIR_SHARED = 2 };
 
 /* Whether traces may safely go into dir: TQ_DIR_OK when it is owned by the caller (or root) and not writable by
- * others unless sticky (/tmp-like); TQ_DIR_FOREIGN when another user owns it (*owner gets the uid: that user could
- * replace or redirect the traces); TQ_DIR_SHARED when others may write it and it is not sticky; -errno when it
+ * every user unless sticky (/tmp-like; group-writable is fine); TQ_DIR_FOREIGN when another user owns it (*owner gets the uid: that user could
+ * replace or redirect the traces); TQ_DIR_SHARED when every user may write it and it is not sticky; -errno when it
  * cannot be examined. Allocates nothing, uses no stdio: safe inside the shim. */
 int tq_trace_dir_check(const char *dir, unsigned *owner);
 
