@@ -34,7 +34,8 @@ tq_status tq_export_chrome(const char *path, FILE *out, struct tq_err *err);
 /* Also fails with TQ_ERR_FORMAT when the trace has no samples (massif needs at least one snapshot). */
 tq_status tq_export_massif(const char *path, FILE *out, struct tq_err *err);
 /* Also fails with TQ_ERR_USAGE ("recorded without stacks; use traceq record --stacks") when the trace has no
- * allocation events with stacks. */
+ * allocation events with stacks, and when no stack has bytes to show (an --aggregate trace whose AGGREGATE records
+ * carry no peak figures, with `--by peak`: the message says to try --by allocated). */
 tq_status tq_export_folded(const char *path, enum tq_folded_by by, FILE *out, struct tq_err *err);
 
 /* ---- shared by the exporters and the trace plot ---- */

@@ -8,7 +8,7 @@
 
 struct node {
     uint64_t ip, bytes;
-    const struct tq_heap_site *site; /* a stack through this node, to name its frame */
+    const struct tq_heap_site *site; /* a stack through this node, to name its frame; NULL: the mmap node */
     uint32_t frame;                  /* index of this node's frame in site->ips */
     size_t child, sibling;           /* first child, next sibling; 0 = none (node 0 is the root) */
 };
@@ -20,6 +20,8 @@ struct tree {
 
 static size_t tree_add(struct tree *t, size_t parent, const struct tq_heap_site *s, uint32_t frame)
 {
+    /* ip ~0 can be no frame's: the mmap node (s == NULL) never merges with a site's. */
+    uint64_t ip = !s ? ~(uint64_t)0 : s->depth ? s->ips[frame] : 0;
     if (t->len == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 256;
         struct node *n = realloc(t->n, cap * sizeof *n);
@@ -29,7 +31,7 @@ static size_t tree_add(struct tree *t, size_t parent, const struct tq_heap_site 
         t->cap = cap;
     }
     size_t i = t->len++;
-    t->n[i] = (struct node){s->depth ? s->ips[frame] : 0, 0, s, frame, 0, t->n[parent].child};
+    t->n[i] = (struct node){ip, 0, s, frame, 0, t->n[parent].child};
     t->n[parent].child = i;
     return i;
 }
@@ -78,6 +80,8 @@ static tq_status print_node(const struct tree *t, size_t i, int depth, struct tq
     fprintf(out, "%*sn%zu: %" PRIu64 " ", depth, "", nkids, t->n[i].bytes);
     if (i == 0)
         fputs("(heap allocation functions) malloc/new/new[], --alloc-fns, etc.\n", out);
+    else if (!t->n[i].site)
+        fputs("0x0: (mmap bytes of the program's own mmap/mremap calls)\n", out);
     else if (!t->n[i].site->depth)
         fputs("0x0: ??? (allocations recorded without a stack)\n", out);
     else
@@ -90,7 +94,8 @@ static tq_status print_node(const struct tree *t, size_t i, int depth, struct tq
     return st;
 }
 
-tq_status tq_massif_tree_write(struct tq_heap_replay *r, FILE *out, struct tq_err *err)
+tq_status tq_massif_tree_write(struct tq_heap_replay *r, uint64_t root, uint64_t mmap_bytes, FILE *out,
+                               struct tq_err *err)
 {
     struct tree t = {calloc(256, sizeof *t.n), 1, 256};
     if (!t.n)
@@ -101,6 +106,17 @@ tq_status tq_massif_tree_write(struct tq_heap_replay *r, FILE *out, struct tq_er
         if (s->peak_bytes && !tree_insert(&t, s, s->peak_bytes))
             st = tq_fail(err, TQ_ERR_NOMEM, "out of memory for the massif tree");
     }
+    size_t m;
+    if (!st && mmap_bytes) {
+        if ((m = tree_add(&t, 0, NULL, 0)) != 0) {
+            t.n[m].bytes = mmap_bytes;
+            t.n[0].bytes += mmap_bytes;
+        } else {
+            st = tq_fail(err, TQ_ERR_NOMEM, "out of memory for the massif tree");
+        }
+    }
+    if (!st && root > t.n[0].bytes) /* the rest of the peak: blocks whose site held nothing recorded */
+        t.n[0].bytes = root;
     if (!st)
         st = print_node(&t, 0, 0, r, out, err);
     free(t.n);

@@ -13,6 +13,12 @@
  * with the fewest blocks. */
 #define BALANCE_MAX_EXTRA 1.25
 
+/* Keeping whole traces (no cut along samples) is worth up to this many times the fewest blocks: a cut along the
+ * fastest axis makes every block read and write short pieces of every trace, and the pages those pieces share are
+ * dirtied by two workers. Measured (results/EXPERIMENT.md, GST3D 400^3, 2 workers at 54 MiB): 398x398x34 blocks
+ * took 36-53 s with 16-24 s of system time, 23x398x398 blocks 3-6 s with 0.3-0.6 s. */
+#define WHOLE_TRACES_MAX_BLOCKS 4
+
 static const char *const planner_names[] = {"traceq", "seed", "auto", "none"};
 
 tq_status tq_planner_parse(const char *name, enum tq_planner_kind *kind, struct tq_err *err)
@@ -199,10 +205,28 @@ static int better(const struct choice *cur, const struct choice *cand)
     return cand->aspect < cur->aspect;
 }
 
-/* Best feasible grid with exactly `count` blocks (count 0: the fewest blocks). min_need gets the smallest
- * worst-block bound over all grids. */
-static void search(const struct tq_plan_request *req, const struct axis_cands ac[3], double limit, size_t count,
-                   struct choice *best, double *min_need)
+/* Which grids a search considers and how it ranks them. */
+enum search_mode {
+    FEWEST,  /* the fewest blocks, then better() */
+    EXACTLY, /* exactly `count` blocks, ranked by better() */
+    UP_TO,   /* at most `count` blocks: fewest cuts along samples, then the fewest blocks, then better() */
+};
+
+/* Is cand preferred to cur in this mode? */
+static int preferred(enum search_mode mode, const struct choice *cur, const struct choice *cand)
+{
+    if (!cur->found)
+        return 1;
+    if (mode == UP_TO && cand->cuts[0] != cur->cuts[0])
+        return cand->cuts[0] < cur->cuts[0];
+    if (mode != EXACTLY && cand->count != cur->count)
+        return cand->count < cur->count;
+    return better(cur, cand);
+}
+
+/* Best feasible grid in this mode. min_need gets the smallest worst-block bound over all grids considered. */
+static void search(const struct tq_plan_request *req, const struct axis_cands ac[3], double limit,
+                   enum search_mode mode, size_t count, struct choice *best, double *min_need)
 {
     memset(best, 0, sizeof *best);
     *min_need = INFINITY;
@@ -211,9 +235,9 @@ static void search(const struct tq_plan_request *req, const struct axis_cands ac
             for (size_t k = 0; k < ac[2].len; k++) {
                 const struct axis_cand *c[3] = {&ac[0].v[i], &ac[1].v[j], &ac[2].v[k]};
                 size_t n = c[0]->n * c[1]->n * c[2]->n;
-                if (count && n != count)
+                if ((mode == EXACTLY && n != count) || (mode == UP_TO && n > count))
                     continue;
-                if (!count && best->found && n > best->count)
+                if (mode == FEWEST && best->found && n > best->count)
                     continue;
                 double need = grid_max_bound(req->model, c);
                 *min_need = fmin(*min_need, need);
@@ -222,7 +246,7 @@ static void search(const struct tq_plan_request *req, const struct axis_cands ac
                 double vox = c[0]->in_sum * c[1]->in_sum * c[2]->in_sum;
                 double lo = fmin(fmin(c[0]->c, c[1]->c), c[2]->c), hi = fmax(fmax(c[0]->c, c[1]->c), c[2]->c);
                 struct choice cand = {1, n, {c[2]->n, c[1]->n}, vox, hi / lo, {i, j, k}};
-                if ((!count && best->found && n < best->count) || better(best, &cand))
+                if (preferred(mode, best, &cand))
                     *best = cand;
             }
 }
@@ -247,18 +271,29 @@ static tq_status plan_traceq(const struct tq_plan_request *req, const size_t out
     for (int a = 0; a < 3 && !st; a++)
         st = axis_cands_build(req, out_shape, a, &ac[a], err);
     double limit = (double)req->memory_bytes * req->safety, min_need;
-    struct choice fewest, balanced;
+    struct choice fewest, whole, balanced;
     if (!st) {
-        search(req, ac, limit, 0, &fewest, &min_need);
+        search(req, ac, limit, FEWEST, 0, &fewest, &min_need);
         if (!fewest.found)
             st = limit_error(req, min_need, err);
     }
     if (!st) {
-        size_t w = (size_t)req->workers, target = ceil_div(fewest.count, w) * w;
+        /* Keep traces whole when that costs at most WHOLE_TRACES_MAX_BLOCKS times the fewest blocks; then balance
+         * the count to a multiple of the workers when that reads little more input and cuts no more traces. */
         struct choice *pick = &fewest;
-        if (target != fewest.count) {
-            search(req, ac, limit, target, &balanced, &min_need);
-            if (balanced.found && balanced.in_voxels <= BALANCE_MAX_EXTRA * fewest.in_voxels)
+        if (fewest.cuts[0] > 1) {
+            search(req, ac, limit, UP_TO, WHOLE_TRACES_MAX_BLOCKS * fewest.count, &whole, &min_need);
+            if (whole.found && whole.cuts[0] < fewest.cuts[0])
+                pick = &whole;
+        }
+        /* One block is never split for balance: the runner gives a lone block every core as threads, and two
+         * processes each fault in and zero their own slab buffers (GST3D, Gaussian and Envelope at 400^3 with
+         * 3 GB, results/EXPERIMENT.md: 2 blocks took up to 2x the system time of 1 block with 2 threads). */
+        size_t w = (size_t)req->workers, target = ceil_div(pick->count, w) * w;
+        if (target != pick->count && pick->count > 1) {
+            search(req, ac, limit, EXACTLY, target, &balanced, &min_need);
+            if (balanced.found && balanced.cuts[0] <= pick->cuts[0] &&
+                balanced.in_voxels <= BALANCE_MAX_EXTRA * pick->in_voxels)
                 pick = &balanced;
         }
         struct grid g;

@@ -90,6 +90,16 @@ static inline void tq_count_mmap(int64_t d)
 
 extern int tq_stacks_on; /* set once at start when TRACEQ_STACKS=1; read on the hot path only after tq_counting() */
 
+/* libunwind's code range, set at start in stacks mode (0..0 otherwise). */
+extern uintptr_t tq_unwinder_lo, tq_unwinder_hi;
+
+/* True when an mmap-family hook was called from libunwind (ret = the hook's return address): the shim's own
+ * unwinder releasing its cache, not the program. Can't fail. */
+static inline int tq_stacks_unwinder_call(const void *ret)
+{
+    return __builtin_expect(tq_stacks_on, 0) && (uintptr_t)ret >= tq_unwinder_lo && (uintptr_t)ret < tq_unwinder_hi;
+}
+
 /* One allocation event of the program (guard down): kind is a CALLS index, addr the block (or the address
  * released), size the requested bytes, old_addr the old block of realloc/mremap. with_stack: unwind the caller
  * (allocations) or not (frees). Can't fail (an event that cannot be recorded is dropped). */

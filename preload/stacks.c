@@ -57,6 +57,7 @@ static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t exit_key;
 static int exit_key_ok;
 static uintptr_t self_lo, self_hi;   /* the shim's own code: its frames are cut off the stacks */
+uintptr_t tq_unwinder_lo, tq_unwinder_hi; /* libunwind's code (see tq_stacks_unwinder_call) */
 
 /* The global stack table (session lock held): open addressing on the hash; id 0 = empty. */
 static struct cache_slot *table;
@@ -426,10 +427,16 @@ void tq_stacks_reset_child(void)
     maps_generation = 0;
 }
 
-static int self_cb(struct dl_phdr_info *info, size_t size, void *data)
+/* The executable range of the object holding range->me. */
+struct code_range {
+    uintptr_t me, lo, hi;
+};
+
+static int range_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void)size;
-    uintptr_t me = (uintptr_t)data, lo = UINTPTR_MAX, hi = 0;
+    struct code_range *r = data;
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
@@ -440,17 +447,29 @@ static int self_cb(struct dl_phdr_info *info, size_t size, void *data)
         if (a + ph->p_memsz > hi)
             hi = a + ph->p_memsz;
     }
-    if (me >= lo && me < hi) {
-        self_lo = lo;
-        self_hi = hi;
+    if (r->me >= lo && r->me < hi) {
+        r->lo = lo;
+        r->hi = hi;
         return 1;
     }
     return 0;
 }
 
+static void code_range_of(uintptr_t me, uintptr_t *lo, uintptr_t *hi)
+{
+    struct code_range r = {me, 0, 0};
+    dl_iterate_phdr(range_cb, &r);
+    *lo = r.lo;
+    *hi = r.hi;
+}
+
 void tq_stacks_init(int aggregate)
 {
-    dl_iterate_phdr(self_cb, (void *)(uintptr_t)&tq_stacks_init);
+    code_range_of((uintptr_t)&tq_stacks_init, &self_lo, &self_hi);
+    /* libunwind maps its per-thread trace cache itself (no hook sees it) but unmaps it with munmap from a thread
+     * exit destructor, outside the guard: knowing its code lets the munmap hook leave that out of the program's
+     * mmap bytes (they went negative by 256 KiB per thread). */
+    code_range_of((uintptr_t)&unw_backtrace, &tq_unwinder_lo, &tq_unwinder_hi);
     exit_key_ok = pthread_key_create(&exit_key, thread_gone) == 0;
     agg_mode = aggregate;
     if (aggregate && tq_agg_init())

@@ -102,7 +102,7 @@ Test(planner, traceq_blocks_fit_and_tile)
             }
 }
 
-Test(planner, traceq_prefers_one_block_or_one_per_worker)
+Test(planner, traceq_prefers_one_block_and_balances_counts_above_one)
 {
     struct tq_model m;
     original_model(&m, "gst3d");
@@ -112,9 +112,23 @@ Test(planner, traceq_prefers_one_block_or_one_per_worker)
     cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_OK, "%s", err.msg);
     cr_assert_eq(p->nblocks, 1);
     tq_plan_free(p);
+    /* One block stays one block with two workers: the runner gives it both cores as threads. */
     r.workers = 2;
     cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_OK, "%s", err.msg);
-    cr_assert_eq(p->nblocks, 2, "two workers should get one block each");
+    cr_assert_eq(p->nblocks, 1, "a lone block is not split for balance");
+    tq_plan_free(p);
+    /* 1.1 GB: three blocks at the fewest (~0.81 GB each with halo and margin; two halves need ~1.14 GB), balanced
+     * to four for two workers (the halo costs little at 200^3). */
+    r.memory_bytes = 1100000000ull;
+    struct tq_plan *one = NULL;
+    r.workers = 1;
+    cr_assert_eq(tq_plan_make(&r, &one, &err), TQ_OK, "%s", err.msg);
+    r.workers = 2;
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_OK, "%s", err.msg);
+    check_plan(&r, p);
+    cr_assert_eq(one->nblocks, 3);
+    cr_assert_eq(p->nblocks, 4, "%zu blocks with 1 worker, %zu with 2", one->nblocks, p->nblocks);
+    tq_plan_free(one);
     tq_plan_free(p);
     /* 200^3 at 1.5 GB: the whole volume (2.0 GB) does not fit; two halves (about 1.1 GB with halo) do */
     r = request("gst3d", &m, 200, 1500000000ull, TQ_PLANNER_TRACEQ);
@@ -215,5 +229,73 @@ Test(planner, traceq_cuts_inlines_before_xlines_before_samples)
         cr_assert_eq(tq_box_len(&p->blocks[i].out, 2), 200, "block %zu cuts samples", i);
         cr_assert_eq(tq_box_len(&p->blocks[i].out, 1), 200, "block %zu cuts xlines", i);
     }
+    tq_plan_free(p);
+}
+
+/* Worst bound over the blocks of the grid with k[a] blocks per axis (lengths ceil(L/k)), or -1 when k[a] does not
+ * give a distinct grid. Brute force over the blocks, independent of the planner's own search. */
+static double brute_grid_need(const struct tq_plan_request *r, const size_t out[3], const size_t k[3])
+{
+    size_t c[3];
+    for (int a = 0; a < 3; a++) {
+        c[a] = (out[a] + k[a] - 1) / k[a];
+        if ((out[a] + c[a] - 1) / c[a] != k[a])
+            return -1;
+    }
+    double worst = 0;
+    for (size_t i = 0; i < k[0]; i++)
+        for (size_t j = 0; j < k[1]; j++)
+            for (size_t l = 0; l < k[2]; l++) {
+                size_t idx[3] = {i, j, l};
+                struct tq_box ob, ib;
+                for (int a = 0; a < 3; a++) {
+                    ob.lo[a] = idx[a] * c[a];
+                    ob.hi[a] = ob.lo[a] + c[a] < out[a] ? ob.lo[a] + c[a] : out[a];
+                }
+                tq_op_input_box(r->op, r->params, r->shape, &ob, &ib);
+                size_t s[3] = {tq_box_len(&ib, 0), tq_box_len(&ib, 1), tq_box_len(&ib, 2)};
+                worst = fmax(worst, tq_model_bound(r->model, s));
+            }
+    return worst;
+}
+
+/* When the fewest blocks would cut the traces (samples), the planner takes a few more blocks that keep them
+ * whole: 100x100x400 GST3D at 765 MB fits two halves along samples but not along inlines. */
+Test(planner, traceq_keeps_traces_whole_for_a_few_more_blocks)
+{
+    struct tq_model m;
+    original_model(&m, "gst3d");
+    struct tq_plan_request r = request("gst3d", &m, 100, 765000000ull, TQ_PLANNER_TRACEQ);
+    r.shape[2] = 400;
+    size_t out[3];
+    struct tq_err err = {0};
+    cr_assert_eq(tq_op_output_shape(r.op, r.params, r.shape, out, &err), TQ_OK, "%s", err.msg);
+    /* The fewest blocks that fit, and the fewest that fit without a cut along samples (up to 6 per axis). */
+    size_t fewest = SIZE_MAX, fewest_whole = SIZE_MAX, k[3];
+    double limit = (double)r.memory_bytes * r.safety;
+    for (k[0] = 1; k[0] <= 6; k[0]++)
+        for (k[1] = 1; k[1] <= 6; k[1]++)
+            for (k[2] = 1; k[2] <= 6; k[2]++) {
+                double need = brute_grid_need(&r, out, k);
+                size_t n = k[0] * k[1] * k[2];
+                if (need < 0 || need > limit)
+                    continue;
+                fewest = n < fewest ? n : fewest;
+                if (k[2] == 1)
+                    fewest_whole = n < fewest_whole ? n : fewest_whole;
+            }
+    cr_assert_lt(fewest, fewest_whole, "the case must need a samples cut for its fewest blocks");
+    cr_assert_leq(fewest_whole, 4 * fewest);
+    struct tq_plan *p = NULL;
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_OK, "%s", err.msg);
+    check_plan(&r, p);
+    cr_assert_eq(p->nblocks, fewest_whole);
+    for (size_t i = 0; i < p->nblocks; i++)
+        cr_assert_eq(tq_box_len(&p->blocks[i].out, 2), out[2], "block %zu cuts samples", i);
+    tq_plan_free(p);
+    /* With room for only a much finer grid of whole traces, samples may be cut: the plan still fits. */
+    r.memory_bytes = 400000000ull;
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_OK, "%s", err.msg);
+    check_plan(&r, p);
     tq_plan_free(p);
 }

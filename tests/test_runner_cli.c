@@ -324,6 +324,51 @@ Test(runner_cli, experiment_help_and_usage)
     free(dir);
 }
 
+/* A whole small experiment: its model is swept up to the largest cube it plans (so the grid covers the planned
+ * plane sizes), every strategy completes with the unchunked result, and the CSV has CPU time and load columns. */
+Test(runner_cli, experiment_small_case_end_to_end)
+{
+    char *dir = tq_tmpdir(), *out = NULL, *err = NULL;
+    int rc = tq(dir, &out, &err, "experiment -o res --shapes 24 --limits 1GB --runs 1 --fixed 0.5");
+    cr_assert_eq(rc, 0, "%s%s", out, err);
+    cr_assert(strstr(out, "goals over 1 case(s): traceq had 0 OOM kills") != NULL, "%s", out);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/res/gst3d.dataset.csv", dir);
+    char *ds = tq_slurp(path, NULL);
+    cr_assert(ds && strstr(ds, "\ngst3d,24,24,24,") && strstr(ds, "\ngst3d,6,6,6,"), "grid does not reach 24: %s", ds);
+    snprintf(path, sizeof path, "%s/res/results.csv", dir);
+    char *csv = tq_slurp(path, NULL);
+    cr_assert(csv && strstr(csv, ",cpu_median_s,") && strstr(csv, ",load1_start,load1_end,"), "%s", csv);
+    const char *names[] = {"none", "auto", "seed", "traceq", "fixed-12"};
+    for (int i = 0; i < 5; i++) {
+        char key[64];
+        snprintf(key, sizeof key, ",%s,", names[i]);
+        const char *row = strstr(csv, key);
+        cr_assert(row != NULL, "no row for %s: %s", names[i], csv);
+        /* ...,blocks,block,threads,runs,ok,failed,...: the run succeeded and matched the unchunked output */
+        int fields = 0;
+        const char *f = row + 1;
+        long ok = -1;
+        while (*f && *f != '\n' && fields < 6)
+            if (*f++ == ',' && ++fields == 5)
+                ok = strtol(f, NULL, 10);
+        cr_assert_eq(ok, 1, "%s did not complete: %.200s", names[i], row);
+    }
+    /* --replot draws the chart from the CSV alone. */
+    free(out);
+    cr_assert_eq(tq(dir, &out, NULL, "experiment -o again --replot res/results.csv"), 0);
+    snprintf(path, sizeof path, "%s/again/results.svg", dir);
+    char *svg = tq_slurp(path, NULL);
+    cr_assert(svg && strstr(svg, "<svg"), "%s", out);
+    free(svg);
+    free(ds);
+    free(csv);
+    free(out);
+    free(err);
+    tq_rmtree(dir);
+    free(dir);
+}
+
 Test(runner_cli, segy_in_segy_out_chunked_equals_unchunked)
 {
     char *dir = tq_tmpdir(), *err;

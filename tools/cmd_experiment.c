@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +28,9 @@ struct exp_plot {
     char label[EXP_CASES][64];
     char strat[EXP_MAX + 4][32];
     double med[EXP_CASES][EXP_MAX + 4], lo[EXP_CASES][EXP_MAX + 4], hi[EXP_CASES][EXP_MAX + 4];
+    /* The goals over all cases: traceq's runs and OOM kills; cases compared with a fixed size / with auto, and
+     * how many of them met the goal (within 10% of the best fixed size, at least 30% faster than auto). */
+    long tq_runs, tq_kills, tq_failed, vs_fixed, fixed_met, vs_auto, auto_met, auto_failed_cases;
 };
 
 struct exp_args {
@@ -40,8 +44,9 @@ struct exp_args {
 /* One strategy's results over its runs. */
 struct exp_stats {
     char strategy[32];
-    int runs, ok, failed, correct, refused;
-    double wall[64];
+    int runs, ok, failed, correct, refused, threads;
+    double wall[64], cpu[64]; /* wall and CPU (user + sys of the runner and its workers) seconds of ok runs */
+    char block[48];           /* the plan's first (largest) block, output voxels */
     long blocks, oom_kills, retries;
     uint64_t peak_rss, peak_cg;
     char note[200];
@@ -63,13 +68,16 @@ static void exp_usage(void)
            "  --workers N          workers per run                            [Default: 2]\n"
            "  --retries N          OOM splits allowed per block (all strategies) [Default: 2]\n"
            "  --models DIR         use DIR/OP.model.json instead of sweeping and fitting one\n"
+           "  --replot CSV         run nothing: draw DIR/results.svg from the rows of CSV (results.csv files of\n"
+           "                       several experiments may be concatenated)\n"
            "  -h, --help           this help\n\n"
            "The original's cases are `--shapes 200 --limits 1.5GB` and `--shapes 400 --limits 3GB`.\n");
 }
 
-/* Run argv (argv[0] a path), stdout into *out (malloc'd), stderr discarded into *err (malloc'd, may be NULL).
+/* Run argv (argv[0] a path), stdout into *out (malloc'd), stderr into *err (malloc'd, may be NULL); *cpu (may be
+ * NULL) gets the user + system seconds of the process and the children it waited for (the runner's workers).
  * Returns the exit status, 128+N for a signal, -1 when it cannot start. */
-static int exp_exec(char *const argv[], char **out, char **err)
+static int exp_exec_cpu(char *const argv[], char **out, char **err, double *cpu)
 {
     char tmpl[] = "/tmp/traceq-exp-XXXXXX";
     int efd = mkstemp(tmpl), p[2];
@@ -96,7 +104,11 @@ static int exp_exec(char *const argv[], char **out, char **err)
         buf[n] = 0;
     *out = buf;
     int status = 0;
-    waitpid(pid, &status, 0);
+    struct rusage ru = {0};
+    wait4(pid, &status, 0, &ru);
+    if (cpu)
+        *cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+               ru.ru_stime.tv_usec * 1e-6;
     if (err) {
         off_t len = lseek(efd, 0, SEEK_END);
         *err = calloc(1, (size_t)len + 1);
@@ -105,6 +117,23 @@ static int exp_exec(char *const argv[], char **out, char **err)
     }
     close(efd);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int exp_exec(char *const argv[], char **out, char **err)
+{
+    return exp_exec_cpu(argv, out, err, NULL);
+}
+
+/* The 1-minute load average (-1 when unknown). */
+static double exp_load(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f && fscanf(f, "%lf", &l) != 1)
+        l = -1;
+    if (f)
+        fclose(f);
+    return l;
 }
 
 /* Byte-compare two files. */
@@ -126,7 +155,7 @@ static int exp_same(const char *a, const char *b)
 }
 
 /* Fold one `traceq run --json` report into st. */
-static void exp_take_report(struct exp_stats *st, const char *json, int rc, const char *err)
+static void exp_take_report(struct exp_stats *st, const char *json, int rc, const char *err, double cpu)
 {
     json_t *o = json ? json_loads(json, 0, NULL) : NULL;
     if (!o) {
@@ -146,8 +175,16 @@ static void exp_take_report(struct exp_stats *st, const char *json, int rc, cons
         st->peak_rss = r > st->peak_rss ? r : st->peak_rss;
         st->peak_cg = c > st->peak_cg ? c : st->peak_cg;
     }
-    if (rc == 0 && json_is_true(json_object_get(o, "ok")))
+    json_t *b = json_object_get(o, "block");
+    if (json_array_size(b) == 3)
+        snprintf(st->block, sizeof st->block, "%lldx%lldx%lld", (long long)json_integer_value(json_array_get(b, 0)),
+                 (long long)json_integer_value(json_array_get(b, 1)),
+                 (long long)json_integer_value(json_array_get(b, 2)));
+    st->threads = (int)json_integer_value(json_object_get(o, "threads_per_block"));
+    if (rc == 0 && json_is_true(json_object_get(o, "ok"))) {
+        st->cpu[st->ok] = cpu;
         st->wall[st->ok++] = json_real_value(json_object_get(o, "wall_s"));
+    }
     else {
         st->failed++;
         snprintf(st->note, sizeof st->note, "%.190s", json_string_value(json_object_get(o, "error")));
@@ -173,11 +210,12 @@ static void exp_once(const struct exp_args *a, const char *op, const char *in, c
         argv[n++] = extra[k];
     argv[n] = NULL;
     char *o = NULL, *e = NULL;
-    int rc = exp_exec(argv, &o, &e);
+    double cpu = 0;
+    int rc = exp_exec_cpu(argv, &o, &e, &cpu);
     if (rc == 0 && !st->ok)
         st->correct = exp_same(out, ref);
     st->runs++;
-    exp_take_report(st, o, rc, e);
+    exp_take_report(st, o, rc, e, cpu);
     st->refused = rc == 2;
     free(o);
     free(e);
@@ -194,12 +232,37 @@ static int cmp_double(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
+/* Median of v[0..n); sorts v. */
+static double exp_median_of(double *v, int n)
+{
+    if (!n)
+        return 0;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Median wall time of the ok runs; leaves st->wall sorted (wall[0] the min, wall[ok - 1] the max). */
 static double exp_median(struct exp_stats *st)
 {
-    if (!st->ok)
-        return 0;
-    qsort(st->wall, (size_t)st->ok, sizeof st->wall[0], cmp_double);
-    return st->ok % 2 ? st->wall[st->ok / 2] : (st->wall[st->ok / 2 - 1] + st->wall[st->ok / 2]) / 2;
+    return exp_median_of(st->wall, st->ok);
+}
+
+/* The sweep grid of the experiment's models: 3 sides per axis up to the largest cube of --shapes (a quarter of it,
+ * five eighths, all of it). The operators stream slabs of inlines, so their peak bends from growing with the
+ * volume to growing with the inline plane (MODELS.md, `knee`); a grid that stops short of the planned plane sizes
+ * cannot see that bend, and its model mispredicts the blocks the planners make. */
+static void exp_grid(const struct exp_args *a, char *grid, size_t size)
+{
+    size_t hi = 0;
+    char list[256];
+    snprintf(list, sizeof list, "%s", a->shapes);
+    for (char *save, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        size_t v = strtoull(t, NULL, 10);
+        hi = v > hi ? v : hi;
+    }
+    hi = hi < 16 ? 16 : hi;
+    size_t lo = hi / 4, step = (hi - lo) / 2;
+    snprintf(grid, size, "%zu:%zu:%zu", lo, lo + 2 * step, step);
 }
 
 /* The model of op: DIR/op.model.json from --models, or swept and fitted once into the results folder. */
@@ -212,11 +275,12 @@ static int exp_model(const struct exp_args *a, const char *op, char *model, size
     snprintf(model, size, "%s/%s.model.json", a->out, op);
     if (access(model, R_OK) == 0)
         return 0;
-    char ds[PATH_MAX], *o = NULL, *e = NULL;
+    char ds[PATH_MAX], grid[64], *o = NULL, *e = NULL;
     snprintf(ds, sizeof ds, "%s/%s.dataset.csv", a->out, op);
-    printf("experiment: profiling %s on a 50..150 grid and fitting its model (once)\n", op);
+    exp_grid(a, grid, sizeof grid);
+    printf("experiment: profiling %s on the grid %s (every axis) and fitting its model (once)\n", op, grid);
     fflush(stdout);
-    char *sweep[] = {(char *)a->self, "sweep", "--op", (char *)op, "--grid", "50:150:50", "--runs", "1",
+    char *sweep[] = {(char *)a->self, "sweep", "--op", (char *)op, "--grid", grid, "--runs", "1",
                      "--backend", "proc", "-o", ds, NULL};
     char *fit[] = {(char *)a->self, "fit", ds, "--op", (char *)op, "-o", model, "--force", NULL};
     int rc = exp_exec(sweep, &o, &e);
@@ -250,7 +314,7 @@ static int exp_reference(const struct exp_args *a, const char *op, size_t side, 
                    "--workers", "1", "--force", "--json", NULL};
     struct exp_stats st = {0};
     int rc = exp_exec(run, &o, &e);
-    exp_take_report(&st, o, rc, e);
+    exp_take_report(&st, o, rc, e, 0);
     free(o);
     free(e);
     *peak = st.peak_rss;
@@ -259,27 +323,28 @@ static int exp_reference(const struct exp_args *a, const char *op, size_t side, 
     return rc ? -1 : 0;
 }
 
-static void exp_csv_row(FILE *csv, const char *op, size_t side, uint64_t limit, struct exp_stats *s)
+static void exp_csv_row(FILE *csv, const char *op, size_t side, uint64_t limit, struct exp_stats *s,
+                        const double load[2])
 {
-    double med = exp_median(s);
-    fprintf(csv, "%s,%zu,%llu,%s,%ld,%d,%d,%d,%.3f,%.3f,%.3f,%ld,%ld,%llu,%llu,%d,\"%s\"\n", op, side,
-            (unsigned long long)limit, s->strategy, s->blocks, s->runs, s->ok, s->failed, med,
-            s->ok ? s->wall[0] : 0, s->ok ? s->wall[s->ok - 1] : 0, s->oom_kills, s->retries,
-            (unsigned long long)s->peak_rss, (unsigned long long)s->peak_cg, s->correct, s->note);
+    double med = exp_median(s), cpu = exp_median_of(s->cpu, s->ok);
+    fprintf(csv, "%s,%zu,%llu,%s,%ld,%s,%d,%d,%d,%d,%.3f,%.3f,%.3f,%.3f,%ld,%ld,%llu,%llu,%d,%.2f,%.2f,\"%s\"\n", op,
+            side, (unsigned long long)limit, s->strategy, s->blocks, s->block, s->threads, s->runs, s->ok, s->failed,
+            med, s->ok ? s->wall[0] : 0, s->ok ? s->wall[s->ok - 1] : 0, cpu, s->oom_kills, s->retries,
+            (unsigned long long)s->peak_rss, (unsigned long long)s->peak_cg, s->correct, load[0], load[1], s->note);
     fflush(csv);
 }
 
-static void exp_print_row(const struct exp_stats *s, double med)
+static void exp_print_row(struct exp_stats *s, double med)
 {
     char p[32];
-    printf("  %-12s %6ld  %3d/%-3d %8.2f %7.2f %7.2f %6ld %7ld %11s  %s%s\n", s->strategy, s->blocks, s->ok, s->runs,
-           med, s->ok ? s->wall[0] : 0, s->ok ? s->wall[s->ok - 1] : 0, s->oom_kills, s->retries,
-           tq_format_bytes(s->peak_rss, p, sizeof p), s->ok ? (s->correct ? "yes" : "NO") : "-",
-           s->failed && s->note[0] ? "  (failed)" : "");
+    printf("  %-10s %6ld %-13s %3d/%-3d %8.2f %6.2f %6.2f %6.2f %5ld %7ld %10s  %s%s\n", s->strategy, s->blocks,
+           s->block, s->ok, s->runs, med, s->ok ? s->wall[0] : 0, s->ok ? s->wall[s->ok - 1] : 0,
+           exp_median_of(s->cpu, s->ok), s->oom_kills, s->retries, tq_format_bytes(s->peak_rss, p, sizeof p),
+           s->ok ? (s->correct ? "yes" : "NO") : "-", s->failed && s->note[0] ? "  (failed)" : "");
 }
 
 /* What the goals ask: 0 OOM kills for traceq, within 10% of the best fixed size, 30% faster than auto. */
-static void exp_headline(struct exp_stats *st, int n)
+static void exp_headline(struct exp_stats *st, int n, struct exp_plot *pl)
 {
     struct exp_stats *tq = NULL, *autos = NULL, *best = NULL;
     for (int i = 0; i < n; i++) {
@@ -291,19 +356,43 @@ static void exp_headline(struct exp_stats *st, int n)
                  (!best || exp_median(&st[i]) < exp_median(best)))
             best = &st[i];
     }
+    if (tq) {
+        pl->tq_runs += tq->runs;
+        pl->tq_kills += tq->oom_kills;
+        pl->tq_failed += tq->failed;
+    }
     if (!tq || !tq->ok) {
         printf("  traceq did not complete%s%s\n", tq && tq->note[0] ? ": " : "", tq ? tq->note : "");
         return;
     }
     double t = exp_median(tq);
     printf("  traceq: %ld OOM kills in %d runs", tq->oom_kills, tq->runs);
-    if (best)
-        printf("; %+.0f%% time vs the best fixed size (%s)", 100 * (t / exp_median(best) - 1), best->strategy);
-    if (autos && autos->ok == autos->runs && autos->ok)
-        printf("; %+.0f%% time vs auto", 100 * (t / exp_median(autos) - 1));
-    else if (autos)
+    if (best) {
+        double r = t / exp_median(best) - 1;
+        printf("; %+.0f%% time vs the best fixed size (%s)", 100 * r, best->strategy);
+        pl->vs_fixed++;
+        pl->fixed_met += r <= 0.10;
+    }
+    if (autos && autos->ok == autos->runs && autos->ok) {
+        double r = t / exp_median(autos) - 1;
+        printf("; %+.0f%% time vs auto", 100 * r);
+        pl->vs_auto++;
+        pl->auto_met += r <= -0.30;
+    } else if (autos) {
         printf("; auto failed %d of %d runs", autos->failed, autos->runs);
+        pl->auto_failed_cases++;
+    }
     printf("\n");
+}
+
+/* The plot's category of the i-th strategy of a case: the first four by name, fixed sizes by their share of the
+ * side (fixed-C -> "fixed 0.5 x side"), so that cases of other sizes line up. */
+static void exp_strategy_label(const char *strategy, int i, size_t side, char *label, size_t size)
+{
+    if (i < 4 || strncmp(strategy, "fixed-", 6))
+        snprintf(label, size, "%s", strategy);
+    else
+        snprintf(label, size, "fixed %g x side", (double)strtoull(strategy + 6, NULL, 10) / (double)side);
 }
 
 /* All strategies for one operator, cube and limit. */
@@ -311,10 +400,10 @@ static void exp_case(const struct exp_args *a, FILE *csv, const char *op, size_t
                      uint64_t peak, const char *in, const char *ref, const char *model)
 {
     char l[32], p[32], fixed[EXP_MAX][64];
-    printf("\n%s %zu^3, %s per worker (unchunked peak %s), %d workers, %d runs each\n", op, side,
-           tq_format_bytes(limit, l, sizeof l), tq_format_bytes(peak, p, sizeof p), a->workers, a->runs);
-    printf("  %-12s %6s  %-7s %8s %7s %7s %6s %7s %11s  %s\n", "strategy", "blocks", "ok/runs", "median s", "min s",
-           "max s", "OOM", "retries", "peak RSS", "correct");
+    double load[2] = {exp_load(), 0};
+    printf("\n%s %zu^3, %s per worker (unchunked peak %s), %d workers, %d runs each, load %.1f\n", op, side,
+           tq_format_bytes(limit, l, sizeof l), tq_format_bytes(peak, p, sizeof p), a->workers, a->runs, load[0]);
+    fflush(stdout);
     struct exp_stats st[EXP_MAX + 4] = {0};
     char *none[] = {"--chunks", "none", NULL}, *autos[] = {"--chunks", "auto", NULL};
     char *seed[] = {"--planner", "seed", "--model", (char *)model, NULL};
@@ -340,6 +429,10 @@ static void exp_case(const struct exp_args *a, FILE *csv, const char *op, size_t
     for (int r = 0; r < a->runs; r++)
         for (int i = 0; i < n; i++)
             exp_once(a, op, in, ref, limit, extra[i], &st[i]);
+    load[1] = exp_load();
+    printf("  %-10s %6s %-13s %-7s %8s %6s %6s %6s %5s %7s %10s  %s   (load at the end %.1f)\n", "strategy",
+           "blocks", "block", "ok/runs", "median s", "min s", "max s", "cpu s", "OOM", "retries", "peak RSS",
+           "correct", load[1]);
     struct exp_plot *pl = a->plot;
     int c = pl->ncases < EXP_CASES ? pl->ncases++ : EXP_CASES - 1;
     snprintf(pl->label[c], sizeof pl->label[c], "%s %zu^3, %s", op, side, l);
@@ -347,14 +440,14 @@ static void exp_case(const struct exp_args *a, FILE *csv, const char *op, size_t
     for (int i = 0; i < n; i++) {
         double med = exp_median(&st[i]);
         exp_print_row(&st[i], med);
-        exp_csv_row(csv, op, side, limit, &st[i]);
+        exp_csv_row(csv, op, side, limit, &st[i], load);
         /* Fixed sizes are named by their share of the side so that cases of other sizes line up. */
-        snprintf(pl->strat[i], sizeof pl->strat[i], "%s", i < 4 ? st[i].strategy : "fixed");
+        exp_strategy_label(st[i].strategy, i, side, pl->strat[i], sizeof pl->strat[i]);
         pl->med[c][i] = st[i].ok ? med : NAN;
         pl->lo[c][i] = st[i].ok ? st[i].wall[0] : NAN;
         pl->hi[c][i] = st[i].ok ? st[i].wall[st[i].ok - 1] : NAN;
     }
-    exp_headline(st, n);
+    exp_headline(st, n, pl);
     fflush(stdout);
 }
 
@@ -397,26 +490,60 @@ static int exp_op(const struct exp_args *a, FILE *csv, const char *op)
     return 0;
 }
 
+/* --replot: fill the plot from the rows of a results.csv (several experiments' rows may be concatenated). */
+static int exp_replot_read(const char *path, struct exp_plot *pl)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[2048], key[128] = "";
+    int i = 0;
+    pl->ncases = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *fld[13], *save = NULL, *t = strtok_r(line, ",", &save);
+        int n = 0;
+        for (; t && n < 13; t = strtok_r(NULL, ",", &save))
+            fld[n++] = t;
+        if (n < 13 || !strcmp(fld[0], "op"))
+            continue;
+        char k[128], l[32];
+        snprintf(k, sizeof k, "%s %s %s", fld[0], fld[1], fld[2]);
+        if (strcmp(k, key)) {
+            if (pl->ncases == EXP_CASES)
+                break;
+            snprintf(key, sizeof key, "%s", k);
+            snprintf(pl->label[pl->ncases++], sizeof pl->label[0], "%s %s^3, %s", fld[0], fld[1],
+                     tq_format_bytes(strtoull(fld[2], NULL, 10), l, sizeof l));
+            i = 0;
+        }
+        int c = pl->ncases - 1, ok = atoi(fld[8]);
+        if (i >= EXP_MAX + 4)
+            continue;
+        if (i >= pl->nstrat) {
+            exp_strategy_label(fld[3], i, strtoull(fld[1], NULL, 10), pl->strat[i], sizeof pl->strat[i]);
+            for (int cc = 0; cc < EXP_CASES; cc++)
+                pl->med[cc][i] = pl->lo[cc][i] = pl->hi[cc][i] = NAN;
+            pl->nstrat = i + 1;
+        }
+        pl->med[c][i] = ok ? atof(fld[10]) : NAN;
+        pl->lo[c][i] = ok ? atof(fld[11]) : NAN;
+        pl->hi[c][i] = ok ? atof(fld[12]) : NAN;
+        i++;
+    }
+    fclose(f);
+    return pl->ncases ? 0 : -1;
+}
+
 /* results.svg: median wall time per strategy (whiskers min..max), one bar colour per case. */
 static void exp_write_plot(const struct exp_args *a)
 {
     const struct exp_plot *pl = a->plot;
     if (!pl->ncases)
         return;
-    char names[EXP_MAX + 4][48], path[PATH_MAX];
+    char path[PATH_MAX];
     const char *cats[EXP_MAX + 4];
-    char list[256];
-    snprintf(list, sizeof list, "%s", a->fixed);
-    char *save, *f = strtok_r(list, ",", &save);
-    for (int i = 0; i < pl->nstrat; i++) {
-        if (i < 4 || !f)
-            snprintf(names[i], sizeof names[i], "%s", pl->strat[i]);
-        else {
-            snprintf(names[i], sizeof names[i], "fixed %s x side", f);
-            f = strtok_r(NULL, ",", &save);
-        }
-        cats[i] = names[i];
-    }
+    for (int i = 0; i < pl->nstrat; i++)
+        cats[i] = pl->strat[i];
     struct tq_err err = {0};
     struct tq_plot *p = tq_plot_new_bars("traceq experiment: wall time per chunking strategy (median, min..max)",
                                          "wall time", TQ_AXIS_SECONDS, cats, (size_t)pl->nstrat);
@@ -441,12 +568,14 @@ int cmd_experiment(int argc, char **argv)
         {"shapes", required_argument, NULL, 's'}, {"limits", required_argument, NULL, 'l'},
         {"fixed", required_argument, NULL, 'f'},  {"runs", required_argument, NULL, 'r'},
         {"workers", required_argument, NULL, 'w'}, {"retries", required_argument, NULL, 'R'},
-        {"models", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
+        {"models", required_argument, NULL, 'm'}, {"replot", required_argument, NULL, 'P'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct exp_args a = {.ops = "gst3d", .shapes = "200", .limits = "0.5,0.75", .fixed = "0.5,0.25,0.125",
                          .runs = 3, .workers = 2, .retries = 2};
     struct tq_err err = {0};
+    const char *replot = NULL;
     long v;
     int c;
     optind = 1;
@@ -455,6 +584,7 @@ int cmd_experiment(int argc, char **argv)
         switch (c) {
         case 'o': a.out = optarg; break;
         case 'm': a.models = optarg; break;
+        case 'P': replot = optarg; break;
         case 'O': snprintf(a.ops, sizeof a.ops, "%s", optarg); break;
         case 's': snprintf(a.shapes, sizeof a.shapes, "%s", optarg); break;
         case 'l': snprintf(a.limits, sizeof a.limits, "%s", optarg); break;
@@ -476,6 +606,21 @@ int cmd_experiment(int argc, char **argv)
         return tq_cli_usage_error("experiment", "unexpected argument '%s'", argv[optind]);
     if (!a.out)
         return tq_cli_usage_error("experiment", "missing -o DIR");
+    if (replot) {
+        if (!(a.plot = calloc(1, sizeof *a.plot)))
+            return tq_cli_usage_error("experiment", "out of memory");
+        if (exp_replot_read(replot, a.plot)) {
+            free(a.plot);
+            return tq_cli_usage_error("experiment", "cannot read experiment rows from %s", replot);
+        }
+        if (mkdir(a.out, 0755) && errno != EEXIST) {
+            free(a.plot);
+            return tq_cli_usage_error("experiment", "cannot create %s: %s", a.out, strerror(errno));
+        }
+        exp_write_plot(&a);
+        free(a.plot);
+        return TQ_EXIT_OK;
+    }
     uint64_t probe[EXP_MAX];
     if (exp_limits(a.limits, 1, probe, EXP_MAX) <= 0)
         return tq_cli_usage_error("experiment", "bad --limits '%s' (sizes like 1.5GB or fractions like 0.5)",
@@ -497,14 +642,20 @@ int cmd_experiment(int argc, char **argv)
         return tq_cli_usage_error("experiment", "out of memory");
     }
     if (fresh)
-        fprintf(csv, "op,side,limit_bytes,strategy,blocks,runs,ok,failed,wall_median_s,wall_min_s,wall_max_s,"
-                     "oom_kills,retries,peak_rss_bytes,peak_cgroup_bytes,correct,note\n");
+        fprintf(csv, "op,side,limit_bytes,strategy,blocks,block,threads_per_block,runs,ok,failed,wall_median_s,"
+                     "wall_min_s,wall_max_s,cpu_median_s,oom_kills,retries,peak_rss_bytes,peak_cgroup_bytes,correct,"
+                     "load1_start,load1_end,note\n");
     int rc = TQ_EXIT_OK;
     for (char *save, *op = strtok_r(a.ops, ",", &save); op; op = strtok_r(NULL, ",", &save))
         if (exp_op(&a, csv, op))
             rc = TQ_EXIT_FAIL;
     fclose(csv);
-    printf("\nresults: %s\n", path);
+    const struct exp_plot *pl = a.plot;
+    printf("\ngoals over %d case(s): traceq had %ld OOM kills and %ld failed runs in %ld runs; within 10%% of the "
+           "best fixed size in %ld of %ld; at least 30%% faster than auto in %ld of %ld where auto completed "
+           "(auto failed in %ld)\n", pl->ncases, pl->tq_kills, pl->tq_failed, pl->tq_runs, pl->fixed_met,
+           pl->vs_fixed, pl->auto_met, pl->vs_auto, pl->auto_failed_cases);
+    printf("results: %s\n", path);
     exp_write_plot(&a);
     free(a.plot);
     return rc;

@@ -273,6 +273,13 @@ static void run_print_json(const struct tq_run_setup *s, const struct tq_runner_
     json_object_set_new(o, "planner", json_string(s->plan->planner));
     json_object_set_new(o, "shape", json_pack("[I,I,I]", (json_int_t)s->plan->shape[0],
                                               (json_int_t)s->plan->shape[1], (json_int_t)s->plan->shape[2]));
+    /* The first block is the plan's largest along every axis (grids put the short edge blocks last). */
+    if (s->plan->nblocks) {
+        const struct tq_box *b0 = &s->plan->blocks[0].out;
+        json_object_set_new(o, "block", json_pack("[I,I,I]", (json_int_t)tq_box_len(b0, 0),
+                                                  (json_int_t)tq_box_len(b0, 1), (json_int_t)tq_box_len(b0, 2)));
+    }
+    json_object_set_new(o, "threads_per_block", json_integer(s->params.threads));
     json_object_set_new(o, "ok", json_boolean(!error));
     if (error)
         json_object_set_new(o, "error", json_string(error));

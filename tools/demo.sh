@@ -54,7 +54,7 @@ blocks=$(json_int chunked.json blocks_total)
 echo "model:      $model (from $(($(wc -l < dataset.csv) - 1)) profiled runs of $op)"
 echo "plan:       $blocks blocks for $shape under ${limit} MiB per worker (unchunked peak $(mib "$peak") MiB)"
 echo "run:        $(printf '%.2f' "$(grep -o '"wall_s": [0-9.]*' chunked.json | head -1 | cut -d' ' -f2)") s wall, $(json_int chunked.json oom_kills) OOM kills, $(json_int chunked.json retries) retries"
-echo "peaks:      $(grep -o '"rss_peak_bytes": [0-9]*' chunked.json | cut -d' ' -f2 | while read -r b; do printf '%s MiB ' "$(mib "$b")"; done)RSS per worker"
+echo "peaks:      $(grep -o '"rss_peak_bytes": [0-9]*' chunked.json | cut -d' ' -f2 | while read -r b; do printf '%s MiB ' "$(mib "$b")"; done)RSS per worker (the model's bound for a block: up to $(mib "$(json_max plan.json predicted_bytes)") MiB)"
 echo "enforced:   $(grep -o '"enforcement": "[^"]*"' chunked.json | cut -d'"' -f4)"
 echo "verified:   $verdict"
 echo "took:       $(( $(date +%s) - t0 )) s; files in $dir"
