@@ -80,7 +80,8 @@ Test(stress_tree, fifty_processes_one_trace_each, .timeout = 120)
             cr_expect_eq(first->calls_total, 2, "pid %d: %llu calls counted, it made 2", p[i].pid,
                          (unsigned long long)first->calls_total);
         if (strcmp(p[i].kind, "exec") == 0) {
-            cr_expect_eq(first->ending, TQ_ENDED_EXEC, "pid %d", p[i].pid);
+            cr_expect_eq(first->ending, TQ_ENDED_EXEC, "pid %d: ending %d, %llu samples, truncated %d", p[i].pid,
+                         (int)first->ending, (unsigned long long)first->samples, (int)first->truncated);
         } else if (strcmp(p[i].kind, "_exit") == 0) {
             cr_expect_eq(first->ending, TQ_ENDED_UEXIT, "pid %d", p[i].pid);
         } else if (strcmp(p[i].kind, "abort") == 0) {
