@@ -8,7 +8,7 @@
 
 #include "../common/status.h"
 
-/* Write `root` (indented) to path through a temporary file in the same directory. When overwrite is 0 an existing
+/* Write `root` (indented) to path through tq_outfile (a temporary file in the same directory, renamed). When overwrite is 0 an existing
  * path is never replaced (fails with TQ_ERR_IO "exists; use --force"). Fails with TQ_ERR_IO on any write error,
  * leaving no temporary file behind. */
 tq_status tq_json_write_file(json_t *root, const char *path, int overwrite, struct tq_err *err);

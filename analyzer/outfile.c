@@ -1,6 +1,7 @@
 /* outfile.c - temporary-name-then-rename output files that never clobber unless forced (see outfile.h). */
 #define _GNU_SOURCE
 #include "outfile.h"
+#include "../common/atomic_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,17 +19,17 @@ tq_status tq_outfile_open(struct tq_outfile *of, const char *path, bool force, s
     if (strlen(path) >= sizeof of->path)
         return tq_fail(err, TQ_ERR_USAGE, "output path too long: %s", path);
     struct stat st;
-    if (!force && stat(path, &st) == 0)
+    if (!force && stat(path, &st) == 0) {
+        of->exists = true;
         return tq_fail(err, TQ_ERR_USAGE, "%s exists; use --force to replace it", path);
+    }
     snprintf(of->path, sizeof of->path, "%s", path);
     snprintf(of->tmp, sizeof of->tmp, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(of->tmp);
     if (fd < 0)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot create a temporary file for %s", path);
     /* mkstemp makes the file 0600; outputs are ordinary files, so give them the usual umask-based mode. */
-    mode_t mask = umask(0);
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
+    tq_atomic_file_set_mode(fd);
     of->fp = fdopen(fd, "w");
     if (!of->fp) {
         tq_status s = tq_fail_errno(err, TQ_ERR_IO, "cannot open %s", of->tmp);
@@ -38,20 +39,6 @@ tq_status tq_outfile_open(struct tq_outfile *of, const char *path, bool force, s
     }
     of->force = force;
     return TQ_OK;
-}
-
-/* rename() replaces silently; without --force use renameat2(RENAME_NOREPLACE) so a file created meanwhile
- * survives, falling back to link+unlink on file systems that lack it. */
-static int rename_noreplace(const char *from, const char *to)
-{
-    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-        return 0;
-    if (errno != EINVAL && errno != ENOSYS)
-        return -1;
-    if (link(from, to) != 0)
-        return -1;
-    unlink(from);
-    return 0;
 }
 
 tq_status tq_outfile_commit(struct tq_outfile *of, struct tq_err *err)
@@ -66,8 +53,8 @@ tq_status tq_outfile_commit(struct tq_outfile *of, struct tq_err *err)
         unlink(of->tmp);
         return s;
     }
-    int rc = of->force ? rename(of->tmp, of->path) : rename_noreplace(of->tmp, of->path);
-    if (rc != 0) {
+    if (tq_atomic_file_publish(of->tmp, of->path, of->force) != 0) {
+        of->exists = errno == EEXIST;
         tq_status s = errno == EEXIST ? tq_fail(err, TQ_ERR_USAGE, "%s exists; use --force to replace it", of->path)
                                       : tq_fail_errno(err, TQ_ERR_IO, "cannot rename to %s", of->path);
         unlink(of->tmp);

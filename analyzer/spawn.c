@@ -1,6 +1,7 @@
 /* spawn.c - fork/exec with a close-on-exec error pipe, log redirection, cgroup joining and polling (spawn.h). */
 #define _GNU_SOURCE
 #include "spawn.h"
+#include "../common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,13 +12,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-double tq_spawn_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* What the child reports through the error pipe when it cannot get to exec. */
 struct child_failure {
@@ -69,12 +63,12 @@ static tq_status wait_child(const struct tq_spawn_opts *o, pid_t pid, double t0,
         if (r < 0 && errno != EINTR)
             return tq_fail_errno(err, TQ_ERR_INTERNAL, "wait4");
         if (r == 0) {
-            o->poll(pid, tq_spawn_now() - t0, o->ctx);
+            o->poll(pid, tq_clock_now() - t0, o->ctx);
             struct timespec ts = {(time_t)o->poll_s, (long)((o->poll_s - (time_t)o->poll_s) * 1e9)};
             nanosleep(&ts, NULL);
         }
     }
-    res->wall_s = tq_spawn_now() - t0;
+    res->wall_s = tq_clock_now() - t0;
     res->status = decode_status(ws);
     return TQ_OK;
 }
@@ -91,7 +85,7 @@ tq_status tq_spawn_run(const struct tq_spawn_opts *o, struct tq_spawn_result *re
         close(logfd);
         return tq_fail_errno(err, TQ_ERR_INTERNAL, "pipe");
     }
-    double t0 = tq_spawn_now();
+    double t0 = tq_clock_now();
     pid_t pid = fork();
     if (pid == 0) {
         close(pipefd[0]);

@@ -32,7 +32,4 @@ struct tq_spawn_result {
  * here: it is returned in res->status. */
 tq_status tq_spawn_run(const struct tq_spawn_opts *o, struct tq_spawn_result *res, struct tq_err *err);
 
-/* Seconds on CLOCK_MONOTONIC. Can't fail. */
-double tq_spawn_now(void);
-
 #endif

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "trace_summary.h"
+#include "../common/clock.h"
 
 tq_status tq_sweep_parse_cpus(const char *s, cpu_set_t *set, struct tq_err *err)
 {
@@ -44,13 +45,6 @@ tq_status tq_sweep_parse_cpus(const char *s, cpu_set_t *set, struct tq_err *err)
     if (!CPU_COUNT(set))
         return tq_fail(err, TQ_ERR_USAGE, "empty CPU list");
     return TQ_OK;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* VmRSS of pid in bytes, 0 when it cannot be read (the process is gone or a zombie). */
@@ -208,7 +202,7 @@ tq_status tq_sweep_run(const struct tq_sweep_job *job, struct tq_dataset_row *ro
     snprintf(outpath, sizeof outpath, "%s/out.npy", outdir);
     snprintf(errpath, sizeof errpath, "%s/stderr.txt", dir);
     build_argv(job, dir, outpath, bufs, argv);
-    double t0 = now_s();
+    double t0 = tq_clock_now();
     pid_t pid = fork();
     if (pid < 0) {
         rmdir(outdir);
@@ -220,7 +214,7 @@ tq_status tq_sweep_run(const struct tq_sweep_job *job, struct tq_dataset_row *ro
     memset(&ru, 0, sizeof ru);
     uint64_t sampled;
     int status = wait_sampling(pid, job->interval_ms, !job->use_record, &sampled, &ru);
-    row->wall_s = now_s() - t0;
+    row->wall_s = tq_clock_now() - t0;
     unlink(outpath); /* outputs can be hundreds of MiB; only the measurement is kept */
     rmdir(outdir);
     row_status(status, errpath, row);

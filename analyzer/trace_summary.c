@@ -45,6 +45,22 @@ static tq_status summary_process(struct tq_trace_summary *s, const struct tq_rec
     return TQ_OK;
 }
 
+/* Raise the heap (requested, usable) and mmap peaks to a SAMPLE's or END's figures, stamping new peaks with t_ns. */
+static void summary_heap_mmap(struct tq_trace_summary *s, uint64_t heap_peak, uint64_t heap_usable, uint64_t mmap_peak,
+                              uint64_t t_ns)
+{
+    if (heap_peak > s->peak_heap) {
+        s->peak_heap = heap_peak;
+        s->peak_heap_t_ns = t_ns;
+    }
+    if (heap_usable > s->peak_heap_usable)
+        s->peak_heap_usable = heap_usable;
+    if (mmap_peak > s->peak_mmap) {
+        s->peak_mmap = mmap_peak;
+        s->peak_mmap_t_ns = t_ns;
+    }
+}
+
 static void summary_sample(struct tq_trace_summary *s, const struct tq_rec_sample *x)
 {
     s->samples++;
@@ -52,16 +68,7 @@ static void summary_sample(struct tq_trace_summary *s, const struct tq_rec_sampl
         s->peak_rss = x->vm_rss;
         s->peak_rss_t_ns = x->t_ns;
     }
-    if (x->heap_peak_req > s->peak_heap) {
-        s->peak_heap = x->heap_peak_req;
-        s->peak_heap_t_ns = x->t_ns;
-    }
-    if (x->heap_peak_usable > s->peak_heap_usable)
-        s->peak_heap_usable = x->heap_peak_usable;
-    if (x->mmap_peak > s->peak_mmap) {
-        s->peak_mmap = x->mmap_peak;
-        s->peak_mmap_t_ns = x->t_ns;
-    }
+    summary_heap_mmap(s, x->heap_peak_req, x->heap_peak_usable, x->mmap_peak, x->t_ns);
     s->final_heap = x->heap_live_req;
     s->final_mmap = x->mmap_live;
     if (x->calls_total > s->calls_total)
@@ -81,16 +88,7 @@ static void summary_end(struct tq_trace_summary *s, const struct tq_rec_end *e)
         s->peak_rss = e->rss_peak;
         s->peak_rss_t_ns = e->rss_peak_t_ns;
     }
-    if (e->heap_peak_req > s->peak_heap) {
-        s->peak_heap = e->heap_peak_req;
-        s->peak_heap_t_ns = e->t_ns;
-    }
-    if (e->heap_peak_usable > s->peak_heap_usable)
-        s->peak_heap_usable = e->heap_peak_usable;
-    if (e->mmap_peak > s->peak_mmap) {
-        s->peak_mmap = e->mmap_peak;
-        s->peak_mmap_t_ns = e->t_ns;
-    }
+    summary_heap_mmap(s, e->heap_peak_req, e->heap_peak_usable, e->mmap_peak, e->t_ns);
     s->final_heap = e->heap_live_req;
     s->final_mmap = e->mmap_live;
     if (e->t_ns > s->duration_ns)

@@ -5,7 +5,6 @@
 #include "volume.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,12 +162,9 @@ tq_status tq_npy_reader_open(const char *path, struct tq_npy_reader **out, size_
     struct tq_npy_reader *r = tq_calloc(1, sizeof *r);
     if (!r)
         return tq_fail(err, TQ_ERR_NOMEM, "no memory for a .npy reader");
-    snprintf(r->path, sizeof r->path, "%s", path);
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0) {
-        tq_status st = tq_fail_errno(err, TQ_ERR_IO, "cannot open '%s'", path);
+    if (tq_vol_open_input(path, r->path, sizeof r->path, &r->fd, err)) {
         free(r);
-        return st;
+        return TQ_ERR_IO;
     }
     tq_status st = read_header(r, err);
     if (!st)

@@ -2,7 +2,6 @@
  * a box touches (pread + segy_to_native, fork-safe), and IEEE inline-sorted writing with full headers. */
 #include "volfmt.h"
 
-#include <fcntl.h>
 #include <segyio/segy.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -102,12 +101,9 @@ tq_status tq_segy_reader_open(const char *path, struct tq_segy_reader **out, siz
     struct tq_segy_reader *r = calloc(1, sizeof *r);
     if (!r)
         return tq_fail(err, TQ_ERR_NOMEM, "no memory for a SEG-Y reader");
-    snprintf(r->path, sizeof r->path, "%s", path);
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0) {
-        tq_status st = tq_fail_errno(err, TQ_ERR_IO, "cannot open '%s'", path);
+    if (tq_vol_open_input(path, r->path, sizeof r->path, &r->fd, err)) {
         free(r);
-        return st;
+        return TQ_ERR_IO;
     }
     /* segyio works out the geometry; the samples are then read with pread on our own descriptor, because a
      * segyio FILE* has one shared file position and could not serve forked or threaded readers. */

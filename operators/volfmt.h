@@ -18,7 +18,10 @@ struct tq_segy_reader;
  * the file fails with TQ_ERR_TRUNCATED, other failures with TQ_ERR_IO; `path` names the file in the message. */
 tq_status tq_vol_pread_all(int fd, void *buf, size_t len, size_t off, const char *path, struct tq_err *err);
 tq_status tq_vol_pwrite_all(int fd, const void *buf, size_t len, size_t off, const char *path, struct tq_err *err);
-struct tq_segy_reader;
+
+/* The start of every reader open: copy `path` into name (cap bytes, for messages) and open it read-only into *fd.
+ * Fails with TQ_ERR_IO "cannot open 'path'" and leaves *fd at -1. */
+tq_status tq_vol_open_input(const char *path, char *name, size_t cap, int *fd, struct tq_err *err);
 
 /* Open an .npy file: float32 or float64 (either byte order), C order, 3-D, no zero axis. Fails with TQ_ERR_IO
  * (open), TQ_ERR_FORMAT (magic, header, dtype, fortran order, ndim), TQ_ERR_RANGE (zero axis) or

@@ -4,6 +4,7 @@
 #include "volume.h"
 #include "volfmt.h"
 #include "../common/alloc.h"
+#include "../common/atomic_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -118,6 +119,15 @@ tq_status tq_vol_check_shape(const size_t shape[3], struct tq_err *err)
                            shape[1], shape[2]);
     if (n > ((size_t)1 << 60) / 8) /* 8-byte samples must still have byte offsets that fit an off_t */
         return tq_fail(err, TQ_ERR_RANGE, "volume shape %zux%zux%zu is too large", shape[0], shape[1], shape[2]);
+    return TQ_OK;
+}
+
+tq_status tq_vol_open_input(const char *path, char *name, size_t cap, int *fd, struct tq_err *err)
+{
+    snprintf(name, cap, "%s", path);
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0)
+        return tq_fail_errno(err, TQ_ERR_IO, "cannot open '%s'", path);
     return TQ_OK;
 }
 
@@ -239,9 +249,7 @@ static tq_status make_temp(tq_vol_writer *w, struct tq_err *err)
         return st;
     }
     /* mkstemp makes the file 0600; give it the mode a plain creat() would have. */
-    mode_t mask = umask(0);
-    umask(mask);
-    if (fchmod(w->fd, 0666 & ~mask) != 0)
+    if (tq_atomic_file_set_mode(w->fd) != 0)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot set the mode of '%s'", w->tmp);
     return TQ_OK;
 }
@@ -299,19 +307,12 @@ tq_status tq_vol_writer_commit(tq_vol_writer *w, struct tq_err *err)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot finish writing '%s'", w->tmp);
     }
     w->fd = -1;
-    /* Without --force, link() refuses to replace a file that appeared since create; rename() would clobber it. */
-    if (!w->overwrite) {
-        if (link(w->tmp, w->path) == 0) {
-            live_remove(w);
-            unlink(w->tmp);
-            w->committed = 1;
-            return TQ_OK;
-        }
-        if (errno == EEXIST)
+    /* Without --force, a file that appeared at path since create is never replaced. */
+    if (tq_atomic_file_publish(w->tmp, w->path, w->overwrite) != 0) {
+        if (errno == EEXIST && !w->overwrite)
             return tq_fail(err, TQ_ERR_USAGE, "'%s' already exists (pass --force to overwrite it)", w->path);
-    }
-    if (rename(w->tmp, w->path) != 0)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot rename '%s' to '%s'", w->tmp, w->path);
+    }
     live_remove(w);
     w->committed = 1;
     return TQ_OK;

@@ -1,12 +1,18 @@
 /* helpers.c - shared test helpers (see helpers.h). Compiled into the test binary only. */
 #include "helpers.h"
 
+#include <criterion/criterion.h>
+#include <fcntl.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "../operators/cgroup.h"
+#include "../traces/writer.h"
 
 static const char *slot_path(const char *base, const char *rel)
 {
@@ -107,4 +113,36 @@ void tq_rmtree(const char *dir)
 {
     if (dir && *dir && strcmp(dir, "/"))
         tq_runf("rm -rf '%s'", dir);
+}
+
+int tq_files_equal(const char *a, const char *b)
+{
+    size_t la, lb;
+    char *x = tq_slurp(a, &la), *y = tq_slurp(b, &lb);
+    int eq = x && y && la == lb && !memcmp(x, y, la);
+    free(x);
+    free(y);
+    return eq;
+}
+
+int tq_have_cgroups(void)
+{
+    tq_cg_root *root = NULL;
+    if (geteuid() != 0 || tq_cg_root_create(&root, NULL))
+        return 0;
+    tq_cg_root_free(root);
+    return 1;
+}
+
+void tq_fixture_trace_open(const char *path, struct tq_trace_writer *w)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    cr_assert_geq(fd, 0, "cannot create %s", path);
+    cr_assert_eq(tq_writer_open(w, fd), 0);
+}
+
+void tq_fixture_put(struct tq_trace_writer *w, const uint8_t *rec, size_t n)
+{
+    cr_assert_gt(n, 0, "record did not fit");
+    cr_assert_eq(tq_writer_append(w, rec, n), 0);
 }

@@ -3,6 +3,7 @@
 #define TQ_TEST_HELPERS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Absolute path of a file in the build folder (TQ_BUILD, set by `make test`), e.g. tq_build_path("traceq").
  * Returns a static buffer per call slot (8 slots, reused round-robin). */
@@ -24,5 +25,16 @@ char *tq_tmpdir(void);
 void tq_rmtree(const char *dir);
 /* Read a whole file into a malloc'd NUL-terminated buffer; *len gets the size. NULL on failure. */
 char *tq_slurp(const char *path, size_t *len);
+/* 1 when both files can be read and hold the same bytes, else 0. */
+int tq_files_equal(const char *a, const char *b);
+
+/* 1 when memory cgroups can be used here (running as root and a cgroup root can be created), else 0. */
+int tq_have_cgroups(void);
+
+struct tq_trace_writer;
+/* Create the trace file `path` (which must not exist yet) and open a trace writer on it; asserts on failure. */
+void tq_fixture_trace_open(const char *path, struct tq_trace_writer *w);
+/* Append one record of n bytes (n from a tq_rec_put_* call, 0 when it did not fit); asserts on failure. */
+void tq_fixture_put(struct tq_trace_writer *w, const uint8_t *rec, size_t n);
 
 #endif

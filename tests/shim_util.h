@@ -28,8 +28,9 @@ static inline int shim_record(const char *dir, const char *args, char **out)
     return shim_record_opts(dir, "", args, out);
 }
 
-/* Summarize the one trace matching DIR/traceq.NAME.PID.tq (PID 0: any); fails the test if not exactly one. */
-static inline void shim_summary(const char *dir, const char *name, int pid, struct tq_trace_summary *s)
+/* Path of the one trace matching DIR/traceq.NAME.PID.tq (NAME "*": any program, PID 0: any process), malloc'd
+ * (caller frees); fails the test if not exactly one matches. */
+static inline char *shim_one_trace(const char *dir, const char *name, int pid)
 {
     char pat[4200];
     if (pid)
@@ -39,9 +40,18 @@ static inline void shim_summary(const char *dir, const char *name, int pid, stru
     glob_t g;
     cr_assert_eq(glob(pat, 0, NULL, &g), 0, "no trace matches %s", pat);
     cr_assert_eq(g.gl_pathc, 1, "%zu traces match %s", g.gl_pathc, pat);
-    struct tq_err err = {0};
-    cr_assert_eq(tq_trace_summarize(g.gl_pathv[0], s, &err), TQ_OK, "%s", err.msg);
+    char *p = strdup(g.gl_pathv[0]);
     globfree(&g);
+    return p;
+}
+
+/* Summarize the one trace matching DIR/traceq.NAME.PID.tq (PID 0: any); fails the test if not exactly one. */
+static inline void shim_summary(const char *dir, const char *name, int pid, struct tq_trace_summary *s)
+{
+    char *path = shim_one_trace(dir, name, pid);
+    struct tq_err err = {0};
+    cr_assert_eq(tq_trace_summarize(path, s, &err), TQ_OK, "%s", err.msg);
+    free(path);
 }
 
 /* Number of traces in dir. */

@@ -48,45 +48,37 @@ static struct tq_rec_sample fixture_sample(int i)
     return s;
 }
 
-static void put(struct tq_trace_writer *w, uint8_t *buf, size_t n)
-{
-    cr_assert_gt(n, 0, "record did not fit");
-    cr_assert_eq(tq_writer_append(w, buf, n), 0);
-}
-
 /* Write a fixture trace to path: process, modules, stacks + events (when with_stacks), samples, end. */
 static void write_fixture(const char *path, bool with_stacks)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    cr_assert_geq(fd, 0);
     struct tq_trace_writer w;
-    cr_assert_eq(tq_writer_open(&w, fd), 0);
+    tq_fixture_trace_open(path, &w);
     static uint8_t buf[1 << 16];
     char *argv[] = {"fixture", "--n", "3", NULL};
     struct tq_rec_process p = {.pid = 4242, .ppid = 1, .interval_us = 10000, .page_size = 4096,
                                .flags = with_stacks ? TQ_PROC_STACKS : 0};
-    put(&w, buf, tq_rec_put_process(buf, sizeof buf, &p, "/usr/bin/fixture", 3, argv));
+    tq_fixture_put(&w, buf, tq_rec_put_process(buf, sizeof buf, &p, "/usr/bin/fixture", 3, argv));
     if (with_stacks) {
         struct tq_rec_module lib = {.generation = 0, .perms = 5, .start = 0x10000, .end = 0x20000};
         struct tq_rec_module exe = {.generation = 0, .perms = 5, .start = 0x400000, .end = 0x500000};
-        put(&w, buf, tq_rec_put_module(buf, sizeof buf, &lib, "/usr/lib/libfix.so"));
-        put(&w, buf, tq_rec_put_module(buf, sizeof buf, &exe, "/usr/bin/fixture"));
+        tq_fixture_put(&w, buf, tq_rec_put_module(buf, sizeof buf, &lib, "/usr/lib/libfix.so"));
+        tq_fixture_put(&w, buf, tq_rec_put_module(buf, sizeof buf, &exe, "/usr/bin/fixture"));
         for (uint32_t id = 1; id < 4; id++)
-            put(&w, buf, tq_rec_put_stack(buf, sizeof buf, id, stack_ips[id], stack_depth[id]));
+            tq_fixture_put(&w, buf, tq_rec_put_stack(buf, sizeof buf, id, stack_ips[id], stack_depth[id]));
         struct tq_event ev[NSCRIPT];
         for (int i = 0; i < NSCRIPT; i++)
             ev[i] = (struct tq_event){(uint8_t)script[i].kind, 1000u * i, script[i].addr, script[i].size,
                                       script[i].old_addr, script[i].stack};
-        put(&w, buf, tq_rec_put_events(buf, sizeof buf, 4242, ev, NSCRIPT));
+        tq_fixture_put(&w, buf, tq_rec_put_events(buf, sizeof buf, 4242, ev, NSCRIPT));
     }
     for (int i = 0; i < NSAMPLES; i++) {
         struct tq_rec_sample s = fixture_sample(i);
-        put(&w, buf, tq_rec_put_sample(buf, sizeof buf, &s));
+        tq_fixture_put(&w, buf, tq_rec_put_sample(buf, sizeof buf, &s));
         if (i % 10 == 9) /* several frames, as the shim's periodic flushes make */
             cr_assert_eq(tq_writer_flush(&w), 0);
     }
     struct tq_rec_end e = {.t_ns = NSAMPLES * 10000000u, .reason = TQ_END_EXIT, .heap_peak_req = 20000};
-    put(&w, buf, tq_rec_put_end(buf, sizeof buf, &e));
+    tq_fixture_put(&w, buf, tq_rec_put_end(buf, sizeof buf, &e));
     cr_assert_eq(tq_writer_close(&w), 0);
 }
 
@@ -355,12 +347,11 @@ Test(export, folded_names_functions_from_the_module_map)
 {
     char *dir = tq_tmpdir(), trace[4200];
     snprintf(trace, sizeof trace, "%s/sym.tq", dir);
-    int fd = open(trace, O_WRONLY | O_CREAT | O_EXCL, 0644);
     struct tq_trace_writer w;
-    cr_assert_eq(tq_writer_open(&w, fd), 0);
+    tq_fixture_trace_open(trace, &w);
     static uint8_t buf[1 << 16];
     struct tq_rec_process p = {.pid = 7, .interval_us = 10000, .page_size = 4096, .flags = TQ_PROC_STACKS};
-    put(&w, buf, tq_rec_put_process(buf, sizeof buf, &p, "/proc/self/exe", 0, NULL));
+    tq_fixture_put(&w, buf, tq_rec_put_process(buf, sizeof buf, &p, "/proc/self/exe", 0, NULL));
     /* This test process's own mappings stand in for the profiled program's. */
     FILE *maps = fopen("/proc/self/maps", "r");
     char line[4600], path[4096];
@@ -369,15 +360,15 @@ Test(export, folded_names_functions_from_the_module_map)
         path[0] = 0;
         if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %4095s", &start, &end, &offset, path) == 4 && path[0] == '/') {
             struct tq_rec_module m = {.perms = 5, .start = start, .end = end, .offset = offset};
-            put(&w, buf, tq_rec_put_module(buf, sizeof buf, &m, path));
+            tq_fixture_put(&w, buf, tq_rec_put_module(buf, sizeof buf, &m, path));
         }
     }
     fclose(maps);
     /* Innermost first: a point inside the leaf, then a return address just after a point inside the caller. */
     uint64_t ips[2] = {(uint64_t)(uintptr_t)&folded_probe_leaf + 1, (uint64_t)(uintptr_t)&folded_probe_caller + 2};
-    put(&w, buf, tq_rec_put_stack(buf, sizeof buf, 1, ips, 2));
+    tq_fixture_put(&w, buf, tq_rec_put_stack(buf, sizeof buf, 1, ips, 2));
     struct tq_event ev[2] = {{TQ_CALL_MALLOC, 10, 0x5000, 4096, 0, 1}, {TQ_CALL_MALLOC, 20, 0x9000, 512, 0, 1}};
-    put(&w, buf, tq_rec_put_events(buf, sizeof buf, 7, ev, 2));
+    tq_fixture_put(&w, buf, tq_rec_put_events(buf, sizeof buf, 7, ev, 2));
     cr_assert_eq(tq_writer_close(&w), 0);
     char *out = run_ok("%s export %s --format folded --by allocated%s", trace, "");
     cr_assert(strstr(out, "folded_probe_caller;folded_probe_leaf 4608\n"), "%s", out);

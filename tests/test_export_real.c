@@ -19,14 +19,7 @@ static char *record_one(const char *opts, const char *args, char **dir)
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "%s/%s", tq_build_path("progs"), args);
     cr_assert_eq(shim_record_opts(*dir, opts, cmd, NULL), 0, "record %s %s failed", opts, args);
-    char pat[4200];
-    snprintf(pat, sizeof pat, "%.4000s/traceq.*.tq", *dir);
-    glob_t g;
-    cr_assert_eq(glob(pat, 0, NULL, &g), 0, "no trace in %s", *dir);
-    cr_assert_eq(g.gl_pathc, 1, "%zu traces in %s", g.gl_pathc, *dir);
-    char *p = strdup(g.gl_pathv[0]);
-    globfree(&g);
-    return p;
+    return shim_one_trace(*dir, "*", 0);
 }
 
 /* Check every detailed snapshot of a massif.out: its root equals mem_heap_B and no node's children sum to more
@@ -160,32 +153,24 @@ Test(export_real, folded_totals_of_aggregate_traces)
     free(da);
 }
 
-static void put(struct tq_trace_writer *w, uint8_t *buf, size_t n)
-{
-    cr_assert_gt(n, 0, "record did not fit");
-    cr_assert_eq(tq_writer_append(w, buf, n), 0);
-}
-
 /* An --aggregate trace whose AGGREGATE record has no peak figures: folded --by peak says so and exits 2. */
 Test(export_real, folded_by_peak_of_aggregate_without_peaks_says_so)
 {
     char *dir = tq_tmpdir(), trace[4200], cmd[8400], *out, *err;
     snprintf(trace, sizeof trace, "%s/t.tq", dir);
-    int fd = open(trace, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    cr_assert_geq(fd, 0);
     struct tq_trace_writer w;
-    cr_assert_eq(tq_writer_open(&w, fd), 0);
+    tq_fixture_trace_open(trace, &w);
     static uint8_t buf[1 << 14];
     struct tq_rec_process p = {.pid = 7, .ppid = 1, .interval_us = 10000, .page_size = 4096, .flags = TQ_PROC_STACKS};
-    put(&w, buf, tq_rec_put_process(buf, sizeof buf, &p, "/bin/agg", 0, NULL));
+    tq_fixture_put(&w, buf, tq_rec_put_process(buf, sizeof buf, &p, "/bin/agg", 0, NULL));
     uint64_t ips[2] = {0x401000, 0x402000};
-    put(&w, buf, tq_rec_put_stack(buf, sizeof buf, 1, ips, 2));
+    tq_fixture_put(&w, buf, tq_rec_put_stack(buf, sizeof buf, 1, ips, 2));
     struct tq_agg_entry a = {.stack_id = 1, .calls = 3, .bytes = 300, .peak_bytes = 0};
-    put(&w, buf, tq_rec_put_aggregate(buf, sizeof buf, 0, 0, &a, 1));
+    tq_fixture_put(&w, buf, tq_rec_put_aggregate(buf, sizeof buf, 0, 0, &a, 1));
     struct tq_rec_sample s = {.t_ns = 0, .heap_live_req = 100, .heap_peak_req = 100};
-    put(&w, buf, tq_rec_put_sample(buf, sizeof buf, &s));
+    tq_fixture_put(&w, buf, tq_rec_put_sample(buf, sizeof buf, &s));
     struct tq_rec_end end = {.t_ns = 1000000, .reason = TQ_END_EXIT};
-    put(&w, buf, tq_rec_put_end(buf, sizeof buf, &end));
+    tq_fixture_put(&w, buf, tq_rec_put_end(buf, sizeof buf, &end));
     cr_assert_eq(tq_writer_close(&w), 0);
     snprintf(cmd, sizeof cmd, "%s export %s --format folded --by peak", tq_build_path("traceq"), trace);
     cr_assert_eq(tq_run(cmd, &out, &err), 2, "stdout: %s", out);
@@ -303,15 +288,13 @@ Test(export_real, massif_peak_snapshot_counts_mmap_bytes_as_a_node)
 {
     char *dir = tq_tmpdir(), trace[4200], cmd[8400], *out, *err;
     snprintf(trace, sizeof trace, "%s/t.tq", dir);
-    int fd = open(trace, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    cr_assert_geq(fd, 0);
     struct tq_trace_writer w;
-    cr_assert_eq(tq_writer_open(&w, fd), 0);
+    tq_fixture_trace_open(trace, &w);
     static uint8_t buf[1 << 14];
     struct tq_rec_process p = {.pid = 8, .ppid = 1, .interval_us = 10000, .page_size = 4096, .flags = TQ_PROC_STACKS};
-    put(&w, buf, tq_rec_put_process(buf, sizeof buf, &p, "/bin/mm", 0, NULL));
+    tq_fixture_put(&w, buf, tq_rec_put_process(buf, sizeof buf, &p, "/bin/mm", 0, NULL));
     uint64_t ips[1] = {0x401000};
-    put(&w, buf, tq_rec_put_stack(buf, sizeof buf, 1, ips, 1));
+    tq_fixture_put(&w, buf, tq_rec_put_stack(buf, sizeof buf, 1, ips, 1));
     /* Samples at 0, 10, 20 ms; the heap peaks (7000 B) at 15 ms between two samples that see 3000 B. */
     struct tq_event ev[3] = {{TQ_CALL_MALLOC, 2000000, 1, 3000, 0, 1},
                              {TQ_CALL_MALLOC, 15000000, 2, 4000, 0, 1},
@@ -319,12 +302,12 @@ Test(export_real, massif_peak_snapshot_counts_mmap_bytes_as_a_node)
     for (int i = 0; i < 3; i++) {
         struct tq_rec_sample s = {.t_ns = (uint64_t)i * 10000000u, .heap_live_req = i ? 3000 : 0,
                                   .heap_live_usable = i ? 3000 : 0, .mmap_live = 65536};
-        put(&w, buf, tq_rec_put_sample(buf, sizeof buf, &s));
+        tq_fixture_put(&w, buf, tq_rec_put_sample(buf, sizeof buf, &s));
         if (i == 0)
-            put(&w, buf, tq_rec_put_events(buf, sizeof buf, 8, ev, 3));
+            tq_fixture_put(&w, buf, tq_rec_put_events(buf, sizeof buf, 8, ev, 3));
     }
     struct tq_rec_end end = {.t_ns = 20000000, .reason = TQ_END_EXIT};
-    put(&w, buf, tq_rec_put_end(buf, sizeof buf, &end));
+    tq_fixture_put(&w, buf, tq_rec_put_end(buf, sizeof buf, &end));
     cr_assert_eq(tq_writer_close(&w), 0);
     snprintf(cmd, sizeof cmd, "%s export %s --format massif -o %s/m.out && ms_print %s/m.out",
              tq_build_path("traceq"), trace, dir, dir);

@@ -19,16 +19,6 @@ static int op_run(const char *dir, char **err, const char *args)
     return rc;
 }
 
-static int files_equal(const char *a, const char *b)
-{
-    size_t la, lb;
-    char *x = tq_slurp(a, &la), *y = tq_slurp(b, &lb);
-    int eq = x && y && la == lb && !memcmp(x, y, la);
-    free(x);
-    free(y);
-    return eq;
-}
-
 /* Number of directory entries other than . and .. */
 static int dir_count(const char *dir)
 {
@@ -60,7 +50,7 @@ Test(op_cli, blocks_equal_whole_through_files, .timeout = 60)
         cr_assert_eq(op_run(dir, NULL, args), 0, "%s", args);
         snprintf(a, sizeof a, "%s/whole%zu.%s", dir, i, runs[i][2]);
         snprintf(b, sizeof b, "%s/blocks%zu.%s", dir, i, runs[i][2]);
-        cr_assert(files_equal(a, b), "%s: block-by-block output differs from the whole run", runs[i][0]);
+        cr_assert(tq_files_equal(a, b), "%s: block-by-block output differs from the whole run", runs[i][0]);
     }
     tq_rmtree(dir);
     free(dir);

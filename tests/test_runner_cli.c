@@ -36,12 +36,7 @@ static int same_file(const char *dir, const char *a, const char *b)
     char pa[4200], pb[4200];
     snprintf(pa, sizeof pa, "%s/%s", dir, a);
     snprintf(pb, sizeof pb, "%s/%s", dir, b);
-    size_t la, lb;
-    char *x = tq_slurp(pa, &la), *y = tq_slurp(pb, &lb);
-    int same = x && y && la == lb && !memcmp(x, y, la);
-    free(x);
-    free(y);
-    return same;
+    return tq_files_equal(pa, pb);
 }
 
 /* The integer after "key": in a JSON text (-1 when absent). */
@@ -58,15 +53,6 @@ static char *setup(void)
     char *dir = tq_tmpdir();
     cr_assert_eq(tq(dir, NULL, NULL, "synth --shape 40x36x50 --seed 7 -o in.npy"), 0);
     return dir;
-}
-
-static int have_cgroups(void)
-{
-    tq_cg_root *root = NULL;
-    if (geteuid() != 0 || tq_cg_root_create(&root, NULL))
-        return 0;
-    tq_cg_root_free(root);
-    return 1;
 }
 
 Test(runner_cli, chunked_equals_unchunked_for_every_operator)
@@ -140,7 +126,7 @@ static void oom_run(const char *enforce)
 
 Test(runner_cli, oom_killed_worker_is_split_and_retried)
 {
-    if (!have_cgroups())
+    if (!tq_have_cgroups())
         cr_skip_test("needs root and a writable memory cgroup");
     oom_run("cgroup");
 }

@@ -131,15 +131,6 @@ static struct tq_runner_task fake_task(struct fake *f)
     return (struct tq_runner_task){fake_compute, f, 7u, sizeof(float)};
 }
 
-static int have_cgroups(void)
-{
-    tq_cg_root *root = NULL;
-    if (geteuid() != 0 || tq_cg_root_create(&root, NULL))
-        return 0;
-    tq_cg_root_free(root);
-    return 1;
-}
-
 Test(runner_pool, every_plan_fills_the_output_exactly)
 {
     static const size_t steps[][3] = {{40, 36, 50}, {20, 18, 25}, {13, 36, 7}, {7, 11, 50}, {1, 36, 50}};
@@ -200,7 +191,7 @@ static void oom_case(enum tq_enforce how)
 
 Test(runner_pool, oom_killed_block_is_split_and_retried)
 {
-    if (!have_cgroups())
+    if (!tq_have_cgroups())
         cr_skip_test("needs root and a writable memory cgroup");
     oom_case(TQ_ENFORCE_CGROUP);
 }
@@ -276,7 +267,7 @@ Test(runner_pool, journal_resume_skips_finished_blocks)
 
 Test(runner_pool, sigterm_kills_workers_and_removes_cgroups)
 {
-    if (!have_cgroups())
+    if (!tq_have_cgroups())
         cr_skip_test("needs root and a writable memory cgroup");
     tq_cg_root *mine;
     cr_assert_eq(tq_cg_root_create(&mine, NULL), TQ_OK);

@@ -6,19 +6,6 @@
 #include "../traces/reader.h"
 #include "shim_util.h"
 
-/* The one trace of `name` in dir (fails the test when not exactly one). Caller frees. */
-static char *one_trace(const char *dir, const char *name)
-{
-    char pat[4200];
-    snprintf(pat, sizeof pat, "%.4000s/traceq.%.100s.*.tq", dir, name);
-    glob_t g;
-    cr_assert_eq(glob(pat, 0, NULL, &g), 0, "no trace matches %s", pat);
-    cr_assert_eq(g.gl_pathc, 1, "%zu traces match %s", g.gl_pathc, pat);
-    char *p = strdup(g.gl_pathv[0]);
-    globfree(&g);
-    return p;
-}
-
 /* Events per kind in a trace, and how many refer to a stack id that no earlier STACK record defined. */
 struct scan {
     uint64_t events[TQ_CALL_COUNT], undefined_refs, stacks, modules, aggregates;
@@ -83,7 +70,7 @@ static char *record_paths(const char *opts, int mib, long small, int threads)
 
 Test(stacks, name_the_right_functions)
 {
-    char *d = record_paths("--stacks", 16, 20000, 1), *t = one_trace(d, "stack_paths");
+    char *d = record_paths("--stacks", 16, 20000, 1), *t = shim_one_trace(d, "stack_paths", 0);
     struct tq_sites s;
     struct tq_err err = {0};
     cr_assert_eq(tq_sites_load(t, &s, &err), TQ_OK, "%s", err.msg);
@@ -132,7 +119,7 @@ Test(stacks, counters_exact_and_one_event_per_call)
      * unwinder's own blocks move them) */
     cr_expect_eq(s5.final_heap, sn.final_heap);
     cr_expect_eq(s5.peak_mmap, sn.peak_mmap);
-    char *t0 = one_trace(d0, "every_call"), *t5 = one_trace(d5, "every_call");
+    char *t0 = shim_one_trace(d0, "every_call", 0), *t5 = shim_one_trace(d5, "every_call", 0);
     struct scan a, b;
     scan_trace(t0, &a);
     scan_trace(t5, &b);
@@ -186,7 +173,7 @@ Test(stacks, fork_and_exec_keep_working)
         }
         globfree(&g);
     }
-    char *e = one_trace(d, "every_call");
+    char *e = shim_one_trace(d, "every_call", 0);
     struct tq_sites s;
     struct tq_err err = {0};
     cr_assert_eq(tq_sites_load(e, &s, &err), TQ_OK, "%s", err.msg);
@@ -201,7 +188,7 @@ Test(stacks, fork_and_exec_keep_working)
 
 Test(stacks, report_top_finds_the_biggest_site)
 {
-    char *d = record_paths("--stacks", 12, 1000, 1), *t = one_trace(d, "stack_paths"), *out = NULL, cmd[8400];
+    char *d = record_paths("--stacks", 12, 1000, 1), *t = shim_one_trace(d, "stack_paths", 0), *out = NULL, cmd[8400];
     snprintf(cmd, sizeof cmd, "%s report --top 2 %s", tq_build_path("traceq"), t);
     cr_assert_eq(tq_run(cmd, &out, NULL), 0);
     const char *sec = strstr(out, "sites by heap held at the peak");
@@ -227,7 +214,7 @@ Test(stacks, report_top_without_stacks_says_so)
     char *d = tq_tmpdir(), args[4200], cmd[8400], *err = NULL;
     snprintf(args, sizeof args, "%s 1", tq_build_path("progs/every_call"));
     cr_assert_eq(shim_record(d, args, NULL), 0);
-    char *t = one_trace(d, "every_call");
+    char *t = shim_one_trace(d, "every_call", 0);
     snprintf(cmd, sizeof cmd, "%s report --top 3 %s", tq_build_path("traceq"), t);
     cr_expect_eq(tq_run(cmd, NULL, &err), 2);
     cr_expect_not_null(strstr(err, "--stacks"), "%s", err);
@@ -240,7 +227,7 @@ Test(stacks, report_top_without_stacks_says_so)
 Test(stacks, diff_shows_the_grown_site)
 {
     char *a = record_paths("--stacks", 8, 1000, 1), *b = record_paths("--stacks", 24, 1000, 1);
-    char *ta = one_trace(a, "stack_paths"), *tb = one_trace(b, "stack_paths"), cmd[8400], *out = NULL;
+    char *ta = shim_one_trace(a, "stack_paths", 0), *tb = shim_one_trace(b, "stack_paths", 0), cmd[8400], *out = NULL;
     snprintf(cmd, sizeof cmd, "%s diff %s %s", tq_build_path("traceq"), ta, tb);
     cr_assert_eq(tq_run(cmd, &out, NULL), 0);
     cr_expect_not_null(strstr(out, "heap at the peak"), "%s", out);
@@ -265,7 +252,7 @@ Test(stacks, diff_shows_the_grown_site)
 Test(stacks, aggregate_totals_equal_event_totals)
 {
     char *de = record_paths("--stacks", 4, 30000, 3), *da = record_paths("--aggregate", 4, 30000, 3);
-    char *te = one_trace(de, "stack_paths"), *ta = one_trace(da, "stack_paths");
+    char *te = shim_one_trace(de, "stack_paths", 0), *ta = shim_one_trace(da, "stack_paths", 0);
     struct scan sa;
     scan_trace(ta, &sa);
     cr_expect_gt(sa.aggregates, 0);
@@ -307,7 +294,7 @@ Test(stacks, dlopened_library_frames_are_named)
 {
     char *d = tq_tmpdir();
     cr_assert_eq(shim_record_opts(d, "--stacks", tq_build_path("progs/dlopener"), NULL), 0);
-    char *t = one_trace(d, "dlopener");
+    char *t = shim_one_trace(d, "dlopener", 0);
     struct tq_sites s;
     struct tq_err err = {0};
     cr_assert_eq(tq_sites_load(t, &s, &err), TQ_OK, "%s", err.msg);
@@ -333,7 +320,7 @@ Test(stacks, cross_thread_frees_are_matched)
     char *d = tq_tmpdir(), args[4200];
     snprintf(args, sizeof args, "%s 50000", tq_build_path("progs/handoff"));
     cr_assert_eq(shim_record_opts(d, "--stacks", args, NULL), 0);
-    char *t = one_trace(d, "handoff");
+    char *t = shim_one_trace(d, "handoff", 0);
     struct tq_sites s;
     struct tq_err err = {0};
     cr_assert_eq(tq_sites_load(t, &s, &err), TQ_OK, "%s", err.msg);

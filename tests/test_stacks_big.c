@@ -10,27 +10,19 @@
 #define LIVE 1024u
 #define NSTACKS 64u
 
-static void put(struct tq_trace_writer *w, const uint8_t *rec, size_t n)
-{
-    cr_assert_gt(n, 0);
-    cr_assert_eq(tq_writer_append(w, rec, n), 0);
-}
-
 /* 10M malloc + 10M free events over 1024 live slots and 64 stacks, written through the codec and writer. */
 static void write_big_trace(const char *path)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    cr_assert_geq(fd, 0);
     struct tq_trace_writer w;
-    cr_assert_eq(tq_writer_open(&w, fd), 0);
+    tq_fixture_trace_open(path, &w);
     static uint8_t rec[TQ_REC_HEADER_SIZE + 16 + BATCH * 51];
     struct tq_rec_process p = {.pid = 4242, .ppid = 1, .interval_us = 10000, .page_size = 4096,
                                .flags = TQ_PROC_STACKS};
     char *argv[] = {"big"};
-    put(&w, rec, tq_rec_put_process(rec, sizeof rec, &p, "/bin/big", 1, argv));
+    tq_fixture_put(&w, rec, tq_rec_put_process(rec, sizeof rec, &p, "/bin/big", 1, argv));
     for (uint32_t id = 1; id <= NSTACKS; id++) {
         uint64_t ips[3] = {0x401000 + id * 16, 0x402000, 0x403000};
-        put(&w, rec, tq_rec_put_stack(rec, sizeof rec, id, ips, 3));
+        tq_fixture_put(&w, rec, tq_rec_put_stack(rec, sizeof rec, id, ips, 3));
     }
     static struct tq_event ev[BATCH];
     uint64_t live[LIVE] = {0}, x = 88172645463325252ull, t = 0, next_addr = 0x10000000;
@@ -50,14 +42,14 @@ static void write_big_trace(const char *path)
         ev[k++] = (struct tq_event){.kind = TQ_CALL_MALLOC, .t_ns = t, .addr = live[slot],
                                     .size = 16 + (x >> 40) % 2048, .stack_id = 1 + (uint32_t)(x >> 20) % NSTACKS};
         if (k == BATCH) {
-            put(&w, rec, tq_rec_put_events(rec, sizeof rec, 1, ev, k));
+            tq_fixture_put(&w, rec, tq_rec_put_events(rec, sizeof rec, 1, ev, k));
             k = 0;
         }
     }
     if (k)
-        put(&w, rec, tq_rec_put_events(rec, sizeof rec, 1, ev, k));
+        tq_fixture_put(&w, rec, tq_rec_put_events(rec, sizeof rec, 1, ev, k));
     struct tq_rec_end e = {.t_ns = t, .reason = TQ_END_EXIT};
-    put(&w, rec, tq_rec_put_end(rec, sizeof rec, &e));
+    tq_fixture_put(&w, rec, tq_rec_put_end(rec, sizeof rec, &e));
     cr_assert_eq(tq_writer_close(&w), 0);
 }
 

@@ -15,12 +15,6 @@
 #include "../traces/writer.h"
 #include "helpers.h"
 
-static void put(struct tq_trace_writer *w, const uint8_t *rec, size_t n)
-{
-    cr_assert_gt(n, 0);
-    cr_assert_eq(tq_writer_append(w, rec, n), 0);
-}
-
 /* Write a small trace: PROCESS, nsamp samples (a frame flushed every 10), CALLS, EVENTS, STACK, MODULE, END. */
 static char *write_trace(const char *dir, int nsamp, int with_end)
 {
@@ -33,33 +27,33 @@ static char *write_trace(const char *dir, int nsamp, int with_end)
     char *argv[] = {"prog", "--flag", "", NULL};
     struct tq_rec_process p = {.pid = 4242, .ppid = 7, .start_unix_ns = 1, .interval_us = 10000,
                                .page_size = 4096, .flags = TQ_PROC_FORKED};
-    put(&w, rec, tq_rec_put_process(rec, sizeof rec, &p, "/usr/bin/my prog", 3, argv));
+    tq_fixture_put(&w, rec, tq_rec_put_process(rec, sizeof rec, &p, "/usr/bin/my prog", 3, argv));
     for (int i = 0; i < nsamp; i++) {
         struct tq_rec_sample s = {.t_ns = 1000u * (uint64_t)(i + 1), .vm_rss = 4096u * (uint64_t)(i % 7 + 1),
                                   .heap_peak_req = 100u * (uint64_t)i, .heap_live_req = 5, .mmap_peak = 3,
                                   .calls_total = (uint64_t)i};
-        put(&w, rec, tq_rec_put_sample(rec, sizeof rec, &s));
+        tq_fixture_put(&w, rec, tq_rec_put_sample(rec, sizeof rec, &s));
         if (i % 10 == 9)
             cr_assert_eq(tq_writer_flush(&w), 0);
     }
     uint64_t calls[TQ_CALL_COUNT] = {0};
     calls[TQ_CALL_MALLOC] = 11;
     calls[TQ_CALL_MREMAP] = 2;
-    put(&w, rec, tq_rec_put_calls(rec, sizeof rec, calls));
+    tq_fixture_put(&w, rec, tq_rec_put_calls(rec, sizeof rec, calls));
     struct tq_event ev[3] = {{TQ_CALL_MALLOC, 50, 0x1000, 16, 0, 1},
                              {TQ_CALL_REALLOC, 70, 0x2000, 32, 0x1000, 2},
                              {TQ_CALL_FREE, 70, 0x2000, 32, 0, 0}};
-    put(&w, rec, tq_rec_put_events(rec, sizeof rec, 99, ev, 3));
+    tq_fixture_put(&w, rec, tq_rec_put_events(rec, sizeof rec, 99, ev, 3));
     uint64_t ips[2] = {0x401000, 0x402000};
-    put(&w, rec, tq_rec_put_stack(rec, sizeof rec, 1, ips, 2));
+    tq_fixture_put(&w, rec, tq_rec_put_stack(rec, sizeof rec, 1, ips, 2));
     struct tq_rec_module m = {.generation = 1, .perms = 5, .start = 0x400000, .end = 0x500000};
-    put(&w, rec, tq_rec_put_module(rec, sizeof rec, &m, "/usr/bin/prog"));
+    tq_fixture_put(&w, rec, tq_rec_put_module(rec, sizeof rec, &m, "/usr/bin/prog"));
     uint8_t unknown[12] = {0x34, 0x12, 0, 0, 4, 0, 0, 0, 1, 2, 3, 4}; /* type 0x1234: must be skipped */
-    put(&w, unknown, sizeof unknown);
+    tq_fixture_put(&w, unknown, sizeof unknown);
     if (with_end) {
         struct tq_rec_end e = {.t_ns = 999999, .reason = TQ_END_EXIT, .status = 3, .vm_hwm = 1 << 20,
                                .ru_maxrss = 1 << 20, .rss_peak = 8192, .rss_peak_t_ns = 500};
-        put(&w, rec, tq_rec_put_end(rec, sizeof rec, &e));
+        tq_fixture_put(&w, rec, tq_rec_put_end(rec, sizeof rec, &e));
     }
     cr_assert_eq(tq_writer_close(&w), 0);
     return path;

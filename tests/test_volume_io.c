@@ -69,6 +69,19 @@ static void check_boxes(const char *path, const size_t shape[3], const float *wh
     tq_vol_reader_free(r);
 }
 
+/* The volume at path reads (whole, then in random boxes) exactly as the oracle's float32 dump raw. */
+static void check_reads_as_raw(const char *path, const char *raw, const size_t shape[3], uint64_t seed,
+                               const char *what)
+{
+    size_t n = shape[0] * shape[1] * shape[2];
+    float *want = vt_load_raw(raw, n);
+    float *got = vt_read_whole(path, shape);
+    cr_assert(!memcmp(got, want, sizeof(float) * n), "%s differs", what);
+    check_boxes(path, shape, want, seed);
+    free(want);
+    free(got);
+}
+
 static void round_trip(const char *name, const size_t shape[3])
 {
     char *dir = tq_tmpdir(), path[4200];
@@ -109,12 +122,9 @@ Test(volume_io, reads_numpy_files_exactly)
             snprintf(raw, sizeof raw, "%s/n%d%d.raw", dir, d, ver);
             cr_assert_eq(vt_oracle("npy-write '%s' '%s' '%s' 6x4x11 %d C %s", path, raw, dtypes[d], d + 1,
                                    versions[ver]), 0);
-            float *want = vt_load_raw(raw, 6 * 4 * 11);
-            float *got = vt_read_whole(path, shape);
-            cr_assert(!memcmp(got, want, sizeof(float) * 6 * 4 * 11), "%s v%s differs", dtypes[d], versions[ver]);
-            check_boxes(path, shape, want, (uint64_t)(d * 3 + ver));
-            free(want);
-            free(got);
+            char what[64];
+            snprintf(what, sizeof what, "%s v%s", dtypes[d], versions[ver]);
+            check_reads_as_raw(path, raw, shape, (uint64_t)(d * 3 + ver), what);
         }
     tq_rmtree(dir);
     free(dir);
@@ -150,13 +160,9 @@ Test(volume_io, reads_segyio_files_like_tools_cube)
             snprintf(raw, sizeof raw, "%s/s%d%d.raw", dir, s, f);
             cr_assert_eq(vt_oracle("segy-write '%s' '%s' 5x7x13 %d %d %s", path, raw, s * 2 + f + 1, formats[f],
                                    sortings[s]), 0);
-            float *want = vt_load_raw(raw, 5 * 7 * 13);
-            float *got = vt_read_whole(path, shape);
-            cr_assert(!memcmp(got, want, sizeof(float) * 5 * 7 * 13), "format %d %s sorting differs from cube()",
-                      formats[f], sortings[s]);
-            check_boxes(path, shape, want, (uint64_t)(s * 2 + f));
-            free(want);
-            free(got);
+            char what[64];
+            snprintf(what, sizeof what, "format %d %s sorting (vs cube())", formats[f], sortings[s]);
+            check_reads_as_raw(path, raw, shape, (uint64_t)(s * 2 + f), what);
         }
     tq_rmtree(dir);
     free(dir);
@@ -333,12 +339,7 @@ Test(volume_io, reads_large_float64_npy)
     snprintf(path, sizeof path, "%s/big8.npy", dir);
     snprintf(raw, sizeof raw, "%s/big8.raw", dir);
     cr_assert_eq(vt_oracle("npy-write '%s' '%s' f8 3x40x100 17", path, raw), 0);
-    float *want = vt_load_raw(raw, 3 * 40 * 100);
-    float *got = vt_read_whole(path, shape);
-    cr_assert(!memcmp(got, want, sizeof(float) * 3 * 40 * 100), "float64 -> float32 differs from numpy's astype");
-    check_boxes(path, shape, want, 99);
-    free(want);
-    free(got);
+    check_reads_as_raw(path, raw, shape, 99, "float64 -> float32 (vs numpy's astype)");
     tq_rmtree(dir);
     free(dir);
 }

@@ -6,31 +6,9 @@ set -euo pipefail
 build=${1:?usage: tools/bench_stacks.sh BUILD_DIR}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-TIMEFORMAT='%R %U %S'
+# shellcheck source=tools/bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 pairs=5000000
-
-# run_timed OUTVAR CMD...: run once, store "wall cpu" (user+sys of the command and its children).
-run_timed() {
-    local __var=$1 t
-    shift
-    t=$( { time "$@" >/dev/null 2>&1; } 2>&1 | tail -1)
-    printf -v "$__var" '%s' "$(awk '{printf "%.3f %.3f", $1, $2 + $3}' <<<"$t")"
-}
-
-# best_of N OUTVAR CMD...: the run with the least CPU time of N (the machine may be shared).
-best_of() {
-    local n=$1 var=$2 best="" r
-    shift 2
-    for ((i = 0; i < n; i++)); do
-        run_timed r "$@"
-        if [[ -z $best ]] || awk -v a="$r" -v b="$best" 'BEGIN{split(a,x," ");split(b,y," ");exit !(x[2]<y[2])}'; then
-            best=$r
-        fi
-    done
-    printf -v "$var" '%s' "$best"
-}
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", (b > 0 ? a / b : 0)}'; }
 
 echo
 echo "== --stacks vs heaptrack: malloc storm, $pairs malloc/free pairs (best of 3 each; CPU = user+sys incl. children)"

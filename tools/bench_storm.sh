@@ -5,34 +5,12 @@ set -euo pipefail
 build=${1:?usage: tools/bench_storm.sh BUILD_DIR}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-TIMEFORMAT='%R %U %S'
+# shellcheck source=tools/bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 
 echo "traceq benchmarks on $(uname -n): $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
      "load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "Times are wall and CPU (user+sys) seconds; ratios of CPU time are steadier on a shared machine."
-
-# run_timed OUTVAR CMD...: run once, store "wall cpu" of the command (its children included).
-run_timed() {
-    local __var=$1 t
-    shift
-    t=$( { time "$@" >/dev/null 2>&1; } 2>&1 | tail -1)
-    printf -v "$__var" '%s' "$(awk '{printf "%.3f %.3f", $1, $2 + $3}' <<<"$t")"
-}
-
-# best_of N OUTVAR CMD...: the run with the least CPU time of N.
-best_of() {
-    local n=$1 var=$2 best="" r
-    shift 2
-    for ((i = 0; i < n; i++)); do
-        run_timed r "$@"
-        if [[ -z $best ]] || awk -v a="$r" -v b="$best" 'BEGIN{split(a,x," ");split(b,y," ");exit !(x[2]<y[2])}'; then
-            best=$r
-        fi
-    done
-    printf -v "$var" '%s' "$best"
-}
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", (b > 0 ? a / b : 0)}'; }
 
 # ---------------------------------------------------------------------------------------------------------
 # Section: malloc storm (issue 3) - 5,000,000 malloc/free pairs, 1024 live pointers per thread, sizes 16..4111,

@@ -2,6 +2,8 @@
 #ifndef TQ_CLI_H
 #define TQ_CLI_H
 
+#include <getopt.h>
+
 #include "../common/status.h"
 
 /* Exit codes of every subcommand, documented in `traceq --help`. */
@@ -19,6 +21,16 @@ int tq_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 /* Print "traceq CMD: " + err->msg on stderr; returns TQ_EXIT_USAGE for TQ_ERR_USAGE (and bad input files:
  * TQ_ERR_FORMAT, TQ_ERR_TRUNCATED, TQ_ERR_RANGE, TQ_ERR_IO on open), else TQ_EXIT_FAIL. */
 int tq_cli_fail(const char *cmd, const struct tq_err *err);
+
+/* getopt_long for subcommand `cmd` with getopt's own messages turned off. Returns the next option as getopt_long
+ * does and -1 after the last one; on an unknown option or a missing value it prints one usage line
+ * ("unknown option '--x'", "option '--x' needs a value") and returns '?', and the caller returns TQ_EXIT_USAGE.
+ * Set optind = 1 before the first call. A leading '+' in shortopts stops at the first operand. */
+int tq_cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts, const struct option *longopts);
+
+/* The path of the running traceq executable (from /proc/self/exe) into buf; 0 on success, -1 when it cannot be
+ * read or does not fit in cap bytes. */
+int tq_cli_self_exe(char *buf, size_t cap);
 
 /* Subcommands: one row per command here, one tools/cmd_<name>.c each defining int cmd_<name>(int, char **). */
 #define TQ_COMMANDS(X)                                                                        \

@@ -83,7 +83,7 @@ int cmd_compare(int argc, char **argv)
     int ch;
     optind = 1;
     /* "+" stops at the first non-option so the profiled command's own flags are left alone. */
-    while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((ch = tq_cli_getopt("compare", argc, argv, "+h", opts)) != -1) {
         switch (ch) {
         case 'b':
             if (tq_compare_parse_backends(optarg, &o.backends, &err))
@@ -105,7 +105,7 @@ int cmd_compare(int argc, char **argv)
         case 'f': force = true; break;
         case 'k': o.workdir = optarg; break;
         case 'h': usage(stdout); return TQ_EXIT_OK;
-        default: return tq_cli_usage_error("compare", "unknown option");
+        default: return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
     }
     if (json && csv)
@@ -117,11 +117,8 @@ int cmd_compare(int argc, char **argv)
     if (plot && !force && access(plot, F_OK) == 0)
         return tq_cli_usage_error("compare", "%s exists; use --force to replace it", plot);
     static char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = 0;
+    if (tq_cli_self_exe(self, sizeof self) == 0)
         o.traceq = self;
-    }
     struct tq_compare *c = NULL;
     if (tq_compare_run(&o, argv + optind, &c, &err))
         return tq_cli_fail("compare", &err);

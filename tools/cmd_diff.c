@@ -100,8 +100,7 @@ int cmd_diff(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c, top = 20, by = -1;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+n:h", opts, NULL)) != -1) {
+    while ((c = tq_cli_getopt("diff", argc, argv, "+n:h", opts)) != -1) {
         struct tq_err err = {0};
         long v;
         if (c == 'n') {
@@ -115,10 +114,8 @@ int cmd_diff(int argc, char **argv)
         } else if (c == 'h') {
             diff_usage(stdout);
             return TQ_EXIT_OK;
-        } else if (c == ':') {
-            return tq_cli_usage_error("diff", "option '%s' needs a value", argv[optind - 1]);
         } else {
-            return tq_cli_usage_error("diff", "unknown option '%s'", argv[optind - 1]);
+            return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
     }
     if (argc - optind != 2)

@@ -49,7 +49,7 @@ int cmd_export(int argc, char **argv)
     bool have_format = false, force = false, have_by = false;
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "f:o:h", opts, NULL)) != -1) {
+    while ((ch = tq_cli_getopt("export", argc, argv, "f:o:h", opts)) != -1) {
         switch (ch) {
         case 'f':
             if (tq_export_parse_format(optarg, &fmt, &err))
@@ -64,7 +64,7 @@ int cmd_export(int argc, char **argv)
         case 'o': output = optarg; break;
         case 'F': force = true; break;
         case 'h': usage(stdout); return TQ_EXIT_OK;
-        default: return tq_cli_usage_error("export", "unknown option");
+        default: return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
     }
     if (!have_format)

@@ -59,9 +59,8 @@ static int fit_parse(int argc, char **argv, struct fit_opts *o)
     struct tq_err err = {0};
     *o = (struct fit_opts){NULL, NULL, "peak_rss_bytes", NULL, NULL, NULL, 5, 42, TQ_AGG_MAX, 0};
     int c;
-    opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+    while ((c = tq_cli_getopt("fit", argc, argv, "o:h", longopts)) != -1) {
         switch (c) {
         case 'p': o->op = optarg; break;
         case 't': o->target = optarg; break;
@@ -83,8 +82,7 @@ static int fit_parse(int argc, char **argv, struct fit_opts *o)
             if (tq_parse_long(optarg, 0, 2147483647L, "--seed", &o->seed, &err))
                 return tq_cli_fail("fit", &err);
             break;
-        case ':': return tq_cli_usage_error("fit", "option %s needs a value", argv[optind - 1]);
-        default: return tq_cli_usage_error("fit", "unknown option %s", argv[optind - 1]);
+        default: return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
     }
     if (optind != argc - 1)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/clock.h"
 #include "../common/units.h"
 #include "../operators/block_exec.h"
 #include "cli.h"
@@ -78,8 +79,7 @@ static int op_parse(int argc, char **argv, struct op_args *a)
     int c;
     char *end;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    while ((c = tq_cli_getopt("op", argc, argv, "o:h", opts)) != -1) {
         switch (c) {
         case 'i': a->input = optarg; break;
         case 'y':
@@ -115,7 +115,7 @@ static int op_parse(int argc, char **argv, struct op_args *a)
         case 'F': a->p.full_size = 1; break;
         case 'f': a->force = 1; break;
         case 'h': op_usage(); return -1;
-        default: return tq_cli_usage_error("op", "unknown or incomplete option '%s'", argv[optind - 1]);
+        default: return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
     }
     if (optind >= argc)
@@ -158,13 +158,6 @@ static tq_status op_run_blocks(const struct op_args *a, const struct tq_op_sourc
     return TQ_OK;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int cmd_op(int argc, char **argv)
 {
     struct op_args a = {.seed = 1};
@@ -172,7 +165,7 @@ int cmd_op(int argc, char **argv)
     int rc = op_parse(argc, argv, &a);
     if (rc)
         return rc < 0 ? TQ_EXIT_OK : rc;
-    double t0 = now_s();
+    double t0 = tq_clock_now();
     struct tq_err err = {0};
     tq_vol_reader *reader = NULL;
     tq_vol_writer *writer = NULL;
@@ -203,6 +196,6 @@ int cmd_op(int argc, char **argv)
         return tq_cli_fail("op", &err);
     printf("%s: %zux%zux%zu -> %zux%zux%zu in %zu block(s), %d thread(s), %.3f s -> %s\n", a.op->name, src.shape[0],
            src.shape[1], src.shape[2], out_shape[0], out_shape[1], out_shape[2], nblocks, tq_op_threads(&a.p),
-           now_s() - t0, a.output);
+           tq_clock_now() - t0, a.output);
     return TQ_EXIT_OK;
 }

@@ -84,17 +84,14 @@ static int plan_parse(int argc, char **argv, struct plan_opts *o)
     o->workers = 1;
     struct tq_err err = {0};
     int c;
-    opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+    while ((c = tq_cli_getopt("plan", argc, argv, "o:h", longopts)) != -1) {
         if (c == 'h') {
             plan_usage(stdout);
             return -1;
         }
-        if (c == ':')
-            return tq_cli_usage_error("plan", "option %s needs a value", argv[optind - 1]);
         if (c == '?')
-            return tq_cli_usage_error("plan", "unknown option %s", argv[optind - 1]);
+            return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         if (c == 'm')
             o->model = optarg;
         else if (c == 'p')

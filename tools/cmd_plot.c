@@ -31,12 +31,12 @@ int cmd_plot(int argc, char **argv)
     bool force = false;
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    while ((ch = tq_cli_getopt("plot", argc, argv, "o:h", opts)) != -1) {
         switch (ch) {
         case 'o': output = optarg; break;
         case 'F': force = true; break;
         case 'h': usage(stdout); return TQ_EXIT_OK;
-        default: return tq_cli_usage_error("plot", "unknown option");
+        default: return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
     }
     if (!output)

@@ -58,16 +58,14 @@ int cmd_predict(int argc, char **argv)
                                              {0, 0, 0, 0}};
     const char *model = NULL, *shape = NULL;
     int json = 0, c;
-    opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    while ((c = tq_cli_getopt("predict", argc, argv, "h", longopts)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
         case 's': shape = optarg; break;
         case 'j': json = 1; break;
         case 'h': predict_usage(stdout); return TQ_EXIT_OK;
-        case ':': return tq_cli_usage_error("predict", "option %s needs a value", argv[optind - 1]);
-        default: return tq_cli_usage_error("predict", "unknown option %s", argv[optind - 1]);
+        default: return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
     }
     if (optind != argc)

@@ -58,10 +58,8 @@ static int find_shim(char *out, size_t cap)
         snprintf(out, cap, "%s", env);
     } else {
         char self[PATH_MAX - 32];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (n <= 0)
+        if (tq_cli_self_exe(self, sizeof self))
             return -1;
-        self[n] = 0;
         char *slash = strrchr(self, '/');
         *slash = 0;
         snprintf(out, cap, "%s/libtraceq.so", self);
@@ -80,8 +78,7 @@ static int parse_opts(int argc, char **argv, struct record_opts *o)
         {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+o:i:c:qvh", opts, NULL)) != -1) {
+    while ((c = tq_cli_getopt("record", argc, argv, "+o:i:c:qvh", opts)) != -1) {
         switch (c) {
         case 'o': o->out = optarg; break;
         case 'i': o->interval = optarg; break;
@@ -93,8 +90,7 @@ static int parse_opts(int argc, char **argv, struct record_opts *o)
         case 'S': o->stacks = 1; break;
         case 'A': o->aggregate = 1; break;
         case 'h': record_usage(stdout); return -1;
-        case ':': return tq_cli_usage_error("record", "option '%s' needs a value", argv[optind - 1]);
-        default: return tq_cli_usage_error("record", "unknown option '%s'", argv[optind - 1]);
+        default: return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
     }
     if (optind >= argc)

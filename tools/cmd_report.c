@@ -145,8 +145,7 @@ int cmd_report(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int json = 0, top = 0, c;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = tq_cli_getopt("report", argc, argv, "+h", opts)) != -1) {
         if (c == 'j')
             json = 1;
         else if (c == 't') {
@@ -155,13 +154,11 @@ int cmd_report(int argc, char **argv)
             if (tq_parse_long(optarg, 1, 100000, "--top", &v, &err))
                 return tq_cli_usage_error("report", "%s", err.msg);
             top = (int)v;
-        } else if (c == ':')
-            return tq_cli_usage_error("report", "option '%s' needs a value", argv[optind - 1]);
-        else if (c == 'h') {
+        } else if (c == 'h') {
             report_usage(stdout);
             return TQ_EXIT_OK;
         } else
-            return tq_cli_usage_error("report", "unknown option '%s'", argv[optind - 1]);
+            return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
     }
     int n = argc - optind;
     if (n < 1)

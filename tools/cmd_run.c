@@ -81,7 +81,7 @@ static const struct option run_options[] = {
 };
 
 /* Parse one option into a; returns -1 to go on, else the exit code. */
-static int run_parse_opt(int c, struct tq_run_args *a, char **argv)
+static int run_parse_opt(int c, struct tq_run_args *a)
 {
     struct tq_err err = {0};
     long v;
@@ -146,7 +146,7 @@ static int run_parse_opt(int c, struct tq_run_args *a, char **argv)
             return tq_cli_usage_error("run", "--enforce must be auto, cgroup or watchdog, not '%s'", optarg);
         break;
     default:
-        return tq_cli_usage_error("run", "unknown or incomplete option '%s'", argv[optind - 1]);
+        return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
     }
     return -1;
 }
@@ -340,9 +340,8 @@ int cmd_run(int argc, char **argv)
     struct tq_run_args a = {.workers = 2, .retries = 2, .safety = 0.8, .sigma = 3.0};
     int c, rc;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", run_options, NULL)) != -1)
-        if ((rc = run_parse_opt(c, &a, argv)) >= 0)
+    while ((c = tq_cli_getopt("run", argc, argv, "h", run_options)) != -1)
+        if ((rc = run_parse_opt(c, &a)) >= 0)
             return rc;
     if ((rc = run_check_args(&a, argc, argv)) >= 0)
         return rc;

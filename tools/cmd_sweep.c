@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/units.h"
 #include "cli.h"
 
@@ -85,17 +86,14 @@ static int sweep_parse(int argc, char **argv, struct sweep_opts *o)
     o->use_record = 1;
     tq_sweep_parse_cpus("0", &o->cpuset, NULL);
     int c;
-    opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+    while ((c = tq_cli_getopt("sweep", argc, argv, "o:h", longopts)) != -1) {
         if (c == 'h') {
             sweep_usage(stdout);
             return -1;
         }
-        if (c == ':')
-            return tq_cli_usage_error("sweep", "option %s needs a value", argv[optind - 1]);
         if (c == '?')
-            return tq_cli_usage_error("sweep", "unknown option %s", argv[optind - 1]);
+            return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         if (sweep_value(c, optarg, o, &err))
             return tq_cli_fail("sweep", &err);
     }
@@ -121,22 +119,15 @@ static void fmt_secs(double s, char *buf, size_t cap)
 struct sweep_progress {
     int tty;
     size_t shapes, runs_todo, runs_done;
-    struct timespec t0;
+    double t0; /* tq_clock_now() at the start */
 };
-
-static double elapsed(const struct sweep_progress *p)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - p->t0.tv_sec) + (t.tv_nsec - p->t0.tv_nsec) / 1e9;
-}
 
 static void progress_show(const struct sweep_progress *p, size_t shape_idx, const struct tq_dataset_row *r)
 {
     if (!p->tty)
         return;
     char el[32], eta[32] = "?";
-    double e = elapsed(p);
+    double e = tq_clock_now() - p->t0;
     fmt_secs(e, el, sizeof el);
     if (p->runs_done)
         fmt_secs(e / (double)p->runs_done * (double)(p->runs_todo - p->runs_done), eta, sizeof eta);
@@ -150,10 +141,8 @@ static int sweep_exe(struct sweep_opts *o, char *buf, size_t cap)
 {
     if (o->exe)
         return 0;
-    ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
-    if (n <= 0)
+    if (tq_cli_self_exe(buf, cap))
         return -1;
-    buf[n] = 0;
     o->exe = buf;
     return 0;
 }
@@ -177,8 +166,8 @@ static int sweep_one(const struct sweep_opts *o, const char *traces, const size_
 
 static int sweep_loop(const struct sweep_opts *o, const struct tq_dataset *have, const char *traces)
 {
-    struct sweep_progress p = {isatty(2), o->nvals[0] * o->nvals[1] * o->nvals[2], 0, 0, {0, 0}};
-    clock_gettime(CLOCK_MONOTONIC, &p.t0);
+    struct sweep_progress p = {isatty(2), o->nvals[0] * o->nvals[1] * o->nvals[2], 0, 0, 0};
+    p.t0 = tq_clock_now();
     size_t idx = 0, failed = 0, skipped = 0;
     for (int pass = 0; pass < 2; pass++) /* pass 0 counts what is left to do, pass 1 does it */
         for (size_t i = 0; i < o->nvals[0]; i++)

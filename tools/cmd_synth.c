@@ -39,8 +39,7 @@ int cmd_synth(int argc, char **argv)
     enum tq_synth_model model = TQ_SYNTH_FOLDED;
     struct tq_err err = {0};
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    while ((c = tq_cli_getopt("synth", argc, argv, "o:h", opts)) != -1) {
         switch (c) {
         case 's':
             if (tq_parse_shape(optarg, shape, &err))
@@ -61,8 +60,7 @@ int cmd_synth(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'f': force = 1; break;
         case 'h': synth_usage(); return TQ_EXIT_OK;
-        default:
-            return tq_cli_usage_error("synth", "unknown or incomplete option '%s'", argv[optind - 1]);
+        default: return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
     }
     if (optind < argc)

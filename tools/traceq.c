@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -30,6 +31,31 @@ int tq_cli_usage_error(const char *cmd, const char *fmt, ...)
     fprintf(stderr, "\nTry 'traceq %s --help'.\n", cmd);
     va_end(ap);
     return TQ_EXIT_USAGE;
+}
+
+int tq_cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+    /* A ':' right after the optional '+' makes getopt return ':' (not '?') for a missing value, so the two
+     * mistakes get their own messages. */
+    char spec[64];
+    int plus = shortopts[0] == '+';
+    snprintf(spec, sizeof spec, "%s:%s", plus ? "+" : "", shortopts + plus);
+    opterr = 0;
+    int c = getopt_long(argc, argv, spec, longopts, NULL);
+    if (c == ':')
+        tq_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+    else if (c == '?')
+        tq_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+    return c == ':' ? '?' : c;
+}
+
+int tq_cli_self_exe(char *buf, size_t cap)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
+    if (n <= 0 || (size_t)n >= cap - 1) /* readlink does not say when it cut the name short */
+        return -1;
+    buf[n] = 0;
+    return 0;
 }
 
 int tq_cli_fail(const char *cmd, const struct tq_err *err)
