@@ -95,6 +95,7 @@ TEST_ENV = TQ_BUILD=$(abspath $(BUILD)) TQ_SRC=$(CURDIR) TQ_PYTHON=/usr/bin/pyth
 
 test: deps
 	@$(MAKE) --no-print-directory all
+	@$(if $(HAVE_CLANG),$(MAKE) --no-print-directory fuzz-smoke,echo "fuzz smoke skipped: clang not found")
 	cd $(BUILD) && $(TEST_ENV) ./tests/tq_tests --jobs=2
 
 demo: deps
@@ -105,14 +106,66 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@tools/bench.sh $(abspath $(BUILD))
 
-# Everything but the shim's interposed symbols under AddressSanitizer + UBSan, then the suite.
+# Everything but the shim's interposed symbols under AddressSanitizer + UBSan, then the suite. The programs the tests
+# run under the shim (tests/progs/) stay unsanitized: ASan insists on being first in the link order, which a preloaded
+# libtraceq.so is not, and the shim itself replaces malloc. criterion's own leaks are suppressed (tests/lsan.supp).
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined" \
-	    build-asan/traceq build-asan/tests/tq_tests build-asan/libtraceq.so $(PROGS:$(BUILD)/%=build-asan/%)
-	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	    build-asan/traceq build-asan/tests/tq_tests build-asan/libtraceq.so $(PROGS:$(BUILD)/%=build-asan/%) \
+	    $(STATIC_PROGS:$(BUILD)/%=build-asan/%) $(LINKED_PROGS:$(BUILD)/%=build-asan/%)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	    TQ_BUILD=$(abspath build-asan) TQ_SRC=$(CURDIR) TQ_PYTHON=/usr/bin/python3 ./tests/tq_tests --jobs=2
 
 clean:
 	rm -rf $(BUILD) build-asan
 
 -include $(CORE_OBJ:.o=.d) $(SHIM_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(MPI_OBJ:.o=.d)
+
+# ---- Fuzzing (tests/fuzz/, libFuzzer; needs clang). `make fuzz SECONDS=600` runs every target that long;
+# `make fuzz-smoke` (part of `make test` when clang is present) runs each for FUZZ_SMOKE seconds, two at a time.
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_BUILD := build-fuzz
+FUZZ_OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+SECONDS    ?= 600
+FUZZ_SMOKE ?= 10
+HAVE_CLANG := $(shell command -v clang 2>/dev/null)
+.PHONY: fuzz fuzz-build fuzz-smoke fuzz-corpus
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/*.h $(BUILD)/libtqcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -D_GNU_SOURCE -fsanitize=fuzzer -o $@ $< $(BUILD)/libtqcore.a $(LIBS)
+
+$(BUILD)/fuzz/gen_seeds: tests/fuzz/gen_seeds.c $(BUILD)/libtqcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libtqcore.a $(LIBS)
+
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT="$(FUZZ_OPT)" \
+	    $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/fuzz_%)
+
+fuzz: deps fuzz-build
+	tests/fuzz/run.sh $(abspath $(FUZZ_BUILD)) $(SECONDS) 1 $(FUZZ_NAMES)
+
+fuzz-smoke: fuzz-build
+	@tests/fuzz/run.sh $(abspath $(FUZZ_BUILD)) $(FUZZ_SMOKE) 2 $(FUZZ_NAMES)
+
+fuzz-corpus: $(BUILD)/fuzz/gen_seeds
+	tests/fuzz/make_corpus.sh $(abspath $(BUILD))
+
+# ---- Statically linked test programs (tests/progs/static/): what the shim cannot reach, for test_transparency.
+STATIC_PROGS := $(patsubst tests/progs/static/%.c,$(BUILD)/progs/%,$(wildcard tests/progs/static/*.c))
+all: $(STATIC_PROGS)
+$(BUILD)/progs/static_%: tests/progs/static/static_%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=gnu11 -Wall -Wextra $(WERROR) -static -o $@ $<
+
+# ---- Test programs linked against libtraceq.so itself (tests/progs/linked/): the shim loaded without LD_PRELOAD,
+# e.g. in a setuid process (test_security).
+LINKED_PROGS := $(patsubst tests/progs/linked/%.c,$(BUILD)/progs/%,$(wildcard tests/progs/linked/*.c))
+all: $(LINKED_PROGS)
+$(BUILD)/progs/linked_%: tests/progs/linked/linked_%.c $(BUILD)/libtraceq.so
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=gnu11 -Wall -Wextra $(WERROR) -o $@ $< $(abspath $(BUILD))/libtraceq.so \
+	    -Wl,-rpath,$(abspath $(BUILD))

@@ -1,6 +1,7 @@
 /* model.c - the model file (jansson), its strict reader, and predictions with extrapolation warnings (model.h). */
 #include "model.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -95,13 +96,24 @@ static tq_status read_fit(json_t *root, const char *path, struct tq_fit_model *f
     return tq_json_get_numbers(root, "coefficients", path, fit->coef, fit->ncoef, err);
 }
 
+/* A count stored as a JSON number: whole, >= 0 and below `limit`, so converting it to an integer type is defined
+ * (a negative or huge "seed" was undefined behaviour before; found by tests/fuzz/fuzz_model.c). */
+static tq_status get_count(json_t *obj, const char *key, const char *path, double limit, double *v,
+                           struct tq_err *err)
+{
+    TQ_TRY(tq_json_get_number(obj, key, path, v, err));
+    if (!(*v >= 0 && *v < limit && *v == floor(*v)))
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: \"%s\" must be a whole number from 0 to %.0f", path, key, limit - 1);
+    return TQ_OK;
+}
+
 static tq_status read_stats(json_t *root, const char *path, struct tq_model *m, struct tq_err *err)
 {
     json_t *train = sub_object(root, "training", path, err), *cv, *res, *bound;
     if (!train)
         return TQ_ERR_FORMAT;
     double pts, folds, seed;
-    TQ_TRY(tq_json_get_number(train, "points", path, &pts, err));
+    TQ_TRY(get_count(train, "points", path, 0x1p53, &pts, err));
     m->cv.n = (size_t)pts;
     for (int k = 0; k < 4; k++) {
         double r[2];
@@ -112,8 +124,8 @@ static tq_status read_stats(json_t *root, const char *path, struct tq_model *m, 
     if (!(cv = sub_object(root, "cv", path, err)) || !(res = sub_object(root, "residuals", path, err)) ||
         !(bound = sub_object(root, "bound", path, err)))
         return TQ_ERR_FORMAT;
-    TQ_TRY(tq_json_get_number(cv, "folds", path, &folds, err));
-    TQ_TRY(tq_json_get_number(cv, "seed", path, &seed, err));
+    TQ_TRY(get_count(cv, "folds", path, INT_MAX, &folds, err));
+    TQ_TRY(get_count(cv, "seed", path, 0x1p53, &seed, err));
     m->folds = (int)folds;
     m->seed = (unsigned long)seed;
     TQ_TRY(tq_json_get_number(cv, "rmse", path, &m->cv.rmse, err));

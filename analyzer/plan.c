@@ -2,6 +2,7 @@
 #include "plan.h"
 #include "../common/alloc.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,8 +205,8 @@ static tq_status read_block(json_t *jb, size_t i, const char *path, struct tq_pl
     TQ_TRY(tq_json_get_sizes(jb, "lo", path, b->out.lo, 3, err));
     TQ_TRY(tq_json_get_sizes(jb, "hi", path, b->out.hi, 3, err));
     TQ_TRY(tq_json_get_number(jb, "predicted_bytes", path, &pred, err));
-    if (pred < 0)
-        return tq_fail(err, TQ_ERR_FORMAT, "%s: block %zu has a negative prediction", path, i);
+    if (!(pred >= 0 && pred < 0x1p64)) /* converting an out-of-range double is undefined (fuzz_plan) */
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: block %zu has a negative or huge prediction", path, i);
     b->predicted_bytes = (uint64_t)pred;
     return TQ_OK;
 }
@@ -221,7 +222,8 @@ static tq_status plan_from_json(json_t *root, const char *path, struct tq_plan *
     TQ_TRY(tq_json_get_number(root, "memory_bytes", path, &mem, err));
     TQ_TRY(tq_json_get_number(root, "safety", path, &p->safety, err));
     TQ_TRY(tq_json_get_number(root, "workers", path, &workers, err));
-    if (mem < 0 || workers < 1 || p->safety <= 0 || p->safety > 1)
+    /* Range-check before converting: a double outside the integer type is undefined behaviour (found by fuzz_plan). */
+    if (!(mem >= 0 && mem < 0x1p64) || !(workers >= 1 && workers <= INT_MAX) || p->safety <= 0 || p->safety > 1)
         return tq_fail(err, TQ_ERR_FORMAT, "%s: memory_bytes, workers (>= 1) or safety (0..1] out of range", path);
     p->memory_bytes = (uint64_t)mem;
     p->workers = (int)workers;

@@ -1,6 +1,9 @@
 /* trace_json.c - build the JSON object of one trace summary with jansson (see trace_json.h). */
 #include "trace_json.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 static double secs(uint64_t ns)
 {
     return (double)ns / 1e9;
@@ -25,13 +28,32 @@ static json_t *calls_json(const struct tq_trace_summary *s)
     return c;
 }
 
+json_t *tq_json_text(const char *s)
+{
+    if (!s)
+        return json_null();
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    /* Not UTF-8: jansson refuses it, and the trace would vanish from the report (found by fuzz_trace). */
+    size_t n = strlen(s);
+    char *copy = malloc(n + 1);
+    if (!copy)
+        return NULL;
+    for (size_t i = 0; i <= n; i++)
+        copy[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
 json_t *tq_trace_summary_json(const struct tq_trace_summary *s)
 {
     json_t *argv = json_array();
     for (int i = 0; argv && i < s->argc; i++)
-        json_array_append_new(argv, json_string(s->argv[i]));
-    json_t *o = json_pack("{s:s, s:i, s:i, s:s?, s:o, s:f, s:f, s:f, s:I}", "path", s->path, "pid", (int)s->pid,
-                          "ppid", (int)s->ppid, "exe", s->exe, "argv", argv ? argv : json_null(), "start_unix",
+        json_array_append_new(argv, tq_json_text(s->argv[i]));
+    json_t *o = json_pack("{s:o, s:i, s:i, s:o, s:o, s:f, s:f, s:f, s:I}", "path", tq_json_text(s->path), "pid",
+                          (int)s->pid, "ppid", (int)s->ppid, "exe", tq_json_text(s->exe), "argv", argv ? argv : json_null(), "start_unix",
                           secs(s->start_unix_ns), "interval_s", (double)s->interval_us / 1e6, "duration_s",
                           secs(s->duration_ns), "samples", (json_int_t)s->samples);
     if (!o)
@@ -54,7 +76,7 @@ json_t *tq_trace_summary_json(const struct tq_trace_summary *s)
     if (s->ending == TQ_ENDED_EXIT || s->ending == TQ_ENDED_UEXIT)
         json_object_set_new(o, "exit_status", json_integer(s->exit_status));
     if (s->exec_path)
-        json_object_set_new(o, "exec_path", json_string(s->exec_path));
+        json_object_set_new(o, "exec_path", tq_json_text(s->exec_path));
     json_object_set_new(o, "truncated", json_boolean(s->truncated));
     json_object_set_new(o, "events", json_integer((json_int_t)s->events));
     return o;

@@ -10,4 +10,9 @@
  * Returns NULL only when memory is short. */
 json_t *tq_trace_summary_json(const struct tq_trace_summary *s);
 
+/* A JSON string for text read from a trace (names, arguments: any bytes). Bytes that are not valid UTF-8 make
+ * every byte >= 0x80 of it '?', since jansson refuses such strings. NULL gives JSON null. Returns NULL only when
+ * memory is short. */
+json_t *tq_json_text(const char *s);
+
 #endif

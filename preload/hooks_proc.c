@@ -34,7 +34,9 @@ TQ_EXPORT void _Exit(int status)
 static int tq_execve(const char *path, char *const argv[], char *const envp[])
 {
     tq_session_exec(path);
-    return (int)syscall(SYS_execve, path, argv, envp);
+    int r = (int)syscall(SYS_execve, path, argv, envp);
+    tq_session_exec_failed(); /* only reached when execve failed */
+    return r;
 }
 
 /* The next definition of a PATH-searching exec (glibc's), found once with the guard up. */
@@ -66,7 +68,9 @@ TQ_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
         return -1;
     }
     tq_session_exec(file);
-    return real(file, argv, envp);
+    int r = real(file, argv, envp);
+    tq_session_exec_failed(); /* only reached when every candidate failed */
+    return r;
 }
 
 TQ_EXPORT int execvp(const char *file, char *const argv[])

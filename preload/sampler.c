@@ -87,6 +87,10 @@ static void *sampler_main(void *arg)
             pthread_mutex_unlock(&tq_sess.lock);
             break;
         }
+        if (tq_sess.exec_pending) { /* EXEC stays the last record while execve runs (session.c) */
+            pthread_mutex_unlock(&tq_sess.lock);
+            continue;
+        }
         if (now >= next_sample) {
             tq_sampler_sample_locked(now - tq_sess.t0);
             next_sample += interval;

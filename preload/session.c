@@ -115,6 +115,7 @@ static void session_start(int forked)
     tq_sess.rss_peak = tq_sess.rss_peak_t = 0;
     tq_sess.last_flush = tq_sess.t0;
     tq_sess.finished = 0;
+    tq_sess.exec_pending = 0;
     atomic_store(&tq_sess.stop, 0);
     int fd = tq_trace_create(tq_sess.set.output_dir, tq_sess.exe, tq_sess.pid, tq_sess.path, sizeof tq_sess.path);
     if (fd < 0) {
@@ -219,7 +220,21 @@ void tq_session_exec(const char *path)
         free(rec);
         tq_writer_flush(&tq_sess.w);
         tq_sess.last_flush = tq_now_ns();
+        /* Until execve returns (it failed) or replaces us, EXEC must stay the last record: a sample written after
+         * it made the summary call an exec'd process "killed?" (test_stress_tree, 1 run in ~20 under load). */
+        tq_sess.exec_pending = 1;
     }
+    pthread_mutex_unlock(&tq_sess.lock);
+    tq_self.guard--;
+}
+
+void tq_session_exec_failed(void)
+{
+    if (!tq_sess.active || raw_getpid() != tq_sess.pid)
+        return;
+    tq_self.guard++;
+    pthread_mutex_lock(&tq_sess.lock);
+    tq_sess.exec_pending = 0;
     pthread_mutex_unlock(&tq_sess.lock);
     tq_self.guard--;
 }
@@ -271,7 +286,31 @@ void tq_session_register_exit(void)
         on_exit(on_exit_handler, NULL);
 }
 
-/* glibc passes (argc, argv, envp) to constructors of shared objects; argv stays valid for the whole run. */
+/* A private copy of the arguments, made at start-up: the program owns its argv array and may rewrite it (git's
+ * option parser writes NULL into it), and a forked child's PROCESS record is encoded long after start-up, so
+ * reading the program's array then crashed `git commit`'s maintenance child (tests/test_transparency_argv.c).
+ * Stops at the first NULL. Lives as long as the process; *kept gets the count (0 when memory is short). */
+static char **copy_argv(int argc, char **argv, int *kept)
+{
+    size_t bytes = 0;
+    int n = 0;
+    for (; n < argc && argv[n]; n++)
+        bytes += strlen(argv[n]) + 1;
+    char **copy = __libc_malloc((size_t)(n + 1) * sizeof *copy + bytes);
+    *kept = copy ? n : 0;
+    if (!copy)
+        return NULL;
+    char *p = (char *)(copy + n + 1);
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(argv[i]) + 1;
+        copy[i] = memcpy(p, argv[i], len);
+        p += len;
+    }
+    copy[n] = NULL;
+    return copy;
+}
+
+/* glibc passes (argc, argv, envp) to constructors of shared objects; argv is copied (see copy_argv). */
 static void __attribute__((constructor)) tq_session_init(int argc, char **argv, char **envp)
 {
     (void)envp;
@@ -301,8 +340,7 @@ static void __attribute__((constructor)) tq_session_init(int argc, char **argv, 
         }
     }
     tq_sess.page = sysconf(_SC_PAGESIZE);
-    tq_sess.argc = argc;
-    tq_sess.argv = argv;
+    tq_sess.argv = copy_argv(argc, argv, &tq_sess.argc);
     ssize_t k = readlink("/proc/self/exe", tq_sess.exe, sizeof tq_sess.exe - 1);
     tq_sess.exe[k > 0 ? k : 0] = 0;
     if (k <= 0 && argc > 0)

@@ -18,6 +18,7 @@ struct tq_session {
     struct tq_trace_writer w;
     int active;                /* a trace is open in this process */
     int finished;              /* END written */
+    int exec_pending;          /* EXEC written, execve under way: the sampler must not write after it */
     _Atomic int stop;          /* the sampler thread should end */
     pid_t pid;
     uint64_t t0;               /* CLOCK_MONOTONIC at trace start */

@@ -172,6 +172,8 @@ void tq_session_finish(unsigned reason, int status);
 /* The process is about to exec path: write a sample, CALLS and EXEC and flush, keeping the trace open in case
  * the exec fails. Can't fail. */
 void tq_session_exec(const char *path);
+/* The exec announced by tq_session_exec failed and the process goes on: the sampler may write again. Can't fail. */
+void tq_session_exec_failed(void);
 /* Register the on_exit handler that writes END with the exit status (again: only the first END counts). */
 void tq_session_register_exit(void);
 /* Print one line on stderr when TRACEQ_VERBOSE is set. */

@@ -15,6 +15,7 @@
 #include "../traces/settings.h"
 #include "../common/units.h"
 #include "cli.h"
+#include "record_check.h"
 
 static void record_usage(FILE *f)
 {
@@ -135,6 +136,9 @@ static int build_settings(const struct record_opts *o, struct tq_settings *s)
     if (!realpath(s->output_dir, abs) || strlen(abs) >= sizeof s->output_dir)
         return tq_cli_usage_error("record", "bad output directory '%s': %s", s->output_dir, strerror(errno));
     strcpy(s->output_dir, abs);
+    char why[PATH_MAX + 200];
+    if (tq_record_check_outdir(s->output_dir, why, sizeof why))
+        return tq_cli_usage_error("record", "%s", why);
     return 0;
 }
 
@@ -165,8 +169,6 @@ static void list_traces(const char *manifest, int quiet)
             fprintf(stderr, "%s%s", n == 0 ? "traceq record: wrote\n  " : "  ", line);
         n++;
     }
-    if (n == 0 && !quiet)
-        fprintf(stderr, "traceq record: no trace was written (static binary, setuid, or LD_PRELOAD removed?)\n");
     fclose(f);
 }
 
@@ -206,6 +208,7 @@ int cmd_record(int argc, char **argv)
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
     list_traces(s.manifest, o.quiet);
+    tq_record_report_untraced(s.manifest, pid, argv[optind]); /* even with -q: a missed process is a problem */
     unlink(s.manifest);
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);

@@ -108,8 +108,8 @@ static json_t *tree_json(const struct tq_trace_summary *s, int n)
 {
     json_t *arr = json_array();
     for (int i = 0; i < n; i++)
-        json_array_append_new(arr, json_pack("{s:i, s:i, s:s}", "pid", (int)s[i].pid, "ppid", (int)s[i].ppid,
-                                             "exe", s[i].exe ? s[i].exe : ""));
+        json_array_append_new(arr, json_pack("{s:i, s:i, s:o}", "pid", (int)s[i].pid, "ppid", (int)s[i].ppid,
+                                             "exe", tq_json_text(s[i].exe ? s[i].exe : "")));
     return arr;
 }
 

@@ -52,8 +52,27 @@ static void exe_token(const char *exe, char out[65])
     out[n] = 0;
 }
 
+int tq_trace_dir_check(const char *dir, unsigned *owner)
+{
+    struct stat st;
+    if (stat(dir && *dir ? dir : ".", &st) != 0)
+        return -errno;
+    if (owner)
+        *owner = (unsigned)st.st_uid;
+    if (st.st_uid != geteuid() && st.st_uid != 0)
+        return TQ_DIR_FOREIGN;
+    /* Group-writable is allowed: umask 002 systems make every directory so, and the group is trusted there. */
+    if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+        return TQ_DIR_SHARED;
+    return TQ_DIR_OK;
+}
+
 int tq_trace_create(const char *dir, const char *exe, pid_t pid, char *path, size_t pathsz)
 {
+    /* Issue 8: another user's directory is refused, not used (its owner could swap our traces for links). */
+    int safe = tq_trace_dir_check(dir, NULL);
+    if (safe != TQ_DIR_OK)
+        return safe < 0 ? safe : -EPERM;
     char tok[65], num[24], suf[24];
     exe_token(exe, tok);
     fmt_uint(num, (unsigned long)pid);

@@ -21,11 +21,20 @@ struct tq_trace_writer {
 
 #define TQ_WRITER_BUF (256u << 10) /* records per frame at most; a frame is also cut by every flush */
 
+/* What tq_trace_dir_check finds wrong with an output directory. */
+enum { TQ_DIR_OK = 0, TQ_DIR_FOREIGN = 1, TQ_DIR_SHARED = 2 };
+
+/* Whether traces may safely go into dir: TQ_DIR_OK when it is owned by the caller (or root) and not writable by
+ * every user unless sticky (/tmp-like; group-writable is fine); TQ_DIR_FOREIGN when another user owns it (*owner gets the uid: that user could
+ * replace or redirect the traces); TQ_DIR_SHARED when every user may write it and it is not sticky; -errno when it
+ * cannot be examined. Allocates nothing, uses no stdio: safe inside the shim. */
+int tq_trace_dir_check(const char *dir, unsigned *owner);
+
 /* Create "DIR/traceq.EXE.PID.tq" with O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode 0600; when that name exists
  * (a file or a planted symlink: neither is followed nor overwritten) try "traceq.EXE.PID.N.tq" for N = 1..99.
  * EXE is reduced to its last path component with characters outside [A-Za-z0-9._-] replaced by '_'.
- * Writes the chosen path into path[pathsz]. Returns the descriptor, or -errno (-ENAMETOOLONG, -EEXIST when
- * all 100 names are taken, or open's error). Allocates nothing, uses no stdio: safe inside the shim. */
+ * Writes the chosen path into path[pathsz]. Returns the descriptor, or -errno (-EPERM when tq_trace_dir_check
+ * refuses DIR, -ENAMETOOLONG, -EEXIST when all 100 names are taken, or open's error). Allocates nothing, uses no stdio: safe inside the shim. */
 int tq_trace_create(const char *dir, const char *exe, pid_t pid, char *path, size_t pathsz);
 
 /* Set up a writer on fd and queue the file preamble. Returns 0, or -1 when memory is short (w stays closed). */

@@ -1,0 +1,19 @@
+/* fuzz_npy.c - libFuzzer target: the .npy header parser (magic, version, header dict, dtype, shape, size check). */
+#include <stdint.h>
+
+#include "../../operators/volfmt.h"
+#include "fuzz_file.h"
+#include "fuzz_volume_reads.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct tq_npy_reader *r = NULL;
+    size_t shape[3] = {0};
+    struct tq_err err = {0};
+    tq_status st = tq_npy_reader_open(fuzz_file_path(data, size), &r, shape, &err);
+    FUZZ_REQUIRE_MESSAGE(st, err);
+    if (st == TQ_OK)
+        FUZZ_READ_CORNERS(r, shape, tq_npy_read_box);
+    tq_npy_reader_free(r);
+    return 0;
+}

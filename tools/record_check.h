@@ -1,0 +1,20 @@
+/* record_check.h - after `traceq record`: name every process image of the run that wrote no trace. */
+#ifndef TQ_RECORD_CHECK_H
+#define TQ_RECORD_CHECK_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Read the traces listed in the run's manifest (one path a line) and print to stderr one line
+ * "traceq record: no trace was written for PID (CMD): static binary, setuid, or LD_PRELOAD removed"
+ * for the started command `child` (argv0 `cmd`) when none of the traces is its, and for every exec'd image
+ * (a trace ending in EXEC) with no trace of its own after it. Returns how many it reported. Can't fail:
+ * an unreadable manifest or trace counts as nothing written. */
+int tq_record_report_untraced(const char *manifest, pid_t child, const char *cmd);
+
+/* Check that traces may safely go into directory dir (tq_trace_dir_check): owned by the caller (or root) and not
+ * writable by every user unless sticky (/tmp-like), else another user could rename, delete or replace them. Returns 0, or -1 with the
+ * reason in msg[cap] (also when dir cannot be examined). */
+int tq_record_check_outdir(const char *dir, char *msg, size_t cap);
+
+#endif
