@@ -31,11 +31,18 @@ Test(security, setuid_process_leaves_no_trace, .timeout = 60)
      * LD_PRELOAD), so this checks the shim's own AT_SECURE guard, not only the loader's. */
     cr_assert_eq(chmod(bin, 0755), 0);
     cr_assert_eq(chmod(out, 01777), 0);
-    snprintf(cmd, sizeof cmd, "cp %s %s/probe && chmod 4755 %s/probe", tq_build_path("progs/linked_probe"), bin, bin);
-    cr_assert_eq(tq_runf("%s", cmd), 0);
-    /* Control: the same binary run by nobody without the setuid bit's effect does write a trace. */
-    snprintf(cmd, sizeof cmd, "setpriv --reuid=%d --regid=%d --clear-groups env TRACEQ_OUTPUT_DIR=%s %s", NOBODY,
-             NOBODY, out, tq_build_path("progs/linked_probe"));
+    /* nobody must be able to load both files, and the build folder may sit under a 0700 directory (a CI clone in
+     * a mkdtemp folder): link a probe against a copy of the shim in `bin`, with `bin` as its absolute rpath
+     * ($ORIGIN is not expanded in setuid processes). */
+    snprintf(cmd, sizeof cmd,
+             "cp %s %s/libtraceq.so && cc -O2 -o %s/probe %s %s/libtraceq.so -Wl,-rpath,%s && "
+             "cp %s/probe %s/plain && chmod 0755 %s/plain %s/libtraceq.so && chmod 4755 %s/probe",
+             tq_build_path("libtraceq.so"), bin, bin, tq_src_path("tests/progs/linked/linked_probe.c"), bin, bin, bin,
+             bin, bin, bin, bin);
+    cr_assert_eq(tq_runf("%s", cmd), 0, "%s", cmd);
+    /* Control: the same binary run by nobody without the setuid bit does write a trace. */
+    snprintf(cmd, sizeof cmd, "setpriv --reuid=%d --regid=%d --clear-groups env TRACEQ_OUTPUT_DIR=%s %s/plain",
+             NOBODY, NOBODY, out, bin);
     cr_assert_eq(tq_run(cmd, &text, NULL), 0, "%s", cmd);
     cr_expect_eq(count_entries(out), 1, "the shim is loaded and works for nobody");
     free(text);
