@@ -1,6 +1,7 @@
 /* runner.h - execute a chunk plan: a pool of forked workers, each held to a memory limit by its own cgroup (or an
  * RSS watchdog where none can be made), computing blocks; a block whose worker is OOM-killed is split in two and
- * retried; finished blocks go to a journal so a killed run can resume.
+ * retried, one whose worker dies of another signal is rerun whole; finished blocks go to a journal so a killed run
+ * can resume.
  *
  * The runner knows nothing about operators or files: a task's compute() runs in the worker process for one output
  * box and writes that box itself. Every block runs in a fresh fork (so one block's heap never inflates the next),
