@@ -153,8 +153,13 @@ static int client_next(void *ctx, struct tq_box *box)
 /* Rank 0 gathers every rank's counters and worker stats into rep. */
 static void mpi_merge_reports(struct tq_runner_report *rep, int size, int rank)
 {
-    unsigned long long mine[4] = {rep->blocks_run, rep->splits, rep->oom_kills, rep->bytes_out}, sum[4];
-    MPI_Reduce(mine, sum, 4, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+    enum { NSUM = 5 + TQ_RUNNER_NSIG };
+    unsigned long long mine[NSUM] = {rep->blocks_run, rep->splits, rep->oom_kills, rep->bytes_out,
+                                     rep->crash_retries},
+                       sum[NSUM];
+    for (int sig = 0; sig < TQ_RUNNER_NSIG; sig++)
+        mine[5 + sig] = rep->crash_signal[sig];
+    MPI_Reduce(mine, sum, NSUM, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
     int per = rep->workers;
     struct tq_runner_worker_stats all[TQ_RUNNER_MAX_WORKERS * 8];
     int fits = size * per <= (int)(sizeof all / sizeof all[0]);
@@ -164,6 +169,9 @@ static void mpi_merge_reports(struct tq_runner_report *rep, int size, int rank)
     if (rank != 0)
         return;
     rep->blocks_run = sum[0], rep->splits = sum[1], rep->oom_kills = sum[2], rep->bytes_out = sum[3];
+    rep->crash_retries = sum[4];
+    for (int sig = 0; sig < TQ_RUNNER_NSIG; sig++)
+        rep->crash_signal[sig] = sum[5 + sig];
     int n = fits ? (size * per < TQ_RUNNER_MAX_WORKERS ? size * per : TQ_RUNNER_MAX_WORKERS) : per;
     if (fits)
         memcpy(rep->worker, all, (size_t)n * sizeof *rep->worker);

@@ -21,10 +21,11 @@
 
 #define POLL_NS (5 * 1000 * 1000) /* loop period: watchdog sampling and MPI serving both need it short */
 
-/* A block to compute and how many splits made it. */
+/* A block to compute, how many splits made it and how many of its workers died of a signal (not OOM) so far. */
 struct item {
     struct tq_box box;
     int level;
+    int crashes;
 };
 
 /* What a worker process sends back through its pipe before exiting. */
@@ -42,6 +43,7 @@ struct slot {
     tq_cgroup *cg;
     uint64_t oom_before; /* the slot cgroup's oom_kill count before this worker started */
     int wd_killed;       /* the watchdog killed this worker */
+    long nth;            /* this worker's start number in the run, from 1 (test hook kill_worker) */
     double t0;
 };
 
@@ -60,6 +62,7 @@ struct run {
     int watchdog;
     uint64_t voxels_left; /* for the ETA (list runs only) */
     double t_start, t_drawn;
+    long started;         /* workers forked so far */
     tq_status failed;     /* first failure; no new blocks are started after it */
     struct tq_err *err;
 };
@@ -130,7 +133,7 @@ static int run_next(struct run *r, struct item *it)
     if (!r->src || r->src_done)
         return -1;
     int got = r->src->next(r->src->ctx, &it->box);
-    it->level = 0;
+    it->level = it->crashes = 0;
     if (got < 0)
         r->src_done = 1;
     return got;
@@ -175,6 +178,9 @@ static void worker_main(const struct run *r, const struct slot *s, int fd, pid_t
     }
     if (st == TQ_OK)
         st = r->task->compute(r->task->ctx, &s->item.box, &err);
+    const struct tq_runner_opts *o = r->opts;
+    if (o->kill_worker && s->nth >= o->kill_worker && s->nth - o->kill_worker < o->kill_count)
+        raise(SIGKILL); /* test hook: the block is written, its result never reported */
     m.status = (int32_t)st;
     m.hwm = self_hwm();
     m.seconds = now_s() - t0;
@@ -193,6 +199,7 @@ static tq_status run_spawn(struct run *r, struct slot *s, const struct item *it)
     s->item = *it;
     s->wd_killed = 0;
     s->oom_before = 0;
+    s->nth = ++r->started;
     struct tq_cg_stats st;
     if (s->cg && tq_cg_read(s->cg, &st, NULL) == TQ_OK)
         s->oom_before = st.oom_kills;
@@ -227,21 +234,28 @@ static void describe_end(int status, const struct worker_msg *m, int got, char *
         snprintf(buf, size, "worker sent no result");
 }
 
+/* Retries left for item: splits and crash reruns share opts->retries. */
+static int run_retries_left(const struct run *r, const struct item *it)
+{
+    return r->opts->retries - it->level - it->crashes;
+}
+
 /* An OOM-killed block: split it and queue the halves, or fail when the retries are used up. */
 static void run_retry(struct run *r, const struct item *it)
 {
     struct tq_box half[2];
-    char cause[160], lim[32];
+    char cause[200], lim[32];
     tq_format_bytes(r->opts->memory_per_worker, lim, sizeof lim);
-    if (it->level >= r->opts->retries || tq_runner_split(&it->box, r->task->splittable, half)) {
-        snprintf(cause, sizeof cause, "still over the %s limit after %d split(s)%s", lim, it->level,
-                 it->level < r->opts->retries ? " and cannot be split further" : "");
+    int left = run_retries_left(r, it);
+    if (left <= 0 || tq_runner_split(&it->box, r->task->splittable, half)) {
+        snprintf(cause, sizeof cause, "still over the %s limit after %d split(s)%s%s", lim, it->level,
+                 it->crashes ? " and crash rerun(s)" : "", left > 0 ? " and cannot be split further" : "");
         run_fail(r, TQ_ERR_LIMIT, "block [%zu:%zu, %zu:%zu, %zu:%zu] was OOM-killed: %s", &it->box, cause);
         return;
     }
     r->rep->splits++;
     for (int h = 1; h >= 0; h--) { /* pushed in reverse so the first half runs first */
-        struct item sub = {half[h], it->level + 1};
+        struct item sub = {half[h], it->level + 1, it->crashes};
         if (run_push(r, &sub))
             r->failed = TQ_ERR_NOMEM;
     }
@@ -266,6 +280,38 @@ static void run_done(struct run *r, struct slot *s, const struct worker_msg *m)
     r->voxels_left = r->voxels_left > vox ? r->voxels_left - vox : 0;
 }
 
+void tq_runner_signal_abbrev(int sig, char *buf, size_t size)
+{
+    const char *abbrev = sigabbrev_np(sig);
+    if (abbrev)
+        snprintf(buf, size, "SIG%s", abbrev);
+    else
+        snprintf(buf, size, "SIG%d", sig);
+}
+
+/* A worker died of signal sig without an OOM kill (killed from outside, crashed): run the same block again (first,
+ * from the stack), or fail naming the block, the signal and the attempts when the retries are used up. */
+static void run_rerun(struct run *r, const struct item *it, int sig)
+{
+    char name[32], cause[400];
+    tq_runner_signal_abbrev(sig, name, sizeof name);
+    if (run_retries_left(r, it) <= 0) {
+        snprintf(cause, sizeof cause, "worker killed by signal %d (%s, %s) on attempt %d, retries used up (%d "
+                 "rerun(s)%s, --retries %d)%s", sig, name, strsignal(sig), it->crashes + 1, it->crashes,
+                 it->level ? " after OOM splits" : "", r->opts->retries,
+                 sig == SIGKILL ? "; no OOM kill was counted (killed from outside, or the system ran out of memory?)" : "");
+        run_fail(r, TQ_ERR_CHILD, "block [%zu:%zu, %zu:%zu, %zu:%zu] failed: %s", &it->box, cause);
+        return;
+    }
+    r->rep->crash_retries++;
+    if (sig > 0 && sig < TQ_RUNNER_NSIG)
+        r->rep->crash_signal[sig]++;
+    struct item again = *it;
+    again.crashes++;
+    if (run_push(r, &again))
+        r->failed = TQ_ERR_NOMEM;
+}
+
 /* Collect a worker that ended with `status`. */
 static void run_reap(struct run *r, struct slot *s, int status)
 {
@@ -288,6 +334,9 @@ static void run_reap(struct run *r, struct slot *s, int status)
     } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && (cg_oom || s->wd_killed)) {
         r->rep->oom_kills++;
         run_retry(r, &s->item);
+    } else if (WIFSIGNALED(status) && !run_signal) {
+        /* While interrupted, a worker may have died of the same Ctrl-C: that is no crash to rerun. */
+        run_rerun(r, &s->item, WTERMSIG(status));
     } else {
         char cause[512];
         describe_end(status, &m, got, cause, sizeof cause);
@@ -358,8 +407,8 @@ static void run_progress(struct run *r, int final)
     double el = t - r->t_start, mibs = el > 0 ? (double)r->rep->bytes_out / 1048576.0 / el : 0;
     double vps = el > 0 ? (double)r->rep->bytes_out / (double)r->task->bytes_per_voxel / el : 0;
     size_t done = r->rep->blocks_run + r->rep->blocks_skipped;
-    fprintf(stderr, "\r\033[Kblocks %zu done (%zu planned, %zu splits, %zu OOM kills)  %.1f MiB/s", done,
-            r->rep->blocks_total, r->rep->splits, r->rep->oom_kills, mibs);
+    fprintf(stderr, "\r\033[Kblocks %zu done (%zu planned, %zu splits, %zu OOM kills, %zu crash reruns)  %.1f MiB/s",
+            done, r->rep->blocks_total, r->rep->splits, r->rep->oom_kills, r->rep->crash_retries, mibs);
     if (vps > 0 && !r->src)
         fprintf(stderr, "  ETA %.0f s", (double)r->voxels_left / vps);
     if (final)
@@ -524,7 +573,7 @@ static tq_status run_plan_block(struct run *r, const struct tq_box *b, int level
             return tq_fail(r->err, TQ_ERR_NOMEM, "out of memory");
         r->list = nl;
     }
-    r->list[r->nlist++] = (struct item){*b, level};
+    r->list[r->nlist++] = (struct item){*b, level, 0};
     r->voxels_left += tq_box_voxels(b);
     return TQ_OK;
 }
@@ -564,11 +613,18 @@ json_t *tq_runner_report_json(const struct tq_runner_report *rep)
                                                  (json_int_t)w->blocks, "cgroup_peak_bytes", (json_int_t)w->cg_peak,
                                                  "rss_peak_bytes", (json_int_t)w->rss_peak, "busy_s", w->busy_s));
     }
-    return json_pack("{s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:i, s:o, s:i}", "wall_s", rep->wall_s,
+    json_t *sigs = json_object();
+    for (int sig = 1; sigs && sig < TQ_RUNNER_NSIG; sig++)
+        if (rep->crash_signal[sig]) {
+            char name[32];
+            tq_runner_signal_abbrev(sig, name, sizeof name);
+            json_object_set_new(sigs, name, json_integer((json_int_t)rep->crash_signal[sig]));
+        }
+    return json_pack("{s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:i, s:o, s:i, s:I, s:o}", "wall_s", rep->wall_s,
                      "blocks_total", (json_int_t)rep->blocks_total, "blocks_skipped",
                      (json_int_t)rep->blocks_skipped, "blocks_run", (json_int_t)rep->blocks_run, "retries",
                      (json_int_t)rep->splits, "oom_kills", (json_int_t)rep->oom_kills, "bytes_out",
                      (json_int_t)rep->bytes_out, "memory_per_worker_bytes", (json_int_t)rep->limit, "enforcement",
                      rep->mechanism, "workers", rep->workers, "per_worker", workers, "interrupted",
-                     rep->interrupted);
+                     rep->interrupted, "crash_retries", (json_int_t)rep->crash_retries, "crash_signals", sigs);
 }

@@ -1,12 +1,14 @@
 /* test_runner_cli.c - `traceq run` end to end on small synthetic volumes: chunked output equals the unchunked one
- * for every operator and several plans; OOM kills are split and retried; a SIGKILLed run resumes without redoing
- * finished blocks; the watchdog fallback; bad plans are refused with a clear message. */
+ * for every operator and several plans; OOM kills are split and retried; a worker killed at random is rerun and a
+ * block whose worker keeps dying fails cleanly; a SIGKILLed run leaves nothing under the output name and resumes
+ * without redoing finished blocks; the watchdog fallback; bad plans are refused with a clear message. */
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../operators/cgroup.h"
@@ -136,6 +138,76 @@ Test(runner_cli, watchdog_fallback_when_forced)
     oom_run("watchdog");
 }
 
+/* Does dir/name exist? */
+static int exists(const char *dir, const char *name)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+/* One worker of the run, picked at random, is SIGKILLed (no OOM kill): its block is rerun whole, the output is the
+ * unchunked one and the report counts the rerun and its signal. Under a cgroup limit too, where it must not be
+ * mistaken for an OOM kill. */
+Test(runner_cli, worker_killed_at_random_is_rerun)
+{
+    char *dir = setup(), *out, *err, args[512];
+    cr_assert_eq(tq(dir, NULL, NULL, "run --op gst3d --input in.npy --output whole.npy --chunks none"), 0);
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    for (int limit = 0; limit < 2; limit++) {
+        int nth = 1 + rand() % 8; /* 8 blocks: any start of the run */
+        snprintf(args, sizeof args, "run --op gst3d --input in.npy --output k%d.npy --chunks 10,18,50 --workers 2 "
+                 "--kill-worker %d --json%s", limit, nth, limit ? " --memory-per-worker 512MiB" : "");
+        int rc = tq(dir, &out, &err, args);
+        cr_assert_eq(rc, 0, "%s: rc %d %s %s", args, rc, out, err);
+        cr_assert_eq(json_int(out, "crash_retries"), 1, "%s: %s", args, out);
+        cr_assert_eq(json_int(out, "SIGKILL"), 1, "%s: %s", args, out);
+        cr_assert_eq(json_int(out, "oom_kills"), 0, "%s: %s", args, out);
+        cr_assert_eq(json_int(out, "retries"), 0, "%s: %s", args, out);
+        cr_assert_eq(json_int(out, "blocks_run"), 8, "%s: %s", args, out);
+        char name[32];
+        snprintf(name, sizeof name, "k%d.npy", limit);
+        cr_assert(same_file(dir, "whole.npy", name), "%s: output differs from the unchunked one", args);
+        free(out);
+        free(err);
+    }
+    /* The human report names the cause too. */
+    cr_assert_eq(tq(dir, &out, NULL, "run --op gst3d --input in.npy --output t.npy --chunks 10,18,50 "
+                    "--kill-worker 5"), 0);
+    cr_assert(strstr(out, "1 crash rerun") && strstr(out, "SIGKILL"), "%s", out);
+    free(out);
+    tq_rmtree(dir);
+    free(dir);
+}
+
+/* A block whose worker dies every time fails the run after --retries reruns, naming the block, the signal and the
+ * attempts, and nothing is left under the output name. */
+Test(runner_cli, always_crashing_block_fails_after_retries)
+{
+    char *dir = setup(), *out, *err;
+    /* One worker: starts 2, 3, 4 are the second block and its two reruns. */
+    int rc = tq(dir, &out, &err, "run --op gaussian --input in.npy --output f.npy --chunks 10,18,50 --workers 1 "
+                "--retries 2 --kill-worker 2,1000 --json");
+    cr_assert_eq(rc, 1, "rc %d: %s %s", rc, out, err);
+    cr_assert(strstr(err, "[0:10, 18:36, 0:50]") && strstr(err, "SIGKILL") && strstr(err, "attempt 3") &&
+              strstr(err, "--retries 2"), "%s", err);
+    cr_assert_eq(json_int(out, "crash_retries"), 2, "%s", out);
+    cr_assert_eq(json_int(out, "blocks_run"), 1, "%s", out);
+    cr_assert(!exists(dir, "f.npy"), "a failed run left f.npy");
+    free(out);
+    free(err);
+    /* --retries 0: no rerun at all. */
+    cr_assert_eq(tq(dir, &out, &err, "run --op gaussian --input in.npy --output g.npy --chunks none --retries 0 "
+                    "--kill-worker 1 --json"), 1);
+    cr_assert(strstr(err, "attempt 1") != NULL, "%s", err);
+    cr_assert_eq(json_int(out, "crash_retries"), 0, "%s", out);
+    cr_assert(!exists(dir, "g.npy"), "a failed run left g.npy");
+    free(out);
+    free(err);
+    tq_rmtree(dir);
+    free(dir);
+}
+
 static size_t done_lines(const char *path)
 {
     char *t = tq_slurp(path, NULL);
@@ -170,6 +242,7 @@ Test(runner_cli, killed_run_resumes_without_recomputing)
     int status;
     waitpid(pid, &status, 0);
     cr_assert(WIFSIGNALED(status), "the run finished before it could be killed");
+    cr_assert(!exists(dir, "part.npy"), "the killed run left a file under the output name");
     size_t before = done_lines(jpath);
     cr_assert_geq(before, 4);
     cr_assert_lt(before, 19);
@@ -183,8 +256,11 @@ Test(runner_cli, killed_run_resumes_without_recomputing)
     cr_assert(strstr(err, "another run") != NULL, "%s", err);
     free(out);
     free(err);
-    int rc = tq(dir, &out, &err, "run --op gst3d --input in.npy --output part.npy --chunks 2,34,48 --resume --json");
+    /* The resumed run also loses a worker (SIGKILL) and reruns its block. */
+    int rc = tq(dir, &out, &err, "run --op gst3d --input in.npy --output part.npy --chunks 2,34,48 --resume --json "
+                "--kill-worker 1");
     cr_assert_eq(rc, 0, "%s %s", out, err);
+    cr_assert_eq(json_int(out, "crash_retries"), 1, "%s", out);
     cr_assert_eq(json_int(out, "blocks_skipped"), (long)before, "%s", out);
     cr_assert_eq(json_int(out, "blocks_run"), 19 - (long)before, "%s", out);
     cr_assert(same_file(dir, "whole.npy", "part.npy"));
@@ -257,6 +333,9 @@ Test(runner_cli, usage_errors_exit_2)
     cr_assert_eq(tq(dir, NULL, &err, "run --op gst3d --input missing.npy --output o.npy --chunks none"), 2);
     free(err);
     cr_assert_eq(tq(dir, NULL, &err, "run --op gst3d --input in.npy --output o.npy --chunks none --workers 0"), 2);
+    free(err);
+    cr_assert_eq(tq(dir, NULL, &err, "run --op gst3d --input in.npy --output o.npy --chunks none --kill-worker 0"), 2);
+    cr_assert(strstr(err, "--kill-worker") != NULL, "%s", err);
     free(err);
     tq_rmtree(dir);
     free(dir);

@@ -215,9 +215,14 @@ Test(runner_pool, failures_are_reported_with_their_cause)
     f.fail_lo0 = 20;
     cr_assert_eq(tq_runner_run(&task, blocks, n, &o, &rep, &err), TQ_ERR_CHILD);
     cr_assert(strstr(err.msg, "[20:30, 0:36, 0:50]") && strstr(err.msg, "disk on fire"), "%s", err.msg);
+    cr_assert_eq(rep.crash_retries, 0, "an error exit was retried");
+    /* A crash (a signal) is rerun --retries times, then fails naming the signal and the attempts. */
     f.crash = 1;
     cr_assert_eq(tq_runner_run(&task, blocks, n, &o, &rep, &err), TQ_ERR_CHILD);
-    cr_assert(strstr(err.msg, "signal 6") != NULL, "%s", err.msg);
+    cr_assert(strstr(err.msg, "[20:30, 0:36, 0:50]") && strstr(err.msg, "signal 6") && strstr(err.msg, "SIGABRT") &&
+              strstr(err.msg, "attempt 3"), "%s", err.msg);
+    cr_assert_eq(rep.crash_retries, 2);
+    cr_assert_eq(rep.crash_signal[SIGABRT], 2);
     tq_rmtree(dir);
     free(dir);
 }

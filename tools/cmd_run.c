@@ -1,5 +1,6 @@
 /* cmd_run.c - `traceq run`: compute an operator over a volume block by block with a pool of memory-limited
  * workers, following a chunk plan (a plan file, fixed chunks, or a planner), resumable through a journal. */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -26,7 +27,9 @@ static void run_usage(void)
            "Compute operator OP over the volume IN block by block and write OUT (.npy or .segy), equal to the\n"
            "unchunked result. Each block runs in a fresh worker process held to --memory-per-worker by its own\n"
            "memory cgroup (v2 memory.max, else v1 memory.limit_in_bytes), or by an RSS watchdog where no cgroup\n"
-           "can be made. A block whose worker is OOM-killed is split in two and retried.\n\n"
+           "can be made. A block whose worker is OOM-killed is split in two and retried; a block whose worker\n"
+           "dies of any other signal (killed from outside, crashed) is run again whole. A worker that exits with\n"
+           "an error (bad input, full disk) is not retried: the run fails and names the block.\n\n"
            "  --op OP                   envelope, gaussian or gst3d                       [required]\n"
            "  --input IN                input volume (.npy, .segy/.sgy)                   [required]\n"
            "  --output OUT              output volume (.npy, .segy/.sgy)                  [required]\n"
@@ -37,7 +40,9 @@ static void run_usage(void)
            "  --workers N               worker processes at once                          [Default: 2]\n"
            "  --memory-per-worker SIZE  limit per worker, e.g. 3GiB (0 = none)      [Default: the plan's, else 0]\n"
            "  --safety F                share of the limit a planned block may use        [Default: 0.8]\n"
-           "  --retries N               times a block may be split after OOM kills        [Default: 2]\n"
+           "  --retries N               retries per block, both kinds counted together:   [Default: 2]\n"
+           "                            a split after an OOM kill (halves inherit the count)\n"
+           "                            and a whole rerun after its worker died of a signal\n"
            "  --enforce auto|cgroup|watchdog  how the limit is held                        [Default: auto]\n"
            "  --threads N               threads per block (0 = cores / blocks at once)    [Default: 0]\n"
            "  --sigma S                 Gaussian sigma, all axes                          [Default: 3]\n"
@@ -46,6 +51,8 @@ static void run_usage(void)
            "  --force                   overwrite OUT (and a stale journal)               [Default: refuse]\n"
            "  --json                    print the report as JSON on stdout\n"
            "  --pad-per-voxel BYTES     testing: each worker also touches BYTES per output voxel\n"
+           "  --kill-worker N[,COUNT]   testing: worker starts N..N+COUNT-1 SIGKILL themselves after computing\n"
+           "                            (before reporting)                                [Default: none; COUNT 1]\n"
 #ifdef TQ_HAVE_MPI
            "  --mpi                     run under mpirun: rank 0 hands blocks out, every rank runs its own pool\n"
 #endif
@@ -75,6 +82,7 @@ static const struct option run_options[] = {
     {"force", no_argument, NULL, 'f'},
     {"json", no_argument, NULL, 'j'},
     {"pad-per-voxel", required_argument, NULL, 'x'},
+    {"kill-worker", required_argument, NULL, 'K'},
     {"mpi", no_argument, NULL, 'I'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -123,6 +131,18 @@ static int run_parse_opt(int c, struct tq_run_args *a)
         if (tq_parse_bytes(optarg, &a->pad, &err))
             return tq_cli_fail("run", &err);
         break;
+    case 'K': {
+        char *end;
+        errno = 0;
+        a->kill_worker = strtol(optarg, &end, 10);
+        a->kill_count = 1;
+        if (*end == ',')
+            a->kill_count = strtol(end + 1, &end, 10);
+        if (*end || errno || a->kill_worker < 1 || a->kill_count < 1)
+            return tq_cli_usage_error("run", "bad value '%s' for --kill-worker (want N or N,COUNT, both >= 1)",
+                                      optarg);
+        break;
+    }
     case 's':
     case 'g': {
         char *end;
@@ -241,7 +261,9 @@ static void run_fill_opts(const struct tq_run_setup *s, struct tq_runner_opts *o
                                  .enforce = a->enforce,
                                  .journal = s->journal,
                                  .progress = !a->json && isatty(2),
-                                 .pad_per_voxel = a->pad};
+                                 .pad_per_voxel = a->pad,
+                                 .kill_worker = a->kill_worker,
+                                 .kill_count = a->kill_count};
 }
 
 /* The human report on stdout. */
@@ -255,6 +277,16 @@ static void run_print_report(const struct tq_run_setup *s, const struct tq_runne
            s->plan->out_shape[1], s->plan->out_shape[2], s->plan->planner, s->plan->nblocks, r->workers);
     printf("  wall %.2f s, %zu blocks run, %zu resumed from the journal, %zu retries (splits), %zu OOM kills, "
            "%.1f MiB/s\n", r->wall_s, r->blocks_run, r->blocks_skipped, r->splits, r->oom_kills, mibs);
+    if (r->crash_retries) {
+        printf("  %zu crash rerun(s) of blocks whose worker died of a signal without an OOM kill:", r->crash_retries);
+        for (int sig = 1; sig < TQ_RUNNER_NSIG; sig++)
+            if (r->crash_signal[sig]) {
+                char name[32];
+                tq_runner_signal_abbrev(sig, name, sizeof name);
+                printf(" %zu x %s (%s)", r->crash_signal[sig], name, strsignal(sig));
+            }
+        putchar('\n');
+    }
     printf("  limit %s per worker, enforced by: %s\n", r->limit ? lim : "none", r->mechanism);
     for (int i = 0; i < r->workers; i++)
         printf("  worker %d: %zu blocks, peak %s (cgroup, page cache included), %s RSS (VmHWM), busy %.2f s\n", i,

@@ -17,6 +17,7 @@ struct tq_run_args {
     const char *op, *input, *output, *plan, *chunks, *planner, *model;
     int workers, retries, threads, full_size, resume, force, json, mpi, memory_given;
     uint64_t memory, pad;
+    long kill_worker, kill_count; /* testing: --kill-worker N,COUNT (0 = none) */
     double safety, sigma;
     enum tq_enforce enforce;
 };
