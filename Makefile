@@ -113,7 +113,7 @@ asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined" \
 	    build-asan/traceq build-asan/tests/tq_tests build-asan/libtraceq.so $(PROGS:$(BUILD)/%=build-asan/%) \
 	    $(STATIC_PROGS:$(BUILD)/%=build-asan/%)
-	cd build-asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	    TQ_BUILD=$(abspath build-asan) TQ_SRC=$(CURDIR) TQ_PYTHON=/usr/bin/python3 ./tests/tq_tests --jobs=2
 
