@@ -16,7 +16,8 @@ LIBS    := $(PKG_LIBS) -lsegyio -lfftw3_threads -lfftw3f_threads -ldw -lelf -lm 
 # Debian packages the build, tests, demo and benchmarks use; `make deps` installs the missing ones.
 DEB_PKGS := build-essential pkg-config libunwind-dev libzstd-dev zstd libgsl-dev libfftw3-dev libcriterion-dev \
             libsegyio-dev python3-segyio libjansson-dev libinih-dev libcairo2-dev libdw-dev \
-            python3-scipy python3-numpy valgrind heaptrack sqlite3 clang libopenmpi-dev openmpi-bin
+            python3-scipy python3-numpy valgrind heaptrack sqlite3 clang libopenmpi-dev openmpi-bin \
+            bc git xz-utils time
 
 CORE_SRC  := $(wildcard common/*.c traces/*.c analyzer/*.c operators/*.c)
 SHIM_SRC  := $(wildcard preload/*.c traces/*.c)
