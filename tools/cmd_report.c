@@ -4,11 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../analyzer/report_top.h"
 #include "../analyzer/trace_json.h"
 #include "../analyzer/trace_summary.h"
 #include "../common/units.h"
 #include "cli.h"
-#include "report_top.h"
 
 static void report_usage(FILE *f)
 {
@@ -121,7 +121,7 @@ static int print_json(const struct tq_trace_summary *s, struct tq_sites *sites, 
     for (int i = 0; i < n; i++) {
         json_t *one = tq_trace_summary_json(&s[i]);
         if (top && one)
-            json_object_set_new(one, "top", report_top_json(&sites[i], top));
+            json_object_set_new(one, "top", tq_report_top_json(&sites[i], top));
         json_array_append_new(arr, one);
         rss += s[i].peak_rss;
         heap += s[i].peak_heap;
@@ -183,7 +183,7 @@ int cmd_report(int argc, char **argv)
         for (int i = 0; i < n; i++) {
             print_one(&s[i]);
             if (top)
-                report_top_print(&sites[i], top);
+                tq_report_top_print(stdout, &sites[i], top);
         }
         if (n > 1)
             print_totals(s, n);

@@ -10,12 +10,12 @@
 #include <unistd.h>
 
 #include "../analyzer/plan.h"
+#include "../analyzer/run_plan.h"
 #include "../common/units.h"
 #include "../operators/journal.h"
 #include "../operators/opjob.h"
 #include "../operators/runner.h"
 #include "cli.h"
-#include "run_plan.h"
 #ifdef TQ_HAVE_MPI
 #include "../mpi/mpi_run.h"
 #endif

@@ -5,14 +5,14 @@
 
 #include <stdint.h>
 
-#include "../analyzer/plan.h"
 #include "../common/status.h"
 #include "../operators/journal.h"
 #include "../operators/operator.h"
 #include "../operators/runner.h"
 #include "../operators/volume.h"
+#include "plan.h"
 
-/* The command line of `traceq run`. */
+/* The choices of a run, as given on the command line of `traceq run`. */
 struct tq_run_args {
     const char *op, *input, *output, *plan, *chunks, *planner, *model;
     int workers, retries, threads, full_size, resume, force, json, mpi, memory_given;

@@ -5,9 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../analyzer/model.h"
-#include "../analyzer/planner.h"
 #include "../common/units.h"
+#include "model.h"
+#include "planner.h"
 
 tq_status tq_run_grid_plan(const struct tq_op *op, const size_t shape[3], const size_t out_shape[3],
                            const size_t chunk[3], const char *planner, struct tq_plan **out, struct tq_err *err)

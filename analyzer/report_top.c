@@ -1,11 +1,11 @@
-/* report_top.c - print the biggest allocation sites (report --top N) as text or JSON. */
+/* report_top.c - the biggest allocation sites of a --stacks trace (report --top N), as text or JSON. */
 #include "report_top.h"
 
 #include <stdio.h>
 
 #include "../common/units.h"
 
-static void print_rows(const struct tq_sites *s, int n, enum tq_site_order order)
+static void print_rows(FILE *out, const struct tq_sites *s, int n, enum tq_site_order order)
 {
     char a[32];
     for (size_t i = 0; i < s->n && i < (size_t)n; i++) {
@@ -14,32 +14,33 @@ static void print_rows(const struct tq_sites *s, int n, enum tq_site_order order
         if (fig == 0)
             break;
         if (order == TQ_SITES_BY_CALLS)
-            printf("  %12llu  ", (unsigned long long)fig);
+            fprintf(out, "  %12llu  ", (unsigned long long)fig);
         else
-            printf("  %12s  ", tq_format_bytes(fig, a, sizeof a));
-        printf("%s", x->key);
+            fprintf(out, "  %12s  ", tq_format_bytes(fig, a, sizeof a));
+        fprintf(out, "%s", x->key);
         if (*x->module)
-            printf("  [%s]", x->module);
+            fprintf(out, "  [%s]", x->module);
         if (*x->callers)
-            printf("\n                from %s", x->callers);
-        printf("\n");
+            fprintf(out, "\n                from %s", x->callers);
+        fprintf(out, "\n");
     }
 }
 
-void report_top_print(struct tq_sites *s, int n)
+void tq_report_top_print(FILE *out, struct tq_sites *s, int n)
 {
     char a[32];
     tq_sites_sort(s, TQ_SITES_BY_PEAK);
-    printf("top %d sites by heap held at the peak (%s at %.3f s%s):\n", n, tq_format_bytes(s->peak, a, sizeof a),
-           s->peak_t_ns / 1e9, s->aggregated ? ", totals kept by the shim: --aggregate" : "");
-    print_rows(s, n, TQ_SITES_BY_PEAK);
+    fprintf(out, "top %d sites by heap held at the peak (%s at %.3f s%s):\n", n,
+            tq_format_bytes(s->peak, a, sizeof a), s->peak_t_ns / 1e9,
+            s->aggregated ? ", totals kept by the shim: --aggregate" : "");
+    print_rows(out, s, n, TQ_SITES_BY_PEAK);
     tq_sites_sort(s, TQ_SITES_BY_ALLOCATED);
-    printf("top %d sites by bytes allocated (%s in total):\n", n, tq_format_bytes(s->allocated, a, sizeof a));
-    print_rows(s, n, TQ_SITES_BY_ALLOCATED);
+    fprintf(out, "top %d sites by bytes allocated (%s in total):\n", n, tq_format_bytes(s->allocated, a, sizeof a));
+    print_rows(out, s, n, TQ_SITES_BY_ALLOCATED);
     tq_sites_sort(s, TQ_SITES_BY_CALLS);
-    printf("top %d sites by allocation calls (%llu in total):\n", n, (unsigned long long)s->calls);
-    print_rows(s, n, TQ_SITES_BY_CALLS);
-    printf("\n");
+    fprintf(out, "top %d sites by allocation calls (%llu in total):\n", n, (unsigned long long)s->calls);
+    print_rows(out, s, n, TQ_SITES_BY_CALLS);
+    fprintf(out, "\n");
 }
 
 static json_t *rows_json(struct tq_sites *s, int n, enum tq_site_order order)
@@ -56,7 +57,7 @@ static json_t *rows_json(struct tq_sites *s, int n, enum tq_site_order order)
     return arr;
 }
 
-json_t *report_top_json(struct tq_sites *s, int n)
+json_t *tq_report_top_json(struct tq_sites *s, int n)
 {
     json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:b}", "peak_bytes", (json_int_t)s->peak, "peak_t_ns",
                           (json_int_t)s->peak_t_ns, "allocated_bytes", (json_int_t)s->allocated, "calls",
