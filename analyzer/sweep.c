@@ -16,6 +16,7 @@
 
 #include "trace_summary.h"
 #include "../common/clock.h"
+#include "../common/procfs.h"
 
 tq_status tq_sweep_parse_cpus(const char *s, cpu_set_t *set, struct tq_err *err)
 {
@@ -45,21 +46,6 @@ tq_status tq_sweep_parse_cpus(const char *s, cpu_set_t *set, struct tq_err *err)
     if (!CPU_COUNT(set))
         return tq_fail(err, TQ_ERR_USAGE, "empty CPU list");
     return TQ_OK;
-}
-
-/* VmRSS of pid in bytes, 0 when it cannot be read (the process is gone or a zombie). */
-static uint64_t proc_rss(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    unsigned long long kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %llu kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return (uint64_t)kb * 1024;
 }
 
 /* Child side: pin, send stdout to /dev/null and stderr to errpath, exec. Never returns. */
@@ -108,7 +94,7 @@ static int wait_sampling(pid_t pid, int interval_ms, int sample, uint64_t *peak,
         if (r < 0 && errno != EINTR)
             return -1;
         if (sample) {
-            uint64_t rss = proc_rss(pid);
+            uint64_t rss = tq_proc_status_bytes(pid, "VmRSS");
             *peak = rss > *peak ? rss : *peak;
             nanosleep(&ts, NULL);
         }

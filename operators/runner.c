@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
+#include "../common/procfs.h"
 #include "../common/units.h"
 #include "cgroup.h"
 #include "watchdog.h"
@@ -72,13 +74,6 @@ static volatile sig_atomic_t run_signal;
 static void run_on_signal(int sig)
 {
     run_signal = sig;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 int tq_runner_split(const struct tq_box *b, unsigned splittable, struct tq_box halves[2])
@@ -139,20 +134,6 @@ static int run_next(struct run *r, struct item *it)
     return got;
 }
 
-/* Peak resident size of the calling process (VmHWM), 0 when unknown. */
-static uint64_t self_hwm(void)
-{
-    FILE *f = fopen("/proc/self/status", "re");
-    char line[256];
-    unsigned long long kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return (uint64_t)kb * 1024;
-}
-
 /* Body of a worker process: join the cgroup, compute one block, report through fd, exit. Never returns. */
 static void worker_main(const struct run *r, const struct slot *s, int fd, pid_t runner)
 {
@@ -165,7 +146,7 @@ static void worker_main(const struct run *r, const struct slot *s, int fd, pid_t
     signal(SIGHUP, SIG_DFL);
     struct worker_msg m = {0};
     struct tq_err err = {0};
-    double t0 = now_s();
+    double t0 = tq_clock_now();
     tq_status st = s->cg ? tq_cg_attach(s->cg, 0, &err) : TQ_OK;
     char *pad = NULL;
     size_t padn = (size_t)(r->opts->pad_per_voxel * tq_box_voxels(&s->item.box));
@@ -182,8 +163,8 @@ static void worker_main(const struct run *r, const struct slot *s, int fd, pid_t
     if (o->kill_worker && s->nth >= o->kill_worker && s->nth - o->kill_worker < o->kill_count)
         raise(SIGKILL); /* test hook: the block is written, its result never reported */
     m.status = (int32_t)st;
-    m.hwm = self_hwm();
-    m.seconds = now_s() - t0;
+    m.hwm = tq_proc_status_bytes(0, "VmHWM");
+    m.seconds = tq_clock_now() - t0;
     snprintf(m.text, sizeof m.text, "%.479s", st ? err.msg : "");
     ssize_t w = write(fd, &m, sizeof m);
     free(pad);
@@ -216,7 +197,7 @@ static tq_status run_spawn(struct run *r, struct slot *s, const struct item *it)
     close(p[1]);
     s->pid = pid;
     s->fd = p[0];
-    s->t0 = now_s();
+    s->t0 = tq_clock_now();
     return TQ_OK;
 }
 
@@ -400,7 +381,7 @@ static int run_dispatch(struct run *r, int *none_left)
 /* Draw "blocks done, MiB/s, ETA" on stderr at most 4 times a second. */
 static void run_progress(struct run *r, int final)
 {
-    double t = now_s();
+    double t = tq_clock_now();
     if (!r->opts->progress || (!final && t - r->t_drawn < 0.25))
         return;
     r->t_drawn = t;
@@ -520,7 +501,7 @@ static tq_status run_main(struct run *r)
         return tq_fail(r->err, TQ_ERR_USAGE, "retries must be 0 or more");
     r->rep->workers = o->workers;
     r->rep->limit = o->memory_per_worker;
-    r->t_start = now_s();
+    r->t_start = tq_clock_now();
     tq_status st = run_setup_limits(r);
     if (st == TQ_OK) {
         struct sigaction old[3];
@@ -538,7 +519,7 @@ static tq_status run_main(struct run *r)
     for (int i = 0; i < o->workers; i++)
         tq_cg_free(r->slot[i].cg);
     tq_cg_root_free(r->cgroot);
-    r->rep->wall_s = now_s() - r->t_start;
+    r->rep->wall_s = tq_clock_now() - r->t_start;
     free(r->stack);
     return st;
 }
