@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "compare_internal.h"
+#include "../common/procfs.h"
 
 tq_status tq_backend_push(struct backend_sample *s, double t, double v, struct tq_err *err)
 {
@@ -47,29 +48,17 @@ bool tq_backend_have(const char *prog)
 /* Sampler state: the running peak and the timeline of resident bytes. */
 struct statm_ctx {
     struct backend_sample *s;
-    long page;
     tq_status st;
     struct tq_err *err;
 };
 
-/* Read the resident page count (second field) of /proc/PID/statm, like the original's kernel/psutil backends. */
+/* Sample the resident bytes of /proc/PID/statm, like the original's kernel/psutil backends. */
 static void statm_poll(pid_t pid, double t, void *vctx)
 {
     struct statm_ctx *c = vctx;
-    char path[64], buf[128];
-    snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    uint64_t bytes;
+    if (tq_proc_statm_rss(pid, &bytes, NULL) != TQ_OK)
         return;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    unsigned long size, resident;
-    if (n <= 0)
-        return;
-    buf[n] = 0;
-    if (sscanf(buf, "%lu %lu", &size, &resident) != 2)
-        return;
-    uint64_t bytes = (uint64_t)resident * (uint64_t)c->page;
     if (bytes > c->s->peak)
         c->s->peak = bytes;
     if (!c->st)
@@ -83,7 +72,7 @@ tq_status tq_backend_statm(const struct backend_ctx *ctx, struct backend_sample 
     (void)nsize;
     char log[4200];
     snprintf(log, sizeof log, "%s/statm.%d.log", ctx->workdir, ctx->run);
-    struct statm_ctx c = {s, sysconf(_SC_PAGESIZE), TQ_OK, err};
+    struct statm_ctx c = {s, TQ_OK, err};
     struct tq_spawn_opts o = {.argv = ctx->argv, .log_path = log, .poll_s = ctx->interval_s, .poll = statm_poll,
                               .ctx = &c};
     struct tq_spawn_result r;

@@ -1,8 +1,10 @@
-/* procfs.c - memory figures from /proc/PID/status (see procfs.h). */
+/* procfs.c - memory figures from /proc/PID/status and /proc/PID/statm (see procfs.h). */
 #include "procfs.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 uint64_t tq_proc_status_bytes(pid_t pid, const char *name)
 {
@@ -24,4 +26,23 @@ uint64_t tq_proc_status_bytes(pid_t pid, const char *name)
         }
     fclose(f);
     return (uint64_t)kb * 1024;
+}
+
+tq_status tq_proc_statm_rss(pid_t pid, uint64_t *rss, struct tq_err *err)
+{
+    char path[64], buf[128];
+    snprintf(path, sizeof path, "/proc/%ld/statm", (long)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tq_fail_errno(err, TQ_ERR_IO, "cannot open %s", path);
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    unsigned long long size, resident;
+    if (n <= 0)
+        return tq_fail(err, TQ_ERR_IO, "cannot read %s", path);
+    buf[n] = 0;
+    if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+        return tq_fail(err, TQ_ERR_IO, "unexpected contents of %s", path);
+    *rss = (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+    return TQ_OK;
 }

@@ -9,10 +9,6 @@
 
 #include "../common/status.h"
 
-/* Resident bytes of process pid (statm's second field times the page size). Fails with TQ_ERR_IO when the
- * process is gone or /proc cannot be read. */
-tq_status tq_watchdog_rss(pid_t pid, uint64_t *rss, struct tq_err *err);
-
 /* Sample pid once: raise *peak to its resident size, and SIGKILL it when that is above limit (limit 0: never).
  * Returns 1 when it killed the process, else 0 (also when the process is already gone). Can't fail. */
 int tq_watchdog_check(pid_t pid, uint64_t limit, uint64_t *peak);
