@@ -19,7 +19,12 @@ DEB_PKGS := build-essential pkg-config libunwind-dev libzstd-dev zstd libgsl-dev
             python3-scipy python3-numpy valgrind heaptrack sqlite3 clang libopenmpi-dev openmpi-bin \
             bc git xz-utils time
 
-CORE_SRC  := $(wildcard common/*.c traces/*.c analyzer/*.c operators/*.c)
+# The rooms of the pipeline, lowest first (ARCHITECTURE.md); a room includes headers only from rooms before it.
+# tests/check_layout.sh enforces it. The shim (preload/) is built apart; tools/ is the command line.
+ROOMS      := common traces preload report export plot record operators model runner compare experiment tools
+CORE_ROOMS := $(filter-out preload tools,$(ROOMS))
+MPI_SRC    := runner/mpi_run.c
+CORE_SRC   := $(filter-out $(MPI_SRC),$(foreach r,$(CORE_ROOMS),$(wildcard $(r)/*.c)))
 SHIM_SRC  := $(wildcard preload/*.c traces/*.c)
 TOOL_SRC  := $(wildcard tools/*.c)
 TEST_SRC  := $(wildcard tests/test_*.c) tests/helpers.c
@@ -57,14 +62,14 @@ $(BUILD)/libtqcore.a: $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# MPI (`traceq run --mpi`): mpi/*.c is built and linked only where mpicc exists (`make deps` installs OpenMPI).
+# MPI (`traceq run --mpi`): runner/mpi_run.c is built and linked only where mpicc exists (`make deps` installs OpenMPI).
 MPICC := $(shell command -v mpicc 2>/dev/null)
 ifneq ($(MPICC),)
-MPI_OBJ    := $(patsubst mpi/%.c,$(BUILD)/mpi/%.o,$(wildcard mpi/*.c))
+MPI_OBJ    := $(MPI_SRC:%.c=$(BUILD)/mpi/%.o)
 MPI_CFLAGS := $(shell mpicc --showme:compile)
 MPI_LIBS   := $(shell mpicc --showme:link)
 $(BUILD)/obj/tools/cmd_run.o: CFLAGS += -DTQ_HAVE_MPI
-$(BUILD)/mpi/%.o: mpi/%.c
+$(BUILD)/mpi/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(MPI_CFLAGS) -c $< -o $@
 endif
@@ -95,6 +100,7 @@ $(BUILD)/bench/op_kernel: tests/bench/op_kernel.c $(BUILD)/libtqcore.a
 TEST_ENV = TQ_BUILD=$(abspath $(BUILD)) TQ_SRC=$(CURDIR) TQ_PYTHON=/usr/bin/python3
 
 test: deps
+	@tests/check_layout.sh $(ROOMS)
 	@$(MAKE) --no-print-directory all
 	@$(if $(HAVE_CLANG),$(MAKE) --no-print-directory fuzz-smoke,echo "fuzz smoke skipped: clang not found")
 	cd $(BUILD) && $(TEST_ENV) ./tests/tq_tests --jobs=2

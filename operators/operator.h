@@ -1,6 +1,6 @@
 /* operator.h - the one table of seismic operators: name, halo per axis, axis rules and the block kernel.
  *
- * Contract used by the planner (analyzer/plan.c) and the runner: an operator computes any box of its output
+ * Contract used by the planner (model/plan.c) and the runner: an operator computes any box of its output
  * from the input box grown by its halo (clamped to the volume); at the volume's true faces it applies scipy's
  * 'reflect' boundary itself. Coordinates of output boxes are output-volume coordinates; an operator whose output is
  * trimmed (GST3D, like the original) has output shape = input shape - 2*trim per axis, and output voxel x

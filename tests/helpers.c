@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../operators/cgroup.h"
+#include "../runner/cgroup.h"
 #include "../traces/writer.h"
 
 static const char *slot_path(const char *base, const char *rel)

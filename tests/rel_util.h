@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../analyzer/trace_summary.h"
+#include "../report/trace_summary.h"
 #include "helpers.h"
 
 /* Summarize every DIR/traceq.*.tq into a malloc'd array (caller frees with rel_free_all); every trace must be

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../analyzer/trace_summary.h"
+#include "../report/trace_summary.h"
 #include "helpers.h"
 
 /* Run `traceq record -q -o DIR OPTS -- ARGS` (shell text) with a 120 s limit (status 124 when it hangs: a deadlock

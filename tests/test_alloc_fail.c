@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../analyzer/plan.h"
+#include "../model/plan.h"
 #include "../common/alloc.h"
 #include "../operators/volume.h"
 #include "../traces/codec.h"

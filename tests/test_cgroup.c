@@ -10,9 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../operators/cgroup.h"
-#include "../operators/journal.h"
-#include "../operators/watchdog.h"
+#include "../runner/cgroup.h"
+#include "../runner/journal.h"
+#include "../runner/watchdog.h"
 #include "helpers.h"
 
 #define MIB (1024ull * 1024ull)

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../analyzer/compare.h"
+#include "../compare/compare.h"
 #include "helpers.h"
 
 #define MIB (1024.0 * 1024.0)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../analyzer/dataset.h"
+#include "../model/dataset.h"
 #include "helpers.h"
 
 static struct tq_dataset_row row(const char *op, size_t i, size_t x, size_t s, int run, uint64_t rss)

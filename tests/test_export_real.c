@@ -6,7 +6,7 @@
 #include <jansson.h>
 #include <unistd.h>
 
-#include "../analyzer/sites.h"
+#include "../report/sites.h"
 #include "../traces/codec.h"
 #include "../traces/writer.h"
 #include "shim_util.h"

@@ -1,11 +1,11 @@
-/* test_fit.c - memory model fitting, cross-validation metrics and the bound (analyzer/fit.c). */
+/* test_fit.c - memory model fitting, cross-validation metrics and the bound (model/fit.c). */
 #include <criterion/criterion.h>
 #include <math.h>
 
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
-#include "../analyzer/fit.h"
+#include "../model/fit.h"
 
 /* The 4x4x4 grid 100..400 step 100 with y = a + b*V (+ uniform noise of +-noise relative). */
 static size_t grid_points(struct tq_fit_point *pts, double a, double b, double noise, unsigned long seed)

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../analyzer/dataset.h"
-#include "../analyzer/model.h"
-#include "../analyzer/plan.h"
+#include "../model/dataset.h"
+#include "../model/model.h"
+#include "../model/plan.h"
 #include "helpers.h"
 
 /* 27 shapes x 2 runs of y = 50 MB + 100 B/voxel, runs 0.5% apart. */

@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../analyzer/config.h"
-#include "../analyzer/model.h"
-#include "../analyzer/plan.h"
-#include "../analyzer/trace_summary.h"
+#include "../record/config.h"
+#include "../model/model.h"
+#include "../model/plan.h"
+#include "../report/trace_summary.h"
 #include "../operators/volfmt.h"
 #include "../traces/codec.h"
 #include "../traces/writer.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../analyzer/model.h"
+#include "../model/model.h"
 #include "helpers.h"
 
 static void sample_model(struct tq_model *m)

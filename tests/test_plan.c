@@ -1,11 +1,11 @@
-/* test_plan.c - plan files: JSON round trip, strict reading, exact tiling (analyzer/plan.c). */
+/* test_plan.c - plan files: JSON round trip, strict reading, exact tiling (model/plan.c). */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../analyzer/plan.h"
+#include "../model/plan.h"
 #include "helpers.h"
 
 /* A 2x2x1 grid over a 10x10x4 output. */

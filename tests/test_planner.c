@@ -1,11 +1,11 @@
-/* test_planner.c - the traceq, seed, auto and none planners (analyzer/planner.c) on known models. */
+/* test_planner.c - the traceq, seed, auto and none planners (model/planner.c) on known models. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../analyzer/planner.h"
+#include "../model/planner.h"
 #include "../common/units.h"
 
 /* The original's GST3D model: about 240 B/voxel plus a 0.1 GB baseline (original-system.md section 3b). */

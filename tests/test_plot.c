@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../analyzer/plot.h"
+#include "../plot/plot.h"
 #include "helpers.h"
 
 enum { NPTS = 200 };

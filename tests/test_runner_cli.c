@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../operators/cgroup.h"
+#include "../runner/cgroup.h"
 #include "helpers.h"
 
 /* Run `traceq ARGS` in dir; returns the exit status, stdout/stderr in *out / *err (caller frees, may be NULL). */

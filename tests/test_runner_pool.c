@@ -14,8 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../operators/cgroup.h"
-#include "../operators/runner.h"
+#include "../runner/cgroup.h"
+#include "../runner/runner.h"
 #include "helpers.h"
 
 #define MIB (1024ull * 1024ull)

@@ -2,7 +2,7 @@
  * exec keep working, report --top and diff find the known sites, aggregate totals equal event totals. */
 #include <glob.h>
 
-#include "../analyzer/sites.h"
+#include "../report/sites.h"
 #include "../traces/reader.h"
 #include "shim_util.h"
 

@@ -4,7 +4,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
-#include "../operators/cgroup.h"
+#include "../runner/cgroup.h"
 #include "rel_util.h"
 
 #define FLUSH_MS 100    /* traceq record's default --flush-ms */

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../analyzer/dataset.h"
-#include "../analyzer/sweep.h"
+#include "../model/dataset.h"
+#include "../model/sweep.h"
 #include "helpers.h"
 
 Test(sweep, measures_records_failures_and_resumes)

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../analyzer/symbolize.h"
+#include "../report/symbolize.h"
 
 __attribute__((noinline)) int symbolize_probe_function(int x)
 {

@@ -1,7 +1,7 @@
 /* test_trace_cli.c - `traceq record` / `traceq report` on the command line, and the traceq.toml reader. */
 #include <jansson.h>
 
-#include "../analyzer/config.h"
+#include "../record/config.h"
 #include "shim_util.h"
 
 Test(trace_cli, record_and_report_help_and_usage_errors)

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../analyzer/trace_summary.h"
+#include "../report/trace_summary.h"
 #include "../traces/codec.h"
 #include "../traces/reader.h"
 #include "../traces/settings.h"

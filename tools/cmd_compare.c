@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../analyzer/compare.h"
-#include "../analyzer/plot.h"
+#include "../compare/compare.h"
+#include "../plot/plot.h"
 #include "../common/units.h"
 #include "cli.h"
 
@@ -19,7 +19,7 @@ static void usage(FILE *f)
             "its peak, its error against the ground truth (the cgroup peak, the truth for resident memory),\n"
             "its wall time and overhead against the bare run. Missing backends are skipped with a note.\n"
             "Heap backends (shim, massif, heaptrack) count bytes asked of the allocator, so they sit below\n"
-            "the RSS truth by the program's code, stacks and allocator slack: see analyzer/BACKENDS.md.\n\n"
+            "the RSS truth by the program's code, stacks and allocator slack: see compare/BACKENDS.md.\n\n"
             "options:\n"
             "  --backends LIST   comma-separated, from shim,statm,hwm,cgroup,massif,heaptrack [Default: all]\n"
             "  --runs N          runs per backend and of the bare command; figures are medians [Default: 1]\n"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../analyzer/sites.h"
+#include "../report/sites.h"
 #include "../common/units.h"
 #include "cli.h"
 

@@ -1,10 +1,10 @@
-/* cmd_experiment.c - `traceq experiment`: option parsing for the chunking-strategy experiment (analyzer/experiment.h):
+/* cmd_experiment.c - `traceq experiment`: option parsing for the chunking-strategy experiment (experiment/experiment.h):
  * every strategy run through `traceq run` on synthetic cubes, results.csv, a table per case and a plot. */
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 
-#include "../analyzer/experiment.h"
+#include "../experiment/experiment.h"
 #include "../common/units.h"
 #include "cli.h"
 

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "../analyzer/export.h"
-#include "../analyzer/outfile.h"
+#include "../export/export.h"
+#include "../common/outfile.h"
 #include "cli.h"
 
 static void usage(FILE *f)

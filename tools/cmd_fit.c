@@ -7,10 +7,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "../analyzer/dataset.h"
-#include "../analyzer/fit_plot.h"
-#include "../analyzer/model.h"
-#include "../analyzer/plot.h"
+#include "../model/dataset.h"
+#include "../model/fit_plot.h"
+#include "../model/model.h"
+#include "../plot/plot.h"
 #include "../common/units.h"
 #include "cli.h"
 

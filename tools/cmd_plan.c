@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../analyzer/planner.h"
+#include "../model/planner.h"
 #include "../common/units.h"
 #include "cli.h"
 

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "../analyzer/plot.h"
-#include "../analyzer/plot_trace.h"
+#include "../plot/plot.h"
+#include "../plot/plot_trace.h"
 #include "cli.h"
 
 static void usage(FILE *f)

@@ -7,7 +7,7 @@
 
 #include <jansson.h>
 
-#include "../analyzer/model.h"
+#include "../model/model.h"
 #include "../common/units.h"
 #include "cli.h"
 

@@ -11,11 +11,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../analyzer/config.h"
+#include "../record/config.h"
 #include "../traces/settings.h"
 #include "../common/units.h"
 #include "cli.h"
-#include "record_check.h"
+#include "../record/record_check.h"
 
 static void record_usage(FILE *f)
 {

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../analyzer/report_top.h"
-#include "../analyzer/trace_json.h"
-#include "../analyzer/trace_summary.h"
+#include "../report/report_top.h"
+#include "../report/trace_json.h"
+#include "../report/trace_summary.h"
 #include "../common/units.h"
 #include "cli.h"
 

@@ -9,15 +9,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../analyzer/plan.h"
-#include "../analyzer/run_plan.h"
+#include "../model/plan.h"
+#include "../runner/run_plan.h"
 #include "../common/units.h"
-#include "../operators/journal.h"
-#include "../operators/opjob.h"
-#include "../operators/runner.h"
+#include "../runner/journal.h"
+#include "../runner/opjob.h"
+#include "../runner/runner.h"
 #include "cli.h"
 #ifdef TQ_HAVE_MPI
-#include "../mpi/mpi_run.h"
+#include "../runner/mpi_run.h"
 #endif
 
 static void run_usage(void)

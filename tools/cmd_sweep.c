@@ -1,5 +1,5 @@
 /* cmd_sweep.c - `traceq sweep`: profile an operator over a grid of synthetic shapes into a dataset CSV. */
-#include "../analyzer/sweep.h"
+#include "../model/sweep.h"
 
 #include <errno.h>
 #include <getopt.h>

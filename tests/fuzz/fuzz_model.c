@@ -1,7 +1,7 @@
 /* fuzz_model.c - libFuzzer target: the model JSON reader (traceq-model) and predictions from whatever it accepts. */
 #include <stdint.h>
 
-#include "../../analyzer/model.h"
+#include "../../model/model.h"
 #include "fuzz_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

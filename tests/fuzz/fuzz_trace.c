@@ -3,9 +3,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../../analyzer/sites.h"
-#include "../../analyzer/trace_json.h"
-#include "../../analyzer/trace_summary.h"
+#include "../../report/sites.h"
+#include "../../report/trace_json.h"
+#include "../../report/trace_summary.h"
 #include "../../traces/codec.h"
 #include "../../traces/reader.h"
 #include "fuzz_file.h"

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../analyzer/model.h"
-#include "../../analyzer/plan.h"
+#include "../../model/model.h"
+#include "../../model/plan.h"
 #include "../../operators/volume.h"
 #include "../../traces/codec.h"
 #include "../../traces/writer.h"

@@ -1,0 +1,582 @@
+/* experiment.c - the chunking-strategy experiment: for each operator, volume and memory limit, run every chunking
+ * strategy (none, dask-like auto, the original's seed planner, ours, and a sweep of fixed chunk sizes) with the same
+ * runner (`traceq run`), several times, and report wall time, OOM kills, retries and peaks. */
+#include "experiment.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../common/units.h"
+#include "../runner/journal.h"
+#include "../plot/plot.h"
+
+#define EXP_MAX 16
+#define EXP_CASES 32
+
+/* Median, min and max wall time of every strategy of every case, for the plot (NaN: no successful run). */
+struct tq_exp_results {
+    int ncases, nstrat;
+    char label[EXP_CASES][64];
+    char strat[EXP_MAX + 4][32];
+    double med[EXP_CASES][EXP_MAX + 4], lo[EXP_CASES][EXP_MAX + 4], hi[EXP_CASES][EXP_MAX + 4];
+    /* The goals over all cases: traceq's runs and OOM kills; cases compared with a fixed size / with auto, and
+     * how many of them met the goal (within 10% of the best fixed size, at least 30% faster than auto). */
+    long tq_runs, tq_kills, tq_failed, vs_fixed, fixed_met, vs_auto, auto_met, auto_failed_cases;
+};
+
+/* One strategy's results over its runs. */
+struct exp_stats {
+    char strategy[32];
+    int runs, ok, failed, correct, refused, threads;
+    double wall[64], cpu[64]; /* wall and CPU (user + sys of the runner and its workers) seconds of ok runs */
+    char block[48];           /* the plan's first (largest) block, output voxels */
+    long blocks, oom_kills, retries;
+    uint64_t peak_rss, peak_cg;
+    char note[200];
+};
+
+/* Run argv (argv[0] a path), stdout into *out (malloc'd), stderr into *err (malloc'd, may be NULL); *cpu (may be
+ * NULL) gets the user + system seconds of the process and the children it waited for (the runner's workers).
+ * Returns the exit status, 128+N for a signal, -1 when it cannot start. */
+static int exp_exec_cpu(char *const argv[], char **out, char **err, double *cpu)
+{
+    char tmpl[] = "/tmp/traceq-exp-XXXXXX";
+    int efd = mkstemp(tmpl), p[2];
+    if (efd < 0 || pipe(p))
+        return -1;
+    unlink(tmpl);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 1);
+        dup2(efd, 2);
+        close(p[0]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t n = 0, cap = 4096;
+    char *buf = malloc(cap);
+    ssize_t r;
+    while (buf && (r = read(p[0], buf + n, cap - n - 1)) > 0)
+        if ((n += (size_t)r) + 1 == cap)
+            buf = realloc(buf, cap *= 2);
+    close(p[0]);
+    if (buf)
+        buf[n] = 0;
+    *out = buf;
+    int status = 0;
+    struct rusage ru = {0};
+    wait4(pid, &status, 0, &ru);
+    if (cpu)
+        *cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+               ru.ru_stime.tv_usec * 1e-6;
+    if (err) {
+        off_t len = lseek(efd, 0, SEEK_END);
+        *err = calloc(1, (size_t)len + 1);
+        if (*err && pread(efd, *err, (size_t)len, 0) < 0)
+            (*err)[0] = 0;
+    }
+    close(efd);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int exp_exec(char *const argv[], char **out, char **err)
+{
+    return exp_exec_cpu(argv, out, err, NULL);
+}
+
+/* The 1-minute load average (-1 when unknown). */
+static double exp_load(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f && fscanf(f, "%lf", &l) != 1)
+        l = -1;
+    if (f)
+        fclose(f);
+    return l;
+}
+
+/* Byte-compare two files. */
+static int exp_same(const char *a, const char *b)
+{
+    FILE *x = fopen(a, "rb"), *y = fopen(b, "rb");
+    int same = x && y;
+    while (same) {
+        int c = fgetc(x), d = fgetc(y);
+        same = c == d;
+        if (c == EOF)
+            break;
+    }
+    if (x)
+        fclose(x);
+    if (y)
+        fclose(y);
+    return same;
+}
+
+/* Fold one `traceq run --json` report into st. */
+static void exp_take_report(struct exp_stats *st, const char *json, int rc, const char *err, double cpu)
+{
+    json_t *o = json ? json_loads(json, 0, NULL) : NULL;
+    if (!o) {
+        st->failed++;
+        snprintf(st->note, sizeof st->note, "%.190s", err && *err ? err : "no report");
+        st->note[strcspn(st->note, "\n")] = 0;
+        return;
+    }
+    st->blocks = (long)json_integer_value(json_object_get(o, "blocks_total"));
+    st->oom_kills += (long)json_integer_value(json_object_get(o, "oom_kills"));
+    st->retries += (long)json_integer_value(json_object_get(o, "retries"));
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(o, "per_worker"), i, w) {
+        uint64_t r = (uint64_t)json_integer_value(json_object_get(w, "rss_peak_bytes"));
+        uint64_t c = (uint64_t)json_integer_value(json_object_get(w, "cgroup_peak_bytes"));
+        st->peak_rss = r > st->peak_rss ? r : st->peak_rss;
+        st->peak_cg = c > st->peak_cg ? c : st->peak_cg;
+    }
+    json_t *b = json_object_get(o, "block");
+    if (json_array_size(b) == 3)
+        snprintf(st->block, sizeof st->block, "%lldx%lldx%lld", (long long)json_integer_value(json_array_get(b, 0)),
+                 (long long)json_integer_value(json_array_get(b, 1)),
+                 (long long)json_integer_value(json_array_get(b, 2)));
+    st->threads = (int)json_integer_value(json_object_get(o, "threads_per_block"));
+    if (rc == 0 && json_is_true(json_object_get(o, "ok"))) {
+        st->cpu[st->ok] = cpu;
+        st->wall[st->ok++] = json_real_value(json_object_get(o, "wall_s"));
+    }
+    else {
+        st->failed++;
+        snprintf(st->note, sizeof st->note, "%.190s", json_string_value(json_object_get(o, "error")));
+    }
+    json_decref(o);
+}
+
+/* One run of a strategy; `extra` are its planning arguments. A refused plan (exit 2) is not retried. */
+static void exp_once(const struct tq_exp_config *a, const char *op, const char *in, const char *ref, uint64_t limit,
+                     char *const extra[], struct exp_stats *st)
+{
+    if (st->refused || st->runs >= 64)
+        return;
+    char out[PATH_MAX], lim[32], workers[16], retries[16];
+    snprintf(out, sizeof out, "%.3900s/out-%.31s.npy", a->out, st->strategy);
+    snprintf(lim, sizeof lim, "%llu", (unsigned long long)limit);
+    snprintf(workers, sizeof workers, "%d", a->workers);
+    snprintf(retries, sizeof retries, "%d", a->retries);
+    char *argv[32] = {(char *)a->self, "run", "--op", (char *)op, "--input", (char *)in, "--output", out,
+                      "--workers", workers, "--memory-per-worker", lim, "--retries", retries, "--force", "--json"};
+    int n = 16;
+    for (int k = 0; extra[k] && n < 30; k++)
+        argv[n++] = extra[k];
+    argv[n] = NULL;
+    char *o = NULL, *e = NULL;
+    double cpu = 0;
+    int rc = exp_exec_cpu(argv, &o, &e, &cpu);
+    if (rc == 0 && !st->ok)
+        st->correct = exp_same(out, ref);
+    st->runs++;
+    exp_take_report(st, o, rc, e, cpu);
+    st->refused = rc == 2;
+    free(o);
+    free(e);
+    unlink(out);
+    /* A failed run keeps its journal and partial output for --resume; the experiment starts over instead. */
+    char journal[PATH_MAX + 16];
+    snprintf(journal, sizeof journal, "%s.journal", out);
+    tq_journal_discard(journal, NULL);
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+/* Median of v[0..n); sorts v. */
+static double exp_median_of(double *v, int n)
+{
+    if (!n)
+        return 0;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Median wall time of the ok runs; leaves st->wall sorted (wall[0] the min, wall[ok - 1] the max). */
+static double exp_median(struct exp_stats *st)
+{
+    return exp_median_of(st->wall, st->ok);
+}
+
+/* The sweep grid of the experiment's models: 3 sides per axis up to the largest cube of --shapes (a quarter of it,
+ * five eighths, all of it). The operators stream slabs of inlines, so their peak bends from growing with the
+ * volume to growing with the inline plane (MODELS.md, `knee`); a grid that stops short of the planned plane sizes
+ * cannot see that bend, and its model mispredicts the blocks the planners make. */
+static void exp_grid(const struct tq_exp_config *a, char *grid, size_t size)
+{
+    size_t hi = 0;
+    char list[256];
+    snprintf(list, sizeof list, "%s", a->shapes);
+    for (char *save, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        size_t v = strtoull(t, NULL, 10);
+        hi = v > hi ? v : hi;
+    }
+    hi = hi < 16 ? 16 : hi;
+    size_t lo = hi / 4, step = (hi - lo) / 2;
+    snprintf(grid, size, "%zu:%zu:%zu", lo, lo + 2 * step, step);
+}
+
+/* The model of op: DIR/op.model.json from --models, or swept and fitted once into the results folder. */
+static int exp_model(const struct tq_exp_config *a, const char *op, char *model, size_t size)
+{
+    if (a->models) {
+        snprintf(model, size, "%s/%s.model.json", a->models, op);
+        return access(model, R_OK) == 0 ? 0 : (fprintf(a->diag, "traceq experiment: no %s\n", model), -1);
+    }
+    snprintf(model, size, "%s/%s.model.json", a->out, op);
+    if (access(model, R_OK) == 0)
+        return 0;
+    char ds[PATH_MAX], grid[64], *o = NULL, *e = NULL;
+    snprintf(ds, sizeof ds, "%s/%s.dataset.csv", a->out, op);
+    exp_grid(a, grid, sizeof grid);
+    fprintf(a->report, "experiment: profiling %s on the grid %s (every axis) and fitting its model (once)\n", op,
+            grid);
+    fflush(a->report);
+    char *sweep[] = {(char *)a->self, "sweep", "--op", (char *)op, "--grid", grid, "--runs", "1",
+                     "--backend", "proc", "-o", ds, NULL};
+    char *fit[] = {(char *)a->self, "fit", ds, "--op", (char *)op, "-o", model, "--force", NULL};
+    int rc = exp_exec(sweep, &o, &e);
+    free(o);
+    if (rc == 0) {
+        free(e);
+        rc = exp_exec(fit, &o, &e);
+        free(o);
+    }
+    if (rc)
+        fprintf(a->diag, "traceq experiment: cannot make the %s model: %s", op, e ? e : "\n");
+    free(e);
+    return rc ? -1 : 0;
+}
+
+/* The synthetic cube and its unchunked reference output; *peak gets the reference run's peak RSS. */
+static int exp_reference(const struct tq_exp_config *a, const char *op, size_t side, char *in, char *ref,
+                         uint64_t *peak)
+{
+    char shape[64], *o = NULL, *e = NULL;
+    snprintf(shape, sizeof shape, "%zux%zux%zu", side, side, side);
+    snprintf(in, PATH_MAX, "%s/vol-%zu.npy", a->out, side);
+    snprintf(ref, PATH_MAX, "%s/ref-%s-%zu.npy", a->out, op, side);
+    char *synth[] = {(char *)a->self, "synth", "--shape", shape, "-o", in, NULL};
+    if (access(in, R_OK) && exp_exec(synth, &o, &e)) {
+        fprintf(a->diag, "traceq experiment: cannot write %s: %s", in, e ? e : "\n");
+        return -1;
+    }
+    free(o);
+    free(e);
+    char *run[] = {(char *)a->self, "run", "--op", (char *)op, "--input", in, "--output", ref, "--chunks", "none",
+                   "--workers", "1", "--force", "--json", NULL};
+    struct exp_stats st = {0};
+    int rc = exp_exec(run, &o, &e);
+    exp_take_report(&st, o, rc, e, 0);
+    free(o);
+    free(e);
+    *peak = st.peak_rss;
+    if (rc)
+        fprintf(a->diag, "traceq experiment: the unchunked %s run failed: %s\n", op, st.note);
+    return rc ? -1 : 0;
+}
+
+static void exp_csv_row(FILE *csv, const char *op, size_t side, uint64_t limit, struct exp_stats *s,
+                        const double load[2])
+{
+    double med = exp_median(s), cpu = exp_median_of(s->cpu, s->ok);
+    fprintf(csv, "%s,%zu,%llu,%s,%ld,%s,%d,%d,%d,%d,%.3f,%.3f,%.3f,%.3f,%ld,%ld,%llu,%llu,%d,%.2f,%.2f,\"%s\"\n", op,
+            side, (unsigned long long)limit, s->strategy, s->blocks, s->block, s->threads, s->runs, s->ok, s->failed,
+            med, s->ok ? s->wall[0] : 0, s->ok ? s->wall[s->ok - 1] : 0, cpu, s->oom_kills, s->retries,
+            (unsigned long long)s->peak_rss, (unsigned long long)s->peak_cg, s->correct, load[0], load[1], s->note);
+    fflush(csv);
+}
+
+static void exp_print_row(FILE *report, struct exp_stats *s, double med)
+{
+    char p[32];
+    fprintf(report, "  %-10s %6ld %-13s %3d/%-3d %8.2f %6.2f %6.2f %6.2f %5ld %7ld %10s  %s%s\n", s->strategy,
+            s->blocks, s->block, s->ok, s->runs, med, s->ok ? s->wall[0] : 0, s->ok ? s->wall[s->ok - 1] : 0,
+            exp_median_of(s->cpu, s->ok), s->oom_kills, s->retries, tq_format_bytes(s->peak_rss, p, sizeof p),
+            s->ok ? (s->correct ? "yes" : "NO") : "-", s->failed && s->note[0] ? "  (failed)" : "");
+}
+
+/* What the goals ask: 0 OOM kills for traceq, within 10% of the best fixed size, 30% faster than auto. */
+static void exp_headline(const struct tq_exp_config *a, struct exp_stats *st, int n, struct tq_exp_results *pl)
+{
+    struct exp_stats *tq = NULL, *autos = NULL, *best = NULL;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(st[i].strategy, "traceq"))
+            tq = &st[i];
+        else if (!strcmp(st[i].strategy, "auto"))
+            autos = &st[i];
+        else if (!strncmp(st[i].strategy, "fixed", 5) && st[i].ok == st[i].runs && st[i].ok &&
+                 (!best || exp_median(&st[i]) < exp_median(best)))
+            best = &st[i];
+    }
+    if (tq) {
+        pl->tq_runs += tq->runs;
+        pl->tq_kills += tq->oom_kills;
+        pl->tq_failed += tq->failed;
+    }
+    if (!tq || !tq->ok) {
+        fprintf(a->report, "  traceq did not complete%s%s\n", tq && tq->note[0] ? ": " : "", tq ? tq->note : "");
+        return;
+    }
+    double t = exp_median(tq);
+    fprintf(a->report, "  traceq: %ld OOM kills in %d runs", tq->oom_kills, tq->runs);
+    if (best) {
+        double r = t / exp_median(best) - 1;
+        fprintf(a->report, "; %+.0f%% time vs the best fixed size (%s)", 100 * r, best->strategy);
+        pl->vs_fixed++;
+        pl->fixed_met += r <= 0.10;
+    }
+    if (autos && autos->ok == autos->runs && autos->ok) {
+        double r = t / exp_median(autos) - 1;
+        fprintf(a->report, "; %+.0f%% time vs auto", 100 * r);
+        pl->vs_auto++;
+        pl->auto_met += r <= -0.30;
+    } else if (autos) {
+        fprintf(a->report, "; auto failed %d of %d runs", autos->failed, autos->runs);
+        pl->auto_failed_cases++;
+    }
+    fprintf(a->report, "\n");
+}
+
+/* The plot's category of the i-th strategy of a case: the first four by name, fixed sizes by their share of the
+ * side (fixed-C -> "fixed 0.5 x side"), so that cases of other sizes line up. */
+static void exp_strategy_label(const char *strategy, int i, size_t side, char *label, size_t size)
+{
+    if (i < 4 || strncmp(strategy, "fixed-", 6))
+        snprintf(label, size, "%s", strategy);
+    else
+        snprintf(label, size, "fixed %g x side", (double)strtoull(strategy + 6, NULL, 10) / (double)side);
+}
+
+/* All strategies for one operator, cube and limit. */
+static void exp_case(const struct tq_exp_config *a, struct tq_exp_results *pl, FILE *csv, const char *op, size_t side,
+                     uint64_t limit, uint64_t peak, const char *in, const char *ref, const char *model)
+{
+    char l[32], p[32], fixed[EXP_MAX][64];
+    double load[2] = {exp_load(), 0};
+    fprintf(a->report, "\n%s %zu^3, %s per worker (unchunked peak %s), %d workers, %d runs each, load %.1f\n", op,
+            side, tq_format_bytes(limit, l, sizeof l), tq_format_bytes(peak, p, sizeof p), a->workers, a->runs,
+            load[0]);
+    fflush(a->report);
+    struct exp_stats st[EXP_MAX + 4] = {0};
+    char *none[] = {"--chunks", "none", NULL}, *autos[] = {"--chunks", "auto", NULL};
+    char *seed[] = {"--planner", "seed", "--model", (char *)model, NULL};
+    char *ours[] = {"--planner", "traceq", "--model", (char *)model, NULL};
+    char **extra[EXP_MAX + 4] = {none, autos, seed, ours};
+    static const char *first[] = {"none", "auto", "seed", "traceq"};
+    int n = 4;
+    for (int i = 0; i < n; i++)
+        snprintf(st[i].strategy, sizeof st[i].strategy, "%s", first[i]);
+    char list[256], *fixed_args[EXP_MAX][3];
+    snprintf(list, sizeof list, "%s", a->fixed);
+    for (char *save, *f = strtok_r(list, ",", &save); f && n - 4 < EXP_MAX; f = strtok_r(NULL, ",", &save), n++) {
+        int k = n - 4;
+        size_t c = (size_t)(atof(f) * (double)side);
+        c = c ? c : 1;
+        /* Envelope keeps whole traces: its fixed chunks never cut samples. */
+        snprintf(fixed[k], sizeof fixed[k], "%zu,%zu,%zu", c, c, strcmp(op, "envelope") ? c : side);
+        snprintf(st[n].strategy, sizeof st[n].strategy, "fixed-%zu", c);
+        fixed_args[k][0] = "--chunks", fixed_args[k][1] = fixed[k], fixed_args[k][2] = NULL;
+        extra[n] = fixed_args[k];
+    }
+    /* Round-robin over the strategies, run by run, so drifting load on the machine hits them all alike. */
+    for (int r = 0; r < a->runs; r++)
+        for (int i = 0; i < n; i++)
+            exp_once(a, op, in, ref, limit, extra[i], &st[i]);
+    load[1] = exp_load();
+    fprintf(a->report, "  %-10s %6s %-13s %-7s %8s %6s %6s %6s %5s %7s %10s  %s   (load at the end %.1f)\n",
+            "strategy", "blocks", "block", "ok/runs", "median s", "min s", "max s", "cpu s", "OOM", "retries",
+            "peak RSS", "correct", load[1]);
+    int c = pl->ncases < EXP_CASES ? pl->ncases++ : EXP_CASES - 1;
+    snprintf(pl->label[c], sizeof pl->label[c], "%s %zu^3, %s", op, side, l);
+    pl->nstrat = n;
+    for (int i = 0; i < n; i++) {
+        double med = exp_median(&st[i]);
+        exp_print_row(a->report, &st[i], med);
+        exp_csv_row(csv, op, side, limit, &st[i], load);
+        /* Fixed sizes are named by their share of the side so that cases of other sizes line up. */
+        exp_strategy_label(st[i].strategy, i, side, pl->strat[i], sizeof pl->strat[i]);
+        pl->med[c][i] = st[i].ok ? med : NAN;
+        pl->lo[c][i] = st[i].ok ? st[i].wall[0] : NAN;
+        pl->hi[c][i] = st[i].ok ? st[i].wall[st[i].ok - 1] : NAN;
+    }
+    exp_headline(a, st, n, pl);
+    fflush(a->report);
+}
+
+/* Each limit of --limits for a case: an absolute size, or a fraction (< 10) of the unchunked peak. */
+static int exp_limits(const char *spec, uint64_t peak, uint64_t *out, int cap)
+{
+    char list[256];
+    snprintf(list, sizeof list, "%s", spec);
+    int n = 0;
+    for (char *save, *t = strtok_r(list, ",", &save); t && n < cap; t = strtok_r(NULL, ",", &save)) {
+        char *end;
+        double f = strtod(t, &end);
+        if (!*end && f > 0 && f < 10)
+            out[n++] = (uint64_t)(f * (double)peak);
+        else if (tq_parse_bytes(t, &out[n], NULL) == TQ_OK)
+            n++;
+        else
+            return -1;
+    }
+    return n;
+}
+
+/* Every case of one operator. */
+static int exp_op(const struct tq_exp_config *a, struct tq_exp_results *pl, FILE *csv, const char *op)
+{
+    char model[PATH_MAX], in[PATH_MAX], ref[PATH_MAX], list[256];
+    if (exp_model(a, op, model, sizeof model))
+        return -1;
+    snprintf(list, sizeof list, "%s", a->shapes);
+    for (char *save, *s = strtok_r(list, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+        size_t side = strtoull(s, NULL, 10);
+        uint64_t peak, limits[EXP_MAX];
+        if (!side || exp_reference(a, op, side, in, ref, &peak))
+            return -1;
+        int nl = exp_limits(a->limits, peak, limits, EXP_MAX);
+        for (int i = 0; i < nl; i++)
+            exp_case(a, pl, csv, op, side, limits[i], peak, in, ref, model);
+        unlink(ref);
+    }
+    return 0;
+}
+
+tq_status tq_exp_replot_read(const char *path, struct tq_exp_results *pl, struct tq_err *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return tq_fail(err, TQ_ERR_FORMAT, "cannot read experiment rows from %s", path);
+    char line[2048], key[128] = "";
+    int i = 0;
+    pl->ncases = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *fld[13], *save = NULL, *t = strtok_r(line, ",", &save);
+        int n = 0;
+        for (; t && n < 13; t = strtok_r(NULL, ",", &save))
+            fld[n++] = t;
+        if (n < 13 || !strcmp(fld[0], "op"))
+            continue;
+        char k[128], l[32];
+        snprintf(k, sizeof k, "%s %s %s", fld[0], fld[1], fld[2]);
+        if (strcmp(k, key)) {
+            if (pl->ncases == EXP_CASES)
+                break;
+            snprintf(key, sizeof key, "%s", k);
+            snprintf(pl->label[pl->ncases++], sizeof pl->label[0], "%s %s^3, %s", fld[0], fld[1],
+                     tq_format_bytes(strtoull(fld[2], NULL, 10), l, sizeof l));
+            i = 0;
+        }
+        int c = pl->ncases - 1, ok = atoi(fld[8]);
+        if (i >= EXP_MAX + 4)
+            continue;
+        if (i >= pl->nstrat) {
+            exp_strategy_label(fld[3], i, strtoull(fld[1], NULL, 10), pl->strat[i], sizeof pl->strat[i]);
+            for (int cc = 0; cc < EXP_CASES; cc++)
+                pl->med[cc][i] = pl->lo[cc][i] = pl->hi[cc][i] = NAN;
+            pl->nstrat = i + 1;
+        }
+        pl->med[c][i] = ok ? atof(fld[10]) : NAN;
+        pl->lo[c][i] = ok ? atof(fld[11]) : NAN;
+        pl->hi[c][i] = ok ? atof(fld[12]) : NAN;
+        i++;
+    }
+    fclose(f);
+    return pl->ncases ? TQ_OK : tq_fail(err, TQ_ERR_FORMAT, "cannot read experiment rows from %s", path);
+}
+
+tq_status tq_exp_write_plot(const struct tq_exp_results *pl, const char *dir, FILE *report, struct tq_err *err)
+{
+    if (!pl->ncases)
+        return TQ_OK;
+    char path[PATH_MAX];
+    const char *cats[EXP_MAX + 4];
+    for (int i = 0; i < pl->nstrat; i++)
+        cats[i] = pl->strat[i];
+    struct tq_plot *p = tq_plot_new_bars("traceq experiment: wall time per chunking strategy (median, min..max)",
+                                         "wall time", TQ_AXIS_SECONDS, cats, (size_t)pl->nstrat);
+    tq_status st = p ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "%s", tq_strerror(TQ_ERR_NOMEM));
+    for (int c = 0; c < pl->ncases && st == TQ_OK; c++)
+        st = tq_plot_add_bars(p, pl->label[c], pl->med[c], pl->lo[c], pl->hi[c], err);
+    snprintf(path, sizeof path, "%.4000s/results.svg", dir);
+    if (st == TQ_OK)
+        st = tq_plot_write(p, path, true, err);
+    if (st == TQ_OK)
+        fprintf(report, "plot: %s\n", path);
+    tq_plot_free(p);
+    tq_plot_shutdown();
+    return st;
+}
+
+struct tq_exp_results *tq_exp_results_new(void)
+{
+    return calloc(1, sizeof(struct tq_exp_results));
+}
+
+void tq_exp_results_free(struct tq_exp_results *r)
+{
+    free(r);
+}
+
+tq_status tq_exp_check_limits(const char *spec, struct tq_err *err)
+{
+    uint64_t probe[EXP_MAX];
+    if (exp_limits(spec, 1, probe, EXP_MAX) <= 0)
+        return tq_fail(err, TQ_ERR_USAGE, "bad --limits '%s' (sizes like 1.5GB or fractions like 0.5)", spec);
+    return TQ_OK;
+}
+
+tq_status tq_exp_make_dir(const char *dir, struct tq_err *err)
+{
+    if (mkdir(dir, 0755) && errno != EEXIST)
+        return tq_fail(err, TQ_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+    return TQ_OK;
+}
+
+tq_status tq_exp_run(const struct tq_exp_config *a, struct tq_exp_results *pl, struct tq_err *err)
+{
+    TQ_TRY(tq_exp_make_dir(a->out, err));
+    char path[PATH_MAX], ops[256];
+    snprintf(path, sizeof path, "%s/results.csv", a->out);
+    int fresh = access(path, F_OK) != 0;
+    FILE *csv = fopen(path, "a");
+    if (!csv)
+        return tq_fail(err, TQ_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    if (fresh)
+        fprintf(csv, "op,side,limit_bytes,strategy,blocks,block,threads_per_block,runs,ok,failed,wall_median_s,"
+                     "wall_min_s,wall_max_s,cpu_median_s,oom_kills,retries,peak_rss_bytes,peak_cgroup_bytes,correct,"
+                     "load1_start,load1_end,note\n");
+    tq_status st = TQ_OK;
+    snprintf(ops, sizeof ops, "%s", a->ops);
+    for (char *save, *op = strtok_r(ops, ",", &save); op; op = strtok_r(NULL, ",", &save))
+        if (exp_op(a, pl, csv, op))
+            st = tq_fail(err, TQ_ERR_CHILD, "the %s experiment failed", op);
+    fclose(csv);
+    fprintf(a->report, "\ngoals over %d case(s): traceq had %ld OOM kills and %ld failed runs in %ld runs; within "
+            "10%% of the best fixed size in %ld of %ld; at least 30%% faster than auto in %ld of %ld where auto "
+            "completed (auto failed in %ld)\n", pl->ncases, pl->tq_kills, pl->tq_failed, pl->tq_runs, pl->fixed_met,
+            pl->vs_fixed, pl->auto_met, pl->vs_auto, pl->auto_failed_cases);
+    fprintf(a->report, "results: %s\n", path);
+    return st;
+}

@@ -1,0 +1,196 @@
+/* model.c - the model file (jansson), its strict reader, and predictions with extrapolation warnings (model.h). */
+#include "model.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "../common/jsonfile.h"
+
+static const char *const range_keys[4] = {"inlines", "xlines", "samples", "volume"};
+
+void tq_model_set_range(struct tq_model *m, const struct tq_fit_point *pts, size_t n)
+{
+    for (int k = 0; k < 4; k++) {
+        m->lo[k] = n ? INFINITY : 0;
+        m->hi[k] = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const double *s = pts[i].shape;
+        double v[4] = {s[0], s[1], s[2], s[0] * s[1] * s[2]};
+        for (int k = 0; k < 4; k++) {
+            m->lo[k] = fmin(m->lo[k], v[k]);
+            m->hi[k] = fmax(m->hi[k], v[k]);
+        }
+    }
+}
+
+static json_t *pair(double a, double b)
+{
+    return json_pack("[f,f]", a, b);
+}
+
+static json_t *model_to_json(const struct tq_model *m)
+{
+    const char *names[TQ_FIT_MAXCOEF];
+    tq_fit_coef_names(m->fit.kind, names);
+    json_t *feat = json_array(), *coef = json_array(), *train = json_object();
+    for (size_t j = 0; j < m->fit.ncoef; j++) {
+        json_array_append_new(feat, json_string(names[j]));
+        json_array_append_new(coef, json_real(m->fit.coef[j]));
+    }
+    json_object_set_new(train, "points", json_integer((json_int_t)m->cv.n));
+    for (int k = 0; k < 4; k++)
+        json_object_set_new(train, range_keys[k], pair(m->lo[k], m->hi[k]));
+    return json_pack("{s:s,s:i,s:s,s:s,s:s,s:o,s:o,s:o,s:{s:i,s:I,s:f,s:f,s:f,s:f},s:{s:f,s:f},s:{s:f,s:f}}",
+                     "format", TQ_MODEL_FORMAT, "version", TQ_MODEL_VERSION, "op", m->op, "target", m->target,
+                     "kind", tq_fit_kind_name(m->fit.kind), "features", feat, "coefficients", coef, "training",
+                     train, "cv", "folds", m->folds, "seed", (json_int_t)m->seed, "rmse", m->cv.rmse, "mae",
+                     m->cv.mae, "r2", m->cv.r2, "accuracy", m->cv.accuracy, "residuals", "max_under_bytes",
+                     m->cv.max_under, "max_under_relative", m->cv.max_under_rel, "bound", "margin_bytes",
+                     m->bound.margin_bytes, "margin_relative", m->bound.margin_rel);
+}
+
+tq_status tq_model_write(const struct tq_model *m, const char *path, int overwrite, struct tq_err *err)
+{
+    json_t *root = model_to_json(m);
+    if (!root)
+        return tq_fail(err, TQ_ERR_NOMEM, "cannot build the model JSON (out of memory or a non-finite number)");
+    tq_status st = tq_json_write_file(root, path, overwrite, err);
+    json_decref(root);
+    return st;
+}
+
+static json_t *sub_object(json_t *root, const char *key, const char *path, struct tq_err *err)
+{
+    json_t *o = json_object_get(root, key);
+    if (!json_is_object(o))
+        tq_fail(err, TQ_ERR_FORMAT, "%s: %s key \"%s\" (an object)", path, o ? "bad" : "missing", key);
+    return json_is_object(o) ? o : NULL;
+}
+
+/* kind, features (must be exactly the kind's) and coefficients. */
+static tq_status read_fit(json_t *root, const char *path, struct tq_fit_model *fit, struct tq_err *err)
+{
+    char kind[32];
+    TQ_TRY(tq_json_get_string(root, "kind", path, kind, sizeof kind, err));
+    struct tq_err kerr = {0};
+    if (tq_fit_kind_parse(kind, &fit->kind, &kerr))
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: %s", path, kerr.msg);
+    fit->ncoef = tq_fit_ncoef(fit->kind);
+    const char *names[TQ_FIT_MAXCOEF];
+    tq_fit_coef_names(fit->kind, names);
+    json_t *feat = json_object_get(root, "features");
+    if (!json_is_array(feat) || json_array_size(feat) != fit->ncoef)
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: \"features\" must list the %zu features of a %s model", path,
+                       fit->ncoef, kind);
+    for (size_t j = 0; j < fit->ncoef; j++) {
+        const char *f = json_string_value(json_array_get(feat, j));
+        if (!f || strcmp(f, names[j]))
+            return tq_fail(err, TQ_ERR_FORMAT, "%s: feature %zu is '%s', expected '%s' for a %s model", path, j,
+                           f ? f : "(not a string)", names[j], kind);
+    }
+    return tq_json_get_numbers(root, "coefficients", path, fit->coef, fit->ncoef, err);
+}
+
+/* A count stored as a JSON number: whole, >= 0 and below `limit`, so converting it to an integer type is defined
+ * (a negative or huge "seed" was undefined behaviour before; found by tests/fuzz/fuzz_model.c). */
+static tq_status get_count(json_t *obj, const char *key, const char *path, double limit, double *v,
+                           struct tq_err *err)
+{
+    TQ_TRY(tq_json_get_number(obj, key, path, v, err));
+    if (!(*v >= 0 && *v < limit && *v == floor(*v)))
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: \"%s\" must be a whole number from 0 to %.0f", path, key, limit - 1);
+    return TQ_OK;
+}
+
+static tq_status read_stats(json_t *root, const char *path, struct tq_model *m, struct tq_err *err)
+{
+    json_t *train = sub_object(root, "training", path, err), *cv, *res, *bound;
+    if (!train)
+        return TQ_ERR_FORMAT;
+    double pts, folds, seed;
+    TQ_TRY(get_count(train, "points", path, 0x1p53, &pts, err));
+    m->cv.n = (size_t)pts;
+    for (int k = 0; k < 4; k++) {
+        double r[2];
+        TQ_TRY(tq_json_get_numbers(train, range_keys[k], path, r, 2, err));
+        m->lo[k] = r[0];
+        m->hi[k] = r[1];
+    }
+    if (!(cv = sub_object(root, "cv", path, err)) || !(res = sub_object(root, "residuals", path, err)) ||
+        !(bound = sub_object(root, "bound", path, err)))
+        return TQ_ERR_FORMAT;
+    TQ_TRY(get_count(cv, "folds", path, INT_MAX, &folds, err));
+    TQ_TRY(get_count(cv, "seed", path, 0x1p53, &seed, err));
+    m->folds = (int)folds;
+    m->seed = (unsigned long)seed;
+    TQ_TRY(tq_json_get_number(cv, "rmse", path, &m->cv.rmse, err));
+    TQ_TRY(tq_json_get_number(cv, "mae", path, &m->cv.mae, err));
+    TQ_TRY(tq_json_get_number(cv, "r2", path, &m->cv.r2, err));
+    TQ_TRY(tq_json_get_number(cv, "accuracy", path, &m->cv.accuracy, err));
+    TQ_TRY(tq_json_get_number(res, "max_under_bytes", path, &m->cv.max_under, err));
+    TQ_TRY(tq_json_get_number(res, "max_under_relative", path, &m->cv.max_under_rel, err));
+    TQ_TRY(tq_json_get_number(bound, "margin_bytes", path, &m->bound.margin_bytes, err));
+    TQ_TRY(tq_json_get_number(bound, "margin_relative", path, &m->bound.margin_rel, err));
+    if (m->bound.margin_bytes < 0 || m->bound.margin_rel < 0)
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: bound margins must not be negative", path);
+    return TQ_OK;
+}
+
+static tq_status model_from_json(json_t *root, const char *path, const char *expect_op, struct tq_model *m,
+                                 struct tq_err *err)
+{
+    memset(m, 0, sizeof *m);
+    TQ_TRY(tq_json_check_header(root, TQ_MODEL_FORMAT, TQ_MODEL_VERSION, path, err));
+    TQ_TRY(tq_json_get_string(root, "op", path, m->op, sizeof m->op, err));
+    if (expect_op && strcmp(expect_op, m->op))
+        return tq_fail(err, TQ_ERR_FORMAT, "%s is a model of operator '%s', not '%s'", path, m->op, expect_op);
+    TQ_TRY(tq_json_get_string(root, "target", path, m->target, sizeof m->target, err));
+    TQ_TRY(read_fit(root, path, &m->fit, err));
+    return read_stats(root, path, m, err);
+}
+
+tq_status tq_model_read(const char *path, const char *expect_op, struct tq_model *m, struct tq_err *err)
+{
+    json_t *root;
+    TQ_TRY(tq_json_read_file(path, "model", &root, err));
+    tq_status st = model_from_json(root, path, expect_op, m, err);
+    json_decref(root);
+    return st;
+}
+
+double tq_model_bound(const struct tq_model *m, const size_t shape[3])
+{
+    double s[3] = {(double)shape[0], (double)shape[1], (double)shape[2]};
+    return tq_fit_bound_eval(&m->bound, tq_fit_eval(&m->fit, s));
+}
+
+void tq_model_predict(const struct tq_model *m, const size_t shape[3], struct tq_prediction *p)
+{
+    double s[4] = {(double)shape[0], (double)shape[1], (double)shape[2], 0};
+    s[3] = s[0] * s[1] * s[2];
+    memset(p, 0, sizeof *p);
+    p->bytes = tq_fit_eval(&m->fit, s);
+    p->bound = tq_fit_bound_eval(&m->bound, p->bytes);
+    /* Report the axis (or the volume) furthest outside its training range, as a factor. */
+    double worst = 1.0;
+    int wk = -1;
+    for (int k = 0; k < 4; k++) {
+        double f = s[k] > m->hi[k] ? s[k] / m->hi[k] : (s[k] < m->lo[k] && s[k] > 0 ? m->lo[k] / s[k] : 1.0);
+        if (f > worst) {
+            worst = f;
+            wk = k;
+        }
+    }
+    if (wk < 0)
+        return;
+    p->extrapolating = 1;
+    int above = s[wk] > m->hi[wk];
+    snprintf(p->warning, sizeof p->warning, "extrapolating: %s %.6g is %s the training range [%.6g, %.6g] by %.6g (%.3fx)",
+             range_keys[wk], s[wk], above ? "above" : "below", m->lo[wk], m->hi[wk],
+             above ? s[wk] - m->hi[wk] : m->lo[wk] - s[wk], worst);
+}

@@ -1,0 +1,87 @@
+/* record_check.c - find the processes of a `traceq record` run the shim never got into (static binaries,
+ * setuid programs, programs that scrub LD_PRELOAD) and say so instead of silently missing them. */
+#include "record_check.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../report/trace_summary.h"
+#include "../traces/writer.h"
+
+/* Summaries of the manifest's readable traces (malloc'd array, caller clears each and frees). */
+static int load_manifest(const char *manifest, struct tq_trace_summary **out)
+{
+    *out = NULL;
+    FILE *f = fopen(manifest, "r");
+    if (!f)
+        return 0;
+    int n = 0, cap = 0;
+    struct tq_trace_summary *s = NULL;
+    char line[PATH_MAX + 2];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (n == cap) {
+            struct tq_trace_summary *t = realloc(s, (size_t)(cap = cap ? 2 * cap : 16) * sizeof *s);
+            if (!t)
+                break;
+            s = t;
+        }
+        struct tq_err err = {0};
+        if (tq_trace_summarize(line, &s[n], &err) == TQ_OK)
+            n++;
+    }
+    fclose(f);
+    *out = s;
+    return n;
+}
+
+/* True when a trace other than s[skip] belongs to pid and started no earlier than `after`. */
+static int has_trace(const struct tq_trace_summary *s, int n, int skip, uint32_t pid, uint64_t after)
+{
+    for (int i = 0; i < n; i++)
+        if (i != skip && s[i].pid == pid && s[i].start_unix_ns >= after)
+            return 1;
+    return 0;
+}
+
+static void say_untraced(unsigned pid, const char *what)
+{
+    fprintf(stderr, "traceq record: no trace was written for %u (%s): static binary, setuid, or LD_PRELOAD removed\n",
+            pid, what);
+}
+
+int tq_record_report_untraced(const char *manifest, pid_t child, const char *cmd)
+{
+    struct tq_trace_summary *s;
+    int n = load_manifest(manifest, &s), reported = 0;
+    if (!has_trace(s, n, -1, (uint32_t)child, 0)) {
+        say_untraced((unsigned)child, cmd);
+        reported++;
+    }
+    for (int i = 0; i < n; i++)
+        if (s[i].ending == TQ_ENDED_EXEC && !has_trace(s, n, i, s[i].pid, s[i].start_unix_ns)) {
+            say_untraced(s[i].pid, s[i].exec_path ? s[i].exec_path : "exec'd program");
+            reported++;
+        }
+    for (int i = 0; i < n; i++)
+        tq_trace_summary_clear(&s[i]);
+    free(s);
+    return reported;
+}
+
+int tq_record_check_outdir(const char *dir, char *msg, size_t cap)
+{
+    unsigned owner = 0;
+    int safe = tq_trace_dir_check(dir, &owner);
+    if (safe < 0)
+        snprintf(msg, cap, "cannot examine output directory '%s': %s", dir, strerror(-safe));
+    else if (safe == TQ_DIR_FOREIGN)
+        snprintf(msg, cap, "output directory '%s' belongs to uid %u, not to you: refusing to write traces there "
+                 "(its owner could replace or redirect them)", dir, owner);
+    else if (safe == TQ_DIR_SHARED)
+        snprintf(msg, cap, "output directory '%s' is writable by every user and not sticky: refusing to write "
+                 "traces there (they could replace them)", dir);
+    return safe == TQ_DIR_OK ? 0 : -1;
+}

@@ -1,0 +1,42 @@
+/* journal.h - the append-only record of a run's finished blocks, kept next to its output so a killed run can be
+ * resumed without recomputing them.
+ *
+ * Text, one line each: "traceq-journal 1 <key>" first, "data <path>" (where the unfinished output lives), then
+ * "done lo0 lo1 lo2 hi0 hi1 hi2" per finished block,
+ * each line written with one write() and fsync'd before the block counts as done. A torn last line (the run was
+ * killed while writing it) is ignored on reading. */
+#ifndef TQ_JOURNAL_H
+#define TQ_JOURNAL_H
+
+#include <stddef.h>
+
+#include "../common/status.h"
+#include "../operators/box.h"
+
+typedef struct tq_journal tq_journal;
+
+/* Open the journal at path for run `key` (one line without newlines naming op, input, shapes and plan).
+ * resume = 0: start a new journal, replacing an old one, recording `data` (may be NULL: the file the blocks are
+ * written to). resume = 1: read the finished blocks and the data path of an existing
+ * journal and append to it; fails with TQ_ERR_FORMAT when it belongs to another run (other key) or is corrupt,
+ * and TQ_ERR_IO when it does not exist. Caller frees with tq_journal_free. */
+tq_status tq_journal_open(const char *path, const char *key, const char *data, int resume, tq_journal **out,
+                          struct tq_err *err);
+/* The data path recorded in the journal, or NULL. Can't fail. */
+const char *tq_journal_data(const tq_journal *j);
+/* Number of finished blocks read or appended so far, and the i-th of them. Can't fail. */
+size_t tq_journal_count(const tq_journal *j);
+const struct tq_box *tq_journal_box(const tq_journal *j, size_t i);
+/* Is exactly this box recorded as finished? Can't fail. */
+int tq_journal_has(const tq_journal *j, const struct tq_box *box);
+/* Record a finished block (written and fsync'd before returning). Fails with TQ_ERR_IO. */
+tq_status tq_journal_append(tq_journal *j, const struct tq_box *box, struct tq_err *err);
+/* Close the journal and delete its file (the run completed). Fails with TQ_ERR_IO when it cannot be removed. */
+tq_status tq_journal_finish(tq_journal *j, struct tq_err *err);
+/* Delete an abandoned journal at path and the unfinished output file its "data" line names (starting over with
+ * --force). A missing journal is not an error. Fails with TQ_ERR_IO when a file cannot be removed. */
+tq_status tq_journal_discard(const char *path, struct tq_err *err);
+/* Close the journal, keeping the file. NULL is a no-op. */
+void tq_journal_free(tq_journal *j);
+
+#endif
