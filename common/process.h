@@ -6,7 +6,9 @@
 #ifndef TQ_PROCESS_H
 #define TQ_PROCESS_H
 
-#define _GNU_SOURCE /* cpu_set_t */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* cpu_set_t (include this header first, or define it yourself) */
+#endif
 #include <sched.h>
 #include <stddef.h>
 #include <sys/resource.h>
