@@ -87,7 +87,7 @@ $(BUILD)/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra $(WERROR) -pthread $(PROG_EXTRA) -o $@ $< -lm
 # Known call paths for the --stacks tests: every function keeps its own frame.
-$(BUILD)/progs/stack_paths: PROG_EXTRA := -O0 -fno-inline -fno-omit-frame-pointer
+$(BUILD)/progs/stack_paths $(BUILD)/progs/leaks_temps: PROG_EXTRA := -O0 -fno-inline -fno-omit-frame-pointer
 
 $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
