@@ -205,8 +205,8 @@ Test(process, environment_additions_replace_and_add)
     snprintf(log, sizeof log, "%s/env.log", dir);
     cr_assert_eq(setenv("TQ_PROC_KEPT", "kept", 1), 0);
     cr_assert_eq(setenv("TQ_PROC_REPLACED", "old", 1), 0);
-    char *argv[] = {"sh", "-c", "echo \"$TQ_PROC_KEPT $TQ_PROC_REPLACED $TQ_PROC_NEW\"; env | grep -c '^TQ_PROC_REPLACED='",
-                    NULL};
+    char *argv[] = {"sh", "-c",
+                    "echo \"$TQ_PROC_KEPT $TQ_PROC_REPLACED $TQ_PROC_NEW\"; env | grep -c '^TQ_PROC_REPLACED='", NULL};
     char *env[] = {"TQ_PROC_REPLACED=new", "TQ_PROC_NEW=a=b", NULL};
     struct tq_proc_spec spec = {.argv = argv, .env = env, .log_path = log};
     struct tq_proc_result res;
