@@ -144,46 +144,31 @@ tq_status tq_sites_load(const char *path, struct tq_sites *out, struct tq_err *e
     return st;
 }
 
-static int by_peak(const void *a, const void *b)
+/* The figure a site is sorted by, biggest first (ties and TQ_SITES_BY_KEY: alphabetical). */
+static uint64_t figure(const struct tq_site *x, enum tq_site_order order)
 {
-    const struct tq_site *x = a, *y = b;
-    return x->peak != y->peak ? (x->peak < y->peak ? 1 : -1) : strcmp(x->key, y->key);
+    switch (order) {
+    case TQ_SITES_BY_PEAK: return x->peak;
+    case TQ_SITES_BY_ALLOCATED: return x->allocated;
+    case TQ_SITES_BY_CALLS: return x->calls;
+    case TQ_SITES_BY_LEAKED: return x->leaked;
+    case TQ_SITES_BY_TEMPORARY: return x->temporary;
+    case TQ_SITES_BY_KEY: break;
+    }
+    return 0;
 }
 
-static int by_allocated(const void *a, const void *b)
+static int by_order(const void *a, const void *b, void *order)
 {
     const struct tq_site *x = a, *y = b;
-    return x->allocated != y->allocated ? (x->allocated < y->allocated ? 1 : -1) : strcmp(x->key, y->key);
-}
-
-static int by_calls(const void *a, const void *b)
-{
-    const struct tq_site *x = a, *y = b;
-    return x->calls != y->calls ? (x->calls < y->calls ? 1 : -1) : strcmp(x->key, y->key);
-}
-
-static int by_leaked(const void *a, const void *b)
-{
-    const struct tq_site *x = a, *y = b;
-    return x->leaked != y->leaked ? (x->leaked < y->leaked ? 1 : -1) : strcmp(x->key, y->key);
-}
-
-static int by_temporary(const void *a, const void *b)
-{
-    const struct tq_site *x = a, *y = b;
-    return x->temporary != y->temporary ? (x->temporary < y->temporary ? 1 : -1) : strcmp(x->key, y->key);
+    uint64_t fx = figure(x, *(enum tq_site_order *)order), fy = figure(y, *(enum tq_site_order *)order);
+    return fx != fy ? (fx < fy ? 1 : -1) : strcmp(x->key, y->key);
 }
 
 void tq_sites_sort(struct tq_sites *s, enum tq_site_order order)
 {
-    int (*cmp)(const void *, const void *) = order == TQ_SITES_BY_PEAK        ? by_peak
-                                             : order == TQ_SITES_BY_ALLOCATED ? by_allocated
-                                             : order == TQ_SITES_BY_CALLS     ? by_calls
-                                             : order == TQ_SITES_BY_LEAKED    ? by_leaked
-                                             : order == TQ_SITES_BY_TEMPORARY ? by_temporary
-                                                                              : by_key;
     if (s->n)
-        qsort(s->v, s->n, sizeof *s->v, cmp);
+        qsort_r(s->v, s->n, sizeof *s->v, by_order, &order);
 }
 
 const struct tq_site *tq_sites_find(const struct tq_sites *s, const char *key)
