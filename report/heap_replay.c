@@ -10,6 +10,7 @@
 
 #include "../traces/reader.h"
 #include "live_map.h"
+#include "pycode.h"
 #include "symbolize.h"
 
 struct site {
@@ -24,6 +25,7 @@ struct tq_heap_replay {
     struct site *sites; /* indexed by stack id */
     size_t nsites;
     struct tq_symbolizer *sym;
+    struct tq_pycodes py; /* Python code objects (PYCODE records) named by Python frames */
     uint64_t total_live, peak_live, peak_t_ns, peak_event, event, events_with_stack;
     bool second; /* second pass: stop after event number peak_event */
     bool aggregated; /* AGGREGATE records seen (record --aggregate) */
@@ -168,6 +170,14 @@ static tq_status on_module(struct tq_heap_replay *r, const struct tq_rec *rec, s
     return st;
 }
 
+static tq_status on_pycode(struct tq_heap_replay *r, const struct tq_rec *rec, struct tq_err *err)
+{
+    struct tq_rec_pycode c;
+    if (tq_rec_get_pycode(rec, &c))
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt PYCODE record", r->path);
+    return tq_pycodes_add(&r->py, &c, err);
+}
+
 /* Cumulative per-stack totals of record --aggregate: the last record of a stack holds its final figures. */
 static tq_status on_aggregate(struct tq_heap_replay *r, const struct tq_rec *rec, struct tq_err *err)
 {
@@ -205,6 +215,8 @@ static tq_status pass(struct tq_heap_replay *r, struct tq_err *err)
             st = on_module(r, &rec, err);
         else if (rec.type == TQ_REC_AGGREGATE && !r->second)
             st = on_aggregate(r, &rec, err);
+        else if (rec.type == TQ_REC_PYCODE && !r->second)
+            st = on_pycode(r, &rec, err);
         else if (rec.type == TQ_REC_END)
             r->ended = true;
         if (st)
@@ -283,9 +295,49 @@ uint64_t tq_heap_replay_peak_t_ns(const struct tq_heap_replay *r)
     return r->peak_t_ns;
 }
 
+/* A Python frame: "qualname (file.py:line)", with " [GIL released]" for a thread that ran without the GIL. */
+static char *python_frame(struct tq_heap_replay *r, uint64_t ip, int with_line, char *buf, size_t size)
+{
+    uint32_t instr = TQ_PYFRAME_INSTR(ip);
+    const char *nogil = instr & TQ_PYFRAME_NOGIL ? " [GIL released]" : "";
+    const struct tq_pycode *c = tq_pycodes_get(&r->py, TQ_PYFRAME_CODE(ip));
+    if (!c) {
+        snprintf(buf, size, "<python code %u>%s", TQ_PYFRAME_CODE(ip), nogil);
+        return buf;
+    }
+    const char *file = strrchr(c->file, '/');
+    int line = tq_pycode_line(c, instr & ~TQ_PYFRAME_NOGIL);
+    if (with_line && line >= 0)
+        snprintf(buf, size, "%s (%s:%d)%s", c->name, file ? file + 1 : c->file, line, nogil);
+    else
+        snprintf(buf, size, "%s%s", c->name, nogil);
+    return buf;
+}
+
+uint32_t tq_heap_replay_site_frame(const struct tq_heap_replay *r, const struct tq_heap_site *s)
+{
+    (void)r;
+    for (uint32_t i = 0; i < s->depth; i++)
+        if (TQ_IS_PYFRAME(s->ips[i]))
+            return i;
+    return 0;
+}
+
+bool tq_heap_replay_is_python(const struct tq_heap_site *s, uint32_t i)
+{
+    return i < s->depth && TQ_IS_PYFRAME(s->ips[i]);
+}
+
+uint32_t tq_heap_replay_python_unsupported(const struct tq_heap_replay *r)
+{
+    return r->py.unsupported ? r->py.python : 0;
+}
+
 char *tq_heap_replay_frame(struct tq_heap_replay *r, const struct tq_heap_site *s, uint32_t i, int with_line,
                            char *buf, size_t size)
 {
+    if (TQ_IS_PYFRAME(s->ips[i]))
+        return python_frame(r, s->ips[i], with_line, buf, size);
     uint64_t ip = s->ips[i], at = i == 0 ? ip : ip - 1;
     struct tq_symbol sym;
     if (!tq_symbolizer_lookup(r->sym, at, &sym)) {
@@ -305,6 +357,15 @@ char *tq_heap_replay_frame(struct tq_heap_replay *r, const struct tq_heap_site *
 
 bool tq_heap_replay_lookup(struct tq_heap_replay *r, const struct tq_heap_site *s, uint32_t i, struct tq_symbol *out)
 {
+    if (TQ_IS_PYFRAME(s->ips[i])) {
+        const struct tq_pycode *c = tq_pycodes_get(&r->py, TQ_PYFRAME_CODE(s->ips[i]));
+        memset(out, 0, sizeof *out);
+        if (!c)
+            return false;
+        *out = (struct tq_symbol){.function = c->name, .file = c->file, .module = c->file,
+                                  .line = tq_pycode_line(c, TQ_PYFRAME_INSTR(s->ips[i]) & ~TQ_PYFRAME_NOGIL)};
+        return true;
+    }
     return tq_symbolizer_lookup(r->sym, i == 0 ? s->ips[i] : s->ips[i] - 1, out);
 }
 
@@ -327,5 +388,6 @@ void tq_heap_replay_free(struct tq_heap_replay *r)
         free((void *)r->sites[i].pub.ips);
     free(r->sites);
     tq_symbolizer_free(r->sym);
+    tq_pycodes_clear(&r->py);
     free(r);
 }
