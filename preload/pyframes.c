@@ -3,8 +3,8 @@
  * so it is safe inside malloc.
  *
  * At start (the constructor), the running image is asked for _PyRuntime, Py_Version and _PyEval_EvalFrameDefault.
- * Only CPython 3.11 is read (its structure offsets are below, from Include/internal/pycore_*.h of 3.11; the
- * test suite checks them against the installed headers); any other version turns the feature off and says so in
+ * Only CPython 3.11 is read (its structure offsets are in pyframes_layout.h; the test suite checks them against
+ * the installed headers); any other version turns the feature off and says so in
  * the trace (a PYCODE record with id 0). For each stack: this thread's PyThreadState (the interpreter's own
  * thread-specific key, so threads that released the GIL are read too: their frames cannot change until they take it
  * back), then the chain of _PyInterpreterFrame from cframe->current_frame. Each code object becomes one PYCODE
@@ -21,31 +21,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "pyframes_layout.h"
 #include "session.h"
-
-/* CPython 3.11, LP64. */
-enum {
-    RT_TSTATE_CURRENT = 576, /* _PyRuntimeState.gilstate.tstate_current: the thread holding the GIL */
-    RT_AUTOTSS = 592,        /* _PyRuntimeState.gilstate.autoTSSkey: Py_tss_t {int _is_initialized; key _key} */
-    TS_CFRAME = 56,          /* PyThreadState.cframe */
-    CF_CURRENT = 8,          /* _PyCFrame.current_frame */
-    IF_CODE = 32,            /* _PyInterpreterFrame.f_code */
-    IF_PREVIOUS = 48,        /* .previous */
-    IF_PREV_INSTR = 56,      /* .prev_instr (the instruction being executed) */
-    IF_IS_ENTRY = 68,        /* .is_entry: the first frame of a _PyEval_EvalFrameDefault call */
-    OB_TYPE = 8,             /* PyObject.ob_type */
-    OB_SIZE = 16,            /* PyVarObject.ob_size (code objects: code units; bytes: length) */
-    CO_FIRSTLINENO = 72,
-    CO_FILENAME = 112,
-    CO_QUALNAME = 128,
-    CO_LINETABLE = 136,
-    CO_CODE = 184,           /* co_code_adaptive: the bytecode, 2-byte code units */
-    STR_LENGTH = 16,         /* PyASCIIObject.length (code points) */
-    STR_STATE = 32,          /* PyASCIIObject.state: interned:2 kind:3 compact:1 ascii:1 ready:1 */
-    STR_ASCII_DATA = 48,     /* sizeof(PyASCIIObject) */
-    STR_COMPACT_DATA = 72,   /* sizeof(PyCompactUnicodeObject) */
-    BYTES_DATA = 32,         /* PyBytesObject.ob_sval */
-};
 
 #define MAX_PY 64           /* Python frames kept per stack */
 #define NOGIL_BIT TQ_PYFRAME_NOGIL
@@ -101,7 +78,7 @@ void tq_py_init(void)
 
 static int is_a(const char *obj, const void *type)
 {
-    return obj && *(const void *const *)(obj + OB_TYPE) == type;
+    return obj && *(const void *const *)(obj + TQ_PY311_OB_TYPE) == type;
 }
 
 /* A str object as UTF-8 into out (at most cap - 1 bytes, cut at a character); returns the length. */
@@ -109,12 +86,12 @@ static uint32_t utf8_of(const char *s, char *out, uint32_t cap)
 {
     if (!is_a(s, unicode_type))
         return 0;
-    uint8_t state = *(const uint8_t *)(s + STR_STATE);
+    uint8_t state = *(const uint8_t *)(s + TQ_PY311_STR_STATE);
     unsigned kind = (state >> 2) & 7, compact = (state >> 5) & 1, ascii = (state >> 6) & 1;
     if (!compact || !(kind == 1 || kind == 2 || kind == 4))
         return 0;
-    long len = *(const long *)(s + STR_LENGTH);
-    const uint8_t *d = (const uint8_t *)s + (ascii ? STR_ASCII_DATA : STR_COMPACT_DATA);
+    long len = *(const long *)(s + TQ_PY311_STR_LENGTH);
+    const uint8_t *d = (const uint8_t *)s + (ascii ? TQ_PY311_STR_ASCII_DATA : TQ_PY311_STR_COMPACT_DATA);
     uint32_t n = 0;
     for (long i = 0; i < len; i++) {
         uint32_t c = kind == 1 ? d[i] : kind == 2 ? ((const uint16_t *)d)[i] : ((const uint32_t *)d)[i];
@@ -172,15 +149,15 @@ static void put_code_locked(const char *code, uintptr_t table, uint32_t id)
 {
     static char file[MAX_FILE], name[MAX_NAME];
     static uint8_t rec[TQ_REC_HEADER_SIZE + 32 + MAX_FILE + MAX_NAME + MAX_TABLE];
-    struct tq_rec_pycode c = {.id = id, .python = py_version, .first_line = *(const int *)(code + CO_FIRSTLINENO)};
-    c.file_len = utf8_of(*(const char *const *)(code + CO_FILENAME), file, sizeof file);
-    c.name_len = utf8_of(*(const char *const *)(code + CO_QUALNAME), name, sizeof name);
+    struct tq_rec_pycode c = {.id = id, .python = py_version, .first_line = *(const int *)(code + TQ_PY311_CO_FIRSTLINENO)};
+    c.file_len = utf8_of(*(const char *const *)(code + TQ_PY311_CO_FILENAME), file, sizeof file);
+    c.name_len = utf8_of(*(const char *const *)(code + TQ_PY311_CO_QUALNAME), name, sizeof name);
     c.file = file;
     c.name = name;
     const char *t = (const char *)table;
     if (is_a(t, bytes_type)) {
-        long n = *(const long *)(t + OB_SIZE);
-        c.linetable = (const uint8_t *)t + BYTES_DATA;
+        long n = *(const long *)(t + TQ_PY311_OB_SIZE);
+        c.linetable = (const uint8_t *)t + TQ_PY311_BYTES_DATA;
         c.linetable_len = n > 0 && n <= MAX_TABLE ? (uint32_t)n : 0; /* a longer table: lines unknown */
     }
     size_t k = tq_rec_put_pycode(rec, sizeof rec, &c);
@@ -191,7 +168,7 @@ static void put_code_locked(const char *code, uintptr_t table, uint32_t id)
 /* The id of a code object: this thread's cache, else the process table under the session lock. 0 on failure. */
 static uint32_t code_id(const char *code)
 {
-    uintptr_t key = (uintptr_t)code, table = *(const uintptr_t *)(code + CO_LINETABLE);
+    uintptr_t key = (uintptr_t)code, table = *(const uintptr_t *)(code + TQ_PY311_CO_LINETABLE);
     unsigned ep = atomic_load_explicit(&code_epoch, memory_order_relaxed);
     if (my_epoch != ep) {
         memset(my_cache, 0, sizeof my_cache);
@@ -222,7 +199,7 @@ static uint32_t code_id(const char *code)
 /* This thread's PyThreadState, or NULL (no interpreter yet, or a thread Python never ran on). */
 static const char *this_tstate(void)
 {
-    const int *tss = (const int *)(runtime + RT_AUTOTSS);
+    const int *tss = (const int *)(runtime + TQ_PY311_RT_AUTOTSS);
     if (!tss[0])
         return NULL;
     return pthread_getspecific((pthread_key_t)tss[1]);
@@ -233,24 +210,24 @@ int tq_py_merge(const uint64_t *ips, int n, uint64_t *out, int max)
     uint64_t py[MAX_PY];
     int ends[MAX_PY], npy = 0, nends = 0;
     const char *ts = this_tstate();
-    const char *cf = ts ? *(const char *const *)(ts + TS_CFRAME) : NULL;
-    const char *f = cf ? *(const char *const *)(cf + CF_CURRENT) : NULL;
-    uint32_t nogil = ts && *(const char *const *)(runtime + RT_TSTATE_CURRENT) != ts ? NOGIL_BIT : 0;
-    for (; f && npy < MAX_PY; f = *(const char *const *)(f + IF_PREVIOUS)) {
-        const char *code = *(const char *const *)(f + IF_CODE);
+    const char *cf = ts ? *(const char *const *)(ts + TQ_PY311_TS_CFRAME) : NULL;
+    const char *f = cf ? *(const char *const *)(cf + TQ_PY311_CF_CURRENT) : NULL;
+    uint32_t nogil = ts && *(const char *const *)(runtime + TQ_PY311_RT_TSTATE_CURRENT) != ts ? NOGIL_BIT : 0;
+    for (; f && npy < MAX_PY; f = *(const char *const *)(f + TQ_PY311_IF_PREVIOUS)) {
+        const char *code = *(const char *const *)(f + TQ_PY311_IF_CODE);
         if (!is_a(code, code_type))
             break;
         uint32_t id = code_id(code);
         if (!id)
             break;
-        const uint16_t *at = *(const uint16_t *const *)(f + IF_PREV_INSTR);
-        long size = *(const long *)(code + OB_SIZE);
-        long instr = at ? at - (const uint16_t *)(code + CO_CODE) : 0;
+        const uint16_t *at = *(const uint16_t *const *)(f + TQ_PY311_IF_PREV_INSTR);
+        long size = *(const long *)(code + TQ_PY311_OB_SIZE);
+        long instr = at ? at - (const uint16_t *)(code + TQ_PY311_CO_CODE) : 0;
         if (instr < 0 || instr >= size || instr >= (long)NOGIL_BIT)
             instr = 0; /* a frame that has not started (prev_instr is one before the first) */
         uint32_t flags = npy == 0 ? nogil : 0;
         py[npy++] = TQ_PYFRAME(id, (uint32_t)instr | flags);
-        if (*(const char *)(f + IF_IS_ENTRY))
+        if (*(const char *)(f + TQ_PY311_IF_IS_ENTRY))
             ends[nends++] = npy;
     }
     int o = 0, p = 0, g = 0;

@@ -244,7 +244,37 @@ static tq_status replay_to_peak(struct tq_heap_replay *r, struct tq_err *err)
     return TQ_OK;
 }
 
+/* --python-only: every stack keeps its Python frames only (a stack without any keeps its innermost native frame,
+ * so that it still has a name). Fails with TQ_ERR_USAGE when the trace has no Python frames at all. */
+static tq_status keep_python_frames(struct tq_heap_replay *r, struct tq_err *err)
+{
+    bool any = false;
+    for (size_t i = 0; i < r->nsites; i++) {
+        struct tq_heap_site *s = &r->sites[i].pub;
+        uint64_t *ips = (uint64_t *)s->ips;
+        uint32_t k = 0;
+        for (uint32_t j = 0; j < s->depth; j++)
+            if (TQ_IS_PYFRAME(ips[j]))
+                ips[k++] = ips[j];
+        any |= k > 0;
+        if (k > 0 || s->depth == 0)
+            s->depth = k;
+        else
+            s->depth = 1; /* ips[0], the innermost native frame, is where it was */
+    }
+    if (!any)
+        return tq_fail(err, TQ_ERR_USAGE, "%s has no Python frames: --python-only needs a CPython 3.11 process "
+                       "recorded with traceq record --stacks", r->path);
+    return TQ_OK;
+}
+
 tq_status tq_heap_replay_run(const char *path, struct tq_heap_replay **out, struct tq_err *err)
+{
+    return tq_heap_replay_run_opts(path, false, out, err);
+}
+
+tq_status tq_heap_replay_run_opts(const char *path, bool python_only, struct tq_heap_replay **out,
+                                  struct tq_err *err)
 {
     struct tq_heap_replay *r = calloc(1, sizeof *r);
     if (!r)
@@ -265,6 +295,8 @@ tq_status tq_heap_replay_run(const char *path, struct tq_heap_replay **out, stru
         }
         st = replay_to_peak(r, err); /* --aggregate traces carry their peak figures */
     }
+    if (!st && python_only)
+        st = keep_python_frames(r, err);
     if (st) {
         tq_heap_replay_free(r);
         return st;

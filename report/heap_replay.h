@@ -34,6 +34,11 @@ struct tq_heap_replay; /* opaque */
  * above 2^24, TQ_ERR_NOMEM. *out is the caller's: free with tq_heap_replay_free. */
 tq_status tq_heap_replay_run(const char *path, struct tq_heap_replay **out, struct tq_err *err);
 
+/* The same; with python_only, stacks keep their Python frames only (see keep_python_frames): TQ_ERR_USAGE when
+ * the trace has none. */
+tq_status tq_heap_replay_run_opts(const char *path, bool python_only, struct tq_heap_replay **out,
+                                  struct tq_err *err);
+
 /* Sites, by stack id (0..count-1); ids never used have all figures 0. Can't fail. */
 size_t tq_heap_replay_count(const struct tq_heap_replay *r);
 const struct tq_heap_site *tq_heap_replay_site(const struct tq_heap_replay *r, size_t i);

@@ -132,9 +132,14 @@ static tq_status collect(struct tq_heap_replay *r, struct tq_sites *out, struct 
 
 tq_status tq_sites_load(const char *path, struct tq_sites *out, struct tq_err *err)
 {
+    return tq_sites_load_opts(path, false, out, err);
+}
+
+tq_status tq_sites_load_opts(const char *path, bool python_only, struct tq_sites *out, struct tq_err *err)
+{
     memset(out, 0, sizeof *out);
     struct tq_heap_replay *r;
-    TQ_TRY(tq_heap_replay_run(path, &r, err));
+    TQ_TRY(tq_heap_replay_run_opts(path, python_only, &r, err));
     out->peak = tq_heap_replay_peak(r);
     out->peak_t_ns = tq_heap_replay_peak_t_ns(r);
     out->aggregated = tq_heap_replay_aggregated(r);

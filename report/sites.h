@@ -48,6 +48,9 @@ enum tq_site_order {
  * out is filled on success; release it with tq_sites_clear. */
 tq_status tq_sites_load(const char *path, struct tq_sites *out, struct tq_err *err);
 
+/* The same; with python_only, native frames are folded away (tq_heap_replay_run_opts). */
+tq_status tq_sites_load_opts(const char *path, bool python_only, struct tq_sites *out, struct tq_err *err);
+
 /* Sort the sites, biggest first (by key: alphabetical). Can't fail. */
 void tq_sites_sort(struct tq_sites *s, enum tq_site_order order);
 
