@@ -15,6 +15,7 @@
 #include "../runner/journal.h"
 #include "../runner/opjob.h"
 #include "../runner/runner.h"
+#include "../common/process.h"
 #include "cli.h"
 #ifdef TQ_HAVE_MPI
 #include "../runner/mpi_run.h"
@@ -282,7 +283,7 @@ static void run_print_report(const struct tq_run_setup *s, const struct tq_runne
         for (int sig = 1; sig < TQ_RUNNER_NSIG; sig++)
             if (r->crash_signal[sig]) {
                 char name[32];
-                tq_runner_signal_abbrev(sig, name, sizeof name);
+                tq_proc_signal_name(sig, name, sizeof name);
                 printf(" %zu x %s (%s)", r->crash_signal[sig], name, strsignal(sig));
             }
         putchar('\n');
