@@ -63,10 +63,10 @@ static int journal_unseal(char *line)
     size_t len = strlen(line);
     if (len < 10 || line[len - 10] != ' ' || line[len - 9] != '#')
         return -1;
-    char *end;
-    unsigned long sum = strtoul(line + len - 8, &end, 16);
-    if (*end || line[len - 8] == '-' || line[len - 8] == '+' || line[len - 8] == ' ')
-        return -1;
+    for (size_t i = len - 8; i < len; i++)
+        if (!((line[i] >= '0' && line[i] <= '9') || (line[i] >= 'a' && line[i] <= 'f')))
+            return -1;
+    unsigned long sum = strtoul(line + len - 8, NULL, 16);
     line[len - 10] = 0;
     return (unsigned long)XXH32(line, len - 10, 0) == sum ? 0 : -1;
 }
