@@ -36,6 +36,12 @@ struct tq_cg_stats {
  * cgroupfs tree). Fails with TQ_ERR_LIMIT and a message saying why for each hierarchy (not root, no memory
  * controller, not writable, shared with other processes) when none is usable. Caller frees with tq_cg_root_free. */
 tq_status tq_cg_root_create(tq_cg_root **out, struct tq_err *err);
+/* For a command's main (traceq run): when no memory cgroup can be made here, systemd-run exists and a user
+ * manager answers (a probe `systemd-run --user --scope -p Delegate=yes -- true` succeeds), run the same command
+ * again inside `systemd-run --user --scope -p Delegate=yes --quiet -- /proc/self/exe ARGS...` (exec: same pid,
+ * same exit code; args: the nargs arguments after the program's name, e.g. "run" "--op" ...), where the runner finds its own scope delegated and writable. TRACEQ_DELEGATED=1 marks the new
+ * process, which never asks again. Returns (doing nothing) when not needed or not possible. (cgroup_scope.c) */
+void tq_cg_reexec_in_scope(int nargs, char **args);
 /* Which hierarchy the root lives in. Can't fail. */
 enum tq_cg_version tq_cg_root_version(const tq_cg_root *root);
 /* Directory of the run's parent group. Can't fail. */

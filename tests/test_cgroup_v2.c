@@ -238,3 +238,38 @@ Test(cgroup_v2, unprivileged_user_gets_the_watchdog, .timeout = 300)
     free(bin);
     free(dir);
 }
+
+/* With no memory cgroup at hand, `traceq run` asks systemd for a delegated scope: a probe, then the same command
+ * again under `systemd-run --user --scope -p Delegate=yes` (a fake systemd-run on PATH logs and execs it). The new
+ * process is marked and never asks again: here its scope has no cgroup either, so the watchdog holds the limit. */
+Test(cgroup_v2, no_cgroup_reruns_the_command_in_a_delegated_systemd_scope)
+{
+    char run[4400], bin[4300], cmd[16384], *out = NULL, *err = NULL;
+    char *own = fake_tree(run, sizeof run), *dir = tq_tmpdir();
+    put(own, "cgroup.controllers", "cpu pids\n"); /* no memory: no cgroup can be made */
+    snprintf(bin, sizeof bin, "%s/bin", dir);
+    cr_assert_eq(mkdir(bin, 0755), 0);
+    put(bin, "systemd-run", "#!/bin/sh\necho \"$*\" >> \"$FAKE_SYSTEMD_LOG\"\n"
+                            "while [ \"$#\" -gt 0 ] && [ \"$1\" != \"--\" ]; do shift; done\nshift\nexec \"$@\"\n");
+    cr_assert_eq(tq_runf("chmod 0755 '%s/systemd-run' && cd '%s' && '%s' synth --shape 16x16x16 -o in.npy >/dev/null",
+                         bin, dir, tq_build_path("traceq")), 0);
+    snprintf(cmd, sizeof cmd, "cd '%s' && PATH='%s':\"$PATH\" FAKE_SYSTEMD_LOG='%s/log' TRACEQ_CGROUP_ROOT='%s' '%s' "
+             "run --op gaussian --input in.npy --output out.npy --chunks none --memory-per-worker 256MiB --json", dir,
+             bin, dir, own, tq_build_path("traceq"));
+    int rc = tq_run(cmd, &out, &err);
+    cr_assert_eq(rc, 0, "rc %d: %s %s", rc, out, err);
+    cr_assert(strstr(out, "RSS watchdog") != NULL, "%s", out);
+    char *log = get(dir, "log");
+    cr_assert(!strncmp(log, "--user --scope -p Delegate=yes --quiet -- true\n", 47), "no probe first: %s", log);
+    const char *second = strchr(log, '\n') + 1;
+    cr_assert(!strncmp(second, "--user --scope -p Delegate=yes --quiet -- /", 43) &&
+              strstr(second, " run --op gaussian --input in.npy ") != NULL, "not rerun in a scope: %s", log);
+    cr_assert_null(strchr(strchr(second, '\n') + 1, '\n'), "asked systemd again from inside the scope: %s", log);
+    free(log);
+    free(out);
+    free(err);
+    tq_rmtree(dir);
+    tq_rmtree(own);
+    free(dir);
+    free(own);
+}

@@ -12,6 +12,7 @@
 #include "../model/plan.h"
 #include "../runner/run_plan.h"
 #include "../common/units.h"
+#include "../runner/cgroup.h"
 #include "../runner/journal.h"
 #include "../runner/opjob.h"
 #include "../runner/runner.h"
@@ -377,6 +378,8 @@ int cmd_run(int argc, char **argv)
             return rc;
     if ((rc = run_check_args(&a, argc, argv)) >= 0)
         return rc;
+    if (a.enforce != TQ_ENFORCE_WATCHDOG && !a.mpi && !(a.memory_given && !a.memory))
+        tq_cg_reexec_in_scope(argc, argv); /* returns unless systemd can give a non-root user a delegated cgroup */
 #ifdef TQ_HAVE_MPI
     struct tq_err merr = {0};
     if (a.mpi && tq_mpi_start(&merr))
