@@ -223,7 +223,7 @@ static void exp_once(const struct tq_exp_config *a, const char *op, const char *
     /* A failed run keeps its journal and partial output for --resume; the experiment starts over instead. */
     char journal[PATH_MAX + 16];
     snprintf(journal, sizeof journal, "%s.journal", out);
-    tq_journal_discard(journal, NULL);
+    tq_journal_discard(journal, out, NULL);
 }
 
 static int cmp_double(const void *x, const void *y)
