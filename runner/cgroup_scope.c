@@ -25,9 +25,10 @@ void tq_cg_reexec_in_scope(int nargs, char **args)
     }
     /* Is a user manager there to make the scope? A probe costs one short child. */
     char *probe[] = {"systemd-run", "--user", "--scope", "-p", "Delegate=yes", "--quiet", "--", "true", NULL};
-    struct tq_spawn_opts po = {.argv = probe};
-    struct tq_spawn_result pr;
-    if (tq_spawn_run(&po, &pr, NULL) != TQ_OK || pr.status != 0)
+    struct tq_proc_spec po = {.argv = probe, .null_stdin = 1, .log_path = "/dev/null"};
+    struct tq_proc_result pr;
+    struct tq_err err = {0};
+    if (tq_proc_run(&po, 0, NULL, NULL, &pr, &err) != TQ_OK || pr.code != 0)
         return;
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
