@@ -175,7 +175,8 @@ Test(components, component_model_file_round_trips_and_version1_still_reads)
     cr_assert_eq(tq_model_read(old, NULL, &b, NULL), TQ_OK);
     cr_assert_eq(b.ncomp, 0);
     cr_assert_eq(b.extrap_rel, 0);
-    cr_assert(tq_runf("%s/traceq predict --model %s --shape 240x240x240 >/dev/null 2>&1", getenv("TQ_BUILD"), old) == 0);
+    cr_assert(tq_runf("%s/traceq predict --model %s --shape 240x240x240 >/dev/null 2>&1", getenv("TQ_BUILD"), old) ==
+              0);
     /* a version 2 component file naming an unknown component is rejected */
     f = fopen(old, "w");
     fputs("{\"format\":\"traceq-model\",\"version\":2,\"op\":\"gaussian\",\"target\":\"peak_rss_bytes\","

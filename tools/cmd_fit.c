@@ -232,7 +232,8 @@ static void fit_print_components(const struct tq_component_fit *cf, const struct
         if (v > pts[hi].shape[0] * pts[hi].shape[1] * pts[hi].shape[2])
             hi = i;
     }
-    printf("\ncomponents: peak = baseline %.3f MiB + the components below\n", cf->baseline / 1048576.0);
+    printf("\ncomponents (the model -o saves): peak = baseline %.3f MiB + the components below\n",
+           cf->baseline / 1048576.0);
     for (int k = 0; k < TQ_NCOMP; k++) {
         if (!cf->use[k])
             continue;
