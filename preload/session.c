@@ -122,11 +122,14 @@ static void session_start(int forked)
         tq_session_say("cannot create a trace in %s: %s", tq_sess.set.output_dir, strerror(-fd));
         return;
     }
+    int high = tq_fd_place_high(fd); /* out of the program's way: its first open() still gets 3 (hooks_fd.c) */
+    if (high >= 0)
+        fd = high;
     if (tq_writer_open(&tq_sess.w, fd)) {
         close(fd);
         return;
     }
-    tq_sess.statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    tq_session_fds_start();
     put_process(forked);
     tq_stacks_start_locked();
     tq_sampler_sample_locked(0);
@@ -265,7 +268,7 @@ static void fork_child(void)
     tq_writer_close(&tq_sess.w);
     if (tq_sess.statm_fd >= 0)
         close(tq_sess.statm_fd);
-    tq_sess.statm_fd = -1;
+    __atomic_store_n(&tq_sess.statm_fd, -1, __ATOMIC_RELAXED);
     if (was_active && tq_sess.set.follow_fork) {
         tq_counters_reset_for_child();
         tq_stacks_reset_child();
@@ -353,6 +356,7 @@ static void __attribute__((constructor)) tq_session_init(int argc, char **argv, 
             memcpy(tq_sess.set.output_dir, abs, sizeof abs);
     }
     tq_counters_register_thread();
+    tq_fd_hooks_init();
     if (tq_sess.set.stacks)
         tq_stacks_init(tq_sess.set.aggregate);
     pthread_atfork(fork_prepare, fork_parent, fork_child);

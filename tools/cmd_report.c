@@ -30,7 +30,7 @@ static const char *fmt_b(uint64_t b, char *buf)
 
 static void print_one(const struct tq_trace_summary *s)
 {
-    char a[32], b[32], c[32], line[512];
+    char a[32], b[32], c[32], line[1024];
     printf("== %s\n", s->path);
     printf("process     pid %u, parent %u%s: %s\n", s->pid, s->ppid, (s->flags & TQ_PROC_FORKED) ? " (forked)" : "",
            s->exe);
@@ -51,7 +51,10 @@ static void print_one(const struct tq_trace_summary *s)
             printf("%s%s %llu", sep, tq_call_name(i), (unsigned long long)s->calls[i]);
             sep = ", ";
         }
-    printf("%s\nending      %s\n\n", *sep == ',' ? ")" : "", tq_trace_summary_ending(s, line, sizeof line));
+    printf("%s\n", *sep == ',' ? ")" : "");
+    if (s->gaps)
+        printf("descriptor  %s\n", tq_trace_summary_gaps(s, line, sizeof line));
+    printf("ending      %s\n\n", tq_trace_summary_ending(s, line, sizeof line));
 }
 
 /* Print the traces whose parent is ppid (exec chains of one pid on one line), depth-first. */

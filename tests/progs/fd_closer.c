@@ -1,0 +1,162 @@
+/* fd_closer.c - a program that does to its file descriptors what daemons, shells and Python's subprocess do, then
+ * allocates 200 MiB, for tests/test_shim_fds.c. Usage: fd_closer MODE. Exit 0 when the program saw what it would
+ * without the shim; 3 when a descriptor was not what it asked for; 2 on usage errors. Prints "pid P". */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define BIG ((size_t)200 << 20)
+
+/* 200 MiB on the heap, touched, held a moment (so a 10 ms sampler sees it), freed. */
+static void allocate(void)
+{
+    volatile char *p = malloc(BIG); /* volatile: the touching is not optimized away before free */
+    if (!p)
+        exit(1);
+    for (size_t i = 0; i < BIG; i += 4096)
+        p[i] = 1;
+    usleep(100 * 1000);
+    free((void *)p);
+}
+
+/* Whether fd is /dev/null (what the program dup2'd onto it). */
+static int is_null(int fd, const struct stat *null)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == null->st_rdev;
+}
+
+/* dup2 /dev/null onto every descriptor number in [lo, hi], then check each one is /dev/null. */
+static int dup2_null_over(int lo, int hi)
+{
+    int n = open("/dev/null", O_RDWR);
+    struct stat null;
+    if (n < 0 || fstat(n, &null))
+        return 1;
+    for (int fd = lo; fd <= hi; fd++)
+        if (fd != n && dup2(n, fd) != fd) {
+            printf("dup2 onto %d failed\n", fd);
+            return 3;
+        }
+    for (int fd = lo; fd <= hi; fd++)
+        if (!is_null(fd, &null)) {
+            printf("descriptor %d is not /dev/null\n", fd);
+            return 3;
+        }
+    return 0;
+}
+
+/* dup2 /dev/null onto every descriptor the process holds above 2 (the shim's own included, wherever they are). */
+static int dup2_null_over_all_open(void)
+{
+    int want[64], k = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return 1;
+    int dfd = dirfd(d);
+    for (struct dirent *e; (e = readdir(d)) && k < 64;) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] != '.' && fd > 2 && fd != dfd)
+            want[k++] = fd;
+    }
+    closedir(d);
+    int n = open("/dev/null", O_RDWR);
+    struct stat null;
+    if (n < 0 || fstat(n, &null))
+        return 1;
+    for (int i = 0; i < k; i++)
+        if (want[i] != n && dup2(n, want[i]) != want[i])
+            return 3;
+    for (int i = 0; i < k; i++)
+        if (!is_null(want[i], &null)) {
+            printf("descriptor %d is not /dev/null\n", want[i]);
+            return 3;
+        }
+    printf("took %d descriptors\n", k);
+    return 0;
+}
+
+/* The first open() gets 3, as without the shim; again after closing everything. */
+static int lowest_fd(void)
+{
+    int a = open("/dev/null", O_RDONLY);
+    if (a != 3) {
+        printf("first open got %d, not 3\n", a);
+        return 3;
+    }
+    for (int fd = 3; fd < 4096; fd++)
+        close(fd);
+    int b = open("/dev/null", O_RDONLY);
+    int c = open("/dev/null", O_RDONLY);
+    if (b != 3 || c != 4) {
+        printf("after closing all, open got %d and %d, not 3 and 4\n", b, c);
+        return 3;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2)
+        return 2;
+    const char *m = argv[1];
+    printf("pid %d\n", (int)getpid());
+    fflush(stdout);
+    int rc = 0;
+    if (!strcmp(m, "close_loop")) {
+        for (int fd = 3; fd < 4096; fd++)
+            close(fd);
+    } else if (!strcmp(m, "close_range")) {
+        if (close_range(3, ~0U, 0))
+            return 1;
+    } else if (!strcmp(m, "closefrom")) {
+        closefrom(3);
+    } else if (!strcmp(m, "raw_close")) { /* system calls the shim cannot interpose (Go, seccomp'd helpers) */
+        for (int fd = 3; fd < 4096; fd++)
+            syscall(SYS_close, fd);
+    } else if (!strcmp(m, "raw_dup2")) {
+        int n = open("/dev/null", O_RDWR);
+        for (int fd = 3; fd < 4096; fd++)
+            if (fd != n)
+                syscall(SYS_dup2, n, fd);
+    } else if (!strcmp(m, "chdir_raw_close")) {
+        if (chdir("/"))
+            return 1;
+        for (int fd = 3; fd < 4096; fd++)
+            syscall(SYS_close, fd);
+    } else if (!strcmp(m, "dup2_null")) {
+        rc = dup2_null_over(3, 1023);
+    } else if (!strcmp(m, "dup2_null_all_open")) {
+        rc = dup2_null_over_all_open();
+    } else if (!strcmp(m, "lowest_fd")) {
+        rc = lowest_fd();
+    } else if (!strcmp(m, "setuid_raw_close")) { /* drop root, then lose the descriptor */
+        if (setgid(65534) || setuid(65534))
+            return 1;
+        for (int fd = 3; fd < 4096; fd++)
+            syscall(SYS_close, fd);
+    } else if (!strcmp(m, "hold")) { /* 200 MiB live, then wait to be killed */
+        volatile char *p = malloc(BIG);
+        if (!p)
+            return 1;
+        for (size_t i = 0; i < BIG; i += 4096)
+            p[i] = 1;
+        printf("ready\n");
+        fflush(stdout);
+        for (;;)
+            pause();
+    } else {
+        return 2;
+    }
+    if (rc)
+        return rc;
+    allocate();
+    printf("done\n");
+    return 0;
+}
