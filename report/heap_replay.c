@@ -24,6 +24,7 @@ struct tq_heap_replay {
     size_t nsites;
     struct tq_symbolizer *sym;
     uint64_t total_live, peak_live, peak_t_ns, peak_event, event, events_with_stack;
+    uint64_t end_live, last_t_ns; /* after the first pass: live heap where the trace ends, last heap event time */
     bool second; /* second pass: stop after event number peak_event */
     bool aggregated; /* AGGREGATE records seen (record --aggregate) */
 };
@@ -98,6 +99,8 @@ static tq_status replay(struct tq_heap_replay *r, const struct tq_event *ev, str
     }
     r->events_with_stack += ev->stack_id != 0;
     r->event++;
+    if (!r->second && ev->t_ns > r->last_t_ns)
+        r->last_t_ns = ev->t_ns;
     if (!r->second && r->total_live > r->peak_live) {
         r->peak_live = r->total_live;
         r->peak_event = r->event;
@@ -232,8 +235,12 @@ tq_status tq_heap_replay_run(const char *path, struct tq_heap_replay **out, stru
     if (!st && r->events_with_stack == 0 && !r->aggregated)
         st = tq_fail(err, TQ_ERR_USAGE, "%s was recorded without stacks; record it with traceq record --stacks",
                      path);
-    if (!st && !r->aggregated) /* --aggregate traces carry their peak figures */
+    if (!st && !r->aggregated) { /* --aggregate traces carry their peak figures */
+        for (size_t i = 0; i < r->nsites; i++) /* the first pass ran to the end: what each stack holds there */
+            r->sites[i].pub.end_bytes = r->sites[i].live;
+        r->end_live = r->total_live;
         st = replay_to_peak(r, err);
+    }
     if (st) {
         tq_heap_replay_free(r);
         return st;
@@ -262,6 +269,16 @@ uint64_t tq_heap_replay_peak(const struct tq_heap_replay *r)
 uint64_t tq_heap_replay_peak_t_ns(const struct tq_heap_replay *r)
 {
     return r->peak_t_ns;
+}
+
+uint64_t tq_heap_replay_end(const struct tq_heap_replay *r)
+{
+    return r->end_live;
+}
+
+uint64_t tq_heap_replay_end_t_ns(const struct tq_heap_replay *r)
+{
+    return r->last_t_ns;
 }
 
 char *tq_heap_replay_frame(struct tq_heap_replay *r, const struct tq_heap_site *s, uint32_t i, int with_line,

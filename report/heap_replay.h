@@ -19,6 +19,8 @@ struct tq_heap_site {
     uint64_t peak_bytes;      /* held when the total live heap peaked */
     uint64_t allocated_bytes; /* all bytes allocated (a realloc counts its new size) */
     uint64_t calls;           /* allocation calls (malloc, calloc, realloc, memalign family) */
+    uint64_t end_bytes;       /* held where the trace ends: at exit, or at the last flush of a process that did not
+                               * exit (killed); 0 for --aggregate traces (not recorded) */
 };
 
 struct tq_heap_replay; /* opaque */
@@ -37,6 +39,10 @@ const struct tq_heap_site *tq_heap_replay_site(const struct tq_heap_replay *r, s
 /* Total live heap at the peak, and when (ns since the trace started). Can't fail. */
 uint64_t tq_heap_replay_peak(const struct tq_heap_replay *r);
 uint64_t tq_heap_replay_peak_t_ns(const struct tq_heap_replay *r);
+
+/* Total live heap where the trace ends, and the time of the last heap event (0 for --aggregate). Can't fail. */
+uint64_t tq_heap_replay_end(const struct tq_heap_replay *r);
+uint64_t tq_heap_replay_end_t_ns(const struct tq_heap_replay *r);
 
 /* Name frame i of a site into buf: the function when its module's symbols can be read (frames past the
  * innermost are return addresses, so ip - 1 is looked up), else "module+0xOFFSET", else "0x...". With

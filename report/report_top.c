@@ -10,7 +10,10 @@ static void print_rows(FILE *out, const struct tq_sites *s, int n, enum tq_site_
     char a[32];
     for (size_t i = 0; i < s->n && i < (size_t)n; i++) {
         const struct tq_site *x = &s->v[i];
-        uint64_t fig = order == TQ_SITES_BY_PEAK ? x->peak : order == TQ_SITES_BY_ALLOCATED ? x->allocated : x->calls;
+        uint64_t fig = order == TQ_SITES_BY_PEAK        ? x->peak
+                       : order == TQ_SITES_BY_ALLOCATED ? x->allocated
+                       : order == TQ_SITES_BY_END       ? x->end
+                                                        : x->calls;
         if (fig == 0)
             break;
         if (order == TQ_SITES_BY_CALLS)
@@ -43,16 +46,31 @@ void tq_report_top_print(FILE *out, struct tq_sites *s, int n)
     fprintf(out, "\n");
 }
 
+void tq_report_top_print_end(FILE *out, struct tq_sites *s, int n, uint64_t last_flush_ns)
+{
+    char a[32];
+    if (s->aggregated) {
+        fprintf(out, "heap held where the trace ends: not recorded by --aggregate (record with --stacks)\n\n");
+        return;
+    }
+    tq_sites_sort(s, TQ_SITES_BY_END);
+    fprintf(out, "top %d sites by heap still held where the trace ends (%s as of its last flush at %.3f s: the "
+                 "process did not exit):\n",
+            n, tq_format_bytes(s->end, a, sizeof a), last_flush_ns / 1e9);
+    print_rows(out, s, n, TQ_SITES_BY_END);
+    fprintf(out, "\n");
+}
+
 static json_t *rows_json(struct tq_sites *s, int n, enum tq_site_order order)
 {
     tq_sites_sort(s, order);
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < s->n && i < (size_t)n; i++) {
         const struct tq_site *x = &s->v[i];
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "site", x->key, "module", x->module,
-                                             "callers", x->callers, "peak_bytes", (json_int_t)x->peak,
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "site", x->key, "module",
+                                             x->module, "callers", x->callers, "peak_bytes", (json_int_t)x->peak,
                                              "allocated_bytes", (json_int_t)x->allocated, "calls",
-                                             (json_int_t)x->calls));
+                                             (json_int_t)x->calls, "end_bytes", (json_int_t)x->end));
     }
     return arr;
 }
@@ -67,5 +85,10 @@ json_t *tq_report_top_json(struct tq_sites *s, int n)
     json_object_set_new(o, "peak", rows_json(s, n, TQ_SITES_BY_PEAK));
     json_object_set_new(o, "allocated", rows_json(s, n, TQ_SITES_BY_ALLOCATED));
     json_object_set_new(o, "calls", rows_json(s, n, TQ_SITES_BY_CALLS));
+    if (!s->aggregated) { /* what was held where the trace ends: a killed process's last flush (issue 15) */
+        json_object_set_new(o, "end_bytes", json_integer((json_int_t)s->end));
+        json_object_set_new(o, "end_t_ns", json_integer((json_int_t)s->end_t_ns));
+        json_object_set_new(o, "end", rows_json(s, n, TQ_SITES_BY_END));
+    }
     return o;
 }

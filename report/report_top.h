@@ -3,6 +3,7 @@
 #define TQ_REPORT_TOP_H
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "sites.h"
@@ -10,7 +11,12 @@
 /* Print the top n sites by heap held at the peak, by bytes allocated and by calls to out (sorting s). Can't fail. */
 void tq_report_top_print(FILE *out, struct tq_sites *s, int n);
 
-/* The same as a JSON object {"peak": [...], "allocated": [...], "calls": [...], totals}. NULL when memory
+/* Print the top n sites by heap held where the trace ends (for a trace without exit: what the process held at its
+ * last flush, last_flush_ns after the trace started), sorting s. Can't fail. */
+void tq_report_top_print_end(FILE *out, struct tq_sites *s, int n, uint64_t last_flush_ns);
+
+/* The same as a JSON object {"peak": [...], "allocated": [...], "calls": [...], "end": [...] (not for
+ * --aggregate traces), totals}. NULL when memory
  * runs out. */
 json_t *tq_report_top_json(struct tq_sites *s, int n);
 

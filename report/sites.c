@@ -63,7 +63,7 @@ static tq_status collect(struct tq_heap_replay *r, struct tq_sites *out, struct 
             snprintf(name, sizeof name, "(no stack)");
         v[k] = (struct tq_site){.key = strdup(name), .module = strdup(known ? base_name(sym.module) : ""),
                                 .callers = hs->depth ? callers_of(r, hs) : strdup(""), .peak = hs->peak_bytes,
-                                .allocated = hs->allocated_bytes, .calls = hs->calls};
+                                .allocated = hs->allocated_bytes, .calls = hs->calls, .end = hs->end_bytes};
         best[k] = hs->peak_bytes ? hs->peak_bytes : hs->allocated_bytes;
         out->n = ++k;
         out->allocated += hs->allocated_bytes;
@@ -96,6 +96,7 @@ static tq_status collect(struct tq_heap_replay *r, struct tq_sites *out, struct 
             d->peak += pv[i].s.peak;
             d->allocated += pv[i].s.allocated;
             d->calls += pv[i].s.calls;
+            d->end += pv[i].s.end;
             if (pv[i].w > wj) {
                 free(d->callers);
                 d->callers = pv[i].s.callers;
@@ -126,6 +127,8 @@ tq_status tq_sites_load(const char *path, struct tq_sites *out, struct tq_err *e
     out->peak = tq_heap_replay_peak(r);
     out->peak_t_ns = tq_heap_replay_peak_t_ns(r);
     out->aggregated = tq_heap_replay_aggregated(r);
+    out->end = tq_heap_replay_end(r);
+    out->end_t_ns = tq_heap_replay_end_t_ns(r);
     tq_status st = collect(r, out, err);
     tq_heap_replay_free(r);
     if (st)
@@ -151,11 +154,18 @@ static int by_calls(const void *a, const void *b)
     return x->calls != y->calls ? (x->calls < y->calls ? 1 : -1) : strcmp(x->key, y->key);
 }
 
+static int by_end(const void *a, const void *b)
+{
+    const struct tq_site *x = a, *y = b;
+    return x->end != y->end ? (x->end < y->end ? 1 : -1) : strcmp(x->key, y->key);
+}
+
 void tq_sites_sort(struct tq_sites *s, enum tq_site_order order)
 {
     int (*cmp)(const void *, const void *) = order == TQ_SITES_BY_PEAK        ? by_peak
                                              : order == TQ_SITES_BY_ALLOCATED ? by_allocated
                                              : order == TQ_SITES_BY_CALLS     ? by_calls
+                                             : order == TQ_SITES_BY_END       ? by_end
                                                                               : by_key;
     if (s->n)
         qsort(s->v, s->n, sizeof *s->v, cmp);

@@ -19,7 +19,8 @@ static void report_usage(FILE *f)
                "  --json      write the same as one JSON object on stdout   [Default: text]\n"
                "  --top N     also list the N allocation sites (function, file:line, module) that held the most\n"
                "              heap at the peak, allocated the most bytes, made the most calls; needs traces\n"
-               "              recorded with --stacks or --aggregate                     [Default: off]\n"
+               "              recorded with --stacks or --aggregate; for a trace that ends without exit\n"
+               "              (killed), also the sites holding heap at its last flush  [Default: off]\n"
                "  -h, --help  show this help\n");
 }
 
@@ -187,6 +188,8 @@ int cmd_report(int argc, char **argv)
             print_one(&s[i]);
             if (top)
                 tq_report_top_print(stdout, &sites[i], top);
+            if (top && s[i].ending == TQ_ENDED_UNKNOWN) /* killed: what held the memory when it died */
+                tq_report_top_print_end(stdout, &sites[i], top, s[i].duration_ns);
         }
         if (n > 1)
             print_totals(s, n);

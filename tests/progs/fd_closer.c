@@ -25,6 +25,26 @@ static void allocate(void)
     free((void *)p);
 }
 
+/* 150 MiB allocated, touched and freed: the peak of mode "hold". */
+static __attribute__((noinline)) void hold_temporary(void)
+{
+    volatile char *p = malloc((size_t)150 << 20);
+    if (!p)
+        exit(1);
+    for (size_t i = 0; i < ((size_t)150 << 20); i += 4096)
+        p[i] = 1;
+    free((void *)p);
+}
+
+/* 50 MiB allocated and never freed: what mode "hold" holds when it is killed. */
+static __attribute__((noinline)) volatile char *hold_forever(void)
+{
+    volatile char *p = malloc((size_t)50 << 20);
+    for (size_t i = 0; p && i < ((size_t)50 << 20); i += 4096)
+        p[i] = 1;
+    return p;
+}
+
 /* Whether fd is /dev/null (what the program dup2'd onto it). */
 static int is_null(int fd, const struct stat *null)
 {
@@ -141,12 +161,10 @@ int main(int argc, char **argv)
             return 1;
         for (int fd = 3; fd < 4096; fd++)
             syscall(SYS_close, fd);
-    } else if (!strcmp(m, "hold")) { /* 200 MiB live, then wait to be killed */
-        volatile char *p = malloc(BIG);
-        if (!p)
+    } else if (!strcmp(m, "hold")) { /* a 150 MiB peak, then 50 MiB held while waiting to be killed */
+        hold_temporary();
+        if (!hold_forever())
             return 1;
-        for (size_t i = 0; i < BIG; i += 4096)
-            p[i] = 1;
         printf("ready\n");
         fflush(stdout);
         for (;;)
