@@ -16,25 +16,32 @@ static int owner(void)
     return tq_sess.active && (pid_t)syscall(SYS_getpid) == tq_sess.pid;
 }
 
+/* Whether descriptor fd is the file dev/ino. After a raw close the number may already be the program's own file
+ * (the shim only notices at its next flush): that one is the program's to close or replace. */
+static int is_file(int fd, unsigned long long dev, unsigned long long ino)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 int tq_session_owns_fd(int fd)
 {
     if (fd < 0)
         return 0;
-    if (fd != __atomic_load_n(&tq_sess.w.fd, __ATOMIC_RELAXED) &&
-        fd != __atomic_load_n(&tq_sess.statm_fd, __ATOMIC_RELAXED))
+    int trace = fd == __atomic_load_n(&tq_sess.w.fd, __ATOMIC_RELAXED);
+    if (!trace && fd != __atomic_load_n(&tq_sess.statm_fd, __ATOMIC_RELAXED))
         return 0;
-    return owner();
+    return owner() && (trace ? is_file(fd, tq_sess.w.dev, tq_sess.w.ino)
+                             : is_file(fd, tq_sess.statm_dev, tq_sess.statm_ino));
 }
 
 int tq_session_fds(int out[2])
 {
-    if (!owner())
-        return 0;
     int a = __atomic_load_n(&tq_sess.w.fd, __ATOMIC_RELAXED), b = __atomic_load_n(&tq_sess.statm_fd, __ATOMIC_RELAXED);
     int n = 0;
-    if (a >= 0)
+    if (tq_session_owns_fd(a))
         out[n++] = a;
-    if (b >= 0 && b != a)
+    if (b != a && tq_session_owns_fd(b))
         out[n++] = b;
     if (n == 2 && out[0] > out[1]) {
         out[0] = b;
@@ -65,19 +72,24 @@ static int reopen_trace(void *arg, struct tq_rec_gap *gap)
     }
     fcntl(fd, F_SETFL, O_APPEND);
     int high = tq_fd_place_high(fd);
-    if (high >= 0)
+    if (high >= 0) /* else it keeps a low number: better than losing the trace */
         fd = high;
     tq_session_say("the program %s the trace's descriptor %d; reopened %s", how, gap->fd, tq_sess.path);
     return fd;
 }
 
-/* Open /proc/self/statm out of the program's way and remember which file it is. */
-static void open_statm(void)
+/* Open /proc/self/statm out of the program's way and remember which file it is. Later reopenings (at_start 0)
+ * never keep a low number, which the program's next open() would expect to get: no room up there, no statm. */
+static void open_statm(int at_start)
 {
     int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     int high = tq_fd_place_high(fd);
-    if (high >= 0)
+    if (high >= 0) {
         fd = high;
+    } else if (fd >= 0 && !at_start) {
+        close(fd);
+        fd = -1;
+    }
     struct stat st;
     if (fd >= 0 && fstat(fd, &st) == 0) {
         tq_sess.statm_dev = (unsigned long long)st.st_dev;
@@ -90,17 +102,15 @@ void tq_session_fds_start(void)
 {
     tq_sess.w.reopen = reopen_trace;
     tq_sess.creds_noted = 0;
-    open_statm();
+    open_statm(1);
 }
 
 void tq_session_check_statm_locked(void)
 {
     int fd = tq_sess.statm_fd;
-    struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && (unsigned long long)st.st_dev == tq_sess.statm_dev &&
-        (unsigned long long)st.st_ino == tq_sess.statm_ino)
+    if (fd >= 0 && is_file(fd, tq_sess.statm_dev, tq_sess.statm_ino))
         return;
-    open_statm(); /* the old number is gone or someone else's file now: never read or close it again */
+    open_statm(0); /* the old number is gone or someone else's file now: never read or close it again */
 }
 
 /* Move the shim's descriptor at *slot (which is fd) elsewhere; when no number is free, close it and leave -1. */
@@ -116,10 +126,11 @@ void tq_session_yield_fd(int fd)
 {
     tq_self.guard++;
     pthread_mutex_lock(&tq_sess.lock);
-    if (fd >= 0 && fd == tq_sess.w.fd) {
+    if (!tq_session_owns_fd(fd)) { /* changed meanwhile: nothing of ours there */
+    } else if (fd == tq_sess.w.fd) {
         move_away(&tq_sess.w.fd, fd); /* -1: the next flush reopens the trace (traces/writer.h) */
         tq_session_say("the program took descriptor %d; the trace moved to %d", fd, tq_sess.w.fd);
-    } else if (fd >= 0 && fd == tq_sess.statm_fd) {
+    } else if (fd == tq_sess.statm_fd) {
         move_away(&tq_sess.statm_fd, fd); /* -1: the next sample reopens it */
     }
     pthread_mutex_unlock(&tq_sess.lock);

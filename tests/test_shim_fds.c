@@ -74,6 +74,11 @@ Test(shim_fds, raw_dup2_syscalls_are_repaired_by_reopening)
     expect_whole("raw_dup2", 1);
 }
 
+Test(shim_fds, numbers_reused_after_a_raw_close_are_the_programs)
+{
+    expect_whole("raw_close_reuse", 1); /* fd_closer: close() of its own file at the old number works */
+}
+
 Test(shim_fds, chdir_then_raw_close_reopens_by_absolute_path)
 {
     expect_whole("chdir_raw_close", 1);

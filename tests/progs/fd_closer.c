@@ -102,6 +102,40 @@ static int dup2_null_over_all_open(void)
     return 0;
 }
 
+/* Raw-close everything, then put a pipe at the numbers the shim had (above 100) and close() them: each close must
+ * succeed and close the pipe for real (no copy kept anywhere: the read end sees EOF), although the shim has not
+ * noticed yet that those numbers are not its own any more. */
+static int reuse_after_raw_close(void)
+{
+    int high[8], k = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return 1;
+    for (struct dirent *e; (e = readdir(d)) && k < 8;)
+        if (atoi(e->d_name) >= 100)
+            high[k++] = atoi(e->d_name);
+    closedir(d);
+    for (int fd = 3; fd < 4096; fd++)
+        syscall(SYS_close, fd);
+    int p[2];
+    if (pipe2(p, O_NONBLOCK))
+        return 1;
+    for (int i = 0; i < k; i++) {
+        if (syscall(SYS_dup2, p[1], high[i]) != high[i] || close(high[i]) != 0) {
+            printf("descriptor %d: dup2 or close failed\n", high[i]);
+            return 3;
+        }
+    }
+    close(p[1]);
+    char c;
+    if (read(p[0], &c, 1) != 0) {
+        printf("the pipe's write end is still open somewhere\n");
+        return 3;
+    }
+    printf("reused %d descriptors\n", k);
+    return 0;
+}
+
 /* The first open() gets 3, as without the shim; again after closing everything. */
 static int lowest_fd(void)
 {
@@ -154,6 +188,8 @@ int main(int argc, char **argv)
         rc = dup2_null_over(3, 1023);
     } else if (!strcmp(m, "dup2_null_all_open")) {
         rc = dup2_null_over_all_open();
+    } else if (!strcmp(m, "raw_close_reuse")) {
+        rc = reuse_after_raw_close();
     } else if (!strcmp(m, "lowest_fd")) {
         rc = lowest_fd();
     } else if (!strcmp(m, "setuid_raw_close")) { /* drop root, then lose the descriptor */
