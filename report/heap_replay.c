@@ -14,7 +14,8 @@
 
 struct site {
     struct tq_heap_site pub;
-    uint64_t live; /* bytes held now, during a pass */
+    uint64_t live;        /* bytes held now, during a pass */
+    uint64_t live_blocks; /* blocks held now, during a pass */
 };
 
 struct tq_heap_replay {
@@ -24,9 +25,10 @@ struct tq_heap_replay {
     size_t nsites;
     struct tq_symbolizer *sym;
     uint64_t total_live, peak_live, peak_t_ns, peak_event, event, events_with_stack;
-    uint64_t end_live, last_t_ns; /* after the first pass: live heap where the trace ends, last heap event time */
     bool second; /* second pass: stop after event number peak_event */
     bool aggregated; /* AGGREGATE records seen (record --aggregate) */
+    bool ended;      /* an END record was seen */
+    uint64_t last_alloc; /* address of the latest allocation while no free followed it (0: none), first pass */
 };
 
 /* Ids are dense small integers in practice; refuse absurd ones rather than allocate gigabytes. */
@@ -61,9 +63,16 @@ static void release(struct tq_heap_replay *r, uint64_t addr)
 {
     uint64_t size;
     uint32_t stack;
+    bool temporary = !r->second && addr && addr == r->last_alloc;
+    r->last_alloc = 0; /* any free ends the "nothing allocated in between" window, as heaptrack's does */
     if (tq_live_map_take(r->live, addr, &size, &stack) && stack < r->nsites) {
         r->sites[stack].live -= size;
+        r->sites[stack].live_blocks--;
         r->total_live -= size;
+        if (temporary) {
+            r->sites[stack].pub.temporary_calls++;
+            r->sites[stack].pub.temporary_bytes += size;
+        }
     }
 }
 
@@ -76,8 +85,10 @@ static tq_status acquire(struct tq_heap_replay *r, const struct tq_event *ev, st
     if (!r->second) {
         s->pub.allocated_bytes += ev->size;
         s->pub.calls++;
+        r->last_alloc = ev->addr;
     }
     s->live += ev->size;
+    s->live_blocks++;
     r->total_live += ev->size;
     return TQ_OK;
 }
@@ -99,8 +110,6 @@ static tq_status replay(struct tq_heap_replay *r, const struct tq_event *ev, str
     }
     r->events_with_stack += ev->stack_id != 0;
     r->event++;
-    if (!r->second && ev->t_ns > r->last_t_ns)
-        r->last_t_ns = ev->t_ns;
     if (!r->second && r->total_live > r->peak_live) {
         r->peak_live = r->total_live;
         r->peak_event = r->event;
@@ -196,6 +205,8 @@ static tq_status pass(struct tq_heap_replay *r, struct tq_err *err)
             st = on_module(r, &rec, err);
         else if (rec.type == TQ_REC_AGGREGATE && !r->second)
             st = on_aggregate(r, &rec, err);
+        else if (rec.type == TQ_REC_END)
+            r->ended = true;
         if (st)
             break;
     }
@@ -210,7 +221,7 @@ static tq_status replay_to_peak(struct tq_heap_replay *r, struct tq_err *err)
     if (!(r->live = tq_live_map_new()))
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < r->nsites; i++)
-        r->sites[i].live = 0;
+        r->sites[i].live = r->sites[i].live_blocks = 0;
     r->total_live = 0;
     r->event = 0;
     r->second = true;
@@ -235,11 +246,12 @@ tq_status tq_heap_replay_run(const char *path, struct tq_heap_replay **out, stru
     if (!st && r->events_with_stack == 0 && !r->aggregated)
         st = tq_fail(err, TQ_ERR_USAGE, "%s was recorded without stacks; record it with traceq record --stacks",
                      path);
-    if (!st && !r->aggregated) { /* --aggregate traces carry their peak figures */
-        for (size_t i = 0; i < r->nsites; i++) /* the first pass ran to the end: what each stack holds there */
-            r->sites[i].pub.end_bytes = r->sites[i].live;
-        r->end_live = r->total_live;
-        st = replay_to_peak(r, err);
+    if (!st && !r->aggregated) { /* what the first pass left live is what the program never freed */
+        for (size_t i = 0; i < r->nsites; i++) {
+            r->sites[i].pub.leaked_bytes = r->sites[i].live;
+            r->sites[i].pub.leaked_blocks = r->sites[i].live_blocks;
+        }
+        st = replay_to_peak(r, err); /* --aggregate traces carry their peak figures */
     }
     if (st) {
         tq_heap_replay_free(r);
@@ -271,16 +283,6 @@ uint64_t tq_heap_replay_peak_t_ns(const struct tq_heap_replay *r)
     return r->peak_t_ns;
 }
 
-uint64_t tq_heap_replay_end(const struct tq_heap_replay *r)
-{
-    return r->end_live;
-}
-
-uint64_t tq_heap_replay_end_t_ns(const struct tq_heap_replay *r)
-{
-    return r->last_t_ns;
-}
-
 char *tq_heap_replay_frame(struct tq_heap_replay *r, const struct tq_heap_site *s, uint32_t i, int with_line,
                            char *buf, size_t size)
 {
@@ -304,6 +306,11 @@ char *tq_heap_replay_frame(struct tq_heap_replay *r, const struct tq_heap_site *
 bool tq_heap_replay_lookup(struct tq_heap_replay *r, const struct tq_heap_site *s, uint32_t i, struct tq_symbol *out)
 {
     return tq_symbolizer_lookup(r->sym, i == 0 ? s->ips[i] : s->ips[i] - 1, out);
+}
+
+bool tq_heap_replay_ended(const struct tq_heap_replay *r)
+{
+    return r->ended;
 }
 
 bool tq_heap_replay_aggregated(const struct tq_heap_replay *r)

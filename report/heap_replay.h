@@ -19,8 +19,10 @@ struct tq_heap_site {
     uint64_t peak_bytes;      /* held when the total live heap peaked */
     uint64_t allocated_bytes; /* all bytes allocated (a realloc counts its new size) */
     uint64_t calls;           /* allocation calls (malloc, calloc, realloc, memalign family) */
-    uint64_t end_bytes;       /* held where the trace ends: at exit, or at the last flush of a process that did not
-                               * exit (killed); 0 for --aggregate traces (not recorded) */
+    uint64_t leaked_bytes;    /* still live when the trace ends (at exit: never freed) */
+    uint64_t leaked_blocks;
+    uint64_t temporary_calls; /* allocations freed with no other allocation in between (as heaptrack counts) */
+    uint64_t temporary_bytes;
 };
 
 struct tq_heap_replay; /* opaque */
@@ -40,10 +42,6 @@ const struct tq_heap_site *tq_heap_replay_site(const struct tq_heap_replay *r, s
 uint64_t tq_heap_replay_peak(const struct tq_heap_replay *r);
 uint64_t tq_heap_replay_peak_t_ns(const struct tq_heap_replay *r);
 
-/* Total live heap where the trace ends, and the time of the last heap event (0 for --aggregate). Can't fail. */
-uint64_t tq_heap_replay_end(const struct tq_heap_replay *r);
-uint64_t tq_heap_replay_end_t_ns(const struct tq_heap_replay *r);
-
 /* Name frame i of a site into buf: the function when its module's symbols can be read (frames past the
  * innermost are return addresses, so ip - 1 is looked up), else "module+0xOFFSET", else "0x...". With
  * `with_line`, " (file:line)" follows when debug info has it. Returns buf. Can't fail (truncates). */
@@ -54,6 +52,10 @@ char *tq_heap_replay_frame(struct tq_heap_replay *r, const struct tq_heap_site *
  * trace holds the address (out is then zeroed). Strings are borrowed from the replay. Can't fail otherwise. */
 struct tq_symbol;
 bool tq_heap_replay_lookup(struct tq_heap_replay *r, const struct tq_heap_site *s, uint32_t i, struct tq_symbol *out);
+
+/* True when the trace has its END record (the process exited or called exec): the sites' leaked figures are then
+ * what was never freed; without it (a killed process, a cut trace) they are what was live at the last flush. */
+bool tq_heap_replay_ended(const struct tq_heap_replay *r);
 
 /* True when the trace was recorded with --aggregate: the sites' figures and the peak are the last AGGREGATE
  * record's, computed in the traced process (FORMAT.md). Can't fail. */
