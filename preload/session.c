@@ -197,8 +197,10 @@ void tq_session_finish(unsigned reason, int status)
         tq_sampler_sample_locked(t);
         tq_session_put_calls_locked();
         put_end(reason, status, t);
-        tq_writer_close(&tq_sess.w);
-        tq_session_say("wrote %s", tq_sess.path);
+        if (tq_writer_close(&tq_sess.w)) /* lost (descriptor gone and not reopened, disk full): say so */
+            tq_session_say("could not finish %s: its end was not written", tq_sess.path);
+        else
+            tq_session_say("wrote %s", tq_sess.path);
     }
     pthread_mutex_unlock(&tq_sess.lock);
     tq_self.guard--;

@@ -125,6 +125,24 @@ Test(shim_fds, dropped_privileges_are_never_silent)
     free(d);
 }
 
+Test(shim_fds, verbose_never_says_wrote_for_a_lost_trace)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root to drop privileges");
+    char *d = tq_tmpdir(), *err = NULL, cmd[8400];
+    snprintf(cmd, sizeof cmd, "cd %s && TRACEQ_VERBOSE=1 LD_PRELOAD=%s %s setuid_raw_close", d,
+             tq_build_path("libtraceq.so"), tq_build_path("progs/fd_closer"));
+    char *out;
+    cr_assert_eq(tq_run(cmd, &out, &err), 0);
+    cr_expect(strstr(err, "cannot be reopened if its descriptor is lost"), "%s", err);
+    cr_expect(strstr(err, "could not finish"), "%s", err);
+    cr_expect_null(strstr(err, "]: wrote "), "%s", err);
+    free(out);
+    free(err);
+    tq_rmtree(d);
+    free(d);
+}
+
 Test(shim_fds, python_closerange_keeps_the_trace)
 {
     char *d = tq_tmpdir(), args[4200];
