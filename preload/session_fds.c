@@ -63,7 +63,7 @@ static int reopen_trace(void *arg, struct tq_rec_gap *gap)
     gap->since_ns = tq_sess.last_flush > tq_sess.t0 ? tq_sess.last_flush - tq_sess.t0 : 0;
     gap->uid = (uint32_t)geteuid();
     gap->gid = (uint32_t)getegid();
-    const char *how = gap->cause == TQ_GAP_CLOSED ? "closed" : "replaced";
+    const char *how = gap->fd < 0 ? "took" : gap->cause == TQ_GAP_CLOSED ? "closed" : "replaced";
     int fd = open(tq_sess.path, TQ_REOPEN_FLAGS);
     if (fd < 0) {
         tq_session_say("the program %s the trace's descriptor %d and %s cannot be reopened: %s; the trace ends here",
@@ -113,6 +113,17 @@ void tq_session_check_statm_locked(void)
     open_statm(0); /* the old number is gone or someone else's file now: never read or close it again */
 }
 
+/* Append a GAP record and write it out at once (lock held). */
+static void put_gap_flush_locked(const struct tq_rec_gap *g)
+{
+    uint8_t rec[TQ_REC_HEADER_SIZE + 64];
+    size_t n = tq_rec_put_gap(rec, sizeof rec, g);
+    if (n)
+        tq_writer_append(&tq_sess.w, rec, n);
+    tq_writer_flush(&tq_sess.w);
+    tq_sess.last_flush = tq_now_ns();
+}
+
 /* Move the shim's descriptor at *slot (which is fd) elsewhere; when no number is free, close it and leave -1. */
 static void move_away(int *slot, int fd)
 {
@@ -128,8 +139,18 @@ void tq_session_yield_fd(int fd)
     pthread_mutex_lock(&tq_sess.lock);
     if (!tq_session_owns_fd(fd)) { /* changed meanwhile: nothing of ours there */
     } else if (fd == tq_sess.w.fd) {
-        move_away(&tq_sess.w.fd, fd); /* -1: the next flush reopens the trace (traces/writer.h) */
-        tq_session_say("the program took descriptor %d; the trace moved to %d", fd, tq_sess.w.fd);
+        int high = tq_fd_place_high(fd);
+        if (high < 0) { /* no free number: say so in the trace while it can still be written, then give it up */
+            struct tq_rec_gap g = {.t_ns = tq_now_ns() - tq_sess.t0, .cause = TQ_GAP_NO_ROOM, .fd = fd,
+                                   .uid = (uint32_t)geteuid(), .gid = (uint32_t)getegid()};
+            put_gap_flush_locked(&g);
+            syscall(SYS_close, fd);
+        }
+        __atomic_store_n(&tq_sess.w.fd, high, __ATOMIC_RELAXED); /* -1: the next flush reopens (writer.h) */
+        if (high < 0)
+            tq_session_say("the program took descriptor %d and no other number is free: the trace gave it up", fd);
+        else
+            tq_session_say("the program took descriptor %d; the trace moved to %d", fd, high);
     } else if (fd == tq_sess.statm_fd) {
         move_away(&tq_sess.statm_fd, fd); /* -1: the next sample reopens it */
     }
@@ -153,11 +174,7 @@ void tq_session_creds_changed(void)
              * trace can still be written, so such an ending is never silent. */
             struct tq_rec_gap g = {.t_ns = tq_now_ns() - tq_sess.t0, .cause = TQ_GAP_UNREACHABLE,
                                    .fd = tq_sess.w.fd, .uid = (uint32_t)geteuid(), .gid = (uint32_t)getegid()};
-            uint8_t rec[TQ_REC_HEADER_SIZE + 64];
-            size_t n = tq_rec_put_gap(rec, sizeof rec, &g);
-            if (n)
-                tq_writer_append(&tq_sess.w, rec, n);
-            tq_writer_flush(&tq_sess.w);
+            put_gap_flush_locked(&g);
             tq_sess.creds_noted = 1;
             tq_session_say("after the change to uid %u gid %u, %s cannot be reopened if its descriptor is lost",
                            g.uid, g.gid, tq_sess.path);

@@ -86,6 +86,7 @@ json_t *tq_trace_summary_json(const struct tq_trace_summary *s)
         json_object_set_new(o, "last_flush_s", json_real(secs(s->duration_ns)));
     json_object_set_new(o, "descriptor_reopened", json_integer((json_int_t)s->reopened));
     json_object_set_new(o, "trace_unreachable", json_boolean(s->unreachable));
+    json_object_set_new(o, "descriptor_given_up", json_boolean(s->no_room));
     json_t *gaps = json_array();
     for (uint32_t i = 0; gaps && i < s->gaps && i < TQ_SUMMARY_GAPS; i++) {
         const struct tq_rec_gap *g = &s->gap[i];

@@ -103,14 +103,18 @@ static void summary_gap(struct tq_trace_summary *s, const struct tq_rec_gap *g)
     s->lost_bytes += g->lost_bytes;
     if (g->t_ns > s->duration_ns)
         s->duration_ns = g->t_ns;
-    if (g->cause == TQ_GAP_UNREACHABLE) {
+    if (g->cause == TQ_GAP_NO_ROOM) {
+        if (!s->no_room)
+            s->no_room_t_ns = g->t_ns;
+        s->no_room = true;
+    } else if (g->cause == TQ_GAP_UNREACHABLE) {
         if (!s->unreachable) {
             s->unreachable_t_ns = g->t_ns;
             s->unreachable_uid = g->uid;
             s->unreachable_gid = g->gid;
         }
         s->unreachable = true;
-    } else {
+    } else if (g->cause == TQ_GAP_CLOSED || g->cause == TQ_GAP_REPLACED) {
         if (!s->reopened)
             s->first_reopen_t_ns = g->t_ns;
         s->reopened++;
@@ -226,6 +230,13 @@ char *tq_trace_summary_ending(const struct tq_trace_summary *s, char *buf, unsig
                  "closed the trace's descriptor after that, the trace was lost there",
                  s->unreachable_t_ns / 1e9, s->unreachable_uid, s->unreachable_gid);
     }
+    if (s->ending == TQ_ENDED_UNKNOWN && s->no_room) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, size - n,
+                 "; at %.3f s the program took the trace's descriptor number and no other was free: the trace was "
+                 "probably lost there",
+                 s->no_room_t_ns / 1e9);
+    }
     if (s->truncated) {
         size_t n = strlen(buf);
         snprintf(buf + n, size - n, "; truncated after %llu samples", (unsigned long long)s->samples);
@@ -239,6 +250,7 @@ const char *tq_gap_cause_name(uint32_t cause)
     case TQ_GAP_CLOSED: return "closed";
     case TQ_GAP_REPLACED: return "replaced";
     case TQ_GAP_UNREACHABLE: return "unreachable";
+    case TQ_GAP_NO_ROOM: return "no_room";
     }
     return "unknown";
 }
@@ -256,7 +268,11 @@ char *tq_trace_summary_gaps(const struct tq_trace_summary *s, char *buf, unsigne
                               s->reopened, s->reopened == 1 ? "" : "s", s->first_reopen_t_ns / 1e9,
                               s->lost_bytes ? "but some records were lost" : "nothing lost");
     if (s->unreachable && n < size)
-        snprintf(buf + n, size - n, "%sat %.3f s the process changed to uid %u gid %u, which cannot reopen the trace",
-                 n ? "; " : "", s->unreachable_t_ns / 1e9, s->unreachable_uid, s->unreachable_gid);
+        n += (size_t)snprintf(buf + n, size - n,
+                              "%sat %.3f s the process changed to uid %u gid %u, which cannot reopen the trace",
+                              n ? "; " : "", s->unreachable_t_ns / 1e9, s->unreachable_uid, s->unreachable_gid);
+    if (s->no_room && n < size)
+        snprintf(buf + n, size - n, "%sat %.3f s the program took the trace's descriptor number and no other was free",
+                 n ? "; " : "", s->no_room_t_ns / 1e9);
     return buf;
 }

@@ -56,6 +56,8 @@ struct tq_trace_summary {
     bool unreachable;                           /* UNREACHABLE: after a credential change, no reopening possible */
     uint64_t unreachable_t_ns;
     uint32_t unreachable_uid, unreachable_gid;
+    bool no_room;                               /* NO_ROOM: the shim had to give its descriptor number up */
+    uint64_t no_room_t_ns;
 #define TQ_SUMMARY_GAPS 16
     struct tq_rec_gap gap[TQ_SUMMARY_GAPS];     /* the first ones */
 };
@@ -65,7 +67,7 @@ struct tq_trace_summary {
  * TQ_ERR_NOMEM), or TQ_ERR_FORMAT for a record that does not decode; then *s holds nothing to free. */
 tq_status tq_trace_summarize(const char *path, struct tq_trace_summary *s, struct tq_err *err);
 
-/* Name of a GAP cause ("closed", "replaced", "unreachable", "unknown"). Can't fail. */
+/* Name of a GAP cause ("closed", "replaced", "unreachable", "no_room", "unknown"). Can't fail. */
 const char *tq_gap_cause_name(uint32_t cause);
 
 /* One line about the GAP records, e.g. "the program closed the trace's descriptor 2 times (first at 0.310 s);

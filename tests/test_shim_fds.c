@@ -59,6 +59,50 @@ Test(shim_fds, dup2_dev_null_over_3_to_1023)
     expect_whole("dup2_null", 0); /* the program gets every number it asked for (checked by fd_closer) */
 }
 
+/* With soft = hard = 1024 and every number 3..1023 taken by the program, the shim has nowhere to go: it gives its
+ * number up (the program gets it), says so in the trace first, and reopens the trace when numbers come back. */
+static void record_with_1024_fds(const char *mode, int want_status, struct tq_trace_summary *s, char **dir)
+{
+    char *d = tq_tmpdir(), cmd[8400];
+    snprintf(cmd, sizeof cmd, "cd %s && { ulimit -S -n 1024 && ulimit -H -n 1024 || exit 77; } && LD_PRELOAD=%s %s %s > out.txt", d,
+             tq_build_path("libtraceq.so"), tq_build_path("progs/fd_closer"), mode);
+    int st = tq_runf("%s", cmd);
+    if (st == 77)
+        cr_skip_test("cannot set RLIMIT_NOFILE to 1024 here");
+    cr_assert_eq(st, want_status, "fd_closer %s: status %d", mode, st);
+    shim_summary(d, "fd_closer", 0, s);
+    *dir = d;
+}
+
+Test(shim_fds, no_free_number_left_is_said_in_the_trace)
+{
+    struct tq_trace_summary s;
+    char *d;
+    record_with_1024_fds("dup2_null", 0, &s, &d);
+    cr_expect(s.no_room);
+    cr_expect_eq(s.ending, TQ_ENDED_UNKNOWN);
+    char line[1024];
+    tq_trace_summary_ending(&s, line, sizeof line);
+    cr_expect(strstr(line, "trace ends without exit") && strstr(line, "no other was free"), "%s", line);
+    tq_trace_summary_clear(&s);
+    tq_rmtree(d);
+    free(d);
+}
+
+Test(shim_fds, trace_comes_back_when_numbers_are_free_again)
+{
+    struct tq_trace_summary s;
+    char *d;
+    record_with_1024_fds("dup2_null_then_close", 0, &s, &d);
+    cr_expect(s.no_room);
+    cr_expect_eq(s.reopened, 1);
+    cr_expect_eq(s.ending, TQ_ENDED_EXIT, "the END record after the reopening");
+    cr_expect_geq(s.peak_heap, 200 * MIB);
+    tq_trace_summary_clear(&s);
+    tq_rmtree(d);
+    free(d);
+}
+
 Test(shim_fds, dup2_onto_the_shims_own_descriptors)
 {
     expect_whole("dup2_null_all_open", 0); /* the shim moves out of the way; fd_closer checks it got /dev/null */

@@ -61,6 +61,8 @@ enum tq_gap_cause {
     TQ_GAP_CLOSED = 1,      /* the trace's descriptor was closed behind the shim's back; reopened by path */
     TQ_GAP_REPLACED = 2,    /* the descriptor's number named another file (dup2 over it); reopened by path */
     TQ_GAP_UNREACHABLE = 3, /* after a credential change the trace file can no longer be reopened by path */
+    TQ_GAP_NO_ROOM = 4,     /* the program dup2'd onto the trace's number and no other number was free: the shim
+                             * closed its descriptor (reopened at a later flush if a number is free by then) */
 };
 
 /* A decoded record: a borrowed view of its payload. */

@@ -13,16 +13,16 @@
 
 #define BIG ((size_t)200 << 20)
 
-/* 200 MiB on the heap, touched, held a moment (so a 10 ms sampler sees it), freed. */
-static void allocate(void)
+/* 200 MiB on the heap, touched, and kept to the end (so even the final sample at exit sees it, however loaded the
+ * machine and late the sampler thread). */
+static volatile char *allocate(void)
 {
-    volatile char *p = malloc(BIG); /* volatile: the touching is not optimized away before free */
+    volatile char *p = malloc(BIG); /* volatile: the touching is not optimized away */
     if (!p)
         exit(1);
     for (size_t i = 0; i < BIG; i += 4096)
         p[i] = 1;
-    usleep(100 * 1000);
-    free((void *)p);
+    return p;
 }
 
 /* 150 MiB allocated, touched and freed: the peak of mode "hold". */
@@ -186,6 +186,11 @@ int main(int argc, char **argv)
             syscall(SYS_close, fd);
     } else if (!strcmp(m, "dup2_null")) {
         rc = dup2_null_over(3, 1023);
+    } else if (!strcmp(m, "dup2_null_then_close")) { /* every number taken, then some given back */
+        rc = dup2_null_over(3, 1023);
+        for (int fd = 500; fd < 1024; fd++)
+            close(fd);
+        usleep(300 * 1000); /* a flush or two with numbers free again */
     } else if (!strcmp(m, "dup2_null_all_open")) {
         rc = dup2_null_over_all_open();
     } else if (!strcmp(m, "raw_close_reuse")) {
@@ -210,7 +215,7 @@ int main(int argc, char **argv)
     }
     if (rc)
         return rc;
-    allocate();
+    volatile char *big = allocate();
     printf("done\n");
-    return 0;
+    return big[0] == 1 ? 0 : 1;
 }
