@@ -358,7 +358,7 @@ Test(trace_codec, writer_reopens_a_descriptor_taken_away_and_writes_a_gap)
     cr_expect_eq(sum.gap[0].cause, TQ_GAP_REPLACED);
     cr_expect_eq(sum.gap[0].fd, old);
     cr_expect_eq(sum.gap[0].t_ns, 777);
-    cr_expect_eq(sum.minor_version, 2);
+    cr_expect_eq(sum.minor_version, TQ_TRACE_VERSION_MINOR);
     char line[512];
     cr_expect(strstr(tq_trace_summary_gaps(&sum, line, sizeof line), "nothing lost"), "%s", line);
     tq_trace_summary_clear(&sum);
