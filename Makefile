@@ -11,12 +11,12 @@ CFLAGS  += -std=gnu11 -Wall -Wextra $(WERROR) -fPIC -pthread -DTQ_VERSION='"$(VE
 PKGS    := libzstd gsl fftw3 fftw3f jansson inih cairo libunwind
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LIBS    := $(PKG_LIBS) -lsegyio -lfftw3_threads -lfftw3f_threads -ldw -lelf -lm -ldl -pthread
+LIBS    := $(PKG_LIBS) -lsegyio -lfftw3_threads -lfftw3f_threads -ldw -lelf -liberty -lm -ldl -pthread
 
 # Debian packages the build, tests, demo and benchmarks use; `make deps` installs the missing ones.
 DEB_PKGS := build-essential pkg-config libunwind-dev libzstd-dev zstd libgsl-dev libfftw3-dev libcriterion-dev \
             libsegyio-dev python3-segyio libjansson-dev libinih-dev libcairo2-dev libdw-dev \
-            python3-scipy python3-numpy valgrind heaptrack sqlite3 clang libopenmpi-dev openmpi-bin \
+            libiberty-dev python3-scipy python3-numpy valgrind heaptrack sqlite3 clang libopenmpi-dev openmpi-bin \
             bc git xz-utils time
 
 # The rooms of the pipeline, lowest first (ARCHITECTURE.md); a room includes headers only from rooms before it.
