@@ -29,13 +29,14 @@ SHIM_SRC  := $(wildcard preload/*.c traces/*.c)
 TOOL_SRC  := $(wildcard tools/*.c)
 TEST_SRC  := $(wildcard tests/test_*.c) tests/helpers.c
 PROG_SRC  := $(wildcard tests/progs/*.c)
+PROG_CXX_SRC := $(wildcard tests/progs/*.cc)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 SHIM_OBJ  := $(SHIM_SRC:%.c=$(BUILD)/shim/%.o)
 TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
-PROGS     := $(PROG_SRC:tests/progs/%.c=$(BUILD)/progs/%)
+PROGS     := $(PROG_SRC:tests/progs/%.c=$(BUILD)/progs/%) $(PROG_CXX_SRC:tests/progs/%.cc=$(BUILD)/progs/%)
 BENCHES   := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all deps demo test bench asan clean
@@ -84,8 +85,13 @@ $(BUILD)/tests/tq_tests: $(TEST_OBJ) $(BUILD)/libtqcore.a
 $(BUILD)/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra $(WERROR) -pthread $(PROG_EXTRA) -o $@ $< -lm
+# C++ programs (the demangling tests); g++ comes with build-essential.
+$(BUILD)/progs/%: tests/progs/%.cc
+	@mkdir -p $(dir $@)
+	$(CXX) -O2 -g -std=gnu++17 -Wall -Wextra $(WERROR) -pthread $(PROG_EXTRA) -o $@ $<
 # Known call paths for the --stacks tests: every function keeps its own frame.
-$(BUILD)/progs/stack_paths: PROG_EXTRA := -O0 -fno-inline -fno-omit-frame-pointer
+$(BUILD)/progs/stack_paths $(BUILD)/progs/two_paths $(BUILD)/progs/cxx_alloc: \
+    PROG_EXTRA := -O0 -fno-inline -fno-omit-frame-pointer
 
 $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)

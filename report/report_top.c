@@ -5,6 +5,13 @@
 
 #include "../common/units.h"
 
+/* The caller path that goes with a ranking: the stack that weighs most by that figure. */
+static const char *callers_for(const struct tq_site *x, enum tq_site_order order)
+{
+    return order == TQ_SITES_BY_ALLOCATED ? x->callers_allocated : order == TQ_SITES_BY_CALLS ? x->callers_calls
+                                                                                               : x->callers;
+}
+
 static void print_rows(FILE *out, const struct tq_sites *s, int n, enum tq_site_order order)
 {
     char a[32];
@@ -20,8 +27,8 @@ static void print_rows(FILE *out, const struct tq_sites *s, int n, enum tq_site_
         fprintf(out, "%s", x->key);
         if (*x->module)
             fprintf(out, "  [%s]", x->module);
-        if (*x->callers)
-            fprintf(out, "\n                from %s", x->callers);
+        if (*callers_for(x, order))
+            fprintf(out, "\n                from %s", callers_for(x, order));
         fprintf(out, "\n");
     }
 }
@@ -50,7 +57,7 @@ static json_t *rows_json(struct tq_sites *s, int n, enum tq_site_order order)
     for (size_t i = 0; arr && i < s->n && i < (size_t)n; i++) {
         const struct tq_site *x = &s->v[i];
         json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "site", x->key, "module", x->module,
-                                             "callers", x->callers, "peak_bytes", (json_int_t)x->peak,
+                                             "callers", callers_for(x, order), "peak_bytes", (json_int_t)x->peak,
                                              "allocated_bytes", (json_int_t)x->allocated, "calls",
                                              (json_int_t)x->calls));
     }

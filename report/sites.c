@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/alloc.h"
 #include "heap_replay.h"
 #include "symbolize.h"
 
@@ -30,92 +31,103 @@ static char *callers_of(struct tq_heap_replay *r, const struct tq_heap_site *hs)
             break;
         len += (size_t)k;
     }
-    return strdup(buf);
+    return tq_strdup(buf);
 }
 
-static int by_key(const void *a, const void *b)
+/* One stack with figures, before stacks are merged into sites. */
+struct row {
+    char *key, *module;
+    const struct tq_heap_site *hs;
+};
+
+static int by_row_key(const void *a, const void *b)
 {
-    return strcmp(((const struct tq_site *)a)->key, ((const struct tq_site *)b)->key);
+    const struct row *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->hs->stack_id > y->hs->stack_id) - (x->hs->stack_id < y->hs->stack_id);
 }
 
-/* One row per stack with figures, then merged by key (sorted, adjacent rows summed). */
+static tq_status fill_row(struct tq_heap_replay *r, const struct tq_heap_site *hs, struct row *row)
+{
+    char name[512];
+    struct tq_symbol sym;
+    bool known = hs->depth && tq_heap_replay_lookup(r, hs, 0, &sym);
+    if (hs->depth)
+        tq_heap_replay_frame(r, hs, 0, 1, name, sizeof name);
+    else
+        snprintf(name, sizeof name, "(no stack)");
+    *row = (struct row){tq_strdup(name), tq_strdup(known ? base_name(sym.module) : ""), hs};
+    return row->key && row->module ? TQ_OK : TQ_ERR_NOMEM;
+}
+
+/* The stacks of one site whose paths are shown: the one holding most at the peak, allocating most, calling most
+ * (ties: the lowest stack id, rows being sorted by it). */
+struct best {
+    const struct tq_heap_site *peak, *allocated, *calls;
+};
+
+static void consider(struct best *b, const struct tq_heap_site *hs)
+{
+    if (!b->peak || hs->peak_bytes > b->peak->peak_bytes)
+        b->peak = hs;
+    if (!b->allocated || hs->allocated_bytes > b->allocated->allocated_bytes)
+        b->allocated = hs;
+    if (!b->calls || hs->calls > b->calls->calls)
+        b->calls = hs;
+}
+
+/* The caller paths of a merged site. The path shown with the heap at the peak is the one of the stack that held
+ * the bytes then; a site holding nothing at the peak shows the stack that allocated most. */
+static tq_status set_callers(struct tq_heap_replay *r, const struct best *b, struct tq_site *site)
+{
+    const struct tq_heap_site *at_peak = b->peak->peak_bytes ? b->peak : b->allocated;
+    site->callers = at_peak->depth ? callers_of(r, at_peak) : tq_strdup("");
+    site->callers_allocated = b->allocated->depth ? callers_of(r, b->allocated) : tq_strdup("");
+    site->callers_calls = b->calls->depth ? callers_of(r, b->calls) : tq_strdup("");
+    return site->callers && site->callers_allocated && site->callers_calls ? TQ_OK : TQ_ERR_NOMEM;
+}
+
+/* One row per stack with figures, sorted by key, then merged: adjacent rows with the same key are summed. */
 static tq_status collect(struct tq_heap_replay *r, struct tq_sites *out, struct tq_err *err)
 {
     size_t n = tq_heap_replay_count(r), k = 0;
-    struct tq_site *v = calloc(n ? n : 1, sizeof *v);
-    uint64_t *best = calloc(n ? n : 1, sizeof *best); /* the figure that picks each row's callers */
-    if (!v || !best) {
-        free(v);
-        free(best);
-        return tq_fail(err, TQ_ERR_NOMEM, "out of memory for sites");
-    }
-    out->v = v;
-    for (size_t i = 0; i < n; i++) {
+    struct row *rows = tq_calloc(n ? n : 1, sizeof *rows);
+    tq_status st = rows ? TQ_OK : TQ_ERR_NOMEM;
+    for (size_t i = 0; i < n && !st; i++) {
         const struct tq_heap_site *hs = tq_heap_replay_site(r, i);
-        if (!hs->calls && !hs->peak_bytes)
-            continue;
-        char name[512];
-        struct tq_symbol sym;
-        bool known = hs->depth && tq_heap_replay_lookup(r, hs, 0, &sym);
-        if (hs->depth)
-            tq_heap_replay_frame(r, hs, 0, 1, name, sizeof name);
-        else
-            snprintf(name, sizeof name, "(no stack)");
-        v[k] = (struct tq_site){.key = strdup(name), .module = strdup(known ? base_name(sym.module) : ""),
-                                .callers = hs->depth ? callers_of(r, hs) : strdup(""), .peak = hs->peak_bytes,
-                                .allocated = hs->allocated_bytes, .calls = hs->calls};
-        best[k] = hs->peak_bytes ? hs->peak_bytes : hs->allocated_bytes;
-        out->n = ++k;
-        out->allocated += hs->allocated_bytes;
-        out->calls += hs->calls;
-        if (!v[k - 1].key || !v[k - 1].module || !v[k - 1].callers) {
-            free(best);
-            return tq_fail(err, TQ_ERR_NOMEM, "out of memory for sites");
-        }
+        if (hs->calls || hs->peak_bytes)
+            st = fill_row(r, hs, &rows[k++]);
     }
-    /* Merge rows with the same key; the callers shown are those of the stack that weighs most. */
-    struct pair {
-        struct tq_site s; /* first: by_key reads the key through a pair pointer */
-        uint64_t w;
-    } *pv = malloc((k ? k : 1) * sizeof *pv);
-    struct tq_site *m = calloc(k ? k : 1, sizeof *m);
-    if (!pv || !m) {
-        free(pv);
-        free(m);
-        free(best);
-        return tq_fail(err, TQ_ERR_NOMEM, "out of memory for sites");
-    }
-    for (size_t i = 0; i < k; i++)
-        pv[i] = (struct pair){v[i], best[i]};
-    qsort(pv, k, sizeof *pv, by_key); /* struct pair starts with the site: by_key reads its key */
+    if (!st)
+        qsort(rows, k, sizeof *rows, by_row_key);
+    struct tq_site *m = st ? NULL : tq_calloc(k ? k : 1, sizeof *m);
+    if (!st && !m)
+        st = TQ_ERR_NOMEM;
     size_t j = 0;
-    uint64_t wj = 0;
-    for (size_t i = 0; i < k; i++) {
-        if (j && !strcmp(m[j - 1].key, pv[i].s.key)) {
-            struct tq_site *d = &m[j - 1];
-            d->peak += pv[i].s.peak;
-            d->allocated += pv[i].s.allocated;
-            d->calls += pv[i].s.calls;
-            if (pv[i].w > wj) {
-                free(d->callers);
-                d->callers = pv[i].s.callers;
-                wj = pv[i].w;
-            } else {
-                free(pv[i].s.callers);
-            }
-            free(pv[i].s.key);
-            free(pv[i].s.module);
-        } else {
-            m[j++] = pv[i].s;
-            wj = pv[i].w;
+    for (size_t i = 0; i < k && !st; j++) {
+        struct tq_site *site = &m[j];
+        struct best b = {0};
+        *site = (struct tq_site){.key = rows[i].key, .module = rows[i].module};
+        rows[i].key = rows[i].module = NULL; /* now the site's */
+        for (; i < k && (!rows[i].key || !strcmp(rows[i].key, site->key)); i++) {
+            const struct tq_heap_site *hs = rows[i].hs;
+            site->peak += hs->peak_bytes;
+            site->allocated += hs->allocated_bytes;
+            site->calls += hs->calls;
+            out->allocated += hs->allocated_bytes;
+            out->calls += hs->calls;
+            consider(&b, hs);
         }
+        st = set_callers(r, &b, site);
     }
-    free(pv);
-    free(best);
-    free(v);
+    for (size_t i = 0; rows && i < k; i++) {
+        free(rows[i].key);
+        free(rows[i].module);
+    }
+    free(rows);
     out->v = m;
     out->n = j;
-    return TQ_OK;
+    return st ? tq_fail(err, TQ_ERR_NOMEM, "out of memory for sites") : TQ_OK;
 }
 
 tq_status tq_sites_load(const char *path, struct tq_sites *out, struct tq_err *err)
@@ -131,6 +143,11 @@ tq_status tq_sites_load(const char *path, struct tq_sites *out, struct tq_err *e
     if (st)
         tq_sites_clear(out);
     return st;
+}
+
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(((const struct tq_site *)a)->key, ((const struct tq_site *)b)->key);
 }
 
 static int by_peak(const void *a, const void *b)
@@ -173,6 +190,8 @@ void tq_sites_clear(struct tq_sites *s)
         free(s->v[i].key);
         free(s->v[i].module);
         free(s->v[i].callers);
+        free(s->v[i].callers_allocated);
+        free(s->v[i].callers_calls);
     }
     free(s->v);
     memset(s, 0, sizeof *s);

@@ -13,7 +13,10 @@
 struct tq_site {
     char *key;          /* "function (file:line)", else "module+0xOFFSET", else "0x..." (stable across runs) */
     char *module;       /* file name of the module, "" when unknown */
-    char *callers;      /* "caller < its caller < ..." of the site's biggest stack (up to 4 frames), may be "" */
+    char *callers;      /* "caller < its caller < ..." (up to 4 frames, may be "") of the site's stack that held
+                         * the most bytes at the peak, or when none held any, of the one that allocated most */
+    char *callers_allocated; /* the same for the site's stack that allocated the most bytes */
+    char *callers_calls;     /* the same for the site's stack that made the most allocation calls */
     uint64_t peak;      /* heap bytes held at the heap peak */
     uint64_t allocated; /* heap bytes allocated in total */
     uint64_t calls;     /* allocation calls */

@@ -88,11 +88,9 @@ static tq_status find_file(struct tq_symbolizer *s, const char *path, uint64_t b
     if (!f)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for modules");
     s->files = f;
-    size_t len = strlen(path);
-    char *copy = tq_malloc(len + 1);
+    char *copy = tq_strdup(path);
     if (!copy)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for modules");
-    memcpy(copy, path, len + 1);
     s->files[s->nfiles] = (struct file){copy, bias, false, NULL, NULL};
     *idx = s->nfiles++;
     return TQ_OK;
