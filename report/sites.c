@@ -60,10 +60,10 @@ static tq_status fill_row(struct tq_heap_replay *r, const struct tq_heap_site *h
     return row->key && row->module ? TQ_OK : TQ_ERR_NOMEM;
 }
 
-/* The stacks of one site whose paths are shown: the one holding most at the peak, allocating most, calling most
- * (ties: the lowest stack id, rows being sorted by it). */
+/* The stacks of one site whose paths are shown: the one that weighs most by each figure (ties: the lowest stack
+ * id, rows being sorted by it). */
 struct best {
-    const struct tq_heap_site *peak, *allocated, *calls;
+    const struct tq_heap_site *peak, *allocated, *calls, *leaked, *temporary;
 };
 
 static void consider(struct best *b, const struct tq_heap_site *hs)
@@ -74,17 +74,33 @@ static void consider(struct best *b, const struct tq_heap_site *hs)
         b->allocated = hs;
     if (!b->calls || hs->calls > b->calls->calls)
         b->calls = hs;
+    if (!b->leaked || hs->leaked_bytes > b->leaked->leaked_bytes)
+        b->leaked = hs;
+    if (!b->temporary || hs->temporary_calls > b->temporary->temporary_calls)
+        b->temporary = hs;
+}
+
+/* The callers of a stack, "" without one. */
+static char *path_of(struct tq_heap_replay *r, const struct tq_heap_site *hs)
+{
+    return hs->depth ? callers_of(r, hs) : tq_strdup("");
 }
 
 /* The caller paths of a merged site. The path shown with the heap at the peak is the one of the stack that held
- * the bytes then; a site holding nothing at the peak shows the stack that allocated most. */
+ * the bytes then; a site holding nothing at the peak shows the stack that allocated most (and one that leaked
+ * nothing or made no temporary allocation, the same). */
 static tq_status set_callers(struct tq_heap_replay *r, const struct best *b, struct tq_site *site)
 {
-    const struct tq_heap_site *at_peak = b->peak->peak_bytes ? b->peak : b->allocated;
-    site->callers = at_peak->depth ? callers_of(r, at_peak) : tq_strdup("");
-    site->callers_allocated = b->allocated->depth ? callers_of(r, b->allocated) : tq_strdup("");
-    site->callers_calls = b->calls->depth ? callers_of(r, b->calls) : tq_strdup("");
-    return site->callers && site->callers_allocated && site->callers_calls ? TQ_OK : TQ_ERR_NOMEM;
+    const struct tq_heap_site *fallback = b->allocated->allocated_bytes ? b->allocated : b->peak;
+    site->callers = path_of(r, b->peak->peak_bytes ? b->peak : fallback);
+    site->callers_allocated = path_of(r, b->allocated);
+    site->callers_calls = path_of(r, b->calls);
+    site->callers_leaked = path_of(r, b->leaked->leaked_bytes ? b->leaked : fallback);
+    site->callers_temporary = path_of(r, b->temporary->temporary_calls ? b->temporary : fallback);
+    return site->callers && site->callers_allocated && site->callers_calls && site->callers_leaked &&
+                   site->callers_temporary
+               ? TQ_OK
+               : TQ_ERR_NOMEM;
 }
 
 /* One row per stack with figures, sorted by key, then merged: adjacent rows with the same key are summed. */
@@ -95,7 +111,7 @@ static tq_status collect(struct tq_heap_replay *r, struct tq_sites *out, struct 
     tq_status st = rows ? TQ_OK : TQ_ERR_NOMEM;
     for (size_t i = 0; i < n && !st; i++) {
         const struct tq_heap_site *hs = tq_heap_replay_site(r, i);
-        if (hs->calls || hs->peak_bytes)
+        if (hs->calls || hs->peak_bytes || hs->leaked_bytes)
             st = fill_row(r, hs, &rows[k++]);
     }
     if (!st)
@@ -114,8 +130,16 @@ static tq_status collect(struct tq_heap_replay *r, struct tq_sites *out, struct 
             site->peak += hs->peak_bytes;
             site->allocated += hs->allocated_bytes;
             site->calls += hs->calls;
+            site->leaked += hs->leaked_bytes;
+            site->leaked_blocks += hs->leaked_blocks;
+            site->temporary += hs->temporary_calls;
+            site->temporary_bytes += hs->temporary_bytes;
             out->allocated += hs->allocated_bytes;
             out->calls += hs->calls;
+            out->leaked += hs->leaked_bytes;
+            out->leaked_blocks += hs->leaked_blocks;
+            out->temporary += hs->temporary_calls;
+            out->temporary_bytes += hs->temporary_bytes;
             consider(&b, hs);
         }
         st = set_callers(r, &b, site);
@@ -138,6 +162,7 @@ tq_status tq_sites_load(const char *path, struct tq_sites *out, struct tq_err *e
     out->peak = tq_heap_replay_peak(r);
     out->peak_t_ns = tq_heap_replay_peak_t_ns(r);
     out->aggregated = tq_heap_replay_aggregated(r);
+    out->ended = tq_heap_replay_ended(r);
     tq_status st = collect(r, out, err);
     tq_heap_replay_free(r);
     if (st)
@@ -145,37 +170,49 @@ tq_status tq_sites_load(const char *path, struct tq_sites *out, struct tq_err *e
     return st;
 }
 
+/* The figure a site is sorted by, biggest first (ties and TQ_SITES_BY_KEY: alphabetical). */
+static uint64_t figure(const struct tq_site *x, enum tq_site_order order)
+{
+    switch (order) {
+    case TQ_SITES_BY_PEAK: return x->peak;
+    case TQ_SITES_BY_ALLOCATED: return x->allocated;
+    case TQ_SITES_BY_CALLS: return x->calls;
+    case TQ_SITES_BY_LEAKED: return x->leaked;
+    case TQ_SITES_BY_TEMPORARY: return x->temporary;
+    case TQ_SITES_BY_KEY: break;
+    }
+    return 0;
+}
+
+static int by_order(const void *a, const void *b, void *order)
+{
+    const struct tq_site *x = a, *y = b;
+    uint64_t fx = figure(x, *(enum tq_site_order *)order), fy = figure(y, *(enum tq_site_order *)order);
+    return fx != fy ? (fx < fy ? 1 : -1) : strcmp(x->key, y->key);
+}
+
+void tq_sites_sort(struct tq_sites *s, enum tq_site_order order)
+{
+    if (s->n)
+        qsort_r(s->v, s->n, sizeof *s->v, by_order, &order);
+}
+
 static int by_key(const void *a, const void *b)
 {
     return strcmp(((const struct tq_site *)a)->key, ((const struct tq_site *)b)->key);
 }
 
-static int by_peak(const void *a, const void *b)
+const char *tq_site_callers(const struct tq_site *x, enum tq_site_order order)
 {
-    const struct tq_site *x = a, *y = b;
-    return x->peak != y->peak ? (x->peak < y->peak ? 1 : -1) : strcmp(x->key, y->key);
-}
-
-static int by_allocated(const void *a, const void *b)
-{
-    const struct tq_site *x = a, *y = b;
-    return x->allocated != y->allocated ? (x->allocated < y->allocated ? 1 : -1) : strcmp(x->key, y->key);
-}
-
-static int by_calls(const void *a, const void *b)
-{
-    const struct tq_site *x = a, *y = b;
-    return x->calls != y->calls ? (x->calls < y->calls ? 1 : -1) : strcmp(x->key, y->key);
-}
-
-void tq_sites_sort(struct tq_sites *s, enum tq_site_order order)
-{
-    int (*cmp)(const void *, const void *) = order == TQ_SITES_BY_PEAK        ? by_peak
-                                             : order == TQ_SITES_BY_ALLOCATED ? by_allocated
-                                             : order == TQ_SITES_BY_CALLS     ? by_calls
-                                                                              : by_key;
-    if (s->n)
-        qsort(s->v, s->n, sizeof *s->v, cmp);
+    switch (order) {
+    case TQ_SITES_BY_ALLOCATED: return x->callers_allocated;
+    case TQ_SITES_BY_CALLS: return x->callers_calls;
+    case TQ_SITES_BY_LEAKED: return x->callers_leaked;
+    case TQ_SITES_BY_TEMPORARY: return x->callers_temporary;
+    case TQ_SITES_BY_PEAK:
+    case TQ_SITES_BY_KEY: break;
+    }
+    return x->callers;
 }
 
 const struct tq_site *tq_sites_find(const struct tq_sites *s, const char *key)
@@ -192,6 +229,8 @@ void tq_sites_clear(struct tq_sites *s)
         free(s->v[i].callers);
         free(s->v[i].callers_allocated);
         free(s->v[i].callers_calls);
+        free(s->v[i].callers_leaked);
+        free(s->v[i].callers_temporary);
     }
     free(s->v);
     memset(s, 0, sizeof *s);

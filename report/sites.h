@@ -17,9 +17,14 @@ struct tq_site {
                          * the most bytes at the peak, or when none held any, of the one that allocated most */
     char *callers_allocated; /* the same for the site's stack that allocated the most bytes */
     char *callers_calls;     /* the same for the site's stack that made the most allocation calls */
+    char *callers_leaked;    /* ... that leaked the most bytes (without leaks: as callers) */
+    char *callers_temporary; /* ... that made the most temporary allocations (without any: as callers) */
     uint64_t peak;      /* heap bytes held at the heap peak */
     uint64_t allocated; /* heap bytes allocated in total */
     uint64_t calls;     /* allocation calls */
+    uint64_t leaked, leaked_blocks; /* heap bytes and blocks still live when the trace ends */
+    uint64_t temporary;             /* allocations freed with no other allocation in between */
+    uint64_t temporary_bytes;
 };
 
 struct tq_sites {
@@ -27,10 +32,19 @@ struct tq_sites {
     size_t n;
     uint64_t peak, peak_t_ns;  /* the replayed heap peak and when */
     uint64_t allocated, calls; /* totals over all sites */
-    bool aggregated;           /* recorded with --aggregate: the figures were kept by the shim */
+    uint64_t leaked, leaked_blocks, temporary, temporary_bytes; /* totals over all sites */
+    bool aggregated;           /* recorded with --aggregate: the figures were kept by the shim (no leaks/temporary) */
+    bool ended;                /* the trace has its END record: leaked = never freed before exit or exec */
 };
 
-enum tq_site_order { TQ_SITES_BY_PEAK, TQ_SITES_BY_ALLOCATED, TQ_SITES_BY_CALLS, TQ_SITES_BY_KEY };
+enum tq_site_order {
+    TQ_SITES_BY_PEAK,
+    TQ_SITES_BY_ALLOCATED,
+    TQ_SITES_BY_CALLS,
+    TQ_SITES_BY_LEAKED,
+    TQ_SITES_BY_TEMPORARY,
+    TQ_SITES_BY_KEY
+};
 
 /* Replay the trace at path and merge its stacks into sites (streams: memory grows with live blocks and distinct
  * stacks). Fails as tq_heap_replay_run does (TQ_ERR_USAGE for a trace without stacks, reader errors, NOMEM).
@@ -42,6 +56,10 @@ void tq_sites_sort(struct tq_sites *s, enum tq_site_order order);
 
 /* The site with this key, or NULL (sites must be sorted TQ_SITES_BY_KEY). Can't fail. */
 const struct tq_site *tq_sites_find(const struct tq_sites *s, const char *key);
+
+/* The caller path shown with a site in a ranking by `order`: the one of its stack that weighs most by that figure
+ * (callers for TQ_SITES_BY_PEAK and TQ_SITES_BY_KEY). Can't fail. */
+const char *tq_site_callers(const struct tq_site *x, enum tq_site_order order);
 
 /* Free what tq_sites_load filled; a zeroed struct is a no-op. */
 void tq_sites_clear(struct tq_sites *s);

@@ -234,7 +234,8 @@ Test(stacks, diff_shows_the_grown_site)
     const char *hdr = strstr(out, "site\n");
     cr_assert_not_null(hdr, "%s", out);
     /* first changed site: hold_big, 16 MiB more at the peak and in total, 16 more calls */
-    cr_expect(!strncmp(hdr + 5, "     +16.0 MiB      +16.0 MiB       24.0 MiB          +16  hold_big (", 69),
+    const char *row = "     +16.0 MiB      +16.0 MiB       24.0 MiB          +16            0 B          +0  hold_big (";
+    cr_expect(!strncmp(hdr + 5, row, strlen(row)),
               "first row: %.120s", hdr + 5);
     cr_expect_null(strstr(out, "churn_big"), "unchanged sites are not listed: %s", out);
     free(out);
@@ -336,9 +337,10 @@ Test(stacks, cross_thread_frees_are_matched)
     free(d);
 }
 
-/* One allocator, two call paths: keep_route holds 6 MiB at the peak, spill_route allocated 48 MiB (and more calls)
- * but freed it all before. The path shown with the bytes at the peak is the one that held them; the paths shown with
- * bytes allocated and with calls are spill_route's. */
+/* One allocator, two call paths: keep_route holds 6 MiB at the peak (and leaks it), spill_route allocated 48 MiB
+ * (more calls, all temporary) but freed it all before. The path shown with the bytes at the peak is the one that
+ * held them, and so for the leaks; the paths shown with bytes allocated, calls and temporary allocations are
+ * spill_route's. */
 Test(stacks, caller_path_at_the_peak_is_the_one_holding_the_bytes)
 {
     char *d = tq_tmpdir(), args[4200], cmd[8400], *out = NULL;
@@ -357,6 +359,14 @@ Test(stacks, caller_path_at_the_peak_is_the_one_holding_the_bytes)
     cr_expect(!strncmp(x->callers_allocated, "spill_route < main", 18), "path allocating most: %s",
               x->callers_allocated);
     cr_expect(!strncmp(x->callers_calls, "spill_route < main", 18), "path calling most: %s", x->callers_calls);
+    cr_expect_eq(x->leaked, (uint64_t)6 << 20);
+    cr_expect_eq(x->temporary, 48);
+    cr_expect(!strncmp(tq_site_callers(x, TQ_SITES_BY_LEAKED), "keep_route < main", 17), "leaks' path: %s",
+              tq_site_callers(x, TQ_SITES_BY_LEAKED));
+    cr_expect(!strncmp(tq_site_callers(x, TQ_SITES_BY_TEMPORARY), "spill_route < main", 18), "temporaries' path: %s",
+              tq_site_callers(x, TQ_SITES_BY_TEMPORARY));
+    cr_expect_eq(tq_site_callers(x, TQ_SITES_BY_PEAK), x->callers);
+    cr_expect_eq(tq_site_callers(x, TQ_SITES_BY_ALLOCATED), x->callers_allocated);
     tq_sites_clear(&s);
     /* report --top shows each ranking with its own path */
     snprintf(cmd, sizeof cmd, "%s report --top 1 %s", tq_build_path("traceq"), t);
