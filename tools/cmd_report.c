@@ -1,5 +1,4 @@
 /* cmd_report.c - `traceq report TRACE... [--json]`: what each trace says, totals, and the process tree. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,18 +9,21 @@
 #include "../common/units.h"
 #include "cli.h"
 
-static void report_usage(FILE *f)
-{
-    fprintf(f, "usage: traceq report [--json] [--top N] TRACE...\n\n"
-               "Summarize traces written by `traceq record` (or LD_PRELOAD=libtraceq.so): duration, peak RSS and\n"
-               "when, peak heap and when, peak mmap, VmHWM, calls, samples, how the process ended, and whether\n"
-               "the trace is truncated. Several traces (a fork tree) get one section each, totals and the tree.\n\n"
-               "  --json      write the same as one JSON object on stdout   [Default: text]\n"
-               "  --top N     also list the N allocation sites (function, file:line, module) that held the most\n"
-               "              heap at the peak, allocated the most bytes, made the most calls; needs traces\n"
-               "              recorded with --stacks or --aggregate                     [Default: off]\n"
-               "  -h, --help  show this help\n");
-}
+static const struct tq_cli_opt report_opts[] = {
+    TQ_OPT('j', "json", NULL, "write the same as one JSON object on stdout", "text"),
+    TQ_OPT('t', "top", "N",
+           "also list the N allocation sites (function, file:line, module) that held the most heap at the peak, "
+           "allocated the most bytes, made the most calls; needs traces recorded with --stacks or --aggregate",
+           "off"),
+    TQ_OPT_END,
+};
+
+const struct tq_cli_command cli_report = {
+    "report", "traceq report [--json] [--top N] TRACE...",
+    "Summarize traces written by `traceq record` (or LD_PRELOAD=libtraceq.so): duration, peak RSS and\n"
+    "when, peak heap and when, peak mmap, VmHWM, calls, samples, how the process ended, and whether\n"
+    "the trace is truncated. Several traces (a fork tree) get one section each, totals and the tree.",
+    NULL, report_opts, NULL, 1};
 
 static const char *fmt_b(uint64_t b, char *buf)
 {
@@ -141,11 +143,9 @@ static int print_json(const struct tq_trace_summary *s, struct tq_sites *sites, 
 
 int cmd_report(int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"top", required_argument, NULL, 't'},
-                                         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int json = 0, top = 0, c;
     optind = 1;
-    while ((c = tq_cli_getopt("report", argc, argv, "+h", opts)) != -1) {
+    while ((c = tq_cli_next(&cli_report, argc, argv)) > 0) {
         if (c == 'j')
             json = 1;
         else if (c == 't') {
@@ -154,12 +154,10 @@ int cmd_report(int argc, char **argv)
             if (tq_parse_long(optarg, 1, 100000, "--top", &v, &err))
                 return tq_cli_usage_error("report", "%s", err.msg);
             top = (int)v;
-        } else if (c == 'h') {
-            report_usage(stdout);
-            return TQ_EXIT_OK;
-        } else
-            return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
+        }
     }
+    if (c != TQ_CLI_END)
+        return tq_cli_exit_code(c);
     int n = argc - optind;
     if (n < 1)
         return tq_cli_usage_error("report", "give at least one trace file");
