@@ -18,7 +18,12 @@ static const struct tq_cli_opt probe_opts[] = {
 };
 
 static const struct tq_cli_command cli_probe = {
-    "probe", "traceq probe [OPTIONS] ARG...", "Print what the parser returns.", NULL, probe_opts, "The end.", 0};
+    .name = "probe",
+    .usage = "traceq probe [OPTIONS] ARG...",
+    .about = "Print what the parser returns.",
+    .opts = probe_opts,
+    .epilog = "The end.",
+};
 
 int main(int argc, char **argv)
 {

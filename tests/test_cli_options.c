@@ -11,7 +11,8 @@
 
 enum { HELP_WIDTH = 110 }; /* tools/cli_options.c */
 
-/* Run `traceq ARGS` (in dir when not NULL); returns the exit status, stdout and stderr in *out, *err (may be NULL). */
+/* Run `traceq ARGS` (in dir when not NULL); returns the exit status, stdout and stderr in *out, *err (may be
+ * NULL). */
 static int tq(const char *dir, char **out, char **err, const char *args)
 {
     char cmd[8192];
@@ -52,7 +53,7 @@ static void check_line_widths(const char *what, const char *help)
     }
 }
 
-/* The commands `traceq --help` lists, as "name\0name\0...\0". */
+/* The commands `traceq --help` lists into names[]; returns how many. */
 static size_t list_commands(char names[][32], size_t cap)
 {
     char *out = NULL;
@@ -102,7 +103,8 @@ static void parser_knows(const char *dir, const char *cmd, const struct table_ro
     cr_assert(script);
     len += (size_t)snprintf(script + len, cap - len, "cd '%s' || exit 1; for a in", dir);
     for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(script + len, cap - len, " '%s%s'", rows[i].name, strcmp(rows[i].arg, "-") ? " 1" : "");
+        len += (size_t)snprintf(script + len, cap - len, " '%s%s'", rows[i].name,
+                                strcmp(rows[i].arg, "-") ? " 1" : "");
     snprintf(script + len, cap - len,
              "; do e=$('%s' %s $a --no-such-option 2>&1 >/dev/null); rc=$?; "
              "case \"$e\" in *\"unknown option '${a%%%% *}'\"*) echo \"unknown: $a: $e\";; esac; "

@@ -176,8 +176,13 @@ void tq_cli_help(const struct tq_cli_command *cmd, FILE *f)
 
 void tq_cli_dump_options(const struct tq_cli_command *cmd, FILE *f)
 {
-    for (const struct tq_cli_opt *o = cmd->opts; o->name; o++)
-        if (parsed(o))
-            fprintf(f, "--%s\t%s%c\t%s\t%s\n", o->name, o->short_name ? "-" : "", o->short_name ? o->short_name : '-',
-                    o->arg ? o->arg : "-", (o->flags & TQ_CLI_TESTING) ? "testing" : (o->flags & TQ_CLI_HIDDEN) ? "hidden" : "-");
+    for (const struct tq_cli_opt *o = cmd->opts; o->name; o++) {
+        if (!parsed(o))
+            continue;
+        const char *flags = (o->flags & TQ_CLI_TESTING) ? "testing" : (o->flags & TQ_CLI_HIDDEN) ? "hidden" : "-";
+        char shrt[4] = "-";
+        if (o->short_name)
+            snprintf(shrt, sizeof shrt, "-%c", (char)o->short_name);
+        fprintf(f, "--%s\t%s\t%s\t%s\n", o->name, shrt, o->arg ? o->arg : "-", flags);
+    }
 }

@@ -24,13 +24,16 @@ static const struct tq_cli_opt compare_opts[] = {
 
 /* stop_at_operand: the profiled command's own flags are left alone. */
 const struct tq_cli_command cli_compare = {
-    "compare", "traceq compare [OPTIONS] -- CMD [ARGS...]",
-    "Run CMD bare (for timing) and once per backend, and print one table: what each backend measures,\n"
-    "its peak, its error against the ground truth (the cgroup peak, the truth for resident memory),\n"
-    "its wall time and overhead against the bare run. Missing backends are skipped with a note.\n"
-    "Heap backends (shim, massif, heaptrack) count bytes asked of the allocator, so they sit below\n"
-    "the RSS truth by the program's code, stacks and allocator slack: see compare/BACKENDS.md.",
-    NULL, compare_opts, NULL, 1};
+    .name = "compare",
+    .usage = "traceq compare [OPTIONS] -- CMD [ARGS...]",
+    .about = "Run CMD bare (for timing) and once per backend, and print one table: what each backend measures,\n"
+             "its peak, its error against the ground truth (the cgroup peak, the truth for resident memory),\n"
+             "its wall time and overhead against the bare run. Missing backends are skipped with a note.\n"
+             "Heap backends (shim, massif, heaptrack) count bytes asked of the allocator, so they sit below\n"
+             "the RSS truth by the program's code, stacks and allocator slack: see compare/BACKENDS.md.",
+    .opts = compare_opts,
+    .stop_at_operand = 1,
+};
 
 static void print_table(const struct tq_compare *c)
 {

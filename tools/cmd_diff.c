@@ -14,11 +14,14 @@ static const struct tq_cli_opt diff_opts[] = {
 };
 
 const struct tq_cli_command cli_diff = {
-    "diff", "traceq diff [OPTIONS] A.tq B.tq",
-    "Compare two traces recorded with --stacks (or --aggregate): the totals (heap at the peak, bytes\n"
-    "allocated, allocation calls) and every allocation site (function, file:line) whose figures changed,\n"
-    "biggest change first. Sites are matched by name, so the two runs may load code at other addresses.",
-    NULL, diff_opts, NULL, 1};
+    .name = "diff",
+    .usage = "traceq diff [OPTIONS] A.tq B.tq",
+    .about = "Compare two traces recorded with --stacks (or --aggregate): the totals (heap at the peak, bytes\n"
+             "allocated, allocation calls) and every allocation site (function, file:line) whose figures changed,\n"
+             "biggest change first. Sites are matched by name, so the two runs may load code at other addresses.",
+    .opts = diff_opts,
+    .stop_at_operand = 1,
+};
 
 struct change {
     const char *key;

@@ -26,11 +26,14 @@ static const struct tq_cli_opt exp_opts[] = {
 };
 
 const struct tq_cli_command cli_experiment = {
-    "experiment", "traceq experiment -o DIR [options]",
-    "Compare chunking strategies with the same runner (`traceq run`) on synthetic cubes: none (one block),\n"
-    "auto (dask's chunks=\"auto\", 128 MiB of input), seed (the original's planner), traceq (ours) and\n"
-    "fixed cubes of several sizes (the brute-force best). Writes DIR/results.csv and prints a table.",
-    NULL, exp_opts, "The original's cases are `--shapes 200 --limits 1.5GB` and `--shapes 400 --limits 3GB`.", 0};
+    .name = "experiment",
+    .usage = "traceq experiment -o DIR [options]",
+    .about = "Compare chunking strategies with the same runner (`traceq run`) on synthetic cubes: none (one block),\n"
+             "auto (dask's chunks=\"auto\", 128 MiB of input), seed (the original's planner), traceq (ours) and\n"
+             "fixed cubes of several sizes (the brute-force best). Writes DIR/results.csv and prints a table.",
+    .opts = exp_opts,
+    .epilog = "The original's cases are `--shapes 200 --limits 1.5GB` and `--shapes 400 --limits 3GB`.",
+};
 
 /* Draw DIR/results.svg; a plot that cannot be drawn is reported and does not change the exit code. */
 static void exp_plot(const struct tq_exp_results *r, const char *dir)

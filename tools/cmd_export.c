@@ -16,13 +16,15 @@ static const struct tq_cli_opt export_opts[] = {
 };
 
 const struct tq_cli_command cli_export = {
-    "export", "traceq export TRACE --format massif|folded|chrome|csv [-o FILE] [OPTIONS]",
-    "Convert a trace for a standard viewer:\n"
-    "  massif   massif.out for ms_print / massif-visualizer (sampled heap + mmap, peak snapshot)\n"
-    "  folded   'root;...;leaf bytes' lines for flamegraph.pl / speedscope (needs record --stacks)\n"
-    "  chrome   trace-event JSON with RSS, heap and mmap counter tracks (ui.perfetto.dev, about:tracing)\n"
-    "  csv      the samples, one row each, with a header row",
-    NULL, export_opts, NULL, 0};
+    .name = "export",
+    .usage = "traceq export TRACE --format massif|folded|chrome|csv [-o FILE] [OPTIONS]",
+    .about = "Convert a trace for a standard viewer:\n"
+             "  massif   massif.out for ms_print / massif-visualizer (sampled heap + mmap, peak snapshot)\n"
+             "  folded   'root;...;leaf bytes' lines for flamegraph.pl / speedscope (needs record --stacks)\n"
+             "  chrome   trace-event JSON with RSS, heap and mmap counter tracks (ui.perfetto.dev, about:tracing)\n"
+             "  csv      the samples, one row each, with a header row",
+    .opts = export_opts,
+};
 
 static tq_status run_export(const char *trace, enum tq_export_format fmt, enum tq_folded_by by, FILE *out,
                             struct tq_err *err)

@@ -37,10 +37,12 @@ static const struct tq_cli_opt fit_opts[] = {
 };
 
 const struct tq_cli_command cli_fit = {
-    "fit", "traceq fit DATASET.csv --op OP [options]",
-    "Fit candidate memory models (linear, robust, poly2, power, shape) to a sweep dataset, compare them\n"
-    "with k-fold cross-validation and save the chosen one (with its safety bound) as a model file.",
-    NULL, fit_opts, NULL, 0};
+    .name = "fit",
+    .usage = "traceq fit DATASET.csv --op OP [options]",
+    .about = "Fit candidate memory models (linear, robust, poly2, power, shape) to a sweep dataset, compare them\n"
+             "with k-fold cross-validation and save the chosen one (with its safety bound) as a model file.",
+    .opts = fit_opts,
+};
 
 /* 1 when a plot file name has an extension tq_plot_write knows (checked before minutes of fitting). */
 static int plot_name_ok(const char *path)

@@ -36,12 +36,14 @@ static const struct tq_cli_opt op_opts[] = {
 };
 
 const struct tq_cli_command cli_op = {
-    "op", "traceq op OPERATOR (--input F | --synthetic SHAPE [--seed S]) --output F [options]",
-    "Run one seismic operator over a float32 volume (inlines, xlines, samples) and write the result.", op_list,
-    op_opts,
-    "The output is written under a temporary name beside F and renamed when complete; on any error no\n"
-    "output is left behind. Exit codes: 0 success, 1 failure, 2 usage error or bad input.",
-    0};
+    .name = "op",
+    .usage = "traceq op OPERATOR (--input F | --synthetic SHAPE [--seed S]) --output F [options]",
+    .about = "Run one seismic operator over a float32 volume (inlines, xlines, samples) and write the result.",
+    .more = op_list,
+    .opts = op_opts,
+    .epilog = "The output is written under a temporary name beside F and renamed when complete; on any error no\n"
+              "output is left behind. Exit codes: 0 success, 1 failure, 2 usage error or bad input.",
+};
 
 struct op_args {
     const struct tq_op *op;

@@ -39,10 +39,13 @@ static const struct tq_cli_opt plan_opts[] = {
 };
 
 const struct tq_cli_command cli_plan = {
-    "plan", "traceq plan --model MODEL.json --shape IxXxS --memory SIZE [options]",
-    "Choose chunks whose predicted peak (the model's bound on each chunk's input, halo included) stays\n"
-    "under memory x safety per worker.",
-    NULL, plan_opts, "Exit 2 when no chunk fits (the message names the smallest --memory that would).", 0};
+    .name = "plan",
+    .usage = "traceq plan --model MODEL.json --shape IxXxS --memory SIZE [options]",
+    .about = "Choose chunks whose predicted peak (the model's bound on each chunk's input, halo included) stays\n"
+             "under memory x safety per worker.",
+    .opts = plan_opts,
+    .epilog = "Exit 2 when no chunk fits (the message names the smallest --memory that would).",
+};
 
 static int plan_opt_value(int c, const char *arg, struct plan_opts *o, struct tq_err *err)
 {

@@ -13,11 +13,13 @@ static const struct tq_cli_opt plot_opts[] = {
 };
 
 const struct tq_cli_command cli_plot = {
-    "plot", "traceq plot TRACE... -o FILE.svg|FILE.png [--force]",
-    "Draw RSS, heap and mmap over time for each trace, overlaid in one chart (e.g. one trace per run\n"
-    "or per backend); axes in human units, the RSS and heap peaks marked. The format follows the\n"
-    "extension of FILE. Long traces are reduced to ~2000 points per line, keeping each slice's maximum.",
-    NULL, plot_opts, NULL, 0};
+    .name = "plot",
+    .usage = "traceq plot TRACE... -o FILE.svg|FILE.png [--force]",
+    .about = "Draw RSS, heap and mmap over time for each trace, overlaid in one chart (e.g. one trace per run\n"
+             "or per backend); axes in human units, the RSS and heap peaks marked. The format follows the\n"
+             "extension of FILE. Long traces are reduced to ~2000 points per line, keeping each slice's maximum.",
+    .opts = plot_opts,
+};
 
 int cmd_plot(int argc, char **argv)
 {

@@ -18,11 +18,13 @@ static const struct tq_cli_opt predict_opts[] = {
 };
 
 const struct tq_cli_command cli_predict = {
-    "predict", "traceq predict --model MODEL.json --shape IxXxS [--json]",
-    "Print the predicted peak memory of the model's operator on an input of that shape, and the bound\n"
-    "(prediction + the cross-validated margin) that planners budget. Warns on stderr when the shape is\n"
-    "outside the training range.",
-    NULL, predict_opts, NULL, 0};
+    .name = "predict",
+    .usage = "traceq predict --model MODEL.json --shape IxXxS [--json]",
+    .about = "Print the predicted peak memory of the model's operator on an input of that shape, and the bound\n"
+             "(prediction + the cross-validated margin) that planners budget. Warns on stderr when the shape is\n"
+             "outside the training range.",
+    .opts = predict_opts,
+};
 
 static void predict_print(const struct tq_model *m, const size_t s[3], const struct tq_prediction *p, int json)
 {

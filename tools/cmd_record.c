@@ -34,13 +34,16 @@ static const struct tq_cli_opt record_opts[] = {
 };
 
 const struct tq_cli_command cli_record = {
-    "record", "traceq record [OPTIONS] -- CMD [ARGS...]",
-    "Run CMD with libtraceq.so preloaded; stdin/stdout/stderr pass through. Every process of the run\n"
-    "(forked children and exec'd programs too) writes DIR/traceq.<exe>.<pid>.tq; the list goes to stderr.\n"
-    "Exits with CMD's exit status, or 128+N when CMD was killed by signal N.\n"
-    "Settings: defaults < traceq.toml (--config, $TRACEQ_CONFIG or ./traceq.toml) < TRACEQ_* < options\n"
-    "(all documented in preload/CONFIG.md). Trace files are never overwritten: a taken name gets .N.",
-    NULL, record_opts, NULL, 1};
+    .name = "record",
+    .usage = "traceq record [OPTIONS] -- CMD [ARGS...]",
+    .about = "Run CMD with libtraceq.so preloaded; stdin/stdout/stderr pass through. Every process of the run\n"
+             "(forked children and exec'd programs too) writes DIR/traceq.<exe>.<pid>.tq; the list goes to stderr.\n"
+             "Exits with CMD's exit status, or 128+N when CMD was killed by signal N.\n"
+             "Settings: defaults < traceq.toml (--config, $TRACEQ_CONFIG or ./traceq.toml) < TRACEQ_* < options\n"
+             "(all documented in preload/CONFIG.md). Trace files are never overwritten: a taken name gets .N.",
+    .opts = record_opts,
+    .stop_at_operand = 1,
+};
 
 struct record_opts {
     const char *config, *out, *interval, *flush;

@@ -19,11 +19,14 @@ static const struct tq_cli_opt report_opts[] = {
 };
 
 const struct tq_cli_command cli_report = {
-    "report", "traceq report [--json] [--top N] TRACE...",
-    "Summarize traces written by `traceq record` (or LD_PRELOAD=libtraceq.so): duration, peak RSS and\n"
-    "when, peak heap and when, peak mmap, VmHWM, calls, samples, how the process ended, and whether\n"
-    "the trace is truncated. Several traces (a fork tree) get one section each, totals and the tree.",
-    NULL, report_opts, NULL, 1};
+    .name = "report",
+    .usage = "traceq report [--json] [--top N] TRACE...",
+    .about = "Summarize traces written by `traceq record` (or LD_PRELOAD=libtraceq.so): duration, peak RSS and\n"
+             "when, peak heap and when, peak mmap, VmHWM, calls, samples, how the process ended, and whether\n"
+             "the trace is truncated. Several traces (a fork tree) get one section each, totals and the tree.",
+    .opts = report_opts,
+    .stop_at_operand = 1,
+};
 
 static const char *fmt_b(uint64_t b, char *buf)
 {

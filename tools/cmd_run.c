@@ -59,20 +59,20 @@ static const struct tq_cli_opt run_opts[] = {
 };
 
 const struct tq_cli_command cli_run = {
-    "run",
-    "traceq run --op OP --input IN --output OUT (--plan PLAN.json | --chunks none|auto|I,X,S |\n"
-    "                  --planner traceq|seed --model M.json) [options]",
-    "Compute operator OP over the volume IN block by block and write OUT (.npy or .segy), equal to the\n"
-    "unchunked result. Each block runs in a fresh worker process held to --memory-per-worker by its own\n"
-    "memory cgroup (v2 memory.max, else v1 memory.limit_in_bytes), or by an RSS watchdog where no cgroup\n"
-    "can be made. A block whose worker is OOM-killed is split in two and retried; a block whose worker\n"
-    "dies of any other signal (killed from outside, crashed) is run again whole. A worker that exits with\n"
-    "an error (bad input, full disk) is not retried: the run fails and names the block.",
-    NULL, run_opts,
-    "OUT is written under a temporary name and renamed when complete. Finished blocks are recorded in\n"
-    "OUT.journal; after a kill, the same command with --resume computes only the rest.\n"
-    "Exit codes: 0 done, 1 a block failed (cause printed), 2 usage or bad input, 128+N interrupted by N.",
-    0};
+    .name = "run",
+    .usage = "traceq run --op OP --input IN --output OUT (--plan PLAN.json | --chunks none|auto|I,X,S |\n"
+             "                  --planner traceq|seed --model M.json) [options]",
+    .about = "Compute operator OP over the volume IN block by block and write OUT (.npy or .segy), equal to the\n"
+             "unchunked result. Each block runs in a fresh worker process held to --memory-per-worker by its own\n"
+             "memory cgroup (v2 memory.max, else v1 memory.limit_in_bytes), or by an RSS watchdog where no cgroup\n"
+             "can be made. A block whose worker is OOM-killed is split in two and retried; a block whose worker\n"
+             "dies of any other signal (killed from outside, crashed) is run again whole. A worker that exits with\n"
+             "an error (bad input, full disk) is not retried: the run fails and names the block.",
+    .opts = run_opts,
+    .epilog = "OUT is written under a temporary name and renamed when complete. Finished blocks are recorded in\n"
+              "OUT.journal; after a kill, the same command with --resume computes only the rest.\n"
+              "Exit codes: 0 done, 1 a block failed (cause printed), 2 usage or bad input, 128+N interrupted by N.",
+};
 
 /* Parse one option into a; returns -1 to go on, else the exit code. */
 static int run_parse_opt(int c, struct tq_run_args *a)

@@ -44,11 +44,14 @@ static const struct tq_cli_opt sweep_opts[] = {
 };
 
 const struct tq_cli_command cli_sweep = {
-    "sweep", "traceq sweep --op OP -o DATASET.csv [options]",
-    "Run `traceq op OP --synthetic SHAPE` in its own pinned process for every shape of a grid (the\n"
-    "product of the per-axis ranges, inclusive ends) and append one row per run to a CSV dataset.\n"
-    "Rerunning skips the runs already in the CSV; a failed run is recorded with its reason.",
-    NULL, sweep_opts, "Progress (shapes done, elapsed, ETA) is shown on a terminal only.", 0};
+    .name = "sweep",
+    .usage = "traceq sweep --op OP -o DATASET.csv [options]",
+    .about = "Run `traceq op OP --synthetic SHAPE` in its own pinned process for every shape of a grid (the\n"
+             "product of the per-axis ranges, inclusive ends) and append one row per run to a CSV dataset.\n"
+             "Rerunning skips the runs already in the CSV; a failed run is recorded with its reason.",
+    .opts = sweep_opts,
+    .epilog = "Progress (shapes done, elapsed, ETA) is shown on a terminal only.",
+};
 
 static int sweep_value(int c, const char *arg, struct sweep_opts *o, struct tq_err *err)
 {

@@ -20,10 +20,13 @@ static const struct tq_cli_opt synth_opts[] = {
 };
 
 const struct tq_cli_command cli_synth = {
-    "synth", "traceq synth [--shape IxXxS] [--seed S] [--model M] -o FILE.npy|FILE.segy [--force]",
-    "Write the synthetic seismic volume (Ricker 25 Hz, dt 4 ms, folded dipping layers + a little noise)\n"
-    "as float32, shape (inlines, xlines, samples). Same shape and seed give the same file.",
-    NULL, synth_opts, "The file is written under a temporary name in F's directory and renamed when complete.", 0};
+    .name = "synth",
+    .usage = "traceq synth [--shape IxXxS] [--seed S] [--model M] -o FILE.npy|FILE.segy [--force]",
+    .about = "Write the synthetic seismic volume (Ricker 25 Hz, dt 4 ms, folded dipping layers + a little noise)\n"
+             "as float32, shape (inlines, xlines, samples). Same shape and seed give the same file.",
+    .opts = synth_opts,
+    .epilog = "The file is written under a temporary name in F's directory and renamed when complete.",
+};
 
 int cmd_synth(int argc, char **argv)
 {

@@ -21,8 +21,12 @@ static void print_help(FILE *f)
 }
 
 static const struct tq_cli_opt version_opts[] = {TQ_OPT_END};
-const struct tq_cli_command cli_version = {"version", "traceq version", "Print the version of traceq.", NULL,
-                                           version_opts, NULL, 0};
+const struct tq_cli_command cli_version = {
+    .name = "version",
+    .usage = "traceq version",
+    .about = "Print the version of traceq.",
+    .opts = version_opts,
+};
 
 int cmd_version(int argc, char **argv)
 {
