@@ -15,12 +15,20 @@ static const struct tq_cli_opt report_opts[] = {
            "also list the N allocation sites (function, file:line, module) that held the most heap at the peak, "
            "allocated the most bytes, made the most calls; needs traces recorded with --stacks or --aggregate",
            "off"),
+    TQ_OPT('l', "leaks", NULL,
+           "list the sites whose blocks were never freed (live when the trace ends), by bytes, with block counts; "
+           "a trace without an exit record says it was cut. Needs --stacks (not --aggregate); lists --top N sites",
+           "off, N 10"),
+    TQ_OPT('T', "temporary", NULL,
+           "list the sites of temporary allocations: blocks freed with no other allocation in between "
+           "(heaptrack's definition). Needs --stacks (not --aggregate)",
+           "off"),
     TQ_OPT_END,
 };
 
 const struct tq_cli_command cli_report = {
     .name = "report",
-    .usage = "traceq report [--json] [--top N] TRACE...",
+    .usage = "traceq report [--json] [--top N] [--leaks] [--temporary] TRACE...",
     .about = "Summarize traces written by `traceq record` (or LD_PRELOAD=libtraceq.so): duration, peak RSS and\n"
              "when, peak heap and when, peak mmap, VmHWM, calls, samples, how the process ended, and whether\n"
              "the trace is truncated. Several traces (a fork tree) get one section each, totals and the tree.",
@@ -118,8 +126,18 @@ static json_t *tree_json(const struct tq_trace_summary *s, int n)
     return arr;
 }
 
-static int print_json(const struct tq_trace_summary *s, struct tq_sites *sites, int n, int top)
+struct report_sections {
+    int top, leaks, temporary; /* top: sites per list (0: no --top); leaks, temporary: flags */
+};
+
+static int sites_per_list(const struct report_sections *o)
 {
+    return o->top ? o->top : 10;
+}
+
+static int print_json(const struct tq_trace_summary *s, struct tq_sites *sites, int n, const struct report_sections *o)
+{
+    int top = o->top;
     json_t *root = json_object(), *arr = json_array();
     uint64_t rss = 0, heap = 0, calls = 0;
     int trunc = 0;
@@ -127,6 +145,10 @@ static int print_json(const struct tq_trace_summary *s, struct tq_sites *sites, 
         json_t *one = tq_trace_summary_json(&s[i]);
         if (top && one)
             json_object_set_new(one, "top", tq_report_top_json(&sites[i], top));
+        if (o->leaks && one)
+            json_object_set_new(one, "leaks", tq_report_leaks_json(&sites[i], sites_per_list(o)));
+        if (o->temporary && one)
+            json_object_set_new(one, "temporary", tq_report_temporary_json(&sites[i], sites_per_list(o)));
         json_array_append_new(arr, one);
         rss += s[i].peak_rss;
         heap += s[i].peak_heap;
@@ -146,6 +168,7 @@ static int print_json(const struct tq_trace_summary *s, struct tq_sites *sites, 
 
 int cmd_report(int argc, char **argv)
 {
+    struct report_sections sec = {0};
     int json = 0, top = 0, c;
     optind = 1;
     while ((c = tq_cli_next(&cli_report, argc, argv)) > 0) {
@@ -157,6 +180,10 @@ int cmd_report(int argc, char **argv)
             if (tq_parse_long(optarg, 1, 100000, "--top", &v, &err))
                 return tq_cli_usage_error("report", "%s", err.msg);
             top = (int)v;
+        } else if (c == 'l') {
+            sec.leaks = 1;
+        } else if (c == 'T') {
+            sec.temporary = 1;
         }
     }
     if (c != TQ_CLI_END)
@@ -171,20 +198,28 @@ int cmd_report(int argc, char **argv)
         free(sites);
         return TQ_EXIT_FAIL;
     }
-    int rc = TQ_EXIT_OK;
+    sec.top = top;
+    int rc = TQ_EXIT_OK, want_sites = top || sec.leaks || sec.temporary;
     for (int i = 0; i < n && rc == TQ_EXIT_OK; i++) {
         struct tq_err err = {0};
         if (tq_trace_summarize(argv[optind + i], &s[i], &err) ||
-            (top && tq_sites_load(argv[optind + i], &sites[i], &err)))
+            (want_sites && tq_sites_load(argv[optind + i], &sites[i], &err)))
             rc = tq_cli_fail("report", &err);
+        else if ((sec.leaks || sec.temporary) && sites[i].aggregated)
+            rc = tq_cli_usage_error("report", "%s was recorded with --aggregate, which keeps no events: --leaks and "
+                                    "--temporary need a trace recorded with --stacks alone", argv[optind + i]);
     }
     if (rc == TQ_EXIT_OK && json)
-        rc = print_json(s, sites, n, top);
+        rc = print_json(s, sites, n, &sec);
     else if (rc == TQ_EXIT_OK) {
         for (int i = 0; i < n; i++) {
             print_one(&s[i]);
             if (top)
                 tq_report_top_print(stdout, &sites[i], top);
+            if (sec.leaks)
+                tq_report_leaks_print(stdout, &sites[i], sites_per_list(&sec));
+            if (sec.temporary)
+                tq_report_temporary_print(stdout, &sites[i], sites_per_list(&sec));
         }
         if (n > 1)
             print_totals(s, n);
