@@ -50,11 +50,13 @@ ifeq ($(TESTING),1)
 all: $(BUILD)/tests/tq_tests $(BUILD)/tests/cli_probe $(BUILD)/tests/cli_probe_user
 endif
 
-# tools/ is the only code that reads TQ_TESTING: rebuild it when TESTING changes for this build folder.
+# tools/ is the only code that reads TQ_TESTING: rebuild it when TESTING changes for this build folder. A user build
+# drops the test programs an earlier test build left there (they would test a traceq without its test hooks).
 TESTING_STAMP := $(BUILD)/testing-$(if $(filter 1,$(TESTING)),on,off)
 $(TESTING_STAMP):
 	@mkdir -p $(BUILD)
-	@rm -f $(BUILD)/testing-on $(BUILD)/testing-off
+	@rm -f $(BUILD)/testing-on $(BUILD)/testing-off $(if $(filter 1,$(TESTING)),,$(BUILD)/tests/tq_tests \
+	    $(BUILD)/tests/cli_probe $(BUILD)/tests/cli_probe_user)
 	@touch $@
 $(TOOL_OBJ): $(TESTING_STAMP)
 

@@ -76,6 +76,7 @@ static size_t list_commands(char names[][32], size_t cap)
 
 struct table_row {
     char name[64], shrt[8], arg[64], flags[16];
+    int key;
 };
 
 static size_t read_table(const char *cmd, struct table_row *rows, size_t cap)
@@ -85,8 +86,9 @@ static size_t read_table(const char *cmd, struct table_row *rows, size_t cap)
     cr_assert_eq(tq(NULL, &out, NULL, args), 0, "no table for %s", cmd);
     size_t n = 0;
     for (const char *p = out; *p && n < cap; n++) {
-        cr_assert_eq(sscanf(p, "%63s\t%7s\t%63s\t%15s", rows[n].name, rows[n].shrt, rows[n].arg, rows[n].flags), 4,
-                     "%s: bad row %s", cmd, p);
+        cr_assert_eq(sscanf(p, "%63s\t%7s\t%63s\t%15s\t%d", rows[n].name, rows[n].shrt, rows[n].arg, rows[n].flags,
+                            &rows[n].key),
+                     5, "%s: bad row %s", cmd, p);
         p += strcspn(p, "\n");
         p += *p == '\n';
     }
@@ -136,6 +138,14 @@ Test(cli_options, every_command_help_lists_its_table_and_the_parser_knows_it, .t
         size_t n = read_table(cmd, rows, 64);
         for (size_t i = 0; i < n; i++) {
             const struct table_row *r = &rows[i];
+            /* keys: > 0, unique, not the parser's own ('h' is --help); a short option's key is its letter */
+            cr_expect(r->key > 0 && r->key != 'h' && r->key != '?' && r->key != ':', "%s %s: key %d", cmd, r->name,
+                      r->key);
+            for (size_t j = 0; j < i; j++)
+                cr_expect(rows[j].key != r->key && strcmp(rows[j].name, r->name), "%s: %s and %s share a key or name",
+                          cmd, rows[j].name, r->name);
+            if (strcmp(r->shrt, "-"))
+                cr_expect_eq(r->shrt[1], r->key, "%s %s: short %s, key %d", cmd, r->name, r->shrt, r->key);
             const char *l = option_line(help, r->name, line, sizeof line);
             if (!strcmp(r->flags, "hidden")) {
                 cr_expect(!l, "%s: hidden %s is listed: %s", cmd, r->name, l);

@@ -79,8 +79,8 @@ int tq_cli_exit_code(int c);
 /* Write cmd's whole --help text to f. */
 void tq_cli_help(const struct tq_cli_command *cmd, FILE *f);
 
-/* Write cmd's table for the tests, one option a line: "--NAME<TAB>-S or -<TAB>ARG or -<TAB>flags" (flags: "testing",
- * "hidden" or "-"); only options that this build parses. */
+/* Write cmd's table for the tests, one option a line: "--NAME<TAB>-S or -<TAB>ARG or -<TAB>FLAGS<TAB>KEY" (FLAGS:
+ * "testing", "hidden" or "-"; KEY in decimal); only the options that this build parses. */
 void tq_cli_dump_options(const struct tq_cli_command *cmd, FILE *f);
 
 /* ---- Messages and exits. */

@@ -183,6 +183,6 @@ void tq_cli_dump_options(const struct tq_cli_command *cmd, FILE *f)
         char shrt[4] = "-";
         if (o->short_name)
             snprintf(shrt, sizeof shrt, "-%c", (char)o->short_name);
-        fprintf(f, "--%s\t%s\t%s\t%s\n", o->name, shrt, o->arg ? o->arg : "-", flags);
+        fprintf(f, "--%s\t%s\t%s\t%s\t%d\n", o->name, shrt, o->arg ? o->arg : "-", flags, o->key);
     }
 }
