@@ -11,6 +11,10 @@ static const struct tq_cli_opt export_opts[] = {
     TQ_OPT_SHORT('o', "output", "FILE", "write to FILE, via a temporary name renamed when complete", "stdout"),
     TQ_OPT('b', "by", "WEIGHT",
            "folded only: peak (heap held at the heap peak) or allocated (all heap bytes allocated)", "peak"),
+    TQ_OPT('P', "python-only", NULL,
+           "folded only: keep the Python frames of each stack (a CPython 3.11 process recorded with --stacks), "
+           "fold native frames away",
+           "mixed stacks"),
     TQ_OPT('F', "force", NULL, "replace an existing FILE", "refuse"),
     TQ_OPT_END,
 };
@@ -26,12 +30,12 @@ const struct tq_cli_command cli_export = {
     .opts = export_opts,
 };
 
-static tq_status run_export(const char *trace, enum tq_export_format fmt, enum tq_folded_by by, FILE *out,
-                            struct tq_err *err)
+static tq_status run_export(const char *trace, enum tq_export_format fmt, enum tq_folded_by by, bool python_only,
+                            FILE *out, struct tq_err *err)
 {
     switch (fmt) {
     case TQ_EXPORT_MASSIF: return tq_export_massif(trace, out, err);
-    case TQ_EXPORT_FOLDED: return tq_export_folded(trace, by, out, err);
+    case TQ_EXPORT_FOLDED: return tq_export_folded(trace, by, python_only, out, err);
     case TQ_EXPORT_CHROME: return tq_export_chrome(trace, out, err);
     default: return tq_export_csv(trace, out, err);
     }
@@ -43,7 +47,7 @@ int cmd_export(int argc, char **argv)
     enum tq_export_format fmt = TQ_EXPORT_CSV;
     enum tq_folded_by by = TQ_FOLDED_PEAK;
     const char *output = NULL;
-    bool have_format = false, force = false, have_by = false;
+    bool have_format = false, force = false, have_by = false, python_only = false;
     int ch;
     optind = 1;
     while ((ch = tq_cli_next(&cli_export, argc, argv)) > 0) {
@@ -60,6 +64,7 @@ int cmd_export(int argc, char **argv)
             break;
         case 'o': output = optarg; break;
         case 'F': force = true; break;
+        case 'P': python_only = true; break;
         }
     }
     if (ch != TQ_CLI_END)
@@ -70,18 +75,20 @@ int cmd_export(int argc, char **argv)
         return tq_cli_usage_error("export", optind >= argc ? "missing the TRACE file" : "takes exactly one TRACE");
     if (have_by && fmt != TQ_EXPORT_FOLDED)
         return tq_cli_usage_error("export", "--by only applies to --format folded");
+    if (python_only && fmt != TQ_EXPORT_FOLDED)
+        return tq_cli_usage_error("export", "--python-only only applies to --format folded");
     const char *trace = argv[optind];
     if (access(trace, R_OK) != 0)
         return tq_cli_usage_error("export", "cannot read trace '%s'", trace);
     if (!output) {
-        if (run_export(trace, fmt, by, stdout, &err) || fflush(stdout))
+        if (run_export(trace, fmt, by, python_only, stdout, &err) || fflush(stdout))
             return tq_cli_fail("export", err.msg[0] ? &err : &(struct tq_err){TQ_ERR_IO, "cannot write stdout"});
         return TQ_EXIT_OK;
     }
     struct tq_outfile of;
     if (tq_outfile_open(&of, output, force, &err))
         return tq_cli_fail("export", &err);
-    if (run_export(trace, fmt, by, of.fp, &err)) {
+    if (run_export(trace, fmt, by, python_only, of.fp, &err)) {
         tq_outfile_abort(&of);
         return tq_cli_fail("export", &err);
     }

@@ -27,6 +27,10 @@ static const struct tq_cli_opt record_opts[] = {
            "with stacks, keep per-stack totals in the process and write them with each flush instead of every "
            "event (long runs)",
            "off"),
+    TQ_OPT('B', "sample-bytes", "N",
+           "with stacks, record one heap allocation per N bytes on average (K, M, G: powers of 1024), chosen by a "
+           "Poisson process over bytes; reports weigh them into unbiased estimates with errors",
+           "every one"),
     TQ_OPT_SHORT('c', "config", "FILE", "read this traceq.toml", "see above"),
     TQ_OPT_SHORT('q', "quiet", NULL, "do not list the trace files", "list them"),
     TQ_OPT_SHORT('v', "verbose", NULL, "the shim says what it does on stderr", "off"),
@@ -46,7 +50,7 @@ const struct tq_cli_command cli_record = {
 };
 
 struct record_opts {
-    const char *config, *out, *interval, *flush;
+    const char *config, *out, *interval, *flush, *sample;
     int no_follow, verbose, quiet, stacks, aggregate;
 };
 
@@ -88,6 +92,7 @@ static int parse_opts(int argc, char **argv, struct record_opts *o)
         case 'v': o->verbose = 1; break;
         case 'S': o->stacks = 1; break;
         case 'A': o->aggregate = 1; break;
+        case 'B': o->sample = optarg; break;
         }
     }
     if (c != TQ_CLI_END)
@@ -128,6 +133,15 @@ static int build_settings(const struct record_opts *o, struct tq_settings *s)
         s->stacks = 1;
     if (o->aggregate)
         s->aggregate = 1;
+    if (o->sample) {
+        if (o->aggregate)
+            return tq_cli_usage_error("record", "--sample-bytes and --aggregate do not combine (aggregate totals are "
+                                      "exact)");
+        if (tq_settings_parse_sample_bytes(o->sample, &s->sample_bytes))
+            return tq_cli_usage_error("record", "--sample-bytes takes bytes from 1 to 1T (e.g. 524288 or 512K), not "
+                                      "'%s'", o->sample);
+        s->stacks = 1;
+    }
     if (mkdir(s->output_dir, 0755) && errno != EEXIST)
         return tq_cli_usage_error("record", "cannot create output directory '%s': %s", s->output_dir,
                                   strerror(errno));

@@ -19,6 +19,10 @@ static const struct tq_cli_opt report_opts[] = {
            "list the sites whose blocks were never freed (live when the trace ends), by bytes, with block counts; "
            "a trace without an exit record says it was cut. Needs --stacks (not --aggregate); lists --top N sites",
            "off, N 10"),
+    TQ_OPT('P', "python-only", NULL,
+           "with --top/--leaks/--temporary: only the Python frames of each stack (a CPython 3.11 process recorded "
+           "with --stacks); native frames are folded away",
+           NULL),
     TQ_OPT('T', "temporary", NULL,
            "list the sites of temporary allocations: blocks freed with no other allocation in between "
            "(heaptrack's definition). Needs --stacks (not --aggregate)",
@@ -28,7 +32,7 @@ static const struct tq_cli_opt report_opts[] = {
 
 const struct tq_cli_command cli_report = {
     .name = "report",
-    .usage = "traceq report [--json] [--top N] [--leaks] [--temporary] TRACE...",
+    .usage = "traceq report [OPTIONS] TRACE...",
     .about = "Summarize traces written by `traceq record` (or LD_PRELOAD=libtraceq.so): duration, peak RSS and\n"
              "when, peak heap and when, peak mmap, VmHWM, calls, samples, how the process ended, and whether\n"
              "the trace is truncated. Several traces (a fork tree) get one section each, totals and the tree.",
@@ -128,6 +132,7 @@ static json_t *tree_json(const struct tq_trace_summary *s, int n)
 
 struct report_sections {
     int top, leaks, temporary; /* top: sites per list (0: no --top); leaks, temporary: flags */
+    int python_only;           /* fold native frames away */
 };
 
 static int sites_per_list(const struct report_sections *o)
@@ -184,6 +189,8 @@ int cmd_report(int argc, char **argv)
             sec.leaks = 1;
         } else if (c == 'T') {
             sec.temporary = 1;
+        } else if (c == 'P') {
+            sec.python_only = 1;
         }
     }
     if (c != TQ_CLI_END)
@@ -200,11 +207,17 @@ int cmd_report(int argc, char **argv)
     }
     sec.top = top;
     int rc = TQ_EXIT_OK, want_sites = top || sec.leaks || sec.temporary;
+    if (sec.python_only && !want_sites)
+        rc = tq_cli_usage_error("report", "--python-only goes with --top, --leaks or --temporary");
     for (int i = 0; i < n && rc == TQ_EXIT_OK; i++) {
         struct tq_err err = {0};
         if (tq_trace_summarize(argv[optind + i], &s[i], &err) ||
-            (want_sites && tq_sites_load(argv[optind + i], &sites[i], &err)))
+            (want_sites && tq_sites_load_opts(argv[optind + i], sec.python_only, &sites[i], &err)))
             rc = tq_cli_fail("report", &err);
+        else if (sec.temporary && sites[i].sample_bytes)
+            rc = tq_cli_usage_error("report", "%s was recorded with --sample-bytes: whether another allocation came "
+                                    "between two events is unknown, so --temporary needs every allocation",
+                                    argv[optind + i]);
         else if ((sec.leaks || sec.temporary) && sites[i].aggregated)
             rc = tq_cli_usage_error("report", "%s was recorded with --aggregate, which keeps no events: --leaks and "
                                     "--temporary need a trace recorded with --stacks alone", argv[optind + i]);
