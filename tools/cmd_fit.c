@@ -31,9 +31,9 @@ static const struct tq_cli_opt fit_opts[] = {
     TQ_OPT('s', "seed", "N", "seed of the fold shuffle", "42"),
     TQ_OPT('K', "kind", "KIND", "force one model kind of the whole peak instead of choosing", "choose"),
     TQ_OPT('C', "components", "LIST",
-           "fit the peak as baseline + these exact components + the rest, each with its own model: heap,mmap,rest "
-           "(any of them), or none for one model of the whole peak",
-           "heap,mmap,rest for the peak targets when the dataset has heap or mmap figures, else none"),
+           "fit the peak (peak_rss_bytes, vmhwm_bytes) as baseline + these exact components + the rest, each with "
+           "its own model: heap,mmap,rest (any of them), or none for one model of the whole peak",
+           "heap,mmap,rest given heap or mmap figures, else none"),
     TQ_OPT_SHORT('o', "output", "FILE", "write the model JSON here", "only print the table"),
     TQ_OPT('P', "plot", "FILE",
            "draw the points, the chosen model's fit and its bound against volume (.svg or .png)", "no plot"),
