@@ -88,14 +88,37 @@ static int parse_row(char *f[NFIELDS], struct tq_dataset_row *r)
     return (*f[12] && !*end && isfinite(r->wall_s) && r->wall_s >= 0) ? 0 : -1;
 }
 
-static tq_status read_rows(FILE *fp, const char *path, struct tq_dataset *ds, struct tq_err *err)
+#define LINE_MAX_BYTES 4096
+
+/* The next line into *line (getline's buffer); -1 at the end. Fails on a NUL byte or an overlong line, which would
+ * otherwise read differently once another row follows them. */
+static ssize_t next_line(FILE *fp, char **line, size_t *cap, const char *path, size_t lineno, struct tq_err *err,
+                         tq_status *st)
 {
-    char line[4096], *f[NFIELDS];
+    ssize_t len = getline(line, cap, fp);
+    if (len < 0)
+        return -1;
+    if ((size_t)len > LINE_MAX_BYTES) {
+        *st = tq_fail(err, TQ_ERR_FORMAT, "%s:%zu: a line longer than %d bytes", path, lineno, LINE_MAX_BYTES);
+        return -1;
+    }
+    if (strlen(*line) != (size_t)len) {
+        *st = tq_fail(err, TQ_ERR_FORMAT, "%s:%zu: a NUL byte in the line", path, lineno);
+        return -1;
+    }
+    return len;
+}
+
+static tq_status read_rows(FILE *fp, const char *path, struct tq_dataset *ds, char **line, size_t *linecap,
+                           struct tq_err *err)
+{
+    char *f[NFIELDS];
     size_t cap = 0;
-    for (size_t lineno = 2; fgets(line, sizeof line, fp); lineno++) {
-        if (line[0] == '\n' || line[0] == 0)
+    tq_status st = TQ_OK;
+    for (size_t lineno = 2; next_line(fp, line, linecap, path, lineno, err, &st) >= 0; lineno++) {
+        if ((*line)[0] == '\n' || (*line)[0] == 0)
             continue;
-        size_t n = split_fields(line, f);
+        size_t n = split_fields(*line, f);
         if (n != NFIELDS)
             return tq_fail(err, TQ_ERR_FORMAT, "%s:%zu: %zu fields, expected %d", path, lineno, n, NFIELDS);
         if (ds->n == cap) {
@@ -110,16 +133,18 @@ static tq_status read_rows(FILE *fp, const char *path, struct tq_dataset *ds, st
                            lineno);
         ds->n++;
     }
+    if (st)
+        return st;
     return ferror(fp) ? tq_fail_errno(err, TQ_ERR_IO, "cannot read %s", path) : TQ_OK;
 }
 
-static tq_status check_header(FILE *fp, const char *path, struct tq_err *err)
+static tq_status check_header(FILE *fp, const char *path, char **line, size_t *cap, struct tq_err *err)
 {
-    char line[512];
-    if (!fgets(line, sizeof line, fp))
-        return tq_fail(err, TQ_ERR_FORMAT, "%s is empty (no header)", path);
-    line[strcspn(line, "\r\n")] = 0;
-    if (strcmp(line, TQ_DATASET_HEADER))
+    tq_status st = TQ_OK;
+    if (next_line(fp, line, cap, path, 1, err, &st) < 0)
+        return st ? st : tq_fail(err, TQ_ERR_FORMAT, "%s is empty (no header)", path);
+    (*line)[strcspn(*line, "\r\n")] = 0;
+    if (strcmp(*line, TQ_DATASET_HEADER))
         return tq_fail(err, TQ_ERR_FORMAT, "%s:1: not a traceq sweep dataset (expected the header %s)", path,
                        TQ_DATASET_HEADER);
     return TQ_OK;
@@ -131,9 +156,12 @@ tq_status tq_dataset_read(const char *path, struct tq_dataset **out, struct tq_e
     if (!fp)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot open dataset %s", path);
     struct tq_dataset *ds = calloc(1, sizeof *ds);
-    tq_status st = ds ? check_header(fp, path, err) : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    char *line = NULL;
+    size_t cap = 0;
+    tq_status st = ds ? check_header(fp, path, &line, &cap, err) : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     if (!st)
-        st = read_rows(fp, path, ds, err);
+        st = read_rows(fp, path, ds, &line, &cap, err);
+    free(line);
     fclose(fp);
     if (st) {
         tq_dataset_free(ds);
@@ -161,7 +189,13 @@ tq_status tq_dataset_append(const char *path, const struct tq_dataset_row *r, st
         fputs(TQ_DATASET_HEADER "\n", fp);
     else {
         rewind(fp);
-        st = check_header(fp, path, err);
+        char *line = NULL;
+        size_t cap = 0;
+        st = check_header(fp, path, &line, &cap, err);
+        free(line);
+        /* A last line cut without its newline (an editor, a copy, a full disk) must not swallow the new row. */
+        if (!st && fseek(fp, -1, SEEK_END) == 0 && fgetc(fp) != '\n')
+            fputc('\n', fp);
         fseek(fp, 0, SEEK_END);
     }
     if (!st) {

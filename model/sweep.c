@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../report/trace_summary.h"
+#include "../common/cleanup.h"
 #include "../common/clock.h"
 #include "../common/procfs.h"
 
@@ -176,33 +177,58 @@ static void row_status(int status, const char *errpath, struct tq_dataset_row *r
 
 tq_status tq_sweep_run(const struct tq_sweep_job *job, struct tq_dataset_row *row, struct tq_err *err)
 {
-    char dir[2048], outdir[] = "/tmp/traceq-sweep-XXXXXX", outpath[64], errpath[2100], bufs[3][64];
+    char dir[2048], outdir[2048], outpath[2100], errpath[2100], bufs[3][64];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(outdir, sizeof outdir, "%.2000s/traceq-sweep-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     char *argv[24];
     row_init(job, row);
     snprintf(dir, sizeof dir, "%s/%s-%zux%zux%zu-r%d.XXXXXX", job->trace_root, job->op, job->shape[0],
              job->shape[1], job->shape[2], job->run);
-    if (!mkdtemp(dir))
+    /* Until the run is measured, a signal removes its trace folder (no row will point to it), the output
+     * folder, and stops the child first (common/cleanup.h). Signals wait while a folder is made and registered. */
+    sigset_t mask;
+    tq_cleanup_hold(&mask);
+    int clean_dir = mkdtemp(dir) ? tq_cleanup_add_dir(dir) : -1, clean_out = -1;
+    if (clean_dir >= 0)
+        clean_out = mkdtemp(outdir) ? tq_cleanup_add_dir(outdir) : -1;
+    tq_cleanup_release(&mask);
+    if (clean_dir < 0)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot make a trace directory under %s", job->trace_root);
-    if (!mkdtemp(outdir))
-        return tq_fail_errno(err, TQ_ERR_IO, "cannot make a temporary directory in /tmp");
+    if (clean_out < 0) {
+        tq_status st = tq_fail_errno(err, TQ_ERR_IO, "cannot make a temporary directory %s", outdir);
+        rmdir(dir);
+        tq_cleanup_forget(clean_dir);
+        return st;
+    }
     snprintf(outpath, sizeof outpath, "%s/out.npy", outdir);
     snprintf(errpath, sizeof errpath, "%s/stderr.txt", dir);
     build_argv(job, dir, outpath, bufs, argv);
     double t0 = tq_clock_now();
+    tq_cleanup_hold(&mask);
     pid_t pid = fork();
-    if (pid < 0) {
-        rmdir(outdir);
-        return tq_fail_errno(err, TQ_ERR_CHILD, "cannot fork");
-    }
-    if (pid == 0)
+    if (pid == 0) {
+        tq_cleanup_release(&mask);
         child_exec(job, argv, errpath);
+    }
+    int clean_child = tq_cleanup_add_child(pid);
+    tq_cleanup_release(&mask);
+    if (pid < 0) {
+        tq_status st = tq_fail_errno(err, TQ_ERR_CHILD, "cannot fork");
+        rmdir(outdir);
+        rmdir(dir);
+        tq_cleanup_forget(clean_out);
+        tq_cleanup_forget(clean_dir);
+        return st;
+    }
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
     uint64_t sampled;
     int status = wait_sampling(pid, job->interval_ms, !job->use_record, &sampled, &ru);
     row->wall_s = tq_clock_now() - t0;
+    tq_cleanup_forget(clean_child);
     unlink(outpath); /* outputs can be hundreds of MiB; only the measurement is kept */
     rmdir(outdir);
+    tq_cleanup_forget(clean_out);
     row_status(status, errpath, row);
     /* wait4's ru_maxrss covers the child and the descendants it waited for: the operator's high-water mark */
     row->vmhwm_bytes = (uint64_t)ru.ru_maxrss * 1024;
@@ -213,5 +239,6 @@ tq_status tq_sweep_run(const struct tq_sweep_job *job, struct tq_dataset_row *ro
         row->ok = 0;
         snprintf(row->reason, sizeof row->reason, "no readable trace in %.200s", dir);
     }
+    tq_cleanup_forget(clean_dir);
     return TQ_OK;
 }

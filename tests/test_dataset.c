@@ -101,3 +101,67 @@ Test(dataset, rejects_bad_files)
     expect_bad(TQ_DATASET_HEADER "\ngst3d,100,100,100,1000000,1,maybe,,5,5,5,5,0.1,t\n", ":2: a bad value");
     expect_bad("", "empty");
 }
+
+/* A dataset whose last row lost its newline (hand-edited, copied, cut by a full disk): the next append starts a new
+ * line instead of gluing its row onto the last one. */
+Test(dataset, append_after_a_last_line_without_newline)
+{
+    char *dir = tq_tmpdir(), *path;
+    cr_assert(asprintf(&path, "%s/d.csv", dir) > 0);
+    FILE *fp = fopen(path, "w");
+    cr_assert(fp);
+    fputs(TQ_DATASET_HEADER "\ngst3d,100,100,100,1000000,1,ok,,5,5,5,5,0.100000,t1", fp);
+    cr_assert_eq(fclose(fp), 0);
+    struct tq_err err = {0};
+    struct tq_dataset_row r = row("gst3d", 200, 100, 100, 1, 77);
+    cr_assert_eq(tq_dataset_append(path, &r, &err), TQ_OK, "%s", err.msg);
+    struct tq_dataset *ds = NULL;
+    cr_assert_eq(tq_dataset_read(path, &ds, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(ds->n, 2);
+    cr_assert_str_eq(ds->rows[0].trace, "t1");
+    cr_assert_eq(ds->rows[1].shape[0], 200);
+    cr_assert_eq(ds->rows[1].peak_rss_bytes, 77);
+    tq_dataset_free(ds);
+
+    /* The header alone without its newline too. */
+    fp = fopen(path, "w");
+    cr_assert(fp);
+    fputs(TQ_DATASET_HEADER, fp);
+    cr_assert_eq(fclose(fp), 0);
+    cr_assert_eq(tq_dataset_append(path, &r, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(tq_dataset_read(path, &ds, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(ds->n, 1);
+    tq_dataset_free(ds);
+    tq_rmtree(dir);
+    free(dir);
+    free(path);
+}
+
+/* A line longer than the reader's limit is refused, not split into two rows; a NUL byte too (it would hide the
+ * rest of its line only while the line is the last one). */
+Test(dataset, rejects_an_overlong_line)
+{
+    char *dir = tq_tmpdir(), *path;
+    cr_assert(asprintf(&path, "%s/d.csv", dir) > 0);
+    FILE *fp = fopen(path, "w");
+    cr_assert(fp);
+    fputs(TQ_DATASET_HEADER "\ngst3d,100,100,100,1000000,1,ok,,5,5,5,5,0.100000,", fp);
+    for (int i = 0; i < 5000; i++)
+        fputc('x', fp);
+    fputs("\ngst3d,100,100,100,1000000,1,ok,,5,5,5,5,0.100000,t\n", fp);
+    cr_assert_eq(fclose(fp), 0);
+    struct tq_err err = {0};
+    struct tq_dataset *ds = NULL;
+    cr_assert_neq(tq_dataset_read(path, &ds, &err), TQ_OK);
+    cr_assert(strstr(err.msg, ":2: a line longer"), "%s", err.msg);
+    fp = fopen(path, "w");
+    cr_assert(fp);
+    fputs(TQ_DATASET_HEADER "\ngst3d,100,100,100,1000000,1,ok,,5,5,5,5,0.100000,t", fp);
+    fputc(0, fp);
+    cr_assert_eq(fclose(fp), 0);
+    cr_assert_neq(tq_dataset_read(path, &ds, &err), TQ_OK, "a NUL byte in the last line was accepted");
+    cr_assert(strstr(err.msg, ":2: a NUL byte"), "%s", err.msg);
+    tq_rmtree(dir);
+    free(dir);
+    free(path);
+}

@@ -13,6 +13,7 @@
 
 #include "../record/config.h"
 #include "../traces/settings.h"
+#include "../common/cleanup.h"
 #include "../common/units.h"
 #include "cli.h"
 #include "../record/record_check.h"
@@ -190,14 +191,23 @@ int cmd_record(int argc, char **argv)
     if (mfd < 0)
         return tq_cli_usage_error("record", "cannot create a run manifest: %s", strerror(errno));
     close(mfd);
+    int clean_manifest = tq_cleanup_add_file(s.manifest);
     fflush(NULL);
+    sigset_t mask;
+    tq_cleanup_hold(&mask);
     pid_t pid = fork();
+    if (pid == 0) {
+        tq_cleanup_release(&mask);
+        run_child(argv + optind, &s, shim);
+    }
+    /* SIGTERM or SIGHUP to record stops CMD too (and removes the manifest); the traces stay. */
+    int clean_child = tq_cleanup_add_child(pid);
+    tq_cleanup_release(&mask);
     if (pid < 0) {
         unlink(s.manifest);
+        tq_cleanup_forget(clean_manifest);
         return tq_cli_usage_error("record", "fork: %s", strerror(errno));
     }
-    if (pid == 0)
-        run_child(argv + optind, &s, shim);
     /* Like system(): the terminal's ^C / ^\ are for CMD; we stay to report its traces. */
     struct sigaction ign = {.sa_handler = SIG_IGN}, old_int, old_quit;
     sigaction(SIGINT, &ign, &old_int);
@@ -205,11 +215,13 @@ int cmd_record(int argc, char **argv)
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+    tq_cleanup_forget(clean_child);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
     list_traces(s.manifest, o.quiet);
     tq_record_report_untraced(s.manifest, pid, argv[optind]); /* even with -q: a missed process is a problem */
     unlink(s.manifest);
+    tq_cleanup_forget(clean_manifest);
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
     return WEXITSTATUS(status);
