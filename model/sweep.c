@@ -72,7 +72,8 @@ static void build_argv(const struct tq_sweep_job *job, const char *dir, const ch
     snprintf(bufs[2], 64, "%d", job->cpus ? CPU_COUNT(job->cpus) : 0);
     argv[n++] = (char *)job->exe;
     if (job->use_record) {
-        const char *rec[] = {"record", "-o", dir, "-i", bufs[1], "--", job->exe};
+        /* -q: record's list of written traces must not become the failure reason (the last stderr line) */
+        const char *rec[] = {"record", "-q", "-o", dir, "-i", bufs[1], "--", job->exe};
         for (size_t i = 0; i < sizeof rec / sizeof *rec; i++)
             argv[n++] = (char *)rec[i];
     }
