@@ -2,11 +2,14 @@
  * setuid programs, programs that scrub LD_PRELOAD) and say so instead of silently missing them. */
 #include "record_check.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "../common/printable.h"
 #include "../report/trace_summary.h"
 #include "../traces/writer.h"
 
@@ -48,15 +51,17 @@ static int has_trace(const struct tq_trace_summary *s, int n, int skip, uint32_t
 
 static void say_untraced(unsigned pid, const char *what)
 {
+    char name[1024];
     fprintf(stderr, "traceq record: no trace was written for %u (%s): static binary, setuid, or LD_PRELOAD removed\n",
-            pid, what);
+            pid, tq_printable(what, name, sizeof name));
 }
 
-int tq_record_report_untraced(const char *manifest, pid_t child, const char *cmd)
+int tq_record_report_untraced(const char *manifest, pid_t child, int exec_errno, const char *cmd)
 {
     struct tq_trace_summary *s;
     int n = load_manifest(manifest, &s), reported = 0;
-    if (!has_trace(s, n, -1, (uint32_t)child, 0)) {
+    /* A command that never started has no trace for a reason of its own (tq_record_exec_error said it). */
+    if (!exec_errno && !has_trace(s, n, -1, (uint32_t)child, 0)) {
         say_untraced((unsigned)child, cmd);
         reported++;
     }
@@ -71,8 +76,27 @@ int tq_record_report_untraced(const char *manifest, pid_t child, const char *cmd
     return reported;
 }
 
+void tq_record_exec_error(const char *cmd, int err, char *msg, size_t cap)
+{
+    char name[1024];
+    tq_printable(cmd, name, sizeof name);
+    if (err == ENOENT)
+        snprintf(msg, cap, "cannot run '%s': %s", name,
+                 strchr(cmd, '/') ? "no such file" : "command not found (not in PATH)");
+    else if (err == EACCES)
+        snprintf(msg, cap, "cannot run '%s': not an executable file, or no permission to run it", name);
+    else
+        snprintf(msg, cap, "cannot run '%s': %s", name, strerror(err));
+}
+
 int tq_record_check_outdir(const char *dir, char *msg, size_t cap)
 {
+    struct stat st;
+    char name[1024];
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        snprintf(msg, cap, "output directory '%s' is not a directory", tq_printable(dir, name, sizeof name));
+        return -1;
+    }
     unsigned owner = 0;
     int safe = tq_trace_dir_check(dir, &owner);
     if (safe < 0)

@@ -57,7 +57,8 @@ tq_status tq_trace_summarize(const char *path, struct tq_trace_summary *s, struc
 /* Free what a summary owns and zero it. Safe on a zeroed summary. Can't fail. */
 void tq_trace_summary_clear(struct tq_trace_summary *s);
 
-/* One line describing how the trace ends, e.g. "exit status 0", "truncated after 12 samples (no end record)".
+/* One line describing how the trace ends, e.g. "exit status 0", "truncated after 12 samples (no end record)"; an
+ * exec'd path is escaped for the terminal (common/printable.h).
  * Writes into buf[size] and returns buf. Can't fail. */
 char *tq_trace_summary_ending(const struct tq_trace_summary *s, char *buf, unsigned size);
 

@@ -1,6 +1,7 @@
 /* cmd_record.c - `traceq record [-o DIR] [-i MS] -- CMD [ARGS...]`: run CMD under libtraceq.so, report its traces. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -143,7 +144,9 @@ static int build_settings(const struct record_opts *o, struct tq_settings *s)
     return 0;
 }
 
-static void run_child(char **cmd, const struct tq_settings *s, const char *shim)
+/* In the child: exec the command; on failure say why and send errno up exec_fd (close-on-exec, so the parent
+ * reads nothing when the exec worked). */
+static void run_child(char **cmd, const struct tq_settings *s, const char *shim, int exec_fd)
 {
     char preload[PATH_MAX * 2];
     const char *old = getenv("LD_PRELOAD");
@@ -153,8 +156,13 @@ static void run_child(char **cmd, const struct tq_settings *s, const char *shim)
         _exit(126);
     }
     execvp(cmd[0], cmd);
-    fprintf(stderr, "traceq record: cannot run '%s': %s\n", cmd[0], strerror(errno));
-    _exit(errno == ENOENT ? 127 : 126);
+    int e = errno;
+    char why[1200];
+    tq_record_exec_error(cmd[0], e, why, sizeof why);
+    fprintf(stderr, "traceq record: %s\n", why);
+    if (write(exec_fd, &e, sizeof e) < 0)
+        _exit(126);
+    _exit(e == ENOENT ? 127 : 126);
 }
 
 /* List the traces the shim named in the manifest. */
@@ -193,17 +201,26 @@ int cmd_record(int argc, char **argv)
     close(mfd);
     int clean_manifest = tq_cleanup_add_file(s.manifest);
     fflush(NULL);
+    int exec_pipe[2];
+    if (pipe2(exec_pipe, O_CLOEXEC)) {
+        unlink(s.manifest);
+        tq_cleanup_forget(clean_manifest);
+        return tq_cli_usage_error("record", "pipe: %s", strerror(errno));
+    }
     sigset_t mask;
     tq_cleanup_hold(&mask);
     pid_t pid = fork();
     if (pid == 0) {
         tq_cleanup_release(&mask);
-        run_child(argv + optind, &s, shim);
+        close(exec_pipe[0]);
+        run_child(argv + optind, &s, shim, exec_pipe[1]);
     }
+    close(exec_pipe[1]);
     /* SIGTERM or SIGHUP to record stops CMD too (and removes the manifest); the traces stay. */
     int clean_child = tq_cleanup_add_child(pid);
     tq_cleanup_release(&mask);
     if (pid < 0) {
+        close(exec_pipe[0]);
         unlink(s.manifest);
         tq_cleanup_forget(clean_manifest);
         return tq_cli_usage_error("record", "fork: %s", strerror(errno));
@@ -219,7 +236,12 @@ int cmd_record(int argc, char **argv)
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
     list_traces(s.manifest, o.quiet);
-    tq_record_report_untraced(s.manifest, pid, argv[optind]); /* even with -q: a missed process is a problem */
+    int exec_errno = 0;
+    if (read(exec_pipe[0], &exec_errno, sizeof exec_errno) != (ssize_t)sizeof exec_errno)
+        exec_errno = 0;
+    close(exec_pipe[0]);
+    /* even with -q: a missed process is a problem */
+    tq_record_report_untraced(s.manifest, pid, exec_errno, argv[optind]);
     unlink(s.manifest);
     tq_cleanup_forget(clean_manifest);
     if (WIFSIGNALED(status))
