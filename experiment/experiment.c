@@ -539,14 +539,6 @@ void tq_exp_results_free(struct tq_exp_results *r)
     free(r);
 }
 
-tq_status tq_exp_check_limits(const char *spec, struct tq_err *err)
-{
-    uint64_t probe[EXP_MAX];
-    if (exp_limits(spec, 1, probe, EXP_MAX) <= 0)
-        return tq_fail(err, TQ_ERR_USAGE, "bad --limits '%s' (sizes like 1.5GB or fractions like 0.5)", spec);
-    return TQ_OK;
-}
-
 tq_status tq_exp_make_dir(const char *dir, struct tq_err *err)
 {
     if (mkdir(dir, 0755) && errno != EEXIST)
