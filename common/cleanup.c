@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 enum { SLOT_FREE, SLOT_FILLING, SLOT_LIVE };
-enum { KIND_FILE, KIND_DIR, KIND_CHILD };
+enum { KIND_FILE, KIND_DIR, KIND_CHILD, KIND_PREFIX };
 
 #define CLEANUP_SLOTS 48
 #define CLEANUP_PATH 4096
@@ -26,14 +26,15 @@ struct slot {
     pid_t owner; /* the process that registered it */
     pid_t child;
     char path[CLEANUP_PATH];
+    char prefix[256]; /* KIND_PREFIX: names in the folder `path` starting with this */
 };
 
 static struct slot slots[CLEANUP_SLOTS];
 static const int cleanup_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
-static int add(int kind, const char *path, pid_t child)
+static int add(int kind, const char *path, pid_t child, const char *prefix)
 {
-    if (path && strlen(path) >= CLEANUP_PATH)
+    if ((path && strlen(path) >= CLEANUP_PATH) || (prefix && (!*prefix || strlen(prefix) >= 256)))
         return 0;
     for (int s = 0; s < CLEANUP_SLOTS; s++) {
         int expected = SLOT_FREE;
@@ -45,6 +46,8 @@ static int add(int kind, const char *path, pid_t child)
         slots[s].child = child;
         if (path)
             strcpy(slots[s].path, path);
+        if (prefix)
+            strcpy(slots[s].prefix, prefix);
         __atomic_store_n(&slots[s].state, SLOT_LIVE, __ATOMIC_SEQ_CST);
         return s + 1;
     }
@@ -53,17 +56,22 @@ static int add(int kind, const char *path, pid_t child)
 
 int tq_cleanup_add_file(const char *path)
 {
-    return add(KIND_FILE, path, 0);
+    return add(KIND_FILE, path, 0, NULL);
 }
 
 int tq_cleanup_add_dir(const char *path)
 {
-    return add(KIND_DIR, path, 0);
+    return add(KIND_DIR, path, 0, NULL);
 }
 
 int tq_cleanup_add_child(pid_t pid)
 {
-    return pid > 0 ? add(KIND_CHILD, NULL, pid) : 0;
+    return pid > 0 ? add(KIND_CHILD, NULL, pid, NULL) : 0;
+}
+
+int tq_cleanup_add_prefix(const char *dir, const char *prefix)
+{
+    return add(KIND_PREFIX, dir, 0, prefix);
 }
 
 void tq_cleanup_forget(int handle)
@@ -99,6 +107,26 @@ struct dirent64_raw {
     unsigned char d_type;
     char d_name[];
 };
+
+/* Unlink the files in the folder open as dfd (closed here) whose names start with prefix. */
+static void remove_prefixed(int dfd, const char *prefix)
+{
+    char buf[4096] __attribute__((aligned(8)));
+    size_t plen = strlen(prefix);
+    for (int removed = 1; removed;) {
+        removed = 0;
+        lseek(dfd, 0, SEEK_SET);
+        long n;
+        while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0)
+            for (long off = 0; off < n;) {
+                struct dirent64_raw *d = (struct dirent64_raw *)(buf + off);
+                off += d->d_reclen;
+                if (!strncmp(d->d_name, prefix, plen) && unlinkat(dfd, d->d_name, 0) == 0)
+                    removed = 1;
+            }
+    }
+    close(dfd);
+}
 
 /* Remove everything inside the folder open as dfd (closed here), depth levels of subfolders at most. */
 static void empty_dir(int dfd, int depth)
@@ -154,8 +182,9 @@ static void on_signal(int sig)
 {
     int saved = errno;
     pid_t me = getpid();
-    static const int order[] = {KIND_CHILD, KIND_FILE, KIND_DIR}; /* children first: they may write in folders */
-    for (int pass = 0; pass < 3; pass++)
+    /* children first: they may write in folders */
+    static const int order[] = {KIND_CHILD, KIND_FILE, KIND_PREFIX, KIND_DIR};
+    for (int pass = 0; pass < 4; pass++)
         for (int s = 0; s < CLEANUP_SLOTS; s++) {
             struct slot *e = &slots[s];
             if (__atomic_load_n(&e->state, __ATOMIC_SEQ_CST) != SLOT_LIVE || e->owner != me ||
@@ -165,6 +194,11 @@ static void on_signal(int sig)
                 stop_child(e->child);
             else if (e->kind == KIND_FILE)
                 unlink(e->path);
+            else if (e->kind == KIND_PREFIX) {
+                int dfd = open(e->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (dfd >= 0)
+                    remove_prefixed(dfd, e->prefix);
+            }
             else {
                 int dfd = open(e->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (dfd >= 0)

@@ -14,6 +14,9 @@ int tq_cleanup_add_file(const char *path);
 /* Remember a temporary folder: on a signal it is removed with everything in it (a few levels deep, links are
  * removed, never followed). Same return as tq_cleanup_add_file. */
 int tq_cleanup_add_dir(const char *path);
+/* Remember files a child makes under names we cannot know (a temporary's random suffix): on a signal every
+ * file in folder `dir` whose name starts with `prefix` is unlinked (after the children stopped). Same return. */
+int tq_cleanup_add_prefix(const char *dir, const char *prefix);
 /* Remember a child process: on a signal it gets SIGTERM and is waited for (SIGKILL after 10 s) before the
  * temporaries are removed, so it cannot write into a folder being deleted. Same return. */
 int tq_cleanup_add_child(pid_t pid);

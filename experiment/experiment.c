@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/cleanup.h"
 #include "../common/units.h"
 #include "../runner/journal.h"
 #include "../plot/plot.h"
@@ -55,14 +57,19 @@ static int exp_exec_cpu(char *const argv[], char **out, char **err, double *cpu)
     if (efd < 0 || pipe(p))
         return -1;
     unlink(tmpl);
+    sigset_t mask; /* a signal stops the child too (common/cleanup.h) */
+    tq_cleanup_hold(&mask);
     pid_t pid = fork();
     if (pid == 0) {
+        tq_cleanup_release(&mask);
         dup2(p[1], 1);
         dup2(efd, 2);
         close(p[0]);
         execv(argv[0], argv);
         _exit(127);
     }
+    int clean_child = tq_cleanup_add_child(pid);
+    tq_cleanup_release(&mask);
     close(p[1]);
     size_t n = 0, cap = 4096;
     char *buf = malloc(cap);
@@ -77,6 +84,7 @@ static int exp_exec_cpu(char *const argv[], char **out, char **err, double *cpu)
     int status = 0;
     struct rusage ru = {0};
     wait4(pid, &status, 0, &ru);
+    tq_cleanup_forget(clean_child);
     if (cpu)
         *cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
                ru.ru_stime.tv_usec * 1e-6;
@@ -88,6 +96,26 @@ static int exp_exec_cpu(char *const argv[], char **out, char **err, double *cpu)
     }
     close(efd);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* On a signal, remove what a `traceq run` writing `out` leaves: out, its journal and the writer's temporary
+ * (.BASE.tmp.XXXXXX beside it), which an interrupted run keeps for --resume. Three handles into h. */
+static void exp_output_guard(const char *out, int h[3])
+{
+    char journal[PATH_MAX + 16], dir[PATH_MAX], prefix[256];
+    const char *slash = strrchr(out, '/');
+    snprintf(journal, sizeof journal, "%s.journal", out);
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - out) : 1, slash ? out : ".");
+    snprintf(prefix, sizeof prefix, ".%s.tmp.", slash ? slash + 1 : out);
+    h[0] = tq_cleanup_add_file(out);
+    h[1] = tq_cleanup_add_file(journal);
+    h[2] = tq_cleanup_add_prefix(dir, prefix);
+}
+
+static void exp_output_forget(const int h[3])
+{
+    for (int i = 0; i < 3; i++)
+        tq_cleanup_forget(h[i]);
 }
 
 static int exp_exec(char *const argv[], char **out, char **err)
@@ -182,6 +210,8 @@ static void exp_once(const struct tq_exp_config *a, const char *op, const char *
     argv[n] = NULL;
     char *o = NULL, *e = NULL;
     double cpu = 0;
+    int guard[3];
+    exp_output_guard(out, guard);
     int rc = exp_exec_cpu(argv, &o, &e, &cpu);
     if (rc == 0 && !st->ok)
         st->correct = exp_same(out, ref);
@@ -195,6 +225,7 @@ static void exp_once(const struct tq_exp_config *a, const char *op, const char *
     char journal[PATH_MAX + 16];
     snprintf(journal, sizeof journal, "%s.journal", out);
     tq_journal_discard(journal, NULL);
+    exp_output_forget(guard);
 }
 
 static int cmp_double(const void *x, const void *y)
@@ -453,12 +484,18 @@ static int exp_op(const struct tq_exp_config *a, struct tq_exp_results *pl, FILE
     for (char *save, *s = strtok_r(list, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
         size_t side = strtoull(s, NULL, 10);
         uint64_t peak, limits[EXP_MAX];
-        if (!side || exp_reference(a, op, side, in, ref, &peak))
+        int guard[3]; /* the reference output lives until this side's cases are done */
+        snprintf(ref, sizeof ref, "%s/ref-%s-%zu.npy", a->out, op, side);
+        exp_output_guard(ref, guard);
+        if (!side || exp_reference(a, op, side, in, ref, &peak)) {
+            exp_output_forget(guard);
             return -1;
+        }
         int nl = exp_limits(a->limits, peak, limits, EXP_MAX);
         for (int i = 0; i < nl; i++)
             exp_case(a, pl, csv, op, side, limits[i], peak, in, ref, model);
         unlink(ref);
+        exp_output_forget(guard);
     }
     return 0;
 }

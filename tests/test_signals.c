@@ -1,4 +1,4 @@
-/* test_signals.c - `traceq op`, `synth` and `sweep` interrupted mid-work by SIGINT, SIGTERM or SIGHUP leave no
+/* test_signals.c - `traceq op`, `synth`, `sweep` and `experiment` interrupted mid-work by SIGINT, SIGTERM or SIGHUP leave no
  * temporary file or folder and no child process behind, and die of the signal (common/cleanup.h). */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -85,6 +85,18 @@ static pid_t start(char *const argv[], char *const envp[])
     return pid;
 }
 
+/* Entries of dir whose name contains needle (one level). */
+static int entries_with(const char *dir, const char *needle)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += strstr(e->d_name, needle) != NULL;
+    if (d)
+        closedir(d);
+    return n;
+}
+
 /* Poll (every 20 ms, at most 120 s) until tree_entries(dir) >= want or the process ended; 1 when reached. */
 static int wait_for_entries(pid_t pid, const char *dir, int want)
 {
@@ -149,6 +161,39 @@ Test(signals, sweep_leaves_no_temporary_and_no_child, .timeout = 600)
         cr_expect(!process_mentions(dir), "a child of the sweep still runs after signal %d", sigs[k]);
         cr_expect_eq(tree_entries(traces), 0, "the unfinished run's trace folder is left after signal %d", sigs[k]);
         cr_expect_eq(tree_entries(tmp), 0, "the sweep's temporary output is left after signal %d", sigs[k]);
+        tq_rmtree(dir);
+        free(dir);
+    }
+}
+
+Test(signals, experiment_leaves_no_run_output_journal_or_temporary, .timeout = 900)
+{
+    for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++) {
+        char *dir = tq_tmpdir(), res[4096], models[4096];
+        snprintf(res, sizeof res, "%s/res", dir);
+        snprintf(models, sizeof models, "%s/models", dir);
+        cr_assert_eq(mkdir(models, 0700), 0);
+        /* a hand-made GST3D model (the fuzz seed): the experiment needs no sweep then */
+        cr_assert_eq(tq_runf("cp %s %s/gst3d.model.json", tq_src_path("tests/fuzz/corpus/model/model.ok"), models), 0);
+        char *argv[] = {(char *)tq_build_path("traceq"), "experiment", "-o", res, "--models", models, "--shapes",
+                        "220", "--limits", "2GB", "--runs", "1", "--fixed", "0.5", NULL};
+        pid_t pid = start(argv, NULL);
+        /* poll until the reference run (the unchunked one) has its journal or temporary */
+        struct timespec tick = {0, 20 * 1000 * 1000};
+        int seen = 0;
+        for (int i = 0; i < 6000 && !seen; i++) {
+            seen = entries_with(res, "ref-") > 0;
+            if (!seen)
+                nanosleep(&tick, NULL);
+        }
+        cr_assert(seen, "the experiment never started its reference run");
+        kill(pid, sigs[k]);
+        expect_killed_by(pid, sigs[k]);
+        cr_expect(!process_mentions(res), "a child of the experiment still runs after signal %d", sigs[k]);
+        cr_expect_eq(entries_with(res, "ref-"), 0, "the reference output, journal or temporary is left (signal %d)",
+                     sigs[k]);
+        cr_expect_eq(entries_with(res, "out-"), 0, "a run's output is left (signal %d)", sigs[k]);
+        cr_expect_eq(entries_with(res, ".tmp."), 0, "a temporary is left (signal %d)", sigs[k]);
         tq_rmtree(dir);
         free(dir);
     }
