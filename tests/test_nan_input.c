@@ -1,6 +1,6 @@
 /* test_nan_input.c - NaN and infinite input voxels: GST3D's dip is NaN exactly where they reach (never 0 as for an
- * isotropic tensor), whole or in blocks, full-size or trimmed, and inside what SciPy marks NaN; Gaussian matches
- * SciPy's NaN exactly (tests/oracle/ops_oracle.py nan). */
+ * isotropic tensor), whole or in blocks, full-size or trimmed, and inside what SciPy marks NaN; Gaussian and
+ * Envelope match SciPy's NaN and infinities exactly (tests/oracle/ops_oracle.py nan). */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <math.h>
@@ -44,10 +44,12 @@ Test(nan_input, gst3d_and_gaussian_propagate_nan_as_scipy, .timeout = 300)
     cr_assert_eq(tq_runf("cd '%s' && %s op gst3d --input in.npy -o gb.npy --block 5,7,6 >/dev/null", dir, tq), 0);
     cr_assert_eq(tq_runf("cd '%s' && %s op gst3d --full-size --input in.npy -o gf.npy >/dev/null", dir, tq), 0);
     cr_assert_eq(tq_runf("cd '%s' && %s op gaussian --input in.npy -o ga.npy >/dev/null", dir, tq), 0);
+    cr_assert_eq(tq_runf("cd '%s' && %s op envelope --input in.npy -o en.npy >/dev/null", dir, tq), 0);
     expect_nan_like_scipy(dir, "gst3d", "g.npy", "", 0.01);
     expect_nan_like_scipy(dir, "gst3d", "gb.npy", "", 0.01);
     expect_nan_like_scipy(dir, "gst3d", "gf.npy", "full", 0.01);
     expect_nan_like_scipy(dir, "gaussian", "ga.npy", "", 1e-4);
+    expect_nan_like_scipy(dir, "envelope", "en.npy", "", 1e-4);
     tq_rmtree(dir);
     free(dir);
 }
