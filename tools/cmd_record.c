@@ -15,6 +15,7 @@
 #include "../record/config.h"
 #include "../traces/settings.h"
 #include "../common/cleanup.h"
+#include "../common/printable.h"
 #include "../common/units.h"
 #include "cli.h"
 #include "../record/record_check.h"
@@ -171,11 +172,13 @@ static void list_traces(const char *manifest, int quiet)
     FILE *f = fopen(manifest, "r");
     if (!f)
         return;
-    char line[PATH_MAX + 2];
+    char line[PATH_MAX + 2], text[4 * PATH_MAX + 8];
     int n = 0;
     while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
         if (!quiet)
-            fprintf(stderr, "%s%s", n == 0 ? "traceq record: wrote\n  " : "  ", line);
+            fprintf(stderr, "%s%s\n", n == 0 ? "traceq record: wrote\n  " : "  ",
+                    tq_printable(line, text, sizeof text));
         n++;
     }
     fclose(f);
