@@ -220,6 +220,11 @@ void tq_cleanup_on_signals(void)
     sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESETHAND;
     signal_set(&sa.sa_mask); /* a second signal waits until the cleanup is done */
-    for (size_t i = 0; i < sizeof cleanup_signals / sizeof cleanup_signals[0]; i++)
+    for (size_t i = 0; i < sizeof cleanup_signals / sizeof cleanup_signals[0]; i++) {
+        struct sigaction old;
+        /* an ignored signal stays ignored: nohup's SIGHUP, SIGINT of a background job started by a script */
+        if (sigaction(cleanup_signals[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue;
         sigaction(cleanup_signals[i], &sa, NULL);
+    }
 }

@@ -28,8 +28,9 @@ void tq_cleanup_forget(int handle);
 void tq_cleanup_hold(sigset_t *old);
 void tq_cleanup_release(const sigset_t *old);
 
-/* Install the handler for SIGINT, SIGTERM, SIGHUP and SIGQUIT (once per program, from main). Entries registered
- * by another process (a forked worker inherits the registry) are left alone. Can't fail. */
+/* Install the handler for SIGINT, SIGTERM, SIGHUP and SIGQUIT (once per program, from main); a signal ignored
+ * when the program starts (nohup, a script's background job) stays ignored. Entries registered by another
+ * process (a forked worker inherits the registry) are left alone. Can't fail. */
 void tq_cleanup_on_signals(void);
 
 #endif

@@ -198,3 +198,25 @@ Test(signals, experiment_leaves_no_run_output_journal_or_temporary, .timeout = 9
         free(dir);
     }
 }
+
+/* A signal ignored when traceq starts (nohup's SIGHUP) stays ignored: the command goes on and finishes. */
+Test(signals, an_ignored_signal_stays_ignored, .timeout = 300)
+{
+    char *dir = tq_tmpdir(), out[4096];
+    snprintf(out, sizeof out, "%s/out.npy", dir);
+    char *argv[] = {(char *)tq_build_path("traceq"), "synth", "--shape", "400x400x300", "-o", out, NULL};
+    signal(SIGHUP, SIG_IGN); /* inherited through exec, as nohup does it */
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, argv[0], NULL, &at, argv, environ), 0);
+    posix_spawnattr_destroy(&at);
+    cr_assert(wait_for_entries(pid, dir, 1), "synth never made its temporary");
+    kill(pid, SIGHUP);
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x: SIGHUP was not ignored", status);
+    cr_assert_eq(access(out, F_OK), 0, "the output is missing");
+    tq_rmtree(dir);
+    free(dir);
+}
