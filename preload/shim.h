@@ -104,8 +104,9 @@ static inline int tq_stacks_unwinder_call(const void *ret)
  * released), size the requested bytes, old_addr the old block of realloc/mremap. with_stack: unwind the caller
  * (allocations) or not (frees). Can't fail (an event that cannot be recorded is dropped). */
 void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void *old_addr, int with_stack);
-/* Set up (aggregate != 0: per-stack totals instead of events). Called once from the constructor. Can't fail. */
-void tq_stacks_init(int aggregate);
+/* Set up (aggregate != 0: per-stack totals instead of events; sample_bytes != 0: record one heap allocation per
+ * that many bytes on average, chosen by a Poisson process over bytes). Called once from the constructor. */
+void tq_stacks_init(int aggregate, unsigned long sample_bytes);
 /* Write the module map (at trace start). Session lock held. Can't fail. */
 void tq_stacks_start_locked(void);
 /* Hand every thread's buffered events (or the changed aggregates) to the writer; a new module snapshot first if
@@ -113,6 +114,36 @@ void tq_stacks_start_locked(void);
 void tq_stacks_flush_locked(void);
 /* In a fork child: forget the parent's stack ids and buffers (the child's trace interns its own). Can't fail. */
 void tq_stacks_reset_child(void);
+
+/* Memory from the kernel, never from malloc (raw_mem.c). tq_raw_map returns NULL when the kernel refuses. */
+void *tq_raw_map(size_t n);
+void tq_raw_unmap(void *p, size_t n);
+
+/* A table of 64-bit hashes to ids (0 = empty slot) in raw memory, open addressing; the caller serializes. */
+struct tq_hash_slot {
+    uint64_t hash;
+    uint32_t id;
+};
+struct tq_hash_ids {
+    struct tq_hash_slot *v;
+    size_t cap, used; /* cap: a power of two */
+    size_t first_cap; /* slots of the first mapping (a power of two) */
+};
+/* The slot holding hash, or the empty slot where it goes (the caller sets its id and counts t->used); grows the
+ * table first when half full. NULL when memory is short. */
+struct tq_hash_slot *tq_hash_ids_slot(struct tq_hash_ids *t, uint64_t hash);
+/* Empty the table (a fork child), keeping its memory. Can't fail. */
+void tq_hash_ids_clear(struct tq_hash_ids *t);
+
+/* CPython frames in stacks (pyframes.c). tq_py_init at start (constructor, guard held): turns tq_py_on on in a
+ * CPython 3.11 process. tq_py_merge: the native stack ips[0..n) with this thread's Python frames put inside the
+ * eval-loop frames that run them, into out (at most max); returns the count. tq_py_start_locked: with a new trace,
+ * the note that the interpreter is not read (other versions). tq_py_reset_child: forget code ids (fork child). */
+extern int tq_py_on;
+void tq_py_init(void);
+int tq_py_merge(const uint64_t *ips, int n, uint64_t *out, int max);
+void tq_py_start_locked(void);
+void tq_py_reset_child(void);
 
 /* Block ids a thread's frees released, reused last in first out by its next allocations (so a thread's ids stay
  * close together and their differences short). Raw mmap'd; lives in the thread's event buffer. */

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <link.h>
+#include <math.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -51,6 +52,9 @@ struct evbuf {
 
 int tq_stacks_on;
 static int agg_mode;
+static double sample_mean;            /* record --sample-bytes: mean bytes between recorded allocations; 0 = all */
+static __thread int64_t sample_left;  /* bytes until this thread's next recorded allocation */
+static __thread uint64_t sample_rng;  /* xorshift64* state, seeded per thread */
 static __thread struct evbuf *my_buf;
 static struct evbuf *_Atomic registry;
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -59,9 +63,8 @@ static int exit_key_ok;
 static uintptr_t self_lo, self_hi;   /* the shim's own code: its frames are cut off the stacks */
 uintptr_t tq_unwinder_lo, tq_unwinder_hi; /* libunwind's code (see tq_stacks_unwinder_call) */
 
-/* The global stack table (session lock held): open addressing on the hash; id 0 = empty. */
-static struct cache_slot *table;
-static size_t table_cap, table_used;
+/* The global stack table (session lock held): hash -> id. */
+static struct tq_hash_ids table = {.first_cap = 8192};
 static uint32_t next_id = 1;
 static _Atomic unsigned epoch;        /* bumped when the table is emptied (fork child): per-thread caches go */
 
@@ -69,18 +72,6 @@ static _Atomic uint64_t event_seq; /* process-wide order of events, for matching
 
 static unsigned long long maps_adds = ~0ull; /* dlpi_adds at the last module snapshot */
 static uint32_t maps_generation;
-
-static void *raw_map(size_t n)
-{
-    void *p = (void *)syscall(SYS_mmap, NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                              -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
-static void raw_unmap(void *p, size_t n)
-{
-    syscall(SYS_munmap, p, n);
-}
 
 /* ---- module map (MODULE records) ---- */
 
@@ -183,61 +174,33 @@ static void check_maps_locked(void)
 
 /* ---- the stack table ---- */
 
-static uint64_t hash_ips(void *const *ips, int n)
+static uint64_t hash_ips(const uint64_t *ips, int n)
 {
     uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
     for (int i = 0; i < n; i++) {
-        h = (h ^ (uint64_t)(uintptr_t)ips[i]) * 0xff51afd7ed558ccdull;
+        h = (h ^ ips[i]) * 0xff51afd7ed558ccdull;
         h ^= h >> 32;
     }
     return h ? h : 1;
 }
 
-static int table_grow(void)
-{
-    size_t cap = table_cap ? table_cap * 2 : 8192;
-    struct cache_slot *t = raw_map(cap * sizeof *t);
-    if (!t)
-        return -1;
-    for (size_t i = 0; i < table_cap; i++) {
-        if (!table[i].id)
-            continue;
-        size_t j = table[i].hash & (cap - 1);
-        while (t[j].id)
-            j = (j + 1) & (cap - 1);
-        t[j] = table[i];
-    }
-    if (table)
-        raw_unmap(table, table_cap * sizeof *table);
-    table = t;
-    table_cap = cap;
-    return 0;
-}
-
 /* The id of a stack (session lock held); a new one gets its STACK record now. 0 when out of memory.
  * Stacks are identified by their 64-bit hash alone: a collision (about n^2 / 2^65) would merge two stacks. */
-static uint32_t intern_locked(uint64_t h, void *const *ips, int n)
+static uint32_t intern_locked(uint64_t h, const uint64_t *ips, int n)
 {
-    if (table_used * 2 >= table_cap && table_grow())
+    struct tq_hash_slot *slot = tq_hash_ids_slot(&table, h);
+    if (!slot)
         return 0;
-    size_t j = h & (table_cap - 1);
-    while (table[j].id) {
-        if (table[j].hash == h)
-            return table[j].id;
-        j = (j + 1) & (table_cap - 1);
-    }
+    if (slot->id)
+        return slot->id;
     if (agg_mode && next_id >= tq_agg_max_stacks())
         return 0;
     check_maps_locked(); /* new code may have been loaded: its modules go before the stack that names it */
     uint32_t id = next_id++;
-    table[j].hash = h;
-    table[j].id = id;
-    table_used++;
-    static uint64_t ip64[MAX_DEPTH]; /* static: small thread stacks (session lock held) */
-    static uint8_t rec[TQ_REC_HEADER_SIZE + 8 + sizeof ip64];
-    for (int i = 0; i < n; i++)
-        ip64[i] = (uint64_t)(uintptr_t)ips[i];
-    size_t k = tq_rec_put_stack(rec, sizeof rec, id, ip64, (uint32_t)n);
+    *slot = (struct tq_hash_slot){h, id};
+    table.used++;
+    static uint8_t rec[TQ_REC_HEADER_SIZE + 8 + MAX_DEPTH * sizeof(uint64_t)]; /* static: small thread stacks */
+    size_t k = tq_rec_put_stack(rec, sizeof rec, id, ips, (uint32_t)n);
     if (k)
         tq_writer_append(&tq_sess.w, rec, k);
     return id;
@@ -256,7 +219,14 @@ static uint32_t capture(struct evbuf *b)
         n = MAX_DEPTH;
     if (n <= 0)
         return 0;
-    uint64_t h = hash_ips(ips + k, n);
+    uint64_t native[MAX_DEPTH], merged[MAX_DEPTH], *frames = native;
+    for (int i = 0; i < n; i++)
+        native[i] = (uint64_t)(uintptr_t)ips[k + i];
+    if (tq_py_on) { /* a CPython process: its Python frames go in where the eval loop runs them */
+        n = tq_py_merge(native, n, merged, MAX_DEPTH);
+        frames = merged;
+    }
+    uint64_t h = hash_ips(frames, n);
     unsigned ep = atomic_load_explicit(&epoch, memory_order_relaxed);
     if (b->epoch != ep) {
         memset(b->cache, 0, sizeof b->cache);
@@ -266,7 +236,7 @@ static uint32_t capture(struct evbuf *b)
     if (c->hash == h && c->id)
         return c->id;
     pthread_mutex_lock(&tq_sess.lock);
-    uint32_t id = tq_sess.active && !tq_sess.finished ? intern_locked(h, ips + k, n) : 0;
+    uint32_t id = tq_sess.active && !tq_sess.finished ? intern_locked(h, frames, n) : 0;
     pthread_mutex_unlock(&tq_sess.lock);
     if (id) {
         c->hash = h;
@@ -330,7 +300,7 @@ static struct evbuf *buf_get(void)
             break;
     }
     if (!b) {
-        if (!(b = raw_map(sizeof *b)))
+        if (!(b = tq_raw_map(sizeof *b)))
             return NULL;
         pthread_mutex_lock(&reg_lock);
         b->next = atomic_load(&registry);
@@ -345,11 +315,55 @@ static struct evbuf *buf_get(void)
     return b;
 }
 
+/* ---- byte sampling (record --sample-bytes; FORMAT.md PROCESS) ---- */
+
+static int is_heap_alloc(unsigned k)
+{
+    return k == TQ_CALL_MALLOC || k == TQ_CALL_CALLOC || k == TQ_CALL_REALLOC || k == TQ_CALL_REALLOCARRAY ||
+           k == TQ_CALL_POSIX_MEMALIGN || k == TQ_CALL_ALIGNED_ALLOC || k == TQ_CALL_MEMALIGN ||
+           k == TQ_CALL_VALLOC || k == TQ_CALL_PVALLOC;
+}
+
+/* Bytes to the next sample point: exponential with mean sample_mean (points of a Poisson process over bytes). */
+static int64_t sample_gap(void)
+{
+    if (!sample_rng)
+        sample_rng = ((uint64_t)syscall(SYS_gettid) * 0x9E3779B97F4A7C15ull) ^ (uint64_t)(uintptr_t)&sample_rng;
+    sample_rng ^= sample_rng >> 12;
+    sample_rng ^= sample_rng << 25;
+    sample_rng ^= sample_rng >> 27;
+    double u = (double)((sample_rng * 0x2545F4914F6CDD1Dull) >> 11) * 0x1.0p-53; /* [0, 1) */
+    double gap = -sample_mean * log1p(-u);
+    return gap < 1 ? 1 : gap > 9.0e18 ? INT64_MAX : (int64_t)gap;
+}
+
+/* Whether an allocation of size bytes holds a sample point: probability 1 - exp(-size / sample_mean). */
+static int take_sample(uint64_t size)
+{
+    if (sample_left == 0)
+        sample_left = sample_gap();
+    sample_left -= size > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)size;
+    if (sample_left > 0)
+        return 0;
+    while (sample_left <= 0) /* every point inside this allocation is used up by it */
+        sample_left += sample_gap();
+    return 1;
+}
+
 void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void *old_addr, int with_stack)
 {
     struct tq_thread *t = &tq_self;
     if (!tq_sess.active || tq_sess.finished)
         return;
+    if (sample_mean > 0 && is_heap_alloc(kind) && !take_sample(size)) {
+        if (!old_addr)
+            return; /* not recorded, and nothing to release */
+        kind = TQ_CALL_FREE; /* an unrecorded realloc still releases its old block (which may have been recorded) */
+        addr = old_addr;
+        size = 0;
+        old_addr = NULL;
+        with_stack = 0;
+    }
     t->guard++; /* unwinding may allocate or map: none of that is the program's */
     struct evbuf *b = my_buf ? my_buf : buf_get();
     if (!b)
@@ -399,8 +413,10 @@ void tq_stacks_flush_locked(void)
 
 void tq_stacks_start_locked(void)
 {
-    if (tq_stacks_on)
-        put_maps_locked();
+    if (!tq_stacks_on)
+        return;
+    put_maps_locked();
+    tq_py_start_locked();
 }
 
 void tq_stacks_reset_child(void)
@@ -416,11 +432,10 @@ void tq_stacks_reset_child(void)
             atomic_store(&b->dead, 1);
     }
     pthread_mutex_init(&reg_lock, NULL);
-    if (table)
-        memset(table, 0, table_cap * sizeof *table);
-    table_used = 0;
+    tq_hash_ids_clear(&table);
     next_id = 1;
     tq_blocks_reset();
+    tq_py_reset_child();
     atomic_fetch_add(&epoch, 1);
     if (agg_mode)
         tq_agg_reset();
@@ -463,8 +478,9 @@ static void code_range_of(uintptr_t me, uintptr_t *lo, uintptr_t *hi)
     *hi = r.hi;
 }
 
-void tq_stacks_init(int aggregate)
+void tq_stacks_init(int aggregate, unsigned long sample_bytes)
 {
+    sample_mean = aggregate ? 0 : (double)sample_bytes; /* --aggregate keeps exact totals */
     code_range_of((uintptr_t)&tq_stacks_init, &self_lo, &self_hi);
     /* libunwind maps its per-thread trace cache itself (no hook sees it) but unmaps it with munmap from a thread
      * exit destructor, outside the guard: knowing its code lets the munmap hook leave that out of the program's
@@ -474,5 +490,6 @@ void tq_stacks_init(int aggregate)
     agg_mode = aggregate;
     if (aggregate && tq_agg_init())
         return;
+    tq_py_init();
     tq_stacks_on = 1;
 }

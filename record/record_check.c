@@ -56,12 +56,11 @@ static void say_untraced(unsigned pid, const char *what)
             pid, tq_printable(what, name, sizeof name));
 }
 
-int tq_record_report_untraced(const char *manifest, pid_t child, int exec_errno, const char *cmd)
+int tq_record_report_untraced(const char *manifest, pid_t child, const char *cmd)
 {
     struct tq_trace_summary *s;
     int n = load_manifest(manifest, &s), reported = 0;
-    /* A command that never started has no trace for a reason of its own (tq_record_exec_error said it). */
-    if (!exec_errno && !has_trace(s, n, -1, (uint32_t)child, 0)) {
+    if (!has_trace(s, n, -1, (uint32_t)child, 0)) {
         say_untraced((unsigned)child, cmd);
         reported++;
     }

@@ -7,13 +7,12 @@
 
 /* Read the traces listed in the run's manifest (one path a line) and print to stderr one line
  * "traceq record: no trace was written for PID (CMD): static binary, setuid, or LD_PRELOAD removed"
- * for the started command `child` (argv0 `cmd`) when none of the traces is its (unless it never started:
- * exec_errno != 0, the errno of its failed exec), and for every exec'd image
+ * for the started command `child` (argv0 `cmd`) when none of the traces is its, and for every exec'd image
  * (a trace ending in EXEC) with no trace of its own after it. Returns how many it reported. Can't fail:
  * an unreadable manifest or trace counts as nothing written. */
-int tq_record_report_untraced(const char *manifest, pid_t child, int exec_errno, const char *cmd);
+int tq_record_report_untraced(const char *manifest, pid_t child, const char *cmd);
 
-/* Why the command `cmd` could not be started (execvp failed with errno err): "command not found (not in PATH)",
+/* Why the command `cmd` could not be started (its exec failed with errno err): "command not found (not in PATH)",
  * "no such file", "not an executable file, or no permission to run it", or strerror. Into msg[cap], with cmd
  * escaped for the terminal. Can't fail. */
 void tq_record_exec_error(const char *cmd, int err, char *msg, size_t cap);

@@ -3,6 +3,7 @@
 #include "heap_replay.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,12 +11,14 @@
 
 #include "../traces/reader.h"
 #include "live_map.h"
+#include "pycode.h"
 #include "symbolize.h"
 
 struct site {
     struct tq_heap_site pub;
     uint64_t live;        /* bytes held now, during a pass */
     uint64_t live_blocks; /* blocks held now, during a pass */
+    double est_calls, var_alloc, var_live, est_live_blocks; /* sampled traces: estimates and their variances */
 };
 
 struct tq_heap_replay {
@@ -24,10 +27,12 @@ struct tq_heap_replay {
     struct site *sites; /* indexed by stack id */
     size_t nsites;
     struct tq_symbolizer *sym;
+    struct tq_pycodes py; /* Python code objects (PYCODE records) named by Python frames */
     uint64_t total_live, peak_live, peak_t_ns, peak_event, event, events_with_stack;
     bool second; /* second pass: stop after event number peak_event */
     bool aggregated; /* AGGREGATE records seen (record --aggregate) */
     bool ended;      /* an END record was seen */
+    uint64_t sample_bytes; /* PROCESS.sample_bytes: 0 = every allocation recorded */
     uint64_t last_alloc; /* address of the latest allocation while no free followed it (0: none), first pass */
 };
 
@@ -59,6 +64,15 @@ static bool is_alloc(unsigned k)
            k == TQ_CALL_MEMALIGN || k == TQ_CALL_VALLOC || k == TQ_CALL_PVALLOC;
 }
 
+/* What a recorded allocation of s bytes stands for (FORMAT.md PROCESS): s itself when every allocation is recorded,
+ * else s / P(recorded) = s / (1 - exp(-s / sample_bytes)), the Horvitz-Thompson weight that keeps sums unbiased. */
+static double weight_of(const struct tq_heap_replay *r, uint64_t s)
+{
+    if (!r->sample_bytes || !s)
+        return (double)s;
+    return (double)s / -expm1(-(double)s / (double)r->sample_bytes);
+}
+
 static void release(struct tq_heap_replay *r, uint64_t addr)
 {
     uint64_t size;
@@ -66,6 +80,11 @@ static void release(struct tq_heap_replay *r, uint64_t addr)
     bool temporary = !r->second && addr && addr == r->last_alloc;
     r->last_alloc = 0; /* any free ends the "nothing allocated in between" window, as heaptrack's does */
     if (tq_live_map_take(r->live, addr, &size, &stack) && stack < r->nsites) {
+        double w = weight_of(r, size);
+        struct site *s = &r->sites[stack];
+        s->var_live -= w * w - w * (double)size;
+        s->est_live_blocks -= size ? w / (double)size : 1;
+        size = (uint64_t)llround(w);
         r->sites[stack].live -= size;
         r->sites[stack].live_blocks--;
         r->total_live -= size;
@@ -82,14 +101,20 @@ static tq_status acquire(struct tq_heap_replay *r, const struct tq_event *ev, st
     TQ_TRY(site_of(r, ev->stack_id, &s, err));
     if (!tq_live_map_put(r->live, ev->addr, ev->size, ev->stack_id))
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for live blocks");
+    double w = weight_of(r, ev->size);
+    uint64_t bytes = (uint64_t)llround(w);
     if (!r->second) {
-        s->pub.allocated_bytes += ev->size;
+        s->pub.allocated_bytes += bytes;
         s->pub.calls++;
+        s->est_calls += ev->size ? w / (double)ev->size : 1;
+        s->var_alloc += w * w - w * (double)ev->size;
         r->last_alloc = ev->addr;
     }
-    s->live += ev->size;
+    s->var_live += w * w - w * (double)ev->size;
+    s->est_live_blocks += ev->size ? w / (double)ev->size : 1;
+    s->live += bytes;
     s->live_blocks++;
-    r->total_live += ev->size;
+    r->total_live += bytes;
     return TQ_OK;
 }
 
@@ -168,6 +193,14 @@ static tq_status on_module(struct tq_heap_replay *r, const struct tq_rec *rec, s
     return st;
 }
 
+static tq_status on_pycode(struct tq_heap_replay *r, const struct tq_rec *rec, struct tq_err *err)
+{
+    struct tq_rec_pycode c;
+    if (tq_rec_get_pycode(rec, &c))
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt PYCODE record", r->path);
+    return tq_pycodes_add(&r->py, &c, err);
+}
+
 /* Cumulative per-stack totals of record --aggregate: the last record of a stack holds its final figures. */
 static tq_status on_aggregate(struct tq_heap_replay *r, const struct tq_rec *rec, struct tq_err *err)
 {
@@ -205,8 +238,17 @@ static tq_status pass(struct tq_heap_replay *r, struct tq_err *err)
             st = on_module(r, &rec, err);
         else if (rec.type == TQ_REC_AGGREGATE && !r->second)
             st = on_aggregate(r, &rec, err);
+        else if (rec.type == TQ_REC_PYCODE && !r->second)
+            st = on_pycode(r, &rec, err);
         else if (rec.type == TQ_REC_END)
             r->ended = true;
+        else if (rec.type == TQ_REC_PROCESS && !r->second) {
+            struct tq_rec_process p;
+            if (tq_rec_get_process(&rec, &p))
+                st = tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt PROCESS record", r->path);
+            else
+                r->sample_bytes = p.sample_bytes;
+        }
         if (st)
             break;
     }
@@ -220,19 +262,53 @@ static tq_status replay_to_peak(struct tq_heap_replay *r, struct tq_err *err)
     tq_live_map_free(r->live);
     if (!(r->live = tq_live_map_new()))
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < r->nsites; i++)
+    for (size_t i = 0; i < r->nsites; i++) {
         r->sites[i].live = r->sites[i].live_blocks = 0;
+        r->sites[i].var_live = r->sites[i].est_live_blocks = 0;
+    }
     r->total_live = 0;
     r->event = 0;
     r->second = true;
     if (r->peak_event > 0)
         TQ_TRY(pass(r, err));
-    for (size_t i = 0; i < r->nsites; i++)
+    for (size_t i = 0; i < r->nsites; i++) {
         r->sites[i].pub.peak_bytes = r->sites[i].live;
+        r->sites[i].pub.peak_err = sqrt(fmax(r->sites[i].var_live, 0));
+    }
+    return TQ_OK;
+}
+
+/* --python-only: every stack keeps its Python frames only (a stack without any keeps its innermost native frame,
+ * so that it still has a name). Fails with TQ_ERR_USAGE when the trace has no Python frames at all. */
+static tq_status keep_python_frames(struct tq_heap_replay *r, struct tq_err *err)
+{
+    bool any = false;
+    for (size_t i = 0; i < r->nsites; i++) {
+        struct tq_heap_site *s = &r->sites[i].pub;
+        uint64_t *ips = (uint64_t *)s->ips;
+        uint32_t k = 0;
+        for (uint32_t j = 0; j < s->depth; j++)
+            if (TQ_IS_PYFRAME(ips[j]))
+                ips[k++] = ips[j];
+        any |= k > 0;
+        if (k > 0 || s->depth == 0)
+            s->depth = k;
+        else
+            s->depth = 1; /* ips[0], the innermost native frame, is where it was */
+    }
+    if (!any)
+        return tq_fail(err, TQ_ERR_USAGE, "%s has no Python frames: --python-only needs a CPython 3.11 process "
+                       "recorded with traceq record --stacks", r->path);
     return TQ_OK;
 }
 
 tq_status tq_heap_replay_run(const char *path, struct tq_heap_replay **out, struct tq_err *err)
+{
+    return tq_heap_replay_run_opts(path, false, out, err);
+}
+
+tq_status tq_heap_replay_run_opts(const char *path, bool python_only, struct tq_heap_replay **out,
+                                  struct tq_err *err)
 {
     struct tq_heap_replay *r = calloc(1, sizeof *r);
     if (!r)
@@ -248,11 +324,18 @@ tq_status tq_heap_replay_run(const char *path, struct tq_heap_replay **out, stru
                      path);
     if (!st && !r->aggregated) { /* what the first pass left live is what the program never freed */
         for (size_t i = 0; i < r->nsites; i++) {
-            r->sites[i].pub.leaked_bytes = r->sites[i].live;
-            r->sites[i].pub.leaked_blocks = r->sites[i].live_blocks;
+            struct site *s = &r->sites[i];
+            s->pub.leaked_bytes = s->live;
+            s->pub.leaked_blocks = r->sample_bytes ? (uint64_t)llround(fmax(s->est_live_blocks, 0)) : s->live_blocks;
+            s->pub.leaked_err = sqrt(fmax(s->var_live, 0));
+            s->pub.allocated_err = sqrt(fmax(s->var_alloc, 0));
+            if (r->sample_bytes)
+                s->pub.calls = (uint64_t)llround(s->est_calls);
         }
         st = replay_to_peak(r, err); /* --aggregate traces carry their peak figures */
     }
+    if (!st && python_only)
+        st = keep_python_frames(r, err);
     if (st) {
         tq_heap_replay_free(r);
         return st;
@@ -283,9 +366,49 @@ uint64_t tq_heap_replay_peak_t_ns(const struct tq_heap_replay *r)
     return r->peak_t_ns;
 }
 
+/* A Python frame: "qualname (file.py:line)", with " [GIL released]" for a thread that ran without the GIL. */
+static char *python_frame(struct tq_heap_replay *r, uint64_t ip, int with_line, char *buf, size_t size)
+{
+    uint32_t instr = TQ_PYFRAME_INSTR(ip);
+    const char *nogil = instr & TQ_PYFRAME_NOGIL ? " [GIL released]" : "";
+    const struct tq_pycode *c = tq_pycodes_get(&r->py, TQ_PYFRAME_CODE(ip));
+    if (!c) {
+        snprintf(buf, size, "<python code %u>%s", TQ_PYFRAME_CODE(ip), nogil);
+        return buf;
+    }
+    const char *file = strrchr(c->file, '/');
+    int line = tq_pycode_line(c, instr & ~TQ_PYFRAME_NOGIL);
+    if (with_line && line >= 0)
+        snprintf(buf, size, "%s (%s:%d)%s", c->name, file ? file + 1 : c->file, line, nogil);
+    else
+        snprintf(buf, size, "%s%s", c->name, nogil);
+    return buf;
+}
+
+uint32_t tq_heap_replay_site_frame(const struct tq_heap_replay *r, const struct tq_heap_site *s)
+{
+    (void)r;
+    for (uint32_t i = 0; i < s->depth; i++)
+        if (TQ_IS_PYFRAME(s->ips[i]))
+            return i;
+    return 0;
+}
+
+bool tq_heap_replay_is_python(const struct tq_heap_site *s, uint32_t i)
+{
+    return i < s->depth && TQ_IS_PYFRAME(s->ips[i]);
+}
+
+uint32_t tq_heap_replay_python_unsupported(const struct tq_heap_replay *r)
+{
+    return r->py.unsupported ? r->py.python : 0;
+}
+
 char *tq_heap_replay_frame(struct tq_heap_replay *r, const struct tq_heap_site *s, uint32_t i, int with_line,
                            char *buf, size_t size)
 {
+    if (TQ_IS_PYFRAME(s->ips[i]))
+        return python_frame(r, s->ips[i], with_line, buf, size);
     uint64_t ip = s->ips[i], at = i == 0 ? ip : ip - 1;
     struct tq_symbol sym;
     if (!tq_symbolizer_lookup(r->sym, at, &sym)) {
@@ -305,7 +428,21 @@ char *tq_heap_replay_frame(struct tq_heap_replay *r, const struct tq_heap_site *
 
 bool tq_heap_replay_lookup(struct tq_heap_replay *r, const struct tq_heap_site *s, uint32_t i, struct tq_symbol *out)
 {
+    if (TQ_IS_PYFRAME(s->ips[i])) {
+        const struct tq_pycode *c = tq_pycodes_get(&r->py, TQ_PYFRAME_CODE(s->ips[i]));
+        memset(out, 0, sizeof *out);
+        if (!c)
+            return false;
+        *out = (struct tq_symbol){.function = c->name, .file = c->file, .module = c->file,
+                                  .line = tq_pycode_line(c, TQ_PYFRAME_INSTR(s->ips[i]) & ~TQ_PYFRAME_NOGIL)};
+        return true;
+    }
     return tq_symbolizer_lookup(r->sym, i == 0 ? s->ips[i] : s->ips[i] - 1, out);
+}
+
+uint64_t tq_heap_replay_sample_bytes(const struct tq_heap_replay *r)
+{
+    return r->sample_bytes;
 }
 
 bool tq_heap_replay_ended(const struct tq_heap_replay *r)
@@ -327,5 +464,6 @@ void tq_heap_replay_free(struct tq_heap_replay *r)
         free((void *)r->sites[i].pub.ips);
     free(r->sites);
     tq_symbolizer_free(r->sym);
+    tq_pycodes_clear(&r->py);
     free(r);
 }

@@ -136,32 +136,3 @@ Test(dataset, append_after_a_last_line_without_newline)
     free(dir);
     free(path);
 }
-
-/* A line longer than the reader's limit is refused, not split into two rows; a NUL byte too (it would hide the
- * rest of its line only while the line is the last one). */
-Test(dataset, rejects_an_overlong_line)
-{
-    char *dir = tq_tmpdir(), *path;
-    cr_assert(asprintf(&path, "%s/d.csv", dir) > 0);
-    FILE *fp = fopen(path, "w");
-    cr_assert(fp);
-    fputs(TQ_DATASET_HEADER "\ngst3d,100,100,100,1000000,1,ok,,5,5,5,5,0.100000,", fp);
-    for (int i = 0; i < 5000; i++)
-        fputc('x', fp);
-    fputs("\ngst3d,100,100,100,1000000,1,ok,,5,5,5,5,0.100000,t\n", fp);
-    cr_assert_eq(fclose(fp), 0);
-    struct tq_err err = {0};
-    struct tq_dataset *ds = NULL;
-    cr_assert_neq(tq_dataset_read(path, &ds, &err), TQ_OK);
-    cr_assert(strstr(err.msg, ":2: a line longer"), "%s", err.msg);
-    fp = fopen(path, "w");
-    cr_assert(fp);
-    fputs(TQ_DATASET_HEADER "\ngst3d,100,100,100,1000000,1,ok,,5,5,5,5,0.100000,t", fp);
-    fputc(0, fp);
-    cr_assert_eq(fclose(fp), 0);
-    cr_assert_neq(tq_dataset_read(path, &ds, &err), TQ_OK, "a NUL byte in the last line was accepted");
-    cr_assert(strstr(err.msg, ":2: a NUL byte"), "%s", err.msg);
-    tq_rmtree(dir);
-    free(dir);
-    free(path);
-}

@@ -13,8 +13,10 @@
 #include "../../model/model.h"
 #include "../../model/plan.h"
 #include "../../operators/volume.h"
+#include "../../runner/journal.h"
 #include "../../traces/codec.h"
 #include "../../traces/writer.h"
+#include "fuzz_file.h"
 
 static void die(const char *what, const struct tq_err *err)
 {
@@ -148,6 +150,25 @@ static void seed_volume(const char *dir, const char *tmpdir, const char *ext, co
     keep_with_cuts(dir, path, name);
 }
 
+/* A journal as `traceq run` leaves it after two finished blocks (data line, input identity, sealed lines). */
+static void seed_journal(const char *dir, const char *tmpdir)
+{
+    char path[4096], input[4096], data[4200];
+    snprintf(path, sizeof path, "%s/out.npy.journal", tmpdir);
+    snprintf(input, sizeof input, "%s/in.bin", tmpdir);
+    snprintf(data, sizeof data, "%s/.out.npy.tmp.Ab12Cd", tmpdir);
+    put(tmpdir, "in.bin", "0123456789", 10);
+    struct tq_err err = {0};
+    tq_journal *j = NULL;
+    struct tq_box a = {{0, 0, 0}, {4, 8, 8}}, b = {{4, 0, 0}, {8, 8, 8}};
+    if (tq_journal_open(path, FUZZ_JOURNAL_KEY, data, input, 0, &j, &err) || tq_journal_append(j, &a, &err) ||
+        tq_journal_append(j, &b, &err))
+        die("journal", &err);
+    tq_journal_free(j);
+    keep_with_cuts(dir, path, "journal");
+    unlink(input);
+}
+
 /* A sweep CSV with ok and failed rows of two operators (the writer's own output). */
 static void seed_dataset(const char *dir, const char *tmpdir)
 {
@@ -176,9 +197,9 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *root = argv[1], *tmp = argv[2];
-    static const char *targets[] = {"trace", "model", "plan", "npy", "segy", "dataset"};
-    char dir[6][4096];
-    for (int i = 0; i < 6; i++) {
+    static const char *targets[] = {"trace", "model", "plan", "npy", "segy", "journal", "dataset"};
+    char dir[7][4096];
+    for (int i = 0; i < 7; i++) {
         snprintf(dir[i], sizeof dir[i], "%s/%s", root, targets[i]);
         mkdir(root, 0755);
         if (mkdir(dir[i], 0755) != 0 && errno != EEXIST)
@@ -192,6 +213,7 @@ int main(int argc, char **argv)
     seed_volume(dir[3], tmp, "npy", one);
     seed_volume(dir[4], tmp, "sgy", small);
     seed_volume(dir[4], tmp, "sgy", one);
-    seed_dataset(dir[5], tmp);
+    seed_journal(dir[5], tmp);
+    seed_dataset(dir[6], tmp);
     return 0;
 }
