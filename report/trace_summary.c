@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/printable.h"
 #include "../traces/reader.h"
 
 static char *dup_n(const char *s, uint32_t n)
@@ -217,7 +218,11 @@ char *tq_trace_summary_ending(const struct tq_trace_summary *s, char *buf, unsig
     switch (s->ending) {
     case TQ_ENDED_EXIT: snprintf(buf, size, "exit status %d", s->exit_status); break;
     case TQ_ENDED_UEXIT: snprintf(buf, size, "_exit status %d", s->exit_status); break;
-    case TQ_ENDED_EXEC: snprintf(buf, size, "exec %s", s->exec_path ? s->exec_path : "?"); break;
+    case TQ_ENDED_EXEC: {
+        char name[1024];
+        snprintf(buf, size, "exec %s", tq_printable(s->exec_path, name, sizeof name));
+        break;
+    }
     case TQ_ENDED_UNKNOWN:
         snprintf(buf, size, "none: trace ends without exit (killed?); figures as of its last flush at %.3f s",
                  s->duration_ns / 1e9);

@@ -33,8 +33,9 @@ static void predict_print(const struct tq_model *m, const size_t s[3], const str
         int secs = !strcmp(m->target, "wall_s");
         json_t *o = json_pack("{s:s,s:[I,I,I],s:s,s:o,s:o,s:b,s:s}", "op", m->op, "shape", (json_int_t)s[0],
                               (json_int_t)s[1], (json_int_t)s[2], "target", m->target, "predicted",
-                              secs ? json_real(p->bytes) : json_integer((json_int_t)ceil(p->bytes)), "bound",
-                              secs ? json_real(p->bound) : json_integer((json_int_t)ceil(p->bound)),
+                              secs ? json_real(p->bytes) : json_integer((json_int_t)tq_bytes_from_double(p->bytes)),
+                              "bound",
+                              secs ? json_real(p->bound) : json_integer((json_int_t)tq_bytes_from_double(p->bound)),
                               "extrapolating", p->extrapolating, "warning", p->warning);
         char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
         printf("%s\n", text ? text : "{}");
@@ -48,8 +49,8 @@ static void predict_print(const struct tq_model *m, const size_t s[3], const str
     }
     char a[32], b[32];
     printf("%s %zux%zux%zu: predicted %s (%.0f B), bound %s (%.0f B)\n", m->op, s[0], s[1], s[2],
-           tq_format_bytes((uint64_t)(p->bytes > 0 ? p->bytes : 0), a, sizeof a), p->bytes,
-           tq_format_bytes((uint64_t)(p->bound > 0 ? p->bound : 0), b, sizeof b), p->bound);
+           tq_format_bytes(tq_bytes_from_double(p->bytes), a, sizeof a), p->bytes,
+           tq_format_bytes(tq_bytes_from_double(p->bound), b, sizeof b), p->bound);
 }
 
 int cmd_predict(int argc, char **argv)
@@ -76,7 +77,8 @@ int cmd_predict(int argc, char **argv)
     if (tq_parse_shape(shape, s, &err) || tq_model_read(model, NULL, &m, &err))
         return tq_cli_fail("predict", &err);
     struct tq_prediction p;
-    tq_model_predict(&m, s, &p);
+    if (tq_model_predict_checked(&m, s, &p, &err))
+        return tq_cli_fail("predict", &err);
     if (p.extrapolating)
         fprintf(stderr, "traceq predict: warning: %s\n", p.warning);
     predict_print(&m, s, &p, json);

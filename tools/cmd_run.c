@@ -235,6 +235,8 @@ static tq_status run_open_output(struct tq_run_setup *s, struct tq_err *err)
     tq_vol_reader_free(like);
     if (st == TQ_OK && !a->mpi)
         st = tq_journal_open(jpath, key, tq_vol_writer_tmp_path(s->writer), a->input, 0, &s->journal, err);
+    if (st == TQ_OK && s->journal) /* a signal leaves the temporary with its journal, for --resume */
+        tq_vol_writer_keep(s->writer);
     return st;
 }
 

@@ -1,5 +1,7 @@
 /* cmd_sweep.c - `traceq sweep`: profile an operator over a grid of synthetic shapes into a dataset CSV. */
 #include "../model/sweep.h"
+#include "../model/sweep_guard.h"
+#include "../operators/operator.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -48,7 +50,9 @@ const struct tq_cli_command cli_sweep = {
     .usage = "traceq sweep --op OP -o DATASET.csv [options]",
     .about = "Run `traceq op OP --synthetic SHAPE` in its own pinned process for every shape of a grid (the\n"
              "product of the per-axis ranges, inclusive ends) and append one row per run to a CSV dataset.\n"
-             "Rerunning skips the runs already in the CSV; a failed run is recorded with its reason.",
+             "Rerunning skips the runs already in the CSV; a failed run is recorded with its reason (the last\n"
+             "line it printed on stderr). When the first 3 runs all fail with the same reason the sweep stops\n"
+             "and writes none of them; it exits 1 then and whenever every run failed, 2 on bad options.",
     .opts = sweep_opts,
     .epilog = "Progress (shapes done, elapsed, ETA) is shown on a terminal only.",
 };
@@ -93,6 +97,12 @@ static int sweep_parse(int argc, char **argv, struct sweep_opts *o)
         return tq_cli_usage_error("sweep", "unexpected argument '%s'", argv[optind]);
     if (!o->op || !o->output)
         return tq_cli_usage_error("sweep", "--op and -o are required");
+    if (!tq_op_find(o->op)) {
+        char names[128] = "";
+        for (const struct tq_op *op = tq_ops; op->name; op++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "", op->name);
+        return tq_cli_usage_error("sweep", "unknown operator '%s' (one of: %s)", o->op, names);
+    }
     for (int a = 0; a < 3; a++)
         if (tq_parse_range(o->grid[a + 1] ? o->grid[a + 1] : o->grid[0], o->vals[a], MAX_AXIS, &o->nvals[a], &err))
             return tq_cli_fail("sweep", &err);
@@ -140,7 +150,7 @@ static int sweep_exe(struct sweep_opts *o, char *buf, size_t cap)
 }
 
 static int sweep_one(const struct sweep_opts *o, const char *traces, const size_t shape[3], int run,
-                     size_t *failed)
+                     size_t *failed, struct tq_sweep_guard *guard)
 {
     struct tq_sweep_job job = {o->exe, o->op, {shape[0], shape[1], shape[2]}, run, (int)o->interval_ms,
                                &o->cpuset, traces, o->use_record};
@@ -151,8 +161,11 @@ static int sweep_one(const struct sweep_opts *o, const char *traces, const size_
         snprintf(row.reason, sizeof row.reason, "%.250s", err.msg);
     }
     *failed += !row.ok;
-    if (tq_dataset_append(o->output, &row, &err))
+    if (tq_sweep_guard_add(guard, &row, &err)) {
+        if (isatty(2))
+            fprintf(stderr, "\n");
         return tq_cli_fail("sweep", &err);
+    }
     return 0;
 }
 
@@ -161,6 +174,8 @@ static int sweep_loop(const struct sweep_opts *o, const struct tq_dataset *have,
     struct sweep_progress p = {isatty(2), o->nvals[0] * o->nvals[1] * o->nvals[2], 0, 0, 0};
     p.t0 = tq_clock_now();
     size_t idx = 0, failed = 0, skipped = 0;
+    struct tq_sweep_guard guard;
+    tq_sweep_guard_init(&guard, o->output);
     for (int pass = 0; pass < 2; pass++) /* pass 0 counts what is left to do, pass 1 does it */
         for (size_t i = 0; i < o->nvals[0]; i++)
             for (size_t j = 0; j < o->nvals[1]; j++)
@@ -178,7 +193,7 @@ static int sweep_loop(const struct sweep_opts *o, const struct tq_dataset *have,
                         struct tq_dataset_row shown = {.shape = {s[0], s[1], s[2]}, .run = run};
                         snprintf(shown.op, sizeof shown.op, "%s", o->op);
                         progress_show(&p, idx % p.shapes, &shown);
-                        int rc = sweep_one(o, traces, s, run, &failed);
+                        int rc = sweep_one(o, traces, s, run, &failed, &guard);
                         if (rc)
                             return rc;
                         p.runs_done++;
@@ -186,7 +201,8 @@ static int sweep_loop(const struct sweep_opts *o, const struct tq_dataset *have,
     if (p.tty)
         fprintf(stderr, "\n");
     printf("%s: %zu runs done (%zu failed), %zu already in %s\n", o->op, p.runs_done, failed, skipped, o->output);
-    return TQ_EXIT_OK;
+    struct tq_err err = {0};
+    return tq_sweep_guard_finish(&guard, &err) ? tq_cli_fail("sweep", &err) : TQ_EXIT_OK;
 }
 
 int cmd_sweep(int argc, char **argv)
