@@ -37,9 +37,10 @@ TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 PROGS     := $(PROG_SRC:tests/progs/%.c=$(BUILD)/progs/%)
 BENCHES   := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+EXAMPLES  := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 
 .PHONY: all deps demo test bench asan clean
-all: $(BUILD)/libtraceq.so $(BUILD)/traceq $(BUILD)/tests/tq_tests $(PROGS) $(BENCHES)
+all: $(BUILD)/libtraceq.so $(BUILD)/traceq $(BUILD)/tests/tq_tests $(PROGS) $(BENCHES) $(EXAMPLES)
 
 deps:
 	@tools/deps.sh $(DEB_PKGS)
@@ -86,6 +87,11 @@ $(BUILD)/progs/%: tests/progs/%.c
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra $(WERROR) -pthread $(PROG_EXTRA) -o $@ $< -lm
 # Known call paths for the --stacks tests: every function keeps its own frame.
 $(BUILD)/progs/stack_paths: PROG_EXTRA := -O0 -fno-inline -fno-omit-frame-pointer
+
+# examples/: users' own block operators (examples/README.md); plain C, no traceq library.
+$(BUILD)/examples/%: examples/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra $(WERROR) -o $@ $<
 
 $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)

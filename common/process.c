@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,9 +21,11 @@ struct child_failure {
 };
 
 /* In the child after fork: only async-signal-safe calls until exec (the parent may have threads). */
-static void child_exec(const struct tq_spawn_opts *o, int logfd, int errpipe)
+static void child_exec(const struct tq_spawn_opts *o, int logfd, int errpipe, pid_t parent)
 {
     struct child_failure f = {0, 0};
+    if (o->die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent))
+        _exit(127); /* the parent is already gone: nothing would reap or stop this command */
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0 && devnull != 0) {
         dup2(devnull, 0);
@@ -86,10 +89,10 @@ tq_status tq_spawn_run(const struct tq_spawn_opts *o, struct tq_spawn_result *re
         return tq_fail_errno(err, TQ_ERR_INTERNAL, "pipe");
     }
     double t0 = tq_clock_now();
-    pid_t pid = fork();
+    pid_t parent = getpid(), pid = fork();
     if (pid == 0) {
         close(pipefd[0]);
-        child_exec(o, logfd, pipefd[1]);
+        child_exec(o, logfd, pipefd[1], parent);
     }
     close(logfd);
     close(pipefd[1]);

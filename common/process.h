@@ -18,6 +18,7 @@ struct tq_spawn_opts {
     double poll_s;           /* > 0 with `poll`: call poll at this interval */
     tq_spawn_poll_fn poll;
     void *ctx;
+    int die_with_parent;     /* 1: the child gets SIGKILL when the calling process dies (PR_SET_PDEATHSIG) */
 };
 
 struct tq_spawn_result {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -164,6 +165,9 @@ static void worker_main(const struct run *r, const struct slot *s, int fd, pid_t
         raise(SIGKILL); /* test hook: the block is written, its result never reported */
     m.status = (int32_t)st;
     m.hwm = tq_proc_status_bytes(0, "VmHWM");
+    struct rusage ru; /* a task's child processes (a user's command) count as the block's peak too */
+    if (getrusage(RUSAGE_CHILDREN, &ru) == 0 && (uint64_t)ru.ru_maxrss * 1024 > m.hwm)
+        m.hwm = (uint64_t)ru.ru_maxrss * 1024;
     m.seconds = tq_clock_now() - t0;
     snprintf(m.text, sizeof m.text, "%.479s", st ? err.msg : "");
     ssize_t w = write(fd, &m, sizeof m);
@@ -299,6 +303,8 @@ static void run_reap(struct run *r, struct slot *s, int status)
     struct worker_msg m = {0};
     int got = read(s->fd, &m, sizeof m) == (ssize_t)sizeof m;
     close(s->fd);
+    if (r->task->reaped)
+        r->task->reaped(r->task->ctx, s->pid);
     s->pid = 0;
     struct tq_runner_worker_stats *ws = &r->rep->worker[s - r->slot];
     if (got && m.hwm > ws->rss_peak)
@@ -348,7 +354,8 @@ static void run_check_workers(struct run *r)
         if (w == s->pid)
             run_reap(r, s, status);
         else if (r->watchdog && r->opts->memory_per_worker &&
-                 tq_watchdog_check(s->pid, r->opts->memory_per_worker, &r->rep->worker[i].rss_peak))
+                 (r->task->spawns ? tq_watchdog_check_tree : tq_watchdog_check)(
+                     s->pid, r->opts->memory_per_worker, &r->rep->worker[i].rss_peak))
             s->wd_killed = 1;
     }
 }
@@ -440,6 +447,8 @@ static void run_kill_all(struct run *r)
         kill(s->pid, SIGKILL);
         waitpid(s->pid, NULL, 0);
         close(s->fd);
+        if (r->task->reaped)
+            r->task->reaped(r->task->ctx, s->pid);
         s->pid = 0;
     }
 }
