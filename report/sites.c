@@ -52,7 +52,7 @@ static tq_status collect(struct tq_heap_replay *r, struct tq_sites *out, struct 
     out->v = v;
     for (size_t i = 0; i < n; i++) {
         const struct tq_heap_site *hs = tq_heap_replay_site(r, i);
-        if (!hs->calls && !hs->peak_bytes)
+        if (!hs->calls && !hs->peak_bytes && !hs->leaked_bytes)
             continue;
         char name[512];
         struct tq_symbol sym;
@@ -63,11 +63,17 @@ static tq_status collect(struct tq_heap_replay *r, struct tq_sites *out, struct 
             snprintf(name, sizeof name, "(no stack)");
         v[k] = (struct tq_site){.key = strdup(name), .module = strdup(known ? base_name(sym.module) : ""),
                                 .callers = hs->depth ? callers_of(r, hs) : strdup(""), .peak = hs->peak_bytes,
-                                .allocated = hs->allocated_bytes, .calls = hs->calls};
+                                .allocated = hs->allocated_bytes, .calls = hs->calls, .leaked = hs->leaked_bytes,
+                                .leaked_blocks = hs->leaked_blocks, .temporary = hs->temporary_calls,
+                                .temporary_bytes = hs->temporary_bytes};
         best[k] = hs->peak_bytes ? hs->peak_bytes : hs->allocated_bytes;
         out->n = ++k;
         out->allocated += hs->allocated_bytes;
         out->calls += hs->calls;
+        out->leaked += hs->leaked_bytes;
+        out->leaked_blocks += hs->leaked_blocks;
+        out->temporary += hs->temporary_calls;
+        out->temporary_bytes += hs->temporary_bytes;
         if (!v[k - 1].key || !v[k - 1].module || !v[k - 1].callers) {
             free(best);
             return tq_fail(err, TQ_ERR_NOMEM, "out of memory for sites");
@@ -96,6 +102,10 @@ static tq_status collect(struct tq_heap_replay *r, struct tq_sites *out, struct 
             d->peak += pv[i].s.peak;
             d->allocated += pv[i].s.allocated;
             d->calls += pv[i].s.calls;
+            d->leaked += pv[i].s.leaked;
+            d->leaked_blocks += pv[i].s.leaked_blocks;
+            d->temporary += pv[i].s.temporary;
+            d->temporary_bytes += pv[i].s.temporary_bytes;
             if (pv[i].w > wj) {
                 free(d->callers);
                 d->callers = pv[i].s.callers;
@@ -126,6 +136,7 @@ tq_status tq_sites_load(const char *path, struct tq_sites *out, struct tq_err *e
     out->peak = tq_heap_replay_peak(r);
     out->peak_t_ns = tq_heap_replay_peak_t_ns(r);
     out->aggregated = tq_heap_replay_aggregated(r);
+    out->ended = tq_heap_replay_ended(r);
     tq_status st = collect(r, out, err);
     tq_heap_replay_free(r);
     if (st)
@@ -151,11 +162,25 @@ static int by_calls(const void *a, const void *b)
     return x->calls != y->calls ? (x->calls < y->calls ? 1 : -1) : strcmp(x->key, y->key);
 }
 
+static int by_leaked(const void *a, const void *b)
+{
+    const struct tq_site *x = a, *y = b;
+    return x->leaked != y->leaked ? (x->leaked < y->leaked ? 1 : -1) : strcmp(x->key, y->key);
+}
+
+static int by_temporary(const void *a, const void *b)
+{
+    const struct tq_site *x = a, *y = b;
+    return x->temporary != y->temporary ? (x->temporary < y->temporary ? 1 : -1) : strcmp(x->key, y->key);
+}
+
 void tq_sites_sort(struct tq_sites *s, enum tq_site_order order)
 {
     int (*cmp)(const void *, const void *) = order == TQ_SITES_BY_PEAK        ? by_peak
                                              : order == TQ_SITES_BY_ALLOCATED ? by_allocated
                                              : order == TQ_SITES_BY_CALLS     ? by_calls
+                                             : order == TQ_SITES_BY_LEAKED    ? by_leaked
+                                             : order == TQ_SITES_BY_TEMPORARY ? by_temporary
                                                                               : by_key;
     if (s->n)
         qsort(s->v, s->n, sizeof *s->v, cmp);
