@@ -1,6 +1,7 @@
 /* dataset.c - reading and appending the sweep CSV, and turning its rows into fitting points (see dataset.h). */
 #include "dataset.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -9,7 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NFIELDS 14
+#define NFIELDS 14 /* the built-in operators' form; a command's dataset has one more (the command) */
+#define MAXFIELDS 15
+
+static const char *const default_axes[3] = {"inlines", "xlines", "samples"};
 
 static const char *const targets[] = {"peak_rss_bytes", "vmhwm_bytes", "peak_heap_bytes", "peak_mmap_bytes",
                                       "wall_s"};
@@ -22,13 +26,13 @@ void tq_dataset_free(struct tq_dataset *ds)
     free(ds);
 }
 
-/* Split line in place on commas into exactly NFIELDS fields; returns the count found. */
-static size_t split_fields(char *line, char *f[NFIELDS])
+/* Split line in place on commas into at most MAXFIELDS fields; returns the count found. */
+static size_t split_fields(char *line, char *f[MAXFIELDS])
 {
     size_t n = 0;
     line[strcspn(line, "\r\n")] = 0;
     for (char *p = line;; p++) {
-        if (n < NFIELDS)
+        if (n < MAXFIELDS)
             f[n] = p;
         n++;
         p = strchr(p, ',');
@@ -58,13 +62,14 @@ static int copy_text(char *dst, size_t cap, const char *src)
     return 0;
 }
 
-static int parse_row(char *f[NFIELDS], struct tq_dataset_row *r)
+static int parse_row(char *f[MAXFIELDS], int with_command, struct tq_dataset_row *r)
 {
     uint64_t v[4], run;
     char *end;
     memset(r, 0, sizeof *r);
     if (copy_text(r->op, sizeof r->op, f[0]) || copy_text(r->reason, sizeof r->reason, f[7]) ||
-        copy_text(r->trace, sizeof r->trace, f[13]))
+        copy_text(r->trace, sizeof r->trace, f[13]) ||
+        (with_command && copy_text(r->command, sizeof r->command, f[14])))
         return -1;
     for (int a = 0; a < 3; a++) {
         if (parse_u64(f[1 + a], &v[0]) || !v[0])
@@ -90,14 +95,14 @@ static int parse_row(char *f[NFIELDS], struct tq_dataset_row *r)
 
 static tq_status read_rows(FILE *fp, const char *path, struct tq_dataset *ds, struct tq_err *err)
 {
-    char line[4096], *f[NFIELDS];
-    size_t cap = 0;
+    char line[4096], *f[MAXFIELDS];
+    size_t cap = 0, want = ds->has_command ? MAXFIELDS : NFIELDS;
     for (size_t lineno = 2; fgets(line, sizeof line, fp); lineno++) {
         if (line[0] == '\n' || line[0] == 0)
             continue;
         size_t n = split_fields(line, f);
-        if (n != NFIELDS)
-            return tq_fail(err, TQ_ERR_FORMAT, "%s:%zu: %zu fields, expected %d", path, lineno, n, NFIELDS);
+        if (n != want)
+            return tq_fail(err, TQ_ERR_FORMAT, "%s:%zu: %zu fields, expected %zu", path, lineno, n, want);
         if (ds->n == cap) {
             cap = cap ? 2 * cap : 64;
             struct tq_dataset_row *r = realloc(ds->rows, cap * sizeof *r);
@@ -105,23 +110,128 @@ static tq_status read_rows(FILE *fp, const char *path, struct tq_dataset *ds, st
                 return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s", path);
             ds->rows = r;
         }
-        if (parse_row(f, &ds->rows[ds->n]))
+        if (parse_row(f, ds->has_command, &ds->rows[ds->n]))
             return tq_fail(err, TQ_ERR_FORMAT, "%s:%zu: a bad value (shape, run, status or a number)", path,
                            lineno);
+        memcpy(ds->rows[ds->n].axes, ds->axes, sizeof ds->axes);
         ds->n++;
     }
     return ferror(fp) ? tq_fail_errno(err, TQ_ERR_IO, "cannot read %s", path) : TQ_OK;
 }
 
-static tq_status check_header(FILE *fp, const char *path, struct tq_err *err)
+/* The header a row is written under: the 14-column form, or a command's with its axes. */
+static void header_for(const struct tq_dataset_row *r, char *buf, size_t cap)
+{
+    if (!r->command[0]) {
+        snprintf(buf, cap, "%s", TQ_DATASET_HEADER);
+        return;
+    }
+    const char *a[3];
+    int params = 0;
+    for (int k = 0; k < 3; k++) {
+        a[k] = r->axes[k][0] ? r->axes[k] : default_axes[k];
+        params |= strcmp(a[k], default_axes[k]) != 0;
+    }
+    snprintf(buf, cap, "op,%s,%s,%s,%s%s,command", a[0], a[1], a[2], params ? "product" : "volume",
+             TQ_DATASET_HEADER + strlen("op,inlines,xlines,samples,volume"));
+}
+
+/* A shape column's name in a header: letters, digits, '_'; not empty. */
+static int axis_name_ok(const char *s, size_t len)
+{
+    if (!len || len >= TQ_DATASET_NAME)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+            return 0;
+    return 1;
+}
+
+/* Read the header line into ds (form and axes names). */
+static tq_status check_header(FILE *fp, const char *path, struct tq_dataset *ds, struct tq_err *err)
 {
     char line[512];
     if (!fgets(line, sizeof line, fp))
         return tq_fail(err, TQ_ERR_FORMAT, "%s is empty (no header)", path);
     line[strcspn(line, "\r\n")] = 0;
-    if (strcmp(line, TQ_DATASET_HEADER))
-        return tq_fail(err, TQ_ERR_FORMAT, "%s:1: not a traceq sweep dataset (expected the header %s)", path,
-                       TQ_DATASET_HEADER);
+    for (int k = 0; k < 3; k++)
+        snprintf(ds->axes[k], sizeof ds->axes[k], "%s", default_axes[k]);
+    ds->has_command = 0;
+    if (!strcmp(line, TQ_DATASET_HEADER))
+        return TQ_OK;
+    /* op,A,B,C,volume|product,<the fixed columns>,command */
+    const char *tail = TQ_DATASET_HEADER + strlen("op,inlines,xlines,samples,volume");
+    char *p = line + 3, *f[4];
+    size_t n = 0;
+    if (!strncmp(line, "op,", 3))
+        for (; n < 4; n++) {
+            f[n] = p;
+            char *c = strchr(p, ',');
+            if (!c)
+                break;
+            *c = 0;
+            p = c + 1;
+        }
+    size_t tl = strlen(tail + 1);
+    int ok = n == 4 && !strncmp(p, tail + 1, tl) && !strcmp(p + tl, ",command") &&
+             (!strcmp(f[3], "volume") || !strcmp(f[3], "product"));
+    for (int k = 0; ok && k < 3; k++) {
+        ok = axis_name_ok(f[k], strlen(f[k]));
+        if (ok)
+            snprintf(ds->axes[k], sizeof ds->axes[k], "%s", f[k]);
+    }
+    if (!ok)
+        return tq_fail(err, TQ_ERR_FORMAT, "%s:1: not a traceq sweep dataset (expected the header %s, or a "
+                       "command's: op,A,B,C,volume|product,...,trace,command)", path, TQ_DATASET_HEADER);
+    ds->has_command = 1;
+    return TQ_OK;
+}
+
+tq_status tq_dataset_check_kind(const struct tq_dataset *ds, const char *command, const char *const axes[3],
+                                struct tq_err *err)
+{
+    if (!ds)
+        return TQ_OK;
+    if (ds->has_command != (command[0] != 0))
+        return tq_fail(err, TQ_ERR_USAGE, "the dataset holds sweeps of %s; use another file for %s",
+                       ds->has_command ? "a user's command" : "built-in operators",
+                       command[0] ? "a command" : "an operator");
+    for (int k = 0; k < 3; k++)
+        if (strcmp(ds->axes[k], axes ? axes[k] : default_axes[k]))
+            return tq_fail(err, TQ_ERR_USAGE, "the dataset's columns are %s,%s,%s, not %s,%s,%s: use another file",
+                           ds->axes[0], ds->axes[1], ds->axes[2], axes ? axes[0] : default_axes[0],
+                           axes ? axes[1] : default_axes[1], axes ? axes[2] : default_axes[2]);
+    for (size_t i = 0; i < ds->n; i++)
+        if (strcmp(ds->rows[i].command, command)) {
+            char clean[512];
+            size_t j = 0;
+            for (; command[j] && j + 1 < sizeof clean; j++) /* the file holds it with , " and line breaks blanked */
+                clean[j] = strchr(",\"\r\n", command[j]) ? ' ' : command[j];
+            clean[j] = 0;
+            if (strcmp(ds->rows[i].command, clean))
+                return tq_fail(err, TQ_ERR_USAGE, "the dataset holds sweeps of another command (%.200s): use "
+                               "another file", ds->rows[i].command);
+        }
+    return TQ_OK;
+}
+
+int tq_dataset_has_params(const struct tq_dataset *ds)
+{
+    for (int k = 0; k < 3; k++)
+        if (strcmp(ds->axes[k], default_axes[k]))
+            return 1;
+    return 0;
+}
+
+tq_status tq_dataset_only_op(const struct tq_dataset *ds, const char **op, struct tq_err *err)
+{
+    if (!ds->n)
+        return tq_fail(err, TQ_ERR_RANGE, "the dataset has no rows");
+    for (size_t i = 1; i < ds->n; i++)
+        if (strcmp(ds->rows[i].op, ds->rows[0].op))
+            return tq_fail(err, TQ_ERR_USAGE, "the dataset holds several operators (%s, %s, ...): choose one "
+                           "with --op", ds->rows[0].op, ds->rows[i].op);
+    *op = ds->rows[0].op;
     return TQ_OK;
 }
 
@@ -131,7 +241,7 @@ tq_status tq_dataset_read(const char *path, struct tq_dataset **out, struct tq_e
     if (!fp)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot open dataset %s", path);
     struct tq_dataset *ds = calloc(1, sizeof *ds);
-    tq_status st = ds ? check_header(fp, path, err) : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    tq_status st = ds ? check_header(fp, path, ds, err) : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     if (!st)
         st = read_rows(fp, path, ds, err);
     fclose(fp);
@@ -156,12 +266,19 @@ tq_status tq_dataset_append(const char *path, const struct tq_dataset_row *r, st
     if (!fp)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot open dataset %s", path);
     tq_status st = TQ_OK;
+    char want[512], have[512] = "";
+    header_for(r, want, sizeof want);
     fseek(fp, 0, SEEK_END);
     if (ftell(fp) == 0)
-        fputs(TQ_DATASET_HEADER "\n", fp);
+        fprintf(fp, "%s\n", want);
     else {
         rewind(fp);
-        st = check_header(fp, path, err);
+        if (!fgets(have, sizeof have, fp))
+            have[0] = 0;
+        have[strcspn(have, "\r\n")] = 0;
+        if (strcmp(have, want))
+            st = tq_fail(err, TQ_ERR_FORMAT, "%s:1: has the header %.200s, but this row needs %.200s (another "
+                         "kind of sweep: use another file)", path, have, want);
         fseek(fp, 0, SEEK_END);
     }
     if (!st) {
@@ -172,6 +289,10 @@ tq_status tq_dataset_append(const char *path, const struct tq_dataset_row *r, st
         fprintf(fp, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.6f,", r->peak_rss_bytes, r->vmhwm_bytes,
                 r->peak_heap_bytes, r->peak_mmap_bytes, r->wall_s);
         put_text(fp, r->trace);
+        if (r->command[0]) {
+            fputc(',', fp);
+            put_text(fp, r->command);
+        }
         fputc('\n', fp);
         if (fflush(fp) || fsync(fileno(fp)))
             st = tq_fail_errno(err, TQ_ERR_IO, "cannot write dataset %s", path);

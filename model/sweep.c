@@ -1,6 +1,7 @@
 /* sweep.c - run `traceq op` once in a pinned child process and measure its peaks (see sweep.h). */
 #include "sweep.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,8 @@
 #include "../report/trace_summary.h"
 #include "../common/clock.h"
 #include "../common/procfs.h"
+#include "../common/units.h"
+#include "../operators/volume.h"
 
 tq_status tq_sweep_parse_cpus(const char *s, cpu_set_t *set, struct tq_err *err)
 {
@@ -45,6 +48,29 @@ tq_status tq_sweep_parse_cpus(const char *s, cpu_set_t *set, struct tq_err *err)
     }
     if (!CPU_COUNT(set))
         return tq_fail(err, TQ_ERR_USAGE, "empty CPU list");
+    return TQ_OK;
+}
+
+tq_status tq_sweep_parse_param(const char *s, char name[32], size_t *values, size_t cap, size_t *n,
+                               struct tq_err *err)
+{
+    const char *eq = strchr(s, '=');
+    size_t len = eq ? (size_t)(eq - s) : 0;
+    if (!eq || !len || len >= 32 || isdigit((unsigned char)s[0]))
+        return tq_fail(err, TQ_ERR_USAGE, "bad --param '%s' (expected NAME=START:STOP:STEP or NAME=START:STOP:xF, "
+                       "e.g. rows=1000:64000:x2)", s);
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+            return tq_fail(err, TQ_ERR_USAGE, "bad parameter name '%.*s' (letters, digits and _)", (int)len, s);
+    memcpy(name, s, len);
+    name[len] = 0;
+    if (!strcmp(name, "in") || !strcmp(name, "out") || !strcmp(name, "_"))
+        return tq_fail(err, TQ_ERR_USAGE, "a parameter cannot be called '%s'", name);
+    struct tq_err rerr = {0};
+    if (tq_parse_range(eq + 1, values, cap, n, &rerr))
+        return tq_fail(err, TQ_ERR_USAGE, "--param %s: %s", name, rerr.msg);
+    if (values[0] == 0)
+        return tq_fail(err, TQ_ERR_USAGE, "--param %s: values must be 1 or more", name);
     return TQ_OK;
 }
 
@@ -79,6 +105,39 @@ static void build_argv(const struct tq_sweep_job *job, const char *dir, const ch
     for (size_t i = 0; i < sizeof op / sizeof *op; i++)
         argv[n++] = (char *)op[i];
     argv[n] = NULL;
+}
+
+/* A user's command line: traceq record -q -o DIR -i MS -- <the template with its placeholders filled>. The
+ * expanded words are owned by *words (free with tq_ucmd_argv_free); argv borrows them. */
+static tq_status build_cmd_argv(const struct tq_sweep_job *job, const char *dir, const char *inpath,
+                                const char *outpath, char *ms, char ***words, char **argv, size_t cap,
+                                struct tq_err *err)
+{
+    const char *names[3], *values[3];
+    char vals[3][32];
+    size_t n = 0;
+    if (job->nparams) {
+        for (size_t i = 0; i < job->nparams && i < 3; i++) {
+            snprintf(vals[i], sizeof vals[i], "%zu", job->shape[i]);
+            names[n] = job->params[i];
+            values[n++] = vals[i];
+        }
+    } else {
+        names[0] = "in";
+        names[1] = "out";
+        values[0] = inpath;
+        values[1] = outpath;
+        n = 2;
+    }
+    TQ_TRY(tq_ucmd_expand(job->cmd, names, values, n, words, err));
+    const char *rec[] = {job->exe, "record", "-q", "-o", dir, "-i", ms, "--"};
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof rec / sizeof *rec; i++)
+        argv[k++] = (char *)rec[i];
+    for (size_t i = 0; (*words)[i] && k + 1 < cap; i++)
+        argv[k++] = (*words)[i];
+    argv[k] = NULL;
+    return TQ_OK;
 }
 
 /* Wait for pid, sampling its VmRSS every interval when sample is set; returns the wait status and rusage. */
@@ -116,12 +175,55 @@ static void last_line(const char *path, char *buf, size_t cap)
         fclose(f);
 }
 
-/* The trace in dir with the highest sampled peak (the operator's process) into the row. */
-static int read_traces(const char *dir, struct tq_dataset_row *row)
+#define TREE_PIDS 256 /* processes of one command's tree summed (more are left out) */
+
+/* Per-process peaks of a command's tree: a process that exec'd has several traces (one per program), which ran
+ * one after the other: its peak is their maximum; the tree's is the sum over processes. */
+struct tree_peaks {
+    size_t n;
+    uint32_t pid[TREE_PIDS];
+    uint64_t rss[TREE_PIDS], hwm[TREE_PIDS], heap[TREE_PIDS], mmap[TREE_PIDS];
+};
+
+static void tree_add(struct tree_peaks *t, const struct tq_trace_summary *s)
+{
+    size_t i = 0;
+    while (i < t->n && t->pid[i] != s->pid)
+        i++;
+    if (i == t->n) {
+        if (t->n == TREE_PIDS)
+            return;
+        t->pid[t->n] = s->pid;
+        t->rss[i] = t->hwm[i] = t->heap[i] = t->mmap[i] = 0;
+        t->n++;
+    }
+    uint64_t hwm = s->vm_hwm ? s->vm_hwm : s->ru_maxrss;
+    t->rss[i] = s->peak_rss > t->rss[i] ? s->peak_rss : t->rss[i];
+    t->hwm[i] = hwm > t->hwm[i] ? hwm : t->hwm[i];
+    t->heap[i] = s->peak_heap > t->heap[i] ? s->peak_heap : t->heap[i];
+    t->mmap[i] = s->peak_mmap > t->mmap[i] ? s->peak_mmap : t->mmap[i];
+}
+
+static void tree_sum(const struct tree_peaks *t, struct tq_dataset_row *row)
+{
+    row->peak_rss_bytes = row->vmhwm_bytes = row->peak_heap_bytes = row->peak_mmap_bytes = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        row->peak_rss_bytes += t->rss[i];
+        row->vmhwm_bytes += t->hwm[i];
+        row->peak_heap_bytes += t->heap[i];
+        row->peak_mmap_bytes += t->mmap[i];
+    }
+}
+
+/* The trace in dir with the highest sampled peak (the operator's process) into the row, or with `tree` the sum
+ * over the processes of a command's tree. */
+static int read_traces(const char *dir, int tree, struct tq_dataset_row *row)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
     int found = 0;
+    static struct tree_peaks t;
+    t.n = 0;
     while (d && (de = readdir(d))) {
         size_t len = strlen(de->d_name);
         if (len < 4 || strcmp(de->d_name + len - 3, ".tq"))
@@ -131,6 +233,8 @@ static int read_traces(const char *dir, struct tq_dataset_row *row)
         struct tq_trace_summary s;
         if (tq_trace_summarize(path, &s, NULL))
             continue;
+        if (tree)
+            tree_add(&t, &s);
         if (!found || s.peak_rss > row->peak_rss_bytes) {
             row->peak_rss_bytes = s.peak_rss;
             row->vmhwm_bytes = s.vm_hwm ? s.vm_hwm : s.ru_maxrss;
@@ -143,6 +247,10 @@ static int read_traces(const char *dir, struct tq_dataset_row *row)
     }
     if (d)
         closedir(d);
+    if (tree && found) {
+        tree_sum(&t, row);
+        snprintf(row->trace, sizeof row->trace, "%.1000s", dir);
+    }
     return found;
 }
 
@@ -150,6 +258,10 @@ static void row_init(const struct tq_sweep_job *job, struct tq_dataset_row *row)
 {
     memset(row, 0, sizeof *row);
     snprintf(row->op, sizeof row->op, "%s", job->op);
+    if (job->cmd)
+        snprintf(row->command, sizeof row->command, "%s", job->cmd->text);
+    for (size_t i = 0; job->cmd && job->nparams && i < 3; i++)
+        snprintf(row->axes[i], sizeof row->axes[i], "%s", i < job->nparams ? job->params[i] : "_");
     memcpy(row->shape, job->shape, sizeof row->shape);
     row->run = job->run;
 }
@@ -174,42 +286,83 @@ static void row_status(int status, const char *errpath, struct tq_dataset_row *r
                  tail[0] ? ": " : "", tail);
 }
 
+/* A command's private temporary directory: its synthetic input (written now for a volume command) and output. */
+static tq_status cmd_prepare(const struct tq_sweep_job *job, char *tmpdir, char *inpath, char *outpath, size_t cap,
+                             struct tq_err *err)
+{
+    snprintf(tmpdir, cap, "/tmp/traceq-sweep-XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return tq_fail_errno(err, TQ_ERR_IO, "cannot make a temporary directory in /tmp");
+    snprintf(inpath, cap, "%.200s/in.npy", tmpdir);
+    snprintf(outpath, cap, "%.200s/out.npy", tmpdir);
+    if (job->nparams)
+        return TQ_OK;
+    tq_status st = tq_synth_write_file(inpath, job->shape, 1, 0, err);
+    if (st)
+        rmdir(tmpdir);
+    return st;
+}
+
+/* Remove the temporaries of a command's run: its input, whatever it wrote as {out}, the directory. */
+static void cmd_cleanup(const char *tmpdir, const char *inpath, const char *outpath)
+{
+    unlink(inpath);
+    unlink(outpath);
+    rmdir(tmpdir);
+}
+
 tq_status tq_sweep_run(const struct tq_sweep_job *job, struct tq_dataset_row *row, struct tq_err *err)
 {
-    char dir[2048], outdir[] = "/tmp/traceq-sweep-XXXXXX", outpath[64], errpath[2100], bufs[3][64];
-    char *argv[24];
+    char dir[2048], outdir[256] = "/tmp/traceq-sweep-XXXXXX", outpath[256], inpath[256], errpath[2100];
+    char bufs[3][64];
+    char *argv[64 + 16], **words = NULL;
     row_init(job, row);
+    if (job->cmd && !job->use_record)
+        return tq_fail(err, TQ_ERR_USAGE, "a command is swept under `traceq record` only (--backend record)");
     snprintf(dir, sizeof dir, "%s/%s-%zux%zux%zu-r%d.XXXXXX", job->trace_root, job->op, job->shape[0],
              job->shape[1], job->shape[2], job->run);
     if (!mkdtemp(dir))
         return tq_fail_errno(err, TQ_ERR_IO, "cannot make a trace directory under %s", job->trace_root);
-    if (!mkdtemp(outdir))
-        return tq_fail_errno(err, TQ_ERR_IO, "cannot make a temporary directory in /tmp");
-    snprintf(outpath, sizeof outpath, "%s/out.npy", outdir);
+    if (job->cmd) {
+        TQ_TRY(cmd_prepare(job, outdir, inpath, outpath, sizeof outpath, err));
+        snprintf(bufs[1], 64, "%d", job->interval_ms);
+        tq_status st = build_cmd_argv(job, dir, inpath, outpath, bufs[1], &words, argv, sizeof argv / sizeof *argv,
+                                      err);
+        if (st) {
+            cmd_cleanup(outdir, inpath, outpath);
+            return st;
+        }
+    } else {
+        if (!mkdtemp(outdir))
+            return tq_fail_errno(err, TQ_ERR_IO, "cannot make a temporary directory in /tmp");
+        snprintf(outpath, sizeof outpath, "%s/out.npy", outdir);
+        inpath[0] = 0;
+        build_argv(job, dir, outpath, bufs, argv);
+    }
     snprintf(errpath, sizeof errpath, "%s/stderr.txt", dir);
-    build_argv(job, dir, outpath, bufs, argv);
     double t0 = tq_clock_now();
     pid_t pid = fork();
     if (pid < 0) {
-        rmdir(outdir);
+        tq_ucmd_argv_free(words);
+        cmd_cleanup(outdir, inpath, outpath);
         return tq_fail_errno(err, TQ_ERR_CHILD, "cannot fork");
     }
     if (pid == 0)
         child_exec(job, argv, errpath);
+    tq_ucmd_argv_free(words);
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
     uint64_t sampled;
     int status = wait_sampling(pid, job->interval_ms, !job->use_record, &sampled, &ru);
     row->wall_s = tq_clock_now() - t0;
-    unlink(outpath); /* outputs can be hundreds of MiB; only the measurement is kept */
-    rmdir(outdir);
+    cmd_cleanup(outdir, inpath, outpath); /* outputs can be hundreds of MiB; only the measurement is kept */
     row_status(status, errpath, row);
     /* wait4's ru_maxrss covers the child and the descendants it waited for: the operator's high-water mark */
     row->vmhwm_bytes = (uint64_t)ru.ru_maxrss * 1024;
     /* a run shorter than one interval may never be sampled: its high-water mark is the best figure left */
     row->peak_rss_bytes = sampled ? sampled : row->vmhwm_bytes;
     snprintf(row->trace, sizeof row->trace, "%.1000s", dir);
-    if (job->use_record && row->ok && !read_traces(dir, row)) {
+    if (job->use_record && row->ok && !read_traces(dir, job->cmd != NULL, row)) {
         row->ok = 0;
         snprintf(row->reason, sizeof row->reason, "no readable trace in %.200s", dir);
     }

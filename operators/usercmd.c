@@ -343,3 +343,23 @@ int tq_op_is_cmd(const struct tq_op *op)
 {
     return op && op->halo == cmd_halo;
 }
+
+tq_status tq_ucmd_spec_parse(const char *halo, const char *trim, const char *axes, struct tq_op *op,
+                             struct tq_op_params *p, struct tq_err *err)
+{
+    tq_op_params_default(p);
+    TQ_TRY(tq_ucmd_parse_halo(halo ? halo : "0", p->cmd_halo, err));
+    unsigned mask = tq_ucmd_default_axes(p->cmd_halo);
+    if (axes)
+        TQ_TRY(tq_ucmd_parse_axes(axes, p->cmd_halo, &mask, err));
+    if (trim) {
+        size_t len = strlen(trim), t = 0;
+        if (!len || len > 7 || strspn(trim, "0123456789") != len)
+            return tq_fail(err, TQ_ERR_USAGE, "bad --trim '%s' (voxels per face, 0 or more)", trim);
+        t = (size_t)strtoul(trim, NULL, 10);
+        p->cmd_trim = t;
+    }
+    TQ_TRY(tq_ucmd_check_trim(p->cmd_halo, p->cmd_trim, err));
+    tq_ucmd_op(mask, op);
+    return TQ_OK;
+}

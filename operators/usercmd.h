@@ -60,6 +60,12 @@ unsigned tq_ucmd_default_axes(const size_t halo[3]);
  * Fails with TQ_ERR_USAGE. */
 tq_status tq_ucmd_check_trim(const size_t halo[3], size_t trim, struct tq_err *err);
 
+/* --halo, --trim and --split-axes of a user's operator (each may be NULL: halo 0, trim 0, every axis whose halo
+ * is not whole) into its pseudo-operator *op and p->cmd_halo / cmd_trim (p otherwise defaulted). Fails with
+ * TQ_ERR_USAGE like the parsers above, or for a trim larger than a halo. */
+tq_status tq_ucmd_spec_parse(const char *halo, const char *trim, const char *axes, struct tq_op *op,
+                             struct tq_op_params *p, struct tq_err *err);
+
 /* The pseudo-operator "cmd" of a user command: halo and trim from params->cmd_halo / cmd_trim, axes `splittable`,
  * no in-process kernel (compute is NULL: the runner's command job runs the program instead). Fill *op. Can't
  * fail. */

@@ -132,22 +132,9 @@ tq_status tq_run_setup_cmd(struct tq_run_setup *s, struct tq_err *err)
 {
     static const char *const names[] = {"in", "out"};
     const struct tq_run_args *a = s->args;
-    tq_op_params_default(&s->params);
     TQ_TRY(tq_ucmd_parse(a->cmd, &s->ucmd, err));
     TQ_TRY(tq_ucmd_check_names(&s->ucmd, names, 2, 1, err));
-    TQ_TRY(tq_ucmd_parse_halo(a->halo ? a->halo : "0", s->params.cmd_halo, err));
-    unsigned axes = tq_ucmd_default_axes(s->params.cmd_halo);
-    if (a->split_axes)
-        TQ_TRY(tq_ucmd_parse_axes(a->split_axes, s->params.cmd_halo, &axes, err));
-    if (a->trim) {
-        char *end;
-        unsigned long long t = strtoull(a->trim, &end, 10);
-        if (!*a->trim || *end || *a->trim == '-' || t > 9999999)
-            return tq_fail(err, TQ_ERR_USAGE, "bad --trim '%s' (voxels per face, 0 or more)", a->trim);
-        s->params.cmd_trim = (size_t)t;
-    }
-    TQ_TRY(tq_ucmd_check_trim(s->params.cmd_halo, s->params.cmd_trim, err));
-    tq_ucmd_op(axes, &s->cmd_op);
+    TQ_TRY(tq_ucmd_spec_parse(a->halo, a->trim, a->split_axes, &s->cmd_op, &s->params, err));
     s->op = &s->cmd_op;
     return TQ_OK;
 }

@@ -13,18 +13,36 @@
 
 static void predict_usage(FILE *f)
 {
-    fprintf(f, "usage: traceq predict --model MODEL.json --shape IxXxS [--json]\n\n"
+    fprintf(f, "usage: traceq predict --model MODEL.json (--shape IxXxS | --set NAME=V,NAME=V) [--json]\n\n"
                "Print the predicted peak memory of the model's operator on an input of that shape, and the bound\n"
                "(prediction + the cross-validated margin) that planners budget. Warns on stderr when the shape is\n"
                "outside the training range.\n\n"
                "  --model FILE   model written by `traceq fit` (required)\n"
-               "  --shape IxXxS  input shape, inlines x xlines x samples (required)\n"
+               "  --shape IxXxS  input shape, inlines x xlines x samples (a volume operator's model)\n"
+               "  --set N=V,..   the parameters of a program's model (`sweep --cmd --param`), e.g.\n"
+               "                 rows=500000,cols=40\n"
                "  --json         print one JSON object instead of text [Default: text]\n"
                "  -h, --help     show this help\n");
 }
 
+/* "512x512x100", or "rows=500000 cols=40" for a program's model. */
+static void predict_input(const struct tq_model *m, const size_t s[3], char *buf, size_t cap)
+{
+    if (!m->axes[0][0]) {
+        snprintf(buf, cap, "%zux%zux%zu", s[0], s[1], s[2]);
+        return;
+    }
+    size_t l = 0;
+    buf[0] = 0;
+    for (int k = 0; k < 3 && l < cap; k++)
+        if (strcmp(m->axes[k], "_"))
+            l += (size_t)snprintf(buf + l, cap - l, "%s%s=%zu", l ? " " : "", m->axes[k], s[k]);
+}
+
 static void predict_print(const struct tq_model *m, const size_t s[3], const struct tq_prediction *p, int json)
 {
+    char in[160];
+    predict_input(m, s, in, sizeof in);
     if (json) {
         /* bytes are whole numbers, seconds (--target wall_s) are not */
         int secs = !strcmp(m->target, "wall_s");
@@ -33,6 +51,9 @@ static void predict_print(const struct tq_model *m, const size_t s[3], const str
                               secs ? json_real(p->bytes) : json_integer((json_int_t)ceil(p->bytes)), "bound",
                               secs ? json_real(p->bound) : json_integer((json_int_t)ceil(p->bound)),
                               "extrapolating", p->extrapolating, "warning", p->warning);
+        for (int k = 0; o && m->axes[0][0] && k < 3; k++)
+            if (strcmp(m->axes[k], "_"))
+                json_object_set_new(o, m->axes[k], json_integer((json_int_t)s[k]));
         char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
         printf("%s\n", text ? text : "{}");
         free(text);
@@ -40,11 +61,11 @@ static void predict_print(const struct tq_model *m, const size_t s[3], const str
         return;
     }
     if (!strcmp(m->target, "wall_s")) {
-        printf("%s %zux%zux%zu: predicted %.3f s, bound %.3f s\n", m->op, s[0], s[1], s[2], p->bytes, p->bound);
+        printf("%s %s: predicted %.3f s, bound %.3f s\n", m->op, in, p->bytes, p->bound);
         return;
     }
     char a[32], b[32];
-    printf("%s %zux%zux%zu: predicted %s (%.0f B), bound %s (%.0f B)\n", m->op, s[0], s[1], s[2],
+    printf("%s %s: predicted %s (%.0f B), bound %s (%.0f B)\n", m->op, in,
            tq_format_bytes((uint64_t)(p->bytes > 0 ? p->bytes : 0), a, sizeof a), p->bytes,
            tq_format_bytes((uint64_t)(p->bound > 0 ? p->bound : 0), b, sizeof b), p->bound);
 }
@@ -53,16 +74,18 @@ int cmd_predict(int argc, char **argv)
 {
     static const struct option longopts[] = {{"model", required_argument, 0, 'm'},
                                              {"shape", required_argument, 0, 's'},
+                                             {"set", required_argument, 0, 'S'},
                                              {"json", no_argument, 0, 'j'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
-    const char *model = NULL, *shape = NULL;
+    const char *model = NULL, *shape = NULL, *set = NULL;
     int json = 0, c;
     optind = 1;
     while ((c = tq_cli_getopt("predict", argc, argv, "h", longopts)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
         case 's': shape = optarg; break;
+        case 'S': set = optarg; break;
         case 'j': json = 1; break;
         case 'h': predict_usage(stdout); return TQ_EXIT_OK;
         default: return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
@@ -70,12 +93,17 @@ int cmd_predict(int argc, char **argv)
     }
     if (optind != argc)
         return tq_cli_usage_error("predict", "unexpected argument '%s'", argv[optind]);
-    if (!model || !shape)
-        return tq_cli_usage_error("predict", "--model and --shape are required");
+    if (!model || !!shape + !!set != 1)
+        return tq_cli_usage_error("predict", "--model and one of --shape or --set are required");
     struct tq_err err = {0};
     size_t s[3];
     struct tq_model m;
-    if (tq_parse_shape(shape, s, &err) || tq_model_read(model, NULL, &m, &err))
+    if (tq_model_read(model, NULL, &m, &err))
+        return tq_cli_fail("predict", &err);
+    if (shape && m.axes[0][0])
+        return tq_cli_usage_error("predict", "%s models a program's parameters: give --set %s=...", model,
+                                  m.axes[0]);
+    if (shape ? tq_parse_shape(shape, s, &err) : tq_model_parse_set(&m, set, s, &err))
         return tq_cli_fail("predict", &err);
     struct tq_prediction p;
     tq_model_predict(&m, s, &p);
