@@ -120,21 +120,136 @@ Test(usercmd, template_words_quotes_and_placeholders)
         cr_assert_eq(tq_ucmd_parse_halo(badhalo[i], h, &err), TQ_ERR_USAGE, "accepted halo '%s'", badhalo[i]);
 }
 
-/* The Python (SciPy) example, chunked under a limit the whole run exceeds, equals the whole run. */
-Test(usercmd, python_stencil_chunked_equals_whole, .timeout = 120)
+/* A number after "key": in a JSON text (-1 when absent). */
+static double json_num(const char *json, const char *key)
 {
-    char *dir = setup("48x40x36");
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = json ? strstr(json, pat) : NULL;
+    return p ? strtod(p + strlen(pat), NULL) : -1;
+}
+
+/* The whole pipeline for a command: sweep it on synthetic shapes (grid args), fit, plan `shape` under a memory
+ * limit that the model says the whole volume exceeds, run the plan under that limit, compare with the command's
+ * whole-volume run. */
+static void pipeline(const char *dir, const char *cmd, const char *halo, const char *grid, const char *fitargs,
+                     const char *shape)
+{
+    char *err = NULL, *out = NULL;
+    cr_assert_eq(tq(dir, NULL, &err, "sweep --cmd %s %s --runs 1 -o ds.csv", cmd, grid), 0, "sweep: %s", err);
+    free(err);
+    cr_assert_eq(tq(dir, NULL, &err, "fit ds.csv %s -o m.json", fitargs), 0, "fit: %s", err);
+    free(err);
+    cr_assert_eq(tq(dir, &out, &err, "predict --model m.json --shape %s --json", shape), 0, "%s", err);
+    double whole = json_num(out, "bound");
+    cr_assert(whole > 0, "%s", out);
+    free(out);
+    free(err);
+    /* The limit is 90% of the whole volume's bound, all of which a block may use: the whole cannot be one block. */
+    long limit = (long)(0.9 * whole);
+    cr_assert_eq(tq(dir, NULL, &err, "plan --model m.json --shape %s --memory %ld --safety 1 --workers 2 --halo %s "
+                    "-o p.json",
+                    shape, limit, halo), 0, "plan: %s", err);
+    free(err);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/p.json", dir);
+    char *plan = tq_slurp(p, NULL);
+    cr_assert(plan && strstr(plan, "\"op\": \"cmd\"") && strstr(plan, "\"halo\": "), "%s", plan);
+    int blocks = 0;
+    for (const char *b = strstr(plan, "\"lo\""); b; b = strstr(b + 1, "\"lo\""))
+        blocks++;
+    cr_assert(blocks >= 2, "the plan has a single block: %s", plan);
+    free(plan);
+    cr_assert_eq(tq(dir, &out, &err, "run --cmd %s --halo %s --plan p.json --input in.npy --output blocks.npy "
+                    "--workers 2 --retries 4 --json", cmd, halo), 0, "run: %s %s", out, err);
+    cr_assert(json_num(out, "memory_per_worker_bytes") == (double)limit, "%s", out);
+    free(out);
+    free(err);
+    cr_assert_eq(tq(dir, NULL, &err, "run --cmd %s --halo %s --input in.npy --output whole.npy --chunks none", cmd,
+                    halo), 0, "%s", err);
+    free(err);
+    cr_assert(same_file(dir, "whole.npy", "blocks.npy"), "%s: chunked output differs from the whole run", cmd);
+    cr_assert(!exists(dir, "blocks.npy.cmdtmp"), "temporaries left behind");
+}
+
+/* The Python (SciPy) example: swept, fitted, planned and run under a limit the whole volume exceeds. */
+Test(usercmd, python_operator_swept_fitted_planned_and_run, .timeout = 240)
+{
+    char *dir = tq_tmpdir();
+    cr_assert_eq(tq(dir, NULL, NULL, "synth --shape 240x80x80 --seed 3 -o in.npy"), 0);
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "'%s %s {in} {out}'", tq_python(), tq_src_path("examples/mean5.py"));
-    char *err = NULL;
-    cr_assert_eq(tq(dir, NULL, &err, "run --cmd %s --halo 2 --input in.npy --output whole.npy --chunks none", cmd), 0,
-                 "%s", err);
+    pipeline(dir, cmd, "2", "--grid-inlines 30:240:70 --grid-xlines 80 --grid-samples 80", "--folds 4 --kind linear",
+             "240x80x80");
+    tq_rmtree(dir);
+    free(dir);
+}
+
+/* The C example, the same way, on a grid of shapes. */
+Test(usercmd, c_operator_swept_fitted_planned_and_run, .timeout = 240)
+{
+    char *dir = tq_tmpdir();
+    cr_assert_eq(tq(dir, NULL, NULL, "synth --shape 200x100x100 --seed 3 -o in.npy"), 0);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s {in} {out}'", tq_build_path("examples/laplace3"));
+    pipeline(dir, cmd, "1", "--grid-inlines 25:100:25 --grid-xlines 50:100:50 --grid-samples 100", "", "200x100x100");
+    tq_rmtree(dir);
+    free(dir);
+}
+
+/* --param sweeps of a program with two parameters: a dataset with their columns, a model of them, --set. */
+Test(usercmd, param_sweep_fit_and_predict, .timeout = 120)
+{
+    char *dir = tq_tmpdir(), *err = NULL, *out = NULL;
+    const char *prog = tq_build_path("progs/rows_cols");
+    cr_assert_eq(tq(dir, NULL, &err, "sweep --cmd '%s --rows {rows} --cols {cols}' --param rows=1000:64000:x4 "
+                    "--param cols=10:40:10 --runs 1 -o p.csv", prog), 0, "%s", err);
     free(err);
-    cr_assert_eq(tq(dir, NULL, &err, "run --cmd %s --halo 2 --input in.npy --output blocks.npy --chunks 24,20,36 "
-                    "--workers 2", cmd), 0, "%s", err);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/p.csv", dir);
+    char *csv = tq_slurp(p, NULL);
+    cr_assert(csv && !strncmp(csv, "op,rows,cols,_,product,run,status,", 34), "%s", csv);
+    cr_assert(strstr(csv, "\ncmd,64000,40,1,2560000,1,ok,"), "%s", csv); /* 1000 x4 x4 x4 = 64000 */
+    free(csv);
+    /* Resumable: a rerun does nothing. */
+    cr_assert_eq(tq(dir, &out, NULL, "sweep --cmd '%s --rows {rows} --cols {cols}' --param rows=1000:64000:x4 "
+                    "--param cols=10:40:10 --runs 1 -o p.csv", prog), 0);
+    cr_assert(strstr(out, "0 runs done (0 failed), 16 already in p.csv"), "%s", out);
+    free(out);
+    cr_assert_eq(tq(dir, NULL, &err, "fit p.csv -o m.json"), 0, "%s", err);
     free(err);
-    cr_assert(same_file(dir, "whole.npy", "blocks.npy"), "chunked 5x5x5 mean differs from the whole run");
-    cr_assert(!exists(dir, "blocks.npy.cmdtmp"), "temporaries left behind");
+    snprintf(p, sizeof p, "%s/m.json", dir);
+    char *model = tq_slurp(p, NULL);
+    const char *axes = model ? strstr(model, "\"axes\"") : NULL;
+    cr_assert(axes && strstr(axes, "\"rows\"") && strstr(axes, "\"cols\"") && strstr(axes, "\"_\""), "%s", model);
+    free(model);
+    cr_assert_eq(tq(dir, &out, &err, "predict --model m.json --set rows=500000,cols=40 --json"), 0, "%s", err);
+    /* 500000 x 40 doubles = 160 MB of table over a small baseline; the model extrapolates 7.8x in rows */
+    double pred = json_num(out, "predicted");
+    cr_assert(pred > 160e6 && pred < 1.15 * 160e6 + 8e6, "predicted %.0f: %s", pred, out);
+    cr_assert(strstr(out, "\"rows\": 500000") && strstr(err, "extrapolating: rows 500000"), "%s %s", out, err);
+    free(out);
+    free(err);
+    const char *bad[][2] = {
+        {"predict --model m.json --set rows=5", "missing the parameter cols"},
+        {"predict --model m.json --set rows=5,cols=2,depth=3", "no parameter 'depth'"},
+        {"predict --model m.json --shape 10x10x10", "give --set rows="},
+        {"predict --model m.json --set rows=0,cols=2", "bad value '0'"},
+        {"sweep --cmd 'x {rows}' --param rows=1:4:1 --param cols=1:2:1 -o q.csv", "has no {cols}"},
+        {"sweep --cmd 'x {rows} {in}' --param rows=1:4:1 -o q.csv", "unknown placeholder {in}"},
+        {"sweep --cmd 'x {rows}' --param rows=1:4:x1 -o q.csv", "geometric range"},
+        {"sweep --cmd 'x {rows}' --param 9rows=1:4:1 -o q.csv", "bad --param"},
+        {"sweep --cmd 'x {in}' -o q.csv", "has no {out}"},
+        {"sweep --cmd 'x {in} {out}' --backend proc -o q.csv", "record` only"},
+        {"sweep --cmd 'x {rows}' --param rows=1:4 -o p.csv", "columns are rows,cols,_, not rows,_,_"},
+        {"sweep --cmd 'y {rows} {cols}' --param rows=1:4 --param cols=1:2 -o p.csv", "another command"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int rc = tq(dir, NULL, &err, "%s", bad[i][0]);
+        cr_assert_eq(rc, 2, "%s: rc %d %s", bad[i][0], rc, err);
+        cr_assert(strstr(err, bad[i][1]), "%s: expected '%s' in %s", bad[i][0], bad[i][1], err);
+        free(err);
+    }
     tq_rmtree(dir);
     free(dir);
 }
