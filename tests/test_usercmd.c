@@ -226,7 +226,7 @@ Test(usercmd, param_sweep_fit_and_predict, .timeout = 120)
     cr_assert_eq(tq(dir, &out, &err, "predict --model m.json --set rows=500000,cols=40 --json"), 0, "%s", err);
     /* 500000 x 40 doubles = 160 MB of table over a small baseline; the model extrapolates 7.8x in rows */
     double pred = json_num(out, "predicted");
-    cr_assert(pred > 160e6 && pred < 1.15 * 160e6 + 8e6, "predicted %.0f: %s", pred, out);
+    cr_assert(pred > 0.9 * 160e6 && pred < 1.15 * 160e6 + 8e6, "predicted %.0f: %s", pred, out);
     cr_assert(strstr(out, "\"rows\": 500000") && strstr(err, "extrapolating: rows 500000"), "%s %s", out, err);
     free(out);
     free(err);
