@@ -26,8 +26,9 @@ static float *npy_read(const char *path, size_t n[3])
         hlen |= (size_t)b[0] << 16 | (size_t)b[1] << 24;
     }
     char *h = calloc(1, hlen + 1);
-    if (!h || fread(h, 1, hlen, f) != hlen || !strstr(h, "'<f4'") || strstr(h, "True") ||
-        sscanf(strstr(h, "'shape': (") ? strstr(h, "'shape': (") + 10 : "", "%zu, %zu, %zu", &n[0], &n[1], &n[2]) != 3) {
+    const char *shape = h && fread(h, 1, hlen, f) == hlen ? strstr(h, "'shape': (") : NULL;
+    if (!shape || !strstr(h, "'<f4'") || strstr(h, "True") ||
+        sscanf(shape + 10, "%zu, %zu, %zu", &n[0], &n[1], &n[2]) != 3) {
         fprintf(stderr, "laplace3: %s is not a float32 C-order 3-D .npy\n", path);
         return NULL;
     }

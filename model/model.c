@@ -233,9 +233,12 @@ tq_status tq_model_parse_set(const struct tq_model *m, const char *text, size_t 
         while (k < 3 && !(strlen(m->axes[k]) == (size_t)(eq - p) && !strncmp(m->axes[k], p, (size_t)(eq - p))))
             k++;
         if (k == 3 || !strcmp(m->axes[k], "_"))
+        {
+            int has1 = strcmp(m->axes[1], "_") != 0, has2 = strcmp(m->axes[2], "_") != 0;
             return tq_fail(err, TQ_ERR_USAGE, "the model has no parameter '%.*s' (it has %s%s%s%s%s)", (int)(eq - p),
-                           p, m->axes[0], strcmp(m->axes[1], "_") ? ", " : "", strcmp(m->axes[1], "_") ? m->axes[1] : "",
-                           strcmp(m->axes[2], "_") ? ", " : "", strcmp(m->axes[2], "_") ? m->axes[2] : "");
+                           p, m->axes[0], has1 ? ", " : "", has1 ? m->axes[1] : "", has2 ? ", " : "",
+                           has2 ? m->axes[2] : "");
+        }
         if (seen[k]++)
             return tq_fail(err, TQ_ERR_USAGE, "--set gives %s twice", m->axes[k]);
         char num[32];

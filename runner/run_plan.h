@@ -37,9 +37,10 @@ struct tq_run_setup {
     tq_journal *journal;     /* owned; NULL under MPI */
 };
 
-/* Find the operator (or parse the user command), check its parameters, read the input's shape and make or read the plan, checking that it
- * belongs to this operator and input (op, shape, output shape) and tiles the output. Fails with TQ_ERR_USAGE
- * (unknown op, bad chunks), TQ_ERR_FORMAT (a plan that overlaps, leaves gaps, reaches outside the volume or was
+/* Find the operator (or parse the user's command), check its parameters, read the input's shape and make or
+ * read the plan, checking that it belongs to this operator and input (op, shape, output shape; a command's halo,
+ * trim and split axes) and tiles the output. Fails with TQ_ERR_USAGE (unknown op, bad chunks, a bad command,
+ * halo or trim), TQ_ERR_FORMAT (a plan that overlaps, leaves gaps, reaches outside the volume or was
  * made for another operator or shape), TQ_ERR_LIMIT (no plan fits the memory) or the input's open error. */
 tq_status tq_run_prepare(struct tq_run_setup *s, struct tq_err *err);
 

@@ -47,8 +47,8 @@ Test(python, make_install_puts_binary_shim_and_package_in_place, .timeout = 120)
 {
     char *dir = tq_tmpdir(), cmd[8192], *out = NULL, *err = NULL;
     const char *build = tq_build_path("."); /* BUILD as an absolute path: the build under test, not rebuilt */
-    snprintf(cmd, sizeof cmd, "make -s -C '%s' install BUILD='%s' DESTDIR='%s' PREFIX=/usr/local PYTHONDIR=/usr/local/py"
-             " && cd '%s' && ./usr/local/bin/traceq record -q -o t -- /bin/true && ls t | grep -c '[.]tq$' && "
+    snprintf(cmd, sizeof cmd, "make -s -C '%s' install BUILD='%s' DESTDIR='%s' PREFIX=/usr/local "
+             "PYTHONDIR=/usr/local/py && cd '%s' && ./usr/local/bin/traceq record -q -o t -- /bin/true && ls t | grep -c '[.]tq$' && "
              "PYTHONPATH=usr/local/py TRACEQ=./usr/local/bin/traceq '%s' -c 'import traceq; print(traceq.binary())'",
              tq_src_path("."), build, dir, dir, tq_python());
     int rc = tq_run(cmd, &out, &err);

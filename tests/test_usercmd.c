@@ -331,7 +331,8 @@ Test(usercmd, oom_killed_command_is_split_and_retried, .timeout = 120)
              "np.ones(x.size * 400, np.uint8)\nnp.save(sys.argv[2], x * 2)' \"$1\" \"$2\"\n", tq_python());
     script(dir, "hog.sh", hog);
     char *err = NULL, *out = NULL;
-    cr_assert_eq(tq(dir, NULL, &err, "run --cmd './hog.sh {in} {out}' --input in.npy --output w.npy --chunks none"), 0, "%s", err);
+    cr_assert_eq(tq(dir, NULL, &err, "run --cmd './hog.sh {in} {out}' --input in.npy --output w.npy --chunks none"), 0,
+                 "%s", err);
     free(err);
     const char *enforce = tq_have_cgroups() ? "auto" : "watchdog";
     int rc = tq(dir, &out, &err, "run --cmd './hog.sh {in} {out}' --input in.npy --output b.npy --chunks none "

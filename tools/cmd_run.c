@@ -204,6 +204,9 @@ static int run_check_args(const struct tq_run_args *a, int argc, char **argv)
     if (a->mpi)
         return tq_cli_usage_error("run", "--mpi: this traceq was built without MPI (install libopenmpi-dev, rebuild)");
 #endif
+    if (a->mpi && a->cmd)
+        return tq_cli_usage_error("run", "--cmd is not supported with --mpi (one rank's cleanup would remove "
+                                  "another's temporaries)");
     if (a->mpi && a->resume)
         return tq_cli_usage_error("run", "--resume is not supported with --mpi");
     return -1;
@@ -239,7 +242,8 @@ static void run_journal_key(const struct tq_run_setup *s, char *key, size_t size
         *c = *c == '\n' || *c == '\r' ? ' ' : *c;
     snprintf(key, size, "op=%s sigma=%g full=%d halo=%s trim=%zu cmd=[%s] input=%s shape=%zux%zux%zu "
              "out=%zux%zux%zu blocks=%zu plan=%016llx",
-             s->op->name, s->params.sigma[0], s->params.full_size, halo, s->params.cmd_trim, cmd, in, s->plan->shape[0], s->plan->shape[1],
+             s->op->name, s->params.sigma[0], s->params.full_size, halo, s->params.cmd_trim, cmd, in,
+             s->plan->shape[0], s->plan->shape[1],
              s->plan->shape[2], s->plan->out_shape[0], s->plan->out_shape[1], s->plan->out_shape[2],
              s->plan->nblocks, run_plan_hash(s->plan));
 }
