@@ -335,7 +335,7 @@ tq_status tq_sweep_run(const struct tq_sweep_job *job, struct tq_dataset_row *ro
     } else {
         if (!mkdtemp(outdir))
             return tq_fail_errno(err, TQ_ERR_IO, "cannot make a temporary directory in /tmp");
-        snprintf(outpath, sizeof outpath, "%s/out.npy", outdir);
+        snprintf(outpath, sizeof outpath, "%.200s/out.npy", outdir);
         inpath[0] = 0;
         build_argv(job, dir, outpath, bufs, argv);
     }
