@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/procfs.h"
 
 int tq_watchdog_check(pid_t pid, uint64_t limit, uint64_t *peak)
@@ -70,14 +71,23 @@ static int descends(const struct proc_link *t, size_t n, pid_t p, pid_t root)
     return 0;
 }
 
-int tq_watchdog_check_tree(pid_t pid, uint64_t limit, uint64_t *peak)
+/* The descendants of a few roots, found by a /proc scan at most every RESCAN_S seconds and sampled on every
+ * check in between (a command's tree changes rarely; reading every /proc/N/stat each 5 ms would cost a core). */
+#define RESCAN_S 0.05
+#define ROOTS 64
+#define KIDS 64
+
+struct tree_cache {
+    pid_t root;
+    double scanned;
+    size_t n;
+    pid_t kid[KIDS];
+};
+
+static void scan_tree(struct tree_cache *c)
 {
     static struct proc_link t[TREE_MAX]; /* the runner's loop is single-threaded */
     size_t n = 0;
-    uint64_t total, rss;
-    if (tq_proc_statm_rss(pid, &rss, NULL))
-        return 0;
-    total = rss;
     DIR *d = opendir("/proc");
     struct dirent *de;
     while (d && n < TREE_MAX && (de = readdir(d))) {
@@ -91,8 +101,37 @@ int tq_watchdog_check_tree(pid_t pid, uint64_t limit, uint64_t *peak)
     if (d)
         closedir(d);
     qsort(t, n, sizeof *t, by_pid);
-    for (size_t i = 0; i < n; i++)
-        if (t[i].pid != pid && descends(t, n, t[i].pid, pid) && tq_proc_statm_rss(t[i].pid, &rss, NULL) == 0)
+    c->n = 0;
+    for (size_t i = 0; i < n && c->n < KIDS; i++)
+        if (t[i].pid != c->root && descends(t, n, t[i].pid, c->root))
+            c->kid[c->n++] = t[i].pid;
+    c->scanned = tq_clock_now();
+}
+
+int tq_watchdog_check_tree(pid_t pid, uint64_t limit, uint64_t *peak)
+{
+    static struct tree_cache cache[ROOTS];
+    uint64_t total, rss;
+    if (tq_proc_statm_rss(pid, &rss, NULL))
+        return 0;
+    total = rss;
+    struct tree_cache *c = &cache[0];
+    for (int i = 0; i < ROOTS; i++) { /* this root's entry, else the stalest one */
+        if (cache[i].root == pid) {
+            c = &cache[i];
+            break;
+        }
+        if (cache[i].scanned < c->scanned)
+            c = &cache[i];
+    }
+    if (c->root != pid) {
+        c->root = pid;
+        c->scanned = 0;
+    }
+    if (tq_clock_now() - c->scanned >= RESCAN_S)
+        scan_tree(c);
+    for (size_t i = 0; i < c->n; i++)
+        if (tq_proc_statm_rss(c->kid[i], &rss, NULL) == 0)
             total += rss;
     if (total > *peak)
         *peak = total;
