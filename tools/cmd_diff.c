@@ -82,8 +82,10 @@ static size_t collect(const struct tq_sites *a, const struct tq_sites *b, struct
         ch.d_peak = (int64_t)ch.b_peak - (int64_t)(x ? x->peak : 0);
         ch.d_alloc = (int64_t)ch.b_alloc - (int64_t)(x ? x->allocated : 0);
         ch.d_calls = (int64_t)ch.b_calls - (int64_t)(x ? x->calls : 0);
-        ch.d_leak = (int64_t)(y ? y->leaked : 0) - (int64_t)(x ? x->leaked : 0);
-        ch.d_temp = (int64_t)(y ? y->temporary : 0) - (int64_t)(x ? x->temporary : 0);
+        if (!a->aggregated && !b->aggregated) { /* --aggregate keeps no events: no leaks or temporaries to compare */
+            ch.d_leak = (int64_t)(y ? y->leaked : 0) - (int64_t)(x ? x->leaked : 0);
+            ch.d_temp = (int64_t)(y ? y->temporary : 0) - (int64_t)(x ? x->temporary : 0);
+        }
         if (ch.d_peak || ch.d_alloc || ch.d_calls || ch.d_leak || ch.d_temp)
             out[n++] = ch;
         i += c <= 0;
@@ -149,6 +151,12 @@ int cmd_diff(int argc, char **argv)
     }
     if (by < 0)
         by = 0;
+    if (by >= 3 && (a.aggregated || b.aggregated)) {
+        tq_sites_clear(&a);
+        tq_sites_clear(&b);
+        return tq_cli_usage_error("diff", "--by %s needs traces recorded with --stacks alone: --aggregate keeps no "
+                                  "events", by_names[by]);
+    }
     printf("A: %s\nB: %s\n\n", argv[optind], argv[optind + 1]);
     print_totals(&a, &b);
     tq_sites_sort(&a, TQ_SITES_BY_KEY);

@@ -4,8 +4,6 @@ traceq block operator: np.abs(scipy.signal.hilbert(data)) along the last (sample
 given. SciPy promotes to complex128/float64 as the original did (~27 B/voxel at the peak); the result is stored as
 float32, the dtype the {in} {out} contract asks for. Halo: none on axes 0 and 1, the whole samples axis (traces are
 never cut: `--halo 0,0,whole`)."""
-import sys
-
 import numpy as np
 from scipy import signal
 
@@ -14,12 +12,7 @@ def envelope(data):
     return np.abs(signal.hilbert(data))
 
 
-def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: envelope.py IN.npy OUT.npy")
-    data = np.load(sys.argv[1])
-    np.save(sys.argv[2], envelope(data).astype(np.float32))
-
-
 if __name__ == "__main__":
-    main()
+    from blockop import main
+
+    main("envelope.py", envelope)

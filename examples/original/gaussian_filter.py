@@ -3,9 +3,6 @@
 (libs/common/common/operators/gaussian_filter.py) as a traceq block operator:
 scipy.ndimage.gaussian_filter(data, sigma=(3, 3, 3)) with SciPy's defaults (mode='reflect', truncate=4.0, so the
 stencil radius is 12 voxels per axis: `--halo 12,12,12`). float32 in, float32 out."""
-import sys
-
-import numpy as np
 from scipy import ndimage as ndi
 
 
@@ -13,12 +10,7 @@ def gaussian_filter(data):
     return ndi.gaussian_filter(data, sigma=(3, 3, 3))
 
 
-def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: gaussian_filter.py IN.npy OUT.npy")
-    data = np.load(sys.argv[1])
-    np.save(sys.argv[2], gaussian_filter(data).astype(np.float32, copy=False))
-
-
 if __name__ == "__main__":
-    main()
+    from blockop import main
+
+    main("gaussian_filter.py", gaussian_filter)

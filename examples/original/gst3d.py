@@ -5,8 +5,6 @@ smoothing [0.178947, 0.642105, 0.178947] along the other two, mode='reflect'), e
 face; six products smoothed with a 3x3x3 uniform_filter; np.linalg.eigh per voxel; dip = degrees(arccos(|v_z|)) of
 the eigenvector of the largest eigenvalue. Every full-size temporary of the original is kept (~240 B/voxel).
 Output: float32, one voxel smaller on every face (`--trim 1`); stencil radius 2 per axis (`--halo 2,2,2`)."""
-import sys
-
 import numpy as np
 from scipy import ndimage as ndi
 
@@ -42,12 +40,7 @@ def gst3d(x):
     return np.rad2deg(np.arccos(np.abs(evecs[:, 2]))).reshape(shape)
 
 
-def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: gst3d.py IN.npy OUT.npy")
-    data = np.load(sys.argv[1])
-    np.save(sys.argv[2], gst3d(data).astype(np.float32))
-
-
 if __name__ == "__main__":
-    main()
+    from blockop import main
+
+    main("gst3d.py", gst3d)
