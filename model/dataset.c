@@ -133,7 +133,7 @@ static void header_for(const struct tq_dataset_row *r, char *buf, size_t cap)
         params |= strcmp(a[k], default_axes[k]) != 0;
     }
     snprintf(buf, cap, "op,%s,%s,%s,%s%s,command", a[0], a[1], a[2], params ? "product" : "volume",
-             TQ_DATASET_HEADER + strlen("op,inlines,xlines,samples,volume"));
+             TQ_DATASET_TAIL);
 }
 
 /* A shape column's name in a header: letters, digits, '_'; not empty. */
@@ -160,7 +160,7 @@ static tq_status check_header(FILE *fp, const char *path, struct tq_dataset *ds,
     if (!strcmp(line, TQ_DATASET_HEADER))
         return TQ_OK;
     /* op,A,B,C,volume|product,<the fixed columns>,command */
-    const char *tail = TQ_DATASET_HEADER + strlen("op,inlines,xlines,samples,volume");
+    const char *tail = TQ_DATASET_TAIL;
     char *p = line + 3, *f[4];
     size_t n = 0;
     if (!strncmp(line, "op,", 3))

@@ -21,9 +21,10 @@
 #include "../common/status.h"
 #include "fit.h"
 
-#define TQ_DATASET_HEADER                                                                                     \
-    "op,inlines,xlines,samples,volume,run,status,reason,peak_rss_bytes,vmhwm_bytes,peak_heap_bytes,"          \
-    "peak_mmap_bytes,wall_s,trace"
+/* The columns after the shape ones, shared by both forms. */
+#define TQ_DATASET_TAIL                                                                                       \
+    ",run,status,reason,peak_rss_bytes,vmhwm_bytes,peak_heap_bytes,peak_mmap_bytes,wall_s,trace"
+#define TQ_DATASET_HEADER "op,inlines,xlines,samples,volume" TQ_DATASET_TAIL
 
 #define TQ_DATASET_NAME 24 /* room for a shape column's name */
 
