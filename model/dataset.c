@@ -1,4 +1,5 @@
-/* dataset.c - reading and appending the sweep CSV, and turning its rows into fitting points (see dataset.h). */
+/* dataset.c - reading and appending the sweep CSV (through common/csv.h), and turning its rows into fitting points
+ * (see dataset.h). */
 #include "dataset.h"
 
 #include <ctype.h>
@@ -10,8 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/csv.h"
+
 #define NFIELDS 14 /* the built-in operators' form; a command's dataset has one more (the command) */
-#define MAXFIELDS 15
 
 static const char *const default_axes[3] = {"inlines", "xlines", "samples"};
 
@@ -24,23 +26,6 @@ void tq_dataset_free(struct tq_dataset *ds)
         return;
     free(ds->rows);
     free(ds);
-}
-
-/* Split line in place on commas into at most MAXFIELDS fields; returns the count found. */
-static size_t split_fields(char *line, char *f[MAXFIELDS])
-{
-    size_t n = 0;
-    line[strcspn(line, "\r\n")] = 0;
-    for (char *p = line;; p++) {
-        if (n < MAXFIELDS)
-            f[n] = p;
-        n++;
-        p = strchr(p, ',');
-        if (!p)
-            break;
-        *p = 0;
-    }
-    return n;
 }
 
 static int parse_u64(const char *s, uint64_t *v)
@@ -62,7 +47,7 @@ static int copy_text(char *dst, size_t cap, const char *src)
     return 0;
 }
 
-static int parse_row(char *f[MAXFIELDS], int with_command, struct tq_dataset_row *r)
+static int parse_row(char *const *f, int with_command, struct tq_dataset_row *r)
 {
     uint64_t v[4], run;
     char *end;
@@ -93,16 +78,17 @@ static int parse_row(char *f[MAXFIELDS], int with_command, struct tq_dataset_row
     return (*f[12] && !*end && isfinite(r->wall_s) && r->wall_s >= 0) ? 0 : -1;
 }
 
-static tq_status read_rows(FILE *fp, const char *path, struct tq_dataset *ds, struct tq_err *err)
+/* The rows after the header; row is the reader's state (the header read). Empty lines are skipped. */
+static tq_status read_rows(FILE *fp, const char *path, struct tq_csv_row *row, struct tq_dataset *ds,
+                           struct tq_err *err)
 {
-    char line[4096], *f[MAXFIELDS];
-    size_t cap = 0, want = ds->has_command ? MAXFIELDS : NFIELDS;
-    for (size_t lineno = 2; fgets(line, sizeof line, fp); lineno++) {
-        if (line[0] == '\n' || line[0] == 0)
+    size_t cap = 0, want = NFIELDS + (size_t)ds->has_command;
+    tq_status st;
+    while ((st = tq_csv_read(fp, path, row, err)) == TQ_OK && row->n) {
+        if (row->n == 1 && !row->field[0][0])
             continue;
-        size_t n = split_fields(line, f);
-        if (n != want)
-            return tq_fail(err, TQ_ERR_FORMAT, "%s:%zu: %zu fields, expected %zu", path, lineno, n, want);
+        if (row->n != want)
+            return tq_fail(err, TQ_ERR_FORMAT, "%s:%ld: %zu fields, expected %zu", path, row->line, row->n, want);
         if (ds->n == cap) {
             cap = cap ? 2 * cap : 64;
             struct tq_dataset_row *r = realloc(ds->rows, cap * sizeof *r);
@@ -110,13 +96,28 @@ static tq_status read_rows(FILE *fp, const char *path, struct tq_dataset *ds, st
                 return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s", path);
             ds->rows = r;
         }
-        if (parse_row(f, ds->has_command, &ds->rows[ds->n]))
-            return tq_fail(err, TQ_ERR_FORMAT, "%s:%zu: a bad value (shape, run, status or a number)", path,
-                           lineno);
+        if (parse_row(row->field, ds->has_command, &ds->rows[ds->n]))
+            return tq_fail(err, TQ_ERR_FORMAT, "%s:%ld: a bad value (shape, run, status or a number)", path,
+                           row->line);
         memcpy(ds->rows[ds->n].axes, ds->axes, sizeof ds->axes);
         ds->n++;
     }
-    return ferror(fp) ? tq_fail_errno(err, TQ_ERR_IO, "cannot read %s", path) : TQ_OK;
+    return st;
+}
+
+/* Does the record hold the comma-separated names of `h`, from field `from` on, and nothing more? */
+static int fields_are(const struct tq_csv_row *row, size_t from, const char *h)
+{
+    for (size_t i = from; i < row->n; i++) {
+        size_t len = strcspn(h, ",");
+        if (strlen(row->field[i]) != len || strncmp(row->field[i], h, len))
+            return 0;
+        h += len;
+        if (*h != ',')
+            return i + 1 == row->n;
+        h++;
+    }
+    return 0;
 }
 
 /* The header a row is written under: the 14-column form, or a command's with its axes. */
@@ -147,38 +148,32 @@ static int axis_name_ok(const char *s, size_t len)
     return 1;
 }
 
-/* Read the header line into ds (form and axes names). */
-static tq_status check_header(FILE *fp, const char *path, struct tq_dataset *ds, struct tq_err *err)
+/* Read the first record of fp (row: the reader's state) and check that it is a dataset header: the 14-column
+ * form, or a command's "op,A,B,C,volume|product,<tail>,command" (ds gets the form and the axes' names). */
+static tq_status check_header(FILE *fp, const char *path, struct tq_csv_row *row, struct tq_dataset *ds,
+                              struct tq_err *err)
 {
-    char line[512];
-    if (!fgets(line, sizeof line, fp))
+    TQ_TRY(tq_csv_read(fp, path, row, err));
+    if (!row->n)
         return tq_fail(err, TQ_ERR_FORMAT, "%s is empty (no header)", path);
-    line[strcspn(line, "\r\n")] = 0;
     for (int k = 0; k < 3; k++)
         snprintf(ds->axes[k], sizeof ds->axes[k], "%s", default_axes[k]);
     ds->has_command = 0;
-    if (!strcmp(line, TQ_DATASET_HEADER))
+    if (fields_are(row, 0, TQ_DATASET_HEADER))
         return TQ_OK;
-    /* op,A,B,C,volume|product,<the fixed columns>,command */
-    const char *tail = TQ_DATASET_TAIL;
-    char *p = line + 3, *f[4];
-    size_t n = 0;
-    if (!strncmp(line, "op,", 3))
-        for (; n < 4; n++) {
-            f[n] = p;
-            char *c = strchr(p, ',');
-            if (!c)
-                break;
-            *c = 0;
-            p = c + 1;
-        }
-    size_t tl = strlen(tail + 1);
-    int ok = n == 4 && !strncmp(p, tail + 1, tl) && !strcmp(p + tl, ",command") &&
-             (!strcmp(f[3], "volume") || !strcmp(f[3], "product"));
+    int ok = row->n == NFIELDS + 1 && !strcmp(row->field[0], "op") && !strcmp(row->field[NFIELDS], "command") &&
+             (!strcmp(row->field[4], "volume") || !strcmp(row->field[4], "product"));
+    if (ok) { /* the fixed columns between: compare them without the trailing "command" */
+        char *last = row->field[NFIELDS];
+        row->n--;
+        ok = fields_are(row, 5, TQ_DATASET_TAIL + 1);
+        row->n++;
+        row->field[NFIELDS] = last;
+    }
     for (int k = 0; ok && k < 3; k++) {
-        ok = axis_name_ok(f[k], strlen(f[k]));
+        ok = axis_name_ok(row->field[1 + k], strlen(row->field[1 + k]));
         if (ok)
-            snprintf(ds->axes[k], sizeof ds->axes[k], "%s", f[k]);
+            snprintf(ds->axes[k], sizeof ds->axes[k], "%s", row->field[1 + k]);
     }
     if (!ok)
         return tq_fail(err, TQ_ERR_FORMAT, "%s:1: not a traceq sweep dataset (expected the header %s, or a "
@@ -241,9 +236,11 @@ tq_status tq_dataset_read(const char *path, struct tq_dataset **out, struct tq_e
     if (!fp)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot open dataset %s", path);
     struct tq_dataset *ds = calloc(1, sizeof *ds);
-    tq_status st = ds ? check_header(fp, path, ds, err) : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    struct tq_csv_row row = {0};
+    tq_status st = ds ? check_header(fp, path, &row, ds, err) : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     if (!st)
-        st = read_rows(fp, path, ds, err);
+        st = read_rows(fp, path, &row, ds, err);
+    tq_csv_row_free(&row);
     fclose(fp);
     if (st) {
         tq_dataset_free(ds);
@@ -253,11 +250,36 @@ tq_status tq_dataset_read(const char *path, struct tq_dataset **out, struct tq_e
     return TQ_OK;
 }
 
-/* Text fields must not break the comma-split format. */
-static void put_text(FILE *fp, const char *s)
+/* A text field as the format keeps it: commas, quotes and line breaks become spaces, so no field is ever quoted. */
+static void plain_text(char *dst, size_t cap, const char *src)
 {
-    for (; *s; s++)
-        fputc(strchr(",\"\r\n", *s) ? ' ' : *s, fp);
+    snprintf(dst, cap, "%s", src);
+    for (char *p = dst; *p; p++)
+        if (strchr(",\"\r\n", *p))
+            *p = ' ';
+}
+
+/* Write row r as one CSV record. */
+static tq_status put_row(FILE *fp, const struct tq_dataset_row *r, struct tq_err *err)
+{
+    char op[sizeof r->op], reason[sizeof r->reason], trace[sizeof r->trace], command[sizeof r->command], num[10][32];
+    plain_text(op, sizeof op, r->op);
+    plain_text(command, sizeof command, r->command);
+    plain_text(reason, sizeof reason, r->reason);
+    plain_text(trace, sizeof trace, r->trace);
+    snprintf(num[0], 32, "%zu", r->shape[0]);
+    snprintf(num[1], 32, "%zu", r->shape[1]);
+    snprintf(num[2], 32, "%zu", r->shape[2]);
+    snprintf(num[3], 32, "%zu", r->shape[0] * r->shape[1] * r->shape[2]);
+    snprintf(num[4], 32, "%d", r->run);
+    snprintf(num[5], 32, "%" PRIu64, r->peak_rss_bytes);
+    snprintf(num[6], 32, "%" PRIu64, r->vmhwm_bytes);
+    snprintf(num[7], 32, "%" PRIu64, r->peak_heap_bytes);
+    snprintf(num[8], 32, "%" PRIu64, r->peak_mmap_bytes);
+    snprintf(num[9], 32, "%.6f", r->wall_s);
+    const char *f[NFIELDS + 1] = {op,     num[0], num[1], num[2], num[3], num[4], r->ok ? "ok" : "failed",
+                                  reason, num[5], num[6], num[7], num[8], num[9], trace, command};
+    return tq_csv_write(fp, f, NFIELDS + (r->command[0] != 0), err);
 }
 
 tq_status tq_dataset_append(const char *path, const struct tq_dataset_row *r, struct tq_err *err)
@@ -266,34 +288,28 @@ tq_status tq_dataset_append(const char *path, const struct tq_dataset_row *r, st
     if (!fp)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot open dataset %s", path);
     tq_status st = TQ_OK;
-    char want[512], have[512] = "";
+    char want[512];
     header_for(r, want, sizeof want);
     fseek(fp, 0, SEEK_END);
     if (ftell(fp) == 0)
         fprintf(fp, "%s\n", want);
     else {
+        struct tq_csv_row header = {0};
+        struct tq_dataset have = {0};
         rewind(fp);
-        if (!fgets(have, sizeof have, fp))
-            have[0] = 0;
-        have[strcspn(have, "\r\n")] = 0;
-        if (strcmp(have, want))
-            st = tq_fail(err, TQ_ERR_FORMAT, "%s:1: has the header %.200s, but this row needs %.200s (another "
-                         "kind of sweep: use another file)", path, have, want);
+        st = check_header(fp, path, &header, &have, err);
+        tq_csv_row_free(&header);
+        int same = have.has_command == (r->command[0] != 0);
+        for (int k = 0; same && have.has_command && k < 3; k++)
+            same = !strcmp(have.axes[k], r->axes[k][0] ? r->axes[k] : default_axes[k]);
+        if (!st && !same)
+            st = tq_fail(err, TQ_ERR_FORMAT, "%s:1: holds another kind of sweep (this row needs the header %.300s): "
+                         "use another file", path, want);
         fseek(fp, 0, SEEK_END);
     }
+    if (!st)
+        st = put_row(fp, r, err);
     if (!st) {
-        put_text(fp, r->op);
-        fprintf(fp, ",%zu,%zu,%zu,%zu,%d,%s,", r->shape[0], r->shape[1], r->shape[2],
-                r->shape[0] * r->shape[1] * r->shape[2], r->run, r->ok ? "ok" : "failed");
-        put_text(fp, r->reason);
-        fprintf(fp, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.6f,", r->peak_rss_bytes, r->vmhwm_bytes,
-                r->peak_heap_bytes, r->peak_mmap_bytes, r->wall_s);
-        put_text(fp, r->trace);
-        if (r->command[0]) {
-            fputc(',', fp);
-            put_text(fp, r->command);
-        }
-        fputc('\n', fp);
         if (fflush(fp) || fsync(fileno(fp)))
             st = tq_fail_errno(err, TQ_ERR_IO, "cannot write dataset %s", path);
     }

@@ -10,8 +10,9 @@
  *   op,A,B,C,volume|product,run,status,reason,peak_rss_bytes,vmhwm_bytes,peak_heap_bytes,peak_mmap_bytes,wall_s,
  *   trace,command
  * Datasets in the first form are read and extended as before. Fields are never quoted: the writer replaces commas,
- * quotes and line breaks in text fields with spaces, so a row is split on commas. Rows are appended one at a time
- * (flushed and synced), so an interrupted sweep leaves a valid file that a rerun continues. */
+ * quotes and line breaks in text fields with spaces (the reader, common/csv.h, would also take quoted ones). Rows
+ * are appended one at a time (flushed and synced), so an interrupted sweep leaves a valid file that a rerun
+ * continues. */
 #ifndef TQ_DATASET_H
 #define TQ_DATASET_H
 

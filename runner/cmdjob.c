@@ -157,29 +157,29 @@ static tq_status run_command(const struct tq_cmdjob *job, const char *in_path, c
     const char *values[] = {in_path, out_path};
     char **argv = NULL;
     TQ_TRY(tq_ucmd_expand(job->cmd, names, values, 2, &argv, err));
-    struct tq_spawn_opts o = {.argv = argv, .log_path = log_path, .die_with_parent = 1};
-    struct tq_spawn_result res;
-    tq_status st = tq_spawn_run(&o, &res, err);
+    struct tq_proc_spec spec = {.argv = argv, .log_path = log_path, .null_stdin = 1, .die_with_parent = 1};
+    struct tq_proc_result res;
+    tq_status st = tq_proc_run(&spec, 0, NULL, NULL, &res, err);
     tq_ucmd_argv_free(argv);
     unlink(in_path); /* the input is not needed any more, whatever happened */
     if (st)
         return st;
-    if (res.status == 128 + SIGKILL) {
+    if (tq_proc_killed_by(res.status) == SIGKILL) {
         /* The command was killed (by the cgroup's OOM killer when it outgrew the limit): die the same way so the
          * runner counts an OOM kill (or a crash rerun when none was counted) exactly as for a built-in block. */
         unlink(log_path);
         unlink(out_path);
         raise(SIGKILL);
     }
-    if (res.status) {
-        char tail[300];
+    if (res.code) {
+        char tail[300], how[160], desc[128];
         log_tail(log_path, tail, sizeof tail);
-        if (res.status > 128)
-            return tq_fail(err, TQ_ERR_CHILD, "the command (input box %zux%zux%zu) was killed by signal %d (%s)%s%s",
-                           tq_box_len(in, 0), tq_box_len(in, 1), tq_box_len(in, 2), res.status - 128,
-                           strsignal(res.status - 128), tail[0] ? "; its last output: " : "", tail);
-        return tq_fail(err, TQ_ERR_CHILD, "the command (input box %zux%zux%zu) exited with status %d%s%s",
-                       tq_box_len(in, 0), tq_box_len(in, 1), tq_box_len(in, 2), res.status,
+        if (tq_proc_killed_by(res.status))
+            snprintf(how, sizeof how, "was %s", tq_proc_describe(res.status, desc, sizeof desc));
+        else
+            snprintf(how, sizeof how, "exited with status %d", res.code);
+        return tq_fail(err, TQ_ERR_CHILD, "the command (input box %zux%zux%zu) %s%s%s", tq_box_len(in, 0),
+                       tq_box_len(in, 1), tq_box_len(in, 2), how,
                        tail[0] ? "; its last output: " : "; it printed nothing", tail);
     }
     return TQ_OK;
