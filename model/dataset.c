@@ -166,7 +166,7 @@ static tq_status check_header(FILE *fp, const char *path, struct tq_csv_row *row
     if (ok) { /* the fixed columns between: compare them without the trailing "command" */
         char *last = row->field[NFIELDS];
         row->n--;
-        ok = fields_are(row, 5, TQ_DATASET_TAIL + 1);
+        ok = fields_are(row, 5, &TQ_DATASET_TAIL[1]);
         row->n++;
         row->field[NFIELDS] = last;
     }
