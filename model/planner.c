@@ -69,7 +69,7 @@ static tq_status plan_alloc(const struct tq_plan_request *req, const size_t out_
         tq_plan_free(p);
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for a plan of %zu blocks", nblocks);
     }
-    snprintf(p->op, sizeof p->op, "%s", req->op->name);
+    tq_plan_set_op(p, req->op, req->params);
     snprintf(p->planner, sizeof p->planner, "%s", tq_planner_name(req->planner));
     memcpy(p->shape, req->shape, sizeof p->shape);
     memcpy(p->out_shape, out_shape, sizeof p->out_shape);

@@ -152,6 +152,11 @@ void tq_vol_reader_shape(const tq_vol_reader *r, size_t shape[3])
     memcpy(shape, r->shape, sizeof r->shape);
 }
 
+size_t tq_vol_reader_sample_bytes(const tq_vol_reader *r)
+{
+    return r->npy ? tq_npy_reader_sample_bytes(r->npy) : 4;
+}
+
 enum tq_vol_format tq_vol_reader_format(const tq_vol_reader *r)
 {
     return r->fmt;

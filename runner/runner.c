@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -177,6 +178,9 @@ static int worker_main(void *ctx)
         raise(SIGKILL); /* test hook: the block is written, its result never reported */
     m.status = (int32_t)st;
     m.hwm = tq_proc_status_bytes(0, "VmHWM");
+    struct rusage ru; /* a task's child processes (a user's command) count as the block's peak too */
+    if (getrusage(RUSAGE_CHILDREN, &ru) == 0 && (uint64_t)ru.ru_maxrss * 1024 > m.hwm)
+        m.hwm = (uint64_t)ru.ru_maxrss * 1024;
     m.seconds = tq_clock_now() - t0;
     snprintf(m.text, sizeof m.text, "%.479s", st ? err.msg : "");
     ssize_t wrote = write(fd, &m, sizeof m);
@@ -300,6 +304,8 @@ static void run_reap(struct run *r, struct slot *s, int status)
     struct worker_msg m = {0};
     int got = read(s->fd, &m, sizeof m) == (ssize_t)sizeof m;
     close(s->fd);
+    if (r->task->reaped)
+        r->task->reaped(r->task->ctx, s->pid);
     s->pid = 0;
     struct tq_runner_worker_stats *ws = &r->rep->worker[s - r->slot];
     if (got && m.hwm > ws->rss_peak)
@@ -348,7 +354,8 @@ static void run_check_workers(struct run *r)
         if (ended)
             run_reap(r, s, status);
         else if (r->watchdog && r->opts->memory_per_worker &&
-                 tq_watchdog_check(s->pid, r->opts->memory_per_worker, &r->rep->worker[i].rss_peak))
+                 (r->task->spawns ? tq_watchdog_check_tree : tq_watchdog_check)(
+                     s->pid, r->opts->memory_per_worker, &r->rep->worker[i].rss_peak))
             s->wd_killed = 1;
     }
 }
@@ -441,6 +448,8 @@ static void run_kill_all(struct run *r)
         kill(s->pid, SIGKILL);
         tq_proc_wait(s->pid, &status, NULL, NULL);
         close(s->fd);
+        if (r->task->reaped)
+            r->task->reaped(r->task->ctx, s->pid);
         s->pid = 0;
     }
 }
