@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "compare_internal.h"
+#include "../common/alloc.h"
 #include "../export/export.h"
 #include "../report/trace_summary.h"
 
@@ -75,7 +76,7 @@ tq_status tq_backend_shim(const struct backend_ctx *ctx, struct backend_sample *
     size_t n = 0;
     while (ctx->argv[n])
         n++;
-    char **v = calloc(n + 6, sizeof *v);
+    char **v = tq_calloc(n + 6, sizeof *v);
     if (!v)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     v[0] = (char *)ctx->traceq, v[1] = "record", v[2] = "-o", v[3] = dir, v[4] = "--";

@@ -2,6 +2,7 @@
  * strategy (none, dask-like auto, the original's seed planner, ours, and a sweep of fixed chunk sizes) with the same
  * runner (`traceq run`), several times, and report wall time, OOM kills, retries and peaks. */
 #include "experiment.h"
+#include "../common/alloc.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -65,11 +66,15 @@ static int exp_exec_cpu(char *const argv[], char **out, char **err, double *cpu)
     }
     close(p[1]);
     size_t n = 0, cap = 4096;
-    char *buf = malloc(cap);
+    char *buf = tq_malloc(cap);
     ssize_t r;
     while (buf && (r = read(p[0], buf + n, cap - n - 1)) > 0)
-        if ((n += (size_t)r) + 1 == cap)
-            buf = realloc(buf, cap *= 2);
+        if ((n += (size_t)r) + 1 == cap) {
+            char *grown = tq_realloc(buf, cap *= 2);
+            if (!grown)
+                free(buf);
+            buf = grown;
+        }
     close(p[0]);
     if (buf)
         buf[n] = 0;
@@ -82,7 +87,7 @@ static int exp_exec_cpu(char *const argv[], char **out, char **err, double *cpu)
                ru.ru_stime.tv_usec * 1e-6;
     if (err) {
         off_t len = lseek(efd, 0, SEEK_END);
-        *err = calloc(1, (size_t)len + 1);
+        *err = tq_calloc(1, (size_t)len + 1);
         if (*err && pread(efd, *err, (size_t)len, 0) < 0)
             (*err)[0] = 0;
     }
@@ -531,7 +536,7 @@ tq_status tq_exp_write_plot(const struct tq_exp_results *pl, const char *dir, FI
 
 struct tq_exp_results *tq_exp_results_new(void)
 {
-    return calloc(1, sizeof(struct tq_exp_results));
+    return tq_calloc(1, sizeof(struct tq_exp_results));
 }
 
 void tq_exp_results_free(struct tq_exp_results *r)

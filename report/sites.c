@@ -1,6 +1,7 @@
 /* sites.c - merge the heap replay's stacks into allocation sites by their innermost frame (see sites.h). */
 #define _GNU_SOURCE
 #include "sites.h"
+#include "../common/alloc.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,7 +31,7 @@ static char *callers_of(struct tq_heap_replay *r, const struct tq_heap_site *hs)
             break;
         len += (size_t)k;
     }
-    return strdup(buf);
+    return tq_strdup(buf);
 }
 
 static int by_key(const void *a, const void *b)
@@ -42,8 +43,8 @@ static int by_key(const void *a, const void *b)
 static tq_status collect(struct tq_heap_replay *r, struct tq_sites *out, struct tq_err *err)
 {
     size_t n = tq_heap_replay_count(r), k = 0;
-    struct tq_site *v = calloc(n ? n : 1, sizeof *v);
-    uint64_t *best = calloc(n ? n : 1, sizeof *best); /* the figure that picks each row's callers */
+    struct tq_site *v = tq_calloc(n ? n : 1, sizeof *v);
+    uint64_t *best = tq_calloc(n ? n : 1, sizeof *best); /* the figure that picks each row's callers */
     if (!v || !best) {
         free(v);
         free(best);
@@ -61,8 +62,8 @@ static tq_status collect(struct tq_heap_replay *r, struct tq_sites *out, struct 
             tq_heap_replay_frame(r, hs, 0, 1, name, sizeof name);
         else
             snprintf(name, sizeof name, "(no stack)");
-        v[k] = (struct tq_site){.key = strdup(name), .module = strdup(known ? base_name(sym.module) : ""),
-                                .callers = hs->depth ? callers_of(r, hs) : strdup(""), .peak = hs->peak_bytes,
+        v[k] = (struct tq_site){.key = tq_strdup(name), .module = tq_strdup(known ? base_name(sym.module) : ""),
+                                .callers = hs->depth ? callers_of(r, hs) : tq_strdup(""), .peak = hs->peak_bytes,
                                 .allocated = hs->allocated_bytes, .calls = hs->calls};
         best[k] = hs->peak_bytes ? hs->peak_bytes : hs->allocated_bytes;
         out->n = ++k;
@@ -77,8 +78,8 @@ static tq_status collect(struct tq_heap_replay *r, struct tq_sites *out, struct 
     struct pair {
         struct tq_site s; /* first: by_key reads the key through a pair pointer */
         uint64_t w;
-    } *pv = malloc((k ? k : 1) * sizeof *pv);
-    struct tq_site *m = calloc(k ? k : 1, sizeof *m);
+    } *pv = tq_malloc((k ? k : 1) * sizeof *pv);
+    struct tq_site *m = tq_calloc(k ? k : 1, sizeof *m);
     if (!pv || !m) {
         free(pv);
         free(m);

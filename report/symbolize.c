@@ -1,6 +1,7 @@
 /* symbolize.c - module map + libdwfl offline lookup of function and file:line (see symbolize.h). */
 #define _GNU_SOURCE
 #include "symbolize.h"
+#include "../common/alloc.h"
 
 #include <elfutils/libdwfl.h>
 #include <stdbool.h>
@@ -38,7 +39,7 @@ static const Dwfl_Callbacks callbacks = {
 
 struct tq_symbolizer *tq_symbolizer_new(void)
 {
-    struct tq_symbolizer *s = calloc(1, sizeof *s);
+    struct tq_symbolizer *s = tq_calloc(1, sizeof *s);
     if (s && !(s->dwfl = dwfl_begin(&callbacks))) {
         free(s);
         return NULL;
@@ -56,11 +57,11 @@ static tq_status find_file(struct tq_symbolizer *s, const char *path, uint64_t b
             *idx = i;
             return TQ_OK;
         }
-    struct file *f = realloc(s->files, (s->nfiles + 1) * sizeof *f);
+    struct file *f = tq_realloc(s->files, (s->nfiles + 1) * sizeof *f);
     if (!f)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for modules");
     s->files = f;
-    char *copy = strdup(path);
+    char *copy = tq_strdup(path);
     if (!copy)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for modules");
     s->files[s->nfiles] = (struct file){copy, bias, false, NULL};
@@ -75,7 +76,7 @@ tq_status tq_symbolizer_add_mapping(struct tq_symbolizer *s, uint64_t start, uin
         return TQ_OK;
     size_t idx = 0;
     TQ_TRY(find_file(s, path, start - offset, &idx, err));
-    struct mapping *m = realloc(s->maps, (s->nmaps + 1) * sizeof *m);
+    struct mapping *m = tq_realloc(s->maps, (s->nmaps + 1) * sizeof *m);
     if (!m)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for modules");
     s->maps = m;

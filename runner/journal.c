@@ -1,5 +1,6 @@
 /* journal.c - append-only, fsync'd record of finished blocks (see journal.h). */
 #include "journal.h"
+#include "../common/alloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +25,7 @@ static tq_status journal_push(tq_journal *j, const struct tq_box *b, struct tq_e
 {
     if (j->n == j->cap) {
         size_t cap = j->cap ? 2 * j->cap : 64;
-        struct tq_box *nb = realloc(j->boxes, cap * sizeof *nb);
+        struct tq_box *nb = tq_realloc(j->boxes, cap * sizeof *nb);
         if (!nb)
             return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
         j->boxes = nb;
@@ -37,7 +38,7 @@ static tq_status journal_push(tq_journal *j, const struct tq_box *b, struct tq_e
 /* fsync the directory holding path so a freshly created journal survives a crash. */
 static void journal_sync_dir(const char *path)
 {
-    char *copy = strdup(path);
+    char *copy = tq_strdup(path);
     if (!copy)
         return;
     int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -56,9 +57,9 @@ static tq_status journal_load(tq_journal *j, const char *key, struct tq_err *err
         return tq_fail_errno(err, TQ_ERR_IO, "cannot resume: no journal %s", j->path);
     char *line = NULL;
     size_t cap = 0;
-    ssize_t len;
+    ssize_t len = 0;
     tq_status st = TQ_OK;
-    for (size_t lineno = 1; st == TQ_OK && (len = getline(&line, &cap, f)) > 0; lineno++) {
+    for (size_t lineno = 1; st == TQ_OK && (len = tq_getline(&line, &cap, f)) > 0; lineno++) {
         if (line[len - 1] != '\n')
             break; /* torn by a kill during the write: the block was never counted as done */
         line[len - 1] = 0;
@@ -77,12 +78,14 @@ static tq_status journal_load(tq_journal *j, const char *key, struct tq_err *err
             }
             st = journal_push(j, &b, err);
         } else if (!strncmp(line, "data ", 5) && !j->data) {
-            if (!(j->data = strdup(line + 5)))
+            if (!(j->data = tq_strdup(line + 5)))
                 st = tq_fail(err, TQ_ERR_NOMEM, "out of memory");
         } else {
             st = tq_fail(err, TQ_ERR_FORMAT, "%s:%zu: corrupt journal line", j->path, lineno);
         }
     }
+    if (st == TQ_OK && len < 0)
+        st = tq_fail_errno(err, errno == ENOMEM ? TQ_ERR_NOMEM : TQ_ERR_IO, "cannot read journal %s", j->path);
     if (st == TQ_OK && cap == 0)
         st = tq_fail(err, TQ_ERR_FORMAT, "journal %s is empty", j->path);
     free(line);
@@ -108,8 +111,8 @@ tq_status tq_journal_open(const char *path, const char *key, const char *data, i
     *out = NULL;
     if (strchr(key, '\n') || (data && strchr(data, '\n')))
         return tq_fail(err, TQ_ERR_INTERNAL, "journal key has a newline");
-    tq_journal *j = calloc(1, sizeof *j);
-    if (!j || !(j->path = strdup(path))) {
+    tq_journal *j = tq_calloc(1, sizeof *j);
+    if (!j || !(j->path = tq_strdup(path))) {
         free(j);
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     }
@@ -122,8 +125,8 @@ tq_status tq_journal_open(const char *path, const char *key, const char *data, i
     }
     if (st == TQ_OK && !resume) {
         size_t len = strlen(JOURNAL_MAGIC) + strlen(key) + (data ? strlen(data) + 6 : 0) + 2;
-        char *head = malloc(len);
-        if (!head || (data && !(j->data = strdup(data))))
+        char *head = tq_malloc(len);
+        if (!head || (data && !(j->data = tq_strdup(data))))
             st = tq_fail(err, TQ_ERR_NOMEM, "out of memory");
         else {
             snprintf(head, len, "%s%s\n%s%s%s", JOURNAL_MAGIC, key, data ? "data " : "", data ? data : "",
@@ -201,13 +204,15 @@ tq_status tq_journal_discard(const char *path, struct tq_err *err)
         return TQ_OK;
     char *line = NULL;
     size_t cap = 0;
-    ssize_t len;
+    ssize_t len = 0;
     tq_status st = TQ_OK;
-    while (st == TQ_OK && (len = getline(&line, &cap, f)) > 0) {
+    while (st == TQ_OK && (len = tq_getline(&line, &cap, f)) > 0) {
         line[strcspn(line, "\n")] = 0;
         if (!strncmp(line, "data ", 5) && unlink(line + 5) && errno != ENOENT)
             st = tq_fail_errno(err, TQ_ERR_IO, "cannot remove the unfinished output %s", line + 5);
     }
+    if (st == TQ_OK && len < 0) /* the journal stays, so the data file it names can still be found */
+        st = tq_fail_errno(err, errno == ENOMEM ? TQ_ERR_NOMEM : TQ_ERR_IO, "cannot read journal %s", path);
     free(line);
     fclose(f);
     if (st == TQ_OK && unlink(path) && errno != ENOENT)

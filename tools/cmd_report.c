@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../report/report_top.h"
+#include "../common/alloc.h"
 #include "../report/trace_json.h"
 #include "../report/trace_summary.h"
 #include "../common/units.h"
@@ -81,7 +82,7 @@ static int is_child(const struct tq_trace_summary *s, int n, int i)
     return 0;
 }
 
-static void print_totals(const struct tq_trace_summary *s, int n)
+static void print_totals(const struct tq_trace_summary *s, int n, char *done)
 {
     uint64_t rss = 0, heap = 0, calls = 0;
     int trunc = 0;
@@ -97,11 +98,9 @@ static void print_totals(const struct tq_trace_summary *s, int n)
     printf("peak heap   %s (sum of per-process peaks)\ncalls       %llu\ntruncated   %d\n", fmt_b(heap, b),
            (unsigned long long)calls, trunc);
     printf("process tree (pid executable):\n");
-    char *done = calloc((size_t)n, 1);
-    for (int i = 0; done && i < n; i++)
+    for (int i = 0; i < n; i++)
         if (!done[i] && !is_child(s, n, i))
             print_tree(s, n, s[i].ppid, 0, done);
-    free(done);
 }
 
 static json_t *tree_json(const struct tq_trace_summary *s, int n)
@@ -163,12 +162,14 @@ int cmd_report(int argc, char **argv)
     int n = argc - optind;
     if (n < 1)
         return tq_cli_usage_error("report", "give at least one trace file");
-    struct tq_trace_summary *s = calloc((size_t)n, sizeof *s);
-    struct tq_sites *sites = calloc((size_t)n, sizeof *sites);
-    if (!s || !sites) {
+    struct tq_trace_summary *s = tq_calloc((size_t)n, sizeof *s);
+    struct tq_sites *sites = tq_calloc((size_t)n, sizeof *sites);
+    char *done = tq_calloc((size_t)n, 1); /* the process tree's printed traces */
+    if (!s || !sites || !done) {
         free(s);
         free(sites);
-        return TQ_EXIT_FAIL;
+        free(done);
+        return tq_cli_fail("report", &(struct tq_err){TQ_ERR_NOMEM, "out of memory"});
     }
     int rc = TQ_EXIT_OK;
     for (int i = 0; i < n && rc == TQ_EXIT_OK; i++) {
@@ -186,7 +187,7 @@ int cmd_report(int argc, char **argv)
                 tq_report_top_print(stdout, &sites[i], top);
         }
         if (n > 1)
-            print_totals(s, n);
+            print_totals(s, n, done);
     }
     for (int i = 0; i < n; i++) {
         tq_trace_summary_clear(&s[i]);
@@ -194,5 +195,6 @@ int cmd_report(int argc, char **argv)
     }
     free(s);
     free(sites);
+    free(done);
     return rc;
 }
