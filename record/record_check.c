@@ -27,7 +27,7 @@ static int load_manifest(const char *manifest, struct tq_trace_summary **out, bo
         line[strcspn(line, "\n")] = 0;
         if (n == cap) {
             struct tq_trace_summary *t = tq_realloc(s, (size_t)(cap = cap ? 2 * cap : 16) * sizeof *s);
-            if (!(*nomem = !t))
+            if ((*nomem = !t))
                 break;
             s = t;
         }
