@@ -18,6 +18,8 @@ DEB_PKGS := build-essential pkg-config libunwind-dev libzstd-dev zstd libgsl-dev
             libsegyio-dev python3-segyio libjansson-dev libinih-dev libcairo2-dev libdw-dev \
             python3-scipy python3-numpy valgrind heaptrack sqlite3 clang libopenmpi-dev openmpi-bin \
             bc git xz-utils time
+# What only `make bench` needs: real Dask, the peer of the chunking experiment (experiment/dask_peer.py).
+BENCH_PKGS := python3-dask python3-distributed
 
 # The rooms of the pipeline, lowest first (ARCHITECTURE.md); a room includes headers only from rooms before it.
 # tests/check_layout.sh enforces it. The shim (preload/) is built apart; tools/ is the command line.
@@ -85,7 +87,7 @@ $(BUILD)/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra $(WERROR) -pthread $(PROG_EXTRA) -o $@ $< -lm
 # Known call paths for the --stacks tests: every function keeps its own frame.
-$(BUILD)/progs/stack_paths: PROG_EXTRA := -O0 -fno-inline -fno-omit-frame-pointer
+$(BUILD)/progs/stack_paths $(BUILD)/progs/leaks_temps: PROG_EXTRA := -O0 -fno-inline -fno-omit-frame-pointer
 
 $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
@@ -110,6 +112,7 @@ demo: deps
 	@tools/demo.sh $(abspath $(BUILD))
 
 bench: deps
+	@tools/deps.sh $(BENCH_PKGS)
 	@$(MAKE) --no-print-directory all
 	@tools/bench.sh $(abspath $(BUILD))
 

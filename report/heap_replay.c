@@ -15,7 +15,8 @@
 
 struct site {
     struct tq_heap_site pub;
-    uint64_t live; /* bytes held now, during a pass */
+    uint64_t live;        /* bytes held now, during a pass */
+    uint64_t live_blocks; /* blocks held now, during a pass */
 };
 
 struct tq_heap_replay {
@@ -27,6 +28,8 @@ struct tq_heap_replay {
     uint64_t total_live, peak_live, peak_t_ns, peak_event, event, events_with_stack;
     bool second; /* second pass: stop after event number peak_event */
     bool aggregated; /* AGGREGATE records seen (record --aggregate) */
+    bool ended;      /* an END record was seen */
+    uint64_t last_alloc; /* address of the latest allocation while no free followed it (0: none), first pass */
 };
 
 /* Ids are dense small integers in practice; refuse absurd ones rather than allocate gigabytes. */
@@ -61,9 +64,16 @@ static void release(struct tq_heap_replay *r, uint64_t addr)
 {
     uint64_t size;
     uint32_t stack;
+    bool temporary = !r->second && addr && addr == r->last_alloc;
+    r->last_alloc = 0; /* any free ends the "nothing allocated in between" window, as heaptrack's does */
     if (tq_live_map_take(r->live, addr, &size, &stack) && stack < r->nsites) {
         r->sites[stack].live -= size;
+        r->sites[stack].live_blocks--;
         r->total_live -= size;
+        if (temporary) {
+            r->sites[stack].pub.temporary_calls++;
+            r->sites[stack].pub.temporary_bytes += size;
+        }
     }
 }
 
@@ -76,8 +86,10 @@ static tq_status acquire(struct tq_heap_replay *r, const struct tq_event *ev, st
     if (!r->second) {
         s->pub.allocated_bytes += ev->size;
         s->pub.calls++;
+        r->last_alloc = ev->addr;
     }
     s->live += ev->size;
+    s->live_blocks++;
     r->total_live += ev->size;
     return TQ_OK;
 }
@@ -194,6 +206,8 @@ static tq_status pass(struct tq_heap_replay *r, struct tq_err *err)
             st = on_module(r, &rec, err);
         else if (rec.type == TQ_REC_AGGREGATE && !r->second)
             st = on_aggregate(r, &rec, err);
+        else if (rec.type == TQ_REC_END)
+            r->ended = true;
         if (st)
             break;
     }
@@ -208,7 +222,7 @@ static tq_status replay_to_peak(struct tq_heap_replay *r, struct tq_err *err)
     if (!(r->live = tq_live_map_new()))
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < r->nsites; i++)
-        r->sites[i].live = 0;
+        r->sites[i].live = r->sites[i].live_blocks = 0;
     r->total_live = 0;
     r->event = 0;
     r->second = true;
@@ -233,8 +247,13 @@ tq_status tq_heap_replay_run(const char *path, struct tq_heap_replay **out, stru
     if (!st && r->events_with_stack == 0 && !r->aggregated)
         st = tq_fail(err, TQ_ERR_USAGE, "%s was recorded without stacks; record it with traceq record --stacks",
                      path);
-    if (!st && !r->aggregated) /* --aggregate traces carry their peak figures */
-        st = replay_to_peak(r, err);
+    if (!st && !r->aggregated) { /* what the first pass left live is what the program never freed */
+        for (size_t i = 0; i < r->nsites; i++) {
+            r->sites[i].pub.leaked_bytes = r->sites[i].live;
+            r->sites[i].pub.leaked_blocks = r->sites[i].live_blocks;
+        }
+        st = replay_to_peak(r, err); /* --aggregate traces carry their peak figures */
+    }
     if (st) {
         tq_heap_replay_free(r);
         return st;
@@ -288,6 +307,11 @@ char *tq_heap_replay_frame(struct tq_heap_replay *r, const struct tq_heap_site *
 bool tq_heap_replay_lookup(struct tq_heap_replay *r, const struct tq_heap_site *s, uint32_t i, struct tq_symbol *out)
 {
     return tq_symbolizer_lookup(r->sym, i == 0 ? s->ips[i] : s->ips[i] - 1, out);
+}
+
+bool tq_heap_replay_ended(const struct tq_heap_replay *r)
+{
+    return r->ended;
 }
 
 bool tq_heap_replay_aggregated(const struct tq_heap_replay *r)

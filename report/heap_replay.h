@@ -19,6 +19,10 @@ struct tq_heap_site {
     uint64_t peak_bytes;      /* held when the total live heap peaked */
     uint64_t allocated_bytes; /* all bytes allocated (a realloc counts its new size) */
     uint64_t calls;           /* allocation calls (malloc, calloc, realloc, memalign family) */
+    uint64_t leaked_bytes;    /* still live when the trace ends (at exit: never freed) */
+    uint64_t leaked_blocks;
+    uint64_t temporary_calls; /* allocations freed with no other allocation in between (as heaptrack counts) */
+    uint64_t temporary_bytes;
 };
 
 struct tq_heap_replay; /* opaque */
@@ -48,6 +52,10 @@ char *tq_heap_replay_frame(struct tq_heap_replay *r, const struct tq_heap_site *
  * trace holds the address (out is then zeroed). Strings are borrowed from the replay. Can't fail otherwise. */
 struct tq_symbol;
 bool tq_heap_replay_lookup(struct tq_heap_replay *r, const struct tq_heap_site *s, uint32_t i, struct tq_symbol *out);
+
+/* True when the trace has its END record (the process exited or called exec): the sites' leaked figures are then
+ * what was never freed; without it (a killed process, a cut trace) they are what was live at the last flush. */
+bool tq_heap_replay_ended(const struct tq_heap_replay *r);
 
 /* True when the trace was recorded with --aggregate: the sites' figures and the peak are the last AGGREGATE
  * record's, computed in the traced process (FORMAT.md). Can't fail. */

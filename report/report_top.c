@@ -1,4 +1,5 @@
-/* report_top.c - the biggest allocation sites of a --stacks trace (report --top N), as text or JSON. */
+/* report_top.c - the biggest allocation sites of a --stacks trace (report --top N), its leaks (--leaks) and
+ * temporary allocations (--temporary), as text or JSON. */
 #include "report_top.h"
 
 #include <stdio.h>
@@ -10,11 +11,21 @@ static void print_rows(FILE *out, const struct tq_sites *s, int n, enum tq_site_
     char a[32];
     for (size_t i = 0; i < s->n && i < (size_t)n; i++) {
         const struct tq_site *x = &s->v[i];
-        uint64_t fig = order == TQ_SITES_BY_PEAK ? x->peak : order == TQ_SITES_BY_ALLOCATED ? x->allocated : x->calls;
+        uint64_t fig = order == TQ_SITES_BY_PEAK        ? x->peak
+                       : order == TQ_SITES_BY_ALLOCATED ? x->allocated
+                       : order == TQ_SITES_BY_LEAKED    ? x->leaked
+                       : order == TQ_SITES_BY_TEMPORARY ? x->temporary
+                                                        : x->calls;
         if (fig == 0)
             break;
         if (order == TQ_SITES_BY_CALLS)
             fprintf(out, "  %12llu  ", (unsigned long long)fig);
+        else if (order == TQ_SITES_BY_LEAKED)
+            fprintf(out, "  %12s in %llu block%s  ", tq_format_bytes(fig, a, sizeof a),
+                    (unsigned long long)x->leaked_blocks, x->leaked_blocks == 1 ? "" : "s");
+        else if (order == TQ_SITES_BY_TEMPORARY)
+            fprintf(out, "  %12llu of %llu calls (%s)  ", (unsigned long long)fig, (unsigned long long)x->calls,
+                    tq_format_bytes(x->temporary_bytes, a, sizeof a));
         else
             fprintf(out, "  %12s  ", tq_format_bytes(fig, a, sizeof a));
         fprintf(out, "%s", x->key);
@@ -43,18 +54,68 @@ void tq_report_top_print(FILE *out, struct tq_sites *s, int n)
     fprintf(out, "\n");
 }
 
+void tq_report_leaks_print(FILE *out, struct tq_sites *s, int n)
+{
+    char a[32];
+    tq_sites_sort(s, TQ_SITES_BY_LEAKED);
+    fprintf(out, "%s: %s in %llu block%s%s; top %d sites:\n",
+            s->ended ? "leaks (never freed before exit)" : "live when the trace ends (no exit record: killed?)",
+            tq_format_bytes(s->leaked, a, sizeof a), (unsigned long long)s->leaked_blocks,
+            s->leaked_blocks == 1 ? "" : "s", s->leaked ? "" : ", none", n);
+    print_rows(out, s, n, TQ_SITES_BY_LEAKED);
+    fprintf(out, "\n");
+}
+
+void tq_report_temporary_print(FILE *out, struct tq_sites *s, int n)
+{
+    char a[32];
+    tq_sites_sort(s, TQ_SITES_BY_TEMPORARY);
+    fprintf(out, "temporary allocations (freed with no allocation in between): %llu of %llu calls (%.1f%%, %s); "
+                 "top %d sites:\n",
+            (unsigned long long)s->temporary, (unsigned long long)s->calls,
+            s->calls ? 100.0 * (double)s->temporary / (double)s->calls : 0.0,
+            tq_format_bytes(s->temporary_bytes, a, sizeof a), n);
+    print_rows(out, s, n, TQ_SITES_BY_TEMPORARY);
+    fprintf(out, "\n");
+}
+
 static json_t *rows_json(struct tq_sites *s, int n, enum tq_site_order order)
 {
     tq_sites_sort(s, order);
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < s->n && i < (size_t)n; i++) {
         const struct tq_site *x = &s->v[i];
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "site", x->key, "module", x->module,
-                                             "callers", x->callers, "peak_bytes", (json_int_t)x->peak,
-                                             "allocated_bytes", (json_int_t)x->allocated, "calls",
-                                             (json_int_t)x->calls));
+        if (order == TQ_SITES_BY_LEAKED && !x->leaked)
+            break;
+        if (order == TQ_SITES_BY_TEMPORARY && !x->temporary)
+            break;
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "site", x->key,
+                                             "module", x->module, "callers", x->callers, "peak_bytes",
+                                             (json_int_t)x->peak, "allocated_bytes", (json_int_t)x->allocated,
+                                             "calls", (json_int_t)x->calls, "leaked_bytes", (json_int_t)x->leaked,
+                                             "leaked_blocks", (json_int_t)x->leaked_blocks, "temporary_calls",
+                                             (json_int_t)x->temporary, "temporary_bytes",
+                                             (json_int_t)x->temporary_bytes));
     }
     return arr;
+}
+
+json_t *tq_report_leaks_json(struct tq_sites *s, int n)
+{
+    json_t *o = json_pack("{s:I, s:I, s:b}", "leaked_bytes", (json_int_t)s->leaked, "leaked_blocks",
+                          (json_int_t)s->leaked_blocks, "trace_ended", s->ended);
+    if (o)
+        json_object_set_new(o, "sites", rows_json(s, n, TQ_SITES_BY_LEAKED));
+    return o;
+}
+
+json_t *tq_report_temporary_json(struct tq_sites *s, int n)
+{
+    json_t *o = json_pack("{s:I, s:I, s:I}", "temporary_calls", (json_int_t)s->temporary, "temporary_bytes",
+                          (json_int_t)s->temporary_bytes, "calls", (json_int_t)s->calls);
+    if (o)
+        json_object_set_new(o, "sites", rows_json(s, n, TQ_SITES_BY_TEMPORARY));
+    return o;
 }
 
 json_t *tq_report_top_json(struct tq_sites *s, int n)

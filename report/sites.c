@@ -53,7 +53,7 @@ static tq_status collect(struct tq_heap_replay *r, struct tq_sites *out, struct 
     out->v = v;
     for (size_t i = 0; i < n; i++) {
         const struct tq_heap_site *hs = tq_heap_replay_site(r, i);
-        if (!hs->calls && !hs->peak_bytes)
+        if (!hs->calls && !hs->peak_bytes && !hs->leaked_bytes)
             continue;
         char name[512];
         struct tq_symbol sym;
@@ -64,11 +64,17 @@ static tq_status collect(struct tq_heap_replay *r, struct tq_sites *out, struct 
             snprintf(name, sizeof name, "(no stack)");
         v[k] = (struct tq_site){.key = tq_strdup(name), .module = tq_strdup(known ? base_name(sym.module) : ""),
                                 .callers = hs->depth ? callers_of(r, hs) : tq_strdup(""), .peak = hs->peak_bytes,
-                                .allocated = hs->allocated_bytes, .calls = hs->calls};
+                                .allocated = hs->allocated_bytes, .calls = hs->calls, .leaked = hs->leaked_bytes,
+                                .leaked_blocks = hs->leaked_blocks, .temporary = hs->temporary_calls,
+                                .temporary_bytes = hs->temporary_bytes};
         best[k] = hs->peak_bytes ? hs->peak_bytes : hs->allocated_bytes;
         out->n = ++k;
         out->allocated += hs->allocated_bytes;
         out->calls += hs->calls;
+        out->leaked += hs->leaked_bytes;
+        out->leaked_blocks += hs->leaked_blocks;
+        out->temporary += hs->temporary_calls;
+        out->temporary_bytes += hs->temporary_bytes;
         if (!v[k - 1].key || !v[k - 1].module || !v[k - 1].callers) {
             free(best);
             return tq_fail(err, TQ_ERR_NOMEM, "out of memory for sites");
@@ -97,6 +103,10 @@ static tq_status collect(struct tq_heap_replay *r, struct tq_sites *out, struct 
             d->peak += pv[i].s.peak;
             d->allocated += pv[i].s.allocated;
             d->calls += pv[i].s.calls;
+            d->leaked += pv[i].s.leaked;
+            d->leaked_blocks += pv[i].s.leaked_blocks;
+            d->temporary += pv[i].s.temporary;
+            d->temporary_bytes += pv[i].s.temporary_bytes;
             if (pv[i].w > wj) {
                 free(d->callers);
                 d->callers = pv[i].s.callers;
@@ -127,6 +137,7 @@ tq_status tq_sites_load(const char *path, struct tq_sites *out, struct tq_err *e
     out->peak = tq_heap_replay_peak(r);
     out->peak_t_ns = tq_heap_replay_peak_t_ns(r);
     out->aggregated = tq_heap_replay_aggregated(r);
+    out->ended = tq_heap_replay_ended(r);
     tq_status st = collect(r, out, err);
     tq_heap_replay_free(r);
     if (st)
@@ -134,32 +145,31 @@ tq_status tq_sites_load(const char *path, struct tq_sites *out, struct tq_err *e
     return st;
 }
 
-static int by_peak(const void *a, const void *b)
+/* The figure a site is sorted by, biggest first (ties and TQ_SITES_BY_KEY: alphabetical). */
+static uint64_t figure(const struct tq_site *x, enum tq_site_order order)
 {
-    const struct tq_site *x = a, *y = b;
-    return x->peak != y->peak ? (x->peak < y->peak ? 1 : -1) : strcmp(x->key, y->key);
+    switch (order) {
+    case TQ_SITES_BY_PEAK: return x->peak;
+    case TQ_SITES_BY_ALLOCATED: return x->allocated;
+    case TQ_SITES_BY_CALLS: return x->calls;
+    case TQ_SITES_BY_LEAKED: return x->leaked;
+    case TQ_SITES_BY_TEMPORARY: return x->temporary;
+    case TQ_SITES_BY_KEY: break;
+    }
+    return 0;
 }
 
-static int by_allocated(const void *a, const void *b)
+static int by_order(const void *a, const void *b, void *order)
 {
     const struct tq_site *x = a, *y = b;
-    return x->allocated != y->allocated ? (x->allocated < y->allocated ? 1 : -1) : strcmp(x->key, y->key);
-}
-
-static int by_calls(const void *a, const void *b)
-{
-    const struct tq_site *x = a, *y = b;
-    return x->calls != y->calls ? (x->calls < y->calls ? 1 : -1) : strcmp(x->key, y->key);
+    uint64_t fx = figure(x, *(enum tq_site_order *)order), fy = figure(y, *(enum tq_site_order *)order);
+    return fx != fy ? (fx < fy ? 1 : -1) : strcmp(x->key, y->key);
 }
 
 void tq_sites_sort(struct tq_sites *s, enum tq_site_order order)
 {
-    int (*cmp)(const void *, const void *) = order == TQ_SITES_BY_PEAK        ? by_peak
-                                             : order == TQ_SITES_BY_ALLOCATED ? by_allocated
-                                             : order == TQ_SITES_BY_CALLS     ? by_calls
-                                                                              : by_key;
     if (s->n)
-        qsort(s->v, s->n, sizeof *s->v, cmp);
+        qsort_r(s->v, s->n, sizeof *s->v, by_order, &order);
 }
 
 const struct tq_site *tq_sites_find(const struct tq_sites *s, const char *key)

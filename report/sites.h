@@ -17,6 +17,9 @@ struct tq_site {
     uint64_t peak;      /* heap bytes held at the heap peak */
     uint64_t allocated; /* heap bytes allocated in total */
     uint64_t calls;     /* allocation calls */
+    uint64_t leaked, leaked_blocks; /* heap bytes and blocks still live when the trace ends */
+    uint64_t temporary;             /* allocations freed with no other allocation in between */
+    uint64_t temporary_bytes;
 };
 
 struct tq_sites {
@@ -24,10 +27,19 @@ struct tq_sites {
     size_t n;
     uint64_t peak, peak_t_ns;  /* the replayed heap peak and when */
     uint64_t allocated, calls; /* totals over all sites */
-    bool aggregated;           /* recorded with --aggregate: the figures were kept by the shim */
+    uint64_t leaked, leaked_blocks, temporary, temporary_bytes; /* totals over all sites */
+    bool aggregated;           /* recorded with --aggregate: the figures were kept by the shim (no leaks/temporary) */
+    bool ended;                /* the trace has its END record: leaked = never freed before exit or exec */
 };
 
-enum tq_site_order { TQ_SITES_BY_PEAK, TQ_SITES_BY_ALLOCATED, TQ_SITES_BY_CALLS, TQ_SITES_BY_KEY };
+enum tq_site_order {
+    TQ_SITES_BY_PEAK,
+    TQ_SITES_BY_ALLOCATED,
+    TQ_SITES_BY_CALLS,
+    TQ_SITES_BY_LEAKED,
+    TQ_SITES_BY_TEMPORARY,
+    TQ_SITES_BY_KEY
+};
 
 /* Replay the trace at path and merge its stacks into sites (streams: memory grows with live blocks and distinct
  * stacks). Fails as tq_heap_replay_run does (TQ_ERR_USAGE for a trace without stacks, reader errors, NOMEM).

@@ -13,22 +13,25 @@ static void diff_usage(FILE *f)
 {
     fprintf(f, "usage: traceq diff [OPTIONS] A.tq B.tq\n\n"
                "Compare two traces recorded with --stacks (or --aggregate): the totals (heap at the peak, bytes\n"
-               "allocated, allocation calls) and every allocation site (function, file:line) whose figures changed,\n"
+               "allocated, allocation calls, leaks, temporary allocations) and every allocation site (function, file:line) whose figures changed,\n"
                "biggest change first. Sites are matched by name, so the two runs may load code at other addresses.\n\n"
                "  -n, --top N   list at most N sites                                  [Default: 20]\n"
-               "  --by WHAT     peak (heap held at the peak), allocated or calls        [Default: peak]\n"
+               "  --by WHAT     peak (heap held at the peak), allocated, calls, leaked (never freed) or\n"
+               "                temporary (freed with no allocation in between)          [Default: peak]\n"
                "  -h, --help    show this help\n");
 }
 
 struct change {
     const char *key;
-    int64_t d_peak, d_alloc, d_calls;
+    int64_t d_peak, d_alloc, d_calls, d_leak, d_temp;
     uint64_t b_peak, b_alloc, b_calls;
 };
 
+static const char *const by_names[] = {"peak", "allocated", "calls", "leaked", "temporary"};
+
 static int64_t weight(const struct change *c, int by)
 {
-    int64_t v = by == 0 ? c->d_peak : by == 1 ? c->d_alloc : c->d_calls;
+    int64_t v = by == 0 ? c->d_peak : by == 1 ? c->d_alloc : by == 2 ? c->d_calls : by == 3 ? c->d_leak : c->d_temp;
     return v < 0 ? -v : v;
 }
 
@@ -58,6 +61,12 @@ static void print_totals(const struct tq_sites *a, const struct tq_sites *b)
            tq_format_bytes(b->allocated, y, 32), sbytes((int64_t)b->allocated - (int64_t)a->allocated, z));
     printf("%-22s %14llu %14llu %+14lld\n", "allocation calls", (unsigned long long)a->calls,
            (unsigned long long)b->calls, (long long)b->calls - (long long)a->calls);
+    if (a->aggregated || b->aggregated)
+        return; /* --aggregate traces keep no events: no leaks or temporaries */
+    printf("%-22s %14s %14s %14s\n", "leaked", tq_format_bytes(a->leaked, x, 32), tq_format_bytes(b->leaked, y, 32),
+           sbytes((int64_t)b->leaked - (int64_t)a->leaked, z));
+    printf("%-22s %14llu %14llu %+14lld\n", "temporary allocations", (unsigned long long)a->temporary,
+           (unsigned long long)b->temporary, (long long)b->temporary - (long long)a->temporary);
 }
 
 /* Walk both site lists (sorted by key) together. */
@@ -74,7 +83,11 @@ static size_t collect(const struct tq_sites *a, const struct tq_sites *b, struct
         ch.d_peak = (int64_t)ch.b_peak - (int64_t)(x ? x->peak : 0);
         ch.d_alloc = (int64_t)ch.b_alloc - (int64_t)(x ? x->allocated : 0);
         ch.d_calls = (int64_t)ch.b_calls - (int64_t)(x ? x->calls : 0);
-        if (ch.d_peak || ch.d_alloc || ch.d_calls)
+        if (!a->aggregated && !b->aggregated) { /* --aggregate keeps no events: no leaks or temporaries to compare */
+            ch.d_leak = (int64_t)(y ? y->leaked : 0) - (int64_t)(x ? x->leaked : 0);
+            ch.d_temp = (int64_t)(y ? y->temporary : 0) - (int64_t)(x ? x->temporary : 0);
+        }
+        if (ch.d_peak || ch.d_alloc || ch.d_calls || ch.d_leak || ch.d_temp)
             out[n++] = ch;
         i += c <= 0;
         j += c >= 0;
@@ -86,12 +99,16 @@ static void print_sites(struct change *v, size_t n, int top, int by)
 {
     g_by = by;
     qsort(v, n, sizeof *v, by_change);
-    printf("\n%zu sites changed; by %s:\n", n, by == 0 ? "heap held at the peak" : by == 1 ? "bytes allocated" : "calls");
-    printf("%14s %14s %14s %12s  %s\n", "peak B - A", "alloc B - A", "peak in B", "calls B - A", "site");
+    static const char *const what[] = {"heap held at the peak", "bytes allocated", "calls", "bytes leaked",
+                                       "temporary allocations"};
+    printf("\n%zu sites changed; by %s:\n", n, what[by]);
+    printf("%14s %14s %14s %12s %14s %11s  %s\n", "peak B - A", "alloc B - A", "peak in B", "calls B - A",
+           "leaked B - A", "temp B - A", "site");
     for (size_t i = 0; i < n && i < (size_t)top; i++) {
-        char p[40], a[40], b[32];
-        printf("%14s %14s %14s %+12lld  %s\n", sbytes(v[i].d_peak, p), sbytes(v[i].d_alloc, a),
-               tq_format_bytes(v[i].b_peak, b, sizeof b), (long long)v[i].d_calls, v[i].key);
+        char p[40], a[40], b[32], l[40];
+        printf("%14s %14s %14s %+12lld %14s %+11lld  %s\n", sbytes(v[i].d_peak, p), sbytes(v[i].d_alloc, a),
+               tq_format_bytes(v[i].b_peak, b, sizeof b), (long long)v[i].d_calls, sbytes(v[i].d_leak, l),
+               (long long)v[i].d_temp, v[i].key);
     }
 }
 
@@ -109,9 +126,13 @@ int cmd_diff(int argc, char **argv)
                 return tq_cli_usage_error("diff", "%s", err.msg);
             top = (int)v;
         } else if (c == 'b') {
-            by = !strcmp(optarg, "peak") ? 0 : !strcmp(optarg, "allocated") ? 1 : !strcmp(optarg, "calls") ? 2 : -2;
+            by = -2;
+            for (int k = 0; k < (int)(sizeof by_names / sizeof *by_names); k++)
+                if (!strcmp(optarg, by_names[k]))
+                    by = k;
             if (by == -2)
-                return tq_cli_usage_error("diff", "--by takes peak, allocated or calls, not '%s'", optarg);
+                return tq_cli_usage_error("diff", "--by takes peak, allocated, calls, leaked or temporary, not '%s'",
+                                          optarg);
         } else if (c == 'h') {
             diff_usage(stdout);
             return TQ_EXIT_OK;
@@ -137,6 +158,12 @@ int cmd_diff(int argc, char **argv)
     }
     if (by < 0)
         by = 0;
+    if (by >= 3 && (a.aggregated || b.aggregated)) {
+        tq_sites_clear(&a);
+        tq_sites_clear(&b);
+        return tq_cli_usage_error("diff", "--by %s needs traces recorded with --stacks alone: --aggregate keeps no "
+                                  "events", by_names[by]);
+    }
     printf("A: %s\nB: %s\n\n", argv[optind], argv[optind + 1]);
     print_totals(&a, &b);
     tq_sites_sort(&a, TQ_SITES_BY_KEY);

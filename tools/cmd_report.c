@@ -13,7 +13,7 @@
 
 static void report_usage(FILE *f)
 {
-    fprintf(f, "usage: traceq report [--json] [--top N] TRACE...\n\n"
+    fprintf(f, "usage: traceq report [--json] [--top N] [--leaks] [--temporary] TRACE...\n\n"
                "Summarize traces written by `traceq record` (or LD_PRELOAD=libtraceq.so): duration, peak RSS and\n"
                "when, peak heap and when, peak mmap, VmHWM, calls, samples, how the process ended, and whether\n"
                "the trace is truncated. Several traces (a fork tree) get one section each, totals and the tree.\n\n"
@@ -21,6 +21,11 @@ static void report_usage(FILE *f)
                "  --top N     also list the N allocation sites (function, file:line, module) that held the most\n"
                "              heap at the peak, allocated the most bytes, made the most calls; needs traces\n"
                "              recorded with --stacks or --aggregate                     [Default: off]\n"
+               "  --leaks     list the sites whose blocks were never freed (live when the trace ends), by bytes,\n"
+               "              with block counts; a trace without an exit record says it was cut. Needs --stacks\n"
+               "              (not --aggregate); lists --top N sites                    [Default: off, N 10]\n"
+               "  --temporary list the sites of temporary allocations: blocks freed with no other allocation in\n"
+               "              between (heaptrack's definition). Needs --stacks (not --aggregate) [Default: off]\n"
                "  -h, --help  show this help\n");
 }
 
@@ -112,8 +117,18 @@ static json_t *tree_json(const struct tq_trace_summary *s, int n)
     return arr;
 }
 
-static int print_json(const struct tq_trace_summary *s, struct tq_sites *sites, int n, int top)
+struct report_sections {
+    int top, leaks, temporary; /* top: sites per list (0: no --top); leaks, temporary: flags */
+};
+
+static int sites_per_list(const struct report_sections *o)
 {
+    return o->top ? o->top : 10;
+}
+
+static int print_json(const struct tq_trace_summary *s, struct tq_sites *sites, int n, const struct report_sections *o)
+{
+    int top = o->top;
     json_t *root = json_object(), *arr = json_array();
     uint64_t rss = 0, heap = 0, calls = 0;
     int trunc = 0;
@@ -121,6 +136,10 @@ static int print_json(const struct tq_trace_summary *s, struct tq_sites *sites, 
         json_t *one = tq_trace_summary_json(&s[i]);
         if (top && one)
             json_object_set_new(one, "top", tq_report_top_json(&sites[i], top));
+        if (o->leaks && one)
+            json_object_set_new(one, "leaks", tq_report_leaks_json(&sites[i], sites_per_list(o)));
+        if (o->temporary && one)
+            json_object_set_new(one, "temporary", tq_report_temporary_json(&sites[i], sites_per_list(o)));
         json_array_append_new(arr, one);
         rss += s[i].peak_rss;
         heap += s[i].peak_heap;
@@ -140,8 +159,13 @@ static int print_json(const struct tq_trace_summary *s, struct tq_sites *sites, 
 
 int cmd_report(int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"top", required_argument, NULL, 't'},
-                                         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"top", required_argument, NULL, 't'},
+                                         {"leaks", no_argument, NULL, 'l'},
+                                         {"temporary", no_argument, NULL, 'T'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    struct report_sections sec = {0};
     int json = 0, top = 0, c;
     optind = 1;
     while ((c = tq_cli_getopt("report", argc, argv, "+h", opts)) != -1) {
@@ -153,6 +177,10 @@ int cmd_report(int argc, char **argv)
             if (tq_parse_long(optarg, 1, 100000, "--top", &v, &err))
                 return tq_cli_usage_error("report", "%s", err.msg);
             top = (int)v;
+        } else if (c == 'l') {
+            sec.leaks = 1;
+        } else if (c == 'T') {
+            sec.temporary = 1;
         } else if (c == 'h') {
             report_usage(stdout);
             return TQ_EXIT_OK;
@@ -171,20 +199,28 @@ int cmd_report(int argc, char **argv)
         free(done);
         return tq_cli_fail("report", &(struct tq_err){TQ_ERR_NOMEM, "out of memory"});
     }
-    int rc = TQ_EXIT_OK;
+    sec.top = top;
+    int rc = TQ_EXIT_OK, want_sites = top || sec.leaks || sec.temporary;
     for (int i = 0; i < n && rc == TQ_EXIT_OK; i++) {
         struct tq_err err = {0};
         if (tq_trace_summarize(argv[optind + i], &s[i], &err) ||
-            (top && tq_sites_load(argv[optind + i], &sites[i], &err)))
+            (want_sites && tq_sites_load(argv[optind + i], &sites[i], &err)))
             rc = tq_cli_fail("report", &err);
+        else if ((sec.leaks || sec.temporary) && sites[i].aggregated)
+            rc = tq_cli_usage_error("report", "%s was recorded with --aggregate, which keeps no events: --leaks and "
+                                    "--temporary need a trace recorded with --stacks alone", argv[optind + i]);
     }
     if (rc == TQ_EXIT_OK && json)
-        rc = print_json(s, sites, n, top);
+        rc = print_json(s, sites, n, &sec);
     else if (rc == TQ_EXIT_OK) {
         for (int i = 0; i < n; i++) {
             print_one(&s[i]);
             if (top)
                 tq_report_top_print(stdout, &sites[i], top);
+            if (sec.leaks)
+                tq_report_leaks_print(stdout, &sites[i], sites_per_list(&sec));
+            if (sec.temporary)
+                tq_report_temporary_print(stdout, &sites[i], sites_per_list(&sec));
         }
         if (n > 1)
             print_totals(s, n, done);

@@ -12,11 +12,16 @@ float32 files in C order (.f32) or .npy files (output is traceq's result). Print
          (l1 - l2) > 0.05 * l1 and l1 > 1e-3 * max(l1) (rounding of the float32 tensor then moves the
          eigenvector by far less than 0.01 degree).
 """
+import os
 import sys
 
 import numpy as np
 from scipy import ndimage as ndi
 from scipy import signal
+
+# The original system's GST3D, exactly as it wrote it, is the one in examples/original (also run chunked by traceq).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "original"))
+from gst3d import gst3d as gst3d_original  # noqa: E402
 
 
 def envelope(x):
@@ -52,22 +57,6 @@ def gst3d(x, full):
     l1, l2 = evals[..., -1], evals[..., -2]
     ok = ((l1 - l2) > 0.05 * l1) & (l1 > 1e-3 * l1.max())
     return dip, ok
-
-
-def gst3d_original(x):
-    g = [first_derivative(x, a, True) for a in range(3)]
-    gi2, gj2, gk2 = (ndi.uniform_filter(v * v, size=3, mode="reflect") for v in g)
-    gigj = ndi.uniform_filter(g[0] * g[1], size=3, mode="reflect")
-    gigk = ndi.uniform_filter(g[0] * g[2], size=3, mode="reflect")
-    gjgk = ndi.uniform_filter(g[1] * g[2], size=3, mode="reflect")
-    shape = gi2.shape
-    gst = np.array([[gi2, gigj, gigk], [gigj, gj2, gjgk], [gigk, gjgk, gk2]])
-    gst = np.moveaxis(gst, [0, 1], [-2, -1]).reshape((-1, 3, 3))
-    evals, evecs = np.linalg.eigh(gst)
-    ndx = evals.argsort(axis=-1)
-    evecs = evecs[np.arange(gst.shape[0]), :, ndx[:, -1]]
-    evecs = evecs / np.linalg.norm(evecs, axis=-1)[:, None]
-    return np.rad2deg(np.arccos(np.abs(evecs[:, 2]))).reshape(shape)
 
 
 def run(op, path):

@@ -1,0 +1,159 @@
+#!/usr/bin/python3
+"""dask_peer.py - one run of the original system's operators on real Dask, the peer traceq's chunking is measured
+against (python3-dask and python3-distributed from Debian; `make bench` installs them).
+
+    dask_peer.py --op envelope|gaussian_filter|gst3d --input IN.npy --output OUT.npy --workers W
+                 --memory-limit BYTES [--chunks auto|A,B,C] [--timeout SECONDS]
+
+As the original's exp-03 notebook did: a LocalCluster of W worker processes, one thread each, memory_limit per worker
+(the nanny pauses a worker at 80% and restarts it at 95%); the whole input is loaded in the client and handed to
+da.from_array with the given chunks (`auto`: Dask's own choice, 128 MiB chunks; the samples axis is kept whole for the
+envelope, whose FFT runs along it); the operator runs through map_overlap with its stencil depth and
+boundary='reflect'; the result is gathered and saved as float32. GST3D trims one voxel per face like the whole-volume
+run. Worker memory is polled from the scheduler every 0.2 s, as the notebook did.
+
+Prints one JSON object: completed, error, restarts (workers that left and came back: nanny restarts), killed_worker
+(KilledWorker raised), wall_s, cpu_s (client + every worker process, from /proc), peak_worker_bytes (per worker slot,
+the largest polled value), chunks (the chunk shape used), n_chunks. Exit 0 when the object was printed (whether or not
+the computation completed), 2 on bad arguments.
+"""
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "original"))
+import envelope as op_envelope  # noqa: E402
+import gaussian_filter as op_gaussian  # noqa: E402
+import gst3d as op_gst3d  # noqa: E402
+
+# name -> (block function on an ndarray, map_overlap depth per axis, samples axis must stay whole)
+OPERATORS = {
+    "envelope": (op_envelope.envelope, (0, 0, 0), True),
+    "gaussian_filter": (op_gaussian.gaussian_filter, (12, 12, 12), False),
+    "gst3d": (op_gst3d.gst3d, (2, 2, 2), False),
+}
+
+
+def cpu_seconds(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+class Watch:
+    """Polls the scheduler for worker memory and notices workers that come and go (nanny restarts)."""
+
+    def __init__(self, client):
+        self.client, self.stop = client, threading.Event()
+        self.peak, self.seen, self.restarts, self.worker_cpu = {}, set(), 0, {}
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def poll(self):
+        info = self.client.scheduler_info()["workers"]
+        for addr, w in info.items():
+            name = w.get("name", addr)
+            mem = w.get("metrics", {}).get("memory", 0) or 0
+            self.peak[name] = max(self.peak.get(name, 0), mem)
+            if addr not in self.seen:
+                if any(a for a in self.seen if info.get(a) is None):
+                    self.restarts += 1
+                self.seen.add(addr)
+            pid = w.get("pid")
+            if pid:
+                self.worker_cpu[pid] = max(self.worker_cpu.get(pid, 0.0), cpu_seconds(pid))
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                self.poll()
+            except Exception:  # the scheduler may be closing
+                pass
+            self.stop.wait(0.2)
+
+
+def parse_chunks(text, shape, whole_samples):
+    if text == "auto":
+        return {0: "auto", 1: "auto", 2: -1} if whole_samples else "auto"
+    parts = [int(v) for v in text.split(",")]
+    if len(parts) != 3 or any(p <= 0 for p in parts):
+        raise ValueError("--chunks takes auto or three positive integers A,B,C")
+    if whole_samples:
+        parts[2] = shape[2]
+    return tuple(parts)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--op", required=True, choices=sorted(OPERATORS))
+    ap.add_argument("--input", required=True)
+    ap.add_argument("--output", required=True)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--memory-limit", type=int, required=True, help="bytes per worker")
+    ap.add_argument("--chunks", default="auto")
+    ap.add_argument("--timeout", type=float, default=1800.0)
+    args = ap.parse_args()
+    if args.workers <= 0 or args.memory_limit <= 0:
+        ap.error("--workers and --memory-limit must be positive")
+
+    import dask
+    import dask.array as da
+    from distributed import Client, LocalCluster
+    from distributed.scheduler import KilledWorker
+
+    fn, depth, whole_samples = OPERATORS[args.op]
+    x = np.load(args.input, mmap_mode=None)
+    try:
+        chunks = parse_chunks(args.chunks, x.shape, whole_samples)
+    except ValueError as e:
+        ap.error(str(e))
+    result = {"op": args.op, "shape": list(x.shape), "workers": args.workers, "memory_limit": args.memory_limit,
+              "completed": False, "error": None, "restarts": 0, "killed_worker": False}
+    dask.config.set({"distributed.scheduler.allowed-failures": 3, "distributed.logging.distributed": "error"})
+    t0, c0 = time.monotonic(), time.process_time()
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1, memory_limit=args.memory_limit,
+                      processes=True, dashboard_address=None, silence_logs=50) as cluster, Client(cluster) as client:
+        watch = Watch(client)
+        watch.thread.start()
+        try:
+            arr = da.from_array(x, chunks=chunks)
+            result["chunks"] = [c[0] for c in arr.chunks]
+            result["n_chunks"] = int(np.prod([len(c) for c in arr.chunks]))
+            if args.op == "gst3d":
+                # each block grown by 2, gst3d trims 1, the wrapper 1 more: the block's own voxels
+                out = arr.map_overlap(lambda b: fn(b)[1:-1, 1:-1, 1:-1], depth=depth, boundary="reflect",
+                                      dtype=np.float64, trim=False)
+                out = out[1:-1, 1:-1, 1:-1]
+            else:
+                out = arr.map_overlap(fn, depth=depth, boundary="reflect", dtype=np.float64)
+            future = client.compute(out)
+            value = future.result(timeout=args.timeout)
+            np.save(args.output, np.asarray(value, dtype=np.float32))
+            result["completed"] = True
+        except KilledWorker as e:
+            result["killed_worker"], result["error"] = True, f"KilledWorker: {e}"
+        except Exception as e:  # a timeout, a scheduler error: the run did not complete
+            result["error"] = f"{type(e).__name__}: {e}"
+        finally:
+            watch.stop.set()
+            watch.thread.join()
+            try:
+                watch.poll()
+            except Exception:
+                pass
+    result["wall_s"] = round(time.monotonic() - t0, 3)
+    result["cpu_s"] = round(time.process_time() - c0 + sum(watch.worker_cpu.values()), 3)
+    result["restarts"] = watch.restarts
+    result["peak_worker_bytes"] = sorted(watch.peak.values(), reverse=True)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
