@@ -5,6 +5,7 @@
  * model reader, which allocates only through jansson, walks no failure today; its walk checks that stays so. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -428,6 +429,53 @@ Test(alloc_fail, model_reader)
     cr_assert_eq(fail_each(read_model, &wk, 0), 0); /* all of it is jansson's (see the top of this file) */
     cr_assert_eq(wk.ref[0], 12);
     cr_assert_eq(wk.ref[1], 20);
+    tq_rmtree(dir);
+    free(dir);
+    free(wk.path);
+}
+
+/* tq_getline (the journal's line reader): lines with and without a final newline, one longer than its first
+ * buffer, then 0 at the end; -1 with errno ENOMEM when the buffer cannot grow. */
+static tq_status read_lines(void *ctx, struct tq_err *err)
+{
+    struct walk *wk = ctx;
+    FILE *f = fopen(wk->path, "r");
+    cr_assert_not_null(f);
+    char *line = NULL, text[1024] = "";
+    size_t cap = 0, len = 0;
+    ssize_t n;
+    uint64_t lines = 0;
+    while ((n = tq_getline(&line, &cap, f)) > 0) {
+        cr_assert_eq((size_t)n, strlen(line));
+        len += (size_t)snprintf(text + len, sizeof text - len, "%zd:%c%c;", n, line[0], line[n - 1]);
+        lines++;
+    }
+    int e = errno;
+    free(line);
+    fclose(f);
+    if (n < 0) {
+        cr_assert_eq(e, ENOMEM);
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s", wk->path);
+    }
+    uint64_t v[4] = {lines, cap >= 128, 0, 0};
+    walk_same(wk, v, text);
+    return TQ_OK;
+}
+
+Test(alloc_fail, getline)
+{
+    char *dir = tq_tmpdir();
+    struct walk wk;
+    walk_init(&wk, dir, "lines.txt");
+    FILE *f = fopen(wk.path, "w");
+    cr_assert_not_null(f);
+    fputs("a\n\nbc\n", f);
+    for (int i = 0; i < 300; i++) /* a last line of 300 characters, no newline */
+        fputc(i == 299 ? 'z' : 'y', f);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(fail_each(read_lines, &wk, 0), 3); /* 128, 256 and 512 bytes */
+    cr_assert_str_eq(wk.ref_text, "2:a\n;1:\n\n;3:b\n;300:yz;");
+    cr_assert_eq(wk.ref[0], 4);
     tq_rmtree(dir);
     free(dir);
     free(wk.path);
