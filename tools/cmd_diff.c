@@ -150,12 +150,6 @@ int cmd_diff(int argc, char **argv)
         tq_sites_clear(&a);
         return tq_cli_fail("diff", &err);
     }
-    struct change *v = tq_malloc((a.n + b.n + 1) * sizeof *v);
-    if (!v) {
-        tq_sites_clear(&a);
-        tq_sites_clear(&b);
-        return tq_cli_fail("diff", &(struct tq_err){TQ_ERR_NOMEM, "out of memory"});
-    }
     if (by < 0)
         by = 0;
     if (by >= 3 && (a.aggregated || b.aggregated)) {
@@ -163,6 +157,12 @@ int cmd_diff(int argc, char **argv)
         tq_sites_clear(&b);
         return tq_cli_usage_error("diff", "--by %s needs traces recorded with --stacks alone: --aggregate keeps no "
                                   "events", by_names[by]);
+    }
+    struct change *v = tq_malloc((a.n + b.n + 1) * sizeof *v);
+    if (!v) {
+        tq_sites_clear(&a);
+        tq_sites_clear(&b);
+        return tq_cli_fail("diff", &(struct tq_err){TQ_ERR_NOMEM, "out of memory"});
     }
     printf("A: %s\nB: %s\n\n", argv[optind], argv[optind + 1]);
     print_totals(&a, &b);
