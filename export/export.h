@@ -2,6 +2,7 @@
 #ifndef TQ_EXPORT_H
 #define TQ_EXPORT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "../common/status.h"
@@ -35,8 +36,9 @@ tq_status tq_export_chrome(const char *path, FILE *out, struct tq_err *err);
 tq_status tq_export_massif(const char *path, FILE *out, struct tq_err *err);
 /* Also fails with TQ_ERR_USAGE ("recorded without stacks; use traceq record --stacks") when the trace has no
  * allocation events with stacks, and when no stack has bytes to show (an --aggregate trace whose AGGREGATE records
- * carry no peak figures, with `--by peak`: the message says to try --by allocated). */
-tq_status tq_export_folded(const char *path, enum tq_folded_by by, FILE *out, struct tq_err *err);
+ * carry no peak figures, with `--by peak`: the message says to try --by allocated). With python_only, native
+ * frames are folded away (TQ_ERR_USAGE when the trace has no Python frames). */
+tq_status tq_export_folded(const char *path, enum tq_folded_by by, bool python_only, FILE *out, struct tq_err *err);
 
 /* ---- shared by the exporters and the trace plot ---- */
 

@@ -19,10 +19,10 @@ static void write_site(struct tq_heap_replay *r, const struct tq_heap_site *s, u
     fprintf(out, " %" PRIu64 "\n", w);
 }
 
-tq_status tq_export_folded(const char *path, enum tq_folded_by by, FILE *out, struct tq_err *err)
+tq_status tq_export_folded(const char *path, enum tq_folded_by by, bool python_only, FILE *out, struct tq_err *err)
 {
     struct tq_heap_replay *r;
-    TQ_TRY(tq_heap_replay_run(path, &r, err));
+    TQ_TRY(tq_heap_replay_run_opts(path, python_only, &r, err));
     size_t lines = 0;
     for (size_t i = 0; i < tq_heap_replay_count(r); i++) {
         const struct tq_heap_site *s = tq_heap_replay_site(r, i);

@@ -114,6 +114,16 @@ void tq_stacks_flush_locked(void);
 /* In a fork child: forget the parent's stack ids and buffers (the child's trace interns its own). Can't fail. */
 void tq_stacks_reset_child(void);
 
+/* CPython frames in stacks (pyframes.c). tq_py_init at start (constructor, guard held): turns tq_py_on on in a
+ * CPython 3.11 process. tq_py_merge: the native stack ips[0..n) with this thread's Python frames put inside the
+ * eval-loop frames that run them, into out (at most max); returns the count. tq_py_start_locked: with a new trace,
+ * the note that the interpreter is not read (other versions). tq_py_reset_child: forget code ids (fork child). */
+extern int tq_py_on;
+void tq_py_init(void);
+int tq_py_merge(const uint64_t *ips, int n, uint64_t *out, int max);
+void tq_py_start_locked(void);
+void tq_py_reset_child(void);
+
 /* Block ids a thread's frees released, reused last in first out by its next allocations (so a thread's ids stay
  * close together and their differences short). Raw mmap'd; lives in the thread's event buffer. */
 struct tq_id_pool {

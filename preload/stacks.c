@@ -183,11 +183,11 @@ static void check_maps_locked(void)
 
 /* ---- the stack table ---- */
 
-static uint64_t hash_ips(void *const *ips, int n)
+static uint64_t hash_ips(const uint64_t *ips, int n)
 {
     uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
     for (int i = 0; i < n; i++) {
-        h = (h ^ (uint64_t)(uintptr_t)ips[i]) * 0xff51afd7ed558ccdull;
+        h = (h ^ ips[i]) * 0xff51afd7ed558ccdull;
         h ^= h >> 32;
     }
     return h ? h : 1;
@@ -216,7 +216,7 @@ static int table_grow(void)
 
 /* The id of a stack (session lock held); a new one gets its STACK record now. 0 when out of memory.
  * Stacks are identified by their 64-bit hash alone: a collision (about n^2 / 2^65) would merge two stacks. */
-static uint32_t intern_locked(uint64_t h, void *const *ips, int n)
+static uint32_t intern_locked(uint64_t h, const uint64_t *ips, int n)
 {
     if (table_used * 2 >= table_cap && table_grow())
         return 0;
@@ -233,11 +233,8 @@ static uint32_t intern_locked(uint64_t h, void *const *ips, int n)
     table[j].hash = h;
     table[j].id = id;
     table_used++;
-    static uint64_t ip64[MAX_DEPTH]; /* static: small thread stacks (session lock held) */
-    static uint8_t rec[TQ_REC_HEADER_SIZE + 8 + sizeof ip64];
-    for (int i = 0; i < n; i++)
-        ip64[i] = (uint64_t)(uintptr_t)ips[i];
-    size_t k = tq_rec_put_stack(rec, sizeof rec, id, ip64, (uint32_t)n);
+    static uint8_t rec[TQ_REC_HEADER_SIZE + 8 + MAX_DEPTH * sizeof(uint64_t)]; /* static: small thread stacks */
+    size_t k = tq_rec_put_stack(rec, sizeof rec, id, ips, (uint32_t)n);
     if (k)
         tq_writer_append(&tq_sess.w, rec, k);
     return id;
@@ -256,7 +253,14 @@ static uint32_t capture(struct evbuf *b)
         n = MAX_DEPTH;
     if (n <= 0)
         return 0;
-    uint64_t h = hash_ips(ips + k, n);
+    uint64_t native[MAX_DEPTH], merged[MAX_DEPTH], *frames = native;
+    for (int i = 0; i < n; i++)
+        native[i] = (uint64_t)(uintptr_t)ips[k + i];
+    if (tq_py_on) { /* a CPython process: its Python frames go in where the eval loop runs them */
+        n = tq_py_merge(native, n, merged, MAX_DEPTH);
+        frames = merged;
+    }
+    uint64_t h = hash_ips(frames, n);
     unsigned ep = atomic_load_explicit(&epoch, memory_order_relaxed);
     if (b->epoch != ep) {
         memset(b->cache, 0, sizeof b->cache);
@@ -266,7 +270,7 @@ static uint32_t capture(struct evbuf *b)
     if (c->hash == h && c->id)
         return c->id;
     pthread_mutex_lock(&tq_sess.lock);
-    uint32_t id = tq_sess.active && !tq_sess.finished ? intern_locked(h, ips + k, n) : 0;
+    uint32_t id = tq_sess.active && !tq_sess.finished ? intern_locked(h, frames, n) : 0;
     pthread_mutex_unlock(&tq_sess.lock);
     if (id) {
         c->hash = h;
@@ -399,8 +403,10 @@ void tq_stacks_flush_locked(void)
 
 void tq_stacks_start_locked(void)
 {
-    if (tq_stacks_on)
-        put_maps_locked();
+    if (!tq_stacks_on)
+        return;
+    put_maps_locked();
+    tq_py_start_locked();
 }
 
 void tq_stacks_reset_child(void)
@@ -421,6 +427,7 @@ void tq_stacks_reset_child(void)
     table_used = 0;
     next_id = 1;
     tq_blocks_reset();
+    tq_py_reset_child();
     atomic_fetch_add(&epoch, 1);
     if (agg_mode)
         tq_agg_reset();
@@ -474,5 +481,6 @@ void tq_stacks_init(int aggregate)
     agg_mode = aggregate;
     if (aggregate && tq_agg_init())
         return;
+    tq_py_init();
     tq_stacks_on = 1;
 }

@@ -11,6 +11,7 @@
 
 #include "../traces/reader.h"
 #include "live_map.h"
+#include "pycode.h"
 #include "symbolize.h"
 
 struct site {
@@ -25,6 +26,7 @@ struct tq_heap_replay {
     struct site *sites; /* indexed by stack id */
     size_t nsites;
     struct tq_symbolizer *sym;
+    struct tq_pycodes py; /* Python code objects (PYCODE records) named by Python frames */
     uint64_t total_live, peak_live, peak_t_ns, peak_event, event, events_with_stack;
     bool second; /* second pass: stop after event number peak_event */
     bool aggregated; /* AGGREGATE records seen (record --aggregate) */
@@ -169,6 +171,14 @@ static tq_status on_module(struct tq_heap_replay *r, const struct tq_rec *rec, s
     return st;
 }
 
+static tq_status on_pycode(struct tq_heap_replay *r, const struct tq_rec *rec, struct tq_err *err)
+{
+    struct tq_rec_pycode c;
+    if (tq_rec_get_pycode(rec, &c))
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt PYCODE record", r->path);
+    return tq_pycodes_add(&r->py, &c, err);
+}
+
 /* Cumulative per-stack totals of record --aggregate: the last record of a stack holds its final figures. */
 static tq_status on_aggregate(struct tq_heap_replay *r, const struct tq_rec *rec, struct tq_err *err)
 {
@@ -206,6 +216,8 @@ static tq_status pass(struct tq_heap_replay *r, struct tq_err *err)
             st = on_module(r, &rec, err);
         else if (rec.type == TQ_REC_AGGREGATE && !r->second)
             st = on_aggregate(r, &rec, err);
+        else if (rec.type == TQ_REC_PYCODE && !r->second)
+            st = on_pycode(r, &rec, err);
         else if (rec.type == TQ_REC_END)
             r->ended = true;
         if (st)
@@ -233,7 +245,37 @@ static tq_status replay_to_peak(struct tq_heap_replay *r, struct tq_err *err)
     return TQ_OK;
 }
 
+/* --python-only: every stack keeps its Python frames only (a stack without any keeps its innermost native frame,
+ * so that it still has a name). Fails with TQ_ERR_USAGE when the trace has no Python frames at all. */
+static tq_status keep_python_frames(struct tq_heap_replay *r, struct tq_err *err)
+{
+    bool any = false;
+    for (size_t i = 0; i < r->nsites; i++) {
+        struct tq_heap_site *s = &r->sites[i].pub;
+        uint64_t *ips = (uint64_t *)s->ips;
+        uint32_t k = 0;
+        for (uint32_t j = 0; j < s->depth; j++)
+            if (TQ_IS_PYFRAME(ips[j]))
+                ips[k++] = ips[j];
+        any |= k > 0;
+        if (k > 0 || s->depth == 0)
+            s->depth = k;
+        else
+            s->depth = 1; /* ips[0], the innermost native frame, is where it was */
+    }
+    if (!any)
+        return tq_fail(err, TQ_ERR_USAGE, "%s has no Python frames: --python-only needs a CPython 3.11 process "
+                       "recorded with traceq record --stacks", r->path);
+    return TQ_OK;
+}
+
 tq_status tq_heap_replay_run(const char *path, struct tq_heap_replay **out, struct tq_err *err)
+{
+    return tq_heap_replay_run_opts(path, false, out, err);
+}
+
+tq_status tq_heap_replay_run_opts(const char *path, bool python_only, struct tq_heap_replay **out,
+                                  struct tq_err *err)
 {
     struct tq_heap_replay *r = tq_calloc(1, sizeof *r);
     if (!r)
@@ -254,6 +296,8 @@ tq_status tq_heap_replay_run(const char *path, struct tq_heap_replay **out, stru
         }
         st = replay_to_peak(r, err); /* --aggregate traces carry their peak figures */
     }
+    if (!st && python_only)
+        st = keep_python_frames(r, err);
     if (st) {
         tq_heap_replay_free(r);
         return st;
@@ -284,9 +328,49 @@ uint64_t tq_heap_replay_peak_t_ns(const struct tq_heap_replay *r)
     return r->peak_t_ns;
 }
 
+/* A Python frame: "qualname (file.py:line)", with " [GIL released]" for a thread that ran without the GIL. */
+static char *python_frame(struct tq_heap_replay *r, uint64_t ip, int with_line, char *buf, size_t size)
+{
+    uint32_t instr = TQ_PYFRAME_INSTR(ip);
+    const char *nogil = instr & TQ_PYFRAME_NOGIL ? " [GIL released]" : "";
+    const struct tq_pycode *c = tq_pycodes_get(&r->py, TQ_PYFRAME_CODE(ip));
+    if (!c) {
+        snprintf(buf, size, "<python code %u>%s", TQ_PYFRAME_CODE(ip), nogil);
+        return buf;
+    }
+    const char *file = strrchr(c->file, '/');
+    int line = tq_pycode_line(c, instr & ~TQ_PYFRAME_NOGIL);
+    if (with_line && line >= 0)
+        snprintf(buf, size, "%s (%s:%d)%s", c->name, file ? file + 1 : c->file, line, nogil);
+    else
+        snprintf(buf, size, "%s%s", c->name, nogil);
+    return buf;
+}
+
+uint32_t tq_heap_replay_site_frame(const struct tq_heap_replay *r, const struct tq_heap_site *s)
+{
+    (void)r;
+    for (uint32_t i = 0; i < s->depth; i++)
+        if (TQ_IS_PYFRAME(s->ips[i]))
+            return i;
+    return 0;
+}
+
+bool tq_heap_replay_is_python(const struct tq_heap_site *s, uint32_t i)
+{
+    return i < s->depth && TQ_IS_PYFRAME(s->ips[i]);
+}
+
+uint32_t tq_heap_replay_python_unsupported(const struct tq_heap_replay *r)
+{
+    return r->py.unsupported ? r->py.python : 0;
+}
+
 char *tq_heap_replay_frame(struct tq_heap_replay *r, const struct tq_heap_site *s, uint32_t i, int with_line,
                            char *buf, size_t size)
 {
+    if (TQ_IS_PYFRAME(s->ips[i]))
+        return python_frame(r, s->ips[i], with_line, buf, size);
     uint64_t ip = s->ips[i], at = i == 0 ? ip : ip - 1;
     struct tq_symbol sym;
     if (!tq_symbolizer_lookup(r->sym, at, &sym)) {
@@ -306,6 +390,15 @@ char *tq_heap_replay_frame(struct tq_heap_replay *r, const struct tq_heap_site *
 
 bool tq_heap_replay_lookup(struct tq_heap_replay *r, const struct tq_heap_site *s, uint32_t i, struct tq_symbol *out)
 {
+    if (TQ_IS_PYFRAME(s->ips[i])) {
+        const struct tq_pycode *c = tq_pycodes_get(&r->py, TQ_PYFRAME_CODE(s->ips[i]));
+        memset(out, 0, sizeof *out);
+        if (!c)
+            return false;
+        *out = (struct tq_symbol){.function = c->name, .file = c->file, .module = c->file,
+                                  .line = tq_pycode_line(c, TQ_PYFRAME_INSTR(s->ips[i]) & ~TQ_PYFRAME_NOGIL)};
+        return true;
+    }
     return tq_symbolizer_lookup(r->sym, i == 0 ? s->ips[i] : s->ips[i] - 1, out);
 }
 
@@ -328,5 +421,6 @@ void tq_heap_replay_free(struct tq_heap_replay *r)
         free((void *)r->sites[i].pub.ips);
     free(r->sites);
     tq_symbolizer_free(r->sym);
+    tq_pycodes_clear(&r->py);
     free(r);
 }

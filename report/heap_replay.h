@@ -34,6 +34,11 @@ struct tq_heap_replay; /* opaque */
  * above 2^24, TQ_ERR_NOMEM. *out is the caller's: free with tq_heap_replay_free. */
 tq_status tq_heap_replay_run(const char *path, struct tq_heap_replay **out, struct tq_err *err);
 
+/* The same; with python_only, stacks keep their Python frames only (see keep_python_frames): TQ_ERR_USAGE when
+ * the trace has none. */
+tq_status tq_heap_replay_run_opts(const char *path, bool python_only, struct tq_heap_replay **out,
+                                  struct tq_err *err);
+
 /* Sites, by stack id (0..count-1); ids never used have all figures 0. Can't fail. */
 size_t tq_heap_replay_count(const struct tq_heap_replay *r);
 const struct tq_heap_site *tq_heap_replay_site(const struct tq_heap_replay *r, size_t i);
@@ -42,7 +47,8 @@ const struct tq_heap_site *tq_heap_replay_site(const struct tq_heap_replay *r, s
 uint64_t tq_heap_replay_peak(const struct tq_heap_replay *r);
 uint64_t tq_heap_replay_peak_t_ns(const struct tq_heap_replay *r);
 
-/* Name frame i of a site into buf: the function when its module's symbols can be read (frames past the
+/* Name frame i of a site into buf. A Python frame: "qualname (file.py:line)" (line from the code object's
+ * location table; " [GIL released]" when the thread allocated without the GIL). A native frame: the function when its module's symbols can be read (frames past the
  * innermost are return addresses, so ip - 1 is looked up), else "module+0xOFFSET", else "0x...". With
  * `with_line`, " (file:line)" follows when debug info has it. Returns buf. Can't fail (truncates). */
 char *tq_heap_replay_frame(struct tq_heap_replay *r, const struct tq_heap_site *s, uint32_t i, int with_line,
@@ -52,6 +58,16 @@ char *tq_heap_replay_frame(struct tq_heap_replay *r, const struct tq_heap_site *
  * trace holds the address (out is then zeroed). Strings are borrowed from the replay. Can't fail otherwise. */
 struct tq_symbol;
 bool tq_heap_replay_lookup(struct tq_heap_replay *r, const struct tq_heap_site *s, uint32_t i, struct tq_symbol *out);
+
+/* The frame that names a site's code: the innermost Python frame when the stack has Python frames (a CPython
+ * process recorded with --stacks: the script's line, not the interpreter's C function), else 0. Can't fail. */
+uint32_t tq_heap_replay_site_frame(const struct tq_heap_replay *r, const struct tq_heap_site *s);
+
+/* True when frame i of s is a Python frame. Can't fail. */
+bool tq_heap_replay_is_python(const struct tq_heap_site *s, uint32_t i);
+
+/* The PY_VERSION_HEX of a CPython whose frames the shim could not read (only 3.11 is), else 0. Can't fail. */
+uint32_t tq_heap_replay_python_unsupported(const struct tq_heap_replay *r);
 
 /* True when the trace has its END record (the process exited or called exec): the sites' leaked figures are then
  * what was never freed; without it (a killed process, a cut trace) they are what was live at the last flush. */

@@ -40,6 +40,9 @@ static void print_rows(FILE *out, const struct tq_sites *s, int n, enum tq_site_
 void tq_report_top_print(FILE *out, struct tq_sites *s, int n)
 {
     char a[32];
+    if (s->python_unsupported)
+        fprintf(out, "note: CPython %u.%u: Python frames were not recorded (traceq reads CPython 3.11's)\n",
+                s->python_unsupported >> 24, (s->python_unsupported >> 16) & 255);
     tq_sites_sort(s, TQ_SITES_BY_PEAK);
     fprintf(out, "top %d sites by heap held at the peak (%s at %.3f s%s):\n", n,
             tq_format_bytes(s->peak, a, sizeof a), s->peak_t_ns / 1e9,

@@ -19,14 +19,15 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path ? path : "";
 }
 
-/* The callers of frame 0 as "f1 < f2 < ...". */
-static char *callers_of(struct tq_heap_replay *r, const struct tq_heap_site *hs)
+/* The callers of the site's frame `at` as "f1 < f2 < ..." (Python frames with their lines: a script's call chain
+ * reads as file:line). */
+static char *callers_of(struct tq_heap_replay *r, const struct tq_heap_site *hs, uint32_t at)
 {
     char buf[1024] = "", name[256];
     size_t len = 0;
-    for (uint32_t i = 1; i < hs->depth && i <= CALLERS_SHOWN; i++) {
-        tq_heap_replay_frame(r, hs, i, 0, name, sizeof name);
-        int k = snprintf(buf + len, sizeof buf - len, "%s%s", i > 1 ? " < " : "", name);
+    for (uint32_t i = at + 1; i < hs->depth && i <= at + CALLERS_SHOWN; i++) {
+        tq_heap_replay_frame(r, hs, i, tq_heap_replay_is_python(hs, i), name, sizeof name);
+        int k = snprintf(buf + len, sizeof buf - len, "%s%s", i > at + 1 ? " < " : "", name);
         if (k < 0 || (size_t)k >= sizeof buf - len)
             break;
         len += (size_t)k;
@@ -57,13 +58,14 @@ static tq_status collect(struct tq_heap_replay *r, struct tq_sites *out, struct 
             continue;
         char name[512];
         struct tq_symbol sym;
-        bool known = hs->depth && tq_heap_replay_lookup(r, hs, 0, &sym);
+        uint32_t at = hs->depth ? tq_heap_replay_site_frame(r, hs) : 0;
+        bool known = hs->depth && tq_heap_replay_lookup(r, hs, at, &sym);
         if (hs->depth)
-            tq_heap_replay_frame(r, hs, 0, 1, name, sizeof name);
+            tq_heap_replay_frame(r, hs, at, 1, name, sizeof name);
         else
             snprintf(name, sizeof name, "(no stack)");
         v[k] = (struct tq_site){.key = tq_strdup(name), .module = tq_strdup(known ? base_name(sym.module) : ""),
-                                .callers = hs->depth ? callers_of(r, hs) : tq_strdup(""), .peak = hs->peak_bytes,
+                                .callers = hs->depth ? callers_of(r, hs, at) : tq_strdup(""), .peak = hs->peak_bytes,
                                 .allocated = hs->allocated_bytes, .calls = hs->calls, .leaked = hs->leaked_bytes,
                                 .leaked_blocks = hs->leaked_blocks, .temporary = hs->temporary_calls,
                                 .temporary_bytes = hs->temporary_bytes};
@@ -131,13 +133,19 @@ static tq_status collect(struct tq_heap_replay *r, struct tq_sites *out, struct 
 
 tq_status tq_sites_load(const char *path, struct tq_sites *out, struct tq_err *err)
 {
+    return tq_sites_load_opts(path, false, out, err);
+}
+
+tq_status tq_sites_load_opts(const char *path, bool python_only, struct tq_sites *out, struct tq_err *err)
+{
     memset(out, 0, sizeof *out);
     struct tq_heap_replay *r;
-    TQ_TRY(tq_heap_replay_run(path, &r, err));
+    TQ_TRY(tq_heap_replay_run_opts(path, python_only, &r, err));
     out->peak = tq_heap_replay_peak(r);
     out->peak_t_ns = tq_heap_replay_peak_t_ns(r);
     out->aggregated = tq_heap_replay_aggregated(r);
     out->ended = tq_heap_replay_ended(r);
+    out->python_unsupported = tq_heap_replay_python_unsupported(r);
     tq_status st = collect(r, out, err);
     tq_heap_replay_free(r);
     if (st)

@@ -9,7 +9,8 @@
 
 #include "../common/status.h"
 
-/* One allocation site: every stack whose innermost frame names the same location. */
+/* One allocation site: every stack whose innermost frame names the same location (in a CPython process, the
+ * innermost Python frame: the script's line that allocated). */
 struct tq_site {
     char *key;          /* "function (file:line)", else "module+0xOFFSET", else "0x..." (stable across runs) */
     char *module;       /* file name of the module, "" when unknown */
@@ -30,6 +31,7 @@ struct tq_sites {
     uint64_t leaked, leaked_blocks, temporary, temporary_bytes; /* totals over all sites */
     bool aggregated;           /* recorded with --aggregate: the figures were kept by the shim (no leaks/temporary) */
     bool ended;                /* the trace has its END record: leaked = never freed before exit or exec */
+    uint32_t python_unsupported; /* PY_VERSION_HEX of a CPython whose frames were not recorded, else 0 */
 };
 
 enum tq_site_order {
@@ -45,6 +47,9 @@ enum tq_site_order {
  * stacks). Fails as tq_heap_replay_run does (TQ_ERR_USAGE for a trace without stacks, reader errors, NOMEM).
  * out is filled on success; release it with tq_sites_clear. */
 tq_status tq_sites_load(const char *path, struct tq_sites *out, struct tq_err *err);
+
+/* The same; with python_only, native frames are folded away (tq_heap_replay_run_opts). */
+tq_status tq_sites_load_opts(const char *path, bool python_only, struct tq_sites *out, struct tq_err *err);
 
 /* Sort the sites, biggest first (by key: alphabetical). Can't fail. */
 void tq_sites_sort(struct tq_sites *s, enum tq_site_order order);

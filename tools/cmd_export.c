@@ -20,16 +20,18 @@ static void usage(FILE *f)
                "  -o, --output FILE  write to FILE, via a temporary name renamed when complete [Default: stdout]\n"
                "  --by WEIGHT        folded only: peak (heap held at the heap peak) or allocated (all heap\n"
                "                     bytes allocated) [Default: peak]\n"
+               "  --python-only      folded only: keep the Python frames of each stack (a CPython 3.11 process\n"
+               "                     recorded with --stacks), fold native frames away [Default: mixed stacks]\n"
                "  --force            replace an existing FILE [Default: refuse]\n"
                "  -h, --help         show this help\n");
 }
 
-static tq_status run_export(const char *trace, enum tq_export_format fmt, enum tq_folded_by by, FILE *out,
-                            struct tq_err *err)
+static tq_status run_export(const char *trace, enum tq_export_format fmt, enum tq_folded_by by, bool python_only,
+                            FILE *out, struct tq_err *err)
 {
     switch (fmt) {
     case TQ_EXPORT_MASSIF: return tq_export_massif(trace, out, err);
-    case TQ_EXPORT_FOLDED: return tq_export_folded(trace, by, out, err);
+    case TQ_EXPORT_FOLDED: return tq_export_folded(trace, by, python_only, out, err);
     case TQ_EXPORT_CHROME: return tq_export_chrome(trace, out, err);
     default: return tq_export_csv(trace, out, err);
     }
@@ -40,13 +42,14 @@ int cmd_export(int argc, char **argv)
     static const struct option opts[] = {
         {"format", required_argument, 0, 'f'}, {"output", required_argument, 0, 'o'},
         {"by", required_argument, 0, 'b'},     {"force", no_argument, 0, 'F'},
+        {"python-only", no_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
     };
     struct tq_err err = {0};
     enum tq_export_format fmt = TQ_EXPORT_CSV;
     enum tq_folded_by by = TQ_FOLDED_PEAK;
     const char *output = NULL;
-    bool have_format = false, force = false, have_by = false;
+    bool have_format = false, force = false, have_by = false, python_only = false;
     int ch;
     optind = 1;
     while ((ch = tq_cli_getopt("export", argc, argv, "f:o:h", opts)) != -1) {
@@ -63,6 +66,7 @@ int cmd_export(int argc, char **argv)
             break;
         case 'o': output = optarg; break;
         case 'F': force = true; break;
+        case 'P': python_only = true; break;
         case 'h': usage(stdout); return TQ_EXIT_OK;
         default: return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
@@ -73,18 +77,20 @@ int cmd_export(int argc, char **argv)
         return tq_cli_usage_error("export", optind >= argc ? "missing the TRACE file" : "takes exactly one TRACE");
     if (have_by && fmt != TQ_EXPORT_FOLDED)
         return tq_cli_usage_error("export", "--by only applies to --format folded");
+    if (python_only && fmt != TQ_EXPORT_FOLDED)
+        return tq_cli_usage_error("export", "--python-only only applies to --format folded");
     const char *trace = argv[optind];
     if (access(trace, R_OK) != 0)
         return tq_cli_usage_error("export", "cannot read trace '%s'", trace);
     if (!output) {
-        if (run_export(trace, fmt, by, stdout, &err) || fflush(stdout))
+        if (run_export(trace, fmt, by, python_only, stdout, &err) || fflush(stdout))
             return tq_cli_fail("export", err.msg[0] ? &err : &(struct tq_err){TQ_ERR_IO, "cannot write stdout"});
         return TQ_EXIT_OK;
     }
     struct tq_outfile of;
     if (tq_outfile_open(&of, output, force, &err))
         return tq_cli_fail("export", &err);
-    if (run_export(trace, fmt, by, of.fp, &err)) {
+    if (run_export(trace, fmt, by, python_only, of.fp, &err)) {
         tq_outfile_abort(&of);
         return tq_cli_fail("export", &err);
     }

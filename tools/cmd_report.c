@@ -24,6 +24,8 @@ static void report_usage(FILE *f)
                "  --leaks     list the sites whose blocks were never freed (live when the trace ends), by bytes,\n"
                "              with block counts; a trace without an exit record says it was cut. Needs --stacks\n"
                "              (not --aggregate); lists --top N sites                    [Default: off, N 10]\n"
+               "  --python-only  with --top/--leaks/--temporary: only the Python frames of each stack (a CPython\n"
+               "              3.11 process recorded with --stacks); native frames are folded away\n"
                "  --temporary list the sites of temporary allocations: blocks freed with no other allocation in\n"
                "              between (heaptrack's definition). Needs --stacks (not --aggregate) [Default: off]\n"
                "  -h, --help  show this help\n");
@@ -119,6 +121,7 @@ static json_t *tree_json(const struct tq_trace_summary *s, int n)
 
 struct report_sections {
     int top, leaks, temporary; /* top: sites per list (0: no --top); leaks, temporary: flags */
+    int python_only;           /* fold native frames away */
 };
 
 static int sites_per_list(const struct report_sections *o)
@@ -163,6 +166,7 @@ int cmd_report(int argc, char **argv)
                                          {"top", required_argument, NULL, 't'},
                                          {"leaks", no_argument, NULL, 'l'},
                                          {"temporary", no_argument, NULL, 'T'},
+                                         {"python-only", no_argument, NULL, 'P'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     struct report_sections sec = {0};
@@ -181,6 +185,8 @@ int cmd_report(int argc, char **argv)
             sec.leaks = 1;
         } else if (c == 'T') {
             sec.temporary = 1;
+        } else if (c == 'P') {
+            sec.python_only = 1;
         } else if (c == 'h') {
             report_usage(stdout);
             return TQ_EXIT_OK;
@@ -201,10 +207,12 @@ int cmd_report(int argc, char **argv)
     }
     sec.top = top;
     int rc = TQ_EXIT_OK, want_sites = top || sec.leaks || sec.temporary;
+    if (sec.python_only && !want_sites)
+        rc = tq_cli_usage_error("report", "--python-only goes with --top, --leaks or --temporary");
     for (int i = 0; i < n && rc == TQ_EXIT_OK; i++) {
         struct tq_err err = {0};
         if (tq_trace_summarize(argv[optind + i], &s[i], &err) ||
-            (want_sites && tq_sites_load(argv[optind + i], &sites[i], &err)))
+            (want_sites && tq_sites_load_opts(argv[optind + i], sec.python_only, &sites[i], &err)))
             rc = tq_cli_fail("report", &err);
         else if ((sec.leaks || sec.temporary) && sites[i].aggregated)
             rc = tq_cli_usage_error("report", "%s was recorded with --aggregate, which keeps no events: --leaks and "

@@ -561,3 +561,35 @@ struct tq_agg_entry tq_rec_aggregate_entry(const struct tq_rec_aggregate *a, uin
     e.peak_bytes = get_u64(&r);
     return e;
 }
+
+/* ---- PYCODE ---- */
+
+size_t tq_rec_put_pycode(uint8_t *buf, size_t cap, const struct tq_rec_pycode *c)
+{
+    struct put w = {buf, cap, 0, 0};
+    size_t at = rec_open(&w, TQ_REC_PYCODE);
+    put_u32(&w, c->id);
+    put_u32(&w, c->python);
+    put_u32(&w, (uint32_t)c->first_line);
+    put_u32(&w, c->file_len);
+    put_bytes(&w, c->file, c->file_len);
+    put_u32(&w, c->name_len);
+    put_bytes(&w, c->name, c->name_len);
+    put_u32(&w, c->linetable_len);
+    put_bytes(&w, c->linetable, c->linetable_len);
+    return rec_close(&w, at);
+}
+
+int tq_rec_get_pycode(const struct tq_rec *rec, struct tq_rec_pycode *out)
+{
+    struct get r = rec_reader(rec);
+    out->id = get_u32(&r);
+    out->python = get_u32(&r);
+    out->first_line = (int32_t)get_u32(&r);
+    out->file = get_str(&r, &out->file_len);
+    out->name = get_str(&r, &out->name_len);
+    out->linetable = (const uint8_t *)get_str(&r, &out->linetable_len);
+    if (r.bad)
+        return -1;
+    return 0;
+}

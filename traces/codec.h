@@ -11,7 +11,7 @@
 #define TQ_TRACE_PREAMBLE_MAGIC "TQTRACE" /* 7 chars + NUL = 8 bytes */
 #define TQ_TRACE_PREAMBLE_SIZE 24u        /* 8 (skippable frame header) + 16 (preamble) */
 #define TQ_TRACE_VERSION_MAJOR 1u         /* readers refuse another major */
-#define TQ_TRACE_VERSION_MINOR 1u         /* readers accept any minor (fields are only appended) */
+#define TQ_TRACE_VERSION_MINOR 3u         /* readers accept any minor (fields are only appended) */
 
 #define TQ_REC_HEADER_SIZE 8u             /* u16 type, u16 reserved, u32 payload length */
 #define TQ_REC_MAX_PAYLOAD (16u << 20)    /* a reader rejects longer records as corrupt */
@@ -28,6 +28,7 @@ enum tq_rec_type {
     TQ_REC_STACK = 7,   /* one interned call stack: id -> instruction pointers */
     TQ_REC_MODULE = 8,  /* one mapping of /proc/self/maps (module map for offline symbolization) */
     TQ_REC_AGGREGATE = 9, /* per-stack allocation totals (record --aggregate), cumulative; minor version 1 */
+    TQ_REC_PYCODE = 11,   /* one CPython code object named by Python frames in stacks; minor version 3 */
 };
 
 /* Interposed functions, in the order of the CALLS record's counters. Append only: indices are on disk. */
@@ -144,6 +145,25 @@ struct tq_rec_module {
     uint32_t path_len;
 };
 
+/* A Python frame inside a STACK record's ips (FORMAT.md PYCODE): the top four bits set (no user-space address has
+ * them), the PYCODE id in bits 24..59, the instruction's index in the code object's bytecode in bits 0..23. */
+#define TQ_PYFRAME_TAG (0xFull << 60)
+#define TQ_PYFRAME(code_id, instr) (TQ_PYFRAME_TAG | ((uint64_t)(code_id) << 24) | ((uint64_t)(instr) & 0xFFFFFFu))
+#define TQ_IS_PYFRAME(ip) (((ip) & TQ_PYFRAME_TAG) == TQ_PYFRAME_TAG)
+#define TQ_PYFRAME_CODE(ip) ((uint32_t)(((ip) >> 24) & 0xFFFFFFFFFull))
+#define TQ_PYFRAME_INSTR(ip) ((uint32_t)((ip) & 0xFFFFFFu))
+#define TQ_PYFRAME_NOGIL (1u << 23) /* in the instruction field: the thread allocated without holding the GIL */
+
+struct tq_rec_pycode {
+    uint32_t id;          /* > 0, named by TQ_PYFRAME values; 0: an interpreter whose frames are not read */
+    uint32_t python;      /* the interpreter's version as PY_VERSION_HEX (0x030B02F0 for 3.11.2) */
+    int32_t first_line;   /* co_firstlineno */
+    const char *file, *name; /* co_filename and co_qualname, UTF-8, borrowed */
+    uint32_t file_len, name_len;
+    const uint8_t *linetable; /* co_linetable (the interpreter's location table), borrowed */
+    uint32_t linetable_len;
+};
+
 /* One entry of an AGGREGATE record: totals of one stack since the trace started (the malloc family only). */
 struct tq_agg_entry {
     uint32_t stack_id;
@@ -178,6 +198,9 @@ size_t tq_rec_put_stack(uint8_t *buf, size_t cap, uint32_t id, const uint64_t *i
 /* MODULE; path is NUL-terminated. */
 size_t tq_rec_put_module(uint8_t *buf, size_t cap, const struct tq_rec_module *m, const char *path);
 
+/* PYCODE of c (its borrowed strings and table included). */
+size_t tq_rec_put_pycode(uint8_t *buf, size_t cap, const struct tq_rec_pycode *c);
+
 /* AGGREGATE holding e[0..n), whose peak_bytes are those at heap_peak bytes, at peak_t_ns. */
 size_t tq_rec_put_aggregate(uint8_t *buf, size_t cap, uint64_t heap_peak, uint64_t peak_t_ns,
                             const struct tq_agg_entry *e, uint32_t n);
@@ -201,6 +224,7 @@ int tq_rec_get_stack(const struct tq_rec *r, struct tq_rec_stack *out);
 uint64_t tq_rec_stack_ip(const struct tq_rec_stack *s, uint32_t i);
 int tq_rec_get_module(const struct tq_rec *r, struct tq_rec_module *out);
 int tq_rec_get_aggregate(const struct tq_rec *r, struct tq_rec_aggregate *out);
+int tq_rec_get_pycode(const struct tq_rec *r, struct tq_rec_pycode *out);
 /* Entry i (< count) of a decoded AGGREGATE. Can't fail for i < count. */
 struct tq_agg_entry tq_rec_aggregate_entry(const struct tq_rec_aggregate *a, uint32_t i);
 
