@@ -58,7 +58,7 @@ SHIM_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra $(WERROR) -fPIC -pthread -fvisibil
               -ftls-model=initial-exec -DTQ_SHIM -MMD -MP
 
 $(BUILD)/libtraceq.so: $(SHIM_OBJ)
-	$(CC) -shared -o $@ $^ -lzstd -lunwind -ldl -pthread
+	$(CC) -shared -o $@ $^ -lzstd -lunwind -ldl -lm -pthread
 
 $(BUILD)/libtqcore.a: $(CORE_OBJ)
 	@rm -f $@

@@ -70,7 +70,8 @@ static void put_process(int forked)
 {
     struct tq_rec_process p = {.pid = (uint32_t)tq_sess.pid, .ppid = (uint32_t)getppid(),
                                .interval_us = tq_sess.set.interval_ms * 1000u, .page_size = (uint32_t)tq_sess.page,
-                               .flags = (forked ? TQ_PROC_FORKED : 0) | (tq_stacks_on ? TQ_PROC_STACKS : 0)};
+                               .flags = (forked ? TQ_PROC_FORKED : 0) | (tq_stacks_on ? TQ_PROC_STACKS : 0),
+                               .sample_bytes = tq_stacks_on && !tq_sess.set.aggregate ? tq_sess.set.sample_bytes : 0};
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     p.start_unix_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -354,7 +355,7 @@ static void __attribute__((constructor)) tq_session_init(int argc, char **argv, 
     }
     tq_counters_register_thread();
     if (tq_sess.set.stacks)
-        tq_stacks_init(tq_sess.set.aggregate);
+        tq_stacks_init(tq_sess.set.aggregate, tq_sess.set.sample_bytes);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     session_start(0);
     tq_session_register_exit(); /* a fallback: __libc_start_main's hook registers again, earlier in the order */

@@ -104,8 +104,9 @@ static inline int tq_stacks_unwinder_call(const void *ret)
  * released), size the requested bytes, old_addr the old block of realloc/mremap. with_stack: unwind the caller
  * (allocations) or not (frees). Can't fail (an event that cannot be recorded is dropped). */
 void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void *old_addr, int with_stack);
-/* Set up (aggregate != 0: per-stack totals instead of events). Called once from the constructor. Can't fail. */
-void tq_stacks_init(int aggregate);
+/* Set up (aggregate != 0: per-stack totals instead of events; sample_bytes != 0: record one heap allocation per
+ * that many bytes on average, chosen by a Poisson process over bytes). Called once from the constructor. */
+void tq_stacks_init(int aggregate, unsigned long sample_bytes);
 /* Write the module map (at trace start). Session lock held. Can't fail. */
 void tq_stacks_start_locked(void);
 /* Hand every thread's buffered events (or the changed aggregates) to the writer; a new module snapshot first if

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <link.h>
+#include <math.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -51,6 +52,9 @@ struct evbuf {
 
 int tq_stacks_on;
 static int agg_mode;
+static double sample_mean;            /* record --sample-bytes: mean bytes between recorded allocations; 0 = all */
+static __thread int64_t sample_left;  /* bytes until this thread's next recorded allocation */
+static __thread uint64_t sample_rng;  /* xorshift64* state, seeded per thread */
 static __thread struct evbuf *my_buf;
 static struct evbuf *_Atomic registry;
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -349,11 +353,55 @@ static struct evbuf *buf_get(void)
     return b;
 }
 
+/* ---- byte sampling (record --sample-bytes; FORMAT.md PROCESS) ---- */
+
+static int is_heap_alloc(unsigned k)
+{
+    return k == TQ_CALL_MALLOC || k == TQ_CALL_CALLOC || k == TQ_CALL_REALLOC || k == TQ_CALL_REALLOCARRAY ||
+           k == TQ_CALL_POSIX_MEMALIGN || k == TQ_CALL_ALIGNED_ALLOC || k == TQ_CALL_MEMALIGN ||
+           k == TQ_CALL_VALLOC || k == TQ_CALL_PVALLOC;
+}
+
+/* Bytes to the next sample point: exponential with mean sample_mean (points of a Poisson process over bytes). */
+static int64_t sample_gap(void)
+{
+    if (!sample_rng)
+        sample_rng = ((uint64_t)syscall(SYS_gettid) * 0x9E3779B97F4A7C15ull) ^ (uint64_t)(uintptr_t)&sample_rng;
+    sample_rng ^= sample_rng >> 12;
+    sample_rng ^= sample_rng << 25;
+    sample_rng ^= sample_rng >> 27;
+    double u = (double)((sample_rng * 0x2545F4914F6CDD1Dull) >> 11) * 0x1.0p-53; /* [0, 1) */
+    double gap = -sample_mean * log1p(-u);
+    return gap < 1 ? 1 : gap > 9.0e18 ? INT64_MAX : (int64_t)gap;
+}
+
+/* Whether an allocation of size bytes holds a sample point: probability 1 - exp(-size / sample_mean). */
+static int take_sample(uint64_t size)
+{
+    if (sample_left == 0)
+        sample_left = sample_gap();
+    sample_left -= size > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)size;
+    if (sample_left > 0)
+        return 0;
+    while (sample_left <= 0) /* every point inside this allocation is used up by it */
+        sample_left += sample_gap();
+    return 1;
+}
+
 void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void *old_addr, int with_stack)
 {
     struct tq_thread *t = &tq_self;
     if (!tq_sess.active || tq_sess.finished)
         return;
+    if (sample_mean > 0 && is_heap_alloc(kind) && !take_sample(size)) {
+        if (!old_addr)
+            return; /* not recorded, and nothing to release */
+        kind = TQ_CALL_FREE; /* an unrecorded realloc still releases its old block (which may have been recorded) */
+        addr = old_addr;
+        size = 0;
+        old_addr = NULL;
+        with_stack = 0;
+    }
     t->guard++; /* unwinding may allocate or map: none of that is the program's */
     struct evbuf *b = my_buf ? my_buf : buf_get();
     if (!b)
@@ -470,8 +518,9 @@ static void code_range_of(uintptr_t me, uintptr_t *lo, uintptr_t *hi)
     *hi = r.hi;
 }
 
-void tq_stacks_init(int aggregate)
+void tq_stacks_init(int aggregate, unsigned long sample_bytes)
 {
+    sample_mean = aggregate ? 0 : (double)sample_bytes; /* --aggregate keeps exact totals */
     code_range_of((uintptr_t)&tq_stacks_init, &self_lo, &self_hi);
     /* libunwind maps its per-thread trace cache itself (no hook sees it) but unmaps it with munmap from a thread
      * exit destructor, outside the guard: knowing its code lets the munmap hook leave that out of the program's

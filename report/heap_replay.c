@@ -4,6 +4,7 @@
 #include "../common/alloc.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@ struct site {
     struct tq_heap_site pub;
     uint64_t live;        /* bytes held now, during a pass */
     uint64_t live_blocks; /* blocks held now, during a pass */
+    double est_calls, var_alloc, var_live, est_live_blocks; /* sampled traces: estimates and their variances */
 };
 
 struct tq_heap_replay {
@@ -31,6 +33,7 @@ struct tq_heap_replay {
     bool second; /* second pass: stop after event number peak_event */
     bool aggregated; /* AGGREGATE records seen (record --aggregate) */
     bool ended;      /* an END record was seen */
+    uint64_t sample_bytes; /* PROCESS.sample_bytes: 0 = every allocation recorded */
     uint64_t last_alloc; /* address of the latest allocation while no free followed it (0: none), first pass */
 };
 
@@ -62,6 +65,15 @@ static bool is_alloc(unsigned k)
            k == TQ_CALL_MEMALIGN || k == TQ_CALL_VALLOC || k == TQ_CALL_PVALLOC;
 }
 
+/* What a recorded allocation of s bytes stands for (FORMAT.md PROCESS): s itself when every allocation is recorded,
+ * else s / P(recorded) = s / (1 - exp(-s / sample_bytes)), the Horvitz-Thompson weight that keeps sums unbiased. */
+static double weight_of(const struct tq_heap_replay *r, uint64_t s)
+{
+    if (!r->sample_bytes || !s)
+        return (double)s;
+    return (double)s / -expm1(-(double)s / (double)r->sample_bytes);
+}
+
 static void release(struct tq_heap_replay *r, uint64_t addr)
 {
     uint64_t size;
@@ -69,6 +81,11 @@ static void release(struct tq_heap_replay *r, uint64_t addr)
     bool temporary = !r->second && addr && addr == r->last_alloc;
     r->last_alloc = 0; /* any free ends the "nothing allocated in between" window, as heaptrack's does */
     if (tq_live_map_take(r->live, addr, &size, &stack) && stack < r->nsites) {
+        double w = weight_of(r, size);
+        struct site *s = &r->sites[stack];
+        s->var_live -= w * w - w * (double)size;
+        s->est_live_blocks -= size ? w / (double)size : 1;
+        size = (uint64_t)llround(w);
         r->sites[stack].live -= size;
         r->sites[stack].live_blocks--;
         r->total_live -= size;
@@ -85,14 +102,20 @@ static tq_status acquire(struct tq_heap_replay *r, const struct tq_event *ev, st
     TQ_TRY(site_of(r, ev->stack_id, &s, err));
     if (!tq_live_map_put(r->live, ev->addr, ev->size, ev->stack_id))
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for live blocks");
+    double w = weight_of(r, ev->size);
+    uint64_t bytes = (uint64_t)llround(w);
     if (!r->second) {
-        s->pub.allocated_bytes += ev->size;
+        s->pub.allocated_bytes += bytes;
         s->pub.calls++;
+        s->est_calls += ev->size ? w / (double)ev->size : 1;
+        s->var_alloc += w * w - w * (double)ev->size;
         r->last_alloc = ev->addr;
     }
-    s->live += ev->size;
+    s->var_live += w * w - w * (double)ev->size;
+    s->est_live_blocks += ev->size ? w / (double)ev->size : 1;
+    s->live += bytes;
     s->live_blocks++;
-    r->total_live += ev->size;
+    r->total_live += bytes;
     return TQ_OK;
 }
 
@@ -220,6 +243,13 @@ static tq_status pass(struct tq_heap_replay *r, struct tq_err *err)
             st = on_pycode(r, &rec, err);
         else if (rec.type == TQ_REC_END)
             r->ended = true;
+        else if (rec.type == TQ_REC_PROCESS && !r->second) {
+            struct tq_rec_process p;
+            if (tq_rec_get_process(&rec, &p))
+                st = tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt PROCESS record", r->path);
+            else
+                r->sample_bytes = p.sample_bytes;
+        }
         if (st)
             break;
     }
@@ -233,15 +263,19 @@ static tq_status replay_to_peak(struct tq_heap_replay *r, struct tq_err *err)
     tq_live_map_free(r->live);
     if (!(r->live = tq_live_map_new()))
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < r->nsites; i++)
+    for (size_t i = 0; i < r->nsites; i++) {
         r->sites[i].live = r->sites[i].live_blocks = 0;
+        r->sites[i].var_live = r->sites[i].est_live_blocks = 0;
+    }
     r->total_live = 0;
     r->event = 0;
     r->second = true;
     if (r->peak_event > 0)
         TQ_TRY(pass(r, err));
-    for (size_t i = 0; i < r->nsites; i++)
+    for (size_t i = 0; i < r->nsites; i++) {
         r->sites[i].pub.peak_bytes = r->sites[i].live;
+        r->sites[i].pub.peak_err = sqrt(fmax(r->sites[i].var_live, 0));
+    }
     return TQ_OK;
 }
 
@@ -291,8 +325,13 @@ tq_status tq_heap_replay_run_opts(const char *path, bool python_only, struct tq_
                      path);
     if (!st && !r->aggregated) { /* what the first pass left live is what the program never freed */
         for (size_t i = 0; i < r->nsites; i++) {
-            r->sites[i].pub.leaked_bytes = r->sites[i].live;
-            r->sites[i].pub.leaked_blocks = r->sites[i].live_blocks;
+            struct site *s = &r->sites[i];
+            s->pub.leaked_bytes = s->live;
+            s->pub.leaked_blocks = r->sample_bytes ? (uint64_t)llround(fmax(s->est_live_blocks, 0)) : s->live_blocks;
+            s->pub.leaked_err = sqrt(fmax(s->var_live, 0));
+            s->pub.allocated_err = sqrt(fmax(s->var_alloc, 0));
+            if (r->sample_bytes)
+                s->pub.calls = (uint64_t)llround(s->est_calls);
         }
         st = replay_to_peak(r, err); /* --aggregate traces carry their peak figures */
     }
@@ -400,6 +439,11 @@ bool tq_heap_replay_lookup(struct tq_heap_replay *r, const struct tq_heap_site *
         return true;
     }
     return tq_symbolizer_lookup(r->sym, i == 0 ? s->ips[i] : s->ips[i] - 1, out);
+}
+
+uint64_t tq_heap_replay_sample_bytes(const struct tq_heap_replay *r)
+{
+    return r->sample_bytes;
 }
 
 bool tq_heap_replay_ended(const struct tq_heap_replay *r)

@@ -23,6 +23,7 @@ struct tq_heap_site {
     uint64_t leaked_blocks;
     uint64_t temporary_calls; /* allocations freed with no other allocation in between (as heaptrack counts) */
     uint64_t temporary_bytes;
+    double allocated_err, peak_err, leaked_err; /* standard errors of the estimates of a sampled trace, else 0 */
 };
 
 struct tq_heap_replay; /* opaque */
@@ -68,6 +69,10 @@ bool tq_heap_replay_is_python(const struct tq_heap_site *s, uint32_t i);
 
 /* The PY_VERSION_HEX of a CPython whose frames the shim could not read (only 3.11 is), else 0. Can't fail. */
 uint32_t tq_heap_replay_python_unsupported(const struct tq_heap_replay *r);
+
+/* record --sample-bytes: the mean bytes between recorded allocations (figures are then unbiased estimates:
+ * each recorded allocation stands for s / (1 - exp(-s / N)) bytes), else 0. Can't fail. */
+uint64_t tq_heap_replay_sample_bytes(const struct tq_heap_replay *r);
 
 /* True when the trace has its END record (the process exited or called exec): the sites' leaked figures are then
  * what was never freed; without it (a killed process, a cut trace) they are what was live at the last flush. */

@@ -28,6 +28,10 @@ static void print_rows(FILE *out, const struct tq_sites *s, int n, enum tq_site_
                     tq_format_bytes(x->temporary_bytes, a, sizeof a));
         else
             fprintf(out, "  %12s  ", tq_format_bytes(fig, a, sizeof a));
+        double e = order == TQ_SITES_BY_PEAK ? x->peak_err : order == TQ_SITES_BY_ALLOCATED ? x->allocated_err
+                   : order == TQ_SITES_BY_LEAKED ? x->leaked_err : 0;
+        if (s->sample_bytes && e > 0)
+            fprintf(out, "+- %s  ", tq_format_bytes((uint64_t)e, a, sizeof a));
         fprintf(out, "%s", x->key);
         if (*x->module)
             fprintf(out, "  [%s]", x->module);
@@ -43,6 +47,9 @@ void tq_report_top_print(FILE *out, struct tq_sites *s, int n)
     if (s->python_unsupported)
         fprintf(out, "note: CPython %u.%u: Python frames were not recorded (traceq reads CPython 3.11's)\n",
                 s->python_unsupported >> 24, (s->python_unsupported >> 16) & 255);
+    if (s->sample_bytes)
+        fprintf(out, "sampled: one allocation per %s on average; figures are estimates, +- one standard error\n",
+                tq_format_bytes(s->sample_bytes, a, sizeof a));
     tq_sites_sort(s, TQ_SITES_BY_PEAK);
     fprintf(out, "top %d sites by heap held at the peak (%s at %.3f s%s):\n", n,
             tq_format_bytes(s->peak, a, sizeof a), s->peak_t_ns / 1e9,
@@ -99,6 +106,12 @@ static json_t *rows_json(struct tq_sites *s, int n, enum tq_site_order order)
                                              "leaked_blocks", (json_int_t)x->leaked_blocks, "temporary_calls",
                                              (json_int_t)x->temporary, "temporary_bytes",
                                              (json_int_t)x->temporary_bytes));
+        if (s->sample_bytes) {
+            json_t *row = json_array_get(arr, json_array_size(arr) - 1);
+            json_object_set_new(row, "peak_bytes_err", json_real(x->peak_err));
+            json_object_set_new(row, "allocated_bytes_err", json_real(x->allocated_err));
+            json_object_set_new(row, "leaked_bytes_err", json_real(x->leaked_err));
+        }
     }
     return arr;
 }
@@ -123,9 +136,10 @@ json_t *tq_report_temporary_json(struct tq_sites *s, int n)
 
 json_t *tq_report_top_json(struct tq_sites *s, int n)
 {
-    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:b}", "peak_bytes", (json_int_t)s->peak, "peak_t_ns",
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:b, s:I}", "peak_bytes", (json_int_t)s->peak, "peak_t_ns",
                           (json_int_t)s->peak_t_ns, "allocated_bytes", (json_int_t)s->allocated, "calls",
-                          (json_int_t)s->calls, "aggregated", s->aggregated);
+                          (json_int_t)s->calls, "aggregated", s->aggregated, "sample_bytes",
+                          (json_int_t)s->sample_bytes);
     if (!o)
         return NULL;
     json_object_set_new(o, "peak", rows_json(s, n, TQ_SITES_BY_PEAK));

@@ -4,6 +4,7 @@
 #include "../common/alloc.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +69,8 @@ static tq_status collect(struct tq_heap_replay *r, struct tq_sites *out, struct 
                                 .callers = hs->depth ? callers_of(r, hs, at) : tq_strdup(""), .peak = hs->peak_bytes,
                                 .allocated = hs->allocated_bytes, .calls = hs->calls, .leaked = hs->leaked_bytes,
                                 .leaked_blocks = hs->leaked_blocks, .temporary = hs->temporary_calls,
-                                .temporary_bytes = hs->temporary_bytes};
+                                .temporary_bytes = hs->temporary_bytes, .allocated_err = hs->allocated_err,
+                                .peak_err = hs->peak_err, .leaked_err = hs->leaked_err};
         best[k] = hs->peak_bytes ? hs->peak_bytes : hs->allocated_bytes;
         out->n = ++k;
         out->allocated += hs->allocated_bytes;
@@ -109,6 +111,10 @@ static tq_status collect(struct tq_heap_replay *r, struct tq_sites *out, struct 
             d->leaked_blocks += pv[i].s.leaked_blocks;
             d->temporary += pv[i].s.temporary;
             d->temporary_bytes += pv[i].s.temporary_bytes;
+            /* independent stacks: variances add */
+            d->allocated_err = hypot(d->allocated_err, pv[i].s.allocated_err);
+            d->peak_err = hypot(d->peak_err, pv[i].s.peak_err);
+            d->leaked_err = hypot(d->leaked_err, pv[i].s.leaked_err);
             if (pv[i].w > wj) {
                 free(d->callers);
                 d->callers = pv[i].s.callers;
@@ -145,6 +151,7 @@ tq_status tq_sites_load_opts(const char *path, bool python_only, struct tq_sites
     out->peak_t_ns = tq_heap_replay_peak_t_ns(r);
     out->aggregated = tq_heap_replay_aggregated(r);
     out->ended = tq_heap_replay_ended(r);
+    out->sample_bytes = tq_heap_replay_sample_bytes(r);
     out->python_unsupported = tq_heap_replay_python_unsupported(r);
     tq_status st = collect(r, out, err);
     tq_heap_replay_free(r);

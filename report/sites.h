@@ -21,6 +21,7 @@ struct tq_site {
     uint64_t leaked, leaked_blocks; /* heap bytes and blocks still live when the trace ends */
     uint64_t temporary;             /* allocations freed with no other allocation in between */
     uint64_t temporary_bytes;
+    double allocated_err, peak_err, leaked_err; /* standard errors when the trace was sampled, else 0 */
 };
 
 struct tq_sites {
@@ -31,6 +32,7 @@ struct tq_sites {
     uint64_t leaked, leaked_blocks, temporary, temporary_bytes; /* totals over all sites */
     bool aggregated;           /* recorded with --aggregate: the figures were kept by the shim (no leaks/temporary) */
     bool ended;                /* the trace has its END record: leaked = never freed before exit or exec */
+    uint64_t sample_bytes;     /* record --sample-bytes of the trace (figures are estimates), else 0 */
     uint32_t python_unsupported; /* PY_VERSION_HEX of a CPython whose frames were not recorded, else 0 */
 };
 

@@ -34,6 +34,9 @@ static void record_usage(FILE *f)
             "                         diff, export --format folded)                   [Default: off]\n"
             "      --aggregate        with stacks, keep per-stack totals in the process and write them\n"
             "                         with each flush instead of every event (long runs) [Default: off]\n"
+            "      --sample-bytes N   with stacks, record one heap allocation per N bytes on average (K, M, G:\n"
+            "                         powers of 1024), chosen by a Poisson process over bytes; reports\n"
+            "                         weigh them into unbiased estimates with errors    [Default: every one]\n"
             "  -c, --config FILE      read this traceq.toml                            [Default: see above]\n"
             "  -q, --quiet            do not list the trace files                      [Default: list them]\n"
             "  -v, --verbose          the shim says what it does on stderr             [Default: off]\n"
@@ -41,7 +44,7 @@ static void record_usage(FILE *f)
 }
 
 struct record_opts {
-    const char *config, *out, *interval, *flush;
+    const char *config, *out, *interval, *flush, *sample;
     int no_follow, verbose, quiet, stacks, aggregate;
 };
 
@@ -75,6 +78,7 @@ static int parse_opts(int argc, char **argv, struct record_opts *o)
         {"config", required_argument, NULL, 'c'},     {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},          {"help", no_argument, NULL, 'h'},
         {"stacks", no_argument, NULL, 'S'},           {"aggregate", no_argument, NULL, 'A'},
+        {"sample-bytes", required_argument, NULL, 'B'},
         {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
@@ -89,6 +93,7 @@ static int parse_opts(int argc, char **argv, struct record_opts *o)
         case 'v': o->verbose = 1; break;
         case 'S': o->stacks = 1; break;
         case 'A': o->aggregate = 1; break;
+        case 'B': o->sample = optarg; break;
         case 'h': record_usage(stdout); return -1;
         default: return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
@@ -129,6 +134,15 @@ static int build_settings(const struct record_opts *o, struct tq_settings *s)
         s->stacks = 1;
     if (o->aggregate)
         s->aggregate = 1;
+    if (o->sample) {
+        if (o->aggregate)
+            return tq_cli_usage_error("record", "--sample-bytes and --aggregate do not combine (aggregate totals are "
+                                      "exact)");
+        if (tq_settings_parse_sample_bytes(o->sample, &s->sample_bytes))
+            return tq_cli_usage_error("record", "--sample-bytes takes bytes from 1 to 1T (e.g. 524288 or 512K), not "
+                                      "'%s'", o->sample);
+        s->stacks = 1;
+    }
     if (mkdir(s->output_dir, 0755) && errno != EEXIST)
         return tq_cli_usage_error("record", "cannot create output directory '%s': %s", s->output_dir,
                                   strerror(errno));

@@ -214,6 +214,10 @@ int cmd_report(int argc, char **argv)
         if (tq_trace_summarize(argv[optind + i], &s[i], &err) ||
             (want_sites && tq_sites_load_opts(argv[optind + i], sec.python_only, &sites[i], &err)))
             rc = tq_cli_fail("report", &err);
+        else if (sec.temporary && sites[i].sample_bytes)
+            rc = tq_cli_usage_error("report", "%s was recorded with --sample-bytes: whether another allocation came "
+                                    "between two events is unknown, so --temporary needs every allocation",
+                                    argv[optind + i]);
         else if ((sec.leaks || sec.temporary) && sites[i].aggregated)
             rc = tq_cli_usage_error("report", "%s was recorded with --aggregate, which keeps no events: --leaks and "
                                     "--temporary need a trace recorded with --stacks alone", argv[optind + i]);

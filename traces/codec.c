@@ -205,6 +205,7 @@ size_t tq_rec_put_process(uint8_t *buf, size_t cap, const struct tq_rec_process 
     put_str(&w, exe);
     for (int i = 0; i < argc; i++)
         put_str(&w, argv[i]);
+    put_u64(&w, p->sample_bytes); /* minor version 3 */
     return rec_close(&w, at);
 }
 
@@ -230,6 +231,7 @@ int tq_rec_get_process(const struct tq_rec *rec, struct tq_rec_process *out)
     if (r.bad)
         return -1;
     out->args_len = (uint32_t)(r.pos - start);
+    out->sample_bytes = r.len - r.pos >= 8 ? get_u64(&r) : 0; /* older traces end here */
     return 0;
 }
 

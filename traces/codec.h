@@ -74,6 +74,7 @@ struct tq_rec_process {
     uint32_t exe_len;
     const uint8_t *args;     /* argc strings, each u32 length + bytes (validated by the decoder) */
     uint32_t args_len;
+    uint64_t sample_bytes;   /* record --sample-bytes: mean bytes between recorded allocations; 0 = all (1.3) */
 };
 
 struct tq_rec_sample {

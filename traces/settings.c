@@ -85,6 +85,34 @@ static void env_path(char *field, size_t cap, const char *var, char *(*get)(cons
         strcpy(field, v);
 }
 
+/* A byte count "N", "NK", "NM" or "NG" (powers of 1024) in [1, TQ_SETTINGS_SAMPLE_MAX]; 0 when invalid. */
+static unsigned long parse_bytes(const char *v)
+{
+    size_t n = strlen(v);
+    unsigned long mult = 1;
+    char digits[24];
+    if (n && strchr("KkMmGg", v[n - 1])) {
+        char u = v[n - 1] | 0x20;
+        mult = u == 'k' ? 1ul << 10 : u == 'm' ? 1ul << 20 : 1ul << 30;
+        n--;
+    }
+    if (n == 0 || n >= sizeof digits)
+        return 0;
+    memcpy(digits, v, n);
+    digits[n] = 0;
+    long x = parse_uint(digits, 1, (long)(TQ_SETTINGS_SAMPLE_MAX / mult));
+    return x < 0 ? 0 : (unsigned long)x * mult;
+}
+
+int tq_settings_parse_sample_bytes(const char *v, unsigned long *out)
+{
+    unsigned long b = parse_bytes(v);
+    if (!b)
+        return -1;
+    *out = b;
+    return 0;
+}
+
 int tq_settings_from_env(struct tq_settings *s, char *(*get)(const char *), char *msg, size_t msgsize)
 {
     int bad = 0;
@@ -93,7 +121,10 @@ int tq_settings_from_env(struct tq_settings *s, char *(*get)(const char *), char
     env_bool(&s->follow_fork, "TRACEQ_FOLLOW_FORK", get, &bad, msg, msgsize);
     env_bool(&s->stacks, "TRACEQ_STACKS", get, &bad, msg, msgsize);
     env_bool(&s->aggregate, "TRACEQ_AGGREGATE", get, &bad, msg, msgsize);
-    if (s->aggregate)
+    const char *sb = get("TRACEQ_SAMPLE_BYTES");
+    if (sb && tq_settings_parse_sample_bytes(sb, &s->sample_bytes))
+        note(&bad, msg, msgsize, "TRACEQ_SAMPLE_BYTES", sb, "bytes 1..1T, e.g. 524288 or 512K");
+    if (s->aggregate || s->sample_bytes)
         s->stacks = 1;
     env_uint(&s->interval_ms, "TRACEQ_INTERVAL_MS", TQ_SETTINGS_INTERVAL_MAX, get, &bad, msg, msgsize);
     env_uint(&s->flush_ms, "TRACEQ_FLUSH_MS", TQ_SETTINGS_FLUSH_MAX, get, &bad, msg, msgsize);
@@ -106,7 +137,8 @@ int tq_settings_from_env(struct tq_settings *s, char *(*get)(const char *), char
 
 int tq_settings_to_env(const struct tq_settings *s, int (*set)(const char *name, const char *value))
 {
-    char a[16], b[16];
+    char a[16], b[16], c[24];
+    snprintf(c, sizeof c, "%lu", s->sample_bytes);
     snprintf(a, sizeof a, "%u", s->interval_ms);
     snprintf(b, sizeof b, "%u", s->flush_ms);
     int rc;
@@ -114,7 +146,8 @@ int tq_settings_to_env(const struct tq_settings *s, int (*set)(const char *name,
         (rc = set("TRACEQ_INTERVAL_MS", a)) || (rc = set("TRACEQ_FLUSH_MS", b)) ||
         (rc = set("TRACEQ_VERBOSE", s->verbose ? "1" : "0")) ||
         (rc = set("TRACEQ_FOLLOW_FORK", s->follow_fork ? "1" : "0")) ||
-        (rc = set("TRACEQ_STACKS", s->stacks ? "1" : "0")) || (rc = set("TRACEQ_AGGREGATE", s->aggregate ? "1" : "0")))
+        (rc = set("TRACEQ_STACKS", s->stacks ? "1" : "0")) || (rc = set("TRACEQ_AGGREGATE", s->aggregate ? "1" : "0")) ||
+        (s->sample_bytes && (rc = set("TRACEQ_SAMPLE_BYTES", c))))
         return rc;
     return s->manifest[0] ? set("TRACEQ_MANIFEST", s->manifest) : 0;
 }

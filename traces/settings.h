@@ -15,7 +15,11 @@ struct tq_settings {
     char manifest[2048];    /* TRACEQ_MANIFEST, default "" (set by `traceq record`) */
     int stacks;             /* TRACEQ_STACKS, default 0: per-allocation events with call stacks */
     int aggregate;          /* TRACEQ_AGGREGATE, default 0: per-stack totals instead of events (implies stacks) */
+    unsigned long sample_bytes; /* TRACEQ_SAMPLE_BYTES, default 0 (every allocation): with stacks, record one
+                                 * allocation per this many bytes on average (implies stacks) */
 };
+
+#define TQ_SETTINGS_SAMPLE_MAX (1ul << 40)
 
 #define TQ_SETTINGS_INTERVAL_MAX 60000u
 #define TQ_SETTINGS_FLUSH_MAX 100u
@@ -27,6 +31,10 @@ void tq_settings_defaults(struct tq_settings *s);
  * A bad value leaves its field unchanged; the first problem is described in msg[msgsize] and -1 returned,
  * after all other variables were applied. Returns 0 when every value was valid. Allocates nothing. */
 int tq_settings_from_env(struct tq_settings *s, char *(*get)(const char *), char *msg, size_t msgsize);
+
+/* Parse a TRACEQ_SAMPLE_BYTES value ("524288", "512K", "1M"; 1..TQ_SETTINGS_SAMPLE_MAX). Returns 0 with *out
+ * set, or -1. Allocates nothing. */
+int tq_settings_parse_sample_bytes(const char *v, unsigned long *out);
 
 /* Parse a boolean ("1/0, true/false, yes/no, on/off", any case). Returns 0/1, or -1 when it is none of them. */
 int tq_settings_parse_bool(const char *v);
