@@ -8,14 +8,14 @@ OPT     ?= -O2
 WERROR  ?= -Werror
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=gnu11 -Wall -Wextra $(WERROR) -fPIC -pthread -DTQ_VERSION='"$(VERSION)"' -MMD -MP
-PKGS    := libzstd gsl fftw3 fftw3f jansson inih cairo libunwind
+PKGS    := libzstd gsl fftw3 fftw3f jansson inih cairo libunwind libxxhash
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LIBS    := $(PKG_LIBS) -lsegyio -lfftw3_threads -lfftw3f_threads -ldw -lelf -lm -ldl -pthread
 
 # Debian packages the build, tests, demo and benchmarks use; `make deps` installs the missing ones.
 DEB_PKGS := build-essential pkg-config libunwind-dev libzstd-dev zstd libgsl-dev libfftw3-dev libcriterion-dev \
-            libsegyio-dev python3-segyio libjansson-dev libinih-dev libcairo2-dev libdw-dev \
+            libsegyio-dev python3-segyio libjansson-dev libinih-dev libcairo2-dev libdw-dev libxxhash-dev \
             python3-scipy python3-numpy valgrind heaptrack sqlite3 clang libopenmpi-dev openmpi-bin \
             bc git xz-utils time
 # What only `make bench` needs: real Dask, the peer of the chunking experiment (experiment/dask_peer.py).

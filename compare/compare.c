@@ -77,11 +77,11 @@ static tq_status run_bare(const struct tq_compare_opts *o, char *const argv[], c
     char log[4200];
     for (int i = 0; i < o->runs; i++) {
         snprintf(log, sizeof log, "%s/bare.%d.log", workdir, i);
-        struct tq_spawn_opts so = {.argv = argv, .log_path = log};
-        struct tq_spawn_result r;
-        TQ_TRY(tq_spawn_run(&so, &r, err));
+        struct tq_proc_spec so = {.argv = argv, .log_path = log, .null_stdin = 1};
+        struct tq_proc_result r;
+        TQ_TRY(tq_proc_run(&so, 0, NULL, NULL, &r, err));
         walls[i] = r.wall_s;
-        c->bare_exit_status = r.status;
+        c->bare_exit_status = r.code;
     }
     c->bare_wall_s = median(walls, o->runs);
     return TQ_OK;

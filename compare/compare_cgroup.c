@@ -23,17 +23,17 @@ tq_status tq_backend_cgroup(const struct backend_ctx *ctx, struct backend_sample
     if (!st) {
         snprintf(procs, sizeof procs, "%s/cgroup.procs", tq_cg_path(cg));
         snprintf(log, sizeof log, "%s/cgroup.%d.log", ctx->workdir, ctx->run);
-        struct tq_spawn_opts o = {.argv = ctx->argv, .log_path = log, .cgroup_procs = procs};
-        struct tq_spawn_result r;
+        struct tq_proc_spec o = {.argv = ctx->argv, .log_path = log, .null_stdin = 1, .cgroup_procs = procs};
+        struct tq_proc_result r;
         struct tq_cg_stats stats;
-        st = tq_spawn_run(&o, &r, err);
+        st = tq_proc_run(&o, 0, NULL, NULL, &r, err);
         if (!st)
             st = tq_cg_read(cg, &stats, err);
         if (!st && stats.peak == 0)
             snprintf(note, nsize, "this kernel keeps no cgroup memory peak (memory.peak needs Linux 5.19)");
         s->peak = st ? 0 : stats.peak;
         s->wall_s = r.wall_s;
-        s->exit_status = r.status;
+        s->exit_status = r.code;
     }
     tq_cg_free(cg);
     tq_cg_root_free(root);

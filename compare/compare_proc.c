@@ -74,12 +74,11 @@ tq_status tq_backend_statm(const struct backend_ctx *ctx, struct backend_sample 
     char log[4200];
     snprintf(log, sizeof log, "%s/statm.%d.log", ctx->workdir, ctx->run);
     struct statm_ctx c = {s, TQ_OK, err};
-    struct tq_spawn_opts o = {.argv = ctx->argv, .log_path = log, .poll_s = ctx->interval_s, .poll = statm_poll,
-                              .ctx = &c};
-    struct tq_spawn_result r;
-    TQ_TRY(tq_spawn_run(&o, &r, err));
+    struct tq_proc_spec o = {.argv = ctx->argv, .log_path = log, .null_stdin = 1};
+    struct tq_proc_result r;
+    TQ_TRY(tq_proc_run(&o, ctx->interval_s, statm_poll, &c, &r, err));
     s->wall_s = r.wall_s;
-    s->exit_status = r.status;
+    s->exit_status = r.code;
     return c.st;
 }
 
@@ -90,12 +89,12 @@ tq_status tq_backend_hwm(const struct backend_ctx *ctx, struct backend_sample *s
     (void)nsize;
     char log[4200];
     snprintf(log, sizeof log, "%s/hwm.%d.log", ctx->workdir, ctx->run);
-    struct tq_spawn_opts o = {.argv = ctx->argv, .log_path = log};
-    struct tq_spawn_result r;
-    TQ_TRY(tq_spawn_run(&o, &r, err));
+    struct tq_proc_spec o = {.argv = ctx->argv, .log_path = log, .null_stdin = 1};
+    struct tq_proc_result r;
+    TQ_TRY(tq_proc_run(&o, 0, NULL, NULL, &r, err));
     /* ru_maxrss is the child's VmHWM in KiB, kept by the kernel after the process is gone. */
     s->peak = (uint64_t)r.ru.ru_maxrss * 1024u;
     s->wall_s = r.wall_s;
-    s->exit_status = r.status;
+    s->exit_status = r.code;
     return TQ_OK;
 }

@@ -16,10 +16,10 @@
 static bool have_record(const char *traceq)
 {
     char *argv[] = {(char *)traceq, "record", "--help", NULL};
-    struct tq_spawn_opts o = {.argv = argv};
-    struct tq_spawn_result r;
+    struct tq_proc_spec o = {.argv = argv, .log_path = "/dev/null", .null_stdin = 1};
+    struct tq_proc_result r;
     struct tq_err err;
-    return tq_spawn_run(&o, &r, &err) == TQ_OK && r.status == 0;
+    return tq_proc_run(&o, 0, NULL, NULL, &r, &err) == TQ_OK && r.code == 0;
 }
 
 /* The timeline of heap + mmap bytes the program held, and its largest sampled value. */
@@ -81,12 +81,12 @@ tq_status tq_backend_shim(const struct backend_ctx *ctx, struct backend_sample *
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     v[0] = (char *)ctx->traceq, v[1] = "record", v[2] = "-o", v[3] = dir, v[4] = "--";
     memcpy(v + 5, ctx->argv, n * sizeof *v);
-    struct tq_spawn_opts o = {.argv = v, .log_path = log};
-    struct tq_spawn_result r;
-    tq_status st = tq_spawn_run(&o, &r, err);
+    struct tq_proc_spec o = {.argv = v, .log_path = log, .null_stdin = 1};
+    struct tq_proc_result r;
+    tq_status st = tq_proc_run(&o, 0, NULL, NULL, &r, err);
     free(v);
     TQ_TRY(st);
     s->wall_s = r.wall_s;
-    s->exit_status = r.status;
+    s->exit_status = r.code;
     return read_trace(dir, s, err);
 }

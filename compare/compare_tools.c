@@ -34,13 +34,13 @@ static tq_status run_wrapped(const struct backend_ctx *ctx, const char *name, ch
         return TQ_ERR_NOMEM;
     char log[4200];
     snprintf(log, sizeof log, "%s/%s.%d.log", ctx->workdir, name, ctx->run);
-    struct tq_spawn_opts o = {.argv = v, .log_path = log};
-    struct tq_spawn_result r;
-    tq_status st = tq_spawn_run(&o, &r, err);
+    struct tq_proc_spec o = {.argv = v, .log_path = log, .null_stdin = 1};
+    struct tq_proc_result r;
+    tq_status st = tq_proc_run(&o, 0, NULL, NULL, &r, err);
     free(v);
     s->wall_s = r.wall_s;
-    s->exit_status = r.status;
-    if (!st && r.status != 0 && r.status == 127)
+    s->exit_status = r.code;
+    if (!st && r.code != 0 && r.code == 127)
         st = tq_fail(err, TQ_ERR_CHILD, "%s failed to start the command (see %s)", name, log);
     return st;
 }
@@ -144,9 +144,9 @@ tq_status tq_backend_heaptrack(const struct backend_ctx *ctx, struct backend_sam
     char *pargv[] = {"heaptrack_print", "-f", data, "--print-peaks=0", "--print-allocators=0",
                      "--print-temporary=0", "--print-leaks=0", NULL};
     /* heaptrack_print's summary lines are what we need; the detailed sections are switched off above. */
-    struct tq_spawn_opts o = {.argv = pargv, .log_path = report};
-    struct tq_spawn_result r;
-    TQ_TRY(tq_spawn_run(&o, &r, err));
+    struct tq_proc_spec o = {.argv = pargv, .log_path = report, .null_stdin = 1};
+    struct tq_proc_result r;
+    TQ_TRY(tq_proc_run(&o, 0, NULL, NULL, &r, err));
     /* The summary is at the end of a short report (the detailed sections are off): the last 64 KiB hold it. */
     char *text = tq_calloc(1, 65537);
     if (!text)

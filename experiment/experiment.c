@@ -1,10 +1,11 @@
 /* experiment.c - the chunking-strategy experiment: for each operator, volume and memory limit, run every chunking
  * strategy (none, dask-like auto, the original's seed planner, ours, and a sweep of fixed chunk sizes) with the same
  * runner (`traceq run`), several times, and report wall time, OOM kills, retries and peaks. */
+#define _GNU_SOURCE /* mkostemp, pipe2 */
 #include "experiment.h"
-#include "../common/alloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
@@ -14,9 +15,11 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/alloc.h"
+#include "../common/csv.h"
+#include "../common/process.h"
 #include "../common/units.h"
 #include "../runner/journal.h"
 #include "../plot/plot.h"
@@ -46,53 +49,74 @@ struct exp_stats {
     char note[200];
 };
 
-/* Run argv (argv[0] a path), stdout into *out (malloc'd), stderr into *err (malloc'd, may be NULL); *cpu (may be
- * NULL) gets the user + system seconds of the process and the children it waited for (the runner's workers).
- * Returns the exit status, 128+N for a signal, -1 when it cannot start. */
-static int exp_exec_cpu(char *const argv[], char **out, char **err, double *cpu)
+/* The whole of fd (read to its end) as a string, NULL when memory runs out. */
+static char *exp_slurp(int fd)
 {
-    char tmpl[] = "/tmp/traceq-exp-XXXXXX";
-    int efd = mkstemp(tmpl), p[2];
-    if (efd < 0 || pipe(p))
-        return -1;
-    unlink(tmpl);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(p[1], 1);
-        dup2(efd, 2);
-        close(p[0]);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(p[1]);
     size_t n = 0, cap = 4096;
     char *buf = tq_malloc(cap);
     ssize_t r;
-    while (buf && (r = read(p[0], buf + n, cap - n - 1)) > 0)
+    while (buf && (r = read(fd, buf + n, cap - n - 1)) != 0) {
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            break;
         if ((n += (size_t)r) + 1 == cap) {
-            char *grown = tq_realloc(buf, cap *= 2);
-            if (!grown)
+            char *nb = tq_realloc(buf, cap *= 2);
+            if (!nb)
                 free(buf);
-            buf = grown;
+            buf = nb;
         }
-    close(p[0]);
+    }
     if (buf)
         buf[n] = 0;
-    *out = buf;
+    return buf;
+}
+
+/* Run argv (argv[0] a path) through the process module, stdout into *out (malloc'd), stderr into *err (malloc'd,
+ * may be NULL; a command that cannot start says why there); *cpu (may be NULL) gets the user + system seconds of
+ * the process and the children it waited for (the runner's workers). Returns the exit status, 128+N for a signal,
+ * 127 when it cannot start, -1 when no pipe or temporary file can be made. */
+static int exp_exec_cpu(char *const argv[], char **out, char **err, double *cpu)
+{
+    char tmpl[] = "/tmp/traceq-exp-XXXXXX";
+    int efd = mkostemp(tmpl, O_CLOEXEC), p[2];
+    *out = NULL;
+    if (err)
+        *err = NULL;
+    if (efd < 0)
+        return -1;
+    unlink(tmpl);
+    if (pipe2(p, O_CLOEXEC)) {
+        close(efd);
+        return -1;
+    }
+    struct tq_proc_spec spec = {.argv = argv, .out_fd = p[1], .err_fd = efd};
+    struct tq_proc child;
+    struct tq_err perr = {0};
+    tq_status st = tq_proc_spawn(&spec, &child, &perr);
+    close(p[1]);
     int status = 0;
     struct rusage ru = {0};
-    wait4(pid, &status, 0, &ru);
+    if (st == TQ_OK) {
+        *out = exp_slurp(p[0]);
+        st = tq_proc_wait(child.pid, &status, &ru, &perr);
+    }
+    close(p[0]);
     if (cpu)
         *cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
                ru.ru_stime.tv_usec * 1e-6;
-    if (err) {
+    if (err && st) {
+        size_t len = strlen(perr.msg) + 2;
+        if ((*err = tq_malloc(len)))
+            snprintf(*err, len, "%s\n", perr.msg);
+    } else if (err) {
         off_t len = lseek(efd, 0, SEEK_END);
         *err = tq_calloc(1, (size_t)len + 1);
         if (*err && pread(efd, *err, (size_t)len, 0) < 0)
             (*err)[0] = 0;
     }
     close(efd);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return st ? 127 : tq_proc_exit_code(status);
 }
 
 static int exp_exec(char *const argv[], char **out, char **err)
@@ -199,7 +223,7 @@ static void exp_once(const struct tq_exp_config *a, const char *op, const char *
     /* A failed run keeps its journal and partial output for --resume; the experiment starts over instead. */
     char journal[PATH_MAX + 16];
     snprintf(journal, sizeof journal, "%s.journal", out);
-    tq_journal_discard(journal, NULL);
+    tq_journal_discard(journal, out, NULL);
 }
 
 static int cmp_double(const void *x, const void *y)
@@ -301,14 +325,49 @@ static int exp_reference(const struct tq_exp_config *a, const char *op, size_t s
     return rc ? -1 : 0;
 }
 
+/* The columns of results.csv; tq_exp_replot_read reads op, side, limit_bytes, strategy, ok and the wall times. */
+enum exp_column {
+    COL_OP, COL_SIDE, COL_LIMIT, COL_STRATEGY, COL_BLOCKS, COL_BLOCK, COL_THREADS, COL_RUNS, COL_OK, COL_FAILED,
+    COL_WALL_MEDIAN, COL_WALL_MIN, COL_WALL_MAX, COL_CPU_MEDIAN, COL_OOM_KILLS, COL_RETRIES, COL_PEAK_RSS,
+    COL_PEAK_CGROUP, COL_CORRECT, COL_LOAD_START, COL_LOAD_END, COL_NOTE, EXP_NCOLS
+};
+
+static const char *const exp_columns[EXP_NCOLS] = {
+    "op", "side", "limit_bytes", "strategy", "blocks", "block", "threads_per_block", "runs", "ok", "failed",
+    "wall_median_s", "wall_min_s", "wall_max_s", "cpu_median_s", "oom_kills", "retries", "peak_rss_bytes",
+    "peak_cgroup_bytes", "correct", "load1_start", "load1_end", "note"};
+
 static void exp_csv_row(FILE *csv, const char *op, size_t side, uint64_t limit, struct exp_stats *s,
                         const double load[2])
 {
     double med = exp_median(s), cpu = exp_median_of(s->cpu, s->ok);
-    fprintf(csv, "%s,%zu,%llu,%s,%ld,%s,%d,%d,%d,%d,%.3f,%.3f,%.3f,%.3f,%ld,%ld,%llu,%llu,%d,%.2f,%.2f,\"%s\"\n", op,
-            side, (unsigned long long)limit, s->strategy, s->blocks, s->block, s->threads, s->runs, s->ok, s->failed,
-            med, s->ok ? s->wall[0] : 0, s->ok ? s->wall[s->ok - 1] : 0, cpu, s->oom_kills, s->retries,
-            (unsigned long long)s->peak_rss, (unsigned long long)s->peak_cg, s->correct, load[0], load[1], s->note);
+    char num[EXP_NCOLS][32];
+    const char *f[EXP_NCOLS];
+    for (int i = 0; i < EXP_NCOLS; i++)
+        f[i] = num[i];
+    f[COL_OP] = op;
+    snprintf(num[COL_SIDE], 32, "%zu", side);
+    snprintf(num[COL_LIMIT], 32, "%llu", (unsigned long long)limit);
+    f[COL_STRATEGY] = s->strategy;
+    snprintf(num[COL_BLOCKS], 32, "%ld", s->blocks);
+    f[COL_BLOCK] = s->block;
+    snprintf(num[COL_THREADS], 32, "%d", s->threads);
+    snprintf(num[COL_RUNS], 32, "%d", s->runs);
+    snprintf(num[COL_OK], 32, "%d", s->ok);
+    snprintf(num[COL_FAILED], 32, "%d", s->failed);
+    snprintf(num[COL_WALL_MEDIAN], 32, "%.3f", med);
+    snprintf(num[COL_WALL_MIN], 32, "%.3f", s->ok ? s->wall[0] : 0);
+    snprintf(num[COL_WALL_MAX], 32, "%.3f", s->ok ? s->wall[s->ok - 1] : 0);
+    snprintf(num[COL_CPU_MEDIAN], 32, "%.3f", cpu);
+    snprintf(num[COL_OOM_KILLS], 32, "%ld", s->oom_kills);
+    snprintf(num[COL_RETRIES], 32, "%ld", s->retries);
+    snprintf(num[COL_PEAK_RSS], 32, "%llu", (unsigned long long)s->peak_rss);
+    snprintf(num[COL_PEAK_CGROUP], 32, "%llu", (unsigned long long)s->peak_cg);
+    snprintf(num[COL_CORRECT], 32, "%d", s->correct);
+    snprintf(num[COL_LOAD_START], 32, "%.2f", load[0]);
+    snprintf(num[COL_LOAD_END], 32, "%.2f", load[1]);
+    f[COL_NOTE] = s->note;
+    tq_csv_write(csv, f, EXP_NCOLS, NULL);
     fflush(csv);
 }
 
@@ -468,46 +527,60 @@ static int exp_op(const struct tq_exp_config *a, struct tq_exp_results *pl, FILE
     return 0;
 }
 
+/* Fold one row of results.csv into pl; *key is the case of the previous row, *i the strategy's index in its case.
+ * Returns 1 when the row opens a case beyond EXP_CASES (reading stops). */
+static int exp_replot_row(char *const *fld, struct tq_exp_results *pl, char key[128], int *i)
+{
+    char k[128], l[32];
+    snprintf(k, sizeof k, "%.40s %.40s %.40s", fld[COL_OP], fld[COL_SIDE], fld[COL_LIMIT]);
+    if (strcmp(k, key)) {
+        if (pl->ncases == EXP_CASES)
+            return 1;
+        snprintf(key, 128, "%s", k);
+        snprintf(pl->label[pl->ncases++], sizeof pl->label[0], "%.30s %.20s^3, %s", fld[COL_OP], fld[COL_SIDE],
+                 tq_format_bytes(strtoull(fld[COL_LIMIT], NULL, 10), l, sizeof l));
+        *i = 0;
+    }
+    int c = pl->ncases - 1, ok = atoi(fld[COL_OK]);
+    if (*i >= EXP_MAX + 4)
+        return 0;
+    if (*i >= pl->nstrat) {
+        exp_strategy_label(fld[COL_STRATEGY], *i, strtoull(fld[COL_SIDE], NULL, 10), pl->strat[*i],
+                           sizeof pl->strat[*i]);
+        for (int cc = 0; cc < EXP_CASES; cc++)
+            pl->med[cc][*i] = pl->lo[cc][*i] = pl->hi[cc][*i] = NAN;
+        pl->nstrat = *i + 1;
+    }
+    pl->med[c][*i] = ok ? atof(fld[COL_WALL_MEDIAN]) : NAN;
+    pl->lo[c][*i] = ok ? atof(fld[COL_WALL_MIN]) : NAN;
+    pl->hi[c][*i] = ok ? atof(fld[COL_WALL_MAX]) : NAN;
+    (*i)++;
+    return 0;
+}
+
 tq_status tq_exp_replot_read(const char *path, struct tq_exp_results *pl, struct tq_err *err)
 {
     FILE *f = fopen(path, "r");
     if (!f)
         return tq_fail(err, TQ_ERR_FORMAT, "cannot read experiment rows from %s", path);
-    char line[2048], key[128] = "";
+    char key[128] = "";
     int i = 0;
+    struct tq_csv_row row = {0};
+    tq_status st;
     pl->ncases = 0;
-    while (fgets(line, sizeof line, f)) {
-        char *fld[13], *save = NULL, *t = strtok_r(line, ",", &save);
-        int n = 0;
-        for (; t && n < 13; t = strtok_r(NULL, ",", &save))
-            fld[n++] = t;
-        if (n < 13 || !strcmp(fld[0], "op"))
-            continue;
-        char k[128], l[32];
-        snprintf(k, sizeof k, "%s %s %s", fld[0], fld[1], fld[2]);
-        if (strcmp(k, key)) {
-            if (pl->ncases == EXP_CASES)
-                break;
-            snprintf(key, sizeof key, "%s", k);
-            snprintf(pl->label[pl->ncases++], sizeof pl->label[0], "%s %s^3, %s", fld[0], fld[1],
-                     tq_format_bytes(strtoull(fld[2], NULL, 10), l, sizeof l));
-            i = 0;
-        }
-        int c = pl->ncases - 1, ok = atoi(fld[8]);
-        if (i >= EXP_MAX + 4)
-            continue;
-        if (i >= pl->nstrat) {
-            exp_strategy_label(fld[3], i, strtoull(fld[1], NULL, 10), pl->strat[i], sizeof pl->strat[i]);
-            for (int cc = 0; cc < EXP_CASES; cc++)
-                pl->med[cc][i] = pl->lo[cc][i] = pl->hi[cc][i] = NAN;
-            pl->nstrat = i + 1;
-        }
-        pl->med[c][i] = ok ? atof(fld[10]) : NAN;
-        pl->lo[c][i] = ok ? atof(fld[11]) : NAN;
-        pl->hi[c][i] = ok ? atof(fld[12]) : NAN;
-        i++;
-    }
+    /* Header lines (of concatenated files) and rows too short to be experiment rows are skipped. */
+    while ((st = tq_csv_read(f, path, &row, err)) == TQ_OK && row.n)
+        if (row.n > COL_WALL_MAX && strcmp(row.field[COL_OP], "op") && exp_replot_row(row.field, pl, key, &i))
+            break;
+    tq_csv_row_free(&row);
     fclose(f);
+    /* A row cut short by an interrupted experiment ends the table; anything else unreadable is an error. */
+    if (st && st != TQ_ERR_TRUNCATED) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg); /* it names the file and the line */
+        return tq_fail(err, st == TQ_ERR_NOMEM ? st : TQ_ERR_FORMAT, "%.300s (not an experiment's results.csv)",
+                       why);
+    }
     return pl->ncases ? TQ_OK : tq_fail(err, TQ_ERR_FORMAT, "cannot read experiment rows from %s", path);
 }
 
@@ -569,9 +642,7 @@ tq_status tq_exp_run(const struct tq_exp_config *a, struct tq_exp_results *pl, s
     if (!csv)
         return tq_fail(err, TQ_ERR_IO, "cannot write %s: %s", path, strerror(errno));
     if (fresh)
-        fprintf(csv, "op,side,limit_bytes,strategy,blocks,block,threads_per_block,runs,ok,failed,wall_median_s,"
-                     "wall_min_s,wall_max_s,cpu_median_s,oom_kills,retries,peak_rss_bytes,peak_cgroup_bytes,correct,"
-                     "load1_start,load1_end,note\n");
+        tq_csv_write(csv, exp_columns, EXP_NCOLS, NULL);
     tq_status st = TQ_OK;
     snprintf(ops, sizeof ops, "%s", a->ops);
     for (char *save, *op = strtok_r(ops, ",", &save); op; op = strtok_r(NULL, ",", &save))

@@ -1,4 +1,5 @@
-/* dataset.c - reading and appending the sweep CSV, and turning its rows into fitting points (see dataset.h). */
+/* dataset.c - reading and appending the sweep CSV (through common/csv.h), and turning its rows into fitting points
+ * (see dataset.h). */
 #include "dataset.h"
 #include "../common/alloc.h"
 
@@ -9,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "../common/csv.h"
 
 #define NFIELDS 14
 
@@ -21,23 +24,6 @@ void tq_dataset_free(struct tq_dataset *ds)
         return;
     free(ds->rows);
     free(ds);
-}
-
-/* Split line in place on commas into exactly NFIELDS fields; returns the count found. */
-static size_t split_fields(char *line, char *f[NFIELDS])
-{
-    size_t n = 0;
-    line[strcspn(line, "\r\n")] = 0;
-    for (char *p = line;; p++) {
-        if (n < NFIELDS)
-            f[n] = p;
-        n++;
-        p = strchr(p, ',');
-        if (!p)
-            break;
-        *p = 0;
-    }
-    return n;
 }
 
 static int parse_u64(const char *s, uint64_t *v)
@@ -59,7 +45,7 @@ static int copy_text(char *dst, size_t cap, const char *src)
     return 0;
 }
 
-static int parse_row(char *f[NFIELDS], struct tq_dataset_row *r)
+static int parse_row(char *const *f, struct tq_dataset_row *r)
 {
     uint64_t v[4], run;
     char *end;
@@ -89,16 +75,17 @@ static int parse_row(char *f[NFIELDS], struct tq_dataset_row *r)
     return (*f[12] && !*end && isfinite(r->wall_s) && r->wall_s >= 0) ? 0 : -1;
 }
 
-static tq_status read_rows(FILE *fp, const char *path, struct tq_dataset *ds, struct tq_err *err)
+/* The rows after the header; row is the reader's state (the header read). Empty lines are skipped. */
+static tq_status read_rows(FILE *fp, const char *path, struct tq_csv_row *row, struct tq_dataset *ds,
+                           struct tq_err *err)
 {
-    char line[4096], *f[NFIELDS];
     size_t cap = 0;
-    for (size_t lineno = 2; fgets(line, sizeof line, fp); lineno++) {
-        if (line[0] == '\n' || line[0] == 0)
+    tq_status st;
+    while ((st = tq_csv_read(fp, path, row, err)) == TQ_OK && row->n) {
+        if (row->n == 1 && !row->field[0][0])
             continue;
-        size_t n = split_fields(line, f);
-        if (n != NFIELDS)
-            return tq_fail(err, TQ_ERR_FORMAT, "%s:%zu: %zu fields, expected %d", path, lineno, n, NFIELDS);
+        if (row->n != NFIELDS)
+            return tq_fail(err, TQ_ERR_FORMAT, "%s:%ld: %zu fields, expected %d", path, row->line, row->n, NFIELDS);
         if (ds->n == cap) {
             cap = cap ? 2 * cap : 64;
             struct tq_dataset_row *r = tq_realloc(ds->rows, cap * sizeof *r);
@@ -106,21 +93,37 @@ static tq_status read_rows(FILE *fp, const char *path, struct tq_dataset *ds, st
                 return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s", path);
             ds->rows = r;
         }
-        if (parse_row(f, &ds->rows[ds->n]))
-            return tq_fail(err, TQ_ERR_FORMAT, "%s:%zu: a bad value (shape, run, status or a number)", path,
-                           lineno);
+        if (parse_row(row->field, &ds->rows[ds->n]))
+            return tq_fail(err, TQ_ERR_FORMAT, "%s:%ld: a bad value (shape, run, status or a number)", path,
+                           row->line);
         ds->n++;
     }
-    return ferror(fp) ? tq_fail_errno(err, TQ_ERR_IO, "cannot read %s", path) : TQ_OK;
+    return st;
 }
 
-static tq_status check_header(FILE *fp, const char *path, struct tq_err *err)
+/* Is the record the dataset header, column by column? */
+static int is_header(const struct tq_csv_row *row)
 {
-    char line[512];
-    if (!fgets(line, sizeof line, fp))
+    const char *h = TQ_DATASET_HEADER;
+    for (size_t i = 0; i < row->n; i++) {
+        size_t len = strcspn(h, ",");
+        if (strlen(row->field[i]) != len || strncmp(row->field[i], h, len))
+            return 0;
+        h += len;
+        if (*h != ',')
+            return i + 1 == row->n;
+        h++;
+    }
+    return 0;
+}
+
+/* Read the first record of fp (row: the reader's state) and check that it is the header. */
+static tq_status check_header(FILE *fp, const char *path, struct tq_csv_row *row, struct tq_err *err)
+{
+    TQ_TRY(tq_csv_read(fp, path, row, err));
+    if (!row->n)
         return tq_fail(err, TQ_ERR_FORMAT, "%s is empty (no header)", path);
-    line[strcspn(line, "\r\n")] = 0;
-    if (strcmp(line, TQ_DATASET_HEADER))
+    if (!is_header(row))
         return tq_fail(err, TQ_ERR_FORMAT, "%s:1: not a traceq sweep dataset (expected the header %s)", path,
                        TQ_DATASET_HEADER);
     return TQ_OK;
@@ -132,9 +135,11 @@ tq_status tq_dataset_read(const char *path, struct tq_dataset **out, struct tq_e
     if (!fp)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot open dataset %s", path);
     struct tq_dataset *ds = tq_calloc(1, sizeof *ds);
-    tq_status st = ds ? check_header(fp, path, err) : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    struct tq_csv_row row = {0};
+    tq_status st = ds ? check_header(fp, path, &row, err) : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     if (!st)
-        st = read_rows(fp, path, ds, err);
+        st = read_rows(fp, path, &row, ds, err);
+    tq_csv_row_free(&row);
     fclose(fp);
     if (st) {
         tq_dataset_free(ds);
@@ -144,11 +149,35 @@ tq_status tq_dataset_read(const char *path, struct tq_dataset **out, struct tq_e
     return TQ_OK;
 }
 
-/* Text fields must not break the comma-split format. */
-static void put_text(FILE *fp, const char *s)
+/* A text field as the format keeps it: commas, quotes and line breaks become spaces, so no field is ever quoted. */
+static void plain_text(char *dst, size_t cap, const char *src)
 {
-    for (; *s; s++)
-        fputc(strchr(",\"\r\n", *s) ? ' ' : *s, fp);
+    snprintf(dst, cap, "%s", src);
+    for (char *p = dst; *p; p++)
+        if (strchr(",\"\r\n", *p))
+            *p = ' ';
+}
+
+/* Write row r as one CSV record. */
+static tq_status put_row(FILE *fp, const struct tq_dataset_row *r, struct tq_err *err)
+{
+    char op[sizeof r->op], reason[sizeof r->reason], trace[sizeof r->trace], num[10][32];
+    plain_text(op, sizeof op, r->op);
+    plain_text(reason, sizeof reason, r->reason);
+    plain_text(trace, sizeof trace, r->trace);
+    snprintf(num[0], 32, "%zu", r->shape[0]);
+    snprintf(num[1], 32, "%zu", r->shape[1]);
+    snprintf(num[2], 32, "%zu", r->shape[2]);
+    snprintf(num[3], 32, "%zu", r->shape[0] * r->shape[1] * r->shape[2]);
+    snprintf(num[4], 32, "%d", r->run);
+    snprintf(num[5], 32, "%" PRIu64, r->peak_rss_bytes);
+    snprintf(num[6], 32, "%" PRIu64, r->vmhwm_bytes);
+    snprintf(num[7], 32, "%" PRIu64, r->peak_heap_bytes);
+    snprintf(num[8], 32, "%" PRIu64, r->peak_mmap_bytes);
+    snprintf(num[9], 32, "%.6f", r->wall_s);
+    const char *f[NFIELDS] = {op,     num[0], num[1], num[2], num[3], num[4], r->ok ? "ok" : "failed",
+                              reason, num[5], num[6], num[7], num[8], num[9], trace};
+    return tq_csv_write(fp, f, NFIELDS, err);
 }
 
 tq_status tq_dataset_append(const char *path, const struct tq_dataset_row *r, struct tq_err *err)
@@ -161,19 +190,15 @@ tq_status tq_dataset_append(const char *path, const struct tq_dataset_row *r, st
     if (ftell(fp) == 0)
         fputs(TQ_DATASET_HEADER "\n", fp);
     else {
+        struct tq_csv_row header = {0};
         rewind(fp);
-        st = check_header(fp, path, err);
+        st = check_header(fp, path, &header, err);
+        tq_csv_row_free(&header);
         fseek(fp, 0, SEEK_END);
     }
+    if (!st)
+        st = put_row(fp, r, err);
     if (!st) {
-        put_text(fp, r->op);
-        fprintf(fp, ",%zu,%zu,%zu,%zu,%d,%s,", r->shape[0], r->shape[1], r->shape[2],
-                r->shape[0] * r->shape[1] * r->shape[2], r->run, r->ok ? "ok" : "failed");
-        put_text(fp, r->reason);
-        fprintf(fp, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.6f,", r->peak_rss_bytes, r->vmhwm_bytes,
-                r->peak_heap_bytes, r->peak_mmap_bytes, r->wall_s);
-        put_text(fp, r->trace);
-        fputc('\n', fp);
         if (fflush(fp) || fsync(fileno(fp)))
             st = tq_fail_errno(err, TQ_ERR_IO, "cannot write dataset %s", path);
     }

@@ -4,8 +4,9 @@
  *   op,inlines,xlines,samples,volume,run,status,reason,peak_rss_bytes,vmhwm_bytes,peak_heap_bytes,peak_mmap_bytes,
  *   wall_s,trace
  * status is "ok" or "failed" (reason says why; empty when ok). Fields are never quoted: the writer replaces commas,
- * quotes and line breaks in text fields with spaces, so a row is split on commas. Rows are appended one at a time
- * (flushed and synced), so an interrupted sweep leaves a valid file that a rerun continues. */
+ * quotes and line breaks in text fields with spaces (the reader, common/csv.h, would also take quoted ones). Rows
+ * are appended one at a time (flushed and synced), so an interrupted sweep leaves a valid file that a rerun
+ * continues. */
 #ifndef TQ_DATASET_H
 #define TQ_DATASET_H
 

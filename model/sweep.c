@@ -1,22 +1,18 @@
-/* sweep.c - run `traceq op` once in a pinned child process and measure its peaks (see sweep.h). */
+/* sweep.c - run `traceq op` once in a pinned child process (common/process.h) and measure its peaks (see sweep.h). */
 #include "sweep.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../report/trace_summary.h"
-#include "../common/clock.h"
 #include "../common/procfs.h"
+#include "../common/process.h"
 
 tq_status tq_sweep_parse_cpus(const char *s, cpu_set_t *set, struct tq_err *err)
 {
@@ -48,19 +44,6 @@ tq_status tq_sweep_parse_cpus(const char *s, cpu_set_t *set, struct tq_err *err)
     return TQ_OK;
 }
 
-/* Child side: pin, send stdout to /dev/null and stderr to errpath, exec. Never returns. */
-static void child_exec(const struct tq_sweep_job *job, char **argv, const char *errpath)
-{
-    if (job->cpus && sched_setaffinity(0, sizeof *job->cpus, job->cpus))
-        _exit(126);
-    int out = open("/dev/null", O_WRONLY), e = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (out < 0 || e < 0 || dup2(out, 1) < 0 || dup2(e, 2) < 0)
-        _exit(126);
-    execv(job->exe, argv);
-    fprintf(stderr, "cannot run %s: %s\n", job->exe, strerror(errno));
-    _exit(127);
-}
-
 /* The command line: [traceq record -o DIR -i MS --] traceq op OP --synthetic IxXxS --output OUT --threads N. */
 static void build_argv(const struct tq_sweep_job *job, const char *dir, const char *outpath, char bufs[3][64],
                        char **argv)
@@ -81,24 +64,12 @@ static void build_argv(const struct tq_sweep_job *job, const char *dir, const ch
     argv[n] = NULL;
 }
 
-/* Wait for pid, sampling its VmRSS every interval when sample is set; returns the wait status and rusage. */
-static int wait_sampling(pid_t pid, int interval_ms, int sample, uint64_t *peak, struct rusage *ru)
+/* tq_proc_run's poll: the run's VmRSS into the peak so far (ctx: uint64_t). */
+static void sample_rss(pid_t pid, double t, void *ctx)
 {
-    int status = 0;
-    struct timespec ts = {interval_ms / 1000, (long)(interval_ms % 1000) * 1000000L};
-    *peak = 0;
-    for (;;) {
-        pid_t r = wait4(pid, &status, sample ? WNOHANG : 0, ru);
-        if (r == pid)
-            return status;
-        if (r < 0 && errno != EINTR)
-            return -1;
-        if (sample) {
-            uint64_t rss = tq_proc_status_bytes(pid, "VmRSS");
-            *peak = rss > *peak ? rss : *peak;
-            nanosleep(&ts, NULL);
-        }
-    }
+    (void)t;
+    uint64_t *peak = ctx, rss = tq_proc_status_bytes(pid, "VmRSS");
+    *peak = rss > *peak ? rss : *peak;
 }
 
 /* Last non-empty line of a small text file into buf, skipping "Try '... --help'." hints. */
@@ -154,24 +125,21 @@ static void row_init(const struct tq_sweep_job *job, struct tq_dataset_row *row)
     row->run = job->run;
 }
 
-/* Turn the wait status into ok / failed-with-reason. */
+/* Turn the wait status into ok / failed-with-reason. Under `traceq record`, an exit code 128+N is the run's death
+ * by signal N passed on. */
 static void row_status(int status, const char *errpath, struct tq_dataset_row *row)
 {
-    char tail[200];
+    char tail[200], how[128];
     last_line(errpath, tail, sizeof tail);
-    if (status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    int code = tq_proc_exit_code(status);
+    if (code == 0) {
         row->ok = 1;
         return;
     }
-    if (status >= 0 && WIFSIGNALED(status))
-        snprintf(row->reason, sizeof row->reason, "killed by signal %d (%s)%s%s", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)), tail[0] ? ": " : "", tail);
-    else if (status >= 0 && WEXITSTATUS(status) > 128)
-        snprintf(row->reason, sizeof row->reason, "killed by signal %d%s%s", WEXITSTATUS(status) - 128,
-                 tail[0] ? ": " : "", tail);
-    else
-        snprintf(row->reason, sizeof row->reason, "exit status %d%s%s", status >= 0 ? WEXITSTATUS(status) : -1,
-                 tail[0] ? ": " : "", tail);
+    if (!tq_proc_killed_by(status) && code > 128 && code < 128 + 65)
+        status = tq_proc_signal_status(code - 128);
+    snprintf(row->reason, sizeof row->reason, "%s%s%s", tq_proc_describe(status, how, sizeof how),
+             tail[0] ? ": " : "", tail);
 }
 
 tq_status tq_sweep_run(const struct tq_sweep_job *job, struct tq_dataset_row *row, struct tq_err *err)
@@ -188,27 +156,29 @@ tq_status tq_sweep_run(const struct tq_sweep_job *job, struct tq_dataset_row *ro
     snprintf(outpath, sizeof outpath, "%s/out.npy", outdir);
     snprintf(errpath, sizeof errpath, "%s/stderr.txt", dir);
     build_argv(job, dir, outpath, bufs, argv);
-    double t0 = tq_clock_now();
-    pid_t pid = fork();
-    if (pid < 0) {
+    snprintf(row->trace, sizeof row->trace, "%.1000s", dir);
+    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (devnull < 0) {
         rmdir(outdir);
-        return tq_fail_errno(err, TQ_ERR_CHILD, "cannot fork");
+        return tq_fail_errno(err, TQ_ERR_IO, "cannot open /dev/null");
     }
-    if (pid == 0)
-        child_exec(job, argv, errpath);
-    struct rusage ru;
-    memset(&ru, 0, sizeof ru);
-    uint64_t sampled;
-    int status = wait_sampling(pid, job->interval_ms, !job->use_record, &sampled, &ru);
-    row->wall_s = tq_clock_now() - t0;
+    /* stdout to /dev/null, stderr to the run's file (for the failure reason), pinned when asked */
+    struct tq_proc_spec spec = {.argv = argv, .log_path = errpath, .out_fd = devnull, .cpus = job->cpus};
+    struct tq_proc_result res;
+    uint64_t sampled = 0;
+    tq_status st = tq_proc_run(&spec, job->use_record ? 0 : job->interval_ms / 1000.0, sample_rss, &sampled, &res,
+                               err);
+    close(devnull);
+    row->wall_s = res.wall_s;
     unlink(outpath); /* outputs can be hundreds of MiB; only the measurement is kept */
     rmdir(outdir);
-    row_status(status, errpath, row);
+    if (st)
+        return st;
+    row_status(res.status, errpath, row);
     /* wait4's ru_maxrss covers the child and the descendants it waited for: the operator's high-water mark */
-    row->vmhwm_bytes = (uint64_t)ru.ru_maxrss * 1024;
+    row->vmhwm_bytes = (uint64_t)res.ru.ru_maxrss * 1024;
     /* a run shorter than one interval may never be sampled: its high-water mark is the best figure left */
     row->peak_rss_bytes = sampled ? sampled : row->vmhwm_bytes;
-    snprintf(row->trace, sizeof row->trace, "%.1000s", dir);
     if (job->use_record && row->ok && !read_traces(dir, row)) {
         row->ok = 0;
         snprintf(row->reason, sizeof row->reason, "no readable trace in %.200s", dir);

@@ -1,5 +1,6 @@
 /* segy.c - post-stack SEG-Y cubes through libsegyio: geometry like segyio.tools.cube, box reads of only the traces
- * a box touches (pread + segy_to_native, fork-safe), and IEEE inline-sorted writing with full headers. */
+ * a box touches (pread, fork-safe) of every sample format segyio reads (IBM float, int32, int16, IEEE float, int8),
+ * big- or little-endian, widened to float; and IEEE inline-sorted writing with full headers. */
 #include "volfmt.h"
 #include "../common/alloc.h"
 
@@ -17,7 +18,9 @@
 
 struct tq_segy_reader {
     int fd;
-    int format;         /* SEGY_IBM_FLOAT_4_BYTE or SEGY_IEEE_FLOAT_4_BYTE */
+    int format;         /* SEGY_IBM_FLOAT_4_BYTE, SEGY_SIGNED_INTEGER_4_BYTE, ..._SHORT_2_BYTE, ..._CHAR_1_BYTE or IEEE */
+    int esize;          /* bytes per sample: 4, 2 or 1 */
+    int lsb;            /* little-endian file (headers and samples), told apart by its format code */
     int sorting;        /* SEGY_INLINE_SORTING or SEGY_CROSSLINE_SORTING */
     size_t shape[3];    /* inlines, xlines, samples */
     size_t trace0;      /* byte offset of the first trace header */
@@ -25,14 +28,33 @@ struct tq_segy_reader {
     char path[4096];
 };
 
-/* Byte offset of trace (i, j)'s header, whichever way the file is sorted. */
-static size_t trace_offset(const struct tq_segy_reader *r, size_t i, size_t j)
+/* Number of trace (i, j) in the file, whichever way it is sorted. */
+static size_t trace_index(const struct tq_segy_reader *r, size_t i, size_t j)
 {
-    size_t t = r->sorting == SEGY_INLINE_SORTING ? i * r->shape[1] + j : j * r->shape[0] + i;
-    return r->trace0 + t * r->trace_bytes;
+    return r->sorting == SEGY_INLINE_SORTING ? i * r->shape[1] + j : j * r->shape[0] + i;
 }
 
-/* Read the binary header and check it describes 4-byte float traces. */
+/* Byte offset of trace (i, j)'s header. */
+static size_t trace_offset(const struct tq_segy_reader *r, size_t i, size_t j)
+{
+    return r->trace0 + trace_index(r, i, j) * r->trace_bytes;
+}
+
+/* Bytes per sample of a format segyio reads, else 0. */
+static int format_size(int format)
+{
+    switch (format) {
+    case SEGY_IBM_FLOAT_4_BYTE:
+    case SEGY_SIGNED_INTEGER_4_BYTE:
+    case SEGY_IEEE_FLOAT_4_BYTE: return 4;
+    case SEGY_SIGNED_SHORT_2_BYTE: return 2;
+    case SEGY_SIGNED_CHAR_1_BYTE: return 1;
+    default: return 0;
+    }
+}
+
+/* Read the binary header: sample format, byte order (a little-endian file's format code reads as a code segyio does
+ * not know when taken big-endian: 0x0300 for 3), sample count and the first trace's offset. */
 static tq_status read_binheader(segy_file *fp, struct tq_segy_reader *r, int *samples, struct tq_err *err)
 {
     struct stat sb;
@@ -41,12 +63,23 @@ static tq_status read_binheader(segy_file *fp, struct tq_segy_reader *r, int *sa
     char bin[SEGY_BINARY_HEADER_SIZE];
     if (sb.st_size < SEGY_TEXT_HEADER_SIZE + SEGY_BINARY_HEADER_SIZE || segy_binheader(fp, bin) != SEGY_OK)
         return tq_fail(err, TQ_ERR_FORMAT, "%s: not a SEG-Y file (shorter than its 3600 bytes of headers)", r->path);
+    int be = segy_format(bin), le = (unsigned char)bin[24] | (unsigned char)bin[25] << 8;
+    r->lsb = !format_size(be) && format_size(le);
+    if (r->lsb) {
+        /* segyio swaps every header it returns to big-endian once told the file is little-endian */
+        if (segy_set_format(fp, le | SEGY_LSB) != SEGY_OK || segy_binheader(fp, bin) != SEGY_OK)
+            return tq_fail(err, TQ_ERR_FORMAT, "%s: cannot read its little-endian binary header", r->path);
+    }
     r->format = segy_format(bin);
+    r->esize = format_size(r->format);
     *samples = segy_samples(bin);
     long trace0 = segy_trace0(bin);
-    if (r->format != SEGY_IBM_FLOAT_4_BYTE && r->format != SEGY_IEEE_FLOAT_4_BYTE)
-        return tq_fail(err, TQ_ERR_FORMAT, "%s: not a SEG-Y file, or an unsupported sample format code %d "
-                       "(supported: 1 IBM float, 5 IEEE float)", r->path, r->format);
+    if (!r->esize)
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: not a SEG-Y file, or an unsupported sample format code %d (read: "
+                       "1 IBM float, 2 int32, 3 int16, 5 IEEE float, 8 int8, big- or little-endian, as segyio)",
+                       r->path, be);
+    if (!r->lsb && segy_set_format(fp, r->format) != SEGY_OK)
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: segyio refuses sample format %d", r->path, r->format);
     if (*samples <= 0 && trace0 >= SEGY_TEXT_HEADER_SIZE + SEGY_BINARY_HEADER_SIZE) {
         /* some writers leave the binary header's count at 0; the first trace header then says it */
         char th[SEGY_TRACE_HEADER_SIZE];
@@ -58,7 +91,7 @@ static tq_status read_binheader(segy_file *fp, struct tq_segy_reader *r, int *sa
         return tq_fail(err, TQ_ERR_FORMAT, "%s: not a SEG-Y file (binary header gives %d samples per trace)",
                        r->path, *samples);
     r->trace0 = (size_t)trace0;
-    r->trace_bytes = SEGY_TRACE_HEADER_SIZE + (size_t)*samples * 4;
+    r->trace_bytes = SEGY_TRACE_HEADER_SIZE + (size_t)*samples * (size_t)r->esize;
     r->shape[2] = (size_t)*samples;
     if ((uint64_t)sb.st_size < r->trace0 + r->trace_bytes)
         return tq_fail(err, TQ_ERR_TRUNCATED, "%s: truncated SEG-Y: no complete trace after the headers", r->path);
@@ -126,17 +159,49 @@ tq_status tq_segy_reader_open(const char *path, struct tq_segy_reader **out, siz
     return TQ_OK;
 }
 
+/* Turn n samples of r's format, as read from the file into the start of row, into floats in place (widening from
+ * the end, so no sample is overwritten before it is read). */
+static void samples_to_float(const struct tq_segy_reader *r, float *row, size_t n)
+{
+    const unsigned char *b = (const unsigned char *)row;
+    if (r->format == SEGY_IBM_FLOAT_4_BYTE || r->format == SEGY_IEEE_FLOAT_4_BYTE) {
+        if (r->lsb) /* segy_to_native takes big-endian words */
+            for (size_t i = 0; i < n; i++) {
+                uint32_t u;
+                memcpy(&u, row + i, 4);
+                u = __builtin_bswap32(u);
+                memcpy(row + i, &u, 4);
+            }
+        segy_to_native(r->format, (long long)n, row);
+        return;
+    }
+    for (size_t i = n; i-- > 0;) {
+        const unsigned char *p = b + i * (size_t)r->esize;
+        float v;
+        if (r->esize == 4)
+            v = (float)(int32_t)(r->lsb ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                                              (uint32_t)p[3] << 24
+                                        : (uint32_t)p[3] | (uint32_t)p[2] << 8 | (uint32_t)p[1] << 16 |
+                                              (uint32_t)p[0] << 24);
+        else if (r->esize == 2)
+            v = (float)(int16_t)(uint16_t)(r->lsb ? p[0] | p[1] << 8 : p[1] | p[0] << 8);
+        else
+            v = (float)(int8_t)p[0];
+        row[i] = v;
+    }
+}
+
 tq_status tq_segy_read_box(struct tq_segy_reader *r, const struct tq_box *b, float *dst, size_t *bytes_read,
                            struct tq_err *err)
 {
-    const size_t nj = tq_box_len(b, 1), nk = tq_box_len(b, 2);
+    const size_t nj = tq_box_len(b, 1), nk = tq_box_len(b, 2), es = (size_t)r->esize;
     for (size_t i = b->lo[0]; i < b->hi[0]; i++)
         for (size_t j = b->lo[1]; j < b->hi[1]; j++) {
             float *row = dst + ((i - b->lo[0]) * nj + (j - b->lo[1])) * nk;
-            size_t off = trace_offset(r, i, j) + SEGY_TRACE_HEADER_SIZE + b->lo[2] * 4;
-            TQ_TRY(tq_vol_pread_all(r->fd, row, nk * 4, off, r->path, err));
-            segy_to_native(r->format, (long long)nk, row);
-            *bytes_read += nk * 4;
+            size_t off = trace_offset(r, i, j) + SEGY_TRACE_HEADER_SIZE + b->lo[2] * es;
+            TQ_TRY(tq_vol_pread_all(r->fd, row, nk * es, off, r->path, err));
+            samples_to_float(r, row, nk);
+            *bytes_read += nk * es;
         }
     return TQ_OK;
 }
@@ -190,12 +255,15 @@ static tq_status write_text_header(const char *path, const size_t shape[3], stru
 }
 
 /* The binary header: fresh, or `like`'s with the fields our layout fixes. Returns the sample interval (us). */
-static tq_status write_bin_header(int fd, const size_t shape[3], const struct tq_segy_reader *like, int *dt_us,
-                                  struct tq_err *err)
+static tq_status write_bin_header(int fd, const size_t shape[3], const struct tq_segy_reader *like, segy_file *lfp,
+                                  int *dt_us, struct tq_err *err)
 {
     char bin[SEGY_BINARY_HEADER_SIZE] = {0};
     int32_t dt = DEFAULT_DT_US;
-    if (like) {
+    if (like && lfp) {
+        if (segy_binheader(lfp, bin) != SEGY_OK)
+            return tq_fail(err, TQ_ERR_IO, "%s: cannot read its binary header", like->path);
+    } else if (like) {
         TQ_TRY(tq_vol_pread_all(like->fd, bin, sizeof bin, SEGY_TEXT_HEADER_SIZE, like->path, err));
         if (segy_get_bfield(bin, SEGY_BIN_INTERVAL, &dt) != SEGY_OK || dt <= 0)
             dt = DEFAULT_DT_US;
@@ -214,13 +282,21 @@ static tq_status write_bin_header(int fd, const size_t shape[3], const struct tq
     return tq_vol_pwrite_all(fd, bin, sizeof bin, SEGY_TEXT_HEADER_SIZE, "the SEG-Y output", err);
 }
 
-/* One trace header: a copy of `like`'s matching trace, or fresh numbering (inline i+1, crossline j+1). */
+/* One trace header: a copy of `like`'s matching trace, or fresh numbering (inline i+1, crossline j+1). A
+ * little-endian `like` is read through segyio (lfp), which hands its headers over big-endian. */
 static tq_status fill_trace_header(char *h, const size_t shape[3], size_t i, size_t j, int dt_us,
-                                   const struct tq_segy_reader *like, const size_t origin[3], struct tq_err *err)
+                                   const struct tq_segy_reader *like, segy_file *lfp, const size_t origin[3],
+                                   struct tq_err *err)
 {
+    if (like && lfp) {
+        if (segy_traceheader(lfp, (int)trace_index(like, i + origin[0], j + origin[1]), h, (long)like->trace0,
+                             (int)(like->trace_bytes - SEGY_TRACE_HEADER_SIZE)) != SEGY_OK)
+            return tq_fail(err, TQ_ERR_IO, "%s: cannot read a trace header", like->path);
+    }
     if (like) {
-        TQ_TRY(tq_vol_pread_all(like->fd, h, SEGY_TRACE_HEADER_SIZE, trace_offset(like, i + origin[0],
-                                j + origin[1]), like->path, err));
+        if (!lfp)
+            TQ_TRY(tq_vol_pread_all(like->fd, h, SEGY_TRACE_HEADER_SIZE, trace_offset(like, i + origin[0],
+                                    j + origin[1]), like->path, err));
         int32_t delay = 0;
         segy_get_field(h, SEGY_TR_DELAY_REC_TIME, &delay);
         segy_set_field(h, SEGY_TR_DELAY_REC_TIME, delay + (int32_t)(origin[2] * (size_t)dt_us / 1000));
@@ -260,15 +336,27 @@ tq_status tq_segy_file_init(int fd, const char *path, const size_t shape[3], con
     } else {
         TQ_TRY(write_text_header(path, shape, err));
     }
-    int dt_us;
-    TQ_TRY(write_bin_header(fd, shape, like, &dt_us, err));
-    char h[SEGY_TRACE_HEADER_SIZE];
-    for (size_t i = 0; i < shape[0]; i++)
-        for (size_t j = 0; j < shape[1]; j++) {
-            TQ_TRY(fill_trace_header(h, shape, i, j, dt_us, like, origin, err));
-            TQ_TRY(tq_vol_pwrite_all(fd, h, sizeof h, t0 + (i * shape[1] + j) * trace_bytes, path, err));
+    segy_file *lfp = NULL;
+    if (like && like->lsb) {
+        lfp = segy_open(like->path, "rb");
+        if (!lfp || segy_set_format(lfp, like->format | SEGY_LSB) != SEGY_OK) {
+            if (lfp)
+                segy_close(lfp);
+            return tq_fail_errno(err, TQ_ERR_IO, "cannot open '%s' for its headers", like->path);
         }
-    return TQ_OK;
+    }
+    int dt_us = DEFAULT_DT_US;
+    tq_status st = write_bin_header(fd, shape, like, lfp, &dt_us, err);
+    char h[SEGY_TRACE_HEADER_SIZE];
+    for (size_t i = 0; !st && i < shape[0]; i++)
+        for (size_t j = 0; !st && j < shape[1]; j++) {
+            st = fill_trace_header(h, shape, i, j, dt_us, like, lfp, origin, err);
+            if (!st)
+                st = tq_vol_pwrite_all(fd, h, sizeof h, t0 + (i * shape[1] + j) * trace_bytes, path, err);
+        }
+    if (lfp)
+        segy_close(lfp);
+    return st;
 }
 
 tq_status tq_segy_write_box(int fd, const size_t shape[3], const struct tq_box *b, const float *src,

@@ -344,14 +344,17 @@ void tq_vol_writer_keep(tq_vol_writer *w)
     w->keep = 1;
 }
 
-/* Check that tmp holds a volume of `shape` in format fmt; .npy: find where its samples start (they end the file). */
+/* Check that tmp holds a volume of `shape` in format fmt; .npy: find where its samples start (they end the file).
+ * The readers open the already opened file (/proc/self/fd/N), never the name again. */
 static tq_status reopen_check(tq_vol_writer *w, struct tq_err *err)
 {
     size_t shape[3];
     tq_status st = TQ_OK;
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", w->fd);
     if (w->fmt == TQ_VOL_NPY) {
         struct tq_npy_reader *npy = NULL;
-        TQ_TRY(tq_npy_reader_open(w->tmp, &npy, shape, err));
+        TQ_TRY(tq_npy_reader_open(self, &npy, shape, err));
         tq_npy_reader_free(npy);
         struct stat sb;
         size_t data = shape[0] * shape[1] * shape[2] * sizeof(float);
@@ -360,7 +363,7 @@ static tq_status reopen_check(tq_vol_writer *w, struct tq_err *err)
         w->data_offset = (size_t)sb.st_size - data;
     } else {
         struct tq_segy_reader *segy = NULL;
-        TQ_TRY(tq_segy_reader_open(w->tmp, &segy, shape, err));
+        TQ_TRY(tq_segy_reader_open(self, &segy, shape, err));
         tq_segy_reader_free(segy);
     }
     if (memcmp(shape, w->shape, sizeof shape))
@@ -387,8 +390,9 @@ tq_status tq_vol_writer_reopen(const char *path, const char *tmp_path, const siz
     w->owner = getpid();
     w->keep = 1;
     memcpy(w->shape, shape, sizeof w->shape);
-    w->fd = open(tmp_path, O_RDWR | O_CLOEXEC);
-    tq_status st = w->fd < 0 ? tq_fail_errno(err, TQ_ERR_IO, "cannot reopen '%s'", tmp_path) : reopen_check(w, err);
+    tq_status st = tq_vol_tmp_open(path, tmp_path, O_RDWR, &w->fd, err);
+    if (st == TQ_OK)
+        st = reopen_check(w, err);
     if (st) {
         tq_vol_writer_free(w);
         return st;

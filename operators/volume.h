@@ -65,11 +65,21 @@ const char *tq_vol_writer_tmp_path(const tq_vol_writer *w);
 void tq_vol_writer_free(tq_vol_writer *w);
 /* Re-open `tmp_path`, the uncommitted temporary an earlier writer for `path` made (a killed run being resumed, or
  * another MPI rank of the same run), to write more boxes; commit renames it to `path` as create's writer would.
- * Checks that it holds a volume of `shape` in path's format. The new writer keeps the temporary when freed
+ * Opens it only when tq_vol_tmp_open accepts it (TQ_ERR_FORMAT otherwise: never another file, never through a
+ * link), then checks that it holds a volume of `shape` in path's format. The new writer keeps the temporary when freed
  * uncommitted. Fails with TQ_ERR_IO (open), TQ_ERR_FORMAT (not such a volume) or TQ_ERR_RANGE (other shape).
  * (Added by the runner for --resume and MPI.) */
 tq_status tq_vol_writer_reopen(const char *path, const char *tmp_path, const size_t shape[3], int overwrite,
                                tq_vol_writer **out, struct tq_err *err);
+/* Open tmp (open(2) flags, e.g. O_RDWR) only if it is a temporary a writer for `path` made: named
+ * ".<path's name>.tmp.XXXXXX" (six letters or digits), in the same folder as path (compared by device and inode),
+ * opened without following a symbolic link (O_NOFOLLOW), a regular file owned by this user with one link. Fails
+ * with TQ_ERR_FORMAT saying which check failed (a journal or a peer named some other file), or TQ_ERR_IO (errno
+ * kept: ENOENT when it does not exist). (operators/vol_tmp.c) */
+tq_status tq_vol_tmp_open(const char *path, const char *tmp, int flags, int *fd, struct tq_err *err);
+/* Remove tmp if tq_vol_tmp_open accepts it; a missing tmp is not an error. Fails like tq_vol_tmp_open (the file
+ * is then left alone) or with TQ_ERR_IO when it cannot be removed. */
+tq_status tq_vol_tmp_remove(const char *path, const char *tmp, struct tq_err *err);
 /* Keep the temporary file when w is freed uncommitted, so a journaled run can be resumed. Can't fail. */
 void tq_vol_writer_keep(tq_vol_writer *w);
 

@@ -1,4 +1,5 @@
 /* cgroup.c - per-worker memory cgroups, v2 or v1 (see cgroup.h). */
+#define _GNU_SOURCE /* secure_getenv */
 #include "cgroup.h"
 #include "../common/alloc.h"
 
@@ -29,6 +30,9 @@ static void cg_fmt(char *buf, size_t size, const char *fmt, ...)
 struct tq_cg_root {
     enum tq_cg_version version;
     char path[CG_PATH_MAX];
+    char own[CG_PATH_MAX]; /* the delegated group the run's group was made in */
+    int moved;             /* v2: this process moved itself into <path>/runner so <own> could delegate memory */
+    int enabled_own;       /* v2: we wrote +memory into <own>/cgroup.subtree_control */
 };
 
 struct tq_cgroup {
@@ -185,8 +189,8 @@ static int cg_own_dir(int v2, char *dir, size_t size, char *why, size_t wsize)
     return 0;
 }
 
-/* Remove a group: kill its processes, wait up to ~2 s for them to go, then rmdir. */
-static void cg_remove(const char *dir)
+/* SIGKILL the processes listed in dir/cgroup.procs until it is empty, for up to ~2 s. */
+static void cg_kill_members(const char *dir)
 {
     for (int tries = 0; tries < 200; tries++) {
         char buf[4096];
@@ -205,6 +209,12 @@ static void cg_remove(const char *dir)
         }
         nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
     }
+}
+
+/* Remove a group: kill its processes, wait for them to go, then rmdir. */
+static void cg_remove(const char *dir)
+{
+    cg_kill_members(dir);
     for (int tries = 0; tries < 100 && rmdir(dir) && errno == EBUSY; tries++)
         nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
 }
@@ -241,26 +251,119 @@ static void cg_sweep_stale(const char *base)
     closedir(d);
 }
 
+/* Give back what cg_v2_delegate changed: the controller it enabled in <own> and this process's move into the
+ * leaf (moving back needs <own> without controllers for its children again). Best effort: what fails stays for
+ * the next runner's sweep (the run group of a dead pid, leaf included). */
+static void cg_root_undo(struct tq_cg_root *r)
+{
+    if (r->moved) {
+        char leaf[CG_PATH_MAX + 16], pid[32];
+        cg_fmt(leaf, sizeof leaf, "%s/runner", r->path);
+        cg_fmt(pid, sizeof pid, "%ld", (long)getpid());
+        cg_write(r->path, "cgroup.subtree_control", "-memory");
+        if (r->enabled_own)
+            cg_write(r->own, "cgroup.subtree_control", "-memory");
+        if (cg_write(r->own, "cgroup.procs", pid) == 0)
+            rmdir(leaf);
+    } else if (r->enabled_own) {
+        cg_write(r->own, "cgroup.subtree_control", "-memory");
+    }
+    r->moved = r->enabled_own = 0;
+}
+
+/* The group TRACEQ_CGROUP_ROOT names (a cgroup v2 directory standing for this process's own, delegated group:
+ * tests point it at a fake cgroupfs tree), or NULL when unset. Ignored in setuid processes. */
+static const char *cg_injected_root(void)
+{
+    const char *p = secure_getenv("TRACEQ_CGROUP_ROOT");
+    return p && *p ? p : NULL;
+}
+
+/* Is our pid the only process listed in dir/cgroup.procs? -1 when it cannot be read. */
+static int cg_only_us(const char *dir)
+{
+    char buf[4096];
+    if (cg_read(dir, "cgroup.procs", buf, sizeof buf))
+        return -1;
+    long me = (long)getpid();
+    int others = 0;
+    for (char *p = buf; *p;) {
+        char *end;
+        long pid = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        others += pid != me;
+        p = end + (*end == '\n');
+    }
+    return !others;
+}
+
+/* v2: make <own> hand the memory controller to its children. A group that holds processes cannot (no internal
+ * processes), so when this process is the only one in it, it first moves itself into the leaf <run>/runner
+ * (the run group r->path is created here for that). Fills why on failure. */
+static int cg_v2_delegate(struct tq_cg_root *r, const char *own, char *why, size_t wsize)
+{
+    if (!cg_list_has(own, "cgroup.controllers", "memory")) {
+        cg_fmt(why, wsize, "cgroup2 group %s has no memory controller (not delegated to it)", own);
+        return -1;
+    }
+    if (access(own, W_OK) != 0) {
+        cg_fmt(why, wsize, "cgroup2 group %s is not writable by this user (no delegated subtree; one can be had "
+               "with systemd-run --user --scope -p Delegate=yes traceq run ...)", own);
+        return -1;
+    }
+    if (cg_list_has(own, "cgroup.subtree_control", "memory"))
+        return 0;
+    char buf[64];
+    int holds = cg_read(own, "cgroup.procs", buf, sizeof buf) == 0 && buf[0];
+    if (holds) {
+        if (cg_only_us(own) != 1) {
+            cg_fmt(why, wsize, "cgroup2 group %s holds other processes, so it cannot delegate its memory "
+                   "controller (run under systemd-run --user --scope -p Delegate=yes)", own);
+            return -1;
+        }
+        char leaf[CG_PATH_MAX + 16], pid[32];
+        cg_fmt(leaf, sizeof leaf, "%s/runner", r->path);
+        cg_fmt(pid, sizeof pid, "%ld", (long)getpid());
+        if ((mkdir(r->path, 0755) && errno != EEXIST) || (mkdir(leaf, 0755) && errno != EEXIST) ||
+            cg_write(leaf, "cgroup.procs", pid)) {
+            cg_fmt(why, wsize, "cannot move this process into the leaf %s (%s)", leaf, strerror(errno));
+            rmdir(leaf);
+            rmdir(r->path);
+            return -1;
+        }
+        r->moved = 1;
+    }
+    if (cg_write(own, "cgroup.subtree_control", "+memory")) {
+        cg_fmt(why, wsize, "cgroup2 group %s does not delegate the memory controller (%s)", own, strerror(errno));
+        return -1;
+    }
+    r->enabled_own = 1;
+    return 0;
+}
+
 /* Try to make the run's parent group in hierarchy v2 or v1; fills why on failure. */
 static int cg_root_try(int v2, struct tq_cg_root *r, char *why, size_t wsize)
 {
     char own[CG_PATH_MAX - 32];
-    if (cg_own_dir(v2, own, sizeof own, why, wsize))
+    const char *inj = cg_injected_root();
+    if (inj && !v2) {
+        cg_fmt(why, wsize, "v1 not tried: TRACEQ_CGROUP_ROOT names the cgroup2 group to use");
         return -1;
-    if (v2) {
-        if (!cg_list_has(own, "cgroup.controllers", "memory")) {
-            cg_fmt(why, wsize, "cgroup2 at %s has no memory controller", own);
-            return -1;
-        }
-        /* Children only get memory.max when the parent delegates the controller; a group that still holds
-         * processes cannot enable it (no internal processes), so an already delegated one is required. */
-        if (!cg_list_has(own, "cgroup.subtree_control", "memory") && cg_write(own, "cgroup.subtree_control", "+memory")) {
-            cg_fmt(why, wsize, "cgroup2 at %s does not delegate the memory controller (%s)", own, strerror(errno));
-            return -1;
-        }
     }
-    cg_sweep_stale(own);
+    if (inj && strlen(inj) >= sizeof own) {
+        cg_fmt(why, wsize, "TRACEQ_CGROUP_ROOT is too long");
+        return -1;
+    }
+    if (inj)
+        cg_fmt(own, sizeof own, "%s", inj);
+    else if (cg_own_dir(v2, own, sizeof own, why, wsize))
+        return -1;
+    cg_fmt(r->own, sizeof r->own, "%s", own);
     cg_fmt(r->path, sizeof r->path, "%s/traceq-%ld", own, (long)getpid());
+    if (v2 && cg_v2_delegate(r, own, why, wsize))
+        return -1;
+    cg_sweep_stale(own);
     if (mkdir(r->path, 0755) && errno != EEXIST) {
         cg_fmt(why, wsize, "cannot create %s (%s)", r->path, strerror(errno));
         return -1;
@@ -281,9 +384,12 @@ tq_status tq_cg_root_create(tq_cg_root **out, struct tq_err *err)
     if (!r)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     char why2[512], why1[512];
-    if (cg_root_try(1, r, why2, sizeof why2) && cg_root_try(0, r, why1, sizeof why1)) {
-        free(r);
-        return tq_fail(err, TQ_ERR_LIMIT, "no memory cgroup can be made: %s; %s", why2, why1);
+    if (cg_root_try(1, r, why2, sizeof why2)) {
+        cg_root_undo(r);
+        if (cg_root_try(0, r, why1, sizeof why1)) {
+            free(r);
+            return tq_fail(err, TQ_ERR_LIMIT, "no memory cgroup can be made: %s; %s", why2, why1);
+        }
     }
     *out = r;
     return TQ_OK;
@@ -303,6 +409,7 @@ void tq_cg_root_free(tq_cg_root *root)
 {
     if (!root)
         return;
+    cg_root_undo(root);
     cg_remove(root->path);
     free(root);
 }
@@ -336,11 +443,16 @@ tq_status tq_cg_create(tq_cg_root *root, const char *name, uint64_t limit, tq_cg
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     cg->version = root->version;
     cg_fmt(cg->path, sizeof cg->path, "%s/%s", root->path, name);
-    if (mkdir(cg->path, 0755)) {
+    /* An existing group of that name is reused, emptied first: a runner SIGKILLed with our pid left it (the sweep
+     * spares groups of live pids), or a test made it ahead (a fake cgroupfs tree has no kernel to make files). */
+    int made = mkdir(cg->path, 0755) == 0;
+    if (!made && errno != EEXIST) {
         tq_fail_errno(err, TQ_ERR_IO, "cannot create cgroup %s", cg->path);
         free(cg);
         return TQ_ERR_IO;
     }
+    if (!made)
+        cg_kill_members(cg->path);
     if (cg_set_limit(cg, limit)) {
         tq_fail_errno(err, TQ_ERR_IO, "cannot set the memory limit of cgroup %s", cg->path);
         rmdir(cg->path);

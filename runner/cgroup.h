@@ -27,10 +27,21 @@ struct tq_cg_stats {
 };
 
 /* Find a memory cgroup hierarchy this process may create groups in (cgroup v2 with the memory controller
- * delegated first, else cgroup v1 memory) and create the run's parent group there. Fails with TQ_ERR_LIMIT and a
- * message saying why for each hierarchy (not root, no memory controller, read-only) when none is usable.
- * Caller frees with tq_cg_root_free. */
+ * delegated first, else cgroup v1 memory) and create the run's parent group there. v2 uses the group this process
+ * sits in when it is writable and has the memory controller (a delegated subtree, e.g. a
+ * `systemd-run --user --scope -p Delegate=yes` scope); when this process is alone in it, it first moves itself
+ * into the leaf traceq-<pid>/runner so the group may hand memory to its children (no internal processes), and
+ * tq_cg_root_free gives that back. The environment variable TRACEQ_CGROUP_ROOT, when set (not in setuid
+ * processes), names that group's directory instead of /proc/self/cgroup's (v2 only; tests point it at a fake
+ * cgroupfs tree). Fails with TQ_ERR_LIMIT and a message saying why for each hierarchy (not root, no memory
+ * controller, not writable, shared with other processes) when none is usable. Caller frees with tq_cg_root_free. */
 tq_status tq_cg_root_create(tq_cg_root **out, struct tq_err *err);
+/* For a command's main (traceq run): when no memory cgroup can be made here, systemd-run exists and a user
+ * manager answers (a probe `systemd-run --user --scope -p Delegate=yes -- true` succeeds), run the same command
+ * again inside `systemd-run --user --scope -p Delegate=yes --quiet -- /proc/self/exe ARGS...` (exec: same pid,
+ * same exit code; args: the nargs arguments after the program's name, e.g. "run" "--op" ...), where the runner finds its own scope delegated and writable. TRACEQ_DELEGATED=1 marks the new
+ * process, which never asks again. Returns (doing nothing) when not needed or not possible. (cgroup_scope.c) */
+void tq_cg_reexec_in_scope(int nargs, char **args);
 /* Which hierarchy the root lives in. Can't fail. */
 enum tq_cg_version tq_cg_root_version(const tq_cg_root *root);
 /* Directory of the run's parent group. Can't fail. */
@@ -39,7 +50,8 @@ const char *tq_cg_root_path(const tq_cg_root *root);
 void tq_cg_root_free(tq_cg_root *root);
 
 /* Create child group `name` of root limited to `limit` bytes, swap included (v1 memsw / v2 swap.max = 0 where the
- * kernel has them). Fails with TQ_ERR_IO when the group cannot be made or the limit not set. Caller frees. */
+ * kernel has them). An existing group of that name (left by a SIGKILLed runner that had our pid) is emptied and
+ * reused. Fails with TQ_ERR_IO when the group cannot be made or the limit not set. Caller frees. */
 tq_status tq_cg_create(tq_cg_root *root, const char *name, uint64_t limit, tq_cgroup **out, struct tq_err *err);
 /* Move process pid (0 = the caller) into the group; a freshly forked worker calls it on itself before it
  * allocates anything. Fails with TQ_ERR_IO. */

@@ -1,6 +1,5 @@
 /* journal.c - append-only, fsync'd record of finished blocks (see journal.h). */
 #include "journal.h"
-#include "../common/alloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,13 +8,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xxhash.h>
 
-#define JOURNAL_MAGIC "traceq-journal 1 "
+#include "../common/alloc.h"
+#include "../common/file_id.h"
+#include "../operators/volume.h"
+
+#define JOURNAL_MAGIC "traceq-journal 2 "
+#define JOURNAL_MAGIC_V1 "traceq-journal 1 "
+#define JOURNAL_LINE_MAX 8192
 
 struct tq_journal {
     int fd;
     char *path;
     char *data;
+    int has_input;
+    struct tq_file_id input; /* the run's input as the journal recorded it */
     size_t n, cap;
     struct tq_box *boxes;
 };
@@ -49,6 +57,84 @@ static void journal_sync_dir(const char *path)
     free(copy);
 }
 
+/* Check and strip a line's " #XXXXXXXX" checksum (XXH32 of the text before it). Returns 0 when it holds. */
+static int journal_unseal(char *line)
+{
+    size_t len = strlen(line);
+    if (len < 10 || line[len - 10] != ' ' || line[len - 9] != '#')
+        return -1;
+    for (size_t i = len - 8; i < len; i++)
+        if (!((line[i] >= '0' && line[i] <= '9') || (line[i] >= 'a' && line[i] <= 'f')))
+            return -1;
+    unsigned long sum = strtoul(line + len - 8, NULL, 16);
+    line[len - 10] = 0;
+    return (unsigned long)XXH32(line, len - 10, 0) == sum ? 0 : -1;
+}
+
+/* A "done" line's box: six decimal numbers with lo < hi on every axis. Returns 0 when it is one. */
+static int journal_parse_box(const char *text, struct tq_box *b)
+{
+    const char *p = text;
+    size_t v[6];
+    for (int k = 0; k < 6; k++) {
+        if (*p != ' ' || p[1] < '0' || p[1] > '9')
+            return -1;
+        char *end;
+        errno = 0;
+        unsigned long long x = strtoull(p + 1, &end, 10);
+        if (errno || x > SIZE_MAX / 2)
+            return -1;
+        v[k] = (size_t)x;
+        p = end;
+    }
+    if (*p)
+        return -1;
+    for (int a = 0; a < 3; a++) {
+        if (v[a] >= v[3 + a])
+            return -1;
+        b->lo[a] = v[a];
+        b->hi[a] = v[3 + a];
+    }
+    return 0;
+}
+
+/* Take one complete journal line (newline stripped) numbered lineno. */
+static tq_status journal_take_line(tq_journal *j, const char *key, size_t lineno, char *line, size_t len,
+                                   struct tq_err *err)
+{
+    if (lineno == 1 && !strncmp(line, JOURNAL_MAGIC_V1, strlen(JOURNAL_MAGIC_V1)))
+        return tq_fail(err, TQ_ERR_FORMAT, "journal %s was written by an older traceq that did not record its input; "
+                       "use --force to start over", j->path);
+    if (memchr(line, 0, len) || journal_unseal(line))
+        return tq_fail(err, TQ_ERR_FORMAT, "%s:%zu: corrupt journal line (its checksum does not match: the file was "
+                       "damaged or edited); use --force to start over", j->path, lineno);
+    struct tq_box b;
+    if (lineno == 1) {
+        if (strncmp(line, JOURNAL_MAGIC, strlen(JOURNAL_MAGIC)))
+            return tq_fail(err, TQ_ERR_FORMAT, "%s is not a traceq journal", j->path);
+        if (strcmp(line + strlen(JOURNAL_MAGIC), key))
+            return tq_fail(err, TQ_ERR_FORMAT, "journal %s belongs to another run (%s); use --force to start over",
+                           j->path, line + strlen(JOURNAL_MAGIC));
+        return TQ_OK;
+    }
+    if (!strncmp(line, "done", 4) && !journal_parse_box(line + 4, &b))
+        return journal_push(j, &b, err);
+    if (!strncmp(line, "data ", 5) && !j->data && line[5]) {
+        if (!(j->data = tq_malloc(strlen(line + 5) + 1)))
+            return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+        strcpy(j->data, line + 5);
+        return TQ_OK;
+    }
+    if (!strncmp(line, "input ", 6) && !j->has_input) {
+        char what[64];
+        snprintf(what, sizeof what, "journal line %zu", lineno);
+        TQ_TRY(tq_file_id_parse(line + 6, what, &j->input, err));
+        j->has_input = 1;
+        return TQ_OK;
+    }
+    return tq_fail(err, TQ_ERR_FORMAT, "%s:%zu: corrupt journal line", j->path, lineno);
+}
+
 /* Parse the lines of an existing journal into j; the last line counts only when it ends in a newline. */
 static tq_status journal_load(tq_journal *j, const char *key, struct tq_err *err)
 {
@@ -56,48 +142,52 @@ static tq_status journal_load(tq_journal *j, const char *key, struct tq_err *err
     if (!f)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot resume: no journal %s", j->path);
     char *line = NULL;
-    size_t cap = 0;
+    size_t cap = 0, lineno = 1;
     ssize_t len = 0;
     tq_status st = TQ_OK;
-    for (size_t lineno = 1; st == TQ_OK && (len = tq_getline(&line, &cap, f)) > 0; lineno++) {
+    for (; st == TQ_OK && (len = tq_getline(&line, &cap, f)) > 0; lineno++) {
         if (line[len - 1] != '\n')
             break; /* torn by a kill during the write: the block was never counted as done */
         line[len - 1] = 0;
-        struct tq_box b;
-        unsigned long long v[6];
-        if (lineno == 1) {
-            if (strncmp(line, JOURNAL_MAGIC, strlen(JOURNAL_MAGIC)))
-                st = tq_fail(err, TQ_ERR_FORMAT, "%s is not a traceq journal", j->path);
-            else if (strcmp(line + strlen(JOURNAL_MAGIC), key))
-                st = tq_fail(err, TQ_ERR_FORMAT, "journal %s belongs to another run (%s); use --force to start over",
-                             j->path, line + strlen(JOURNAL_MAGIC));
-        } else if (sscanf(line, "done %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) == 6) {
-            for (int a = 0; a < 3; a++) {
-                b.lo[a] = (size_t)v[a];
-                b.hi[a] = (size_t)v[3 + a];
-            }
-            st = journal_push(j, &b, err);
-        } else if (!strncmp(line, "data ", 5) && !j->data) {
-            if (!(j->data = tq_strdup(line + 5)))
-                st = tq_fail(err, TQ_ERR_NOMEM, "out of memory");
-        } else {
-            st = tq_fail(err, TQ_ERR_FORMAT, "%s:%zu: corrupt journal line", j->path, lineno);
-        }
+        st = len > JOURNAL_LINE_MAX ? tq_fail(err, TQ_ERR_FORMAT, "%s:%zu: corrupt journal line (too long)", j->path,
+                                              lineno)
+                                    : journal_take_line(j, key, lineno, line, (size_t)len - 1, err);
     }
     if (st == TQ_OK && len < 0)
         st = tq_fail_errno(err, errno == ENOMEM ? TQ_ERR_NOMEM : TQ_ERR_IO, "cannot read journal %s", j->path);
-    if (st == TQ_OK && cap == 0)
-        st = tq_fail(err, TQ_ERR_FORMAT, "journal %s is empty", j->path);
+    if (st == TQ_OK && lineno == 1)
+        st = tq_fail(err, TQ_ERR_FORMAT, "journal %s is empty or cut before its first line ends; use --force to "
+                     "start over", j->path);
     free(line);
     fclose(f);
     return st;
 }
 
+/* Refuse to resume unless the file at `input` is the one the journal recorded (touching it alone is allowed). */
+static tq_status journal_check_input(const tq_journal *j, const char *input, struct tq_err *err)
+{
+    if (!j->has_input)
+        return tq_fail(err, TQ_ERR_FORMAT, "journal %s records no input identity; use --force to start over",
+                       j->path);
+    struct tq_file_id now;
+    TQ_TRY(tq_file_id_of(input, &now, err));
+    char why[200];
+    enum tq_file_id_diff d = tq_file_id_compare(&j->input, &now, why, sizeof why);
+    if (d == TQ_FILE_SAME || d == TQ_FILE_TOUCHED)
+        return TQ_OK;
+    return tq_fail(err, TQ_ERR_FORMAT, "cannot resume: '%s' is not the input journal %s was made for (it %s); "
+                   "resuming would mix two inputs in one output. Use --force to start over", input, j->path, why);
+}
+
 /* Write one whole line with a single write() and fsync it. */
 static tq_status journal_write_line(tq_journal *j, const char *text, struct tq_err *err)
 {
-    size_t n = strlen(text);
-    ssize_t w = write(j->fd, text, n);
+    char *line = tq_malloc(strlen(text) + 12);
+    if (!line)
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    size_t n = (size_t)sprintf(line, "%s #%08x\n", text, (unsigned)XXH32(text, strlen(text), 0));
+    ssize_t w = write(j->fd, line, n);
+    free(line);
     if (w != (ssize_t)n)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot write journal %s", j->path);
     if (fsync(j->fd))
@@ -105,37 +195,65 @@ static tq_status journal_write_line(tq_journal *j, const char *text, struct tq_e
     return TQ_OK;
 }
 
-tq_status tq_journal_open(const char *path, const char *key, const char *data, int resume, tq_journal **out,
-                          struct tq_err *err)
+/* Write the first lines of a new journal: its key, the data path and the input's identity. */
+static tq_status journal_write_head(tq_journal *j, const char *key, const char *data, const char *input,
+                                    struct tq_err *err)
+{
+    char id[200] = "";
+    if (input) {
+        struct tq_file_id fid;
+        TQ_TRY(tq_file_id_of(input, &fid, err));
+        j->input = fid;
+        j->has_input = 1;
+        tq_file_id_format(&fid, id, sizeof id);
+    }
+    size_t len = strlen(JOURNAL_MAGIC) + strlen(key) + (data ? strlen(data) : 0) + sizeof id + 16;
+    char *text = tq_malloc(len);
+    if (!text || (data && !(j->data = tq_malloc(strlen(data) + 1)))) {
+        free(text);
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    }
+    if (data)
+        strcpy(j->data, data);
+    snprintf(text, len, "%s%s", JOURNAL_MAGIC, key);
+    tq_status st = journal_write_line(j, text, err);
+    if (st == TQ_OK && data) {
+        snprintf(text, len, "data %s", data);
+        st = journal_write_line(j, text, err);
+    }
+    if (st == TQ_OK && input) {
+        snprintf(text, len, "input %s", id);
+        st = journal_write_line(j, text, err);
+    }
+    free(text);
+    journal_sync_dir(j->path);
+    return st;
+}
+
+tq_status tq_journal_open(const char *path, const char *key, const char *data, const char *input, int resume,
+                          tq_journal **out, struct tq_err *err)
 {
     *out = NULL;
     if (strchr(key, '\n') || (data && strchr(data, '\n')))
         return tq_fail(err, TQ_ERR_INTERNAL, "journal key has a newline");
     tq_journal *j = tq_calloc(1, sizeof *j);
-    if (!j || !(j->path = tq_strdup(path))) {
+    if (!j || !(j->path = tq_malloc(strlen(path) + 1))) {
         free(j);
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     }
+    strcpy(j->path, path);
     j->fd = -1;
     tq_status st = resume ? journal_load(j, key, err) : TQ_OK;
+    if (st == TQ_OK && resume && input)
+        st = journal_check_input(j, input, err);
     if (st == TQ_OK) {
-        j->fd = open(path, O_WRONLY | O_CLOEXEC | O_APPEND | (resume ? 0 : O_CREAT | O_TRUNC), 0644);
+        /* Never through a symbolic link planted at the journal's name. */
+        j->fd = open(path, O_WRONLY | O_CLOEXEC | O_APPEND | O_NOFOLLOW | (resume ? 0 : O_CREAT | O_TRUNC), 0644);
         if (j->fd < 0)
             st = tq_fail_errno(err, TQ_ERR_IO, "cannot open journal %s", path);
     }
-    if (st == TQ_OK && !resume) {
-        size_t len = strlen(JOURNAL_MAGIC) + strlen(key) + (data ? strlen(data) + 6 : 0) + 2;
-        char *head = tq_malloc(len);
-        if (!head || (data && !(j->data = tq_strdup(data))))
-            st = tq_fail(err, TQ_ERR_NOMEM, "out of memory");
-        else {
-            snprintf(head, len, "%s%s\n%s%s%s", JOURNAL_MAGIC, key, data ? "data " : "", data ? data : "",
-                     data ? "\n" : "");
-            st = journal_write_line(j, head, err);
-            journal_sync_dir(path);
-        }
-        free(head);
-    }
+    if (st == TQ_OK && !resume)
+        st = journal_write_head(j, key, data, input, err);
     if (st) {
         tq_journal_free(j);
         return st;
@@ -170,7 +288,7 @@ int tq_journal_has(const tq_journal *j, const struct tq_box *box)
 tq_status tq_journal_append(tq_journal *j, const struct tq_box *b, struct tq_err *err)
 {
     char line[256];
-    snprintf(line, sizeof line, "done %zu %zu %zu %zu %zu %zu\n", b->lo[0], b->lo[1], b->lo[2], b->hi[0], b->hi[1],
+    snprintf(line, sizeof line, "done %zu %zu %zu %zu %zu %zu", b->lo[0], b->lo[1], b->lo[2], b->hi[0], b->hi[1],
              b->hi[2]);
     TQ_TRY(journal_write_line(j, line, err));
     return journal_push(j, b, err);
@@ -197,7 +315,7 @@ void tq_journal_free(tq_journal *j)
     free(j);
 }
 
-tq_status tq_journal_discard(const char *path, struct tq_err *err)
+tq_status tq_journal_discard(const char *path, const char *output, struct tq_err *err)
 {
     FILE *f = fopen(path, "re");
     if (!f)
@@ -208,8 +326,13 @@ tq_status tq_journal_discard(const char *path, struct tq_err *err)
     tq_status st = TQ_OK;
     while (st == TQ_OK && (len = tq_getline(&line, &cap, f)) > 0) {
         line[strcspn(line, "\n")] = 0;
-        if (!strncmp(line, "data ", 5) && unlink(line + 5) && errno != ENOENT)
-            st = tq_fail_errno(err, TQ_ERR_IO, "cannot remove the unfinished output %s", line + 5);
+        /* Only a temporary of this output is ever removed: a damaged or edited line naming any other file leaves
+         * that file alone (the journal itself still goes: the run starts over). */
+        if (journal_unseal(line) || strncmp(line, "data ", 5))
+            continue;
+        struct tq_err terr = {0};
+        if (tq_vol_tmp_remove(output, line + 5, &terr) == TQ_ERR_IO)
+            st = tq_fail(err, TQ_ERR_IO, "%s", terr.msg);
     }
     if (st == TQ_OK && len < 0) /* the journal stays, so the data file it names can still be found */
         st = tq_fail_errno(err, errno == ENOMEM ? TQ_ERR_NOMEM : TQ_ERR_IO, "cannot read journal %s", path);

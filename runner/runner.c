@@ -1,5 +1,5 @@
-/* runner.c - the worker pool: fork per block, memory limit per slot, OOM split and retry, journal, progress
- * (see runner.h). */
+/* runner.c - the worker pool: fork per block (common/process.h), memory limit per slot, OOM split and retry,
+ * journal, progress (see runner.h). */
 #define _GNU_SOURCE /* pipe2 */
 #include "runner.h"
 #include "../common/alloc.h"
@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../common/clock.h"
 #include "../common/procfs.h"
+#include "../common/process.h"
 #include "../common/units.h"
 #include "cgroup.h"
 #include "watchdog.h"
@@ -135,13 +135,26 @@ static int run_next(struct run *r, struct item *it)
     return got;
 }
 
-/* Body of a worker process: join the cgroup, compute one block, report through fd, exit. Never returns. */
-static void worker_main(const struct run *r, const struct slot *s, int fd, pid_t runner)
+/* What a worker process is given: the run, its slot, the write end of its pipe and the runner's pid. */
+struct worker_ctx {
+    const struct run *r;
+    const struct slot *s;
+    int fd;
+    pid_t runner;
+};
+
+/* Body of a worker process (tq_proc_fork): join the cgroup, compute one block, report through the pipe; returns
+ * the exit code. */
+static int worker_main(void *ctx)
 {
+    const struct worker_ctx *w = ctx;
+    const struct run *r = w->r;
+    const struct slot *s = w->s;
+    int fd = w->fd;
     /* A runner killed with SIGKILL takes its workers along (the next runner removes their cgroups). */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != runner)
-        _exit(1);
+    if (getppid() != w->runner)
+        return 1;
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
@@ -167,9 +180,9 @@ static void worker_main(const struct run *r, const struct slot *s, int fd, pid_t
     m.hwm = tq_proc_status_bytes(0, "VmHWM");
     m.seconds = tq_clock_now() - t0;
     snprintf(m.text, sizeof m.text, "%.479s", st ? err.msg : "");
-    ssize_t w = write(fd, &m, sizeof m);
+    ssize_t wrote = write(fd, &m, sizeof m);
     free(pad);
-    _exit(w == (ssize_t)sizeof m && st == TQ_OK ? 0 : 1);
+    return wrote == (ssize_t)sizeof m && st == TQ_OK ? 0 : 1;
 }
 
 /* Fork a worker for item on slot s. */
@@ -185,33 +198,31 @@ static tq_status run_spawn(struct run *r, struct slot *s, const struct item *it)
     struct tq_cg_stats st;
     if (s->cg && tq_cg_read(s->cg, &st, NULL) == TQ_OK)
         s->oom_before = st.oom_kills;
-    pid_t runner = getpid(), pid = fork();
-    if (pid < 0) {
-        close(p[0]);
-        close(p[1]);
-        return tq_fail_errno(r->err, TQ_ERR_CHILD, "cannot fork a worker");
-    }
-    if (pid == 0) {
-        close(p[0]);
-        worker_main(r, s, p[1], runner);
-    }
+    struct worker_ctx w = {r, s, p[1], getpid()};
+    struct tq_proc child;
+    struct tq_err ferr = {0};
+    tq_status fst = tq_proc_fork(worker_main, &w, &child, &ferr);
     close(p[1]);
-    s->pid = pid;
+    if (fst) {
+        close(p[0]);
+        return tq_fail(r->err, fst, "cannot start a worker: %s", ferr.msg);
+    }
+    s->pid = child.pid;
     s->fd = p[0];
-    s->t0 = tq_clock_now();
+    s->t0 = child.t0;
     return TQ_OK;
 }
 
 /* Describe how a worker ended, for the failure message. */
 static void describe_end(int status, const struct worker_msg *m, int got, char *buf, size_t size)
 {
+    char how[128];
     if (got && m->status)
         snprintf(buf, size, "%s", m->text);
-    else if (WIFSIGNALED(status))
-        snprintf(buf, size, "worker killed by signal %d (%s)%s", WTERMSIG(status), strsignal(WTERMSIG(status)),
-                 WTERMSIG(status) == SIGKILL ? " without an OOM kill in its cgroup (system out of memory?)" : "");
-    else if (WIFEXITED(status) && WEXITSTATUS(status))
-        snprintf(buf, size, "worker exited with status %d", WEXITSTATUS(status));
+    else if (tq_proc_exit_code(status))
+        snprintf(buf, size, "worker ended: %s%s", tq_proc_describe(status, how, sizeof how),
+                 tq_proc_killed_by(status) == SIGKILL ? " without an OOM kill in its cgroup (system out of memory?)"
+                                                      : "");
     else
         snprintf(buf, size, "worker sent no result");
 }
@@ -262,24 +273,14 @@ static void run_done(struct run *r, struct slot *s, const struct worker_msg *m)
     r->voxels_left = r->voxels_left > vox ? r->voxels_left - vox : 0;
 }
 
-void tq_runner_signal_abbrev(int sig, char *buf, size_t size)
-{
-    const char *abbrev = sigabbrev_np(sig);
-    if (abbrev)
-        snprintf(buf, size, "SIG%s", abbrev);
-    else
-        snprintf(buf, size, "SIG%d", sig);
-}
-
 /* A worker died of signal sig without an OOM kill (killed from outside, crashed): run the same block again (first,
  * from the stack), or fail naming the block, the signal and the attempts when the retries are used up. */
 static void run_rerun(struct run *r, const struct item *it, int sig)
 {
-    char name[32], cause[400];
-    tq_runner_signal_abbrev(sig, name, sizeof name);
+    char how[128], cause[400];
     if (run_retries_left(r, it) <= 0) {
-        snprintf(cause, sizeof cause, "worker killed by signal %d (%s, %s) on attempt %d, retries used up (%d "
-                 "rerun(s)%s, --retries %d)%s", sig, name, strsignal(sig), it->crashes + 1, it->crashes,
+        snprintf(cause, sizeof cause, "worker %s on attempt %d, retries used up (%d rerun(s)%s, --retries %d)%s",
+                 tq_proc_describe(tq_proc_signal_status(sig), how, sizeof how), it->crashes + 1, it->crashes,
                  it->level ? " after OOM splits" : "", r->opts->retries,
                  sig == SIGKILL ? "; no OOM kill was counted (killed from outside, or the system ran out of memory?)" : "");
         run_fail(r, TQ_ERR_CHILD, "block [%zu:%zu, %zu:%zu, %zu:%zu] failed: %s", &it->box, cause);
@@ -311,14 +312,15 @@ static void run_reap(struct run *r, struct slot *s, int status)
         if (st.peak > ws->cg_peak)
             ws->cg_peak = st.peak;
     }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && got) {
+    int sig = tq_proc_killed_by(status);
+    if (tq_proc_exit_code(status) == 0 && got) {
         run_done(r, s, &m);
-    } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && (cg_oom || s->wd_killed)) {
+    } else if (sig == SIGKILL && (cg_oom || s->wd_killed)) {
         r->rep->oom_kills++;
         run_retry(r, &s->item);
-    } else if (WIFSIGNALED(status) && !run_signal) {
+    } else if (sig && !run_signal) {
         /* While interrupted, a worker may have died of the same Ctrl-C: that is no crash to rerun. */
-        run_rerun(r, &s->item, WTERMSIG(status));
+        run_rerun(r, &s->item, sig);
     } else {
         char cause[512];
         describe_end(status, &m, got, cause, sizeof cause);
@@ -329,11 +331,9 @@ static void run_reap(struct run *r, struct slot *s, int status)
 /* Has a running worker ended (without reaping it)? */
 static int run_any_exited(struct run *r)
 {
-    for (int i = 0; i < r->opts->workers; i++) {
-        siginfo_t si = {0};
-        if (r->slot[i].pid && waitid(P_PID, (id_t)r->slot[i].pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid)
+    for (int i = 0; i < r->opts->workers; i++)
+        if (r->slot[i].pid && tq_proc_ended(r->slot[i].pid))
             return 1;
-    }
     return 0;
 }
 
@@ -344,9 +344,9 @@ static void run_check_workers(struct run *r)
         struct slot *s = &r->slot[i];
         if (!s->pid)
             continue;
-        int status;
-        pid_t w = waitpid(s->pid, &status, WNOHANG);
-        if (w == s->pid)
+        int status, ended = 0;
+        tq_proc_wait_for(s->pid, 0, &ended, &status, NULL, NULL);
+        if (ended)
             run_reap(r, s, status);
         else if (r->watchdog && r->opts->memory_per_worker &&
                  tq_watchdog_check(s->pid, r->opts->memory_per_worker, &r->rep->worker[i].rss_peak))
@@ -438,8 +438,9 @@ static void run_kill_all(struct run *r)
         struct slot *s = &r->slot[i];
         if (!s->pid)
             continue;
+        int status;
         kill(s->pid, SIGKILL);
-        waitpid(s->pid, NULL, 0);
+        tq_proc_wait(s->pid, &status, NULL, NULL);
         close(s->fd);
         s->pid = 0;
     }
@@ -599,7 +600,7 @@ json_t *tq_runner_report_json(const struct tq_runner_report *rep)
     for (int sig = 1; sigs && sig < TQ_RUNNER_NSIG; sig++)
         if (rep->crash_signal[sig]) {
             char name[32];
-            tq_runner_signal_abbrev(sig, name, sizeof name);
+            tq_proc_signal_name(sig, name, sizeof name);
             json_object_set_new(sigs, name, json_integer((json_int_t)rep->crash_signal[sig]));
         }
     return json_pack("{s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:i, s:o, s:i, s:I, s:o}", "wall_s", rep->wall_s,

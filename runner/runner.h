@@ -105,9 +105,6 @@ tq_status tq_runner_run_source(const struct tq_runner_task *task, const struct t
  * halves, or -1 when no allowed axis is 2 voxels or longer. Can't fail otherwise. */
 int tq_runner_split(const struct tq_box *b, unsigned splittable, struct tq_box halves[2]);
 
-/* The short name of signal sig into buf: "SIGKILL" ("SIG37" for one without a name). Can't fail. */
-void tq_runner_signal_abbrev(int sig, char *buf, size_t size);
-
 /* The report as a JSON object (new reference), or NULL when out of memory. */
 json_t *tq_runner_report_json(const struct tq_runner_report *rep);
 

@@ -150,7 +150,7 @@ Test(journal, resume_reads_finished_blocks_and_ignores_a_torn_line)
     snprintf(path, sizeof path, "%s/out.npy.journal", dir);
     struct tq_err err = {0};
     tq_journal *j = NULL;
-    cr_assert_eq(tq_journal_open(path, "op=gst3d shape=4x4x4", NULL, 0, &j, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(tq_journal_open(path, "op=gst3d shape=4x4x4", NULL, NULL, 0, &j, &err), TQ_OK, "%s", err.msg);
     struct tq_box a = {{0, 0, 0}, {2, 4, 4}}, b = {{2, 0, 0}, {4, 4, 4}};
     cr_assert_eq(tq_journal_append(j, &a, &err), TQ_OK, "%s", err.msg);
     tq_journal_free(j);
@@ -158,9 +158,9 @@ Test(journal, resume_reads_finished_blocks_and_ignores_a_torn_line)
     fputs("done 2 0 0 4 4", f); /* a kill in the middle of a line */
     fclose(f);
 
-    cr_assert_eq(tq_journal_open(path, "op=envelope shape=4x4x4", NULL, 1, &j, &err), TQ_ERR_FORMAT);
+    cr_assert_eq(tq_journal_open(path, "op=envelope shape=4x4x4", NULL, NULL, 1, &j, &err), TQ_ERR_FORMAT);
     cr_assert(strstr(err.msg, "another run") != NULL, "%s", err.msg);
-    cr_assert_eq(tq_journal_open(path, "op=gst3d shape=4x4x4", NULL, 1, &j, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(tq_journal_open(path, "op=gst3d shape=4x4x4", NULL, NULL, 1, &j, &err), TQ_OK, "%s", err.msg);
     cr_assert_eq(tq_journal_count(j), 1);
     cr_assert(tq_journal_has(j, &a));
     cr_assert_not(tq_journal_has(j, &b));
@@ -168,7 +168,7 @@ Test(journal, resume_reads_finished_blocks_and_ignores_a_torn_line)
 
     char nope[4300];
     snprintf(nope, sizeof nope, "%s/missing.journal", dir);
-    cr_assert_eq(tq_journal_open(nope, "k", NULL, 1, &j, &err), TQ_ERR_IO);
+    cr_assert_eq(tq_journal_open(nope, "k", NULL, NULL, 1, &j, &err), TQ_ERR_IO);
     tq_rmtree(dir);
     free(dir);
 }

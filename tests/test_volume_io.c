@@ -168,6 +168,58 @@ Test(volume_io, reads_segyio_files_like_tools_cube)
     free(dir);
 }
 
+/* Every sample format segyio reads (IBM float 1, int32 2, int16 3, IEEE float 5, int8 8), big- and little-endian,
+ * inline and crossline sorted: read whole and box by box exactly as segyio.tools.cube (opened with that endian)
+ * reads it, widened to float. Real surveys (the F3 crop of issue 12) are int16, often little-endian. */
+Test(volume_io, reads_every_segyio_sample_format_and_byte_order)
+{
+    const int formats[] = {1, 2, 3, 5, 8};
+    const char *endians[] = {"big", "little"};
+    const size_t shape[3] = {4, 5, 11};
+    char *dir = tq_tmpdir(), path[4200], raw[4200];
+    for (int f = 0; f < 5; f++)
+        for (int e = 0; e < 2; e++)
+            for (int s = 0; s < 2; s++) {
+                const char *sorting = s ? "crossline" : "inline";
+                snprintf(path, sizeof path, "%s/f%d%s%d.sgy", dir, formats[f], endians[e], s);
+                snprintf(raw, sizeof raw, "%s/f%d%s%d.raw", dir, formats[f], endians[e], s);
+                cr_assert_eq(vt_oracle("segy-write-fmt '%s' '%s' 4x5x11 %d %d %s %s", path, raw, 10 * f + e + 1,
+                                       formats[f], endians[e], sorting), 0);
+                char what[96];
+                snprintf(what, sizeof what, "format %d %s-endian %s-sorted (vs cube())", formats[f], endians[e],
+                         sorting);
+                check_reads_as_raw(path, raw, shape, (uint64_t)(f * 4 + e * 2 + s), what);
+            }
+    tq_rmtree(dir);
+    free(dir);
+}
+
+/* A little-endian int16 input through `traceq run` to a SEG-Y output: the output is IEEE float, big-endian, with
+ * the input's line numbers (its headers read through segyio), and holds the values segyio reads from the input. */
+Test(volume_io, run_on_little_endian_int16_segy)
+{
+    char *dir = tq_tmpdir(), path[4200], raw[4200], out[4200], cube[4200];
+    snprintf(path, sizeof path, "%s/in.sgy", dir);
+    snprintf(raw, sizeof raw, "%s/in.raw", dir);
+    snprintf(out, sizeof out, "%s/out.sgy", dir);
+    snprintf(cube, sizeof cube, "%s/out.raw", dir);
+    cr_assert_eq(vt_oracle("segy-write-fmt '%s' '%s' 6x5x16 3 3 little inline", path, raw), 0);
+    /* Gaussian with sigma 1e-9 is the identity to float precision: the copy must be exact. */
+    cr_assert_eq(tq_runf("'%s' op gaussian --sigma 0.000000001 --input '%s' --output '%s' >/dev/null",
+                         tq_build_path("traceq"), path, out), 0);
+    cr_assert_eq(vt_oracle("segy-cube '%s' '%s'", out, cube), 0, "segyio cannot read our output");
+    float *want = vt_load_raw(raw, 6 * 5 * 16), *got = vt_load_raw(cube, 6 * 5 * 16);
+    cr_assert(!memcmp(want, got, sizeof(float) * 6 * 5 * 16), "the output does not hold the input's values");
+    cr_assert_eq(tq_runf("%s -c \"import segyio,sys\n"
+                         "f=segyio.open('%s'); sys.exit(0 if list(f.ilines)==[1,2,3,4,5,6] and "
+                         "list(f.xlines)==[10,11,12,13,14] and f.bin[segyio.BinField.Format]==5 else 1)\"",
+                         tq_python(), out), 0, "the output lost the input's line numbers or is not IEEE");
+    free(want);
+    free(got);
+    tq_rmtree(dir);
+    free(dir);
+}
+
 Test(volume_io, segyio_reads_our_segy)
 {
     const size_t shape[3] = {4, 6, 21};

@@ -8,11 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../record/config.h"
 #include "../traces/settings.h"
+#include "../common/alloc.h"
+#include "../common/process.h"
 #include "../common/units.h"
 #include "cli.h"
 #include "../record/record_check.h"
@@ -48,9 +49,29 @@ struct record_opts {
     int no_follow, verbose, quiet, stacks, aggregate;
 };
 
-static int setenv_overwrite(const char *name, const char *value)
+/* The child's environment additions: tq_settings_to_env's callback has no context, so they gather here. */
+static struct {
+    char *entry[64];
+    int n, failed;
+} child_env;
+
+static int add_child_env(const char *name, const char *value)
 {
-    return setenv(name, value, 1);
+    size_t len = strlen(name) + strlen(value) + 2;
+    char *e = child_env.n < (int)(sizeof child_env.entry / sizeof *child_env.entry) - 1 ? tq_malloc(len) : NULL;
+    if (!e) {
+        child_env.failed = 1;
+        return -1;
+    }
+    snprintf(e, len, "%s=%s", name, value);
+    child_env.entry[child_env.n++] = e;
+    return 0;
+}
+
+static void free_child_env(void)
+{
+    while (child_env.n)
+        free(child_env.entry[--child_env.n]);
 }
 
 /* libtraceq.so beside the traceq executable, unless $TRACEQ_LIB names another. */
@@ -156,18 +177,26 @@ static int build_settings(const struct record_opts *o, struct tq_settings *s)
     return 0;
 }
 
-static void run_child(char **cmd, const struct tq_settings *s, const char *shim)
+/* Start CMD with the shim preloaded and the settings in its environment. Returns 0, or the exit code for a command
+ * that cannot start (127 when it is not found, 126 otherwise, as a shell says) after saying why. */
+static int start_child(char **cmd, const struct tq_settings *s, const char *shim, struct tq_proc *p)
 {
     char preload[PATH_MAX * 2];
     const char *old = getenv("LD_PRELOAD");
     snprintf(preload, sizeof preload, "%s%s%s", shim, old && *old ? ":" : "", old && *old ? old : "");
-    if (tq_settings_to_env(s, setenv_overwrite) || setenv("LD_PRELOAD", preload, 1)) {
+    struct tq_err err = {0};
+    if (tq_settings_to_env(s, add_child_env) || add_child_env("LD_PRELOAD", preload) || child_env.failed) {
+        free_child_env();
         fprintf(stderr, "traceq record: cannot set the environment: %s\n", strerror(errno));
-        _exit(126);
+        return 126;
     }
-    execvp(cmd[0], cmd);
-    fprintf(stderr, "traceq record: cannot run '%s': %s\n", cmd[0], strerror(errno));
-    _exit(errno == ENOENT ? 127 : 126);
+    struct tq_proc_spec spec = {.argv = cmd, .env = child_env.entry};
+    tq_status st = tq_proc_spawn(&spec, p, &err);
+    free_child_env();
+    if (st == TQ_OK)
+        return 0;
+    fprintf(stderr, "traceq record: %s\n", err.msg);
+    return p->child_errno == ENOENT ? 127 : 126;
 }
 
 /* List the traces the shim named in the manifest. */
@@ -205,26 +234,24 @@ int cmd_record(int argc, char **argv)
         return tq_cli_usage_error("record", "cannot create a run manifest: %s", strerror(errno));
     close(mfd);
     fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
+    struct tq_proc child;
+    if ((rc = start_child(argv + optind, &s, shim, &child))) {
         unlink(s.manifest);
-        return tq_cli_usage_error("record", "fork: %s", strerror(errno));
+        return rc;
     }
-    if (pid == 0)
-        run_child(argv + optind, &s, shim);
     /* Like system(): the terminal's ^C / ^\ are for CMD; we stay to report its traces. */
     struct sigaction ign = {.sa_handler = SIG_IGN}, old_int, old_quit;
     sigaction(SIGINT, &ign, &old_int);
     sigaction(SIGQUIT, &ign, &old_quit);
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    struct tq_err err = {0};
+    tq_status st = tq_proc_wait(child.pid, &status, NULL, &err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
     list_traces(s.manifest, o.quiet);
-    tq_record_report_untraced(s.manifest, pid, argv[optind]); /* even with -q: a missed process is a problem */
+    tq_record_report_untraced(s.manifest, child.pid, argv[optind]); /* even with -q: a missed process is a problem */
     unlink(s.manifest);
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return WEXITSTATUS(status);
+    if (st)
+        return tq_cli_fail("record", &err);
+    return tq_proc_exit_code(status);
 }

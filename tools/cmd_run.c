@@ -13,9 +13,11 @@
 #include "../common/alloc.h"
 #include "../runner/run_plan.h"
 #include "../common/units.h"
+#include "../runner/cgroup.h"
 #include "../runner/journal.h"
 #include "../runner/opjob.h"
 #include "../runner/runner.h"
+#include "../common/process.h"
 #include "cli.h"
 #ifdef TQ_HAVE_MPI
 #include "../runner/mpi_run.h"
@@ -226,7 +228,7 @@ static tq_status run_open_output(struct tq_run_setup *s, struct tq_err *err)
     snprintf(jpath, sizeof jpath, "%s.journal", a->output);
     run_journal_key(s, key, sizeof key);
     if (a->resume) {
-        TQ_TRY(tq_journal_open(jpath, key, NULL, 1, &s->journal, err));
+        TQ_TRY(tq_journal_open(jpath, key, NULL, a->input, 1, &s->journal, err));
         if (!tq_journal_data(s->journal))
             return tq_fail(err, TQ_ERR_FORMAT, "journal %s names no unfinished output", jpath);
         return tq_vol_writer_reopen(a->output, tq_journal_data(s->journal), s->plan->out_shape, a->force, &s->writer,
@@ -236,7 +238,7 @@ static tq_status run_open_output(struct tq_run_setup *s, struct tq_err *err)
         return tq_fail(err, TQ_ERR_USAGE, "%s exists: an earlier run was interrupted; add --resume to continue it or "
                        "--force to start over", jpath);
     if (a->force && !a->mpi)
-        TQ_TRY(tq_journal_discard(jpath, err));
+        TQ_TRY(tq_journal_discard(jpath, a->output, err));
     /* A SEG-Y output of a SEG-Y input copies its geometry and headers. */
     tq_vol_reader *like = NULL;
     enum tq_vol_format ofmt;
@@ -248,7 +250,7 @@ static tq_status run_open_output(struct tq_run_setup *s, struct tq_err *err)
     tq_status st = tq_vol_writer_create(a->output, s->plan->out_shape, a->force, like, &s->writer, err);
     tq_vol_reader_free(like);
     if (st == TQ_OK && !a->mpi)
-        st = tq_journal_open(jpath, key, tq_vol_writer_tmp_path(s->writer), 0, &s->journal, err);
+        st = tq_journal_open(jpath, key, tq_vol_writer_tmp_path(s->writer), a->input, 0, &s->journal, err);
     return st;
 }
 
@@ -283,7 +285,7 @@ static void run_print_report(const struct tq_run_setup *s, const struct tq_runne
         for (int sig = 1; sig < TQ_RUNNER_NSIG; sig++)
             if (r->crash_signal[sig]) {
                 char name[32];
-                tq_runner_signal_abbrev(sig, name, sizeof name);
+                tq_proc_signal_name(sig, name, sizeof name);
                 printf(" %zu x %s (%s)", r->crash_signal[sig], name, strsignal(sig));
             }
         putchar('\n');
@@ -378,6 +380,8 @@ int cmd_run(int argc, char **argv)
             return rc;
     if ((rc = run_check_args(&a, argc, argv)) >= 0)
         return rc;
+    if (a.enforce != TQ_ENFORCE_WATCHDOG && !a.mpi && !(a.memory_given && !a.memory))
+        tq_cg_reexec_in_scope(argc, argv); /* returns unless systemd can give a non-root user a delegated cgroup */
 #ifdef TQ_HAVE_MPI
     struct tq_err merr = {0};
     if (a.mpi && tq_mpi_start(&merr))

@@ -35,6 +35,10 @@ static inline const char *fuzz_file_path(const uint8_t *data, size_t size)
     return path;
 }
 
+/* The run key of the journal seeds (gen_seeds.c) and of the journal target (fuzz_journal.c): a seed must get past
+ * the key check on line 1 to reach the other lines. */
+#define FUZZ_JOURNAL_KEY "op=gaussian sigma=1 full=0 input=/seed/in.npy shape=8x8x8 out=8x8x8 blocks=2 plan=0"
+
 /* Every rejection must say why: a failing reader that leaves the message empty is a finding. */
 #define FUZZ_REQUIRE_MESSAGE(st, err)          \
     do {                                       \

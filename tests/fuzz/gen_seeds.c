@@ -12,8 +12,10 @@
 #include "../../model/model.h"
 #include "../../model/plan.h"
 #include "../../operators/volume.h"
+#include "../../runner/journal.h"
 #include "../../traces/codec.h"
 #include "../../traces/writer.h"
+#include "fuzz_file.h"
 
 static void die(const char *what, const struct tq_err *err)
 {
@@ -147,6 +149,25 @@ static void seed_volume(const char *dir, const char *tmpdir, const char *ext, co
     keep_with_cuts(dir, path, name);
 }
 
+/* A journal as `traceq run` leaves it after two finished blocks (data line, input identity, sealed lines). */
+static void seed_journal(const char *dir, const char *tmpdir)
+{
+    char path[4096], input[4096], data[4200];
+    snprintf(path, sizeof path, "%s/out.npy.journal", tmpdir);
+    snprintf(input, sizeof input, "%s/in.bin", tmpdir);
+    snprintf(data, sizeof data, "%s/.out.npy.tmp.Ab12Cd", tmpdir);
+    put(tmpdir, "in.bin", "0123456789", 10);
+    struct tq_err err = {0};
+    tq_journal *j = NULL;
+    struct tq_box a = {{0, 0, 0}, {4, 8, 8}}, b = {{4, 0, 0}, {8, 8, 8}};
+    if (tq_journal_open(path, FUZZ_JOURNAL_KEY, data, input, 0, &j, &err) || tq_journal_append(j, &a, &err) ||
+        tq_journal_append(j, &b, &err))
+        die("journal", &err);
+    tq_journal_free(j);
+    keep_with_cuts(dir, path, "journal");
+    unlink(input);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -154,9 +175,9 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *root = argv[1], *tmp = argv[2];
-    static const char *targets[] = {"trace", "model", "plan", "npy", "segy"};
-    char dir[5][4096];
-    for (int i = 0; i < 5; i++) {
+    static const char *targets[] = {"trace", "model", "plan", "npy", "segy", "journal"};
+    char dir[6][4096];
+    for (int i = 0; i < 6; i++) {
         snprintf(dir[i], sizeof dir[i], "%s/%s", root, targets[i]);
         mkdir(root, 0755);
         if (mkdir(dir[i], 0755) != 0 && errno != EEXIST)
@@ -170,5 +191,6 @@ int main(int argc, char **argv)
     seed_volume(dir[3], tmp, "npy", one);
     seed_volume(dir[4], tmp, "sgy", small);
     seed_volume(dir[4], tmp, "sgy", one);
+    seed_journal(dir[5], tmp);
     return 0;
 }

@@ -51,6 +51,11 @@ def cube(path, fmt, sorting):
 cube(d + '/ibm_inline.ok', 1, 2)
 cube(d + '/ieee_xline.ok', 5, 1)
 PY
+# Integer samples, big- and little-endian (format 3 int16 little-endian as real surveys are, format 8 int8).
+for spec in "3 little" "8 big" "2 little"; do
+    set -- $spec
+    /usr/bin/python3 "$here/../py/vol_oracle.py" segy-write-fmt "$corpus/segy/fmt$1_$2.ok" "$tmp/raw" 2x3x4 1 "$1" "$2" inline
+done
 
 # Config files: the original TraceQ's keys, a bad value, a bad line, an empty file.
 mkdir -p "$corpus/config"

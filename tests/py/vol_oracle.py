@@ -62,10 +62,64 @@ def segy_write(path, raw, shape, seed, fmt, sorting):
     cube.astype("<f4").tofile(raw)
 
 
-def cube_il_xl(path):
+SEGY_DTYPES = {1: "f4", 2: "i4", 3: "i2", 5: "f4", 8: "i1"}
+
+
+def typed_rand(shape, seed, fmt):
+    """Random samples of the type format fmt stores, over its whole range (int32 beyond float32's exact 2**24)."""
+    rng = np.random.default_rng(int(seed))
+    dt = np.dtype(SEGY_DTYPES[fmt])
+    if dt.kind == "i":
+        info = np.iinfo(dt)
+        return rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=dt)
+    return (rng.standard_normal(shape) * 100.0).astype(dt)
+
+
+def segy_write_fmt(path, raw, shape, seed, fmt, endian, sorting):
+    """A cube of sample format fmt (1, 2, 3, 5, 8) and byte order endian (big, little) with random values of that
+    type; raw gets segyio.tools.cube() of it (opened with that endian) as float32 (inlines, xlines, samples).
+    segyio 1.8 writes 4-byte formats itself but writes int16/int8 traces short, so for 3 and 8 the file is written
+    as format 5 by segyio and its samples are then rewritten in the narrower type (headers stay segyio's)."""
+    ni, nx, ns = shape_of(shape)
+    fmt = int(fmt)
+    data = typed_rand((ni, nx, ns), seed, fmt)
+    spec = segyio.spec()
+    spec.sorting = 2 if sorting == "inline" else 1
+    spec.format = fmt if fmt in (1, 2, 5) else 5
+    spec.endian = endian
+    spec.samples = list(range(ns))
+    spec.ilines = list(range(1, ni + 1))
+    spec.xlines = list(range(10, 10 + nx))
+    order = [(i, x) for i in range(ni) for x in range(nx)] if sorting == "inline" else \
+            [(i, x) for x in range(nx) for i in range(ni)]
+    with segyio.create(path, spec) as f:
+        for t, (i, x) in enumerate(order):
+            f.header[t] = {segyio.su.iline: spec.ilines[i], segyio.su.xline: spec.xlines[x], segyio.su.offset: 1}
+            f.trace[t] = data[i, x].astype(np.float32) if spec.format != 2 else data[i, x]
+    if fmt in (3, 8):
+        bo = "<" if endian == "little" else ">"
+        src = open(path, "rb").read()
+        head = bytearray(src[:3600])
+        head[3224:3226] = int(fmt).to_bytes(2, "little" if endian == "little" else "big")
+        out = [bytes(head)]
+        for t, (i, x) in enumerate(order):
+            at = 3600 + t * (240 + ns * 4)
+            out.append(src[at:at + 240])
+            out.append(data[i, x].astype(bo + SEGY_DTYPES[fmt]).tobytes())
+        open(path, "wb").write(b"".join(out))
+    cube = cube_il_xl(path, endian)
+    if fmt != 1 and not np.array_equal(cube, data):
+        sys.exit("segyio does not read back the %s samples written (format %d, %s-endian)" % (data.dtype, fmt,
+                                                                                               endian))
+    if fmt == 1 and not np.allclose(cube, data, rtol=1e-6, atol=1e-4):
+        sys.exit("segyio does not read back the IBM samples written")
+    cube.astype("<f4").tofile(raw)
+
+
+def cube_il_xl(path, endian="big"):
     """segyio.tools.cube(path), which is in file order: (xlines, inlines, samples) for a crossline-sorted file.
     Returned as (inlines, xlines, samples), the order traceq always uses."""
-    with segyio.open(path) as f:
+    with segyio.open(path, endian=endian) as f:
         c = segyio.tools.cube(f)
         if f.sorting == segyio.TraceSortingFormat.CROSSLINE_SORTING:
             c = c.transpose(1, 0, 2)
@@ -107,5 +161,6 @@ if __name__ == "__main__":
         import segyio
         import segyio.tools
     {"npy-write": npy_write, "npy-check": npy_check, "segy-write": segy_write, "segy-cube": segy_cube,
+     "segy-write-fmt": segy_write_fmt,
      "orig-trace": orig_trace}[cmd](
         *sys.argv[2:])
