@@ -115,6 +115,26 @@ void tq_stacks_flush_locked(void);
 /* In a fork child: forget the parent's stack ids and buffers (the child's trace interns its own). Can't fail. */
 void tq_stacks_reset_child(void);
 
+/* Memory from the kernel, never from malloc (raw_mem.c). tq_raw_map returns NULL when the kernel refuses. */
+void *tq_raw_map(size_t n);
+void tq_raw_unmap(void *p, size_t n);
+
+/* A table of 64-bit hashes to ids (0 = empty slot) in raw memory, open addressing; the caller serializes. */
+struct tq_hash_slot {
+    uint64_t hash;
+    uint32_t id;
+};
+struct tq_hash_ids {
+    struct tq_hash_slot *v;
+    size_t cap, used; /* cap: a power of two */
+    size_t first_cap; /* slots of the first mapping (a power of two) */
+};
+/* The slot holding hash, or the empty slot where it goes (the caller sets its id and counts t->used); grows the
+ * table first when half full. NULL when memory is short. */
+struct tq_hash_slot *tq_hash_ids_slot(struct tq_hash_ids *t, uint64_t hash);
+/* Empty the table (a fork child), keeping its memory. Can't fail. */
+void tq_hash_ids_clear(struct tq_hash_ids *t);
+
 /* CPython frames in stacks (pyframes.c). tq_py_init at start (constructor, guard held): turns tq_py_on on in a
  * CPython 3.11 process. tq_py_merge: the native stack ips[0..n) with this thread's Python frames put inside the
  * eval-loop frames that run them, into out (at most max); returns the count. tq_py_start_locked: with a new trace,
@@ -189,6 +209,29 @@ void tq_session_exec_failed(void);
 void tq_session_register_exit(void);
 /* Print one line on stderr when TRACEQ_VERBOSE is set. */
 void tq_session_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- the shim's descriptors (hooks_fd.c, session.c) ---- */
+
+/* Move fd to a number out of the program's way (above its RLIMIT_NOFILE soft limit, else near 1000), close-on-exec.
+ * Returns the new descriptor (fd is closed), or -1 when there is no room up there (fd stays open). */
+int tq_fd_place_high(int fd);
+/* Find the C library's close() (constructor time, guard up). Can't fail. */
+void tq_fd_hooks_init(void);
+/* Whether fd is one of the shim's own descriptors (the trace, /proc/self/statm) in the process they belong to.
+ * Allocates nothing, takes no lock (close() may run in a signal handler or a vfork child). Can't fail. */
+int tq_session_owns_fd(int fd);
+/* The shim's descriptors, ascending, into out[2]; returns how many. Same rules as tq_session_owns_fd. */
+int tq_session_fds(int out[2]);
+/* The program wants number fd (dup2 onto it), which is one of the shim's: move the shim's descriptor elsewhere
+ * (or, when no number is free, close it and let the next flush reopen the trace). Can't fail. */
+void tq_session_yield_fd(int fd);
+/* The program changed its user or group ids: write a GAP UNREACHABLE record if the trace file could no longer be
+ * reopened by path. Can't fail. */
+void tq_session_creds_changed(void);
+/* Give the writer its reopen callback and open /proc/self/statm (trace start, lock held or single-threaded). */
+void tq_session_fds_start(void);
+/* Reopen /proc/self/statm when its descriptor was closed or replaced behind the shim's back (lock held). */
+void tq_session_check_statm_locked(void);
 
 /* Start the sampler thread (all signals blocked). Returns 0 or -1. */
 int tq_sampler_start(void);

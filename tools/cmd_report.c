@@ -20,7 +20,8 @@ static void report_usage(FILE *f)
                "  --json      write the same as one JSON object on stdout   [Default: text]\n"
                "  --top N     also list the N allocation sites (function, file:line, module) that held the most\n"
                "              heap at the peak, allocated the most bytes, made the most calls; needs traces\n"
-               "              recorded with --stacks or --aggregate                     [Default: off]\n"
+               "              recorded with --stacks or --aggregate; for a trace without exit (killed),\n"
+               "              also the sites holding heap at its last flush, as --leaks    [Default: off]\n"
                "  --leaks     list the sites whose blocks were never freed (live when the trace ends), by bytes,\n"
                "              with block counts; a trace without an exit record says it was cut. Needs --stacks\n"
                "              (not --aggregate); lists --top N sites                    [Default: off, N 10]\n"
@@ -38,7 +39,7 @@ static const char *fmt_b(uint64_t b, char *buf)
 
 static void print_one(const struct tq_trace_summary *s)
 {
-    char a[32], b[32], c[32], line[512];
+    char a[32], b[32], c[32], line[1024];
     printf("== %s\n", s->path);
     printf("process     pid %u, parent %u%s: %s\n", s->pid, s->ppid, (s->flags & TQ_PROC_FORKED) ? " (forked)" : "",
            s->exe);
@@ -59,7 +60,10 @@ static void print_one(const struct tq_trace_summary *s)
             printf("%s%s %llu", sep, tq_call_name(i), (unsigned long long)s->calls[i]);
             sep = ", ";
         }
-    printf("%s\nending      %s\n\n", *sep == ',' ? ")" : "", tq_trace_summary_ending(s, line, sizeof line));
+    printf("%s\n", *sep == ',' ? ")" : "");
+    if (s->gaps)
+        printf("descriptor  %s\n", tq_trace_summary_gaps(s, line, sizeof line));
+    printf("ending      %s\n\n", tq_trace_summary_ending(s, line, sizeof line));
 }
 
 /* Print the traces whose parent is ppid (exec chains of one pid on one line), depth-first. */
@@ -229,7 +233,8 @@ int cmd_report(int argc, char **argv)
             print_one(&s[i]);
             if (top)
                 tq_report_top_print(stdout, &sites[i], top);
-            if (sec.leaks)
+            /* A trace without exit (killed): --top also shows what held the heap at its last flush. */
+            if (sec.leaks || (top && s[i].ending == TQ_ENDED_UNKNOWN && !sites[i].aggregated))
                 tq_report_leaks_print(stdout, &sites[i], sites_per_list(&sec));
             if (sec.temporary)
                 tq_report_temporary_print(stdout, &sites[i], sites_per_list(&sec));

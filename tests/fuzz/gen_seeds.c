@@ -93,6 +93,8 @@ static void seed_trace(const char *dir, const char *tmpdir)
     tq_writer_append(&w, rec, tq_rec_put_stack(rec, sizeof rec, 1, ips, 3));
     struct tq_rec_module m = {.generation = 1, .perms = 5, .start = 0x400000, .end = 0x500000};
     tq_writer_append(&w, rec, tq_rec_put_module(rec, sizeof rec, &m, "/bin/seed"));
+    struct tq_rec_gap g = {.t_ns = 30000000, .cause = TQ_GAP_CLOSED, .fd = 1000, .since_ns = 20000000};
+    tq_writer_append(&w, rec, tq_rec_put_gap(rec, sizeof rec, &g));
     tq_writer_append(&w, rec, tq_rec_put_exec(rec, sizeof rec, 40000000, "/bin/true"));
     struct tq_rec_end e = {.t_ns = 50000000, .reason = TQ_END_EXIT, .vm_hwm = 12288, .rss_peak = 12288};
     tq_writer_append(&w, rec, tq_rec_put_end(rec, sizeof rec, &e));
