@@ -6,7 +6,6 @@
  * index sorted by start address, rebuilt when mappings were added since the last lookup. */
 #define _GNU_SOURCE
 #include "symbolize.h"
-#include "../common/alloc.h"
 
 #include <elfutils/libdwfl.h>
 #include <stdbool.h>
