@@ -1,5 +1,4 @@
 /* cmd_predict.c - `traceq predict`: a model's predicted peak and safety bound for one input shape. */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,17 +10,21 @@
 #include "../common/units.h"
 #include "cli.h"
 
-static void predict_usage(FILE *f)
-{
-    fprintf(f, "usage: traceq predict --model MODEL.json --shape IxXxS [--json]\n\n"
-               "Print the predicted peak memory of the model's operator on an input of that shape, and the bound\n"
-               "(prediction + the cross-validated margin) that planners budget. Warns on stderr when the shape is\n"
-               "outside the training range.\n\n"
-               "  --model FILE   model written by `traceq fit` (required)\n"
-               "  --shape IxXxS  input shape, inlines x xlines x samples (required)\n"
-               "  --json         print one JSON object instead of text [Default: text]\n"
-               "  -h, --help     show this help\n");
-}
+static const struct tq_cli_opt predict_opts[] = {
+    TQ_OPT('m', "model", "FILE", "model written by `traceq fit` (required)", NULL),
+    TQ_OPT('s', "shape", "IxXxS", "input shape, inlines x xlines x samples (required)", NULL),
+    TQ_OPT('j', "json", NULL, "print one JSON object instead of text", "text"),
+    TQ_OPT_END,
+};
+
+const struct tq_cli_command cli_predict = {
+    .name = "predict",
+    .usage = "traceq predict --model MODEL.json --shape IxXxS [--json]",
+    .about = "Print the predicted peak memory of the model's operator on an input of that shape, and the bound\n"
+             "(prediction + the cross-validated margin) that planners budget. Warns on stderr when the shape is\n"
+             "outside the training range.",
+    .opts = predict_opts,
+};
 
 static void predict_print(const struct tq_model *m, const size_t s[3], const struct tq_prediction *p, int json)
 {
@@ -51,23 +54,18 @@ static void predict_print(const struct tq_model *m, const size_t s[3], const str
 
 int cmd_predict(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"model", required_argument, 0, 'm'},
-                                             {"shape", required_argument, 0, 's'},
-                                             {"json", no_argument, 0, 'j'},
-                                             {"help", no_argument, 0, 'h'},
-                                             {0, 0, 0, 0}};
     const char *model = NULL, *shape = NULL;
     int json = 0, c;
     optind = 1;
-    while ((c = tq_cli_getopt("predict", argc, argv, "h", longopts)) != -1) {
+    while ((c = tq_cli_next(&cli_predict, argc, argv)) > 0) {
         switch (c) {
         case 'm': model = optarg; break;
         case 's': shape = optarg; break;
         case 'j': json = 1; break;
-        case 'h': predict_usage(stdout); return TQ_EXIT_OK;
-        default: return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
     }
+    if (c != TQ_CLI_END)
+        return tq_cli_exit_code(c);
     if (optind != argc)
         return tq_cli_usage_error("predict", "unexpected argument '%s'", argv[optind]);
     if (!model || !shape)

@@ -1,5 +1,4 @@
 /* cmd_report.c - `traceq report TRACE... [--json]`: what each trace says, totals, and the process tree. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,26 +10,37 @@
 #include "../common/units.h"
 #include "cli.h"
 
-static void report_usage(FILE *f)
-{
-    fprintf(f, "usage: traceq report [--json] [--top N] [--leaks] [--temporary] TRACE...\n\n"
-               "Summarize traces written by `traceq record` (or LD_PRELOAD=libtraceq.so): duration, peak RSS and\n"
-               "when, peak heap and when, peak mmap, VmHWM, calls, samples, how the process ended, and whether\n"
-               "the trace is truncated. Several traces (a fork tree) get one section each, totals and the tree.\n\n"
-               "  --json      write the same as one JSON object on stdout   [Default: text]\n"
-               "  --top N     also list the N allocation sites (function, file:line, module) that held the most\n"
-               "              heap at the peak, allocated the most bytes, made the most calls; needs traces\n"
-               "              recorded with --stacks or --aggregate; for a trace without exit (killed),\n"
-               "              also the sites holding heap at its last flush, as --leaks    [Default: off]\n"
-               "  --leaks     list the sites whose blocks were never freed (live when the trace ends), by bytes,\n"
-               "              with block counts; a trace without an exit record says it was cut. Needs --stacks\n"
-               "              (not --aggregate); lists --top N sites                    [Default: off, N 10]\n"
-               "  --python-only  with --top/--leaks/--temporary: only the Python frames of each stack (a CPython\n"
-               "              3.11 process recorded with --stacks); native frames are folded away\n"
-               "  --temporary list the sites of temporary allocations: blocks freed with no other allocation in\n"
-               "              between (heaptrack's definition). Needs --stacks (not --aggregate) [Default: off]\n"
-               "  -h, --help  show this help\n");
-}
+static const struct tq_cli_opt report_opts[] = {
+    TQ_OPT('j', "json", NULL, "write the same as one JSON object on stdout", "text"),
+    TQ_OPT('t', "top", "N",
+           "also list the N allocation sites (function, file:line, module) that held the most heap at the peak, "
+           "allocated the most bytes, made the most calls; needs traces recorded with --stacks or --aggregate; for "
+           "a trace without exit (killed), also the sites holding heap at its last flush, as --leaks",
+           "off"),
+    TQ_OPT('l', "leaks", NULL,
+           "list the sites whose blocks were never freed (live when the trace ends), by bytes, with block counts; "
+           "a trace without an exit record says it was cut. Needs --stacks (not --aggregate); lists --top N sites",
+           "off, N 10"),
+    TQ_OPT('P', "python-only", NULL,
+           "with --top/--leaks/--temporary: only the Python frames of each stack (a CPython 3.11 process recorded "
+           "with --stacks); native frames are folded away",
+           NULL),
+    TQ_OPT('T', "temporary", NULL,
+           "list the sites of temporary allocations: blocks freed with no other allocation in between "
+           "(heaptrack's definition). Needs --stacks (not --aggregate)",
+           "off"),
+    TQ_OPT_END,
+};
+
+const struct tq_cli_command cli_report = {
+    .name = "report",
+    .usage = "traceq report [OPTIONS] TRACE...",
+    .about = "Summarize traces written by `traceq record` (or LD_PRELOAD=libtraceq.so): duration, peak RSS and\n"
+             "when, peak heap and when, peak mmap, VmHWM, calls, samples, how the process ended, and whether\n"
+             "the trace is truncated. Several traces (a fork tree) get one section each, totals and the tree.",
+    .opts = report_opts,
+    .stop_at_operand = 1,
+};
 
 static const char *fmt_b(uint64_t b, char *buf)
 {
@@ -166,17 +176,10 @@ static int print_json(const struct tq_trace_summary *s, struct tq_sites *sites, 
 
 int cmd_report(int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {"top", required_argument, NULL, 't'},
-                                         {"leaks", no_argument, NULL, 'l'},
-                                         {"temporary", no_argument, NULL, 'T'},
-                                         {"python-only", no_argument, NULL, 'P'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     struct report_sections sec = {0};
     int json = 0, top = 0, c;
     optind = 1;
-    while ((c = tq_cli_getopt("report", argc, argv, "+h", opts)) != -1) {
+    while ((c = tq_cli_next(&cli_report, argc, argv)) > 0) {
         if (c == 'j')
             json = 1;
         else if (c == 't') {
@@ -191,12 +194,10 @@ int cmd_report(int argc, char **argv)
             sec.temporary = 1;
         } else if (c == 'P') {
             sec.python_only = 1;
-        } else if (c == 'h') {
-            report_usage(stdout);
-            return TQ_EXIT_OK;
-        } else
-            return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
+        }
     }
+    if (c != TQ_CLI_END)
+        return tq_cli_exit_code(c);
     int n = argc - optind;
     if (n < 1)
         return tq_cli_usage_error("report", "give at least one trace file");
