@@ -1,6 +1,7 @@
 /* dataset.c - reading and appending the sweep CSV (through common/csv.h), and turning its rows into fitting points
  * (see dataset.h). */
 #include "dataset.h"
+#include "../common/alloc.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -91,7 +92,7 @@ static tq_status read_rows(FILE *fp, const char *path, struct tq_csv_row *row, s
             return tq_fail(err, TQ_ERR_FORMAT, "%s:%ld: %zu fields, expected %zu", path, row->line, row->n, want);
         if (ds->n == cap) {
             cap = cap ? 2 * cap : 64;
-            struct tq_dataset_row *r = realloc(ds->rows, cap * sizeof *r);
+            struct tq_dataset_row *r = tq_realloc(ds->rows, cap * sizeof *r);
             if (!r)
                 return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s", path);
             ds->rows = r;
@@ -235,7 +236,7 @@ tq_status tq_dataset_read(const char *path, struct tq_dataset **out, struct tq_e
     FILE *fp = fopen(path, "r");
     if (!fp)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot open dataset %s", path);
-    struct tq_dataset *ds = calloc(1, sizeof *ds);
+    struct tq_dataset *ds = tq_calloc(1, sizeof *ds);
     struct tq_csv_row row = {0};
     tq_status st = ds ? check_header(fp, path, &row, ds, err) : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     if (!st)
@@ -367,8 +368,8 @@ tq_status tq_dataset_points(const struct tq_dataset *ds, const char *op, const c
     if (t < 0)
         return tq_fail(err, TQ_ERR_USAGE, "unknown target '%s' (expected peak_rss_bytes, vmhwm_bytes, "
                                           "peak_heap_bytes, peak_mmap_bytes or wall_s)", target);
-    struct tq_fit_point *p = malloc((ds->n ? ds->n : 1) * sizeof *p);
-    size_t *runs = calloc(ds->n ? ds->n : 1, sizeof *runs), np = 0;
+    struct tq_fit_point *p = tq_malloc((ds->n ? ds->n : 1) * sizeof *p);
+    size_t *runs = tq_calloc(ds->n ? ds->n : 1, sizeof *runs), np = 0;
     if (!p || !runs) {
         free(p);
         free(runs);

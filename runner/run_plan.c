@@ -1,5 +1,6 @@
 /* run_plan.c - operator, input shape and the checked block list of a run (see run_plan.h). */
 #include "run_plan.h"
+#include "../common/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,8 @@ tq_status tq_run_grid_plan(const struct tq_op *op, const struct tq_op_params *pa
         n[a] = (out_shape[a] + chunk[a] - 1) / chunk[a];
         total *= n[a];
     }
-    struct tq_plan *p = calloc(1, sizeof *p);
-    if (!p || !(p->blocks = calloc(total, sizeof *p->blocks))) {
+    struct tq_plan *p = tq_calloc(1, sizeof *p);
+    if (!p || !(p->blocks = tq_calloc(total, sizeof *p->blocks))) {
         free(p);
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for %zu blocks", total);
     }

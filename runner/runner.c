@@ -2,6 +2,7 @@
  * journal, progress (see runner.h). */
 #define _GNU_SOURCE /* pipe2 */
 #include "runner.h"
+#include "../common/alloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -105,7 +106,7 @@ static tq_status run_push(struct run *r, const struct item *it)
 {
     if (r->nstack == r->capstack) {
         size_t cap = r->capstack ? 2 * r->capstack : 16;
-        struct item *ns = realloc(r->stack, cap * sizeof *ns);
+        struct item *ns = tq_realloc(r->stack, cap * sizeof *ns);
         if (!ns)
             return tq_fail(r->err, TQ_ERR_NOMEM, "out of memory");
         r->stack = ns;
@@ -165,7 +166,7 @@ static int worker_main(void *ctx)
     char *pad = NULL;
     size_t padn = (size_t)(r->opts->pad_per_voxel * tq_box_voxels(&s->item.box));
     if (st == TQ_OK && padn) {
-        pad = malloc(padn);
+        pad = tq_malloc(padn);
         for (size_t i = 0; pad && i < padn; i += 4096)
             pad[i] = 1;
         if (!pad)
@@ -559,7 +560,7 @@ static tq_status run_plan_block(struct run *r, const struct tq_box *b, int level
     }
     if (r->nlist == *cap) {
         *cap = *cap ? 2 * *cap : 64;
-        struct item *nl = realloc(r->list, *cap * sizeof *nl);
+        struct item *nl = tq_realloc(r->list, *cap * sizeof *nl);
         if (!nl)
             return tq_fail(r->err, TQ_ERR_NOMEM, "out of memory");
         r->list = nl;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "../model/planner.h"
+#include "../common/alloc.h"
 #include "../operators/usercmd.h"
 #include "../common/units.h"
 #include "cli.h"
@@ -170,8 +171,8 @@ static void plan_print_table(const struct tq_plan *p, const struct tq_plan_reque
     if (p->memory_bytes)
         printf("limit: %s x %.2f = %s per worker, %d worker(s)\n", tq_format_bytes(p->memory_bytes, a, sizeof a),
                p->safety, tq_format_bytes((uint64_t)limit, b, sizeof b), p->workers);
-    struct shape_row *rows = malloc(MAX_ROWS * sizeof *rows);
-    size_t rest = 0, n = rows ? plan_rows(p, r, rows, &rest) : 0;
+    struct shape_row rows[MAX_ROWS];
+    size_t rest = 0, n = plan_rows(p, r, rows, &rest);
     printf("%6s  %-16s %-16s %12s %14s\n", "blocks", "output block", "input box", "predicted", "traceq bound");
     for (size_t k = 0; k < n; k++) {
         char ob[32], ib[32];
@@ -184,7 +185,6 @@ static void plan_print_table(const struct tq_plan *p, const struct tq_plan_reque
     }
     if (rest)
         printf("%6zu  blocks of other shapes (not listed)\n", rest);
-    free(rows);
 }
 
 /* Warn once when the largest chunk input lies outside the model's training range. */

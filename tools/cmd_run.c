@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../model/plan.h"
+#include "../common/alloc.h"
 #include "../runner/run_plan.h"
 #include "../common/units.h"
 #include "../runner/cgroup.h"
@@ -361,7 +362,7 @@ static int run_execute(struct tq_run_setup *s)
     }
     struct tq_runner_opts o;
     run_fill_opts(s, &o);
-    struct tq_box *boxes = malloc((s->plan->nblocks + 1) * sizeof *boxes);
+    struct tq_box *boxes = tq_malloc((s->plan->nblocks + 1) * sizeof *boxes);
     if (!boxes)
         return tq_cli_fail("run", &(struct tq_err){TQ_ERR_NOMEM, "out of memory"});
     for (size_t i = 0; i < s->plan->nblocks; i++)
