@@ -2,6 +2,7 @@
  * (see process.h). */
 #define _GNU_SOURCE
 #include "process.h"
+#include "cleanup.h"
 #include "alloc.h"
 #include "clock.h"
 
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,8 +47,11 @@ static int child_dup(int from, int to)
 }
 
 /* In the child after fork: only async-signal-safe calls until exec (the parent may have threads). */
-static void child_exec(const struct tq_proc_spec *s, char *const envp[], int logfd, int errpipe)
+static void child_exec(const struct tq_proc_spec *s, char *const envp[], int logfd, int errpipe, pid_t parent)
 {
+    /* the parent may already be gone: then nothing would reap or stop this command */
+    if (s->die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent))
+        _exit(127);
     if (s->null_stdin) {
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull < 0 || child_dup(devnull, 0) < 0)
@@ -132,10 +137,10 @@ static tq_status spawn_with(const struct tq_proc_spec *s, char *const envp[], in
     if (pipe2(pipefd, O_CLOEXEC) != 0)
         return tq_fail_errno(err, TQ_ERR_INTERNAL, "pipe");
     p->t0 = tq_clock_now();
-    pid_t pid = fork();
+    pid_t parent = getpid(), pid = fork();
     if (pid == 0) {
         close(pipefd[0]);
-        child_exec(s, envp, logfd, pipefd[1]);
+        child_exec(s, envp, logfd, pipefd[1], parent);
     }
     close(pipefd[1]);
     if (pid < 0) {
@@ -253,20 +258,23 @@ tq_status tq_proc_run(const struct tq_proc_spec *s, double poll_s, tq_proc_poll_
     memset(res, 0, sizeof *res);
     struct tq_proc p;
     TQ_TRY(tq_proc_spawn(s, &p, err));
+    /* a SIGINT/SIGTERM/SIGHUP that ends this program stops the child first (common/cleanup.h) */
+    int clean = tq_cleanup_add_child(p.pid);
+    tq_status st = TQ_OK;
     if (poll && poll_s > 0) {
         int done = 0;
         for (;;) {
-            TQ_TRY(tq_proc_wait_for(p.pid, 0, &done, &res->status, &res->ru, err));
-            if (done)
+            if ((st = tq_proc_wait_for(p.pid, 0, &done, &res->status, &res->ru, err)) || done)
                 break;
             poll(p.pid, tq_clock_now() - p.t0, ctx);
-            TQ_TRY(tq_proc_wait_for(p.pid, poll_s, &done, &res->status, &res->ru, err));
-            if (done)
+            if ((st = tq_proc_wait_for(p.pid, poll_s, &done, &res->status, &res->ru, err)) || done)
                 break;
         }
     } else {
-        TQ_TRY(tq_proc_wait(p.pid, &res->status, &res->ru, err));
+        st = tq_proc_wait(p.pid, &res->status, &res->ru, err);
     }
+    tq_cleanup_forget(clean);
+    TQ_TRY(st);
     res->wall_s = tq_clock_now() - p.t0;
     res->code = tq_proc_exit_code(res->status);
     return TQ_OK;

@@ -13,7 +13,11 @@
  * prediction is baseline + the sum of the components'.
  * Bytes everywhere; bound(shape) = pred + max(margin_bytes, (margin_relative + g * ln f) * pred), f >= 1 the factor
  * by which the shape lies outside the training range (the furthest axis or the volume; 1 inside). Version 1 files
- * have g = 0. */
+ * have g = 0.
+ * A model of a program swept over named parameters (`traceq sweep --cmd ... --param rows=...`) also has
+ * "axes":["rows","cols","_"]: the parameters in the three shape slots (an unused slot is "_" and always 1), so
+ * "volume" is their product and the "shape" kind's features are the parameters and their products. The training
+ * ranges keep the slot names inlines, xlines, samples, volume. */
 #ifndef TQ_MODEL_H
 #define TQ_MODEL_H
 
@@ -34,6 +38,7 @@ struct tq_model_component {
 
 struct tq_model {
     char op[32];
+    char axes[3][24];           /* parameter names of a program's model; all "" for a volume operator */
     char target[32];            /* the dataset column it predicts */
     struct tq_fit_model fit;
     struct tq_fit_bound bound;
@@ -75,6 +80,20 @@ void tq_model_predict(const struct tq_model *m, const size_t shape[3], struct tq
 
 /* The model's prediction (no bound). Can't fail. */
 double tq_model_eval(const struct tq_model *m, const double shape[3]);
+
+/* The most memory a prediction may claim before it is taken as a sign of an unreasonable shape or model:
+ * 1 EiB, beyond any machine and below the 2^63 a JSON integer can hold. */
+#define TQ_MODEL_MAX_BYTES ((double)(1ull << 60))
+
+/* tq_model_predict for a command that reports the figure: fails with TQ_ERR_RANGE, naming the shape, when a
+ * memory prediction or its bound is not finite or above TQ_MODEL_MAX_BYTES (or a time one is not finite). */
+tq_status tq_model_predict_checked(const struct tq_model *m, const size_t shape[3], struct tq_prediction *p,
+                                   struct tq_err *err);
+
+/* The slot values of a parameter model from "name=value,name=value" (every parameter of the model once; unused
+ * slots get 1). Fails with TQ_ERR_USAGE naming an unknown, missing or repeated parameter or a bad value, and for
+ * a model without parameters. */
+tq_status tq_model_parse_set(const struct tq_model *m, const char *text, size_t shape[3], struct tq_err *err);
 
 /* Bound only (what the planner evaluates for many chunk shapes). Can't fail. */
 double tq_model_bound(const struct tq_model *m, const size_t shape[3]);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "filter1d.h"
+#include "../common/alloc.h"
 #include "kernels.h"
 #include "parallel.h"
 
@@ -97,21 +98,21 @@ static tq_status gauss_alloc(struct gauss_ctx *c, int nw, struct tq_err *err)
     /* reflect() divides; the row passes would call it 2r + 1 times per row, so look the indices up instead */
     for (int a = 0; a < 2; a++) {
         size_t r = c->taps[a].r, len = c->out_n[a] + 2 * r;
-        if (!(c->refl[a] = malloc(len * sizeof *c->refl[a])))
+        if (!(c->refl[a] = tq_malloc(len * sizeof *c->refl[a])))
             return tq_fail(err, TQ_ERR_NOMEM, "gaussian: out of memory for index tables");
         for (size_t k = 0; k < len; k++)
             c->refl[a][k] = tq_reflect((long long)c->io->out_box.lo[a] - (long long)r + (long long)k,
                                        c->io->vol_shape[a]);
     }
-    c->scr = calloc((size_t)nw, sizeof *c->scr);
+    c->scr = tq_calloc((size_t)nw, sizeof *c->scr);
     if (!c->scr)
         return tq_fail(err, TQ_ERR_NOMEM, "gaussian: out of memory for thread scratch");
     for (int w = 0; w < nw; w++) {
         struct gauss_scratch *s = &c->scr[w];
-        s->plane0 = malloc(c->group * c->need_n[1] * c->need_n[2] * sizeof(float));
-        s->plane1 = malloc(c->out_n[1] * c->need_n[2] * sizeof(float));
-        s->ext = malloc((c->out_n[2] + 2 * c->taps[2].r) * sizeof(float));
-        s->rows = malloc((2 * rmax + 1) * sizeof *s->rows);
+        s->plane0 = tq_malloc(c->group * c->need_n[1] * c->need_n[2] * sizeof(float));
+        s->plane1 = tq_malloc(c->out_n[1] * c->need_n[2] * sizeof(float));
+        s->ext = tq_malloc((c->out_n[2] + 2 * c->taps[2].r) * sizeof(float));
+        s->rows = tq_malloc((2 * rmax + 1) * sizeof *s->rows);
         if (!s->plane0 || !s->plane1 || !s->ext || !s->rows)
             return tq_fail(err, TQ_ERR_NOMEM, "gaussian: out of memory for thread scratch");
     }

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 
 #include "filter1d.h"
+#include "../common/alloc.h"
 #include "kernels.h"
 #include "parallel.h"
 
@@ -198,7 +199,7 @@ static size_t gst_carve(const struct gst_ctx *c, struct gst_scratch *s, float *b
  * and one big malloc per slab was worse (+20 MB at 400^3). A mapping is returned whole when the slab ends. */
 static tq_status gst_alloc(struct gst_ctx *c, int nw, struct tq_err *err)
 {
-    c->scr = calloc((size_t)nw, sizeof *c->scr);
+    c->scr = tq_calloc((size_t)nw, sizeof *c->scr);
     if (!c->scr)
         return tq_fail(err, TQ_ERR_NOMEM, "gst3d: out of memory for thread scratch");
     for (int w = 0; w < nw; w++) {

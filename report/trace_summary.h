@@ -79,7 +79,8 @@ void tq_trace_summary_clear(struct tq_trace_summary *s);
 
 /* One line describing how the trace ends, e.g. "exit status 0", or for a trace without END/EXEC "none: trace ends
  * without exit (killed?); figures as of its last flush at 1.200 s; truncated after 12 samples" (plus why the trace
- * may have been lost when a credential change made it unreachable).
+ * may have been lost when a credential change made it unreachable); an exec'd path is escaped for the terminal
+ * (common/printable.h).
  * Writes into buf[size] and returns buf. Can't fail. */
 char *tq_trace_summary_ending(const struct tq_trace_summary *s, char *buf, unsigned size);
 

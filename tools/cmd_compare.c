@@ -8,6 +8,7 @@
 #include "../compare/compare.h"
 #include "../plot/plot.h"
 #include "../common/units.h"
+#include "../common/printable.h"
 #include "cli.h"
 
 static const struct tq_cli_opt compare_opts[] = {
@@ -37,8 +38,9 @@ const struct tq_cli_command cli_compare = {
 
 static void print_table(const struct tq_compare *c)
 {
-    char peak[32], truth[32];
-    printf("command: %s  (runs: %d, bare wall %.3f s)\n", c->command, c->runs, c->bare_wall_s);
+    char peak[32], truth[32], cmd[4200];
+    printf("command: %s  (runs: %d, bare wall %.3f s)\n", tq_printable(c->command, cmd, sizeof cmd), c->runs,
+           c->bare_wall_s);
     printf("ground truth: %s\n\n", c->has_truth ? tq_format_bytes(c->truth_bytes, truth, sizeof truth)
                                                     : "none (cgroup backend skipped); errors not shown");
     printf("%-10s %-48s %11s %9s %9s %9s  %s\n", "backend", "measures", "peak", "vs truth", "wall s", "overhead",
@@ -67,6 +69,10 @@ static void print_table(const struct tq_compare *c)
         printf("%-10s %-48s %11s %9s %9.3f %9s  %s%s\n", r->backend, r->measures,
                tq_format_bytes(r->peak_bytes, peak, sizeof peak), err, r->wall_s, over, spread, r->note);
     }
+    printf("\nwhich processes each figure counts (when CMD starts others):\n");
+    for (int b = 0; b < TQ_BACKEND_COUNT; b++)
+        if (!c->rows[b].skipped)
+            printf("  %-10s %s\n", c->rows[b].backend, c->rows[b].covers);
 }
 
 int cmd_compare(int argc, char **argv)

@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdio.h>
 
+#include "../experiment/exp_config.h"
 #include "../experiment/experiment.h"
 #include "../common/units.h"
 #include "cli.h"
@@ -100,7 +101,7 @@ int cmd_experiment(int argc, char **argv)
         return tq_cli_usage_error("experiment", "missing -o DIR");
     if (replot)
         return exp_replot(replot, a.out);
-    if (tq_exp_check_limits(a.limits, &err))
+    if (tq_exp_check_config(&a, &err))
         return tq_cli_usage_error("experiment", "%s", err.msg);
     if (tq_cli_self_exe(self, sizeof self) != 0)
         return tq_cli_usage_error("experiment", "cannot find the traceq binary");

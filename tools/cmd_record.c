@@ -13,6 +13,8 @@
 #include "../traces/settings.h"
 #include "../common/alloc.h"
 #include "../common/process.h"
+#include "../common/cleanup.h"
+#include "../common/printable.h"
 #include "../common/units.h"
 #include "cli.h"
 #include "../record/record_check.h"
@@ -194,7 +196,10 @@ static int start_child(char **cmd, const struct tq_settings *s, const char *shim
     free_child_env();
     if (st == TQ_OK)
         return 0;
-    fprintf(stderr, "traceq record: %s\n", err.msg);
+    char why[1200];
+    if (p->child_errno) /* the command itself could not be run: say why in words (not found, not executable) */
+        tq_record_exec_error(cmd[0], p->child_errno, why, sizeof why);
+    fprintf(stderr, "traceq record: %s\n", p->child_errno ? why : err.msg);
     return p->child_errno == ENOENT ? 127 : 126;
 }
 
@@ -204,11 +209,13 @@ static void list_traces(const char *manifest, int quiet)
     FILE *f = fopen(manifest, "r");
     if (!f)
         return;
-    char line[PATH_MAX + 2];
+    char line[PATH_MAX + 2], text[4 * PATH_MAX + 8];
     int n = 0;
     while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
         if (!quiet)
-            fprintf(stderr, "%s%s", n == 0 ? "traceq record: wrote\n  " : "  ", line);
+            fprintf(stderr, "%s%s\n", n == 0 ? "traceq record: wrote\n  " : "  ",
+                    tq_printable(line, text, sizeof text));
         n++;
     }
     fclose(f);
@@ -232,12 +239,16 @@ int cmd_record(int argc, char **argv)
     if (mfd < 0)
         return tq_cli_usage_error("record", "cannot create a run manifest: %s", strerror(errno));
     close(mfd);
+    int clean_manifest = tq_cleanup_add_file(s.manifest);
     fflush(NULL);
     struct tq_proc child;
     if ((rc = start_child(argv + optind, &s, shim, &child))) {
         unlink(s.manifest);
+        tq_cleanup_forget(clean_manifest);
         return rc;
     }
+    /* SIGTERM or SIGHUP to record stops CMD too (and removes the manifest); the traces stay. */
+    int clean_child = tq_cleanup_add_child(child.pid);
     /* Like system(): the terminal's ^C / ^\ are for CMD; we stay to report its traces. */
     struct sigaction ign = {.sa_handler = SIG_IGN}, old_int, old_quit;
     sigaction(SIGINT, &ign, &old_int);
@@ -245,11 +256,13 @@ int cmd_record(int argc, char **argv)
     int status = 0;
     struct tq_err err = {0};
     tq_status st = tq_proc_wait(child.pid, &status, NULL, &err);
+    tq_cleanup_forget(clean_child);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
     list_traces(s.manifest, o.quiet);
     tq_record_report_untraced(s.manifest, child.pid, argv[optind]); /* even with -q: a missed process is a problem */
     unlink(s.manifest);
+    tq_cleanup_forget(clean_manifest);
     if (st)
         return tq_cli_fail("record", &err);
     return tq_proc_exit_code(status);

@@ -3,7 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/printable.h"
+#include "../report/process_tree.h"
 #include "../report/report_top.h"
+#include "../common/alloc.h"
 #include "../report/trace_json.h"
 #include "../report/trace_summary.h"
 #include "../common/units.h"
@@ -48,13 +51,13 @@ static const char *fmt_b(uint64_t b, char *buf)
 
 static void print_one(const struct tq_trace_summary *s)
 {
-    char a[32], b[32], c[32], line[1024];
-    printf("== %s\n", s->path);
+    char a[32], b[32], c[32], line[4096], text[4096]; /* names and arguments escaped for the terminal */
+    printf("== %s\n", tq_printable(s->path, text, sizeof text));
     printf("process     pid %u, parent %u%s: %s\n", s->pid, s->ppid, (s->flags & TQ_PROC_FORKED) ? " (forked)" : "",
-           s->exe);
+           tq_printable(s->exe, text, sizeof text));
     printf("command    ");
     for (int i = 0; i < s->argc; i++)
-        printf(" %s", s->argv[i]);
+        printf(" %s", tq_printable(s->argv[i], text, sizeof text));
     printf("\nduration    %.3f s, %llu samples every %.3g ms\n", s->duration_ns / 1e9,
            (unsigned long long)s->samples, s->interval_us / 1000.0);
     printf("peak RSS    %s at %.3f s (VmHWM %s, ru_maxrss %s)\n", fmt_b(s->peak_rss, a), s->peak_rss_t_ns / 1e9,
@@ -75,33 +78,6 @@ static void print_one(const struct tq_trace_summary *s)
     printf("ending      %s\n\n", tq_trace_summary_ending(s, line, sizeof line));
 }
 
-/* Print the traces whose parent is ppid (exec chains of one pid on one line), depth-first. */
-static void print_tree(const struct tq_trace_summary *s, int n, uint32_t ppid, int depth, char *done)
-{
-    for (int i = 0; i < n; i++) {
-        if (done[i] || s[i].ppid != ppid)
-            continue;
-        printf("%*s%u %s", 2 * depth + 2, "", s[i].pid, s[i].exe);
-        done[i] = 1;
-        for (int j = 0; j < n; j++) /* the images this pid exec'd keep its parent: same line */
-            if (!done[j] && s[j].pid == s[i].pid && s[j].ppid == ppid) {
-                printf(" -> %s", s[j].exe);
-                done[j] = 1;
-            }
-        printf("\n");
-        if (s[i].pid != ppid)
-            print_tree(s, n, s[i].pid, depth + 1, done);
-    }
-}
-
-static int is_child(const struct tq_trace_summary *s, int n, int i)
-{
-    for (int j = 0; j < n; j++)
-        if (s[j].pid == s[i].ppid && j != i)
-            return 1;
-    return 0;
-}
-
 static void print_totals(const struct tq_trace_summary *s, int n)
 {
     uint64_t rss = 0, heap = 0, calls = 0;
@@ -118,11 +94,7 @@ static void print_totals(const struct tq_trace_summary *s, int n)
     printf("peak heap   %s (sum of per-process peaks)\ncalls       %llu\ntruncated   %d\n", fmt_b(heap, b),
            (unsigned long long)calls, trunc);
     printf("process tree (pid executable):\n");
-    char *done = calloc((size_t)n, 1);
-    for (int i = 0; done && i < n; i++)
-        if (!done[i] && !is_child(s, n, i))
-            print_tree(s, n, s[i].ppid, 0, done);
-    free(done);
+    tq_report_print_tree(stdout, s, n);
 }
 
 static json_t *tree_json(const struct tq_trace_summary *s, int n)
@@ -202,12 +174,12 @@ int cmd_report(int argc, char **argv)
     int n = argc - optind;
     if (n < 1)
         return tq_cli_usage_error("report", "give at least one trace file");
-    struct tq_trace_summary *s = calloc((size_t)n, sizeof *s);
-    struct tq_sites *sites = calloc((size_t)n, sizeof *sites);
+    struct tq_trace_summary *s = tq_calloc((size_t)n, sizeof *s);
+    struct tq_sites *sites = tq_calloc((size_t)n, sizeof *sites);
     if (!s || !sites) {
         free(s);
         free(sites);
-        return TQ_EXIT_FAIL;
+        return tq_cli_fail("report", &(struct tq_err){TQ_ERR_NOMEM, "out of memory"});
     }
     sec.top = top;
     int rc = TQ_EXIT_OK, want_sites = top || sec.leaks || sec.temporary;

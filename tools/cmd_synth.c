@@ -65,7 +65,6 @@ int cmd_synth(int argc, char **argv)
         return tq_cli_usage_error("synth", "unexpected argument '%s'", argv[optind]);
     if (!out)
         return tq_cli_usage_error("synth", "missing -o FILE (.npy or .segy)");
-    tq_vol_cleanup_on_signals();
     if (tq_synth_model_write_file(model, out, shape, (uint64_t)seed, force, &err))
         return tq_cli_fail("synth", &err);
     return TQ_EXIT_OK;

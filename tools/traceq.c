@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../common/cleanup.h"
 #include "cli.h"
 
 #define TQ_CMD_ROW(name, summary) {#name, cmd_##name, &cli_##name, summary},
@@ -63,6 +64,8 @@ int main(int argc, char **argv)
 #endif
     if (!strcmp(argv[1], "--version"))
         return cmd_version(1, argv + 1);
+    /* Every command's temporaries (common/cleanup.h) go when SIGINT, SIGTERM, SIGHUP or SIGQUIT ends it. */
+    tq_cleanup_on_signals();
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name))
             return cmds[i].run(argc - 1, argv + 1);
