@@ -573,13 +573,12 @@ static int check_monotone(const struct tq_fit_model *m, const struct tq_fit_poin
     return 1;
 }
 
-/* Margins covering the worst under-prediction seen held out (cv) or in sample (fit), inflated. */
-static void bound_from_residuals(const struct tq_fit_point *pts, size_t n, const double *cvpred,
-                                 const struct tq_fit_model *m, struct tq_fit_bound *b)
+void tq_fit_bound_from_predictions(const struct tq_fit_point *pts, size_t n, const double *cvpred,
+                                   const double *fitpred, struct tq_fit_bound *b)
 {
     double ub = 0, ur = 0;
     for (size_t i = 0; i < n; i++) {
-        double preds[2] = {cvpred[i], tq_fit_eval(m, pts[i].shape)};
+        double preds[2] = {cvpred[i], fitpred[i]};
         for (int k = 0; k < 2; k++) {
             double r = pts[i].y - preds[k];
             ub = fmax(ub, r);
@@ -589,6 +588,21 @@ static void bound_from_residuals(const struct tq_fit_point *pts, size_t n, const
     }
     b->margin_bytes = BOUND_INFLATE * ub;
     b->margin_rel = BOUND_INFLATE * ur;
+}
+
+/* Margins covering the worst under-prediction seen held out (cv) or in sample (fit), inflated. */
+static void bound_from_residuals(const struct tq_fit_point *pts, size_t n, const double *cvpred,
+                                 const struct tq_fit_model *m, struct tq_fit_bound *b)
+{
+    double *fitpred = tq_malloc((n ? n : 1) * sizeof *fitpred);
+    if (!fitpred) { /* keep the held-out margins only */
+        tq_fit_bound_from_predictions(pts, n, cvpred, cvpred, b);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        fitpred[i] = tq_fit_eval(m, pts[i].shape);
+    tq_fit_bound_from_predictions(pts, n, cvpred, fitpred, b);
+    free(fitpred);
 }
 
 /* A candidate that cannot be fitted is kept with its reason; only running out of memory fails the selection. */

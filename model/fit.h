@@ -103,6 +103,11 @@ void tq_fit_metrics_compute(const double *y, const double *pred, size_t n, struc
 tq_status tq_fit_cv(enum tq_fit_kind kind, const struct tq_fit_point *pts, size_t n, int folds, unsigned long seed,
                     double *pred, struct tq_fit_metrics *m, struct tq_err *err);
 
+/* Bound margins covering the worst under-prediction of pts[i].y by cvpred[i] (held out) or fitpred[i] (in
+ * sample), inflated by 1.2 so fresh points a little worse are covered. Can't fail. */
+void tq_fit_bound_from_predictions(const struct tq_fit_point *pts, size_t n, const double *cvpred,
+                                   const double *fitpred, struct tq_fit_bound *b);
+
 /* Fit and cross-validate every kind into cands[TQ_FIT_NKINDS], and choose one: among monotone candidates, the
  * simplest (in enum order) whose held-out RMSE is within 10% (or 0.5% of the mean target) of the best.
  * *best gets the chosen index. Fails with TQ_ERR_RANGE when no candidate could be fitted. */

@@ -9,8 +9,12 @@
 #include <jansson.h>
 
 #include "../common/jsonfile.h"
+#include "components.h"
 
 static const char *const range_keys[4] = {"inlines", "xlines", "samples", "volume"};
+
+static tq_status read_fit_kind(json_t *root, const char *path, const char *kind, struct tq_fit_model *fit,
+                               struct tq_err *err);
 
 void tq_model_set_range(struct tq_model *m, const struct tq_fit_point *pts, size_t n)
 {
@@ -33,25 +37,50 @@ static json_t *pair(double a, double b)
     return json_pack("[f,f]", a, b);
 }
 
-static json_t *model_to_json(const struct tq_model *m)
+/* features and coefficients of one fitted kind into obj. */
+static void put_fit(json_t *obj, const struct tq_fit_model *fit)
 {
     const char *names[TQ_FIT_MAXCOEF];
-    tq_fit_coef_names(m->fit.kind, names);
-    json_t *feat = json_array(), *coef = json_array(), *train = json_object();
-    for (size_t j = 0; j < m->fit.ncoef; j++) {
+    tq_fit_coef_names(fit->kind, names);
+    json_t *feat = json_array(), *coef = json_array();
+    for (size_t j = 0; j < fit->ncoef; j++) {
         json_array_append_new(feat, json_string(names[j]));
-        json_array_append_new(coef, json_real(m->fit.coef[j]));
+        json_array_append_new(coef, json_real(fit->coef[j]));
     }
+    json_object_set_new(obj, "kind", json_string(tq_fit_kind_name(fit->kind)));
+    json_object_set_new(obj, "features", feat);
+    json_object_set_new(obj, "coefficients", coef);
+}
+
+static json_t *model_to_json(const struct tq_model *m)
+{
+    json_t *top = json_object(), *train = json_object();
+    if (m->ncomp) {
+        json_t *comps = json_array();
+        for (size_t c = 0; c < m->ncomp; c++) {
+            json_t *o = json_pack("{s:s}", "name", m->comp[c].name);
+            put_fit(o, &m->comp[c].fit);
+            json_array_append_new(comps, o);
+        }
+        json_object_set_new(top, "kind", json_string(TQ_MODEL_COMPONENTS));
+        json_object_set_new(top, "features", json_pack("[s]", "baseline"));
+        json_object_set_new(top, "coefficients", json_pack("[f]", m->baseline));
+        json_object_set_new(top, "components", comps);
+    } else
+        put_fit(top, &m->fit);
     json_object_set_new(train, "points", json_integer((json_int_t)m->cv.n));
     for (int k = 0; k < 4; k++)
         json_object_set_new(train, range_keys[k], pair(m->lo[k], m->hi[k]));
-    json_t *root = json_pack("{s:s,s:i,s:s,s:s,s:s,s:o,s:o,s:o,s:{s:i,s:I,s:f,s:f,s:f,s:f},s:{s:f,s:f},s:{s:f,s:f}}",
+    json_t *root = json_pack("{s:s,s:i,s:s,s:s,s:o,s:{s:i,s:I,s:f,s:f,s:f,s:f},s:{s:f,s:f},s:{s:f,s:f},s:{s:f}}",
                      "format", TQ_MODEL_FORMAT, "version", TQ_MODEL_VERSION, "op", m->op, "target", m->target,
-                     "kind", tq_fit_kind_name(m->fit.kind), "features", feat, "coefficients", coef, "training",
-                     train, "cv", "folds", m->folds, "seed", (json_int_t)m->seed, "rmse", m->cv.rmse, "mae",
+                     "training", train, "cv", "folds", m->folds, "seed", (json_int_t)m->seed, "rmse", m->cv.rmse, "mae",
                      m->cv.mae, "r2", m->cv.r2, "accuracy", m->cv.accuracy, "residuals", "max_under_bytes",
                      m->cv.max_under, "max_under_relative", m->cv.max_under_rel, "bound", "margin_bytes",
-                     m->bound.margin_bytes, "margin_relative", m->bound.margin_rel);
+                     m->bound.margin_bytes, "margin_relative", m->bound.margin_rel, "extrapolation",
+                     "margin_relative_per_log_factor", m->extrap_rel);
+    if (root && json_object_update(root, top))
+        root = (json_decref(root), NULL);
+    json_decref(top);
     if (root && m->axes[0][0] &&
         json_object_set_new(root, "axes", json_pack("[s,s,s]", m->axes[0], m->axes[1], m->axes[2]))) {
         json_decref(root);
@@ -83,6 +112,41 @@ static tq_status read_fit(json_t *root, const char *path, struct tq_fit_model *f
 {
     char kind[32];
     TQ_TRY(tq_json_get_string(root, "kind", path, kind, sizeof kind, err));
+    return read_fit_kind(root, path, kind, fit, err);
+}
+
+/* Version 2's component model: "features" ["baseline"], "coefficients" [b], "components" [{name, kind, ...}]. */
+static tq_status read_components(json_t *root, const char *path, struct tq_model *m, struct tq_err *err)
+{
+    json_t *feat = json_object_get(root, "features"), *comps = json_object_get(root, "components");
+    const char *f0 = json_string_value(json_array_get(feat, 0));
+    if (!json_is_array(feat) || json_array_size(feat) != 1 || !f0 || strcmp(f0, "baseline"))
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: a component model's \"features\" must be [\"baseline\"]", path);
+    TQ_TRY(tq_json_get_numbers(root, "coefficients", path, &m->baseline, 1, err));
+    if (!json_is_array(comps) || json_array_size(comps) < 1 || json_array_size(comps) > TQ_MODEL_MAXCOMP)
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: \"components\" must be an array of 1 to %d components", path,
+                       TQ_MODEL_MAXCOMP);
+    m->ncomp = json_array_size(comps);
+    for (size_t c = 0; c < m->ncomp; c++) {
+        json_t *o = json_array_get(comps, c);
+        enum tq_component kind;
+        struct tq_err cerr = {0};
+        if (!json_is_object(o))
+            return tq_fail(err, TQ_ERR_FORMAT, "%s: component %zu is not an object", path, c);
+        TQ_TRY(tq_json_get_string(o, "name", path, m->comp[c].name, sizeof m->comp[c].name, err));
+        if (tq_component_parse(m->comp[c].name, &kind, &cerr))
+            return tq_fail(err, TQ_ERR_FORMAT, "%s: %s", path, cerr.msg);
+        for (size_t d = 0; d < c; d++)
+            if (!strcmp(m->comp[d].name, m->comp[c].name))
+                return tq_fail(err, TQ_ERR_FORMAT, "%s: component '%s' appears twice", path, m->comp[c].name);
+        TQ_TRY(read_fit(o, path, &m->comp[c].fit, err));
+    }
+    return TQ_OK;
+}
+
+static tq_status read_fit_kind(json_t *root, const char *path, const char *kind, struct tq_fit_model *fit,
+                               struct tq_err *err)
+{
     struct tq_err kerr = {0};
     if (tq_fit_kind_parse(kind, &fit->kind, &kerr))
         return tq_fail(err, TQ_ERR_FORMAT, "%s: %s", path, kerr.msg);
@@ -151,7 +215,12 @@ static tq_status model_from_json(json_t *root, const char *path, const char *exp
                                  struct tq_err *err)
 {
     memset(m, 0, sizeof *m);
-    TQ_TRY(tq_json_check_header(root, TQ_MODEL_FORMAT, TQ_MODEL_VERSION, path, err));
+    /* version 1 files (no extrapolation margin, no components) are still read */
+    int version = 1;
+    if (tq_json_check_header(root, TQ_MODEL_FORMAT, 1, path, NULL)) {
+        TQ_TRY(tq_json_check_header(root, TQ_MODEL_FORMAT, TQ_MODEL_VERSION, path, err));
+        version = TQ_MODEL_VERSION;
+    }
     TQ_TRY(tq_json_get_string(root, "op", path, m->op, sizeof m->op, err));
     if (expect_op && strcmp(expect_op, m->op))
         return tq_fail(err, TQ_ERR_FORMAT, "%s is a model of operator '%s', not '%s'", path, m->op, expect_op);
@@ -167,8 +236,22 @@ static tq_status model_from_json(json_t *root, const char *path, const char *exp
             snprintf(m->axes[k], sizeof m->axes[k], "%s", a);
         }
     }
-    TQ_TRY(read_fit(root, path, &m->fit, err));
-    return read_stats(root, path, m, err);
+    char kind[32];
+    TQ_TRY(tq_json_get_string(root, "kind", path, kind, sizeof kind, err));
+    if (version >= 2 && !strcmp(kind, TQ_MODEL_COMPONENTS))
+        TQ_TRY(read_components(root, path, m, err));
+    else
+        TQ_TRY(read_fit_kind(root, path, kind, &m->fit, err));
+    TQ_TRY(read_stats(root, path, m, err));
+    if (version >= 2) {
+        json_t *ex = sub_object(root, "extrapolation", path, err);
+        if (!ex)
+            return TQ_ERR_FORMAT;
+        TQ_TRY(tq_json_get_number(ex, "margin_relative_per_log_factor", path, &m->extrap_rel, err));
+        if (m->extrap_rel < 0)
+            return tq_fail(err, TQ_ERR_FORMAT, "%s: the extrapolation margin must not be negative", path);
+    }
+    return TQ_OK;
 }
 
 tq_status tq_model_read(const char *path, const char *expect_op, struct tq_model *m, struct tq_err *err)
@@ -180,10 +263,47 @@ tq_status tq_model_read(const char *path, const char *expect_op, struct tq_model
     return st;
 }
 
+double tq_model_eval(const struct tq_model *m, const double shape[3])
+{
+    if (!m->ncomp)
+        return tq_fit_eval(&m->fit, shape);
+    double y = m->baseline;
+    for (size_t c = 0; c < m->ncomp; c++)
+        y += tq_fit_eval(&m->comp[c].fit, shape);
+    return y;
+}
+
+/* The factor by which s (inlines, xlines, samples, volume) lies furthest outside the training range, and which of
+ * the four (-1 inside). */
+static double extrap_factor(const struct tq_model *m, const double s[4], int *which)
+{
+    double worst = 1.0;
+    *which = -1;
+    for (int k = 0; k < 4; k++) {
+        double f = s[k] > m->hi[k] ? s[k] / m->hi[k] : (s[k] < m->lo[k] && s[k] > 0 ? m->lo[k] / s[k] : 1.0);
+        if (f > worst) {
+            worst = f;
+            *which = k;
+        }
+    }
+    return worst;
+}
+
+/* bound = pred + max(margin_bytes, (margin_relative + g ln f) pred); *rel gets the relative margin used. */
+static double bound_at(const struct tq_model *m, double pred, double factor, double *rel)
+{
+    struct tq_fit_bound b = m->bound;
+    b.margin_rel += m->extrap_rel * log(factor);
+    *rel = b.margin_rel;
+    return tq_fit_bound_eval(&b, pred);
+}
+
 double tq_model_bound(const struct tq_model *m, const size_t shape[3])
 {
-    double s[3] = {(double)shape[0], (double)shape[1], (double)shape[2]};
-    return tq_fit_bound_eval(&m->bound, tq_fit_eval(&m->fit, s));
+    double s[4] = {(double)shape[0], (double)shape[1], (double)shape[2], 0}, rel;
+    s[3] = s[0] * s[1] * s[2];
+    int wk;
+    return bound_at(m, tq_model_eval(m, s), extrap_factor(m, s, &wk), &rel);
 }
 
 void tq_model_predict(const struct tq_model *m, const size_t shape[3], struct tq_prediction *p)
@@ -191,18 +311,14 @@ void tq_model_predict(const struct tq_model *m, const size_t shape[3], struct tq
     double s[4] = {(double)shape[0], (double)shape[1], (double)shape[2], 0};
     s[3] = s[0] * s[1] * s[2];
     memset(p, 0, sizeof *p);
-    p->bytes = tq_fit_eval(&m->fit, s);
-    p->bound = tq_fit_bound_eval(&m->bound, p->bytes);
+    p->bytes = tq_model_eval(m, s);
+    p->ncomp = m->ncomp;
+    for (size_t c = 0; c < m->ncomp; c++)
+        p->comp_bytes[c] = tq_fit_eval(&m->comp[c].fit, s);
     /* Report the axis (or the volume) furthest outside its training range, as a factor. */
-    double worst = 1.0;
-    int wk = -1;
-    for (int k = 0; k < 4; k++) {
-        double f = s[k] > m->hi[k] ? s[k] / m->hi[k] : (s[k] < m->lo[k] && s[k] > 0 ? m->lo[k] / s[k] : 1.0);
-        if (f > worst) {
-            worst = f;
-            wk = k;
-        }
-    }
+    int wk;
+    p->factor = extrap_factor(m, s, &wk);
+    p->bound = bound_at(m, p->bytes, p->factor, &p->margin_rel);
     if (wk < 0)
         return;
     p->extrapolating = 1;
@@ -210,9 +326,11 @@ void tq_model_predict(const struct tq_model *m, const size_t shape[3], struct tq
     const char *name = range_keys[wk];
     if (m->axes[0][0])
         name = wk < 3 ? m->axes[wk] : "product";
-    snprintf(p->warning, sizeof p->warning, "extrapolating: %s %.6g is %s the training range [%.6g, %.6g] by %.6g (%.3fx)",
+    snprintf(p->warning, sizeof p->warning,
+             "extrapolating: %s %.6g is %s the training range [%.6g, %.6g] by %.6g (%.3fx); bound margin widened "
+             "to %.1f%%",
              name, s[wk], above ? "above" : "below", m->lo[wk], m->hi[wk],
-             above ? s[wk] - m->hi[wk] : m->lo[wk] - s[wk], worst);
+             above ? s[wk] - m->hi[wk] : m->lo[wk] - s[wk], p->factor, 100 * p->margin_rel);
 }
 
 tq_status tq_model_predict_checked(const struct tq_model *m, const size_t shape[3], struct tq_prediction *p,

@@ -1,4 +1,5 @@
-/* model.h - a fitted memory model of one operator as a file ("traceq-model" JSON, version 1) and its predictions.
+/* model.h - a fitted memory model of one operator as a file ("traceq-model" JSON, version 2; version 1 files are
+ * still read) and its predictions.
  *
  * {"format":"traceq-model","version":1,"op":"gst3d","target":"peak_rss_bytes","kind":"linear",
  *  "features":["intercept","volume"],"coefficients":[a,b],
@@ -6,7 +7,13 @@
  *  "cv":{"folds":5,"seed":42,"rmse":..,"mae":..,"r2":..,"accuracy":..},
  *  "residuals":{"max_under_bytes":..,"max_under_relative":..},
  *  "bound":{"margin_bytes":..,"margin_relative":..}}
- * Bytes everywhere; bound(shape) = pred + max(margin_bytes, margin_relative * pred).
+ * Version 2 adds "extrapolation":{"margin_relative_per_log_factor":g} and may be a component model: "kind" is
+ * "components", "features" ["baseline"], "coefficients" [baseline bytes], and
+ * "components":[{"name":"heap","kind":..,"features":[..],"coefficients":[..]}, ...] (components.h); its
+ * prediction is baseline + the sum of the components'.
+ * Bytes everywhere; bound(shape) = pred + max(margin_bytes, (margin_relative + g * ln f) * pred), f >= 1 the factor
+ * by which the shape lies outside the training range (the furthest axis or the volume; 1 inside). Version 1 files
+ * have g = 0.
  * A model of a program swept over named parameters (`traceq sweep --cmd ... --param rows=...`) also has
  * "axes":["rows","cols","_"]: the parameters in the three shape slots (an unused slot is "_" and always 1), so
  * "volume" is their product and the "shape" kind's features are the parameters and their products. The training
@@ -20,7 +27,14 @@
 #include "fit.h"
 
 #define TQ_MODEL_FORMAT "traceq-model"
-#define TQ_MODEL_VERSION 1
+#define TQ_MODEL_VERSION 2
+#define TQ_MODEL_MAXCOMP 3
+#define TQ_MODEL_COMPONENTS "components" /* the "kind" of a component model */
+
+struct tq_model_component {
+    char name[16];              /* "heap", "mmap", "rest" */
+    struct tq_fit_model fit;
+};
 
 struct tq_model {
     char op[32];
@@ -32,12 +46,20 @@ struct tq_model {
     int folds;
     unsigned long seed;
     double lo[4], hi[4];        /* training range of inlines, xlines, samples, volume */
+    double extrap_rel;          /* g: relative margin added per ln(extrapolation factor) */
+    size_t ncomp;               /* 0: `fit` is the model; else baseline + the components' sum */
+    double baseline;
+    struct tq_model_component comp[TQ_MODEL_MAXCOMP];
 };
 
 struct tq_prediction {
     double bytes;       /* the model's prediction */
     double bound;       /* prediction + margin: what planners should budget */
     int extrapolating;  /* 1 when the shape is outside the training range */
+    double factor;      /* how far outside (1 inside) */
+    double margin_rel;  /* the relative margin used: margin_relative + g * ln(factor) */
+    size_t ncomp;       /* component predictions in the model's order (the baseline is the model's) */
+    double comp_bytes[TQ_MODEL_MAXCOMP];
     char warning[256];  /* says how far outside (empty when inside) */
 };
 
@@ -55,6 +77,9 @@ tq_status tq_model_read(const char *path, const char *expect_op, struct tq_model
 
 /* Prediction and bound for an input of `shape`, with an extrapolation warning. Can't fail. */
 void tq_model_predict(const struct tq_model *m, const size_t shape[3], struct tq_prediction *p);
+
+/* The model's prediction (no bound). Can't fail. */
+double tq_model_eval(const struct tq_model *m, const double shape[3]);
 
 /* The most memory a prediction may claim before it is taken as a sign of an unreasonable shape or model:
  * 1 EiB, beyond any machine and below the 2^63 a JSON integer can hold. */

@@ -101,9 +101,9 @@ Test(model, strict_reader_rejects_bad_files)
     expect_reject(HEAD("1", "gst3d") "\"kind\":\"linear\",\"features\":[\"intercept\",\"volume\"],"
                                      "\"coefficients\":[1,2]," GOOD_TAIL,
                   "envelope", "not 'envelope'");
-    expect_reject(HEAD("2", "gst3d") "\"kind\":\"linear\",\"features\":[\"intercept\",\"volume\"],"
+    expect_reject(HEAD("3", "gst3d") "\"kind\":\"linear\",\"features\":[\"intercept\",\"volume\"],"
                                      "\"coefficients\":[1,2]," GOOD_TAIL,
-                  NULL, "unsupported traceq-model version 2");
+                  NULL, "unsupported traceq-model version 3");
     expect_reject(HEAD("1", "gst3d") "\"kind\":\"linear\",\"features\":[\"intercept\",\"volume\"]," GOOD_TAIL,
                   NULL, "missing key \"coefficients\"");
     expect_reject(HEAD("1", "gst3d") "\"kind\":\"linear\",\"features\":[\"intercept\",\"volume\"],"

@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "../model/components.h"
 #include "../model/dataset.h"
 #include "../model/fit_plot.h"
 #include "../model/model.h"
@@ -14,7 +15,7 @@
 #include "cli.h"
 
 struct fit_opts {
-    const char *dataset, *op, *target, *output, *kind, *plot;
+    const char *dataset, *op, *target, *output, *kind, *plot, *components;
     long folds, seed;
     enum tq_dataset_agg agg;
     int force;
@@ -33,7 +34,11 @@ static const struct tq_cli_opt fit_opts[] = {
     TQ_OPT('a', "agg", "max|mean", "how runs of one shape are combined", "max"),
     TQ_OPT('k', "folds", "K", "cross-validation folds", "5"),
     TQ_OPT('s', "seed", "N", "seed of the fold shuffle", "42"),
-    TQ_OPT('K', "kind", "KIND", "force a model kind instead of choosing", "choose"),
+    TQ_OPT('K', "kind", "KIND", "force one model kind of the whole peak instead of choosing", "choose"),
+    TQ_OPT('C', "components", "LIST",
+           "fit the peak (peak_rss_bytes, vmhwm_bytes) as baseline + these exact components + the rest, each with "
+           "its own model: heap,mmap,rest (any of them), or none for one model of the whole peak",
+           "heap,mmap,rest given heap or mmap figures, else none"),
     TQ_OPT_SHORT('o', "output", "FILE", "write the model JSON here", "only print the table"),
     TQ_OPT('P', "plot", "FILE",
            "draw the points, the chosen model's fit and its bound against volume (.svg or .png)", "no plot"),
@@ -56,6 +61,12 @@ static int plot_name_ok(const char *path)
     return n > 4 && (!strcasecmp(path + n - 4, ".svg") || !strcasecmp(path + n - 4, ".png"));
 }
 
+/* The targets --components can split. */
+static int is_peak_target(const char *target)
+{
+    return !strcmp(target, "peak_rss_bytes") || !strcmp(target, "vmhwm_bytes");
+}
+
 /* Returns -1 to go on, else the exit code. */
 static int fit_parse(int argc, char **argv, struct fit_opts *o)
 {
@@ -70,6 +81,7 @@ static int fit_parse(int argc, char **argv, struct fit_opts *o)
         case 'K': o->kind = optarg; break;
         case 'o': o->output = optarg; break;
         case 'P': o->plot = optarg; break;
+        case 'C': o->components = optarg; break;
         case 'f': o->force = 1; break;
         case 'a':
             if (strcmp(optarg, "max") && strcmp(optarg, "mean"))
@@ -97,6 +109,13 @@ static int fit_parse(int argc, char **argv, struct fit_opts *o)
         return tq_cli_usage_error("fit", "--plot file '%s' must end in .svg or .png", o->plot);
     if (o->plot && !o->force && access(o->plot, F_OK) == 0)
         return tq_cli_usage_error("fit", "%s exists; use --force to replace it", o->plot);
+    int use[TQ_NCOMP];
+    if (o->components && tq_components_parse_list(o->components, use, &err))
+        return tq_cli_fail("fit", &err);
+    if (o->components && use[TQ_COMP_REST] && !is_peak_target(o->target))
+        return tq_cli_usage_error("fit", "--components splits peak_rss_bytes or vmhwm_bytes, not %s", o->target);
+    if (o->components && use[TQ_COMP_REST] && o->kind)
+        return tq_cli_usage_error("fit", "--kind forces one model of the whole peak; add --components none");
     if (o->plot && o->output && strcmp(o->plot, o->output) == 0)
         return tq_cli_usage_error("fit", "--plot and --output name the same file");
     return -1;
@@ -121,8 +140,8 @@ static void fit_print_table(const struct tq_fit_candidate *c, size_t best, const
     }
 }
 
-static int fit_save(const struct fit_opts *o, const struct tq_fit_candidate *c, const struct tq_fit_point *pts,
-                    size_t n)
+static int fit_save(const struct fit_opts *o, const struct tq_fit_candidate *c, const struct tq_component_fit *cf,
+                    const struct tq_fit_point *pts, size_t n)
 {
     struct tq_model m;
     struct tq_err err = {0};
@@ -133,12 +152,26 @@ static int fit_save(const struct fit_opts *o, const struct tq_fit_candidate *c, 
     m.fit = c->model;
     m.bound = c->bound;
     m.cv = c->cv;
+    m.extrap_rel = tq_fit_extrap_rel(c->kind, pts, n, c->bound.margin_rel);
+    if (cf) {
+        m.bound = cf->bound;
+        m.cv = cf->cv;
+        m.cv.n = n;
+        m.extrap_rel = cf->extrap_rel;
+        m.baseline = cf->baseline;
+        for (int k = 0; k < TQ_NCOMP; k++)
+            if (cf->use[k]) {
+                snprintf(m.comp[m.ncomp].name, sizeof m.comp[m.ncomp].name, "%s", tq_component_name(k));
+                m.comp[m.ncomp++].fit = cf->cands[k][cf->best[k]].model;
+            }
+    }
     m.folds = (int)o->folds;
     m.seed = (unsigned long)o->seed;
     tq_model_set_range(&m, pts, n);
     if (tq_model_write(&m, o->output, o->force, &err))
         return tq_cli_fail("fit", &err);
-    printf("wrote %s (%s model of %s, %zu shapes)\n", o->output, tq_fit_kind_name(c->kind), o->op, n);
+    printf("wrote %s (%s model of %s, %zu shapes; extrapolation margin +%.1f%% per e-fold of distance)\n",
+           o->output, cf ? "component" : tq_fit_kind_name(c->kind), o->op, n, 100 * m.extrap_rel);
     return TQ_EXIT_OK;
 }
 
@@ -153,6 +186,78 @@ static int fit_plot(const struct fit_opts *o, const struct tq_fit_candidate *c, 
         return tq_cli_fail("fit", &err);
     printf("wrote %s\n", o->plot);
     return TQ_EXIT_OK;
+}
+
+/* The component fit (--components, or by default when the dataset has heap or mmap figures) into *out (NULL when
+ * none is asked for). */
+static int fit_components(const struct fit_opts *o, const struct tq_dataset *ds, struct tq_component_fit **out)
+{
+    struct tq_err err = {0};
+    int use[TQ_NCOMP] = {1, 1, 1};
+    if (o->components && tq_components_parse_list(o->components, use, &err))
+        return tq_cli_fail("fit", &err);
+    struct tq_fit_point *p[3] = {0};
+    size_t n[3] = {0};
+    const char *cols[3] = {o->target, "peak_heap_bytes", "peak_mmap_bytes"};
+    tq_status st = TQ_OK;
+    for (int k = 0; k < 3 && !st; k++)
+        st = tq_dataset_points(ds, o->op, cols[k], o->agg, &p[k], &n[k], &err);
+    double exact = 0;
+    for (size_t i = 0; !st && i < n[0]; i++)
+        exact += p[1][i].y + p[2][i].y;
+    int rc = 0;
+    if (!st && use[TQ_COMP_REST] && (o->components || exact > 0)) {
+        struct tq_component_input in = {p[0], p[1], p[2], n[0]};
+        *out = calloc(1, sizeof **out);
+        if (!*out)
+            st = tq_fail(&err, TQ_ERR_NOMEM, "out of memory for the component fit");
+        else if ((st = tq_components_fit(&in, use, (int)o->folds, (unsigned long)o->seed, *out, &err))) {
+            free(*out);
+            *out = NULL;
+        }
+    }
+    if (st)
+        rc = tq_cli_fail("fit", &err);
+    for (int k = 0; k < 3; k++)
+        free(p[k]);
+    return rc;
+}
+
+/* Each component's candidate table, then which component grows and how, and the sum's held-out metrics. */
+static void fit_print_components(const struct tq_component_fit *cf, const struct tq_fit_point *pts, size_t n)
+{
+    size_t lo = 0, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        double v = pts[i].shape[0] * pts[i].shape[1] * pts[i].shape[2];
+        if (v < pts[lo].shape[0] * pts[lo].shape[1] * pts[lo].shape[2])
+            lo = i;
+        if (v > pts[hi].shape[0] * pts[hi].shape[1] * pts[hi].shape[2])
+            hi = i;
+    }
+    printf("\ncomponents (the model -o saves): peak = baseline %.3f MiB + the components below\n",
+           cf->baseline / 1048576.0);
+    for (int k = 0; k < TQ_NCOMP; k++) {
+        if (!cf->use[k])
+            continue;
+        printf("\n%s component:\n", tq_component_name(k));
+        fit_print_table(cf->cands[k], cf->best[k], "bytes");
+    }
+    printf("\n%-9s %-7s %14s %14s  (smallest %gx%gx%g, largest %gx%gx%g shape)\n", "component", "model",
+           "smallest MiB", "largest MiB", pts[lo].shape[0], pts[lo].shape[1], pts[lo].shape[2], pts[hi].shape[0],
+           pts[hi].shape[1], pts[hi].shape[2]);
+    printf("%-9s %-7s %14.3f %14.3f\n", "baseline", "const", cf->baseline / 1048576.0, cf->baseline / 1048576.0);
+    for (int k = 0; k < TQ_NCOMP; k++) {
+        if (!cf->use[k])
+            continue;
+        const struct tq_fit_model *m = &cf->cands[k][cf->best[k]].model;
+        double a = tq_fit_eval(m, pts[lo].shape), b = tq_fit_eval(m, pts[hi].shape);
+        printf("%-9s %-7s %14.3f %14.3f  %s\n", tq_component_name(k), tq_fit_kind_name(m->kind), a / 1048576.0,
+               b / 1048576.0, b > a * 1.05 + 1048576.0 ? "grows" : "flat");
+    }
+    printf("sum: held-out RMSE %.3f MiB, R2 %.5f, accuracy %.3f, margin %.1f%%/%.3g MiB, extrapolation +%.1f%% "
+           "per e-fold\n",
+           cf->cv.rmse / 1048576.0, cf->cv.r2, cf->cv.accuracy, 100 * cf->bound.margin_rel,
+           cf->bound.margin_bytes / 1048576.0, 100 * cf->extrap_rel);
 }
 
 /* Pick the forced kind, if any; it must have been fitted. */
@@ -180,11 +285,13 @@ int cmd_fit(int argc, char **argv)
     int rc = fit_parse(argc, argv, &o);
     if (rc >= 0)
         return rc;
+    rc = 0;
     struct tq_err err = {0};
     struct tq_dataset *ds = NULL;
     struct tq_fit_point *pts = NULL;
     size_t n = 0, best = 0;
     struct tq_fit_candidate cands[TQ_FIT_NKINDS];
+    struct tq_component_fit *cf = NULL;
     const char *only = NULL;
     if (tq_dataset_read(o.dataset, &ds, &err) || (!o.op && tq_dataset_only_op(ds, &only, &err)) ||
         tq_dataset_points(ds, o.op ? o.op : only, o.target, o.agg, &pts, &n, &err)) {
@@ -197,7 +304,13 @@ int cmd_fit(int argc, char **argv)
     }
     if (tq_dataset_has_params(ds))
         memcpy(o.axes, ds->axes, sizeof o.axes);
+    if (!o.kind && is_peak_target(o.target) && (size_t)o.folds <= n)
+        rc = fit_components(&o, ds, &cf);
     tq_dataset_free(ds);
+    if (rc) {
+        free(pts);
+        return rc;
+    }
     if ((size_t)o.folds > n) {
         free(pts);
         return tq_cli_usage_error("fit", "%ld folds need at least %ld shapes; the dataset has %zu for %s", o.folds,
@@ -212,11 +325,14 @@ int cmd_fit(int argc, char **argv)
         printf("%s: %zu shapes, target %s, %ld-fold cross-validation (held-out metrics; margin = relative/absolute)\n",
                o.op, n, o.target, o.folds);
         fit_print_table(cands, best, o.target);
+        if (cf)
+            fit_print_components(cf, pts, n);
         if (o.output)
-            rc = fit_save(&o, &cands[best], pts, n);
+            rc = fit_save(&o, &cands[best], cf, pts, n);
         if (!rc && o.plot)
             rc = fit_plot(&o, &cands[best], pts, n);
     }
     free(pts);
+    free(cf);
     return rc;
 }

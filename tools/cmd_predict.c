@@ -49,15 +49,23 @@ static void predict_print(const struct tq_model *m, const size_t s[3], const str
     if (json) {
         /* bytes are whole numbers, seconds (--target wall_s) are not */
         int secs = !strcmp(m->target, "wall_s");
-        json_t *o = json_pack("{s:s,s:[I,I,I],s:s,s:o,s:o,s:b,s:s}", "op", m->op, "shape", (json_int_t)s[0],
-                              (json_int_t)s[1], (json_int_t)s[2], "target", m->target, "predicted",
+        json_t *o = json_pack("{s:s,s:[I,I,I],s:s,s:o,s:o,s:b,s:f,s:f,s:s}", "op", m->op, "shape",
+                              (json_int_t)s[0], (json_int_t)s[1], (json_int_t)s[2], "target", m->target, "predicted",
                               secs ? json_real(p->bytes) : json_integer((json_int_t)tq_bytes_from_double(p->bytes)),
                               "bound",
                               secs ? json_real(p->bound) : json_integer((json_int_t)tq_bytes_from_double(p->bound)),
-                              "extrapolating", p->extrapolating, "warning", p->warning);
+                              "extrapolating", p->extrapolating, "extrapolation_factor", p->factor,
+                              "margin_relative", p->margin_rel, "warning", p->warning);
         for (int k = 0; o && m->axes[0][0] && k < 3; k++)
             if (strcmp(m->axes[k], "_"))
                 json_object_set_new(o, m->axes[k], json_integer((json_int_t)s[k]));
+        if (o && m->ncomp) {
+            json_t *c = json_pack("{s:I}", "baseline", (json_int_t)tq_bytes_from_double(m->baseline));
+            for (size_t k = 0; c && k < m->ncomp; k++)
+                json_object_set_new(c, m->comp[k].name,
+                                    json_integer((json_int_t)tq_bytes_from_double(p->comp_bytes[k])));
+            json_object_set_new(o, "components", c);
+        }
         char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
         printf("%s\n", text ? text : "{}");
         free(text);
@@ -72,6 +80,13 @@ static void predict_print(const struct tq_model *m, const size_t s[3], const str
     printf("%s %s: predicted %s (%.0f B), bound %s (%.0f B)\n", m->op, in,
            tq_format_bytes(tq_bytes_from_double(p->bytes), a, sizeof a), p->bytes,
            tq_format_bytes(tq_bytes_from_double(p->bound), b, sizeof b), p->bound);
+    if (!m->ncomp)
+        return;
+    printf("  components: baseline %s", tq_format_bytes(tq_bytes_from_double(m->baseline), a, sizeof a));
+    for (size_t k = 0; k < m->ncomp; k++)
+        printf(", %s %s (%s)", m->comp[k].name, tq_format_bytes(tq_bytes_from_double(p->comp_bytes[k]), a, sizeof a),
+               tq_fit_kind_name(m->comp[k].fit.kind));
+    printf("\n");
 }
 
 int cmd_predict(int argc, char **argv)

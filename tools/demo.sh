@@ -49,7 +49,7 @@ if cmp -s whole.npy chunked.npy; then verdict="identical (byte for byte)"; else 
 echo "$verdict"
 
 say "summary ($dir)"
-model=$(awk '/<==/ {print $1}' fit.txt)
+model=$(sed -n 's/^wrote .* (\([a-z0-9]*\) model of .*/\1/p' fit.txt)
 blocks=$(json_int chunked.json blocks_total)
 echo "model:      $model (from $(($(wc -l < dataset.csv) - 1)) profiled runs of $op)"
 echo "plan:       $blocks blocks for $shape under ${limit} MiB per worker (unchunked peak $(mib "$peak") MiB)"
