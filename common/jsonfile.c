@@ -96,14 +96,24 @@ tq_status tq_json_get_string(json_t *obj, const char *key, const char *path, cha
     return TQ_OK;
 }
 
-tq_status tq_json_get_numbers(json_t *obj, const char *key, const char *path, double *out, size_t n,
-                              struct tq_err *err)
+/* obj[key] as an array of exactly n elements (what: "numbers", "integers", for the message). */
+static tq_status array_of(json_t *obj, const char *key, const char *path, size_t n, const char *what, json_t **out,
+                          struct tq_err *err)
 {
     json_t *a = json_object_get(obj, key);
     if (!a)
         return tq_fail(err, TQ_ERR_FORMAT, "%s: missing key \"%s\"", path, key);
     if (!json_is_array(a) || json_array_size(a) != n)
-        return tq_fail(err, TQ_ERR_FORMAT, "%s: \"%s\" must be an array of %zu numbers", path, key, n);
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: \"%s\" must be an array of %zu %s", path, key, n, what);
+    *out = a;
+    return TQ_OK;
+}
+
+tq_status tq_json_get_numbers(json_t *obj, const char *key, const char *path, double *out, size_t n,
+                              struct tq_err *err)
+{
+    json_t *a;
+    TQ_TRY(array_of(obj, key, path, n, "numbers", &a, err));
     for (size_t i = 0; i < n; i++)
         TQ_TRY(number_of(json_array_get(a, i), key, path, &out[i], err));
     return TQ_OK;
@@ -112,11 +122,8 @@ tq_status tq_json_get_numbers(json_t *obj, const char *key, const char *path, do
 tq_status tq_json_get_sizes(json_t *obj, const char *key, const char *path, size_t *out, size_t n,
                             struct tq_err *err)
 {
-    json_t *a = json_object_get(obj, key);
-    if (!a)
-        return tq_fail(err, TQ_ERR_FORMAT, "%s: missing key \"%s\"", path, key);
-    if (!json_is_array(a) || json_array_size(a) != n)
-        return tq_fail(err, TQ_ERR_FORMAT, "%s: \"%s\" must be an array of %zu integers", path, key, n);
+    json_t *a;
+    TQ_TRY(array_of(obj, key, path, n, "integers", &a, err));
     for (size_t i = 0; i < n; i++) {
         json_t *v = json_array_get(a, i);
         if (!json_is_integer(v) || json_integer_value(v) < 0)

@@ -66,17 +66,24 @@ static void statm_poll(pid_t pid, double t, void *vctx)
         c->st = tq_backend_push(c->s, t, (double)bytes, c->err);
 }
 
+/* Run the command once, its output to WORKDIR/NAME.RUN.log, polled every poll_s seconds when poll is given. */
+static tq_status run_logged(const struct backend_ctx *ctx, const char *name, double poll_s, tq_proc_poll_fn poll,
+                            void *pctx, struct tq_proc_result *r, struct tq_err *err)
+{
+    char log[4200];
+    snprintf(log, sizeof log, "%s/%s.%d.log", ctx->workdir, name, ctx->run);
+    struct tq_proc_spec o = {.argv = ctx->argv, .log_path = log, .null_stdin = 1};
+    return tq_proc_run(&o, poll_s, poll, pctx, r, err);
+}
+
 tq_status tq_backend_statm(const struct backend_ctx *ctx, struct backend_sample *s, char *note, size_t nsize,
                            struct tq_err *err)
 {
     (void)note;
     (void)nsize;
-    char log[4200];
-    snprintf(log, sizeof log, "%s/statm.%d.log", ctx->workdir, ctx->run);
     struct statm_ctx c = {s, TQ_OK, err};
-    struct tq_proc_spec o = {.argv = ctx->argv, .log_path = log, .null_stdin = 1};
     struct tq_proc_result r;
-    TQ_TRY(tq_proc_run(&o, ctx->interval_s, statm_poll, &c, &r, err));
+    TQ_TRY(run_logged(ctx, "statm", ctx->interval_s, statm_poll, &c, &r, err));
     s->wall_s = r.wall_s;
     s->exit_status = r.code;
     return c.st;
@@ -87,11 +94,8 @@ tq_status tq_backend_hwm(const struct backend_ctx *ctx, struct backend_sample *s
 {
     (void)note;
     (void)nsize;
-    char log[4200];
-    snprintf(log, sizeof log, "%s/hwm.%d.log", ctx->workdir, ctx->run);
-    struct tq_proc_spec o = {.argv = ctx->argv, .log_path = log, .null_stdin = 1};
     struct tq_proc_result r;
-    TQ_TRY(tq_proc_run(&o, 0, NULL, NULL, &r, err));
+    TQ_TRY(run_logged(ctx, "hwm", 0, NULL, NULL, &r, err));
     /* ru_maxrss is the child's VmHWM in KiB, kept by the kernel after the process is gone. */
     s->peak = (uint64_t)r.ru.ru_maxrss * 1024u;
     s->wall_s = r.wall_s;

@@ -63,14 +63,21 @@ static void summary_heap_mmap(struct tq_trace_summary *s, uint64_t heap_peak, ui
     }
 }
 
+/* A record's peaks (RSS at rss_t, heap and mmap at t) raise the summary's. */
+static void summary_peaks(struct tq_trace_summary *s, uint64_t rss, uint64_t rss_t, uint64_t heap_req,
+                          uint64_t heap_usable, uint64_t mmap_peak, uint64_t t)
+{
+    if (rss > s->peak_rss) {
+        s->peak_rss = rss;
+        s->peak_rss_t_ns = rss_t;
+    }
+    summary_heap_mmap(s, heap_req, heap_usable, mmap_peak, t);
+}
+
 static void summary_sample(struct tq_trace_summary *s, const struct tq_rec_sample *x)
 {
     s->samples++;
-    if (x->vm_rss > s->peak_rss) {
-        s->peak_rss = x->vm_rss;
-        s->peak_rss_t_ns = x->t_ns;
-    }
-    summary_heap_mmap(s, x->heap_peak_req, x->heap_peak_usable, x->mmap_peak, x->t_ns);
+    summary_peaks(s, x->vm_rss, x->t_ns, x->heap_peak_req, x->heap_peak_usable, x->mmap_peak, x->t_ns);
     s->final_heap = x->heap_live_req;
     s->final_mmap = x->mmap_live;
     if (x->calls_total > s->calls_total)
@@ -86,11 +93,7 @@ static void summary_end(struct tq_trace_summary *s, const struct tq_rec_end *e)
     s->vm_hwm = e->vm_hwm;
     s->vm_peak = e->vm_peak;
     s->ru_maxrss = e->ru_maxrss;
-    if (e->rss_peak > s->peak_rss) {
-        s->peak_rss = e->rss_peak;
-        s->peak_rss_t_ns = e->rss_peak_t_ns;
-    }
-    summary_heap_mmap(s, e->heap_peak_req, e->heap_peak_usable, e->mmap_peak, e->t_ns);
+    summary_peaks(s, e->rss_peak, e->rss_peak_t_ns, e->heap_peak_req, e->heap_peak_usable, e->mmap_peak, e->t_ns);
     s->final_heap = e->heap_live_req;
     s->final_mmap = e->mmap_live;
     if (e->t_ns > s->duration_ns)
