@@ -11,12 +11,12 @@ CFLAGS  += -std=gnu11 -Wall -Wextra $(WERROR) -fPIC -pthread -DTQ_VERSION='"$(VE
 PKGS    := libzstd gsl fftw3 fftw3f jansson inih cairo libunwind libxxhash
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LIBS    := $(PKG_LIBS) -lsegyio -lfftw3_threads -lfftw3f_threads -ldw -lelf -lm -ldl -pthread
+LIBS    := $(PKG_LIBS) -lsegyio -lfftw3_threads -lfftw3f_threads -ldw -lelf -liberty -lm -ldl -pthread
 
 # Debian packages the build, tests, demo and benchmarks use; `make deps` installs the missing ones.
 DEB_PKGS := build-essential pkg-config libunwind-dev libzstd-dev zstd libgsl-dev libfftw3-dev libcriterion-dev \
             libsegyio-dev python3-segyio libjansson-dev libinih-dev libcairo2-dev libdw-dev libxxhash-dev \
-            python3-scipy python3-numpy valgrind heaptrack sqlite3 clang libopenmpi-dev openmpi-bin \
+            libiberty-dev python3-scipy python3-numpy valgrind heaptrack sqlite3 clang libopenmpi-dev openmpi-bin \
             bc git xz-utils time
 # What only `make bench` needs: real Dask, the peer of the chunking experiment (experiment/dask_peer.py).
 BENCH_PKGS := python3-dask python3-distributed
@@ -31,13 +31,14 @@ SHIM_SRC  := $(wildcard preload/*.c traces/*.c)
 TOOL_SRC  := $(wildcard tools/*.c)
 TEST_SRC  := $(wildcard tests/test_*.c) tests/helpers.c
 PROG_SRC  := $(wildcard tests/progs/*.c)
+PROG_CXX_SRC := $(wildcard tests/progs/*.cc)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 SHIM_OBJ  := $(SHIM_SRC:%.c=$(BUILD)/shim/%.o)
 TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
-PROGS     := $(PROG_SRC:tests/progs/%.c=$(BUILD)/progs/%)
+PROGS     := $(PROG_SRC:tests/progs/%.c=$(BUILD)/progs/%) $(PROG_CXX_SRC:tests/progs/%.cc=$(BUILD)/progs/%)
 BENCHES   := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all deps demo test bench asan clean
@@ -86,8 +87,13 @@ $(BUILD)/tests/tq_tests: $(TEST_OBJ) $(BUILD)/libtqcore.a
 $(BUILD)/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra $(WERROR) -pthread $(PROG_EXTRA) -o $@ $< -lm
+# C++ programs (the demangling tests); g++ comes with build-essential.
+$(BUILD)/progs/%: tests/progs/%.cc
+	@mkdir -p $(dir $@)
+	$(CXX) -O2 -g -std=gnu++17 -Wall -Wextra $(WERROR) -pthread $(PROG_EXTRA) -o $@ $<
 # Known call paths for the --stacks tests: every function keeps its own frame.
-$(BUILD)/progs/stack_paths $(BUILD)/progs/leaks_temps: PROG_EXTRA := -O0 -fno-inline -fno-omit-frame-pointer
+$(BUILD)/progs/stack_paths $(BUILD)/progs/leaks_temps $(BUILD)/progs/two_paths $(BUILD)/progs/cxx_alloc: \
+    PROG_EXTRA := -O0 -fno-inline -fno-omit-frame-pointer
 
 $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)

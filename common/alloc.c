@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 static long fail_at = -1; /* the allocation number that fails, or -1 */
 static long count;        /* allocations since tq_alloc_fail_nth */
@@ -30,6 +31,13 @@ void *tq_calloc(size_t n, size_t size)
 void *tq_realloc(void *p, size_t size)
 {
     return alloc_hooked() ? NULL : realloc(p, size);
+}
+
+char *tq_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = tq_malloc(n);
+    return p ? memcpy(p, s, n) : NULL;
 }
 
 void tq_alloc_fail_nth(long n)

@@ -11,6 +11,9 @@ void *tq_malloc(size_t size);
 void *tq_calloc(size_t n, size_t size);
 void *tq_realloc(void *p, size_t size);
 
+/* A malloc'd copy of the string s, like strdup; NULL when memory runs out (or the hook picks it). */
+char *tq_strdup(const char *s);
+
 /* Test hook: the allocation numbered `n` (0 = the next one) through the functions above fails, once; n < 0 (the
  * default) fails none. Also resets tq_alloc_count. Thread-safe (atomic counter). Can't fail. */
 void tq_alloc_fail_nth(long n);

@@ -35,16 +35,9 @@ static size_t nblks;
 static uint64_t live, peak, peak_t, copied, copied_t;
 static int pending;                 /* a peak above the copied one is not copied yet */
 
-static void *raw_map(size_t n)
-{
-    void *p = (void *)syscall(SYS_mmap, NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                              -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
 int tq_agg_init(void)
 {
-    stks = raw_map(AGG_STACKS * sizeof *stks);
+    stks = tq_raw_map(AGG_STACKS * sizeof *stks);
     return stks ? 0 : -1;
 }
 
@@ -85,13 +78,13 @@ static int blk_room(uint64_t id)
     size_t n = nblks ? nblks : 1u << 14;
     while (n <= id)
         n *= 2;
-    struct blk *b = raw_map(n * sizeof *b);
+    struct blk *b = tq_raw_map(n * sizeof *b);
     if (!b)
         return -1;
     for (size_t i = 0; i < nblks; i++)
         b[i] = blks[i];
     if (blks)
-        syscall(SYS_munmap, blks, nblks * sizeof *blks);
+        tq_raw_unmap(blks, nblks * sizeof *blks);
     blks = b;
     nblks = n;
     return 0;

@@ -35,13 +35,6 @@ static struct tq_id_pool *pool;  /* released ids of the thread whose record is r
                                   * per thread, so a thread's ids stay close together (shorter differences) */
 static uint64_t next_id = 1;     /* 0 is "unknown block" */
 
-static void *raw_map(size_t n)
-{
-    void *p = (void *)syscall(SYS_mmap, NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                              -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
 static size_t home(uint64_t addr, size_t cap)
 {
     return (size_t)((addr >> 4) * 0x9E3779B97F4A7C15ull >> 20) & (cap - 1);
@@ -50,7 +43,7 @@ static size_t home(uint64_t addr, size_t cap)
 static int table_grow(struct table *t)
 {
     size_t cap = t->cap ? t->cap * 2 : 1u << 14;
-    struct slot *m = raw_map(cap * sizeof *m);
+    struct slot *m = tq_raw_map(cap * sizeof *m);
     if (!m)
         return -1;
     for (size_t i = 0; i < t->cap; i++) {
@@ -62,7 +55,7 @@ static int table_grow(struct table *t)
         m[j] = t->v[i];
     }
     if (t->v)
-        syscall(SYS_munmap, t->v, t->cap * sizeof *t->v);
+        tq_raw_unmap(t->v, t->cap * sizeof *t->v);
     t->v = m;
     t->cap = cap;
     return 0;
@@ -124,13 +117,13 @@ static void spare_push(uint64_t id)
 {
     if (pool->n == pool->cap) {
         size_t cap = pool->cap ? pool->cap * 2 : 1u << 12;
-        uint64_t *s = raw_map(cap * sizeof *s);
+        uint64_t *s = tq_raw_map(cap * sizeof *s);
         if (!s)
             return; /* the id is not reused: ids only grow */
         if (pool->v) {
             for (size_t i = 0; i < pool->n; i++)
                 s[i] = pool->v[i];
-            syscall(SYS_munmap, pool->v, pool->cap * sizeof *pool->v);
+            tq_raw_unmap(pool->v, pool->cap * sizeof *pool->v);
         }
         pool->v = s;
         pool->cap = cap;

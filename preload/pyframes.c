@@ -42,8 +42,7 @@ struct code_slot {
     uint32_t id;
 };
 
-static struct code_slot *codes; /* the process's code ids (session lock held), open addressing */
-static size_t codes_cap, codes_used;
+static struct tq_hash_ids codes = {.first_cap = 4096}; /* the process's code ids, by code_hash (session lock held) */
 static uint32_t next_code = 1;
 static _Atomic unsigned code_epoch;
 static __thread struct code_slot my_cache[CACHE_N];
@@ -116,32 +115,12 @@ static uint32_t utf8_of(const char *s, char *out, uint32_t cap)
     return n;
 }
 
-static void *raw_map(size_t n)
+/* A code object and its location table as one 64-bit key (an address reused by another code object differs). */
+static uint64_t code_hash(uintptr_t code, uintptr_t table)
 {
-    void *p = (void *)syscall(SYS_mmap, NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                              -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
-static int codes_grow(void)
-{
-    size_t cap = codes_cap ? codes_cap * 2 : 4096;
-    struct code_slot *t = raw_map(cap * sizeof *t);
-    if (!t)
-        return -1;
-    for (size_t i = 0; i < codes_cap; i++) {
-        if (!codes[i].id)
-            continue;
-        size_t j = (codes[i].code >> 4) & (cap - 1);
-        while (t[j].id)
-            j = (j + 1) & (cap - 1);
-        t[j] = codes[i];
-    }
-    if (codes)
-        syscall(SYS_munmap, codes, codes_cap * sizeof *codes);
-    codes = t;
-    codes_cap = cap;
-    return 0;
+    uint64_t h = ((uint64_t)code * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)table * 0xff51afd7ed558ccdull);
+    h ^= h >> 29;
+    return h ? h : 1;
 }
 
 /* The PYCODE record of a new code object (session lock held: one writer at a time for the static buffers). */
@@ -179,17 +158,15 @@ static uint32_t code_id(const char *code)
         return c->id;
     uint32_t id = 0;
     pthread_mutex_lock(&tq_sess.lock);
-    if (tq_sess.active && !tq_sess.finished && (codes_used * 2 < codes_cap || !codes_grow())) {
-        size_t j = (key >> 4) & (codes_cap - 1);
-        while (codes[j].id && !(codes[j].code == key && codes[j].table == table))
-            j = (j + 1) & (codes_cap - 1);
-        if (!codes[j].id) {
-            codes[j] = (struct code_slot){key, table, next_code++};
-            codes_used++;
-            put_code_locked(code, table, codes[j].id);
-        }
-        id = codes[j].id;
+    struct tq_hash_slot *slot = tq_sess.active && !tq_sess.finished ? tq_hash_ids_slot(&codes, code_hash(key, table))
+                                                                     : NULL;
+    if (slot && !slot->id) {
+        *slot = (struct tq_hash_slot){code_hash(key, table), next_code++};
+        codes.used++;
+        put_code_locked(code, table, slot->id);
     }
+    if (slot)
+        id = slot->id;
     pthread_mutex_unlock(&tq_sess.lock);
     if (id)
         *c = (struct code_slot){key, table, id};
@@ -259,9 +236,7 @@ void tq_py_start_locked(void)
 
 void tq_py_reset_child(void)
 {
-    if (codes)
-        memset(codes, 0, codes_cap * sizeof *codes);
-    codes_used = 0;
+    tq_hash_ids_clear(&codes);
     next_code = 1;
     atomic_fetch_add(&code_epoch, 1);
 }

@@ -115,6 +115,26 @@ void tq_stacks_flush_locked(void);
 /* In a fork child: forget the parent's stack ids and buffers (the child's trace interns its own). Can't fail. */
 void tq_stacks_reset_child(void);
 
+/* Memory from the kernel, never from malloc (raw_mem.c). tq_raw_map returns NULL when the kernel refuses. */
+void *tq_raw_map(size_t n);
+void tq_raw_unmap(void *p, size_t n);
+
+/* A table of 64-bit hashes to ids (0 = empty slot) in raw memory, open addressing; the caller serializes. */
+struct tq_hash_slot {
+    uint64_t hash;
+    uint32_t id;
+};
+struct tq_hash_ids {
+    struct tq_hash_slot *v;
+    size_t cap, used; /* cap: a power of two */
+    size_t first_cap; /* slots of the first mapping (a power of two) */
+};
+/* The slot holding hash, or the empty slot where it goes (the caller sets its id and counts t->used); grows the
+ * table first when half full. NULL when memory is short. */
+struct tq_hash_slot *tq_hash_ids_slot(struct tq_hash_ids *t, uint64_t hash);
+/* Empty the table (a fork child), keeping its memory. Can't fail. */
+void tq_hash_ids_clear(struct tq_hash_ids *t);
+
 /* CPython frames in stacks (pyframes.c). tq_py_init at start (constructor, guard held): turns tq_py_on on in a
  * CPython 3.11 process. tq_py_merge: the native stack ips[0..n) with this thread's Python frames put inside the
  * eval-loop frames that run them, into out (at most max); returns the count. tq_py_start_locked: with a new trace,

@@ -63,9 +63,8 @@ static int exit_key_ok;
 static uintptr_t self_lo, self_hi;   /* the shim's own code: its frames are cut off the stacks */
 uintptr_t tq_unwinder_lo, tq_unwinder_hi; /* libunwind's code (see tq_stacks_unwinder_call) */
 
-/* The global stack table (session lock held): open addressing on the hash; id 0 = empty. */
-static struct cache_slot *table;
-static size_t table_cap, table_used;
+/* The global stack table (session lock held): hash -> id. */
+static struct tq_hash_ids table = {.first_cap = 8192};
 static uint32_t next_id = 1;
 static _Atomic unsigned epoch;        /* bumped when the table is emptied (fork child): per-thread caches go */
 
@@ -73,18 +72,6 @@ static _Atomic uint64_t event_seq; /* process-wide order of events, for matching
 
 static unsigned long long maps_adds = ~0ull; /* dlpi_adds at the last module snapshot */
 static uint32_t maps_generation;
-
-static void *raw_map(size_t n)
-{
-    void *p = (void *)syscall(SYS_mmap, NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                              -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
-static void raw_unmap(void *p, size_t n)
-{
-    syscall(SYS_munmap, p, n);
-}
 
 /* ---- module map (MODULE records) ---- */
 
@@ -197,46 +184,21 @@ static uint64_t hash_ips(const uint64_t *ips, int n)
     return h ? h : 1;
 }
 
-static int table_grow(void)
-{
-    size_t cap = table_cap ? table_cap * 2 : 8192;
-    struct cache_slot *t = raw_map(cap * sizeof *t);
-    if (!t)
-        return -1;
-    for (size_t i = 0; i < table_cap; i++) {
-        if (!table[i].id)
-            continue;
-        size_t j = table[i].hash & (cap - 1);
-        while (t[j].id)
-            j = (j + 1) & (cap - 1);
-        t[j] = table[i];
-    }
-    if (table)
-        raw_unmap(table, table_cap * sizeof *table);
-    table = t;
-    table_cap = cap;
-    return 0;
-}
-
 /* The id of a stack (session lock held); a new one gets its STACK record now. 0 when out of memory.
  * Stacks are identified by their 64-bit hash alone: a collision (about n^2 / 2^65) would merge two stacks. */
 static uint32_t intern_locked(uint64_t h, const uint64_t *ips, int n)
 {
-    if (table_used * 2 >= table_cap && table_grow())
+    struct tq_hash_slot *slot = tq_hash_ids_slot(&table, h);
+    if (!slot)
         return 0;
-    size_t j = h & (table_cap - 1);
-    while (table[j].id) {
-        if (table[j].hash == h)
-            return table[j].id;
-        j = (j + 1) & (table_cap - 1);
-    }
+    if (slot->id)
+        return slot->id;
     if (agg_mode && next_id >= tq_agg_max_stacks())
         return 0;
     check_maps_locked(); /* new code may have been loaded: its modules go before the stack that names it */
     uint32_t id = next_id++;
-    table[j].hash = h;
-    table[j].id = id;
-    table_used++;
+    *slot = (struct tq_hash_slot){h, id};
+    table.used++;
     static uint8_t rec[TQ_REC_HEADER_SIZE + 8 + MAX_DEPTH * sizeof(uint64_t)]; /* static: small thread stacks */
     size_t k = tq_rec_put_stack(rec, sizeof rec, id, ips, (uint32_t)n);
     if (k)
@@ -338,7 +300,7 @@ static struct evbuf *buf_get(void)
             break;
     }
     if (!b) {
-        if (!(b = raw_map(sizeof *b)))
+        if (!(b = tq_raw_map(sizeof *b)))
             return NULL;
         pthread_mutex_lock(&reg_lock);
         b->next = atomic_load(&registry);
@@ -470,9 +432,7 @@ void tq_stacks_reset_child(void)
             atomic_store(&b->dead, 1);
     }
     pthread_mutex_init(&reg_lock, NULL);
-    if (table)
-        memset(table, 0, table_cap * sizeof *table);
-    table_used = 0;
+    tq_hash_ids_clear(&table);
     next_id = 1;
     tq_blocks_reset();
     tq_py_reset_child();

@@ -35,8 +35,8 @@ static void print_rows(FILE *out, const struct tq_sites *s, int n, enum tq_site_
         fprintf(out, "%s", x->key);
         if (*x->module)
             fprintf(out, "  [%s]", x->module);
-        if (*x->callers)
-            fprintf(out, "\n                from %s", x->callers);
+        if (*tq_site_callers(x, order))
+            fprintf(out, "\n                from %s", tq_site_callers(x, order));
         fprintf(out, "\n");
     }
 }
@@ -100,7 +100,7 @@ static json_t *rows_json(struct tq_sites *s, int n, enum tq_site_order order)
         if (order == TQ_SITES_BY_TEMPORARY && !x->temporary)
             break;
         json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "site", x->key,
-                                             "module", x->module, "callers", x->callers, "peak_bytes",
+                                             "module", x->module, "callers", tq_site_callers(x, order), "peak_bytes",
                                              (json_int_t)x->peak, "allocated_bytes", (json_int_t)x->allocated,
                                              "calls", (json_int_t)x->calls, "leaked_bytes", (json_int_t)x->leaked,
                                              "leaked_blocks", (json_int_t)x->leaked_blocks, "temporary_calls",

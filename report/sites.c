@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/alloc.h"
 #include "heap_replay.h"
 #include "symbolize.h"
 
@@ -32,108 +33,132 @@ static char *callers_of(struct tq_heap_replay *r, const struct tq_heap_site *hs,
             break;
         len += (size_t)k;
     }
-    return strdup(buf);
+    return tq_strdup(buf);
 }
 
-static int by_key(const void *a, const void *b)
+/* One stack with figures, before stacks are merged into sites. */
+struct row {
+    char *key, *module;
+    const struct tq_heap_site *hs;
+};
+
+static int by_row_key(const void *a, const void *b)
 {
-    return strcmp(((const struct tq_site *)a)->key, ((const struct tq_site *)b)->key);
+    const struct row *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->hs->stack_id > y->hs->stack_id) - (x->hs->stack_id < y->hs->stack_id);
 }
 
-/* One row per stack with figures, then merged by key (sorted, adjacent rows summed). */
+static tq_status fill_row(struct tq_heap_replay *r, const struct tq_heap_site *hs, struct row *row)
+{
+    char name[512];
+    struct tq_symbol sym;
+    uint32_t at = hs->depth ? tq_heap_replay_site_frame(r, hs) : 0;
+    bool known = hs->depth && tq_heap_replay_lookup(r, hs, at, &sym);
+    if (hs->depth)
+        tq_heap_replay_frame(r, hs, at, 1, name, sizeof name);
+    else
+        snprintf(name, sizeof name, "(no stack)");
+    *row = (struct row){tq_strdup(name), tq_strdup(known ? base_name(sym.module) : ""), hs};
+    return row->key && row->module ? TQ_OK : TQ_ERR_NOMEM;
+}
+
+/* The stacks of one site whose paths are shown: the one that weighs most by each figure (ties: the lowest stack
+ * id, rows being sorted by it). */
+struct best {
+    const struct tq_heap_site *peak, *allocated, *calls, *leaked, *temporary;
+};
+
+static void consider(struct best *b, const struct tq_heap_site *hs)
+{
+    if (!b->peak || hs->peak_bytes > b->peak->peak_bytes)
+        b->peak = hs;
+    if (!b->allocated || hs->allocated_bytes > b->allocated->allocated_bytes)
+        b->allocated = hs;
+    if (!b->calls || hs->calls > b->calls->calls)
+        b->calls = hs;
+    if (!b->leaked || hs->leaked_bytes > b->leaked->leaked_bytes)
+        b->leaked = hs;
+    if (!b->temporary || hs->temporary_calls > b->temporary->temporary_calls)
+        b->temporary = hs;
+}
+
+/* The callers of a stack's site frame, "" without a stack. */
+static char *path_of(struct tq_heap_replay *r, const struct tq_heap_site *hs)
+{
+    return hs->depth ? callers_of(r, hs, tq_heap_replay_site_frame(r, hs)) : tq_strdup("");
+}
+
+/* The caller paths of a merged site. The path shown with the heap at the peak is the one of the stack that held
+ * the bytes then; a site holding nothing at the peak shows the stack that allocated most (and one that leaked
+ * nothing or made no temporary allocation, the same). */
+static tq_status set_callers(struct tq_heap_replay *r, const struct best *b, struct tq_site *site)
+{
+    const struct tq_heap_site *fallback = b->allocated->allocated_bytes ? b->allocated : b->peak;
+    site->callers = path_of(r, b->peak->peak_bytes ? b->peak : fallback);
+    site->callers_allocated = path_of(r, b->allocated);
+    site->callers_calls = path_of(r, b->calls);
+    site->callers_leaked = path_of(r, b->leaked->leaked_bytes ? b->leaked : fallback);
+    site->callers_temporary = path_of(r, b->temporary->temporary_calls ? b->temporary : fallback);
+    return site->callers && site->callers_allocated && site->callers_calls && site->callers_leaked &&
+                   site->callers_temporary
+               ? TQ_OK
+               : TQ_ERR_NOMEM;
+}
+
+/* One row per stack with figures, sorted by key, then merged: adjacent rows with the same key are summed. */
 static tq_status collect(struct tq_heap_replay *r, struct tq_sites *out, struct tq_err *err)
 {
     size_t n = tq_heap_replay_count(r), k = 0;
-    struct tq_site *v = calloc(n ? n : 1, sizeof *v);
-    uint64_t *best = calloc(n ? n : 1, sizeof *best); /* the figure that picks each row's callers */
-    if (!v || !best) {
-        free(v);
-        free(best);
-        return tq_fail(err, TQ_ERR_NOMEM, "out of memory for sites");
-    }
-    out->v = v;
-    for (size_t i = 0; i < n; i++) {
+    struct row *rows = tq_calloc(n ? n : 1, sizeof *rows);
+    tq_status st = rows ? TQ_OK : TQ_ERR_NOMEM;
+    for (size_t i = 0; i < n && !st; i++) {
         const struct tq_heap_site *hs = tq_heap_replay_site(r, i);
-        if (!hs->calls && !hs->peak_bytes && !hs->leaked_bytes)
-            continue;
-        char name[512];
-        struct tq_symbol sym;
-        uint32_t at = hs->depth ? tq_heap_replay_site_frame(r, hs) : 0;
-        bool known = hs->depth && tq_heap_replay_lookup(r, hs, at, &sym);
-        if (hs->depth)
-            tq_heap_replay_frame(r, hs, at, 1, name, sizeof name);
-        else
-            snprintf(name, sizeof name, "(no stack)");
-        v[k] = (struct tq_site){.key = strdup(name), .module = strdup(known ? base_name(sym.module) : ""),
-                                .callers = hs->depth ? callers_of(r, hs, at) : strdup(""), .peak = hs->peak_bytes,
-                                .allocated = hs->allocated_bytes, .calls = hs->calls, .leaked = hs->leaked_bytes,
-                                .leaked_blocks = hs->leaked_blocks, .temporary = hs->temporary_calls,
-                                .temporary_bytes = hs->temporary_bytes, .allocated_err = hs->allocated_err,
-                                .peak_err = hs->peak_err, .leaked_err = hs->leaked_err};
-        best[k] = hs->peak_bytes ? hs->peak_bytes : hs->allocated_bytes;
-        out->n = ++k;
-        out->allocated += hs->allocated_bytes;
-        out->calls += hs->calls;
-        out->leaked += hs->leaked_bytes;
-        out->leaked_blocks += hs->leaked_blocks;
-        out->temporary += hs->temporary_calls;
-        out->temporary_bytes += hs->temporary_bytes;
-        if (!v[k - 1].key || !v[k - 1].module || !v[k - 1].callers) {
-            free(best);
-            return tq_fail(err, TQ_ERR_NOMEM, "out of memory for sites");
-        }
+        if (hs->calls || hs->peak_bytes || hs->leaked_bytes)
+            st = fill_row(r, hs, &rows[k++]);
     }
-    /* Merge rows with the same key; the callers shown are those of the stack that weighs most. */
-    struct pair {
-        struct tq_site s; /* first: by_key reads the key through a pair pointer */
-        uint64_t w;
-    } *pv = malloc((k ? k : 1) * sizeof *pv);
-    struct tq_site *m = calloc(k ? k : 1, sizeof *m);
-    if (!pv || !m) {
-        free(pv);
-        free(m);
-        free(best);
-        return tq_fail(err, TQ_ERR_NOMEM, "out of memory for sites");
-    }
-    for (size_t i = 0; i < k; i++)
-        pv[i] = (struct pair){v[i], best[i]};
-    qsort(pv, k, sizeof *pv, by_key); /* struct pair starts with the site: by_key reads its key */
+    if (!st)
+        qsort(rows, k, sizeof *rows, by_row_key);
+    struct tq_site *m = st ? NULL : tq_calloc(k ? k : 1, sizeof *m);
+    if (!st && !m)
+        st = TQ_ERR_NOMEM;
     size_t j = 0;
-    uint64_t wj = 0;
-    for (size_t i = 0; i < k; i++) {
-        if (j && !strcmp(m[j - 1].key, pv[i].s.key)) {
-            struct tq_site *d = &m[j - 1];
-            d->peak += pv[i].s.peak;
-            d->allocated += pv[i].s.allocated;
-            d->calls += pv[i].s.calls;
-            d->leaked += pv[i].s.leaked;
-            d->leaked_blocks += pv[i].s.leaked_blocks;
-            d->temporary += pv[i].s.temporary;
-            d->temporary_bytes += pv[i].s.temporary_bytes;
+    for (size_t i = 0; i < k && !st; j++) {
+        struct tq_site *site = &m[j];
+        struct best b = {0};
+        *site = (struct tq_site){.key = rows[i].key, .module = rows[i].module};
+        rows[i].key = rows[i].module = NULL; /* now the site's */
+        for (; i < k && (!rows[i].key || !strcmp(rows[i].key, site->key)); i++) {
+            const struct tq_heap_site *hs = rows[i].hs;
+            site->peak += hs->peak_bytes;
+            site->allocated += hs->allocated_bytes;
+            site->calls += hs->calls;
+            site->leaked += hs->leaked_bytes;
+            site->leaked_blocks += hs->leaked_blocks;
+            site->temporary += hs->temporary_calls;
+            site->temporary_bytes += hs->temporary_bytes;
             /* independent stacks: variances add */
-            d->allocated_err = hypot(d->allocated_err, pv[i].s.allocated_err);
-            d->peak_err = hypot(d->peak_err, pv[i].s.peak_err);
-            d->leaked_err = hypot(d->leaked_err, pv[i].s.leaked_err);
-            if (pv[i].w > wj) {
-                free(d->callers);
-                d->callers = pv[i].s.callers;
-                wj = pv[i].w;
-            } else {
-                free(pv[i].s.callers);
-            }
-            free(pv[i].s.key);
-            free(pv[i].s.module);
-        } else {
-            m[j++] = pv[i].s;
-            wj = pv[i].w;
+            site->allocated_err = hypot(site->allocated_err, hs->allocated_err);
+            site->peak_err = hypot(site->peak_err, hs->peak_err);
+            site->leaked_err = hypot(site->leaked_err, hs->leaked_err);
+            out->allocated += hs->allocated_bytes;
+            out->calls += hs->calls;
+            out->leaked += hs->leaked_bytes;
+            out->leaked_blocks += hs->leaked_blocks;
+            out->temporary += hs->temporary_calls;
+            out->temporary_bytes += hs->temporary_bytes;
+            consider(&b, hs);
         }
+        st = set_callers(r, &b, site);
     }
-    free(pv);
-    free(best);
-    free(v);
+    for (size_t i = 0; rows && i < k; i++) {
+        free(rows[i].key);
+        free(rows[i].module);
+    }
+    free(rows);
     out->v = m;
     out->n = j;
-    return TQ_OK;
+    return st ? tq_fail(err, TQ_ERR_NOMEM, "out of memory for sites") : TQ_OK;
 }
 
 tq_status tq_sites_load(const char *path, struct tq_sites *out, struct tq_err *err)
@@ -186,6 +211,24 @@ void tq_sites_sort(struct tq_sites *s, enum tq_site_order order)
         qsort_r(s->v, s->n, sizeof *s->v, by_order, &order);
 }
 
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(((const struct tq_site *)a)->key, ((const struct tq_site *)b)->key);
+}
+
+const char *tq_site_callers(const struct tq_site *x, enum tq_site_order order)
+{
+    switch (order) {
+    case TQ_SITES_BY_ALLOCATED: return x->callers_allocated;
+    case TQ_SITES_BY_CALLS: return x->callers_calls;
+    case TQ_SITES_BY_LEAKED: return x->callers_leaked;
+    case TQ_SITES_BY_TEMPORARY: return x->callers_temporary;
+    case TQ_SITES_BY_PEAK:
+    case TQ_SITES_BY_KEY: break;
+    }
+    return x->callers;
+}
+
 const struct tq_site *tq_sites_find(const struct tq_sites *s, const char *key)
 {
     struct tq_site probe = {.key = (char *)key};
@@ -198,6 +241,10 @@ void tq_sites_clear(struct tq_sites *s)
         free(s->v[i].key);
         free(s->v[i].module);
         free(s->v[i].callers);
+        free(s->v[i].callers_allocated);
+        free(s->v[i].callers_calls);
+        free(s->v[i].callers_leaked);
+        free(s->v[i].callers_temporary);
     }
     free(s->v);
     memset(s, 0, sizeof *s);

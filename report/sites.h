@@ -14,7 +14,12 @@
 struct tq_site {
     char *key;          /* "function (file:line)", else "module+0xOFFSET", else "0x..." (stable across runs) */
     char *module;       /* file name of the module, "" when unknown */
-    char *callers;      /* "caller < its caller < ..." of the site's biggest stack (up to 4 frames), may be "" */
+    char *callers;      /* "caller < its caller < ..." (up to 4 frames, may be "") of the site's stack that held
+                         * the most bytes at the peak, or when none held any, of the one that allocated most */
+    char *callers_allocated; /* the same for the site's stack that allocated the most bytes */
+    char *callers_calls;     /* the same for the site's stack that made the most allocation calls */
+    char *callers_leaked;    /* ... that leaked the most bytes (without leaks: as callers) */
+    char *callers_temporary; /* ... that made the most temporary allocations (without any: as callers) */
     uint64_t peak;      /* heap bytes held at the heap peak */
     uint64_t allocated; /* heap bytes allocated in total */
     uint64_t calls;     /* allocation calls */
@@ -58,6 +63,10 @@ void tq_sites_sort(struct tq_sites *s, enum tq_site_order order);
 
 /* The site with this key, or NULL (sites must be sorted TQ_SITES_BY_KEY). Can't fail. */
 const struct tq_site *tq_sites_find(const struct tq_sites *s, const char *key);
+
+/* The caller path shown with a site in a ranking by `order`: the one of its stack that weighs most by that figure
+ * (callers for TQ_SITES_BY_PEAK and TQ_SITES_BY_KEY). Can't fail. */
+const char *tq_site_callers(const struct tq_site *x, enum tq_site_order order);
 
 /* Free what tq_sites_load filled; a zeroed struct is a no-op. */
 void tq_sites_clear(struct tq_sites *s);

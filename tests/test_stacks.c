@@ -336,3 +336,78 @@ Test(stacks, cross_thread_frees_are_matched)
     tq_rmtree(d);
     free(d);
 }
+
+/* One allocator, two call paths: keep_route holds 6 MiB at the peak (and leaks it), spill_route allocated 48 MiB
+ * (more calls, all temporary) but freed it all before. The path shown with the bytes at the peak is the one that
+ * held them, and so for the leaks; the paths shown with bytes allocated, calls and temporary allocations are
+ * spill_route's. */
+Test(stacks, caller_path_at_the_peak_is_the_one_holding_the_bytes)
+{
+    char *d = tq_tmpdir(), args[4200], cmd[8400], *out = NULL;
+    snprintf(args, sizeof args, "%s 6 48", tq_build_path("progs/two_paths"));
+    cr_assert_eq(shim_record_opts(d, "--stacks", args, NULL), 0);
+    char *t = shim_one_trace(d, "two_paths", 0);
+    struct tq_sites s;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_sites_load(t, &s, &err), TQ_OK, "%s", err.msg);
+    const struct tq_site *x = site_named(&s, "shared_alloc");
+    cr_assert_not_null(x);
+    cr_expect_eq(x->peak, (uint64_t)6 << 20);
+    cr_expect_eq(x->allocated, (uint64_t)54 << 20);
+    cr_expect_eq(x->calls, 54);
+    cr_expect(!strncmp(x->callers, "keep_route < main", 17), "path at the peak: %s", x->callers);
+    cr_expect(!strncmp(x->callers_allocated, "spill_route < main", 18), "path allocating most: %s",
+              x->callers_allocated);
+    cr_expect(!strncmp(x->callers_calls, "spill_route < main", 18), "path calling most: %s", x->callers_calls);
+    cr_expect_eq(x->leaked, (uint64_t)6 << 20);
+    cr_expect_eq(x->temporary, 48);
+    cr_expect(!strncmp(tq_site_callers(x, TQ_SITES_BY_LEAKED), "keep_route < main", 17), "leaks' path: %s",
+              tq_site_callers(x, TQ_SITES_BY_LEAKED));
+    cr_expect(!strncmp(tq_site_callers(x, TQ_SITES_BY_TEMPORARY), "spill_route < main", 18), "temporaries' path: %s",
+              tq_site_callers(x, TQ_SITES_BY_TEMPORARY));
+    cr_expect_eq(tq_site_callers(x, TQ_SITES_BY_PEAK), x->callers);
+    cr_expect_eq(tq_site_callers(x, TQ_SITES_BY_ALLOCATED), x->callers_allocated);
+    tq_sites_clear(&s);
+    /* report --top shows each ranking with its own path */
+    snprintf(cmd, sizeof cmd, "%s report --top 1 %s", tq_build_path("traceq"), t);
+    cr_assert_eq(tq_run(cmd, &out, NULL), 0);
+    const char *peak = strstr(out, "sites by heap held at the peak"), *alloc = strstr(out, "sites by bytes allocated");
+    cr_assert(peak && alloc, "%s", out);
+    const char *keep = strstr(peak, "from keep_route < main"), *spill = strstr(alloc, "from spill_route < main");
+    cr_expect(keep && keep < alloc, "the peak's row shows keep_route: %s", out);
+    cr_expect_not_null(spill, "the bytes-allocated row shows spill_route: %s", out);
+    free(out);
+    free(t);
+    tq_rmtree(d);
+    free(d);
+}
+
+/* A C++ program: sites and callers are shown demangled, in report --top and in the folded export. */
+Test(stacks, cpp_names_are_demangled)
+{
+    char *d = tq_tmpdir(), args[4200], cmd[8400], *out = NULL;
+    snprintf(args, sizeof args, "%s 5", tq_build_path("progs/cxx_alloc"));
+    cr_assert_eq(shim_record_opts(d, "--stacks", args, NULL), 0);
+    char *t = shim_one_trace(d, "cxx_alloc", 0);
+    snprintf(cmd, sizeof cmd, "%s report --top 2 %s", tq_build_path("traceq"), t);
+    cr_assert_eq(tq_run(cmd, &out, NULL), 0);
+    const char *sec = strstr(out, "sites by heap held at the peak");
+    cr_assert_not_null(sec, "%s", out);
+    const char *nl = strchr(sec, '\n');
+    cr_assert_not_null(nl);
+    const char *row = "      5.00 MiB  Widget* pool::grab<Widget>(unsigned long) (cxx_alloc.cc:";
+    cr_expect(!strncmp(nl + 1, row, strlen(row)), "first row: %.160s", nl + 1);
+    cr_expect_not_null(strstr(out, "from pool::arena<Widget>::fill(int) < main"), "%s", out);
+    cr_expect_not_null(strstr(out, "operator new"), "new[]'s site, demangled: %s", out);
+    cr_expect_not_null(strstr(out, "from pool::arena<Widget>::spill(int) < main"), "%s", out);
+    cr_expect_null(strstr(out, "_ZN"), "no mangled name is left: %s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s export --format folded %s", tq_build_path("traceq"), t);
+    cr_assert_eq(tq_run(cmd, &out, NULL), 0);
+    cr_expect_not_null(strstr(out, ";main;pool::arena<Widget>::fill(int);Widget* pool::grab<Widget>(unsigned long) "),
+                       "%s", out);
+    free(out);
+    free(t);
+    tq_rmtree(d);
+    free(d);
+}
