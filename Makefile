@@ -1,13 +1,17 @@
 # Makefile - builds libtraceq.so (the preload shim), the `traceq` command, the tests and benchmarks.
 # Newcomers: `make demo` (the main job end to end) and `make test` (the whole suite). Both install what is missing.
 
-BUILD   ?= build
+# TESTING=1 compiles the test hooks (-DTQ_TESTING: options such as `run --kill-worker` that only the tests use) and
+# the test suite; such a build goes to build-test/ (`make test`) or build-asan/ (`make asan`), never to build/.
+TESTING ?=
+BUILD   ?= $(if $(filter 1,$(TESTING)),build-test,build)
 CC      ?= cc
 VERSION := 0.1.0
 OPT     ?= -O2
 WERROR  ?= -Werror
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=gnu11 -Wall -Wextra $(WERROR) -fPIC -pthread -DTQ_VERSION='"$(VERSION)"' -MMD -MP
+CFLAGS  += $(if $(filter 1,$(TESTING)),-DTQ_TESTING)
 PKGS    := libzstd gsl fftw3 fftw3f jansson inih cairo libunwind libxxhash
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -42,7 +46,20 @@ PROGS     := $(PROG_SRC:tests/progs/%.c=$(BUILD)/progs/%) $(PROG_CXX_SRC:tests/p
 BENCHES   := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all deps demo test bench asan clean
-all: $(BUILD)/libtraceq.so $(BUILD)/traceq $(BUILD)/tests/tq_tests $(PROGS) $(BENCHES)
+all: $(BUILD)/libtraceq.so $(BUILD)/traceq $(PROGS) $(BENCHES)
+ifeq ($(TESTING),1)
+all: $(BUILD)/tests/tq_tests $(BUILD)/tests/cli_probe $(BUILD)/tests/cli_probe_user
+endif
+
+# tools/ is the only code that reads TQ_TESTING: rebuild it when TESTING changes for this build folder. A user build
+# drops the test programs an earlier test build left there (they would test a traceq without its test hooks).
+TESTING_STAMP := $(BUILD)/testing-$(if $(filter 1,$(TESTING)),on,off)
+$(TESTING_STAMP):
+	@mkdir -p $(BUILD)
+	@rm -f $(BUILD)/testing-on $(BUILD)/testing-off $(if $(filter 1,$(TESTING)),,$(BUILD)/tests/tq_tests \
+	    $(BUILD)/tests/cli_probe $(BUILD)/tests/cli_probe_user)
+	@touch $@
+$(TOOL_OBJ): $(TESTING_STAMP)
 
 deps:
 	@tools/deps.sh $(DEB_PKGS)
@@ -84,6 +101,16 @@ $(BUILD)/tests/tq_tests: $(TEST_OBJ) $(BUILD)/libtqcore.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libtqcore.a $(LIBS) -lcriterion
 
+# The option parser (tools/cli_options.c) around a small table with a test hook, as a test build compiles it and as
+# a user build does (no -DTQ_TESTING): test_cli_options checks the hook is an unknown option in the second.
+CLI_PROBE_SRC := tests/cli_probe.c tools/cli_options.c tools/cli.c
+$(BUILD)/tests/cli_probe: $(CLI_PROBE_SRC) tools/cli.h $(BUILD)/libtqcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(PKG_CFLAGS) -o $@ $(CLI_PROBE_SRC) $(BUILD)/libtqcore.a $(LIBS)
+$(BUILD)/tests/cli_probe_user: $(CLI_PROBE_SRC) tools/cli.h $(BUILD)/libtqcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -MMD -MP -DTQ_TESTING,$(CFLAGS)) $(PKG_CFLAGS) -o $@ $(CLI_PROBE_SRC) $(BUILD)/libtqcore.a $(LIBS)
+
 $(BUILD)/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra $(WERROR) -pthread $(PROG_EXTRA) -o $@ $< -lm
@@ -104,14 +131,16 @@ $(BUILD)/bench/op_kernel: tests/bench/op_kernel.c $(BUILD)/libtqcore.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtqcore.a $(LIBS)
 
-# Tests find the build through these variables (see tests/helpers.h).
-TEST_ENV = TQ_BUILD=$(abspath $(BUILD)) TQ_SRC=$(CURDIR) TQ_PYTHON=/usr/bin/python3
+# The suite runs on a build with the test hooks, in its own folder. Tests find the build through these variables
+# (see tests/helpers.h).
+TEST_BUILD := build-test
+TEST_ENV = TQ_BUILD=$(abspath $(TEST_BUILD)) TQ_SRC=$(CURDIR) TQ_PYTHON=/usr/bin/python3
 
 test: deps
 	@tests/check_layout.sh $(ROOMS)
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory BUILD=$(TEST_BUILD) TESTING=1 all
 	@$(if $(HAVE_CLANG),$(MAKE) --no-print-directory fuzz-smoke,echo "fuzz smoke skipped: clang not found")
-	cd $(BUILD) && $(TEST_ENV) ./tests/tq_tests --jobs=2
+	cd $(TEST_BUILD) && $(TEST_ENV) ./tests/tq_tests --jobs=2
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -126,15 +155,15 @@ bench: deps
 # run under the shim (tests/progs/) stay unsanitized: ASan insists on being first in the link order, which a preloaded
 # libtraceq.so is not, and the shim itself replaces malloc. criterion's own leaks are suppressed (tests/lsan.supp).
 asan: deps
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined" \
+	@$(MAKE) --no-print-directory BUILD=build-asan TESTING=1 OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined" \
 	    build-asan/traceq build-asan/tests/tq_tests build-asan/libtraceq.so $(PROGS:$(BUILD)/%=build-asan/%) \
-	    $(STATIC_PROGS:$(BUILD)/%=build-asan/%)
+	    $(STATIC_PROGS:$(BUILD)/%=build-asan/%) build-asan/tests/cli_probe build-asan/tests/cli_probe_user
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	    TQ_BUILD=$(abspath build-asan) TQ_SRC=$(CURDIR) TQ_PYTHON=/usr/bin/python3 ./tests/tq_tests --jobs=2
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-test build-asan
 
 -include $(CORE_OBJ:.o=.d) $(SHIM_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(MPI_OBJ:.o=.d)
 

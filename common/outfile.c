@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "outfile.h"
 #include "atomic_file.h"
+#include "cleanup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +26,12 @@ tq_status tq_outfile_open(struct tq_outfile *of, const char *path, bool force, s
     }
     snprintf(of->path, sizeof of->path, "%s", path);
     snprintf(of->tmp, sizeof of->tmp, "%s.tmp.XXXXXX", path);
+    sigset_t mask; /* no signal between creating the temporary and registering it for cleanup */
+    tq_cleanup_hold(&mask);
     int fd = mkstemp(of->tmp);
+    if (fd >= 0)
+        of->cleanup = tq_cleanup_add_file(of->tmp);
+    tq_cleanup_release(&mask);
     if (fd < 0)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot create a temporary file for %s", path);
     /* mkstemp makes the file 0600; outputs are ordinary files, so give them the usual umask-based mode. */
@@ -35,6 +41,7 @@ tq_status tq_outfile_open(struct tq_outfile *of, const char *path, bool force, s
         tq_status s = tq_fail_errno(err, TQ_ERR_IO, "cannot open %s", of->tmp);
         close(fd);
         unlink(of->tmp);
+        tq_cleanup_forget(of->cleanup);
         return s;
     }
     of->force = force;
@@ -51,6 +58,7 @@ tq_status tq_outfile_commit(struct tq_outfile *of, struct tq_err *err)
     if (bad) {
         tq_status s = tq_fail_errno(err, TQ_ERR_IO, "cannot write %s", of->path);
         unlink(of->tmp);
+        tq_cleanup_forget(of->cleanup);
         return s;
     }
     if (tq_atomic_file_publish(of->tmp, of->path, of->force) != 0) {
@@ -58,8 +66,10 @@ tq_status tq_outfile_commit(struct tq_outfile *of, struct tq_err *err)
         tq_status s = errno == EEXIST ? tq_fail(err, TQ_ERR_USAGE, "%s exists; use --force to replace it", of->path)
                                       : tq_fail_errno(err, TQ_ERR_IO, "cannot rename to %s", of->path);
         unlink(of->tmp);
+        tq_cleanup_forget(of->cleanup);
         return s;
     }
+    tq_cleanup_forget(of->cleanup);
     return TQ_OK;
 }
 
@@ -70,4 +80,5 @@ void tq_outfile_abort(struct tq_outfile *of)
     fclose(of->fp);
     of->fp = NULL;
     unlink(of->tmp);
+    tq_cleanup_forget(of->cleanup);
 }

@@ -14,6 +14,7 @@ struct tq_outfile {
     char tmp[4200];  /* the temporary name in the same directory */
     bool force;      /* replace an existing `path` */
     bool exists;     /* set when open or commit refused because `path` exists (no --force) */
+    int cleanup;     /* common/cleanup.h handle of the temporary (deleted on a signal) */
 };
 
 /* Open a temporary file beside `path` for writing. Unless `force`, refuses (TQ_ERR_USAGE, "exists; use --force")

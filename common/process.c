@@ -2,6 +2,7 @@
  * (see process.h). */
 #define _GNU_SOURCE
 #include "process.h"
+#include "cleanup.h"
 #include "alloc.h"
 #include "clock.h"
 
@@ -253,20 +254,23 @@ tq_status tq_proc_run(const struct tq_proc_spec *s, double poll_s, tq_proc_poll_
     memset(res, 0, sizeof *res);
     struct tq_proc p;
     TQ_TRY(tq_proc_spawn(s, &p, err));
+    /* a SIGINT/SIGTERM/SIGHUP that ends this program stops the child first (common/cleanup.h) */
+    int clean = tq_cleanup_add_child(p.pid);
+    tq_status st = TQ_OK;
     if (poll && poll_s > 0) {
         int done = 0;
         for (;;) {
-            TQ_TRY(tq_proc_wait_for(p.pid, 0, &done, &res->status, &res->ru, err));
-            if (done)
+            if ((st = tq_proc_wait_for(p.pid, 0, &done, &res->status, &res->ru, err)) || done)
                 break;
             poll(p.pid, tq_clock_now() - p.t0, ctx);
-            TQ_TRY(tq_proc_wait_for(p.pid, poll_s, &done, &res->status, &res->ru, err));
-            if (done)
+            if ((st = tq_proc_wait_for(p.pid, poll_s, &done, &res->status, &res->ru, err)) || done)
                 break;
         }
     } else {
-        TQ_TRY(tq_proc_wait(p.pid, &res->status, &res->ru, err));
+        st = tq_proc_wait(p.pid, &res->status, &res->ru, err);
     }
+    tq_cleanup_forget(clean);
+    TQ_TRY(st);
     res->wall_s = tq_clock_now() - p.t0;
     res->code = tq_proc_exit_code(res->status);
     return TQ_OK;

@@ -146,3 +146,12 @@ tq_status tq_parse_range(const char *s, size_t *values, size_t cap, size_t *n, s
 bad:
     return tq_fail(err, TQ_ERR_USAGE, "invalid range '%s' (expected START:STOP:STEP with STOP inclusive, e.g. 100:400:100)", s);
 }
+
+uint64_t tq_bytes_from_double(double bytes)
+{
+    if (!(bytes > 0)) /* also NaN */
+        return 0;
+    if (bytes >= 18446744073709551616.0) /* 2^64 */
+        return UINT64_MAX;
+    return (uint64_t)ceil(bytes);
+}

@@ -17,6 +17,10 @@ tq_status tq_parse_bytes(const char *s, uint64_t *out, struct tq_err *err);
  * Returns buf. Can't fail (truncates to bufsize). */
 char *tq_format_bytes(uint64_t bytes, char *buf, size_t bufsize);
 
+/* A byte count computed in floating point (a model's prediction) as a whole number of bytes, rounded up:
+ * 0 for NaN or <= 0, UINT64_MAX at or above 2^64. Never an out-of-range conversion. Can't fail. */
+uint64_t tq_bytes_from_double(double bytes);
+
 /* Parse a shape "200x200x400" (also "200,200,400") into three positive sizes.
  * Fails with TQ_ERR_USAGE on a missing or extra axis, zero, junk, or a size above 2^40. */
 tq_status tq_parse_shape(const char *s, size_t shape[3], struct tq_err *err);

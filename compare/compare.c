@@ -13,20 +13,28 @@
 struct backend_info {
     const char *name;
     const char *measures;
+    const char *covers;
     enum tq_measure kind;
     backend_fn fn;
 };
 
 static const struct backend_info infos[TQ_BACKEND_COUNT] = {
-    [TQ_BACKEND_SHIM] = {"shim", "heap + mmap bytes (traceq LD_PRELOAD counters)", TQ_MEASURE_HEAP,
+    [TQ_BACKEND_SHIM] = {"shim", "heap + mmap bytes (traceq LD_PRELOAD counters)",
+                         "every process (forks, execs): the tree's concurrent sum", TQ_MEASURE_HEAP,
                          tq_backend_shim},
-    [TQ_BACKEND_STATM] = {"statm", "resident pages, /proc/PID/statm sampled", TQ_MEASURE_RSS, tq_backend_statm},
-    [TQ_BACKEND_HWM] = {"hwm", "resident high-water mark, wait4 ru_maxrss", TQ_MEASURE_RSS, tq_backend_hwm},
-    [TQ_BACKEND_CGROUP] = {"cgroup", "cgroup memory peak (ground truth for RSS)", TQ_MEASURE_RSS,
+    [TQ_BACKEND_STATM] = {"statm", "resident pages, /proc/PID/statm sampled",
+                          "the started process only (children not followed)", TQ_MEASURE_RSS, tq_backend_statm},
+    [TQ_BACKEND_HWM] = {"hwm", "resident high-water mark, wait4 ru_maxrss",
+                        "the largest single process: the started one or a descendant it waited for",
+                        TQ_MEASURE_RSS, tq_backend_hwm},
+    [TQ_BACKEND_CGROUP] = {"cgroup", "cgroup memory peak (ground truth for RSS)",
+                           "every process in the cgroup: the whole tree together", TQ_MEASURE_RSS,
                            tq_backend_cgroup},
-    [TQ_BACKEND_MASSIF] = {"massif", "heap bytes + allocator extra (valgrind)", TQ_MEASURE_HEAP,
+    [TQ_BACKEND_MASSIF] = {"massif", "heap bytes + allocator extra (valgrind)",
+                           "the started process only (valgrind without --trace-children)", TQ_MEASURE_HEAP,
                            tq_backend_massif},
-    [TQ_BACKEND_HEAPTRACK] = {"heaptrack", "peak heap bytes (heaptrack_print)", TQ_MEASURE_HEAP,
+    [TQ_BACKEND_HEAPTRACK] = {"heaptrack", "peak heap bytes (heaptrack_print)",
+                              "the started process only (heaptrack does not follow children)", TQ_MEASURE_HEAP,
                               tq_backend_heaptrack},
 };
 
@@ -91,6 +99,7 @@ static tq_status run_backend(const struct tq_compare_opts *o, char *const argv[]
                              enum tq_backend b, struct tq_compare_row *row)
 {
     double peaks[64], walls[64];
+    char remark[sizeof ((struct backend_sample *)0)->remark] = "";
     for (int i = 0; i < o->runs; i++) {
         struct backend_ctx ctx = {argv, workdir, o->traceq, o->interval_s, i};
         struct backend_sample s = {0};
@@ -108,13 +117,17 @@ static tq_status run_backend(const struct tq_compare_opts *o, char *const argv[]
         row->peak_min = i == 0 || s.peak < row->peak_min ? s.peak : row->peak_min;
         row->peak_max = s.peak > row->peak_max ? s.peak : row->peak_max;
         row->exit_status = s.exit_status;
+        memcpy(remark, s.remark, sizeof remark); /* the last run's, like the timeline */
         free(row->t), free(row->v);
         row->t = s.t, row->v = s.v, row->nt = s.nt;
     }
     row->peak_bytes = (uint64_t)median(peaks, o->runs);
     row->wall_s = median(walls, o->runs);
     if (row->exit_status)
-        snprintf(row->note, sizeof row->note, "command exited with status %d", row->exit_status);
+        snprintf(row->note, sizeof row->note, "command exited with status %d%s%s", row->exit_status,
+                 remark[0] ? "; " : "", remark);
+    else
+        snprintf(row->note, sizeof row->note, "%s", remark);
     return TQ_OK;
 }
 
@@ -143,6 +156,7 @@ static tq_status compare_in(const struct tq_compare_opts *o, char *const argv[],
         row->id = (enum tq_backend)b;
         row->backend = infos[b].name;
         row->measures = infos[b].measures;
+        row->covers = infos[b].covers;
         row->kind = infos[b].kind;
         if (!(mask & (1u << b))) {
             row->skipped = true;

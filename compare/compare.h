@@ -34,6 +34,7 @@ struct tq_compare_row {
     enum tq_backend id;
     const char *backend;   /* "statm" (static string) */
     const char *measures;  /* one line: what the figure is (static string) */
+    const char *covers;    /* which processes of a multi-process command it counts (static string) */
     enum tq_measure kind;
     bool skipped;          /* not available here; `note` says why */
     char note[512];        /* why skipped, or a remark (non-zero exit, tolerance) */

@@ -21,6 +21,7 @@ struct backend_sample {
     int exit_status;
     double *t, *v;
     size_t nt, cap;
+    char remark[400]; /* which processes the figure is for, when the backend knows (into the row's note) */
 };
 
 /* A backend: measure once. Returns TQ_OK with *skip_note set (non-empty) when the backend cannot run here.

@@ -11,6 +11,7 @@ static json_t *row_json(const struct tq_compare *c, const struct tq_compare_row 
     json_t *o = json_object();
     json_object_set_new(o, "backend", json_string(r->backend));
     json_object_set_new(o, "measures", json_string(r->measures));
+    json_object_set_new(o, "covers", json_string(r->covers ? r->covers : ""));
     json_object_set_new(o, "kind", json_string(r->kind == TQ_MEASURE_RSS ? "rss" : "heap"));
     json_object_set_new(o, "skipped", json_boolean(r->skipped));
     json_object_set_new(o, "note", json_string(r->note));

@@ -1,4 +1,5 @@
-/* compare_shim.c - the shim backend of `traceq compare`: `traceq record` the command, then read its trace. */
+/* compare_shim.c - the shim backend of `traceq compare`: `traceq record` the command, then read the traces of
+ * every process it ran (the shim follows forks and execs) into one process-tree figure. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -8,6 +9,8 @@
 #include <sys/stat.h>
 
 #include "compare_internal.h"
+#include "../common/printable.h"
+#include "../common/units.h"
 #include "../export/export.h"
 #include "../report/trace_summary.h"
 
@@ -21,43 +24,150 @@ static bool have_record(const char *traceq)
     return tq_proc_run(&o, 0, NULL, NULL, &r, &err) == TQ_OK && r.code == 0;
 }
 
-/* The timeline of heap + mmap bytes the program held, and its largest sampled value. */
-static tq_status shim_sample(const struct tq_rec_sample *x, void *ctx, struct tq_err *err)
+/* One traced process of the run: its pid, program, span and heap + mmap samples (absolute ns, bytes). */
+struct proc_trace {
+    uint32_t pid;
+    char exe[256];
+    uint64_t start_ns, end_ns, exact_peak, sampled_peak;
+    uint64_t *t;
+    double *v;
+    size_t n, cap;
+};
+
+static tq_status proc_sample(const struct tq_rec_sample *x, void *ctx, struct tq_err *err)
 {
-    struct backend_sample *s = ctx;
+    struct proc_trace *p = ctx;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 256;
+        uint64_t *t = realloc(p->t, cap * sizeof *t);
+        if (t)
+            p->t = t;
+        double *v = t ? realloc(p->v, cap * sizeof *v) : NULL;
+        if (!v)
+            return tq_fail(err, TQ_ERR_NOMEM, "out of memory for a timeline");
+        p->v = v;
+        p->cap = cap;
+    }
     int64_t held = x->heap_live_req + x->mmap_live;
-    double v = held > 0 ? (double)held : 0;
-    if (v > (double)s->peak)
-        s->peak = (uint64_t)v;
-    return tq_backend_push(s, (double)x->t_ns / 1e9, v, err);
+    p->t[p->n] = p->start_ns + x->t_ns;
+    p->v[p->n] = held > 0 ? (double)held : 0;
+    if (p->v[p->n] > (double)p->sampled_peak)
+        p->sampled_peak = (uint64_t)p->v[p->n];
+    p->n++;
+    return TQ_OK;
 }
 
-/* Read the trace of the profiled process: the one trace record wrote (the first, by name, for a fork tree). */
-static tq_status read_trace(const char *dir, struct backend_sample *s, struct tq_err *err)
+static tq_status proc_load(const char *path, struct proc_trace *p, struct tq_err *err)
+{
+    struct tq_trace_summary sum;
+    TQ_TRY(tq_trace_summarize(path, &sum, err));
+    p->pid = sum.pid;
+    snprintf(p->exe, sizeof p->exe, "%s", sum.exe ? sum.exe : "?");
+    p->start_ns = sum.start_unix_ns;
+    p->end_ns = sum.start_unix_ns + sum.duration_ns;
+    p->exact_peak = sum.peak_heap; /* the exact heap counter peak can fall between samples */
+    tq_trace_summary_clear(&sum);
+    return tq_export_each_sample(path, proc_sample, p, NULL, err);
+}
+
+/* A change of one process's held bytes at time t (its end: back to 0). */
+struct tree_event {
+    uint64_t t;
+    size_t proc;
+    double v;
+};
+
+static int by_time(const void *a, const void *b)
+{
+    const struct tree_event *x = a, *y = b;
+    return x->t != y->t ? (x->t < y->t ? -1 : 1) : (x->proc > y->proc) - (x->proc < y->proc);
+}
+
+/* The process tree's timeline: at every sample of any process, the sum of what every live process held last
+ * (a process holds nothing after its end). Its peak is the tree's; the largest single process is kept apart. */
+static tq_status tree_timeline(struct proc_trace *pr, size_t np, struct backend_sample *s, struct tq_err *err)
+{
+    size_t ne = np;
+    for (size_t i = 0; i < np; i++)
+        ne += pr[i].n;
+    struct tree_event *ev = malloc(ne * sizeof *ev);
+    double *cur = calloc(np, sizeof *cur);
+    if (!ev || !cur) {
+        free(ev);
+        free(cur);
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory for %zu samples", ne);
+    }
+    size_t k = 0;
+    uint64_t t0 = UINT64_MAX;
+    for (size_t i = 0; i < np; i++) {
+        t0 = pr[i].start_ns < t0 ? pr[i].start_ns : t0;
+        for (size_t j = 0; j < pr[i].n; j++)
+            ev[k++] = (struct tree_event){pr[i].t[j], i, pr[i].v[j]};
+        ev[k++] = (struct tree_event){pr[i].end_ns, i, 0};
+    }
+    qsort(ev, ne, sizeof *ev, by_time);
+    double total = 0;
+    tq_status st = TQ_OK;
+    for (size_t e = 0; e < ne && !st; e++) {
+        total += ev[e].v - cur[ev[e].proc];
+        cur[ev[e].proc] = ev[e].v;
+        if (total > (double)s->peak)
+            s->peak = (uint64_t)total;
+        st = tq_backend_push(s, (double)(ev[e].t - t0) / 1e9, total, err);
+    }
+    free(ev);
+    free(cur);
+    return st;
+}
+
+/* Read every trace of the run (the shim follows forks and execs): the figure is the process tree's peak of
+ * concurrent heap + mmap, and s->remark says which processes it covers and which one held the most alone. */
+static tq_status read_traces(const char *dir, struct backend_sample *s, struct tq_err *err)
 {
     struct dirent **names;
     int n = scandir(dir, &names, NULL, alphasort);
     if (n < 0)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot list %s", dir);
-    char path[4600] = "";
+    struct proc_trace *pr = calloc((size_t)(n > 0 ? n : 1), sizeof *pr);
+    size_t np = 0;
+    tq_status st = pr ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     for (int i = 0; i < n; i++) {
         size_t len = strlen(names[i]->d_name);
-        if (!path[0] && len > 3 && !strcmp(names[i]->d_name + len - 3, ".tq"))
+        if (!st && len > 3 && !strcmp(names[i]->d_name + len - 3, ".tq")) {
+            char path[4600];
             snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
+            st = proc_load(path, &pr[np++], err);
+        }
         free(names[i]);
     }
     free(names);
-    if (!path[0])
-        return tq_fail(err, TQ_ERR_IO, "traceq record wrote no trace in %s", dir);
-    struct tq_trace_summary sum;
-    TQ_TRY(tq_trace_summarize(path, &sum, err));
-    /* The exact heap counter peak can fall between samples; keep the larger of it and the sampled heap+mmap. */
-    uint64_t exact = sum.peak_heap;
-    tq_trace_summary_clear(&sum);
-    TQ_TRY(tq_export_each_sample(path, shim_sample, s, NULL, err));
-    if (exact > s->peak)
-        s->peak = exact;
-    return TQ_OK;
+    if (!st && !np)
+        st = tq_fail(err, TQ_ERR_IO, "traceq record wrote no trace in %s", dir);
+    if (!st)
+        st = tree_timeline(pr, np, s, err);
+    if (!st) {
+        size_t big = 0;
+        uint64_t big_peak = 0;
+        for (size_t i = 0; i < np; i++) {
+            uint64_t peak = pr[i].exact_peak > pr[i].sampled_peak ? pr[i].exact_peak : pr[i].sampled_peak;
+            if (peak > big_peak || i == 0)
+                big = i, big_peak = peak;
+        }
+        if (big_peak > s->peak) /* a single process's exact peak between samples */
+            s->peak = big_peak;
+        char exe[240], b[32];
+        tq_printable(pr[big].exe, exe, sizeof exe);
+        if (np == 1)
+            snprintf(s->remark, sizeof s->remark, "1 process: pid %u %s", pr[big].pid, exe);
+        else
+            snprintf(s->remark, sizeof s->remark,
+                     "%zu process images (a tree): the figure is their concurrent sum; the largest alone was pid %u "
+                     "%s with %s", np, pr[big].pid, exe, tq_format_bytes(big_peak, b, sizeof b));
+    }
+    for (size_t i = 0; pr && i < np; i++)
+        free(pr[i].t), free(pr[i].v);
+    free(pr);
+    return st;
 }
 
 tq_status tq_backend_shim(const struct backend_ctx *ctx, struct backend_sample *s, char *note, size_t nsize,
@@ -87,5 +197,5 @@ tq_status tq_backend_shim(const struct backend_ctx *ctx, struct backend_sample *
     TQ_TRY(st);
     s->wall_s = r.wall_s;
     s->exit_status = r.code;
-    return read_trace(dir, s, err);
+    return read_traces(dir, s, err);
 }

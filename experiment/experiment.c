@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "../common/alloc.h"
+#include "../common/cleanup.h"
 #include "../common/csv.h"
 #include "../common/process.h"
 #include "../common/units.h"
@@ -94,6 +96,7 @@ static int exp_exec_cpu(char *const argv[], char **out, char **err, double *cpu)
     struct tq_proc child;
     struct tq_err perr = {0};
     tq_status st = tq_proc_spawn(&spec, &child, &perr);
+    int clean_child = st ? 0 : tq_cleanup_add_child(child.pid); /* a signal stops the child too */
     close(p[1]);
     int status = 0;
     struct rusage ru = {0};
@@ -101,6 +104,7 @@ static int exp_exec_cpu(char *const argv[], char **out, char **err, double *cpu)
         *out = exp_slurp(p[0]);
         st = tq_proc_wait(child.pid, &status, &ru, &perr);
     }
+    tq_cleanup_forget(clean_child);
     close(p[0]);
     if (cpu)
         *cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
@@ -117,6 +121,26 @@ static int exp_exec_cpu(char *const argv[], char **out, char **err, double *cpu)
     }
     close(efd);
     return st ? 127 : tq_proc_exit_code(status);
+}
+
+/* On a signal, remove what a `traceq run` writing `out` leaves: out, its journal and the writer's temporary
+ * (.BASE.tmp.XXXXXX beside it), which an interrupted run keeps for --resume. Three handles into h. */
+static void exp_output_guard(const char *out, int h[3])
+{
+    char journal[PATH_MAX + 16], dir[PATH_MAX], prefix[256];
+    const char *slash = strrchr(out, '/');
+    snprintf(journal, sizeof journal, "%s.journal", out);
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - out) : 1, slash ? out : ".");
+    snprintf(prefix, sizeof prefix, ".%s.tmp.", slash ? slash + 1 : out);
+    h[0] = tq_cleanup_add_file(out);
+    h[1] = tq_cleanup_add_file(journal);
+    h[2] = tq_cleanup_add_prefix(dir, prefix);
+}
+
+static void exp_output_forget(const int h[3])
+{
+    for (int i = 0; i < 3; i++)
+        tq_cleanup_forget(h[i]);
 }
 
 static int exp_exec(char *const argv[], char **out, char **err)
@@ -211,6 +235,8 @@ static void exp_once(const struct tq_exp_config *a, const char *op, const char *
     argv[n] = NULL;
     char *o = NULL, *e = NULL;
     double cpu = 0;
+    int guard[3];
+    exp_output_guard(out, guard);
     int rc = exp_exec_cpu(argv, &o, &e, &cpu);
     if (rc == 0 && !st->ok)
         st->correct = exp_same(out, ref);
@@ -224,6 +250,7 @@ static void exp_once(const struct tq_exp_config *a, const char *op, const char *
     char journal[PATH_MAX + 16];
     snprintf(journal, sizeof journal, "%s.journal", out);
     tq_journal_discard(journal, out, NULL);
+    exp_output_forget(guard);
 }
 
 static int cmp_double(const void *x, const void *y)
@@ -517,12 +544,18 @@ static int exp_op(const struct tq_exp_config *a, struct tq_exp_results *pl, FILE
     for (char *save, *s = strtok_r(list, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
         size_t side = strtoull(s, NULL, 10);
         uint64_t peak, limits[EXP_MAX];
-        if (!side || exp_reference(a, op, side, in, ref, &peak))
+        int guard[3]; /* the reference output lives until this side's cases are done */
+        snprintf(ref, sizeof ref, "%s/ref-%s-%zu.npy", a->out, op, side);
+        exp_output_guard(ref, guard);
+        if (!side || exp_reference(a, op, side, in, ref, &peak)) {
+            exp_output_forget(guard);
             return -1;
+        }
         int nl = exp_limits(a->limits, peak, limits, EXP_MAX);
         for (int i = 0; i < nl; i++)
             exp_case(a, pl, csv, op, side, limits[i], peak, in, ref, model);
         unlink(ref);
+        exp_output_forget(guard);
     }
     return 0;
 }
@@ -615,14 +648,6 @@ struct tq_exp_results *tq_exp_results_new(void)
 void tq_exp_results_free(struct tq_exp_results *r)
 {
     free(r);
-}
-
-tq_status tq_exp_check_limits(const char *spec, struct tq_err *err)
-{
-    uint64_t probe[EXP_MAX];
-    if (exp_limits(spec, 1, probe, EXP_MAX) <= 0)
-        return tq_fail(err, TQ_ERR_USAGE, "bad --limits '%s' (sizes like 1.5GB or fractions like 0.5)", spec);
-    return TQ_OK;
 }
 
 tq_status tq_exp_make_dir(const char *dir, struct tq_err *err)

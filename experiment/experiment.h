@@ -30,10 +30,6 @@ struct tq_exp_results *tq_exp_results_new(void);
 /* Free r; NULL is a no-op. Can't fail. */
 void tq_exp_results_free(struct tq_exp_results *r);
 
-/* Check a --limits list without a peak to scale by. Fails with TQ_ERR_USAGE on an entry that is neither a size
- * nor a fraction, or on an empty list. */
-tq_status tq_exp_check_limits(const char *spec, struct tq_err *err);
-
 /* Create the folder dir unless it exists. Fails with TQ_ERR_IO (and the errno text). */
 tq_status tq_exp_make_dir(const char *dir, struct tq_err *err);
 

@@ -193,6 +193,9 @@ tq_status tq_dataset_append(const char *path, const struct tq_dataset_row *r, st
         rewind(fp);
         st = check_header(fp, path, &header, err);
         tq_csv_row_free(&header);
+        /* A last line cut without its newline (an editor, a copy, a full disk) must not swallow the new row. */
+        if (!st && fseek(fp, -1, SEEK_END) == 0 && fgetc(fp) != '\n')
+            fputc('\n', fp);
         fseek(fp, 0, SEEK_END);
     }
     if (!st)

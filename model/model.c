@@ -194,3 +194,17 @@ void tq_model_predict(const struct tq_model *m, const size_t shape[3], struct tq
              range_keys[wk], s[wk], above ? "above" : "below", m->lo[wk], m->hi[wk],
              above ? s[wk] - m->hi[wk] : m->lo[wk] - s[wk], worst);
 }
+
+tq_status tq_model_predict_checked(const struct tq_model *m, const size_t shape[3], struct tq_prediction *p,
+                                   struct tq_err *err)
+{
+    tq_model_predict(m, shape, p);
+    int bytes = strcmp(m->target, "wall_s") != 0;
+    double worst = fmax(fabs(p->bytes), fabs(p->bound));
+    if (!isfinite(p->bytes) || !isfinite(p->bound) || (bytes && worst > TQ_MODEL_MAX_BYTES))
+        return tq_fail(err, TQ_ERR_RANGE,
+                       "the model of %s predicts %.3g %s (bound %.3g) for %zux%zux%zu, beyond any real machine "
+                       "(more than 1 EiB): the shape or the model's coefficients are unreasonable",
+                       m->op, p->bytes, bytes ? "B" : "s", p->bound, shape[0], shape[1], shape[2]);
+    return TQ_OK;
+}

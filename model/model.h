@@ -51,6 +51,15 @@ tq_status tq_model_read(const char *path, const char *expect_op, struct tq_model
 /* Prediction and bound for an input of `shape`, with an extrapolation warning. Can't fail. */
 void tq_model_predict(const struct tq_model *m, const size_t shape[3], struct tq_prediction *p);
 
+/* The most memory a prediction may claim before it is taken as a sign of an unreasonable shape or model:
+ * 1 EiB, beyond any machine and below the 2^63 a JSON integer can hold. */
+#define TQ_MODEL_MAX_BYTES ((double)(1ull << 60))
+
+/* tq_model_predict for a command that reports the figure: fails with TQ_ERR_RANGE, naming the shape, when a
+ * memory prediction or its bound is not finite or above TQ_MODEL_MAX_BYTES (or a time one is not finite). */
+tq_status tq_model_predict_checked(const struct tq_model *m, const size_t shape[3], struct tq_prediction *p,
+                                   struct tq_err *err);
+
 /* Bound only (what the planner evaluates for many chunk shapes). Can't fail. */
 double tq_model_bound(const struct tq_model *m, const size_t shape[3]);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../common/units.h"
+#include "../operators/volume.h"
 
 /* Balancing to a multiple of workers is "cheap" when it reads at most this much more input (halo) than the plan
  * with the fewest blocks. */
@@ -84,10 +85,17 @@ static tq_status plan_alloc(const struct tq_plan_request *req, const size_t out_
 static tq_status grid_plan(const struct tq_plan_request *req, const size_t out_shape[3], const struct grid *g,
                            double fixed, struct tq_plan **out, struct tq_err *err)
 {
-    size_t n[3];
+    size_t n[3], total;
     for (int a = 0; a < 3; a++)
         n[a] = ceil_div(out_shape[a], g->c[a]);
-    TQ_TRY(plan_alloc(req, out_shape, n[0] * n[1] * n[2], out, err));
+    if (__builtin_mul_overflow(n[0], n[1], &total) || __builtin_mul_overflow(total, n[2], &total) ||
+        total > TQ_PLAN_MAX_BLOCKS)
+        return tq_fail(err, TQ_ERR_LIMIT,
+                       "the %s planner would cut %zux%zux%zu into %zux%zux%zu blocks, more than %d: the memory "
+                       "per worker is far too small for this volume (or the shape is unreasonable)",
+                       tq_planner_name(req->planner), req->shape[0], req->shape[1], req->shape[2], n[0], n[1], n[2],
+                       TQ_PLAN_MAX_BLOCKS);
+    TQ_TRY(plan_alloc(req, out_shape, total, out, err));
     size_t k = 0;
     for (size_t i = 0; i < n[0]; i++)
         for (size_t j = 0; j < n[1]; j++)
@@ -104,7 +112,17 @@ static tq_status grid_plan(const struct tq_plan_request *req, const size_t out_s
                     input_box(req, &b->out, &in);
                     pred = req->model ? box_bound(req->model, &in) : 0;
                 }
-                b->predicted_bytes = pred > 0 ? (uint64_t)ceil(pred) : 0;
+                if (!isfinite(pred) || pred > TQ_MODEL_MAX_BYTES) {
+                    tq_status st = tq_fail(err, TQ_ERR_RANGE,
+                                           "the model predicts %.3g B for a %zux%zux%zu block, beyond any real "
+                                           "machine (more than 1 EiB): the shape or the model's coefficients are "
+                                           "unreasonable", pred, tq_box_len(&b->out, 0), tq_box_len(&b->out, 1),
+                                           tq_box_len(&b->out, 2));
+                    tq_plan_free(*out);
+                    *out = NULL;
+                    return st;
+                }
+                b->predicted_bytes = tq_bytes_from_double(pred);
             }
     return TQ_OK;
 }
@@ -148,6 +166,8 @@ static tq_status axis_cands_build(const struct tq_plan_request *req, const size_
                                   struct axis_cands *ac, struct tq_err *err)
 {
     size_t L = out_shape[a], cap = (req->op->splittable >> a) & 1 ? L : 1;
+    if (cap > TQ_PLAN_MAX_BLOCKS) /* no plan has more blocks along one axis than in all */
+        cap = TQ_PLAN_MAX_BLOCKS;
     ac->len = 0;
     ac->v = malloc(cap * sizeof *ac->v);
     if (!ac->v)
@@ -230,11 +250,14 @@ static void search(const struct tq_plan_request *req, const struct axis_cands ac
 {
     memset(best, 0, sizeof *best);
     *min_need = INFINITY;
+    /* Candidates come in increasing block counts: stop an axis once the plan would exceed TQ_PLAN_MAX_BLOCKS. */
     for (size_t i = 0; i < ac[0].len; i++)
-        for (size_t j = 0; j < ac[1].len; j++)
+        for (size_t j = 0; j < ac[1].len && ac[0].v[i].n * ac[1].v[j].n <= TQ_PLAN_MAX_BLOCKS; j++)
             for (size_t k = 0; k < ac[2].len; k++) {
                 const struct axis_cand *c[3] = {&ac[0].v[i], &ac[1].v[j], &ac[2].v[k]};
                 size_t n = c[0]->n * c[1]->n * c[2]->n;
+                if (n > TQ_PLAN_MAX_BLOCKS)
+                    break;
                 if ((mode == EXACTLY && n != count) || (mode == UP_TO && n > count))
                     continue;
                 if (mode == FEWEST && best->found && n > best->count)
@@ -253,14 +276,19 @@ static void search(const struct tq_plan_request *req, const struct axis_cands ac
 
 static tq_status limit_error(const struct tq_plan_request *req, double min_need, struct tq_err *err)
 {
-    char need[32], mem[32];
-    tq_format_bytes((uint64_t)ceil(min_need / req->safety), need, sizeof need);
+    char need[32], mem[32], smallest[32];
+    tq_format_bytes(tq_bytes_from_double(min_need / req->safety), need, sizeof need);
     tq_format_bytes(req->memory_bytes, mem, sizeof mem);
+    tq_format_bytes(tq_bytes_from_double(min_need), smallest, sizeof smallest);
+    if (!isfinite(min_need) || min_need > TQ_MODEL_MAX_BYTES)
+        return tq_fail(err, TQ_ERR_RANGE,
+                       "%s on %zux%zux%zu: the model predicts %.3g B for the smallest chunk of a plan of at most %d "
+                       "blocks, beyond any real machine: the shape or the model's coefficients are unreasonable",
+                       req->op->name, req->shape[0], req->shape[1], req->shape[2], min_need, TQ_PLAN_MAX_BLOCKS);
     return tq_fail(err, TQ_ERR_LIMIT,
                    "%s on %zux%zux%zu cannot fit %s per worker at safety %.2f: even the smallest allowed chunk "
                    "needs %s; use --memory of at least %s",
-                   req->op->name, req->shape[0], req->shape[1], req->shape[2], mem, req->safety,
-                   tq_format_bytes((uint64_t)ceil(min_need), (char[32]){0}, 32), need);
+                   req->op->name, req->shape[0], req->shape[1], req->shape[2], mem, req->safety, smallest, need);
 }
 
 static tq_status plan_traceq(const struct tq_plan_request *req, const size_t out_shape[3], struct tq_plan **out,
@@ -306,27 +334,60 @@ static tq_status plan_traceq(const struct tq_plan_request *req, const size_t out
     return st;
 }
 
+/* The largest divisor of g in [lo, hi] that also passes ok(f, arg), or 0. Divisors come in pairs (f, g / f), so
+ * this takes sqrt(g) steps however large the axis is. */
+static size_t largest_divisor(size_t g, double lo, double hi, int (*ok)(size_t, const void *), const void *arg)
+{
+    size_t best = 0;
+    for (size_t f = 1; f <= g / f; f++) {
+        if (g % f)
+            continue;
+        size_t pair[2] = {f, g / f};
+        for (int i = 0; i < 2; i++)
+            if ((double)pair[i] >= lo && (double)pair[i] <= hi && pair[i] > best && (!ok || ok(pair[i], arg)))
+                best = pair[i];
+    }
+    return best;
+}
+
+static size_t gcd(size_t a, size_t b)
+{
+    while (b) {
+        size_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
 /* ---- seed: the original's cube search (exp-03 notebook) ---- */
+
+struct seed_fit {
+    double cost, max_mem;
+};
+
+static int seed_fits(size_t t, const void *arg)
+{
+    const struct seed_fit *f = arg;
+    return (double)t * t * t * f->cost <= f->max_mem;
+}
 
 static tq_status plan_seed(const struct tq_plan_request *req, const size_t out_shape[3], struct tq_plan **out,
                            struct tq_err *err)
 {
     double s3[3] = {(double)req->shape[0], (double)req->shape[1], (double)req->shape[2]};
     double voxels = s3[0] * s3[1] * s3[2];
-    double cost = tq_fit_eval(&req->model->fit, s3) / voxels; /* whole-volume prediction spread over voxels */
-    double max_mem = (double)req->memory_bytes * req->safety;
+    struct seed_fit fit = {tq_fit_eval(&req->model->fit, s3) / voxels, /* whole prediction spread over voxels */
+                           (double)req->memory_bytes * req->safety};
     size_t dmin = req->shape[0] < req->shape[1] ? req->shape[0] : req->shape[1];
     dmin = dmin < req->shape[2] ? dmin : req->shape[2];
-    double side_d = cost > 0 ? cbrt(max_mem / cost) : (double)dmin;
-    size_t side = side_d < (double)dmin ? (size_t)side_d : dmin, s = 1;
-    for (size_t t = side; t >= 1; t--)
-        if (req->shape[0] % t == 0 && req->shape[1] % t == 0 && req->shape[2] % t == 0 &&
-            (double)t * t * t * cost <= max_mem) {
-            s = t;
-            break;
-        }
+    double side_d = fit.cost > 0 ? cbrt(fit.max_mem / fit.cost) : (double)dmin;
+    /* the largest side <= side_d dividing every axis whose cube fits (else 1) */
+    size_t s = largest_divisor(gcd(gcd(req->shape[0], req->shape[1]), req->shape[2]), 1,
+                               side_d < (double)dmin ? side_d : (double)dmin, seed_fits, &fit);
+    s = s ? s : 1;
     struct grid g = {{s, s, s}};
-    return grid_plan(req, out_shape, &g, (double)s * s * s * cost, out, err);
+    return grid_plan(req, out_shape, &g, (double)s * s * s * fit.cost, out, err);
 }
 
 /* ---- auto: dask.array's auto_chunks for float32, unsplittable axes fixed whole ---- */
@@ -336,10 +397,8 @@ static size_t dask_round_to(double c, size_t s)
 {
     if (c > (double)s)
         return (size_t)(c / (double)s) * s;
-    for (size_t f = (size_t)c; f >= 1 && (double)f >= c / 2; f--)
-        if (s % f == 0)
-            return f;
-    return c >= 1 ? (size_t)c : 1;
+    size_t f = largest_divisor(s, c / 2, c, NULL, NULL);
+    return f ? f : c >= 1 ? (size_t)c : 1;
 }
 
 static void auto_chunks(const struct tq_plan_request *req, size_t c[3])
@@ -384,6 +443,7 @@ static tq_status request_check(const struct tq_plan_request *req, struct tq_err 
 {
     if (!req->op || !req->params)
         return tq_fail(err, TQ_ERR_USAGE, "no operator given");
+    TQ_TRY(tq_vol_check_shape(req->shape, err)); /* no axis 0, a voxel count that fits */
     if (!(req->safety > 0 && req->safety <= 1))
         return tq_fail(err, TQ_ERR_USAGE, "safety must be in (0, 1], got %g", req->safety);
     if (req->workers < 1)

@@ -26,6 +26,9 @@
 enum tq_planner_kind { TQ_PLANNER_TRACEQ, TQ_PLANNER_SEED, TQ_PLANNER_AUTO, TQ_PLANNER_NONE };
 
 #define TQ_PLAN_AUTO_BYTES (128ull << 20) /* dask's default array.chunk-size */
+/* No planner makes more blocks than this: a plan that would need more means a memory limit far too small for the
+ * shape (or an unreasonable shape), and is refused (TQ_ERR_LIMIT) instead of allocating and running it. */
+#define TQ_PLAN_MAX_BLOCKS 10000
 
 struct tq_plan_request {
     const struct tq_op *op;             /* borrowed */
@@ -45,8 +48,10 @@ tq_status tq_planner_parse(const char *name, enum tq_planner_kind *kind, struct 
 const char *tq_planner_name(enum tq_planner_kind kind);
 
 /* Make a plan. Fails with TQ_ERR_USAGE on a bad request (missing model or memory, model of another operator,
- * safety or workers out of range), TQ_ERR_RANGE when the volume is too small for the operator, TQ_ERR_LIMIT when
- * no block fits memory * safety (the message names the smallest --memory that would work), TQ_ERR_NOMEM.
+ * safety or workers out of range), TQ_ERR_RANGE when the volume is too small for the operator or a block's
+ * predicted bound is not finite or above TQ_MODEL_MAX_BYTES, TQ_ERR_LIMIT when no plan of at most
+ * TQ_PLAN_MAX_BLOCKS blocks fits memory * safety (the message names the smallest --memory that would work),
+ * TQ_ERR_NOMEM.
  * Caller frees *out with tq_plan_free. */
 tq_status tq_plan_make(const struct tq_plan_request *req, struct tq_plan **out, struct tq_err *err);
 

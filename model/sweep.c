@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "../report/trace_summary.h"
+#include "../common/cleanup.h"
 #include "../common/procfs.h"
 #include "../common/process.h"
 
@@ -54,7 +56,8 @@ static void build_argv(const struct tq_sweep_job *job, const char *dir, const ch
     snprintf(bufs[2], 64, "%d", job->cpus ? CPU_COUNT(job->cpus) : 0);
     argv[n++] = (char *)job->exe;
     if (job->use_record) {
-        const char *rec[] = {"record", "-o", dir, "-i", bufs[1], "--", job->exe};
+        /* -q: record's list of written traces must not become the failure reason (the last stderr line) */
+        const char *rec[] = {"record", "-q", "-o", dir, "-i", bufs[1], "--", job->exe};
         for (size_t i = 0; i < sizeof rec / sizeof *rec; i++)
             argv[n++] = (char *)rec[i];
     }
@@ -144,23 +147,41 @@ static void row_status(int status, const char *errpath, struct tq_dataset_row *r
 
 tq_status tq_sweep_run(const struct tq_sweep_job *job, struct tq_dataset_row *row, struct tq_err *err)
 {
-    char dir[2048], outdir[] = "/tmp/traceq-sweep-XXXXXX", outpath[64], errpath[2100], bufs[3][64];
+    char dir[2048], outdir[2048], outpath[2100], errpath[2100], bufs[3][64];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(outdir, sizeof outdir, "%.2000s/traceq-sweep-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     char *argv[24];
     row_init(job, row);
     snprintf(dir, sizeof dir, "%s/%s-%zux%zux%zu-r%d.XXXXXX", job->trace_root, job->op, job->shape[0],
              job->shape[1], job->shape[2], job->run);
-    if (!mkdtemp(dir))
+    /* Until the run is measured, a signal removes its trace folder (no row will point to it) and the output
+     * folder; tq_proc_run stops the child first (common/cleanup.h). Signals wait while a folder is made and
+     * registered. */
+    sigset_t mask;
+    tq_cleanup_hold(&mask);
+    int clean_dir = mkdtemp(dir) ? tq_cleanup_add_dir(dir) : -1, clean_out = -1;
+    if (clean_dir >= 0)
+        clean_out = mkdtemp(outdir) ? tq_cleanup_add_dir(outdir) : -1;
+    tq_cleanup_release(&mask);
+    if (clean_dir < 0)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot make a trace directory under %s", job->trace_root);
-    if (!mkdtemp(outdir))
-        return tq_fail_errno(err, TQ_ERR_IO, "cannot make a temporary directory in /tmp");
+    if (clean_out < 0) {
+        tq_status st = tq_fail_errno(err, TQ_ERR_IO, "cannot make a temporary directory %s", outdir);
+        rmdir(dir);
+        tq_cleanup_forget(clean_dir);
+        return st;
+    }
     snprintf(outpath, sizeof outpath, "%s/out.npy", outdir);
     snprintf(errpath, sizeof errpath, "%s/stderr.txt", dir);
     build_argv(job, dir, outpath, bufs, argv);
     snprintf(row->trace, sizeof row->trace, "%.1000s", dir);
     int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
     if (devnull < 0) {
+        tq_status e = tq_fail_errno(err, TQ_ERR_IO, "cannot open /dev/null");
         rmdir(outdir);
-        return tq_fail_errno(err, TQ_ERR_IO, "cannot open /dev/null");
+        tq_cleanup_forget(clean_out);
+        tq_cleanup_forget(clean_dir);
+        return e;
     }
     /* stdout to /dev/null, stderr to the run's file (for the failure reason), pinned when asked */
     struct tq_proc_spec spec = {.argv = argv, .log_path = errpath, .out_fd = devnull, .cpus = job->cpus};
@@ -172,8 +193,11 @@ tq_status tq_sweep_run(const struct tq_sweep_job *job, struct tq_dataset_row *ro
     row->wall_s = res.wall_s;
     unlink(outpath); /* outputs can be hundreds of MiB; only the measurement is kept */
     rmdir(outdir);
-    if (st)
+    tq_cleanup_forget(clean_out);
+    if (st) {
+        tq_cleanup_forget(clean_dir);
         return st;
+    }
     row_status(res.status, errpath, row);
     /* wait4's ru_maxrss covers the child and the descendants it waited for: the operator's high-water mark */
     row->vmhwm_bytes = (uint64_t)res.ru.ru_maxrss * 1024;
@@ -183,5 +207,6 @@ tq_status tq_sweep_run(const struct tq_sweep_job *job, struct tq_dataset_row *ro
         row->ok = 0;
         snprintf(row->reason, sizeof row->reason, "no readable trace in %.200s", dir);
     }
+    tq_cleanup_forget(clean_dir);
     return TQ_OK;
 }

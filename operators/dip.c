@@ -77,7 +77,9 @@ static inline double dip_core(double a00, double a11, double a22, double a01, do
     double a = atan01(steep ? z / h : h / z);
     double deg = (steep ? M_PI / 2 - a : a) * (180.0 / M_PI);
     deg = bn > 0 ? deg : NAN;
-    return p2 > 0 ? deg : 0.0; /* isotropic: like numpy's eigh, whose last eigenvector is then the sample axis */
+    /* isotropic (p2 == 0): like numpy's eigh, whose last eigenvector is then the sample axis. A NaN tensor (NaN or
+     * infinite input, which SciPy's filters spread the same way) keeps its NaN, as SciPy's result has it. */
+    return p2 == 0 ? 0.0 : deg;
 }
 
 /* lambda_max is a double root, so any unit vector orthogonal to the non-zero row of A - lambda*I is an
@@ -108,8 +110,10 @@ static double dip_double_root(const double t[6])
 
 double tq_gst3d_dip(const double t[6])
 {
+    if (!isfinite(t[0] + t[1] + t[2] + t[3] + t[4] + t[5])) /* NaN or infinite: no direction, NaN as in SciPy */
+        return NAN;
     double d = dip_core(t[0], t[1], t[2], t[3], t[4], t[5]);
-    return isnan(d) && !isnan(t[0] + t[1] + t[2] + t[3] + t[4] + t[5]) ? dip_double_root(t) : d;
+    return isnan(d) ? dip_double_root(t) : d;
 }
 
 #define V4(x) _mm256_set1_pd(x)
@@ -182,7 +186,7 @@ __attribute__((target("avx2"))) static __m128 dip4(__m256d a00, __m256d a11, __m
     __m256d a = MUL(x, pa);
     __m256d deg = MUL(sel(steep, SUB(V4(M_PI / 2), a), a), V4(180.0 / M_PI));
     deg = sel(GT(bn, V4(0)), deg, V4(NAN));
-    return _mm256_cvtpd_ps(sel(pos, deg, V4(0.0)));
+    return _mm256_cvtpd_ps(sel(_mm256_cmp_pd(p2, V4(0), _CMP_EQ_OQ), V4(0.0), deg));
 #undef MUL
 #undef ADD
 #undef SUB

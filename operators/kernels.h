@@ -14,7 +14,8 @@ void tq_gst3d_halo(const struct tq_op_params *p, size_t halo[3]);
 size_t tq_gst3d_trim(const struct tq_op_params *p);
 tq_status tq_gst3d_compute(const struct tq_op_params *p, const struct tq_block_io *io, struct tq_err *err);
 /* Dip in degrees [0, 90] of the symmetric tensor t = (a00, a11, a22, a01, a02, a12): arccos(|v_2|) of the unit
- * eigenvector v of its largest eigenvalue (closed form, double). 0 for an isotropic tensor. Can't fail. */
+ * eigenvector v of its largest eigenvalue (closed form, double). 0 for an isotropic tensor, NaN when a component is
+ * NaN or infinite (as SciPy's filters leave the tensor of a voxel near a NaN input). Can't fail. */
 double tq_gst3d_dip(const double t[6]);
 /* out[v] = tq_gst3d_dip of voxel v for n voxels whose six tensor components are the planes ten[k * n + v]
  * (vectorised; the same value as tq_gst3d_dip gives, bit for bit). Can't fail. */

@@ -5,10 +5,10 @@
 #include "volfmt.h"
 #include "../common/alloc.h"
 #include "../common/atomic_file.h"
+#include "../common/cleanup.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +28,7 @@ struct tq_vol_writer {
     enum tq_vol_format fmt;
     size_t shape[3];
     int fd;
-    int live_slot;      /* 1 + index in `live` while registered for signal cleanup, 0 when not */
+    int cleanup;        /* common/cleanup.h handle of the uncommitted temporary (0: not registered) */
     int overwrite;
     int committed;
     pid_t owner;        /* only the creating process may commit or remove the temporary */
@@ -36,55 +36,6 @@ struct tq_vol_writer {
     int keep;           /* free leaves the uncommitted temporary in place (tq_vol_writer_keep, reopen) */
     char *path, *tmp;
 };
-
-/* Writers of this process with an uncommitted temporary, for the signal handler of tq_vol_cleanup_on_signals().
- * Slots are claimed with an atomic compare-and-swap; the handler only reads them and the writers' tmp, owner and
- * keep fields (async-signal-safe). A writer leaves its slot before its memory is freed. */
-#define LIVE_SLOTS 64
-static tq_vol_writer *live[LIVE_SLOTS];
-
-static void live_add(tq_vol_writer *w)
-{
-    for (int s = 0; s < LIVE_SLOTS; s++) {
-        tq_vol_writer *expected = NULL;
-        if (__atomic_compare_exchange_n(&live[s], &expected, w, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
-            w->live_slot = s + 1;
-            return;
-        }
-    }
-}
-
-static void live_remove(tq_vol_writer *w)
-{
-    if (w->live_slot > 0)
-        __atomic_store_n(&live[w->live_slot - 1], NULL, __ATOMIC_SEQ_CST);
-    w->live_slot = 0;
-}
-
-static void on_fatal_signal(int sig)
-{
-    pid_t me = getpid();
-    for (int s = 0; s < LIVE_SLOTS; s++) {
-        tq_vol_writer *w = __atomic_load_n(&live[s], __ATOMIC_SEQ_CST);
-        /* kept temporaries belong to a journaled run that --resume will continue */
-        if (w && w->owner == me && !w->keep && !w->committed && w->tmp)
-            unlink(w->tmp);
-    }
-    /* SA_RESETHAND restored the default action: die of the same signal, so the exit status tells the truth */
-    raise(sig);
-}
-
-void tq_vol_cleanup_on_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_fatal_signal;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaction(sigs[i], &sa, NULL);
-}
 
 tq_status tq_vol_format_of(const char *path, enum tq_vol_format *fmt, struct tq_err *err)
 {
@@ -241,7 +192,12 @@ static tq_status make_temp(tq_vol_writer *w, struct tq_err *err)
         w->tmp = NULL;
         return tq_fail(err, TQ_ERR_NOMEM, "no memory for a file name");
     }
+    sigset_t mask; /* no signal between creating the temporary and registering it for cleanup */
+    tq_cleanup_hold(&mask);
     w->fd = mkostemp(w->tmp, O_CLOEXEC);
+    if (w->fd >= 0)
+        w->cleanup = tq_cleanup_add_file(w->tmp);
+    tq_cleanup_release(&mask);
     if (w->fd < 0) {
         tq_status st = tq_fail_errno(err, TQ_ERR_IO, "cannot create a temporary file for '%s'", w->path);
         free(w->tmp);
@@ -274,8 +230,6 @@ tq_status tq_vol_writer_create(const char *path, const size_t shape[3], int over
     w->owner = getpid();
     memcpy(w->shape, shape, sizeof w->shape);
     tq_status st = make_temp(w, err);
-    if (!st)
-        live_add(w);
     if (!st && fmt == TQ_VOL_NPY)
         st = tq_npy_file_init(w->fd, shape, &w->data_offset, err);
     else if (!st)
@@ -313,7 +267,8 @@ tq_status tq_vol_writer_commit(tq_vol_writer *w, struct tq_err *err)
             return tq_fail(err, TQ_ERR_USAGE, "'%s' already exists (pass --force to overwrite it)", w->path);
         return tq_fail_errno(err, TQ_ERR_IO, "cannot rename '%s' to '%s'", w->tmp, w->path);
     }
-    live_remove(w);
+    tq_cleanup_forget(w->cleanup);
+    w->cleanup = 0;
     w->committed = 1;
     return TQ_OK;
 }
@@ -330,7 +285,7 @@ void tq_vol_writer_free(tq_vol_writer *w)
     if (w->fd >= 0)
         close(w->fd);
     if (getpid() == w->owner)
-        live_remove(w); /* before the name is freed: the signal handler may read it until then */
+        tq_cleanup_forget(w->cleanup);
     /* A forked child that inherited the writer must not delete the parent's unfinished file. */
     if (!w->committed && !w->keep && w->tmp && getpid() == w->owner)
         unlink(w->tmp);
@@ -342,6 +297,9 @@ void tq_vol_writer_free(tq_vol_writer *w)
 void tq_vol_writer_keep(tq_vol_writer *w)
 {
     w->keep = 1;
+    if (getpid() == w->owner) /* a journaled run's temporary survives a signal too: --resume continues it */
+        tq_cleanup_forget(w->cleanup);
+    w->cleanup = 0;
 }
 
 /* Check that tmp holds a volume of `shape` in format fmt; .npy: find where its samples start (they end the file).

@@ -108,9 +108,5 @@ tq_status tq_synth_model_box(enum tq_synth_model model, const size_t shape[3], u
 tq_status tq_synth_model_write_file(enum tq_synth_model model, const char *path, const size_t shape[3],
                                     uint64_t seed, int overwrite, struct tq_err *err);
 
-/* For a program's main: install SIGINT, SIGTERM, SIGHUP and SIGQUIT handlers that delete this process's
- * uncommitted writer temporaries (except kept ones: tq_vol_writer_keep), then let the signal kill the process
- * as before (forked workers delete nothing). Can't fail. */
-void tq_vol_cleanup_on_signals(void);
 
 #endif

@@ -14,6 +14,7 @@ static void read_statm(uint64_t out[3])
 {
     char buf[128];
     out[0] = out[1] = out[2] = 0;
+    tq_session_check_statm_locked(); /* the program may have closed or replaced it with a raw system call */
     if (tq_sess.statm_fd < 0)
         return;
     ssize_t n = pread(tq_sess.statm_fd, buf, sizeof buf - 1, 0);

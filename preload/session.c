@@ -123,11 +123,14 @@ static void session_start(int forked)
         tq_session_say("cannot create a trace in %s: %s", tq_sess.set.output_dir, strerror(-fd));
         return;
     }
+    int high = tq_fd_place_high(fd); /* out of the program's way: its first open() still gets 3 (hooks_fd.c) */
+    if (high >= 0)
+        fd = high;
     if (tq_writer_open(&tq_sess.w, fd)) {
         close(fd);
         return;
     }
-    tq_sess.statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    tq_session_fds_start();
     put_process(forked);
     tq_stacks_start_locked();
     tq_sampler_sample_locked(0);
@@ -195,8 +198,10 @@ void tq_session_finish(unsigned reason, int status)
         tq_sampler_sample_locked(t);
         tq_session_put_calls_locked();
         put_end(reason, status, t);
-        tq_writer_close(&tq_sess.w);
-        tq_session_say("wrote %s", tq_sess.path);
+        if (tq_writer_close(&tq_sess.w)) /* lost (descriptor gone and not reopened, disk full): say so */
+            tq_session_say("could not finish %s: its end was not written", tq_sess.path);
+        else
+            tq_session_say("wrote %s", tq_sess.path);
     }
     pthread_mutex_unlock(&tq_sess.lock);
     tq_self.guard--;
@@ -266,7 +271,7 @@ static void fork_child(void)
     tq_writer_close(&tq_sess.w);
     if (tq_sess.statm_fd >= 0)
         close(tq_sess.statm_fd);
-    tq_sess.statm_fd = -1;
+    __atomic_store_n(&tq_sess.statm_fd, -1, __ATOMIC_RELAXED);
     if (was_active && tq_sess.set.follow_fork) {
         tq_counters_reset_for_child();
         tq_stacks_reset_child();
@@ -354,6 +359,7 @@ static void __attribute__((constructor)) tq_session_init(int argc, char **argv, 
             memcpy(tq_sess.set.output_dir, abs, sizeof abs);
     }
     tq_counters_register_thread();
+    tq_fd_hooks_init();
     if (tq_sess.set.stacks)
         tq_stacks_init(tq_sess.set.aggregate, tq_sess.set.sample_bytes);
     pthread_atfork(fork_prepare, fork_parent, fork_child);

@@ -210,6 +210,29 @@ void tq_session_register_exit(void);
 /* Print one line on stderr when TRACEQ_VERBOSE is set. */
 void tq_session_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* ---- the shim's descriptors (hooks_fd.c, session.c) ---- */
+
+/* Move fd to a number out of the program's way (above its RLIMIT_NOFILE soft limit, else near 1000), close-on-exec.
+ * Returns the new descriptor (fd is closed), or -1 when there is no room up there (fd stays open). */
+int tq_fd_place_high(int fd);
+/* Find the C library's close() (constructor time, guard up). Can't fail. */
+void tq_fd_hooks_init(void);
+/* Whether fd is one of the shim's own descriptors (the trace, /proc/self/statm) in the process they belong to.
+ * Allocates nothing, takes no lock (close() may run in a signal handler or a vfork child). Can't fail. */
+int tq_session_owns_fd(int fd);
+/* The shim's descriptors, ascending, into out[2]; returns how many. Same rules as tq_session_owns_fd. */
+int tq_session_fds(int out[2]);
+/* The program wants number fd (dup2 onto it), which is one of the shim's: move the shim's descriptor elsewhere
+ * (or, when no number is free, close it and let the next flush reopen the trace). Can't fail. */
+void tq_session_yield_fd(int fd);
+/* The program changed its user or group ids: write a GAP UNREACHABLE record if the trace file could no longer be
+ * reopened by path. Can't fail. */
+void tq_session_creds_changed(void);
+/* Give the writer its reopen callback and open /proc/self/statm (trace start, lock held or single-threaded). */
+void tq_session_fds_start(void);
+/* Reopen /proc/self/statm when its descriptor was closed or replaced behind the shim's back (lock held). */
+void tq_session_check_statm_locked(void);
+
 /* Start the sampler thread (all signals blocked). Returns 0 or -1. */
 int tq_sampler_start(void);
 /* Append one SAMPLE to the trace (writer lock held by the caller); t_ns since trace start. Can't fail. */

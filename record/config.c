@@ -1,11 +1,13 @@
 /* config.c - traceq.toml -> struct tq_settings: libinih reads the TOML subset ([section], key = "value"). */
 #include "config.h"
 
+#include <fcntl.h>
 #include <ini.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct ctx {
@@ -192,9 +194,20 @@ tq_status tq_config_load(const char *path, struct tq_settings *s, struct tq_err 
             return TQ_OK;
         path = "traceq.toml";
     }
-    FILE *f = fopen(path, "r");
-    if (!f)
+    /* O_NONBLOCK: a FIFO (or a device) named traceq.toml must not hang record; only regular files are read. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot open config '%s'", path);
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return tq_fail(err, TQ_ERR_IO, "config '%s' is not a regular file", path);
+    }
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        return tq_fail_errno(err, TQ_ERR_IO, "cannot open config '%s'", path);
+    }
     struct ctx c = {s, err, path, TQ_OK};
     int rc = ini_parse_file(f, on_item, &c);
     fclose(f);

@@ -2,11 +2,14 @@
  * setuid programs, programs that scrub LD_PRELOAD) and say so instead of silently missing them. */
 #include "record_check.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "../common/printable.h"
 #include "../report/trace_summary.h"
 #include "../traces/writer.h"
 
@@ -48,8 +51,9 @@ static int has_trace(const struct tq_trace_summary *s, int n, int skip, uint32_t
 
 static void say_untraced(unsigned pid, const char *what)
 {
+    char name[1024];
     fprintf(stderr, "traceq record: no trace was written for %u (%s): static binary, setuid, or LD_PRELOAD removed\n",
-            pid, what);
+            pid, tq_printable(what, name, sizeof name));
 }
 
 int tq_record_report_untraced(const char *manifest, pid_t child, const char *cmd)
@@ -71,8 +75,27 @@ int tq_record_report_untraced(const char *manifest, pid_t child, const char *cmd
     return reported;
 }
 
+void tq_record_exec_error(const char *cmd, int err, char *msg, size_t cap)
+{
+    char name[1024];
+    tq_printable(cmd, name, sizeof name);
+    if (err == ENOENT)
+        snprintf(msg, cap, "cannot run '%s': %s", name,
+                 strchr(cmd, '/') ? "no such file" : "command not found (not in PATH)");
+    else if (err == EACCES)
+        snprintf(msg, cap, "cannot run '%s': not an executable file, or no permission to run it", name);
+    else
+        snprintf(msg, cap, "cannot run '%s': %s", name, strerror(err));
+}
+
 int tq_record_check_outdir(const char *dir, char *msg, size_t cap)
 {
+    struct stat st;
+    char name[1024];
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        snprintf(msg, cap, "output directory '%s' is not a directory", tq_printable(dir, name, sizeof name));
+        return -1;
+    }
     unsigned owner = 0;
     int safe = tq_trace_dir_check(dir, &owner);
     if (safe < 0)

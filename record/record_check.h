@@ -12,7 +12,12 @@
  * an unreadable manifest or trace counts as nothing written. */
 int tq_record_report_untraced(const char *manifest, pid_t child, const char *cmd);
 
-/* Check that traces may safely go into directory dir (tq_trace_dir_check): owned by the caller (or root) and not
+/* Why the command `cmd` could not be started (its exec failed with errno err): "command not found (not in PATH)",
+ * "no such file", "not an executable file, or no permission to run it", or strerror. Into msg[cap], with cmd
+ * escaped for the terminal. Can't fail. */
+void tq_record_exec_error(const char *cmd, int err, char *msg, size_t cap);
+
+/* Check that traces may safely go into directory dir (tq_trace_dir_check), which must be a directory: owned by the caller (or root) and not
  * writable by every user unless sticky (/tmp-like), else another user could rename, delete or replace them. Returns 0, or -1 with the
  * reason in msg[cap] (also when dir cannot be examined). */
 int tq_record_check_outdir(const char *dir, char *msg, size_t cap);

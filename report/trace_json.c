@@ -78,6 +78,24 @@ json_t *tq_trace_summary_json(const struct tq_trace_summary *s)
     if (s->exec_path)
         json_object_set_new(o, "exec_path", tq_json_text(s->exec_path));
     json_object_set_new(o, "truncated", json_boolean(s->truncated));
+    /* Said plainly (issue 12/15): no END/EXEC record means the figures are those of the last flush. */
+    json_object_set_new(o, "ended_without_exit", json_boolean(s->ending == TQ_ENDED_UNKNOWN));
+    char line[1024];
+    json_object_set_new(o, "ending_text", tq_json_text(tq_trace_summary_ending(s, line, sizeof line)));
+    if (s->ending == TQ_ENDED_UNKNOWN)
+        json_object_set_new(o, "last_flush_s", json_real(secs(s->duration_ns)));
+    json_object_set_new(o, "descriptor_reopened", json_integer((json_int_t)s->reopened));
+    json_object_set_new(o, "trace_unreachable", json_boolean(s->unreachable));
+    json_object_set_new(o, "descriptor_given_up", json_boolean(s->no_room));
+    json_t *gaps = json_array();
+    for (uint32_t i = 0; gaps && i < s->gaps && i < TQ_SUMMARY_GAPS; i++) {
+        const struct tq_rec_gap *g = &s->gap[i];
+        json_array_append_new(gaps, json_pack("{s:s, s:f, s:f, s:i, s:I, s:I, s:I}", "cause",
+                                              tq_gap_cause_name(g->cause), "at_s", secs(g->t_ns), "since_s",
+                                              secs(g->since_ns), "fd", (int)g->fd, "uid", (json_int_t)g->uid, "gid",
+                                              (json_int_t)g->gid, "lost_bytes", (json_int_t)g->lost_bytes));
+    }
+    json_object_set_new(o, "gaps", gaps ? gaps : json_null());
     json_object_set_new(o, "events", json_integer((json_int_t)s->events));
     return o;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/printable.h"
 #include "../traces/reader.h"
 
 static char *dup_n(const char *s, uint32_t n)
@@ -95,6 +96,32 @@ static void summary_end(struct tq_trace_summary *s, const struct tq_rec_end *e)
         s->duration_ns = e->t_ns;
 }
 
+static void summary_gap(struct tq_trace_summary *s, const struct tq_rec_gap *g)
+{
+    if (s->gaps < TQ_SUMMARY_GAPS)
+        s->gap[s->gaps] = *g;
+    s->gaps++;
+    s->lost_bytes += g->lost_bytes;
+    if (g->t_ns > s->duration_ns)
+        s->duration_ns = g->t_ns;
+    if (g->cause == TQ_GAP_NO_ROOM) {
+        if (!s->no_room)
+            s->no_room_t_ns = g->t_ns;
+        s->no_room = true;
+    } else if (g->cause == TQ_GAP_UNREACHABLE) {
+        if (!s->unreachable) {
+            s->unreachable_t_ns = g->t_ns;
+            s->unreachable_uid = g->uid;
+            s->unreachable_gid = g->gid;
+        }
+        s->unreachable = true;
+    } else if (g->cause == TQ_GAP_CLOSED || g->cause == TQ_GAP_REPLACED) {
+        if (!s->reopened)
+            s->first_reopen_t_ns = g->t_ns;
+        s->reopened++;
+    }
+}
+
 /* Apply one record; anything after END/EXEC reopens the ending (a failed exec continues the trace). */
 static tq_status summary_record(struct tq_trace_summary *s, const struct tq_rec *rec, struct tq_err *err)
 {
@@ -137,6 +164,13 @@ static tq_status summary_record(struct tq_trace_summary *s, const struct tq_rec 
         if (ex.t_ns > s->duration_ns)
             s->duration_ns = ex.t_ns;
         return TQ_OK;
+    case TQ_REC_GAP: {
+        struct tq_rec_gap g;
+        if (tq_rec_get_gap(rec, &g))
+            break;
+        summary_gap(s, &g);
+        return TQ_OK;
+    }
     case TQ_REC_EVENTS: s->events++; return TQ_OK;
     case TQ_REC_STACK: s->stacks++; return TQ_OK;
     case TQ_REC_MODULE: s->modules++; return TQ_OK;
@@ -184,12 +218,66 @@ char *tq_trace_summary_ending(const struct tq_trace_summary *s, char *buf, unsig
     switch (s->ending) {
     case TQ_ENDED_EXIT: snprintf(buf, size, "exit status %d", s->exit_status); break;
     case TQ_ENDED_UEXIT: snprintf(buf, size, "_exit status %d", s->exit_status); break;
-    case TQ_ENDED_EXEC: snprintf(buf, size, "exec %s", s->exec_path ? s->exec_path : "?"); break;
-    case TQ_ENDED_UNKNOWN: snprintf(buf, size, "unknown (no end record: killed?)"); break;
+    case TQ_ENDED_EXEC: {
+        char name[1024];
+        snprintf(buf, size, "exec %s", tq_printable(s->exec_path, name, sizeof name));
+        break;
+    }
+    case TQ_ENDED_UNKNOWN:
+        snprintf(buf, size, "none: trace ends without exit (killed?); figures as of its last flush at %.3f s",
+                 s->duration_ns / 1e9);
+        break;
+    }
+    if (s->ending == TQ_ENDED_UNKNOWN && s->unreachable) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, size - n,
+                 "; at %.3f s the process changed to uid %u gid %u, which cannot reopen the trace: if the program "
+                 "closed the trace's descriptor after that, the trace was lost there",
+                 s->unreachable_t_ns / 1e9, s->unreachable_uid, s->unreachable_gid);
+    }
+    if (s->ending == TQ_ENDED_UNKNOWN && s->no_room) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, size - n,
+                 "; at %.3f s the program took the trace's descriptor number and no other was free: the trace was "
+                 "probably lost there",
+                 s->no_room_t_ns / 1e9);
     }
     if (s->truncated) {
         size_t n = strlen(buf);
         snprintf(buf + n, size - n, "; truncated after %llu samples", (unsigned long long)s->samples);
     }
+    return buf;
+}
+
+const char *tq_gap_cause_name(uint32_t cause)
+{
+    switch (cause) {
+    case TQ_GAP_CLOSED: return "closed";
+    case TQ_GAP_REPLACED: return "replaced";
+    case TQ_GAP_UNREACHABLE: return "unreachable";
+    case TQ_GAP_NO_ROOM: return "no_room";
+    }
+    return "unknown";
+}
+
+char *tq_trace_summary_gaps(const struct tq_trace_summary *s, char *buf, unsigned size)
+{
+    buf[0] = 0;
+    if (!s->gaps)
+        return buf;
+    size_t n = 0;
+    if (s->reopened)
+        n += (size_t)snprintf(buf, size,
+                              "the program closed or replaced the trace's descriptor %u time%s (first at %.3f s); "
+                              "the shim reopened the trace each time, %s",
+                              s->reopened, s->reopened == 1 ? "" : "s", s->first_reopen_t_ns / 1e9,
+                              s->lost_bytes ? "but some records were lost" : "nothing lost");
+    if (s->unreachable && n < size)
+        n += (size_t)snprintf(buf + n, size - n,
+                              "%sat %.3f s the process changed to uid %u gid %u, which cannot reopen the trace",
+                              n ? "; " : "", s->unreachable_t_ns / 1e9, s->unreachable_uid, s->unreachable_gid);
+    if (s->no_room && n < size)
+        snprintf(buf + n, size - n, "%sat %.3f s the program took the trace's descriptor number and no other was free",
+                 n ? "; " : "", s->no_room_t_ns / 1e9);
     return buf;
 }

@@ -47,6 +47,19 @@ struct tq_trace_summary {
     int exit_status;            /* TQ_ENDED_EXIT / TQ_ENDED_UEXIT only */
     char *exec_path;            /* TQ_ENDED_EXEC only */
     bool truncated;             /* the file ends mid-frame/mid-record, or without END/EXEC */
+
+    /* GAP records (FORMAT.md): the program took the trace's descriptor away, or made the file unreachable. */
+    uint32_t gaps;                              /* all GAP records */
+    uint32_t reopened;                          /* CLOSED/REPLACED: the shim reopened the trace */
+    uint64_t first_reopen_t_ns;
+    uint64_t lost_bytes;                        /* record bytes the shim says it could not keep */
+    bool unreachable;                           /* UNREACHABLE: after a credential change, no reopening possible */
+    uint64_t unreachable_t_ns;
+    uint32_t unreachable_uid, unreachable_gid;
+    bool no_room;                               /* NO_ROOM: the shim had to give its descriptor number up */
+    uint64_t no_room_t_ns;
+#define TQ_SUMMARY_GAPS 16
+    struct tq_rec_gap gap[TQ_SUMMARY_GAPS];     /* the first ones */
 };
 
 /* Read the trace at path into *s (zeroed first). A truncated trace is not an error: s->truncated is set and the
@@ -54,10 +67,20 @@ struct tq_trace_summary {
  * TQ_ERR_NOMEM), or TQ_ERR_FORMAT for a record that does not decode; then *s holds nothing to free. */
 tq_status tq_trace_summarize(const char *path, struct tq_trace_summary *s, struct tq_err *err);
 
+/* Name of a GAP cause ("closed", "replaced", "unreachable", "no_room", "unknown"). Can't fail. */
+const char *tq_gap_cause_name(uint32_t cause);
+
+/* One line about the GAP records, e.g. "the program closed the trace's descriptor 2 times (first at 0.310 s);
+ * reopened each time, nothing lost", into buf. Returns buf, "" when there were none. Can't fail. */
+char *tq_trace_summary_gaps(const struct tq_trace_summary *s, char *buf, unsigned size);
+
 /* Free what a summary owns and zero it. Safe on a zeroed summary. Can't fail. */
 void tq_trace_summary_clear(struct tq_trace_summary *s);
 
-/* One line describing how the trace ends, e.g. "exit status 0", "truncated after 12 samples (no end record)".
+/* One line describing how the trace ends, e.g. "exit status 0", or for a trace without END/EXEC "none: trace ends
+ * without exit (killed?); figures as of its last flush at 1.200 s; truncated after 12 samples" (plus why the trace
+ * may have been lost when a credential change made it unreachable); an exec'd path is escaped for the terminal
+ * (common/printable.h).
  * Writes into buf[size] and returns buf. Can't fail. */
 char *tq_trace_summary_ending(const struct tq_trace_summary *s, char *buf, unsigned size);
 

@@ -162,3 +162,40 @@ Test(compare, plot_of_the_timelines)
     tq_rmtree(dir);
     free(dir);
 }
+
+/* A command that starts other processes: the shim counts all of them (two children holding 32 and 48 MiB at the
+ * same time: 80 MiB) and says which process held the most alone; every row says which processes it covers. */
+Test(compare, shim_follows_child_processes, .timeout = 120)
+{
+    char *out, cmd[8192];
+    const char *touch = tq_build_path("progs/compare_touch");
+    snprintf(cmd, sizeof cmd, "%s compare --json --backends shim,statm,hwm -- /bin/sh -c '%s 32 600 & %s 48 600; wait'",
+             tq_build_path("traceq"), touch, touch);
+    cr_assert_eq(tq_run(cmd, &out, NULL), 0);
+    json_error_t je;
+    json_t *root = json_loads(out, 0, &je);
+    cr_assert_not_null(root, "bad JSON: %s", je.text);
+    json_t *rows = json_object_get(root, "backends");
+    json_t *shim = json_array_get(rows, TQ_BACKEND_SHIM);
+    double peak = (double)json_integer_value(json_object_get(shim, "peak_bytes"));
+    cr_assert(peak >= 79.9 * MIB && peak <= 82 * MIB, "shim peak %.2f MiB, want the tree's 80 MiB", peak / MIB);
+    const char *note = json_string_value(json_object_get(shim, "note"));
+    cr_assert(note && strstr(note, "process images (a tree)") && strstr(note, "compare_touch with 48.0 MiB"), "%s",
+              note);
+    for (int b = 0; b < TQ_BACKEND_COUNT; b++) {
+        const char *covers = json_string_value(json_object_get(json_array_get(rows, b), "covers"));
+        cr_assert(covers && covers[0], "backend %d does not say what it covers", b);
+    }
+    cr_assert(strstr(json_string_value(json_object_get(json_array_get(rows, TQ_BACKEND_STATM), "covers")),
+                     "started process only"));
+    json_decref(root);
+    free(out);
+
+    /* the table says it too */
+    snprintf(cmd, sizeof cmd, "%s compare --backends shim,statm -- /bin/sh -c '%s 8 50; true'",
+             tq_build_path("traceq"), touch);
+    cr_assert_eq(tq_run(cmd, &out, NULL), 0);
+    cr_assert(strstr(out, "which processes each figure counts"), "%s", out);
+    cr_assert(strstr(out, "statm      the started process only"), "%s", out);
+    free(out);
+}

@@ -101,3 +101,38 @@ Test(dataset, rejects_bad_files)
     expect_bad(TQ_DATASET_HEADER "\ngst3d,100,100,100,1000000,1,maybe,,5,5,5,5,0.1,t\n", ":2: a bad value");
     expect_bad("", "empty");
 }
+
+/* A dataset whose last row lost its newline (hand-edited, copied, cut by a full disk): the next append starts a new
+ * line instead of gluing its row onto the last one. */
+Test(dataset, append_after_a_last_line_without_newline)
+{
+    char *dir = tq_tmpdir(), *path;
+    cr_assert(asprintf(&path, "%s/d.csv", dir) > 0);
+    FILE *fp = fopen(path, "w");
+    cr_assert(fp);
+    fputs(TQ_DATASET_HEADER "\ngst3d,100,100,100,1000000,1,ok,,5,5,5,5,0.100000,t1", fp);
+    cr_assert_eq(fclose(fp), 0);
+    struct tq_err err = {0};
+    struct tq_dataset_row r = row("gst3d", 200, 100, 100, 1, 77);
+    cr_assert_eq(tq_dataset_append(path, &r, &err), TQ_OK, "%s", err.msg);
+    struct tq_dataset *ds = NULL;
+    cr_assert_eq(tq_dataset_read(path, &ds, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(ds->n, 2);
+    cr_assert_str_eq(ds->rows[0].trace, "t1");
+    cr_assert_eq(ds->rows[1].shape[0], 200);
+    cr_assert_eq(ds->rows[1].peak_rss_bytes, 77);
+    tq_dataset_free(ds);
+
+    /* The header alone without its newline too. */
+    fp = fopen(path, "w");
+    cr_assert(fp);
+    fputs(TQ_DATASET_HEADER, fp);
+    cr_assert_eq(fclose(fp), 0);
+    cr_assert_eq(tq_dataset_append(path, &r, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(tq_dataset_read(path, &ds, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(ds->n, 1);
+    tq_dataset_free(ds);
+    tq_rmtree(dir);
+    free(dir);
+    free(path);
+}

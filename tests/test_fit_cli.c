@@ -64,6 +64,14 @@ Test(fit_cli, fit_then_predict)
                  2);
     cr_assert_eq(tq_runf("%s predict --model %s --shape 0x1x1 2>/dev/null", tq_build_path("traceq"), model_path),
                  2);
+    /* a shape whose prediction is beyond any machine: refused, never a wrapped or negative figure */
+    snprintf(cmd, sizeof cmd, "%s predict --model %s --shape 1000000000x1000000000x1000000000 --json",
+             tq_build_path("traceq"), model_path);
+    cr_assert_eq(tq_run(cmd, &out, &err), 2);
+    cr_assert(strstr(err, "beyond any real machine"), "stderr: %s", err);
+    cr_assert(!strstr(out, "-9223372036854775808"), "stdout: %s", out);
+    free(out);
+    free(err);
     cr_assert_eq(tq_runf("%s fit --help >/dev/null && %s predict --help >/dev/null", tq_build_path("traceq"),
                          tq_build_path("traceq")),
                  0);

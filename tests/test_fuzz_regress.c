@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../record/config.h"
+#include "../model/dataset.h"
 #include "../model/model.h"
 #include "../model/plan.h"
 #include "../report/trace_summary.h"
@@ -36,6 +37,12 @@ static tq_status regress_read(const char *target, const char *path, struct tq_er
             tq_trace_summary_clear(&s);
         return st;
     }
+    if (strcmp(target, "dataset") == 0) {
+        struct tq_dataset *ds = NULL;
+        tq_status st = tq_dataset_read(path, &ds, err);
+        tq_dataset_free(ds);
+        return st;
+    }
     if (strcmp(target, "config") == 0) {
         struct tq_settings s;
         tq_settings_defaults(&s);
@@ -56,7 +63,7 @@ static tq_status regress_read(const char *target, const char *path, struct tq_er
 
 Test(fuzz_regress, every_finding_is_rejected_with_a_message)
 {
-    static const char *const targets[] = {"trace", "model", "plan", "config", "npy", "segy"};
+    static const char *const targets[] = {"trace", "model", "plan", "config", "npy", "segy", "dataset"};
     int files = 0;
     for (size_t t = 0; t < sizeof targets / sizeof targets[0]; t++) {
         char dir[4096];

@@ -299,3 +299,56 @@ Test(planner, traceq_keeps_traces_whole_for_a_few_more_blocks)
     check_plan(&r, p);
     tq_plan_free(p);
 }
+
+/* Huge shapes and absurd coefficients: refused with a message (no out-of-range conversion, no plan of millions of
+ * blocks, no multi-GB allocation, no search that never ends). */
+Test(planner, unreasonable_shapes_and_models_are_refused, .timeout = 120)
+{
+    struct tq_model m;
+    original_model(&m, "gst3d");
+    struct tq_err err = {0};
+    struct tq_plan *p = NULL;
+    static const enum tq_planner_kind kinds[] = {TQ_PLANNER_TRACEQ, TQ_PLANNER_SEED, TQ_PLANNER_AUTO};
+    for (size_t k = 0; k < 3; k++) {
+        struct tq_plan_request r = request("gst3d", &m, 100000, 4ull << 30, kinds[k]);
+        tq_status st = tq_plan_make(&r, &p, &err);
+        cr_expect(st == TQ_ERR_LIMIT || st == TQ_ERR_RANGE, "planner %s: status %d", tq_planner_name(kinds[k]), st);
+        cr_expect(strstr(err.msg, "10000") || strstr(err.msg, "1 EiB") || strstr(err.msg, "--memory of at least"),
+                  "planner %s: %s", tq_planner_name(kinds[k]), err.msg);
+        cr_expect_null(p);
+    }
+    /* one block of 100000^3 is 2.4e17 B by this model: a figure, not an overflow */
+    struct tq_plan_request one = request("gst3d", &m, 100000, 4ull << 30, TQ_PLANNER_NONE);
+    cr_assert_eq(tq_plan_make(&one, &p, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(p->nblocks, 1);
+    cr_assert(fabs((double)p->blocks[0].predicted_bytes - 2.4e17) < 0.04 * 2.4e17, "%llu",
+              (unsigned long long)p->blocks[0].predicted_bytes);
+    tq_plan_free(p);
+    p = NULL;
+    /* an axis of 2^40 (what the shape parser allows) on every axis: the voxel count does not fit */
+    struct tq_plan_request r = request("gst3d", &m, (size_t)1 << 40, 4ull << 30, TQ_PLANNER_TRACEQ);
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_ERR_RANGE);
+    cr_assert(strstr(err.msg, "too large"), "%s", err.msg);
+    /* a coefficient of 1e30 per voxel: every block beyond 1 EiB */
+    m.fit.coef[1] = 1e30;
+    r = request("gst3d", &m, 200, 4ull << 30, TQ_PLANNER_NONE);
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_ERR_RANGE);
+    cr_assert(strstr(err.msg, "beyond any real machine"), "%s", err.msg);
+    r = request("gst3d", &m, 200, 4ull << 30, TQ_PLANNER_TRACEQ);
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_ERR_RANGE);
+    cr_assert(strstr(err.msg, "beyond any real machine"), "%s", err.msg);
+    /* NaN coefficients too */
+    m.fit.coef[1] = NAN;
+    r = request("gst3d", &m, 200, 4ull << 30, TQ_PLANNER_AUTO);
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_ERR_RANGE, "%s", err.msg);
+}
+
+Test(planner, bytes_from_double_saturates)
+{
+    cr_assert_eq(tq_bytes_from_double(NAN), 0);
+    cr_assert_eq(tq_bytes_from_double(-1e300), 0);
+    cr_assert_eq(tq_bytes_from_double(0.2), 1);
+    cr_assert_eq(tq_bytes_from_double(4096), 4096);
+    cr_assert_eq(tq_bytes_from_double(1.5e20), UINT64_MAX);
+    cr_assert_eq(tq_bytes_from_double(INFINITY), UINT64_MAX);
+}

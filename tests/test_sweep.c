@@ -55,11 +55,11 @@ Test(sweep, measures_records_failures_and_resumes)
     cr_assert(strstr(out, "4 runs done (2 failed), 8 already in d.csv"), "%s", out);
     free(out);
 
-    /* under `record` the stand-in writes no trace: recorded as failed, not a crash */
+    /* under `record` the stand-in writes no trace: recorded as failed, not a crash (exit 1: every run failed) */
     snprintf(cmd, sizeof cmd,
              "cd %s && %s sweep --op gaussian --grid 10 --runs 1 --traceq %s -o d.csv", dir,
              tq_build_path("traceq"), tq_src_path("tests/data/fake_traceq.py"));
-    cr_assert_eq(tq_run(cmd, &out, NULL), 0);
+    cr_assert_eq(tq_run(cmd, &out, NULL), 1);
     cr_assert(strstr(out, "1 runs done (1 failed)"), "%s", out);
     free(out);
     cr_assert_eq(tq_dataset_read(csv, &ds, &e), TQ_OK, "%s", e.msg);

@@ -302,3 +302,66 @@ Test(trace_codec, settings_from_environment)
     cr_expect_eq(s.follow_fork, 1);
     cr_expect_str_eq(s.output_dir, "/x/y");
 }
+
+/* The writer's reopen callback (as the shim's): the same path, append-only. */
+static const char *reopen_path;
+static int reopen_same_path(void *arg, struct tq_rec_gap *gap)
+{
+    (void)arg;
+    gap->t_ns = 777;
+    return open(reopen_path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+}
+
+Test(trace_codec, writer_reopens_a_descriptor_taken_away_and_writes_a_gap)
+{
+    char *dir = tq_tmpdir();
+    char path[4200], victim[4200];
+    snprintf(path, sizeof path, "%s/t.tq", dir);
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    struct tq_trace_writer w;
+    tq_fixture_trace_open(path, &w);
+    reopen_path = path;
+    w.reopen = reopen_same_path;
+    uint8_t rec[4096];
+    struct tq_rec_process p = {.pid = 1, .ppid = 1};
+    tq_fixture_put(&w, rec, tq_rec_put_process(rec, sizeof rec, &p, "x", 0, NULL));
+    struct tq_rec_sample s = {.t_ns = 1, .heap_peak_req = 10};
+    tq_fixture_put(&w, rec, tq_rec_put_sample(rec, sizeof rec, &s));
+    cr_assert_eq(tq_writer_flush(&w), 0);
+    /* The "program" puts its own file at the trace's number (dup2), then the writer flushes again. */
+    int v = open(victim, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    cr_assert_geq(v, 0);
+    int old = w.fd;
+    cr_assert_eq(dup2(v, old), old);
+    close(v);
+    s.t_ns = 2;
+    s.heap_peak_req = 20;
+    tq_fixture_put(&w, rec, tq_rec_put_sample(rec, sizeof rec, &s));
+    cr_assert_eq(tq_writer_flush(&w), 0);
+    cr_expect_neq(w.fd, old);
+    cr_expect_eq(w.reopened, 1);
+    struct tq_rec_end e = {.t_ns = 3, .reason = TQ_END_EXIT};
+    tq_fixture_put(&w, rec, tq_rec_put_end(rec, sizeof rec, &e));
+    cr_assert_eq(tq_writer_close(&w), 0);
+    size_t n;
+    free(tq_slurp(victim, &n));
+    cr_expect_eq(n, 0, "the writer wrote %zu bytes into the program's file", n);
+    cr_expect_eq(fcntl(old, F_GETFD), 0, "the program's descriptor was closed by the writer");
+    close(old);
+    struct tq_trace_summary sum;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_trace_summarize(path, &sum, &err), TQ_OK, "%s", err.msg);
+    cr_expect_eq(sum.samples, 2);
+    cr_expect_eq(sum.ending, TQ_ENDED_EXIT);
+    cr_expect_eq(sum.gaps, 1);
+    cr_expect_eq(sum.reopened, 1);
+    cr_expect_eq(sum.gap[0].cause, TQ_GAP_REPLACED);
+    cr_expect_eq(sum.gap[0].fd, old);
+    cr_expect_eq(sum.gap[0].t_ns, 777);
+    cr_expect_eq(sum.minor_version, TQ_TRACE_VERSION_MINOR);
+    char line[512];
+    cr_expect(strstr(tq_trace_summary_gaps(&sum, line, sizeof line), "nothing lost"), "%s", line);
+    tq_trace_summary_clear(&sum);
+    tq_rmtree(dir);
+    free(dir);
+}

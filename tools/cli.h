@@ -1,19 +1,89 @@
-/* cli.h - what every `traceq` subcommand shares: the command table entry, exit codes and usage errors. */
+/* cli.h - what every `traceq` subcommand shares: the command table, exit codes, usage errors, and the option tables
+ * from which both the parser and the --help text of each command are generated (tools/cli_options.c). */
 #ifndef TQ_CLI_H
 #define TQ_CLI_H
 
 #include <getopt.h>
+#include <stdio.h>
 
 #include "../common/status.h"
 
 /* Exit codes of every subcommand, documented in `traceq --help`. */
 enum { TQ_EXIT_OK = 0, TQ_EXIT_FAIL = 1, TQ_EXIT_USAGE = 2 };
 
-struct tq_cmd {
-    const char *name;
-    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name; returns the exit code */
-    const char *summary;
+/* ---- Option tables (git's parse-options is the model). A command declares each option once, in its table; the
+ * parser (getopt_long's long options and short-option string) and the option lines of `--help` are generated from
+ * it, so the two cannot drift. `-h, --help` is added to every table.
+ *
+ *   static const struct tq_cli_opt opts[] = {
+ *       TQ_OPT_SHORT('o', "output", "FILE", "where the result goes", "stdout"),
+ *       TQ_OPT('f', "force", NULL, "replace an existing FILE", "refuse"),
+ *       TQ_OPT_END,
+ *   };
+ */
+enum {
+    TQ_CLI_TESTING = 1, /* a test hook: exists (in the parser and the help) only in builds with -DTQ_TESTING */
+    TQ_CLI_HIDDEN = 2,  /* parsed but not listed in the help */
 };
+
+struct tq_cli_opt {
+    int key;          /* what tq_cli_next returns for this option: > 0, unique in the table, not 'h', '?' or ':' */
+    int short_name;   /* also accepted as -short_name (then equal to key), or 0 for a long option only */
+    const char *name; /* the long name, without "--"; NULL ends the table */
+    const char *arg;  /* placeholder of the value in the help ("FILE", "N"), or NULL when the option takes none */
+    const char *help; /* one sentence, wrapped to the terminal width of the help; '\n' forces a new line */
+    const char *def;  /* shown as "[Default: DEF]" after the help, or NULL */
+    unsigned flags;   /* TQ_CLI_TESTING, TQ_CLI_HIDDEN */
+};
+
+#define TQ_OPT(key, name, arg, help, def) {(key), 0, (name), (arg), (help), (def), 0}
+#define TQ_OPT_SHORT(letter, name, arg, help, def) {(letter), (letter), (name), (arg), (help), (def), 0}
+#define TQ_OPT_FLAGS(key, name, arg, help, def, flags) {(key), 0, (name), (arg), (help), (def), (flags)}
+#define TQ_OPT_END {0, 0, NULL, NULL, NULL, NULL, 0}
+
+/* One subcommand's command line: its help is "usage: USAGE", ABOUT, MORE's text, the generated option lines and
+ * EPILOG, in that order. */
+struct tq_cli_command {
+    const char *name;              /* the subcommand, as in "traceq NAME: message" */
+    const char *usage;             /* "traceq NAME ..." (several lines allowed) */
+    const char *about;             /* what the command does, paragraphs separated by "\n\n" */
+    void (*more)(FILE *f);         /* prints more of the description (e.g. a list from a table), or NULL */
+    const struct tq_cli_opt *opts; /* the options, ended by TQ_OPT_END */
+    const char *epilog;            /* text after the options, or NULL */
+    int stop_at_operand;           /* 1: options end at the first operand (what follows is a command or files) */
+};
+
+/* Return codes of tq_cli_next, the same in every command:
+ *   > 0          the key of the next option; optarg is its value (NULL for an option that takes none)
+ *   TQ_CLI_END   no more options; argv[optind] is the first operand
+ *   TQ_CLI_HELP  -h/--help was given and the help is printed on stdout: the command returns TQ_EXIT_OK
+ *   TQ_CLI_BAD   an unknown option or a missing value, already reported on stderr ("unknown option '--x'",
+ *                "option '--x' needs a value"): the command returns TQ_EXIT_USAGE
+ * tq_cli_exit_code() turns the last two into the command's exit code. So every command parses with
+ *
+ *   optind = 1;
+ *   while ((c = tq_cli_next(&cmd, argc, argv)) > 0)
+ *       switch (c) { ... }
+ *   if (c != TQ_CLI_END)
+ *       return tq_cli_exit_code(c);
+ *
+ * Commands that parse in a helper function let it return -1 to go on, else the exit code. */
+enum { TQ_CLI_END = -1, TQ_CLI_HELP = -2, TQ_CLI_BAD = -3 };
+
+/* getopt_long over cmd's table, with getopt's own messages turned off. Set optind = 1 before the first call. */
+int tq_cli_next(const struct tq_cli_command *cmd, int argc, char **argv);
+
+/* TQ_EXIT_OK for TQ_CLI_HELP, TQ_EXIT_USAGE for TQ_CLI_BAD (and anything else). */
+int tq_cli_exit_code(int c);
+
+/* Write cmd's whole --help text to f. */
+void tq_cli_help(const struct tq_cli_command *cmd, FILE *f);
+
+/* Write cmd's table for the tests, one option a line: "--NAME<TAB>-S or -<TAB>ARG or -<TAB>FLAGS<TAB>KEY" (FLAGS:
+ * "testing", "hidden" or "-"; KEY in decimal); only the options that this build parses. */
+void tq_cli_dump_options(const struct tq_cli_command *cmd, FILE *f);
+
+/* ---- Messages and exits. */
 
 /* Print "traceq CMD: MESSAGE" and a hint to use --help on stderr; returns TQ_EXIT_USAGE. */
 int tq_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -22,17 +92,12 @@ int tq_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
  * TQ_ERR_FORMAT, TQ_ERR_TRUNCATED, TQ_ERR_RANGE, TQ_ERR_IO on open), else TQ_EXIT_FAIL. */
 int tq_cli_fail(const char *cmd, const struct tq_err *err);
 
-/* getopt_long for subcommand `cmd` with getopt's own messages turned off. Returns the next option as getopt_long
- * does and -1 after the last one; on an unknown option or a missing value it prints one usage line
- * ("unknown option '--x'", "option '--x' needs a value") and returns '?', and the caller returns TQ_EXIT_USAGE.
- * Set optind = 1 before the first call. A leading '+' in shortopts stops at the first operand. */
-int tq_cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts, const struct option *longopts);
-
 /* The path of the running traceq executable (from /proc/self/exe) into buf; 0 on success, -1 when it cannot be
  * read or does not fit in cap bytes. */
 int tq_cli_self_exe(char *buf, size_t cap);
 
-/* Subcommands: one row per command here, one tools/cmd_<name>.c each defining int cmd_<name>(int, char **). */
+/* ---- Subcommands: one row per command here, one tools/cmd_<name>.c each defining int cmd_<name>(int, char **)
+ * and its command line, const struct tq_cli_command cli_<name>. */
 #define TQ_COMMANDS(X)                                                                        \
     X(version, "print the version of traceq")                                                 \
     X(record, "run a command under the shim and write its traces")                            \
@@ -50,7 +115,16 @@ int tq_cli_self_exe(char *buf, size_t cap);
     X(run, "compute an operator block by block with memory-limited workers (chunk plans)")    \
     X(experiment, "compare chunking strategies (none, auto, seed, traceq, fixed) with the same runner")
 
-#define TQ_DECLARE_CMD(name, summary) int cmd_##name(int argc, char **argv);
+struct tq_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name; returns the exit code */
+    const struct tq_cli_command *cli;  /* its options and help */
+    const char *summary;
+};
+
+#define TQ_DECLARE_CMD(name, summary)       \
+    int cmd_##name(int argc, char **argv); \
+    extern const struct tq_cli_command cli_##name;
 TQ_COMMANDS(TQ_DECLARE_CMD)
 #undef TQ_DECLARE_CMD
 

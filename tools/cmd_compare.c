@@ -1,5 +1,4 @@
 /* cmd_compare.c - `traceq compare`: one command under every memory profiler backend, one table of peaks. */
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,33 +8,39 @@
 #include "../compare/compare.h"
 #include "../plot/plot.h"
 #include "../common/units.h"
+#include "../common/printable.h"
 #include "cli.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: traceq compare [OPTIONS] -- CMD [ARGS...]\n\n"
-            "Run CMD bare (for timing) and once per backend, and print one table: what each backend measures,\n"
-            "its peak, its error against the ground truth (the cgroup peak, the truth for resident memory),\n"
-            "its wall time and overhead against the bare run. Missing backends are skipped with a note.\n"
-            "Heap backends (shim, massif, heaptrack) count bytes asked of the allocator, so they sit below\n"
-            "the RSS truth by the program's code, stacks and allocator slack: see compare/BACKENDS.md.\n\n"
-            "options:\n"
-            "  --backends LIST   comma-separated, from shim,statm,hwm,cgroup,massif,heaptrack [Default: all]\n"
-            "  --runs N          runs per backend and of the bare command; figures are medians [Default: 1]\n"
-            "  --interval-ms MS  statm sampling interval in milliseconds [Default: 10]\n"
-            "  --json            print the result as JSON instead of a table\n"
-            "  --csv             print the result as CSV (header row) instead of a table\n"
-            "  --plot FILE       also draw the backends' timelines (statm, massif, shim) to FILE.svg|.png\n"
-            "  --force           replace an existing --plot FILE [Default: refuse]\n"
-            "  --keep DIR        keep logs and profiler outputs in DIR (must exist) [Default: temporary, removed]\n"
-            "  -h, --help        show this help\n");
-}
+static const struct tq_cli_opt compare_opts[] = {
+    TQ_OPT('b', "backends", "LIST", "comma-separated, from shim,statm,hwm,cgroup,massif,heaptrack", "all"),
+    TQ_OPT('r', "runs", "N", "runs per backend and of the bare command; figures are medians", "1"),
+    TQ_OPT('i', "interval-ms", "MS", "statm sampling interval in milliseconds", "10"),
+    TQ_OPT('j', "json", NULL, "print the result as JSON instead of a table", NULL),
+    TQ_OPT('c', "csv", NULL, "print the result as CSV (header row) instead of a table", NULL),
+    TQ_OPT('p', "plot", "FILE", "also draw the backends' timelines (statm, massif, shim) to FILE.svg|.png", NULL),
+    TQ_OPT('f', "force", NULL, "replace an existing --plot FILE", "refuse"),
+    TQ_OPT('k', "keep", "DIR", "keep logs and profiler outputs in DIR (must exist)", "temporary, removed"),
+    TQ_OPT_END,
+};
+
+/* stop_at_operand: the profiled command's own flags are left alone. */
+const struct tq_cli_command cli_compare = {
+    .name = "compare",
+    .usage = "traceq compare [OPTIONS] -- CMD [ARGS...]",
+    .about = "Run CMD bare (for timing) and once per backend, and print one table: what each backend measures,\n"
+             "its peak, its error against the ground truth (the cgroup peak, the truth for resident memory),\n"
+             "its wall time and overhead against the bare run. Missing backends are skipped with a note.\n"
+             "Heap backends (shim, massif, heaptrack) count bytes asked of the allocator, so they sit below\n"
+             "the RSS truth by the program's code, stacks and allocator slack: see compare/BACKENDS.md.",
+    .opts = compare_opts,
+    .stop_at_operand = 1,
+};
 
 static void print_table(const struct tq_compare *c)
 {
-    char peak[32], truth[32];
-    printf("command: %s  (runs: %d, bare wall %.3f s)\n", c->command, c->runs, c->bare_wall_s);
+    char peak[32], truth[32], cmd[4200];
+    printf("command: %s  (runs: %d, bare wall %.3f s)\n", tq_printable(c->command, cmd, sizeof cmd), c->runs,
+           c->bare_wall_s);
     printf("ground truth: %s\n\n", c->has_truth ? tq_format_bytes(c->truth_bytes, truth, sizeof truth)
                                                     : "none (cgroup backend skipped); errors not shown");
     printf("%-10s %-48s %11s %9s %9s %9s  %s\n", "backend", "measures", "peak", "vs truth", "wall s", "overhead",
@@ -64,17 +69,14 @@ static void print_table(const struct tq_compare *c)
         printf("%-10s %-48s %11s %9s %9.3f %9s  %s%s\n", r->backend, r->measures,
                tq_format_bytes(r->peak_bytes, peak, sizeof peak), err, r->wall_s, over, spread, r->note);
     }
+    printf("\nwhich processes each figure counts (when CMD starts others):\n");
+    for (int b = 0; b < TQ_BACKEND_COUNT; b++)
+        if (!c->rows[b].skipped)
+            printf("  %-10s %s\n", c->rows[b].backend, c->rows[b].covers);
 }
 
 int cmd_compare(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"backends", required_argument, 0, 'b'}, {"runs", required_argument, 0, 'r'},
-        {"interval-ms", required_argument, 0, 'i'}, {"json", no_argument, 0, 'j'},
-        {"csv", no_argument, 0, 'c'}, {"plot", required_argument, 0, 'p'},
-        {"force", no_argument, 0, 'f'}, {"keep", required_argument, 0, 'k'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
-    };
     struct tq_compare_opts o = {.runs = 1, .interval_s = 0.01};
     struct tq_err err = {0};
     const char *plot = NULL;
@@ -82,8 +84,7 @@ int cmd_compare(int argc, char **argv)
     long v;
     int ch;
     optind = 1;
-    /* "+" stops at the first non-option so the profiled command's own flags are left alone. */
-    while ((ch = tq_cli_getopt("compare", argc, argv, "+h", opts)) != -1) {
+    while ((ch = tq_cli_next(&cli_compare, argc, argv)) > 0) {
         switch (ch) {
         case 'b':
             if (tq_compare_parse_backends(optarg, &o.backends, &err))
@@ -104,10 +105,10 @@ int cmd_compare(int argc, char **argv)
         case 'p': plot = optarg; break;
         case 'f': force = true; break;
         case 'k': o.workdir = optarg; break;
-        case 'h': usage(stdout); return TQ_EXIT_OK;
-        default: return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
     }
+    if (ch != TQ_CLI_END)
+        return tq_cli_exit_code(ch);
     if (json && csv)
         return tq_cli_usage_error("compare", "use at most one of --json and --csv");
     if (optind >= argc)

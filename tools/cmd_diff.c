@@ -1,5 +1,4 @@
 /* cmd_diff.c - `traceq diff A.tq B.tq`: which allocation sites grew and shrank between two --stacks runs. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,17 +7,25 @@
 #include "../common/units.h"
 #include "cli.h"
 
-static void diff_usage(FILE *f)
-{
-    fprintf(f, "usage: traceq diff [OPTIONS] A.tq B.tq\n\n"
-               "Compare two traces recorded with --stacks (or --aggregate): the totals (heap at the peak, bytes\n"
-               "allocated, allocation calls, leaks, temporary allocations) and every allocation site (function, file:line) whose figures changed,\n"
-               "biggest change first. Sites are matched by name, so the two runs may load code at other addresses.\n\n"
-               "  -n, --top N   list at most N sites                                  [Default: 20]\n"
-               "  --by WHAT     peak (heap held at the peak), allocated, calls, leaked (never freed) or\n"
-               "                temporary (freed with no allocation in between)          [Default: peak]\n"
-               "  -h, --help    show this help\n");
-}
+static const struct tq_cli_opt diff_opts[] = {
+    TQ_OPT_SHORT('n', "top", "N", "list at most N sites", "20"),
+    TQ_OPT('b', "by", "WHAT",
+           "peak (heap held at the peak), allocated, calls, leaked (never freed) or temporary (freed with no "
+           "allocation in between)",
+           "peak"),
+    TQ_OPT_END,
+};
+
+const struct tq_cli_command cli_diff = {
+    .name = "diff",
+    .usage = "traceq diff [OPTIONS] A.tq B.tq",
+    .about = "Compare two traces recorded with --stacks (or --aggregate): the totals (heap at the peak, bytes\n"
+             "allocated, allocation calls, leaks, temporary allocations) and every allocation site (function,\n"
+             "file:line) whose figures changed, biggest change first. Sites are matched by name, so the two runs\n"
+             "may load code at other addresses.",
+    .opts = diff_opts,
+    .stop_at_operand = 1,
+};
 
 struct change {
     const char *key;
@@ -113,11 +120,9 @@ static void print_sites(struct change *v, size_t n, int top, int by)
 
 int cmd_diff(int argc, char **argv)
 {
-    static const struct option opts[] = {{"top", required_argument, NULL, 'n'}, {"by", required_argument, NULL, 'b'},
-                                         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c, top = 20, by = -1;
     optind = 1;
-    while ((c = tq_cli_getopt("diff", argc, argv, "+n:h", opts)) != -1) {
+    while ((c = tq_cli_next(&cli_diff, argc, argv)) > 0) {
         struct tq_err err = {0};
         long v;
         if (c == 'n') {
@@ -132,13 +137,10 @@ int cmd_diff(int argc, char **argv)
             if (by == -2)
                 return tq_cli_usage_error("diff", "--by takes peak, allocated, calls, leaked or temporary, not '%s'",
                                           optarg);
-        } else if (c == 'h') {
-            diff_usage(stdout);
-            return TQ_EXIT_OK;
-        } else {
-            return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
     }
+    if (c != TQ_CLI_END)
+        return tq_cli_exit_code(c);
     if (argc - optind != 2)
         return tq_cli_usage_error("diff", "give two trace files (A.tq B.tq)");
     struct tq_sites a, b;

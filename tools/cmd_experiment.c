@@ -1,34 +1,40 @@
 /* cmd_experiment.c - `traceq experiment`: option parsing for the chunking-strategy experiment (experiment/experiment.h):
  * every strategy run through `traceq run` on synthetic cubes, results.csv, a table per case and a plot. */
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 
+#include "../experiment/exp_config.h"
 #include "../experiment/experiment.h"
 #include "../common/units.h"
 #include "cli.h"
 
-static void exp_usage(void)
-{
-    printf("usage: traceq experiment -o DIR [options]\n\n"
-           "Compare chunking strategies with the same runner (`traceq run`) on synthetic cubes: none (one block),\n"
-           "auto (dask's chunks=\"auto\", 128 MiB of input), seed (the original's planner), traceq (ours) and\n"
-           "fixed cubes of several sizes (the brute-force best). Writes DIR/results.csv and prints a table.\n\n"
-           "  -o, --output DIR     results folder (volumes, models, outputs, results.csv)   [required]\n"
-           "  --ops LIST           operators, comma-separated                [Default: gst3d]\n"
-           "  --shapes LIST        cube sides, comma-separated                [Default: 200]\n"
-           "  --limits LIST        per-worker limits: sizes (1.5GB) or fractions of the unchunked peak (0.5)\n"
-           "                                                                   [Default: 0.5,0.75]\n"
-           "  --fixed LIST         fractions of the side for fixed cubes      [Default: 0.5,0.25,0.125]\n"
-           "  --runs N             runs per strategy                          [Default: 3]\n"
-           "  --workers N          workers per run                            [Default: 2]\n"
-           "  --retries N          OOM splits allowed per block (all strategies) [Default: 2]\n"
-           "  --models DIR         use DIR/OP.model.json instead of sweeping and fitting one\n"
-           "  --replot CSV         run nothing: draw DIR/results.svg from the rows of CSV (results.csv files of\n"
-           "                       several experiments may be concatenated)\n"
-           "  -h, --help           this help\n\n"
-           "The original's cases are `--shapes 200 --limits 1.5GB` and `--shapes 400 --limits 3GB`.\n");
-}
+static const struct tq_cli_opt exp_opts[] = {
+    TQ_OPT_SHORT('o', "output", "DIR", "results folder (volumes, models, outputs, results.csv) (required)", NULL),
+    TQ_OPT('O', "ops", "LIST", "operators, comma-separated", "gst3d"),
+    TQ_OPT('s', "shapes", "LIST", "cube sides, comma-separated", "200"),
+    TQ_OPT('l', "limits", "LIST", "per-worker limits: sizes (1.5GB) or fractions of the unchunked peak (0.5)",
+           "0.5,0.75"),
+    TQ_OPT('f', "fixed", "LIST", "fractions of the side for fixed cubes", "0.5,0.25,0.125"),
+    TQ_OPT('r', "runs", "N", "runs per strategy", "3"),
+    TQ_OPT('w', "workers", "N", "workers per run", "2"),
+    TQ_OPT('R', "retries", "N", "OOM splits allowed per block (all strategies)", "2"),
+    TQ_OPT('m', "models", "DIR", "use DIR/OP.model.json instead of sweeping and fitting one", NULL),
+    TQ_OPT('P', "replot", "CSV",
+           "run nothing: draw DIR/results.svg from the rows of CSV (results.csv files of several experiments may "
+           "be concatenated)",
+           NULL),
+    TQ_OPT_END,
+};
+
+const struct tq_cli_command cli_experiment = {
+    .name = "experiment",
+    .usage = "traceq experiment -o DIR [options]",
+    .about = "Compare chunking strategies with the same runner (`traceq run`) on synthetic cubes: none (one block),\n"
+             "auto (dask's chunks=\"auto\", 128 MiB of input), seed (the original's planner), traceq (ours) and\n"
+             "fixed cubes of several sizes (the brute-force best). Writes DIR/results.csv and prints a table.",
+    .opts = exp_opts,
+    .epilog = "The original's cases are `--shapes 200 --limits 1.5GB` and `--shapes 400 --limits 3GB`.",
+};
 
 /* Draw DIR/results.svg; a plot that cannot be drawn is reported and does not change the exit code. */
 static void exp_plot(const struct tq_exp_results *r, const char *dir)
@@ -60,15 +66,6 @@ static int exp_replot(const char *csv, const char *dir)
 
 int cmd_experiment(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'}, {"ops", required_argument, NULL, 'O'},
-        {"shapes", required_argument, NULL, 's'}, {"limits", required_argument, NULL, 'l'},
-        {"fixed", required_argument, NULL, 'f'},  {"runs", required_argument, NULL, 'r'},
-        {"workers", required_argument, NULL, 'w'}, {"retries", required_argument, NULL, 'R'},
-        {"models", required_argument, NULL, 'm'}, {"replot", required_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     struct tq_exp_config a = {.ops = "gst3d", .shapes = "200", .limits = "0.5,0.75", .fixed = "0.5,0.25,0.125",
                               .runs = 3, .workers = 2, .retries = 2, .report = stdout, .diag = stderr};
     char self[PATH_MAX];
@@ -77,7 +74,7 @@ int cmd_experiment(int argc, char **argv)
     long v;
     int c;
     optind = 1;
-    while ((c = tq_cli_getopt("experiment", argc, argv, "o:h", opts)) != -1) {
+    while ((c = tq_cli_next(&cli_experiment, argc, argv)) > 0) {
         switch (c) {
         case 'o': a.out = optarg; break;
         case 'm': a.models = optarg; break;
@@ -86,7 +83,6 @@ int cmd_experiment(int argc, char **argv)
         case 's': a.shapes = optarg; break;
         case 'l': a.limits = optarg; break;
         case 'f': a.fixed = optarg; break;
-        case 'h': exp_usage(); return TQ_EXIT_OK;
         case 'r':
         case 'w':
         case 'R':
@@ -95,17 +91,17 @@ int cmd_experiment(int argc, char **argv)
                 return tq_cli_fail("experiment", &err);
             *(c == 'r' ? &a.runs : c == 'w' ? &a.workers : &a.retries) = (int)v;
             break;
-        default:
-            return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
     }
+    if (c != TQ_CLI_END)
+        return tq_cli_exit_code(c);
     if (optind < argc)
         return tq_cli_usage_error("experiment", "unexpected argument '%s'", argv[optind]);
     if (!a.out)
         return tq_cli_usage_error("experiment", "missing -o DIR");
     if (replot)
         return exp_replot(replot, a.out);
-    if (tq_exp_check_limits(a.limits, &err))
+    if (tq_exp_check_config(&a, &err))
         return tq_cli_usage_error("experiment", "%s", err.msg);
     if (tq_cli_self_exe(self, sizeof self) != 0)
         return tq_cli_usage_error("experiment", "cannot find the traceq binary");

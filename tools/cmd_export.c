@@ -1,5 +1,4 @@
 /* cmd_export.c - `traceq export`: a trace to massif.out, folded stacks, Chrome trace JSON or CSV. */
-#include <getopt.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -7,24 +6,29 @@
 #include "../common/outfile.h"
 #include "cli.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: traceq export TRACE --format massif|folded|chrome|csv [-o FILE] [OPTIONS]\n\n"
-               "Convert a trace for a standard viewer:\n"
-               "  massif   massif.out for ms_print / massif-visualizer (sampled heap + mmap, peak snapshot)\n"
-               "  folded   'root;...;leaf bytes' lines for flamegraph.pl / speedscope (needs record --stacks)\n"
-               "  chrome   trace-event JSON with RSS, heap and mmap counter tracks (ui.perfetto.dev, about:tracing)\n"
-               "  csv      the samples, one row each, with a header row\n\n"
-               "options:\n"
-               "  -f, --format FMT   one of massif, folded, chrome, csv (required)\n"
-               "  -o, --output FILE  write to FILE, via a temporary name renamed when complete [Default: stdout]\n"
-               "  --by WEIGHT        folded only: peak (heap held at the heap peak) or allocated (all heap\n"
-               "                     bytes allocated) [Default: peak]\n"
-               "  --python-only      folded only: keep the Python frames of each stack (a CPython 3.11 process\n"
-               "                     recorded with --stacks), fold native frames away [Default: mixed stacks]\n"
-               "  --force            replace an existing FILE [Default: refuse]\n"
-               "  -h, --help         show this help\n");
-}
+static const struct tq_cli_opt export_opts[] = {
+    TQ_OPT_SHORT('f', "format", "FMT", "one of massif, folded, chrome, csv (required)", NULL),
+    TQ_OPT_SHORT('o', "output", "FILE", "write to FILE, via a temporary name renamed when complete", "stdout"),
+    TQ_OPT('b', "by", "WEIGHT",
+           "folded only: peak (heap held at the heap peak) or allocated (all heap bytes allocated)", "peak"),
+    TQ_OPT('P', "python-only", NULL,
+           "folded only: keep the Python frames of each stack (a CPython 3.11 process recorded with --stacks), "
+           "fold native frames away",
+           "mixed stacks"),
+    TQ_OPT('F', "force", NULL, "replace an existing FILE", "refuse"),
+    TQ_OPT_END,
+};
+
+const struct tq_cli_command cli_export = {
+    .name = "export",
+    .usage = "traceq export TRACE --format massif|folded|chrome|csv [-o FILE] [OPTIONS]",
+    .about = "Convert a trace for a standard viewer:\n"
+             "  massif   massif.out for ms_print / massif-visualizer (sampled heap + mmap, peak snapshot)\n"
+             "  folded   'root;...;leaf bytes' lines for flamegraph.pl / speedscope (needs record --stacks)\n"
+             "  chrome   trace-event JSON with RSS, heap and mmap counter tracks (ui.perfetto.dev, about:tracing)\n"
+             "  csv      the samples, one row each, with a header row",
+    .opts = export_opts,
+};
 
 static tq_status run_export(const char *trace, enum tq_export_format fmt, enum tq_folded_by by, bool python_only,
                             FILE *out, struct tq_err *err)
@@ -39,12 +43,6 @@ static tq_status run_export(const char *trace, enum tq_export_format fmt, enum t
 
 int cmd_export(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"format", required_argument, 0, 'f'}, {"output", required_argument, 0, 'o'},
-        {"by", required_argument, 0, 'b'},     {"force", no_argument, 0, 'F'},
-        {"python-only", no_argument, 0, 'P'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
-    };
     struct tq_err err = {0};
     enum tq_export_format fmt = TQ_EXPORT_CSV;
     enum tq_folded_by by = TQ_FOLDED_PEAK;
@@ -52,7 +50,7 @@ int cmd_export(int argc, char **argv)
     bool have_format = false, force = false, have_by = false, python_only = false;
     int ch;
     optind = 1;
-    while ((ch = tq_cli_getopt("export", argc, argv, "f:o:h", opts)) != -1) {
+    while ((ch = tq_cli_next(&cli_export, argc, argv)) > 0) {
         switch (ch) {
         case 'f':
             if (tq_export_parse_format(optarg, &fmt, &err))
@@ -67,10 +65,10 @@ int cmd_export(int argc, char **argv)
         case 'o': output = optarg; break;
         case 'F': force = true; break;
         case 'P': python_only = true; break;
-        case 'h': usage(stdout); return TQ_EXIT_OK;
-        default: return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
     }
+    if (ch != TQ_CLI_END)
+        return tq_cli_exit_code(ch);
     if (!have_format)
         return tq_cli_usage_error("export", "missing --format (massif, folded, chrome or csv)");
     if (optind + 1 != argc)

@@ -1,5 +1,4 @@
 /* cmd_fit.c - `traceq fit`: fit every candidate memory model to a sweep dataset, show the CV table, save the choice. */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,24 +20,29 @@ struct fit_opts {
     int force;
 };
 
-static void fit_usage(FILE *f)
-{
-    fprintf(f, "usage: traceq fit DATASET.csv --op OP [options]\n\n"
-               "Fit candidate memory models (linear, robust, poly2, power, shape) to a sweep dataset, compare them\n"
-               "with k-fold cross-validation and save the chosen one (with its safety bound) as a model file.\n\n"
-               "  --op OP            operator whose rows to fit (required)\n"
-               "  --target COLUMN    what to predict: peak_rss_bytes, vmhwm_bytes, peak_heap_bytes,\n"
-               "                     peak_mmap_bytes or wall_s [Default: peak_rss_bytes]\n"
-               "  --agg max|mean     how runs of one shape are combined [Default: max]\n"
-               "  --folds K          cross-validation folds [Default: 5]\n"
-               "  --seed N           seed of the fold shuffle [Default: 42]\n"
-               "  --kind KIND        force a model kind instead of choosing [Default: choose]\n"
-               "  -o, --output FILE  write the model JSON here [Default: only print the table]\n"
-               "  --plot FILE        draw the points, the chosen model's fit and its bound against volume\n"
-               "                     (.svg or .png) [Default: no plot]\n"
-               "  --force            replace existing output and plot files\n"
-               "  -h, --help         show this help\n");
-}
+static const struct tq_cli_opt fit_opts[] = {
+    TQ_OPT('p', "op", "OP", "operator whose rows to fit (required)", NULL),
+    TQ_OPT('t', "target", "COLUMN",
+           "what to predict: peak_rss_bytes, vmhwm_bytes, peak_heap_bytes, peak_mmap_bytes or wall_s",
+           "peak_rss_bytes"),
+    TQ_OPT('a', "agg", "max|mean", "how runs of one shape are combined", "max"),
+    TQ_OPT('k', "folds", "K", "cross-validation folds", "5"),
+    TQ_OPT('s', "seed", "N", "seed of the fold shuffle", "42"),
+    TQ_OPT('K', "kind", "KIND", "force a model kind instead of choosing", "choose"),
+    TQ_OPT_SHORT('o', "output", "FILE", "write the model JSON here", "only print the table"),
+    TQ_OPT('P', "plot", "FILE",
+           "draw the points, the chosen model's fit and its bound against volume (.svg or .png)", "no plot"),
+    TQ_OPT('f', "force", NULL, "replace existing output and plot files", NULL),
+    TQ_OPT_END,
+};
+
+const struct tq_cli_command cli_fit = {
+    .name = "fit",
+    .usage = "traceq fit DATASET.csv --op OP [options]",
+    .about = "Fit candidate memory models (linear, robust, poly2, power, shape) to a sweep dataset, compare them\n"
+             "with k-fold cross-validation and save the chosen one (with its safety bound) as a model file.",
+    .opts = fit_opts,
+};
 
 /* 1 when a plot file name has an extension tq_plot_write knows (checked before minutes of fitting). */
 static int plot_name_ok(const char *path)
@@ -47,20 +51,14 @@ static int plot_name_ok(const char *path)
     return n > 4 && (!strcasecmp(path + n - 4, ".svg") || !strcasecmp(path + n - 4, ".png"));
 }
 
+/* Returns -1 to go on, else the exit code. */
 static int fit_parse(int argc, char **argv, struct fit_opts *o)
 {
-    static const struct option longopts[] = {
-        {"op", required_argument, 0, 'p'},   {"target", required_argument, 0, 't'},
-        {"agg", required_argument, 0, 'a'},  {"folds", required_argument, 0, 'k'},
-        {"seed", required_argument, 0, 's'}, {"kind", required_argument, 0, 'K'},
-        {"output", required_argument, 0, 'o'}, {"force", no_argument, 0, 'f'},
-        {"plot", required_argument, 0, 'P'},
-        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
     struct tq_err err = {0};
     *o = (struct fit_opts){NULL, NULL, "peak_rss_bytes", NULL, NULL, NULL, 5, 42, TQ_AGG_MAX, 0};
     int c;
     optind = 1;
-    while ((c = tq_cli_getopt("fit", argc, argv, "o:h", longopts)) != -1) {
+    while ((c = tq_cli_next(&cli_fit, argc, argv)) > 0) {
         switch (c) {
         case 'p': o->op = optarg; break;
         case 't': o->target = optarg; break;
@@ -68,7 +66,6 @@ static int fit_parse(int argc, char **argv, struct fit_opts *o)
         case 'o': o->output = optarg; break;
         case 'P': o->plot = optarg; break;
         case 'f': o->force = 1; break;
-        case 'h': fit_usage(stdout); return -1;
         case 'a':
             if (strcmp(optarg, "max") && strcmp(optarg, "mean"))
                 return tq_cli_usage_error("fit", "--agg must be max or mean, not '%s'", optarg);
@@ -82,9 +79,10 @@ static int fit_parse(int argc, char **argv, struct fit_opts *o)
             if (tq_parse_long(optarg, 0, 2147483647L, "--seed", &o->seed, &err))
                 return tq_cli_fail("fit", &err);
             break;
-        default: return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
     }
+    if (c != TQ_CLI_END)
+        return tq_cli_exit_code(c);
     if (optind != argc - 1)
         return tq_cli_usage_error("fit", "expected one DATASET.csv argument");
     o->dataset = argv[optind];
@@ -98,7 +96,7 @@ static int fit_parse(int argc, char **argv, struct fit_opts *o)
         return tq_cli_usage_error("fit", "%s exists; use --force to replace it", o->plot);
     if (o->plot && o->output && strcmp(o->plot, o->output) == 0)
         return tq_cli_usage_error("fit", "--plot and --output name the same file");
-    return 0;
+    return -1;
 }
 
 static void fit_print_table(const struct tq_fit_candidate *c, size_t best, const char *target)
@@ -176,8 +174,8 @@ int cmd_fit(int argc, char **argv)
 {
     struct fit_opts o;
     int rc = fit_parse(argc, argv, &o);
-    if (rc)
-        return rc < 0 ? TQ_EXIT_OK : rc;
+    if (rc >= 0)
+        return rc;
     struct tq_err err = {0};
     struct tq_dataset *ds = NULL;
     struct tq_fit_point *pts = NULL;

@@ -1,6 +1,5 @@
 /* cmd_op.c - `traceq op`: run Envelope, Gaussian or GST3D on a volume file or the synthetic model, whole or block
  * by block, into a .npy or SEG-Y output written under a temporary name. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,30 +10,40 @@
 #include "../operators/block_exec.h"
 #include "cli.h"
 
-static void op_usage(void)
+/* The operators, from their table. */
+static void op_list(FILE *f)
 {
-    printf("usage: traceq op OPERATOR (--input F | --synthetic SHAPE [--seed S]) --output F [options]\n\n"
-           "Run one seismic operator over a float32 volume (inlines, xlines, samples) and write the result.\n"
-           "Operators:\n");
+    fprintf(f, "Operators:\n");
     for (const struct tq_op *op = tq_ops; op->name; op++)
-        printf("  %-10s %s\n", op->name, op->title);
-    printf("\nOptions:\n"
-           "  --input F            input volume, .npy (float32/float64) or .segy/.sgy     [one of these two]\n"
-           "  --synthetic SHAPE    use the synthetic model of SHAPE (IxXxS or I,X,S) instead\n"
-           "  --seed S             seed of the synthetic model                          [Default: 1]\n"
-           "  -o, --output F       output volume, .npy or .segy/.sgy                   [required]\n"
-           "  --block I,X,S        compute the output in blocks of this shape, one after the other, each from\n"
-           "                       its own input box (result identical to a whole run)  [Default: whole]\n"
-           "  --threads N          threads inside a block, 0 = all cores                [Default: 0]\n"
-           "  --sigma S|SI,SX,SS   Gaussian sigma, one for all axes or one per axis     [Default: 3]\n"
-           "  --truncate T         Gaussian radius = int(T * sigma + 0.5)              [Default: 4]\n"
-           "  --full-size          GST3D: keep the input shape instead of trimming one voxel per face\n"
-           "                                                                            [Default: trimmed]\n"
-           "  --force              overwrite the output if it exists                   [Default: refuse]\n"
-           "  -h, --help           this help\n\n"
-           "The output is written under a temporary name beside F and renamed when complete; on any error no\n"
-           "output is left behind. Exit codes: 0 success, 1 failure, 2 usage error or bad input.\n");
+        fprintf(f, "  %-10s %s\n", op->name, op->title);
 }
+
+static const struct tq_cli_opt op_opts[] = {
+    TQ_OPT('i', "input", "F", "input volume, .npy (float32/float64) or .segy/.sgy (this or --synthetic)", NULL),
+    TQ_OPT('y', "synthetic", "SHAPE", "use the synthetic model of SHAPE (IxXxS or I,X,S) instead", NULL),
+    TQ_OPT('S', "seed", "S", "seed of the synthetic model", "1"),
+    TQ_OPT_SHORT('o', "output", "F", "output volume, .npy or .segy/.sgy (required)", NULL),
+    TQ_OPT('b', "block", "I,X,S",
+           "compute the output in blocks of this shape, one after the other, each from its own input box (result "
+           "identical to a whole run)",
+           "whole"),
+    TQ_OPT('t', "threads", "N", "threads inside a block, 0 = all cores", "0"),
+    TQ_OPT('s', "sigma", "S|SI,SX,SS", "Gaussian sigma, one for all axes or one per axis", "3"),
+    TQ_OPT('T', "truncate", "T", "Gaussian radius = int(T * sigma + 0.5)", "4"),
+    TQ_OPT('F', "full-size", NULL, "GST3D: keep the input shape instead of trimming one voxel per face", "trimmed"),
+    TQ_OPT('f', "force", NULL, "overwrite the output if it exists", "refuse"),
+    TQ_OPT_END,
+};
+
+const struct tq_cli_command cli_op = {
+    .name = "op",
+    .usage = "traceq op OPERATOR (--input F | --synthetic SHAPE [--seed S]) --output F [options]",
+    .about = "Run one seismic operator over a float32 volume (inlines, xlines, samples) and write the result.",
+    .more = op_list,
+    .opts = op_opts,
+    .epilog = "The output is written under a temporary name beside F and renamed when complete; on any error no\n"
+              "output is left behind. Exit codes: 0 success, 1 failure, 2 usage error or bad input.",
+};
 
 struct op_args {
     const struct tq_op *op;
@@ -64,22 +73,15 @@ static int parse_sigma(const char *s, double sigma[3])
     return *end == 0 ? 0 : -1;
 }
 
+/* Returns -1 to go on, else the exit code. */
 static int op_parse(int argc, char **argv, struct op_args *a)
 {
-    static const struct option opts[] = {
-        {"input", required_argument, NULL, 'i'},  {"synthetic", required_argument, NULL, 'y'},
-        {"seed", required_argument, NULL, 'S'},   {"output", required_argument, NULL, 'o'},
-        {"block", required_argument, NULL, 'b'},  {"threads", required_argument, NULL, 't'},
-        {"sigma", required_argument, NULL, 's'},  {"truncate", required_argument, NULL, 'T'},
-        {"full-size", no_argument, NULL, 'F'},    {"force", no_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
-    };
     struct tq_err err = {0};
     long v;
     int c;
     char *end;
     optind = 1;
-    while ((c = tq_cli_getopt("op", argc, argv, "o:h", opts)) != -1) {
+    while ((c = tq_cli_next(&cli_op, argc, argv)) > 0) {
         switch (c) {
         case 'i': a->input = optarg; break;
         case 'y':
@@ -114,10 +116,10 @@ static int op_parse(int argc, char **argv, struct op_args *a)
             break;
         case 'F': a->p.full_size = 1; break;
         case 'f': a->force = 1; break;
-        case 'h': op_usage(); return -1;
-        default: return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
     }
+    if (c != TQ_CLI_END)
+        return tq_cli_exit_code(c);
     if (optind >= argc)
         return tq_cli_usage_error("op", "missing OPERATOR (envelope, gaussian or gst3d)");
     if (optind + 1 < argc)
@@ -131,7 +133,7 @@ static int op_parse(int argc, char **argv, struct op_args *a)
         return tq_cli_usage_error("op", "missing --output F (.npy or .segy)");
     if (tq_op_params_check(a->op, &a->p, &err))
         return tq_cli_fail("op", &err);
-    return 0;
+    return -1;
 }
 
 /* Every block of the block grid, in C order, through tq_op_run. */
@@ -163,8 +165,8 @@ int cmd_op(int argc, char **argv)
     struct op_args a = {.seed = 1};
     tq_op_params_default(&a.p);
     int rc = op_parse(argc, argv, &a);
-    if (rc)
-        return rc < 0 ? TQ_EXIT_OK : rc;
+    if (rc >= 0)
+        return rc;
     double t0 = tq_clock_now();
     struct tq_err err = {0};
     tq_vol_reader *reader = NULL;

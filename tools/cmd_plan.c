@@ -1,5 +1,4 @@
 /* cmd_plan.c - `traceq plan`: cut an operator's work on a volume into chunks that fit a per-worker memory limit. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,27 +21,31 @@ struct plan_opts {
     enum plan_format format;
 };
 
-static void plan_usage(FILE *f)
-{
-    fprintf(f, "usage: traceq plan --model MODEL.json --shape IxXxS --memory SIZE [options]\n\n"
-               "Choose chunks whose predicted peak (the model's bound on each chunk's input, halo included) stays\n"
-               "under memory x safety per worker.\n\n"
-               "  --model FILE        model from `traceq fit` (needed by the traceq and seed planners)\n"
-               "  --op NAME           operator [Default: the model's]\n"
-               "  --shape IxXxS       input volume shape (required)\n"
-               "  --memory SIZE       memory per worker, e.g. 4GiB or 1.5GB (needed by traceq and seed)\n"
-               "  --safety F          share of the memory a chunk may use, in (0, 1] [Default: 0.8]\n"
-               "  --workers N         workers running chunks at once [Default: 1]\n"
-               "  --planner NAME      traceq (ours), seed (the original's cubes), auto (dask chunks=\"auto\"),\n"
-               "                      none (one block) [Default: traceq]\n"
-               "  --auto-chunk SIZE   dask array.chunk-size for --planner auto [Default: 128MiB]\n"
-               "  --full-size         GST3D without the original's one-voxel trim [Default: trimmed]\n"
-               "  --format FMT        stdout: table, json or dask (the chunks= tuple of the input) [Default: table]\n"
-               "  -o, --output FILE   also write the plan JSON here\n"
-               "  --force             replace an existing output file\n"
-               "  -h, --help          show this help\n"
-               "Exit 2 when no chunk fits (the message names the smallest --memory that would).\n");
-}
+static const struct tq_cli_opt plan_opts[] = {
+    TQ_OPT('m', "model", "FILE", "model from `traceq fit` (needed by the traceq and seed planners)", NULL),
+    TQ_OPT('p', "op", "NAME", "operator", "the model's"),
+    TQ_OPT('S', "shape", "IxXxS", "input volume shape (required)", NULL),
+    TQ_OPT('M', "memory", "SIZE", "memory per worker, e.g. 4GiB or 1.5GB (needed by traceq and seed)", NULL),
+    TQ_OPT('s', "safety", "F", "share of the memory a chunk may use, in (0, 1]", "0.8"),
+    TQ_OPT('w', "workers", "N", "workers running chunks at once", "1"),
+    TQ_OPT('P', "planner", "NAME",
+           "traceq (ours), seed (the original's cubes), auto (dask chunks=\"auto\"), none (one block)", "traceq"),
+    TQ_OPT('A', "auto-chunk", "SIZE", "dask array.chunk-size for --planner auto", "128MiB"),
+    TQ_OPT('z', "full-size", NULL, "GST3D without the original's one-voxel trim", "trimmed"),
+    TQ_OPT('F', "format", "FMT", "stdout: table, json or dask (the chunks= tuple of the input)", "table"),
+    TQ_OPT_SHORT('o', "output", "FILE", "also write the plan JSON here", NULL),
+    TQ_OPT('f', "force", NULL, "replace an existing output file", NULL),
+    TQ_OPT_END,
+};
+
+const struct tq_cli_command cli_plan = {
+    .name = "plan",
+    .usage = "traceq plan --model MODEL.json --shape IxXxS --memory SIZE [options]",
+    .about = "Choose chunks whose predicted peak (the model's bound on each chunk's input, halo included) stays\n"
+             "under memory x safety per worker.",
+    .opts = plan_opts,
+    .epilog = "Exit 2 when no chunk fits (the message names the smallest --memory that would).",
+};
 
 static int plan_opt_value(int c, const char *arg, struct plan_opts *o, struct tq_err *err)
 {
@@ -69,29 +72,16 @@ static int plan_opt_value(int c, const char *arg, struct plan_opts *o, struct tq
     }
 }
 
+/* Returns -1 to go on, else the exit code. */
 static int plan_parse(int argc, char **argv, struct plan_opts *o)
 {
-    static const struct option longopts[] = {
-        {"model", required_argument, 0, 'm'},   {"op", required_argument, 0, 'p'},
-        {"shape", required_argument, 0, 'S'},   {"memory", required_argument, 0, 'M'},
-        {"safety", required_argument, 0, 's'},  {"workers", required_argument, 0, 'w'},
-        {"planner", required_argument, 0, 'P'}, {"auto-chunk", required_argument, 0, 'A'},
-        {"format", required_argument, 0, 'F'},  {"output", required_argument, 0, 'o'},
-        {"full-size", no_argument, 0, 'z'},     {"force", no_argument, 0, 'f'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->safety = 0.8;
     o->workers = 1;
     struct tq_err err = {0};
     int c;
     optind = 1;
-    while ((c = tq_cli_getopt("plan", argc, argv, "o:h", longopts)) != -1) {
-        if (c == 'h') {
-            plan_usage(stdout);
-            return -1;
-        }
-        if (c == '?')
-            return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
+    while ((c = tq_cli_next(&cli_plan, argc, argv)) > 0) {
         if (c == 'm')
             o->model = optarg;
         else if (c == 'p')
@@ -105,6 +95,8 @@ static int plan_parse(int argc, char **argv, struct plan_opts *o)
         else if (plan_opt_value(c, optarg, o, &err))
             return tq_cli_fail("plan", &err);
     }
+    if (c != TQ_CLI_END)
+        return tq_cli_exit_code(c);
     if (optind != argc)
         return tq_cli_usage_error("plan", "unexpected argument '%s'", argv[optind]);
     if (!o->have_shape)
@@ -113,7 +105,7 @@ static int plan_parse(int argc, char **argv, struct plan_opts *o)
         return tq_cli_usage_error("plan", "--model (or --op for the auto and none planners) is required");
     if (o->output && !o->force && access(o->output, F_OK) == 0)
         return tq_cli_usage_error("plan", "%s exists; use --force to replace it", o->output);
-    return 0;
+    return -1;
 }
 
 /* One row of the table per distinct (output block, input box) shape. */
@@ -232,8 +224,8 @@ int cmd_plan(int argc, char **argv)
 {
     struct plan_opts o;
     int rc = plan_parse(argc, argv, &o);
-    if (rc)
-        return rc < 0 ? TQ_EXIT_OK : rc;
+    if (rc >= 0)
+        return rc;
     struct tq_err err = {0};
     struct tq_model model;
     if (o.model && tq_model_read(o.model, o.op, &model, &err))

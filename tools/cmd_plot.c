@@ -1,5 +1,4 @@
 /* cmd_plot.c - `traceq plot`: RSS, heap and mmap of one or more traces over time, to an SVG or PNG file. */
-#include <getopt.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -7,38 +6,35 @@
 #include "../plot/plot_trace.h"
 #include "cli.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: traceq plot TRACE... -o FILE.svg|FILE.png [--force]\n\n"
-               "Draw RSS, heap and mmap over time for each trace, overlaid in one chart (e.g. one trace per run\n"
-               "or per backend); axes in human units, the RSS and heap peaks marked. The format follows the\n"
-               "extension of FILE. Long traces are reduced to ~2000 points per line, keeping each slice's maximum.\n\n"
-               "options:\n"
-               "  -o, --output FILE  the chart to write, .svg or .png (required)\n"
-               "  --force            replace an existing FILE [Default: refuse]\n"
-               "  -h, --help         show this help\n");
-}
+static const struct tq_cli_opt plot_opts[] = {
+    TQ_OPT_SHORT('o', "output", "FILE", "the chart to write, .svg or .png (required)", NULL),
+    TQ_OPT('F', "force", NULL, "replace an existing FILE", "refuse"),
+    TQ_OPT_END,
+};
+
+const struct tq_cli_command cli_plot = {
+    .name = "plot",
+    .usage = "traceq plot TRACE... -o FILE.svg|FILE.png [--force]",
+    .about = "Draw RSS, heap and mmap over time for each trace, overlaid in one chart (e.g. one trace per run\n"
+             "or per backend); axes in human units, the RSS and heap peaks marked. The format follows the\n"
+             "extension of FILE. Long traces are reduced to ~2000 points per line, keeping each slice's maximum.",
+    .opts = plot_opts,
+};
 
 int cmd_plot(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"output", required_argument, 0, 'o'},
-        {"force", no_argument, 0, 'F'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
     const char *output = NULL;
     bool force = false;
     int ch;
     optind = 1;
-    while ((ch = tq_cli_getopt("plot", argc, argv, "o:h", opts)) != -1) {
+    while ((ch = tq_cli_next(&cli_plot, argc, argv)) > 0) {
         switch (ch) {
         case 'o': output = optarg; break;
         case 'F': force = true; break;
-        case 'h': usage(stdout); return TQ_EXIT_OK;
-        default: return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
     }
+    if (ch != TQ_CLI_END)
+        return tq_cli_exit_code(ch);
     if (!output)
         return tq_cli_usage_error("plot", "missing -o FILE.svg|FILE.png");
     if (optind >= argc)

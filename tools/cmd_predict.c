@@ -1,5 +1,4 @@
 /* cmd_predict.c - `traceq predict`: a model's predicted peak and safety bound for one input shape. */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,17 +10,21 @@
 #include "../common/units.h"
 #include "cli.h"
 
-static void predict_usage(FILE *f)
-{
-    fprintf(f, "usage: traceq predict --model MODEL.json --shape IxXxS [--json]\n\n"
-               "Print the predicted peak memory of the model's operator on an input of that shape, and the bound\n"
-               "(prediction + the cross-validated margin) that planners budget. Warns on stderr when the shape is\n"
-               "outside the training range.\n\n"
-               "  --model FILE   model written by `traceq fit` (required)\n"
-               "  --shape IxXxS  input shape, inlines x xlines x samples (required)\n"
-               "  --json         print one JSON object instead of text [Default: text]\n"
-               "  -h, --help     show this help\n");
-}
+static const struct tq_cli_opt predict_opts[] = {
+    TQ_OPT('m', "model", "FILE", "model written by `traceq fit` (required)", NULL),
+    TQ_OPT('s', "shape", "IxXxS", "input shape, inlines x xlines x samples (required)", NULL),
+    TQ_OPT('j', "json", NULL, "print one JSON object instead of text", "text"),
+    TQ_OPT_END,
+};
+
+const struct tq_cli_command cli_predict = {
+    .name = "predict",
+    .usage = "traceq predict --model MODEL.json --shape IxXxS [--json]",
+    .about = "Print the predicted peak memory of the model's operator on an input of that shape, and the bound\n"
+             "(prediction + the cross-validated margin) that planners budget. Warns on stderr when the shape is\n"
+             "outside the training range.",
+    .opts = predict_opts,
+};
 
 static void predict_print(const struct tq_model *m, const size_t s[3], const struct tq_prediction *p, int json)
 {
@@ -30,8 +33,9 @@ static void predict_print(const struct tq_model *m, const size_t s[3], const str
         int secs = !strcmp(m->target, "wall_s");
         json_t *o = json_pack("{s:s,s:[I,I,I],s:s,s:o,s:o,s:b,s:s}", "op", m->op, "shape", (json_int_t)s[0],
                               (json_int_t)s[1], (json_int_t)s[2], "target", m->target, "predicted",
-                              secs ? json_real(p->bytes) : json_integer((json_int_t)ceil(p->bytes)), "bound",
-                              secs ? json_real(p->bound) : json_integer((json_int_t)ceil(p->bound)),
+                              secs ? json_real(p->bytes) : json_integer((json_int_t)tq_bytes_from_double(p->bytes)),
+                              "bound",
+                              secs ? json_real(p->bound) : json_integer((json_int_t)tq_bytes_from_double(p->bound)),
                               "extrapolating", p->extrapolating, "warning", p->warning);
         char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
         printf("%s\n", text ? text : "{}");
@@ -45,29 +49,24 @@ static void predict_print(const struct tq_model *m, const size_t s[3], const str
     }
     char a[32], b[32];
     printf("%s %zux%zux%zu: predicted %s (%.0f B), bound %s (%.0f B)\n", m->op, s[0], s[1], s[2],
-           tq_format_bytes((uint64_t)(p->bytes > 0 ? p->bytes : 0), a, sizeof a), p->bytes,
-           tq_format_bytes((uint64_t)(p->bound > 0 ? p->bound : 0), b, sizeof b), p->bound);
+           tq_format_bytes(tq_bytes_from_double(p->bytes), a, sizeof a), p->bytes,
+           tq_format_bytes(tq_bytes_from_double(p->bound), b, sizeof b), p->bound);
 }
 
 int cmd_predict(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"model", required_argument, 0, 'm'},
-                                             {"shape", required_argument, 0, 's'},
-                                             {"json", no_argument, 0, 'j'},
-                                             {"help", no_argument, 0, 'h'},
-                                             {0, 0, 0, 0}};
     const char *model = NULL, *shape = NULL;
     int json = 0, c;
     optind = 1;
-    while ((c = tq_cli_getopt("predict", argc, argv, "h", longopts)) != -1) {
+    while ((c = tq_cli_next(&cli_predict, argc, argv)) > 0) {
         switch (c) {
         case 'm': model = optarg; break;
         case 's': shape = optarg; break;
         case 'j': json = 1; break;
-        case 'h': predict_usage(stdout); return TQ_EXIT_OK;
-        default: return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
     }
+    if (c != TQ_CLI_END)
+        return tq_cli_exit_code(c);
     if (optind != argc)
         return tq_cli_usage_error("predict", "unexpected argument '%s'", argv[optind]);
     if (!model || !shape)
@@ -78,7 +77,8 @@ int cmd_predict(int argc, char **argv)
     if (tq_parse_shape(shape, s, &err) || tq_model_read(model, NULL, &m, &err))
         return tq_cli_fail("predict", &err);
     struct tq_prediction p;
-    tq_model_predict(&m, s, &p);
+    if (tq_model_predict_checked(&m, s, &p, &err))
+        return tq_cli_fail("predict", &err);
     if (p.extrapolating)
         fprintf(stderr, "traceq predict: warning: %s\n", p.warning);
     predict_print(&m, s, &p, json);

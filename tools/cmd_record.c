@@ -1,7 +1,6 @@
 /* cmd_record.c - `traceq record [-o DIR] [-i MS] -- CMD [ARGS...]`: run CMD under libtraceq.so, report its traces. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,35 +13,44 @@
 #include "../traces/settings.h"
 #include "../common/alloc.h"
 #include "../common/process.h"
+#include "../common/cleanup.h"
+#include "../common/printable.h"
 #include "../common/units.h"
 #include "cli.h"
 #include "../record/record_check.h"
 
-static void record_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: traceq record [OPTIONS] -- CMD [ARGS...]\n\n"
-            "Run CMD with libtraceq.so preloaded; stdin/stdout/stderr pass through. Every process of the run\n"
-            "(forked children and exec'd programs too) writes DIR/traceq.<exe>.<pid>.tq; the list goes to stderr.\n"
-            "Exits with CMD's exit status, or 128+N when CMD was killed by signal N.\n"
-            "Settings: defaults < traceq.toml (--config, $TRACEQ_CONFIG or ./traceq.toml) < TRACEQ_* < options\n"
-            "(all documented in preload/CONFIG.md). Trace files are never overwritten: a taken name gets .N.\n\n"
-            "  -o, --output-dir DIR   where traces go (created if missing)           [Default: .]\n"
-            "  -i, --interval MS      sampling interval in ms, 1..60000                [Default: 10]\n"
-            "      --flush-ms MS      write a zstd frame at least this often, 1..100  [Default: 100]\n"
-            "      --no-follow-fork   forked children write no trace                  [Default: they do]\n"
-            "      --stacks           record every allocation with its call stack (for report --top,\n"
-            "                         diff, export --format folded)                   [Default: off]\n"
-            "      --aggregate        with stacks, keep per-stack totals in the process and write them\n"
-            "                         with each flush instead of every event (long runs) [Default: off]\n"
-            "      --sample-bytes N   with stacks, record one heap allocation per N bytes on average (K, M, G:\n"
-            "                         powers of 1024), chosen by a Poisson process over bytes; reports\n"
-            "                         weigh them into unbiased estimates with errors    [Default: every one]\n"
-            "  -c, --config FILE      read this traceq.toml                            [Default: see above]\n"
-            "  -q, --quiet            do not list the trace files                      [Default: list them]\n"
-            "  -v, --verbose          the shim says what it does on stderr             [Default: off]\n"
-            "  -h, --help             show this help\n");
-}
+static const struct tq_cli_opt record_opts[] = {
+    TQ_OPT_SHORT('o', "output-dir", "DIR", "where traces go (created if missing)", "."),
+    TQ_OPT_SHORT('i', "interval", "MS", "sampling interval in ms, 1..60000", "10"),
+    TQ_OPT('F', "flush-ms", "MS", "write a zstd frame at least this often, 1..100", "100"),
+    TQ_OPT('N', "no-follow-fork", NULL, "forked children write no trace", "they do"),
+    TQ_OPT('S', "stacks", NULL,
+           "record every allocation with its call stack (for report --top, diff, export --format folded)", "off"),
+    TQ_OPT('A', "aggregate", NULL,
+           "with stacks, keep per-stack totals in the process and write them with each flush instead of every "
+           "event (long runs)",
+           "off"),
+    TQ_OPT('B', "sample-bytes", "N",
+           "with stacks, record one heap allocation per N bytes on average (K, M, G: powers of 1024), chosen by a "
+           "Poisson process over bytes; reports weigh them into unbiased estimates with errors",
+           "every one"),
+    TQ_OPT_SHORT('c', "config", "FILE", "read this traceq.toml", "see above"),
+    TQ_OPT_SHORT('q', "quiet", NULL, "do not list the trace files", "list them"),
+    TQ_OPT_SHORT('v', "verbose", NULL, "the shim says what it does on stderr", "off"),
+    TQ_OPT_END,
+};
+
+const struct tq_cli_command cli_record = {
+    .name = "record",
+    .usage = "traceq record [OPTIONS] -- CMD [ARGS...]",
+    .about = "Run CMD with libtraceq.so preloaded; stdin/stdout/stderr pass through. Every process of the run\n"
+             "(forked children and exec'd programs too) writes DIR/traceq.<exe>.<pid>.tq; the list goes to stderr.\n"
+             "Exits with CMD's exit status, or 128+N when CMD was killed by signal N.\n"
+             "Settings: defaults < traceq.toml (--config, $TRACEQ_CONFIG or ./traceq.toml) < TRACEQ_* < options\n"
+             "(all documented in preload/CONFIG.md). Trace files are never overwritten: a taken name gets .N.",
+    .opts = record_opts,
+    .stop_at_operand = 1,
+};
 
 struct record_opts {
     const char *config, *out, *interval, *flush, *sample;
@@ -91,19 +99,12 @@ static int find_shim(char *out, size_t cap)
     return access(out, R_OK);
 }
 
+/* Returns -1 to go on, else the exit code. */
 static int parse_opts(int argc, char **argv, struct record_opts *o)
 {
-    static const struct option opts[] = {
-        {"output-dir", required_argument, NULL, 'o'}, {"interval", required_argument, NULL, 'i'},
-        {"flush-ms", required_argument, NULL, 'F'},   {"no-follow-fork", no_argument, NULL, 'N'},
-        {"config", required_argument, NULL, 'c'},     {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},          {"help", no_argument, NULL, 'h'},
-        {"stacks", no_argument, NULL, 'S'},           {"aggregate", no_argument, NULL, 'A'},
-        {"sample-bytes", required_argument, NULL, 'B'},
-        {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
-    while ((c = tq_cli_getopt("record", argc, argv, "+o:i:c:qvh", opts)) != -1) {
+    while ((c = tq_cli_next(&cli_record, argc, argv)) > 0) {
         switch (c) {
         case 'o': o->out = optarg; break;
         case 'i': o->interval = optarg; break;
@@ -115,13 +116,13 @@ static int parse_opts(int argc, char **argv, struct record_opts *o)
         case 'S': o->stacks = 1; break;
         case 'A': o->aggregate = 1; break;
         case 'B': o->sample = optarg; break;
-        case 'h': record_usage(stdout); return -1;
-        default: return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
     }
+    if (c != TQ_CLI_END)
+        return tq_cli_exit_code(c);
     if (optind >= argc)
         return tq_cli_usage_error("record", "give the command to run after --");
-    return 0;
+    return -1;
 }
 
 /* defaults < file < environment < options. */
@@ -195,7 +196,10 @@ static int start_child(char **cmd, const struct tq_settings *s, const char *shim
     free_child_env();
     if (st == TQ_OK)
         return 0;
-    fprintf(stderr, "traceq record: %s\n", err.msg);
+    char why[1200];
+    if (p->child_errno) /* the command itself could not be run: say why in words (not found, not executable) */
+        tq_record_exec_error(cmd[0], p->child_errno, why, sizeof why);
+    fprintf(stderr, "traceq record: %s\n", p->child_errno ? why : err.msg);
     return p->child_errno == ENOENT ? 127 : 126;
 }
 
@@ -205,11 +209,13 @@ static void list_traces(const char *manifest, int quiet)
     FILE *f = fopen(manifest, "r");
     if (!f)
         return;
-    char line[PATH_MAX + 2];
+    char line[PATH_MAX + 2], text[4 * PATH_MAX + 8];
     int n = 0;
     while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
         if (!quiet)
-            fprintf(stderr, "%s%s", n == 0 ? "traceq record: wrote\n  " : "  ", line);
+            fprintf(stderr, "%s%s\n", n == 0 ? "traceq record: wrote\n  " : "  ",
+                    tq_printable(line, text, sizeof text));
         n++;
     }
     fclose(f);
@@ -219,8 +225,8 @@ int cmd_record(int argc, char **argv)
 {
     struct record_opts o = {0};
     int rc = parse_opts(argc, argv, &o);
-    if (rc)
-        return rc < 0 ? TQ_EXIT_OK : rc;
+    if (rc >= 0)
+        return rc;
     struct tq_settings s;
     if ((rc = build_settings(&o, &s)))
         return rc;
@@ -233,12 +239,16 @@ int cmd_record(int argc, char **argv)
     if (mfd < 0)
         return tq_cli_usage_error("record", "cannot create a run manifest: %s", strerror(errno));
     close(mfd);
+    int clean_manifest = tq_cleanup_add_file(s.manifest);
     fflush(NULL);
     struct tq_proc child;
     if ((rc = start_child(argv + optind, &s, shim, &child))) {
         unlink(s.manifest);
+        tq_cleanup_forget(clean_manifest);
         return rc;
     }
+    /* SIGTERM or SIGHUP to record stops CMD too (and removes the manifest); the traces stay. */
+    int clean_child = tq_cleanup_add_child(child.pid);
     /* Like system(): the terminal's ^C / ^\ are for CMD; we stay to report its traces. */
     struct sigaction ign = {.sa_handler = SIG_IGN}, old_int, old_quit;
     sigaction(SIGINT, &ign, &old_int);
@@ -246,11 +256,13 @@ int cmd_record(int argc, char **argv)
     int status = 0;
     struct tq_err err = {0};
     tq_status st = tq_proc_wait(child.pid, &status, NULL, &err);
+    tq_cleanup_forget(clean_child);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
     list_traces(s.manifest, o.quiet);
     tq_record_report_untraced(s.manifest, child.pid, argv[optind]); /* even with -q: a missed process is a problem */
     unlink(s.manifest);
+    tq_cleanup_forget(clean_manifest);
     if (st)
         return tq_cli_fail("record", &err);
     return tq_proc_exit_code(status);

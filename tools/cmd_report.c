@@ -1,34 +1,47 @@
 /* cmd_report.c - `traceq report TRACE... [--json]`: what each trace says, totals, and the process tree. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/printable.h"
+#include "../report/process_tree.h"
 #include "../report/report_top.h"
 #include "../report/trace_json.h"
 #include "../report/trace_summary.h"
 #include "../common/units.h"
 #include "cli.h"
 
-static void report_usage(FILE *f)
-{
-    fprintf(f, "usage: traceq report [--json] [--top N] [--leaks] [--temporary] TRACE...\n\n"
-               "Summarize traces written by `traceq record` (or LD_PRELOAD=libtraceq.so): duration, peak RSS and\n"
-               "when, peak heap and when, peak mmap, VmHWM, calls, samples, how the process ended, and whether\n"
-               "the trace is truncated. Several traces (a fork tree) get one section each, totals and the tree.\n\n"
-               "  --json      write the same as one JSON object on stdout   [Default: text]\n"
-               "  --top N     also list the N allocation sites (function, file:line, module) that held the most\n"
-               "              heap at the peak, allocated the most bytes, made the most calls; needs traces\n"
-               "              recorded with --stacks or --aggregate                     [Default: off]\n"
-               "  --leaks     list the sites whose blocks were never freed (live when the trace ends), by bytes,\n"
-               "              with block counts; a trace without an exit record says it was cut. Needs --stacks\n"
-               "              (not --aggregate); lists --top N sites                    [Default: off, N 10]\n"
-               "  --python-only  with --top/--leaks/--temporary: only the Python frames of each stack (a CPython\n"
-               "              3.11 process recorded with --stacks); native frames are folded away\n"
-               "  --temporary list the sites of temporary allocations: blocks freed with no other allocation in\n"
-               "              between (heaptrack's definition). Needs --stacks (not --aggregate) [Default: off]\n"
-               "  -h, --help  show this help\n");
-}
+static const struct tq_cli_opt report_opts[] = {
+    TQ_OPT('j', "json", NULL, "write the same as one JSON object on stdout", "text"),
+    TQ_OPT('t', "top", "N",
+           "also list the N allocation sites (function, file:line, module) that held the most heap at the peak, "
+           "allocated the most bytes, made the most calls; needs traces recorded with --stacks or --aggregate; for "
+           "a trace without exit (killed), also the sites holding heap at its last flush, as --leaks",
+           "off"),
+    TQ_OPT('l', "leaks", NULL,
+           "list the sites whose blocks were never freed (live when the trace ends), by bytes, with block counts; "
+           "a trace without an exit record says it was cut. Needs --stacks (not --aggregate); lists --top N sites",
+           "off, N 10"),
+    TQ_OPT('P', "python-only", NULL,
+           "with --top/--leaks/--temporary: only the Python frames of each stack (a CPython 3.11 process recorded "
+           "with --stacks); native frames are folded away",
+           NULL),
+    TQ_OPT('T', "temporary", NULL,
+           "list the sites of temporary allocations: blocks freed with no other allocation in between "
+           "(heaptrack's definition). Needs --stacks (not --aggregate)",
+           "off"),
+    TQ_OPT_END,
+};
+
+const struct tq_cli_command cli_report = {
+    .name = "report",
+    .usage = "traceq report [OPTIONS] TRACE...",
+    .about = "Summarize traces written by `traceq record` (or LD_PRELOAD=libtraceq.so): duration, peak RSS and\n"
+             "when, peak heap and when, peak mmap, VmHWM, calls, samples, how the process ended, and whether\n"
+             "the trace is truncated. Several traces (a fork tree) get one section each, totals and the tree.",
+    .opts = report_opts,
+    .stop_at_operand = 1,
+};
 
 static const char *fmt_b(uint64_t b, char *buf)
 {
@@ -37,13 +50,13 @@ static const char *fmt_b(uint64_t b, char *buf)
 
 static void print_one(const struct tq_trace_summary *s)
 {
-    char a[32], b[32], c[32], line[512];
-    printf("== %s\n", s->path);
+    char a[32], b[32], c[32], line[4096], text[4096]; /* names and arguments escaped for the terminal */
+    printf("== %s\n", tq_printable(s->path, text, sizeof text));
     printf("process     pid %u, parent %u%s: %s\n", s->pid, s->ppid, (s->flags & TQ_PROC_FORKED) ? " (forked)" : "",
-           s->exe);
+           tq_printable(s->exe, text, sizeof text));
     printf("command    ");
     for (int i = 0; i < s->argc; i++)
-        printf(" %s", s->argv[i]);
+        printf(" %s", tq_printable(s->argv[i], text, sizeof text));
     printf("\nduration    %.3f s, %llu samples every %.3g ms\n", s->duration_ns / 1e9,
            (unsigned long long)s->samples, s->interval_us / 1000.0);
     printf("peak RSS    %s at %.3f s (VmHWM %s, ru_maxrss %s)\n", fmt_b(s->peak_rss, a), s->peak_rss_t_ns / 1e9,
@@ -58,34 +71,10 @@ static void print_one(const struct tq_trace_summary *s)
             printf("%s%s %llu", sep, tq_call_name(i), (unsigned long long)s->calls[i]);
             sep = ", ";
         }
-    printf("%s\nending      %s\n\n", *sep == ',' ? ")" : "", tq_trace_summary_ending(s, line, sizeof line));
-}
-
-/* Print the traces whose parent is ppid (exec chains of one pid on one line), depth-first. */
-static void print_tree(const struct tq_trace_summary *s, int n, uint32_t ppid, int depth, char *done)
-{
-    for (int i = 0; i < n; i++) {
-        if (done[i] || s[i].ppid != ppid)
-            continue;
-        printf("%*s%u %s", 2 * depth + 2, "", s[i].pid, s[i].exe);
-        done[i] = 1;
-        for (int j = 0; j < n; j++) /* the images this pid exec'd keep its parent: same line */
-            if (!done[j] && s[j].pid == s[i].pid && s[j].ppid == ppid) {
-                printf(" -> %s", s[j].exe);
-                done[j] = 1;
-            }
-        printf("\n");
-        if (s[i].pid != ppid)
-            print_tree(s, n, s[i].pid, depth + 1, done);
-    }
-}
-
-static int is_child(const struct tq_trace_summary *s, int n, int i)
-{
-    for (int j = 0; j < n; j++)
-        if (s[j].pid == s[i].ppid && j != i)
-            return 1;
-    return 0;
+    printf("%s\n", *sep == ',' ? ")" : "");
+    if (s->gaps)
+        printf("descriptor  %s\n", tq_trace_summary_gaps(s, line, sizeof line));
+    printf("ending      %s\n\n", tq_trace_summary_ending(s, line, sizeof line));
 }
 
 static void print_totals(const struct tq_trace_summary *s, int n)
@@ -104,11 +93,7 @@ static void print_totals(const struct tq_trace_summary *s, int n)
     printf("peak heap   %s (sum of per-process peaks)\ncalls       %llu\ntruncated   %d\n", fmt_b(heap, b),
            (unsigned long long)calls, trunc);
     printf("process tree (pid executable):\n");
-    char *done = calloc((size_t)n, 1);
-    for (int i = 0; done && i < n; i++)
-        if (!done[i] && !is_child(s, n, i))
-            print_tree(s, n, s[i].ppid, 0, done);
-    free(done);
+    tq_report_print_tree(stdout, s, n);
 }
 
 static json_t *tree_json(const struct tq_trace_summary *s, int n)
@@ -163,17 +148,10 @@ static int print_json(const struct tq_trace_summary *s, struct tq_sites *sites, 
 
 int cmd_report(int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {"top", required_argument, NULL, 't'},
-                                         {"leaks", no_argument, NULL, 'l'},
-                                         {"temporary", no_argument, NULL, 'T'},
-                                         {"python-only", no_argument, NULL, 'P'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     struct report_sections sec = {0};
     int json = 0, top = 0, c;
     optind = 1;
-    while ((c = tq_cli_getopt("report", argc, argv, "+h", opts)) != -1) {
+    while ((c = tq_cli_next(&cli_report, argc, argv)) > 0) {
         if (c == 'j')
             json = 1;
         else if (c == 't') {
@@ -188,12 +166,10 @@ int cmd_report(int argc, char **argv)
             sec.temporary = 1;
         } else if (c == 'P') {
             sec.python_only = 1;
-        } else if (c == 'h') {
-            report_usage(stdout);
-            return TQ_EXIT_OK;
-        } else
-            return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
+        }
     }
+    if (c != TQ_CLI_END)
+        return tq_cli_exit_code(c);
     int n = argc - optind;
     if (n < 1)
         return tq_cli_usage_error("report", "give at least one trace file");
@@ -228,7 +204,8 @@ int cmd_report(int argc, char **argv)
             print_one(&s[i]);
             if (top)
                 tq_report_top_print(stdout, &sites[i], top);
-            if (sec.leaks)
+            /* A trace without exit (killed): --top also shows what held the heap at its last flush. */
+            if (sec.leaks || (top && s[i].ending == TQ_ENDED_UNKNOWN && !sites[i].aggregated))
                 tq_report_leaks_print(stdout, &sites[i], sites_per_list(&sec));
             if (sec.temporary)
                 tq_report_temporary_print(stdout, &sites[i], sites_per_list(&sec));

@@ -1,7 +1,6 @@
 /* cmd_run.c - `traceq run`: compute an operator over a volume block by block with a pool of memory-limited
  * workers, following a chunk plan (a plan file, fixed chunks, or a planner), resumable through a journal. */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,72 +21,59 @@
 #include "../runner/mpi_run.h"
 #endif
 
-static void run_usage(void)
-{
-    printf("usage: traceq run --op OP --input IN --output OUT (--plan PLAN.json | --chunks none|auto|I,X,S |\n"
-           "                  --planner traceq|seed --model M.json) [options]\n\n"
-           "Compute operator OP over the volume IN block by block and write OUT (.npy or .segy), equal to the\n"
-           "unchunked result. Each block runs in a fresh worker process held to --memory-per-worker by its own\n"
-           "memory cgroup (v2 memory.max, else v1 memory.limit_in_bytes), or by an RSS watchdog where no cgroup\n"
-           "can be made. A block whose worker is OOM-killed is split in two and retried; a block whose worker\n"
-           "dies of any other signal (killed from outside, crashed) is run again whole. A worker that exits with\n"
-           "an error (bad input, full disk) is not retried: the run fails and names the block.\n\n"
-           "  --op OP                   envelope, gaussian or gst3d                       [required]\n"
-           "  --input IN                input volume (.npy, .segy/.sgy)                   [required]\n"
-           "  --output OUT              output volume (.npy, .segy/.sgy)                  [required]\n"
-           "  --plan PLAN.json          blocks from `traceq plan` (must match OP and IN's shape)\n"
-           "  --chunks none|auto|I,X,S  one block / dask's auto chunks (128 MiB of input) / fixed output chunks\n"
-           "  --planner traceq|seed     plan now with a model (needs --model and a memory limit)\n"
-           "  --model M.json            memory model from `traceq fit`\n"
-           "  --workers N               worker processes at once                          [Default: 2]\n"
-           "  --memory-per-worker SIZE  limit per worker, e.g. 3GiB (0 = none)      [Default: the plan's, else 0]\n"
-           "  --safety F                share of the limit a planned block may use        [Default: 0.8]\n"
-           "  --retries N               retries per block, both kinds counted together:   [Default: 2]\n"
-           "                            a split after an OOM kill (halves inherit the count)\n"
-           "                            and a whole rerun after its worker died of a signal\n"
-           "  --enforce auto|cgroup|watchdog  how the limit is held                        [Default: auto]\n"
-           "  --threads N               threads per block (0 = cores / blocks at once)    [Default: 0]\n"
-           "  --sigma S                 Gaussian sigma, all axes                          [Default: 3]\n"
-           "  --full-size               GST3D: keep the border instead of trimming 1 voxel [Default: trim]\n"
-           "  --resume                  continue a killed run from OUT.journal (same op, input and plan)\n"
-           "  --force                   overwrite OUT (and a stale journal)               [Default: refuse]\n"
-           "  --json                    print the report as JSON on stdout\n"
-           "  --pad-per-voxel BYTES     testing: each worker also touches BYTES per output voxel\n"
-           "  --kill-worker N[,COUNT]   testing: worker starts N..N+COUNT-1 SIGKILL themselves after computing\n"
-           "                            (before reporting)                                [Default: none; COUNT 1]\n"
 #ifdef TQ_HAVE_MPI
-           "  --mpi                     run under mpirun: rank 0 hands blocks out, every rank runs its own pool\n"
+#define MPI_OPT_FLAGS 0
+#else
+#define MPI_OPT_FLAGS TQ_CLI_HIDDEN /* parsed, to say that this build has no MPI */
 #endif
-           "  -h, --help                this help\n\n"
-           "OUT is written under a temporary name and renamed when complete. Finished blocks are recorded in\n"
-           "OUT.journal; after a kill, the same command with --resume computes only the rest.\n"
-           "Exit codes: 0 done, 1 a block failed (cause printed), 2 usage or bad input, 128+N interrupted by N.\n");
-}
 
-static const struct option run_options[] = {
-    {"op", required_argument, NULL, 'o'},
-    {"input", required_argument, NULL, 'i'},
-    {"output", required_argument, NULL, 'O'},
-    {"plan", required_argument, NULL, 'p'},
-    {"chunks", required_argument, NULL, 'c'},
-    {"planner", required_argument, NULL, 'P'},
-    {"model", required_argument, NULL, 'm'},
-    {"workers", required_argument, NULL, 'w'},
-    {"memory-per-worker", required_argument, NULL, 'M'},
-    {"safety", required_argument, NULL, 's'},
-    {"retries", required_argument, NULL, 'r'},
-    {"enforce", required_argument, NULL, 'e'},
-    {"threads", required_argument, NULL, 't'},
-    {"sigma", required_argument, NULL, 'g'},
-    {"full-size", no_argument, NULL, 'F'},
-    {"resume", no_argument, NULL, 'R'},
-    {"force", no_argument, NULL, 'f'},
-    {"json", no_argument, NULL, 'j'},
-    {"pad-per-voxel", required_argument, NULL, 'x'},
-    {"kill-worker", required_argument, NULL, 'K'},
-    {"mpi", no_argument, NULL, 'I'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+static const struct tq_cli_opt run_opts[] = {
+    TQ_OPT('o', "op", "OP", "envelope, gaussian or gst3d (required)", NULL),
+    TQ_OPT('i', "input", "IN", "input volume (.npy, .segy/.sgy) (required)", NULL),
+    TQ_OPT('O', "output", "OUT", "output volume (.npy, .segy/.sgy) (required)", NULL),
+    TQ_OPT('p', "plan", "PLAN.json", "blocks from `traceq plan` (must match OP and IN's shape)", NULL),
+    TQ_OPT('c', "chunks", "none|auto|I,X,S",
+           "one block / dask's auto chunks (128 MiB of input) / fixed output chunks", NULL),
+    TQ_OPT('P', "planner", "traceq|seed", "plan now with a model (needs --model and a memory limit)", NULL),
+    TQ_OPT('m', "model", "M.json", "memory model from `traceq fit`", NULL),
+    TQ_OPT('w', "workers", "N", "worker processes at once", "2"),
+    TQ_OPT('M', "memory-per-worker", "SIZE", "limit per worker, e.g. 3GiB (0 = none)", "the plan's, else 0"),
+    TQ_OPT('s', "safety", "F", "share of the limit a planned block may use", "0.8"),
+    TQ_OPT('r', "retries", "N",
+           "retries per block, both kinds counted together: a split after an OOM kill (halves inherit the count) "
+           "and a whole rerun after its worker died of a signal",
+           "2"),
+    TQ_OPT('e', "enforce", "auto|cgroup|watchdog", "how the limit is held", "auto"),
+    TQ_OPT('t', "threads", "N", "threads per block (0 = cores / blocks at once)", "0"),
+    TQ_OPT('g', "sigma", "S", "Gaussian sigma, all axes", "3"),
+    TQ_OPT('F', "full-size", NULL, "GST3D: keep the border instead of trimming 1 voxel", "trim"),
+    TQ_OPT('R', "resume", NULL, "continue a killed run from OUT.journal (same op, input and plan)", NULL),
+    TQ_OPT('f', "force", NULL, "overwrite OUT (and a stale journal)", "refuse"),
+    TQ_OPT('j', "json", NULL, "print the report as JSON on stdout", NULL),
+    TQ_OPT_FLAGS('x', "pad-per-voxel", "BYTES", "each worker also touches BYTES per output voxel", NULL,
+                 TQ_CLI_TESTING),
+    TQ_OPT_FLAGS('K', "kill-worker", "N[,COUNT]",
+                 "worker starts N..N+COUNT-1 SIGKILL themselves after computing (before reporting)",
+                 "none; COUNT 1", TQ_CLI_TESTING),
+    TQ_OPT_FLAGS('I', "mpi", NULL, "run under mpirun: rank 0 hands blocks out, every rank runs its own pool", NULL,
+                 MPI_OPT_FLAGS),
+    TQ_OPT_END,
+};
+
+const struct tq_cli_command cli_run = {
+    .name = "run",
+    .usage = "traceq run --op OP --input IN --output OUT (--plan PLAN.json | --chunks none|auto|I,X,S |\n"
+             "                  --planner traceq|seed --model M.json) [options]",
+    .about = "Compute operator OP over the volume IN block by block and write OUT (.npy or .segy), equal to the\n"
+             "unchunked result. Each block runs in a fresh worker process held to --memory-per-worker by its own\n"
+             "memory cgroup (v2 memory.max, else v1 memory.limit_in_bytes), or by an RSS watchdog where no cgroup\n"
+             "can be made. A block whose worker is OOM-killed is split in two and retried; a block whose worker\n"
+             "dies of any other signal (killed from outside, crashed) is run again whole. A worker that exits with\n"
+             "an error (bad input, full disk) is not retried: the run fails and names the block.",
+    .opts = run_opts,
+    .epilog = "OUT is written under a temporary name and renamed when complete. Finished blocks are recorded in\n"
+              "OUT.journal; after a kill, the same command with --resume computes only the rest.\n"
+              "Exit codes: 0 done, 1 a block failed (cause printed), 2 usage or bad input, 128+N interrupted by N.",
 };
 
 /* Parse one option into a; returns -1 to go on, else the exit code. */
@@ -108,7 +94,6 @@ static int run_parse_opt(int c, struct tq_run_args *a)
     case 'f': a->force = 1; break;
     case 'j': a->json = 1; break;
     case 'I': a->mpi = 1; break;
-    case 'h': run_usage(); return TQ_EXIT_OK;
     case 'w':
         if (tq_parse_long(optarg, 1, TQ_RUNNER_MAX_WORKERS, "--workers", &v, &err))
             return tq_cli_fail("run", &err);
@@ -129,6 +114,7 @@ static int run_parse_opt(int c, struct tq_run_args *a)
             return tq_cli_fail("run", &err);
         a->memory_given = 1;
         break;
+#ifdef TQ_TESTING
     case 'x':
         if (tq_parse_bytes(optarg, &a->pad, &err))
             return tq_cli_fail("run", &err);
@@ -145,6 +131,7 @@ static int run_parse_opt(int c, struct tq_run_args *a)
                                       optarg);
         break;
     }
+#endif
     case 's':
     case 'g': {
         char *end;
@@ -167,8 +154,6 @@ static int run_parse_opt(int c, struct tq_run_args *a)
         else
             return tq_cli_usage_error("run", "--enforce must be auto, cgroup or watchdog, not '%s'", optarg);
         break;
-    default:
-        return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
     }
     return -1;
 }
@@ -250,6 +235,8 @@ static tq_status run_open_output(struct tq_run_setup *s, struct tq_err *err)
     tq_vol_reader_free(like);
     if (st == TQ_OK && !a->mpi)
         st = tq_journal_open(jpath, key, tq_vol_writer_tmp_path(s->writer), a->input, 0, &s->journal, err);
+    if (st == TQ_OK && s->journal) /* a signal leaves the temporary with its journal, for --resume */
+        tq_vol_writer_keep(s->writer);
     return st;
 }
 
@@ -374,9 +361,11 @@ int cmd_run(int argc, char **argv)
     struct tq_run_args a = {.workers = 2, .retries = 2, .safety = 0.8, .sigma = 3.0};
     int c, rc;
     optind = 1;
-    while ((c = tq_cli_getopt("run", argc, argv, "h", run_options)) != -1)
+    while ((c = tq_cli_next(&cli_run, argc, argv)) > 0)
         if ((rc = run_parse_opt(c, &a)) >= 0)
             return rc;
+    if (c != TQ_CLI_END)
+        return tq_cli_exit_code(c);
     if ((rc = run_check_args(&a, argc, argv)) >= 0)
         return rc;
     if (a.enforce != TQ_ENFORCE_WATCHDOG && !a.mpi && !(a.memory_given && !a.memory))

@@ -1,8 +1,9 @@
 /* cmd_sweep.c - `traceq sweep`: profile an operator over a grid of synthetic shapes into a dataset CSV. */
 #include "../model/sweep.h"
+#include "../model/sweep_guard.h"
+#include "../operators/operator.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,29 +26,36 @@ struct sweep_opts {
     cpu_set_t cpuset;
 };
 
-static void sweep_usage(FILE *f)
-{
-    fprintf(f, "usage: traceq sweep --op OP -o DATASET.csv [options]\n\n"
-               "Run `traceq op OP --synthetic SHAPE` in its own pinned process for every shape of a grid (the\n"
-               "product of the per-axis ranges, inclusive ends) and append one row per run to a CSV dataset.\n"
-               "Rerunning skips the runs already in the CSV; a failed run is recorded with its reason.\n\n"
-               "  --op OP                 operator to profile (required)\n"
-               "  -o, --output FILE       dataset CSV to create or extend (required)\n"
-               "  --grid A:B:STEP         range of every axis [Default: 100:400:100]\n"
-               "  --grid-inlines R        range of inlines [Default: --grid]\n"
-               "  --grid-xlines R         range of xlines [Default: --grid]\n"
-               "  --grid-samples R        range of samples [Default: --grid]\n"
-               "  --runs N                runs per shape [Default: 3]\n"
-               "  --interval-ms MS        sampling interval [Default: 10]\n"
-               "  --cpus LIST             CPUs to pin each run to, e.g. 0 or 0,2 or 1-3; the operator gets one\n"
-               "                          thread per CPU [Default: 0]\n"
-               "  --backend record|proc   record: under `traceq record` (peak heap/mmap from the trace);\n"
-               "                          proc: sample /proc/PID/status only [Default: record]\n"
-               "  --traces DIR            where traces go [Default: DATASET.csv.traces]\n"
-               "  --traceq PATH           traceq binary to run [Default: this one]\n"
-               "  -h, --help              show this help\n"
-               "Progress (shapes done, elapsed, ETA) is shown on a terminal only.\n");
-}
+static const struct tq_cli_opt sweep_opts[] = {
+    TQ_OPT('p', "op", "OP", "operator to profile (required)", NULL),
+    TQ_OPT_SHORT('o', "output", "FILE", "dataset CSV to create or extend (required)", NULL),
+    TQ_OPT('0', "grid", "A:B:STEP", "range of every axis", "100:400:100"),
+    TQ_OPT('1', "grid-inlines", "R", "range of inlines", "--grid"),
+    TQ_OPT('2', "grid-xlines", "R", "range of xlines", "--grid"),
+    TQ_OPT('3', "grid-samples", "R", "range of samples", "--grid"),
+    TQ_OPT('r', "runs", "N", "runs per shape", "3"),
+    TQ_OPT('i', "interval-ms", "MS", "sampling interval", "10"),
+    TQ_OPT('c', "cpus", "LIST",
+           "CPUs to pin each run to, e.g. 0 or 0,2 or 1-3; the operator gets one thread per CPU", "0"),
+    TQ_OPT('b', "backend", "record|proc",
+           "record: under `traceq record` (peak heap/mmap from the trace);\nproc: sample /proc/PID/status only",
+           "record"),
+    TQ_OPT('T', "traces", "DIR", "where traces go", "DATASET.csv.traces"),
+    TQ_OPT('x', "traceq", "PATH", "traceq binary to run", "this one"),
+    TQ_OPT_END,
+};
+
+const struct tq_cli_command cli_sweep = {
+    .name = "sweep",
+    .usage = "traceq sweep --op OP -o DATASET.csv [options]",
+    .about = "Run `traceq op OP --synthetic SHAPE` in its own pinned process for every shape of a grid (the\n"
+             "product of the per-axis ranges, inclusive ends) and append one row per run to a CSV dataset.\n"
+             "Rerunning skips the runs already in the CSV; a failed run is recorded with its reason (the last\n"
+             "line it printed on stderr). When the first 3 runs all fail with the same reason the sweep stops\n"
+             "and writes none of them; it exits 1 then and whenever every run failed, 2 on bad options.",
+    .opts = sweep_opts,
+    .epilog = "Progress (shapes done, elapsed, ETA) is shown on a terminal only.",
+};
 
 static int sweep_value(int c, const char *arg, struct sweep_opts *o, struct tq_err *err)
 {
@@ -68,16 +76,9 @@ static int sweep_value(int c, const char *arg, struct sweep_opts *o, struct tq_e
     }
 }
 
+/* Returns -1 to go on, else the exit code. */
 static int sweep_parse(int argc, char **argv, struct sweep_opts *o)
 {
-    static const struct option longopts[] = {
-        {"op", required_argument, 0, 'p'},           {"output", required_argument, 0, 'o'},
-        {"grid", required_argument, 0, '0'},         {"grid-inlines", required_argument, 0, '1'},
-        {"grid-xlines", required_argument, 0, '2'},  {"grid-samples", required_argument, 0, '3'},
-        {"runs", required_argument, 0, 'r'},         {"interval-ms", required_argument, 0, 'i'},
-        {"cpus", required_argument, 0, 'c'},         {"backend", required_argument, 0, 'b'},
-        {"traces", required_argument, 0, 'T'},       {"traceq", required_argument, 0, 'x'},
-        {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
     struct tq_err err = {0};
     memset(o, 0, sizeof *o);
     o->grid[0] = "100:400:100";
@@ -87,24 +88,25 @@ static int sweep_parse(int argc, char **argv, struct sweep_opts *o)
     tq_sweep_parse_cpus("0", &o->cpuset, NULL);
     int c;
     optind = 1;
-    while ((c = tq_cli_getopt("sweep", argc, argv, "o:h", longopts)) != -1) {
-        if (c == 'h') {
-            sweep_usage(stdout);
-            return -1;
-        }
-        if (c == '?')
-            return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
+    while ((c = tq_cli_next(&cli_sweep, argc, argv)) > 0)
         if (sweep_value(c, optarg, o, &err))
             return tq_cli_fail("sweep", &err);
-    }
+    if (c != TQ_CLI_END)
+        return tq_cli_exit_code(c);
     if (optind != argc)
         return tq_cli_usage_error("sweep", "unexpected argument '%s'", argv[optind]);
     if (!o->op || !o->output)
         return tq_cli_usage_error("sweep", "--op and -o are required");
+    if (!tq_op_find(o->op)) {
+        char names[128] = "";
+        for (const struct tq_op *op = tq_ops; op->name; op++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "", op->name);
+        return tq_cli_usage_error("sweep", "unknown operator '%s' (one of: %s)", o->op, names);
+    }
     for (int a = 0; a < 3; a++)
         if (tq_parse_range(o->grid[a + 1] ? o->grid[a + 1] : o->grid[0], o->vals[a], MAX_AXIS, &o->nvals[a], &err))
             return tq_cli_fail("sweep", &err);
-    return 0;
+    return -1;
 }
 
 static void fmt_secs(double s, char *buf, size_t cap)
@@ -148,7 +150,7 @@ static int sweep_exe(struct sweep_opts *o, char *buf, size_t cap)
 }
 
 static int sweep_one(const struct sweep_opts *o, const char *traces, const size_t shape[3], int run,
-                     size_t *failed)
+                     size_t *failed, struct tq_sweep_guard *guard)
 {
     struct tq_sweep_job job = {o->exe, o->op, {shape[0], shape[1], shape[2]}, run, (int)o->interval_ms,
                                &o->cpuset, traces, o->use_record};
@@ -159,8 +161,11 @@ static int sweep_one(const struct sweep_opts *o, const char *traces, const size_
         snprintf(row.reason, sizeof row.reason, "%.250s", err.msg);
     }
     *failed += !row.ok;
-    if (tq_dataset_append(o->output, &row, &err))
+    if (tq_sweep_guard_add(guard, &row, &err)) {
+        if (isatty(2))
+            fprintf(stderr, "\n");
         return tq_cli_fail("sweep", &err);
+    }
     return 0;
 }
 
@@ -169,6 +174,8 @@ static int sweep_loop(const struct sweep_opts *o, const struct tq_dataset *have,
     struct sweep_progress p = {isatty(2), o->nvals[0] * o->nvals[1] * o->nvals[2], 0, 0, 0};
     p.t0 = tq_clock_now();
     size_t idx = 0, failed = 0, skipped = 0;
+    struct tq_sweep_guard guard;
+    tq_sweep_guard_init(&guard, o->output);
     for (int pass = 0; pass < 2; pass++) /* pass 0 counts what is left to do, pass 1 does it */
         for (size_t i = 0; i < o->nvals[0]; i++)
             for (size_t j = 0; j < o->nvals[1]; j++)
@@ -186,7 +193,7 @@ static int sweep_loop(const struct sweep_opts *o, const struct tq_dataset *have,
                         struct tq_dataset_row shown = {.shape = {s[0], s[1], s[2]}, .run = run};
                         snprintf(shown.op, sizeof shown.op, "%s", o->op);
                         progress_show(&p, idx % p.shapes, &shown);
-                        int rc = sweep_one(o, traces, s, run, &failed);
+                        int rc = sweep_one(o, traces, s, run, &failed, &guard);
                         if (rc)
                             return rc;
                         p.runs_done++;
@@ -194,15 +201,16 @@ static int sweep_loop(const struct sweep_opts *o, const struct tq_dataset *have,
     if (p.tty)
         fprintf(stderr, "\n");
     printf("%s: %zu runs done (%zu failed), %zu already in %s\n", o->op, p.runs_done, failed, skipped, o->output);
-    return TQ_EXIT_OK;
+    struct tq_err err = {0};
+    return tq_sweep_guard_finish(&guard, &err) ? tq_cli_fail("sweep", &err) : TQ_EXIT_OK;
 }
 
 int cmd_sweep(int argc, char **argv)
 {
     struct sweep_opts o;
     int rc = sweep_parse(argc, argv, &o);
-    if (rc)
-        return rc < 0 ? TQ_EXIT_OK : rc;
+    if (rc >= 0)
+        return rc;
     char exe[PATH_MAX], traces[PATH_MAX];
     if (sweep_exe(&o, exe, sizeof exe))
         return tq_cli_usage_error("sweep", "cannot find the traceq binary; pass --traceq PATH");

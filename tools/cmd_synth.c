@@ -1,5 +1,4 @@
 /* cmd_synth.c - `traceq synth`: write the deterministic synthetic volume to a .npy or SEG-Y file. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -7,31 +6,30 @@
 #include "../operators/volume.h"
 #include "cli.h"
 
-static void synth_usage(void)
-{
-    printf("usage: traceq synth [--shape IxXxS] [--seed S] [--model M] -o FILE.npy|FILE.segy [--force]\n\n"
-           "Write the synthetic seismic volume (Ricker 25 Hz, dt 4 ms, folded dipping layers + a little noise)\n"
-           "as float32, shape (inlines, xlines, samples). Same shape and seed give the same file.\n\n"
-           "  --shape IxXxS   inlines x xlines x samples          [Default: 200x200x400]\n"
-           "  --seed S        seed of the model (0..2^63-1)        [Default: 1]\n"
-           "  --model M       folded: ours, layers vary along all three axes;\n"
-           "                  original: replica of the original system's saved volume (one trace laid along\n"
-           "                  axis 1, constant along axes 0 and 2; its builder called with IxXxS wrote IxSxX)\n"
-           "                                                       [Default: folded]\n"
-           "  -o, --output F  output file; .npy or .segy/.sgy (IEEE float, inline sorted)  [required]\n"
-           "  --force         overwrite F if it exists             [Default: refuse]\n"
-           "  -h, --help      this help\n\n"
-           "The file is written under a temporary name in F's directory and renamed when complete.\n");
-}
+static const struct tq_cli_opt synth_opts[] = {
+    TQ_OPT('s', "shape", "IxXxS", "inlines x xlines x samples", "200x200x400"),
+    TQ_OPT('S', "seed", "S", "seed of the model (0..2^63-1)", "1"),
+    TQ_OPT('m', "model", "M",
+           "folded: ours, layers vary along all three axes;\n"
+           "original: replica of the original system's saved volume (one trace laid along axis 1, constant along "
+           "axes 0 and 2; its builder called with IxXxS wrote IxSxX)",
+           "folded"),
+    TQ_OPT_SHORT('o', "output", "F", "output file; .npy or .segy/.sgy (IEEE float, inline sorted) (required)", NULL),
+    TQ_OPT('f', "force", NULL, "overwrite F if it exists", "refuse"),
+    TQ_OPT_END,
+};
+
+const struct tq_cli_command cli_synth = {
+    .name = "synth",
+    .usage = "traceq synth [--shape IxXxS] [--seed S] [--model M] -o FILE.npy|FILE.segy [--force]",
+    .about = "Write the synthetic seismic volume (Ricker 25 Hz, dt 4 ms, folded dipping layers + a little noise)\n"
+             "as float32, shape (inlines, xlines, samples). Same shape and seed give the same file.",
+    .opts = synth_opts,
+    .epilog = "The file is written under a temporary name in F's directory and renamed when complete.",
+};
 
 int cmd_synth(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"shape", required_argument, NULL, 's'}, {"seed", required_argument, NULL, 'S'},
-        {"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
-        {"model", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     size_t shape[3] = {200, 200, 400};
     long seed = 1;
     const char *out = NULL;
@@ -39,7 +37,7 @@ int cmd_synth(int argc, char **argv)
     enum tq_synth_model model = TQ_SYNTH_FOLDED;
     struct tq_err err = {0};
     optind = 1;
-    while ((c = tq_cli_getopt("synth", argc, argv, "o:h", opts)) != -1) {
+    while ((c = tq_cli_next(&cli_synth, argc, argv)) > 0) {
         switch (c) {
         case 's':
             if (tq_parse_shape(optarg, shape, &err))
@@ -59,15 +57,14 @@ int cmd_synth(int argc, char **argv)
             break;
         case 'o': out = optarg; break;
         case 'f': force = 1; break;
-        case 'h': synth_usage(); return TQ_EXIT_OK;
-        default: return TQ_EXIT_USAGE; /* tq_cli_getopt said why */
         }
     }
+    if (c != TQ_CLI_END)
+        return tq_cli_exit_code(c);
     if (optind < argc)
         return tq_cli_usage_error("synth", "unexpected argument '%s'", argv[optind]);
     if (!out)
         return tq_cli_usage_error("synth", "missing -o FILE (.npy or .segy)");
-    tq_vol_cleanup_on_signals();
     if (tq_synth_model_write_file(model, out, shape, (uint64_t)seed, force, &err))
         return tq_cli_fail("synth", &err);
     return TQ_EXIT_OK;

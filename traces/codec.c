@@ -369,6 +369,35 @@ int tq_rec_get_exec(const struct tq_rec *rec, struct tq_rec_exec *out)
     return r.bad ? -1 : 0;
 }
 
+/* ---- GAP ---- */
+
+size_t tq_rec_put_gap(uint8_t *buf, size_t cap, const struct tq_rec_gap *g)
+{
+    struct put w = {buf, cap, 0, 0};
+    size_t at = rec_open(&w, TQ_REC_GAP);
+    put_u64(&w, g->t_ns);
+    put_u32(&w, g->cause);
+    put_u32(&w, (uint32_t)g->fd);
+    put_u64(&w, g->since_ns);
+    put_u64(&w, g->lost_bytes);
+    put_u32(&w, g->uid);
+    put_u32(&w, g->gid);
+    return rec_close(&w, at);
+}
+
+int tq_rec_get_gap(const struct tq_rec *rec, struct tq_rec_gap *out)
+{
+    struct get r = rec_reader(rec);
+    out->t_ns = get_u64(&r);
+    out->cause = get_u32(&r);
+    out->fd = (int32_t)get_u32(&r);
+    out->since_ns = get_u64(&r);
+    out->lost_bytes = get_u64(&r);
+    out->uid = get_u32(&r);
+    out->gid = get_u32(&r);
+    return r.bad ? -1 : 0;
+}
+
 /* ---- EVENTS ---- */
 
 /* Addresses are stored as signed differences (FORMAT.md "EVENTS"): zigzag maps them to small unsigned numbers. */

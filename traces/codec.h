@@ -28,6 +28,7 @@ enum tq_rec_type {
     TQ_REC_STACK = 7,   /* one interned call stack: id -> instruction pointers */
     TQ_REC_MODULE = 8,  /* one mapping of /proc/self/maps (module map for offline symbolization) */
     TQ_REC_AGGREGATE = 9, /* per-stack allocation totals (record --aggregate), cumulative; minor version 1 */
+    TQ_REC_GAP = 10,      /* the program took the trace's descriptor away (or made it unreachable); minor version 2 */
     TQ_REC_PYCODE = 11,   /* one CPython code object named by Python frames in stacks; minor version 3 */
 };
 
@@ -54,6 +55,15 @@ const char *tq_call_name(unsigned idx);
 enum tq_end_reason {
     TQ_END_EXIT = 1,  /* exit() or return from main; status = exit status */
     TQ_END_UEXIT = 2, /* _exit()/_Exit() called directly; status = exit status */
+};
+
+/* GAP.cause values (FORMAT.md GAP). */
+enum tq_gap_cause {
+    TQ_GAP_CLOSED = 1,      /* the trace's descriptor was closed behind the shim's back; reopened by path */
+    TQ_GAP_REPLACED = 2,    /* the descriptor's number named another file (dup2 over it); reopened by path */
+    TQ_GAP_UNREACHABLE = 3, /* after a credential change the trace file can no longer be reopened by path */
+    TQ_GAP_NO_ROOM = 4,     /* the program dup2'd onto the trace's number and no other number was free: the shim
+                             * closed its descriptor (reopened at a later flush if a number is free by then) */
 };
 
 /* A decoded record: a borrowed view of its payload. */
@@ -107,6 +117,15 @@ struct tq_rec_exec {
     uint64_t t_ns;
     const char *path;                     /* borrowed, path_len bytes */
     uint32_t path_len;
+};
+
+struct tq_rec_gap {
+    uint64_t t_ns;        /* when the shim noticed */
+    uint32_t cause;       /* enum tq_gap_cause */
+    int32_t fd;           /* the descriptor number concerned (-1 when none) */
+    uint64_t since_ns;    /* CLOSED/REPLACED: the last time the descriptor was known good (a write before) */
+    uint64_t lost_bytes;  /* bytes of records that could not be kept (0: nothing lost) */
+    uint32_t uid, gid;    /* the effective ids after the change (UNREACHABLE), else the current ones */
 };
 
 /* One per-allocation event inside an EVENTS record. */
@@ -193,6 +212,7 @@ size_t tq_rec_put_calls(uint8_t *buf, size_t cap, const uint64_t count[TQ_CALL_C
 size_t tq_rec_put_end(uint8_t *buf, size_t cap, const struct tq_rec_end *e);
 /* EXEC; path is NUL-terminated. */
 size_t tq_rec_put_exec(uint8_t *buf, size_t cap, uint64_t t_ns, const char *path);
+size_t tq_rec_put_gap(uint8_t *buf, size_t cap, const struct tq_rec_gap *g);
 /* EVENTS holding ev[0..n) of thread tid; times must not decrease. */
 size_t tq_rec_put_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq_event *ev, size_t n);
 size_t tq_rec_put_stack(uint8_t *buf, size_t cap, uint32_t id, const uint64_t *ips, uint32_t depth);
@@ -217,6 +237,7 @@ int tq_rec_get_sample(const struct tq_rec *r, struct tq_rec_sample *out);
 int tq_rec_get_calls(const struct tq_rec *r, struct tq_rec_calls *out);
 int tq_rec_get_end(const struct tq_rec *r, struct tq_rec_end *out);
 int tq_rec_get_exec(const struct tq_rec *r, struct tq_rec_exec *out);
+int tq_rec_get_gap(const struct tq_rec *r, struct tq_rec_gap *out);
 int tq_rec_get_events(const struct tq_rec *r, struct tq_rec_events *out, struct tq_events_iter *it);
 /* Next event of an EVENTS record: returns 1 with *ev filled, 0 at the end, -1 on a malformed event. */
 int tq_events_next(struct tq_events_iter *it, struct tq_event *ev);

@@ -130,6 +130,14 @@ int tq_writer_open(struct tq_trace_writer *w, int fd)
     return 0;
 }
 
+/* Whether fd still is the file the writer opened (a program may close it and reuse the number). */
+static int fd_is_trace(const struct tq_trace_writer *w, int *closed)
+{
+    struct stat st;
+    *closed = fstat(w->fd, &st) != 0;
+    return !*closed && (unsigned long long)st.st_dev == w->dev && (unsigned long long)st.st_ino == w->ino;
+}
+
 static int write_all(struct tq_trace_writer *w, const uint8_t *p, size_t n)
 {
     while (n) {
@@ -147,17 +155,56 @@ static int write_all(struct tq_trace_writer *w, const uint8_t *p, size_t n)
     return 0;
 }
 
+/* Compress n bytes of records into one frame and write it. */
+static int write_frame(struct tq_trace_writer *w, const uint8_t *recs, size_t n)
+{
+    size_t z = ZSTD_compress2(w->cctx, w->zbuf, w->zcap, recs, n);
+    if (ZSTD_isError(z)) {
+        w->failed = 1;
+        return -1;
+    }
+    return write_all(w, w->zbuf, z);
+}
+
+/* w->fd is no longer the trace: get it again through w->reopen and write the GAP record. Returns 0 when the
+ * writer has its file back (w->fd), -1 when not. */
+static int reopen_trace(struct tq_trace_writer *w, int closed)
+{
+    if (!w->reopen)
+        return -1;
+    struct tq_rec_gap gap = {.cause = closed ? TQ_GAP_CLOSED : TQ_GAP_REPLACED, .fd = w->fd};
+    int fd = w->reopen(w->reopen_arg, &gap);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (unsigned long long)st.st_dev != w->dev || (unsigned long long)st.st_ino != w->ino) {
+        close(fd);
+        return -1;
+    }
+    w->fd = fd;
+    w->reopened++;
+    uint8_t rec[TQ_REC_HEADER_SIZE + 64];
+    size_t n = tq_rec_put_gap(rec, sizeof rec, &gap);
+    if (w->bytes_written == 0) /* nothing had reached the file yet, so nothing was cut: no GAP */
+        return 0;
+    if (n && write_frame(w, rec, n)) {
+        close(fd); /* ours: the caller forgets the number */
+        return -1;
+    }
+    return 0;
+}
+
 int tq_writer_flush(struct tq_trace_writer *w)
 {
-    if (w->fd < 0 || w->failed) {
+    /* fd < 0 with a reopen callback: the owner gave the number up (writer.h); the trace is reopened below. */
+    if (!w->buf || w->failed || (w->fd < 0 && !w->reopen)) {
         w->len = 0;
         return w->failed ? -1 : 0;
     }
     if (w->len == 0)
         return 0;
-    struct stat st;
-    if (fstat(w->fd, &st) != 0 || (unsigned long long)st.st_dev != w->dev ||
-        (unsigned long long)st.st_ino != w->ino) {
+    int closed = 1;
+    if ((w->fd < 0 || !fd_is_trace(w, &closed)) && reopen_trace(w, closed)) {
         w->failed = 1;
         w->fd = -1; /* not ours any more: never write to it, never close it */
         w->len = 0;
@@ -171,22 +218,15 @@ int tq_writer_flush(struct tq_trace_writer *w)
         start = TQ_TRACE_PREAMBLE_SIZE;
     }
     int rc = 0;
-    if (w->len > start) {
-        size_t z = ZSTD_compress2(w->cctx, w->zbuf, w->zcap, w->buf + start, w->len - start);
-        if (ZSTD_isError(z)) {
-            w->failed = 1;
-            rc = -1;
-        } else {
-            rc = write_all(w, w->zbuf, z);
-        }
-    }
+    if (w->len > start)
+        rc = write_frame(w, w->buf + start, w->len - start);
     w->len = 0;
     return rc;
 }
 
 int tq_writer_append(struct tq_trace_writer *w, const void *rec, size_t n)
 {
-    if (w->fd < 0 || w->failed || n > w->cap)
+    if (!w->buf || w->failed || (w->fd < 0 && !w->reopen) || n > w->cap)
         return -1;
     if (n > w->cap - w->len && tq_writer_flush(w))
         return -1;
@@ -205,7 +245,8 @@ int tq_writer_close(struct tq_trace_writer *w)
     if (w->fd < 0 && !w->buf)
         return 0;
     int rc = tq_writer_flush(w);
-    if (w->fd >= 0)
+    int closed;
+    if (w->fd >= 0 && fd_is_trace(w, &closed))
         close(w->fd);
     free(w->buf);
     free(w->zbuf);

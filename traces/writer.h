@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct tq_rec_gap;
+
 /* A trace being written. Not thread-safe: the owner serializes calls (the shim holds its writer lock). */
 struct tq_trace_writer {
     int fd;               /* -1 when closed */
@@ -17,6 +19,14 @@ struct tq_trace_writer {
     int failed;           /* a write failed (disk full...): later appends and flushes are dropped */
     unsigned long long dev, ino; /* identity of the file: a program that closes "all" descriptors may reuse fd */
     uint64_t bytes_written;
+    /* Called by a flush that finds fd is no longer the trace (closed, or its number now names another file): return
+     * a new descriptor of the same file, or -1. The writer checks the new one against dev/ino, never closes the
+     * old number, and writes *gap (cause and fd filled in by the writer, the rest by the callback) as its own
+     * frame before the queued records, so nothing is lost. NULL (the default): the trace stops there. The owner
+     * may also set fd to -1 (it had to give the number up): the next flush then reopens through this callback. */
+    int (*reopen)(void *arg, struct tq_rec_gap *gap);
+    void *reopen_arg;
+    unsigned reopened;    /* times reopen succeeded */
 };
 
 #define TQ_WRITER_BUF (256u << 10) /* records per frame at most; a frame is also cut by every flush */
@@ -46,14 +56,16 @@ int tq_writer_append(struct tq_trace_writer *w, const void *rec, size_t n);
 
 /* Compress the queued records into one zstd frame (with checksum) and write it. Returns 0 (also when
  * nothing was queued), or -1 when writing failed (w->failed is set; the program must not be disturbed).
- * Before writing it checks that fd still is the trace file: if the program closed it (and maybe opened
- * something else under that number), the trace stops there instead of writing into the program's file. */
+ * Before writing it checks that fd still is the trace file (fstat's dev/ino against those it opened): if the
+ * program closed it (and maybe opened something else under that number), it never writes into the program's file:
+ * it asks w->reopen for the trace again (see above) or, without one or when that fails, stops the trace there. */
 int tq_writer_flush(struct tq_trace_writer *w);
 
 /* Drop queued records without writing them (a fork child drops its parent's). Can't fail. */
 void tq_writer_discard(struct tq_trace_writer *w);
 
-/* Flush, close the file and free the buffers. Returns tq_writer_flush's result. close(NULL-ish) is a no-op. */
+/* Flush, close the file (only if fd still is the trace: never the program's file) and free the buffers. Returns
+ * tq_writer_flush's result. close(NULL-ish) is a no-op. */
 int tq_writer_close(struct tq_trace_writer *w);
 
 #endif

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../model/dataset.h"
 #include "../../model/model.h"
 #include "../../model/plan.h"
 #include "../../operators/volume.h"
@@ -93,6 +94,8 @@ static void seed_trace(const char *dir, const char *tmpdir)
     tq_writer_append(&w, rec, tq_rec_put_stack(rec, sizeof rec, 1, ips, 3));
     struct tq_rec_module m = {.generation = 1, .perms = 5, .start = 0x400000, .end = 0x500000};
     tq_writer_append(&w, rec, tq_rec_put_module(rec, sizeof rec, &m, "/bin/seed"));
+    struct tq_rec_gap g = {.t_ns = 30000000, .cause = TQ_GAP_CLOSED, .fd = 1000, .since_ns = 20000000};
+    tq_writer_append(&w, rec, tq_rec_put_gap(rec, sizeof rec, &g));
     tq_writer_append(&w, rec, tq_rec_put_exec(rec, sizeof rec, 40000000, "/bin/true"));
     struct tq_rec_end e = {.t_ns = 50000000, .reason = TQ_END_EXIT, .vm_hwm = 12288, .rss_peak = 12288};
     tq_writer_append(&w, rec, tq_rec_put_end(rec, sizeof rec, &e));
@@ -168,6 +171,27 @@ static void seed_journal(const char *dir, const char *tmpdir)
     unlink(input);
 }
 
+/* A sweep CSV with ok and failed rows of two operators (the writer's own output). */
+static void seed_dataset(const char *dir, const char *tmpdir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/sweep.csv", tmpdir);
+    unlink(path);
+    struct tq_err err = {0};
+    for (int i = 0; i < 4; i++) {
+        struct tq_dataset_row r = {.shape = {16u << (i & 1), 32, 64}, .run = 1 + i / 2, .ok = i != 3,
+                                   .peak_rss_bytes = 1000000u + 4096u * (unsigned)i, .vmhwm_bytes = 1100000,
+                                   .peak_heap_bytes = 500000, .peak_mmap_bytes = 8192, .wall_s = 0.125 * i};
+        snprintf(r.op, sizeof r.op, "%s", i < 2 ? "gst3d" : "envelope");
+        if (!r.ok)
+            snprintf(r.reason, sizeof r.reason, "killed by signal 9");
+        snprintf(r.trace, sizeof r.trace, "/tmp/sweep/trace%d.tq", i);
+        if (tq_dataset_append(path, &r, &err))
+            die("dataset", &err);
+    }
+    keep_with_cuts(dir, path, "sweep");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -175,9 +199,9 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *root = argv[1], *tmp = argv[2];
-    static const char *targets[] = {"trace", "model", "plan", "npy", "segy", "journal"};
-    char dir[6][4096];
-    for (int i = 0; i < 6; i++) {
+    static const char *targets[] = {"trace", "model", "plan", "npy", "segy", "journal", "dataset"};
+    char dir[7][4096];
+    for (int i = 0; i < 7; i++) {
         snprintf(dir[i], sizeof dir[i], "%s/%s", root, targets[i]);
         mkdir(root, 0755);
         if (mkdir(dir[i], 0755) != 0 && errno != EEXIST)
@@ -192,5 +216,6 @@ int main(int argc, char **argv)
     seed_volume(dir[4], tmp, "sgy", small);
     seed_volume(dir[4], tmp, "sgy", one);
     seed_journal(dir[5], tmp);
+    seed_dataset(dir[6], tmp);
     return 0;
 }

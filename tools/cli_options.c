@@ -1,0 +1,188 @@
+/* cli_options.c - a command's option table turned into getopt_long's arguments and into the option lines of its
+ * --help (cli.h). Test hooks (TQ_CLI_TESTING) exist only in builds compiled with -DTQ_TESTING. */
+#include <string.h>
+
+#include "cli.h"
+
+#ifdef TQ_TESTING
+#define TESTING_BUILD 1
+#else
+#define TESTING_BUILD 0
+#endif
+
+enum {
+    MAX_OPTS = 64,   /* options in one table, --help excluded */
+    HELP_WIDTH = 110, /* columns of the help text */
+    MAX_LEFT = 30,    /* widest option column; longer options put their help on the next line */
+};
+
+static const struct tq_cli_opt help_opt = {'h', 'h', "help", NULL, "show this help", NULL, 0};
+
+/* 1 when this build's parser knows o. */
+static int parsed(const struct tq_cli_opt *o)
+{
+    return !(o->flags & TQ_CLI_TESTING) || TESTING_BUILD;
+}
+
+static int listed(const struct tq_cli_opt *o)
+{
+    return parsed(o) && !(o->flags & TQ_CLI_HIDDEN);
+}
+
+int tq_cli_next(const struct tq_cli_command *cmd, int argc, char **argv)
+{
+    struct option longopts[MAX_OPTS + 2];
+    char shortopts[3 * MAX_OPTS + 8];
+    size_t n = 0, s = 0;
+    if (cmd->stop_at_operand)
+        shortopts[s++] = '+';
+    shortopts[s++] = ':'; /* getopt returns ':' (not '?') for a missing value: the two mistakes get their own words */
+    for (const struct tq_cli_opt *o = cmd->opts; o->name; o++) {
+        if (!parsed(o))
+            continue;
+        if (n == MAX_OPTS) {
+            fprintf(stderr, "traceq %s: more than %d options in its table\n", cmd->name, MAX_OPTS);
+            return TQ_CLI_BAD;
+        }
+        longopts[n++] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL, o->key};
+        if (o->short_name) {
+            shortopts[s++] = (char)o->short_name;
+            if (o->arg)
+                shortopts[s++] = ':';
+        }
+    }
+    longopts[n++] = (struct option){help_opt.name, no_argument, NULL, help_opt.key};
+    longopts[n] = (struct option){NULL, 0, NULL, 0};
+    shortopts[s++] = (char)help_opt.short_name;
+    shortopts[s] = 0;
+    opterr = 0;
+    int c = getopt_long(argc, argv, shortopts, longopts, NULL);
+    switch (c) {
+    case -1:
+        return TQ_CLI_END;
+    case 'h':
+        tq_cli_help(cmd, stdout);
+        return TQ_CLI_HELP;
+    case ':':
+        tq_cli_usage_error(cmd->name, "option '%s' needs a value", argv[optind - 1]);
+        return TQ_CLI_BAD;
+    case '?':
+        tq_cli_usage_error(cmd->name, "unknown option '%s'", argv[optind - 1]);
+        return TQ_CLI_BAD;
+    default:
+        return c;
+    }
+}
+
+int tq_cli_exit_code(int c)
+{
+    return c == TQ_CLI_HELP ? TQ_EXIT_OK : TQ_EXIT_USAGE;
+}
+
+/* Write text from column col (where the cursor is) up to HELP_WIDTH, breaking lines between words; continuation lines
+ * start at column col. '\n' breaks the line and the spaces after it are kept (a nested list); '\1' is a space that
+ * never breaks. */
+static void put_wrapped(FILE *f, const char *text, int col)
+{
+    int pos = col, fresh = 1;
+    for (const char *p = text; *p;) {
+        if (*p == '\n') {
+            fprintf(f, "\n%*s", col, "");
+            pos = col;
+            p++;
+            while (*p == ' ') {
+                fputc(' ', f);
+                pos++;
+                p++;
+            }
+            fresh = 1;
+            continue;
+        }
+        if (*p == ' ') {
+            p++;
+            continue;
+        }
+        int len = (int)strcspn(p, " \n");
+        if (!fresh && pos + 1 + len > HELP_WIDTH) {
+            fprintf(f, "\n%*s", col, "");
+            pos = col;
+            fresh = 1;
+        }
+        if (!fresh) {
+            fputc(' ', f);
+            pos++;
+        }
+        for (int i = 0; i < len; i++)
+            fputc(p[i] == '\1' ? ' ' : p[i], f);
+        pos += len;
+        p += len;
+        fresh = 0;
+    }
+    fputc('\n', f);
+}
+
+/* "-o, --output FILE" / "    --force" into buf; returns its length. */
+static int left_column(const struct tq_cli_opt *o, char *buf, size_t cap)
+{
+    char s[8] = "    ";
+    if (o->short_name)
+        snprintf(s, sizeof s, "-%c, ", (char)o->short_name);
+    int n = snprintf(buf, cap, "  %s--%s%s%s", s, o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+    return n < (int)cap ? n : (int)cap - 1;
+}
+
+static void put_option(FILE *f, const struct tq_cli_opt *o, int col)
+{
+    char left[128], text[2048];
+    int n = left_column(o, left, sizeof left);
+    fputs(left, f);
+    if (n + 2 > col)
+        fprintf(f, "\n%*s", col, "");
+    else
+        fprintf(f, "%*s", col - n, "");
+    int len = snprintf(text, sizeof text, "%s%s", (o->flags & TQ_CLI_TESTING) ? "testing: " : "", o->help);
+    if (o->def && len >= 0 && (size_t)len < sizeof text) {
+        /* "[Default: ...]" stays on one line */
+        char *d = text + len;
+        snprintf(d, sizeof text - (size_t)len, " [Default: %s]", o->def);
+        for (d++; *d; d++)
+            if (*d == ' ')
+                *d = '\1';
+    }
+    put_wrapped(f, text, col);
+}
+
+void tq_cli_help(const struct tq_cli_command *cmd, FILE *f)
+{
+    fprintf(f, "usage: %s\n\n%s\n", cmd->usage, cmd->about);
+    if (cmd->more)
+        cmd->more(f);
+    int col = 0;
+    char left[128];
+    for (const struct tq_cli_opt *o = cmd->opts; o->name; o++)
+        if (listed(o) && left_column(o, left, sizeof left) > col)
+            col = left_column(o, left, sizeof left);
+    if (left_column(&help_opt, left, sizeof left) > col)
+        col = left_column(&help_opt, left, sizeof left);
+    col = (col > MAX_LEFT ? MAX_LEFT : col) + 2;
+    fprintf(f, "\noptions:\n");
+    for (const struct tq_cli_opt *o = cmd->opts; o->name; o++)
+        if (listed(o))
+            put_option(f, o, col);
+    put_option(f, &help_opt, col);
+    if (cmd->epilog)
+        fprintf(f, "\n%s\n", cmd->epilog);
+}
+
+void tq_cli_dump_options(const struct tq_cli_command *cmd, FILE *f)
+{
+    for (const struct tq_cli_opt *o = cmd->opts; o->name; o++) {
+        if (!parsed(o))
+            continue;
+        const char *flags = (o->flags & TQ_CLI_TESTING) ? "testing" : (o->flags & TQ_CLI_HIDDEN) ? "hidden" : "-";
+        char shrt[4] = "-";
+        if (o->short_name)
+            snprintf(shrt, sizeof shrt, "-%c", (char)o->short_name);
+        fprintf(f, "--%s\t%s\t%s\t%s\t%d\n", o->name, shrt, o->arg ? o->arg : "-", flags, o->key);
+    }
+}
