@@ -44,9 +44,10 @@ TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 PROGS     := $(PROG_SRC:tests/progs/%.c=$(BUILD)/progs/%) $(PROG_CXX_SRC:tests/progs/%.cc=$(BUILD)/progs/%)
 BENCHES   := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+EXAMPLES  := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 
-.PHONY: all deps demo test bench asan clean
-all: $(BUILD)/libtraceq.so $(BUILD)/traceq $(PROGS) $(BENCHES)
+.PHONY: all deps demo test bench asan clean install
+all: $(BUILD)/libtraceq.so $(BUILD)/traceq $(PROGS) $(BENCHES) $(EXAMPLES)
 ifeq ($(TESTING),1)
 all: $(BUILD)/tests/tq_tests $(BUILD)/tests/cli_probe $(BUILD)/tests/cli_probe_user
 endif
@@ -122,6 +123,11 @@ $(BUILD)/progs/%: tests/progs/%.cc
 $(BUILD)/progs/stack_paths $(BUILD)/progs/leaks_temps $(BUILD)/progs/two_paths $(BUILD)/progs/cxx_alloc: \
     PROG_EXTRA := -O0 -fno-inline -fno-omit-frame-pointer
 
+# examples/: users' own block operators (examples/README.md); plain C, no traceq library.
+$(BUILD)/examples/%: examples/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra $(WERROR) -o $@ $<
+
 $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra $(WERROR) -pthread -o $@ $< -lm
@@ -164,6 +170,19 @@ asan: deps
 
 clean:
 	rm -rf $(BUILD) build-test build-asan
+
+# `make install [PREFIX=/usr/local] [DESTDIR=]`: the binary and the shim side by side in PREFIX/lib/traceq (traceq
+# finds libtraceq.so beside its own executable), PREFIX/bin/traceq a link to it, and the Python package
+# (python/traceq) where Debian's python3 looks under PREFIX (/usr/local/lib/python3.X/dist-packages).
+PREFIX    ?= /usr/local
+PYVER     := $(shell /usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3)
+PYTHONDIR ?= $(PREFIX)/lib/python$(PYVER)/dist-packages
+install: $(BUILD)/traceq $(BUILD)/libtraceq.so
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/traceq $(DESTDIR)$(PYTHONDIR)/traceq
+	install -m 755 $(BUILD)/traceq $(DESTDIR)$(PREFIX)/lib/traceq/traceq
+	install -m 644 $(BUILD)/libtraceq.so $(DESTDIR)$(PREFIX)/lib/traceq/libtraceq.so
+	ln -sfn ../lib/traceq/traceq $(DESTDIR)$(PREFIX)/bin/traceq
+	install -m 644 python/traceq/__init__.py $(DESTDIR)$(PYTHONDIR)/traceq/__init__.py
 
 -include $(CORE_OBJ:.o=.d) $(SHIM_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(MPI_OBJ:.o=.d)
 

@@ -1,9 +1,16 @@
-/* alloc.h - malloc/calloc/realloc for the file readers (model, plan, .npy, trace), with a test hook that makes one
- * chosen allocation fail so every out-of-memory path can be exercised (style.md habit 8). */
+/* alloc.h - malloc/calloc/realloc/strdup/asprintf/getline for all the code outside the shim (preload/ never calls
+ * these), with a test hook that makes one chosen allocation fail so every out-of-memory path can be exercised
+ * (style.md habit 8, tests/test_alloc_fail.c). Not routed here: the shim's own allocations (traces/writer.c, built
+ * into libtraceq.so), those libraries make for us (jansson, libdw, cairo, segyio, zstd, FFTW, GSL) and libc's own
+ * (scandir, stdio). jansson could be routed (json_set_alloc_funcs) but is not: when one of its allocations fails
+ * mid-parse, 2.14 may return a document with a character missing from a key (its lexer drops the byte it could not
+ * store) or fail with a misleading syntax error, so a fault walk through it would test jansson, not us. */
 #ifndef TQ_ALLOC_H
 #define TQ_ALLOC_H
 
 #include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
 
 /* Like malloc, calloc and realloc; NULL when memory runs out or when the failure hook picks this call (then
  * errno is ENOMEM and, for tq_realloc, p is left untouched). */
@@ -11,8 +18,19 @@ void *tq_malloc(size_t size);
 void *tq_calloc(size_t n, size_t size);
 void *tq_realloc(void *p, size_t size);
 
-/* A malloc'd copy of the string s, like strdup; NULL when memory runs out (or the hook picks it). */
+/* Like posix_memalign: 0, or ENOMEM (when the hook picks this call too) or EINVAL, *p then untouched. */
+int tq_posix_memalign(void **p, size_t align, size_t size);
+
+/* Like strdup, strndup and asprintf (a failure hooked or real gives NULL / -1 with errno ENOMEM; *out is then NULL).
+ * Each counts as one allocation. */
 char *tq_strdup(const char *s);
+char *tq_strndup(const char *s, size_t n);
+int tq_asprintf(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Like getline (the buffer grows through tq_realloc; *line is NUL-terminated), except that the end of the file gives
+ * 0: the line's length with its newline, 0 at end of file, or -1 on an error (errno is ENOMEM when the buffer
+ * could not grow, else the stream's error). */
+ssize_t tq_getline(char **line, size_t *cap, FILE *f);
 
 /* Test hook: the allocation numbered `n` (0 = the next one) through the functions above fails, once; n < 0 (the
  * default) fails none. Also resets tq_alloc_count. Thread-safe (atomic counter). Can't fail. */

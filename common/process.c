@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,8 +47,11 @@ static int child_dup(int from, int to)
 }
 
 /* In the child after fork: only async-signal-safe calls until exec (the parent may have threads). */
-static void child_exec(const struct tq_proc_spec *s, char *const envp[], int logfd, int errpipe)
+static void child_exec(const struct tq_proc_spec *s, char *const envp[], int logfd, int errpipe, pid_t parent)
 {
+    /* the parent may already be gone: then nothing would reap or stop this command */
+    if (s->die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent))
+        _exit(127);
     if (s->null_stdin) {
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull < 0 || child_dup(devnull, 0) < 0)
@@ -133,10 +137,10 @@ static tq_status spawn_with(const struct tq_proc_spec *s, char *const envp[], in
     if (pipe2(pipefd, O_CLOEXEC) != 0)
         return tq_fail_errno(err, TQ_ERR_INTERNAL, "pipe");
     p->t0 = tq_clock_now();
-    pid_t pid = fork();
+    pid_t parent = getpid(), pid = fork();
     if (pid == 0) {
         close(pipefd[0]);
-        child_exec(s, envp, logfd, pipefd[1]);
+        child_exec(s, envp, logfd, pipefd[1], parent);
     }
     close(pipefd[1]);
     if (pid < 0) {

@@ -27,6 +27,7 @@ struct tq_proc_spec {
     int null_stdin;           /* 1: stdin is /dev/null; 0: the parent's */
     const char *cgroup_procs; /* a cgroup.procs file the child joins before exec (NULL: none) */
     const cpu_set_t *cpus;    /* CPUs the child is pinned to before exec (NULL: not pinned) */
+    int die_with_parent;      /* 1: the child gets SIGKILL when the spawning process dies (PR_SET_PDEATHSIG) */
 };
 
 /* A started child. */

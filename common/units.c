@@ -116,6 +116,28 @@ tq_status tq_parse_long(const char *s, long min, long max, const char *what, lon
     return TQ_OK;
 }
 
+/* The geometric tail of a range "start:stop:xF": start, start*F, start*F^2, ... (rounded, <= stop). */
+static tq_status parse_geometric(const char *s, const char *f, size_t start, size_t stop, size_t *values,
+                                 size_t cap, size_t *n, struct tq_err *err)
+{
+    char *end;
+    double factor = strtod(f, &end);
+    if (end == f || *end || !(factor > 1.0 && factor <= 1e6) || start == 0 || start > stop)
+        return tq_fail(err, TQ_ERR_USAGE, "invalid range '%s' (a geometric range is START:STOP:xF with START >= 1 "
+                       "and a factor F > 1, e.g. 1000:64000:x2)", s);
+    size_t count = 0;
+    for (double v = (double)start; v <= (double)stop + 0.5; v *= factor) {
+        size_t x = (size_t)(v + 0.5);
+        if (count && x == values[count - 1])
+            continue;
+        if (count == cap)
+            return tq_fail(err, TQ_ERR_USAGE, "range '%s' has more than %zu values", s, cap);
+        values[count++] = x;
+    }
+    *n = count;
+    return TQ_OK;
+}
+
 tq_status tq_parse_range(const char *s, size_t *values, size_t cap, size_t *n, struct tq_err *err)
 {
     const size_t max = (size_t)1 << 40;
@@ -128,6 +150,8 @@ tq_status tq_parse_range(const char *s, size_t *values, size_t cap, size_t *n, s
         p++;
         if (parse_size(&p, max, &stop) != 0)
             goto bad;
+        if (*p == ':' && p[1] == 'x')
+            return parse_geometric(s, p + 2, start, stop, values, cap, n, err);
         if (*p == ':') {
             p++;
             if (parse_size(&p, max, &step) != 0)

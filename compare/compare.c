@@ -1,6 +1,7 @@
 /* compare.c - runs the command bare and under each backend, keeps medians, and derives errors and overheads. */
 #define _GNU_SOURCE
 #include "compare.h"
+#include "../common/alloc.h"
 
 #include <ftw.h>
 #include <stdio.h>
@@ -182,7 +183,7 @@ tq_status tq_compare_run(const struct tq_compare_opts *opts, char *const argv[],
         return tq_fail(err, TQ_ERR_USAGE, "runs must be in 1..64, not %d", o.runs);
     if (o.interval_s <= 0)
         o.interval_s = 0.01;
-    struct tq_compare *c = calloc(1, sizeof *c);
+    struct tq_compare *c = tq_calloc(1, sizeof *c);
     if (!c)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     c->runs = o.runs;

@@ -7,16 +7,17 @@
 #include <unistd.h>
 
 #include "compare_internal.h"
+#include "../common/alloc.h"
 #include "../common/procfs.h"
 
 tq_status tq_backend_push(struct backend_sample *s, double t, double v, struct tq_err *err)
 {
     if (s->nt == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 256;
-        double *nt = realloc(s->t, cap * sizeof *nt);
+        double *nt = tq_realloc(s->t, cap * sizeof *nt);
         if (nt)
             s->t = nt;
-        double *nv = nt ? realloc(s->v, cap * sizeof *nv) : NULL;
+        double *nv = nt ? tq_realloc(s->v, cap * sizeof *nv) : NULL;
         if (!nv)
             return tq_fail(err, TQ_ERR_NOMEM, "out of memory for a timeline");
         s->v = nv;

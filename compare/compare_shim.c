@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "compare_internal.h"
+#include "../common/alloc.h"
 #include "../common/printable.h"
 #include "../common/units.h"
 #include "../export/export.h"
@@ -39,10 +40,10 @@ static tq_status proc_sample(const struct tq_rec_sample *x, void *ctx, struct tq
     struct proc_trace *p = ctx;
     if (p->n == p->cap) {
         size_t cap = p->cap ? 2 * p->cap : 256;
-        uint64_t *t = realloc(p->t, cap * sizeof *t);
+        uint64_t *t = tq_realloc(p->t, cap * sizeof *t);
         if (t)
             p->t = t;
-        double *v = t ? realloc(p->v, cap * sizeof *v) : NULL;
+        double *v = t ? tq_realloc(p->v, cap * sizeof *v) : NULL;
         if (!v)
             return tq_fail(err, TQ_ERR_NOMEM, "out of memory for a timeline");
         p->v = v;
@@ -90,8 +91,8 @@ static tq_status tree_timeline(struct proc_trace *pr, size_t np, struct backend_
     size_t ne = np;
     for (size_t i = 0; i < np; i++)
         ne += pr[i].n;
-    struct tree_event *ev = malloc(ne * sizeof *ev);
-    double *cur = calloc(np, sizeof *cur);
+    struct tree_event *ev = tq_malloc(ne * sizeof *ev);
+    double *cur = tq_calloc(np, sizeof *cur);
     if (!ev || !cur) {
         free(ev);
         free(cur);
@@ -128,7 +129,7 @@ static tq_status read_traces(const char *dir, struct backend_sample *s, struct t
     int n = scandir(dir, &names, NULL, alphasort);
     if (n < 0)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot list %s", dir);
-    struct proc_trace *pr = calloc((size_t)(n > 0 ? n : 1), sizeof *pr);
+    struct proc_trace *pr = tq_calloc((size_t)(n > 0 ? n : 1), sizeof *pr);
     size_t np = 0;
     tq_status st = pr ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     for (int i = 0; i < n; i++) {
@@ -185,7 +186,7 @@ tq_status tq_backend_shim(const struct backend_ctx *ctx, struct backend_sample *
     size_t n = 0;
     while (ctx->argv[n])
         n++;
-    char **v = calloc(n + 6, sizeof *v);
+    char **v = tq_calloc(n + 6, sizeof *v);
     if (!v)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     v[0] = (char *)ctx->traceq, v[1] = "record", v[2] = "-o", v[3] = dir, v[4] = "--";

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "compare_internal.h"
+#include "../common/alloc.h"
 
 /* Build "prefix... argv..." into a NULL-terminated vector (pointers borrowed). Caller frees the vector. */
 static char **wrap_argv(char *const *prefix, size_t np, char *const *argv, struct tq_err *err)
@@ -14,7 +15,7 @@ static char **wrap_argv(char *const *prefix, size_t np, char *const *argv, struc
     size_t n = 0;
     while (argv[n])
         n++;
-    char **v = calloc(np + n + 1, sizeof *v);
+    char **v = tq_calloc(np + n + 1, sizeof *v);
     if (!v) {
         tq_fail(err, TQ_ERR_NOMEM, "out of memory");
         return NULL;
@@ -147,8 +148,10 @@ tq_status tq_backend_heaptrack(const struct backend_ctx *ctx, struct backend_sam
     struct tq_proc_result r;
     TQ_TRY(tq_proc_run(&o, 0, NULL, NULL, &r, err));
     /* The summary is at the end of a short report (the detailed sections are off): the last 64 KiB hold it. */
-    char *text = calloc(1, 65537);
-    FILE *f = text ? fopen(report, "r") : NULL;
+    char *text = tq_calloc(1, 65537);
+    if (!text)
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s", report);
+    FILE *f = fopen(report, "r");
     if (!f) {
         free(text);
         return tq_fail(err, TQ_ERR_IO, "cannot read %s", report);

@@ -642,7 +642,7 @@ tq_status tq_exp_write_plot(const struct tq_exp_results *pl, const char *dir, FI
 
 struct tq_exp_results *tq_exp_results_new(void)
 {
-    return calloc(1, sizeof(struct tq_exp_results));
+    return tq_calloc(1, sizeof(struct tq_exp_results));
 }
 
 void tq_exp_results_free(struct tq_exp_results *r)

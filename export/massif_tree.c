@@ -1,6 +1,7 @@
 /* massif_tree.c - a trie of the stacks held at the heap peak, innermost frame first, printed in massif's
  * "nCHILDREN: BYTES ADDRESS: function (file:line)" indented form. */
 #include "massif_tree.h"
+#include "../common/alloc.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -24,7 +25,7 @@ static size_t tree_add(struct tree *t, size_t parent, const struct tq_heap_site 
     uint64_t ip = !s ? ~(uint64_t)0 : s->depth ? s->ips[frame] : 0;
     if (t->len == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 256;
-        struct node *n = realloc(t->n, cap * sizeof *n);
+        struct node *n = tq_realloc(t->n, cap * sizeof *n);
         if (!n)
             return 0;
         t->n = n;
@@ -68,7 +69,7 @@ static tq_status print_node(const struct tree *t, size_t i, int depth, struct tq
     size_t nkids = 0, *kids = NULL;
     for (size_t c = t->n[i].child; c; c = t->n[c].sibling)
         nkids++;
-    if (nkids && !(kids = malloc(nkids * sizeof *kids)))
+    if (nkids && !(kids = tq_malloc(nkids * sizeof *kids)))
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for the massif tree");
     nkids = 0;
     for (size_t c = t->n[i].child; c; c = t->n[c].sibling)
@@ -97,7 +98,7 @@ static tq_status print_node(const struct tree *t, size_t i, int depth, struct tq
 tq_status tq_massif_tree_write(struct tq_heap_replay *r, uint64_t root, uint64_t mmap_bytes, FILE *out,
                                struct tq_err *err)
 {
-    struct tree t = {calloc(256, sizeof *t.n), 1, 256};
+    struct tree t = {tq_calloc(256, sizeof *t.n), 1, 256};
     if (!t.n)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for the massif tree");
     tq_status st = TQ_OK;

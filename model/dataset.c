@@ -1,7 +1,9 @@
 /* dataset.c - reading and appending the sweep CSV (through common/csv.h), and turning its rows into fitting points
  * (see dataset.h). */
 #include "dataset.h"
+#include "../common/alloc.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -12,7 +14,9 @@
 
 #include "../common/csv.h"
 
-#define NFIELDS 14
+#define NFIELDS 14 /* the built-in operators' form; a command's dataset has one more (the command) */
+
+static const char *const default_axes[3] = {"inlines", "xlines", "samples"};
 
 static const char *const targets[] = {"peak_rss_bytes", "vmhwm_bytes", "peak_heap_bytes", "peak_mmap_bytes",
                                       "wall_s"};
@@ -44,13 +48,14 @@ static int copy_text(char *dst, size_t cap, const char *src)
     return 0;
 }
 
-static int parse_row(char *const *f, struct tq_dataset_row *r)
+static int parse_row(char *const *f, int with_command, struct tq_dataset_row *r)
 {
     uint64_t v[4], run;
     char *end;
     memset(r, 0, sizeof *r);
     if (copy_text(r->op, sizeof r->op, f[0]) || copy_text(r->reason, sizeof r->reason, f[7]) ||
-        copy_text(r->trace, sizeof r->trace, f[13]))
+        copy_text(r->trace, sizeof r->trace, f[13]) ||
+        (with_command && copy_text(r->command, sizeof r->command, f[14])))
         return -1;
     for (int a = 0; a < 3; a++) {
         if (parse_u64(f[1 + a], &v[0]) || !v[0])
@@ -78,33 +83,33 @@ static int parse_row(char *const *f, struct tq_dataset_row *r)
 static tq_status read_rows(FILE *fp, const char *path, struct tq_csv_row *row, struct tq_dataset *ds,
                            struct tq_err *err)
 {
-    size_t cap = 0;
+    size_t cap = 0, want = NFIELDS + (size_t)ds->has_command;
     tq_status st;
     while ((st = tq_csv_read(fp, path, row, err)) == TQ_OK && row->n) {
         if (row->n == 1 && !row->field[0][0])
             continue;
-        if (row->n != NFIELDS)
-            return tq_fail(err, TQ_ERR_FORMAT, "%s:%ld: %zu fields, expected %d", path, row->line, row->n, NFIELDS);
+        if (row->n != want)
+            return tq_fail(err, TQ_ERR_FORMAT, "%s:%ld: %zu fields, expected %zu", path, row->line, row->n, want);
         if (ds->n == cap) {
             cap = cap ? 2 * cap : 64;
-            struct tq_dataset_row *r = realloc(ds->rows, cap * sizeof *r);
+            struct tq_dataset_row *r = tq_realloc(ds->rows, cap * sizeof *r);
             if (!r)
                 return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s", path);
             ds->rows = r;
         }
-        if (parse_row(row->field, &ds->rows[ds->n]))
+        if (parse_row(row->field, ds->has_command, &ds->rows[ds->n]))
             return tq_fail(err, TQ_ERR_FORMAT, "%s:%ld: a bad value (shape, run, status or a number)", path,
                            row->line);
+        memcpy(ds->rows[ds->n].axes, ds->axes, sizeof ds->axes);
         ds->n++;
     }
     return st;
 }
 
-/* Is the record the dataset header, column by column? */
-static int is_header(const struct tq_csv_row *row)
+/* Does the record hold the comma-separated names of `h`, from field `from` on, and nothing more? */
+static int fields_are(const struct tq_csv_row *row, size_t from, const char *h)
 {
-    const char *h = TQ_DATASET_HEADER;
-    for (size_t i = 0; i < row->n; i++) {
+    for (size_t i = from; i < row->n; i++) {
         size_t len = strcspn(h, ",");
         if (strlen(row->field[i]) != len || strncmp(row->field[i], h, len))
             return 0;
@@ -116,15 +121,113 @@ static int is_header(const struct tq_csv_row *row)
     return 0;
 }
 
-/* Read the first record of fp (row: the reader's state) and check that it is the header. */
-static tq_status check_header(FILE *fp, const char *path, struct tq_csv_row *row, struct tq_err *err)
+/* The header a row is written under: the 14-column form, or a command's with its axes. */
+static void header_for(const struct tq_dataset_row *r, char *buf, size_t cap)
+{
+    if (!r->command[0]) {
+        snprintf(buf, cap, "%s", TQ_DATASET_HEADER);
+        return;
+    }
+    const char *a[3];
+    int params = 0;
+    for (int k = 0; k < 3; k++) {
+        a[k] = r->axes[k][0] ? r->axes[k] : default_axes[k];
+        params |= strcmp(a[k], default_axes[k]) != 0;
+    }
+    snprintf(buf, cap, "op,%s,%s,%s,%s%s,command", a[0], a[1], a[2], params ? "product" : "volume",
+             TQ_DATASET_TAIL);
+}
+
+/* A shape column's name in a header: letters, digits, '_'; not empty. */
+static int axis_name_ok(const char *s, size_t len)
+{
+    if (!len || len >= TQ_DATASET_NAME)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+            return 0;
+    return 1;
+}
+
+/* Read the first record of fp (row: the reader's state) and check that it is a dataset header: the 14-column
+ * form, or a command's "op,A,B,C,volume|product,<tail>,command" (ds gets the form and the axes' names). */
+static tq_status check_header(FILE *fp, const char *path, struct tq_csv_row *row, struct tq_dataset *ds,
+                              struct tq_err *err)
 {
     TQ_TRY(tq_csv_read(fp, path, row, err));
     if (!row->n)
         return tq_fail(err, TQ_ERR_FORMAT, "%s is empty (no header)", path);
-    if (!is_header(row))
-        return tq_fail(err, TQ_ERR_FORMAT, "%s:1: not a traceq sweep dataset (expected the header %s)", path,
-                       TQ_DATASET_HEADER);
+    for (int k = 0; k < 3; k++)
+        snprintf(ds->axes[k], sizeof ds->axes[k], "%s", default_axes[k]);
+    ds->has_command = 0;
+    if (fields_are(row, 0, TQ_DATASET_HEADER))
+        return TQ_OK;
+    int ok = row->n == NFIELDS + 1 && !strcmp(row->field[0], "op") && !strcmp(row->field[NFIELDS], "command") &&
+             (!strcmp(row->field[4], "volume") || !strcmp(row->field[4], "product"));
+    if (ok) { /* the fixed columns between: compare them without the trailing "command" */
+        char *last = row->field[NFIELDS];
+        row->n--;
+        ok = fields_are(row, 5, &TQ_DATASET_TAIL[1]);
+        row->n++;
+        row->field[NFIELDS] = last;
+    }
+    for (int k = 0; ok && k < 3; k++) {
+        ok = axis_name_ok(row->field[1 + k], strlen(row->field[1 + k]));
+        if (ok)
+            snprintf(ds->axes[k], sizeof ds->axes[k], "%s", row->field[1 + k]);
+    }
+    if (!ok)
+        return tq_fail(err, TQ_ERR_FORMAT, "%s:1: not a traceq sweep dataset (expected the header %s, or a "
+                       "command's: op,A,B,C,volume|product,...,trace,command)", path, TQ_DATASET_HEADER);
+    ds->has_command = 1;
+    return TQ_OK;
+}
+
+tq_status tq_dataset_check_kind(const struct tq_dataset *ds, const char *command, const char *const axes[3],
+                                struct tq_err *err)
+{
+    if (!ds)
+        return TQ_OK;
+    if (ds->has_command != (command[0] != 0))
+        return tq_fail(err, TQ_ERR_USAGE, "the dataset holds sweeps of %s; use another file for %s",
+                       ds->has_command ? "a user's command" : "built-in operators",
+                       command[0] ? "a command" : "an operator");
+    for (int k = 0; k < 3; k++)
+        if (strcmp(ds->axes[k], axes ? axes[k] : default_axes[k]))
+            return tq_fail(err, TQ_ERR_USAGE, "the dataset's columns are %s,%s,%s, not %s,%s,%s: use another file",
+                           ds->axes[0], ds->axes[1], ds->axes[2], axes ? axes[0] : default_axes[0],
+                           axes ? axes[1] : default_axes[1], axes ? axes[2] : default_axes[2]);
+    for (size_t i = 0; i < ds->n; i++)
+        if (strcmp(ds->rows[i].command, command)) {
+            char clean[512];
+            size_t j = 0;
+            for (; command[j] && j + 1 < sizeof clean; j++) /* the file holds it with , " and line breaks blanked */
+                clean[j] = strchr(",\"\r\n", command[j]) ? ' ' : command[j];
+            clean[j] = 0;
+            if (strcmp(ds->rows[i].command, clean))
+                return tq_fail(err, TQ_ERR_USAGE, "the dataset holds sweeps of another command (%.200s): use "
+                               "another file", ds->rows[i].command);
+        }
+    return TQ_OK;
+}
+
+int tq_dataset_has_params(const struct tq_dataset *ds)
+{
+    for (int k = 0; k < 3; k++)
+        if (strcmp(ds->axes[k], default_axes[k]))
+            return 1;
+    return 0;
+}
+
+tq_status tq_dataset_only_op(const struct tq_dataset *ds, const char **op, struct tq_err *err)
+{
+    if (!ds->n)
+        return tq_fail(err, TQ_ERR_RANGE, "the dataset has no rows");
+    for (size_t i = 1; i < ds->n; i++)
+        if (strcmp(ds->rows[i].op, ds->rows[0].op))
+            return tq_fail(err, TQ_ERR_USAGE, "the dataset holds several operators (%s, %s, ...): choose one "
+                           "with --op", ds->rows[0].op, ds->rows[i].op);
+    *op = ds->rows[0].op;
     return TQ_OK;
 }
 
@@ -133,9 +236,9 @@ tq_status tq_dataset_read(const char *path, struct tq_dataset **out, struct tq_e
     FILE *fp = fopen(path, "r");
     if (!fp)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot open dataset %s", path);
-    struct tq_dataset *ds = calloc(1, sizeof *ds);
+    struct tq_dataset *ds = tq_calloc(1, sizeof *ds);
     struct tq_csv_row row = {0};
-    tq_status st = ds ? check_header(fp, path, &row, err) : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    tq_status st = ds ? check_header(fp, path, &row, ds, err) : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     if (!st)
         st = read_rows(fp, path, &row, ds, err);
     tq_csv_row_free(&row);
@@ -160,8 +263,9 @@ static void plain_text(char *dst, size_t cap, const char *src)
 /* Write row r as one CSV record. */
 static tq_status put_row(FILE *fp, const struct tq_dataset_row *r, struct tq_err *err)
 {
-    char op[sizeof r->op], reason[sizeof r->reason], trace[sizeof r->trace], num[10][32];
+    char op[sizeof r->op], reason[sizeof r->reason], trace[sizeof r->trace], command[sizeof r->command], num[10][32];
     plain_text(op, sizeof op, r->op);
+    plain_text(command, sizeof command, r->command);
     plain_text(reason, sizeof reason, r->reason);
     plain_text(trace, sizeof trace, r->trace);
     snprintf(num[0], 32, "%zu", r->shape[0]);
@@ -174,9 +278,9 @@ static tq_status put_row(FILE *fp, const struct tq_dataset_row *r, struct tq_err
     snprintf(num[7], 32, "%" PRIu64, r->peak_heap_bytes);
     snprintf(num[8], 32, "%" PRIu64, r->peak_mmap_bytes);
     snprintf(num[9], 32, "%.6f", r->wall_s);
-    const char *f[NFIELDS] = {op,     num[0], num[1], num[2], num[3], num[4], r->ok ? "ok" : "failed",
-                              reason, num[5], num[6], num[7], num[8], num[9], trace};
-    return tq_csv_write(fp, f, NFIELDS, err);
+    const char *f[NFIELDS + 1] = {op,     num[0], num[1], num[2], num[3], num[4], r->ok ? "ok" : "failed",
+                                  reason, num[5], num[6], num[7], num[8], num[9], trace, command};
+    return tq_csv_write(fp, f, NFIELDS + (r->command[0] != 0), err);
 }
 
 tq_status tq_dataset_append(const char *path, const struct tq_dataset_row *r, struct tq_err *err)
@@ -185,14 +289,23 @@ tq_status tq_dataset_append(const char *path, const struct tq_dataset_row *r, st
     if (!fp)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot open dataset %s", path);
     tq_status st = TQ_OK;
+    char want[512];
+    header_for(r, want, sizeof want);
     fseek(fp, 0, SEEK_END);
     if (ftell(fp) == 0)
-        fputs(TQ_DATASET_HEADER "\n", fp);
+        fprintf(fp, "%s\n", want);
     else {
         struct tq_csv_row header = {0};
+        struct tq_dataset have = {0};
         rewind(fp);
-        st = check_header(fp, path, &header, err);
+        st = check_header(fp, path, &header, &have, err);
         tq_csv_row_free(&header);
+        int same = have.has_command == (r->command[0] != 0);
+        for (int k = 0; same && have.has_command && k < 3; k++)
+            same = !strcmp(have.axes[k], r->axes[k][0] ? r->axes[k] : default_axes[k]);
+        if (!st && !same)
+            st = tq_fail(err, TQ_ERR_FORMAT, "%s:1: holds another kind of sweep (this row needs the header %.300s): "
+                         "use another file", path, want);
         /* A last line cut without its newline (an editor, a copy, a full disk) must not swallow the new row. */
         if (!st && fseek(fp, -1, SEEK_END) == 0 && fgetc(fp) != '\n')
             fputc('\n', fp);
@@ -255,8 +368,8 @@ tq_status tq_dataset_points(const struct tq_dataset *ds, const char *op, const c
     if (t < 0)
         return tq_fail(err, TQ_ERR_USAGE, "unknown target '%s' (expected peak_rss_bytes, vmhwm_bytes, "
                                           "peak_heap_bytes, peak_mmap_bytes or wall_s)", target);
-    struct tq_fit_point *p = malloc((ds->n ? ds->n : 1) * sizeof *p);
-    size_t *runs = calloc(ds->n ? ds->n : 1, sizeof *runs), np = 0;
+    struct tq_fit_point *p = tq_malloc((ds->n ? ds->n : 1) * sizeof *p);
+    size_t *runs = tq_calloc(ds->n ? ds->n : 1, sizeof *runs), np = 0;
     if (!p || !runs) {
         free(p);
         free(runs);

@@ -3,7 +3,13 @@
  * Header (exactly, units in the names):
  *   op,inlines,xlines,samples,volume,run,status,reason,peak_rss_bytes,vmhwm_bytes,peak_heap_bytes,peak_mmap_bytes,
  *   wall_s,trace
- * status is "ok" or "failed" (reason says why; empty when ok). Fields are never quoted: the writer replaces commas,
+ * status is "ok" or "failed" (reason says why; empty when ok).
+ * A dataset of a user's command (`traceq sweep --cmd`, op "cmd") has one more column, the command template, and
+ * may name its three shape columns after the swept parameters (`--param rows=...`; an unused slot is named "_"
+ * and holds 1) with "product" in place of "volume":
+ *   op,A,B,C,volume|product,run,status,reason,peak_rss_bytes,vmhwm_bytes,peak_heap_bytes,peak_mmap_bytes,wall_s,
+ *   trace,command
+ * Datasets in the first form are read and extended as before. Fields are never quoted: the writer replaces commas,
  * quotes and line breaks in text fields with spaces (the reader, common/csv.h, would also take quoted ones). Rows
  * are appended one at a time (flushed and synced), so an interrupted sweep leaves a valid file that a rerun
  * continues. */
@@ -16,12 +22,17 @@
 #include "../common/status.h"
 #include "fit.h"
 
-#define TQ_DATASET_HEADER                                                                                     \
-    "op,inlines,xlines,samples,volume,run,status,reason,peak_rss_bytes,vmhwm_bytes,peak_heap_bytes,"          \
-    "peak_mmap_bytes,wall_s,trace"
+/* The columns after the shape ones, shared by both forms. */
+#define TQ_DATASET_TAIL                                                                                       \
+    ",run,status,reason,peak_rss_bytes,vmhwm_bytes,peak_heap_bytes,peak_mmap_bytes,wall_s,trace"
+#define TQ_DATASET_HEADER "op,inlines,xlines,samples,volume" TQ_DATASET_TAIL
+
+#define TQ_DATASET_NAME 24 /* room for a shape column's name */
 
 struct tq_dataset_row {
     char op[32];
+    char command[512];        /* a user's command template ("" for built-in operators: the 14-column form) */
+    char axes[3][TQ_DATASET_NAME]; /* names of the shape columns of a command's dataset ("" = inlines...) */
     size_t shape[3];
     int run;                  /* 1-based run number of this shape */
     int ok;                   /* status: 1 "ok", 0 "failed" */
@@ -35,6 +46,8 @@ struct tq_dataset_row {
 };
 
 struct tq_dataset {
+    int has_command;          /* the 15-column form */
+    char axes[3][TQ_DATASET_NAME]; /* names of the shape columns (inlines, xlines, samples unless parameters) */
     size_t n;
     struct tq_dataset_row *rows; /* owned */
 };
@@ -46,8 +59,9 @@ enum tq_dataset_agg { TQ_AGG_MAX, TQ_AGG_MEAN };
  * header, a wrong number of fields or a bad number. Caller frees with tq_dataset_free. */
 tq_status tq_dataset_read(const char *path, struct tq_dataset **out, struct tq_err *err);
 
-/* Append one row, writing the header first when the file is new or empty; fails with TQ_ERR_FORMAT when an
- * existing file has another header, TQ_ERR_IO on write errors. */
+/* Append one row, writing the header first when the file is new or empty (the 15-column form when the row has a
+ * command, with its axes' names); fails with TQ_ERR_FORMAT when an existing file has another header, TQ_ERR_IO on
+ * write errors. */
 tq_status tq_dataset_append(const char *path, const struct tq_dataset_row *row, struct tq_err *err);
 
 /* 1 when the dataset already has a row (ok or failed) for op, shape and run. Can't fail. */
@@ -58,6 +72,18 @@ int tq_dataset_has(const struct tq_dataset *ds, const char *op, const size_t sha
  * unknown target column, TQ_ERR_RANGE when op has no successful row, TQ_ERR_NOMEM. */
 tq_status tq_dataset_points(const struct tq_dataset *ds, const char *op, const char *target, enum tq_dataset_agg agg,
                             struct tq_fit_point **pts, size_t *n, struct tq_err *err);
+
+/* A sweep of `command` (with shape columns named `axes`, NULL = inlines...; "" = a built-in operator) may add to
+ * ds only when ds is of the same kind: fails with TQ_ERR_USAGE naming the difference. NULL ds is fine. */
+tq_status tq_dataset_check_kind(const struct tq_dataset *ds, const char *command, const char *const axes[3],
+                                struct tq_err *err);
+
+/* 1 when ds->axes are parameters' names rather than inlines, xlines, samples. Can't fail. */
+int tq_dataset_has_params(const struct tq_dataset *ds);
+
+/* The operator of a dataset whose rows all have the same op (for `fit` without --op). Fails with TQ_ERR_USAGE
+ * naming them when there are several, TQ_ERR_RANGE when there is no row. */
+tq_status tq_dataset_only_op(const struct tq_dataset *ds, const char **op, struct tq_err *err);
 
 void tq_dataset_free(struct tq_dataset *ds);
 

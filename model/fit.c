@@ -1,5 +1,6 @@
 /* fit.c - fitting, cross-validating and choosing memory models with GSL (see fit.h). */
 #include "fit.h"
+#include "../common/alloc.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -301,7 +302,7 @@ static double model_sse(const struct tq_fit_model *m, const struct tq_fit_point 
  * A falling line is replaced by the best constant, so the knee model stays monotone. */
 static tq_status fit_side(const struct tq_fit_point *pts, size_t n, int plane, double coef[2])
 {
-    struct tq_fit_point *t = malloc(n * sizeof *t);
+    struct tq_fit_point *t = tq_malloc(n * sizeof *t);
     struct tq_fit_model m;
     if (!t)
         return TQ_ERR_NOMEM;
@@ -330,7 +331,7 @@ static tq_status fit_side(const struct tq_fit_point *pts, size_t n, int plane, d
  * error over all points wins. */
 static tq_status fit_knee(const struct tq_fit_point *pts, size_t n, struct tq_fit_model *out, struct tq_err *err)
 {
-    struct tq_fit_point *s = malloc(n * sizeof *s);
+    struct tq_fit_point *s = tq_malloc(n * sizeof *s);
     if (!s)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory fitting the knee model");
     memcpy(s, pts, n * sizeof *s);
@@ -341,7 +342,14 @@ static tq_status fit_knee(const struct tq_fit_point *pts, size_t n, struct tq_fi
             point_volume(&s[k]) == point_volume(&s[n - 1]))
             continue;
         struct tq_fit_model m = {TQ_FIT_KNEE, 4, {0}};
-        if (fit_side(s, k, 0, &m.coef[0]) || fit_side(s + k, n - k, 1, &m.coef[2]))
+        tq_status side = fit_side(s, k, 0, &m.coef[0]);
+        if (!side)
+            side = fit_side(s + k, n - k, 1, &m.coef[2]);
+        if (side == TQ_ERR_NOMEM) { /* not a split that cannot be fitted: the whole fit fails */
+            free(s);
+            return tq_fail(err, TQ_ERR_NOMEM, "out of memory fitting the knee model");
+        }
+        if (side)
             continue;
         double sse = model_sse(&m, s, n);
         if (sse < best) {
@@ -391,7 +399,7 @@ static int slab_fit_cap(const struct tq_fit_point *pts, size_t n, double cap, gs
 static tq_status fit_slab(const struct tq_fit_point *pts, size_t n, struct tq_fit_model *out, struct tq_err *err)
 {
     enum { CAPS = 400 };
-    struct tq_fit_point *s = malloc(n * sizeof *s);
+    struct tq_fit_point *s = tq_malloc(n * sizeof *s);
     gsl_matrix *X = gsl_matrix_alloc(n, 4), *cov = gsl_matrix_alloc(4, 4);
     gsl_vector *y = gsl_vector_alloc(n), *c = gsl_vector_alloc(4);
     gsl_multifit_linear_workspace *w = gsl_multifit_linear_alloc(n, 4);
@@ -478,7 +486,7 @@ void tq_fit_metrics_compute(const double *y, const double *pred, size_t n, struc
 /* Fold of each point: a seeded shuffle of 0..n-1, position i going to fold i % folds. */
 static tq_status fold_assign(size_t n, int folds, unsigned long seed, size_t *fold, struct tq_err *err)
 {
-    size_t *order = malloc(n * sizeof *order);
+    size_t *order = tq_malloc(n * sizeof *order);
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     if (!order || !rng) {
         free(order);
@@ -520,9 +528,9 @@ tq_status tq_fit_cv(enum tq_fit_kind kind, const struct tq_fit_point *pts, size_
     if (folds < 2 || (size_t)folds > n)
         return tq_fail(err, TQ_ERR_USAGE, "cross-validation needs 2 <= folds <= points (folds %d, %zu points)",
                        folds, n);
-    size_t *fold = malloc(n * sizeof *fold);
-    struct tq_fit_point *train = malloc(n * sizeof *train);
-    double *p = malloc(n * sizeof *p), *y = malloc(n * sizeof *y);
+    size_t *fold = tq_malloc(n * sizeof *fold);
+    struct tq_fit_point *train = tq_malloc(n * sizeof *train);
+    double *p = tq_malloc(n * sizeof *p), *y = tq_malloc(n * sizeof *y);
     tq_status st = TQ_OK;
     if (!fold || !train || !p || !y)
         st = tq_fail(err, TQ_ERR_NOMEM, "out of memory cross-validating %zu points", n);
@@ -583,32 +591,39 @@ static void bound_from_residuals(const struct tq_fit_point *pts, size_t n, const
     b->margin_rel = BOUND_INFLATE * ur;
 }
 
-static void candidate_run(enum tq_fit_kind kind, const struct tq_fit_point *pts, size_t n, int folds,
-                          unsigned long seed, double *cvpred, struct tq_fit_candidate *c)
+/* A candidate that cannot be fitted is kept with its reason; only running out of memory fails the selection. */
+static tq_status candidate_run(enum tq_fit_kind kind, const struct tq_fit_point *pts, size_t n, int folds,
+                               unsigned long seed, double *cvpred, struct tq_fit_candidate *c, struct tq_err *err)
 {
     struct tq_err e = {0};
     memset(c, 0, sizeof *c);
     c->kind = kind;
-    if (tq_fit_model(kind, pts, n, &c->model, &e) || tq_fit_cv(kind, pts, n, folds, seed, cvpred, &c->cv, &e)) {
+    tq_status st;
+    if ((st = tq_fit_model(kind, pts, n, &c->model, &e)) ||
+        (st = tq_fit_cv(kind, pts, n, folds, seed, cvpred, &c->cv, &e))) {
         snprintf(c->why, sizeof c->why, "%.150s", e.msg);
-        return;
+        return st == TQ_ERR_NOMEM ? tq_fail(err, st, "%s", e.msg) : TQ_OK;
     }
     c->ok = 1;
     c->monotone = check_monotone(&c->model, pts, n);
     if (!c->monotone)
         snprintf(c->why, sizeof c->why, "prediction does not grow with the volume");
     bound_from_residuals(pts, n, cvpred, &c->model, &c->bound);
+    return TQ_OK;
 }
 
 tq_status tq_fit_select(const struct tq_fit_point *pts, size_t n, int folds, unsigned long seed,
                         struct tq_fit_candidate cands[TQ_FIT_NKINDS], size_t *best, struct tq_err *err)
 {
-    double *cvpred = malloc((n ? n : 1) * sizeof *cvpred);
+    double *cvpred = tq_malloc((n ? n : 1) * sizeof *cvpred);
     if (!cvpred)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory cross-validating %zu points", n);
     double best_rmse = INFINITY, mean = 0;
     for (int k = 0; k < TQ_FIT_NKINDS; k++) {
-        candidate_run((enum tq_fit_kind)k, pts, n, folds, seed, cvpred, &cands[k]);
+        if (candidate_run((enum tq_fit_kind)k, pts, n, folds, seed, cvpred, &cands[k], err)) {
+            free(cvpred);
+            return TQ_ERR_NOMEM;
+        }
         if (cands[k].ok && cands[k].monotone)
             best_rmse = fmin(best_rmse, cands[k].cv.rmse);
     }

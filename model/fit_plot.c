@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "fit_plot.h"
+#include "../common/alloc.h"
 #include "../plot/plot.h"
 
 enum { CURVE_POINTS = 120 };
@@ -53,7 +54,7 @@ tq_status tq_fit_plot(const char *path, bool force, const char *op, const char *
     if (n == 0)
         return tq_fail(err, TQ_ERR_USAGE, "fit plot needs at least one point");
     double vlo = INFINITY, vhi = 0, cx[CURVE_POINTS], fit[CURVE_POINTS], bound[CURVE_POINTS];
-    double *x = malloc(2 * n * sizeof *x);
+    double *x = tq_malloc(2 * n * sizeof *x);
     if (!x)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory making the fit plot");
     for (size_t i = 0; i < n; i++) {

@@ -45,13 +45,19 @@ static json_t *model_to_json(const struct tq_model *m)
     json_object_set_new(train, "points", json_integer((json_int_t)m->cv.n));
     for (int k = 0; k < 4; k++)
         json_object_set_new(train, range_keys[k], pair(m->lo[k], m->hi[k]));
-    return json_pack("{s:s,s:i,s:s,s:s,s:s,s:o,s:o,s:o,s:{s:i,s:I,s:f,s:f,s:f,s:f},s:{s:f,s:f},s:{s:f,s:f}}",
+    json_t *root = json_pack("{s:s,s:i,s:s,s:s,s:s,s:o,s:o,s:o,s:{s:i,s:I,s:f,s:f,s:f,s:f},s:{s:f,s:f},s:{s:f,s:f}}",
                      "format", TQ_MODEL_FORMAT, "version", TQ_MODEL_VERSION, "op", m->op, "target", m->target,
                      "kind", tq_fit_kind_name(m->fit.kind), "features", feat, "coefficients", coef, "training",
                      train, "cv", "folds", m->folds, "seed", (json_int_t)m->seed, "rmse", m->cv.rmse, "mae",
                      m->cv.mae, "r2", m->cv.r2, "accuracy", m->cv.accuracy, "residuals", "max_under_bytes",
                      m->cv.max_under, "max_under_relative", m->cv.max_under_rel, "bound", "margin_bytes",
                      m->bound.margin_bytes, "margin_relative", m->bound.margin_rel);
+    if (root && m->axes[0][0] &&
+        json_object_set_new(root, "axes", json_pack("[s,s,s]", m->axes[0], m->axes[1], m->axes[2]))) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
 }
 
 tq_status tq_model_write(const struct tq_model *m, const char *path, int overwrite, struct tq_err *err)
@@ -150,6 +156,17 @@ static tq_status model_from_json(json_t *root, const char *path, const char *exp
     if (expect_op && strcmp(expect_op, m->op))
         return tq_fail(err, TQ_ERR_FORMAT, "%s is a model of operator '%s', not '%s'", path, m->op, expect_op);
     TQ_TRY(tq_json_get_string(root, "target", path, m->target, sizeof m->target, err));
+    json_t *axes = json_object_get(root, "axes");
+    if (axes) {
+        if (!json_is_array(axes) || json_array_size(axes) != 3)
+            return tq_fail(err, TQ_ERR_FORMAT, "%s: \"axes\" must be an array of 3 parameter names", path);
+        for (size_t k = 0; k < 3; k++) {
+            const char *a = json_string_value(json_array_get(axes, k));
+            if (!a || !a[0] || strlen(a) >= sizeof m->axes[k] || strchr(a, ','))
+                return tq_fail(err, TQ_ERR_FORMAT, "%s: axis %zu of \"axes\" is not a parameter name", path, k);
+            snprintf(m->axes[k], sizeof m->axes[k], "%s", a);
+        }
+    }
     TQ_TRY(read_fit(root, path, &m->fit, err));
     return read_stats(root, path, m, err);
 }
@@ -190,8 +207,11 @@ void tq_model_predict(const struct tq_model *m, const size_t shape[3], struct tq
         return;
     p->extrapolating = 1;
     int above = s[wk] > m->hi[wk];
+    const char *name = range_keys[wk];
+    if (m->axes[0][0])
+        name = wk < 3 ? m->axes[wk] : "product";
     snprintf(p->warning, sizeof p->warning, "extrapolating: %s %.6g is %s the training range [%.6g, %.6g] by %.6g (%.3fx)",
-             range_keys[wk], s[wk], above ? "above" : "below", m->lo[wk], m->hi[wk],
+             name, s[wk], above ? "above" : "below", m->lo[wk], m->hi[wk],
              above ? s[wk] - m->hi[wk] : m->lo[wk] - s[wk], worst);
 }
 
@@ -206,5 +226,50 @@ tq_status tq_model_predict_checked(const struct tq_model *m, const size_t shape[
                        "the model of %s predicts %.3g %s (bound %.3g) for %zux%zux%zu, beyond any real machine "
                        "(more than 1 EiB): the shape or the model's coefficients are unreasonable",
                        m->op, p->bytes, bytes ? "B" : "s", p->bound, shape[0], shape[1], shape[2]);
+    return TQ_OK;
+}
+
+tq_status tq_model_parse_set(const struct tq_model *m, const char *text, size_t shape[3], struct tq_err *err)
+{
+    if (!m->axes[0][0])
+        return tq_fail(err, TQ_ERR_USAGE, "the model is of a volume operator: give --shape, not --set");
+    int seen[3] = {0, 0, 0};
+    for (int k = 0; k < 3; k++)
+        shape[k] = 1;
+    const char *p = text;
+    while (*p) {
+        const char *eq = strchr(p, '='), *end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        if (!eq || eq > end)
+            return tq_fail(err, TQ_ERR_USAGE, "bad --set '%s' (expected name=value,name=value)", text);
+        int k = 0;
+        while (k < 3 && !(strlen(m->axes[k]) == (size_t)(eq - p) && !strncmp(m->axes[k], p, (size_t)(eq - p))))
+            k++;
+        if (k == 3 || !strcmp(m->axes[k], "_"))
+        {
+            int has1 = strcmp(m->axes[1], "_") != 0, has2 = strcmp(m->axes[2], "_") != 0;
+            return tq_fail(err, TQ_ERR_USAGE, "the model has no parameter '%.*s' (it has %s%s%s%s%s)", (int)(eq - p),
+                           p, m->axes[0], has1 ? ", " : "", has1 ? m->axes[1] : "", has2 ? ", " : "",
+                           has2 ? m->axes[2] : "");
+        }
+        if (seen[k]++)
+            return tq_fail(err, TQ_ERR_USAGE, "--set gives %s twice", m->axes[k]);
+        char num[32];
+        size_t len = (size_t)(end - eq - 1);
+        char *e;
+        if (!len || len >= sizeof num)
+            return tq_fail(err, TQ_ERR_USAGE, "bad value for %s in --set '%s'", m->axes[k], text);
+        memcpy(num, eq + 1, len);
+        num[len] = 0;
+        unsigned long long v = strtoull(num, &e, 10);
+        if (*e || num[0] == '-' || v == 0 || v > (1ull << 40))
+            return tq_fail(err, TQ_ERR_USAGE, "bad value '%s' for %s (a whole number from 1)", num, m->axes[k]);
+        shape[k] = (size_t)v;
+        p = *end ? end + 1 : end;
+    }
+    for (int k = 0; k < 3; k++)
+        if (!seen[k] && strcmp(m->axes[k], "_"))
+            return tq_fail(err, TQ_ERR_USAGE, "--set is missing the parameter %s", m->axes[k]);
     return TQ_OK;
 }

@@ -6,7 +6,11 @@
  *  "cv":{"folds":5,"seed":42,"rmse":..,"mae":..,"r2":..,"accuracy":..},
  *  "residuals":{"max_under_bytes":..,"max_under_relative":..},
  *  "bound":{"margin_bytes":..,"margin_relative":..}}
- * Bytes everywhere; bound(shape) = pred + max(margin_bytes, margin_relative * pred). */
+ * Bytes everywhere; bound(shape) = pred + max(margin_bytes, margin_relative * pred).
+ * A model of a program swept over named parameters (`traceq sweep --cmd ... --param rows=...`) also has
+ * "axes":["rows","cols","_"]: the parameters in the three shape slots (an unused slot is "_" and always 1), so
+ * "volume" is their product and the "shape" kind's features are the parameters and their products. The training
+ * ranges keep the slot names inlines, xlines, samples, volume. */
 #ifndef TQ_MODEL_H
 #define TQ_MODEL_H
 
@@ -20,6 +24,7 @@
 
 struct tq_model {
     char op[32];
+    char axes[3][24];           /* parameter names of a program's model; all "" for a volume operator */
     char target[32];            /* the dataset column it predicts */
     struct tq_fit_model fit;
     struct tq_fit_bound bound;
@@ -59,6 +64,11 @@ void tq_model_predict(const struct tq_model *m, const size_t shape[3], struct tq
  * memory prediction or its bound is not finite or above TQ_MODEL_MAX_BYTES (or a time one is not finite). */
 tq_status tq_model_predict_checked(const struct tq_model *m, const size_t shape[3], struct tq_prediction *p,
                                    struct tq_err *err);
+
+/* The slot values of a parameter model from "name=value,name=value" (every parameter of the model once; unused
+ * slots get 1). Fails with TQ_ERR_USAGE naming an unknown, missing or repeated parameter or a bad value, and for
+ * a model without parameters. */
+tq_status tq_model_parse_set(const struct tq_model *m, const char *text, size_t shape[3], struct tq_err *err);
 
 /* Bound only (what the planner evaluates for many chunk shapes). Can't fail. */
 double tq_model_bound(const struct tq_model *m, const size_t shape[3]);

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "../common/jsonfile.h"
+#include "../operators/usercmd.h"
 
 #define PLAN_FORMAT "traceq-plan"
 #define PLAN_VERSION 1
@@ -154,6 +155,16 @@ tq_status tq_plan_check_tiling(const struct tq_plan *plan, struct tq_err *err)
     return TQ_OK;
 }
 
+void tq_plan_set_op(struct tq_plan *plan, const struct tq_op *op, const struct tq_op_params *p)
+{
+    snprintf(plan->op, sizeof plan->op, "%s", op->name);
+    if (!tq_op_is_cmd(op))
+        return;
+    memcpy(plan->halo, p->cmd_halo, sizeof plan->halo);
+    plan->trim = p->cmd_trim;
+    plan->split_axes = op->splittable;
+}
+
 static json_t *size3(const size_t v[3])
 {
     return json_pack("[I,I,I]", (json_int_t)v[0], (json_int_t)v[1], (json_int_t)v[2]);
@@ -171,10 +182,25 @@ static json_t *plan_to_json(const struct tq_plan *plan)
             return NULL;
         }
     }
-    return json_pack("{s:s,s:i,s:s,s:o,s:o,s:I,s:f,s:i,s:s,s:o}", "format", PLAN_FORMAT, "version", PLAN_VERSION,
-                     "op", plan->op, "shape", size3(plan->shape), "output_shape", size3(plan->out_shape),
-                     "memory_bytes", (json_int_t)plan->memory_bytes, "safety", plan->safety, "workers",
-                     plan->workers, "planner", plan->planner, "blocks", blocks);
+    json_t *root = json_pack("{s:s,s:i,s:s,s:o,s:o,s:I,s:f,s:i,s:s,s:o}", "format", PLAN_FORMAT, "version",
+                             PLAN_VERSION, "op", plan->op, "shape", size3(plan->shape), "output_shape",
+                             size3(plan->out_shape), "memory_bytes", (json_int_t)plan->memory_bytes, "safety",
+                             plan->safety, "workers", plan->workers, "planner", plan->planner, "blocks", blocks);
+    if (root && !strcmp(plan->op, "cmd")) {
+        char halo[64];
+        json_t *axes = json_array();
+        tq_ucmd_format_halo(plan->halo, halo, sizeof halo);
+        for (int a = 0; axes && a < 3; a++)
+            if (plan->split_axes >> a & 1u)
+                json_array_append_new(axes, json_integer(a));
+        if (json_object_set_new(root, "halo", json_string(halo)) ||
+            json_object_set_new(root, "trim", json_integer((json_int_t)plan->trim)) ||
+            json_object_set_new(root, "split_axes", axes)) {
+            json_decref(root);
+            return NULL;
+        }
+    }
+    return root;
 }
 
 tq_status tq_plan_write(const struct tq_plan *plan, const char *path, int overwrite, struct tq_err *err)
@@ -211,6 +237,33 @@ static tq_status read_block(json_t *jb, size_t i, const char *path, struct tq_pl
     return TQ_OK;
 }
 
+/* halo, trim and split_axes of a command's plan. */
+static tq_status read_cmd_keys(json_t *root, const char *path, struct tq_plan *p, struct tq_err *err)
+{
+    char halo[64];
+    double trim;
+    struct tq_err herr = {0};
+    TQ_TRY(tq_json_get_string(root, "halo", path, halo, sizeof halo, err));
+    if (tq_ucmd_parse_halo(halo, p->halo, &herr))
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: %s", path, herr.msg);
+    TQ_TRY(tq_json_get_number(root, "trim", path, &trim, err));
+    if (!(trim >= 0 && trim < 1e7 && trim == (double)(size_t)trim))
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: \"trim\" must be a whole number of voxels", path);
+    p->trim = (size_t)trim;
+    json_t *axes = json_object_get(root, "split_axes");
+    if (!json_is_array(axes) || json_array_size(axes) > 3)
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: %s \"split_axes\" (an array of axes 0..2)", path,
+                       axes ? "bad" : "missing key");
+    p->split_axes = 0;
+    for (size_t i = 0; i < json_array_size(axes); i++) {
+        json_t *v = json_array_get(axes, i);
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 2)
+            return tq_fail(err, TQ_ERR_FORMAT, "%s: \"split_axes\" holds something other than 0, 1 or 2", path);
+        p->split_axes |= 1u << json_integer_value(v);
+    }
+    return TQ_OK;
+}
+
 static tq_status plan_from_json(json_t *root, const char *path, struct tq_plan *p, struct tq_err *err)
 {
     double mem, workers;
@@ -227,6 +280,8 @@ static tq_status plan_from_json(json_t *root, const char *path, struct tq_plan *
         return tq_fail(err, TQ_ERR_FORMAT, "%s: memory_bytes, workers (>= 1) or safety (0..1] out of range", path);
     p->memory_bytes = (uint64_t)mem;
     p->workers = (int)workers;
+    if (!strcmp(p->op, "cmd"))
+        TQ_TRY(read_cmd_keys(root, path, p, err));
     json_t *blocks = json_object_get(root, "blocks");
     if (!json_is_array(blocks) || !json_array_size(blocks))
         return tq_fail(err, TQ_ERR_FORMAT, "%s: %s \"blocks\" (a non-empty array)", path,

@@ -2,7 +2,9 @@
  *
  * A plan is written as JSON (format "traceq-plan", version 1): {"format","version","op","shape":[I,X,S],
  * "output_shape":[..],"memory_bytes","safety","workers","planner","blocks":[{"lo":[..],"hi":[..],
- * "predicted_bytes":N}, ...]}. Blocks are output-coordinate boxes; they tile the output exactly. */
+ * "predicted_bytes":N}, ...]}. Blocks are output-coordinate boxes; they tile the output exactly.
+ * A plan for a user's command (op "cmd") also records "halo":"H,H,H" ("whole" per axis allowed), "trim":T and
+ * "split_axes":[a,...], which `traceq run --cmd` checks against its own. */
 #ifndef TQ_PLAN_H
 #define TQ_PLAN_H
 
@@ -12,6 +14,7 @@
 
 #include "../common/status.h"
 #include "../operators/box.h"
+#include "../operators/operator.h"
 
 struct tq_plan_block {
     struct tq_box out;         /* output region */
@@ -26,6 +29,9 @@ struct tq_plan {
     double safety;
     int workers;
     char planner[16];       /* "traceq", "seed", "auto", "none", "fixed" */
+    size_t halo[3];         /* op "cmd" only: the command's halo (TQ_HALO_WHOLE allowed), trim and split axes */
+    size_t trim;
+    unsigned split_axes;
     size_t nblocks;
     struct tq_plan_block *blocks; /* owned */
 };
@@ -40,5 +46,7 @@ tq_status tq_plan_dump(const struct tq_plan *plan, FILE *f, struct tq_err *err);
 /* Check that the blocks tile out_shape exactly. */
 tq_status tq_plan_check_tiling(const struct tq_plan *plan, struct tq_err *err);
 void tq_plan_free(struct tq_plan *plan);
+/* Record op's name, and for a command pseudo-operator its halo, trim and split axes, in the plan. Can't fail. */
+void tq_plan_set_op(struct tq_plan *plan, const struct tq_op *op, const struct tq_op_params *p);
 
 #endif

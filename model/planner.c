@@ -1,6 +1,7 @@
 /* planner.c - the four planners (traceq, seed, auto, none) and the grid plans they produce (see planner.h). */
 #define _GNU_SOURCE
 #include "planner.h"
+#include "../common/alloc.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -62,14 +63,14 @@ static double box_bound(const struct tq_model *m, const struct tq_box *b)
 static tq_status plan_alloc(const struct tq_plan_request *req, const size_t out_shape[3], size_t nblocks,
                             struct tq_plan **out, struct tq_err *err)
 {
-    struct tq_plan *p = calloc(1, sizeof *p);
+    struct tq_plan *p = tq_calloc(1, sizeof *p);
     if (p)
-        p->blocks = calloc(nblocks, sizeof *p->blocks);
+        p->blocks = tq_calloc(nblocks, sizeof *p->blocks);
     if (!p || !p->blocks) {
         tq_plan_free(p);
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for a plan of %zu blocks", nblocks);
     }
-    snprintf(p->op, sizeof p->op, "%s", req->op->name);
+    tq_plan_set_op(p, req->op, req->params);
     snprintf(p->planner, sizeof p->planner, "%s", tq_planner_name(req->planner));
     memcpy(p->shape, req->shape, sizeof p->shape);
     memcpy(p->out_shape, out_shape, sizeof p->out_shape);
@@ -169,7 +170,7 @@ static tq_status axis_cands_build(const struct tq_plan_request *req, const size_
     if (cap > TQ_PLAN_MAX_BLOCKS) /* no plan has more blocks along one axis than in all */
         cap = TQ_PLAN_MAX_BLOCKS;
     ac->len = 0;
-    ac->v = malloc(cap * sizeof *ac->v);
+    ac->v = tq_malloc(cap * sizeof *ac->v);
     if (!ac->v)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for %zu candidate chunk lengths", cap);
     size_t prev = 0;
@@ -510,27 +511,26 @@ static size_t axis_cuts(const struct tq_plan *plan, int a, size_t *cuts)
 
 tq_status tq_plan_dask_chunks(const struct tq_plan *plan, size_t trim, char **out, struct tq_err *err)
 {
-    size_t *cuts = malloc((plan->nblocks + 1) * sizeof *cuts), total = 1;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = cuts ? open_memstream(&buf, &len) : NULL;
-    if (!f) {
+    /* each axis has at most nblocks chunks of at most 20 digits and ", "; brackets and commas need a few more */
+    size_t cap = 3 * plan->nblocks * 22 + 32, len = 0, total = 1;
+    size_t *cuts = tq_malloc((plan->nblocks + 1) * sizeof *cuts);
+    char *buf = cuts ? tq_malloc(cap) : NULL;
+    if (!buf) {
         free(cuts);
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory formatting dask chunks");
     }
-    fputc('(', f);
+    len += (size_t)snprintf(buf + len, cap - len, "(");
     for (int a = 0; a < 3; a++) {
         size_t n = axis_cuts(plan, a, cuts);
         total *= n;
         cuts[n] = plan->out_shape[a];
-        fputc('(', f);
+        len += (size_t)snprintf(buf + len, cap - len, "(");
         for (size_t i = 0; i < n; i++) {
             size_t c = cuts[i + 1] - cuts[i] + (i == 0 ? trim : 0) + (i == n - 1 ? trim : 0);
-            fprintf(f, "%s%zu", i ? ", " : "", c);
+            len += (size_t)snprintf(buf + len, cap - len, "%s%zu", i ? ", " : "", c);
         }
-        fprintf(f, "%s)%s", n == 1 ? "," : "", a < 2 ? ", " : ")");
+        len += (size_t)snprintf(buf + len, cap - len, "%s)%s", n == 1 ? "," : "", a < 2 ? ", " : ")");
     }
-    fclose(f);
     free(cuts);
     if (total != plan->nblocks) {
         free(buf);

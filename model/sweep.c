@@ -1,6 +1,7 @@
 /* sweep.c - run `traceq op` once in a pinned child process (common/process.h) and measure its peaks (see sweep.h). */
 #include "sweep.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,8 @@
 #include "../common/cleanup.h"
 #include "../common/procfs.h"
 #include "../common/process.h"
+#include "../common/units.h"
+#include "../operators/volume.h"
 
 tq_status tq_sweep_parse_cpus(const char *s, cpu_set_t *set, struct tq_err *err)
 {
@@ -46,6 +49,29 @@ tq_status tq_sweep_parse_cpus(const char *s, cpu_set_t *set, struct tq_err *err)
     return TQ_OK;
 }
 
+tq_status tq_sweep_parse_param(const char *s, char name[32], size_t *values, size_t cap, size_t *n,
+                               struct tq_err *err)
+{
+    const char *eq = strchr(s, '=');
+    size_t len = eq ? (size_t)(eq - s) : 0;
+    if (!eq || !len || len >= 32 || isdigit((unsigned char)s[0]))
+        return tq_fail(err, TQ_ERR_USAGE, "bad --param '%s' (expected NAME=START:STOP:STEP or NAME=START:STOP:xF, "
+                       "e.g. rows=1000:64000:x2)", s);
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+            return tq_fail(err, TQ_ERR_USAGE, "bad parameter name '%.*s' (letters, digits and _)", (int)len, s);
+    memcpy(name, s, len);
+    name[len] = 0;
+    if (!strcmp(name, "in") || !strcmp(name, "out") || !strcmp(name, "_"))
+        return tq_fail(err, TQ_ERR_USAGE, "a parameter cannot be called '%s'", name);
+    struct tq_err rerr = {0};
+    if (tq_parse_range(eq + 1, values, cap, n, &rerr))
+        return tq_fail(err, TQ_ERR_USAGE, "--param %s: %s", name, rerr.msg);
+    if (values[0] == 0)
+        return tq_fail(err, TQ_ERR_USAGE, "--param %s: values must be 1 or more", name);
+    return TQ_OK;
+}
+
 /* The command line: [traceq record -o DIR -i MS --] traceq op OP --synthetic IxXxS --output OUT --threads N. */
 static void build_argv(const struct tq_sweep_job *job, const char *dir, const char *outpath, char bufs[3][64],
                        char **argv)
@@ -65,6 +91,39 @@ static void build_argv(const struct tq_sweep_job *job, const char *dir, const ch
     for (size_t i = 0; i < sizeof op / sizeof *op; i++)
         argv[n++] = (char *)op[i];
     argv[n] = NULL;
+}
+
+/* A user's command line: traceq record -q -o DIR -i MS -- <the template with its placeholders filled>. The
+ * expanded words are owned by *words (free with tq_ucmd_argv_free); argv borrows them. */
+static tq_status build_cmd_argv(const struct tq_sweep_job *job, const char *dir, const char *inpath,
+                                const char *outpath, char *ms, char ***words, char **argv, size_t cap,
+                                struct tq_err *err)
+{
+    const char *names[3], *values[3];
+    char vals[3][32];
+    size_t n = 0;
+    if (job->nparams) {
+        for (size_t i = 0; i < job->nparams && i < 3; i++) {
+            snprintf(vals[i], sizeof vals[i], "%zu", job->shape[i]);
+            names[n] = job->params[i];
+            values[n++] = vals[i];
+        }
+    } else {
+        names[0] = "in";
+        names[1] = "out";
+        values[0] = inpath;
+        values[1] = outpath;
+        n = 2;
+    }
+    TQ_TRY(tq_ucmd_expand(job->cmd, names, values, n, words, err));
+    const char *rec[] = {job->exe, "record", "-q", "-o", dir, "-i", ms, "--"};
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof rec / sizeof *rec; i++)
+        argv[k++] = (char *)rec[i];
+    for (size_t i = 0; (*words)[i] && k + 1 < cap; i++)
+        argv[k++] = (*words)[i];
+    argv[k] = NULL;
+    return TQ_OK;
 }
 
 /* tq_proc_run's poll: the run's VmRSS into the peak so far (ctx: uint64_t). */
@@ -90,12 +149,55 @@ static void last_line(const char *path, char *buf, size_t cap)
         fclose(f);
 }
 
-/* The trace in dir with the highest sampled peak (the operator's process) into the row. */
-static int read_traces(const char *dir, struct tq_dataset_row *row)
+#define TREE_PIDS 256 /* processes of one command's tree summed (more are left out) */
+
+/* Per-process peaks of a command's tree: a process that exec'd has several traces (one per program), which ran
+ * one after the other: its peak is their maximum; the tree's is the sum over processes. */
+struct tree_peaks {
+    size_t n;
+    uint32_t pid[TREE_PIDS];
+    uint64_t rss[TREE_PIDS], hwm[TREE_PIDS], heap[TREE_PIDS], mmap[TREE_PIDS];
+};
+
+static void tree_add(struct tree_peaks *t, const struct tq_trace_summary *s)
+{
+    size_t i = 0;
+    while (i < t->n && t->pid[i] != s->pid)
+        i++;
+    if (i == t->n) {
+        if (t->n == TREE_PIDS)
+            return;
+        t->pid[t->n] = s->pid;
+        t->rss[i] = t->hwm[i] = t->heap[i] = t->mmap[i] = 0;
+        t->n++;
+    }
+    uint64_t hwm = s->vm_hwm ? s->vm_hwm : s->ru_maxrss;
+    t->rss[i] = s->peak_rss > t->rss[i] ? s->peak_rss : t->rss[i];
+    t->hwm[i] = hwm > t->hwm[i] ? hwm : t->hwm[i];
+    t->heap[i] = s->peak_heap > t->heap[i] ? s->peak_heap : t->heap[i];
+    t->mmap[i] = s->peak_mmap > t->mmap[i] ? s->peak_mmap : t->mmap[i];
+}
+
+static void tree_sum(const struct tree_peaks *t, struct tq_dataset_row *row)
+{
+    row->peak_rss_bytes = row->vmhwm_bytes = row->peak_heap_bytes = row->peak_mmap_bytes = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        row->peak_rss_bytes += t->rss[i];
+        row->vmhwm_bytes += t->hwm[i];
+        row->peak_heap_bytes += t->heap[i];
+        row->peak_mmap_bytes += t->mmap[i];
+    }
+}
+
+/* The trace in dir with the highest sampled peak (the operator's process) into the row, or with `tree` the sum
+ * over the processes of a command's tree. */
+static int read_traces(const char *dir, int tree, struct tq_dataset_row *row)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
     int found = 0;
+    static struct tree_peaks t;
+    t.n = 0;
     while (d && (de = readdir(d))) {
         size_t len = strlen(de->d_name);
         if (len < 4 || strcmp(de->d_name + len - 3, ".tq"))
@@ -105,6 +207,8 @@ static int read_traces(const char *dir, struct tq_dataset_row *row)
         struct tq_trace_summary s;
         if (tq_trace_summarize(path, &s, NULL))
             continue;
+        if (tree)
+            tree_add(&t, &s);
         if (!found || s.peak_rss > row->peak_rss_bytes) {
             row->peak_rss_bytes = s.peak_rss;
             row->vmhwm_bytes = s.vm_hwm ? s.vm_hwm : s.ru_maxrss;
@@ -117,6 +221,10 @@ static int read_traces(const char *dir, struct tq_dataset_row *row)
     }
     if (d)
         closedir(d);
+    if (tree && found) {
+        tree_sum(&t, row);
+        snprintf(row->trace, sizeof row->trace, "%.1000s", dir);
+    }
     return found;
 }
 
@@ -124,6 +232,10 @@ static void row_init(const struct tq_sweep_job *job, struct tq_dataset_row *row)
 {
     memset(row, 0, sizeof *row);
     snprintf(row->op, sizeof row->op, "%s", job->op);
+    if (job->cmd)
+        snprintf(row->command, sizeof row->command, "%s", job->cmd->text);
+    for (size_t i = 0; job->cmd && job->nparams && i < 3; i++)
+        snprintf(row->axes[i], sizeof row->axes[i], "%s", i < job->nparams ? job->params[i] : "_");
     memcpy(row->shape, job->shape, sizeof row->shape);
     row->run = job->run;
 }
@@ -145,18 +257,34 @@ static void row_status(int status, const char *errpath, struct tq_dataset_row *r
              tail[0] ? ": " : "", tail);
 }
 
+/* A volume command's synthetic input, written into its private temporary folder (parameter commands have none). */
+static tq_status cmd_input(const struct tq_sweep_job *job, const char *inpath, struct tq_err *err)
+{
+    return job->nparams ? TQ_OK : tq_synth_write_file(inpath, job->shape, 1, 0, err);
+}
+
+/* Remove the temporaries of a command's run: its input, whatever it wrote as {out}, the directory. */
+static void cmd_cleanup(const char *tmpdir, const char *inpath, const char *outpath)
+{
+    unlink(inpath);
+    unlink(outpath);
+    rmdir(tmpdir);
+}
+
 tq_status tq_sweep_run(const struct tq_sweep_job *job, struct tq_dataset_row *row, struct tq_err *err)
 {
-    char dir[2048], outdir[2048], outpath[2100], errpath[2100], bufs[3][64];
+    char dir[2048], outdir[2048], outpath[2100], inpath[2100] = "", errpath[2100], bufs[3][64];
     const char *tmp = getenv("TMPDIR");
     snprintf(outdir, sizeof outdir, "%.2000s/traceq-sweep-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    char *argv[24];
+    char *argv[64 + 16], **words = NULL;
     row_init(job, row);
+    if (job->cmd && !job->use_record)
+        return tq_fail(err, TQ_ERR_USAGE, "a command is swept under `traceq record` only (--backend record)");
     snprintf(dir, sizeof dir, "%s/%s-%zux%zux%zu-r%d.XXXXXX", job->trace_root, job->op, job->shape[0],
              job->shape[1], job->shape[2], job->run);
-    /* Until the run is measured, a signal removes its trace folder (no row will point to it) and the output
-     * folder; tq_proc_run stops the child first (common/cleanup.h). Signals wait while a folder is made and
-     * registered. */
+    /* Until the run is measured, a signal removes its trace folder (no row will point to it) and the temporary
+     * folder (a command's input and output, an operator's output); tq_proc_run stops the child first
+     * (common/cleanup.h). Signals wait while a folder is made and registered. */
     sigset_t mask;
     tq_cleanup_hold(&mask);
     int clean_dir = mkdtemp(dir) ? tq_cleanup_add_dir(dir) : -1, clean_out = -1;
@@ -172,27 +300,38 @@ tq_status tq_sweep_run(const struct tq_sweep_job *job, struct tq_dataset_row *ro
         return st;
     }
     snprintf(outpath, sizeof outpath, "%s/out.npy", outdir);
-    snprintf(errpath, sizeof errpath, "%s/stderr.txt", dir);
-    build_argv(job, dir, outpath, bufs, argv);
-    snprintf(row->trace, sizeof row->trace, "%.1000s", dir);
-    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    if (devnull < 0) {
-        tq_status e = tq_fail_errno(err, TQ_ERR_IO, "cannot open /dev/null");
-        rmdir(outdir);
+    tq_status st = TQ_OK;
+    if (job->cmd) {
+        snprintf(inpath, sizeof inpath, "%s/in.npy", outdir);
+        snprintf(bufs[1], 64, "%d", job->interval_ms);
+        st = cmd_input(job, inpath, err);
+        if (!st)
+            st = build_cmd_argv(job, dir, inpath, outpath, bufs[1], &words, argv, sizeof argv / sizeof *argv, err);
+    } else {
+        build_argv(job, dir, outpath, bufs, argv);
+    }
+    int devnull = st ? -1 : open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (!st && devnull < 0)
+        st = tq_fail_errno(err, TQ_ERR_IO, "cannot open /dev/null");
+    if (st) {
+        tq_ucmd_argv_free(words);
+        cmd_cleanup(outdir, inpath, outpath);
+        rmdir(dir);
         tq_cleanup_forget(clean_out);
         tq_cleanup_forget(clean_dir);
-        return e;
+        return st;
     }
+    snprintf(errpath, sizeof errpath, "%s/stderr.txt", dir);
+    snprintf(row->trace, sizeof row->trace, "%.1000s", dir);
     /* stdout to /dev/null, stderr to the run's file (for the failure reason), pinned when asked */
     struct tq_proc_spec spec = {.argv = argv, .log_path = errpath, .out_fd = devnull, .cpus = job->cpus};
     struct tq_proc_result res;
     uint64_t sampled = 0;
-    tq_status st = tq_proc_run(&spec, job->use_record ? 0 : job->interval_ms / 1000.0, sample_rss, &sampled, &res,
-                               err);
+    st = tq_proc_run(&spec, job->use_record ? 0 : job->interval_ms / 1000.0, sample_rss, &sampled, &res, err);
     close(devnull);
+    tq_ucmd_argv_free(words);
     row->wall_s = res.wall_s;
-    unlink(outpath); /* outputs can be hundreds of MiB; only the measurement is kept */
-    rmdir(outdir);
+    cmd_cleanup(outdir, inpath, outpath); /* outputs can be hundreds of MiB; only the measurement is kept */
     tq_cleanup_forget(clean_out);
     if (st) {
         tq_cleanup_forget(clean_dir);
@@ -203,7 +342,7 @@ tq_status tq_sweep_run(const struct tq_sweep_job *job, struct tq_dataset_row *ro
     row->vmhwm_bytes = (uint64_t)res.ru.ru_maxrss * 1024;
     /* a run shorter than one interval may never be sampled: its high-water mark is the best figure left */
     row->peak_rss_bytes = sampled ? sampled : row->vmhwm_bytes;
-    if (job->use_record && row->ok && !read_traces(dir, row)) {
+    if (job->use_record && row->ok && !read_traces(dir, job->cmd != NULL, row)) {
         row->ok = 0;
         snprintf(row->reason, sizeof row->reason, "no readable trace in %.200s", dir);
     }

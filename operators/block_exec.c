@@ -1,5 +1,6 @@
 /* block_exec.c - run an operator over one output block, streaming inline slabs from a source to a sink. */
 #include "block_exec.h"
+#include "../common/alloc.h"
 #include "scratch.h"
 
 #include <stdlib.h>
@@ -13,10 +14,10 @@ static float *slab_alloc(size_t floats)
     const size_t huge = (size_t)2 << 20;
     size_t bytes = floats * sizeof(float);
     if (bytes < huge)
-        return malloc(bytes ? bytes : 1);
+        return tq_malloc(bytes ? bytes : 1);
     void *p = NULL;
     bytes = (bytes + huge - 1) / huge * huge;
-    if (posix_memalign(&p, huge, bytes))
+    if (tq_posix_memalign(&p, huge, bytes))
         return NULL;
     madvise(p, bytes, MADV_HUGEPAGE); /* advice only: failure just means 4 KiB pages */
     return p;

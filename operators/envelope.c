@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "../common/alloc.h"
 #include "parallel.h"
 
 /* FFTW's planner is not thread-safe: every plan creation goes through this lock. Plans are kept for the life of
@@ -176,7 +177,7 @@ tq_status tq_envelope_compute(const struct tq_op_params *p, const struct tq_bloc
     int nw = tq_par_workers(tq_op_threads(p), traces);
     if (c.n > 2)
         TQ_TRY(plans_get(c.n, &c.plans, err));
-    c.scr = calloc((size_t)nw, sizeof *c.scr);
+    c.scr = tq_calloc((size_t)nw, sizeof *c.scr);
     tq_status st = c.scr ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "envelope: out of memory for thread scratch");
     /* fftwf_alloc_* aligns like the arrays the plans were made with, as fftwf_execute_dft_* requires; FFTW only
      * promises thread safety for execute, so its allocator is called under the planner lock too. */

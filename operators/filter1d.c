@@ -1,5 +1,6 @@
 /* filter1d.c - scipy-compatible 1-D correlation along rows (see filter1d.h). */
 #include "filter1d.h"
+#include "../common/alloc.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@ tq_status tq_taps_from(const double *w, size_t r, struct tq_taps *tp, struct tq_
     }
     if (!sym && !(anti && w[r] == 0.0))
         return tq_fail(err, TQ_ERR_USAGE, "correlation weights are neither symmetric nor antisymmetric");
-    tp->w = malloc((r + 1) * sizeof *tp->w);
+    tp->w = tq_malloc((r + 1) * sizeof *tp->w);
     if (!tp->w)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for %zu filter weights", r + 1);
     tp->r = r;
@@ -33,7 +34,7 @@ tq_status tq_taps_from(const double *w, size_t r, struct tq_taps *tp, struct tq_
 
 tq_status tq_taps_gauss(double sigma, size_t radius, struct tq_taps *tp, struct tq_err *err)
 {
-    double *w = malloc((2 * radius + 1) * sizeof *w);
+    double *w = tq_malloc((2 * radius + 1) * sizeof *w);
     if (!w)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for %zu filter weights", 2 * radius + 1);
     /* Same formula and order as scipy's _gaussian_kernel1d: exp(-0.5 / sigma^2 * x^2), then divide by the sum. */

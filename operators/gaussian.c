@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "filter1d.h"
+#include "../common/alloc.h"
 #include "kernels.h"
 #include "parallel.h"
 #include "scratch.h"
@@ -116,13 +117,13 @@ static tq_status gauss_alloc(struct gauss_ctx *c, int nw, struct tq_err *err)
     /* reflect() divides; the row passes would call it 2r + 1 times per row, so look the indices up instead */
     for (int a = 0; a < 2; a++) {
         size_t r = c->taps[a].r, len = c->out_n[a] + 2 * r;
-        if (!(c->refl[a] = malloc(len * sizeof *c->refl[a])))
+        if (!(c->refl[a] = tq_malloc(len * sizeof *c->refl[a])))
             return tq_fail(err, TQ_ERR_NOMEM, "gaussian: out of memory for index tables");
         for (size_t k = 0; k < len; k++)
             c->refl[a][k] = tq_reflect((long long)c->io->out_box.lo[a] - (long long)r + (long long)k,
                                        c->io->vol_shape[a]);
     }
-    c->scr = calloc((size_t)nw, sizeof *c->scr);
+    c->scr = tq_calloc((size_t)nw, sizeof *c->scr);
     if (!c->scr)
         return tq_fail(err, TQ_ERR_NOMEM, "gaussian: out of memory for thread scratch");
     struct tq_op_scratch *pool = c->io->scratch ? c->io->scratch : &c->own;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "filter1d.h"
+#include "../common/alloc.h"
 #include "kernels.h"
 #include "parallel.h"
 #include "scratch.h"
@@ -193,7 +194,7 @@ static size_t gst_carve(const struct gst_ctx *c, struct gst_scratch *s, float *b
  * faulting in fresh scratch for every slab cost a third of the CPU time at 400^3) or else mapped for this call. */
 static tq_status gst_alloc(struct gst_ctx *c, int nw, struct tq_err *err)
 {
-    c->scr = calloc((size_t)nw, sizeof *c->scr);
+    c->scr = tq_calloc((size_t)nw, sizeof *c->scr);
     if (!c->scr)
         return tq_fail(err, TQ_ERR_NOMEM, "gst3d: out of memory for thread scratch");
     struct tq_op_scratch *pool = c->io->scratch ? c->io->scratch : &c->own;

@@ -286,3 +286,8 @@ tq_status tq_npy_write_box(int fd, size_t data_offset, const size_t shape[3], co
         }
     return TQ_OK;
 }
+
+size_t tq_npy_reader_sample_bytes(const struct tq_npy_reader *r)
+{
+    return r->esize;
+}

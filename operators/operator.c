@@ -79,8 +79,8 @@ tq_status tq_op_output_shape(const struct tq_op *op, const struct tq_op_params *
         if (in_shape[a] <= 2 * trim)
             return tq_fail(err, TQ_ERR_RANGE,
                            "%s trims %zu voxel(s) per face, so every axis needs more than %zu voxels (axis %d has "
-                           "%zu); use the full-size output",
-                           op->name, trim, 2 * trim, a, in_shape[a]);
+                           "%zu)%s", op->name, trim, 2 * trim, a, in_shape[a],
+                           op->trim == tq_gst3d_trim ? "; use the full-size output" : "");
         out_shape[a] = in_shape[a] - 2 * trim;
     }
     return TQ_OK;

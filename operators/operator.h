@@ -23,6 +23,8 @@ struct tq_op_params {
     int full_size;   /* GST3D: 1 = full-size output, 0 = trim one voxel per face like the original (default 0) */
     int threads;     /* worker threads inside one block; 0 = number of cores */
     size_t slab_bytes; /* tq_op_run streams blocks in slabs of this many output bytes (0 = TQ_OP_SLAB_BYTES) */
+    size_t cmd_halo[3]; /* a user command's halo per axis (TQ_HALO_WHOLE allowed); see usercmd.h */
+    size_t cmd_trim;    /* a user command's trim per face */
 };
 
 struct tq_op_scratch; /* scratch.h */

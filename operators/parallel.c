@@ -1,5 +1,6 @@
 /* parallel.c - run a kernel's items on pthreads with an atomic item counter (see parallel.h). */
 #include "parallel.h"
+#include "../common/alloc.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -54,9 +55,9 @@ tq_status tq_par_for(int threads, size_t n, tq_par_fn fn, void *ctx, struct tq_e
     struct par_job job = {.fn = fn, .ctx = ctx, .n = n};
     atomic_init(&job.next, 0);
     atomic_init(&job.failed, 0);
-    struct par_worker *ws = calloc((size_t)nw, sizeof *ws);
-    pthread_t *tids = calloc((size_t)nw, sizeof *tids);
-    char *started = calloc((size_t)nw, 1);
+    struct par_worker *ws = tq_calloc((size_t)nw, sizeof *ws);
+    pthread_t *tids = tq_calloc((size_t)nw, sizeof *tids);
+    char *started = tq_calloc((size_t)nw, 1);
     if (!ws || !tids || !started) {
         free(ws);
         free(tids);

@@ -1,6 +1,8 @@
 /* scratch.c - per-thread kernel scratch kept across the slabs of one run (see scratch.h). */
 #include "scratch.h"
 
+#include "../common/alloc.h"
+
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -10,11 +12,11 @@ void *tq_op_scratch_get(struct tq_op_scratch *s, int w, size_t bytes)
 {
     size_t need = (size_t)w + 1;
     if (need > s->n) {
-        void **b = realloc(s->block, need * sizeof *b);
+        void **b = tq_realloc(s->block, need * sizeof *b);
         if (!b)
             return NULL;
         s->block = b;
-        size_t *l = realloc(s->bytes, need * sizeof *l);
+        size_t *l = tq_realloc(s->bytes, need * sizeof *l);
         if (!l)
             return NULL;
         s->bytes = l;

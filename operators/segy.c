@@ -2,6 +2,7 @@
  * a box touches (pread, fork-safe) of every sample format segyio reads (IBM float, int32, int16, IEEE float, int8),
  * big- or little-endian, widened to float; and IEEE inline-sorted writing with full headers. */
 #include "volfmt.h"
+#include "../common/alloc.h"
 
 #include <segyio/segy.h>
 #include <stdint.h>
@@ -131,7 +132,7 @@ static tq_status read_geometry(segy_file *fp, struct tq_segy_reader *r, struct t
 tq_status tq_segy_reader_open(const char *path, struct tq_segy_reader **out, size_t shape[3], struct tq_err *err)
 {
     *out = NULL;
-    struct tq_segy_reader *r = calloc(1, sizeof *r);
+    struct tq_segy_reader *r = tq_calloc(1, sizeof *r);
     if (!r)
         return tq_fail(err, TQ_ERR_NOMEM, "no memory for a SEG-Y reader");
     if (tq_vol_open_input(path, r->path, sizeof r->path, &r->fd, err)) {
@@ -363,7 +364,7 @@ tq_status tq_segy_write_box(int fd, const size_t shape[3], const struct tq_box *
 {
     const size_t nj = tq_box_len(b, 1), nk = tq_box_len(b, 2);
     const size_t trace_bytes = SEGY_TRACE_HEADER_SIZE + shape[2] * 4;
-    float *buf = malloc(nk * sizeof *buf);
+    float *buf = tq_malloc(nk * sizeof *buf);
     if (!buf)
         return tq_fail(err, TQ_ERR_NOMEM, "no memory for a SEG-Y trace");
     tq_status st = TQ_OK;

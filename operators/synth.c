@@ -2,6 +2,7 @@
  * reflectivity that follows dipping, folded layers, plus a little noise) and a replica of the original system's
  * one-trace volume as it saved it. Any box is computed on its own. */
 #include "volume.h"
+#include "../common/alloc.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -156,7 +157,7 @@ tq_status tq_synth_box(const size_t shape[3], uint64_t seed, const struct tq_box
     double taps[SYN_WAVELET_LEN];
     size_t h = ricker_taps(taps);
     size_t nk = tq_box_len(box, 2);
-    double *r = malloc((2 * nk + 2 * h) * sizeof *r);
+    double *r = tq_malloc((2 * nk + 2 * h) * sizeof *r);
     if (!r)
         return tq_fail(err, TQ_ERR_NOMEM, "no memory for a synthetic trace");
     for (size_t i = box->lo[0]; i < box->hi[0]; i++)
@@ -234,7 +235,7 @@ tq_status tq_synth_model_write_file(enum tq_synth_model model, const char *path,
         slab = 1;
     if (slab > shape[0])
         slab = shape[0];
-    float *buf = malloc(slab * per_inline * sizeof *buf);
+    float *buf = tq_malloc(slab * per_inline * sizeof *buf);
     tq_status st = buf ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "no memory for %zu inlines", slab);
     for (size_t i = 0; !st && i < shape[0]; i += slab) {
         struct tq_box b = {{i, 0, 0}, {i + slab < shape[0] ? i + slab : shape[0], shape[1], shape[2]}};

@@ -2,6 +2,7 @@
  * mkostemp) before anything reopens or removes a file that a journal or another process named (see volume.h). */
 #define _GNU_SOURCE
 #include "volume.h"
+#include "../common/alloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +34,7 @@ static int open_parent(const char *p, const char **name)
     *name = slash ? slash + 1 : p;
     if (!slash)
         return open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    char *dir = strndup(p, slash == p ? 1 : (size_t)(slash - p));
+    char *dir = tq_strndup(p, slash == p ? 1 : (size_t)(slash - p));
     if (!dir)
         return -1;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -32,6 +32,8 @@ tq_status tq_npy_read_box(struct tq_npy_reader *r, const struct tq_box *box, flo
                           struct tq_err *err);
 /* NULL is a no-op. */
 void tq_npy_reader_free(struct tq_npy_reader *r);
+/* Bytes per sample in the file (4 for float32, 8 for float64). Can't fail. */
+size_t tq_npy_reader_sample_bytes(const struct tq_npy_reader *r);
 
 /* Write a float32 C-order .npy header for `shape` into the empty file `fd` and size the file for its data.
  * *data_offset gets the byte offset of the first sample. Fails with TQ_ERR_IO. */

@@ -152,6 +152,11 @@ void tq_vol_reader_shape(const tq_vol_reader *r, size_t shape[3])
     memcpy(shape, r->shape, sizeof r->shape);
 }
 
+size_t tq_vol_reader_sample_bytes(const tq_vol_reader *r)
+{
+    return r->npy ? tq_npy_reader_sample_bytes(r->npy) : 4;
+}
+
 enum tq_vol_format tq_vol_reader_format(const tq_vol_reader *r)
 {
     return r->fmt;
@@ -188,7 +193,7 @@ static tq_status make_temp(tq_vol_writer *w, struct tq_err *err)
     const char *slash = strrchr(w->path, '/');
     int dirlen = slash ? (int)(slash - w->path + 1) : 0;
     const char *base = slash ? slash + 1 : w->path;
-    if (asprintf(&w->tmp, "%.*s.%s.tmp.XXXXXX", dirlen, w->path, base) < 0) {
+    if (tq_asprintf(&w->tmp, "%.*s.%s.tmp.XXXXXX", dirlen, w->path, base) < 0) {
         w->tmp = NULL;
         return tq_fail(err, TQ_ERR_NOMEM, "no memory for a file name");
     }
@@ -219,8 +224,8 @@ tq_status tq_vol_writer_create(const char *path, const size_t shape[3], int over
     TQ_TRY(tq_vol_check_shape(shape, err));
     if (!overwrite && access(path, F_OK) == 0)
         return tq_fail(err, TQ_ERR_USAGE, "'%s' already exists (pass --force to overwrite it)", path);
-    tq_vol_writer *w = calloc(1, sizeof *w);
-    if (!w || !(w->path = strdup(path))) {
+    tq_vol_writer *w = tq_calloc(1, sizeof *w);
+    if (!w || !(w->path = tq_strdup(path))) {
         free(w);
         return tq_fail(err, TQ_ERR_NOMEM, "no memory for a volume writer");
     }
@@ -336,9 +341,11 @@ tq_status tq_vol_writer_reopen(const char *path, const char *tmp_path, const siz
     *out = NULL;
     enum tq_vol_format fmt;
     TQ_TRY(tq_vol_format_of(path, &fmt, err));
-    tq_vol_writer *w = calloc(1, sizeof *w);
-    if (!w || !(w->path = strdup(path)) || !(w->tmp = strdup(tmp_path))) {
-        tq_vol_writer_free(w);
+    tq_vol_writer *w = tq_calloc(1, sizeof *w);
+    if (!w || !(w->path = tq_strdup(path)) || !(w->tmp = tq_strdup(tmp_path))) {
+        if (w) /* not tq_vol_writer_free: its fd 0 is not ours to close */
+            free(w->path);
+        free(w);
         return tq_fail(err, TQ_ERR_NOMEM, "no memory for a volume writer");
     }
     w->fmt = fmt;

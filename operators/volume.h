@@ -28,6 +28,9 @@ typedef struct tq_vol_reader tq_vol_reader;
 tq_status tq_vol_reader_open(const char *path, tq_vol_reader **out, struct tq_err *err);
 /* Shape of the opened volume. Can't fail. */
 void tq_vol_reader_shape(const tq_vol_reader *r, size_t shape[3]);
+/* Bytes per sample as stored in the file: 4 (float32; also every SEG-Y, converted) or 8 (a float64 .npy, read
+ * as float32). Can't fail. */
+size_t tq_vol_reader_sample_bytes(const tq_vol_reader *r);
 /* Format of the opened volume. Can't fail. */
 enum tq_vol_format tq_vol_reader_format(const tq_vol_reader *r);
 /* Sample bytes this reader has read from its file so far (a box costs exactly its own voxels: tests use this to

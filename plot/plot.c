@@ -8,19 +8,20 @@
 #include <strings.h>
 
 #include "../common/outfile.h"
+#include "../common/alloc.h"
 #include "plot_internal.h"
 
 enum { PLOT_WIDTH = 960, PLOT_HEIGHT = 540 };
 
 static char *dup_or_empty(const char *s)
 {
-    return strdup(s ? s : "");
+    return tq_strdup(s ? s : "");
 }
 
 struct tq_plot *tq_plot_new_xy(const char *title, const char *xlabel, enum tq_axis_unit xunit, const char *ylabel,
                                enum tq_axis_unit yunit)
 {
-    struct tq_plot *p = calloc(1, sizeof *p);
+    struct tq_plot *p = tq_calloc(1, sizeof *p);
     if (!p)
         return NULL;
     p->title = dup_or_empty(title);
@@ -44,7 +45,7 @@ struct tq_plot *tq_plot_new_bars(const char *title, const char *ylabel, enum tq_
     if (!p)
         return NULL;
     p->bars = true;
-    p->cats = calloc(ncat, sizeof *p->cats);
+    p->cats = tq_calloc(ncat, sizeof *p->cats);
     if (!p->cats) {
         tq_plot_free(p);
         return NULL;
@@ -62,7 +63,7 @@ static double *dup_doubles(const double *v, size_t n)
 {
     if (!v)
         return NULL;
-    double *d = malloc(n * sizeof *d);
+    double *d = tq_malloc(n * sizeof *d);
     if (d)
         memcpy(d, v, n * sizeof *d);
     return d;
@@ -81,7 +82,7 @@ static void series_clear(struct plot_series *s)
 static tq_status add_series(struct tq_plot *p, struct plot_series proto, const double *x, const double *y,
                             const double *lo, const double *hi, struct tq_err *err)
 {
-    struct plot_series *grown = realloc(p->series, (p->nseries + 1) * sizeof *grown);
+    struct plot_series *grown = tq_realloc(p->series, (p->nseries + 1) * sizeof *grown);
     if (!grown)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory adding a plot series");
     p->series = grown;

@@ -1,5 +1,6 @@
 /* plot_trace.c - timelines of traces for `traceq plot`: bucketed maxima of RSS, heap and mmap per trace. */
 #include "plot_trace.h"
+#include "../common/alloc.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -56,8 +57,8 @@ static tq_status add_trace(struct tq_plot *p, const char *path, bool several, st
     tq_trace_summary_clear(&sum);
     if (samples == 0)
         return tq_fail(err, TQ_ERR_USAGE, "%s has no samples to plot", path);
-    struct buckets *b = calloc(1, sizeof *b);
-    double *t = malloc(BUCKETS * sizeof *t), *v = malloc(BUCKETS * sizeof *v);
+    struct buckets *b = tq_calloc(1, sizeof *b);
+    double *t = tq_malloc(BUCKETS * sizeof *t), *v = tq_malloc(BUCKETS * sizeof *v);
     tq_status st = b && t && v ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     if (!st) {
         b->duration_s = (double)dur / 1e9;

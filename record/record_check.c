@@ -1,9 +1,11 @@
 /* record_check.c - find the processes of a `traceq record` run the shim never got into (static binaries,
  * setuid programs, programs that scrub LD_PRELOAD) and say so instead of silently missing them. */
 #include "record_check.h"
+#include "../common/alloc.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +15,9 @@
 #include "../report/trace_summary.h"
 #include "../traces/writer.h"
 
-/* Summaries of the manifest's readable traces (malloc'd array, caller clears each and frees). */
-static int load_manifest(const char *manifest, struct tq_trace_summary **out)
+/* Summaries of the manifest's readable traces (malloc'd array, caller clears each and frees); *nomem is set when
+ * memory ran out before all were read. */
+static int load_manifest(const char *manifest, struct tq_trace_summary **out, bool *nomem)
 {
     *out = NULL;
     FILE *f = fopen(manifest, "r");
@@ -26,14 +29,17 @@ static int load_manifest(const char *manifest, struct tq_trace_summary **out)
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = 0;
         if (n == cap) {
-            struct tq_trace_summary *t = realloc(s, (size_t)(cap = cap ? 2 * cap : 16) * sizeof *s);
-            if (!t)
+            struct tq_trace_summary *t = tq_realloc(s, (size_t)(cap = cap ? 2 * cap : 16) * sizeof *s);
+            if ((*nomem = !t))
                 break;
             s = t;
         }
         struct tq_err err = {0};
-        if (tq_trace_summarize(line, &s[n], &err) == TQ_OK)
+        tq_status st = tq_trace_summarize(line, &s[n], &err);
+        if (st == TQ_OK)
             n++;
+        else if ((*nomem = st == TQ_ERR_NOMEM))
+            break;
     }
     fclose(f);
     *out = s;
@@ -59,12 +65,15 @@ static void say_untraced(unsigned pid, const char *what)
 int tq_record_report_untraced(const char *manifest, pid_t child, const char *cmd)
 {
     struct tq_trace_summary *s;
-    int n = load_manifest(manifest, &s), reported = 0;
-    if (!has_trace(s, n, -1, (uint32_t)child, 0)) {
+    bool nomem = false;
+    int n = load_manifest(manifest, &s, &nomem), reported = 0;
+    if (nomem) /* a trace not read is not a process missed: say nothing wrong */
+        fprintf(stderr, "traceq record: out of memory reading the traces: cannot check for untraced processes\n");
+    else if (!has_trace(s, n, -1, (uint32_t)child, 0)) {
         say_untraced((unsigned)child, cmd);
         reported++;
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; !nomem && i < n; i++)
         if (s[i].ending == TQ_ENDED_EXEC && !has_trace(s, n, i, s[i].pid, s[i].start_unix_ns)) {
             say_untraced(s[i].pid, s[i].exec_path ? s[i].exec_path : "exec'd program");
             reported++;

@@ -1,6 +1,7 @@
 /* heap_replay.c - two streaming passes over a trace's EVENTS/STACK/MODULE records (see heap_replay.h). */
 #define _GNU_SOURCE
 #include "heap_replay.h"
+#include "../common/alloc.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -45,7 +46,7 @@ static tq_status site_of(struct tq_heap_replay *r, uint32_t id, struct site **ou
         return tq_fail(err, TQ_ERR_FORMAT, "%s: stack id %u out of range", r->path, id);
     if (id >= r->nsites) {
         size_t n = (size_t)id + 1 > r->nsites * 2 ? (size_t)id + 1 : r->nsites * 2;
-        struct site *s = realloc(r->sites, n * sizeof *s);
+        struct site *s = tq_realloc(r->sites, n * sizeof *s);
         if (!s)
             return tq_fail(err, TQ_ERR_NOMEM, "out of memory for stacks");
         memset(s + r->nsites, 0, (n - r->nsites) * sizeof *s);
@@ -170,7 +171,7 @@ static tq_status on_stack(struct tq_heap_replay *r, const struct tq_rec *rec, st
     TQ_TRY(site_of(r, s.id, &site, err));
     if (site->pub.ips) /* a repeated STACK record keeps the first */
         return TQ_OK;
-    uint64_t *ips = malloc((s.depth ? s.depth : 1) * sizeof *ips);
+    uint64_t *ips = tq_malloc((s.depth ? s.depth : 1) * sizeof *ips);
     if (!ips)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for stacks");
     for (uint32_t i = 0; i < s.depth; i++)
@@ -185,7 +186,7 @@ static tq_status on_module(struct tq_heap_replay *r, const struct tq_rec *rec, s
     struct tq_rec_module m;
     if (tq_rec_get_module(rec, &m))
         return tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt MODULE record", r->path);
-    char *path = strndup(m.path, m.path_len);
+    char *path = tq_strndup(m.path, m.path_len);
     if (!path)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for modules");
     tq_status st = tq_symbolizer_add_mapping(r->sym, m.start, m.end, m.offset, path, err);
@@ -310,7 +311,7 @@ tq_status tq_heap_replay_run(const char *path, struct tq_heap_replay **out, stru
 tq_status tq_heap_replay_run_opts(const char *path, bool python_only, struct tq_heap_replay **out,
                                   struct tq_err *err)
 {
-    struct tq_heap_replay *r = calloc(1, sizeof *r);
+    struct tq_heap_replay *r = tq_calloc(1, sizeof *r);
     if (!r)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     r->path = path;

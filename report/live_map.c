@@ -1,5 +1,6 @@
 /* live_map.c - linear-probing hash map of live blocks with backward-shift deletion (no tombstones). */
 #include "live_map.h"
+#include "../common/alloc.h"
 
 #include <stdlib.h>
 
@@ -24,8 +25,8 @@ static size_t hash_addr(uint64_t a, size_t cap)
 
 struct tq_live_map *tq_live_map_new(void)
 {
-    struct tq_live_map *m = calloc(1, sizeof *m);
-    if (m && !(m->slots = calloc(m->cap = 1024, sizeof *m->slots))) {
+    struct tq_live_map *m = tq_calloc(1, sizeof *m);
+    if (m && !(m->slots = tq_calloc(m->cap = 1024, sizeof *m->slots))) {
         free(m);
         return NULL;
     }
@@ -41,7 +42,7 @@ static struct slot *find(const struct tq_live_map *m, uint64_t addr)
 
 static bool grow(struct tq_live_map *m)
 {
-    struct tq_live_map bigger = {calloc(m->cap * 2, sizeof *m->slots), m->cap * 2, m->count};
+    struct tq_live_map bigger = {tq_calloc(m->cap * 2, sizeof *m->slots), m->cap * 2, m->count};
     if (!bigger.slots)
         return false;
     for (size_t i = 0; i < m->cap; i++)

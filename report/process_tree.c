@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 
+#include "../common/alloc.h"
 #include "../common/printable.h"
 
 struct tree {
@@ -54,8 +55,8 @@ static void print_level(FILE *f, struct tree *t, uint32_t ppid, int depth)
 
 void tq_report_print_tree(FILE *f, const struct tq_trace_summary *s, int n)
 {
-    int *order = malloc((size_t)(n > 0 ? n : 1) * sizeof *order);
-    char *done = calloc((size_t)(n > 0 ? n : 1), 1);
+    int *order = tq_malloc((size_t)(n > 0 ? n : 1) * sizeof *order);
+    char *done = tq_calloc((size_t)(n > 0 ? n : 1), 1);
     if (order && done) {
         for (int i = 0; i < n; i++)
             order[i] = i;

@@ -1,5 +1,6 @@
 /* trace_json.c - build the JSON object of one trace summary with jansson (see trace_json.h). */
 #include "trace_json.h"
+#include "../common/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,7 @@ json_t *tq_json_text(const char *s)
         return j;
     /* Not UTF-8: jansson refuses it, and the trace would vanish from the report (found by fuzz_trace). */
     size_t n = strlen(s);
-    char *copy = malloc(n + 1);
+    char *copy = tq_malloc(n + 1);
     if (!copy)
         return NULL;
     for (size_t i = 0; i <= n; i++)

@@ -1,5 +1,6 @@
 /* trace_summary.c - fold a trace's records, one at a time, into a struct tq_trace_summary (see trace_summary.h). */
 #include "trace_summary.h"
+#include "../common/alloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,7 @@
 
 static char *dup_n(const char *s, uint32_t n)
 {
-    char *d = malloc((size_t)n + 1);
+    char *d = tq_malloc((size_t)n + 1);
     if (d) {
         memcpy(d, s, n);
         d[n] = 0;
@@ -33,7 +34,7 @@ static tq_status summary_process(struct tq_trace_summary *s, const struct tq_rec
     s->flags = p.flags;
     s->exe = dup_n(p.exe, p.exe_len);
     /* argc is bounded by the record length (each argument takes at least 4 bytes), so this cannot overflow. */
-    s->argv = calloc((size_t)p.argc + 1, sizeof *s->argv);
+    s->argv = tq_calloc((size_t)p.argc + 1, sizeof *s->argv);
     if (!s->exe || !s->argv)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s", s->path);
     for (uint32_t i = 0; i < p.argc; i++) {
@@ -186,7 +187,7 @@ tq_status tq_trace_summarize(const char *path, struct tq_trace_summary *s, struc
     s->ending = TQ_ENDED_UNKNOWN;
     struct tq_trace_reader *r;
     TQ_TRY(tq_trace_open(path, &r, err));
-    s->path = strdup(path);
+    s->path = tq_strdup(path);
     tq_status st = s->path ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     bool done = false;
     struct tq_rec rec;

@@ -1,6 +1,7 @@
 /* cgroup.c - per-worker memory cgroups, v2 or v1 (see cgroup.h). */
 #define _GNU_SOURCE /* secure_getenv */
 #include "cgroup.h"
+#include "../common/alloc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -379,7 +380,7 @@ static int cg_root_try(int v2, struct tq_cg_root *r, char *why, size_t wsize)
 tq_status tq_cg_root_create(tq_cg_root **out, struct tq_err *err)
 {
     *out = NULL;
-    struct tq_cg_root *r = calloc(1, sizeof *r);
+    struct tq_cg_root *r = tq_calloc(1, sizeof *r);
     if (!r)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     char why2[512], why1[512];
@@ -437,7 +438,7 @@ static int cg_set_limit(struct tq_cgroup *cg, uint64_t limit)
 tq_status tq_cg_create(tq_cg_root *root, const char *name, uint64_t limit, tq_cgroup **out, struct tq_err *err)
 {
     *out = NULL;
-    struct tq_cgroup *cg = calloc(1, sizeof *cg);
+    struct tq_cgroup *cg = tq_calloc(1, sizeof *cg);
     if (!cg)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     cg->version = root->version;

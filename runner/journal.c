@@ -46,7 +46,7 @@ static tq_status journal_push(tq_journal *j, const struct tq_box *b, struct tq_e
 /* fsync the directory holding path so a freshly created journal survives a crash. */
 static void journal_sync_dir(const char *path)
 {
-    char *copy = strdup(path);
+    char *copy = tq_strdup(path);
     if (!copy)
         return;
     int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -143,9 +143,9 @@ static tq_status journal_load(tq_journal *j, const char *key, struct tq_err *err
         return tq_fail_errno(err, TQ_ERR_IO, "cannot resume: no journal %s", j->path);
     char *line = NULL;
     size_t cap = 0, lineno = 1;
-    ssize_t len;
+    ssize_t len = 0;
     tq_status st = TQ_OK;
-    for (; st == TQ_OK && (len = getline(&line, &cap, f)) > 0; lineno++) {
+    for (; st == TQ_OK && (len = tq_getline(&line, &cap, f)) > 0; lineno++) {
         if (line[len - 1] != '\n')
             break; /* torn by a kill during the write: the block was never counted as done */
         line[len - 1] = 0;
@@ -153,6 +153,8 @@ static tq_status journal_load(tq_journal *j, const char *key, struct tq_err *err
                                               lineno)
                                     : journal_take_line(j, key, lineno, line, (size_t)len - 1, err);
     }
+    if (st == TQ_OK && len < 0)
+        st = tq_fail_errno(err, errno == ENOMEM ? TQ_ERR_NOMEM : TQ_ERR_IO, "cannot read journal %s", j->path);
     if (st == TQ_OK && lineno == 1)
         st = tq_fail(err, TQ_ERR_FORMAT, "journal %s is empty or cut before its first line ends; use --force to "
                      "start over", j->path);
@@ -320,9 +322,9 @@ tq_status tq_journal_discard(const char *path, const char *output, struct tq_err
         return TQ_OK;
     char *line = NULL;
     size_t cap = 0;
-    ssize_t len;
+    ssize_t len = 0;
     tq_status st = TQ_OK;
-    while (st == TQ_OK && (len = getline(&line, &cap, f)) > 0) {
+    while (st == TQ_OK && (len = tq_getline(&line, &cap, f)) > 0) {
         line[strcspn(line, "\n")] = 0;
         /* Only a temporary of this output is ever removed: a damaged or edited line naming any other file leaves
          * that file alone (the journal itself still goes: the run starts over). */
@@ -332,6 +334,8 @@ tq_status tq_journal_discard(const char *path, const char *output, struct tq_err
         if (tq_vol_tmp_remove(output, line + 5, &terr) == TQ_ERR_IO)
             st = tq_fail(err, TQ_ERR_IO, "%s", terr.msg);
     }
+    if (st == TQ_OK && len < 0) /* the journal stays, so the data file it names can still be found */
+        st = tq_fail_errno(err, errno == ENOMEM ? TQ_ERR_NOMEM : TQ_ERR_IO, "cannot read journal %s", path);
     free(line);
     fclose(f);
     if (st == TQ_OK && unlink(path) && errno != ENOENT)

@@ -2,6 +2,7 @@
  * journal, progress (see runner.h). */
 #define _GNU_SOURCE /* pipe2 */
 #include "runner.h"
+#include "../common/alloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -104,7 +106,7 @@ static tq_status run_push(struct run *r, const struct item *it)
 {
     if (r->nstack == r->capstack) {
         size_t cap = r->capstack ? 2 * r->capstack : 16;
-        struct item *ns = realloc(r->stack, cap * sizeof *ns);
+        struct item *ns = tq_realloc(r->stack, cap * sizeof *ns);
         if (!ns)
             return tq_fail(r->err, TQ_ERR_NOMEM, "out of memory");
         r->stack = ns;
@@ -164,7 +166,7 @@ static int worker_main(void *ctx)
     char *pad = NULL;
     size_t padn = (size_t)(r->opts->pad_per_voxel * tq_box_voxels(&s->item.box));
     if (st == TQ_OK && padn) {
-        pad = malloc(padn);
+        pad = tq_malloc(padn);
         for (size_t i = 0; pad && i < padn; i += 4096)
             pad[i] = 1;
         if (!pad)
@@ -177,6 +179,9 @@ static int worker_main(void *ctx)
         raise(SIGKILL); /* test hook: the block is written, its result never reported */
     m.status = (int32_t)st;
     m.hwm = tq_proc_status_bytes(0, "VmHWM");
+    struct rusage ru; /* a task's child processes (a user's command) count as the block's peak too */
+    if (getrusage(RUSAGE_CHILDREN, &ru) == 0 && (uint64_t)ru.ru_maxrss * 1024 > m.hwm)
+        m.hwm = (uint64_t)ru.ru_maxrss * 1024;
     m.seconds = tq_clock_now() - t0;
     snprintf(m.text, sizeof m.text, "%.479s", st ? err.msg : "");
     ssize_t wrote = write(fd, &m, sizeof m);
@@ -300,6 +305,8 @@ static void run_reap(struct run *r, struct slot *s, int status)
     struct worker_msg m = {0};
     int got = read(s->fd, &m, sizeof m) == (ssize_t)sizeof m;
     close(s->fd);
+    if (r->task->reaped)
+        r->task->reaped(r->task->ctx, s->pid);
     s->pid = 0;
     struct tq_runner_worker_stats *ws = &r->rep->worker[s - r->slot];
     if (got && m.hwm > ws->rss_peak)
@@ -348,7 +355,8 @@ static void run_check_workers(struct run *r)
         if (ended)
             run_reap(r, s, status);
         else if (r->watchdog && r->opts->memory_per_worker &&
-                 tq_watchdog_check(s->pid, r->opts->memory_per_worker, &r->rep->worker[i].rss_peak))
+                 (r->task->spawns ? tq_watchdog_check_tree : tq_watchdog_check)(
+                     s->pid, r->opts->memory_per_worker, &r->rep->worker[i].rss_peak))
             s->wd_killed = 1;
     }
 }
@@ -441,6 +449,8 @@ static void run_kill_all(struct run *r)
         kill(s->pid, SIGKILL);
         tq_proc_wait(s->pid, &status, NULL, NULL);
         close(s->fd);
+        if (r->task->reaped)
+            r->task->reaped(r->task->ctx, s->pid);
         s->pid = 0;
     }
 }
@@ -550,7 +560,7 @@ static tq_status run_plan_block(struct run *r, const struct tq_box *b, int level
     }
     if (r->nlist == *cap) {
         *cap = *cap ? 2 * *cap : 64;
-        struct item *nl = realloc(r->list, *cap * sizeof *nl);
+        struct item *nl = tq_realloc(r->list, *cap * sizeof *nl);
         if (!nl)
             return tq_fail(r->err, TQ_ERR_NOMEM, "out of memory");
         r->list = nl;

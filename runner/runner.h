@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "../common/status.h"
 #include "../operators/box.h"
@@ -28,6 +29,12 @@ struct tq_runner_task {
     void *ctx;
     unsigned splittable;     /* bit a: axis a may be cut when a block is OOM-killed */
     size_t bytes_per_voxel;  /* output bytes per voxel, for the MiB/s shown (4 for float32) */
+    /* Optional: called in the runner after a worker process `pid` of this task was reaped, however it ended (a
+     * task that keeps per-worker temporaries removes a killed worker's here). NULL = nothing to do. */
+    void (*reaped)(void *ctx, pid_t pid);
+    /* 1: compute() starts child processes (a user's command); the watchdog then sums the resident size of the
+     * worker and all its descendants. */
+    int spawns;
 };
 
 /* Where blocks come from; the plan's list by default, a queue on MPI rank 0 for other ranks. */

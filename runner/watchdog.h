@@ -13,4 +13,10 @@
  * Returns 1 when it killed the process, else 0 (also when the process is already gone). Can't fail. */
 int tq_watchdog_check(pid_t pid, uint64_t limit, uint64_t *peak);
 
+/* Like tq_watchdog_check with the resident sizes of pid and all its descendants summed, for workers that run
+ * commands. The descendants are found through the parent pids in /proc/N/stat, rescanned at most every 50 ms
+ * (up to 64 per root, 64 roots) and sampled at every call. The kill goes to pid only: its descendants must
+ * die with it (PR_SET_PDEATHSIG, as the runner's command jobs set). Can't fail. */
+int tq_watchdog_check_tree(pid_t pid, uint64_t limit, uint64_t *peak);
+
 #endif

@@ -1,22 +1,45 @@
-/* test_alloc_fail.c - every allocation of the file readers (plan, .npy header, trace) made to fail in turn: each
- * read must then fail with TQ_ERR_NOMEM (or, where a fallback exists, succeed with the same result), free what it
- * made (ASan builds check the leaks) and leave nothing half-filled behind (style.md habit 8). jansson's own
- * allocations are not hooked: jansson 2.14 aborts (assert in lex_scan_string) when one fails mid-parse, so the
- * model reader, which allocates only through jansson, has nothing of its own to test here. */
+/* test_alloc_fail.c - every allocation of the file readers (trace, trace summary, heap replay, sites, sweep dataset,
+ * model, plan, .npy header) made to fail in turn: each read must then fail with TQ_ERR_NOMEM (or, where a fallback
+ * exists, succeed with the same result), free what it made (ASan builds check the leaks) and leave nothing
+ * half-filled behind (style.md habit 8). jansson's own allocations are not hooked (common/alloc.h says why), so the
+ * model reader, which allocates only through jansson, walks no failure today; its walk checks that stays so. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "../model/plan.h"
 #include "../common/alloc.h"
+#include "../model/dataset.h"
+#include "../model/model.h"
+#include "../model/plan.h"
+#include "../report/heap_replay.h"
+#include "../report/sites.h"
+#include "../report/trace_summary.h"
 #include "../operators/volume.h"
 #include "../traces/codec.h"
 #include "../traces/reader.h"
 #include "../traces/writer.h"
 #include "helpers.h"
+
+#ifdef __SANITIZE_ADDRESS__
+size_t __sanitizer_get_current_allocated_bytes(void); /* libasan's; GCC ships no header declaring it */
+#endif
+
+/* Bytes the program holds now (ASan builds only; elsewhere 0). LeakSanitizer cannot be asked instead: tests/lsan.supp
+ * suppresses every leak whose stack passes through libcriterion.so, which is every leak made inside a test. */
+static size_t held_bytes(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+    return __sanitizer_get_current_allocated_bytes();
+#else
+    return 0;
+#endif
+}
 
 static void hook_off(void)
 {
@@ -27,15 +50,22 @@ TestSuite(alloc_fail, .fini = hook_off);
 
 /* Run `read` with allocation n failing for n = 0, 1, ... until a run makes fewer than n + 1 allocations (the hook
  * no longer fires). Every run where it fired must return TQ_ERR_NOMEM, or TQ_OK when `ok_if_fired` allows a
- * fallback. Returns how many allocations a clean read makes. */
+ * fallback, and (in ASan builds) give back every byte it took. A clean read comes first, so lazily made library
+ * state is not taken for a leak and later reads have a reference to compare with. Returns how many allocations a
+ * clean read makes. */
 static long fail_each(tq_status (*read)(void *ctx, struct tq_err *err), void *ctx, int ok_if_fired)
 {
+    struct tq_err first = {0};
+    cr_assert_eq(read(ctx, &first), TQ_OK, "clean read failed: %s", first.msg);
+    size_t held = held_bytes();
     for (long n = 0;; n++) {
         struct tq_err err = {0};
         tq_alloc_fail_nth(n);
         tq_status st = read(ctx, &err);
         long made = tq_alloc_count();
         tq_alloc_fail_nth(-1);
+        cr_assert_eq(held_bytes(), held, "allocation %ld failing leaked %zd bytes", n,
+                     (ssize_t)(held_bytes() - held));
         if (made <= n) {
             cr_assert_eq(st, TQ_OK, "clean read failed: %s", err.msg);
             return made;
@@ -144,4 +174,310 @@ Test(alloc_fail, trace_reader)
     cr_assert_geq(fail_each(read_trace, path, 0), 3);
     tq_rmtree(dir);
     free(dir);
+}
+
+/* A --stacks trace: two modules (files that do not exist, so no debug info is read), NSTACKS stacks of depth 3 and
+ * NBLOCKS allocations (enough live at once to make the live-block map grow), half of them freed again. */
+enum { NSTACKS = 40, NBLOCKS = 1500 };
+
+static void write_stacks_fixture(const char *path)
+{
+    struct tq_trace_writer w;
+    tq_fixture_trace_open(path, &w);
+    static uint8_t buf[1 << 16];
+    char *argv[] = {"fixture", NULL};
+    struct tq_rec_process p = {.pid = 99, .ppid = 1, .interval_us = 10000, .page_size = 4096,
+                               .flags = TQ_PROC_STACKS};
+    tq_fixture_put(&w, buf, tq_rec_put_process(buf, sizeof buf, &p, "/nonexistent/fixture", 1, argv));
+    struct tq_rec_module lib = {.perms = 5, .start = 0x10000, .end = 0x20000};
+    struct tq_rec_module exe = {.perms = 5, .start = 0x400000, .end = 0x500000};
+    tq_fixture_put(&w, buf, tq_rec_put_module(buf, sizeof buf, &lib, "/nonexistent/libfix.so"));
+    tq_fixture_put(&w, buf, tq_rec_put_module(buf, sizeof buf, &exe, "/nonexistent/fixture"));
+    for (uint32_t id = 1; id <= NSTACKS; id++) {
+        uint64_t ips[3] = {0x10000 + 0x100 * id, 0x400000 + 0x40 * (id % 7), 0x400800};
+        tq_fixture_put(&w, buf, tq_rec_put_stack(buf, sizeof buf, id, ips, 3));
+    }
+    struct tq_event ev[250];
+    size_t n = 0;
+    uint64_t t = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (uint64_t i = 0; i < NBLOCKS; i++) {
+            if (pass == 1 && i % 2) /* then every other block is freed */
+                continue;
+            uint32_t id = (uint32_t)(1 + i % NSTACKS);
+            ev[n++] = pass == 0 ? (struct tq_event){TQ_CALL_MALLOC, t += 1000, 0x1000000 + 64 * i, 16 + i % 50, 0, id}
+                                : (struct tq_event){TQ_CALL_FREE, t += 1000, 0x1000000 + 64 * i, 0, 0, id};
+            if (n == 250) {
+                tq_fixture_put(&w, buf, tq_rec_put_events(buf, sizeof buf, 99, ev, n));
+                n = 0;
+            }
+        }
+    if (n)
+        tq_fixture_put(&w, buf, tq_rec_put_events(buf, sizeof buf, 99, ev, n));
+    struct tq_rec_end e = {.t_ns = t + 1000, .reason = TQ_END_EXIT};
+    tq_fixture_put(&w, buf, tq_rec_put_end(buf, sizeof buf, &e));
+    cr_assert_eq(tq_writer_close(&w), 0);
+}
+
+/* The file read by a walk and what a clean read of it gives (filled by the first, clean, read). */
+struct walk {
+    char *path;
+    bool have_ref;
+    uint64_t ref[4];
+    char ref_text[4096];
+};
+
+static void walk_init(struct walk *wk, char *dir, const char *name)
+{
+    memset(wk, 0, sizeof *wk);
+    cr_assert(asprintf(&wk->path, "%s/%s", dir, name) > 0);
+}
+
+/* First call: remember the figures; later calls: they must be the same. */
+static void walk_same(struct walk *wk, const uint64_t v[4], const char *text)
+{
+    if (!wk->have_ref) {
+        memcpy(wk->ref, v, sizeof wk->ref);
+        snprintf(wk->ref_text, sizeof wk->ref_text, "%s", text);
+        wk->have_ref = true;
+        return;
+    }
+    for (int k = 0; k < 4; k++)
+        cr_assert_eq(v[k], wk->ref[k], "figure %d: %" PRIu64 " after a fallback, %" PRIu64 " clean", k, v[k],
+                     wk->ref[k]);
+    cr_assert_str_eq(text, wk->ref_text);
+}
+
+static tq_status read_summary(void *ctx, struct tq_err *err)
+{
+    struct walk *wk = ctx;
+    struct tq_trace_summary s;
+    memset(&s, 0xa5, sizeof s);
+    tq_status st = tq_trace_summarize(wk->path, &s, err);
+    if (st) { /* nothing half-filled: cleared, so a caller's tq_trace_summary_clear is harmless */
+        cr_assert_null(s.path);
+        cr_assert_null(s.exe);
+        cr_assert_null(s.argv);
+        return st;
+    }
+    cr_assert_eq(s.argc, 1);
+    cr_assert_str_eq(s.argv[0], "fixture");
+    uint64_t v[4] = {s.events, s.stacks, s.modules, s.pid};
+    walk_same(wk, v, s.exe);
+    tq_trace_summary_clear(&s);
+    return st;
+}
+
+Test(alloc_fail, trace_summary)
+{
+    char *dir = tq_tmpdir();
+    struct walk wk;
+    walk_init(&wk, dir, "s.tq");
+    write_stacks_fixture(wk.path);
+    cr_assert_geq(fail_each(read_summary, &wk, 0), 5); /* path, exe, argv, argv[0], reader */
+    cr_assert_eq(wk.ref[1], NSTACKS);
+    tq_rmtree(dir);
+    free(dir);
+    free(wk.path);
+}
+
+static tq_status read_replay(void *ctx, struct tq_err *err)
+{
+    struct walk *wk = ctx;
+    struct tq_heap_replay *r = NULL;
+    tq_status st = tq_heap_replay_run(wk->path, &r, err);
+    if (st) {
+        cr_assert_null(r);
+        return st;
+    }
+    uint64_t held = 0, calls = 0;
+    for (size_t i = 0; i < tq_heap_replay_count(r); i++) {
+        held += tq_heap_replay_site(r, i)->peak_bytes;
+        calls += tq_heap_replay_site(r, i)->calls;
+    }
+    char frame[256];
+    tq_heap_replay_frame(r, tq_heap_replay_site(r, 1), 0, 1, frame, sizeof frame);
+    uint64_t v[4] = {tq_heap_replay_peak(r), held, calls, tq_heap_replay_count(r)};
+    walk_same(wk, v, frame);
+    tq_heap_replay_free(r);
+    return st;
+}
+
+Test(alloc_fail, heap_replay)
+{
+    char *dir = tq_tmpdir();
+    struct walk wk;
+    walk_init(&wk, dir, "h.tq");
+    write_stacks_fixture(wk.path);
+    /* two passes (2 readers), the replay, 2 live maps and growth, NSTACKS stacks, 2 module names, 2 files */
+    /* The symbolizer's address index and cache fall back to a plain lookup without memory: the same names. */
+    cr_assert_geq(fail_each(read_replay, &wk, 1), 2 * 3 + 1 + 2 + NSTACKS + 2 + 2);
+    cr_assert_eq(wk.ref[2], NBLOCKS, "calls: %" PRIu64, wk.ref[2]);
+    cr_assert_eq(wk.ref[0], wk.ref[1], "the peak is what the sites hold then");
+    cr_assert_str_eq(wk.ref_text, "libfix.so+0x100");
+    tq_rmtree(dir);
+    free(dir);
+    free(wk.path);
+}
+
+static tq_status read_sites(void *ctx, struct tq_err *err)
+{
+    struct walk *wk = ctx;
+    struct tq_sites s;
+    memset(&s, 0xa5, sizeof s);
+    tq_status st = tq_sites_load(wk->path, &s, err);
+    if (st) {
+        cr_assert_null(s.v);
+        cr_assert_eq(s.n, 0);
+        return st;
+    }
+    tq_sites_sort(&s, TQ_SITES_BY_KEY);
+    char text[4096] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < s.n && len < sizeof text; i++)
+        len += (size_t)snprintf(text + len, sizeof text - len, "%s|%s|%s;", s.v[i].key, s.v[i].module,
+                                s.v[i].callers);
+    uint64_t v[4] = {s.peak, s.allocated, s.calls, s.n};
+    walk_same(wk, v, text);
+    tq_sites_clear(&s);
+    return st;
+}
+
+Test(alloc_fail, sites)
+{
+    char *dir = tq_tmpdir();
+    struct walk wk;
+    walk_init(&wk, dir, "x.tq");
+    write_stacks_fixture(wk.path);
+    /* the replay's, then per site its key, module and callers, then the merge */
+    cr_assert_geq(fail_each(read_sites, &wk, 1), 2 * 3 + 1 + 2 + NSTACKS + 2 + 2 + 2 + 3 * NSTACKS + 2);
+    cr_assert_eq(wk.ref[3], NSTACKS, "one site per innermost frame: %" PRIu64, wk.ref[3]);
+    cr_assert_eq(wk.ref[2], NBLOCKS);
+    cr_assert(strstr(wk.ref_text, "libfix.so+0x100|libfix.so|fixture+0x40 < fixture+0x800;"), "%s", wk.ref_text);
+    tq_rmtree(dir);
+    free(dir);
+    free(wk.path);
+}
+
+enum { NROWS = 150 }; /* more than the reader's first 64 rows: its array must grow twice */
+
+static tq_status read_dataset(void *ctx, struct tq_err *err)
+{
+    struct walk *wk = ctx;
+    struct tq_dataset *ds = NULL;
+    tq_status st = tq_dataset_read(wk->path, &ds, err);
+    if (st) {
+        cr_assert_null(ds);
+        return st;
+    }
+    struct tq_fit_point *pts = NULL;
+    size_t n = 0;
+    st = tq_dataset_points(ds, "gaussian", "peak_rss_bytes", TQ_AGG_MAX, &pts, &n, err);
+    if (st) {
+        cr_assert_null(pts);
+    } else {
+        uint64_t v[4] = {ds->n, n, (uint64_t)pts[n - 1].y, (uint64_t)pts[0].shape[0]};
+        walk_same(wk, v, ds->rows[NROWS - 1].trace);
+    }
+    free(pts);
+    tq_dataset_free(ds);
+    return st;
+}
+
+Test(alloc_fail, dataset_reader)
+{
+    char *dir = tq_tmpdir();
+    struct walk wk;
+    walk_init(&wk, dir, "d.csv");
+    struct tq_err err = {0};
+    for (int i = 0; i < NROWS; i++) {
+        struct tq_dataset_row r = {.op = "gaussian", .shape = {(size_t)(10 + i / 3), 20, 30}, .run = 1 + i % 3,
+                                   .ok = 1, .peak_rss_bytes = 1000u * (uint64_t)(i + 1), .wall_s = 0.5};
+        snprintf(r.trace, sizeof r.trace, "t%d.tq", i);
+        cr_assert_eq(tq_dataset_append(wk.path, &r, &err), TQ_OK, "%s", err.msg);
+    }
+    cr_assert_geq(fail_each(read_dataset, &wk, 0), 5); /* the dataset, 3 row arrays, points, runs */
+    cr_assert_eq(wk.ref[0], NROWS);
+    cr_assert_eq(wk.ref[1], NROWS / 3);
+    cr_assert_eq(wk.ref[2], 1000u * NROWS);
+    tq_rmtree(dir);
+    free(dir);
+    free(wk.path);
+}
+
+static tq_status read_model(void *ctx, struct tq_err *err)
+{
+    struct walk *wk = ctx;
+    struct tq_model m;
+    tq_status st = tq_model_read(wk->path, "gaussian", &m, err);
+    if (!st) {
+        uint64_t v[4] = {(uint64_t)m.fit.coef[1], m.cv.n, (uint64_t)m.hi[3], (uint64_t)m.folds};
+        walk_same(wk, v, m.target);
+    }
+    return st;
+}
+
+Test(alloc_fail, model_reader)
+{
+    char *dir = tq_tmpdir();
+    struct walk wk;
+    walk_init(&wk, dir, "m.json");
+    struct tq_model m = {.op = "gaussian", .target = "peak_rss_bytes", .fit = {TQ_FIT_LINEAR, 2, {1e6, 12}},
+                         .bound = {1e5, 0.1}, .cv = {.n = 20, .rmse = 1}, .folds = 5, .seed = 42,
+                         .lo = {1, 1, 1, 1}, .hi = {10, 10, 10, 1000}};
+    struct tq_err err = {0};
+    cr_assert_eq(tq_model_write(&m, wk.path, 0, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(fail_each(read_model, &wk, 0), 0); /* all of it is jansson's (see the top of this file) */
+    cr_assert_eq(wk.ref[0], 12);
+    cr_assert_eq(wk.ref[1], 20);
+    tq_rmtree(dir);
+    free(dir);
+    free(wk.path);
+}
+
+/* tq_getline (the journal's line reader): lines with and without a final newline, one longer than its first
+ * buffer, then 0 at the end; -1 with errno ENOMEM when the buffer cannot grow. */
+static tq_status read_lines(void *ctx, struct tq_err *err)
+{
+    struct walk *wk = ctx;
+    FILE *f = fopen(wk->path, "r");
+    cr_assert_not_null(f);
+    char *line = NULL, text[1024] = "";
+    size_t cap = 0, len = 0;
+    ssize_t n;
+    uint64_t lines = 0;
+    while ((n = tq_getline(&line, &cap, f)) > 0) {
+        cr_assert_eq((size_t)n, strlen(line));
+        len += (size_t)snprintf(text + len, sizeof text - len, "%zd:%c%c;", n, line[0], line[n - 1]);
+        lines++;
+    }
+    int e = errno;
+    free(line);
+    fclose(f);
+    if (n < 0) {
+        cr_assert_eq(e, ENOMEM);
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s", wk->path);
+    }
+    uint64_t v[4] = {lines, cap >= 128, 0, 0};
+    walk_same(wk, v, text);
+    return TQ_OK;
+}
+
+Test(alloc_fail, getline)
+{
+    char *dir = tq_tmpdir();
+    struct walk wk;
+    walk_init(&wk, dir, "lines.txt");
+    FILE *f = fopen(wk.path, "w");
+    cr_assert_not_null(f);
+    fputs("a\n\nbc\n", f);
+    for (int i = 0; i < 300; i++) /* a last line of 300 characters, no newline */
+        fputc(i == 299 ? 'z' : 'y', f);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(fail_each(read_lines, &wk, 0), 3); /* 128, 256 and 512 bytes */
+    cr_assert_str_eq(wk.ref_text, "2:a\n;1:\n\n;3:b\n;300:yz;");
+    cr_assert_eq(wk.ref[0], 4);
+    tq_rmtree(dir);
+    free(dir);
+    free(wk.path);
 }

@@ -118,7 +118,7 @@ Test(cgroup_v2, runner_on_a_fake_delegated_tree_limits_and_counts_oom_kills)
     struct kernel_task k;
     snprintf(k.run, sizeof k.run, "%s", run);
     snprintf(k.log, sizeof k.log, "%s/blocks.log", own);
-    struct tq_runner_task task = {kernel_compute, &k, 7, 4};
+    struct tq_runner_task task = {.compute = kernel_compute, .ctx = &k, .splittable = 7, .bytes_per_voxel = 4};
     struct tq_box blocks[2] = {{{0, 0, 0}, {8, 4, 4}}, {{0, 4, 0}, {8, 8, 4}}};
     struct tq_runner_opts o = {.workers = 1, .retries = 2, .memory_per_worker = 64 * MIB,
                                .enforce = TQ_ENFORCE_CGROUP};

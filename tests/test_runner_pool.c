@@ -128,7 +128,8 @@ static size_t grid(const size_t sh[3], const size_t step[3], struct tq_box *out)
 
 static struct tq_runner_task fake_task(struct fake *f)
 {
-    return (struct tq_runner_task){fake_compute, f, 7u, sizeof(float)};
+    return (struct tq_runner_task){
+        .compute = fake_compute, .ctx = f, .splittable = 7u, .bytes_per_voxel = sizeof(float)};
 }
 
 Test(runner_pool, every_plan_fills_the_output_exactly)

@@ -61,3 +61,20 @@ Test(units, ranges_are_inclusive)
     cr_assert_eq(tq_parse_range("1:100:1", v, 16, &n, NULL), TQ_ERR_USAGE);
     cr_assert_eq(tq_parse_range("1:10:0", v, 16, &n, NULL), TQ_ERR_USAGE);
 }
+
+Test(units, geometric_ranges)
+{
+    size_t v[16], n;
+    cr_assert_eq(tq_parse_range("1000:64000:x2", v, 16, &n, NULL), TQ_OK);
+    cr_assert_eq(n, 7);
+    cr_assert(v[0] == 1000 && v[1] == 2000 && v[6] == 64000);
+    cr_assert_eq(tq_parse_range("10:100:x1.5", v, 16, &n, NULL), TQ_OK); /* 10 15 22.5 33.75 50.6 75.9 */
+    cr_assert_eq(n, 6);
+    cr_assert(v[2] == 23 && v[5] == 76);
+    cr_assert_eq(tq_parse_range("1:3:x1.1", v, 16, &n, NULL), TQ_OK); /* rounding repeats are dropped */
+    cr_assert(n == 3 && v[0] == 1 && v[1] == 2 && v[2] == 3, "n %zu", n);
+    const char *bad[] = {"1:10:x1", "0:10:x2", "1:10:xq", "1:10:x", "10:1:x2", "1:10:x-2"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        cr_assert_eq(tq_parse_range(bad[i], v, 16, &n, NULL), TQ_ERR_USAGE, "accepted %s", bad[i]);
+    cr_assert_eq(tq_parse_range("1:100000:x2", v, 16, &n, NULL), TQ_ERR_USAGE); /* 17 values */
+}

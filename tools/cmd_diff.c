@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../report/sites.h"
+#include "../common/alloc.h"
 #include "../common/units.h"
 #include "cli.h"
 
@@ -159,20 +160,20 @@ int cmd_diff(int argc, char **argv)
         return tq_cli_usage_error("diff", "--by %s needs traces recorded with --stacks alone: --aggregate keeps no "
                                   "events", by_names[by]);
     }
+    struct change *v = tq_malloc((a.n + b.n + 1) * sizeof *v);
+    if (!v) {
+        tq_sites_clear(&a);
+        tq_sites_clear(&b);
+        return tq_cli_fail("diff", &(struct tq_err){TQ_ERR_NOMEM, "out of memory"});
+    }
     printf("A: %s\nB: %s\n\n", argv[optind], argv[optind + 1]);
     print_totals(&a, &b);
     tq_sites_sort(&a, TQ_SITES_BY_KEY);
     tq_sites_sort(&b, TQ_SITES_BY_KEY);
-    struct change *v = malloc((a.n + b.n + 1) * sizeof *v);
-    int rc = TQ_EXIT_OK;
-    if (v) {
-        size_t n = collect(&a, &b, v);
-        print_sites(v, n, top, by);
-    } else {
-        rc = TQ_EXIT_FAIL;
-    }
+    size_t n = collect(&a, &b, v);
+    print_sites(v, n, top, by);
     free(v);
     tq_sites_clear(&a);
     tq_sites_clear(&b);
-    return rc;
+    return TQ_EXIT_OK;
 }

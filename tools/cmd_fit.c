@@ -18,10 +18,15 @@ struct fit_opts {
     long folds, seed;
     enum tq_dataset_agg agg;
     int force;
+    char op_buf[32];  /* the dataset's operator when --op is not given */
+    char axes[3][24]; /* a program's parameters (a --param sweep), else "" */
 };
 
 static const struct tq_cli_opt fit_opts[] = {
-    TQ_OPT('p', "op", "OP", "operator whose rows to fit (required)", NULL),
+    TQ_OPT('p', "op", "OP",
+           "operator whose rows to fit (a --param sweep's parameters are the features: `shape` fits them and "
+           "their products, the others their product)",
+           "the dataset's only one"),
     TQ_OPT('t', "target", "COLUMN",
            "what to predict: peak_rss_bytes, vmhwm_bytes, peak_heap_bytes, peak_mmap_bytes or wall_s",
            "peak_rss_bytes"),
@@ -38,7 +43,7 @@ static const struct tq_cli_opt fit_opts[] = {
 
 const struct tq_cli_command cli_fit = {
     .name = "fit",
-    .usage = "traceq fit DATASET.csv --op OP [options]",
+    .usage = "traceq fit DATASET.csv [--op OP] [options]",
     .about = "Fit candidate memory models (linear, robust, poly2, power, shape) to a sweep dataset, compare them\n"
              "with k-fold cross-validation and save the chosen one (with its safety bound) as a model file.",
     .opts = fit_opts,
@@ -55,7 +60,7 @@ static int plot_name_ok(const char *path)
 static int fit_parse(int argc, char **argv, struct fit_opts *o)
 {
     struct tq_err err = {0};
-    *o = (struct fit_opts){NULL, NULL, "peak_rss_bytes", NULL, NULL, NULL, 5, 42, TQ_AGG_MAX, 0};
+    *o = (struct fit_opts){.target = "peak_rss_bytes", .folds = 5, .seed = 42, .agg = TQ_AGG_MAX};
     int c;
     optind = 1;
     while ((c = tq_cli_next(&cli_fit, argc, argv)) > 0) {
@@ -86,8 +91,6 @@ static int fit_parse(int argc, char **argv, struct fit_opts *o)
     if (optind != argc - 1)
         return tq_cli_usage_error("fit", "expected one DATASET.csv argument");
     o->dataset = argv[optind];
-    if (!o->op)
-        return tq_cli_usage_error("fit", "--op is required");
     if (o->output && !o->force && access(o->output, F_OK) == 0) /* say so before minutes of fitting */
         return tq_cli_usage_error("fit", "%s exists; use --force to replace it", o->output);
     if (o->plot && !plot_name_ok(o->plot))
@@ -126,6 +129,7 @@ static int fit_save(const struct fit_opts *o, const struct tq_fit_candidate *c, 
     memset(&m, 0, sizeof m);
     snprintf(m.op, sizeof m.op, "%s", o->op);
     snprintf(m.target, sizeof m.target, "%s", o->target);
+    memcpy(m.axes, o->axes, sizeof m.axes);
     m.fit = c->model;
     m.bound = c->bound;
     m.cv = c->cv;
@@ -181,10 +185,18 @@ int cmd_fit(int argc, char **argv)
     struct tq_fit_point *pts = NULL;
     size_t n = 0, best = 0;
     struct tq_fit_candidate cands[TQ_FIT_NKINDS];
-    if (tq_dataset_read(o.dataset, &ds, &err) || tq_dataset_points(ds, o.op, o.target, o.agg, &pts, &n, &err)) {
+    const char *only = NULL;
+    if (tq_dataset_read(o.dataset, &ds, &err) || (!o.op && tq_dataset_only_op(ds, &only, &err)) ||
+        tq_dataset_points(ds, o.op ? o.op : only, o.target, o.agg, &pts, &n, &err)) {
         tq_dataset_free(ds);
         return tq_cli_fail("fit", &err);
     }
+    if (!o.op) {
+        snprintf(o.op_buf, sizeof o.op_buf, "%s", only);
+        o.op = o.op_buf;
+    }
+    if (tq_dataset_has_params(ds))
+        memcpy(o.axes, ds->axes, sizeof o.axes);
     tq_dataset_free(ds);
     if ((size_t)o.folds > n) {
         free(pts);

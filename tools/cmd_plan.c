@@ -5,13 +5,15 @@
 #include <unistd.h>
 
 #include "../model/planner.h"
+#include "../common/alloc.h"
+#include "../operators/usercmd.h"
 #include "../common/units.h"
 #include "cli.h"
 
 enum plan_format { FMT_TABLE, FMT_JSON, FMT_DASK };
 
 struct plan_opts {
-    const char *model, *op, *output;
+    const char *model, *op, *output, *halo, *trim, *split_axes;
     size_t shape[3];
     int have_shape, force, full_size;
     uint64_t memory, auto_bytes;
@@ -32,6 +34,9 @@ static const struct tq_cli_opt plan_opts[] = {
            "traceq (ours), seed (the original's cubes), auto (dask chunks=\"auto\"), none (one block)", "traceq"),
     TQ_OPT('A', "auto-chunk", "SIZE", "dask array.chunk-size for --planner auto", "128MiB"),
     TQ_OPT('z', "full-size", NULL, "GST3D without the original's one-voxel trim", "trimmed"),
+    TQ_OPT('H', "halo", "H|H,H,H", "a user's command (op cmd): its halo per axis, voxels or whole", "0"),
+    TQ_OPT('T', "trim", "T", "a user's command: voxels its output drops per face", "0"),
+    TQ_OPT('X', "split-axes", "A,B", "a user's command: axes that may be cut", "all not whole"),
     TQ_OPT('F', "format", "FMT", "stdout: table, json or dask (the chunks= tuple of the input)", "table"),
     TQ_OPT_SHORT('o', "output", "FILE", "also write the plan JSON here", NULL),
     TQ_OPT('f', "force", NULL, "replace an existing output file", NULL),
@@ -90,6 +95,12 @@ static int plan_parse(int argc, char **argv, struct plan_opts *o)
             o->output = optarg;
         else if (c == 'z')
             o->full_size = 1;
+        else if (c == 'H')
+            o->halo = optarg;
+        else if (c == 'T')
+            o->trim = optarg;
+        else if (c == 'X')
+            o->split_axes = optarg;
         else if (c == 'f')
             o->force = 1;
         else if (plan_opt_value(c, optarg, o, &err))
@@ -160,8 +171,8 @@ static void plan_print_table(const struct tq_plan *p, const struct tq_plan_reque
     if (p->memory_bytes)
         printf("limit: %s x %.2f = %s per worker, %d worker(s)\n", tq_format_bytes(p->memory_bytes, a, sizeof a),
                p->safety, tq_format_bytes((uint64_t)limit, b, sizeof b), p->workers);
-    struct shape_row *rows = malloc(MAX_ROWS * sizeof *rows);
-    size_t rest = 0, n = rows ? plan_rows(p, r, rows, &rest) : 0;
+    struct shape_row rows[MAX_ROWS];
+    size_t rest = 0, n = plan_rows(p, r, rows, &rest);
     printf("%6s  %-16s %-16s %12s %14s\n", "blocks", "output block", "input box", "predicted", "traceq bound");
     for (size_t k = 0; k < n; k++) {
         char ob[32], ib[32];
@@ -174,7 +185,6 @@ static void plan_print_table(const struct tq_plan *p, const struct tq_plan_reque
     }
     if (rest)
         printf("%6zu  blocks of other shapes (not listed)\n", rest);
-    free(rows);
 }
 
 /* Warn once when the largest chunk input lies outside the model's training range. */
@@ -232,9 +242,19 @@ int cmd_plan(int argc, char **argv)
         return tq_cli_fail("plan", &err);
     const char *name = o.op ? o.op : model.op;
     struct tq_op_params params;
+    struct tq_op cmd_op;
     tq_op_params_default(&params);
     params.full_size = o.full_size;
-    struct tq_plan_request req = {tq_op_find(name), &params, o.model ? &model : NULL,
+    int is_cmd = !strcmp(name, "cmd");
+    if (!is_cmd && (o.halo || o.trim || o.split_axes))
+        return tq_cli_usage_error("plan", "--halo, --trim and --split-axes are for a user's command (a model of "
+                                  "op cmd, or --op cmd), not %s", name);
+    if (is_cmd && tq_ucmd_spec_parse(o.halo, o.trim, o.split_axes, &cmd_op, &params, &err))
+        return tq_cli_fail("plan", &err);
+    if (o.model && model.axes[0][0])
+        return tq_cli_usage_error("plan", "%s models a program's parameters (%s...), not a volume operator",
+                                  o.model, model.axes[0]);
+    struct tq_plan_request req = {is_cmd ? &cmd_op : tq_op_find(name), &params, o.model ? &model : NULL,
                                   {o.shape[0], o.shape[1], o.shape[2]}, o.memory, o.safety, (int)o.workers,
                                   o.planner, o.auto_bytes};
     if (!req.op)

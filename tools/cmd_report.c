@@ -6,6 +6,7 @@
 #include "../common/printable.h"
 #include "../report/process_tree.h"
 #include "../report/report_top.h"
+#include "../common/alloc.h"
 #include "../report/trace_json.h"
 #include "../report/trace_summary.h"
 #include "../common/units.h"
@@ -173,12 +174,12 @@ int cmd_report(int argc, char **argv)
     int n = argc - optind;
     if (n < 1)
         return tq_cli_usage_error("report", "give at least one trace file");
-    struct tq_trace_summary *s = calloc((size_t)n, sizeof *s);
-    struct tq_sites *sites = calloc((size_t)n, sizeof *sites);
+    struct tq_trace_summary *s = tq_calloc((size_t)n, sizeof *s);
+    struct tq_sites *sites = tq_calloc((size_t)n, sizeof *sites);
     if (!s || !sites) {
         free(s);
         free(sites);
-        return TQ_EXIT_FAIL;
+        return tq_cli_fail("report", &(struct tq_err){TQ_ERR_NOMEM, "out of memory"});
     }
     sec.top = top;
     int rc = TQ_EXIT_OK, want_sites = top || sec.leaks || sec.temporary;

@@ -9,10 +9,12 @@
 #include <unistd.h>
 
 #include "../model/plan.h"
+#include "../common/alloc.h"
 #include "../runner/run_plan.h"
 #include "../common/units.h"
 #include "../runner/cgroup.h"
 #include "../runner/journal.h"
+#include "../runner/cmdjob.h"
 #include "../runner/opjob.h"
 #include "../runner/runner.h"
 #include "../common/process.h"
@@ -28,7 +30,14 @@
 #endif
 
 static const struct tq_cli_opt run_opts[] = {
-    TQ_OPT('o', "op", "OP", "envelope, gaussian or gst3d (required)", NULL),
+    TQ_OPT('o', "op", "OP", "envelope, gaussian or gst3d (this or --cmd)", NULL),
+    TQ_OPT('C', "cmd", "TEMPLATE",
+           "a user's operator, e.g. 'PROG {in} {out}': reads the float32 .npy {in} (a block plus its halo), "
+           "writes its result for all of it to the .npy {out}; split into words without a shell ('..' and \"..\" quote, {{ }} are literal braces)",
+           NULL),
+    TQ_OPT('H', "halo", "H|H,H,H", "--cmd: voxels of context per axis, or whole", "0"),
+    TQ_OPT('T', "trim", "T", "--cmd: {out} is {in} less T voxels per face", "0"),
+    TQ_OPT('A', "split-axes", "A,B|none", "--cmd: axes blocks may be cut along", "all not whole"),
     TQ_OPT('i', "input", "IN", "input volume (.npy, .segy/.sgy) (required)", NULL),
     TQ_OPT('O', "output", "OUT", "output volume (.npy, .segy/.sgy) (required)", NULL),
     TQ_OPT('p', "plan", "PLAN.json", "blocks from `traceq plan` (must match OP and IN's shape)", NULL),
@@ -62,7 +71,8 @@ static const struct tq_cli_opt run_opts[] = {
 
 const struct tq_cli_command cli_run = {
     .name = "run",
-    .usage = "traceq run --op OP --input IN --output OUT (--plan PLAN.json | --chunks none|auto|I,X,S |\n"
+    .usage = "traceq run (--op OP | --cmd 'PROG ARGS {in} {out}' --halo H) --input IN --output OUT\n"
+             "                  (--plan PLAN.json | --chunks none|auto|I,X,S |\n"
              "                  --planner traceq|seed --model M.json) [options]",
     .about = "Compute operator OP over the volume IN block by block and write OUT (.npy or .segy), equal to the\n"
              "unchunked result. Each block runs in a fresh worker process held to --memory-per-worker by its own\n"
@@ -83,6 +93,10 @@ static int run_parse_opt(int c, struct tq_run_args *a)
     long v;
     switch (c) {
     case 'o': a->op = optarg; break;
+    case 'C': a->cmd = optarg; break;
+    case 'H': a->halo = optarg; break;
+    case 'T': a->trim = optarg; break;
+    case 'A': a->split_axes = optarg; break;
     case 'i': a->input = optarg; break;
     case 'O': a->output = optarg; break;
     case 'p': a->plan = optarg; break;
@@ -163,8 +177,10 @@ static int run_check_args(const struct tq_run_args *a, int argc, char **argv)
 {
     if (optind < argc)
         return tq_cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
-    if (!a->op || !a->input || !a->output)
-        return tq_cli_usage_error("run", "--op, --input and --output are required");
+    if (!!a->op + !!a->cmd != 1 || !a->input || !a->output)
+        return tq_cli_usage_error("run", "one of --op or --cmd, and --input and --output are required");
+    if (!a->cmd && (a->halo || a->trim || a->split_axes))
+        return tq_cli_usage_error("run", "--halo, --trim and --split-axes go with --cmd");
     if (!!a->plan + !!a->chunks + !!a->planner != 1)
         return tq_cli_usage_error("run", "give exactly one of --plan, --chunks or --planner");
     if (a->planner && !a->model)
@@ -173,6 +189,9 @@ static int run_check_args(const struct tq_run_args *a, int argc, char **argv)
     if (a->mpi)
         return tq_cli_usage_error("run", "--mpi: this traceq was built without MPI (install libopenmpi-dev, rebuild)");
 #endif
+    if (a->mpi && a->cmd)
+        return tq_cli_usage_error("run", "--cmd is not supported with --mpi (one rank's cleanup would remove "
+                                  "another's temporaries)");
     if (a->mpi && a->resume)
         return tq_cli_usage_error("run", "--resume is not supported with --mpi");
     return -1;
@@ -198,8 +217,18 @@ static void run_journal_key(const struct tq_run_setup *s, char *key, size_t size
     char in[PATH_MAX];
     if (!realpath(s->args->input, in))
         snprintf(in, sizeof in, "%s", s->args->input);
-    snprintf(key, size, "op=%s sigma=%g full=%d input=%s shape=%zux%zux%zu out=%zux%zux%zu blocks=%zu plan=%016llx",
-             s->op->name, s->params.sigma[0], s->params.full_size, in, s->plan->shape[0], s->plan->shape[1],
+    char halo[64] = "";
+    if (s->args->cmd)
+        tq_ucmd_format_halo(s->params.cmd_halo, halo, sizeof halo);
+    /* a command's key holds its template with line breaks blanked (the journal's key is one line) */
+    char cmd[1024] = "";
+    snprintf(cmd, sizeof cmd, "%s", s->args->cmd ? s->args->cmd : "");
+    for (char *c = cmd; *c; c++)
+        *c = *c == '\n' || *c == '\r' ? ' ' : *c;
+    snprintf(key, size, "op=%s sigma=%g full=%d halo=%s trim=%zu cmd=[%s] input=%s shape=%zux%zux%zu "
+             "out=%zux%zux%zu blocks=%zu plan=%016llx",
+             s->op->name, s->params.sigma[0], s->params.full_size, halo, s->params.cmd_trim, cmd, in,
+             s->plan->shape[0], s->plan->shape[1],
              s->plan->shape[2], s->plan->out_shape[0], s->plan->out_shape[1], s->plan->out_shape[2],
              s->plan->nblocks, run_plan_hash(s->plan));
 }
@@ -208,7 +237,7 @@ static void run_journal_key(const struct tq_run_setup *s, char *key, size_t size
 static tq_status run_open_output(struct tq_run_setup *s, struct tq_err *err)
 {
     const struct tq_run_args *a = s->args;
-    char jpath[PATH_MAX + 16], key[PATH_MAX + 512];
+    char jpath[PATH_MAX + 16], key[PATH_MAX + 2048];
     snprintf(jpath, sizeof jpath, "%s.journal", a->output);
     run_journal_key(s, key, sizeof key);
     if (a->resume) {
@@ -289,6 +318,8 @@ static void run_print_json(const struct tq_run_setup *s, const struct tq_runner_
     if (!o)
         return;
     json_object_set_new(o, "op", json_string(s->op->name));
+    if (s->args->cmd)
+        json_object_set_new(o, "command", json_string(s->args->cmd));
     json_object_set_new(o, "input", json_string(s->args->input));
     json_object_set_new(o, "output", json_string(s->args->output));
     json_object_set_new(o, "planner", json_string(s->plan->planner));
@@ -317,10 +348,21 @@ static int run_execute(struct tq_run_setup *s)
     struct tq_err err = {0};
     struct tq_opjob job = {.op = s->op, .params = s->params, .input = s->args->input, .writer = s->writer};
     memcpy(job.in_shape, s->plan->shape, sizeof job.in_shape);
-    struct tq_runner_task task = {tq_opjob_block, &job, s->op->splittable, sizeof(float)};
+    struct tq_runner_task task = {.compute = tq_opjob_block, .ctx = &job, .splittable = s->op->splittable,
+                                  .bytes_per_voxel = sizeof(float)};
+    static struct tq_cmdjob cjob; /* large (paths); one per run */
+    if (s->args->cmd) {
+        cjob = (struct tq_cmdjob){.cmd = &s->ucmd, .op = s->op, .params = s->params, .input = s->args->input,
+                                  .writer = s->writer};
+        memcpy(cjob.in_shape, s->plan->shape, sizeof cjob.in_shape);
+        if (tq_cmdjob_tmpdir_open(&cjob, s->args->output, &err))
+            return tq_cli_fail("run", &err);
+        task = (struct tq_runner_task){.compute = tq_cmdjob_block, .ctx = &cjob, .splittable = s->op->splittable,
+                                       .bytes_per_voxel = sizeof(float), .reaped = tq_cmdjob_reaped, .spawns = 1};
+    }
     struct tq_runner_opts o;
     run_fill_opts(s, &o);
-    struct tq_box *boxes = malloc((s->plan->nblocks + 1) * sizeof *boxes);
+    struct tq_box *boxes = tq_malloc((s->plan->nblocks + 1) * sizeof *boxes);
     if (!boxes)
         return tq_cli_fail("run", &(struct tq_err){TQ_ERR_NOMEM, "out of memory"});
     for (size_t i = 0; i < s->plan->nblocks; i++)
@@ -335,6 +377,8 @@ static int run_execute(struct tq_run_setup *s)
 #endif
         st = tq_runner_run(&task, boxes, s->plan->nblocks, &o, &rep, &err);
     free(boxes);
+    if (s->args->cmd)
+        tq_cmdjob_tmpdir_close(&cjob);
     if (st == TQ_OK && print)
         st = tq_vol_writer_commit(s->writer, &err);
     if (st == TQ_OK && s->journal) {
@@ -392,6 +436,7 @@ int cmd_run(int argc, char **argv)
     tq_journal_free(s.journal);
     tq_vol_writer_free(s.writer);
     tq_plan_free(s.plan);
+    tq_ucmd_free(&s.ucmd);
 #ifdef TQ_HAVE_MPI
     if (a.mpi)
         tq_mpi_stop();

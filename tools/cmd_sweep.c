@@ -19,7 +19,11 @@
 #define MAX_AXIS 1024
 
 struct sweep_opts {
-    const char *op, *output, *traces, *grid[4], *cpus, *exe;
+    const char *op, *output, *traces, *grid[4], *cpus, *exe, *cmd, *param[4];
+    size_t nparams;
+    char pnames[3][32];
+    const char *pname_ptr[3];
+    struct tq_ucmd ucmd;
     long runs, interval_ms;
     int use_record;
     size_t vals[3][MAX_AXIS], nvals[3];
@@ -27,7 +31,12 @@ struct sweep_opts {
 };
 
 static const struct tq_cli_opt sweep_opts[] = {
-    TQ_OPT('p', "op", "OP", "operator to profile (required)", NULL),
+    TQ_OPT('p', "op", "OP", "operator to profile (this, or --cmd)", NULL),
+    TQ_OPT('C', "cmd", "TEMPLATE", "a user's command: words split without a shell (see `traceq run`)", NULL),
+    TQ_OPT('P', "param", "NAME=A:B:STEP",
+           "a parameter of --cmd ({NAME}) and its range; A:B:xF for a geometric one (e.g. rows=1000:64000:x2); up "
+           "to 3 of them, instead of a grid",
+           NULL),
     TQ_OPT_SHORT('o', "output", "FILE", "dataset CSV to create or extend (required)", NULL),
     TQ_OPT('0', "grid", "A:B:STEP", "range of every axis", "100:400:100"),
     TQ_OPT('1', "grid-inlines", "R", "range of inlines", "--grid"),
@@ -47,12 +56,16 @@ static const struct tq_cli_opt sweep_opts[] = {
 
 const struct tq_cli_command cli_sweep = {
     .name = "sweep",
-    .usage = "traceq sweep --op OP -o DATASET.csv [options]",
+    .usage = "traceq sweep (--op OP | --cmd 'PROG {in} {out}' | --cmd 'PROG {p}..' --param p=R..)\n"
+             "                    -o DATASET.csv [options]",
     .about = "Run `traceq op OP --synthetic SHAPE` in its own pinned process for every shape of a grid (the\n"
              "product of the per-axis ranges, inclusive ends) and append one row per run to a CSV dataset.\n"
              "Rerunning skips the runs already in the CSV; a failed run is recorded with its reason (the last\n"
              "line it printed on stderr). When the first 3 runs all fail with the same reason the sweep stops\n"
-             "and writes none of them; it exits 1 then and whenever every run failed, 2 on bad options.",
+             "and writes none of them; it exits 1 then and whenever every run failed, 2 on bad options.\n"
+             "With --cmd a user's command is profiled instead, under `traceq record` (every process it starts is\n"
+             "traced; the row holds the sum of their peaks): with {in} {out}, on a synthetic float32 .npy\n"
+             "input of each shape; with --param, on each combination of the parameters' values.",
     .opts = sweep_opts,
     .epilog = "Progress (shapes done, elapsed, ETA) is shown on a terminal only.",
 };
@@ -69,11 +82,48 @@ static int sweep_value(int c, const char *arg, struct sweep_opts *o, struct tq_e
         return TQ_OK;
     case 'c': o->cpus = arg; return tq_sweep_parse_cpus(arg, &o->cpuset, err);
     case 'p': o->op = arg; return TQ_OK;
+    case 'C': o->cmd = arg; return TQ_OK;
+    case 'P':
+        if (o->nparams == 3)
+            return tq_fail(err, TQ_ERR_USAGE, "at most 3 --param options");
+        o->param[o->nparams++] = arg;
+        return TQ_OK;
     case 'o': o->output = arg; return TQ_OK;
     case 'T': o->traces = arg; return TQ_OK;
     case 'x': o->exe = arg; return TQ_OK;
     default: o->grid[c - '0'] = arg; return TQ_OK; /* '0' = all axes, '1'..'3' = one axis */
     }
+}
+
+/* --cmd with a grid of shapes ({in} {out}) or with --param ranges (their names as placeholders). */
+static int sweep_parse_cmd(struct sweep_opts *o)
+{
+    static const char *const volume_names[] = {"in", "out"};
+    struct tq_err err = {0};
+    o->op = "cmd";
+    if (!o->use_record)
+        return tq_cli_usage_error("sweep", "--cmd is profiled under `traceq record` only (--backend record)");
+    if (tq_ucmd_parse(o->cmd, &o->ucmd, &err))
+        return tq_cli_fail("sweep", &err);
+    if (!o->nparams)
+        return tq_ucmd_check_names(&o->ucmd, volume_names, 2, 1, &err) ? tq_cli_fail("sweep", &err) : 0;
+    if (o->grid[1] || o->grid[2] || o->grid[3] || strcmp(o->grid[0], "100:400:100"))
+        return tq_cli_usage_error("sweep", "--grid goes with --op or a volume command, not with --param");
+    for (size_t i = 0; i < 3; i++) {
+        o->vals[i][0] = 1;
+        o->nvals[i] = 1;
+    }
+    for (size_t i = 0; i < o->nparams; i++) {
+        if (tq_sweep_parse_param(o->param[i], o->pnames[i], o->vals[i], MAX_AXIS, &o->nvals[i], &err))
+            return tq_cli_fail("sweep", &err);
+        for (size_t k = 0; k < i; k++)
+            if (!strcmp(o->pnames[k], o->pnames[i]))
+                return tq_cli_usage_error("sweep", "--param %s is given twice", o->pnames[i]);
+        o->pname_ptr[i] = o->pnames[i];
+    }
+    if (tq_ucmd_check_names(&o->ucmd, o->pname_ptr, o->nparams, 1, &err))
+        return tq_cli_fail("sweep", &err);
+    return 0;
 }
 
 /* Returns -1 to go on, else the exit code. */
@@ -95,18 +145,21 @@ static int sweep_parse(int argc, char **argv, struct sweep_opts *o)
         return tq_cli_exit_code(c);
     if (optind != argc)
         return tq_cli_usage_error("sweep", "unexpected argument '%s'", argv[optind]);
-    if (!o->op || !o->output)
-        return tq_cli_usage_error("sweep", "--op and -o are required");
-    if (!tq_op_find(o->op)) {
+    if (!!o->op + !!o->cmd != 1 || !o->output)
+        return tq_cli_usage_error("sweep", "one of --op or --cmd, and -o, are required");
+    if (o->op && !tq_op_find(o->op)) {
         char names[128] = "";
         for (const struct tq_op *op = tq_ops; op->name; op++)
             snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "", op->name);
         return tq_cli_usage_error("sweep", "unknown operator '%s' (one of: %s)", o->op, names);
     }
-    for (int a = 0; a < 3; a++)
+    if (o->nparams && !o->cmd)
+        return tq_cli_usage_error("sweep", "--param goes with --cmd");
+    for (int a = 0; a < 3 && !o->nparams; a++)
         if (tq_parse_range(o->grid[a + 1] ? o->grid[a + 1] : o->grid[0], o->vals[a], MAX_AXIS, &o->nvals[a], &err))
             return tq_cli_fail("sweep", &err);
-    return -1;
+    int rc = o->cmd ? sweep_parse_cmd(o) : 0;
+    return rc ? rc : -1;
 }
 
 static void fmt_secs(double s, char *buf, size_t cap)
@@ -152,8 +205,9 @@ static int sweep_exe(struct sweep_opts *o, char *buf, size_t cap)
 static int sweep_one(const struct sweep_opts *o, const char *traces, const size_t shape[3], int run,
                      size_t *failed, struct tq_sweep_guard *guard)
 {
-    struct tq_sweep_job job = {o->exe, o->op, {shape[0], shape[1], shape[2]}, run, (int)o->interval_ms,
-                               &o->cpuset, traces, o->use_record};
+    struct tq_sweep_job job = {o->exe,       o->op,          {shape[0], shape[1], shape[2]},
+                               run,          (int)o->interval_ms, &o->cpuset, traces, o->use_record,
+                               o->cmd ? &o->ucmd : NULL, o->pname_ptr, o->nparams};
     struct tq_dataset_row row;
     struct tq_err err = {0};
     if (tq_sweep_run(&job, &row, &err)) {
@@ -205,26 +259,40 @@ static int sweep_loop(const struct sweep_opts *o, const struct tq_dataset *have,
     return tq_sweep_guard_finish(&guard, &err) ? tq_cli_fail("sweep", &err) : TQ_EXIT_OK;
 }
 
+/* Everything after parsing: the binary, the traces folder, the dataset so far, the loop. */
+static int sweep_main(struct sweep_opts *o)
+{
+    char exe[PATH_MAX], traces[PATH_MAX];
+    if (sweep_exe(o, exe, sizeof exe))
+        return tq_cli_usage_error("sweep", "cannot find the traceq binary; pass --traceq PATH");
+    if (access(o->exe, X_OK))
+        return tq_cli_usage_error("sweep", "cannot run %s", o->exe);
+    if (snprintf(traces, sizeof traces, "%s%s", o->traces ? o->traces : o->output, o->traces ? "" : ".traces") >=
+        (int)sizeof traces)
+        return tq_cli_usage_error("sweep", "path too long");
+    struct tq_dataset *have = NULL;
+    struct tq_err err = {0};
+    const char *axes[3] = {o->pnames[0][0] ? o->pnames[0] : "_", o->pnames[1][0] ? o->pnames[1] : "_",
+                           o->pnames[2][0] ? o->pnames[2] : "_"};
+    if (access(o->output, F_OK) == 0 && tq_dataset_read(o->output, &have, &err))
+        return tq_cli_fail("sweep", &err);
+    int rc;
+    if (tq_dataset_check_kind(have, o->cmd ? o->cmd : "", o->nparams ? axes : NULL, &err))
+        rc = tq_cli_fail("sweep", &err);
+    else if (mkdir(traces, 0755) && errno != EEXIST)
+        rc = tq_cli_usage_error("sweep", "cannot create %s: %s", traces, strerror(errno));
+    else
+        rc = sweep_loop(o, have, traces);
+    tq_dataset_free(have);
+    return rc;
+}
+
 int cmd_sweep(int argc, char **argv)
 {
     struct sweep_opts o;
     int rc = sweep_parse(argc, argv, &o);
-    if (rc >= 0)
-        return rc;
-    char exe[PATH_MAX], traces[PATH_MAX];
-    if (sweep_exe(&o, exe, sizeof exe))
-        return tq_cli_usage_error("sweep", "cannot find the traceq binary; pass --traceq PATH");
-    if (access(o.exe, X_OK))
-        return tq_cli_usage_error("sweep", "cannot run %s", o.exe);
-    if (snprintf(traces, sizeof traces, "%s%s", o.traces ? o.traces : o.output, o.traces ? "" : ".traces") >= (int)sizeof traces)
-        return tq_cli_usage_error("sweep", "path too long");
-    if (mkdir(traces, 0755) && errno != EEXIST)
-        return tq_cli_usage_error("sweep", "cannot create %s: %s", traces, strerror(errno));
-    struct tq_dataset *have = NULL;
-    struct tq_err err = {0};
-    if (access(o.output, F_OK) == 0 && tq_dataset_read(o.output, &have, &err))
-        return tq_cli_fail("sweep", &err);
-    rc = sweep_loop(&o, have, traces);
-    tq_dataset_free(have);
+    if (rc < 0)
+        rc = sweep_main(&o);
+    tq_ucmd_free(&o.ucmd);
     return rc;
 }

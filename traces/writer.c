@@ -104,6 +104,7 @@ int tq_writer_open(struct tq_trace_writer *w, int fd)
     w->fd = -1;
     w->cap = TQ_WRITER_BUF;
     w->zcap = ZSTD_compressBound(TQ_WRITER_BUF);
+    /* plain malloc, not common/alloc.h: the writer is the shim's (built into libtraceq.so, which has no common/) */
     w->buf = malloc(w->cap);
     w->zbuf = malloc(w->zcap);
     ZSTD_CCtx *c = ZSTD_createCCtx();
