@@ -1,6 +1,7 @@
 /* block_exec.c - run an operator over one output block, streaming inline slabs from a source to a sink. */
 #include "block_exec.h"
 #include "../common/alloc.h"
+#include "scratch.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,8 @@ tq_status tq_op_run(const struct tq_op *op, const struct tq_op_params *p, const 
     tq_status st = in && out ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "%s: out of memory for a slab of %zu inlines",
                                                op->name, t);
     struct tq_box prev = {{0}, {0}};
+    struct tq_op_scratch scratch = {0};
+    io.scratch = &scratch;
     for (size_t a0 = out_box->lo[0]; !st && a0 < out_box->hi[0]; a0 += t) {
         io.out_box.lo[0] = a0;
         io.out_box.hi[0] = a0 + t < out_box->hi[0] ? a0 + t : out_box->hi[0];
@@ -147,6 +150,7 @@ tq_status tq_op_run(const struct tq_op *op, const struct tq_op_params *p, const 
         if (!st)
             st = sink_write(dst, &io.out_box, out, err);
     }
+    tq_op_scratch_release(&scratch);
     free(in);
     free(out);
     return st;

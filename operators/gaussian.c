@@ -6,6 +6,7 @@
 #include "../common/alloc.h"
 #include "kernels.h"
 #include "parallel.h"
+#include "scratch.h"
 
 /* Per-thread scratch: `group` planes after the axis-0 pass, one after the axis-1 pass, a padded line, row pointers. */
 struct gauss_scratch {
@@ -21,6 +22,7 @@ struct gauss_ctx {
     size_t group; /* output inlines per work item: their axis-0 passes share the input rows while in cache */
     size_t *refl[2]; /* refl[a][k]: the in-volume index standing for index out_box.lo[a] - r_a + k on axis a */
     struct gauss_scratch *scr;
+    struct tq_op_scratch own; /* the blocks, when the caller passes no io->scratch */
 };
 
 void tq_gaussian_halo(const struct tq_op_params *p, size_t halo[3])
@@ -75,14 +77,9 @@ static tq_status gauss_group(void *ctx, size_t item, int worker, struct tq_err *
     return TQ_OK;
 }
 
-static void gauss_free(struct gauss_ctx *c, int nw)
+static void gauss_free(struct gauss_ctx *c)
 {
-    for (int w = 0; c->scr && w < nw; w++) {
-        free(c->scr[w].plane0);
-        free(c->scr[w].plane1);
-        free(c->scr[w].ext);
-        free(c->scr[w].rows);
-    }
+    tq_op_scratch_release(&c->own);
     free(c->scr);
     free(c->refl[0]);
     free(c->refl[1]);
@@ -90,6 +87,28 @@ static void gauss_free(struct gauss_ctx *c, int nw)
         tq_taps_free(&c->taps[a]);
 }
 
+/* Carve one thread's scratch out of `block` (or, with block NULL, just count); every piece starts on a 64-byte
+ * boundary. Returns the bytes used. */
+static size_t gauss_carve(const struct gauss_ctx *c, size_t rmax, struct gauss_scratch *s, char *block)
+{
+    size_t len[] = {c->group * c->need_n[1] * c->need_n[2] * sizeof(float), c->out_n[1] * c->need_n[2] * sizeof(float),
+                    (c->out_n[2] + 2 * c->taps[2].r) * sizeof(float), (2 * rmax + 1) * sizeof *s->rows};
+    size_t off[4], used = 0;
+    for (size_t k = 0; k < 4; k++) {
+        off[k] = used;
+        used += (len[k] + 63) / 64 * 64;
+    }
+    if (block) {
+        s->plane0 = (float *)(void *)(block + off[0]);
+        s->plane1 = (float *)(void *)(block + off[1]);
+        s->ext = (float *)(void *)(block + off[2]);
+        s->rows = (const float **)(void *)(block + off[3]);
+    }
+    return used;
+}
+
+/* Per-thread scratch from io->scratch (kept across tq_op_run's slabs: fresh plane-sized mallocs per slab were
+ * mapped and faulted in again every slab, 11k page faults at 400^3) or else mapped for this call. */
 static tq_status gauss_alloc(struct gauss_ctx *c, int nw, struct tq_err *err)
 {
     size_t rmax = c->taps[0].r;
@@ -107,14 +126,13 @@ static tq_status gauss_alloc(struct gauss_ctx *c, int nw, struct tq_err *err)
     c->scr = tq_calloc((size_t)nw, sizeof *c->scr);
     if (!c->scr)
         return tq_fail(err, TQ_ERR_NOMEM, "gaussian: out of memory for thread scratch");
+    struct tq_op_scratch *pool = c->io->scratch ? c->io->scratch : &c->own;
     for (int w = 0; w < nw; w++) {
         struct gauss_scratch *s = &c->scr[w];
-        s->plane0 = tq_malloc(c->group * c->need_n[1] * c->need_n[2] * sizeof(float));
-        s->plane1 = tq_malloc(c->out_n[1] * c->need_n[2] * sizeof(float));
-        s->ext = tq_malloc((c->out_n[2] + 2 * c->taps[2].r) * sizeof(float));
-        s->rows = tq_malloc((2 * rmax + 1) * sizeof *s->rows);
-        if (!s->plane0 || !s->plane1 || !s->ext || !s->rows)
+        char *block = tq_op_scratch_get(pool, w, gauss_carve(c, rmax, s, NULL));
+        if (!block)
             return tq_fail(err, TQ_ERR_NOMEM, "gaussian: out of memory for thread scratch");
+        gauss_carve(c, rmax, s, block);
     }
     return TQ_OK;
 }
@@ -143,6 +161,6 @@ tq_status tq_gaussian_compute(const struct tq_op_params *p, const struct tq_bloc
         st = gauss_alloc(&c, nw, err);
     if (!st)
         st = tq_par_for(nw, items, gauss_group, &c, err);
-    gauss_free(&c, nw);
+    gauss_free(&c);
     return st;
 }

@@ -11,12 +11,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "filter1d.h"
 #include "../common/alloc.h"
 #include "kernels.h"
 #include "parallel.h"
+#include "scratch.h"
 
 enum { NPROD = 6 }; /* g0g0, g1g1, g2g2, g0g1, g0g2, g1g2 */
 
@@ -25,8 +25,6 @@ static const double smooth_w[3] = {0.178947, 0.642105, 0.178947};
 static const double box_w[3] = {1.0 / 3, 1.0 / 3, 1.0 / 3};
 
 struct gst_scratch {
-    float *block;       /* one mapping holding all the planes below */
-    size_t block_bytes; /* its length */
     float *d0, *s0, *tmp, *g[3], *prod, *tmpb, *win[3], *ten, *ext;
     size_t key[3]; /* output-plane index whose smoothed products win[k] holds; SIZE_MAX = none */
     const float *rows[3];
@@ -41,6 +39,7 @@ struct gst_ctx {
     size_t elo[3], en[3];       /* input region (input coordinates) the gradients read along axes 1, 2 */
     size_t nchunks;
     struct gst_scratch *scr;
+    struct tq_op_scratch own; /* the blocks, when the caller passes no io->scratch */
 };
 
 void tq_gst3d_halo(const struct tq_op_params *p, size_t halo[3])
@@ -163,11 +162,9 @@ static tq_status gst_chunk(void *ctx, size_t item, int worker, struct tq_err *er
     return TQ_OK;
 }
 
-static void gst_free(struct gst_ctx *c, int nw)
+static void gst_free(struct gst_ctx *c)
 {
-    for (int w = 0; c->scr && w < nw; w++)
-        if (c->scr[w].block)
-            munmap(c->scr[w].block, c->scr[w].block_bytes);
+    tq_op_scratch_release(&c->own);
     free(c->scr);
     tq_taps_free(&c->deriv);
     tq_taps_free(&c->smooth);
@@ -193,23 +190,20 @@ static size_t gst_carve(const struct gst_ctx *c, struct gst_scratch *s, float *b
     return used;
 }
 
-/* One mapping per thread, straight from mmap, rather than a dozen plane-sized mallocs: compute() runs once per
- * slab, and glibc's heap did not give the memory back the same way every slab (its mmap threshold moves with the
- * sizes freed): at 500^3 the peak was 6 MB above what the planes need, growing with the plane and the slab count,
- * and one big malloc per slab was worse (+20 MB at 400^3). A mapping is returned whole when the slab ends. */
+/* One block per thread holding all its planes, from io->scratch (kept across tq_op_run's slabs: mapping and
+ * faulting in fresh scratch for every slab cost a third of the CPU time at 400^3) or else mapped for this call. */
 static tq_status gst_alloc(struct gst_ctx *c, int nw, struct tq_err *err)
 {
     c->scr = tq_calloc((size_t)nw, sizeof *c->scr);
     if (!c->scr)
         return tq_fail(err, TQ_ERR_NOMEM, "gst3d: out of memory for thread scratch");
+    struct tq_op_scratch *pool = c->io->scratch ? c->io->scratch : &c->own;
     for (int w = 0; w < nw; w++) {
         struct gst_scratch *s = &c->scr[w];
-        s->block_bytes = gst_carve(c, s, NULL) * sizeof(float);
-        void *p = mmap(NULL, s->block_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED)
+        float *block = tq_op_scratch_get(pool, w, gst_carve(c, s, NULL) * sizeof(float));
+        if (!block)
             return tq_fail(err, TQ_ERR_NOMEM, "gst3d: out of memory for thread scratch");
-        s->block = p;
-        gst_carve(c, s, s->block);
+        gst_carve(c, s, block);
         for (int k = 0; k < 3; k++)
             s->key[k] = SIZE_MAX;
     }
@@ -250,6 +244,6 @@ tq_status tq_gst3d_compute(const struct tq_op_params *p, const struct tq_block_i
         st = gst_alloc(&c, nw, err);
     if (!st)
         st = tq_par_for(nw, c.nchunks, gst_chunk, &c, err);
-    gst_free(&c, nw);
+    gst_free(&c);
     return st;
 }

@@ -27,6 +27,8 @@ struct tq_op_params {
     size_t cmd_trim;    /* a user command's trim per face */
 };
 
+struct tq_op_scratch; /* scratch.h */
+
 /* Everything one kernel call needs: the input box (block + halo, clamped) and the output box to fill. */
 struct tq_block_io {
     size_t vol_shape[3];    /* shape of the whole input volume */
@@ -34,6 +36,8 @@ struct tq_block_io {
     const float *in;        /* in_box voxels, C order; borrowed */
     struct tq_box out_box;  /* the region of the output to compute, output coordinates */
     float *out;             /* out_box voxels, C order; borrowed, written by the kernel */
+    struct tq_op_scratch *scratch; /* per-thread scratch kept across calls (tq_op_run's slabs); borrowed; NULL =
+                                      the kernel maps and unmaps its own */
 };
 
 struct tq_op {

@@ -11,6 +11,7 @@
 #include "../operators/block_exec.h"
 #include "../operators/kernels.h"
 #include "../operators/operator.h"
+#include "../operators/scratch.h"
 #include "../operators/volume.h"
 #include "helpers.h"
 
@@ -396,4 +397,29 @@ Test(operators, streamed_slabs_equal_whole)
             free(whole);
             free(got);
         }
+}
+
+/* tq_op_scratch keeps a worker's buffer (and what it holds) while it is big enough, replaces it when asked for
+ * more, keeps workers apart, and releases to an empty cache that can be used again. */
+Test(operators, scratch_is_kept_across_calls)
+{
+    struct tq_op_scratch s = {0};
+    char *a = tq_op_scratch_get(&s, 1, 1000);
+    cr_assert_not_null(a);
+    cr_assert_eq(s.n, 2, "worker 1 makes room for workers 0 and 1");
+    memset(a, 0x5a, 1000);
+    cr_assert_eq(tq_op_scratch_get(&s, 1, 1000), a, "same size: the same buffer");
+    cr_assert_eq(tq_op_scratch_get(&s, 1, 10), a, "smaller: the same buffer");
+    cr_assert_eq(a[999], 0x5a, "contents survive a call");
+    char *b = tq_op_scratch_get(&s, 0, 1000);
+    cr_assert(b && b != a, "another worker gets its own buffer");
+    char *c = tq_op_scratch_get(&s, 1, (size_t)4 << 20);
+    cr_assert_not_null(c);
+    cr_assert_geq(s.bytes[1], (size_t)4 << 20);
+    c[((size_t)4 << 20) - 1] = 1; /* the whole length is usable */
+    tq_op_scratch_release(&s);
+    cr_assert(s.n == 0 && !s.block && !s.bytes);
+    cr_assert_not_null(tq_op_scratch_get(&s, 0, 64), "a released cache is usable again");
+    tq_op_scratch_release(&s);
+    tq_op_scratch_release(&s);
 }

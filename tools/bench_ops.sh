@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# bench_ops.sh - operators against SciPy: wall time, CPU time and peak RSS (issue 4). Usage: tools/bench_ops.sh BUILD
+# bench_ops.sh - operators against SciPy: wall time, CPU time and peak RSS (issue 4), and the operator goals of
+# issue 16 (GST3D linearity and system time, Envelope vs FFTW, Gaussian wall time). Usage: tools/bench_ops.sh BUILD
+# TQ_BENCH_SECTIONS="goals" (or "scipy") runs one section only.
 set -u
 BUILD=$(cd "${1:-build}" && pwd)
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -76,4 +78,68 @@ bench_operators() {
     done
 }
 
-bench_operators || echo "operators benchmark failed"
+##########################################################################################################
+# Section: operator goals of issue 16, each printed as ours beside the anchor it is judged against, from
+# alternating runs in one invocation (the size pairs and the op/anchor pairs take turns, so load hits both):
+# - GST3D CPU time linear in the volume: cpu(400^3) / cpu(200^3) <= 8.8 (the volume ratio is 8);
+#   system time <= 10% of user time at 400^3; 400^3 in <= 1.0 s wall with 2 threads (`traceq op`, whole process,
+#   input and output in tmpfs).
+# - Envelope within 1.3x of the FFTW transforms' own time over the same traces: bench/op_kernel envelope vs
+#   bench/op_kernel fft (one r2c + one c2r per trace, same plans; kernels alone, one thread, CPU time).
+# - Gaussian (sigma 3) 400^3 in <= 0.35 s wall with 2 threads (`traceq op`, whole process).
+# Medians over TQ_BENCH_REPS runs (default 5), spread as min-max. On a shared machine wall times mostly measure
+# the load: the load average is printed, and CPU time is printed beside every wall time.
+##########################################################################################################
+median() { sort -g | awk '{v[NR] = $1} END {print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+spread() { sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f-%.2f", lo, hi}'; }
+
+bench_op_goals() {
+    local reps=${TQ_BENCH_REPS:-5} base=${TQ_BENCH_DIR:-/dev/shm} dir i s op
+    [ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
+    dir=$(mktemp -d "$base/tqbench-goals.XXXXXX") || return 1
+    trap 'rm -rf "$dir"' RETURN
+    echo "== operator goals (issue 16), $reps alternating runs each, $(nproc) cores" \
+         "(load average $(cut -d' ' -f1-3 /proc/loadavg)), files in $base =="
+    for s in 200 400; do
+        "$BUILD/traceq" synth --shape "${s}x${s}x${s}" --seed 1 -o "$dir/v$s.npy" --force >/dev/null || return 1
+    done
+    # one line per run: op size wall user sys
+    for ((i = 0; i < reps; i++)); do
+        for s in 200 400; do
+            /usr/bin/time -f "gst3d $s %e %U %S" -a -o "$dir/runs" "$BUILD/traceq" op gst3d --input "$dir/v$s.npy" \
+                -o "$dir/out.npy" --force --threads 2 >/dev/null || { echo "traceq op gst3d failed"; return 1; }
+        done
+        /usr/bin/time -f "gaussian 400 %e %U %S" -a -o "$dir/runs" "$BUILD/traceq" op gaussian \
+            --input "$dir/v400.npy" -o "$dir/out.npy" --force --threads 2 >/dev/null || { echo "gaussian failed"; return 1; }
+        for op in envelope fft; do
+            "$BUILD/bench/op_kernel" "$op" 400x400x400 1 1 |
+                sed -n "s/.*min wall \([0-9.]*\) s, min cpu \([0-9.]*\) s.*/$op 400 \1 \2 0/p" >>"$dir/runs"
+        done
+    done
+    col() { awk -v op="$1" -v s="$2" -v k="$3" '$1 == op && $2 == s {
+                if (k == "cpu") print $4 + $5; else if (k == "sysr") print ($4 > 0 ? $5 / $4 : 0); else print $k }' \
+                "$dir/runs"; }
+    local c2 c4 w4 sr gw gc ec fc
+    c2=$(col gst3d 200 cpu | median) c4=$(col gst3d 400 cpu | median) w4=$(col gst3d 400 3 | median)
+    sr=$(col gst3d 400 sysr | median) gw=$(col gaussian 400 3 | median) gc=$(col gaussian 400 cpu | median)
+    ec=$(col envelope 400 4 | median) fc=$(col fft 400 4 | median)
+    printf '%-58s %9s %12s %-14s %s\n' measure ours anchor spread goal
+    line() { # name ours anchor spread ok
+        printf '%-58s %9s %12s %-14s %s\n' "$1" "$2" "$3" "$4" "$5"; }
+    verdict() { awk -v a="$1" -v b="$2" 'BEGIN {print (a <= b ? "ok" : "MISSED")}'; }
+    local x
+    x=$(awk -v a="$c4" -v b="$c2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+    line "GST3D cpu 400^3 / 200^3 (s: $c4 / $c2)" "${x}x" "8.80x" \
+        "$(col gst3d 400 cpu | spread)/$(col gst3d 200 cpu | spread)" "$(verdict "$x" 8.8)"
+    line "GST3D 400^3 system / user time" "$(printf '%.3f' "$sr")" "0.100" "$(col gst3d 400 sysr | spread)" \
+        "$(verdict "$sr" 0.10)"
+    line "GST3D 400^3 wall s, 2 threads (cpu $c4 s)" "$w4" "1.00" "$(col gst3d 400 3 | spread)" "$(verdict "$w4" 1.0)"
+    x=$(awk -v a="$ec" -v b="$fc" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+    line "Envelope 400^3 kernel / FFTW alone (cpu s: $ec / $fc)" "${x}x" "1.30x" \
+        "$(col envelope 400 4 | spread)/$(col fft 400 4 | spread)" "$(verdict "$x" 1.3)"
+    line "Gaussian 400^3 wall s, 2 threads (cpu $gc s)" "$gw" "0.35" "$(col gaussian 400 3 | spread)" \
+        "$(verdict "$gw" 0.35)"
+}
+
+case " ${TQ_BENCH_SECTIONS:-scipy goals} " in *" scipy "*) bench_operators || echo "operators benchmark failed" ;; esac
+case " ${TQ_BENCH_SECTIONS:-scipy goals} " in *" goals "*) bench_op_goals || echo "operator goals benchmark failed" ;; esac
