@@ -163,7 +163,8 @@ bench: deps
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan TESTING=1 OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined" \
 	    build-asan/traceq build-asan/tests/tq_tests build-asan/libtraceq.so $(PROGS:$(BUILD)/%=build-asan/%) \
-	    $(STATIC_PROGS:$(BUILD)/%=build-asan/%) build-asan/tests/cli_probe build-asan/tests/cli_probe_user
+	    $(STATIC_PROGS:$(BUILD)/%=build-asan/%) $(EXAMPLES:$(BUILD)/%=build-asan/%) build-asan/tests/cli_probe \
+	    build-asan/tests/cli_probe_user
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	    TQ_BUILD=$(abspath build-asan) TQ_SRC=$(CURDIR) TQ_PYTHON=/usr/bin/python3 ./tests/tq_tests --jobs=2

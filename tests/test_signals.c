@@ -142,6 +142,11 @@ Test(signals, op_and_synth_leave_no_temporary, .timeout = 600)
 
 Test(signals, sweep_leaves_no_temporary_and_no_child, .timeout = 600)
 {
+#ifdef __SANITIZE_ADDRESS__
+    /* the sweep runs `traceq op` under the shim, and an ASan-built traceq refuses to start with libtraceq.so
+     * preloaded ahead of its runtime; the plain build (make test) runs this */
+    cr_skip_test("a sanitized traceq cannot run under LD_PRELOAD");
+#endif
     for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++) {
         char *dir = tq_tmpdir(), csv[4096], traces[4096], tmp[4096], env_tmp[4200];
         snprintf(csv, sizeof csv, "%s/d.csv", dir);

@@ -105,6 +105,7 @@ Test(sweep_guard, cli_bogus_operator_and_broken_traceq, .timeout = 120)
     free(out);
     free(err);
 
+#ifndef __SANITIZE_ADDRESS__ /* a sanitized traceq cannot run under the shim (LD_PRELOAD); make test runs this */
     /* the reason of a failed run under record is the operator's message, not record's list of traces */
     snprintf(cmd, sizeof cmd, "cd %s && %s sweep --op gst3d -o e.csv --grid 1 --runs 1; cut -d, -f7,8 e.csv", dir,
              tq);
@@ -112,6 +113,7 @@ Test(sweep_guard, cli_bogus_operator_and_broken_traceq, .timeout = 120)
     cr_assert(strstr(out, "failed,exit status 2: traceq op:"), "%s / %s", out, err);
     free(out);
     free(err);
+#endif
     tq_rmtree(dir);
     free(dir);
 }
