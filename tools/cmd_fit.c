@@ -11,6 +11,7 @@
 #include "../model/fit_plot.h"
 #include "../model/model.h"
 #include "../plot/plot.h"
+#include "../common/alloc.h"
 #include "../common/units.h"
 #include "cli.h"
 
@@ -208,12 +209,19 @@ static int fit_components(const struct fit_opts *o, const struct tq_dataset *ds,
     int rc = 0;
     if (!st && use[TQ_COMP_REST] && (o->components || exact > 0)) {
         struct tq_component_input in = {p[0], p[1], p[2], n[0]};
-        *out = calloc(1, sizeof **out);
+        *out = tq_calloc(1, sizeof **out);
         if (!*out)
             st = tq_fail(&err, TQ_ERR_NOMEM, "out of memory for the component fit");
         else if ((st = tq_components_fit(&in, use, (int)o->folds, (unsigned long)o->seed, *out, &err))) {
             free(*out);
             *out = NULL;
+        }
+        /* Chosen by default, not asked for: a component no candidate fits (a flat remainder over a few points)
+         * leaves the whole peak to one model, as --components none would. */
+        if (st == TQ_ERR_RANGE && !o->components) {
+            fprintf(stderr, "traceq fit: note: no component fit (%s); fitting the whole peak as one model\n",
+                    err.msg);
+            st = TQ_OK;
         }
     }
     if (st)
