@@ -223,3 +223,33 @@ Test(components, fit_cli_rejects_unknown_component_and_prints_components)
     free(csv);
 }
 
+
+/* A default component fit whose remainder no candidate fits (4 points, rest flat and noisy) falls back to one model
+ * of the whole peak, with a note; asking for the components explicitly still fails with the reason. */
+Test(components, default_fit_falls_back_when_a_component_cannot_be_fitted)
+{
+    char *dir = tq_tmpdir(), *csv;
+    cr_assert(asprintf(&csv, "%s/d.csv", dir) > 0);
+    FILE *f = fopen(csv, "w");
+    cr_assert(f);
+    fprintf(f, "op,inlines,xlines,samples,volume,run,status,reason,peak_rss_bytes,vmhwm_bytes,peak_heap_bytes,"
+               "peak_mmap_bytes,wall_s,trace\n");
+    /* heap grows with the volume; the rest (peak - heap - mmap - baseline) shrinks: no candidate grows with it */
+    const double inl[4] = {30, 100, 170, 240}, rest[4] = {900000, 600000, 300000, 100000};
+    for (int i = 0; i < 4; i++) {
+        double v = inl[i] * 80 * 80, heap = 8 * v;
+        fprintf(f, "gaussian,%.0f,80,80,%.0f,1,ok,,%.0f,%.0f,%.0f,0,0.1,\n", inl[i], v, 20e6 + heap + rest[i],
+                20e6 + heap + rest[i], heap);
+    }
+    fclose(f);
+    const char *tq = getenv("TQ_BUILD");
+    cr_assert_eq(tq_runf("cd %s && %s/traceq fit d.csv --op gaussian --folds 4 -o m.json > fit.txt 2> err.txt", dir,
+                         tq), 0);
+    cr_assert_eq(tq_runf("grep -q 'no component fit' %s/err.txt", dir), 0);
+    cr_assert_eq(tq_runf("grep -q '\"kind\": \"components\"' %s/m.json", dir), 1, "saved a single model");
+    cr_assert_eq(tq_runf("cd %s && %s/traceq fit d.csv --op gaussian --folds 4 --components heap,mmap,rest "
+                         "2>/dev/null >/dev/null", dir, tq), 2);
+    tq_rmtree(dir);
+    free(dir);
+    free(csv);
+}
