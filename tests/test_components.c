@@ -194,14 +194,21 @@ Test(components, component_model_file_round_trips_and_version1_still_reads)
     free(old);
 }
 
-Test(components, fit_cli_rejects_unknown_component_and_prints_components)
+/* DIR/d.csv created with the sweep dataset's header, open for the rows; *csv gets its path (caller frees). */
+static FILE *new_dataset(const char *dir, char **csv)
 {
-    char *dir = tq_tmpdir(), *csv;
-    cr_assert(asprintf(&csv, "%s/d.csv", dir) > 0);
-    FILE *f = fopen(csv, "w");
+    cr_assert(asprintf(csv, "%s/d.csv", dir) > 0);
+    FILE *f = fopen(*csv, "w");
     cr_assert(f);
     fprintf(f, "op,inlines,xlines,samples,volume,run,status,reason,peak_rss_bytes,vmhwm_bytes,peak_heap_bytes,"
                "peak_mmap_bytes,wall_s,trace\n");
+    return f;
+}
+
+Test(components, fit_cli_rejects_unknown_component_and_prints_components)
+{
+    char *dir = tq_tmpdir(), *csv;
+    FILE *f = new_dataset(dir, &csv);
     struct tq_fit_point peak[27], heap[27], mmap[27];
     size_t n = synth(peak, heap, mmap);
     for (size_t i = 0; i < n; i++)
@@ -229,11 +236,7 @@ Test(components, fit_cli_rejects_unknown_component_and_prints_components)
 Test(components, default_fit_falls_back_when_a_component_cannot_be_fitted)
 {
     char *dir = tq_tmpdir(), *csv;
-    cr_assert(asprintf(&csv, "%s/d.csv", dir) > 0);
-    FILE *f = fopen(csv, "w");
-    cr_assert(f);
-    fprintf(f, "op,inlines,xlines,samples,volume,run,status,reason,peak_rss_bytes,vmhwm_bytes,peak_heap_bytes,"
-               "peak_mmap_bytes,wall_s,trace\n");
+    FILE *f = new_dataset(dir, &csv);
     /* heap grows with the volume; the rest (peak - heap - mmap - baseline) shrinks: no candidate grows with it */
     const double inl[4] = {30, 100, 170, 240}, rest[4] = {900000, 600000, 300000, 100000};
     for (int i = 0; i < 4; i++) {

@@ -3,6 +3,7 @@
 #include <jansson.h>
 
 #include "shim_util.h"
+#include "site_json.h"
 
 /* Record leaks_temps (ARG: "" or "kill") with --stacks into a new directory; returns its one trace's path. */
 static char *record_leaks(const char *arg, char **dir)
@@ -26,20 +27,6 @@ static json_t *report_json(const char *trace, const char *opts)
     return root;
 }
 
-/* The row of `list` whose site starts with "fn (", or NULL. */
-static json_t *row_of(json_t *list, const char *fn)
-{
-    size_t i;
-    json_t *row;
-    json_array_foreach(list, i, row)
-    {
-        const char *site = json_string_value(json_object_get(row, "site"));
-        if (site && !strncmp(site, fn, strlen(fn)) && site[strlen(fn)] == ' ')
-            return row;
-    }
-    return NULL;
-}
-
 static long long field(json_t *row, const char *key)
 {
     return (long long)json_integer_value(json_object_get(row, key));
@@ -55,23 +42,23 @@ Test(leaks, known_leaks_and_temporaries)
     cr_assert_not_null(temps);
     cr_expect(json_is_true(json_object_get(leaks, "trace_ended")));
     json_t *ls = json_object_get(leaks, "sites");
-    json_t *small = row_of(ls, "leak_small"), *big = row_of(ls, "leak_big");
+    json_t *small = site_row(ls, "leak_small"), *big = site_row(ls, "leak_big");
     cr_assert_not_null(small, "leak_small missing");
     cr_assert_not_null(big, "leak_big missing");
     cr_expect_eq(field(small, "leaked_bytes"), 10000);
     cr_expect_eq(field(small, "leaked_blocks"), 10);
     cr_expect_eq(field(big, "leaked_bytes"), 1 << 20);
     cr_expect_eq(field(big, "leaked_blocks"), 1);
-    cr_expect_null(row_of(ls, "freed_later"), "freed_later frees everything");
-    cr_expect_null(row_of(ls, "temp_site"));
+    cr_expect_null(site_row(ls, "freed_later"), "freed_later frees everything");
+    cr_expect_null(site_row(ls, "temp_site"));
     /* the program's own sites are all the leaks there are (glibc may keep a few blocks of its own) */
     cr_expect_geq(field(leaks, "leaked_bytes"), 10000 + (1 << 20));
-    json_t *ts = json_object_get(temps, "sites"), *tmp = row_of(ts, "temp_site");
+    json_t *ts = json_object_get(temps, "sites"), *tmp = site_row(ts, "temp_site");
     cr_assert_not_null(tmp, "temp_site missing");
     cr_expect_eq(field(tmp, "temporary_calls"), 100);
     cr_expect_eq(field(tmp, "temporary_bytes"), 6400);
-    cr_expect_null(row_of(ts, "interleaved"), "another allocation came between: not temporary");
-    cr_expect_null(row_of(ts, "freed_later"), "freed in allocation order: only the last could be, and is not");
+    cr_expect_null(site_row(ts, "interleaved"), "another allocation came between: not temporary");
+    cr_expect_null(site_row(ts, "freed_later"), "freed in allocation order: only the last could be, and is not");
     json_decref(root);
 
     char cmd[8400], *out = NULL;
@@ -92,7 +79,7 @@ Test(leaks, killed_trace_says_live_at_the_end)
     json_t *root = report_json(t, "--leaks");
     json_t *leaks = json_object_get(json_array_get(json_object_get(root, "traces"), 0), "leaks");
     cr_expect(json_is_false(json_object_get(leaks, "trace_ended")));
-    cr_expect_not_null(row_of(json_object_get(leaks, "sites"), "leak_big"));
+    cr_expect_not_null(site_row(json_object_get(leaks, "sites"), "leak_big"));
     json_decref(root);
     char cmd[8400], *out = NULL;
     snprintf(cmd, sizeof cmd, "%s report --leaks %s", tq_build_path("traceq"), t);

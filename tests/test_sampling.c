@@ -5,24 +5,12 @@
 #include <math.h>
 
 #include "shim_util.h"
+#include "site_json.h"
 
 struct truth {
     const char *site;
     double bytes, calls;
 };
-
-static json_t *row_of(json_t *list, const char *fn)
-{
-    size_t i;
-    json_t *row;
-    json_array_foreach(list, i, row)
-    {
-        const char *site = json_string_value(json_object_get(row, "site"));
-        if (site && !strncmp(site, fn, strlen(fn)) && site[strlen(fn)] == ' ')
-            return row;
-    }
-    return NULL;
-}
 
 Test(sampling, estimates_are_within_their_errors, .timeout = 120)
 {
@@ -42,7 +30,7 @@ Test(sampling, estimates_are_within_their_errors, .timeout = 120)
                                  {"mid_site", 2 * 20000 * 4000.0, 2 * 20000},
                                  {"big_site", 2 * 100 * 1048576.0, 2 * 100}};
     for (int i = 0; i < 3; i++) {
-        json_t *row = row_of(json_object_get(top, "allocated"), want[i].site);
+        json_t *row = site_row(json_object_get(top, "allocated"), want[i].site);
         cr_assert_not_null(row, "%s missing", want[i].site);
         double got = (double)json_integer_value(json_object_get(row, "allocated_bytes"));
         double err = json_real_value(json_object_get(row, "allocated_bytes_err"));
