@@ -12,18 +12,25 @@ static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 static int exit_key_ok;
 
-void tq_counters_raise(_Atomic int64_t *peak, int64_t cand)
+int64_t tq_counters_raise(_Atomic int64_t *peak, int64_t cand)
 {
     int64_t cur = atomic_load_explicit(peak, memory_order_relaxed);
     while (cand > cur && !atomic_compare_exchange_weak_explicit(peak, &cur, cand, memory_order_relaxed,
                                                                 memory_order_relaxed))
         ;
-    int64_t seen = cand > cur ? cand : cur;
-    struct tq_thread *t = &tq_self;
-    if (peak == &tq_totals.peak_req)
-        t->seen_peak_req = seen;
-    else if (peak == &tq_totals.peak_use)
-        t->seen_peak_use = seen;
+    return cand > cur ? cand : cur;
+}
+
+/* Set both peaks to at least this thread's view of the live totals, and its marks below them. */
+static void raise_both(struct tq_thread *t)
+{
+    t->mark_req = tq_counters_raise(&tq_totals.peak_req, t->base_req + t->pend_req) - t->base_req;
+    t->mark_use = tq_counters_raise(&tq_totals.peak_use, t->base_use + t->pend_use) - t->base_use;
+}
+
+void tq_counters_raise_mine(void)
+{
+    raise_both(&tq_self);
 }
 
 void tq_counters_publish(void)
@@ -34,16 +41,14 @@ void tq_counters_publish(void)
     t->base_req = atomic_fetch_add_explicit(&tq_totals.live_req, t->pend_req, memory_order_relaxed) + t->pend_req;
     t->base_use = atomic_fetch_add_explicit(&tq_totals.live_use, t->pend_use, memory_order_relaxed) + t->pend_use;
     t->pend_req = t->pend_use = 0;
-    tq_counters_raise(&tq_totals.peak_req, t->base_req);
-    tq_counters_raise(&tq_totals.peak_use, t->base_use);
-    if (t->pend_ncalls) {
-        for (unsigned i = 0; i < TQ_CALL_COUNT; i++)
-            if (t->pend_calls[i]) {
-                atomic_fetch_add_explicit(&tq_totals.calls[i], t->pend_calls[i], memory_order_relaxed);
-                t->pend_calls[i] = 0;
-            }
-        t->pend_ncalls = 0;
-    }
+    raise_both(t);
+    for (unsigned i = 0; i < TQ_CALL_COUNT; i++)
+        if (t->pend_calls[i]) {
+            atomic_fetch_add_explicit(&tq_totals.calls[i], t->pend_calls[i], memory_order_relaxed);
+            t->pend_calls[i] = 0;
+        }
+    /* an unregistered thread (only inside the shim: guard up) publishes again at its next call */
+    t->calls_left = t->registered ? TQ_PUBLISH_CALLS : 0;
 }
 
 /* TSD destructor: the thread is exiting. Clearing `registered` lets a later free() in another destructor
@@ -78,13 +83,11 @@ void tq_counters_reset_for_child(void)
 {
     struct tq_thread *t = &tq_self;
     memset(t->pend_calls, 0, sizeof t->pend_calls);
-    t->pend_ncalls = 0;
     for (unsigned i = 0; i < TQ_CALL_COUNT; i++)
         atomic_store_explicit(&tq_totals.calls[i], 0, memory_order_relaxed);
     tq_counters_publish();
     atomic_store_explicit(&tq_totals.peak_req, atomic_load(&tq_totals.live_req), memory_order_relaxed);
     atomic_store_explicit(&tq_totals.peak_use, atomic_load(&tq_totals.live_use), memory_order_relaxed);
     atomic_store_explicit(&tq_totals.peak_mmap, atomic_load(&tq_totals.live_mmap), memory_order_relaxed);
-    t->seen_peak_req = t->base_req;
-    t->seen_peak_use = t->base_use;
+    t->mark_req = t->mark_use = 0;
 }

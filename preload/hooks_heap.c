@@ -52,33 +52,34 @@ static inline size_t tag_read(const void *p, size_t usable)
 }
 
 /* A new block p (or NULL) for a request of req bytes, through call c.
- * took() and drop() are the only places a heap block is born or dies, so they (and tq_realloc) note the
- * per-allocation events of record --stacks, after the tq_counting() check so the shim's own blocks stay out. */
-static inline void *took(void *p, size_t req, enum tq_call c)
+ * took() and free() are the only places a heap block is born or dies, so they (and tq_realloc) note the
+ * per-allocation events of record --stacks, after the tq_counting() check so the shim's own blocks stay out.
+ * Whether to count is read once per call: the hot path is a straight line of thread-local adds. */
+static inline __attribute__((always_inline)) void *took(void *p, size_t req, enum tq_call c)
 {
-    if (p) {
+    if (__builtin_expect(!tq_counting(), 0)) { /* the shim's own block, or an inert shim: tagged only */
+        if (p)
+            tag_write(p, chunk_usable(p), req);
+        return p;
+    }
+    if (__builtin_expect(p != NULL, 1)) {
         size_t u = chunk_usable(p);
         tag_write(p, u, req);
-        if (tq_counting()) {
-            tq_count_heap((int64_t)req, (int64_t)u);
-            tq_stacks_note(c, p, req, NULL, 1);
-        }
+        tq_count_heap((int64_t)req, (int64_t)u);
+        tq_stacks_note(c, p, req, NULL, 1);
     }
-    if (tq_counting())
-        tq_count_call(c);
+    tq_count_call(c);
     return p;
 }
 
-/* Forget block p (its tag is read before the real free so the memory is still ours). */
-static inline void drop(void *p)
+/* Forget block p, being counted (its tag is read before the real free so the memory is still ours). */
+static inline __attribute__((always_inline)) void drop(void *p)
 {
-    if (p && tq_counting()) {
-        size_t u = chunk_usable(p);
-        size_t req = tag_read(p, u);
-        tq_count_heap(-(int64_t)req, -(int64_t)u);
-        /* before the real free, so p cannot be reused meanwhile; no size: the replay knows the block (FORMAT.md) */
-        tq_stacks_note(TQ_CALL_FREE, p, 0, NULL, 0);
-    }
+    size_t u = chunk_usable(p);
+    size_t req = tag_read(p, u);
+    tq_count_heap(-(int64_t)req, -(int64_t)u);
+    /* before the real free, so p cannot be reused meanwhile; no size: the replay knows the block (FORMAT.md) */
+    tq_stacks_note(TQ_CALL_FREE, p, 0, NULL, 0);
 }
 
 TQ_EXPORT void *malloc(size_t n)
@@ -92,9 +93,11 @@ TQ_EXPORT void *malloc(size_t n)
 
 TQ_EXPORT void free(void *p)
 {
-    drop(p);
-    if (tq_counting())
+    if (__builtin_expect(tq_counting(), 1)) {
+        if (__builtin_expect(p != NULL, 1))
+            drop(p);
         tq_count_call(TQ_CALL_FREE);
+    }
     __libc_free(p);
 }
 
@@ -113,7 +116,8 @@ static void *tq_realloc(void *p, size_t n, enum tq_call c)
     if (!p)
         return n == SIZE_MAX ? (errno = ENOMEM, took(NULL, 0, c)) : took(__libc_malloc(n + 1), n, c);
     if (n == 0) { /* glibc frees and returns NULL here (REALLOC_ZERO_BYTES_FREES) */
-        drop(p);
+        if (tq_counting())
+            drop(p);
         __libc_free(p);
         return took(NULL, 0, c);
     }

@@ -13,14 +13,17 @@
 #define TQ_PUBLISH_BYTES (64 << 10)
 #define TQ_PUBLISH_CALLS 1024
 
-/* Per-thread state (initial-exec TLS: no allocation, no lock on first touch from inside malloc). */
+/* Per-thread state (initial-exec TLS: no allocation, no lock on first touch from inside malloc). The hot path reads
+ * and writes only this and one flag: no atomics, no shared cache line (the totals are touched once per publish). */
 struct tq_thread {
     int guard;          /* > 0 while the shim itself runs: its own allocations are not counted */
     int registered;     /* a TSD destructor will publish this thread's deltas when it exits */
+    int32_t calls_left; /* calls until the next publish; 0 in a new thread (TLS starts zeroed), so its first call
+                         * publishes, which registers the thread */
     int64_t pend_req, pend_use;            /* unpublished heap deltas */
     int64_t base_req, base_use;            /* shared live totals right after this thread's last publish */
-    int64_t seen_peak_req, seen_peak_use;  /* shared peaks as this thread last saw them */
-    uint32_t pend_ncalls;
+    int64_t mark_req, mark_use;            /* shared peaks as this thread last saw them, minus base: pending
+                                            * deltas above a mark may be a new peak (pend <= mark otherwise) */
     uint32_t pend_calls[TQ_CALL_COUNT];
 };
 
@@ -41,8 +44,10 @@ extern int tq_off; /* set once when the shim is inert (TRACEQ_ENABLED=0, AT_SECU
 
 /* Add this thread's pending deltas to the shared totals. Can't fail. */
 void tq_counters_publish(void);
-/* Raise a shared peak to at least cand. Can't fail. */
-void tq_counters_raise(_Atomic int64_t *peak, int64_t cand);
+/* Raise a shared peak to at least cand; returns the peak as it is now. Can't fail. */
+int64_t tq_counters_raise(_Atomic int64_t *peak, int64_t cand);
+/* This thread's view of the live heap passed a shared peak it knew (pend > mark): raise the peaks. Can't fail. */
+void tq_counters_raise_mine(void);
 /* Make this thread publish when it exits (pthread key destructor). Can't fail (silently skipped). */
 void tq_counters_register_thread(void);
 /* Zero the call counts and set peaks to the live values (a fork child starts its own trace). Can't fail. */
@@ -57,7 +62,7 @@ static inline void tq_count_call(enum tq_call c)
 {
     struct tq_thread *t = &tq_self;
     t->pend_calls[c]++;
-    if (__builtin_expect(++t->pend_ncalls >= TQ_PUBLISH_CALLS || !t->registered, 0))
+    if (__builtin_expect(--t->calls_left < 0, 0))
         tq_counters_publish();
 }
 
@@ -68,13 +73,9 @@ static inline void tq_count_heap(int64_t dreq, int64_t duse)
     struct tq_thread *t = &tq_self;
     t->pend_req += dreq;
     t->pend_use += duse;
-    if (dreq > 0) {
-        if (__builtin_expect(t->base_req + t->pend_req > t->seen_peak_req, 0))
-            tq_counters_raise(&tq_totals.peak_req, t->base_req + t->pend_req);
-        if (__builtin_expect(t->base_use + t->pend_use > t->seen_peak_use, 0))
-            tq_counters_raise(&tq_totals.peak_use, t->base_use + t->pend_use);
-    }
-    if (__builtin_expect(t->pend_use > TQ_PUBLISH_BYTES || t->pend_use < -TQ_PUBLISH_BYTES, 0))
+    if (__builtin_expect(t->pend_req > t->mark_req || t->pend_use > t->mark_use, 0))
+        tq_counters_raise_mine();
+    if (__builtin_expect((uint64_t)(t->pend_use + TQ_PUBLISH_BYTES) > 2 * (uint64_t)TQ_PUBLISH_BYTES, 0))
         tq_counters_publish();
 }
 

@@ -26,3 +26,35 @@ best_of() {
 
 # ratio A B: A/B formatted "1.23x" (0.00x when B is 0).
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", (b > 0 ? a / b : 0)}'; }
+
+# median_spread "t1 t2 ...": "median (min-max)" of the numbers.
+median_spread() {
+    tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g |
+        awk '{v[NR] = $1} END {m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+                              printf "%.3f (%.3f-%.3f)", m, v[1], v[NR]}'
+}
+
+# alternate ROUNDS NAME FUNC [NAME FUNC]...: each round runs every FUNC once, in the order given (A B A B ...), so
+# that load on a shared machine falls on all of them alike. Afterwards CPU[NAME] and WALL[NAME] hold the CPU
+# (user+sys, children included) and wall seconds of every run, space-separated; ALT_CPU_MED[NAME] the median CPU.
+# (Its locals must not be run_timed's: __var, t.)
+declare -A CPU WALL ALT_CPU_MED
+alternate() {
+    local rounds=$1 r k name fn one
+    shift
+    local -a pairs=("$@")
+    for ((k = 0; k < ${#pairs[@]}; k += 2)); do
+        CPU[${pairs[k]}]="" WALL[${pairs[k]}]=""
+    done
+    for ((r = 0; r < rounds; r++)); do
+        for ((k = 0; k < ${#pairs[@]}; k += 2)); do
+            name=${pairs[k]} fn=${pairs[k + 1]}
+            run_timed one "$fn"
+            WALL[$name]+="${one% *} " CPU[$name]+="${one#* } "
+        done
+    done
+    for ((k = 0; k < ${#pairs[@]}; k += 2)); do
+        name=${pairs[k]}
+        ALT_CPU_MED[$name]=$(median_spread "${CPU[$name]}" | cut -d' ' -f1)
+    done
+}
