@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../traces/block_match.h"
 #include "../traces/codec.h"
 
 /* Counter deltas a thread keeps to itself before adding them to the shared totals: sharing a cache line on
@@ -146,19 +147,10 @@ int tq_py_merge(const uint64_t *ips, int n, uint64_t *out, int max);
 void tq_py_start_locked(void);
 void tq_py_reset_child(void);
 
-/* Block ids a thread's frees released, reused last in first out by its next allocations (so a thread's ids stay
- * close together and their differences short). Raw mmap'd; lives in the thread's event buffer. */
-struct tq_id_pool {
-    uint64_t *v;
-    size_t n, cap;
-};
-
-/* Copy events in[0..n) (process-wide order numbers seq[]) to out[] with the addresses of heap events replaced by
- * block ids (FORMAT.md EVENTS), in record order; ids come from and return to ids_of_thread (the record's thread's
- * pool) or are new. Events of other threads' records can make a block's free known before or after its
- * allocation's record: such frees are inserted where they belong (at most one per event, so out has room for 2n).
- * Returns the events in out. Session lock held. Can't fail (a block that cannot get an id is named 0, "unknown"). */
-uint32_t tq_blocks_rewrite(const struct tq_event *in, const uint64_t *seq, uint32_t n, struct tq_event *out,
+/* record --aggregate: copy events in[0..n) to out[] with the addresses of heap events replaced by block ids, in
+ * record order (traces/block_match.h; ids from and back to ids_of_thread, the record's thread's pool). Session lock
+ * held. Returns the events in out (room for 2n). Can't fail (a block that cannot get an id is named 0). */
+uint32_t tq_blocks_rewrite(const struct tq_event *in, uint32_t n, struct tq_event *out,
                            struct tq_id_pool *ids_of_thread);
 /* Forget every block (a fork child's trace starts with none). Can't fail. */
 void tq_blocks_reset(void);

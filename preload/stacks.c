@@ -28,8 +28,8 @@
 #define MAX_DEPTH 128          /* frames kept per stack (the outermost are dropped) */
 #define EVBUF_N 2048           /* events a thread buffers before it hands them to the writer */
 #define CACHE_N 4096           /* this thread's hash -> id cache (direct-mapped) */
-#define EV_MAX_BYTES 51        /* kind + 5 LEB128 of at most 10 bytes */
-#define ENC_CAP (TQ_REC_HEADER_SIZE + 16 + 2 * EVBUF_N * EV_MAX_BYTES) /* an EVENTS record of 2 * EVBUF_N */
+#define EV_MAX_BYTES 61        /* kind + 6 LEB128 of at most 10 bytes */
+#define ENC_CAP (TQ_REC_HEADER_SIZE + 24 + EVBUF_N * EV_MAX_BYTES) /* an ADDR_EVENTS record of EVBUF_N */
 
 struct cache_slot {
     uint64_t hash;
@@ -45,8 +45,7 @@ struct evbuf {
     uint32_t n;
     unsigned epoch;            /* the stack table epoch its cache belongs to */
     struct tq_event ev[EVBUF_N];
-    uint64_t seq[EVBUF_N];     /* each event's place in the process-wide order (see block_ids.c) */
-    struct tq_id_pool pool;    /* block ids this thread's frees released, for its next allocations */
+    struct tq_id_pool pool;    /* --aggregate: block ids this thread's frees released, for its next allocations */
     struct cache_slot cache[CACHE_N];
 };
 
@@ -68,7 +67,8 @@ static struct tq_hash_ids table = {.first_cap = 8192};
 static uint32_t next_id = 1;
 static _Atomic unsigned epoch;        /* bumped when the table is emptied (fork child): per-thread caches go */
 
-static _Atomic uint64_t event_seq; /* process-wide order of events, for matching frees across threads */
+static _Atomic uint64_t event_seq; /* process-wide order of events (tq_event.seq), for matching frees across threads
+                                    * (traces/block_match.h): offline, or in-process with --aggregate */
 
 static unsigned long long maps_adds = ~0ull; /* dlpi_adds at the last module snapshot */
 static uint32_t maps_generation;
@@ -247,7 +247,9 @@ static uint32_t capture(struct evbuf *b)
 
 /* ---- per-thread buffers ---- */
 
-/* Encode b's events as one EVENTS record into the writer (session lock held, b->busy held). */
+/* Encode b's events as one ADDR_EVENTS record into the writer (session lock held, b->busy held): addresses as they
+ * are, each with its order number, for the analyzer to match frees to allocations (the shim keeps no table of live
+ * blocks). --aggregate matches them here instead, to keep its per-stack totals. */
 static void put_events_locked(struct evbuf *b)
 {
     if (!b->n)
@@ -256,12 +258,13 @@ static void put_events_locked(struct evbuf *b)
         /* static: one writer at a time (session lock held) */
         static struct tq_event out[2 * EVBUF_N];
         static uint8_t enc[ENC_CAP];
-        uint32_t n = tq_blocks_rewrite(b->ev, b->seq, b->n, out, &b->pool); /* in the order records are queued */
-        size_t k = agg_mode ? 0 : tq_rec_put_events(enc, sizeof enc, b->tid, out, n);
-        if (agg_mode)
-            tq_agg_apply(out, n); /* --aggregate: totals instead of the events */
-        else if (k)
-            tq_writer_append(&tq_sess.w, enc, k);
+        if (agg_mode) {
+            tq_agg_apply(out, tq_blocks_rewrite(b->ev, b->n, out, &b->pool)); /* in the order records are queued */
+        } else {
+            size_t k = tq_rec_put_addr_events(enc, sizeof enc, b->tid, b->ev, b->n);
+            if (k)
+                tq_writer_append(&tq_sess.w, enc, k);
+        }
     }
     b->n = 0;
 }
@@ -386,7 +389,7 @@ void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void 
     e->size = size;
     e->old_addr = (uint64_t)(uintptr_t)old_addr;
     e->stack_id = id;
-    b->seq[b->n - 1] = atomic_fetch_add_explicit(&event_seq, 1, memory_order_relaxed);
+    e->seq = atomic_fetch_add_explicit(&event_seq, 1, memory_order_relaxed);
     if (b->n == EVBUF_N)
         hand_off(b);
     atomic_store_explicit(&b->busy, 0, memory_order_release);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../traces/reader.h"
+#include "event_match.h"
 #include "live_map.h"
 #include "pycode.h"
 #include "symbolize.h"
@@ -25,6 +26,7 @@ struct site {
 struct tq_heap_replay {
     const char *path;
     struct tq_live_map *live;
+    struct tq_event_match *match; /* frees matched to allocations, per pass */
     struct site *sites; /* indexed by stack id */
     size_t nsites;
     struct tq_symbolizer *sym;
@@ -146,20 +148,17 @@ static tq_status replay(struct tq_heap_replay *r, const struct tq_event *ev, str
 
 static tq_status on_events(struct tq_heap_replay *r, const struct tq_rec *rec, bool *stop, struct tq_err *err)
 {
-    struct tq_rec_events e;
-    struct tq_events_iter it;
-    struct tq_event ev;
-    if (tq_rec_get_events(rec, &e, &it))
-        return tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt EVENTS record", r->path);
-    int got;
-    while ((got = tq_events_next(&it, &ev)) == 1) {
-        TQ_TRY(replay(r, &ev, err));
+    const struct tq_event *ev;
+    uint32_t n;
+    TQ_TRY(tq_event_match_record(r->match, r->path, rec, &ev, &n, err));
+    for (uint32_t i = 0; i < n; i++) {
+        TQ_TRY(replay(r, &ev[i], err));
         if (r->second && r->event == r->peak_event) {
             *stop = true;
             return TQ_OK;
         }
     }
-    return got < 0 ? tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt event", r->path) : TQ_OK;
+    return TQ_OK;
 }
 
 static tq_status on_stack(struct tq_heap_replay *r, const struct tq_rec *rec, struct tq_err *err)
@@ -231,7 +230,7 @@ static tq_status pass(struct tq_heap_replay *r, struct tq_err *err)
     bool done = false, stop = false;
     tq_status st;
     while (!stop && !(st = tq_trace_next(rd, &rec, &done, err)) && !done) {
-        if (rec.type == TQ_REC_EVENTS)
+        if (rec.type == TQ_REC_EVENTS || rec.type == TQ_REC_ADDR_EVENTS)
             st = on_events(r, &rec, &stop, err);
         else if (rec.type == TQ_REC_STACK && !r->second)
             st = on_stack(r, &rec, err);
@@ -263,6 +262,7 @@ static tq_status replay_to_peak(struct tq_heap_replay *r, struct tq_err *err)
     tq_live_map_free(r->live);
     if (!(r->live = tq_live_map_new()))
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    tq_event_match_reset(r->match);
     for (size_t i = 0; i < r->nsites; i++) {
         r->sites[i].live = r->sites[i].live_blocks = 0;
         r->sites[i].var_live = r->sites[i].est_live_blocks = 0;
@@ -319,6 +319,8 @@ tq_status tq_heap_replay_run_opts(const char *path, bool python_only, struct tq_
     r->sym = tq_symbolizer_new();
     tq_status st = r->live && r->sym ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     if (!st)
+        st = tq_event_match_new(&r->match, err);
+    if (!st)
         st = pass(r, err);
     if (!st && r->events_with_stack == 0 && !r->aggregated)
         st = tq_fail(err, TQ_ERR_USAGE, "%s was recorded without stacks; record it with traceq record --stacks",
@@ -343,6 +345,8 @@ tq_status tq_heap_replay_run_opts(const char *path, bool python_only, struct tq_
     }
     tq_live_map_free(r->live); /* not needed after the replay */
     r->live = NULL;
+    tq_event_match_free(r->match);
+    r->match = NULL;
     *out = r;
     return TQ_OK;
 }
@@ -461,6 +465,7 @@ void tq_heap_replay_free(struct tq_heap_replay *r)
     if (!r)
         return;
     tq_live_map_free(r->live);
+    tq_event_match_free(r->match);
     for (size_t i = 0; i < r->nsites; i++)
         free((void *)r->sites[i].pub.ips);
     free(r->sites);

@@ -40,9 +40,9 @@ static char *write_trace(const char *dir, int nsamp, int with_end)
     calls[TQ_CALL_MALLOC] = 11;
     calls[TQ_CALL_MREMAP] = 2;
     tq_fixture_put(&w, rec, tq_rec_put_calls(rec, sizeof rec, calls));
-    struct tq_event ev[3] = {{TQ_CALL_MALLOC, 50, 0x1000, 16, 0, 1},
-                             {TQ_CALL_REALLOC, 70, 0x2000, 32, 0x1000, 2},
-                             {TQ_CALL_FREE, 70, 0x2000, 32, 0, 0}};
+    struct tq_event ev[3] = {{TQ_CALL_MALLOC, 50, 0x1000, 16, 0, 1, 0},
+                             {TQ_CALL_REALLOC, 70, 0x2000, 32, 0x1000, 2, 0},
+                             {TQ_CALL_FREE, 70, 0x2000, 32, 0, 0, 0}};
     tq_fixture_put(&w, rec, tq_rec_put_events(rec, sizeof rec, 99, ev, 3));
     uint64_t ips[2] = {0x401000, 0x402000};
     tq_fixture_put(&w, rec, tq_rec_put_stack(rec, sizeof rec, 1, ips, 2));

@@ -443,12 +443,45 @@ size_t tq_rec_put_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq
     return rec_close(&w, at);
 }
 
+/* ADDR_EVENTS (FORMAT.md 14): EVENTS' fields plus each event's order number, stored after its kind as the
+ * difference from the previous one minus 1 (the first from seq0): 0 for every event of a thread running alone. */
+size_t tq_rec_put_addr_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq_event *ev, size_t n)
+{
+    struct put w = {buf, cap, 0, 0};
+    if (n > UINT32_MAX)
+        return 0;
+    size_t at = rec_open(&w, TQ_REC_ADDR_EVENTS);
+    uint64_t t = n ? ev[0].t_ns : 0, a = 0, q = n ? ev[0].seq : 0;
+    put_u32(&w, tid);
+    put_u32(&w, (uint32_t)n);
+    put_u64(&w, t);
+    put_u64(&w, q);
+    for (size_t i = 0; i < n; i++) {
+        if (ev[i].t_ns < t || (i > 0 && ev[i].seq <= q))
+            return 0;
+        put_bytes(&w, &ev[i].kind, 1);
+        put_uleb(&w, i > 0 ? ev[i].seq - q - 1 : 0); /* the first: seq0 is its own number */
+        put_uleb(&w, ev[i].t_ns - t);
+        put_uleb(&w, zigzag(ev[i].addr - a));
+        put_uleb(&w, ev[i].size);
+        put_uleb(&w, ev[i].stack_id);
+        if (kind_has_old(ev[i].kind))
+            put_uleb(&w, zigzag(ev[i].old_addr - ev[i].addr));
+        t = ev[i].t_ns;
+        a = ev[i].addr;
+        q = ev[i].seq;
+    }
+    return rec_close(&w, at);
+}
+
 int tq_rec_get_events(const struct tq_rec *rec, struct tq_rec_events *out, struct tq_events_iter *it)
 {
     struct get r = rec_reader(rec);
+    int with_seq = rec->type == TQ_REC_ADDR_EVENTS;
     out->tid = get_u32(&r);
     out->count = get_u32(&r);
     out->t0_ns = get_u64(&r);
+    out->seq0 = with_seq ? get_u64(&r) : 0;
     if (r.bad || out->count > r.len - r.pos) /* every event takes at least 5 bytes, so this is a loose bound */
         return -1;
     out->body = r.p + r.pos;
@@ -458,6 +491,8 @@ int tq_rec_get_events(const struct tq_rec *rec, struct tq_rec_events *out, struc
     it->left = out->count;
     it->t_ns = out->t0_ns;
     it->addr = 0;
+    it->seq = out->seq0;
+    it->with_seq = with_seq;
     return 0;
 }
 
@@ -469,6 +504,7 @@ int tq_events_next(struct tq_events_iter *it, struct tq_event *ev)
         return -1;
     int bad = 0;
     ev->kind = *it->p++;
+    uint64_t dq = it->with_seq ? get_uleb(&it->p, it->end, &bad) : 0;
     uint64_t dt = get_uleb(&it->p, it->end, &bad);
     ev->addr = it->addr + unzigzag(get_uleb(&it->p, it->end, &bad));
     ev->size = get_uleb(&it->p, it->end, &bad);
@@ -477,6 +513,14 @@ int tq_events_next(struct tq_events_iter *it, struct tq_event *ev)
     it->addr = ev->addr;
     if (bad || sid > UINT32_MAX || dt > UINT64_MAX - it->t_ns)
         return -1;
+    if (it->with_seq) { /* the first event's number is seq0 + its difference; later ones step at least 1 */
+        uint64_t step = it->with_seq == 2 ? 1 : 0;
+        if (it->seq > UINT64_MAX - step || dq > UINT64_MAX - step - it->seq)
+            return -1;
+        it->seq += dq + step;
+        it->with_seq = 2;
+    }
+    ev->seq = it->with_seq ? it->seq : 0;
     ev->stack_id = (uint32_t)sid;
     it->t_ns += dt;
     ev->t_ns = it->t_ns;

@@ -11,7 +11,7 @@
 #define TQ_TRACE_PREAMBLE_MAGIC "TQTRACE" /* 7 chars + NUL = 8 bytes */
 #define TQ_TRACE_PREAMBLE_SIZE 24u        /* 8 (skippable frame header) + 16 (preamble) */
 #define TQ_TRACE_VERSION_MAJOR 1u         /* readers refuse another major */
-#define TQ_TRACE_VERSION_MINOR 3u         /* readers accept any minor (fields are only appended) */
+#define TQ_TRACE_VERSION_MINOR 5u         /* readers accept any minor (fields are only appended) */
 
 #define TQ_REC_HEADER_SIZE 8u             /* u16 type, u16 reserved, u32 payload length */
 #define TQ_REC_MAX_PAYLOAD (16u << 20)    /* a reader rejects longer records as corrupt */
@@ -30,6 +30,7 @@ enum tq_rec_type {
     TQ_REC_AGGREGATE = 9, /* per-stack allocation totals (record --aggregate), cumulative; minor version 1 */
     TQ_REC_GAP = 10,      /* the program took the trace's descriptor away (or made it unreachable); minor version 2 */
     TQ_REC_PYCODE = 11,   /* one CPython code object named by Python frames in stacks; minor version 3 */
+    TQ_REC_ADDR_EVENTS = 14, /* EVENTS naming blocks by address, each with its process-wide order; minor version 5 */
 };
 
 /* Interposed functions, in the order of the CALLS record's counters. Append only: indices are on disk. */
@@ -136,21 +137,25 @@ struct tq_event {
     uint64_t size;       /* requested bytes (0 for free when unknown) */
     uint64_t old_addr;   /* realloc/reallocarray/mremap only, else 0 */
     uint32_t stack_id;   /* 0 = no stack */
+    uint64_t seq;        /* place in the process-wide order of events (ADDR_EVENTS); 0 in EVENTS records */
 };
 
 struct tq_rec_events {
     uint32_t tid, count;
     uint64_t t0_ns;
+    uint64_t seq0;       /* ADDR_EVENTS: the order number the first event's is counted from; 0 in EVENTS */
     const uint8_t *body; /* packed events (borrowed) */
     uint32_t body_len;
 };
 
-/* Cursor over the events of one EVENTS record. */
+/* Cursor over the events of one EVENTS or ADDR_EVENTS record. */
 struct tq_events_iter {
     const uint8_t *p, *end;
     uint32_t left;
     uint64_t t_ns;
     uint64_t addr;       /* previous event's address (addresses are stored as differences) */
+    uint64_t seq;        /* previous event's order number (ADDR_EVENTS) */
+    int with_seq;        /* ADDR_EVENTS: 1 before its first event, 2 after; 0 for EVENTS */
 };
 
 struct tq_rec_stack {
@@ -215,6 +220,9 @@ size_t tq_rec_put_exec(uint8_t *buf, size_t cap, uint64_t t_ns, const char *path
 size_t tq_rec_put_gap(uint8_t *buf, size_t cap, const struct tq_rec_gap *g);
 /* EVENTS holding ev[0..n) of thread tid; times must not decrease. */
 size_t tq_rec_put_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq_event *ev, size_t n);
+/* ADDR_EVENTS holding ev[0..n) of thread tid, addresses as they are, with their order numbers ev[].seq; times and
+ * order numbers must increase (times may stay equal). */
+size_t tq_rec_put_addr_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq_event *ev, size_t n);
 size_t tq_rec_put_stack(uint8_t *buf, size_t cap, uint32_t id, const uint64_t *ips, uint32_t depth);
 /* MODULE; path is NUL-terminated. */
 size_t tq_rec_put_module(uint8_t *buf, size_t cap, const struct tq_rec_module *m, const char *path);
@@ -238,6 +246,7 @@ int tq_rec_get_calls(const struct tq_rec *r, struct tq_rec_calls *out);
 int tq_rec_get_end(const struct tq_rec *r, struct tq_rec_end *out);
 int tq_rec_get_exec(const struct tq_rec *r, struct tq_rec_exec *out);
 int tq_rec_get_gap(const struct tq_rec *r, struct tq_rec_gap *out);
+/* An EVENTS or ADDR_EVENTS record (by r->type). */
 int tq_rec_get_events(const struct tq_rec *r, struct tq_rec_events *out, struct tq_events_iter *it);
 /* Next event of an EVENTS record: returns 1 with *ev filled, 0 at the end, -1 on a malformed event. */
 int tq_events_next(struct tq_events_iter *it, struct tq_event *ev);

@@ -53,7 +53,8 @@ static uint64_t fuzz_decode(const struct tq_rec *rec)
             sum += (uint8_t)x.path[x.path_len - 1];
         break;
     }
-    case TQ_REC_EVENTS: {
+    case TQ_REC_EVENTS:
+    case TQ_REC_ADDR_EVENTS: {
         struct tq_rec_events e;
         struct tq_events_iter it;
         struct tq_event ev;

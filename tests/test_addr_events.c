@@ -1,0 +1,171 @@
+/* test_addr_events.c - record --stacks without an in-process block table (FORMAT.md 14 ADDR_EVENTS): the records
+ * round-trip, the analyzer matches frees to allocations across threads' out-of-order records as the shim used to,
+ * traces of format 1.3 (EVENTS with block ids) still replay the same, and the shim's own memory stays small. */
+#include "../report/heap_replay.h"
+#include "../traces/reader.h"
+#include "../traces/writer.h"
+#include "shim_util.h"
+
+Test(addr_events, codec_round_trip)
+{
+    struct tq_event ev[4] = {
+        {.kind = TQ_CALL_MALLOC, .t_ns = 10, .addr = 0x7f0000001000, .size = 40, .stack_id = 3, .seq = 100},
+        {.kind = TQ_CALL_REALLOC, .t_ns = 10, .addr = 0x7f0000002000, .size = 90, .old_addr = 0x7f0000001000,
+         .stack_id = 4, .seq = 101},
+        {.kind = TQ_CALL_FREE, .t_ns = 4000010, .addr = 0x7f0000002000, .seq = 9000},
+        {.kind = TQ_CALL_MMAP, .t_ns = 4000011, .addr = 0x7e0000000000, .size = 1 << 20, .stack_id = 5, .seq = 9001},
+    };
+    uint8_t buf[1024];
+    size_t n = tq_rec_put_addr_events(buf, sizeof buf, 77, ev, 4);
+    cr_assert_gt(n, TQ_REC_HEADER_SIZE);
+    struct tq_rec rec = {.type = TQ_REC_ADDR_EVENTS, .len = (uint32_t)(n - TQ_REC_HEADER_SIZE),
+                         .data = buf + TQ_REC_HEADER_SIZE};
+    cr_assert_eq(buf[0] | buf[1] << 8, TQ_REC_ADDR_EVENTS);
+    struct tq_rec_events e;
+    struct tq_events_iter it;
+    cr_assert_eq(tq_rec_get_events(&rec, &e, &it), 0);
+    cr_assert(e.tid == 77 && e.count == 4 && e.seq0 == 100);
+    for (int i = 0; i < 4; i++) {
+        struct tq_event got;
+        cr_assert_eq(tq_events_next(&it, &got), 1);
+        cr_assert(got.kind == ev[i].kind && got.t_ns == ev[i].t_ns && got.addr == ev[i].addr &&
+                      got.size == ev[i].size && got.old_addr == ev[i].old_addr && got.stack_id == ev[i].stack_id &&
+                      got.seq == ev[i].seq,
+                  "event %d differs", i);
+    }
+    struct tq_event last;
+    cr_assert_eq(tq_events_next(&it, &last), 0);
+    /* order numbers must grow within a record: the writer refuses otherwise */
+    ev[2].seq = 101;
+    cr_assert_eq(tq_rec_put_addr_events(buf, sizeof buf, 77, ev, 4), 0);
+    /* a cut record is an error, not a wrong event */
+    ev[2].seq = 9000;
+    n = tq_rec_put_addr_events(buf, sizeof buf, 77, ev, 4);
+    rec.len = (uint32_t)(n - TQ_REC_HEADER_SIZE - 3);
+    cr_assert_eq(tq_rec_get_events(&rec, &e, &it), 0);
+    int got = 1;
+    for (int i = 0; i < 5 && got == 1; i++)
+        got = tq_events_next(&it, &last);
+    cr_assert_eq(got, -1);
+}
+
+/* Two threads, in process order (seq): A mallocs 0xA000 (1000 B, stack 1) and 0xB000 (300 B, stack 2); B frees
+ * 0xA000, mallocs 0xA000 again (2000 B, stack 2) and frees 0xB000; A mallocs 0xC000 (50 B, stack 1). B's buffer
+ * reaches the trace first. Left live at the end: 2000 B of stack 2 and 50 B of stack 1. */
+static const struct tq_event thread_a[] = {
+    {.kind = TQ_CALL_MALLOC, .t_ns = 1, .addr = 0xA000, .size = 1000, .stack_id = 1, .seq = 1},
+    {.kind = TQ_CALL_MALLOC, .t_ns = 2, .addr = 0xB000, .size = 300, .stack_id = 2, .seq = 2},
+    {.kind = TQ_CALL_MALLOC, .t_ns = 7, .addr = 0xC000, .size = 50, .stack_id = 1, .seq = 7},
+};
+static const struct tq_event thread_b[] = {
+    {.kind = TQ_CALL_FREE, .t_ns = 3, .addr = 0xA000, .seq = 3},
+    {.kind = TQ_CALL_MALLOC, .t_ns = 4, .addr = 0xA000, .size = 2000, .stack_id = 2, .seq = 4},
+    {.kind = TQ_CALL_FREE, .t_ns = 5, .addr = 0xB000, .seq = 5},
+};
+/* The same run as the 1.3 shim wrote it: block ids, each free after its allocation. */
+static const struct tq_event as_block_ids_b[] = {
+    {.kind = TQ_CALL_FREE, .t_ns = 3, .addr = 0},
+    {.kind = TQ_CALL_MALLOC, .t_ns = 4, .addr = 1, .size = 2000, .stack_id = 2},
+    {.kind = TQ_CALL_FREE, .t_ns = 5, .addr = 0},
+};
+static const struct tq_event as_block_ids_a[] = {
+    {.kind = TQ_CALL_MALLOC, .t_ns = 1, .addr = 2, .size = 1000, .stack_id = 1},
+    {.kind = TQ_CALL_FREE, .t_ns = 1, .addr = 2},
+    {.kind = TQ_CALL_MALLOC, .t_ns = 2, .addr = 2, .size = 300, .stack_id = 2},
+    {.kind = TQ_CALL_FREE, .t_ns = 2, .addr = 2},
+    {.kind = TQ_CALL_MALLOC, .t_ns = 7, .addr = 2, .size = 50, .stack_id = 1},
+};
+
+static void write_two_threads(const char *path, int old_format)
+{
+    struct tq_trace_writer w;
+    tq_fixture_trace_open(path, &w);
+    static uint8_t rec[4096];
+    struct tq_rec_process p = {.pid = 4242, .ppid = 1, .interval_us = 10000, .page_size = 4096,
+                               .flags = TQ_PROC_STACKS};
+    char *argv[] = {"two"};
+    tq_fixture_put(&w, rec, tq_rec_put_process(rec, sizeof rec, &p, "/bin/two", 1, argv));
+    for (uint32_t id = 1; id <= 2; id++) {
+        uint64_t ips[2] = {0x401000 + id * 16, 0x402000};
+        tq_fixture_put(&w, rec, tq_rec_put_stack(rec, sizeof rec, id, ips, 2));
+    }
+    if (old_format) {
+        tq_fixture_put(&w, rec, tq_rec_put_events(rec, sizeof rec, 2, as_block_ids_b, 3));
+        tq_fixture_put(&w, rec, tq_rec_put_events(rec, sizeof rec, 1, as_block_ids_a, 5));
+    } else {
+        tq_fixture_put(&w, rec, tq_rec_put_addr_events(rec, sizeof rec, 2, thread_b, 3));
+        tq_fixture_put(&w, rec, tq_rec_put_addr_events(rec, sizeof rec, 1, thread_a, 3));
+    }
+    struct tq_rec_end e = {.t_ns = 8, .reason = TQ_END_EXIT};
+    tq_fixture_put(&w, rec, tq_rec_put_end(rec, sizeof rec, &e));
+    cr_assert_eq(tq_writer_close(&w), 0);
+}
+
+/* leaked and allocated bytes and calls of stacks 1 and 2 */
+static void replay_two_threads(const char *path, uint64_t out[2][3])
+{
+    struct tq_heap_replay *r;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_heap_replay_run(path, &r, &err), TQ_OK, "%s", err.msg);
+    memset(out, 0, 2 * sizeof out[0]);
+    for (size_t i = 0; i < tq_heap_replay_count(r); i++) {
+        const struct tq_heap_site *s = tq_heap_replay_site(r, i);
+        if (s->stack_id == 1 || s->stack_id == 2) {
+            out[s->stack_id - 1][0] = s->leaked_bytes;
+            out[s->stack_id - 1][1] = s->allocated_bytes;
+            out[s->stack_id - 1][2] = s->calls;
+        }
+    }
+    tq_heap_replay_free(r);
+}
+
+Test(addr_events, cross_thread_records_out_of_order_are_matched_offline)
+{
+    char *d = tq_tmpdir(), path[4200];
+    snprintf(path, sizeof path, "%s/two.tq", d);
+    write_two_threads(path, 0);
+    uint64_t got[2][3];
+    replay_two_threads(path, got);
+    cr_expect_eq(got[0][0], 50, "stack 1 leaked %llu", (unsigned long long)got[0][0]);
+    cr_expect_eq(got[1][0], 2000, "stack 2 leaked %llu", (unsigned long long)got[1][0]);
+    cr_expect(got[0][1] == 1050 && got[0][2] == 2 && got[1][1] == 2300 && got[1][2] == 2, "allocated");
+}
+
+Test(addr_events, format_1_3_block_ids_replay_the_same)
+{
+    char *d = tq_tmpdir(), old_path[4200], new_path[4200];
+    snprintf(old_path, sizeof old_path, "%s/old.tq", d);
+    snprintf(new_path, sizeof new_path, "%s/new.tq", d);
+    write_two_threads(old_path, 1);
+    write_two_threads(new_path, 0);
+    uint64_t a[2][3], b[2][3];
+    replay_two_threads(old_path, a);
+    replay_two_threads(new_path, b);
+    cr_assert_eq(memcmp(a, b, sizeof a), 0, "old leaked %llu/%llu, new %llu/%llu", (unsigned long long)a[0][0],
+                 (unsigned long long)a[1][0], (unsigned long long)b[0][0], (unsigned long long)b[1][0]);
+}
+
+/* VmHWM of `many_blocks N SIZE` recorded with opts. */
+static uint64_t hwm_of(const char *opts, long n, long size)
+{
+    char *d = tq_tmpdir(), args[4200];
+    snprintf(args, sizeof args, "%s %ld %ld", tq_build_path("progs/many_blocks"), n, size);
+    char *out = NULL;
+    int st = shim_record_opts(d, opts, args, &out);
+    cr_assert_eq(st, 0, "record %s %s: status %d: %s", opts, args, st, out ? out : "");
+    free(out);
+    struct tq_trace_summary s;
+    shim_summary(d, "many_blocks", 0, &s);
+    cr_assert_gt(s.vm_hwm, 0);
+    return s.vm_hwm;
+}
+
+/* 600,000 live blocks: a table of live blocks in the shim (~28-48 B each) would add 16-28 MiB to the program's
+ * VmHWM; the event buffers, stack table and writer that --stacks does hold stay within a few MiB. */
+Test(addr_events, stacks_add_little_to_a_program_of_many_small_blocks)
+{
+    long n = 600000, size = 40;
+    uint64_t counting = hwm_of("", n, size), stacks = hwm_of("--stacks", n, size);
+    cr_expect_lt(stacks, counting + (6u << 20), "VmHWM %llu KiB with --stacks, %llu KiB without",
+                 (unsigned long long)stacks >> 10, (unsigned long long)counting >> 10);
+}

@@ -1,0 +1,237 @@
+/* block_match.c - match frees to allocations across threads' records by their process-wide order (block_match.h).
+ *
+ * Which of the live blocks a free() releases is the one thing an event must say that the reader cannot guess; an
+ * id from a LIFO free list says it in about log2(live blocks) bits, and the allocation right after a free usually
+ * gets the id just released (difference 0). Ids are given out in the order records are fed, the order a reader
+ * replays. A free of an address with no id is kept as an "orphan" (address -> order number), and an allocation of
+ * that address that came *before* it in the process-wide order is that block: it gets its free right after it. An
+ * allocation that came after it is a new block at a reused address (the orphan was a block from before the trace,
+ * e.g. inherited across fork) and the orphan is dropped. Tables grow by doubling, from the memory provider. */
+#include "block_match.h"
+
+struct tq_block_slot {
+    uint64_t addr; /* 0 = empty */
+    uint64_t id;   /* block id (ids), or the free's order number again (orphans: what table_take gives) */
+    uint64_t seq;  /* order number of the allocation (ids) or of the free (orphans) */
+};
+
+static size_t home(uint64_t addr, size_t cap)
+{
+    return (size_t)((addr >> 4) * 0x9E3779B97F4A7C15ull >> 20) & (cap - 1);
+}
+
+static int table_grow(const struct tq_block_mem *mem, struct tq_block_table *t)
+{
+    size_t cap = t->cap ? t->cap * 2 : 1u << 14;
+    struct tq_block_slot *v = mem->zalloc(cap * sizeof *v);
+    if (!v)
+        return -1;
+    for (size_t i = 0; i < t->cap; i++) {
+        if (!t->v[i].addr)
+            continue;
+        size_t j = home(t->v[i].addr, cap);
+        while (v[j].addr)
+            j = (j + 1) & (cap - 1);
+        v[j] = t->v[i];
+    }
+    if (t->v)
+        mem->release(t->v, t->cap * sizeof *t->v);
+    t->v = v;
+    t->cap = cap;
+    return 0;
+}
+
+/* Set addr -> (val, seq) (replacing). Returns -1 when memory is short. */
+static int table_put(const struct tq_block_mem *mem, struct tq_block_table *t, uint64_t addr, uint64_t val,
+                     uint64_t seq)
+{
+    if ((t->used + 1) * 4 > t->cap * 3 && table_grow(mem, t))
+        return -1;
+    size_t j = home(addr, t->cap);
+    while (t->v[j].addr && t->v[j].addr != addr)
+        j = (j + 1) & (t->cap - 1);
+    t->used += !t->v[j].addr;
+    t->v[j] = (struct tq_block_slot){addr, val, seq};
+    return 0;
+}
+
+/* The entry of addr, or NULL. */
+static struct tq_block_slot *table_find(struct tq_block_table *t, uint64_t addr)
+{
+    if (!t->cap)
+        return NULL;
+    for (size_t j = home(addr, t->cap);; j = (j + 1) & (t->cap - 1)) {
+        if (t->v[j].addr == addr)
+            return &t->v[j];
+        if (!t->v[j].addr)
+            return NULL;
+    }
+}
+
+/* Remove addr into *val. Returns 0, or -1 when absent. Linear probing: entries after the hole that belong
+ * before it move back. */
+static int table_take(struct tq_block_table *t, uint64_t addr, uint64_t *val)
+{
+    if (!t->cap)
+        return -1;
+    size_t j = home(addr, t->cap);
+    while (t->v[j].addr != addr) {
+        if (!t->v[j].addr)
+            return -1;
+        j = (j + 1) & (t->cap - 1);
+    }
+    *val = t->v[j].id;
+    size_t hole = j;
+    for (size_t k = (hole + 1) & (t->cap - 1); t->v[k].addr; k = (k + 1) & (t->cap - 1)) {
+        size_t h = home(t->v[k].addr, t->cap);
+        if (((k - h) & (t->cap - 1)) >= ((k - hole) & (t->cap - 1))) {
+            t->v[hole] = t->v[k];
+            hole = k;
+        }
+    }
+    t->v[hole].addr = 0;
+    t->used--;
+    return 0;
+}
+
+static void spare_push(struct tq_block_match *m, uint64_t id)
+{
+    struct tq_id_pool *pool = m->pool;
+    if (pool->n == pool->cap) {
+        size_t cap = pool->cap ? pool->cap * 2 : 1u << 12;
+        uint64_t *s = m->mem->zalloc(cap * sizeof *s);
+        if (!s)
+            return; /* the id is not reused: ids only grow */
+        if (pool->v) {
+            for (size_t i = 0; i < pool->n; i++)
+                s[i] = pool->v[i];
+            m->mem->release(pool->v, pool->cap * sizeof *pool->v);
+        }
+        pool->v = s;
+        pool->cap = cap;
+    }
+    pool->v[pool->n++] = id;
+}
+
+static uint64_t spare_pop(struct tq_block_match *m)
+{
+    return m->pool->n ? m->pool->v[--m->pool->n] : m->next_id++;
+}
+
+/* Append a free of block id to out: a block whose free is in a record already fed, or not yet fed. */
+static void die_now(uint64_t id, uint64_t t_ns, uint64_t seq, struct tq_event *out, uint32_t *nout)
+{
+    out[(*nout)++] = (struct tq_event){.kind = TQ_CALL_FREE, .t_ns = t_ns, .addr = id, .seq = seq};
+}
+
+/* An allocation at addr with order number seq: its id. Events of several threads arrive in record order, which
+ * is not the process-wide order (see the file comment); frees this implies are appended to out. The caller
+ * appends the allocation itself (before any free of its own block: *dead_after says so). */
+static uint64_t block_alloc(struct tq_block_match *m, uint64_t addr, uint64_t seq, uint64_t t_ns,
+                            struct tq_event *out, uint32_t *nout, int *dead_after)
+{
+    *dead_after = 0;
+    if (!addr)
+        return 0;
+    uint64_t fseq;
+    if (m->orphans.used && table_take(&m->orphans, addr, &fseq) == 0 && seq < fseq) {
+        *dead_after = 1; /* its free was fed already, in another thread's record */
+        return spare_pop(m);
+    }
+    struct tq_block_table *ids = &m->ids;
+    if ((ids->used + 1) * 4 > ids->cap * 3 && table_grow(m->mem, ids))
+        return 0;
+    size_t j = home(addr, ids->cap); /* one probe: the block's slot, or where it goes */
+    while (ids->v[j].addr && ids->v[j].addr != addr)
+        j = (j + 1) & (ids->cap - 1);
+    struct tq_block_slot *at = &ids->v[j];
+    if (at->addr && at->seq > seq) { /* a later block at this address is known: this one died before it */
+        *dead_after = 1;
+        return spare_pop(m);
+    }
+    if (at->addr) { /* the block before at this address died in between; its free is in a record not fed yet */
+        die_now(at->id, t_ns, seq, out, nout);
+        spare_push(m, at->id);
+    } else {
+        ids->used++;
+    }
+    *at = (struct tq_block_slot){addr, spare_pop(m), seq};
+    return at->id;
+}
+
+/* A free of addr with order number seq: the block's id, or 0 when it is not known (then noted as an orphan). */
+static uint64_t block_free(struct tq_block_match *m, uint64_t addr, uint64_t seq)
+{
+    if (!addr)
+        return 0;
+    struct tq_block_slot *cur = table_find(&m->ids, addr);
+    if (cur && cur->seq < seq) {
+        uint64_t id;
+        table_take(&m->ids, addr, &id);
+        spare_push(m, id);
+        return id;
+    }
+    if (!cur) /* allocated in a record not fed yet, or before the trace began (the 1.3 shim stored 0 as the value
+               * here, which block_alloc reads as the free's number: such frees were never matched) */
+        table_put(m->mem, &m->orphans, addr, seq, seq);
+    return 0; /* a free of an earlier block at this address: it was given its free already */
+}
+
+static int is_heap_alloc(unsigned k)
+{
+    return k == TQ_CALL_MALLOC || k == TQ_CALL_CALLOC || k == TQ_CALL_POSIX_MEMALIGN || k == TQ_CALL_ALIGNED_ALLOC ||
+           k == TQ_CALL_MEMALIGN || k == TQ_CALL_VALLOC || k == TQ_CALL_PVALLOC;
+}
+
+void tq_block_match_init(struct tq_block_match *m, const struct tq_block_mem *mem)
+{
+    *m = (struct tq_block_match){.mem = mem, .next_id = 1};
+}
+
+uint32_t tq_block_match_rewrite(struct tq_block_match *m, const struct tq_event *in, uint32_t n,
+                                struct tq_event *out, struct tq_id_pool *pool)
+{
+    uint32_t k = 0;
+    m->pool = pool;
+    for (uint32_t i = 0; i < n; i++) {
+        struct tq_event e = in[i];
+        int dead = 0;
+        if (is_heap_alloc(e.kind)) {
+            e.addr = block_alloc(m, e.addr, e.seq, e.t_ns, out, &k, &dead);
+        } else if (e.kind == TQ_CALL_FREE) {
+            e.addr = block_free(m, e.addr, e.seq);
+        } else if (e.kind == TQ_CALL_REALLOC || e.kind == TQ_CALL_REALLOCARRAY) {
+            e.old_addr = block_free(m, e.old_addr, e.seq); /* first: a block moved in place keeps its id */
+            e.addr = block_alloc(m, e.addr, e.seq, e.t_ns, out, &k, &dead);
+        }
+        out[k++] = e;
+        if (dead) { /* right after its allocation; its id is free again for the next one */
+            die_now(e.addr, e.t_ns, e.seq, out, &k);
+            spare_push(m, e.addr);
+        }
+    }
+    return k;
+}
+
+void tq_block_match_reset(struct tq_block_match *m)
+{
+    for (size_t i = 0; i < m->ids.cap; i++)
+        m->ids.v[i].addr = 0;
+    for (size_t i = 0; i < m->orphans.cap; i++)
+        m->orphans.v[i].addr = 0;
+    m->ids.used = m->orphans.used = 0;
+    m->next_id = 1; /* (the callers empty the threads' pools) */
+}
+
+void tq_block_match_free(struct tq_block_match *m, struct tq_id_pool *pool)
+{
+    if (m->ids.v)
+        m->mem->release(m->ids.v, m->ids.cap * sizeof *m->ids.v);
+    if (m->orphans.v)
+        m->mem->release(m->orphans.v, m->orphans.cap * sizeof *m->orphans.v);
+    if (pool && pool->v)
+        m->mem->release(pool->v, pool->cap * sizeof *pool->v);
+    if (pool)
+        *pool = (struct tq_id_pool){0};
+    tq_block_match_init(m, m->mem);
+}
