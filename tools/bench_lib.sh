@@ -37,24 +37,24 @@ median_spread() {
 # alternate ROUNDS NAME FUNC [NAME FUNC]...: each round runs every FUNC once, in the order given (A B A B ...), so
 # that load on a shared machine falls on all of them alike. Afterwards CPU[NAME] and WALL[NAME] hold the CPU
 # (user+sys, children included) and wall seconds of every run, space-separated; ALT_CPU_MED[NAME] the median CPU.
-# (Its locals must not be run_timed's: __var, t.)
+# Its locals start with _alt_ so that the FUNCs see the caller's variables (and run_timed's are __var, t).
 declare -A CPU WALL ALT_CPU_MED
 alternate() {
-    local rounds=$1 r k name fn one
+    local _alt_rounds=$1 _alt_r _alt_k _alt_name _alt_fn _alt_one
     shift
-    local -a pairs=("$@")
-    for ((k = 0; k < ${#pairs[@]}; k += 2)); do
-        CPU[${pairs[k]}]="" WALL[${pairs[k]}]=""
+    local -a _alt_pairs=("$@")
+    for ((_alt_k = 0; _alt_k < ${#_alt_pairs[@]}; _alt_k += 2)); do
+        CPU[${_alt_pairs[_alt_k]}]="" WALL[${_alt_pairs[_alt_k]}]=""
     done
-    for ((r = 0; r < rounds; r++)); do
-        for ((k = 0; k < ${#pairs[@]}; k += 2)); do
-            name=${pairs[k]} fn=${pairs[k + 1]}
-            run_timed one "$fn"
-            WALL[$name]+="${one% *} " CPU[$name]+="${one#* } "
+    for ((_alt_r = 0; _alt_r < _alt_rounds; _alt_r++)); do
+        for ((_alt_k = 0; _alt_k < ${#_alt_pairs[@]}; _alt_k += 2)); do
+            _alt_name=${_alt_pairs[_alt_k]} _alt_fn=${_alt_pairs[_alt_k + 1]}
+            run_timed _alt_one "$_alt_fn"
+            WALL[$_alt_name]+="${_alt_one% *} " CPU[$_alt_name]+="${_alt_one#* } "
         done
     done
-    for ((k = 0; k < ${#pairs[@]}; k += 2)); do
-        name=${pairs[k]}
-        ALT_CPU_MED[$name]=$(median_spread "${CPU[$name]}" | cut -d' ' -f1)
+    for ((_alt_k = 0; _alt_k < ${#_alt_pairs[@]}; _alt_k += 2)); do
+        _alt_name=${_alt_pairs[_alt_k]}
+        ALT_CPU_MED[$_alt_name]=$(median_spread "${CPU[$_alt_name]}" | cut -d' ' -f1)
     done
 }
