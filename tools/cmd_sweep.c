@@ -1,6 +1,7 @@
 /* cmd_sweep.c - `traceq sweep`: profile an operator over a grid of synthetic shapes into a dataset CSV. */
 #include "../model/sweep.h"
 #include "../model/sweep_guard.h"
+#include "../model/sweep_target.h"
 #include "../operators/operator.h"
 
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/alloc.h"
 #include "../common/clock.h"
 #include "../common/units.h"
 #include "cli.h"
@@ -20,6 +22,11 @@
 
 struct sweep_opts {
     const char *op, *output, *traces, *grid[4], *cpus, *exe, *cmd, *param[4];
+    const char *target, *target_set, *components; /* the targeted sweep (model/sweep_target.h) */
+    double budget_s;
+    uint64_t max_memory;
+    int grid_given, runs_given;
+    size_t target_shape[3];
     size_t nparams;
     char pnames[3][32];
     const char *pname_ptr[3];
@@ -51,6 +58,15 @@ static const struct tq_cli_opt sweep_opts[] = {
            "record"),
     TQ_OPT('T', "traces", "DIR", "where traces go", "DATASET.csv.traces"),
     TQ_OPT('x', "traceq", "PATH", "traceq binary to run", "this one"),
+    TQ_OPT('t', "target", "IxXxS",
+           "aim at this shape: choose the shapes, small first, growing toward it, refitting after each, until the "
+           "prediction for it is stable or the budget is spent (a --grid given is the initial design)",
+           NULL),
+    TQ_OPT('S', "target-set", "NAME=V,..", "--target for --cmd with parameters, e.g. rows=500000,cols=40", NULL),
+    TQ_OPT('B', "budget", "TIME", "with --target: wall-clock budget, e.g. 90s, 2m", "2m"),
+    TQ_OPT('M', "max-memory", "BYTES", "with --target: skip shapes whose predicted bound is above this", "no limit"),
+    TQ_OPT('m', "components", "LIST", "with --target: components fitted (as `traceq fit --components`)",
+           "heap,mmap,rest"),
     TQ_OPT_END,
 };
 
@@ -67,13 +83,21 @@ const struct tq_cli_command cli_sweep = {
              "traced; the row holds the sum of their peaks): with {in} {out}, on a synthetic float32 .npy\n"
              "input of each shape; with --param, on each combination of the parameters' values.",
     .opts = sweep_opts,
-    .epilog = "Progress (shapes done, elapsed, ETA) is shown on a terminal only.",
+    .epilog = "Progress (shapes done, elapsed, ETA) is shown on a terminal only. With --target (or --target-set) the\n"
+              "sweep prints each run and, after each fit, the target's prediction and bound; it ends saying whether\n"
+              "it converged (two fits within 2%, bound within 10%) and if not, why, and how far (volume factor)\n"
+              "the target lies beyond the largest measured shape; --runs defaults to 1 then.",
 };
 
 static int sweep_value(int c, const char *arg, struct sweep_opts *o, struct tq_err *err)
 {
     switch (c) {
-    case 'r': return tq_parse_long(arg, 1, 1000, "--runs", &o->runs, err);
+    case 'r': o->runs_given = 1; return tq_parse_long(arg, 1, 1000, "--runs", &o->runs, err);
+    case 't': o->target = arg; return tq_parse_shape(arg, o->target_shape, err);
+    case 'S': o->target_set = arg; return TQ_OK;
+    case 'B': return tq_parse_seconds(arg, "--budget", &o->budget_s, err);
+    case 'M': return tq_parse_bytes(arg, &o->max_memory, err);
+    case 'm': o->components = arg; return TQ_OK;
     case 'i': return tq_parse_long(arg, 1, 60000, "--interval-ms", &o->interval_ms, err);
     case 'b':
         if (strcmp(arg, "record") && strcmp(arg, "proc"))
@@ -91,7 +115,7 @@ static int sweep_value(int c, const char *arg, struct sweep_opts *o, struct tq_e
     case 'o': o->output = arg; return TQ_OK;
     case 'T': o->traces = arg; return TQ_OK;
     case 'x': o->exe = arg; return TQ_OK;
-    default: o->grid[c - '0'] = arg; return TQ_OK; /* '0' = all axes, '1'..'3' = one axis */
+    default: o->grid[c - '0'] = arg; o->grid_given = 1; return TQ_OK; /* '0' = all axes, '1'..'3' = one axis */
     }
 }
 
@@ -105,6 +129,17 @@ static int sweep_parse_cmd(struct sweep_opts *o)
         return tq_cli_usage_error("sweep", "--cmd is profiled under `traceq record` only (--backend record)");
     if (tq_ucmd_parse(o->cmd, &o->ucmd, &err))
         return tq_cli_fail("sweep", &err);
+    if (o->target_set) { /* the parameters' names and target values */
+        if (o->nparams || o->grid_given)
+            return tq_cli_usage_error("sweep", "--target-set chooses its own values: no --param or --grid with it");
+        if (tq_sweep_target_parse_set(o->target_set, o->pnames, o->target_shape, &o->nparams, &err))
+            return tq_cli_fail("sweep", &err);
+        for (size_t i = 0; i < 3; i++) {
+            o->pname_ptr[i] = o->pnames[i];
+            o->target_shape[i] = i < o->nparams ? o->target_shape[i] : 1;
+        }
+        return tq_ucmd_check_names(&o->ucmd, o->pname_ptr, o->nparams, 1, &err) ? tq_cli_fail("sweep", &err) : 0;
+    }
     if (!o->nparams)
         return tq_ucmd_check_names(&o->ucmd, volume_names, 2, 1, &err) ? tq_cli_fail("sweep", &err) : 0;
     if (o->grid[1] || o->grid[2] || o->grid[3] || strcmp(o->grid[0], "100:400:100"))
@@ -135,6 +170,7 @@ static int sweep_parse(int argc, char **argv, struct sweep_opts *o)
     o->runs = 3;
     o->interval_ms = 10;
     o->use_record = 1;
+    o->budget_s = -1;
     tq_sweep_parse_cpus("0", &o->cpuset, NULL);
     int c;
     optind = 1;
@@ -155,6 +191,16 @@ static int sweep_parse(int argc, char **argv, struct sweep_opts *o)
     }
     if (o->nparams && !o->cmd)
         return tq_cli_usage_error("sweep", "--param goes with --cmd");
+    if (o->target && o->target_set)
+        return tq_cli_usage_error("sweep", "--target or --target-set, not both");
+    if (o->target_set && !o->cmd)
+        return tq_cli_usage_error("sweep", "--target-set goes with --cmd (parameters); --target IxXxS otherwise");
+    if (o->target && o->nparams)
+        return tq_cli_usage_error("sweep", "a command with --param aims at --target-set NAME=V,.., not --target");
+    if (!o->target && !o->target_set && (o->budget_s >= 0 || o->max_memory || o->components))
+        return tq_cli_usage_error("sweep", "--budget, --max-memory and --components go with --target");
+    if ((o->target || o->target_set) && !o->use_record)
+        return tq_cli_usage_error("sweep", "a targeted sweep fits heap and mmap from traces: --backend record");
     for (int a = 0; a < 3 && !o->nparams; a++)
         if (tq_parse_range(o->grid[a + 1] ? o->grid[a + 1] : o->grid[0], o->vals[a], MAX_AXIS, &o->nvals[a], &err))
             return tq_cli_fail("sweep", &err);
@@ -259,6 +305,48 @@ static int sweep_loop(const struct sweep_opts *o, const struct tq_dataset *have,
     return tq_sweep_guard_finish(&guard, &err) ? tq_cli_fail("sweep", &err) : TQ_EXIT_OK;
 }
 
+/* The targeted sweep (model/sweep_target.h): its settings from the options, the run, the verdict. */
+static int sweep_target(struct sweep_opts *o, const char *traces)
+{
+    struct tq_err err = {0};
+    size_t n = o->nvals[0] * o->nvals[1] * o->nvals[2], (*grid)[3] = NULL;
+    if (o->grid_given && n > TQ_TARGET_MAX_START)
+        return tq_cli_usage_error("sweep", "a targeted sweep's --grid has at most %d shapes", TQ_TARGET_MAX_START);
+    if (o->grid_given && !(grid = tq_calloc(n, sizeof *grid)))
+        return tq_cli_usage_error("sweep", "out of memory");
+    for (size_t i = 0, k = 0; grid && i < o->nvals[0]; i++)
+        for (size_t j = 0; j < o->nvals[1]; j++)
+            for (size_t l = 0; l < o->nvals[2]; l++, k++) {
+                grid[k][0] = o->vals[0][i];
+                grid[k][1] = o->vals[1][j];
+                grid[k][2] = o->vals[2][l];
+            }
+    struct tq_sweep_target t = {
+        .job = {o->exe, o->op, {0}, 0, (int)o->interval_ms, &o->cpuset, traces, 1, o->cmd ? &o->ucmd : NULL,
+                o->pname_ptr, o->nparams},
+        .dataset = o->output, .start = (const size_t (*)[3])grid, .nstart = grid ? n : 0,
+        .min_value = o->nparams ? 1 : 8, .runs = o->runs_given ? (int)o->runs : 1,
+        .budget_s = o->budget_s >= 0 ? o->budget_s : 120, .max_memory = o->max_memory, .out = stdout};
+    memcpy(t.target, o->target_shape, sizeof t.target);
+    tq_fit_dataset_defaults(&t.fit);
+    struct tq_sweep_target_result res;
+    tq_status st = o->components ? tq_components_parse_list(o->components, t.fit.use, &err) : TQ_OK;
+    t.fit.components_asked = o->components && strcmp(o->components, "none");
+    if (!st && !(st = tq_sweep_target_check(&t, &err)))
+        st = tq_sweep_target_run(&t, &res, &err);
+    free(grid);
+    if (st)
+        return tq_cli_fail("sweep", &err);
+    printf("%s: %zu runs done (%zu failed); %s\n", o->op, res.runs_done, res.runs_failed, res.stopped);
+    if (res.fitted)
+        printf("%s: target %s: prediction %.1f MiB, bound %.1f MiB%s\n", o->op, o->target ? o->target : o->target_set,
+               res.pred / 1048576.0, res.bound / 1048576.0, res.converged ? "; converged" : "");
+    if (!res.converged)
+        printf("not converged: the target lies %.3gx (volume) beyond the largest measured shape\n",
+               res.volume_factor);
+    return TQ_EXIT_OK;
+}
+
 /* Everything after parsing: the binary, the traces folder, the dataset so far, the loop. */
 static int sweep_main(struct sweep_opts *o)
 {
@@ -281,6 +369,8 @@ static int sweep_main(struct sweep_opts *o)
         rc = tq_cli_fail("sweep", &err);
     else if (mkdir(traces, 0755) && errno != EEXIST)
         rc = tq_cli_usage_error("sweep", "cannot create %s: %s", traces, strerror(errno));
+    else if (o->target || o->target_set)
+        rc = sweep_target(o, traces);
     else
         rc = sweep_loop(o, have, traces);
     tq_dataset_free(have);
