@@ -3,6 +3,7 @@
 #include "../common/alloc.h"
 #include "scratch.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -137,15 +138,25 @@ static void slab_sizes(const struct tq_op *op, const struct tq_op_params *p, con
 
 uint64_t tq_op_slab_buffer_bytes(const struct tq_op *op, const struct tq_op_params *p, const size_t shape[3])
 {
-    size_t out_shape[3], t, in_floats, out_floats;
+    size_t out_shape[3], halo[3];
     if (tq_op_params_check(op, p, NULL) || tq_op_output_shape(op, p, shape, out_shape, NULL))
         return 0;
-    struct tq_box whole = {{0, 0, 0}, {out_shape[0], out_shape[1], out_shape[2]}};
     for (int a = 0; a < 3; a++)
         if (!out_shape[a])
             return 0;
-    slab_sizes(op, p, shape, &whole, &t, &in_floats, &out_floats);
-    return (uint64_t)slab_alloc_bytes(in_floats) + slab_alloc_bytes(out_floats);
+    struct tq_box whole = {{0, 0, 0}, {out_shape[0], out_shape[1], out_shape[2]}}, in_box;
+    tq_op_input_box(op, p, shape, &whole, &in_box);
+    op->halo(p, halo);
+    /* slab_sizes with the slab's inline count t not rounded down: the exact sizes step down by up to one plane
+     * where t changes, this envelope does not */
+    double plane_out = (double)out_shape[1] * (double)out_shape[2];
+    double plane_in = (double)tq_box_len(&in_box, 1) * (double)tq_box_len(&in_box, 2);
+    double cap = (double)(p->slab_bytes ? p->slab_bytes : TQ_OP_SLAB_BYTES) / sizeof(float);
+    double min = p->slab_bytes ? 1 : 4.0 * tq_op_threads(p), t = fmax(cap / plane_out, min);
+    double out_planes = fmin((double)out_shape[0], t);
+    double in_planes = halo[0] == TQ_HALO_WHOLE ? (double)shape[0] : fmin((double)shape[0], t + 2.0 * halo[0]);
+    return (uint64_t)slab_alloc_bytes((size_t)ceil(in_planes * plane_in)) +
+           slab_alloc_bytes((size_t)ceil(out_planes * plane_out));
 }
 
 tq_status tq_op_run(const struct tq_op *op, const struct tq_op_params *p, const struct tq_op_source *src,

@@ -40,6 +40,32 @@ Test(declared, slab_buffers_are_exact_rounded_and_capped)
     cr_assert(isnan(tq_fit_declared_bytes(NULL, sh)));
 }
 
+/* The planner and the model's choice need predictions that never fall as a shape grows: along cubes and along
+ * each axis, across the slab cap, for every operator. */
+Test(declared, never_falls_as_an_axis_grows)
+{
+    const char *ops[] = {"gaussian", "gst3d", "envelope"};
+    for (size_t o = 0; o < 3; o++) {
+        uint64_t prev = 0;
+        for (size_t s = 30; s <= 1300; s += 7) {
+            uint64_t d = declared(ops[o], s, s, s);
+            cr_assert(d >= prev, "%s %zu^3: %llu < %llu", ops[o], s, (unsigned long long)d, (unsigned long long)prev);
+            prev = d;
+        }
+        for (int a = 0; a < 3; a++) {
+            prev = 0;
+            for (size_t v = 30; v <= 3000; v += 13) {
+                size_t sh[3] = {300, 300, 300};
+                sh[a] = v;
+                uint64_t d = declared(ops[o], sh[0], sh[1], sh[2]);
+                cr_assert(d >= prev, "%s axis %d at %zu: %llu < %llu", ops[o], a, v, (unsigned long long)d,
+                          (unsigned long long)prev);
+                prev = d;
+            }
+        }
+    }
+}
+
 /* Points that follow the declared buffers (plus a constant and noise-free): the declared kind recovers them
  * exactly, and tq_fit_select chooses it over every shape-only kind. */
 Test(declared, fitted_and_chosen_when_the_data_follows_it)
