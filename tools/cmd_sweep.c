@@ -64,7 +64,7 @@ static const struct tq_cli_opt sweep_opts[] = {
            NULL),
     TQ_OPT('S', "target-set", "NAME=V,..", "--target for --cmd with parameters, e.g. rows=500000,cols=40", NULL),
     TQ_OPT('B', "budget", "TIME", "with --target: wall-clock budget, e.g. 90s, 2m", "2m"),
-    TQ_OPT('M', "max-memory", "BYTES", "with --target: skip shapes whose predicted bound is above this", "no limit"),
+    TQ_OPT('M', "max-memory", "BYTES", "with --target: stop before a shape whose predicted bound is above this", "no limit"),
     TQ_OPT('m', "components", "LIST", "with --target: components fitted (as `traceq fit --components`)",
            "heap,mmap,rest"),
     TQ_OPT_END,
@@ -73,7 +73,7 @@ static const struct tq_cli_opt sweep_opts[] = {
 const struct tq_cli_command cli_sweep = {
     .name = "sweep",
     .usage = "traceq sweep (--op OP | --cmd 'PROG {in} {out}' | --cmd 'PROG {p}..' --param p=R..)\n"
-             "                    -o DATASET.csv [options]",
+             "                    -o DATASET.csv [--target IxXxS | --target-set p=V,.. [--budget 2m]] [options]",
     .about = "Run `traceq op OP --synthetic SHAPE` in its own pinned process for every shape of a grid (the\n"
              "product of the per-axis ranges, inclusive ends) and append one row per run to a CSV dataset.\n"
              "Rerunning skips the runs already in the CSV; a failed run is recorded with its reason (the last\n"
