@@ -3,13 +3,17 @@
 #include "sweep_target.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../common/alloc.h"
 #include "../common/clock.h"
+#include "../common/units.h"
 #include "sweep_guard.h"
 
 #define GROWTH 1.5 /* per-axis factor of one step toward the target */
@@ -432,4 +436,130 @@ tq_status tq_sweep_target_run(const struct tq_sweep_target *t, struct tq_sweep_t
         TQ_TRY(step(&st, start, nstart, s, 1, &stop, err));
     }
     return tq_sweep_guard_finish(&st.guard, err);
+}
+
+int tq_sweep_target_asked(const struct tq_sweep_target_opts *o)
+{
+    return o->target || o->target_set || o->budget_s >= 0 || o->max_memory || o->components;
+}
+
+/* The options against the sweep's spec, into g (the operator or the parsed command, the --grid) and t. */
+static tq_status target_setup(const struct tq_sweep_spec *spec, const struct tq_sweep_target_opts *o,
+                              struct tq_sweep_grid *g, struct tq_sweep_target *t, struct tq_err *err)
+{
+    if (!o->target && !o->target_set)
+        return tq_fail(err, TQ_ERR_USAGE, "--budget, --max-memory and --components go with --target");
+    if (o->target && o->target_set)
+        return tq_fail(err, TQ_ERR_USAGE, "--target or --target-set, not both");
+    if (o->target_set && !spec->cmd)
+        return tq_fail(err, TQ_ERR_USAGE, "--target-set goes with --cmd (parameters); --target IxXxS otherwise");
+    if (o->target && spec->nparams)
+        return tq_fail(err, TQ_ERR_USAGE, "a command with --param aims at --target-set NAME=V,.., not --target");
+    if (!spec->use_record)
+        return tq_fail(err, TQ_ERR_USAGE, "a targeted sweep fits heap and mmap from traces: --backend record");
+    int grid_given = spec->grid[0] || spec->grid[1] || spec->grid[2] || spec->grid[3];
+    if (o->target_set) {
+        if (spec->nparams || grid_given)
+            return tq_fail(err, TQ_ERR_USAGE, "--target-set chooses its own values: no --param or --grid with it");
+        memset(g, 0, sizeof *g);
+        g->spec = spec;
+        g->op = "cmd";
+        size_t n = 0;
+        TQ_TRY(tq_sweep_target_parse_set(o->target_set, g->pnames, t->target, &n, err));
+        TQ_TRY(tq_ucmd_parse(spec->cmd, &g->ucmd, err));
+        for (size_t i = 0; i < 3; i++) {
+            g->pname_ptr[i] = g->pnames[i];
+            t->target[i] = i < n ? t->target[i] : 1;
+        }
+        t->job.nparams = n;
+        TQ_TRY(tq_ucmd_check_names(&g->ucmd, g->pname_ptr, n, 1, err));
+    } else {
+        TQ_TRY(tq_sweep_grid_parse(spec, g, err));
+        TQ_TRY(tq_parse_shape(o->target, t->target, err));
+    }
+    t->job.exe = spec->exe;
+    t->job.op = g->op;
+    t->job.interval_ms = (int)spec->interval_ms;
+    t->job.cpus = &spec->cpus;
+    t->job.use_record = 1;
+    t->job.cmd = spec->cmd ? &g->ucmd : NULL;
+    t->job.params = g->pname_ptr;
+    t->dataset = spec->output;
+    t->min_value = t->job.nparams ? 1 : 8;
+    t->runs = o->runs_given ? (int)spec->runs : 1;
+    t->budget_s = o->budget_s >= 0 ? o->budget_s : 120;
+    t->max_memory = o->max_memory;
+    tq_fit_dataset_defaults(&t->fit);
+    if (o->components)
+        TQ_TRY(tq_components_parse_list(o->components, t->fit.use, err));
+    t->fit.components_asked = o->components && strcmp(o->components, "none");
+    return TQ_OK;
+}
+
+/* The binary, the traces folder and the dataset's kind, as tq_sweep_grid_run checks them. */
+static tq_status target_files(const struct tq_sweep_spec *spec, const struct tq_sweep_grid *g, char *traces,
+                              size_t cap, struct tq_err *err)
+{
+    if (access(spec->exe, X_OK))
+        return tq_fail(err, TQ_ERR_USAGE, "cannot run %s", spec->exe);
+    if (snprintf(traces, cap, "%s%s", spec->traces ? spec->traces : spec->output, spec->traces ? "" : ".traces") >=
+        (int)cap)
+        return tq_fail(err, TQ_ERR_USAGE, "path too long");
+    struct tq_dataset *have = NULL;
+    const char *axes[3] = {g->pnames[0][0] ? g->pnames[0] : "_", g->pnames[1][0] ? g->pnames[1] : "_",
+                           g->pnames[2][0] ? g->pnames[2] : "_"};
+    if (access(spec->output, F_OK) == 0)
+        TQ_TRY(tq_dataset_read(spec->output, &have, err));
+    tq_status st = tq_dataset_check_kind(have, spec->cmd ? spec->cmd : "", g->pnames[0][0] ? axes : NULL, err);
+    tq_dataset_free(have);
+    if (st == TQ_OK && mkdir(traces, 0755) && errno != EEXIST)
+        st = tq_fail(err, TQ_ERR_USAGE, "cannot create %s: %s", traces, strerror(errno));
+    return st;
+}
+
+tq_status tq_sweep_target_cli(const struct tq_sweep_spec *spec, const struct tq_sweep_target_opts *o, FILE *report,
+                              struct tq_err *err)
+{
+    struct tq_sweep_grid g;
+    struct tq_sweep_target t = {.out = report};
+    char traces[PATH_MAX];
+    size_t (*grid)[3] = NULL, n = 0;
+    memset(&g, 0, sizeof g);
+    tq_status st = target_setup(spec, o, &g, &t, err);
+    int grid_given = spec->grid[0] || spec->grid[1] || spec->grid[2] || spec->grid[3];
+    if (!st && grid_given && (n = g.nvals[0] * g.nvals[1] * g.nvals[2]) > TQ_TARGET_MAX_START)
+        st = tq_fail(err, TQ_ERR_USAGE, "a targeted sweep's --grid has at most %d shapes", TQ_TARGET_MAX_START);
+    if (!st && grid_given && !(grid = tq_calloc(n, sizeof *grid)))
+        st = tq_fail(err, TQ_ERR_NOMEM, "out of memory for %zu shapes", n);
+    for (size_t i = 0, k = 0; grid && i < g.nvals[0]; i++)
+        for (size_t j = 0; j < g.nvals[1]; j++)
+            for (size_t l = 0; l < g.nvals[2]; l++, k++) {
+                grid[k][0] = g.vals[0][i];
+                grid[k][1] = g.vals[1][j];
+                grid[k][2] = g.vals[2][l];
+            }
+    t.start = (const size_t (*)[3])grid;
+    t.nstart = grid ? n : 0;
+    t.job.trace_root = traces;
+    if (!st)
+        st = tq_sweep_target_check(&t, err);
+    if (!st)
+        st = target_files(spec, &g, traces, sizeof traces, err);
+    struct tq_sweep_target_result res;
+    if (!st)
+        st = tq_sweep_target_run(&t, &res, err);
+    if (!st) {
+        char text[128];
+        fprintf(report, "%s: %zu runs done (%zu failed); %s\n", g.op, res.runs_done, res.runs_failed, res.stopped);
+        if (res.fitted)
+            fprintf(report, "%s: target %s: prediction %.1f MiB, bound %.1f MiB%s\n", g.op,
+                    shape_text(&t, t.target, text, sizeof text), res.pred / MIB, res.bound / MIB,
+                    res.converged ? "; converged" : "");
+        if (!res.converged)
+            fprintf(report, "not converged: the target lies %.3gx (volume) beyond the largest measured shape\n",
+                    res.volume_factor);
+    }
+    free(grid);
+    tq_sweep_grid_free(&g);
+    return st;
 }

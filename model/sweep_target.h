@@ -19,6 +19,7 @@
 #include "../common/status.h"
 #include "fit_dataset.h"
 #include "sweep.h"
+#include "sweep_grid.h"
 
 #define TQ_TARGET_STABLE 0.02  /* successive predictions agree within this (relative) */
 #define TQ_TARGET_TIGHT 0.10   /* bound within this of the prediction (relative) */
@@ -56,6 +57,27 @@ tq_status tq_sweep_target_check(const struct tq_sweep_target *t, struct tq_err *
  * an error (res->converged = 0, res->stopped says why). Fails with TQ_ERR_IO / TQ_ERR_FORMAT when the dataset
  * cannot be read or appended to, TQ_ERR_CHILD when the first runs all fail alike (sweep_guard.h), TQ_ERR_NOMEM. */
 tq_status tq_sweep_target_run(const struct tq_sweep_target *t, struct tq_sweep_target_result *res,
+                              struct tq_err *err);
+
+/* The targeted sweep's options, as given on the command line (strings borrowed). */
+struct tq_sweep_target_opts {
+    const char *target;       /* --target IxXxS (--op or a volume command), or NULL */
+    const char *target_set;   /* --target-set name=V,.. (a command with parameters), or NULL */
+    double budget_s;          /* --budget; < 0 when not given (then 120 s) */
+    uint64_t max_memory;      /* --max-memory; 0 when not given */
+    const char *components;   /* --components, or NULL (heap,mmap,rest when the data has them) */
+    int runs_given;           /* --runs was given (else 1 run per shape) */
+};
+
+/* 1 when any targeted-sweep option is given (the sweep is then tq_sweep_target_cli's, not a grid's). */
+int tq_sweep_target_asked(const struct tq_sweep_target_opts *o);
+
+/* `traceq sweep --target ...` after option parsing: check the options against spec (TQ_ERR_USAGE: a budget
+ * without a target, both targets, --target-set without a command or with --param or --grid, --target with
+ * --param, the proc backend, a bad target, budget or component list, a target smaller than a --grid shape), set
+ * up the run like tq_sweep_grid_run (the binary, the traces folder, the dataset's kind), run it printing to
+ * report, and print how it ended. Fails like tq_sweep_target_run otherwise. */
+tq_status tq_sweep_target_cli(const struct tq_sweep_spec *spec, const struct tq_sweep_target_opts *o, FILE *report,
                               struct tq_err *err);
 
 /* Parse "name=value,name=value" (1..3 parameters, values >= 1) into names and values. Fails with TQ_ERR_USAGE. */
