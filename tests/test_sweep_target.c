@@ -2,6 +2,7 @@
  * volume command and a parameter command), resuming, a budget that ends the sweep early, and bad input. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,14 +29,16 @@ static double last_prediction(const char *out)
     return hit ? strtod(hit + strlen("prediction "), NULL) * 1048576.0 : -1;
 }
 
-/* A converged targeted sweep of `what` toward `target`, its dataset, and a rerun that measures nothing. */
-static void converges(const char *what, const char *target)
+/* A converged targeted sweep of `what` toward `target`, its dataset, and a rerun that measures nothing. With
+ * `or_measured`, a sweep that instead grew to the target itself is accepted too (its small shapes' noise can keep
+ * the bound just above 10% of a few-MiB prediction), when the final prediction is within 5% of that measurement. */
+static void converges_or(const char *what, const char *target, int or_measured)
 {
     char *dir = tq_tmpdir(), *out = NULL, *err = NULL, args[4096];
     snprintf(args, sizeof args, "sweep %s %s --budget 5m -o d.csv", what, target);
     cr_assert_eq(tq_in(dir, &out, &err, args), 0, "%s\n%s", out, err);
-    cr_assert(strstr(out, "; converged: the last two fits agree within") && strstr(out, "MiB; converged\n"), "%s",
-              out);
+    int converged = strstr(out, "; converged: the last two fits agree within") && strstr(out, "MiB; converged\n");
+    cr_assert(converged || (or_measured && strstr(out, "the target itself was measured")), "%s", out);
     cr_assert(strstr(out, "initial shapes") && strstr(out, "fit 1 ("), "%s", out);
     double pred = last_prediction(out);
     cr_assert(pred > 0, "%s", out);
@@ -46,8 +49,12 @@ static void converges(const char *what, const char *target)
     struct tq_err e = {0};
     cr_assert_eq(tq_dataset_read(csv, &ds, &e), TQ_OK, "%s", e.msg);
     cr_assert(ds->n >= 6, "%zu rows", ds->n);
-    for (size_t i = 0; i < ds->n; i++)
-        cr_assert_eq(ds->rows[i].ok, 1, "%s", ds->rows[i].reason);
+    for (size_t i = 0; i < ds->n; i++) {
+        const struct tq_dataset_row *r = &ds->rows[i];
+        cr_assert_eq(r->ok, 1, "%s", r->reason);
+        if (!converged && i == ds->n - 1) /* the target's own run, last */
+            cr_assert(fabs(pred - (double)r->peak_rss_bytes) <= 0.05 * (double)r->peak_rss_bytes, "%s", out);
+    }
     size_t rows = ds->n;
     tq_dataset_free(ds);
     free(out);
@@ -63,6 +70,11 @@ static void converges(const char *what, const char *target)
     free(err);
     tq_rmtree(dir);
     free(dir);
+}
+
+static void converges(const char *what, const char *target)
+{
+    converges_or(what, target, 0);
 }
 
 #ifdef __SANITIZE_ADDRESS__
@@ -94,7 +106,7 @@ Test(sweep_target, volume_command_converges, .timeout = 240)
     SKIP_UNDER_ASAN();
     char what[2048];
     snprintf(what, sizeof what, "--cmd '%s {in} {out}'", tq_build_path("examples/laplace3"));
-    converges(what, "--target 128x128x128");
+    converges_or(what, "--target 128x128x128", 1);
 }
 
 Test(sweep_target, parameter_command_converges, .timeout = 240)
