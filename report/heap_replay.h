@@ -40,6 +40,24 @@ tq_status tq_heap_replay_run(const char *path, struct tq_heap_replay **out, stru
 tq_status tq_heap_replay_run_opts(const char *path, bool python_only, struct tq_heap_replay **out,
                                   struct tq_err *err);
 
+/* What a replay stops at and how it reads. */
+struct tq_heap_replay_opts {
+    bool python_only;    /* as tq_heap_replay_run_opts */
+    bool until_snapshot; /* treat the first SNAPSHOT record (record --snapshot-at) as the end of the trace: the
+                          * sites' leaked figures are then what was live at the snapshot, the peak the one before it;
+                          * TQ_ERR_USAGE when the trace has no SNAPSHOT record */
+};
+
+/* The same with every option. */
+tq_status tq_heap_replay_run_with(const char *path, const struct tq_heap_replay_opts *o, struct tq_heap_replay **out,
+                                  struct tq_err *err);
+
+/* True when a KILLED record (appended by `traceq run --trace-blocks` after an OOM kill) was seen. Can't fail. */
+bool tq_heap_replay_killed(const struct tq_heap_replay *r);
+
+/* True when the replay stopped at a SNAPSHOT record (opts.until_snapshot). Can't fail. */
+bool tq_heap_replay_at_snapshot(const struct tq_heap_replay *r);
+
 /* Sites, by stack id (0..count-1); ids never used have all figures 0. Can't fail. */
 size_t tq_heap_replay_count(const struct tq_heap_replay *r);
 const struct tq_heap_site *tq_heap_replay_site(const struct tq_heap_replay *r, size_t i);

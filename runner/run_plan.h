@@ -23,6 +23,8 @@ struct tq_run_args {
     long kill_worker, kill_count; /* testing: --kill-worker N,COUNT (0 = none) */
     double safety, sigma;
     enum tq_enforce enforce;
+    const char *trace_blocks; /* --trace-blocks DIR: every block's worker under libtraceq.so (NULL = not) */
+    int stacks;               /* --stacks: with --trace-blocks, call stacks too */
 };
 
 /* Everything prepared for a run; owned pointers are freed by the caller. */

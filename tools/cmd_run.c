@@ -59,6 +59,11 @@ static const struct tq_cli_opt run_opts[] = {
     TQ_OPT('R', "resume", NULL, "continue a killed run from OUT.journal (same op, input and plan)", NULL),
     TQ_OPT('f', "force", NULL, "overwrite OUT (and a stale journal)", "refuse"),
     TQ_OPT('j', "json", NULL, "print the report as JSON on stdout", NULL),
+    TQ_OPT('B', "trace-blocks", "DIR",
+           "run every block's worker under libtraceq.so: each attempt leaves DIR/block-ID-aN.tqt (an OOM-killed one "
+           "says so; traceq report it)",
+           "off"),
+    TQ_OPT('S', "stacks", NULL, "with --trace-blocks: record call stacks too (report --top names the sites)", "off"),
     TQ_OPT_FLAGS('x', "pad-per-voxel", "BYTES", "each worker also touches BYTES per output voxel", NULL,
                  TQ_CLI_TESTING),
     TQ_OPT_FLAGS('K', "kill-worker", "N[,COUNT]",
@@ -108,6 +113,8 @@ static int run_parse_opt(int c, struct tq_run_args *a)
     case 'f': a->force = 1; break;
     case 'j': a->json = 1; break;
     case 'I': a->mpi = 1; break;
+    case 'B': a->trace_blocks = optarg; break;
+    case 'S': a->stacks = 1; break;
     case 'w':
         if (tq_parse_long(optarg, 1, TQ_RUNNER_MAX_WORKERS, "--workers", &v, &err))
             return tq_cli_fail("run", &err);
@@ -192,6 +199,12 @@ static int run_check_args(const struct tq_run_args *a, int argc, char **argv)
     if (a->mpi && a->cmd)
         return tq_cli_usage_error("run", "--cmd is not supported with --mpi (one rank's cleanup would remove "
                                   "another's temporaries)");
+    if (a->stacks && !a->trace_blocks)
+        return tq_cli_usage_error("run", "--stacks goes with --trace-blocks");
+    if (a->trace_blocks && !*a->trace_blocks)
+        return tq_cli_usage_error("run", "--trace-blocks needs a directory");
+    if (a->mpi && a->trace_blocks)
+        return tq_cli_usage_error("run", "--trace-blocks is not supported with --mpi");
     if (a->mpi && a->resume)
         return tq_cli_usage_error("run", "--resume is not supported with --mpi");
     return -1;
@@ -306,6 +319,10 @@ static void run_print_report(const struct tq_run_setup *s, const struct tq_runne
         putchar('\n');
     }
     printf("  limit %s per worker, enforced by: %s\n", r->limit ? lim : "none", r->mechanism);
+    if (r->trace_dir[0])
+        printf("  block traces: %zu in %s\n", r->traces_written, r->trace_dir);
+    for (size_t i = 0; i < r->nkilled_traces; i++)
+        printf("  OOM-killed attempt: traceq report %s\n", r->killed_trace[i]);
     for (int i = 0; i < r->workers; i++)
         printf("  worker %d: %zu blocks, peak %s (cgroup, page cache included), %s RSS (VmHWM), busy %.2f s\n", i,
                r->worker[i].blocks, r->worker[i].cg_peak ? tq_format_bytes(r->worker[i].cg_peak, a, sizeof a) : "-",
@@ -343,7 +360,7 @@ static void run_print_json(const struct tq_run_setup *s, const struct tq_runner_
 }
 
 /* Run the plan locally (or over MPI) and finish the output: commit on success, keep it for --resume otherwise. */
-static int run_execute(struct tq_run_setup *s)
+static int run_execute(struct tq_run_setup *s, struct tq_block_traces *traces)
 {
     struct tq_err err = {0};
     struct tq_opjob job = {.op = s->op, .params = s->params, .input = s->args->input, .writer = s->writer};
@@ -362,6 +379,7 @@ static int run_execute(struct tq_run_setup *s)
     }
     struct tq_runner_opts o;
     run_fill_opts(s, &o);
+    o.traces = traces;
     struct tq_box *boxes = tq_malloc((s->plan->nblocks + 1) * sizeof *boxes);
     if (!boxes)
         return tq_cli_fail("run", &(struct tq_err){TQ_ERR_NOMEM, "out of memory"});
@@ -412,8 +430,12 @@ int cmd_run(int argc, char **argv)
         return tq_cli_exit_code(c);
     if ((rc = run_check_args(&a, argc, argv)) >= 0)
         return rc;
+    struct tq_err merr0 = {0};
     if (a.enforce != TQ_ENFORCE_WATCHDOG && !a.mpi && !(a.memory_given && !a.memory))
         tq_cg_reexec_in_scope(argc, argv); /* returns unless systemd can give a non-root user a delegated cgroup */
+    static struct tq_block_traces traces; /* large (paths) */
+    if (a.trace_blocks && tq_block_traces_start(a.trace_blocks, a.stacks, argc, argv, &traces, &merr0))
+        return tq_cli_fail("run", &merr0);
 #ifdef TQ_HAVE_MPI
     struct tq_err merr = {0};
     if (a.mpi && tq_mpi_start(&merr))
@@ -432,7 +454,9 @@ int cmd_run(int argc, char **argv)
 #endif
         if (st == TQ_OK)
         st = run_open_output(&s, &err);
-    rc = st ? tq_cli_fail("run", &err) : run_execute(&s);
+    rc = st ? tq_cli_fail("run", &err) : run_execute(&s, a.trace_blocks ? &traces : NULL);
+    if (a.trace_blocks)
+        tq_block_traces_finish(&traces);
     tq_journal_free(s.journal);
     tq_vol_writer_free(s.writer);
     tq_plan_free(s.plan);
