@@ -386,11 +386,12 @@ uint64_t tq_heap_replay_peak_t_ns(const struct tq_heap_replay *r)
     return r->peak_t_ns;
 }
 
-/* A Python frame: "qualname (file.py:line)", with " [GIL released]" for a thread that ran without the GIL. */
+/* A Python frame: "qualname (file.py:line)", with " [GIL released; Python stack as of the release]" for the innermost
+ * Python frame of a thread that allocated without the GIL (the shim keeps the stack it had when it released it). */
 static char *python_frame(struct tq_heap_replay *r, uint64_t ip, int with_line, char *buf, size_t size)
 {
     uint32_t instr = TQ_PYFRAME_INSTR(ip);
-    const char *nogil = instr & TQ_PYFRAME_NOGIL ? " [GIL released]" : "";
+    const char *nogil = instr & TQ_PYFRAME_NOGIL ? " [GIL released; Python stack as of the release]" : "";
     const struct tq_pycode *c = tq_pycodes_get(&r->py, TQ_PYFRAME_CODE(ip));
     if (!c) {
         snprintf(buf, size, "<python code %u>%s", TQ_PYFRAME_CODE(ip), nogil);

@@ -67,7 +67,7 @@ uint64_t tq_heap_replay_peak(const struct tq_heap_replay *r);
 uint64_t tq_heap_replay_peak_t_ns(const struct tq_heap_replay *r);
 
 /* Name frame i of a site into buf. A Python frame: "qualname (file.py:line)" (line from the code object's
- * location table; " [GIL released]" when the thread allocated without the GIL). A native frame: the function when its module's symbols can be read (frames past the
+ * location table; " [GIL released; Python stack as of the release]" on the innermost Python frame of a thread that allocated without the GIL). A native frame: the function when its module's symbols can be read (frames past the
  * innermost are return addresses, so ip - 1 is looked up), else "module+0xOFFSET", else "0x...". With
  * `with_line`, " (file:line)" follows when debug info has it. Returns buf. Can't fail (truncates). */
 char *tq_heap_replay_frame(struct tq_heap_replay *r, const struct tq_heap_site *s, uint32_t i, int with_line,
