@@ -110,12 +110,12 @@ tq_status tq_block_traces_start(const char *dir, int stacks, int nargs, char **a
 /* A trace in the staging folder. */
 struct staged {
     char name[256];
-    uint32_t pid, ppid;
+    uint32_t pid, ppid, flags;
     int mine; /* belongs to the reaped worker's tree */
 };
 
-/* pid and ppid from a trace's PROCESS record; -1 when it cannot be read. */
-static int read_ids(const char *path, uint32_t *pid, uint32_t *ppid)
+/* pid, ppid and flags from a trace's PROCESS record; -1 when it cannot be read. */
+static int read_ids(const char *path, uint32_t *pid, uint32_t *ppid, uint32_t *flags)
 {
     struct tq_trace_reader *r;
     if (tq_trace_open(path, &r, NULL))
@@ -127,6 +127,7 @@ static int read_ids(const char *path, uint32_t *pid, uint32_t *ppid)
     if (!tq_trace_next(r, &rec, &done, NULL) && !done && rec.type == TQ_REC_PROCESS && !tq_rec_get_process(&rec, &p)) {
         *pid = p.pid;
         *ppid = p.ppid;
+        *flags = p.flags;
         rc = 0;
     }
     tq_trace_close(r);
@@ -163,7 +164,7 @@ static struct staged *list_staged(const struct tq_block_traces *bt, size_t *n)
         struct staged *s = &v[*n];
         memset(s, 0, sizeof *s);
         snprintf(s->name, sizeof s->name, "%s", e->d_name);
-        if (read_ids(path, &s->pid, &s->ppid) == 0)
+        if (read_ids(path, &s->pid, &s->ppid, &s->flags) == 0)
             (*n)++;
     }
     closedir(d);
@@ -194,6 +195,17 @@ static int publish(struct tq_block_traces *bt, const char *name, const char *wan
             return -1;
     }
     return -1;
+}
+
+/* Whether the trace at path ends with EXEC (its process became another image). */
+static int stub_ends_in_exec(const char *path)
+{
+    struct tq_trace_summary s;
+    if (tq_trace_summarize(path, &s, NULL))
+        return 0;
+    int exec = s.ending == TQ_ENDED_EXEC;
+    tq_trace_summary_clear(&s);
+    return exec;
 }
 
 /* Append KILLED to a trace that ends without exit. */
@@ -234,13 +246,11 @@ void tq_block_traces_collect(struct tq_block_traces *bt, pid_t worker, const cha
             continue;
         char src[PATH_MAX + 300], want[512], path[2 * PATH_MAX];
         snprintf(src, sizeof src, "%s/%s", bt->staging, v[i].name);
-        struct tq_trace_summary s;
+        /* A fork child's trace (FORKED) beside a trace of the same pid that is not: the child exec'd */
         int exec_stub = 0;
-        if (tq_trace_summarize(src, &s, NULL) == TQ_OK) {
-            exec_stub = s.ending == TQ_ENDED_EXEC && (s.flags & TQ_PROC_FORKED) && v[i].pid != (uint32_t)worker;
-            tq_trace_summary_clear(&s);
-        }
-        if (exec_stub) { /* a fork child that only exec'd the command: the command's own trace follows */
+        for (size_t j = 0; j < n && v[i].pid != (uint32_t)worker && (v[i].flags & TQ_PROC_FORKED); j++)
+            exec_stub |= j != i && v[j].mine && v[j].pid == v[i].pid && !(v[j].flags & TQ_PROC_FORKED);
+        if (exec_stub && stub_ends_in_exec(src)) { /* a fork child that only exec'd the command: the command's own trace follows */
             unlink(src);
             continue;
         }
