@@ -21,6 +21,12 @@
 
 #define ENV_MARK "TRACEQ_BLOCK_TRACES" /* the staging folder, set for the exec'd runner */
 
+#if defined(__SANITIZE_ADDRESS__)
+enum { ASAN_BUILD = 1 };
+#else
+enum { ASAN_BUILD = 0 };
+#endif
+
 /* DIR: an existing directory (never a symbolic link) or one made now with mode 0700; then the ownership checks
  * every trace folder gets. */
 static tq_status check_dir(const char *dir, char *abs, size_t cap, struct tq_err *err)
@@ -62,14 +68,10 @@ tq_status tq_block_traces_start(const char *dir, int stacks, int nargs, char **a
                                 struct tq_err *err)
 {
     memset(bt, 0, sizeof *bt);
-#if defined(__SANITIZE_ADDRESS__)
-    (void)stacks;
-    (void)nargs;
-    (void)args;
-    return tq_fail(err, TQ_ERR_USAGE, "--trace-blocks does not work in an AddressSanitizer build of traceq (ASan and "
-                   "libtraceq.so cannot both replace malloc in the runner)");
-#else
     TQ_TRY(check_dir(dir, bt->dir, sizeof bt->dir, err));
+    if (ASAN_BUILD)
+        return tq_fail(err, TQ_ERR_USAGE, "--trace-blocks does not work in an AddressSanitizer build of traceq (ASan "
+                       "and libtraceq.so cannot both replace malloc in the runner)");
     const char *staging = getenv(ENV_MARK);
     if (staging)
         return check_staging(bt, staging, err);
@@ -104,7 +106,6 @@ tq_status tq_block_traces_start(const char *dir, int stacks, int nargs, char **a
     rmdir(bt->staging);
     unsetenv(ENV_MARK);
     return st;
-#endif
 }
 
 /* A trace in the staging folder. */

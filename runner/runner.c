@@ -258,7 +258,7 @@ static void run_retry(struct run *r, const struct item *it)
     r->rep->splits++;
     for (int h = 1; h >= 0; h--) { /* pushed in reverse so the first half runs first */
         struct item sub = {half[h], it->level + 1, it->crashes, ""};
-        snprintf(sub.id, sizeof sub.id, "%.90s.%d", it->id, h);
+        snprintf(sub.id, sizeof sub.id, "%.90s.%c", it->id, h ? '1' : '0');
         if (run_push(r, &sub))
             r->failed = TQ_ERR_NOMEM;
     }
