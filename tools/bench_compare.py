@@ -11,9 +11,15 @@ scripts call it; tests/test_bench_compare.c checks it on fixed inputs). Standard
       run's estimates of the same sites: difference in % and in standard errors. Exit 0 when every one is within
       5%, 1 when not, 2 on unreadable input.
   bench_compare.py top1 TOP_JSON
-      The first site held at the peak in `traceq report --top N --json`: "site<TAB>bytes".
+      The first site held at the peak in `traceq report --top N --json`: "site<TAB>bytes<TAB>callers".
   bench_compare.py ht-peak HEAPTRACK_PRINT_OUTPUT
-      The "peak heap memory consumption" heaptrack_print prints, in bytes (its K/M/G are powers of 1000).
+      "HEAP RSS": the "peak heap memory consumption" and "peak RSS (including heaptrack overhead)" heaptrack_print
+      prints, in bytes (its K/M/G are powers of 1000; RSS is "-" when it is not printed).
+  bench_compare.py ht-leaks HEAPTRACK_PRINT_OUTPUT
+      "LEAKED SUPPRESSED": heaptrack_print's "total memory leaked" and "suppressed leaks" (0 when not printed), bytes.
+  bench_compare.py tq-peaks REPORT_JSON
+      "VMHWM HEAP CALLS" over all traces of `traceq report --json`: the largest VmHWM and peak heap of one process,
+      and the allocation-function calls of all of them.
   bench_compare.py massif-peak MASSIF_OUT
       The largest mem_heap_B + mem_heap_extra_B of a massif.out file, and mem_heap_B alone, in bytes.
 """
@@ -134,7 +140,7 @@ def cmd_top1(path):
         print(f"bench_compare.py: no sites held at the peak in {path}", file=sys.stderr)
         return 2
     first = next(iter(peak.values()))
-    print(f"{first['site']}\t{first['peak_bytes']}")
+    print(f"{first['site']}\t{first['peak_bytes']}\t{first.get('callers', '')}")
     return 0
 
 
@@ -143,14 +149,48 @@ def scaled(number, unit):
 
 
 def cmd_ht_peak(path):
+    heap, rss = None, '-'
     with open(path, encoding='utf-8', errors='replace') as f:
         for line in f:
-            m = re.match(r'^peak heap memory consumption: ([\d.]+)([KMGT]?)B?\s*$', line)
-            if m:
-                print(int(round(scaled(m.group(1), m.group(2)))))
-                return 0
-    print(f"bench_compare.py: no 'peak heap memory consumption' line in {path}", file=sys.stderr)
-    return 2
+            m = re.match(r'^peak (heap memory consumption|RSS \(including heaptrack overhead\)): ([\d.]+)([KMGT]?)B?',
+                         line)
+            if m and m.group(1).startswith('heap'):
+                heap = int(round(scaled(m.group(2), m.group(3))))
+            elif m:
+                rss = int(round(scaled(m.group(2), m.group(3))))
+    if heap is None:
+        print(f"bench_compare.py: no 'peak heap memory consumption' line in {path}", file=sys.stderr)
+        return 2
+    print(heap, rss)
+    return 0
+
+
+def cmd_ht_leaks(path):
+    leaked, suppressed = None, 0
+    with open(path, encoding='utf-8', errors='replace') as f:
+        for line in f:
+            m = re.match(r'^(total memory leaked|suppressed leaks): ([\d.]+)([KMGT]?)B?', line)
+            if m and m.group(1).startswith('total'):
+                leaked = int(round(scaled(m.group(2), m.group(3))))
+            elif m:
+                suppressed = int(round(scaled(m.group(2), m.group(3))))
+    if leaked is None:
+        print(f"bench_compare.py: no 'total memory leaked' line in {path}", file=sys.stderr)
+        return 2
+    print(leaked, suppressed)
+    return 0
+
+
+def cmd_tq_peaks(path):
+    with open(path, encoding='utf-8') as f:
+        doc = json.load(f)
+    traces = doc.get('traces', [])
+    if not traces:
+        print(f"bench_compare.py: no traces in {path}", file=sys.stderr)
+        return 2
+    print(max(t.get('vm_hwm', 0) for t in traces), max(t.get('peak_heap', 0) for t in traces),
+          sum(t.get('calls_total', 0) for t in traces))
+    return 0
 
 
 def cmd_massif_peak(path):
@@ -173,7 +213,8 @@ def cmd_massif_peak(path):
 
 
 def main(argv):
-    commands = {'leaks': (cmd_leaks, 2), 'sites': (cmd_sites, 2), 'top1': (cmd_top1, 1), 'ht-peak': (cmd_ht_peak, 1), 'massif-peak': (cmd_massif_peak, 1)}
+    commands = {'leaks': (cmd_leaks, 2), 'sites': (cmd_sites, 2), 'top1': (cmd_top1, 1), 'ht-peak': (cmd_ht_peak, 1), 'ht-leaks': (cmd_ht_leaks, 1),
+                'tq-peaks': (cmd_tq_peaks, 1), 'massif-peak': (cmd_massif_peak, 1)}
     if len(argv) < 2 or argv[1] not in commands or len(argv) - 2 != commands[argv[1]][1]:
         print(__doc__, file=sys.stderr)
         return 2
