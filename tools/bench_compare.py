@@ -220,7 +220,7 @@ def main(argv):
         return 2
     try:
         return commands[argv[1]][0](*argv[2:])
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, AttributeError, TypeError) as e:
         print(f"bench_compare.py: {e}", file=sys.stderr)
         return 2
 
