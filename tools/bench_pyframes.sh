@@ -33,16 +33,16 @@ fi
 
 py_b="" py_k="" c_b="" c_k=""
 for ((r = 0; r < rounds; r++)); do
-    run_timed t /usr/bin/python3 "$script"
-    py_b+="${t#* } "
+    run_timed rt /usr/bin/python3 "$script"
+    py_b+="${rt#* } "
     rm -rf "$work/py" && mkdir -p "$work/py"
-    run_timed t "$build/traceq" record -q --stacks -o "$work/py" -- /usr/bin/python3 "$script"
-    py_k+="${t#* } "
-    run_timed t "$build/bench/malloc_storm" "$pairs" 1
-    c_b+="${t#* } "
+    run_timed rt "$build/traceq" record -q --stacks -o "$work/py" -- /usr/bin/python3 "$script"
+    py_k+="${rt#* } "
+    run_timed rt "$build/bench/malloc_storm" "$pairs" 1
+    c_b+="${rt#* } "
     rm -rf "$work/c" && mkdir -p "$work/c"
-    run_timed t "$build/traceq" record -q --stacks -o "$work/c" -- "$build/bench/malloc_storm" "$pairs" 1
-    c_k+="${t#* } "
+    run_timed rt "$build/traceq" record -q --stacks -o "$work/c" -- "$build/bench/malloc_storm" "$pairs" 1
+    c_k+="${rt#* } "
 done
 "$build/traceq" report --top 1 --json "$work"/py/*.tq >"$work/top.json"
 IFS=$'\t' read -r site bytes callers <<<"$($compare top1 "$work/top.json")"

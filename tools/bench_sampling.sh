@@ -26,11 +26,11 @@ printf '  %-8s %-22s %-22s %-22s %-22s %s\n' threads "bare cpu s" "sampled cpu s
 for threads in 1 4; do
     bc="" bw="" sc="" sw=""
     for ((r = 0; r < rounds; r++)); do
-        run_timed t "$storm" "$pairs" "$threads"
-        bw+="${t% *} " bc+="${t#* } "
+        run_timed rt "$storm" "$pairs" "$threads"
+        bw+="${rt% *} " bc+="${rt#* } "
         rm -rf "$work/s" && mkdir -p "$work/s"
-        run_timed t "$build/traceq" record -q --stacks --sample-bytes 512K -o "$work/s" -- "$storm" "$pairs" "$threads"
-        sw+="${t% *} " sc+="${t#* } "
+        run_timed rt "$build/traceq" record -q --stacks --sample-bytes 512K -o "$work/s" -- "$storm" "$pairs" "$threads"
+        sw+="${rt% *} " sc+="${rt#* } "
     done
     cr=$(median_spread "$(ratios "$sc" "$bc")")
     printf '  %-8s %-22s %-22s %-22s %-22s %s\n' "$threads" "$(median_spread "$bc")" "$(median_spread "$sc")" "$cr" \
