@@ -18,8 +18,8 @@ scripts call it; tests/test_bench_compare.c checks it on fixed inputs). Standard
   bench_compare.py ht-leaks HEAPTRACK_PRINT_OUTPUT
       "LEAKED SUPPRESSED": heaptrack_print's "total memory leaked" and "suppressed leaks" (0 when not printed), bytes.
   bench_compare.py tq-peaks REPORT_JSON
-      "VMHWM HEAP CALLS" over all traces of `traceq report --json`: the largest VmHWM and peak heap of one process,
-      and the allocation-function calls of all of them.
+      "VMHWM HEAP CALLS RSS" over all traces of `traceq report --json`: the largest VmHWM and peak heap of one
+      process, the allocation-function calls of all of them, and the largest sampled peak RSS of one process.
   bench_compare.py massif-peak MASSIF_OUT
       The largest mem_heap_B + mem_heap_extra_B of a massif.out file, and mem_heap_B alone, in bytes.
 """
@@ -189,7 +189,7 @@ def cmd_tq_peaks(path):
         print(f"bench_compare.py: no traces in {path}", file=sys.stderr)
         return 2
     print(max(t.get('vm_hwm', 0) for t in traces), max(t.get('peak_heap', 0) for t in traces),
-          sum(t.get('calls_total', 0) for t in traces))
+          sum(t.get('calls_total', 0) for t in traces), max(t.get('peak_rss', 0) for t in traces))
     return 0
 
 

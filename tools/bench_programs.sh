@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench_programs.sh - the real-program table of issue 16: programs from Debian packages (perl, sqlite3, xz, sort,
 # git, a shell pipeline, gcc's cc1, a NumPy script under /usr/bin/python3) run bare, under the counting shim
-# (`traceq record`) and under `traceq record --stacks`, alternating round by round; then once under heaptrack and
+# (libtraceq.so preloaded, as `traceq record` does) and with stacks (TRACEQ_STACKS=1, as `record --stacks`),
+# alternating round by round; then once under heaptrack and
 # once under valgrind's massif. Per program: CPU-time overhead (median of the per-round ratios, min-max spread),
 # peak agreement (traceq's VmHWM against the bare run's max RSS; traceq's peak heap against heaptrack's and
 # massif's), trace bytes (ours against heaptrack's), and `traceq report --top 5` against heaptrack_print on the same
@@ -69,10 +70,10 @@ for ((p = 0; p < ${#names[@]}; p++)); do
         measure m bash -c "$cmd"
         b_cpu+="$(cut -d' ' -f2 <<<"$m") " b_rss+="$(cut -d' ' -f3 <<<"$m") "
         rm -rf "$work/shim" && mkdir -p "$work/shim"
-        measure m "$build/traceq" record -q -o "$work/shim" -- bash -c "$cmd"
+        measure m env LD_PRELOAD="$build/libtraceq.so" TRACEQ_OUTPUT_DIR="$work/shim" bash -c "$cmd"
         s_cpu+="$(cut -d' ' -f2 <<<"$m") "
         rm -rf "$work/stacks" && mkdir -p "$work/stacks"
-        measure m "$build/traceq" record -q --stacks -o "$work/stacks" -- bash -c "$cmd"
+        measure m env LD_PRELOAD="$build/libtraceq.so" TRACEQ_OUTPUT_DIR="$work/stacks" TRACEQ_STACKS=1 bash -c "$cmd"
         k_cpu+="$(cut -d' ' -f2 <<<"$m") "
     done
     bare_cpu[$name]=$(median_spread "$b_cpu")
@@ -81,8 +82,8 @@ for ((p = 0; p < ${#names[@]}; p++)); do
     # traceq: the bash -c wrapper is a process of its own (a few hundred KiB); the largest process is the program.
     "$build/traceq" report --json "$work"/shim/*.tq >"$work/shim.json"
     "$build/traceq" report --json "$work"/stacks/*.tq >"$work/stacks.json"
-    read -r shim_hwm _ _ <<<"$($compare tq-peaks "$work/shim.json")"
-    read -r stacks_hwm stacks_heap _ <<<"$($compare tq-peaks "$work/stacks.json")"
+    read -r shim_hwm _ _ shim_rss <<<"$($compare tq-peaks "$work/shim.json")"
+    read -r stacks_hwm stacks_heap _ _ <<<"$($compare tq-peaks "$work/stacks.json")"
     rm -rf "$work/ht" "$work/ms" && mkdir -p "$work/ht" "$work/ms"
     # heaptrack records the process it starts, not the programs that process execs: run the command itself.
     eval "heaptrack -o \"$work/ht/rec\" $cmd" >/dev/null 2>&1 || true
@@ -94,6 +95,9 @@ for ((p = 0; p < ${#names[@]}; p++)); do
         ht_bytes=$(du -cb "$work"/ht/rec* | tail -1 | cut -f1)
         measure ht_t heaptrack_print "$ht_file"
     fi
+    if [[ $ht_heap = - || $ht_heap = 0 ]]; then # nothing recorded (sh -c: the work is in its children)
+        ht_heap="-" ht_rss="-" ht_bytes="-" ht_t="- - -"
+    fi
     valgrind --tool=massif --trace-children=yes --massif-out-file="$work/ms/massif.%p" bash -c "$cmd" >/dev/null 2>&1 || true
     ms_heap="-"
     for f in "$work"/ms/massif.*; do
@@ -103,14 +107,18 @@ for ((p = 0; p < ${#names[@]}; p++)); do
     done
     measure tq_t "$build/traceq" report --top 5 "$work"/stacks/*.tq
     bare_rss_kib=$(median "$b_rss" | cut -d. -f1)
-    peaks[$name]="$(mib $((bare_rss_kib * 1024))) $(mib "$shim_hwm") $(awk -v a="$shim_hwm" -v b="$bare_rss_kib" \
+    peaks[$name]="$(mib $((bare_rss_kib * 1024))) $(mib "$shim_rss") $(mib "$shim_hwm") $(awk -v a="$shim_hwm" -v b="$bare_rss_kib" \
         'BEGIN{printf "%+.1f%%", 100 * (a / 1024 - b) / b}') $(mib "$stacks_hwm") $(mib "$ht_rss") $(mib "$stacks_heap") $(mib "$ht_heap") $(mib "$ms_heap")"
     tq_bytes=$(du -cb "$work"/stacks/*.tq | tail -1 | cut -f1)
     shim_bytes=$(du -cb "$work"/shim/*.tq | tail -1 | cut -f1)
-    bytes[$name]="$shim_bytes $tq_bytes $ht_bytes $(ratio "$tq_bytes" "$ht_bytes")"
+    bytes[$name]="$shim_bytes $tq_bytes $ht_bytes $([[ $ht_bytes = - ]] && echo - || ratio "$tq_bytes" "$ht_bytes")"
     read -r tw tc tr <<<"$tq_t"
     read -r hw hc hr <<<"$ht_t"
-    analysis[$name]="$tw/$tc $(mib $((tr * 1024))) $hw/$hc $(mib $((${hr/-/0} * 1024))) $(ratio "$tc" "$hc")"
+    if [[ $hc = - ]]; then
+        analysis[$name]="$tw/$tc $(mib $((tr * 1024))) - - -"
+    else
+        analysis[$name]="$tw/$tc $(mib $((tr * 1024))) $hw/$hc $(mib $((hr * 1024))) $(ratio "$tc" "$hc")"
+    fi
     echo "   done: $name"
 done
 
@@ -121,13 +129,14 @@ for name in "${names[@]}"; do
     printf '  %-9s %-24s %-24s %-24s\n' "$name" "${bare_cpu[$name]}" "${over_shim[$name]}" "${over_stacks[$name]}"
 done
 echo
-echo "Peaks in MiB: bare max RSS (GNU time, median) vs traceq's VmHWM under the counting shim (diff); --stacks VmHWM"
-echo "and heaptrack's peak RSS (each with its profiler inside); peak heap by traceq --stacks, heaptrack, massif"
-printf '  %-9s %-9s %-9s %-8s %-10s %-10s %-9s %-9s %-9s\n' program "bare RSS" "shim HWM" diff "stacks HWM" \
-       "ht RSS" "tq heap" "ht heap" "ms heap"
+echo "Peaks in MiB: bare max RSS (GNU time, median); under the counting shim traceq's sampled peak RSS (10 ms) and"
+echo "VmHWM (diff: VmHWM over the bare max RSS, the shim's own RSS included); --stacks VmHWM and heaptrack's peak"
+echo "RSS (each with its profiler inside); peak heap by traceq --stacks, heaptrack and massif (mem_heap_B)"
+printf '  %-9s %-9s %-9s %-9s %-8s %-10s %-10s %-9s %-9s %-9s\n' program "bare RSS" "shim RSS" "shim HWM" diff \
+       "stacks HWM" "ht RSS" "tq heap" "ht heap" "ms heap"
 for name in "${names[@]}"; do
-    read -r a b c d e f g h <<<"${peaks[$name]}"
-    printf '  %-9s %-9s %-9s %-8s %-10s %-10s %-9s %-9s %-9s\n' "$name" "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h"
+    read -r a b c d e f g h i <<<"${peaks[$name]}"
+    printf '  %-9s %-9s %-9s %-9s %-8s %-10s %-10s %-9s %-9s %-9s\n' "$name" "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i"
 done
 echo
 echo "Trace bytes (all processes of the run) and the analyzers: traceq report --top 5 on the --stacks traces vs"
@@ -142,5 +151,6 @@ done
 echo "Goals (issue 16): counting shim <= 1.05x; --stacks RSS added <= heaptrack's; trace bytes <= heaptrack's;"
 echo "report --top <= heaptrack_print's time."
 echo "Every run but heaptrack's goes through bash -c (the same wrapper for bare, shim, --stacks and massif, which"
-echo "follows children); heaptrack runs the command itself and records only that process (the pipeline: sh only)."
+echo "follows children; the shim is preloaded directly, as traceq record does, without traceq's own process);"
+echo "heaptrack runs the command itself and records only that process (the pipeline's sh records nothing: \"-\")."
 echo "Peaks and VmHWM are the largest single process's; trace bytes and CPU are summed over the processes."
