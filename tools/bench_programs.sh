@@ -152,5 +152,5 @@ echo "Goals (issue 16): counting shim <= 1.05x; --stacks RSS added <= heaptrack'
 echo "report --top <= heaptrack_print's time."
 echo "Every run but heaptrack's goes through bash -c (the same wrapper for bare, shim, --stacks and massif, which"
 echo "follows children; the shim is preloaded directly, as traceq record does, without traceq's own process);"
-echo "heaptrack runs the command itself and records only that process (the pipeline's sh records nothing: \"-\")."
+echo "heaptrack runs the command itself and records only that process: for the pipeline, sh alone, not its children."
 echo "Peaks and VmHWM are the largest single process's; trace bytes and CPU are summed over the processes."
