@@ -25,7 +25,9 @@ int64_t tq_counters_raise(_Atomic int64_t *peak, int64_t cand)
 static void raise_both(struct tq_thread *t)
 {
     t->mark_req = tq_counters_raise(&tq_totals.peak_req, t->base_req + t->pend_req) - t->base_req;
-    t->mark_use = tq_counters_raise(&tq_totals.peak_use, t->base_use + t->pend_use) - t->base_use;
+    int64_t use = t->base_use + t->pend_use;
+    t->mark_use = tq_counters_raise(&tq_totals.peak_use, use) - t->base_use;
+    tq_snapshot_check(use + atomic_load_explicit(&tq_totals.live_mmap, memory_order_relaxed));
 }
 
 void tq_counters_raise_mine(void)
