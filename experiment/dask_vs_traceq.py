@@ -432,8 +432,10 @@ class Driver:
                                             "dask")
         if rc != 0:
             sys.exit(f"dask_vs_traceq: the seed plan failed: {err.strip()}")
-        first = int(out.split("((", 1)[1].split(",")[0].rstrip(")"))
-        return first - trim  # the seed's cube side s: its first input chunk is s + trim
+        axis0 = [int(v) for v in out.split("((", 1)[1].split(")", 1)[0].split(",") if v.strip()]
+        if len(axis0) == 1:
+            return side  # one chunk
+        return axis0[0] - trim  # the seed's cube side s: its first input chunk is s + trim
 
     # ---- a case ----
     def case(self, op, side, limit_label, limit, whole_peak, model, orig, inp, ref, runs):
