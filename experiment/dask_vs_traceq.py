@@ -565,10 +565,23 @@ def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
+DASK_ALLOWED_FAILURES = 3  # dask_peer.py's distributed.scheduler.allowed-failures
+
+
+def worker_deaths(r):
+    """traceq: its OOM kills. Dask: the nanny restarts seen by the 0.2 s poll, and at least allowed-failures + 1
+    when KilledWorker was raised (the scheduler gives up on a task after that many workers died running it; a
+    poll can miss a worker that lived less than 0.2 s)."""
+    n = int(r["oom_kills"] or 0) if r["oom_kills"] not in ("", None) else int(r["restarts"] or 0)
+    if r["killed_worker"] == "1":
+        n = max(n, DASK_ALLOWED_FAILURES + 1)
+    return n
+
+
 def report(csv_path, goal_csv, svg_prefix):
     rows = read_rows(csv_path)
     cases = summarize(rows)
-    print("| op | side | limit | strategy | completed | OOM kills / restarts | KilledWorker | median wall s "
+    print("| op | side | limit | strategy | completed | OOM kills / worker deaths | KilledWorker | median wall s "
           "(min..max) | median CPU s | peak/worker | output | load |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     goals = []
@@ -578,7 +591,7 @@ def report(csv_path, goal_csv, svg_prefix):
             ok = [r for r in rs if r["completed"] == "1"]
             w = [float(r["wall_s"]) for r in ok]
             c = [float(r["cpu_s"]) for r in ok]
-            kills = sum(int(r["oom_kills"] or 0) for r in rs)
+            kills = sum(worker_deaths(r) for r in rs)
             kw = sum(int(r["killed_worker"] or 0) for r in rs)
             guard = sum(int(r["guard_oom"] or 0) for r in rs)
             peaks = [float(r["peak_worker_bytes"]) for r in rs if r["peak_worker_bytes"]]
@@ -607,8 +620,8 @@ def report(csv_path, goal_csv, svg_prefix):
         parts, vs, verdict = [], [], []
         for n, rs in sorted(dask.items()):
             ok = sum(r["completed"] == "1" for r in rs)
-            rest = sum(int(r["restarts"] or 0) for r in rs)
-            parts.append(f"{n}: {ok}/{len(rs)} completed, {rest} restarts")
+            rest = sum(worker_deaths(r) for r in rs)
+            parts.append(f"{n}: {ok}/{len(rs)} completed, {rest} worker deaths")
             if n in walls and "traceq" in walls:
                 pct = (walls["traceq"] - walls[n]) / walls[n] * 100
                 vs.append(f"{pct:+.0f}% vs {n}")

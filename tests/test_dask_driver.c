@@ -60,7 +60,7 @@ Test(dask_driver, report_tables_verdicts_and_svg, .timeout = 60)
           "gst3d,200,original,1500000000,traceq,3,1,,0,0,0,0,8,100x100x100,8,9,900000000,1;2,bit,0,2e9,1,2,t\n"
           "gst3d,200,original,1500000000,dask-seed,1,1,,0,0,0,0,8,100x100x100,20,19,1e9,1;2,bit,0,2e9,1,2,t\n"
           "gst3d,200,0.5,800000000,traceq,1,1,,0,0,0,0,27,66x66x66,15,14,600000000,1;2,tol,1e-05,2e9,1,2,t\n"
-          "gst3d,200,0.5,800000000,dask-auto,1,0,KilledWorker: x,4,4,1,0,1,200x200x200,60,30,8e8,1;2,,,2e9,1,2,t\n"
+          "gst3d,200,0.5,800000000,dask-auto,1,0,KilledWorker: x,2,2,1,0,1,200x200x200,60,30,8e8,1;2,,,2e9,1,2,t\n"
           "envelope,200,original,1500000000,traceq,1,1,,0,0,0,0,1,200x200x200,5,4,3e8,1;2,bit,0,3e8,1,2,t\n"
           "envelope,200,original,1500000000,dask-auto,1,1,,0,0,0,0,1,200x200x200,4,4,3e8,1;2,bit,0,3e8,1,2,t\n",
           f);
@@ -72,7 +72,7 @@ Test(dask_driver, report_tables_verdicts_and_svg, .timeout = 60)
     cr_expect(strstr(out, "| gst3d | 200^3 | original (1.5 GB) | traceq | 3/3 | 0 | 0 | 10.0 (8.0..12.0) |"), "%s", out);
     cr_expect(strstr(out, "| dask-auto | 0/1 | 4 | 1 | - |"), "%s", out);
     cr_expect(strstr(out, "-50% vs dask-seed | met |"), "%s", out);
-    cr_expect(strstr(out, "dask-auto: 0/1 completed, 4 restarts | - | met |"), "%s", out);
+    cr_expect(strstr(out, "dask-auto: 0/1 completed, 4 worker deaths | - | met |"), "%s", out);
     cr_expect(strstr(out, "+25% vs dask-auto | not met |"), "%s", out);
     free(out);
     out = NULL;
