@@ -9,8 +9,8 @@ As the original's exp-03 notebook did: a LocalCluster of W worker processes, one
 (the nanny pauses a worker at 80% and restarts it at 95%); the whole input is loaded in the client and handed to
 da.from_array with the given chunks (`auto`: Dask's own choice, 128 MiB chunks; the samples axis is kept whole for the
 envelope, whose FFT runs along it); the operator runs through map_overlap with its stencil depth and
-boundary='reflect'; the result is gathered and saved as float32. GST3D trims one voxel per face like the whole-volume
-run. Worker memory is polled from the scheduler every 0.2 s, as the notebook did.
+boundary='reflect' (GST3D: see gst3d_like_whole, which handles the volume's faces as the whole run does); the result
+is gathered and saved as float32. GST3D trims one voxel per face like the whole-volume run. Worker memory is polled from the scheduler every 0.2 s, as the notebook did.
 
 Prints one JSON object: completed, error, restarts (workers that left and came back: nanny restarts), killed_worker
 (KilledWorker raised), wall_s, cpu_s (client + every worker process, from /proc), peak_worker_bytes (per worker slot,
@@ -79,6 +79,21 @@ class Watch:
             self.stop.wait(0.2)
 
 
+def gst3d_like_whole(arr, fn, depth):
+    """GST3D through map_overlap with the whole-volume run's boundaries: no padding at the volume's faces
+    (boundary='none'), so a block touching a face sees that face exactly as the whole run does (SciPy's reflect,
+    then the operator's own one-voxel trim); on faces shared with a neighbour the block is grown by the depth (2)
+    and the operator's output, already one voxel smaller, loses one more. The result is the whole run's
+    (S-2)^3 output, equal to it up to the running sums of uniform_filter along cut axes."""
+    def block(b, block_info=None):
+        loc, num = block_info[0]["chunk-location"], block_info[0]["num-chunks"]
+        cut = tuple(slice(0 if loc[a] == 0 else 1, None if loc[a] == num[a] - 1 else -1) for a in range(3))
+        return fn(b)[cut]
+
+    chunks = tuple(tuple(c - (i == 0) - (i == len(cs) - 1) for i, c in enumerate(cs)) for cs in arr.chunks)
+    return arr.map_overlap(block, depth=depth, boundary="none", trim=False, dtype=np.float64, chunks=chunks)
+
+
 def parse_chunks(text, shape, whole_samples):
     if text == "auto":
         return {0: "auto", 1: "auto", 2: -1} if whole_samples else "auto"
@@ -127,10 +142,7 @@ def main():
             result["chunks"] = [c[0] for c in arr.chunks]
             result["n_chunks"] = int(np.prod([len(c) for c in arr.chunks]))
             if args.op == "gst3d":
-                # each block grown by 2, gst3d trims 1, the wrapper 1 more: the block's own voxels
-                out = arr.map_overlap(lambda b: fn(b)[1:-1, 1:-1, 1:-1], depth=depth, boundary="reflect",
-                                      dtype=np.float64, trim=False)
-                out = out[1:-1, 1:-1, 1:-1]
+                out = gst3d_like_whole(arr, fn, depth)
             else:
                 out = arr.map_overlap(fn, depth=depth, boundary="reflect", dtype=np.float64)
             future = client.compute(out)

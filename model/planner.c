@@ -378,7 +378,7 @@ static tq_status plan_seed(const struct tq_plan_request *req, const size_t out_s
 {
     double s3[3] = {(double)req->shape[0], (double)req->shape[1], (double)req->shape[2]};
     double voxels = s3[0] * s3[1] * s3[2];
-    struct seed_fit fit = {tq_fit_eval(&req->model->fit, s3) / voxels, /* whole prediction spread over voxels */
+    struct seed_fit fit = {tq_model_eval(req->model, s3) / voxels, /* whole prediction spread over voxels */
                            (double)req->memory_bytes * req->safety};
     size_t dmin = req->shape[0] < req->shape[1] ? req->shape[0] : req->shape[1];
     dmin = dmin < req->shape[2] ? dmin : req->shape[2];

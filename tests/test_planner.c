@@ -82,6 +82,26 @@ Test(planner, seed_reproduces_the_originals_choices)
     tq_plan_free(p);
 }
 
+/* `traceq fit` writes component models (baseline + heap/mmap/rest); seed must spread their whole prediction over
+ * the voxels too, not the empty top-level fit (which made every seed plan one block). */
+Test(planner, seed_uses_a_component_models_prediction)
+{
+    struct tq_model m;
+    original_model(&m, "gst3d");
+    struct tq_fit_model whole = m.fit;
+    memset(&m.fit, 0, sizeof m.fit);
+    m.ncomp = 1;
+    snprintf(m.comp[0].name, sizeof m.comp[0].name, "heap");
+    m.comp[0].fit = whole;
+    struct tq_plan *p = NULL;
+    struct tq_err err = {0};
+    struct tq_plan_request r = request("gst3d", &m, 200, 1500000000ull, TQ_PLANNER_SEED);
+    cr_assert_eq(tq_plan_make(&r, &p, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(p->nblocks, 8, "a 1.5 GB seed plan of 200^3 GST3D has 100^3 chunks, got %zu blocks",
+                 (size_t)p->nblocks);
+    tq_plan_free(p);
+}
+
 Test(planner, traceq_blocks_fit_and_tile)
 {
     struct tq_model m;
