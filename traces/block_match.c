@@ -3,15 +3,16 @@
  * Which of the live blocks a free() releases is the one thing an event must say that the reader cannot guess; an
  * id from a LIFO free list says it in about log2(live blocks) bits, and the allocation right after a free usually
  * gets the id just released (difference 0). Ids are given out in the order records are fed, the order a reader
- * replays. A free of an address with no id is kept as an "orphan" (address -> order number), and an allocation of
- * that address that came *before* it in the process-wide order is that block: it gets its free right after it. An
- * allocation that came after it is a new block at a reused address (the orphan was a block from before the trace,
- * e.g. inherited across fork) and the orphan is dropped. Tables grow by doubling, from the memory provider. */
+ * replays. A free of an address with no id is kept as an "orphan" (address -> order number; an address may have
+ * several, when it was handed out and freed again by threads whose records came first), and an allocation of that
+ * address gets the earliest orphan after it in the process-wide order: that is its free, placed right after it.
+ * Orphans before it stay for allocations still to come (or, for blocks from before the trace, e.g. inherited across
+ * fork, forever: they are few). Tables grow by doubling, from the memory provider. */
 #include "block_match.h"
 
 struct tq_block_slot {
     uint64_t addr; /* 0 = empty */
-    uint64_t id;   /* block id (ids), or the free's order number again (orphans: what table_take gives) */
+    uint64_t id;   /* block id (ids), or the free's time in ns (orphans) */
     uint64_t seq;  /* order number of the allocation (ids) or of the free (orphans) */
 };
 
@@ -41,20 +42,6 @@ static int table_grow(const struct tq_block_mem *mem, struct tq_block_table *t)
     return 0;
 }
 
-/* Set addr -> (val, seq) (replacing). Returns -1 when memory is short. */
-static int table_put(const struct tq_block_mem *mem, struct tq_block_table *t, uint64_t addr, uint64_t val,
-                     uint64_t seq)
-{
-    if ((t->used + 1) * 4 > t->cap * 3 && table_grow(mem, t))
-        return -1;
-    size_t j = home(addr, t->cap);
-    while (t->v[j].addr && t->v[j].addr != addr)
-        j = (j + 1) & (t->cap - 1);
-    t->used += !t->v[j].addr;
-    t->v[j] = (struct tq_block_slot){addr, val, seq};
-    return 0;
-}
-
 /* The entry of addr, or NULL. */
 static struct tq_block_slot *table_find(struct tq_block_table *t, uint64_t addr)
 {
@@ -66,6 +53,21 @@ static struct tq_block_slot *table_find(struct tq_block_table *t, uint64_t addr)
         if (!t->v[j].addr)
             return NULL;
     }
+}
+
+/* Remove the slot at index j (linear probing: entries after the hole that belong before it move back). */
+static void table_remove_at(struct tq_block_table *t, size_t j)
+{
+    size_t hole = j;
+    for (size_t k = (hole + 1) & (t->cap - 1); t->v[k].addr; k = (k + 1) & (t->cap - 1)) {
+        size_t h = home(t->v[k].addr, t->cap);
+        if (((k - h) & (t->cap - 1)) >= ((k - hole) & (t->cap - 1))) {
+            t->v[hole] = t->v[k];
+            hole = k;
+        }
+    }
+    t->v[hole].addr = 0;
+    t->used--;
 }
 
 /* Remove addr into *val. Returns 0, or -1 when absent. Linear probing: entries after the hole that belong
@@ -81,16 +83,61 @@ static int table_take(struct tq_block_table *t, uint64_t addr, uint64_t *val)
         j = (j + 1) & (t->cap - 1);
     }
     *val = t->v[j].id;
-    size_t hole = j;
-    for (size_t k = (hole + 1) & (t->cap - 1); t->v[k].addr; k = (k + 1) & (t->cap - 1)) {
-        size_t h = home(t->v[k].addr, t->cap);
-        if (((k - h) & (t->cap - 1)) >= ((k - hole) & (t->cap - 1))) {
-            t->v[hole] = t->v[k];
-            hole = k;
+    table_remove_at(t, j);
+    return 0;
+}
+
+/* Orphans: one address may have several frees waiting (freed, handed out again and freed again by threads whose
+ * records came first, while the first allocation's record is still to come). Add one more (its time goes in the
+ * slot's id). A waiting free older than ORPHAN_WAIT_NS gives its slot to the new one: the shim flushes every
+ * thread's events at least every 100 ms, so an allocation still to come is younger than that; and with
+ * --sample-bytes every free of an unsampled block is an orphan that never matches, so the table must not grow with
+ * events. At most ORPHANS_PER_ADDR wait per address (then the oldest goes). -1 when memory is short. */
+#define ORPHAN_WAIT_NS 5000000000ull
+#define ORPHANS_PER_ADDR 256
+static int orphan_add(const struct tq_block_mem *mem, struct tq_block_table *t, uint64_t addr, uint64_t seq,
+                      uint64_t t_ns)
+{
+    if ((t->used + 1) * 4 > t->cap * 3 && table_grow(mem, t))
+        return -1;
+    size_t j = home(addr, t->cap), oldest = SIZE_MAX;
+    unsigned same = 0;
+    for (; t->v[j].addr; j = (j + 1) & (t->cap - 1)) {
+        if (t->v[j].addr != addr)
+            continue;
+        if (t->v[j].id + ORPHAN_WAIT_NS < t_ns) { /* stale: this slot is the new one's */
+            oldest = j;
+            same = ORPHANS_PER_ADDR;
+            break;
         }
+        same++;
+        if (oldest == SIZE_MAX || t->v[j].seq < t->v[oldest].seq)
+            oldest = j;
     }
-    t->v[hole].addr = 0;
-    t->used--;
+    if (same >= ORPHANS_PER_ADDR) {
+        if (seq > t->v[oldest].seq)
+            t->v[oldest] = (struct tq_block_slot){addr, t_ns, seq};
+        return 0;
+    }
+    t->used++;
+    t->v[j] = (struct tq_block_slot){addr, t_ns, seq};
+    return 0;
+}
+
+/* The free that ends a block allocated at addr with order number seq: the earliest waiting free of addr after seq,
+ * taken out into *fseq. Returns 0, or -1 when there is none (earlier frees stay: they end blocks still to come). */
+static int orphan_take_after(struct tq_block_table *t, uint64_t addr, uint64_t seq, uint64_t *fseq)
+{
+    if (!t->cap || !t->used)
+        return -1;
+    size_t best = SIZE_MAX;
+    for (size_t j = home(addr, t->cap); t->v[j].addr; j = (j + 1) & (t->cap - 1))
+        if (t->v[j].addr == addr && t->v[j].seq > seq && (best == SIZE_MAX || t->v[j].seq < t->v[best].seq))
+            best = j;
+    if (best == SIZE_MAX)
+        return -1;
+    *fseq = t->v[best].seq;
+    table_remove_at(t, best);
     return 0;
 }
 
@@ -134,7 +181,7 @@ static uint64_t block_alloc(struct tq_block_match *m, uint64_t addr, uint64_t se
     if (!addr)
         return 0;
     uint64_t fseq;
-    if (m->orphans.used && table_take(&m->orphans, addr, &fseq) == 0 && seq < fseq) {
+    if (orphan_take_after(&m->orphans, addr, seq, &fseq) == 0) {
         *dead_after = 1; /* its free was fed already, in another thread's record */
         return spare_pop(m);
     }
@@ -160,20 +207,20 @@ static uint64_t block_alloc(struct tq_block_match *m, uint64_t addr, uint64_t se
 }
 
 /* A free of addr with order number seq: the block's id, or 0 when it is not known (then noted as an orphan). */
-static uint64_t block_free(struct tq_block_match *m, uint64_t addr, uint64_t seq)
+static uint64_t block_free(struct tq_block_match *m, uint64_t addr, uint64_t seq, uint64_t t_ns)
 {
     if (!addr)
         return 0;
     struct tq_block_slot *cur = table_find(&m->ids, addr);
     if (cur && cur->seq < seq) {
-        uint64_t id;
+        uint64_t id = 0;
         table_take(&m->ids, addr, &id);
         spare_push(m, id);
         return id;
     }
     if (!cur) /* allocated in a record not fed yet, or before the trace began (the 1.3 shim stored 0 as the value
                * here, which block_alloc reads as the free's number: such frees were never matched) */
-        table_put(m->mem, &m->orphans, addr, seq, seq);
+        orphan_add(m->mem, &m->orphans, addr, seq, t_ns);
     return 0; /* a free of an earlier block at this address: it was given its free already */
 }
 
@@ -199,9 +246,9 @@ uint32_t tq_block_match_rewrite(struct tq_block_match *m, const struct tq_event 
         if (is_heap_alloc(e.kind)) {
             e.addr = block_alloc(m, e.addr, e.seq, e.t_ns, out, &k, &dead);
         } else if (e.kind == TQ_CALL_FREE) {
-            e.addr = block_free(m, e.addr, e.seq);
+            e.addr = block_free(m, e.addr, e.seq, e.t_ns);
         } else if (e.kind == TQ_CALL_REALLOC || e.kind == TQ_CALL_REALLOCARRAY) {
-            e.old_addr = block_free(m, e.old_addr, e.seq); /* first: a block moved in place keeps its id */
+            e.old_addr = block_free(m, e.old_addr, e.seq, e.t_ns); /* first: a block moved in place keeps its id */
             e.addr = block_alloc(m, e.addr, e.seq, e.t_ns, out, &k, &dead);
         }
         out[k++] = e;
