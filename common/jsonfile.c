@@ -7,17 +7,22 @@
 #include <stdio.h>
 #include <string.h>
 
-tq_status tq_json_write_file(json_t *root, const char *path, int overwrite, struct tq_err *err)
+tq_status tq_json_write_file(json_t *root, const char *path, int overwrite, const char *unbuilt, struct tq_err *err)
 {
+    if (!root)
+        return tq_fail(err, TQ_ERR_NOMEM, "cannot build the %s", unbuilt);
     struct tq_outfile of;
     tq_status st = tq_outfile_open(&of, path, overwrite != 0, err);
     if (st == TQ_OK) {
-        if (json_dumpf(root, of.fp, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) || fputc('\n', of.fp) == EOF) {
+        int bad = json_dumpf(root, of.fp, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) || fputc('\n', of.fp) == EOF;
+        if (bad) {
             tq_outfile_abort(&of);
+            json_decref(root);
             return tq_fail(err, TQ_ERR_IO, "cannot write %s", path);
         }
         st = tq_outfile_commit(&of, err);
     }
+    json_decref(root);
     /* outfile reports an existing output as a usage error; this header has always promised TQ_ERR_IO for it
      * (model and plan callers test for that), and a too-long path was already a usage error before opening. */
     if (of.exists) {

@@ -179,3 +179,11 @@ uint64_t tq_bytes_from_double(double bytes)
         return UINT64_MAX;
     return (uint64_t)ceil(bytes);
 }
+
+int tq_name_index(const char *name, const char *const *names, size_t n)
+{
+    for (size_t i = 0; name && i < n; i++)
+        if (!strcmp(name, names[i]))
+            return (int)i;
+    return -1;
+}

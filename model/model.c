@@ -91,12 +91,8 @@ static json_t *model_to_json(const struct tq_model *m)
 
 tq_status tq_model_write(const struct tq_model *m, const char *path, int overwrite, struct tq_err *err)
 {
-    json_t *root = model_to_json(m);
-    if (!root)
-        return tq_fail(err, TQ_ERR_NOMEM, "cannot build the model JSON (out of memory or a non-finite number)");
-    tq_status st = tq_json_write_file(root, path, overwrite, err);
-    json_decref(root);
-    return st;
+    return tq_json_write_file(model_to_json(m), path, overwrite, "model JSON (out of memory or a non-finite number)",
+                              err);
 }
 
 static json_t *sub_object(json_t *root, const char *key, const char *path, struct tq_err *err)

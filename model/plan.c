@@ -205,12 +205,7 @@ static json_t *plan_to_json(const struct tq_plan *plan)
 
 tq_status tq_plan_write(const struct tq_plan *plan, const char *path, int overwrite, struct tq_err *err)
 {
-    json_t *root = plan_to_json(plan);
-    if (!root)
-        return tq_fail(err, TQ_ERR_NOMEM, "cannot build the plan JSON (out of memory)");
-    tq_status st = tq_json_write_file(root, path, overwrite, err);
-    json_decref(root);
-    return st;
+    return tq_json_write_file(plan_to_json(plan), path, overwrite, "plan JSON (out of memory)", err);
 }
 
 tq_status tq_plan_dump(const struct tq_plan *plan, FILE *f, struct tq_err *err)

@@ -87,24 +87,19 @@ static int plan_parse(int argc, char **argv, struct plan_opts *o)
     int c;
     optind = 1;
     while ((c = tq_cli_next(&cli_plan, argc, argv)) > 0) {
-        if (c == 'm')
-            o->model = optarg;
-        else if (c == 'p')
-            o->op = optarg;
-        else if (c == 'o')
-            o->output = optarg;
-        else if (c == 'z')
-            o->full_size = 1;
-        else if (c == 'H')
-            o->halo = optarg;
-        else if (c == 'T')
-            o->trim = optarg;
-        else if (c == 'X')
-            o->split_axes = optarg;
-        else if (c == 'f')
-            o->force = 1;
-        else if (plan_opt_value(c, optarg, o, &err))
-            return tq_cli_fail("plan", &err);
+        switch (c) {
+        case 'm': o->model = optarg; break;
+        case 'p': o->op = optarg; break;
+        case 'o': o->output = optarg; break;
+        case 'z': o->full_size = 1; break;
+        case 'H': o->halo = optarg; break;
+        case 'T': o->trim = optarg; break;
+        case 'X': o->split_axes = optarg; break;
+        case 'f': o->force = 1; break;
+        default:
+            if (plan_opt_value(c, optarg, o, &err))
+                return tq_cli_fail("plan", &err);
+        }
     }
     if (c != TQ_CLI_END)
         return tq_cli_exit_code(c);
