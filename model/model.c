@@ -52,8 +52,9 @@ static void put_fit(json_t *obj, const struct tq_fit_model *fit)
     json_object_set_new(obj, "coefficients", coef);
 }
 
-static json_t *model_to_json(const struct tq_model *m)
+static json_t *model_to_json(const void *obj)
 {
+    const struct tq_model *m = obj;
     json_t *top = json_object(), *train = json_object();
     if (m->ncomp) {
         json_t *comps = json_array();
@@ -91,7 +92,7 @@ static json_t *model_to_json(const struct tq_model *m)
 
 tq_status tq_model_write(const struct tq_model *m, const char *path, int overwrite, struct tq_err *err)
 {
-    return tq_json_write_file(model_to_json(m), path, overwrite, "model JSON (out of memory or a non-finite number)",
+    return tq_json_write_file(model_to_json, m, path, overwrite, "model JSON (out of memory or a non-finite number)",
                               err);
 }
 
