@@ -185,6 +185,34 @@ static void get_fields(struct get *r, void *dst, const struct field *f, size_t n
     }
 }
 
+/* A record made of fixed-size fields only: encode src (its size, 0 when it does not fit) / decode into dst
+ * (0, or -1 when the payload is short). */
+static size_t put_record(uint8_t *buf, size_t cap, uint16_t type, const void *src, const struct field *f, size_t n)
+{
+    struct put w = {buf, cap, 0, 0};
+    size_t at = rec_open(&w, type);
+    put_fields(&w, src, f, n);
+    return rec_close(&w, at);
+}
+
+static int get_record(const struct tq_rec *rec, void *dst, const struct field *f, size_t n)
+{
+    struct get r = rec_reader(rec);
+    get_fields(&r, dst, f, n);
+    return r.bad ? -1 : 0;
+}
+
+/* Defines tq_rec_put_NAME and tq_rec_get_NAME (codec.h) of a fixed-size record from its table NAME_fields. */
+#define FIXED_RECORD(name, type, rec_type)                                                                   \
+    size_t tq_rec_put_##name(uint8_t *buf, size_t cap, const type *in)                                       \
+    {                                                                                                        \
+        return put_record(buf, cap, rec_type, in, name##_fields, NFIELDS(name##_fields));                     \
+    }                                                                                                        \
+    int tq_rec_get_##name(const struct tq_rec *rec, type *out)                                               \
+    {                                                                                                        \
+        return get_record(rec, out, name##_fields, NFIELDS(name##_fields));                                  \
+    }
+
 /* ---- names ---- */
 
 #define TQ_CALL_NAME_(id, name) name,
@@ -290,20 +318,7 @@ static const struct field sample_fields[] = {
     FIELD(struct tq_rec_sample, calls_total),
 };
 
-size_t tq_rec_put_sample(uint8_t *buf, size_t cap, const struct tq_rec_sample *s)
-{
-    struct put w = {buf, cap, 0, 0};
-    size_t at = rec_open(&w, TQ_REC_SAMPLE);
-    put_fields(&w, s, sample_fields, NFIELDS(sample_fields));
-    return rec_close(&w, at);
-}
-
-int tq_rec_get_sample(const struct tq_rec *rec, struct tq_rec_sample *out)
-{
-    struct get r = rec_reader(rec);
-    get_fields(&r, out, sample_fields, NFIELDS(sample_fields));
-    return r.bad ? -1 : 0;
-}
+FIXED_RECORD(sample, struct tq_rec_sample, TQ_REC_SAMPLE)
 
 /* ---- CALLS ---- */
 
@@ -342,20 +357,7 @@ static const struct field end_fields[] = {
     FIELD(struct tq_rec_end, heap_live_usable), FIELD(struct tq_rec_end, mmap_live),
 };
 
-size_t tq_rec_put_end(uint8_t *buf, size_t cap, const struct tq_rec_end *e)
-{
-    struct put w = {buf, cap, 0, 0};
-    size_t at = rec_open(&w, TQ_REC_END);
-    put_fields(&w, e, end_fields, NFIELDS(end_fields));
-    return rec_close(&w, at);
-}
-
-int tq_rec_get_end(const struct tq_rec *rec, struct tq_rec_end *out)
-{
-    struct get r = rec_reader(rec);
-    get_fields(&r, out, end_fields, NFIELDS(end_fields));
-    return r.bad ? -1 : 0;
-}
+FIXED_RECORD(end, struct tq_rec_end, TQ_REC_END)
 
 /* ---- EXEC ---- */
 
@@ -384,20 +386,7 @@ static const struct field gap_fields[] = {
     FIELD(struct tq_rec_gap, gid),
 };
 
-size_t tq_rec_put_gap(uint8_t *buf, size_t cap, const struct tq_rec_gap *g)
-{
-    struct put w = {buf, cap, 0, 0};
-    size_t at = rec_open(&w, TQ_REC_GAP);
-    put_fields(&w, g, gap_fields, NFIELDS(gap_fields));
-    return rec_close(&w, at);
-}
-
-int tq_rec_get_gap(const struct tq_rec *rec, struct tq_rec_gap *out)
-{
-    struct get r = rec_reader(rec);
-    get_fields(&r, out, gap_fields, NFIELDS(gap_fields));
-    return r.bad ? -1 : 0;
-}
+FIXED_RECORD(gap, struct tq_rec_gap, TQ_REC_GAP)
 
 /* ---- EVENTS ---- */
 
