@@ -29,14 +29,10 @@ const char *tq_fit_kind_name(enum tq_fit_kind kind)
 
 tq_status tq_fit_kind_parse(const char *name, enum tq_fit_kind *kind, struct tq_err *err)
 {
-    int k = tq_name_index(name, kind_names, TQ_FIT_NKINDS);
-    if (k >= 0) {
-        *kind = (enum tq_fit_kind)k;
-        return TQ_OK;
-    }
-    return tq_fail(err, TQ_ERR_FORMAT,
-                   "unknown model kind '%s' (expected linear, robust, poly2, power, knee, slab or shape)",
-                   name ? name : "(null)");
+    int k;
+    TQ_TRY(tq_name_parse(name, kind_names, TQ_FIT_NKINDS, "model kind", NULL, TQ_ERR_FORMAT, &k, err));
+    *kind = (enum tq_fit_kind)k;
+    return TQ_OK;
 }
 
 size_t tq_fit_ncoef(enum tq_fit_kind kind)
