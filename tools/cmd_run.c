@@ -48,6 +48,11 @@ const struct tq_cli_command cli_run = {
         TQ_OPT('R', "resume", NULL, "continue a killed run from OUT.journal (same op, input and plan)", NULL),
         TQ_OPT_FORCE('f', "OUT (and a stale journal)"),
         TQ_OPT_JSON("the report"),
+        TQ_OPT('B', "trace-blocks", "DIR",
+               "run every block's worker under libtraceq.so: each attempt leaves DIR/block-ID-aN.tqt (an OOM-killed one "
+               "says so; traceq report it)",
+               "off"),
+        TQ_OPT('S', "stacks", NULL, "with --trace-blocks: record call stacks too (report names the sites)", "off"),
         TQ_OPT_FLAGS('x', "pad-per-voxel", "BYTES", "each worker also touches BYTES per output voxel", NULL,
                      TQ_CLI_TESTING),
         TQ_OPT_FLAGS('K', "kill-worker", "N[,COUNT]",
@@ -91,6 +96,8 @@ static int run_parse_opt(int c, struct tq_run_args *a)
     case 'f': a->force = 1; break;
     case 'j': a->json = 1; break;
     case 'I': a->mpi = 1; break;
+    case 'B': a->trace_blocks = optarg; break;
+    case 'S': a->stacks = 1; break;
     case 'w':
         if (tq_parse_long(optarg, 1, TQ_RUNNER_MAX_WORKERS, "--workers", &v, &err))
             return tq_cli_fail("run", &err);
@@ -175,6 +182,12 @@ static int run_check_args(const struct tq_run_args *a, int argc, char **argv)
     if (a->mpi && a->cmd)
         return tq_cli_usage_error("run", "--cmd is not supported with --mpi (one rank's cleanup would remove "
                                   "another's temporaries)");
+    if (a->stacks && !a->trace_blocks)
+        return tq_cli_usage_error("run", "--stacks goes with --trace-blocks");
+    if (a->trace_blocks && !*a->trace_blocks)
+        return tq_cli_usage_error("run", "--trace-blocks needs a directory");
+    if (a->mpi && a->trace_blocks)
+        return tq_cli_usage_error("run", "--trace-blocks is not supported with --mpi");
     if (a->mpi && a->resume)
         return tq_cli_usage_error("run", "--resume is not supported with --mpi");
     return -1;
