@@ -198,16 +198,21 @@ tq_status tq_proc_fork(int (*fn)(void *ctx), void *ctx, struct tq_proc *p, struc
     return TQ_OK;
 }
 
-tq_status tq_proc_exec(char *const argv[], char *const *env, struct tq_err *err)
+tq_status tq_proc_exec(const char *path, char *const argv[], char *const *env, struct tq_err *err)
 {
     char **envp;
     TQ_TRY(build_env(env, &envp, err));
-    execvpe(argv[0], argv, envp);
+    if (path)
+        execve(path, argv, envp);
+    else
+        execvpe(argv[0], argv, envp);
     int saved = errno;
     if (envp != environ)
         free(envp);
     errno = saved;
-    return tq_fail_errno(err, TQ_ERR_CHILD, "cannot run %s", argv[0]);
+    tq_fail_errno(err, TQ_ERR_CHILD, "cannot run %s", path ? path : argv[0]);
+    errno = saved;
+    return TQ_ERR_CHILD;
 }
 
 /* One wait4, retried on EINTR: 1 = reaped, 0 = still running (WNOHANG), -1 = failed (errno set). */

@@ -46,6 +46,6 @@ void tq_cg_reexec_in_scope(int nargs, char **args)
         nargv[k++] = args[i];
     nargv[k] = NULL;
     char *mark[] = {SCOPE_MARK "=1", NULL};
-    tq_proc_exec(nargv, mark, NULL); /* returns only when it failed: go on as before (the watchdog) */
+    tq_proc_exec(NULL, nargv, mark, NULL); /* returns only when it failed: go on as before (the watchdog) */
     free(nargv);
 }

@@ -304,7 +304,7 @@ static int exec_sh_checks_env(void *ctx)
     (void)ctx;
     char *argv[] = {"sh", "-c", "test \"$TQ_EXEC_TEST\" = 1 && exit 7; exit 1", NULL};
     char *env[] = {"TQ_EXEC_TEST=1", NULL};
-    tq_proc_exec(argv, env, NULL);
+    tq_proc_exec(NULL, argv, env, NULL);
     return 99; /* exec failed */
 }
 
@@ -318,7 +318,7 @@ Test(process, exec_replaces_the_process_or_says_why_not)
     cr_assert_eq(tq_proc_exit_code(status), 7, "the command did not run with the added environment");
     /* a command that cannot run: this process goes on, with the reason */
     char *argv[] = {"/nonexistent/traceq-no-such-program", NULL};
-    cr_assert_eq(tq_proc_exec(argv, NULL, &err), TQ_ERR_CHILD);
+    cr_assert_eq(tq_proc_exec(NULL, argv, NULL, &err), TQ_ERR_CHILD);
     cr_assert(strstr(err.msg, "cannot run /nonexistent/traceq-no-such-program") && strstr(err.msg, "No such file"),
               "%s", err.msg);
     cr_assert(no_children());
