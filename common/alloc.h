@@ -1,10 +1,9 @@
 /* alloc.h - malloc/calloc/realloc/strdup/asprintf/getline for all the code outside the shim (preload/ never calls
  * these), with a test hook that makes one chosen allocation fail so every out-of-memory path can be exercised
- * (style.md habit 8, tests/test_alloc_fail.c). Not routed here: the shim's own allocations (traces/writer.c, built
- * into libtraceq.so), those libraries make for us (jansson, libdw, cairo, segyio, zstd, FFTW, GSL) and libc's own
- * (scandir, stdio). jansson could be routed (json_set_alloc_funcs) but is not: when one of its allocations fails
- * mid-parse, 2.14 may return a document with a character missing from a key (its lexer drops the byte it could not
- * store) or fail with a misleading syntax error, so a fault walk through it would test jansson, not us. */
+ * (style.md habit 8, tests/test_alloc_fail.c). jansson allocates through tq_malloc too (common/jsonfile.c sets it
+ * once at start, and treats a parse during which one of its allocations failed as out of memory). Not routed here:
+ * the shim's own allocations (traces/writer.c, built into libtraceq.so), those other libraries make for us (libdw,
+ * cairo, segyio, zstd, FFTW, GSL) and libc's own (scandir, stdio). */
 #ifndef TQ_ALLOC_H
 #define TQ_ALLOC_H
 

@@ -3,6 +3,7 @@
  * emptied with open/getdents64/unlinkat, which are async-signal-safe (opendir is not: it allocates). */
 #define _GNU_SOURCE
 #include "cleanup.h"
+#include "process.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -163,21 +164,6 @@ static void empty_dir(int dfd, int depth)
     close(dfd);
 }
 
-static void stop_child(pid_t pid)
-{
-    kill(pid, SIGTERM);
-    struct timespec tick = {0, 10 * 1000 * 1000};
-    for (int i = 0; i < 1000; i++) { /* 10 s */
-        pid_t r = waitpid(pid, NULL, WNOHANG);
-        if (r == pid || (r < 0 && errno != EINTR))
-            return;
-        nanosleep(&tick, NULL);
-    }
-    kill(pid, SIGKILL);
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-        ;
-}
-
 static void on_signal(int sig)
 {
     int saved = errno;
@@ -191,7 +177,7 @@ static void on_signal(int sig)
                 e->kind != order[pass])
                 continue;
             if (e->kind == KIND_CHILD)
-                stop_child(e->child);
+                tq_proc_stop(e->child, 10); /* SIGTERM, SIGKILL after 10 s */
             else if (e->kind == KIND_FILE)
                 unlink(e->path);
             else if (e->kind == KIND_PREFIX) {

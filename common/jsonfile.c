@@ -1,23 +1,62 @@
 /* jsonfile.c - safe JSON file writes and strict typed key access for models and plans (see jsonfile.h). */
 #include "jsonfile.h"
 
+#include "alloc.h"
 #include "outfile.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-tq_status tq_json_write_file(json_t *root, const char *path, int overwrite, struct tq_err *err)
+/* jansson allocates through tq_malloc, set once when the program starts (before jansson allocates anything), so
+ * the fault-injection test (tests/test_alloc_fail.c) reaches the allocations made to build and write a JSON file.
+ * jansson does not always fail when one of its allocations does (json_array_append_new and json_object_set_new
+ * report it, but callers that fill an object rarely check every call), so every failed allocation is counted and
+ * a file whose building or writing saw one is out of memory, never written incomplete. Parsing is exempt: when an
+ * allocation fails mid-parse, jansson 2.14's lexer drops the byte it could not store and then scans past the end
+ * of its buffer (heap overflow, then `lex_scan_string: Assertion '0' failed`), so a parse allocates with plain
+ * malloc, unhooked. */
+static _Thread_local unsigned long json_alloc_failures;
+static _Thread_local int json_parsing;
+
+static void *json_alloc(size_t size)
 {
+    if (json_parsing)
+        return malloc(size);
+    void *p = tq_malloc(size);
+    if (!p)
+        json_alloc_failures++;
+    return p;
+}
+
+__attribute__((constructor)) static void json_alloc_setup(void)
+{
+    json_set_alloc_funcs(json_alloc, free);
+}
+
+tq_status tq_json_write_file(json_t *(*build)(const void *obj), const void *obj, const char *path, int overwrite,
+                             const char *what, struct tq_err *err)
+{
+    unsigned long failures = json_alloc_failures;
+    json_t *root = build(obj);
+    if (!root || failures != json_alloc_failures) {
+        json_decref(root);
+        return tq_fail(err, TQ_ERR_NOMEM, "cannot build the %s", what);
+    }
     struct tq_outfile of;
     tq_status st = tq_outfile_open(&of, path, overwrite != 0, err);
     if (st == TQ_OK) {
-        if (json_dumpf(root, of.fp, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) || fputc('\n', of.fp) == EOF) {
+        int bad = json_dumpf(root, of.fp, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) || fputc('\n', of.fp) == EOF;
+        if (bad || failures != json_alloc_failures) {
             tq_outfile_abort(&of);
+            json_decref(root);
+            if (failures != json_alloc_failures)
+                return tq_fail(err, TQ_ERR_NOMEM, "out of memory writing %s", path);
             return tq_fail(err, TQ_ERR_IO, "cannot write %s", path);
         }
         st = tq_outfile_commit(&of, err);
     }
+    json_decref(root);
     /* outfile reports an existing output as a usage error; this header has always promised TQ_ERR_IO for it
      * (model and plan callers test for that), and a too-long path was already a usage error before opening. */
     if (of.exists) {
@@ -34,7 +73,9 @@ tq_status tq_json_read_file(const char *path, const char *what, json_t **out, st
     if (!f)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot open %s %s", what, path);
     json_error_t je;
+    json_parsing = 1; /* see json_alloc */
     json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+    json_parsing = 0;
     fclose(f);
     /* jansson reports most allocation failures as json_error_out_of_memory, but a failure to set up its lexer
      * returns NULL with the error left empty (no text): nothing else fails that way */

@@ -8,10 +8,14 @@
 
 #include "status.h"
 
-/* Write `root` (indented) to path through tq_outfile (a temporary file in the same directory, renamed). When overwrite is 0 an existing
- * path is never replaced (fails with TQ_ERR_IO "exists; use --force"). Fails with TQ_ERR_IO on any write error,
- * leaving no temporary file behind. */
-tq_status tq_json_write_file(json_t *root, const char *path, int overwrite, struct tq_err *err);
+/* Build a JSON document with build(obj) and write it (indented) to path through tq_outfile (a temporary file in the
+ * same directory, renamed). Fails with TQ_ERR_NOMEM "cannot build the WHAT" (e.g. what = "model JSON (out of
+ * memory or a non-finite number)") when build returns NULL or when any allocation jansson made while building or
+ * writing failed (the file would be incomplete: nothing is written). When overwrite is 0 an existing path is never
+ * replaced (fails with TQ_ERR_IO "exists; use --force"). Fails with TQ_ERR_IO on any write error, leaving no
+ * temporary file behind. */
+tq_status tq_json_write_file(json_t *(*build)(const void *obj), const void *obj, const char *path, int overwrite,
+                             const char *what, struct tq_err *err);
 
 /* Load a JSON object from path; `what` names the file kind in messages ("model"). Fails with TQ_ERR_IO when it
  * cannot be opened, TQ_ERR_FORMAT (with line and column) when it is not a JSON object, TQ_ERR_NOMEM when jansson

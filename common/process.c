@@ -198,6 +198,23 @@ tq_status tq_proc_fork(int (*fn)(void *ctx), void *ctx, struct tq_proc *p, struc
     return TQ_OK;
 }
 
+tq_status tq_proc_exec(const char *path, char *const argv[], char *const *env, struct tq_err *err)
+{
+    char **envp;
+    TQ_TRY(build_env(env, &envp, err));
+    if (path)
+        execve(path, argv, envp);
+    else
+        execvpe(argv[0], argv, envp);
+    int saved = errno;
+    if (envp != environ)
+        free(envp);
+    errno = saved;
+    tq_fail_errno(err, TQ_ERR_CHILD, "cannot run %s", path ? path : argv[0]);
+    errno = saved;
+    return TQ_ERR_CHILD;
+}
+
 /* One wait4, retried on EINTR: 1 = reaped, 0 = still running (WNOHANG), -1 = failed (errno set). */
 static int wait_once(pid_t pid, int flags, int *status, struct rusage *ru)
 {
@@ -243,6 +260,16 @@ tq_status tq_proc_wait_for(pid_t pid, double timeout_s, int *done, int *status, 
         nap(step < left ? step : left);
         step = step * 2 < 0.01 ? step * 2 : 0.01;
     }
+}
+
+void tq_proc_stop(pid_t pid, double timeout_s)
+{
+    int done = 0, status;
+    kill(pid, SIGTERM);
+    if (tq_proc_wait_for(pid, timeout_s, &done, &status, NULL, NULL) != TQ_OK || done)
+        return;
+    kill(pid, SIGKILL);
+    wait_once(pid, 0, &status, NULL);
 }
 
 int tq_proc_ended(pid_t pid)

@@ -47,6 +47,15 @@ tq_status tq_proc_spawn(const struct tq_proc_spec *s, struct tq_proc *p, struct 
  * Fails with TQ_ERR_CHILD when fork fails. */
 tq_status tq_proc_fork(int (*fn)(void *ctx), void *ctx, struct tq_proc *p, struct tq_err *err);
 
+/* Replace this process with the program `path` (NULL: argv[0], looked up in PATH unless it holds a '/') run with
+ * argv, env added to (or replacing in) the environment as in tq_proc_spec.env (NULL: as it is). Returns only when
+ * it cannot: TQ_ERR_CHILD "cannot run PROGRAM: ..." (errno kept; this process goes on unchanged), TQ_ERR_NOMEM. */
+tq_status tq_proc_exec(const char *path, char *const argv[], char *const *env, struct tq_err *err);
+
+/* Stop child pid: SIGTERM, wait up to timeout_s seconds for it to end, then SIGKILL; it is reaped either way (an
+ * already reaped or foreign pid is left alone). Async-signal-safe (the cleanup handler calls it). Can't fail. */
+void tq_proc_stop(pid_t pid, double timeout_s);
+
 /* Wait for pid to end, retrying when a signal interrupts: *status gets the wait status, ru (may be NULL) the
  * child's rusage (ru_maxrss in KiB). Fails with TQ_ERR_INTERNAL when wait4 fails otherwise (ECHILD). */
 tq_status tq_proc_wait(pid_t pid, int *status, struct rusage *ru, struct tq_err *err);

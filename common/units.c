@@ -197,3 +197,18 @@ uint64_t tq_bytes_from_double(double bytes)
         return UINT64_MAX;
     return (uint64_t)ceil(bytes);
 }
+
+tq_status tq_name_parse(const char *name, const char *const *names, size_t n, const char *what, const char *more,
+                        tq_status st, int *index, struct tq_err *err)
+{
+    for (size_t i = 0; name && i < n; i++)
+        if (!strcmp(name, names[i])) {
+            *index = (int)i;
+            return TQ_OK;
+        }
+    char list[256] = "";
+    for (size_t i = 0; i < n; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i == 0 ? "" : i + 1 < n ? ", " : " or ",
+                 names[i]);
+    return tq_fail(err, st, "unknown %s '%s' (expected %s%s)", what, name ? name : "(null)", list, more ? more : "");
+}

@@ -38,4 +38,9 @@ tq_status tq_parse_seconds(const char *s, const char *what, double *out, struct 
  * values. */
 tq_status tq_parse_range(const char *s, size_t *values, size_t cap, size_t *n, struct tq_err *err);
 
+/* The index of name in names[0..n) into *index. Fails with st and "unknown WHAT 'NAME' (expected A, B or C)" (the
+ * names, then `more` when not NULL: ", or none") when name (or NULL) is not among them. */
+tq_status tq_name_parse(const char *name, const char *const *names, size_t n, const char *what, const char *more,
+                        tq_status st, int *index, struct tq_err *err);
+
 #endif

@@ -25,37 +25,22 @@ static bool have_record(const char *traceq)
     return tq_proc_run(&o, 0, NULL, NULL, &r, &err) == TQ_OK && r.code == 0;
 }
 
-/* One traced process of the run: its pid, program, span and heap + mmap samples (absolute ns, bytes). */
+/* One traced process of the run: its pid, program, span and heap + mmap samples (ns since its start, bytes). */
 struct proc_trace {
     uint32_t pid;
     char exe[256];
     uint64_t start_ns, end_ns, exact_peak, sampled_peak;
-    uint64_t *t;
-    double *v;
-    size_t n, cap;
+    struct backend_sample samples; /* t: ns since start_ns (exact in a double below 104 days) */
 };
 
 static tq_status proc_sample(const struct tq_rec_sample *x, void *ctx, struct tq_err *err)
 {
     struct proc_trace *p = ctx;
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? 2 * p->cap : 256;
-        uint64_t *t = tq_realloc(p->t, cap * sizeof *t);
-        if (t)
-            p->t = t;
-        double *v = t ? tq_realloc(p->v, cap * sizeof *v) : NULL;
-        if (!v)
-            return tq_fail(err, TQ_ERR_NOMEM, "out of memory for a timeline");
-        p->v = v;
-        p->cap = cap;
-    }
     int64_t held = x->heap_live_req + x->mmap_live;
-    p->t[p->n] = p->start_ns + x->t_ns;
-    p->v[p->n] = held > 0 ? (double)held : 0;
-    if (p->v[p->n] > (double)p->sampled_peak)
-        p->sampled_peak = (uint64_t)p->v[p->n];
-    p->n++;
-    return TQ_OK;
+    double v = held > 0 ? (double)held : 0;
+    if (v > (double)p->sampled_peak)
+        p->sampled_peak = (uint64_t)v;
+    return tq_backend_push(&p->samples, (double)x->t_ns, v, err);
 }
 
 static tq_status proc_load(const char *path, struct proc_trace *p, struct tq_err *err)
@@ -90,7 +75,7 @@ static tq_status tree_timeline(struct proc_trace *pr, size_t np, struct backend_
 {
     size_t ne = np;
     for (size_t i = 0; i < np; i++)
-        ne += pr[i].n;
+        ne += pr[i].samples.nt;
     struct tree_event *ev = tq_malloc(ne * sizeof *ev);
     double *cur = tq_calloc(np, sizeof *cur);
     if (!ev || !cur) {
@@ -102,8 +87,8 @@ static tq_status tree_timeline(struct proc_trace *pr, size_t np, struct backend_
     uint64_t t0 = UINT64_MAX;
     for (size_t i = 0; i < np; i++) {
         t0 = pr[i].start_ns < t0 ? pr[i].start_ns : t0;
-        for (size_t j = 0; j < pr[i].n; j++)
-            ev[k++] = (struct tree_event){pr[i].t[j], i, pr[i].v[j]};
+        for (size_t j = 0; j < pr[i].samples.nt; j++)
+            ev[k++] = (struct tree_event){pr[i].start_ns + (uint64_t)pr[i].samples.t[j], i, pr[i].samples.v[j]};
         ev[k++] = (struct tree_event){pr[i].end_ns, i, 0};
     }
     qsort(ev, ne, sizeof *ev, by_time);
@@ -166,7 +151,7 @@ static tq_status read_traces(const char *dir, struct backend_sample *s, struct t
                      "%s with %s", np, pr[big].pid, exe, tq_format_bytes(big_peak, b, sizeof b));
     }
     for (size_t i = 0; pr && i < np; i++)
-        free(pr[i].t), free(pr[i].v);
+        free(pr[i].samples.t), free(pr[i].samples.v);
     free(pr);
     return st;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/units.h"
 
 /* Same inflation as the in-range margins (fit.c). */
 #define EXTRAP_INFLATE 1.2
@@ -23,13 +24,10 @@ const char *tq_component_name(enum tq_component c)
 
 tq_status tq_component_parse(const char *name, enum tq_component *c, struct tq_err *err)
 {
-    for (int k = 0; k < TQ_NCOMP; k++)
-        if (name && !strcmp(name, comp_names[k])) {
-            *c = (enum tq_component)k;
-            return TQ_OK;
-        }
-    return tq_fail(err, TQ_ERR_USAGE, "unknown component '%s' (expected heap, mmap or rest, or none)",
-                   name ? name : "(null)");
+    int k;
+    TQ_TRY(tq_name_parse(name, comp_names, TQ_NCOMP, "component", ", or none", TQ_ERR_USAGE, &k, err));
+    *c = (enum tq_component)k;
+    return TQ_OK;
 }
 
 tq_status tq_components_parse_list(const char *list, int use[TQ_NCOMP], struct tq_err *err)

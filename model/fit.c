@@ -1,5 +1,6 @@
 /* fit.c - fitting, cross-validating and choosing memory models with GSL (see fit.h). */
 #include "fit.h"
+#include "../common/units.h"
 #include "../common/alloc.h"
 #include "../operators/block_exec.h"
 
@@ -29,14 +30,10 @@ const char *tq_fit_kind_name(enum tq_fit_kind kind)
 
 tq_status tq_fit_kind_parse(const char *name, enum tq_fit_kind *kind, struct tq_err *err)
 {
-    for (int k = 0; k < TQ_FIT_NKINDS; k++)
-        if (name && !strcmp(name, kind_names[k])) {
-            *kind = (enum tq_fit_kind)k;
-            return TQ_OK;
-        }
-    return tq_fail(err, TQ_ERR_FORMAT,
-                   "unknown model kind '%s' (expected linear, robust, poly2, power, knee, slab, shape or declared)",
-                   name ? name : "(null)");
+    int k;
+    TQ_TRY(tq_name_parse(name, kind_names, TQ_FIT_NKINDS, "model kind", NULL, TQ_ERR_FORMAT, &k, err));
+    *kind = (enum tq_fit_kind)k;
+    return TQ_OK;
 }
 
 size_t tq_fit_ncoef(enum tq_fit_kind kind)
@@ -46,42 +43,20 @@ size_t tq_fit_ncoef(enum tq_fit_kind kind)
 
 void tq_fit_coef_names(enum tq_fit_kind kind, const char *names[TQ_FIT_MAXCOEF])
 {
-    static const char *const shape_names[] = {"intercept", "inlines", "xlines", "samples",
-                                              "inlines*xlines", "inlines*samples", "xlines*samples", "volume"};
+    static const char *const coef_names[TQ_FIT_NKINDS][TQ_FIT_MAXCOEF] = {
+        [TQ_FIT_LINEAR] = {"intercept", "volume"},
+        [TQ_FIT_ROBUST] = {"intercept", "volume"},
+        [TQ_FIT_POLY2] = {"intercept", "volume", "volume^2"},
+        [TQ_FIT_POWER] = {"intercept", "volume", "exponent"},
+        [TQ_FIT_KNEE] = {"intercept", "volume", "plane_intercept", "xlines*samples"},
+        [TQ_FIT_SLAB] = {"intercept", "min(volume,cap)", "xlines*samples", "xlines*samples_above_cap", "cap"},
+        [TQ_FIT_SHAPE] = {"intercept", "inlines", "xlines", "samples", "inlines*xlines", "inlines*samples",
+                          "xlines*samples", "volume"},
+        [TQ_FIT_DECLARED] = {"intercept", "declared_bytes"},
+    };
+    unsigned k = (unsigned)kind < TQ_FIT_NKINDS ? (unsigned)kind : TQ_FIT_SHAPE;
     for (size_t i = 0; i < TQ_FIT_MAXCOEF; i++)
-        names[i] = NULL;
-    names[0] = "intercept";
-    switch (kind) {
-    case TQ_FIT_LINEAR:
-    case TQ_FIT_ROBUST:
-        names[1] = "volume";
-        break;
-    case TQ_FIT_POLY2:
-        names[1] = "volume";
-        names[2] = "volume^2";
-        break;
-    case TQ_FIT_POWER:
-        names[1] = "volume";
-        names[2] = "exponent";
-        break;
-    case TQ_FIT_KNEE:
-        names[1] = "volume";
-        names[2] = "plane_intercept";
-        names[3] = "xlines*samples";
-        break;
-    case TQ_FIT_DECLARED:
-        names[1] = "declared_bytes";
-        break;
-    case TQ_FIT_SLAB:
-        names[1] = "min(volume,cap)";
-        names[2] = "xlines*samples";
-        names[3] = "xlines*samples_above_cap";
-        names[4] = "cap";
-        break;
-    default:
-        for (size_t i = 0; i < 8; i++)
-            names[i] = shape_names[i];
-    }
+        names[i] = coef_names[k][i];
 }
 
 double tq_fit_declared_bytes(const struct tq_op *op, const double shape[3])

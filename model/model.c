@@ -53,8 +53,9 @@ static void put_fit(json_t *obj, const struct tq_fit_model *fit)
     json_object_set_new(obj, "coefficients", coef);
 }
 
-static json_t *model_to_json(const struct tq_model *m)
+static json_t *model_to_json(const void *obj)
 {
+    const struct tq_model *m = obj;
     json_t *top = json_object(), *train = json_object();
     if (m->ncomp) {
         json_t *comps = json_array();
@@ -92,12 +93,8 @@ static json_t *model_to_json(const struct tq_model *m)
 
 tq_status tq_model_write(const struct tq_model *m, const char *path, int overwrite, struct tq_err *err)
 {
-    json_t *root = model_to_json(m);
-    if (!root)
-        return tq_fail(err, TQ_ERR_NOMEM, "cannot build the model JSON (out of memory or a non-finite number)");
-    tq_status st = tq_json_write_file(root, path, overwrite, err);
-    json_decref(root);
-    return st;
+    return tq_json_write_file(model_to_json, m, path, overwrite, "model JSON (out of memory or a non-finite number)",
+                              err);
 }
 
 static json_t *sub_object(json_t *root, const char *key, const char *path, struct tq_err *err)

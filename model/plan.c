@@ -170,8 +170,9 @@ static json_t *size3(const size_t v[3])
     return json_pack("[I,I,I]", (json_int_t)v[0], (json_int_t)v[1], (json_int_t)v[2]);
 }
 
-static json_t *plan_to_json(const struct tq_plan *plan)
+static json_t *plan_to_json(const void *obj)
 {
+    const struct tq_plan *plan = obj;
     json_t *blocks = json_array();
     for (size_t i = 0; blocks && i < plan->nblocks; i++) {
         const struct tq_plan_block *b = &plan->blocks[i];
@@ -205,12 +206,7 @@ static json_t *plan_to_json(const struct tq_plan *plan)
 
 tq_status tq_plan_write(const struct tq_plan *plan, const char *path, int overwrite, struct tq_err *err)
 {
-    json_t *root = plan_to_json(plan);
-    if (!root)
-        return tq_fail(err, TQ_ERR_NOMEM, "cannot build the plan JSON (out of memory)");
-    tq_status st = tq_json_write_file(root, path, overwrite, err);
-    json_decref(root);
-    return st;
+    return tq_json_write_file(plan_to_json, plan, path, overwrite, "plan JSON (out of memory)", err);
 }
 
 tq_status tq_plan_dump(const struct tq_plan *plan, FILE *f, struct tq_err *err)

@@ -22,12 +22,10 @@
 #define NPY_CHUNK 4096            /* float64 elements converted per pread (32 KiB on the stack) */
 
 struct tq_npy_reader {
-    int fd;
-    size_t shape[3];
-    size_t esize;     /* 4 or 8 */
-    int swap;         /* big-endian data ('>') */
+    struct tq_vol_input in; /* first: path, descriptor, shape */
+    size_t esize;           /* 4 or 8 */
+    int swap;               /* big-endian data ('>') */
     size_t data_off;
-    char path[4096];
 };
 
 /* Find `'key':` in a header dict and return the first non-blank character after the colon, or NULL. */
@@ -104,11 +102,11 @@ static tq_status parse_shape(const char *v, const char *path, size_t shape[3], s
 static tq_status read_header(struct tq_npy_reader *r, struct tq_err *err)
 {
     unsigned char pre[12];
-    ssize_t got = pread(r->fd, pre, sizeof pre, 0);
+    ssize_t got = pread(r->in.fd, pre, sizeof pre, 0);
     if (got < 0)
-        return tq_fail_errno(err, TQ_ERR_IO, "%s: read failed", r->path);
+        return tq_fail_errno(err, TQ_ERR_IO, "%s: read failed", r->in.path);
     if (got < 10 || memcmp(pre, NPY_MAGIC, NPY_MAGIC_LEN) != 0)
-        return tq_fail(err, TQ_ERR_FORMAT, "%s: not a .npy file (bad magic)", r->path);
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: not a .npy file (bad magic)", r->in.path);
     unsigned major = pre[6];
     size_t hlen, pre_len;
     if (major == 1) {
@@ -118,26 +116,26 @@ static tq_status read_header(struct tq_npy_reader *r, struct tq_err *err)
         hlen = pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
         pre_len = 12;
     } else {
-        return tq_fail(err, TQ_ERR_FORMAT, "%s: unsupported .npy format version %u", r->path, major);
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: unsupported .npy format version %u", r->in.path, major);
     }
     if (hlen == 0 || hlen > NPY_MAX_HEADER)
-        return tq_fail(err, TQ_ERR_FORMAT, "%s: bad .npy header length %zu", r->path, hlen);
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: bad .npy header length %zu", r->in.path, hlen);
     char *hdr = tq_malloc(hlen + 1);
     if (!hdr)
-        return tq_fail(err, TQ_ERR_NOMEM, "%s: no memory for the .npy header", r->path);
-    got = pread(r->fd, hdr, hlen, (off_t)pre_len);
+        return tq_fail(err, TQ_ERR_NOMEM, "%s: no memory for the .npy header", r->in.path);
+    got = pread(r->in.fd, hdr, hlen, (off_t)pre_len);
     if (got != (ssize_t)hlen) {
         free(hdr);
-        return tq_fail(err, TQ_ERR_TRUNCATED, "%s: .npy header is truncated", r->path);
+        return tq_fail(err, TQ_ERR_TRUNCATED, "%s: .npy header is truncated", r->in.path);
     }
     hdr[hlen] = '\0';
-    tq_status st = parse_descr(dict_value(hdr, "descr"), r->path, &r->esize, &r->swap, err);
+    tq_status st = parse_descr(dict_value(hdr, "descr"), r->in.path, &r->esize, &r->swap, err);
     const char *fo = st ? NULL : dict_value(hdr, "fortran_order");
     if (!st && (!fo || strncmp(fo, "False", 5) != 0))
         st = tq_fail(err, TQ_ERR_FORMAT, "%s: .npy array is in Fortran order; only C order is supported "
-                     "(save np.ascontiguousarray(a))", r->path);
+                     "(save np.ascontiguousarray(a))", r->in.path);
     if (!st)
-        st = parse_shape(dict_value(hdr, "shape"), r->path, r->shape, err);
+        st = parse_shape(dict_value(hdr, "shape"), r->in.path, r->in.shape, err);
     free(hdr);
     r->data_off = pre_len + hlen;
     return st;
@@ -147,35 +145,26 @@ static tq_status read_header(struct tq_npy_reader *r, struct tq_err *err)
 static tq_status check_size(const struct tq_npy_reader *r, struct tq_err *err)
 {
     struct stat sb;
-    if (fstat(r->fd, &sb) != 0)
-        return tq_fail_errno(err, TQ_ERR_IO, "%s: stat failed", r->path);
-    size_t n = r->shape[0] * r->shape[1] * r->shape[2];
+    if (fstat(r->in.fd, &sb) != 0)
+        return tq_fail_errno(err, TQ_ERR_IO, "%s: stat failed", r->in.path);
+    size_t n = r->in.shape[0] * r->in.shape[1] * r->in.shape[2];
     if ((uint64_t)sb.st_size < r->data_off + (uint64_t)n * r->esize)
-        return tq_fail(err, TQ_ERR_TRUNCATED, "%s: truncated .npy: %lld bytes, header promises %zu", r->path,
+        return tq_fail(err, TQ_ERR_TRUNCATED, "%s: truncated .npy: %lld bytes, header promises %zu", r->in.path,
                        (long long)sb.st_size, r->data_off + n * r->esize);
     return TQ_OK;
 }
 
+/* The header, then a size check against it (tq_vol_input_open's parse step). */
+static tq_status npy_parse(void *reader, const char *path, struct tq_err *err)
+{
+    (void)path;
+    TQ_TRY(read_header(reader, err));
+    return check_size(reader, err);
+}
+
 tq_status tq_npy_reader_open(const char *path, struct tq_npy_reader **out, size_t shape[3], struct tq_err *err)
 {
-    *out = NULL;
-    struct tq_npy_reader *r = tq_calloc(1, sizeof *r);
-    if (!r)
-        return tq_fail(err, TQ_ERR_NOMEM, "no memory for a .npy reader");
-    if (tq_vol_open_input(path, r->path, sizeof r->path, &r->fd, err)) {
-        free(r);
-        return TQ_ERR_IO;
-    }
-    tq_status st = read_header(r, err);
-    if (!st)
-        st = check_size(r, err);
-    if (st) {
-        tq_npy_reader_free(r);
-        return st;
-    }
-    memcpy(shape, r->shape, sizeof r->shape);
-    *out = r;
-    return TQ_OK;
+    return tq_vol_input_open(path, sizeof **out, ".npy reader", npy_parse, (void **)out, shape, err);
 }
 
 /* Read `count` elements starting at element `first` into dst as float32. */
@@ -183,7 +172,7 @@ static tq_status read_run(struct tq_npy_reader *r, size_t first, size_t count, f
 {
     size_t off = r->data_off + first * r->esize;
     if (r->esize == 4) {
-        TQ_TRY(tq_vol_pread_all(r->fd, dst, count * 4, off, r->path, err));
+        TQ_TRY(tq_vol_pread_all(r->in.fd, dst, count * 4, off, r->in.path, err));
         if (r->swap)
             for (size_t i = 0; i < count; i++) {
                 uint32_t u;
@@ -196,7 +185,7 @@ static tq_status read_run(struct tq_npy_reader *r, size_t first, size_t count, f
     double buf[NPY_CHUNK];
     for (size_t done = 0; done < count;) {
         size_t n = count - done < NPY_CHUNK ? count - done : NPY_CHUNK;
-        TQ_TRY(tq_vol_pread_all(r->fd, buf, n * 8, off + done * 8, r->path, err));
+        TQ_TRY(tq_vol_pread_all(r->in.fd, buf, n * 8, off + done * 8, r->in.path, err));
         for (size_t i = 0; i < n; i++) {
             if (r->swap) {
                 uint64_t u;
@@ -214,7 +203,7 @@ static tq_status read_run(struct tq_npy_reader *r, size_t first, size_t count, f
 tq_status tq_npy_read_box(struct tq_npy_reader *r, const struct tq_box *b, float *dst, size_t *bytes_read,
                           struct tq_err *err)
 {
-    const size_t nx = r->shape[1], ns = r->shape[2];
+    const size_t nx = r->in.shape[1], ns = r->in.shape[2];
     const size_t ni = tq_box_len(b, 0), nj = tq_box_len(b, 1), nk = tq_box_len(b, 2);
     /* Whole rows of samples are contiguous on disk: merge them into as few reads as the box allows. */
     if (nk == ns && nj == nx) {
@@ -234,11 +223,7 @@ tq_status tq_npy_read_box(struct tq_npy_reader *r, const struct tq_box *b, float
 
 void tq_npy_reader_free(struct tq_npy_reader *r)
 {
-    if (!r)
-        return;
-    if (r->fd >= 0)
-        close(r->fd);
-    free(r);
+    tq_vol_input_free(r);
 }
 
 tq_status tq_npy_file_init(int fd, const size_t shape[3], size_t *data_offset, struct tq_err *err)

@@ -17,21 +17,19 @@
 #define DEFAULT_DT_US 4000        /* sample interval written when there is no `like` file */
 
 struct tq_segy_reader {
-    int fd;
+    struct tq_vol_input in; /* first: path, descriptor, shape (inlines, xlines, samples) */
     int format;         /* SEGY_IBM_FLOAT_4_BYTE, SEGY_SIGNED_INTEGER_4_BYTE, ..._SHORT_2_BYTE, ..._CHAR_1_BYTE or IEEE */
     int esize;          /* bytes per sample: 4, 2 or 1 */
     int lsb;            /* little-endian file (headers and samples), told apart by its format code */
     int sorting;        /* SEGY_INLINE_SORTING or SEGY_CROSSLINE_SORTING */
-    size_t shape[3];    /* inlines, xlines, samples */
     size_t trace0;      /* byte offset of the first trace header */
     size_t trace_bytes; /* header + samples */
-    char path[4096];
 };
 
 /* Number of trace (i, j) in the file, whichever way it is sorted. */
 static size_t trace_index(const struct tq_segy_reader *r, size_t i, size_t j)
 {
-    return r->sorting == SEGY_INLINE_SORTING ? i * r->shape[1] + j : j * r->shape[0] + i;
+    return r->sorting == SEGY_INLINE_SORTING ? i * r->in.shape[1] + j : j * r->in.shape[0] + i;
 }
 
 /* Byte offset of trace (i, j)'s header. */
@@ -58,17 +56,17 @@ static int format_size(int format)
 static tq_status read_binheader(segy_file *fp, struct tq_segy_reader *r, int *samples, struct tq_err *err)
 {
     struct stat sb;
-    if (fstat(r->fd, &sb) != 0)
-        return tq_fail_errno(err, TQ_ERR_IO, "%s: stat failed", r->path);
+    if (fstat(r->in.fd, &sb) != 0)
+        return tq_fail_errno(err, TQ_ERR_IO, "%s: stat failed", r->in.path);
     char bin[SEGY_BINARY_HEADER_SIZE];
     if (sb.st_size < SEGY_TEXT_HEADER_SIZE + SEGY_BINARY_HEADER_SIZE || segy_binheader(fp, bin) != SEGY_OK)
-        return tq_fail(err, TQ_ERR_FORMAT, "%s: not a SEG-Y file (shorter than its 3600 bytes of headers)", r->path);
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: not a SEG-Y file (shorter than its 3600 bytes of headers)", r->in.path);
     int be = segy_format(bin), le = (unsigned char)bin[24] | (unsigned char)bin[25] << 8;
     r->lsb = !format_size(be) && format_size(le);
     if (r->lsb) {
         /* segyio swaps every header it returns to big-endian once told the file is little-endian */
         if (segy_set_format(fp, le | SEGY_LSB) != SEGY_OK || segy_binheader(fp, bin) != SEGY_OK)
-            return tq_fail(err, TQ_ERR_FORMAT, "%s: cannot read its little-endian binary header", r->path);
+            return tq_fail(err, TQ_ERR_FORMAT, "%s: cannot read its little-endian binary header", r->in.path);
     }
     r->format = segy_format(bin);
     r->esize = format_size(r->format);
@@ -77,27 +75,27 @@ static tq_status read_binheader(segy_file *fp, struct tq_segy_reader *r, int *sa
     if (!r->esize)
         return tq_fail(err, TQ_ERR_FORMAT, "%s: not a SEG-Y file, or an unsupported sample format code %d (read: "
                        "1 IBM float, 2 int32, 3 int16, 5 IEEE float, 8 int8, big- or little-endian, as segyio)",
-                       r->path, be);
+                       r->in.path, be);
     if (!r->lsb && segy_set_format(fp, r->format) != SEGY_OK)
-        return tq_fail(err, TQ_ERR_FORMAT, "%s: segyio refuses sample format %d", r->path, r->format);
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: segyio refuses sample format %d", r->in.path, r->format);
     if (*samples <= 0 && trace0 >= SEGY_TEXT_HEADER_SIZE + SEGY_BINARY_HEADER_SIZE) {
         /* some writers leave the binary header's count at 0; the first trace header then says it */
         char th[SEGY_TRACE_HEADER_SIZE];
         int32_t n = 0;
-        if (pread(r->fd, th, sizeof th, trace0) == (ssize_t)sizeof th && !segy_get_field(th, SEGY_TR_SAMPLE_COUNT, &n))
+        if (pread(r->in.fd, th, sizeof th, trace0) == (ssize_t)sizeof th && !segy_get_field(th, SEGY_TR_SAMPLE_COUNT, &n))
             *samples = n;
     }
     if (*samples <= 0 || trace0 < SEGY_TEXT_HEADER_SIZE + SEGY_BINARY_HEADER_SIZE)
         return tq_fail(err, TQ_ERR_FORMAT, "%s: not a SEG-Y file (binary header gives %d samples per trace)",
-                       r->path, *samples);
+                       r->in.path, *samples);
     r->trace0 = (size_t)trace0;
     r->trace_bytes = SEGY_TRACE_HEADER_SIZE + (size_t)*samples * (size_t)r->esize;
-    r->shape[2] = (size_t)*samples;
+    r->in.shape[2] = (size_t)*samples;
     if ((uint64_t)sb.st_size < r->trace0 + r->trace_bytes)
-        return tq_fail(err, TQ_ERR_TRUNCATED, "%s: truncated SEG-Y: no complete trace after the headers", r->path);
+        return tq_fail(err, TQ_ERR_TRUNCATED, "%s: truncated SEG-Y: no complete trace after the headers", r->in.path);
     if (((uint64_t)sb.st_size - r->trace0) % r->trace_bytes != 0)
         return tq_fail(err, TQ_ERR_TRUNCATED, "%s: truncated SEG-Y: %lld bytes is not the headers plus whole "
-                       "traces of %d samples", r->path, (long long)sb.st_size, *samples);
+                       "traces of %d samples", r->in.path, (long long)sb.st_size, *samples);
     return TQ_OK;
 }
 
@@ -107,56 +105,47 @@ static tq_status read_geometry(segy_file *fp, struct tq_segy_reader *r, struct t
     int bsize = (int)(r->trace_bytes - SEGY_TRACE_HEADER_SIZE), traces = 0, offsets = 0, nil = 0, nxl = 0;
     long t0 = (long)r->trace0;
     if (segy_traces(fp, &traces, t0, bsize) != SEGY_OK || traces <= 0)
-        return tq_fail(err, TQ_ERR_TRUNCATED, "%s: cannot count whole traces (truncated SEG-Y?)", r->path);
+        return tq_fail(err, TQ_ERR_TRUNCATED, "%s: cannot count whole traces (truncated SEG-Y?)", r->in.path);
     if (traces == 1) {
         r->sorting = SEGY_INLINE_SORTING;
-        r->shape[0] = r->shape[1] = 1;
+        r->in.shape[0] = r->in.shape[1] = 1;
         return TQ_OK;
     }
     if (segy_sorting(fp, IL_BYTE, XL_BYTE, SEGY_TR_OFFSET, &r->sorting, t0, bsize) != SEGY_OK ||
         (r->sorting != SEGY_INLINE_SORTING && r->sorting != SEGY_CROSSLINE_SORTING))
         return tq_fail(err, TQ_ERR_FORMAT, "%s: cannot tell inline from crossline sorting (inline/crossline "
-                       "numbers at bytes 189/193 are not a regular grid)", r->path);
+                       "numbers at bytes 189/193 are not a regular grid)", r->in.path);
     if (segy_offsets(fp, IL_BYTE, XL_BYTE, traces, &offsets, t0, bsize) != SEGY_OK || offsets != 1)
         return tq_fail(err, TQ_ERR_FORMAT, "%s: pre-stack SEG-Y (%d offsets per trace position) is not supported; "
-                       "a volume needs one trace per inline/crossline", r->path, offsets);
+                       "a volume needs one trace per inline/crossline", r->in.path, offsets);
     if (segy_lines_count(fp, IL_BYTE, XL_BYTE, r->sorting, offsets, &nil, &nxl, t0, bsize) != SEGY_OK ||
         nil <= 0 || nxl <= 0 || (long)nil * nxl != traces)
         return tq_fail(err, TQ_ERR_FORMAT, "%s: %d traces do not fill a regular grid of %d x %d lines (an irregular "
-                       "survey, or a SEG-Y truncated by whole traces)", r->path, traces, nil, nxl);
-    r->shape[0] = (size_t)nil;
-    r->shape[1] = (size_t)nxl;
+                       "survey, or a SEG-Y truncated by whole traces)", r->in.path, traces, nil, nxl);
+    r->in.shape[0] = (size_t)nil;
+    r->in.shape[1] = (size_t)nxl;
     return TQ_OK;
 }
 
-tq_status tq_segy_reader_open(const char *path, struct tq_segy_reader **out, size_t shape[3], struct tq_err *err)
+/* segyio works out the geometry; the samples are then read with pread on our own descriptor, because a segyio
+ * FILE* has one shared file position and could not serve forked or threaded readers. */
+static tq_status segy_parse(void *reader, const char *path, struct tq_err *err)
 {
-    *out = NULL;
-    struct tq_segy_reader *r = tq_calloc(1, sizeof *r);
-    if (!r)
-        return tq_fail(err, TQ_ERR_NOMEM, "no memory for a SEG-Y reader");
-    if (tq_vol_open_input(path, r->path, sizeof r->path, &r->fd, err)) {
-        free(r);
-        return TQ_ERR_IO;
-    }
-    /* segyio works out the geometry; the samples are then read with pread on our own descriptor, because a
-     * segyio FILE* has one shared file position and could not serve forked or threaded readers. */
     segy_file *fp = segy_open(path, "rb");
     int samples = 0;
     tq_status st = fp ? TQ_OK : tq_fail_errno(err, TQ_ERR_IO, "cannot open '%s'", path);
     if (!st)
-        st = read_binheader(fp, r, &samples, err);
+        st = read_binheader(fp, reader, &samples, err);
     if (!st)
-        st = read_geometry(fp, r, err);
+        st = read_geometry(fp, reader, err);
     if (fp)
         segy_close(fp);
-    if (st) {
-        tq_segy_reader_free(r);
-        return st;
-    }
-    memcpy(shape, r->shape, sizeof r->shape);
-    *out = r;
-    return TQ_OK;
+    return st;
+}
+
+tq_status tq_segy_reader_open(const char *path, struct tq_segy_reader **out, size_t shape[3], struct tq_err *err)
+{
+    return tq_vol_input_open(path, sizeof **out, "SEG-Y reader", segy_parse, (void **)out, shape, err);
 }
 
 /* Turn n samples of r's format, as read from the file into the start of row, into floats in place (widening from
@@ -199,7 +188,7 @@ tq_status tq_segy_read_box(struct tq_segy_reader *r, const struct tq_box *b, flo
         for (size_t j = b->lo[1]; j < b->hi[1]; j++) {
             float *row = dst + ((i - b->lo[0]) * nj + (j - b->lo[1])) * nk;
             size_t off = trace_offset(r, i, j) + SEGY_TRACE_HEADER_SIZE + b->lo[2] * es;
-            TQ_TRY(tq_vol_pread_all(r->fd, row, nk * es, off, r->path, err));
+            TQ_TRY(tq_vol_pread_all(r->in.fd, row, nk * es, off, r->in.path, err));
             samples_to_float(r, row, nk);
             *bytes_read += nk * es;
         }
@@ -208,11 +197,7 @@ tq_status tq_segy_read_box(struct tq_segy_reader *r, const struct tq_box *b, flo
 
 void tq_segy_reader_free(struct tq_segy_reader *r)
 {
-    if (!r)
-        return;
-    if (r->fd >= 0)
-        close(r->fd);
-    free(r);
+    tq_vol_input_free(r);
 }
 
 /* How an output of `shape` sits inside `like`: centred (a trimmed output) or identical. 0 = not compatible. */
@@ -221,9 +206,9 @@ static int like_origin(const struct tq_segy_reader *like, const size_t shape[3],
     if (!like)
         return 0;
     for (int a = 0; a < 3; a++) {
-        if (like->shape[a] < shape[a] || (like->shape[a] - shape[a]) % 2)
+        if (like->in.shape[a] < shape[a] || (like->in.shape[a] - shape[a]) % 2)
             return 0;
-        origin[a] = (like->shape[a] - shape[a]) / 2;
+        origin[a] = (like->in.shape[a] - shape[a]) / 2;
     }
     return 1;
 }
@@ -262,9 +247,9 @@ static tq_status write_bin_header(int fd, const size_t shape[3], const struct tq
     int32_t dt = DEFAULT_DT_US;
     if (like && lfp) {
         if (segy_binheader(lfp, bin) != SEGY_OK)
-            return tq_fail(err, TQ_ERR_IO, "%s: cannot read its binary header", like->path);
+            return tq_fail(err, TQ_ERR_IO, "%s: cannot read its binary header", like->in.path);
     } else if (like) {
-        TQ_TRY(tq_vol_pread_all(like->fd, bin, sizeof bin, SEGY_TEXT_HEADER_SIZE, like->path, err));
+        TQ_TRY(tq_vol_pread_all(like->in.fd, bin, sizeof bin, SEGY_TEXT_HEADER_SIZE, like->in.path, err));
         if (segy_get_bfield(bin, SEGY_BIN_INTERVAL, &dt) != SEGY_OK || dt <= 0)
             dt = DEFAULT_DT_US;
     }
@@ -291,12 +276,12 @@ static tq_status fill_trace_header(char *h, const size_t shape[3], size_t i, siz
     if (like && lfp) {
         if (segy_traceheader(lfp, (int)trace_index(like, i + origin[0], j + origin[1]), h, (long)like->trace0,
                              (int)(like->trace_bytes - SEGY_TRACE_HEADER_SIZE)) != SEGY_OK)
-            return tq_fail(err, TQ_ERR_IO, "%s: cannot read a trace header", like->path);
+            return tq_fail(err, TQ_ERR_IO, "%s: cannot read a trace header", like->in.path);
     }
     if (like) {
         if (!lfp)
-            TQ_TRY(tq_vol_pread_all(like->fd, h, SEGY_TRACE_HEADER_SIZE, trace_offset(like, i + origin[0],
-                                    j + origin[1]), like->path, err));
+            TQ_TRY(tq_vol_pread_all(like->in.fd, h, SEGY_TRACE_HEADER_SIZE, trace_offset(like, i + origin[0],
+                                    j + origin[1]), like->in.path, err));
         int32_t delay = 0;
         segy_get_field(h, SEGY_TR_DELAY_REC_TIME, &delay);
         segy_set_field(h, SEGY_TR_DELAY_REC_TIME, delay + (int32_t)(origin[2] * (size_t)dt_us / 1000));
@@ -331,18 +316,18 @@ tq_status tq_segy_file_init(int fd, const char *path, const size_t shape[3], con
         return tq_fail_errno(err, TQ_ERR_IO, "cannot size the SEG-Y output '%s'", path);
     if (like) {
         char text[SEGY_TEXT_HEADER_SIZE];
-        TQ_TRY(tq_vol_pread_all(like->fd, text, sizeof text, 0, like->path, err));
+        TQ_TRY(tq_vol_pread_all(like->in.fd, text, sizeof text, 0, like->in.path, err));
         TQ_TRY(tq_vol_pwrite_all(fd, text, sizeof text, 0, path, err));
     } else {
         TQ_TRY(write_text_header(path, shape, err));
     }
     segy_file *lfp = NULL;
     if (like && like->lsb) {
-        lfp = segy_open(like->path, "rb");
+        lfp = segy_open(like->in.path, "rb");
         if (!lfp || segy_set_format(lfp, like->format | SEGY_LSB) != SEGY_OK) {
             if (lfp)
                 segy_close(lfp);
-            return tq_fail_errno(err, TQ_ERR_IO, "cannot open '%s' for its headers", like->path);
+            return tq_fail_errno(err, TQ_ERR_IO, "cannot open '%s' for its headers", like->in.path);
         }
     }
     int dt_us = DEFAULT_DT_US;

@@ -19,9 +19,23 @@ struct tq_segy_reader;
 tq_status tq_vol_pread_all(int fd, void *buf, size_t len, size_t off, const char *path, struct tq_err *err);
 tq_status tq_vol_pwrite_all(int fd, const void *buf, size_t len, size_t off, const char *path, struct tq_err *err);
 
-/* The start of every reader open: copy `path` into name (cap bytes, for messages) and open it read-only into *fd.
- * Fails with TQ_ERR_IO "cannot open 'path'" and leaves *fd at -1. */
-tq_status tq_vol_open_input(const char *path, char *name, size_t cap, int *fd, struct tq_err *err);
+/* What every format reader starts with (its first member): its path (for messages), descriptor and shape. */
+struct tq_vol_input {
+    int fd;
+    size_t shape[3];
+    char path[4096];
+};
+
+/* Every reader's open: a zeroed reader of `size` bytes (a struct whose first member is a struct tq_vol_input; `what`
+ * names it in the out-of-memory message), path opened read-only into it, then parse(reader, path, err) reads its
+ * header and fills its shape. On success *out is the reader and shape its shape; on failure *out is NULL and the
+ * reader freed. Fails with TQ_ERR_NOMEM, TQ_ERR_IO "cannot open 'path'", or parse's failure. */
+tq_status tq_vol_input_open(const char *path, size_t size, const char *what,
+                            tq_status (*parse)(void *reader, const char *path, struct tq_err *err), void **out,
+                            size_t shape[3], struct tq_err *err);
+
+/* Close a reader's descriptor and free it (a reader tq_vol_input_open made); NULL is a no-op. Can't fail. */
+void tq_vol_input_free(void *reader);
 
 /* Open an .npy file: float32 or float64 (either byte order), C order, 3-D, no zero axis. Fails with TQ_ERR_IO
  * (open), TQ_ERR_FORMAT (magic, header, dtype, fortran order, ndim), TQ_ERR_RANGE (zero axis) or

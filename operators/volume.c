@@ -73,13 +73,34 @@ tq_status tq_vol_check_shape(const size_t shape[3], struct tq_err *err)
     return TQ_OK;
 }
 
-tq_status tq_vol_open_input(const char *path, char *name, size_t cap, int *fd, struct tq_err *err)
+tq_status tq_vol_input_open(const char *path, size_t size, const char *what,
+                            tq_status (*parse)(void *reader, const char *path, struct tq_err *err), void **out,
+                            size_t shape[3], struct tq_err *err)
 {
-    snprintf(name, cap, "%s", path);
-    *fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (*fd < 0)
-        return tq_fail_errno(err, TQ_ERR_IO, "cannot open '%s'", path);
+    *out = NULL;
+    struct tq_vol_input *in = tq_calloc(1, size);
+    if (!in)
+        return tq_fail(err, TQ_ERR_NOMEM, "no memory for a %s", what);
+    snprintf(in->path, sizeof in->path, "%s", path);
+    in->fd = open(path, O_RDONLY | O_CLOEXEC);
+    tq_status st = in->fd < 0 ? tq_fail_errno(err, TQ_ERR_IO, "cannot open '%s'", path) : parse(in, path, err);
+    if (st) {
+        tq_vol_input_free(in);
+        return st;
+    }
+    memcpy(shape, in->shape, sizeof in->shape);
+    *out = in;
     return TQ_OK;
+}
+
+void tq_vol_input_free(void *reader)
+{
+    struct tq_vol_input *in = reader;
+    if (!in)
+        return;
+    if (in->fd >= 0)
+        close(in->fd);
+    free(in);
 }
 
 tq_status tq_vol_pread_all(int fd, void *buf, size_t len, size_t off, const char *path, struct tq_err *err)

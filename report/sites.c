@@ -131,22 +131,20 @@ static tq_status collect(struct tq_heap_replay *r, struct tq_sites *out, struct 
         for (; i < k && (!rows[i].key || !strcmp(rows[i].key, site->key)); i++) {
             const struct tq_heap_site *hs = rows[i].hs;
             site->peak += hs->peak_bytes;
-            site->allocated += hs->allocated_bytes;
-            site->calls += hs->calls;
-            site->leaked += hs->leaked_bytes;
-            site->leaked_blocks += hs->leaked_blocks;
-            site->temporary += hs->temporary_calls;
-            site->temporary_bytes += hs->temporary_bytes;
+            /* the counts a site and the totals both sum: (its field, the stack's field) */
+#define SITE_COUNTS(X)                                                                                             \
+    X(allocated, allocated_bytes) X(calls, calls) X(leaked, leaked_bytes) X(leaked_blocks, leaked_blocks)          \
+    X(temporary, temporary_calls) X(temporary_bytes, temporary_bytes)
+#define ADD_COUNT(field, from)                                                                                     \
+    site->field += hs->from;                                                                                       \
+    out->field += hs->from;
+            SITE_COUNTS(ADD_COUNT)
+#undef ADD_COUNT
+#undef SITE_COUNTS
             /* independent stacks: variances add */
             site->allocated_err = hypot(site->allocated_err, hs->allocated_err);
             site->peak_err = hypot(site->peak_err, hs->peak_err);
             site->leaked_err = hypot(site->leaked_err, hs->leaked_err);
-            out->allocated += hs->allocated_bytes;
-            out->calls += hs->calls;
-            out->leaked += hs->leaked_bytes;
-            out->leaked_blocks += hs->leaked_blocks;
-            out->temporary += hs->temporary_calls;
-            out->temporary_bytes += hs->temporary_bytes;
             consider(&b, hs);
         }
         st = set_callers(r, &b, site);

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "block_traces.h"
 #include "../common/alloc.h"
+#include "../common/process.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -99,7 +100,7 @@ tq_status tq_block_traces_start(const char *dir, int stacks, int nargs, char **a
         argv[0] = (char *)"traceq";
         memcpy(argv + 1, args, (size_t)nargs * sizeof *argv);
         fflush(NULL);
-        execv("/proc/self/exe", argv);
+        tq_proc_exec("/proc/self/exe", argv, NULL, NULL); /* returns only when it failed (errno kept) */
         free(argv);
     }
     tq_status st = tq_fail_errno(err, TQ_ERR_IO, "--trace-blocks: cannot run traceq again under libtraceq.so");

@@ -118,65 +118,72 @@ static int cg_list_has(const char *dir, const char *name, const char *word)
     return 0;
 }
 
-/* Find the mount point of the v2 hierarchy (want_v2) or of the v1 memory controller, and its mount root. */
-static int cg_find_mount(int want_v2, char *mnt, char *root, size_t size)
+/* Call match(line, ctx) on each line of the /proc file path until it returns 0; returns 0 when a line matched,
+ * -1 when none did or the file cannot be read. */
+static int cg_first_line(const char *path, int (*match)(char *line, void *ctx), void *ctx)
 {
-    FILE *f = fopen("/proc/self/mountinfo", "re");
+    FILE *f = fopen(path, "re");
     if (!f)
         return -1;
     char line[4096];
     int found = -1;
-    while (found && fgets(line, sizeof line, f)) {
-        char r[1024], m[1024], fstype[64], super[1024];
-        char *dash = strstr(line, " - ");
-        if (!dash || sscanf(line, "%*s %*s %*s %1023s %1023s", r, m) != 2 ||
-            sscanf(dash + 3, "%63s %*s %1023s", fstype, super) != 2)
-            continue;
-        int ok = want_v2 ? !strcmp(fstype, "cgroup2") : !strcmp(fstype, "cgroup") && strstr(super, "memory") != NULL;
-        if (ok && strlen(m) < size && strlen(r) < size) {
-            strcpy(mnt, m);
-            strcpy(root, r);
-            found = 0;
-        }
-    }
+    while (found && fgets(line, sizeof line, f))
+        found = match(line, ctx);
     fclose(f);
     return found;
 }
 
-/* This process's group path in the v2 hierarchy ("0::/x") or the v1 memory one ("4:memory:/x"). */
-static int cg_own_path(int want_v2, char *path, size_t size)
+/* What the line matchers look for and where they put it. */
+struct cg_want {
+    int v2;            /* the v2 hierarchy, or the v1 memory controller */
+    char *a, *b;       /* mount point and mount root (mountinfo), or the group path (a; /proc/self/cgroup) */
+    size_t size;
+};
+
+/* A /proc/self/mountinfo line of the wanted hierarchy: its mount point and mount root. */
+static int cg_match_mount(char *line, void *ctx)
 {
-    FILE *f = fopen("/proc/self/cgroup", "re");
-    if (!f)
+    struct cg_want *w = ctx;
+    char r[1024], m[1024], fstype[64], super[1024];
+    char *dash = strstr(line, " - ");
+    if (!dash || sscanf(line, "%*s %*s %*s %1023s %1023s", r, m) != 2 ||
+        sscanf(dash + 3, "%63s %*s %1023s", fstype, super) != 2)
         return -1;
-    char line[2048];
-    int found = -1;
-    while (found && fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = 0;
-        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2)
-            continue;
-        *c2 = 0;
-        const char *ctrls = c1 + 1;
-        int ok = want_v2 ? !strcmp(line, "0") && *ctrls == 0 : strstr(ctrls, "memory") != NULL;
-        if (ok && strlen(c2 + 1) < size) {
-            strcpy(path, c2 + 1);
-            found = 0;
-        }
-    }
-    fclose(f);
-    return found;
+    int ok = w->v2 ? !strcmp(fstype, "cgroup2") : !strcmp(fstype, "cgroup") && strstr(super, "memory") != NULL;
+    if (!ok || strlen(m) >= w->size || strlen(r) >= w->size)
+        return -1;
+    strcpy(w->a, m);
+    strcpy(w->b, r);
+    return 0;
+}
+
+/* A /proc/self/cgroup line of the wanted hierarchy ("0::/x" for v2, "4:memory:/x" for v1): its group path. */
+static int cg_match_own(char *line, void *ctx)
+{
+    struct cg_want *w = ctx;
+    line[strcspn(line, "\n")] = 0;
+    char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (!c2)
+        return -1;
+    *c2 = 0;
+    const char *ctrls = c1 + 1;
+    int ok = w->v2 ? !strcmp(line, "0") && *ctrls == 0 : strstr(ctrls, "memory") != NULL;
+    if (!ok || strlen(c2 + 1) >= w->size)
+        return -1;
+    strcpy(w->a, c2 + 1);
+    return 0;
 }
 
 /* Directory of this process's own group in the chosen hierarchy, or -1 with a reason in why. */
 static int cg_own_dir(int v2, char *dir, size_t size, char *why, size_t wsize)
 {
     char mnt[1024], root[1024], own[1024];
-    if (cg_find_mount(v2, mnt, root, sizeof mnt)) {
+    struct cg_want mount = {v2, mnt, root, sizeof mnt}, group = {v2, own, NULL, sizeof own};
+    if (cg_first_line("/proc/self/mountinfo", cg_match_mount, &mount)) {
         cg_fmt(why, wsize, "no %s mounted", v2 ? "cgroup2 hierarchy" : "cgroup v1 memory controller");
         return -1;
     }
-    if (cg_own_path(v2, own, sizeof own)) {
+    if (cg_first_line("/proc/self/cgroup", cg_match_own, &group)) {
         cg_fmt(why, wsize, "this process is in no %s group", v2 ? "cgroup2" : "v1 memory");
         return -1;
     }

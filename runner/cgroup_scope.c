@@ -45,8 +45,7 @@ void tq_cg_reexec_in_scope(int nargs, char **args)
     for (int i = 0; i < nargs; i++)
         nargv[k++] = args[i];
     nargv[k] = NULL;
-    if (setenv(SCOPE_MARK, "1", 1) == 0)
-        execvp("systemd-run", nargv);
-    unsetenv(SCOPE_MARK); /* exec failed: go on as before (the watchdog) */
+    char *mark[] = {SCOPE_MARK "=1", NULL};
+    tq_proc_exec(NULL, nargv, mark, NULL); /* returns only when it failed: go on as before (the watchdog) */
     free(nargv);
 }

@@ -297,3 +297,45 @@ Test(process, fork_runs_a_function_and_exits_with_its_value)
     cr_assert_eq(tq_proc_exit_code(status), 42);
     cr_assert(no_children());
 }
+
+/* A forked child that replaces itself with `sh`, TQ_EXEC_TEST=1 added to its environment. */
+static int exec_sh_checks_env(void *ctx)
+{
+    (void)ctx;
+    char *argv[] = {"sh", "-c", "test \"$TQ_EXEC_TEST\" = 1 && exit 7; exit 1", NULL};
+    char *env[] = {"TQ_EXEC_TEST=1", NULL};
+    tq_proc_exec(NULL, argv, env, NULL);
+    return 99; /* exec failed */
+}
+
+Test(process, exec_replaces_the_process_or_says_why_not)
+{
+    struct tq_proc p;
+    struct tq_err err = {0};
+    int status;
+    cr_assert_eq(tq_proc_fork(exec_sh_checks_env, NULL, &p, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(tq_proc_wait(p.pid, &status, NULL, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(tq_proc_exit_code(status), 7, "the command did not run with the added environment");
+    /* a command that cannot run: this process goes on, with the reason */
+    char *argv[] = {"/nonexistent/traceq-no-such-program", NULL};
+    cr_assert_eq(tq_proc_exec(NULL, argv, NULL, &err), TQ_ERR_CHILD);
+    cr_assert(strstr(err.msg, "cannot run /nonexistent/traceq-no-such-program") && strstr(err.msg, "No such file"),
+              "%s", err.msg);
+    cr_assert(no_children());
+}
+
+/* tq_proc_stop: SIGTERM ends a child at once; one that ignores SIGTERM is killed after the timeout; both reaped. */
+Test(process, stop_terminates_then_kills_and_reaps)
+{
+    const char *scripts[] = {"exec sleep 30", "trap '' TERM; while :; do sleep 0.05; done"};
+    for (int i = 0; i < 2; i++) {
+        char *argv[] = {"sh", "-c", (char *)scripts[i], NULL};
+        struct tq_proc_spec spec = {.argv = argv, .log_path = "/dev/null"};
+        struct tq_proc p;
+        struct tq_err err = {0};
+        cr_assert_eq(tq_proc_spawn(&spec, &p, &err), TQ_OK, "%s", err.msg);
+        usleep(100 * 1000); /* let sh install its trap */
+        tq_proc_stop(p.pid, 0.5);
+        cr_assert(no_children(), "child %d (%s) left behind", i, scripts[i]);
+    }
+}

@@ -78,3 +78,17 @@ Test(units, geometric_ranges)
         cr_assert_eq(tq_parse_range(bad[i], v, 16, &n, NULL), TQ_ERR_USAGE, "accepted %s", bad[i]);
     cr_assert_eq(tq_parse_range("1:100000:x2", v, 16, &n, NULL), TQ_ERR_USAGE); /* 17 values */
 }
+
+/* tq_name_parse: a name's index in its table, or the caller's status and a message listing the names. */
+Test(units, name_parse_finds_or_lists_the_names)
+{
+    static const char *const names[] = {"heap", "mmap", "rest"};
+    struct tq_err err = {0};
+    int k = -1;
+    cr_assert_eq(tq_name_parse("mmap", names, 3, "component", NULL, TQ_ERR_USAGE, &k, &err), TQ_OK);
+    cr_assert_eq(k, 1);
+    cr_assert_eq(tq_name_parse("stack", names, 3, "component", ", or none", TQ_ERR_USAGE, &k, &err), TQ_ERR_USAGE);
+    cr_assert_str_eq(err.msg, "unknown component 'stack' (expected heap, mmap or rest, or none)");
+    cr_assert_eq(tq_name_parse(NULL, names, 1, "kind", NULL, TQ_ERR_FORMAT, &k, &err), TQ_ERR_FORMAT);
+    cr_assert_str_eq(err.msg, "unknown kind '(null)' (expected heap)");
+}

@@ -15,10 +15,12 @@ enum { TQ_EXIT_OK = 0, TQ_EXIT_FAIL = 1, TQ_EXIT_USAGE = 2 };
  * parser (getopt_long's long options and short-option string) and the option lines of `--help` are generated from
  * it, so the two cannot drift. `-h, --help` is added to every table.
  *
- *   static const struct tq_cli_opt opts[] = {
- *       TQ_OPT_SHORT('o', "output", "FILE", "where the result goes", "stdout"),
- *       TQ_OPT('f', "force", NULL, "replace an existing FILE", "refuse"),
- *       TQ_OPT_END,
+ *   const struct tq_cli_command cli_x = {
+ *       .name = "x",
+ *       .opts = TQ_OPTIONS(
+ *           TQ_OPT_SHORT('s', "size", "N", "how big", "1"),
+ *           TQ_OPT_FORCE('f', "FILE")),
+ *       .usage = ...
  *   };
  */
 enum {
@@ -40,6 +42,23 @@ struct tq_cli_opt {
 #define TQ_OPT_SHORT(letter, name, arg, help, def) {(letter), (letter), (name), (arg), (help), (def), 0}
 #define TQ_OPT_FLAGS(key, name, arg, help, def, flags) {(key), 0, (name), (arg), (help), (def), (flags)}
 #define TQ_OPT_END {0, 0, NULL, NULL, NULL, NULL, 0}
+
+/* A command's table (tq_cli_command.opts), TQ_OPT_END added: .opts = TQ_OPTIONS(TQ_OPT(...), TQ_OPT(...)). */
+#define TQ_OPTIONS(...) ((const struct tq_cli_opt[]){__VA_ARGS__, TQ_OPT_END})
+
+/* Options several commands share, each defined here once: its name, key, placeholder, help and default. */
+#define TQ_OPT_OUTPUT(arg, what, def) TQ_OPT_SHORT('o', "output", arg, what, def)
+#define TQ_OPT_FORCE(key, what) TQ_OPT(key, "force", NULL, "replace " what " if it exists", "refuse")
+#define TQ_OPT_JSON(what) TQ_OPT('j', "json", NULL, "print " what " as one JSON object on stdout", "text")
+#define TQ_OPT_MODEL(key, what) TQ_OPT(key, "model", "M.json", "memory model from `traceq fit`" what, NULL)
+#define TQ_OPT_FULL_SIZE(key) \
+    TQ_OPT(key, "full-size", NULL, "GST3D: keep the input shape instead of trimming one voxel per face", "trimmed")
+#define TQ_OPT_WORKERS(what, def) TQ_OPT('w', "workers", "N", what, def)
+/* A user's command's block contract (`run --cmd`, `plan --op cmd`): --halo, --trim, --split-axes. */
+#define TQ_OPT_CMD_CONTRACT(split_key)                                                                     \
+    TQ_OPT('H', "halo", "H|H,H,H", "a user's command: voxels of context it needs per axis, or whole", "0"), \
+    TQ_OPT('T', "trim", "T", "a user's command: its output is its input less T voxels per face", "0"),      \
+    TQ_OPT(split_key, "split-axes", "A,B|none", "a user's command: axes blocks may be cut along", "all not whole")
 
 /* One subcommand's command line: its help is "usage: USAGE", ABOUT, MORE's text, the generated option lines and
  * EPILOG, in that order. */

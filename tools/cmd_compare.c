@@ -11,28 +11,24 @@
 #include "../common/printable.h"
 #include "cli.h"
 
-static const struct tq_cli_opt compare_opts[] = {
-    TQ_OPT('b', "backends", "LIST", "comma-separated, from shim,statm,hwm,cgroup,massif,heaptrack", "all"),
-    TQ_OPT('r', "runs", "N", "runs per backend and of the bare command; figures are medians", "1"),
-    TQ_OPT('i', "interval-ms", "MS", "statm sampling interval in milliseconds", "10"),
-    TQ_OPT('j', "json", NULL, "print the result as JSON instead of a table", NULL),
-    TQ_OPT('c', "csv", NULL, "print the result as CSV (header row) instead of a table", NULL),
-    TQ_OPT('p', "plot", "FILE", "also draw the backends' timelines (statm, massif, shim) to FILE.svg|.png", NULL),
-    TQ_OPT('f', "force", NULL, "replace an existing --plot FILE", "refuse"),
-    TQ_OPT('k', "keep", "DIR", "keep logs and profiler outputs in DIR (must exist)", "temporary, removed"),
-    TQ_OPT_END,
-};
-
 /* stop_at_operand: the profiled command's own flags are left alone. */
 const struct tq_cli_command cli_compare = {
     .name = "compare",
+    .opts = TQ_OPTIONS(
+        TQ_OPT('b', "backends", "LIST", "comma-separated, from shim,statm,hwm,cgroup,massif,heaptrack", "all"),
+        TQ_OPT('r', "runs", "N", "runs per backend and of the bare command; figures are medians", "1"),
+        TQ_OPT('i', "interval-ms", "MS", "statm sampling interval in milliseconds", "10"),
+        TQ_OPT_JSON("the result, instead of a table,"),
+        TQ_OPT('c', "csv", NULL, "print the result as CSV (header row) instead of a table", NULL),
+        TQ_OPT('p', "plot", "FILE", "also draw the backends' timelines (statm, massif, shim) to FILE.svg|.png", NULL),
+        TQ_OPT_FORCE('f', "the --plot FILE"),
+        TQ_OPT('k', "keep", "DIR", "keep logs and profiler outputs in DIR (must exist)", "temporary, removed")),
     .usage = "traceq compare [OPTIONS] -- CMD [ARGS...]",
     .about = "Run CMD bare (for timing) and once per backend, and print one table: what each backend measures,\n"
              "its peak, its error against the ground truth (the cgroup peak, the truth for resident memory),\n"
              "its wall time and overhead against the bare run. Missing backends are skipped with a note.\n"
              "Heap backends (shim, massif, heaptrack) count bytes asked of the allocator, so they sit below\n"
              "the RSS truth by the program's code, stacks and allocator slack: see compare/BACKENDS.md.",
-    .opts = compare_opts,
     .stop_at_operand = 1,
 };
 

@@ -8,23 +8,19 @@
 #include "../common/units.h"
 #include "cli.h"
 
-static const struct tq_cli_opt diff_opts[] = {
-    TQ_OPT_SHORT('n', "top", "N", "list at most N sites", "20"),
-    TQ_OPT('b', "by", "WHAT",
-           "peak (heap held at the peak), allocated, calls, leaked (never freed) or temporary (freed with no "
-           "allocation in between)",
-           "peak"),
-    TQ_OPT_END,
-};
-
 const struct tq_cli_command cli_diff = {
     .name = "diff",
+    .opts = TQ_OPTIONS(
+        TQ_OPT_SHORT('n', "top", "N", "list at most N sites", "20"),
+        TQ_OPT('b', "by", "WHAT",
+               "peak (heap held at the peak), allocated, calls, leaked (never freed) or temporary (freed with no "
+               "allocation in between)",
+               "peak")),
     .usage = "traceq diff [OPTIONS] A.tq B.tq",
     .about = "Compare two traces recorded with --stacks (or --aggregate): the totals (heap at the peak, bytes\n"
              "allocated, allocation calls, leaks, temporary allocations) and every allocation site (function,\n"
              "file:line) whose figures changed, biggest change first. Sites are matched by name, so the two runs\n"
              "may load code at other addresses.",
-    .opts = diff_opts,
     .stop_at_operand = 1,
 };
 

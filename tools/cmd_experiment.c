@@ -8,31 +8,27 @@
 #include "../common/units.h"
 #include "cli.h"
 
-static const struct tq_cli_opt exp_opts[] = {
-    TQ_OPT_SHORT('o', "output", "DIR", "results folder (volumes, models, outputs, results.csv) (required)", NULL),
-    TQ_OPT('O', "ops", "LIST", "operators, comma-separated", "gst3d"),
-    TQ_OPT('s', "shapes", "LIST", "cube sides, comma-separated", "200"),
-    TQ_OPT('l', "limits", "LIST", "per-worker limits: sizes (1.5GB) or fractions of the unchunked peak (0.5)",
-           "0.5,0.75"),
-    TQ_OPT('f', "fixed", "LIST", "fractions of the side for fixed cubes", "0.5,0.25,0.125"),
-    TQ_OPT('r', "runs", "N", "runs per strategy", "3"),
-    TQ_OPT('w', "workers", "N", "workers per run", "2"),
-    TQ_OPT('R', "retries", "N", "OOM splits allowed per block (all strategies)", "2"),
-    TQ_OPT('m', "models", "DIR", "use DIR/OP.model.json instead of sweeping and fitting one", NULL),
-    TQ_OPT('P', "replot", "CSV",
-           "run nothing: draw DIR/results.svg from the rows of CSV (results.csv files of several experiments may "
-           "be concatenated)",
-           NULL),
-    TQ_OPT_END,
-};
-
 const struct tq_cli_command cli_experiment = {
     .name = "experiment",
+    .opts = TQ_OPTIONS(
+        TQ_OPT_OUTPUT("DIR", "results folder (volumes, models, outputs, results.csv) (required)", NULL),
+        TQ_OPT('O', "ops", "LIST", "operators, comma-separated", "gst3d"),
+        TQ_OPT('s', "shapes", "LIST", "cube sides, comma-separated", "200"),
+        TQ_OPT('l', "limits", "LIST", "per-worker limits: sizes (1.5GB) or fractions of the unchunked peak (0.5)",
+               "0.5,0.75"),
+        TQ_OPT('f', "fixed", "LIST", "fractions of the side for fixed cubes", "0.5,0.25,0.125"),
+        TQ_OPT('r', "runs", "N", "runs per strategy", "3"),
+        TQ_OPT_WORKERS("workers per run", "2"),
+        TQ_OPT('R', "retries", "N", "OOM splits allowed per block (all strategies)", "2"),
+        TQ_OPT('m', "models", "DIR", "use DIR/OP.model.json instead of sweeping and fitting one", NULL),
+        TQ_OPT('P', "replot", "CSV",
+               "run nothing: draw DIR/results.svg from the rows of CSV (results.csv files of several experiments may "
+               "be concatenated)",
+               NULL)),
     .usage = "traceq experiment -o DIR [options]",
     .about = "Compare chunking strategies with the same runner (`traceq run`) on synthetic cubes: none (one block),\n"
              "auto (dask's chunks=\"auto\", 128 MiB of input), seed (the original's planner), traceq (ours) and\n"
              "fixed cubes of several sizes (the brute-force best). Writes DIR/results.csv and prints a table.",
-    .opts = exp_opts,
     .epilog = "The original's cases are `--shapes 200 --limits 1.5GB` and `--shapes 400 --limits 3GB`.",
 };
 

@@ -6,28 +6,24 @@
 #include "../common/outfile.h"
 #include "cli.h"
 
-static const struct tq_cli_opt export_opts[] = {
-    TQ_OPT_SHORT('f', "format", "FMT", "one of massif, folded, chrome, csv (required)", NULL),
-    TQ_OPT_SHORT('o', "output", "FILE", "write to FILE, via a temporary name renamed when complete", "stdout"),
-    TQ_OPT('b', "by", "WEIGHT",
-           "folded only: peak (heap held at the heap peak) or allocated (all heap bytes allocated)", "peak"),
-    TQ_OPT('P', "python-only", NULL,
-           "folded only: keep the Python frames of each stack (a CPython 3.11 process recorded with --stacks), "
-           "fold native frames away",
-           "mixed stacks"),
-    TQ_OPT('F', "force", NULL, "replace an existing FILE", "refuse"),
-    TQ_OPT_END,
-};
-
 const struct tq_cli_command cli_export = {
     .name = "export",
+    .opts = TQ_OPTIONS(
+        TQ_OPT_SHORT('f', "format", "FMT", "one of massif, folded, chrome, csv (required)", NULL),
+        TQ_OPT_OUTPUT("FILE", "write to FILE, via a temporary name renamed when complete", "stdout"),
+        TQ_OPT('b', "by", "WEIGHT",
+               "folded only: peak (heap held at the heap peak) or allocated (all heap bytes allocated)", "peak"),
+        TQ_OPT('P', "python-only", NULL,
+               "folded only: keep the Python frames of each stack (a CPython 3.11 process recorded with --stacks), "
+               "fold native frames away",
+               "mixed stacks"),
+        TQ_OPT_FORCE('F', "FILE")),
     .usage = "traceq export TRACE --format massif|folded|chrome|csv [-o FILE] [OPTIONS]",
     .about = "Convert a trace for a standard viewer:\n"
              "  massif   massif.out for ms_print / massif-visualizer (sampled heap + mmap, peak snapshot)\n"
              "  folded   'root;...;leaf bytes' lines for flamegraph.pl / speedscope (needs record --stacks)\n"
              "  chrome   trace-event JSON with RSS, heap and mmap counter tracks (ui.perfetto.dev, about:tracing)\n"
              "  csv      the samples, one row each, with a header row",
-    .opts = export_opts,
 };
 
 static tq_status run_export(const char *trace, enum tq_export_format fmt, enum tq_folded_by by, bool python_only,

@@ -24,35 +24,31 @@ struct fit_opts {
     char axes[3][24]; /* a program's parameters (a --param sweep), else "" */
 };
 
-static const struct tq_cli_opt fit_opts[] = {
-    TQ_OPT('p', "op", "OP",
-           "operator whose rows to fit (a --param sweep's parameters are the features: `shape` fits them and "
-           "their products, the others their product)",
-           "the dataset's only one"),
-    TQ_OPT('t', "target", "COLUMN",
-           "what to predict: peak_rss_bytes, vmhwm_bytes, peak_heap_bytes, peak_mmap_bytes or wall_s",
-           "peak_rss_bytes"),
-    TQ_OPT('a', "agg", "max|mean", "how runs of one shape are combined", "max"),
-    TQ_OPT('k', "folds", "K", "cross-validation folds", "5"),
-    TQ_OPT('s', "seed", "N", "seed of the fold shuffle", "42"),
-    TQ_OPT('K', "kind", "KIND", "force one model kind of the whole peak instead of choosing", "choose"),
-    TQ_OPT('C', "components", "LIST",
-           "fit the peak (peak_rss_bytes, vmhwm_bytes) as baseline + these exact components + the rest, each with "
-           "its own model: heap,mmap,rest (any of them), or none for one model of the whole peak",
-           "heap,mmap,rest given heap or mmap figures, else none"),
-    TQ_OPT_SHORT('o', "output", "FILE", "write the model JSON here", "only print the table"),
-    TQ_OPT('P', "plot", "FILE",
-           "draw the points, the chosen model's fit and its bound against volume (.svg or .png)", "no plot"),
-    TQ_OPT('f', "force", NULL, "replace existing output and plot files", NULL),
-    TQ_OPT_END,
-};
-
 const struct tq_cli_command cli_fit = {
     .name = "fit",
+    .opts = TQ_OPTIONS(
+        TQ_OPT('p', "op", "OP",
+               "operator whose rows to fit (a --param sweep's parameters are the features: `shape` fits them and "
+               "their products, the others their product)",
+               "the dataset's only one"),
+        TQ_OPT('t', "target", "COLUMN",
+               "what to predict: peak_rss_bytes, vmhwm_bytes, peak_heap_bytes, peak_mmap_bytes or wall_s",
+               "peak_rss_bytes"),
+        TQ_OPT('a', "agg", "max|mean", "how runs of one shape are combined", "max"),
+        TQ_OPT('k', "folds", "K", "cross-validation folds", "5"),
+        TQ_OPT('s', "seed", "N", "seed of the fold shuffle", "42"),
+        TQ_OPT('K', "kind", "KIND", "force one model kind of the whole peak instead of choosing", "choose"),
+        TQ_OPT('C', "components", "LIST",
+               "fit the peak (peak_rss_bytes, vmhwm_bytes) as baseline + these exact components + the rest, each with "
+               "its own model: heap,mmap,rest (any of them), or none for one model of the whole peak",
+               "heap,mmap,rest given heap or mmap figures, else none"),
+        TQ_OPT_OUTPUT("FILE", "write the model JSON here", "only print the table"),
+        TQ_OPT('P', "plot", "FILE",
+               "draw the points, the chosen model's fit and its bound against volume (.svg or .png)", "no plot"),
+        TQ_OPT_FORCE('f', "the output and plot files")),
     .usage = "traceq fit DATASET.csv [--op OP] [options]",
     .about = "Fit candidate memory models (linear, robust, poly2, power, shape) to a sweep dataset, compare them\n"
              "with k-fold cross-validation and save the chosen one (with its safety bound) as a model file.",
-    .opts = fit_opts,
 };
 
 /* 1 when a plot file name has an extension tq_plot_write knows (checked before minutes of fitting). */

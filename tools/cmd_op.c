@@ -18,29 +18,25 @@ static void op_list(FILE *f)
         fprintf(f, "  %-10s %s\n", op->name, op->title);
 }
 
-static const struct tq_cli_opt op_opts[] = {
-    TQ_OPT('i', "input", "F", "input volume, .npy (float32/float64) or .segy/.sgy (this or --synthetic)", NULL),
-    TQ_OPT('y', "synthetic", "SHAPE", "use the synthetic model of SHAPE (IxXxS or I,X,S) instead", NULL),
-    TQ_OPT('S', "seed", "S", "seed of the synthetic model", "1"),
-    TQ_OPT_SHORT('o', "output", "F", "output volume, .npy or .segy/.sgy (required)", NULL),
-    TQ_OPT('b', "block", "I,X,S",
-           "compute the output in blocks of this shape, one after the other, each from its own input box (result "
-           "identical to a whole run)",
-           "whole"),
-    TQ_OPT('t', "threads", "N", "threads inside a block, 0 = all cores", "0"),
-    TQ_OPT('s', "sigma", "S|SI,SX,SS", "Gaussian sigma, one for all axes or one per axis", "3"),
-    TQ_OPT('T', "truncate", "T", "Gaussian radius = int(T * sigma + 0.5)", "4"),
-    TQ_OPT('F', "full-size", NULL, "GST3D: keep the input shape instead of trimming one voxel per face", "trimmed"),
-    TQ_OPT('f', "force", NULL, "overwrite the output if it exists", "refuse"),
-    TQ_OPT_END,
-};
-
 const struct tq_cli_command cli_op = {
     .name = "op",
+    .opts = TQ_OPTIONS(
+        TQ_OPT('i', "input", "F", "input volume, .npy (float32/float64) or .segy/.sgy (this or --synthetic)", NULL),
+        TQ_OPT('y', "synthetic", "SHAPE", "use the synthetic model of SHAPE (IxXxS or I,X,S) instead", NULL),
+        TQ_OPT('S', "seed", "S", "seed of the synthetic model", "1"),
+        TQ_OPT_OUTPUT("F", "output volume, .npy or .segy/.sgy (required)", NULL),
+        TQ_OPT('b', "block", "I,X,S",
+               "compute the output in blocks of this shape, one after the other, each from its own input box (result "
+               "identical to a whole run)",
+               "whole"),
+        TQ_OPT('t', "threads", "N", "threads inside a block, 0 = all cores", "0"),
+        TQ_OPT('s', "sigma", "S|SI,SX,SS", "Gaussian sigma, one for all axes or one per axis", "3"),
+        TQ_OPT('T', "truncate", "T", "Gaussian radius = int(T * sigma + 0.5)", "4"),
+        TQ_OPT_FULL_SIZE('F'),
+        TQ_OPT_FORCE('f', "the output")),
     .usage = "traceq op OPERATOR (--input F | --synthetic SHAPE [--seed S]) --output F [options]",
     .about = "Run one seismic operator over a float32 volume (inlines, xlines, samples) and write the result.",
     .more = op_list,
-    .opts = op_opts,
     .epilog = "The output is written under a temporary name beside F and renamed when complete; on any error no\n"
               "output is left behind. Exit codes: 0 success, 1 failure, 2 usage error or bad input.",
 };

@@ -23,32 +23,26 @@ struct plan_opts {
     enum plan_format format;
 };
 
-static const struct tq_cli_opt plan_opts[] = {
-    TQ_OPT('m', "model", "FILE", "model from `traceq fit` (needed by the traceq and seed planners)", NULL),
-    TQ_OPT('p', "op", "NAME", "operator", "the model's"),
-    TQ_OPT('S', "shape", "IxXxS", "input volume shape (required)", NULL),
-    TQ_OPT('M', "memory", "SIZE", "memory per worker, e.g. 4GiB or 1.5GB (needed by traceq and seed)", NULL),
-    TQ_OPT('s', "safety", "F", "share of the memory a chunk may use, in (0, 1]", "0.8"),
-    TQ_OPT('w', "workers", "N", "workers running chunks at once", "1"),
-    TQ_OPT('P', "planner", "NAME",
-           "traceq (ours), seed (the original's cubes), auto (dask chunks=\"auto\"), none (one block)", "traceq"),
-    TQ_OPT('A', "auto-chunk", "SIZE", "dask array.chunk-size for --planner auto", "128MiB"),
-    TQ_OPT('z', "full-size", NULL, "GST3D without the original's one-voxel trim", "trimmed"),
-    TQ_OPT('H', "halo", "H|H,H,H", "a user's command (op cmd): its halo per axis, voxels or whole", "0"),
-    TQ_OPT('T', "trim", "T", "a user's command: voxels its output drops per face", "0"),
-    TQ_OPT('X', "split-axes", "A,B", "a user's command: axes that may be cut", "all not whole"),
-    TQ_OPT('F', "format", "FMT", "stdout: table, json or dask (the chunks= tuple of the input)", "table"),
-    TQ_OPT_SHORT('o', "output", "FILE", "also write the plan JSON here", NULL),
-    TQ_OPT('f', "force", NULL, "replace an existing output file", NULL),
-    TQ_OPT_END,
-};
-
 const struct tq_cli_command cli_plan = {
     .name = "plan",
+    .opts = TQ_OPTIONS(
+        TQ_OPT_MODEL('m', " (needed by the traceq and seed planners)"),
+        TQ_OPT('p', "op", "NAME", "operator", "the model's"),
+        TQ_OPT('S', "shape", "IxXxS", "input volume shape (required)", NULL),
+        TQ_OPT('M', "memory", "SIZE", "memory per worker, e.g. 4GiB or 1.5GB (needed by traceq and seed)", NULL),
+        TQ_OPT('s', "safety", "F", "share of the memory a chunk may use, in (0, 1]", "0.8"),
+        TQ_OPT_WORKERS("workers running chunks at once", "1"),
+        TQ_OPT('P', "planner", "NAME",
+               "traceq (ours), seed (the original's cubes), auto (dask chunks=\"auto\"), none (one block)", "traceq"),
+        TQ_OPT('A', "auto-chunk", "SIZE", "dask array.chunk-size for --planner auto", "128MiB"),
+        TQ_OPT_FULL_SIZE('z'),
+        TQ_OPT_CMD_CONTRACT('X'),
+        TQ_OPT('F', "format", "FMT", "stdout: table, json or dask (the chunks= tuple of the input)", "table"),
+        TQ_OPT_OUTPUT("FILE", "also write the plan JSON here", NULL),
+        TQ_OPT_FORCE('f', "the output file")),
     .usage = "traceq plan --model MODEL.json --shape IxXxS --memory SIZE [options]",
     .about = "Choose chunks whose predicted peak (the model's bound on each chunk's input, halo included) stays\n"
              "under memory x safety per worker.",
-    .opts = plan_opts,
     .epilog = "Exit 2 when no chunk fits (the message names the smallest --memory that would).",
 };
 
@@ -87,24 +81,19 @@ static int plan_parse(int argc, char **argv, struct plan_opts *o)
     int c;
     optind = 1;
     while ((c = tq_cli_next(&cli_plan, argc, argv)) > 0) {
-        if (c == 'm')
-            o->model = optarg;
-        else if (c == 'p')
-            o->op = optarg;
-        else if (c == 'o')
-            o->output = optarg;
-        else if (c == 'z')
-            o->full_size = 1;
-        else if (c == 'H')
-            o->halo = optarg;
-        else if (c == 'T')
-            o->trim = optarg;
-        else if (c == 'X')
-            o->split_axes = optarg;
-        else if (c == 'f')
-            o->force = 1;
-        else if (plan_opt_value(c, optarg, o, &err))
-            return tq_cli_fail("plan", &err);
+        switch (c) {
+        case 'm': o->model = optarg; break;
+        case 'p': o->op = optarg; break;
+        case 'o': o->output = optarg; break;
+        case 'z': o->full_size = 1; break;
+        case 'H': o->halo = optarg; break;
+        case 'T': o->trim = optarg; break;
+        case 'X': o->split_axes = optarg; break;
+        case 'f': o->force = 1; break;
+        default:
+            if (plan_opt_value(c, optarg, o, &err))
+                return tq_cli_fail("plan", &err);
+        }
     }
     if (c != TQ_CLI_END)
         return tq_cli_exit_code(c);

@@ -6,19 +6,15 @@
 #include "../plot/plot_trace.h"
 #include "cli.h"
 
-static const struct tq_cli_opt plot_opts[] = {
-    TQ_OPT_SHORT('o', "output", "FILE", "the chart to write, .svg or .png (required)", NULL),
-    TQ_OPT('F', "force", NULL, "replace an existing FILE", "refuse"),
-    TQ_OPT_END,
-};
-
 const struct tq_cli_command cli_plot = {
     .name = "plot",
+    .opts = TQ_OPTIONS(
+        TQ_OPT_OUTPUT("FILE", "the chart to write, .svg or .png (required)", NULL),
+        TQ_OPT_FORCE('F', "FILE")),
     .usage = "traceq plot TRACE... -o FILE.svg|FILE.png [--force]",
     .about = "Draw RSS, heap and mmap over time for each trace, overlaid in one chart (e.g. one trace per run\n"
              "or per backend); axes in human units, the RSS and heap peaks marked. The format follows the\n"
              "extension of FILE. Long traces are reduced to ~2000 points per line, keeping each slice's maximum.",
-    .opts = plot_opts,
 };
 
 int cmd_plot(int argc, char **argv)

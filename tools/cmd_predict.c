@@ -10,22 +10,18 @@
 #include "../common/units.h"
 #include "cli.h"
 
-static const struct tq_cli_opt predict_opts[] = {
-    TQ_OPT('m', "model", "FILE", "model written by `traceq fit` (required)", NULL),
-    TQ_OPT('s', "shape", "IxXxS", "input shape, inlines x xlines x samples (a volume operator's model)", NULL),
-    TQ_OPT('S', "set", "N=V,..",
-           "the parameters of a program's model (`sweep --cmd --param`), e.g. rows=500000,cols=40", NULL),
-    TQ_OPT('j', "json", NULL, "print one JSON object instead of text", "text"),
-    TQ_OPT_END,
-};
-
 const struct tq_cli_command cli_predict = {
     .name = "predict",
+    .opts = TQ_OPTIONS(
+        TQ_OPT_MODEL('m', " (required)"),
+        TQ_OPT('s', "shape", "IxXxS", "input shape, inlines x xlines x samples (a volume operator's model)", NULL),
+        TQ_OPT('S', "set", "N=V,..",
+               "the parameters of a program's model (`sweep --cmd --param`), e.g. rows=500000,cols=40", NULL),
+        TQ_OPT_JSON("the prediction")),
     .usage = "traceq predict --model MODEL.json (--shape IxXxS | --set NAME=V,NAME=V) [--json]",
     .about = "Print the predicted peak memory of the model's operator on an input of that shape, and the bound\n"
              "(prediction + the cross-validated margin) that planners budget. Warns on stderr when the shape is\n"
              "outside the training range.",
-    .opts = predict_opts,
 };
 
 /* "512x512x100", or "rows=500000 cols=40" for a program's model. */

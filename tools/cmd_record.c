@@ -20,41 +20,37 @@
 #include "cli.h"
 #include "../record/record_check.h"
 
-static const struct tq_cli_opt record_opts[] = {
-    TQ_OPT_SHORT('o', "output-dir", "DIR", "where traces go (created if missing)", "."),
-    TQ_OPT_SHORT('i', "interval", "MS", "sampling interval in ms, 1..60000", "10"),
-    TQ_OPT('F', "flush-ms", "MS", "write a zstd frame at least this often, 1..100", "100"),
-    TQ_OPT('N', "no-follow-fork", NULL, "forked children write no trace", "they do"),
-    TQ_OPT('S', "stacks", NULL,
-           "record every allocation with its call stack (for report --top, diff, export --format folded)", "off"),
-    TQ_OPT('A', "aggregate", NULL,
-           "with stacks, keep per-stack totals in the process and write them with each flush instead of every "
-           "event (long runs)",
-           "off"),
-    TQ_OPT('B', "sample-bytes", "N",
-           "with stacks, record one heap allocation per N bytes on average (K, M, G: powers of 1024), chosen by a "
-           "Poisson process over bytes; reports weigh them into unbiased estimates with errors",
-           "every one"),
-    TQ_OPT('P', "snapshot-at", "N%|SIZE",
-           "write a snapshot marker the first time the process's memory reaches N% of its limit (its cgroup's "
-           "memory.max / memory.limit_in_bytes or RLIMIT_AS; a percentage needs one) or SIZE (K, M, G, T); with "
-           "--stacks, report lists the sites live then",
-           "off"),
-    TQ_OPT_SHORT('c', "config", "FILE", "read this traceq.toml", "see above"),
-    TQ_OPT_SHORT('q', "quiet", NULL, "do not list the trace files", "list them"),
-    TQ_OPT_SHORT('v', "verbose", NULL, "the shim says what it does on stderr", "off"),
-    TQ_OPT_END,
-};
-
 const struct tq_cli_command cli_record = {
     .name = "record",
+    .opts = TQ_OPTIONS(
+        TQ_OPT_SHORT('o', "output-dir", "DIR", "where traces go (created if missing)", "."),
+        TQ_OPT_SHORT('i', "interval", "MS", "sampling interval in ms, 1..60000", "10"),
+        TQ_OPT('F', "flush-ms", "MS", "write a zstd frame at least this often, 1..100", "100"),
+        TQ_OPT('N', "no-follow-fork", NULL, "forked children write no trace", "they do"),
+        TQ_OPT('S', "stacks", NULL,
+               "record every allocation with its call stack (for report --top, diff, export --format folded)", "off"),
+        TQ_OPT('A', "aggregate", NULL,
+               "with stacks, keep per-stack totals in the process and write them with each flush instead of every "
+               "event (long runs)",
+               "off"),
+        TQ_OPT('B', "sample-bytes", "N",
+               "with stacks, record one heap allocation per N bytes on average (K, M, G: powers of 1024), chosen by a "
+               "Poisson process over bytes; reports weigh them into unbiased estimates with errors",
+               "every one"),
+        TQ_OPT('P', "snapshot-at", "N%|SIZE",
+               "write a snapshot marker the first time the process's memory reaches N% of its limit (its cgroup's "
+               "memory.max / memory.limit_in_bytes or RLIMIT_AS; a percentage needs one) or SIZE (K, M, G, T); with "
+               "--stacks, report lists the sites live then",
+               "off"),
+        TQ_OPT_SHORT('c', "config", "FILE", "read this traceq.toml", "see above"),
+        TQ_OPT_SHORT('q', "quiet", NULL, "do not list the trace files", "list them"),
+        TQ_OPT_SHORT('v', "verbose", NULL, "the shim says what it does on stderr", "off")),
     .usage = "traceq record [OPTIONS] -- CMD [ARGS...]",
     .about = "Run CMD with libtraceq.so preloaded; stdin/stdout/stderr pass through. Every process of the run\n"
              "(forked children and exec'd programs too) writes DIR/traceq.<exe>.<pid>.tq; the list goes to stderr.\n"
              "Exits with CMD's exit status, or 128+N when CMD was killed by signal N.\n"
              "Settings: defaults < traceq.toml (--config, $TRACEQ_CONFIG or ./traceq.toml) < TRACEQ_* < options\n"
              "(all documented in preload/CONFIG.md). Trace files are never overwritten: a taken name gets .N.",
-    .opts = record_opts,
     .stop_at_operand = 1,
 };
 

@@ -12,39 +12,35 @@
 #include "../common/units.h"
 #include "cli.h"
 
-static const struct tq_cli_opt report_opts[] = {
-    TQ_OPT('j', "json", NULL, "write the same as one JSON object on stdout", "text"),
-    TQ_OPT('t', "top", "N",
-           "also list the N allocation sites (function, file:line, module) that held the most heap at the peak, "
-           "allocated the most bytes, made the most calls; needs traces recorded with --stacks or --aggregate; for "
-           "a trace without exit (killed), also the sites holding heap at its last flush, as --leaks",
-           "off"),
-    TQ_OPT('l', "leaks", NULL,
-           "list the sites whose blocks were never freed (live when the trace ends), by bytes, with block counts; "
-           "a trace without an exit record says it was cut. Needs --stacks (not --aggregate); lists --top N sites",
-           "off, N 10"),
-    TQ_OPT('P', "python-only", NULL,
-           "with --top/--leaks/--temporary: only the Python frames of each stack (a CPython 3.11 process recorded "
-           "with --stacks); native frames are folded away",
-           NULL),
-    TQ_OPT('T', "temporary", NULL,
-           "list the sites of temporary allocations: blocks freed with no other allocation in between "
-           "(heaptrack's definition). Needs --stacks (not --aggregate)",
-           "off"),
-    TQ_OPT('S', "snapshot", NULL,
-           "list the sites that held heap at the trace's snapshot (record --snapshot-at), replayed up to it; shown "
-           "by default for a --stacks trace that has one (this makes a trace without one an error)",
-           "when there is one"),
-    TQ_OPT_END,
-};
-
 const struct tq_cli_command cli_report = {
     .name = "report",
+    .opts = TQ_OPTIONS(
+        TQ_OPT_JSON("the same"),
+        TQ_OPT('t', "top", "N",
+               "also list the N allocation sites (function, file:line, module) that held the most heap at the peak, "
+               "allocated the most bytes, made the most calls; needs traces recorded with --stacks or --aggregate; for "
+               "a trace without exit (killed), also the sites holding heap at its last flush, as --leaks",
+               "off"),
+        TQ_OPT('l', "leaks", NULL,
+               "list the sites whose blocks were never freed (live when the trace ends), by bytes, with block counts; "
+               "a trace without an exit record says it was cut. Needs --stacks (not --aggregate); lists --top N sites",
+               "off, N 10"),
+        TQ_OPT('P', "python-only", NULL,
+               "with --top/--leaks/--temporary: only the Python frames of each stack (a CPython 3.11 process recorded "
+               "with --stacks); native frames are folded away",
+               NULL),
+        TQ_OPT('T', "temporary", NULL,
+               "list the sites of temporary allocations: blocks freed with no other allocation in between "
+               "(heaptrack's definition). Needs --stacks (not --aggregate)",
+               "off"),
+        TQ_OPT('S', "snapshot", NULL,
+               "list the sites that held heap at the trace's snapshot (record --snapshot-at), replayed up to it; shown "
+               "by default for a --stacks trace that has one (this makes a trace without one an error)",
+               "when there is one")),
     .usage = "traceq report [OPTIONS] TRACE...",
     .about = "Summarize traces written by `traceq record` (or LD_PRELOAD=libtraceq.so): duration, peak RSS and\n"
              "when, peak heap and when, peak mmap, VmHWM, calls, samples, how the process ended, and whether\n"
              "the trace is truncated. Several traces (a fork tree) get one section each, totals and the tree.",
-    .opts = report_opts,
     .stop_at_operand = 1,
 };
 

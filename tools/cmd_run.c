@@ -18,53 +18,48 @@
 #define MPI_OPT_FLAGS TQ_CLI_HIDDEN /* parsed, to say that this build has no MPI */
 #endif
 
-static const struct tq_cli_opt run_opts[] = {
-    TQ_OPT('o', "op", "OP", "envelope, gaussian or gst3d (this or --cmd)", NULL),
-    TQ_OPT('C', "cmd", "TEMPLATE",
-           "a user's operator, e.g. 'PROG {in} {out}': reads the float32 .npy {in} (a block plus its halo), "
-           "writes its result for all of it to the .npy {out}; split into words without a shell ('..' and \"..\" quote, {{ }} are literal braces)",
-           NULL),
-    TQ_OPT('H', "halo", "H|H,H,H", "--cmd: voxels of context per axis, or whole", "0"),
-    TQ_OPT('T', "trim", "T", "--cmd: {out} is {in} less T voxels per face", "0"),
-    TQ_OPT('A', "split-axes", "A,B|none", "--cmd: axes blocks may be cut along", "all not whole"),
-    TQ_OPT('i', "input", "IN", "input volume (.npy, .segy/.sgy) (required)", NULL),
-    TQ_OPT('O', "output", "OUT", "output volume (.npy, .segy/.sgy) (required)", NULL),
-    TQ_OPT('p', "plan", "PLAN.json", "blocks from `traceq plan` (must match OP and IN's shape)", NULL),
-    TQ_OPT('c', "chunks", "none|auto|I,X,S",
-           "one block / dask's auto chunks (128 MiB of input) / fixed output chunks", NULL),
-    TQ_OPT('P', "planner", "traceq|seed", "plan now with a model (needs --model and a memory limit)", NULL),
-    TQ_OPT('m', "model", "M.json", "memory model from `traceq fit`", NULL),
-    TQ_OPT('w', "workers", "N", "worker processes at once", "2"),
-    TQ_OPT('M', "memory-per-worker", "SIZE", "limit per worker, e.g. 3GiB (0 = none)", "the plan's, else 0"),
-    TQ_OPT('s', "safety", "F", "share of the limit a planned block may use", "0.8"),
-    TQ_OPT('r', "retries", "N",
-           "retries per block, both kinds counted together: a split after an OOM kill (halves inherit the count) "
-           "and a whole rerun after its worker died of a signal",
-           "2"),
-    TQ_OPT('e', "enforce", "auto|cgroup|watchdog", "how the limit is held", "auto"),
-    TQ_OPT('t', "threads", "N", "threads per block (0 = cores / blocks at once)", "0"),
-    TQ_OPT('g', "sigma", "S", "Gaussian sigma, all axes", "3"),
-    TQ_OPT('F', "full-size", NULL, "GST3D: keep the border instead of trimming 1 voxel", "trim"),
-    TQ_OPT('R', "resume", NULL, "continue a killed run from OUT.journal (same op, input and plan)", NULL),
-    TQ_OPT('f', "force", NULL, "overwrite OUT (and a stale journal)", "refuse"),
-    TQ_OPT('j', "json", NULL, "print the report as JSON on stdout", NULL),
-    TQ_OPT('B', "trace-blocks", "DIR",
-           "run every block's worker under libtraceq.so: each attempt leaves DIR/block-ID-aN.tqt (an OOM-killed one "
-           "says so; traceq report it)",
-           "off"),
-    TQ_OPT('S', "stacks", NULL, "with --trace-blocks: record call stacks too (report names the sites)", "off"),
-    TQ_OPT_FLAGS('x', "pad-per-voxel", "BYTES", "each worker also touches BYTES per output voxel", NULL,
-                 TQ_CLI_TESTING),
-    TQ_OPT_FLAGS('K', "kill-worker", "N[,COUNT]",
-                 "worker starts N..N+COUNT-1 SIGKILL themselves after computing (before reporting)",
-                 "none; COUNT 1", TQ_CLI_TESTING),
-    TQ_OPT_FLAGS('I', "mpi", NULL, "run under mpirun: rank 0 hands blocks out, every rank runs its own pool", NULL,
-                 MPI_OPT_FLAGS),
-    TQ_OPT_END,
-};
-
 const struct tq_cli_command cli_run = {
     .name = "run",
+    .opts = TQ_OPTIONS(
+        TQ_OPT('o', "op", "OP", "envelope, gaussian or gst3d (this or --cmd)", NULL),
+        TQ_OPT('C', "cmd", "TEMPLATE",
+               "a user's operator, e.g. 'PROG {in} {out}': reads the float32 .npy {in} (a block plus its halo), "
+               "writes its result for all of it to the .npy {out}; split into words without a shell ('..' and \"..\" quote, {{ }} are literal braces)",
+               NULL),
+        TQ_OPT_CMD_CONTRACT('A'),
+        TQ_OPT('i', "input", "IN", "input volume (.npy, .segy/.sgy) (required)", NULL),
+        TQ_OPT('O', "output", "OUT", "output volume (.npy, .segy/.sgy) (required)", NULL),
+        TQ_OPT('p', "plan", "PLAN.json", "blocks from `traceq plan` (must match OP and IN's shape)", NULL),
+        TQ_OPT('c', "chunks", "none|auto|I,X,S",
+               "one block / dask's auto chunks (128 MiB of input) / fixed output chunks", NULL),
+        TQ_OPT('P', "planner", "traceq|seed", "plan now with a model (needs --model and a memory limit)", NULL),
+        TQ_OPT_MODEL('m', ""),
+        TQ_OPT_WORKERS("worker processes at once", "2"),
+        TQ_OPT('M', "memory-per-worker", "SIZE", "limit per worker, e.g. 3GiB (0 = none)", "the plan's, else 0"),
+        TQ_OPT('s', "safety", "F", "share of the limit a planned block may use", "0.8"),
+        TQ_OPT('r', "retries", "N",
+               "retries per block, both kinds counted together: a split after an OOM kill (halves inherit the count) "
+               "and a whole rerun after its worker died of a signal",
+               "2"),
+        TQ_OPT('e', "enforce", "auto|cgroup|watchdog", "how the limit is held", "auto"),
+        TQ_OPT('t', "threads", "N", "threads per block (0 = cores / blocks at once)", "0"),
+        TQ_OPT('g', "sigma", "S", "Gaussian sigma, all axes", "3"),
+        TQ_OPT_FULL_SIZE('F'),
+        TQ_OPT('R', "resume", NULL, "continue a killed run from OUT.journal (same op, input and plan)", NULL),
+        TQ_OPT_FORCE('f', "OUT (and a stale journal)"),
+        TQ_OPT_JSON("the report"),
+        TQ_OPT('B', "trace-blocks", "DIR",
+               "run every block's worker under libtraceq.so: each attempt leaves DIR/block-ID-aN.tqt (an OOM-killed one "
+               "says so; traceq report it)",
+               "off"),
+        TQ_OPT('S', "stacks", NULL, "with --trace-blocks: record call stacks too (report names the sites)", "off"),
+        TQ_OPT_FLAGS('x', "pad-per-voxel", "BYTES", "each worker also touches BYTES per output voxel", NULL,
+                     TQ_CLI_TESTING),
+        TQ_OPT_FLAGS('K', "kill-worker", "N[,COUNT]",
+                     "worker starts N..N+COUNT-1 SIGKILL themselves after computing (before reporting)",
+                     "none; COUNT 1", TQ_CLI_TESTING),
+        TQ_OPT_FLAGS('I', "mpi", NULL, "run under mpirun: rank 0 hands blocks out, every rank runs its own pool", NULL,
+                     MPI_OPT_FLAGS)),
     .usage = "traceq run (--op OP | --cmd 'PROG ARGS {in} {out}' --halo H) --input IN --output OUT\n"
              "                  (--plan PLAN.json | --chunks none|auto|I,X,S |\n"
              "                  --planner traceq|seed --model M.json) [options]",
@@ -74,7 +69,6 @@ const struct tq_cli_command cli_run = {
              "can be made. A block whose worker is OOM-killed is split in two and retried; a block whose worker\n"
              "dies of any other signal (killed from outside, crashed) is run again whole. A worker that exits with\n"
              "an error (bad input, full disk) is not retried: the run fails and names the block.",
-    .opts = run_opts,
     .epilog = "OUT is written under a temporary name and renamed when complete. Finished blocks are recorded in\n"
               "OUT.journal; after a kill, the same command with --resume computes only the rest.\n"
               "Exit codes: 0 done, 1 a block failed (cause printed), 2 usage or bad input, 128+N interrupted by N.",

@@ -9,42 +9,39 @@
 #include "../common/units.h"
 #include "cli.h"
 
-static const struct tq_cli_opt sweep_opts[] = {
-    TQ_OPT('p', "op", "OP", "operator to profile (this, or --cmd)", NULL),
-    TQ_OPT('C', "cmd", "TEMPLATE", "a user's command: words split without a shell (see `traceq run`)", NULL),
-    TQ_OPT('P', "param", "NAME=A:B:STEP",
-           "a parameter of --cmd ({NAME}) and its range; A:B:xF for a geometric one (e.g. rows=1000:64000:x2); up "
-           "to 3 of them, instead of a grid",
-           NULL),
-    TQ_OPT_SHORT('o', "output", "FILE", "dataset CSV to create or extend (required)", NULL),
-    TQ_OPT('0', "grid", "A:B:STEP", "range of every axis", "100:400:100"),
-    TQ_OPT('1', "grid-inlines", "R", "range of inlines", "--grid"),
-    TQ_OPT('2', "grid-xlines", "R", "range of xlines", "--grid"),
-    TQ_OPT('3', "grid-samples", "R", "range of samples", "--grid"),
-    TQ_OPT('r', "runs", "N", "runs per shape", "3"),
-    TQ_OPT('i', "interval-ms", "MS", "sampling interval", "10"),
-    TQ_OPT('c', "cpus", "LIST",
-           "CPUs to pin each run to, e.g. 0 or 0,2 or 1-3; the operator gets one thread per CPU", "0"),
-    TQ_OPT('b', "backend", "record|proc",
-           "record: under `traceq record` (peak heap/mmap from the trace);\nproc: sample /proc/PID/status only",
-           "record"),
-    TQ_OPT('T', "traces", "DIR", "where traces go", "DATASET.csv.traces"),
-    TQ_OPT('x', "traceq", "PATH", "traceq binary to run", "this one"),
-    TQ_OPT('t', "target", "IxXxS",
-           "aim at this shape: choose the shapes, small first, growing toward it, refitting after each, until the "
-           "prediction for it is stable or the budget is spent (a --grid given is the initial design)",
-           NULL),
-    TQ_OPT('S', "target-set", "NAME=V,..", "--target for --cmd with parameters, e.g. rows=500000,cols=40", NULL),
-    TQ_OPT('B', "budget", "TIME", "with --target: wall-clock budget, e.g. 90s, 2m", "2m"),
-    TQ_OPT('M', "max-memory", "BYTES", "with --target: stop before a shape whose predicted bound is above this",
-           "no limit"),
-    TQ_OPT('m', "components", "LIST", "with --target: components fitted (as `traceq fit --components`)",
-           "heap,mmap,rest"),
-    TQ_OPT_END,
-};
-
 const struct tq_cli_command cli_sweep = {
     .name = "sweep",
+    .opts = TQ_OPTIONS(
+        TQ_OPT('p', "op", "OP", "operator to profile (this, or --cmd)", NULL),
+        TQ_OPT('C', "cmd", "TEMPLATE", "a user's command: words split without a shell (see `traceq run`)", NULL),
+        TQ_OPT('P', "param", "NAME=A:B:STEP",
+               "a parameter of --cmd ({NAME}) and its range; A:B:xF for a geometric one (e.g. rows=1000:64000:x2); up "
+               "to 3 of them, instead of a grid",
+               NULL),
+        TQ_OPT_OUTPUT("FILE", "dataset CSV to create or extend (required)", NULL),
+        TQ_OPT('0', "grid", "A:B:STEP", "range of every axis", "100:400:100"),
+        TQ_OPT('1', "grid-inlines", "R", "range of inlines", "--grid"),
+        TQ_OPT('2', "grid-xlines", "R", "range of xlines", "--grid"),
+        TQ_OPT('3', "grid-samples", "R", "range of samples", "--grid"),
+        TQ_OPT('r', "runs", "N", "runs per shape", "3"),
+        TQ_OPT('i', "interval-ms", "MS", "sampling interval", "10"),
+        TQ_OPT('c', "cpus", "LIST",
+               "CPUs to pin each run to, e.g. 0 or 0,2 or 1-3; the operator gets one thread per CPU", "0"),
+        TQ_OPT('b', "backend", "record|proc",
+               "record: under `traceq record` (peak heap/mmap from the trace);\nproc: sample /proc/PID/status only",
+               "record"),
+        TQ_OPT('T', "traces", "DIR", "where traces go", "DATASET.csv.traces"),
+        TQ_OPT('x', "traceq", "PATH", "traceq binary to run", "this one"),
+        TQ_OPT('t', "target", "IxXxS",
+               "aim at this shape: choose the shapes, small first, growing toward it, refitting after each, until the "
+               "prediction for it is stable or the budget is spent (a --grid given is the initial design)",
+               NULL),
+        TQ_OPT('S', "target-set", "NAME=V,..", "--target for --cmd with parameters, e.g. rows=500000,cols=40", NULL),
+        TQ_OPT('B', "budget", "TIME", "with --target: wall-clock budget, e.g. 90s, 2m", "2m"),
+        TQ_OPT('M', "max-memory", "BYTES", "with --target: stop before a shape whose predicted bound is above this",
+               "no limit"),
+        TQ_OPT('m', "components", "LIST", "with --target: components fitted (as `traceq fit --components`)",
+               "heap,mmap,rest")),
     .usage = "traceq sweep (--op OP | --cmd 'PROG {in} {out}' | --cmd 'PROG {p}..' --param p=R..)\n"
              "                    -o DATASET.csv [--target IxXxS | --target-set p=V,.. [--budget 2m]] [options]",
     .about = "Run `traceq op OP --synthetic SHAPE` in its own pinned process for every shape of a grid (the\n"
@@ -55,7 +52,6 @@ const struct tq_cli_command cli_sweep = {
              "With --cmd a user's command is profiled instead, under `traceq record` (every process it starts is\n"
              "traced; the row holds the sum of their peaks): with {in} {out}, on a synthetic float32 .npy\n"
              "input of each shape; with --param, on each combination of the parameters' values.",
-    .opts = sweep_opts,
     .epilog = "Progress (shapes done, elapsed, ETA) is shown on a terminal only. With --target (or --target-set) the\n"
               "sweep prints each run and, after each fit, the target's prediction and bound; it ends saying whether\n"
               "it converged (two fits within 2%, bound within 10%) and if not, why, and how far (volume factor)\n"

@@ -6,25 +6,21 @@
 #include "../operators/volume.h"
 #include "cli.h"
 
-static const struct tq_cli_opt synth_opts[] = {
-    TQ_OPT('s', "shape", "IxXxS", "inlines x xlines x samples", "200x200x400"),
-    TQ_OPT('S', "seed", "S", "seed of the model (0..2^63-1)", "1"),
-    TQ_OPT('m', "model", "M",
-           "folded: ours, layers vary along all three axes;\n"
-           "original: replica of the original system's saved volume (one trace laid along axis 1, constant along "
-           "axes 0 and 2; its builder called with IxXxS wrote IxSxX)",
-           "folded"),
-    TQ_OPT_SHORT('o', "output", "F", "output file; .npy or .segy/.sgy (IEEE float, inline sorted) (required)", NULL),
-    TQ_OPT('f', "force", NULL, "overwrite F if it exists", "refuse"),
-    TQ_OPT_END,
-};
-
 const struct tq_cli_command cli_synth = {
     .name = "synth",
+    .opts = TQ_OPTIONS(
+        TQ_OPT('s', "shape", "IxXxS", "inlines x xlines x samples", "200x200x400"),
+        TQ_OPT('S', "seed", "S", "seed of the model (0..2^63-1)", "1"),
+        TQ_OPT('m', "model", "M",
+               "folded: ours, layers vary along all three axes;\n"
+               "original: replica of the original system's saved volume (one trace laid along axis 1, constant along "
+               "axes 0 and 2; its builder called with IxXxS wrote IxSxX)",
+               "folded"),
+        TQ_OPT_OUTPUT("F", "output file; .npy or .segy/.sgy (IEEE float, inline sorted) (required)", NULL),
+        TQ_OPT_FORCE('f', "F")),
     .usage = "traceq synth [--shape IxXxS] [--seed S] [--model M] -o FILE.npy|FILE.segy [--force]",
     .about = "Write the synthetic seismic volume (Ricker 25 Hz, dt 4 ms, folded dipping layers + a little noise)\n"
              "as float32, shape (inlines, xlines, samples). Same shape and seed give the same file.",
-    .opts = synth_opts,
     .epilog = "The file is written under a temporary name in F's directory and renamed when complete.",
 };
 

@@ -1,6 +1,7 @@
 /* codec.c - encode and decode trace records byte by byte (little-endian, bounds-checked; see FORMAT.md). */
 #include "codec.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* ---- byte cursors ---- */
@@ -151,6 +152,67 @@ static struct get rec_reader(const struct tq_rec *r)
     return (struct get){.p = r->data, .len = r->len, .pos = 0, .bad = 0};
 }
 
+/* A record's fixed-size fields, in their order on disk: where each is in the record's struct and how wide it is
+ * (4 or 8 bytes; signed fields are stored as their two's complement). One table per record serves both its
+ * encoder and its decoder, so the two cannot drift apart. */
+struct field {
+    unsigned short off, size;
+};
+#define FIELD(type, name) {offsetof(type, name), sizeof(((type *)0)->name)}
+#define NFIELDS(table) (sizeof(table) / sizeof(table)[0])
+
+static void put_fields(struct put *w, const void *src, const struct field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = 0;
+        uint32_t v32 = 0;
+        if (f[i].size == 8) {
+            memcpy(&v, (const char *)src + f[i].off, 8);
+        } else {
+            memcpy(&v32, (const char *)src + f[i].off, 4);
+            v = v32;
+        }
+        put_le(w, v, f[i].size);
+    }
+}
+
+static void get_fields(struct get *r, void *dst, const struct field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = get_le(r, f[i].size);
+        uint32_t v32 = (uint32_t)v;
+        memcpy((char *)dst + f[i].off, f[i].size == 8 ? (const void *)&v : (const void *)&v32, f[i].size);
+    }
+}
+
+/* A record made of fixed-size fields only: encode src (its size, 0 when it does not fit) / decode into dst
+ * (0, or -1 when the payload is short). */
+static size_t put_record(uint8_t *buf, size_t cap, uint16_t type, const void *src, const struct field *f, size_t n)
+{
+    struct put w = {buf, cap, 0, 0};
+    size_t at = rec_open(&w, type);
+    put_fields(&w, src, f, n);
+    return rec_close(&w, at);
+}
+
+static int get_record(const struct tq_rec *rec, void *dst, const struct field *f, size_t n)
+{
+    struct get r = rec_reader(rec);
+    get_fields(&r, dst, f, n);
+    return r.bad ? -1 : 0;
+}
+
+/* Defines tq_rec_put_NAME and tq_rec_get_NAME (codec.h) of a fixed-size record from its table NAME_fields. */
+#define FIXED_RECORD(name, type, rec_type)                                                                   \
+    size_t tq_rec_put_##name(uint8_t *buf, size_t cap, const type *in)                                       \
+    {                                                                                                        \
+        return put_record(buf, cap, rec_type, in, name##_fields, NFIELDS(name##_fields));                     \
+    }                                                                                                        \
+    int tq_rec_get_##name(const struct tq_rec *rec, type *out)                                               \
+    {                                                                                                        \
+        return get_record(rec, out, name##_fields, NFIELDS(name##_fields));                                  \
+    }
+
 /* ---- names ---- */
 
 #define TQ_CALL_NAME_(id, name) name,
@@ -247,40 +309,16 @@ int tq_rec_process_arg(const struct tq_rec_process *p, uint32_t i, const char **
 
 /* ---- SAMPLE ---- */
 
-size_t tq_rec_put_sample(uint8_t *buf, size_t cap, const struct tq_rec_sample *s)
-{
-    struct put w = {buf, cap, 0, 0};
-    size_t at = rec_open(&w, TQ_REC_SAMPLE);
-    put_u64(&w, s->t_ns);
-    put_u64(&w, s->vm_size);
-    put_u64(&w, s->vm_rss);
-    put_u64(&w, s->vm_shared);
-    put_u64(&w, (uint64_t)s->heap_live_req);
-    put_u64(&w, (uint64_t)s->heap_live_usable);
-    put_u64(&w, s->heap_peak_req);
-    put_u64(&w, s->heap_peak_usable);
-    put_u64(&w, (uint64_t)s->mmap_live);
-    put_u64(&w, s->mmap_peak);
-    put_u64(&w, s->calls_total);
-    return rec_close(&w, at);
-}
+static const struct field sample_fields[] = {
+    FIELD(struct tq_rec_sample, t_ns),          FIELD(struct tq_rec_sample, vm_size),
+    FIELD(struct tq_rec_sample, vm_rss),        FIELD(struct tq_rec_sample, vm_shared),
+    FIELD(struct tq_rec_sample, heap_live_req), FIELD(struct tq_rec_sample, heap_live_usable),
+    FIELD(struct tq_rec_sample, heap_peak_req), FIELD(struct tq_rec_sample, heap_peak_usable),
+    FIELD(struct tq_rec_sample, mmap_live),     FIELD(struct tq_rec_sample, mmap_peak),
+    FIELD(struct tq_rec_sample, calls_total),
+};
 
-int tq_rec_get_sample(const struct tq_rec *rec, struct tq_rec_sample *out)
-{
-    struct get r = rec_reader(rec);
-    out->t_ns = get_u64(&r);
-    out->vm_size = get_u64(&r);
-    out->vm_rss = get_u64(&r);
-    out->vm_shared = get_u64(&r);
-    out->heap_live_req = (int64_t)get_u64(&r);
-    out->heap_live_usable = (int64_t)get_u64(&r);
-    out->heap_peak_req = get_u64(&r);
-    out->heap_peak_usable = get_u64(&r);
-    out->mmap_live = (int64_t)get_u64(&r);
-    out->mmap_peak = get_u64(&r);
-    out->calls_total = get_u64(&r);
-    return r.bad ? -1 : 0;
-}
+FIXED_RECORD(sample, struct tq_rec_sample, TQ_REC_SAMPLE)
 
 /* ---- CALLS ---- */
 
@@ -309,46 +347,17 @@ int tq_rec_get_calls(const struct tq_rec *rec, struct tq_rec_calls *out)
 
 /* ---- END ---- */
 
-size_t tq_rec_put_end(uint8_t *buf, size_t cap, const struct tq_rec_end *e)
-{
-    struct put w = {buf, cap, 0, 0};
-    size_t at = rec_open(&w, TQ_REC_END);
-    put_u64(&w, e->t_ns);
-    put_u32(&w, e->reason);
-    put_u32(&w, (uint32_t)e->status);
-    put_u64(&w, e->vm_hwm);
-    put_u64(&w, e->vm_peak);
-    put_u64(&w, e->ru_maxrss);
-    put_u64(&w, e->rss_peak);
-    put_u64(&w, e->rss_peak_t_ns);
-    put_u64(&w, e->heap_peak_req);
-    put_u64(&w, e->heap_peak_usable);
-    put_u64(&w, e->mmap_peak);
-    put_u64(&w, (uint64_t)e->heap_live_req);
-    put_u64(&w, (uint64_t)e->heap_live_usable);
-    put_u64(&w, (uint64_t)e->mmap_live);
-    return rec_close(&w, at);
-}
+static const struct field end_fields[] = {
+    FIELD(struct tq_rec_end, t_ns),           FIELD(struct tq_rec_end, reason),
+    FIELD(struct tq_rec_end, status),         FIELD(struct tq_rec_end, vm_hwm),
+    FIELD(struct tq_rec_end, vm_peak),        FIELD(struct tq_rec_end, ru_maxrss),
+    FIELD(struct tq_rec_end, rss_peak),       FIELD(struct tq_rec_end, rss_peak_t_ns),
+    FIELD(struct tq_rec_end, heap_peak_req),  FIELD(struct tq_rec_end, heap_peak_usable),
+    FIELD(struct tq_rec_end, mmap_peak),      FIELD(struct tq_rec_end, heap_live_req),
+    FIELD(struct tq_rec_end, heap_live_usable), FIELD(struct tq_rec_end, mmap_live),
+};
 
-int tq_rec_get_end(const struct tq_rec *rec, struct tq_rec_end *out)
-{
-    struct get r = rec_reader(rec);
-    out->t_ns = get_u64(&r);
-    out->reason = get_u32(&r);
-    out->status = (int32_t)get_u32(&r);
-    out->vm_hwm = get_u64(&r);
-    out->vm_peak = get_u64(&r);
-    out->ru_maxrss = get_u64(&r);
-    out->rss_peak = get_u64(&r);
-    out->rss_peak_t_ns = get_u64(&r);
-    out->heap_peak_req = get_u64(&r);
-    out->heap_peak_usable = get_u64(&r);
-    out->mmap_peak = get_u64(&r);
-    out->heap_live_req = (int64_t)get_u64(&r);
-    out->heap_live_usable = (int64_t)get_u64(&r);
-    out->mmap_live = (int64_t)get_u64(&r);
-    return r.bad ? -1 : 0;
-}
+FIXED_RECORD(end, struct tq_rec_end, TQ_REC_END)
 
 /* ---- EXEC ---- */
 
@@ -371,32 +380,13 @@ int tq_rec_get_exec(const struct tq_rec *rec, struct tq_rec_exec *out)
 
 /* ---- GAP ---- */
 
-size_t tq_rec_put_gap(uint8_t *buf, size_t cap, const struct tq_rec_gap *g)
-{
-    struct put w = {buf, cap, 0, 0};
-    size_t at = rec_open(&w, TQ_REC_GAP);
-    put_u64(&w, g->t_ns);
-    put_u32(&w, g->cause);
-    put_u32(&w, (uint32_t)g->fd);
-    put_u64(&w, g->since_ns);
-    put_u64(&w, g->lost_bytes);
-    put_u32(&w, g->uid);
-    put_u32(&w, g->gid);
-    return rec_close(&w, at);
-}
+static const struct field gap_fields[] = {
+    FIELD(struct tq_rec_gap, t_ns),     FIELD(struct tq_rec_gap, cause),      FIELD(struct tq_rec_gap, fd),
+    FIELD(struct tq_rec_gap, since_ns), FIELD(struct tq_rec_gap, lost_bytes), FIELD(struct tq_rec_gap, uid),
+    FIELD(struct tq_rec_gap, gid),
+};
 
-int tq_rec_get_gap(const struct tq_rec *rec, struct tq_rec_gap *out)
-{
-    struct get r = rec_reader(rec);
-    out->t_ns = get_u64(&r);
-    out->cause = get_u32(&r);
-    out->fd = (int32_t)get_u32(&r);
-    out->since_ns = get_u64(&r);
-    out->lost_bytes = get_u64(&r);
-    out->uid = get_u32(&r);
-    out->gid = get_u32(&r);
-    return r.bad ? -1 : 0;
-}
+FIXED_RECORD(gap, struct tq_rec_gap, TQ_REC_GAP)
 
 /* ---- KILLED, SNAPSHOT ---- */
 
@@ -618,15 +608,16 @@ uint64_t tq_rec_stack_ip(const struct tq_rec_stack *s, uint32_t i)
 
 /* ---- MODULE ---- */
 
+static const struct field module_fields[] = {
+    FIELD(struct tq_rec_module, generation), FIELD(struct tq_rec_module, perms), FIELD(struct tq_rec_module, start),
+    FIELD(struct tq_rec_module, end),        FIELD(struct tq_rec_module, offset),
+};
+
 size_t tq_rec_put_module(uint8_t *buf, size_t cap, const struct tq_rec_module *m, const char *path)
 {
     struct put w = {buf, cap, 0, 0};
     size_t at = rec_open(&w, TQ_REC_MODULE);
-    put_u32(&w, m->generation);
-    put_u32(&w, m->perms);
-    put_u64(&w, m->start);
-    put_u64(&w, m->end);
-    put_u64(&w, m->offset);
+    put_fields(&w, m, module_fields, NFIELDS(module_fields));
     put_str(&w, path);
     return rec_close(&w, at);
 }
@@ -634,11 +625,7 @@ size_t tq_rec_put_module(uint8_t *buf, size_t cap, const struct tq_rec_module *m
 int tq_rec_get_module(const struct tq_rec *rec, struct tq_rec_module *out)
 {
     struct get r = rec_reader(rec);
-    out->generation = get_u32(&r);
-    out->perms = get_u32(&r);
-    out->start = get_u64(&r);
-    out->end = get_u64(&r);
-    out->offset = get_u64(&r);
+    get_fields(&r, out, module_fields, NFIELDS(module_fields));
     out->path = get_str(&r, &out->path_len);
     if (r.bad || out->end < out->start)
         return -1;
