@@ -17,6 +17,7 @@
 #include "../runner/cmdjob.h"
 #include "../runner/opjob.h"
 #include "../runner/runner.h"
+#include "../runner/adapt.h"
 #include "../common/process.h"
 #include "cli.h"
 #ifdef TQ_HAVE_MPI
@@ -59,6 +60,10 @@ static const struct tq_cli_opt run_opts[] = {
     TQ_OPT('R', "resume", NULL, "continue a killed run from OUT.journal (same op, input and plan)", NULL),
     TQ_OPT('f', "force", NULL, "overwrite OUT (and a stale journal)", "refuse"),
     TQ_OPT('j', "json", NULL, "print the report as JSON on stdout", NULL),
+    TQ_OPT('a', "adapt", NULL,
+           "correct --model from every block's measured peak and re-cut the blocks not started (smaller near the "
+           "limit, larger below half of it); prints predicted vs measured per block", "static plan"),
+    TQ_OPT('L', "learn", "M.json", "--adapt: write the corrected model to M.json (for `traceq plan --model`)", NULL),
     TQ_OPT_FLAGS('x', "pad-per-voxel", "BYTES", "each worker also touches BYTES per output voxel", NULL,
                  TQ_CLI_TESTING),
     TQ_OPT_FLAGS('K', "kill-worker", "N[,COUNT]",
@@ -108,6 +113,8 @@ static int run_parse_opt(int c, struct tq_run_args *a)
     case 'f': a->force = 1; break;
     case 'j': a->json = 1; break;
     case 'I': a->mpi = 1; break;
+    case 'a': a->adapt = 1; break;
+    case 'L': a->learn = optarg; break;
     case 'w':
         if (tq_parse_long(optarg, 1, TQ_RUNNER_MAX_WORKERS, "--workers", &v, &err))
             return tq_cli_fail("run", &err);
@@ -194,6 +201,12 @@ static int run_check_args(const struct tq_run_args *a, int argc, char **argv)
                                   "another's temporaries)");
     if (a->mpi && a->resume)
         return tq_cli_usage_error("run", "--resume is not supported with --mpi");
+    if (a->learn && !a->adapt)
+        return tq_cli_usage_error("run", "--learn goes with --adapt");
+    if (a->adapt && !a->model)
+        return tq_cli_usage_error("run", "--adapt needs --model M.json (the model it corrects)");
+    if (a->adapt && a->mpi)
+        return tq_cli_usage_error("run", "--adapt is not supported with --mpi");
     return -1;
 }
 
@@ -226,11 +239,11 @@ static void run_journal_key(const struct tq_run_setup *s, char *key, size_t size
     for (char *c = cmd; *c; c++)
         *c = *c == '\n' || *c == '\r' ? ' ' : *c;
     snprintf(key, size, "op=%s sigma=%g full=%d halo=%s trim=%zu cmd=[%s] input=%s shape=%zux%zux%zu "
-             "out=%zux%zux%zu blocks=%zu plan=%016llx",
+             "out=%zux%zux%zu blocks=%zu plan=%016llx%s",
              s->op->name, s->params.sigma[0], s->params.full_size, halo, s->params.cmd_trim, cmd, in,
              s->plan->shape[0], s->plan->shape[1],
              s->plan->shape[2], s->plan->out_shape[0], s->plan->out_shape[1], s->plan->out_shape[2],
-             s->plan->nblocks, run_plan_hash(s->plan));
+             s->plan->nblocks, run_plan_hash(s->plan), s->args->adapt ? " adapt" : "");
 }
 
 /* Create the output (or reopen the killed run's) and its journal. */
@@ -310,6 +323,8 @@ static void run_print_report(const struct tq_run_setup *s, const struct tq_runne
         printf("  worker %d: %zu blocks, peak %s (cgroup, page cache included), %s RSS (VmHWM), busy %.2f s\n", i,
                r->worker[i].blocks, r->worker[i].cg_peak ? tq_format_bytes(r->worker[i].cg_peak, a, sizeof a) : "-",
                tq_format_bytes(r->worker[i].rss_peak, b, sizeof b), r->worker[i].busy_s);
+    if (s->adapt)
+        tq_adapt_print(s->adapt, stdout);
 }
 
 static void run_print_json(const struct tq_run_setup *s, const struct tq_runner_report *r, const char *error)
@@ -332,6 +347,8 @@ static void run_print_json(const struct tq_run_setup *s, const struct tq_runner_
                                                   (json_int_t)tq_box_len(b0, 1), (json_int_t)tq_box_len(b0, 2)));
     }
     json_object_set_new(o, "threads_per_block", json_integer(s->params.threads));
+    if (s->adapt)
+        json_object_set_new(o, "adapt", tq_adapt_json(s->adapt));
     json_object_set_new(o, "ok", json_boolean(!error));
     if (error)
         json_object_set_new(o, "error", json_string(error));
@@ -375,6 +392,9 @@ static int run_execute(struct tq_run_setup *s)
         st = tq_mpi_run(&task, boxes, s->plan->nblocks, &o, &rep, &print, &err);
     else
 #endif
+        if (s->args->adapt)
+        st = tq_adapt_run(s->adapt, &task, &o, &rep, &err);
+    else
         st = tq_runner_run(&task, boxes, s->plan->nblocks, &o, &rep, &err);
     free(boxes);
     if (s->args->cmd)
@@ -385,6 +405,8 @@ static int run_execute(struct tq_run_setup *s)
         st = tq_journal_finish(s->journal, &err);
         s->journal = NULL;
     }
+    if (st == TQ_OK && s->args->learn)
+        st = tq_adapt_learn(s->adapt, s->args->learn, s->args->force, &err);
     if (st && s->journal)
         tq_vol_writer_keep(s->writer);
     if (print && s->args->json)
@@ -430,9 +452,14 @@ int cmd_run(int argc, char **argv)
         st = tq_mpi_share_output(a.output, s.plan ? s.plan->out_shape : NULL, a.force, &s.writer, st, &err);
     } else
 #endif
-        if (st == TQ_OK)
+        if (st == TQ_OK && a.learn)
+        st = tq_adapt_learn_check(a.learn, a.force, &err);
+    if (st == TQ_OK)
         st = run_open_output(&s, &err);
+    if (st == TQ_OK && a.adapt)
+        st = tq_adapt_prepare(&s, a.memory_given ? a.memory : s.plan->memory_bytes, &err);
     rc = st ? tq_cli_fail("run", &err) : run_execute(&s);
+    tq_adapt_free(s.adapt);
     tq_journal_free(s.journal);
     tq_vol_writer_free(s.writer);
     tq_plan_free(s.plan);
