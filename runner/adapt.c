@@ -76,22 +76,33 @@ tq_status tq_adapt_new(const struct tq_adapt_config *cfg, tq_adapt **out, struct
     a->cfg = *cfg;
     a->model = *cfg->model;
     a->cfg.model = &a->model;
-    a->skipped = cfg->journal ? tq_journal_count(cfg->journal) : 0;
     a->corr_start = 1.0;
     memcpy(a->chunk, cfg->chunk, sizeof a->chunk);
-    if (cfg->journal)
-        tq_journal_last_cut(cfg->journal, a->chunk, &a->corr_start);
+    for (int k = 0; k < 3; k++)
+        if (!a->chunk[k]) {
+            tq_adapt_free(a);
+            return tq_fail(err, TQ_ERR_USAGE, "--adapt: the plan's first block is empty");
+        }
     a->planned_corr = a->corr_start;
     a->probing = cfg->workers > 1;
-    struct tq_box whole = {{0, 0, 0}, {cfg->out_shape[0], cfg->out_shape[1], cfg->out_shape[2]}};
-    tq_status st = tq_region_new(&whole, a->chunk, &a->region, err);
-    for (size_t i = 0; st == TQ_OK && cfg->journal && i < tq_journal_count(cfg->journal); i++)
-        st = tq_region_subtract(a->region, tq_journal_box(cfg->journal, i), err);
-    if (st) {
-        tq_adapt_free(a);
-        return st;
-    }
     *out = a;
+    return TQ_OK;
+}
+
+/* The region left to do: the output less what the journal holds, cut as its last cut says (or as configured). */
+static tq_status adapt_start(tq_adapt *a, tq_journal *j, struct tq_err *err)
+{
+    a->cfg.journal = j;
+    a->skipped = j ? tq_journal_count(j) : 0;
+    if (j && tq_journal_last_cut(j, a->chunk, &a->corr_start))
+        a->planned_corr = a->corr_start;
+    const size_t *o = a->cfg.out_shape;
+    struct tq_box whole = {{0, 0, 0}, {o[0], o[1], o[2]}};
+    tq_region_free(a->region);
+    a->region = NULL;
+    TQ_TRY(tq_region_new(&whole, a->chunk, &a->region, err));
+    for (size_t i = 0; i < a->skipped; i++)
+        TQ_TRY(tq_region_subtract(a->region, tq_journal_box(j, i), err));
     return TQ_OK;
 }
 
@@ -249,6 +260,8 @@ tq_status tq_adapt_run(tq_adapt *a, const struct tq_runner_task *task, const str
                        struct tq_runner_report *rep, struct tq_err *err)
 {
     struct tq_runner_source src = {.next = adapt_next, .ended = adapt_ended, .ctx = a};
+    memset(rep, 0, sizeof *rep);
+    TQ_TRY(adapt_start(a, opts->journal, err));
     tq_status st = tq_runner_run_fed(task, &src, opts, rep, err);
     rep->blocks_skipped = a->skipped;
     if (st == TQ_OK && a->failed) {

@@ -40,7 +40,7 @@ struct tq_adapt_config {
     uint64_t limit;                    /* bytes per worker, > 0 */
     double safety;                     /* share of the limit a block may be predicted to use, (0, 1] */
     int workers;
-    tq_journal *journal;               /* borrowed, may be NULL */
+    tq_journal *journal;               /* set by tq_adapt_run from its options */
 };
 
 /* One block as it ended. */
@@ -64,12 +64,12 @@ struct tq_adapt_recut {
 
 typedef struct tq_adapt tq_adapt;
 
-/* A controller for one run. Fails with TQ_ERR_USAGE when the limit is 0 or the chunk is empty, TQ_ERR_NOMEM.
- * With a journal, the boxes it holds are left out and its last cut is where the run starts. */
+/* A controller for one run. Fails with TQ_ERR_USAGE when the limit is 0 or the chunk is empty, TQ_ERR_NOMEM. */
 tq_status tq_adapt_new(const struct tq_adapt_config *cfg, tq_adapt **out, struct tq_err *err);
 
-/* Run `task` under opts (whose journal must be cfg's) with blocks from the controller (tq_runner_run_fed).
- * rep->blocks_skipped gets the journal's finished blocks. Fails as tq_runner_run does, and with TQ_ERR_IO when a
+/* Run `task` under opts with blocks from the controller (tq_runner_run_fed). With opts->journal, the boxes it
+ * holds are left out, its last cut is where the run starts, and new cuts are journaled; rep->blocks_skipped gets
+ * the journal's finished blocks. Fails as tq_runner_run does, and with TQ_ERR_IO when a
  * cut cannot be journaled. */
 tq_status tq_adapt_run(tq_adapt *a, const struct tq_runner_task *task, const struct tq_runner_opts *opts,
                        struct tq_runner_report *rep, struct tq_err *err);
@@ -99,7 +99,8 @@ void tq_adapt_free(tq_adapt *a);
 struct tq_run_setup; /* run_plan.h */
 
 /* The controller of a prepared `traceq run --adapt` (runner/adapt_run.c): reads s->args->model for s->op, starts
- * from the plan's first block, the limit given (the run's), the run's safety, workers and journal; sets s->adapt.
+ * from the plan's first block, the limit given (the run's), the run's safety and workers; sets s->adapt. Called
+ * before the output and journal are opened, so that bad input leaves nothing behind.
  * Fails with TQ_ERR_USAGE (no model, no limit), the model's read errors, TQ_ERR_NOMEM. */
 tq_status tq_adapt_prepare(struct tq_run_setup *s, uint64_t limit, struct tq_err *err);
 

@@ -13,7 +13,7 @@ tq_status tq_adapt_prepare(struct tq_run_setup *s, uint64_t limit, struct tq_err
     struct tq_model model;
     TQ_TRY(tq_model_read(a->model, s->op->name, &model, err));
     struct tq_adapt_config cfg = {.op = s->op, .params = &s->params, .model = &model, .limit = limit,
-                                  .safety = a->safety, .workers = a->workers, .journal = s->journal};
+                                  .safety = a->safety, .workers = a->workers};
     memcpy(cfg.shape, s->plan->shape, sizeof cfg.shape);
     memcpy(cfg.out_shape, s->plan->out_shape, sizeof cfg.out_shape);
     for (int k = 0; k < 3; k++)

@@ -444,6 +444,10 @@ int cmd_run(int argc, char **argv)
     struct tq_run_setup s = {.args = &a};
     struct tq_err err = {0};
     tq_status st = tq_run_prepare(&s, &err);
+    if (st == TQ_OK && a.adapt) /* before the output exists: bad input leaves nothing behind */
+        st = tq_adapt_prepare(&s, a.memory_given ? a.memory : s.plan->memory_bytes, &err);
+    if (st == TQ_OK && a.learn)
+        st = tq_adapt_learn_check(a.learn, a.force, &err);
 #ifdef TQ_HAVE_MPI
     if (a.mpi) {
         /* Rank 0 creates the output; the others reopen its temporary once they learn its name. */
@@ -452,12 +456,8 @@ int cmd_run(int argc, char **argv)
         st = tq_mpi_share_output(a.output, s.plan ? s.plan->out_shape : NULL, a.force, &s.writer, st, &err);
     } else
 #endif
-        if (st == TQ_OK && a.learn)
-        st = tq_adapt_learn_check(a.learn, a.force, &err);
-    if (st == TQ_OK)
+        if (st == TQ_OK)
         st = run_open_output(&s, &err);
-    if (st == TQ_OK && a.adapt)
-        st = tq_adapt_prepare(&s, a.memory_given ? a.memory : s.plan->memory_bytes, &err);
     rc = st ? tq_cli_fail("run", &err) : run_execute(&s);
     tq_adapt_free(s.adapt);
     tq_journal_free(s.journal);
