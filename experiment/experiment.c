@@ -1,6 +1,6 @@
 /* experiment.c - the chunking-strategy experiment: for each operator, volume and memory limit, run every chunking
- * strategy (none, dask-like auto, the original's seed planner, ours, and a sweep of fixed chunk sizes) with the same
- * runner (`traceq run`), several times, and report wall time, OOM kills, retries and peaks. */
+ * strategy (none, dask-like auto, the original's seed planner, ours, ours with --adapt, and a sweep of fixed chunk
+ * sizes) with the same runner (`traceq run`), several times, and report wall time, OOM kills, retries and peaks. */
 #define _GNU_SOURCE /* mkostemp, pipe2 */
 #include "experiment.h"
 
@@ -33,8 +33,8 @@
 struct tq_exp_results {
     int ncases, nstrat;
     char label[EXP_CASES][64];
-    char strat[EXP_MAX + 4][32];
-    double med[EXP_CASES][EXP_MAX + 4], lo[EXP_CASES][EXP_MAX + 4], hi[EXP_CASES][EXP_MAX + 4];
+    char strat[EXP_MAX + 5][32];
+    double med[EXP_CASES][EXP_MAX + 5], lo[EXP_CASES][EXP_MAX + 5], hi[EXP_CASES][EXP_MAX + 5];
     /* The goals over all cases: traceq's runs and OOM kills; cases compared with a fixed size / with auto, and
      * how many of them met the goal (within 10% of the best fixed size, at least 30% faster than auto). */
     long tq_runs, tq_kills, tq_failed, vs_fixed, fixed_met, vs_auto, auto_met, auto_failed_cases;
@@ -449,11 +449,11 @@ static void exp_headline(const struct tq_exp_config *a, struct exp_stats *st, in
     fprintf(a->report, "\n");
 }
 
-/* The plot's category of the i-th strategy of a case: the first four by name, fixed sizes by their share of the
- * side (fixed-C -> "fixed 0.5 x side"), so that cases of other sizes line up. */
-static void exp_strategy_label(const char *strategy, int i, size_t side, char *label, size_t size)
+/* The plot's category of a strategy: by name, fixed sizes by their share of the side (fixed-C -> "fixed 0.5 x
+ * side"), so that cases of other sizes line up. */
+static void exp_strategy_label(const char *strategy, size_t side, char *label, size_t size)
 {
-    if (i < 4 || strncmp(strategy, "fixed-", 6))
+    if (strncmp(strategy, "fixed-", 6))
         snprintf(label, size, "%s", strategy);
     else
         snprintf(label, size, "fixed %g x side", (double)strtoull(strategy + 6, NULL, 10) / (double)side);
@@ -469,19 +469,20 @@ static void exp_case(const struct tq_exp_config *a, struct tq_exp_results *pl, F
             side, tq_format_bytes(limit, l, sizeof l), tq_format_bytes(peak, p, sizeof p), a->workers, a->runs,
             load[0]);
     fflush(a->report);
-    struct exp_stats st[EXP_MAX + 4] = {0};
+    struct exp_stats st[EXP_MAX + 5] = {0};
     char *none[] = {"--chunks", "none", NULL}, *autos[] = {"--chunks", "auto", NULL};
     char *seed[] = {"--planner", "seed", "--model", (char *)model, NULL};
     char *ours[] = {"--planner", "traceq", "--model", (char *)model, NULL};
-    char **extra[EXP_MAX + 4] = {none, autos, seed, ours};
-    static const char *first[] = {"none", "auto", "seed", "traceq"};
-    int n = 4;
+    char *adapt[] = {"--planner", "traceq", "--model", (char *)model, "--adapt", NULL};
+    char **extra[EXP_MAX + 5] = {none, autos, seed, ours, adapt};
+    static const char *first[] = {"none", "auto", "seed", "traceq", "adapt"};
+    int n = 5;
     for (int i = 0; i < n; i++)
         snprintf(st[i].strategy, sizeof st[i].strategy, "%s", first[i]);
     char list[256], *fixed_args[EXP_MAX][3];
     snprintf(list, sizeof list, "%s", a->fixed);
-    for (char *save, *f = strtok_r(list, ",", &save); f && n - 4 < EXP_MAX; f = strtok_r(NULL, ",", &save), n++) {
-        int k = n - 4;
+    for (char *save, *f = strtok_r(list, ",", &save); f && n - 5 < EXP_MAX; f = strtok_r(NULL, ",", &save), n++) {
+        int k = n - 5;
         size_t c = (size_t)(atof(f) * (double)side);
         c = c ? c : 1;
         /* Envelope keeps whole traces: its fixed chunks never cut samples. */
@@ -506,7 +507,7 @@ static void exp_case(const struct tq_exp_config *a, struct tq_exp_results *pl, F
         exp_print_row(a->report, &st[i], med);
         exp_csv_row(csv, op, side, limit, &st[i], load);
         /* Fixed sizes are named by their share of the side so that cases of other sizes line up. */
-        exp_strategy_label(st[i].strategy, i, side, pl->strat[i], sizeof pl->strat[i]);
+        exp_strategy_label(st[i].strategy, side, pl->strat[i], sizeof pl->strat[i]);
         pl->med[c][i] = st[i].ok ? med : NAN;
         pl->lo[c][i] = st[i].ok ? st[i].wall[0] : NAN;
         pl->hi[c][i] = st[i].ok ? st[i].wall[st[i].ok - 1] : NAN;
@@ -575,10 +576,10 @@ static int exp_replot_row(char *const *fld, struct tq_exp_results *pl, char key[
         *i = 0;
     }
     int c = pl->ncases - 1, ok = atoi(fld[COL_OK]);
-    if (*i >= EXP_MAX + 4)
+    if (*i >= EXP_MAX + 5)
         return 0;
     if (*i >= pl->nstrat) {
-        exp_strategy_label(fld[COL_STRATEGY], *i, strtoull(fld[COL_SIDE], NULL, 10), pl->strat[*i],
+        exp_strategy_label(fld[COL_STRATEGY], strtoull(fld[COL_SIDE], NULL, 10), pl->strat[*i],
                            sizeof pl->strat[*i]);
         for (int cc = 0; cc < EXP_CASES; cc++)
             pl->med[cc][*i] = pl->lo[cc][*i] = pl->hi[cc][*i] = NAN;
@@ -622,7 +623,7 @@ tq_status tq_exp_write_plot(const struct tq_exp_results *pl, const char *dir, FI
     if (!pl->ncases)
         return TQ_OK;
     char path[PATH_MAX];
-    const char *cats[EXP_MAX + 4];
+    const char *cats[EXP_MAX + 5];
     for (int i = 0; i < pl->nstrat; i++)
         cats[i] = pl->strat[i];
     struct tq_plot *p = tq_plot_new_bars("traceq experiment: wall time per chunking strategy (median, min..max)",

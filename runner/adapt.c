@@ -24,13 +24,17 @@ struct tq_adapt {
     struct tq_adapt_config cfg;
     tq_region *region;
     size_t chunk[3];
-    double window[TQ_ADAPT_WINDOW]; /* measured / predicted of the last finished blocks */
-    size_t nwindow, iwindow;
+    double max_ratio;   /* the largest measured / predicted of a finished block (0: none yet) */
     double oom_floor;   /* the largest limit / predicted of an OOM-killed block (0: none) */
-    double corr_start;  /* the correction before any measurement (1, or the resumed journal's) */
+    double corr_resumed; /* the correction the resumed journal's last cut recorded (0: none) */
     double planned_corr; /* the correction the current cut was last checked against */
-    int probing;        /* the next block runs alone */
-    int waiting;        /* a lone block (or the halves of a killed one) is out: hand out nothing */
+    int probing;        /* the next block of the cut handed out is the probe */
+    int waiting;        /* the probe (or the halves of a killed block) is out: hand out quarters only */
+    int wait_any;       /* any finished block ends the waiting (at the start, after an OOM kill) */
+    int has_probe;      /* probe: the block whose end ends the waiting (after a re-cut to larger blocks) */
+    struct tq_box probe;
+    struct tq_box quarter[4]; /* quarters of a block cut while waiting, handed out first */
+    size_t nquarter;
     size_t handed;
     size_t skipped;     /* boxes the journal held at the start */
     struct tq_model model; /* the run's model (cfg.model points here) */
@@ -59,9 +63,8 @@ static double predict_box(const tq_adapt *a, const struct tq_model *m, const str
 
 double tq_adapt_correction(const tq_adapt *a)
 {
-    double c = a->nwindow ? 0 : a->corr_start;
-    for (size_t i = 0; i < a->nwindow; i++)
-        c = a->window[i] > c ? a->window[i] : c;
+    double c = a->max_ratio > a->corr_resumed ? a->max_ratio : a->corr_resumed;
+    c = c > 0 ? c : 1.0; /* nothing measured yet: the model as it is */
     return c > a->oom_floor ? c : a->oom_floor;
 }
 
@@ -76,15 +79,14 @@ tq_status tq_adapt_new(const struct tq_adapt_config *cfg, tq_adapt **out, struct
     a->cfg = *cfg;
     a->model = *cfg->model;
     a->cfg.model = &a->model;
-    a->corr_start = 1.0;
     memcpy(a->chunk, cfg->chunk, sizeof a->chunk);
     for (int k = 0; k < 3; k++)
         if (!a->chunk[k]) {
             tq_adapt_free(a);
             return tq_fail(err, TQ_ERR_USAGE, "--adapt: the plan's first block is empty");
         }
-    a->planned_corr = a->corr_start;
-    a->probing = cfg->workers > 1;
+    a->planned_corr = 1.0;
+    a->probing = a->wait_any = cfg->workers > 1;
     *out = a;
     return TQ_OK;
 }
@@ -94,8 +96,8 @@ static tq_status adapt_start(tq_adapt *a, tq_journal *j, struct tq_err *err)
 {
     a->cfg.journal = j;
     a->skipped = j ? tq_journal_count(j) : 0;
-    if (j && tq_journal_last_cut(j, a->chunk, &a->corr_start))
-        a->planned_corr = a->corr_start;
+    if (j && tq_journal_last_cut(j, a->chunk, &a->corr_resumed))
+        a->planned_corr = a->corr_resumed;
     const size_t *o = a->cfg.out_shape;
     struct tq_box whole = {{0, 0, 0}, {o[0], o[1], o[2]}};
     tq_region_free(a->region);
@@ -129,20 +131,47 @@ static double flight_take(tq_adapt *a, const struct tq_box *b)
     return -1;
 }
 
+/* Cut b in four (each half split again, across the longest splittable axis as the runner splits): return the
+ * first quarter in *b, keep the others for the next calls. A block too thin to split stays whole. */
+static void quarter_block(tq_adapt *a, struct tq_box *b)
+{
+    struct tq_box half[2], q[2];
+    unsigned axes = a->cfg.op->splittable;
+    if (tq_runner_split(b, axes, half))
+        return;
+    for (int h = 1; h >= 0; h--) {
+        if (tq_runner_split(&half[h], axes, q)) {
+            a->quarter[a->nquarter++] = half[h];
+            continue;
+        }
+        a->quarter[a->nquarter++] = q[1];
+        a->quarter[a->nquarter++] = q[0];
+    }
+    *b = a->quarter[--a->nquarter];
+}
+
 static int adapt_next(void *ctx, struct tq_box *box)
 {
     tq_adapt *a = ctx;
     if (a->failed)
         return -1;
-    if (a->waiting)
-        return 0;
-    if (!tq_region_next(a->region, box))
-        return -1;
-    a->handed++;
+    if (a->nquarter) {
+        *box = a->quarter[--a->nquarter];
+    } else {
+        if (!tq_region_next(a->region, box))
+            return -1;
+        a->handed++;
+        /* While the probe runs, the other workers take quarter blocks: a model 2x low still fits them. */
+        if (a->waiting)
+            quarter_block(a, box);
+        else if (a->probing) {
+            a->probing = 0;
+            a->waiting = a->has_probe = 1;
+            a->probe = *box;
+        }
+    }
     double pred = predict_box(a, a->cfg.model, box, NULL);
     flight_add(a, box, pred * tq_adapt_correction(a));
-    if (a->probing)
-        a->waiting = 1;
     return 1;
 }
 
@@ -222,6 +251,10 @@ static void adapt_check(tq_adapt *a)
     memcpy(r->from, a->chunk, sizeof r->from);
     memcpy(r->to, to, sizeof r->to);
     memcpy(a->chunk, to, sizeof a->chunk);
+    if (larger) { /* never measured at this size: one block of it probes, the others take quarters */
+        a->probing = a->cfg.workers > 1;
+        a->wait_any = 0;
+    }
 }
 
 static void adapt_ended(void *ctx, const struct tq_runner_block_end *e)
@@ -246,12 +279,15 @@ static void adapt_ended(void *ctx, const struct tq_runner_block_end *e)
         /* it needed more than the limit: a lower bound for this shape, so never plan it (or larger) again */
         double floor = (double)a->cfg.limit / pred;
         a->oom_floor = floor > a->oom_floor ? floor : a->oom_floor;
-        a->waiting = a->probing = a->cfg.workers > 1; /* its halves run first, alone, until one finishes */
+        /* its halves run first; the others take quarters until a block finishes */
+        a->waiting = a->wait_any = a->cfg.workers > 1;
+        a->probing = a->has_probe = 0;
     } else if (pred > 0 && e->rss_peak) {
-        a->window[a->iwindow] = (double)e->rss_peak / pred;
-        a->iwindow = (a->iwindow + 1) % TQ_ADAPT_WINDOW;
-        a->nwindow += a->nwindow < TQ_ADAPT_WINDOW;
-        a->waiting = a->probing = 0;
+        double ratio = (double)e->rss_peak / pred;
+        a->max_ratio = ratio > a->max_ratio ? ratio : a->max_ratio;
+        int is_probe = a->has_probe && !memcmp(&a->probe, &e->box, sizeof e->box);
+        if (a->wait_any || is_probe)
+            a->waiting = a->wait_any = a->has_probe = 0;
     }
     adapt_check(a);
 }
@@ -311,9 +347,8 @@ tq_status tq_adapt_learn(const tq_adapt *a, const char *path, int overwrite, str
 void tq_adapt_print(const tq_adapt *a, FILE *f)
 {
     char p[32], c[32], r[32], g[32];
-    fprintf(f, "  adaptive: %zu blocks cut, correction %.3f (measured / predicted, the largest of the last %d; "
-            "OOM floor %.3f), %zu re-cut(s)\n", a->handed, tq_adapt_correction(a), TQ_ADAPT_WINDOW, a->oom_floor,
-            a->nrecuts);
+    fprintf(f, "  adaptive: %zu blocks cut, correction %.3f (the largest measured / predicted; OOM floor %.3f), "
+            "%zu re-cut(s)\n", a->handed, tq_adapt_correction(a), a->oom_floor, a->nrecuts);
     for (size_t i = 0; i < a->nrecuts; i++) {
         const struct tq_adapt_recut *x = &a->recuts[i];
         fprintf(f, "  re-cut after %zu block(s) at correction %.3f: %zux%zux%zu -> %zux%zux%zu, %zu blocks left\n",
@@ -366,8 +401,8 @@ json_t *tq_adapt_json(const tq_adapt *a)
         json_decref(recuts);
         return NULL;
     }
-    return json_pack("{s:I, s:f, s:f, s:i, s:[I,I,I], s:o, s:o}", "blocks_cut", (json_int_t)a->handed, "correction",
-                     tq_adapt_correction(a), "oom_floor", a->oom_floor, "window", TQ_ADAPT_WINDOW, "last_cut",
+    return json_pack("{s:I, s:f, s:f, s:[I,I,I], s:o, s:o}", "blocks_cut", (json_int_t)a->handed, "correction",
+                     tq_adapt_correction(a), "oom_floor", a->oom_floor, "last_cut",
                      (json_int_t)a->chunk[0], (json_int_t)a->chunk[1], (json_int_t)a->chunk[2], "blocks", blocks,
                      "recuts", recuts);
 }

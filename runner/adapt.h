@@ -3,8 +3,8 @@
  * part of the output not yet started when the correction says its blocks would come too close to the limit
  * (smaller blocks) or use less than half of it (larger blocks, fewer of them).
  *
- * The correction c is conservative: the largest measured/predicted ratio of the last TQ_ADAPT_WINDOW finished
- * blocks, and never below L / predicted of any block that was OOM-killed at limit L (the kill says it needed at
+ * The correction c is conservative: the largest measured/predicted ratio of any finished block of the run (and of
+ * the resumed journal's last cut), and never below L / predicted of any block that was OOM-killed at limit L (the kill says it needed at
  * least L: a lower bound for that shape). The measured peak is the worker's VmHWM (what the model was fitted on);
  * the slot cgroup's peak is reported beside it but not used, since it counts the page cache the block's I/O left.
  * A re-cut plans the whole volume again with the model scaled by c (planner.h, traceq planner, same safety and
@@ -14,8 +14,10 @@
  * and the region left is the output minus every box the journal holds, so the output stays what the whole-volume
  * run gives whatever the cuts.
  *
- * The first block of the run, and after an OOM kill the blocks until one finishes, run alone (the other workers
- * wait), so a model that under-predicts costs one OOM kill, not one per worker. */
+ * Until a block of the run has been measured (again after an OOM kill until a block finishes, and after a re-cut
+ * to larger blocks until one of them finishes), only one
+ * block of the full cut is out: the other workers get quarter blocks, which a model 2x low still fits, so such a
+ * model costs one OOM kill, not one per worker, and no worker waits idle. */
 #ifndef TQ_ADAPT_H
 #define TQ_ADAPT_H
 
@@ -28,8 +30,6 @@
 #include "../operators/operator.h"
 #include "journal.h"
 #include "runner.h"
-
-#define TQ_ADAPT_WINDOW 4 /* finished blocks the correction looks back on */
 
 struct tq_adapt_config {
     const struct tq_op *op;            /* borrowed */

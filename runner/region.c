@@ -133,7 +133,8 @@ int tq_region_next(tq_region *r, struct tq_box *box)
 }
 
 /* Push what is left of part p (its first p->next cells handed out) as up to three boxes: the rest of the current
- * row along axis 2, the rest of the current plane along axis 1, the planes after it along axis 0. */
+ * row along axis 2, the rest of the current plane along axis 1, the planes after it along axis 0 (fewer when the
+ * next cell starts a row or a plane: those merge). */
 static tq_status push_rest(struct part **v, size_t *n, size_t *cap, const struct part *p, const size_t chunk[3],
                            struct tq_err *err)
 {
@@ -145,6 +146,12 @@ static tq_status push_rest(struct part **v, size_t *n, size_t *cap, const struct
     const struct tq_box *b = &p->box;
     size_t i0 = b->lo[0] + i * chunk[0], i1 = i0 + chunk[0] < b->hi[0] ? i0 + chunk[0] : b->hi[0];
     size_t j0 = b->lo[1] + j * chunk[1], j1 = j0 + chunk[1] < b->hi[1] ? j0 + chunk[1] : b->hi[1];
+    if (l == 0 && j == 0) { /* at the start of a plane: the rest is one box */
+        struct tq_box rest = {{i0, b->lo[1], b->lo[2]}, {b->hi[0], b->hi[1], b->hi[2]}};
+        return parts_push(v, n, cap, &rest, err);
+    }
+    if (l == 0) /* at the start of a row: the row and the rest of its plane are one box */
+        j1 = b->hi[1];
     struct tq_box row = {{i0, j0, b->lo[2] + l * chunk[2]}, {i1, j1, b->hi[2]}};
     TQ_TRY(parts_push(v, n, cap, &row, err));
     if (j1 < b->hi[1]) {
