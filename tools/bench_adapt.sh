@@ -59,34 +59,43 @@ for r in $(seq "$RUNS"); do
         for mode in static adapt; do
             flag=""
             [ $mode = adapt ] && flag=--adapt
-            out=$("$TQ" run --op "$OP" --input in.npy --output "o.npy" --planner traceq --model "m$m.json" \
+            out=$(/usr/bin/time -f "%U %S" -o cpu.txt "$TQ" run --op "$OP" --input in.npy --output "o.npy" --planner traceq --model "m$m.json" \
                 --memory-per-worker "$limit" --safety "$SAFETY" --workers 2 --retries 4 $flag --force --json) || {
                 echo "$m $mode FAILED" >>runs.txt
                 continue
             }
             same=no
             cmp -s o.npy whole.npy && same=yes
+            cpu=$(awk '{print $1 + $2}' cpu.txt)
             echo "$m $mode $(echo "$out" | json_num wall_s) $(echo "$out" | json_num blocks_run)" \
-                "$(echo "$out" | json_num oom_kills) $same" >>runs.txt
+                "$(echo "$out" | json_num oom_kills) $same $cpu" >>runs.txt
         done
     done
 done
 
-printf '%-6s %-7s %10s %10s %8s %8s %s\n' model mode median_s runs blocks oom identical
+# CPU s = user + system of the runner and its workers (/usr/bin/time): on a loaded machine it is the steadier guide
+median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'; }
+printf '%-6s %-7s %10s %8s %6s %8s %8s %s\n' model mode median_s cpu_s runs blocks oom identical
 for m in 1 0.5 3; do
     for mode in static adapt; do
         rows=$(grep "^$m $mode " runs.txt || true)
-        med=$(echo "$rows" | awk '$3 != "FAILED" {print $3}' | sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}')
+        med=$(echo "$rows" | awk '$3 != "FAILED" {print $3}' | median)
+        cpu=$(echo "$rows" | awk '$3 != "FAILED" {print $7}' | median)
         n=$(echo "$rows" | grep -c . || true)
         blocks=$(echo "$rows" | awk '{print $4}' | sort -n | tail -1)
         oom=$(echo "$rows" | awk '{print $5}' | sort -n | tail -1)
         same=$(echo "$rows" | awk '{print $6}' | sort -u | tr '\n' ' ')
-        printf '%-6s %-7s %10s %10s %8s %8s %s\n' "${m}x" $mode "$med" "$n" "$blocks" "$oom" "$same"
-        eval "med_${mode}_${m%.*}=$med"
+        printf '%-6s %-7s %10.2f %8.2f %6s %8s %8s %s\n' "${m}x" $mode "$med" "$cpu" "$n" "$blocks" "$oom" "$same"
+        eval "med_${mode}_${m%.*}=$med cpu_${mode}_${m%.*}=$cpu"
     done
 done
 oom_half=$(grep '^0.5 adapt ' runs.txt | awk '{print $5}' | sort -n | tail -1)
 bad=$(grep -c ' no$\|FAILED' runs.txt || true)
 echo "goal: 0.5x model, --adapt: at most 1 OOM kill and identical output: max $oom_half OOM kill(s), $bad run(s) wrong or failed overall"
-awk -v a="$med_adapt_3" -v s="$med_static_3" 'BEGIN {printf "goal: 3x model, --adapt faster than static: %s s vs %s s (%.2fx)\n", a, s, s / a}'
-awk -v a="$med_adapt_1" -v s="$med_static_1" 'BEGIN {printf "default?: fitted model, --adapt %s s vs static %s s (%.2fx)\n", a, s, s / a}'
+for m in 3 1; do
+    eval "a=\$med_adapt_$m s=\$med_static_$m ca=\$cpu_adapt_$m cs=\$cpu_static_$m"
+    what="goal: 3x model, --adapt faster than static"
+    [ $m = 1 ] && what="default?: fitted model, --adapt vs static"
+    awk -v w="$what" -v a="$a" -v s="$s" -v ca="$ca" -v cs="$cs" \
+        'BEGIN {printf "%s: wall %.2f s vs %.2f s (%.2fx), CPU %.2f s vs %.2f s (%.2fx)\n", w, a, s, s / a, ca, cs, cs / ca}'
+done
