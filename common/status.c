@@ -51,3 +51,18 @@ tq_status tq_fail_errno(struct tq_err *err, tq_status st, const char *fmt, ...)
     va_end(ap);
     return st;
 }
+
+int tq_status_is_bad_input(tq_status st)
+{
+    switch (st) {
+    case TQ_ERR_USAGE:
+    case TQ_ERR_FORMAT:
+    case TQ_ERR_TRUNCATED:
+    case TQ_ERR_RANGE:
+    case TQ_ERR_IO:
+    case TQ_ERR_LIMIT:
+        return 1;
+    default:
+        return 0;
+    }
+}

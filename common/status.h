@@ -27,6 +27,10 @@ struct tq_err {
 /* Short name of a status ("corrupt or unsupported format", ...). Can't fail. */
 const char *tq_strerror(tq_status st);
 
+/* 1 when st blames the caller's input (usage, a bad or short file, a value out of range, an unreadable file, a
+ * limit no plan can meet: commands exit 2), 0 for failures of the work itself (1). Can't fail. */
+int tq_status_is_bad_input(tq_status st);
+
 /* Record `st` and a printf-style message in `err` (which may be NULL) and return `st`. */
 tq_status tq_fail(struct tq_err *err, tq_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -1,6 +1,6 @@
 /* experiment.c - the chunking-strategy experiment: for each operator, volume and memory limit, run every chunking
  * strategy (none, dask-like auto, the original's seed planner, ours, ours with --adapt, and a sweep of fixed chunk
- * sizes) with the same runner (`traceq run`), several times, and report wall time, OOM kills, retries and peaks. */
+ * sizes) with the same runner (runner/run_job.h, in this process), several times, and report wall time, OOM kills, retries and peaks. */
 #define _GNU_SOURCE /* mkostemp, pipe2 */
 #include "experiment.h"
 
@@ -24,6 +24,8 @@
 #include "../common/process.h"
 #include "../common/units.h"
 #include "../runner/journal.h"
+#include "../runner/cgroup.h"
+#include "../runner/run_job.h"
 #include "../plot/plot.h"
 
 #define EXP_MAX 16
@@ -51,69 +53,31 @@ struct exp_stats {
     char note[200];
 };
 
-/* The whole of fd (read to its end) as a string, NULL when memory runs out. */
-static char *exp_slurp(int fd)
-{
-    size_t n = 0, cap = 4096;
-    char *buf = tq_malloc(cap);
-    ssize_t r;
-    while (buf && (r = read(fd, buf + n, cap - n - 1)) != 0) {
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            break;
-        if ((n += (size_t)r) + 1 == cap) {
-            char *nb = tq_realloc(buf, cap *= 2);
-            if (!nb)
-                free(buf);
-            buf = nb;
-        }
-    }
-    if (buf)
-        buf[n] = 0;
-    return buf;
-}
-
-/* Run argv (argv[0] a path) through the process module, stdout into *out (malloc'd), stderr into *err (malloc'd,
- * may be NULL; a command that cannot start says why there); *cpu (may be NULL) gets the user + system seconds of
- * the process and the children it waited for (the runner's workers). Returns the exit status, 128+N for a signal,
- * 127 when it cannot start, -1 when no pipe or temporary file can be made. */
-static int exp_exec_cpu(char *const argv[], char **out, char **err, double *cpu)
+/* Run argv (argv[0] a path) through the process module, its stdout thrown away and its stderr into *err
+ * (malloc'd, may be NULL; a command that cannot start says why there). Returns the exit status, 128+N for a
+ * signal, 127 when it cannot start, -1 when no temporary file can be made. */
+static int exp_exec(char *const argv[], char **err)
 {
     char tmpl[] = "/tmp/traceq-exp-XXXXXX";
-    int efd = mkostemp(tmpl, O_CLOEXEC), p[2];
-    *out = NULL;
-    if (err)
-        *err = NULL;
+    int efd = mkostemp(tmpl, O_CLOEXEC);
+    *err = NULL;
     if (efd < 0)
         return -1;
     unlink(tmpl);
-    if (pipe2(p, O_CLOEXEC)) {
-        close(efd);
-        return -1;
-    }
-    struct tq_proc_spec spec = {.argv = argv, .out_fd = p[1], .err_fd = efd};
+    struct tq_proc_spec spec = {.argv = argv, .log_path = "/dev/null", .err_fd = efd};
     struct tq_proc child;
     struct tq_err perr = {0};
     tq_status st = tq_proc_spawn(&spec, &child, &perr);
     int clean_child = st ? 0 : tq_cleanup_add_child(child.pid); /* a signal stops the child too */
-    close(p[1]);
     int status = 0;
-    struct rusage ru = {0};
-    if (st == TQ_OK) {
-        *out = exp_slurp(p[0]);
-        st = tq_proc_wait(child.pid, &status, &ru, &perr);
-    }
+    if (st == TQ_OK)
+        st = tq_proc_wait(child.pid, &status, NULL, &perr);
     tq_cleanup_forget(clean_child);
-    close(p[0]);
-    if (cpu)
-        *cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
-               ru.ru_stime.tv_usec * 1e-6;
-    if (err && st) {
+    if (st) {
         size_t len = strlen(perr.msg) + 2;
         if ((*err = tq_malloc(len)))
             snprintf(*err, len, "%s\n", perr.msg);
-    } else if (err) {
+    } else {
         off_t len = lseek(efd, 0, SEEK_END);
         *err = tq_calloc(1, (size_t)len + 1);
         if (*err && pread(efd, *err, (size_t)len, 0) < 0)
@@ -141,11 +105,6 @@ static void exp_output_forget(const int h[3])
 {
     for (int i = 0; i < 3; i++)
         tq_cleanup_forget(h[i]);
-}
-
-static int exp_exec(char *const argv[], char **out, char **err)
-{
-    return exp_exec_cpu(argv, out, err, NULL);
 }
 
 /* The 1-minute load average (-1 when unknown). */
@@ -178,73 +137,100 @@ static int exp_same(const char *a, const char *b)
     return same;
 }
 
-/* Fold one `traceq run --json` report into st. */
-static void exp_take_report(struct exp_stats *st, const char *json, int rc, const char *err, double cpu)
+/* One chunked run in this process (runner/run_job.h; the runner forks its workers). *cpu gets the user + system
+ * seconds of this process and of the workers it reaped during the run. A run stopped by a signal stops the
+ * experiment: the signal is raised again once the runner has handed it back, and the cleanup handler removes the
+ * registered outputs and dies of it. */
+static tq_status exp_run(const struct tq_run_args *ra, struct tq_run_outcome *o, double *cpu, struct tq_err *err)
 {
-    json_t *o = json ? json_loads(json, 0, NULL) : NULL;
-    if (!o) {
-        st->failed++;
-        snprintf(st->note, sizeof st->note, "%.190s", err && *err ? err : "no report");
-        st->note[strcspn(st->note, "\n")] = 0;
-        return;
-    }
-    st->blocks = (long)json_integer_value(json_object_get(o, "blocks_total"));
-    st->oom_kills += (long)json_integer_value(json_object_get(o, "oom_kills"));
-    st->retries += (long)json_integer_value(json_object_get(o, "retries"));
-    size_t i;
-    json_t *w;
-    json_array_foreach(json_object_get(o, "per_worker"), i, w) {
-        uint64_t r = (uint64_t)json_integer_value(json_object_get(w, "rss_peak_bytes"));
-        uint64_t c = (uint64_t)json_integer_value(json_object_get(w, "cgroup_peak_bytes"));
-        st->peak_rss = r > st->peak_rss ? r : st->peak_rss;
-        st->peak_cg = c > st->peak_cg ? c : st->peak_cg;
-    }
-    json_t *b = json_object_get(o, "block");
-    if (json_array_size(b) == 3)
-        snprintf(st->block, sizeof st->block, "%lldx%lldx%lld", (long long)json_integer_value(json_array_get(b, 0)),
-                 (long long)json_integer_value(json_array_get(b, 1)),
-                 (long long)json_integer_value(json_array_get(b, 2)));
-    st->threads = (int)json_integer_value(json_object_get(o, "threads_per_block"));
-    if (rc == 0 && json_is_true(json_object_get(o, "ok"))) {
-        st->cpu[st->ok] = cpu;
-        st->wall[st->ok++] = json_real_value(json_object_get(o, "wall_s"));
-    }
-    else {
-        st->failed++;
-        snprintf(st->note, sizeof st->note, "%.190s", json_string_value(json_object_get(o, "error")));
-    }
-    json_decref(o);
+    struct rusage self0 = {0}, kids0 = {0}, self1 = {0}, kids1 = {0};
+    getrusage(RUSAGE_SELF, &self0);
+    getrusage(RUSAGE_CHILDREN, &kids0);
+    tq_status st = tq_run_job(ra, o, err);
+    getrusage(RUSAGE_SELF, &self1);
+    getrusage(RUSAGE_CHILDREN, &kids1);
+    if (o->ran && o->rep.interrupted)
+        raise(o->rep.interrupted);
+    const struct rusage *r[4] = {&self1, &kids1, &self0, &kids0};
+    *cpu = 0;
+    for (int i = 0; i < 4; i++)
+        *cpu += (i < 2 ? 1 : -1) * ((double)r[i]->ru_utime.tv_sec + r[i]->ru_utime.tv_usec * 1e-6 +
+                                    (double)r[i]->ru_stime.tv_sec + r[i]->ru_stime.tv_usec * 1e-6);
+    return st;
 }
 
-/* One run of a strategy; `extra` are its planning arguments. A refused plan (exit 2) is not retried. */
+/* Fold one run's outcome into st: st_run is its status, err its failure. */
+static void exp_take_run(struct exp_stats *st, const struct tq_run_outcome *o, tq_status st_run,
+                         const struct tq_err *err, double cpu)
+{
+    if (!o->ran) {
+        st->failed++;
+        snprintf(st->note, sizeof st->note, "%.190s", err->msg[0] ? err->msg : tq_strerror(st_run));
+        return;
+    }
+    const struct tq_runner_report *rep = &o->rep;
+    st->blocks = (long)rep->blocks_total;
+    st->oom_kills += (long)rep->oom_kills;
+    st->retries += (long)rep->splits;
+    for (int i = 0; i < rep->workers; i++) {
+        st->peak_rss = rep->worker[i].rss_peak > st->peak_rss ? rep->worker[i].rss_peak : st->peak_rss;
+        st->peak_cg = rep->worker[i].cg_peak > st->peak_cg ? rep->worker[i].cg_peak : st->peak_cg;
+    }
+    size_t b[3];
+    tq_run_outcome_block(o, b);
+    if (o->setup.plan && o->setup.plan->nblocks)
+        snprintf(st->block, sizeof st->block, "%zux%zux%zu", b[0], b[1], b[2]);
+    st->threads = o->setup.params.threads;
+    if (st_run == TQ_OK) {
+        st->cpu[st->ok] = cpu;
+        st->wall[st->ok++] = rep->wall_s;
+    } else {
+        st->failed++;
+        snprintf(st->note, sizeof st->note, "%.190s", err->msg);
+    }
+}
+
+/* How one strategy plans: --chunks CHUNKS, or --planner PLANNER with the model (and --adapt: adapt). */
+struct exp_plan {
+    const char *chunks, *planner;
+    int adapt;
+};
+
+/* The choices of one experiment run: `traceq run`'s defaults, the experiment's workers and retries. */
+static struct tq_run_args exp_run_args(const struct tq_exp_config *a, const char *op, const char *in,
+                                       const char *out)
+{
+    return (struct tq_run_args){.op = op, .input = in, .output = out, .workers = a->workers, .retries = a->retries,
+                                .safety = 0.8, .sigma = 3.0, .force = 1, .json = 1};
+}
+
+/* One run of a strategy. A refused plan (bad input, no plan fits) is not retried. */
 static void exp_once(const struct tq_exp_config *a, const char *op, const char *in, const char *ref, uint64_t limit,
-                     char *const extra[], struct exp_stats *st)
+                     const char *model, const struct exp_plan *plan, struct exp_stats *st)
 {
     if (st->refused || st->runs >= 64)
         return;
-    char out[PATH_MAX], lim[32], workers[16], retries[16];
+    char out[PATH_MAX];
     snprintf(out, sizeof out, "%.3900s/out-%.31s.npy", a->out, st->strategy);
-    snprintf(lim, sizeof lim, "%llu", (unsigned long long)limit);
-    snprintf(workers, sizeof workers, "%d", a->workers);
-    snprintf(retries, sizeof retries, "%d", a->retries);
-    char *argv[32] = {(char *)a->self, "run", "--op", (char *)op, "--input", (char *)in, "--output", out,
-                      "--workers", workers, "--memory-per-worker", lim, "--retries", retries, "--force", "--json"};
-    int n = 16;
-    for (int k = 0; extra[k] && n < 30; k++)
-        argv[n++] = extra[k];
-    argv[n] = NULL;
-    char *o = NULL, *e = NULL;
+    struct tq_run_args ra = exp_run_args(a, op, in, out);
+    ra.memory = limit;
+    ra.memory_given = 1;
+    ra.chunks = plan->chunks;
+    ra.planner = plan->planner;
+    ra.model = plan->planner ? model : NULL;
+    ra.adapt = plan->adapt;
+    struct tq_run_outcome o;
+    struct tq_err err = {0};
     double cpu = 0;
     int guard[3];
     exp_output_guard(out, guard);
-    int rc = exp_exec_cpu(argv, &o, &e, &cpu);
-    if (rc == 0 && !st->ok)
+    tq_status rs = exp_run(&ra, &o, &cpu, &err);
+    if (rs == TQ_OK && !st->ok)
         st->correct = exp_same(out, ref);
     st->runs++;
-    exp_take_report(st, o, rc, e, cpu);
-    st->refused = rc == 2;
-    free(o);
-    free(e);
+    exp_take_run(st, &o, rs, &err, cpu);
+    st->refused = !o.ran && tq_status_is_bad_input(rs);
+    tq_run_outcome_free(&o);
     unlink(out);
     /* A failed run keeps its journal and partial output for --resume; the experiment starts over instead. */
     char journal[PATH_MAX + 16];
@@ -302,7 +288,7 @@ static int exp_model(const struct tq_exp_config *a, const char *op, char *model,
     snprintf(model, size, "%s/%s.model.json", a->out, op);
     if (access(model, R_OK) == 0)
         return 0;
-    char ds[PATH_MAX], grid[64], *o = NULL, *e = NULL;
+    char ds[PATH_MAX], grid[64], *e = NULL;
     snprintf(ds, sizeof ds, "%s/%s.dataset.csv", a->out, op);
     exp_grid(a, grid, sizeof grid);
     fprintf(a->report, "experiment: profiling %s on the grid %s (every axis) and fitting its model (once)\n", op,
@@ -311,12 +297,10 @@ static int exp_model(const struct tq_exp_config *a, const char *op, char *model,
     char *sweep[] = {(char *)a->self, "sweep", "--op", (char *)op, "--grid", grid, "--runs", "1",
                      "--backend", "proc", "-o", ds, NULL};
     char *fit[] = {(char *)a->self, "fit", ds, "--op", (char *)op, "-o", model, "--force", NULL};
-    int rc = exp_exec(sweep, &o, &e);
-    free(o);
+    int rc = exp_exec(sweep, &e);
     if (rc == 0) {
         free(e);
-        rc = exp_exec(fit, &o, &e);
-        free(o);
+        rc = exp_exec(fit, &e);
     }
     if (rc)
         fprintf(a->diag, "traceq experiment: cannot make the %s model: %s", op, e ? e : "\n");
@@ -328,28 +312,31 @@ static int exp_model(const struct tq_exp_config *a, const char *op, char *model,
 static int exp_reference(const struct tq_exp_config *a, const char *op, size_t side, char *in, char *ref,
                          uint64_t *peak)
 {
-    char shape[64], *o = NULL, *e = NULL;
+    char shape[64], *e = NULL;
     snprintf(shape, sizeof shape, "%zux%zux%zu", side, side, side);
     snprintf(in, PATH_MAX, "%s/vol-%zu.npy", a->out, side);
     snprintf(ref, PATH_MAX, "%s/ref-%s-%zu.npy", a->out, op, side);
     char *synth[] = {(char *)a->self, "synth", "--shape", shape, "-o", in, NULL};
-    if (access(in, R_OK) && exp_exec(synth, &o, &e)) {
+    if (access(in, R_OK) && exp_exec(synth, &e)) {
         fprintf(a->diag, "traceq experiment: cannot write %s: %s", in, e ? e : "\n");
+        free(e);
         return -1;
     }
-    free(o);
     free(e);
-    char *run[] = {(char *)a->self, "run", "--op", (char *)op, "--input", in, "--output", ref, "--chunks", "none",
-                   "--workers", "1", "--force", "--json", NULL};
+    struct tq_run_args ra = exp_run_args(a, op, in, ref);
+    ra.chunks = "none";
+    ra.workers = 1;
+    struct tq_run_outcome o;
+    struct tq_err err = {0};
     struct exp_stats st = {0};
-    int rc = exp_exec(run, &o, &e);
-    exp_take_report(&st, o, rc, e, 0);
-    free(o);
-    free(e);
+    double cpu;
+    tq_status rs = exp_run(&ra, &o, &cpu, &err);
+    exp_take_run(&st, &o, rs, &err, cpu);
+    tq_run_outcome_free(&o);
     *peak = st.peak_rss;
-    if (rc)
+    if (rs)
         fprintf(a->diag, "traceq experiment: the unchunked %s run failed: %s\n", op, st.note);
-    return rc ? -1 : 0;
+    return rs ? -1 : 0;
 }
 
 /* The columns of results.csv; tq_exp_replot_read reads op, side, limit_bytes, strategy, ok and the wall times. */
@@ -470,16 +457,13 @@ static void exp_case(const struct tq_exp_config *a, struct tq_exp_results *pl, F
             load[0]);
     fflush(a->report);
     struct exp_stats st[EXP_MAX + 5] = {0};
-    char *none[] = {"--chunks", "none", NULL}, *autos[] = {"--chunks", "auto", NULL};
-    char *seed[] = {"--planner", "seed", "--model", (char *)model, NULL};
-    char *ours[] = {"--planner", "traceq", "--model", (char *)model, NULL};
-    char *adapt[] = {"--planner", "traceq", "--model", (char *)model, "--adapt", NULL};
-    char **extra[EXP_MAX + 5] = {none, autos, seed, ours, adapt};
+    struct exp_plan plans[EXP_MAX + 5] = {{"none", NULL, 0}, {"auto", NULL, 0}, {NULL, "seed", 0},
+                                          {NULL, "traceq", 0}, {NULL, "traceq", 1}};
     static const char *first[] = {"none", "auto", "seed", "traceq", "adapt"};
     int n = 5;
     for (int i = 0; i < n; i++)
         snprintf(st[i].strategy, sizeof st[i].strategy, "%s", first[i]);
-    char list[256], *fixed_args[EXP_MAX][3];
+    char list[256];
     snprintf(list, sizeof list, "%s", a->fixed);
     for (char *save, *f = strtok_r(list, ",", &save); f && n - 5 < EXP_MAX; f = strtok_r(NULL, ",", &save), n++) {
         int k = n - 5;
@@ -488,13 +472,12 @@ static void exp_case(const struct tq_exp_config *a, struct tq_exp_results *pl, F
         /* Envelope keeps whole traces: its fixed chunks never cut samples. */
         snprintf(fixed[k], sizeof fixed[k], "%zu,%zu,%zu", c, c, strcmp(op, "envelope") ? c : side);
         snprintf(st[n].strategy, sizeof st[n].strategy, "fixed-%zu", c);
-        fixed_args[k][0] = "--chunks", fixed_args[k][1] = fixed[k], fixed_args[k][2] = NULL;
-        extra[n] = fixed_args[k];
+        plans[n].chunks = fixed[k];
     }
     /* Round-robin over the strategies, run by run, so drifting load on the machine hits them all alike. */
     for (int r = 0; r < a->runs; r++)
         for (int i = 0; i < n; i++)
-            exp_once(a, op, in, ref, limit, extra[i], &st[i]);
+            exp_once(a, op, in, ref, limit, model, &plans[i], &st[i]);
     load[1] = exp_load();
     fprintf(a->report, "  %-10s %6s %-13s %-7s %8s %6s %6s %6s %5s %7s %10s  %s   (load at the end %.1f)\n",
             "strategy", "blocks", "block", "ok/runs", "median s", "min s", "max s", "cpu s", "OOM", "retries",
@@ -660,6 +643,8 @@ tq_status tq_exp_make_dir(const char *dir, struct tq_err *err)
 
 tq_status tq_exp_run(const struct tq_exp_config *a, struct tq_exp_results *pl, struct tq_err *err)
 {
+    if (a->scope_argv) /* the runs' workers get memory cgroups where systemd can delegate some (cgroup.h) */
+        tq_cg_reexec_in_scope(a->scope_argc, a->scope_argv);
     TQ_TRY(tq_exp_make_dir(a->out, err));
     char path[PATH_MAX], ops[256];
     snprintf(path, sizeof path, "%s/results.csv", a->out);

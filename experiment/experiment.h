@@ -1,5 +1,5 @@
 /* experiment.h - the chunking-strategy experiment behind `traceq experiment`: run none, auto, seed, traceq,
- * adapt (traceq with `run --adapt`) and fixed chunk sizes through `traceq run` on synthetic cubes, write results.csv, sum up the goals, plot the times. */
+ * adapt (traceq with `run --adapt`) and fixed chunk sizes through the runner (runner/run_job.h) on synthetic cubes, write results.csv, sum up the goals, plot the times. */
 #ifndef TQ_EXPERIMENT_H
 #define TQ_EXPERIMENT_H
 
@@ -9,7 +9,7 @@
 
 /* What to run. Every string is borrowed for the duration of the call. */
 struct tq_exp_config {
-    const char *self;   /* the traceq binary that runs synth, sweep, fit and run */
+    const char *self;   /* the traceq binary that runs synth, sweep and fit */
     const char *out;    /* results folder: volumes, models, outputs, results.csv */
     const char *models; /* folder holding OP.model.json, or NULL to sweep and fit each model once into out */
     const char *ops;    /* operators, comma-separated */
@@ -19,6 +19,8 @@ struct tq_exp_config {
     int runs, workers, retries;
     FILE *report;       /* progress lines, one table per case, the goals summary */
     FILE *diag;         /* one "traceq experiment: ..." line per operator that could not be run */
+    int scope_argc;     /* the command line to run again in a delegated cgroup scope first (runner/cgroup.h: */
+    char **scope_argv;  /* tq_cg_reexec_in_scope), or NULL */
 };
 
 /* The collected wall times per case and strategy (for the plot) and the goal counters. Opaque. */

@@ -221,3 +221,6 @@ tq_status tq_mpi_run(const struct tq_runner_task *task, const struct tq_box *blo
         st = tq_fail(err, TQ_ERR_CHILD, "a block failed on another MPI rank (its message is above)");
     return st;
 }
+
+const struct tq_run_spread tq_mpi_spread = {.start = tq_mpi_start, .rank = tq_mpi_rank, .stop = tq_mpi_stop,
+                                            .share_output = tq_mpi_share_output, .run = tq_mpi_run};

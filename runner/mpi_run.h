@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "../common/status.h"
+#include "run_job.h"
 #include "runner.h"
 #include "../operators/volume.h"
 
@@ -30,5 +31,8 @@ tq_status tq_mpi_share_output(const char *output, const size_t out_shape[3], int
 tq_status tq_mpi_run(const struct tq_runner_task *task, const struct tq_box *blocks, size_t nblocks,
                      const struct tq_runner_opts *opts, struct tq_runner_report *rep, int *is_root,
                      struct tq_err *err);
+
+/* The functions above as a run's spread (run_job.h): tq_run_args.spread for `traceq run --mpi`. */
+extern const struct tq_run_spread tq_mpi_spread;
 
 #endif

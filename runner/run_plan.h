@@ -14,6 +14,7 @@
 #include "../model/plan.h"
 
 /* The choices of a run, as given on the command line of `traceq run`. */
+struct tq_run_spread;
 struct tq_run_args {
     const char *op, *input, *output, *plan, *chunks, *planner, *model;
     const char *cmd, *halo, *trim, *split_axes; /* a user's command (instead of op): template, --halo, --trim,
@@ -25,6 +26,9 @@ struct tq_run_args {
     long kill_worker, kill_count; /* testing: --kill-worker N,COUNT (0 = none) */
     double safety, sigma;
     enum tq_enforce enforce;
+    const struct tq_run_spread *spread; /* with mpi: how blocks go to the MPI ranks (run_job.h), else NULL */
+    int scope_argc;                     /* the command line tq_run_job may run again in a delegated cgroup scope */
+    char **scope_argv;                  /* (cgroup.h: tq_cg_reexec_in_scope), or NULL */
 };
 
 /* Everything prepared for a run; owned pointers are freed by the caller. */

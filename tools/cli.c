@@ -19,17 +19,7 @@ int tq_cli_usage_error(const char *cmd, const char *fmt, ...)
 int tq_cli_fail(const char *cmd, const struct tq_err *err)
 {
     fprintf(stderr, "traceq %s: %s\n", cmd, err->msg[0] ? err->msg : tq_strerror(err->status));
-    switch (err->status) {
-    case TQ_ERR_USAGE:
-    case TQ_ERR_FORMAT:
-    case TQ_ERR_TRUNCATED:
-    case TQ_ERR_RANGE:
-    case TQ_ERR_IO:
-    case TQ_ERR_LIMIT:
-        return TQ_EXIT_USAGE;
-    default:
-        return TQ_EXIT_FAIL;
-    }
+    return tq_status_is_bad_input(err->status) ? TQ_EXIT_USAGE : TQ_EXIT_FAIL;
 }
 
 int tq_cli_self_exe(char *buf, size_t cap)

@@ -107,6 +107,8 @@ int cmd_experiment(int argc, char **argv)
     if (tq_cli_self_exe(self, sizeof self) != 0)
         return tq_cli_usage_error("experiment", "cannot find the traceq binary");
     a.self = self;
+    a.scope_argc = argc;
+    a.scope_argv = argv;
     struct tq_exp_results *r = tq_exp_results_new();
     if (!r)
         return tq_cli_usage_error("experiment", "out of memory");

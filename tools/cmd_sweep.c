@@ -1,34 +1,12 @@
 /* cmd_sweep.c - `traceq sweep`: profile an operator over a grid of synthetic shapes into a dataset CSV. */
-#include "../model/sweep.h"
-#include "../model/sweep_guard.h"
-#include "../operators/operator.h"
+#include "../model/sweep_grid.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "../common/clock.h"
 #include "../common/units.h"
 #include "cli.h"
-
-#define MAX_AXIS 1024
-
-struct sweep_opts {
-    const char *op, *output, *traces, *grid[4], *cpus, *exe, *cmd, *param[4];
-    size_t nparams;
-    char pnames[3][32];
-    const char *pname_ptr[3];
-    struct tq_ucmd ucmd;
-    long runs, interval_ms;
-    int use_record;
-    size_t vals[3][MAX_AXIS], nvals[3];
-    cpu_set_t cpuset;
-};
 
 static const struct tq_cli_opt sweep_opts[] = {
     TQ_OPT('p', "op", "OP", "operator to profile (this, or --cmd)", NULL),
@@ -70,7 +48,7 @@ const struct tq_cli_command cli_sweep = {
     .epilog = "Progress (shapes done, elapsed, ETA) is shown on a terminal only.",
 };
 
-static int sweep_value(int c, const char *arg, struct sweep_opts *o, struct tq_err *err)
+static int sweep_value(int c, const char *arg, struct tq_sweep_spec *o, struct tq_err *err)
 {
     switch (c) {
     case 'r': return tq_parse_long(arg, 1, 1000, "--runs", &o->runs, err);
@@ -80,7 +58,7 @@ static int sweep_value(int c, const char *arg, struct sweep_opts *o, struct tq_e
             return tq_fail(err, TQ_ERR_USAGE, "--backend must be record or proc, not '%s'", arg);
         o->use_record = !strcmp(arg, "record");
         return TQ_OK;
-    case 'c': o->cpus = arg; return tq_sweep_parse_cpus(arg, &o->cpuset, err);
+    case 'c': return tq_sweep_parse_cpus(arg, &o->cpus, err);
     case 'p': o->op = arg; return TQ_OK;
     case 'C': o->cmd = arg; return TQ_OK;
     case 'P':
@@ -95,47 +73,12 @@ static int sweep_value(int c, const char *arg, struct sweep_opts *o, struct tq_e
     }
 }
 
-/* --cmd with a grid of shapes ({in} {out}) or with --param ranges (their names as placeholders). */
-static int sweep_parse_cmd(struct sweep_opts *o)
-{
-    static const char *const volume_names[] = {"in", "out"};
-    struct tq_err err = {0};
-    o->op = "cmd";
-    if (!o->use_record)
-        return tq_cli_usage_error("sweep", "--cmd is profiled under `traceq record` only (--backend record)");
-    if (tq_ucmd_parse(o->cmd, &o->ucmd, &err))
-        return tq_cli_fail("sweep", &err);
-    if (!o->nparams)
-        return tq_ucmd_check_names(&o->ucmd, volume_names, 2, 1, &err) ? tq_cli_fail("sweep", &err) : 0;
-    if (o->grid[1] || o->grid[2] || o->grid[3] || strcmp(o->grid[0], "100:400:100"))
-        return tq_cli_usage_error("sweep", "--grid goes with --op or a volume command, not with --param");
-    for (size_t i = 0; i < 3; i++) {
-        o->vals[i][0] = 1;
-        o->nvals[i] = 1;
-    }
-    for (size_t i = 0; i < o->nparams; i++) {
-        if (tq_sweep_parse_param(o->param[i], o->pnames[i], o->vals[i], MAX_AXIS, &o->nvals[i], &err))
-            return tq_cli_fail("sweep", &err);
-        for (size_t k = 0; k < i; k++)
-            if (!strcmp(o->pnames[k], o->pnames[i]))
-                return tq_cli_usage_error("sweep", "--param %s is given twice", o->pnames[i]);
-        o->pname_ptr[i] = o->pnames[i];
-    }
-    if (tq_ucmd_check_names(&o->ucmd, o->pname_ptr, o->nparams, 1, &err))
-        return tq_cli_fail("sweep", &err);
-    return 0;
-}
-
 /* Returns -1 to go on, else the exit code. */
-static int sweep_parse(int argc, char **argv, struct sweep_opts *o)
+static int sweep_parse(int argc, char **argv, struct tq_sweep_spec *o)
 {
     struct tq_err err = {0};
-    memset(o, 0, sizeof *o);
-    o->grid[0] = "100:400:100";
-    o->runs = 3;
-    o->interval_ms = 10;
-    o->use_record = 1;
-    tq_sweep_parse_cpus("0", &o->cpuset, NULL);
+    *o = (struct tq_sweep_spec){.runs = 3, .interval_ms = 10, .use_record = 1};
+    tq_sweep_parse_cpus("0", &o->cpus, NULL);
     int c;
     optind = 1;
     while ((c = tq_cli_next(&cli_sweep, argc, argv)) > 0)
@@ -145,154 +88,25 @@ static int sweep_parse(int argc, char **argv, struct sweep_opts *o)
         return tq_cli_exit_code(c);
     if (optind != argc)
         return tq_cli_usage_error("sweep", "unexpected argument '%s'", argv[optind]);
-    if (!!o->op + !!o->cmd != 1 || !o->output)
-        return tq_cli_usage_error("sweep", "one of --op or --cmd, and -o, are required");
-    if (o->op && !tq_op_find(o->op)) {
-        char names[128] = "";
-        for (const struct tq_op *op = tq_ops; op->name; op++)
-            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "", op->name);
-        return tq_cli_usage_error("sweep", "unknown operator '%s' (one of: %s)", o->op, names);
-    }
-    if (o->nparams && !o->cmd)
-        return tq_cli_usage_error("sweep", "--param goes with --cmd");
-    for (int a = 0; a < 3 && !o->nparams; a++)
-        if (tq_parse_range(o->grid[a + 1] ? o->grid[a + 1] : o->grid[0], o->vals[a], MAX_AXIS, &o->nvals[a], &err))
-            return tq_cli_fail("sweep", &err);
-    int rc = o->cmd ? sweep_parse_cmd(o) : 0;
-    return rc ? rc : -1;
-}
-
-static void fmt_secs(double s, char *buf, size_t cap)
-{
-    long t = (long)(s + 0.5);
-    if (t >= 3600)
-        snprintf(buf, cap, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    else
-        snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
-}
-
-struct sweep_progress {
-    int tty;
-    size_t shapes, runs_todo, runs_done;
-    double t0; /* tq_clock_now() at the start */
-};
-
-static void progress_show(const struct sweep_progress *p, size_t shape_idx, const struct tq_dataset_row *r)
-{
-    if (!p->tty)
-        return;
-    char el[32], eta[32] = "?";
-    double e = tq_clock_now() - p->t0;
-    fmt_secs(e, el, sizeof el);
-    if (p->runs_done)
-        fmt_secs(e / (double)p->runs_done * (double)(p->runs_todo - p->runs_done), eta, sizeof eta);
-    fprintf(stderr, "\r\033[K[shape %zu/%zu] %s %zux%zux%zu run %d | elapsed %s | ETA %s", shape_idx + 1, p->shapes,
-            r->op, r->shape[0], r->shape[1], r->shape[2], r->run, el, eta);
-    fflush(stderr);
-}
-
-/* The traceq binary to run: --traceq, else this process's own executable. */
-static int sweep_exe(struct sweep_opts *o, char *buf, size_t cap)
-{
-    if (o->exe)
-        return 0;
-    if (tq_cli_self_exe(buf, cap))
-        return -1;
-    o->exe = buf;
-    return 0;
-}
-
-static int sweep_one(const struct sweep_opts *o, const char *traces, const size_t shape[3], int run,
-                     size_t *failed, struct tq_sweep_guard *guard)
-{
-    struct tq_sweep_job job = {o->exe,       o->op,          {shape[0], shape[1], shape[2]},
-                               run,          (int)o->interval_ms, &o->cpuset, traces, o->use_record,
-                               o->cmd ? &o->ucmd : NULL, o->pname_ptr, o->nparams};
-    struct tq_dataset_row row;
-    struct tq_err err = {0};
-    if (tq_sweep_run(&job, &row, &err)) {
-        row.ok = 0;
-        snprintf(row.reason, sizeof row.reason, "%.250s", err.msg);
-    }
-    *failed += !row.ok;
-    if (tq_sweep_guard_add(guard, &row, &err)) {
-        if (isatty(2))
-            fprintf(stderr, "\n");
-        return tq_cli_fail("sweep", &err);
-    }
-    return 0;
-}
-
-static int sweep_loop(const struct sweep_opts *o, const struct tq_dataset *have, const char *traces)
-{
-    struct sweep_progress p = {isatty(2), o->nvals[0] * o->nvals[1] * o->nvals[2], 0, 0, 0};
-    p.t0 = tq_clock_now();
-    size_t idx = 0, failed = 0, skipped = 0;
-    struct tq_sweep_guard guard;
-    tq_sweep_guard_init(&guard, o->output);
-    for (int pass = 0; pass < 2; pass++) /* pass 0 counts what is left to do, pass 1 does it */
-        for (size_t i = 0; i < o->nvals[0]; i++)
-            for (size_t j = 0; j < o->nvals[1]; j++)
-                for (size_t k = 0; k < o->nvals[2]; k++, idx++)
-                    for (int run = 1; run <= o->runs; run++) {
-                        size_t s[3] = {o->vals[0][i], o->vals[1][j], o->vals[2][k]};
-                        if (tq_dataset_has(have, o->op, s, run)) {
-                            skipped += pass;
-                            continue;
-                        }
-                        if (!pass) {
-                            p.runs_todo++;
-                            continue;
-                        }
-                        struct tq_dataset_row shown = {.shape = {s[0], s[1], s[2]}, .run = run};
-                        snprintf(shown.op, sizeof shown.op, "%s", o->op);
-                        progress_show(&p, idx % p.shapes, &shown);
-                        int rc = sweep_one(o, traces, s, run, &failed, &guard);
-                        if (rc)
-                            return rc;
-                        p.runs_done++;
-                    }
-    if (p.tty)
-        fprintf(stderr, "\n");
-    printf("%s: %zu runs done (%zu failed), %zu already in %s\n", o->op, p.runs_done, failed, skipped, o->output);
-    struct tq_err err = {0};
-    return tq_sweep_guard_finish(&guard, &err) ? tq_cli_fail("sweep", &err) : TQ_EXIT_OK;
-}
-
-/* Everything after parsing: the binary, the traces folder, the dataset so far, the loop. */
-static int sweep_main(struct sweep_opts *o)
-{
-    char exe[PATH_MAX], traces[PATH_MAX];
-    if (sweep_exe(o, exe, sizeof exe))
-        return tq_cli_usage_error("sweep", "cannot find the traceq binary; pass --traceq PATH");
-    if (access(o->exe, X_OK))
-        return tq_cli_usage_error("sweep", "cannot run %s", o->exe);
-    if (snprintf(traces, sizeof traces, "%s%s", o->traces ? o->traces : o->output, o->traces ? "" : ".traces") >=
-        (int)sizeof traces)
-        return tq_cli_usage_error("sweep", "path too long");
-    struct tq_dataset *have = NULL;
-    struct tq_err err = {0};
-    const char *axes[3] = {o->pnames[0][0] ? o->pnames[0] : "_", o->pnames[1][0] ? o->pnames[1] : "_",
-                           o->pnames[2][0] ? o->pnames[2] : "_"};
-    if (access(o->output, F_OK) == 0 && tq_dataset_read(o->output, &have, &err))
-        return tq_cli_fail("sweep", &err);
-    int rc;
-    if (tq_dataset_check_kind(have, o->cmd ? o->cmd : "", o->nparams ? axes : NULL, &err))
-        rc = tq_cli_fail("sweep", &err);
-    else if (mkdir(traces, 0755) && errno != EEXIST)
-        rc = tq_cli_usage_error("sweep", "cannot create %s: %s", traces, strerror(errno));
-    else
-        rc = sweep_loop(o, have, traces);
-    tq_dataset_free(have);
-    return rc;
+    return -1;
 }
 
 int cmd_sweep(int argc, char **argv)
 {
-    struct sweep_opts o;
-    int rc = sweep_parse(argc, argv, &o);
-    if (rc < 0)
-        rc = sweep_main(&o);
-    tq_ucmd_free(&o.ucmd);
+    struct tq_sweep_spec spec;
+    int rc = sweep_parse(argc, argv, &spec);
+    if (rc >= 0)
+        return rc;
+    char exe[PATH_MAX];
+    if (!spec.exe && tq_cli_self_exe(exe, sizeof exe))
+        return tq_cli_usage_error("sweep", "cannot find the traceq binary; pass --traceq PATH");
+    spec.exe = spec.exe ? spec.exe : exe;
+    struct tq_sweep_grid g;
+    struct tq_err err = {0};
+    if (tq_sweep_grid_parse(&spec, &g, &err))
+        rc = err.status == TQ_ERR_USAGE ? tq_cli_usage_error("sweep", "%s", err.msg) : tq_cli_fail("sweep", &err);
+    else
+        rc = tq_sweep_grid_run(&g, stdout, &err) ? tq_cli_fail("sweep", &err) : TQ_EXIT_OK;
+    tq_sweep_grid_free(&g);
     return rc;
 }
