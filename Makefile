@@ -22,8 +22,9 @@ DEB_PKGS := build-essential pkg-config libunwind-dev libzstd-dev zstd libgsl-dev
             libsegyio-dev python3-segyio libjansson-dev libinih-dev libcairo2-dev libdw-dev libxxhash-dev \
             libiberty-dev python3-scipy python3-numpy valgrind heaptrack sqlite3 clang libopenmpi-dev openmpi-bin \
             bc git xz-utils time
-# What only `make bench` needs: real Dask, the peer of the chunking experiment (experiment/dask_peer.py).
-BENCH_PKGS := python3-dask python3-distributed
+# What only `make bench` needs: real Dask, the peer of the chunking experiment (experiment/dask_peer.py), and perl and
+# coreutils (sort) for the real-program table (tools/bench_programs.sh; sqlite3, xz, git, heaptrack, valgrind are in DEB_PKGS).
+BENCH_PKGS := python3-dask python3-distributed perl coreutils
 
 # The rooms of the pipeline, lowest first (ARCHITECTURE.md); a room includes headers only from rooms before it.
 # tests/check_layout.sh enforces it. The shim (preload/) is built apart; tools/ is the command line.
@@ -37,13 +38,14 @@ TEST_SRC  := $(wildcard tests/test_*.c) tests/helpers.c
 PROG_SRC  := $(wildcard tests/progs/*.c)
 PROG_CXX_SRC := $(wildcard tests/progs/*.cc)
 BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCH_CXX_SRC := $(wildcard tests/bench/*.cc)
 
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 SHIM_OBJ  := $(SHIM_SRC:%.c=$(BUILD)/shim/%.o)
 TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 PROGS     := $(PROG_SRC:tests/progs/%.c=$(BUILD)/progs/%) $(PROG_CXX_SRC:tests/progs/%.cc=$(BUILD)/progs/%)
-BENCHES   := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+BENCHES   := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%) $(BENCH_CXX_SRC:tests/bench/%.cc=$(BUILD)/bench/%)
 EXAMPLES  := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 
 .PHONY: all deps demo test bench asan clean install
@@ -120,7 +122,8 @@ $(BUILD)/progs/%: tests/progs/%.cc
 	@mkdir -p $(dir $@)
 	$(CXX) -O2 -g -std=gnu++17 -Wall -Wextra $(WERROR) -pthread $(PROG_EXTRA) -o $@ $<
 # Known call paths for the --stacks tests: every function keeps its own frame.
-$(BUILD)/progs/stack_paths $(BUILD)/progs/leaks_temps $(BUILD)/progs/two_paths $(BUILD)/progs/cxx_alloc: \
+$(BUILD)/progs/stack_paths $(BUILD)/progs/leaks_temps $(BUILD)/progs/two_paths $(BUILD)/progs/cxx_alloc \
+    $(BUILD)/progs/oom_grow $(BUILD)/progs/snap_grow: \
     PROG_EXTRA := -O0 -fno-inline -fno-omit-frame-pointer
 
 # examples/: users' own block operators (examples/README.md); plain C, no traceq library.
@@ -131,6 +134,10 @@ $(BUILD)/examples/%: examples/%.c
 $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra $(WERROR) -pthread -o $@ $< -lm
+
+$(BUILD)/bench/%: tests/bench/%.cc
+	@mkdir -p $(dir $@)
+	$(CXX) -O2 -g -std=gnu++17 -Wall -Wextra $(WERROR) -pthread -o $@ $<
 
 # op_kernel times an operator's compute() alone, so it links the library.
 $(BUILD)/bench/op_kernel: tests/bench/op_kernel.c $(BUILD)/libtqcore.a

@@ -116,6 +116,24 @@ tq_status tq_parse_long(const char *s, long min, long max, const char *what, lon
     return TQ_OK;
 }
 
+tq_status tq_parse_seconds(const char *s, const char *what, double *out, struct tq_err *err)
+{
+    if (!s || !*s)
+        return tq_fail(err, TQ_ERR_USAGE, "missing value for %s", what);
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end), unit = 1;
+    if (end != s && *end && !end[1])
+        unit = *end == 's' ? 1 : *end == 'm' ? 60 : *end == 'h' ? 3600 : 0;
+    else if (end != s && *end)
+        unit = 0;
+    if (end == s || errno || !unit || !isfinite(v) || v < 0 || isdigit((unsigned char)*end) ||
+        !isdigit((unsigned char)s[0]))
+        return tq_fail(err, TQ_ERR_USAGE, "invalid %s '%s' (expected seconds, e.g. 90, 90s, 2m or 1h)", what, s);
+    *out = v * unit;
+    return TQ_OK;
+}
+
 /* The geometric tail of a range "start:stop:xF": start, start*F, start*F^2, ... (rounded, <= stop). */
 static tq_status parse_geometric(const char *s, const char *f, size_t start, size_t stop, size_t *values,
                                  size_t cap, size_t *n, struct tq_err *err)

@@ -28,6 +28,10 @@ tq_status tq_parse_shape(const char *s, size_t shape[3], struct tq_err *err);
 /* Parse a decimal integer in [min, max]; fails with TQ_ERR_USAGE naming `what` otherwise. */
 tq_status tq_parse_long(const char *s, long min, long max, const char *what, long *out, struct tq_err *err);
 
+/* Parse a duration "90", "90s", "2m", "1.5h" (seconds without a suffix) into seconds. Fails with TQ_ERR_USAGE
+ * naming `what` on junk, a negative or non-finite value (0 is returned as 0: callers decide whether it is allowed). */
+tq_status tq_parse_seconds(const char *s, const char *what, double *out, struct tq_err *err);
+
 /* Parse an inclusive range "start:stop:step" (or a single number), or a geometric one "start:stop:xF" (start,
  * start*F, start*F^2, ... rounded, up to stop; F > 1 may be fractional), into its values, at most `cap`.
  * Writes the count to *n. Fails with TQ_ERR_USAGE on junk, step <= 0, F <= 1, start > stop or more than cap

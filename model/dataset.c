@@ -1,6 +1,7 @@
 /* dataset.c - reading and appending the sweep CSV (through common/csv.h), and turning its rows into fitting points
  * (see dataset.h). */
 #include "dataset.h"
+#include "../operators/operator.h"
 #include "../common/alloc.h"
 
 #include <ctype.h>
@@ -382,7 +383,8 @@ tq_status tq_dataset_points(const struct tq_dataset *ds, const char *op, const c
         size_t k = point_find(p, np, r->shape);
         double y = row_target(r, t);
         if (k == np) {
-            p[np++] = (struct tq_fit_point){{(double)r->shape[0], (double)r->shape[1], (double)r->shape[2]}, y};
+            p[np++] = (struct tq_fit_point){{(double)r->shape[0], (double)r->shape[1], (double)r->shape[2]}, y,
+                                            r->command[0] ? NULL : tq_op_find(op)};
             runs[k] = 1;
             continue;
         }

@@ -1,6 +1,7 @@
 /* fit.c - fitting, cross-validating and choosing memory models with GSL (see fit.h). */
 #include "fit.h"
 #include "../common/alloc.h"
+#include "../operators/block_exec.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -18,8 +19,8 @@
 #define BOUND_INFLATE 1.2
 
 static const char *const kind_names[TQ_FIT_NKINDS] = {"linear", "robust", "poly2", "power", "knee", "slab",
-                                                       "shape"};
-static const size_t kind_ncoef[TQ_FIT_NKINDS] = {2, 2, 3, 3, 4, 5, 8};
+                                                       "shape",  "declared"};
+static const size_t kind_ncoef[TQ_FIT_NKINDS] = {2, 2, 3, 3, 4, 5, 8, 2};
 
 const char *tq_fit_kind_name(enum tq_fit_kind kind)
 {
@@ -34,7 +35,7 @@ tq_status tq_fit_kind_parse(const char *name, enum tq_fit_kind *kind, struct tq_
             return TQ_OK;
         }
     return tq_fail(err, TQ_ERR_FORMAT,
-                   "unknown model kind '%s' (expected linear, robust, poly2, power, knee, slab or shape)",
+                   "unknown model kind '%s' (expected linear, robust, poly2, power, knee, slab, shape or declared)",
                    name ? name : "(null)");
 }
 
@@ -68,6 +69,9 @@ void tq_fit_coef_names(enum tq_fit_kind kind, const char *names[TQ_FIT_MAXCOEF])
         names[2] = "plane_intercept";
         names[3] = "xlines*samples";
         break;
+    case TQ_FIT_DECLARED:
+        names[1] = "declared_bytes";
+        break;
     case TQ_FIT_SLAB:
         names[1] = "min(volume,cap)";
         names[2] = "xlines*samples";
@@ -80,12 +84,33 @@ void tq_fit_coef_names(enum tq_fit_kind kind, const char *names[TQ_FIT_MAXCOEF])
     }
 }
 
+double tq_fit_declared_bytes(const struct tq_op *op, const double shape[3])
+{
+    /* only an entry of the operator table: points filled field by field may leave op unset */
+    const struct tq_op *known = tq_ops;
+    while (known->name && known != op)
+        known++;
+    if (!op || !known->name)
+        return NAN;
+    struct tq_op_params p;
+    tq_op_params_default(&p);
+    p.threads = 1; /* as `traceq sweep` runs it by default (--cpus 0) */
+    size_t s[3];
+    for (int a = 0; a < 3; a++) {
+        if (!(shape[a] >= 1 && shape[a] <= 1e12))
+            return NAN;
+        s[a] = (size_t)shape[a];
+    }
+    uint64_t b = tq_op_slab_buffer_bytes(op, &p, s);
+    return b ? (double)b : NAN;
+}
+
 /* The regressor row of a linear-in-coefficients kind (everything but power). */
-static void feature_row(enum tq_fit_kind kind, const double s[3], double row[TQ_FIT_MAXCOEF])
+static void feature_row(enum tq_fit_kind kind, const struct tq_op *op, const double s[3], double row[TQ_FIT_MAXCOEF])
 {
     double v = s[0] * s[1] * s[2];
     row[0] = 1.0;
-    row[1] = v;
+    row[1] = kind == TQ_FIT_DECLARED ? tq_fit_declared_bytes(op, s) : v;
     if (kind == TQ_FIT_POLY2)
         row[2] = v * v;
     if (kind == TQ_FIT_SHAPE) {
@@ -110,7 +135,7 @@ double tq_fit_eval(const struct tq_fit_model *m, const double shape[3])
         return m->coef[0] + m->coef[1] * fmin(v, m->coef[4]) +
                (m->coef[2] + (v >= m->coef[4] ? m->coef[3] : 0)) * shape[1] * shape[2];
     double row[TQ_FIT_MAXCOEF];
-    feature_row(m->kind, shape, row);
+    feature_row(m->kind, m->op, shape, row);
     double y = 0;
     for (size_t j = 0; j < m->ncoef; j++)
         y += m->coef[j] * row[j];
@@ -149,7 +174,7 @@ static tq_status design_alloc(enum tq_fit_kind kind, const struct tq_fit_point *
     *ys = max_abs_y(pts, n);
     for (size_t i = 0; i < n; i++) {
         double row[TQ_FIT_MAXCOEF];
-        feature_row(kind, pts[i].shape, row);
+        feature_row(kind, pts[i].op, pts[i].shape, row);
         for (size_t j = 0; j < p; j++) {
             gsl_matrix_set(*X, i, j, row[j]);
             scale[j] = fmax(scale[j], fabs(row[j]));
@@ -194,6 +219,7 @@ static tq_status fit_linear(enum tq_fit_kind kind, const struct tq_fit_point *pt
     }
     out->kind = kind;
     out->ncoef = p;
+    out->op = kind == TQ_FIT_DECLARED ? pts[0].op : NULL;
     for (size_t j = 0; rc == GSL_SUCCESS && j < p; j++)
         out->coef[j] = gsl_vector_get(c, j) * ys / scale[j];
     gsl_matrix_free(X);
@@ -341,7 +367,7 @@ static tq_status fit_knee(const struct tq_fit_point *pts, size_t n, struct tq_fi
         if (point_volume(&s[k - 1]) == point_volume(&s[k]) || point_volume(&s[0]) == point_volume(&s[k - 1]) ||
             point_volume(&s[k]) == point_volume(&s[n - 1]))
             continue;
-        struct tq_fit_model m = {TQ_FIT_KNEE, 4, {0}};
+        struct tq_fit_model m = {.kind = TQ_FIT_KNEE, .ncoef = 4};
         tq_status side = fit_side(s, k, 0, &m.coef[0]);
         if (!side)
             side = fit_side(s + k, n - k, 1, &m.coef[2]);
@@ -386,7 +412,7 @@ static int slab_fit_cap(const struct tq_fit_point *pts, size_t n, double cap, gs
     }
     if (gsl_multifit_linear(X, y, c, cov, &chisq, w))
         return -1;
-    *m = (struct tq_fit_model){TQ_FIT_SLAB, 5, {0}};
+    *m = (struct tq_fit_model){.kind = TQ_FIT_SLAB, .ncoef = 5};
     for (int j = 0; j < 4; j++)
         m->coef[j] = gsl_vector_get(c, (size_t)j) * ys / scale[j];
     m->coef[4] = cap;
@@ -442,6 +468,9 @@ tq_status tq_fit_model(enum tq_fit_kind kind, const struct tq_fit_point *pts, si
     if (n < kind_ncoef[kind] + 1)
         return tq_fail(err, TQ_ERR_RANGE, "the %s model needs at least %zu points, got %zu", kind_names[kind],
                        kind_ncoef[kind] + 1, n);
+    for (size_t i = 0; kind == TQ_FIT_DECLARED && i < n; i++)
+        if (!pts[i].op || pts[i].op != pts[0].op || !isfinite(tq_fit_declared_bytes(pts[i].op, pts[i].shape)))
+            return tq_fail(err, TQ_ERR_RANGE, "no built-in operator declares its buffers for these points");
     gsl_set_error_handler_off(); /* GSL's default handler aborts; we check every return code instead */
     memset(out, 0, sizeof *out);
     TQ_TRY(kind == TQ_FIT_POWER  ? fit_power(pts, n, out, err)

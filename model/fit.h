@@ -14,6 +14,10 @@
  *                                             slab's halo planes d*X*S more once the volume no longer fits one
  *                                             slab; K is searched, a..d least squares, b, c, d >= 0)
  *   shape   a + b*I + c*X + d*S + e*IX + f*IS + g*XS + h*V
+ *   declared a + b*D(shape)                  (D = the bytes a built-in operator declares for its slab buffers,
+ *                                             operators/block_exec.h tq_op_slab_buffer_bytes, one thread as the
+ *                                             sweep runs it: its slab cap and huge-page rounding are known, not
+ *                                             fitted; only for points of a built-in operator)
  * Coefficients are kept in bytes and voxels; columns are scaled internally so the solvers stay well conditioned. */
 #ifndef TQ_FIT_H
 #define TQ_FIT_H
@@ -30,15 +34,19 @@ enum tq_fit_kind {
     TQ_FIT_KNEE,
     TQ_FIT_SLAB,
     TQ_FIT_SHAPE,
+    TQ_FIT_DECLARED,
     TQ_FIT_NKINDS
 };
 
 #define TQ_FIT_MAXCOEF 8
 
 /* One observation: the input shape and the measured target (bytes). */
+struct tq_op; /* operators/operator.h */
+
 struct tq_fit_point {
     double shape[3];
     double y;
+    const struct tq_op *op; /* the built-in operator measured (NULL: none; the declared kind needs one) */
 };
 
 /* A fitted model: kind plus coefficients in the order of tq_fit_coef_names. */
@@ -46,7 +54,11 @@ struct tq_fit_model {
     enum tq_fit_kind kind;
     size_t ncoef;
     double coef[TQ_FIT_MAXCOEF];
+    const struct tq_op *op;     /* the declared kind's operator (set by the fit and by the model reader) */
 };
+
+/* The declared feature D(shape) of a built-in operator (see the declared kind above); NAN without one. */
+double tq_fit_declared_bytes(const struct tq_op *op, const double shape[3]);
 
 /* Error metrics of predictions against truth (same units as y). accuracy is the original's: the share of points
  * predicted within 5% or over-predicted. max_under is the largest y - pred (0 when never under), max_under_rel the

@@ -10,6 +10,7 @@
 
 #include "../common/jsonfile.h"
 #include "components.h"
+#include "../operators/operator.h"
 
 static const char *const range_keys[4] = {"inlines", "xlines", "samples", "volume"};
 
@@ -166,6 +167,24 @@ static tq_status read_fit_kind(json_t *root, const char *path, const char *kind,
     return tq_json_get_numbers(root, "coefficients", path, fit->coef, fit->ncoef, err);
 }
 
+/* The declared kind evaluates the operator's own buffer sizes: it needs the model's op to be a built-in one. */
+static tq_status attach_declared(struct tq_model *m, const char *path, struct tq_err *err)
+{
+    const struct tq_op *op = m->axes[0][0] ? NULL : tq_op_find(m->op);
+    struct tq_fit_model *fits[1 + TQ_MODEL_MAXCOMP] = {&m->fit};
+    for (size_t c = 0; c < m->ncomp; c++)
+        fits[1 + c] = &m->comp[c].fit;
+    for (size_t k = 0; k < 1 + m->ncomp; k++) {
+        if (fits[k]->kind != TQ_FIT_DECLARED)
+            continue;
+        if (!op)
+            return tq_fail(err, TQ_ERR_FORMAT, "%s: a declared model needs a built-in operator, not '%s'", path,
+                           m->op);
+        fits[k]->op = op;
+    }
+    return TQ_OK;
+}
+
 /* A count stored as a JSON number: whole, >= 0 and below `limit`, so converting it to an integer type is defined
  * (a negative or huge "seed" was undefined behaviour before; found by tests/fuzz/fuzz_model.c). */
 static tq_status get_count(json_t *obj, const char *key, const char *path, double limit, double *v,
@@ -242,6 +261,7 @@ static tq_status model_from_json(json_t *root, const char *path, const char *exp
         TQ_TRY(read_components(root, path, m, err));
     else
         TQ_TRY(read_fit_kind(root, path, kind, &m->fit, err));
+    TQ_TRY(attach_declared(m, path, err));
     TQ_TRY(read_stats(root, path, m, err));
     if (version >= 2) {
         json_t *ex = sub_object(root, "extrapolation", path, err);

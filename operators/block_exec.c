@@ -3,21 +3,29 @@
 #include "../common/alloc.h"
 #include "scratch.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/* The bytes slab_alloc asks the allocator for: a buffer of 2 MiB or more is rounded up to whole huge pages. */
+static size_t slab_alloc_bytes(size_t floats)
+{
+    size_t bytes = floats * sizeof(float);
+    return bytes < HUGE_PAGE ? (bytes ? bytes : 1) : (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+}
 
 /* Slab buffers are large and touched once per slab: back them with transparent huge pages where the kernel offers
  * them on request (THP "madvise" mode), which cuts the first-touch page faults by 512x. NULL without memory. */
 static float *slab_alloc(size_t floats)
 {
-    const size_t huge = (size_t)2 << 20;
-    size_t bytes = floats * sizeof(float);
-    if (bytes < huge)
-        return tq_malloc(bytes ? bytes : 1);
+    size_t bytes = slab_alloc_bytes(floats);
+    if (bytes < HUGE_PAGE)
+        return tq_malloc(bytes);
     void *p = NULL;
-    bytes = (bytes + huge - 1) / huge * huge;
-    if (tq_posix_memalign(&p, huge, bytes))
+    if (tq_posix_memalign(&p, HUGE_PAGE, bytes))
         return NULL;
     madvise(p, bytes, MADV_HUGEPAGE); /* advice only: failure just means 4 KiB pages */
     return p;
@@ -113,6 +121,44 @@ static size_t slab_planes(const struct tq_op_params *p, const struct tq_box *out
     return t < tq_box_len(out_box, 0) ? t : tq_box_len(out_box, 0);
 }
 
+/* Inlines per slab (*t) and the floats of the input and output slab buffers of tq_op_run over out_box. */
+static void slab_sizes(const struct tq_op *op, const struct tq_op_params *p, const size_t src_shape[3],
+                       const struct tq_box *out_box, size_t *t, size_t *in_floats, size_t *out_floats)
+{
+    struct tq_box in_box;
+    size_t halo[3];
+    *t = slab_planes(p, out_box);
+    tq_op_input_box(op, p, src_shape, out_box, &in_box);
+    op->halo(p, halo);
+    /* A slab's input is at most t + 2 * halo inlines (fewer where clamped at a face) of the block's input rows. */
+    size_t planes = halo[0] == TQ_HALO_WHOLE || *t + 2 * halo[0] > src_shape[0] ? src_shape[0] : *t + 2 * halo[0];
+    *in_floats = planes * tq_box_len(&in_box, 1) * tq_box_len(&in_box, 2);
+    *out_floats = *t * tq_box_len(out_box, 1) * tq_box_len(out_box, 2);
+}
+
+uint64_t tq_op_slab_buffer_bytes(const struct tq_op *op, const struct tq_op_params *p, const size_t shape[3])
+{
+    size_t out_shape[3], halo[3];
+    if (tq_op_params_check(op, p, NULL) || tq_op_output_shape(op, p, shape, out_shape, NULL))
+        return 0;
+    for (int a = 0; a < 3; a++)
+        if (!out_shape[a])
+            return 0;
+    struct tq_box whole = {{0, 0, 0}, {out_shape[0], out_shape[1], out_shape[2]}}, in_box;
+    tq_op_input_box(op, p, shape, &whole, &in_box);
+    op->halo(p, halo);
+    /* slab_sizes with the slab's inline count t not rounded down: the exact sizes step down by up to one plane
+     * where t changes, this envelope does not */
+    double plane_out = (double)out_shape[1] * (double)out_shape[2];
+    double plane_in = (double)tq_box_len(&in_box, 1) * (double)tq_box_len(&in_box, 2);
+    double cap = (double)(p->slab_bytes ? p->slab_bytes : TQ_OP_SLAB_BYTES) / sizeof(float);
+    double min = p->slab_bytes ? 1 : 4.0 * tq_op_threads(p), t = fmax(cap / plane_out, min);
+    double out_planes = fmin((double)out_shape[0], t);
+    double in_planes = halo[0] == TQ_HALO_WHOLE ? (double)shape[0] : fmin((double)shape[0], t + 2.0 * halo[0]);
+    return (uint64_t)slab_alloc_bytes((size_t)ceil(in_planes * plane_in)) +
+           slab_alloc_bytes((size_t)ceil(out_planes * plane_out));
+}
+
 tq_status tq_op_run(const struct tq_op *op, const struct tq_op_params *p, const struct tq_op_source *src,
                     const struct tq_op_sink *dst, const struct tq_box *out_box, struct tq_err *err)
 {
@@ -123,15 +169,10 @@ tq_status tq_op_run(const struct tq_op *op, const struct tq_op_params *p, const 
         if (out_box->lo[a] >= out_box->hi[a] || out_box->hi[a] > out_shape[a])
             return tq_fail(err, TQ_ERR_RANGE, "block [%zu,%zu) on axis %d is empty or outside the output (size %zu)",
                            out_box->lo[a], out_box->hi[a], a, out_shape[a]);
-    size_t t = slab_planes(p, out_box);
+    size_t t, in_cap, out_cap;
     struct tq_block_io io = {.vol_shape = {src->shape[0], src->shape[1], src->shape[2]}, .out_box = *out_box};
-    tq_op_input_box(op, p, src->shape, out_box, &io.in_box);
-    size_t halo[3];
-    op->halo(p, halo);
-    /* A slab's input is at most t + 2 * halo inlines (fewer where clamped at a face) of the block's input rows. */
-    size_t planes = halo[0] == TQ_HALO_WHOLE || t + 2 * halo[0] > src->shape[0] ? src->shape[0] : t + 2 * halo[0];
-    size_t in_cap = planes * tq_box_len(&io.in_box, 1) * tq_box_len(&io.in_box, 2);
-    float *in = slab_alloc(in_cap), *out = slab_alloc(t * tq_box_len(out_box, 1) * tq_box_len(out_box, 2));
+    slab_sizes(op, p, src->shape, out_box, &t, &in_cap, &out_cap);
+    float *in = slab_alloc(in_cap), *out = slab_alloc(out_cap);
     tq_status st = in && out ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "%s: out of memory for a slab of %zu inlines",
                                                op->name, t);
     struct tq_box prev = {{0}, {0}};

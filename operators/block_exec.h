@@ -30,6 +30,15 @@ struct tq_op_sink {
     float *mem;
 };
 
+/* The bytes tq_op_run allocates for its two slab buffers (the slab's input with its halo, the slab's output; a
+ * buffer of 2 MiB or more rounded up to whole 2 MiB huge pages) to compute the whole output of a volume of `shape`:
+ * the heap an operator's run needs, declared before it runs (model/fit.h uses it as the "declared" feature; with
+ * the default 64 MiB slabs it stops growing with the inlines once a slab no longer holds the whole volume). Exact
+ * while one slab holds the volume; beyond, the slab's inline count is taken unrounded, so the figure never steps
+ * down as an axis grows and is at most one inline plane per buffer above tq_op_run's. 0 for a shape or parameters
+ * the operator refuses. Can't fail. */
+uint64_t tq_op_slab_buffer_bytes(const struct tq_op *op, const struct tq_op_params *p, const size_t shape[3]);
+
 /* Source reading `r`. Can't fail. */
 void tq_op_source_reader(struct tq_op_source *s, tq_vol_reader *r);
 /* Source reading the C-order volume `vol` of `shape` in memory. Can't fail. */

@@ -6,11 +6,14 @@
 
 #include "kernels.h"
 
-/* dip_core (scalar) and dip_plane_avx2 (4 voxels at a time) perform the same IEEE operations in the same order,
- * lane by lane: +, -, *, / and sqrt are correctly rounded, selects replace branches and nothing is fused into an
- * FMA (neither target enables FMA). So every voxel gets the same bits whichever path and block computed it. */
+/* dip_core (scalar), dip_plane_avx2 (4 voxels at a time) and dip_plane_avx512 (8) perform the same IEEE operations
+ * in the same order, lane by lane: +, -, *, / and sqrt are correctly rounded, selects replace branches and nothing
+ * is fused into an FMA (fp-contract off below: AVX-512F has FMA instructions of its own). So every voxel gets the
+ * same bits whichever path and block computed it. */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off") /* AVX-512F has FMA instructions of its own: GCC would fuse in dip8 */
 #endif
 
 /* atan(x) for x in [0, 1] as x * P(x^2), P of degree 7 fitted by least squares on [0, 1] (max error 2.9e-7 rad =
@@ -194,6 +197,101 @@ __attribute__((target("avx2"))) static __m128 dip4(__m256d a00, __m256d a11, __m
 #undef GT
 }
 
+/* dip4 for 8 voxels with AVX-512 (CPUs that have it run the latency-bound chain of divisions and square roots on
+ * twice the voxels per instruction): the same operations lane by lane, so the same bits. */
+__attribute__((target("avx512f"))) static __m256 dip8(__m512d a00, __m512d a11, __m512d a22, __m512d a01, __m512d a02,
+                                                      __m512d a12)
+{
+#define MUL _mm512_mul_pd
+#define ADD _mm512_add_pd
+#define SUB _mm512_sub_pd
+#define DIV _mm512_div_pd
+#define GT(a, b) _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ)
+#define V8(x) _mm512_set1_pd(x)
+#define SEL8(m, yes, no) _mm512_mask_blend_pd(m, no, yes)
+    __m512d p1 = ADD(ADD(MUL(a01, a01), MUL(a02, a02)), MUL(a12, a12));
+    __m512d q = MUL(ADD(ADD(a00, a11), a22), V8(1.0 / 3));
+    __m512d b00 = SUB(a00, q), b11 = SUB(a11, q), b22 = SUB(a22, q);
+    __m512d p2 = ADD(ADD(ADD(MUL(b00, b00), MUL(b11, b11)), MUL(b22, b22)), MUL(V8(2), p1));
+    __mmask8 pos = GT(p2, V8(0));
+    __m512d p = _mm512_sqrt_pd(MUL(SEL8(pos, p2, V8(6.0)), V8(1.0 / 6)));
+    __m512d det = ADD(SUB(MUL(b00, SUB(MUL(b11, b22), MUL(a12, a12))), MUL(a01, SUB(MUL(a01, b22), MUL(a12, a02)))),
+                      MUL(a02, SUB(MUL(a01, a12), MUL(b11, a02))));
+    __m512d r = DIV(det, MUL(MUL(MUL(V8(2), p), p), p));
+    r = SEL8(_mm512_cmp_pd_mask(r, V8(-1), _CMP_LT_OQ), V8(-1), r);
+    r = SEL8(GT(r, V8(1)), V8(1), r);
+    __m512d s = _mm512_sqrt_pd(MUL(V8(0.5), ADD(V8(1), r)));
+    __m512d c = V8(0.004153836351740706);
+    c = SUB(MUL(c, s), V8(0.01913355735266723));
+    c = ADD(MUL(c, s), V8(0.04756315912966307));
+    c = SUB(MUL(c, s), V8(0.10981502964445207));
+    c = ADD(MUL(c, s), V8(0.5772309136940573));
+    c = ADD(MUL(c, s), V8(0.5000026840050211));
+    __m512d d = SUB(MUL(MUL(V8(12), c), c), V8(3));
+    __m512d f = SUB(SUB(MUL(MUL(MUL(V8(4), c), c), c), MUL(V8(3), c)), r);
+    c = SEL8(GT(d, V8(1e-9)), SUB(c, DIV(f, d)), c);
+    __m512d lam = ADD(q, MUL(MUL(V8(2), p), c));
+    __m512d m00 = SUB(a00, lam), m11 = SUB(a11, lam), m22 = SUB(a22, lam);
+    __m512d x01 = SUB(MUL(a01, a12), MUL(a02, m11)), y01 = SUB(MUL(a02, a01), MUL(m00, a12));
+    __m512d z01 = SUB(MUL(m00, m11), MUL(a01, a01));
+    __m512d x02 = SUB(MUL(a01, m22), MUL(a02, a12)), y02 = SUB(MUL(a02, a02), MUL(m00, m22));
+    __m512d z02 = SUB(MUL(m00, a12), MUL(a01, a02));
+    __m512d x12 = SUB(MUL(m11, m22), MUL(a12, a12)), y12 = SUB(MUL(a12, a02), MUL(a01, m22));
+    __m512d z12 = SUB(MUL(a01, a12), MUL(m11, a02));
+    __m512d n01 = ADD(ADD(MUL(x01, x01), MUL(y01, y01)), MUL(z01, z01));
+    __m512d n02 = ADD(ADD(MUL(x02, x02), MUL(y02, y02)), MUL(z02, z02));
+    __m512d n12 = ADD(ADD(MUL(x12, x12), MUL(y12, y12)), MUL(z12, z12));
+    __mmask8 u = GT(n02, n01);
+    __m512d bx = SEL8(u, x02, x01), by = SEL8(u, y02, y01), bz = SEL8(u, z02, z01), bn = SEL8(u, n02, n01);
+    u = GT(n12, bn);
+    bx = SEL8(u, x12, bx);
+    by = SEL8(u, y12, by);
+    bz = SEL8(u, z12, bz);
+    bn = SEL8(u, n12, bn);
+    __m512d h = _mm512_sqrt_pd(ADD(MUL(bx, bx), MUL(by, by)));
+    __m512d z = _mm512_abs_pd(bz);
+    __mmask8 steep = GT(h, z);
+    __m512d x = DIV(SEL8(steep, z, h), SEL8(steep, h, z)), zz = MUL(x, x);
+    __m512d pa = V8(-0.005020576016063317);
+    pa = ADD(MUL(pa, zz), V8(0.025330154803904145));
+    pa = SUB(MUL(pa, zz), V8(0.0608725668951625));
+    pa = ADD(MUL(pa, zz), V8(0.10002088131304603));
+    pa = SUB(MUL(pa, zz), V8(0.14047784530571744));
+    pa = ADD(MUL(pa, zz), V8(0.19974023063825264));
+    pa = SUB(MUL(pa, zz), V8(0.333322322953556));
+    pa = ADD(MUL(pa, zz), V8(0.999999922736497));
+    __m512d a = MUL(x, pa);
+    __m512d deg = MUL(SEL8(steep, SUB(V8(M_PI / 2), a), a), V8(180.0 / M_PI));
+    deg = SEL8(GT(bn, V8(0)), deg, V8(NAN));
+    return _mm512_cvtpd_ps(SEL8(_mm512_cmp_pd_mask(p2, V8(0), _CMP_EQ_OQ), V8(0.0), deg));
+#undef MUL
+#undef ADD
+#undef SUB
+#undef DIV
+#undef GT
+#undef V8
+#undef SEL8
+}
+
+
+__attribute__((target("avx512f"))) static void dip_plane_avx512(const float *const t[6], size_t n, float *out)
+{
+#define LD(p) _mm512_cvtps_pd(_mm256_loadu_ps(p))
+    size_t v = 0;
+    for (; v + 8 <= n; v += 8)
+        _mm256_storeu_ps(out + v, dip8(LD(t[0] + v), LD(t[1] + v), LD(t[2] + v), LD(t[3] + v), LD(t[4] + v),
+                                       LD(t[5] + v)));
+    if (v == n)
+        return;
+    /* the tail goes through the same vector code, zero-padded (a zero tensor is harmless: dip 0) */
+    float pad[6][8] = {{0}}, res[8];
+    for (int k = 0; k < 6; k++)
+        memcpy(pad[k], t[k] + v, (n - v) * sizeof(float));
+    _mm256_storeu_ps(res, dip8(LD(pad[0]), LD(pad[1]), LD(pad[2]), LD(pad[3]), LD(pad[4]), LD(pad[5])));
+    memcpy(out + v, res, (n - v) * sizeof(float));
+#undef LD
+}
+
 __attribute__((target("avx2"))) static void dip_plane_avx2(const float *const t[6], size_t n, float *out)
 {
     size_t v = 0;
@@ -213,10 +311,22 @@ __attribute__((target("avx2"))) static void dip_plane_avx2(const float *const t[
     memcpy(out + v, res, (n - v) * sizeof(float));
 }
 
-void tq_gst3d_dip_plane(const float *ten, size_t n, float *out)
+int tq_gst3d_dip_lanes(int max_lanes)
+{
+    if (max_lanes >= 8 && __builtin_cpu_supports("avx512f"))
+        return 8;
+    if (max_lanes >= 4 && __builtin_cpu_supports("avx2"))
+        return 4;
+    return 1;
+}
+
+void tq_gst3d_dip_plane_lanes(const float *ten, size_t n, float *out, int max_lanes)
 {
     const float *t[6] = {ten, ten + n, ten + 2 * n, ten + 3 * n, ten + 4 * n, ten + 5 * n};
-    if (__builtin_cpu_supports("avx2"))
+    int lanes = tq_gst3d_dip_lanes(max_lanes);
+    if (lanes == 8)
+        dip_plane_avx512(t, n, out);
+    else if (lanes == 4)
         dip_plane_avx2(t, n, out);
     else
         for (size_t v = 0; v < n; v++)
@@ -226,4 +336,9 @@ void tq_gst3d_dip_plane(const float *ten, size_t n, float *out)
             double d[6] = {t[0][v], t[1][v], t[2][v], t[3][v], t[4][v], t[5][v]};
             out[v] = (float)tq_gst3d_dip(d);
         }
+}
+
+void tq_gst3d_dip_plane(const float *ten, size_t n, float *out)
+{
+    tq_gst3d_dip_plane_lanes(ten, n, out, 8);
 }

@@ -85,6 +85,25 @@ static void gst_inplane(struct gst_ctx *c, struct gst_scratch *s, const struct t
                     dst + j * c->rn[2]);
 }
 
+typedef float v8f __attribute__((vector_size(32)));
+
+/* out[v] = a[v] * b[v], 8 lanes at a time (GCC -O2 left this loop scalar: 10% of GST3D's time); a product is
+ * correctly rounded in any lane, so the bits are those of the scalar loop. */
+__attribute__((target_clones("avx2", "default"))) static void mul_planes(const float *a, const float *b, size_t n,
+                                                                         float *out)
+{
+    size_t v = 0;
+    for (; v + 8 <= n; v += 8) {
+        v8f x, y;
+        memcpy(&x, a + v, sizeof x);
+        memcpy(&y, b + v, sizeof y);
+        x = x * y;
+        memcpy(out + v, &x, sizeof x);
+    }
+    for (; v < n; v++)
+        out[v] = a[v] * b[v];
+}
+
 /* Fill s->win[slot] with the six gradient products of output plane u, box-smoothed along axes 1 and 2. */
 static void gst_window(struct gst_ctx *c, struct gst_scratch *s, size_t u, int slot)
 {
@@ -102,9 +121,8 @@ static void gst_window(struct gst_ctx *c, struct gst_scratch *s, size_t u, int s
     size_t rv = c->rn[1] * c->rn[2], on = c->out_n[1] * c->out_n[2];
     static const int pa[NPROD] = {0, 1, 2, 0, 0, 1}, pb[NPROD] = {0, 1, 2, 1, 2, 2};
     for (int k = 0; k < NPROD; k++) {
-        float *pr = s->prod, *ga = s->g[pa[k]], *gb = s->g[pb[k]];
-        for (size_t v = 0; v < rv; v++)
-            pr[v] = ga[v] * gb[v];
+        float *pr = s->prod;
+        mul_planes(s->g[pa[k]], s->g[pb[k]], rv, pr);
         const struct tq_box *ob = &c->io->out_box;
         for (size_t j = 0; j < c->out_n[1]; j++) {
             long long o = (long long)(ob->lo[1] + j);

@@ -20,6 +20,11 @@ double tq_gst3d_dip(const double t[6]);
 /* out[v] = tq_gst3d_dip of voxel v for n voxels whose six tensor components are the planes ten[k * n + v]
  * (vectorised; the same value as tq_gst3d_dip gives, bit for bit). Can't fail. */
 void tq_gst3d_dip_plane(const float *ten, size_t n, float *out);
+/* tq_gst3d_dip_plane on at most max_lanes voxels per step: 8 (AVX-512), 4 (AVX2) or 1 (scalar), as far as the CPU
+ * has them; tq_gst3d_dip_lanes(max_lanes) says which it takes. Every path gives the same bits (the tests compare
+ * them all). Can't fail. */
+void tq_gst3d_dip_plane_lanes(const float *ten, size_t n, float *out, int max_lanes);
+int tq_gst3d_dip_lanes(int max_lanes);
 
 /* Trim of operators that keep the input shape: 0. Can't fail. */
 size_t tq_op_no_trim(const struct tq_op_params *p);

@@ -20,10 +20,12 @@ void tq_counters_raise(_Atomic int64_t *peak, int64_t cand)
         ;
     int64_t seen = cand > cur ? cand : cur;
     struct tq_thread *t = &tq_self;
-    if (peak == &tq_totals.peak_req)
+    if (peak == &tq_totals.peak_req) {
         t->seen_peak_req = seen;
-    else if (peak == &tq_totals.peak_use)
+    } else if (peak == &tq_totals.peak_use) {
         t->seen_peak_use = seen;
+        tq_snapshot_check(cand + atomic_load_explicit(&tq_totals.live_mmap, memory_order_relaxed));
+    }
 }
 
 void tq_counters_publish(void)

@@ -57,6 +57,7 @@ void tq_sampler_sample_locked(uint64_t t_ns)
     size_t n = tq_rec_put_sample(rec, sizeof rec, &s);
     if (n)
         tq_writer_append(&tq_sess.w, rec, n);
+    tq_snapshot_sample_locked(&s);
 }
 
 static void add_ns(struct timespec *ts, uint64_t ns)

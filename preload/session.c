@@ -276,6 +276,7 @@ static void fork_child(void)
         tq_counters_reset_for_child();
         tq_stacks_reset_child();
         session_start(1);
+        tq_snapshot_rearm();
     }
     tq_self.guard--;
 }
@@ -364,6 +365,7 @@ static void __attribute__((constructor)) tq_session_init(int argc, char **argv, 
         tq_stacks_init(tq_sess.set.aggregate, tq_sess.set.sample_bytes);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     session_start(0);
+    tq_snapshot_init();
     tq_session_register_exit(); /* a fallback: __libc_start_main's hook registers again, earlier in the order */
 out:
     tq_self.guard--;

@@ -78,12 +78,35 @@ static inline void tq_count_heap(int64_t dreq, int64_t duse)
         tq_counters_publish();
 }
 
+/* ---- record --snapshot-at (snapshot.c) ---- */
+
+/* Live heap (usable) + mmap bytes at which the snapshot is due; INT64_MAX when none is (off, or done). */
+extern _Atomic int64_t tq_snap_heap_threshold;
+/* The heap + mmap figure reached the threshold: ask for the snapshot (once). No allocation, no lock. */
+void tq_snapshot_ask(int64_t heap_and_mmap);
+/* At start (constructor, after the trace is open): resolve TRACEQ_SNAPSHOT_AT against the process's limit. */
+void tq_snapshot_init(void);
+/* Arm again from the current figures (start, or a fork child's new trace). Can't fail. */
+void tq_snapshot_rearm(void);
+struct tq_rec_sample;
+/* With every sample (session lock held): compare its statm figure; write the SNAPSHOT record when one is due. */
+void tq_snapshot_sample_locked(const struct tq_rec_sample *s);
+
+/* The cheap check, made only where a peak is raised. */
+static inline void tq_snapshot_check(int64_t heap_and_mmap)
+{
+    if (__builtin_expect(heap_and_mmap >= atomic_load_explicit(&tq_snap_heap_threshold, memory_order_relaxed), 0))
+        tq_snapshot_ask(heap_and_mmap);
+}
+
 /* mmap bytes came or went: rare and expensive calls, so straight to the shared totals. */
 static inline void tq_count_mmap(int64_t d)
 {
     int64_t now = atomic_fetch_add_explicit(&tq_totals.live_mmap, d, memory_order_relaxed) + d;
-    if (d > 0)
+    if (d > 0) {
         tq_counters_raise(&tq_totals.peak_mmap, now);
+        tq_snapshot_check(now + atomic_load_explicit(&tq_totals.live_use, memory_order_relaxed));
+    }
 }
 
 /* ---- record --stacks (stacks.c) ---- */

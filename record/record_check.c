@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../common/printable.h"
 #include "../report/trace_summary.h"
@@ -116,4 +117,23 @@ int tq_record_check_outdir(const char *dir, char *msg, size_t cap)
         snprintf(msg, cap, "output directory '%s' is writable by every user and not sticky: refusing to write "
                  "traces there (they could replace them)", dir);
     return safe == TQ_DIR_OK ? 0 : -1;
+}
+
+int tq_record_find_shim(char *out, size_t cap)
+{
+    const char *env = getenv("TRACEQ_LIB");
+    if (env) {
+        snprintf(out, cap, "%s", env);
+        return access(out, R_OK);
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || (size_t)n >= sizeof self - 1 - 16) { /* readlink does not say when it cut the name short */
+        snprintf(out, cap, "%s", "libtraceq.so");
+        return -1;
+    }
+    self[n] = 0;
+    *strrchr(self, '/') = 0;
+    snprintf(out, cap, "%s/libtraceq.so", self);
+    return access(out, R_OK);
 }

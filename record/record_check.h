@@ -22,4 +22,8 @@ void tq_record_exec_error(const char *cmd, int err, char *msg, size_t cap);
  * reason in msg[cap] (also when dir cannot be examined). */
 int tq_record_check_outdir(const char *dir, char *msg, size_t cap);
 
+/* Where libtraceq.so is: $TRACEQ_LIB, else beside the running traceq executable. Writes the path into out[cap]
+ * (also when it is missing, for the message). Returns 0 when it is readable, else -1. */
+int tq_record_find_shim(char *out, size_t cap);
+
 #endif

@@ -33,6 +33,8 @@ struct tq_heap_replay {
     bool second; /* second pass: stop after event number peak_event */
     bool aggregated; /* AGGREGATE records seen (record --aggregate) */
     bool ended;      /* an END record was seen */
+    bool killed;     /* a KILLED record was seen */
+    bool until_snapshot, at_snapshot; /* stop the first pass at the first SNAPSHOT record; it was reached */
     uint64_t sample_bytes; /* PROCESS.sample_bytes: 0 = every allocation recorded */
     uint64_t last_alloc; /* address of the latest allocation while no free followed it (0: none), first pass */
 };
@@ -243,6 +245,12 @@ static tq_status pass(struct tq_heap_replay *r, struct tq_err *err)
             st = on_pycode(r, &rec, err);
         else if (rec.type == TQ_REC_END)
             r->ended = true;
+        else if (rec.type == TQ_REC_KILLED)
+            r->killed = true;
+        else if (rec.type == TQ_REC_SNAPSHOT && r->until_snapshot && !r->second) {
+            r->at_snapshot = true;
+            stop = true;
+        }
         else if (rec.type == TQ_REC_PROCESS && !r->second) {
             struct tq_rec_process p;
             if (tq_rec_get_process(&rec, &p))
@@ -311,15 +319,26 @@ tq_status tq_heap_replay_run(const char *path, struct tq_heap_replay **out, stru
 tq_status tq_heap_replay_run_opts(const char *path, bool python_only, struct tq_heap_replay **out,
                                   struct tq_err *err)
 {
+    struct tq_heap_replay_opts o = {.python_only = python_only};
+    return tq_heap_replay_run_with(path, &o, out, err);
+}
+
+tq_status tq_heap_replay_run_with(const char *path, const struct tq_heap_replay_opts *o, struct tq_heap_replay **out,
+                                  struct tq_err *err)
+{
+    bool python_only = o->python_only;
     struct tq_heap_replay *r = tq_calloc(1, sizeof *r);
     if (!r)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     r->path = path;
+    r->until_snapshot = o->until_snapshot;
     r->live = tq_live_map_new();
     r->sym = tq_symbolizer_new();
     tq_status st = r->live && r->sym ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     if (!st)
         st = pass(r, err);
+    if (!st && r->until_snapshot && !r->at_snapshot)
+        st = tq_fail(err, TQ_ERR_USAGE, "%s has no snapshot: record it with traceq record --snapshot-at", path);
     if (!st && r->events_with_stack == 0 && !r->aggregated)
         st = tq_fail(err, TQ_ERR_USAGE, "%s was recorded without stacks; record it with traceq record --stacks",
                      path);
@@ -367,11 +386,12 @@ uint64_t tq_heap_replay_peak_t_ns(const struct tq_heap_replay *r)
     return r->peak_t_ns;
 }
 
-/* A Python frame: "qualname (file.py:line)", with " [GIL released]" for a thread that ran without the GIL. */
+/* A Python frame: "qualname (file.py:line)", with " [GIL released; Python stack as of the release]" for the innermost
+ * Python frame of a thread that allocated without the GIL (the shim keeps the stack it had when it released it). */
 static char *python_frame(struct tq_heap_replay *r, uint64_t ip, int with_line, char *buf, size_t size)
 {
     uint32_t instr = TQ_PYFRAME_INSTR(ip);
-    const char *nogil = instr & TQ_PYFRAME_NOGIL ? " [GIL released]" : "";
+    const char *nogil = instr & TQ_PYFRAME_NOGIL ? " [GIL released; Python stack as of the release]" : "";
     const struct tq_pycode *c = tq_pycodes_get(&r->py, TQ_PYFRAME_CODE(ip));
     if (!c) {
         snprintf(buf, size, "<python code %u>%s", TQ_PYFRAME_CODE(ip), nogil);
@@ -444,6 +464,16 @@ bool tq_heap_replay_lookup(struct tq_heap_replay *r, const struct tq_heap_site *
 uint64_t tq_heap_replay_sample_bytes(const struct tq_heap_replay *r)
 {
     return r->sample_bytes;
+}
+
+bool tq_heap_replay_killed(const struct tq_heap_replay *r)
+{
+    return r->killed;
+}
+
+bool tq_heap_replay_at_snapshot(const struct tq_heap_replay *r)
+{
+    return r->at_snapshot;
 }
 
 bool tq_heap_replay_ended(const struct tq_heap_replay *r)

@@ -40,6 +40,24 @@ tq_status tq_heap_replay_run(const char *path, struct tq_heap_replay **out, stru
 tq_status tq_heap_replay_run_opts(const char *path, bool python_only, struct tq_heap_replay **out,
                                   struct tq_err *err);
 
+/* What a replay stops at and how it reads. */
+struct tq_heap_replay_opts {
+    bool python_only;    /* as tq_heap_replay_run_opts */
+    bool until_snapshot; /* treat the first SNAPSHOT record (record --snapshot-at) as the end of the trace: the
+                          * sites' leaked figures are then what was live at the snapshot, the peak the one before it;
+                          * TQ_ERR_USAGE when the trace has no SNAPSHOT record */
+};
+
+/* The same with every option. */
+tq_status tq_heap_replay_run_with(const char *path, const struct tq_heap_replay_opts *o, struct tq_heap_replay **out,
+                                  struct tq_err *err);
+
+/* True when a KILLED record (appended by `traceq run --trace-blocks` after an OOM kill) was seen. Can't fail. */
+bool tq_heap_replay_killed(const struct tq_heap_replay *r);
+
+/* True when the replay stopped at a SNAPSHOT record (opts.until_snapshot). Can't fail. */
+bool tq_heap_replay_at_snapshot(const struct tq_heap_replay *r);
+
 /* Sites, by stack id (0..count-1); ids never used have all figures 0. Can't fail. */
 size_t tq_heap_replay_count(const struct tq_heap_replay *r);
 const struct tq_heap_site *tq_heap_replay_site(const struct tq_heap_replay *r, size_t i);
@@ -49,7 +67,7 @@ uint64_t tq_heap_replay_peak(const struct tq_heap_replay *r);
 uint64_t tq_heap_replay_peak_t_ns(const struct tq_heap_replay *r);
 
 /* Name frame i of a site into buf. A Python frame: "qualname (file.py:line)" (line from the code object's
- * location table; " [GIL released]" when the thread allocated without the GIL). A native frame: the function when its module's symbols can be read (frames past the
+ * location table; " [GIL released; Python stack as of the release]" on the innermost Python frame of a thread that allocated without the GIL). A native frame: the function when its module's symbols can be read (frames past the
  * innermost are return addresses, so ip - 1 is looked up), else "module+0xOFFSET", else "0x...". With
  * `with_line`, " (file:line)" follows when debug info has it. Returns buf. Can't fail (truncates). */
 char *tq_heap_replay_frame(struct tq_heap_replay *r, const struct tq_heap_site *s, uint32_t i, int with_line,

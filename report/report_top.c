@@ -69,7 +69,10 @@ void tq_report_leaks_print(FILE *out, struct tq_sites *s, int n)
     char a[32];
     tq_sites_sort(s, TQ_SITES_BY_LEAKED);
     fprintf(out, "%s: %s in %llu block%s%s; top %d sites:\n",
-            s->ended ? "leaks (never freed before exit)" : "live when the trace ends (no exit record: killed?)",
+            s->at_snapshot ? "live at the snapshot"
+            : s->ended     ? "leaks (never freed before exit)"
+            : s->killed    ? "live at the last flush before the OOM kill"
+                           : "live when the trace ends (no exit record: killed?)",
             tq_format_bytes(s->leaked, a, sizeof a), (unsigned long long)s->leaked_blocks,
             s->leaked_blocks == 1 ? "" : "s", s->leaked ? "" : ", none", n);
     print_rows(out, s, n, TQ_SITES_BY_LEAKED);
@@ -120,6 +123,10 @@ json_t *tq_report_leaks_json(struct tq_sites *s, int n)
 {
     json_t *o = json_pack("{s:I, s:I, s:b}", "leaked_bytes", (json_int_t)s->leaked, "leaked_blocks",
                           (json_int_t)s->leaked_blocks, "trace_ended", s->ended);
+    if (o) {
+        json_object_set_new(o, "killed", json_boolean(s->killed));
+        json_object_set_new(o, "at_snapshot", json_boolean(s->at_snapshot));
+    }
     if (o)
         json_object_set_new(o, "sites", rows_json(s, n, TQ_SITES_BY_LEAKED));
     return o;

@@ -168,9 +168,18 @@ tq_status tq_sites_load(const char *path, struct tq_sites *out, struct tq_err *e
 
 tq_status tq_sites_load_opts(const char *path, bool python_only, struct tq_sites *out, struct tq_err *err)
 {
+    return tq_sites_load_with(path, python_only, false, out, err);
+}
+
+tq_status tq_sites_load_with(const char *path, bool python_only, bool until_snapshot, struct tq_sites *out,
+                             struct tq_err *err)
+{
     memset(out, 0, sizeof *out);
     struct tq_heap_replay *r;
-    TQ_TRY(tq_heap_replay_run_opts(path, python_only, &r, err));
+    struct tq_heap_replay_opts o = {.python_only = python_only, .until_snapshot = until_snapshot};
+    TQ_TRY(tq_heap_replay_run_with(path, &o, &r, err));
+    out->killed = tq_heap_replay_killed(r);
+    out->at_snapshot = tq_heap_replay_at_snapshot(r);
     out->peak = tq_heap_replay_peak(r);
     out->peak_t_ns = tq_heap_replay_peak_t_ns(r);
     out->aggregated = tq_heap_replay_aggregated(r);

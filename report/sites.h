@@ -37,6 +37,8 @@ struct tq_sites {
     uint64_t leaked, leaked_blocks, temporary, temporary_bytes; /* totals over all sites */
     bool aggregated;           /* recorded with --aggregate: the figures were kept by the shim (no leaks/temporary) */
     bool ended;                /* the trace has its END record: leaked = never freed before exit or exec */
+    bool killed;               /* the trace has a KILLED record (an OOM kill the runner saw) */
+    bool at_snapshot;          /* loaded up to the trace's SNAPSHOT: leaked = live at the snapshot */
     uint64_t sample_bytes;     /* record --sample-bytes of the trace (figures are estimates), else 0 */
     uint32_t python_unsupported; /* PY_VERSION_HEX of a CPython whose frames were not recorded, else 0 */
 };
@@ -57,6 +59,11 @@ tq_status tq_sites_load(const char *path, struct tq_sites *out, struct tq_err *e
 
 /* The same; with python_only, native frames are folded away (tq_heap_replay_run_opts). */
 tq_status tq_sites_load_opts(const char *path, bool python_only, struct tq_sites *out, struct tq_err *err);
+
+/* The same, up to the trace's SNAPSHOT record (record --snapshot-at) when until_snapshot: the sites' leaked
+ * figures are then what was live at that moment (tq_heap_replay_run_with). */
+tq_status tq_sites_load_with(const char *path, bool python_only, bool until_snapshot, struct tq_sites *out,
+                             struct tq_err *err);
 
 /* Sort the sites, biggest first (by key: alphabetical). Can't fail. */
 void tq_sites_sort(struct tq_sites *s, enum tq_site_order order);

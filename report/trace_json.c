@@ -85,6 +85,20 @@ json_t *tq_trace_summary_json(const struct tq_trace_summary *s)
     json_object_set_new(o, "ending_text", tq_json_text(tq_trace_summary_ending(s, line, sizeof line)));
     if (s->ending == TQ_ENDED_UNKNOWN)
         json_object_set_new(o, "last_flush_s", json_real(secs(s->duration_ns)));
+    if (s->killed)
+        json_object_set_new(o, "killed", json_pack("{s:s, s:o, s:I, s:o}", "cause",
+                                                   s->killed_cause == TQ_KILLED_OOM_CGROUP ? "oom_cgroup"
+                                                   : s->killed_cause == TQ_KILLED_OOM_WATCHDOG ? "oom_watchdog"
+                                                                                               : "other",
+                                                   "cgroup", tq_json_text(s->killed_where ? s->killed_where : ""),
+                                                   "limit_bytes", (json_int_t)s->killed_limit, "text",
+                                                   tq_json_text(tq_trace_summary_killed(s, line, sizeof line))));
+    if (s->snapshot)
+        json_object_set_new(o, "snapshot", json_pack("{s:f, s:I, s:I, s:i, s:I, s:o}", "at_s", secs(s->snap.t_ns),
+                                                     "threshold_bytes", (json_int_t)s->snap.threshold, "limit_bytes",
+                                                     (json_int_t)s->snap.limit, "permille", (int)s->snap.permille,
+                                                     "value_bytes", (json_int_t)s->snap.value, "text",
+                                                     tq_json_text(tq_trace_summary_snapshot(s, line, sizeof line))));
     json_object_set_new(o, "descriptor_reopened", json_integer((json_int_t)s->reopened));
     json_object_set_new(o, "trace_unreachable", json_boolean(s->unreachable));
     json_object_set_new(o, "descriptor_given_up", json_boolean(s->no_room));

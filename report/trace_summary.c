@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../common/printable.h"
+#include "../common/units.h"
 #include "../traces/reader.h"
 
 static char *dup_n(const char *s, uint32_t n)
@@ -175,6 +176,23 @@ static tq_status summary_record(struct tq_trace_summary *s, const struct tq_rec 
         summary_gap(s, &g);
         return TQ_OK;
     }
+    case TQ_REC_KILLED: {
+        struct tq_rec_killed k;
+        if (tq_rec_get_killed(rec, &k))
+            break;
+        free(s->killed_where);
+        if (!(s->killed_where = dup_n(k.where, k.where_len)))
+            return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s", s->path);
+        s->killed = true;
+        s->killed_cause = k.cause;
+        s->killed_limit = k.limit;
+        return TQ_OK;
+    }
+    case TQ_REC_SNAPSHOT:
+        if (tq_rec_get_snapshot(rec, &s->snap))
+            break;
+        s->snapshot = true;
+        return TQ_OK;
     case TQ_REC_EVENTS: s->events++; return TQ_OK;
     case TQ_REC_STACK: s->stacks++; return TQ_OK;
     case TQ_REC_MODULE: s->modules++; return TQ_OK;
@@ -211,6 +229,7 @@ void tq_trace_summary_clear(struct tq_trace_summary *s)
     free(s->path);
     free(s->exe);
     free(s->exec_path);
+    free(s->killed_where);
     for (int i = 0; s->argv && i < s->argc; i++)
         free(s->argv[i]);
     free(s->argv);
@@ -228,8 +247,14 @@ char *tq_trace_summary_ending(const struct tq_trace_summary *s, char *buf, unsig
         break;
     }
     case TQ_ENDED_UNKNOWN:
-        snprintf(buf, size, "none: trace ends without exit (killed?); figures as of its last flush at %.3f s",
-                 s->duration_ns / 1e9);
+        if (s->killed) {
+            char why[1200];
+            snprintf(buf, size, "killed: %s; figures as of its last flush at %.3f s",
+                     tq_trace_summary_killed(s, why, sizeof why), s->duration_ns / 1e9);
+        } else {
+            snprintf(buf, size, "none: trace ends without exit (killed?); figures as of its last flush at %.3f s",
+                     s->duration_ns / 1e9);
+        }
         break;
     }
     if (s->ending == TQ_ENDED_UNKNOWN && s->unreachable) {
@@ -250,6 +275,37 @@ char *tq_trace_summary_ending(const struct tq_trace_summary *s, char *buf, unsig
         size_t n = strlen(buf);
         snprintf(buf + n, size - n, "; truncated after %llu samples", (unsigned long long)s->samples);
     }
+    return buf;
+}
+
+char *tq_trace_summary_killed(const struct tq_trace_summary *s, char *buf, unsigned size)
+{
+    char lim[32], where[1024];
+    tq_format_bytes(s->killed_limit, lim, sizeof lim);
+    if (!s->killed)
+        snprintf(buf, size, "%s", "");
+    else if (s->killed_cause == TQ_KILLED_OOM_CGROUP)
+        snprintf(buf, size, "OOM in cgroup %s (limit %s)", tq_printable(s->killed_where, where, sizeof where), lim);
+    else if (s->killed_cause == TQ_KILLED_OOM_WATCHDOG)
+        snprintf(buf, size, "OOM by the runner's RSS watchdog limit (limit %s)", lim);
+    else
+        snprintf(buf, size, "by the runner (cause %u, limit %s)", s->killed_cause, lim);
+    return buf;
+}
+
+char *tq_trace_summary_snapshot(const struct tq_trace_summary *s, char *buf, unsigned size)
+{
+    static const char *const kinds[] = {"", "cgroup v2 memory.max", "cgroup v1 memory.limit_in_bytes", "RLIMIT_AS"};
+    char a[32], b[32];
+    const struct tq_rec_snapshot *x = &s->snap;
+    tq_format_bytes(x->threshold, a, sizeof a);
+    if (!s->snapshot)
+        snprintf(buf, size, "%s", "");
+    else if (x->limit_kind == TQ_SNAP_ABSOLUTE || x->limit_kind >= sizeof kinds / sizeof *kinds)
+        snprintf(buf, size, "at %.3f s the process's memory first reached %s", x->t_ns / 1e9, a);
+    else
+        snprintf(buf, size, "at %.3f s the process's memory first reached %g%% of its %s limit of %s (%s)",
+                 x->t_ns / 1e9, x->permille / 10.0, kinds[x->limit_kind], tq_format_bytes(x->limit, b, sizeof b), a);
     return buf;
 }
 

@@ -58,6 +58,14 @@ struct tq_trace_summary {
     uint32_t unreachable_uid, unreachable_gid;
     bool no_room;                               /* NO_ROOM: the shim had to give its descriptor number up */
     uint64_t no_room_t_ns;
+    /* KILLED (appended by `traceq run --trace-blocks` after the worker was reaped; FORMAT.md). */
+    bool killed;
+    uint32_t killed_cause;                      /* enum tq_killed_cause */
+    uint64_t killed_limit;
+    char *killed_where;                         /* the cgroup's path, "" for the watchdog */
+    /* SNAPSHOT (record --snapshot-at): the first crossing of the threshold. */
+    bool snapshot;
+    struct tq_rec_snapshot snap;
 #define TQ_SUMMARY_GAPS 16
     struct tq_rec_gap gap[TQ_SUMMARY_GAPS];     /* the first ones */
 };
@@ -74,11 +82,20 @@ const char *tq_gap_cause_name(uint32_t cause);
  * reopened each time, nothing lost", into buf. Returns buf, "" when there were none. Can't fail. */
 char *tq_trace_summary_gaps(const struct tq_trace_summary *s, char *buf, unsigned size);
 
+/* "OOM in cgroup /sys/fs/cgroup/memory/traceq-12/worker0 (limit 64.0 MiB)" or "OOM by the RSS watchdog (limit
+ * 64.0 MiB)" for a trace with a KILLED record, into buf. Returns buf, "" without one. Can't fail. */
+char *tq_trace_summary_killed(const struct tq_trace_summary *s, char *buf, unsigned size);
+
+/* "at 0.412 s the process reached 80% of the RLIMIT_AS limit of 512 MiB (409.6 MiB)", into buf. Returns buf, ""
+ * without a SNAPSHOT record. Can't fail. */
+char *tq_trace_summary_snapshot(const struct tq_trace_summary *s, char *buf, unsigned size);
+
 /* Free what a summary owns and zero it. Safe on a zeroed summary. Can't fail. */
 void tq_trace_summary_clear(struct tq_trace_summary *s);
 
 /* One line describing how the trace ends, e.g. "exit status 0", or for a trace without END/EXEC "none: trace ends
- * without exit (killed?); figures as of its last flush at 1.200 s; truncated after 12 samples" (plus why the trace
+ * without exit (killed?); figures as of its last flush at 1.200 s; truncated after 12 samples", or with a KILLED
+ * record "killed: OOM in cgroup PATH (limit 64.0 MiB); figures as of ..." (plus why the trace
  * may have been lost when a credential change made it unreachable); an exec'd path is escaped for the terminal
  * (common/printable.h).
  * Writes into buf[size] and returns buf. Can't fail. */

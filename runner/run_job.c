@@ -130,6 +130,7 @@ static tq_status run_blocks(struct tq_run_outcome *o, struct tq_err *err)
     }
     struct tq_runner_opts opts;
     run_fill_opts(s, &opts);
+    opts.traces = o->traces;
     struct tq_box *boxes = tq_malloc((s->plan->nblocks + 1) * sizeof *boxes);
     if (!boxes) {
         if (cjob)
@@ -191,11 +192,21 @@ tq_status tq_run_job(const struct tq_run_args *a, struct tq_run_outcome *o, stru
                        "rebuild)");
     if (a->scope_argv && a->enforce != TQ_ENFORCE_WATCHDOG && !a->mpi && !(a->memory_given && !a->memory))
         tq_cg_reexec_in_scope(a->scope_argc, a->scope_argv); /* returns unless systemd can delegate a cgroup */
+    if (a->trace_blocks) {
+        if (!a->scope_argv || a->spread)
+            return tq_fail(err, TQ_ERR_USAGE, "--trace-blocks needs the run's command line, and no MPI");
+        if (!(o->traces = tq_calloc(1, sizeof *o->traces)))
+            return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+        /* does not return unless already under the shim, or on failure */
+        TQ_TRY(tq_block_traces_start(a->trace_blocks, a->stacks, a->scope_argc, a->scope_argv, o->traces, err));
+    }
     if (a->spread)
         TQ_TRY(a->spread->start(err));
     tq_status st = run_open(o, err);
     if (st == TQ_OK)
         st = run_blocks(o, err);
+    if (o->traces)
+        tq_block_traces_finish(o->traces);
     tq_journal_free(o->setup.journal);
     o->setup.journal = NULL;
     tq_vol_writer_free(o->setup.writer);
@@ -267,6 +278,10 @@ static void run_print_text(const struct tq_run_outcome *o, FILE *f)
         fputc('\n', f);
     }
     fprintf(f, "  limit %s per worker, enforced by: %s\n", r->limit ? lim : "none", r->mechanism);
+    if (r->trace_dir[0])
+        fprintf(f, "  block traces: %zu in %s\n", r->traces_written, r->trace_dir);
+    for (size_t i = 0; i < r->nkilled_traces; i++)
+        fprintf(f, "  OOM-killed attempt: traceq report %s\n", r->killed_trace[i]);
     for (int i = 0; i < r->workers; i++)
         fprintf(f, "  worker %d: %zu blocks, peak %s (cgroup, page cache included), %s RSS (VmHWM), busy %.2f s\n",
                 i, r->worker[i].blocks,
@@ -292,6 +307,8 @@ void tq_run_outcome_print(const struct tq_run_outcome *o, const char *error, FIL
 
 void tq_run_outcome_free(struct tq_run_outcome *o)
 {
+    free(o->traces);
+    o->traces = NULL;
     tq_journal_free(o->setup.journal);
     tq_vol_writer_free(o->setup.writer);
     tq_plan_free(o->setup.plan);

@@ -47,6 +47,7 @@ struct tq_run_outcome {
     int ran;       /* the blocks were started: a failure is the run's (a block, a signal), not its input's */
     int root;      /* this process reports the run (always, but for MPI ranks other than 0) */
     int resumable; /* the run failed and left its journal and finished blocks for --resume */
+    struct tq_block_traces *traces; /* args->trace_blocks: where the blocks' traces go (owned) */
 };
 
 /* Run args (see above) and fill *o (always; free it with tq_run_outcome_free). When args->scope_argv is set and
@@ -57,6 +58,9 @@ struct tq_run_outcome {
  * TQ_ERR_USAGE when args->mpi is set without args->spread); after (o->ran = 1) like tq_runner_run / the spread's
  * run, or the output's commit. */
 tq_status tq_run_job(const struct tq_run_args *args, struct tq_run_outcome *o, struct tq_err *err);
+/* With args->trace_blocks (which needs args->scope_argv, the command line to run again), tq_run_job first runs
+ * that command line again with libtraceq.so preloaded (block_traces.h: does not return then); in the new process
+ * every block's worker is traced into DIR, and TQ_ERR_USAGE comes back for a DIR that does not check out. */
 
 /* The report of a run that ran, to f: JSON (args->json: tq_run_outcome_json) or the human lines. `error` is the
  * failure's message, or NULL when the run succeeded. Can't fail (nothing is printed without memory for JSON). */

@@ -29,6 +29,8 @@ struct tq_run_args {
     const struct tq_run_spread *spread; /* with mpi: how blocks go to the MPI ranks (run_job.h), else NULL */
     int scope_argc;                     /* the command line tq_run_job may run again in a delegated cgroup scope */
     char **scope_argv;                  /* (cgroup.h: tq_cg_reexec_in_scope), or NULL */
+    const char *trace_blocks; /* --trace-blocks DIR: every block's worker under libtraceq.so (NULL = not) */
+    int stacks;               /* --stacks: with --trace-blocks, call stacks too */
 };
 
 /* Everything prepared for a run; owned pointers are freed by the caller. */

@@ -5,6 +5,7 @@
 #include "../common/alloc.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -30,6 +31,7 @@ struct item {
     struct tq_box box;
     int level;
     int crashes;
+    char id[96]; /* the plan's index, ".0"/".1" per split (--trace-blocks names traces by it) */
 };
 
 /* What a worker process sends back through its pipe before exiting. */
@@ -69,6 +71,7 @@ struct run {
     double t_start, t_drawn;
     long started;         /* workers forked so far */
     tq_status failed;     /* first failure; no new blocks are started after it */
+    char last_trace[PATH_MAX]; /* --trace-blocks: the main trace of the worker reaped last */
     struct tq_err *err;
 };
 
@@ -132,6 +135,7 @@ static int run_next(struct run *r, struct item *it)
         return -1;
     int got = r->src->next(r->src->ctx, &it->box);
     it->level = it->crashes = 0;
+    snprintf(it->id, sizeof it->id, "%ld", r->started);
     if (got < 0)
         r->src_done = 1;
     if (got > 0 && r->fed)
@@ -246,18 +250,20 @@ static int run_retries_left(const struct run *r, const struct item *it)
 static void run_retry(struct run *r, const struct item *it)
 {
     struct tq_box half[2];
-    char cause[200], lim[32];
+    char cause[1400], lim[32];
     tq_format_bytes(r->opts->memory_per_worker, lim, sizeof lim);
     int left = run_retries_left(r, it);
     if (left <= 0 || tq_runner_split(&it->box, r->task->splittable, half)) {
-        snprintf(cause, sizeof cause, "still over the %s limit after %d split(s)%s%s", lim, it->level,
-                 it->crashes ? " and crash rerun(s)" : "", left > 0 ? " and cannot be split further" : "");
+        snprintf(cause, sizeof cause, "still over the %s limit after %d split(s)%s%s%s%.1000s", lim, it->level,
+                 it->crashes ? " and crash rerun(s)" : "", left > 0 ? " and cannot be split further" : "",
+                 r->last_trace[0] ? "; what held the memory: traceq report " : "", r->last_trace);
         run_fail(r, TQ_ERR_LIMIT, "block [%zu:%zu, %zu:%zu, %zu:%zu] was OOM-killed: %s", &it->box, cause);
         return;
     }
     r->rep->splits++;
     for (int h = 1; h >= 0; h--) { /* pushed in reverse so the first half runs first */
-        struct item sub = {half[h], it->level + 1, it->crashes};
+        struct item sub = {half[h], it->level + 1, it->crashes, ""};
+        snprintf(sub.id, sizeof sub.id, "%.90s.%c", it->id, h ? '1' : '0');
         if (run_push(r, &sub))
             r->failed = TQ_ERR_NOMEM;
     }
@@ -311,6 +317,24 @@ static void run_ended(struct run *r, const struct tq_runner_block_end *e)
         r->src->ended(r->src->ctx, e);
 }
 
+/* --trace-blocks: file the traces of the worker pid just reaped; an OOM kill is appended to them. */
+static void run_file_traces(struct run *r, const struct slot *s, pid_t pid, int oom)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct tq_rec_killed k = {.unix_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec,
+                              .cause = s->wd_killed ? TQ_KILLED_OOM_WATCHDOG : TQ_KILLED_OOM_CGROUP,
+                              .signal = SIGKILL,
+                              .limit = r->opts->memory_per_worker,
+                              .worker_pid = (uint32_t)pid};
+    const char *where = s->cg && !s->wd_killed ? tq_cg_path(s->cg) : "";
+    tq_block_traces_collect(r->opts->traces, pid, s->item.id, s->item.crashes + 1, oom ? &k : NULL, where,
+                            r->last_trace, sizeof r->last_trace);
+    if (oom && r->last_trace[0] && r->rep->nkilled_traces < TQ_BLOCK_TRACES_KEEP)
+        snprintf(r->rep->killed_trace[r->rep->nkilled_traces++], sizeof r->rep->killed_trace[0], "%.1000s",
+                 r->last_trace);
+}
+
 /* Collect a worker that ended with `status`. */
 static void run_reap(struct run *r, struct slot *s, int status)
 {
@@ -319,6 +343,7 @@ static void run_reap(struct run *r, struct slot *s, int status)
     close(s->fd);
     if (r->task->reaped)
         r->task->reaped(r->task->ctx, s->pid);
+    pid_t pid = s->pid;
     s->pid = 0;
     struct tq_runner_worker_stats *ws = &r->rep->worker[s - r->slot];
     if (got && m.hwm > ws->rss_peak)
@@ -331,6 +356,8 @@ static void run_reap(struct run *r, struct slot *s, int status)
             ws->cg_peak = st.peak;
     }
     int sig = tq_proc_killed_by(status);
+    if (r->opts->traces)
+        run_file_traces(r, s, pid, sig == SIGKILL && (cg_oom || s->wd_killed));
     struct tq_runner_block_end e = {.box = s->item.box, .cg_peak = st.peak};
     if (tq_proc_exit_code(status) == 0 && got) {
         run_done(r, s, &m);
@@ -532,6 +559,8 @@ static tq_status run_main(struct run *r)
         return tq_fail(r->err, TQ_ERR_USAGE, "retries must be 0 or more");
     r->rep->workers = o->workers;
     r->rep->limit = o->memory_per_worker;
+    if (o->traces)
+        snprintf(r->rep->trace_dir, sizeof r->rep->trace_dir, "%.1000s", o->traces->dir);
     r->t_start = tq_clock_now();
     tq_status st = run_setup_limits(r);
     if (st == TQ_OK) {
@@ -551,13 +580,15 @@ static tq_status run_main(struct run *r)
         tq_cg_free(r->slot[i].cg);
     tq_cg_root_free(r->cgroot);
     r->rep->wall_s = tq_clock_now() - r->t_start;
+    if (o->traces)
+        r->rep->traces_written = o->traces->written;
     free(r->stack);
     return st;
 }
 
 /* Journal-aware expansion of one plan block: skip it when done, else queue what is left of it (the pieces of a
  * block split in an earlier run are found by splitting the same way). */
-static tq_status run_plan_block(struct run *r, const struct tq_box *b, int level, size_t *cap)
+static tq_status run_plan_block(struct run *r, const struct tq_box *b, const char *id, int level, size_t *cap)
 {
     const tq_journal *j = r->opts->journal;
     if (j && tq_journal_has(j, b)) {
@@ -575,8 +606,11 @@ static tq_status run_plan_block(struct run *r, const struct tq_box *b, int level
     }
     struct tq_box half[2];
     if (inside && tq_runner_split(b, r->task->splittable, half) == 0) {
-        TQ_TRY(run_plan_block(r, &half[0], level + 1, cap));
-        return run_plan_block(r, &half[1], level + 1, cap);
+        char sub[96];
+        snprintf(sub, sizeof sub, "%.90s.0", id);
+        TQ_TRY(run_plan_block(r, &half[0], sub, level + 1, cap));
+        snprintf(sub, sizeof sub, "%.90s.1", id);
+        return run_plan_block(r, &half[1], sub, level + 1, cap);
     }
     if (r->nlist == *cap) {
         *cap = *cap ? 2 * *cap : 64;
@@ -585,7 +619,8 @@ static tq_status run_plan_block(struct run *r, const struct tq_box *b, int level
             return tq_fail(r->err, TQ_ERR_NOMEM, "out of memory");
         r->list = nl;
     }
-    r->list[r->nlist++] = (struct item){*b, level, 0};
+    r->list[r->nlist] = (struct item){*b, level, 0, ""};
+    snprintf(r->list[r->nlist++].id, sizeof r->list[0].id, "%s", id);
     r->voxels_left += tq_box_voxels(b);
     return TQ_OK;
 }
@@ -598,8 +633,11 @@ tq_status tq_runner_run(const struct tq_runner_task *task, const struct tq_box *
     rep->blocks_total = nblocks;
     size_t cap = 0;
     tq_status st = TQ_OK;
-    for (size_t i = 0; i < nblocks && st == TQ_OK; i++)
-        st = run_plan_block(&r, &blocks[i], 0, &cap);
+    for (size_t i = 0; i < nblocks && st == TQ_OK; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "%zu", i);
+        st = run_plan_block(&r, &blocks[i], id, 0, &cap);
+    }
     if (st == TQ_OK)
         st = run_main(&r);
     free(r.list);
@@ -633,6 +671,14 @@ json_t *tq_runner_report_json(const struct tq_runner_report *rep)
                                                  (json_int_t)w->blocks, "cgroup_peak_bytes", (json_int_t)w->cg_peak,
                                                  "rss_peak_bytes", (json_int_t)w->rss_peak, "busy_s", w->busy_s));
     }
+    json_t *traces = NULL;
+    if (rep->trace_dir[0]) {
+        json_t *killed = json_array();
+        for (size_t i = 0; killed && i < rep->nkilled_traces; i++)
+            json_array_append_new(killed, json_string(rep->killed_trace[i]));
+        traces = json_pack("{s:s, s:I, s:o}", "dir", rep->trace_dir, "written", (json_int_t)rep->traces_written,
+                           "oom_killed", killed ? killed : json_null());
+    }
     json_t *sigs = json_object();
     for (int sig = 1; sigs && sig < TQ_RUNNER_NSIG; sig++)
         if (rep->crash_signal[sig]) {
@@ -640,11 +686,16 @@ json_t *tq_runner_report_json(const struct tq_runner_report *rep)
             tq_proc_signal_name(sig, name, sizeof name);
             json_object_set_new(sigs, name, json_integer((json_int_t)rep->crash_signal[sig]));
         }
-    return json_pack("{s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:i, s:o, s:i, s:I, s:o}", "wall_s", rep->wall_s,
+    json_t *o = json_pack("{s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:i, s:o, s:i, s:I, s:o}", "wall_s", rep->wall_s,
                      "blocks_total", (json_int_t)rep->blocks_total, "blocks_skipped",
                      (json_int_t)rep->blocks_skipped, "blocks_run", (json_int_t)rep->blocks_run, "retries",
                      (json_int_t)rep->splits, "oom_kills", (json_int_t)rep->oom_kills, "bytes_out",
                      (json_int_t)rep->bytes_out, "memory_per_worker_bytes", (json_int_t)rep->limit, "enforcement",
                      rep->mechanism, "workers", rep->workers, "per_worker", workers, "interrupted",
                      rep->interrupted, "crash_retries", (json_int_t)rep->crash_retries, "crash_signals", sigs);
+    if (o && traces)
+        json_object_set_new(o, "block_traces", traces);
+    else
+        json_decref(traces);
+    return o;
 }

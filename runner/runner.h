@@ -16,6 +16,7 @@
 
 #include "../common/status.h"
 #include "../operators/box.h"
+#include "block_traces.h"
 #include "journal.h"
 
 #define TQ_RUNNER_MAX_WORKERS 64
@@ -87,6 +88,10 @@ struct tq_runner_opts {
      * in the order they are forked) raise SIGKILL on themselves after computing their block, before reporting it
      * (so the block is written but not known done). 0 = none. */
     long kill_worker, kill_count;
+    /* --trace-blocks: every worker runs under libtraceq.so (tq_block_traces_start ran); after each worker is reaped
+     * its traces are filed as block-ID-aN.tqt, with a KILLED record after an OOM kill. NULL = not traced. Block ids
+     * are the plan's indices from 0, ".0"/".1" appended for the halves of a split block. */
+    struct tq_block_traces *traces;
 };
 
 struct tq_runner_worker_stats {
@@ -111,6 +116,12 @@ struct tq_runner_report {
     int workers;
     struct tq_runner_worker_stats worker[TQ_RUNNER_MAX_WORKERS];
     int interrupted;       /* the signal that stopped the run (SIGINT, SIGTERM, SIGHUP), else 0 */
+    /* --trace-blocks: the folder (empty when not traced), the traces filed there, and the main traces of the first
+     * OOM-killed attempts (what held the memory: `traceq report PATH`). */
+    char trace_dir[1024];
+    size_t traces_written;
+    size_t nkilled_traces;
+    char killed_trace[TQ_BLOCK_TRACES_KEEP][1024];
 };
 
 /* Run `task` over `blocks` (output boxes) with opts. The report is filled on success and on failure. Fails with

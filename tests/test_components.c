@@ -73,10 +73,10 @@ static void small_model(struct tq_model *m, double extrap_rel)
     memset(m, 0, sizeof *m);
     snprintf(m->op, sizeof m->op, "gaussian");
     snprintf(m->target, sizeof m->target, "peak_rss_bytes");
-    m->fit = (struct tq_fit_model){TQ_FIT_LINEAR, 2, {1e7, 10}};
+    m->fit = (struct tq_fit_model){.kind = TQ_FIT_LINEAR, .ncoef = 2, .coef = {1e7, 10}};
     m->bound = (struct tq_fit_bound){1e5, 0.02};
     m->extrap_rel = extrap_rel;
-    struct tq_fit_point pts[2] = {{{40, 40, 40}, 0}, {{120, 120, 120}, 0}};
+    struct tq_fit_point pts[2] = {{{40, 40, 40}, 0, NULL}, {{120, 120, 120}, 0, NULL}};
     tq_model_set_range(m, pts, 2);
 }
 
@@ -113,7 +113,7 @@ Test(components, far_held_out_points_stay_under_the_bound)
         for (int x = 40; x <= 120; x += 40)
             for (int s = 40; s <= 120; s += 40, n++) {
                 double v = (double)i * x * s;
-                pts[n] = (struct tq_fit_point){{i, x, s}, 4e6 + 8 * v * (1 + 0.1 * log(v / 64000.0))};
+                pts[n] = (struct tq_fit_point){.shape = {i, x, s}, .y = 4e6 + 8 * v * (1 + 0.1 * log(v / 64000.0))};
             }
     struct tq_fit_candidate *c = calloc(TQ_FIT_NKINDS, sizeof *c);
     size_t best = TQ_FIT_LINEAR, ignored;
@@ -147,9 +147,9 @@ Test(components, component_model_file_round_trips_and_version1_still_reads)
     a.ncomp = 2;
     a.baseline = 5e6;
     snprintf(a.comp[0].name, sizeof a.comp[0].name, "heap");
-    a.comp[0].fit = (struct tq_fit_model){TQ_FIT_LINEAR, 2, {5e5, 8}};
+    a.comp[0].fit = (struct tq_fit_model){.kind = TQ_FIT_LINEAR, .ncoef = 2, .coef = {5e5, 8}};
     snprintf(a.comp[1].name, sizeof a.comp[1].name, "rest");
-    a.comp[1].fit = (struct tq_fit_model){TQ_FIT_KNEE, 4, {1e5, 1, 2e5, 2}};
+    a.comp[1].fit = (struct tq_fit_model){.kind = TQ_FIT_KNEE, .ncoef = 4, .coef = {1e5, 1, 2e5, 2}};
     cr_assert_eq(tq_model_write(&a, path, 0, NULL), TQ_OK);
     cr_assert_eq(tq_model_read(path, "gaussian", &b, NULL), TQ_OK);
     cr_assert_eq(b.ncomp, 2);

@@ -81,7 +81,7 @@ Test(fit, shape_model_sees_per_axis_costs)
 
 Test(fit, too_few_points_is_a_range_error)
 {
-    struct tq_fit_point pts[3] = {{{1, 1, 1}, 1}, {{2, 2, 2}, 2}, {{3, 3, 3}, 3}};
+    struct tq_fit_point pts[3] = {{{1, 1, 1}, 1, NULL}, {{2, 2, 2}, 2, NULL}, {{3, 3, 3}, 3, NULL}};
     struct tq_fit_model m;
     struct tq_err err = {0};
     cr_assert_eq(tq_fit_model(TQ_FIT_SHAPE, pts, 3, &m, &err), TQ_ERR_RANGE);
@@ -210,8 +210,8 @@ Test(fit, slab_recovers_cap_and_plane_slope)
 /* Too few distinct volumes for a bend: the slab kind refuses rather than inventing a cap. */
 Test(fit, slab_needs_points_on_both_sides)
 {
-    struct tq_fit_point pts[5] = {{{10, 10, 10}, 1}, {{10, 10, 20}, 2}, {{10, 20, 20}, 3}, {{20, 20, 20}, 4},
-                                  {{20, 20, 30}, 5}};
+    struct tq_fit_point pts[5] = {{{10, 10, 10}, 1, NULL}, {{10, 10, 20}, 2, NULL}, {{10, 20, 20}, 3, NULL}, {{20, 20, 20}, 4, NULL},
+                                  {{20, 20, 30}, 5, NULL}};
     struct tq_fit_model m;
     struct tq_err err = {0};
     cr_assert_eq(tq_fit_model(TQ_FIT_SLAB, pts, 5, &m, &err), TQ_ERR_RANGE);
@@ -220,7 +220,7 @@ Test(fit, slab_needs_points_on_both_sides)
 Test(fit, leave_one_out_cv_on_a_hand_checked_case)
 {
     /* folds == points is leave-one-out whatever the shuffle; line fits worked out by hand */
-    struct tq_fit_point pts[4] = {{{1, 1, 1}, 1}, {{1, 1, 2}, 2}, {{1, 1, 3}, 3}, {{1, 1, 4}, 5}};
+    struct tq_fit_point pts[4] = {{{1, 1, 1}, 1, NULL}, {{1, 1, 2}, 2, NULL}, {{1, 1, 3}, 3, NULL}, {{1, 1, 4}, 5, NULL}};
     double pred[4], want[4] = {1.0 / 3, 15.0 / 7, 25.0 / 7, 4.0};
     struct tq_fit_metrics m;
     struct tq_err err = {0};

@@ -23,7 +23,7 @@ static void sample_model(struct tq_model *m)
     m->cv = (struct tq_fit_metrics){64, 1.5e6, 1.1e6, 0.9991, 0.97, 2.9e6, 0.025};
     m->folds = 5;
     m->seed = 42;
-    struct tq_fit_point pts[2] = {{{100, 100, 100}, 0}, {{400, 400, 400}, 0}};
+    struct tq_fit_point pts[2] = {{{100, 100, 100}, 0, NULL}, {{400, 400, 400}, 0, NULL}};
     tq_model_set_range(m, pts, 2);
 }
 

@@ -319,7 +319,8 @@ Test(operators, table_and_shapes)
     cr_assert(strstr(err.msg, "sigma") != NULL);
 }
 
-/* The plane routine (AVX2 where the CPU has it) gives the very bits of the scalar tq_gst3d_dip, tails included. */
+/* The plane routine, on each path this CPU has (AVX-512 8 voxels, AVX2 4, scalar), gives the very bits of the
+ * scalar tq_gst3d_dip, every tail length included. */
 Test(operators, gst3d_dip_plane_equals_scalar)
 {
     enum { N = 1003 };
@@ -336,21 +337,25 @@ Test(operators, gst3d_dip_plane_equals_scalar)
         for (int k = 0; k < 6; k++)
             ten[(size_t)k * N + v] = t[k];
     }
-    for (size_t n = N - 3; n <= N; n++) {
-        /* planes of n voxels: re-pack so the component stride is n */
-        float *packed = malloc(6 * n * sizeof *packed);
-        for (int k = 0; k < 6; k++)
-            memcpy(packed + (size_t)k * n, ten + (size_t)k * N, n * sizeof *packed);
-        tq_gst3d_dip_plane(packed, n, out);
-        for (size_t v = 0; v < n; v++) {
-            double t[6];
+    for (int lanes = 8; lanes >= 1; lanes /= 2) {
+        if (tq_gst3d_dip_lanes(lanes) != lanes)
+            continue; /* not on this CPU (2 lanes is no path: skipped) */
+        for (size_t n = N - 7; n <= N; n++) {
+            /* planes of n voxels: re-pack so the component stride is n */
+            float *packed = malloc(6 * n * sizeof *packed);
             for (int k = 0; k < 6; k++)
-                t[k] = packed[(size_t)k * n + v];
-            float want = (float)tq_gst3d_dip(t);
-            cr_assert(!memcmp(&want, &out[v], sizeof want), "voxel %zu of %zu: plane %.9g vs scalar %.9g", v, n,
-                      out[v], want);
+                memcpy(packed + (size_t)k * n, ten + (size_t)k * N, n * sizeof *packed);
+            tq_gst3d_dip_plane_lanes(packed, n, out, lanes);
+            for (size_t v = 0; v < n; v++) {
+                double t[6];
+                for (int k = 0; k < 6; k++)
+                    t[k] = packed[(size_t)k * n + v];
+                float want = (float)tq_gst3d_dip(t);
+                cr_assert(!memcmp(&want, &out[v], sizeof want),
+                          "%d lanes, voxel %zu of %zu: plane %.9g vs scalar %.9g", lanes, v, n, out[v], want);
+            }
+            free(packed);
         }
-        free(packed);
     }
     free(ten);
 }

@@ -1,5 +1,5 @@
 /* test_pyframes.c - record --stacks of CPython 3.11 programs: sites named by the script's file:line (nested calls,
- * threads, a C extension's allocation, a forked child), --python-only, a clear refusal for programs without Python
+ * threads, a C extension's allocation, a forked child, a thread that allocates without the GIL), --python-only, a clear refusal for programs without Python
  * frames, and the shim's CPython struct offsets checked against the installed headers. */
 #include <jansson.h>
 #include <unistd.h>
@@ -93,6 +93,46 @@ Test(pyframes, a_thread_has_its_own_python_stack, .timeout = 120)
     const char *callers = expect_top_site(root, "worker", 30000000);
     cr_expect(callers && strstr(callers, "Thread.run (threading.py:"), "callers: %s", callers);
     json_decref(root);
+    free(t);
+    tq_rmtree(d);
+    free(d);
+}
+
+/* A thread that allocates after releasing the GIL (NumPy's stable sort: NPY_BEGIN_THREADS, then malloc of its merge
+ * buffer) keeps the Python stack it had when it released it, and its innermost Python frame says so. */
+Test(pyframes, gil_released_allocation_keeps_the_last_python_stack, .timeout = 120)
+{
+    char *d = record_mode("nogil"), *t = shim_one_trace(d, "python3*", 0);
+    const char *marker = " [GIL released; Python stack as of the release]";
+    for (int python_only = 0; python_only < 2; python_only++) {
+        json_t *root = top_json(t, python_only ? "--python-only" : "");
+        json_t *peak = json_object_get(json_object_get(json_array_get(json_object_get(root, "traces"), 0), "top"),
+                                       "peak");
+        const char *site = NULL, *callers = NULL;
+        long long bytes = 0;
+        for (size_t i = 0; i < json_array_size(peak) && !site; i++) {
+            json_t *row = json_array_get(peak, i);
+            const char *s = json_string_value(json_object_get(row, "site"));
+            if (s && strstr(s, marker)) {
+                site = s;
+                callers = json_string_value(json_object_get(row, "callers"));
+                bytes = (long long)json_integer_value(json_object_get(row, "peak_bytes"));
+            }
+        }
+        cr_assert_not_null(site, "no site allocated without the GIL among the top 5 (python_only %d)", python_only);
+        /* the merge buffer: up to 5,000,000 float64 (timsort grows it as its runs need) */
+        cr_expect(bytes >= 10000000 && bytes <= 40400000, "%s: %lld bytes", site, bytes);
+        /* only the innermost Python frame carries the marker: it is numpy's sort(), called from sort_worker */
+        cr_expect(strstr(site, "sort (") == site, "site: %s", site);
+        cr_expect(callers && !strstr(callers, marker), "callers: %s", callers);
+        if (python_only) {
+            char want[128];
+            snprintf(want, sizeof want, "sort_worker (pyframes_prog.py:%d)", site_line("sort_worker"));
+            cr_expect(callers && strstr(callers, want), "the kept stack goes on with %s: %s", want, callers);
+            cr_expect(callers && strstr(callers, "Thread.run (threading.py:"), "callers: %s", callers);
+        }
+        json_decref(root);
+    }
     free(t);
     tq_rmtree(d);
     free(d);

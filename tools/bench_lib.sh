@@ -26,3 +26,29 @@ best_of() {
 
 # ratio A B: A/B formatted "1.23x" (0.00x when B is 0).
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", (b > 0 ? a / b : 0)}'; }
+
+# measure OUTVAR CMD...: run once with GNU time, store "wall cpu maxrss_KiB" (cpu = user+sys of the command and its
+# children; maxrss = the largest single process of the run). The command's output is discarded.
+measure() {
+    local __var=$1 f
+    shift
+    f=$(mktemp)
+    /usr/bin/time -f '%e %U %S %M' -o "$f" "$@" >/dev/null 2>&1 || true
+    printf -v "$__var" '%s' "$(awk 'END{printf "%.3f %.3f %d", $1, $2 + $3, $4}' "$f")"
+    rm -f "$f"
+}
+
+# median_spread "t1 t2 ...": "median (min-max)" of the numbers.
+median_spread() {
+    tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g |
+        awk '{v[NR] = $1} END {m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+                              printf "%.3f (%.3f-%.3f)", m, v[1], v[NR]}'
+}
+median() { median_spread "$1" | cut -d' ' -f1; }
+
+# ratios "a1 a2 ..." "b1 b2 ...": the per-round ratios a_i/b_i (alternating runs pair up round by round).
+ratios() { paste -d' ' <(tr ' ' '\n' <<<"$1" | sed '/^$/d') <(tr ' ' '\n' <<<"$2" | sed '/^$/d') |
+    awk '{printf "%.4f ", ($2 > 0 ? $1 / $2 : 0)}'; }
+
+# mib BYTES: bytes as MiB with one decimal ("-" stays "-").
+mib() { awk -v b="$1" 'BEGIN{if (b == "-" || b == "") print "-"; else printf "%.1f", b / 1048576}'; }

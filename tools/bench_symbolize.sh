@@ -14,14 +14,6 @@ trap 'rm -rf "$work"' EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 runs=5
 
-# median_spread "t1 t2 ...": "median (min-max)" of the numbers.
-median_spread() {
-    tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g |
-        awk '{v[NR] = $1} END {m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
-                              printf "%.3f (%.3f-%.3f)", m, v[1], v[NR]}'
-}
-median() { median_spread "$1" | cut -d' ' -f1; }
-
 # peak_rss_mib CMD...: the command's maximum RSS in MiB (GNU time), its output discarded.
 peak_rss_mib() {
     /usr/bin/time -f '%M' -o "$work/rss" "$@" >/dev/null 2>&1 || true

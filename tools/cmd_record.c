@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../record/config.h"
+#include "../traces/mem_limit.h"
 #include "../traces/settings.h"
 #include "../common/alloc.h"
 #include "../common/process.h"
@@ -34,6 +35,11 @@ static const struct tq_cli_opt record_opts[] = {
            "with stacks, record one heap allocation per N bytes on average (K, M, G: powers of 1024), chosen by a "
            "Poisson process over bytes; reports weigh them into unbiased estimates with errors",
            "every one"),
+    TQ_OPT('P', "snapshot-at", "N%|SIZE",
+           "write a snapshot marker the first time the process's memory reaches N% of its limit (its cgroup's "
+           "memory.max / memory.limit_in_bytes or RLIMIT_AS; a percentage needs one) or SIZE (K, M, G, T); with "
+           "--stacks, report lists the sites live then",
+           "off"),
     TQ_OPT_SHORT('c', "config", "FILE", "read this traceq.toml", "see above"),
     TQ_OPT_SHORT('q', "quiet", NULL, "do not list the trace files", "list them"),
     TQ_OPT_SHORT('v', "verbose", NULL, "the shim says what it does on stderr", "off"),
@@ -53,7 +59,7 @@ const struct tq_cli_command cli_record = {
 };
 
 struct record_opts {
-    const char *config, *out, *interval, *flush, *sample;
+    const char *config, *out, *interval, *flush, *sample, *snapshot;
     int no_follow, verbose, quiet, stacks, aggregate;
 };
 
@@ -82,23 +88,6 @@ static void free_child_env(void)
         free(child_env.entry[--child_env.n]);
 }
 
-/* libtraceq.so beside the traceq executable, unless $TRACEQ_LIB names another. */
-static int find_shim(char *out, size_t cap)
-{
-    const char *env = getenv("TRACEQ_LIB");
-    if (env) {
-        snprintf(out, cap, "%s", env);
-    } else {
-        char self[PATH_MAX - 32];
-        if (tq_cli_self_exe(self, sizeof self))
-            return -1;
-        char *slash = strrchr(self, '/');
-        *slash = 0;
-        snprintf(out, cap, "%s/libtraceq.so", self);
-    }
-    return access(out, R_OK);
-}
-
 /* Returns -1 to go on, else the exit code. */
 static int parse_opts(int argc, char **argv, struct record_opts *o)
 {
@@ -116,6 +105,7 @@ static int parse_opts(int argc, char **argv, struct record_opts *o)
         case 'S': o->stacks = 1; break;
         case 'A': o->aggregate = 1; break;
         case 'B': o->sample = optarg; break;
+        case 'P': o->snapshot = optarg; break;
         }
     }
     if (c != TQ_CLI_END)
@@ -164,6 +154,20 @@ static int build_settings(const struct record_opts *o, struct tq_settings *s)
             return tq_cli_usage_error("record", "--sample-bytes takes bytes from 1 to 1T (e.g. 524288 or 512K), not "
                                       "'%s'", o->sample);
         s->stacks = 1;
+    }
+    if (o->snapshot) {
+        uint64_t bytes;
+        unsigned permille, kind;
+        if (tq_snapshot_parse(o->snapshot, &permille, &bytes))
+            return tq_cli_usage_error("record", "--snapshot-at takes a share of the memory limit from 0.1%% to 100%% "
+                                      "or a size (e.g. 80%% or 2G), not '%s'", o->snapshot);
+        uint64_t limit;
+        if (permille && tq_mem_limit(&limit, &kind))
+            return tq_cli_usage_error("record", "--snapshot-at %s: no memory limit is known for this process (no "
+                                      "cgroup memory.max or memory.limit_in_bytes, no RLIMIT_AS); give a size "
+                                      "instead, e.g. --snapshot-at 2G", o->snapshot);
+        s->snapshot_permille = permille;
+        s->snapshot_bytes = bytes;
     }
     if (mkdir(s->output_dir, 0755) && errno != EEXIST)
         return tq_cli_usage_error("record", "cannot create output directory '%s': %s", s->output_dir,
@@ -231,7 +235,7 @@ int cmd_record(int argc, char **argv)
     if ((rc = build_settings(&o, &s)))
         return rc;
     char shim[PATH_MAX];
-    if (find_shim(shim, sizeof shim))
+    if (tq_record_find_shim(shim, sizeof shim))
         return tq_cli_usage_error("record", "cannot find libtraceq.so (looked for '%s'; set TRACEQ_LIB)", shim);
     const char *tmp = getenv("TMPDIR");
     snprintf(s.manifest, sizeof s.manifest, "%s/traceq-run.XXXXXX", tmp && *tmp ? tmp : "/tmp");

@@ -31,6 +31,10 @@ static const struct tq_cli_opt report_opts[] = {
            "list the sites of temporary allocations: blocks freed with no other allocation in between "
            "(heaptrack's definition). Needs --stacks (not --aggregate)",
            "off"),
+    TQ_OPT('S', "snapshot", NULL,
+           "list the sites that held heap at the trace's snapshot (record --snapshot-at), replayed up to it; shown "
+           "by default for a --stacks trace that has one (this makes a trace without one an error)",
+           "when there is one"),
     TQ_OPT_END,
 };
 
@@ -75,6 +79,8 @@ static void print_one(const struct tq_trace_summary *s)
     printf("%s\n", *sep == ',' ? ")" : "");
     if (s->gaps)
         printf("descriptor  %s\n", tq_trace_summary_gaps(s, line, sizeof line));
+    if (s->snapshot)
+        printf("snapshot    %s\n", tq_trace_summary_snapshot(s, line, sizeof line));
     printf("ending      %s\n\n", tq_trace_summary_ending(s, line, sizeof line));
 }
 
@@ -109,14 +115,28 @@ static json_t *tree_json(const struct tq_trace_summary *s, int n)
 struct report_sections {
     int top, leaks, temporary; /* top: sites per list (0: no --top); leaks, temporary: flags */
     int python_only;           /* fold native frames away */
+    int snapshot;              /* --snapshot: the sites at the snapshot must be shown */
 };
+
+/* Which site lists a trace gets beyond the asked ones: a --stacks trace killed by the runner's OOM kill shows what
+ * was live at its last flush, one with a snapshot the sites live then. */
+static int killed_sites(const struct tq_trace_summary *s)
+{
+    return s->killed && s->ending == TQ_ENDED_UNKNOWN && (s->flags & TQ_PROC_STACKS);
+}
+
+static int snapshot_sites(const struct tq_trace_summary *s, const struct report_sections *o)
+{
+    return o->snapshot || (s->snapshot && (s->flags & TQ_PROC_STACKS));
+}
 
 static int sites_per_list(const struct report_sections *o)
 {
     return o->top ? o->top : 10;
 }
 
-static int print_json(const struct tq_trace_summary *s, struct tq_sites *sites, int n, const struct report_sections *o)
+static int print_json(const struct tq_trace_summary *s, struct tq_sites *sites, struct tq_sites *snap, int n,
+                      const struct report_sections *o)
 {
     int top = o->top;
     json_t *root = json_object(), *arr = json_array();
@@ -126,8 +146,10 @@ static int print_json(const struct tq_trace_summary *s, struct tq_sites *sites, 
         json_t *one = tq_trace_summary_json(&s[i]);
         if (top && one)
             json_object_set_new(one, "top", tq_report_top_json(&sites[i], top));
-        if (o->leaks && one)
+        if ((o->leaks || killed_sites(&s[i])) && one)
             json_object_set_new(one, "leaks", tq_report_leaks_json(&sites[i], sites_per_list(o)));
+        if (snapshot_sites(&s[i], o) && one)
+            json_object_set_new(one, "snapshot_sites", tq_report_leaks_json(&snap[i], sites_per_list(o)));
         if (o->temporary && one)
             json_object_set_new(one, "temporary", tq_report_temporary_json(&sites[i], sites_per_list(o)));
         json_array_append_new(arr, one);
@@ -167,6 +189,8 @@ int cmd_report(int argc, char **argv)
             sec.temporary = 1;
         } else if (c == 'P') {
             sec.python_only = 1;
+        } else if (c == 'S') {
+            sec.snapshot = 1;
         }
     }
     if (c != TQ_CLI_END)
@@ -176,19 +200,24 @@ int cmd_report(int argc, char **argv)
         return tq_cli_usage_error("report", "give at least one trace file");
     struct tq_trace_summary *s = tq_calloc((size_t)n, sizeof *s);
     struct tq_sites *sites = tq_calloc((size_t)n, sizeof *sites);
-    if (!s || !sites) {
+    struct tq_sites *snap = tq_calloc((size_t)n, sizeof *snap);
+    if (!s || !sites || !snap) {
         free(s);
         free(sites);
+        free(snap);
         return tq_cli_fail("report", &(struct tq_err){TQ_ERR_NOMEM, "out of memory"});
     }
     sec.top = top;
     int rc = TQ_EXIT_OK, want_sites = top || sec.leaks || sec.temporary;
-    if (sec.python_only && !want_sites)
-        rc = tq_cli_usage_error("report", "--python-only goes with --top, --leaks or --temporary");
+    if (sec.python_only && !want_sites && !sec.snapshot)
+        rc = tq_cli_usage_error("report", "--python-only goes with --top, --leaks, --temporary or --snapshot");
     for (int i = 0; i < n && rc == TQ_EXIT_OK; i++) {
         struct tq_err err = {0};
         if (tq_trace_summarize(argv[optind + i], &s[i], &err) ||
-            (want_sites && tq_sites_load_opts(argv[optind + i], sec.python_only, &sites[i], &err)))
+            ((want_sites || killed_sites(&s[i])) &&
+             tq_sites_load_opts(argv[optind + i], sec.python_only, &sites[i], &err)) ||
+            (snapshot_sites(&s[i], &sec) &&
+             tq_sites_load_with(argv[optind + i], sec.python_only, true, &snap[i], &err)))
             rc = tq_cli_fail("report", &err);
         else if (sec.temporary && sites[i].sample_bytes)
             rc = tq_cli_usage_error("report", "%s was recorded with --sample-bytes: whether another allocation came "
@@ -199,15 +228,17 @@ int cmd_report(int argc, char **argv)
                                     "--temporary need a trace recorded with --stacks alone", argv[optind + i]);
     }
     if (rc == TQ_EXIT_OK && json)
-        rc = print_json(s, sites, n, &sec);
+        rc = print_json(s, sites, snap, n, &sec);
     else if (rc == TQ_EXIT_OK) {
         for (int i = 0; i < n; i++) {
             print_one(&s[i]);
             if (top)
                 tq_report_top_print(stdout, &sites[i], top);
             /* A trace without exit (killed): --top also shows what held the heap at its last flush. */
-            if (sec.leaks || (top && s[i].ending == TQ_ENDED_UNKNOWN && !sites[i].aggregated))
+            if (sec.leaks || killed_sites(&s[i]) || (top && s[i].ending == TQ_ENDED_UNKNOWN && !sites[i].aggregated))
                 tq_report_leaks_print(stdout, &sites[i], sites_per_list(&sec));
+            if (snapshot_sites(&s[i], &sec))
+                tq_report_leaks_print(stdout, &snap[i], sites_per_list(&sec));
             if (sec.temporary)
                 tq_report_temporary_print(stdout, &sites[i], sites_per_list(&sec));
         }
@@ -217,8 +248,10 @@ int cmd_report(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         tq_trace_summary_clear(&s[i]);
         tq_sites_clear(&sites[i]);
+        tq_sites_clear(&snap[i]);
     }
     free(s);
     free(sites);
+    free(snap);
     return rc;
 }

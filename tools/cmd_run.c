@@ -52,6 +52,11 @@ static const struct tq_cli_opt run_opts[] = {
            "correct --model from every block's measured peak and re-cut the blocks not started (smaller near the "
            "limit, larger below half of it); prints predicted vs measured per block", "static plan"),
     TQ_OPT('L', "learn", "M.json", "--adapt: write the corrected model to M.json (for `traceq plan --model`)", NULL),
+    TQ_OPT('B', "trace-blocks", "DIR",
+           "run every block's worker under libtraceq.so: each attempt leaves DIR/block-ID-aN.tqt (an OOM-killed one "
+           "says so; traceq report it)",
+           "off"),
+    TQ_OPT('S', "stacks", NULL, "with --trace-blocks: record call stacks too (report names the sites)", "off"),
     TQ_OPT_FLAGS('x', "pad-per-voxel", "BYTES", "each worker also touches BYTES per output voxel", NULL,
                  TQ_CLI_TESTING),
     TQ_OPT_FLAGS('K', "kill-worker", "N[,COUNT]",
@@ -103,6 +108,8 @@ static int run_parse_opt(int c, struct tq_run_args *a)
     case 'I': a->mpi = 1; break;
     case 'a': a->adapt = 1; break;
     case 'L': a->learn = optarg; break;
+    case 'B': a->trace_blocks = optarg; break;
+    case 'S': a->stacks = 1; break;
     case 'w':
         if (tq_parse_long(optarg, 1, TQ_RUNNER_MAX_WORKERS, "--workers", &v, &err))
             return tq_cli_fail("run", &err);
@@ -187,6 +194,12 @@ static int run_check_args(const struct tq_run_args *a, int argc, char **argv)
     if (a->mpi && a->cmd)
         return tq_cli_usage_error("run", "--cmd is not supported with --mpi (one rank's cleanup would remove "
                                   "another's temporaries)");
+    if (a->stacks && !a->trace_blocks)
+        return tq_cli_usage_error("run", "--stacks goes with --trace-blocks");
+    if (a->trace_blocks && !*a->trace_blocks)
+        return tq_cli_usage_error("run", "--trace-blocks needs a directory");
+    if (a->mpi && a->trace_blocks)
+        return tq_cli_usage_error("run", "--trace-blocks is not supported with --mpi");
     if (a->mpi && a->resume)
         return tq_cli_usage_error("run", "--resume is not supported with --mpi");
     if (a->learn && !a->adapt)

@@ -1,5 +1,6 @@
 /* cmd_sweep.c - `traceq sweep`: profile an operator over a grid of synthetic shapes into a dataset CSV. */
 #include "../model/sweep_grid.h"
+#include "../model/sweep_target.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -29,13 +30,23 @@ static const struct tq_cli_opt sweep_opts[] = {
            "record"),
     TQ_OPT('T', "traces", "DIR", "where traces go", "DATASET.csv.traces"),
     TQ_OPT('x', "traceq", "PATH", "traceq binary to run", "this one"),
+    TQ_OPT('t', "target", "IxXxS",
+           "aim at this shape: choose the shapes, small first, growing toward it, refitting after each, until the "
+           "prediction for it is stable or the budget is spent (a --grid given is the initial design)",
+           NULL),
+    TQ_OPT('S', "target-set", "NAME=V,..", "--target for --cmd with parameters, e.g. rows=500000,cols=40", NULL),
+    TQ_OPT('B', "budget", "TIME", "with --target: wall-clock budget, e.g. 90s, 2m", "2m"),
+    TQ_OPT('M', "max-memory", "BYTES", "with --target: stop before a shape whose predicted bound is above this",
+           "no limit"),
+    TQ_OPT('m', "components", "LIST", "with --target: components fitted (as `traceq fit --components`)",
+           "heap,mmap,rest"),
     TQ_OPT_END,
 };
 
 const struct tq_cli_command cli_sweep = {
     .name = "sweep",
     .usage = "traceq sweep (--op OP | --cmd 'PROG {in} {out}' | --cmd 'PROG {p}..' --param p=R..)\n"
-             "                    -o DATASET.csv [options]",
+             "                    -o DATASET.csv [--target IxXxS | --target-set p=V,.. [--budget 2m]] [options]",
     .about = "Run `traceq op OP --synthetic SHAPE` in its own pinned process for every shape of a grid (the\n"
              "product of the per-axis ranges, inclusive ends) and append one row per run to a CSV dataset.\n"
              "Rerunning skips the runs already in the CSV; a failed run is recorded with its reason (the last\n"
@@ -45,13 +56,22 @@ const struct tq_cli_command cli_sweep = {
              "traced; the row holds the sum of their peaks): with {in} {out}, on a synthetic float32 .npy\n"
              "input of each shape; with --param, on each combination of the parameters' values.",
     .opts = sweep_opts,
-    .epilog = "Progress (shapes done, elapsed, ETA) is shown on a terminal only.",
+    .epilog = "Progress (shapes done, elapsed, ETA) is shown on a terminal only. With --target (or --target-set) the\n"
+              "sweep prints each run and, after each fit, the target's prediction and bound; it ends saying whether\n"
+              "it converged (two fits within 2%, bound within 10%) and if not, why, and how far (volume factor)\n"
+              "the target lies beyond the largest measured shape; --runs defaults to 1 then.",
 };
 
-static int sweep_value(int c, const char *arg, struct tq_sweep_spec *o, struct tq_err *err)
+static int sweep_value(int c, const char *arg, struct tq_sweep_spec *o, struct tq_sweep_target_opts *t,
+                       struct tq_err *err)
 {
     switch (c) {
-    case 'r': return tq_parse_long(arg, 1, 1000, "--runs", &o->runs, err);
+    case 'r': t->runs_given = 1; return tq_parse_long(arg, 1, 1000, "--runs", &o->runs, err);
+    case 't': t->target = arg; return TQ_OK;
+    case 'S': t->target_set = arg; return TQ_OK;
+    case 'B': return tq_parse_seconds(arg, "--budget", &t->budget_s, err);
+    case 'M': return tq_parse_bytes(arg, &t->max_memory, err);
+    case 'm': t->components = arg; return TQ_OK;
     case 'i': return tq_parse_long(arg, 1, 60000, "--interval-ms", &o->interval_ms, err);
     case 'b':
         if (strcmp(arg, "record") && strcmp(arg, "proc"))
@@ -74,15 +94,16 @@ static int sweep_value(int c, const char *arg, struct tq_sweep_spec *o, struct t
 }
 
 /* Returns -1 to go on, else the exit code. */
-static int sweep_parse(int argc, char **argv, struct tq_sweep_spec *o)
+static int sweep_parse(int argc, char **argv, struct tq_sweep_spec *o, struct tq_sweep_target_opts *t)
 {
     struct tq_err err = {0};
     *o = (struct tq_sweep_spec){.runs = 3, .interval_ms = 10, .use_record = 1};
+    *t = (struct tq_sweep_target_opts){.budget_s = -1};
     tq_sweep_parse_cpus("0", &o->cpus, NULL);
     int c;
     optind = 1;
     while ((c = tq_cli_next(&cli_sweep, argc, argv)) > 0)
-        if (sweep_value(c, optarg, o, &err))
+        if (sweep_value(c, optarg, o, t, &err))
             return tq_cli_fail("sweep", &err);
     if (c != TQ_CLI_END)
         return tq_cli_exit_code(c);
@@ -94,7 +115,8 @@ static int sweep_parse(int argc, char **argv, struct tq_sweep_spec *o)
 int cmd_sweep(int argc, char **argv)
 {
     struct tq_sweep_spec spec;
-    int rc = sweep_parse(argc, argv, &spec);
+    struct tq_sweep_target_opts target;
+    int rc = sweep_parse(argc, argv, &spec, &target);
     if (rc >= 0)
         return rc;
     char exe[PATH_MAX];
@@ -103,6 +125,8 @@ int cmd_sweep(int argc, char **argv)
     spec.exe = spec.exe ? spec.exe : exe;
     struct tq_sweep_grid g;
     struct tq_err err = {0};
+    if (tq_sweep_target_asked(&target))
+        return tq_sweep_target_cli(&spec, &target, stdout, &err) ? tq_cli_fail("sweep", &err) : TQ_EXIT_OK;
     if (tq_sweep_grid_parse(&spec, &g, &err))
         rc = err.status == TQ_ERR_USAGE ? tq_cli_usage_error("sweep", "%s", err.msg) : tq_cli_fail("sweep", &err);
     else

@@ -11,7 +11,7 @@
 #define TQ_TRACE_PREAMBLE_MAGIC "TQTRACE" /* 7 chars + NUL = 8 bytes */
 #define TQ_TRACE_PREAMBLE_SIZE 24u        /* 8 (skippable frame header) + 16 (preamble) */
 #define TQ_TRACE_VERSION_MAJOR 1u         /* readers refuse another major */
-#define TQ_TRACE_VERSION_MINOR 3u         /* readers accept any minor (fields are only appended) */
+#define TQ_TRACE_VERSION_MINOR 4u         /* readers accept any minor (fields are only appended) */
 
 #define TQ_REC_HEADER_SIZE 8u             /* u16 type, u16 reserved, u32 payload length */
 #define TQ_REC_MAX_PAYLOAD (16u << 20)    /* a reader rejects longer records as corrupt */
@@ -30,6 +30,8 @@ enum tq_rec_type {
     TQ_REC_AGGREGATE = 9, /* per-stack allocation totals (record --aggregate), cumulative; minor version 1 */
     TQ_REC_GAP = 10,      /* the program took the trace's descriptor away (or made it unreachable); minor version 2 */
     TQ_REC_PYCODE = 11,   /* one CPython code object named by Python frames in stacks; minor version 3 */
+    TQ_REC_KILLED = 12,   /* appended by the runner after reaping a killed worker (OOM); minor version 4 */
+    TQ_REC_SNAPSHOT = 13, /* the process first crossed record --snapshot-at; minor version 4 */
 };
 
 /* Interposed functions, in the order of the CALLS record's counters. Append only: indices are on disk. */
@@ -64,6 +66,20 @@ enum tq_gap_cause {
     TQ_GAP_UNREACHABLE = 3, /* after a credential change the trace file can no longer be reopened by path */
     TQ_GAP_NO_ROOM = 4,     /* the program dup2'd onto the trace's number and no other number was free: the shim
                              * closed its descriptor (reopened at a later flush if a number is free by then) */
+};
+
+/* KILLED.cause values (FORMAT.md KILLED). */
+enum tq_killed_cause {
+    TQ_KILLED_OOM_CGROUP = 1,   /* the memory cgroup's OOM killer (its oom_kill count rose) */
+    TQ_KILLED_OOM_WATCHDOG = 2, /* the runner's RSS watchdog, above its limit */
+};
+
+/* SNAPSHOT.limit_kind values (FORMAT.md SNAPSHOT): where the limit came from. */
+enum tq_snapshot_limit {
+    TQ_SNAP_ABSOLUTE = 0,  /* record --snapshot-at SIZE: no limit involved */
+    TQ_SNAP_CGROUP_V2 = 1, /* memory.max of the process's cgroup (v2) */
+    TQ_SNAP_CGROUP_V1 = 2, /* memory.limit_in_bytes of the process's memory cgroup (v1) */
+    TQ_SNAP_RLIMIT_AS = 3, /* RLIMIT_AS soft limit */
 };
 
 /* A decoded record: a borrowed view of its payload. */
@@ -238,6 +254,32 @@ int tq_rec_get_calls(const struct tq_rec *r, struct tq_rec_calls *out);
 int tq_rec_get_end(const struct tq_rec *r, struct tq_rec_end *out);
 int tq_rec_get_exec(const struct tq_rec *r, struct tq_rec_exec *out);
 int tq_rec_get_gap(const struct tq_rec *r, struct tq_rec_gap *out);
+
+/* KILLED (FORMAT.md): written by the runner, not the shim. where = the cgroup's path, or "" for the watchdog. */
+struct tq_rec_killed {
+    uint64_t unix_ns;     /* CLOCK_REALTIME when the runner reaped the process */
+    uint32_t cause;       /* enum tq_killed_cause */
+    uint32_t signal;      /* the signal that ended the worker (9) */
+    uint64_t limit;       /* the limit in bytes */
+    uint32_t worker_pid;
+    const char *where;    /* decoded: borrowed from the record */
+    uint32_t where_len;
+};
+size_t tq_rec_put_killed(uint8_t *buf, size_t cap, const struct tq_rec_killed *k, const char *where);
+int tq_rec_get_killed(const struct tq_rec *r, struct tq_rec_killed *out);
+
+/* SNAPSHOT (FORMAT.md): the process's memory first reached threshold (measured as `measure` says). */
+struct tq_rec_snapshot {
+    uint64_t t_ns;
+    uint64_t threshold;   /* bytes */
+    uint64_t limit;       /* bytes; 0 with TQ_SNAP_ABSOLUTE */
+    uint32_t limit_kind;  /* enum tq_snapshot_limit */
+    uint32_t permille;    /* the fraction of limit asked for, in 1/1000 (0 with an absolute size) */
+    uint64_t value;       /* what crossed it: the counter's value then */
+    uint64_t heap_live;   /* live heap (requested bytes) then */
+};
+size_t tq_rec_put_snapshot(uint8_t *buf, size_t cap, const struct tq_rec_snapshot *s);
+int tq_rec_get_snapshot(const struct tq_rec *r, struct tq_rec_snapshot *out);
 int tq_rec_get_events(const struct tq_rec *r, struct tq_rec_events *out, struct tq_events_iter *it);
 /* Next event of an EVENTS record: returns 1 with *ev filled, 0 at the end, -1 on a malformed event. */
 int tq_events_next(struct tq_events_iter *it, struct tq_event *ev);

@@ -1,5 +1,6 @@
 /* settings.c - parse and export the TRACEQ_* environment settings (see settings.h, preload/CONFIG.md). */
 #include "settings.h"
+#include "mem_limit.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -126,6 +127,13 @@ int tq_settings_from_env(struct tq_settings *s, char *(*get)(const char *), char
         note(&bad, msg, msgsize, "TRACEQ_SAMPLE_BYTES", sb, "bytes 1..1T, e.g. 524288 or 512K");
     if (s->aggregate || s->sample_bytes)
         s->stacks = 1;
+    const char *snap = get("TRACEQ_SNAPSHOT_AT");
+    uint64_t snap_bytes = 0;
+    if (snap && tq_snapshot_parse(snap, &s->snapshot_permille, &snap_bytes))
+        note(&bad, msg, msgsize, "TRACEQ_SNAPSHOT_AT", snap, "a share of the memory limit 0.1%..100% or a size, e.g. "
+             "80% or 2G");
+    else if (snap)
+        s->snapshot_bytes = snap_bytes;
     env_uint(&s->interval_ms, "TRACEQ_INTERVAL_MS", TQ_SETTINGS_INTERVAL_MAX, get, &bad, msg, msgsize);
     env_uint(&s->flush_ms, "TRACEQ_FLUSH_MS", TQ_SETTINGS_FLUSH_MAX, get, &bad, msg, msgsize);
     env_path(s->output_dir, sizeof s->output_dir, "TRACEQ_OUTPUT_DIR", get, &bad, msg, msgsize);
@@ -137,7 +145,11 @@ int tq_settings_from_env(struct tq_settings *s, char *(*get)(const char *), char
 
 int tq_settings_to_env(const struct tq_settings *s, int (*set)(const char *name, const char *value))
 {
-    char a[16], b[16], c[24];
+    char a[16], b[16], c[24], d[32];
+    if (s->snapshot_permille)
+        snprintf(d, sizeof d, "%u.%u%%", s->snapshot_permille / 10, s->snapshot_permille % 10);
+    else
+        snprintf(d, sizeof d, "%llu", s->snapshot_bytes);
     snprintf(c, sizeof c, "%lu", s->sample_bytes);
     snprintf(a, sizeof a, "%u", s->interval_ms);
     snprintf(b, sizeof b, "%u", s->flush_ms);
@@ -147,7 +159,8 @@ int tq_settings_to_env(const struct tq_settings *s, int (*set)(const char *name,
         (rc = set("TRACEQ_VERBOSE", s->verbose ? "1" : "0")) ||
         (rc = set("TRACEQ_FOLLOW_FORK", s->follow_fork ? "1" : "0")) ||
         (rc = set("TRACEQ_STACKS", s->stacks ? "1" : "0")) || (rc = set("TRACEQ_AGGREGATE", s->aggregate ? "1" : "0")) ||
-        (s->sample_bytes && (rc = set("TRACEQ_SAMPLE_BYTES", c))))
+        (s->sample_bytes && (rc = set("TRACEQ_SAMPLE_BYTES", c))) ||
+        ((s->snapshot_permille || s->snapshot_bytes) && (rc = set("TRACEQ_SNAPSHOT_AT", d))))
         return rc;
     return s->manifest[0] ? set("TRACEQ_MANIFEST", s->manifest) : 0;
 }

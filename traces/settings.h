@@ -17,6 +17,9 @@ struct tq_settings {
     int aggregate;          /* TRACEQ_AGGREGATE, default 0: per-stack totals instead of events (implies stacks) */
     unsigned long sample_bytes; /* TRACEQ_SAMPLE_BYTES, default 0 (every allocation): with stacks, record one
                                  * allocation per this many bytes on average (implies stacks) */
+    unsigned snapshot_permille; /* TRACEQ_SNAPSHOT_AT "80%": a SNAPSHOT record when memory first reaches this share
+                                 * of the process's limit (1..1000), else 0 */
+    unsigned long long snapshot_bytes; /* TRACEQ_SNAPSHOT_AT "2G": ... reaches this size, else 0 */
 };
 
 #define TQ_SETTINGS_SAMPLE_MAX (1ul << 40)

@@ -1,6 +1,6 @@
 """pyframes_prog.py MODE - Python programs with known allocation sites for the --stacks Python-frame tests
 (tests/test_pyframes.c). Each big allocation's line ends with a "# SITE:<name>" marker the test looks up.
-MODE: nested | thread | numpy | fork."""
+MODE: nested | thread | numpy | fork | nogil."""
 import os
 import sys
 import threading
@@ -25,6 +25,11 @@ def make_array():
     return np.empty(5_000_000, dtype=np.float64)  # SITE:make_array
 
 
+def sort_worker(a):
+    # NumPy's stable sort releases the GIL, then mallocs its merge buffer (up to n/2 float64 = 40 MB)
+    kept.append(np.sort(a, kind="stable"))  # SITE:sort_worker
+
+
 def child_work():
     kept.append(bytearray(20_000_000))  # SITE:child_work
 
@@ -38,6 +43,13 @@ def main(mode):
         t.join()
     elif mode == "numpy":
         kept.append(make_array())
+    elif mode == "nogil":
+        global np
+        import numpy as np
+        a = np.random.default_rng(1).random(10_000_000)  # in no order: the sort has runs to merge
+        t = threading.Thread(target=sort_worker, args=(a,))
+        t.start()
+        t.join()
     elif mode == "fork":
         pid = os.fork()
         if pid == 0:
