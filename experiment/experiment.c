@@ -1,6 +1,6 @@
 /* experiment.c - the chunking-strategy experiment: for each operator, volume and memory limit, run every chunking
- * strategy (none, dask-like auto, the original's seed planner, ours, and a sweep of fixed chunk sizes) with the same
- * runner (runner/run_job.h, in this process), several times, and report wall time, OOM kills, retries and peaks. */
+ * strategy (none, dask-like auto, the original's seed planner, ours, ours with --adapt, and a sweep of fixed chunk
+ * sizes) with the same runner (runner/run_job.h, in this process), several times, and report wall time, OOM kills, retries and peaks. */
 #define _GNU_SOURCE /* mkostemp, pipe2 */
 #include "experiment.h"
 
@@ -35,8 +35,8 @@
 struct tq_exp_results {
     int ncases, nstrat;
     char label[EXP_CASES][64];
-    char strat[EXP_MAX + 4][32];
-    double med[EXP_CASES][EXP_MAX + 4], lo[EXP_CASES][EXP_MAX + 4], hi[EXP_CASES][EXP_MAX + 4];
+    char strat[EXP_MAX + 5][32];
+    double med[EXP_CASES][EXP_MAX + 5], lo[EXP_CASES][EXP_MAX + 5], hi[EXP_CASES][EXP_MAX + 5];
     /* The goals over all cases: traceq's runs and OOM kills; cases compared with a fixed size / with auto, and
      * how many of them met the goal (within 10% of the best fixed size, at least 30% faster than auto). */
     long tq_runs, tq_kills, tq_failed, vs_fixed, fixed_met, vs_auto, auto_met, auto_failed_cases;
@@ -190,9 +190,10 @@ static void exp_take_run(struct exp_stats *st, const struct tq_run_outcome *o, t
     }
 }
 
-/* How one strategy plans: --chunks CHUNKS, or --planner PLANNER with the model. */
+/* How one strategy plans: --chunks CHUNKS, or --planner PLANNER with the model (and --adapt: adapt). */
 struct exp_plan {
     const char *chunks, *planner;
+    int adapt;
 };
 
 /* The choices of one experiment run: `traceq run`'s defaults, the experiment's workers and retries. */
@@ -217,6 +218,7 @@ static void exp_once(const struct tq_exp_config *a, const char *op, const char *
     ra.chunks = plan->chunks;
     ra.planner = plan->planner;
     ra.model = plan->planner ? model : NULL;
+    ra.adapt = plan->adapt;
     struct tq_run_outcome o;
     struct tq_err err = {0};
     double cpu = 0;
@@ -434,11 +436,11 @@ static void exp_headline(const struct tq_exp_config *a, struct exp_stats *st, in
     fprintf(a->report, "\n");
 }
 
-/* The plot's category of the i-th strategy of a case: the first four by name, fixed sizes by their share of the
- * side (fixed-C -> "fixed 0.5 x side"), so that cases of other sizes line up. */
-static void exp_strategy_label(const char *strategy, int i, size_t side, char *label, size_t size)
+/* The plot's category of a strategy: by name, fixed sizes by their share of the side (fixed-C -> "fixed 0.5 x
+ * side"), so that cases of other sizes line up. */
+static void exp_strategy_label(const char *strategy, size_t side, char *label, size_t size)
 {
-    if (i < 4 || strncmp(strategy, "fixed-", 6))
+    if (strncmp(strategy, "fixed-", 6))
         snprintf(label, size, "%s", strategy);
     else
         snprintf(label, size, "fixed %g x side", (double)strtoull(strategy + 6, NULL, 10) / (double)side);
@@ -454,16 +456,17 @@ static void exp_case(const struct tq_exp_config *a, struct tq_exp_results *pl, F
             side, tq_format_bytes(limit, l, sizeof l), tq_format_bytes(peak, p, sizeof p), a->workers, a->runs,
             load[0]);
     fflush(a->report);
-    struct exp_stats st[EXP_MAX + 4] = {0};
-    struct exp_plan plans[EXP_MAX + 4] = {{"none", NULL}, {"auto", NULL}, {NULL, "seed"}, {NULL, "traceq"}};
-    static const char *first[] = {"none", "auto", "seed", "traceq"};
-    int n = 4;
+    struct exp_stats st[EXP_MAX + 5] = {0};
+    struct exp_plan plans[EXP_MAX + 5] = {{"none", NULL, 0}, {"auto", NULL, 0}, {NULL, "seed", 0},
+                                          {NULL, "traceq", 0}, {NULL, "traceq", 1}};
+    static const char *first[] = {"none", "auto", "seed", "traceq", "adapt"};
+    int n = 5;
     for (int i = 0; i < n; i++)
         snprintf(st[i].strategy, sizeof st[i].strategy, "%s", first[i]);
     char list[256];
     snprintf(list, sizeof list, "%s", a->fixed);
-    for (char *save, *f = strtok_r(list, ",", &save); f && n - 4 < EXP_MAX; f = strtok_r(NULL, ",", &save), n++) {
-        int k = n - 4;
+    for (char *save, *f = strtok_r(list, ",", &save); f && n - 5 < EXP_MAX; f = strtok_r(NULL, ",", &save), n++) {
+        int k = n - 5;
         size_t c = (size_t)(atof(f) * (double)side);
         c = c ? c : 1;
         /* Envelope keeps whole traces: its fixed chunks never cut samples. */
@@ -487,7 +490,7 @@ static void exp_case(const struct tq_exp_config *a, struct tq_exp_results *pl, F
         exp_print_row(a->report, &st[i], med);
         exp_csv_row(csv, op, side, limit, &st[i], load);
         /* Fixed sizes are named by their share of the side so that cases of other sizes line up. */
-        exp_strategy_label(st[i].strategy, i, side, pl->strat[i], sizeof pl->strat[i]);
+        exp_strategy_label(st[i].strategy, side, pl->strat[i], sizeof pl->strat[i]);
         pl->med[c][i] = st[i].ok ? med : NAN;
         pl->lo[c][i] = st[i].ok ? st[i].wall[0] : NAN;
         pl->hi[c][i] = st[i].ok ? st[i].wall[st[i].ok - 1] : NAN;
@@ -556,10 +559,10 @@ static int exp_replot_row(char *const *fld, struct tq_exp_results *pl, char key[
         *i = 0;
     }
     int c = pl->ncases - 1, ok = atoi(fld[COL_OK]);
-    if (*i >= EXP_MAX + 4)
+    if (*i >= EXP_MAX + 5)
         return 0;
     if (*i >= pl->nstrat) {
-        exp_strategy_label(fld[COL_STRATEGY], *i, strtoull(fld[COL_SIDE], NULL, 10), pl->strat[*i],
+        exp_strategy_label(fld[COL_STRATEGY], strtoull(fld[COL_SIDE], NULL, 10), pl->strat[*i],
                            sizeof pl->strat[*i]);
         for (int cc = 0; cc < EXP_CASES; cc++)
             pl->med[cc][*i] = pl->lo[cc][*i] = pl->hi[cc][*i] = NAN;
@@ -603,7 +606,7 @@ tq_status tq_exp_write_plot(const struct tq_exp_results *pl, const char *dir, FI
     if (!pl->ncases)
         return TQ_OK;
     char path[PATH_MAX];
-    const char *cats[EXP_MAX + 4];
+    const char *cats[EXP_MAX + 5];
     for (int i = 0; i < pl->nstrat; i++)
         cats[i] = pl->strat[i];
     struct tq_plot *p = tq_plot_new_bars("traceq experiment: wall time per chunking strategy (median, min..max)",

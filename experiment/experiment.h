@@ -1,5 +1,5 @@
-/* experiment.h - the chunking-strategy experiment behind `traceq experiment`: run none, auto, seed, traceq and
- * fixed chunk sizes through the runner (runner/run_job.h) on synthetic cubes, write results.csv, sum up the goals, plot the times. */
+/* experiment.h - the chunking-strategy experiment behind `traceq experiment`: run none, auto, seed, traceq,
+ * adapt (traceq with `run --adapt`) and fixed chunk sizes through the runner (runner/run_job.h) on synthetic cubes, write results.csv, sum up the goals, plot the times. */
 #ifndef TQ_EXPERIMENT_H
 #define TQ_EXPERIMENT_H
 

@@ -315,6 +315,23 @@ static double bound_at(const struct tq_model *m, double pred, double factor, dou
     return tq_fit_bound_eval(&b, pred);
 }
 
+/* Scale a fitted model's byte coefficients by f (not the exponent of power, not the cap of slab). */
+static void scale_fit(struct tq_fit_model *fit, double f)
+{
+    for (size_t i = 0; i < fit->ncoef; i++)
+        if (!((fit->kind == TQ_FIT_POWER && i == 2) || (fit->kind == TQ_FIT_SLAB && i == 4)))
+            fit->coef[i] *= f;
+}
+
+void tq_model_scale(struct tq_model *m, double f)
+{
+    scale_fit(&m->fit, f);
+    m->baseline *= f;
+    for (size_t c = 0; c < m->ncomp; c++)
+        scale_fit(&m->comp[c].fit, f);
+    m->bound.margin_bytes *= f;
+}
+
 double tq_model_bound(const struct tq_model *m, const size_t shape[3])
 {
     double s[4] = {(double)shape[0], (double)shape[1], (double)shape[2], 0}, rel;

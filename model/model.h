@@ -95,6 +95,11 @@ tq_status tq_model_predict_checked(const struct tq_model *m, const size_t shape[
  * a model without parameters. */
 tq_status tq_model_parse_set(const struct tq_model *m, const char *text, size_t shape[3], struct tq_err *err);
 
+/* Multiply every prediction (and bound) of m by f > 0: the byte coefficients, baseline and margin are scaled,
+ * shape parameters (a power model's exponent, a slab model's cap) are not. The adaptive runner's correction
+ * (runner/adapt.h) and its --learn output. Can't fail. */
+void tq_model_scale(struct tq_model *m, double f);
+
 /* Bound only (what the planner evaluates for many chunk shapes). Can't fail. */
 double tq_model_bound(const struct tq_model *m, const size_t shape[3]);
 

@@ -501,6 +501,11 @@ tq_status tq_cg_read(const tq_cgroup *cg, struct tq_cg_stats *st, struct tq_err 
     return TQ_OK;
 }
 
+int tq_cg_reset_peak(const tq_cgroup *cg)
+{
+    return cg->version == TQ_CG_V1 ? cg_write(cg->path, "memory.max_usage_in_bytes", "0") : -1;
+}
+
 const char *tq_cg_path(const tq_cgroup *cg)
 {
     return cg->path;

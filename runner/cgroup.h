@@ -60,6 +60,10 @@ tq_status tq_cg_attach(const tq_cgroup *cg, pid_t pid, struct tq_err *err);
 tq_status tq_cg_read(const tq_cgroup *cg, struct tq_cg_stats *st, struct tq_err *err);
 /* Directory of the group. Can't fail. */
 const char *tq_cg_path(const tq_cgroup *cg);
+/* Start the group's peak afresh (v1: memory.max_usage_in_bytes back to the current usage), so that the next read
+ * is one worker's. Returns 0, or -1 where the kernel offers no reset (v2: memory.peak stays the group's running
+ * maximum). */
+int tq_cg_reset_peak(const tq_cgroup *cg);
 /* SIGKILL whatever is still in the group, wait for it to empty and remove it. NULL is a no-op. */
 void tq_cg_free(tq_cgroup *cg);
 

@@ -26,6 +26,9 @@ struct tq_journal {
     struct tq_file_id input; /* the run's input as the journal recorded it */
     size_t n, cap;
     struct tq_box *boxes;
+    int has_cut;      /* a "cut" line was read or appended: the last one's chunk and correction */
+    size_t cut[3];
+    double cut_corr;
 };
 
 /* Remember a finished box in memory. */
@@ -98,6 +101,34 @@ static int journal_parse_box(const char *text, struct tq_box *b)
     return 0;
 }
 
+/* A "cut" line's text after "cut": three positive lengths and a positive finite correction. 0 when it is one. */
+static int journal_parse_cut(const char *text, tq_journal *j)
+{
+    size_t c[3];
+    const char *p = text;
+    for (int a = 0; a < 3; a++) {
+        if (*p != ' ' || p[1] < '1' || p[1] > '9')
+            return -1;
+        char *end;
+        errno = 0;
+        unsigned long long x = strtoull(p + 1, &end, 10);
+        if (errno || x > SIZE_MAX / 2)
+            return -1;
+        c[a] = (size_t)x;
+        p = end;
+    }
+    if (*p != ' ' || !p[1])
+        return -1;
+    char *end;
+    double corr = strtod(p + 1, &end);
+    if (*end || !(corr > 0) || !(corr < 1e12))
+        return -1;
+    memcpy(j->cut, c, sizeof c);
+    j->cut_corr = corr;
+    j->has_cut = 1;
+    return 0;
+}
+
 /* Take one complete journal line (newline stripped) numbered lineno. */
 static tq_status journal_take_line(tq_journal *j, const char *key, size_t lineno, char *line, size_t len,
                                    struct tq_err *err)
@@ -119,6 +150,8 @@ static tq_status journal_take_line(tq_journal *j, const char *key, size_t lineno
     }
     if (!strncmp(line, "done", 4) && !journal_parse_box(line + 4, &b))
         return journal_push(j, &b, err);
+    if (!strncmp(line, "cut ", 4) && !journal_parse_cut(line + 3, j))
+        return TQ_OK;
     if (!strncmp(line, "data ", 5) && !j->data && line[5]) {
         if (!(j->data = tq_malloc(strlen(line + 5) + 1)))
             return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
@@ -292,6 +325,26 @@ tq_status tq_journal_append(tq_journal *j, const struct tq_box *b, struct tq_err
              b->hi[2]);
     TQ_TRY(journal_write_line(j, line, err));
     return journal_push(j, b, err);
+}
+
+tq_status tq_journal_append_cut(tq_journal *j, const size_t chunk[3], double correction, struct tq_err *err)
+{
+    char line[256];
+    snprintf(line, sizeof line, "cut %zu %zu %zu %.17g", chunk[0], chunk[1], chunk[2], correction);
+    TQ_TRY(journal_write_line(j, line, err));
+    memcpy(j->cut, chunk, sizeof j->cut);
+    j->cut_corr = correction;
+    j->has_cut = 1;
+    return TQ_OK;
+}
+
+int tq_journal_last_cut(const tq_journal *j, size_t chunk[3], double *correction)
+{
+    if (!j->has_cut)
+        return 0;
+    memcpy(chunk, j->cut, sizeof j->cut);
+    *correction = j->cut_corr;
+    return 1;
 }
 
 tq_status tq_journal_finish(tq_journal *j, struct tq_err *err)

@@ -4,7 +4,8 @@
  * Text, one line each, every line ending in " #XXXXXXXX" (XXH32 of the text before it, so a flipped bit is caught):
  * "traceq-journal 2 <key>" first, "data <path>" (the unfinished output's temporary), "input <identity>" (size,
  * mtime, inode and content hash of the run's input, common/file_id.h), then "done lo0 lo1 lo2 hi0 hi1 hi2" per
- * finished block, each line written with one write() and fsync'd before the block counts as done. A torn last line
+ * finished block, "cut I X S C" when the adaptive runner (adapt.h) re-cuts the blocks not yet started into
+ * IxXxS blocks under correction C, each line written with one write() and fsync'd before the block counts as done. A torn last line
  * (the run was killed while writing it) is ignored on reading; any other damage is refused with the line number. */
 #ifndef TQ_JOURNAL_H
 #define TQ_JOURNAL_H
@@ -35,6 +36,12 @@ const struct tq_box *tq_journal_box(const tq_journal *j, size_t i);
 int tq_journal_has(const tq_journal *j, const struct tq_box *box);
 /* Record a finished block (written and fsync'd before returning). Fails with TQ_ERR_IO. */
 tq_status tq_journal_append(tq_journal *j, const struct tq_box *box, struct tq_err *err);
+/* Record that the adaptive runner re-cut the rest of the run into `chunk`-sized blocks under `correction` (written
+ * and fsync'd before returning). Fails with TQ_ERR_IO. */
+tq_status tq_journal_append_cut(tq_journal *j, const size_t chunk[3], double correction, struct tq_err *err);
+/* The last cut recorded (read or appended): returns 1 and fills chunk and *correction, or 0 when there is none.
+ * Can't fail. */
+int tq_journal_last_cut(const tq_journal *j, size_t chunk[3], double *correction);
 /* Close the journal and delete its file (the run completed). Fails with TQ_ERR_IO when it cannot be removed. */
 tq_status tq_journal_finish(tq_journal *j, struct tq_err *err);
 /* Delete an abandoned journal at path and the unfinished output its "data" line names (starting over with

@@ -200,8 +200,8 @@ tq_status tq_mpi_run(const struct tq_runner_task *task, const struct tq_box *blo
     o.progress = opts->progress && rank == 0;
     struct mpi_queue q = {blocks, nblocks, 0, size, 0};
     struct mpi_client c = {0};
-    struct tq_runner_source src = rank == 0 ? (struct tq_runner_source){queue_next, queue_poll, &q}
-                                            : (struct tq_runner_source){client_next, NULL, &c};
+    struct tq_runner_source src = rank == 0 ? (struct tq_runner_source){queue_next, queue_poll, &q, NULL}
+                                            : (struct tq_runner_source){client_next, NULL, &c, NULL};
     double t0 = mpi_now();
     tq_status st = tq_runner_run_source(task, &src, &o, rep, err);
     if (rank == 0)

@@ -11,6 +11,7 @@
 #include "../common/alloc.h"
 #include "../common/process.h"
 #include "../common/units.h"
+#include "adapt.h"
 #include "cgroup.h"
 #include "cmdjob.h"
 #include "journal.h"
@@ -45,11 +46,11 @@ static void run_journal_key(const struct tq_run_setup *s, char *key, size_t size
     for (char *c = cmd; *c; c++)
         *c = *c == '\n' || *c == '\r' ? ' ' : *c;
     snprintf(key, size, "op=%s sigma=%g full=%d halo=%s trim=%zu cmd=[%s] input=%s shape=%zux%zux%zu "
-             "out=%zux%zux%zu blocks=%zu plan=%016llx",
+             "out=%zux%zux%zu blocks=%zu plan=%016llx%s",
              s->op->name, s->params.sigma[0], s->params.full_size, halo, s->params.cmd_trim, cmd, in,
              s->plan->shape[0], s->plan->shape[1],
              s->plan->shape[2], s->plan->out_shape[0], s->plan->out_shape[1], s->plan->out_shape[2],
-             s->plan->nblocks, run_plan_hash(s->plan));
+             s->plan->nblocks, run_plan_hash(s->plan), s->args->adapt ? " adapt" : "");
 }
 
 /* Create the output (or reopen the killed run's) and its journal. */
@@ -143,6 +144,8 @@ static tq_status run_blocks(struct tq_run_outcome *o, struct tq_err *err)
     tq_status st;
     if (a->spread)
         st = a->spread->run(&task, boxes, s->plan->nblocks, &opts, &o->rep, &o->root, err);
+    else if (s->adapt)
+        st = tq_adapt_run(s->adapt, &task, &opts, &o->rep, err);
     else
         st = tq_runner_run(&task, boxes, s->plan->nblocks, &opts, &o->rep, err);
     free(boxes);
@@ -155,6 +158,8 @@ static tq_status run_blocks(struct tq_run_outcome *o, struct tq_err *err)
         st = tq_journal_finish(s->journal, err);
         s->journal = NULL;
     }
+    if (st == TQ_OK && a->learn)
+        st = tq_adapt_learn(s->adapt, a->learn, a->force, err);
     if (st && s->journal) {
         tq_vol_writer_keep(s->writer);
         o->resumable = 1;
@@ -168,6 +173,10 @@ static tq_status run_open(struct tq_run_outcome *o, struct tq_err *err)
     struct tq_run_setup *s = &o->setup;
     const struct tq_run_args *a = s->args;
     tq_status st = tq_run_prepare(s, err);
+    if (st == TQ_OK && a->adapt) /* before the output exists: bad input leaves nothing behind */
+        st = tq_adapt_prepare(s, a->memory_given ? a->memory : s->plan->memory_bytes, err);
+    if (st == TQ_OK && a->learn)
+        st = tq_adapt_learn_check(a->learn, a->force, err);
     if (!a->spread)
         return st ? st : run_open_output(s, err);
     if (st == TQ_OK && a->spread->rank() == 0)
@@ -235,6 +244,8 @@ json_t *tq_run_outcome_json(const struct tq_run_outcome *o, const char *error)
         json_object_set_new(j, "block", json_pack("[I,I,I]", (json_int_t)b[0], (json_int_t)b[1], (json_int_t)b[2]));
     }
     json_object_set_new(j, "threads_per_block", json_integer(s->params.threads));
+    if (s->adapt)
+        json_object_set_new(j, "adapt", tq_adapt_json(s->adapt));
     json_object_set_new(j, "ok", json_boolean(!error));
     if (error)
         json_object_set_new(j, "error", json_string(error));
@@ -276,6 +287,8 @@ static void run_print_text(const struct tq_run_outcome *o, FILE *f)
                 i, r->worker[i].blocks,
                 r->worker[i].cg_peak ? tq_format_bytes(r->worker[i].cg_peak, a, sizeof a) : "-",
                 tq_format_bytes(r->worker[i].rss_peak, b, sizeof b), r->worker[i].busy_s);
+    if (s->adapt)
+        tq_adapt_print(s->adapt, f);
 }
 
 void tq_run_outcome_print(const struct tq_run_outcome *o, const char *error, FILE *f)
@@ -300,6 +313,8 @@ void tq_run_outcome_free(struct tq_run_outcome *o)
     tq_vol_writer_free(o->setup.writer);
     tq_plan_free(o->setup.plan);
     tq_ucmd_free(&o->setup.ucmd);
+    tq_adapt_free(o->setup.adapt);
+    o->setup.adapt = NULL;
     o->setup.journal = NULL;
     o->setup.writer = NULL;
     o->setup.plan = NULL;

@@ -20,6 +20,8 @@ struct tq_run_args {
     const char *cmd, *halo, *trim, *split_axes; /* a user's command (instead of op): template, --halo, --trim,
                                                  * --split-axes (NULL = the defaults: trim 0, every finite axis) */
     int workers, retries, threads, full_size, resume, force, json, mpi, memory_given;
+    int adapt;          /* --adapt: correct the model from measured blocks and re-cut (adapt.h) */
+    const char *learn;  /* --learn M.json: write the corrected model there */
     uint64_t memory, pad;
     long kill_worker, kill_count; /* testing: --kill-worker N,COUNT (0 = none) */
     double safety, sigma;
@@ -41,6 +43,7 @@ struct tq_run_setup {
     struct tq_plan *plan;    /* owned */
     tq_vol_writer *writer;   /* owned */
     tq_journal *journal;     /* owned; NULL under MPI */
+    struct tq_adapt *adapt;  /* owned (tq_adapt_free); --adapt only */
 };
 
 /* Find the operator (or parse the user's command), check its parameters, read the input's shape and make or

@@ -59,6 +59,7 @@ struct run {
     struct tq_runner_report *rep;
     const struct tq_runner_source *src; /* NULL: the list only */
     int src_done;
+    int fed; /* tq_runner_run_fed: the source's blocks are the plan's */
     struct item *list; /* plan blocks still to do (after the journal) */
     size_t nlist, ilist;
     struct item *stack; /* halves of OOM-killed blocks: done first */
@@ -137,6 +138,8 @@ static int run_next(struct run *r, struct item *it)
     snprintf(it->id, sizeof it->id, "%ld", r->started);
     if (got < 0)
         r->src_done = 1;
+    if (got > 0 && r->fed)
+        r->rep->blocks_total++;
     return got;
 }
 
@@ -206,6 +209,8 @@ static tq_status run_spawn(struct run *r, struct slot *s, const struct item *it)
     struct tq_cg_stats st;
     if (s->cg && tq_cg_read(s->cg, &st, NULL) == TQ_OK)
         s->oom_before = st.oom_kills;
+    if (s->cg)
+        tq_cg_reset_peak(s->cg); /* v1: the peak read when it ends is this worker's */
     struct worker_ctx w = {r, s, p[1], getpid()};
     struct tq_proc child;
     struct tq_err ferr = {0};
@@ -305,6 +310,13 @@ static void run_rerun(struct run *r, const struct item *it, int sig)
         r->failed = TQ_ERR_NOMEM;
 }
 
+/* Tell the source how a block ended (after the runner queued its halves or rerun). */
+static void run_ended(struct run *r, const struct tq_runner_block_end *e)
+{
+    if (r->src && r->src->ended)
+        r->src->ended(r->src->ctx, e);
+}
+
 /* --trace-blocks: file the traces of the worker pid just reaped; an OOM kill is appended to them. */
 static void run_file_traces(struct run *r, const struct slot *s, pid_t pid, int oom)
 {
@@ -346,14 +358,22 @@ static void run_reap(struct run *r, struct slot *s, int status)
     int sig = tq_proc_killed_by(status);
     if (r->opts->traces)
         run_file_traces(r, s, pid, sig == SIGKILL && (cg_oom || s->wd_killed));
+    struct tq_runner_block_end e = {.box = s->item.box, .cg_peak = st.peak};
     if (tq_proc_exit_code(status) == 0 && got) {
         run_done(r, s, &m);
+        e = (struct tq_runner_block_end){s->item.box, TQ_RUNNER_DONE, m.hwm, st.peak, m.seconds};
+        run_ended(r, &e);
     } else if (sig == SIGKILL && (cg_oom || s->wd_killed)) {
         r->rep->oom_kills++;
+        e.outcome = TQ_RUNNER_OOM;
+        e.rss_peak = s->wd_killed ? ws->rss_peak : 0;
         run_retry(r, &s->item);
+        run_ended(r, &e);
     } else if (sig && !run_signal) {
         /* While interrupted, a worker may have died of the same Ctrl-C: that is no crash to rerun. */
         run_rerun(r, &s->item, sig);
+        e.outcome = TQ_RUNNER_RERUN;
+        run_ended(r, &e);
     } else {
         char cause[512];
         describe_end(status, &m, got, cause, sizeof cause);
@@ -631,6 +651,14 @@ tq_status tq_runner_run_source(const struct tq_runner_task *task, const struct t
     struct tq_runner_opts o = *opts;
     o.journal = NULL;
     struct run r = {.task = task, .opts = &o, .rep = rep, .err = err, .src = src};
+    return run_main(&r);
+}
+
+tq_status tq_runner_run_fed(const struct tq_runner_task *task, const struct tq_runner_source *src,
+                            const struct tq_runner_opts *opts, struct tq_runner_report *rep, struct tq_err *err)
+{
+    memset(rep, 0, sizeof *rep);
+    struct run r = {.task = task, .opts = opts, .rep = rep, .err = err, .src = src, .fed = 1};
     return run_main(&r);
 }
 

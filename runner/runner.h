@@ -38,13 +38,31 @@ struct tq_runner_task {
     int spawns;
 };
 
-/* Where blocks come from; the plan's list by default, a queue on MPI rank 0 for other ranks. */
+/* How a block's worker ended, as a source's ended() hears it. */
+enum tq_runner_outcome {
+    TQ_RUNNER_DONE, /* computed and written (journaled when there is a journal) */
+    TQ_RUNNER_OOM,  /* OOM-killed (cgroup or watchdog); its halves are queued first, or the run fails */
+    TQ_RUNNER_RERUN /* died of another signal; rerun whole, or the run fails */
+};
+
+struct tq_runner_block_end {
+    struct tq_box box;
+    enum tq_runner_outcome outcome;
+    uint64_t rss_peak; /* the worker's VmHWM (its command's too); for an OOM kill the watchdog's sample or 0 */
+    uint64_t cg_peak;  /* the slot cgroup's peak after the block (a running maximum on v2), 0 without a cgroup */
+    double seconds;    /* the worker's compute time (0 unless done) */
+};
+
+/* Where blocks come from; the plan's list by default, a queue on MPI rank 0 for other ranks, the adaptive cutter
+ * (adapt.h). */
 struct tq_runner_source {
     /* Fill *box and return 1; return 0 when none is available yet (ask again later), -1 when none will come. */
     int (*next)(void *ctx, struct tq_box *box);
     /* Called every turn of the runner's loop (about every 5 ms); may be NULL. */
     void (*poll)(void *ctx);
     void *ctx;
+    /* Called after every worker ended, whatever block it ran (split halves and reruns too); may be NULL. */
+    void (*ended)(void *ctx, const struct tq_runner_block_end *e);
 };
 
 enum tq_enforce {
@@ -118,6 +136,11 @@ tq_status tq_runner_run(const struct tq_runner_task *task, const struct tq_box *
 /* Like tq_runner_run with blocks taken from `src` instead of a list (MPI ranks). Journals are not used here. */
 tq_status tq_runner_run_source(const struct tq_runner_task *task, const struct tq_runner_source *src,
                                const struct tq_runner_opts *opts, struct tq_runner_report *rep, struct tq_err *err);
+
+/* Like tq_runner_run_source, but finished blocks are journaled in opts->journal (the source skips what the
+ * journal holds itself): the adaptive runner. rep->blocks_total counts the source's blocks (not split halves). */
+tq_status tq_runner_run_fed(const struct tq_runner_task *task, const struct tq_runner_source *src,
+                            const struct tq_runner_opts *opts, struct tq_runner_report *rep, struct tq_err *err);
 
 /* Cut b in two halves across its longest axis among `splittable` (lowest axis on ties). Returns 0 and fills
  * halves, or -1 when no allowed axis is 2 voxels or longer. Can't fail otherwise. */

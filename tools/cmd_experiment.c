@@ -27,8 +27,9 @@ const struct tq_cli_command cli_experiment = {
                NULL)),
     .usage = "traceq experiment -o DIR [options]",
     .about = "Compare chunking strategies with the same runner (`traceq run`) on synthetic cubes: none (one block),\n"
-             "auto (dask's chunks=\"auto\", 128 MiB of input), seed (the original's planner), traceq (ours) and\n"
-             "fixed cubes of several sizes (the brute-force best). Writes DIR/results.csv and prints a table.",
+             "auto (dask's chunks=\"auto\", 128 MiB of input), seed (the original's planner), traceq (ours), adapt\n"
+             "(ours with `run --adapt`: corrected from every block) and fixed cubes of several sizes (the\n"
+             "brute-force best). Writes DIR/results.csv and prints a table.",
     .epilog = "The original's cases are `--shapes 200 --limits 1.5GB` and `--shapes 400 --limits 3GB`.",
 };
 

@@ -48,6 +48,10 @@ const struct tq_cli_command cli_run = {
         TQ_OPT('R', "resume", NULL, "continue a killed run from OUT.journal (same op, input and plan)", NULL),
         TQ_OPT_FORCE('f', "OUT (and a stale journal)"),
         TQ_OPT_JSON("the report"),
+        TQ_OPT('a', "adapt", NULL,
+               "correct --model from every block's measured peak and re-cut the blocks not started (smaller near the "
+               "limit, larger below half of it); prints predicted vs measured per block", "static plan"),
+        TQ_OPT('L', "learn", "M.json", "--adapt: write the corrected model to M.json (for `traceq plan --model`)", NULL),
         TQ_OPT('B', "trace-blocks", "DIR",
                "run every block's worker under libtraceq.so: each attempt leaves DIR/block-ID-aN.tqt (an OOM-killed one "
                "says so; traceq report it)",
@@ -96,6 +100,8 @@ static int run_parse_opt(int c, struct tq_run_args *a)
     case 'f': a->force = 1; break;
     case 'j': a->json = 1; break;
     case 'I': a->mpi = 1; break;
+    case 'a': a->adapt = 1; break;
+    case 'L': a->learn = optarg; break;
     case 'B': a->trace_blocks = optarg; break;
     case 'S': a->stacks = 1; break;
     case 'w':
@@ -190,6 +196,12 @@ static int run_check_args(const struct tq_run_args *a, int argc, char **argv)
         return tq_cli_usage_error("run", "--trace-blocks is not supported with --mpi");
     if (a->mpi && a->resume)
         return tq_cli_usage_error("run", "--resume is not supported with --mpi");
+    if (a->learn && !a->adapt)
+        return tq_cli_usage_error("run", "--learn goes with --adapt");
+    if (a->adapt && !a->model)
+        return tq_cli_usage_error("run", "--adapt needs --model M.json (the model it corrects)");
+    if (a->adapt && a->mpi)
+        return tq_cli_usage_error("run", "--adapt is not supported with --mpi");
     return -1;
 }
 
