@@ -156,15 +156,22 @@ static int write_all(struct tq_trace_writer *w, const uint8_t *p, size_t n)
     return 0;
 }
 
-/* Compress n bytes of records into one frame and write it. */
-static int write_frame(struct tq_trace_writer *w, const uint8_t *recs, size_t n)
+/* Compress n bytes of records into one frame in w->zbuf, *z bytes long. */
+static int compress_frame(struct tq_trace_writer *w, const uint8_t *recs, size_t n, size_t *z)
 {
-    size_t z = ZSTD_compress2(w->cctx, w->zbuf, w->zcap, recs, n);
-    if (ZSTD_isError(z)) {
+    *z = ZSTD_compress2(w->cctx, w->zbuf, w->zcap, recs, n);
+    if (ZSTD_isError(*z)) {
         w->failed = 1;
         return -1;
     }
-    return write_all(w, w->zbuf, z);
+    return 0;
+}
+
+/* Compress n bytes of records into one frame and write it. */
+static int write_frame(struct tq_trace_writer *w, const uint8_t *recs, size_t n)
+{
+    size_t z;
+    return compress_frame(w, recs, n, &z) ? -1 : write_all(w, w->zbuf, z);
 }
 
 /* w->fd is no longer the trace: get it again through w->reopen and write the GAP record. Returns 0 when the
@@ -204,23 +211,28 @@ int tq_writer_flush(struct tq_trace_writer *w)
     }
     if (w->len == 0)
         return 0;
-    int closed = 1;
-    if ((w->fd < 0 || !fd_is_trace(w, &closed)) && reopen_trace(w, closed)) {
-        w->failed = 1;
-        w->fd = -1; /* not ours any more: never write to it, never close it */
-        w->len = 0;
+    /* The preamble is a skippable frame already: written raw; only records are compressed. */
+    size_t start = w->bytes_written == 0 && w->len >= TQ_TRACE_PREAMBLE_SIZE ? TQ_TRACE_PREAMBLE_SIZE : 0;
+    size_t z = 0;
+    /* Compress first and check that the descriptor is still the trace right before writing: a program that
+     * dup2s over descriptors with raw syscalls (no hook sees them) then has microseconds, not a compression's
+     * time, to replace it in between. */
+    if (w->len > start && compress_frame(w, w->buf + start, w->len - start, &z))
         return -1;
-    }
-    size_t start = 0;
-    /* The preamble is a skippable frame already: write it raw, compress only records. */
-    if (w->bytes_written == 0 && w->len >= TQ_TRACE_PREAMBLE_SIZE) {
-        if (write_all(w, w->buf, TQ_TRACE_PREAMBLE_SIZE))
+    int closed = 1;
+    if (w->fd < 0 || !fd_is_trace(w, &closed)) {
+        if (reopen_trace(w, closed)) {
+            w->failed = 1;
+            w->fd = -1; /* not ours any more: never write to it, never close it */
+            w->len = 0;
             return -1;
-        start = TQ_TRACE_PREAMBLE_SIZE;
+        }
+        if (w->len > start && compress_frame(w, w->buf + start, w->len - start, &z)) /* the GAP used zbuf */
+            return -1;
     }
-    int rc = 0;
-    if (w->len > start)
-        rc = write_frame(w, w->buf + start, w->len - start);
+    if (start && write_all(w, w->buf, start))
+        return -1;
+    int rc = z ? write_all(w, w->zbuf, z) : 0;
     w->len = 0;
     return rc;
 }
