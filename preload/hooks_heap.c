@@ -79,7 +79,7 @@ static inline __attribute__((always_inline)) void drop(void *p)
     size_t req = tag_read(p, u);
     tq_count_heap(-(int64_t)req, -(int64_t)u);
     /* before the real free, so p cannot be reused meanwhile; no size: the replay knows the block (FORMAT.md) */
-    tq_stacks_note(TQ_CALL_FREE, p, 0, NULL, 0);
+    tq_stacks_note_free(p, 1);
 }
 
 TQ_EXPORT void *malloc(size_t n)
@@ -126,15 +126,20 @@ static void *tq_realloc(void *p, size_t n, enum tq_call c)
         return took(NULL, 0, c);
     }
     size_t ou = chunk_usable(p), oreq = tq_counting() ? tag_read(p, ou) : 0;
+    /* before glibc's realloc: once it returns, p may already be another thread's new block */
+    int old_traced = tq_counting() ? tq_stacks_note_free(p, 0) : 0;
     void *q = __libc_realloc(p, n + 1);
-    if (!q)
+    if (!q) {
+        if (old_traced)
+            tq_stacks_keep(p);
         return took(NULL, 0, c);
+    }
     size_t nu = chunk_usable(q);
     tag_write(q, nu, n);
     if (tq_counting()) {
         tq_count_heap((int64_t)n - (int64_t)oreq, (int64_t)nu - (int64_t)ou);
         tq_count_call(c);
-        tq_stacks_note(c, q, n, p, 1);
+        tq_stacks_note(c, q, n, old_traced ? p : NULL, 1);
     }
     return q;
 }

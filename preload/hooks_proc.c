@@ -129,7 +129,8 @@ TQ_EXPORT int execlp(const char *file, const char *arg0, ...)
 /* ---- main: register the exit handler late enough to run before the libraries' destructors ----
  * The preload library's constructor runs before __libc_start_main registers the loader's fini (_dl_fini),
  * so an on_exit handler registered there would run after every destructor, ours included, and the exit
- * status would be lost. Registering it just before main runs puts it ahead of _dl_fini. */
+ * status would be lost. Registering it just before main runs puts it ahead of _dl_fini: it keeps the status for
+ * the shim's destructor, which writes END after the program's destructors (session.c). */
 
 typedef int (*tq_main_fn)(int, char **, char **);
 static tq_main_fn tq_real_main;

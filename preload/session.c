@@ -281,10 +281,21 @@ static void fork_child(void)
     tq_self.guard--;
 }
 
+/* exit()'s status, kept by the exit handler for the destructor below (exit_seen: the handler ran). */
+static int exit_status = -1, exit_seen;
+
+/* exit() or return from main: not the end yet. The program's static destructors (C++ objects, registered before
+ * main with __cxa_atexit, so run after this handler) and the loader's _dl_fini (every object's destructors) still
+ * run and may free memory: a block freed there is not a leak. So the status is kept and END is written by the
+ * shim's own destructor, which _dl_fini runs after the program's. _exit() from a later handler still writes END
+ * (hooks_proc.c); abort() or a crash there leaves a trace without END, as anywhere else. */
 static void on_exit_handler(int status, void *arg)
 {
     (void)arg;
-    tq_session_finish(TQ_END_EXIT, status);
+    if (!exit_seen && raw_getpid() == tq_sess.pid) {
+        exit_status = status;
+        exit_seen = 1;
+    }
 }
 
 void tq_session_register_exit(void)
@@ -362,7 +373,7 @@ static void __attribute__((constructor)) tq_session_init(int argc, char **argv, 
     tq_counters_register_thread();
     tq_fd_hooks_init();
     if (tq_sess.set.stacks)
-        tq_stacks_init(tq_sess.set.aggregate, tq_sess.set.sample_bytes);
+        tq_stacks_init(tq_sess.set.aggregate, tq_sess.set.sample_bytes, tq_sess.set.python_frames);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     session_start(0);
     tq_snapshot_init();
@@ -371,8 +382,10 @@ out:
     tq_self.guard--;
 }
 
-/* Fallback when no on_exit handler ran (the library unloaded some other way): status unknown. */
-static void __attribute__((destructor)) tq_session_fini(void)
+/* The end of an exit(): after the program's static destructors and the destructors of the objects _dl_fini
+ * finalizes before the shim (the executable's always; libraries in the loader's order). Priority 101: the last of
+ * the shim's own. The status is unknown (-1) when no exit handler ran (the library unloaded some other way). */
+static void __attribute__((destructor(101))) tq_session_fini(void)
 {
-    tq_session_finish(TQ_END_EXIT, -1);
+    tq_session_finish(TQ_END_EXIT, exit_status);
 }

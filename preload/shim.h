@@ -130,8 +130,9 @@ static inline int tq_stacks_unwinder_call(const void *ret)
  * (allocations) or not (frees). Can't fail (an event that cannot be recorded is dropped). */
 void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void *old_addr, int with_stack);
 /* Set up (aggregate != 0: per-stack totals instead of events; sample_bytes != 0: record one heap allocation per
- * that many bytes on average, chosen by a Poisson process over bytes). Called once from the constructor. */
-void tq_stacks_init(int aggregate, unsigned long sample_bytes);
+ * that many bytes on average, chosen by a Poisson process over bytes; python_frames == 0: native frames only, even in
+ * a CPython process). Called once from the constructor. */
+void tq_stacks_init(int aggregate, unsigned long sample_bytes, int python_frames);
 /* Write the module map (at trace start). Session lock held. Can't fail. */
 void tq_stacks_start_locked(void);
 /* Hand every thread's buffered events (or the changed aggregates) to the writer; a new module snapshot first if
@@ -195,6 +196,49 @@ static inline void tq_stacks_note(unsigned kind, const void *addr, uint64_t size
 {
     if (__builtin_expect(tq_stacks_on, 0))
         tq_stacks_event(kind, addr, size, old_addr, with_stack);
+}
+
+/* ---- record --sample-bytes: the sampled live blocks (sampled_set.c) ---- */
+
+/* Set once at start when heap allocations are sampled; then only the frees of sampled blocks are recorded. */
+extern int tq_sampled_on;
+#define TQ_SAMPLED_FILTER_N (1u << 16) /* filter buckets (one byte each) */
+/* Sampled live blocks per bucket of address hashes (255: at least that many, for good). */
+extern _Atomic uint8_t *tq_sampled_filter;
+
+static inline uint32_t tq_sampled_bucket(const void *p)
+{
+    return (uint32_t)(((uint64_t)(uintptr_t)p * 0xff51afd7ed558ccdull) >> 48);
+}
+/* False when p is surely not a sampled live block (one byte read); true when it may be. */
+static inline int tq_sampled_maybe(const void *p)
+{
+    return atomic_load_explicit(&tq_sampled_filter[tq_sampled_bucket(p)], memory_order_relaxed) != 0;
+}
+/* Raw memory for the filter; sets tq_sampled_on. -1 when the kernel refuses it (sampling then records nothing). */
+int tq_sampled_init(void);
+/* Add the sampled block p (guard held). -1 when memory is short (p is then not in the set). */
+int tq_sampled_add(const void *p);
+/* Take p out of the set (guard held): 1 when it was a sampled live block, else 0. */
+int tq_sampled_take(const void *p);
+/* A fork child: no block is sampled in its trace yet. Can't fail. */
+void tq_sampled_reset_child(void);
+
+/* Heap block p is freed (or released by realloc: the hook calls this before glibc's realloc, so p cannot be handed
+ * out again meanwhile). Records its FREE when it is traced: always without sampling, and only when p was sampled
+ * with it. realloc passes free_event = 0 and gets whether the old block was traced (its event then names it). */
+int tq_stacks_release(const void *p, int free_event);
+
+/* realloc of p failed after tq_stacks_note_free(p, 0) said it was traced: p is live again. Can't fail. */
+void tq_stacks_keep(const void *p);
+
+static inline int tq_stacks_note_free(const void *p, int free_event)
+{
+    if (__builtin_expect(!tq_stacks_on, 1))
+        return 0;
+    if (tq_sampled_on && !tq_sampled_maybe(p))
+        return 0;
+    return tq_stacks_release(p, free_event);
 }
 
 /* ---- heap (hooks_heap.c) ---- */

@@ -8,6 +8,7 @@
  *   session lock (the append compresses a frame when the writer's buffer is full: that is the backpressure, and
  *   memory stays bounded). The sampler thread flushes every thread's buffer with each frame.
  * Frees and munmaps carry no stack (the replay knows the block's stack from its allocation), so they skip unwinding.
+ * With --sample-bytes, the sampled live blocks are remembered (sampled_set.c) and only their frees are recorded.
  * Everything here is allocated with raw mmap: nothing may call malloc from inside malloc. */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -358,7 +359,14 @@ void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void 
     struct tq_thread *t = &tq_self;
     if (!tq_sess.active || tq_sess.finished)
         return;
-    if (sample_mean > 0 && is_heap_alloc(kind) && !take_sample(size)) {
+    int sampled = 0;
+    if (sample_mean > 0 && is_heap_alloc(kind) && (sampled = take_sample(size)) && addr && tq_sampled_on) {
+        t->guard++;
+        if (tq_sampled_add(addr)) /* no room to remember it: its free could not be recorded, so neither is it */
+            sampled = 0;
+        t->guard--;
+    }
+    if (sample_mean > 0 && is_heap_alloc(kind) && !sampled) {
         if (!old_addr)
             return; /* not recorded, and nothing to release */
         kind = TQ_CALL_FREE; /* an unrecorded realloc still releases its old block (which may have been recorded) */
@@ -395,6 +403,29 @@ void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void 
     atomic_store_explicit(&b->busy, 0, memory_order_release);
 out:
     t->guard--;
+}
+
+int tq_stacks_release(const void *p, int free_event)
+{
+    if (tq_sampled_on) {
+        tq_self.guard++;
+        int was = tq_sampled_take(p);
+        tq_self.guard--;
+        if (!was)
+            return 0; /* not sampled: its allocation is not in the trace, so neither is its free */
+    }
+    if (free_event)
+        tq_stacks_event(TQ_CALL_FREE, p, 0, NULL, 0);
+    return 1;
+}
+
+void tq_stacks_keep(const void *p)
+{
+    if (tq_sampled_on) {
+        tq_self.guard++;
+        tq_sampled_add(p);
+        tq_self.guard--;
+    }
 }
 
 void tq_stacks_flush_locked(void)
@@ -438,6 +469,7 @@ void tq_stacks_reset_child(void)
     tq_hash_ids_clear(&table);
     next_id = 1;
     tq_blocks_reset();
+    tq_sampled_reset_child();
     tq_py_reset_child();
     atomic_fetch_add(&epoch, 1);
     if (agg_mode)
@@ -481,7 +513,7 @@ static void code_range_of(uintptr_t me, uintptr_t *lo, uintptr_t *hi)
     *hi = r.hi;
 }
 
-void tq_stacks_init(int aggregate, unsigned long sample_bytes)
+void tq_stacks_init(int aggregate, unsigned long sample_bytes, int python_frames)
 {
     sample_mean = aggregate ? 0 : (double)sample_bytes; /* --aggregate keeps exact totals */
     code_range_of((uintptr_t)&tq_stacks_init, &self_lo, &self_hi);
@@ -491,8 +523,11 @@ void tq_stacks_init(int aggregate, unsigned long sample_bytes)
     code_range_of((uintptr_t)&unw_backtrace, &tq_unwinder_lo, &tq_unwinder_hi);
     exit_key_ok = pthread_key_create(&exit_key, thread_gone) == 0;
     agg_mode = aggregate;
+    if (sample_mean > 0 && tq_sampled_init())
+        tq_session_say("no memory for the set of sampled blocks: every free is recorded");
     if (aggregate && tq_agg_init())
         return;
-    tq_py_init();
+    if (python_frames)
+        tq_py_init();
     tq_stacks_on = 1;
 }

@@ -133,3 +133,34 @@ Test(leaks, diff_compares_leaks)
     free(da);
     free(db);
 }
+
+/* A static object's destructor frees its block after main returns: the trace ends after it (END comes from the
+ * shim's destructor), so that block is not a leak, and END still carries exit()'s status. */
+Test(leaks, static_destructor_free_is_not_a_leak, .timeout = 60)
+{
+    char *dir = tq_tmpdir();
+    cr_assert_eq(shim_record_opts(dir, "--stacks", tq_build_path("progs/static_dtor"), NULL), 3);
+    char *t = shim_one_trace(dir, "static_dtor", 0);
+    json_t *root = report_json(t, "--leaks");
+    json_t *one = json_array_get(json_object_get(root, "traces"), 0);
+    json_t *leaks = json_object_get(one, "leaks"), *ls = json_object_get(leaks, "sites");
+    cr_expect(json_is_true(json_object_get(leaks, "trace_ended")));
+    cr_expect_eq(json_integer_value(json_object_get(one, "exit_status")), 3);
+    /* held_block's 5000 B (inlined into the static constructor, _GLOBAL__sub_I_main) are freed by the destructor:
+     * main's 3000 B are all there is */
+    size_t i;
+    json_t *row;
+    json_array_foreach(ls, i, row)
+    {
+        cr_expect_neq(field(row, "leaked_bytes"), 5000, "freed by the static destructor: %s",
+                      json_string_value(json_object_get(row, "site")));
+    }
+    cr_expect_eq(field(leaks, "leaked_bytes"), 3000);
+    json_t *main_leak = site_row(ls, "leak_in_main()") ? site_row(ls, "leak_in_main()") : site_row(ls, "leak_in_main");
+    cr_assert_not_null(main_leak, "leak_in_main missing");
+    cr_expect_eq(field(main_leak, "leaked_bytes"), 3000);
+    json_decref(root);
+    free(t);
+    tq_rmtree(dir);
+    free(dir);
+}

@@ -193,6 +193,34 @@ Test(pyframes, python_only_without_python_frames_is_refused)
     free(d);
 }
 
+/* record --no-python-frames (and TRACEQ_PYFRAMES=0): the same script's stacks are native only; --python-only then
+ * says the trace has no Python frames. */
+Test(pyframes, the_switch_turns_python_frames_off, .timeout = 120)
+{
+    for (int how = 0; how < 2; how++) {
+        char *d = tq_tmpdir(), args[4200], cmd[8400], *out = NULL, *err = NULL;
+        snprintf(args, sizeof args, "%s %s nested", tq_python(), tq_src_path("tests/py/pyframes_prog.py"));
+        if (how)
+            setenv("TRACEQ_PYFRAMES", "0", 1); /* record passes it on */
+        cr_assert_eq(shim_record_opts(d, how ? "--stacks" : "--stacks --no-python-frames", args, NULL), 0);
+        unsetenv("TRACEQ_PYFRAMES");
+        char *t = shim_one_trace(d, "python3*", 0);
+        snprintf(cmd, sizeof cmd, "%s export --format folded %s", tq_build_path("traceq"), t);
+        cr_assert_eq(tq_run(cmd, &out, NULL), 0);
+        cr_expect_not_null(strstr(out, ";_PyEval_EvalFrameDefault;"), "native frames are there (how %d)", how);
+        cr_expect_null(strstr(out, "level2"), "no Python frame (how %d)", how);
+        cr_expect_null(strstr(out, "pyframes_prog.py"), "no Python file (how %d)", how);
+        free(out);
+        snprintf(cmd, sizeof cmd, "%s report --top 3 --python-only %s", tq_build_path("traceq"), t);
+        cr_expect_eq(tq_run(cmd, NULL, &err), 2);
+        cr_expect_not_null(strstr(err, "has no Python frames"), "%s", err);
+        free(err);
+        free(t);
+        tq_rmtree(d);
+        free(d);
+    }
+}
+
 /* The offsets the shim reads CPython 3.11 with are the installed interpreter's (when its headers are here). */
 Test(pyframes, struct_offsets_match_the_installed_headers)
 {

@@ -37,6 +37,9 @@ const struct tq_cli_command cli_record = {
                "with stacks, record one heap allocation per N bytes on average (K, M, G: powers of 1024), chosen by a "
                "Poisson process over bytes; reports weigh them into unbiased estimates with errors",
                "every one"),
+        TQ_OPT('Y', "no-python-frames", NULL,
+               "with stacks, leave a CPython process's Python frames (file, function, line) out of its stacks",
+               "they are in"),
         TQ_OPT('P', "snapshot-at", "N%|SIZE",
                "write a snapshot marker the first time the process's memory reaches N% of its limit (its cgroup's "
                "memory.max / memory.limit_in_bytes or RLIMIT_AS; a percentage needs one) or SIZE (K, M, G, T); with "
@@ -56,7 +59,7 @@ const struct tq_cli_command cli_record = {
 
 struct record_opts {
     const char *config, *out, *interval, *flush, *sample, *snapshot;
-    int no_follow, verbose, quiet, stacks, aggregate;
+    int no_follow, verbose, quiet, stacks, aggregate, no_python;
 };
 
 /* The child's environment additions: tq_settings_to_env's callback has no context, so they gather here. */
@@ -99,6 +102,7 @@ static int parse_opts(int argc, char **argv, struct record_opts *o)
         case 'q': o->quiet = 1; break;
         case 'v': o->verbose = 1; break;
         case 'S': o->stacks = 1; break;
+        case 'Y': o->no_python = 1; break;
         case 'A': o->aggregate = 1; break;
         case 'B': o->sample = optarg; break;
         case 'P': o->snapshot = optarg; break;
@@ -142,6 +146,8 @@ static int build_settings(const struct record_opts *o, struct tq_settings *s)
         s->stacks = 1;
     if (o->aggregate)
         s->aggregate = 1;
+    if (o->no_python)
+        s->python_frames = 0;
     if (o->sample) {
         if (o->aggregate)
             return tq_cli_usage_error("record", "--sample-bytes and --aggregate do not combine (aggregate totals are "

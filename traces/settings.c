@@ -14,6 +14,7 @@ void tq_settings_defaults(struct tq_settings *s)
     s->interval_ms = 10;
     s->flush_ms = 100;
     s->follow_fork = 1;
+    s->python_frames = 1;
 }
 
 int tq_settings_parse_bool(const char *v)
@@ -122,6 +123,7 @@ int tq_settings_from_env(struct tq_settings *s, char *(*get)(const char *), char
     env_bool(&s->follow_fork, "TRACEQ_FOLLOW_FORK", get, &bad, msg, msgsize);
     env_bool(&s->stacks, "TRACEQ_STACKS", get, &bad, msg, msgsize);
     env_bool(&s->aggregate, "TRACEQ_AGGREGATE", get, &bad, msg, msgsize);
+    env_bool(&s->python_frames, "TRACEQ_PYFRAMES", get, &bad, msg, msgsize);
     const char *sb = get("TRACEQ_SAMPLE_BYTES");
     if (sb && tq_settings_parse_sample_bytes(sb, &s->sample_bytes))
         note(&bad, msg, msgsize, "TRACEQ_SAMPLE_BYTES", sb, "bytes 1..1T, e.g. 524288 or 512K");
@@ -160,6 +162,7 @@ int tq_settings_to_env(const struct tq_settings *s, int (*set)(const char *name,
         (rc = set("TRACEQ_FOLLOW_FORK", s->follow_fork ? "1" : "0")) ||
         (rc = set("TRACEQ_STACKS", s->stacks ? "1" : "0")) || (rc = set("TRACEQ_AGGREGATE", s->aggregate ? "1" : "0")) ||
         (s->sample_bytes && (rc = set("TRACEQ_SAMPLE_BYTES", c))) ||
+        (!s->python_frames && (rc = set("TRACEQ_PYFRAMES", "0"))) ||
         ((s->snapshot_permille || s->snapshot_bytes) && (rc = set("TRACEQ_SNAPSHOT_AT", d))))
         return rc;
     return s->manifest[0] ? set("TRACEQ_MANIFEST", s->manifest) : 0;

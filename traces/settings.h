@@ -15,6 +15,7 @@ struct tq_settings {
     char manifest[2048];    /* TRACEQ_MANIFEST, default "" (set by `traceq record`) */
     int stacks;             /* TRACEQ_STACKS, default 0: per-allocation events with call stacks */
     int aggregate;          /* TRACEQ_AGGREGATE, default 0: per-stack totals instead of events (implies stacks) */
+    int python_frames;      /* TRACEQ_PYFRAMES, default 1: with stacks, a CPython process's Python frames too */
     unsigned long sample_bytes; /* TRACEQ_SAMPLE_BYTES, default 0 (every allocation): with stacks, record one
                                  * allocation per this many bytes on average (implies stacks) */
     unsigned snapshot_permille; /* TRACEQ_SNAPSHOT_AT "80%": a SNAPSHOT record when memory first reaches this share
