@@ -14,6 +14,7 @@
 #        of the same op reuses its model instead of sweeping again)
 set -eu
 BUILD=${1:?usage: bench_adapt.sh BUILD_DIR}
+BUILD=$(cd "$BUILD" && pwd) # the script works in its results folder
 TQ="$BUILD/traceq"
 SIDE=${TQ_BENCH_SIDE:-320}
 RUNS=${TQ_BENCH_RUNS:-5}
