@@ -35,6 +35,8 @@ struct tq_adapt {
     struct tq_box probe;
     struct tq_box quarter[4]; /* quarters of a block cut while waiting, handed out first */
     size_t nquarter;
+    struct tq_box qhalf;      /* the second half of the last block quartered, when it was cut in two */
+    int qhalf_split;          /* quarter[0] and quarter[1] are qhalf's two quarters */
     size_t handed;
     size_t skipped;     /* boxes the journal held at the start */
     struct tq_model model; /* the run's model (cfg.model points here) */
@@ -139,10 +141,15 @@ static void quarter_block(tq_adapt *a, struct tq_box *b)
     unsigned axes = a->cfg.op->splittable;
     if (tq_runner_split(b, axes, half))
         return;
+    a->qhalf_split = 0;
     for (int h = 1; h >= 0; h--) {
         if (tq_runner_split(&half[h], axes, q)) {
             a->quarter[a->nquarter++] = half[h];
             continue;
+        }
+        if (h == 1) {
+            a->qhalf = half[1];
+            a->qhalf_split = 1;
         }
         a->quarter[a->nquarter++] = q[1];
         a->quarter[a->nquarter++] = q[0];
@@ -257,6 +264,23 @@ static void adapt_check(tq_adapt *a)
     }
 }
 
+/* The waiting ended while quarters of a block are still to hand out: when the correction says the second half of
+ * that block fits (its corrected bound within the safety share of the limit), its two quarters go out as one. */
+static void merge_quarters(tq_adapt *a)
+{
+    if (a->waiting || !a->qhalf_split || a->nquarter < 2)
+        return;
+    double bound;
+    predict_box(a, a->cfg.model, &a->qhalf, &bound);
+    if (tq_adapt_correction(a) * bound > a->cfg.safety * (double)a->cfg.limit)
+        return;
+    a->quarter[0] = a->qhalf;
+    if (a->nquarter == 3)
+        a->quarter[1] = a->quarter[2];
+    a->nquarter--;
+    a->qhalf_split = 0;
+}
+
 static void adapt_ended(void *ctx, const struct tq_runner_block_end *e)
 {
     tq_adapt *a = ctx;
@@ -290,6 +314,7 @@ static void adapt_ended(void *ctx, const struct tq_runner_block_end *e)
             a->waiting = a->wait_any = a->has_probe = 0;
     }
     adapt_check(a);
+    merge_quarters(a);
 }
 
 tq_status tq_adapt_run(tq_adapt *a, const struct tq_runner_task *task, const struct tq_runner_opts *opts,

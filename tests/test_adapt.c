@@ -1,6 +1,7 @@
 /* test_adapt.c - `traceq run --adapt` end to end: a model scaled by 0.5 (under-predicting) costs at most one OOM kill
  * and the output equals the whole-volume run; one scaled by 3 (over-predicting) ends with fewer blocks than its
  * static plan; --learn writes a model `traceq plan` reads, which plans differently and predicts what was measured;
+ * with a correct model the quarter blocks beside the first block stop when it ends (a half block takes the rest);
  * a killed --adapt run resumes from its journaled cut; a user's command runs adaptively too; bad input exits 2.
  *
  * The memory comes from the test hook --pad-per-voxel (1600 bytes per output voxel of a block): the envelope's
@@ -217,6 +218,53 @@ Test(adapt, overpredicting_model_ends_with_fewer_blocks_and_learns)
     }
     cr_assert_lt(n[1], n[0], "learned plan %zu blocks, original %zu", n[1], n[0]);
     cr_assert_eq(n[1], n[2], "learned plan %zu blocks, true model's %zu", n[1], n[2]);
+    tq_rmtree(dir);
+    free(dir);
+}
+
+/* A correct model: the second worker's quarter blocks stop when the first block ends and agrees with the model; the
+ * quarters of that block not yet handed out go out as one half block (one block more than static, not three). */
+Test(adapt, correct_model_merges_the_quarters_left)
+{
+    double a, b;
+    char *dir = setup(&a, &b);
+    char *out, *err;
+    cr_assert_eq(tq(dir, &out, &err, "run --op envelope --input in.npy --output static.npy --planner traceq "
+                    "--model true.json --memory-per-worker 100MiB --workers 2 %s --json", PAD), 0, "%s", err);
+    json_t *o = report(out);
+    long static_blocks = jint(o, "blocks_run");
+    json_decref(o);
+    free(out);
+    free(err);
+    cr_assert_geq(static_blocks, 2);
+    cr_assert_eq(tq(dir, &out, &err, "run --op envelope --input in.npy --output adapt.npy --planner traceq "
+                    "--model true.json --memory-per-worker 100MiB --workers 2 --adapt %s --json", PAD), 0, "%s", err);
+    o = report(out);
+    json_t *ad = json_object_get(o, "adapt"), *blocks = json_object_get(ad, "blocks");
+    cr_assert_eq(jint(o, "oom_kills"), 0, "%s", out);
+    cr_assert_eq(json_array_size(json_object_get(ad, "recuts")), 0, "%s", out);
+    cr_assert_eq(jint(o, "blocks_run"), static_blocks + 2, "quarter, quarter, half instead of one block: %s", out);
+    /* the block cut in quarters: the largest block's volume is 4x the smallest's, 2x that of one other */
+    double vmax = 0, vmin = 1e300, v[64];
+    size_t nb = json_array_size(blocks);
+    cr_assert_leq(nb, 64);
+    for (size_t i = 0; i < nb; i++) {
+        json_t *lo = json_object_get(json_array_get(blocks, i), "lo"), *hi = json_object_get(json_array_get(blocks, i), "hi");
+        v[i] = 1;
+        for (size_t k = 0; k < 3; k++)
+            v[i] *= (double)(json_integer_value(json_array_get(hi, k)) - json_integer_value(json_array_get(lo, k)));
+        vmax = v[i] > vmax ? v[i] : vmax;
+        vmin = v[i] < vmin ? v[i] : vmin;
+    }
+    size_t halves = 0;
+    for (size_t i = 0; i < nb; i++)
+        halves += v[i] * 2 > vmax * 0.9 && v[i] * 2 < vmax * 1.1;
+    cr_assert(vmin * 4 > vmax * 0.9 && vmin * 4 < vmax * 1.1, "no quarter block: %s", out);
+    cr_assert_geq(halves, 1, "no half block: %s", out);
+    cr_assert(same_file(dir, "whole.npy", "adapt.npy"));
+    json_decref(o);
+    free(out);
+    free(err);
     tq_rmtree(dir);
     free(dir);
 }

@@ -8,13 +8,16 @@
 # The scaled copies claim no margin (bound = prediction), and the plans use --safety 0.95: with the fitted model's
 # bound margin (about 35% here) and the default 0.8, even the 0.5x model's blocks stayed under the limit (measured:
 # 0 OOM kills static) and the under-prediction goal was not put to the test.
-# Usage: tools/bench_adapt.sh BUILD_DIR   (env: TQ_BENCH_SIDE (256), TQ_BENCH_RUNS (3), TQ_BENCH_OP (gaussian),
-#        TQ_BENCH_SAFETY (0.95), TQ_BENCH_DIR to keep results)
+# Static and adapt alternate run by run (A B A B); the table gives medians with min..max and the load average.
+# Usage: tools/bench_adapt.sh BUILD_DIR   (env: TQ_BENCH_SIDE (320), TQ_BENCH_RUNS (5), TQ_BENCH_OP (gaussian),
+#        TQ_BENCH_SAFETY (0.95), TQ_BENCH_DIR to keep results; a TQ_BENCH_DIR holding m1.json from an earlier run
+#        of the same op reuses its model instead of sweeping again)
 set -eu
 BUILD=${1:?usage: bench_adapt.sh BUILD_DIR}
+BUILD=$(cd "$BUILD" && pwd) # the script works in its results folder
 TQ="$BUILD/traceq"
-SIDE=${TQ_BENCH_SIDE:-256}
-RUNS=${TQ_BENCH_RUNS:-3}
+SIDE=${TQ_BENCH_SIDE:-320}
+RUNS=${TQ_BENCH_RUNS:-5}
 OP=${TQ_BENCH_OP:-gaussian}
 SAFETY=${TQ_BENCH_SAFETY:-0.95}
 PY=/usr/bin/python3
@@ -23,8 +26,10 @@ mkdir -p "$DIR"
 cd "$DIR"
 echo "== adaptive runner: $OP ${SIDE}^3, $RUNS run(s) per case, results in $DIR"
 
-"$TQ" sweep --op "$OP" --grid 40:160:60 --runs 1 --backend proc -o sweep.csv >/dev/null
-"$TQ" fit sweep.csv --op "$OP" -o m1.json --force >/dev/null
+if [ ! -s m1.json ] || ! grep -q "\"op\": \"$OP\"" m1.json; then
+    rm -f sweep.csv; "$TQ" sweep --op "$OP" --grid 40:160:60 --runs 1 --backend proc -o sweep.csv >/dev/null
+    "$TQ" fit sweep.csv --op "$OP" -o m1.json --force >/dev/null
+fi
 # Scaled copies: every byte coefficient and the baseline times F; a power model's exponent and a slab model's cap
 # are shapes, not bytes (the same rule as tq_model_scale in model/model.c); no margin.
 for f in 0.5 3; do
@@ -46,7 +51,7 @@ json.dump(m, open(sys.argv[3], "w"), indent=2)
 EOF
 done
 
-"$TQ" synth --shape "${SIDE}x${SIDE}x${SIDE}" --seed 1 -o in.npy >/dev/null
+"$TQ" synth --shape "${SIDE}x${SIDE}x${SIDE}" --seed 1 -o in.npy --force >/dev/null
 whole_json=$("$TQ" run --op "$OP" --input in.npy --output whole.npy --chunks none --force --json)
 peak=$(echo "$whole_json" | sed -n 's/.*"rss_peak_bytes": \([0-9]*\).*/\1/p' | sort -n | tail -1)
 limit=$((peak / 2))
@@ -54,6 +59,7 @@ echo "unchunked peak $peak B (VmHWM); limit $limit B per worker, 2 workers, safe
 
 json_num() { sed -n "s/^  \"$1\": \\([0-9.e+-]*\\).*/\\1/p" | head -1; }
 : >runs.txt
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$RUNS"); do
     for m in 1 0.5 3; do
         for mode in static adapt; do
@@ -75,17 +81,22 @@ done
 
 # CPU s = user + system of the runner and its workers (/usr/bin/time): on a loaded machine it is the steadier guide
 median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'; }
-printf '%-6s %-7s %10s %8s %6s %8s %8s %s\n' model mode median_s cpu_s runs blocks oom identical
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+range() { sort -n | awk '{a[NR]=$1} END {if (NR) printf "%.2f..%.2f", a[1], a[NR]; else print "-"}'; }
+printf '%-6s %-7s %10s %12s %8s %12s %6s %8s %8s %s\n' model mode median_s wall_range cpu_s cpu_range runs blocks oom identical
 for m in 1 0.5 3; do
     for mode in static adapt; do
         rows=$(grep "^$m $mode " runs.txt || true)
         med=$(echo "$rows" | awk '$3 != "FAILED" {print $3}' | median)
         cpu=$(echo "$rows" | awk '$3 != "FAILED" {print $7}' | median)
+        wr=$(echo "$rows" | awk '$3 != "FAILED" {print $3}' | range)
+        cr=$(echo "$rows" | awk '$3 != "FAILED" {print $7}' | range)
         n=$(echo "$rows" | grep -c . || true)
         blocks=$(echo "$rows" | awk '{print $4}' | sort -n | tail -1)
         oom=$(echo "$rows" | awk '{print $5}' | sort -n | tail -1)
         same=$(echo "$rows" | awk '{print $6}' | sort -u | tr '\n' ' ')
-        printf '%-6s %-7s %10.2f %8.2f %6s %8s %8s %s\n' "${m}x" $mode "$med" "$cpu" "$n" "$blocks" "$oom" "$same"
+        printf '%-6s %-7s %10.2f %12s %8.2f %12s %6s %8s %8s %s\n' "${m}x" $mode "$med" "$wr" "$cpu" "$cr" "$n" "$blocks" \
+            "$oom" "$same"
         eval "med_${mode}_${m%.*}=$med cpu_${mode}_${m%.*}=$cpu"
     done
 done
