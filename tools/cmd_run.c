@@ -69,7 +69,8 @@ static int run_opt_value(const struct tq_cli_command *cmd, int c, const char *ar
 const struct tq_cli_command cli_run = {
     .name = "run",
     .opts = TQ_OPTIONS(
-        TQ_OPT('o', "op", "OP", "envelope, gaussian or gst3d (this or --cmd)", NULL, TQ_STORE_STR(struct tq_run_args, op)),
+        TQ_OPT('o', "op", "OP", "envelope, gaussian or gst3d (this or --cmd)", NULL,
+               TQ_STORE_STR(struct tq_run_args, op)),
         TQ_OPT('C', "cmd", "TEMPLATE",
                "a user's operator, e.g. 'PROG {in} {out}': reads the float32 .npy {in} (a block plus its halo), "
                "writes its result for all of it to the .npy {out}; split into words without a shell ('..' and \"..\" quote, {{ }} are literal braces)",
