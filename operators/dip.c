@@ -142,19 +142,6 @@ __attribute__((target("avx2"))) static __m128 dip4(__m256d a00, __m256d a11, __m
 #define SEL sel
 #define TO_FLOAT _mm256_cvtpd_ps
 #include "dip_lanes.h"
-#undef VD
-#undef VM
-#undef SET1
-#undef MUL
-#undef ADD
-#undef SUB
-#undef DIV
-#undef SQRT
-#undef ABS
-#undef CMP
-#undef GT
-#undef SEL
-#undef TO_FLOAT
 }
 
 /* dip4 for 8 voxels with AVX-512 (CPUs that have it run the latency-bound chain of divisions and square roots on
@@ -176,19 +163,6 @@ __attribute__((target("avx512f"))) static __m256 dip8(__m512d a00, __m512d a11, 
 #define SEL(m, yes, no) _mm512_mask_blend_pd(m, no, yes)
 #define TO_FLOAT _mm512_cvtpd_ps
 #include "dip_lanes.h"
-#undef VD
-#undef VM
-#undef SET1
-#undef MUL
-#undef ADD
-#undef SUB
-#undef DIV
-#undef SQRT
-#undef ABS
-#undef CMP
-#undef GT
-#undef SEL
-#undef TO_FLOAT
 }
 
 

@@ -1,7 +1,7 @@
 /* dip_lanes.h - the body of operators/dip.c's vector dip (dip_core lane by lane), written once for every lane width:
  * dip.c includes it inside dip4 (AVX2, 4 doubles) and dip8 (AVX-512, 8 doubles) after defining VD (the vector of
  * doubles), VM (a comparison's result), SET1, ADD, SUB, MUL, DIV, SQRT, ABS, CMP(a, b, predicate), GT(a, b),
- * SEL(mask, yes, no) and TO_FLOAT (to the floats returned), and undefines them after. The arguments are a00, a11,
+ * SEL(mask, yes, no) and TO_FLOAT (to the floats returned); it undefines them at its end. The arguments are a00, a11,
  * a22, a01, a02, a12. Every operation mirrors dip_core's, in its order, so each width gives the same bits. */
     VD p1 = ADD(ADD(MUL(a01, a01), MUL(a02, a02)), MUL(a12, a12));
     VD q = MUL(ADD(ADD(a00, a11), a22), SET1(1.0 / 3));
@@ -58,3 +58,16 @@
     VD deg = MUL(SEL(steep, SUB(SET1(M_PI / 2), a), a), SET1(180.0 / M_PI));
     deg = SEL(GT(bn, SET1(0)), deg, SET1(NAN));
     return TO_FLOAT(SEL(CMP(p2, SET1(0), _CMP_EQ_OQ), SET1(0.0), deg));
+#undef VD
+#undef VM
+#undef SET1
+#undef MUL
+#undef ADD
+#undef SUB
+#undef DIV
+#undef SQRT
+#undef ABS
+#undef CMP
+#undef GT
+#undef SEL
+#undef TO_FLOAT
