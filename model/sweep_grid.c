@@ -155,23 +155,34 @@ static tq_status sweep_loop(const struct tq_sweep_grid *g, const struct tq_datas
     return tq_sweep_guard_finish(&guard, err);
 }
 
-tq_status tq_sweep_grid_run(const struct tq_sweep_grid *g, FILE *report, struct tq_err *err)
+tq_status tq_sweep_grid_files(const struct tq_sweep_grid *g, char *traces, size_t cap, struct tq_dataset **have,
+                               struct tq_err *err)
 {
     const struct tq_sweep_spec *s = g->spec;
-    char traces[PATH_MAX];
+    *have = NULL;
     if (access(s->exe, X_OK))
         return tq_fail(err, TQ_ERR_USAGE, "cannot run %s", s->exe);
-    if (snprintf(traces, sizeof traces, "%s%s", s->traces ? s->traces : s->output, s->traces ? "" : ".traces") >=
-        (int)sizeof traces)
+    if (snprintf(traces, cap, "%s%s", s->traces ? s->traces : s->output, s->traces ? "" : ".traces") >= (int)cap)
         return tq_fail(err, TQ_ERR_USAGE, "path too long");
-    struct tq_dataset *have = NULL;
     const char *axes[3] = {g->pnames[0][0] ? g->pnames[0] : "_", g->pnames[1][0] ? g->pnames[1] : "_",
                            g->pnames[2][0] ? g->pnames[2] : "_"};
     if (access(s->output, F_OK) == 0)
-        TQ_TRY(tq_dataset_read(s->output, &have, err));
-    tq_status st = tq_dataset_check_kind(have, s->cmd ? s->cmd : "", s->nparams ? axes : NULL, err);
+        TQ_TRY(tq_dataset_read(s->output, have, err));
+    tq_status st = tq_dataset_check_kind(*have, s->cmd ? s->cmd : "", g->pnames[0][0] ? axes : NULL, err);
     if (st == TQ_OK && mkdir(traces, 0755) && errno != EEXIST)
         st = tq_fail(err, TQ_ERR_USAGE, "cannot create %s: %s", traces, strerror(errno));
+    if (st) {
+        tq_dataset_free(*have);
+        *have = NULL;
+    }
+    return st;
+}
+
+tq_status tq_sweep_grid_run(const struct tq_sweep_grid *g, FILE *report, struct tq_err *err)
+{
+    char traces[PATH_MAX];
+    struct tq_dataset *have;
+    tq_status st = tq_sweep_grid_files(g, traces, sizeof traces, &have, err);
     if (st == TQ_OK)
         st = sweep_loop(g, have, traces, report, err);
     tq_dataset_free(have);

@@ -58,6 +58,12 @@ tq_status tq_sweep_grid_parse(const struct tq_sweep_spec *spec, struct tq_sweep_
  * (tq_dataset_check_kind), or the guard's TQ_ERR_CHILD (the first runs all failed alike; every run failed). */
 tq_status tq_sweep_grid_run(const struct tq_sweep_grid *g, FILE *report, struct tq_err *err);
 
+/* What a run of g needs before its first run: the binary runs, the traces folder's path (into traces, cap bytes;
+ * created), and the dataset already at the output (into *have, NULL when none; the caller frees it) is of g's kind.
+ * Fails as tq_sweep_grid_run does, with *have NULL. */
+tq_status tq_sweep_grid_files(const struct tq_sweep_grid *g, char *traces, size_t cap, struct tq_dataset **have,
+                               struct tq_err *err);
+
 /* Free what g owns. Can't fail. */
 void tq_sweep_grid_free(struct tq_sweep_grid *g);
 

@@ -496,27 +496,6 @@ static tq_status target_setup(const struct tq_sweep_spec *spec, const struct tq_
     return TQ_OK;
 }
 
-/* The binary, the traces folder and the dataset's kind, as tq_sweep_grid_run checks them. */
-static tq_status target_files(const struct tq_sweep_spec *spec, const struct tq_sweep_grid *g, char *traces,
-                              size_t cap, struct tq_err *err)
-{
-    if (access(spec->exe, X_OK))
-        return tq_fail(err, TQ_ERR_USAGE, "cannot run %s", spec->exe);
-    if (snprintf(traces, cap, "%s%s", spec->traces ? spec->traces : spec->output, spec->traces ? "" : ".traces") >=
-        (int)cap)
-        return tq_fail(err, TQ_ERR_USAGE, "path too long");
-    struct tq_dataset *have = NULL;
-    const char *axes[3] = {g->pnames[0][0] ? g->pnames[0] : "_", g->pnames[1][0] ? g->pnames[1] : "_",
-                           g->pnames[2][0] ? g->pnames[2] : "_"};
-    if (access(spec->output, F_OK) == 0)
-        TQ_TRY(tq_dataset_read(spec->output, &have, err));
-    tq_status st = tq_dataset_check_kind(have, spec->cmd ? spec->cmd : "", g->pnames[0][0] ? axes : NULL, err);
-    tq_dataset_free(have);
-    if (st == TQ_OK && mkdir(traces, 0755) && errno != EEXIST)
-        st = tq_fail(err, TQ_ERR_USAGE, "cannot create %s: %s", traces, strerror(errno));
-    return st;
-}
-
 tq_status tq_sweep_target_cli(const struct tq_sweep_spec *spec, const struct tq_sweep_target_opts *o, FILE *report,
                               struct tq_err *err)
 {
@@ -543,8 +522,11 @@ tq_status tq_sweep_target_cli(const struct tq_sweep_spec *spec, const struct tq_
     t.job.trace_root = traces;
     if (!st)
         st = tq_sweep_target_check(&t, err);
-    if (!st)
-        st = target_files(spec, &g, traces, sizeof traces, err);
+    if (!st) {
+        struct tq_dataset *have; /* checked here, read again by the runs */
+        st = tq_sweep_grid_files(&g, traces, sizeof traces, &have, err);
+        tq_dataset_free(have);
+    }
     struct tq_sweep_target_result res;
     if (!st)
         st = tq_sweep_target_run(&t, &res, err);

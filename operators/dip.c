@@ -119,8 +119,6 @@ double tq_gst3d_dip(const double t[6])
     return isnan(d) ? dip_double_root(t) : d;
 }
 
-#define V4(x) _mm256_set1_pd(x)
-
 __attribute__((target("avx2"))) static __m256d sel(__m256d mask, __m256d yes, __m256d no)
 {
     return _mm256_blendv_pd(no, yes, mask);
@@ -130,71 +128,20 @@ __attribute__((target("avx2"))) static __m256d sel(__m256d mask, __m256d yes, __
 __attribute__((target("avx2"))) static __m128 dip4(__m256d a00, __m256d a11, __m256d a22, __m256d a01, __m256d a02,
                                                     __m256d a12)
 {
+#define VD __m256d
+#define VM __m256d
+#define SET1 _mm256_set1_pd
 #define MUL _mm256_mul_pd
 #define ADD _mm256_add_pd
 #define SUB _mm256_sub_pd
 #define DIV _mm256_div_pd
+#define SQRT _mm256_sqrt_pd
+#define ABS(x) _mm256_andnot_pd(SET1(-0.0), x)
+#define CMP _mm256_cmp_pd
 #define GT(a, b) _mm256_cmp_pd(a, b, _CMP_GT_OQ)
-    __m256d p1 = ADD(ADD(MUL(a01, a01), MUL(a02, a02)), MUL(a12, a12));
-    __m256d q = MUL(ADD(ADD(a00, a11), a22), V4(1.0 / 3));
-    __m256d b00 = SUB(a00, q), b11 = SUB(a11, q), b22 = SUB(a22, q);
-    __m256d p2 = ADD(ADD(ADD(MUL(b00, b00), MUL(b11, b11)), MUL(b22, b22)), MUL(V4(2), p1));
-    __m256d pos = GT(p2, V4(0));
-    __m256d p = _mm256_sqrt_pd(MUL(sel(pos, p2, V4(6.0)), V4(1.0 / 6)));
-    __m256d det = ADD(SUB(MUL(b00, SUB(MUL(b11, b22), MUL(a12, a12))), MUL(a01, SUB(MUL(a01, b22), MUL(a12, a02)))),
-                      MUL(a02, SUB(MUL(a01, a12), MUL(b11, a02))));
-    __m256d r = DIV(det, MUL(MUL(MUL(V4(2), p), p), p));
-    r = sel(_mm256_cmp_pd(r, V4(-1), _CMP_LT_OQ), V4(-1), r);
-    r = sel(GT(r, V4(1)), V4(1), r);
-    __m256d s = _mm256_sqrt_pd(MUL(V4(0.5), ADD(V4(1), r)));
-    __m256d c = V4(0.004153836351740706);
-    c = SUB(MUL(c, s), V4(0.01913355735266723));
-    c = ADD(MUL(c, s), V4(0.04756315912966307));
-    c = SUB(MUL(c, s), V4(0.10981502964445207));
-    c = ADD(MUL(c, s), V4(0.5772309136940573));
-    c = ADD(MUL(c, s), V4(0.5000026840050211));
-    __m256d d = SUB(MUL(MUL(V4(12), c), c), V4(3));
-    __m256d f = SUB(SUB(MUL(MUL(MUL(V4(4), c), c), c), MUL(V4(3), c)), r);
-    c = sel(GT(d, V4(1e-9)), SUB(c, DIV(f, d)), c);
-    __m256d lam = ADD(q, MUL(MUL(V4(2), p), c));
-    __m256d m00 = SUB(a00, lam), m11 = SUB(a11, lam), m22 = SUB(a22, lam);
-    __m256d x01 = SUB(MUL(a01, a12), MUL(a02, m11)), y01 = SUB(MUL(a02, a01), MUL(m00, a12));
-    __m256d z01 = SUB(MUL(m00, m11), MUL(a01, a01));
-    __m256d x02 = SUB(MUL(a01, m22), MUL(a02, a12)), y02 = SUB(MUL(a02, a02), MUL(m00, m22));
-    __m256d z02 = SUB(MUL(m00, a12), MUL(a01, a02));
-    __m256d x12 = SUB(MUL(m11, m22), MUL(a12, a12)), y12 = SUB(MUL(a12, a02), MUL(a01, m22));
-    __m256d z12 = SUB(MUL(a01, a12), MUL(m11, a02));
-    __m256d n01 = ADD(ADD(MUL(x01, x01), MUL(y01, y01)), MUL(z01, z01));
-    __m256d n02 = ADD(ADD(MUL(x02, x02), MUL(y02, y02)), MUL(z02, z02));
-    __m256d n12 = ADD(ADD(MUL(x12, x12), MUL(y12, y12)), MUL(z12, z12));
-    __m256d u = GT(n02, n01);
-    __m256d bx = sel(u, x02, x01), by = sel(u, y02, y01), bz = sel(u, z02, z01), bn = sel(u, n02, n01);
-    u = GT(n12, bn);
-    bx = sel(u, x12, bx);
-    by = sel(u, y12, by);
-    bz = sel(u, z12, bz);
-    bn = sel(u, n12, bn);
-    __m256d h = _mm256_sqrt_pd(ADD(MUL(bx, bx), MUL(by, by)));
-    __m256d z = _mm256_andnot_pd(V4(-0.0), bz);
-    __m256d steep = GT(h, z);
-    __m256d x = DIV(sel(steep, z, h), sel(steep, h, z)), zz = MUL(x, x);
-    __m256d pa = V4(-0.005020576016063317);
-    pa = ADD(MUL(pa, zz), V4(0.025330154803904145));
-    pa = SUB(MUL(pa, zz), V4(0.0608725668951625));
-    pa = ADD(MUL(pa, zz), V4(0.10002088131304603));
-    pa = SUB(MUL(pa, zz), V4(0.14047784530571744));
-    pa = ADD(MUL(pa, zz), V4(0.19974023063825264));
-    pa = SUB(MUL(pa, zz), V4(0.333322322953556));
-    pa = ADD(MUL(pa, zz), V4(0.999999922736497));
-    __m256d a = MUL(x, pa);
-    __m256d deg = MUL(sel(steep, SUB(V4(M_PI / 2), a), a), V4(180.0 / M_PI));
-    deg = sel(GT(bn, V4(0)), deg, V4(NAN));
-    return _mm256_cvtpd_ps(sel(_mm256_cmp_pd(p2, V4(0), _CMP_EQ_OQ), V4(0.0), deg));
-#undef MUL
-#undef ADD
-#undef SUB
-#undef DIV
-#undef GT
+#define SEL sel
+#define TO_FLOAT _mm256_cvtpd_ps
+#include "dip_lanes.h"
 }
 
 /* dip4 for 8 voxels with AVX-512 (CPUs that have it run the latency-bound chain of divisions and square roots on
@@ -202,75 +149,20 @@ __attribute__((target("avx2"))) static __m128 dip4(__m256d a00, __m256d a11, __m
 __attribute__((target("avx512f"))) static __m256 dip8(__m512d a00, __m512d a11, __m512d a22, __m512d a01, __m512d a02,
                                                       __m512d a12)
 {
+#define VD __m512d
+#define VM __mmask8
+#define SET1 _mm512_set1_pd
 #define MUL _mm512_mul_pd
 #define ADD _mm512_add_pd
 #define SUB _mm512_sub_pd
 #define DIV _mm512_div_pd
+#define SQRT _mm512_sqrt_pd
+#define ABS _mm512_abs_pd
+#define CMP _mm512_cmp_pd_mask
 #define GT(a, b) _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ)
-#define V8(x) _mm512_set1_pd(x)
-#define SEL8(m, yes, no) _mm512_mask_blend_pd(m, no, yes)
-    __m512d p1 = ADD(ADD(MUL(a01, a01), MUL(a02, a02)), MUL(a12, a12));
-    __m512d q = MUL(ADD(ADD(a00, a11), a22), V8(1.0 / 3));
-    __m512d b00 = SUB(a00, q), b11 = SUB(a11, q), b22 = SUB(a22, q);
-    __m512d p2 = ADD(ADD(ADD(MUL(b00, b00), MUL(b11, b11)), MUL(b22, b22)), MUL(V8(2), p1));
-    __mmask8 pos = GT(p2, V8(0));
-    __m512d p = _mm512_sqrt_pd(MUL(SEL8(pos, p2, V8(6.0)), V8(1.0 / 6)));
-    __m512d det = ADD(SUB(MUL(b00, SUB(MUL(b11, b22), MUL(a12, a12))), MUL(a01, SUB(MUL(a01, b22), MUL(a12, a02)))),
-                      MUL(a02, SUB(MUL(a01, a12), MUL(b11, a02))));
-    __m512d r = DIV(det, MUL(MUL(MUL(V8(2), p), p), p));
-    r = SEL8(_mm512_cmp_pd_mask(r, V8(-1), _CMP_LT_OQ), V8(-1), r);
-    r = SEL8(GT(r, V8(1)), V8(1), r);
-    __m512d s = _mm512_sqrt_pd(MUL(V8(0.5), ADD(V8(1), r)));
-    __m512d c = V8(0.004153836351740706);
-    c = SUB(MUL(c, s), V8(0.01913355735266723));
-    c = ADD(MUL(c, s), V8(0.04756315912966307));
-    c = SUB(MUL(c, s), V8(0.10981502964445207));
-    c = ADD(MUL(c, s), V8(0.5772309136940573));
-    c = ADD(MUL(c, s), V8(0.5000026840050211));
-    __m512d d = SUB(MUL(MUL(V8(12), c), c), V8(3));
-    __m512d f = SUB(SUB(MUL(MUL(MUL(V8(4), c), c), c), MUL(V8(3), c)), r);
-    c = SEL8(GT(d, V8(1e-9)), SUB(c, DIV(f, d)), c);
-    __m512d lam = ADD(q, MUL(MUL(V8(2), p), c));
-    __m512d m00 = SUB(a00, lam), m11 = SUB(a11, lam), m22 = SUB(a22, lam);
-    __m512d x01 = SUB(MUL(a01, a12), MUL(a02, m11)), y01 = SUB(MUL(a02, a01), MUL(m00, a12));
-    __m512d z01 = SUB(MUL(m00, m11), MUL(a01, a01));
-    __m512d x02 = SUB(MUL(a01, m22), MUL(a02, a12)), y02 = SUB(MUL(a02, a02), MUL(m00, m22));
-    __m512d z02 = SUB(MUL(m00, a12), MUL(a01, a02));
-    __m512d x12 = SUB(MUL(m11, m22), MUL(a12, a12)), y12 = SUB(MUL(a12, a02), MUL(a01, m22));
-    __m512d z12 = SUB(MUL(a01, a12), MUL(m11, a02));
-    __m512d n01 = ADD(ADD(MUL(x01, x01), MUL(y01, y01)), MUL(z01, z01));
-    __m512d n02 = ADD(ADD(MUL(x02, x02), MUL(y02, y02)), MUL(z02, z02));
-    __m512d n12 = ADD(ADD(MUL(x12, x12), MUL(y12, y12)), MUL(z12, z12));
-    __mmask8 u = GT(n02, n01);
-    __m512d bx = SEL8(u, x02, x01), by = SEL8(u, y02, y01), bz = SEL8(u, z02, z01), bn = SEL8(u, n02, n01);
-    u = GT(n12, bn);
-    bx = SEL8(u, x12, bx);
-    by = SEL8(u, y12, by);
-    bz = SEL8(u, z12, bz);
-    bn = SEL8(u, n12, bn);
-    __m512d h = _mm512_sqrt_pd(ADD(MUL(bx, bx), MUL(by, by)));
-    __m512d z = _mm512_abs_pd(bz);
-    __mmask8 steep = GT(h, z);
-    __m512d x = DIV(SEL8(steep, z, h), SEL8(steep, h, z)), zz = MUL(x, x);
-    __m512d pa = V8(-0.005020576016063317);
-    pa = ADD(MUL(pa, zz), V8(0.025330154803904145));
-    pa = SUB(MUL(pa, zz), V8(0.0608725668951625));
-    pa = ADD(MUL(pa, zz), V8(0.10002088131304603));
-    pa = SUB(MUL(pa, zz), V8(0.14047784530571744));
-    pa = ADD(MUL(pa, zz), V8(0.19974023063825264));
-    pa = SUB(MUL(pa, zz), V8(0.333322322953556));
-    pa = ADD(MUL(pa, zz), V8(0.999999922736497));
-    __m512d a = MUL(x, pa);
-    __m512d deg = MUL(SEL8(steep, SUB(V8(M_PI / 2), a), a), V8(180.0 / M_PI));
-    deg = SEL8(GT(bn, V8(0)), deg, V8(NAN));
-    return _mm512_cvtpd_ps(SEL8(_mm512_cmp_pd_mask(p2, V8(0), _CMP_EQ_OQ), V8(0.0), deg));
-#undef MUL
-#undef ADD
-#undef SUB
-#undef DIV
-#undef GT
-#undef V8
-#undef SEL8
+#define SEL(m, yes, no) _mm512_mask_blend_pd(m, no, yes)
+#define TO_FLOAT _mm512_cvtpd_ps
+#include "dip_lanes.h"
 }
 
 

@@ -14,7 +14,6 @@
  *   reopens the trace by its absolute path (session.c, traces/writer.c), writing a GAP record.
  * A vfork child, a process whose trace is over, and the shim's own calls (guard up) pass straight through. */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -64,21 +63,12 @@ int tq_fd_place_high(int fd)
     return nfd;
 }
 
-/* The next definition of name (glibc's), found with the guard up: dlsym may allocate. */
-static void *next_sym(const char *name)
-{
-    tq_self.guard++;
-    void *f = dlsym(RTLD_NEXT, name);
-    tq_self.guard--;
-    return f;
-}
-
 static int (*real_close)(int);
 
 void tq_fd_hooks_init(void)
 {
     if (!real_close)
-        real_close = (int (*)(int))next_sym("close");
+        real_close = (int (*)(int))tq_next_sym("close");
 }
 
 /* close as the C library does it (a cancellation point); the raw call when it is not known yet. */
@@ -201,7 +191,7 @@ TQ_EXPORT int dup3(int oldfd, int newfd, int flags)
     {                                                                                                        \
         static int(*real) params;                                                                            \
         if (!real)                                                                                           \
-            real = (int(*) params)next_sym(#name);                                                           \
+            real = (int(*) params)tq_next_sym(#name);                                                        \
         if (!real) {                                                                                         \
             errno = ENOSYS;                                                                                  \
             return -1;                                                                                       \

@@ -39,8 +39,8 @@ static int tq_execve(const char *path, char *const argv[], char *const envp[])
     return r;
 }
 
-/* The next definition of a PATH-searching exec (glibc's), found once with the guard up. */
-static void *next_sym(const char *name)
+/* shim.h; also used by hooks_fd.c. */
+void *tq_next_sym(const char *name)
 {
     tq_self.guard++;
     void *f = dlsym(RTLD_NEXT, name);
@@ -62,7 +62,7 @@ TQ_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
     static int (*real)(const char *, char *const[], char *const[]);
     if (!real)
-        real = (int (*)(const char *, char *const[], char *const[]))next_sym("execvpe");
+        real = (int (*)(const char *, char *const[], char *const[]))tq_next_sym("execvpe");
     if (!real) {
         errno = ENOSYS;
         return -1;
@@ -145,7 +145,7 @@ TQ_EXPORT int __libc_start_main(tq_main_fn main, int argc, char **argv, void (*i
                                 void (*rtld_fini)(void), void *stack_end)
 {
     typedef int (*start_fn)(tq_main_fn, int, char **, void (*)(void), void (*)(void), void (*)(void), void *);
-    start_fn real = (start_fn)next_sym("__libc_start_main");
+    start_fn real = (start_fn)tq_next_sym("__libc_start_main");
     if (!real)
         abort();
     tq_real_main = main;

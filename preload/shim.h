@@ -145,6 +145,9 @@ void tq_stacks_reset_child(void);
 void *tq_raw_map(size_t n);
 void tq_raw_unmap(void *p, size_t n);
 
+/* The next definition of name (glibc's), found with the guard up: dlsym may allocate. (hooks_proc.c) */
+void *tq_next_sym(const char *name);
+
 /* A table of 64-bit hashes to ids (0 = empty slot) in raw memory, open addressing; the caller serializes. */
 struct tq_hash_slot {
     uint64_t hash;

@@ -74,23 +74,31 @@ static int journal_unseal(char *line)
     return (unsigned long)XXH32(line, len - 10, 0) == sum ? 0 : -1;
 }
 
+/* n numbers " N" from *p on into v (each at most SIZE_MAX / 2, starting with a digit >= min_digit: '1' refuses 0);
+ * *p is left after the last. Returns 0 when they are there. */
+static int journal_parse_sizes(const char **p, size_t *v, int n, char min_digit)
+{
+    for (int k = 0; k < n; k++) {
+        const char *s = *p;
+        if (*s != ' ' || s[1] < min_digit || s[1] > '9')
+            return -1;
+        char *end;
+        errno = 0;
+        unsigned long long x = strtoull(s + 1, &end, 10);
+        if (errno || x > SIZE_MAX / 2)
+            return -1;
+        v[k] = (size_t)x;
+        *p = end;
+    }
+    return 0;
+}
+
 /* A "done" line's box: six decimal numbers with lo < hi on every axis. Returns 0 when it is one. */
 static int journal_parse_box(const char *text, struct tq_box *b)
 {
     const char *p = text;
     size_t v[6];
-    for (int k = 0; k < 6; k++) {
-        if (*p != ' ' || p[1] < '0' || p[1] > '9')
-            return -1;
-        char *end;
-        errno = 0;
-        unsigned long long x = strtoull(p + 1, &end, 10);
-        if (errno || x > SIZE_MAX / 2)
-            return -1;
-        v[k] = (size_t)x;
-        p = end;
-    }
-    if (*p)
+    if (journal_parse_sizes(&p, v, 6, '0') || *p)
         return -1;
     for (int a = 0; a < 3; a++) {
         if (v[a] >= v[3 + a])
@@ -106,17 +114,8 @@ static int journal_parse_cut(const char *text, tq_journal *j)
 {
     size_t c[3];
     const char *p = text;
-    for (int a = 0; a < 3; a++) {
-        if (*p != ' ' || p[1] < '1' || p[1] > '9')
-            return -1;
-        char *end;
-        errno = 0;
-        unsigned long long x = strtoull(p + 1, &end, 10);
-        if (errno || x > SIZE_MAX / 2)
-            return -1;
-        c[a] = (size_t)x;
-        p = end;
-    }
+    if (journal_parse_sizes(&p, c, 3, '1'))
+        return -1;
     if (*p != ' ' || !p[1])
         return -1;
     char *end;

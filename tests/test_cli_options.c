@@ -270,3 +270,29 @@ Test(cli_options, generated_help_layout)
     check_line_widths("probe", out);
     free(out);
 }
+
+Test(cli_options, table_destinations_store_every_kind)
+{
+    char *out, *err;
+    cr_assert_eq(probe("tests/cli_probe_user", &out, NULL,
+                       "store -n x --flag --count 7 --small 3 --size 2KiB --shape 2x3x4 --pick b op"),
+                 0);
+    cr_assert_str_eq(out, "name=x flag=1 count=7 small=3 size=2048 shape=2x3x4 pick=b\noperand=op\n");
+    free(out);
+    cr_assert_eq(probe("tests/cli_probe_user", &out, NULL, "store"), 0);
+    cr_assert_str_eq(out, "name=- flag=0 count=5 small=0 size=0 shape=0x0x0 pick=-\n", "defaults stay");
+    free(out);
+    const char *bad[] = {"--count 11", "--count x", "--small -1", "--size 3Q", "--shape 2x3", "--pick c"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char args[64];
+        snprintf(args, sizeof args, "store %s", bad[i]);
+        cr_assert_eq(probe("tests/cli_probe_user", &out, &err, args), 2, "%s", args);
+        cr_assert(strstr(err, "traceq store: "), "%s: %s", args, err);
+        cr_assert_str_eq(out, "", "%s: nothing stored is printed", args);
+        free(out);
+        free(err);
+    }
+    cr_assert_eq(probe("tests/cli_probe_user", &out, NULL, "store --help"), 0);
+    cr_assert(strstr(out, "--count N") && strstr(out, "--pick a|b"), "%s", out);
+    free(out);
+}

@@ -148,37 +148,33 @@ def scaled(number, unit):
     return float(number) * {'': 1, 'B': 1, 'K': 1e3, 'M': 1e6, 'G': 1e9, 'T': 1e12}[unit]
 
 
-def cmd_ht_peak(path):
-    heap, rss = None, '-'
+def print_ht_figures(path, pattern, first, second_default, what):
+    """Print heaptrack_print's two figures of the lines matching pattern (groups: label, number, unit): the one whose
+    label starts with `first` (exit 2 when missing), then the other (second_default when missing)."""
+    a, b = None, second_default
     with open(path, encoding='utf-8', errors='replace') as f:
         for line in f:
-            m = re.match(r'^peak (heap memory consumption|RSS \(including heaptrack overhead\)): ([\d.]+)([KMGT]?)B?',
-                         line)
-            if m and m.group(1).startswith('heap'):
-                heap = int(round(scaled(m.group(2), m.group(3))))
+            m = re.match(pattern, line)
+            if m and m.group(1).startswith(first):
+                a = int(round(scaled(m.group(2), m.group(3))))
             elif m:
-                rss = int(round(scaled(m.group(2), m.group(3))))
-    if heap is None:
-        print(f"bench_compare.py: no 'peak heap memory consumption' line in {path}", file=sys.stderr)
+                b = int(round(scaled(m.group(2), m.group(3))))
+    if a is None:
+        print(f"bench_compare.py: no '{what}' line in {path}", file=sys.stderr)
         return 2
-    print(heap, rss)
+    print(a, b)
     return 0
+
+
+def cmd_ht_peak(path):
+    return print_ht_figures(path,
+                            r'^peak (heap memory consumption|RSS \(including heaptrack overhead\)): ([\d.]+)([KMGT]?)B?',
+                            'heap', '-', 'peak heap memory consumption')
 
 
 def cmd_ht_leaks(path):
-    leaked, suppressed = None, 0
-    with open(path, encoding='utf-8', errors='replace') as f:
-        for line in f:
-            m = re.match(r'^(total memory leaked|suppressed leaks): ([\d.]+)([KMGT]?)B?', line)
-            if m and m.group(1).startswith('total'):
-                leaked = int(round(scaled(m.group(2), m.group(3))))
-            elif m:
-                suppressed = int(round(scaled(m.group(2), m.group(3))))
-    if leaked is None:
-        print(f"bench_compare.py: no 'total memory leaked' line in {path}", file=sys.stderr)
-        return 2
-    print(leaked, suppressed)
-    return 0
+    return print_ht_figures(path, r'^(total memory leaked|suppressed leaks): ([\d.]+)([KMGT]?)B?', 'total', 0,
+                            'total memory leaked')
 
 
 def cmd_tq_peaks(path):

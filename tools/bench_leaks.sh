@@ -6,11 +6,9 @@
 # traceq's sites; a site in operator new counts for its caller). Goal: same functions, same bytes.
 # Usage: tools/bench_leaks.sh BUILD_DIR (run by tools/bench.sh)
 set -euo pipefail
-build=${1:?usage: tools/bench_leaks.sh BUILD_DIR}
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-compare="/usr/bin/python3 $root/tools/bench_compare.py"
+# shellcheck source=tools/bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
+bench_start "$0" "$@"
 
 echo
 echo "== leaks: heaptrack_print --print-leaks vs traceq report --leaks on tests/bench/leak_* (heaptrack's test shapes)"

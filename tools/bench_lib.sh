@@ -2,6 +2,18 @@
 # After sourcing, `time` prints "wall user sys" seconds, which run_timed reads.
 TIMEFORMAT='%R %U %S'
 
+# bench_start SCRIPT ARGS...: what every bench script sets first (call it as `bench_start "$0" "$@"`): build (its
+# one argument, BUILD_DIR, required), root (the source tree), work (a temporary folder, removed on exit), compare
+# (tools/bench_compare.py under Debian's python) and rounds (7 with BENCH_FULL=1, else 3; a script may set its own).
+bench_start() {
+    build=${2:?usage: tools/$(basename "$1") BUILD_DIR}
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    compare="/usr/bin/python3 $root/tools/bench_compare.py"
+    rounds=$([[ ${BENCH_FULL:-0} = 1 ]] && echo 7 || echo 3)
+}
+
 # run_timed OUTVAR CMD...: run once, store "wall cpu" (user+sys of the command and its children).
 run_timed() {
     local __var=$1 t

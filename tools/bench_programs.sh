@@ -10,13 +10,9 @@
 # Usage: tools/bench_programs.sh BUILD_DIR (run by tools/bench.sh). BENCH_FULL=1: 7 rounds and bigger inputs
 # (sqlite3 1M rows) instead of 3 rounds.
 set -euo pipefail
-build=${1:?usage: tools/bench_programs.sh BUILD_DIR}
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 # shellcheck source=tools/bench_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
-compare="/usr/bin/python3 $root/tools/bench_compare.py"
+bench_start "$0" "$@"
 if [[ ${BENCH_FULL:-0} = 1 ]]; then
     rounds=7 rows=1000000 keys=300000 lines=400000 np_rounds=40000
 else

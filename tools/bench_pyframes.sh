@@ -9,14 +9,9 @@
 #     printed too.
 # Usage: tools/bench_pyframes.sh BUILD_DIR (run by tools/bench.sh). BENCH_FULL=1: 7 rounds instead of 3.
 set -euo pipefail
-build=${1:?usage: tools/bench_pyframes.sh BUILD_DIR}
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 # shellcheck source=tools/bench_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
-compare="/usr/bin/python3 $root/tools/bench_compare.py"
-rounds=$([[ ${BENCH_FULL:-0} = 1 ]] && echo 7 || echo 3)
+bench_start "$0" "$@"
 script=$root/tests/bench/numpy_work.py
 line=$(grep -n 'BIGGEST' "$script" | tail -1 | cut -d: -f1)
 array_bytes=33554432

@@ -8,14 +8,9 @@
 #     cannot meet 5% however good the estimator is (the sd column says how far each one is).
 # Usage: tools/bench_sampling.sh BUILD_DIR (run by tools/bench.sh). BENCH_FULL=1: 7 rounds instead of 3.
 set -euo pipefail
-build=${1:?usage: tools/bench_sampling.sh BUILD_DIR}
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 # shellcheck source=tools/bench_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
-compare="/usr/bin/python3 $root/tools/bench_compare.py"
-rounds=$([[ ${BENCH_FULL:-0} = 1 ]] && echo 7 || echo 3)
+bench_start "$0" "$@"
 pairs=5000000
 storm=$build/bench/malloc_storm
 

@@ -6,11 +6,9 @@
 # Goals: CPU <= 0.25x heaptrack's; memory added <= heaptrack's (<= 5 MiB on perl); bytes/event <= heaptrack's.
 # Usage: tools/bench_stacks.sh BUILD_DIR (run by tools/bench.sh)
 set -euo pipefail
-build=${1:?usage: tools/bench_stacks.sh BUILD_DIR}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 # shellcheck source=tools/bench_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
+bench_start "$0" "$@"
 rounds=${TQ_BENCH_ROUNDS:-7}
 storm=$build/bench/malloc_storm
 sql="CREATE TABLE t(a INTEGER, b TEXT); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c

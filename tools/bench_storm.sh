@@ -4,11 +4,9 @@
 # load falls on both alike; medians of CPU time (user+sys) with their min-max spread. Goal: shim <= 1.05x bare.
 # Usage: tools/bench_storm.sh BUILD_DIR (run by tools/bench.sh)
 set -euo pipefail
-build=${1:?usage: tools/bench_storm.sh BUILD_DIR}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 # shellcheck source=tools/bench_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
+bench_start "$0" "$@"
 rounds=${TQ_BENCH_ROUNDS:-9} # alternating rounds of bare and shim (>= 7)
 ht_runs=3                    # heaptrack is slow: its anchor figure is the median of fewer runs
 pairs=5000000

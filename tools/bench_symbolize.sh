@@ -6,12 +6,9 @@
 # and the ratio of the medians. Goal: <= 1.00x heaptrack_print's time. Also the analyzers' peak RSS (one run each).
 # Usage: tools/bench_symbolize.sh BUILD_DIR (run by tools/bench.sh)
 set -euo pipefail
-build=${1:?usage: tools/bench_symbolize.sh BUILD_DIR}
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 # shellcheck source=tools/bench_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
+bench_start "$0" "$@"
 runs=5
 
 # peak_rss_mib CMD...: the command's maximum RSS in MiB (GNU time), its output discarded.

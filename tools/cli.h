@@ -4,6 +4,8 @@
 #define TQ_CLI_H
 
 #include <getopt.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "../common/status.h"
@@ -28,6 +30,21 @@ enum {
     TQ_CLI_HIDDEN = 2,  /* parsed but not listed in the help */
 };
 
+/* How tq_cli_parse stores an option's value (TQ_STORE_*). */
+enum tq_cli_kind {
+    TQ_CLI_NONE,  /* returned to the caller's tq_cli_next loop */
+    TQ_CLI_STR,   /* const char *: the value itself */
+    TQ_CLI_FLAG,  /* int: set to 1 */
+    TQ_CLI_LONG,  /* long: tq_parse_long within [min, max] */
+    TQ_CLI_INT,   /* int: the same */
+    TQ_CLI_BYTES, /* uint64_t: tq_parse_bytes */
+    TQ_CLI_SHAPE, /* size_t[3]: tq_parse_shape */
+    TQ_CLI_CALL,  /* the option's call */
+};
+
+struct tq_cli_command;
+typedef int (*tq_cli_call)(const struct tq_cli_command *cmd, int key, const char *value, void *opts);
+
 struct tq_cli_opt {
     int key;          /* what tq_cli_next returns for this option: > 0, unique in the table, not 'h', '?' or ':' */
     int short_name;   /* also accepted as -short_name (then equal to key), or 0 for a long option only */
@@ -36,29 +53,59 @@ struct tq_cli_opt {
     const char *help; /* one sentence, wrapped to the terminal width of the help; '\n' forces a new line */
     const char *def;  /* shown as "[Default: DEF]" after the help, or NULL */
     unsigned flags;   /* TQ_CLI_TESTING, TQ_CLI_HIDDEN */
+    /* Where tq_cli_parse stores the value (one of the TQ_STORE_* below); all zero for tq_cli_next's own loops. */
+    enum tq_cli_kind kind;
+    size_t offset;      /* of the destination in the command's options struct */
+    long min, max;      /* TQ_CLI_LONG, TQ_CLI_INT: the accepted range */
+    tq_cli_call call;   /* TQ_CLI_CALL */
 };
 
-#define TQ_OPT(key, name, arg, help, def) {(key), 0, (name), (arg), (help), (def), 0}
-#define TQ_OPT_SHORT(letter, name, arg, help, def) {(letter), (letter), (name), (arg), (help), (def), 0}
-#define TQ_OPT_FLAGS(key, name, arg, help, def, flags) {(key), 0, (name), (arg), (help), (def), (flags)}
-#define TQ_OPT_END {0, 0, NULL, NULL, NULL, NULL, 0}
+/* ... is where the value goes: one TQ_STORE_* (nothing for a table parsed with tq_cli_next). */
+#define TQ_OPT(key_, name_, arg_, help_, def_, ...) TQ_OPT_FLAGS(key_, name_, arg_, help_, def_, 0, __VA_ARGS__)
+#define TQ_OPT_SHORT(letter, name_, arg_, help_, def_, ...)                                                   \
+    {.key = (letter), .short_name = (letter), .name = (name_), .arg = (arg_), .help = (help_), .def = (def_), \
+     __VA_ARGS__}
+#define TQ_OPT_FLAGS(key_, name_, arg_, help_, def_, flags_, ...)                                                  \
+    {.key = (key_), .name = (name_), .arg = (arg_), .help = (help_), .def = (def_), .flags = (flags_), __VA_ARGS__}
+#define TQ_OPT_END {.name = NULL}
+
+/* The offset of MEMBER in TYPE, refused at compile time unless MEMBER has type T. */
+#define TQ_CLI_MEMBER(type, member, T) _Generic(((type *)0)->member, T: offsetof(type, member))
+/* Destinations: a member of the command's options struct TYPE. */
+#define TQ_STORE_STR(type, member) .kind = TQ_CLI_STR, .offset = TQ_CLI_MEMBER(type, member, const char *)
+#define TQ_STORE_FLAG(type, member) .kind = TQ_CLI_FLAG, .offset = TQ_CLI_MEMBER(type, member, int)
+#define TQ_STORE_LONG(type, member, lo, hi) \
+    .kind = TQ_CLI_LONG, .offset = TQ_CLI_MEMBER(type, member, long), .min = (lo), .max = (hi)
+#define TQ_STORE_INT(type, member, lo, hi) \
+    .kind = TQ_CLI_INT, .offset = TQ_CLI_MEMBER(type, member, int), .min = (lo), .max = (hi)
+#define TQ_STORE_BYTES(type, member) .kind = TQ_CLI_BYTES, .offset = TQ_CLI_MEMBER(type, member, uint64_t)
+#define TQ_STORE_SHAPE(type, member) .kind = TQ_CLI_SHAPE, .offset = TQ_CLI_MEMBER(type, member[0], size_t)
+/* A special case: fn(cmd, key, value, opts) checks and stores it; returns -1 to go on, else the exit code. */
+#define TQ_STORE_CALL(fn) .kind = TQ_CLI_CALL, .call = (fn)
 
 /* A command's table (tq_cli_command.opts), TQ_OPT_END added: .opts = TQ_OPTIONS(TQ_OPT(...), TQ_OPT(...)). */
 #define TQ_OPTIONS(...) ((const struct tq_cli_opt[]){__VA_ARGS__, TQ_OPT_END})
 
 /* Options several commands share, each defined here once: its name, key, placeholder, help and default. */
-#define TQ_OPT_OUTPUT(arg, what, def) TQ_OPT_SHORT('o', "output", arg, what, def)
-#define TQ_OPT_FORCE(key, what) TQ_OPT(key, "force", NULL, "replace " what " if it exists", "refuse")
-#define TQ_OPT_JSON(what) TQ_OPT('j', "json", NULL, "print " what " as one JSON object on stdout", "text")
-#define TQ_OPT_MODEL(key, what) TQ_OPT(key, "model", "M.json", "memory model from `traceq fit`" what, NULL)
-#define TQ_OPT_FULL_SIZE(key) \
-    TQ_OPT(key, "full-size", NULL, "GST3D: keep the input shape instead of trimming one voxel per face", "trimmed")
-#define TQ_OPT_WORKERS(what, def) TQ_OPT('w', "workers", "N", what, def)
-/* A user's command's block contract (`run --cmd`, `plan --op cmd`): --halo, --trim, --split-axes. */
-#define TQ_OPT_CMD_CONTRACT(split_key)                                                                     \
-    TQ_OPT('H', "halo", "H|H,H,H", "a user's command: voxels of context it needs per axis, or whole", "0"), \
-    TQ_OPT('T', "trim", "T", "a user's command: its output is its input less T voxels per face", "0"),      \
-    TQ_OPT(split_key, "split-axes", "A,B|none", "a user's command: axes blocks may be cut along", "all not whole")
+#define TQ_OPT_OUTPUT(arg, what, def, ...) TQ_OPT_SHORT('o', "output", arg, what, def, __VA_ARGS__)
+#define TQ_OPT_FORCE(key, what, ...) TQ_OPT(key, "force", NULL, "replace " what " if it exists", "refuse", __VA_ARGS__)
+#define TQ_OPT_JSON(what, ...) \
+    TQ_OPT('j', "json", NULL, "print " what " as one JSON object on stdout", "text", __VA_ARGS__)
+#define TQ_OPT_MODEL(key, what, ...) \
+    TQ_OPT(key, "model", "M.json", "memory model from `traceq fit`" what, NULL, __VA_ARGS__)
+#define TQ_OPT_FULL_SIZE(key, ...)                                                                                 \
+    TQ_OPT(key, "full-size", NULL, "GST3D: keep the input shape instead of trimming one voxel per face", "trimmed", \
+           __VA_ARGS__)
+#define TQ_OPT_WORKERS(what, def, ...) TQ_OPT('w', "workers", "N", what, def, __VA_ARGS__)
+/* A user's command's block contract (`run --cmd`, `plan --op cmd`): --halo, --trim, --split-axes, stored as strings
+ * in the members halo, trim and split_axes of TYPE. */
+#define TQ_OPT_CMD_CONTRACT(split_key, type)                                                                \
+    TQ_OPT('H', "halo", "H|H,H,H", "a user's command: voxels of context it needs per axis, or whole", "0",   \
+           TQ_STORE_STR(type, halo)),                                                                       \
+    TQ_OPT('T', "trim", "T", "a user's command: its output is its input less T voxels per face", "0",        \
+           TQ_STORE_STR(type, trim)),                                                                       \
+    TQ_OPT(split_key, "split-axes", "A,B|none", "a user's command: axes blocks may be cut along", "all not whole", \
+           TQ_STORE_STR(type, split_axes))
 
 /* One subcommand's command line: its help is "usage: USAGE", ABOUT, MORE's text, the generated option lines and
  * EPILOG, in that order. */
@@ -91,6 +138,15 @@ enum { TQ_CLI_END = -1, TQ_CLI_HELP = -2, TQ_CLI_BAD = -3 };
 
 /* getopt_long over cmd's table, with getopt's own messages turned off. Set optind = 1 before the first call. */
 int tq_cli_next(const struct tq_cli_command *cmd, int argc, char **argv);
+
+/* Parse all of argv's options into opts (the struct the table's TQ_STORE_* name), reporting bad values the way
+ * every command does (tq_cli_fail: "traceq CMD: --folds ..."). Returns -1 to go on, argv[optind] being the first
+ * operand, else the command's exit code (TQ_EXIT_OK after --help). So most commands parse with no switch:
+ *
+ *   int rc = tq_cli_parse(&cli_x, argc, argv, &opts);
+ *   if (rc >= 0)
+ *       return rc; */
+int tq_cli_parse(const struct tq_cli_command *cmd, int argc, char **argv, void *opts);
 
 /* TQ_EXIT_OK for TQ_CLI_HELP, TQ_EXIT_USAGE for TQ_CLI_BAD (and anything else). */
 int tq_cli_exit_code(int c);

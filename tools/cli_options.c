@@ -2,6 +2,8 @@
  * --help (cli.h). Test hooks (TQ_CLI_TESTING) exist only in builds compiled with -DTQ_TESTING. */
 #include <string.h>
 
+#include "../common/units.h"
+
 #include "cli.h"
 
 #ifdef TQ_TESTING
@@ -16,7 +18,7 @@ enum {
     MAX_LEFT = 30,    /* widest option column; longer options put their help on the next line */
 };
 
-static const struct tq_cli_opt help_opt = {'h', 'h', "help", NULL, "show this help", NULL, 0};
+static const struct tq_cli_opt help_opt = TQ_OPT_SHORT('h', "help", NULL, "show this help", NULL);
 
 /* 1 when this build's parser knows o. */
 static int parsed(const struct tq_cli_opt *o)
@@ -72,6 +74,52 @@ int tq_cli_next(const struct tq_cli_command *cmd, int argc, char **argv)
     default:
         return c;
     }
+}
+
+/* The entry of key in cmd's table. */
+static const struct tq_cli_opt *find_opt(const struct tq_cli_command *cmd, int key)
+{
+    for (const struct tq_cli_opt *o = cmd->opts; o->name; o++)
+        if (o->key == key && parsed(o))
+            return o;
+    return NULL;
+}
+
+/* Store value where o says; -1 to go on, else the exit code. */
+static int store(const struct tq_cli_command *cmd, const struct tq_cli_opt *o, const char *value, void *opts)
+{
+    struct tq_err err = {0};
+    char what[64];
+    char *dest = (char *)opts + o->offset;
+    long v;
+    tq_status st = TQ_OK;
+    snprintf(what, sizeof what, "--%s", o->name);
+    switch (o->kind) {
+    case TQ_CLI_STR: *(const char **)dest = value; break;
+    case TQ_CLI_FLAG: *(int *)dest = 1; break;
+    case TQ_CLI_LONG: st = tq_parse_long(value, o->min, o->max, what, (long *)dest, &err); break;
+    case TQ_CLI_INT:
+        if (!(st = tq_parse_long(value, o->min, o->max, what, &v, &err)))
+            *(int *)dest = (int)v;
+        break;
+    case TQ_CLI_BYTES: st = tq_parse_bytes(value, (uint64_t *)dest, &err); break;
+    case TQ_CLI_SHAPE: st = tq_parse_shape(value, (size_t *)dest, &err); break;
+    case TQ_CLI_CALL: return o->call(cmd, o->key, value, opts);
+    case TQ_CLI_NONE:
+        fprintf(stderr, "traceq %s: option --%s has no destination in its table\n", cmd->name, o->name);
+        return TQ_EXIT_FAIL;
+    }
+    return st ? tq_cli_fail(cmd->name, &err) : -1;
+}
+
+int tq_cli_parse(const struct tq_cli_command *cmd, int argc, char **argv, void *opts)
+{
+    int c, rc;
+    optind = 1;
+    while ((c = tq_cli_next(cmd, argc, argv)) > 0)
+        if ((rc = store(cmd, find_opt(cmd, c), optarg, opts)) >= 0)
+            return rc;
+    return c == TQ_CLI_END ? -1 : tq_cli_exit_code(c);
 }
 
 int tq_cli_exit_code(int c)

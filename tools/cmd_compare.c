@@ -11,18 +11,44 @@
 #include "../common/printable.h"
 #include "cli.h"
 
+struct compare_cli {
+    struct tq_compare_opts o;
+    const char *plot;
+    int json, csv, force;
+};
+
+/* --backends, --interval-ms: checked and stored (a tq_cli_call). */
+static int compare_opt_value(const struct tq_cli_command *cmd, int c, const char *arg, void *opts)
+{
+    struct compare_cli *a = opts;
+    struct tq_err err = {0};
+    long v;
+    if (c == 'b' ? tq_compare_parse_backends(arg, &a->o.backends, &err)
+                 : tq_parse_long(arg, 1, 10000, "--interval-ms", &v, &err))
+        return tq_cli_fail(cmd->name, &err);
+    if (c == 'i')
+        a->o.interval_s = (double)v / 1000.0;
+    return -1;
+}
+
 /* stop_at_operand: the profiled command's own flags are left alone. */
 const struct tq_cli_command cli_compare = {
     .name = "compare",
     .opts = TQ_OPTIONS(
-        TQ_OPT('b', "backends", "LIST", "comma-separated, from shim,statm,hwm,cgroup,massif,heaptrack", "all"),
-        TQ_OPT('r', "runs", "N", "runs per backend and of the bare command; figures are medians", "1"),
-        TQ_OPT('i', "interval-ms", "MS", "statm sampling interval in milliseconds", "10"),
-        TQ_OPT_JSON("the result, instead of a table,"),
-        TQ_OPT('c', "csv", NULL, "print the result as CSV (header row) instead of a table", NULL),
-        TQ_OPT('p', "plot", "FILE", "also draw the backends' timelines (statm, massif, shim) to FILE.svg|.png", NULL),
-        TQ_OPT_FORCE('f', "the --plot FILE"),
-        TQ_OPT('k', "keep", "DIR", "keep logs and profiler outputs in DIR (must exist)", "temporary, removed")),
+        TQ_OPT('b', "backends", "LIST", "comma-separated, from shim,statm,hwm,cgroup,massif,heaptrack", "all",
+               TQ_STORE_CALL(compare_opt_value)),
+        TQ_OPT('r', "runs", "N", "runs per backend and of the bare command; figures are medians", "1",
+               TQ_STORE_INT(struct compare_cli, o.runs, 1, 64)),
+        TQ_OPT('i', "interval-ms", "MS", "statm sampling interval in milliseconds", "10",
+               TQ_STORE_CALL(compare_opt_value)),
+        TQ_OPT_JSON("the result, instead of a table,", TQ_STORE_FLAG(struct compare_cli, json)),
+        TQ_OPT('c', "csv", NULL, "print the result as CSV (header row) instead of a table", NULL,
+               TQ_STORE_FLAG(struct compare_cli, csv)),
+        TQ_OPT('p', "plot", "FILE", "also draw the backends' timelines (statm, massif, shim) to FILE.svg|.png", NULL,
+               TQ_STORE_STR(struct compare_cli, plot)),
+        TQ_OPT_FORCE('f', "the --plot FILE", TQ_STORE_FLAG(struct compare_cli, force)),
+        TQ_OPT('k', "keep", "DIR", "keep logs and profiler outputs in DIR (must exist)", "temporary, removed",
+               TQ_STORE_STR(struct compare_cli, o.workdir))),
     .usage = "traceq compare [OPTIONS] -- CMD [ARGS...]",
     .about = "Run CMD bare (for timing) and once per backend, and print one table: what each backend measures,\n"
              "its peak, its error against the ground truth (the cgroup peak, the truth for resident memory),\n"
@@ -73,57 +99,30 @@ static void print_table(const struct tq_compare *c)
 
 int cmd_compare(int argc, char **argv)
 {
-    struct tq_compare_opts o = {.runs = 1, .interval_s = 0.01};
+    struct compare_cli a = {.o = {.runs = 1, .interval_s = 0.01}};
     struct tq_err err = {0};
-    const char *plot = NULL;
-    bool json = false, csv = false, force = false;
-    long v;
-    int ch;
-    optind = 1;
-    while ((ch = tq_cli_next(&cli_compare, argc, argv)) > 0) {
-        switch (ch) {
-        case 'b':
-            if (tq_compare_parse_backends(optarg, &o.backends, &err))
-                return tq_cli_fail("compare", &err);
-            break;
-        case 'r':
-            if (tq_parse_long(optarg, 1, 64, "--runs", &v, &err))
-                return tq_cli_fail("compare", &err);
-            o.runs = (int)v;
-            break;
-        case 'i':
-            if (tq_parse_long(optarg, 1, 10000, "--interval-ms", &v, &err))
-                return tq_cli_fail("compare", &err);
-            o.interval_s = (double)v / 1000.0;
-            break;
-        case 'j': json = true; break;
-        case 'c': csv = true; break;
-        case 'p': plot = optarg; break;
-        case 'f': force = true; break;
-        case 'k': o.workdir = optarg; break;
-        }
-    }
-    if (ch != TQ_CLI_END)
-        return tq_cli_exit_code(ch);
-    if (json && csv)
+    int rc = tq_cli_parse(&cli_compare, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    if (a.json && a.csv)
         return tq_cli_usage_error("compare", "use at most one of --json and --csv");
     if (optind >= argc)
         return tq_cli_usage_error("compare", "missing the command to run (traceq compare [OPTIONS] -- CMD ...)");
-    if (o.workdir && access(o.workdir, W_OK) != 0)
-        return tq_cli_usage_error("compare", "--keep folder '%s' does not exist or is not writable", o.workdir);
-    if (plot && !force && access(plot, F_OK) == 0)
-        return tq_cli_usage_error("compare", "%s exists; use --force to replace it", plot);
+    if (a.o.workdir && access(a.o.workdir, W_OK) != 0)
+        return tq_cli_usage_error("compare", "--keep folder '%s' does not exist or is not writable", a.o.workdir);
+    if (a.plot && !a.force && access(a.plot, F_OK) == 0)
+        return tq_cli_usage_error("compare", "%s exists; use --force to replace it", a.plot);
     static char self[PATH_MAX];
     if (tq_cli_self_exe(self, sizeof self) == 0)
-        o.traceq = self;
+        a.o.traceq = self;
     struct tq_compare *c = NULL;
-    if (tq_compare_run(&o, argv + optind, &c, &err))
+    if (tq_compare_run(&a.o, argv + optind, &c, &err))
         return tq_cli_fail("compare", &err);
-    tq_status st = json ? tq_compare_write_json(c, stdout, &err) : csv ? tq_compare_write_csv(c, stdout, &err) : 0;
-    if (!json && !csv)
+    tq_status st = a.json ? tq_compare_write_json(c, stdout, &err) : a.csv ? tq_compare_write_csv(c, stdout, &err) : 0;
+    if (!a.json && !a.csv)
         print_table(c);
-    if (!st && plot) {
-        st = tq_compare_plot(c, plot, force, &err);
+    if (!st && a.plot) {
+        st = tq_compare_plot(c, a.plot, a.force, &err);
         tq_plot_shutdown();
     }
     tq_compare_free(c);

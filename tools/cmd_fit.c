@@ -24,28 +24,34 @@ struct fit_opts {
     char axes[3][24]; /* a program's parameters (a --param sweep), else "" */
 };
 
+static int parse_agg(const struct tq_cli_command *cmd, int key, const char *value, void *opts);
+
 const struct tq_cli_command cli_fit = {
     .name = "fit",
     .opts = TQ_OPTIONS(
         TQ_OPT('p', "op", "OP",
                "operator whose rows to fit (a --param sweep's parameters are the features: `shape` fits them and "
                "their products, the others their product)",
-               "the dataset's only one"),
+               "the dataset's only one", TQ_STORE_STR(struct fit_opts, op)),
         TQ_OPT('t', "target", "COLUMN",
                "what to predict: peak_rss_bytes, vmhwm_bytes, peak_heap_bytes, peak_mmap_bytes or wall_s",
-               "peak_rss_bytes"),
-        TQ_OPT('a', "agg", "max|mean", "how runs of one shape are combined", "max"),
-        TQ_OPT('k', "folds", "K", "cross-validation folds", "5"),
-        TQ_OPT('s', "seed", "N", "seed of the fold shuffle", "42"),
-        TQ_OPT('K', "kind", "KIND", "force one model kind of the whole peak instead of choosing", "choose"),
+               "peak_rss_bytes", TQ_STORE_STR(struct fit_opts, target)),
+        TQ_OPT('a', "agg", "max|mean", "how runs of one shape are combined", "max", TQ_STORE_CALL(parse_agg)),
+        TQ_OPT('k', "folds", "K", "cross-validation folds", "5", TQ_STORE_LONG(struct fit_opts, folds, 2, 1000)),
+        TQ_OPT('s', "seed", "N", "seed of the fold shuffle", "42",
+               TQ_STORE_LONG(struct fit_opts, seed, 0, 2147483647L)),
+        TQ_OPT('K', "kind", "KIND", "force one model kind of the whole peak instead of choosing", "choose",
+               TQ_STORE_STR(struct fit_opts, kind)),
         TQ_OPT('C', "components", "LIST",
                "fit the peak (peak_rss_bytes, vmhwm_bytes) as baseline + these exact components + the rest, each with "
                "its own model: heap,mmap,rest (any of them), or none for one model of the whole peak",
-               "heap,mmap,rest given heap or mmap figures, else none"),
-        TQ_OPT_OUTPUT("FILE", "write the model JSON here", "only print the table"),
+               "heap,mmap,rest given heap or mmap figures, else none", TQ_STORE_STR(struct fit_opts, components)),
+        TQ_OPT_OUTPUT("FILE", "write the model JSON here", "only print the table",
+                      TQ_STORE_STR(struct fit_opts, output)),
         TQ_OPT('P', "plot", "FILE",
-               "draw the points, the chosen model's fit and its bound against volume (.svg or .png)", "no plot"),
-        TQ_OPT_FORCE('f', "the output and plot files")),
+               "draw the points, the chosen model's fit and its bound against volume (.svg or .png)", "no plot",
+               TQ_STORE_STR(struct fit_opts, plot)),
+        TQ_OPT_FORCE('f', "the output and plot files", TQ_STORE_FLAG(struct fit_opts, force))),
     .usage = "traceq fit DATASET.csv [--op OP] [options]",
     .about = "Fit candidate memory models (linear, robust, poly2, power, shape) to a sweep dataset, compare them\n"
              "with k-fold cross-validation and save the chosen one (with its safety bound) as a model file.",
@@ -64,39 +70,23 @@ static int is_peak_target(const char *target)
     return !strcmp(target, "peak_rss_bytes") || !strcmp(target, "vmhwm_bytes");
 }
 
+static int parse_agg(const struct tq_cli_command *cmd, int key, const char *value, void *opts)
+{
+    (void)key;
+    if (strcmp(value, "max") && strcmp(value, "mean"))
+        return tq_cli_usage_error(cmd->name, "--agg must be max or mean, not '%s'", value);
+    ((struct fit_opts *)opts)->agg = strcmp(value, "max") ? TQ_AGG_MEAN : TQ_AGG_MAX;
+    return -1;
+}
+
 /* Returns -1 to go on, else the exit code. */
 static int fit_parse(int argc, char **argv, struct fit_opts *o)
 {
     struct tq_err err = {0};
     *o = (struct fit_opts){.target = "peak_rss_bytes", .folds = 5, .seed = 42, .agg = TQ_AGG_MAX};
-    int c;
-    optind = 1;
-    while ((c = tq_cli_next(&cli_fit, argc, argv)) > 0) {
-        switch (c) {
-        case 'p': o->op = optarg; break;
-        case 't': o->target = optarg; break;
-        case 'K': o->kind = optarg; break;
-        case 'o': o->output = optarg; break;
-        case 'P': o->plot = optarg; break;
-        case 'C': o->components = optarg; break;
-        case 'f': o->force = 1; break;
-        case 'a':
-            if (strcmp(optarg, "max") && strcmp(optarg, "mean"))
-                return tq_cli_usage_error("fit", "--agg must be max or mean, not '%s'", optarg);
-            o->agg = strcmp(optarg, "max") ? TQ_AGG_MEAN : TQ_AGG_MAX;
-            break;
-        case 'k':
-            if (tq_parse_long(optarg, 2, 1000, "--folds", &o->folds, &err))
-                return tq_cli_fail("fit", &err);
-            break;
-        case 's':
-            if (tq_parse_long(optarg, 0, 2147483647L, "--seed", &o->seed, &err))
-                return tq_cli_fail("fit", &err);
-            break;
-        }
-    }
-    if (c != TQ_CLI_END)
-        return tq_cli_exit_code(c);
+    int rc = tq_cli_parse(&cli_fit, argc, argv, o);
+    if (rc >= 0)
+        return rc;
     if (optind != argc - 1)
         return tq_cli_usage_error("fit", "expected one DATASET.csv argument");
     o->dataset = argv[optind];

@@ -18,29 +18,6 @@ static void op_list(FILE *f)
         fprintf(f, "  %-10s %s\n", op->name, op->title);
 }
 
-const struct tq_cli_command cli_op = {
-    .name = "op",
-    .opts = TQ_OPTIONS(
-        TQ_OPT('i', "input", "F", "input volume, .npy (float32/float64) or .segy/.sgy (this or --synthetic)", NULL),
-        TQ_OPT('y', "synthetic", "SHAPE", "use the synthetic model of SHAPE (IxXxS or I,X,S) instead", NULL),
-        TQ_OPT('S', "seed", "S", "seed of the synthetic model", "1"),
-        TQ_OPT_OUTPUT("F", "output volume, .npy or .segy/.sgy (required)", NULL),
-        TQ_OPT('b', "block", "I,X,S",
-               "compute the output in blocks of this shape, one after the other, each from its own input box (result "
-               "identical to a whole run)",
-               "whole"),
-        TQ_OPT('t', "threads", "N", "threads inside a block, 0 = all cores", "0"),
-        TQ_OPT('s', "sigma", "S|SI,SX,SS", "Gaussian sigma, one for all axes or one per axis", "3"),
-        TQ_OPT('T', "truncate", "T", "Gaussian radius = int(T * sigma + 0.5)", "4"),
-        TQ_OPT_FULL_SIZE('F'),
-        TQ_OPT_FORCE('f', "the output")),
-    .usage = "traceq op OPERATOR (--input F | --synthetic SHAPE [--seed S]) --output F [options]",
-    .about = "Run one seismic operator over a float32 volume (inlines, xlines, samples) and write the result.",
-    .more = op_list,
-    .epilog = "The output is written under a temporary name beside F and renamed when complete; on any error no\n"
-              "output is left behind. Exit codes: 0 success, 1 failure, 2 usage error or bad input.",
-};
-
 struct op_args {
     const struct tq_op *op;
     struct tq_op_params p;
@@ -69,53 +46,73 @@ static int parse_sigma(const char *s, double sigma[3])
     return *end == 0 ? 0 : -1;
 }
 
+/* --synthetic, --block, --sigma, --truncate: checked and stored (a tq_cli_call). */
+static int op_opt_value(const struct tq_cli_command *cmd, int c, const char *arg, void *opts)
+{
+    struct op_args *a = opts;
+    struct tq_err err = {0};
+    char *end;
+    switch (c) {
+    case 'y':
+        a->synthetic = arg;
+        if (tq_parse_shape(arg, a->synth_shape, &err))
+            return tq_cli_fail(cmd->name, &err);
+        break;
+    case 'b':
+        if (tq_parse_shape(arg, a->block, &err))
+            return tq_cli_fail(cmd->name, &err);
+        a->have_block = 1;
+        break;
+    case 's':
+        if (parse_sigma(arg, a->p.sigma))
+            return tq_cli_usage_error(cmd->name,
+                                      "--sigma must be one or three numbers > 0 (S or SI,SX,SS), got '%s'", arg);
+        break;
+    default:
+        a->p.truncate = strtod(arg, &end);
+        if (end == arg || *end || !(a->p.truncate > 0))
+            return tq_cli_usage_error(cmd->name, "--truncate must be a number > 0, got '%s'", arg);
+    }
+    return -1;
+}
+
+const struct tq_cli_command cli_op = {
+    .name = "op",
+    .opts = TQ_OPTIONS(
+        TQ_OPT('i', "input", "F", "input volume, .npy (float32/float64) or .segy/.sgy (this or --synthetic)", NULL,
+               TQ_STORE_STR(struct op_args, input)),
+        TQ_OPT('y', "synthetic", "SHAPE", "use the synthetic model of SHAPE (IxXxS or I,X,S) instead", NULL,
+               TQ_STORE_CALL(op_opt_value)),
+        TQ_OPT('S', "seed", "S", "seed of the synthetic model", "1",
+               TQ_STORE_LONG(struct op_args, seed, 0, __LONG_MAX__)),
+        TQ_OPT_OUTPUT("F", "output volume, .npy or .segy/.sgy (required)", NULL,
+                      TQ_STORE_STR(struct op_args, output)),
+        TQ_OPT('b', "block", "I,X,S",
+               "compute the output in blocks of this shape, one after the other, each from its own input box (result "
+               "identical to a whole run)",
+               "whole", TQ_STORE_CALL(op_opt_value)),
+        TQ_OPT('t', "threads", "N", "threads inside a block, 0 = all cores", "0",
+               TQ_STORE_INT(struct op_args, p.threads, 0, 1024)),
+        TQ_OPT('s', "sigma", "S|SI,SX,SS", "Gaussian sigma, one for all axes or one per axis", "3",
+               TQ_STORE_CALL(op_opt_value)),
+        TQ_OPT('T', "truncate", "T", "Gaussian radius = int(T * sigma + 0.5)", "4",
+               TQ_STORE_CALL(op_opt_value)),
+        TQ_OPT_FULL_SIZE('F', TQ_STORE_FLAG(struct op_args, p.full_size)),
+        TQ_OPT_FORCE('f', "the output", TQ_STORE_FLAG(struct op_args, force))),
+    .usage = "traceq op OPERATOR (--input F | --synthetic SHAPE [--seed S]) --output F [options]",
+    .about = "Run one seismic operator over a float32 volume (inlines, xlines, samples) and write the result.",
+    .more = op_list,
+    .epilog = "The output is written under a temporary name beside F and renamed when complete; on any error no\n"
+              "output is left behind. Exit codes: 0 success, 1 failure, 2 usage error or bad input.",
+};
+
 /* Returns -1 to go on, else the exit code. */
 static int op_parse(int argc, char **argv, struct op_args *a)
 {
     struct tq_err err = {0};
-    long v;
-    int c;
-    char *end;
-    optind = 1;
-    while ((c = tq_cli_next(&cli_op, argc, argv)) > 0) {
-        switch (c) {
-        case 'i': a->input = optarg; break;
-        case 'y':
-            a->synthetic = optarg;
-            if (tq_parse_shape(optarg, a->synth_shape, &err))
-                return tq_cli_fail("op", &err);
-            break;
-        case 'S':
-            if (tq_parse_long(optarg, 0, __LONG_MAX__, "--seed", &a->seed, &err))
-                return tq_cli_fail("op", &err);
-            break;
-        case 'o': a->output = optarg; break;
-        case 'b':
-            if (tq_parse_shape(optarg, a->block, &err))
-                return tq_cli_fail("op", &err);
-            a->have_block = 1;
-            break;
-        case 't':
-            if (tq_parse_long(optarg, 0, 1024, "--threads", &v, &err))
-                return tq_cli_fail("op", &err);
-            a->p.threads = (int)v;
-            break;
-        case 's':
-            if (parse_sigma(optarg, a->p.sigma))
-                return tq_cli_usage_error("op", "--sigma must be one or three numbers > 0 (S or SI,SX,SS), got '%s'",
-                                          optarg);
-            break;
-        case 'T':
-            a->p.truncate = strtod(optarg, &end);
-            if (end == optarg || *end || !(a->p.truncate > 0))
-                return tq_cli_usage_error("op", "--truncate must be a number > 0, got '%s'", optarg);
-            break;
-        case 'F': a->p.full_size = 1; break;
-        case 'f': a->force = 1; break;
-        }
-    }
-    if (c != TQ_CLI_END)
-        return tq_cli_exit_code(c);
+    int rc = tq_cli_parse(&cli_op, argc, argv, a);
+    if (rc >= 0)
+        return rc;
     if (optind >= argc)
         return tq_cli_usage_error("op", "missing OPERATOR (envelope, gaussian or gst3d)");
     if (optind + 1 < argc)

@@ -23,53 +23,61 @@ struct plan_opts {
     enum plan_format format;
 };
 
+/* --shape, --safety, --planner, --format: checked and stored (a tq_cli_call). */
+static int plan_opt_value(const struct tq_cli_command *cmd, int c, const char *arg, void *opts)
+{
+    struct plan_opts *o = opts;
+    struct tq_err err = {0};
+    tq_status st;
+    switch (c) {
+    case 'S': o->have_shape = 1; st = tq_parse_shape(arg, o->shape, &err); break;
+    case 'P': st = tq_planner_parse(arg, &o->planner, &err); break;
+    case 's': {
+        char *end;
+        o->safety = strtod(arg, &end);
+        st = (*end || !(o->safety > 0 && o->safety <= 1))
+                 ? tq_fail(&err, TQ_ERR_USAGE, "--safety must be a number in (0, 1], not '%s'", arg)
+                 : TQ_OK;
+        break;
+    }
+    default:
+        st = tq_fail(&err, TQ_ERR_USAGE, "--format must be table, json or dask, not '%s'", arg);
+        for (int k = 0; k < 3; k++)
+            if (!strcmp(arg, (const char *[]){"table", "json", "dask"}[k])) {
+                o->format = (enum plan_format)k;
+                st = TQ_OK;
+            }
+    }
+    return st ? tq_cli_fail(cmd->name, &err) : -1;
+}
+
 const struct tq_cli_command cli_plan = {
     .name = "plan",
     .opts = TQ_OPTIONS(
-        TQ_OPT_MODEL('m', " (needed by the traceq and seed planners)"),
-        TQ_OPT('p', "op", "NAME", "operator", "the model's"),
-        TQ_OPT('S', "shape", "IxXxS", "input volume shape (required)", NULL),
-        TQ_OPT('M', "memory", "SIZE", "memory per worker, e.g. 4GiB or 1.5GB (needed by traceq and seed)", NULL),
-        TQ_OPT('s', "safety", "F", "share of the memory a chunk may use, in (0, 1]", "0.8"),
-        TQ_OPT_WORKERS("workers running chunks at once", "1"),
+        TQ_OPT_MODEL('m', " (needed by the traceq and seed planners)", TQ_STORE_STR(struct plan_opts, model)),
+        TQ_OPT('p', "op", "NAME", "operator", "the model's", TQ_STORE_STR(struct plan_opts, op)),
+        TQ_OPT('S', "shape", "IxXxS", "input volume shape (required)", NULL, TQ_STORE_CALL(plan_opt_value)),
+        TQ_OPT('M', "memory", "SIZE", "memory per worker, e.g. 4GiB or 1.5GB (needed by traceq and seed)", NULL,
+               TQ_STORE_BYTES(struct plan_opts, memory)),
+        TQ_OPT('s', "safety", "F", "share of the memory a chunk may use, in (0, 1]", "0.8",
+               TQ_STORE_CALL(plan_opt_value)),
+        TQ_OPT_WORKERS("workers running chunks at once", "1", TQ_STORE_LONG(struct plan_opts, workers, 1, 1 << 20)),
         TQ_OPT('P', "planner", "NAME",
-               "traceq (ours), seed (the original's cubes), auto (dask chunks=\"auto\"), none (one block)", "traceq"),
-        TQ_OPT('A', "auto-chunk", "SIZE", "dask array.chunk-size for --planner auto", "128MiB"),
-        TQ_OPT_FULL_SIZE('z'),
-        TQ_OPT_CMD_CONTRACT('X'),
-        TQ_OPT('F', "format", "FMT", "stdout: table, json or dask (the chunks= tuple of the input)", "table"),
-        TQ_OPT_OUTPUT("FILE", "also write the plan JSON here", NULL),
-        TQ_OPT_FORCE('f', "the output file")),
+               "traceq (ours), seed (the original's cubes), auto (dask chunks=\"auto\"), none (one block)", "traceq",
+               TQ_STORE_CALL(plan_opt_value)),
+        TQ_OPT('A', "auto-chunk", "SIZE", "dask array.chunk-size for --planner auto", "128MiB",
+               TQ_STORE_BYTES(struct plan_opts, auto_bytes)),
+        TQ_OPT_FULL_SIZE('z', TQ_STORE_FLAG(struct plan_opts, full_size)),
+        TQ_OPT_CMD_CONTRACT('X', struct plan_opts),
+        TQ_OPT('F', "format", "FMT", "stdout: table, json or dask (the chunks= tuple of the input)", "table",
+               TQ_STORE_CALL(plan_opt_value)),
+        TQ_OPT_OUTPUT("FILE", "also write the plan JSON here", NULL, TQ_STORE_STR(struct plan_opts, output)),
+        TQ_OPT_FORCE('f', "the output file", TQ_STORE_FLAG(struct plan_opts, force))),
     .usage = "traceq plan --model MODEL.json --shape IxXxS --memory SIZE [options]",
     .about = "Choose chunks whose predicted peak (the model's bound on each chunk's input, halo included) stays\n"
              "under memory x safety per worker.",
     .epilog = "Exit 2 when no chunk fits (the message names the smallest --memory that would).",
 };
-
-static int plan_opt_value(int c, const char *arg, struct plan_opts *o, struct tq_err *err)
-{
-    switch (c) {
-    case 'S': o->have_shape = 1; return tq_parse_shape(arg, o->shape, err);
-    case 'M': return tq_parse_bytes(arg, &o->memory, err);
-    case 'A': return tq_parse_bytes(arg, &o->auto_bytes, err);
-    case 'w': return tq_parse_long(arg, 1, 1 << 20, "--workers", &o->workers, err);
-    case 'P': return tq_planner_parse(arg, &o->planner, err);
-    case 's': {
-        char *end;
-        o->safety = strtod(arg, &end);
-        if (*end || !(o->safety > 0 && o->safety <= 1))
-            return tq_fail(err, TQ_ERR_USAGE, "--safety must be a number in (0, 1], not '%s'", arg);
-        return TQ_OK;
-    }
-    default:
-        for (int k = 0; k < 3; k++)
-            if (!strcmp(arg, (const char *[]){"table", "json", "dask"}[k])) {
-                o->format = (enum plan_format)k;
-                return TQ_OK;
-            }
-        return tq_fail(err, TQ_ERR_USAGE, "--format must be table, json or dask, not '%s'", arg);
-    }
-}
 
 /* Returns -1 to go on, else the exit code. */
 static int plan_parse(int argc, char **argv, struct plan_opts *o)
@@ -77,26 +85,9 @@ static int plan_parse(int argc, char **argv, struct plan_opts *o)
     memset(o, 0, sizeof *o);
     o->safety = 0.8;
     o->workers = 1;
-    struct tq_err err = {0};
-    int c;
-    optind = 1;
-    while ((c = tq_cli_next(&cli_plan, argc, argv)) > 0) {
-        switch (c) {
-        case 'm': o->model = optarg; break;
-        case 'p': o->op = optarg; break;
-        case 'o': o->output = optarg; break;
-        case 'z': o->full_size = 1; break;
-        case 'H': o->halo = optarg; break;
-        case 'T': o->trim = optarg; break;
-        case 'X': o->split_axes = optarg; break;
-        case 'f': o->force = 1; break;
-        default:
-            if (plan_opt_value(c, optarg, o, &err))
-                return tq_cli_fail("plan", &err);
-        }
-    }
-    if (c != TQ_CLI_END)
-        return tq_cli_exit_code(c);
+    int rc = tq_cli_parse(&cli_plan, argc, argv, o);
+    if (rc >= 0)
+        return rc;
     if (optind != argc)
         return tq_cli_usage_error("plan", "unexpected argument '%s'", argv[optind]);
     if (!o->have_shape)

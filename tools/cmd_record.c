@@ -20,34 +20,47 @@
 #include "cli.h"
 #include "../record/record_check.h"
 
+struct record_opts {
+    const char *config, *out, *interval, *flush, *sample, *snapshot;
+    int no_follow, verbose, quiet, stacks, aggregate, no_python;
+};
+
 const struct tq_cli_command cli_record = {
     .name = "record",
     .opts = TQ_OPTIONS(
-        TQ_OPT_SHORT('o', "output-dir", "DIR", "where traces go (created if missing)", "."),
-        TQ_OPT_SHORT('i', "interval", "MS", "sampling interval in ms, 1..60000", "10"),
-        TQ_OPT('F', "flush-ms", "MS", "write a zstd frame at least this often, 1..100", "100"),
-        TQ_OPT('N', "no-follow-fork", NULL, "forked children write no trace", "they do"),
+        TQ_OPT_SHORT('o', "output-dir", "DIR", "where traces go (created if missing)", ".",
+                     TQ_STORE_STR(struct record_opts, out)),
+        TQ_OPT_SHORT('i', "interval", "MS", "sampling interval in ms, 1..60000", "10",
+                     TQ_STORE_STR(struct record_opts, interval)),
+        TQ_OPT('F', "flush-ms", "MS", "write a zstd frame at least this often, 1..100", "100",
+               TQ_STORE_STR(struct record_opts, flush)),
+        TQ_OPT('N', "no-follow-fork", NULL, "forked children write no trace", "they do",
+               TQ_STORE_FLAG(struct record_opts, no_follow)),
         TQ_OPT('S', "stacks", NULL,
-               "record every allocation with its call stack (for report --top, diff, export --format folded)", "off"),
+               "record every allocation with its call stack (for report --top, diff, export --format folded)", "off",
+               TQ_STORE_FLAG(struct record_opts, stacks)),
         TQ_OPT('A', "aggregate", NULL,
                "with stacks, keep per-stack totals in the process and write them with each flush instead of every "
                "event (long runs)",
-               "off"),
+               "off", TQ_STORE_FLAG(struct record_opts, aggregate)),
         TQ_OPT('B', "sample-bytes", "N",
                "with stacks, record one heap allocation per N bytes on average (K, M, G: powers of 1024), chosen by a "
                "Poisson process over bytes; reports weigh them into unbiased estimates with errors",
-               "every one"),
+               "every one", TQ_STORE_STR(struct record_opts, sample)),
         TQ_OPT('Y', "no-python-frames", NULL,
                "with stacks, leave a CPython process's Python frames (file, function, line) out of its stacks",
-               "they are in"),
+               "they are in", TQ_STORE_FLAG(struct record_opts, no_python)),
         TQ_OPT('P', "snapshot-at", "N%|SIZE",
                "write a snapshot marker the first time the process's memory reaches N% of its limit (its cgroup's "
                "memory.max / memory.limit_in_bytes or RLIMIT_AS; a percentage needs one) or SIZE (K, M, G, T); with "
                "--stacks, report lists the sites live then",
-               "off"),
-        TQ_OPT_SHORT('c', "config", "FILE", "read this traceq.toml", "see above"),
-        TQ_OPT_SHORT('q', "quiet", NULL, "do not list the trace files", "list them"),
-        TQ_OPT_SHORT('v', "verbose", NULL, "the shim says what it does on stderr", "off")),
+               "off", TQ_STORE_STR(struct record_opts, snapshot)),
+        TQ_OPT_SHORT('c', "config", "FILE", "read this traceq.toml", "see above",
+                     TQ_STORE_STR(struct record_opts, config)),
+        TQ_OPT_SHORT('q', "quiet", NULL, "do not list the trace files", "list them",
+                     TQ_STORE_FLAG(struct record_opts, quiet)),
+        TQ_OPT_SHORT('v', "verbose", NULL, "the shim says what it does on stderr", "off",
+                     TQ_STORE_FLAG(struct record_opts, verbose))),
     .usage = "traceq record [OPTIONS] -- CMD [ARGS...]",
     .about = "Run CMD with libtraceq.so preloaded; stdin/stdout/stderr pass through. Every process of the run\n"
              "(forked children and exec'd programs too) writes DIR/traceq.<exe>.<pid>.tq; the list goes to stderr.\n"
@@ -55,11 +68,6 @@ const struct tq_cli_command cli_record = {
              "Settings: defaults < traceq.toml (--config, $TRACEQ_CONFIG or ./traceq.toml) < TRACEQ_* < options\n"
              "(all documented in preload/CONFIG.md). Trace files are never overwritten: a taken name gets .N.",
     .stop_at_operand = 1,
-};
-
-struct record_opts {
-    const char *config, *out, *interval, *flush, *sample, *snapshot;
-    int no_follow, verbose, quiet, stacks, aggregate, no_python;
 };
 
 /* The child's environment additions: tq_settings_to_env's callback has no context, so they gather here. */
@@ -90,26 +98,9 @@ static void free_child_env(void)
 /* Returns -1 to go on, else the exit code. */
 static int parse_opts(int argc, char **argv, struct record_opts *o)
 {
-    int c;
-    optind = 1;
-    while ((c = tq_cli_next(&cli_record, argc, argv)) > 0) {
-        switch (c) {
-        case 'o': o->out = optarg; break;
-        case 'i': o->interval = optarg; break;
-        case 'F': o->flush = optarg; break;
-        case 'N': o->no_follow = 1; break;
-        case 'c': o->config = optarg; break;
-        case 'q': o->quiet = 1; break;
-        case 'v': o->verbose = 1; break;
-        case 'S': o->stacks = 1; break;
-        case 'Y': o->no_python = 1; break;
-        case 'A': o->aggregate = 1; break;
-        case 'B': o->sample = optarg; break;
-        case 'P': o->snapshot = optarg; break;
-        }
-    }
-    if (c != TQ_CLI_END)
-        return tq_cli_exit_code(c);
+    int rc = tq_cli_parse(&cli_record, argc, argv, o);
+    if (rc >= 0)
+        return rc;
     if (optind >= argc)
         return tq_cli_usage_error("record", "give the command to run after --");
     return -1;

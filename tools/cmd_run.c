@@ -18,52 +18,115 @@
 #define MPI_OPT_FLAGS TQ_CLI_HIDDEN /* parsed, to say that this build has no MPI */
 #endif
 
+/* --memory-per-worker, --kill-worker, --safety, --sigma, --enforce: checked and stored (a tq_cli_call). */
+static int run_opt_value(const struct tq_cli_command *cmd, int c, const char *arg, void *opts)
+{
+    struct tq_run_args *a = opts;
+    struct tq_err err = {0};
+    switch (c) {
+    case 'M':
+        if (tq_parse_bytes(arg, &a->memory, &err))
+            return tq_cli_fail(cmd->name, &err);
+        a->memory_given = 1;
+        break;
+    case 'K': {
+        char *end;
+        errno = 0;
+        a->kill_worker = strtol(arg, &end, 10);
+        a->kill_count = 1;
+        if (*end == ',')
+            a->kill_count = strtol(end + 1, &end, 10);
+        if (*end || errno || a->kill_worker < 1 || a->kill_count < 1)
+            return tq_cli_usage_error(cmd->name, "bad value '%s' for --kill-worker (want N or N,COUNT, both >= 1)",
+                                      arg);
+        break;
+    }
+    case 's':
+    case 'g': {
+        char *end;
+        double d = strtod(arg, &end);
+        if (*end || !(d > 0) || (c == 's' && d > 1))
+            return tq_cli_usage_error(cmd->name, "bad value '%s' for --%s", arg, c == 's' ? "safety" : "sigma");
+        if (c == 's')
+            a->safety = d;
+        else
+            a->sigma = d;
+        break;
+    }
+    default:
+        if (!strcmp(arg, "auto"))
+            a->enforce = TQ_ENFORCE_AUTO;
+        else if (!strcmp(arg, "cgroup"))
+            a->enforce = TQ_ENFORCE_CGROUP;
+        else if (!strcmp(arg, "watchdog"))
+            a->enforce = TQ_ENFORCE_WATCHDOG;
+        else
+            return tq_cli_usage_error(cmd->name, "--enforce must be auto, cgroup or watchdog, not '%s'", arg);
+    }
+    return -1;
+}
+
 const struct tq_cli_command cli_run = {
     .name = "run",
     .opts = TQ_OPTIONS(
-        TQ_OPT('o', "op", "OP", "envelope, gaussian or gst3d (this or --cmd)", NULL),
+        TQ_OPT('o', "op", "OP", "envelope, gaussian or gst3d (this or --cmd)", NULL,
+               TQ_STORE_STR(struct tq_run_args, op)),
         TQ_OPT('C', "cmd", "TEMPLATE",
                "a user's operator, e.g. 'PROG {in} {out}': reads the float32 .npy {in} (a block plus its halo), "
                "writes its result for all of it to the .npy {out}; split into words without a shell ('..' and \"..\" quote, {{ }} are literal braces)",
-               NULL),
-        TQ_OPT_CMD_CONTRACT('A'),
-        TQ_OPT('i', "input", "IN", "input volume (.npy, .segy/.sgy) (required)", NULL),
-        TQ_OPT('O', "output", "OUT", "output volume (.npy, .segy/.sgy) (required)", NULL),
-        TQ_OPT('p', "plan", "PLAN.json", "blocks from `traceq plan` (must match OP and IN's shape)", NULL),
+               NULL, TQ_STORE_STR(struct tq_run_args, cmd)),
+        TQ_OPT_CMD_CONTRACT('A', struct tq_run_args),
+        TQ_OPT('i', "input", "IN", "input volume (.npy, .segy/.sgy) (required)", NULL,
+               TQ_STORE_STR(struct tq_run_args, input)),
+        TQ_OPT('O', "output", "OUT", "output volume (.npy, .segy/.sgy) (required)", NULL,
+               TQ_STORE_STR(struct tq_run_args, output)),
+        TQ_OPT('p', "plan", "PLAN.json", "blocks from `traceq plan` (must match OP and IN's shape)", NULL,
+               TQ_STORE_STR(struct tq_run_args, plan)),
         TQ_OPT('c', "chunks", "none|auto|I,X,S",
-               "one block / dask's auto chunks (128 MiB of input) / fixed output chunks", NULL),
-        TQ_OPT('P', "planner", "traceq|seed", "plan now with a model (needs --model and a memory limit)", NULL),
-        TQ_OPT_MODEL('m', ""),
-        TQ_OPT_WORKERS("worker processes at once", "2"),
-        TQ_OPT('M', "memory-per-worker", "SIZE", "limit per worker, e.g. 3GiB (0 = none)", "the plan's, else 0"),
-        TQ_OPT('s', "safety", "F", "share of the limit a planned block may use", "0.8"),
+               "one block / dask's auto chunks (128 MiB of input) / fixed output chunks", NULL,
+               TQ_STORE_STR(struct tq_run_args, chunks)),
+        TQ_OPT('P', "planner", "traceq|seed", "plan now with a model (needs --model and a memory limit)", NULL,
+               TQ_STORE_STR(struct tq_run_args, planner)),
+        TQ_OPT_MODEL('m', "", TQ_STORE_STR(struct tq_run_args, model)),
+        TQ_OPT_WORKERS("worker processes at once", "2",
+                       TQ_STORE_INT(struct tq_run_args, workers, 1, TQ_RUNNER_MAX_WORKERS)),
+        TQ_OPT('M', "memory-per-worker", "SIZE", "limit per worker, e.g. 3GiB (0 = none)", "the plan's, else 0",
+               TQ_STORE_CALL(run_opt_value)),
+        TQ_OPT('s', "safety", "F", "share of the limit a planned block may use", "0.8",
+               TQ_STORE_CALL(run_opt_value)),
         TQ_OPT('r', "retries", "N",
                "retries per block, both kinds counted together: a split after an OOM kill (halves inherit the count) "
                "and a whole rerun after its worker died of a signal",
-               "2"),
-        TQ_OPT('e', "enforce", "auto|cgroup|watchdog", "how the limit is held", "auto"),
-        TQ_OPT('t', "threads", "N", "threads per block (0 = cores / blocks at once)", "0"),
-        TQ_OPT('g', "sigma", "S", "Gaussian sigma, all axes", "3"),
-        TQ_OPT_FULL_SIZE('F'),
-        TQ_OPT('R', "resume", NULL, "continue a killed run from OUT.journal (same op, input and plan)", NULL),
-        TQ_OPT_FORCE('f', "OUT (and a stale journal)"),
-        TQ_OPT_JSON("the report"),
+               "2", TQ_STORE_INT(struct tq_run_args, retries, 0, 30)),
+        TQ_OPT('e', "enforce", "auto|cgroup|watchdog", "how the limit is held", "auto",
+               TQ_STORE_CALL(run_opt_value)),
+        TQ_OPT('t', "threads", "N", "threads per block (0 = cores / blocks at once)", "0",
+               TQ_STORE_INT(struct tq_run_args, threads, 0, 1024)),
+        TQ_OPT('g', "sigma", "S", "Gaussian sigma, all axes", "3", TQ_STORE_CALL(run_opt_value)),
+        TQ_OPT_FULL_SIZE('F', TQ_STORE_FLAG(struct tq_run_args, full_size)),
+        TQ_OPT('R', "resume", NULL, "continue a killed run from OUT.journal (same op, input and plan)", NULL,
+               TQ_STORE_FLAG(struct tq_run_args, resume)),
+        TQ_OPT_FORCE('f', "OUT (and a stale journal)", TQ_STORE_FLAG(struct tq_run_args, force)),
+        TQ_OPT_JSON("the report", TQ_STORE_FLAG(struct tq_run_args, json)),
         TQ_OPT('a', "adapt", NULL,
                "correct --model from every block's measured peak and re-cut the blocks not started (smaller near the "
-               "limit, larger below half of it); prints predicted vs measured per block", "static plan"),
-        TQ_OPT('L', "learn", "M.json", "--adapt: write the corrected model to M.json (for `traceq plan --model`)", NULL),
+               "limit, larger below half of it); prints predicted vs measured per block", "static plan",
+               TQ_STORE_FLAG(struct tq_run_args, adapt)),
+        TQ_OPT('L', "learn", "M.json", "--adapt: write the corrected model to M.json (for `traceq plan --model`)", NULL,
+               TQ_STORE_STR(struct tq_run_args, learn)),
         TQ_OPT('B', "trace-blocks", "DIR",
                "run every block's worker under libtraceq.so: each attempt leaves DIR/block-ID-aN.tqt (an OOM-killed one "
                "says so; traceq report it)",
-               "off"),
-        TQ_OPT('S', "stacks", NULL, "with --trace-blocks: record call stacks too (report names the sites)", "off"),
+               "off", TQ_STORE_STR(struct tq_run_args, trace_blocks)),
+        TQ_OPT('S', "stacks", NULL, "with --trace-blocks: record call stacks too (report names the sites)", "off",
+               TQ_STORE_FLAG(struct tq_run_args, stacks)),
         TQ_OPT_FLAGS('x', "pad-per-voxel", "BYTES", "each worker also touches BYTES per output voxel", NULL,
-                     TQ_CLI_TESTING),
+                     TQ_CLI_TESTING, TQ_STORE_BYTES(struct tq_run_args, pad)),
         TQ_OPT_FLAGS('K', "kill-worker", "N[,COUNT]",
                      "worker starts N..N+COUNT-1 SIGKILL themselves after computing (before reporting)",
-                     "none; COUNT 1", TQ_CLI_TESTING),
+                     "none; COUNT 1", TQ_CLI_TESTING, TQ_STORE_CALL(run_opt_value)),
         TQ_OPT_FLAGS('I', "mpi", NULL, "run under mpirun: rank 0 hands blocks out, every rank runs its own pool", NULL,
-                     MPI_OPT_FLAGS)),
+                     MPI_OPT_FLAGS, TQ_STORE_FLAG(struct tq_run_args, mpi))),
     .usage = "traceq run (--op OP | --cmd 'PROG ARGS {in} {out}' --halo H) --input IN --output OUT\n"
              "                  (--plan PLAN.json | --chunks none|auto|I,X,S |\n"
              "                  --planner traceq|seed --model M.json) [options]",
@@ -77,96 +140,6 @@ const struct tq_cli_command cli_run = {
               "OUT.journal; after a kill, the same command with --resume computes only the rest.\n"
               "Exit codes: 0 done, 1 a block failed (cause printed), 2 usage or bad input, 128+N interrupted by N.",
 };
-
-/* Parse one option into a; returns -1 to go on, else the exit code. */
-static int run_parse_opt(int c, struct tq_run_args *a)
-{
-    struct tq_err err = {0};
-    long v;
-    switch (c) {
-    case 'o': a->op = optarg; break;
-    case 'C': a->cmd = optarg; break;
-    case 'H': a->halo = optarg; break;
-    case 'T': a->trim = optarg; break;
-    case 'A': a->split_axes = optarg; break;
-    case 'i': a->input = optarg; break;
-    case 'O': a->output = optarg; break;
-    case 'p': a->plan = optarg; break;
-    case 'c': a->chunks = optarg; break;
-    case 'P': a->planner = optarg; break;
-    case 'm': a->model = optarg; break;
-    case 'F': a->full_size = 1; break;
-    case 'R': a->resume = 1; break;
-    case 'f': a->force = 1; break;
-    case 'j': a->json = 1; break;
-    case 'I': a->mpi = 1; break;
-    case 'a': a->adapt = 1; break;
-    case 'L': a->learn = optarg; break;
-    case 'B': a->trace_blocks = optarg; break;
-    case 'S': a->stacks = 1; break;
-    case 'w':
-        if (tq_parse_long(optarg, 1, TQ_RUNNER_MAX_WORKERS, "--workers", &v, &err))
-            return tq_cli_fail("run", &err);
-        a->workers = (int)v;
-        break;
-    case 'r':
-        if (tq_parse_long(optarg, 0, 30, "--retries", &v, &err))
-            return tq_cli_fail("run", &err);
-        a->retries = (int)v;
-        break;
-    case 't':
-        if (tq_parse_long(optarg, 0, 1024, "--threads", &v, &err))
-            return tq_cli_fail("run", &err);
-        a->threads = (int)v;
-        break;
-    case 'M':
-        if (tq_parse_bytes(optarg, &a->memory, &err))
-            return tq_cli_fail("run", &err);
-        a->memory_given = 1;
-        break;
-#ifdef TQ_TESTING
-    case 'x':
-        if (tq_parse_bytes(optarg, &a->pad, &err))
-            return tq_cli_fail("run", &err);
-        break;
-    case 'K': {
-        char *end;
-        errno = 0;
-        a->kill_worker = strtol(optarg, &end, 10);
-        a->kill_count = 1;
-        if (*end == ',')
-            a->kill_count = strtol(end + 1, &end, 10);
-        if (*end || errno || a->kill_worker < 1 || a->kill_count < 1)
-            return tq_cli_usage_error("run", "bad value '%s' for --kill-worker (want N or N,COUNT, both >= 1)",
-                                      optarg);
-        break;
-    }
-#endif
-    case 's':
-    case 'g': {
-        char *end;
-        double d = strtod(optarg, &end);
-        if (*end || !(d > 0) || (c == 's' && d > 1))
-            return tq_cli_usage_error("run", "bad value '%s' for --%s", optarg, c == 's' ? "safety" : "sigma");
-        if (c == 's')
-            a->safety = d;
-        else
-            a->sigma = d;
-        break;
-    }
-    case 'e':
-        if (!strcmp(optarg, "auto"))
-            a->enforce = TQ_ENFORCE_AUTO;
-        else if (!strcmp(optarg, "cgroup"))
-            a->enforce = TQ_ENFORCE_CGROUP;
-        else if (!strcmp(optarg, "watchdog"))
-            a->enforce = TQ_ENFORCE_WATCHDOG;
-        else
-            return tq_cli_usage_error("run", "--enforce must be auto, cgroup or watchdog, not '%s'", optarg);
-        break;
-    }
-    return -1;
-}
 
 /* Options that must come together or not at all. */
 static int run_check_args(const struct tq_run_args *a, int argc, char **argv)
@@ -209,13 +182,9 @@ int cmd_run(int argc, char **argv)
 {
     struct tq_run_args a = {.workers = 2, .retries = 2, .safety = 0.8, .sigma = 3.0, .scope_argc = argc,
                             .scope_argv = argv};
-    int c, rc;
-    optind = 1;
-    while ((c = tq_cli_next(&cli_run, argc, argv)) > 0)
-        if ((rc = run_parse_opt(c, &a)) >= 0)
-            return rc;
-    if (c != TQ_CLI_END)
-        return tq_cli_exit_code(c);
+    int rc = tq_cli_parse(&cli_run, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
     if ((rc = run_check_args(&a, argc, argv)) >= 0)
         return rc;
 #ifdef TQ_HAVE_MPI

@@ -6,18 +6,42 @@
 #include "../operators/volume.h"
 #include "cli.h"
 
+struct synth_opts {
+    size_t shape[3];
+    long seed;
+    const char *out;
+    int force;
+    enum tq_synth_model model;
+};
+
+static int parse_model(const struct tq_cli_command *cmd, int key, const char *value, void *opts)
+{
+    (void)key;
+    struct synth_opts *o = opts;
+    if (!strcmp(value, "folded"))
+        o->model = TQ_SYNTH_FOLDED;
+    else if (!strcmp(value, "original"))
+        o->model = TQ_SYNTH_ORIGINAL;
+    else
+        return tq_cli_usage_error(cmd->name, "unknown --model '%s' (folded or original)", value);
+    return -1;
+}
+
 const struct tq_cli_command cli_synth = {
     .name = "synth",
     .opts = TQ_OPTIONS(
-        TQ_OPT('s', "shape", "IxXxS", "inlines x xlines x samples", "200x200x400"),
-        TQ_OPT('S', "seed", "S", "seed of the model (0..2^63-1)", "1"),
+        TQ_OPT('s', "shape", "IxXxS", "inlines x xlines x samples", "200x200x400",
+               TQ_STORE_SHAPE(struct synth_opts, shape)),
+        TQ_OPT('S', "seed", "S", "seed of the model (0..2^63-1)", "1",
+               TQ_STORE_LONG(struct synth_opts, seed, 0, __LONG_MAX__)),
         TQ_OPT('m', "model", "M",
                "folded: ours, layers vary along all three axes;\n"
                "original: replica of the original system's saved volume (one trace laid along axis 1, constant along "
                "axes 0 and 2; its builder called with IxXxS wrote IxSxX)",
-               "folded"),
-        TQ_OPT_OUTPUT("F", "output file; .npy or .segy/.sgy (IEEE float, inline sorted) (required)", NULL),
-        TQ_OPT_FORCE('f', "F")),
+               "folded", TQ_STORE_CALL(parse_model)),
+        TQ_OPT_OUTPUT("F", "output file; .npy or .segy/.sgy (IEEE float, inline sorted) (required)", NULL,
+                      TQ_STORE_STR(struct synth_opts, out)),
+        TQ_OPT_FORCE('f', "F", TQ_STORE_FLAG(struct synth_opts, force))),
     .usage = "traceq synth [--shape IxXxS] [--seed S] [--model M] -o FILE.npy|FILE.segy [--force]",
     .about = "Write the synthetic seismic volume (Ricker 25 Hz, dt 4 ms, folded dipping layers + a little noise)\n"
              "as float32, shape (inlines, xlines, samples). Same shape and seed give the same file.",
@@ -26,42 +50,16 @@ const struct tq_cli_command cli_synth = {
 
 int cmd_synth(int argc, char **argv)
 {
-    size_t shape[3] = {200, 200, 400};
-    long seed = 1;
-    const char *out = NULL;
-    int force = 0, c;
-    enum tq_synth_model model = TQ_SYNTH_FOLDED;
+    struct synth_opts o = {.shape = {200, 200, 400}, .seed = 1, .model = TQ_SYNTH_FOLDED};
     struct tq_err err = {0};
-    optind = 1;
-    while ((c = tq_cli_next(&cli_synth, argc, argv)) > 0) {
-        switch (c) {
-        case 's':
-            if (tq_parse_shape(optarg, shape, &err))
-                return tq_cli_fail("synth", &err);
-            break;
-        case 'S':
-            if (tq_parse_long(optarg, 0, __LONG_MAX__, "--seed", &seed, &err))
-                return tq_cli_fail("synth", &err);
-            break;
-        case 'm':
-            if (!strcmp(optarg, "folded"))
-                model = TQ_SYNTH_FOLDED;
-            else if (!strcmp(optarg, "original"))
-                model = TQ_SYNTH_ORIGINAL;
-            else
-                return tq_cli_usage_error("synth", "unknown --model '%s' (folded or original)", optarg);
-            break;
-        case 'o': out = optarg; break;
-        case 'f': force = 1; break;
-        }
-    }
-    if (c != TQ_CLI_END)
-        return tq_cli_exit_code(c);
+    int rc = tq_cli_parse(&cli_synth, argc, argv, &o);
+    if (rc >= 0)
+        return rc;
     if (optind < argc)
         return tq_cli_usage_error("synth", "unexpected argument '%s'", argv[optind]);
-    if (!out)
+    if (!o.out)
         return tq_cli_usage_error("synth", "missing -o FILE (.npy or .segy)");
-    if (tq_synth_model_write_file(model, out, shape, (uint64_t)seed, force, &err))
+    if (tq_synth_model_write_file(o.model, o.out, o.shape, (uint64_t)o.seed, o.force, &err))
         return tq_cli_fail("synth", &err);
     return TQ_EXIT_OK;
 }
