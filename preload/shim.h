@@ -143,6 +143,9 @@ void tq_stacks_reset_child(void);
 /* Memory from the kernel, never from malloc (raw_mem.c). tq_raw_map returns NULL when the kernel refuses. */
 void *tq_raw_map(size_t n);
 void tq_raw_unmap(void *p, size_t n);
+/* The same, for a reservation touched as used: not counted in tq_raw_mapped (its mapped size would overstate). */
+void *tq_raw_reserve(size_t n);
+extern _Atomic uint64_t tq_raw_mapped; /* bytes tq_raw_map holds (the shim's own tables and buffers) */
 
 /* A table of 64-bit hashes to ids (0 = empty slot) in raw memory, open addressing; the caller serializes. */
 struct tq_hash_slot {

@@ -318,7 +318,22 @@ static const struct field sample_fields[] = {
     FIELD(struct tq_rec_sample, calls_total),
 };
 
-FIXED_RECORD(sample, struct tq_rec_sample, TQ_REC_SAMPLE)
+size_t tq_rec_put_sample(uint8_t *buf, size_t cap, const struct tq_rec_sample *in)
+{
+    struct put w = {buf, cap, 0, 0};
+    size_t at = rec_open(&w, TQ_REC_SAMPLE);
+    put_fields(&w, in, sample_fields, NFIELDS(sample_fields));
+    put_u64(&w, in->shim_bytes); /* minor version 6 */
+    return rec_close(&w, at);
+}
+
+int tq_rec_get_sample(const struct tq_rec *rec, struct tq_rec_sample *out)
+{
+    struct get r = rec_reader(rec);
+    get_fields(&r, out, sample_fields, NFIELDS(sample_fields));
+    out->shim_bytes = !r.bad && r.len - r.pos >= 8 ? get_u64(&r) : 0; /* older traces end before it */
+    return r.bad ? -1 : 0;
+}
 
 /* ---- CALLS ---- */
 

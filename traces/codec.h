@@ -113,6 +113,7 @@ struct tq_rec_sample {
     int64_t mmap_live;
     uint64_t mmap_peak;
     uint64_t calls_total;
+    uint64_t shim_bytes;                   /* the profiler's own memory then (minor version 6; 0 before) */
 };
 
 struct tq_rec_calls {
