@@ -37,7 +37,7 @@ static int pending;                 /* a peak above the copied one is not copied
 
 int tq_agg_init(void)
 {
-    stks = tq_raw_map(AGG_STACKS * sizeof *stks);
+    stks = tq_raw_reserve(AGG_STACKS * sizeof *stks);
     return stks ? 0 : -1;
 }
 

@@ -7,17 +7,32 @@
 
 #include "shim.h"
 
-void *tq_raw_map(size_t n)
+_Atomic uint64_t tq_raw_mapped; /* bytes mapped by tq_raw_map and not yet unmapped (page-rounded) */
+
+static uint64_t page_round(size_t n)
+{
+    return ((uint64_t)n + 4095) & ~(uint64_t)4095;
+}
+
+void *tq_raw_reserve(size_t n)
 {
     void *p = (void *)syscall(SYS_mmap, NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                               -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
+void *tq_raw_map(size_t n)
+{
+    void *p = tq_raw_reserve(n);
+    if (p)
+        atomic_fetch_add_explicit(&tq_raw_mapped, page_round(n), memory_order_relaxed);
+    return p;
+}
+
 void tq_raw_unmap(void *p, size_t n)
 {
-    if (p)
-        syscall(SYS_munmap, p, n);
+    if (p && syscall(SYS_munmap, p, n) == 0)
+        atomic_fetch_sub_explicit(&tq_raw_mapped, page_round(n), memory_order_relaxed);
 }
 
 static int grow(struct tq_hash_ids *t)

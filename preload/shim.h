@@ -144,6 +144,9 @@ void tq_stacks_reset_child(void);
 /* Memory from the kernel, never from malloc (raw_mem.c). tq_raw_map returns NULL when the kernel refuses. */
 void *tq_raw_map(size_t n);
 void tq_raw_unmap(void *p, size_t n);
+/* The same, for a reservation touched as used: not counted in tq_raw_mapped (its mapped size would overstate). */
+void *tq_raw_reserve(size_t n);
+extern _Atomic uint64_t tq_raw_mapped; /* bytes tq_raw_map holds (the shim's own tables and buffers) */
 
 /* The next definition of name (glibc's), found with the guard up: dlsym may allocate. (hooks_proc.c) */
 void *tq_next_sym(const char *name);

@@ -29,8 +29,8 @@
 #define MAX_DEPTH 128          /* frames kept per stack (the outermost are dropped) */
 #define EVBUF_N 2048           /* events a thread buffers before it hands them to the writer */
 #define CACHE_N 4096           /* this thread's hash -> id cache (direct-mapped) */
-#define EV_MAX_BYTES 61        /* kind + 6 LEB128 of at most 10 bytes */
-#define ENC_CAP (TQ_REC_HEADER_SIZE + 24 + EVBUF_N * EV_MAX_BYTES) /* an ADDR_EVENTS record of EVBUF_N */
+#define EV_MAX_BYTES 62        /* kind, address cache byte + 6 LEB128 of at most 10 bytes (FORMAT.md 15) */
+#define ENC_CAP (TQ_REC_HEADER_SIZE + 24 + 4 * TQ_PS_COUNT + EVBUF_N * EV_MAX_BYTES) /* a PACKED_EVENTS record */
 
 struct cache_slot {
     uint64_t hash;
@@ -248,7 +248,7 @@ static uint32_t capture(struct evbuf *b)
 
 /* ---- per-thread buffers ---- */
 
-/* Encode b's events as one ADDR_EVENTS record into the writer (session lock held, b->busy held): addresses as they
+/* Encode b's events as one PACKED_EVENTS record into the writer (session lock held, b->busy held): addresses as they
  * are, each with its order number, for the analyzer to match frees to allocations (the shim keeps no table of live
  * blocks). --aggregate matches them here instead, to keep its per-stack totals. */
 static void put_events_locked(struct evbuf *b)
@@ -262,7 +262,7 @@ static void put_events_locked(struct evbuf *b)
         if (agg_mode) {
             tq_agg_apply(out, tq_blocks_rewrite(b->ev, b->n, out, &b->pool)); /* in the order records are queued */
         } else {
-            size_t k = tq_rec_put_addr_events(enc, sizeof enc, b->tid, b->ev, b->n);
+            size_t k = tq_rec_put_packed_events(enc, sizeof enc, b->tid, b->ev, b->n);
             if (k)
                 tq_writer_append(&tq_sess.w, enc, k);
         }

@@ -68,7 +68,7 @@ tq_status tq_event_match_record(struct tq_event_match *m, const char *path, cons
         k++;
     if (got < 0)
         return tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt event", path);
-    if (rec->type != TQ_REC_ADDR_EVENTS) { /* block ids already */
+    if (!TQ_REC_EVENTS_BY_ADDR(rec->type)) { /* block ids already */
         *ev = m->in;
         *n = k;
         return TQ_OK;

@@ -232,7 +232,7 @@ static tq_status pass(struct tq_heap_replay *r, struct tq_err *err)
     bool done = false, stop = false;
     tq_status st;
     while (!stop && !(st = tq_trace_next(rd, &rec, &done, err)) && !done) {
-        if (rec.type == TQ_REC_EVENTS || rec.type == TQ_REC_ADDR_EVENTS)
+        if (TQ_REC_HAS_EVENTS(rec.type))
             st = on_events(r, &rec, &stop, err);
         else if (rec.type == TQ_REC_STACK && !r->second)
             st = on_stack(r, &rec, err);

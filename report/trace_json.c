@@ -62,6 +62,8 @@ json_t *tq_trace_summary_json(const struct tq_trace_summary *s)
     json_object_set_new(o, "peak_rss", json_integer((json_int_t)s->peak_rss));
     json_object_set_new(o, "peak_rss_at_s", json_real(secs(s->peak_rss_t_ns)));
     json_object_set_new(o, "vm_hwm", json_integer((json_int_t)s->vm_hwm));
+    json_object_set_new(o, "profiler_rss_at_peak", json_integer((json_int_t)s->shim_at_peak_rss));
+    json_object_set_new(o, "program_peak_rss", json_integer((json_int_t)(s->peak_rss - s->shim_at_peak_rss)));
     json_object_set_new(o, "ru_maxrss", json_integer((json_int_t)s->ru_maxrss));
     json_object_set_new(o, "peak_heap", json_integer((json_int_t)s->peak_heap));
     json_object_set_new(o, "peak_heap_at_s", json_real(secs(s->peak_heap_t_ns)));

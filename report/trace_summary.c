@@ -71,6 +71,7 @@ static void summary_peaks(struct tq_trace_summary *s, uint64_t rss, uint64_t rss
     if (rss > s->peak_rss) {
         s->peak_rss = rss;
         s->peak_rss_t_ns = rss_t;
+        s->shim_at_peak_rss = s->shim_last < rss ? s->shim_last : rss;
     }
     summary_heap_mmap(s, heap_req, heap_usable, mmap_peak, t);
 }
@@ -78,6 +79,7 @@ static void summary_peaks(struct tq_trace_summary *s, uint64_t rss, uint64_t rss
 static void summary_sample(struct tq_trace_summary *s, const struct tq_rec_sample *x)
 {
     s->samples++;
+    s->shim_last = x->shim_bytes;
     summary_peaks(s, x->vm_rss, x->t_ns, x->heap_peak_req, x->heap_peak_usable, x->mmap_peak, x->t_ns);
     s->final_heap = x->heap_live_req;
     s->final_mmap = x->mmap_live;
@@ -193,7 +195,7 @@ static tq_status summary_record(struct tq_trace_summary *s, const struct tq_rec 
             break;
         s->snapshot = true;
         return TQ_OK;
-    case TQ_REC_EVENTS: case TQ_REC_ADDR_EVENTS: s->events++; return TQ_OK;
+    case TQ_REC_EVENTS: case TQ_REC_ADDR_EVENTS: case TQ_REC_PACKED_EVENTS: s->events++; return TQ_OK;
     case TQ_REC_STACK: s->stacks++; return TQ_OK;
     case TQ_REC_MODULE: s->modules++; return TQ_OK;
     default: return TQ_OK; /* FORMAT.md: unknown types are skipped */

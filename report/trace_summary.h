@@ -32,6 +32,8 @@ struct tq_trace_summary {
     uint64_t duration_ns;       /* last timestamp seen (END, EXEC or last sample) */
     uint64_t samples;           /* SAMPLE records */
     uint64_t peak_rss, peak_rss_t_ns;           /* highest sampled VmRSS (bytes) and when */
+    uint64_t shim_at_peak_rss;                  /* of peak_rss, the profiler's own memory (0 before format 1.6) */
+    uint64_t shim_last;                         /* the profiler's own memory in the last SAMPLE */
     uint64_t peak_heap, peak_heap_t_ns;         /* peak live heap, requested bytes, and when first seen */
     uint64_t peak_heap_usable;                  /* peak live heap, malloc_usable_size bytes */
     uint64_t peak_mmap, peak_mmap_t_ns;         /* peak live mmap bytes and when first seen */

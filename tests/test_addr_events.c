@@ -1,7 +1,10 @@
 /* test_addr_events.c - record --stacks without an in-process block table (FORMAT.md 14 ADDR_EVENTS): the records
  * round-trip, the analyzer matches frees to allocations across threads' out-of-order records as the shim used to,
- * traces of format 1.3 (EVENTS with block ids) still replay the same, and the shim's own memory stays small. */
+ * traces of format 1.3 (EVENTS with block ids) still replay the same, and the shim's own memory stays small.
+ * PACKED_EVENTS (FORMAT.md 15, format 1.6) holds the same events compactly: they round-trip and replay the same. */
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "../report/heap_replay.h"
 #include "../traces/block_match.h"
@@ -52,6 +55,92 @@ Test(addr_events, codec_round_trip)
     cr_assert_eq(got, -1);
 }
 
+/* n events like a thread's: blocks reused soon (the address cache's hits), fresh ones (aligned and odd), reallocs,
+ * mmaps, gaps in the order numbers and times, stacks 0 and large; the last ones with extreme values. */
+static void packed_fixture(struct tq_event *ev, size_t n)
+{
+    uint64_t x = 88172645463325252ull, t = 1000, seq = 5, fresh = 0x55550000a000ull;
+    static const uint8_t kinds[] = {TQ_CALL_MALLOC, TQ_CALL_FREE, TQ_CALL_CALLOC, TQ_CALL_REALLOC, TQ_CALL_FREE,
+                                    TQ_CALL_MMAP, TQ_CALL_MUNMAP, TQ_CALL_MREMAP, TQ_CALL_POSIX_MEMALIGN};
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        struct tq_event *e = &ev[i];
+        memset(e, 0, sizeof *e);
+        e->kind = kinds[x % sizeof kinds];
+        t += x % 5 == 0 ? (x >> 20) % 4000000 : 0;
+        seq += 1 + (x % 7 == 0 ? (x >> 8) % 1000 : 0);
+        e->t_ns = t;
+        e->seq = seq;
+        if (i > 0 && x % 3 == 0) {
+            e->addr = ev[i - 1 - (x >> 30) % (i < 20 ? i : 20)].addr; /* reused: found in the cache or just after */
+        } else {
+            fresh += x % 11 == 0 ? (x >> 40) % 977 : 16 * ((x >> 40) % 64 + 1);
+            e->addr = x % 13 == 0 ? fresh - 0x100000 : fresh;
+        }
+        if (e->kind != TQ_CALL_FREE) {
+            e->size = (x >> 16) % 100000;
+            e->stack_id = x % 17 == 0 ? 0 : (uint32_t)((x >> 24) % 3000 + 1);
+        }
+        if (e->kind == TQ_CALL_REALLOC || e->kind == TQ_CALL_MREMAP)
+            e->old_addr = x % 4 == 0 ? 0 : e->addr - ((x >> 12) % 70000);
+    }
+    ev[n - 2].addr = UINT64_MAX - 7;
+    ev[n - 2].size = UINT64_MAX;
+    ev[n - 2].stack_id = UINT32_MAX;
+    ev[n - 1].addr = 0;
+    ev[n - 1].seq = UINT64_MAX;
+    ev[n - 1].t_ns = UINT64_MAX;
+}
+
+Test(addr_events, packed_round_trip_and_refusals)
+{
+    enum { N = 3000 };
+    static struct tq_event ev[N];
+    static uint8_t buf[N * 64 + 256], old[N * 64 + 256];
+    packed_fixture(ev, N);
+    size_t n = tq_rec_put_packed_events(buf, sizeof buf, 9, ev, N);
+    cr_assert_gt(n, TQ_REC_HEADER_SIZE);
+    cr_assert_eq(buf[0] | buf[1] << 8, TQ_REC_PACKED_EVENTS);
+    size_t n_old = tq_rec_put_addr_events(old, sizeof old, 9, ev, N);
+    cr_assert_lt(n, n_old, "packed %zu bytes, ADDR_EVENTS %zu", n, n_old);
+    struct tq_rec rec = {.type = TQ_REC_PACKED_EVENTS, .len = (uint32_t)(n - TQ_REC_HEADER_SIZE),
+                         .data = buf + TQ_REC_HEADER_SIZE};
+    struct tq_rec_events e;
+    struct tq_events_iter it;
+    cr_assert_eq(tq_rec_get_events(&rec, &e, &it), 0);
+    cr_assert(e.tid == 9 && e.count == N && e.seq0 == ev[0].seq && e.t0_ns == ev[0].t_ns);
+    for (int i = 0; i < N; i++) {
+        struct tq_event got;
+        cr_assert_eq(tq_events_next(&it, &got), 1, "event %d", i);
+        cr_assert(got.kind == ev[i].kind && got.t_ns == ev[i].t_ns && got.addr == ev[i].addr &&
+                      got.size == ev[i].size && got.old_addr == ev[i].old_addr && got.stack_id == ev[i].stack_id &&
+                      got.seq == ev[i].seq,
+                  "event %d differs", i);
+    }
+    struct tq_event last;
+    cr_assert_eq(tq_events_next(&it, &last), 0);
+    /* a record cut anywhere is an error, never wrong events */
+    for (uint32_t cut = 1; cut < 200; cut++) {
+        rec.len = (uint32_t)(n - TQ_REC_HEADER_SIZE - cut);
+        int got = tq_rec_get_events(&rec, &e, &it) < 0 ? -1 : 1;
+        for (int i = 0; i <= N && got == 1; i++)
+            got = tq_events_next(&it, &last);
+        cr_assert_eq(got, -1, "cut by %u", cut);
+    }
+    /* the writer refuses what it cannot store: kinds past 15, order numbers that do not grow, times going back */
+    ev[5].kind = 16;
+    cr_assert_eq(tq_rec_put_packed_events(buf, sizeof buf, 9, ev, N), 0);
+    packed_fixture(ev, N);
+    ev[6].seq = ev[5].seq;
+    cr_assert_eq(tq_rec_put_packed_events(buf, sizeof buf, 9, ev, N), 0);
+    packed_fixture(ev, N);
+    ev[6].t_ns = ev[5].t_ns - 1;
+    cr_assert_eq(tq_rec_put_packed_events(buf, sizeof buf, 9, ev, N), 0);
+    packed_fixture(ev, N);
+    cr_assert_eq(tq_rec_put_packed_events(buf, n - 1, 9, ev, N), 0);
+    cr_assert_eq(tq_rec_put_packed_events(buf, n, 9, ev, N), n);
+}
+
 /* Two threads, in process order (seq): A mallocs 0xA000 (1000 B, stack 1) and 0xB000 (300 B, stack 2); B frees
  * 0xA000, mallocs 0xA000 again (2000 B, stack 2) and frees 0xB000; A mallocs 0xC000 (50 B, stack 1). B's buffer
  * reaches the trace first. Left live at the end: 2000 B of stack 2 and 50 B of stack 1. */
@@ -79,7 +168,8 @@ static const struct tq_event as_block_ids_a[] = {
     {.kind = TQ_CALL_MALLOC, .t_ns = 7, .addr = 2, .size = 50, .stack_id = 1},
 };
 
-static void write_two_threads(const char *path, int old_format)
+/* format: 3 = 1.3 (EVENTS with block ids), 5 = 1.5 (ADDR_EVENTS), 6 = 1.6 (PACKED_EVENTS) */
+static void write_two_threads(const char *path, int format)
 {
     struct tq_trace_writer w;
     tq_fixture_trace_open(path, &w);
@@ -92,9 +182,12 @@ static void write_two_threads(const char *path, int old_format)
         uint64_t ips[2] = {0x401000 + id * 16, 0x402000};
         tq_fixture_put(&w, rec, tq_rec_put_stack(rec, sizeof rec, id, ips, 2));
     }
-    if (old_format) {
+    if (format == 3) {
         tq_fixture_put(&w, rec, tq_rec_put_events(rec, sizeof rec, 2, as_block_ids_b, 3));
         tq_fixture_put(&w, rec, tq_rec_put_events(rec, sizeof rec, 1, as_block_ids_a, 5));
+    } else if (format == 6) {
+        tq_fixture_put(&w, rec, tq_rec_put_packed_events(rec, sizeof rec, 2, thread_b, 3));
+        tq_fixture_put(&w, rec, tq_rec_put_packed_events(rec, sizeof rec, 1, thread_a, 3));
     } else {
         tq_fixture_put(&w, rec, tq_rec_put_addr_events(rec, sizeof rec, 2, thread_b, 3));
         tq_fixture_put(&w, rec, tq_rec_put_addr_events(rec, sizeof rec, 1, thread_a, 3));
@@ -126,12 +219,16 @@ Test(addr_events, cross_thread_records_out_of_order_are_matched_offline)
 {
     char *d = tq_tmpdir(), path[4200];
     snprintf(path, sizeof path, "%s/two.tq", d);
-    write_two_threads(path, 0);
-    uint64_t got[2][3];
-    replay_two_threads(path, got);
-    cr_expect_eq(got[0][0], 50, "stack 1 leaked %llu", (unsigned long long)got[0][0]);
-    cr_expect_eq(got[1][0], 2000, "stack 2 leaked %llu", (unsigned long long)got[1][0]);
-    cr_expect(got[0][1] == 1050 && got[0][2] == 2 && got[1][1] == 2300 && got[1][2] == 2, "allocated");
+    for (int format = 5; format <= 6; format++) {
+        write_two_threads(path, format);
+        uint64_t got[2][3];
+        replay_two_threads(path, got);
+        cr_expect_eq(got[0][0], 50, "1.%d: stack 1 leaked %llu", format, (unsigned long long)got[0][0]);
+        cr_expect_eq(got[1][0], 2000, "1.%d: stack 2 leaked %llu", format, (unsigned long long)got[1][0]);
+        cr_expect(got[0][1] == 1050 && got[0][2] == 2 && got[1][1] == 2300 && got[1][2] == 2, "1.%d: allocated",
+                  format);
+        unlink(path);
+    }
 }
 
 Test(addr_events, format_1_3_block_ids_replay_the_same)
@@ -139,8 +236,8 @@ Test(addr_events, format_1_3_block_ids_replay_the_same)
     char *d = tq_tmpdir(), old_path[4200], new_path[4200];
     snprintf(old_path, sizeof old_path, "%s/old.tq", d);
     snprintf(new_path, sizeof new_path, "%s/new.tq", d);
-    write_two_threads(old_path, 1);
-    write_two_threads(new_path, 0);
+    write_two_threads(old_path, 3);
+    write_two_threads(new_path, 6);
     uint64_t a[2][3], b[2][3];
     replay_two_threads(old_path, a);
     replay_two_threads(new_path, b);
@@ -171,6 +268,44 @@ Test(addr_events, stacks_add_little_to_a_program_of_many_small_blocks)
     uint64_t counting = hwm_of("", n, size), stacks = hwm_of("--stacks", n, size);
     cr_expect_lt(stacks, counting + (6u << 20), "VmHWM %llu KiB with --stacks, %llu KiB without",
                  (unsigned long long)stacks >> 10, (unsigned long long)counting >> 10);
+}
+
+/* The summary of `many_blocks N SIZE` recorded with opts. */
+static void summary_of(const char *opts, long n, long size, struct tq_trace_summary *s)
+{
+    char *d = tq_tmpdir(), args[4200];
+    snprintf(args, sizeof args, "%s %ld %ld", tq_build_path("progs/many_blocks"), n, size);
+    char *out = NULL;
+    int st = shim_record_opts(d, opts, args, &out);
+    cr_assert_eq(st, 0, "record %s %s: status %d: %s", opts, args, st, out ? out : "");
+    free(out);
+    shim_summary(d, "many_blocks", 0, s);
+}
+
+/* The report's peak RSS names the profiler's own memory (format 1.6 SAMPLE): what --stacks holds besides the
+ * program (event buffers, stack table, writer) is counted as the profiler's, so the program's figure stays that of
+ * the program recorded without stacks (600,000 blocks of 40 B: ~30 MiB of heap). */
+Test(addr_events, the_profilers_own_memory_is_not_the_programs)
+{
+    struct tq_trace_summary plain, stacks;
+    summary_of("", 600000, 40, &plain);
+    summary_of("--stacks", 600000, 40, &stacks);
+    /* the writer's two 256 KiB buffers at least; --stacks adds a thread's event buffer and the stack table */
+    cr_assert_geq(plain.shim_at_peak_rss, 512u << 10, "counting shim's own %llu",
+                  (unsigned long long)plain.shim_at_peak_rss);
+    cr_assert_gt(stacks.shim_at_peak_rss, plain.shim_at_peak_rss, "own %llu with --stacks, %llu without",
+                 (unsigned long long)stacks.shim_at_peak_rss, (unsigned long long)plain.shim_at_peak_rss);
+    cr_assert_lt(stacks.shim_at_peak_rss, stacks.peak_rss / 4);
+    uint64_t prog_plain = plain.peak_rss - plain.shim_at_peak_rss;
+    uint64_t prog_stacks = stacks.peak_rss - stacks.shim_at_peak_rss;
+    cr_assert_geq(prog_plain, 600000u * 40);
+    /* without the subtraction the two runs' peaks differ by the profiler's extra memory; with it, by less than 1 MiB
+     * (libunwind's caches and the loader's pages are not counted as the profiler's) */
+    uint64_t diff = prog_stacks > prog_plain ? prog_stacks - prog_plain : prog_plain - prog_stacks;
+    cr_expect_lt(diff, 1u << 20, "program's peak %llu KiB with --stacks, %llu KiB without",
+                 (unsigned long long)prog_stacks >> 10, (unsigned long long)prog_plain >> 10);
+    tq_trace_summary_clear(&plain);
+    tq_trace_summary_clear(&stacks);
 }
 
 /* An address handed out four times: main's allocation (order 1) reaches the trace last, after three other threads'

@@ -32,7 +32,7 @@ static void scan_trace(const char *path, struct scan *s)
             s->modules++;
         } else if (rec.type == TQ_REC_AGGREGATE) {
             s->aggregates++;
-        } else if (rec.type == TQ_REC_EVENTS || rec.type == TQ_REC_ADDR_EVENTS) {
+        } else if (TQ_REC_HAS_EVENTS(rec.type)) {
             struct tq_rec_events e;
             struct tq_events_iter it;
             struct tq_event ev;

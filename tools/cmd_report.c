@@ -60,8 +60,12 @@ static void print_one(const struct tq_trace_summary *s)
         printf(" %s", tq_printable(s->argv[i], text, sizeof text));
     printf("\nduration    %.3f s, %llu samples every %.3g ms\n", s->duration_ns / 1e9,
            (unsigned long long)s->samples, s->interval_us / 1000.0);
-    printf("peak RSS    %s at %.3f s (VmHWM %s, ru_maxrss %s)\n", fmt_b(s->peak_rss, a), s->peak_rss_t_ns / 1e9,
-           s->vm_hwm ? fmt_b(s->vm_hwm, b) : "unknown", s->ru_maxrss ? fmt_b(s->ru_maxrss, c) : "unknown");
+    printf("peak RSS    %s at %.3f s (", fmt_b(s->peak_rss, a), s->peak_rss_t_ns / 1e9);
+    if (s->shim_at_peak_rss) /* format 1.6: the SAMPLE records say what the profiler itself held */
+        printf("of which the profiler's own %s: the program's %s; ", fmt_b(s->shim_at_peak_rss, a),
+               fmt_b(s->peak_rss - s->shim_at_peak_rss, b));
+    printf("VmHWM %s, ru_maxrss %s)\n", s->vm_hwm ? fmt_b(s->vm_hwm, b) : "unknown",
+           s->ru_maxrss ? fmt_b(s->ru_maxrss, c) : "unknown");
     printf("peak heap   %s requested (%s usable) at %.3f s\n", fmt_b(s->peak_heap, a),
            fmt_b(s->peak_heap_usable, b), s->peak_heap_t_ns / 1e9);
     printf("peak mmap   %s at %.3f s\n", fmt_b(s->peak_mmap, a), s->peak_mmap_t_ns / 1e9);

@@ -318,7 +318,22 @@ static const struct field sample_fields[] = {
     FIELD(struct tq_rec_sample, calls_total),
 };
 
-FIXED_RECORD(sample, struct tq_rec_sample, TQ_REC_SAMPLE)
+size_t tq_rec_put_sample(uint8_t *buf, size_t cap, const struct tq_rec_sample *in)
+{
+    struct put w = {buf, cap, 0, 0};
+    size_t at = rec_open(&w, TQ_REC_SAMPLE);
+    put_fields(&w, in, sample_fields, NFIELDS(sample_fields));
+    put_u64(&w, in->shim_bytes); /* minor version 6 */
+    return rec_close(&w, at);
+}
+
+int tq_rec_get_sample(const struct tq_rec *rec, struct tq_rec_sample *out)
+{
+    struct get r = rec_reader(rec);
+    get_fields(&r, out, sample_fields, NFIELDS(sample_fields));
+    out->shim_bytes = !r.bad && r.len - r.pos >= 8 ? get_u64(&r) : 0; /* older traces end before it */
+    return r.bad ? -1 : 0;
+}
 
 /* ---- CALLS ---- */
 
@@ -520,25 +535,182 @@ size_t tq_rec_put_addr_events(uint8_t *buf, size_t cap, uint32_t tid, const stru
     return rec_close(&w, at);
 }
 
+/* ---- PACKED_EVENTS (FORMAT.md 15) ---- */
+
+#define PK_SEQ 0x10u   /* kind byte: a dseq follows in the SEQ stream (else it is 0) */
+#define PK_TIME 0x20u  /* a dt_ns follows in the TIME stream (else it is 0) */
+#define PK_BAD 0x40u   /* never set */
+#define PK_SIZE 0x80u  /* a size and a stack follow in the SIZE and STACK streams (else both are 0) */
+#define PK_MISS_ALIGNED TQ_PACKED_MTF /* AMTF byte: not among the recent addresses; ADDR holds (addr - miss) / 16 */
+#define PK_MISS_ODD (TQ_PACKED_MTF + 1) /* not among them; ADDR holds addr - miss */
+
+/* Look a up among the recent addresses m[] and move (or put) it in front. Returns its index, TQ_PACKED_MTF if new. */
+static unsigned mtf_step(uint64_t m[TQ_PACKED_MTF], uint64_t a)
+{
+    unsigned i = 0;
+    while (i < TQ_PACKED_MTF && m[i] != a)
+        i++;
+    unsigned found = i;
+    if (i == TQ_PACKED_MTF)
+        i = TQ_PACKED_MTF - 1;
+    memmove(m + 1, m, i * sizeof *m);
+    m[0] = a;
+    return found;
+}
+
+/* One stream of the events: each stream is written by its own pass over them, the address cache replayed in each
+ * (the shim allocates nothing; 2048 events x 16 comparisons is cheap next to compressing them). */
+static void put_packed_stream(struct put *w, unsigned stream, const struct tq_event *ev, size_t n)
+{
+    uint64_t t = n ? ev[0].t_ns : 0, q = n ? ev[0].seq : 0, miss = 0, m[TQ_PACKED_MTF] = {0};
+    uint32_t stack = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct tq_event *e = &ev[i];
+        uint64_t dq = i ? e->seq - q - 1 : 0, dt = e->t_ns - t;
+        int sized = e->size || e->stack_id;
+        switch (stream) {
+        case TQ_PS_KIND: {
+            uint8_t k = (uint8_t)(e->kind | (dq ? PK_SEQ : 0) | (dt ? PK_TIME : 0) | (sized ? PK_SIZE : 0));
+            put_bytes(w, &k, 1);
+            break;
+        }
+        case TQ_PS_SEQ:
+            if (dq)
+                put_uleb(w, dq);
+            break;
+        case TQ_PS_TIME:
+            if (dt)
+                put_uleb(w, dt);
+            break;
+        case TQ_PS_AMTF: case TQ_PS_ADDR: {
+            uint64_t d = e->addr - miss;
+            unsigned found = mtf_step(m, e->addr);
+            if (found < TQ_PACKED_MTF) {
+                if (stream == TQ_PS_AMTF) {
+                    uint8_t b = (uint8_t)found;
+                    put_bytes(w, &b, 1);
+                }
+                break;
+            }
+            if (stream == TQ_PS_AMTF) {
+                uint8_t b = d & 15 ? PK_MISS_ODD : PK_MISS_ALIGNED;
+                put_bytes(w, &b, 1);
+            } else {
+                put_uleb(w, d & 15 ? zigzag(d) : zigzag((uint64_t)((int64_t)d >> 4)));
+            }
+            miss = e->addr;
+            break;
+        }
+        case TQ_PS_SIZE:
+            if (sized)
+                put_uleb(w, e->size);
+            break;
+        case TQ_PS_STACK:
+            if (sized) {
+                put_uleb(w, zigzag((uint64_t)e->stack_id - stack));
+                stack = e->stack_id;
+            }
+            break;
+        case TQ_PS_OLD:
+            if (kind_has_old(e->kind))
+                put_uleb(w, zigzag(e->old_addr - e->addr));
+            break;
+        }
+        t = e->t_ns;
+        q = e->seq;
+    }
+}
+
+size_t tq_rec_put_packed_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq_event *ev, size_t n)
+{
+    struct put w = {buf, cap, 0, 0};
+    if (n > UINT32_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (ev[i].kind >= 16 || (i > 0 && (ev[i].t_ns < ev[i - 1].t_ns || ev[i].seq <= ev[i - 1].seq)))
+            return 0;
+    size_t at = rec_open(&w, TQ_REC_PACKED_EVENTS);
+    put_u32(&w, tid);
+    put_u32(&w, (uint32_t)n);
+    put_u64(&w, n ? ev[0].t_ns : 0);
+    put_u64(&w, n ? ev[0].seq : 0);
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
+        size_t len_at = w.len;
+        put_u32(&w, 0);
+        put_packed_stream(&w, s, ev, n);
+        if (w.over)
+            return 0;
+        size_t len = w.len - len_at - 4;
+        for (unsigned i = 0; i < 4; i++)
+            w.p[len_at + i] = (uint8_t)(len >> (8 * i));
+    }
+    return rec_close(&w, at);
+}
+
+/* The fields of the next PACKED_EVENTS event; *dq and *dt as ADDR_EVENTS stores them. Returns -1 when malformed. */
+static int packed_fields(struct tq_events_iter *it, struct tq_event *ev, uint64_t *dq, uint64_t *dt, uint64_t *sid)
+{
+    int bad = 0;
+    if (it->s[TQ_PS_KIND] >= it->se[TQ_PS_KIND] || it->s[TQ_PS_AMTF] >= it->se[TQ_PS_AMTF])
+        return -1;
+    uint8_t k = *it->s[TQ_PS_KIND]++, a = *it->s[TQ_PS_AMTF]++;
+    if (k & PK_BAD || a > PK_MISS_ODD)
+        return -1;
+    ev->kind = k & 15;
+    *dq = k & PK_SEQ ? get_uleb(&it->s[TQ_PS_SEQ], it->se[TQ_PS_SEQ], &bad) : 0;
+    *dt = k & PK_TIME ? get_uleb(&it->s[TQ_PS_TIME], it->se[TQ_PS_TIME], &bad) : 0;
+    if (a < TQ_PACKED_MTF) {
+        ev->addr = it->mtf[a];
+    } else {
+        uint64_t v = unzigzag(get_uleb(&it->s[TQ_PS_ADDR], it->se[TQ_PS_ADDR], &bad));
+        ev->addr = it->miss + (a == PK_MISS_ALIGNED ? v << 4 : v);
+        it->miss = ev->addr;
+    }
+    mtf_step(it->mtf, ev->addr);
+    ev->size = 0;
+    *sid = 0;
+    if (k & PK_SIZE) {
+        ev->size = get_uleb(&it->s[TQ_PS_SIZE], it->se[TQ_PS_SIZE], &bad);
+        *sid = it->stack + unzigzag(get_uleb(&it->s[TQ_PS_STACK], it->se[TQ_PS_STACK], &bad));
+        if (*sid > UINT32_MAX)
+            return -1;
+        it->stack = (uint32_t)*sid;
+    }
+    ev->old_addr = kind_has_old(ev->kind)
+        ? ev->addr + unzigzag(get_uleb(&it->s[TQ_PS_OLD], it->se[TQ_PS_OLD], &bad)) : 0;
+    return bad ? -1 : 0;
+}
+
 int tq_rec_get_events(const struct tq_rec *rec, struct tq_rec_events *out, struct tq_events_iter *it)
 {
     struct get r = rec_reader(rec);
-    int with_seq = rec->type == TQ_REC_ADDR_EVENTS;
+    int packed = rec->type == TQ_REC_PACKED_EVENTS, with_seq = TQ_REC_EVENTS_BY_ADDR(rec->type);
     out->tid = get_u32(&r);
     out->count = get_u32(&r);
     out->t0_ns = get_u64(&r);
     out->seq0 = with_seq ? get_u64(&r) : 0;
-    if (r.bad || out->count > r.len - r.pos) /* every event takes at least 5 bytes, so this is a loose bound */
+    if (r.bad || out->count > r.len - r.pos) /* every event takes at least 1 byte, so this is a loose bound */
         return -1;
     out->body = r.p + r.pos;
     out->body_len = (uint32_t)(r.len - r.pos);
+    memset(it, 0, sizeof *it);
     it->p = out->body;
     it->end = out->body + out->body_len;
     it->left = out->count;
     it->t_ns = out->t0_ns;
-    it->addr = 0;
     it->seq = out->seq0;
     it->with_seq = with_seq;
+    it->packed = packed;
+    for (unsigned s = 0; packed && s < TQ_PS_COUNT; s++) {
+        uint32_t len = get_u32(&r);
+        if (r.bad || len > r.len - r.pos)
+            return -1;
+        it->s[s] = r.p + r.pos;
+        it->se[s] = r.p + r.pos + len;
+        r.pos += len;
+    }
+    if (packed && (size_t)(it->se[TQ_PS_KIND] - it->s[TQ_PS_KIND]) != out->count)
+        return -1;
     return 0;
 }
 
@@ -546,17 +718,23 @@ int tq_events_next(struct tq_events_iter *it, struct tq_event *ev)
 {
     if (it->left == 0)
         return 0;
-    if (it->p >= it->end)
-        return -1;
     int bad = 0;
-    ev->kind = *it->p++;
-    uint64_t dq = it->with_seq ? get_uleb(&it->p, it->end, &bad) : 0;
-    uint64_t dt = get_uleb(&it->p, it->end, &bad);
-    ev->addr = it->addr + unzigzag(get_uleb(&it->p, it->end, &bad));
-    ev->size = get_uleb(&it->p, it->end, &bad);
-    uint64_t sid = get_uleb(&it->p, it->end, &bad);
-    ev->old_addr = kind_has_old(ev->kind) ? ev->addr + unzigzag(get_uleb(&it->p, it->end, &bad)) : 0;
-    it->addr = ev->addr;
+    uint64_t dq = 0, dt, sid;
+    if (it->packed) {
+        if (packed_fields(it, ev, &dq, &dt, &sid) < 0)
+            return -1;
+    } else {
+        if (it->p >= it->end)
+            return -1;
+        ev->kind = *it->p++;
+        dq = it->with_seq ? get_uleb(&it->p, it->end, &bad) : 0;
+        dt = get_uleb(&it->p, it->end, &bad);
+        ev->addr = it->addr + unzigzag(get_uleb(&it->p, it->end, &bad));
+        ev->size = get_uleb(&it->p, it->end, &bad);
+        sid = get_uleb(&it->p, it->end, &bad);
+        ev->old_addr = kind_has_old(ev->kind) ? ev->addr + unzigzag(get_uleb(&it->p, it->end, &bad)) : 0;
+        it->addr = ev->addr;
+    }
     if (bad || sid > UINT32_MAX || dt > UINT64_MAX - it->t_ns)
         return -1;
     if (it->with_seq) { /* the first event's number is seq0 + its difference; later ones step at least 1 */

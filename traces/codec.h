@@ -11,7 +11,7 @@
 #define TQ_TRACE_PREAMBLE_MAGIC "TQTRACE" /* 7 chars + NUL = 8 bytes */
 #define TQ_TRACE_PREAMBLE_SIZE 24u        /* 8 (skippable frame header) + 16 (preamble) */
 #define TQ_TRACE_VERSION_MAJOR 1u         /* readers refuse another major */
-#define TQ_TRACE_VERSION_MINOR 5u         /* readers accept any minor (fields are only appended) */
+#define TQ_TRACE_VERSION_MINOR 6u         /* readers accept any minor (fields are only appended) */
 
 #define TQ_REC_HEADER_SIZE 8u             /* u16 type, u16 reserved, u32 payload length */
 #define TQ_REC_MAX_PAYLOAD (16u << 20)    /* a reader rejects longer records as corrupt */
@@ -33,6 +33,7 @@ enum tq_rec_type {
     TQ_REC_KILLED = 12,   /* appended by the runner after reaping a killed worker (OOM); minor version 4 */
     TQ_REC_SNAPSHOT = 13, /* the process first crossed record --snapshot-at; minor version 4 */
     TQ_REC_ADDR_EVENTS = 14, /* EVENTS naming blocks by address, each with its process-wide order; minor version 5 */
+    TQ_REC_PACKED_EVENTS = 15, /* ADDR_EVENTS' events, field by field in separate streams; minor version 6 */
 };
 
 /* Interposed functions, in the order of the CALLS record's counters. Append only: indices are on disk. */
@@ -112,6 +113,7 @@ struct tq_rec_sample {
     int64_t mmap_live;
     uint64_t mmap_peak;
     uint64_t calls_total;
+    uint64_t shim_bytes;                   /* the profiler's own memory then (minor version 6; 0 before) */
 };
 
 struct tq_rec_calls {
@@ -164,14 +166,28 @@ struct tq_rec_events {
     uint32_t body_len;
 };
 
-/* Cursor over the events of one EVENTS or ADDR_EVENTS record. */
+/* The streams of a PACKED_EVENTS record (FORMAT.md 15), in the order they are stored. */
+enum tq_packed_stream { TQ_PS_KIND, TQ_PS_SEQ, TQ_PS_TIME, TQ_PS_AMTF, TQ_PS_ADDR, TQ_PS_SIZE, TQ_PS_STACK, TQ_PS_OLD,
+                        TQ_PS_COUNT };
+#define TQ_PACKED_MTF 16 /* addresses a PACKED_EVENTS record remembers (move to front) */
+
+/* Does a record of this type hold events (EVENTS, ADDR_EVENTS, PACKED_EVENTS)? Do they name blocks by address? */
+#define TQ_REC_HAS_EVENTS(t) ((t) == TQ_REC_EVENTS || (t) == TQ_REC_ADDR_EVENTS || (t) == TQ_REC_PACKED_EVENTS)
+#define TQ_REC_EVENTS_BY_ADDR(t) ((t) == TQ_REC_ADDR_EVENTS || (t) == TQ_REC_PACKED_EVENTS)
+
+/* Cursor over the events of one EVENTS, ADDR_EVENTS or PACKED_EVENTS record. */
 struct tq_events_iter {
     const uint8_t *p, *end;
     uint32_t left;
     uint64_t t_ns;
     uint64_t addr;       /* previous event's address (addresses are stored as differences) */
     uint64_t seq;        /* previous event's order number (ADDR_EVENTS) */
-    int with_seq;        /* ADDR_EVENTS: 1 before its first event, 2 after; 0 for EVENTS */
+    int with_seq;        /* ADDR_EVENTS, PACKED_EVENTS: 1 before its first event, 2 after; 0 for EVENTS */
+    int packed;          /* PACKED_EVENTS: the fields below are used */
+    const uint8_t *s[TQ_PS_COUNT], *se[TQ_PS_COUNT]; /* each stream's read position and end */
+    uint64_t mtf[TQ_PACKED_MTF]; /* recent addresses, most recent first */
+    uint64_t miss;       /* the previous address not found in mtf */
+    uint32_t stack;      /* the previous stack id of the STACK stream */
 };
 
 struct tq_rec_stack {
@@ -239,6 +255,8 @@ size_t tq_rec_put_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq
 /* ADDR_EVENTS holding ev[0..n) of thread tid, addresses as they are, with their order numbers ev[].seq; times and
  * order numbers must increase (times may stay equal). */
 size_t tq_rec_put_addr_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq_event *ev, size_t n);
+/* PACKED_EVENTS: the same events and order numbers as ADDR_EVENTS, stored compactly (kinds must be < 16). */
+size_t tq_rec_put_packed_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq_event *ev, size_t n);
 size_t tq_rec_put_stack(uint8_t *buf, size_t cap, uint32_t id, const uint64_t *ips, uint32_t depth);
 /* MODULE; path is NUL-terminated. */
 size_t tq_rec_put_module(uint8_t *buf, size_t cap, const struct tq_rec_module *m, const char *path);
@@ -289,7 +307,7 @@ struct tq_rec_snapshot {
 size_t tq_rec_put_snapshot(uint8_t *buf, size_t cap, const struct tq_rec_snapshot *s);
 int tq_rec_get_snapshot(const struct tq_rec *r, struct tq_rec_snapshot *out);
 
-/* An EVENTS or ADDR_EVENTS record (by r->type). */
+/* An EVENTS, ADDR_EVENTS or PACKED_EVENTS record (by r->type). */
 int tq_rec_get_events(const struct tq_rec *r, struct tq_rec_events *out, struct tq_events_iter *it);
 /* Next event of an EVENTS record: returns 1 with *ev filled, 0 at the end, -1 on a malformed event. */
 int tq_events_next(struct tq_events_iter *it, struct tq_event *ev);

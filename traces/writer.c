@@ -98,6 +98,11 @@ int tq_trace_create(const char *dir, const char *exe, pid_t pid, char *path, siz
     return -EEXIST;
 }
 
+size_t tq_writer_own_bytes(const struct tq_trace_writer *w)
+{
+    return (w->buf ? w->cap : 0) + (w->zbuf ? w->zcap : 0) + (w->cctx ? ZSTD_sizeof_CCtx(w->cctx) : 0);
+}
+
 int tq_writer_open(struct tq_trace_writer *w, int fd)
 {
     memset(w, 0, sizeof *w);

@@ -48,6 +48,8 @@ int tq_trace_dir_check(const char *dir, unsigned *owner);
 int tq_trace_create(const char *dir, const char *exe, pid_t pid, char *path, size_t pathsz);
 
 /* Set up a writer on fd and queue the file preamble. Returns 0, or -1 when memory is short (w stays closed). */
+/* Memory the writer holds (its buffers and compression context), in bytes. */
+size_t tq_writer_own_bytes(const struct tq_trace_writer *w);
 int tq_writer_open(struct tq_trace_writer *w, int fd);
 
 /* Queue one encoded record (n bytes). Compresses and writes a frame first when the buffer is full.
