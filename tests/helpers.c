@@ -146,3 +146,32 @@ void tq_fixture_put(struct tq_trace_writer *w, const uint8_t *rec, size_t n)
     cr_assert_gt(n, 0, "record did not fit");
     cr_assert_eq(tq_writer_append(w, rec, n), 0);
 }
+
+int tq_traceq_in(const char *dir, char **out, char **err, const char *fmt, ...)
+{
+    char args[4096], cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s", dir, tq_build_path("traceq"), args);
+    char *o = NULL, *e = NULL;
+    int rc = tq_run(cmd, &o, &e);
+    if (out)
+        *out = o;
+    else
+        free(o);
+    if (err)
+        *err = e;
+    else
+        free(e);
+    return rc;
+}
+
+int tq_same_file_in(const char *dir, const char *a, const char *b)
+{
+    char pa[4200], pb[4200];
+    snprintf(pa, sizeof pa, "%s/%s", dir, a);
+    snprintf(pb, sizeof pb, "%s/%s", dir, b);
+    return tq_files_equal(pa, pb);
+}

@@ -27,6 +27,11 @@ void tq_rmtree(const char *dir);
 char *tq_slurp(const char *path, size_t *len);
 /* 1 when both files can be read and hold the same bytes, else 0. */
 int tq_files_equal(const char *a, const char *b);
+/* Run `traceq ARGS` (printf-style) in dir: its exit status; stdout / stderr in *out / *err (caller frees; either
+ * may be NULL to drop it). */
+int tq_traceq_in(const char *dir, char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Whether dir/a and dir/b hold the same bytes. */
+int tq_same_file_in(const char *dir, const char *a, const char *b);
 
 /* 1 when memory cgroups can be used here (running as root and a cgroup root can be created), else 0. */
 int tq_have_cgroups(void);

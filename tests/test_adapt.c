@@ -25,37 +25,6 @@
 #define VOXELS (64.0 * 48 * 50)
 #define PAD "--pad-per-voxel 1600"
 
-/* Run `traceq ARGS` in dir; returns the exit status, stdout/stderr in *out / *err (caller frees, may be NULL). */
-static int tq(const char *dir, char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int tq(const char *dir, char **out, char **err, const char *fmt, ...)
-{
-    char args[4096], cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s", dir, tq_build_path("traceq"), args);
-    char *o = NULL, *e = NULL;
-    int rc = tq_run(cmd, &o, &e);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    if (err)
-        *err = e;
-    else
-        free(e);
-    return rc;
-}
-
-static int same_file(const char *dir, const char *a, const char *b)
-{
-    char pa[4200], pb[4200];
-    snprintf(pa, sizeof pa, "%s/%s", dir, a);
-    snprintf(pb, sizeof pb, "%s/%s", dir, b);
-    return tq_files_equal(pa, pb);
-}
-
 /* A run's --json report, parsed (the test fails when it does not parse). */
 static json_t *report(const char *text)
 {
@@ -76,7 +45,7 @@ static long jint(json_t *o, const char *key)
 static double measured_peak(const char *dir, const char *chunks)
 {
     char *out, *err;
-    cr_assert_eq(tq(dir, &out, &err, "run --op envelope --input in.npy --output cal.npy --chunks %s --workers 1 %s "
+    cr_assert_eq(tq_traceq_in(dir, &out, &err, "run --op envelope --input in.npy --output cal.npy --chunks %s --workers 1 %s "
                     "--force --json", chunks, PAD), 0, "%s", err);
     json_t *o = report(out);
     double peak = (double)json_integer_value(json_object_get(json_array_get(json_object_get(o, "per_worker"), 0),
@@ -112,8 +81,8 @@ static void write_model(const char *dir, const char *name, const char *op, doubl
 static char *setup(double *a, double *b)
 {
     char *dir = tq_tmpdir();
-    cr_assert_eq(tq(dir, NULL, NULL, "synth --shape " SHAPE " --seed 7 -o in.npy"), 0);
-    cr_assert_eq(tq(dir, NULL, NULL, "run --op envelope --input in.npy --output whole.npy --chunks none"), 0);
+    cr_assert_eq(tq_traceq_in(dir, NULL, NULL, "synth --shape " SHAPE " --seed 7 -o in.npy"), 0);
+    cr_assert_eq(tq_traceq_in(dir, NULL, NULL, "run --op envelope --input in.npy --output whole.npy --chunks none"), 0);
     double whole = measured_peak(dir, "none"), quarter = measured_peak(dir, "16,48,50");
     *b = (whole - quarter) / (VOXELS - VOXELS / 4);
     *a = whole - *b * VOXELS;
@@ -134,7 +103,7 @@ Test(adapt, underpredicting_model_costs_at_most_one_oom_kill)
         if (e == 0 && !tq_have_cgroups())
             continue;
         char *out, *err;
-        int rc = tq(dir, &out, &err, "run --op envelope --input in.npy --output under-%s.npy --planner traceq "
+        int rc = tq_traceq_in(dir, &out, &err, "run --op envelope --input in.npy --output under-%s.npy --planner traceq "
                     "--model under.json --memory-per-worker 100MiB --workers 2 --enforce %s --adapt %s --json",
                     enforcers[e], enforcers[e], PAD);
         cr_assert_eq(rc, 0, "%s: %s %s", enforcers[e], out, err);
@@ -144,7 +113,7 @@ Test(adapt, underpredicting_model_costs_at_most_one_oom_kill)
         cr_assert(c > 1.6 && c < 2.4, "the correction should find the model 2x low: %g", c);
         char name[64];
         snprintf(name, sizeof name, "under-%s.npy", enforcers[e]);
-        cr_assert(same_file(dir, "whole.npy", name), "%s: the adaptive output differs from the whole run",
+        cr_assert(tq_same_file_in(dir, "whole.npy", name), "%s: the adaptive output differs from the whole run",
                   enforcers[e]);
         json_decref(o);
         free(out);
@@ -159,14 +128,14 @@ Test(adapt, overpredicting_model_ends_with_fewer_blocks_and_learns)
     double a, b;
     char *dir = setup(&a, &b);
     char *out, *err;
-    cr_assert_eq(tq(dir, &out, &err, "run --op envelope --input in.npy --output static.npy --planner traceq "
+    cr_assert_eq(tq_traceq_in(dir, &out, &err, "run --op envelope --input in.npy --output static.npy --planner traceq "
                     "--model over.json --memory-per-worker 100MiB --workers 2 %s --json", PAD), 0, "%s", err);
     json_t *o = report(out);
     long static_blocks = jint(o, "blocks_run");
     json_decref(o);
     free(out);
     free(err);
-    cr_assert_eq(tq(dir, &out, &err, "run --op envelope --input in.npy --output adapt.npy --planner traceq "
+    cr_assert_eq(tq_traceq_in(dir, &out, &err, "run --op envelope --input in.npy --output adapt.npy --planner traceq "
                     "--model over.json --memory-per-worker 100MiB --workers 2 --adapt --learn learned.json %s --json",
                     PAD), 0, "%s", err);
     o = report(out);
@@ -177,8 +146,8 @@ Test(adapt, overpredicting_model_ends_with_fewer_blocks_and_learns)
     cr_assert_eq(jint(o, "oom_kills"), 0, "%s", out);
     double c = json_real_value(json_object_get(ad, "correction"));
     cr_assert(c > 0.25 && c < 0.45, "the correction should find the model 3x high: %g", c);
-    cr_assert(same_file(dir, "whole.npy", "adapt.npy"));
-    cr_assert(same_file(dir, "whole.npy", "static.npy"));
+    cr_assert(tq_same_file_in(dir, "whole.npy", "adapt.npy"));
+    cr_assert(tq_same_file_in(dir, "whole.npy", "static.npy"));
 
     /* The learned model is a model file: it predicts what the blocks measured (never below, within 10%). */
     char path[4200];
@@ -207,7 +176,7 @@ Test(adapt, overpredicting_model_ends_with_fewer_blocks_and_learns)
     size_t n[3];
     const char *models[3] = {"over.json", "learned.json", "true.json"};
     for (int k = 0; k < 3; k++) {
-        cr_assert_eq(tq(dir, NULL, &err, "plan --op envelope --shape " SHAPE " --model %s --memory 100MiB --workers 2 "
+        cr_assert_eq(tq_traceq_in(dir, NULL, &err, "plan --op envelope --shape " SHAPE " --model %s --memory 100MiB --workers 2 "
                         "-o plan%d.json", models[k], k), 0, "%s", err);
         free(err);
         snprintf(path, sizeof path, "%s/plan%d.json", dir, k);
@@ -229,7 +198,7 @@ Test(adapt, correct_model_merges_the_quarters_left)
     double a, b;
     char *dir = setup(&a, &b);
     char *out, *err;
-    cr_assert_eq(tq(dir, &out, &err, "run --op envelope --input in.npy --output static.npy --planner traceq "
+    cr_assert_eq(tq_traceq_in(dir, &out, &err, "run --op envelope --input in.npy --output static.npy --planner traceq "
                     "--model true.json --memory-per-worker 100MiB --workers 2 %s --json", PAD), 0, "%s", err);
     json_t *o = report(out);
     long static_blocks = jint(o, "blocks_run");
@@ -237,7 +206,7 @@ Test(adapt, correct_model_merges_the_quarters_left)
     free(out);
     free(err);
     cr_assert_geq(static_blocks, 2);
-    cr_assert_eq(tq(dir, &out, &err, "run --op envelope --input in.npy --output adapt.npy --planner traceq "
+    cr_assert_eq(tq_traceq_in(dir, &out, &err, "run --op envelope --input in.npy --output adapt.npy --planner traceq "
                     "--model true.json --memory-per-worker 100MiB --workers 2 --adapt %s --json", PAD), 0, "%s", err);
     o = report(out);
     json_t *ad = json_object_get(o, "adapt"), *blocks = json_object_get(ad, "blocks");
@@ -261,7 +230,7 @@ Test(adapt, correct_model_merges_the_quarters_left)
         halves += v[i] * 2 > vmax * 0.9 && v[i] * 2 < vmax * 1.1;
     cr_assert(vmin * 4 > vmax * 0.9 && vmin * 4 < vmax * 1.1, "no quarter block: %s", out);
     cr_assert_geq(halves, 1, "no half block: %s", out);
-    cr_assert(same_file(dir, "whole.npy", "adapt.npy"));
+    cr_assert(tq_same_file_in(dir, "whole.npy", "adapt.npy"));
     json_decref(o);
     free(out);
     free(err);
@@ -312,12 +281,12 @@ Test(adapt, killed_adaptive_run_resumes_from_its_cut)
 
     char *out, *err;
     /* the same command without --adapt is another run */
-    cr_assert_eq(tq(dir, &out, &err, "run --op envelope --input in.npy --output part.npy --planner traceq --model "
+    cr_assert_eq(tq_traceq_in(dir, &out, &err, "run --op envelope --input in.npy --output part.npy --planner traceq --model "
                     "over.json --memory-per-worker 100MiB --workers 1 --resume %s", PAD), 2, "%s", out);
     cr_assert(strstr(err, "another run") != NULL, "%s", err);
     free(out);
     free(err);
-    int rc = tq(dir, &out, &err, "run --op envelope --input in.npy --output part.npy --planner traceq --model "
+    int rc = tq_traceq_in(dir, &out, &err, "run --op envelope --input in.npy --output part.npy --planner traceq --model "
                 "over.json --memory-per-worker 100MiB --workers 1 --adapt --resume %s --json", PAD);
     cr_assert_eq(rc, 0, "%s %s", out, err);
     json_t *o = report(out), *ad = json_object_get(o, "adapt");
@@ -333,7 +302,7 @@ Test(adapt, killed_adaptive_run_resumes_from_its_cut)
         same_as_static &= json_integer_value(json_array_get(plan_block, k)) == (json_int_t)cut[k];
     }
     cr_assert(!same_as_static, "the journaled cut is the static plan's block: %s", out);
-    cr_assert(same_file(dir, "whole.npy", "part.npy"));
+    cr_assert(tq_same_file_in(dir, "whole.npy", "part.npy"));
     cr_assert_neq(access(jpath, F_OK), 0, "the journal of a finished run was kept");
     json_decref(o);
     free(out);
@@ -345,17 +314,17 @@ Test(adapt, killed_adaptive_run_resumes_from_its_cut)
 Test(adapt, users_command_runs_adaptively)
 {
     char *dir = tq_tmpdir(), *out, *err;
-    cr_assert_eq(tq(dir, NULL, NULL, "synth --shape " SHAPE " --seed 7 -o in.npy"), 0);
+    cr_assert_eq(tq_traceq_in(dir, NULL, NULL, "synth --shape " SHAPE " --seed 7 -o in.npy"), 0);
     /* `cp` needs far less than this model says: blocks grow */
     write_model(dir, "cmd.json", "cmd", 20e6, 2000, 1);
-    int rc = tq(dir, &out, &err, "run --cmd 'cp {in} {out}' --input in.npy --output copy.npy --planner traceq "
+    int rc = tq_traceq_in(dir, &out, &err, "run --cmd 'cp {in} {out}' --input in.npy --output copy.npy --planner traceq "
                 "--model cmd.json --memory-per-worker 200MiB --workers 2 --adapt --json");
     cr_assert_eq(rc, 0, "%s %s", out, err);
     json_t *o = report(out), *ad = json_object_get(o, "adapt");
     json_t *first = json_array_get(json_object_get(ad, "blocks"), 0);
     cr_assert_gt(json_integer_value(json_object_get(first, "rss_peak_bytes")), 0, "%s", out);
     cr_assert_geq(json_array_size(json_object_get(ad, "recuts")), 1, "%s", out);
-    cr_assert(same_file(dir, "in.npy", "copy.npy"));
+    cr_assert(tq_same_file_in(dir, "in.npy", "copy.npy"));
     json_decref(o);
     free(out);
     free(err);
@@ -366,7 +335,7 @@ Test(adapt, users_command_runs_adaptively)
 Test(adapt, bad_input_exits_2)
 {
     char *dir = tq_tmpdir(), *err;
-    cr_assert_eq(tq(dir, NULL, NULL, "synth --shape 16x12x10 --seed 7 -o in.npy"), 0);
+    cr_assert_eq(tq_traceq_in(dir, NULL, NULL, "synth --shape 16x12x10 --seed 7 -o in.npy"), 0);
     write_model(dir, "m.json", "envelope", 20e6, 2000, 1);
     cr_assert_eq(tq_runf("touch '%s/taken.json' && mkdir '%s/ro' && chmod 555 '%s/ro'", dir, dir, dir), 0);
     static const struct {
@@ -381,7 +350,7 @@ Test(adapt, bad_input_exits_2)
         {"--chunks none --adapt --model nothere.json --memory-per-worker 1GiB", "nothere.json"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        int rc = tq(dir, NULL, &err, "run --op envelope --input in.npy --output o.npy %s", cases[i].args);
+        int rc = tq_traceq_in(dir, NULL, &err, "run --op envelope --input in.npy --output o.npy %s", cases[i].args);
         cr_assert_eq(rc, 2, "%s: rc %d: %s", cases[i].args, rc, err);
         cr_assert(strstr(err, cases[i].says) != NULL, "%s: %s", cases[i].args, err);
         free(err);

@@ -17,29 +17,6 @@
 #include "../traces/writer.h"
 #include "helpers.h"
 
-/* Run `traceq ARGS` in dir; returns the exit status; stdout and stderr in *out / *err (caller frees, may be NULL). */
-static int tq(const char *dir, char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int tq(const char *dir, char **out, char **err, const char *fmt, ...)
-{
-    char args[6000], cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s", dir, tq_build_path("traceq"), args);
-    char *o = NULL, *e = NULL;
-    int rc = tq_run(cmd, &o, &e);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    if (err)
-        *err = e;
-    else
-        free(e);
-    return rc;
-}
-
 /* The one file matching dir/pattern (asserts there is exactly one); malloc'd. */
 static char *one_file(const char *dir, const char *pattern)
 {
@@ -74,9 +51,9 @@ static void skip_if_asan(int rc, const char *err)
 Test(forensics, oom_killed_command_names_the_allocating_function, .timeout = 120)
 {
     char *dir = tq_tmpdir(), *out = NULL, *err = NULL;
-    cr_assert_eq(tq(dir, NULL, NULL, "synth --shape 16x16x16 --seed 3 -o in.npy"), 0);
+    cr_assert_eq(tq_traceq_in(dir, NULL, NULL, "synth --shape 16x16x16 --seed 3 -o in.npy"), 0);
     /* grow_heap allocates 8 MiB every 20 ms until killed: the limit is crossed after several flushes */
-    int rc = tq(dir, &out, &err,
+    int rc = tq_traceq_in(dir, &out, &err,
                 "run --cmd '%s 8 {in} {out}' --input in.npy --output out.npy --chunks none --workers 1 "
                 "--memory-per-worker 96MiB --retries 0 --trace-blocks tr --stacks --json",
                 tq_build_path("progs/oom_grow"));
@@ -95,7 +72,7 @@ Test(forensics, oom_killed_command_names_the_allocating_function, .timeout = 120
     cr_assert_eq(count_files(trdir, ".traceq-staging*"), 0, "the staging folder is removed");
     free(out);
     free(err);
-    rc = tq(dir, &out, &err, "report '%s'", cmd_trace);
+    rc = tq_traceq_in(dir, &out, &err, "report '%s'", cmd_trace);
     cr_assert_eq(rc, 0, "%s", err);
     cr_assert(strstr(out, "killed: OOM in cgroup ") || strstr(out, "killed: OOM by the runner's RSS watchdog"), "%s",
               out);
@@ -105,13 +82,13 @@ Test(forensics, oom_killed_command_names_the_allocating_function, .timeout = 120
     cr_assert(site && strstr(site, "grow_heap (oom_grow.c:"), "the site that held the memory: %s", out);
     free(out);
     free(err);
-    rc = tq(dir, &out, &err, "report --json '%s'", cmd_trace);
+    rc = tq_traceq_in(dir, &out, &err, "report --json '%s'", cmd_trace);
     cr_assert_eq(rc, 0, "%s", err);
     cr_assert(strstr(out, "\"killed\"") && strstr(out, "\"limit_bytes\": 100663296"), "%s", out);
     free(out);
     free(err);
     /* The worker itself (the command's parent) was killed too, and says so. */
-    rc = tq(dir, &out, &err, "report '%s'", worker_trace);
+    rc = tq_traceq_in(dir, &out, &err, "report '%s'", worker_trace);
     cr_assert_eq(rc, 0, "%s", err);
     cr_assert(strstr(out, "killed: OOM"), "%s", out);
     free(out);
@@ -125,10 +102,10 @@ Test(forensics, oom_killed_command_names_the_allocating_function, .timeout = 120
 Test(forensics, builtin_operator_blocks_each_leave_a_trace, .timeout = 120)
 {
     char *dir = tq_tmpdir(), *out = NULL, *err = NULL;
-    cr_assert_eq(tq(dir, NULL, NULL, "synth --shape 16x16x16 --seed 3 -o in.npy"), 0);
-    cr_assert_eq(tq(dir, NULL, NULL, "run --op gaussian --sigma 1 --input in.npy --output whole.npy --chunks none"),
+    cr_assert_eq(tq_traceq_in(dir, NULL, NULL, "synth --shape 16x16x16 --seed 3 -o in.npy"), 0);
+    cr_assert_eq(tq_traceq_in(dir, NULL, NULL, "run --op gaussian --sigma 1 --input in.npy --output whole.npy --chunks none"),
                  0);
-    int rc = tq(dir, &out, &err,
+    int rc = tq_traceq_in(dir, &out, &err,
                 "run --op gaussian --sigma 1 --input in.npy --output out.npy --chunks 8,16,16 --workers 2 "
                 "--trace-blocks tr");
     skip_if_asan(rc, err);
@@ -156,7 +133,7 @@ Test(forensics, builtin_operator_blocks_each_leave_a_trace, .timeout = 120)
     free(out);
     free(err);
     /* The same folder again: the names are taken, nothing is overwritten. */
-    rc = tq(dir, &out, &err,
+    rc = tq_traceq_in(dir, &out, &err,
             "run --op gaussian --sigma 1 --input in.npy --output out2.npy --chunks none --trace-blocks tr");
     cr_assert_eq(rc, 0, "%s", err);
     cr_assert_eq(count_files(trdir, "*"), 3);
@@ -170,9 +147,9 @@ Test(forensics, builtin_operator_blocks_each_leave_a_trace, .timeout = 120)
 Test(forensics, builtin_block_oom_split_attempts_are_named, .timeout = 120)
 {
     char *dir = tq_tmpdir(), *out = NULL, *err = NULL;
-    cr_assert_eq(tq(dir, NULL, NULL, "synth --shape 32x32x32 --seed 3 -o in.npy"), 0);
+    cr_assert_eq(tq_traceq_in(dir, NULL, NULL, "synth --shape 32x32x32 --seed 3 -o in.npy"), 0);
     /* 32^3 voxels x 8 KiB of padding = 256 MiB for the whole block, over the 160 MiB limit; a half fits */
-    int rc = tq(dir, &out, &err,
+    int rc = tq_traceq_in(dir, &out, &err,
                 "run --op gaussian --sigma 1 --input in.npy --output out.npy --chunks none --workers 1 "
                 "--memory-per-worker 160MiB --pad-per-voxel 8KiB --retries 2 --trace-blocks tr");
     skip_if_asan(rc, err);
@@ -248,9 +225,9 @@ Test(forensics, killed_record_appended_after_a_cut_frame)
 Test(forensics, bad_trace_blocks_values_exit_2, .timeout = 60)
 {
     char *dir = tq_tmpdir(), *err = NULL;
-    cr_assert_eq(tq(dir, NULL, NULL, "synth --shape 8x8x8 --seed 3 -o in.npy"), 0);
+    cr_assert_eq(tq_traceq_in(dir, NULL, NULL, "synth --shape 8x8x8 --seed 3 -o in.npy"), 0);
     const char *base = "run --op gaussian --input in.npy --output out.npy --chunks none";
-    cr_assert_eq(tq(dir, NULL, NULL, "touch afile 2>/dev/null; true"), 0);
+    cr_assert_eq(tq_traceq_in(dir, NULL, NULL, "touch afile 2>/dev/null; true"), 0);
     FILE *f;
     char p[4200];
     snprintf(p, sizeof p, "%s/afile", dir);
@@ -269,7 +246,7 @@ Test(forensics, bad_trace_blocks_values_exit_2, .timeout = 60)
         {"--trace-blocks tr --mpi", "mpi"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        int rc = tq(dir, NULL, &err, "%s %s", base, cases[i].extra);
+        int rc = tq_traceq_in(dir, NULL, &err, "%s %s", base, cases[i].extra);
         cr_assert_eq(rc, 2, "%s: rc %d, %s", cases[i].extra, rc, err);
         cr_assert(strcasestr(err, cases[i].says), "%s: %s", cases[i].extra, err);
         free(err);
@@ -301,7 +278,7 @@ Test(forensics, snapshot_at_a_share_of_rlimit_as_names_the_site, .timeout = 180)
     char tdir[4200];
     snprintf(tdir, sizeof tdir, "%s/t", dir);
     char *trace = one_file(tdir, "traceq.snap_grow.*.tq");
-    rc = tq(dir, &out, &err, "report '%s'", trace);
+    rc = tq_traceq_in(dir, &out, &err, "report '%s'", trace);
     cr_assert_eq(rc, 0, "%s", err);
     cr_assert(strstr(out, "50% of its RLIMIT_AS limit of 1.00 GiB (512 MiB)"), "%s", out);
     char *sec = strstr(out, "live at the snapshot: ");
@@ -316,16 +293,16 @@ Test(forensics, snapshot_at_a_share_of_rlimit_as_names_the_site, .timeout = 180)
     free(out);
     free(err);
     /* --json carries the same; --snapshot on a trace without one is an error (exit 2) */
-    rc = tq(dir, &out, &err, "report --json '%s'", trace);
+    rc = tq_traceq_in(dir, &out, &err, "report --json '%s'", trace);
     cr_assert_eq(rc, 0, "%s", err);
     cr_assert(strstr(out, "\"snapshot_sites\"") && strstr(out, "\"at_snapshot\": true"), "%s", out);
     free(out);
     free(err);
-    cr_assert_eq(tq(dir, NULL, NULL, "record -q -o u --stacks -- '%s' 16", tq_build_path("progs/snap_grow")), 0);
+    cr_assert_eq(tq_traceq_in(dir, NULL, NULL, "record -q -o u --stacks -- '%s' 16", tq_build_path("progs/snap_grow")), 0);
     char udir[4200];
     snprintf(udir, sizeof udir, "%s/u", dir);
     char *plain = one_file(udir, "traceq.snap_grow.*.tq");
-    rc = tq(dir, &out, &err, "report --snapshot '%s'", plain);
+    rc = tq_traceq_in(dir, &out, &err, "report --snapshot '%s'", plain);
     cr_assert_eq(rc, 2, "rc %d: %s", rc, err);
     cr_assert(strstr(err, "has no snapshot"), "%s", err);
     free(out);
@@ -339,7 +316,7 @@ Test(forensics, snapshot_at_a_share_of_rlimit_as_names_the_site, .timeout = 180)
 Test(forensics, snapshot_at_absolute_size_without_limit)
 {
     char *dir = tq_tmpdir(), *out = NULL, *err = NULL;
-    int rc = tq(dir, &out, &err, "record -q -o t --stacks --snapshot-at 100M -- '%s' 200", tq_build_path("progs/snap_grow"));
+    int rc = tq_traceq_in(dir, &out, &err, "record -q -o t --stacks --snapshot-at 100M -- '%s' 200", tq_build_path("progs/snap_grow"));
     cr_assert_eq(rc, 0, "%s", err);
     free(out);
     free(err);
@@ -365,7 +342,7 @@ Test(forensics, bad_snapshot_values_exit_2)
     static const char *const bad[] = {"0%", "150%", "100.5%", "garbage", "", "-5%", "12.25%", "0", "5X", "80%%",
                                       "2.5G", "99999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        int rc = tq(dir, NULL, &err, "record -q -o t --snapshot-at '%s' -- true", bad[i]);
+        int rc = tq_traceq_in(dir, NULL, &err, "record -q -o t --snapshot-at '%s' -- true", bad[i]);
         cr_assert_eq(rc, 2, "--snapshot-at '%s': rc %d %s", bad[i], rc, err);
         cr_assert(strstr(err, "--snapshot-at"), "%s", err);
         free(err);

@@ -18,37 +18,6 @@
 #include "../operators/usercmd.h"
 #include "helpers.h"
 
-/* Run `traceq ARGS` in dir; returns the exit status, stderr in *err (caller frees, may be NULL). */
-static int tq(const char *dir, char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int tq(const char *dir, char **out, char **err, const char *fmt, ...)
-{
-    char args[6000], cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s", dir, tq_build_path("traceq"), args);
-    char *o = NULL, *e = NULL;
-    int rc = tq_run(cmd, &o, &e);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    if (err)
-        *err = e;
-    else
-        free(e);
-    return rc;
-}
-
-static int same_file(const char *dir, const char *a, const char *b)
-{
-    char pa[4200], pb[4200];
-    snprintf(pa, sizeof pa, "%s/%s", dir, a);
-    snprintf(pb, sizeof pb, "%s/%s", dir, b);
-    return tq_files_equal(pa, pb);
-}
-
 static int exists(const char *dir, const char *name)
 {
     char p[4200];
@@ -60,7 +29,7 @@ static int exists(const char *dir, const char *name)
 static char *setup(const char *shape)
 {
     char *dir = tq_tmpdir();
-    cr_assert_eq(tq(dir, NULL, NULL, "synth --shape %s --seed 3 -o in.npy", shape), 0);
+    cr_assert_eq(tq_traceq_in(dir, NULL, NULL, "synth --shape %s --seed 3 -o in.npy", shape), 0);
     return dir;
 }
 
@@ -136,18 +105,18 @@ static void pipeline(const char *dir, const char *cmd, const char *halo, const c
                      const char *shape)
 {
     char *err = NULL, *out = NULL;
-    cr_assert_eq(tq(dir, NULL, &err, "sweep --cmd %s %s --runs 1 -o ds.csv", cmd, grid), 0, "sweep: %s", err);
+    cr_assert_eq(tq_traceq_in(dir, NULL, &err, "sweep --cmd %s %s --runs 1 -o ds.csv", cmd, grid), 0, "sweep: %s", err);
     free(err);
-    cr_assert_eq(tq(dir, NULL, &err, "fit ds.csv %s -o m.json", fitargs), 0, "fit: %s", err);
+    cr_assert_eq(tq_traceq_in(dir, NULL, &err, "fit ds.csv %s -o m.json", fitargs), 0, "fit: %s", err);
     free(err);
-    cr_assert_eq(tq(dir, &out, &err, "predict --model m.json --shape %s --json", shape), 0, "%s", err);
+    cr_assert_eq(tq_traceq_in(dir, &out, &err, "predict --model m.json --shape %s --json", shape), 0, "%s", err);
     double whole = json_num(out, "bound");
     cr_assert(whole > 0, "%s", out);
     free(out);
     free(err);
     /* The limit is 90% of the whole volume's bound, all of which a block may use: the whole cannot be one block. */
     long limit = (long)(0.9 * whole);
-    cr_assert_eq(tq(dir, NULL, &err, "plan --model m.json --shape %s --memory %ld --safety 1 --workers 2 --halo %s "
+    cr_assert_eq(tq_traceq_in(dir, NULL, &err, "plan --model m.json --shape %s --memory %ld --safety 1 --workers 2 --halo %s "
                     "-o p.json",
                     shape, limit, halo), 0, "plan: %s", err);
     free(err);
@@ -160,15 +129,15 @@ static void pipeline(const char *dir, const char *cmd, const char *halo, const c
         blocks++;
     cr_assert(blocks >= 2, "the plan has a single block: %s", plan);
     free(plan);
-    cr_assert_eq(tq(dir, &out, &err, "run --cmd %s --halo %s --plan p.json --input in.npy --output blocks.npy "
+    cr_assert_eq(tq_traceq_in(dir, &out, &err, "run --cmd %s --halo %s --plan p.json --input in.npy --output blocks.npy "
                     "--workers 2 --retries 4 --json", cmd, halo), 0, "run: %s %s", out, err);
     cr_assert(json_num(out, "memory_per_worker_bytes") == (double)limit, "%s", out);
     free(out);
     free(err);
-    cr_assert_eq(tq(dir, NULL, &err, "run --cmd %s --halo %s --input in.npy --output whole.npy --chunks none", cmd,
+    cr_assert_eq(tq_traceq_in(dir, NULL, &err, "run --cmd %s --halo %s --input in.npy --output whole.npy --chunks none", cmd,
                     halo), 0, "%s", err);
     free(err);
-    cr_assert(same_file(dir, "whole.npy", "blocks.npy"), "%s: chunked output differs from the whole run", cmd);
+    cr_assert(tq_same_file_in(dir, "whole.npy", "blocks.npy"), "%s: chunked output differs from the whole run", cmd);
     cr_assert(!exists(dir, "blocks.npy.cmdtmp"), "temporaries left behind");
 }
 
@@ -176,7 +145,7 @@ static void pipeline(const char *dir, const char *cmd, const char *halo, const c
 Test(usercmd, python_operator_swept_fitted_planned_and_run, .timeout = 240)
 {
     char *dir = tq_tmpdir();
-    cr_assert_eq(tq(dir, NULL, NULL, "synth --shape 240x80x80 --seed 3 -o in.npy"), 0);
+    cr_assert_eq(tq_traceq_in(dir, NULL, NULL, "synth --shape 240x80x80 --seed 3 -o in.npy"), 0);
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "'%s %s {in} {out}'", tq_python(), tq_src_path("examples/mean5.py"));
     pipeline(dir, cmd, "2", "--grid-inlines 30:240:70 --grid-xlines 80 --grid-samples 80", "--folds 4 --kind linear",
@@ -189,7 +158,7 @@ Test(usercmd, python_operator_swept_fitted_planned_and_run, .timeout = 240)
 Test(usercmd, c_operator_swept_fitted_planned_and_run, .timeout = 240)
 {
     char *dir = tq_tmpdir();
-    cr_assert_eq(tq(dir, NULL, NULL, "synth --shape 200x100x100 --seed 3 -o in.npy"), 0);
+    cr_assert_eq(tq_traceq_in(dir, NULL, NULL, "synth --shape 200x100x100 --seed 3 -o in.npy"), 0);
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "'%s {in} {out}'", tq_build_path("examples/laplace3"));
     pipeline(dir, cmd, "1", "--grid-inlines 25:100:25 --grid-xlines 50:100:50 --grid-samples 100", "", "200x100x100");
@@ -202,7 +171,7 @@ Test(usercmd, param_sweep_fit_and_predict, .timeout = 120)
 {
     char *dir = tq_tmpdir(), *err = NULL, *out = NULL;
     const char *prog = tq_build_path("progs/rows_cols");
-    cr_assert_eq(tq(dir, NULL, &err, "sweep --cmd '%s --rows {rows} --cols {cols}' --param rows=1000:64000:x4 "
+    cr_assert_eq(tq_traceq_in(dir, NULL, &err, "sweep --cmd '%s --rows {rows} --cols {cols}' --param rows=1000:64000:x4 "
                     "--param cols=10:40:10 --runs 1 -o p.csv", prog), 0, "%s", err);
     free(err);
     char p[4200];
@@ -212,19 +181,19 @@ Test(usercmd, param_sweep_fit_and_predict, .timeout = 120)
     cr_assert(strstr(csv, "\ncmd,64000,40,1,2560000,1,ok,"), "%s", csv); /* 1000 x4 x4 x4 = 64000 */
     free(csv);
     /* Resumable: a rerun does nothing. */
-    cr_assert_eq(tq(dir, &out, NULL, "sweep --cmd '%s --rows {rows} --cols {cols}' --param rows=1000:64000:x4 "
+    cr_assert_eq(tq_traceq_in(dir, &out, NULL, "sweep --cmd '%s --rows {rows} --cols {cols}' --param rows=1000:64000:x4 "
                     "--param cols=10:40:10 --runs 1 -o p.csv", prog), 0);
     cr_assert(strstr(out, "0 runs done (0 failed), 16 already in p.csv"), "%s", out);
     free(out);
     /* the exact heap peak: sampled RSS on a loaded machine is too noisy to extrapolate 7.8x within 15% */
-    cr_assert_eq(tq(dir, NULL, &err, "fit p.csv --target peak_heap_bytes -o m.json"), 0, "%s", err);
+    cr_assert_eq(tq_traceq_in(dir, NULL, &err, "fit p.csv --target peak_heap_bytes -o m.json"), 0, "%s", err);
     free(err);
     snprintf(p, sizeof p, "%s/m.json", dir);
     char *model = tq_slurp(p, NULL);
     const char *axes = model ? strstr(model, "\"axes\"") : NULL;
     cr_assert(axes && strstr(axes, "\"rows\"") && strstr(axes, "\"cols\"") && strstr(axes, "\"_\""), "%s", model);
     free(model);
-    cr_assert_eq(tq(dir, &out, &err, "predict --model m.json --set rows=500000,cols=40 --json"), 0, "%s", err);
+    cr_assert_eq(tq_traceq_in(dir, &out, &err, "predict --model m.json --set rows=500000,cols=40 --json"), 0, "%s", err);
     /* 500000 x 40 doubles = 160 MB of table over a small baseline; the model extrapolates 7.8x in rows */
     double pred = json_num(out, "predicted");
     cr_assert(pred > 0.9 * 160e6 && pred < 1.15 * 160e6 + 8e6, "predicted %.0f: %s", pred, out);
@@ -246,7 +215,7 @@ Test(usercmd, param_sweep_fit_and_predict, .timeout = 120)
         {"sweep --cmd 'y {rows} {cols}' --param rows=1:4 --param cols=1:2 -o p.csv", "another command"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        int rc = tq(dir, NULL, &err, "%s", bad[i][0]);
+        int rc = tq_traceq_in(dir, NULL, &err, "%s", bad[i][0]);
         cr_assert_eq(rc, 2, "%s: rc %d %s", bad[i][0], rc, err);
         cr_assert(strstr(err, bad[i][1]), "%s: expected '%s' in %s", bad[i][0], bad[i][1], err);
         free(err);
@@ -261,21 +230,21 @@ Test(usercmd, c_stencil_chunked_equals_whole_with_and_without_trim)
     char *dir = setup("30x26x40");
     const char *lap = tq_build_path("examples/laplace3");
     char *err = NULL;
-    cr_assert_eq(tq(dir, NULL, &err, "run --cmd '%s {in} {out}' --halo 1 --input in.npy --output w.npy --chunks none",
+    cr_assert_eq(tq_traceq_in(dir, NULL, &err, "run --cmd '%s {in} {out}' --halo 1 --input in.npy --output w.npy --chunks none",
                     lap), 0, "%s", err);
     free(err);
-    cr_assert_eq(tq(dir, NULL, &err, "run --cmd '%s {in} {out}' --halo 1 --input in.npy --output b.npy "
+    cr_assert_eq(tq_traceq_in(dir, NULL, &err, "run --cmd '%s {in} {out}' --halo 1 --input in.npy --output b.npy "
                     "--chunks 7,9,13 --workers 2", lap), 0, "%s", err);
     free(err);
-    cr_assert(same_file(dir, "w.npy", "b.npy"));
+    cr_assert(tq_same_file_in(dir, "w.npy", "b.npy"));
     /* --trim 1: the command drops one voxel per face of what it got; the core is cut from the right place. */
-    cr_assert_eq(tq(dir, NULL, &err, "run --cmd '%s --trim 1 {in} {out}' --halo 2 --trim 1 --input in.npy --output "
+    cr_assert_eq(tq_traceq_in(dir, NULL, &err, "run --cmd '%s --trim 1 {in} {out}' --halo 2 --trim 1 --input in.npy --output "
                     "tw.npy --chunks none", lap), 0, "%s", err);
     free(err);
-    cr_assert_eq(tq(dir, NULL, &err, "run --cmd '%s --trim 1 {in} {out}' --halo 2 --trim 1 --input in.npy --output "
+    cr_assert_eq(tq_traceq_in(dir, NULL, &err, "run --cmd '%s --trim 1 {in} {out}' --halo 2 --trim 1 --input in.npy --output "
                     "tb.npy --chunks 9,8,11", lap), 0, "%s", err);
     free(err);
-    cr_assert(same_file(dir, "tw.npy", "tb.npy"), "trimmed chunked output differs from the trimmed whole run");
+    cr_assert(tq_same_file_in(dir, "tw.npy", "tb.npy"), "trimmed chunked output differs from the trimmed whole run");
     tq_rmtree(dir);
     free(dir);
 }
@@ -304,7 +273,7 @@ Test(usercmd, failing_commands_fail_their_block_with_a_message)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char *err = NULL, *out = NULL;
-        int rc = tq(dir, &out, &err, "run --cmd '%s {in} {out}' --input in.npy --output o%zu.npy --chunks 10,10,8 "
+        int rc = tq_traceq_in(dir, &out, &err, "run --cmd '%s {in} {out}' --input in.npy --output o%zu.npy --chunks 10,10,8 "
                     "--workers 1 --json", cases[i].prog, i);
         cr_assert_eq(rc, 1, "%s: rc %d, %s", cases[i].prog, rc, err);
         cr_assert(strstr(err, "block [0:10, 0:10, 0:8] failed"), "%s: %s", cases[i].prog, err);
@@ -332,21 +301,21 @@ Test(usercmd, oom_killed_command_is_split_and_retried, .timeout = 120)
              "np.ones(x.size * 1000, np.uint8)\nnp.save(sys.argv[2], x * 2)' \"$1\" \"$2\"\n", tq_python());
     script(dir, "hog.sh", hog);
     char *err = NULL, *out = NULL;
-    cr_assert_eq(tq(dir, NULL, &err, "run --cmd './hog.sh {in} {out}' --input in.npy --output w.npy --chunks none"), 0,
+    cr_assert_eq(tq_traceq_in(dir, NULL, &err, "run --cmd './hog.sh {in} {out}' --input in.npy --output w.npy --chunks none"), 0,
                  "%s", err);
     free(err);
     /* The watchdog always (it must sum the worker's children: the worker itself stays small), cgroups where
      * they can be made. */
     const char *modes[] = {"watchdog", "cgroup"};
     for (int m = 0; m < (tq_have_cgroups() ? 2 : 1); m++) {
-        int rc = tq(dir, &out, &err, "run --cmd './hog.sh {in} {out}' --input in.npy --output b%d.npy --chunks none "
+        int rc = tq_traceq_in(dir, &out, &err, "run --cmd './hog.sh {in} {out}' --input in.npy --output b%d.npy --chunks none "
                     "--memory-per-worker 110MiB --retries 4 --workers 1 --enforce %s --json", m, modes[m]);
         cr_assert_eq(rc, 0, "%s: rc %d: %s %s", modes[m], rc, out, err);
         cr_assert(!strstr(out, "\"oom_kills\": 0"), "%s: no OOM kill: %s", modes[m], out);
         cr_assert(!strstr(out, "\"retries\": 0"), "%s: no split: %s", modes[m], out);
         char name[32];
         snprintf(name, sizeof name, "b%d.npy", m);
-        cr_assert(same_file(dir, "w.npy", name), "%s: split output differs", modes[m]);
+        cr_assert(tq_same_file_in(dir, "w.npy", name), "%s: split output differs", modes[m]);
         free(err);
         free(out);
     }
@@ -360,7 +329,7 @@ Test(usercmd, sweep_records_a_failing_command_as_a_failed_row)
 {
     char *dir = tq_tmpdir(), *err = NULL, *out = NULL;
     /* inputs over 4000 bytes (any axis of 16: 8x8x16 float32 is 4096 B of data) fail */
-    int rc = tq(dir, &out, &err, "sweep --cmd \"sh -c 'test \\$(stat -c %%s \\$1) -lt 4000 || {{ echo no good >&2; exit 3; }}; "
+    int rc = tq_traceq_in(dir, &out, &err, "sweep --cmd \"sh -c 'test \\$(stat -c %%s \\$1) -lt 4000 || {{ echo no good >&2; exit 3; }}; "
                 "cp \\$1 \\$2' sh {in} {out}\" --grid 8:16:8 --runs 1 -o f.csv");
     cr_assert_eq(rc, 0, "%s %s", out, err);
     cr_assert(strstr(out, "8 runs done (7 failed)"), "%s", out);
@@ -427,7 +396,7 @@ Test(usercmd, killed_worker_and_runner_leave_no_temporaries, .timeout = 120)
     char *json = tq_slurp(p, NULL);
     cr_assert(json && strstr(json, "\"crash_retries\": 1"), "%s", json);
     free(json);
-    cr_assert(same_file(dir, "k.npy", "in.npy"));
+    cr_assert(tq_same_file_in(dir, "k.npy", "in.npy"));
     cr_assert(!exists(dir, "k.npy.cmdtmp"));
 
     /* Now kill the runner itself while a command runs. */
@@ -446,10 +415,10 @@ Test(usercmd, killed_worker_and_runner_leave_no_temporaries, .timeout = 120)
     sleep_ms(100); /* the worker and its command die with the runner (PR_SET_PDEATHSIG) */
     cr_assert(exists(dir, "r.npy.cmdtmp") && !exists(dir, "r.npy"));
     char *err = NULL;
-    cr_assert_eq(tq(dir, NULL, &err, "run --cmd './slow.sh {in} {out}' --input in.npy --output r.npy --chunks "
+    cr_assert_eq(tq_traceq_in(dir, NULL, &err, "run --cmd './slow.sh {in} {out}' --input in.npy --output r.npy --chunks "
                     "10,10,8 --workers 1 --resume"), 0, "%s", err);
     free(err);
-    cr_assert(same_file(dir, "r.npy", "in.npy"));
+    cr_assert(tq_same_file_in(dir, "r.npy", "in.npy"));
     cr_assert(!exists(dir, "r.npy.cmdtmp"), "--resume left the killed run's temporaries");
     tq_rmtree(dir);
     free(dir);
@@ -476,7 +445,7 @@ Test(usercmd, bad_templates_halos_and_trims_exit_2)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char *err = NULL;
-        int rc = tq(dir, NULL, &err, "run %s --input in.npy --output o.npy --chunks none", cases[i].args);
+        int rc = tq_traceq_in(dir, NULL, &err, "run %s --input in.npy --output o.npy --chunks none", cases[i].args);
         cr_assert_eq(rc, 2, "%s: rc %d, %s", cases[i].args, rc, err);
         cr_assert(strstr(err, cases[i].expect), "%s: expected '%s' in: %s", cases[i].args, cases[i].expect, err);
         free(err);

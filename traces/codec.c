@@ -405,15 +405,18 @@ FIXED_RECORD(gap, struct tq_rec_gap, TQ_REC_GAP)
 
 /* ---- KILLED, SNAPSHOT ---- */
 
+/* KILLED: its fixed fields, a reserved u32 (0), then where (a string). */
+static const struct field killed_fields[] = {
+    FIELD(struct tq_rec_killed, unix_ns), FIELD(struct tq_rec_killed, cause),
+    FIELD(struct tq_rec_killed, signal),  FIELD(struct tq_rec_killed, limit),
+    FIELD(struct tq_rec_killed, worker_pid),
+};
+
 size_t tq_rec_put_killed(uint8_t *buf, size_t cap, const struct tq_rec_killed *k, const char *where)
 {
     struct put w = {buf, cap, 0, 0};
     size_t at = rec_open(&w, TQ_REC_KILLED);
-    put_u64(&w, k->unix_ns);
-    put_u32(&w, k->cause);
-    put_u32(&w, k->signal);
-    put_u64(&w, k->limit);
-    put_u32(&w, k->worker_pid);
+    put_fields(&w, k, killed_fields, NFIELDS(killed_fields));
     put_u32(&w, 0);
     put_str(&w, where ? where : "");
     return rec_close(&w, at);
@@ -422,42 +425,20 @@ size_t tq_rec_put_killed(uint8_t *buf, size_t cap, const struct tq_rec_killed *k
 int tq_rec_get_killed(const struct tq_rec *rec, struct tq_rec_killed *out)
 {
     struct get r = rec_reader(rec);
-    out->unix_ns = get_u64(&r);
-    out->cause = get_u32(&r);
-    out->signal = get_u32(&r);
-    out->limit = get_u64(&r);
-    out->worker_pid = get_u32(&r);
+    get_fields(&r, out, killed_fields, NFIELDS(killed_fields));
     get_u32(&r);
     out->where = get_str(&r, &out->where_len);
     return r.bad ? -1 : 0;
 }
 
-size_t tq_rec_put_snapshot(uint8_t *buf, size_t cap, const struct tq_rec_snapshot *s)
-{
-    struct put w = {buf, cap, 0, 0};
-    size_t at = rec_open(&w, TQ_REC_SNAPSHOT);
-    put_u64(&w, s->t_ns);
-    put_u64(&w, s->threshold);
-    put_u64(&w, s->limit);
-    put_u32(&w, s->limit_kind);
-    put_u32(&w, s->permille);
-    put_u64(&w, s->value);
-    put_u64(&w, s->heap_live);
-    return rec_close(&w, at);
-}
+static const struct field snapshot_fields[] = {
+    FIELD(struct tq_rec_snapshot, t_ns),       FIELD(struct tq_rec_snapshot, threshold),
+    FIELD(struct tq_rec_snapshot, limit),      FIELD(struct tq_rec_snapshot, limit_kind),
+    FIELD(struct tq_rec_snapshot, permille),   FIELD(struct tq_rec_snapshot, value),
+    FIELD(struct tq_rec_snapshot, heap_live),
+};
 
-int tq_rec_get_snapshot(const struct tq_rec *rec, struct tq_rec_snapshot *out)
-{
-    struct get r = rec_reader(rec);
-    out->t_ns = get_u64(&r);
-    out->threshold = get_u64(&r);
-    out->limit = get_u64(&r);
-    out->limit_kind = get_u32(&r);
-    out->permille = get_u32(&r);
-    out->value = get_u64(&r);
-    out->heap_live = get_u64(&r);
-    return r.bad ? -1 : 0;
-}
+FIXED_RECORD(snapshot, struct tq_rec_snapshot, TQ_REC_SNAPSHOT)
 
 /* ---- EVENTS ---- */
 
