@@ -31,7 +31,9 @@ static double last_prediction(const char *out)
 
 /* A converged targeted sweep of `what` toward `target`, its dataset, and a rerun that measures nothing. With
  * `or_measured`, a sweep that instead grew to the target itself is accepted too (its small shapes' noise can keep
- * the bound just above 10% of a few-MiB prediction), when the final prediction is within 5% of that measurement. */
+ * the bound just above 10% of a few-MiB prediction), when the final prediction is within 5% of that measurement.
+ * The tests' targets are small (64^3: a peak of 10-20 MiB, mostly the process's baseline) to stay fast, so all of
+ * them accept that outcome: a fresh-CI run once ended the envelope's sweep at the target, 0.8% off. */
 static void converges_or(const char *what, const char *target, int or_measured)
 {
     char *dir = tq_tmpdir(), *out = NULL, *err = NULL, args[4096];
@@ -72,11 +74,6 @@ static void converges_or(const char *what, const char *target, int or_measured)
     free(dir);
 }
 
-static void converges(const char *what, const char *target)
-{
-    converges_or(what, target, 0);
-}
-
 #ifdef __SANITIZE_ADDRESS__
 #define SKIP_UNDER_ASAN() cr_skip_test("an ASan-built traceq cannot run under the LD_PRELOAD shim")
 #else
@@ -86,19 +83,19 @@ static void converges(const char *what, const char *target)
 Test(sweep_target, gaussian_converges, .timeout = 240)
 {
     SKIP_UNDER_ASAN();
-    converges("--op gaussian", "--target 64x64x64");
+    converges_or("--op gaussian", "--target 64x64x64", 1);
 }
 
 Test(sweep_target, gst3d_converges, .timeout = 240)
 {
     SKIP_UNDER_ASAN();
-    converges("--op gst3d", "--target 64x64x64");
+    converges_or("--op gst3d", "--target 64x64x64", 1);
 }
 
 Test(sweep_target, envelope_converges, .timeout = 240)
 {
     SKIP_UNDER_ASAN();
-    converges("--op envelope", "--target 64x64x64");
+    converges_or("--op envelope", "--target 64x64x64", 1);
 }
 
 Test(sweep_target, volume_command_converges, .timeout = 240)
@@ -114,7 +111,7 @@ Test(sweep_target, parameter_command_converges, .timeout = 240)
     SKIP_UNDER_ASAN();
     char what[2048];
     snprintf(what, sizeof what, "--cmd '%s --rows {rows} --cols {cols}'", tq_build_path("progs/rows_cols"));
-    converges(what, "--target-set rows=400000,cols=20");
+    converges_or(what, "--target-set rows=400000,cols=20", 0);
 }
 
 /* A budget too small to get near the target: the sweep stops, says so, and says how far the target is. */
