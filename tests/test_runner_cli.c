@@ -14,31 +14,10 @@
 #include "../runner/cgroup.h"
 #include "helpers.h"
 
-/* Run `traceq ARGS` in dir; returns the exit status, stdout/stderr in *out / *err (caller frees, may be NULL). */
+/* Run `traceq ARGS` in dir (tq_traceq_in with the arguments as they are). */
 static int tq(const char *dir, char **out, char **err, const char *args)
 {
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s", dir, tq_build_path("traceq"), args);
-    char *o = NULL, *e = NULL;
-    int rc = tq_run(cmd, &o, &e);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    if (err)
-        *err = e;
-    else
-        free(e);
-    return rc;
-}
-
-/* Byte-compare two files in dir. */
-static int same_file(const char *dir, const char *a, const char *b)
-{
-    char pa[4200], pb[4200];
-    snprintf(pa, sizeof pa, "%s/%s", dir, a);
-    snprintf(pb, sizeof pb, "%s/%s", dir, b);
-    return tq_files_equal(pa, pb);
+    return tq_traceq_in(dir, out, err, "%s", args);
 }
 
 /* The integer after "key": in a JSON text (-1 when absent). */
@@ -76,7 +55,7 @@ Test(runner_cli, chunked_equals_unchunked_for_every_operator)
             char a[64], b[64];
             snprintf(a, sizeof a, "%s-whole.npy", ops[o]);
             snprintf(b, sizeof b, "%s-%d.npy", ops[o], c);
-            cr_assert(same_file(dir, a, b), "%s chunks %s differ from the unchunked output", ops[o], ch);
+            cr_assert(tq_same_file_in(dir, a, b), "%s chunks %s differ from the unchunked output", ops[o], ch);
         }
     }
     /* Envelope needs whole traces: a plan cutting samples is refused. */
@@ -100,7 +79,7 @@ static void oom_run(const char *enforce)
     cr_assert_geq(json_int(out, "oom_kills"), 1, "%s", out);
     cr_assert_geq(json_int(out, "retries"), 1, "%s", out);
     cr_assert(strstr(out, enforce) != NULL, "%s", out);
-    cr_assert(same_file(dir, "whole.npy", "split.npy"));
+    cr_assert(tq_same_file_in(dir, "whole.npy", "split.npy"));
     free(out);
     free(err);
     /* Without retries the run fails, names the block and leaves no output behind. */
@@ -121,7 +100,7 @@ static void oom_run(const char *enforce)
     cr_assert_eq(tq(dir, NULL, NULL, args), 0);
     cr_assert_eq(tq_runf("test $(ls -a '%s' | grep -c 'fail.npy.tmp\\|fail.npy.journal') = 0", dir), 0,
                  "--force left the old partial output or journal behind");
-    cr_assert(same_file(dir, "whole.npy", "fail.npy"));
+    cr_assert(tq_same_file_in(dir, "whole.npy", "fail.npy"));
     tq_rmtree(dir);
     free(dir);
 }
@@ -167,7 +146,7 @@ Test(runner_cli, worker_killed_at_random_is_rerun)
         cr_assert_eq(json_int(out, "blocks_run"), 8, "%s: %s", args, out);
         char name[32];
         snprintf(name, sizeof name, "k%d.npy", limit);
-        cr_assert(same_file(dir, "whole.npy", name), "%s: output differs from the unchunked one", args);
+        cr_assert(tq_same_file_in(dir, "whole.npy", name), "%s: output differs from the unchunked one", args);
         free(out);
         free(err);
     }
@@ -263,7 +242,7 @@ Test(runner_cli, killed_run_resumes_without_recomputing)
     cr_assert_eq(json_int(out, "crash_retries"), 1, "%s", out);
     cr_assert_eq(json_int(out, "blocks_skipped"), (long)before, "%s", out);
     cr_assert_eq(json_int(out, "blocks_run"), 19 - (long)before, "%s", out);
-    cr_assert(same_file(dir, "whole.npy", "part.npy"));
+    cr_assert(tq_same_file_in(dir, "whole.npy", "part.npy"));
     cr_assert_neq(access(jpath, F_OK), 0, "the journal of a finished run was kept");
     free(out);
     free(err);
@@ -362,7 +341,7 @@ Test(runner_cli, mpi_two_ranks_equal_one_machine)
     cr_assert_eq(rc, 0, "mpirun failed (%d): %s %s", rc, out, err);
     cr_assert(strstr(out, "2 MPI ranks") != NULL, "%s", out);
     cr_assert_eq(json_int(out, "blocks_run"), 5 * 4 * 5, "%s", out);
-    cr_assert(same_file(dir, "one.npy", "two.npy"), "the 2-rank output differs from the 1-machine output");
+    cr_assert(tq_same_file_in(dir, "one.npy", "two.npy"), "the 2-rank output differs from the 1-machine output");
     free(out);
     free(err);
     tq_rmtree(dir);
@@ -443,7 +422,7 @@ Test(runner_cli, segy_in_segy_out_chunked_equals_unchunked)
     cr_assert_eq(tq(dir, NULL, &err, "run --op gst3d --input in.segy --output parts.segy --chunks 7,6,13 "
                     "--memory-per-worker 256MiB"), 0, "%s", err);
     free(err);
-    cr_assert(same_file(dir, "whole.segy", "parts.segy"), "chunked SEG-Y output differs (headers or samples)");
+    cr_assert(tq_same_file_in(dir, "whole.segy", "parts.segy"), "chunked SEG-Y output differs (headers or samples)");
     tq_rmtree(dir);
     free(dir);
 }

@@ -459,6 +459,20 @@ static int kind_has_old(unsigned kind)
     return kind == TQ_CALL_REALLOC || kind == TQ_CALL_REALLOCARRAY || kind == TQ_CALL_MREMAP;
 }
 
+/* An event's fields after its kind, as EVENTS and ADDR_EVENTS store them: time and address as differences from the
+ * previous event's (*t, *a, updated), size, stack, and a realloc's old address relative to the new one. */
+static void put_event_fields(struct put *w, const struct tq_event *e, uint64_t *t, uint64_t *a)
+{
+    put_uleb(w, e->t_ns - *t);
+    put_uleb(w, zigzag(e->addr - *a));
+    put_uleb(w, e->size);
+    put_uleb(w, e->stack_id);
+    if (kind_has_old(e->kind))
+        put_uleb(w, zigzag(e->old_addr - e->addr));
+    *t = e->t_ns;
+    *a = e->addr;
+}
+
 size_t tq_rec_put_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq_event *ev, size_t n)
 {
     struct put w = {buf, cap, 0, 0};
@@ -473,14 +487,7 @@ size_t tq_rec_put_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq
         if (ev[i].t_ns < t)
             return 0;
         put_bytes(&w, &ev[i].kind, 1);
-        put_uleb(&w, ev[i].t_ns - t);
-        put_uleb(&w, zigzag(ev[i].addr - a));
-        put_uleb(&w, ev[i].size);
-        put_uleb(&w, ev[i].stack_id);
-        if (kind_has_old(ev[i].kind))
-            put_uleb(&w, zigzag(ev[i].old_addr - ev[i].addr));
-        t = ev[i].t_ns;
-        a = ev[i].addr;
+        put_event_fields(&w, &ev[i], &t, &a);
     }
     return rec_close(&w, at);
 }
@@ -503,14 +510,7 @@ size_t tq_rec_put_addr_events(uint8_t *buf, size_t cap, uint32_t tid, const stru
             return 0;
         put_bytes(&w, &ev[i].kind, 1);
         put_uleb(&w, i > 0 ? ev[i].seq - q - 1 : 0); /* the first: seq0 is its own number */
-        put_uleb(&w, ev[i].t_ns - t);
-        put_uleb(&w, zigzag(ev[i].addr - a));
-        put_uleb(&w, ev[i].size);
-        put_uleb(&w, ev[i].stack_id);
-        if (kind_has_old(ev[i].kind))
-            put_uleb(&w, zigzag(ev[i].old_addr - ev[i].addr));
-        t = ev[i].t_ns;
-        a = ev[i].addr;
+        put_event_fields(&w, &ev[i], &t, &a);
         q = ev[i].seq;
     }
     return rec_close(&w, at);
