@@ -12,10 +12,18 @@ envelope, whose FFT runs along it); the operator runs through map_overlap with i
 boundary='reflect' (GST3D: see gst3d_like_whole, which handles the volume's faces as the whole run does); the result
 is gathered and saved as float32. GST3D trims one voxel per face like the whole-volume run. Worker memory is polled from the scheduler every 0.2 s, as the notebook did.
 
-Prints one JSON object: completed, error, restarts (workers that left and came back: nanny restarts), killed_worker
-(KilledWorker raised), wall_s, cpu_s (client + every worker process, from /proc), peak_worker_bytes (per worker slot,
-the largest polled value), chunks (the chunk shape used), n_chunks. Exit 0 when the object was printed (whether or not
-the computation completed), 2 on bad arguments.
+A stalled run ends as a failure instead of waiting out --timeout: when for --stall seconds (default 60) no task has
+finished and no worker is executing one, the computation does not go on by itself. Seen here: workers paused (memory
+above 80% of memory_limit: a paused worker starts no task, and Dask restarts it only at 95%), and limits below a
+bare worker's footprint, where the nanny kills each worker before it registers and the cluster has no worker at all.
+This is how such a run fails for a user: it hangs. The error then reads "Stalled: ..." (with the most workers seen
+paused and the fewest seen alive during the stall), and `stalled` is true.
+
+Prints one JSON object: completed, error, stalled, restarts (workers that left and came back: nanny restarts),
+killed_worker (KilledWorker raised), wall_s, startup_s (starting the LocalCluster and its client, included in
+wall_s), cpu_s (client + every worker process, from /proc), peak_worker_bytes (per worker slot, the largest polled
+value), tasks_done (tasks the scheduler saw finish), chunks (the chunk shape used), n_chunks. Exit 0 when the object
+was printed (whether or not the computation completed), 2 on bad arguments.
 """
 import argparse
 import json
@@ -48,16 +56,50 @@ def cpu_seconds(pid):
         return 0.0
 
 
-class Watch:
-    """Polls the scheduler for worker memory and notices workers that come and go (nanny restarts)."""
+def progress_plugin():
+    """A scheduler plugin counting tasks that finished (processing -> memory). LocalCluster runs its scheduler in
+    this process, so the count (`.done`) is read directly."""
+    from distributed.diagnostics.plugin import SchedulerPlugin
 
-    def __init__(self, client):
+    class Progress(SchedulerPlugin):
+        name = "tq-progress"
+
+        def __init__(self):
+            self.done = 0
+
+        def transition(self, key, start, finish, *args, **kwargs):
+            if start == "processing" and finish == "memory":
+                self.done += 1
+
+    return Progress()
+
+
+class Watch:
+    """Polls the scheduler for worker memory, notices workers that come and go (nanny restarts), and sees a stall:
+    no task finished, none executing, a worker paused."""
+
+    def __init__(self, client, progress, stall_s):
         self.client, self.stop = client, threading.Event()
         self.peak, self.seen, self.restarts, self.worker_cpu = {}, set(), 0, {}
+        self.progress, self.stall_s, self.last_done = progress, stall_s, 0
+        self.stall_since, self.stalled, self.paused, self.alive = None, threading.Event(), 0, 0
         self.thread = threading.Thread(target=self.run, daemon=True)
 
     def poll(self):
         info = self.client.scheduler_info()["workers"]
+        now = time.monotonic()
+        paused = sum(w.get("status") == "paused" for w in info.values())
+        executing = sum((w.get("metrics", {}).get("task_counts") or {}).get("executing", 0) for w in info.values())
+        done = self.progress.done
+        if done != self.last_done or executing:
+            self.stall_since = None
+        elif self.stall_since is None:
+            self.stall_since, self.paused, self.alive = now, paused, len(info)
+        else:
+            self.paused, self.alive = max(self.paused, paused), min(self.alive, len(info))
+            if now - self.stall_since >= self.stall_s:
+                self.stalled.set()
+        self.last_done = done
         for addr, w in info.items():
             name = w.get("name", addr)
             mem = w.get("metrics", {}).get("memory", 0) or 0
@@ -114,9 +156,11 @@ def main():
     ap.add_argument("--memory-limit", type=int, required=True, help="bytes per worker")
     ap.add_argument("--chunks", default="auto")
     ap.add_argument("--timeout", type=float, default=1800.0)
+    ap.add_argument("--stall", type=float, default=60.0, help="seconds without progress, a worker paused, before "
+                    "the run is ended as stalled")
     args = ap.parse_args()
-    if args.workers <= 0 or args.memory_limit <= 0:
-        ap.error("--workers and --memory-limit must be positive")
+    if args.workers <= 0 or args.memory_limit <= 0 or args.timeout <= 0 or args.stall <= 0:
+        ap.error("--workers, --memory-limit, --timeout and --stall must be positive")
 
     import dask
     import dask.array as da
@@ -130,12 +174,15 @@ def main():
     except ValueError as e:
         ap.error(str(e))
     result = {"op": args.op, "shape": list(x.shape), "workers": args.workers, "memory_limit": args.memory_limit,
-              "completed": False, "error": None, "restarts": 0, "killed_worker": False}
+              "completed": False, "error": None, "stalled": False, "restarts": 0, "killed_worker": False}
     dask.config.set({"distributed.scheduler.allowed-failures": 3, "distributed.logging.distributed": "error"})
     t0, c0 = time.monotonic(), time.process_time()
     with LocalCluster(n_workers=args.workers, threads_per_worker=1, memory_limit=args.memory_limit,
                       processes=True, dashboard_address=None, silence_logs=50) as cluster, Client(cluster) as client:
-        watch = Watch(client)
+        result["startup_s"] = round(time.monotonic() - t0, 3)
+        progress = progress_plugin()
+        cluster.scheduler.add_plugin(progress, name=progress.name)
+        watch = Watch(client, progress, args.stall)
         watch.thread.start()
         try:
             arr = da.from_array(x, chunks=chunks)
@@ -146,7 +193,20 @@ def main():
             else:
                 out = arr.map_overlap(fn, depth=depth, boundary="reflect", dtype=np.float64)
             future = client.compute(out)
-            value = future.result(timeout=args.timeout)
+            deadline = time.monotonic() + args.timeout
+            while True:
+                try:
+                    value = future.result(timeout=1)
+                    break
+                except TimeoutError:
+                    if watch.stalled.is_set():
+                        future.cancel()
+                        result["stalled"] = True
+                        raise TimeoutError(f"Stalled: no task finished and none executing for {args.stall:g} s; "
+                                           f"up to {watch.paused} of {args.workers} workers paused (memory above "
+                                           f"80% of the limit), as few as {watch.alive} alive") from None
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"timed out after {args.timeout:g} s") from None
             np.save(args.output, np.asarray(value, dtype=np.float32))
             result["completed"] = True
         except KilledWorker as e:
@@ -163,6 +223,7 @@ def main():
     result["wall_s"] = round(time.monotonic() - t0, 3)
     result["cpu_s"] = round(time.process_time() - c0 + sum(watch.worker_cpu.values()), 3)
     result["restarts"] = watch.restarts
+    result["tasks_done"] = progress.done
     result["peak_worker_bytes"] = sorted(watch.peak.values(), reverse=True)
     print(json.dumps(result))
 

@@ -5,14 +5,18 @@ side with real Dask (experiment/dask_peer.py), under the same per-worker memory 
     dask_vs_traceq.py [--fast | --full] --traceq BIN --workdir DIR [--csv FILE] [--goal-csv FILE] [--svg-prefix P]
                       [--ops envelope,gaussian_filter,gst3d] [--sides 200,400] [--runs N] [--runs-400 N]
                       [--limits original,0.5,0.25] [--fixed 0.5] [--strategies LIST] [--no-goal]
-    dask_vs_traceq.py --report CSV [--goal-csv FILE] [--svg-prefix P]   (tables and SVG from a finished CSV)
+                      [--timeout S] [--stall S]
+    dask_vs_traceq.py --report CSV[,CSV...] [--goal-csv FILE] [--svg-prefix P] [--combine OUT]
+                      (tables and SVGs from finished CSVs; --combine writes their rows as one CSV)
 
 Per operator: `traceq sweep --cmd` at small shapes (a 12-shape grid, timed), `traceq fit`, and the goal check (the
 model predicts a 4x larger volume than the largest swept one; that volume is then measured by a one-shape sweep).
 Per side: a float32 N(0,1) input (seed 1), the whole-volume reference (the command run once on the whole volume,
 in a memory-capped cgroup; where the original's model puts the whole run above --max-whole, the driver computes it
 in overlapping slabs along inlines itself, with the operator's halo, and says so in the CSV), and the measured
-whole-volume peak. Per case (op, side, limit), strategies run in turn, run after run (A B C A B C):
+whole-volume peak. Every case is prepared first; then the runs go round after round (run 1 of every case, then
+run 2 of every case, ...), and within a round each case runs its strategies one after the other, the order rotated
+by one from round to round (A B C, B C A, C A B), so that a drift of the machine's load hits all alike:
   none         traceq run --chunks none               (the whole volume as one block; runner splits after OOM kills)
   seed         traceq run --planner seed, with the original's own linear models (thesis slopes: Envelope 27,
                Gaussian 9, GST3D 240 B/voxel, + 0.1 GB), which reproduce its choices (100^3 at 200^3/1.5 GB,
@@ -28,8 +32,16 @@ min(workers x limit + 2 GB, --max-total) so that no run can take the shared mach
 are counted apart (guard_oom). Limits: `original` (1.5 GB at 200^3, 3 GB at 400^3) and tight ones F of the
 way from the operator's floor (the smallest peak of its sweep: the interpreter and SciPy alone) to
 min(measured whole-volume peak, the original's limit): floor + F x (peak - floor). A run gets
-min(--timeout, max(180 s, 6 x the whole-volume reference's wall time)); a Dask worker paused at 80% of its limit
-waits forever, so a hang ends as a timeout (not completed).
+min(--timeout, max(180 s, 6 x the whole-volume reference's wall time)). A Dask run in which no task finished and
+none was executing for --stall seconds (default 60: workers paused at 80% of their limit, or none alive because a
+bare worker is above the nanny's 95%) is ended by dask_peer.py as `stalled`, not completed: for a user such a run
+hangs.
+
+CSV columns (one row per run): op side limit limit_bytes strategy run completed error oom_kills restarts
+killed_worker guard_oom blocks chunk wall_s cpu_s peak_worker_bytes peaks equal max_abs_diff whole_peak_bytes
+load_start load_end utc, then (added later; empty in older rows) stalled startup_s (Dask: starting its LocalCluster,
+part of wall_s) order (position of the run in its round) load_mean load_max (the 1-minute load average sampled
+every second during the run). A CSV begun by an older driver is extended under its own header.
 
 Each finished run appends one CSV row (fsynced); rerunning skips rows already there. Exit 0 when done, 2 on bad
 arguments, 1 when a step the experiment needs (the sweep, the fit, the reference) failed.
@@ -45,6 +57,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import numpy as np
@@ -65,7 +78,9 @@ ORIGINAL_LIMIT = {200: 1.5e9, 400: 3e9}
 STRATEGIES = ["none", "seed", "traceq", "fixed", "dask-auto", "dask-seed"]
 FIELDS = ["op", "side", "limit", "limit_bytes", "strategy", "run", "completed", "error", "oom_kills", "restarts",
           "killed_worker", "guard_oom", "blocks", "chunk", "wall_s", "cpu_s", "peak_worker_bytes", "peaks",
-          "equal", "max_abs_diff", "whole_peak_bytes", "load_start", "load_end", "utc"]
+          "equal", "max_abs_diff", "whole_peak_bytes", "load_start", "load_end", "utc",
+          # added 2026-12-07 (third session); rows written before have them empty
+          "stalled", "startup_s", "order", "load_mean", "load_max"]
 GOAL_FIELDS = ["op", "sweep_shapes", "sweep_s", "fit_s", "kind", "largest_swept_volume", "shape", "volume",
                "predicted_bytes", "bound_bytes", "measured_bytes", "error", "within_5pct", "utc"]
 
@@ -76,6 +91,35 @@ def command(op):
 
 def load1():
     return round(os.getloadavg()[0], 2)
+
+
+class LoadSampler:
+    """The 1-minute load average sampled every second in a thread: mean and max over the current run."""
+
+    def __init__(self):
+        self.lock, self.samples = threading.Lock(), []
+        threading.Thread(target=self.loop, daemon=True).start()
+
+    def loop(self):
+        while True:
+            with self.lock:
+                self.samples.append(os.getloadavg()[0])
+            time.sleep(1.0)
+
+    def reset(self):
+        with self.lock:
+            self.samples = [os.getloadavg()[0]]
+
+    def mean(self):
+        with self.lock:
+            return round(statistics.fmean(self.samples), 2) if self.samples else ""
+
+    def max(self):
+        with self.lock:
+            return round(max(self.samples), 2) if self.samples else ""
+
+
+LOAD = None  # the driver's LoadSampler, started by main()
 
 
 def mem_available():
@@ -398,7 +442,7 @@ class Driver:
             os.unlink(out)
         argv = [PYTHON, os.path.join(HERE, "dask_peer.py"), "--op", op, "--input", inp, "--output", out,
                 "--workers", str(self.a.workers), "--memory-limit", str(int(limit)), "--chunks", chunks,
-                "--timeout", str(self.run_timeout)]
+                "--timeout", str(self.run_timeout), "--stall", str(self.a.stall)]
         guard = Guard(min(self.a.workers * limit + 2 * GB, self.a.max_total))
         try:
             rc, stdout, err, wall, cpu, _ = run_child(argv, self.run_timeout + 60, guard=guard, env=self.env)
@@ -414,6 +458,7 @@ class Driver:
             rep = {}
         if rep:
             peaks = rep.get("peak_worker_bytes", [])
+            row.update(stalled=int(bool(rep.get("stalled"))), startup_s=rep.get("startup_s", ""))
             row.update(completed=int(bool(rep.get("completed"))), error=(rep.get("error") or "")[:200],
                        restarts=rep.get("restarts", 0), killed_worker=int(bool(rep.get("killed_worker"))),
                        blocks=rep.get("n_chunks", ""), chunk="x".join(map(str, rep.get("chunks", []))),
@@ -438,38 +483,49 @@ class Driver:
         return axis0[0] - trim  # the seed's cube side s: its first input chunk is s + trim
 
     # ---- a case ----
-    def case(self, op, side, limit_label, limit, whole_peak, model, orig, inp, ref, runs):
+    def strategies_of(self, side):
         strategies = []
         for s in self.a.strategies:
             if s == "fixed":
                 strategies += [(f"fixed-{f:g}", f) for f in self.fixed_for(side)]
             else:
                 strategies.append((s, None))
-        seed_s = self.seed_side(op, side, limit, orig)
-        self.log(f"case {op} {side}^3 at {limit / GB:.3f} GB ({limit_label}); seed side {seed_s}")
-        for run in range(1, runs + 1):
-            for name, extra in strategies:
-                key = (op, str(side), limit_label, name, str(run))
-                if key in self.done:
-                    continue
-                if side >= 400:
-                    self.wait_for_memory()
-                l0 = load1()
-                if name.startswith("dask-"):
-                    chunks = "auto" if name == "dask-auto" else f"{seed_s},{seed_s},{seed_s}"
-                    row, out = self.run_dask(op, side, inp, limit, chunks)
-                else:
-                    row, out = self.run_traceq(op, side, inp, limit, name, extra, model, orig)
-                eq, diff = compare(out, ref) if row["completed"] else ("", "")
-                if os.path.exists(out):
-                    os.unlink(out)
-                row.update(op=op, side=side, limit=limit_label, limit_bytes=int(limit), strategy=name, run=run,
-                           equal=eq, max_abs_diff=diff, whole_peak_bytes=int(whole_peak), load_start=l0,
-                           load_end=load1(), utc=utc())
-                append_row(self.a.csv, FIELDS, row)
-                self.done.add(key)
-                self.log(f"  {name} run {run}: completed={row['completed']} oom/restarts={row['oom_kills']} "
-                         f"wall={row['wall_s']} cpu={row['cpu_s']} equal={eq} {row['error'][:80]}")
+        return strategies
+
+    def case_round(self, c, run):
+        """Run `run` of every strategy of case c, one after the other; the order is rotated by one from round to
+        round (A B C, then B C A, ...) so that a drift of the machine's load hits every strategy alike."""
+        strategies = self.strategies_of(c["side"])
+        k = (run - 1) % len(strategies)
+        order = strategies[k:] + strategies[:k]
+        op, side, limit_label, limit = c["op"], c["side"], c["label"], c["limit"]
+        self.run_timeout = c["timeout"]
+        todo = [(pos, name, extra) for pos, (name, extra) in enumerate(order, 1)
+                if (op, str(side), limit_label, name, str(run)) not in self.done]
+        if todo:
+            self.log(f"case {op} {side}^3 at {limit / GB:.3f} GB ({limit_label}), run {run}; seed side "
+                     f"{c['seed_side']}; timeout {self.run_timeout:.0f} s; order {' '.join(n for n, _ in order)}")
+        for pos, name, extra in todo:
+            if side >= 400:
+                self.wait_for_memory()
+            l0 = load1()
+            LOAD.reset()
+            if name.startswith("dask-"):
+                chunks = "auto" if name == "dask-auto" else f"{c['seed_side']},{c['seed_side']},{c['seed_side']}"
+                row, out = self.run_dask(op, side, c["inp"], limit, chunks)
+            else:
+                row, out = self.run_traceq(op, side, c["inp"], limit, name, extra, c["model"], c["orig"])
+            eq, diff = compare(out, c["ref"]) if row["completed"] else ("", "")
+            if os.path.exists(out):
+                os.unlink(out)
+            row.update(op=op, side=side, limit=limit_label, limit_bytes=int(limit), strategy=name, run=run,
+                       equal=eq, max_abs_diff=diff, whole_peak_bytes=int(c["whole"]), load_start=l0,
+                       load_end=load1(), utc=utc(), order=pos, load_mean=LOAD.mean(), load_max=LOAD.max())
+            append_row(self.a.csv, FIELDS, row)
+            self.done.add((op, str(side), limit_label, name, str(run)))
+            self.log(f"  {name} run {run}: completed={row['completed']} oom/restarts={row['oom_kills']} "
+                     f"wall={row['wall_s']} cpu={row['cpu_s']} load={l0}..{row['load_end']} (mean "
+                     f"{row['load_mean']}) equal={eq} {row['error'][:80]}")
 
     def fixed_for(self, side):
         if self.a.fixed is not None:
@@ -484,7 +540,9 @@ class Driver:
             self.log(f"waiting: MemAvailable {mem_available() / GB:.1f} GB < {need / GB:.1f} GB")
             time.sleep(10)
 
-    def main(self):
+    def cases(self):
+        """Prepares every case (sweep, fit, goal, input, reference) before the first run."""
+        out = []
         for op in self.a.ops:
             model, orig = self.model(op)
             if not self.a.no_goal:
@@ -496,8 +554,7 @@ class Driver:
                 base = min(whole, ORIGINAL_LIMIT.get(side, whole))
                 floor = min(float(r["peak_rss_bytes"]) for r in read_rows(os.path.join(self.work, f"{op}-sweep.csv"))
                             if r.get("status") == "ok")
-                self.run_timeout = min(self.a.timeout, max(180.0, 6 * info["wall_s"]))
-                runs = self.a.runs if side <= 200 else self.a.runs_400
+                timeout = min(self.a.timeout, max(180.0, 6 * info["wall_s"]))
                 for label in self.a.limits:
                     if label == "original":
                         if side not in ORIGINAL_LIMIT:
@@ -505,7 +562,20 @@ class Driver:
                         limit = ORIGINAL_LIMIT[side]
                     else:
                         limit = floor + float(label) * (base - floor)
-                    self.case(op, side, label, limit, whole, model, orig, inp, ref, runs)
+                    out.append({"op": op, "side": side, "label": label, "limit": limit, "whole": whole,
+                                "model": model, "orig": orig, "inp": inp, "ref": ref, "timeout": timeout,
+                                "seed_side": self.seed_side(op, side, limit, orig)})
+        return out
+
+    def main(self):
+        """Round after round: run 1 of every case, then run 2 of every case, ... (so that a run cut short by the
+        time available leaves whole rounds, and every case has its first runs)."""
+        cases = self.cases()
+        rounds = max(self.a.runs if c["side"] <= 200 else self.a.runs_400 for c in cases) if cases else 0
+        for run in range(1, rounds + 1):
+            for c in cases:
+                if run <= (self.a.runs if c["side"] <= 200 else self.a.runs_400):
+                    self.case_round(c, run)
 
 
 def compare(out, ref):
@@ -538,7 +608,12 @@ def read_rows(path):
 
 
 def append_row(path, fields, row):
+    """Appends row under the file's own header (a CSV begun by an older driver keeps its columns; a row's newer
+    fields are then left out), or under `fields` in a new file."""
     new = not os.path.exists(path) or os.path.getsize(path) == 0
+    if not new:
+        with open(path, newline="") as f:
+            fields = next(csv.reader(f), fields) or fields
     with open(path, "a", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         if new:
@@ -586,45 +661,76 @@ def goal_verdict(checks, tq_ok, tq_kills, dask):
     return "met" if checks and all(checks) and tq_ok and tq_kills == 0 else "not met"
 
 
-def report(csv_path, goal_csv, svg_prefix):
-    rows = read_rows(csv_path)
+def run_load(r):
+    """The load beside one run: the mean of the 1 s samples when the row has them, else start..end."""
+    if r.get("load_mean") not in ("", None):
+        return f"{float(r['load_mean']):.0f}"
+    return f"{float(r['load_start']):.0f}-{float(r['load_end']):.0f}"
+
+
+def run_cell(r):
+    """One run in the per-run column: wall s @ load, or what ended it."""
+    if r["completed"] == "1":
+        return f"{float(r['wall_s']):.0f}@{run_load(r)}"
+    why = "stall" if r.get("stalled") == "1" else "KW" if r["killed_worker"] == "1" else \
+        "timeout" if "timeout" in r["error"] or "timed out" in r["error"] else "fail"
+    return f"{why} {float(r['wall_s']):.0f}@{run_load(r)}"
+
+
+def spread(xs, digits=1):
+    return f"{med(xs):.{digits}f} ({min(xs):.{digits}f}..{max(xs):.{digits}f})" if xs else "-"
+
+
+def report(csv_paths, goal_csv, svg_prefix, combine=None):
+    rows = [r for p in csv_paths.split(",") for r in read_rows(p)]
+    if combine:
+        tmp = combine + ".tmp"
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore", restval="")
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: ("" if v is None else v) for k, v in r.items()})
+        os.replace(tmp, combine)
     cases = summarize(rows)
-    print("| op | side | limit | strategy | completed | OOM kills / worker deaths | KilledWorker | median wall s "
-          "(min..max) | median CPU s | peak/worker | output | load |")
+    print("| op | side | limit | strategy | completed | OOM kills / worker deaths | KilledWorker / stalled | "
+          "median wall s (min..max) | median CPU s (min..max) | peak/worker | output | runs: wall s @ load |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    goals = []
+    goals, claims = [], []
     for (op, side, label, limit), strats in sorted(cases.items(), key=lambda kv: (kv[0][0], kv[0][1], -kv[0][3])):
         walls = {}
-        for name, rs in strats.items():
+        rank = {n: i for i, n in enumerate(STRATEGIES)}
+        for name in sorted(strats, key=lambda n: rank.get("fixed" if n.startswith("fixed") else n, 99)):
+            rs = sorted(strats[name], key=lambda r: int(r["run"]))
             ok = [r for r in rs if r["completed"] == "1"]
             w = [float(r["wall_s"]) for r in ok]
             c = [float(r["cpu_s"]) for r in ok]
             kills = sum(worker_deaths(r) for r in rs)
             kw = sum(int(r["killed_worker"] or 0) for r in rs)
+            stalled = sum(r.get("stalled") == "1" for r in rs)
             guard = sum(int(r["guard_oom"] or 0) for r in rs)
             peaks = [float(r["peak_worker_bytes"]) for r in rs if r["peak_worker_bytes"]]
             eqs = sorted({r["equal"] for r in ok})
             diffs = [float(r["max_abs_diff"]) for r in ok if r["max_abs_diff"] not in ("", "0")]
             eq = "/".join(eqs) + (f" (max diff {max(diffs):.2g})" if diffs else "") if eqs else "-"
-            loads = [float(r["load_start"]) for r in rs] + [float(r["load_end"]) for r in rs]
             if w:
                 walls[name] = med(w)
-            errs = sorted({r["error"][:60] for r in rs if r["completed"] != "1"})
+            errs = sorted({r["error"][:70] for r in rs if r["completed"] != "1" and r.get("stalled") != "1"})
             print(f"| {op} | {side}^3 | {label} ({limit / GB:.3g} GB) | {name} | {len(ok)}/{len(rs)} | "
-                  f"{kills}{f' (+{guard} guard)' if guard else ''} | {kw} | "
-                  + (f"{med(w):.1f} ({min(w):.1f}..{max(w):.1f})" if w else "-") + " | "
-                  + (f"{med(c):.1f}" if c else "-") + f" | {fmt_bytes(max(peaks)) if peaks else '-'} | {eq}"
-                  + (f"; failed: {'; '.join(errs)}" if errs else "") + f" | {min(loads):.1f}..{max(loads):.1f} |")
+                  f"{kills}{f' (+{guard} guard)' if guard else ''} | {kw} / {stalled} | {spread(w)} | {spread(c)} | "
+                  f"{fmt_bytes(max(peaks)) if peaks else '-'} | {eq}"
+                  + (f"; failed: {'; '.join(errs)}" if errs else "") + f" | {', '.join(map(run_cell, rs))} |")
         tq = strats.get("traceq", [])
         tq_ok = all(r["completed"] == "1" for r in tq) and tq
         tq_kills = sum(int(r["oom_kills"] or 0) for r in tq)
         dask = {n: rs for n, rs in strats.items() if n.startswith("dask-")}
-        goals.append((op, side, label, limit, tq_ok, tq_kills, walls, dask))
+        goals.append((op, side, label, limit, tq_ok, tq_kills, walls, dask, len(tq)))
+        if "dask-auto" in strats and "dask-seed" in strats:
+            claims.append((op, side, label, limit, strats["dask-auto"], strats["dask-seed"], walls))
     print()
-    print("| op | side | limit | traceq completed, OOM kills | traceq median s | Dask strategies | "
-          "traceq vs Dask (wall) | goal |")
+    print("| op | side | limit | traceq completed (runs), OOM kills | traceq median s | Dask strategies | "
+          "traceq vs Dask (median wall) | goal |")
     print("|---|---|---|---|---|---|---|---|")
-    for op, side, label, limit, tq_ok, tq_kills, walls, dask in goals:
+    for op, side, label, limit, tq_ok, tq_kills, walls, dask, n_tq in goals:
         parts, vs, verdict = [], [], []
         for n, rs in sorted(dask.items()):
             ok = sum(r["completed"] == "1" for r in rs)
@@ -636,9 +742,27 @@ def report(csv_path, goal_csv, svg_prefix):
                 verdict.append(pct <= -30)
             if ok < len(rs) or rest:
                 verdict.append(bool(tq_ok))
-        print(f"| {op} | {side}^3 | {label} ({limit / GB:.3g} GB) | {'yes' if tq_ok else 'NO'}, {tq_kills} | "
+        print(f"| {op} | {side}^3 | {label} ({limit / GB:.3g} GB) | {'yes' if tq_ok else 'NO'} ({n_tq}), {tq_kills} | "
               f"{walls.get('traceq', float('nan')):.1f} | {'; '.join(parts)} | {', '.join(vs) or '-'} | "
               f"{goal_verdict(verdict, tq_ok, tq_kills, dask)} |")
+    if claims:
+        print()
+        print("The original's claims, as its notebook measured them: Dask with the original planner's chunk "
+              "(dask-seed) against Dask's own chunks='auto' (dask-auto).")
+        print()
+        print("| op | side | limit | dask-auto: completed, worker deaths, stalled | dask-seed: completed, worker "
+              "deaths, stalled | failed runs auto -> seed | median wall seed vs auto |")
+        print("|---|---|---|---|---|---|---|")
+        for op, side, label, limit, auto, seed, walls in claims:
+            def cell(rs):
+                return (f"{sum(r['completed'] == '1' for r in rs)}/{len(rs)}, {sum(worker_deaths(r) for r in rs)}, "
+                        f"{sum(r.get('stalled') == '1' for r in rs)}")
+            fa = sum(r["completed"] != "1" for r in auto)
+            fs = sum(r["completed"] != "1" for r in seed)
+            fewer = f"{fa} -> {fs}" + (f" ({(fs - fa) / fa * 100:+.0f}%)" if fa else "")
+            t = (f"{(walls['dask-seed'] - walls['dask-auto']) / walls['dask-auto'] * 100:+.0f}%"
+                 if "dask-seed" in walls and "dask-auto" in walls else "-")
+            print(f"| {op} | {side}^3 | {label} ({limit / GB:.3g} GB) | {cell(auto)} | {cell(seed)} | {fewer} | {t} |")
     grows = read_rows(goal_csv)
     if grows:
         print()
@@ -721,12 +845,15 @@ def main():
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--fast", action="store_true", help="200^3 only, 1 run per strategy (make bench; default)")
     mode.add_argument("--full", action="store_true", help="200^3 (3 runs) and 400^3 (1 run)")
-    mode.add_argument("--report", metavar="CSV", help="print the tables (and write the SVGs) of a finished CSV")
+    mode.add_argument("--report", metavar="CSV", help="print the tables (and write the SVGs) of finished CSVs "
+                      "(several: comma-separated)")
     ap.add_argument("--traceq", help="the traceq binary")
     ap.add_argument("--workdir", help="inputs, references, models and outputs (large at 400^3)")
     ap.add_argument("--csv", help="results CSV to create or extend (default WORKDIR/dask.csv)")
     ap.add_argument("--goal-csv", help="the 4x prediction goal's CSV (default WORKDIR/goal.csv)")
     ap.add_argument("--svg-prefix", help="with --report: write PREFIX-SIDE.svg")
+    ap.add_argument("--combine", metavar="OUT", help="with --report A.csv,B.csv,...: also write their rows, old "
+                    "and new columns alike, as one CSV with the current columns")
     ap.add_argument("--ops", type=lambda t: parse_list(t, str, "operators"), default=list(OPS))
     ap.add_argument("--sides", type=lambda t: parse_list(t, int, "sides"))
     ap.add_argument("--runs", type=int)
@@ -740,11 +867,14 @@ def main():
                     "original model's estimate) are computed in slabs")
     ap.add_argument("--max-total", type=float, default=7.5e9, help="guard cgroup cap of one Dask run / reference")
     ap.add_argument("--no-goal", action="store_true", help="skip the 4x prediction goal")
+    ap.add_argument("--stall", type=float, default=60.0, help="a Dask run with a worker paused, none executing "
+                    "and no task finished for this many seconds ends as stalled (dask_peer.py --stall)")
     a = ap.parse_args()
     if a.report:
-        if not os.path.exists(a.report):
-            ap.error(f"{a.report}: no such file")
-        report(a.report, a.goal_csv, a.svg_prefix)
+        for p in a.report.split(","):
+            if not os.path.exists(p):
+                ap.error(f"{p}: no such file")
+        report(a.report, a.goal_csv, a.svg_prefix, a.combine)
         return
     if not a.traceq or not a.workdir:
         ap.error("--traceq and --workdir are required (or --report CSV)")
@@ -768,10 +898,12 @@ def main():
     a.sides = a.sides or ([200, 400] if a.full else [200])
     a.runs = a.runs or (3 if a.full else 1)
     a.runs_400 = a.runs_400 or 1
-    if min(a.sides) < 16 or a.runs < 1 or a.runs_400 < 1 or a.workers < 1 or a.timeout <= 0:
+    if min(a.sides) < 16 or a.runs < 1 or a.runs_400 < 1 or a.workers < 1 or a.timeout <= 0 or a.stall <= 0:
         ap.error("sides must be >= 16; runs, workers and timeout positive")
     a.csv = a.csv or os.path.join(a.workdir, "dask.csv")
     a.goal_csv = a.goal_csv or os.path.join(a.workdir, "goal.csv")
+    global LOAD
+    LOAD = LoadSampler()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, end_children)
     Driver(a).main()
