@@ -116,8 +116,8 @@ static void fit_print_table(const struct tq_fit_candidate *c, size_t best, const
 {
     int bytes = strcmp(target, "wall_s") != 0;
     double u = bytes ? 1048576.0 : 1.0;
-    printf("%-8s %12s %12s %9s %9s %14s %8s\n", "model", bytes ? "RMSE MiB" : "RMSE s", bytes ? "MAE MiB" : "MAE s",
-           "R2", "accuracy", "margin", "choice");
+    printf("%-8s %12s %12s %9s %9s %14s %8s %8s\n", "model", bytes ? "RMSE MiB" : "RMSE s",
+           bytes ? "MAE MiB" : "MAE s", "R2", "accuracy", "margin", "forward", "choice");
     for (size_t k = 0; k < TQ_FIT_NKINDS; k++) {
         if (!c[k].ok) {
             printf("%-8s (not fitted: %s)\n", tq_fit_kind_name(c[k].kind), c[k].why);
@@ -125,8 +125,11 @@ static void fit_print_table(const struct tq_fit_candidate *c, size_t best, const
         }
         char margin[32];
         snprintf(margin, sizeof margin, "%.1f%%/%.3g", 100 * c[k].bound.margin_rel, c[k].bound.margin_bytes / u);
-        printf("%-8s %12.3f %12.3f %9.5f %9.3f %14s %8s\n", tq_fit_kind_name(c[k].kind), c[k].cv.rmse / u,
-               c[k].cv.mae / u, c[k].cv.r2, c[k].cv.accuracy, margin,
+        char fwd[32] = "-";
+        if (!isnan(c[k].forward))
+            snprintf(fwd, sizeof fwd, isfinite(c[k].forward) ? "%.2f%%" : "failed", 100 * c[k].forward);
+        printf("%-8s %12.3f %12.3f %9.5f %9.3f %14s %8s %8s\n", tq_fit_kind_name(c[k].kind), c[k].cv.rmse / u,
+               c[k].cv.mae / u, c[k].cv.r2, c[k].cv.accuracy, margin, fwd,
                k == best ? "<==" : (c[k].monotone ? "" : "unsafe"));
     }
 }
@@ -335,7 +338,8 @@ int cmd_fit(int argc, char **argv)
     }
     rc = fit_choose(&o, cands, &best);
     if (!rc) {
-        printf("%s: %zu shapes, target %s, %ld-fold cross-validation (held-out metrics; margin = relative/absolute)\n",
+        printf("%s: %zu shapes, target %s, %ld-fold cross-validation (held-out metrics; margin = relative/absolute; "
+               "forward = RMS relative error predicting the larger shapes from the smaller)\n",
                o.op, n, o.target, o.folds);
         fit_print_table(cands, best, o.target);
         if (cf)
