@@ -709,7 +709,7 @@ def report(csv_paths, goal_csv, svg_prefix, combine=None):
             kw = sum(int(r["killed_worker"] or 0) for r in rs)
             stalled = sum(r.get("stalled") == "1" for r in rs)
             guard = sum(int(r["guard_oom"] or 0) for r in rs)
-            peaks = [float(r["peak_worker_bytes"]) for r in rs if r["peak_worker_bytes"]]
+            peaks = [float(r["peak_worker_bytes"]) for r in rs if r["peak_worker_bytes"] not in ("", "0")]
             eqs = sorted({r["equal"] for r in ok})
             diffs = [float(r["max_abs_diff"]) for r in ok if r["max_abs_diff"] not in ("", "0")]
             eq = "/".join(eqs) + (f" (max diff {max(diffs):.2g})" if diffs else "") if eqs else "-"
