@@ -24,14 +24,14 @@ static void heap_release(void *p, size_t n)
     free(p);
 }
 
-static const struct tq_block_mem heap_mem = {heap_zalloc, heap_release};
+const struct tq_block_mem tq_event_match_heap_mem = {heap_zalloc, heap_release};
 
 tq_status tq_event_match_new(struct tq_event_match **out, struct tq_err *err)
 {
     struct tq_event_match *m = tq_calloc(1, sizeof *m);
     if (!m)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
-    tq_block_match_init(&m->blocks, &heap_mem);
+    tq_block_match_init(&m->blocks, &tq_event_match_heap_mem);
     *out = m;
     return TQ_OK;
 }

@@ -9,9 +9,14 @@
 #include <stdint.h>
 
 #include "../common/status.h"
+#include "../traces/block_match.h"
 #include "../traces/codec.h"
 
 struct tq_event_match; /* opaque */
+
+/* The heap (tq_calloc, free) as the memory of a block matcher's tables: what the analyzer's matchers use, where
+ * the shim's use raw mappings. */
+extern const struct tq_block_mem tq_event_match_heap_mem;
 
 /* An empty matcher (one per pass over a trace). */
 tq_status tq_event_match_new(struct tq_event_match **out, struct tq_err *err);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../report/event_match.h"
 #include "../report/heap_replay.h"
 #include "../traces/block_match.h"
 #include "../traces/reader.h"
@@ -312,19 +313,6 @@ Test(addr_events, the_profilers_own_memory_is_not_the_programs)
  * records that free it (2), allocate it again (3) and free that (4). Every block must end freed, each free after its
  * own allocation (the matcher once dropped the free of order 2 when the allocation of order 3 came, and main's
  * block stayed live: a false leak, seen with std::async's shared states). */
-static void *test_zalloc(size_t n)
-{
-    return calloc(1, n);
-}
-
-static void test_release(void *p, size_t n)
-{
-    (void)n;
-    free(p);
-}
-
-static const struct tq_block_mem test_heap_mem = {test_zalloc, test_release};
-
 Test(addr_events, an_address_reused_by_threads_before_its_first_allocation_is_fed)
 {
     static const struct tq_event t1[] = {{.kind = TQ_CALL_FREE, .t_ns = 2, .addr = 0xA000, .seq = 2}};
@@ -335,7 +323,7 @@ Test(addr_events, an_address_reused_by_threads_before_its_first_allocation_is_fe
         {.kind = TQ_CALL_MALLOC, .t_ns = 1, .addr = 0xA000, .size = 32, .stack_id = 1, .seq = 1}};
     const struct tq_event *rec[] = {t1, t2, t3, t0};
     struct tq_block_match m;
-    tq_block_match_init(&m, &test_heap_mem);
+    tq_block_match_init(&m, &tq_event_match_heap_mem);
     struct tq_id_pool pool = {0};
     struct tq_event out[2];
     int live[8] = {0}, allocs = 0, frees = 0;
