@@ -33,11 +33,8 @@ struct tq_heap_replay {
     struct tq_pycodes py; /* Python code objects (PYCODE records) named by Python frames */
     uint64_t total_live, peak_live, peak_t_ns, peak_event, event, events_with_stack;
     bool second; /* second pass: stop after event number peak_event */
-    bool aggregated; /* AGGREGATE records seen (record --aggregate) */
-    bool ended;      /* an END record was seen */
-    bool killed;     /* a KILLED record was seen */
-    bool until_snapshot, at_snapshot; /* stop the first pass at the first SNAPSHOT record; it was reached */
-    uint64_t sample_bytes; /* PROCESS.sample_bytes: 0 = every allocation recorded */
+    bool until_snapshot; /* stop the first pass at the first SNAPSHOT record */
+    struct tq_heap_replay_facts facts; /* AGGREGATE, END, KILLED, SNAPSHOT records seen; PROCESS.sample_bytes */
     uint64_t last_alloc; /* address of the latest allocation while no free followed it (0: none), first pass */
 };
 
@@ -73,9 +70,9 @@ static bool is_alloc(unsigned k)
  * else s / P(recorded) = s / (1 - exp(-s / sample_bytes)), the Horvitz-Thompson weight that keeps sums unbiased. */
 static double weight_of(const struct tq_heap_replay *r, uint64_t s)
 {
-    if (!r->sample_bytes || !s)
+    if (!r->facts.sample_bytes || !s)
         return (double)s;
-    return (double)s / -expm1(-(double)s / (double)r->sample_bytes);
+    return (double)s / -expm1(-(double)s / (double)r->facts.sample_bytes);
 }
 
 static void release(struct tq_heap_replay *r, uint64_t addr)
@@ -219,7 +216,7 @@ static tq_status on_aggregate(struct tq_heap_replay *r, const struct tq_rec *rec
     }
     r->peak_live = a.heap_peak;
     r->peak_t_ns = a.peak_t_ns;
-    r->aggregated = true;
+    r->facts.aggregated = true;
     return TQ_OK;
 }
 
@@ -243,11 +240,11 @@ static tq_status pass(struct tq_heap_replay *r, struct tq_err *err)
         else if (rec.type == TQ_REC_PYCODE && !r->second)
             st = on_pycode(r, &rec, err);
         else if (rec.type == TQ_REC_END)
-            r->ended = true;
+            r->facts.ended = true;
         else if (rec.type == TQ_REC_KILLED)
-            r->killed = true;
+            r->facts.killed = true;
         else if (rec.type == TQ_REC_SNAPSHOT && r->until_snapshot && !r->second) {
-            r->at_snapshot = true;
+            r->facts.at_snapshot = true;
             stop = true;
         }
         else if (rec.type == TQ_REC_PROCESS && !r->second) {
@@ -255,7 +252,7 @@ static tq_status pass(struct tq_heap_replay *r, struct tq_err *err)
             if (tq_rec_get_process(&rec, &p))
                 st = tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt PROCESS record", r->path);
             else
-                r->sample_bytes = p.sample_bytes;
+                r->facts.sample_bytes = p.sample_bytes;
         }
         if (st)
             break;
@@ -339,19 +336,20 @@ tq_status tq_heap_replay_run_with(const char *path, const struct tq_heap_replay_
         st = tq_event_match_new(&r->match, err);
     if (!st)
         st = pass(r, err);
-    if (!st && r->until_snapshot && !r->at_snapshot)
+    if (!st && r->until_snapshot && !r->facts.at_snapshot)
         st = tq_fail(err, TQ_ERR_USAGE, "%s has no snapshot: record it with traceq record --snapshot-at", path);
-    if (!st && r->events_with_stack == 0 && !r->aggregated)
+    if (!st && r->events_with_stack == 0 && !r->facts.aggregated)
         st = tq_fail(err, TQ_ERR_USAGE, "%s was recorded without stacks; record it with traceq record --stacks",
                      path);
-    if (!st && !r->aggregated) { /* what the first pass left live is what the program never freed */
+    if (!st && !r->facts.aggregated) { /* what the first pass left live is what the program never freed */
         for (size_t i = 0; i < r->nsites; i++) {
             struct site *s = &r->sites[i];
             s->pub.leaked_bytes = s->live;
-            s->pub.leaked_blocks = r->sample_bytes ? (uint64_t)llround(fmax(s->est_live_blocks, 0)) : s->live_blocks;
+            s->pub.leaked_blocks =
+                r->facts.sample_bytes ? (uint64_t)llround(fmax(s->est_live_blocks, 0)) : s->live_blocks;
             s->pub.leaked_err = sqrt(fmax(s->var_live, 0));
             s->pub.allocated_err = sqrt(fmax(s->var_alloc, 0));
-            if (r->sample_bytes)
+            if (r->facts.sample_bytes)
                 s->pub.calls = (uint64_t)llround(s->est_calls);
         }
         st = replay_to_peak(r, err); /* --aggregate traces carry their peak figures */
@@ -465,29 +463,9 @@ bool tq_heap_replay_lookup(struct tq_heap_replay *r, const struct tq_heap_site *
     return tq_symbolizer_lookup(r->sym, i == 0 ? s->ips[i] : s->ips[i] - 1, out);
 }
 
-uint64_t tq_heap_replay_sample_bytes(const struct tq_heap_replay *r)
+const struct tq_heap_replay_facts *tq_heap_replay_facts(const struct tq_heap_replay *r)
 {
-    return r->sample_bytes;
-}
-
-bool tq_heap_replay_killed(const struct tq_heap_replay *r)
-{
-    return r->killed;
-}
-
-bool tq_heap_replay_at_snapshot(const struct tq_heap_replay *r)
-{
-    return r->at_snapshot;
-}
-
-bool tq_heap_replay_ended(const struct tq_heap_replay *r)
-{
-    return r->ended;
-}
-
-bool tq_heap_replay_aggregated(const struct tq_heap_replay *r)
-{
-    return r->aggregated;
+    return &r->facts;
 }
 
 void tq_heap_replay_free(struct tq_heap_replay *r)
