@@ -39,7 +39,14 @@ enum tq_cli_kind {
     TQ_CLI_INT,   /* int: the same */
     TQ_CLI_BYTES, /* uint64_t: tq_parse_bytes */
     TQ_CLI_SHAPE, /* size_t[3]: tq_parse_shape */
+    TQ_CLI_CHOICE, /* int or enum: the value of the named choice */
     TQ_CLI_CALL,  /* the option's call */
+};
+
+/* One accepted value of a TQ_STORE_CHOICE option: its name on the command line, and what is stored. */
+struct tq_cli_choice {
+    const char *name;
+    int value;
 };
 
 struct tq_cli_command;
@@ -57,6 +64,7 @@ struct tq_cli_opt {
     enum tq_cli_kind kind;
     size_t offset;      /* of the destination in the command's options struct */
     long min, max;      /* TQ_CLI_LONG, TQ_CLI_INT: the accepted range */
+    const struct tq_cli_choice *choices; /* TQ_CLI_CHOICE: the accepted values, ended by a NULL name */
     tq_cli_call call;   /* TQ_CLI_CALL */
 };
 
@@ -80,6 +88,13 @@ struct tq_cli_opt {
     .kind = TQ_CLI_INT, .offset = TQ_CLI_MEMBER(type, member, int), .min = (lo), .max = (hi)
 #define TQ_STORE_BYTES(type, member) .kind = TQ_CLI_BYTES, .offset = TQ_CLI_MEMBER(type, member, uint64_t)
 #define TQ_STORE_SHAPE(type, member) .kind = TQ_CLI_SHAPE, .offset = TQ_CLI_MEMBER(type, member[0], size_t)
+/* One of named values, e.g. TQ_STORE_CHOICE(struct x, mode, {"fast", MODE_FAST}, {"safe", MODE_SAFE}): stores the
+ * value of the name given into an int or enum member; any other is refused as "--NAME must be fast or safe, not 'V'".
+ */
+#define TQ_STORE_CHOICE(type, member, ...)                                                                        \
+    .kind = TQ_CLI_CHOICE,                                                                                         \
+    .offset = _Generic(((type *)0)->member, int: offsetof(type, member), unsigned: offsetof(type, member)),       \
+    .choices = (const struct tq_cli_choice[]){__VA_ARGS__, {NULL, 0}}
 /* A special case: fn(cmd, key, value, opts) checks and stores it; returns -1 to go on, else the exit code. */
 #define TQ_STORE_CALL(fn) .kind = TQ_CLI_CALL, .call = (fn)
 

@@ -85,6 +85,25 @@ static const struct tq_cli_opt *find_opt(const struct tq_cli_command *cmd, int k
     return NULL;
 }
 
+/* The value of the choice named name into *dest: -1 to go on, else (a usage error naming every choice) the exit
+ * code. */
+static int store_choice(const struct tq_cli_command *cmd, const struct tq_cli_opt *o, const char *name, int *dest)
+{
+    char names[256] = "";
+    size_t n = 0;
+    for (const struct tq_cli_choice *c = o->choices; c->name; c++, n++)
+        if (!strcmp(name, c->name)) {
+            *dest = c->value;
+            return -1;
+        }
+    for (size_t k = 0; k < n; k++) {
+        const char *sep = k == 0 ? "" : k + 1 < n ? ", " : " or ";
+        size_t used = strlen(names);
+        snprintf(names + used, sizeof names - used, "%s%s", sep, o->choices[k].name);
+    }
+    return tq_cli_usage_error(cmd->name, "--%s must be %s, not '%s'", o->name, names, name);
+}
+
 /* Store value where o says; -1 to go on, else the exit code. */
 static int store(const struct tq_cli_command *cmd, const struct tq_cli_opt *o, const char *value, void *opts)
 {
@@ -104,6 +123,7 @@ static int store(const struct tq_cli_command *cmd, const struct tq_cli_opt *o, c
         break;
     case TQ_CLI_BYTES: st = tq_parse_bytes(value, (uint64_t *)dest, &err); break;
     case TQ_CLI_SHAPE: st = tq_parse_shape(value, (size_t *)dest, &err); break;
+    case TQ_CLI_CHOICE: return store_choice(cmd, o, value, (int *)dest);
     case TQ_CLI_CALL: return o->call(cmd, o->key, value, opts);
     case TQ_CLI_NONE:
         fprintf(stderr, "traceq %s: option --%s has no destination in its table\n", cmd->name, o->name);

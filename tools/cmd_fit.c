@@ -24,8 +24,6 @@ struct fit_opts {
     char axes[3][24]; /* a program's parameters (a --param sweep), else "" */
 };
 
-static int parse_agg(const struct tq_cli_command *cmd, int key, const char *value, void *opts);
-
 const struct tq_cli_command cli_fit = {
     .name = "fit",
     .opts = TQ_OPTIONS(
@@ -36,7 +34,8 @@ const struct tq_cli_command cli_fit = {
         TQ_OPT('t', "target", "COLUMN",
                "what to predict: peak_rss_bytes, vmhwm_bytes, peak_heap_bytes, peak_mmap_bytes or wall_s",
                "peak_rss_bytes", TQ_STORE_STR(struct fit_opts, target)),
-        TQ_OPT('a', "agg", "max|mean", "how runs of one shape are combined", "max", TQ_STORE_CALL(parse_agg)),
+        TQ_OPT('a', "agg", "max|mean", "how runs of one shape are combined", "max",
+               TQ_STORE_CHOICE(struct fit_opts, agg, {"max", TQ_AGG_MAX}, {"mean", TQ_AGG_MEAN})),
         TQ_OPT('k', "folds", "K", "cross-validation folds", "5", TQ_STORE_LONG(struct fit_opts, folds, 2, 1000)),
         TQ_OPT('s', "seed", "N", "seed of the fold shuffle", "42",
                TQ_STORE_LONG(struct fit_opts, seed, 0, 2147483647L)),
@@ -68,15 +67,6 @@ static int plot_name_ok(const char *path)
 static int is_peak_target(const char *target)
 {
     return !strcmp(target, "peak_rss_bytes") || !strcmp(target, "vmhwm_bytes");
-}
-
-static int parse_agg(const struct tq_cli_command *cmd, int key, const char *value, void *opts)
-{
-    (void)key;
-    if (strcmp(value, "max") && strcmp(value, "mean"))
-        return tq_cli_usage_error(cmd->name, "--agg must be max or mean, not '%s'", value);
-    ((struct fit_opts *)opts)->agg = strcmp(value, "max") ? TQ_AGG_MEAN : TQ_AGG_MAX;
-    return -1;
 }
 
 /* Returns -1 to go on, else the exit code. */

@@ -23,7 +23,7 @@ struct plan_opts {
     enum plan_format format;
 };
 
-/* --shape, --safety, --planner, --format: checked and stored (a tq_cli_call). */
+/* --shape, --planner, --safety: checked and stored (a tq_cli_call). */
 static int plan_opt_value(const struct tq_cli_command *cmd, int c, const char *arg, void *opts)
 {
     struct plan_opts *o = opts;
@@ -32,21 +32,13 @@ static int plan_opt_value(const struct tq_cli_command *cmd, int c, const char *a
     switch (c) {
     case 'S': o->have_shape = 1; st = tq_parse_shape(arg, o->shape, &err); break;
     case 'P': st = tq_planner_parse(arg, &o->planner, &err); break;
-    case 's': {
+    default: { /* --safety */
         char *end;
         o->safety = strtod(arg, &end);
         st = (*end || !(o->safety > 0 && o->safety <= 1))
                  ? tq_fail(&err, TQ_ERR_USAGE, "--safety must be a number in (0, 1], not '%s'", arg)
                  : TQ_OK;
-        break;
     }
-    default:
-        st = tq_fail(&err, TQ_ERR_USAGE, "--format must be table, json or dask, not '%s'", arg);
-        for (int k = 0; k < 3; k++)
-            if (!strcmp(arg, (const char *[]){"table", "json", "dask"}[k])) {
-                o->format = (enum plan_format)k;
-                st = TQ_OK;
-            }
     }
     return st ? tq_cli_fail(cmd->name, &err) : -1;
 }
@@ -70,7 +62,7 @@ const struct tq_cli_command cli_plan = {
         TQ_OPT_FULL_SIZE('z', TQ_STORE_FLAG(struct plan_opts, full_size)),
         TQ_OPT_CMD_CONTRACT('X', struct plan_opts),
         TQ_OPT('F', "format", "FMT", "stdout: table, json or dask (the chunks= tuple of the input)", "table",
-               TQ_STORE_CALL(plan_opt_value)),
+               TQ_STORE_CHOICE(struct plan_opts, format, {"table", FMT_TABLE}, {"json", FMT_JSON}, {"dask", FMT_DASK})),
         TQ_OPT_OUTPUT("FILE", "also write the plan JSON here", NULL, TQ_STORE_STR(struct plan_opts, output)),
         TQ_OPT_FORCE('f', "the output file", TQ_STORE_FLAG(struct plan_opts, force))),
     .usage = "traceq plan --model MODEL.json --shape IxXxS --memory SIZE [options]",

@@ -18,7 +18,7 @@
 #define MPI_OPT_FLAGS TQ_CLI_HIDDEN /* parsed, to say that this build has no MPI */
 #endif
 
-/* --memory-per-worker, --kill-worker, --safety, --sigma, --enforce: checked and stored (a tq_cli_call). */
+/* --memory-per-worker, --kill-worker, --safety, --sigma: checked and stored (a tq_cli_call). */
 static int run_opt_value(const struct tq_cli_command *cmd, int c, const char *arg, void *opts)
 {
     struct tq_run_args *a = opts;
@@ -41,8 +41,7 @@ static int run_opt_value(const struct tq_cli_command *cmd, int c, const char *ar
                                       arg);
         break;
     }
-    case 's':
-    case 'g': {
+    default: { /* --safety, --sigma */
         char *end;
         double d = strtod(arg, &end);
         if (*end || !(d > 0) || (c == 's' && d > 1))
@@ -51,17 +50,7 @@ static int run_opt_value(const struct tq_cli_command *cmd, int c, const char *ar
             a->safety = d;
         else
             a->sigma = d;
-        break;
     }
-    default:
-        if (!strcmp(arg, "auto"))
-            a->enforce = TQ_ENFORCE_AUTO;
-        else if (!strcmp(arg, "cgroup"))
-            a->enforce = TQ_ENFORCE_CGROUP;
-        else if (!strcmp(arg, "watchdog"))
-            a->enforce = TQ_ENFORCE_WATCHDOG;
-        else
-            return tq_cli_usage_error(cmd->name, "--enforce must be auto, cgroup or watchdog, not '%s'", arg);
     }
     return -1;
 }
@@ -99,7 +88,8 @@ const struct tq_cli_command cli_run = {
                "and a whole rerun after its worker died of a signal",
                "2", TQ_STORE_INT(struct tq_run_args, retries, 0, 30)),
         TQ_OPT('e', "enforce", "auto|cgroup|watchdog", "how the limit is held", "auto",
-               TQ_STORE_CALL(run_opt_value)),
+               TQ_STORE_CHOICE(struct tq_run_args, enforce, {"auto", TQ_ENFORCE_AUTO}, {"cgroup", TQ_ENFORCE_CGROUP},
+                               {"watchdog", TQ_ENFORCE_WATCHDOG})),
         TQ_OPT('t', "threads", "N", "threads per block (0 = cores / blocks at once)", "0",
                TQ_STORE_INT(struct tq_run_args, threads, 0, 1024)),
         TQ_OPT('g', "sigma", "S", "Gaussian sigma, all axes", "3", TQ_STORE_CALL(run_opt_value)),

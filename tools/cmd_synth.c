@@ -14,19 +14,6 @@ struct synth_opts {
     enum tq_synth_model model;
 };
 
-static int parse_model(const struct tq_cli_command *cmd, int key, const char *value, void *opts)
-{
-    (void)key;
-    struct synth_opts *o = opts;
-    if (!strcmp(value, "folded"))
-        o->model = TQ_SYNTH_FOLDED;
-    else if (!strcmp(value, "original"))
-        o->model = TQ_SYNTH_ORIGINAL;
-    else
-        return tq_cli_usage_error(cmd->name, "unknown --model '%s' (folded or original)", value);
-    return -1;
-}
-
 const struct tq_cli_command cli_synth = {
     .name = "synth",
     .opts = TQ_OPTIONS(
@@ -38,7 +25,8 @@ const struct tq_cli_command cli_synth = {
                "folded: ours, layers vary along all three axes;\n"
                "original: replica of the original system's saved volume (one trace laid along axis 1, constant along "
                "axes 0 and 2; its builder called with IxXxS wrote IxSxX)",
-               "folded", TQ_STORE_CALL(parse_model)),
+               "folded",
+               TQ_STORE_CHOICE(struct synth_opts, model, {"folded", TQ_SYNTH_FOLDED}, {"original", TQ_SYNTH_ORIGINAL})),
         TQ_OPT_OUTPUT("F", "output file; .npy or .segy/.sgy (IEEE float, inline sorted) (required)", NULL,
                       TQ_STORE_STR(struct synth_opts, out)),
         TQ_OPT_FORCE('f', "F", TQ_STORE_FLAG(struct synth_opts, force))),
