@@ -275,14 +275,15 @@ Test(cli_options, table_destinations_store_every_kind)
 {
     char *out, *err;
     cr_assert_eq(probe("tests/cli_probe_user", &out, NULL,
-                       "store -n x --flag --count 7 --small 3 --size 2KiB --shape 2x3x4 --pick b --mode safe op"),
+                       "store -n x --flag --count 7 --small 3 --size 2KiB --shape 2x3x4 --pick b --mode safe --ratio 0.25 op"),
                  0);
-    cr_assert_str_eq(out, "name=x flag=1 count=7 small=3 size=2048 shape=2x3x4 pick=b mode=9\noperand=op\n");
+    cr_assert_str_eq(out, "name=x flag=1 count=7 small=3 size=2048 shape=2x3x4 pick=b mode=9 ratio=0.25\noperand=op\n");
     free(out);
     cr_assert_eq(probe("tests/cli_probe_user", &out, NULL, "store"), 0);
-    cr_assert_str_eq(out, "name=- flag=0 count=5 small=0 size=0 shape=0x0x0 pick=- mode=0\n", "defaults stay");
+    cr_assert_str_eq(out, "name=- flag=0 count=5 small=0 size=0 shape=0x0x0 pick=- mode=0 ratio=0\n", "defaults stay");
     free(out);
-    const char *bad[] = {"--count 11", "--count x", "--small -1", "--size 3Q", "--shape 2x3", "--pick c", "--mode slow"};
+    const char *bad[] = {"--count 11", "--count x", "--small -1", "--size 3Q", "--shape 2x3", "--pick c", "--mode slow",
+                         "--ratio 0", "--ratio 1.5", "--ratio x", "--ratio nan"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char args[64];
         snprintf(args, sizeof args, "store %s", bad[i]);
@@ -295,6 +296,10 @@ Test(cli_options, table_destinations_store_every_kind)
     cr_assert_eq(probe("tests/cli_probe_user", &out, &err, "store --mode fast --mode slow"), 2);
     cr_assert(strstr(err, "traceq store: --mode must be fast or safe, not 'slow'"), "a choice names the choices: %s",
               err);
+    free(out);
+    free(err);
+    cr_assert_eq(probe("tests/cli_probe_user", &out, &err, "store --ratio 2"), 2);
+    cr_assert(strstr(err, "traceq store: --ratio must be a number in (0, 1], not '2'"), "%s", err);
     free(out);
     free(err);
     cr_assert_eq(probe("tests/cli_probe_user", &out, NULL, "store --help"), 0);

@@ -39,6 +39,7 @@ enum tq_cli_kind {
     TQ_CLI_INT,   /* int: the same */
     TQ_CLI_BYTES, /* uint64_t: tq_parse_bytes */
     TQ_CLI_SHAPE, /* size_t[3]: tq_parse_shape */
+    TQ_CLI_POSITIVE, /* double: strtod, > 0 and at most max_real */
     TQ_CLI_CHOICE, /* int or enum: the value of the named choice */
     TQ_CLI_CALL,  /* the option's call */
 };
@@ -64,6 +65,7 @@ struct tq_cli_opt {
     enum tq_cli_kind kind;
     size_t offset;      /* of the destination in the command's options struct */
     long min, max;      /* TQ_CLI_LONG, TQ_CLI_INT: the accepted range */
+    double max_real;    /* TQ_CLI_POSITIVE: the largest value accepted */
     const struct tq_cli_choice *choices; /* TQ_CLI_CHOICE: the accepted values, ended by a NULL name */
     tq_cli_call call;   /* TQ_CLI_CALL */
 };
@@ -88,6 +90,10 @@ struct tq_cli_opt {
     .kind = TQ_CLI_INT, .offset = TQ_CLI_MEMBER(type, member, int), .min = (lo), .max = (hi)
 #define TQ_STORE_BYTES(type, member) .kind = TQ_CLI_BYTES, .offset = TQ_CLI_MEMBER(type, member, uint64_t)
 #define TQ_STORE_SHAPE(type, member) .kind = TQ_CLI_SHAPE, .offset = TQ_CLI_MEMBER(type, member[0], size_t)
+/* A number > 0 and <= hi (HUGE_VAL: no bound) into a double member; any other is refused as "--NAME must be a
+ * number > 0, not 'V'" (or "a number in (0, HI]"). */
+#define TQ_STORE_POSITIVE(type, member, hi) \
+    .kind = TQ_CLI_POSITIVE, .offset = TQ_CLI_MEMBER(type, member, double), .max_real = (hi)
 /* One of named values, e.g. TQ_STORE_CHOICE(struct x, mode, {"fast", MODE_FAST}, {"safe", MODE_SAFE}): stores the
  * value of the name given into an int or enum member; any other is refused as "--NAME must be fast or safe, not 'V'".
  */

@@ -1,5 +1,6 @@
 /* cmd_op.c - `traceq op`: run Envelope, Gaussian or GST3D on a volume file or the synthetic model, whole or block
  * by block, into a .npy or SEG-Y output written under a temporary name. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,12 +47,11 @@ static int parse_sigma(const char *s, double sigma[3])
     return *end == 0 ? 0 : -1;
 }
 
-/* --synthetic, --block, --sigma, --truncate: checked and stored (a tq_cli_call). */
+/* --synthetic, --block, --sigma: checked and stored (a tq_cli_call). */
 static int op_opt_value(const struct tq_cli_command *cmd, int c, const char *arg, void *opts)
 {
     struct op_args *a = opts;
     struct tq_err err = {0};
-    char *end;
     switch (c) {
     case 'y':
         a->synthetic = arg;
@@ -63,15 +63,10 @@ static int op_opt_value(const struct tq_cli_command *cmd, int c, const char *arg
             return tq_cli_fail(cmd->name, &err);
         a->have_block = 1;
         break;
-    case 's':
+    default:
         if (parse_sigma(arg, a->p.sigma))
             return tq_cli_usage_error(cmd->name,
                                       "--sigma must be one or three numbers > 0 (S or SI,SX,SS), got '%s'", arg);
-        break;
-    default:
-        a->p.truncate = strtod(arg, &end);
-        if (end == arg || *end || !(a->p.truncate > 0))
-            return tq_cli_usage_error(cmd->name, "--truncate must be a number > 0, got '%s'", arg);
     }
     return -1;
 }
@@ -96,7 +91,7 @@ const struct tq_cli_command cli_op = {
         TQ_OPT('s', "sigma", "S|SI,SX,SS", "Gaussian sigma, one for all axes or one per axis", "3",
                TQ_STORE_CALL(op_opt_value)),
         TQ_OPT('T', "truncate", "T", "Gaussian radius = int(T * sigma + 0.5)", "4",
-               TQ_STORE_CALL(op_opt_value)),
+               TQ_STORE_POSITIVE(struct op_args, p.truncate, HUGE_VAL)),
         TQ_OPT_FULL_SIZE('F', TQ_STORE_FLAG(struct op_args, p.full_size)),
         TQ_OPT_FORCE('f', "the output", TQ_STORE_FLAG(struct op_args, force))),
     .usage = "traceq op OPERATOR (--input F | --synthetic SHAPE [--seed S]) --output F [options]",

@@ -23,7 +23,7 @@ struct plan_opts {
     enum plan_format format;
 };
 
-/* --shape, --planner, --safety: checked and stored (a tq_cli_call). */
+/* --shape, --planner: checked and stored (a tq_cli_call). */
 static int plan_opt_value(const struct tq_cli_command *cmd, int c, const char *arg, void *opts)
 {
     struct plan_opts *o = opts;
@@ -31,14 +31,7 @@ static int plan_opt_value(const struct tq_cli_command *cmd, int c, const char *a
     tq_status st;
     switch (c) {
     case 'S': o->have_shape = 1; st = tq_parse_shape(arg, o->shape, &err); break;
-    case 'P': st = tq_planner_parse(arg, &o->planner, &err); break;
-    default: { /* --safety */
-        char *end;
-        o->safety = strtod(arg, &end);
-        st = (*end || !(o->safety > 0 && o->safety <= 1))
-                 ? tq_fail(&err, TQ_ERR_USAGE, "--safety must be a number in (0, 1], not '%s'", arg)
-                 : TQ_OK;
-    }
+    default: st = tq_planner_parse(arg, &o->planner, &err); break;
     }
     return st ? tq_cli_fail(cmd->name, &err) : -1;
 }
@@ -52,7 +45,7 @@ const struct tq_cli_command cli_plan = {
         TQ_OPT('M', "memory", "SIZE", "memory per worker, e.g. 4GiB or 1.5GB (needed by traceq and seed)", NULL,
                TQ_STORE_BYTES(struct plan_opts, memory)),
         TQ_OPT('s', "safety", "F", "share of the memory a chunk may use, in (0, 1]", "0.8",
-               TQ_STORE_CALL(plan_opt_value)),
+               TQ_STORE_POSITIVE(struct plan_opts, safety, 1)),
         TQ_OPT_WORKERS("workers running chunks at once", "1", TQ_STORE_LONG(struct plan_opts, workers, 1, 1 << 20)),
         TQ_OPT('P', "planner", "NAME",
                "traceq (ours), seed (the original's cubes), auto (dask chunks=\"auto\"), none (one block)", "traceq",

@@ -1,6 +1,7 @@
 /* cmd_run.c - `traceq run`: compute an operator over a volume block by block with a pool of memory-limited
  * workers, following a chunk plan (a plan file, fixed chunks, or a planner), resumable through a journal. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@
 #define MPI_OPT_FLAGS TQ_CLI_HIDDEN /* parsed, to say that this build has no MPI */
 #endif
 
-/* --memory-per-worker, --kill-worker, --safety, --sigma: checked and stored (a tq_cli_call). */
+/* --memory-per-worker, --kill-worker: checked and stored (a tq_cli_call). */
 static int run_opt_value(const struct tq_cli_command *cmd, int c, const char *arg, void *opts)
 {
     struct tq_run_args *a = opts;
@@ -29,7 +30,7 @@ static int run_opt_value(const struct tq_cli_command *cmd, int c, const char *ar
             return tq_cli_fail(cmd->name, &err);
         a->memory_given = 1;
         break;
-    case 'K': {
+    default: { /* --kill-worker */
         char *end;
         errno = 0;
         a->kill_worker = strtol(arg, &end, 10);
@@ -40,16 +41,6 @@ static int run_opt_value(const struct tq_cli_command *cmd, int c, const char *ar
             return tq_cli_usage_error(cmd->name, "bad value '%s' for --kill-worker (want N or N,COUNT, both >= 1)",
                                       arg);
         break;
-    }
-    default: { /* --safety, --sigma */
-        char *end;
-        double d = strtod(arg, &end);
-        if (*end || !(d > 0) || (c == 's' && d > 1))
-            return tq_cli_usage_error(cmd->name, "bad value '%s' for --%s", arg, c == 's' ? "safety" : "sigma");
-        if (c == 's')
-            a->safety = d;
-        else
-            a->sigma = d;
     }
     }
     return -1;
@@ -82,7 +73,7 @@ const struct tq_cli_command cli_run = {
         TQ_OPT('M', "memory-per-worker", "SIZE", "limit per worker, e.g. 3GiB (0 = none)", "the plan's, else 0",
                TQ_STORE_CALL(run_opt_value)),
         TQ_OPT('s', "safety", "F", "share of the limit a planned block may use", "0.8",
-               TQ_STORE_CALL(run_opt_value)),
+               TQ_STORE_POSITIVE(struct tq_run_args, safety, 1)),
         TQ_OPT('r', "retries", "N",
                "retries per block, both kinds counted together: a split after an OOM kill (halves inherit the count) "
                "and a whole rerun after its worker died of a signal",
@@ -92,7 +83,7 @@ const struct tq_cli_command cli_run = {
                                {"watchdog", TQ_ENFORCE_WATCHDOG})),
         TQ_OPT('t', "threads", "N", "threads per block (0 = cores / blocks at once)", "0",
                TQ_STORE_INT(struct tq_run_args, threads, 0, 1024)),
-        TQ_OPT('g', "sigma", "S", "Gaussian sigma, all axes", "3", TQ_STORE_CALL(run_opt_value)),
+        TQ_OPT('g', "sigma", "S", "Gaussian sigma, all axes", "3", TQ_STORE_POSITIVE(struct tq_run_args, sigma, HUGE_VAL)),
         TQ_OPT_FULL_SIZE('F', TQ_STORE_FLAG(struct tq_run_args, full_size)),
         TQ_OPT('R', "resume", NULL, "continue a killed run from OUT.journal (same op, input and plan)", NULL,
                TQ_STORE_FLAG(struct tq_run_args, resume)),
