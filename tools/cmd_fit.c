@@ -8,10 +8,10 @@
 
 #include "../model/components.h"
 #include "../model/dataset.h"
+#include "../model/fit_dataset.h"
 #include "../model/fit_plot.h"
 #include "../model/model.h"
 #include "../plot/plot.h"
-#include "../common/alloc.h"
 #include "../common/units.h"
 #include "cli.h"
 
@@ -20,8 +20,6 @@ struct fit_opts {
     long folds, seed;
     enum tq_dataset_agg agg;
     int force;
-    char op_buf[32];  /* the dataset's operator when --op is not given */
-    char axes[3][24]; /* a program's parameters (a --param sweep), else "" */
 };
 
 const struct tq_cli_command cli_fit = {
@@ -117,94 +115,31 @@ static void fit_print_table(const struct tq_fit_candidate *c, size_t best, const
     }
 }
 
-static int fit_save(const struct fit_opts *o, const struct tq_fit_candidate *c, const struct tq_component_fit *cf,
-                    const struct tq_fit_point *pts, size_t n)
+/* Save the model of d with candidate best (or d's components) to --output. */
+static int fit_save(const struct fit_opts *o, const struct tq_fit_dataset_opts *fo, const struct tq_fit_details *d,
+                    size_t best)
 {
     struct tq_model m;
     struct tq_err err = {0};
-    memset(&m, 0, sizeof m);
-    snprintf(m.op, sizeof m.op, "%s", o->op);
-    snprintf(m.target, sizeof m.target, "%s", o->target);
-    memcpy(m.axes, o->axes, sizeof m.axes);
-    m.fit = c->model;
-    m.bound = c->bound;
-    m.cv = c->cv;
-    m.extrap_rel = tq_fit_extrap_rel(c->kind, pts, n, c->bound.margin_rel);
-    if (cf) {
-        m.bound = cf->bound;
-        m.cv = cf->cv;
-        m.cv.n = n;
-        m.extrap_rel = cf->extrap_rel;
-        m.baseline = cf->baseline;
-        for (int k = 0; k < TQ_NCOMP; k++)
-            if (cf->use[k]) {
-                snprintf(m.comp[m.ncomp].name, sizeof m.comp[m.ncomp].name, "%s", tq_component_name(k));
-                m.comp[m.ncomp++].fit = cf->cands[k][cf->best[k]].model;
-            }
-    }
-    m.folds = (int)o->folds;
-    m.seed = (unsigned long)o->seed;
-    tq_model_set_range(&m, pts, n);
+    tq_fit_details_model(fo, d, best, &m);
     if (tq_model_write(&m, o->output, o->force, &err))
         return tq_cli_fail("fit", &err);
     printf("wrote %s (%s model of %s, %zu shapes; extrapolation margin +%.1f%% per e-fold of distance)\n",
-           o->output, cf ? "component" : tq_fit_kind_name(c->kind), o->op, n, 100 * m.extrap_rel);
+           o->output, d->cf ? "component" : tq_fit_kind_name(d->cands[best].kind), d->op, d->n, 100 * m.extrap_rel);
     return TQ_EXIT_OK;
 }
 
 /* Draw the chosen model over its points (--plot). */
-static int fit_plot(const struct fit_opts *o, const struct tq_fit_candidate *c, const struct tq_fit_point *pts,
-                    size_t n)
+static int fit_plot(const struct fit_opts *o, const char *op, const struct tq_fit_candidate *c,
+                    const struct tq_fit_point *pts, size_t n)
 {
     struct tq_err err = {0};
-    tq_status st = tq_fit_plot(o->plot, o->force, o->op, o->target, &c->model, &c->bound, pts, n, &err);
+    tq_status st = tq_fit_plot(o->plot, o->force, op, o->target, &c->model, &c->bound, pts, n, &err);
     tq_plot_shutdown(); /* no more plots in this process; keeps leak checkers quiet */
     if (st)
         return tq_cli_fail("fit", &err);
     printf("wrote %s\n", o->plot);
     return TQ_EXIT_OK;
-}
-
-/* The component fit (--components, or by default when the dataset has heap or mmap figures) into *out (NULL when
- * none is asked for). */
-static int fit_components(const struct fit_opts *o, const struct tq_dataset *ds, struct tq_component_fit **out)
-{
-    struct tq_err err = {0};
-    int use[TQ_NCOMP] = {1, 1, 1};
-    if (o->components && tq_components_parse_list(o->components, use, &err))
-        return tq_cli_fail("fit", &err);
-    struct tq_fit_point *p[3] = {0};
-    size_t n[3] = {0};
-    const char *cols[3] = {o->target, "peak_heap_bytes", "peak_mmap_bytes"};
-    tq_status st = TQ_OK;
-    for (int k = 0; k < 3 && !st; k++)
-        st = tq_dataset_points(ds, o->op, cols[k], o->agg, &p[k], &n[k], &err);
-    double exact = 0;
-    for (size_t i = 0; !st && i < n[0]; i++)
-        exact += p[1][i].y + p[2][i].y;
-    int rc = 0;
-    if (!st && use[TQ_COMP_REST] && (o->components || exact > 0)) {
-        struct tq_component_input in = {p[0], p[1], p[2], n[0]};
-        *out = tq_calloc(1, sizeof **out);
-        if (!*out)
-            st = tq_fail(&err, TQ_ERR_NOMEM, "out of memory for the component fit");
-        else if ((st = tq_components_fit(&in, use, (int)o->folds, (unsigned long)o->seed, *out, &err))) {
-            free(*out);
-            *out = NULL;
-        }
-        /* Chosen by default, not asked for: a component no candidate fits (a flat remainder over a few points)
-         * leaves the whole peak to one model, as --components none would. */
-        if (st == TQ_ERR_RANGE && !o->components) {
-            fprintf(stderr, "traceq fit: note: no component fit (%s); fitting the whole peak as one model\n",
-                    err.msg);
-            st = TQ_OK;
-        }
-    }
-    if (st)
-        rc = tq_cli_fail("fit", &err);
-    for (int k = 0; k < 3; k++)
-        free(p[k]);
-    return rc;
 }
 
 /* Each component's candidate table, then which component grows and how, and the sum's held-out metrics. */
@@ -263,60 +198,68 @@ static int fit_choose(const struct fit_opts *o, const struct tq_fit_candidate *c
     return 0;
 }
 
+/* The fit's options from the command's. */
+static struct tq_fit_dataset_opts fit_options(const struct fit_opts *o)
+{
+    struct tq_fit_dataset_opts fo;
+    tq_fit_dataset_defaults(&fo);
+    fo.target = o->target;
+    fo.agg = o->agg;
+    fo.folds = (int)o->folds;
+    fo.seed = (unsigned long)o->seed;
+    if (o->components) /* checked by fit_parse */
+        tq_components_parse_list(o->components, fo.use, &(struct tq_err){0});
+    if (o->kind) /* one model of the whole peak */
+        fo.use[TQ_COMP_REST] = 0;
+    fo.components_asked = o->components != NULL;
+    fo.all_candidates = 1; /* the table shows them all */
+    return fo;
+}
+
 int cmd_fit(int argc, char **argv)
 {
     struct fit_opts o;
     int rc = fit_parse(argc, argv, &o);
     if (rc >= 0)
         return rc;
-    rc = 0;
     struct tq_err err = {0};
     struct tq_dataset *ds = NULL;
-    struct tq_fit_point *pts = NULL;
-    size_t n = 0, best = 0;
-    struct tq_fit_candidate cands[TQ_FIT_NKINDS];
-    struct tq_component_fit *cf = NULL;
+    struct tq_fit_details d = {0};
+    struct tq_fit_dataset_opts fo = fit_options(&o);
     const char *only = NULL;
-    if (tq_dataset_read(o.dataset, &ds, &err) || (!o.op && tq_dataset_only_op(ds, &only, &err)) ||
-        tq_dataset_points(ds, o.op ? o.op : only, o.target, o.agg, &pts, &n, &err)) {
-        tq_dataset_free(ds);
-        return tq_cli_fail("fit", &err);
+    tq_status st = tq_dataset_read(o.dataset, &ds, &err);
+    if (!st && !o.op)
+        st = tq_dataset_only_op(ds, &only, &err);
+    if (!st)
+        st = tq_fit_details_points(ds, o.op ? o.op : only, &fo, &d, &err);
+    if (st) {
+        rc = tq_cli_fail("fit", &err);
+    } else if ((size_t)o.folds > d.n) {
+        rc = tq_cli_usage_error("fit", "%ld folds need at least %ld shapes; the dataset has %zu for %s", o.folds,
+                                o.folds, d.n, d.op);
+    } else {
+        st = tq_fit_details_fit(ds, &fo, &d, &err);
+        /* Chosen by default, not asked for: a component no candidate fits (a flat remainder over a few points)
+         * leaves the whole peak to one model, as --components none would. */
+        if (d.note[0])
+            fprintf(stderr, "traceq fit: note: no component fit (%s); fitting the whole peak as one model\n", d.note);
+        rc = st ? tq_cli_fail("fit", &err) : 0;
     }
-    if (!o.op) {
-        snprintf(o.op_buf, sizeof o.op_buf, "%s", only);
-        o.op = o.op_buf;
-    }
-    if (tq_dataset_has_params(ds))
-        memcpy(o.axes, ds->axes, sizeof o.axes);
-    if (!o.kind && is_peak_target(o.target) && (size_t)o.folds <= n)
-        rc = fit_components(&o, ds, &cf);
     tq_dataset_free(ds);
-    if (rc) {
-        free(pts);
-        return rc;
-    }
-    if ((size_t)o.folds > n) {
-        free(pts);
-        return tq_cli_usage_error("fit", "%ld folds need at least %ld shapes; the dataset has %zu for %s", o.folds,
-                                  o.folds, n, o.op);
-    }
-    if (tq_fit_select(pts, n, (int)o.folds, (unsigned long)o.seed, cands, &best, &err)) {
-        free(pts);
-        return tq_cli_fail("fit", &err);
-    }
-    rc = fit_choose(&o, cands, &best);
+    size_t best = d.best;
+    if (!rc)
+        rc = fit_choose(&o, d.cands, &best);
     if (!rc) {
         printf("%s: %zu shapes, target %s, %ld-fold cross-validation (held-out metrics; margin = relative/absolute)\n",
-               o.op, n, o.target, o.folds);
-        fit_print_table(cands, best, o.target);
-        if (cf)
-            fit_print_components(cf, pts, n);
+               d.op, d.n, o.target, o.folds);
+        fit_print_table(d.cands, best, o.target);
+        if (d.cf)
+            fit_print_components(d.cf, d.pts, d.n);
         if (o.output)
-            rc = fit_save(&o, &cands[best], cf, pts, n);
+            rc = fit_save(&o, &fo, &d, best);
         if (!rc && o.plot)
-            rc = fit_plot(&o, &cands[best], pts, n);
+            rc = fit_plot(&o, d.op, &d.cands[best], d.pts, d.n);
     }
-    free(pts);
-    free(cf);
+    tq_fit_details_free(&d);
     return rc;
 }
