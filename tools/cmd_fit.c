@@ -67,8 +67,8 @@ static int is_peak_target(const char *target)
     return !strcmp(target, "peak_rss_bytes") || !strcmp(target, "vmhwm_bytes");
 }
 
-/* Returns -1 to go on, else the exit code. */
-static int fit_parse(int argc, char **argv, struct fit_opts *o)
+/* The command's options into o and the fit's into fo. Returns -1 to go on, else the exit code. */
+static int fit_parse(int argc, char **argv, struct fit_opts *o, struct tq_fit_dataset_opts *fo)
 {
     struct tq_err err = {0};
     *o = (struct fit_opts){.target = "peak_rss_bytes", .folds = 5, .seed = 42, .agg = TQ_AGG_MAX};
@@ -84,15 +84,23 @@ static int fit_parse(int argc, char **argv, struct fit_opts *o)
         return tq_cli_usage_error("fit", "--plot file '%s' must end in .svg or .png", o->plot);
     if (o->plot && !o->force && access(o->plot, F_OK) == 0)
         return tq_cli_usage_error("fit", "%s exists; use --force to replace it", o->plot);
-    int use[TQ_NCOMP];
-    if (o->components && tq_components_parse_list(o->components, use, &err))
+    tq_fit_dataset_defaults(fo);
+    if (o->components && tq_components_parse_list(o->components, fo->use, &err))
         return tq_cli_fail("fit", &err);
-    if (o->components && use[TQ_COMP_REST] && !is_peak_target(o->target))
+    if (o->components && fo->use[TQ_COMP_REST] && !is_peak_target(o->target))
         return tq_cli_usage_error("fit", "--components splits peak_rss_bytes or vmhwm_bytes, not %s", o->target);
-    if (o->components && use[TQ_COMP_REST] && o->kind)
+    if (o->components && fo->use[TQ_COMP_REST] && o->kind)
         return tq_cli_usage_error("fit", "--kind forces one model of the whole peak; add --components none");
     if (o->plot && o->output && strcmp(o->plot, o->output) == 0)
         return tq_cli_usage_error("fit", "--plot and --output name the same file");
+    fo->target = o->target;
+    fo->agg = o->agg;
+    fo->folds = (int)o->folds;
+    fo->seed = (unsigned long)o->seed;
+    if (o->kind) /* one model of the whole peak */
+        fo->use[TQ_COMP_REST] = 0;
+    fo->components_asked = o->components != NULL;
+    fo->all_candidates = 1; /* the table shows them all */
     return -1;
 }
 
@@ -198,47 +206,26 @@ static int fit_choose(const struct fit_opts *o, const struct tq_fit_candidate *c
     return 0;
 }
 
-/* The fit's options from the command's. */
-static struct tq_fit_dataset_opts fit_options(const struct fit_opts *o)
+/* Fit the dataset as o and fo say, print the candidates (and the components), save and draw the model kept. */
+static int fit_and_report(const struct fit_opts *o, const struct tq_fit_dataset_opts *fo)
 {
-    struct tq_fit_dataset_opts fo;
-    tq_fit_dataset_defaults(&fo);
-    fo.target = o->target;
-    fo.agg = o->agg;
-    fo.folds = (int)o->folds;
-    fo.seed = (unsigned long)o->seed;
-    if (o->components) /* checked by fit_parse */
-        tq_components_parse_list(o->components, fo.use, &(struct tq_err){0});
-    if (o->kind) /* one model of the whole peak */
-        fo.use[TQ_COMP_REST] = 0;
-    fo.components_asked = o->components != NULL;
-    fo.all_candidates = 1; /* the table shows them all */
-    return fo;
-}
-
-int cmd_fit(int argc, char **argv)
-{
-    struct fit_opts o;
-    int rc = fit_parse(argc, argv, &o);
-    if (rc >= 0)
-        return rc;
+    int rc = 0;
     struct tq_err err = {0};
     struct tq_dataset *ds = NULL;
     struct tq_fit_details d = {0};
-    struct tq_fit_dataset_opts fo = fit_options(&o);
     const char *only = NULL;
-    tq_status st = tq_dataset_read(o.dataset, &ds, &err);
-    if (!st && !o.op)
+    tq_status st = tq_dataset_read(o->dataset, &ds, &err);
+    if (!st && !o->op)
         st = tq_dataset_only_op(ds, &only, &err);
     if (!st)
-        st = tq_fit_details_points(ds, o.op ? o.op : only, &fo, &d, &err);
+        st = tq_fit_details_points(ds, o->op ? o->op : only, fo, &d, &err);
     if (st) {
         rc = tq_cli_fail("fit", &err);
-    } else if ((size_t)o.folds > d.n) {
-        rc = tq_cli_usage_error("fit", "%ld folds need at least %ld shapes; the dataset has %zu for %s", o.folds,
-                                o.folds, d.n, d.op);
+    } else if ((size_t)o->folds > d.n) {
+        rc = tq_cli_usage_error("fit", "%ld folds need at least %ld shapes; the dataset has %zu for %s", o->folds,
+                                o->folds, d.n, d.op);
     } else {
-        st = tq_fit_details_fit(ds, &fo, &d, &err);
+        st = tq_fit_details_fit(ds, fo, &d, &err);
         /* Chosen by default, not asked for: a component no candidate fits (a flat remainder over a few points)
          * leaves the whole peak to one model, as --components none would. */
         if (d.note[0])
@@ -248,18 +235,26 @@ int cmd_fit(int argc, char **argv)
     tq_dataset_free(ds);
     size_t best = d.best;
     if (!rc)
-        rc = fit_choose(&o, d.cands, &best);
+        rc = fit_choose(o, d.cands, &best);
     if (!rc) {
         printf("%s: %zu shapes, target %s, %ld-fold cross-validation (held-out metrics; margin = relative/absolute)\n",
-               d.op, d.n, o.target, o.folds);
-        fit_print_table(d.cands, best, o.target);
+               d.op, d.n, o->target, o->folds);
+        fit_print_table(d.cands, best, o->target);
         if (d.cf)
             fit_print_components(d.cf, d.pts, d.n);
-        if (o.output)
-            rc = fit_save(&o, &fo, &d, best);
-        if (!rc && o.plot)
-            rc = fit_plot(&o, d.op, &d.cands[best], d.pts, d.n);
+        if (o->output)
+            rc = fit_save(o, fo, &d, best);
+        if (!rc && o->plot)
+            rc = fit_plot(o, d.op, &d.cands[best], d.pts, d.n);
     }
     tq_fit_details_free(&d);
     return rc;
+}
+
+int cmd_fit(int argc, char **argv)
+{
+    struct fit_opts o;
+    struct tq_fit_dataset_opts fo;
+    int rc = fit_parse(argc, argv, &o, &fo);
+    return rc >= 0 ? rc : fit_and_report(&o, &fo);
 }
