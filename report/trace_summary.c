@@ -10,14 +10,14 @@
 #include "../common/units.h"
 #include "../traces/reader.h"
 
-static char *dup_n(const char *s, uint32_t n)
+/* *field = a copy of a record's string text[0..len), the one it held freed. */
+static tq_status summary_keep_string(struct tq_trace_summary *s, char **field, const char *text, uint32_t len,
+                                     struct tq_err *err)
 {
-    char *d = tq_malloc((size_t)n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = 0;
-    }
-    return d;
+    free(*field);
+    if (!(*field = tq_strndup(text, len)))
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s", s->path);
+    return TQ_OK;
 }
 
 static tq_status summary_process(struct tq_trace_summary *s, const struct tq_rec *rec, struct tq_err *err)
@@ -33,7 +33,7 @@ static tq_status summary_process(struct tq_trace_summary *s, const struct tq_rec
     s->interval_us = p.interval_us;
     s->page_size = p.page_size;
     s->flags = p.flags;
-    s->exe = dup_n(p.exe, p.exe_len);
+    s->exe = tq_strndup(p.exe, p.exe_len);
     /* argc is bounded by the record length (each argument takes at least 4 bytes), so this cannot overflow. */
     s->argv = tq_calloc((size_t)p.argc + 1, sizeof *s->argv);
     if (!s->exe || !s->argv)
@@ -41,7 +41,7 @@ static tq_status summary_process(struct tq_trace_summary *s, const struct tq_rec
     for (uint32_t i = 0; i < p.argc; i++) {
         const char *a;
         uint32_t n;
-        if (tq_rec_process_arg(&p, i, &a, &n) || !(s->argv[i] = dup_n(a, n)))
+        if (tq_rec_process_arg(&p, i, &a, &n) || !(s->argv[i] = tq_strndup(a, n)))
             return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s", s->path);
         s->argc = (int)i + 1;
     }
@@ -169,12 +169,9 @@ static tq_status summary_record(struct tq_trace_summary *s, const struct tq_rec 
     case TQ_REC_EXEC:
         if (tq_rec_get_exec(rec, &ex))
             break;
-        free(s->exec_path);
-        if (!(s->exec_path = dup_n(ex.path, ex.path_len)))
-            return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s", s->path);
         s->ending = TQ_ENDED_EXEC;
         summary_reach(s, ex.t_ns);
-        return TQ_OK;
+        return summary_keep_string(s, &s->exec_path, ex.path, ex.path_len, err);
     case TQ_REC_GAP: {
         struct tq_rec_gap g;
         if (tq_rec_get_gap(rec, &g))
@@ -186,13 +183,10 @@ static tq_status summary_record(struct tq_trace_summary *s, const struct tq_rec 
         struct tq_rec_killed k;
         if (tq_rec_get_killed(rec, &k))
             break;
-        free(s->killed_where);
-        if (!(s->killed_where = dup_n(k.where, k.where_len)))
-            return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s", s->path);
         s->killed = true;
         s->killed_cause = k.cause;
         s->killed_limit = k.limit;
-        return TQ_OK;
+        return summary_keep_string(s, &s->killed_where, k.where, k.where_len, err);
     }
     case TQ_REC_SNAPSHOT:
         if (tq_rec_get_snapshot(rec, &s->snap))
