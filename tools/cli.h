@@ -118,6 +118,12 @@ struct tq_cli_opt {
     TQ_OPT(key, "full-size", NULL, "GST3D: keep the input shape instead of trimming one voxel per face", "trimmed", \
            __VA_ARGS__)
 #define TQ_OPT_WORKERS(what, def, ...) TQ_OPT('w', "workers", "N", what, def, __VA_ARGS__)
+/* A volume operator's input volume (`op`, `run`), its threads, and a synthetic volume's seed (`op`, `synth`). */
+#define TQ_OPT_INPUT(arg, what, ...) TQ_OPT('i', "input", arg, what, NULL, __VA_ARGS__)
+#define TQ_OPT_THREADS(what, type, member) \
+    TQ_OPT('t', "threads", "N", what, "0", TQ_STORE_INT(type, member, 0, 1024))
+#define TQ_OPT_SEED(what, type, member) \
+    TQ_OPT('S', "seed", "S", what, "1", TQ_STORE_LONG(type, member, 0, __LONG_MAX__))
 /* A user's command's block contract (`run --cmd`, `plan --op cmd`): --halo, --trim, --split-axes, stored as strings
  * in the members halo, trim and split_axes of TYPE. */
 #define TQ_OPT_CMD_CONTRACT(split_key, type)                                                                \

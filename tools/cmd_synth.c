@@ -19,8 +19,7 @@ const struct tq_cli_command cli_synth = {
     .opts = TQ_OPTIONS(
         TQ_OPT('s', "shape", "IxXxS", "inlines x xlines x samples", "200x200x400",
                TQ_STORE_SHAPE(struct synth_opts, shape)),
-        TQ_OPT('S', "seed", "S", "seed of the model (0..2^63-1)", "1",
-               TQ_STORE_LONG(struct synth_opts, seed, 0, __LONG_MAX__)),
+        TQ_OPT_SEED("seed of the model (0..2^63-1)", struct synth_opts, seed),
         TQ_OPT('m', "model", "M",
                "folded: ours, layers vary along all three axes;\n"
                "original: replica of the original system's saved volume (one trace laid along axis 1, constant along "
