@@ -61,7 +61,8 @@ static const struct tq_cli_command cli_store = {
                        TQ_OPT('p', "pick", "a|b", "a call", NULL, TQ_STORE_CALL(store_pick)),
                        TQ_OPT('M', "mode", "fast|safe", "a choice", NULL,
                               TQ_STORE_CHOICE(struct store_opts, mode, {"fast", MODE_FAST}, {"safe", MODE_SAFE})),
-                       TQ_OPT('r', "ratio", "F", "a number in (0, 1]", NULL, TQ_STORE_POSITIVE(struct store_opts, ratio, 1))),
+                       TQ_OPT('r', "ratio", "F", "a number in (0, 1]", NULL,
+                              TQ_STORE_POSITIVE(struct store_opts, ratio, 1))),
 };
 
 static int store_main(int argc, char **argv)
