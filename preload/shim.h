@@ -151,7 +151,8 @@ extern _Atomic uint64_t tq_raw_mapped; /* bytes tq_raw_map holds (the shim's own
 /* The next definition of name (glibc's), found with the guard up: dlsym may allocate. (hooks_proc.c) */
 void *tq_next_sym(const char *name);
 
-/* A table of 64-bit hashes to ids (0 = empty slot) in raw memory, open addressing; the caller serializes. */
+/* A table of 64-bit hashes to ids (0 = empty slot) in raw memory, open addressing with linear probing from
+ * hash & (cap - 1); the caller serializes. (The stack and code tables, and the sampled set by address hashes.) */
 struct tq_hash_slot {
     uint64_t hash;
     uint32_t id;
@@ -164,6 +165,9 @@ struct tq_hash_ids {
 /* The slot holding hash, or the empty slot where it goes (the caller sets its id and counts t->used); grows the
  * table first when half full. NULL when memory is short. */
 struct tq_hash_slot *tq_hash_ids_slot(struct tq_hash_ids *t, uint64_t hash);
+/* Take hash out of the table (backward-shift deletion: later members of its probe run move into the hole). 1 when
+ * it was there, else 0. Can't fail. */
+int tq_hash_ids_remove(struct tq_hash_ids *t, uint64_t hash);
 /* Empty the table (a fork child), keeping its memory. Can't fail. */
 void tq_hash_ids_clear(struct tq_hash_ids *t);
 
