@@ -20,7 +20,7 @@ void tq_fit_dataset_defaults(struct tq_fit_dataset_opts *o)
 
 static int is_peak_target(const char *t)
 {
-    return !strcmp(t, "peak_rss_bytes") || !strcmp(t, "vmhwm_bytes");
+    return !strcmp(t, "peak_rss_bytes") || !strcmp(t, "vmhwm_bytes") || !strcmp(t, TQ_DATASET_CHARGED);
 }
 
 tq_status tq_fit_details_points(const struct tq_dataset *ds, const char *op, const struct tq_fit_dataset_opts *o,

@@ -30,8 +30,10 @@ const struct tq_cli_command cli_fit = {
                "their products, the others their product)",
                "the dataset's only one", TQ_STORE_STR(struct fit_opts, op)),
         TQ_OPT('t', "target", "COLUMN",
-               "what to predict: peak_rss_bytes, vmhwm_bytes, peak_heap_bytes, peak_mmap_bytes or wall_s",
-               "peak_rss_bytes", TQ_STORE_STR(struct fit_opts, target)),
+               "what to predict: charged_peak_bytes (what a memory cgroup charges: the runner's limit), "
+               "peak_rss_bytes, vmhwm_bytes, peak_heap_bytes, peak_mmap_bytes or wall_s",
+               "charged_peak_bytes when every run has it, else peak_rss_bytes",
+               TQ_STORE_STR(struct fit_opts, target)),
         TQ_OPT('a', "agg", "max|mean", "how runs of one shape are combined", "max",
                TQ_STORE_CHOICE(struct fit_opts, agg, {"max", TQ_AGG_MAX}, {"mean", TQ_AGG_MEAN})),
         TQ_OPT('k', "folds", "K", "cross-validation folds", "5", TQ_STORE_LONG(struct fit_opts, folds, 2, 1000)),
@@ -64,14 +66,15 @@ static int plot_name_ok(const char *path)
 /* The targets --components can split. */
 static int is_peak_target(const char *target)
 {
-    return !strcmp(target, "peak_rss_bytes") || !strcmp(target, "vmhwm_bytes");
+    return !strcmp(target, "peak_rss_bytes") || !strcmp(target, "vmhwm_bytes") ||
+           !strcmp(target, TQ_DATASET_CHARGED);
 }
 
 /* The command's options into o and the fit's into fo. Returns -1 to go on, else the exit code. */
 static int fit_parse(int argc, char **argv, struct fit_opts *o, struct tq_fit_dataset_opts *fo)
 {
     struct tq_err err = {0};
-    *o = (struct fit_opts){.target = "peak_rss_bytes", .folds = 5, .seed = 42, .agg = TQ_AGG_MAX};
+    *o = (struct fit_opts){.target = NULL, .folds = 5, .seed = 42, .agg = TQ_AGG_MAX};
     int rc = tq_cli_parse(&cli_fit, argc, argv, o);
     if (rc >= 0)
         return rc;
@@ -87,13 +90,14 @@ static int fit_parse(int argc, char **argv, struct fit_opts *o, struct tq_fit_da
     tq_fit_dataset_defaults(fo);
     if (o->components && tq_components_parse_list(o->components, fo->use, &err))
         return tq_cli_fail("fit", &err);
-    if (o->components && fo->use[TQ_COMP_REST] && !is_peak_target(o->target))
-        return tq_cli_usage_error("fit", "--components splits peak_rss_bytes or vmhwm_bytes, not %s", o->target);
+    if (o->components && fo->use[TQ_COMP_REST] && o->target && !is_peak_target(o->target))
+        return tq_cli_usage_error("fit", "--components splits charged_peak_bytes, peak_rss_bytes or vmhwm_bytes, "
+                                  "not %s", o->target);
     if (o->components && fo->use[TQ_COMP_REST] && o->kind)
         return tq_cli_usage_error("fit", "--kind forces one model of the whole peak; add --components none");
     if (o->plot && o->output && strcmp(o->plot, o->output) == 0)
         return tq_cli_usage_error("fit", "--plot and --output name the same file");
-    fo->target = o->target;
+    fo->target = o->target; /* NULL: chosen from the dataset (fit_default_target) */
     fo->agg = o->agg;
     fo->folds = (int)o->folds;
     fo->seed = (unsigned long)o->seed;
@@ -108,8 +112,8 @@ static void fit_print_table(const struct tq_fit_candidate *c, size_t best, const
 {
     int bytes = strcmp(target, "wall_s") != 0;
     double u = bytes ? 1048576.0 : 1.0;
-    printf("%-8s %12s %12s %9s %9s %14s %8s\n", "model", bytes ? "RMSE MiB" : "RMSE s", bytes ? "MAE MiB" : "MAE s",
-           "R2", "accuracy", "margin", "choice");
+    printf("%-8s %12s %12s %9s %9s %14s %8s %8s\n", "model", bytes ? "RMSE MiB" : "RMSE s",
+           bytes ? "MAE MiB" : "MAE s", "R2", "accuracy", "margin", "forward", "choice");
     for (size_t k = 0; k < TQ_FIT_NKINDS; k++) {
         if (!c[k].ok) {
             printf("%-8s (not fitted: %s)\n", tq_fit_kind_name(c[k].kind), c[k].why);
@@ -117,8 +121,11 @@ static void fit_print_table(const struct tq_fit_candidate *c, size_t best, const
         }
         char margin[32];
         snprintf(margin, sizeof margin, "%.1f%%/%.3g", 100 * c[k].bound.margin_rel, c[k].bound.margin_bytes / u);
-        printf("%-8s %12.3f %12.3f %9.5f %9.3f %14s %8s\n", tq_fit_kind_name(c[k].kind), c[k].cv.rmse / u,
-               c[k].cv.mae / u, c[k].cv.r2, c[k].cv.accuracy, margin,
+        char fwd[32] = "-";
+        if (!isnan(c[k].forward))
+            snprintf(fwd, sizeof fwd, isfinite(c[k].forward) ? "%.2f%%" : "failed", 100 * c[k].forward);
+        printf("%-8s %12.3f %12.3f %9.5f %9.3f %14s %8s %8s\n", tq_fit_kind_name(c[k].kind), c[k].cv.rmse / u,
+               c[k].cv.mae / u, c[k].cv.r2, c[k].cv.accuracy, margin, fwd,
                k == best ? "<==" : (c[k].monotone ? "" : "unsafe"));
     }
 }
@@ -138,11 +145,11 @@ static int fit_save(const struct fit_opts *o, const struct tq_fit_dataset_opts *
 }
 
 /* Draw the chosen model over its points (--plot). */
-static int fit_plot(const struct fit_opts *o, const char *op, const struct tq_fit_candidate *c,
+static int fit_plot(const struct fit_opts *o, const char *op, const char *target, const struct tq_fit_candidate *c,
                     const struct tq_fit_point *pts, size_t n)
 {
     struct tq_err err = {0};
-    tq_status st = tq_fit_plot(o->plot, o->force, op, o->target, &c->model, &c->bound, pts, n, &err);
+    tq_status st = tq_fit_plot(o->plot, o->force, op, target, &c->model, &c->bound, pts, n, &err);
     tq_plot_shutdown(); /* no more plots in this process; keeps leak checkers quiet */
     if (st)
         return tq_cli_fail("fit", &err);
@@ -206,8 +213,22 @@ static int fit_choose(const struct fit_opts *o, const struct tq_fit_candidate *c
     return 0;
 }
 
+/* --target, or by default what the runner's memory cgroups charge when every run of op measured it (a sweep made
+ * in memory cgroups), else the sampled RSS peak; says which on stderr when it chose. */
+static const char *fit_default_target(const struct fit_opts *o, const struct tq_dataset *ds, const char *op)
+{
+    if (o->target)
+        return o->target;
+    const char *target = tq_dataset_has_charged(ds, op) ? TQ_DATASET_CHARGED : "peak_rss_bytes";
+    fprintf(stderr, "traceq fit: modelling %s%s\n", target,
+            strcmp(target, "peak_rss_bytes") ? " (what the runner's memory cgroups charge; --target peak_rss_bytes "
+                                               "for a run enforced by the RSS watchdog)"
+                                             : " (the dataset has no charged figure for every run)");
+    return target;
+}
+
 /* Fit the dataset as o and fo say, print the candidates (and the components), save and draw the model kept. */
-static int fit_and_report(const struct fit_opts *o, const struct tq_fit_dataset_opts *fo)
+static int fit_and_report(const struct fit_opts *o, struct tq_fit_dataset_opts *fo)
 {
     int rc = 0;
     struct tq_err err = {0};
@@ -217,8 +238,10 @@ static int fit_and_report(const struct fit_opts *o, const struct tq_fit_dataset_
     tq_status st = tq_dataset_read(o->dataset, &ds, &err);
     if (!st && !o->op)
         st = tq_dataset_only_op(ds, &only, &err);
-    if (!st)
+    if (!st) {
+        fo->target = fit_default_target(o, ds, o->op ? o->op : only);
         st = tq_fit_details_points(ds, o->op ? o->op : only, fo, &d, &err);
+    }
     if (st) {
         rc = tq_cli_fail("fit", &err);
     } else if ((size_t)o->folds > d.n) {
@@ -237,15 +260,16 @@ static int fit_and_report(const struct fit_opts *o, const struct tq_fit_dataset_
     if (!rc)
         rc = fit_choose(o, d.cands, &best);
     if (!rc) {
-        printf("%s: %zu shapes, target %s, %ld-fold cross-validation (held-out metrics; margin = relative/absolute)\n",
-               d.op, d.n, o->target, o->folds);
-        fit_print_table(d.cands, best, o->target);
+        printf("%s: %zu shapes, target %s, %ld-fold cross-validation (held-out metrics; margin = relative/absolute; "
+               "forward = RMS relative error predicting the larger shapes from the smaller)\n",
+               d.op, d.n, fo->target, o->folds);
+        fit_print_table(d.cands, best, fo->target);
         if (d.cf)
             fit_print_components(d.cf, d.pts, d.n);
         if (o->output)
             rc = fit_save(o, fo, &d, best);
         if (!rc && o->plot)
-            rc = fit_plot(o, d.op, &d.cands[best], d.pts, d.n);
+            rc = fit_plot(o, d.op, fo->target, &d.cands[best], d.pts, d.n);
     }
     tq_fit_details_free(&d);
     return rc;
