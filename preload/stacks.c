@@ -13,7 +13,6 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <link.h>
-#include <linux/membarrier.h>
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
@@ -40,8 +39,7 @@ struct cache_slot {
 
 /* One thread's buffer; lives in the registry for the whole run, reused after its thread exits. */
 struct evbuf {
-    _Atomic int busy;          /* owner appending (or, without asym_fence, a flusher flushing): buf_enter */
-    _Atomic int flushing;      /* with asym_fence: a flusher may be reading the buffer (tq_stacks_flush_locked) */
+    _Atomic int busy;          /* owner appending or a flusher flushing: whoever swapped it 0 -> 1 */
     _Atomic int dead;          /* its thread exited: another thread may claim it */
     struct evbuf *next;        /* registry (only ever prepended, under reg_lock) */
     uint32_t tid;
@@ -68,10 +66,6 @@ uintptr_t tq_unwinder_lo, tq_unwinder_hi; /* libunwind's code (see tq_stacks_unw
 static struct tq_hash_ids table = {.first_cap = 8192};
 static uint32_t next_id = 1;
 static _Atomic unsigned epoch;        /* bumped when the table is emptied (fork child): per-thread caches go */
-
-/* The owners mark their buffers busy with a plain store, the flusher pays for the ordering with membarrier() (see
- * buf_enter). 0 when the kernel has no private expedited membarrier: a compare-and-swap per event then. */
-static int asym_fence;
 
 static _Atomic uint64_t event_seq; /* process-wide order of events (tq_event.seq), for matching frees across threads
                                     * (traces/block_match.h): offline, or in-process with --aggregate */
@@ -253,40 +247,6 @@ static uint32_t capture(struct evbuf *b)
 
 /* ---- per-thread buffers ---- */
 
-static int membarrier(int cmd)
-{
-    return (int)syscall(SYS_membarrier, cmd, 0, 0);
-}
-
-/* The owner takes its buffer before it reads or writes it; a flusher must not be reading it meanwhile.
- * With asym_fence this is Dekker's handshake with the barriers moved to one side: the owner stores busy = 1 and then
- * checks flushing, with only a compiler barrier between; the flusher sets flushing, calls membarrier() (every thread
- * of the process passes a full memory barrier) and only then reads busy. So either the flusher sees busy, or the
- * owner sees flushing and steps back until it is cleared. The per-event cost is two plain stores and a load instead
- * of an atomic read-modify-write (as in userspace RCU's membarrier flavour). */
-static inline void buf_enter(struct evbuf *b)
-{
-    if (__builtin_expect(asym_fence, 1)) {
-        for (;;) {
-            atomic_store_explicit(&b->busy, 1, memory_order_relaxed);
-            atomic_signal_fence(memory_order_seq_cst);
-            if (__builtin_expect(!atomic_load_explicit(&b->flushing, memory_order_acquire), 1))
-                return;
-            atomic_store_explicit(&b->busy, 0, memory_order_release);
-            while (atomic_load_explicit(&b->flushing, memory_order_acquire))
-                ; /* a flusher is reading it: a few microseconds */
-        }
-    }
-    int was = 0;
-    while (!atomic_compare_exchange_weak_explicit(&b->busy, &was, 1, memory_order_acquire, memory_order_relaxed))
-        was = 0; /* the sampler is flushing this buffer: a few microseconds */
-}
-
-static inline void buf_leave(struct evbuf *b)
-{
-    atomic_store_explicit(&b->busy, 0, memory_order_release);
-}
-
 /* Encode b's events as one PACKED_EVENTS record into the writer (session lock held, b->busy held): addresses as they
  * are, each with its order number, for the analyzer to match frees to allocations (the shim keeps no table of live
  * blocks). --aggregate matches them here instead, to keep its per-stack totals. */
@@ -321,11 +281,13 @@ static void thread_gone(void *arg)
 {
     struct evbuf *b = arg;
     tq_self.guard++;
-    buf_enter(b);
-    pthread_mutex_lock(&tq_sess.lock);
-    put_events_locked(b);
-    pthread_mutex_unlock(&tq_sess.lock);
-    buf_leave(b);
+    int was = 0;
+    if (atomic_compare_exchange_strong(&b->busy, &was, 1)) {
+        pthread_mutex_lock(&tq_sess.lock);
+        put_events_locked(b);
+        pthread_mutex_unlock(&tq_sess.lock);
+        atomic_store(&b->busy, 0);
+    }
     my_buf = NULL;
     atomic_store(&b->dead, 1);
     tq_self.guard--;
@@ -417,7 +379,9 @@ void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void 
     if (!b)
         goto out;
     uint32_t id = with_stack ? capture(b) : 0;
-    buf_enter(b);
+    int was = 0;
+    while (!atomic_compare_exchange_weak_explicit(&b->busy, &was, 1, memory_order_acquire, memory_order_relaxed))
+        was = 0; /* the sampler is flushing this buffer: a few microseconds */
     struct timespec ts;
     /* The coarse clock (the kernel tick, 1-4 ms) is a plain memory read; the precise one cost 11% of a malloc
      * storm under --stacks. Events keep their order regardless: it is the order of the buffer. */
@@ -435,7 +399,7 @@ void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void 
     e->seq = atomic_fetch_add_explicit(&event_seq, 1, memory_order_relaxed);
     if (b->n == EVBUF_N)
         hand_off(b);
-    buf_leave(b);
+    atomic_store_explicit(&b->busy, 0, memory_order_release);
 out:
     t->guard--;
 }
@@ -468,30 +432,13 @@ void tq_stacks_flush_locked(void)
     if (!tq_mode.stacks)
         return;
     check_maps_locked();
-    /* A busy buffer's owner may be waiting for the lock we hold: skip it, it flushes itself. */
-    if (asym_fence) {
-        /* buffers are only ever prepended: the list from this head stays the same through the three passes (one
-         * added meanwhile is not flagged, so it is not touched) */
-        struct evbuf *head = atomic_load(&registry);
-        for (struct evbuf *b = head; b; b = b->next)
-            atomic_store(&b->flushing, 1);
-        if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) {
-            for (struct evbuf *b = head; b; b = b->next)
-                if (!atomic_load(&b->busy))
-                    put_events_locked(b);
-        } else if (my_buf) { /* the others' owners flush their buffers when full or when their thread exits */
-            put_events_locked(my_buf);
-        }
-        for (struct evbuf *b = head; b; b = b->next)
-            atomic_store_explicit(&b->flushing, 0, memory_order_release);
-    } else {
-        for (struct evbuf *b = atomic_load(&registry); b; b = b->next) {
-            int was = 0;
-            if (!atomic_compare_exchange_strong(&b->busy, &was, 1))
-                continue;
-            put_events_locked(b);
-            atomic_store(&b->busy, 0);
-        }
+    for (struct evbuf *b = atomic_load(&registry); b; b = b->next) {
+        int was = 0;
+        /* A busy buffer's owner may be waiting for the lock we hold: skip it, it flushes itself. */
+        if (!atomic_compare_exchange_strong(&b->busy, &was, 1))
+            continue;
+        put_events_locked(b);
+        atomic_store(&b->busy, 0);
     }
     if (agg_mode)
         tq_agg_put_locked();
@@ -514,14 +461,10 @@ void tq_stacks_reset_child(void)
         b->n = 0;
         b->pool.n = 0;
         atomic_store(&b->busy, 0);
-        atomic_store(&b->flushing, 0);
         if (b != my_buf)
             atomic_store(&b->dead, 1);
     }
     pthread_mutex_init(&reg_lock, NULL);
-    /* a new process: register its membarrier again (only this thread runs, every buffer is idle: the protocol may
-     * change here) */
-    asym_fence = asym_fence && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
     tq_hash_ids_clear(&table);
     next_id = 1;
     tq_blocks_reset();
@@ -578,7 +521,6 @@ void tq_stacks_init(int aggregate, unsigned long sample_bytes, int python_frames
      * mmap bytes (they went negative by 256 KiB per thread). */
     code_range_of((uintptr_t)&unw_backtrace, &tq_unwinder_lo, &tq_unwinder_hi);
     exit_key_ok = pthread_key_create(&exit_key, thread_gone) == 0;
-    asym_fence = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0; /* before any buffer is used */
     agg_mode = aggregate;
     if (sample_mean > 0 && tq_sampled_init())
         tq_session_say("no memory for the set of sampled blocks: every free is recorded");
