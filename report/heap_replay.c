@@ -267,9 +267,7 @@ static tq_status pass(struct tq_heap_replay *r, struct tq_err *err)
 /* The second pass starts from an empty heap and stops at the peak event; what each stack holds then is kept. */
 static tq_status replay_to_peak(struct tq_heap_replay *r, struct tq_err *err)
 {
-    tq_live_map_free(r->live);
-    if (!(r->live = tq_live_map_new()))
-        return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    tq_live_map_clear(r->live);
     tq_event_match_reset(r->match);
     for (size_t i = 0; i < r->nsites; i++) {
         r->sites[i].live = r->sites[i].live_blocks = 0;
