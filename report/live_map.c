@@ -9,6 +9,7 @@
  * a 2-core VM the page faults of each doubling; on perl's 800k live blocks that was a third of `report --top`. */
 #include "live_map.h"
 #include "../common/alloc.h"
+#include "../common/hugemem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,7 @@ static size_t hash_addr(uint64_t a, size_t cap)
 struct tq_live_map *tq_live_map_new(void)
 {
     struct tq_live_map *m = tq_calloc(1, sizeof *m);
-    if (m && !(m->slots = tq_calloc(m->cap = 1024, sizeof *m->slots))) {
+    if (m && !(m->slots = tq_huge_zalloc((m->cap = 1024) * sizeof *m->slots))) {
         free(m);
         return NULL;
     }
@@ -62,7 +63,7 @@ static struct slot *find(const struct tq_live_map *m, uint64_t addr)
 /* Rebuild the hash map with capacity cap, moving every key below m->dense_len into the array. */
 static bool rehash(struct tq_live_map *m, size_t cap)
 {
-    struct tq_live_map bigger = {.slots = tq_calloc(cap, sizeof *m->slots), .cap = cap};
+    struct tq_live_map bigger = {.slots = tq_huge_zalloc(cap * sizeof *m->slots), .cap = cap};
     if (!bigger.slots)
         return false;
     for (size_t i = 0; i < m->cap; i++) {
@@ -77,7 +78,7 @@ static bool rehash(struct tq_live_map *m, size_t cap)
             bigger.count++;
         }
     }
-    free(m->slots);
+    tq_huge_free(m->slots, m->cap * sizeof *m->slots);
     m->slots = bigger.slots;
     m->cap = cap;
     m->count = bigger.count;
@@ -97,10 +98,9 @@ static bool dense_grow(struct tq_live_map *m, uint64_t key)
     size_t len = m->dense_len ? m->dense_len : 1024;
     while (len <= key)
         len *= 2;
-    struct dense_slot *d = tq_realloc(m->dense, len * sizeof *d); /* mremap for large arrays: nothing copied */
+    struct dense_slot *d = tq_huge_grow(m->dense, m->dense_len * sizeof *d, len * sizeof *d); /* zeroed tail */
     if (!d)
         return false;
-    memset(d + m->dense_len, 0, (len - m->dense_len) * sizeof *d);
     m->dense = d;
     m->dense_len = len;
     return m->count == 0 || rehash(m, m->cap);
@@ -168,19 +168,11 @@ size_t tq_live_map_count(const struct tq_live_map *m)
     return m->dense_count + m->count;
 }
 
-void tq_live_map_clear(struct tq_live_map *m)
-{
-    if (m->dense)
-        memset(m->dense, 0, m->dense_len * sizeof *m->dense);
-    memset(m->slots, 0, m->cap * sizeof *m->slots);
-    m->dense_count = m->count = 0;
-}
-
 void tq_live_map_free(struct tq_live_map *m)
 {
     if (!m)
         return;
-    free(m->dense);
-    free(m->slots);
+    tq_huge_free(m->dense, m->dense_len * sizeof *m->dense);
+    tq_huge_free(m->slots, m->cap * sizeof *m->slots);
     free(m);
 }

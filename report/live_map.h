@@ -21,9 +21,6 @@ bool tq_live_map_take(struct tq_live_map *m, uint64_t addr, uint64_t *size, uint
 /* Number of live blocks. Can't fail. */
 size_t tq_live_map_count(const struct tq_live_map *m);
 
-/* Forget every block, keeping the memory for the next replay (no page faults the second time). Can't fail. */
-void tq_live_map_clear(struct tq_live_map *m);
-
 /* Free the map. tq_live_map_free(NULL) is a no-op. */
 void tq_live_map_free(struct tq_live_map *m);
 
