@@ -172,8 +172,13 @@ static tq_status on_events(struct tq_heap_replay *r, const struct tq_rec *rec, s
     const struct tq_event *ev;
     uint32_t n;
     TQ_TRY(tq_event_match_record(r->match, r->path, rec, &ev, &n, err));
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
+        if (i + 8 < n) { /* the live map's slot of an event 8 ahead: a cache miss otherwise */
+            tq_live_map_prefetch(r->live, ev[i + 8].addr);
+            tq_live_map_prefetch(r->live, ev[i + 8].old_addr);
+        }
         TQ_TRY(replay(r, &ev[i], err));
+    }
     return TQ_OK;
 }
 

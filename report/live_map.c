@@ -163,6 +163,12 @@ bool tq_live_map_take(struct tq_live_map *m, uint64_t addr, uint64_t *size, uint
     return true;
 }
 
+void tq_live_map_prefetch(const struct tq_live_map *m, uint64_t key)
+{
+    if (key < m->dense_len)
+        __builtin_prefetch(&m->dense[key]);
+}
+
 size_t tq_live_map_count(const struct tq_live_map *m)
 {
     return m->dense_count + m->count;
