@@ -2,7 +2,7 @@
 # bench_symbolize.sh - analyzing a real program's --stacks trace side by side with heaptrack_print (issue 16):
 # `traceq report --top 5` and every `traceq export` format (folded, massif, chrome, csv) on the trace of gcc's cc1
 # compiling one of our own C files (preprocessed, ~7000 lines), of sqlite3 building rows, of perl filling a hash of
-# strings (tools/bench_stacks.sh's program) and of a NumPy script, against heaptrack_print on heaptrack's recording
+# strings (tools/bench_stacks.sh's program) and of tests/bench/numpy_work.py, against heaptrack_print on heaptrack's recording
 # of the same run. Runs alternate (traceq report, heaptrack_print, each export, ...) 5 times; medians, min-max
 # spread, the ratio of the medians, and the 1-minute load average over the runs. Goal: <= 1.00x heaptrack_print's
 # time. Also the analyzers' peak RSS (one run each).
@@ -87,10 +87,8 @@ fi
 perl_code='my %h; for my $i (1..400000) { $h{"key$i"} = "v" x ($i % 40) . $i } my $n = 0;
            for my $k (keys %h) { $n += length($h{$k}) } my @a = sort keys %h; print "$n\n";'
 want perl && command -v perl >/dev/null 2>&1 && bench perl perl -e "$perl_code"
-numpy_code='import numpy as np
-parts = [np.arange(i % 5000 + 1, dtype=np.float64) * 1.5 for i in range(20000)]
-m = np.random.default_rng(1).standard_normal((600, 600)); q = m @ m.T; s = [np.sort(p) for p in parts[::7]]
-print(sum(float(p.sum()) for p in parts) + float(q.trace()))'
-want numpy && /usr/bin/python3 -c 'import numpy' 2>/dev/null && bench numpy /usr/bin/python3 -c "$numpy_code"
+# tools/bench_programs.sh's NumPy script (heaptrack records nothing of a `python3 -c` with this code)
+want numpy && /usr/bin/python3 -c 'import numpy' 2>/dev/null &&
+    bench numpy /usr/bin/python3 "$root/tests/bench/numpy_work.py" 20000
 echo "Ratios are traceq over heaptrack_print on the same run (goal <= 1.00x). heaptrack symbolizes while recording"
 echo "(heaptrack_interpret), so heaptrack_print only reads names; traceq symbolizes when it reports."
