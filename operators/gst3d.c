@@ -73,9 +73,7 @@ static void across_planes(const struct tq_taps *tp, const float *const pl[3], si
     }
 }
 
-/* Axis-1 pass over the E region (input coordinates) into the R rows, then the axis-2 pass into dst (R1 x R2), row
- * by row: the axis-1 result of a row goes through the axis-2 pass while it is in L1 (one row of scratch, not a
- * plane). */
+/* Axis-1 pass over the E region (input coordinates) into the R rows, then the axis-2 pass into dst (R1 x R2). */
 static void gst_inplane(struct gst_ctx *c, struct gst_scratch *s, const struct tq_taps *t1, const struct tq_taps *t2,
                         const float *src, float *dst)
 {
@@ -84,9 +82,11 @@ static void gst_inplane(struct gst_ctx *c, struct gst_scratch *s, const struct t
         long long g = (long long)(c->rlo[1] + j + c->trim);
         for (int q = 0; q < 3; q++)
             s->rows[q] = src + (tq_reflect(g - 1 + q, vs[1]) - c->elo[1]) * c->en[2];
-        tq_f1d_rows(t1, s->rows, c->en[2], s->tmp);
-        tq_f1d_line(t2, s->tmp, c->elo[2], vs[2], c->rlo[2] + c->trim, c->rn[2], s->ext, s->rows, dst + j * c->rn[2]);
+        tq_f1d_rows(t1, s->rows, c->en[2], s->tmp + j * c->en[2]);
     }
+    for (size_t j = 0; j < c->rn[1]; j++)
+        tq_f1d_line(t2, s->tmp + j * c->en[2], c->elo[2], vs[2], c->rlo[2] + c->trim, c->rn[2], s->ext, s->rows,
+                    dst + j * c->rn[2]);
 }
 
 typedef float v8f __attribute__((vector_size(32)));
@@ -128,15 +128,16 @@ static void gst_window(struct gst_ctx *c, struct gst_scratch *s, size_t u, int s
         float *pr = s->prod;
         mul_planes(s->g[pa[k]], s->g[pb[k]], rv, pr);
         const struct tq_box *ob = &c->io->out_box;
-        float *w = s->win[slot] + (size_t)k * on;
-        for (size_t j = 0; j < c->out_n[1]; j++) { /* axis-1 box of a row, then its axis-2 box while in L1 */
+        for (size_t j = 0; j < c->out_n[1]; j++) {
             long long o = (long long)(ob->lo[1] + j);
             for (int q = 0; q < 3; q++)
                 s->rows[q] = pr + (tq_reflect(o - 1 + q, c->m[1]) - c->rlo[1]) * c->rn[2];
-            tq_f1d_rows(&c->box, s->rows, c->rn[2], s->tmpb);
-            tq_f1d_line(&c->box, s->tmpb, c->rlo[2], c->m[2], ob->lo[2], c->out_n[2], s->ext, s->rows,
-                        w + j * c->out_n[2]);
+            tq_f1d_rows(&c->box, s->rows, c->rn[2], s->tmpb + j * c->rn[2]);
         }
+        float *w = s->win[slot] + (size_t)k * on;
+        for (size_t j = 0; j < c->out_n[1]; j++)
+            tq_f1d_line(&c->box, s->tmpb + j * c->rn[2], c->rlo[2], c->m[2], ob->lo[2], c->out_n[2], s->ext, s->rows,
+                        w + j * c->out_n[2]);
     }
     s->key[slot] = u;
 }
@@ -204,7 +205,7 @@ static size_t gst_carve(const struct gst_ctx *c, struct gst_scratch *s, float *b
     size_t ext = (c->en[2] > c->rn[2] ? c->en[2] : c->rn[2]) + 2;
     float **dst[] = {&s->d0, &s->s0, &s->tmp, &s->prod, &s->tmpb, &s->ten, &s->ext, &s->g[0], &s->g[1], &s->g[2],
                      &s->win[0], &s->win[1], &s->win[2]};
-    size_t len[] = {e, e, c->en[2], r, c->rn[2], NPROD * TEN_STRIP, ext, r, r, r,
+    size_t len[] = {e, e, c->rn[1] * c->en[2], r, c->out_n[1] * c->rn[2], NPROD * TEN_STRIP, ext, r, r, r,
                     NPROD * on, NPROD * on, NPROD * on};
     size_t used = 0;
     for (size_t k = 0; k < sizeof len / sizeof len[0]; k++) {
