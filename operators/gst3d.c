@@ -19,10 +19,6 @@
 #include "scratch.h"
 
 enum { NPROD = 6 }; /* g0g0, g1g1, g2g2, g0g1, g0g2, g1g2 */
-/* Voxels of a plane whose tensor is boxed along axis 0 and turned into dips at a time: the strip's six products
- * (24 KiB) stay in L1 between the two, where a whole plane's (6 x 0.6 MiB at 400^3) went out to memory and back,
- * and the thread's scratch is 3.7 MiB smaller (fewer fresh pages for the kernel to zero). */
-enum { TEN_STRIP = 1024 };
 
 static const double deriv_w[3] = {-0.5, 0.0, 0.5};
 static const double smooth_w[3] = {0.178947, 0.642105, 0.178947};
@@ -166,15 +162,11 @@ static void gst_plane(struct gst_ctx *c, struct gst_scratch *s, size_t x, float 
     const float *w[3];
     for (int q = 0; q < 3; q++)
         w[q] = gst_window_get(c, s, need[q], need);
-    /* tq_f1d_rows and the dip give every voxel the same operations whatever the run length: strips are exact */
-    for (size_t o = 0; o < on; o += TEN_STRIP) {
-        size_t len = on - o < TEN_STRIP ? on - o : TEN_STRIP;
-        for (int k = 0; k < NPROD; k++) {
-            const float *rw[3] = {w[0] + (size_t)k * on + o, w[1] + (size_t)k * on + o, w[2] + (size_t)k * on + o};
-            tq_f1d_rows(&c->box, rw, len, s->ten + (size_t)k * len);
-        }
-        tq_gst3d_dip_plane(s->ten, len, out + o);
+    for (int k = 0; k < NPROD; k++) {
+        const float *rw[3] = {w[0] + (size_t)k * on, w[1] + (size_t)k * on, w[2] + (size_t)k * on};
+        tq_f1d_rows(&c->box, rw, on, s->ten + (size_t)k * on);
     }
+    tq_gst3d_dip_plane(s->ten, on, out);
 }
 
 /* One run of consecutive output planes (chunk `item` of nchunks). */
@@ -205,7 +197,7 @@ static size_t gst_carve(const struct gst_ctx *c, struct gst_scratch *s, float *b
     size_t ext = (c->en[2] > c->rn[2] ? c->en[2] : c->rn[2]) + 2;
     float **dst[] = {&s->d0, &s->s0, &s->tmp, &s->prod, &s->tmpb, &s->ten, &s->ext, &s->g[0], &s->g[1], &s->g[2],
                      &s->win[0], &s->win[1], &s->win[2]};
-    size_t len[] = {e, e, c->rn[1] * c->en[2], r, c->out_n[1] * c->rn[2], NPROD * TEN_STRIP, ext, r, r, r,
+    size_t len[] = {e, e, c->rn[1] * c->en[2], r, c->out_n[1] * c->rn[2], NPROD * on, ext, r, r, r,
                     NPROD * on, NPROD * on, NPROD * on};
     size_t used = 0;
     for (size_t k = 0; k < sizeof len / sizeof len[0]; k++) {
