@@ -50,7 +50,6 @@ struct evbuf {
     struct cache_slot cache[CACHE_N];
 };
 
-int tq_stacks_on;
 static int agg_mode;
 static double sample_mean;            /* record --sample-bytes: mean bytes between recorded allocations; 0 = all */
 static __thread int64_t sample_left;  /* bytes until this thread's next recorded allocation */
@@ -430,7 +429,7 @@ void tq_stacks_keep(const void *p)
 
 void tq_stacks_flush_locked(void)
 {
-    if (!tq_stacks_on)
+    if (!tq_mode.stacks)
         return;
     check_maps_locked();
     for (struct evbuf *b = atomic_load(&registry); b; b = b->next) {
@@ -447,7 +446,7 @@ void tq_stacks_flush_locked(void)
 
 void tq_stacks_start_locked(void)
 {
-    if (!tq_stacks_on)
+    if (!tq_mode.stacks)
         return;
     put_maps_locked();
     tq_py_start_locked();
@@ -455,7 +454,7 @@ void tq_stacks_start_locked(void)
 
 void tq_stacks_reset_child(void)
 {
-    if (!tq_stacks_on)
+    if (!tq_mode.stacks)
         return;
     /* Only this thread exists in the child; other buffers' events were the parent's (flushed in fork_prepare). */
     for (struct evbuf *b = atomic_load(&registry); b; b = b->next) {
@@ -529,5 +528,5 @@ void tq_stacks_init(int aggregate, unsigned long sample_bytes, int python_frames
         return;
     if (python_frames)
         tq_py_init();
-    tq_stacks_on = 1;
+    tq_mode.stacks = 1;
 }

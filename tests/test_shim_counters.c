@@ -43,6 +43,34 @@ Test(shim_counters, exact_through_every_hook)
     free(d5);
 }
 
+/* tests/progs/hook_paths.c: both paths of malloc and free count alike (per round: 2003 mallocs, 1 memalign, 2004
+ * frees, a peak of 1176976 bytes above the baseline). */
+Test(shim_counters, fast_and_general_paths_exact)
+{
+    char *d0 = tq_tmpdir(), *d3 = tq_tmpdir();
+    char args[4200];
+    snprintf(args, sizeof args, "%s 0", tq_build_path("progs/hook_paths"));
+    cr_assert_eq(shim_record(d0, args, NULL), 0);
+    snprintf(args, sizeof args, "%s 3", tq_build_path("progs/hook_paths"));
+    cr_assert_eq(shim_record(d3, args, NULL), 0);
+    struct tq_trace_summary s0, s3;
+    shim_summary(d0, "hook_paths", 0, &s0);
+    shim_summary(d3, "hook_paths", 0, &s3);
+    cr_expect_eq(s3.calls[TQ_CALL_MALLOC] - s0.calls[TQ_CALL_MALLOC], 3 * 2003);
+    cr_expect_eq(s3.calls[TQ_CALL_MEMALIGN] - s0.calls[TQ_CALL_MEMALIGN], 3);
+    cr_expect_eq(s3.calls[TQ_CALL_FREE] - s0.calls[TQ_CALL_FREE], 3 * 2004);
+    cr_expect_eq(s3.final_heap, s0.final_heap, "everything allocated was freed");
+    cr_expect_eq(s3.peak_heap, (uint64_t)s0.final_heap + 1176976, "peak heap %llu, baseline %lld",
+                 (unsigned long long)s3.peak_heap, (long long)s0.final_heap);
+    cr_expect_geq(s3.peak_heap_usable, s3.peak_heap);
+    tq_trace_summary_clear(&s0);
+    tq_trace_summary_clear(&s3);
+    tq_rmtree(d0);
+    tq_rmtree(d3);
+    free(d0);
+    free(d3);
+}
+
 Test(shim_counters, eight_threads_million_pairs_exact)
 {
     char *d0 = tq_tmpdir(), *d8 = tq_tmpdir();
