@@ -335,6 +335,47 @@ int tq_rec_get_sample(const struct tq_rec *rec, struct tq_rec_sample *out)
     return r.bad ? -1 : 0;
 }
 
+/* SAMPLE_DELTA (FORMAT.md 17): every SAMPLE field, shim_bytes included, as uleb(zigzag(value - previous value)). */
+_Static_assert(NFIELDS(sample_fields) == 11, "SAMPLE_DELTA stores SAMPLE's 11 u64 fields and shim_bytes");
+static void sample_values(const struct tq_rec_sample *s, uint64_t v[12])
+{
+    for (size_t i = 0; i < NFIELDS(sample_fields); i++)
+        memcpy(&v[i], (const char *)s + sample_fields[i].off, 8); /* all 8 bytes wide */
+    v[11] = s->shim_bytes;
+}
+
+static uint64_t zigzag(uint64_t d);
+static uint64_t unzigzag(uint64_t z);
+
+size_t tq_rec_put_sample_delta(uint8_t *buf, size_t cap, const struct tq_rec_sample *in,
+                               const struct tq_rec_sample *prev)
+{
+    uint64_t v[12], p[12];
+    sample_values(in, v);
+    sample_values(prev, p);
+    struct put w = {buf, cap, 0, 0};
+    size_t at = rec_open(&w, TQ_REC_SAMPLE_DELTA);
+    for (int i = 0; i < 12; i++)
+        put_uleb(&w, zigzag(v[i] - p[i]));
+    return rec_close(&w, at);
+}
+
+int tq_rec_get_sample_delta(const struct tq_rec *rec, const struct tq_rec_sample *prev, struct tq_rec_sample *out)
+{
+    uint64_t v[12];
+    sample_values(prev, v);
+    const uint8_t *p = rec->data, *end = rec->data + rec->len;
+    int bad = 0;
+    for (int i = 0; i < 12 && !bad; i++)
+        v[i] += unzigzag(get_uleb(&p, end, &bad)); /* modulo 2^64, as written */
+    if (bad)
+        return -1;
+    for (size_t i = 0; i < NFIELDS(sample_fields); i++)
+        memcpy((char *)out + sample_fields[i].off, &v[i], 8);
+    out->shim_bytes = v[11];
+    return 0;
+}
+
 /* ---- CALLS ---- */
 
 size_t tq_rec_put_calls(uint8_t *buf, size_t cap, const uint64_t count[TQ_CALL_COUNT])

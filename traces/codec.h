@@ -35,6 +35,7 @@ enum tq_rec_type {
     TQ_REC_ADDR_EVENTS = 14, /* EVENTS naming blocks by address, each with its process-wide order; minor version 5 */
     TQ_REC_PACKED_EVENTS = 15, /* ADDR_EVENTS' events, field by field in separate streams; minor version 6 */
     TQ_REC_PACKED_GROUP = 16,  /* several PACKED_EVENTS records with their streams stored together; minor 7 */
+    TQ_REC_SAMPLE_DELTA = 17,  /* a SAMPLE stored as differences from the trace's previous one; minor 7 */
 };
 
 /* Interposed functions, in the order of the CALLS record's counters. Append only: indices are on disk. */
@@ -249,6 +250,9 @@ size_t tq_trace_put_preamble(uint8_t *buf, size_t cap);
 size_t tq_rec_put_process(uint8_t *buf, size_t cap, const struct tq_rec_process *p, const char *exe,
                           int argc, char *const *argv);
 size_t tq_rec_put_sample(uint8_t *buf, size_t cap, const struct tq_rec_sample *s);
+/* SAMPLE_DELTA of s: its fields as differences from prev, the trace's previous sample (all 0 before the first). */
+size_t tq_rec_put_sample_delta(uint8_t *buf, size_t cap, const struct tq_rec_sample *s,
+                               const struct tq_rec_sample *prev);
 /* CALLS with TQ_CALL_COUNT counters from count[]. */
 size_t tq_rec_put_calls(uint8_t *buf, size_t cap, const uint64_t count[TQ_CALL_COUNT]);
 size_t tq_rec_put_end(uint8_t *buf, size_t cap, const struct tq_rec_end *e);
@@ -285,6 +289,8 @@ int tq_rec_get_process(const struct tq_rec *r, struct tq_rec_process *out);
 /* Argument i of a decoded PROCESS (i < argc): sets *s and *len (borrowed). Returns 0, or -1 when i is out of range. */
 int tq_rec_process_arg(const struct tq_rec_process *p, uint32_t i, const char **s, uint32_t *len);
 int tq_rec_get_sample(const struct tq_rec *r, struct tq_rec_sample *out);
+/* A SAMPLE_DELTA whose previous sample was prev (may be out itself). */
+int tq_rec_get_sample_delta(const struct tq_rec *r, const struct tq_rec_sample *prev, struct tq_rec_sample *out);
 int tq_rec_get_calls(const struct tq_rec *r, struct tq_rec_calls *out);
 int tq_rec_get_end(const struct tq_rec *r, struct tq_rec_end *out);
 int tq_rec_get_exec(const struct tq_rec *r, struct tq_rec_exec *out);

@@ -28,7 +28,9 @@ struct tq_trace_reader {
     unsigned minor;
     uint8_t *grp;            /* the PACKED_EVENTS records of the last PACKED_GROUP: grp[grp_pos..grp_len) are next */
     size_t grp_cap, grp_len, grp_pos;
-    uint64_t counts[17];
+    struct tq_rec_sample sample;  /* the last SAMPLE read: SAMPLE_DELTA records are relative to it */
+    uint8_t sample_rec[TQ_REC_HEADER_SIZE + 128]; /* a SAMPLE_DELTA turned back into a SAMPLE */
+    uint64_t counts[18];
     uint64_t records;
 };
 
@@ -199,7 +201,7 @@ static tq_status group_next(struct tq_trace_reader *r, struct tq_rec *rec)
     rec->data = h + TQ_REC_HEADER_SIZE;
     r->grp_pos += TQ_REC_HEADER_SIZE + (size_t)rec->len;
     r->records++;
-    r->counts[rec->type]++;
+    r->counts[rec->type]++; /* PACKED_EVENTS */
     return TQ_OK;
 }
 
@@ -223,6 +225,19 @@ static tq_status group_expand(struct tq_trace_reader *r, const struct tq_rec *re
     }
     r->grp_len = need;
     r->grp_pos = 0;
+    return TQ_OK;
+}
+
+/* A SAMPLE_DELTA just read into *rec: make *rec the SAMPLE it stands for (FORMAT.md 17); readers see that. */
+static tq_status sample_from_delta(struct tq_trace_reader *r, struct tq_rec *rec, struct tq_err *err)
+{
+    if (tq_rec_get_sample_delta(rec, &r->sample, &r->sample))
+        return reader_fail(r, err, TQ_ERR_FORMAT, "corrupt trace: a %s record does not decode (after %llu samples)",
+                           "SAMPLE_DELTA");
+    size_t n = tq_rec_put_sample(r->sample_rec, sizeof r->sample_rec, &r->sample);
+    rec->type = TQ_REC_SAMPLE;
+    rec->len = (uint32_t)(n - TQ_REC_HEADER_SIZE);
+    rec->data = r->sample_rec + TQ_REC_HEADER_SIZE;
     return TQ_OK;
 }
 
@@ -263,11 +278,18 @@ tq_status tq_trace_next(struct tq_trace_reader *r, struct tq_rec *rec, bool *don
     r->pos += TQ_REC_HEADER_SIZE + (size_t)len;
     if (type == TQ_REC_PACKED_GROUP && r->records > 0) {
         TQ_TRY(group_expand(r, rec, err));
-        return tq_trace_next(r, rec, done, err); /* its first record (or the next one, for an empty group) */
+        return group_next(r, rec); /* its first record (a group holds at least one) */
+    }
+    if (type == TQ_REC_SAMPLE_DELTA)
+        TQ_TRY(sample_from_delta(r, rec, err));
+    else if (type == TQ_REC_SAMPLE) {
+        struct tq_rec_sample s;
+        if (tq_rec_get_sample(rec, &s) == 0) /* a corrupt one leaves the last good one (its readers say it is bad) */
+            r->sample = s;
     }
     r->records++;
-    if (type < 17)
-        r->counts[type]++;
+    if (rec->type < 18)
+        r->counts[rec->type]++;
     return TQ_OK;
 }
 
@@ -278,7 +300,7 @@ bool tq_trace_truncated(const struct tq_trace_reader *r)
 
 uint64_t tq_trace_count(const struct tq_trace_reader *r, unsigned type)
 {
-    return type < 17 ? r->counts[type] : 0;
+    return type < 18 ? r->counts[type] : 0;
 }
 
 unsigned tq_trace_minor_version(const struct tq_trace_reader *r)
