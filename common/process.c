@@ -47,8 +47,11 @@ static int child_dup(int from, int to)
 }
 
 /* In the child after fork: only async-signal-safe calls until exec (the parent may have threads). */
-static void child_exec(const struct tq_proc_spec *s, char *const envp[], int logfd, int errpipe, pid_t parent)
+static void child_exec(const struct tq_proc_spec *s, char *const envp[], int logfd, int errpipe, pid_t parent,
+                       const sigset_t *mask)
 {
+    if (mask)
+        sigprocmask(SIG_SETMASK, mask, NULL); /* the parent held the cleanup signals across the fork */
     /* the parent may already be gone: then nothing would reap or stop this command */
     if (s->die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent))
         _exit(127);
@@ -136,15 +139,25 @@ static tq_status spawn_with(const struct tq_proc_spec *s, char *const envp[], in
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0)
         return tq_fail_errno(err, TQ_ERR_INTERNAL, "pipe");
+    sigset_t mask;
+    if (s->stop_on_signal)
+        tq_cleanup_hold(&mask);
     p->t0 = tq_clock_now();
     pid_t parent = getpid(), pid = fork();
     if (pid == 0) {
         close(pipefd[0]);
-        child_exec(s, envp, logfd, pipefd[1], parent);
+        child_exec(s, envp, logfd, pipefd[1], parent, s->stop_on_signal ? &mask : NULL);
     }
+    int fork_errno = errno;
     close(pipefd[1]);
+    if (s->stop_on_signal) {
+        if (pid > 0)
+            p->cleanup = tq_cleanup_add_child(pid);
+        tq_cleanup_release(&mask);
+    }
     if (pid < 0) {
         close(pipefd[0]);
+        errno = fork_errno;
         return tq_fail_errno(err, TQ_ERR_INTERNAL, "fork");
     }
     /* The pipe closes on a successful exec (O_CLOEXEC), so a read of 0 bytes means the command started. */
@@ -158,6 +171,8 @@ static tq_status spawn_with(const struct tq_proc_spec *s, char *const envp[], in
         return TQ_OK;
     int status;
     tq_proc_wait(pid, &status, NULL, NULL);
+    tq_cleanup_forget(p->cleanup);
+    p->cleanup = 0;
     p->pid = 0;
     p->child_errno = f.err;
     return child_failed(s, &f, err);
@@ -283,10 +298,11 @@ tq_status tq_proc_run(const struct tq_proc_spec *s, double poll_s, tq_proc_poll_
                       struct tq_proc_result *res, struct tq_err *err)
 {
     memset(res, 0, sizeof *res);
-    struct tq_proc p;
-    TQ_TRY(tq_proc_spawn(s, &p, err));
     /* a SIGINT/SIGTERM/SIGHUP that ends this program stops the child first (common/cleanup.h) */
-    int clean = tq_cleanup_add_child(p.pid);
+    struct tq_proc_spec held = *s;
+    held.stop_on_signal = 1;
+    struct tq_proc p;
+    TQ_TRY(tq_proc_spawn(&held, &p, err));
     tq_status st = TQ_OK;
     if (poll && poll_s > 0) {
         int done = 0;
@@ -300,7 +316,7 @@ tq_status tq_proc_run(const struct tq_proc_spec *s, double poll_s, tq_proc_poll_
     } else {
         st = tq_proc_wait(p.pid, &res->status, &res->ru, err);
     }
-    tq_cleanup_forget(clean);
+    tq_cleanup_forget(p.cleanup);
     TQ_TRY(st);
     res->wall_s = tq_clock_now() - p.t0;
     res->code = tq_proc_exit_code(res->status);

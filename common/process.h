@@ -28,6 +28,9 @@ struct tq_proc_spec {
     const char *cgroup_procs; /* a cgroup.procs file the child joins before exec (NULL: none) */
     const cpu_set_t *cpus;    /* CPUs the child is pinned to before exec (NULL: not pinned) */
     int die_with_parent;      /* 1: the child gets SIGKILL when the spawning process dies (PR_SET_PDEATHSIG) */
+    int stop_on_signal;       /* 1: registered with common/cleanup.h from the fork on (the cleanup signals are held
+                               * across fork and registration), so a signal that ends this program stops the child
+                               * even while tq_proc_spawn waits for its exec; forget tq_proc.cleanup once reaped */
 };
 
 /* A started child. */
@@ -35,6 +38,7 @@ struct tq_proc {
     pid_t pid;
     double t0;       /* tq_clock_now() when it was forked */
     int child_errno; /* after a failed tq_proc_spawn: errno of the step that failed in the child (0: none) */
+    int cleanup;     /* with stop_on_signal: the common/cleanup.h handle to tq_cleanup_forget once reaped */
 };
 
 /* Start s->argv. Returns once the command runs (exec succeeded). Fails with TQ_ERR_CHILD when it cannot start:

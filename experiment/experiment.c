@@ -64,15 +64,16 @@ static int exp_exec(char *const argv[], char **err)
     if (efd < 0)
         return -1;
     unlink(tmpl);
-    struct tq_proc_spec spec = {.argv = argv, .log_path = "/dev/null", .err_fd = efd};
+    /* a signal stops the child too */
+    struct tq_proc_spec spec = {.argv = argv, .log_path = "/dev/null", .err_fd = efd, .stop_on_signal = 1};
     struct tq_proc child;
     struct tq_err perr = {0};
     tq_status st = tq_proc_spawn(&spec, &child, &perr);
-    int clean_child = st ? 0 : tq_cleanup_add_child(child.pid); /* a signal stops the child too */
     int status = 0;
-    if (st == TQ_OK)
+    if (st == TQ_OK) {
         st = tq_proc_wait(child.pid, &status, NULL, &perr);
-    tq_cleanup_forget(clean_child);
+        tq_cleanup_forget(child.cleanup);
+    }
     if (st) {
         size_t len = strlen(perr.msg) + 2;
         if ((*err = tq_malloc(len)))

@@ -1,6 +1,6 @@
 /* test_process.c - the process module (common/process.h): exit codes, signal deaths and their words, a command that
  * cannot start reported through the error pipe, waits interrupted by signals, redirection, environment additions,
- * timeouts, polling and forked functions. */
+ * timeouts, polling, forked functions, and a signal that lands while a spawn waits for the exec. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -9,10 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/cleanup.h"
 #include "../common/process.h"
 #include "helpers.h"
 
@@ -338,4 +341,67 @@ Test(process, stop_terminates_then_kills_and_reaps)
         tq_proc_stop(p.pid, 0.5);
         cr_assert(no_children(), "child %d (%s) left behind", i, scripts[i]);
     }
+}
+
+/* The middle process of the test below: it runs a command whose start blocks (the child opens a FIFO as its
+ * cgroup.procs file, and nobody reads the FIFO), so tq_proc_run is still waiting for the exec when SIGTERM lands. */
+static int run_blocked_command(void *ctx)
+{
+    tq_cleanup_on_signals();
+    char *argv[] = {"sleep", "30", NULL};
+    struct tq_proc_spec spec = {.argv = argv, .log_path = "/dev/null", .cgroup_procs = ctx};
+    struct tq_proc_result res;
+    struct tq_err err = {0};
+    tq_proc_run(&spec, 0, NULL, NULL, &res, &err);
+    return 3;
+}
+
+/* The first child of pid `parent` found in /proc (0: none yet). */
+static pid_t child_of(pid_t parent)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)parent, (int)parent);
+    FILE *f = fopen(path, "r");
+    int pid = 0;
+    if (f) {
+        if (fscanf(f, "%d", &pid) != 1)
+            pid = 0;
+        fclose(f);
+    }
+    return pid;
+}
+
+/* A signal that ends the program while tq_proc_spawn still waits for the child's exec stops that child too: it is
+ * registered with the cleanup from the fork on, not only once spawn returns. */
+Test(process, a_signal_during_the_exec_wait_stops_the_child)
+{
+    char dir[] = "/tmp/tq-proc-XXXXXX", fifo[64];
+    cr_assert(mkdtemp(dir));
+    snprintf(fifo, sizeof fifo, "%s/procs", dir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0); /* an orphaned grandchild comes back to us */
+    struct tq_proc mid;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_proc_fork(run_blocked_command, fifo, &mid, &err), TQ_OK, "%s", err.msg);
+    pid_t blocked = 0;
+    for (int i = 0; i < 400 && !(blocked = child_of(mid.pid)); i++)
+        usleep(10 * 1000);
+    cr_assert_gt(blocked, 0, "the command was not forked");
+    usleep(100 * 1000); /* it is now inside open() of the FIFO, its parent inside the exec wait */
+    kill(mid.pid, SIGTERM);
+    int status;
+    cr_assert_eq(tq_proc_wait(mid.pid, &status, NULL, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(tq_proc_killed_by(status), SIGTERM);
+    int left = kill(blocked, 0) == 0;
+    if (left) { /* let it go: open the FIFO so it can start, then stop it */
+        int fd = open(fifo, O_RDONLY | O_NONBLOCK);
+        tq_proc_stop(blocked, 1);
+        if (fd >= 0)
+            close(fd);
+    }
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+    unlink(fifo);
+    rmdir(dir);
+    cr_assert_not(left, "the command forked before the signal was left running");
+    cr_assert(no_children());
 }

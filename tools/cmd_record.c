@@ -188,7 +188,7 @@ static int start_child(char **cmd, const struct tq_settings *s, const char *shim
         fprintf(stderr, "traceq record: cannot set the environment: %s\n", strerror(errno));
         return 126;
     }
-    struct tq_proc_spec spec = {.argv = cmd, .env = child_env.entry};
+    struct tq_proc_spec spec = {.argv = cmd, .env = child_env.entry, .stop_on_signal = 1};
     tq_status st = tq_proc_spawn(&spec, p, &err);
     free_child_env();
     if (st == TQ_OK)
@@ -244,8 +244,7 @@ int cmd_record(int argc, char **argv)
         tq_cleanup_forget(clean_manifest);
         return rc;
     }
-    /* SIGTERM or SIGHUP to record stops CMD too (and removes the manifest); the traces stay. */
-    int clean_child = tq_cleanup_add_child(child.pid);
+    /* SIGTERM or SIGHUP to record stops CMD too (stop_on_signal; and removes the manifest); the traces stay. */
     /* Like system(): the terminal's ^C / ^\ are for CMD; we stay to report its traces. */
     struct sigaction ign = {.sa_handler = SIG_IGN}, old_int, old_quit;
     sigaction(SIGINT, &ign, &old_int);
@@ -253,7 +252,7 @@ int cmd_record(int argc, char **argv)
     int status = 0;
     struct tq_err err = {0};
     tq_status st = tq_proc_wait(child.pid, &status, NULL, &err);
-    tq_cleanup_forget(clean_child);
+    tq_cleanup_forget(child.cleanup);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
     list_traces(s.manifest, o.quiet);
