@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "../report/heap_replay.h"
+#include "../report/trace_summary.h"
 #include "../traces/block_match.h"
 #include "../traces/reader.h"
 #include "../traces/writer.h"
@@ -474,4 +476,96 @@ Test(addr_events, an_address_reused_by_threads_before_its_first_allocation_is_fe
     cr_expect_eq(allocs, 2);
     cr_expect_eq(frees, 2, "%d frees: a block stays live", frees);
     tq_block_match_free(&m, &pool);
+}
+
+/* How many records of each type (< 32) the file at path holds on disk (decompressed, not through the reader). */
+static void disk_types(const char *path, uint64_t count[32])
+{
+    memset(count, 0, 32 * sizeof count[0]);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    static uint8_t in[1 << 16];
+    uint8_t *out = malloc(64u << 20);
+    size_t len = 0;
+    ZSTD_DCtx *z = ZSTD_createDCtx();
+    size_t got;
+    while ((got = fread(in, 1, sizeof in, f)) > 0) {
+        ZSTD_inBuffer zi = {in, got, 0};
+        while (zi.pos < zi.size) {
+            ZSTD_outBuffer zo = {out, 64u << 20, len};
+            cr_assert(!ZSTD_isError(ZSTD_decompressStream(z, &zo, &zi)));
+            len = zo.pos;
+        }
+    }
+    for (size_t at = 0; at + TQ_REC_HEADER_SIZE <= len;) {
+        unsigned type = out[at] | out[at + 1] << 8;
+        count[type < 32 ? type : 0]++;
+        at += TQ_REC_HEADER_SIZE +
+              (size_t)(out[at + 4] | out[at + 5] << 8 | out[at + 6] << 16 | (uint32_t)out[at + 7] << 24);
+    }
+    ZSTD_freeDCtx(z);
+    free(out);
+    fclose(f);
+}
+
+/* The shim writes format 1.7 (PACKED_GROUP, SAMPLE_DELTA); the same run's records written as plain SAMPLE and
+ * PACKED_EVENTS records (format 1.6's encoding) replay and summarize the same: the analyzer sees no difference. */
+Test(addr_events, a_recorded_trace_reads_the_same_as_its_plain_records)
+{
+    char *d = tq_tmpdir(), args[4200], plain[4300];
+    snprintf(args, sizeof args, "%s 20000", tq_build_path("progs/handoff"));
+    char *out = NULL;
+    cr_assert_eq(shim_record_opts(d, "--stacks", args, &out), 0, "%s", out ? out : "");
+    free(out);
+    char *path = shim_one_trace(d, "handoff", 0);
+    uint64_t n[32];
+    disk_types(path, n);
+    cr_assert(n[TQ_REC_PACKED_GROUP] > 0 && n[TQ_REC_PACKED_EVENTS] == 0, "%llu groups, %llu plain event records",
+              (unsigned long long)n[TQ_REC_PACKED_GROUP], (unsigned long long)n[TQ_REC_PACKED_EVENTS]);
+    cr_assert(n[TQ_REC_SAMPLE_DELTA] > 0 && n[TQ_REC_SAMPLE] == 0);
+
+    snprintf(plain, sizeof plain, "%s/plain.tq", d);
+    struct tq_trace_writer w;
+    tq_fixture_trace_open(plain, &w);
+    struct tq_trace_reader *r;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_trace_open(path, &r, &err), TQ_OK, "%s", err.msg);
+    struct tq_rec rec;
+    bool done = false;
+    static uint8_t buf[TQ_WRITER_BUF];
+    while (tq_trace_next(r, &rec, &done, &err) == TQ_OK && !done) {
+        cr_assert(rec.type != TQ_REC_PACKED_GROUP && rec.type != TQ_REC_SAMPLE_DELTA, "the reader hides them");
+        memcpy(buf, rec.data - TQ_REC_HEADER_SIZE, TQ_REC_HEADER_SIZE + rec.len);
+        tq_fixture_put(&w, buf, TQ_REC_HEADER_SIZE + rec.len);
+    }
+    cr_assert(done, "%s", err.msg);
+    tq_trace_close(r);
+    cr_assert_eq(tq_writer_close(&w), 0);
+    disk_types(plain, n);
+    cr_assert(n[TQ_REC_PACKED_GROUP] == 0 && n[TQ_REC_PACKED_EVENTS] > 0 && n[TQ_REC_SAMPLE] > 0);
+
+    struct tq_trace_summary a, b;
+    cr_assert_eq(tq_trace_summarize(path, &a, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(tq_trace_summarize(plain, &b, &err), TQ_OK, "%s", err.msg);
+    cr_assert(a.samples == b.samples && a.samples > 0 && a.peak_rss == b.peak_rss &&
+              a.peak_rss_t_ns == b.peak_rss_t_ns && a.shim_at_peak_rss == b.shim_at_peak_rss && a.events == b.events,
+              "samples %llu/%llu", (unsigned long long)a.samples, (unsigned long long)b.samples);
+    tq_trace_summary_clear(&a);
+    tq_trace_summary_clear(&b);
+    struct tq_heap_replay *ra, *rb;
+    cr_assert_eq(tq_heap_replay_run(path, &ra, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(tq_heap_replay_run(plain, &rb, &err), TQ_OK, "%s", err.msg);
+    cr_assert(tq_heap_replay_peak(ra) == tq_heap_replay_peak(rb) && tq_heap_replay_peak(ra) > 0 &&
+              tq_heap_replay_peak_t_ns(ra) == tq_heap_replay_peak_t_ns(rb));
+    cr_assert_eq(tq_heap_replay_count(ra), tq_heap_replay_count(rb));
+    for (size_t i = 0; i < tq_heap_replay_count(ra); i++) {
+        const struct tq_heap_site *x = tq_heap_replay_site(ra, i), *y = tq_heap_replay_site(rb, i);
+        cr_assert(x->stack_id == y->stack_id && x->peak_bytes == y->peak_bytes &&
+                      x->allocated_bytes == y->allocated_bytes && x->calls == y->calls &&
+                      x->leaked_bytes == y->leaked_bytes && x->temporary_calls == y->temporary_calls,
+                  "site %zu differs", i);
+    }
+    tq_heap_replay_free(ra);
+    tq_heap_replay_free(rb);
+    free(path);
 }
