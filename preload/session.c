@@ -131,8 +131,8 @@ static void session_start(int forked)
         close(fd);
         return;
     }
-    if (tq_stacks_on && !tq_sess.set.aggregate && tq_writer_group_events(&tq_sess.w))
-        tq_session_say("no memory to group event records: they are written one by one");
+    if (tq_stacks_on && !tq_sess.set.aggregate)
+        tq_writer_group_events(&tq_sess.w); /* can't fail on an open writer */
     tq_session_fds_start();
     put_process(forked);
     tq_stacks_start_locked();

@@ -100,17 +100,17 @@ int tq_trace_create(const char *dir, const char *exe, pid_t pid, char *path, siz
 
 size_t tq_writer_own_bytes(const struct tq_trace_writer *w)
 {
-    return (w->buf ? w->cap : 0) + (w->ev ? w->cap : 0) + (w->zbuf ? w->zcap : 0) +
-           (w->cctx ? ZSTD_sizeof_CCtx(w->cctx) : 0);
+    return (w->buf ? w->cap : 0) + (w->zbuf ? w->zcap : 0) + (w->cctx ? ZSTD_sizeof_CCtx(w->cctx) : 0);
 }
 
 int tq_writer_group_events(struct tq_trace_writer *w)
 {
-    if (!w->buf)
+    if (!w->buf || !w->zbuf)
         return -1;
-    if (!w->ev)
-        w->ev = malloc(w->cap); /* plain malloc, as in tq_writer_open */
-    return w->ev ? 0 : -1;
+    /* The staged records live in zbuf (zcap >= cap): a frame is only compressed by tq_writer_flush, after
+     * put_group has moved them into buf, so the two uses never overlap and grouping costs no memory. */
+    w->ev = w->zbuf;
+    return 0;
 }
 
 /* Bytes the queued records take once the staged events are grouped (at most). */
@@ -318,8 +318,7 @@ int tq_writer_close(struct tq_trace_writer *w)
     if (w->fd >= 0 && fd_is_trace(w, &closed))
         close(w->fd);
     free(w->buf);
-    free(w->ev);
-    free(w->zbuf);
+    free(w->zbuf); /* w->ev, when set, is zbuf */
     ZSTD_freeCCtx(w->cctx);
     memset(w, 0, sizeof *w);
     w->fd = -1;

@@ -14,7 +14,8 @@ struct tq_trace_writer {
     void *cctx;           /* ZSTD_CCtx */
     uint8_t *buf;         /* records not yet compressed */
     size_t len, cap;
-    uint8_t *ev;          /* PACKED_EVENTS records staged for this frame's PACKED_GROUP (NULL: none are grouped) */
+    uint8_t *ev;          /* PACKED_EVENTS records staged for this frame's PACKED_GROUP (NULL: none are grouped);
+                           * it is zbuf, which only a flush uses, after the staged records have gone to buf */
     size_t ev_len;
     uint8_t *zbuf;        /* one compressed frame */
     size_t zcap;
@@ -55,8 +56,8 @@ size_t tq_writer_own_bytes(const struct tq_trace_writer *w);
 /* Set up a writer on fd and queue the file preamble. Returns 0, or -1 when memory is short (w stays closed). */
 int tq_writer_open(struct tq_trace_writer *w, int fd);
 
-/* Group the PACKED_EVENTS records given to tq_writer_append_events (FORMAT.md 16): a second buffer of
- * TQ_WRITER_BUF bytes. Returns 0, or -1 when memory is short (they are then written one by one). */
+/* Group the PACKED_EVENTS records given to tq_writer_append_events (FORMAT.md 16). They are staged in the
+ * compressed-frame buffer (free between flushes): no memory is added. Returns 0, or -1 on a closed writer. */
 int tq_writer_group_events(struct tq_trace_writer *w);
 
 /* Queue one encoded PACKED_EVENTS record. With grouping on, the frame's event records are staged and written as one
