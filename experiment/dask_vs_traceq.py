@@ -270,9 +270,10 @@ class Driver:
         rc, _, err, _, _, _ = self.traceq("sweep", "--cmd", command(op), "--grid-inlines", rng[0], "--grid-xlines",
                                           rng[1], "--grid-samples", rng[2], "--runs", "1", "-o", ds, timeout=900)
         measured = None
+        target = m.get("target", "peak_rss_bytes")  # the figure the model predicts (charged_peak_bytes by default)
         for row in read_rows(ds):
-            if row.get("status") == "ok":
-                measured = float(row["peak_rss_bytes"])
+            if row.get("status") == "ok" and float(row.get(target) or 0) > 0:
+                measured = float(row[target])
         predicted = float(pred["predicted"])
         bound = float(pred["bound"])
         error = (predicted - measured) / measured if measured else float("nan")

@@ -20,7 +20,8 @@
 static const char *const default_axes[3] = {"inlines", "xlines", "samples"};
 
 static const char *const targets[] = {"peak_rss_bytes", "vmhwm_bytes", "peak_heap_bytes", "peak_mmap_bytes",
-                                      "wall_s"};
+                                      "wall_s", TQ_DATASET_CHARGED};
+#define NTARGETS (sizeof targets / sizeof *targets)
 
 void tq_dataset_free(struct tq_dataset *ds)
 {
@@ -49,7 +50,7 @@ static int copy_text(char *dst, size_t cap, const char *src)
     return 0;
 }
 
-static int parse_row(char *const *f, int with_command, struct tq_dataset_row *r)
+static int parse_row(char *const *f, int with_command, int with_charged, struct tq_dataset_row *r)
 {
     uint64_t v[4], run;
     char *end;
@@ -76,6 +77,8 @@ static int parse_row(char *const *f, int with_command, struct tq_dataset_row *r)
     r->vmhwm_bytes = v[1];
     r->peak_heap_bytes = v[2];
     r->peak_mmap_bytes = v[3];
+    if (with_charged && parse_u64(f[NFIELDS + with_command], &r->charged_peak_bytes))
+        return -1;
     r->wall_s = strtod(f[12], &end);
     return (*f[12] && !*end && isfinite(r->wall_s) && r->wall_s >= 0) ? 0 : -1;
 }
@@ -84,7 +87,7 @@ static int parse_row(char *const *f, int with_command, struct tq_dataset_row *r)
 static tq_status read_rows(FILE *fp, const char *path, struct tq_csv_row *row, struct tq_dataset *ds,
                            struct tq_err *err)
 {
-    size_t cap = 0, want = NFIELDS + (size_t)ds->has_command;
+    size_t cap = 0, want = NFIELDS + (size_t)ds->has_command + (size_t)ds->has_charged;
     tq_status st;
     while ((st = tq_csv_read(fp, path, row, err)) == TQ_OK && row->n) {
         if (row->n == 1 && !row->field[0][0])
@@ -98,7 +101,7 @@ static tq_status read_rows(FILE *fp, const char *path, struct tq_csv_row *row, s
                 return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s", path);
             ds->rows = r;
         }
-        if (parse_row(row->field, ds->has_command, &ds->rows[ds->n]))
+        if (parse_row(row->field, ds->has_command, ds->has_charged, &ds->rows[ds->n]))
             return tq_fail(err, TQ_ERR_FORMAT, "%s:%ld: a bad value (shape, run, status or a number)", path,
                            row->line);
         memcpy(ds->rows[ds->n].axes, ds->axes, sizeof ds->axes);
@@ -126,7 +129,7 @@ static int fields_are(const struct tq_csv_row *row, size_t from, const char *h)
 static void header_for(const struct tq_dataset_row *r, char *buf, size_t cap)
 {
     if (!r->command[0]) {
-        snprintf(buf, cap, "%s", TQ_DATASET_HEADER);
+        snprintf(buf, cap, "%s,%s", TQ_DATASET_HEADER, TQ_DATASET_CHARGED);
         return;
     }
     const char *a[3];
@@ -135,8 +138,8 @@ static void header_for(const struct tq_dataset_row *r, char *buf, size_t cap)
         a[k] = r->axes[k][0] ? r->axes[k] : default_axes[k];
         params |= strcmp(a[k], default_axes[k]) != 0;
     }
-    snprintf(buf, cap, "op,%s,%s,%s,%s%s,command", a[0], a[1], a[2], params ? "product" : "volume",
-             TQ_DATASET_TAIL);
+    snprintf(buf, cap, "op,%s,%s,%s,%s%s,command,%s", a[0], a[1], a[2], params ? "product" : "volume",
+             TQ_DATASET_TAIL, TQ_DATASET_CHARGED);
 }
 
 /* A shape column's name in a header: letters, digits, '_'; not empty. */
@@ -150,19 +153,15 @@ static int axis_name_ok(const char *s, size_t len)
     return 1;
 }
 
-/* Read the first record of fp (row: the reader's state) and check that it is a dataset header: the 14-column
- * form, or a command's "op,A,B,C,volume|product,<tail>,command" (ds gets the form and the axes' names). */
-static tq_status check_header(FILE *fp, const char *path, struct tq_csv_row *row, struct tq_dataset *ds,
-                              struct tq_err *err)
+/* Is the record (without a charged column) a dataset header: the 14-column form or a command's? ds gets the form
+ * and the axes' names. */
+static int header_fields_ok(struct tq_csv_row *row, struct tq_dataset *ds)
 {
-    TQ_TRY(tq_csv_read(fp, path, row, err));
-    if (!row->n)
-        return tq_fail(err, TQ_ERR_FORMAT, "%s is empty (no header)", path);
     for (int k = 0; k < 3; k++)
         snprintf(ds->axes[k], sizeof ds->axes[k], "%s", default_axes[k]);
     ds->has_command = 0;
     if (fields_are(row, 0, TQ_DATASET_HEADER))
-        return TQ_OK;
+        return 1;
     int ok = row->n == NFIELDS + 1 && !strcmp(row->field[0], "op") && !strcmp(row->field[NFIELDS], "command") &&
              (!strcmp(row->field[4], "volume") || !strcmp(row->field[4], "product"));
     if (ok) { /* the fixed columns between: compare them without the trailing "command" */
@@ -177,10 +176,27 @@ static tq_status check_header(FILE *fp, const char *path, struct tq_csv_row *row
         if (ok)
             snprintf(ds->axes[k], sizeof ds->axes[k], "%s", row->field[1 + k]);
     }
+    ds->has_command = ok;
+    return ok;
+}
+
+/* Read the first record of fp (row: the reader's state) and check that it is a dataset header: the 14-column
+ * form, or a command's "op,A,B,C,volume|product,<tail>,command", either with ",charged_peak_bytes" last or not
+ * (ds gets the form and the axes' names). */
+static tq_status check_header(FILE *fp, const char *path, struct tq_csv_row *row, struct tq_dataset *ds,
+                              struct tq_err *err)
+{
+    TQ_TRY(tq_csv_read(fp, path, row, err));
+    if (!row->n)
+        return tq_fail(err, TQ_ERR_FORMAT, "%s is empty (no header)", path);
+    ds->has_charged = row->n > 1 && !strcmp(row->field[row->n - 1], TQ_DATASET_CHARGED);
+    row->n -= (size_t)ds->has_charged;
+    int ok = header_fields_ok(row, ds);
+    row->n += (size_t)ds->has_charged;
     if (!ok)
-        return tq_fail(err, TQ_ERR_FORMAT, "%s:1: not a traceq sweep dataset (expected the header %s, or a "
-                       "command's: op,A,B,C,volume|product,...,trace,command)", path, TQ_DATASET_HEADER);
-    ds->has_command = 1;
+        return tq_fail(err, TQ_ERR_FORMAT, "%s:1: not a traceq sweep dataset (expected the header %s[,%s], or a "
+                       "command's: op,A,B,C,volume|product,...,trace,command[,%s])", path, TQ_DATASET_HEADER,
+                       TQ_DATASET_CHARGED, TQ_DATASET_CHARGED);
     return TQ_OK;
 }
 
@@ -210,6 +226,20 @@ tq_status tq_dataset_check_kind(const struct tq_dataset *ds, const char *command
                                "another file", ds->rows[i].command);
         }
     return TQ_OK;
+}
+
+int tq_dataset_has_charged(const struct tq_dataset *ds, const char *op)
+{
+    int any = 0;
+    for (size_t i = 0; ds->has_charged && i < ds->n; i++) {
+        const struct tq_dataset_row *r = &ds->rows[i];
+        if (!r->ok || strcmp(r->op, op))
+            continue;
+        if (!r->charged_peak_bytes)
+            return 0;
+        any = 1;
+    }
+    return any;
 }
 
 int tq_dataset_has_params(const struct tq_dataset *ds)
@@ -261,10 +291,10 @@ static void plain_text(char *dst, size_t cap, const char *src)
             *p = ' ';
 }
 
-/* Write row r as one CSV record. */
-static tq_status put_row(FILE *fp, const struct tq_dataset_row *r, struct tq_err *err)
+/* Write row r as one CSV record (with its charged figure last when with_charged). */
+static tq_status put_row(FILE *fp, const struct tq_dataset_row *r, int with_charged, struct tq_err *err)
 {
-    char op[sizeof r->op], reason[sizeof r->reason], trace[sizeof r->trace], command[sizeof r->command], num[10][32];
+    char op[sizeof r->op], reason[sizeof r->reason], trace[sizeof r->trace], command[sizeof r->command], num[11][32];
     plain_text(op, sizeof op, r->op);
     plain_text(command, sizeof command, r->command);
     plain_text(reason, sizeof reason, r->reason);
@@ -279,9 +309,13 @@ static tq_status put_row(FILE *fp, const struct tq_dataset_row *r, struct tq_err
     snprintf(num[7], 32, "%" PRIu64, r->peak_heap_bytes);
     snprintf(num[8], 32, "%" PRIu64, r->peak_mmap_bytes);
     snprintf(num[9], 32, "%.6f", r->wall_s);
-    const char *f[NFIELDS + 1] = {op,     num[0], num[1], num[2], num[3], num[4], r->ok ? "ok" : "failed",
+    snprintf(num[10], 32, "%" PRIu64, r->charged_peak_bytes);
+    const char *f[NFIELDS + 2] = {op,     num[0], num[1], num[2], num[3], num[4], r->ok ? "ok" : "failed",
                                   reason, num[5], num[6], num[7], num[8], num[9], trace, command};
-    return tq_csv_write(fp, f, NFIELDS + (r->command[0] != 0), err);
+    size_t n = NFIELDS + (r->command[0] != 0);
+    if (with_charged)
+        f[n++] = num[10];
+    return tq_csv_write(fp, f, n, err);
 }
 
 tq_status tq_dataset_append(const char *path, const struct tq_dataset_row *r, struct tq_err *err)
@@ -291,6 +325,7 @@ tq_status tq_dataset_append(const char *path, const struct tq_dataset_row *r, st
         return tq_fail_errno(err, TQ_ERR_IO, "cannot open dataset %s", path);
     tq_status st = TQ_OK;
     char want[512];
+    int with_charged = 1;
     header_for(r, want, sizeof want);
     fseek(fp, 0, SEEK_END);
     if (ftell(fp) == 0)
@@ -301,6 +336,7 @@ tq_status tq_dataset_append(const char *path, const struct tq_dataset_row *r, st
         rewind(fp);
         st = check_header(fp, path, &header, &have, err);
         tq_csv_row_free(&header);
+        with_charged = have.has_charged; /* a file written before the column keeps its form */
         int same = have.has_command == (r->command[0] != 0);
         for (int k = 0; same && have.has_command && k < 3; k++)
             same = !strcmp(have.axes[k], r->axes[k][0] ? r->axes[k] : default_axes[k]);
@@ -313,7 +349,7 @@ tq_status tq_dataset_append(const char *path, const struct tq_dataset_row *r, st
         fseek(fp, 0, SEEK_END);
     }
     if (!st)
-        st = put_row(fp, r, err);
+        st = put_row(fp, r, with_charged, err);
     if (!st) {
         if (fflush(fp) || fsync(fileno(fp)))
             st = tq_fail_errno(err, TQ_ERR_IO, "cannot write dataset %s", path);
@@ -344,8 +380,10 @@ static double row_target(const struct tq_dataset_row *r, int t)
         return (double)r->peak_heap_bytes;
     case 3:
         return (double)r->peak_mmap_bytes;
-    default:
+    case 4:
         return r->wall_s;
+    default:
+        return (double)r->charged_peak_bytes;
     }
 }
 
@@ -363,12 +401,16 @@ tq_status tq_dataset_points(const struct tq_dataset *ds, const char *op, const c
                             struct tq_fit_point **pts, size_t *n, struct tq_err *err)
 {
     int t = -1;
-    for (int k = 0; k < 5; k++)
+    for (size_t k = 0; k < NTARGETS; k++)
         if (!strcmp(target, targets[k]))
-            t = k;
+            t = (int)k;
     if (t < 0)
         return tq_fail(err, TQ_ERR_USAGE, "unknown target '%s' (expected peak_rss_bytes, vmhwm_bytes, "
-                                          "peak_heap_bytes, peak_mmap_bytes or wall_s)", target);
+                                          "peak_heap_bytes, peak_mmap_bytes, wall_s or %s)", target,
+                       TQ_DATASET_CHARGED);
+    if (t == 5 && !tq_dataset_has_charged(ds, op))
+        return tq_fail(err, TQ_ERR_USAGE, "target %s: the dataset has no charged figure for every run of '%s' (a "
+                       "sweep made without memory cgroups, or before the column existed)", target, op);
     struct tq_fit_point *p = tq_malloc((ds->n ? ds->n : 1) * sizeof *p);
     size_t *runs = tq_calloc(ds->n ? ds->n : 1, sizeof *runs), np = 0;
     if (!p || !runs) {

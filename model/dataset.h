@@ -9,6 +9,9 @@
  * and holds 1) with "product" in place of "volume":
  *   op,A,B,C,volume|product,run,status,reason,peak_rss_bytes,vmhwm_bytes,peak_heap_bytes,peak_mmap_bytes,wall_s,
  *   trace,command
+ * Both forms end with one more column, charged_peak_bytes (what a memory cgroup charged the run: anonymous +
+ * shmem memory, without page cache; 0 = not measured, e.g. no memory cgroup could be made), since the sweep
+ * measures it; files without it (written before) are read and extended in their own form (those rows have 0).
  * Datasets in the first form are read and extended as before. Fields are never quoted: the writer replaces commas,
  * quotes and line breaks in text fields with spaces (the reader, common/csv.h, would also take quoted ones). Rows
  * are appended one at a time (flushed and synced), so an interrupted sweep leaves a valid file that a rerun
@@ -26,6 +29,7 @@
 #define TQ_DATASET_TAIL                                                                                       \
     ",run,status,reason,peak_rss_bytes,vmhwm_bytes,peak_heap_bytes,peak_mmap_bytes,wall_s,trace"
 #define TQ_DATASET_HEADER "op,inlines,xlines,samples,volume" TQ_DATASET_TAIL
+#define TQ_DATASET_CHARGED "charged_peak_bytes" /* the last column of datasets written since it exists */
 
 #define TQ_DATASET_NAME 24 /* room for a shape column's name */
 
@@ -43,10 +47,12 @@ struct tq_dataset_row {
     uint64_t peak_mmap_bytes;
     double wall_s;
     char trace[1024];         /* trace path (may be empty) */
+    uint64_t charged_peak_bytes; /* memory cgroup's charged peak (sweep.h); 0 = not measured */
 };
 
 struct tq_dataset {
-    int has_command;          /* the 15-column form */
+    int has_command;          /* the command's form */
+    int has_charged;          /* the charged_peak_bytes column is there */
     char axes[3][TQ_DATASET_NAME]; /* names of the shape columns (inlines, xlines, samples unless parameters) */
     size_t n;
     struct tq_dataset_row *rows; /* owned */
@@ -59,8 +65,8 @@ enum tq_dataset_agg { TQ_AGG_MAX, TQ_AGG_MEAN };
  * header, a wrong number of fields or a bad number. Caller frees with tq_dataset_free. */
 tq_status tq_dataset_read(const char *path, struct tq_dataset **out, struct tq_err *err);
 
-/* Append one row, writing the header first when the file is new or empty (the 15-column form when the row has a
- * command, with its axes' names); fails with TQ_ERR_FORMAT when an existing file has another header, TQ_ERR_IO on
+/* Append one row, writing the header first when the file is new or empty (the command's form when the row has a
+ * command, with its axes' names; with the charged column), or in the form the file has (with or without it); fails with TQ_ERR_FORMAT when an existing file has another header, TQ_ERR_IO on
  * write errors. */
 tq_status tq_dataset_append(const char *path, const struct tq_dataset_row *row, struct tq_err *err);
 
@@ -77,6 +83,10 @@ tq_status tq_dataset_points(const struct tq_dataset *ds, const char *op, const c
  * ds only when ds is of the same kind: fails with TQ_ERR_USAGE naming the difference. NULL ds is fine. */
 tq_status tq_dataset_check_kind(const struct tq_dataset *ds, const char *command, const char *const axes[3],
                                 struct tq_err *err);
+
+/* 1 when every successful row of op has its charged figure (the dataset has the column and the runs were made in
+ * memory cgroups), so a fit can model what the cgroup charges; 0 otherwise (also when op has no row). Can't fail. */
+int tq_dataset_has_charged(const struct tq_dataset *ds, const char *op);
 
 /* 1 when ds->axes are parameters' names rather than inlines, xlines, samples. Can't fail. */
 int tq_dataset_has_params(const struct tq_dataset *ds);

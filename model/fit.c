@@ -609,6 +609,38 @@ static void bound_from_residuals(const struct tq_fit_point *pts, size_t n, const
     free(fitpred);
 }
 
+double tq_fit_forward(enum tq_fit_kind kind, const struct tq_fit_point *pts, size_t n)
+{
+    static const double splits[] = {0.5, 0.75};
+    struct tq_fit_point *sorted = tq_malloc((n ? n : 1) * sizeof *sorted);
+    if (!sorted)
+        return NAN;
+    memcpy(sorted, pts, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, volume_cmp);
+    double sum = 0;
+    size_t count = 0;
+    for (size_t s = 0; s < sizeof splits / sizeof *splits; s++) {
+        size_t m = (size_t)ceil(splits[s] * (double)n);
+        if (m < tq_fit_ncoef(kind) + 2 || m >= n || point_volume(&sorted[n - 1]) <= point_volume(&sorted[m - 1]))
+            continue;
+        struct tq_fit_model fm;
+        struct tq_err e = {0};
+        if (tq_fit_model(kind, sorted, m, &fm, &e)) {
+            free(sorted);
+            return INFINITY;
+        }
+        for (size_t i = m; i < n; i++) {
+            if (point_volume(&sorted[i]) <= point_volume(&sorted[m - 1]) || sorted[i].y == 0)
+                continue;
+            double r = (tq_fit_eval(&fm, sorted[i].shape) - sorted[i].y) / sorted[i].y;
+            sum += r * r;
+            count++;
+        }
+    }
+    free(sorted);
+    return count ? sqrt(sum / (double)count) : NAN;
+}
+
 /* A candidate that cannot be fitted is kept with its reason; only running out of memory fails the selection. */
 static tq_status candidate_run(enum tq_fit_kind kind, const struct tq_fit_point *pts, size_t n, int folds,
                                unsigned long seed, double *cvpred, struct tq_fit_candidate *c, struct tq_err *err)
@@ -623,6 +655,7 @@ static tq_status candidate_run(enum tq_fit_kind kind, const struct tq_fit_point 
         return st == TQ_ERR_NOMEM ? tq_fail(err, st, "%s", e.msg) : TQ_OK;
     }
     c->ok = 1;
+    c->forward = tq_fit_forward(kind, pts, n);
     c->monotone = check_monotone(&c->model, pts, n);
     if (!c->monotone)
         snprintf(c->why, sizeof c->why, "prediction does not grow with the volume");
@@ -651,9 +684,21 @@ tq_status tq_fit_select(const struct tq_fit_point *pts, size_t n, int folds, uns
                        kind_names[TQ_FIT_LINEAR], cands[TQ_FIT_LINEAR].why);
     for (size_t i = 0; i < n; i++)
         mean += fabs(pts[i].y) / (double)n;
-    double tol = fmax(1.10 * best_rmse, best_rmse + 0.005 * mean);
+    double tol = fmax(1.10 * best_rmse, best_rmse + 0.005 * mean), best_fwd = INFINITY;
+    int plausible[TQ_FIT_NKINDS], first = -1;
+    for (int k = 0; k < TQ_FIT_NKINDS; k++) {
+        plausible[k] = cands[k].ok && cands[k].monotone && cands[k].cv.rmse <= tol;
+        if (plausible[k] && first < 0)
+            first = k;
+        if (plausible[k] && isfinite(cands[k].forward))
+            best_fwd = fmin(best_fwd, cands[k].forward);
+    }
+    *best = (size_t)first;
+    if (!isfinite(best_fwd)) /* the points cannot test extrapolation: the simplest plausible candidate */
+        return TQ_OK;
+    double ftol = fmax(1.02 * best_fwd, best_fwd + 1e-4); /* near-ties only: simplicity chose poly2 for GST3D */
     for (int k = 0; k < TQ_FIT_NKINDS; k++)
-        if (cands[k].ok && cands[k].monotone && cands[k].cv.rmse <= tol) {
+        if (plausible[k] && cands[k].forward <= ftol) {
             *best = (size_t)k;
             break;
         }

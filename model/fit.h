@@ -83,6 +83,9 @@ struct tq_fit_candidate {
     struct tq_fit_model model; /* fitted on all points */
     struct tq_fit_metrics cv;  /* held-out metrics over all folds */
     struct tq_fit_bound bound; /* margins from the held-out and in-sample residuals */
+    /* Forward-chaining score: RMS relative error predicting the largest shapes from fits on the smaller ones
+     * (tq_fit_forward); NAN when the points cannot tell (too few, or one volume). */
+    double forward;
     char why[160];             /* why it was not ok */
 };
 
@@ -120,9 +123,18 @@ tq_status tq_fit_cv(enum tq_fit_kind kind, const struct tq_fit_point *pts, size_
 void tq_fit_bound_from_predictions(const struct tq_fit_point *pts, size_t n, const double *cvpred,
                                    const double *fitpred, struct tq_fit_bound *b);
 
-/* Fit and cross-validate every kind into cands[TQ_FIT_NKINDS], and choose one: among monotone candidates, the
- * simplest (in enum order) whose held-out RMSE is within 10% (or 0.5% of the mean target) of the best.
- * *best gets the chosen index. Fails with TQ_ERR_RANGE when no candidate could be fitted. */
+/* Forward-chaining cross-validation of `kind`, the test of what the planner asks of a model (predicting shapes
+ * larger than those measured): the points sorted by volume, fit on the smallest half and on the smallest three
+ * quarters (each at least the kind's coefficients + 2 points), predict every point of a larger volume than the
+ * training ones; returns the RMS of (prediction - truth) / truth over those predictions. NAN when no split has
+ * enough points on both sides, INFINITY when a split cannot be fitted. Can't fail otherwise. */
+double tq_fit_forward(enum tq_fit_kind kind, const struct tq_fit_point *pts, size_t n);
+
+/* Fit and cross-validate every kind into cands[TQ_FIT_NKINDS], and choose one. Plausible candidates are the
+ * monotone ones whose k-fold held-out RMSE is within 10% (or 0.5% of the mean target) of the best; among them the
+ * one with the lowest forward-chaining score (tq_fit_forward) wins, the simplest (in enum order) of those within
+ * 2% (or 0.01 percentage points) of it: near-ties only. Where no plausible candidate has a forward score, the simplest plausible
+ * one wins. *best gets the chosen index. Fails with TQ_ERR_RANGE when no candidate could be fitted. */
 tq_status tq_fit_select(const struct tq_fit_point *pts, size_t n, int folds, unsigned long seed,
                         struct tq_fit_candidate cands[TQ_FIT_NKINDS], size_t *best, struct tq_err *err);
 

@@ -20,7 +20,7 @@ void tq_fit_dataset_defaults(struct tq_fit_dataset_opts *o)
 
 static int is_peak_target(const char *t)
 {
-    return !strcmp(t, "peak_rss_bytes") || !strcmp(t, "vmhwm_bytes");
+    return !strcmp(t, "peak_rss_bytes") || !strcmp(t, "vmhwm_bytes") || !strcmp(t, TQ_DATASET_CHARGED);
 }
 
 /* The component fit into m when asked for or when the data has exact figures; *done = 1 when m got it. */

@@ -165,6 +165,11 @@ void tq_plan_set_op(struct tq_plan *plan, const struct tq_op *op, const struct t
     plan->split_axes = op->splittable;
 }
 
+int tq_plan_needs_cgroup(const struct tq_plan *plan)
+{
+    return !strcmp(plan->model_target, "charged_peak_bytes");
+}
+
 static json_t *size3(const size_t v[3])
 {
     return json_pack("[I,I,I]", (json_int_t)v[0], (json_int_t)v[1], (json_int_t)v[2]);
@@ -187,6 +192,11 @@ static json_t *plan_to_json(const void *obj)
                              PLAN_VERSION, "op", plan->op, "shape", size3(plan->shape), "output_shape",
                              size3(plan->out_shape), "memory_bytes", (json_int_t)plan->memory_bytes, "safety",
                              plan->safety, "workers", plan->workers, "planner", plan->planner, "blocks", blocks);
+    if (root && plan->model_target[0] &&
+        json_object_set_new(root, "model_target", json_string(plan->model_target))) {
+        json_decref(root);
+        return NULL;
+    }
     if (root && !strcmp(plan->op, "cmd")) {
         char halo[64];
         json_t *axes = json_array();
@@ -278,6 +288,8 @@ static tq_status plan_from_json(json_t *root, const char *path, struct tq_plan *
     p->workers = (int)workers;
     if (!strcmp(p->op, "cmd"))
         TQ_TRY(read_cmd_keys(root, path, p, err));
+    if (json_object_get(root, "model_target")) /* optional: plans written before it have none */
+        TQ_TRY(tq_json_get_string(root, "model_target", path, p->model_target, sizeof p->model_target, err));
     json_t *blocks = json_object_get(root, "blocks");
     if (!json_is_array(blocks) || !json_array_size(blocks))
         return tq_fail(err, TQ_ERR_FORMAT, "%s: %s \"blocks\" (a non-empty array)", path,

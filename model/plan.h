@@ -4,7 +4,9 @@
  * "output_shape":[..],"memory_bytes","safety","workers","planner","blocks":[{"lo":[..],"hi":[..],
  * "predicted_bytes":N}, ...]}. Blocks are output-coordinate boxes; they tile the output exactly.
  * A plan for a user's command (op "cmd") also records "halo":"H,H,H" ("whole" per axis allowed), "trim":T and
- * "split_axes":[a,...], which `traceq run --cmd` checks against its own. */
+ * "split_axes":[a,...], which `traceq run --cmd` checks against its own. A plan sized by a model records the
+ * figure that model predicts, "model_target" (e.g. "charged_peak_bytes": `traceq run` then needs memory cgroups;
+ * absent in plans without a model and in plans written before the key existed). */
 #ifndef TQ_PLAN_H
 #define TQ_PLAN_H
 
@@ -32,6 +34,7 @@ struct tq_plan {
     size_t halo[3];         /* op "cmd" only: the command's halo (TQ_HALO_WHOLE allowed), trim and split axes */
     size_t trim;
     unsigned split_axes;
+    char model_target[32];  /* the dataset column the sizing model predicts ("" = none, or an older plan) */
     size_t nblocks;
     struct tq_plan_block *blocks; /* owned */
 };
@@ -48,5 +51,8 @@ tq_status tq_plan_check_tiling(const struct tq_plan *plan, struct tq_err *err);
 void tq_plan_free(struct tq_plan *plan);
 /* Record op's name, and for a command pseudo-operator its halo, trim and split axes, in the plan. Can't fail. */
 void tq_plan_set_op(struct tq_plan *plan, const struct tq_op *op, const struct tq_op_params *p);
+/* 1 when the plan's blocks were sized by a model of what a memory cgroup charges (charged_peak_bytes), which only
+ * a cgroup enforces (the RSS watchdog would kill blocks the plan counts on). Can't fail. */
+int tq_plan_needs_cgroup(const struct tq_plan *plan);
 
 #endif

@@ -470,16 +470,23 @@ tq_status tq_plan_make(const struct tq_plan_request *req, struct tq_plan **out, 
     TQ_TRY(request_check(req, err));
     TQ_TRY(tq_op_output_shape(req->op, req->params, req->shape, out_shape, err));
     struct grid whole = {{out_shape[0], out_shape[1], out_shape[2]}};
+    tq_status st;
     switch (req->planner) {
     case TQ_PLANNER_TRACEQ:
-        return plan_traceq(req, out_shape, out, err);
+        st = plan_traceq(req, out_shape, out, err);
+        break;
     case TQ_PLANNER_SEED:
-        return plan_seed(req, out_shape, out, err);
+        st = plan_seed(req, out_shape, out, err);
+        break;
     case TQ_PLANNER_AUTO:
-        return plan_auto(req, out_shape, out, err);
+        st = plan_auto(req, out_shape, out, err);
+        break;
     default:
-        return grid_plan(req, out_shape, &whole, -1, out, err);
+        st = grid_plan(req, out_shape, &whole, -1, out, err);
     }
+    if (!st && req->model) /* the figure the blocks were sized in, so `traceq run` can check its enforcement */
+        snprintf((*out)->model_target, sizeof (*out)->model_target, "%s", req->model->target);
+    return st;
 }
 
 void tq_plan_block_input(const struct tq_plan *plan, const struct tq_op *op, const struct tq_op_params *p,

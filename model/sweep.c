@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../report/trace_summary.h"
+#include "../common/cgroup.h"
 #include "../common/cleanup.h"
 #include "../common/procfs.h"
 #include "../common/process.h"
@@ -126,12 +127,52 @@ static tq_status build_cmd_argv(const struct tq_sweep_job *job, const char *dir,
     return TQ_OK;
 }
 
-/* tq_proc_run's poll: the run's VmRSS into the peak so far (ctx: uint64_t). */
-static void sample_rss(pid_t pid, double t, void *ctx)
+/* What tq_proc_run's poll samples: the run's VmRSS (the proc backend) and its cgroup's charged memory. */
+struct run_samples {
+    int rss;              /* sample VmRSS */
+    uint64_t rss_peak;
+    tq_cgroup *cg;        /* sample the charged memory of this group (NULL: none) */
+    uint64_t charged_peak;
+};
+
+/* tq_proc_run's poll: the samples into their peaks so far (ctx: struct run_samples). */
+static void sample_run(pid_t pid, double t, void *ctx)
 {
     (void)t;
-    uint64_t *peak = ctx, rss = tq_proc_status_bytes(pid, "VmRSS");
-    *peak = rss > *peak ? rss : *peak;
+    struct run_samples *s = ctx;
+    uint64_t v;
+    if (s->rss && (v = tq_proc_status_bytes(pid, "VmRSS")) > s->rss_peak)
+        s->rss_peak = v;
+    if (s->cg && !tq_cg_read_charged(s->cg, &v, NULL) && v > s->charged_peak)
+        s->charged_peak = v;
+}
+
+/* A fresh, unlimited memory cgroup for one run (its parent group is the sweep's "traceq-<pid>"), or NULL with
+ * *root NULL when none can be made here (no writable memory cgroup: the row's charged figure stays 0). */
+static tq_cgroup *run_cgroup(tq_cg_root **root)
+{
+    tq_cgroup *cg = NULL;
+    if (tq_cg_root_create(root, NULL))
+        return NULL;
+    if (tq_cg_create(*root, "sweep-run", UINT64_MAX, &cg, NULL)) {
+        tq_cg_root_free(*root);
+        *root = NULL;
+        return NULL;
+    }
+    return cg;
+}
+
+/* The charged peak of a finished run: the highest sampled anonymous + shmem charge, or, when higher, the group's
+ * peak usage less what it still holds after the run ended (page cache of the files it wrote or first read). The
+ * page cache only grows while the run goes on (nothing reclaims it without a limit), so that difference is never
+ * above the anonymous peak: both are lower bounds, the second one catches peaks shorter than a sampling interval. */
+static uint64_t charged_peak(const tq_cgroup *cg, uint64_t sampled)
+{
+    struct tq_cg_stats st;
+    if (tq_cg_read(cg, &st, NULL))
+        return sampled;
+    uint64_t after = st.peak > st.usage ? st.peak - st.usage : 0;
+    return after > sampled ? after : sampled;
 }
 
 /* Last non-empty line of a small text file into buf, skipping "Try '... --help'." hints. */
@@ -326,8 +367,19 @@ tq_status tq_sweep_run(const struct tq_sweep_job *job, struct tq_dataset_row *ro
     /* stdout to /dev/null, stderr to the run's file (for the failure reason), pinned when asked */
     struct tq_proc_spec spec = {.argv = argv, .log_path = errpath, .out_fd = devnull, .cpus = job->cpus};
     struct tq_proc_result res;
-    uint64_t sampled = 0;
-    st = tq_proc_run(&spec, job->use_record ? 0 : job->interval_ms / 1000.0, sample_rss, &sampled, &res, err);
+    tq_cg_root *cg_root = NULL;
+    struct run_samples samples = {.rss = !job->use_record, .cg = job->charged ? run_cgroup(&cg_root) : NULL};
+    char procs[2200];
+    if (samples.cg) {
+        snprintf(procs, sizeof procs, "%.2000s/cgroup.procs", tq_cg_path(samples.cg));
+        spec.cgroup_procs = procs;
+    }
+    int poll = samples.rss || samples.cg;
+    st = tq_proc_run(&spec, poll ? job->interval_ms / 1000.0 : 0, poll ? sample_run : NULL, &samples, &res, err);
+    if (samples.cg && !st)
+        row->charged_peak_bytes = charged_peak(samples.cg, samples.charged_peak);
+    tq_cg_free(samples.cg);
+    tq_cg_root_free(cg_root);
     close(devnull);
     tq_ucmd_argv_free(words);
     row->wall_s = res.wall_s;
@@ -341,7 +393,7 @@ tq_status tq_sweep_run(const struct tq_sweep_job *job, struct tq_dataset_row *ro
     /* wait4's ru_maxrss covers the child and the descendants it waited for: the operator's high-water mark */
     row->vmhwm_bytes = (uint64_t)res.ru.ru_maxrss * 1024;
     /* a run shorter than one interval may never be sampled: its high-water mark is the best figure left */
-    row->peak_rss_bytes = sampled ? sampled : row->vmhwm_bytes;
+    row->peak_rss_bytes = samples.rss_peak ? samples.rss_peak : row->vmhwm_bytes;
     if (job->use_record && row->ok && !read_traces(dir, job->cmd != NULL, row)) {
         row->ok = 0;
         snprintf(row->reason, sizeof row->reason, "no readable trace in %.200s", dir);

@@ -29,6 +29,10 @@ struct tq_sweep_job {
     const struct tq_ucmd *cmd;
     const char *const *params;
     size_t nparams;
+    /* 1: run in a fresh memory cgroup of its own (common/cgroup.h, no limit) where one can be made, and record
+     * what the cgroup charges (charged_peak_bytes: the peak of anonymous + shmem memory, see sweep.c); 0, or no
+     * cgroup here: charged_peak_bytes stays 0 (not measured). */
+    int charged;
 };
 
 /* Run the job and fill *row: ok with the measured peaks, or failed with a reason (exit status or signal and the

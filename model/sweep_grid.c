@@ -105,7 +105,7 @@ static tq_status sweep_one(const struct tq_sweep_grid *g, const char *traces, co
     const struct tq_sweep_spec *s = g->spec;
     struct tq_sweep_job job = {s->exe,       g->op,          {shape[0], shape[1], shape[2]},
                                run,          (int)s->interval_ms, &s->cpus, traces, s->use_record,
-                               s->cmd ? &g->ucmd : NULL, g->pname_ptr, s->nparams};
+                               s->cmd ? &g->ucmd : NULL, g->pname_ptr, s->nparams, s->charged};
     struct tq_dataset_row row;
     struct tq_err rerr = {0};
     if (tq_sweep_run(&job, &row, &rerr)) {

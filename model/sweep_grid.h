@@ -35,6 +35,7 @@ struct tq_sweep_spec {
     long runs, interval_ms;  /* runs per shape, sampling interval */
     int use_record;          /* 1: under `traceq record` (needed by cmd); 0: /proc sampling */
     cpu_set_t cpus;          /* CPUs each run is pinned to */
+    int charged;             /* 1: each run in its own memory cgroup where one can be made (sweep.h) */
 };
 
 /* A parsed sweep. */

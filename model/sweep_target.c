@@ -482,6 +482,7 @@ static tq_status target_setup(const struct tq_sweep_spec *spec, const struct tq_
     t->job.interval_ms = (int)spec->interval_ms;
     t->job.cpus = &spec->cpus;
     t->job.use_record = 1;
+    t->job.charged = spec->charged;
     t->job.cmd = spec->cmd ? &g->ucmd : NULL;
     t->job.params = g->pname_ptr;
     t->dataset = spec->output;

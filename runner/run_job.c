@@ -97,6 +97,7 @@ static void run_fill_opts(const struct tq_run_setup *s, struct tq_runner_opts *o
                                  .memory_per_worker = a->memory_given ? a->memory : s->plan->memory_bytes,
                                  .retries = a->retries,
                                  .enforce = a->enforce,
+                                 .needs_cgroup = tq_plan_needs_cgroup(s->plan),
                                  .journal = s->journal,
                                  .progress = !a->json && isatty(2),
                                  .pad_per_voxel = a->pad,
@@ -167,12 +168,35 @@ static tq_status run_blocks(struct tq_run_outcome *o, struct tq_err *err)
     return st;
 }
 
+/* A plan sized in cgroup-charged memory needs a cgroup to enforce its limit: refuse before the output exists when
+ * the limit would fall to the RSS watchdog (the runner checks again as it sets its limits up). */
+static tq_status run_check_enforcement(const struct tq_run_setup *s, struct tq_err *err)
+{
+    const struct tq_run_args *a = s->args;
+    uint64_t limit = a->memory_given ? a->memory : s->plan->memory_bytes;
+    if (!limit || !tq_plan_needs_cgroup(s->plan))
+        return TQ_OK;
+    struct tq_err cerr = {0};
+    tq_cg_root *root = NULL;
+    if (a->enforce != TQ_ENFORCE_WATCHDOG && tq_cg_root_create(&root, &cerr) == TQ_OK) {
+        tq_cg_root_free(root);
+        return TQ_OK;
+    }
+    return tq_fail(err, TQ_ERR_USAGE, "the plan was sized by a model of cgroup-charged memory (charged_peak_bytes), "
+                   "but this run would enforce the limit with the RSS watchdog (%.300s), which also counts the shared "
+                   "library pages a cgroup does not charge: plan with a model of peak_rss_bytes (traceq fit --target "
+                   "peak_rss_bytes) or run where memory cgroups can be made",
+                   a->enforce == TQ_ENFORCE_WATCHDOG ? "--enforce watchdog" : cerr.msg);
+}
+
 /* Prepare the run and open its output: rank 0 creates it under MPI, the others reopen its temporary. */
 static tq_status run_open(struct tq_run_outcome *o, struct tq_err *err)
 {
     struct tq_run_setup *s = &o->setup;
     const struct tq_run_args *a = s->args;
     tq_status st = tq_run_prepare(s, err);
+    if (st == TQ_OK)
+        st = run_check_enforcement(s, err);
     if (st == TQ_OK && a->adapt) /* before the output exists: bad input leaves nothing behind */
         st = tq_adapt_prepare(s, a->memory_given ? a->memory : s->plan->memory_bytes, err);
     if (st == TQ_OK && a->learn)

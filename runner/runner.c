@@ -475,6 +475,12 @@ static tq_status run_setup_limits(struct run *r)
     }
     if (o->enforce == TQ_ENFORCE_CGROUP)
         return tq_fail(r->err, TQ_ERR_LIMIT, "%s", cerr.msg);
+    if (o->needs_cgroup)
+        return tq_fail(r->err, TQ_ERR_USAGE, "the plan was sized by a model of cgroup-charged memory "
+                       "(charged_peak_bytes), but this run would enforce the limit with the RSS watchdog (%.300s), "
+                       "which counts shared library pages the cgroup does not: plan with a model of peak_rss_bytes "
+                       "(traceq fit --target peak_rss_bytes) or run where memory cgroups can be made",
+                       o->enforce == TQ_ENFORCE_WATCHDOG ? "--enforce watchdog" : cerr.msg);
     if (o->enforce == TQ_ENFORCE_WATCHDOG)
         snprintf(why, sizeof why, "asked for");
     else

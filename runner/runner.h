@@ -79,6 +79,9 @@ struct tq_runner_opts {
      * that exits with a non-zero status (an error) is never retried. */
     int retries;
     enum tq_enforce enforce;
+    /* 1: the blocks were sized by a model of cgroup-charged memory (tq_plan_needs_cgroup); with a memory limit the
+     * run then refuses the RSS watchdog (TQ_ERR_USAGE) instead of killing blocks whose RSS counts shared pages. */
+    int needs_cgroup;
     tq_journal *journal;        /* may be NULL; blocks found in it are skipped, finished ones appended */
     int progress;               /* draw blocks done, MiB/s and ETA on stderr */
     /* Testing only: each worker also allocates and touches this many bytes per output voxel of its block before
@@ -128,7 +131,8 @@ struct tq_runner_report {
  * TQ_ERR_LIMIT when a block is still OOM-killed after opts->retries retries (or cannot be split), TQ_ERR_CHILD
  * naming the block and cause when its worker still dies of a signal after opts->retries retries, when a worker
  * exits with an error or a non-zero status, or when the run is interrupted by a signal (every worker is
- * killed and every cgroup removed first), TQ_ERR_LIMIT when enforce = CGROUP and no cgroup can be made, and
+ * killed and every cgroup removed first), TQ_ERR_LIMIT when enforce = CGROUP and no cgroup can be made,
+ * TQ_ERR_USAGE when needs_cgroup and the limit would be enforced by the watchdog, and
  * TQ_ERR_IO when the journal cannot be written. */
 tq_status tq_runner_run(const struct tq_runner_task *task, const struct tq_box *blocks, size_t nblocks,
                         const struct tq_runner_opts *opts, struct tq_runner_report *rep, struct tq_err *err);

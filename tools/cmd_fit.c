@@ -34,8 +34,10 @@ const struct tq_cli_command cli_fit = {
                "their products, the others their product)",
                "the dataset's only one", TQ_STORE_STR(struct fit_opts, op)),
         TQ_OPT('t', "target", "COLUMN",
-               "what to predict: peak_rss_bytes, vmhwm_bytes, peak_heap_bytes, peak_mmap_bytes or wall_s",
-               "peak_rss_bytes", TQ_STORE_STR(struct fit_opts, target)),
+               "what to predict: charged_peak_bytes (what a memory cgroup charges: the runner's limit), "
+               "peak_rss_bytes, vmhwm_bytes, peak_heap_bytes, peak_mmap_bytes or wall_s",
+               "charged_peak_bytes when every run has it, else peak_rss_bytes",
+               TQ_STORE_STR(struct fit_opts, target)),
         TQ_OPT('a', "agg", "max|mean", "how runs of one shape are combined", "max", TQ_STORE_CALL(parse_agg)),
         TQ_OPT('k', "folds", "K", "cross-validation folds", "5", TQ_STORE_LONG(struct fit_opts, folds, 2, 1000)),
         TQ_OPT('s', "seed", "N", "seed of the fold shuffle", "42",
@@ -67,7 +69,8 @@ static int plot_name_ok(const char *path)
 /* The targets --components can split. */
 static int is_peak_target(const char *target)
 {
-    return !strcmp(target, "peak_rss_bytes") || !strcmp(target, "vmhwm_bytes");
+    return !strcmp(target, "peak_rss_bytes") || !strcmp(target, "vmhwm_bytes") ||
+           !strcmp(target, TQ_DATASET_CHARGED);
 }
 
 static int parse_agg(const struct tq_cli_command *cmd, int key, const char *value, void *opts)
@@ -83,7 +86,7 @@ static int parse_agg(const struct tq_cli_command *cmd, int key, const char *valu
 static int fit_parse(int argc, char **argv, struct fit_opts *o)
 {
     struct tq_err err = {0};
-    *o = (struct fit_opts){.target = "peak_rss_bytes", .folds = 5, .seed = 42, .agg = TQ_AGG_MAX};
+    *o = (struct fit_opts){.target = NULL, .folds = 5, .seed = 42, .agg = TQ_AGG_MAX};
     int rc = tq_cli_parse(&cli_fit, argc, argv, o);
     if (rc >= 0)
         return rc;
@@ -99,8 +102,9 @@ static int fit_parse(int argc, char **argv, struct fit_opts *o)
     int use[TQ_NCOMP];
     if (o->components && tq_components_parse_list(o->components, use, &err))
         return tq_cli_fail("fit", &err);
-    if (o->components && use[TQ_COMP_REST] && !is_peak_target(o->target))
-        return tq_cli_usage_error("fit", "--components splits peak_rss_bytes or vmhwm_bytes, not %s", o->target);
+    if (o->components && use[TQ_COMP_REST] && o->target && !is_peak_target(o->target))
+        return tq_cli_usage_error("fit", "--components splits charged_peak_bytes, peak_rss_bytes or vmhwm_bytes, "
+                                  "not %s", o->target);
     if (o->components && use[TQ_COMP_REST] && o->kind)
         return tq_cli_usage_error("fit", "--kind forces one model of the whole peak; add --components none");
     if (o->plot && o->output && strcmp(o->plot, o->output) == 0)
@@ -112,8 +116,8 @@ static void fit_print_table(const struct tq_fit_candidate *c, size_t best, const
 {
     int bytes = strcmp(target, "wall_s") != 0;
     double u = bytes ? 1048576.0 : 1.0;
-    printf("%-8s %12s %12s %9s %9s %14s %8s\n", "model", bytes ? "RMSE MiB" : "RMSE s", bytes ? "MAE MiB" : "MAE s",
-           "R2", "accuracy", "margin", "choice");
+    printf("%-8s %12s %12s %9s %9s %14s %8s %8s\n", "model", bytes ? "RMSE MiB" : "RMSE s",
+           bytes ? "MAE MiB" : "MAE s", "R2", "accuracy", "margin", "forward", "choice");
     for (size_t k = 0; k < TQ_FIT_NKINDS; k++) {
         if (!c[k].ok) {
             printf("%-8s (not fitted: %s)\n", tq_fit_kind_name(c[k].kind), c[k].why);
@@ -121,8 +125,11 @@ static void fit_print_table(const struct tq_fit_candidate *c, size_t best, const
         }
         char margin[32];
         snprintf(margin, sizeof margin, "%.1f%%/%.3g", 100 * c[k].bound.margin_rel, c[k].bound.margin_bytes / u);
-        printf("%-8s %12.3f %12.3f %9.5f %9.3f %14s %8s\n", tq_fit_kind_name(c[k].kind), c[k].cv.rmse / u,
-               c[k].cv.mae / u, c[k].cv.r2, c[k].cv.accuracy, margin,
+        char fwd[32] = "-";
+        if (!isnan(c[k].forward))
+            snprintf(fwd, sizeof fwd, isfinite(c[k].forward) ? "%.2f%%" : "failed", 100 * c[k].forward);
+        printf("%-8s %12.3f %12.3f %9.5f %9.3f %14s %8s %8s\n", tq_fit_kind_name(c[k].kind), c[k].cv.rmse / u,
+               c[k].cv.mae / u, c[k].cv.r2, c[k].cv.accuracy, margin, fwd,
                k == best ? "<==" : (c[k].monotone ? "" : "unsafe"));
     }
 }
@@ -273,6 +280,20 @@ static int fit_choose(const struct fit_opts *o, const struct tq_fit_candidate *c
     return 0;
 }
 
+/* --target, or by default what the runner's memory cgroups charge when every run of op measured it (a sweep made
+ * in memory cgroups), else the sampled RSS peak; says which on stderr when it chose. */
+static const char *fit_default_target(struct fit_opts *o, const struct tq_dataset *ds, const char *op)
+{
+    if (o->target)
+        return o->target;
+    o->target = tq_dataset_has_charged(ds, op) ? TQ_DATASET_CHARGED : "peak_rss_bytes";
+    fprintf(stderr, "traceq fit: modelling %s%s\n", o->target,
+            strcmp(o->target, "peak_rss_bytes") ? " (what the runner's memory cgroups charge; --target peak_rss_bytes "
+                                                  "for a run enforced by the RSS watchdog)"
+                                                : " (the dataset has no charged figure for every run)");
+    return o->target;
+}
+
 int cmd_fit(int argc, char **argv)
 {
     struct fit_opts o;
@@ -288,7 +309,8 @@ int cmd_fit(int argc, char **argv)
     struct tq_component_fit *cf = NULL;
     const char *only = NULL;
     if (tq_dataset_read(o.dataset, &ds, &err) || (!o.op && tq_dataset_only_op(ds, &only, &err)) ||
-        tq_dataset_points(ds, o.op ? o.op : only, o.target, o.agg, &pts, &n, &err)) {
+        tq_dataset_points(ds, o.op ? o.op : only, fit_default_target(&o, ds, o.op ? o.op : only), o.agg, &pts, &n,
+                          &err)) {
         tq_dataset_free(ds);
         return tq_cli_fail("fit", &err);
     }
@@ -316,7 +338,8 @@ int cmd_fit(int argc, char **argv)
     }
     rc = fit_choose(&o, cands, &best);
     if (!rc) {
-        printf("%s: %zu shapes, target %s, %ld-fold cross-validation (held-out metrics; margin = relative/absolute)\n",
+        printf("%s: %zu shapes, target %s, %ld-fold cross-validation (held-out metrics; margin = relative/absolute; "
+               "forward = RMS relative error predicting the larger shapes from the smaller)\n",
                o.op, n, o.target, o.folds);
         fit_print_table(cands, best, o.target);
         if (cf)

@@ -31,6 +31,11 @@ const struct tq_cli_command cli_sweep = {
                "record: under `traceq record` (peak heap/mmap from the trace);\nproc: sample /proc/PID/status only",
                "record"),
         TQ_OPT('T', "traces", "DIR", "where traces go", "DATASET.csv.traces"),
+        TQ_OPT('G', "charged", "auto|no",
+               "auto: run each shape in its own memory cgroup where one can be made and record what it charged "
+               "(charged_peak_bytes: anonymous + shmem memory, the figure the runner's cgroup limit enforces); "
+               "no: do not",
+               "auto"),
         TQ_OPT('x', "traceq", "PATH", "traceq binary to run", "this one"),
         TQ_OPT('t', "target", "IxXxS",
                "aim at this shape: choose the shapes, small first, growing toward it, refitting after each, until the "
@@ -84,6 +89,11 @@ static int sweep_value(int c, const char *arg, struct tq_sweep_spec *o, struct t
         return TQ_OK;
     case 'o': o->output = arg; return TQ_OK;
     case 'T': o->traces = arg; return TQ_OK;
+    case 'G':
+        if (strcmp(arg, "auto") && strcmp(arg, "no"))
+            return tq_fail(err, TQ_ERR_USAGE, "--charged must be auto or no, not '%s'", arg);
+        o->charged = !strcmp(arg, "auto");
+        return TQ_OK;
     case 'x': o->exe = arg; return TQ_OK;
     default: o->grid[c - '0'] = arg; return TQ_OK; /* '0' = all axes, '1'..'3' = one axis */
     }
@@ -93,7 +103,7 @@ static int sweep_value(int c, const char *arg, struct tq_sweep_spec *o, struct t
 static int sweep_parse(int argc, char **argv, struct tq_sweep_spec *o, struct tq_sweep_target_opts *t)
 {
     struct tq_err err = {0};
-    *o = (struct tq_sweep_spec){.runs = 3, .interval_ms = 10, .use_record = 1};
+    *o = (struct tq_sweep_spec){.runs = 3, .interval_ms = 10, .use_record = 1, .charged = 1};
     *t = (struct tq_sweep_target_opts){.budget_s = -1};
     tq_sweep_parse_cpus("0", &o->cpus, NULL);
     int c;

@@ -92,17 +92,26 @@ static uint64_t cg_read_u64(const char *dir, const char *name, int *ok)
     return strtoull(buf, NULL, 10);
 }
 
-/* The value of `key` in a "key value" per line file (memory.events, memory.oom_control); 0 when missing. */
-static uint64_t cg_read_key(const char *dir, const char *name, const char *key)
+/* The value of `key` in a "key value" per line file (memory.stat, memory.events, memory.oom_control); 0 when
+ * missing; *ok = 0 when the file cannot be read. */
+static uint64_t cg_read_key_ok(const char *dir, const char *name, const char *key, int *ok)
 {
-    char buf[2048];
-    if (cg_read(dir, name, buf, sizeof buf))
+    char buf[8192];
+    *ok = cg_read(dir, name, buf, sizeof buf) == 0;
+    if (!*ok)
         return 0;
     size_t klen = strlen(key);
     for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
         if (!strncmp(line, key, klen) && line[klen] == ' ')
             return strtoull(line + klen + 1, NULL, 10);
     return 0;
+}
+
+/* cg_read_key_ok without telling a missing file. */
+static uint64_t cg_read_key(const char *dir, const char *name, const char *key)
+{
+    int ok;
+    return cg_read_key_ok(dir, name, key, &ok);
 }
 
 /* Does the space-separated list in dir/name contain word? */
@@ -425,6 +434,8 @@ void tq_cg_root_free(tq_cg_root *root)
 static int cg_set_limit(struct tq_cgroup *cg, uint64_t limit)
 {
     char num[32];
+    if (limit == UINT64_MAX) /* no limit: what a fresh group has already (v1 reads it back as a huge number) */
+        return 0;
     cg_fmt(num, sizeof num, "%llu", (unsigned long long)limit);
     if (cg->version == TQ_CG_V2) {
         if (cg_write(cg->path, "memory.max", num))
@@ -504,6 +515,17 @@ tq_status tq_cg_read(const tq_cgroup *cg, struct tq_cg_stats *st, struct tq_err 
 int tq_cg_reset_peak(const tq_cgroup *cg)
 {
     return cg->version == TQ_CG_V1 ? cg_write(cg->path, "memory.max_usage_in_bytes", "0") : -1;
+}
+
+tq_status tq_cg_read_charged(const tq_cgroup *cg, uint64_t *bytes, struct tq_err *err)
+{
+    int ok, ok2;
+    uint64_t anon = cg_read_key_ok(cg->path, "memory.stat", cg->version == TQ_CG_V2 ? "anon" : "rss", &ok);
+    uint64_t shmem = cg_read_key_ok(cg->path, "memory.stat", "shmem", &ok2);
+    *bytes = anon + shmem;
+    if (!ok || !ok2)
+        return tq_fail(err, TQ_ERR_IO, "cannot read memory.stat of cgroup %s", cg->path);
+    return TQ_OK;
 }
 
 const char *tq_cg_path(const tq_cgroup *cg)
