@@ -114,6 +114,7 @@ static void session_start(int forked)
     tq_sess.pid = raw_getpid();
     tq_sess.t0 = tq_now_ns();
     tq_sess.rss_peak = tq_sess.rss_peak_t = 0;
+    memset(&tq_sess.last_sample, 0, sizeof tq_sess.last_sample); /* a new trace: its first sample is against 0 */
     tq_sess.last_flush = tq_sess.t0;
     tq_sess.finished = 0;
     tq_sess.exec_pending = 0;
@@ -130,6 +131,8 @@ static void session_start(int forked)
         close(fd);
         return;
     }
+    if (tq_stacks_on && !tq_sess.set.aggregate)
+        tq_writer_group_events(&tq_sess.w); /* can't fail on an open writer */
     tq_session_fds_start();
     put_process(forked);
     tq_stacks_start_locked();

@@ -262,8 +262,8 @@ static void put_events_locked(struct evbuf *b)
             tq_agg_apply(out, tq_blocks_rewrite(b->ev, b->n, out, &b->pool)); /* in the order records are queued */
         } else {
             size_t k = tq_rec_put_packed_events(enc, sizeof enc, b->tid, b->ev, b->n);
-            if (k)
-                tq_writer_append(&tq_sess.w, enc, k);
+            if (k) /* the writer groups a frame's event records (FORMAT.md 16) */
+                tq_writer_append_events(&tq_sess.w, enc, k);
         }
     }
     b->n = 0;

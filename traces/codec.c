@@ -335,6 +335,47 @@ int tq_rec_get_sample(const struct tq_rec *rec, struct tq_rec_sample *out)
     return r.bad ? -1 : 0;
 }
 
+/* SAMPLE_DELTA (FORMAT.md 17): every SAMPLE field, shim_bytes included, as uleb(zigzag(value - previous value)). */
+_Static_assert(NFIELDS(sample_fields) == 11, "SAMPLE_DELTA stores SAMPLE's 11 u64 fields and shim_bytes");
+static void sample_values(const struct tq_rec_sample *s, uint64_t v[12])
+{
+    for (size_t i = 0; i < NFIELDS(sample_fields); i++)
+        memcpy(&v[i], (const char *)s + sample_fields[i].off, 8); /* all 8 bytes wide */
+    v[11] = s->shim_bytes;
+}
+
+static uint64_t zigzag(uint64_t d);
+static uint64_t unzigzag(uint64_t z);
+
+size_t tq_rec_put_sample_delta(uint8_t *buf, size_t cap, const struct tq_rec_sample *in,
+                               const struct tq_rec_sample *prev)
+{
+    uint64_t v[12], p[12];
+    sample_values(in, v);
+    sample_values(prev, p);
+    struct put w = {buf, cap, 0, 0};
+    size_t at = rec_open(&w, TQ_REC_SAMPLE_DELTA);
+    for (int i = 0; i < 12; i++)
+        put_uleb(&w, zigzag(v[i] - p[i]));
+    return rec_close(&w, at);
+}
+
+int tq_rec_get_sample_delta(const struct tq_rec *rec, const struct tq_rec_sample *prev, struct tq_rec_sample *out)
+{
+    uint64_t v[12];
+    sample_values(prev, v);
+    const uint8_t *p = rec->data, *end = rec->data + rec->len;
+    int bad = 0;
+    for (int i = 0; i < 12 && !bad; i++)
+        v[i] += unzigzag(get_uleb(&p, end, &bad)); /* modulo 2^64, as written */
+    if (bad)
+        return -1;
+    for (size_t i = 0; i < NFIELDS(sample_fields); i++)
+        memcpy((char *)out + sample_fields[i].off, &v[i], 8);
+    out->shim_bytes = v[11];
+    return 0;
+}
+
 /* ---- CALLS ---- */
 
 size_t tq_rec_put_calls(uint8_t *buf, size_t cap, const uint64_t count[TQ_CALL_COUNT])
@@ -731,6 +772,118 @@ int tq_events_next(struct tq_events_iter *it, struct tq_event *ev)
     ev->t_ns = it->t_ns;
     it->left--;
     return 1;
+}
+
+/* ---- PACKED_GROUP (FORMAT.md 16) ---- */
+
+#define PACKED_HEAD 24u                          /* u32 tid, u32 count, u64 t0_ns, u64 seq0 */
+#define PACKED_META (PACKED_HEAD + 4u * TQ_PS_COUNT) /* that and the 8 stream lengths: what a group keeps per record */
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Where stream s of the PACKED_EVENTS payload pay (already checked by group_check) starts, and its length. */
+static const uint8_t *packed_stream(const uint8_t *pay, unsigned s, uint32_t *len)
+{
+    const uint8_t *p = pay + PACKED_HEAD;
+    for (unsigned i = 0; i < s; i++)
+        p += 4 + le32(p);
+    *len = le32(p);
+    return p + 4;
+}
+
+/* Whether recs[0..len) is a sequence of whole PACKED_EVENTS records whose streams fill their payloads exactly;
+ * *n gets their number. */
+static int group_check(const uint8_t *recs, size_t len, uint32_t *n)
+{
+    *n = 0;
+    for (size_t at = 0; at < len;) {
+        if (len - at < TQ_REC_HEADER_SIZE + PACKED_META || recs[at] != TQ_REC_PACKED_EVENTS || recs[at + 1] != 0)
+            return -1;
+        size_t pay = le32(recs + at + 4), used = PACKED_HEAD;
+        if (pay > len - at - TQ_REC_HEADER_SIZE)
+            return -1;
+        for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
+            if (pay - used < 4)
+                return -1;
+            used += 4 + (size_t)le32(recs + at + TQ_REC_HEADER_SIZE + used);
+            if (used > pay)
+                return -1;
+        }
+        if (used != pay || *n == UINT32_MAX)
+            return -1;
+        (*n)++;
+        at += TQ_REC_HEADER_SIZE + pay;
+    }
+    return 0;
+}
+
+size_t tq_rec_put_packed_group(uint8_t *buf, size_t cap, const uint8_t *recs, size_t len)
+{
+    uint32_t n;
+    if (group_check(recs, len, &n))
+        return 0;
+    struct put w = {buf, cap, 0, 0};
+    size_t at = rec_open(&w, TQ_REC_PACKED_GROUP);
+    put_u32(&w, n);
+    for (size_t r = 0; r < len; r += TQ_REC_HEADER_SIZE + le32(recs + r + 4)) { /* each record's head and lengths */
+        const uint8_t *pay = recs + r + TQ_REC_HEADER_SIZE;
+        put_bytes(&w, pay, PACKED_HEAD);
+        for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
+            uint32_t k;
+            packed_stream(pay, s, &k);
+            put_u32(&w, k);
+        }
+    }
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++) /* then stream by stream: all kinds together, all sizes together... */
+        for (size_t r = 0; r < len; r += TQ_REC_HEADER_SIZE + le32(recs + r + 4)) {
+            uint32_t k;
+            const uint8_t *p = packed_stream(recs + r + TQ_REC_HEADER_SIZE, s, &k);
+            put_bytes(&w, p, k);
+        }
+    return rec_close(&w, at);
+}
+
+int tq_rec_get_packed_group(const struct tq_rec *rec, uint8_t *out, size_t cap, size_t *need, uint32_t *n)
+{
+    struct get r = rec_reader(rec);
+    *n = get_u32(&r);
+    *need = 0;
+    if (r.bad || *n == 0 || *n > (r.len - r.pos) / PACKED_META) /* writers never write an empty group */
+        return -1;
+    const uint8_t *meta = r.p + r.pos, *data = meta + (size_t)*n * PACKED_META;
+    size_t data_len = r.len - r.pos - (size_t)*n * PACKED_META, total[TQ_PS_COUNT] = {0}, sum = 0;
+    for (uint32_t i = 0; i < *n; i++)
+        for (unsigned s = 0; s < TQ_PS_COUNT; s++)
+            total[s] += le32(meta + (size_t)i * PACKED_META + PACKED_HEAD + 4 * s);
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++)
+        sum += total[s]; /* < 2^32 per length x 2^19 records: no overflow in 64 bits */
+    if (sum != data_len)
+        return -1;
+    *need = data_len + (size_t)*n * (TQ_REC_HEADER_SIZE + PACKED_META);
+    if (*need > cap)
+        return 0;
+    const uint8_t *from[TQ_PS_COUNT]; /* where each stream's next record's bytes are */
+    from[0] = data;
+    for (unsigned s = 1; s < TQ_PS_COUNT; s++)
+        from[s] = from[s - 1] + total[s - 1];
+    struct put w = {out, cap, 0, 0};
+    for (uint32_t i = 0; i < *n; i++) {
+        const uint8_t *m = meta + (size_t)i * PACKED_META;
+        size_t at = rec_open(&w, TQ_REC_PACKED_EVENTS);
+        put_bytes(&w, m, PACKED_HEAD);
+        for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
+            uint32_t k = le32(m + PACKED_HEAD + 4 * s);
+            put_u32(&w, k);
+            put_bytes(&w, from[s], k);
+            from[s] += k;
+        }
+        if (!rec_close(&w, at))
+            return -1; /* a record over 16 MiB */
+    }
+    return w.over ? -1 : 0;
 }
 
 /* ---- STACK ---- */
