@@ -131,7 +131,7 @@ static void session_start(int forked)
         close(fd);
         return;
     }
-    if (tq_stacks_on && !tq_sess.set.aggregate)
+    if (tq_mode.stacks && !tq_sess.set.aggregate)
         tq_writer_group_events(&tq_sess.w); /* can't fail on an open writer */
     tq_session_fds_start();
     put_process(forked);
