@@ -10,7 +10,7 @@
 void tq_fit_dataset_defaults(struct tq_fit_dataset_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->target = "peak_rss_bytes";
+    o->target = NULL; /* tq_fit_default_target */
     o->agg = TQ_AGG_MAX;
     o->folds = 5;
     o->seed = 42;
@@ -18,7 +18,12 @@ void tq_fit_dataset_defaults(struct tq_fit_dataset_opts *o)
         o->use[k] = 1;
 }
 
-static int is_peak_target(const char *t)
+const char *tq_fit_default_target(const struct tq_dataset *ds, const char *op)
+{
+    return tq_dataset_has_charged(ds, op) ? TQ_DATASET_CHARGED : "peak_rss_bytes";
+}
+
+int tq_fit_is_peak_target(const char *t)
 {
     return !strcmp(t, "peak_rss_bytes") || !strcmp(t, "vmhwm_bytes") || !strcmp(t, TQ_DATASET_CHARGED);
 }
@@ -27,9 +32,10 @@ tq_status tq_fit_details_points(const struct tq_dataset *ds, const char *op, con
                                 struct tq_fit_details *d, struct tq_err *err)
 {
     snprintf(d->op, sizeof d->op, "%s", op);
+    snprintf(d->target, sizeof d->target, "%s", o->target ? o->target : tq_fit_default_target(ds, op));
     if (tq_dataset_has_params(ds))
         memcpy(d->axes, ds->axes, sizeof d->axes);
-    TQ_TRY(tq_dataset_points(ds, op, o->target, o->agg, &d->pts, &d->n, err));
+    TQ_TRY(tq_dataset_points(ds, op, d->target, o->agg, &d->pts, &d->n, err));
     d->folds = o->folds < (int)d->n ? o->folds : (int)d->n;
     return TQ_OK;
 }
@@ -41,7 +47,7 @@ static tq_status fit_components(const struct tq_dataset *ds, const struct tq_fit
 {
     struct tq_fit_point *p[3] = {0};
     size_t n[3] = {0};
-    const char *cols[3] = {o->target, "peak_heap_bytes", "peak_mmap_bytes"};
+    const char *cols[3] = {d->target, "peak_heap_bytes", "peak_mmap_bytes"};
     tq_status st = TQ_OK;
     for (int k = 0; k < 3 && !st; k++)
         st = tq_dataset_points(ds, d->op, cols[k], o->agg, &p[k], &n[k], err);
@@ -71,7 +77,7 @@ static tq_status fit_components(const struct tq_dataset *ds, const struct tq_fit
 tq_status tq_fit_details_fit(const struct tq_dataset *ds, const struct tq_fit_dataset_opts *o,
                              struct tq_fit_details *d, struct tq_err *err)
 {
-    if (o->use[TQ_COMP_REST] && is_peak_target(o->target))
+    if (o->use[TQ_COMP_REST] && tq_fit_is_peak_target(d->target))
         TQ_TRY(fit_components(ds, o, d, err));
     if (d->cf && !o->all_candidates)
         return TQ_OK;
@@ -83,7 +89,7 @@ void tq_fit_details_model(const struct tq_fit_dataset_opts *o, const struct tq_f
 {
     memset(m, 0, sizeof *m);
     snprintf(m->op, sizeof m->op, "%s", d->op);
-    snprintf(m->target, sizeof m->target, "%s", o->target);
+    snprintf(m->target, sizeof m->target, "%s", d->target);
     for (int a = 0; a < 3; a++)
         snprintf(m->axes[a], sizeof m->axes[a], "%s", d->axes[a]);
     m->folds = d->folds;

@@ -17,7 +17,7 @@
 #include "model.h"
 
 struct tq_fit_dataset_opts {
-    const char *target;       /* dataset column, e.g. "peak_rss_bytes" */
+    const char *target;       /* dataset column, e.g. "peak_rss_bytes"; NULL: tq_fit_default_target's choice */
     enum tq_dataset_agg agg;  /* runs of one shape into one point */
     int folds;                /* cross-validation folds; fewer when there are fewer shapes (at least 3 needed) */
     unsigned long seed;
@@ -27,8 +27,15 @@ struct tq_fit_dataset_opts {
                                * their failure then fails the fit) */
 };
 
-/* `traceq fit`'s defaults: peak_rss_bytes, max over runs, 5 folds, seed 42, heap+mmap+rest by default. */
+/* `traceq fit`'s defaults: the default target (NULL), max over runs, 5 folds, seed 42, heap+mmap+rest. */
 void tq_fit_dataset_defaults(struct tq_fit_dataset_opts *o);
+
+/* The column a fit models when none is named: what the runner's memory cgroups charge (charged_peak_bytes) when
+ * every successful run of op measured it (a sweep made in memory cgroups), else the sampled RSS peak. */
+const char *tq_fit_default_target(const struct tq_dataset *ds, const char *op);
+
+/* 1 when target is a whole peak that the components (baseline + heap + mmap + rest) can split. */
+int tq_fit_is_peak_target(const char *target);
 
 /* Fit op's rows of ds into *m (op, target, axes, range, bound, extrapolation slope filled). Fails with
  * TQ_ERR_RANGE when op has fewer than 3 successful shapes or no model fits them, TQ_ERR_USAGE for a bad target,
@@ -39,6 +46,7 @@ tq_status tq_fit_dataset(const struct tq_dataset *ds, const char *op, const stru
 /* One fit, step by step. Zero-initialise it; tq_fit_details_free releases it. */
 struct tq_fit_details {
     char op[32];
+    char target[32];               /* the column fitted: o->target, or tq_fit_default_target's choice */
     char axes[3][TQ_DATASET_NAME]; /* the dataset's parameter names, all "" for a volume operator */
     struct tq_fit_point *pts;      /* op's points of the target, one per shape */
     size_t n;
@@ -49,7 +57,7 @@ struct tq_fit_details {
     char note[sizeof(struct tq_err){0}.msg]; /* why the components, tried by default, were not fitted; else "" */
 };
 
-/* Step 1: op's points of o->target into d (d->n tells how many shapes there are). Fails with TQ_ERR_USAGE for a
+/* Step 1: op's points of the target (o->target or the default) into d (d->n tells how many shapes there are). Fails with TQ_ERR_USAGE for a
  * bad target, TQ_ERR_RANGE when op has no successful row, TQ_ERR_NOMEM. */
 tq_status tq_fit_details_points(const struct tq_dataset *ds, const char *op, const struct tq_fit_dataset_opts *o,
                                 struct tq_fit_details *d, struct tq_err *err);

@@ -63,12 +63,6 @@ static int plot_name_ok(const char *path)
     return n > 4 && (!strcasecmp(path + n - 4, ".svg") || !strcasecmp(path + n - 4, ".png"));
 }
 
-/* The targets --components can split. */
-static int is_peak_target(const char *target)
-{
-    return !strcmp(target, "peak_rss_bytes") || !strcmp(target, "vmhwm_bytes") ||
-           !strcmp(target, TQ_DATASET_CHARGED);
-}
 
 /* The command's options into o and the fit's into fo. Returns -1 to go on, else the exit code. */
 static int fit_parse(int argc, char **argv, struct fit_opts *o, struct tq_fit_dataset_opts *fo)
@@ -90,7 +84,7 @@ static int fit_parse(int argc, char **argv, struct fit_opts *o, struct tq_fit_da
     tq_fit_dataset_defaults(fo);
     if (o->components && tq_components_parse_list(o->components, fo->use, &err))
         return tq_cli_fail("fit", &err);
-    if (o->components && fo->use[TQ_COMP_REST] && o->target && !is_peak_target(o->target))
+    if (o->components && fo->use[TQ_COMP_REST] && o->target && !tq_fit_is_peak_target(o->target))
         return tq_cli_usage_error("fit", "--components splits charged_peak_bytes, peak_rss_bytes or vmhwm_bytes, "
                                   "not %s", o->target);
     if (o->components && fo->use[TQ_COMP_REST] && o->kind)
@@ -219,7 +213,7 @@ static const char *fit_default_target(const struct fit_opts *o, const struct tq_
 {
     if (o->target)
         return o->target;
-    const char *target = tq_dataset_has_charged(ds, op) ? TQ_DATASET_CHARGED : "peak_rss_bytes";
+    const char *target = tq_fit_default_target(ds, op);
     fprintf(stderr, "traceq fit: modelling %s%s\n", target,
             strcmp(target, "peak_rss_bytes") ? " (what the runner's memory cgroups charge; --target peak_rss_bytes "
                                                "for a run enforced by the RSS watchdog)"
