@@ -144,6 +144,17 @@ Test(addr_events, packed_round_trip_and_refusals)
     packed_fixture(ev, N);
     cr_assert_eq(tq_rec_put_packed_events(buf, n - 1, 9, ev, N), 0);
     cr_assert_eq(tq_rec_put_packed_events(buf, n, 9, ev, N), n);
+    /* room for the worst case takes the one-pass encoder, an exact fit the pass per stream: the same bytes */
+    static uint8_t exact[N * 64 + 256];
+    cr_assert_eq(tq_rec_put_packed_events(buf, sizeof buf, 9, ev, N), n);
+    cr_assert_eq(tq_rec_put_packed_events(exact, n, 9, ev, N), n);
+    cr_assert_eq(memcmp(buf, exact, n), 0, "the one-pass and per-stream encoders differ");
+    for (size_t k = 1; k <= 64; k++) { /* short records too, each way */
+        size_t a = tq_rec_put_packed_events(buf, sizeof buf, 9, ev + 2000, k);
+        cr_assert_gt(a, 0);
+        cr_assert_eq(tq_rec_put_packed_events(exact, a, 9, ev + 2000, k), a);
+        cr_assert_eq(memcmp(buf, exact, a), 0, "%zu events", k);
+    }
 }
 
 /* Three PACKED_EVENTS records of different threads and lengths, one after the other, into buf; returns their bytes. */

@@ -575,7 +575,8 @@ static unsigned mtf_step(uint64_t m[TQ_PACKED_MTF], uint64_t a)
     unsigned found = i;
     if (i == TQ_PACKED_MTF)
         i = TQ_PACKED_MTF - 1;
-    memmove(m + 1, m, i * sizeof *m);
+    for (; i > 0; i--) /* a loop, not memmove: usually a few slots, and a call costs more (hot in the shim) */
+        m[i] = m[i - 1];
     m[0] = a;
     return found;
 }
@@ -643,6 +644,82 @@ static void put_packed_stream(struct put *w, unsigned stream, const struct tq_ev
     }
 }
 
+/* The most bytes one event adds to each stream: a byte, LEB128 of 64 bits (10), or of a zigzagged difference of two
+ * 32-bit stack ids (5). */
+static const unsigned packed_stream_max[TQ_PS_COUNT] = {1, 10, 10, 1, 10, 10, 5, 10};
+
+static uint8_t *uleb_at(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* Every stream, each with its length, in one pass over the events (the address cache stepped once per event): each
+ * stream is written into its own worst-case region of w's buffer, then the streams are moved down together. The
+ * same bytes as put_packed_stream's pass per stream. Returns 0, writing nothing, when w cannot hold the worst case
+ * (the caller then writes stream by stream). The shim's encoder: this is its hot loop. */
+static int put_packed_streams_once(struct put *w, const struct tq_event *ev, size_t n)
+{
+    size_t need = 0;
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++)
+        need += 4 + n * packed_stream_max[s];
+    if (w->over || w->cap - w->len < need)
+        return 0;
+    uint8_t *base[TQ_PS_COUNT], *at = w->p + w->len;
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
+        base[s] = at + 4;
+        at = base[s] + n * packed_stream_max[s];
+    }
+    uint8_t *kind = base[TQ_PS_KIND], *seq = base[TQ_PS_SEQ], *time = base[TQ_PS_TIME], *amtf = base[TQ_PS_AMTF];
+    uint8_t *addr = base[TQ_PS_ADDR], *size = base[TQ_PS_SIZE], *stack = base[TQ_PS_STACK], *old = base[TQ_PS_OLD];
+    uint64_t t = n ? ev[0].t_ns : 0, q = n ? ev[0].seq : 0, miss = 0, m[TQ_PACKED_MTF] = {0};
+    uint32_t last_stack = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct tq_event *e = &ev[i];
+        uint64_t dq = i ? e->seq - q - 1 : 0, dt = e->t_ns - t;
+        int sized = e->size || e->stack_id;
+        *kind++ = (uint8_t)(e->kind | (dq ? PK_SEQ : 0) | (dt ? PK_TIME : 0) | (sized ? PK_SIZE : 0));
+        if (dq)
+            seq = uleb_at(seq, dq);
+        if (dt)
+            time = uleb_at(time, dt);
+        uint64_t d = e->addr - miss;
+        unsigned found = mtf_step(m, e->addr);
+        if (found < TQ_PACKED_MTF) {
+            *amtf++ = (uint8_t)found;
+        } else {
+            *amtf++ = d & 15 ? PK_MISS_ODD : PK_MISS_ALIGNED;
+            addr = uleb_at(addr, d & 15 ? zigzag(d) : zigzag((uint64_t)((int64_t)d >> 4)));
+            miss = e->addr;
+        }
+        if (sized) {
+            size = uleb_at(size, e->size);
+            stack = uleb_at(stack, zigzag((uint64_t)e->stack_id - last_stack));
+            last_stack = e->stack_id;
+        }
+        if (kind_has_old(e->kind))
+            old = uleb_at(old, zigzag(e->old_addr - e->addr));
+        t = e->t_ns;
+        q = e->seq;
+    }
+    uint8_t *end[TQ_PS_COUNT] = {kind, seq, time, amtf, addr, size, stack, old};
+    uint8_t *out = w->p + w->len; /* never above base[s] - 4: each earlier stream took at most its region */
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
+        size_t len = (size_t)(end[s] - base[s]);
+        for (unsigned i = 0; i < 4; i++)
+            out[i] = (uint8_t)(len >> (8 * i));
+        if (out + 4 != base[s])
+            memmove(out + 4, base[s], len);
+        out += 4 + len;
+    }
+    w->len = (size_t)(out - w->p);
+    return 1;
+}
+
 size_t tq_rec_put_packed_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq_event *ev, size_t n)
 {
     struct put w = {buf, cap, 0, 0};
@@ -656,6 +733,8 @@ size_t tq_rec_put_packed_events(uint8_t *buf, size_t cap, uint32_t tid, const st
     put_u32(&w, (uint32_t)n);
     put_u64(&w, n ? ev[0].t_ns : 0);
     put_u64(&w, n ? ev[0].seq : 0);
+    if (put_packed_streams_once(&w, ev, n))
+        return rec_close(&w, at);
     for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
         size_t len_at = w.len;
         put_u32(&w, 0);
