@@ -581,11 +581,57 @@ static unsigned mtf_step(uint64_t m[TQ_PACKED_MTF], uint64_t a)
     return found;
 }
 
+/* The writer's address cache: the same list as mtf_step's, kept as a ring whose front is ring[head], so that a miss
+ * (put in front, the last one dropped) costs one store instead of moving 15 addresses; and with a count of the
+ * addresses per hash bucket, so that most misses are known without comparing all 16 (misses are the common case). */
+#define MTF_BUCKETS 256
+struct mtf_ring {
+    uint64_t ring[TQ_PACKED_MTF];
+    unsigned head;
+    uint8_t in_bucket[MTF_BUCKETS]; /* how many of ring[] hash to each bucket */
+};
+
+static unsigned mtf_bucket(uint64_t a)
+{
+    return (unsigned)((a * 0x9E3779B97F4A7C15ull) >> 56);
+}
+
+static void mtf_ring_init(struct mtf_ring *r)
+{
+    memset(r, 0, sizeof *r); /* TQ_PACKED_MTF zeros, as mtf_step's list starts */
+    r->in_bucket[mtf_bucket(0)] = TQ_PACKED_MTF;
+}
+
+/* mtf_step on the ring: a's index in the list (TQ_PACKED_MTF if new), then a in front. */
+static unsigned mtf_ring_step(struct mtf_ring *r, uint64_t a)
+{
+    unsigned bucket = mtf_bucket(a);
+    uint32_t hits = 0; /* bit j: ring[j] == a */
+    if (r->in_bucket[bucket])
+        for (unsigned j = 0; j < TQ_PACKED_MTF; j++)
+            hits |= (uint32_t)(r->ring[j] == a) << j;
+    if (!hits) {
+        r->head = (r->head - 1) & (TQ_PACKED_MTF - 1); /* onto the last one's slot */
+        r->in_bucket[mtf_bucket(r->ring[r->head])]--;
+        r->in_bucket[bucket]++;
+        r->ring[r->head] = a;
+        return TQ_PACKED_MTF;
+    }
+    uint32_t by_index = ((hits >> r->head) | (hits << (TQ_PACKED_MTF - r->head))) & ((1u << TQ_PACKED_MTF) - 1);
+    unsigned found = (unsigned)__builtin_ctz(by_index);
+    for (unsigned i = found; i > 0; i--) /* the ones before it move back by one */
+        r->ring[(r->head + i) & (TQ_PACKED_MTF - 1)] = r->ring[(r->head + i - 1) & (TQ_PACKED_MTF - 1)];
+    r->ring[r->head] = a;
+    return found;
+}
+
 /* One stream of the events: each stream is written by its own pass over them, the address cache replayed in each
  * (the shim allocates nothing; 2048 events x 16 comparisons is cheap next to compressing them). */
 static void put_packed_stream(struct put *w, unsigned stream, const struct tq_event *ev, size_t n)
 {
-    uint64_t t = n ? ev[0].t_ns : 0, q = n ? ev[0].seq : 0, miss = 0, m[TQ_PACKED_MTF] = {0};
+    uint64_t t = n ? ev[0].t_ns : 0, q = n ? ev[0].seq : 0, miss = 0;
+    struct mtf_ring m;
+    mtf_ring_init(&m);
     uint32_t stack = 0;
     for (size_t i = 0; i < n; i++) {
         const struct tq_event *e = &ev[i];
@@ -607,7 +653,7 @@ static void put_packed_stream(struct put *w, unsigned stream, const struct tq_ev
             break;
         case TQ_PS_AMTF: case TQ_PS_ADDR: {
             uint64_t d = e->addr - miss;
-            unsigned found = mtf_step(m, e->addr);
+            unsigned found = mtf_ring_step(&m, e->addr);
             if (found < TQ_PACKED_MTF) {
                 if (stream == TQ_PS_AMTF) {
                     uint8_t b = (uint8_t)found;
@@ -676,7 +722,9 @@ static int put_packed_streams_once(struct put *w, const struct tq_event *ev, siz
     }
     uint8_t *kind = base[TQ_PS_KIND], *seq = base[TQ_PS_SEQ], *time = base[TQ_PS_TIME], *amtf = base[TQ_PS_AMTF];
     uint8_t *addr = base[TQ_PS_ADDR], *size = base[TQ_PS_SIZE], *stack = base[TQ_PS_STACK], *old = base[TQ_PS_OLD];
-    uint64_t t = n ? ev[0].t_ns : 0, q = n ? ev[0].seq : 0, miss = 0, m[TQ_PACKED_MTF] = {0};
+    uint64_t t = n ? ev[0].t_ns : 0, q = n ? ev[0].seq : 0, miss = 0;
+    struct mtf_ring m;
+    mtf_ring_init(&m);
     uint32_t last_stack = 0;
     for (size_t i = 0; i < n; i++) {
         const struct tq_event *e = &ev[i];
@@ -688,7 +736,7 @@ static int put_packed_streams_once(struct put *w, const struct tq_event *ev, siz
         if (dt)
             time = uleb_at(time, dt);
         uint64_t d = e->addr - miss;
-        unsigned found = mtf_step(m, e->addr);
+        unsigned found = mtf_ring_step(&m, e->addr);
         if (found < TQ_PACKED_MTF) {
             *amtf++ = (uint8_t)found;
         } else {
