@@ -625,8 +625,8 @@ static unsigned mtf_ring_step(struct mtf_ring *r, uint64_t a)
     return found;
 }
 
-/* One stream of the events: each stream is written by its own pass over them, the address cache replayed in each
- * (the shim allocates nothing; 2048 events x 16 comparisons is cheap next to compressing them). */
+/* One stream of the events, by its own pass over them (the address cache replayed in each): the way for a buffer that
+ * cannot hold every stream's worst case at once; put_packed_streams_once writes the same bytes in one pass. */
 static void put_packed_stream(struct put *w, unsigned stream, const struct tq_event *ev, size_t n)
 {
     uint64_t t = n ? ev[0].t_ns : 0, q = n ? ev[0].seq : 0, miss = 0;
