@@ -144,6 +144,53 @@ Test(addr_events, packed_round_trip_and_refusals)
     packed_fixture(ev, N);
     cr_assert_eq(tq_rec_put_packed_events(buf, n - 1, 9, ev, N), 0);
     cr_assert_eq(tq_rec_put_packed_events(buf, n, 9, ev, N), n);
+    /* room for the worst case takes the one-pass encoder, an exact fit the pass per stream: the same bytes */
+    static uint8_t exact[N * 64 + 256];
+    cr_assert_eq(tq_rec_put_packed_events(buf, sizeof buf, 9, ev, N), n);
+    cr_assert_eq(tq_rec_put_packed_events(exact, n, 9, ev, N), n);
+    cr_assert_eq(memcmp(buf, exact, n), 0, "the one-pass and per-stream encoders differ");
+    for (size_t k = 1; k <= 64; k++) { /* short records too, each way */
+        size_t a = tq_rec_put_packed_events(buf, sizeof buf, 9, ev + 2000, k);
+        cr_assert_gt(a, 0);
+        cr_assert_eq(tq_rec_put_packed_events(exact, a, 9, ev + 2000, k), a);
+        cr_assert_eq(memcmp(buf, exact, a), 0, "%zu events", k);
+    }
+}
+
+/* Addresses from a few values (0 among them, which the address cache starts full of): found at every depth of the
+ * cache, missed, found again after they left it. Each record reads back as written, by either encoder path. */
+Test(addr_events, packed_address_cache_at_every_depth)
+{
+    enum { N = 1500 };
+    static struct tq_event ev[N];
+    static uint8_t fast[N * 64 + 256], exact[N * 64 + 256];
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    for (size_t i = 0; i < N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        unsigned values = i < 300 ? 6 : i < 900 ? 20 : 40; /* mostly found, then found deep, then often missed */
+        ev[i] = (struct tq_event){.kind = x % 2 ? TQ_CALL_MALLOC : TQ_CALL_FREE, .t_ns = i, .seq = i + 1,
+                                  .addr = 16 * ((x >> 8) % values) + ((x >> 20) % 5 == 0 ? 8 : 0)};
+        if (ev[i].kind == TQ_CALL_MALLOC)
+            ev[i].size = 1 + (x >> 30) % 100, ev[i].stack_id = 1 + (uint32_t)((x >> 40) % 7);
+    }
+    for (size_t from = 0; from < N; from += 250) {
+        size_t k = tq_rec_put_packed_events(fast, sizeof fast, 3, ev + from, N - from);
+        cr_assert_gt(k, 0);
+        cr_assert_eq(tq_rec_put_packed_events(exact, k, 3, ev + from, N - from), k);
+        cr_assert_eq(memcmp(fast, exact, k), 0, "from %zu", from);
+        struct tq_rec rec = {.type = TQ_REC_PACKED_EVENTS, .len = (uint32_t)(k - TQ_REC_HEADER_SIZE),
+                             .data = fast + TQ_REC_HEADER_SIZE};
+        struct tq_rec_events e;
+        struct tq_events_iter it;
+        cr_assert_eq(tq_rec_get_events(&rec, &e, &it), 0);
+        for (size_t i = from; i < N; i++) {
+            struct tq_event got;
+            cr_assert_eq(tq_events_next(&it, &got), 1, "event %zu", i);
+            cr_assert(got.addr == ev[i].addr && got.kind == ev[i].kind && got.size == ev[i].size &&
+                          got.stack_id == ev[i].stack_id,
+                      "event %zu from %zu differs", i, from);
+        }
+    }
 }
 
 /* Three PACKED_EVENTS records of different threads and lengths, one after the other, into buf; returns their bytes. */

@@ -575,16 +575,63 @@ static unsigned mtf_step(uint64_t m[TQ_PACKED_MTF], uint64_t a)
     unsigned found = i;
     if (i == TQ_PACKED_MTF)
         i = TQ_PACKED_MTF - 1;
-    memmove(m + 1, m, i * sizeof *m);
+    for (; i > 0; i--) /* a loop, not memmove: usually a few slots, and a call costs more (hot in the shim) */
+        m[i] = m[i - 1];
     m[0] = a;
     return found;
 }
 
-/* One stream of the events: each stream is written by its own pass over them, the address cache replayed in each
- * (the shim allocates nothing; 2048 events x 16 comparisons is cheap next to compressing them). */
+/* The writer's address cache: the same list as mtf_step's, kept as a ring whose front is ring[head], so that a miss
+ * (put in front, the last one dropped) costs one store instead of moving 15 addresses; and with a count of the
+ * addresses per hash bucket, so that most misses are known without comparing all 16 (misses are the common case). */
+#define MTF_BUCKETS 256
+struct mtf_ring {
+    uint64_t ring[TQ_PACKED_MTF];
+    unsigned head;
+    uint8_t in_bucket[MTF_BUCKETS]; /* how many of ring[] hash to each bucket */
+};
+
+static unsigned mtf_bucket(uint64_t a)
+{
+    return (unsigned)((a * 0x9E3779B97F4A7C15ull) >> 56);
+}
+
+static void mtf_ring_init(struct mtf_ring *r)
+{
+    memset(r, 0, sizeof *r); /* TQ_PACKED_MTF zeros, as mtf_step's list starts */
+    r->in_bucket[mtf_bucket(0)] = TQ_PACKED_MTF;
+}
+
+/* mtf_step on the ring: a's index in the list (TQ_PACKED_MTF if new), then a in front. */
+static unsigned mtf_ring_step(struct mtf_ring *r, uint64_t a)
+{
+    unsigned bucket = mtf_bucket(a);
+    uint32_t hits = 0; /* bit j: ring[j] == a */
+    if (r->in_bucket[bucket])
+        for (unsigned j = 0; j < TQ_PACKED_MTF; j++)
+            hits |= (uint32_t)(r->ring[j] == a) << j;
+    if (!hits) {
+        r->head = (r->head - 1) & (TQ_PACKED_MTF - 1); /* onto the last one's slot */
+        r->in_bucket[mtf_bucket(r->ring[r->head])]--;
+        r->in_bucket[bucket]++;
+        r->ring[r->head] = a;
+        return TQ_PACKED_MTF;
+    }
+    uint32_t by_index = ((hits >> r->head) | (hits << (TQ_PACKED_MTF - r->head))) & ((1u << TQ_PACKED_MTF) - 1);
+    unsigned found = (unsigned)__builtin_ctz(by_index);
+    for (unsigned i = found; i > 0; i--) /* the ones before it move back by one */
+        r->ring[(r->head + i) & (TQ_PACKED_MTF - 1)] = r->ring[(r->head + i - 1) & (TQ_PACKED_MTF - 1)];
+    r->ring[r->head] = a;
+    return found;
+}
+
+/* One stream of the events, by its own pass over them (the address cache replayed in each): the way for a buffer that
+ * cannot hold every stream's worst case at once; put_packed_streams_once writes the same bytes in one pass. */
 static void put_packed_stream(struct put *w, unsigned stream, const struct tq_event *ev, size_t n)
 {
-    uint64_t t = n ? ev[0].t_ns : 0, q = n ? ev[0].seq : 0, miss = 0, m[TQ_PACKED_MTF] = {0};
+    uint64_t t = n ? ev[0].t_ns : 0, q = n ? ev[0].seq : 0, miss = 0;
+    struct mtf_ring m;
+    mtf_ring_init(&m);
     uint32_t stack = 0;
     for (size_t i = 0; i < n; i++) {
         const struct tq_event *e = &ev[i];
@@ -606,7 +653,7 @@ static void put_packed_stream(struct put *w, unsigned stream, const struct tq_ev
             break;
         case TQ_PS_AMTF: case TQ_PS_ADDR: {
             uint64_t d = e->addr - miss;
-            unsigned found = mtf_step(m, e->addr);
+            unsigned found = mtf_ring_step(&m, e->addr);
             if (found < TQ_PACKED_MTF) {
                 if (stream == TQ_PS_AMTF) {
                     uint8_t b = (uint8_t)found;
@@ -643,6 +690,84 @@ static void put_packed_stream(struct put *w, unsigned stream, const struct tq_ev
     }
 }
 
+/* The most bytes one event adds to each stream: a byte, LEB128 of 64 bits (10), or of a zigzagged difference of two
+ * 32-bit stack ids (5). */
+static const unsigned packed_stream_max[TQ_PS_COUNT] = {1, 10, 10, 1, 10, 10, 5, 10};
+
+static uint8_t *uleb_at(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* Every stream, each with its length, in one pass over the events (the address cache stepped once per event): each
+ * stream is written into its own worst-case region of w's buffer, then the streams are moved down together. The
+ * same bytes as put_packed_stream's pass per stream. Returns 0, writing nothing, when w cannot hold the worst case
+ * (the caller then writes stream by stream). The shim's encoder: this is its hot loop. */
+static int put_packed_streams_once(struct put *w, const struct tq_event *ev, size_t n)
+{
+    size_t need = 0;
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++)
+        need += 4 + n * packed_stream_max[s];
+    if (w->over || w->cap - w->len < need)
+        return 0;
+    uint8_t *base[TQ_PS_COUNT], *at = w->p + w->len;
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
+        base[s] = at + 4;
+        at = base[s] + n * packed_stream_max[s];
+    }
+    uint8_t *kind = base[TQ_PS_KIND], *seq = base[TQ_PS_SEQ], *time = base[TQ_PS_TIME], *amtf = base[TQ_PS_AMTF];
+    uint8_t *addr = base[TQ_PS_ADDR], *size = base[TQ_PS_SIZE], *stack = base[TQ_PS_STACK], *old = base[TQ_PS_OLD];
+    uint64_t t = n ? ev[0].t_ns : 0, q = n ? ev[0].seq : 0, miss = 0;
+    struct mtf_ring m;
+    mtf_ring_init(&m);
+    uint32_t last_stack = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct tq_event *e = &ev[i];
+        uint64_t dq = i ? e->seq - q - 1 : 0, dt = e->t_ns - t;
+        int sized = e->size || e->stack_id;
+        *kind++ = (uint8_t)(e->kind | (dq ? PK_SEQ : 0) | (dt ? PK_TIME : 0) | (sized ? PK_SIZE : 0));
+        if (dq)
+            seq = uleb_at(seq, dq);
+        if (dt)
+            time = uleb_at(time, dt);
+        uint64_t d = e->addr - miss;
+        unsigned found = mtf_ring_step(&m, e->addr);
+        if (found < TQ_PACKED_MTF) {
+            *amtf++ = (uint8_t)found;
+        } else {
+            *amtf++ = d & 15 ? PK_MISS_ODD : PK_MISS_ALIGNED;
+            addr = uleb_at(addr, d & 15 ? zigzag(d) : zigzag((uint64_t)((int64_t)d >> 4)));
+            miss = e->addr;
+        }
+        if (sized) {
+            size = uleb_at(size, e->size);
+            stack = uleb_at(stack, zigzag((uint64_t)e->stack_id - last_stack));
+            last_stack = e->stack_id;
+        }
+        if (kind_has_old(e->kind))
+            old = uleb_at(old, zigzag(e->old_addr - e->addr));
+        t = e->t_ns;
+        q = e->seq;
+    }
+    uint8_t *end[TQ_PS_COUNT] = {kind, seq, time, amtf, addr, size, stack, old};
+    uint8_t *out = w->p + w->len; /* never above base[s] - 4: each earlier stream took at most its region */
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
+        size_t len = (size_t)(end[s] - base[s]);
+        for (unsigned i = 0; i < 4; i++)
+            out[i] = (uint8_t)(len >> (8 * i));
+        if (out + 4 != base[s])
+            memmove(out + 4, base[s], len);
+        out += 4 + len;
+    }
+    w->len = (size_t)(out - w->p);
+    return 1;
+}
+
 size_t tq_rec_put_packed_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq_event *ev, size_t n)
 {
     struct put w = {buf, cap, 0, 0};
@@ -656,6 +781,8 @@ size_t tq_rec_put_packed_events(uint8_t *buf, size_t cap, uint32_t tid, const st
     put_u32(&w, (uint32_t)n);
     put_u64(&w, n ? ev[0].t_ns : 0);
     put_u64(&w, n ? ev[0].seq : 0);
+    if (put_packed_streams_once(&w, ev, n))
+        return rec_close(&w, at);
     for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
         size_t len_at = w.len;
         put_u32(&w, 0);
