@@ -30,7 +30,7 @@
 #define EVBUF_N 2048           /* events a thread buffers before it hands them to the writer */
 #define CACHE_N 4096           /* this thread's hash -> id cache (direct-mapped) */
 #define EV_MAX_BYTES 62        /* kind, address cache byte + 6 LEB128 of at most 10 bytes (FORMAT.md 15) */
-#define ENC_CAP (TQ_REC_HEADER_SIZE + 24 + 4 * TQ_PS_COUNT + EVBUF_N * EV_MAX_BYTES) /* a PACKED_EVENTS record */
+#define ENC_CAP (TQ_REC_HEADER_SIZE + 24 + 4 * TQ_PS_COUNT + EVBUF_N * EV_MAX_BYTES) /* >= tq_rec_packed_events_bound */
 
 struct cache_slot {
     uint64_t hash;

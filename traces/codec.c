@@ -625,71 +625,6 @@ static unsigned mtf_ring_step(struct mtf_ring *r, uint64_t a)
     return found;
 }
 
-/* One stream of the events, by its own pass over them (the address cache replayed in each): the way for a buffer that
- * cannot hold every stream's worst case at once; put_packed_streams_once writes the same bytes in one pass. */
-static void put_packed_stream(struct put *w, unsigned stream, const struct tq_event *ev, size_t n)
-{
-    uint64_t t = n ? ev[0].t_ns : 0, q = n ? ev[0].seq : 0, miss = 0;
-    struct mtf_ring m;
-    mtf_ring_init(&m);
-    uint32_t stack = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct tq_event *e = &ev[i];
-        uint64_t dq = i ? e->seq - q - 1 : 0, dt = e->t_ns - t;
-        int sized = e->size || e->stack_id;
-        switch (stream) {
-        case TQ_PS_KIND: {
-            uint8_t k = (uint8_t)(e->kind | (dq ? PK_SEQ : 0) | (dt ? PK_TIME : 0) | (sized ? PK_SIZE : 0));
-            put_bytes(w, &k, 1);
-            break;
-        }
-        case TQ_PS_SEQ:
-            if (dq)
-                put_uleb(w, dq);
-            break;
-        case TQ_PS_TIME:
-            if (dt)
-                put_uleb(w, dt);
-            break;
-        case TQ_PS_AMTF: case TQ_PS_ADDR: {
-            uint64_t d = e->addr - miss;
-            unsigned found = mtf_ring_step(&m, e->addr);
-            if (found < TQ_PACKED_MTF) {
-                if (stream == TQ_PS_AMTF) {
-                    uint8_t b = (uint8_t)found;
-                    put_bytes(w, &b, 1);
-                }
-                break;
-            }
-            if (stream == TQ_PS_AMTF) {
-                uint8_t b = d & 15 ? PK_MISS_ODD : PK_MISS_ALIGNED;
-                put_bytes(w, &b, 1);
-            } else {
-                put_uleb(w, d & 15 ? zigzag(d) : zigzag((uint64_t)((int64_t)d >> 4)));
-            }
-            miss = e->addr;
-            break;
-        }
-        case TQ_PS_SIZE:
-            if (sized)
-                put_uleb(w, e->size);
-            break;
-        case TQ_PS_STACK:
-            if (sized) {
-                put_uleb(w, zigzag((uint64_t)e->stack_id - stack));
-                stack = e->stack_id;
-            }
-            break;
-        case TQ_PS_OLD:
-            if (kind_has_old(e->kind))
-                put_uleb(w, zigzag(e->old_addr - e->addr));
-            break;
-        }
-        t = e->t_ns;
-        q = e->seq;
-    }
-}
-
 /* The most bytes one event adds to each stream: a byte, LEB128 of 64 bits (10), or of a zigzagged difference of two
  * 32-bit stack ids (5). */
 static const unsigned packed_stream_max[TQ_PS_COUNT] = {1, 10, 10, 1, 10, 10, 5, 10};
@@ -705,9 +640,8 @@ static uint8_t *uleb_at(uint8_t *p, uint64_t v)
 }
 
 /* Every stream, each with its length, in one pass over the events (the address cache stepped once per event): each
- * stream is written into its own worst-case region of w's buffer, then the streams are moved down together. The
- * same bytes as put_packed_stream's pass per stream. Returns 0, writing nothing, when w cannot hold the worst case
- * (the caller then writes stream by stream). The shim's encoder: this is its hot loop. */
+ * stream is written into its own worst-case region of w's buffer, then the streams are moved down together. Returns
+ * 0, writing nothing, when w cannot hold the worst case (tq_rec_packed_events_bound). The shim's hot loop. */
 static int put_packed_streams_once(struct put *w, const struct tq_event *ev, size_t n)
 {
     size_t need = 0;
@@ -781,19 +715,17 @@ size_t tq_rec_put_packed_events(uint8_t *buf, size_t cap, uint32_t tid, const st
     put_u32(&w, (uint32_t)n);
     put_u64(&w, n ? ev[0].t_ns : 0);
     put_u64(&w, n ? ev[0].seq : 0);
-    if (put_packed_streams_once(&w, ev, n))
-        return rec_close(&w, at);
-    for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
-        size_t len_at = w.len;
-        put_u32(&w, 0);
-        put_packed_stream(&w, s, ev, n);
-        if (w.over)
-            return 0;
-        size_t len = w.len - len_at - 4;
-        for (unsigned i = 0; i < 4; i++)
-            w.p[len_at + i] = (uint8_t)(len >> (8 * i));
-    }
+    if (!put_packed_streams_once(&w, ev, n))
+        return 0;
     return rec_close(&w, at);
+}
+
+size_t tq_rec_packed_events_bound(size_t n)
+{
+    size_t per_event = 0;
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++)
+        per_event += packed_stream_max[s];
+    return TQ_REC_HEADER_SIZE + 24 + 4 * TQ_PS_COUNT + n * per_event;
 }
 
 /* The fields of the next PACKED_EVENTS event; *dq and *dt as ADDR_EVENTS stores them. Returns -1 when malformed. */

@@ -264,8 +264,13 @@ size_t tq_rec_put_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq
 /* ADDR_EVENTS holding ev[0..n) of thread tid, addresses as they are, with their order numbers ev[].seq; times and
  * order numbers must increase (times may stay equal). */
 size_t tq_rec_put_addr_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq_event *ev, size_t n);
-/* PACKED_EVENTS: the same events and order numbers as ADDR_EVENTS, stored compactly (kinds must be < 16). */
+/* PACKED_EVENTS: the same events and order numbers as ADDR_EVENTS, stored compactly (kinds must be < 16). The
+ * encoder writes its streams in one pass, so cap must hold the worst case, tq_rec_packed_events_bound(n) bytes
+ * (returns 0 otherwise); the record written is usually far smaller. */
 size_t tq_rec_put_packed_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq_event *ev, size_t n);
+/* The bytes tq_rec_put_packed_events needs for n events: the record's header and fields and every stream's worst
+ * case (a byte, or the LEB128 of 64 bits, per event and stream). */
+size_t tq_rec_packed_events_bound(size_t n);
 size_t tq_rec_put_stack(uint8_t *buf, size_t cap, uint32_t id, const uint64_t *ips, uint32_t depth);
 /* PACKED_GROUP of the len bytes at recs, which must be whole encoded PACKED_EVENTS records (header included), one
  * after the other: their streams are stored stream by stream. Returns its size (at most len + TQ_GROUP_OVERHEAD),
