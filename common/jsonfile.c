@@ -5,8 +5,11 @@
 #include "outfile.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* jansson allocates through tq_malloc, set once when the program starts (before jansson allocates anything), so
  * the fault-injection test (tests/test_alloc_fail.c) reaches the allocations made to build and write a JSON file.
@@ -15,7 +18,8 @@
  * a file whose building or writing saw one is out of memory, never written incomplete. Parsing is exempt: when an
  * allocation fails mid-parse, jansson 2.14's lexer drops the byte it could not store and then scans past the end
  * of its buffer (heap overflow, then `lex_scan_string: Assertion '0' failed`), so a parse allocates with plain
- * malloc, unhooked. */
+ * malloc, unhooked. What we allocate to read a file (the buffer it is read into, then what the model and plan
+ * readers build from the parsed tree) goes through tq_malloc, hooked. */
 static _Thread_local unsigned long json_alloc_failures;
 static _Thread_local int json_parsing;
 
@@ -67,16 +71,51 @@ tq_status tq_json_write_file(json_t *(*build)(const void *obj), const void *obj,
     return st;
 }
 
+/* All of f (path, a what file) into *buf (a buffer of ours, through tq_malloc: the fault walk reaches it) and *len. */
+static tq_status read_all(FILE *f, const char *path, const char *what, char **buf, size_t *len, struct tq_err *err)
+{
+    struct stat sb;
+    size_t cap = 4096, n = 0;
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 && (uintmax_t)sb.st_size < SIZE_MAX / 2)
+        cap = (size_t)sb.st_size + 1; /* one read, and a short one that says the end has come */
+    char *b = tq_malloc(cap);
+    while (b) {
+        n += fread(b + n, 1, cap - n, f);
+        if (n < cap)
+            break;
+        char *nb = cap < SIZE_MAX / 2 ? tq_realloc(b, cap * 2) : NULL;
+        if (!nb)
+            free(b);
+        b = nb;
+        cap *= 2;
+    }
+    if (!b)
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s %s", what, path);
+    if (ferror(f)) {
+        free(b);
+        return tq_fail(err, TQ_ERR_IO, "cannot read %s %s", what, path);
+    }
+    *buf = b;
+    *len = n;
+    return TQ_OK;
+}
+
 tq_status tq_json_read_file(const char *path, const char *what, json_t **out, struct tq_err *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return tq_fail_errno(err, TQ_ERR_IO, "cannot open %s %s", what, path);
+    char *text = NULL;
+    size_t len = 0;
+    tq_status st = read_all(f, path, what, &text, &len, err);
+    fclose(f);
+    if (st)
+        return st;
     json_error_t je;
     json_parsing = 1; /* see json_alloc */
-    json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     json_parsing = 0;
-    fclose(f);
+    free(text);
     /* jansson reports most allocation failures as json_error_out_of_memory, but a failure to set up its lexer
      * returns NULL with the error left empty (no text): nothing else fails that way */
     if (!root && (json_error_code(&je) == json_error_out_of_memory || je.text[0] == '\0'))

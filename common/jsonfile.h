@@ -18,8 +18,8 @@ tq_status tq_json_write_file(json_t *(*build)(const void *obj), const void *obj,
                              const char *what, struct tq_err *err);
 
 /* Load a JSON object from path; `what` names the file kind in messages ("model"). Fails with TQ_ERR_IO when it
- * cannot be opened, TQ_ERR_FORMAT (with line and column) when it is not a JSON object, TQ_ERR_NOMEM when jansson
- * runs out of memory. Caller json_decref()s. */
+ * cannot be opened or read, TQ_ERR_FORMAT (with line and column) when it is not a JSON object, TQ_ERR_NOMEM when
+ * memory runs out (for the text, read through tq_malloc, or in jansson's parser). Caller json_decref()s. */
 tq_status tq_json_read_file(const char *path, const char *what, json_t **out, struct tq_err *err);
 
 /* Check "format" == format and "version" == version in obj; fails with TQ_ERR_FORMAT naming what is wrong. */

@@ -34,7 +34,7 @@ tq_status tq_export_folded(const char *path, enum tq_folded_by by, bool python_o
     }
     /* Say why nothing was written rather than print an empty profile that looks like a broken pipeline. */
     tq_status st = TQ_OK;
-    if (lines == 0 && by == TQ_FOLDED_PEAK && tq_heap_replay_aggregated(r))
+    if (lines == 0 && by == TQ_FOLDED_PEAK && tq_heap_replay_facts(r)->aggregated)
         st = tq_fail(err, TQ_ERR_USAGE, "%s: its AGGREGATE records carry no heap-peak figures (no stack held "
                      "bytes at the peak); try --by allocated", path);
     else if (lines == 0)

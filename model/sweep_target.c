@@ -232,7 +232,11 @@ static tq_status run_shape(struct target_state *st, const struct tq_dataset *hav
             snprintf(why, whycap, "%s", row.reason);
         char text[128];
         fprintf(t->out, "  run %s #%d: %s", shape_text(t, s, text, sizeof text), run, row.ok ? "" : "failed: ");
-        if (row.ok)
+        if (row.ok && row.charged_peak_bytes)
+            fprintf(t->out, "peak %.1f MiB, charged %.1f MiB (heap %.1f, mmap %.1f), %.1f s\n",
+                    row.peak_rss_bytes / MIB, row.charged_peak_bytes / MIB, row.peak_heap_bytes / MIB,
+                    row.peak_mmap_bytes / MIB, row.wall_s);
+        else if (row.ok)
             fprintf(t->out, "peak %.1f MiB (heap %.1f, mmap %.1f), %.1f s\n", row.peak_rss_bytes / MIB,
                     row.peak_heap_bytes / MIB, row.peak_mmap_bytes / MIB, row.wall_s);
         else

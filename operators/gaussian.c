@@ -87,17 +87,18 @@ static void gauss_free(struct gauss_ctx *c)
         tq_taps_free(&c->taps[a]);
 }
 
-/* Carve one thread's scratch out of `block` (or, with block NULL, just count); every piece starts on a 64-byte
- * boundary. Returns the bytes used. */
-static size_t gauss_carve(const struct gauss_ctx *c, size_t rmax, struct gauss_scratch *s, char *block)
+/* Carve worker w's scratch out of `block` (or, with block NULL, just count); every piece starts on a 64-byte
+ * boundary. Returns the bytes used (a tq_op_carve_fn). */
+static size_t gauss_carve(void *kernel, int w, char *block)
 {
+    struct gauss_ctx *c = kernel;
+    struct gauss_scratch *s = &c->scr[w];
+    size_t rmax = c->taps[0].r;
+    for (int a = 1; a < 3; a++)
+        rmax = c->taps[a].r > rmax ? c->taps[a].r : rmax;
     size_t len[] = {c->group * c->need_n[1] * c->need_n[2] * sizeof(float), c->out_n[1] * c->need_n[2] * sizeof(float),
                     (c->out_n[2] + 2 * c->taps[2].r) * sizeof(float), (2 * rmax + 1) * sizeof *s->rows};
-    size_t off[4], used = 0;
-    for (size_t k = 0; k < 4; k++) {
-        off[k] = used;
-        used += (len[k] + 63) / 64 * 64;
-    }
+    size_t off[4], used = tq_op_scratch_layout(4, len, off);
     if (block) {
         s->plane0 = (float *)(void *)(block + off[0]);
         s->plane1 = (float *)(void *)(block + off[1]);
@@ -111,9 +112,6 @@ static size_t gauss_carve(const struct gauss_ctx *c, size_t rmax, struct gauss_s
  * mapped and faulted in again every slab, 11k page faults at 400^3) or else mapped for this call. */
 static tq_status gauss_alloc(struct gauss_ctx *c, int nw, struct tq_err *err)
 {
-    size_t rmax = c->taps[0].r;
-    for (int a = 1; a < 3; a++)
-        rmax = c->taps[a].r > rmax ? c->taps[a].r : rmax;
     /* reflect() divides; the row passes would call it 2r + 1 times per row, so look the indices up instead */
     for (int a = 0; a < 2; a++) {
         size_t r = c->taps[a].r, len = c->out_n[a] + 2 * r;
@@ -126,15 +124,7 @@ static tq_status gauss_alloc(struct gauss_ctx *c, int nw, struct tq_err *err)
     c->scr = tq_calloc((size_t)nw, sizeof *c->scr);
     if (!c->scr)
         return tq_fail(err, TQ_ERR_NOMEM, "gaussian: out of memory for thread scratch");
-    struct tq_op_scratch *pool = c->io->scratch ? c->io->scratch : &c->own;
-    for (int w = 0; w < nw; w++) {
-        struct gauss_scratch *s = &c->scr[w];
-        char *block = tq_op_scratch_get(pool, w, gauss_carve(c, rmax, s, NULL));
-        if (!block)
-            return tq_fail(err, TQ_ERR_NOMEM, "gaussian: out of memory for thread scratch");
-        gauss_carve(c, rmax, s, block);
-    }
-    return TQ_OK;
+    return tq_op_scratch_carve(c->io->scratch ? c->io->scratch : &c->own, nw, gauss_carve, c, "gaussian", err);
 }
 
 tq_status tq_gaussian_compute(const struct tq_op_params *p, const struct tq_block_io *io, struct tq_err *err)

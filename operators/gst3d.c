@@ -189,21 +189,28 @@ static void gst_free(struct gst_ctx *c)
     tq_taps_free(&c->box);
 }
 
-/* Carve the planes of one thread's scratch out of its block (or, with block NULL, just count the floats); every
- * plane starts on a 64-byte boundary. Returns the floats used. */
-static size_t gst_carve(const struct gst_ctx *c, struct gst_scratch *s, float *block)
+/* Carve the planes of worker w's scratch out of its block (or, with block NULL, just count); every plane starts on
+ * a 64-byte boundary, and no plane of smoothed products is held yet. Returns the bytes used (a tq_op_carve_fn). */
+static size_t gst_carve(void *kernel, int w, char *block)
 {
+    struct gst_ctx *c = kernel;
+    struct gst_scratch *s = &c->scr[w];
     size_t e = c->en[1] * c->en[2], r = c->rn[1] * c->rn[2], on = c->out_n[1] * c->out_n[2];
     size_t ext = (c->en[2] > c->rn[2] ? c->en[2] : c->rn[2]) + 2;
     float **dst[] = {&s->d0, &s->s0, &s->tmp, &s->prod, &s->tmpb, &s->ten, &s->ext, &s->g[0], &s->g[1], &s->g[2],
                      &s->win[0], &s->win[1], &s->win[2]};
-    size_t len[] = {e, e, c->rn[1] * c->en[2], r, c->out_n[1] * c->rn[2], NPROD * on, ext, r, r, r,
-                    NPROD * on, NPROD * on, NPROD * on};
-    size_t used = 0;
-    for (size_t k = 0; k < sizeof len / sizeof len[0]; k++) {
-        if (block)
-            *dst[k] = block + used;
-        used += (len[k] + 15) / 16 * 16;
+    size_t floats[] = {e, e, c->rn[1] * c->en[2], r, c->out_n[1] * c->rn[2], NPROD * on, ext, r, r, r,
+                       NPROD * on, NPROD * on, NPROD * on};
+    enum { N = sizeof floats / sizeof floats[0] };
+    size_t len[N], off[N];
+    for (size_t k = 0; k < N; k++)
+        len[k] = floats[k] * sizeof(float);
+    size_t used = tq_op_scratch_layout(N, len, off);
+    if (block) {
+        for (size_t k = 0; k < N; k++)
+            *dst[k] = (float *)(void *)(block + off[k]);
+        for (int k = 0; k < 3; k++)
+            s->key[k] = SIZE_MAX;
     }
     return used;
 }
@@ -215,17 +222,7 @@ static tq_status gst_alloc(struct gst_ctx *c, int nw, struct tq_err *err)
     c->scr = tq_calloc((size_t)nw, sizeof *c->scr);
     if (!c->scr)
         return tq_fail(err, TQ_ERR_NOMEM, "gst3d: out of memory for thread scratch");
-    struct tq_op_scratch *pool = c->io->scratch ? c->io->scratch : &c->own;
-    for (int w = 0; w < nw; w++) {
-        struct gst_scratch *s = &c->scr[w];
-        float *block = tq_op_scratch_get(pool, w, gst_carve(c, s, NULL) * sizeof(float));
-        if (!block)
-            return tq_fail(err, TQ_ERR_NOMEM, "gst3d: out of memory for thread scratch");
-        gst_carve(c, s, block);
-        for (int k = 0; k < 3; k++)
-            s->key[k] = SIZE_MAX;
-    }
-    return TQ_OK;
+    return tq_op_scratch_carve(c->io->scratch ? c->io->scratch : &c->own, nw, gst_carve, c, "gst3d", err);
 }
 
 static tq_status gst_taps(struct gst_ctx *c, struct tq_err *err)

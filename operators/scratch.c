@@ -41,6 +41,28 @@ void *tq_op_scratch_get(struct tq_op_scratch *s, int w, size_t bytes)
     return p;
 }
 
+size_t tq_op_scratch_layout(size_t n, const size_t len[], size_t off[])
+{
+    size_t used = 0;
+    for (size_t k = 0; k < n; k++) {
+        off[k] = used;
+        used += (len[k] + 63) / 64 * 64;
+    }
+    return used;
+}
+
+tq_status tq_op_scratch_carve(struct tq_op_scratch *pool, int nw, tq_op_carve_fn carve, void *kernel, const char *who,
+                              struct tq_err *err)
+{
+    for (int w = 0; w < nw; w++) {
+        char *block = tq_op_scratch_get(pool, w, carve(kernel, w, NULL));
+        if (!block)
+            return tq_fail(err, TQ_ERR_NOMEM, "%s: out of memory for thread scratch", who);
+        carve(kernel, w, block);
+    }
+    return TQ_OK;
+}
+
 void tq_op_scratch_release(struct tq_op_scratch *s)
 {
     for (size_t k = 0; k < s->n; k++)

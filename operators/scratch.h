@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include "../common/status.h"
+
 struct tq_op_scratch {
     size_t n;        /* workers with an entry */
     void **block;    /* block[w]: worker w's mapping, or NULL */
@@ -19,6 +21,19 @@ struct tq_op_scratch {
  * unmapped) only when too small. NULL without memory (the cache stays valid). Not thread-safe: call it before
  * starting the workers. */
 void *tq_op_scratch_get(struct tq_op_scratch *s, int w, size_t bytes);
+
+/* Where n pieces of len[k] bytes lie in one block, one after the other, each on a 64-byte boundary: off[k] bytes
+ * from its start. Returns the bytes the block needs. */
+size_t tq_op_scratch_layout(size_t n, const size_t len[], size_t off[]);
+
+/* A kernel's way to point worker w's scratch into block (or, with block NULL, only to count): returns the bytes the
+ * worker needs. */
+typedef size_t (*tq_op_carve_fn)(void *kernel, int w, char *block);
+
+/* Give each of workers 0..nw-1 a block of pool (tq_op_scratch_get) as big as carve(kernel, w, NULL) says and carve
+ * it. Fails with TQ_ERR_NOMEM as "WHO: out of memory for thread scratch". */
+tq_status tq_op_scratch_carve(struct tq_op_scratch *pool, int nw, tq_op_carve_fn carve, void *kernel, const char *who,
+                              struct tq_err *err);
 
 /* Unmap every buffer and empty the cache. Safe on an empty cache. Can't fail. */
 void tq_op_scratch_release(struct tq_op_scratch *s);

@@ -6,7 +6,7 @@
 
 __thread struct tq_thread tq_self;
 struct tq_totals tq_totals;
-int tq_off;
+union tq_mode tq_mode;
 
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
@@ -21,12 +21,19 @@ int64_t tq_counters_raise(_Atomic int64_t *peak, int64_t cand)
     return cand > cur ? cand : cur;
 }
 
+/* The fast path's bound follows mark_use (call after every change of it). */
+static void set_hi(struct tq_thread *t)
+{
+    t->hi_use = t->mark_use < TQ_PUBLISH_BYTES ? t->mark_use : TQ_PUBLISH_BYTES;
+}
+
 /* Set both peaks to at least this thread's view of the live totals, and its marks below them. */
 static void raise_both(struct tq_thread *t)
 {
     t->mark_req = tq_counters_raise(&tq_totals.peak_req, t->base_req + t->pend_req) - t->base_req;
     int64_t use = t->base_use + t->pend_use;
     t->mark_use = tq_counters_raise(&tq_totals.peak_use, use) - t->base_use;
+    set_hi(t);
     tq_snapshot_check(use + atomic_load_explicit(&tq_totals.live_mmap, memory_order_relaxed));
 }
 
@@ -51,6 +58,15 @@ void tq_counters_publish(void)
         }
     /* an unregistered thread (only inside the shim: guard up) publishes again at its next call */
     t->calls_left = t->registered ? TQ_PUBLISH_CALLS : 0;
+}
+
+void tq_counters_settle(void)
+{
+    struct tq_thread *t = &tq_self;
+    if (t->pend_req > t->mark_req || t->pend_use > t->mark_use)
+        raise_both(t);
+    if (t->calls_left < 0 || (uint64_t)(t->pend_use + TQ_PUBLISH_BYTES) > 2 * (uint64_t)TQ_PUBLISH_BYTES)
+        tq_counters_publish();
 }
 
 /* TSD destructor: the thread is exiting. Clearing `registered` lets a later free() in another destructor
@@ -92,4 +108,5 @@ void tq_counters_reset_for_child(void)
     atomic_store_explicit(&tq_totals.peak_use, atomic_load(&tq_totals.live_use), memory_order_relaxed);
     atomic_store_explicit(&tq_totals.peak_mmap, atomic_load(&tq_totals.live_mmap), memory_order_relaxed);
     t->mark_req = t->mark_use = 0;
+    set_hi(t);
 }

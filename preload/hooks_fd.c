@@ -80,7 +80,7 @@ static int pass_close(int fd)
 /* Whether the program's call must be checked at all: not the shim's own, not a foreign process image. */
 static inline int watching(void)
 {
-    return !tq_self.guard && !tq_off;
+    return !tq_self.guard && !tq_mode.off;
 }
 
 TQ_EXPORT int close(int fd)

@@ -3,7 +3,13 @@
  * To know a block's requested size again at free() without a lookup table, every block is allocated one byte
  * larger and the slack (usable - requested, >= 1) is stored at its very end: in the last byte when < 128,
  * else as 8 bytes before a last byte of 0x80. Heap layout and RSS stay as without the shim for 15 of 16 sizes.
- * glibc's __libc_* entry points are used directly, so no dlsym (and no bootstrap buffer) is ever needed. */
+ * glibc's __libc_* entry points are used directly, so no dlsym (and no bootstrap buffer) is ever needed.
+ *
+ * malloc and free have a fast path for the common case (counting only, guard down, a heap chunk, slack < 128): one
+ * load decides it (tq_mode.any), the header gives the usable size, two thread-local adds and the call count, and one
+ * compare per counter against a bound that covers both a possible peak and a due publish (tq_counters_settle).
+ * Everything else (the mmapped chunks, long slack, --stacks, the shim's own blocks, an inert shim) takes the general
+ * path below, which does the same counting one step at a time. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <malloc.h>
@@ -82,16 +88,39 @@ static inline __attribute__((always_inline)) void drop(void *p)
     tq_stacks_note_free(p, 1);
 }
 
+/* The general path of malloc, for whatever the fast path does not take. */
+static __attribute__((noinline)) void *took_malloc(void *p, size_t n)
+{
+    return took(p, n, TQ_CALL_MALLOC);
+}
+
 TQ_EXPORT void *malloc(size_t n)
 {
     if (__builtin_expect(n == SIZE_MAX, 0)) {
         errno = ENOMEM;
         return took(NULL, 0, TQ_CALL_MALLOC);
     }
-    return took(__libc_malloc(n + 1), n, TQ_CALL_MALLOC);
+    unsigned char *p = __libc_malloc(n + 1);
+    struct tq_thread *t = &tq_self;
+    if (__builtin_expect(p && tq_counting_only(), 1)) {
+        size_t sz = ((const size_t *)p)[-1];
+        size_t u = (sz & ~(size_t)7) - 8, slack = u - n; /* chunk_usable() of a chunk that is not mmapped */
+        if (__builtin_expect(!(sz & 2) && slack < 128, 1)) {
+            p[u - 1] = (unsigned char)slack; /* tag_write() */
+            t->pend_req += (int64_t)n;
+            t->pend_use += (int64_t)u;
+            t->pend_calls[TQ_CALL_MALLOC]++;
+            if (__builtin_expect(t->pend_use > t->hi_use, 0) || __builtin_expect(t->pend_req > t->mark_req, 0) ||
+                __builtin_expect(--t->calls_left < 0, 0))
+                tq_counters_settle();
+            return p;
+        }
+    }
+    return took_malloc(p, n);
 }
 
-TQ_EXPORT void free(void *p)
+/* The general path of free. */
+static __attribute__((noinline)) void free_slow(void *p)
 {
     if (__builtin_expect(tq_counting(), 1)) {
         if (__builtin_expect(p != NULL, 1))
@@ -99,6 +128,28 @@ TQ_EXPORT void free(void *p)
         tq_count_call(TQ_CALL_FREE);
     }
     __libc_free(p);
+}
+
+TQ_EXPORT void free(void *p)
+{
+    struct tq_thread *t = &tq_self;
+    if (__builtin_expect(p && tq_counting_only(), 1)) {
+        size_t sz = ((const size_t *)p)[-1];
+        size_t u = (sz & ~(size_t)7) - 8;
+        /* tag_read() of a one-byte tag (1..127), read only once the chunk is known not to be mmapped (u would
+         * then be 8 bytes too big) */
+        size_t slack = __builtin_expect(!(sz & 2), 1) ? ((const unsigned char *)p)[u - 1] : 0;
+        if (__builtin_expect(slack - 1 < 127, 1)) {
+            t->pend_req -= (int64_t)(u - slack);
+            t->pend_use -= (int64_t)u;
+            t->pend_calls[TQ_CALL_FREE]++;
+            if (__builtin_expect(t->pend_use < -TQ_PUBLISH_BYTES, 0) || __builtin_expect(--t->calls_left < 0, 0))
+                tq_counters_settle();
+            __libc_free(p);
+            return;
+        }
+    }
+    free_slow(p);
 }
 
 TQ_EXPORT void *calloc(size_t nmemb, size_t size)

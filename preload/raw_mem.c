@@ -1,5 +1,6 @@
 /* raw_mem.c - memory the shim takes for itself straight from the kernel (never from malloc, which it is inside of),
- * and the one open-addressing table of 64-bit hashes to ids that the stack and code tables share (see shim.h). */
+ * and the one open-addressing table of 64-bit hashes to ids that the stack and code tables and the sampled set
+ * share (see shim.h). */
 #define _GNU_SOURCE
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -63,6 +64,29 @@ struct tq_hash_slot *tq_hash_ids_slot(struct tq_hash_ids *t, uint64_t hash)
     while (t->v[j].id && t->v[j].hash != hash)
         j = (j + 1) & (t->cap - 1);
     return &t->v[j];
+}
+
+int tq_hash_ids_remove(struct tq_hash_ids *t, uint64_t hash)
+{
+    if (!t->cap)
+        return 0;
+    size_t mask = t->cap - 1, j = hash & mask;
+    while (t->v[j].id && t->v[j].hash != hash)
+        j = (j + 1) & mask;
+    if (!t->v[j].id)
+        return 0;
+    size_t hole = j;
+    for (size_t k = (j + 1) & mask; t->v[k].id; k = (k + 1) & mask) {
+        size_t home = t->v[k].hash & mask;
+        /* v[k] may move to hole when hole lies cyclically in [home, k) */
+        if (((k - home) & mask) >= ((k - hole) & mask)) {
+            t->v[hole] = t->v[k];
+            hole = k;
+        }
+    }
+    t->v[hole] = (struct tq_hash_slot){0, 0};
+    t->used--;
+    return 1;
 }
 
 void tq_hash_ids_clear(struct tq_hash_ids *t)

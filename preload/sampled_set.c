@@ -4,9 +4,10 @@
  * Two parts, both in raw mmap memory (never malloc):
  *  - a counting filter: one byte per bucket of address hashes, the number of sampled live blocks in that bucket
  *    (sticky at 255). An unsampled free reads one byte and, finding 0, is done: no lock, no shared write.
- *  - the set itself: STRIPES open-addressing tables of addresses (linear probing, backward-shift deletion), each
- *    behind its own spin lock, grown by doubling. Only blocks holding a sample point are in it (about one per
- *    sample-bytes of live heap), so it stays small.
+ *  - the set itself: STRIPES tables of address hashes (tq_hash_ids, raw_mem.c: linear probing, backward-shift
+ *    deletion, grown by doubling), each behind its own spin lock. mix() is a bijection of 64-bit values (a multiply
+ *    by an odd constant, then an xorshift), so equal hashes are equal addresses. Only blocks holding a sample point
+ *    are in it (about one per sample-bytes of live heap), so it stays small.
  * Ordering: a block is added after the allocator returned it and taken out before it goes back to the allocator
  * (free, and realloc before it calls glibc), so an address is never in the set twice and a block another thread
  * gets at the same address later cannot be taken out by mistake. Callers hold the guard (tq_self.guard > 0): a
@@ -16,17 +17,16 @@
 #include "shim.h"
 
 #define STRIPES 64
-#define FIRST_CAP 256 /* addresses per stripe at first (a power of two) */
+#define FIRST_CAP 128 /* addresses per stripe at first (a power of two; 2 KiB of slots) */
 
 struct stripe {
     _Alignas(64) atomic_flag lock;
-    uintptr_t *v; /* 0 = empty slot */
-    size_t cap, used;
+    struct tq_hash_ids set; /* mix(address) -> 1 */
 };
 
 int tq_sampled_on;
 _Atomic uint8_t *tq_sampled_filter;
-static struct stripe stripes[STRIPES];
+static struct stripe stripes[STRIPES] = {[0 ... STRIPES - 1] = {.set = {.first_cap = FIRST_CAP}}};
 
 static inline uint64_t mix(uintptr_t a)
 {
@@ -68,76 +68,27 @@ static void filter_remove(const void *p)
         ;
 }
 
-/* Double s's table (its lock held). -1 when the kernel refuses memory. */
-static int grow(struct stripe *s)
-{
-    size_t cap = s->cap ? s->cap * 2 : FIRST_CAP;
-    uintptr_t *v = tq_raw_map(cap * sizeof *v);
-    if (!v)
-        return -1;
-    for (size_t i = 0; i < s->cap; i++) {
-        if (!s->v[i])
-            continue;
-        size_t j = mix(s->v[i]) & (cap - 1);
-        while (v[j])
-            j = (j + 1) & (cap - 1);
-        v[j] = s->v[i];
-    }
-    tq_raw_unmap(s->v, s->cap * sizeof *s->v);
-    s->v = v;
-    s->cap = cap;
-    return 0;
-}
-
 int tq_sampled_add(const void *p)
 {
-    uintptr_t a = (uintptr_t)p;
-    uint64_t h = mix(a);
+    uint64_t h = mix((uintptr_t)p);
     struct stripe *s = stripe_of(h);
-    int rc = -1;
     lock(s);
-    if (s->used * 2 < s->cap || !grow(s)) {
-        size_t j = h & (s->cap - 1);
-        while (s->v[j] && s->v[j] != a)
-            j = (j + 1) & (s->cap - 1);
-        if (!s->v[j]) {
-            s->v[j] = a;
-            s->used++;
-            filter_add(p);
-        }
-        rc = 0;
+    struct tq_hash_slot *slot = tq_hash_ids_slot(&s->set, h);
+    if (slot && !slot->id) {
+        *slot = (struct tq_hash_slot){h, 1};
+        s->set.used++;
+        filter_add(p);
     }
     unlock(s);
-    return rc;
+    return slot ? 0 : -1;
 }
 
 int tq_sampled_take(const void *p)
 {
-    uintptr_t a = (uintptr_t)p;
-    uint64_t h = mix(a);
+    uint64_t h = mix((uintptr_t)p);
     struct stripe *s = stripe_of(h);
-    int found = 0;
     lock(s);
-    if (s->cap) {
-        size_t mask = s->cap - 1, j = h & mask;
-        while (s->v[j] && s->v[j] != a)
-            j = (j + 1) & mask;
-        if (s->v[j]) {
-            found = 1;
-            /* backward-shift deletion: move later members of the probe run into the hole */
-            size_t hole = j;
-            for (size_t k = (j + 1) & mask; s->v[k]; k = (k + 1) & mask) {
-                size_t home = mix(s->v[k]) & mask;
-                /* s->v[k] may move to hole when hole lies cyclically in [home, k) */
-                if (((k - home) & mask) >= ((k - hole) & mask)) {
-                    s->v[hole] = s->v[k];
-                    hole = k;
-                }
-            }
-            s->v[hole] = 0;
-            s->used--;
-        }
-    }
+    int found = tq_hash_ids_remove(&s->set, h);
     unlock(s);
     if (found)
         filter_remove(p);
@@ -160,9 +111,7 @@ void tq_sampled_reset_child(void)
     /* the parent's blocks belong to the parent's trace: the child's starts with none sampled */
     for (int i = 0; i < STRIPES; i++) {
         atomic_flag_clear(&stripes[i].lock);
-        if (stripes[i].v)
-            memset(stripes[i].v, 0, stripes[i].cap * sizeof *stripes[i].v);
-        stripes[i].used = 0;
+        tq_hash_ids_clear(&stripes[i].set);
     }
     memset((void *)tq_sampled_filter, 0, TQ_SAMPLED_FILTER_N);
 }

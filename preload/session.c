@@ -70,8 +70,8 @@ static void put_process(int forked)
 {
     struct tq_rec_process p = {.pid = (uint32_t)tq_sess.pid, .ppid = (uint32_t)getppid(),
                                .interval_us = tq_sess.set.interval_ms * 1000u, .page_size = (uint32_t)tq_sess.page,
-                               .flags = (forked ? TQ_PROC_FORKED : 0) | (tq_stacks_on ? TQ_PROC_STACKS : 0),
-                               .sample_bytes = tq_stacks_on && !tq_sess.set.aggregate ? tq_sess.set.sample_bytes : 0};
+                               .flags = (forked ? TQ_PROC_FORKED : 0) | (tq_mode.stacks ? TQ_PROC_STACKS : 0),
+                               .sample_bytes = tq_mode.stacks && !tq_sess.set.aggregate ? tq_sess.set.sample_bytes : 0};
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     p.start_unix_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -114,6 +114,7 @@ static void session_start(int forked)
     tq_sess.pid = raw_getpid();
     tq_sess.t0 = tq_now_ns();
     tq_sess.rss_peak = tq_sess.rss_peak_t = 0;
+    memset(&tq_sess.last_sample, 0, sizeof tq_sess.last_sample); /* a new trace: its first sample is against 0 */
     tq_sess.last_flush = tq_sess.t0;
     tq_sess.finished = 0;
     tq_sess.exec_pending = 0;
@@ -130,6 +131,8 @@ static void session_start(int forked)
         close(fd);
         return;
     }
+    if (tq_mode.stacks && !tq_sess.set.aggregate)
+        tq_writer_group_events(&tq_sess.w); /* can't fail on an open writer */
     tq_session_fds_start();
     put_process(forked);
     tq_stacks_start_locked();
@@ -335,14 +338,14 @@ static void __attribute__((constructor)) tq_session_init(int argc, char **argv, 
     tq_self.guard++;
     tq_settings_defaults(&tq_sess.set);
     if (getauxval(AT_SECURE)) { /* setuid/setgid: stay inert, read nothing from the environment */
-        tq_off = 1;
+        tq_mode.off = 1;
         goto out;
     }
     char msg[256];
     if (tq_settings_from_env(&tq_sess.set, secure_getenv, msg, sizeof msg))
         tq_session_say("%s; using the default", msg);
     if (!tq_sess.set.enabled) {
-        tq_off = 1;
+        tq_mode.off = 1;
         goto out;
     }
     /* The heap hooks read glibc's chunk header directly; make sure that matches this glibc. */
@@ -353,7 +356,7 @@ static void __attribute__((constructor)) tq_session_init(int argc, char **argv, 
         __libc_free(p);
         if (!ok) {
             tq_session_say("this C library's heap layout is not the one traceq knows; staying inert");
-            tq_off = 1;
+            tq_mode.off = 1;
             goto out;
         }
     }

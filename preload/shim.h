@@ -25,6 +25,8 @@ struct tq_thread {
     int64_t base_req, base_use;            /* shared live totals right after this thread's last publish */
     int64_t mark_req, mark_use;            /* shared peaks as this thread last saw them, minus base: pending
                                             * deltas above a mark may be a new peak (pend <= mark otherwise) */
+    int64_t hi_use;                        /* min(mark_use, TQ_PUBLISH_BYTES): the one bound the heap hooks' fast
+                                            * path compares pend_use with (above it: a peak, or time to publish) */
     uint32_t pend_calls[TQ_CALL_COUNT];
 };
 
@@ -41,7 +43,16 @@ struct tq_totals {
     _Alignas(64) _Atomic uint64_t calls[TQ_CALL_COUNT];
 };
 extern struct tq_totals tq_totals;
-extern int tq_off; /* set once when the shim is inert (TRACEQ_ENABLED=0, AT_SECURE): nothing is counted */
+/* What the hooks do beyond counting; both set once in the constructor. any == 0 is the heap hooks' fast path (count
+ * only), so one load tells it apart from every other mode. */
+union tq_mode {
+    struct {
+        uint8_t off;    /* the shim is inert (TRACEQ_ENABLED=0, AT_SECURE, unknown heap layout): nothing is counted */
+        uint8_t stacks; /* record --stacks: per-allocation events (stacks.c) */
+    };
+    uint16_t any;
+};
+extern union tq_mode tq_mode;
 
 /* Add this thread's pending deltas to the shared totals. Can't fail. */
 void tq_counters_publish(void);
@@ -53,10 +64,20 @@ void tq_counters_raise_mine(void);
 void tq_counters_register_thread(void);
 /* Zero the call counts and set peaks to the live values (a fork child starts its own trace). Can't fail. */
 void tq_counters_reset_for_child(void);
+/* The heap hooks' fast path added its deltas and found pend_use above hi_use, pend_req above mark_req, below
+ * -TQ_PUBLISH_BYTES, or calls_left negative: raise the peaks and publish as tq_count_heap/tq_count_call would have.
+ * Can't fail. */
+void tq_counters_settle(void);
 
 static inline int tq_counting(void)
 {
-    return !tq_self.guard && !tq_off;
+    return !tq_self.guard && !tq_mode.off;
+}
+
+/* Counting only, and not inside the shim: the heap hooks' fast path may run. */
+static inline int tq_counting_only(void)
+{
+    return !tq_self.guard && !tq_mode.any;
 }
 
 static inline void tq_count_call(enum tq_call c)
@@ -113,7 +134,6 @@ static inline void tq_count_mmap(int64_t d)
 
 /* ---- record --stacks (stacks.c) ---- */
 
-extern int tq_stacks_on; /* set once at start when TRACEQ_STACKS=1; read on the hot path only after tq_counting() */
 
 /* libunwind's code range, set at start in stacks mode (0..0 otherwise). */
 extern uintptr_t tq_unwinder_lo, tq_unwinder_hi;
@@ -122,7 +142,7 @@ extern uintptr_t tq_unwinder_lo, tq_unwinder_hi;
  * unwinder releasing its cache, not the program. Can't fail. */
 static inline int tq_stacks_unwinder_call(const void *ret)
 {
-    return __builtin_expect(tq_stacks_on, 0) && (uintptr_t)ret >= tq_unwinder_lo && (uintptr_t)ret < tq_unwinder_hi;
+    return __builtin_expect(tq_mode.stacks, 0) && (uintptr_t)ret >= tq_unwinder_lo && (uintptr_t)ret < tq_unwinder_hi;
 }
 
 /* One allocation event of the program (guard down): kind is a CALLS index, addr the block (or the address
@@ -151,7 +171,8 @@ extern _Atomic uint64_t tq_raw_mapped; /* bytes tq_raw_map holds (the shim's own
 /* The next definition of name (glibc's), found with the guard up: dlsym may allocate. (hooks_proc.c) */
 void *tq_next_sym(const char *name);
 
-/* A table of 64-bit hashes to ids (0 = empty slot) in raw memory, open addressing; the caller serializes. */
+/* A table of 64-bit hashes to ids (0 = empty slot) in raw memory, open addressing with linear probing from
+ * hash & (cap - 1); the caller serializes. (The stack and code tables, and the sampled set by address hashes.) */
 struct tq_hash_slot {
     uint64_t hash;
     uint32_t id;
@@ -164,6 +185,9 @@ struct tq_hash_ids {
 /* The slot holding hash, or the empty slot where it goes (the caller sets its id and counts t->used); grows the
  * table first when half full. NULL when memory is short. */
 struct tq_hash_slot *tq_hash_ids_slot(struct tq_hash_ids *t, uint64_t hash);
+/* Take hash out of the table (backward-shift deletion: later members of its probe run move into the hole). 1 when
+ * it was there, else 0. Can't fail. */
+int tq_hash_ids_remove(struct tq_hash_ids *t, uint64_t hash);
 /* Empty the table (a fork child), keeping its memory. Can't fail. */
 void tq_hash_ids_clear(struct tq_hash_ids *t);
 
@@ -200,7 +224,7 @@ void tq_agg_reset(void);
 
 static inline void tq_stacks_note(unsigned kind, const void *addr, uint64_t size, const void *old_addr, int with_stack)
 {
-    if (__builtin_expect(tq_stacks_on, 0))
+    if (__builtin_expect(tq_mode.stacks, 0))
         tq_stacks_event(kind, addr, size, old_addr, with_stack);
 }
 
@@ -240,7 +264,7 @@ void tq_stacks_keep(const void *p);
 
 static inline int tq_stacks_note_free(const void *p, int free_event)
 {
-    if (__builtin_expect(!tq_stacks_on, 1))
+    if (__builtin_expect(!tq_mode.stacks, 1))
         return 0;
     if (tq_sampled_on && !tq_sampled_maybe(p))
         return 0;

@@ -30,7 +30,7 @@
 #define EVBUF_N 2048           /* events a thread buffers before it hands them to the writer */
 #define CACHE_N 4096           /* this thread's hash -> id cache (direct-mapped) */
 #define EV_MAX_BYTES 62        /* kind, address cache byte + 6 LEB128 of at most 10 bytes (FORMAT.md 15) */
-#define ENC_CAP (TQ_REC_HEADER_SIZE + 24 + 4 * TQ_PS_COUNT + EVBUF_N * EV_MAX_BYTES) /* a PACKED_EVENTS record */
+#define ENC_CAP (TQ_REC_HEADER_SIZE + 24 + 4 * TQ_PS_COUNT + EVBUF_N * EV_MAX_BYTES) /* >= tq_rec_packed_events_bound */
 
 struct cache_slot {
     uint64_t hash;
@@ -50,7 +50,6 @@ struct evbuf {
     struct cache_slot cache[CACHE_N];
 };
 
-int tq_stacks_on;
 static int agg_mode;
 static double sample_mean;            /* record --sample-bytes: mean bytes between recorded allocations; 0 = all */
 static __thread int64_t sample_left;  /* bytes until this thread's next recorded allocation */
@@ -263,8 +262,8 @@ static void put_events_locked(struct evbuf *b)
             tq_agg_apply(out, tq_blocks_rewrite(b->ev, b->n, out, &b->pool)); /* in the order records are queued */
         } else {
             size_t k = tq_rec_put_packed_events(enc, sizeof enc, b->tid, b->ev, b->n);
-            if (k)
-                tq_writer_append(&tq_sess.w, enc, k);
+            if (k) /* the writer groups a frame's event records (FORMAT.md 16) */
+                tq_writer_append_events(&tq_sess.w, enc, k);
         }
     }
     b->n = 0;
@@ -430,7 +429,7 @@ void tq_stacks_keep(const void *p)
 
 void tq_stacks_flush_locked(void)
 {
-    if (!tq_stacks_on)
+    if (!tq_mode.stacks)
         return;
     check_maps_locked();
     for (struct evbuf *b = atomic_load(&registry); b; b = b->next) {
@@ -447,7 +446,7 @@ void tq_stacks_flush_locked(void)
 
 void tq_stacks_start_locked(void)
 {
-    if (!tq_stacks_on)
+    if (!tq_mode.stacks)
         return;
     put_maps_locked();
     tq_py_start_locked();
@@ -455,7 +454,7 @@ void tq_stacks_start_locked(void)
 
 void tq_stacks_reset_child(void)
 {
-    if (!tq_stacks_on)
+    if (!tq_mode.stacks)
         return;
     /* Only this thread exists in the child; other buffers' events were the parent's (flushed in fork_prepare). */
     for (struct evbuf *b = atomic_load(&registry); b; b = b->next) {
@@ -529,5 +528,5 @@ void tq_stacks_init(int aggregate, unsigned long sample_bytes, int python_frames
         return;
     if (python_frames)
         tq_py_init();
-    tq_stacks_on = 1;
+    tq_mode.stacks = 1;
 }

@@ -9,18 +9,21 @@
 #include <stdint.h>
 
 #include "../common/status.h"
+#include "../traces/block_match.h"
 #include "../traces/codec.h"
 
 struct tq_event_match; /* opaque */
 
-/* An empty matcher (one per pass over a trace). */
+/* The heap (tq_calloc, free) as the memory of a block matcher's tables: what the analyzer's matchers use, where
+ * the shim's use raw mappings. */
+extern const struct tq_block_mem tq_event_match_heap_mem;
+
+/* An empty matcher (one per replay of a trace). */
 tq_status tq_event_match_new(struct tq_event_match **out, struct tq_err *err);
 /* The events of record rec (type EVENTS or ADDR_EVENTS) into *ev[0..*n), borrowed until the next call; path names
  * the trace in messages. Fails with TQ_ERR_FORMAT on a corrupt record, TQ_ERR_NOMEM when memory runs out. */
 tq_status tq_event_match_record(struct tq_event_match *m, const char *path, const struct tq_rec *rec,
                                 const struct tq_event **ev, uint32_t *n, struct tq_err *err);
-/* Forget every block (a new pass over the same trace). Can't fail. */
-void tq_event_match_reset(struct tq_event_match *m);
 /* Free it; NULL is a no-op. */
 void tq_event_match_free(struct tq_event_match *m);
 

@@ -1,4 +1,9 @@
-/* heap_replay.c - two streaming passes over a trace's EVENTS/STACK/MODULE records (see heap_replay.h). */
+/* heap_replay.c - one streaming pass over a trace's EVENTS/STACK/MODULE records (see heap_replay.h).
+ *
+ * What each stack held at the heap's peak is caught on the way, without a second pass to the peak: every new peak
+ * only bumps peak_version, and a stack about to change first saves what it holds if it has not changed since the
+ * latest peak (its figure then is still the peak's). A stack not changed since then holds its peak figure at the
+ * end. Replaying the trace a second time up to the peak (as before) cost as much again as the first pass. */
 #define _GNU_SOURCE
 #include "heap_replay.h"
 #include "../common/alloc.h"
@@ -18,8 +23,11 @@
 
 struct site {
     struct tq_heap_site pub;
-    uint64_t live;        /* bytes held now, during a pass */
-    uint64_t live_blocks; /* blocks held now, during a pass */
+    uint64_t live;        /* bytes held now, during the pass */
+    uint64_t live_blocks; /* blocks held now, during the pass */
+    uint64_t at_peak;     /* bytes held at the latest peak, valid when version == the replay's peak_version */
+    double var_at_peak;   /* var_live then */
+    uint64_t version;
     double est_calls, var_alloc, var_live, est_live_blocks; /* sampled traces: estimates and their variances */
 };
 
@@ -32,13 +40,10 @@ struct tq_heap_replay {
     struct tq_symbolizer *sym;
     struct tq_pycodes py; /* Python code objects (PYCODE records) named by Python frames */
     uint64_t total_live, peak_live, peak_t_ns, peak_event, event, events_with_stack;
-    bool second; /* second pass: stop after event number peak_event */
-    bool aggregated; /* AGGREGATE records seen (record --aggregate) */
-    bool ended;      /* an END record was seen */
-    bool killed;     /* a KILLED record was seen */
-    bool until_snapshot, at_snapshot; /* stop the first pass at the first SNAPSHOT record; it was reached */
-    uint64_t sample_bytes; /* PROCESS.sample_bytes: 0 = every allocation recorded */
-    uint64_t last_alloc; /* address of the latest allocation while no free followed it (0: none), first pass */
+    uint64_t peak_version; /* new peaks so far */
+    bool until_snapshot; /* stop the pass at the first SNAPSHOT record */
+    struct tq_heap_replay_facts facts; /* AGGREGATE, END, KILLED, SNAPSHOT records seen; PROCESS.sample_bytes */
+    uint64_t last_alloc; /* address of the latest allocation while no free followed it (0: none) */
 };
 
 /* Ids are dense small integers in practice; refuse absurd ones rather than allocate gigabytes. */
@@ -73,20 +78,31 @@ static bool is_alloc(unsigned k)
  * else s / P(recorded) = s / (1 - exp(-s / sample_bytes)), the Horvitz-Thompson weight that keeps sums unbiased. */
 static double weight_of(const struct tq_heap_replay *r, uint64_t s)
 {
-    if (!r->sample_bytes || !s)
+    if (!r->facts.sample_bytes || !s)
         return (double)s;
-    return (double)s / -expm1(-(double)s / (double)r->sample_bytes);
+    return (double)s / -expm1(-(double)s / (double)r->facts.sample_bytes);
+}
+
+/* Before a stack's figures change: keep what it held at the latest peak if it has not changed since. */
+static void note_peak(const struct tq_heap_replay *r, struct site *s)
+{
+    if (s->version != r->peak_version) {
+        s->at_peak = s->live;
+        s->var_at_peak = s->var_live;
+        s->version = r->peak_version;
+    }
 }
 
 static void release(struct tq_heap_replay *r, uint64_t addr)
 {
     uint64_t size;
     uint32_t stack;
-    bool temporary = !r->second && addr && addr == r->last_alloc;
+    bool temporary = addr && addr == r->last_alloc;
     r->last_alloc = 0; /* any free ends the "nothing allocated in between" window, as heaptrack's does */
     if (tq_live_map_take(r->live, addr, &size, &stack) && stack < r->nsites) {
         double w = weight_of(r, size);
         struct site *s = &r->sites[stack];
+        note_peak(r, s);
         s->var_live -= w * w - w * (double)size;
         s->est_live_blocks -= size ? w / (double)size : 1;
         size = (uint64_t)llround(w);
@@ -108,13 +124,12 @@ static tq_status acquire(struct tq_heap_replay *r, const struct tq_event *ev, st
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for live blocks");
     double w = weight_of(r, ev->size);
     uint64_t bytes = (uint64_t)llround(w);
-    if (!r->second) {
-        s->pub.allocated_bytes += bytes;
-        s->pub.calls++;
-        s->est_calls += ev->size ? w / (double)ev->size : 1;
-        s->var_alloc += w * w - w * (double)ev->size;
-        r->last_alloc = ev->addr;
-    }
+    note_peak(r, s);
+    s->pub.allocated_bytes += bytes;
+    s->pub.calls++;
+    s->est_calls += ev->size ? w / (double)ev->size : 1;
+    s->var_alloc += w * w - w * (double)ev->size;
+    r->last_alloc = ev->addr;
     s->var_live += w * w - w * (double)ev->size;
     s->est_live_blocks += ev->size ? w / (double)ev->size : 1;
     s->live += bytes;
@@ -140,7 +155,8 @@ static tq_status replay(struct tq_heap_replay *r, const struct tq_event *ev, str
     }
     r->events_with_stack += ev->stack_id != 0;
     r->event++;
-    if (!r->second && r->total_live > r->peak_live) {
+    if (r->total_live > r->peak_live) {
+        r->peak_version++;
         r->peak_live = r->total_live;
         r->peak_event = r->event;
         r->peak_t_ns = ev->t_ns;
@@ -148,17 +164,17 @@ static tq_status replay(struct tq_heap_replay *r, const struct tq_event *ev, str
     return TQ_OK;
 }
 
-static tq_status on_events(struct tq_heap_replay *r, const struct tq_rec *rec, bool *stop, struct tq_err *err)
+static tq_status on_events(struct tq_heap_replay *r, const struct tq_rec *rec, struct tq_err *err)
 {
     const struct tq_event *ev;
     uint32_t n;
     TQ_TRY(tq_event_match_record(r->match, r->path, rec, &ev, &n, err));
     for (uint32_t i = 0; i < n; i++) {
-        TQ_TRY(replay(r, &ev[i], err));
-        if (r->second && r->event == r->peak_event) {
-            *stop = true;
-            return TQ_OK;
+        if (i + 8 < n) { /* the live map's slot of an event 8 ahead: a cache miss otherwise */
+            tq_live_map_prefetch(r->live, ev[i + 8].addr);
+            tq_live_map_prefetch(r->live, ev[i + 8].old_addr);
         }
+        TQ_TRY(replay(r, &ev[i], err));
     }
     return TQ_OK;
 }
@@ -219,11 +235,11 @@ static tq_status on_aggregate(struct tq_heap_replay *r, const struct tq_rec *rec
     }
     r->peak_live = a.heap_peak;
     r->peak_t_ns = a.peak_t_ns;
-    r->aggregated = true;
+    r->facts.aggregated = true;
     return TQ_OK;
 }
 
-/* One pass over the records; stacks and modules are only collected the first time. */
+/* The pass over the records (to the first SNAPSHOT record with until_snapshot). */
 static tq_status pass(struct tq_heap_replay *r, struct tq_err *err)
 {
     struct tq_trace_reader *rd;
@@ -233,29 +249,29 @@ static tq_status pass(struct tq_heap_replay *r, struct tq_err *err)
     tq_status st;
     while (!stop && !(st = tq_trace_next(rd, &rec, &done, err)) && !done) {
         if (TQ_REC_HAS_EVENTS(rec.type))
-            st = on_events(r, &rec, &stop, err);
-        else if (rec.type == TQ_REC_STACK && !r->second)
+            st = on_events(r, &rec, err);
+        else if (rec.type == TQ_REC_STACK)
             st = on_stack(r, &rec, err);
-        else if (rec.type == TQ_REC_MODULE && !r->second)
+        else if (rec.type == TQ_REC_MODULE)
             st = on_module(r, &rec, err);
-        else if (rec.type == TQ_REC_AGGREGATE && !r->second)
+        else if (rec.type == TQ_REC_AGGREGATE)
             st = on_aggregate(r, &rec, err);
-        else if (rec.type == TQ_REC_PYCODE && !r->second)
+        else if (rec.type == TQ_REC_PYCODE)
             st = on_pycode(r, &rec, err);
         else if (rec.type == TQ_REC_END)
-            r->ended = true;
+            r->facts.ended = true;
         else if (rec.type == TQ_REC_KILLED)
-            r->killed = true;
-        else if (rec.type == TQ_REC_SNAPSHOT && r->until_snapshot && !r->second) {
-            r->at_snapshot = true;
+            r->facts.killed = true;
+        else if (rec.type == TQ_REC_SNAPSHOT && r->until_snapshot) {
+            r->facts.at_snapshot = true;
             stop = true;
         }
-        else if (rec.type == TQ_REC_PROCESS && !r->second) {
+        else if (rec.type == TQ_REC_PROCESS) {
             struct tq_rec_process p;
             if (tq_rec_get_process(&rec, &p))
                 st = tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt PROCESS record", r->path);
             else
-                r->sample_bytes = p.sample_bytes;
+                r->facts.sample_bytes = p.sample_bytes;
         }
         if (st)
             break;
@@ -264,27 +280,15 @@ static tq_status pass(struct tq_heap_replay *r, struct tq_err *err)
     return st;
 }
 
-/* The second pass starts from an empty heap and stops at the peak event; what each stack holds then is kept. */
-static tq_status replay_to_peak(struct tq_heap_replay *r, struct tq_err *err)
+/* What each stack held at the peak (see the file comment). */
+static void keep_peak(struct tq_heap_replay *r)
 {
-    tq_live_map_free(r->live);
-    if (!(r->live = tq_live_map_new()))
-        return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
-    tq_event_match_reset(r->match);
     for (size_t i = 0; i < r->nsites; i++) {
-        r->sites[i].live = r->sites[i].live_blocks = 0;
-        r->sites[i].var_live = r->sites[i].est_live_blocks = 0;
+        struct site *s = &r->sites[i];
+        note_peak(r, s);
+        s->pub.peak_bytes = s->at_peak;
+        s->pub.peak_err = sqrt(fmax(s->var_at_peak, 0));
     }
-    r->total_live = 0;
-    r->event = 0;
-    r->second = true;
-    if (r->peak_event > 0)
-        TQ_TRY(pass(r, err));
-    for (size_t i = 0; i < r->nsites; i++) {
-        r->sites[i].pub.peak_bytes = r->sites[i].live;
-        r->sites[i].pub.peak_err = sqrt(fmax(r->sites[i].var_live, 0));
-    }
-    return TQ_OK;
 }
 
 /* --python-only: every stack keeps its Python frames only (a stack without any keeps its innermost native frame,
@@ -339,22 +343,23 @@ tq_status tq_heap_replay_run_with(const char *path, const struct tq_heap_replay_
         st = tq_event_match_new(&r->match, err);
     if (!st)
         st = pass(r, err);
-    if (!st && r->until_snapshot && !r->at_snapshot)
+    if (!st && r->until_snapshot && !r->facts.at_snapshot)
         st = tq_fail(err, TQ_ERR_USAGE, "%s has no snapshot: record it with traceq record --snapshot-at", path);
-    if (!st && r->events_with_stack == 0 && !r->aggregated)
+    if (!st && r->events_with_stack == 0 && !r->facts.aggregated)
         st = tq_fail(err, TQ_ERR_USAGE, "%s was recorded without stacks; record it with traceq record --stacks",
                      path);
-    if (!st && !r->aggregated) { /* what the first pass left live is what the program never freed */
+    if (!st && !r->facts.aggregated) { /* what the first pass left live is what the program never freed */
         for (size_t i = 0; i < r->nsites; i++) {
             struct site *s = &r->sites[i];
             s->pub.leaked_bytes = s->live;
-            s->pub.leaked_blocks = r->sample_bytes ? (uint64_t)llround(fmax(s->est_live_blocks, 0)) : s->live_blocks;
+            s->pub.leaked_blocks =
+                r->facts.sample_bytes ? (uint64_t)llround(fmax(s->est_live_blocks, 0)) : s->live_blocks;
             s->pub.leaked_err = sqrt(fmax(s->var_live, 0));
             s->pub.allocated_err = sqrt(fmax(s->var_alloc, 0));
-            if (r->sample_bytes)
+            if (r->facts.sample_bytes)
                 s->pub.calls = (uint64_t)llround(s->est_calls);
         }
-        st = replay_to_peak(r, err); /* --aggregate traces carry their peak figures */
+        keep_peak(r); /* --aggregate traces carry their peak figures */
     }
     if (!st && python_only)
         st = keep_python_frames(r, err);
@@ -465,29 +470,9 @@ bool tq_heap_replay_lookup(struct tq_heap_replay *r, const struct tq_heap_site *
     return tq_symbolizer_lookup(r->sym, i == 0 ? s->ips[i] : s->ips[i] - 1, out);
 }
 
-uint64_t tq_heap_replay_sample_bytes(const struct tq_heap_replay *r)
+const struct tq_heap_replay_facts *tq_heap_replay_facts(const struct tq_heap_replay *r)
 {
-    return r->sample_bytes;
-}
-
-bool tq_heap_replay_killed(const struct tq_heap_replay *r)
-{
-    return r->killed;
-}
-
-bool tq_heap_replay_at_snapshot(const struct tq_heap_replay *r)
-{
-    return r->at_snapshot;
-}
-
-bool tq_heap_replay_ended(const struct tq_heap_replay *r)
-{
-    return r->ended;
-}
-
-bool tq_heap_replay_aggregated(const struct tq_heap_replay *r)
-{
-    return r->aggregated;
+    return &r->facts;
 }
 
 void tq_heap_replay_free(struct tq_heap_replay *r)

@@ -52,11 +52,25 @@ struct tq_heap_replay_opts {
 tq_status tq_heap_replay_run_with(const char *path, const struct tq_heap_replay_opts *o, struct tq_heap_replay **out,
                                   struct tq_err *err);
 
-/* True when a KILLED record (appended by `traceq run --trace-blocks` after an OOM kill) was seen. Can't fail. */
-bool tq_heap_replay_killed(const struct tq_heap_replay *r);
+/* What the trace's records say about the whole recording. */
+struct tq_heap_replay_facts {
+    /* a KILLED record (appended by `traceq run --trace-blocks` after an OOM kill) was seen */
+    bool killed;
+    /* the replay stopped at a SNAPSHOT record (opts.until_snapshot) */
+    bool at_snapshot;
+    /* the trace has its END record (the process exited or called exec): the sites' leaked figures are then what was
+     * never freed; without it (a killed process, a cut trace) they are what was live at the last flush */
+    bool ended;
+    /* the trace was recorded with --aggregate: the sites' figures and the peak are the last AGGREGATE record's,
+     * computed in the traced process (FORMAT.md) */
+    bool aggregated;
+    /* record --sample-bytes: the mean bytes between recorded allocations (figures are then unbiased estimates: each
+     * recorded allocation stands for s / (1 - exp(-s / N)) bytes), else 0 */
+    uint64_t sample_bytes;
+};
 
-/* True when the replay stopped at a SNAPSHOT record (opts.until_snapshot). Can't fail. */
-bool tq_heap_replay_at_snapshot(const struct tq_heap_replay *r);
+/* The trace's facts, borrowed from the replay. Can't fail. */
+const struct tq_heap_replay_facts *tq_heap_replay_facts(const struct tq_heap_replay *r);
 
 /* Sites, by stack id (0..count-1); ids never used have all figures 0. Can't fail. */
 size_t tq_heap_replay_count(const struct tq_heap_replay *r);
@@ -87,18 +101,6 @@ bool tq_heap_replay_is_python(const struct tq_heap_site *s, uint32_t i);
 
 /* The PY_VERSION_HEX of a CPython whose frames the shim could not read (only 3.11 is), else 0. Can't fail. */
 uint32_t tq_heap_replay_python_unsupported(const struct tq_heap_replay *r);
-
-/* record --sample-bytes: the mean bytes between recorded allocations (figures are then unbiased estimates:
- * each recorded allocation stands for s / (1 - exp(-s / N)) bytes), else 0. Can't fail. */
-uint64_t tq_heap_replay_sample_bytes(const struct tq_heap_replay *r);
-
-/* True when the trace has its END record (the process exited or called exec): the sites' leaked figures are then
- * what was never freed; without it (a killed process, a cut trace) they are what was live at the last flush. */
-bool tq_heap_replay_ended(const struct tq_heap_replay *r);
-
-/* True when the trace was recorded with --aggregate: the sites' figures and the peak are the last AGGREGATE
- * record's, computed in the traced process (FORMAT.md). Can't fail. */
-bool tq_heap_replay_aggregated(const struct tq_heap_replay *r);
 
 /* Free a replay. tq_heap_replay_free(NULL) is a no-op. */
 void tq_heap_replay_free(struct tq_heap_replay *r);

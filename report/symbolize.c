@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../common/alloc.h"
+#include "../common/sorted.h"
 #include "symtab.h"
 
 struct mapping {
@@ -157,18 +158,11 @@ static const struct mapping *mapping_of(struct tq_symbolizer *s, uint64_t ip)
                 return &s->maps[i];
         return NULL;
     }
-    size_t lo = 0, hi = s->nmaps; /* count of mappings starting at or below ip */
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (s->sorted[mid].start <= ip)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t upto = TQ_SORTED_UPTO(s->sorted, s->nmaps, start, ip); /* mappings starting at or below ip */
     const struct mapping *best = NULL;
-    for (size_t k = lo; k > 0 && s->reach[k - 1] > ip; k--)
-        if (ip < s->sorted[k - 1].end && (!best || s->sorted[k - 1].seq > best->seq))
-            best = &s->sorted[k - 1];
+    for (size_t k = tq_sorted_reach_from(s->reach, upto, ip); k < upto; k++)
+        if (ip < s->sorted[k].end && (!best || s->sorted[k].seq > best->seq))
+            best = &s->sorted[k];
     return best;
 }
 

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/sorted.h"
 #include "demangle.h"
 
 struct sym {
@@ -132,15 +133,7 @@ tq_status tq_symtab_new(Dwfl_Module *mod, struct tq_symtab **out, struct tq_err 
 /* Number of symbols of p with value <= addr (they are p->v[0..k)). */
 static size_t upto(const struct pass *p, uint64_t addr)
 {
-    size_t lo = 0, hi = p->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (p->v[mid].value <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return TQ_SORTED_UPTO(p->v, p->n, value, addr);
 }
 
 /* libdwfl's choice between the sized symbol chosen so far and the next one in table order. */
@@ -162,9 +155,7 @@ static const struct sym *sized_holder(const struct pass *p, uint64_t addr, uint6
     if (p->reach[k - 1] > *reach)
         *reach = p->reach[k - 1];
     /* Symbols that may hold addr are those whose reach passes it: v[lo..k). */
-    size_t lo = k;
-    while (lo > 0 && p->reach[lo - 1] > addr)
-        lo--;
+    size_t lo = tq_sorted_reach_from(p->reach, k, addr);
     /* Visit the holders in table order (they are usually one or two aliases). */
     const struct sym *chosen = NULL;
     uint32_t last = 0;

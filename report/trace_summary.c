@@ -10,14 +10,14 @@
 #include "../common/units.h"
 #include "../traces/reader.h"
 
-static char *dup_n(const char *s, uint32_t n)
+/* *field = a copy of a record's string text[0..len), the one it held freed. */
+static tq_status summary_keep_string(struct tq_trace_summary *s, char **field, const char *text, uint32_t len,
+                                     struct tq_err *err)
 {
-    char *d = tq_malloc((size_t)n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = 0;
-    }
-    return d;
+    free(*field);
+    if (!(*field = tq_strndup(text, len)))
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s", s->path);
+    return TQ_OK;
 }
 
 static tq_status summary_process(struct tq_trace_summary *s, const struct tq_rec *rec, struct tq_err *err)
@@ -33,7 +33,7 @@ static tq_status summary_process(struct tq_trace_summary *s, const struct tq_rec
     s->interval_us = p.interval_us;
     s->page_size = p.page_size;
     s->flags = p.flags;
-    s->exe = dup_n(p.exe, p.exe_len);
+    s->exe = tq_strndup(p.exe, p.exe_len);
     /* argc is bounded by the record length (each argument takes at least 4 bytes), so this cannot overflow. */
     s->argv = tq_calloc((size_t)p.argc + 1, sizeof *s->argv);
     if (!s->exe || !s->argv)
@@ -41,7 +41,7 @@ static tq_status summary_process(struct tq_trace_summary *s, const struct tq_rec
     for (uint32_t i = 0; i < p.argc; i++) {
         const char *a;
         uint32_t n;
-        if (tq_rec_process_arg(&p, i, &a, &n) || !(s->argv[i] = dup_n(a, n)))
+        if (tq_rec_process_arg(&p, i, &a, &n) || !(s->argv[i] = tq_strndup(a, n)))
             return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s", s->path);
         s->argc = (int)i + 1;
     }
@@ -64,9 +64,18 @@ static void summary_heap_mmap(struct tq_trace_summary *s, uint64_t heap_peak, ui
     }
 }
 
-/* A record's peaks (RSS at rss_t, heap and mmap at t) raise the summary's. */
-static void summary_peaks(struct tq_trace_summary *s, uint64_t rss, uint64_t rss_t, uint64_t heap_req,
-                          uint64_t heap_usable, uint64_t mmap_peak, uint64_t t)
+/* The trace has reached t_ns. */
+static void summary_reach(struct tq_trace_summary *s, uint64_t t_ns)
+{
+    if (t_ns > s->duration_ns)
+        s->duration_ns = t_ns;
+}
+
+/* What a SAMPLE or an END at t says: its peaks (RSS at rss_t, heap and mmap at t) raise the summary's, and its live
+ * heap and mmap are the latest. */
+static void summary_figures(struct tq_trace_summary *s, uint64_t rss, uint64_t rss_t, uint64_t heap_req,
+                            uint64_t heap_usable, uint64_t mmap_peak, uint64_t heap_live, uint64_t mmap_live,
+                            uint64_t t)
 {
     if (rss > s->peak_rss) {
         s->peak_rss = rss;
@@ -74,19 +83,19 @@ static void summary_peaks(struct tq_trace_summary *s, uint64_t rss, uint64_t rss
         s->shim_at_peak_rss = s->shim_last < rss ? s->shim_last : rss;
     }
     summary_heap_mmap(s, heap_req, heap_usable, mmap_peak, t);
+    s->final_heap = heap_live;
+    s->final_mmap = mmap_live;
+    summary_reach(s, t);
 }
 
 static void summary_sample(struct tq_trace_summary *s, const struct tq_rec_sample *x)
 {
     s->samples++;
     s->shim_last = x->shim_bytes;
-    summary_peaks(s, x->vm_rss, x->t_ns, x->heap_peak_req, x->heap_peak_usable, x->mmap_peak, x->t_ns);
-    s->final_heap = x->heap_live_req;
-    s->final_mmap = x->mmap_live;
+    summary_figures(s, x->vm_rss, x->t_ns, x->heap_peak_req, x->heap_peak_usable, x->mmap_peak, x->heap_live_req,
+                    x->mmap_live, x->t_ns);
     if (x->calls_total > s->calls_total)
         s->calls_total = x->calls_total;
-    if (x->t_ns > s->duration_ns)
-        s->duration_ns = x->t_ns;
 }
 
 static void summary_end(struct tq_trace_summary *s, const struct tq_rec_end *e)
@@ -96,11 +105,8 @@ static void summary_end(struct tq_trace_summary *s, const struct tq_rec_end *e)
     s->vm_hwm = e->vm_hwm;
     s->vm_peak = e->vm_peak;
     s->ru_maxrss = e->ru_maxrss;
-    summary_peaks(s, e->rss_peak, e->rss_peak_t_ns, e->heap_peak_req, e->heap_peak_usable, e->mmap_peak, e->t_ns);
-    s->final_heap = e->heap_live_req;
-    s->final_mmap = e->mmap_live;
-    if (e->t_ns > s->duration_ns)
-        s->duration_ns = e->t_ns;
+    summary_figures(s, e->rss_peak, e->rss_peak_t_ns, e->heap_peak_req, e->heap_peak_usable, e->mmap_peak,
+                    e->heap_live_req, e->mmap_live, e->t_ns);
 }
 
 static void summary_gap(struct tq_trace_summary *s, const struct tq_rec_gap *g)
@@ -109,8 +115,7 @@ static void summary_gap(struct tq_trace_summary *s, const struct tq_rec_gap *g)
         s->gap[s->gaps] = *g;
     s->gaps++;
     s->lost_bytes += g->lost_bytes;
-    if (g->t_ns > s->duration_ns)
-        s->duration_ns = g->t_ns;
+    summary_reach(s, g->t_ns);
     if (g->cause == TQ_GAP_NO_ROOM) {
         if (!s->no_room)
             s->no_room_t_ns = g->t_ns;
@@ -164,13 +169,9 @@ static tq_status summary_record(struct tq_trace_summary *s, const struct tq_rec 
     case TQ_REC_EXEC:
         if (tq_rec_get_exec(rec, &ex))
             break;
-        free(s->exec_path);
-        if (!(s->exec_path = dup_n(ex.path, ex.path_len)))
-            return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s", s->path);
         s->ending = TQ_ENDED_EXEC;
-        if (ex.t_ns > s->duration_ns)
-            s->duration_ns = ex.t_ns;
-        return TQ_OK;
+        summary_reach(s, ex.t_ns);
+        return summary_keep_string(s, &s->exec_path, ex.path, ex.path_len, err);
     case TQ_REC_GAP: {
         struct tq_rec_gap g;
         if (tq_rec_get_gap(rec, &g))
@@ -182,13 +183,10 @@ static tq_status summary_record(struct tq_trace_summary *s, const struct tq_rec 
         struct tq_rec_killed k;
         if (tq_rec_get_killed(rec, &k))
             break;
-        free(s->killed_where);
-        if (!(s->killed_where = dup_n(k.where, k.where_len)))
-            return tq_fail(err, TQ_ERR_NOMEM, "out of memory reading %s", s->path);
         s->killed = true;
         s->killed_cause = k.cause;
         s->killed_limit = k.limit;
-        return TQ_OK;
+        return summary_keep_string(s, &s->killed_where, k.where, k.where_len, err);
     }
     case TQ_REC_SNAPSHOT:
         if (tq_rec_get_snapshot(rec, &s->snap))

@@ -28,9 +28,13 @@ static const struct tq_cli_command cli_probe = {
     .epilog = "The end.",
 };
 
+enum store_mode { MODE_NONE, MODE_FAST = 7, MODE_SAFE = 9 };
+
 struct store_opts {
     const char *name, *pick;
     int flag, small;
+    enum store_mode mode;
+    double ratio;
     long count;
     uint64_t size;
     size_t shape[3];
@@ -54,7 +58,11 @@ static const struct tq_cli_command cli_store = {
                        TQ_OPT('m', "small", "N", "an int in 0..3", NULL, TQ_STORE_INT(struct store_opts, small, 0, 3)),
                        TQ_OPT('s', "size", "SIZE", "bytes", NULL, TQ_STORE_BYTES(struct store_opts, size)),
                        TQ_OPT('S', "shape", "IxXxS", "a shape", NULL, TQ_STORE_SHAPE(struct store_opts, shape)),
-                       TQ_OPT('p', "pick", "a|b", "a call", NULL, TQ_STORE_CALL(store_pick))),
+                       TQ_OPT('p', "pick", "a|b", "a call", NULL, TQ_STORE_CALL(store_pick)),
+                       TQ_OPT('M', "mode", "fast|safe", "a choice", NULL,
+                              TQ_STORE_CHOICE(struct store_opts, mode, {"fast", MODE_FAST}, {"safe", MODE_SAFE})),
+                       TQ_OPT('r', "ratio", "F", "a number in (0, 1]", NULL,
+                              TQ_STORE_POSITIVE(struct store_opts, ratio, 1))),
 };
 
 static int store_main(int argc, char **argv)
@@ -63,8 +71,9 @@ static int store_main(int argc, char **argv)
     int rc = tq_cli_parse(&cli_store, argc, argv, &o);
     if (rc >= 0)
         return rc;
-    printf("name=%s flag=%d count=%ld small=%d size=%" PRIu64 " shape=%zux%zux%zu pick=%s\n", o.name ? o.name : "-",
-           o.flag, o.count, o.small, o.size, o.shape[0], o.shape[1], o.shape[2], o.pick ? o.pick : "-");
+    printf("name=%s flag=%d count=%ld small=%d size=%" PRIu64 " shape=%zux%zux%zu pick=%s mode=%d ratio=%g\n",
+           o.name ? o.name : "-", o.flag, o.count, o.small, o.size, o.shape[0], o.shape[1], o.shape[2],
+           o.pick ? o.pick : "-", (int)o.mode, o.ratio);
     for (int i = optind; i < argc; i++)
         printf("operand=%s\n", argv[i]);
     return TQ_EXIT_OK;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -107,6 +108,17 @@ char *tq_tmpdir(void)
         return NULL;
     }
     return p;
+}
+
+void tq_write_file(const char *dir, const char *name, const char *text, unsigned mode)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    cr_assert(f, "cannot write %s", p);
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0, "cannot write %s", p);
+    cr_assert_eq(chmod(p, mode), 0, "cannot chmod %s", p);
 }
 
 void tq_rmtree(const char *dir)

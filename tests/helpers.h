@@ -23,6 +23,8 @@ int tq_runf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *tq_tmpdir(void);
 /* Remove a directory tree (rm -rf). */
 void tq_rmtree(const char *dir);
+/* Write text to dir/name with permission bits mode (0755 for a script); asserts on failure. */
+void tq_write_file(const char *dir, const char *name, const char *text, unsigned mode);
 /* Read a whole file into a malloc'd NUL-terminated buffer; *len gets the size. NULL on failure. */
 char *tq_slurp(const char *path, size_t *len);
 /* 1 when both files can be read and hold the same bytes, else 0. */

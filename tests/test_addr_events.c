@@ -1,12 +1,17 @@
 /* test_addr_events.c - record --stacks without an in-process block table (FORMAT.md 14 ADDR_EVENTS): the records
  * round-trip, the analyzer matches frees to allocations across threads' out-of-order records as the shim used to,
  * traces of format 1.3 (EVENTS with block ids) still replay the same, and the shim's own memory stays small.
- * PACKED_EVENTS (FORMAT.md 15, format 1.6) holds the same events compactly: they round-trip and replay the same. */
+ * PACKED_EVENTS (FORMAT.md 15, format 1.6) holds the same events compactly: they round-trip and replay the same;
+ * PACKED_GROUP (FORMAT.md 16, format 1.7) stores a frame's PACKED_EVENTS records stream by stream: the reader gives
+ * back the very same records, in their place among the others. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zstd.h>
 
+#include "../report/event_match.h"
 #include "../report/heap_replay.h"
+#include "../report/trace_summary.h"
 #include "../traces/block_match.h"
 #include "../traces/reader.h"
 #include "../traces/writer.h"
@@ -136,9 +141,164 @@ Test(addr_events, packed_round_trip_and_refusals)
     packed_fixture(ev, N);
     ev[6].t_ns = ev[5].t_ns - 1;
     cr_assert_eq(tq_rec_put_packed_events(buf, sizeof buf, 9, ev, N), 0);
+    /* the one-pass encoder needs room for the worst case, and then writes the same record */
     packed_fixture(ev, N);
-    cr_assert_eq(tq_rec_put_packed_events(buf, n - 1, 9, ev, N), 0);
-    cr_assert_eq(tq_rec_put_packed_events(buf, n, 9, ev, N), n);
+    size_t bound = tq_rec_packed_events_bound(N);
+    cr_assert(bound <= sizeof buf && bound > n, "bound %zu, record %zu", bound, n);
+    cr_assert_eq(tq_rec_put_packed_events(buf, bound - 1, 9, ev, N), 0);
+    cr_assert_eq(tq_rec_put_packed_events(buf, bound, 9, ev, N), n);
+    for (size_t k = 1; k <= 64; k++) { /* short records too: each reads back as written */
+        size_t a = tq_rec_put_packed_events(buf, tq_rec_packed_events_bound(k), 9, ev + 2000, k);
+        cr_assert_gt(a, 0, "%zu events", k);
+        struct tq_rec r = {.type = TQ_REC_PACKED_EVENTS, .len = (uint32_t)(a - TQ_REC_HEADER_SIZE),
+                           .data = buf + TQ_REC_HEADER_SIZE};
+        cr_assert_eq(tq_rec_get_events(&r, &e, &it), 0);
+        for (size_t i = 0; i < k; i++) {
+            struct tq_event got;
+            cr_assert_eq(tq_events_next(&it, &got), 1);
+            cr_assert(got.addr == ev[2000 + i].addr && got.seq == ev[2000 + i].seq, "%zu events: event %zu", k, i);
+        }
+    }
+}
+
+/* Addresses from a few values (0 among them, which the address cache starts full of): found at every depth of the
+ * cache, missed, found again after they left it. Each record reads back as written (the reader keeps its own copy
+ * of the cache, so an encoder that steps it wrongly is caught). */
+Test(addr_events, packed_address_cache_at_every_depth)
+{
+    enum { N = 1500 };
+    static struct tq_event ev[N];
+    static uint8_t fast[N * 64 + 256];
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    for (size_t i = 0; i < N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        unsigned values = i < 300 ? 6 : i < 900 ? 20 : 40; /* mostly found, then found deep, then often missed */
+        ev[i] = (struct tq_event){.kind = x % 2 ? TQ_CALL_MALLOC : TQ_CALL_FREE, .t_ns = i, .seq = i + 1,
+                                  .addr = 16 * ((x >> 8) % values) + ((x >> 20) % 5 == 0 ? 8 : 0)};
+        if (ev[i].kind == TQ_CALL_MALLOC)
+            ev[i].size = 1 + (x >> 30) % 100, ev[i].stack_id = 1 + (uint32_t)((x >> 40) % 7);
+    }
+    for (size_t from = 0; from < N; from += 250) {
+        size_t k = tq_rec_put_packed_events(fast, sizeof fast, 3, ev + from, N - from);
+        cr_assert_gt(k, 0);
+        struct tq_rec rec = {.type = TQ_REC_PACKED_EVENTS, .len = (uint32_t)(k - TQ_REC_HEADER_SIZE),
+                             .data = fast + TQ_REC_HEADER_SIZE};
+        struct tq_rec_events e;
+        struct tq_events_iter it;
+        cr_assert_eq(tq_rec_get_events(&rec, &e, &it), 0);
+        for (size_t i = from; i < N; i++) {
+            struct tq_event got;
+            cr_assert_eq(tq_events_next(&it, &got), 1, "event %zu", i);
+            cr_assert(got.addr == ev[i].addr && got.kind == ev[i].kind && got.size == ev[i].size &&
+                          got.stack_id == ev[i].stack_id,
+                      "event %zu from %zu differs", i, from);
+        }
+    }
+}
+
+/* Three PACKED_EVENTS records of different threads and lengths, one after the other, into buf; returns their bytes. */
+static size_t three_packed(uint8_t *buf, size_t cap, struct tq_event *ev)
+{
+    static const size_t counts[3] = {2048, 1, 700};
+    size_t len = 0, from = 0;
+    for (int r = 0; r < 3; r++) {
+        size_t k = tq_rec_put_packed_events(buf + len, cap - len, 100 + (uint32_t)r, ev + from, counts[r]);
+        cr_assert_gt(k, 0);
+        len += k;
+        from += counts[r];
+    }
+    return len;
+}
+
+Test(addr_events, packed_group_round_trip_and_refusals)
+{
+    enum { N = 2749 };
+    static struct tq_event ev[N];
+    static uint8_t recs[N * 64 + 256], grp[N * 64 + 512], back[2 * (N * 64 + 512)];
+    packed_fixture(ev, N);
+    size_t len = three_packed(recs, sizeof recs, ev);
+    size_t g = tq_rec_put_packed_group(grp, sizeof grp, recs, len);
+    cr_assert_gt(g, 0);
+    cr_assert_eq(grp[0] | grp[1] << 8, TQ_REC_PACKED_GROUP);
+    cr_assert_leq(g, len + TQ_GROUP_OVERHEAD);
+    struct tq_rec rec = {.type = TQ_REC_PACKED_GROUP, .len = (uint32_t)(g - TQ_REC_HEADER_SIZE),
+                         .data = grp + TQ_REC_HEADER_SIZE};
+    size_t need = 0;
+    uint32_t n = 0;
+    /* too small an output: nothing written, the size needed told */
+    cr_assert_eq(tq_rec_get_packed_group(&rec, back, 10, &need, &n), 0);
+    cr_assert(need == len && n == 3, "need %zu of %zu, %u records", need, len, n);
+    cr_assert_eq(tq_rec_get_packed_group(&rec, back, sizeof back, &need, &n), 0);
+    cr_assert_eq(memcmp(back, recs, len), 0, "the records come back byte for byte");
+    /* a group cut anywhere, an empty one, or one whose stream lengths lie is refused, never misread */
+    for (uint32_t cut = 1; cut < 300; cut++) {
+        struct tq_rec short_rec = rec;
+        short_rec.len = rec.len - cut;
+        cr_assert_eq(tq_rec_get_packed_group(&short_rec, back, sizeof back, &need, &n), -1, "cut by %u", cut);
+    }
+    uint8_t empty[4] = {0};
+    struct tq_rec none = {.type = TQ_REC_PACKED_GROUP, .len = 4, .data = empty};
+    cr_assert_eq(tq_rec_get_packed_group(&none, back, sizeof back, &need, &n), -1);
+    grp[TQ_REC_HEADER_SIZE + 4 + 24] ^= 1; /* record 0's KIND length */
+    cr_assert_eq(tq_rec_get_packed_group(&rec, back, sizeof back, &need, &n), -1);
+    /* the writer's side refuses what is not a sequence of PACKED_EVENTS records, and a buffer too small */
+    cr_assert_eq(tq_rec_put_packed_group(grp, sizeof grp, recs, len - 1), 0);
+    cr_assert_eq(tq_rec_put_packed_group(grp, g - 1, recs, len), 0);
+    uint8_t sample[256];
+    struct tq_rec_sample smp = {.t_ns = 1};
+    size_t k = tq_rec_put_sample(sample, sizeof sample, &smp);
+    cr_assert_eq(tq_rec_put_packed_group(grp, sizeof grp, sample, k), 0);
+}
+
+/* Through the writer with grouping on: event records wait for the end of the frame, SAMPLE goes before them, MODULE
+ * and END keep their place after them; the reader returns the grouped records as PACKED_EVENTS, where they were. */
+Test(addr_events, grouped_events_keep_their_place_among_records)
+{
+    enum { N = 2749 };
+    static struct tq_event ev[N];
+    static uint8_t recs[N * 64 + 256], rec[4096];
+    packed_fixture(ev, N);
+    size_t len = three_packed(recs, sizeof recs, ev);
+    size_t first = (size_t)(recs[4] | recs[5] << 8 | recs[6] << 16) + TQ_REC_HEADER_SIZE;
+    size_t second = (size_t)(recs[first + 4] | recs[first + 5] << 8 | recs[first + 6] << 16) + TQ_REC_HEADER_SIZE;
+    char *d = tq_tmpdir(), path[4200];
+    snprintf(path, sizeof path, "%s/grouped.tq", d);
+    struct tq_trace_writer w;
+    tq_fixture_trace_open(path, &w);
+    cr_assert_eq(tq_writer_group_events(&w), 0);
+    struct tq_rec_process p = {.pid = 7, .flags = TQ_PROC_STACKS};
+    tq_fixture_put(&w, rec, tq_rec_put_process(rec, sizeof rec, &p, "/bin/g", 0, NULL));
+    cr_assert_eq(tq_writer_append_events(&w, recs, first), 0);
+    struct tq_rec_sample smp = {.t_ns = 5};
+    tq_fixture_put(&w, rec, tq_rec_put_sample(rec, sizeof rec, &smp));
+    cr_assert_eq(tq_writer_append_events(&w, recs + first, second), 0);
+    struct tq_rec_module m = {.start = 0x1000, .end = 0x2000};
+    tq_fixture_put(&w, rec, tq_rec_put_module(rec, sizeof rec, &m, "/lib/x.so"));
+    cr_assert_eq(tq_writer_append_events(&w, recs + first + second, len - first - second), 0);
+    struct tq_rec_end e = {.t_ns = 8, .reason = TQ_END_EXIT};
+    tq_fixture_put(&w, rec, tq_rec_put_end(rec, sizeof rec, &e));
+    cr_assert_eq(tq_writer_close(&w), 0);
+
+    static const uint16_t order[] = {TQ_REC_PROCESS, TQ_REC_SAMPLE, TQ_REC_PACKED_EVENTS, TQ_REC_PACKED_EVENTS,
+                                     TQ_REC_MODULE, TQ_REC_PACKED_EVENTS, TQ_REC_END};
+    const size_t at[] = {0, 0, 0, first, 0, first + second, 0};
+    struct tq_trace_reader *r;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_trace_open(path, &r, &err), TQ_OK, "%s", err.msg);
+    struct tq_rec got;
+    bool done = false;
+    size_t i = 0;
+    while (tq_trace_next(r, &got, &done, &err) == TQ_OK && !done) {
+        cr_assert_lt(i, sizeof order / sizeof order[0], "more records than written");
+        cr_assert_eq(got.type, order[i], "record %zu is of type %u", i, got.type);
+        if (got.type == TQ_REC_PACKED_EVENTS)
+            cr_assert(memcmp(got.data - TQ_REC_HEADER_SIZE, recs + at[i], got.len + TQ_REC_HEADER_SIZE) == 0,
+                      "record %zu differs", i);
+        i++;
+    }
+    cr_assert(done && i == sizeof order / sizeof order[0] && !tq_trace_truncated(r), "%zu records: %s", i, err.msg);
+    cr_assert_eq(tq_trace_count(r, TQ_REC_PACKED_EVENTS), 3);
+    tq_trace_close(r);
 }
 
 /* Two threads, in process order (seq): A mallocs 0xA000 (1000 B, stack 1) and 0xB000 (300 B, stack 2); B frees
@@ -168,11 +328,13 @@ static const struct tq_event as_block_ids_a[] = {
     {.kind = TQ_CALL_MALLOC, .t_ns = 7, .addr = 2, .size = 50, .stack_id = 1},
 };
 
-/* format: 3 = 1.3 (EVENTS with block ids), 5 = 1.5 (ADDR_EVENTS), 6 = 1.6 (PACKED_EVENTS) */
+/* format: 3 = 1.3 (EVENTS with block ids), 5 = 1.5 (ADDR_EVENTS), 6 = 1.6 (PACKED_EVENTS), 7 = 1.7 (grouped) */
 static void write_two_threads(const char *path, int format)
 {
     struct tq_trace_writer w;
     tq_fixture_trace_open(path, &w);
+    if (format == 7)
+        cr_assert_eq(tq_writer_group_events(&w), 0);
     static uint8_t rec[4096];
     struct tq_rec_process p = {.pid = 4242, .ppid = 1, .interval_us = 10000, .page_size = 4096,
                                .flags = TQ_PROC_STACKS};
@@ -188,6 +350,9 @@ static void write_two_threads(const char *path, int format)
     } else if (format == 6) {
         tq_fixture_put(&w, rec, tq_rec_put_packed_events(rec, sizeof rec, 2, thread_b, 3));
         tq_fixture_put(&w, rec, tq_rec_put_packed_events(rec, sizeof rec, 1, thread_a, 3));
+    } else if (format == 7) {
+        cr_assert_eq(tq_writer_append_events(&w, rec, tq_rec_put_packed_events(rec, sizeof rec, 2, thread_b, 3)), 0);
+        cr_assert_eq(tq_writer_append_events(&w, rec, tq_rec_put_packed_events(rec, sizeof rec, 1, thread_a, 3)), 0);
     } else {
         tq_fixture_put(&w, rec, tq_rec_put_addr_events(rec, sizeof rec, 2, thread_b, 3));
         tq_fixture_put(&w, rec, tq_rec_put_addr_events(rec, sizeof rec, 1, thread_a, 3));
@@ -219,7 +384,7 @@ Test(addr_events, cross_thread_records_out_of_order_are_matched_offline)
 {
     char *d = tq_tmpdir(), path[4200];
     snprintf(path, sizeof path, "%s/two.tq", d);
-    for (int format = 5; format <= 6; format++) {
+    for (int format = 5; format <= 7; format++) {
         write_two_threads(path, format);
         uint64_t got[2][3];
         replay_two_threads(path, got);
@@ -237,12 +402,15 @@ Test(addr_events, format_1_3_block_ids_replay_the_same)
     snprintf(old_path, sizeof old_path, "%s/old.tq", d);
     snprintf(new_path, sizeof new_path, "%s/new.tq", d);
     write_two_threads(old_path, 3);
-    write_two_threads(new_path, 6);
     uint64_t a[2][3], b[2][3];
     replay_two_threads(old_path, a);
-    replay_two_threads(new_path, b);
-    cr_assert_eq(memcmp(a, b, sizeof a), 0, "old leaked %llu/%llu, new %llu/%llu", (unsigned long long)a[0][0],
-                 (unsigned long long)a[1][0], (unsigned long long)b[0][0], (unsigned long long)b[1][0]);
+    for (int format = 6; format <= 7; format++) {
+        unlink(new_path);
+        write_two_threads(new_path, format);
+        replay_two_threads(new_path, b);
+        cr_assert_eq(memcmp(a, b, sizeof a), 0, "old leaked %llu/%llu, 1.%d %llu/%llu", (unsigned long long)a[0][0],
+                     (unsigned long long)a[1][0], format, (unsigned long long)b[0][0], (unsigned long long)b[1][0]);
+    }
 }
 
 /* VmHWM of `many_blocks N SIZE` recorded with opts. */
@@ -312,19 +480,6 @@ Test(addr_events, the_profilers_own_memory_is_not_the_programs)
  * records that free it (2), allocate it again (3) and free that (4). Every block must end freed, each free after its
  * own allocation (the matcher once dropped the free of order 2 when the allocation of order 3 came, and main's
  * block stayed live: a false leak, seen with std::async's shared states). */
-static void *test_zalloc(size_t n)
-{
-    return calloc(1, n);
-}
-
-static void test_release(void *p, size_t n)
-{
-    (void)n;
-    free(p);
-}
-
-static const struct tq_block_mem test_heap_mem = {test_zalloc, test_release};
-
 Test(addr_events, an_address_reused_by_threads_before_its_first_allocation_is_fed)
 {
     static const struct tq_event t1[] = {{.kind = TQ_CALL_FREE, .t_ns = 2, .addr = 0xA000, .seq = 2}};
@@ -335,7 +490,7 @@ Test(addr_events, an_address_reused_by_threads_before_its_first_allocation_is_fe
         {.kind = TQ_CALL_MALLOC, .t_ns = 1, .addr = 0xA000, .size = 32, .stack_id = 1, .seq = 1}};
     const struct tq_event *rec[] = {t1, t2, t3, t0};
     struct tq_block_match m;
-    tq_block_match_init(&m, &test_heap_mem);
+    tq_block_match_init(&m, &tq_event_match_heap_mem);
     struct tq_id_pool pool = {0};
     struct tq_event out[2];
     int live[8] = {0}, allocs = 0, frees = 0;
@@ -359,4 +514,96 @@ Test(addr_events, an_address_reused_by_threads_before_its_first_allocation_is_fe
     cr_expect_eq(allocs, 2);
     cr_expect_eq(frees, 2, "%d frees: a block stays live", frees);
     tq_block_match_free(&m, &pool);
+}
+
+/* How many records of each type (< 32) the file at path holds on disk (decompressed, not through the reader). */
+static void disk_types(const char *path, uint64_t count[32])
+{
+    memset(count, 0, 32 * sizeof count[0]);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    static uint8_t in[1 << 16];
+    uint8_t *out = malloc(64u << 20);
+    size_t len = 0;
+    ZSTD_DCtx *z = ZSTD_createDCtx();
+    size_t got;
+    while ((got = fread(in, 1, sizeof in, f)) > 0) {
+        ZSTD_inBuffer zi = {in, got, 0};
+        while (zi.pos < zi.size) {
+            ZSTD_outBuffer zo = {out, 64u << 20, len};
+            cr_assert(!ZSTD_isError(ZSTD_decompressStream(z, &zo, &zi)));
+            len = zo.pos;
+        }
+    }
+    for (size_t at = 0; at + TQ_REC_HEADER_SIZE <= len;) {
+        unsigned type = out[at] | out[at + 1] << 8;
+        count[type < 32 ? type : 0]++;
+        at += TQ_REC_HEADER_SIZE +
+              (size_t)(out[at + 4] | out[at + 5] << 8 | out[at + 6] << 16 | (uint32_t)out[at + 7] << 24);
+    }
+    ZSTD_freeDCtx(z);
+    free(out);
+    fclose(f);
+}
+
+/* The shim writes format 1.7 (PACKED_GROUP, SAMPLE_DELTA); the same run's records written as plain SAMPLE and
+ * PACKED_EVENTS records (format 1.6's encoding) replay and summarize the same: the analyzer sees no difference. */
+Test(addr_events, a_recorded_trace_reads_the_same_as_its_plain_records)
+{
+    char *d = tq_tmpdir(), args[4200], plain[4300];
+    snprintf(args, sizeof args, "%s 20000", tq_build_path("progs/handoff"));
+    char *out = NULL;
+    cr_assert_eq(shim_record_opts(d, "--stacks", args, &out), 0, "%s", out ? out : "");
+    free(out);
+    char *path = shim_one_trace(d, "handoff", 0);
+    uint64_t n[32];
+    disk_types(path, n);
+    cr_assert(n[TQ_REC_PACKED_GROUP] > 0 && n[TQ_REC_PACKED_EVENTS] == 0, "%llu groups, %llu plain event records",
+              (unsigned long long)n[TQ_REC_PACKED_GROUP], (unsigned long long)n[TQ_REC_PACKED_EVENTS]);
+    cr_assert(n[TQ_REC_SAMPLE_DELTA] > 0 && n[TQ_REC_SAMPLE] == 0);
+
+    snprintf(plain, sizeof plain, "%s/plain.tq", d);
+    struct tq_trace_writer w;
+    tq_fixture_trace_open(plain, &w);
+    struct tq_trace_reader *r;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_trace_open(path, &r, &err), TQ_OK, "%s", err.msg);
+    struct tq_rec rec;
+    bool done = false;
+    static uint8_t buf[TQ_WRITER_BUF];
+    while (tq_trace_next(r, &rec, &done, &err) == TQ_OK && !done) {
+        cr_assert(rec.type != TQ_REC_PACKED_GROUP && rec.type != TQ_REC_SAMPLE_DELTA, "the reader hides them");
+        memcpy(buf, rec.data - TQ_REC_HEADER_SIZE, TQ_REC_HEADER_SIZE + rec.len);
+        tq_fixture_put(&w, buf, TQ_REC_HEADER_SIZE + rec.len);
+    }
+    cr_assert(done, "%s", err.msg);
+    tq_trace_close(r);
+    cr_assert_eq(tq_writer_close(&w), 0);
+    disk_types(plain, n);
+    cr_assert(n[TQ_REC_PACKED_GROUP] == 0 && n[TQ_REC_PACKED_EVENTS] > 0 && n[TQ_REC_SAMPLE] > 0);
+
+    struct tq_trace_summary a, b;
+    cr_assert_eq(tq_trace_summarize(path, &a, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(tq_trace_summarize(plain, &b, &err), TQ_OK, "%s", err.msg);
+    cr_assert(a.samples == b.samples && a.samples > 0 && a.peak_rss == b.peak_rss &&
+              a.peak_rss_t_ns == b.peak_rss_t_ns && a.shim_at_peak_rss == b.shim_at_peak_rss && a.events == b.events,
+              "samples %llu/%llu", (unsigned long long)a.samples, (unsigned long long)b.samples);
+    tq_trace_summary_clear(&a);
+    tq_trace_summary_clear(&b);
+    struct tq_heap_replay *ra, *rb;
+    cr_assert_eq(tq_heap_replay_run(path, &ra, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(tq_heap_replay_run(plain, &rb, &err), TQ_OK, "%s", err.msg);
+    cr_assert(tq_heap_replay_peak(ra) == tq_heap_replay_peak(rb) && tq_heap_replay_peak(ra) > 0 &&
+              tq_heap_replay_peak_t_ns(ra) == tq_heap_replay_peak_t_ns(rb));
+    cr_assert_eq(tq_heap_replay_count(ra), tq_heap_replay_count(rb));
+    for (size_t i = 0; i < tq_heap_replay_count(ra); i++) {
+        const struct tq_heap_site *x = tq_heap_replay_site(ra, i), *y = tq_heap_replay_site(rb, i);
+        cr_assert(x->stack_id == y->stack_id && x->peak_bytes == y->peak_bytes &&
+                      x->allocated_bytes == y->allocated_bytes && x->calls == y->calls &&
+                      x->leaked_bytes == y->leaked_bytes && x->temporary_calls == y->temporary_calls,
+                  "site %zu differs", i);
+    }
+    tq_heap_replay_free(ra);
+    tq_heap_replay_free(rb);
+    free(path);
 }

@@ -2,8 +2,9 @@
  * model, plan, .npy header) made to fail in turn: each read must then fail with TQ_ERR_NOMEM (or, where a fallback
  * exists, succeed with the same result), free what it made (ASan builds check the leaks) and leave nothing
  * half-filled behind (style.md habit 8). jansson allocates through the same hook (common/jsonfile.c) except while
- * it parses (its 2.14 lexer overruns its buffer when an allocation fails mid-parse), so the model reader, which
- * allocates only through jansson's parser, walks no failure; the model and plan writers walk jansson's. */
+ * it parses (its 2.14 lexer overruns its buffer when an allocation fails mid-parse), so the model and plan readers
+ * walk what our code allocates around the parse: the buffer the file is read into, and (the plan) what is built
+ * from the parsed tree (a model is a fixed-size struct); the model and plan writers walk jansson's. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -105,7 +106,7 @@ Test(alloc_fail, plan_reader)
           "{\"lo\": [2, 0, 0], \"hi\": [4, 4, 4], \"predicted_bytes\": 1},"
           "{\"lo\": [4, 0, 0], \"hi\": [6, 4, 4], \"predicted_bytes\": 1}]}\n", f);
     cr_assert_eq(fclose(f), 0);
-    cr_assert_geq(fail_each(read_plan, path, 1), 6); /* plan, blocks, 3 edge lists, the cell grid */
+    cr_assert_geq(fail_each(read_plan, path, 1), 7); /* the file's text, plan, blocks, 3 edge lists, the cell grid */
     tq_rmtree(dir);
     free(dir);
     free(path);
@@ -428,7 +429,7 @@ Test(alloc_fail, model_reader)
                          .lo = {1, 1, 1, 1}, .hi = {10, 10, 10, 1000}};
     struct tq_err err = {0};
     cr_assert_eq(tq_model_write(&m, wk.path, 0, &err), TQ_OK, "%s", err.msg);
-    cr_assert_eq(fail_each(read_model, &wk, 0), 0); /* all of it is jansson's parser's (see the top of this file) */
+    cr_assert_eq(fail_each(read_model, &wk, 0), 1); /* the file's text; the rest is jansson's parser's (see above) */
     cr_assert_eq(wk.ref[0], 12);
     cr_assert_eq(wk.ref[1], 20);
     tq_rmtree(dir);

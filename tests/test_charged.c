@@ -100,17 +100,6 @@ Test(charged, python_command_is_planned_and_run_in_charged_memory, .timeout = 30
     free(dir);
 }
 
-/* Write text to dir/name. */
-static void put(const char *dir, const char *name, const char *text)
-{
-    char p[4200];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "w");
-    cr_assert(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* Datasets and plans written before the charged column / model_target key: read, extended in their own form, and
  * fitted in RSS (asking for the charged figure is a usage error). Needs no cgroup. */
 Test(charged, old_datasets_and_plans_still_read)
@@ -123,7 +112,7 @@ Test(charged, old_datasets_and_plans_still_read)
                  10000000 + 800000 * i, 10000000 + 800000 * i);
         strcat(csv, row);
     }
-    put(dir, "old.csv", csv);
+    tq_write_file(dir, "old.csv", csv, 0644);
     snprintf(p, sizeof p, "%s/old.csv", dir);
     struct tq_dataset *ds = NULL;
     struct tq_err e = {0};

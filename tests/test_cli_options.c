@@ -275,19 +275,28 @@ Test(cli_options, table_destinations_store_every_kind)
 {
     char *out, *err;
     cr_assert_eq(probe("tests/cli_probe_user", &out, NULL,
-                       "store -n x --flag --count 7 --small 3 --size 2KiB --shape 2x3x4 --pick b op"),
+                       "store -n x --flag --count 7 --small 3 --size 2KiB --shape 2x3x4 --pick b --mode safe "
+                       "--ratio 0.25 op"),
                  0);
-    cr_assert_str_eq(out, "name=x flag=1 count=7 small=3 size=2048 shape=2x3x4 pick=b\noperand=op\n");
+    cr_assert_str_eq(out, "name=x flag=1 count=7 small=3 size=2048 shape=2x3x4 pick=b mode=9 ratio=0.25\noperand=op\n");
     free(out);
     cr_assert_eq(probe("tests/cli_probe_user", &out, NULL, "store"), 0);
-    cr_assert_str_eq(out, "name=- flag=0 count=5 small=0 size=0 shape=0x0x0 pick=-\n", "defaults stay");
+    cr_assert_str_eq(out, "name=- flag=0 count=5 small=0 size=0 shape=0x0x0 pick=- mode=0 ratio=0\n", "defaults stay");
     free(out);
-    const char *bad[] = {"--count 11", "--count x", "--small -1", "--size 3Q", "--shape 2x3", "--pick c"};
+    /* each refused with exit 2, nothing stored, and the message naming what is wrong */
+    const struct {
+        const char *args, *says;
+    } bad[] = {{"--count 11", "--count"}, {"--count x", "--count"}, {"--small -1", "--small"}, {"--size 3Q", "3Q"},
+               {"--shape 2x3", "2x3"}, {"--pick c", "--pick must be a or b"},
+               {"--mode fast --mode slow", "--mode must be fast or safe, not 'slow'"},
+               {"--ratio 0", "--ratio must be a number in (0, 1], not '0'"},
+               {"--ratio 2", "--ratio must be a number in (0, 1], not '2'"}, {"--ratio x", "not 'x'"},
+               {"--ratio nan", "not 'nan'"}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char args[64];
-        snprintf(args, sizeof args, "store %s", bad[i]);
+        snprintf(args, sizeof args, "store %s", bad[i].args);
         cr_assert_eq(probe("tests/cli_probe_user", &out, &err, args), 2, "%s", args);
-        cr_assert(strstr(err, "traceq store: "), "%s: %s", args, err);
+        cr_assert(strstr(err, "traceq store: ") && strstr(err, bad[i].says), "%s: %s", args, err);
         cr_assert_str_eq(out, "", "%s: nothing stored is printed", args);
         free(out);
         free(err);

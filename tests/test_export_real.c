@@ -22,10 +22,16 @@ static char *record_one(const char *opts, const char *args, char **dir)
     return shim_one_trace(*dir, "*", 0);
 }
 
-/* Check every detailed snapshot of a massif.out: its root equals mem_heap_B and no node's children sum to more
- * than the node. Returns the peak snapshot's mem_heap_B. */
+/* Lines "nN: BYTES in K places, all below massif's threshold" the last check_massif_trees call saw. */
+static int massif_below_lines;
+
+/* Check every detailed snapshot of a massif.out: its root equals mem_heap_B, no node's children sum to more than
+ * the node, and (massif's default threshold) every node named by a frame holds at least 1% of its tree's root, the
+ * smaller ones being summed into one "in K places, all below massif's threshold" line per parent. Returns the peak
+ * snapshot's mem_heap_B. */
 static uint64_t check_massif_trees(const char *path)
 {
+    massif_below_lines = 0;
     char *text = tq_slurp(path, NULL);
     cr_assert_not_null(text, "cannot read %s", path);
     uint64_t heap = 0, peak = 0, bytes[1100], kids_sum[1100];
@@ -45,10 +51,17 @@ static uint64_t check_massif_trees(const char *path)
             /* Close the nodes at depth >= d: their children sums are complete. */
             for (; depth >= d; depth--)
                 cr_assert_leq(kids_sum[depth], bytes[depth], "%s: children of a node sum to more than it", path);
+            bool below = strstr(line, " places, all below massif's threshold (1.00%)") ||
+                         strstr(line, " place, all below massif's threshold (1.00%)");
+            massif_below_lines += below;
+            if (below)
+                cr_assert_eq(nk, 0, "%s: a below-threshold line with children: %s", path, line);
             if (d == 0)
                 cr_assert_eq(v, heap, "%s: tree root %llu, mem_heap_B %" PRIu64, path, v, heap);
             else
                 kids_sum[d - 1] += v;
+            if (d > 0 && !below)
+                cr_assert_geq((double)v * 100.0, (double)bytes[0], "%s: node below 1%% of the root: %s", path, line);
             bytes[d] = v;
             kids_sum[d] = 0;
             depth = d;
@@ -114,6 +127,8 @@ Test(export_real, ms_print_reads_massif_of_a_short_stacks_run)
 Test(export_real, ms_print_reads_massif_of_multithreaded_stacks_runs)
 {
     massif_of_real_trace("--stacks", "stack_paths 8 20000 4");
+    /* the startup's small blocks (libc, the loader) are far below 1% of the 16 MiB peak: summed into one line */
+    cr_assert_geq(massif_below_lines, 1, "no below-threshold line in stack_paths 8 20000 4's peak tree");
     massif_of_real_trace("--stacks", "handoff 5000");
 }
 

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../model/model.h"
 #include "helpers.h"
@@ -128,6 +131,40 @@ Test(model, missing_file_is_an_io_error)
     struct tq_err err = {0};
     cr_assert_eq(tq_model_read("/nonexistent/m.json", NULL, &m, &err), TQ_ERR_IO);
     cr_assert(strstr(err.msg, "/nonexistent/m.json"));
+}
+
+/* A model read from a pipe (no size to go by: the text buffer grows as it reads), padded past several growths,
+ * reads the same as from its file. */
+Test(model, a_model_read_from_a_pipe_is_the_same)
+{
+    char *dir = tq_tmpdir(), *path, *padded;
+    cr_assert(asprintf(&path, "%s/m.json", dir) > 0 && asprintf(&padded, "%s/padded.json", dir) > 0);
+    struct tq_model a, b, c;
+    struct tq_err err = {0};
+    sample_model(&a);
+    memset(&b, 0, sizeof b);
+    memset(&c, 0, sizeof c);
+    cr_assert_eq(tq_model_write(&a, path, 0, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(tq_runf("(printf '%%40000s' ''; cat %s; printf '%%40000s' '') > %s", path, padded), 0);
+    cr_assert_eq(tq_model_read(padded, "gst3d", &b, &err), TQ_OK, "%s", err.msg);
+    char *fifo;
+    cr_assert(asprintf(&fifo, "%s/pipe", dir) > 0);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        _exit(tq_runf("cat %s > %s", padded, fifo) == 0 ? 0 : 1);
+    cr_assert_eq(tq_model_read(fifo, "gst3d", &c, &err), TQ_OK, "%s", err.msg);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_assert_eq(memcmp(&b, &c, sizeof b), 0, "the pipe's model differs from the file's");
+    cr_assert_eq(b.fit.coef[2], a.fit.coef[2]);
+    tq_rmtree(dir);
+    free(dir);
+    free(path);
+    free(padded);
+    free(fifo);
 }
 
 Test(model, predict_warns_when_extrapolating)

@@ -10,18 +10,29 @@ static const unsigned long per_round[TQ_CALL_COUNT] = {
 #define PEAK_HEAP_ROUND 31352   /* bytes requested and held at once in one round */
 #define PEAK_MAP_PAGES_ROUND 12 /* pages mapped at once in one round */
 
+/* Run progs/PROG with arguments `base` and then `more` under the shim, each in its own folder, and summarise both
+ * (the difference of the two cancels what the C library allocates for itself). */
+static void record_pair(const char *prog, const char *base, const char *more, struct tq_trace_summary *s_base,
+                        struct tq_trace_summary *s_more)
+{
+    char *d[2] = {tq_tmpdir(), tq_tmpdir()}, args[4200];
+    const char *arg[2] = {base, more};
+    struct tq_trace_summary *sum[2] = {s_base, s_more};
+    char path[64];
+    snprintf(path, sizeof path, "progs/%s", prog);
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "%s %s", tq_build_path(path), arg[i]);
+        cr_assert_eq(shim_record(d[i], args, NULL), 0, "%s %s crashed or hung under the shim", prog, arg[i]);
+        shim_summary(d[i], prog, 0, sum[i]);
+        tq_rmtree(d[i]);
+        free(d[i]);
+    }
+}
+
 Test(shim_counters, exact_through_every_hook)
 {
-    char *d0 = tq_tmpdir(), *d5 = tq_tmpdir();
-    char args[4200];
-    snprintf(args, sizeof args, "%s 0", tq_build_path("progs/every_call"));
-    cr_assert_eq(shim_record(d0, args, NULL), 0);
-    snprintf(args, sizeof args, "%s 5", tq_build_path("progs/every_call"));
-    cr_assert_eq(shim_record(d5, args, NULL), 0);
     struct tq_trace_summary s0, s5;
-    shim_summary(d0, "every_call", 0, &s0);
-    shim_summary(d5, "every_call", 0, &s5);
-    /* The difference cancels whatever the C library allocates for itself at start-up and exit. */
+    record_pair("every_call", "0", "5", &s0, &s5);
     for (unsigned i = 0; i < TQ_CALL_COUNT; i++)
         cr_expect_eq(s5.calls[i] - s0.calls[i], 5 * per_round[i], "%s: %llu calls, baseline %llu, want +%lu",
                      tq_call_name(i), (unsigned long long)s5.calls[i], (unsigned long long)s0.calls[i],
@@ -37,23 +48,29 @@ Test(shim_counters, exact_through_every_hook)
     cr_expect_not(s5.truncated);
     tq_trace_summary_clear(&s0);
     tq_trace_summary_clear(&s5);
-    tq_rmtree(d0);
-    tq_rmtree(d5);
-    free(d0);
-    free(d5);
+}
+
+/* tests/progs/hook_paths.c: both paths of malloc and free count alike (per round: 2003 mallocs, 1 memalign, 2004
+ * frees, a peak of 1176976 bytes above the baseline). */
+Test(shim_counters, fast_and_general_paths_exact)
+{
+    struct tq_trace_summary s0, s3;
+    record_pair("hook_paths", "0", "3", &s0, &s3);
+    cr_expect_eq(s3.calls[TQ_CALL_MALLOC] - s0.calls[TQ_CALL_MALLOC], 3 * 2003);
+    cr_expect_eq(s3.calls[TQ_CALL_MEMALIGN] - s0.calls[TQ_CALL_MEMALIGN], 3);
+    cr_expect_eq(s3.calls[TQ_CALL_FREE] - s0.calls[TQ_CALL_FREE], 3 * 2004);
+    cr_expect_eq(s3.final_heap, s0.final_heap, "everything allocated was freed");
+    cr_expect_eq(s3.peak_heap, (uint64_t)s0.final_heap + 1176976, "peak heap %llu, baseline %lld",
+                 (unsigned long long)s3.peak_heap, (long long)s0.final_heap);
+    cr_expect_geq(s3.peak_heap_usable, s3.peak_heap);
+    tq_trace_summary_clear(&s0);
+    tq_trace_summary_clear(&s3);
 }
 
 Test(shim_counters, eight_threads_million_pairs_exact)
 {
-    char *d0 = tq_tmpdir(), *d8 = tq_tmpdir();
-    char args[4200];
-    snprintf(args, sizeof args, "%s 8 0", tq_build_path("progs/threads"));
-    cr_assert_eq(shim_record(d0, args, NULL), 0);
-    snprintf(args, sizeof args, "%s 8 1000000", tq_build_path("progs/threads"));
-    cr_assert_eq(shim_record(d8, args, NULL), 0, "threads crashed or hung under the shim");
     struct tq_trace_summary s0, s8;
-    shim_summary(d0, "threads", 0, &s0);
-    shim_summary(d8, "threads", 0, &s8);
+    record_pair("threads", "8 0", "8 1000000", &s0, &s8);
     cr_expect_eq(s8.calls[TQ_CALL_MALLOC] - s0.calls[TQ_CALL_MALLOC], 8000000);
     cr_expect_eq(s8.calls[TQ_CALL_FREE] - s0.calls[TQ_CALL_FREE], 8000000);
     cr_expect_eq(s8.final_heap, s0.final_heap);
@@ -62,10 +79,6 @@ Test(shim_counters, eight_threads_million_pairs_exact)
     cr_expect_eq(s8.ending, TQ_ENDED_EXIT);
     tq_trace_summary_clear(&s0);
     tq_trace_summary_clear(&s8);
-    tq_rmtree(d0);
-    tq_rmtree(d8);
-    free(d0);
-    free(d8);
 }
 
 static double rel_diff(uint64_t a, uint64_t b)

@@ -365,3 +365,70 @@ Test(trace_codec, writer_reopens_a_descriptor_taken_away_and_writes_a_gap)
     tq_rmtree(dir);
     free(dir);
 }
+
+/* SAMPLE_DELTA (format 1.7): samples stored as differences from the previous one (a full SAMPLE in between resets
+ * the base, as a reader of a mixed trace must) read back as the very SAMPLE records they stand for, counted as
+ * samples; values that go down or wrap around survive; a cut delta is an error, never a wrong sample. */
+Test(trace_codec, sample_deltas_read_as_the_samples_they_stand_for)
+{
+    enum { N = 40 };
+    struct tq_rec_sample s[N], prev = {0};
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    char *d = tq_tmpdir(), path[4200];
+    snprintf(path, sizeof path, "%s/deltas.tq", d);
+    struct tq_trace_writer w;
+    tq_fixture_trace_open(path, &w);
+    uint8_t rec[512];
+    struct tq_rec_process p = {.pid = 1};
+    tq_fixture_put(&w, rec, tq_rec_put_process(rec, sizeof rec, &p, "/bin/d", 0, NULL));
+    size_t delta_bytes = 0, full_bytes = 0;
+    for (int i = 0; i < N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        s[i] = i ? s[i - 1] : (struct tq_rec_sample){0};
+        s[i].t_ns += 10000000 + x % 1000;
+        s[i].vm_rss += (x >> 8) % 3 ? 4096 * ((x >> 12) % 9) : -(uint64_t)4096;
+        s[i].heap_live_req += (int64_t)((x >> 20) % 100000) - 50000;
+        s[i].heap_peak_req = i == 7 ? UINT64_MAX : s[i].heap_peak_req + (x >> 30) % 5;
+        s[i].mmap_live = -(int64_t)(x % 1000);
+        s[i].calls_total += x % 100000;
+        s[i].shim_bytes = 1 << 20;
+        size_t n;
+        if (i == 20) { /* a full SAMPLE: the next deltas are relative to it */
+            n = tq_rec_put_sample(rec, sizeof rec, &s[i]);
+            full_bytes = n;
+        } else {
+            n = tq_rec_put_sample_delta(rec, sizeof rec, &s[i], &prev);
+            delta_bytes = n > delta_bytes ? n : delta_bytes;
+            cr_assert_eq(rec[0], TQ_REC_SAMPLE_DELTA);
+        }
+        tq_fixture_put(&w, rec, n);
+        prev = s[i];
+    }
+    cr_assert_lt(delta_bytes, full_bytes / 2, "a delta takes %zu bytes, a SAMPLE %zu", delta_bytes, full_bytes);
+    size_t cut = tq_rec_put_sample_delta(rec, sizeof rec, &s[0], &prev);
+    rec[4] = (uint8_t)(rec[4] - 3); /* the same delta with its last 3 bytes cut off */
+    tq_fixture_put(&w, rec, cut - 3);
+    cr_assert_eq(tq_writer_close(&w), 0);
+
+    struct tq_trace_reader *r;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_trace_open(path, &r, &err), TQ_OK, "%s", err.msg);
+    struct tq_rec got;
+    bool done = false;
+    int i = -1; /* PROCESS first */
+    tq_status st;
+    while (!(st = tq_trace_next(r, &got, &done, &err)) && !done) {
+        if (i >= 0) {
+            struct tq_rec_sample back;
+            cr_assert_eq(got.type, TQ_REC_SAMPLE, "record %d", i);
+            cr_assert_eq(tq_rec_get_sample(&got, &back), 0);
+            cr_assert_eq(memcmp(&back, &s[i], sizeof back), 0, "sample %d differs", i);
+        }
+        i++;
+    }
+    cr_assert_eq(st, TQ_ERR_FORMAT, "the cut delta: %s", err.msg);
+    cr_assert(strstr(err.msg, "SAMPLE_DELTA"), "%s", err.msg);
+    cr_assert_eq(i, N);
+    cr_assert_eq(tq_trace_count(r, TQ_REC_SAMPLE), N);
+    tq_trace_close(r);
+}

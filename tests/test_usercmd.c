@@ -33,18 +33,6 @@ static char *setup(const char *shape)
     return dir;
 }
 
-/* Write an executable script into dir. */
-static void script(const char *dir, const char *name, const char *text)
-{
-    char p[4200];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "w");
-    cr_assert(f);
-    fputs(text, f);
-    fclose(f);
-    chmod(p, 0755);
-}
-
 Test(usercmd, template_words_quotes_and_placeholders)
 {
     struct tq_ucmd u;
@@ -253,15 +241,15 @@ Test(usercmd, c_stencil_chunked_equals_whole_with_and_without_trim)
 Test(usercmd, failing_commands_fail_their_block_with_a_message)
 {
     char *dir = setup("20x10x8");
-    script(dir, "fail.sh", "#!/bin/sh\necho first line >&2\necho 'it broke here' >&2\nexit 3\n");
-    script(dir, "nothing.sh", "#!/bin/sh\nexit 0\n");
+    tq_write_file(dir, "fail.sh", "#!/bin/sh\necho first line >&2\necho 'it broke here' >&2\nexit 3\n", 0755);
+    tq_write_file(dir, "nothing.sh", "#!/bin/sh\nexit 0\n", 0755);
     char shrink[1024], f64[1024];
     snprintf(shrink, sizeof shrink, "#!/bin/sh\nexec '%s' -c 'import sys, numpy as np; np.save(sys.argv[2], "
              "np.load(sys.argv[1])[1:])' \"$1\" \"$2\"\n", tq_python());
     snprintf(f64, sizeof f64, "#!/bin/sh\nexec '%s' -c 'import sys, numpy as np; np.save(sys.argv[2], "
              "np.load(sys.argv[1]).astype(np.float64))' \"$1\" \"$2\"\n", tq_python());
-    script(dir, "shrink.sh", shrink);
-    script(dir, "f64.sh", f64);
+    tq_write_file(dir, "shrink.sh", shrink, 0755);
+    tq_write_file(dir, "f64.sh", f64, 0755);
     struct {
         const char *prog, *expect;
     } cases[] = {
@@ -299,7 +287,7 @@ Test(usercmd, oom_killed_command_is_split_and_retried, .timeout = 120)
     /* 1000 B per input voxel on top of Python (~45 MiB): 102400 voxels -> ~145 MiB whole, ~95 MiB per half */
     snprintf(hog, sizeof hog, "#!/bin/sh\nexec '%s' -c 'import sys, numpy as np\nx = np.load(sys.argv[1])\npad = "
              "np.ones(x.size * 1000, np.uint8)\nnp.save(sys.argv[2], x * 2)' \"$1\" \"$2\"\n", tq_python());
-    script(dir, "hog.sh", hog);
+    tq_write_file(dir, "hog.sh", hog, 0755);
     char *err = NULL, *out = NULL;
     cr_assert_eq(tq_traceq_in(dir, NULL, &err, "run --cmd './hog.sh {in} {out}' --input in.npy --output w.npy --chunks none"), 0,
                  "%s", err);
@@ -373,7 +361,7 @@ static void sleep_ms(long ms)
 Test(usercmd, killed_worker_and_runner_leave_no_temporaries, .timeout = 120)
 {
     char *dir = setup("20x10x8");
-    script(dir, "slow.sh", "#!/bin/sh\nsleep 1\nexec cp \"$1\" \"$2\"\n");
+    tq_write_file(dir, "slow.sh", "#!/bin/sh\nsleep 1\nexec cp \"$1\" \"$2\"\n", 0755);
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "cd '%s' && exec '%s' run --cmd './slow.sh {in} {out}' --input in.npy --output k.npy "
              "--chunks 10,10,8 --workers 1 --json > k.json 2> k.err", dir, tq_build_path("traceq"));

@@ -88,8 +88,10 @@ bench_operators() {
 #   bench/op_kernel fft (one r2c + one c2r per trace, same plans; kernels alone, one thread, CPU time).
 # - Gaussian (sigma 3) 400^3 in <= 0.35 s wall with 2 threads (`traceq op`, whole process).
 # Medians over TQ_BENCH_REPS runs (default 5), spread as min-max. On a shared machine wall times mostly measure
-# the load: the load average is printed (start and end), CPU time beside every wall time, and CPU time / 2 cores,
-# the wall time two idle cores could not beat, beside each wall-time goal.
+# the load: the 1-minute load average of the runs (median and spread) is printed beside every figure, CPU time
+# beside every wall time, and CPU time / 2 cores, the wall time two idle cores could not beat, beside each
+# wall-time goal. The previous run's output is removed before each timed run (outside the timing): with --force
+# the run would otherwise also pay for freeing the old file's 256 MB of tmpfs pages in its system time.
 ##########################################################################################################
 median() { sort -g | awk '{v[NR] = $1} END {print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 spread() { sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f-%.2f", lo, hi}'; }
@@ -104,47 +106,52 @@ bench_op_goals() {
     for s in 200 400; do
         "$BUILD/traceq" synth --shape "${s}x${s}x${s}" --seed 1 -o "$dir/v$s.npy" --force >/dev/null || return 1
     done
-    # one line per run: op size wall user sys
+    # one line per run: op size wall user sys load (the 1-minute load average as the run starts)
+    load1() { cut -d' ' -f1 /proc/loadavg; }
     for ((i = 0; i < reps; i++)); do
         for s in 200 400; do
-            /usr/bin/time -f "gst3d $s %e %U %S" -a -o "$dir/runs" "$BUILD/traceq" op gst3d --input "$dir/v$s.npy" \
-                -o "$dir/out.npy" --force --threads 2 >/dev/null || { echo "traceq op gst3d failed"; return 1; }
+            rm -f "$dir/out.npy"
+            /usr/bin/time -f "gst3d $s %e %U %S $(load1)" -a -o "$dir/runs" "$BUILD/traceq" op gst3d \
+                --input "$dir/v$s.npy" -o "$dir/out.npy" --threads 2 >/dev/null || { echo "traceq op gst3d failed"; return 1; }
         done
-        /usr/bin/time -f "gaussian 400 %e %U %S" -a -o "$dir/runs" "$BUILD/traceq" op gaussian \
-            --input "$dir/v400.npy" -o "$dir/out.npy" --force --threads 2 >/dev/null || { echo "gaussian failed"; return 1; }
+        rm -f "$dir/out.npy"
+        /usr/bin/time -f "gaussian 400 %e %U %S $(load1)" -a -o "$dir/runs" "$BUILD/traceq" op gaussian \
+            --input "$dir/v400.npy" -o "$dir/out.npy" --threads 2 >/dev/null || { echo "gaussian failed"; return 1; }
         for op in envelope fft; do
             "$BUILD/bench/op_kernel" "$op" 400x400x400 1 1 |
-                sed -n "s/.*min wall \([0-9.]*\) s, min cpu \([0-9.]*\) s.*/$op 400 \1 \2 0/p" >>"$dir/runs"
+                sed -n "s/.*min wall \([0-9.]*\) s, min cpu \([0-9.]*\) s.*/$op 400 \1 \2 0 $(load1)/p" >>"$dir/runs"
         done
     done
     col() { awk -v op="$1" -v s="$2" -v k="$3" '$1 == op && $2 == s {
                 if (k == "cpu") print $4 + $5; else if (k == "sysr") print ($4 > 0 ? $5 / $4 : 0); else print $k }' \
                 "$dir/runs"; }
+    ld() { echo "$(col "$1" "$2" 6 | median) ($(col "$1" "$2" 6 | spread))"; }
     local c2 c4 w4 sr gw gc ec fc
     c2=$(col gst3d 200 cpu | median) c4=$(col gst3d 400 cpu | median) w4=$(col gst3d 400 3 | median)
     sr=$(col gst3d 400 sysr | median) gw=$(col gaussian 400 3 | median) gc=$(col gaussian 400 cpu | median)
     ec=$(col envelope 400 4 | median) fc=$(col fft 400 4 | median)
-    printf '%-58s %9s %12s %-14s %s\n' measure ours anchor spread goal
-    line() { # name ours anchor spread ok
-        printf '%-58s %9s %12s %-14s %s\n' "$1" "$2" "$3" "$4" "$5"; }
+    printf '%-58s %9s %12s %-20s %-7s %s\n' measure ours anchor spread goal "load average"
+    line() { # name ours anchor spread ok load
+        printf '%-58s %9s %12s %-20s %-7s %s\n' "$1" "$2" "$3" "$4" "$5" "$6"; }
     verdict() { awk -v a="$1" -v b="$2" 'BEGIN {print (a <= b ? "ok" : "MISSED")}'; }
     local x
     x=$(awk -v a="$c4" -v b="$c2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
     line "GST3D cpu 400^3 / 200^3 (s: $c4 / $c2)" "${x}x" "8.80x" \
-        "$(col gst3d 400 cpu | spread)/$(col gst3d 200 cpu | spread)" "$(verdict "$x" 8.8)"
+        "$(col gst3d 400 cpu | spread)/$(col gst3d 200 cpu | spread)" "$(verdict "$x" 8.8)" "$(ld gst3d 400)"
     line "GST3D 400^3 system / user time" "$(printf '%.3f' "$sr")" "0.100" "$(col gst3d 400 sysr | spread)" \
-        "$(verdict "$sr" 0.10)"
-    line "GST3D 400^3 wall s, 2 threads (cpu $c4 s)" "$w4" "1.00" "$(col gst3d 400 3 | spread)" "$(verdict "$w4" 1.0)"
+        "$(verdict "$sr" 0.10)" "$(ld gst3d 400)"
+    line "GST3D 400^3 wall s, 2 threads (cpu $c4 s)" "$w4" "1.00" "$(col gst3d 400 3 | spread)" "$(verdict "$w4" 1.0)" \
+        "$(ld gst3d 400)"
     # Under load the wall time measures the scheduler; cpu / cores is what 2 idle cores could not beat.
     x=$(awk -v c="$c4" 'BEGIN {printf "%.2f", c / 2}')
-    line "GST3D 400^3 cpu / 2 cores (wall floor when idle)" "$x" "1.00" "" "$(verdict "$x" 1.0)"
+    line "GST3D 400^3 cpu / 2 cores (wall floor when idle)" "$x" "1.00" "" "$(verdict "$x" 1.0)" "$(ld gst3d 400)"
     x=$(awk -v a="$ec" -v b="$fc" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
     line "Envelope 400^3 kernel / FFTW alone (cpu s: $ec / $fc)" "${x}x" "1.30x" \
-        "$(col envelope 400 4 | spread)/$(col fft 400 4 | spread)" "$(verdict "$x" 1.3)"
+        "$(col envelope 400 4 | spread)/$(col fft 400 4 | spread)" "$(verdict "$x" 1.3)" "$(ld envelope 400)"
     line "Gaussian 400^3 wall s, 2 threads (cpu $gc s)" "$gw" "0.35" "$(col gaussian 400 3 | spread)" \
-        "$(verdict "$gw" 0.35)"
+        "$(verdict "$gw" 0.35)" "$(ld gaussian 400)"
     x=$(awk -v c="$gc" 'BEGIN {printf "%.2f", c / 2}')
-    line "Gaussian 400^3 cpu / 2 cores (wall floor when idle)" "$x" "0.35" "" "$(verdict "$x" 0.35)"
+    line "Gaussian 400^3 cpu / 2 cores (wall floor when idle)" "$x" "0.35" "" "$(verdict "$x" 0.35)" "$(ld gaussian 400)"
     echo "(load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
 }
 

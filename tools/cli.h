@@ -39,7 +39,15 @@ enum tq_cli_kind {
     TQ_CLI_INT,   /* int: the same */
     TQ_CLI_BYTES, /* uint64_t: tq_parse_bytes */
     TQ_CLI_SHAPE, /* size_t[3]: tq_parse_shape */
+    TQ_CLI_POSITIVE, /* double: strtod, > 0 and at most max_real */
+    TQ_CLI_CHOICE, /* int or enum: the value of the named choice */
     TQ_CLI_CALL,  /* the option's call */
+};
+
+/* One accepted value of a TQ_STORE_CHOICE option: its name on the command line, and what is stored. */
+struct tq_cli_choice {
+    const char *name;
+    int value;
 };
 
 struct tq_cli_command;
@@ -57,6 +65,8 @@ struct tq_cli_opt {
     enum tq_cli_kind kind;
     size_t offset;      /* of the destination in the command's options struct */
     long min, max;      /* TQ_CLI_LONG, TQ_CLI_INT: the accepted range */
+    double max_real;    /* TQ_CLI_POSITIVE: the largest value accepted */
+    const struct tq_cli_choice *choices; /* TQ_CLI_CHOICE: the accepted values, ended by a NULL name */
     tq_cli_call call;   /* TQ_CLI_CALL */
 };
 
@@ -80,6 +90,17 @@ struct tq_cli_opt {
     .kind = TQ_CLI_INT, .offset = TQ_CLI_MEMBER(type, member, int), .min = (lo), .max = (hi)
 #define TQ_STORE_BYTES(type, member) .kind = TQ_CLI_BYTES, .offset = TQ_CLI_MEMBER(type, member, uint64_t)
 #define TQ_STORE_SHAPE(type, member) .kind = TQ_CLI_SHAPE, .offset = TQ_CLI_MEMBER(type, member[0], size_t)
+/* A number > 0 and <= hi (HUGE_VAL: no bound) into a double member; any other is refused as "--NAME must be a
+ * number > 0, not 'V'" (or "a number in (0, HI]"). */
+#define TQ_STORE_POSITIVE(type, member, hi) \
+    .kind = TQ_CLI_POSITIVE, .offset = TQ_CLI_MEMBER(type, member, double), .max_real = (hi)
+/* One of named values, e.g. TQ_STORE_CHOICE(struct x, mode, {"fast", MODE_FAST}, {"safe", MODE_SAFE}): stores the
+ * value of the name given into an int or enum member; any other is refused as "--NAME must be fast or safe, not 'V'".
+ */
+#define TQ_STORE_CHOICE(type, member, ...)                                                                        \
+    .kind = TQ_CLI_CHOICE,                                                                                         \
+    .offset = _Generic(((type *)0)->member, int: offsetof(type, member), unsigned: offsetof(type, member)),       \
+    .choices = (const struct tq_cli_choice[]){__VA_ARGS__, {NULL, 0}}
 /* A special case: fn(cmd, key, value, opts) checks and stores it; returns -1 to go on, else the exit code. */
 #define TQ_STORE_CALL(fn) .kind = TQ_CLI_CALL, .call = (fn)
 
@@ -97,6 +118,12 @@ struct tq_cli_opt {
     TQ_OPT(key, "full-size", NULL, "GST3D: keep the input shape instead of trimming one voxel per face", "trimmed", \
            __VA_ARGS__)
 #define TQ_OPT_WORKERS(what, def, ...) TQ_OPT('w', "workers", "N", what, def, __VA_ARGS__)
+/* A volume operator's input volume (`op`, `run`), its threads, and a synthetic volume's seed (`op`, `synth`). */
+#define TQ_OPT_INPUT(arg, what, ...) TQ_OPT('i', "input", arg, what, NULL, __VA_ARGS__)
+#define TQ_OPT_THREADS(what, type, member) \
+    TQ_OPT('t', "threads", "N", what, "0", TQ_STORE_INT(type, member, 0, 1024))
+#define TQ_OPT_SEED(what, type, member) \
+    TQ_OPT('S', "seed", "S", what, "1", TQ_STORE_LONG(type, member, 0, __LONG_MAX__))
 /* A user's command's block contract (`run --cmd`, `plan --op cmd`): --halo, --trim, --split-axes, stored as strings
  * in the members halo, trim and split_axes of TYPE. */
 #define TQ_OPT_CMD_CONTRACT(split_key, type)                                                                \

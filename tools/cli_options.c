@@ -1,5 +1,7 @@
 /* cli_options.c - a command's option table turned into getopt_long's arguments and into the option lines of its
  * --help (cli.h). Test hooks (TQ_CLI_TESTING) exist only in builds compiled with -DTQ_TESTING. */
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../common/units.h"
@@ -85,6 +87,39 @@ static const struct tq_cli_opt *find_opt(const struct tq_cli_command *cmd, int k
     return NULL;
 }
 
+/* The value of the choice named name into *dest: -1 to go on, else (a usage error naming every choice) the exit
+ * code. */
+static int store_choice(const struct tq_cli_command *cmd, const struct tq_cli_opt *o, const char *name, int *dest)
+{
+    char names[256] = "";
+    size_t n = 0;
+    for (const struct tq_cli_choice *c = o->choices; c->name; c++, n++)
+        if (!strcmp(name, c->name)) {
+            *dest = c->value;
+            return -1;
+        }
+    for (size_t k = 0; k < n; k++) {
+        const char *sep = k == 0 ? "" : k + 1 < n ? ", " : " or ";
+        size_t used = strlen(names);
+        snprintf(names + used, sizeof names - used, "%s%s", sep, o->choices[k].name);
+    }
+    return tq_cli_usage_error(cmd->name, "--%s must be %s, not '%s'", o->name, names, name);
+}
+
+/* A number > 0 and at most o->max_real into *dest. */
+static tq_status store_positive(const struct tq_cli_opt *o, const char *value, double *dest, struct tq_err *err)
+{
+    char *end;
+    double d = strtod(value, &end);
+    if (!*end && d > 0 && d <= o->max_real) {
+        *dest = d;
+        return TQ_OK;
+    }
+    if (o->max_real == HUGE_VAL)
+        return tq_fail(err, TQ_ERR_USAGE, "--%s must be a number > 0, not '%s'", o->name, value);
+    return tq_fail(err, TQ_ERR_USAGE, "--%s must be a number in (0, %g], not '%s'", o->name, o->max_real, value);
+}
+
 /* Store value where o says; -1 to go on, else the exit code. */
 static int store(const struct tq_cli_command *cmd, const struct tq_cli_opt *o, const char *value, void *opts)
 {
@@ -104,6 +139,8 @@ static int store(const struct tq_cli_command *cmd, const struct tq_cli_opt *o, c
         break;
     case TQ_CLI_BYTES: st = tq_parse_bytes(value, (uint64_t *)dest, &err); break;
     case TQ_CLI_SHAPE: st = tq_parse_shape(value, (size_t *)dest, &err); break;
+    case TQ_CLI_POSITIVE: st = store_positive(o, value, (double *)dest, &err); break;
+    case TQ_CLI_CHOICE: return store_choice(cmd, o, value, (int *)dest);
     case TQ_CLI_CALL: return o->call(cmd, o->key, value, opts);
     case TQ_CLI_NONE:
         fprintf(stderr, "traceq %s: option --%s has no destination in its table\n", cmd->name, o->name);

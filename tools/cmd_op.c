@@ -1,5 +1,6 @@
 /* cmd_op.c - `traceq op`: run Envelope, Gaussian or GST3D on a volume file or the synthetic model, whole or block
  * by block, into a .npy or SEG-Y output written under a temporary name. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +22,9 @@ static void op_list(FILE *f)
 struct op_args {
     const struct tq_op *op;
     struct tq_op_params p;
-    const char *input, *output, *synthetic;
-    size_t synth_shape[3], block[3];
-    int have_block, force;
+    const char *input, *output;
+    size_t synth_shape[3], block[3]; /* all 0: not given */
+    int force;
     long seed;
 };
 
@@ -46,57 +47,35 @@ static int parse_sigma(const char *s, double sigma[3])
     return *end == 0 ? 0 : -1;
 }
 
-/* --synthetic, --block, --sigma, --truncate: checked and stored (a tq_cli_call). */
-static int op_opt_value(const struct tq_cli_command *cmd, int c, const char *arg, void *opts)
+/* --sigma: checked and stored (a tq_cli_call). */
+static int op_sigma(const struct tq_cli_command *cmd, int key, const char *arg, void *opts)
 {
-    struct op_args *a = opts;
-    struct tq_err err = {0};
-    char *end;
-    switch (c) {
-    case 'y':
-        a->synthetic = arg;
-        if (tq_parse_shape(arg, a->synth_shape, &err))
-            return tq_cli_fail(cmd->name, &err);
-        break;
-    case 'b':
-        if (tq_parse_shape(arg, a->block, &err))
-            return tq_cli_fail(cmd->name, &err);
-        a->have_block = 1;
-        break;
-    case 's':
-        if (parse_sigma(arg, a->p.sigma))
-            return tq_cli_usage_error(cmd->name,
-                                      "--sigma must be one or three numbers > 0 (S or SI,SX,SS), got '%s'", arg);
-        break;
-    default:
-        a->p.truncate = strtod(arg, &end);
-        if (end == arg || *end || !(a->p.truncate > 0))
-            return tq_cli_usage_error(cmd->name, "--truncate must be a number > 0, got '%s'", arg);
-    }
+    (void)key;
+    if (parse_sigma(arg, ((struct op_args *)opts)->p.sigma))
+        return tq_cli_usage_error(cmd->name, "--sigma must be one or three numbers > 0 (S or SI,SX,SS), got '%s'",
+                                  arg);
     return -1;
 }
 
 const struct tq_cli_command cli_op = {
     .name = "op",
     .opts = TQ_OPTIONS(
-        TQ_OPT('i', "input", "F", "input volume, .npy (float32/float64) or .segy/.sgy (this or --synthetic)", NULL,
-               TQ_STORE_STR(struct op_args, input)),
+        TQ_OPT_INPUT("F", "input volume, .npy (float32/float64) or .segy/.sgy (this or --synthetic)",
+                     TQ_STORE_STR(struct op_args, input)),
         TQ_OPT('y', "synthetic", "SHAPE", "use the synthetic model of SHAPE (IxXxS or I,X,S) instead", NULL,
-               TQ_STORE_CALL(op_opt_value)),
-        TQ_OPT('S', "seed", "S", "seed of the synthetic model", "1",
-               TQ_STORE_LONG(struct op_args, seed, 0, __LONG_MAX__)),
+               TQ_STORE_SHAPE(struct op_args, synth_shape)),
+        TQ_OPT_SEED("seed of the synthetic model", struct op_args, seed),
         TQ_OPT_OUTPUT("F", "output volume, .npy or .segy/.sgy (required)", NULL,
                       TQ_STORE_STR(struct op_args, output)),
         TQ_OPT('b', "block", "I,X,S",
                "compute the output in blocks of this shape, one after the other, each from its own input box (result "
                "identical to a whole run)",
-               "whole", TQ_STORE_CALL(op_opt_value)),
-        TQ_OPT('t', "threads", "N", "threads inside a block, 0 = all cores", "0",
-               TQ_STORE_INT(struct op_args, p.threads, 0, 1024)),
+               "whole", TQ_STORE_SHAPE(struct op_args, block)),
+        TQ_OPT_THREADS("threads inside a block, 0 = all cores", struct op_args, p.threads),
         TQ_OPT('s', "sigma", "S|SI,SX,SS", "Gaussian sigma, one for all axes or one per axis", "3",
-               TQ_STORE_CALL(op_opt_value)),
+               TQ_STORE_CALL(op_sigma)),
         TQ_OPT('T', "truncate", "T", "Gaussian radius = int(T * sigma + 0.5)", "4",
-               TQ_STORE_CALL(op_opt_value)),
+               TQ_STORE_POSITIVE(struct op_args, p.truncate, HUGE_VAL)),
         TQ_OPT_FULL_SIZE('F', TQ_STORE_FLAG(struct op_args, p.full_size)),
         TQ_OPT_FORCE('f', "the output", TQ_STORE_FLAG(struct op_args, force))),
     .usage = "traceq op OPERATOR (--input F | --synthetic SHAPE [--seed S]) --output F [options]",
@@ -120,7 +99,7 @@ static int op_parse(int argc, char **argv, struct op_args *a)
     a->op = tq_op_find(argv[optind]);
     if (!a->op)
         return tq_cli_usage_error("op", "unknown operator '%s' (envelope, gaussian or gst3d)", argv[optind]);
-    if (!a->input == !a->synthetic)
+    if (!a->input == !a->synth_shape[0])
         return tq_cli_usage_error("op", "give exactly one of --input F and --synthetic SHAPE");
     if (!a->output)
         return tq_cli_usage_error("op", "missing --output F (.npy or .segy)");
@@ -135,7 +114,7 @@ static tq_status op_run_blocks(const struct op_args *a, const struct tq_op_sourc
 {
     size_t step[3];
     for (int d = 0; d < 3; d++) {
-        step[d] = a->have_block ? a->block[d] : out_shape[d];
+        step[d] = a->block[0] ? a->block[d] : out_shape[d];
         if (step[d] > out_shape[d])
             return tq_fail(err, TQ_ERR_RANGE, "--block %zu on axis %d is outside the output, whose shape is %zux%zux%zu",
                            step[d], d, out_shape[0], out_shape[1], out_shape[2]);

@@ -23,7 +23,7 @@ struct plan_opts {
     enum plan_format format;
 };
 
-/* --shape, --safety, --planner, --format: checked and stored (a tq_cli_call). */
+/* --shape, --planner: checked and stored (a tq_cli_call). */
 static int plan_opt_value(const struct tq_cli_command *cmd, int c, const char *arg, void *opts)
 {
     struct plan_opts *o = opts;
@@ -31,22 +31,7 @@ static int plan_opt_value(const struct tq_cli_command *cmd, int c, const char *a
     tq_status st;
     switch (c) {
     case 'S': o->have_shape = 1; st = tq_parse_shape(arg, o->shape, &err); break;
-    case 'P': st = tq_planner_parse(arg, &o->planner, &err); break;
-    case 's': {
-        char *end;
-        o->safety = strtod(arg, &end);
-        st = (*end || !(o->safety > 0 && o->safety <= 1))
-                 ? tq_fail(&err, TQ_ERR_USAGE, "--safety must be a number in (0, 1], not '%s'", arg)
-                 : TQ_OK;
-        break;
-    }
-    default:
-        st = tq_fail(&err, TQ_ERR_USAGE, "--format must be table, json or dask, not '%s'", arg);
-        for (int k = 0; k < 3; k++)
-            if (!strcmp(arg, (const char *[]){"table", "json", "dask"}[k])) {
-                o->format = (enum plan_format)k;
-                st = TQ_OK;
-            }
+    default: st = tq_planner_parse(arg, &o->planner, &err); break;
     }
     return st ? tq_cli_fail(cmd->name, &err) : -1;
 }
@@ -60,7 +45,7 @@ const struct tq_cli_command cli_plan = {
         TQ_OPT('M', "memory", "SIZE", "memory per worker, e.g. 4GiB or 1.5GB (needed by traceq and seed)", NULL,
                TQ_STORE_BYTES(struct plan_opts, memory)),
         TQ_OPT('s', "safety", "F", "share of the memory a chunk may use, in (0, 1]", "0.8",
-               TQ_STORE_CALL(plan_opt_value)),
+               TQ_STORE_POSITIVE(struct plan_opts, safety, 1)),
         TQ_OPT_WORKERS("workers running chunks at once", "1", TQ_STORE_LONG(struct plan_opts, workers, 1, 1 << 20)),
         TQ_OPT('P', "planner", "NAME",
                "traceq (ours), seed (the original's cubes), auto (dask chunks=\"auto\"), none (one block)", "traceq",
@@ -70,7 +55,7 @@ const struct tq_cli_command cli_plan = {
         TQ_OPT_FULL_SIZE('z', TQ_STORE_FLAG(struct plan_opts, full_size)),
         TQ_OPT_CMD_CONTRACT('X', struct plan_opts),
         TQ_OPT('F', "format", "FMT", "stdout: table, json or dask (the chunks= tuple of the input)", "table",
-               TQ_STORE_CALL(plan_opt_value)),
+               TQ_STORE_CHOICE(struct plan_opts, format, {"table", FMT_TABLE}, {"json", FMT_JSON}, {"dask", FMT_DASK})),
         TQ_OPT_OUTPUT("FILE", "also write the plan JSON here", NULL, TQ_STORE_STR(struct plan_opts, output)),
         TQ_OPT_FORCE('f', "the output file", TQ_STORE_FLAG(struct plan_opts, force))),
     .usage = "traceq plan --model MODEL.json --shape IxXxS --memory SIZE [options]",

@@ -1,6 +1,7 @@
 /* cmd_run.c - `traceq run`: compute an operator over a volume block by block with a pool of memory-limited
  * workers, following a chunk plan (a plan file, fixed chunks, or a planner), resumable through a journal. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@
 #define MPI_OPT_FLAGS TQ_CLI_HIDDEN /* parsed, to say that this build has no MPI */
 #endif
 
-/* --memory-per-worker, --kill-worker, --safety, --sigma, --enforce: checked and stored (a tq_cli_call). */
+/* --memory-per-worker, --kill-worker: checked and stored (a tq_cli_call). */
 static int run_opt_value(const struct tq_cli_command *cmd, int c, const char *arg, void *opts)
 {
     struct tq_run_args *a = opts;
@@ -29,7 +30,7 @@ static int run_opt_value(const struct tq_cli_command *cmd, int c, const char *ar
             return tq_cli_fail(cmd->name, &err);
         a->memory_given = 1;
         break;
-    case 'K': {
+    default: { /* --kill-worker */
         char *end;
         errno = 0;
         a->kill_worker = strtol(arg, &end, 10);
@@ -41,27 +42,6 @@ static int run_opt_value(const struct tq_cli_command *cmd, int c, const char *ar
                                       arg);
         break;
     }
-    case 's':
-    case 'g': {
-        char *end;
-        double d = strtod(arg, &end);
-        if (*end || !(d > 0) || (c == 's' && d > 1))
-            return tq_cli_usage_error(cmd->name, "bad value '%s' for --%s", arg, c == 's' ? "safety" : "sigma");
-        if (c == 's')
-            a->safety = d;
-        else
-            a->sigma = d;
-        break;
-    }
-    default:
-        if (!strcmp(arg, "auto"))
-            a->enforce = TQ_ENFORCE_AUTO;
-        else if (!strcmp(arg, "cgroup"))
-            a->enforce = TQ_ENFORCE_CGROUP;
-        else if (!strcmp(arg, "watchdog"))
-            a->enforce = TQ_ENFORCE_WATCHDOG;
-        else
-            return tq_cli_usage_error(cmd->name, "--enforce must be auto, cgroup or watchdog, not '%s'", arg);
     }
     return -1;
 }
@@ -76,8 +56,7 @@ const struct tq_cli_command cli_run = {
                "writes its result for all of it to the .npy {out}; split into words without a shell ('..' and \"..\" quote, {{ }} are literal braces)",
                NULL, TQ_STORE_STR(struct tq_run_args, cmd)),
         TQ_OPT_CMD_CONTRACT('A', struct tq_run_args),
-        TQ_OPT('i', "input", "IN", "input volume (.npy, .segy/.sgy) (required)", NULL,
-               TQ_STORE_STR(struct tq_run_args, input)),
+        TQ_OPT_INPUT("IN", "input volume (.npy, .segy/.sgy) (required)", TQ_STORE_STR(struct tq_run_args, input)),
         TQ_OPT('O', "output", "OUT", "output volume (.npy, .segy/.sgy) (required)", NULL,
                TQ_STORE_STR(struct tq_run_args, output)),
         TQ_OPT('p', "plan", "PLAN.json", "blocks from `traceq plan` (must match OP and IN's shape)", NULL,
@@ -93,16 +72,17 @@ const struct tq_cli_command cli_run = {
         TQ_OPT('M', "memory-per-worker", "SIZE", "limit per worker, e.g. 3GiB (0 = none)", "the plan's, else 0",
                TQ_STORE_CALL(run_opt_value)),
         TQ_OPT('s', "safety", "F", "share of the limit a planned block may use", "0.8",
-               TQ_STORE_CALL(run_opt_value)),
+               TQ_STORE_POSITIVE(struct tq_run_args, safety, 1)),
         TQ_OPT('r', "retries", "N",
                "retries per block, both kinds counted together: a split after an OOM kill (halves inherit the count) "
                "and a whole rerun after its worker died of a signal",
                "2", TQ_STORE_INT(struct tq_run_args, retries, 0, 30)),
         TQ_OPT('e', "enforce", "auto|cgroup|watchdog", "how the limit is held", "auto",
-               TQ_STORE_CALL(run_opt_value)),
-        TQ_OPT('t', "threads", "N", "threads per block (0 = cores / blocks at once)", "0",
-               TQ_STORE_INT(struct tq_run_args, threads, 0, 1024)),
-        TQ_OPT('g', "sigma", "S", "Gaussian sigma, all axes", "3", TQ_STORE_CALL(run_opt_value)),
+               TQ_STORE_CHOICE(struct tq_run_args, enforce, {"auto", TQ_ENFORCE_AUTO}, {"cgroup", TQ_ENFORCE_CGROUP},
+                               {"watchdog", TQ_ENFORCE_WATCHDOG})),
+        TQ_OPT_THREADS("threads per block (0 = cores / blocks at once)", struct tq_run_args, threads),
+        TQ_OPT('g', "sigma", "S", "Gaussian sigma, all axes", "3",
+               TQ_STORE_POSITIVE(struct tq_run_args, sigma, HUGE_VAL)),
         TQ_OPT_FULL_SIZE('F', TQ_STORE_FLAG(struct tq_run_args, full_size)),
         TQ_OPT('R', "resume", NULL, "continue a killed run from OUT.journal (same op, input and plan)", NULL,
                TQ_STORE_FLAG(struct tq_run_args, resume)),

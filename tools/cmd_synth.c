@@ -14,31 +14,18 @@ struct synth_opts {
     enum tq_synth_model model;
 };
 
-static int parse_model(const struct tq_cli_command *cmd, int key, const char *value, void *opts)
-{
-    (void)key;
-    struct synth_opts *o = opts;
-    if (!strcmp(value, "folded"))
-        o->model = TQ_SYNTH_FOLDED;
-    else if (!strcmp(value, "original"))
-        o->model = TQ_SYNTH_ORIGINAL;
-    else
-        return tq_cli_usage_error(cmd->name, "unknown --model '%s' (folded or original)", value);
-    return -1;
-}
-
 const struct tq_cli_command cli_synth = {
     .name = "synth",
     .opts = TQ_OPTIONS(
         TQ_OPT('s', "shape", "IxXxS", "inlines x xlines x samples", "200x200x400",
                TQ_STORE_SHAPE(struct synth_opts, shape)),
-        TQ_OPT('S', "seed", "S", "seed of the model (0..2^63-1)", "1",
-               TQ_STORE_LONG(struct synth_opts, seed, 0, __LONG_MAX__)),
+        TQ_OPT_SEED("seed of the model (0..2^63-1)", struct synth_opts, seed),
         TQ_OPT('m', "model", "M",
                "folded: ours, layers vary along all three axes;\n"
                "original: replica of the original system's saved volume (one trace laid along axis 1, constant along "
                "axes 0 and 2; its builder called with IxXxS wrote IxSxX)",
-               "folded", TQ_STORE_CALL(parse_model)),
+               "folded",
+               TQ_STORE_CHOICE(struct synth_opts, model, {"folded", TQ_SYNTH_FOLDED}, {"original", TQ_SYNTH_ORIGINAL})),
         TQ_OPT_OUTPUT("F", "output file; .npy or .segy/.sgy (IEEE float, inline sorted) (required)", NULL,
                       TQ_STORE_STR(struct synth_opts, out)),
         TQ_OPT_FORCE('f', "F", TQ_STORE_FLAG(struct synth_opts, force))),

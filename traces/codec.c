@@ -335,6 +335,47 @@ int tq_rec_get_sample(const struct tq_rec *rec, struct tq_rec_sample *out)
     return r.bad ? -1 : 0;
 }
 
+/* SAMPLE_DELTA (FORMAT.md 17): every SAMPLE field, shim_bytes included, as uleb(zigzag(value - previous value)). */
+_Static_assert(NFIELDS(sample_fields) == 11, "SAMPLE_DELTA stores SAMPLE's 11 u64 fields and shim_bytes");
+static void sample_values(const struct tq_rec_sample *s, uint64_t v[12])
+{
+    for (size_t i = 0; i < NFIELDS(sample_fields); i++)
+        memcpy(&v[i], (const char *)s + sample_fields[i].off, 8); /* all 8 bytes wide */
+    v[11] = s->shim_bytes;
+}
+
+static uint64_t zigzag(uint64_t d);
+static uint64_t unzigzag(uint64_t z);
+
+size_t tq_rec_put_sample_delta(uint8_t *buf, size_t cap, const struct tq_rec_sample *in,
+                               const struct tq_rec_sample *prev)
+{
+    uint64_t v[12], p[12];
+    sample_values(in, v);
+    sample_values(prev, p);
+    struct put w = {buf, cap, 0, 0};
+    size_t at = rec_open(&w, TQ_REC_SAMPLE_DELTA);
+    for (int i = 0; i < 12; i++)
+        put_uleb(&w, zigzag(v[i] - p[i]));
+    return rec_close(&w, at);
+}
+
+int tq_rec_get_sample_delta(const struct tq_rec *rec, const struct tq_rec_sample *prev, struct tq_rec_sample *out)
+{
+    uint64_t v[12];
+    sample_values(prev, v);
+    const uint8_t *p = rec->data, *end = rec->data + rec->len;
+    int bad = 0;
+    for (int i = 0; i < 12 && !bad; i++)
+        v[i] += unzigzag(get_uleb(&p, end, &bad)); /* modulo 2^64, as written */
+    if (bad)
+        return -1;
+    for (size_t i = 0; i < NFIELDS(sample_fields); i++)
+        memcpy((char *)out + sample_fields[i].off, &v[i], 8);
+    out->shim_bytes = v[11];
+    return 0;
+}
+
 /* ---- CALLS ---- */
 
 size_t tq_rec_put_calls(uint8_t *buf, size_t cap, const uint64_t count[TQ_CALL_COUNT])
@@ -534,72 +575,131 @@ static unsigned mtf_step(uint64_t m[TQ_PACKED_MTF], uint64_t a)
     unsigned found = i;
     if (i == TQ_PACKED_MTF)
         i = TQ_PACKED_MTF - 1;
-    memmove(m + 1, m, i * sizeof *m);
+    for (; i > 0; i--) /* a loop, not memmove: usually a few slots, and a call costs more (hot in the shim) */
+        m[i] = m[i - 1];
     m[0] = a;
     return found;
 }
 
-/* One stream of the events: each stream is written by its own pass over them, the address cache replayed in each
- * (the shim allocates nothing; 2048 events x 16 comparisons is cheap next to compressing them). */
-static void put_packed_stream(struct put *w, unsigned stream, const struct tq_event *ev, size_t n)
+/* The writer's address cache: the same list as mtf_step's, kept as a ring whose front is ring[head], so that a miss
+ * (put in front, the last one dropped) costs one store instead of moving 15 addresses; and with a count of the
+ * addresses per hash bucket, so that most misses are known without comparing all 16 (misses are the common case). */
+#define MTF_BUCKETS 256
+struct mtf_ring {
+    uint64_t ring[TQ_PACKED_MTF];
+    unsigned head;
+    uint8_t in_bucket[MTF_BUCKETS]; /* how many of ring[] hash to each bucket */
+};
+
+static unsigned mtf_bucket(uint64_t a)
 {
-    uint64_t t = n ? ev[0].t_ns : 0, q = n ? ev[0].seq : 0, miss = 0, m[TQ_PACKED_MTF] = {0};
-    uint32_t stack = 0;
+    return (unsigned)((a * 0x9E3779B97F4A7C15ull) >> 56);
+}
+
+static void mtf_ring_init(struct mtf_ring *r)
+{
+    memset(r, 0, sizeof *r); /* TQ_PACKED_MTF zeros, as mtf_step's list starts */
+    r->in_bucket[mtf_bucket(0)] = TQ_PACKED_MTF;
+}
+
+/* mtf_step on the ring: a's index in the list (TQ_PACKED_MTF if new), then a in front. */
+static unsigned mtf_ring_step(struct mtf_ring *r, uint64_t a)
+{
+    unsigned bucket = mtf_bucket(a);
+    uint32_t hits = 0; /* bit j: ring[j] == a */
+    if (r->in_bucket[bucket])
+        for (unsigned j = 0; j < TQ_PACKED_MTF; j++)
+            hits |= (uint32_t)(r->ring[j] == a) << j;
+    if (!hits) {
+        r->head = (r->head - 1) & (TQ_PACKED_MTF - 1); /* onto the last one's slot */
+        r->in_bucket[mtf_bucket(r->ring[r->head])]--;
+        r->in_bucket[bucket]++;
+        r->ring[r->head] = a;
+        return TQ_PACKED_MTF;
+    }
+    uint32_t by_index = ((hits >> r->head) | (hits << (TQ_PACKED_MTF - r->head))) & ((1u << TQ_PACKED_MTF) - 1);
+    unsigned found = (unsigned)__builtin_ctz(by_index);
+    for (unsigned i = found; i > 0; i--) /* the ones before it move back by one */
+        r->ring[(r->head + i) & (TQ_PACKED_MTF - 1)] = r->ring[(r->head + i - 1) & (TQ_PACKED_MTF - 1)];
+    r->ring[r->head] = a;
+    return found;
+}
+
+/* The most bytes one event adds to each stream: a byte, LEB128 of 64 bits (10), or of a zigzagged difference of two
+ * 32-bit stack ids (5). */
+static const unsigned packed_stream_max[TQ_PS_COUNT] = {1, 10, 10, 1, 10, 10, 5, 10};
+
+static uint8_t *uleb_at(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* Every stream, each with its length, in one pass over the events (the address cache stepped once per event): each
+ * stream is written into its own worst-case region of w's buffer, then the streams are moved down together. Returns
+ * 0, writing nothing, when w cannot hold the worst case (tq_rec_packed_events_bound). The shim's hot loop. */
+static int put_packed_streams_once(struct put *w, const struct tq_event *ev, size_t n)
+{
+    size_t need = 0;
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++)
+        need += 4 + n * packed_stream_max[s];
+    if (w->over || w->cap - w->len < need)
+        return 0;
+    uint8_t *base[TQ_PS_COUNT], *at = w->p + w->len;
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
+        base[s] = at + 4;
+        at = base[s] + n * packed_stream_max[s];
+    }
+    uint8_t *kind = base[TQ_PS_KIND], *seq = base[TQ_PS_SEQ], *time = base[TQ_PS_TIME], *amtf = base[TQ_PS_AMTF];
+    uint8_t *addr = base[TQ_PS_ADDR], *size = base[TQ_PS_SIZE], *stack = base[TQ_PS_STACK], *old = base[TQ_PS_OLD];
+    uint64_t t = n ? ev[0].t_ns : 0, q = n ? ev[0].seq : 0, miss = 0;
+    struct mtf_ring m;
+    mtf_ring_init(&m);
+    uint32_t last_stack = 0;
     for (size_t i = 0; i < n; i++) {
         const struct tq_event *e = &ev[i];
         uint64_t dq = i ? e->seq - q - 1 : 0, dt = e->t_ns - t;
         int sized = e->size || e->stack_id;
-        switch (stream) {
-        case TQ_PS_KIND: {
-            uint8_t k = (uint8_t)(e->kind | (dq ? PK_SEQ : 0) | (dt ? PK_TIME : 0) | (sized ? PK_SIZE : 0));
-            put_bytes(w, &k, 1);
-            break;
-        }
-        case TQ_PS_SEQ:
-            if (dq)
-                put_uleb(w, dq);
-            break;
-        case TQ_PS_TIME:
-            if (dt)
-                put_uleb(w, dt);
-            break;
-        case TQ_PS_AMTF: case TQ_PS_ADDR: {
-            uint64_t d = e->addr - miss;
-            unsigned found = mtf_step(m, e->addr);
-            if (found < TQ_PACKED_MTF) {
-                if (stream == TQ_PS_AMTF) {
-                    uint8_t b = (uint8_t)found;
-                    put_bytes(w, &b, 1);
-                }
-                break;
-            }
-            if (stream == TQ_PS_AMTF) {
-                uint8_t b = d & 15 ? PK_MISS_ODD : PK_MISS_ALIGNED;
-                put_bytes(w, &b, 1);
-            } else {
-                put_uleb(w, d & 15 ? zigzag(d) : zigzag((uint64_t)((int64_t)d >> 4)));
-            }
+        *kind++ = (uint8_t)(e->kind | (dq ? PK_SEQ : 0) | (dt ? PK_TIME : 0) | (sized ? PK_SIZE : 0));
+        if (dq)
+            seq = uleb_at(seq, dq);
+        if (dt)
+            time = uleb_at(time, dt);
+        uint64_t d = e->addr - miss;
+        unsigned found = mtf_ring_step(&m, e->addr);
+        if (found < TQ_PACKED_MTF) {
+            *amtf++ = (uint8_t)found;
+        } else {
+            *amtf++ = d & 15 ? PK_MISS_ODD : PK_MISS_ALIGNED;
+            addr = uleb_at(addr, d & 15 ? zigzag(d) : zigzag((uint64_t)((int64_t)d >> 4)));
             miss = e->addr;
-            break;
         }
-        case TQ_PS_SIZE:
-            if (sized)
-                put_uleb(w, e->size);
-            break;
-        case TQ_PS_STACK:
-            if (sized) {
-                put_uleb(w, zigzag((uint64_t)e->stack_id - stack));
-                stack = e->stack_id;
-            }
-            break;
-        case TQ_PS_OLD:
-            if (kind_has_old(e->kind))
-                put_uleb(w, zigzag(e->old_addr - e->addr));
-            break;
+        if (sized) {
+            size = uleb_at(size, e->size);
+            stack = uleb_at(stack, zigzag((uint64_t)e->stack_id - last_stack));
+            last_stack = e->stack_id;
         }
+        if (kind_has_old(e->kind))
+            old = uleb_at(old, zigzag(e->old_addr - e->addr));
         t = e->t_ns;
         q = e->seq;
     }
+    uint8_t *end[TQ_PS_COUNT] = {kind, seq, time, amtf, addr, size, stack, old};
+    uint8_t *out = w->p + w->len; /* never above base[s] - 4: each earlier stream took at most its region */
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
+        size_t len = (size_t)(end[s] - base[s]);
+        for (unsigned i = 0; i < 4; i++)
+            out[i] = (uint8_t)(len >> (8 * i));
+        if (out + 4 != base[s])
+            memmove(out + 4, base[s], len);
+        out += 4 + len;
+    }
+    w->len = (size_t)(out - w->p);
+    return 1;
 }
 
 size_t tq_rec_put_packed_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq_event *ev, size_t n)
@@ -615,17 +715,17 @@ size_t tq_rec_put_packed_events(uint8_t *buf, size_t cap, uint32_t tid, const st
     put_u32(&w, (uint32_t)n);
     put_u64(&w, n ? ev[0].t_ns : 0);
     put_u64(&w, n ? ev[0].seq : 0);
-    for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
-        size_t len_at = w.len;
-        put_u32(&w, 0);
-        put_packed_stream(&w, s, ev, n);
-        if (w.over)
-            return 0;
-        size_t len = w.len - len_at - 4;
-        for (unsigned i = 0; i < 4; i++)
-            w.p[len_at + i] = (uint8_t)(len >> (8 * i));
-    }
+    if (!put_packed_streams_once(&w, ev, n))
+        return 0;
     return rec_close(&w, at);
+}
+
+size_t tq_rec_packed_events_bound(size_t n)
+{
+    size_t per_event = 0;
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++)
+        per_event += packed_stream_max[s];
+    return TQ_REC_HEADER_SIZE + 24 + 4 * TQ_PS_COUNT + n * per_event;
 }
 
 /* The fields of the next PACKED_EVENTS event; *dq and *dt as ADDR_EVENTS stores them. Returns -1 when malformed. */
@@ -731,6 +831,118 @@ int tq_events_next(struct tq_events_iter *it, struct tq_event *ev)
     ev->t_ns = it->t_ns;
     it->left--;
     return 1;
+}
+
+/* ---- PACKED_GROUP (FORMAT.md 16) ---- */
+
+#define PACKED_HEAD 24u                          /* u32 tid, u32 count, u64 t0_ns, u64 seq0 */
+#define PACKED_META (PACKED_HEAD + 4u * TQ_PS_COUNT) /* that and the 8 stream lengths: what a group keeps per record */
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Where stream s of the PACKED_EVENTS payload pay (already checked by group_check) starts, and its length. */
+static const uint8_t *packed_stream(const uint8_t *pay, unsigned s, uint32_t *len)
+{
+    const uint8_t *p = pay + PACKED_HEAD;
+    for (unsigned i = 0; i < s; i++)
+        p += 4 + le32(p);
+    *len = le32(p);
+    return p + 4;
+}
+
+/* Whether recs[0..len) is a sequence of whole PACKED_EVENTS records whose streams fill their payloads exactly;
+ * *n gets their number. */
+static int group_check(const uint8_t *recs, size_t len, uint32_t *n)
+{
+    *n = 0;
+    for (size_t at = 0; at < len;) {
+        if (len - at < TQ_REC_HEADER_SIZE + PACKED_META || recs[at] != TQ_REC_PACKED_EVENTS || recs[at + 1] != 0)
+            return -1;
+        size_t pay = le32(recs + at + 4), used = PACKED_HEAD;
+        if (pay > len - at - TQ_REC_HEADER_SIZE)
+            return -1;
+        for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
+            if (pay - used < 4)
+                return -1;
+            used += 4 + (size_t)le32(recs + at + TQ_REC_HEADER_SIZE + used);
+            if (used > pay)
+                return -1;
+        }
+        if (used != pay || *n == UINT32_MAX)
+            return -1;
+        (*n)++;
+        at += TQ_REC_HEADER_SIZE + pay;
+    }
+    return 0;
+}
+
+size_t tq_rec_put_packed_group(uint8_t *buf, size_t cap, const uint8_t *recs, size_t len)
+{
+    uint32_t n;
+    if (group_check(recs, len, &n))
+        return 0;
+    struct put w = {buf, cap, 0, 0};
+    size_t at = rec_open(&w, TQ_REC_PACKED_GROUP);
+    put_u32(&w, n);
+    for (size_t r = 0; r < len; r += TQ_REC_HEADER_SIZE + le32(recs + r + 4)) { /* each record's head and lengths */
+        const uint8_t *pay = recs + r + TQ_REC_HEADER_SIZE;
+        put_bytes(&w, pay, PACKED_HEAD);
+        for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
+            uint32_t k;
+            packed_stream(pay, s, &k);
+            put_u32(&w, k);
+        }
+    }
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++) /* then stream by stream: all kinds together, all sizes together... */
+        for (size_t r = 0; r < len; r += TQ_REC_HEADER_SIZE + le32(recs + r + 4)) {
+            uint32_t k;
+            const uint8_t *p = packed_stream(recs + r + TQ_REC_HEADER_SIZE, s, &k);
+            put_bytes(&w, p, k);
+        }
+    return rec_close(&w, at);
+}
+
+int tq_rec_get_packed_group(const struct tq_rec *rec, uint8_t *out, size_t cap, size_t *need, uint32_t *n)
+{
+    struct get r = rec_reader(rec);
+    *n = get_u32(&r);
+    *need = 0;
+    if (r.bad || *n == 0 || *n > (r.len - r.pos) / PACKED_META) /* writers never write an empty group */
+        return -1;
+    const uint8_t *meta = r.p + r.pos, *data = meta + (size_t)*n * PACKED_META;
+    size_t data_len = r.len - r.pos - (size_t)*n * PACKED_META, total[TQ_PS_COUNT] = {0}, sum = 0;
+    for (uint32_t i = 0; i < *n; i++)
+        for (unsigned s = 0; s < TQ_PS_COUNT; s++)
+            total[s] += le32(meta + (size_t)i * PACKED_META + PACKED_HEAD + 4 * s);
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++)
+        sum += total[s]; /* < 2^32 per length x 2^19 records: no overflow in 64 bits */
+    if (sum != data_len)
+        return -1;
+    *need = data_len + (size_t)*n * (TQ_REC_HEADER_SIZE + PACKED_META);
+    if (*need > cap)
+        return 0;
+    const uint8_t *from[TQ_PS_COUNT]; /* where each stream's next record's bytes are */
+    from[0] = data;
+    for (unsigned s = 1; s < TQ_PS_COUNT; s++)
+        from[s] = from[s - 1] + total[s - 1];
+    struct put w = {out, cap, 0, 0};
+    for (uint32_t i = 0; i < *n; i++) {
+        const uint8_t *m = meta + (size_t)i * PACKED_META;
+        size_t at = rec_open(&w, TQ_REC_PACKED_EVENTS);
+        put_bytes(&w, m, PACKED_HEAD);
+        for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
+            uint32_t k = le32(m + PACKED_HEAD + 4 * s);
+            put_u32(&w, k);
+            put_bytes(&w, from[s], k);
+            from[s] += k;
+        }
+        if (!rec_close(&w, at))
+            return -1; /* a record over 16 MiB */
+    }
+    return w.over ? -1 : 0;
 }
 
 /* ---- STACK ---- */

@@ -11,7 +11,7 @@
 #define TQ_TRACE_PREAMBLE_MAGIC "TQTRACE" /* 7 chars + NUL = 8 bytes */
 #define TQ_TRACE_PREAMBLE_SIZE 24u        /* 8 (skippable frame header) + 16 (preamble) */
 #define TQ_TRACE_VERSION_MAJOR 1u         /* readers refuse another major */
-#define TQ_TRACE_VERSION_MINOR 6u         /* readers accept any minor (fields are only appended) */
+#define TQ_TRACE_VERSION_MINOR 7u         /* readers accept any minor (fields are only appended) */
 
 #define TQ_REC_HEADER_SIZE 8u             /* u16 type, u16 reserved, u32 payload length */
 #define TQ_REC_MAX_PAYLOAD (16u << 20)    /* a reader rejects longer records as corrupt */
@@ -34,6 +34,8 @@ enum tq_rec_type {
     TQ_REC_SNAPSHOT = 13, /* the process first crossed record --snapshot-at; minor version 4 */
     TQ_REC_ADDR_EVENTS = 14, /* EVENTS naming blocks by address, each with its process-wide order; minor version 5 */
     TQ_REC_PACKED_EVENTS = 15, /* ADDR_EVENTS' events, field by field in separate streams; minor version 6 */
+    TQ_REC_PACKED_GROUP = 16,  /* several PACKED_EVENTS records with their streams stored together; minor 7 */
+    TQ_REC_SAMPLE_DELTA = 17,  /* a SAMPLE stored as differences from the trace's previous one; minor 7 */
 };
 
 /* Interposed functions, in the order of the CALLS record's counters. Append only: indices are on disk. */
@@ -171,6 +173,10 @@ enum tq_packed_stream { TQ_PS_KIND, TQ_PS_SEQ, TQ_PS_TIME, TQ_PS_AMTF, TQ_PS_ADD
                         TQ_PS_COUNT };
 #define TQ_PACKED_MTF 16 /* addresses a PACKED_EVENTS record remembers (move to front) */
 
+/* PACKED_GROUP (FORMAT.md 16): the most a group adds to the bytes of the PACKED_EVENTS records it holds (its own
+ * header and count; the records' headers are not stored, so it usually saves bytes). */
+#define TQ_GROUP_OVERHEAD (TQ_REC_HEADER_SIZE + 4u)
+
 /* Does a record of this type hold events (EVENTS, ADDR_EVENTS, PACKED_EVENTS)? Do they name blocks by address? */
 #define TQ_REC_HAS_EVENTS(t) ((t) == TQ_REC_EVENTS || (t) == TQ_REC_ADDR_EVENTS || (t) == TQ_REC_PACKED_EVENTS)
 #define TQ_REC_EVENTS_BY_ADDR(t) ((t) == TQ_REC_ADDR_EVENTS || (t) == TQ_REC_PACKED_EVENTS)
@@ -244,6 +250,9 @@ size_t tq_trace_put_preamble(uint8_t *buf, size_t cap);
 size_t tq_rec_put_process(uint8_t *buf, size_t cap, const struct tq_rec_process *p, const char *exe,
                           int argc, char *const *argv);
 size_t tq_rec_put_sample(uint8_t *buf, size_t cap, const struct tq_rec_sample *s);
+/* SAMPLE_DELTA of s: its fields as differences from prev, the trace's previous sample (all 0 before the first). */
+size_t tq_rec_put_sample_delta(uint8_t *buf, size_t cap, const struct tq_rec_sample *s,
+                               const struct tq_rec_sample *prev);
 /* CALLS with TQ_CALL_COUNT counters from count[]. */
 size_t tq_rec_put_calls(uint8_t *buf, size_t cap, const uint64_t count[TQ_CALL_COUNT]);
 size_t tq_rec_put_end(uint8_t *buf, size_t cap, const struct tq_rec_end *e);
@@ -255,9 +264,18 @@ size_t tq_rec_put_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq
 /* ADDR_EVENTS holding ev[0..n) of thread tid, addresses as they are, with their order numbers ev[].seq; times and
  * order numbers must increase (times may stay equal). */
 size_t tq_rec_put_addr_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq_event *ev, size_t n);
-/* PACKED_EVENTS: the same events and order numbers as ADDR_EVENTS, stored compactly (kinds must be < 16). */
+/* PACKED_EVENTS: the same events and order numbers as ADDR_EVENTS, stored compactly (kinds must be < 16). The
+ * encoder writes its streams in one pass, so cap must hold the worst case, tq_rec_packed_events_bound(n) bytes
+ * (returns 0 otherwise); the record written is usually far smaller. */
 size_t tq_rec_put_packed_events(uint8_t *buf, size_t cap, uint32_t tid, const struct tq_event *ev, size_t n);
+/* The bytes tq_rec_put_packed_events needs for n events: the record's header and fields and every stream's worst
+ * case (a byte, or the LEB128 of 64 bits, per event and stream). */
+size_t tq_rec_packed_events_bound(size_t n);
 size_t tq_rec_put_stack(uint8_t *buf, size_t cap, uint32_t id, const uint64_t *ips, uint32_t depth);
+/* PACKED_GROUP of the len bytes at recs, which must be whole encoded PACKED_EVENTS records (header included), one
+ * after the other: their streams are stored stream by stream. Returns its size (at most len + TQ_GROUP_OVERHEAD),
+ * or 0 when cap is too small or recs is not such a sequence. */
+size_t tq_rec_put_packed_group(uint8_t *buf, size_t cap, const uint8_t *recs, size_t len);
 /* MODULE; path is NUL-terminated. */
 size_t tq_rec_put_module(uint8_t *buf, size_t cap, const struct tq_rec_module *m, const char *path);
 
@@ -276,6 +294,8 @@ int tq_rec_get_process(const struct tq_rec *r, struct tq_rec_process *out);
 /* Argument i of a decoded PROCESS (i < argc): sets *s and *len (borrowed). Returns 0, or -1 when i is out of range. */
 int tq_rec_process_arg(const struct tq_rec_process *p, uint32_t i, const char **s, uint32_t *len);
 int tq_rec_get_sample(const struct tq_rec *r, struct tq_rec_sample *out);
+/* A SAMPLE_DELTA whose previous sample was prev (may be out itself). */
+int tq_rec_get_sample_delta(const struct tq_rec *r, const struct tq_rec_sample *prev, struct tq_rec_sample *out);
 int tq_rec_get_calls(const struct tq_rec *r, struct tq_rec_calls *out);
 int tq_rec_get_end(const struct tq_rec *r, struct tq_rec_end *out);
 int tq_rec_get_exec(const struct tq_rec *r, struct tq_rec_exec *out);
@@ -312,6 +332,10 @@ int tq_rec_get_events(const struct tq_rec *r, struct tq_rec_events *out, struct 
 /* Next event of an EVENTS record: returns 1 with *ev filled, 0 at the end, -1 on a malformed event. */
 int tq_events_next(struct tq_events_iter *it, struct tq_event *ev);
 int tq_rec_get_stack(const struct tq_rec *r, struct tq_rec_stack *out);
+/* The PACKED_EVENTS records a PACKED_GROUP holds, as they were before grouping (headers included), one after the
+ * other: *need gets their total size (at most 2 * r->len); when it is <= cap they are written to out. Returns 0
+ * (also when out was too small: check *need), or -1 when the group is malformed. *n gets the number of records. */
+int tq_rec_get_packed_group(const struct tq_rec *r, uint8_t *out, size_t cap, size_t *need, uint32_t *n);
 /* Frame i (< depth) of a decoded STACK. Can't fail for i < depth. */
 uint64_t tq_rec_stack_ip(const struct tq_rec_stack *s, uint32_t i);
 int tq_rec_get_module(const struct tq_rec *r, struct tq_rec_module *out);

@@ -26,7 +26,11 @@ struct tq_trace_reader {
     tq_status failed;        /* sticky failure */
     struct tq_err failed_err;
     unsigned minor;
-    uint64_t counts[16];
+    uint8_t *grp;            /* the PACKED_EVENTS records of the last PACKED_GROUP: grp[grp_pos..grp_len) are next */
+    size_t grp_cap, grp_len, grp_pos;
+    struct tq_rec_sample sample;  /* the last SAMPLE read: SAMPLE_DELTA records are relative to it */
+    uint8_t sample_rec[TQ_REC_HEADER_SIZE + 128]; /* a SAMPLE_DELTA turned back into a SAMPLE */
+    uint64_t counts[18];
     uint64_t records;
 };
 
@@ -188,9 +192,60 @@ static tq_status reader_end(struct tq_trace_reader *r, bool *done)
     return TQ_OK;
 }
 
+/* Return the next record of the group being expanded (grp_pos < grp_len); the codec built them, whole. */
+static tq_status group_next(struct tq_trace_reader *r, struct tq_rec *rec)
+{
+    const uint8_t *h = r->grp + r->grp_pos;
+    rec->type = (uint16_t)(h[0] | h[1] << 8);
+    rec->len = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24;
+    rec->data = h + TQ_REC_HEADER_SIZE;
+    r->grp_pos += TQ_REC_HEADER_SIZE + (size_t)rec->len;
+    r->records++;
+    r->counts[rec->type]++; /* PACKED_EVENTS */
+    return TQ_OK;
+}
+
+/* A PACKED_GROUP just read into *rec: expand it into its PACKED_EVENTS records (FORMAT.md 16); readers see those. */
+static tq_status group_expand(struct tq_trace_reader *r, const struct tq_rec *rec, struct tq_err *err)
+{
+    size_t need;
+    uint32_t n;
+    if (tq_rec_get_packed_group(rec, r->grp, r->grp_cap, &need, &n))
+        return reader_fail(r, err, TQ_ERR_FORMAT, "corrupt trace: a %s record does not decode (after %llu samples)",
+                           "PACKED_GROUP");
+    if (need > r->grp_cap) {
+        uint8_t *grown = tq_realloc(r->grp, need);
+        if (!grown)
+            return reader_fail(r, err, TQ_ERR_NOMEM, "out of memory for a %s record (after %llu samples)", "group");
+        r->grp = grown;
+        r->grp_cap = need;
+        if (tq_rec_get_packed_group(rec, r->grp, r->grp_cap, &need, &n))
+            return reader_fail(r, err, TQ_ERR_FORMAT, "corrupt trace: a %s record does not decode (after %llu "
+                               "samples)", "PACKED_GROUP");
+    }
+    r->grp_len = need;
+    r->grp_pos = 0;
+    return TQ_OK;
+}
+
+/* A SAMPLE_DELTA just read into *rec: make *rec the SAMPLE it stands for (FORMAT.md 17); readers see that. */
+static tq_status sample_from_delta(struct tq_trace_reader *r, struct tq_rec *rec, struct tq_err *err)
+{
+    if (tq_rec_get_sample_delta(rec, &r->sample, &r->sample))
+        return reader_fail(r, err, TQ_ERR_FORMAT, "corrupt trace: a %s record does not decode (after %llu samples)",
+                           "SAMPLE_DELTA");
+    size_t n = tq_rec_put_sample(r->sample_rec, sizeof r->sample_rec, &r->sample);
+    rec->type = TQ_REC_SAMPLE;
+    rec->len = (uint32_t)(n - TQ_REC_HEADER_SIZE);
+    rec->data = r->sample_rec + TQ_REC_HEADER_SIZE;
+    return TQ_OK;
+}
+
 tq_status tq_trace_next(struct tq_trace_reader *r, struct tq_rec *rec, bool *done, struct tq_err *err)
 {
     *done = false;
+    if (!r->failed && r->grp_pos < r->grp_len)
+        return group_next(r, rec);
     if (r->failed) {
         if (err)
             *err = r->failed_err;
@@ -221,9 +276,20 @@ tq_status tq_trace_next(struct tq_trace_reader *r, struct tq_rec *rec, bool *don
     rec->len = len;
     rec->data = r->out + r->pos + TQ_REC_HEADER_SIZE;
     r->pos += TQ_REC_HEADER_SIZE + (size_t)len;
+    if (type == TQ_REC_PACKED_GROUP && r->records > 0) {
+        TQ_TRY(group_expand(r, rec, err));
+        return group_next(r, rec); /* its first record (a group holds at least one) */
+    }
+    if (type == TQ_REC_SAMPLE_DELTA)
+        TQ_TRY(sample_from_delta(r, rec, err));
+    else if (type == TQ_REC_SAMPLE) {
+        struct tq_rec_sample s;
+        if (tq_rec_get_sample(rec, &s) == 0) /* a corrupt one leaves the last good one (its readers say it is bad) */
+            r->sample = s;
+    }
     r->records++;
-    if (type < 16)
-        r->counts[type]++;
+    if (rec->type < 18)
+        r->counts[rec->type]++;
     return TQ_OK;
 }
 
@@ -234,7 +300,7 @@ bool tq_trace_truncated(const struct tq_trace_reader *r)
 
 uint64_t tq_trace_count(const struct tq_trace_reader *r, unsigned type)
 {
-    return type < 16 ? r->counts[type] : 0;
+    return type < 18 ? r->counts[type] : 0;
 }
 
 unsigned tq_trace_minor_version(const struct tq_trace_reader *r)
@@ -251,6 +317,7 @@ void tq_trace_close(struct tq_trace_reader *r)
     ZSTD_freeDCtx(r->dctx);
     free(r->in);
     free(r->out);
+    free(r->grp);
     free(r);
 }
 #endif

@@ -103,6 +103,32 @@ size_t tq_writer_own_bytes(const struct tq_trace_writer *w)
     return (w->buf ? w->cap : 0) + (w->zbuf ? w->zcap : 0) + (w->cctx ? ZSTD_sizeof_CCtx(w->cctx) : 0);
 }
 
+int tq_writer_group_events(struct tq_trace_writer *w)
+{
+    if (!w->buf || !w->zbuf)
+        return -1;
+    /* The staged records live in zbuf (zcap >= cap): a frame is only compressed by tq_writer_flush, after
+     * put_group has moved them into buf, so the two uses never overlap and grouping costs no memory. */
+    w->ev = w->zbuf;
+    return 0;
+}
+
+/* Bytes the queued records take once the staged events are grouped (at most). */
+static size_t pending(const struct tq_trace_writer *w)
+{
+    return w->len + (w->ev_len ? w->ev_len + TQ_GROUP_OVERHEAD : 0);
+}
+
+/* Write the staged events as one PACKED_GROUP after the queued records (there is room: see pending). */
+static void put_group(struct tq_trace_writer *w)
+{
+    if (!w->ev_len)
+        return;
+    /* 0 only if the staged bytes were not PACKED_EVENTS records: the shim's encoder makes them, so never */
+    w->len += tq_rec_put_packed_group(w->buf + w->len, w->cap - w->len, w->ev, w->ev_len);
+    w->ev_len = 0;
+}
+
 int tq_writer_open(struct tq_trace_writer *w, int fd)
 {
     memset(w, 0, sizeof *w);
@@ -211,9 +237,10 @@ int tq_writer_flush(struct tq_trace_writer *w)
 {
     /* fd < 0 with a reopen callback: the owner gave the number up (writer.h); the trace is reopened below. */
     if (!w->buf || w->failed || (w->fd < 0 && !w->reopen)) {
-        w->len = 0;
+        w->len = w->ev_len = 0;
         return w->failed ? -1 : 0;
     }
+    put_group(w);
     if (w->len == 0)
         return 0;
     /* The preamble is a skippable frame already: written raw; only records are compressed. */
@@ -242,20 +269,44 @@ int tq_writer_flush(struct tq_trace_writer *w)
     return rc;
 }
 
+/* Whether a record of this type may be written before event records that were queued earlier (writer.h). */
+static int commutes_with_events(const uint8_t *rec, size_t n)
+{
+    unsigned type = n >= 2 ? (unsigned)(rec[0] | rec[1] << 8) : 0;
+    return type == TQ_REC_SAMPLE || type == TQ_REC_SAMPLE_DELTA || type == TQ_REC_CALLS || type == TQ_REC_STACK ||
+           type == TQ_REC_PYCODE;
+}
+
 int tq_writer_append(struct tq_trace_writer *w, const void *rec, size_t n)
 {
     if (!w->buf || w->failed || (w->fd < 0 && !w->reopen) || n > w->cap)
         return -1;
-    if (n > w->cap - w->len && tq_writer_flush(w))
+    if (!commutes_with_events(rec, n))
+        put_group(w);
+    if (n > w->cap - pending(w) && tq_writer_flush(w))
         return -1;
     memcpy(w->buf + w->len, rec, n);
     w->len += n;
     return 0;
 }
 
+int tq_writer_append_events(struct tq_trace_writer *w, const void *rec, size_t n)
+{
+    if (!w->ev)
+        return tq_writer_append(w, rec, n);
+    if (!w->buf || w->failed || (w->fd < 0 && !w->reopen) || n > w->cap - TQ_GROUP_OVERHEAD)
+        return -1;
+    if (n + (w->ev_len ? 0 : TQ_GROUP_OVERHEAD) > w->cap - pending(w) && tq_writer_flush(w))
+        return -1;
+    memcpy(w->ev + w->ev_len, rec, n);
+    w->ev_len += n;
+    return 0;
+}
+
 void tq_writer_discard(struct tq_trace_writer *w)
 {
     w->len = 0;
+    w->ev_len = 0;
 }
 
 int tq_writer_close(struct tq_trace_writer *w)
@@ -267,7 +318,7 @@ int tq_writer_close(struct tq_trace_writer *w)
     if (w->fd >= 0 && fd_is_trace(w, &closed))
         close(w->fd);
     free(w->buf);
-    free(w->zbuf);
+    free(w->zbuf); /* w->ev, when set, is zbuf */
     ZSTD_freeCCtx(w->cctx);
     memset(w, 0, sizeof *w);
     w->fd = -1;

@@ -14,6 +14,9 @@ struct tq_trace_writer {
     void *cctx;           /* ZSTD_CCtx */
     uint8_t *buf;         /* records not yet compressed */
     size_t len, cap;
+    uint8_t *ev;          /* PACKED_EVENTS records staged for this frame's PACKED_GROUP (NULL: none are grouped);
+                           * it is zbuf, which only a flush uses, after the staged records have gone to buf */
+    size_t ev_len;
     uint8_t *zbuf;        /* one compressed frame */
     size_t zcap;
     int failed;           /* a write failed (disk full...): later appends and flushes are dropped */
@@ -47,10 +50,21 @@ int tq_trace_dir_check(const char *dir, unsigned *owner);
  * refuses DIR, -ENAMETOOLONG, -EEXIST when all 100 names are taken, or open's error). Allocates nothing, uses no stdio: safe inside the shim. */
 int tq_trace_create(const char *dir, const char *exe, pid_t pid, char *path, size_t pathsz);
 
-/* Set up a writer on fd and queue the file preamble. Returns 0, or -1 when memory is short (w stays closed). */
 /* Memory the writer holds (its buffers and compression context), in bytes. */
 size_t tq_writer_own_bytes(const struct tq_trace_writer *w);
+
+/* Set up a writer on fd and queue the file preamble. Returns 0, or -1 when memory is short (w stays closed). */
 int tq_writer_open(struct tq_trace_writer *w, int fd);
+
+/* Group the PACKED_EVENTS records given to tq_writer_append_events (FORMAT.md 16). They are staged in the
+ * compressed-frame buffer (free between flushes): no memory is added. Returns 0, or -1 on a closed writer. */
+int tq_writer_group_events(struct tq_trace_writer *w);
+
+/* Queue one encoded PACKED_EVENTS record. With grouping on, the frame's event records are staged and written as one
+ * PACKED_GROUP at the end of the frame, or earlier, right before any record other than SAMPLE, CALLS, STACK and
+ * PYCODE (which do not depend on the events before them: MODULE, SNAPSHOT, EXEC and END keep their place among
+ * the events). Same results as tq_writer_append. */
+int tq_writer_append_events(struct tq_trace_writer *w, const void *rec, size_t n);
 
 /* Queue one encoded record (n bytes). Compresses and writes a frame first when the buffer is full.
  * Returns 0, or -1 when the record is larger than the buffer or writing failed. */

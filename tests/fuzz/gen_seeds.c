@@ -71,7 +71,7 @@ static void seed_trace(const char *dir, const char *tmpdir)
     char path[4096];
     int fd = tq_trace_create(tmpdir, "seed", 4242, path, sizeof path);
     struct tq_trace_writer w;
-    if (fd < 0 || tq_writer_open(&w, fd) != 0)
+    if (fd < 0 || tq_writer_open(&w, fd) != 0 || tq_writer_group_events(&w) != 0)
         die("trace create", NULL);
     uint8_t rec[4096];
     struct tq_rec_process p = {.pid = 4242, .ppid = 1, .start_unix_ns = 1, .interval_us = 10000, .page_size = 4096};
@@ -83,6 +83,12 @@ static void seed_trace(const char *dir, const char *tmpdir)
                                   .mmap_peak = 8192, .calls_total = i};
         tq_writer_append(&w, rec, tq_rec_put_sample(rec, sizeof rec, &s));
     }
+    struct tq_rec_sample prev = {.t_ns = 30000000ull, .vm_size = 1u << 20, .vm_rss = 12288, .heap_live_req = 300,
+                                 .heap_peak_req = 300, .mmap_live = 8192, .mmap_peak = 8192, .calls_total = 3},
+                         next = prev;
+    next.t_ns += 10000000;
+    next.heap_live_req -= 200;
+    tq_writer_append(&w, rec, tq_rec_put_sample_delta(rec, sizeof rec, &next, &prev)); /* format 1.7 */
     tq_writer_flush(&w);
     uint64_t counts[TQ_CALL_COUNT] = {0};
     counts[0] = 3;
@@ -90,6 +96,8 @@ static void seed_trace(const char *dir, const char *tmpdir)
     struct tq_event ev[2] = {{.kind = 0, .t_ns = 5, .addr = 0x1000, .size = 64, .stack_id = 1},
                              {.kind = 1, .t_ns = 9, .addr = 0x1000}};
     tq_writer_append(&w, rec, tq_rec_put_events(rec, sizeof rec, 4242, ev, 2));
+    ev[0].seq = 1, ev[1].seq = 2;
+    tq_writer_append_events(&w, rec, tq_rec_put_packed_events(rec, sizeof rec, 4242, ev, 2)); /* a PACKED_GROUP */
     uint64_t ips[3] = {0x401000, 0x402000, 0x403000};
     tq_writer_append(&w, rec, tq_rec_put_stack(rec, sizeof rec, 1, ips, 3));
     struct tq_rec_module m = {.generation = 1, .perms = 5, .start = 0x400000, .end = 0x500000};
