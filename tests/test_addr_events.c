@@ -17,6 +17,28 @@
 #include "../traces/writer.h"
 #include "shim_util.h"
 
+/* The record in buf[0..n) (its type from its header) holds exactly ev[0..count) of thread tid, every field. */
+static void expect_events(const uint8_t *buf, size_t n, uint32_t tid, const struct tq_event *ev, size_t count)
+{
+    struct tq_rec rec = {.type = (uint16_t)(buf[0] | buf[1] << 8), .len = (uint32_t)(n - TQ_REC_HEADER_SIZE),
+                         .data = buf + TQ_REC_HEADER_SIZE};
+    struct tq_rec_events e;
+    struct tq_events_iter it;
+    cr_assert_eq(tq_rec_get_events(&rec, &e, &it), 0);
+    cr_assert(e.tid == tid && e.count == count && e.seq0 == ev[0].seq && e.t0_ns == ev[0].t_ns,
+              "header of %zu events", count);
+    for (size_t i = 0; i < count; i++) {
+        struct tq_event got;
+        cr_assert_eq(tq_events_next(&it, &got), 1, "event %zu of %zu", i, count);
+        cr_assert(got.kind == ev[i].kind && got.t_ns == ev[i].t_ns && got.addr == ev[i].addr &&
+                      got.size == ev[i].size && got.old_addr == ev[i].old_addr && got.stack_id == ev[i].stack_id &&
+                      got.seq == ev[i].seq,
+                  "event %zu of %zu differs", i, count);
+    }
+    struct tq_event last;
+    cr_assert_eq(tq_events_next(&it, &last), 0, "more than %zu events", count);
+}
+
 Test(addr_events, codec_round_trip)
 {
     struct tq_event ev[4] = {
@@ -29,30 +51,19 @@ Test(addr_events, codec_round_trip)
     uint8_t buf[1024];
     size_t n = tq_rec_put_addr_events(buf, sizeof buf, 77, ev, 4);
     cr_assert_gt(n, TQ_REC_HEADER_SIZE);
-    struct tq_rec rec = {.type = TQ_REC_ADDR_EVENTS, .len = (uint32_t)(n - TQ_REC_HEADER_SIZE),
-                         .data = buf + TQ_REC_HEADER_SIZE};
     cr_assert_eq(buf[0] | buf[1] << 8, TQ_REC_ADDR_EVENTS);
-    struct tq_rec_events e;
-    struct tq_events_iter it;
-    cr_assert_eq(tq_rec_get_events(&rec, &e, &it), 0);
-    cr_assert(e.tid == 77 && e.count == 4 && e.seq0 == 100);
-    for (int i = 0; i < 4; i++) {
-        struct tq_event got;
-        cr_assert_eq(tq_events_next(&it, &got), 1);
-        cr_assert(got.kind == ev[i].kind && got.t_ns == ev[i].t_ns && got.addr == ev[i].addr &&
-                      got.size == ev[i].size && got.old_addr == ev[i].old_addr && got.stack_id == ev[i].stack_id &&
-                      got.seq == ev[i].seq,
-                  "event %d differs", i);
-    }
-    struct tq_event last;
-    cr_assert_eq(tq_events_next(&it, &last), 0);
+    expect_events(buf, n, 77, ev, 4);
     /* order numbers must grow within a record: the writer refuses otherwise */
     ev[2].seq = 101;
     cr_assert_eq(tq_rec_put_addr_events(buf, sizeof buf, 77, ev, 4), 0);
     /* a cut record is an error, not a wrong event */
     ev[2].seq = 9000;
     n = tq_rec_put_addr_events(buf, sizeof buf, 77, ev, 4);
-    rec.len = (uint32_t)(n - TQ_REC_HEADER_SIZE - 3);
+    struct tq_rec rec = {.type = TQ_REC_ADDR_EVENTS, .len = (uint32_t)(n - TQ_REC_HEADER_SIZE - 3),
+                         .data = buf + TQ_REC_HEADER_SIZE};
+    struct tq_rec_events e;
+    struct tq_events_iter it;
+    struct tq_event last;
     cr_assert_eq(tq_rec_get_events(&rec, &e, &it), 0);
     int got = 1;
     for (int i = 0; i < 5 && got == 1; i++)
@@ -108,23 +119,12 @@ Test(addr_events, packed_round_trip_and_refusals)
     cr_assert_eq(buf[0] | buf[1] << 8, TQ_REC_PACKED_EVENTS);
     size_t n_old = tq_rec_put_addr_events(old, sizeof old, 9, ev, N);
     cr_assert_lt(n, n_old, "packed %zu bytes, ADDR_EVENTS %zu", n, n_old);
-    struct tq_rec rec = {.type = TQ_REC_PACKED_EVENTS, .len = (uint32_t)(n - TQ_REC_HEADER_SIZE),
-                         .data = buf + TQ_REC_HEADER_SIZE};
+    expect_events(buf, n, 9, ev, N);
+    /* a record cut anywhere is an error, never wrong events */
+    struct tq_rec rec = {.type = TQ_REC_PACKED_EVENTS, .data = buf + TQ_REC_HEADER_SIZE};
     struct tq_rec_events e;
     struct tq_events_iter it;
-    cr_assert_eq(tq_rec_get_events(&rec, &e, &it), 0);
-    cr_assert(e.tid == 9 && e.count == N && e.seq0 == ev[0].seq && e.t0_ns == ev[0].t_ns);
-    for (int i = 0; i < N; i++) {
-        struct tq_event got;
-        cr_assert_eq(tq_events_next(&it, &got), 1, "event %d", i);
-        cr_assert(got.kind == ev[i].kind && got.t_ns == ev[i].t_ns && got.addr == ev[i].addr &&
-                      got.size == ev[i].size && got.old_addr == ev[i].old_addr && got.stack_id == ev[i].stack_id &&
-                      got.seq == ev[i].seq,
-                  "event %d differs", i);
-    }
     struct tq_event last;
-    cr_assert_eq(tq_events_next(&it, &last), 0);
-    /* a record cut anywhere is an error, never wrong events */
     for (uint32_t cut = 1; cut < 200; cut++) {
         rec.len = (uint32_t)(n - TQ_REC_HEADER_SIZE - cut);
         int got = tq_rec_get_events(&rec, &e, &it) < 0 ? -1 : 1;
@@ -150,14 +150,7 @@ Test(addr_events, packed_round_trip_and_refusals)
     for (size_t k = 1; k <= 64; k++) { /* short records too: each reads back as written */
         size_t a = tq_rec_put_packed_events(buf, tq_rec_packed_events_bound(k), 9, ev + 2000, k);
         cr_assert_gt(a, 0, "%zu events", k);
-        struct tq_rec r = {.type = TQ_REC_PACKED_EVENTS, .len = (uint32_t)(a - TQ_REC_HEADER_SIZE),
-                           .data = buf + TQ_REC_HEADER_SIZE};
-        cr_assert_eq(tq_rec_get_events(&r, &e, &it), 0);
-        for (size_t i = 0; i < k; i++) {
-            struct tq_event got;
-            cr_assert_eq(tq_events_next(&it, &got), 1);
-            cr_assert(got.addr == ev[2000 + i].addr && got.seq == ev[2000 + i].seq, "%zu events: event %zu", k, i);
-        }
+        expect_events(buf, a, 9, ev + 2000, k);
     }
 }
 
@@ -181,18 +174,7 @@ Test(addr_events, packed_address_cache_at_every_depth)
     for (size_t from = 0; from < N; from += 250) {
         size_t k = tq_rec_put_packed_events(fast, sizeof fast, 3, ev + from, N - from);
         cr_assert_gt(k, 0);
-        struct tq_rec rec = {.type = TQ_REC_PACKED_EVENTS, .len = (uint32_t)(k - TQ_REC_HEADER_SIZE),
-                             .data = fast + TQ_REC_HEADER_SIZE};
-        struct tq_rec_events e;
-        struct tq_events_iter it;
-        cr_assert_eq(tq_rec_get_events(&rec, &e, &it), 0);
-        for (size_t i = from; i < N; i++) {
-            struct tq_event got;
-            cr_assert_eq(tq_events_next(&it, &got), 1, "event %zu", i);
-            cr_assert(got.addr == ev[i].addr && got.kind == ev[i].kind && got.size == ev[i].size &&
-                          got.stack_id == ev[i].stack_id,
-                      "event %zu from %zu differs", i, from);
-        }
+        expect_events(fast, k, 3, ev + from, N - from);
     }
 }
 
