@@ -9,44 +9,89 @@
 #include "../common/units.h"
 #include "cli.h"
 
+/* The options: the sweep itself and, for --target, the targeted sweep's. */
+struct sweep_opts {
+    struct tq_sweep_spec spec;
+    struct tq_sweep_target_opts target;
+};
+
+/* The options that need more than a store: -1 to go on, else the exit code. */
+static int sweep_opt_value(const struct tq_cli_command *cmd, int key, const char *arg, void *opts)
+{
+    struct sweep_opts *o = opts;
+    struct tq_err err = {0};
+    tq_status st = TQ_OK;
+    switch (key) {
+    case 'B': st = tq_parse_seconds(arg, "--budget", &o->target.budget_s, &err); break;
+    case 'c': st = tq_sweep_parse_cpus(arg, &o->spec.cpus, &err); break;
+    case 'P':
+        if (o->spec.nparams == 3)
+            st = tq_fail(&err, TQ_ERR_USAGE, "at most 3 --param options");
+        else
+            o->spec.param[o->spec.nparams++] = arg;
+        break;
+    }
+    return st ? tq_cli_fail(cmd->name, &err) : -1;
+}
+
 const struct tq_cli_command cli_sweep = {
     .name = "sweep",
     .opts = TQ_OPTIONS(
-        TQ_OPT('p', "op", "OP", "operator to profile (this, or --cmd)", NULL),
-        TQ_OPT('C', "cmd", "TEMPLATE", "a user's command: words split without a shell (see `traceq run`)", NULL),
+        TQ_OPT('p', "op", "OP", "operator to profile (this, or --cmd)", NULL,
+               TQ_STORE_STR(struct sweep_opts, spec.op)),
+        TQ_OPT('C', "cmd", "TEMPLATE", "a user's command: words split without a shell (see `traceq run`)", NULL,
+               TQ_STORE_STR(struct sweep_opts, spec.cmd)),
         TQ_OPT('P', "param", "NAME=A:B:STEP",
                "a parameter of --cmd ({NAME}) and its range; A:B:xF for a geometric one (e.g. rows=1000:64000:x2); up "
                "to 3 of them, instead of a grid",
-               NULL),
-        TQ_OPT_OUTPUT("FILE", "dataset CSV to create or extend (required)", NULL),
-        TQ_OPT('0', "grid", "A:B:STEP", "range of every axis", "100:400:100"),
-        TQ_OPT('1', "grid-inlines", "R", "range of inlines", "--grid"),
-        TQ_OPT('2', "grid-xlines", "R", "range of xlines", "--grid"),
-        TQ_OPT('3', "grid-samples", "R", "range of samples", "--grid"),
-        TQ_OPT('r', "runs", "N", "runs per shape", "3"),
-        TQ_OPT('i', "interval-ms", "MS", "sampling interval", "10"),
+               NULL,
+               TQ_STORE_CALL(sweep_opt_value)),
+        TQ_OPT_OUTPUT("FILE", "dataset CSV to create or extend (required)", NULL,
+               TQ_STORE_STR(struct sweep_opts, spec.output)),
+        TQ_OPT('0', "grid", "A:B:STEP", "range of every axis", "100:400:100",
+               TQ_STORE_STR(struct sweep_opts, spec.grid[0])),
+        TQ_OPT('1', "grid-inlines", "R", "range of inlines", "--grid",
+               TQ_STORE_STR(struct sweep_opts, spec.grid[1])),
+        TQ_OPT('2', "grid-xlines", "R", "range of xlines", "--grid",
+               TQ_STORE_STR(struct sweep_opts, spec.grid[2])),
+        TQ_OPT('3', "grid-samples", "R", "range of samples", "--grid",
+               TQ_STORE_STR(struct sweep_opts, spec.grid[3])),
+        TQ_OPT('r', "runs", "N", "runs per shape", "3",
+               TQ_STORE_LONG(struct sweep_opts, spec.runs, 1, 1000)),
+        TQ_OPT('i', "interval-ms", "MS", "sampling interval", "10",
+               TQ_STORE_LONG(struct sweep_opts, spec.interval_ms, 1, 60000)),
         TQ_OPT('c', "cpus", "LIST",
-               "CPUs to pin each run to, e.g. 0 or 0,2 or 1-3; the operator gets one thread per CPU", "0"),
+               "CPUs to pin each run to, e.g. 0 or 0,2 or 1-3; the operator gets one thread per CPU", "0",
+               TQ_STORE_CALL(sweep_opt_value)),
         TQ_OPT('b', "backend", "record|proc",
                "record: under `traceq record` (peak heap/mmap from the trace);\nproc: sample /proc/PID/status only",
-               "record"),
-        TQ_OPT('T', "traces", "DIR", "where traces go", "DATASET.csv.traces"),
+               "record",
+               TQ_STORE_CHOICE(struct sweep_opts, spec.use_record, {"record", 1}, {"proc", 0})),
+        TQ_OPT('T', "traces", "DIR", "where traces go", "DATASET.csv.traces",
+               TQ_STORE_STR(struct sweep_opts, spec.traces)),
         TQ_OPT('G', "charged", "auto|no",
                "auto: run each shape in its own memory cgroup where one can be made and record what it charged "
                "(charged_peak_bytes: anonymous + shmem memory, the figure the runner's cgroup limit enforces); "
                "no: do not",
-               "auto"),
-        TQ_OPT('x', "traceq", "PATH", "traceq binary to run", "this one"),
+               "auto",
+               TQ_STORE_CHOICE(struct sweep_opts, spec.charged, {"auto", 1}, {"no", 0})),
+        TQ_OPT('x', "traceq", "PATH", "traceq binary to run", "this one",
+               TQ_STORE_STR(struct sweep_opts, spec.exe)),
         TQ_OPT('t', "target", "IxXxS",
                "aim at this shape: choose the shapes, small first, growing toward it, refitting after each, until the "
                "prediction for it is stable or the budget is spent (a --grid given is the initial design)",
-               NULL),
-        TQ_OPT('S', "target-set", "NAME=V,..", "--target for --cmd with parameters, e.g. rows=500000,cols=40", NULL),
-        TQ_OPT('B', "budget", "TIME", "with --target: wall-clock budget, e.g. 90s, 2m", "2m"),
+               NULL,
+               TQ_STORE_STR(struct sweep_opts, target.target)),
+        TQ_OPT('S', "target-set", "NAME=V,..", "--target for --cmd with parameters, e.g. rows=500000,cols=40", NULL,
+               TQ_STORE_STR(struct sweep_opts, target.target_set)),
+        TQ_OPT('B', "budget", "TIME", "with --target: wall-clock budget, e.g. 90s, 2m", "2m",
+               TQ_STORE_CALL(sweep_opt_value)),
         TQ_OPT('M', "max-memory", "BYTES", "with --target: stop before a shape whose predicted bound is above this",
-               "no limit"),
+               "no limit",
+               TQ_STORE_BYTES(struct sweep_opts, target.max_memory)),
         TQ_OPT('m', "components", "LIST", "with --target: components fitted (as `traceq fit --components`)",
-               "heap,mmap,rest")),
+               "heap,mmap,rest",
+               TQ_STORE_STR(struct sweep_opts, target.components))),
     .usage = "traceq sweep (--op OP | --cmd 'PROG {in} {out}' | --cmd 'PROG {p}..' --param p=R..)\n"
              "                    -o DATASET.csv [--target IxXxS | --target-set p=V,.. [--budget 2m]] [options]",
     .about = "Run `traceq op OP --synthetic SHAPE` in its own pinned process for every shape of a grid (the\n"
@@ -63,68 +108,30 @@ const struct tq_cli_command cli_sweep = {
               "the target lies beyond the largest measured shape; --runs defaults to 1 then.",
 };
 
-static int sweep_value(int c, const char *arg, struct tq_sweep_spec *o, struct tq_sweep_target_opts *t,
-                       struct tq_err *err)
-{
-    switch (c) {
-    case 'r': t->runs_given = 1; return tq_parse_long(arg, 1, 1000, "--runs", &o->runs, err);
-    case 't': t->target = arg; return TQ_OK;
-    case 'S': t->target_set = arg; return TQ_OK;
-    case 'B': return tq_parse_seconds(arg, "--budget", &t->budget_s, err);
-    case 'M': return tq_parse_bytes(arg, &t->max_memory, err);
-    case 'm': t->components = arg; return TQ_OK;
-    case 'i': return tq_parse_long(arg, 1, 60000, "--interval-ms", &o->interval_ms, err);
-    case 'b':
-        if (strcmp(arg, "record") && strcmp(arg, "proc"))
-            return tq_fail(err, TQ_ERR_USAGE, "--backend must be record or proc, not '%s'", arg);
-        o->use_record = !strcmp(arg, "record");
-        return TQ_OK;
-    case 'c': return tq_sweep_parse_cpus(arg, &o->cpus, err);
-    case 'p': o->op = arg; return TQ_OK;
-    case 'C': o->cmd = arg; return TQ_OK;
-    case 'P':
-        if (o->nparams == 3)
-            return tq_fail(err, TQ_ERR_USAGE, "at most 3 --param options");
-        o->param[o->nparams++] = arg;
-        return TQ_OK;
-    case 'o': o->output = arg; return TQ_OK;
-    case 'T': o->traces = arg; return TQ_OK;
-    case 'G':
-        if (strcmp(arg, "auto") && strcmp(arg, "no"))
-            return tq_fail(err, TQ_ERR_USAGE, "--charged must be auto or no, not '%s'", arg);
-        o->charged = !strcmp(arg, "auto");
-        return TQ_OK;
-    case 'x': o->exe = arg; return TQ_OK;
-    default: o->grid[c - '0'] = arg; return TQ_OK; /* '0' = all axes, '1'..'3' = one axis */
-    }
-}
-
 /* Returns -1 to go on, else the exit code. */
-static int sweep_parse(int argc, char **argv, struct tq_sweep_spec *o, struct tq_sweep_target_opts *t)
+static int sweep_parse(int argc, char **argv, struct sweep_opts *o)
 {
-    struct tq_err err = {0};
-    *o = (struct tq_sweep_spec){.runs = 3, .interval_ms = 10, .use_record = 1, .charged = 1};
-    *t = (struct tq_sweep_target_opts){.budget_s = -1};
-    tq_sweep_parse_cpus("0", &o->cpus, NULL);
-    int c;
-    optind = 1;
-    while ((c = tq_cli_next(&cli_sweep, argc, argv)) > 0)
-        if (sweep_value(c, optarg, o, t, &err))
-            return tq_cli_fail("sweep", &err);
-    if (c != TQ_CLI_END)
-        return tq_cli_exit_code(c);
+    *o = (struct sweep_opts){.spec = {.interval_ms = 10, .use_record = 1, .charged = 1}, .target = {.budget_s = -1}};
+    tq_sweep_parse_cpus("0", &o->spec.cpus, NULL);
+    int rc = tq_cli_parse(&cli_sweep, argc, argv, o);
+    if (rc >= 0)
+        return rc;
     if (optind != argc)
         return tq_cli_usage_error("sweep", "unexpected argument '%s'", argv[optind]);
+    o->target.runs_given = o->spec.runs != 0;
+    if (!o->spec.runs)
+        o->spec.runs = 3;
     return -1;
 }
 
 int cmd_sweep(int argc, char **argv)
 {
-    struct tq_sweep_spec spec;
-    struct tq_sweep_target_opts target;
-    int rc = sweep_parse(argc, argv, &spec, &target);
+    struct sweep_opts o;
+    int rc = sweep_parse(argc, argv, &o);
     if (rc >= 0)
         return rc;
+    struct tq_sweep_spec spec = o.spec;
+    struct tq_sweep_target_opts target = o.target;
     char exe[PATH_MAX];
     if (!spec.exe && tq_cli_self_exe(exe, sizeof exe))
         return tq_cli_usage_error("sweep", "cannot find the traceq binary; pass --traceq PATH");
