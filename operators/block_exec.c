@@ -94,6 +94,52 @@ static tq_status sink_write(const struct tq_op_sink *k, const struct tq_box *box
     return TQ_OK;
 }
 
+/* The output inlines of the current slab already written to the sink (by its kernel's workers, inlines_done). */
+struct slab_writer {
+    const struct tq_op_sink *dst;
+    unsigned char *written; /* written[i]: inline out_box.lo[0] + i; each set by the one worker that reported it */
+};
+
+/* tq_block_io.inlines_done: write output inlines [lo, hi) of the slab now, from the worker that computed them. */
+static tq_status slab_inlines_done(const struct tq_block_io *io, size_t lo, size_t hi, struct tq_err *err)
+{
+    struct slab_writer *sw = io->done_ctx;
+    if (lo >= hi || lo < io->out_box.lo[0] || hi > io->out_box.hi[0])
+        return tq_fail(err, TQ_ERR_USAGE, "inlines [%zu,%zu) reported done lie outside the slab [%zu,%zu)", lo, hi,
+                       io->out_box.lo[0], io->out_box.hi[0]);
+    struct tq_box b = io->out_box;
+    b.lo[0] = lo;
+    b.hi[0] = hi;
+    size_t first = lo - io->out_box.lo[0];
+    TQ_TRY(sink_write(sw->dst, &b, io->out + first * tq_box_len(&b, 1) * tq_box_len(&b, 2), err));
+    memset(sw->written + first, 1, hi - lo);
+    return TQ_OK;
+}
+
+/* After compute: write the slab's inlines its kernel did not report (all of them for a kernel that reports none),
+ * one run of consecutive inlines at a time, and clear the marks for the next slab. */
+static tq_status slab_write_rest(struct slab_writer *sw, const struct tq_block_io *io, struct tq_err *err)
+{
+    size_t n = tq_box_len(&io->out_box, 0), plane = tq_box_len(&io->out_box, 1) * tq_box_len(&io->out_box, 2);
+    tq_status st = TQ_OK;
+    for (size_t i = 0; i < n && !st;) {
+        if (sw->written[i]) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < n && !sw->written[j])
+            j++;
+        struct tq_box b = io->out_box;
+        b.lo[0] = io->out_box.lo[0] + i;
+        b.hi[0] = io->out_box.lo[0] + j;
+        st = sink_write(sw->dst, &b, io->out + i * plane, err);
+        i = j;
+    }
+    memset(sw->written, 0, n);
+    return st;
+}
+
 /* Bring the input of the next slab into `in`: keep the planes it shares with the previous slab's input `prev`
  * (slabs advance along axis 0, so the shared planes are a suffix of prev and a prefix of next), read the rest. */
 static tq_status slab_input(const struct tq_op_source *src, const struct tq_box *prev, int have_prev,
@@ -173,11 +219,14 @@ tq_status tq_op_run(const struct tq_op *op, const struct tq_op_params *p, const 
     struct tq_block_io io = {.vol_shape = {src->shape[0], src->shape[1], src->shape[2]}, .out_box = *out_box};
     slab_sizes(op, p, src->shape, out_box, &t, &in_cap, &out_cap);
     float *in = slab_alloc(in_cap), *out = slab_alloc(out_cap);
-    tq_status st = in && out ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "%s: out of memory for a slab of %zu inlines",
-                                               op->name, t);
+    struct slab_writer sw = {.dst = dst, .written = tq_calloc(t, 1)};
+    tq_status st = in && out && sw.written ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "%s: out of memory for a slab of "
+                                                             "%zu inlines", op->name, t);
     struct tq_box prev = {{0}, {0}};
     struct tq_op_scratch scratch = {0};
     io.scratch = &scratch;
+    io.inlines_done = slab_inlines_done;
+    io.done_ctx = &sw;
     for (size_t a0 = out_box->lo[0]; !st && a0 < out_box->hi[0]; a0 += t) {
         io.out_box.lo[0] = a0;
         io.out_box.hi[0] = a0 + t < out_box->hi[0] ? a0 + t : out_box->hi[0];
@@ -189,9 +238,10 @@ tq_status tq_op_run(const struct tq_op *op, const struct tq_op_params *p, const 
         if (!st)
             st = op->compute(p, &io, err);
         if (!st)
-            st = sink_write(dst, &io.out_box, out, err);
+            st = slab_write_rest(&sw, &io, err);
     }
     tq_op_scratch_release(&scratch);
+    free(sw.written);
     free(in);
     free(out);
     return st;

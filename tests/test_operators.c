@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <gsl/gsl_eigen.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -427,4 +428,86 @@ Test(operators, scratch_is_kept_across_calls)
     cr_assert_not_null(tq_op_scratch_get(&s, 0, 64), "a released cache is usable again");
     tq_op_scratch_release(&s);
     tq_op_scratch_release(&s);
+}
+
+/* What a test's inlines_done listener saw: per output inline, how often it was reported and its values then. */
+struct done_log {
+    size_t plane;        /* floats per output inline */
+    unsigned *count;     /* count[i]: reports of inline out_box.lo[0] + i */
+    float *seen;         /* the inline as it was when reported */
+    size_t fail_at;      /* report of the inline that fails (SIZE_MAX: none) */
+    pthread_mutex_t lock;
+};
+
+static tq_status log_inlines_done(const struct tq_block_io *io, size_t lo, size_t hi, struct tq_err *err)
+{
+    struct done_log *d = io->done_ctx;
+    if (lo >= hi || lo < io->out_box.lo[0] || hi > io->out_box.hi[0])
+        return tq_fail(err, TQ_ERR_USAGE, "reported [%zu,%zu) outside the block", lo, hi);
+    pthread_mutex_lock(&d->lock);
+    tq_status st = TQ_OK;
+    for (size_t x = lo; x < hi && !st; x++) {
+        size_t i = x - io->out_box.lo[0];
+        d->count[i]++;
+        memcpy(d->seen + i * d->plane, io->out + i * d->plane, d->plane * sizeof(float));
+        if (x == d->fail_at)
+            st = tq_fail(err, TQ_ERR_IO, "listener fails at inline %zu", x);
+    }
+    pthread_mutex_unlock(&d->lock);
+    return st;
+}
+
+/* Gaussian and GST3D report every output inline exactly once and only once it is final (what tq_op_run then writes
+ * at once, overlapping the other workers' compute), on 1 and 2 threads and blocks not starting at inline 0; a
+ * listener's failure stops the kernel and is its result. Envelope reports nothing (tq_op_run writes its slab after
+ * compute; streamed_slabs_equal_whole covers both ways). */
+Test(operators, kernels_report_final_inlines_once)
+{
+    static const char *names[] = {"gaussian", "gst3d"};
+    static const size_t shapes[][3] = {{23, 9, 14}, {6, 5, 40}, {3, 3, 3}};
+    for (int k = 0; k < 2; k++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int threads = 1; threads <= 2; threads++) {
+                const struct tq_op *op = tq_op_find(names[k]);
+                struct tq_op_params p;
+                tq_op_params_default(&p);
+                p.threads = threads;
+                const size_t *n = shapes[s];
+                float *vol = make_volume(n, 1, 5 + s);
+                size_t on[3];
+                struct tq_err err = {0};
+                cr_assert_eq(tq_op_output_shape(op, &p, n, on, &err), TQ_OK, "%s", err.msg);
+                struct tq_block_io io = {.vol_shape = {n[0], n[1], n[2]}, .in = vol,
+                                         .inlines_done = log_inlines_done};
+                for (int a = 0; a < 3; a++) {
+                    io.in_box.hi[a] = n[a];
+                    io.out_box.hi[a] = on[a];
+                }
+                io.out_box.lo[0] = on[0] > 1 ? 1 : 0; /* a block that does not start at the volume's first inline */
+                size_t ni = tq_box_len(&io.out_box, 0), plane = on[1] * on[2];
+                struct done_log d = {.plane = plane, .count = calloc(ni, sizeof *d.count),
+                                     .seen = calloc(ni * plane, sizeof(float)), .fail_at = SIZE_MAX};
+                pthread_mutex_init(&d.lock, NULL);
+                io.done_ctx = &d;
+                io.out = malloc(ni * plane * sizeof(float));
+                cr_assert_eq(op->compute(&p, &io, &err), TQ_OK, "%s", err.msg);
+                for (size_t i = 0; i < ni; i++)
+                    cr_assert_eq(d.count[i], 1, "%s %zux%zux%zu, %d threads: inline %zu reported %u times",
+                                 names[k], n[0], n[1], n[2], threads, io.out_box.lo[0] + i, d.count[i]);
+                cr_assert(!memcmp(d.seen, io.out, ni * plane * sizeof(float)),
+                          "%s %zux%zux%zu, %d threads: an inline changed after it was reported", names[k], n[0],
+                          n[1], n[2], threads);
+                /* the listener fails at the block's last inline: compute returns its error */
+                memset(d.count, 0, ni * sizeof *d.count);
+                d.fail_at = io.out_box.hi[0] - 1;
+                err = (struct tq_err){0};
+                cr_assert_eq(op->compute(&p, &io, &err), TQ_ERR_IO, "%s: a failing listener is not returned",
+                             names[k]);
+                cr_assert(strstr(err.msg, "listener fails"), "%s: message %s", names[k], err.msg);
+                pthread_mutex_destroy(&d.lock);
+                free(d.count);
+                free(d.seen);
+                free(io.out);
+                free(vol);
+            }
 }
