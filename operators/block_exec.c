@@ -1,6 +1,7 @@
 /* block_exec.c - run an operator over one output block, streaming inline slabs from a source to a sink. */
 #include "block_exec.h"
 #include "../common/alloc.h"
+#include "parallel.h"
 #include "scratch.h"
 
 #include <math.h>
@@ -140,10 +141,44 @@ static tq_status slab_write_rest(struct slab_writer *sw, const struct tq_block_i
     return st;
 }
 
+/* One read of a slab's input cut into `pieces` runs of inlines, each read by its own worker. */
+struct slab_read {
+    const struct tq_op_source *src;
+    struct tq_box box;
+    float *dst;
+    size_t plane, pieces;
+};
+
+static tq_status slab_read_piece(void *ctx, size_t item, int worker, struct tq_err *err)
+{
+    (void)worker;
+    const struct slab_read *r = ctx;
+    size_t n = tq_box_len(&r->box, 0), lo = n * item / r->pieces, hi = n * (item + 1) / r->pieces;
+    if (lo == hi)
+        return TQ_OK;
+    struct tq_box b = r->box;
+    b.lo[0] = r->box.lo[0] + lo;
+    b.hi[0] = r->box.lo[0] + hi;
+    return source_read(r->src, &b, r->dst + lo * r->plane, err);
+}
+
+/* Read `box` into dst on `threads` threads, each a run of inlines: the read (the copy out of the page cache, and the
+ * first touch of the slab buffer) is otherwise the one serial step left between two slabs' computes. Every source
+ * may be read from several threads at once (volume.h, tq_synth_box). */
+static tq_status source_read_parallel(const struct tq_op_source *src, const struct tq_box *box, float *dst,
+                                      int threads, struct tq_err *err)
+{
+    struct slab_read r = {.src = src, .box = *box, .dst = dst, .plane = tq_box_len(box, 1) * tq_box_len(box, 2)};
+    int nw = tq_par_workers(threads, tq_box_len(box, 0));
+    r.pieces = (size_t)nw;
+    return tq_par_for(nw, r.pieces, slab_read_piece, &r, err);
+}
+
 /* Bring the input of the next slab into `in`: keep the planes it shares with the previous slab's input `prev`
- * (slabs advance along axis 0, so the shared planes are a suffix of prev and a prefix of next), read the rest. */
+ * (slabs advance along axis 0, so the shared planes are a suffix of prev and a prefix of next), read the rest on
+ * `threads` threads. */
 static tq_status slab_input(const struct tq_op_source *src, const struct tq_box *prev, int have_prev,
-                            const struct tq_box *next, float *in, struct tq_err *err)
+                            const struct tq_box *next, float *in, int threads, struct tq_err *err)
 {
     size_t plane = tq_box_len(next, 1) * tq_box_len(next, 2);
     size_t keep_lo = next->lo[0], keep_hi = next->lo[0];
@@ -155,7 +190,7 @@ static tq_status slab_input(const struct tq_op_source *src, const struct tq_box 
         return TQ_OK;
     struct tq_box rest = *next;
     rest.lo[0] = keep_hi;
-    return source_read(src, &rest, in + (keep_hi - next->lo[0]) * plane, err);
+    return source_read_parallel(src, &rest, in + (keep_hi - next->lo[0]) * plane, threads, err);
 }
 
 static size_t slab_planes(const struct tq_op_params *p, const struct tq_box *out_box)
@@ -231,7 +266,7 @@ tq_status tq_op_run(const struct tq_op *op, const struct tq_op_params *p, const 
         io.out_box.lo[0] = a0;
         io.out_box.hi[0] = a0 + t < out_box->hi[0] ? a0 + t : out_box->hi[0];
         tq_op_input_box(op, p, src->shape, &io.out_box, &io.in_box);
-        st = slab_input(src, &prev, a0 > out_box->lo[0], &io.in_box, in, err);
+        st = slab_input(src, &prev, a0 > out_box->lo[0], &io.in_box, in, tq_op_threads(p), err);
         prev = io.in_box;
         io.in = in;
         io.out = out;

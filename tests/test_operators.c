@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../operators/block_exec.h"
 #include "../operators/kernels.h"
@@ -510,4 +511,69 @@ Test(operators, kernels_report_final_inlines_once)
                 free(io.out);
                 free(vol);
             }
+}
+
+/* tq_op_run reads each slab's input on its threads, a run of inlines each: from a file the result equals the whole
+ * run from memory and every input voxel is read once (the planes two slabs share are kept, not read again); a file
+ * cut short after it was opened fails with TQ_ERR_TRUNCATED on any thread, never a crash or a silent result. */
+Test(operators, slab_read_on_threads)
+{
+    char *dir = tq_tmpdir();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/in.npy", dir);
+    const size_t n[3] = {31, 6, 9};
+    struct tq_err err = {0};
+    cr_assert_eq(tq_synth_write_file(path, n, 3, 0, &err), TQ_OK, "%s", err.msg);
+    float *vol = make_volume(n, 1, 3);
+    static const char *names[] = {"envelope", "gaussian", "gst3d"};
+    for (int k = 0; k < 3; k++)
+        for (int threads = 1; threads <= 3; threads++) {
+            const struct tq_op *op = tq_op_find(names[k]);
+            struct tq_op_params p;
+            tq_op_params_default(&p);
+            p.threads = threads;
+            size_t on[3];
+            float *whole = run_whole(op, &p, n, vol, on);
+            size_t count = on[0] * on[1] * on[2];
+            p.slab_bytes = 4 * on[1] * on[2] * sizeof(float); /* 4-inline slabs: many reads, each split */
+            float *got = calloc(count, sizeof *got);
+            tq_vol_reader *r = NULL;
+            cr_assert_eq(tq_vol_reader_open(path, &r, &err), TQ_OK, "%s", err.msg);
+            struct tq_op_source src;
+            struct tq_op_sink dst;
+            tq_op_source_reader(&src, r);
+            tq_op_sink_mem(&dst, on, got);
+            struct tq_box all = {{0, 0, 0}, {on[0], on[1], on[2]}};
+            cr_assert_eq(tq_op_run(op, &p, &src, &dst, &all, &err), TQ_OK, "%s", err.msg);
+            cr_assert(!memcmp(got, whole, count * sizeof *got), "%s, %d threads: read from the file, the result "
+                      "differs from the whole", names[k], threads);
+            cr_assert_eq(tq_vol_reader_bytes_read(r), n[0] * n[1] * n[2] * sizeof(float),
+                         "%s, %d threads: %zu bytes read for a %zu-byte volume", names[k], threads,
+                         tq_vol_reader_bytes_read(r), n[0] * n[1] * n[2] * sizeof(float));
+            tq_vol_reader_free(r);
+            free(got);
+            free(whole);
+        }
+    /* cut the file after it was opened: the last inlines' reads come up short */
+    tq_vol_reader *r = NULL;
+    cr_assert_eq(tq_vol_reader_open(path, &r, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(truncate(path, 128 + 20 * n[1] * n[2] * sizeof(float)), 0);
+    const struct tq_op *op = tq_op_find("gaussian");
+    struct tq_op_params p;
+    tq_op_params_default(&p);
+    p.threads = 2;
+    p.slab_bytes = 4 * n[1] * n[2] * sizeof(float);
+    float *got = calloc(n[0] * n[1] * n[2], sizeof *got);
+    struct tq_op_source src;
+    struct tq_op_sink dst;
+    tq_op_source_reader(&src, r);
+    tq_op_sink_mem(&dst, n, got);
+    struct tq_box all = {{0, 0, 0}, {n[0], n[1], n[2]}};
+    err = (struct tq_err){0};
+    cr_assert_eq(tq_op_run(op, &p, &src, &dst, &all, &err), TQ_ERR_TRUNCATED, "a cut file: %s", err.msg);
+    tq_vol_reader_free(r);
+    free(got);
+    free(vol);
+    tq_rmtree(dir);
+    free(dir);
 }
