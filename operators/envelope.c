@@ -146,8 +146,10 @@ static void env_magnitude(const float *x, const float *h, float scale, size_t n,
  * after every other worker's, so it sees all their stores to that inline). */
 static tq_status env_trace_done(const struct env_ctx *c, size_t item, struct tq_err *err)
 {
+    if (!c->left)
+        return TQ_OK;
     size_t r = item / c->out_n[1];
-    if (!c->left || atomic_fetch_sub(&c->left[r], 1) != 1)
+    if (atomic_fetch_sub(&c->left[r], 1) != 1)
         return TQ_OK;
     size_t i = c->io->out_box.lo[0] + r;
     return c->io->inlines_done(c->io, i, i + 1, err);
