@@ -1,6 +1,7 @@
 /* block_exec.c - run an operator over one output block, streaming inline slabs from a source to a sink. */
 #include "block_exec.h"
 #include "../common/alloc.h"
+#include "parallel.h"
 #include "scratch.h"
 
 #include <math.h>
@@ -94,10 +95,90 @@ static tq_status sink_write(const struct tq_op_sink *k, const struct tq_box *box
     return TQ_OK;
 }
 
+/* The output inlines of the current slab already written to the sink (by its kernel's workers, inlines_done). */
+struct slab_writer {
+    const struct tq_op_sink *dst;
+    unsigned char *written; /* written[i]: inline out_box.lo[0] + i; each set by the one worker that reported it */
+};
+
+/* tq_block_io.inlines_done: write output inlines [lo, hi) of the slab now, from the worker that computed them. */
+static tq_status slab_inlines_done(const struct tq_block_io *io, size_t lo, size_t hi, struct tq_err *err)
+{
+    struct slab_writer *sw = io->done_ctx;
+    if (lo >= hi || lo < io->out_box.lo[0] || hi > io->out_box.hi[0])
+        return tq_fail(err, TQ_ERR_USAGE, "inlines [%zu,%zu) reported done lie outside the slab [%zu,%zu)", lo, hi,
+                       io->out_box.lo[0], io->out_box.hi[0]);
+    struct tq_box b = io->out_box;
+    b.lo[0] = lo;
+    b.hi[0] = hi;
+    size_t first = lo - io->out_box.lo[0];
+    TQ_TRY(sink_write(sw->dst, &b, io->out + first * tq_box_len(&b, 1) * tq_box_len(&b, 2), err));
+    memset(sw->written + first, 1, hi - lo);
+    return TQ_OK;
+}
+
+/* After compute: write the slab's inlines its kernel did not report (all of them for a kernel that reports none),
+ * one run of consecutive inlines at a time, and clear the marks for the next slab. */
+static tq_status slab_write_rest(struct slab_writer *sw, const struct tq_block_io *io, struct tq_err *err)
+{
+    size_t n = tq_box_len(&io->out_box, 0), plane = tq_box_len(&io->out_box, 1) * tq_box_len(&io->out_box, 2);
+    tq_status st = TQ_OK;
+    for (size_t i = 0; i < n && !st;) {
+        if (sw->written[i]) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < n && !sw->written[j])
+            j++;
+        struct tq_box b = io->out_box;
+        b.lo[0] = io->out_box.lo[0] + i;
+        b.hi[0] = io->out_box.lo[0] + j;
+        st = sink_write(sw->dst, &b, io->out + i * plane, err);
+        i = j;
+    }
+    memset(sw->written, 0, n);
+    return st;
+}
+
+/* One read of a slab's input cut into `pieces` runs of inlines, each read by its own worker. */
+struct slab_read {
+    const struct tq_op_source *src;
+    struct tq_box box;
+    float *dst;
+    size_t plane, pieces;
+};
+
+static tq_status slab_read_piece(void *ctx, size_t item, int worker, struct tq_err *err)
+{
+    (void)worker;
+    const struct slab_read *r = ctx;
+    size_t n = tq_box_len(&r->box, 0), lo = n * item / r->pieces, hi = n * (item + 1) / r->pieces;
+    if (lo == hi)
+        return TQ_OK;
+    struct tq_box b = r->box;
+    b.lo[0] = r->box.lo[0] + lo;
+    b.hi[0] = r->box.lo[0] + hi;
+    return source_read(r->src, &b, r->dst + lo * r->plane, err);
+}
+
+/* Read `box` into dst on `threads` threads, each a run of inlines: the read (the copy out of the page cache, and the
+ * first touch of the slab buffer) is otherwise the one serial step left between two slabs' computes. Every source
+ * may be read from several threads at once (volume.h, tq_synth_box). */
+static tq_status source_read_parallel(const struct tq_op_source *src, const struct tq_box *box, float *dst,
+                                      int threads, struct tq_err *err)
+{
+    struct slab_read r = {.src = src, .box = *box, .dst = dst, .plane = tq_box_len(box, 1) * tq_box_len(box, 2)};
+    int nw = tq_par_workers(threads, tq_box_len(box, 0));
+    r.pieces = (size_t)nw;
+    return tq_par_for(nw, r.pieces, slab_read_piece, &r, err);
+}
+
 /* Bring the input of the next slab into `in`: keep the planes it shares with the previous slab's input `prev`
- * (slabs advance along axis 0, so the shared planes are a suffix of prev and a prefix of next), read the rest. */
+ * (slabs advance along axis 0, so the shared planes are a suffix of prev and a prefix of next), read the rest on
+ * `threads` threads. */
 static tq_status slab_input(const struct tq_op_source *src, const struct tq_box *prev, int have_prev,
-                            const struct tq_box *next, float *in, struct tq_err *err)
+                            const struct tq_box *next, float *in, int threads, struct tq_err *err)
 {
     size_t plane = tq_box_len(next, 1) * tq_box_len(next, 2);
     size_t keep_lo = next->lo[0], keep_hi = next->lo[0];
@@ -109,7 +190,7 @@ static tq_status slab_input(const struct tq_op_source *src, const struct tq_box 
         return TQ_OK;
     struct tq_box rest = *next;
     rest.lo[0] = keep_hi;
-    return source_read(src, &rest, in + (keep_hi - next->lo[0]) * plane, err);
+    return source_read_parallel(src, &rest, in + (keep_hi - next->lo[0]) * plane, threads, err);
 }
 
 static size_t slab_planes(const struct tq_op_params *p, const struct tq_box *out_box)
@@ -173,25 +254,29 @@ tq_status tq_op_run(const struct tq_op *op, const struct tq_op_params *p, const 
     struct tq_block_io io = {.vol_shape = {src->shape[0], src->shape[1], src->shape[2]}, .out_box = *out_box};
     slab_sizes(op, p, src->shape, out_box, &t, &in_cap, &out_cap);
     float *in = slab_alloc(in_cap), *out = slab_alloc(out_cap);
-    tq_status st = in && out ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "%s: out of memory for a slab of %zu inlines",
-                                               op->name, t);
+    struct slab_writer sw = {.dst = dst, .written = tq_calloc(t, 1)};
+    tq_status st = in && out && sw.written ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "%s: out of memory for a slab of "
+                                                             "%zu inlines", op->name, t);
     struct tq_box prev = {{0}, {0}};
     struct tq_op_scratch scratch = {0};
     io.scratch = &scratch;
+    io.inlines_done = slab_inlines_done;
+    io.done_ctx = &sw;
     for (size_t a0 = out_box->lo[0]; !st && a0 < out_box->hi[0]; a0 += t) {
         io.out_box.lo[0] = a0;
         io.out_box.hi[0] = a0 + t < out_box->hi[0] ? a0 + t : out_box->hi[0];
         tq_op_input_box(op, p, src->shape, &io.out_box, &io.in_box);
-        st = slab_input(src, &prev, a0 > out_box->lo[0], &io.in_box, in, err);
+        st = slab_input(src, &prev, a0 > out_box->lo[0], &io.in_box, in, tq_op_threads(p), err);
         prev = io.in_box;
         io.in = in;
         io.out = out;
         if (!st)
             st = op->compute(p, &io, err);
         if (!st)
-            st = sink_write(dst, &io.out_box, out, err);
+            st = slab_write_rest(&sw, &io, err);
     }
     tq_op_scratch_release(&scratch);
+    free(sw.written);
     free(in);
     free(out);
     return st;

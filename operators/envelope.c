@@ -7,6 +7,7 @@
 #include <fftw3.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,7 @@ struct env_ctx {
     struct env_plans plans;
     size_t n, in_n[3], out_n[3];
     struct env_scratch *scr;
+    atomic_size_t *left; /* per output inline, its traces not yet done (only when io->inlines_done listens) */
 };
 
 void tq_envelope_halo(const struct tq_op_params *p, size_t halo[3])
@@ -140,10 +142,22 @@ static void env_magnitude(const float *x, const float *h, float scale, size_t n,
     }
 }
 
+/* Trace `item` is done: the worker that finishes an inline's last trace reports the inline (its decrement comes
+ * after every other worker's, so it sees all their stores to that inline). */
+static tq_status env_trace_done(const struct env_ctx *c, size_t item, struct tq_err *err)
+{
+    if (!c->left)
+        return TQ_OK;
+    size_t r = item / c->out_n[1];
+    if (atomic_fetch_sub(&c->left[r], 1) != 1)
+        return TQ_OK;
+    size_t i = c->io->out_box.lo[0] + r;
+    return c->io->inlines_done(c->io, i, i + 1, err);
+}
+
 /* One trace: item indexes the traces of the output box in C order. */
 static tq_status env_trace(void *ctx, size_t item, int worker, struct tq_err *err)
 {
-    (void)err;
     struct env_ctx *c = ctx;
     const struct tq_block_io *io = c->io;
     size_t i = io->out_box.lo[0] + item / c->out_n[1], j = io->out_box.lo[1] + item % c->out_n[1];
@@ -153,14 +167,14 @@ static tq_status env_trace(void *ctx, size_t item, int worker, struct tq_err *er
     if (n <= 2) { /* no positive frequency below Nyquist: H(x) = 0 */
         for (size_t k = 0; k < c->out_n[2]; k++)
             out[k] = fabsf(x[k0 + k]);
-        return TQ_OK;
+        return env_trace_done(c, item, err);
     }
     memcpy(h, x, n * sizeof *h);
     fftwf_execute_dft_r2c(c->plans.fwd, h, c->scr[worker].sp);
     env_rotate(c->scr[worker].sp, n);
     fftwf_execute_dft_c2r(c->plans.inv, c->scr[worker].sp, h);
     env_magnitude(x + k0, h + k0, 1.0f / (float)n, c->out_n[2], out);
-    return TQ_OK;
+    return env_trace_done(c, item, err);
 }
 
 tq_status tq_envelope_compute(const struct tq_op_params *p, const struct tq_block_io *io, struct tq_err *err)
@@ -179,6 +193,13 @@ tq_status tq_envelope_compute(const struct tq_op_params *p, const struct tq_bloc
         TQ_TRY(plans_get(c.n, &c.plans, err));
     c.scr = tq_calloc((size_t)nw, sizeof *c.scr);
     tq_status st = c.scr ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "envelope: out of memory for thread scratch");
+    if (!st && io->inlines_done) { /* written while the other workers compute */
+        c.left = tq_malloc(c.out_n[0] * sizeof *c.left);
+        if (!c.left)
+            st = tq_fail(err, TQ_ERR_NOMEM, "envelope: out of memory for thread scratch");
+        for (size_t r = 0; c.left && r < c.out_n[0]; r++)
+            atomic_init(&c.left[r], c.out_n[1]);
+    }
     /* fftwf_alloc_* aligns like the arrays the plans were made with, as fftwf_execute_dft_* requires; FFTW only
      * promises thread safety for execute, so its allocator is called under the planner lock too. */
     pthread_mutex_lock(&plan_lock);
@@ -198,5 +219,6 @@ tq_status tq_envelope_compute(const struct tq_op_params *p, const struct tq_bloc
     }
     pthread_mutex_unlock(&plan_lock);
     free(c.scr);
+    free(c.left);
     return st;
 }

@@ -59,7 +59,6 @@ static void gauss_inplane(struct gauss_ctx *c, struct gauss_scratch *s, const fl
  * axis-1 and axis-2 passes. */
 static tq_status gauss_group(void *ctx, size_t item, int worker, struct tq_err *err)
 {
-    (void)err;
     struct gauss_ctx *c = ctx;
     struct gauss_scratch *s = &c->scr[worker];
     const struct tq_box *nb = &c->need;
@@ -74,7 +73,8 @@ static tq_status gauss_group(void *ctx, size_t item, int worker, struct tq_err *
         }
     for (size_t g = 0; g < n; g++)
         gauss_inplane(c, s, s->plane0 + g * pn, c->io->out + (first + g) * c->out_n[1] * c->out_n[2]);
-    return TQ_OK;
+    size_t lo = c->io->out_box.lo[0] + first; /* written while the other workers compute */
+    return c->io->inlines_done ? c->io->inlines_done(c->io, lo, lo + n, err) : TQ_OK;
 }
 
 static void gauss_free(struct gauss_ctx *c)

@@ -172,11 +172,14 @@ static void gst_plane(struct gst_ctx *c, struct gst_scratch *s, size_t x, float 
 /* One run of consecutive output planes (chunk `item` of nchunks). */
 static tq_status gst_chunk(void *ctx, size_t item, int worker, struct tq_err *err)
 {
-    (void)err;
     struct gst_ctx *c = ctx;
+    const struct tq_block_io *io = c->io;
     size_t n0 = c->out_n[0], a = n0 * item / c->nchunks, b = n0 * (item + 1) / c->nchunks;
-    for (size_t x = a; x < b; x++)
-        gst_plane(c, &c->scr[worker], c->io->out_box.lo[0] + x, c->io->out + x * c->out_n[1] * c->out_n[2]);
+    for (size_t x = a; x < b; x++) {
+        gst_plane(c, &c->scr[worker], io->out_box.lo[0] + x, io->out + x * c->out_n[1] * c->out_n[2]);
+        if (io->inlines_done) /* written while the other workers compute */
+            TQ_TRY(io->inlines_done(io, io->out_box.lo[0] + x, io->out_box.lo[0] + x + 1, err));
+    }
     return TQ_OK;
 }
 

@@ -38,6 +38,13 @@ struct tq_block_io {
     float *out;             /* out_box voxels, C order; borrowed, written by the kernel */
     struct tq_op_scratch *scratch; /* per-thread scratch kept across calls (tq_op_run's slabs); borrowed; NULL =
                                       the kernel maps and unmaps its own */
+    /* Optional (NULL: nobody listens). A kernel that fills `out` inline by inline calls it from the worker that
+     * computed them, once output inlines [lo, hi) (output coordinates, inside out_box) are final, each inline once;
+     * tq_op_run writes them to its sink at once, so the writing overlaps the other workers' compute instead of
+     * following it. Its failure (the sink's I/O error) is the kernel's to return. Inlines a kernel does not report
+     * are written after compute returns. */
+    tq_status (*inlines_done)(const struct tq_block_io *io, size_t lo, size_t hi, struct tq_err *err);
+    void *done_ctx; /* the caller's state for inlines_done */
 };
 
 struct tq_op {

@@ -3,10 +3,12 @@
 #include <criterion/criterion.h>
 #include <gsl/gsl_eigen.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../operators/block_exec.h"
 #include "../operators/kernels.h"
@@ -427,4 +429,152 @@ Test(operators, scratch_is_kept_across_calls)
     cr_assert_not_null(tq_op_scratch_get(&s, 0, 64), "a released cache is usable again");
     tq_op_scratch_release(&s);
     tq_op_scratch_release(&s);
+}
+
+/* What a test's inlines_done listener saw: per output inline, how often it was reported and its values then. */
+struct done_log {
+    size_t plane;        /* floats per output inline */
+    unsigned *count;     /* count[i]: reports of inline out_box.lo[0] + i */
+    float *seen;         /* the inline as it was when reported */
+    size_t fail_at;      /* report of the inline that fails (SIZE_MAX: none) */
+    pthread_mutex_t lock;
+};
+
+static tq_status log_inlines_done(const struct tq_block_io *io, size_t lo, size_t hi, struct tq_err *err)
+{
+    struct done_log *d = io->done_ctx;
+    if (lo >= hi || lo < io->out_box.lo[0] || hi > io->out_box.hi[0])
+        return tq_fail(err, TQ_ERR_USAGE, "reported [%zu,%zu) outside the block", lo, hi);
+    pthread_mutex_lock(&d->lock);
+    tq_status st = TQ_OK;
+    for (size_t x = lo; x < hi && !st; x++) {
+        size_t i = x - io->out_box.lo[0];
+        d->count[i]++;
+        memcpy(d->seen + i * d->plane, io->out + i * d->plane, d->plane * sizeof(float));
+        if (x == d->fail_at)
+            st = tq_fail(err, TQ_ERR_IO, "listener fails at inline %zu", x);
+    }
+    pthread_mutex_unlock(&d->lock);
+    return st;
+}
+
+/* Every kernel reports every output inline exactly once and only once it is final (what tq_op_run then writes at
+ * once, overlapping the other workers' compute), on 1 to 3 threads and blocks not starting at inline 0; a
+ * listener's failure stops the kernel and is its result. */
+Test(operators, kernels_report_final_inlines_once)
+{
+    static const char *names[] = {"envelope", "gaussian", "gst3d"};
+    static const size_t shapes[][3] = {{23, 9, 14}, {6, 5, 40}, {3, 3, 3}, {5, 1, 2}};
+    for (int k = 0; k < 3; k++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int threads = 1; threads <= 3; threads++) {
+                const struct tq_op *op = tq_op_find(names[k]);
+                struct tq_op_params p;
+                tq_op_params_default(&p);
+                p.threads = threads;
+                const size_t *n = shapes[s];
+                if (!strcmp(names[k], "gst3d") && (n[1] < 3 || n[2] < 3))
+                    continue; /* trimmed GST3D needs 3 voxels on every axis */
+                float *vol = make_volume(n, 1, 5 + s);
+                size_t on[3];
+                struct tq_err err = {0};
+                cr_assert_eq(tq_op_output_shape(op, &p, n, on, &err), TQ_OK, "%s", err.msg);
+                struct tq_block_io io = {.vol_shape = {n[0], n[1], n[2]}, .in = vol,
+                                         .inlines_done = log_inlines_done};
+                for (int a = 0; a < 3; a++) {
+                    io.in_box.hi[a] = n[a];
+                    io.out_box.hi[a] = on[a];
+                }
+                io.out_box.lo[0] = on[0] > 1 ? 1 : 0; /* a block that does not start at the volume's first inline */
+                size_t ni = tq_box_len(&io.out_box, 0), plane = on[1] * on[2];
+                struct done_log d = {.plane = plane, .count = calloc(ni, sizeof *d.count),
+                                     .seen = calloc(ni * plane, sizeof(float)), .fail_at = SIZE_MAX};
+                pthread_mutex_init(&d.lock, NULL);
+                io.done_ctx = &d;
+                io.out = malloc(ni * plane * sizeof(float));
+                cr_assert_eq(op->compute(&p, &io, &err), TQ_OK, "%s", err.msg);
+                for (size_t i = 0; i < ni; i++)
+                    cr_assert_eq(d.count[i], 1, "%s %zux%zux%zu, %d threads: inline %zu reported %u times",
+                                 names[k], n[0], n[1], n[2], threads, io.out_box.lo[0] + i, d.count[i]);
+                cr_assert(!memcmp(d.seen, io.out, ni * plane * sizeof(float)),
+                          "%s %zux%zux%zu, %d threads: an inline changed after it was reported", names[k], n[0],
+                          n[1], n[2], threads);
+                /* the listener fails at the block's last inline: compute returns its error */
+                memset(d.count, 0, ni * sizeof *d.count);
+                d.fail_at = io.out_box.hi[0] - 1;
+                err = (struct tq_err){0};
+                cr_assert_eq(op->compute(&p, &io, &err), TQ_ERR_IO, "%s: a failing listener is not returned",
+                             names[k]);
+                cr_assert(strstr(err.msg, "listener fails"), "%s: message %s", names[k], err.msg);
+                pthread_mutex_destroy(&d.lock);
+                free(d.count);
+                free(d.seen);
+                free(io.out);
+                free(vol);
+            }
+}
+
+/* tq_op_run reads each slab's input on its threads, a run of inlines each: from a file the result equals the whole
+ * run from memory and every input voxel is read once (the planes two slabs share are kept, not read again); a file
+ * cut short after it was opened fails with TQ_ERR_TRUNCATED on any thread, never a crash or a silent result. */
+Test(operators, slab_read_on_threads)
+{
+    char *dir = tq_tmpdir();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/in.npy", dir);
+    const size_t n[3] = {31, 6, 9};
+    struct tq_err err = {0};
+    cr_assert_eq(tq_synth_write_file(path, n, 3, 0, &err), TQ_OK, "%s", err.msg);
+    float *vol = make_volume(n, 1, 3);
+    static const char *names[] = {"envelope", "gaussian", "gst3d"};
+    for (int k = 0; k < 3; k++)
+        for (int threads = 1; threads <= 3; threads++) {
+            const struct tq_op *op = tq_op_find(names[k]);
+            struct tq_op_params p;
+            tq_op_params_default(&p);
+            p.threads = threads;
+            size_t on[3];
+            float *whole = run_whole(op, &p, n, vol, on);
+            size_t count = on[0] * on[1] * on[2];
+            p.slab_bytes = 4 * on[1] * on[2] * sizeof(float); /* 4-inline slabs: many reads, each split */
+            float *got = calloc(count, sizeof *got);
+            tq_vol_reader *r = NULL;
+            cr_assert_eq(tq_vol_reader_open(path, &r, &err), TQ_OK, "%s", err.msg);
+            struct tq_op_source src;
+            struct tq_op_sink dst;
+            tq_op_source_reader(&src, r);
+            tq_op_sink_mem(&dst, on, got);
+            struct tq_box all = {{0, 0, 0}, {on[0], on[1], on[2]}};
+            cr_assert_eq(tq_op_run(op, &p, &src, &dst, &all, &err), TQ_OK, "%s", err.msg);
+            cr_assert(!memcmp(got, whole, count * sizeof *got), "%s, %d threads: read from the file, the result "
+                      "differs from the whole", names[k], threads);
+            cr_assert_eq(tq_vol_reader_bytes_read(r), n[0] * n[1] * n[2] * sizeof(float),
+                         "%s, %d threads: %zu bytes read for a %zu-byte volume", names[k], threads,
+                         tq_vol_reader_bytes_read(r), n[0] * n[1] * n[2] * sizeof(float));
+            tq_vol_reader_free(r);
+            free(got);
+            free(whole);
+        }
+    /* cut the file after it was opened: the last inlines' reads come up short */
+    tq_vol_reader *r = NULL;
+    cr_assert_eq(tq_vol_reader_open(path, &r, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(truncate(path, 128 + 20 * n[1] * n[2] * sizeof(float)), 0);
+    const struct tq_op *op = tq_op_find("gaussian");
+    struct tq_op_params p;
+    tq_op_params_default(&p);
+    p.threads = 2;
+    p.slab_bytes = 4 * n[1] * n[2] * sizeof(float);
+    float *got = calloc(n[0] * n[1] * n[2], sizeof *got);
+    struct tq_op_source src;
+    struct tq_op_sink dst;
+    tq_op_source_reader(&src, r);
+    tq_op_sink_mem(&dst, n, got);
+    struct tq_box all = {{0, 0, 0}, {n[0], n[1], n[2]}};
+    err = (struct tq_err){0};
+    cr_assert_eq(tq_op_run(op, &p, &src, &dst, &all, &err), TQ_ERR_TRUNCATED, "a cut file: %s", err.msg);
+    tq_vol_reader_free(r);
+    free(got);
+    free(vol);
+    tq_rmtree(dir);
+    free(dir);
 }

@@ -106,16 +106,17 @@ bench_op_goals() {
     for s in 200 400; do
         "$BUILD/traceq" synth --shape "${s}x${s}x${s}" --seed 1 -o "$dir/v$s.npy" --force >/dev/null || return 1
     done
-    # one line per run: op size wall user sys load (the 1-minute load average as the run starts)
+    # one line per run: op size wall user sys load (the 1-minute load average as the run starts), and for
+    # `traceq op` runs peak RSS (KiB) and minor page faults
     load1() { cut -d' ' -f1 /proc/loadavg; }
     for ((i = 0; i < reps; i++)); do
         for s in 200 400; do
             rm -f "$dir/out.npy"
-            /usr/bin/time -f "gst3d $s %e %U %S $(load1)" -a -o "$dir/runs" "$BUILD/traceq" op gst3d \
+            /usr/bin/time -f "gst3d $s %e %U %S $(load1) %M %R" -a -o "$dir/runs" "$BUILD/traceq" op gst3d \
                 --input "$dir/v$s.npy" -o "$dir/out.npy" --threads 2 >/dev/null || { echo "traceq op gst3d failed"; return 1; }
         done
         rm -f "$dir/out.npy"
-        /usr/bin/time -f "gaussian 400 %e %U %S $(load1)" -a -o "$dir/runs" "$BUILD/traceq" op gaussian \
+        /usr/bin/time -f "gaussian 400 %e %U %S $(load1) %M %R" -a -o "$dir/runs" "$BUILD/traceq" op gaussian \
             --input "$dir/v400.npy" -o "$dir/out.npy" --threads 2 >/dev/null || { echo "gaussian failed"; return 1; }
         for op in envelope fft; do
             "$BUILD/bench/op_kernel" "$op" 400x400x400 1 1 |
@@ -138,7 +139,8 @@ bench_op_goals() {
     x=$(awk -v a="$c4" -v b="$c2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
     line "GST3D cpu 400^3 / 200^3 (s: $c4 / $c2)" "${x}x" "8.80x" \
         "$(col gst3d 400 cpu | spread)/$(col gst3d 200 cpu | spread)" "$(verdict "$x" 8.8)" "$(ld gst3d 400)"
-    line "GST3D 400^3 system / user time" "$(printf '%.3f' "$sr")" "0.100" "$(col gst3d 400 sysr | spread)" \
+    line "GST3D 400^3 system / user time (s: $(col gst3d 400 5 | median) / $(col gst3d 400 4 | median))" \
+        "$(printf '%.3f' "$sr")" "0.100" "$(col gst3d 400 sysr | spread)" \
         "$(verdict "$sr" 0.10)" "$(ld gst3d 400)"
     line "GST3D 400^3 wall s, 2 threads (cpu $c4 s)" "$w4" "1.00" "$(col gst3d 400 3 | spread)" "$(verdict "$w4" 1.0)" \
         "$(ld gst3d 400)"
@@ -152,6 +154,15 @@ bench_op_goals() {
         "$(verdict "$gw" 0.35)" "$(ld gaussian 400)"
     x=$(awk -v c="$gc" 'BEGIN {printf "%.2f", c / 2}')
     line "Gaussian 400^3 cpu / 2 cores (wall floor when idle)" "$x" "0.35" "" "$(verdict "$x" 0.35)" "$(ld gaussian 400)"
+    # Not goals, printed so that a speed-up is not bought with memory (the chunking models learn the peak):
+    # peak RSS and minor page faults of the timed runs, medians.
+    local o
+    for o in "gst3d 200" "gst3d 400" "gaussian 400"; do
+        set -- $o
+        line "$1 $2^3 peak RSS MiB, 2 threads ($(col "$1" "$2" 8 | median) minor faults)" \
+            "$(col "$1" "$2" 7 | median | awk '{printf "%.1f", $1 / 1024}')" "-" \
+            "$(col "$1" "$2" 7 | spread | awk -F- '{printf "%.1f-%.1f", $1 / 1024, $2 / 1024}')" "-" "$(ld "$1" "$2")"
+    done
     echo "(load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
 }
 
