@@ -1,7 +1,7 @@
 /* hugemem.h - big zeroed tables (hash tables, arrays indexed by id) that grow by doubling: from 2 MiB up they are
  * mapped straight from the kernel with transparent huge pages requested (THP "madvise" mode), which cuts their page
  * faults 512-fold and their TLB misses with it; smaller ones come from tq_calloc. On this project's 2-core VM a page
- * fault costs microseconds, and a report's tables fault in tens of thousands of pages (report/live_map.c,
+ * fault costs microseconds, and a report's tables fault in tens of thousands of pages (report/live_blocks.c,
  * report/event_match.c). */
 #ifndef TQ_HUGEMEM_H
 #define TQ_HUGEMEM_H
