@@ -16,6 +16,11 @@ void *tq_huge_zalloc(size_t bytes);
  * untouched). Large blocks move with mremap: nothing is copied and no page is faulted in again. */
 void *tq_huge_grow(void *p, size_t old_bytes, size_t new_bytes);
 
+/* Give back the memory pages lying wholly inside [off, off + len) of p (`bytes`, from tq_huge_zalloc; a range
+ * reaching `bytes` takes the rest of the mapping with it): they read as zero again. A table below 2 MiB (on the C heap) keeps them. Give back whole huge pages (2 MiB-aligned ranges
+ * from the start of p, which tq_huge_zalloc aligns), or the kernel splits them into small pages. Can't fail. */
+void tq_huge_release_part(void *p, size_t bytes, size_t off, size_t len);
+
 /* Release p of `bytes` (the size it was allocated or grown to). tq_huge_free(NULL, 0) is a no-op. Can't fail. */
 void tq_huge_free(void *p, size_t bytes);
 

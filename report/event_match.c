@@ -93,16 +93,15 @@ static tq_status match_free(struct tq_event_match *m, const struct tq_event *e, 
     *key = 0;
     if (!addr)
         return TQ_OK;
-    if (tq_live_blocks_find(m->live, addr, &b)) {
-        if (b.seq < seq) {
-            tq_live_blocks_take(m->live, addr, NULL);
-            o->released = true;
-            o->released_size = b.size;
-            o->released_stack = b.stack;
-            *key = addr;
-        }
-        return TQ_OK;
+    int got = tq_live_blocks_take_before(m->live, addr, seq, &b);
+    if (got == 1) {
+        o->released = true;
+        o->released_size = b.size;
+        o->released_stack = b.stack;
+        *key = addr;
     }
+    if (got >= 0)
+        return TQ_OK;
     if (tq_block_orphan_add(&tq_event_match_heap_mem, &m->orphans, addr, e->seq, e->t_ns))
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for unmatched frees");
     return TQ_OK;
@@ -121,16 +120,14 @@ static tq_status match_alloc(struct tq_event_match *m, const struct tq_event *e,
         *dead = true;
         return TQ_OK;
     }
-    if (tq_live_blocks_find(m->live, e->addr, &b)) {
-        if (b.seq > seq) {
-            *dead = true;
-            return TQ_OK;
-        }
-        out[(*k)++] = implied_free(e, e->addr, b.size, b.stack);
-    }
     struct tq_live_block nb = {.key = e->addr, .seq = seq, .size = e->size, .stack = e->stack_id};
-    if (!tq_live_blocks_put(m->live, &nb))
+    int held = tq_live_blocks_put_unless_later(m->live, &nb, &b);
+    if (held < 0)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for live blocks");
+    if (held == 0) /* a later block at this address is known: this one died before it */
+        *dead = true;
+    else if (held == 2) /* the block before at this address died in between; its free is still to come */
+        out[(*k)++] = implied_free(e, e->addr, b.size, b.stack);
     return TQ_OK;
 }
 

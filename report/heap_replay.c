@@ -81,6 +81,13 @@ static double weight_of(const struct tq_heap_replay *r, uint64_t s)
     return (double)s / -expm1(-(double)s / (double)r->facts.sample_bytes);
 }
 
+/* Whether a recorded allocation of s bytes stands for exactly s: every allocation recorded, and s a whole number as
+ * a double (below 2^53), so that weight_of and llround would give s back and add nothing to the variances. */
+static bool exact(const struct tq_heap_replay *r, uint64_t s)
+{
+    return !r->facts.sample_bytes && s < ((uint64_t)1 << 53);
+}
+
 /* Before a stack's figures change: keep what it held at the latest peak if it has not changed since. */
 static void note_peak(const struct tq_heap_replay *r, struct site *s)
 {
@@ -98,13 +105,16 @@ static void release(struct tq_heap_replay *r, uint64_t key, const struct tq_matc
     r->last_alloc = 0; /* any free ends the "nothing allocated in between" window, as heaptrack's does */
     if (m->released && m->released_stack < r->nsites) {
         uint64_t size = m->released_size;
-        uint32_t stack = m->released_stack;
-        double w = weight_of(r, size);
-        struct site *s = &r->sites[stack];
+        struct site *s = &r->sites[m->released_stack];
         note_peak(r, s);
-        s->var_live -= w * w - w * (double)size;
-        s->est_live_blocks -= size ? w / (double)size : 1;
-        size = (uint64_t)llround(w);
+        if (exact(r, size)) { /* the sums below with w = size, without the floating point */
+            s->est_live_blocks -= 1;
+        } else {
+            double w = weight_of(r, size);
+            s->var_live -= w * w - w * (double)size;
+            s->est_live_blocks -= size ? w / (double)size : 1;
+            size = (uint64_t)llround(w);
+        }
         s->live -= size;
         s->live_blocks--;
         r->total_live -= size;
@@ -119,16 +129,22 @@ static tq_status acquire(struct tq_heap_replay *r, const struct tq_event *ev, st
 {
     struct site *s;
     TQ_TRY(site_of(r, ev->stack_id, &s, err));
-    double w = weight_of(r, ev->size);
-    uint64_t bytes = (uint64_t)llround(w);
+    uint64_t bytes = ev->size;
     note_peak(r, s);
+    if (exact(r, ev->size)) { /* the sums below with w = size, without the floating point */
+        s->est_calls += 1;
+        s->est_live_blocks += 1;
+    } else {
+        double w = weight_of(r, ev->size);
+        bytes = (uint64_t)llround(w);
+        s->est_calls += ev->size ? w / (double)ev->size : 1;
+        s->var_alloc += w * w - w * (double)ev->size;
+        s->var_live += w * w - w * (double)ev->size;
+        s->est_live_blocks += ev->size ? w / (double)ev->size : 1;
+    }
     s->pub.allocated_bytes += bytes;
     s->pub.calls++;
-    s->est_calls += ev->size ? w / (double)ev->size : 1;
-    s->var_alloc += w * w - w * (double)ev->size;
     r->last_alloc = ev->addr;
-    s->var_live += w * w - w * (double)ev->size;
-    s->est_live_blocks += ev->size ? w / (double)ev->size : 1;
     s->live += bytes;
     s->live_blocks++;
     r->total_live += bytes;

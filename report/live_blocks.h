@@ -38,6 +38,15 @@ bool tq_live_blocks_put(struct tq_live_blocks *t, const struct tq_live_block *b)
 /* Remove the block at key into *out (out may be NULL). Returns false when key is not live (nothing changes). */
 bool tq_live_blocks_take(struct tq_live_blocks *t, uint64_t key, struct tq_live_block *out);
 
+/* The replay's matcher in one probe each (traces/block_match.c's rules):
+ * take the block at key into *out if it was allocated before seq (1), or leave the block there, into *out, when it
+ * was not (0); -1 when key is not live;
+ * hold b unless the block at b->key was allocated after it: 1 when held at a free key, 2 when held in place of the
+ * older block now in *prev, 0 when not held (*prev is the later block there), -1 when memory runs out. */
+int tq_live_blocks_take_before(struct tq_live_blocks *t, uint64_t key, uint64_t seq, struct tq_live_block *out);
+int tq_live_blocks_put_unless_later(struct tq_live_blocks *t, const struct tq_live_block *b,
+                                    struct tq_live_block *prev);
+
 /* A hint that key will be looked up soon: its slot is fetched into the cache. Can't fail. */
 void tq_live_blocks_prefetch(const struct tq_live_blocks *t, uint64_t key);
 
