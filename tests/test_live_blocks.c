@@ -278,3 +278,38 @@ Test(event_match, releases_what_block_ids_release_on_records_out_of_order)
         tq_block_match_free(&bm, &pool);
     }
 }
+
+/* Feed ev[0..n) as one ADDR_EVENTS record of thread 1; returns the matcher's status (err holds its message). */
+static tq_status feed(struct tq_event_match *em, const struct tq_event *ev, uint32_t n, struct tq_err *err)
+{
+    static uint8_t buf[4096];
+    size_t len = tq_rec_put_addr_events(buf, sizeof buf, 1, ev, n);
+    cr_assert_gt(len, 0);
+    struct tq_rec rec = {.type = (uint16_t)(buf[0] | buf[1] << 8), .len = (uint32_t)(len - TQ_REC_HEADER_SIZE),
+                         .data = buf + TQ_REC_HEADER_SIZE};
+    const struct tq_matched_event *m;
+    uint32_t mn;
+    return tq_event_match_record(em, "t.tq", &rec, &m, &mn, err);
+}
+
+/* Order numbers are kept in 40 bits from the trace's first one (a trace would need 2^40 events to span more): a
+ * record beyond that, or an allocation's stack id of 2^24 or more, is a corrupt trace, never a wrong match. */
+Test(event_match, order_numbers_and_stack_ids_out_of_range_are_refused)
+{
+    struct tq_event_match *em;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_event_match_new(&em, &err), TQ_OK);
+    struct tq_event a = {.kind = TQ_CALL_MALLOC, .t_ns = 1, .addr = 0xA000, .size = 8, .stack_id = 1,
+                         .seq = (uint64_t)1 << 45};
+    cr_assert_eq(feed(em, &a, 1, &err), TQ_OK, "%s", err.msg); /* a high first number is fine: numbers are rebased */
+    struct tq_event back = {.kind = TQ_CALL_FREE, .t_ns = 2, .addr = 0xA000, .seq = ((uint64_t)1 << 45) - 5};
+    cr_assert_eq(feed(em, &back, 1, &err), TQ_OK, "%s", err.msg); /* a little before it: another thread's */
+    struct tq_event far = {.kind = TQ_CALL_FREE, .t_ns = 3, .addr = 0xA000, .seq = ((uint64_t)1 << 45) + TQ_LIVE_SEQ_LIMIT};
+    cr_assert_eq(feed(em, &far, 1, &err), TQ_ERR_FORMAT);
+    cr_assert(strstr(err.msg, "t.tq") && strstr(err.msg, "2^40"), "%s", err.msg);
+    struct tq_event big = {.kind = TQ_CALL_MALLOC, .t_ns = 4, .addr = 0xB000, .size = 8,
+                           .stack_id = TQ_LIVE_STACK_LIMIT, .seq = ((uint64_t)1 << 45) + 10};
+    cr_assert_eq(feed(em, &big, 1, &err), TQ_ERR_FORMAT);
+    cr_assert(strstr(err.msg, "stack id"), "%s", err.msg);
+    tq_event_match_free(em);
+}
