@@ -3,8 +3,9 @@
  * 8 segments picked by the top bits of the key's hash, each a linear-probing table whose home slot is the hash's
  * middle bits scaled to the segment's size (so sizes need not be powers of two), with backward-shift deletion (no
  * tombstones: a taken block's slot is simply free). A segment grows by half again when 3/4 full, so the table is
- * between 1/2 and 3/4 full: 32-48 bytes per live block, and a growth copies one segment (an eighth of the blocks)
- * while the others stay where they are.
+ * between 1/2 and 3/4 full, 32-48 bytes per live block (plus at most a huge page per segment where a window is
+ * rounded up to whole huge pages, see below), and a growth copies one segment (an eighth of the blocks) while the
+ * others stay where they are.
  *
  * The segments of one size (a "generation") are windows of one area from common/hugemem.h, so that the table sits
  * on transparent huge pages as soon as it is 2 MiB (random probes into MiBs of 4 KiB pages are a TLB miss each, and
