@@ -1,21 +1,28 @@
-/* event_match.c - heap events of EVENTS/ADDR_EVENTS records with frees matched to allocations (event_match.h). */
+/* event_match.c - heap events of EVENTS/ADDR_EVENTS records with frees matched to their blocks (event_match.h).
+ *
+ * An ADDR_EVENTS allocation or free is decided as traces/block_match.c decides it for the shim (same rules, the
+ * same table of frees seen before their allocation), but the replay needs no block ids: the live block's size and
+ * stack are kept under its address, and a free reads them back. Before, the matcher gave every block an id
+ * (address -> id table) and the replay looked the id up in a second table (id -> size, stack). */
 #include "event_match.h"
 
 #include <stdlib.h>
 
 #include "../common/alloc.h"
 #include "../common/hugemem.h"
-#include "../traces/block_match.h"
+#include "live_blocks.h"
 
 struct tq_event_match {
-    struct tq_block_match blocks;
-    struct tq_id_pool pool;     /* one pool: ids are keys for the replay only, never written */
-    struct tq_event *in, *out;  /* a record's decoded events, and the matched ones (room for twice as many) */
-    uint32_t cap;               /* events in fits */
+    struct tq_live_blocks *live;
+    struct tq_block_table orphans; /* ADDR_EVENTS frees seen before their allocation (traces/block_match.h) */
+    uint64_t seq_base;             /* order numbers are kept as seq - seq_base (< TQ_LIVE_SEQ_LIMIT) */
+    bool based;
+    struct tq_event *in;           /* a record's decoded events */
+    struct tq_matched_event *out;  /* the matched ones (room for twice as many) */
+    uint32_t cap;                  /* events in fits */
 };
 
-/* The matcher's tables reach tens of MiB on a real program (perl: 2 Mi slots of 24 bytes): huge pages from 2 MiB
- * up (common/hugemem.h), where their 4 KiB pages' faults and TLB misses were a third of `report --top`. */
+/* The orphans' table is small, but a sampled trace's can reach MiBs: huge pages from 2 MiB up (common/hugemem.h). */
 static void *heap_zalloc(size_t n)
 {
     return tq_huge_zalloc(n);
@@ -31,9 +38,10 @@ const struct tq_block_mem tq_event_match_heap_mem = {heap_zalloc, heap_release};
 tq_status tq_event_match_new(struct tq_event_match **out, struct tq_err *err)
 {
     struct tq_event_match *m = tq_calloc(1, sizeof *m);
-    if (!m)
+    if (!m || !(m->live = tq_live_blocks_new())) {
+        free(m);
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
-    tq_block_match_init(&m->blocks, &tq_event_match_heap_mem);
+    }
     *out = m;
     return TQ_OK;
 }
@@ -48,7 +56,7 @@ static tq_status reserve(struct tq_event_match *m, uint32_t n, struct tq_err *er
     if (!in)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for events");
     m->in = in;
-    struct tq_event *o = tq_realloc(m->out, 2 * (size_t)cap * sizeof *o);
+    struct tq_matched_event *o = tq_realloc(m->out, 2 * (size_t)cap * sizeof *o);
     if (!o)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for events");
     m->out = o;
@@ -56,8 +64,166 @@ static tq_status reserve(struct tq_event_match *m, uint32_t n, struct tq_err *er
     return TQ_OK;
 }
 
+static bool is_heap_alloc(unsigned k)
+{
+    return k == TQ_CALL_MALLOC || k == TQ_CALL_CALLOC || k == TQ_CALL_POSIX_MEMALIGN || k == TQ_CALL_ALIGNED_ALLOC ||
+           k == TQ_CALL_MEMALIGN || k == TQ_CALL_VALLOC || k == TQ_CALL_PVALLOC;
+}
+
+static bool is_realloc(unsigned k)
+{
+    return k == TQ_CALL_REALLOC || k == TQ_CALL_REALLOCARRAY;
+}
+
+/* A free the matching implies, of the block b, at the time of event e. */
+static struct tq_matched_event implied_free(const struct tq_event *e, uint64_t key, uint64_t size, uint32_t stack)
+{
+    return (struct tq_matched_event){.ev = {.kind = TQ_CALL_FREE, .t_ns = e->t_ns, .addr = key, .seq = e->seq},
+                                     .released = true, .released_size = size, .released_stack = stack};
+}
+
+/* Release into *o the block that a free of addr with order number seq (rebased) ends: the live block there when
+ * it was allocated before seq. Returns its key, or 0 when there is none: a free of a block allocated in a record
+ * not fed yet (or before the trace began) waits as an orphan; a free of an earlier block at addr was given its free
+ * already. */
+static tq_status match_free(struct tq_event_match *m, const struct tq_event *e, uint64_t addr, uint64_t seq,
+                            struct tq_matched_event *o, uint64_t *key, struct tq_err *err)
+{
+    struct tq_live_block b;
+    *key = 0;
+    if (!addr)
+        return TQ_OK;
+    int got = tq_live_blocks_take_before(m->live, addr, seq, &b);
+    if (got == 1) {
+        o->released = true;
+        o->released_size = b.size;
+        o->released_stack = b.stack;
+        *key = addr;
+    }
+    if (got >= 0)
+        return TQ_OK;
+    if (tq_block_orphan_add(&tq_event_match_heap_mem, &m->orphans, addr, e->seq, e->t_ns))
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory for unmatched frees");
+    return TQ_OK;
+}
+
+/* An allocation e at e->addr (not 0) with order number seq (rebased): held as live, or *dead when its free was seen
+ * already (in another thread's record, or a later block at its address is known). A block before it at the address
+ * whose free is still to come ends now: its free is appended to out first. */
+static tq_status match_alloc(struct tq_event_match *m, const struct tq_event *e, uint64_t seq,
+                             struct tq_matched_event *out, uint32_t *k, bool *dead, struct tq_err *err)
+{
+    uint64_t fseq;
+    struct tq_live_block b;
+    *dead = false;
+    if (tq_block_orphan_take_after(&m->orphans, e->addr, e->seq, &fseq) == 0) {
+        *dead = true;
+        return TQ_OK;
+    }
+    struct tq_live_block nb = {.key = e->addr, .seq = seq, .size = e->size, .stack = e->stack_id};
+    int held = tq_live_blocks_put_unless_later(m->live, &nb, &b);
+    if (held < 0)
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory for live blocks");
+    if (held == 0) /* a later block at this address is known: this one died before it */
+        *dead = true;
+    else if (held == 2) /* the block before at this address died in between; its free is still to come */
+        out[(*k)++] = implied_free(e, e->addr, b.size, b.stack);
+    return TQ_OK;
+}
+
+/* The order number of e kept in the table: rebased so that a trace's numbers fit in TQ_LIVE_SEQ_LIMIT. */
+static tq_status rebase(struct tq_event_match *m, const char *path, const struct tq_event *e, uint64_t *seq,
+                        struct tq_err *err)
+{
+    if (!m->based) {
+        m->seq_base = e->seq > TQ_LIVE_SEQ_LIMIT / 2 ? e->seq - TQ_LIVE_SEQ_LIMIT / 2 : 0;
+        m->based = true;
+    }
+    if (e->seq < m->seq_base || e->seq - m->seq_base >= TQ_LIVE_SEQ_LIMIT)
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: event order numbers span 2^40 or more", path);
+    *seq = e->seq - m->seq_base;
+    return TQ_OK;
+}
+
+static tq_status check_stack(const char *path, const struct tq_event *e, struct tq_err *err)
+{
+    if (e->stack_id >= TQ_LIVE_STACK_LIMIT)
+        return tq_fail(err, TQ_ERR_FORMAT, "%s: stack id %u out of range", path, e->stack_id);
+    return TQ_OK;
+}
+
+/* Events looked ahead: an event's slot is a cache miss in a table of tens of MiB, so it is fetched early. */
+#define PREFETCH_AHEAD 8
+
+/* ADDR_EVENTS: frees matched to allocations by address and order number. */
+static tq_status match_by_addr(struct tq_event_match *m, const char *path, uint32_t n, uint32_t *nout,
+                               struct tq_err *err)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n) {
+            const struct tq_event *a = &m->in[i + PREFETCH_AHEAD];
+            tq_live_blocks_prefetch(m->live, a->addr);
+            if (is_realloc(a->kind))
+                tq_live_blocks_prefetch(m->live, a->old_addr);
+        }
+        const struct tq_event *e = &m->in[i];
+        bool alloc = is_heap_alloc(e->kind), re = is_realloc(e->kind), dead = false;
+        if (!alloc && !re && e->kind != TQ_CALL_FREE) {
+            m->out[k++] = (struct tq_matched_event){.ev = *e};
+            continue;
+        }
+        uint64_t seq = 0, key;
+        TQ_TRY(rebase(m, path, e, &seq, err));
+        struct tq_matched_event o = {.ev = *e};
+        if (e->kind == TQ_CALL_FREE) {
+            TQ_TRY(match_free(m, e, e->addr, seq, &o, &key, err));
+            o.ev.addr = key;
+        } else {
+            if (re) { /* first: a block moved in place is released before it is held again */
+                TQ_TRY(match_free(m, e, e->old_addr, seq, &o, &key, err));
+                o.ev.old_addr = key;
+            }
+            if (e->addr) {
+                TQ_TRY(check_stack(path, e, err));
+                TQ_TRY(match_alloc(m, e, seq, m->out, &k, &dead, err));
+            }
+        }
+        m->out[k++] = o;
+        if (dead) /* right after its allocation */
+            m->out[k++] = implied_free(e, e->addr, e->size, e->stack_id);
+    }
+    *nout = k;
+    return TQ_OK;
+}
+
+/* EVENTS: blocks named by ids already; an allocation replaces any block under its id. */
+static tq_status match_by_id(struct tq_event_match *m, const char *path, uint32_t n, struct tq_err *err)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        const struct tq_event *e = &m->in[i];
+        struct tq_matched_event *o = &m->out[i];
+        *o = (struct tq_matched_event){.ev = *e};
+        bool alloc = is_heap_alloc(e->kind), re = is_realloc(e->kind);
+        struct tq_live_block b;
+        uint64_t gone = e->kind == TQ_CALL_FREE ? e->addr : re ? e->old_addr : 0;
+        if (gone && tq_live_blocks_take(m->live, gone, &b)) {
+            o->released = true;
+            o->released_size = b.size;
+            o->released_stack = b.stack;
+        }
+        if ((alloc || re) && e->addr) {
+            TQ_TRY(check_stack(path, e, err));
+            struct tq_live_block nb = {.key = e->addr, .size = e->size, .stack = e->stack_id};
+            if (!tq_live_blocks_put(m->live, &nb))
+                return tq_fail(err, TQ_ERR_NOMEM, "out of memory for live blocks");
+        }
+    }
+    return TQ_OK;
+}
+
 tq_status tq_event_match_record(struct tq_event_match *m, const char *path, const struct tq_rec *rec,
-                                const struct tq_event **ev, uint32_t *n, struct tq_err *err)
+                                const struct tq_matched_event **ev, uint32_t *n, struct tq_err *err)
 {
     struct tq_rec_events e;
     struct tq_events_iter it;
@@ -70,24 +236,23 @@ tq_status tq_event_match_record(struct tq_event_match *m, const char *path, cons
         k++;
     if (got < 0)
         return tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt event", path);
+    *ev = m->out;
     if (!TQ_REC_EVENTS_BY_ADDR(rec->type)) { /* block ids already */
-        *ev = m->in;
         *n = k;
-        return TQ_OK;
+        return match_by_id(m, path, k, err);
     }
     for (uint32_t i = 1; i < k; i++)
         if (m->in[i].seq <= m->in[i - 1].seq)
             return tq_fail(err, TQ_ERR_FORMAT, "%s: events out of order in a record", path);
-    *ev = m->out;
-    *n = tq_block_match_rewrite(&m->blocks, m->in, k, m->out, &m->pool);
-    return TQ_OK;
+    return match_by_addr(m, path, k, n, err);
 }
 
 void tq_event_match_free(struct tq_event_match *m)
 {
     if (!m)
         return;
-    tq_block_match_free(&m->blocks, &m->pool);
+    tq_live_blocks_free(m->live);
+    tq_block_table_free(&tq_event_match_heap_mem, &m->orphans);
     free(m->in);
     free(m->out);
     free(m);

@@ -1,11 +1,13 @@
-/* event_match.h - the heap events of a trace's EVENTS and ADDR_EVENTS records, in replay order, with every heap
- * block named by a key that its free repeats (FORMAT.md 6 and 14). ADDR_EVENTS name blocks by address and carry
- * each event's process-wide order: their frees are matched to allocations here (traces/block_match.h), offline, as
- * heaptrack's interpreter does, so the traced process keeps no table of live blocks. EVENTS (trace format 1.3 and
- * older, and record --aggregate's shim) name blocks by ids already and pass through. */
+/* event_match.h - the heap events of a trace's EVENTS and ADDR_EVENTS records, in replay order, each free with the
+ * size and stack of the live block it releases (FORMAT.md 6 and 14). ADDR_EVENTS name blocks by address and carry
+ * each event's process-wide order: their frees are matched to allocations here, offline, as heaptrack's interpreter
+ * does (the traced process keeps no table of live blocks), with the cross-thread reordering rules of
+ * traces/block_match.h. EVENTS (trace format 1.3 and older, and record --aggregate's shim) name blocks by ids
+ * already. Either way the live blocks are held once, by key, in report/live_blocks.h. */
 #ifndef TQ_EVENT_MATCH_H
 #define TQ_EVENT_MATCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../common/status.h"
@@ -14,16 +16,28 @@
 
 struct tq_event_match; /* opaque */
 
-/* The heap (tq_calloc, free) as the memory of a block matcher's tables: what the analyzer's matchers use, where
- * the shim's use raw mappings. */
+/* A heap event as the replay applies it. ev.addr / ev.old_addr name the blocks it acquires / releases by key (the
+ * block's address, or the record's block id; 0: none or not known), so that a free can be told to end the latest
+ * allocation. Frees the matching implies (a block's free seen before its allocation, or a block at an address
+ * handed out again whose free is still to come) are events of kind TQ_CALL_FREE with stack id 0. */
+struct tq_matched_event {
+    struct tq_event ev;
+    bool released;           /* ev released a live block (a free, or a realloc's old block) of this size and stack */
+    uint32_t released_stack;
+    uint64_t released_size;
+};
+
+/* The heap (tq_calloc, free, huge pages for big tables) as the memory of a block matcher's tables: what the
+ * analyzer's matchers use, where the shim's use raw mappings. */
 extern const struct tq_block_mem tq_event_match_heap_mem;
 
-/* An empty matcher (one per replay of a trace). */
+/* An empty matcher (one per replay of a trace). Fails with TQ_ERR_NOMEM. */
 tq_status tq_event_match_new(struct tq_event_match **out, struct tq_err *err);
 /* The events of record rec (type EVENTS or ADDR_EVENTS) into *ev[0..*n), borrowed until the next call; path names
- * the trace in messages. Fails with TQ_ERR_FORMAT on a corrupt record, TQ_ERR_NOMEM when memory runs out. */
+ * the trace in messages. Fails with TQ_ERR_FORMAT on a corrupt record (events out of order, an allocation's stack
+ * id of 2^24 or more, order numbers spanning 2^40 or more), TQ_ERR_NOMEM when memory runs out. */
 tq_status tq_event_match_record(struct tq_event_match *m, const char *path, const struct tq_rec *rec,
-                                const struct tq_event **ev, uint32_t *n, struct tq_err *err);
+                                const struct tq_matched_event **ev, uint32_t *n, struct tq_err *err);
 /* Free it; NULL is a no-op. */
 void tq_event_match_free(struct tq_event_match *m);
 

@@ -17,7 +17,6 @@
 
 #include "../traces/reader.h"
 #include "event_match.h"
-#include "live_map.h"
 #include "pycode.h"
 #include "symbolize.h"
 
@@ -33,8 +32,7 @@ struct site {
 
 struct tq_heap_replay {
     const char *path;
-    struct tq_live_map *live;
-    struct tq_event_match *match; /* frees matched to allocations, per pass */
+    struct tq_event_match *match; /* frees matched to allocations, and the live blocks */
     struct site *sites; /* indexed by stack id */
     size_t nsites;
     struct tq_symbolizer *sym;
@@ -43,7 +41,7 @@ struct tq_heap_replay {
     uint64_t peak_version; /* new peaks so far */
     bool until_snapshot; /* stop the pass at the first SNAPSHOT record */
     struct tq_heap_replay_facts facts; /* AGGREGATE, END, KILLED, SNAPSHOT records seen; PROCESS.sample_bytes */
-    uint64_t last_alloc; /* address of the latest allocation while no free followed it (0: none) */
+    uint64_t last_alloc; /* key of the latest allocation while no free followed it (0: none) */
 };
 
 /* Ids are dense small integers in practice; refuse absurd ones rather than allocate gigabytes. */
@@ -83,6 +81,13 @@ static double weight_of(const struct tq_heap_replay *r, uint64_t s)
     return (double)s / -expm1(-(double)s / (double)r->facts.sample_bytes);
 }
 
+/* Whether a recorded allocation of s bytes stands for exactly s: every allocation recorded, and s a whole number as
+ * a double (below 2^53), so that weight_of and llround would give s back and add nothing to the variances. */
+static bool exact(const struct tq_heap_replay *r, uint64_t s)
+{
+    return !r->facts.sample_bytes && s < ((uint64_t)1 << 53);
+}
+
 /* Before a stack's figures change: keep what it held at the latest peak if it has not changed since. */
 static void note_peak(const struct tq_heap_replay *r, struct site *s)
 {
@@ -93,25 +98,29 @@ static void note_peak(const struct tq_heap_replay *r, struct site *s)
     }
 }
 
-static void release(struct tq_heap_replay *r, uint64_t addr)
+/* A free (or a realloc's old block) of the block named key: m says whether a live block was released, and which. */
+static void release(struct tq_heap_replay *r, uint64_t key, const struct tq_matched_event *m)
 {
-    uint64_t size;
-    uint32_t stack;
-    bool temporary = addr && addr == r->last_alloc;
+    bool temporary = key && key == r->last_alloc;
     r->last_alloc = 0; /* any free ends the "nothing allocated in between" window, as heaptrack's does */
-    if (tq_live_map_take(r->live, addr, &size, &stack) && stack < r->nsites) {
-        double w = weight_of(r, size);
-        struct site *s = &r->sites[stack];
+    if (m->released && m->released_stack < r->nsites) {
+        uint64_t size = m->released_size;
+        struct site *s = &r->sites[m->released_stack];
         note_peak(r, s);
-        s->var_live -= w * w - w * (double)size;
-        s->est_live_blocks -= size ? w / (double)size : 1;
-        size = (uint64_t)llround(w);
-        r->sites[stack].live -= size;
-        r->sites[stack].live_blocks--;
+        if (exact(r, size)) { /* the sums below with w = size, without the floating point */
+            s->est_live_blocks -= 1;
+        } else {
+            double w = weight_of(r, size);
+            s->var_live -= w * w - w * (double)size;
+            s->est_live_blocks -= size ? w / (double)size : 1;
+            size = (uint64_t)llround(w);
+        }
+        s->live -= size;
+        s->live_blocks--;
         r->total_live -= size;
         if (temporary) {
-            r->sites[stack].pub.temporary_calls++;
-            r->sites[stack].pub.temporary_bytes += size;
+            s->pub.temporary_calls++;
+            s->pub.temporary_bytes += size;
         }
     }
 }
@@ -120,18 +129,22 @@ static tq_status acquire(struct tq_heap_replay *r, const struct tq_event *ev, st
 {
     struct site *s;
     TQ_TRY(site_of(r, ev->stack_id, &s, err));
-    if (!tq_live_map_put(r->live, ev->addr, ev->size, ev->stack_id))
-        return tq_fail(err, TQ_ERR_NOMEM, "out of memory for live blocks");
-    double w = weight_of(r, ev->size);
-    uint64_t bytes = (uint64_t)llround(w);
+    uint64_t bytes = ev->size;
     note_peak(r, s);
+    if (exact(r, ev->size)) { /* the sums below with w = size, without the floating point */
+        s->est_calls += 1;
+        s->est_live_blocks += 1;
+    } else {
+        double w = weight_of(r, ev->size);
+        bytes = (uint64_t)llround(w);
+        s->est_calls += ev->size ? w / (double)ev->size : 1;
+        s->var_alloc += w * w - w * (double)ev->size;
+        s->var_live += w * w - w * (double)ev->size;
+        s->est_live_blocks += ev->size ? w / (double)ev->size : 1;
+    }
     s->pub.allocated_bytes += bytes;
     s->pub.calls++;
-    s->est_calls += ev->size ? w / (double)ev->size : 1;
-    s->var_alloc += w * w - w * (double)ev->size;
     r->last_alloc = ev->addr;
-    s->var_live += w * w - w * (double)ev->size;
-    s->est_live_blocks += ev->size ? w / (double)ev->size : 1;
     s->live += bytes;
     s->live_blocks++;
     r->total_live += bytes;
@@ -139,13 +152,14 @@ static tq_status acquire(struct tq_heap_replay *r, const struct tq_event *ev, st
 }
 
 /* Apply one heap event; other kinds (mmap family) are not heap and are skipped. */
-static tq_status replay(struct tq_heap_replay *r, const struct tq_event *ev, struct tq_err *err)
+static tq_status replay(struct tq_heap_replay *r, const struct tq_matched_event *m, struct tq_err *err)
 {
+    const struct tq_event *ev = &m->ev;
     unsigned k = ev->kind;
     if (k == TQ_CALL_FREE) {
-        release(r, ev->addr);
+        release(r, ev->addr, m);
     } else if (k == TQ_CALL_REALLOC || k == TQ_CALL_REALLOCARRAY) {
-        release(r, ev->old_addr);
+        release(r, ev->old_addr, m);
         if (ev->addr)
             TQ_TRY(acquire(r, ev, err));
     } else if (is_alloc(k) && ev->addr) {
@@ -166,16 +180,11 @@ static tq_status replay(struct tq_heap_replay *r, const struct tq_event *ev, str
 
 static tq_status on_events(struct tq_heap_replay *r, const struct tq_rec *rec, struct tq_err *err)
 {
-    const struct tq_event *ev;
+    const struct tq_matched_event *ev;
     uint32_t n;
     TQ_TRY(tq_event_match_record(r->match, r->path, rec, &ev, &n, err));
-    for (uint32_t i = 0; i < n; i++) {
-        if (i + 8 < n) { /* the live map's slot of an event 8 ahead: a cache miss otherwise */
-            tq_live_map_prefetch(r->live, ev[i + 8].addr);
-            tq_live_map_prefetch(r->live, ev[i + 8].old_addr);
-        }
+    for (uint32_t i = 0; i < n; i++)
         TQ_TRY(replay(r, &ev[i], err));
-    }
     return TQ_OK;
 }
 
@@ -336,9 +345,8 @@ tq_status tq_heap_replay_run_with(const char *path, const struct tq_heap_replay_
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     r->path = path;
     r->until_snapshot = o->until_snapshot;
-    r->live = tq_live_map_new();
     r->sym = tq_symbolizer_new();
-    tq_status st = r->live && r->sym ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    tq_status st = r->sym ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     if (!st)
         st = tq_event_match_new(&r->match, err);
     if (!st)
@@ -367,9 +375,7 @@ tq_status tq_heap_replay_run_with(const char *path, const struct tq_heap_replay_
         tq_heap_replay_free(r);
         return st;
     }
-    tq_live_map_free(r->live); /* not needed after the replay */
-    r->live = NULL;
-    tq_event_match_free(r->match);
+    tq_event_match_free(r->match); /* not needed after the replay */
     r->match = NULL;
     *out = r;
     return TQ_OK;
@@ -479,7 +485,6 @@ void tq_heap_replay_free(struct tq_heap_replay *r)
 {
     if (!r)
         return;
-    tq_live_map_free(r->live);
     tq_event_match_free(r->match);
     for (size_t i = 0; i < r->nsites; i++)
         free((void *)r->sites[i].pub.ips);

@@ -1,7 +1,7 @@
 /* heap_replay.h - replay a trace's allocation events (traceq record --stacks) into heap bytes per call stack:
  * held at the moment the live heap peaked, allocated in total, and allocation calls. Used by the folded and
- * massif exports; also what `traceq report --top` needs. Streams the trace twice (once to find the peak, once to
- * stop at it); memory grows with the live blocks and distinct stacks, not with the trace's length. */
+ * massif exports; also what `traceq report --top` needs. Streams the trace once; memory grows with the blocks live
+ * at once (24 bytes each, report/live_blocks.h) and the distinct stacks, not with the trace's length. */
 #ifndef TQ_HEAP_REPLAY_H
 #define TQ_HEAP_REPLAY_H
 

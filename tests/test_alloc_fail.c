@@ -311,7 +311,7 @@ Test(alloc_fail, heap_replay)
     struct walk wk;
     walk_init(&wk, dir, "h.tq");
     write_stacks_fixture(wk.path);
-    /* two passes (2 readers), the replay, 2 live maps and growth, NSTACKS stacks, 2 module names, 2 files */
+    /* two passes (2 readers), the replay, the live blocks' table and growth, NSTACKS stacks, 2 module names, 2 files */
     /* The symbolizer's address index and cache fall back to a plain lookup without memory: the same names. */
     cr_assert_geq(fail_each(read_replay, &wk, 1), 2 * 3 + 1 + 2 + NSTACKS + 2 + 2);
     cr_assert_eq(wk.ref[2], NBLOCKS, "calls: %" PRIu64, wk.ref[2]);

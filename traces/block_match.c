@@ -95,8 +95,8 @@ static int table_take(struct tq_block_table *t, uint64_t addr, uint64_t *val)
  * events. At most ORPHANS_PER_ADDR wait per address (then the oldest goes). -1 when memory is short. */
 #define ORPHAN_WAIT_NS 5000000000ull
 #define ORPHANS_PER_ADDR 256
-static int orphan_add(const struct tq_block_mem *mem, struct tq_block_table *t, uint64_t addr, uint64_t seq,
-                      uint64_t t_ns)
+int tq_block_orphan_add(const struct tq_block_mem *mem, struct tq_block_table *t, uint64_t addr, uint64_t seq,
+                        uint64_t t_ns)
 {
     if ((t->used + 1) * 4 > t->cap * 3 && table_grow(mem, t))
         return -1;
@@ -126,7 +126,7 @@ static int orphan_add(const struct tq_block_mem *mem, struct tq_block_table *t, 
 
 /* The free that ends a block allocated at addr with order number seq: the earliest waiting free of addr after seq,
  * taken out into *fseq. Returns 0, or -1 when there is none (earlier frees stay: they end blocks still to come). */
-static int orphan_take_after(struct tq_block_table *t, uint64_t addr, uint64_t seq, uint64_t *fseq)
+int tq_block_orphan_take_after(struct tq_block_table *t, uint64_t addr, uint64_t seq, uint64_t *fseq)
 {
     if (!t->cap || !t->used)
         return -1;
@@ -181,7 +181,7 @@ static uint64_t block_alloc(struct tq_block_match *m, uint64_t addr, uint64_t se
     if (!addr)
         return 0;
     uint64_t fseq;
-    if (orphan_take_after(&m->orphans, addr, seq, &fseq) == 0) {
+    if (tq_block_orphan_take_after(&m->orphans, addr, seq, &fseq) == 0) {
         *dead_after = 1; /* its free was fed already, in another thread's record */
         return spare_pop(m);
     }
@@ -220,7 +220,7 @@ static uint64_t block_free(struct tq_block_match *m, uint64_t addr, uint64_t seq
     }
     if (!cur) /* allocated in a record not fed yet, or before the trace began (the 1.3 shim stored 0 as the value
                * here, which block_alloc reads as the free's number: such frees were never matched) */
-        orphan_add(m->mem, &m->orphans, addr, seq, t_ns);
+        tq_block_orphan_add(m->mem, &m->orphans, addr, seq, t_ns);
     return 0; /* a free of an earlier block at this address: it was given its free already */
 }
 
@@ -280,12 +280,17 @@ void tq_block_match_reset(struct tq_block_match *m)
     m->next_id = 1; /* (the callers empty the threads' pools) */
 }
 
+void tq_block_table_free(const struct tq_block_mem *mem, struct tq_block_table *t)
+{
+    if (t->v)
+        mem->release(t->v, t->cap * sizeof *t->v);
+    *t = (struct tq_block_table){0};
+}
+
 void tq_block_match_free(struct tq_block_match *m, struct tq_id_pool *pool)
 {
-    if (m->ids.v)
-        m->mem->release(m->ids.v, m->ids.cap * sizeof *m->ids.v);
-    if (m->orphans.v)
-        m->mem->release(m->orphans.v, m->orphans.cap * sizeof *m->orphans.v);
+    tq_block_table_free(m->mem, &m->ids);
+    tq_block_table_free(m->mem, &m->orphans);
     if (pool && pool->v)
         m->mem->release(pool->v, pool->cap * sizeof *pool->v);
     if (pool)

@@ -50,6 +50,15 @@ uint32_t tq_block_match_rewrite(struct tq_block_match *m, const struct tq_event 
                                 struct tq_event *out, struct tq_id_pool *pool);
 /* Forget every block, keeping the tables' memory (a fork child; a new pass). Can't fail. */
 void tq_block_match_reset(struct tq_block_match *m);
+/* Frees seen before their allocation ("orphans", see block_match.c), the part of the matching that the analyzer's
+ * replay (report/event_match.c, which keeps its live blocks by address, not by id) shares with this matcher.
+ * Add the free of addr with order number seq at time t_ns to t (0; -1 when mem is short), or take the earliest
+ * free of addr after seq out of t into *fseq (0; -1 when there is none). */
+int tq_block_orphan_add(const struct tq_block_mem *mem, struct tq_block_table *t, uint64_t addr, uint64_t seq,
+                        uint64_t t_ns);
+int tq_block_orphan_take_after(struct tq_block_table *t, uint64_t addr, uint64_t seq, uint64_t *fseq);
+/* Release a table's memory (it is empty again). Can't fail. */
+void tq_block_table_free(const struct tq_block_mem *mem, struct tq_block_table *t);
 /* Release the tables, and pool's memory (pool may be NULL). Can't fail. */
 void tq_block_match_free(struct tq_block_match *m, struct tq_id_pool *pool);
 
