@@ -63,18 +63,20 @@ Test(stack_delta, shared_outer_frames_of_every_shape_round_trip)
     /* all shared: the same frames again (another id), and a stack that is the previous one's outer part */
     b = a, b.id = 3;
     size_t same = round_trip(&b, &a);
-    cr_assert_lt(same, TQ_REC_HEADER_SIZE + 4u, "an identical stack takes %zu bytes", same);
+    cr_assert_leq(same, TQ_REC_HEADER_SIZE + 4u, "an identical stack takes %zu bytes", same);
     b.depth = 10;
     memmove(b.ips, a.ips + 30, 10 * sizeof b.ips[0]);
     round_trip(&b, &a);
-    /* a previous stack deeper, or shallower, than this one: outer frames shared, new inner ones */
-    for (int round = 0; round < 200; round++) {
-        uint32_t keep = (uint32_t)(rnd(&x) % (a.depth + 1)), fresh = (uint32_t)(rnd(&x) % 60);
+    /* a previous stack deeper, or shallower, than this one: outer frames shared, new inner ones; and the previous
+     * stack's frames shifted out by some (a stack cut to its innermost frames shares them without the outermost) */
+    for (int round = 0; round < 300; round++) {
+        uint32_t skip = round % 3 ? 0 : (uint32_t)(rnd(&x) % (a.depth + 1));
+        uint32_t keep = (uint32_t)(rnd(&x) % (a.depth - skip + 1)), fresh = (uint32_t)(rnd(&x) % 60);
         if (keep + fresh > MAXD)
             fresh = MAXD - keep;
         b.id = a.id + 1 + (uint32_t)(rnd(&x) % 3);
         b.depth = keep + fresh;
-        memcpy(b.ips + fresh, a.ips + (a.depth - keep), keep * sizeof b.ips[0]);
+        memcpy(b.ips + fresh, a.ips + (a.depth - skip - keep), keep * sizeof b.ips[0]);
         for (uint32_t i = 0; i < fresh; i++) /* native frames, Python frames, and anything at all */
             b.ips[i] = rnd(&x) % 3 == 0 ? TQ_PYFRAME(rnd(&x) % 5000 + 1, rnd(&x) % 4000)
                        : rnd(&x) % 7 == 0 ? rnd(&x) : 0x7f0000000000ull + rnd(&x) % 0x100000;
@@ -86,6 +88,21 @@ Test(stack_delta, shared_outer_frames_of_every_shape_round_trip)
     round_trip(&b, &a);
     b.id = UINT32_MAX;
     round_trip(&b, &a);
+}
+
+Test(stack_delta, a_stack_cut_at_the_depth_limit_shares_the_shifted_frames)
+{
+    static struct stk a, b;
+    a.id = 1, a.depth = 128;
+    for (uint32_t i = 0; i < a.depth; i++)
+        a.ips[i] = 0x7f0000000000ull + 0x1000 * (uint64_t)i * i;
+    /* 5 more calls inside: the shim keeps the innermost 128, so a's outermost 5 frames fall off */
+    b.id = 2, b.depth = 128;
+    for (uint32_t i = 0; i < 5; i++)
+        b.ips[i] = 0x400000 + 0x40 * (uint64_t)i;
+    memcpy(b.ips + 5, a.ips, 123 * sizeof a.ips[0]);
+    size_t n = round_trip(&b, &a);
+    cr_assert_lt(n, TQ_REC_HEADER_SIZE + 4u + 5 * 4, "%zu bytes for 5 new frames", n);
 }
 
 Test(stack_delta, the_1024_frame_limit)
@@ -115,27 +132,33 @@ static int decode(const uint8_t *p, uint32_t len)
 
 Test(stack_delta, corrupt_records_are_refused)
 {
-    const uint8_t ok[] = {2, 3, 1, 4};               /* id 6, the 3 frames shared, one new 2 above 0x4010 */
+    const uint8_t ok[] = {2, 0, 3, 1, 4};            /* id 6, the 3 frames shared, one new 2 above 0x4010 */
     cr_assert_eq(decode(ok, sizeof ok), 0);
-    const uint8_t more_shared[] = {2, 4, 0};         /* shares 4 frames of a 3-frame stack (an unknown base) */
+    const uint8_t more_shared[] = {2, 0, 4, 0};      /* shares 4 frames of a 3-frame stack (an unknown base) */
     cr_assert_eq(decode(more_shared, sizeof more_shared), -1);
-    const uint8_t too_deep[] = {2, 0, 0x81, 0x08};   /* 1025 new frames */
+    const uint8_t skipped[] = {2, 1, 2, 0};          /* the 2 frames inside prev's outermost: fine */
+    cr_assert_eq(decode(skipped, sizeof skipped), 0);
+    const uint8_t skip_past[] = {2, 2, 2, 0};        /* leaves 2 out and shares 2 of 3 frames */
+    cr_assert_eq(decode(skip_past, sizeof skip_past), -1);
+    const uint8_t skip_more[] = {2, 4, 0, 1, 2};     /* leaves out more frames than prev has */
+    cr_assert_eq(decode(skip_more, sizeof skip_more), -1);
+    const uint8_t too_deep[] = {2, 0, 0, 0x81, 0x08}; /* 1025 new frames */
     cr_assert_eq(decode(too_deep, sizeof too_deep), -1);
-    const uint8_t deep_total[] = {2, 3, 0xFE, 0x07}; /* 3 shared + 1022 new */
+    const uint8_t deep_total[] = {2, 0, 3, 0xFE, 0x07}; /* 3 shared + 1022 new */
     cr_assert_eq(decode(deep_total, sizeof deep_total), -1);
-    const uint8_t id_zero[] = {9, 0, 0};             /* 5 - 5 = 0 */
+    const uint8_t id_zero[] = {9, 0, 0, 0};          /* 5 - 5 = 0 */
     cr_assert_eq(decode(id_zero, sizeof id_zero), -1);
-    const uint8_t id_huge[] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0, 0};
+    const uint8_t id_huge[] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0, 0, 0};
     cr_assert_eq(decode(id_huge, sizeof id_huge), -1);
-    const uint8_t id_past[] = {0xF6, 0xFF, 0xFF, 0xFF, 0x1F, 0, 0}; /* 5 + 2^32 - 5 = 2^32 */
+    const uint8_t id_past[] = {0xF6, 0xFF, 0xFF, 0xFF, 0x1F, 0, 0, 0}; /* 5 + 2^32 - 5 = 2^32 */
     cr_assert_eq(decode(id_past, sizeof id_past), -1);
-    const uint8_t cut_frames[] = {2, 0, 3, 8, 8};    /* 3 new frames, 2 stored */
+    const uint8_t cut_frames[] = {2, 0, 0, 3, 8, 8}; /* 3 new frames, 2 stored */
     cr_assert_eq(decode(cut_frames, sizeof cut_frames), -1);
-    const uint8_t cut_varint[] = {2, 0, 1, 0x80};
+    const uint8_t cut_varint[] = {2, 0, 0, 1, 0x80};
     cr_assert_eq(decode(cut_varint, sizeof cut_varint), -1);
-    for (uint32_t len = 0; len < 3; len++)
+    for (uint32_t len = 0; len < 4; len++)
         cr_assert_eq(decode(ok, len), -1, "cut to %u bytes", len);
-    const uint8_t longer[] = {2, 3, 1, 4, 0x55, 0x66}; /* bytes after the frames: ignored (FORMAT.md [F5]) */
+    const uint8_t longer[] = {2, 0, 3, 1, 4, 0x55, 0x66}; /* bytes after the frames: ignored (FORMAT.md [F5]) */
     cr_assert_eq(decode(longer, sizeof longer), 0);
 }
 
@@ -206,7 +229,8 @@ Test(stack_delta, the_reader_returns_whole_stacks_and_refuses_bad_ones)
     cr_assert_eq(n, 5);
     cr_assert_eq(memcmp(f, want, sizeof want), 0);
     /* after the 2-frame stack 5: sharing 3 frames; 1025 frames; a cut frame; an id of 0 */
-    const uint8_t unknown_base[] = {2, 3, 0}, too_deep[] = {2, 2, 0xFF, 0x07}, cut[] = {2, 0, 2, 4}, zero[] = {9, 0, 1, 2};
+    const uint8_t unknown_base[] = {2, 0, 3, 0}, too_deep[] = {2, 0, 2, 0xFF, 0x07}, cut[] = {2, 0, 0, 2, 4},
+                  zero[] = {9, 0, 0, 1, 2};
     const uint8_t *bad[] = {unknown_base, too_deep, cut, zero};
     uint32_t len[] = {sizeof unknown_base, sizeof too_deep, sizeof cut, sizeof zero};
     for (int i = 0; i < 4; i++) {

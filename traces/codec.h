@@ -274,7 +274,9 @@ size_t tq_rec_put_packed_events(uint8_t *buf, size_t cap, uint32_t tid, const st
 size_t tq_rec_packed_events_bound(size_t n);
 size_t tq_rec_put_stack(uint8_t *buf, size_t cap, uint32_t id, const uint64_t *ips, uint32_t depth);
 /* STACK_DELTA (FORMAT.md 19) of stack id (ips[0..depth), innermost first) after the stack prev_id (prev[0..prev_depth)),
- * the previous STACK or STACK_DELTA record of the trace (prev_id 0, prev_depth 0 before the first). */
+ * the previous STACK or STACK_DELTA record of the trace (prev_id 0, prev_depth 0 before the first): the frames it
+ * does not share with the longest run of prev's outer frames (some of prev's outermost left out) that it ends with.
+ * At most prev_depth * depth comparisons. */
 size_t tq_rec_put_stack_delta(uint8_t *buf, size_t cap, uint32_t id, const uint64_t *ips, uint32_t depth,
                               uint32_t prev_id, const uint64_t *prev, uint32_t prev_depth);
 /* PACKED_GROUP of the len bytes at recs, which must be whole encoded PACKED_EVENTS records (header included), one
@@ -338,7 +340,7 @@ int tq_rec_get_events(const struct tq_rec *r, struct tq_rec_events *out, struct 
 int tq_events_next(struct tq_events_iter *it, struct tq_event *ev);
 int tq_rec_get_stack(const struct tq_rec *r, struct tq_rec_stack *out);
 /* A STACK_DELTA after the stack prev_id (prev[0..prev_depth)): sets *id, *depth and ips[0..*depth) (room for
- * TQ_STACK_MAX_DEPTH; must not overlap prev). -1 also when it shares more frames than prev has, is deeper than
+ * TQ_STACK_MAX_DEPTH; must not overlap prev). -1 also when it names more frames of prev than prev has, is deeper than
  * TQ_STACK_MAX_DEPTH, or its id is not in 1..2^32-1. */
 int tq_rec_get_stack_delta(const struct tq_rec *r, uint32_t prev_id, const uint64_t *prev, uint32_t prev_depth,
                            uint32_t *id, uint64_t *ips, uint32_t *depth);
