@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../traces/pylines.h"
 #include "pyframes_layout.h"
 #include "session.h"
 
@@ -138,6 +139,10 @@ static void put_code_locked(const char *code, uintptr_t table, uint32_t id)
         long n = *(const long *)(t + TQ_PY311_OB_SIZE);
         c.linetable = (const uint8_t *)t + TQ_PY311_BYTES_DATA;
         c.linetable_len = n > 0 && n <= MAX_TABLE ? (uint32_t)n : 0; /* a longer table: lines unknown */
+        static uint8_t lines[MAX_TABLE];
+        size_t k = tq_pylines_only(c.linetable, c.linetable_len, lines, sizeof lines);
+        if (k) /* the same lines without the columns (FORMAT.md 11, since 1.8); else the table as it is */
+            c.linetable = lines, c.linetable_len = (uint32_t)k;
     }
     size_t k = tq_rec_put_pycode(rec, sizeof rec, &c);
     if (k)

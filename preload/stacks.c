@@ -2,8 +2,9 @@
  *
  * Hot path (tq_stacks_event, called from took()/drop() and the mmap hooks with the guard down):
  *   unw_backtrace -> 64-bit hash of the ips -> this thread's direct-mapped cache -> stack id. Only a cache miss
- *   takes the session lock, to look the hash up in the global table and, for a new stack, append its STACK record
- *   to the writer at once: every STACK record therefore precedes the EVENTS records that use it.
+ *   takes the session lock, to look the hash up in the global table and, for a new stack, append its STACK_DELTA
+ *   record (the frames it does not share with the stack written before it) to the writer at once: every stack
+ *   record therefore precedes the EVENTS records that use it.
  *   The event goes into this thread's buffer; a full buffer is encoded as one EVENTS record and appended under the
  *   session lock (the append compresses a frame when the writer's buffer is full: that is the backpressure, and
  *   memory stays bounded). The sampler thread flushes every thread's buffer with each frame.
@@ -66,6 +67,12 @@ uintptr_t tq_unwinder_lo, tq_unwinder_hi; /* libunwind's code (see tq_stacks_unw
 static struct tq_hash_ids table = {.first_cap = 8192};
 static uint32_t next_id = 1;
 static _Atomic unsigned epoch;        /* bumped when the table is emptied (fork child): per-thread caches go */
+/* The last stack written to this trace (session lock held): a new one is written as the frames it does not share
+ * with it (STACK_DELTA, FORMAT.md 19). Python stacks share their outer frames and differ in a few inner ones. */
+static struct {
+    uint32_t id, depth;
+    uint64_t ips[MAX_DEPTH];
+} written;
 
 static _Atomic uint64_t event_seq; /* process-wide order of events (tq_event.seq), for matching frees across threads
                                     * (traces/block_match.h): offline, or in-process with --aggregate */
@@ -199,10 +206,14 @@ static uint32_t intern_locked(uint64_t h, const uint64_t *ips, int n)
     uint32_t id = next_id++;
     *slot = (struct tq_hash_slot){h, id};
     table.used++;
-    static uint8_t rec[TQ_REC_HEADER_SIZE + 8 + MAX_DEPTH * sizeof(uint64_t)]; /* static: small thread stacks */
-    size_t k = tq_rec_put_stack(rec, sizeof rec, id, ips, (uint32_t)n);
-    if (k)
-        tq_writer_append(&tq_sess.w, rec, k);
+    /* static: small thread stacks; a STACK_DELTA is at most 3 + 3 + 128 LEB128s of 10 bytes */
+    static uint8_t rec[TQ_REC_HEADER_SIZE + 32 + MAX_DEPTH * 10];
+    size_t k = tq_rec_put_stack_delta(rec, sizeof rec, id, ips, (uint32_t)n, written.id, written.ips, written.depth);
+    if (k && tq_writer_append(&tq_sess.w, rec, k) == 0) { /* the next one is relative to what the file holds */
+        written.id = id;
+        written.depth = (uint32_t)n;
+        memcpy(written.ips, ips, (size_t)n * sizeof *ips);
+    }
     return id;
 }
 
@@ -446,6 +457,7 @@ void tq_stacks_flush_locked(void)
 
 void tq_stacks_start_locked(void)
 {
+    written.id = written.depth = 0; /* a new trace file: its first stack is relative to none */
     if (!tq_mode.stacks)
         return;
     put_maps_locked();

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 #include "../report/trace_summary.h"
 #include "helpers.h"
@@ -63,6 +64,36 @@ static inline size_t shim_count(const char *dir)
     size_t n = glob(pat, 0, NULL, &g) == 0 ? g.gl_pathc : 0;
     globfree(&g);
     return n;
+}
+
+/* How many records of each type (< 32) the file at path holds on disk (decompressed, not through the reader). */
+static inline void shim_disk_types(const char *path, uint64_t count[32])
+{
+    memset(count, 0, 32 * sizeof count[0]);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    static uint8_t in[1 << 16];
+    uint8_t *out = malloc(64u << 20);
+    size_t len = 0;
+    ZSTD_DCtx *z = ZSTD_createDCtx();
+    size_t got;
+    while ((got = fread(in, 1, sizeof in, f)) > 0) {
+        ZSTD_inBuffer zi = {in, got, 0};
+        while (zi.pos < zi.size) {
+            ZSTD_outBuffer zo = {out, 64u << 20, len};
+            cr_assert(!ZSTD_isError(ZSTD_decompressStream(z, &zo, &zi)));
+            len = zo.pos;
+        }
+    }
+    for (size_t at = 0; at + TQ_REC_HEADER_SIZE <= len;) {
+        unsigned type = out[at] | out[at + 1] << 8;
+        count[type < 32 ? type : 0]++;
+        at += TQ_REC_HEADER_SIZE +
+              (size_t)(out[at + 4] | out[at + 5] << 8 | out[at + 6] << 16 | (uint32_t)out[at + 7] << 24);
+    }
+    ZSTD_freeDCtx(z);
+    free(out);
+    fclose(f);
 }
 
 #endif

@@ -498,36 +498,6 @@ Test(addr_events, an_address_reused_by_threads_before_its_first_allocation_is_fe
     tq_block_match_free(&m, &pool);
 }
 
-/* How many records of each type (< 32) the file at path holds on disk (decompressed, not through the reader). */
-static void disk_types(const char *path, uint64_t count[32])
-{
-    memset(count, 0, 32 * sizeof count[0]);
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f);
-    static uint8_t in[1 << 16];
-    uint8_t *out = malloc(64u << 20);
-    size_t len = 0;
-    ZSTD_DCtx *z = ZSTD_createDCtx();
-    size_t got;
-    while ((got = fread(in, 1, sizeof in, f)) > 0) {
-        ZSTD_inBuffer zi = {in, got, 0};
-        while (zi.pos < zi.size) {
-            ZSTD_outBuffer zo = {out, 64u << 20, len};
-            cr_assert(!ZSTD_isError(ZSTD_decompressStream(z, &zo, &zi)));
-            len = zo.pos;
-        }
-    }
-    for (size_t at = 0; at + TQ_REC_HEADER_SIZE <= len;) {
-        unsigned type = out[at] | out[at + 1] << 8;
-        count[type < 32 ? type : 0]++;
-        at += TQ_REC_HEADER_SIZE +
-              (size_t)(out[at + 4] | out[at + 5] << 8 | out[at + 6] << 16 | (uint32_t)out[at + 7] << 24);
-    }
-    ZSTD_freeDCtx(z);
-    free(out);
-    fclose(f);
-}
-
 /* The shim writes format 1.7 (PACKED_GROUP, SAMPLE_DELTA); the same run's records written as plain SAMPLE and
  * PACKED_EVENTS records (format 1.6's encoding) replay and summarize the same: the analyzer sees no difference. */
 Test(addr_events, a_recorded_trace_reads_the_same_as_its_plain_records)
@@ -539,7 +509,7 @@ Test(addr_events, a_recorded_trace_reads_the_same_as_its_plain_records)
     free(out);
     char *path = shim_one_trace(d, "handoff", 0);
     uint64_t n[32];
-    disk_types(path, n);
+    shim_disk_types(path, n);
     cr_assert(n[TQ_REC_PACKED_GROUP] > 0 && n[TQ_REC_PACKED_EVENTS] == 0, "%llu groups, %llu plain event records",
               (unsigned long long)n[TQ_REC_PACKED_GROUP], (unsigned long long)n[TQ_REC_PACKED_EVENTS]);
     cr_assert(n[TQ_REC_SAMPLE_DELTA] > 0 && n[TQ_REC_SAMPLE] == 0);
@@ -561,7 +531,7 @@ Test(addr_events, a_recorded_trace_reads_the_same_as_its_plain_records)
     cr_assert(done, "%s", err.msg);
     tq_trace_close(r);
     cr_assert_eq(tq_writer_close(&w), 0);
-    disk_types(plain, n);
+    shim_disk_types(plain, n);
     cr_assert(n[TQ_REC_PACKED_GROUP] == 0 && n[TQ_REC_PACKED_EVENTS] > 0 && n[TQ_REC_SAMPLE] > 0);
 
     struct tq_trace_summary a, b;

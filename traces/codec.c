@@ -977,6 +977,58 @@ uint64_t tq_rec_stack_ip(const struct tq_rec_stack *s, uint32_t i)
     return get_u64(&r);
 }
 
+/* ---- STACK_DELTA ---- */
+
+size_t tq_rec_put_stack_delta(uint8_t *buf, size_t cap, uint32_t id, const uint64_t *ips, uint32_t depth,
+                              uint32_t prev_id, const uint64_t *prev, uint32_t prev_depth)
+{
+    struct put w = {buf, cap, 0, 0};
+    if (depth > TQ_STACK_MAX_DEPTH || id == 0)
+        return 0;
+    /* the longest run of prev's frames that is this stack's outer part, with prev's `skip` outermost frames left
+     * out (a stack cut to its innermost frames by the shim's depth limit shares them shifted) */
+    uint32_t shared = 0, skip = 0;
+    for (uint32_t k = 0; k < prev_depth && prev_depth - k > shared; k++) {
+        uint32_t n = 0, top = prev_depth - k;
+        while (n < depth && n < top && ips[depth - 1 - n] == prev[top - 1 - n])
+            n++;
+        if (n > shared)
+            shared = n, skip = k;
+    }
+    uint32_t fresh = depth - shared;
+    size_t at = rec_open(&w, TQ_REC_STACK_DELTA);
+    put_uleb(&w, zigzag((uint64_t)((int64_t)id - (int64_t)prev_id)));
+    put_uleb(&w, skip);
+    put_uleb(&w, shared);
+    put_uleb(&w, fresh);
+    for (uint32_t i = fresh; i-- > 0;) /* outermost first, each against the frame just outside it */
+        put_uleb(&w, zigzag(ips[i] - (i + 1 < depth ? ips[i + 1] : 0)));
+    return rec_close(&w, at);
+}
+
+int tq_rec_get_stack_delta(const struct tq_rec *rec, uint32_t prev_id, const uint64_t *prev, uint32_t prev_depth,
+                           uint32_t *id, uint64_t *ips, uint32_t *depth)
+{
+    const uint8_t *p = rec->data, *end = rec->data + rec->len;
+    int bad = 0;
+    uint64_t dz = get_uleb(&p, end, &bad);
+    int64_t next = dz > (1ull << 34) ? -1 : (int64_t)prev_id + (int64_t)unzigzag(dz); /* ids differ by < 2^32 */
+    uint64_t skip = get_uleb(&p, end, &bad), shared = get_uleb(&p, end, &bad), fresh = get_uleb(&p, end, &bad);
+    if (bad || next < 1 || next > (int64_t)UINT32_MAX || skip > prev_depth || shared > prev_depth - skip ||
+        fresh > TQ_STACK_MAX_DEPTH || shared + fresh > TQ_STACK_MAX_DEPTH)
+        return -1;
+    uint32_t n = (uint32_t)(shared + fresh);
+    memcpy(ips + fresh, prev + (prev_depth - skip - shared), (size_t)shared * sizeof *ips);
+    for (uint32_t i = (uint32_t)fresh; i-- > 0;) {
+        ips[i] = unzigzag(get_uleb(&p, end, &bad)) + (i + 1 < n ? ips[i + 1] : 0);
+        if (bad)
+            return -1;
+    }
+    *id = (uint32_t)next;
+    *depth = n;
+    return 0;
+}
+
 /* ---- MODULE ---- */
 
 static const struct field module_fields[] = {

@@ -11,7 +11,7 @@
 #define TQ_TRACE_PREAMBLE_MAGIC "TQTRACE" /* 7 chars + NUL = 8 bytes */
 #define TQ_TRACE_PREAMBLE_SIZE 24u        /* 8 (skippable frame header) + 16 (preamble) */
 #define TQ_TRACE_VERSION_MAJOR 1u         /* readers refuse another major */
-#define TQ_TRACE_VERSION_MINOR 7u         /* readers accept any minor (fields are only appended) */
+#define TQ_TRACE_VERSION_MINOR 8u         /* readers accept any minor (fields are only appended) */
 
 #define TQ_REC_HEADER_SIZE 8u             /* u16 type, u16 reserved, u32 payload length */
 #define TQ_REC_MAX_PAYLOAD (16u << 20)    /* a reader rejects longer records as corrupt */
@@ -36,6 +36,7 @@ enum tq_rec_type {
     TQ_REC_PACKED_EVENTS = 15, /* ADDR_EVENTS' events, field by field in separate streams; minor version 6 */
     TQ_REC_PACKED_GROUP = 16,  /* several PACKED_EVENTS records with their streams stored together; minor 7 */
     TQ_REC_SAMPLE_DELTA = 17,  /* a SAMPLE stored as differences from the trace's previous one; minor 7 */
+    TQ_REC_STACK_DELTA = 19,   /* a STACK stored as the frames it does not share with the previous stack; minor 8 */
 };
 
 /* Interposed functions, in the order of the CALLS record's counters. Append only: indices are on disk. */
@@ -272,6 +273,12 @@ size_t tq_rec_put_packed_events(uint8_t *buf, size_t cap, uint32_t tid, const st
  * case (a byte, or the LEB128 of 64 bits, per event and stream). */
 size_t tq_rec_packed_events_bound(size_t n);
 size_t tq_rec_put_stack(uint8_t *buf, size_t cap, uint32_t id, const uint64_t *ips, uint32_t depth);
+/* STACK_DELTA (FORMAT.md 19) of stack id (ips[0..depth), innermost first) after the stack prev_id (prev[0..prev_depth)),
+ * the previous STACK or STACK_DELTA record of the trace (prev_id 0, prev_depth 0 before the first): the frames it
+ * does not share with the longest run of prev's outer frames (some of prev's outermost left out) that it ends with.
+ * At most prev_depth * depth comparisons. */
+size_t tq_rec_put_stack_delta(uint8_t *buf, size_t cap, uint32_t id, const uint64_t *ips, uint32_t depth,
+                              uint32_t prev_id, const uint64_t *prev, uint32_t prev_depth);
 /* PACKED_GROUP of the len bytes at recs, which must be whole encoded PACKED_EVENTS records (header included), one
  * after the other: their streams are stored stream by stream. Returns its size (at most len + TQ_GROUP_OVERHEAD),
  * or 0 when cap is too small or recs is not such a sequence. */
@@ -332,6 +339,11 @@ int tq_rec_get_events(const struct tq_rec *r, struct tq_rec_events *out, struct 
 /* Next event of an EVENTS record: returns 1 with *ev filled, 0 at the end, -1 on a malformed event. */
 int tq_events_next(struct tq_events_iter *it, struct tq_event *ev);
 int tq_rec_get_stack(const struct tq_rec *r, struct tq_rec_stack *out);
+/* A STACK_DELTA after the stack prev_id (prev[0..prev_depth)): sets *id, *depth and ips[0..*depth) (room for
+ * TQ_STACK_MAX_DEPTH; must not overlap prev). -1 also when it names more frames of prev than prev has, is deeper than
+ * TQ_STACK_MAX_DEPTH, or its id is not in 1..2^32-1. */
+int tq_rec_get_stack_delta(const struct tq_rec *r, uint32_t prev_id, const uint64_t *prev, uint32_t prev_depth,
+                           uint32_t *id, uint64_t *ips, uint32_t *depth);
 /* The PACKED_EVENTS records a PACKED_GROUP holds, as they were before grouping (headers included), one after the
  * other: *need gets their total size (at most 2 * r->len); when it is <= cap they are written to out. Returns 0
  * (also when out was too small: check *need), or -1 when the group is malformed. *n gets the number of records. */

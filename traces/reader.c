@@ -30,6 +30,10 @@ struct tq_trace_reader {
     size_t grp_cap, grp_len, grp_pos;
     struct tq_rec_sample sample;  /* the last SAMPLE read: SAMPLE_DELTA records are relative to it */
     uint8_t sample_rec[TQ_REC_HEADER_SIZE + 128]; /* a SAMPLE_DELTA turned back into a SAMPLE */
+    uint64_t stack[2][TQ_STACK_MAX_DEPTH]; /* the last stack read (stack[stack_cur]): STACK_DELTA is relative to it */
+    uint32_t stack_id, stack_depth;
+    unsigned stack_cur;
+    uint8_t stack_rec[TQ_REC_HEADER_SIZE + 8 + 8 * TQ_STACK_MAX_DEPTH]; /* a STACK_DELTA turned back into a STACK */
     uint64_t counts[18];
     uint64_t records;
 };
@@ -241,6 +245,36 @@ static tq_status sample_from_delta(struct tq_trace_reader *r, struct tq_rec *rec
     return TQ_OK;
 }
 
+/* A STACK_DELTA just read into *rec: make *rec the STACK it stands for (FORMAT.md 19); readers see that. A STACK
+ * read is remembered too: the next STACK_DELTA may be relative to it. */
+static tq_status stack_from_delta(struct tq_trace_reader *r, struct tq_rec *rec, struct tq_err *err)
+{
+    unsigned next = !r->stack_cur;
+    uint32_t id, depth;
+    if (rec->type == TQ_REC_STACK) {
+        struct tq_rec_stack s;
+        if (tq_rec_get_stack(rec, &s)) /* its readers say it is bad; the last good stack stays */
+            return TQ_OK;
+        for (uint32_t i = 0; i < s.depth; i++)
+            r->stack[next][i] = tq_rec_stack_ip(&s, i);
+        id = s.id;
+        depth = s.depth;
+    } else {
+        if (tq_rec_get_stack_delta(rec, r->stack_id, r->stack[r->stack_cur], r->stack_depth, &id, r->stack[next],
+                                   &depth))
+            return reader_fail(r, err, TQ_ERR_FORMAT, "corrupt trace: a %s record does not decode (after %llu "
+                               "samples)", "STACK_DELTA");
+        size_t n = tq_rec_put_stack(r->stack_rec, sizeof r->stack_rec, id, r->stack[next], depth);
+        rec->type = TQ_REC_STACK;
+        rec->len = (uint32_t)(n - TQ_REC_HEADER_SIZE);
+        rec->data = r->stack_rec + TQ_REC_HEADER_SIZE;
+    }
+    r->stack_cur = next;
+    r->stack_id = id;
+    r->stack_depth = depth;
+    return TQ_OK;
+}
+
 tq_status tq_trace_next(struct tq_trace_reader *r, struct tq_rec *rec, bool *done, struct tq_err *err)
 {
     *done = false;
@@ -282,6 +316,8 @@ tq_status tq_trace_next(struct tq_trace_reader *r, struct tq_rec *rec, bool *don
     }
     if (type == TQ_REC_SAMPLE_DELTA)
         TQ_TRY(sample_from_delta(r, rec, err));
+    else if (type == TQ_REC_STACK_DELTA || type == TQ_REC_STACK)
+        TQ_TRY(stack_from_delta(r, rec, err));
     else if (type == TQ_REC_SAMPLE) {
         struct tq_rec_sample s;
         if (tq_rec_get_sample(rec, &s) == 0) /* a corrupt one leaves the last good one (its readers say it is bad) */

@@ -11,7 +11,8 @@
  *     tq_trace_close(r);
  *
  * Decode each record's payload with the tq_rec_get_* functions of traces/codec.h. A reader is not thread-safe;
- * use one per thread. Its memory is bounded by the largest record (16 MiB) plus zstd's window. */
+ * use one per thread. Its memory is bounded by the largest record (16 MiB) plus zstd's window (and the last stack,
+ * which a STACK_DELTA is relative to). */
 #ifndef TQ_TRACE_READER_H
 #define TQ_TRACE_READER_H
 
@@ -44,7 +45,8 @@ bool tq_trace_truncated(const struct tq_trace_reader *r);
 
 /* Records of one type returned so far (types up to 17; others count 0). A PACKED_GROUP is never returned: the
  * reader returns the PACKED_EVENTS records it holds instead (FORMAT.md 16); a SAMPLE_DELTA is returned as the
- * SAMPLE it stands for (FORMAT.md 17), and counted as one. Can't fail. */
+ * SAMPLE it stands for (FORMAT.md 17), and counted as one; a STACK_DELTA as the STACK it stands for (FORMAT.md 19),
+ * whole, counted as a STACK. Can't fail. */
 uint64_t tq_trace_count(const struct tq_trace_reader *r, unsigned type);
 
 /* Minor format version from the preamble. Can't fail. */

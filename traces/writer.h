@@ -61,8 +61,8 @@ int tq_writer_open(struct tq_trace_writer *w, int fd);
 int tq_writer_group_events(struct tq_trace_writer *w);
 
 /* Queue one encoded PACKED_EVENTS record. With grouping on, the frame's event records are staged and written as one
- * PACKED_GROUP at the end of the frame, or earlier, right before any record other than SAMPLE, CALLS, STACK and
- * PYCODE (which do not depend on the events before them: MODULE, SNAPSHOT, EXEC and END keep their place among
+ * PACKED_GROUP at the end of the frame, or earlier, right before any record other than SAMPLE, CALLS, STACK,
+ * STACK_DELTA and PYCODE (which do not depend on the events before them: MODULE, SNAPSHOT, EXEC and END keep their place among
  * the events). Same results as tq_writer_append. */
 int tq_writer_append_events(struct tq_trace_writer *w, const void *rec, size_t n);
 

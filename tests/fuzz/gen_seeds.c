@@ -100,6 +100,9 @@ static void seed_trace(const char *dir, const char *tmpdir)
     tq_writer_append_events(&w, rec, tq_rec_put_packed_events(rec, sizeof rec, 4242, ev, 2)); /* a PACKED_GROUP */
     uint64_t ips[3] = {0x401000, 0x402000, 0x403000};
     tq_writer_append(&w, rec, tq_rec_put_stack(rec, sizeof rec, 1, ips, 3));
+    uint64_t inner[4] = {TQ_PYFRAME(1, 12), 0x401800, 0x402000, 0x403000}, other[2] = {0x404000, 0x403000};
+    tq_writer_append(&w, rec, tq_rec_put_stack_delta(rec, sizeof rec, 2, inner, 4, 1, ips, 3)); /* format 1.8 */
+    tq_writer_append(&w, rec, tq_rec_put_stack_delta(rec, sizeof rec, 3, other, 2, 2, inner, 4));
     struct tq_rec_module m = {.generation = 1, .perms = 5, .start = 0x400000, .end = 0x500000};
     tq_writer_append(&w, rec, tq_rec_put_module(rec, sizeof rec, &m, "/bin/seed"));
     struct tq_rec_gap g = {.t_ns = 30000000, .cause = TQ_GAP_CLOSED, .fd = 1000, .since_ns = 20000000};

@@ -11,12 +11,15 @@ rm -rf "$corpus"
 mkdir -p "$corpus"
 "$build/fuzz/gen_seeds" "$corpus" "$tmp"
 
-# Traces recorded with --stacks (EVENTS, STACK, MODULE records) and --stacks --aggregate, from the shim itself.
+# Traces recorded with --stacks (event, stack and MODULE records) and --stacks --aggregate, from the shim itself.
 rec="$tmp/rec"
 "$build/traceq" record -q --stacks -o "$rec" -- "$build/progs/proc_tree" leaf >/dev/null
 "$build/traceq" record -q --stacks --aggregate -o "$rec" -- /bin/true
 mv "$rec"/traceq.proc_tree.*.tq "$corpus/trace/stacks.ok"
 mv "$rec"/traceq.true.*.tq "$corpus/trace/aggregate.ok"
+# A CPython 3.11 trace (STACK_DELTA records with Python frames, PYCODE records), when that interpreter is here.
+"$build/traceq" record -q --stacks -o "$rec" -- /usr/bin/python3 -S -c 'x = [1] * 10' >/dev/null 2>&1 &&
+    mv "$rec"/traceq.python3*.tq "$corpus/trace/python.ok" || true
 
 # .npy variants the C writer never makes (float64, big-endian, Fortran order, 2-D) from numpy itself.
 /usr/bin/python3 - "$corpus/npy" <<'PY'
