@@ -6,12 +6,14 @@
 #include "../common/alloc.h"
 #include "../common/hugemem.h"
 #include "../traces/block_match.h"
+#include "../traces/event_ctxs.h"
 
 struct tq_event_match {
     struct tq_block_match blocks;
     struct tq_id_pool pool;     /* one pool: ids are keys for the replay only, never written */
     struct tq_event *in, *out;  /* a record's decoded events, and the matched ones (room for twice as many) */
     uint32_t cap;               /* events in fits */
+    struct tq_event_ctxs ctxs;  /* CTX_EVENTS: each writer context's decoding state */
 };
 
 /* The matcher's tables reach tens of MiB on a real program (perl: 2 Mi slots of 24 bytes): huge pages from 2 MiB
@@ -61,8 +63,7 @@ tq_status tq_event_match_record(struct tq_event_match *m, const char *path, cons
 {
     struct tq_rec_events e;
     struct tq_events_iter it;
-    if (tq_rec_get_events(rec, &e, &it))
-        return tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt EVENTS record", path);
+    TQ_TRY(tq_event_ctxs_open(&m->ctxs, path, rec, &e, &it, err));
     TQ_TRY(reserve(m, e.count, err));
     uint32_t k = 0;
     int got;
@@ -88,6 +89,7 @@ void tq_event_match_free(struct tq_event_match *m)
     if (!m)
         return;
     tq_block_match_free(&m->blocks, &m->pool);
+    tq_event_ctxs_clear(&m->ctxs);
     free(m->in);
     free(m->out);
     free(m);

@@ -528,7 +528,7 @@ static void disk_types(const char *path, uint64_t count[32])
     fclose(f);
 }
 
-/* The shim writes format 1.7 (PACKED_GROUP, SAMPLE_DELTA); the same run's records written as plain SAMPLE and
+/* The shim writes format 1.8 (CTX_EVENTS groups, SAMPLE_DELTA); the same run's records written as plain SAMPLE and
  * PACKED_EVENTS records (format 1.6's encoding) replay and summarize the same: the analyzer sees no difference. */
 Test(addr_events, a_recorded_trace_reads_the_same_as_its_plain_records)
 {
@@ -540,8 +540,9 @@ Test(addr_events, a_recorded_trace_reads_the_same_as_its_plain_records)
     char *path = shim_one_trace(d, "handoff", 0);
     uint64_t n[32];
     disk_types(path, n);
-    cr_assert(n[TQ_REC_PACKED_GROUP] > 0 && n[TQ_REC_PACKED_EVENTS] == 0, "%llu groups, %llu plain event records",
-              (unsigned long long)n[TQ_REC_PACKED_GROUP], (unsigned long long)n[TQ_REC_PACKED_EVENTS]);
+    cr_assert(n[TQ_REC_CTX_EVENTS] > 0 && n[TQ_REC_PACKED_GROUP] == 0 && n[TQ_REC_PACKED_EVENTS] == 0,
+              "%llu context-coded records, %llu plain event records", (unsigned long long)n[TQ_REC_CTX_EVENTS],
+              (unsigned long long)n[TQ_REC_PACKED_EVENTS]);
     cr_assert(n[TQ_REC_SAMPLE_DELTA] > 0 && n[TQ_REC_SAMPLE] == 0);
 
     snprintf(plain, sizeof plain, "%s/plain.tq", d);
@@ -553,11 +554,33 @@ Test(addr_events, a_recorded_trace_reads_the_same_as_its_plain_records)
     struct tq_rec rec;
     bool done = false;
     static uint8_t buf[TQ_WRITER_BUF];
+    static struct tq_pack_ctx *ctx[TQ_CTX_MAX];
+    static struct tq_event ev[1 << 16];
     while (tq_trace_next(r, &rec, &done, &err) == TQ_OK && !done) {
         cr_assert(rec.type != TQ_REC_PACKED_GROUP && rec.type != TQ_REC_SAMPLE_DELTA, "the reader hides them");
+        if (rec.type == TQ_REC_CTX_EVENTS) { /* decoded with its context, stored as format 1.6 stored them */
+            struct tq_rec_events e;
+            struct tq_events_iter it;
+            cr_assert_eq(tq_rec_get_events(&rec, &e, &it), 0);
+            if (!ctx[e.ctx]) {
+                ctx[e.ctx] = malloc(sizeof *ctx[e.ctx]);
+                tq_pack_ctx_init(ctx[e.ctx]);
+            }
+            cr_assert_eq(tq_events_use_ctx(&it, &e, ctx[e.ctx]), 0);
+            uint32_t k = 0;
+            while (k < e.count && tq_events_next(&it, &ev[k]) == 1)
+                k++;
+            cr_assert_eq(k, e.count);
+            size_t len = tq_rec_put_packed_events(buf, sizeof buf, e.tid, ev, k);
+            cr_assert_gt(len, 0);
+            tq_fixture_put(&w, buf, len);
+            continue;
+        }
         memcpy(buf, rec.data - TQ_REC_HEADER_SIZE, TQ_REC_HEADER_SIZE + rec.len);
         tq_fixture_put(&w, buf, TQ_REC_HEADER_SIZE + rec.len);
     }
+    for (unsigned i = 0; i < TQ_CTX_MAX; i++)
+        free(ctx[i]);
     cr_assert(done, "%s", err.msg);
     tq_trace_close(r);
     cr_assert_eq(tq_writer_close(&w), 0);
