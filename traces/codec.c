@@ -966,12 +966,15 @@ int tq_rec_get_packed_group(const struct tq_rec *rec, uint8_t *out, size_t cap, 
 /* ---- CTX_EVENTS (FORMAT.md 18) ---- */
 
 #define CX_NEXT 0u     /* address byte: the predicted next allocation (ctx->next) */
-#define CX_CLASS 1u    /* the most recently freed address of the event's size class */
-#define CX_NEAR16 2u   /* base + 16 x unzigzag(ADDR) */
-#define CX_NEAR1 3u    /* base + unzigzag(ADDR) */
-#define CX_FAR 4u      /* the ring's address of age CX_AGES + uleb of ADDR */
-#define CX_AGE0 5u     /* 5..255: the ring's address of age byte - 5 */
-#define CX_AGES (256u - CX_AGE0)
+#define CX_CLASS 1u    /* 1..TQ_CTX_DEPTH: the freed address of the event's size class at depth byte - 1 */
+#define CX_NEAR16 (CX_CLASS + TQ_CTX_DEPTH) /* base + 16 x unzigzag(ADDR) */
+#define CX_NEAR1 (CX_NEAR16 + 1)            /* base + unzigzag(ADDR) */
+#define CX_FAR (CX_NEAR1 + 1)               /* the ring's address of age CX_AGES + uleb of ADDR */
+#define CX_FFAR (CX_FAR + 1)                /* the freed ring's address of age CX_FAGES + uleb of ADDR */
+#define CX_AGE0 (CX_FFAR + 1)               /* CX_AGE0..: the ring's address of age byte - CX_AGE0 */
+#define CX_AGES 128u
+#define CX_FAGE0 (CX_AGE0 + CX_AGES)        /* CX_FAGE0..255: the freed ring's address of age byte - CX_FAGE0 */
+#define CX_FAGES (256u - CX_FAGE0)
 #define CX_OLD_SAME 0u /* OLD: old_addr = addr; 1 + 2 age: the ring's address of that age; 2: a difference follows */
 #define CX_OLD_DIFF 2u
 #define CX_FLAG_FRESH 1u
@@ -1011,10 +1014,38 @@ void tq_pack_ctx_init(struct tq_pack_ctx *c)
 static void cx_reset(struct tq_pack_ctx *c)
 {
     c->next = c->miss = c->t = c->seq = 0;
-    c->pos = c->filled = c->stack = 0;
+    c->pos = c->filled = c->fpos = c->ffilled = c->stack = 0;
     c->started = 1;
     memset(c->stacks, 0, sizeof c->stacks);
     memset(c->freed, 0, sizeof c->freed);
+}
+
+/* The depth of a among the freed addresses f[] of a size class (TQ_CTX_DEPTH when it is not there). */
+static unsigned cx_freed_depth(const uint64_t *f, uint64_t a)
+{
+    unsigned d = 0;
+    while (d < TQ_CTX_DEPTH && f[d] != a)
+        d++;
+    return d;
+}
+
+/* A freed address on top of its class's (the deepest one drops out). */
+static void cx_freed_push(uint64_t *f, uint64_t a)
+{
+    for (unsigned d = TQ_CTX_DEPTH - 1; d > 0; d--)
+        f[d] = f[d - 1];
+    f[0] = a;
+}
+
+/* An address handed out again leaves its class's freed ones (when it is there). */
+static void cx_freed_take(uint64_t *f, uint64_t a)
+{
+    unsigned d = cx_freed_depth(f, a);
+    if (d == TQ_CTX_DEPTH)
+        return;
+    for (; d + 1 < TQ_CTX_DEPTH; d++)
+        f[d] = f[d + 1];
+    f[TQ_CTX_DEPTH - 1] = 0;
 }
 
 /* The encoder's index is 2-way: an address is in one of the two slots of its bucket (the older one is replaced). */
@@ -1036,6 +1067,39 @@ static void cx_insert(struct tq_pack_ctx *c, uint64_t a, unsigned cls, int index
     c->pos = (c->pos + 1) & (TQ_CTX_RING - 1);
     if (c->filled < TQ_CTX_RING)
         c->filled++;
+}
+
+/* The freed ring: every freed address, in order, with the encoder's 2-way index as the ring's. */
+static void cx_freed_insert(struct tq_pack_ctx *c, uint64_t a, int index)
+{
+    c->freed_ring[c->fpos] = a;
+    if (index) {
+        uint16_t *b = &c->fhash[(unsigned)((a * 0x9E3779B97F4A7C15ull) >> (64 - TQ_CTX_FHASH_BITS)) & ~1u];
+        unsigned way;
+        if (b[0] && c->freed_ring[b[0] - 1] == a)
+            way = 0;
+        else if (b[1] && c->freed_ring[b[1] - 1] == a)
+            way = 1;
+        else
+            way = !b[1] || (b[0] && ((c->fpos - b[1]) & (TQ_CTX_FREED - 1)) > ((c->fpos - b[0]) & (TQ_CTX_FREED - 1)));
+        b[way] = (uint16_t)(c->fpos + 1);
+    }
+    c->fpos = (c->fpos + 1) & (TQ_CTX_FREED - 1);
+    if (c->ffilled < TQ_CTX_FREED)
+        c->ffilled++;
+}
+
+static int cx_freed_find(const struct tq_pack_ctx *c, uint64_t a, uint32_t *age)
+{
+    const uint16_t *b = &c->fhash[(unsigned)((a * 0x9E3779B97F4A7C15ull) >> (64 - TQ_CTX_FHASH_BITS)) & ~1u];
+    unsigned i = b[0];
+    if (!i-- || i >= c->ffilled || c->freed_ring[i] != a) {
+        i = b[1];
+        if (!i-- || i >= c->ffilled || c->freed_ring[i] != a)
+            return 0;
+    }
+    *age = (c->fpos - 1 - i) & (TQ_CTX_FREED - 1);
+    return 1;
 }
 
 /* The encoder's lookup: a's age in the ring (0 = the latest address) and its class byte; 0 when not found. */
@@ -1076,17 +1140,20 @@ static void cx_after(struct tq_pack_ctx *c, const struct tq_event *e, int hit, u
 {
     if (kind_allocates(e->kind)) {
         if (old_hit && old_cls && e->old_addr != e->addr)
-            c->freed[old_cls - 1] = e->old_addr;
+            cx_freed_push(c->freed[old_cls - 1], e->old_addr);
+        if (kind_has_old(e->kind) && e->old_addr != e->addr)
+            cx_freed_insert(c, e->old_addr, index);
         unsigned cls = cx_class(e->size);
-        if (c->freed[cls] == e->addr)
-            c->freed[cls] = 0; /* handed out again */
+        cx_freed_take(c->freed[cls], e->addr);
         cx_insert(c, e->addr, cls + 1, index);
         c->next = e->addr + cx_chunk(e->size);
     } else if (e->kind == TQ_CALL_FREE) {
         unsigned cls = hit ? hit_cls : 0;
         if (cls)
-            c->freed[cls - 1] = e->addr;
-        cx_insert(c, e->addr, cls, index);
+            cx_freed_push(c->freed[cls - 1], e->addr);
+        cx_freed_insert(c, e->addr, index);
+        if (!hit)
+            cx_insert(c, e->addr, cls, index);
     } else {
         cx_insert(c, e->addr, 0, index);
     }
@@ -1142,10 +1209,18 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
         uint32_t age = 0, old_age = 0;
         unsigned hit_cls = 0, old_cls = 0;
         int hit = 0, old_hit = 0;
+        unsigned depth = alloc ? cx_freed_depth(c->freed[cx_class(e->size)], e->addr) : TQ_CTX_DEPTH;
         if (alloc && e->addr == c->next) {
             *amode++ = CX_NEXT;
-        } else if (alloc && e->addr == c->freed[cx_class(e->size)]) {
-            *amode++ = CX_CLASS;
+        } else if (depth < TQ_CTX_DEPTH) {
+            *amode++ = (uint8_t)(CX_CLASS + depth);
+        } else if (alloc && cx_freed_find(c, e->addr, &age)) {
+            if (age < CX_FAGES) {
+                *amode++ = (uint8_t)(CX_FAGE0 + age);
+            } else {
+                *amode++ = CX_FFAR;
+                addr = uleb_at(addr, age - CX_FAGES);
+            }
         } else if ((hit = cx_find(c, e->addr, &age, &hit_cls))) {
             if (age < CX_AGES) {
                 *amode++ = (uint8_t)(CX_AGE0 + age);
@@ -1405,14 +1480,21 @@ static int ctx_fields(struct tq_events_iter *it, struct tq_event *ev, uint64_t *
     int hit = 0, old_hit = 0;
     unsigned hit_cls = 0, old_cls = 0;
     uint64_t age = 0;
-    if (a == CX_NEXT || a == CX_CLASS) {
+    if (a < CX_NEAR16) {
         if (!alloc)
             return -1;
-        ev->addr = a == CX_NEXT ? c->next : c->freed[cx_class(ev->size)];
+        ev->addr = a == CX_NEXT ? c->next : c->freed[cx_class(ev->size)][a - CX_CLASS];
     } else if (a == CX_NEAR16 || a == CX_NEAR1) {
         uint64_t v = unzigzag(get_uleb(&it->s[TQ_PS_ADDR], it->se[TQ_PS_ADDR], &bad));
         ev->addr = (alloc ? c->next : c->miss) + (a == CX_NEAR16 ? v << 4 : v);
         c->miss = ev->addr;
+    } else if (a == CX_FFAR || a >= CX_FAGE0) {
+        if (!alloc)
+            return -1;
+        age = a == CX_FFAR ? CX_FAGES + get_uleb(&it->s[TQ_PS_ADDR], it->se[TQ_PS_ADDR], &bad) : a - CX_FAGE0;
+        if (bad || age >= c->ffilled)
+            return -1; /* a slot the context never filled */
+        ev->addr = c->freed_ring[(c->fpos - 1 - (unsigned)age) & (TQ_CTX_FREED - 1)];
     } else {
         age = a == CX_FAR ? CX_AGES + get_uleb(&it->s[TQ_PS_ADDR], it->se[TQ_PS_ADDR], &bad) : a - CX_AGE0;
         if (bad || age >= c->filled)

@@ -187,11 +187,15 @@ enum tq_packed_stream { TQ_PS_KIND, TQ_PS_SEQ, TQ_PS_TIME, TQ_PS_AMTF, TQ_PS_ADD
     ((t) == TQ_REC_ADDR_EVENTS || (t) == TQ_REC_PACKED_EVENTS || (t) == TQ_REC_CTX_EVENTS)
 
 /* CTX_EVENTS (FORMAT.md 18): the coding context one writer thread carries from record to record. The encoder and
- * the decoder keep the same one (the decoder ignores hash[]): recent addresses with the size class of their block, the
- * predicted next allocation, the most recently freed address of each size class, recent stack ids. */
+ * the decoder keep the same one (the decoder ignores hash[] and fhash[]): recent addresses with the size class of their
+ * block, recently freed addresses, the predicted next allocation, the latest freed addresses of each size class, recent
+ * stack ids. */
 #define TQ_CTX_RING 4096u      /* addresses a context remembers (a power of 2) */
 #define TQ_CTX_HASH_BITS 13u   /* the encoder's index into the ring: 2^13 slots */
 #define TQ_CTX_CLASSES 128u    /* size classes of the most-recently-freed table (16-byte chunk steps) */
+#define TQ_CTX_FREED 1024u     /* freed addresses a context remembers in order (a power of 2) */
+#define TQ_CTX_FHASH_BITS 11u  /* the encoder's index into those */
+#define TQ_CTX_DEPTH 8u        /* freed addresses kept per size class (last in, first out) */
 #define TQ_CTX_STACKS 8u       /* recent stack ids (move to front) */
 #define TQ_CTX_MAX 1024u       /* context numbers are below this */
 struct tq_pack_ctx {
@@ -199,13 +203,16 @@ struct tq_pack_ctx {
     uint64_t miss;             /* the previous address coded as a difference from it (not an allocation's) */
     uint64_t t, seq;           /* the time of the context's last event, and its order number + 1 */
     uint32_t pos, filled;      /* ring[] slot written next; slots written since the context was fresh (<= RING) */
+    uint32_t fpos, ffilled;    /* the same for freed_ring[] */
     uint32_t stack;            /* the previous stack id */
     int started;               /* decoder: a fresh record has set it up */
     uint32_t stacks[TQ_CTX_STACKS];          /* recent stack ids, most recent first */
-    uint64_t freed[TQ_CTX_CLASSES];          /* the most recently freed address of each size class (0: none) */
+    uint64_t freed[TQ_CTX_CLASSES][TQ_CTX_DEPTH]; /* each size class's freed addresses, the latest first (0: none) */
     uint64_t ring[TQ_CTX_RING];              /* recent addresses; ring[pos - 1] the most recent */
     uint8_t ring_cls[TQ_CTX_RING];           /* the size class + 1 of each one's block, 0 when not known */
+    uint64_t freed_ring[TQ_CTX_FREED];       /* recently freed addresses; freed_ring[fpos - 1] the latest */
     uint16_t hash[1u << TQ_CTX_HASH_BITS];   /* encoder: slot + 1 of the ring's latest copy of an address (0: none) */
+    uint16_t fhash[1u << TQ_CTX_FHASH_BITS]; /* encoder: the same for freed_ring[] */
 };
 
 /* Cursor over the events of one EVENTS, ADDR_EVENTS or PACKED_EVENTS record. */
