@@ -980,11 +980,14 @@ int tq_rec_get_packed_group(const struct tq_rec *rec, uint8_t *out, size_t cap, 
 #define CX_FLAG_FRESH 1u
 #define CX_HEAD_MAX (5 + 5 + 5 + 1 + 10 + 10 + 5 * TQ_PS_COUNT) /* ctx, tid, count, flags, t0, seq0, lengths */
 
+#define ALLOCATING_KINDS                                                                                       \
+    (1u << TQ_CALL_MALLOC | 1u << TQ_CALL_CALLOC | 1u << TQ_CALL_REALLOC | 1u << TQ_CALL_REALLOCARRAY |         \
+     1u << TQ_CALL_POSIX_MEMALIGN | 1u << TQ_CALL_ALIGNED_ALLOC | 1u << TQ_CALL_MEMALIGN | 1u << TQ_CALL_VALLOC |  \
+     1u << TQ_CALL_PVALLOC)
+
 static int kind_allocates(unsigned k)
 {
-    return k == TQ_CALL_MALLOC || k == TQ_CALL_CALLOC || k == TQ_CALL_REALLOC || k == TQ_CALL_REALLOCARRAY ||
-           k == TQ_CALL_POSIX_MEMALIGN || k == TQ_CALL_ALIGNED_ALLOC || k == TQ_CALL_MEMALIGN ||
-           k == TQ_CALL_VALLOC || k == TQ_CALL_PVALLOC;
+    return k < 16 && (ALLOCATING_KINDS >> k & 1);
 }
 
 /* glibc's chunk for a request of s bytes (16-byte steps, 32 at least), modulo 2^64: where the next chunk starts. */
@@ -1018,38 +1021,34 @@ static void cx_reset(struct tq_pack_ctx *c)
     c->started = 1;
     memset(c->stacks, 0, sizeof c->stacks);
     memset(c->freed, 0, sizeof c->freed);
+    memset(c->freed_top, 0, sizeof c->freed_top);
 }
 
-/* The depth of a among the freed addresses f[] of a size class (TQ_CTX_DEPTH when it is not there). */
-static unsigned cx_freed_depth(const uint64_t *f, uint64_t a)
+/* Each size class's latest freed addresses are a ring of TQ_CTX_DEPTH with its top: depth d is slot (top - d) mod
+ * TQ_CTX_DEPTH. The slot holding a (of the smallest depth), or -1. */
+static inline __attribute__((always_inline)) int cx_class_slot(const struct tq_pack_ctx *c, unsigned cls, uint64_t a)
 {
-    unsigned d = 0;
-    while (d < TQ_CTX_DEPTH && f[d] != a)
-        d++;
-    return d;
+    const uint64_t *f = c->freed[cls];
+    _Static_assert(TQ_CTX_DEPTH == 4, "the test below reads 4 slots");
+    if (!((f[0] == a) | (f[1] == a) | (f[2] == a) | (f[3] == a))) /* usually: known without the depth order */
+        return -1;
+    for (unsigned d = 0; d < TQ_CTX_DEPTH; d++) {
+        unsigned i = (c->freed_top[cls] - d) & (TQ_CTX_DEPTH - 1);
+        if (f[i] == a)
+            return (int)i;
+    }
+    return -1;
 }
 
-/* A freed address on top of its class's (the deepest one drops out). */
-static void cx_freed_push(uint64_t *f, uint64_t a)
+/* A freed address on top of its class's (the oldest one drops out). */
+static inline __attribute__((always_inline)) void cx_class_push(struct tq_pack_ctx *c, unsigned cls, uint64_t a)
 {
-    for (unsigned d = TQ_CTX_DEPTH - 1; d > 0; d--)
-        f[d] = f[d - 1];
-    f[0] = a;
-}
-
-/* An address handed out again leaves its class's freed ones (when it is there). */
-static void cx_freed_take(uint64_t *f, uint64_t a)
-{
-    unsigned d = cx_freed_depth(f, a);
-    if (d == TQ_CTX_DEPTH)
-        return;
-    for (; d + 1 < TQ_CTX_DEPTH; d++)
-        f[d] = f[d + 1];
-    f[TQ_CTX_DEPTH - 1] = 0;
+    c->freed_top[cls] = (uint8_t)((c->freed_top[cls] + 1) & (TQ_CTX_DEPTH - 1));
+    c->freed[cls][c->freed_top[cls]] = a;
 }
 
 /* The encoder's index is 2-way: an address is in one of the two slots of its bucket (the older one is replaced). */
-static void cx_insert(struct tq_pack_ctx *c, uint64_t a, unsigned cls, int index)
+static inline __attribute__((always_inline)) void cx_insert(struct tq_pack_ctx *c, uint64_t a, unsigned cls, int index)
 {
     c->ring[c->pos] = a;
     c->ring_cls[c->pos] = (uint8_t)cls;
@@ -1070,7 +1069,7 @@ static void cx_insert(struct tq_pack_ctx *c, uint64_t a, unsigned cls, int index
 }
 
 /* The freed ring: every freed address, in order, with the encoder's 2-way index as the ring's. */
-static void cx_freed_insert(struct tq_pack_ctx *c, uint64_t a, int index)
+static inline __attribute__((always_inline)) void cx_freed_insert(struct tq_pack_ctx *c, uint64_t a, int index)
 {
     c->freed_ring[c->fpos] = a;
     if (index) {
@@ -1089,7 +1088,7 @@ static void cx_freed_insert(struct tq_pack_ctx *c, uint64_t a, int index)
         c->ffilled++;
 }
 
-static int cx_freed_find(const struct tq_pack_ctx *c, uint64_t a, uint32_t *age)
+static inline __attribute__((always_inline)) int cx_freed_find(const struct tq_pack_ctx *c, uint64_t a, uint32_t *age)
 {
     const uint16_t *b = &c->fhash[(unsigned)((a * 0x9E3779B97F4A7C15ull) >> (64 - TQ_CTX_FHASH_BITS)) & ~1u];
     unsigned i = b[0];
@@ -1103,7 +1102,7 @@ static int cx_freed_find(const struct tq_pack_ctx *c, uint64_t a, uint32_t *age)
 }
 
 /* The encoder's lookup: a's age in the ring (0 = the latest address) and its class byte; 0 when not found. */
-static int cx_find(const struct tq_pack_ctx *c, uint64_t a, uint32_t *age, unsigned *cls)
+static inline __attribute__((always_inline)) int cx_find(const struct tq_pack_ctx *c, uint64_t a, uint32_t *age, unsigned *cls)
 {
     const uint16_t *b = &c->hash[cx_hash(a) & ~1u];
     unsigned i = b[0];
@@ -1118,7 +1117,7 @@ static int cx_find(const struct tq_pack_ctx *c, uint64_t a, uint32_t *age, unsig
 }
 
 /* The stack id in front of the recent ones; its index before (TQ_CTX_STACKS when it was not among them). */
-static unsigned cx_stack_step(struct tq_pack_ctx *c, uint32_t id)
+static inline __attribute__((always_inline)) unsigned cx_stack_step(struct tq_pack_ctx *c, uint32_t id)
 {
     unsigned i = 0;
     while (i < TQ_CTX_STACKS && c->stacks[i] != id)
@@ -1135,22 +1134,23 @@ static unsigned cx_stack_step(struct tq_pack_ctx *c, uint32_t id)
 
 /* After an event's address (and old address) are known: the context's updates, the same on both sides. hit: the
  * address came from the ring, with class byte hit_cls; old_hit likewise for the old address. */
-static void cx_after(struct tq_pack_ctx *c, const struct tq_event *e, int hit, unsigned hit_cls, int old_hit,
-                     unsigned old_cls, int index)
+static inline __attribute__((always_inline)) void cx_after(struct tq_pack_ctx *c, const struct tq_event *e, int hit, unsigned hit_cls, int old_hit,
+                     unsigned old_cls, int slot, int index)
 {
     if (kind_allocates(e->kind)) {
         if (old_hit && old_cls && e->old_addr != e->addr)
-            cx_freed_push(c->freed[old_cls - 1], e->old_addr);
+            cx_class_push(c, old_cls - 1, e->old_addr);
         if (kind_has_old(e->kind) && e->old_addr != e->addr)
             cx_freed_insert(c, e->old_addr, index);
         unsigned cls = cx_class(e->size);
-        cx_freed_take(c->freed[cls], e->addr);
+        if (slot >= 0) /* handed out again: it leaves its class's freed ones */
+            c->freed[cls][slot] = 0;
         cx_insert(c, e->addr, cls + 1, index);
         c->next = e->addr + cx_chunk(e->size);
     } else if (e->kind == TQ_CALL_FREE) {
         unsigned cls = hit ? hit_cls : 0;
         if (cls)
-            cx_freed_push(c->freed[cls - 1], e->addr);
+            cx_class_push(c, cls - 1, e->addr);
         cx_freed_insert(c, e->addr, index);
         if (!hit)
             cx_insert(c, e->addr, cls, index);
@@ -1209,11 +1209,12 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
         uint32_t age = 0, old_age = 0;
         unsigned hit_cls = 0, old_cls = 0;
         int hit = 0, old_hit = 0;
-        unsigned depth = alloc ? cx_freed_depth(c->freed[cx_class(e->size)], e->addr) : TQ_CTX_DEPTH;
+        unsigned cls = alloc ? cx_class(e->size) : 0;
+        int slot = alloc ? cx_class_slot(c, cls, e->addr) : -1;
         if (alloc && e->addr == c->next) {
             *amode++ = CX_NEXT;
-        } else if (depth < TQ_CTX_DEPTH) {
-            *amode++ = (uint8_t)(CX_CLASS + depth);
+        } else if (slot >= 0) {
+            *amode++ = (uint8_t)(CX_CLASS + ((c->freed_top[cls] - (unsigned)slot) & (TQ_CTX_DEPTH - 1)));
         } else if (alloc && cx_freed_find(c, e->addr, &age)) {
             if (age < CX_FAGES) {
                 *amode++ = (uint8_t)(CX_FAGE0 + age);
@@ -1244,7 +1245,7 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
                 old = uleb_at(old, zigzag(e->old_addr - e->addr));
             }
         }
-        cx_after(c, e, hit, hit_cls, old_hit, old_cls, 1);
+        cx_after(c, e, hit, hit_cls, old_hit, old_cls, slot, 1);
         t = e->t_ns;
         q = e->seq;
     }
@@ -1480,10 +1481,17 @@ static int ctx_fields(struct tq_events_iter *it, struct tq_event *ev, uint64_t *
     int hit = 0, old_hit = 0;
     unsigned hit_cls = 0, old_cls = 0;
     uint64_t age = 0;
+    unsigned cls = cx_class(ev->size);
+    int slot = -1;
     if (a < CX_NEAR16) {
         if (!alloc)
             return -1;
-        ev->addr = a == CX_NEXT ? c->next : c->freed[cx_class(ev->size)][a - CX_CLASS];
+        if (a == CX_NEXT) {
+            ev->addr = c->next;
+        } else {
+            slot = (int)((c->freed_top[cls] - (a - CX_CLASS)) & (TQ_CTX_DEPTH - 1));
+            ev->addr = c->freed[cls][slot];
+        }
     } else if (a == CX_NEAR16 || a == CX_NEAR1) {
         uint64_t v = unzigzag(get_uleb(&it->s[TQ_PS_ADDR], it->se[TQ_PS_ADDR], &bad));
         ev->addr = (alloc ? c->next : c->miss) + (a == CX_NEAR16 ? v << 4 : v);
@@ -1522,7 +1530,9 @@ static int ctx_fields(struct tq_events_iter *it, struct tq_event *ev, uint64_t *
     }
     if (bad)
         return -1;
-    cx_after(c, ev, hit, hit_cls, old_hit, old_cls, 0);
+    if (alloc && slot < 0) /* the encoder looked it up as well */
+        slot = cx_class_slot(c, cls, ev->addr);
+    cx_after(c, ev, hit, hit_cls, old_hit, old_cls, slot, 0);
     return 0;
 }
 

@@ -195,7 +195,7 @@ enum tq_packed_stream { TQ_PS_KIND, TQ_PS_SEQ, TQ_PS_TIME, TQ_PS_AMTF, TQ_PS_ADD
 #define TQ_CTX_CLASSES 128u    /* size classes of the most-recently-freed table (16-byte chunk steps) */
 #define TQ_CTX_FREED 1024u     /* freed addresses a context remembers in order (a power of 2) */
 #define TQ_CTX_FHASH_BITS 11u  /* the encoder's index into those */
-#define TQ_CTX_DEPTH 8u        /* freed addresses kept per size class (last in, first out) */
+#define TQ_CTX_DEPTH 4u        /* freed addresses kept per size class (a ring: the latest first) */
 #define TQ_CTX_STACKS 8u       /* recent stack ids (move to front) */
 #define TQ_CTX_MAX 1024u       /* context numbers are below this */
 struct tq_pack_ctx {
@@ -207,7 +207,8 @@ struct tq_pack_ctx {
     uint32_t stack;            /* the previous stack id */
     int started;               /* decoder: a fresh record has set it up */
     uint32_t stacks[TQ_CTX_STACKS];          /* recent stack ids, most recent first */
-    uint64_t freed[TQ_CTX_CLASSES][TQ_CTX_DEPTH]; /* each size class's freed addresses, the latest first (0: none) */
+    uint64_t freed[TQ_CTX_CLASSES][TQ_CTX_DEPTH]; /* each size class's latest freed addresses, a ring (0: none) */
+    uint8_t freed_top[TQ_CTX_CLASSES];            /* the slot of each one's latest */
     uint64_t ring[TQ_CTX_RING];              /* recent addresses; ring[pos - 1] the most recent */
     uint8_t ring_cls[TQ_CTX_RING];           /* the size class + 1 of each one's block, 0 when not known */
     uint64_t freed_ring[TQ_CTX_FREED];       /* recently freed addresses; freed_ring[fpos - 1] the latest */
