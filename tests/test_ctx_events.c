@@ -201,6 +201,7 @@ Test(ctx_events, a_fresh_record_restarts_its_context_and_a_later_one_needs_it)
     cr_assert_eq(tq_rec_put_ctx_events(buf, sizeof buf, 0, 2, bad, 2, &enc, 0), 0);
     cr_assert_eq(tq_rec_put_ctx_events(buf, sizeof buf, TQ_CTX_MAX, 2, ev, 2, &enc, 0), 0);
     cr_assert_eq(tq_rec_put_ctx_events(buf, tq_rec_ctx_events_bound(2) - 1, 0, 2, ev, 2, &enc, 0), 0);
+    cr_assert_eq(tq_rec_put_ctx_events(buf, SIZE_MAX, 0, 2, ev, TQ_CTX_EVENTS_MAX + 1, &enc, 0), 0); /* > 16 MiB */
     cr_assert_eq(memcmp(&before, &enc, sizeof enc), 0);
     /* no events: the record still carries its head */
     n = tq_rec_put_ctx_events(buf, sizeof buf, 0, 2, ev, 0, &enc, 0);

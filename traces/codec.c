@@ -1160,6 +1160,7 @@ static inline __attribute__((always_inline)) void cx_after(struct tq_pack_ctx *c
 }
 
 _Static_assert(TQ_CTX_EVENTS_BOUND(1) == TQ_REC_HEADER_SIZE + 1 + CX_HEAD_MAX + 67, "codec.h's bound is this one");
+_Static_assert(TQ_CTX_EVENTS_BOUND(TQ_CTX_EVENTS_MAX) - TQ_REC_HEADER_SIZE <= TQ_REC_MAX_PAYLOAD, "a record fits");
 
 size_t tq_rec_ctx_events_bound(size_t n)
 {
@@ -1172,7 +1173,7 @@ size_t tq_rec_ctx_events_bound(size_t n)
 size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t tid, const struct tq_event *ev,
                              size_t n, struct tq_pack_ctx *c, int fresh)
 {
-    if (n > UINT32_MAX || ctx_no >= TQ_CTX_MAX || cap < tq_rec_ctx_events_bound(n))
+    if (n > TQ_CTX_EVENTS_MAX || ctx_no >= TQ_CTX_MAX || cap < tq_rec_ctx_events_bound(n))
         return 0;
     for (size_t i = 0; i < n; i++)
         if (ev[i].kind >= 16 || (i > 0 && (ev[i].t_ns < ev[i - 1].t_ns || ev[i].seq <= ev[i - 1].seq)))
@@ -1271,12 +1272,10 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
         memmove(out, base[s], len);
         out += len;
     }
-    size_t payload = (size_t)(out - buf) - TQ_REC_HEADER_SIZE;
     struct put w = {buf, cap, 0, 0};
     rec_open(&w, TQ_REC_CTX_EVENTS);
-    for (unsigned i = 0; i < 4; i++)
-        buf[4 + i] = (uint8_t)(payload >> (8 * i));
-    return TQ_REC_HEADER_SIZE + payload;
+    w.len = (size_t)(out - buf); /* the payload is in place: at most the bound, so under 16 MiB (checked first) */
+    return rec_close(&w, 0);
 }
 
 /* One record's head in a CTX_EVENTS payload. */

@@ -315,11 +315,12 @@ void tq_pack_ctx_init(struct tq_pack_ctx *c);
  * number ctx_no's (< TQ_CTX_MAX) of the writer; fresh: c is reset first and the record says so (a thread's first
  * record, a context whose last record may not have reached the file). c must be the one the previous record of this
  * context number was coded with; it is updated. Returns 0, leaving c untouched, when cap is below
- * tq_rec_ctx_events_bound(n) or the events break the rules. */
+ * tq_rec_ctx_events_bound(n), n is over TQ_CTX_EVENTS_MAX or the events break the rules. */
 size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t tid, const struct tq_event *ev,
                              size_t n, struct tq_pack_ctx *c, int fresh);
 size_t tq_rec_ctx_events_bound(size_t n);
 #define TQ_CTX_EVENTS_BOUND(n) (TQ_REC_HEADER_SIZE + 77u + (size_t)(n) * 67u) /* the same, for static buffers */
+#define TQ_CTX_EVENTS_MAX 250000u /* events one CTX_EVENTS record may hold (its worst case stays under 16 MiB) */
 /* For a CTX_EVENTS record read by tq_rec_get_events (out, it): decode its events with c, the context of its number
  * (out->ctx) that every earlier record of that number was decoded with (read every event of each, in file order).
  * Fills out->t0_ns and seq0. Returns -1 when the record is not fresh and c has never had a fresh record. */
