@@ -315,7 +315,7 @@ static void write_two_threads(const char *path, int format)
 {
     struct tq_trace_writer w;
     tq_fixture_trace_open(path, &w);
-    if (format == 7)
+    if (format >= 7)
         cr_assert_eq(tq_writer_group_events(&w), 0);
     static uint8_t rec[4096];
     struct tq_rec_process p = {.pid = 4242, .ppid = 1, .interval_us = 10000, .page_size = 4096,
@@ -335,6 +335,14 @@ static void write_two_threads(const char *path, int format)
     } else if (format == 7) {
         cr_assert_eq(tq_writer_append_events(&w, rec, tq_rec_put_packed_events(rec, sizeof rec, 2, thread_b, 3)), 0);
         cr_assert_eq(tq_writer_append_events(&w, rec, tq_rec_put_packed_events(rec, sizeof rec, 1, thread_a, 3)), 0);
+    } else if (format == 8) { /* each thread's events in its own context; one group */
+        static struct tq_pack_ctx ca, cb;
+        tq_pack_ctx_init(&ca);
+        tq_pack_ctx_init(&cb);
+        cr_assert_eq(tq_writer_append_events(&w, rec, tq_rec_put_ctx_events(rec, sizeof rec, 1, 2, thread_b, 3, &cb, 1)),
+                     0);
+        cr_assert_eq(tq_writer_append_events(&w, rec, tq_rec_put_ctx_events(rec, sizeof rec, 0, 1, thread_a, 3, &ca, 1)),
+                     0);
     } else {
         tq_fixture_put(&w, rec, tq_rec_put_addr_events(rec, sizeof rec, 2, thread_b, 3));
         tq_fixture_put(&w, rec, tq_rec_put_addr_events(rec, sizeof rec, 1, thread_a, 3));
@@ -366,7 +374,7 @@ Test(addr_events, cross_thread_records_out_of_order_are_matched_offline)
 {
     char *d = tq_tmpdir(), path[4200];
     snprintf(path, sizeof path, "%s/two.tq", d);
-    for (int format = 5; format <= 7; format++) {
+    for (int format = 5; format <= 8; format++) {
         write_two_threads(path, format);
         uint64_t got[2][3];
         replay_two_threads(path, got);
@@ -386,7 +394,7 @@ Test(addr_events, format_1_3_block_ids_replay_the_same)
     write_two_threads(old_path, 3);
     uint64_t a[2][3], b[2][3];
     replay_two_threads(old_path, a);
-    for (int format = 6; format <= 7; format++) {
+    for (int format = 6; format <= 8; format++) {
         unlink(new_path);
         write_two_threads(new_path, format);
         replay_two_threads(new_path, b);
