@@ -30,8 +30,7 @@
 #define MAX_DEPTH 128          /* frames kept per stack (the outermost are dropped) */
 #define EVBUF_N 2048           /* events a thread buffers before it hands them to the writer */
 #define CACHE_N 4096           /* this thread's hash -> id cache (direct-mapped) */
-#define EV_MAX_BYTES 62        /* kind, address cache byte + 6 LEB128 of at most 10 bytes (FORMAT.md 15) */
-#define ENC_CAP (TQ_REC_HEADER_SIZE + 24 + 4 * TQ_PS_COUNT + EVBUF_N * EV_MAX_BYTES) /* >= tq_rec_packed_events_bound */
+#define ENC_CAP TQ_CTX_EVENTS_BOUND(EVBUF_N) /* one CTX_EVENTS record's worst case (FORMAT.md 18) */
 
 struct cache_slot {
     uint64_t hash;
@@ -49,6 +48,9 @@ struct evbuf {
     struct tq_event ev[EVBUF_N];
     struct tq_id_pool pool;    /* --aggregate: block ids this thread's frees released, for its next allocations */
     struct cache_slot cache[CACHE_N];
+    uint32_t pack_no;          /* its CTX_EVENTS context number (TQ_CTX_MAX - 1 is shared: every record fresh) */
+    int pack_fresh;            /* its next record starts its context afresh */
+    struct tq_pack_ctx pack;   /* the coding context its records carry from one to the next */
 };
 
 static int agg_mode;
@@ -74,6 +76,7 @@ static struct {
     uint64_t ips[MAX_DEPTH];
 } written;
 
+static uint32_t pack_numbers;      /* CTX_EVENTS context numbers given to buffers (under reg_lock) */
 static _Atomic uint64_t event_seq; /* process-wide order of events (tq_event.seq), for matching frees across threads
                                     * (traces/block_match.h): offline, or in-process with --aggregate */
 
@@ -272,9 +275,11 @@ static void put_events_locked(struct evbuf *b)
         if (agg_mode) {
             tq_agg_apply(out, tq_blocks_rewrite(b->ev, b->n, out, &b->pool)); /* in the order records are queued */
         } else {
-            size_t k = tq_rec_put_packed_events(enc, sizeof enc, b->tid, b->ev, b->n);
-            if (k) /* the writer groups a frame's event records (FORMAT.md 16) */
-                tq_writer_append_events(&tq_sess.w, enc, k);
+            int fresh = b->pack_fresh || b->pack_no == TQ_CTX_MAX - 1;
+            size_t k = tq_rec_put_ctx_events(enc, sizeof enc, b->pack_no, b->tid, b->ev, b->n, &b->pack, fresh);
+            /* the writer groups a frame's event records (FORMAT.md 18); a record that did not reach it leaves the
+             * reader's context behind the encoder's: the next one starts afresh */
+            b->pack_fresh = !k || tq_writer_append_events(&tq_sess.w, enc, k) != 0;
         }
     }
     b->n = 0;
@@ -317,12 +322,14 @@ static struct evbuf *buf_get(void)
         if (!(b = tq_raw_map(sizeof *b)))
             return NULL;
         pthread_mutex_lock(&reg_lock);
+        b->pack_no = pack_numbers < TQ_CTX_MAX - 1 ? pack_numbers++ : TQ_CTX_MAX - 1;
         b->next = atomic_load(&registry);
         atomic_store(&registry, b);
         pthread_mutex_unlock(&reg_lock);
     }
     b->tid = (uint32_t)syscall(SYS_gettid);
     b->n = 0;
+    b->pack_fresh = 1; /* a new thread's records: a fresh context (FORMAT.md 18) */
     my_buf = b;
     if (exit_key_ok)
         pthread_setspecific(exit_key, b);
@@ -472,6 +479,7 @@ void tq_stacks_reset_child(void)
     for (struct evbuf *b = atomic_load(&registry); b; b = b->next) {
         b->n = 0;
         b->pool.n = 0;
+        b->pack_fresh = 1; /* the child's trace starts every context afresh */
         atomic_store(&b->busy, 0);
         if (b != my_buf)
             atomic_store(&b->dead, 1);

@@ -10,6 +10,7 @@
 
 #include "../common/alloc.h"
 #include "../common/hugemem.h"
+#include "../traces/event_ctxs.h"
 #include "live_blocks.h"
 
 struct tq_event_match {
@@ -20,6 +21,7 @@ struct tq_event_match {
     struct tq_event *in;           /* a record's decoded events */
     struct tq_matched_event *out;  /* the matched ones (room for twice as many) */
     uint32_t cap;                  /* events in fits */
+    struct tq_event_ctxs ctxs;     /* CTX_EVENTS: each writer context's decoding state */
 };
 
 /* The orphans' table is small, but a sampled trace's can reach MiBs: huge pages from 2 MiB up (common/hugemem.h). */
@@ -227,8 +229,7 @@ tq_status tq_event_match_record(struct tq_event_match *m, const char *path, cons
 {
     struct tq_rec_events e;
     struct tq_events_iter it;
-    if (tq_rec_get_events(rec, &e, &it))
-        return tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt EVENTS record", path);
+    TQ_TRY(tq_event_ctxs_open(&m->ctxs, path, rec, &e, &it, err));
     TQ_TRY(reserve(m, e.count, err));
     uint32_t k = 0;
     int got;
@@ -253,6 +254,7 @@ void tq_event_match_free(struct tq_event_match *m)
         return;
     tq_live_blocks_free(m->live);
     tq_block_table_free(&tq_event_match_heap_mem, &m->orphans);
+    tq_event_ctxs_clear(&m->ctxs);
     free(m->in);
     free(m->out);
     free(m);

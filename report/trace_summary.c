@@ -193,7 +193,9 @@ static tq_status summary_record(struct tq_trace_summary *s, const struct tq_rec 
             break;
         s->snapshot = true;
         return TQ_OK;
-    case TQ_REC_EVENTS: case TQ_REC_ADDR_EVENTS: case TQ_REC_PACKED_EVENTS: s->events++; return TQ_OK;
+    case TQ_REC_EVENTS: case TQ_REC_ADDR_EVENTS: case TQ_REC_PACKED_EVENTS: case TQ_REC_CTX_EVENTS:
+        s->events++;
+        return TQ_OK;
     case TQ_REC_STACK: s->stacks++; return TQ_OK;
     case TQ_REC_MODULE: s->modules++; return TQ_OK;
     default: return TQ_OK; /* FORMAT.md: unknown types are skipped */

@@ -315,7 +315,7 @@ static void write_two_threads(const char *path, int format)
 {
     struct tq_trace_writer w;
     tq_fixture_trace_open(path, &w);
-    if (format == 7)
+    if (format >= 7)
         cr_assert_eq(tq_writer_group_events(&w), 0);
     static uint8_t rec[4096];
     struct tq_rec_process p = {.pid = 4242, .ppid = 1, .interval_us = 10000, .page_size = 4096,
@@ -335,6 +335,14 @@ static void write_two_threads(const char *path, int format)
     } else if (format == 7) {
         cr_assert_eq(tq_writer_append_events(&w, rec, tq_rec_put_packed_events(rec, sizeof rec, 2, thread_b, 3)), 0);
         cr_assert_eq(tq_writer_append_events(&w, rec, tq_rec_put_packed_events(rec, sizeof rec, 1, thread_a, 3)), 0);
+    } else if (format == 8) { /* each thread's events in its own context; one group */
+        static struct tq_pack_ctx ca, cb;
+        tq_pack_ctx_init(&ca);
+        tq_pack_ctx_init(&cb);
+        cr_assert_eq(tq_writer_append_events(&w, rec, tq_rec_put_ctx_events(rec, sizeof rec, 1, 2, thread_b, 3, &cb, 1)),
+                     0);
+        cr_assert_eq(tq_writer_append_events(&w, rec, tq_rec_put_ctx_events(rec, sizeof rec, 0, 1, thread_a, 3, &ca, 1)),
+                     0);
     } else {
         tq_fixture_put(&w, rec, tq_rec_put_addr_events(rec, sizeof rec, 2, thread_b, 3));
         tq_fixture_put(&w, rec, tq_rec_put_addr_events(rec, sizeof rec, 1, thread_a, 3));
@@ -366,7 +374,7 @@ Test(addr_events, cross_thread_records_out_of_order_are_matched_offline)
 {
     char *d = tq_tmpdir(), path[4200];
     snprintf(path, sizeof path, "%s/two.tq", d);
-    for (int format = 5; format <= 7; format++) {
+    for (int format = 5; format <= 8; format++) {
         write_two_threads(path, format);
         uint64_t got[2][3];
         replay_two_threads(path, got);
@@ -386,7 +394,7 @@ Test(addr_events, format_1_3_block_ids_replay_the_same)
     write_two_threads(old_path, 3);
     uint64_t a[2][3], b[2][3];
     replay_two_threads(old_path, a);
-    for (int format = 6; format <= 7; format++) {
+    for (int format = 6; format <= 8; format++) {
         unlink(new_path);
         write_two_threads(new_path, format);
         replay_two_threads(new_path, b);
@@ -498,7 +506,7 @@ Test(addr_events, an_address_reused_by_threads_before_its_first_allocation_is_fe
     tq_block_match_free(&m, &pool);
 }
 
-/* The shim writes format 1.7 (PACKED_GROUP, SAMPLE_DELTA); the same run's records written as plain SAMPLE and
+/* The shim writes format 1.8 (CTX_EVENTS groups, SAMPLE_DELTA); the same run's records written as plain SAMPLE and
  * PACKED_EVENTS records (format 1.6's encoding) replay and summarize the same: the analyzer sees no difference. */
 Test(addr_events, a_recorded_trace_reads_the_same_as_its_plain_records)
 {
@@ -510,8 +518,9 @@ Test(addr_events, a_recorded_trace_reads_the_same_as_its_plain_records)
     char *path = shim_one_trace(d, "handoff", 0);
     uint64_t n[32];
     shim_disk_types(path, n);
-    cr_assert(n[TQ_REC_PACKED_GROUP] > 0 && n[TQ_REC_PACKED_EVENTS] == 0, "%llu groups, %llu plain event records",
-              (unsigned long long)n[TQ_REC_PACKED_GROUP], (unsigned long long)n[TQ_REC_PACKED_EVENTS]);
+    cr_assert(n[TQ_REC_CTX_EVENTS] > 0 && n[TQ_REC_PACKED_GROUP] == 0 && n[TQ_REC_PACKED_EVENTS] == 0,
+              "%llu context-coded records, %llu plain event records", (unsigned long long)n[TQ_REC_CTX_EVENTS],
+              (unsigned long long)n[TQ_REC_PACKED_EVENTS]);
     cr_assert(n[TQ_REC_SAMPLE_DELTA] > 0 && n[TQ_REC_SAMPLE] == 0);
 
     snprintf(plain, sizeof plain, "%s/plain.tq", d);
@@ -523,11 +532,33 @@ Test(addr_events, a_recorded_trace_reads_the_same_as_its_plain_records)
     struct tq_rec rec;
     bool done = false;
     static uint8_t buf[TQ_WRITER_BUF];
+    static struct tq_pack_ctx *ctx[TQ_CTX_MAX];
+    static struct tq_event ev[1 << 16];
     while (tq_trace_next(r, &rec, &done, &err) == TQ_OK && !done) {
         cr_assert(rec.type != TQ_REC_PACKED_GROUP && rec.type != TQ_REC_SAMPLE_DELTA, "the reader hides them");
+        if (rec.type == TQ_REC_CTX_EVENTS) { /* decoded with its context, stored as format 1.6 stored them */
+            struct tq_rec_events e;
+            struct tq_events_iter it;
+            cr_assert_eq(tq_rec_get_events(&rec, &e, &it), 0);
+            if (!ctx[e.ctx]) {
+                ctx[e.ctx] = malloc(sizeof *ctx[e.ctx]);
+                tq_pack_ctx_init(ctx[e.ctx]);
+            }
+            cr_assert_eq(tq_events_use_ctx(&it, &e, ctx[e.ctx]), 0);
+            uint32_t k = 0;
+            while (k < e.count && tq_events_next(&it, &ev[k]) == 1)
+                k++;
+            cr_assert_eq(k, e.count);
+            size_t len = tq_rec_put_packed_events(buf, sizeof buf, e.tid, ev, k);
+            cr_assert_gt(len, 0);
+            tq_fixture_put(&w, buf, len);
+            continue;
+        }
         memcpy(buf, rec.data - TQ_REC_HEADER_SIZE, TQ_REC_HEADER_SIZE + rec.len);
         tq_fixture_put(&w, buf, TQ_REC_HEADER_SIZE + rec.len);
     }
+    for (unsigned i = 0; i < TQ_CTX_MAX; i++)
+        free(ctx[i]);
     cr_assert(done, "%s", err.msg);
     tq_trace_close(r);
     cr_assert_eq(tq_writer_close(&w), 0);

@@ -3,6 +3,7 @@
 #include <glob.h>
 
 #include "../report/sites.h"
+#include "../traces/event_ctxs.h"
 #include "../traces/reader.h"
 #include "shim_util.h"
 
@@ -21,6 +22,7 @@ static void scan_trace(const char *path, struct scan *s)
     cr_assert_eq(tq_trace_open(path, &r, &err), TQ_OK, "%s", err.msg);
     struct tq_rec rec;
     bool done = false;
+    static struct tq_event_ctxs ctxs;
     while (tq_trace_next(r, &rec, &done, &err) == TQ_OK && !done) {
         if (rec.type == TQ_REC_STACK) {
             struct tq_rec_stack st;
@@ -36,7 +38,7 @@ static void scan_trace(const char *path, struct scan *s)
             struct tq_rec_events e;
             struct tq_events_iter it;
             struct tq_event ev;
-            cr_assert_eq(tq_rec_get_events(&rec, &e, &it), 0);
+            cr_assert_eq(tq_event_ctxs_open(&ctxs, path, &rec, &e, &it, &err), TQ_OK, "%s", err.msg);
             int got;
             while ((got = tq_events_next(&it, &ev)) == 1) {
                 if (ev.kind < TQ_CALL_COUNT)
@@ -49,6 +51,7 @@ static void scan_trace(const char *path, struct scan *s)
     }
     cr_assert_not(tq_trace_truncated(r), "%s is truncated", path);
     tq_trace_close(r);
+    tq_event_ctxs_clear(&ctxs);
 }
 
 static const struct tq_site *site_named(const struct tq_sites *s, const char *fn)

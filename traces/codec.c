@@ -762,10 +762,17 @@ static int packed_fields(struct tq_events_iter *it, struct tq_event *ev, uint64_
     return bad ? -1 : 0;
 }
 
+static int ctx_events_open(const struct tq_rec *rec, struct tq_rec_events *out, struct tq_events_iter *it);
+static int ctx_fields(struct tq_events_iter *it, struct tq_event *ev, uint64_t *dq, uint64_t *dt, uint64_t *sid);
+
 int tq_rec_get_events(const struct tq_rec *rec, struct tq_rec_events *out, struct tq_events_iter *it)
 {
+    if (rec->type == TQ_REC_CTX_EVENTS)
+        return ctx_events_open(rec, out, it);
     struct get r = rec_reader(rec);
     int packed = rec->type == TQ_REC_PACKED_EVENTS, with_seq = TQ_REC_EVENTS_BY_ADDR(rec->type);
+    out->ctx = 0;
+    out->fresh = 0;
     out->tid = get_u32(&r);
     out->count = get_u32(&r);
     out->t0_ns = get_u64(&r);
@@ -801,7 +808,10 @@ int tq_events_next(struct tq_events_iter *it, struct tq_event *ev)
         return 0;
     int bad = 0;
     uint64_t dq = 0, dt, sid;
-    if (it->packed) {
+    if (it->ctx_rec) {
+        if (ctx_fields(it, ev, &dq, &dt, &sid) < 0)
+            return -1;
+    } else if (it->packed) {
         if (packed_fields(it, ev, &dq, &dt, &sid) < 0)
             return -1;
     } else {
@@ -829,6 +839,10 @@ int tq_events_next(struct tq_events_iter *it, struct tq_event *ev)
     ev->stack_id = (uint32_t)sid;
     it->t_ns += dt;
     ev->t_ns = it->t_ns;
+    if (it->ctx) { /* the context's last event, for the next record's t0 and seq0 */
+        it->ctx->t = ev->t_ns;
+        it->ctx->seq = ev->seq + 1;
+    }
     it->left--;
     return 1;
 }
@@ -879,8 +893,12 @@ static int group_check(const uint8_t *recs, size_t len, uint32_t *n)
     return 0;
 }
 
+static size_t put_ctx_group(uint8_t *buf, size_t cap, const uint8_t *recs, size_t len);
+
 size_t tq_rec_put_packed_group(uint8_t *buf, size_t cap, const uint8_t *recs, size_t len)
 {
+    if (len >= 2 && recs[0] == TQ_REC_CTX_EVENTS && recs[1] == 0)
+        return put_ctx_group(buf, cap, recs, len);
     uint32_t n;
     if (group_check(recs, len, &n))
         return 0;
@@ -943,6 +961,578 @@ int tq_rec_get_packed_group(const struct tq_rec *rec, uint8_t *out, size_t cap, 
             return -1; /* a record over 16 MiB */
     }
     return w.over ? -1 : 0;
+}
+
+/* ---- CTX_EVENTS (FORMAT.md 18) ---- */
+
+#define CX_NEXT 0u     /* address byte: the predicted next allocation (ctx->next) */
+#define CX_CLASS 1u    /* 1..TQ_CTX_DEPTH: the freed address of the event's size class at depth byte - 1 */
+#define CX_NEAR16 (CX_CLASS + TQ_CTX_DEPTH) /* base + 16 x unzigzag(ADDR) */
+#define CX_NEAR1 (CX_NEAR16 + 1)            /* base + unzigzag(ADDR) */
+#define CX_FAR (CX_NEAR1 + 1)               /* the ring's address of age CX_AGES + uleb of ADDR */
+#define CX_FFAR (CX_FAR + 1)                /* the freed ring's address of age CX_FAGES + uleb of ADDR */
+#define CX_AGE0 (CX_FFAR + 1)               /* CX_AGE0..: the ring's address of age byte - CX_AGE0 */
+#define CX_AGES 128u
+#define CX_FAGE0 (CX_AGE0 + CX_AGES)        /* CX_FAGE0..255: the freed ring's address of age byte - CX_FAGE0 */
+#define CX_FAGES (256u - CX_FAGE0)
+#define CX_OLD_SAME 0u /* OLD: old_addr = addr; 1 + 2 age: the ring's address of that age; 2: a difference follows */
+#define CX_OLD_DIFF 2u
+#define CX_FLAG_FRESH 1u
+#define CX_HEAD_MAX (5 + 5 + 5 + 1 + 10 + 10 + 5 * TQ_PS_COUNT) /* ctx, tid, count, flags, t0, seq0, lengths */
+
+#define ALLOCATING_KINDS                                                                                       \
+    (1u << TQ_CALL_MALLOC | 1u << TQ_CALL_CALLOC | 1u << TQ_CALL_REALLOC | 1u << TQ_CALL_REALLOCARRAY |         \
+     1u << TQ_CALL_POSIX_MEMALIGN | 1u << TQ_CALL_ALIGNED_ALLOC | 1u << TQ_CALL_MEMALIGN | 1u << TQ_CALL_VALLOC |  \
+     1u << TQ_CALL_PVALLOC)
+
+static int kind_allocates(unsigned k)
+{
+    return k < 16 && (ALLOCATING_KINDS >> k & 1);
+}
+
+/* glibc's chunk for a request of s bytes (16-byte steps, 32 at least), modulo 2^64: where the next chunk starts. */
+static uint64_t cx_chunk(uint64_t s)
+{
+    uint64_t c = (s + 23) & ~(uint64_t)15;
+    return c < 32 ? 32 : c;
+}
+
+static unsigned cx_class(uint64_t s)
+{
+    uint64_t c = cx_chunk(s) >> 4;
+    return c < TQ_CTX_CLASSES ? (unsigned)c : TQ_CTX_CLASSES - 1;
+}
+
+static unsigned cx_hash(uint64_t a)
+{
+    return (unsigned)((a * 0x9E3779B97F4A7C15ull) >> (64 - TQ_CTX_HASH_BITS));
+}
+
+void tq_pack_ctx_init(struct tq_pack_ctx *c)
+{
+    memset(c, 0, sizeof *c);
+}
+
+/* Fresh: what a context is before its first event (the ring's old slots are never read: filled is 0). */
+static void cx_reset(struct tq_pack_ctx *c)
+{
+    c->next = c->miss = c->t = c->seq = 0;
+    c->pos = c->filled = c->fpos = c->ffilled = c->stack = 0;
+    c->started = 1;
+    memset(c->stacks, 0, sizeof c->stacks);
+    memset(c->freed, 0, sizeof c->freed);
+    memset(c->freed_top, 0, sizeof c->freed_top);
+}
+
+/* Each size class's latest freed addresses are a ring of TQ_CTX_DEPTH with its top: depth d is slot (top - d) mod
+ * TQ_CTX_DEPTH. The slot holding a (of the smallest depth), or -1. */
+static inline __attribute__((always_inline)) int cx_class_slot(const struct tq_pack_ctx *c, unsigned cls, uint64_t a)
+{
+    const uint64_t *f = c->freed[cls];
+    _Static_assert(TQ_CTX_DEPTH == 4, "the test below reads 4 slots");
+    if (!((f[0] == a) | (f[1] == a) | (f[2] == a) | (f[3] == a))) /* usually: known without the depth order */
+        return -1;
+    for (unsigned d = 0; d < TQ_CTX_DEPTH; d++) {
+        unsigned i = (c->freed_top[cls] - d) & (TQ_CTX_DEPTH - 1);
+        if (f[i] == a)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* A freed address on top of its class's (the oldest one drops out). */
+static inline __attribute__((always_inline)) void cx_class_push(struct tq_pack_ctx *c, unsigned cls, uint64_t a)
+{
+    c->freed_top[cls] = (uint8_t)((c->freed_top[cls] + 1) & (TQ_CTX_DEPTH - 1));
+    c->freed[cls][c->freed_top[cls]] = a;
+}
+
+/* The encoder's index is 2-way: an address is in one of the two slots of its bucket (the older one is replaced). */
+static inline __attribute__((always_inline)) void cx_insert(struct tq_pack_ctx *c, uint64_t a, unsigned cls, int index)
+{
+    c->ring[c->pos] = a;
+    c->ring_cls[c->pos] = (uint8_t)cls;
+    if (index) {
+        uint16_t *b = &c->hash[cx_hash(a) & ~1u];
+        unsigned way;
+        if (b[0] && c->ring[b[0] - 1] == a) /* its older copy */
+            way = 0;
+        else if (b[1] && c->ring[b[1] - 1] == a)
+            way = 1;
+        else /* the older of the two (an empty slot is the oldest) */
+            way = !b[1] || (b[0] && ((c->pos - b[1]) & (TQ_CTX_RING - 1)) > ((c->pos - b[0]) & (TQ_CTX_RING - 1)));
+        b[way] = (uint16_t)(c->pos + 1);
+    }
+    c->pos = (c->pos + 1) & (TQ_CTX_RING - 1);
+    if (c->filled < TQ_CTX_RING)
+        c->filled++;
+}
+
+/* The freed ring: every freed address, in order, with the encoder's 2-way index as the ring's. */
+static inline __attribute__((always_inline)) void cx_freed_insert(struct tq_pack_ctx *c, uint64_t a, int index)
+{
+    c->freed_ring[c->fpos] = a;
+    if (index) {
+        uint16_t *b = &c->fhash[(unsigned)((a * 0x9E3779B97F4A7C15ull) >> (64 - TQ_CTX_FHASH_BITS)) & ~1u];
+        unsigned way;
+        if (b[0] && c->freed_ring[b[0] - 1] == a)
+            way = 0;
+        else if (b[1] && c->freed_ring[b[1] - 1] == a)
+            way = 1;
+        else
+            way = !b[1] || (b[0] && ((c->fpos - b[1]) & (TQ_CTX_FREED - 1)) > ((c->fpos - b[0]) & (TQ_CTX_FREED - 1)));
+        b[way] = (uint16_t)(c->fpos + 1);
+    }
+    c->fpos = (c->fpos + 1) & (TQ_CTX_FREED - 1);
+    if (c->ffilled < TQ_CTX_FREED)
+        c->ffilled++;
+}
+
+static inline __attribute__((always_inline)) int cx_freed_find(const struct tq_pack_ctx *c, uint64_t a, uint32_t *age)
+{
+    const uint16_t *b = &c->fhash[(unsigned)((a * 0x9E3779B97F4A7C15ull) >> (64 - TQ_CTX_FHASH_BITS)) & ~1u];
+    unsigned i = b[0];
+    if (!i-- || i >= c->ffilled || c->freed_ring[i] != a) {
+        i = b[1];
+        if (!i-- || i >= c->ffilled || c->freed_ring[i] != a)
+            return 0;
+    }
+    *age = (c->fpos - 1 - i) & (TQ_CTX_FREED - 1);
+    return 1;
+}
+
+/* The encoder's lookup: a's age in the ring (0 = the latest address) and its class byte; 0 when not found. */
+static inline __attribute__((always_inline)) int cx_find(const struct tq_pack_ctx *c, uint64_t a, uint32_t *age, unsigned *cls)
+{
+    const uint16_t *b = &c->hash[cx_hash(a) & ~1u];
+    unsigned i = b[0];
+    if (!i-- || i >= c->filled || c->ring[i] != a) {
+        i = b[1];
+        if (!i-- || i >= c->filled || c->ring[i] != a)
+            return 0;
+    }
+    *age = (c->pos - 1 - i) & (TQ_CTX_RING - 1);
+    *cls = c->ring_cls[i];
+    return 1;
+}
+
+/* The stack id in front of the recent ones; its index before (TQ_CTX_STACKS when it was not among them). */
+static inline __attribute__((always_inline)) unsigned cx_stack_step(struct tq_pack_ctx *c, uint32_t id)
+{
+    unsigned i = 0;
+    while (i < TQ_CTX_STACKS && c->stacks[i] != id)
+        i++;
+    unsigned found = i;
+    if (i == TQ_CTX_STACKS)
+        i--;
+    for (; i > 0; i--)
+        c->stacks[i] = c->stacks[i - 1];
+    c->stacks[0] = id;
+    c->stack = id;
+    return found;
+}
+
+/* After an event's address (and old address) are known: the context's updates, the same on both sides. hit: the
+ * address came from the ring, with class byte hit_cls; old_hit likewise for the old address. */
+static inline __attribute__((always_inline)) void cx_after(struct tq_pack_ctx *c, const struct tq_event *e, int hit, unsigned hit_cls, int old_hit,
+                     unsigned old_cls, int slot, int index)
+{
+    if (kind_allocates(e->kind)) {
+        if (old_hit && old_cls && e->old_addr != e->addr)
+            cx_class_push(c, old_cls - 1, e->old_addr);
+        if (kind_has_old(e->kind) && e->old_addr != e->addr)
+            cx_freed_insert(c, e->old_addr, index);
+        unsigned cls = cx_class(e->size);
+        if (slot >= 0) /* handed out again: it leaves its class's freed ones */
+            c->freed[cls][slot] = 0;
+        cx_insert(c, e->addr, cls + 1, index);
+        c->next = e->addr + cx_chunk(e->size);
+    } else if (e->kind == TQ_CALL_FREE) {
+        unsigned cls = hit ? hit_cls : 0;
+        if (cls)
+            cx_class_push(c, cls - 1, e->addr);
+        cx_freed_insert(c, e->addr, index);
+        if (!hit)
+            cx_insert(c, e->addr, cls, index);
+    } else {
+        cx_insert(c, e->addr, 0, index);
+    }
+}
+
+_Static_assert(TQ_CTX_EVENTS_BOUND(1) == TQ_REC_HEADER_SIZE + 1 + CX_HEAD_MAX + 67, "codec.h's bound is this one");
+_Static_assert(TQ_CTX_EVENTS_BOUND(TQ_CTX_EVENTS_MAX) - TQ_REC_HEADER_SIZE <= TQ_REC_MAX_PAYLOAD, "a record fits");
+
+size_t tq_rec_ctx_events_bound(size_t n)
+{
+    size_t per_event = 0;
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++)
+        per_event += packed_stream_max[s];
+    return TQ_REC_HEADER_SIZE + 1 + CX_HEAD_MAX + n * (per_event + 10); /* OLD may take a byte and a difference */
+}
+
+size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t tid, const struct tq_event *ev,
+                             size_t n, struct tq_pack_ctx *c, int fresh)
+{
+    if (n > TQ_CTX_EVENTS_MAX || ctx_no >= TQ_CTX_MAX || cap < tq_rec_ctx_events_bound(n))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (ev[i].kind >= 16 || (i > 0 && (ev[i].t_ns < ev[i - 1].t_ns || ev[i].seq <= ev[i - 1].seq)))
+            return 0;
+    if (fresh)
+        cx_reset(c);
+    /* the streams go into their worst-case regions after room for the head, then move down behind it */
+    uint8_t *base[TQ_PS_COUNT], *at = buf + TQ_REC_HEADER_SIZE + 1 + CX_HEAD_MAX;
+    size_t stream_max[TQ_PS_COUNT];
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
+        stream_max[s] = n * (packed_stream_max[s] + (s == TQ_PS_OLD ? 10u : 0u));
+        base[s] = at;
+        at += stream_max[s];
+    }
+    uint8_t *kind = base[TQ_PS_KIND], *seq = base[TQ_PS_SEQ], *time = base[TQ_PS_TIME], *amode = base[TQ_PS_AMTF];
+    uint8_t *addr = base[TQ_PS_ADDR], *size = base[TQ_PS_SIZE], *stack = base[TQ_PS_STACK], *old = base[TQ_PS_OLD];
+    uint64_t t0 = n ? ev[0].t_ns : c->t, q0 = n ? ev[0].seq : c->seq, t = t0, q = q0;
+    for (size_t i = 0; i < n; i++) {
+        const struct tq_event *e = &ev[i];
+        uint64_t dq = i ? e->seq - q - 1 : 0, dt = e->t_ns - t;
+        int sized = e->size || e->stack_id, alloc = kind_allocates(e->kind);
+        *kind++ = (uint8_t)(e->kind | (dq ? PK_SEQ : 0) | (dt ? PK_TIME : 0) | (sized ? PK_SIZE : 0));
+        if (dq)
+            seq = uleb_at(seq, dq);
+        if (dt)
+            time = uleb_at(time, dt);
+        if (sized) {
+            size = uleb_at(size, e->size);
+            uint32_t prev = c->stack;
+            unsigned found = cx_stack_step(c, e->stack_id);
+            stack = uleb_at(stack, found < TQ_CTX_STACKS ? found
+                                  : TQ_CTX_STACKS + zigzag((uint64_t)e->stack_id - prev));
+        }
+        uint32_t age = 0, old_age = 0;
+        unsigned hit_cls = 0, old_cls = 0;
+        int hit = 0, old_hit = 0;
+        unsigned cls = alloc ? cx_class(e->size) : 0;
+        int slot = alloc ? cx_class_slot(c, cls, e->addr) : -1;
+        if (alloc && e->addr == c->next) {
+            *amode++ = CX_NEXT;
+        } else if (slot >= 0) {
+            *amode++ = (uint8_t)(CX_CLASS + ((c->freed_top[cls] - (unsigned)slot) & (TQ_CTX_DEPTH - 1)));
+        } else if (alloc && cx_freed_find(c, e->addr, &age)) {
+            if (age < CX_FAGES) {
+                *amode++ = (uint8_t)(CX_FAGE0 + age);
+            } else {
+                *amode++ = CX_FFAR;
+                addr = uleb_at(addr, age - CX_FAGES);
+            }
+        } else if ((hit = cx_find(c, e->addr, &age, &hit_cls))) {
+            if (age < CX_AGES) {
+                *amode++ = (uint8_t)(CX_AGE0 + age);
+            } else {
+                *amode++ = CX_FAR;
+                addr = uleb_at(addr, age - CX_AGES);
+            }
+        } else {
+            uint64_t d = e->addr - (alloc ? c->next : c->miss);
+            *amode++ = d & 15 ? CX_NEAR1 : CX_NEAR16;
+            addr = uleb_at(addr, d & 15 ? zigzag(d) : zigzag((uint64_t)((int64_t)d >> 4)));
+            c->miss = e->addr;
+        }
+        if (kind_has_old(e->kind)) {
+            if (e->old_addr == e->addr) {
+                old = uleb_at(old, CX_OLD_SAME);
+            } else if ((old_hit = cx_find(c, e->old_addr, &old_age, &old_cls))) {
+                old = uleb_at(old, 1 + 2 * (uint64_t)old_age);
+            } else {
+                old = uleb_at(old, CX_OLD_DIFF);
+                old = uleb_at(old, zigzag(e->old_addr - e->addr));
+            }
+        }
+        cx_after(c, e, hit, hit_cls, old_hit, old_cls, slot, 1);
+        t = e->t_ns;
+        q = e->seq;
+    }
+    uint8_t *end[TQ_PS_COUNT] = {kind, seq, time, amode, addr, size, stack, old};
+    /* the head, then the streams moved down behind it */
+    uint8_t head[1 + CX_HEAD_MAX], *h = head;
+    h = uleb_at(h, 1); /* one record */
+    h = uleb_at(h, ctx_no);
+    h = uleb_at(h, tid);
+    h = uleb_at(h, n);
+    h = uleb_at(h, fresh ? CX_FLAG_FRESH : 0);
+    h = uleb_at(h, zigzag(t0 - c->t));
+    h = uleb_at(h, zigzag(q0 - c->seq));
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++)
+        h = uleb_at(h, (uint64_t)(end[s] - base[s]));
+    c->t = t;
+    c->seq = n ? q + 1 : q0;
+    uint8_t *out = buf + TQ_REC_HEADER_SIZE;
+    memcpy(out, head, (size_t)(h - head));
+    out += h - head;
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
+        size_t len = (size_t)(end[s] - base[s]);
+        memmove(out, base[s], len);
+        out += len;
+    }
+    struct put w = {buf, cap, 0, 0};
+    rec_open(&w, TQ_REC_CTX_EVENTS);
+    w.len = (size_t)(out - buf); /* the payload is in place: at most the bound, so under 16 MiB (checked first) */
+    return rec_close(&w, 0);
+}
+
+/* One record's head in a CTX_EVENTS payload. */
+struct cx_head {
+    uint64_t ctx, tid, count, flags, dt0, dseq0, len[TQ_PS_COUNT];
+};
+
+/* Read a head at *p (< end); -1 when it is cut short or out of range. */
+static int cx_get_head(const uint8_t **p, const uint8_t *end, struct cx_head *h)
+{
+    int bad = 0;
+    h->ctx = get_uleb(p, end, &bad);
+    h->tid = get_uleb(p, end, &bad);
+    h->count = get_uleb(p, end, &bad);
+    h->flags = get_uleb(p, end, &bad);
+    h->dt0 = get_uleb(p, end, &bad);
+    h->dseq0 = get_uleb(p, end, &bad);
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++)
+        h->len[s] = get_uleb(p, end, &bad);
+    if (bad || h->ctx >= TQ_CTX_MAX || h->tid > UINT32_MAX || h->count > UINT32_MAX || h->flags > CX_FLAG_FRESH)
+        return -1;
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++)
+        if (h->len[s] > UINT32_MAX)
+            return -1;
+    return 0;
+}
+
+/* A CTX_EVENTS payload's record count, where its heads are and where its streams start; checks that the heads' lengths
+ * add up to the rest of the payload. */
+static int cx_group_parse(const uint8_t *pay, size_t len, uint64_t *n, const uint8_t **heads, const uint8_t **data,
+                          uint64_t total[TQ_PS_COUNT])
+{
+    const uint8_t *p = pay, *end = pay + len;
+    int bad = 0;
+    *n = get_uleb(&p, end, &bad);
+    if (bad || *n == 0 || *n > len) /* a head takes at least 14 bytes */
+        return -1;
+    *heads = p;
+    memset(total, 0, TQ_PS_COUNT * sizeof total[0]);
+    for (uint64_t i = 0; i < *n; i++) {
+        struct cx_head h;
+        if (cx_get_head(&p, end, &h))
+            return -1;
+        for (unsigned s = 0; s < TQ_PS_COUNT; s++)
+            total[s] += h.len[s]; /* < 2^32 each, fewer than 2^24 heads: no overflow */
+    }
+    uint64_t sum = 0;
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++)
+        sum += total[s];
+    if (sum != (uint64_t)(end - p))
+        return -1;
+    *data = p;
+    return 0;
+}
+
+/* PACKED_GROUP's job for CTX_EVENTS records: one record holding all of theirs, heads first, then stream by stream. */
+static size_t put_ctx_group(uint8_t *buf, size_t cap, const uint8_t *recs, size_t len)
+{
+    uint64_t count = 0;
+    for (size_t r = 0; r < len;) { /* check them, and count their records */
+        if (len - r < TQ_REC_HEADER_SIZE || recs[r] != TQ_REC_CTX_EVENTS || recs[r + 1] != 0)
+            return 0;
+        size_t pay = le32(recs + r + 4);
+        if (pay > len - r - TQ_REC_HEADER_SIZE)
+            return 0;
+        uint64_t n, total[TQ_PS_COUNT];
+        const uint8_t *heads, *data;
+        if (cx_group_parse(recs + r + TQ_REC_HEADER_SIZE, pay, &n, &heads, &data, total))
+            return 0;
+        count += n;
+        r += TQ_REC_HEADER_SIZE + pay;
+    }
+    struct put w = {buf, cap, 0, 0};
+    size_t at = rec_open(&w, TQ_REC_CTX_EVENTS);
+    put_uleb(&w, count);
+    for (int pass = 0; pass <= TQ_PS_COUNT; pass++) /* pass 0: the heads; then stream pass - 1 of each record */
+        for (size_t r = 0; r < len; r += TQ_REC_HEADER_SIZE + le32(recs + r + 4)) {
+            uint64_t n, total[TQ_PS_COUNT];
+            const uint8_t *heads, *data;
+            cx_group_parse(recs + r + TQ_REC_HEADER_SIZE, le32(recs + r + 4), &n, &heads, &data, total);
+            if (pass == 0) {
+                put_bytes(&w, heads, (size_t)(data - heads));
+                continue;
+            }
+            for (int s = 0; s < pass - 1; s++)
+                data += total[s];
+            put_bytes(&w, data, total[pass - 1]);
+        }
+    return rec_close(&w, at);
+}
+
+int tq_rec_get_ctx_group(const struct tq_rec *rec, uint8_t *out, size_t cap, size_t *need, uint32_t *n)
+{
+    uint64_t count, total[TQ_PS_COUNT];
+    const uint8_t *heads, *data;
+    *need = 0;
+    *n = 0;
+    if (cx_group_parse(rec->data, rec->len, &count, &heads, &data, total) || count > UINT32_MAX)
+        return -1;
+    *n = (uint32_t)count;
+    /* each record: header, uleb 1, its head, its streams: at most the group's bytes + 9 per record */
+    *need = rec->len + (size_t)count * (TQ_REC_HEADER_SIZE + 1);
+    if (*need > cap)
+        return 0;
+    const uint8_t *from[TQ_PS_COUNT];
+    from[0] = data;
+    for (unsigned s = 1; s < TQ_PS_COUNT; s++)
+        from[s] = from[s - 1] + total[s - 1];
+    const uint8_t *p = heads, *end = rec->data + rec->len;
+    struct put w = {out, cap, 0, 0};
+    for (uint64_t i = 0; i < count; i++) {
+        const uint8_t *h0 = p;
+        struct cx_head h;
+        cx_get_head(&p, end, &h); /* checked above */
+        size_t at = rec_open(&w, TQ_REC_CTX_EVENTS);
+        put_uleb(&w, 1);
+        put_bytes(&w, h0, (size_t)(p - h0));
+        for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
+            put_bytes(&w, from[s], h.len[s]);
+            from[s] += h.len[s];
+        }
+        if (!rec_close(&w, at))
+            return -1; /* a record over 16 MiB */
+    }
+    *need = w.len;
+    return w.over ? -1 : 0;
+}
+
+/* CTX_EVENTS' part of tq_rec_get_events: the record's one head and streams. */
+static int ctx_events_open(const struct tq_rec *rec, struct tq_rec_events *out, struct tq_events_iter *it)
+{
+    uint64_t n, total[TQ_PS_COUNT];
+    const uint8_t *heads, *data;
+    if (cx_group_parse(rec->data, rec->len, &n, &heads, &data, total) || n != 1)
+        return -1;
+    struct cx_head h;
+    cx_get_head(&heads, data, &h);
+    memset(it, 0, sizeof *it);
+    memset(out, 0, sizeof *out);
+    out->tid = (uint32_t)h.tid;
+    out->count = (uint32_t)h.count;
+    out->ctx = (uint32_t)h.ctx;
+    out->fresh = (h.flags & CX_FLAG_FRESH) != 0;
+    out->body = data;
+    out->body_len = (uint32_t)(rec->data + rec->len - data);
+    if (h.len[TQ_PS_KIND] != h.count || h.len[TQ_PS_AMTF] != h.count)
+        return -1;
+    for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
+        it->s[s] = data;
+        it->se[s] = data + h.len[s];
+        data += h.len[s];
+    }
+    it->left = out->count;
+    it->with_seq = 1;
+    it->packed = 1;
+    it->ctx_rec = 1;
+    it->dt0 = h.dt0;
+    it->dseq0 = h.dseq0;
+    return 0;
+}
+
+int tq_events_use_ctx(struct tq_events_iter *it, struct tq_rec_events *out, struct tq_pack_ctx *c)
+{
+    if (!it->ctx_rec || it->ctx)
+        return -1;
+    if (out->fresh)
+        cx_reset(c);
+    else if (!c->started)
+        return -1;
+    it->ctx = c;
+    out->t0_ns = it->t_ns = c->t + unzigzag(it->dt0);
+    out->seq0 = it->seq = c->seq + unzigzag(it->dseq0);
+    c->t = out->t0_ns;
+    c->seq = out->seq0;
+    return 0;
+}
+
+/* The next CTX_EVENTS event's fields, decoded with its context (updated); as packed_fields. */
+static int ctx_fields(struct tq_events_iter *it, struct tq_event *ev, uint64_t *dq, uint64_t *dt, uint64_t *sid)
+{
+    struct tq_pack_ctx *c = it->ctx;
+    int bad = 0;
+    if (!c || it->s[TQ_PS_KIND] >= it->se[TQ_PS_KIND] || it->s[TQ_PS_AMTF] >= it->se[TQ_PS_AMTF])
+        return -1;
+    uint8_t k = *it->s[TQ_PS_KIND]++, a = *it->s[TQ_PS_AMTF]++;
+    if (k & PK_BAD)
+        return -1;
+    ev->kind = k & 15;
+    int alloc = kind_allocates(ev->kind);
+    *dq = k & PK_SEQ ? get_uleb(&it->s[TQ_PS_SEQ], it->se[TQ_PS_SEQ], &bad) : 0;
+    *dt = k & PK_TIME ? get_uleb(&it->s[TQ_PS_TIME], it->se[TQ_PS_TIME], &bad) : 0;
+    ev->size = 0;
+    *sid = 0;
+    if (k & PK_SIZE) {
+        ev->size = get_uleb(&it->s[TQ_PS_SIZE], it->se[TQ_PS_SIZE], &bad);
+        uint64_t v = get_uleb(&it->s[TQ_PS_STACK], it->se[TQ_PS_STACK], &bad);
+        *sid = v < TQ_CTX_STACKS ? c->stacks[v] : c->stack + unzigzag(v - TQ_CTX_STACKS);
+        if (bad || *sid > UINT32_MAX)
+            return -1;
+        cx_stack_step(c, (uint32_t)*sid);
+    }
+    int hit = 0, old_hit = 0;
+    unsigned hit_cls = 0, old_cls = 0;
+    uint64_t age = 0;
+    unsigned cls = cx_class(ev->size);
+    int slot = -1;
+    if (a < CX_NEAR16) {
+        if (!alloc)
+            return -1;
+        if (a == CX_NEXT) {
+            ev->addr = c->next;
+        } else {
+            slot = (int)((c->freed_top[cls] - (a - CX_CLASS)) & (TQ_CTX_DEPTH - 1));
+            ev->addr = c->freed[cls][slot];
+        }
+    } else if (a == CX_NEAR16 || a == CX_NEAR1) {
+        uint64_t v = unzigzag(get_uleb(&it->s[TQ_PS_ADDR], it->se[TQ_PS_ADDR], &bad));
+        ev->addr = (alloc ? c->next : c->miss) + (a == CX_NEAR16 ? v << 4 : v);
+        c->miss = ev->addr;
+    } else if (a == CX_FFAR || a >= CX_FAGE0) {
+        if (!alloc)
+            return -1;
+        age = a == CX_FFAR ? CX_FAGES + get_uleb(&it->s[TQ_PS_ADDR], it->se[TQ_PS_ADDR], &bad) : a - CX_FAGE0;
+        if (bad || age >= c->ffilled)
+            return -1; /* a slot the context never filled */
+        ev->addr = c->freed_ring[(c->fpos - 1 - (unsigned)age) & (TQ_CTX_FREED - 1)];
+    } else {
+        age = a == CX_FAR ? CX_AGES + get_uleb(&it->s[TQ_PS_ADDR], it->se[TQ_PS_ADDR], &bad) : a - CX_AGE0;
+        if (bad || age >= c->filled)
+            return -1; /* a slot the context never filled */
+        unsigned i = (c->pos - 1 - (unsigned)age) & (TQ_CTX_RING - 1);
+        ev->addr = c->ring[i];
+        hit_cls = c->ring_cls[i];
+        hit = 1;
+    }
+    ev->old_addr = 0;
+    if (kind_has_old(ev->kind)) {
+        uint64_t v = get_uleb(&it->s[TQ_PS_OLD], it->se[TQ_PS_OLD], &bad);
+        if (v == CX_OLD_SAME) {
+            ev->old_addr = ev->addr;
+        } else if (v == CX_OLD_DIFF) {
+            ev->old_addr = ev->addr + unzigzag(get_uleb(&it->s[TQ_PS_OLD], it->se[TQ_PS_OLD], &bad));
+        } else if (v & 1 && (v - 1) / 2 < c->filled) {
+            unsigned i = (c->pos - 1 - (unsigned)((v - 1) / 2)) & (TQ_CTX_RING - 1);
+            ev->old_addr = c->ring[i];
+            old_cls = c->ring_cls[i];
+            old_hit = 1;
+        } else {
+            return -1;
+        }
+    }
+    if (bad)
+        return -1;
+    if (alloc && slot < 0) /* the encoder looked it up as well */
+        slot = cx_class_slot(c, cls, ev->addr);
+    cx_after(c, ev, hit, hit_cls, old_hit, old_cls, slot, 0);
+    return 0;
 }
 
 /* ---- STACK ---- */

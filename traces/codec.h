@@ -36,6 +36,7 @@ enum tq_rec_type {
     TQ_REC_PACKED_EVENTS = 15, /* ADDR_EVENTS' events, field by field in separate streams; minor version 6 */
     TQ_REC_PACKED_GROUP = 16,  /* several PACKED_EVENTS records with their streams stored together; minor 7 */
     TQ_REC_SAMPLE_DELTA = 17,  /* a SAMPLE stored as differences from the trace's previous one; minor 7 */
+    TQ_REC_CTX_EVENTS = 18,    /* PACKED_EVENTS' streams coded with a per-thread context carried across records; 8 */
     TQ_REC_STACK_DELTA = 19,   /* a STACK stored as the frames it does not share with the previous stack; minor 8 */
 };
 
@@ -167,6 +168,8 @@ struct tq_rec_events {
     uint64_t seq0;       /* ADDR_EVENTS: the order number the first event's is counted from; 0 in EVENTS */
     const uint8_t *body; /* packed events (borrowed) */
     uint32_t body_len;
+    uint32_t ctx;        /* CTX_EVENTS: the writer's context number (< TQ_CTX_MAX); 0 in other records */
+    int fresh;           /* CTX_EVENTS: the record starts its context afresh */
 };
 
 /* The streams of a PACKED_EVENTS record (FORMAT.md 15), in the order they are stored. */
@@ -179,8 +182,40 @@ enum tq_packed_stream { TQ_PS_KIND, TQ_PS_SEQ, TQ_PS_TIME, TQ_PS_AMTF, TQ_PS_ADD
 #define TQ_GROUP_OVERHEAD (TQ_REC_HEADER_SIZE + 4u)
 
 /* Does a record of this type hold events (EVENTS, ADDR_EVENTS, PACKED_EVENTS)? Do they name blocks by address? */
-#define TQ_REC_HAS_EVENTS(t) ((t) == TQ_REC_EVENTS || (t) == TQ_REC_ADDR_EVENTS || (t) == TQ_REC_PACKED_EVENTS)
-#define TQ_REC_EVENTS_BY_ADDR(t) ((t) == TQ_REC_ADDR_EVENTS || (t) == TQ_REC_PACKED_EVENTS)
+#define TQ_REC_HAS_EVENTS(t)                                                                                   \
+    ((t) == TQ_REC_EVENTS || (t) == TQ_REC_ADDR_EVENTS || (t) == TQ_REC_PACKED_EVENTS || (t) == TQ_REC_CTX_EVENTS)
+#define TQ_REC_EVENTS_BY_ADDR(t)                                                                               \
+    ((t) == TQ_REC_ADDR_EVENTS || (t) == TQ_REC_PACKED_EVENTS || (t) == TQ_REC_CTX_EVENTS)
+
+/* CTX_EVENTS (FORMAT.md 18): the coding context one writer thread carries from record to record. The encoder and
+ * the decoder keep the same one (the decoder ignores hash[] and fhash[]): recent addresses with the size class of their
+ * block, recently freed addresses, the predicted next allocation, the latest freed addresses of each size class, recent
+ * stack ids. */
+#define TQ_CTX_RING 4096u      /* addresses a context remembers (a power of 2) */
+#define TQ_CTX_HASH_BITS 13u   /* the encoder's index into the ring: 2^13 slots */
+#define TQ_CTX_CLASSES 128u    /* size classes of the most-recently-freed table (16-byte chunk steps) */
+#define TQ_CTX_FREED 1024u     /* freed addresses a context remembers in order (a power of 2) */
+#define TQ_CTX_FHASH_BITS 11u  /* the encoder's index into those */
+#define TQ_CTX_DEPTH 4u        /* freed addresses kept per size class (a ring: the latest first) */
+#define TQ_CTX_STACKS 8u       /* recent stack ids (move to front) */
+#define TQ_CTX_MAX 1024u       /* context numbers are below this */
+struct tq_pack_ctx {
+    uint64_t next;             /* the previous heap allocation's address + its chunk size */
+    uint64_t miss;             /* the previous address coded as a difference from it (not an allocation's) */
+    uint64_t t, seq;           /* the time of the context's last event, and its order number + 1 */
+    uint32_t pos, filled;      /* ring[] slot written next; slots written since the context was fresh (<= RING) */
+    uint32_t fpos, ffilled;    /* the same for freed_ring[] */
+    uint32_t stack;            /* the previous stack id */
+    int started;               /* decoder: a fresh record has set it up */
+    uint32_t stacks[TQ_CTX_STACKS];          /* recent stack ids, most recent first */
+    uint64_t freed[TQ_CTX_CLASSES][TQ_CTX_DEPTH]; /* each size class's latest freed addresses, a ring (0: none) */
+    uint8_t freed_top[TQ_CTX_CLASSES];            /* the slot of each one's latest */
+    uint64_t ring[TQ_CTX_RING];              /* recent addresses; ring[pos - 1] the most recent */
+    uint8_t ring_cls[TQ_CTX_RING];           /* the size class + 1 of each one's block, 0 when not known */
+    uint64_t freed_ring[TQ_CTX_FREED];       /* recently freed addresses; freed_ring[fpos - 1] the latest */
+    uint16_t hash[1u << TQ_CTX_HASH_BITS];   /* encoder: slot + 1 of the ring's latest copy of an address (0: none) */
+    uint16_t fhash[1u << TQ_CTX_FHASH_BITS]; /* encoder: the same for freed_ring[] */
+};
 
 /* Cursor over the events of one EVENTS, ADDR_EVENTS or PACKED_EVENTS record. */
 struct tq_events_iter {
@@ -195,6 +230,9 @@ struct tq_events_iter {
     uint64_t mtf[TQ_PACKED_MTF]; /* recent addresses, most recent first */
     uint64_t miss;       /* the previous address not found in mtf */
     uint32_t stack;      /* the previous stack id of the STACK stream */
+    int ctx_rec;         /* CTX_EVENTS: events decode with ctx (tq_events_use_ctx), which they update */
+    struct tq_pack_ctx *ctx;
+    uint64_t dt0, dseq0; /* CTX_EVENTS: t0_ns and seq0 as the head stores them (relative to the context) */
 };
 
 struct tq_rec_stack {
@@ -272,6 +310,22 @@ size_t tq_rec_put_packed_events(uint8_t *buf, size_t cap, uint32_t tid, const st
 /* The bytes tq_rec_put_packed_events needs for n events: the record's header and fields and every stream's worst
  * case (a byte, or the LEB128 of 64 bits, per event and stream). */
 size_t tq_rec_packed_events_bound(size_t n);
+/* A context set up as fresh (all of it zeroed: call once on new memory; tq_rec_put_ctx_events resets it as needed). */
+void tq_pack_ctx_init(struct tq_pack_ctx *c);
+/* CTX_EVENTS (FORMAT.md 18) holding ev[0..n) of thread tid (same rules as PACKED_EVENTS), coded with c, the context
+ * number ctx_no's (< TQ_CTX_MAX) of the writer; fresh: c is reset first and the record says so (a thread's first
+ * record, a context whose last record may not have reached the file). c must be the one the previous record of this
+ * context number was coded with; it is updated. Returns 0, leaving c untouched, when cap is below
+ * tq_rec_ctx_events_bound(n), n is over TQ_CTX_EVENTS_MAX or the events break the rules. */
+size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t tid, const struct tq_event *ev,
+                             size_t n, struct tq_pack_ctx *c, int fresh);
+size_t tq_rec_ctx_events_bound(size_t n);
+#define TQ_CTX_EVENTS_BOUND(n) (TQ_REC_HEADER_SIZE + 77u + (size_t)(n) * 67u) /* the same, for static buffers */
+#define TQ_CTX_EVENTS_MAX 250000u /* events one CTX_EVENTS record may hold (its worst case stays under 16 MiB) */
+/* For a CTX_EVENTS record read by tq_rec_get_events (out, it): decode its events with c, the context of its number
+ * (out->ctx) that every earlier record of that number was decoded with (read every event of each, in file order).
+ * Fills out->t0_ns and seq0. Returns -1 when the record is not fresh and c has never had a fresh record. */
+int tq_events_use_ctx(struct tq_events_iter *it, struct tq_rec_events *out, struct tq_pack_ctx *c);
 size_t tq_rec_put_stack(uint8_t *buf, size_t cap, uint32_t id, const uint64_t *ips, uint32_t depth);
 /* STACK_DELTA (FORMAT.md 19) of stack id (ips[0..depth), innermost first) after the stack prev_id (prev[0..prev_depth)),
  * the previous STACK or STACK_DELTA record of the trace (prev_id 0, prev_depth 0 before the first): the frames it
@@ -280,7 +334,8 @@ size_t tq_rec_put_stack(uint8_t *buf, size_t cap, uint32_t id, const uint64_t *i
 size_t tq_rec_put_stack_delta(uint8_t *buf, size_t cap, uint32_t id, const uint64_t *ips, uint32_t depth,
                               uint32_t prev_id, const uint64_t *prev, uint32_t prev_depth);
 /* PACKED_GROUP of the len bytes at recs, which must be whole encoded PACKED_EVENTS records (header included), one
- * after the other: their streams are stored stream by stream. Returns its size (at most len + TQ_GROUP_OVERHEAD),
+ * after the other: their streams are stored stream by stream (or, when they are CTX_EVENTS records, one CTX_EVENTS
+ * group of all their records, FORMAT.md 18). Returns its size (at most len + TQ_GROUP_OVERHEAD),
  * or 0 when cap is too small or recs is not such a sequence. */
 size_t tq_rec_put_packed_group(uint8_t *buf, size_t cap, const uint8_t *recs, size_t len);
 /* MODULE; path is NUL-terminated. */
@@ -334,7 +389,8 @@ struct tq_rec_snapshot {
 size_t tq_rec_put_snapshot(uint8_t *buf, size_t cap, const struct tq_rec_snapshot *s);
 int tq_rec_get_snapshot(const struct tq_rec *r, struct tq_rec_snapshot *out);
 
-/* An EVENTS, ADDR_EVENTS or PACKED_EVENTS record (by r->type). */
+/* An EVENTS, ADDR_EVENTS, PACKED_EVENTS or CTX_EVENTS record (by r->type). A CTX_EVENTS record must hold one
+ * record (the reader splits groups) and needs tq_events_use_ctx before its events. */
 int tq_rec_get_events(const struct tq_rec *r, struct tq_rec_events *out, struct tq_events_iter *it);
 /* Next event of an EVENTS record: returns 1 with *ev filled, 0 at the end, -1 on a malformed event. */
 int tq_events_next(struct tq_events_iter *it, struct tq_event *ev);
@@ -348,6 +404,8 @@ int tq_rec_get_stack_delta(const struct tq_rec *r, uint32_t prev_id, const uint6
  * other: *need gets their total size (at most 2 * r->len); when it is <= cap they are written to out. Returns 0
  * (also when out was too small: check *need), or -1 when the group is malformed. *n gets the number of records. */
 int tq_rec_get_packed_group(const struct tq_rec *r, uint8_t *out, size_t cap, size_t *need, uint32_t *n);
+/* The same for a CTX_EVENTS group (FORMAT.md 18): its records as CTX_EVENTS records of one record each. */
+int tq_rec_get_ctx_group(const struct tq_rec *r, uint8_t *out, size_t cap, size_t *need, uint32_t *n);
 /* Frame i (< depth) of a decoded STACK. Can't fail for i < depth. */
 uint64_t tq_rec_stack_ip(const struct tq_rec_stack *s, uint32_t i);
 int tq_rec_get_module(const struct tq_rec *r, struct tq_rec_module *out);

@@ -34,7 +34,7 @@ struct tq_trace_reader {
     uint32_t stack_id, stack_depth;
     unsigned stack_cur;
     uint8_t stack_rec[TQ_REC_HEADER_SIZE + 8 + 8 * TQ_STACK_MAX_DEPTH]; /* a STACK_DELTA turned back into a STACK */
-    uint64_t counts[18];
+    uint64_t counts[TQ_REC_STACK_DELTA + 1];
     uint64_t records;
 };
 
@@ -205,27 +205,31 @@ static tq_status group_next(struct tq_trace_reader *r, struct tq_rec *rec)
     rec->data = h + TQ_REC_HEADER_SIZE;
     r->grp_pos += TQ_REC_HEADER_SIZE + (size_t)rec->len;
     r->records++;
-    r->counts[rec->type]++; /* PACKED_EVENTS */
+    r->counts[rec->type]++; /* PACKED_EVENTS or CTX_EVENTS */
     return TQ_OK;
 }
 
-/* A PACKED_GROUP just read into *rec: expand it into its PACKED_EVENTS records (FORMAT.md 16); readers see those. */
+/* A PACKED_GROUP (or a CTX_EVENTS group) just read into *rec: expand it into its PACKED_EVENTS records (FORMAT.md
+ * 16; CTX_EVENTS records of one record each, FORMAT.md 18); readers see those. */
 static tq_status group_expand(struct tq_trace_reader *r, const struct tq_rec *rec, struct tq_err *err)
 {
     size_t need;
     uint32_t n;
-    if (tq_rec_get_packed_group(rec, r->grp, r->grp_cap, &need, &n))
+    int (*expand)(const struct tq_rec *, uint8_t *, size_t, size_t *, uint32_t *) =
+        rec->type == TQ_REC_CTX_EVENTS ? tq_rec_get_ctx_group : tq_rec_get_packed_group;
+    const char *name = rec->type == TQ_REC_CTX_EVENTS ? "CTX_EVENTS" : "PACKED_GROUP";
+    if (expand(rec, r->grp, r->grp_cap, &need, &n))
         return reader_fail(r, err, TQ_ERR_FORMAT, "corrupt trace: a %s record does not decode (after %llu samples)",
-                           "PACKED_GROUP");
+                           name);
     if (need > r->grp_cap) {
         uint8_t *grown = tq_realloc(r->grp, need);
         if (!grown)
             return reader_fail(r, err, TQ_ERR_NOMEM, "out of memory for a %s record (after %llu samples)", "group");
         r->grp = grown;
         r->grp_cap = need;
-        if (tq_rec_get_packed_group(rec, r->grp, r->grp_cap, &need, &n))
+        if (expand(rec, r->grp, r->grp_cap, &need, &n))
             return reader_fail(r, err, TQ_ERR_FORMAT, "corrupt trace: a %s record does not decode (after %llu "
-                               "samples)", "PACKED_GROUP");
+                               "samples)", name);
     }
     r->grp_len = need;
     r->grp_pos = 0;
@@ -310,7 +314,8 @@ tq_status tq_trace_next(struct tq_trace_reader *r, struct tq_rec *rec, bool *don
     rec->len = len;
     rec->data = r->out + r->pos + TQ_REC_HEADER_SIZE;
     r->pos += TQ_REC_HEADER_SIZE + (size_t)len;
-    if (type == TQ_REC_PACKED_GROUP && r->records > 0) {
+    if ((type == TQ_REC_PACKED_GROUP || (type == TQ_REC_CTX_EVENTS && (len == 0 || rec->data[0] != 1))) &&
+        r->records > 0) { /* a CTX_EVENTS of one record (uleb 1 first) is returned as it is */
         TQ_TRY(group_expand(r, rec, err));
         return group_next(r, rec); /* its first record (a group holds at least one) */
     }
@@ -324,7 +329,7 @@ tq_status tq_trace_next(struct tq_trace_reader *r, struct tq_rec *rec, bool *don
             r->sample = s;
     }
     r->records++;
-    if (rec->type < 18)
+    if (rec->type < sizeof r->counts / sizeof r->counts[0])
         r->counts[rec->type]++;
     return TQ_OK;
 }
@@ -336,7 +341,7 @@ bool tq_trace_truncated(const struct tq_trace_reader *r)
 
 uint64_t tq_trace_count(const struct tq_trace_reader *r, unsigned type)
 {
-    return type < 18 ? r->counts[type] : 0;
+    return type < sizeof r->counts / sizeof r->counts[0] ? r->counts[type] : 0;
 }
 
 unsigned tq_trace_minor_version(const struct tq_trace_reader *r)

@@ -43,10 +43,11 @@ tq_status tq_trace_next(struct tq_trace_reader *r, struct tq_rec *rec, bool *don
 /* True once the stream ended inside a zstd frame or a record. Can't fail. */
 bool tq_trace_truncated(const struct tq_trace_reader *r);
 
-/* Records of one type returned so far (types up to 17; others count 0). A PACKED_GROUP is never returned: the
- * reader returns the PACKED_EVENTS records it holds instead (FORMAT.md 16); a SAMPLE_DELTA is returned as the
- * SAMPLE it stands for (FORMAT.md 17), and counted as one; a STACK_DELTA as the STACK it stands for (FORMAT.md 19),
- * whole, counted as a STACK. Can't fail. */
+/* Records of one type returned so far (types up to 19; others count 0). A PACKED_GROUP is never returned: the
+ * reader returns the PACKED_EVENTS records it holds instead (FORMAT.md 16); a CTX_EVENTS group is returned as its
+ * records, one CTX_EVENTS record each (FORMAT.md 18); a SAMPLE_DELTA is returned as the SAMPLE it stands for
+ * (FORMAT.md 17), and counted as one; a STACK_DELTA as the STACK it stands for (FORMAT.md 19), whole, counted as a
+ * STACK. Can't fail. */
 uint64_t tq_trace_count(const struct tq_trace_reader *r, unsigned type);
 
 /* Minor format version from the preamble. Can't fail. */

@@ -7,11 +7,13 @@
 #include "../../report/trace_json.h"
 #include "../../report/trace_summary.h"
 #include "../../traces/codec.h"
+#include "../../traces/event_ctxs.h"
 #include "../../traces/reader.h"
 #include "fuzz_file.h"
 
-/* Decode one record with its type's decoder and walk everything it points to, so ASan sees every byte read. */
-static uint64_t fuzz_decode(const struct tq_rec *rec)
+/* Decode one record with its type's decoder and walk everything it points to, so ASan sees every byte read. CTX_EVENTS
+ * records decode with their contexts in ctxs. */
+static uint64_t fuzz_decode(const struct tq_rec *rec, struct tq_event_ctxs *ctxs)
 {
     uint64_t sum = 0;
     switch (rec->type) {
@@ -55,11 +57,13 @@ static uint64_t fuzz_decode(const struct tq_rec *rec)
     }
     case TQ_REC_EVENTS:
     case TQ_REC_ADDR_EVENTS:
-    case TQ_REC_PACKED_EVENTS: {
+    case TQ_REC_PACKED_EVENTS:
+    case TQ_REC_CTX_EVENTS: {
         struct tq_rec_events e;
         struct tq_events_iter it;
         struct tq_event ev;
-        if (tq_rec_get_events(rec, &e, &it) == 0)
+        struct tq_err err;
+        if (tq_event_ctxs_open(ctxs, "fuzz", rec, &e, &it, &err) == TQ_OK)
             while (tq_events_next(&it, &ev) == 1)
                 sum += ev.size;
         break;
@@ -94,8 +98,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct tq_rec rec;
         bool done = false;
         volatile uint64_t sink = 0;
+        static struct tq_event_ctxs ctxs;
         while ((st = tq_trace_next(r, &rec, &done, &err)) == TQ_OK && !done)
-            sink += fuzz_decode(&rec);
+            sink += fuzz_decode(&rec, &ctxs);
+        tq_event_ctxs_clear(&ctxs);
         FUZZ_REQUIRE_MESSAGE(st, err);
         (void)sink;
         tq_trace_close(r);

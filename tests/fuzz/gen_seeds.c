@@ -105,6 +105,15 @@ static void seed_trace(const char *dir, const char *tmpdir)
     tq_writer_append(&w, rec, tq_rec_put_stack_delta(rec, sizeof rec, 3, other, 2, 2, inner, 4));
     struct tq_rec_module m = {.generation = 1, .perms = 5, .start = 0x400000, .end = 0x500000};
     tq_writer_append(&w, rec, tq_rec_put_module(rec, sizeof rec, &m, "/bin/seed"));
+    /* format 1.8: two CTX_EVENTS records of one context (a fresh one, one that goes on), grouped at the GAP */
+    static struct tq_pack_ctx ctx;
+    tq_pack_ctx_init(&ctx);
+    struct tq_event more[4] = {{.kind = 0, .t_ns = 5, .addr = 0x1000, .size = 64, .stack_id = 1, .seq = 3},
+                               {.kind = 0, .t_ns = 6, .addr = 0x1050, .size = 24, .stack_id = 1, .seq = 4},
+                               {.kind = 2, .t_ns = 7, .addr = 0x2000, .old_addr = 0x1000, .size = 99, .seq = 6},
+                               {.kind = 4, .t_ns = 9, .addr = 0x1050, .seq = 7}};
+    tq_writer_append_events(&w, rec, tq_rec_put_ctx_events(rec, sizeof rec, 0, 4242, more, 2, &ctx, 1));
+    tq_writer_append_events(&w, rec, tq_rec_put_ctx_events(rec, sizeof rec, 0, 4242, more + 2, 2, &ctx, 0));
     struct tq_rec_gap g = {.t_ns = 30000000, .cause = TQ_GAP_CLOSED, .fd = 1000, .since_ns = 20000000};
     tq_writer_append(&w, rec, tq_rec_put_gap(rec, sizeof rec, &g));
     tq_writer_append(&w, rec, tq_rec_put_exec(rec, sizeof rec, 40000000, "/bin/true"));
