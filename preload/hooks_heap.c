@@ -109,10 +109,10 @@ TQ_EXPORT void *malloc(size_t n)
             p[u - 1] = (unsigned char)slack; /* tag_write() */
             t->pend_req += (int64_t)n;
             t->pend_use += (int64_t)u;
-            t->pend_calls[TQ_CALL_MALLOC]++;
-            if (__builtin_expect(t->pend_use > t->hi_use, 0) || __builtin_expect(t->pend_req > t->mark_req, 0) ||
-                __builtin_expect(--t->calls_left < 0, 0))
-                tq_counters_settle();
+            /* the call is counted by the first test, which every call makes */
+            if (__builtin_expect(--t->fast_left[0] < 0, 0) || __builtin_expect(t->pend_use > t->hi_use, 0) ||
+                __builtin_expect(t->pend_req > t->mark_req, 0))
+                return tq_counters_settle(p); /* a tail call: nothing to keep across it */
             return p;
         }
     }
@@ -142,9 +142,10 @@ TQ_EXPORT void free(void *p)
         if (__builtin_expect(slack - 1 < 127, 1)) {
             t->pend_req -= (int64_t)(u - slack);
             t->pend_use -= (int64_t)u;
-            t->pend_calls[TQ_CALL_FREE]++;
-            if (__builtin_expect(t->pend_use < -TQ_PUBLISH_BYTES, 0) || __builtin_expect(--t->calls_left < 0, 0))
-                tq_counters_settle();
+            if (__builtin_expect(--t->fast_left[1] < 0, 0))
+                p = tq_counters_settle(p);
+            else if (__builtin_expect(t->pend_use < -TQ_PUBLISH_BYTES, 0))
+                p = tq_counters_settle(p);
             __libc_free(p);
             return;
         }

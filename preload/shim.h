@@ -21,6 +21,9 @@ struct tq_thread {
     int registered;     /* a TSD destructor will publish this thread's deltas when it exits */
     int32_t calls_left; /* calls until the next publish; 0 in a new thread (TLS starts zeroed), so its first call
                          * publishes, which registers the thread */
+    int32_t fast_left[2]; /* the heap hooks' fast path counts its mallocs [0] and frees [1] down from fast_from[k]
+                           * instead of adding to pend_calls and calls_left (near the fields it reads): below 0, it
+                           * settles */
     int64_t pend_req, pend_use;            /* unpublished heap deltas */
     int64_t base_req, base_use;            /* shared live totals right after this thread's last publish */
     int64_t mark_req, mark_use;            /* shared peaks as this thread last saw them, minus base: pending
@@ -28,6 +31,8 @@ struct tq_thread {
     int64_t hi_use;                        /* min(mark_use, TQ_PUBLISH_BYTES): the one bound the heap hooks' fast
                                             * path compares pend_use with (above it: a peak, or time to publish) */
     uint32_t pend_calls[TQ_CALL_COUNT];
+    int32_t fast_from[2]; /* what fast_left[k] was at the last publish (0 in a new thread, so its first fast call
+                           * settles, which publishes and registers the thread) */
 };
 
 extern __thread struct tq_thread tq_self;
@@ -65,9 +70,9 @@ void tq_counters_register_thread(void);
 /* Zero the call counts and set peaks to the live values (a fork child starts its own trace). Can't fail. */
 void tq_counters_reset_for_child(void);
 /* The heap hooks' fast path added its deltas and found pend_use above hi_use, pend_req above mark_req, below
- * -TQ_PUBLISH_BYTES, or calls_left negative: raise the peaks and publish as tq_count_heap/tq_count_call would have.
- * Can't fail. */
-void tq_counters_settle(void);
+ * -TQ_PUBLISH_BYTES, or a fast_left count negative: raise the peaks and publish as tq_count_heap/tq_count_call
+ * would have. Returns p (so that malloc can end with it). Can't fail. */
+void *tq_counters_settle(void *p);
 
 static inline int tq_counting(void)
 {
