@@ -7,6 +7,7 @@
 __thread struct tq_thread tq_self;
 struct tq_totals tq_totals;
 union tq_mode tq_mode;
+_Atomic uint8_t tq_fast_ok;
 
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;

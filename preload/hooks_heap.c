@@ -6,8 +6,10 @@
  * glibc's __libc_* entry points are used directly, so no dlsym (and no bootstrap buffer) is ever needed.
  *
  * malloc and free have a fast path for the common case (counting only, guard down, a heap chunk, slack < 128): one
- * load decides it (tq_mode.any), the header gives the usable size, two thread-local adds and the call count, and one
- * compare per counter against a bound that covers both a possible peak and a due publish (tq_counters_settle).
+ * compare of a thread-local word decides it (tq_thread.gate: the guard, and whether the constructor chose plain
+ * counting, which the general path notes per thread), the header gives the usable size, two thread-local adds, the
+ * call count down, and one compare per counter against a bound that covers both a possible peak and a due publish
+ * (tq_counters_settle).
  * Everything else (the mmapped chunks, long slack, --stacks, the shim's own blocks, an inert shim) takes the general
  * path below, which does the same counting one step at a time. */
 #define _GNU_SOURCE
@@ -91,6 +93,7 @@ static inline __attribute__((always_inline)) void drop(void *p)
 /* The general path of malloc, for whatever the fast path does not take. */
 static __attribute__((noinline)) void *took_malloc(void *p, size_t n)
 {
+    tq_fast_open();
     return took(p, n, TQ_CALL_MALLOC);
 }
 
@@ -102,7 +105,7 @@ TQ_EXPORT void *malloc(size_t n)
     }
     unsigned char *p = __libc_malloc(n + 1);
     struct tq_thread *t = &tq_self;
-    if (__builtin_expect(p && tq_counting_only(), 1)) {
+    if (__builtin_expect(p && t->gate == TQ_GATE_FAST, 1)) {
         size_t sz = ((const size_t *)p)[-1];
         size_t u = (sz & ~(size_t)7) - 8, slack = u - n; /* chunk_usable() of a chunk that is not mmapped */
         if (__builtin_expect(!(sz & 2) && slack < 128, 1)) {
@@ -122,6 +125,7 @@ TQ_EXPORT void *malloc(size_t n)
 /* The general path of free. */
 static __attribute__((noinline)) void free_slow(void *p)
 {
+    tq_fast_open();
     if (__builtin_expect(tq_counting(), 1)) {
         if (__builtin_expect(p != NULL, 1))
             drop(p);
@@ -133,7 +137,7 @@ static __attribute__((noinline)) void free_slow(void *p)
 TQ_EXPORT void free(void *p)
 {
     struct tq_thread *t = &tq_self;
-    if (__builtin_expect(p && tq_counting_only(), 1)) {
+    if (__builtin_expect(p && t->gate == TQ_GATE_FAST, 1)) {
         size_t sz = ((const size_t *)p)[-1];
         size_t u = (sz & ~(size_t)7) - 8;
         /* tag_read() of a one-byte tag (1..127), read only once the chunk is known not to be mmapped (u would

@@ -384,6 +384,8 @@ static void __attribute__((constructor)) tq_session_init(int argc, char **argv, 
     session_start(0);
     tq_snapshot_init();
     tq_session_register_exit(); /* a fallback: __libc_start_main's hook registers again, earlier in the order */
+    if (!tq_mode.any) /* plain counting, for good: the heap hooks' fast path may open (tq_fast_open) */
+        atomic_store_explicit(&tq_fast_ok, 1, memory_order_relaxed);
 out:
     tq_self.guard--;
 }
