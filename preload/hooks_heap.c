@@ -99,11 +99,12 @@ static __attribute__((noinline)) void *took_malloc(void *p, size_t n)
 
 TQ_EXPORT void *malloc(size_t n)
 {
-    if (__builtin_expect(n == SIZE_MAX, 0)) {
+    size_t n1;
+    if (__builtin_expect(__builtin_add_overflow(n, 1, &n1), 0)) { /* n == SIZE_MAX: the flag of the add */
         errno = ENOMEM;
         return took(NULL, 0, TQ_CALL_MALLOC);
     }
-    unsigned char *p = __libc_malloc(n + 1);
+    unsigned char *p = __libc_malloc(n1);
     struct tq_thread *t = &tq_self;
     if (__builtin_expect(p && t->gate == TQ_GATE_FAST, 1)) {
         size_t sz = ((const size_t *)p)[-1];
@@ -142,9 +143,9 @@ TQ_EXPORT void free(void *p)
         size_t u = (sz & ~(size_t)7) - 8;
         /* tag_read() of a one-byte tag (1..127), read only once the chunk is known not to be mmapped (u would
          * then be 8 bytes too big) */
-        size_t slack = __builtin_expect(!(sz & 2), 1) ? ((const unsigned char *)p)[u - 1] : 0;
-        if (__builtin_expect(slack - 1 < 127, 1)) {
-            t->pend_req -= (int64_t)(u - slack);
+        int8_t tag = __builtin_expect(!(sz & 2), 1) ? ((const int8_t *)p)[u - 1] : 0;
+        if (__builtin_expect(tag > 0, 1)) { /* 1..127 */
+            t->pend_req -= (int64_t)u - tag;
             t->pend_use -= (int64_t)u;
             if (__builtin_expect(--t->fast_left[1] < 0, 0))
                 p = tq_counters_settle(p);
