@@ -7,6 +7,7 @@
 __thread struct tq_thread tq_self;
 struct tq_totals tq_totals;
 union tq_mode tq_mode;
+_Atomic uint8_t tq_fast_ok;
 
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
@@ -51,6 +52,8 @@ void tq_counters_publish(void)
     t->base_use = atomic_fetch_add_explicit(&tq_totals.live_use, t->pend_use, memory_order_relaxed) + t->pend_use;
     t->pend_req = t->pend_use = 0;
     raise_both(t);
+    t->pend_calls[TQ_CALL_MALLOC] += (uint32_t)(t->fast_from[0] - t->fast_left[0]);
+    t->pend_calls[TQ_CALL_FREE] += (uint32_t)(t->fast_from[1] - t->fast_left[1]);
     for (unsigned i = 0; i < TQ_CALL_COUNT; i++)
         if (t->pend_calls[i]) {
             atomic_fetch_add_explicit(&tq_totals.calls[i], t->pend_calls[i], memory_order_relaxed);
@@ -58,15 +61,18 @@ void tq_counters_publish(void)
         }
     /* an unregistered thread (only inside the shim: guard up) publishes again at its next call */
     t->calls_left = t->registered ? TQ_PUBLISH_CALLS : 0;
+    t->fast_left[0] = t->fast_left[1] = t->fast_from[0] = t->fast_from[1] = t->registered ? TQ_PUBLISH_CALLS / 2 : 0;
 }
 
-void tq_counters_settle(void)
+void *tq_counters_settle(void *p)
 {
     struct tq_thread *t = &tq_self;
     if (t->pend_req > t->mark_req || t->pend_use > t->mark_use)
         raise_both(t);
-    if (t->calls_left < 0 || (uint64_t)(t->pend_use + TQ_PUBLISH_BYTES) > 2 * (uint64_t)TQ_PUBLISH_BYTES)
+    if (t->calls_left < 0 || t->fast_left[0] < 0 || t->fast_left[1] < 0 ||
+        (uint64_t)(t->pend_use + TQ_PUBLISH_BYTES) > 2 * (uint64_t)TQ_PUBLISH_BYTES)
         tq_counters_publish();
+    return p;
 }
 
 /* TSD destructor: the thread is exiting. Clearing `registered` lets a later free() in another destructor
@@ -101,6 +107,8 @@ void tq_counters_reset_for_child(void)
 {
     struct tq_thread *t = &tq_self;
     memset(t->pend_calls, 0, sizeof t->pend_calls);
+    t->fast_left[0] = t->fast_from[0];
+    t->fast_left[1] = t->fast_from[1];
     for (unsigned i = 0; i < TQ_CALL_COUNT; i++)
         atomic_store_explicit(&tq_totals.calls[i], 0, memory_order_relaxed);
     tq_counters_publish();

@@ -6,8 +6,10 @@
  * glibc's __libc_* entry points are used directly, so no dlsym (and no bootstrap buffer) is ever needed.
  *
  * malloc and free have a fast path for the common case (counting only, guard down, a heap chunk, slack < 128): one
- * load decides it (tq_mode.any), the header gives the usable size, two thread-local adds and the call count, and one
- * compare per counter against a bound that covers both a possible peak and a due publish (tq_counters_settle).
+ * compare of a thread-local word decides it (tq_thread.gate: the guard, and whether the constructor chose plain
+ * counting, which the general path notes per thread), the header gives the usable size, two thread-local adds, the
+ * call count down, and one compare per counter against a bound that covers both a possible peak and a due publish
+ * (tq_counters_settle).
  * Everything else (the mmapped chunks, long slack, --stacks, the shim's own blocks, an inert shim) takes the general
  * path below, which does the same counting one step at a time. */
 #define _GNU_SOURCE
@@ -91,28 +93,30 @@ static inline __attribute__((always_inline)) void drop(void *p)
 /* The general path of malloc, for whatever the fast path does not take. */
 static __attribute__((noinline)) void *took_malloc(void *p, size_t n)
 {
+    tq_fast_open();
     return took(p, n, TQ_CALL_MALLOC);
 }
 
 TQ_EXPORT void *malloc(size_t n)
 {
-    if (__builtin_expect(n == SIZE_MAX, 0)) {
+    size_t n1;
+    if (__builtin_expect(__builtin_add_overflow(n, 1, &n1), 0)) { /* n == SIZE_MAX: the flag of the add */
         errno = ENOMEM;
         return took(NULL, 0, TQ_CALL_MALLOC);
     }
-    unsigned char *p = __libc_malloc(n + 1);
+    unsigned char *p = __libc_malloc(n1);
     struct tq_thread *t = &tq_self;
-    if (__builtin_expect(p && tq_counting_only(), 1)) {
+    if (__builtin_expect(p && t->gate == TQ_GATE_FAST, 1)) {
         size_t sz = ((const size_t *)p)[-1];
         size_t u = (sz & ~(size_t)7) - 8, slack = u - n; /* chunk_usable() of a chunk that is not mmapped */
         if (__builtin_expect(!(sz & 2) && slack < 128, 1)) {
             p[u - 1] = (unsigned char)slack; /* tag_write() */
             t->pend_req += (int64_t)n;
             t->pend_use += (int64_t)u;
-            t->pend_calls[TQ_CALL_MALLOC]++;
-            if (__builtin_expect(t->pend_use > t->hi_use, 0) || __builtin_expect(t->pend_req > t->mark_req, 0) ||
-                __builtin_expect(--t->calls_left < 0, 0))
-                tq_counters_settle();
+            /* the call is counted by the first test, which every call makes */
+            if (__builtin_expect(--t->fast_left[0] < 0, 0) || __builtin_expect(t->pend_use > t->hi_use, 0) ||
+                __builtin_expect(t->pend_req > t->mark_req, 0))
+                return tq_counters_settle(p); /* a tail call: nothing to keep across it */
             return p;
         }
     }
@@ -122,6 +126,7 @@ TQ_EXPORT void *malloc(size_t n)
 /* The general path of free. */
 static __attribute__((noinline)) void free_slow(void *p)
 {
+    tq_fast_open();
     if (__builtin_expect(tq_counting(), 1)) {
         if (__builtin_expect(p != NULL, 1))
             drop(p);
@@ -133,18 +138,19 @@ static __attribute__((noinline)) void free_slow(void *p)
 TQ_EXPORT void free(void *p)
 {
     struct tq_thread *t = &tq_self;
-    if (__builtin_expect(p && tq_counting_only(), 1)) {
+    if (__builtin_expect(p && t->gate == TQ_GATE_FAST, 1)) {
         size_t sz = ((const size_t *)p)[-1];
         size_t u = (sz & ~(size_t)7) - 8;
         /* tag_read() of a one-byte tag (1..127), read only once the chunk is known not to be mmapped (u would
          * then be 8 bytes too big) */
-        size_t slack = __builtin_expect(!(sz & 2), 1) ? ((const unsigned char *)p)[u - 1] : 0;
-        if (__builtin_expect(slack - 1 < 127, 1)) {
-            t->pend_req -= (int64_t)(u - slack);
+        int8_t tag = __builtin_expect(!(sz & 2), 1) ? ((const int8_t *)p)[u - 1] : 0;
+        if (__builtin_expect(tag > 0, 1)) { /* 1..127 */
+            t->pend_req -= (int64_t)u - tag;
             t->pend_use -= (int64_t)u;
-            t->pend_calls[TQ_CALL_FREE]++;
-            if (__builtin_expect(t->pend_use < -TQ_PUBLISH_BYTES, 0) || __builtin_expect(--t->calls_left < 0, 0))
-                tq_counters_settle();
+            if (__builtin_expect(--t->fast_left[1] < 0, 0))
+                p = tq_counters_settle(p);
+            else if (__builtin_expect(t->pend_use < -TQ_PUBLISH_BYTES, 0))
+                p = tq_counters_settle(p);
             __libc_free(p);
             return;
         }

@@ -127,7 +127,7 @@ static void session_start(int forked)
     int high = tq_fd_place_high(fd); /* out of the program's way: its first open() still gets 3 (hooks_fd.c) */
     if (high >= 0)
         fd = high;
-    if (tq_writer_open(&tq_sess.w, fd)) {
+    if (tq_writer_restart(&tq_sess.w, fd)) { /* a fork child reuses its parent's buffers (fork_child) */
         close(fd);
         return;
     }
@@ -270,8 +270,7 @@ static void fork_child(void)
     int was_active = tq_sess.active && !tq_sess.finished;
     tq_sess.active = 0;
     /* The parent's queued records and file are the parent's: drop them, never write them twice. */
-    tq_writer_discard(&tq_sess.w);
-    tq_writer_close(&tq_sess.w);
+    tq_writer_release_file(&tq_sess.w);
     if (tq_sess.statm_fd >= 0)
         close(tq_sess.statm_fd);
     __atomic_store_n(&tq_sess.statm_fd, -1, __ATOMIC_RELAXED);
@@ -348,9 +347,13 @@ static void __attribute__((constructor)) tq_session_init(int argc, char **argv, 
         tq_mode.off = 1;
         goto out;
     }
-    /* The heap hooks read glibc's chunk header directly; make sure that matches this glibc. */
+    /* The heap hooks read glibc's chunk header directly; make sure that matches this glibc. Heap chunks only
+     * (below glibc's default mmap threshold of 128 KiB): freeing an mmapped chunk above the threshold makes glibc
+     * raise it and its trim threshold for the rest of the process, which changed the program's own heap growth
+     * (git log -p: 909 brk calls bare, 14 under the shim; tests/progs/heap_growth.c). An mmapped chunk has the same
+     * header with the IS_MMAPPED bit, and its mapping ends where the size field says (chunk_usable's other case). */
     size_t (*real_mus)(void *) = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
-    for (size_t n = 1; real_mus && n < (1u << 20); n = n * 3 + 5) {
+    for (size_t n = 1; real_mus && n < (128u << 10) - 64; n = n * 3 + 5) {
         void *p = __libc_malloc(n);
         int ok = p && real_mus(p) == tq_heap_chunk_usable(p);
         __libc_free(p);
@@ -381,6 +384,8 @@ static void __attribute__((constructor)) tq_session_init(int argc, char **argv, 
     session_start(0);
     tq_snapshot_init();
     tq_session_register_exit(); /* a fallback: __libc_start_main's hook registers again, earlier in the order */
+    if (!tq_mode.any) /* plain counting, for good: the heap hooks' fast path may open (tq_fast_open) */
+        atomic_store_explicit(&tq_fast_ok, 1, memory_order_relaxed);
 out:
     tq_self.guard--;
 }

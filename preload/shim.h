@@ -17,10 +17,19 @@
 /* Per-thread state (initial-exec TLS: no allocation, no lock on first touch from inside malloc). The hot path reads
  * and writes only this and one flag: no atomics, no shared cache line (the totals are touched once per publish). */
 struct tq_thread {
-    int guard;          /* > 0 while the shim itself runs: its own allocations are not counted */
+    union {
+        struct {
+            int16_t guard; /* > 0 while the shim itself runs: its own allocations are not counted */
+            uint16_t fast; /* the heap hooks' fast path may run in this thread (tq_fast_open) */
+        };
+        uint32_t gate; /* both: the fast path runs when gate == TQ_GATE_FAST (guard down, fast set), one compare */
+    };
     int registered;     /* a TSD destructor will publish this thread's deltas when it exits */
     int32_t calls_left; /* calls until the next publish; 0 in a new thread (TLS starts zeroed), so its first call
                          * publishes, which registers the thread */
+    int32_t fast_left[2]; /* the heap hooks' fast path counts its mallocs [0] and frees [1] down from fast_from[k]
+                           * instead of adding to pend_calls and calls_left (near the fields it reads): below 0, it
+                           * settles */
     int64_t pend_req, pend_use;            /* unpublished heap deltas */
     int64_t base_req, base_use;            /* shared live totals right after this thread's last publish */
     int64_t mark_req, mark_use;            /* shared peaks as this thread last saw them, minus base: pending
@@ -28,6 +37,8 @@ struct tq_thread {
     int64_t hi_use;                        /* min(mark_use, TQ_PUBLISH_BYTES): the one bound the heap hooks' fast
                                             * path compares pend_use with (above it: a peak, or time to publish) */
     uint32_t pend_calls[TQ_CALL_COUNT];
+    int32_t fast_from[2]; /* what fast_left[k] was at the last publish (0 in a new thread, so its first fast call
+                           * settles, which publishes and registers the thread) */
 };
 
 extern __thread struct tq_thread tq_self;
@@ -43,8 +54,8 @@ struct tq_totals {
     _Alignas(64) _Atomic uint64_t calls[TQ_CALL_COUNT];
 };
 extern struct tq_totals tq_totals;
-/* What the hooks do beyond counting; both set once in the constructor. any == 0 is the heap hooks' fast path (count
- * only), so one load tells it apart from every other mode. */
+/* What the hooks do beyond counting; both set once in the constructor. any == 0: plain counting, where the heap
+ * hooks have a fast path (tq_fast_ok). */
 union tq_mode {
     struct {
         uint8_t off;    /* the shim is inert (TRACEQ_ENABLED=0, AT_SECURE, unknown heap layout): nothing is counted */
@@ -53,6 +64,21 @@ union tq_mode {
     uint16_t any;
 };
 extern union tq_mode tq_mode;
+
+/* tq_thread.gate with guard 0 and fast 1. */
+#define TQ_GATE_FAST (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? (uint32_t)1 << 16 : (uint32_t)1)
+/* Set at the end of the constructor when it chose plain counting (tq_mode.any == 0, for good): from then on a
+ * thread's heap hooks may open its fast path. Threads start with it closed (TLS starts zeroed), so whatever they
+ * do before the constructor has decided goes through the general path. */
+extern _Atomic uint8_t tq_fast_ok;
+
+/* From the heap hooks' general path: later calls of this thread may take the fast path (if tq_fast_ok). */
+static inline void tq_fast_open(void)
+{
+    struct tq_thread *t = &tq_self;
+    if (atomic_load_explicit(&tq_fast_ok, memory_order_relaxed) && !t->guard)
+        t->fast = 1;
+}
 
 /* Add this thread's pending deltas to the shared totals. Can't fail. */
 void tq_counters_publish(void);
@@ -65,19 +91,13 @@ void tq_counters_register_thread(void);
 /* Zero the call counts and set peaks to the live values (a fork child starts its own trace). Can't fail. */
 void tq_counters_reset_for_child(void);
 /* The heap hooks' fast path added its deltas and found pend_use above hi_use, pend_req above mark_req, below
- * -TQ_PUBLISH_BYTES, or calls_left negative: raise the peaks and publish as tq_count_heap/tq_count_call would have.
- * Can't fail. */
-void tq_counters_settle(void);
+ * -TQ_PUBLISH_BYTES, or a fast_left count negative: raise the peaks and publish as tq_count_heap/tq_count_call
+ * would have. Returns p (so that malloc can end with it). Can't fail. */
+void *tq_counters_settle(void *p);
 
 static inline int tq_counting(void)
 {
     return !tq_self.guard && !tq_mode.off;
-}
-
-/* Counting only, and not inside the shim: the heap hooks' fast path may run. */
-static inline int tq_counting_only(void)
-{
-    return !tq_self.guard && !tq_mode.any;
 }
 
 static inline void tq_count_call(enum tq_call c)

@@ -129,29 +129,15 @@ static void put_group(struct tq_trace_writer *w)
     w->ev_len = 0;
 }
 
-int tq_writer_open(struct tq_trace_writer *w, int fd)
+/* Set up w on fd with the given buffers and context (all three present, parameters set), queue the preamble. */
+static void writer_start(struct tq_trace_writer *w, int fd, uint8_t *buf, uint8_t *zbuf, ZSTD_CCtx *c)
 {
     memset(w, 0, sizeof *w);
-    w->fd = -1;
     w->cap = TQ_WRITER_BUF;
     w->zcap = ZSTD_compressBound(TQ_WRITER_BUF);
-    /* plain malloc, not common/alloc.h: the writer is the shim's (built into libtraceq.so, which has no common/) */
-    w->buf = malloc(w->cap);
-    w->zbuf = malloc(w->zcap);
-    ZSTD_CCtx *c = ZSTD_createCCtx();
+    w->buf = buf;
+    w->zbuf = zbuf;
     w->cctx = c;
-    if (!w->buf || !w->zbuf || !c) {
-        free(w->buf);
-        free(w->zbuf);
-        ZSTD_freeCCtx(c);
-        memset(w, 0, sizeof *w);
-        w->fd = -1;
-        return -1;
-    }
-    ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, 1);
-    ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
-    /* FORMAT.md: readers cap the window at 8 MiB; frames are at most 256 KiB anyway. */
-    ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, 18);
     w->fd = fd;
     struct stat st;
     if (fstat(fd, &st) == 0) {
@@ -159,6 +145,35 @@ int tq_writer_open(struct tq_trace_writer *w, int fd)
         w->ino = (unsigned long long)st.st_ino;
     }
     w->len = tq_trace_put_preamble(w->buf, w->cap);
+}
+
+int tq_writer_open(struct tq_trace_writer *w, int fd)
+{
+    memset(w, 0, sizeof *w);
+    w->fd = -1;
+    /* plain malloc, not common/alloc.h: the writer is the shim's (built into libtraceq.so, which has no common/) */
+    uint8_t *buf = malloc(TQ_WRITER_BUF), *zbuf = malloc(ZSTD_compressBound(TQ_WRITER_BUF));
+    ZSTD_CCtx *c = ZSTD_createCCtx();
+    if (!buf || !zbuf || !c) {
+        free(buf);
+        free(zbuf);
+        ZSTD_freeCCtx(c);
+        return -1;
+    }
+    ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, 1);
+    ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+    /* FORMAT.md: readers cap the window at 8 MiB; frames are at most 256 KiB anyway. */
+    ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, 18);
+    writer_start(w, fd, buf, zbuf, c);
+    return 0;
+}
+
+int tq_writer_restart(struct tq_trace_writer *w, int fd)
+{
+    if (w->fd >= 0 || !w->buf || !w->zbuf || !w->cctx)
+        return tq_writer_open(w, fd);
+    ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_only); /* the parameters stay */
+    writer_start(w, fd, w->buf, w->zbuf, w->cctx);
     return 0;
 }
 
@@ -307,6 +322,16 @@ void tq_writer_discard(struct tq_trace_writer *w)
 {
     w->len = 0;
     w->ev_len = 0;
+}
+
+void tq_writer_release_file(struct tq_trace_writer *w)
+{
+    tq_writer_discard(w);
+    int closed;
+    if (w->fd >= 0 && fd_is_trace(w, &closed))
+        close(w->fd);
+    w->fd = -1;
+    w->ev = NULL; /* the child's trace groups events again if it wants (tq_writer_group_events) */
 }
 
 int tq_writer_close(struct tq_trace_writer *w)

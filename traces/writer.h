@@ -80,6 +80,17 @@ int tq_writer_flush(struct tq_trace_writer *w);
 /* Drop queued records without writing them (a fork child drops its parent's). Can't fail. */
 void tq_writer_discard(struct tq_trace_writer *w);
 
+/* A fork child's copy of its parent's writer: drop the parent's queued records and let go of its file (closed only
+ * if fd still is the trace) but keep the buffers and the compression context for the child's own trace
+ * (tq_writer_restart). Freeing them would hand glibc mmapped chunks above its mmap threshold, which raises that
+ * threshold and the trim threshold for the rest of the child: the program's heap would grow differently (the shim
+ * must stay invisible). Can't fail. */
+void tq_writer_release_file(struct tq_trace_writer *w);
+
+/* tq_writer_open on a writer that may hold the buffers of tq_writer_release_file, which it then reuses (nothing is
+ * allocated); on a closed writer (zeroed, or after tq_writer_close) the same as tq_writer_open. Returns 0 or -1. */
+int tq_writer_restart(struct tq_trace_writer *w, int fd);
+
 /* Flush, close the file (only if fd still is the trace: never the program's file) and free the buffers. Returns
  * tq_writer_flush's result. close(NULL-ish) is a no-op. */
 int tq_writer_close(struct tq_trace_writer *w);
