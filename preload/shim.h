@@ -149,6 +149,10 @@ static inline int tq_stacks_unwinder_call(const void *ret)
  * released), size the requested bytes, old_addr the old block of realloc/mremap. with_stack: unwind the caller
  * (allocations) or not (frees). Can't fail (an event that cannot be recorded is dropped). */
 void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void *old_addr, int with_stack);
+/* tq_stacks_event(kind, p, size, old_addr, 1) for a new heap block p, returning p: the heap hooks call it in tail
+ * position (`return tq_stacks_took(...)`), so that its frame replaces theirs and libunwind has one frame of the shim
+ * to step over instead of three or four (tq_mode.stacks checked by the caller). Can't fail. */
+void *tq_stacks_took(unsigned kind, void *p, uint64_t size, const void *old_addr);
 /* Set up (aggregate != 0: per-stack totals instead of events; sample_bytes != 0: record one heap allocation per
  * that many bytes on average, chosen by a Poisson process over bytes; python_frames == 0: native frames only, even in
  * a CPython process). Called once from the constructor. */

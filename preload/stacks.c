@@ -1,7 +1,9 @@
 /* stacks.c - `record --stacks`: per-allocation events with interned call stacks, and the module map (FORMAT.md 6-9).
  *
- * Hot path (tq_stacks_event, called from took()/drop() and the mmap hooks with the guard down):
- *   unw_backtrace -> 64-bit hash of the ips -> this thread's direct-mapped cache -> stack id. Only a cache miss
+ * Hot path (tq_stacks_took, tail-called by the heap hooks for a new block, and tq_stacks_event, called by drop()
+ * and the mmap hooks; guard down):
+ *   unw_backtrace, from the entry point's own frame (after the heap hooks' tail call libunwind has one frame of
+ *   ours to step over) -> 64-bit hash of the ips -> this thread's direct-mapped cache -> stack id. Only a cache miss
  *   takes the session lock, to look the hash up in the global table and, for a new stack, append its STACK record
  *   to the writer at once: every STACK record therefore precedes the EVENTS records that use it.
  *   The event goes into this thread's buffer; a full buffer is encoded as one EVENTS record and appended under the
@@ -206,8 +208,25 @@ static uint32_t intern_locked(uint64_t h, const uint64_t *ips, int n)
     return id;
 }
 
-/* This thread's stack id for the caller of the interposed function. */
-static uint32_t capture(struct evbuf *b)
+/* The id of the stack with hash h, on a miss of this thread's cache: looked up (or interned) under the session lock.
+ * Out of line: the unwinding caller stays small. */
+static __attribute__((noinline)) uint32_t lookup_locked_miss(struct cache_slot *c, uint64_t h, const uint64_t *frames,
+                                                            int n)
+{
+    pthread_mutex_lock(&tq_sess.lock);
+    uint32_t id = tq_sess.active && !tq_sess.finished ? intern_locked(h, frames, n) : 0;
+    pthread_mutex_unlock(&tq_sess.lock);
+    if (id) {
+        c->hash = h;
+        c->id = id;
+    }
+    return id;
+}
+
+/* This thread's stack id for the caller of the interposed function. Inlined into the function that calls the hook's
+ * event (tq_stacks_took, tq_stacks_event): every function between unw_backtrace and the program is one more frame
+ * for libunwind to look up and step over on every event (about a third of its time on the malloc storm). */
+static inline __attribute__((always_inline)) uint32_t capture(struct evbuf *b)
 {
     void *ips[MAX_DEPTH + 8];
     int n = unw_backtrace(ips, MAX_DEPTH + 8);
@@ -235,14 +254,7 @@ static uint32_t capture(struct evbuf *b)
     struct cache_slot *c = &b->cache[h & (CACHE_N - 1)];
     if (c->hash == h && c->id)
         return c->id;
-    pthread_mutex_lock(&tq_sess.lock);
-    uint32_t id = tq_sess.active && !tq_sess.finished ? intern_locked(h, frames, n) : 0;
-    pthread_mutex_unlock(&tq_sess.lock);
-    if (id) {
-        c->hash = h;
-        c->id = id;
-    }
-    return id;
+    return lookup_locked_miss(c, h, frames, n);
 }
 
 /* ---- per-thread buffers ---- */
@@ -353,7 +365,9 @@ static int take_sample(uint64_t size)
     return 1;
 }
 
-void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void *old_addr, int with_stack)
+/* tq_stacks_event's body, inlined into its two entry points so that unw_backtrace runs in their frame. */
+static inline __attribute__((always_inline)) void event(unsigned kind, const void *addr, uint64_t size,
+                                                        const void *old_addr, int with_stack)
 {
     struct tq_thread *t = &tq_self;
     if (!tq_sess.active || tq_sess.finished)
@@ -402,6 +416,17 @@ void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void 
     atomic_store_explicit(&b->busy, 0, memory_order_release);
 out:
     t->guard--;
+}
+
+void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void *old_addr, int with_stack)
+{
+    event(kind, addr, size, old_addr, with_stack);
+}
+
+void *tq_stacks_took(unsigned kind, void *p, uint64_t size, const void *old_addr)
+{
+    event(kind, p, size, old_addr, 1);
+    return p;
 }
 
 int tq_stacks_release(const void *p, int free_event)

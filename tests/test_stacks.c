@@ -146,6 +146,37 @@ Test(stacks, counters_exact_and_one_event_per_call)
     free(dn);
 }
 
+/* Every heap entry point (malloc, calloc, realloc, reallocarray, posix_memalign, aligned_alloc, memalign, valloc,
+ * pvalloc; some hand their event over by a tail call, posix_memalign not) gives a stack whose innermost frame is the
+ * program's line that called it: no frame of the shim is left on top, none of the program's is lost. */
+Test(stacks, every_entry_point_starts_at_the_calling_line)
+{
+    char *d = tq_tmpdir(), args[4200];
+    snprintf(args, sizeof args, "%s 3", tq_build_path("progs/every_call"));
+    cr_assert_eq(shim_record_opts(d, "--stacks", args, NULL), 0);
+    char *t = shim_one_trace(d, "every_call", 0);
+    struct tq_sites s;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_sites_load(t, &s, &err), TQ_OK, "%s", err.msg);
+    uint64_t calls = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        /* heap_round is inlined into main (-O2): every site is a line of main in every_call.c */
+        cr_expect(!strncmp(s.v[i].key, "main (every_call.c:", 19), "site %s", s.v[i].key);
+        cr_expect_str_eq(s.v[i].module, "every_call", "site %s", s.v[i].key);
+        cr_expect_eq(s.v[i].calls % 3, 0, "%s: %llu calls in 3 rounds", s.v[i].key,
+                     (unsigned long long)s.v[i].calls);
+        calls += s.v[i].calls;
+    }
+    /* per round: 3 malloc, calloc, 3 realloc that return a block, reallocarray, posix_memalign, aligned_alloc,
+     * memalign, valloc, pvalloc (tests/progs/every_call.c) */
+    cr_expect_eq(calls, 3 * 13);
+    cr_expect_geq(s.n, 10, "the calls are told apart by line: %zu sites", s.n);
+    tq_sites_clear(&s);
+    free(t);
+    tq_rmtree(d);
+    free(d);
+}
+
 /* fork: the child's trace interns its own stacks (every id it uses is defined in its own file); exec: the new
  * image records stacks too. */
 Test(stacks, fork_and_exec_keep_working)
