@@ -17,6 +17,8 @@
 #include <link.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -50,9 +52,17 @@ struct evbuf {
     struct tq_event ev[EVBUF_N];
     struct tq_id_pool pool;    /* --aggregate: block ids this thread's frees released, for its next allocations */
     struct cache_slot cache[CACHE_N];
+    unsigned rules_epoch;         /* the loads_epoch its rules belong to */
+    struct tq_unwind_rules rules; /* this thread's stack walker's rules (unwind.c; they stay valid for the next) */
+};
+
+/* The registers of the program's frame that called an interposed function: where the shim's walker starts. */
+struct entry {
+    uint64_t rip, rsp, rbp;
 };
 
 static int agg_mode;
+static int unwind_check; /* TRACEQ_UNWIND_CHECK=1: the walker's stacks are compared with unw_backtrace's */
 static double sample_mean;            /* record --sample-bytes: mean bytes between recorded allocations; 0 = all */
 static __thread int64_t sample_left;  /* bytes until this thread's next recorded allocation */
 static __thread uint64_t sample_rng;  /* xorshift64* state, seeded per thread */
@@ -68,6 +78,8 @@ uintptr_t tq_unwinder_lo, tq_unwinder_hi; /* libunwind's code (see tq_stacks_unw
 static struct tq_hash_ids table = {.first_cap = 8192};
 static uint32_t next_id = 1;
 static _Atomic unsigned epoch;        /* bumped when the table is emptied (fork child): per-thread caches go */
+static _Atomic unsigned loads_epoch;  /* bumped when the loader reports new objects: the walker's rules go (code
+                                       * at a reused address may not be the code they were learnt from) */
 
 static _Atomic uint64_t event_seq; /* process-wide order of events (tq_event.seq), for matching frees across threads
                                     * (traces/block_match.h): offline, or in-process with --aggregate */
@@ -165,6 +177,7 @@ static void put_maps_locked(void)
     }
     close(fd);
     maps_generation++;
+    atomic_fetch_add_explicit(&loads_epoch, 1, memory_order_relaxed);
 }
 
 /* A new snapshot when objects were loaded since the last one (dlopen). Session lock held. */
@@ -223,24 +236,93 @@ static __attribute__((noinline)) uint32_t lookup_locked_miss(struct cache_slot *
     return id;
 }
 
-/* This thread's stack id for the caller of the interposed function. Inlined into the function that calls the hook's
- * event (tq_stacks_took, tq_stacks_event): every function between unw_backtrace and the program is one more frame
- * for libunwind to look up and step over on every event (about a third of its time on the malloc storm). */
-static inline __attribute__((always_inline)) uint32_t capture(struct evbuf *b)
+/* The frames of raw[0..n) below the shim's own on top, at most MAX_DEPTH of them, into native; their number. */
+static inline __attribute__((always_inline)) int without_own(const uint64_t *raw, int n, uint64_t *native)
 {
-    void *ips[MAX_DEPTH + 8];
-    int n = unw_backtrace(ips, MAX_DEPTH + 8);
     int k = 0;
-    while (k < n && (uintptr_t)ips[k] >= self_lo && (uintptr_t)ips[k] < self_hi) /* our own frames */
+    while (k < n && raw[k] >= self_lo && raw[k] < self_hi) /* our own frames */
         k++;
     n -= k;
     if (n > MAX_DEPTH)
         n = MAX_DEPTH;
+    for (int i = 0; i < n; i++)
+        native[i] = raw[k + i];
+    return n > 0 ? n : 0;
+}
+
+/* unw_backtrace's stack without the shim's frames: at most MAX_DEPTH entries into native, their number. */
+static inline __attribute__((always_inline)) int backtrace_native(uint64_t *native)
+{
+    void *ips[MAX_DEPTH + 8];
+    uint64_t raw[MAX_DEPTH + 8];
+    int n = unw_backtrace(ips, MAX_DEPTH + 8);
+    for (int i = 0; i < n; i++)
+        raw[i] = (uint64_t)(uintptr_t)ips[i];
+    return without_own(raw, n, native);
+}
+
+/* A line on stderr (TRACEQ_UNWIND_CHECK only: the shim is otherwise silent unless verbose). */
+static void check_say(const char *what, int n, int m, int at, uint64_t a, uint64_t b)
+{
+    char line[200];
+    int k = snprintf(line, sizeof line, "traceq[%d]: unwind check: %s: walker %d frames, unw_backtrace %d, "
+                     "first difference at %d: %#llx vs %#llx\n", (int)getpid(), what, n, m, at,
+                     (unsigned long long)a, (unsigned long long)b);
+    if (k > 0 && write(2, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1) < 0)
+        return;
+}
+
+/* TRACEQ_UNWIND_CHECK: the walker's stack (n frames; -1: it left the stack to unw_backtrace) compared with
+ * unw_backtrace's (m frames, in native); says the first match, the first stack left to unw_backtrace and the first
+ * 20 differences. Returns m. */
+static __attribute__((noinline)) int check_walk(const uint64_t *walked, int n, const uint64_t *native, int m)
+{
+    static _Atomic int said_same, said_differ, said_left;
+    int at = 0;
+    while (at < n && at < m && walked[at] == native[at])
+        at++;
+    if (n < 0) {
+        if (!atomic_exchange(&said_left, 1))
+            check_say("left to unw_backtrace", n, m, -1, 0, 0);
+    } else if (at == n && n == m) {
+        if (!atomic_exchange(&said_same, 1))
+            check_say("the same", n, m, -1, 0, 0);
+    } else if (atomic_fetch_add(&said_differ, 1) < 20) {
+        check_say("DIFFERENT", n, m, at, at < n ? walked[at] : 0, at < m ? native[at] : 0);
+    }
+    return m;
+}
+
+/* This thread's stack id for the caller of the interposed function. Inlined into the function that calls the hook's
+ * event (tq_stacks_took, tq_stacks_event). With from (the program's frame that called the hook), the shim's walker
+ * (unwind.c) lists the stack; without, or when it cannot, unw_backtrace does: every function between unw_backtrace
+ * and the program is one more frame for libunwind to look up and step over (~80 instructions each, and ~200 per
+ * call: 626 per allocation on the malloc storm, where the walker needs ~100). */
+static inline __attribute__((always_inline)) uint32_t capture(struct evbuf *b, const struct entry *from)
+{
+    uint64_t native[MAX_DEPTH], merged[MAX_DEPTH], *frames = native;
+    int n = -1;
+    if (from) {
+        uint64_t raw[MAX_DEPTH + 8];
+        unsigned le = atomic_load_explicit(&loads_epoch, memory_order_relaxed);
+        if (__builtin_expect(b->rules_epoch != le, 0)) {
+            memset(&b->rules, 0, sizeof b->rules);
+            b->rules_epoch = le;
+        }
+        n = tq_unwind(from->rip, from->rsp, from->rbp, raw, MAX_DEPTH + 8, &b->rules);
+        if (n >= 0)
+            n = without_own(raw, n, native); /* posix_memalign's event comes through a frame of the shim */
+        if (__builtin_expect(unwind_check, 0)) {
+            uint64_t walked[MAX_DEPTH];
+            if (n > 0)
+                memcpy(walked, native, (size_t)n * sizeof *native);
+            n = check_walk(walked, n, native, backtrace_native(native));
+        }
+    }
+    if (n < 0)
+        n = backtrace_native(native);
     if (n <= 0)
         return 0;
-    uint64_t native[MAX_DEPTH], merged[MAX_DEPTH], *frames = native;
-    for (int i = 0; i < n; i++)
-        native[i] = (uint64_t)(uintptr_t)ips[k + i];
     if (tq_py_on) { /* a CPython process: its Python frames go in where the eval loop runs them */
         n = tq_py_merge(native, n, merged, MAX_DEPTH);
         frames = merged;
@@ -314,6 +396,7 @@ static struct evbuf *buf_get(void)
         if (atomic_load(&b->dead) && atomic_compare_exchange_strong(&b->dead, &d, 0))
             break;
     }
+    int fresh = !b;
     if (!b) {
         if (!(b = tq_raw_map(sizeof *b)))
             return NULL;
@@ -324,6 +407,8 @@ static struct evbuf *buf_get(void)
     }
     b->tid = (uint32_t)syscall(SYS_gettid);
     b->n = 0;
+    if (fresh) /* a new mapping's rules are empty: no need to clear them (and touch their pages) */
+        b->rules_epoch = atomic_load_explicit(&loads_epoch, memory_order_relaxed);
     my_buf = b;
     if (exit_key_ok)
         pthread_setspecific(exit_key, b);
@@ -367,7 +452,8 @@ static int take_sample(uint64_t size)
 
 /* tq_stacks_event's body, inlined into its two entry points so that unw_backtrace runs in their frame. */
 static inline __attribute__((always_inline)) void event(unsigned kind, const void *addr, uint64_t size,
-                                                        const void *old_addr, int with_stack)
+                                                        const void *old_addr, int with_stack,
+                                                        const struct entry *from)
 {
     struct tq_thread *t = &tq_self;
     if (!tq_sess.active || tq_sess.finished)
@@ -392,7 +478,7 @@ static inline __attribute__((always_inline)) void event(unsigned kind, const voi
     struct evbuf *b = my_buf ? my_buf : buf_get();
     if (!b)
         goto out;
-    uint32_t id = with_stack ? capture(b) : 0;
+    uint32_t id = with_stack ? capture(b, from) : 0;
     int was = 0;
     while (!atomic_compare_exchange_weak_explicit(&b->busy, &was, 1, memory_order_acquire, memory_order_relaxed))
         was = 0; /* the sampler is flushing this buffer: a few microseconds */
@@ -420,12 +506,16 @@ out:
 
 void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void *old_addr, int with_stack)
 {
-    event(kind, addr, size, old_addr, with_stack);
+    event(kind, addr, size, old_addr, with_stack, NULL);
 }
 
+/* Called in tail position by the heap hooks: its return address is the program's, and its frame pointer (which
+ * __builtin_frame_address makes it keep) points at the program's saved rbp, with the return address above it. */
 void *tq_stacks_took(unsigned kind, void *p, uint64_t size, const void *old_addr)
 {
-    event(kind, p, size, old_addr, 1);
+    const uint64_t *fp = __builtin_frame_address(0);
+    struct entry from = {.rip = fp[1], .rsp = (uint64_t)(uintptr_t)(fp + 2), .rbp = fp[0]};
+    event(kind, p, size, old_addr, 1, &from);
     return p;
 }
 
@@ -547,6 +637,8 @@ void tq_stacks_init(int aggregate, unsigned long sample_bytes, int python_frames
     code_range_of((uintptr_t)&unw_backtrace, &tq_unwinder_lo, &tq_unwinder_hi);
     exit_key_ok = pthread_key_create(&exit_key, thread_gone) == 0;
     agg_mode = aggregate;
+    const char *check = secure_getenv("TRACEQ_UNWIND_CHECK");
+    unwind_check = check && !strcmp(check, "1");
     if (sample_mean > 0 && tq_sampled_init())
         tq_session_say("no memory for the set of sampled blocks: every free is recorded");
     if (aggregate && tq_agg_init())

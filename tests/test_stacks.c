@@ -177,6 +177,36 @@ Test(stacks, every_entry_point_starts_at_the_calling_line)
     free(d);
 }
 
+/* Run args under record --stacks with TRACEQ_UNWIND_CHECK=1 (the shim compares its walker's stack with
+ * unw_backtrace's at every allocation): same stacks, and the walker's fallback taken when want_left. */
+static void expect_walker_agrees(const char *args, bool want_left)
+{
+    char *d = tq_tmpdir(), cmd[8400], *err = NULL;
+    snprintf(cmd, sizeof cmd, "TRACEQ_UNWIND_CHECK=1 timeout 120 %s record -q --stacks -o %s -- %s",
+             tq_build_path("traceq"), d, args);
+    cr_assert_eq(tq_run(cmd, NULL, &err), 0, "%s: %s", args, err);
+    cr_expect_null(strstr(err, "DIFFERENT"), "%s:\n%s", args, err);
+    cr_expect_not_null(strstr(err, "unwind check: the same"), "%s: the walker never listed a stack:\n%s", args, err);
+    if (want_left)
+        cr_expect_not_null(strstr(err, "unwind check: left to unw_backtrace"), "%s:\n%s", args, err);
+    free(err);
+    tq_rmtree(d);
+    free(d);
+}
+
+/* The shim's stack walker (preload/unwind.c) lists exactly what unw_backtrace lists: recursion past the 128 frames
+ * kept, rbp-addressed and realigned frames, C library frames between, four threads; a signal handler's stack goes
+ * to unw_backtrace (the signal frame is not a standard one). Also C++ and CPython's interpreter. */
+Test(stacks, the_walker_lists_what_unw_backtrace_lists, .timeout = 300)
+{
+    char args[4200];
+    snprintf(args, sizeof args, "%s 10", tq_build_path("progs/unwind_shapes"));
+    expect_walker_agrees(args, true);
+    expect_walker_agrees(tq_build_path("progs/cxx_alloc"), false);
+    snprintf(args, sizeof args, "%s %s nested", tq_python(), tq_src_path("tests/py/pyframes_prog.py"));
+    expect_walker_agrees(args, false);
+}
+
 /* fork: the child's trace interns its own stacks (every id it uses is defined in its own file); exec: the new
  * image records stacks too. */
 Test(stacks, fork_and_exec_keep_working)
