@@ -41,13 +41,19 @@ struct cache_slot {
     uint32_t id;
 };
 
-/* One thread's buffer; lives in the registry for the whole run, reused after its thread exits. */
+/* One thread's buffer; lives in the registry for the whole run, reused after its thread exits.
+ * A ring with one writer, its thread, and readers that hold the session lock (the thread itself when the ring is
+ * full, the sampler's flush, fork, exit): the thread writes event head % EVBUF_N and then publishes head + 1 with a
+ * release store, so it takes no lock and no locked instruction per event; a reader hands events tail..head to the
+ * writer and moves tail. The thread hands the ring off itself each time head reaches a multiple of EVBUF_N, before
+ * it writes the next event, so tail..head never wraps round the end of ev and never holds more than EVBUF_N events.
+ * head and tail count events modulo 2^32, a multiple of EVBUF_N. */
 struct evbuf {
-    _Atomic int busy;          /* owner appending or a flusher flushing: whoever swapped it 0 -> 1 */
+    _Atomic uint32_t head;     /* events written (only the thread writes it) */
+    uint32_t tail;             /* events handed to the writer (changed with the session lock held) */
     _Atomic int dead;          /* its thread exited: another thread may claim it */
     struct evbuf *next;        /* registry (only ever prepended, under reg_lock) */
     uint32_t tid;
-    uint32_t n;
     unsigned epoch;            /* the stack table epoch its cache belongs to */
     struct tq_event ev[EVBUF_N];
     struct tq_id_pool pool;    /* --aggregate: block ids this thread's frees released, for its next allocations */
@@ -341,29 +347,32 @@ static inline __attribute__((always_inline)) uint32_t capture(struct evbuf *b, c
 
 /* ---- per-thread buffers ---- */
 
-/* Encode b's events as one PACKED_EVENTS record into the writer (session lock held, b->busy held): addresses as they
- * are, each with its order number, for the analyzer to match frees to allocations (the shim keeps no table of live
- * blocks). --aggregate matches them here instead, to keep its per-stack totals. */
+/* Encode b's published events (tail..head) as one PACKED_EVENTS record into the writer (session lock held):
+ * addresses as they are, each with its order number, for the analyzer to match frees to allocations (the shim keeps
+ * no table of live blocks). --aggregate matches them here instead, to keep its per-stack totals. Events the thread
+ * is still writing (past head) stay for the next hand-off. */
 static void put_events_locked(struct evbuf *b)
 {
-    if (!b->n)
+    uint32_t tail = b->tail, head = atomic_load_explicit(&b->head, memory_order_acquire), n = head - tail;
+    if (!n)
         return;
+    const struct tq_event *ev = &b->ev[tail % EVBUF_N]; /* n events in a row: the ring never wraps (above) */
     if (tq_sess.active && !tq_sess.finished) {
         /* static: one writer at a time (session lock held) */
         static struct tq_event out[2 * EVBUF_N];
         static uint8_t enc[ENC_CAP];
         if (agg_mode) {
-            tq_agg_apply(out, tq_blocks_rewrite(b->ev, b->n, out, &b->pool)); /* in the order records are queued */
+            tq_agg_apply(out, tq_blocks_rewrite(ev, n, out, &b->pool)); /* in the order records are queued */
         } else {
-            size_t k = tq_rec_put_packed_events(enc, sizeof enc, b->tid, b->ev, b->n);
+            size_t k = tq_rec_put_packed_events(enc, sizeof enc, b->tid, ev, n);
             if (k) /* the writer groups a frame's event records (FORMAT.md 16) */
                 tq_writer_append_events(&tq_sess.w, enc, k);
         }
     }
-    b->n = 0;
+    b->tail = head;
 }
 
-/* The owner's hand-off of a full buffer. b->busy held. */
+/* The thread's hand-off of its full ring (head at a multiple of EVBUF_N). */
 static void hand_off(struct evbuf *b)
 {
     pthread_mutex_lock(&tq_sess.lock);
@@ -375,13 +384,9 @@ static void thread_gone(void *arg)
 {
     struct evbuf *b = arg;
     tq_self.guard++;
-    int was = 0;
-    if (atomic_compare_exchange_strong(&b->busy, &was, 1)) {
-        pthread_mutex_lock(&tq_sess.lock);
-        put_events_locked(b);
-        pthread_mutex_unlock(&tq_sess.lock);
-        atomic_store(&b->busy, 0);
-    }
+    pthread_mutex_lock(&tq_sess.lock);
+    put_events_locked(b); /* all of them: the next thread to claim b starts at head == tail */
+    pthread_mutex_unlock(&tq_sess.lock);
     my_buf = NULL;
     atomic_store(&b->dead, 1);
     tq_self.guard--;
@@ -405,8 +410,7 @@ static struct evbuf *buf_get(void)
         atomic_store(&registry, b);
         pthread_mutex_unlock(&reg_lock);
     }
-    b->tid = (uint32_t)syscall(SYS_gettid);
-    b->n = 0;
+    b->tid = (uint32_t)syscall(SYS_gettid); /* read by a flush only once an event of ours is published */
     if (fresh) /* a new mapping's rules are empty: no need to clear them (and touch their pages) */
         b->rules_epoch = atomic_load_explicit(&loads_epoch, memory_order_relaxed);
     my_buf = b;
@@ -479,27 +483,25 @@ static inline __attribute__((always_inline)) void event(unsigned kind, const voi
     if (!b)
         goto out;
     uint32_t id = with_stack ? capture(b, from) : 0;
-    int was = 0;
-    while (!atomic_compare_exchange_weak_explicit(&b->busy, &was, 1, memory_order_acquire, memory_order_relaxed))
-        was = 0; /* the sampler is flushing this buffer: a few microseconds */
     struct timespec ts;
     /* The coarse clock (the kernel tick, 1-4 ms) is a plain memory read; the precise one cost 11% of a malloc
      * storm under --stacks. Events keep their order regardless: it is the order of the buffer. */
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-    struct tq_event *e = &b->ev[b->n++];
+    uint32_t head = atomic_load_explicit(&b->head, memory_order_relaxed); /* ours: no other thread writes it */
+    struct tq_event *e = &b->ev[head % EVBUF_N]; /* past head: no reader looks at it until it is published */
     e->kind = (uint8_t)kind;
     e->t_ns = now > tq_sess.t0 ? now - tq_sess.t0 : 0;
-    if (b->n > 1 && e->t_ns < e[-1].t_ns) /* never decreasing within a record (FORMAT.md) */
+    if (head % EVBUF_N && e->t_ns < e[-1].t_ns) /* never decreasing within a record (FORMAT.md) */
         e->t_ns = e[-1].t_ns;
     e->addr = (uint64_t)(uintptr_t)addr;
     e->size = size;
     e->old_addr = (uint64_t)(uintptr_t)old_addr;
     e->stack_id = id;
     e->seq = atomic_fetch_add_explicit(&event_seq, 1, memory_order_relaxed);
-    if (b->n == EVBUF_N)
-        hand_off(b);
-    atomic_store_explicit(&b->busy, 0, memory_order_release);
+    atomic_store_explicit(&b->head, head + 1, memory_order_release); /* the event is complete: readers may take it */
+    if ((head + 1) % EVBUF_N == 0)
+        hand_off(b); /* before the next event goes to ev[0] */
 out:
     t->guard--;
 }
@@ -547,14 +549,8 @@ void tq_stacks_flush_locked(void)
     if (!tq_mode.stacks)
         return;
     check_maps_locked();
-    for (struct evbuf *b = atomic_load(&registry); b; b = b->next) {
-        int was = 0;
-        /* A busy buffer's owner may be waiting for the lock we hold: skip it, it flushes itself. */
-        if (!atomic_compare_exchange_strong(&b->busy, &was, 1))
-            continue;
-        put_events_locked(b);
-        atomic_store(&b->busy, 0);
-    }
+    for (struct evbuf *b = atomic_load(&registry); b; b = b->next)
+        put_events_locked(b); /* what each thread has published; it goes on writing meanwhile */
     if (agg_mode)
         tq_agg_put_locked();
 }
@@ -573,9 +569,8 @@ void tq_stacks_reset_child(void)
         return;
     /* Only this thread exists in the child; other buffers' events were the parent's (flushed in fork_prepare). */
     for (struct evbuf *b = atomic_load(&registry); b; b = b->next) {
-        b->n = 0;
+        b->tail = atomic_load(&b->head); /* dropped: the parent's (an event being written at fork is dropped too) */
         b->pool.n = 0;
-        atomic_store(&b->busy, 0);
         if (b != my_buf)
             atomic_store(&b->dead, 1);
     }
