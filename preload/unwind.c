@@ -1,16 +1,17 @@
 /* unwind.c - record --stacks' own stack walker: the return addresses above an interposed call, the same list
- * libunwind's unw_backtrace gives (at most max, ending where libunwind's ends), in a few
- * loads per frame instead of libunwind's ~80 instructions per frame and ~200 per call.
+ * libunwind's unw_backtrace gives (at most max, ending where libunwind's ends), in a few loads per frame instead of
+ * libunwind's ~80 instructions per frame and ~200 per call.
  *
  * It walks standard x86-64 frames only: CFA = rsp or rbp + a constant, the return address at CFA - 8, rbp either
  * unchanged or reloaded from CFA + a constant, the caller's rsp = CFA (what libunwind's own fast trace handles).
  * The rule of each return address is learnt once, from libunwind itself: a frame is built from the live registers
- * at that address and stepped with unw_step, then stepped again with rsp, then rbp, moved by 16 and by 40 bytes;
- * the rule is kept only when all five results follow it (the CFA moves with exactly one of the two registers, the
- * return address and rbp come from where the rule says). Anything else (signal frames, code without unwind info,
- * unwind info using other registers, a step that fails) is remembered as "other", and a walk that meets it returns
- * -1: the caller then unwinds with unw_backtrace, as before. Where unw_step ends the stack, the walk ends too.
- * The rules live in the caller's table (one per thread buffer: no lock, no sharing). */
+ * at that address and stepped with unw_step, then stepped again with rsp, then rbp (when it points into the
+ * stack), moved by 16 and by 40 bytes; the rule is kept only when all the results follow it (the CFA moves with
+ * exactly one of the two registers, the return address and rbp come from where the rule says). Anything else
+ * (signal frames, code without unwind info, unwind info using other registers, a step that fails) is remembered as
+ * "other", and a walk that meets it returns -1: the caller then unwinds with unw_backtrace, as before. Where
+ * unw_step ends the stack, the walk ends too. The rules live in the caller's table (one per thread buffer: no lock,
+ * no sharing); the caller empties it when the loader reports new objects. */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <string.h>
@@ -96,10 +97,18 @@ static void learn(struct tq_unwind_rule *r, uint64_t rip, uint64_t rsp, uint64_t
         r->kind = RULE_LAST;
         return;
     }
-    /* moved down (into the frames below, which are mapped): libunwind reads the moved frame's stack */
-    if (probe(rip, rsp - SHIFT_A, rbp, &sp_a) || probe(rip, rsp - SHIFT_B, rbp, &sp_b) ||
-        probe(rip, rsp, rbp - SHIFT_A, &bp_a) || probe(rip, rsp, rbp - SHIFT_B, &bp_b))
+    /* moved down (into the frames below, which are mapped): libunwind reads the moved frame's stack. rbp is moved
+     * only when it points into the stack above rsp: otherwise it is not a frame pointer here (a CFA from it would
+     * be far from rsp, and fail the checks below), and libunwind must not be sent to read around it. */
+    int bp_in_stack = rbp > rsp && rbp - rsp <= MAX_FRAME_BYTES;
+    if (probe(rip, rsp - SHIFT_A, rbp, &sp_a) || probe(rip, rsp - SHIFT_B, rbp, &sp_b))
         return;
+    if (bp_in_stack) {
+        if (probe(rip, rsp, rbp - SHIFT_A, &bp_a) || probe(rip, rsp, rbp - SHIFT_B, &bp_b))
+            return;
+    } else {
+        bp_a = bp_b = base; /* as if moving rbp moved nothing */
+    }
     int follows_sp = sp_a.sp == base.sp - SHIFT_A && sp_b.sp == base.sp - SHIFT_B;
     int follows_bp = bp_a.sp == base.sp - SHIFT_A && bp_b.sp == base.sp - SHIFT_B;
     if (follows_sp == follows_bp || (follows_sp ? bp_a.sp != base.sp || bp_b.sp != base.sp
@@ -114,8 +123,8 @@ static void learn(struct tq_unwind_rule *r, uint64_t rip, uint64_t rsp, uint64_t
     r->cfa_off = (int32_t)cfa_off;
     r->rbp_off = base.bp_in_memory ? (int16_t)bp_off : RBP_KEPT;
     if (follows(r, &base, rsp, rbp) && follows(r, &sp_a, rsp - SHIFT_A, rbp) &&
-        follows(r, &sp_b, rsp - SHIFT_B, rbp) && follows(r, &bp_a, rsp, rbp - SHIFT_A) &&
-        follows(r, &bp_b, rsp, rbp - SHIFT_B))
+        follows(r, &sp_b, rsp - SHIFT_B, rbp) &&
+        (!bp_in_stack || (follows(r, &bp_a, rsp, rbp - SHIFT_A) && follows(r, &bp_b, rsp, rbp - SHIFT_B))))
         r->kind = RULE_STANDARD;
 }
 
