@@ -138,18 +138,15 @@ static int orphan_add(const struct tq_block_mem *mem, struct tq_block_table *t, 
  * taken out into *fseq, provided it comes before limit (the next event at addr in the record being fed: a free
  * after that one is some later block's). Returns 0, or -1 when there is none (earlier frees stay: they end blocks
  * still to come). */
-static uint64_t next_same_limit(struct tq_block_match *m);
-
-static int orphan_take_after(struct tq_block_match *m, uint64_t addr, uint64_t seq, uint64_t *fseq)
+static int orphan_take_after(struct tq_block_table *t, uint64_t addr, uint64_t seq, uint64_t limit, uint64_t *fseq)
 {
-    struct tq_block_table *t = &m->orphans;
     if (!t->cap || !t->used)
         return -1;
     size_t best = SIZE_MAX;
     for (size_t j = home(addr, t->cap); t->v[j].addr; j = (j + 1) & (t->cap - 1))
         if (t->v[j].addr == addr && t->v[j].seq > seq && (best == SIZE_MAX || t->v[j].seq < t->v[best].seq))
             best = j;
-    if (best == SIZE_MAX || t->v[best].seq >= next_same_limit(m))
+    if (best == SIZE_MAX || t->v[best].seq >= limit)
         return -1;
     *fseq = t->v[best].seq;
     table_remove_at(t, best);
@@ -189,14 +186,14 @@ static void die_now(uint64_t id, uint64_t t_ns, uint64_t seq, struct tq_event *o
 /* An allocation at addr with order number seq: its id. Events of several threads arrive in record order, which
  * is not the process-wide order (see the file comment); frees this implies are appended to out. The caller
  * appends the allocation itself (before any free of its own block: *dead_after says so). */
-static uint64_t block_alloc(struct tq_block_match *m, uint64_t addr, uint64_t seq, uint64_t t_ns,
+static uint64_t block_alloc(struct tq_block_match *m, uint64_t addr, uint64_t seq, uint64_t limit, uint64_t t_ns,
                             struct tq_event *out, uint32_t *nout, int *dead_after)
 {
     *dead_after = 0;
     if (!addr)
         return 0;
     uint64_t fseq;
-    if (orphan_take_after(m, addr, seq, &fseq) == 0) {
+    if (orphan_take_after(&m->orphans, addr, seq, limit, &fseq) == 0) {
         *dead_after = 1; /* its free was fed already, in another thread's record */
         return spare_pop(m);
     }
@@ -279,8 +276,6 @@ static void ahead_note(struct tq_block_match *m, uint64_t addr, uint64_t seq, ui
  * (walking back from the end). 0 when memory is short (then no limit applies: the matching of before). */
 static int look_ahead(struct tq_block_match *m, const struct tq_event *in, uint32_t n)
 {
-    if (!n)
-        return 0;
     if (n > m->ahead_n) {
         size_t cap = 64;
         while (cap < 2 * (size_t)n)
@@ -317,16 +312,6 @@ static int look_ahead(struct tq_block_match *m, const struct tq_event *in, uint3
     return 1;
 }
 
-/* The order number of the next event at the address of the record's event being rewritten (rec_i), UINT64_MAX
- * when there is none or memory is short. The table is made for the record on first need: only an allocation with a
- * waiting free of its address asks (most records never do). */
-static uint64_t next_same_limit(struct tq_block_match *m)
-{
-    if (!m->ahead_state)
-        m->ahead_state = look_ahead(m, m->rec_in, m->rec_n) ? 1 : -1;
-    return m->ahead_state > 0 ? m->next_same[m->rec_i] : UINT64_MAX;
-}
-
 /* Events looked ahead: the slot of an event's address is a cache miss in a table of tens of MiB (perl: 2 Mi slots),
  * so it is fetched this many events before it is needed (a third of `report --top` was waiting for these misses). */
 #define PREFETCH_AHEAD 8
@@ -336,11 +321,8 @@ uint32_t tq_block_match_rewrite(struct tq_block_match *m, const struct tq_event 
 {
     uint32_t k = 0;
     m->pool = pool;
-    m->rec_in = in;
-    m->rec_n = n;
-    m->ahead_state = 0;
+    int limited = look_ahead(m, in, n);
     for (uint32_t i = 0; i < n; i++) {
-        m->rec_i = i;
         if (i + PREFETCH_AHEAD < n && m->ids.cap) { /* a hint only: the table may grow before it is used */
             const struct tq_event *a = &in[i + PREFETCH_AHEAD];
             __builtin_prefetch(&m->ids.v[home(a->addr, m->ids.cap)]);
@@ -349,13 +331,14 @@ uint32_t tq_block_match_rewrite(struct tq_block_match *m, const struct tq_event 
         }
         struct tq_event e = in[i];
         int dead = 0;
+        uint64_t limit = limited ? m->next_same[i] : UINT64_MAX;
         if (is_heap_alloc(e.kind)) {
-            e.addr = block_alloc(m, e.addr, e.seq, e.t_ns, out, &k, &dead);
+            e.addr = block_alloc(m, e.addr, e.seq, limit, e.t_ns, out, &k, &dead);
         } else if (e.kind == TQ_CALL_FREE) {
             e.addr = block_free(m, e.addr, e.seq, e.t_ns);
         } else if (e.kind == TQ_CALL_REALLOC || e.kind == TQ_CALL_REALLOCARRAY) {
             e.old_addr = block_free(m, e.old_addr, e.seq, e.t_ns); /* first: a block moved in place keeps its id */
-            e.addr = block_alloc(m, e.addr, e.seq, e.t_ns, out, &k, &dead);
+            e.addr = block_alloc(m, e.addr, e.seq, limit, e.t_ns, out, &k, &dead);
         }
         out[k++] = e;
         if (dead) { /* right after its allocation; its id is free again for the next one */
