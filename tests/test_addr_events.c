@@ -516,34 +516,6 @@ Test(addr_events, frees_older_than_the_live_block_wait_for_their_allocations)
     cr_expect_eq(expect_every_block_freed(recs, 6, 3), 0, "frees left waiting");
 }
 
-/* A record with two blocks at one address (allocated 10 and 30, freed 20 in the same record, 40 by another thread
- * whose record came first): the waiting free of order 40 is the second block's, not the first's, whose free (20)
- * is later in the same record (the matcher once gave it 40, and the second block stayed live: false leaks of
- * blocks passed between threads, tests/progs/pass_around.c). Fed as one record. */
-Test(addr_events, a_waiting_free_goes_to_the_block_it_follows_not_an_earlier_one)
-{
-    static const struct tq_event other[] = {EV_FREE(40)};
-    static const struct tq_event rec[] = {EV_ALLOC(10), EV_FREE(20), EV_ALLOC(30)};
-    struct tq_block_match m;
-    tq_block_match_init(&m, &tq_event_match_heap_mem);
-    struct tq_id_pool pool = {0};
-    struct tq_event out[8];
-    uint32_t k = tq_block_match_rewrite(&m, other, 1, out, &pool);
-    cr_assert_eq(k, 1);
-    cr_assert_eq(out[0].addr, 0, "a free of a block not fed yet");
-    k = tq_block_match_rewrite(&m, rec, 3, out, &pool);
-    /* alloc 10 (id a), free 20 (id a), alloc 30 (id b), free of id b placed right after it */
-    cr_assert_eq(k, 4, "%u events out", k);
-    cr_expect_eq(out[0].kind, TQ_CALL_MALLOC);
-    cr_expect_eq(out[1].kind, TQ_CALL_FREE);
-    cr_expect_eq(out[1].addr, out[0].addr, "the first block's own free ends it");
-    cr_expect_eq(out[2].kind, TQ_CALL_MALLOC);
-    cr_expect_eq(out[3].kind, TQ_CALL_FREE);
-    cr_expect_eq(out[3].addr, out[2].addr, "the waiting free ends the second block");
-    cr_expect_eq(m.orphans.used, 0);
-    tq_block_match_free(&m, &pool);
-}
-
 /* One thread allocates the address three times (10, 20, 30) before the records of the threads that freed the first
  * two blocks (15, 25) come: each earlier block is given its free when the next allocation comes, so the late frees
  * are expected ones, consumed, not left waiting as orphans. */

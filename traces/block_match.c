@@ -135,10 +135,8 @@ static int orphan_add(const struct tq_block_mem *mem, struct tq_block_table *t, 
 }
 
 /* The free that ends a block allocated at addr with order number seq: the earliest waiting free of addr after seq,
- * taken out into *fseq, provided it comes before limit (the next event at addr in the record being fed: a free
- * after that one is some later block's). Returns 0, or -1 when there is none (earlier frees stay: they end blocks
- * still to come). */
-static int orphan_take_after(struct tq_block_table *t, uint64_t addr, uint64_t seq, uint64_t limit, uint64_t *fseq)
+ * taken out into *fseq. Returns 0, or -1 when there is none (earlier frees stay: they end blocks still to come). */
+static int orphan_take_after(struct tq_block_table *t, uint64_t addr, uint64_t seq, uint64_t *fseq)
 {
     if (!t->cap || !t->used)
         return -1;
@@ -146,7 +144,7 @@ static int orphan_take_after(struct tq_block_table *t, uint64_t addr, uint64_t s
     for (size_t j = home(addr, t->cap); t->v[j].addr; j = (j + 1) & (t->cap - 1))
         if (t->v[j].addr == addr && t->v[j].seq > seq && (best == SIZE_MAX || t->v[j].seq < t->v[best].seq))
             best = j;
-    if (best == SIZE_MAX || t->v[best].seq >= limit)
+    if (best == SIZE_MAX)
         return -1;
     *fseq = t->v[best].seq;
     table_remove_at(t, best);
@@ -186,14 +184,14 @@ static void die_now(uint64_t id, uint64_t t_ns, uint64_t seq, struct tq_event *o
 /* An allocation at addr with order number seq: its id. Events of several threads arrive in record order, which
  * is not the process-wide order (see the file comment); frees this implies are appended to out. The caller
  * appends the allocation itself (before any free of its own block: *dead_after says so). */
-static uint64_t block_alloc(struct tq_block_match *m, uint64_t addr, uint64_t seq, uint64_t limit, uint64_t t_ns,
+static uint64_t block_alloc(struct tq_block_match *m, uint64_t addr, uint64_t seq, uint64_t t_ns,
                             struct tq_event *out, uint32_t *nout, int *dead_after)
 {
     *dead_after = 0;
     if (!addr)
         return 0;
     uint64_t fseq;
-    if (orphan_take_after(&m->orphans, addr, seq, limit, &fseq) == 0) {
+    if (orphan_take_after(&m->orphans, addr, seq, &fseq) == 0) {
         *dead_after = 1; /* its free was fed already, in another thread's record */
         return spare_pop(m);
     }
@@ -257,61 +255,6 @@ void tq_block_match_init(struct tq_block_match *m, const struct tq_block_mem *me
     *m = (struct tq_block_match){.mem = mem, .next_id = 1};
 }
 
-/* A slot of the look-ahead table: the order number of the next event at addr, if stamp is the record's. */
-struct tq_block_ahead {
-    uint64_t addr, seq, stamp;
-};
-
-static void ahead_note(struct tq_block_match *m, uint64_t addr, uint64_t seq, uint64_t *next)
-{
-    size_t j = home(addr, m->ahead_cap);
-    while (m->ahead[j].stamp == m->stamp && m->ahead[j].addr != addr)
-        j = (j + 1) & (m->ahead_cap - 1);
-    if (next)
-        *next = m->ahead[j].stamp == m->stamp ? m->ahead[j].seq : UINT64_MAX;
-    m->ahead[j] = (struct tq_block_ahead){addr, seq, m->stamp};
-}
-
-/* For each allocation of in[0..n), the order number of the record's next event at its address into next_same
- * (walking back from the end). 0 when memory is short (then no limit applies: the matching of before). */
-static int look_ahead(struct tq_block_match *m, const struct tq_event *in, uint32_t n)
-{
-    if (n > m->ahead_n) {
-        size_t cap = 64;
-        while (cap < 2 * (size_t)n)
-            cap *= 2;
-        uint64_t *next = m->mem->zalloc(n * sizeof *next);
-        struct tq_block_ahead *ahead = next ? m->mem->zalloc(cap * sizeof *ahead) : NULL;
-        if (!ahead) {
-            if (next)
-                m->mem->release(next, n * sizeof *next);
-            return 0;
-        }
-        if (m->next_same) {
-            m->mem->release(m->next_same, m->ahead_n * sizeof *m->next_same);
-            m->mem->release(m->ahead, m->ahead_cap * sizeof *m->ahead);
-        }
-        m->next_same = next;
-        m->ahead = ahead;
-        m->ahead_n = n;
-        m->ahead_cap = cap;
-    }
-    m->stamp++;
-    for (uint32_t i = n; i-- > 0;) {
-        const struct tq_event *e = &in[i];
-        unsigned k = e->kind;
-        int realloc_k = k == TQ_CALL_REALLOC || k == TQ_CALL_REALLOCARRAY;
-        m->next_same[i] = UINT64_MAX;
-        if (e->addr && (realloc_k || k == TQ_CALL_FREE || k == TQ_CALL_MALLOC || k == TQ_CALL_CALLOC ||
-                        k == TQ_CALL_POSIX_MEMALIGN || k == TQ_CALL_ALIGNED_ALLOC || k == TQ_CALL_MEMALIGN ||
-                        k == TQ_CALL_VALLOC || k == TQ_CALL_PVALLOC))
-            ahead_note(m, e->addr, e->seq, &m->next_same[i]);
-        if (realloc_k && e->old_addr)
-            ahead_note(m, e->old_addr, e->seq, NULL);
-    }
-    return 1;
-}
-
 /* Events looked ahead: the slot of an event's address is a cache miss in a table of tens of MiB (perl: 2 Mi slots),
  * so it is fetched this many events before it is needed (a third of `report --top` was waiting for these misses). */
 #define PREFETCH_AHEAD 8
@@ -321,7 +264,6 @@ uint32_t tq_block_match_rewrite(struct tq_block_match *m, const struct tq_event 
 {
     uint32_t k = 0;
     m->pool = pool;
-    int limited = look_ahead(m, in, n);
     for (uint32_t i = 0; i < n; i++) {
         if (i + PREFETCH_AHEAD < n && m->ids.cap) { /* a hint only: the table may grow before it is used */
             const struct tq_event *a = &in[i + PREFETCH_AHEAD];
@@ -331,14 +273,13 @@ uint32_t tq_block_match_rewrite(struct tq_block_match *m, const struct tq_event 
         }
         struct tq_event e = in[i];
         int dead = 0;
-        uint64_t limit = limited ? m->next_same[i] : UINT64_MAX;
         if (is_heap_alloc(e.kind)) {
-            e.addr = block_alloc(m, e.addr, e.seq, limit, e.t_ns, out, &k, &dead);
+            e.addr = block_alloc(m, e.addr, e.seq, e.t_ns, out, &k, &dead);
         } else if (e.kind == TQ_CALL_FREE) {
             e.addr = block_free(m, e.addr, e.seq, e.t_ns);
         } else if (e.kind == TQ_CALL_REALLOC || e.kind == TQ_CALL_REALLOCARRAY) {
             e.old_addr = block_free(m, e.old_addr, e.seq, e.t_ns); /* first: a block moved in place keeps its id */
-            e.addr = block_alloc(m, e.addr, e.seq, limit, e.t_ns, out, &k, &dead);
+            e.addr = block_alloc(m, e.addr, e.seq, e.t_ns, out, &k, &dead);
         }
         out[k++] = e;
         if (dead) { /* right after its allocation; its id is free again for the next one */
@@ -365,10 +306,6 @@ void tq_block_match_free(struct tq_block_match *m, struct tq_id_pool *pool)
         m->mem->release(m->ids.v, m->ids.cap * sizeof *m->ids.v);
     if (m->orphans.v)
         m->mem->release(m->orphans.v, m->orphans.cap * sizeof *m->orphans.v);
-    if (m->next_same) {
-        m->mem->release(m->next_same, m->ahead_n * sizeof *m->next_same);
-        m->mem->release(m->ahead, m->ahead_cap * sizeof *m->ahead);
-    }
     if (pool && pool->v)
         m->mem->release(pool->v, pool->cap * sizeof *pool->v);
     if (pool)

@@ -38,12 +38,6 @@ struct tq_block_match {
     struct tq_block_table orphans; /* address freed before its allocation was seen -> the free's order number */
     struct tq_id_pool *pool;       /* the pool of the record being rewritten */
     uint64_t next_id;              /* 0 is "unknown block" */
-    /* the record being rewritten: per event, the order number of the record's next event at the address it
-     * allocates (UINT64_MAX: none), found with a table of addresses stamped with the record's number */
-    uint64_t *next_same;
-    struct tq_block_ahead *ahead;
-    size_t ahead_n, ahead_cap;     /* next_same holds ahead_n entries; ahead has ahead_cap slots */
-    uint64_t stamp;
 };
 
 /* An empty matcher using mem. Can't fail (tables are made on first use). */
