@@ -3,8 +3,7 @@
  * Which of the live blocks a free() releases is the one thing an event must say that the reader cannot guess; an
  * id from a LIFO free list says it in about log2(live blocks) bits, and the allocation right after a free usually
  * gets the id just released (difference 0). Ids are given out in the order records are fed, the order a reader
- * replays. A free of an address with no id, or with an id of a later block (whose allocation came first) and no
- * free of an earlier block expected there, is kept as an "orphan" (address -> order number; an address may have
+ * replays. A free of an address with no id is kept as an "orphan" (address -> order number; an address may have
  * several, when it was handed out and freed again by threads whose records came first), and an allocation of that
  * address gets the earliest orphan after it in the process-wide order: that is its free, placed right after it.
  * Orphans before it stay for allocations still to come (or, for blocks from before the trace, e.g. inherited across
@@ -13,18 +12,9 @@
 
 struct tq_block_slot {
     uint64_t addr; /* 0 = empty */
-    uint64_t id;   /* block id and expected frees (ids, below), or the free's time in ns (orphans) */
+    uint64_t id;   /* block id (ids), or the free's time in ns (orphans) */
     uint64_t seq;  /* order number of the allocation (ids) or of the free (orphans) */
 };
-
-/* An ids slot's id holds the block id in its low ID_BITS and, above, how many frees of earlier blocks at the same
- * address are still to come though those blocks were already given their free (placed with them: when a later
- * allocation at the address came first). Such a free, when it comes, is consumed here; any other free older than the
- * live block is of a block still to come, and waits as an orphan. */
-#define ID_BITS 48
-#define ID_MASK ((1ull << ID_BITS) - 1)
-#define EXPECTED_ONE (1ull << ID_BITS)
-#define EXPECTED_MAX (~0ull >> ID_BITS)
 
 static size_t home(uint64_t addr, size_t cap)
 {
@@ -92,7 +82,7 @@ static int table_take(struct tq_block_table *t, uint64_t addr, uint64_t *val)
             return -1;
         j = (j + 1) & (t->cap - 1);
     }
-    *val = t->v[j].id & ID_MASK;
+    *val = t->v[j].id;
     table_remove_at(t, j);
     return 0;
 }
@@ -202,23 +192,18 @@ static uint64_t block_alloc(struct tq_block_match *m, uint64_t addr, uint64_t se
     while (ids->v[j].addr && ids->v[j].addr != addr)
         j = (j + 1) & (ids->cap - 1);
     struct tq_block_slot *at = &ids->v[j];
-    uint64_t expected = 0; /* frees still to come of blocks at addr that were given theirs */
     if (at->addr && at->seq > seq) { /* a later block at this address is known: this one died before it */
         *dead_after = 1;
-        if (at->id >> ID_BITS < EXPECTED_MAX)
-            at->id += EXPECTED_ONE; /* its free is still to come (none was waiting) */
         return spare_pop(m);
     }
     if (at->addr) { /* the block before at this address died in between; its free is in a record not fed yet */
-        expected = (at->id >> ID_BITS) + 1;
-        die_now(at->id & ID_MASK, t_ns, seq, out, nout);
-        spare_push(m, at->id & ID_MASK);
+        die_now(at->id, t_ns, seq, out, nout);
+        spare_push(m, at->id);
     } else {
         ids->used++;
     }
-    uint64_t id = spare_pop(m);
-    *at = (struct tq_block_slot){addr, id | (expected < EXPECTED_MAX ? expected : EXPECTED_MAX) << ID_BITS, seq};
-    return id;
+    *at = (struct tq_block_slot){addr, spare_pop(m), seq};
+    return at->id;
 }
 
 /* A free of addr with order number seq: the block's id, or 0 when it is not known (then noted as an orphan). */
@@ -233,15 +218,10 @@ static uint64_t block_free(struct tq_block_match *m, uint64_t addr, uint64_t seq
         spare_push(m, id);
         return id;
     }
-    if (cur && cur->id >> ID_BITS) { /* a free of an earlier block at this address: it was given its free already */
-        cur->id -= EXPECTED_ONE;
-        return 0;
-    }
-    /* allocated in a record not fed yet (also when a later block at addr is live: its allocation came first), or
-     * before the trace began (the 1.3 shim stored 0 as the value here, which block_alloc reads as the free's number:
-     * such frees were never matched) */
-    orphan_add(m->mem, &m->orphans, addr, seq, t_ns);
-    return 0;
+    if (!cur) /* allocated in a record not fed yet, or before the trace began (the 1.3 shim stored 0 as the value
+               * here, which block_alloc reads as the free's number: such frees were never matched) */
+        orphan_add(m->mem, &m->orphans, addr, seq, t_ns);
+    return 0; /* a free of an earlier block at this address: it was given its free already */
 }
 
 static int is_heap_alloc(unsigned k)
