@@ -70,13 +70,14 @@ static inline __attribute__((always_inline)) void *took(void *p, size_t req, enu
             tag_write(p, chunk_usable(p), req);
         return p;
     }
+    tq_count_call(c);
     if (__builtin_expect(p != NULL, 1)) {
         size_t u = chunk_usable(p);
         tag_write(p, u, req);
         tq_count_heap((int64_t)req, (int64_t)u);
-        tq_stacks_note(c, p, req, NULL, 1);
+        if (__builtin_expect(tq_mode.stacks, 0))
+            return tq_stacks_took(c, p, req, NULL); /* a tail call: the unwinder sees no frame of ours but that one */
     }
-    tq_count_call(c);
     return p;
 }
 
@@ -196,7 +197,8 @@ static void *tq_realloc(void *p, size_t n, enum tq_call c)
     if (tq_counting()) {
         tq_count_heap((int64_t)n - (int64_t)oreq, (int64_t)nu - (int64_t)ou);
         tq_count_call(c);
-        tq_stacks_note(c, q, n, old_traced ? p : NULL, 1);
+        if (__builtin_expect(tq_mode.stacks, 0))
+            return tq_stacks_took(c, q, n, old_traced ? p : NULL); /* a tail call, as in took() */
     }
     return q;
 }

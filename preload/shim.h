@@ -169,6 +169,10 @@ static inline int tq_stacks_unwinder_call(const void *ret)
  * released), size the requested bytes, old_addr the old block of realloc/mremap. with_stack: unwind the caller
  * (allocations) or not (frees). Can't fail (an event that cannot be recorded is dropped). */
 void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void *old_addr, int with_stack);
+/* tq_stacks_event(kind, p, size, old_addr, 1) for a new heap block p, returning p: the heap hooks call it in tail
+ * position (`return tq_stacks_took(...)`), so that its frame replaces theirs and libunwind has one frame of the shim
+ * to step over instead of three or four (tq_mode.stacks checked by the caller). Can't fail. */
+void *tq_stacks_took(unsigned kind, void *p, uint64_t size, const void *old_addr);
 /* Set up (aggregate != 0: per-stack totals instead of events; sample_bytes != 0: record one heap allocation per
  * that many bytes on average, chosen by a Poisson process over bytes; python_frames == 0: native frames only, even in
  * a CPython process). Called once from the constructor. */
@@ -180,6 +184,24 @@ void tq_stacks_start_locked(void);
 void tq_stacks_flush_locked(void);
 /* In a fork child: forget the parent's stack ids and buffers (the child's trace interns its own). Can't fail. */
 void tq_stacks_reset_child(void);
+
+/* record --stacks' own stack walker (unwind.c): per return address, how to find its caller's frame. */
+struct tq_unwind_rule {
+    uint64_t ip;       /* return address - 1; 0 in a free slot */
+    int32_t cfa_off;   /* CFA = (cfa_rbp ? rbp : rsp) + cfa_off; the return address is at CFA - 8 */
+    int16_t rbp_off;   /* the caller's rbp is at CFA + rbp_off, or INT16_MIN: it is this frame's */
+    uint8_t kind;      /* 0 free, else standard, last frame, or other (unw_backtrace walks such stacks) */
+    uint8_t cfa_rbp;
+};
+#define TQ_UNWIND_RULES 2048 /* rules per table (one table per thread buffer, 32 KiB) */
+struct tq_unwind_rules {
+    struct tq_unwind_rule r[TQ_UNWIND_RULES];
+};
+/* The stack above a frame whose registers are (rip = its return address, rsp, rbp), as unw_backtrace lists it from
+ * there: the return addresses, at most max of them, into ips. The number of entries, or -1 when the stack has a
+ * frame the walker does not handle (then call unw_backtrace). Learns the rules it lacks into t (using libunwind).
+ * Guard held. */
+int tq_unwind(uint64_t rip, uint64_t rsp, uint64_t rbp, uint64_t *ips, int max, struct tq_unwind_rules *t);
 
 /* Memory from the kernel, never from malloc (raw_mem.c). tq_raw_map returns NULL when the kernel refuses. */
 void *tq_raw_map(size_t n);

@@ -1,10 +1,12 @@
 /* stacks.c - `record --stacks`: per-allocation events with interned call stacks, and the module map (FORMAT.md 6-9).
  *
- * Hot path (tq_stacks_event, called from took()/drop() and the mmap hooks with the guard down):
- *   unw_backtrace -> 64-bit hash of the ips -> this thread's direct-mapped cache -> stack id. Only a cache miss
- *   takes the session lock, to look the hash up in the global table and, for a new stack, append its STACK_DELTA
- *   record (the frames it does not share with the stack written before it) to the writer at once: every stack
- *   record therefore precedes the EVENTS records that use it.
+ * Hot path (tq_stacks_took, tail-called by the heap hooks for a new block, and tq_stacks_event, called by drop()
+ * and the mmap hooks; guard down):
+ *   the shim's stack walker (unwind.c; unw_backtrace where it cannot), from the entry point's own frame -> 64-bit
+ *   hash of the ips -> this thread's direct-mapped cache -> stack id. Only a cache miss takes the session lock, to
+ *   look the hash up in the global table and, for a new stack, append its STACK_DELTA record (the frames it does not
+ *   share with the stack written before it) to the writer at once: every stack record therefore precedes the EVENTS
+ *   records that use it.
  *   The event goes into this thread's buffer; a full buffer is encoded as one EVENTS record and appended under the
  *   session lock (the append compresses a frame when the writer's buffer is full: that is the backpressure, and
  *   memory stays bounded). The sampler thread flushes every thread's buffer with each frame.
@@ -16,6 +18,8 @@
 #include <link.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -37,13 +41,19 @@ struct cache_slot {
     uint32_t id;
 };
 
-/* One thread's buffer; lives in the registry for the whole run, reused after its thread exits. */
+/* One thread's buffer; lives in the registry for the whole run, reused after its thread exits.
+ * A ring with one writer, its thread, and readers that hold the session lock (the thread itself when the ring is
+ * full, the sampler's flush, fork, exit): the thread writes event head % EVBUF_N and then publishes head + 1 with a
+ * release store, so it takes no lock and no locked instruction per event; a reader hands events tail..head to the
+ * writer and moves tail. The thread hands the ring off itself each time head reaches a multiple of EVBUF_N, before
+ * it writes the next event, so tail..head never wraps round the end of ev and never holds more than EVBUF_N events.
+ * head and tail count events modulo 2^32, a multiple of EVBUF_N. */
 struct evbuf {
-    _Atomic int busy;          /* owner appending or a flusher flushing: whoever swapped it 0 -> 1 */
+    _Atomic uint32_t head;     /* events written (only the thread writes it) */
+    uint32_t tail;             /* events handed to the writer (changed with the session lock held) */
     _Atomic int dead;          /* its thread exited: another thread may claim it */
     struct evbuf *next;        /* registry (only ever prepended, under reg_lock) */
     uint32_t tid;
-    uint32_t n;
     unsigned epoch;            /* the stack table epoch its cache belongs to */
     struct tq_event ev[EVBUF_N];
     struct tq_id_pool pool;    /* --aggregate: block ids this thread's frees released, for its next allocations */
@@ -51,9 +61,17 @@ struct evbuf {
     uint32_t pack_no;          /* its CTX_EVENTS context number (TQ_CTX_MAX - 1 is shared: every record fresh) */
     int pack_fresh;            /* its next record starts its context afresh */
     struct tq_pack_ctx pack;   /* the coding context its records carry from one to the next */
+    unsigned rules_epoch;         /* the loads_epoch its rules belong to */
+    struct tq_unwind_rules rules; /* this thread's stack walker's rules (unwind.c; they stay valid for the next) */
+};
+
+/* The registers of the program's frame that called an interposed function: where the shim's walker starts. */
+struct entry {
+    uint64_t rip, rsp, rbp;
 };
 
 static int agg_mode;
+static int unwind_check; /* TRACEQ_UNWIND_CHECK=1: the walker's stacks are compared with unw_backtrace's */
 static double sample_mean;            /* record --sample-bytes: mean bytes between recorded allocations; 0 = all */
 static __thread int64_t sample_left;  /* bytes until this thread's next recorded allocation */
 static __thread uint64_t sample_rng;  /* xorshift64* state, seeded per thread */
@@ -75,6 +93,8 @@ static struct {
     uint32_t id, depth;
     uint64_t ips[MAX_DEPTH];
 } written;
+static _Atomic unsigned loads_epoch;  /* bumped when the loader reports new objects: the walker's rules go (code
+                                       * at a reused address may not be the code they were learnt from) */
 
 static uint32_t pack_numbers;      /* CTX_EVENTS context numbers given to buffers (under reg_lock) */
 static _Atomic uint64_t event_seq; /* process-wide order of events (tq_event.seq), for matching frees across threads
@@ -173,6 +193,7 @@ static void put_maps_locked(void)
     }
     close(fd);
     maps_generation++;
+    atomic_fetch_add_explicit(&loads_epoch, 1, memory_order_relaxed);
 }
 
 /* A new snapshot when objects were loaded since the last one (dlopen). Session lock held. */
@@ -220,22 +241,108 @@ static uint32_t intern_locked(uint64_t h, const uint64_t *ips, int n)
     return id;
 }
 
-/* This thread's stack id for the caller of the interposed function. */
-static uint32_t capture(struct evbuf *b)
+/* The id of the stack with hash h, on a miss of this thread's cache: looked up (or interned) under the session lock.
+ * Out of line: the unwinding caller stays small. */
+static __attribute__((noinline)) uint32_t lookup_locked_miss(struct cache_slot *c, uint64_t h, const uint64_t *frames,
+                                                            int n)
 {
-    void *ips[MAX_DEPTH + 8];
-    int n = unw_backtrace(ips, MAX_DEPTH + 8);
+    pthread_mutex_lock(&tq_sess.lock);
+    uint32_t id = tq_sess.active && !tq_sess.finished ? intern_locked(h, frames, n) : 0;
+    pthread_mutex_unlock(&tq_sess.lock);
+    if (id) {
+        c->hash = h;
+        c->id = id;
+    }
+    return id;
+}
+
+/* The frames of raw[0..n) below the shim's own on top, at most MAX_DEPTH of them, into native; their number. */
+static inline __attribute__((always_inline)) int without_own(const uint64_t *raw, int n, uint64_t *native)
+{
     int k = 0;
-    while (k < n && (uintptr_t)ips[k] >= self_lo && (uintptr_t)ips[k] < self_hi) /* our own frames */
+    while (k < n && raw[k] >= self_lo && raw[k] < self_hi) /* our own frames */
         k++;
     n -= k;
     if (n > MAX_DEPTH)
         n = MAX_DEPTH;
+    for (int i = 0; i < n; i++)
+        native[i] = raw[k + i];
+    return n > 0 ? n : 0;
+}
+
+/* unw_backtrace's stack without the shim's frames: at most MAX_DEPTH entries into native, their number. */
+static inline __attribute__((always_inline)) int backtrace_native(uint64_t *native)
+{
+    void *ips[MAX_DEPTH + 8];
+    uint64_t raw[MAX_DEPTH + 8];
+    int n = unw_backtrace(ips, MAX_DEPTH + 8);
+    for (int i = 0; i < n; i++)
+        raw[i] = (uint64_t)(uintptr_t)ips[i];
+    return without_own(raw, n, native);
+}
+
+/* A line on stderr (TRACEQ_UNWIND_CHECK only: the shim is otherwise silent unless verbose). */
+static void check_say(const char *what, int n, int m, int at, uint64_t a, uint64_t b)
+{
+    char line[200];
+    int k = snprintf(line, sizeof line, "traceq[%d]: unwind check: %s: walker %d frames, unw_backtrace %d, "
+                     "first difference at %d: %#llx vs %#llx\n", (int)getpid(), what, n, m, at,
+                     (unsigned long long)a, (unsigned long long)b);
+    if (k > 0 && write(2, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1) < 0)
+        return;
+}
+
+/* TRACEQ_UNWIND_CHECK: the walker's stack (n frames; -1: it left the stack to unw_backtrace) compared with
+ * unw_backtrace's (m frames, in native); says the first match, the first stack left to unw_backtrace and the first
+ * 20 differences. Returns m. */
+static __attribute__((noinline)) int check_walk(const uint64_t *walked, int n, const uint64_t *native, int m)
+{
+    static _Atomic int said_same, said_differ, said_left;
+    int at = 0;
+    while (at < n && at < m && walked[at] == native[at])
+        at++;
+    if (n < 0) {
+        if (!atomic_exchange(&said_left, 1))
+            check_say("left to unw_backtrace", n, m, -1, 0, 0);
+    } else if (at == n && n == m) {
+        if (!atomic_exchange(&said_same, 1))
+            check_say("the same", n, m, -1, 0, 0);
+    } else if (atomic_fetch_add(&said_differ, 1) < 20) {
+        check_say("DIFFERENT", n, m, at, at < n ? walked[at] : 0, at < m ? native[at] : 0);
+    }
+    return m;
+}
+
+/* This thread's stack id for the caller of the interposed function. Inlined into the function that calls the hook's
+ * event (tq_stacks_took, tq_stacks_event). With from (the program's frame that called the hook), the shim's walker
+ * (unwind.c) lists the stack; without, or when it cannot, unw_backtrace does: every function between unw_backtrace
+ * and the program is one more frame for libunwind to look up and step over (~80 instructions each, and ~200 per
+ * call: 626 per allocation on the malloc storm, where the walker needs ~100). */
+static inline __attribute__((always_inline)) uint32_t capture(struct evbuf *b, const struct entry *from)
+{
+    uint64_t native[MAX_DEPTH], merged[MAX_DEPTH], *frames = native;
+    int n = -1;
+    if (from) {
+        uint64_t raw[MAX_DEPTH + 8];
+        unsigned le = atomic_load_explicit(&loads_epoch, memory_order_relaxed);
+        if (__builtin_expect(b->rules_epoch != le, 0)) {
+            memset(&b->rules, 0, sizeof b->rules);
+            b->rules_epoch = le;
+        }
+        n = tq_unwind(from->rip, from->rsp, from->rbp, raw, MAX_DEPTH + 8, &b->rules);
+        if (n >= 0)
+            n = without_own(raw, n, native); /* posix_memalign's event comes through a frame of the shim */
+        if (__builtin_expect(unwind_check, 0)) {
+            uint64_t walked[MAX_DEPTH];
+            if (n > 0)
+                memcpy(walked, native, (size_t)n * sizeof *native);
+            n = check_walk(walked, n, native, backtrace_native(native));
+        }
+    }
+    if (n < 0)
+        n = backtrace_native(native);
     if (n <= 0)
         return 0;
-    uint64_t native[MAX_DEPTH], merged[MAX_DEPTH], *frames = native;
-    for (int i = 0; i < n; i++)
-        native[i] = (uint64_t)(uintptr_t)ips[k + i];
     if (tq_py_on) { /* a CPython process: its Python frames go in where the eval loop runs them */
         n = tq_py_merge(native, n, merged, MAX_DEPTH);
         frames = merged;
@@ -249,43 +356,39 @@ static uint32_t capture(struct evbuf *b)
     struct cache_slot *c = &b->cache[h & (CACHE_N - 1)];
     if (c->hash == h && c->id)
         return c->id;
-    pthread_mutex_lock(&tq_sess.lock);
-    uint32_t id = tq_sess.active && !tq_sess.finished ? intern_locked(h, frames, n) : 0;
-    pthread_mutex_unlock(&tq_sess.lock);
-    if (id) {
-        c->hash = h;
-        c->id = id;
-    }
-    return id;
+    return lookup_locked_miss(c, h, frames, n);
 }
 
 /* ---- per-thread buffers ---- */
 
-/* Encode b's events as one PACKED_EVENTS record into the writer (session lock held, b->busy held): addresses as they
- * are, each with its order number, for the analyzer to match frees to allocations (the shim keeps no table of live
- * blocks). --aggregate matches them here instead, to keep its per-stack totals. */
+/* Encode b's published events (tail..head) as one PACKED_EVENTS record into the writer (session lock held):
+ * addresses as they are, each with its order number, for the analyzer to match frees to allocations (the shim keeps
+ * no table of live blocks). --aggregate matches them here instead, to keep its per-stack totals. Events the thread
+ * is still writing (past head) stay for the next hand-off. */
 static void put_events_locked(struct evbuf *b)
 {
-    if (!b->n)
+    uint32_t tail = b->tail, head = atomic_load_explicit(&b->head, memory_order_acquire), n = head - tail;
+    if (!n)
         return;
+    const struct tq_event *ev = &b->ev[tail % EVBUF_N]; /* n events in a row: the ring never wraps (above) */
     if (tq_sess.active && !tq_sess.finished) {
         /* static: one writer at a time (session lock held) */
         static struct tq_event out[2 * EVBUF_N];
         static uint8_t enc[ENC_CAP];
         if (agg_mode) {
-            tq_agg_apply(out, tq_blocks_rewrite(b->ev, b->n, out, &b->pool)); /* in the order records are queued */
+            tq_agg_apply(out, tq_blocks_rewrite(ev, n, out, &b->pool)); /* in the order records are queued */
         } else {
             int fresh = b->pack_fresh || b->pack_no == TQ_CTX_MAX - 1;
-            size_t k = tq_rec_put_ctx_events(enc, sizeof enc, b->pack_no, b->tid, b->ev, b->n, &b->pack, fresh);
+            size_t k = tq_rec_put_ctx_events(enc, sizeof enc, b->pack_no, b->tid, ev, n, &b->pack, fresh);
             /* the writer groups a frame's event records (FORMAT.md 18); a record that did not reach it leaves the
              * reader's context behind the encoder's: the next one starts afresh */
             b->pack_fresh = !k || tq_writer_append_events(&tq_sess.w, enc, k) != 0;
         }
     }
-    b->n = 0;
+    b->tail = head;
 }
 
-/* The owner's hand-off of a full buffer. b->busy held. */
+/* The thread's hand-off of its full ring (head at a multiple of EVBUF_N). */
 static void hand_off(struct evbuf *b)
 {
     pthread_mutex_lock(&tq_sess.lock);
@@ -297,13 +400,9 @@ static void thread_gone(void *arg)
 {
     struct evbuf *b = arg;
     tq_self.guard++;
-    int was = 0;
-    if (atomic_compare_exchange_strong(&b->busy, &was, 1)) {
-        pthread_mutex_lock(&tq_sess.lock);
-        put_events_locked(b);
-        pthread_mutex_unlock(&tq_sess.lock);
-        atomic_store(&b->busy, 0);
-    }
+    pthread_mutex_lock(&tq_sess.lock);
+    put_events_locked(b); /* all of them: the next thread to claim b starts at head == tail */
+    pthread_mutex_unlock(&tq_sess.lock);
     my_buf = NULL;
     atomic_store(&b->dead, 1);
     tq_self.guard--;
@@ -318,6 +417,7 @@ static struct evbuf *buf_get(void)
         if (atomic_load(&b->dead) && atomic_compare_exchange_strong(&b->dead, &d, 0))
             break;
     }
+    int fresh = !b;
     if (!b) {
         if (!(b = tq_raw_map(sizeof *b)))
             return NULL;
@@ -327,9 +427,10 @@ static struct evbuf *buf_get(void)
         atomic_store(&registry, b);
         pthread_mutex_unlock(&reg_lock);
     }
-    b->tid = (uint32_t)syscall(SYS_gettid);
-    b->n = 0;
+    b->tid = (uint32_t)syscall(SYS_gettid); /* read by a flush only once an event of ours is published */
     b->pack_fresh = 1; /* a new thread's records: a fresh context (FORMAT.md 18) */
+    if (fresh) /* a new mapping's rules are empty: no need to clear them (and touch their pages) */
+        b->rules_epoch = atomic_load_explicit(&loads_epoch, memory_order_relaxed);
     my_buf = b;
     if (exit_key_ok)
         pthread_setspecific(exit_key, b);
@@ -371,7 +472,10 @@ static int take_sample(uint64_t size)
     return 1;
 }
 
-void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void *old_addr, int with_stack)
+/* tq_stacks_event's body, inlined into its two entry points so that unw_backtrace runs in their frame. */
+static inline __attribute__((always_inline)) void event(unsigned kind, const void *addr, uint64_t size,
+                                                        const void *old_addr, int with_stack,
+                                                        const struct entry *from)
 {
     struct tq_thread *t = &tq_self;
     if (!tq_sess.active || tq_sess.finished)
@@ -396,30 +500,43 @@ void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void 
     struct evbuf *b = my_buf ? my_buf : buf_get();
     if (!b)
         goto out;
-    uint32_t id = with_stack ? capture(b) : 0;
-    int was = 0;
-    while (!atomic_compare_exchange_weak_explicit(&b->busy, &was, 1, memory_order_acquire, memory_order_relaxed))
-        was = 0; /* the sampler is flushing this buffer: a few microseconds */
+    uint32_t id = with_stack ? capture(b, from) : 0;
     struct timespec ts;
     /* The coarse clock (the kernel tick, 1-4 ms) is a plain memory read; the precise one cost 11% of a malloc
      * storm under --stacks. Events keep their order regardless: it is the order of the buffer. */
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-    struct tq_event *e = &b->ev[b->n++];
+    uint32_t head = atomic_load_explicit(&b->head, memory_order_relaxed); /* ours: no other thread writes it */
+    struct tq_event *e = &b->ev[head % EVBUF_N]; /* past head: no reader looks at it until it is published */
     e->kind = (uint8_t)kind;
     e->t_ns = now > tq_sess.t0 ? now - tq_sess.t0 : 0;
-    if (b->n > 1 && e->t_ns < e[-1].t_ns) /* never decreasing within a record (FORMAT.md) */
+    if (head % EVBUF_N && e->t_ns < e[-1].t_ns) /* never decreasing within a record (FORMAT.md) */
         e->t_ns = e[-1].t_ns;
     e->addr = (uint64_t)(uintptr_t)addr;
     e->size = size;
     e->old_addr = (uint64_t)(uintptr_t)old_addr;
     e->stack_id = id;
     e->seq = atomic_fetch_add_explicit(&event_seq, 1, memory_order_relaxed);
-    if (b->n == EVBUF_N)
-        hand_off(b);
-    atomic_store_explicit(&b->busy, 0, memory_order_release);
+    atomic_store_explicit(&b->head, head + 1, memory_order_release); /* the event is complete: readers may take it */
+    if ((head + 1) % EVBUF_N == 0)
+        hand_off(b); /* before the next event goes to ev[0] */
 out:
     t->guard--;
+}
+
+void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void *old_addr, int with_stack)
+{
+    event(kind, addr, size, old_addr, with_stack, NULL);
+}
+
+/* Called in tail position by the heap hooks: its return address is the program's, and its frame pointer (which
+ * __builtin_frame_address makes it keep) points at the program's saved rbp, with the return address above it. */
+void *tq_stacks_took(unsigned kind, void *p, uint64_t size, const void *old_addr)
+{
+    const uint64_t *fp = __builtin_frame_address(0);
+    struct entry from = {.rip = fp[1], .rsp = (uint64_t)(uintptr_t)(fp + 2), .rbp = fp[0]};
+    event(kind, p, size, old_addr, 1, &from);
+    return p;
 }
 
 int tq_stacks_release(const void *p, int free_event)
@@ -450,14 +567,8 @@ void tq_stacks_flush_locked(void)
     if (!tq_mode.stacks)
         return;
     check_maps_locked();
-    for (struct evbuf *b = atomic_load(&registry); b; b = b->next) {
-        int was = 0;
-        /* A busy buffer's owner may be waiting for the lock we hold: skip it, it flushes itself. */
-        if (!atomic_compare_exchange_strong(&b->busy, &was, 1))
-            continue;
-        put_events_locked(b);
-        atomic_store(&b->busy, 0);
-    }
+    for (struct evbuf *b = atomic_load(&registry); b; b = b->next)
+        put_events_locked(b); /* what each thread has published; it goes on writing meanwhile */
     if (agg_mode)
         tq_agg_put_locked();
 }
@@ -477,10 +588,9 @@ void tq_stacks_reset_child(void)
         return;
     /* Only this thread exists in the child; other buffers' events were the parent's (flushed in fork_prepare). */
     for (struct evbuf *b = atomic_load(&registry); b; b = b->next) {
-        b->n = 0;
+        b->tail = atomic_load(&b->head); /* dropped: the parent's (an event being written at fork is dropped too) */
         b->pool.n = 0;
         b->pack_fresh = 1; /* the child's trace starts every context afresh */
-        atomic_store(&b->busy, 0);
         if (b != my_buf)
             atomic_store(&b->dead, 1);
     }
@@ -542,6 +652,8 @@ void tq_stacks_init(int aggregate, unsigned long sample_bytes, int python_frames
     code_range_of((uintptr_t)&unw_backtrace, &tq_unwinder_lo, &tq_unwinder_hi);
     exit_key_ok = pthread_key_create(&exit_key, thread_gone) == 0;
     agg_mode = aggregate;
+    const char *check = secure_getenv("TRACEQ_UNWIND_CHECK");
+    unwind_check = check && !strcmp(check, "1");
     if (sample_mean > 0 && tq_sampled_init())
         tq_session_say("no memory for the set of sampled blocks: every free is recorded");
     if (aggregate && tq_agg_init())

@@ -149,6 +149,154 @@ Test(stacks, counters_exact_and_one_event_per_call)
     free(dn);
 }
 
+/* Every heap entry point (malloc, calloc, realloc, reallocarray, posix_memalign, aligned_alloc, memalign, valloc,
+ * pvalloc; some hand their event over by a tail call, posix_memalign not) gives a stack whose innermost frame is the
+ * program's line that called it: no frame of the shim is left on top, none of the program's is lost. */
+Test(stacks, every_entry_point_starts_at_the_calling_line)
+{
+    char *d = tq_tmpdir(), args[4200];
+    snprintf(args, sizeof args, "%s 3", tq_build_path("progs/every_call"));
+    cr_assert_eq(shim_record_opts(d, "--stacks", args, NULL), 0);
+    char *t = shim_one_trace(d, "every_call", 0);
+    struct tq_sites s;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_sites_load(t, &s, &err), TQ_OK, "%s", err.msg);
+    uint64_t calls = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        /* heap_round is inlined into main (-O2): every site is a line of main in every_call.c */
+        cr_expect(!strncmp(s.v[i].key, "main (every_call.c:", 19), "site %s", s.v[i].key);
+        cr_expect_str_eq(s.v[i].module, "every_call", "site %s", s.v[i].key);
+        cr_expect_eq(s.v[i].calls % 3, 0, "%s: %llu calls in 3 rounds", s.v[i].key,
+                     (unsigned long long)s.v[i].calls);
+        calls += s.v[i].calls;
+    }
+    /* per round: 3 malloc, calloc, 3 realloc that return a block, reallocarray, posix_memalign, aligned_alloc,
+     * memalign, valloc, pvalloc (tests/progs/every_call.c) */
+    cr_expect_eq(calls, 3 * 13);
+    cr_expect_geq(s.n, 10, "the calls are told apart by line: %zu sites", s.n);
+    tq_sites_clear(&s);
+    free(t);
+    tq_rmtree(d);
+    free(d);
+}
+
+/* Run args under record --stacks with TRACEQ_UNWIND_CHECK=1 (the shim compares its walker's stack with
+ * unw_backtrace's at every allocation): same stacks, and the walker's fallback taken when want_left. */
+static void expect_walker_agrees(const char *args, bool want_left)
+{
+    char *d = tq_tmpdir(), cmd[8400], *err = NULL;
+    snprintf(cmd, sizeof cmd, "TRACEQ_UNWIND_CHECK=1 timeout 120 %s record -q --stacks -o %s -- %s",
+             tq_build_path("traceq"), d, args);
+    cr_assert_eq(tq_run(cmd, NULL, &err), 0, "%s: %s", args, err);
+    cr_expect_null(strstr(err, "DIFFERENT"), "%s:\n%s", args, err);
+    cr_expect_not_null(strstr(err, "unwind check: the same"), "%s: the walker never listed a stack:\n%s", args, err);
+    if (want_left)
+        cr_expect_not_null(strstr(err, "unwind check: left to unw_backtrace"), "%s:\n%s", args, err);
+    free(err);
+    tq_rmtree(d);
+    free(d);
+}
+
+/* The shim's stack walker (preload/unwind.c) lists exactly what unw_backtrace lists: recursion past the 128 frames
+ * kept, rbp-addressed and realigned frames, C library frames between, four threads; a signal handler's stack goes
+ * to unw_backtrace (the signal frame is not a standard one). Also C++ and CPython's interpreter. */
+Test(stacks, the_walker_lists_what_unw_backtrace_lists, .timeout = 300)
+{
+    char args[4200];
+    snprintf(args, sizeof args, "%s 10", tq_build_path("progs/unwind_shapes"));
+    expect_walker_agrees(args, true);
+    expect_walker_agrees(tq_build_path("progs/cxx_alloc"), false);
+    snprintf(args, sizeof args, "%s %s nested", tq_python(), tq_src_path("tests/py/pyframes_prog.py"));
+    expect_walker_agrees(args, false);
+}
+
+static int by_seq(const void *a, const void *b)
+{
+    const struct tq_event *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Eight threads allocate, pass blocks to each other through a queue and free them, while the sampler flushes their
+ * buffers every millisecond (the threads write their rings without a lock while it reads them): every event is in
+ * the trace exactly once (order numbers 0..n-1, each once; one malloc event per malloc call), and replayed in the
+ * process-wide order every free releases a live block and every block of the program is freed. */
+Test(stacks, events_of_flushed_threads_are_each_there_once, .timeout = 300)
+{
+    char *d = tq_tmpdir(), args[4200];
+    snprintf(args, sizeof args, "%s 8 20000", tq_build_path("progs/pass_around"));
+    cr_assert_eq(shim_record_opts(d, "--stacks --flush-ms 1", args, NULL), 0);
+    char *path = shim_one_trace(d, "pass_around", 0);
+    struct tq_trace_summary sum;
+    shim_summary(d, "pass_around", 0, &sum);
+    size_t n = 0, cap = 1 << 20;
+    struct tq_event *all = malloc(cap * sizeof *all);
+    cr_assert_not_null(all);
+    struct tq_trace_reader *r;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_trace_open(path, &r, &err), TQ_OK, "%s", err.msg);
+    struct tq_rec rec;
+    bool done = false;
+    while (tq_trace_next(r, &rec, &done, &err) == TQ_OK && !done) {
+        if (!TQ_REC_HAS_EVENTS(rec.type))
+            continue;
+        struct tq_rec_events e;
+        struct tq_events_iter it;
+        cr_assert_eq(tq_rec_get_events(&rec, &e, &it), 0);
+        int got;
+        while (n < cap && (got = tq_events_next(&it, &all[n])) == 1)
+            n++;
+        cr_assert(n < cap && got == 0, "corrupt record or too many events");
+    }
+    cr_assert_not(tq_trace_truncated(r));
+    tq_trace_close(r);
+    qsort(all, n, sizeof *all, by_seq);
+    uint64_t kinds[TQ_CALL_COUNT] = {0};
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(all[i].seq, i, "order number %llu at place %zu: missing or repeated events",
+                     (unsigned long long)all[i].seq, i);
+        if (all[i].kind < TQ_CALL_COUNT)
+            kinds[all[i].kind]++;
+    }
+    cr_expect_eq(kinds[TQ_CALL_MALLOC], sum.calls[TQ_CALL_MALLOC]);
+    cr_expect_geq(kinds[TQ_CALL_MALLOC], 2 * 8 * 20000);
+    cr_expect_eq(kinds[TQ_CALL_CALLOC], sum.calls[TQ_CALL_CALLOC]);
+    /* replay by address in the process-wide order (open addressing, no deletion: a freed slot keeps addr, live 0) */
+    size_t tcap = 1 << 20, live = 0, bad_frees = 0, double_allocs = 0;
+    struct slot {
+        uint64_t addr;
+        int live;
+    } *t = calloc(tcap, sizeof *t);
+    cr_assert_not_null(t);
+    for (size_t i = 0; i < n; i++) {
+        const struct tq_event *e = &all[i];
+        int alloc = e->kind == TQ_CALL_MALLOC || e->kind == TQ_CALL_CALLOC;
+        if (!alloc && e->kind != TQ_CALL_FREE)
+            continue;
+        size_t j = (size_t)((e->addr * 0x9E3779B97F4A7C15ull) >> 40) & (tcap - 1);
+        while (t[j].addr && t[j].addr != e->addr)
+            j = (j + 1) & (tcap - 1);
+        t[j].addr = e->addr;
+        if (alloc) {
+            double_allocs += t[j].live;
+            live += !t[j].live;
+            t[j].live = 1;
+        } else {
+            bad_frees += !t[j].live;
+            live -= t[j].live;
+            t[j].live = 0;
+        }
+    }
+    cr_expect_eq(double_allocs, 0);
+    cr_expect_eq(bad_frees, 0, "frees of blocks that were not live (blocks from before the trace: none here)");
+    cr_expect_leq(live, 8, "blocks live at the end: %zu (only the threads' TLS blocks may stay)", live);
+    free(t);
+    free(all);
+    tq_trace_summary_clear(&sum);
+    free(path);
+    tq_rmtree(d);
+    free(d);
+}
+
 /* fork: the child's trace interns its own stacks (every id it uses is defined in its own file); exec: the new
  * image records stacks too. */
 Test(stacks, fork_and_exec_keep_working)
