@@ -235,19 +235,21 @@ Test(stacks, events_of_flushed_threads_are_each_there_once, .timeout = 300)
     struct tq_err err = {0};
     cr_assert_eq(tq_trace_open(path, &r, &err), TQ_OK, "%s", err.msg);
     struct tq_rec rec;
+    struct tq_event_ctxs ctxs = {0}; /* CTX_EVENTS records decode with their writer context's state */
     bool done = false;
     while (tq_trace_next(r, &rec, &done, &err) == TQ_OK && !done) {
         if (!TQ_REC_HAS_EVENTS(rec.type))
             continue;
         struct tq_rec_events e;
         struct tq_events_iter it;
-        cr_assert_eq(tq_rec_get_events(&rec, &e, &it), 0);
+        cr_assert_eq(tq_event_ctxs_open(&ctxs, path, &rec, &e, &it, &err), TQ_OK, "%s", err.msg);
         int got;
         while (n < cap && (got = tq_events_next(&it, &all[n])) == 1)
             n++;
         cr_assert(n < cap && got == 0, "corrupt record or too many events");
     }
     cr_assert_not(tq_trace_truncated(r));
+    tq_event_ctxs_clear(&ctxs);
     tq_trace_close(r);
     qsort(all, n, sizeof *all, by_seq);
     uint64_t kinds[TQ_CALL_COUNT] = {0};
