@@ -16,6 +16,9 @@
 struct tq_event_match {
     struct tq_live_blocks *live;
     struct tq_block_table orphans; /* ADDR_EVENTS frees seen before their allocation (traces/block_match.h) */
+    struct tq_block_table expected; /* frees still to come of ended blocks at a live block's address (same) */
+    struct tq_block_lookahead ahead; /* the record being matched, looked ahead on first need (same) */
+    bool rules_before;               /* test builds: the matching before those two rules, to measure them */
     uint64_t seq_base;             /* order numbers are kept as seq - seq_base (< TQ_LIVE_SEQ_LIMIT) */
     bool based;
     struct tq_event *in;           /* a record's decoded events */
@@ -44,6 +47,12 @@ tq_status tq_event_match_new(struct tq_event_match **out, struct tq_err *err)
         free(m);
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     }
+    tq_block_lookahead_init(&m->ahead, &tq_event_match_heap_mem);
+#ifdef TQ_TESTING
+    /* For tests/test_leaks.c: the false leaks of the matching before the expected frees and the look-ahead, on the
+     * same trace. Builds without -DTQ_TESTING have no such switch. */
+    m->rules_before = getenv("TQ_TESTING_MATCH_BEFORE") != NULL;
+#endif
     *out = m;
     return TQ_OK;
 }
@@ -85,9 +94,9 @@ static struct tq_matched_event implied_free(const struct tq_event *e, uint64_t k
 }
 
 /* Release into *o the block that a free of addr with order number seq (rebased) ends: the live block there when
- * it was allocated before seq. Returns its key, or 0 when there is none: a free of a block allocated in a record
- * not fed yet (or before the trace began) waits as an orphan; a free of an earlier block at addr was given its free
- * already. */
+ * it was allocated before seq. Returns its key, or 0 when there is none: a free of an earlier block at addr that was
+ * given its free already (expected there) is consumed; any other (of a block allocated in a record not fed yet, or
+ * before the trace began) waits as an orphan. */
 static tq_status match_free(struct tq_event_match *m, const struct tq_event *e, uint64_t addr, uint64_t seq,
                             struct tq_matched_event *o, uint64_t *key, struct tq_err *err)
 {
@@ -101,8 +110,10 @@ static tq_status match_free(struct tq_event_match *m, const struct tq_event *e, 
         o->released_size = b.size;
         o->released_stack = b.stack;
         *key = addr;
+        tq_block_expect_drop(&m->expected, addr);
+        return TQ_OK;
     }
-    if (got >= 0)
+    if (got == 0 && (m->rules_before || tq_block_expect_consume(&m->expected, addr)))
         return TQ_OK;
     if (tq_block_orphan_add(&tq_event_match_heap_mem, &m->orphans, addr, e->seq, e->t_ns))
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for unmatched frees");
@@ -112,13 +123,13 @@ static tq_status match_free(struct tq_event_match *m, const struct tq_event *e, 
 /* An allocation e at e->addr (not 0) with order number seq (rebased): held as live, or *dead when its free was seen
  * already (in another thread's record, or a later block at its address is known). A block before it at the address
  * whose free is still to come ends now: its free is appended to out first. */
-static tq_status match_alloc(struct tq_event_match *m, const struct tq_event *e, uint64_t seq,
+static tq_status match_alloc(struct tq_event_match *m, const struct tq_event *e, uint32_t i, uint64_t seq,
                              struct tq_matched_event *out, uint32_t *k, bool *dead, struct tq_err *err)
 {
     uint64_t fseq;
     struct tq_live_block b;
     *dead = false;
-    if (tq_block_orphan_take_after(&m->orphans, e->addr, e->seq, &fseq) == 0) {
+    if (tq_block_orphan_take_after(&m->orphans, e->addr, e->seq, m->rules_before ? NULL : &m->ahead, i, &fseq) == 0) {
         *dead = true;
         return TQ_OK;
     }
@@ -130,6 +141,8 @@ static tq_status match_alloc(struct tq_event_match *m, const struct tq_event *e,
         *dead = true;
     else if (held == 2) /* the block before at this address died in between; its free is still to come */
         out[(*k)++] = implied_free(e, e->addr, b.size, b.stack);
+    if (held != 1 && tq_block_expect_add(&tq_event_match_heap_mem, &m->expected, e->addr))
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory for expected frees");
     return TQ_OK;
 }
 
@@ -162,6 +175,7 @@ static tq_status match_by_addr(struct tq_event_match *m, const char *path, uint3
                                struct tq_err *err)
 {
     uint32_t k = 0;
+    tq_block_lookahead_record(&m->ahead, m->in, n);
     for (uint32_t i = 0; i < n; i++) {
         if (i + PREFETCH_AHEAD < n) {
             const struct tq_event *a = &m->in[i + PREFETCH_AHEAD];
@@ -188,7 +202,7 @@ static tq_status match_by_addr(struct tq_event_match *m, const char *path, uint3
             }
             if (e->addr) {
                 TQ_TRY(check_stack(path, e, err));
-                TQ_TRY(match_alloc(m, e, seq, m->out, &k, &dead, err));
+                TQ_TRY(match_alloc(m, e, i, seq, m->out, &k, &dead, err));
             }
         }
         m->out[k++] = o;
@@ -254,6 +268,8 @@ void tq_event_match_free(struct tq_event_match *m)
         return;
     tq_live_blocks_free(m->live);
     tq_block_table_free(&tq_event_match_heap_mem, &m->orphans);
+    tq_block_table_free(&tq_event_match_heap_mem, &m->expected);
+    tq_block_lookahead_free(&m->ahead);
     tq_event_ctxs_clear(&m->ctxs);
     free(m->in);
     free(m->out);

@@ -3,16 +3,20 @@
  * Which of the live blocks a free() releases is the one thing an event must say that the reader cannot guess; an
  * id from a LIFO free list says it in about log2(live blocks) bits, and the allocation right after a free usually
  * gets the id just released (difference 0). Ids are given out in the order records are fed, the order a reader
- * replays. A free of an address with no id is kept as an "orphan" (address -> order number; an address may have
+ * replays. A free of an address with no id, or with an id of a later block (whose allocation came first) and no
+ * free of an earlier block expected there, is kept as an "orphan" (address -> order number; an address may have
  * several, when it was handed out and freed again by threads whose records came first), and an allocation of that
- * address gets the earliest orphan after it in the process-wide order: that is its free, placed right after it.
+ * address gets the earliest orphan after it in the process-wide order, unless its own record has another event at
+ * the address before that free (then the free is some later block's): that is its free, placed right after it.
  * Orphans before it stay for allocations still to come (or, for blocks from before the trace, e.g. inherited across
- * fork, forever: they are few). Tables grow by doubling, from the memory provider. */
+ * fork, forever: they are few). A free is "expected" at an address when its block was ended there already (a later
+ * allocation at the address came first): counted per address while a later block is live there, consumed when it
+ * comes. Tables grow by doubling, from the memory provider. */
 #include "block_match.h"
 
 struct tq_block_slot {
     uint64_t addr; /* 0 = empty */
-    uint64_t id;   /* block id (ids), or the free's time in ns (orphans) */
+    uint64_t id;   /* block id (ids), the free's time in ns (orphans), frees still to come (expected) */
     uint64_t seq;  /* order number of the allocation (ids) or of the free (orphans) */
 };
 
@@ -124,9 +128,14 @@ int tq_block_orphan_add(const struct tq_block_mem *mem, struct tq_block_table *t
     return 0;
 }
 
-/* The free that ends a block allocated at addr with order number seq: the earliest waiting free of addr after seq,
- * taken out into *fseq. Returns 0, or -1 when there is none (earlier frees stay: they end blocks still to come). */
-int tq_block_orphan_take_after(struct tq_block_table *t, uint64_t addr, uint64_t seq, uint64_t *fseq)
+static uint64_t lookahead_next(struct tq_block_lookahead *la, uint32_t i);
+
+/* The free that ends a block allocated at addr with order number seq (la->in[i]): the earliest waiting free of addr
+ * after seq, taken out into *fseq, provided it comes before the record's next event at addr (a free after that one
+ * is some later block's). Returns 0, or -1 when there is none (earlier frees stay: they end blocks still to
+ * come). */
+int tq_block_orphan_take_after(struct tq_block_table *t, uint64_t addr, uint64_t seq, struct tq_block_lookahead *la,
+                               uint32_t i, uint64_t *fseq)
 {
     if (!t->cap || !t->used)
         return -1;
@@ -134,11 +143,140 @@ int tq_block_orphan_take_after(struct tq_block_table *t, uint64_t addr, uint64_t
     for (size_t j = home(addr, t->cap); t->v[j].addr; j = (j + 1) & (t->cap - 1))
         if (t->v[j].addr == addr && t->v[j].seq > seq && (best == SIZE_MAX || t->v[j].seq < t->v[best].seq))
             best = j;
-    if (best == SIZE_MAX)
+    if (best == SIZE_MAX || t->v[best].seq >= lookahead_next(la, i))
         return -1;
     *fseq = t->v[best].seq;
     table_remove_at(t, best);
     return 0;
+}
+
+#define EXPECTED_MAX 0xffffffffull
+int tq_block_expect_add(const struct tq_block_mem *mem, struct tq_block_table *t, uint64_t addr)
+{
+    struct tq_block_slot *x = table_find(t, addr);
+    if (x) {
+        if (x->id < EXPECTED_MAX)
+            x->id++;
+        return 0;
+    }
+    if ((t->used + 1) * 4 > t->cap * 3 && table_grow(mem, t))
+        return -1;
+    size_t j = home(addr, t->cap);
+    while (t->v[j].addr)
+        j = (j + 1) & (t->cap - 1);
+    t->v[j] = (struct tq_block_slot){addr, 1, 0};
+    t->used++;
+    return 0;
+}
+
+int tq_block_expect_consume(struct tq_block_table *t, uint64_t addr)
+{
+    struct tq_block_slot *x = t->used ? table_find(t, addr) : NULL;
+    if (!x)
+        return 0;
+    if (--x->id == 0)
+        table_remove_at(t, (size_t)(x - t->v));
+    return 1;
+}
+
+void tq_block_expect_drop(struct tq_block_table *t, uint64_t addr)
+{
+    uint64_t n;
+    if (t->used)
+        table_take(t, addr, &n);
+}
+
+/* A slot of the look-ahead table: the order number of the next event at addr, if stamp is the record's. */
+struct tq_block_ahead {
+    uint64_t addr, seq, stamp;
+};
+
+void tq_block_lookahead_init(struct tq_block_lookahead *la, const struct tq_block_mem *mem)
+{
+    *la = (struct tq_block_lookahead){.mem = mem};
+}
+
+void tq_block_lookahead_record(struct tq_block_lookahead *la, const struct tq_event *in, uint32_t n)
+{
+    la->in = in;
+    la->n = n;
+    la->state = 0;
+}
+
+void tq_block_lookahead_free(struct tq_block_lookahead *la)
+{
+    if (la->next_same) {
+        la->mem->release(la->next_same, la->n_cap * sizeof *la->next_same);
+        la->mem->release(la->slots, la->cap * sizeof *la->slots);
+    }
+    tq_block_lookahead_init(la, la->mem);
+}
+
+static void ahead_note(struct tq_block_lookahead *la, uint64_t addr, uint64_t seq, uint64_t *next)
+{
+    size_t j = home(addr, la->cap);
+    while (la->slots[j].stamp == la->stamp && la->slots[j].addr != addr)
+        j = (j + 1) & (la->cap - 1);
+    if (next)
+        *next = la->slots[j].stamp == la->stamp ? la->slots[j].seq : UINT64_MAX;
+    la->slots[j] = (struct tq_block_ahead){addr, seq, la->stamp};
+}
+
+static int is_heap_alloc(unsigned k)
+{
+    return k == TQ_CALL_MALLOC || k == TQ_CALL_CALLOC || k == TQ_CALL_POSIX_MEMALIGN || k == TQ_CALL_ALIGNED_ALLOC ||
+           k == TQ_CALL_MEMALIGN || k == TQ_CALL_VALLOC || k == TQ_CALL_PVALLOC;
+}
+
+/* For each event of the record, the order number of the record's next event at its address into next_same
+ * (walking back from the end). 0 when memory is short (then no limit applies). */
+static int look_ahead(struct tq_block_lookahead *la)
+{
+    uint32_t n = la->n;
+    if (!n)
+        return 0;
+    if (n > la->n_cap) {
+        size_t cap = 64;
+        while (cap < 2 * (size_t)n)
+            cap *= 2;
+        uint64_t *next = la->mem->zalloc(n * sizeof *next);
+        struct tq_block_ahead *slots = next ? la->mem->zalloc(cap * sizeof *slots) : NULL;
+        if (!slots) {
+            if (next)
+                la->mem->release(next, n * sizeof *next);
+            return 0;
+        }
+        if (la->next_same) {
+            la->mem->release(la->next_same, la->n_cap * sizeof *la->next_same);
+            la->mem->release(la->slots, la->cap * sizeof *la->slots);
+        }
+        la->next_same = next;
+        la->slots = slots;
+        la->n_cap = n;
+        la->cap = cap;
+    }
+    la->stamp++;
+    for (uint32_t i = n; i-- > 0;) {
+        const struct tq_event *e = &la->in[i];
+        int realloc_k = e->kind == TQ_CALL_REALLOC || e->kind == TQ_CALL_REALLOCARRAY;
+        la->next_same[i] = UINT64_MAX;
+        if (e->addr && (realloc_k || e->kind == TQ_CALL_FREE || is_heap_alloc(e->kind)))
+            ahead_note(la, e->addr, e->seq, &la->next_same[i]);
+        if (realloc_k && e->old_addr)
+            ahead_note(la, e->old_addr, e->seq, NULL);
+    }
+    return 1;
+}
+
+/* The order number of the record's next event at the address of its event i, UINT64_MAX when there is none (or
+ * memory is short, or no record is set). The table is made for the record on first need. */
+static uint64_t lookahead_next(struct tq_block_lookahead *la, uint32_t i)
+{
+    if (!la || i >= la->n)
+        return UINT64_MAX;
+    if (!la->state)
+        la->state = look_ahead(la) ? 1 : -1;
+    return la->state > 0 ? la->next_same[i] : UINT64_MAX;
 }
 
 static void spare_push(struct tq_block_match *m, uint64_t id)
@@ -181,7 +319,7 @@ static uint64_t block_alloc(struct tq_block_match *m, uint64_t addr, uint64_t se
     if (!addr)
         return 0;
     uint64_t fseq;
-    if (tq_block_orphan_take_after(&m->orphans, addr, seq, &fseq) == 0) {
+    if (tq_block_orphan_take_after(&m->orphans, addr, seq, &m->ahead, m->rec_i, &fseq) == 0) {
         *dead_after = 1; /* its free was fed already, in another thread's record */
         return spare_pop(m);
     }
@@ -194,9 +332,12 @@ static uint64_t block_alloc(struct tq_block_match *m, uint64_t addr, uint64_t se
     struct tq_block_slot *at = &ids->v[j];
     if (at->addr && at->seq > seq) { /* a later block at this address is known: this one died before it */
         *dead_after = 1;
+        tq_block_expect_add(m->mem, &m->expected, addr); /* its free is still to come (none was waiting); when
+                                                          * memory is short that free will wait as an orphan */
         return spare_pop(m);
     }
     if (at->addr) { /* the block before at this address died in between; its free is in a record not fed yet */
+        tq_block_expect_add(m->mem, &m->expected, addr);
         die_now(at->id, t_ns, seq, out, nout);
         spare_push(m, at->id);
     } else {
@@ -215,24 +356,23 @@ static uint64_t block_free(struct tq_block_match *m, uint64_t addr, uint64_t seq
     if (cur && cur->seq < seq) {
         uint64_t id = 0;
         table_take(&m->ids, addr, &id);
+        tq_block_expect_drop(&m->expected, addr);
         spare_push(m, id);
         return id;
     }
-    if (!cur) /* allocated in a record not fed yet, or before the trace began (the 1.3 shim stored 0 as the value
-               * here, which block_alloc reads as the free's number: such frees were never matched) */
-        tq_block_orphan_add(m->mem, &m->orphans, addr, seq, t_ns);
-    return 0; /* a free of an earlier block at this address: it was given its free already */
-}
-
-static int is_heap_alloc(unsigned k)
-{
-    return k == TQ_CALL_MALLOC || k == TQ_CALL_CALLOC || k == TQ_CALL_POSIX_MEMALIGN || k == TQ_CALL_ALIGNED_ALLOC ||
-           k == TQ_CALL_MEMALIGN || k == TQ_CALL_VALLOC || k == TQ_CALL_PVALLOC;
+    if (cur && tq_block_expect_consume(&m->expected, addr))
+        return 0; /* a free of an earlier block at this address: it was given its free already */
+    /* allocated in a record not fed yet (also when a later block at addr is live: its allocation came first), or
+     * before the trace began (the 1.3 shim stored 0 as the value here, which block_alloc reads as the free's number:
+     * such frees were never matched) */
+    tq_block_orphan_add(m->mem, &m->orphans, addr, seq, t_ns);
+    return 0;
 }
 
 void tq_block_match_init(struct tq_block_match *m, const struct tq_block_mem *mem)
 {
     *m = (struct tq_block_match){.mem = mem, .next_id = 1};
+    tq_block_lookahead_init(&m->ahead, mem);
 }
 
 /* Events looked ahead: the slot of an event's address is a cache miss in a table of tens of MiB (perl: 2 Mi slots),
@@ -244,7 +384,9 @@ uint32_t tq_block_match_rewrite(struct tq_block_match *m, const struct tq_event 
 {
     uint32_t k = 0;
     m->pool = pool;
+    tq_block_lookahead_record(&m->ahead, in, n);
     for (uint32_t i = 0; i < n; i++) {
+        m->rec_i = i;
         if (i + PREFETCH_AHEAD < n && m->ids.cap) { /* a hint only: the table may grow before it is used */
             const struct tq_event *a = &in[i + PREFETCH_AHEAD];
             __builtin_prefetch(&m->ids.v[home(a->addr, m->ids.cap)]);
@@ -276,7 +418,9 @@ void tq_block_match_reset(struct tq_block_match *m)
         m->ids.v[i].addr = 0;
     for (size_t i = 0; i < m->orphans.cap; i++)
         m->orphans.v[i].addr = 0;
-    m->ids.used = m->orphans.used = 0;
+    for (size_t i = 0; i < m->expected.cap; i++)
+        m->expected.v[i].addr = 0;
+    m->ids.used = m->orphans.used = m->expected.used = 0;
     m->next_id = 1; /* (the callers empty the threads' pools) */
 }
 
@@ -291,6 +435,8 @@ void tq_block_match_free(struct tq_block_match *m, struct tq_id_pool *pool)
 {
     tq_block_table_free(m->mem, &m->ids);
     tq_block_table_free(m->mem, &m->orphans);
+    tq_block_table_free(m->mem, &m->expected);
+    tq_block_lookahead_free(&m->ahead);
     if (pool && pool->v)
         m->mem->release(pool->v, pool->cap * sizeof *pool->v);
     if (pool)
