@@ -110,7 +110,8 @@ static tq_status match_free(struct tq_event_match *m, const struct tq_event *e, 
         o->released_size = b.size;
         o->released_stack = b.stack;
         *key = addr;
-        tq_block_expect_drop(&m->expected, addr);
+        if (m->expected.used) /* (a call saved on every free of a trace without any) */
+            tq_block_expect_drop(&m->expected, addr);
         return TQ_OK;
     }
     if (got == 0 && (m->rules_before || tq_block_expect_consume(&m->expected, addr)))
@@ -129,7 +130,7 @@ static tq_status match_alloc(struct tq_event_match *m, const struct tq_event *e,
     uint64_t fseq;
     struct tq_live_block b;
     *dead = false;
-    if (tq_block_orphan_take_after(&m->orphans, e->addr, e->seq, m->rules_before ? NULL : &m->ahead, i, &fseq) == 0) {
+    if (m->orphans.used && tq_block_orphan_take_after(&m->orphans, e->addr, e->seq, m->rules_before ? NULL : &m->ahead, i, &fseq) == 0) {
         *dead = true;
         return TQ_OK;
     }

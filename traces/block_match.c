@@ -128,7 +128,7 @@ int tq_block_orphan_add(const struct tq_block_mem *mem, struct tq_block_table *t
     return 0;
 }
 
-static uint64_t lookahead_next(struct tq_block_lookahead *la, uint32_t i);
+static uint64_t lookahead_next(struct tq_block_lookahead *la, uint32_t i) __attribute__((noinline));
 
 /* The free that ends a block allocated at addr with order number seq (la->in[i]): the earliest waiting free of addr
  * after seq, taken out into *fseq, provided it comes before the record's next event at addr (a free after that one
@@ -270,6 +270,7 @@ static int look_ahead(struct tq_block_lookahead *la)
 
 /* The order number of the record's next event at the address of its event i, UINT64_MAX when there is none (or
  * memory is short, or no record is set). The table is made for the record on first need. */
+/* (Not inlined: the scan for a waiting free, run for every allocation while any wait, stays a small leaf.) */
 static uint64_t lookahead_next(struct tq_block_lookahead *la, uint32_t i)
 {
     if (!la || i >= la->n)
@@ -319,7 +320,7 @@ static uint64_t block_alloc(struct tq_block_match *m, uint64_t addr, uint64_t se
     if (!addr)
         return 0;
     uint64_t fseq;
-    if (tq_block_orphan_take_after(&m->orphans, addr, seq, &m->ahead, m->rec_i, &fseq) == 0) {
+    if (m->orphans.used && tq_block_orphan_take_after(&m->orphans, addr, seq, &m->ahead, m->rec_i, &fseq) == 0) {
         *dead_after = 1; /* its free was fed already, in another thread's record */
         return spare_pop(m);
     }
