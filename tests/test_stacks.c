@@ -402,6 +402,29 @@ Test(stacks, diff_shows_the_grown_site)
     free(b);
 }
 
+/* --aggregate matches frees to blocks in the shim (traces/block_match.c, a static matcher in preload/block_ids.c):
+ * eight threads passing blocks to each other, flushed every millisecond, make it wait frees for their blocks and look
+ * records ahead; the program still runs as without the profiler (the look-ahead once had no memory provider there,
+ * and the program died of SIGSEGV) and the trace holds every allocation's totals. */
+Test(stacks, aggregate_of_blocks_passed_between_threads, .timeout = 300)
+{
+    char *d = tq_tmpdir(), args[4200];
+    snprintf(args, sizeof args, "%s 8 20000", tq_build_path("progs/pass_around"));
+    cr_assert_eq(shim_record_opts(d, "--aggregate --flush-ms 1", args, NULL), 0, "the program's exit status changed");
+    char *t = shim_one_trace(d, "pass_around", 0);
+    struct scan sa;
+    scan_trace(t, &sa);
+    cr_expect_gt(sa.aggregates, 0);
+    struct tq_sites g;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_sites_load(t, &g, &err), TQ_OK, "%s", err.msg);
+    cr_expect_geq(g.calls, 2 * 8 * 20000, "%llu allocation calls", (unsigned long long)g.calls);
+    tq_sites_clear(&g);
+    free(t);
+    tq_rmtree(d);
+    free(d);
+}
+
 /* --aggregate writes per-stack totals instead of events: the same sites with the same totals. */
 Test(stacks, aggregate_totals_equal_event_totals)
 {

@@ -385,6 +385,7 @@ uint32_t tq_block_match_rewrite(struct tq_block_match *m, const struct tq_event 
 {
     uint32_t k = 0;
     m->pool = pool;
+    m->ahead.mem = m->mem; /* (the shim's matcher is a static initializer: preload/block_ids.c) */
     tq_block_lookahead_record(&m->ahead, in, n);
     for (uint32_t i = 0; i < n; i++) {
         m->rec_i = i;
