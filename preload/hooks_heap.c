@@ -3,6 +3,10 @@
  * To know a block's requested size again at free() without a lookup table, every block is allocated one byte
  * larger and the slack (usable - requested, >= 1) is stored at its very end: in the last byte when < 128,
  * else as 8 bytes before a last byte of 0x80. Heap layout and RSS stay as without the shim for 15 of 16 sizes.
+ * Under --stacks a block whose slack is 5..127 is *info-tagged* too (tq_heap_tag_info): its last byte is 0x80 | slack,
+ * the byte before it its owner (the process's fork generation mod 4 in bits 6-7, the allocating thread's mark in bits
+ * 0-5) and the 3 before that its stack id, so that its free can name it by (size, stack) instead of its address
+ * (FORMAT.md 20); blocks are never made larger for it.
  * glibc's __libc_* entry points are used directly, so no dlsym (and no bootstrap buffer) is ever needed.
  *
  * malloc and free have a fast path for the common case (counting only, guard down, a heap chunk, slack < 128): one
@@ -56,7 +60,39 @@ static inline size_t tag_read(const void *p, size_t usable)
     size_t slack = b[usable - 1];
     if (slack == 0x80 && usable >= 9)
         memcpy(&slack, b + usable - 9, 8);
+    else if (slack > 0x80) /* info-tagged */
+        slack &= 0x7F;
     return slack >= 1 && slack <= usable ? usable - slack : 0;
+}
+
+/* An info tag's bytes: 3 of stack id, the owner and the last (see the top). */
+#define INFO_TAIL 5u
+unsigned char tq_heap_generation; /* this process's fork generation (mod 4): a child's differs from its parent's */
+
+int tq_heap_tag_info(void *p, uint32_t stack, unsigned mark)
+{
+    unsigned char *b = p;
+    size_t u = chunk_usable(p);
+    unsigned slack = b[u - 1];
+    if (slack < INFO_TAIL || slack >= 0x80 || stack >= 1u << 24)
+        return 0;
+    b[u - 5] = (unsigned char)stack;
+    b[u - 4] = (unsigned char)(stack >> 8);
+    b[u - 3] = (unsigned char)(stack >> 16);
+    b[u - 2] = (unsigned char)((tq_heap_generation & 3) << 6 | (mark & 63));
+    b[u - 1] = (unsigned char)(0x80 | slack);
+    return 1;
+}
+
+/* An info-tagged block of this process: its stack id | the allocating thread's mark << 24 (0: not one; a block
+ * inherited across fork is named by its address, as the child's trace never saw its allocation). */
+static inline uint32_t info_of(const void *p, size_t u)
+{
+    const unsigned char *b = p;
+    if (b[u - 1] <= 0x80 || (b[u - 1] & 0x7F) < INFO_TAIL || b[u - 2] >> 6 != (tq_heap_generation & 3))
+        return 0;
+    uint32_t stack = (uint32_t)b[u - 5] | (uint32_t)b[u - 4] << 8 | (uint32_t)b[u - 3] << 16;
+    return stack ? stack | (uint32_t)(b[u - 2] & 63) << 24 : 0;
 }
 
 /* A new block p (or NULL) for a request of req bytes, through call c.
@@ -75,8 +111,8 @@ static inline __attribute__((always_inline)) void *took(void *p, size_t req, enu
         size_t u = chunk_usable(p);
         tag_write(p, u, req);
         tq_count_heap((int64_t)req, (int64_t)u);
-        if (__builtin_expect(tq_mode.stacks, 0))
-            return tq_stacks_took(c, p, req, NULL); /* a tail call: the unwinder sees no frame of ours but that one */
+        if (__builtin_expect(tq_mode.stacks, 0)) /* a tail call: the unwinder sees no frame of ours but that one */
+            return tq_stacks_took(c, p, req, NULL, 0, 0);
     }
     return p;
 }
@@ -88,7 +124,11 @@ static inline __attribute__((always_inline)) void drop(void *p)
     size_t req = tag_read(p, u);
     tq_count_heap(-(int64_t)req, -(int64_t)u);
     /* before the real free, so p cannot be reused meanwhile; no size: the replay knows the block (FORMAT.md) */
-    tq_stacks_note_free(p, 1);
+    uint32_t info = __builtin_expect(tq_mode.stacks, 0) ? info_of(p, u) : 0;
+    if (info)
+        tq_stacks_free_info(p, req, info);
+    else
+        tq_stacks_note_free(p, 1);
 }
 
 /* The general path of malloc, for whatever the fast path does not take. */
@@ -184,8 +224,10 @@ static void *tq_realloc(void *p, size_t n, enum tq_call c)
         return took(NULL, 0, c);
     }
     size_t ou = chunk_usable(p), oreq = tq_counting() ? tag_read(p, ou) : 0;
+    /* an info-tagged old block is named by (size, stack): its event needs no address */
+    uint32_t oinfo = tq_counting() && __builtin_expect(tq_mode.stacks, 0) ? info_of(p, ou) : 0;
     /* before glibc's realloc: once it returns, p may already be another thread's new block */
-    int old_traced = tq_counting() ? tq_stacks_note_free(p, 0) : 0;
+    int old_traced = tq_counting() && !oinfo ? tq_stacks_note_free(p, 0) : 0;
     void *q = __libc_realloc(p, n + 1);
     if (!q) {
         if (old_traced)
@@ -197,8 +239,8 @@ static void *tq_realloc(void *p, size_t n, enum tq_call c)
     if (tq_counting()) {
         tq_count_heap((int64_t)n - (int64_t)oreq, (int64_t)nu - (int64_t)ou);
         tq_count_call(c);
-        if (__builtin_expect(tq_mode.stacks, 0))
-            return tq_stacks_took(c, q, n, old_traced ? p : NULL); /* a tail call, as in took() */
+        if (__builtin_expect(tq_mode.stacks, 0)) /* a tail call, as in took() */
+            return tq_stacks_took(c, q, n, old_traced || oinfo ? p : NULL, oreq, oinfo);
     }
     return q;
 }
@@ -278,5 +320,6 @@ TQ_EXPORT size_t malloc_usable_size(void *p)
     if (!p)
         return 0;
     size_t u = chunk_usable(p);
-    return ((const unsigned char *)p)[u - 1] == 0x80 && u >= 9 ? u - 9 : u - 1;
+    unsigned char last = ((const unsigned char *)p)[u - 1];
+    return last == 0x80 && u >= 9 ? u - 9 : last > 0x80 ? u - INFO_TAIL : u - 1;
 }

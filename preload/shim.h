@@ -172,7 +172,13 @@ void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void 
 /* tq_stacks_event(kind, p, size, old_addr, 1) for a new heap block p, returning p: the heap hooks call it in tail
  * position (`return tq_stacks_took(...)`), so that its frame replaces theirs and libunwind has one frame of the shim
  * to step over instead of three or four (tq_mode.stacks checked by the caller). Can't fail. */
-void *tq_stacks_took(unsigned kind, void *p, uint64_t size, const void *old_addr);
+void *tq_stacks_took(unsigned kind, void *p, uint64_t size, const void *old_addr, uint64_t old_size,
+                     uint32_t old_info);
+/* old_info != 0: realloc's old block old_addr was info-tagged (its stack id | its thread's mark << 24, hooks_heap.c),
+ * with a request of old_size bytes (its event names it so, FORMAT.md 20). A new heap block whose tail has room gets
+ * its stack id there (tq_heap_tag_info) and its event names it by (size, stack). */
+/* The free of p, an info-tagged block of size requested bytes (info as old_info above). Can't fail. */
+void tq_stacks_free_info(const void *p, uint64_t size, uint32_t info);
 /* Set up (aggregate != 0: per-stack totals instead of events; sample_bytes != 0: record one heap allocation per
  * that many bytes on average, chosen by a Poisson process over bytes; python_frames == 0: native frames only, even in
  * a CPython process). Called once from the constructor. */
@@ -326,6 +332,11 @@ extern void *__libc_pvalloc(size_t);
 
 /* What glibc's malloc_usable_size(p) returns, read from the chunk header. Can't fail for a glibc block. */
 size_t tq_heap_chunk_usable(const void *p);
+/* Info-tag heap block p (hooks_heap.c's tag, FORMAT.md 20) with its stack id (< 2^24) and the allocating thread's mark
+ * (< 64) when its tail has room: 1 if done. */
+int tq_heap_tag_info(void *p, uint32_t stack, unsigned mark);
+/* This process's fork generation, kept mod 4 in info tags: a child's blocks are told from its parent's. */
+extern unsigned char tq_heap_generation;
 
 /* ---- session (session.c, sampler.c) ---- */
 

@@ -71,6 +71,16 @@ struct entry {
 };
 
 static int agg_mode;
+/* Blocks are named by (size, stack) where their tail has room (FORMAT.md 20): plain --stacks, unless
+ * TRACEQ_FREE_BY_ADDR=1 (preload/CONFIG.md). */
+static int info_mode;
+static __thread uintptr_t last_block; /* info_mode: this thread's latest heap allocation, 0 after a free (TQ_EV_TEMP) */
+/* Threads are marked by their buffer's context number mod 64 in info tags. A block freed by another thread than its
+ * own would be replayed in the order of the threads' records, which may hold all of a producer's allocations before
+ * a consumer's frees: its thread's mark escapes, and from then on that thread's blocks are named by address (the
+ * matcher also learns frees from addresses handed out again, traces/block_match.h). */
+#define MARKS 64u
+static _Atomic unsigned char escaped[MARKS];
 static int unwind_check; /* TRACEQ_UNWIND_CHECK=1: the walker's stacks are compared with unw_backtrace's */
 static double sample_mean;            /* record --sample-bytes: mean bytes between recorded allocations; 0 = all */
 static __thread int64_t sample_left;  /* bytes until this thread's next recorded allocation */
@@ -472,10 +482,13 @@ static int take_sample(uint64_t size)
     return 1;
 }
 
-/* tq_stacks_event's body, inlined into its two entry points so that unw_backtrace runs in their frame. */
+/* tq_stacks_event's body, inlined into its entry points so that unw_backtrace runs in their frame.
+ * info_mode: flags TQ_EV_INFO with given (stack id | mark << 24): a free of an info-tagged block (size its request);
+ * old_info != 0 likewise: the old block of a realloc was info-tagged (old_size its request, old_addr its address). */
 static inline __attribute__((always_inline)) void event(unsigned kind, const void *addr, uint64_t size,
                                                         const void *old_addr, int with_stack,
-                                                        const struct entry *from)
+                                                        const struct entry *from, unsigned flags,
+                                                        uint32_t given, uint64_t old_size, uint32_t old_info)
 {
     struct tq_thread *t = &tq_self;
     if (!tq_sess.active || tq_sess.finished)
@@ -500,7 +513,33 @@ static inline __attribute__((always_inline)) void event(unsigned kind, const voi
     struct evbuf *b = my_buf ? my_buf : buf_get();
     if (!b)
         goto out;
-    uint32_t id = with_stack ? capture(b, from) : 0;
+    uint32_t id = with_stack ? capture(b, from) : given & 0xFFFFFFu;
+    uint32_t old_stack = old_info & 0xFFFFFFu;
+    if (info_mode && kind != TQ_CALL_MMAP && kind != TQ_CALL_MMAP64 && kind != TQ_CALL_MUNMAP &&
+        kind != TQ_CALL_MREMAP) { /* heap events: whether each block is named by (size, stack) (FORMAT.md 20) */
+        uintptr_t last = last_block;
+        unsigned mark = b->pack_no % MARKS;
+        if (kind == TQ_CALL_FREE) {
+            if ((flags & TQ_EV_INFO) && (uintptr_t)addr == last)
+                flags |= TQ_EV_TEMP;
+            if ((flags & TQ_EV_INFO) && given >> 24 != mark)
+                atomic_store_explicit(&escaped[given >> 24], 1, memory_order_relaxed);
+            last_block = 0;
+        } else {
+            if (old_stack && (uintptr_t)old_addr == last)
+                flags |= TQ_EV_OLD_TEMP;
+            if (old_stack) {
+                if (old_info >> 24 != mark)
+                    atomic_store_explicit(&escaped[old_info >> 24], 1, memory_order_relaxed);
+                flags |= TQ_EV_OLD_INFO;
+                old_addr = (const void *)(uintptr_t)old_size; /* the event names the old block by its size */
+            }
+            if (addr && id && !atomic_load_explicit(&escaped[mark], memory_order_relaxed) &&
+                tq_heap_tag_info((void *)(uintptr_t)addr, id, mark))
+                flags |= TQ_EV_INFO;
+            last_block = (uintptr_t)addr;
+        }
+    }
     struct timespec ts;
     /* The coarse clock (the kernel tick, 1-4 ms) is a plain memory read; the precise one cost 11% of a malloc
      * storm under --stacks. Events keep their order regardless: it is the order of the buffer. */
@@ -509,6 +548,8 @@ static inline __attribute__((always_inline)) void event(unsigned kind, const voi
     uint32_t head = atomic_load_explicit(&b->head, memory_order_relaxed); /* ours: no other thread writes it */
     struct tq_event *e = &b->ev[head % EVBUF_N]; /* past head: no reader looks at it until it is published */
     e->kind = (uint8_t)kind;
+    e->flags = (uint8_t)flags;
+    e->old_stack = old_stack;
     e->t_ns = now > tq_sess.t0 ? now - tq_sess.t0 : 0;
     if (head % EVBUF_N && e->t_ns < e[-1].t_ns) /* never decreasing within a record (FORMAT.md) */
         e->t_ns = e[-1].t_ns;
@@ -526,16 +567,22 @@ out:
 
 void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void *old_addr, int with_stack)
 {
-    event(kind, addr, size, old_addr, with_stack, NULL);
+    event(kind, addr, size, old_addr, with_stack, NULL, 0, 0, 0, 0);
+}
+
+void tq_stacks_free_info(const void *p, uint64_t size, uint32_t info)
+{
+    event(TQ_CALL_FREE, p, size, NULL, 0, NULL, TQ_EV_INFO, info, 0, 0);
 }
 
 /* Called in tail position by the heap hooks: its return address is the program's, and its frame pointer (which
  * __builtin_frame_address makes it keep) points at the program's saved rbp, with the return address above it. */
-void *tq_stacks_took(unsigned kind, void *p, uint64_t size, const void *old_addr)
+void *tq_stacks_took(unsigned kind, void *p, uint64_t size, const void *old_addr, uint64_t old_size,
+                     uint32_t old_info)
 {
     const uint64_t *fp = __builtin_frame_address(0);
     struct entry from = {.rip = fp[1], .rsp = (uint64_t)(uintptr_t)(fp + 2), .rbp = fp[0]};
-    event(kind, p, size, old_addr, 1, &from);
+    event(kind, p, size, old_addr, 1, &from, 0, 0, old_size, old_info);
     return p;
 }
 
@@ -597,6 +644,7 @@ void tq_stacks_reset_child(void)
     pthread_mutex_init(&reg_lock, NULL);
     tq_hash_ids_clear(&table);
     next_id = 1;
+    tq_heap_generation++; /* the parent's info-tagged blocks name stacks of its trace: the child names them by address */
     tq_blocks_reset();
     tq_sampled_reset_child();
     tq_py_reset_child();
@@ -652,6 +700,8 @@ void tq_stacks_init(int aggregate, unsigned long sample_bytes, int python_frames
     code_range_of((uintptr_t)&unw_backtrace, &tq_unwinder_lo, &tq_unwinder_hi);
     exit_key_ok = pthread_key_create(&exit_key, thread_gone) == 0;
     agg_mode = aggregate;
+    const char *by_addr = secure_getenv("TRACEQ_FREE_BY_ADDR");
+    info_mode = !aggregate && !(sample_mean > 0) && !(by_addr && !strcmp(by_addr, "1"));
     const char *check = secure_getenv("TRACEQ_UNWIND_CHECK");
     unwind_check = check && !strcmp(check, "1");
     if (sample_mean > 0 && tq_sampled_init())

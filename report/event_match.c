@@ -3,7 +3,8 @@
  * An ADDR_EVENTS allocation or free is decided as traces/block_match.c decides it for the shim (same rules, the
  * same table of frees seen before their allocation), but the replay needs no block ids: the live block's size and
  * stack are kept under its address, and a free reads them back. Before, the matcher gave every block an id
- * (address -> id table) and the replay looked the id up in a second table (id -> size, stack). */
+ * (address -> id table) and the replay looked the id up in a second table (id -> size, stack).
+ * INFO_EVENTS' blocks named by (size, stack) are counted by kind in report/info_blocks.h instead (match_info_*). */
 #include "event_match.h"
 
 #include <stdlib.h>
@@ -11,10 +12,12 @@
 #include "../common/alloc.h"
 #include "../common/hugemem.h"
 #include "../traces/event_ctxs.h"
+#include "info_blocks.h"
 #include "live_blocks.h"
 
 struct tq_event_match {
     struct tq_live_blocks *live;
+    struct tq_info_blocks *info;   /* INFO_EVENTS: the live blocks named by (size, stack), by kind */
     struct tq_block_table orphans; /* ADDR_EVENTS frees seen before their allocation (traces/block_match.h) */
     struct tq_block_table expected; /* frees still to come of ended blocks at a live block's address (same) */
     struct tq_block_lookahead ahead; /* the record being matched, looked ahead on first need (same) */
@@ -43,7 +46,9 @@ const struct tq_block_mem tq_event_match_heap_mem = {heap_zalloc, heap_release};
 tq_status tq_event_match_new(struct tq_event_match **out, struct tq_err *err)
 {
     struct tq_event_match *m = tq_calloc(1, sizeof *m);
-    if (!m || !(m->live = tq_live_blocks_new())) {
+    if (!m || !(m->live = tq_live_blocks_new()) || !(m->info = tq_info_blocks_new())) {
+        if (m)
+            tq_live_blocks_free(m->live);
         free(m);
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     }
@@ -168,11 +173,47 @@ static tq_status check_stack(const char *path, const struct tq_event *e, struct 
     return TQ_OK;
 }
 
+/* The key the replay sees for blocks named by (size, stack) of thread tid (no address has bit 63 set): the latest
+ * allocation's key, so that a free with TQ_EV_TEMP, whose block was its thread's latest allocation, is temporary for
+ * report --temporary exactly when the replay saw nothing but that allocation since (heap_replay.c). */
+static uint64_t info_key(uint32_t tid)
+{
+    return (uint64_t)1 << 63 | tid;
+}
+
+/* The free of a block named by (size, stack) (a free, or a realloc's old block): released into *o when one of its
+ * kind is live, else it waits (report/info_blocks.h). *key: the key the replay releases (info_key when temp). */
+static tq_status match_info_free(struct tq_event_match *m, uint32_t tid, uint32_t stack, uint64_t size, uint64_t seq,
+                                 bool temp, struct tq_matched_event *o, uint64_t *key, struct tq_err *err)
+{
+    int got = tq_info_blocks_release(m->info, stack, size, seq);
+    if (got < 0)
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory for blocks named by size and stack");
+    *key = temp ? info_key(tid) : 0;
+    if (got == 1) {
+        o->released = true;
+        o->released_size = size;
+        o->released_stack = stack;
+    }
+    return TQ_OK;
+}
+
+/* An allocation named by (size, stack): held by kind, or *dead when a free of its kind waited for it. */
+static tq_status match_info_alloc(struct tq_event_match *m, const struct tq_event *e, uint64_t seq, bool *dead,
+                                  struct tq_err *err)
+{
+    int got = tq_info_blocks_alloc(m->info, e->stack_id, e->size, seq);
+    if (got < 0)
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory for blocks named by size and stack");
+    *dead = got == 0;
+    return TQ_OK;
+}
+
 /* Events looked ahead: an event's slot is a cache miss in a table of tens of MiB, so it is fetched early. */
 #define PREFETCH_AHEAD 8
 
 /* ADDR_EVENTS: frees matched to allocations by address and order number. */
-static tq_status match_by_addr(struct tq_event_match *m, const char *path, uint32_t n, uint32_t *nout,
+static tq_status match_by_addr(struct tq_event_match *m, const char *path, uint32_t tid, uint32_t n, uint32_t *nout,
                                struct tq_err *err)
 {
     uint32_t k = 0;
@@ -181,7 +222,7 @@ static tq_status match_by_addr(struct tq_event_match *m, const char *path, uint3
         if (i + PREFETCH_AHEAD < n) {
             const struct tq_event *a = &m->in[i + PREFETCH_AHEAD];
             tq_live_blocks_prefetch(m->live, a->addr);
-            if (is_realloc(a->kind))
+            if (is_realloc(a->kind) && !(a->flags & TQ_EV_OLD_INFO))
                 tq_live_blocks_prefetch(m->live, a->old_addr);
         }
         const struct tq_event *e = &m->in[i];
@@ -190,25 +231,37 @@ static tq_status match_by_addr(struct tq_event_match *m, const char *path, uint3
             m->out[k++] = (struct tq_matched_event){.ev = *e};
             continue;
         }
-        uint64_t seq = 0, key;
+        uint64_t seq = 0, key = 0;
         TQ_TRY(rebase(m, path, e, &seq, err));
         struct tq_matched_event o = {.ev = *e};
-        if (e->kind == TQ_CALL_FREE) {
+        if (e->kind == TQ_CALL_FREE && (e->flags & TQ_EV_INFO)) {
+            TQ_TRY(match_info_free(m, tid, e->stack_id, e->size, seq, e->flags & TQ_EV_TEMP, &o, &key, err));
+            o.ev.addr = key;
+            o.ev.stack_id = 0; /* frees carry no stack of their own */
+        } else if (e->kind == TQ_CALL_FREE) {
             TQ_TRY(match_free(m, e, e->addr, seq, &o, &key, err));
             o.ev.addr = key;
         } else {
-            if (re) { /* first: a block moved in place is released before it is held again */
+            if (re && (e->flags & TQ_EV_OLD_INFO)) { /* old_addr is the old block's size */
+                TQ_TRY(match_info_free(m, tid, e->old_stack, e->old_addr, seq, e->flags & TQ_EV_OLD_TEMP, &o, &key,
+                                       err));
+                o.ev.old_addr = key;
+            } else if (re) { /* first: a block moved in place is released before it is held again */
                 TQ_TRY(match_free(m, e, e->old_addr, seq, &o, &key, err));
                 o.ev.old_addr = key;
             }
-            if (e->addr) {
+            if (e->flags & TQ_EV_INFO) {
+                TQ_TRY(check_stack(path, e, err));
+                TQ_TRY(match_info_alloc(m, e, seq, &dead, err));
+                o.ev.addr = info_key(tid);
+            } else if (e->addr) {
                 TQ_TRY(check_stack(path, e, err));
                 TQ_TRY(match_alloc(m, e, i, seq, m->out, &k, &dead, err));
             }
         }
         m->out[k++] = o;
         if (dead) /* right after its allocation */
-            m->out[k++] = implied_free(e, e->addr, e->size, e->stack_id);
+            m->out[k++] = implied_free(e, o.ev.addr, e->size, e->stack_id);
     }
     *nout = k;
     return TQ_OK;
@@ -260,7 +313,7 @@ tq_status tq_event_match_record(struct tq_event_match *m, const char *path, cons
     for (uint32_t i = 1; i < k; i++)
         if (m->in[i].seq <= m->in[i - 1].seq)
             return tq_fail(err, TQ_ERR_FORMAT, "%s: events out of order in a record", path);
-    return match_by_addr(m, path, k, n, err);
+    return match_by_addr(m, path, e.tid, k, n, err);
 }
 
 void tq_event_match_free(struct tq_event_match *m)
@@ -268,6 +321,7 @@ void tq_event_match_free(struct tq_event_match *m)
     if (!m)
         return;
     tq_live_blocks_free(m->live);
+    tq_info_blocks_free(m->info);
     tq_block_table_free(&tq_event_match_heap_mem, &m->orphans);
     tq_block_table_free(&tq_event_match_heap_mem, &m->expected);
     tq_block_lookahead_free(&m->ahead);

@@ -609,12 +609,14 @@ Test(addr_events, late_frees_of_blocks_already_ended_do_not_wait)
     expect_replay_frees_every_block(recs, ONE_EACH, 6, 3);
 }
 
-/* The shim writes format 1.8 (CTX_EVENTS groups, SAMPLE_DELTA); the same run's records written as plain SAMPLE and
- * PACKED_EVENTS records (format 1.6's encoding) replay and summarize the same: the analyzer sees no difference. */
+/* The shim writes format 1.8's records (CTX_EVENTS groups, SAMPLE_DELTA) when every block is named by address
+ * (TRACEQ_FREE_BY_ADDR=1); the same run's records written as plain SAMPLE and PACKED_EVENTS records (format 1.6's
+ * encoding) replay and summarize the same: the analyzer sees no difference. */
 Test(addr_events, a_recorded_trace_reads_the_same_as_its_plain_records)
 {
     char *d = tq_tmpdir(), args[4200], plain[4300];
     snprintf(args, sizeof args, "%s 20000", tq_build_path("progs/handoff"));
+    setenv("TRACEQ_FREE_BY_ADDR", "1", 1); /* (this test's own process: criterion forks one per test) */
     char *out = NULL;
     cr_assert_eq(shim_record_opts(d, "--stacks", args, &out), 0, "%s", out ? out : "");
     free(out);

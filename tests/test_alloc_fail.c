@@ -207,8 +207,10 @@ static void write_stacks_fixture(const char *path)
             if (pass == 1 && i % 2) /* then every other block is freed */
                 continue;
             uint32_t id = (uint32_t)(1 + i % NSTACKS);
-            ev[n++] = pass == 0 ? (struct tq_event){TQ_CALL_MALLOC, t += 1000, 0x1000000 + 64 * i, 16 + i % 50, 0, id, 0}
-                                : (struct tq_event){TQ_CALL_FREE, t += 1000, 0x1000000 + 64 * i, 0, 0, id, 0};
+            ev[n++] = pass == 0 ? (struct tq_event){.kind = TQ_CALL_MALLOC, .t_ns = t += 1000, .addr = 0x1000000 + 64 * i,
+                                                    .size = 16 + i % 50, .stack_id = id}
+                                : (struct tq_event){.kind = TQ_CALL_FREE, .t_ns = t += 1000, .addr = 0x1000000 + 64 * i,
+                                                    .stack_id = id};
             if (n == 250) {
                 tq_fixture_put(&w, buf, tq_rec_put_events(buf, sizeof buf, 99, ev, n));
                 n = 0;

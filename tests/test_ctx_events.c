@@ -308,7 +308,7 @@ Test(ctx_events, the_reader_returns_each_record_of_a_written_group)
     }
     cr_assert(done && order == 9, "%s", err.msg);
     cr_assert_eq(tq_trace_count(r, TQ_REC_CTX_EVENTS), 6);
-    cr_assert_eq(tq_trace_minor_version(r), 8);
+    cr_assert_eq(tq_trace_minor_version(r), TQ_TRACE_VERSION_MINOR);
     tq_trace_close(r);
     expect_same(got, ev, 6000, "written and read");
 }

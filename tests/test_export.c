@@ -67,8 +67,9 @@ static void write_fixture(const char *path, bool with_stacks)
             tq_fixture_put(&w, buf, tq_rec_put_stack(buf, sizeof buf, id, stack_ips[id], stack_depth[id]));
         struct tq_event ev[NSCRIPT];
         for (int i = 0; i < NSCRIPT; i++)
-            ev[i] = (struct tq_event){(uint8_t)script[i].kind, 1000u * i, script[i].addr, script[i].size,
-                                      script[i].old_addr, script[i].stack, 0};
+            ev[i] = (struct tq_event){.kind = (uint8_t)script[i].kind, .t_ns = 1000u * i, .addr = script[i].addr,
+                                      .size = script[i].size, .old_addr = script[i].old_addr,
+                                      .stack_id = script[i].stack};
         tq_fixture_put(&w, buf, tq_rec_put_events(buf, sizeof buf, 4242, ev, NSCRIPT));
     }
     for (int i = 0; i < NSAMPLES; i++) {
@@ -367,7 +368,8 @@ Test(export, folded_names_functions_from_the_module_map)
     /* Innermost first: a point inside the leaf, then a return address just after a point inside the caller. */
     uint64_t ips[2] = {(uint64_t)(uintptr_t)&folded_probe_leaf + 1, (uint64_t)(uintptr_t)&folded_probe_caller + 2};
     tq_fixture_put(&w, buf, tq_rec_put_stack(buf, sizeof buf, 1, ips, 2));
-    struct tq_event ev[2] = {{TQ_CALL_MALLOC, 10, 0x5000, 4096, 0, 1, 0}, {TQ_CALL_MALLOC, 20, 0x9000, 512, 0, 1, 0}};
+    struct tq_event ev[2] = {{.kind = TQ_CALL_MALLOC, .t_ns = 10, .addr = 0x5000, .size = 4096, .stack_id = 1},
+                             {.kind = TQ_CALL_MALLOC, .t_ns = 20, .addr = 0x9000, .size = 512, .stack_id = 1}};
     tq_fixture_put(&w, buf, tq_rec_put_events(buf, sizeof buf, 7, ev, 2));
     cr_assert_eq(tq_writer_close(&w), 0);
     char *out = run_ok("%s export %s --format folded --by allocated%s", trace, "");

@@ -311,9 +311,9 @@ Test(export_real, massif_peak_snapshot_counts_mmap_bytes_as_a_node)
     uint64_t ips[1] = {0x401000};
     tq_fixture_put(&w, buf, tq_rec_put_stack(buf, sizeof buf, 1, ips, 1));
     /* Samples at 0, 10, 20 ms; the heap peaks (7000 B) at 15 ms between two samples that see 3000 B. */
-    struct tq_event ev[3] = {{TQ_CALL_MALLOC, 2000000, 1, 3000, 0, 1, 0},
-                             {TQ_CALL_MALLOC, 15000000, 2, 4000, 0, 1, 0},
-                             {TQ_CALL_FREE, 16000000, 2, 0, 0, 0, 0}};
+    struct tq_event ev[3] = {{.kind = TQ_CALL_MALLOC, .t_ns = 2000000, .addr = 1, .size = 3000, .stack_id = 1},
+                             {.kind = TQ_CALL_MALLOC, .t_ns = 15000000, .addr = 2, .size = 4000, .stack_id = 1},
+                             {.kind = TQ_CALL_FREE, .t_ns = 16000000, .addr = 2}};
     for (int i = 0; i < 3; i++) {
         struct tq_rec_sample s = {.t_ns = (uint64_t)i * 10000000u, .heap_live_req = i ? 3000 : 0,
                                   .heap_live_usable = i ? 3000 : 0, .mmap_live = 65536};

@@ -40,9 +40,10 @@ static char *write_trace(const char *dir, int nsamp, int with_end)
     calls[TQ_CALL_MALLOC] = 11;
     calls[TQ_CALL_MREMAP] = 2;
     tq_fixture_put(&w, rec, tq_rec_put_calls(rec, sizeof rec, calls));
-    struct tq_event ev[3] = {{TQ_CALL_MALLOC, 50, 0x1000, 16, 0, 1, 0},
-                             {TQ_CALL_REALLOC, 70, 0x2000, 32, 0x1000, 2, 0},
-                             {TQ_CALL_FREE, 70, 0x2000, 32, 0, 0, 0}};
+    struct tq_event ev[3] = {{.kind = TQ_CALL_MALLOC, .t_ns = 50, .addr = 0x1000, .size = 16, .stack_id = 1},
+                             {.kind = TQ_CALL_REALLOC, .t_ns = 70, .addr = 0x2000, .size = 32, .old_addr = 0x1000,
+                              .stack_id = 2},
+                             {.kind = TQ_CALL_FREE, .t_ns = 70, .addr = 0x2000, .size = 32}};
     tq_fixture_put(&w, rec, tq_rec_put_events(rec, sizeof rec, 99, ev, 3));
     uint64_t ips[2] = {0x401000, 0x402000};
     tq_fixture_put(&w, rec, tq_rec_put_stack(rec, sizeof rec, 1, ips, 2));

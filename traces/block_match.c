@@ -262,7 +262,7 @@ static int look_ahead(struct tq_block_lookahead *la)
         la->next_same[i] = UINT64_MAX;
         if (e->addr && (realloc_k || e->kind == TQ_CALL_FREE || is_heap_alloc(e->kind)))
             ahead_note(la, e->addr, e->seq, &la->next_same[i]);
-        if (realloc_k && e->old_addr)
+        if (realloc_k && e->old_addr && !(e->flags & TQ_EV_OLD_INFO)) /* else old_addr is a size (FORMAT.md 20) */
             ahead_note(la, e->old_addr, e->seq, NULL);
     }
     return 1;

@@ -561,7 +561,8 @@ size_t tq_rec_put_addr_events(uint8_t *buf, size_t cap, uint32_t tid, const stru
 
 #define PK_SEQ 0x10u   /* kind byte: a dseq follows in the SEQ stream (else it is 0) */
 #define PK_TIME 0x20u  /* a dt_ns follows in the TIME stream (else it is 0) */
-#define PK_BAD 0x40u   /* never set */
+#define PK_BAD 0x40u   /* never set, but in INFO_EVENTS (FORMAT.md 20): PK_INFO */
+#define PK_INFO PK_BAD /* INFO_EVENTS: the event's block is named by its size and stack, not by an address */
 #define PK_SIZE 0x80u  /* a size and a stack follow in the SIZE and STACK streams (else both are 0) */
 #define PK_MISS_ALIGNED TQ_PACKED_MTF /* AMTF byte: not among the recent addresses; ADDR holds (addr - miss) / 16 */
 #define PK_MISS_ODD (TQ_PACKED_MTF + 1) /* not among them; ADDR holds addr - miss */
@@ -767,7 +768,7 @@ static int ctx_fields(struct tq_events_iter *it, struct tq_event *ev, uint64_t *
 
 int tq_rec_get_events(const struct tq_rec *rec, struct tq_rec_events *out, struct tq_events_iter *it)
 {
-    if (rec->type == TQ_REC_CTX_EVENTS)
+    if (TQ_REC_IS_CTX(rec->type))
         return ctx_events_open(rec, out, it);
     struct get r = rec_reader(rec);
     int packed = rec->type == TQ_REC_PACKED_EVENTS, with_seq = TQ_REC_EVENTS_BY_ADDR(rec->type);
@@ -808,6 +809,8 @@ int tq_events_next(struct tq_events_iter *it, struct tq_event *ev)
         return 0;
     int bad = 0;
     uint64_t dq = 0, dt, sid;
+    ev->flags = 0;
+    ev->old_stack = 0;
     if (it->ctx_rec) {
         if (ctx_fields(it, ev, &dq, &dt, &sid) < 0)
             return -1;
@@ -897,7 +900,7 @@ static size_t put_ctx_group(uint8_t *buf, size_t cap, const uint8_t *recs, size_
 
 size_t tq_rec_put_packed_group(uint8_t *buf, size_t cap, const uint8_t *recs, size_t len)
 {
-    if (len >= 2 && recs[0] == TQ_REC_CTX_EVENTS && recs[1] == 0)
+    if (len >= 2 && TQ_REC_IS_CTX(recs[0]) && recs[1] == 0)
         return put_ctx_group(buf, cap, recs, len);
     uint32_t n;
     if (group_check(recs, len, &n))
@@ -977,6 +980,7 @@ int tq_rec_get_packed_group(const struct tq_rec *rec, uint8_t *out, size_t cap, 
 #define CX_FAGES (256u - CX_FAGE0)
 #define CX_OLD_SAME 0u /* OLD: old_addr = addr; 1 + 2 age: the ring's address of that age; 2: a difference follows */
 #define CX_OLD_DIFF 2u
+#define CX_OLD_INFO 4u /* INFO_EVENTS: the old block is named by 2 size + temp and its stack's difference (FORMAT.md 20) */
 #define CX_FLAG_FRESH 1u
 #define CX_HEAD_MAX (5 + 5 + 5 + 1 + 10 + 10 + 5 * TQ_PS_COUNT) /* ctx, tid, count, flags, t0, seq0, lengths */
 
@@ -1137,17 +1141,23 @@ static inline __attribute__((always_inline)) unsigned cx_stack_step(struct tq_pa
 static inline __attribute__((always_inline)) void cx_after(struct tq_pack_ctx *c, const struct tq_event *e, int hit, unsigned hit_cls, int old_hit,
                      unsigned old_cls, int slot, int index)
 {
+    int info = e->flags & TQ_EV_INFO; /* INFO_EVENTS: a block without an address changes no address of the context */
     if (kind_allocates(e->kind)) {
-        if (old_hit && old_cls && e->old_addr != e->addr)
+        int moved = !(e->flags & TQ_EV_OLD_INFO) && (info || e->old_addr != e->addr);
+        if (old_hit && old_cls && moved)
             cx_class_push(c, old_cls - 1, e->old_addr);
-        if (kind_has_old(e->kind) && e->old_addr != e->addr)
+        if (kind_has_old(e->kind) && moved)
             cx_freed_insert(c, e->old_addr, index);
+        if (info)
+            return;
         unsigned cls = cx_class(e->size);
         if (slot >= 0) /* handed out again: it leaves its class's freed ones */
             c->freed[cls][slot] = 0;
         cx_insert(c, e->addr, cls + 1, index);
         c->next = e->addr + cx_chunk(e->size);
     } else if (e->kind == TQ_CALL_FREE) {
+        if (info)
+            return;
         unsigned cls = hit ? hit_cls : 0;
         if (cls)
             cx_class_push(c, cls - 1, e->addr);
@@ -1157,6 +1167,25 @@ static inline __attribute__((always_inline)) void cx_after(struct tq_pack_ctx *c
     } else {
         cx_insert(c, e->addr, 0, index);
     }
+}
+
+/* The TQ_EV_* flags an event of INFO_EVENTS may have (FORMAT.md 20). */
+static int info_flags_ok(const struct tq_event *e)
+{
+    unsigned f = e->flags, k = e->kind;
+    if (f & ~(TQ_EV_INFO | TQ_EV_OLD_INFO | TQ_EV_TEMP | TQ_EV_OLD_TEMP))
+        return 0;
+    if (f & TQ_EV_INFO) {
+        if (kind_allocates(k) ? !e->stack_id : k != TQ_CALL_FREE || e->size >> 63)
+            return 0;
+    }
+    if ((f & TQ_EV_TEMP) && (k != TQ_CALL_FREE || !(f & TQ_EV_INFO)))
+        return 0;
+    if ((f & TQ_EV_OLD_INFO) && (!kind_allocates(k) || !kind_has_old(k) || !e->old_stack || e->old_addr >> 63))
+        return 0;
+    if ((f & TQ_EV_OLD_TEMP) && !(f & TQ_EV_OLD_INFO))
+        return 0;
+    return 1;
 }
 
 _Static_assert(TQ_CTX_EVENTS_BOUND(1) == TQ_REC_HEADER_SIZE + 1 + CX_HEAD_MAX + 67, "codec.h's bound is this one");
@@ -1175,9 +1204,14 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
 {
     if (n > TQ_CTX_EVENTS_MAX || ctx_no >= TQ_CTX_MAX || cap < tq_rec_ctx_events_bound(n))
         return 0;
-    for (size_t i = 0; i < n; i++)
+    int any_info = 0;
+    for (size_t i = 0; i < n; i++) {
         if (ev[i].kind >= 16 || (i > 0 && (ev[i].t_ns < ev[i - 1].t_ns || ev[i].seq <= ev[i - 1].seq)))
             return 0;
+        if (ev[i].flags && !info_flags_ok(&ev[i]))
+            return 0;
+        any_info |= ev[i].flags != 0;
+    }
     if (fresh)
         cx_reset(c);
     /* the streams go into their worst-case regions after room for the head, then move down behind it */
@@ -1194,14 +1228,17 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
     for (size_t i = 0; i < n; i++) {
         const struct tq_event *e = &ev[i];
         uint64_t dq = i ? e->seq - q - 1 : 0, dt = e->t_ns - t;
-        int sized = e->size || e->stack_id, alloc = kind_allocates(e->kind);
-        *kind++ = (uint8_t)(e->kind | (dq ? PK_SEQ : 0) | (dt ? PK_TIME : 0) | (sized ? PK_SIZE : 0));
+        int info = e->flags & TQ_EV_INFO;
+        int sized = e->size || e->stack_id || info, alloc = kind_allocates(e->kind);
+        *kind++ = (uint8_t)(e->kind | (dq ? PK_SEQ : 0) | (dt ? PK_TIME : 0) | (sized ? PK_SIZE : 0) |
+                            (info ? PK_INFO : 0));
         if (dq)
             seq = uleb_at(seq, dq);
         if (dt)
             time = uleb_at(time, dt);
         if (sized) {
-            size = uleb_at(size, e->size);
+            /* an INFO free: 2 size + temp */
+            size = uleb_at(size, info && !alloc ? 2 * e->size + !!(e->flags & TQ_EV_TEMP) : e->size);
             uint32_t prev = c->stack;
             unsigned found = cx_stack_step(c, e->stack_id);
             stack = uleb_at(stack, found < TQ_CTX_STACKS ? found
@@ -1211,8 +1248,10 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
         unsigned hit_cls = 0, old_cls = 0;
         int hit = 0, old_hit = 0;
         unsigned cls = alloc ? cx_class(e->size) : 0;
-        int slot = alloc ? cx_class_slot(c, cls, e->addr) : -1;
-        if (alloc && e->addr == c->next) {
+        int slot = alloc && !info ? cx_class_slot(c, cls, e->addr) : -1;
+        if (info) {
+            /* no address: no AMODE byte */
+        } else if (alloc && e->addr == c->next) {
             *amode++ = CX_NEXT;
         } else if (slot >= 0) {
             *amode++ = (uint8_t)(CX_CLASS + ((c->freed_top[cls] - (unsigned)slot) & (TQ_CTX_DEPTH - 1)));
@@ -1236,14 +1275,18 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
             addr = uleb_at(addr, d & 15 ? zigzag(d) : zigzag((uint64_t)((int64_t)d >> 4)));
             c->miss = e->addr;
         }
-        if (kind_has_old(e->kind)) {
-            if (e->old_addr == e->addr) {
+        if (e->flags & TQ_EV_OLD_INFO) {
+            old = uleb_at(old, CX_OLD_INFO);
+            old = uleb_at(old, 2 * e->old_addr + !!(e->flags & TQ_EV_OLD_TEMP));
+            old = uleb_at(old, zigzag((uint64_t)e->old_stack - e->stack_id));
+        } else if (kind_has_old(e->kind)) {
+            if (!info && e->old_addr == e->addr) {
                 old = uleb_at(old, CX_OLD_SAME);
             } else if ((old_hit = cx_find(c, e->old_addr, &old_age, &old_cls))) {
                 old = uleb_at(old, 1 + 2 * (uint64_t)old_age);
             } else {
                 old = uleb_at(old, CX_OLD_DIFF);
-                old = uleb_at(old, zigzag(e->old_addr - e->addr));
+                old = uleb_at(old, zigzag(e->old_addr - (info ? 0 : e->addr))); /* an INFO block: from 0 */
             }
         }
         cx_after(c, e, hit, hit_cls, old_hit, old_cls, slot, 1);
@@ -1273,7 +1316,7 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
         out += len;
     }
     struct put w = {buf, cap, 0, 0};
-    rec_open(&w, TQ_REC_CTX_EVENTS);
+    rec_open(&w, any_info ? TQ_REC_INFO_EVENTS : TQ_REC_CTX_EVENTS);
     w.len = (size_t)(out - buf); /* the payload is in place: at most the bound, so under 16 MiB (checked first) */
     return rec_close(&w, 0);
 }
@@ -1335,9 +1378,12 @@ static int cx_group_parse(const uint8_t *pay, size_t len, uint64_t *n, const uin
 static size_t put_ctx_group(uint8_t *buf, size_t cap, const uint8_t *recs, size_t len)
 {
     uint64_t count = 0;
+    uint16_t type = TQ_REC_CTX_EVENTS; /* INFO_EVENTS when one of them is (a CTX_EVENTS record is one as well) */
     for (size_t r = 0; r < len;) { /* check them, and count their records */
-        if (len - r < TQ_REC_HEADER_SIZE || recs[r] != TQ_REC_CTX_EVENTS || recs[r + 1] != 0)
+        if (len - r < TQ_REC_HEADER_SIZE || !TQ_REC_IS_CTX(recs[r]) || recs[r + 1] != 0)
             return 0;
+        if (recs[r] == TQ_REC_INFO_EVENTS)
+            type = TQ_REC_INFO_EVENTS;
         size_t pay = le32(recs + r + 4);
         if (pay > len - r - TQ_REC_HEADER_SIZE)
             return 0;
@@ -1349,7 +1395,7 @@ static size_t put_ctx_group(uint8_t *buf, size_t cap, const uint8_t *recs, size_
         r += TQ_REC_HEADER_SIZE + pay;
     }
     struct put w = {buf, cap, 0, 0};
-    size_t at = rec_open(&w, TQ_REC_CTX_EVENTS);
+    size_t at = rec_open(&w, type);
     put_uleb(&w, count);
     for (int pass = 0; pass <= TQ_PS_COUNT; pass++) /* pass 0: the heads; then stream pass - 1 of each record */
         for (size_t r = 0; r < len; r += TQ_REC_HEADER_SIZE + le32(recs + r + 4)) {
@@ -1390,7 +1436,7 @@ int tq_rec_get_ctx_group(const struct tq_rec *rec, uint8_t *out, size_t cap, siz
         const uint8_t *h0 = p;
         struct cx_head h;
         cx_get_head(&p, end, &h); /* checked above */
-        size_t at = rec_open(&w, TQ_REC_CTX_EVENTS);
+        size_t at = rec_open(&w, rec->type);
         put_uleb(&w, 1);
         put_bytes(&w, h0, (size_t)(p - h0));
         for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
@@ -1421,7 +1467,8 @@ static int ctx_events_open(const struct tq_rec *rec, struct tq_rec_events *out, 
     out->fresh = (h.flags & CX_FLAG_FRESH) != 0;
     out->body = data;
     out->body_len = (uint32_t)(rec->data + rec->len - data);
-    if (h.len[TQ_PS_KIND] != h.count || h.len[TQ_PS_AMTF] != h.count)
+    it->info_ok = rec->type == TQ_REC_INFO_EVENTS; /* INFO blocks have no AMODE byte */
+    if (h.len[TQ_PS_KIND] != h.count || (it->info_ok ? h.len[TQ_PS_AMTF] > h.count : h.len[TQ_PS_AMTF] != h.count))
         return -1;
     for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
         it->s[s] = data;
@@ -1458,13 +1505,21 @@ static int ctx_fields(struct tq_events_iter *it, struct tq_event *ev, uint64_t *
 {
     struct tq_pack_ctx *c = it->ctx;
     int bad = 0;
-    if (!c || it->s[TQ_PS_KIND] >= it->se[TQ_PS_KIND] || it->s[TQ_PS_AMTF] >= it->se[TQ_PS_AMTF])
+    if (!c || it->s[TQ_PS_KIND] >= it->se[TQ_PS_KIND])
         return -1;
-    uint8_t k = *it->s[TQ_PS_KIND]++, a = *it->s[TQ_PS_AMTF]++;
-    if (k & PK_BAD)
-        return -1;
+    uint8_t k = *it->s[TQ_PS_KIND]++, a = 0;
+    int info = (k & PK_INFO) != 0;
+    if (info && !it->info_ok)
+        return -1; /* PK_BAD */
     ev->kind = k & 15;
     int alloc = kind_allocates(ev->kind);
+    if (info && (!(k & PK_SIZE) || (!alloc && ev->kind != TQ_CALL_FREE)))
+        return -1;
+    if (!info) { /* an INFO block has no AMODE byte */
+        if (it->s[TQ_PS_AMTF] >= it->se[TQ_PS_AMTF])
+            return -1;
+        a = *it->s[TQ_PS_AMTF]++;
+    }
     *dq = k & PK_SEQ ? get_uleb(&it->s[TQ_PS_SEQ], it->se[TQ_PS_SEQ], &bad) : 0;
     *dt = k & PK_TIME ? get_uleb(&it->s[TQ_PS_TIME], it->se[TQ_PS_TIME], &bad) : 0;
     ev->size = 0;
@@ -1480,9 +1535,20 @@ static int ctx_fields(struct tq_events_iter *it, struct tq_event *ev, uint64_t *
     int hit = 0, old_hit = 0;
     unsigned hit_cls = 0, old_cls = 0;
     uint64_t age = 0;
+    if (info) {
+        ev->flags = TQ_EV_INFO;
+        if (alloc && !*sid)
+            return -1; /* an INFO allocation names its stack */
+        if (!alloc) { /* an INFO free: 2 size + temp */
+            ev->flags |= ev->size & 1 ? TQ_EV_TEMP : 0;
+            ev->size >>= 1;
+        }
+    }
     unsigned cls = cx_class(ev->size);
     int slot = -1;
-    if (a < CX_NEAR16) {
+    if (info) {
+        ev->addr = 0;
+    } else if (a < CX_NEAR16) {
         if (!alloc)
             return -1;
         if (a == CX_NEXT) {
@@ -1514,7 +1580,15 @@ static int ctx_fields(struct tq_events_iter *it, struct tq_event *ev, uint64_t *
     ev->old_addr = 0;
     if (kind_has_old(ev->kind)) {
         uint64_t v = get_uleb(&it->s[TQ_PS_OLD], it->se[TQ_PS_OLD], &bad);
-        if (v == CX_OLD_SAME) {
+        if (v == CX_OLD_INFO && it->info_ok && alloc) {
+            uint64_t w = get_uleb(&it->s[TQ_PS_OLD], it->se[TQ_PS_OLD], &bad);
+            uint64_t os = *sid + unzigzag(get_uleb(&it->s[TQ_PS_OLD], it->se[TQ_PS_OLD], &bad));
+            if (bad || !os || os > UINT32_MAX)
+                return -1;
+            ev->flags |= TQ_EV_OLD_INFO | (w & 1 ? TQ_EV_OLD_TEMP : 0);
+            ev->old_addr = w >> 1;
+            ev->old_stack = (uint32_t)os;
+        } else if (v == CX_OLD_SAME && !info) {
             ev->old_addr = ev->addr;
         } else if (v == CX_OLD_DIFF) {
             ev->old_addr = ev->addr + unzigzag(get_uleb(&it->s[TQ_PS_OLD], it->se[TQ_PS_OLD], &bad));
@@ -1529,7 +1603,7 @@ static int ctx_fields(struct tq_events_iter *it, struct tq_event *ev, uint64_t *
     }
     if (bad)
         return -1;
-    if (alloc && slot < 0) /* the encoder looked it up as well */
+    if (alloc && !info && slot < 0) /* the encoder looked it up as well */
         slot = cx_class_slot(c, cls, ev->addr);
     cx_after(c, ev, hit, hit_cls, old_hit, old_cls, slot, 0);
     return 0;

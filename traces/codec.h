@@ -11,7 +11,7 @@
 #define TQ_TRACE_PREAMBLE_MAGIC "TQTRACE" /* 7 chars + NUL = 8 bytes */
 #define TQ_TRACE_PREAMBLE_SIZE 24u        /* 8 (skippable frame header) + 16 (preamble) */
 #define TQ_TRACE_VERSION_MAJOR 1u         /* readers refuse another major */
-#define TQ_TRACE_VERSION_MINOR 8u         /* readers accept any minor (fields are only appended) */
+#define TQ_TRACE_VERSION_MINOR 9u         /* readers accept any minor (fields are only appended) */
 
 #define TQ_REC_HEADER_SIZE 8u             /* u16 type, u16 reserved, u32 payload length */
 #define TQ_REC_MAX_PAYLOAD (16u << 20)    /* a reader rejects longer records as corrupt */
@@ -38,6 +38,7 @@ enum tq_rec_type {
     TQ_REC_SAMPLE_DELTA = 17,  /* a SAMPLE stored as differences from the trace's previous one; minor 7 */
     TQ_REC_CTX_EVENTS = 18,    /* PACKED_EVENTS' streams coded with a per-thread context carried across records; 8 */
     TQ_REC_STACK_DELTA = 19,   /* a STACK stored as the frames it does not share with the previous stack; minor 8 */
+    TQ_REC_INFO_EVENTS = 20,   /* CTX_EVENTS whose events may name blocks by (size, stack) instead of address; 9 */
 };
 
 /* Interposed functions, in the order of the CALLS record's counters. Append only: indices are on disk. */
@@ -151,14 +152,22 @@ struct tq_rec_gap {
     uint32_t uid, gid;    /* the effective ids after the change (UNREACHABLE), else the current ones */
 };
 
+/* tq_event.flags (INFO_EVENTS, FORMAT.md 20; 0 in every other record): */
+#define TQ_EV_INFO 1u     /* the block allocated or freed is named by its size and stack, not its address (addr 0) */
+#define TQ_EV_OLD_INFO 2u /* realloc: the old block is named by its size (in old_addr) and stack (old_stack) */
+#define TQ_EV_TEMP 4u     /* an INFO free: its block is its thread's latest allocation, with no free in between */
+#define TQ_EV_OLD_TEMP 8u /* the same for the old block of an OLD_INFO realloc */
+
 /* One per-allocation event inside an EVENTS record. */
 struct tq_event {
     uint8_t kind;        /* enum tq_call */
+    uint8_t flags;       /* TQ_EV_* (in what was padding: the shim's buffers keep their size) */
     uint64_t t_ns;       /* absolute (the codec stores deltas) */
     uint64_t addr;       /* result pointer (address freed/unmapped for free/munmap) */
     uint64_t size;       /* requested bytes (0 for free when unknown) */
-    uint64_t old_addr;   /* realloc/reallocarray/mremap only, else 0 */
+    uint64_t old_addr;   /* realloc/reallocarray/mremap only, else 0; TQ_EV_OLD_INFO: the old block's size */
     uint32_t stack_id;   /* 0 = no stack */
+    uint32_t old_stack;  /* TQ_EV_OLD_INFO: the old block's stack id, else 0 */
     uint64_t seq;        /* place in the process-wide order of events (ADDR_EVENTS); 0 in EVENTS records */
 };
 
@@ -182,10 +191,11 @@ enum tq_packed_stream { TQ_PS_KIND, TQ_PS_SEQ, TQ_PS_TIME, TQ_PS_AMTF, TQ_PS_ADD
 #define TQ_GROUP_OVERHEAD (TQ_REC_HEADER_SIZE + 4u)
 
 /* Does a record of this type hold events (EVENTS, ADDR_EVENTS, PACKED_EVENTS)? Do they name blocks by address? */
+#define TQ_REC_IS_CTX(t) ((t) == TQ_REC_CTX_EVENTS || (t) == TQ_REC_INFO_EVENTS) /* coded with a context (18, 20) */
 #define TQ_REC_HAS_EVENTS(t)                                                                                   \
-    ((t) == TQ_REC_EVENTS || (t) == TQ_REC_ADDR_EVENTS || (t) == TQ_REC_PACKED_EVENTS || (t) == TQ_REC_CTX_EVENTS)
+    ((t) == TQ_REC_EVENTS || (t) == TQ_REC_ADDR_EVENTS || (t) == TQ_REC_PACKED_EVENTS || TQ_REC_IS_CTX(t))
 #define TQ_REC_EVENTS_BY_ADDR(t)                                                                               \
-    ((t) == TQ_REC_ADDR_EVENTS || (t) == TQ_REC_PACKED_EVENTS || (t) == TQ_REC_CTX_EVENTS)
+    ((t) == TQ_REC_ADDR_EVENTS || (t) == TQ_REC_PACKED_EVENTS || TQ_REC_IS_CTX(t))
 
 /* CTX_EVENTS (FORMAT.md 18): the coding context one writer thread carries from record to record. The encoder and
  * the decoder keep the same one (the decoder ignores hash[] and fhash[]): recent addresses with the size class of their
@@ -231,6 +241,7 @@ struct tq_events_iter {
     uint64_t miss;       /* the previous address not found in mtf */
     uint32_t stack;      /* the previous stack id of the STACK stream */
     int ctx_rec;         /* CTX_EVENTS: events decode with ctx (tq_events_use_ctx), which they update */
+    int info_ok;         /* INFO_EVENTS: events may name blocks by (size, stack) (TQ_EV_* flags) */
     struct tq_pack_ctx *ctx;
     uint64_t dt0, dseq0; /* CTX_EVENTS: t0_ns and seq0 as the head stores them (relative to the context) */
 };
@@ -315,7 +326,9 @@ void tq_pack_ctx_init(struct tq_pack_ctx *c);
 /* CTX_EVENTS (FORMAT.md 18) holding ev[0..n) of thread tid (same rules as PACKED_EVENTS), coded with c, the context
  * number ctx_no's (< TQ_CTX_MAX) of the writer; fresh: c is reset first and the record says so (a thread's first
  * record, a context whose last record may not have reached the file). c must be the one the previous record of this
- * context number was coded with; it is updated. Returns 0, leaving c untouched, when cap is below
+ * context number was coded with; it is updated. An INFO_EVENTS record (FORMAT.md 20, the same with blocks named by
+ * size and stack) when an event has TQ_EV_* flags: INFO on an allocation with a stack id or on a free, OLD_INFO (with
+ * OLD_TEMP) on a realloc, TEMP on an INFO free; sizes below 2^63. Returns 0, leaving c untouched, when cap is below
  * tq_rec_ctx_events_bound(n), n is over TQ_CTX_EVENTS_MAX or the events break the rules. */
 size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t tid, const struct tq_event *ev,
                              size_t n, struct tq_pack_ctx *c, int fresh);
@@ -389,8 +402,9 @@ struct tq_rec_snapshot {
 size_t tq_rec_put_snapshot(uint8_t *buf, size_t cap, const struct tq_rec_snapshot *s);
 int tq_rec_get_snapshot(const struct tq_rec *r, struct tq_rec_snapshot *out);
 
-/* An EVENTS, ADDR_EVENTS, PACKED_EVENTS or CTX_EVENTS record (by r->type). A CTX_EVENTS record must hold one
- * record (the reader splits groups) and needs tq_events_use_ctx before its events. */
+/* An EVENTS, ADDR_EVENTS, PACKED_EVENTS, CTX_EVENTS or INFO_EVENTS record (by r->type). A CTX_EVENTS or INFO_EVENTS
+ * record must hold one record (the reader splits groups) and needs tq_events_use_ctx before its events. Events come
+ * out with flags 0 and old_stack 0 except INFO_EVENTS' (TQ_EV_*: addr 0 for an INFO block). */
 int tq_rec_get_events(const struct tq_rec *r, struct tq_rec_events *out, struct tq_events_iter *it);
 /* Next event of an EVENTS record: returns 1 with *ev filled, 0 at the end, -1 on a malformed event. */
 int tq_events_next(struct tq_events_iter *it, struct tq_event *ev);
@@ -404,7 +418,8 @@ int tq_rec_get_stack_delta(const struct tq_rec *r, uint32_t prev_id, const uint6
  * other: *need gets their total size (at most 2 * r->len); when it is <= cap they are written to out. Returns 0
  * (also when out was too small: check *need), or -1 when the group is malformed. *n gets the number of records. */
 int tq_rec_get_packed_group(const struct tq_rec *r, uint8_t *out, size_t cap, size_t *need, uint32_t *n);
-/* The same for a CTX_EVENTS group (FORMAT.md 18): its records as CTX_EVENTS records of one record each. */
+/* The same for a CTX_EVENTS or INFO_EVENTS group (FORMAT.md 18, 20): its records as records of its type holding one
+ * record each. */
 int tq_rec_get_ctx_group(const struct tq_rec *r, uint8_t *out, size_t cap, size_t *need, uint32_t *n);
 /* Frame i (< depth) of a decoded STACK. Can't fail for i < depth. */
 uint64_t tq_rec_stack_ip(const struct tq_rec_stack *s, uint32_t i);

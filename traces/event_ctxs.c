@@ -11,7 +11,7 @@ tq_status tq_event_ctxs_open(struct tq_event_ctxs *c, const char *path, const st
 {
     if (tq_rec_get_events(rec, e, it))
         return tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt EVENTS record", path);
-    if (rec->type != TQ_REC_CTX_EVENTS)
+    if (!TQ_REC_IS_CTX(rec->type))
         return TQ_OK;
     if (!c->ctx[e->ctx]) {
         if (!(c->ctx[e->ctx] = tq_malloc(sizeof *c->ctx[e->ctx])))

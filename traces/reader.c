@@ -34,7 +34,7 @@ struct tq_trace_reader {
     uint32_t stack_id, stack_depth;
     unsigned stack_cur;
     uint8_t stack_rec[TQ_REC_HEADER_SIZE + 8 + 8 * TQ_STACK_MAX_DEPTH]; /* a STACK_DELTA turned back into a STACK */
-    uint64_t counts[TQ_REC_STACK_DELTA + 1];
+    uint64_t counts[TQ_REC_INFO_EVENTS + 1];
     uint64_t records;
 };
 
@@ -205,7 +205,7 @@ static tq_status group_next(struct tq_trace_reader *r, struct tq_rec *rec)
     rec->data = h + TQ_REC_HEADER_SIZE;
     r->grp_pos += TQ_REC_HEADER_SIZE + (size_t)rec->len;
     r->records++;
-    r->counts[rec->type]++; /* PACKED_EVENTS or CTX_EVENTS */
+    r->counts[rec->type]++; /* PACKED_EVENTS, CTX_EVENTS or INFO_EVENTS */
     return TQ_OK;
 }
 
@@ -216,8 +216,10 @@ static tq_status group_expand(struct tq_trace_reader *r, const struct tq_rec *re
     size_t need;
     uint32_t n;
     int (*expand)(const struct tq_rec *, uint8_t *, size_t, size_t *, uint32_t *) =
-        rec->type == TQ_REC_CTX_EVENTS ? tq_rec_get_ctx_group : tq_rec_get_packed_group;
-    const char *name = rec->type == TQ_REC_CTX_EVENTS ? "CTX_EVENTS" : "PACKED_GROUP";
+        TQ_REC_IS_CTX(rec->type) ? tq_rec_get_ctx_group : tq_rec_get_packed_group;
+    const char *name = rec->type == TQ_REC_INFO_EVENTS ? "INFO_EVENTS"
+                       : rec->type == TQ_REC_CTX_EVENTS ? "CTX_EVENTS"
+                                                        : "PACKED_GROUP";
     if (expand(rec, r->grp, r->grp_cap, &need, &n))
         return reader_fail(r, err, TQ_ERR_FORMAT, "corrupt trace: a %s record does not decode (after %llu samples)",
                            name);
@@ -314,7 +316,7 @@ tq_status tq_trace_next(struct tq_trace_reader *r, struct tq_rec *rec, bool *don
     rec->len = len;
     rec->data = r->out + r->pos + TQ_REC_HEADER_SIZE;
     r->pos += TQ_REC_HEADER_SIZE + (size_t)len;
-    if ((type == TQ_REC_PACKED_GROUP || (type == TQ_REC_CTX_EVENTS && (len == 0 || rec->data[0] != 1))) &&
+    if ((type == TQ_REC_PACKED_GROUP || (TQ_REC_IS_CTX(type) && (len == 0 || rec->data[0] != 1))) &&
         r->records > 0) { /* a CTX_EVENTS of one record (uleb 1 first) is returned as it is */
         TQ_TRY(group_expand(r, rec, err));
         return group_next(r, rec); /* its first record (a group holds at least one) */
