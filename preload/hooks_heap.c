@@ -3,10 +3,11 @@
  * To know a block's requested size again at free() without a lookup table, every block is allocated one byte
  * larger and the slack (usable - requested, >= 1) is stored at its very end: in the last byte when < 128,
  * else as 8 bytes before a last byte of 0x80. Heap layout and RSS stay as without the shim for 15 of 16 sizes.
- * Under --stacks a block whose slack is 5..127 is *info-tagged* too (tq_heap_tag_info): its last byte is 0x80 | slack,
- * the byte before it its owner (the process's fork generation mod 4 in bits 6-7, the allocating thread's mark in bits
- * 0-5) and the 3 before that its stack id, so that its free can name it by (size, stack) instead of its address
- * (FORMAT.md 20); blocks are never made larger for it.
+ * Under --stacks a block whose slack (<= 31) has room for its stack id (w = 1, 2 or 3 bytes as the id needs) and 2 more
+ * bytes is *info-tagged* too (tq_heap_tag_info): its last byte is 0x80 | w << 5 | slack, the byte before it its owner
+ * (the process's fork generation mod 4 in bits 6-7, the allocating thread's mark in bits 0-5) and the w before that
+ * its stack id, so that its free can name it by (size, stack) instead of its address (FORMAT.md 20); blocks are never
+ * made larger for it (14 of 16 sizes have room for a stack id below 256, 12 for one below 2^24).
  * glibc's __libc_* entry points are used directly, so no dlsym (and no bootstrap buffer) is ever needed.
  *
  * malloc and free have a fast path for the common case (counting only, guard down, a heap chunk, slack < 128): one
@@ -61,26 +62,29 @@ static inline size_t tag_read(const void *p, size_t usable)
     if (slack == 0x80 && usable >= 9)
         memcpy(&slack, b + usable - 9, 8);
     else if (slack > 0x80) /* info-tagged */
-        slack &= 0x7F;
+        slack &= 31;
     return slack >= 1 && slack <= usable ? usable - slack : 0;
 }
 
-/* An info tag's bytes: 3 of stack id, the owner and the last (see the top). */
-#define INFO_TAIL 5u
+/* An info tag (see the top): its last byte is INFO_MIN or more; it takes info_tail(last) bytes. */
+#define INFO_MIN 0xA0u
+static inline unsigned info_tail(unsigned last)
+{
+    return (last >> 5 & 3) + 2;
+}
 unsigned char tq_heap_generation; /* this process's fork generation (mod 4): a child's differs from its parent's */
 
 int tq_heap_tag_info(void *p, uint32_t stack, unsigned mark)
 {
     unsigned char *b = p;
     size_t u = chunk_usable(p);
-    unsigned slack = b[u - 1];
-    if (slack < INFO_TAIL || slack >= 0x80 || stack >= 1u << 24)
+    unsigned slack = b[u - 1], w = stack < 1u << 8 ? 1 : stack < 1u << 16 ? 2 : 3;
+    if (slack < w + 2 || slack > 31 || stack >= 1u << 24)
         return 0;
-    b[u - 5] = (unsigned char)stack;
-    b[u - 4] = (unsigned char)(stack >> 8);
-    b[u - 3] = (unsigned char)(stack >> 16);
+    for (unsigned i = 0; i < w; i++)
+        b[u - 2 - w + i] = (unsigned char)(stack >> 8 * i);
     b[u - 2] = (unsigned char)((tq_heap_generation & 3) << 6 | (mark & 63));
-    b[u - 1] = (unsigned char)(0x80 | slack);
+    b[u - 1] = (unsigned char)(0x80 | w << 5 | slack);
     return 1;
 }
 
@@ -89,9 +93,12 @@ int tq_heap_tag_info(void *p, uint32_t stack, unsigned mark)
 static inline uint32_t info_of(const void *p, size_t u)
 {
     const unsigned char *b = p;
-    if (b[u - 1] <= 0x80 || (b[u - 1] & 0x7F) < INFO_TAIL || b[u - 2] >> 6 != (tq_heap_generation & 3))
+    unsigned last = b[u - 1], w = info_tail(last) - 2;
+    if (last < INFO_MIN || (last & 31) < w + 2 || u < w + 2 || b[u - 2] >> 6 != (tq_heap_generation & 3))
         return 0;
-    uint32_t stack = (uint32_t)b[u - 5] | (uint32_t)b[u - 4] << 8 | (uint32_t)b[u - 3] << 16;
+    uint32_t stack = 0;
+    for (unsigned i = 0; i < w; i++)
+        stack |= (uint32_t)b[u - 2 - w + i] << 8 * i;
     return stack ? stack | (uint32_t)(b[u - 2] & 63) << 24 : 0;
 }
 
@@ -321,5 +328,5 @@ TQ_EXPORT size_t malloc_usable_size(void *p)
         return 0;
     size_t u = chunk_usable(p);
     unsigned char last = ((const unsigned char *)p)[u - 1];
-    return last == 0x80 && u >= 9 ? u - 9 : last > 0x80 ? u - INFO_TAIL : u - 1;
+    return last == 0x80 && u >= 9 ? u - 9 : last >= INFO_MIN ? u - info_tail(last) : u - 1;
 }

@@ -11,6 +11,7 @@
 
 #include "../report/event_match.h"
 #include "../report/info_blocks.h"
+#include "../traces/event_ctxs.h"
 #include "../traces/reader.h"
 #include "../traces/writer.h"
 #include "shim_util.h"
@@ -374,6 +375,34 @@ static char *report_of(const char *path)
     return s;
 }
 
+/* The heap frees of the trace at path named by info (*info) and by address (*addr). */
+static void count_frees(const char *path, uint64_t *info, uint64_t *addr)
+{
+    struct tq_trace_reader *r;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_trace_open(path, &r, &err), TQ_OK, "%s", err.msg);
+    struct tq_event_ctxs ctxs = {0};
+    struct tq_rec rec;
+    bool done = false;
+    *info = *addr = 0;
+    while (tq_trace_next(r, &rec, &done, &err) == TQ_OK && !done) {
+        if (!TQ_REC_HAS_EVENTS(rec.type))
+            continue;
+        struct tq_rec_events e;
+        struct tq_events_iter it;
+        struct tq_event ev;
+        cr_assert_eq(tq_event_ctxs_open(&ctxs, path, &rec, &e, &it, &err), TQ_OK, "%s", err.msg);
+        int got;
+        while ((got = tq_events_next(&it, &ev)) == 1)
+            if (ev.kind == TQ_CALL_FREE)
+                ++*(ev.flags & TQ_EV_INFO ? info : addr);
+        cr_assert_eq(got, 0);
+    }
+    cr_assert(done, "%s", err.msg);
+    tq_event_ctxs_clear(&ctxs);
+    tq_trace_close(r);
+}
+
 static char *folded_of(const char *path)
 {
     char cmd[8400], *out = NULL;
@@ -402,6 +431,13 @@ Test(info_events, a_program_reports_the_same_with_blocks_named_by_info_or_by_add
     cr_expect_gt(n[0][TQ_REC_INFO_EVENTS], 0, "blocks named by info");
     cr_expect_eq(n[1][TQ_REC_INFO_EVENTS], 0, "TRACEQ_FREE_BY_ADDR=1: every block by address");
     cr_expect_gt(n[1][TQ_REC_CTX_EVENTS], 0);
+    uint64_t info, addr;
+    count_frees(trace[0], &info, &addr);
+    /* about 14 of 16 sizes have room for a small stack id, the rest (slack 1 or 2) are named by address */
+    cr_expect(info > 4 * addr && addr > 0, "%llu frees by info, %llu by address", (unsigned long long)info,
+              (unsigned long long)addr);
+    count_frees(trace[1], &info, &addr);
+    cr_expect(info == 0 && addr > 0);
     cr_expect_str_eq(rep[0], rep[1], "report by info:\n%s\nby address:\n%s", rep[0], rep[1]);
     cr_expect_str_eq(folded[0], folded[1]);
     json_t *r0 = json_loads(rep[0], 0, NULL);

@@ -1,9 +1,11 @@
 /* info_mix.c - a single-threaded heap whose blocks the shim names by (size, stack) where their slack has room and by
  * address where it has not (traces/FORMAT.md 20), for tests/test_info_events.c: requests of every size 1..600 (so
  * every slack 1..16 of glibc's chunks), from two sites, freed in a scrambled order; realloc chains growing and
- * shrinking (old and new blocks each with or without room); calloc and aligned blocks; temporaries; leaks. The same
+ * shrinking (old and new blocks each with or without room); calloc and aligned blocks; temporaries; leaks; blocks
+ * written up to their malloc_usable_size (which leaves the shim's tag alone). The same
  * run under TRACEQ_FREE_BY_ADDR=1 (every block named by address) must report the same.
  * Usage: info_mix [rounds] (default 20) */
+#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +24,7 @@ static unsigned next(void)
 static __attribute__((noinline)) void *site_a(size_t n)
 {
     char *p = malloc(n);
-    memset(p, 1, n);
+    memset(p, 1, malloc_usable_size(p)); /* every byte it may use: the shim's tag lies beyond */
     return p;
 }
 
