@@ -81,8 +81,19 @@ int tq_heap_tag_info(void *p, uint32_t stack, unsigned mark)
     unsigned slack = b[u - 1], w = stack < 1u << 8 ? 1 : stack < 1u << 16 ? 2 : 3;
     if (slack < w + 2 || slack > 31 || stack >= 1u << 24)
         return 0;
-    for (unsigned i = 0; i < w; i++)
-        b[u - 2 - w + i] = (unsigned char)(stack >> 8 * i);
+    switch (w) { /* little-endian, ending before the owner */
+    case 3:
+        b[u - 5] = (unsigned char)stack;
+        b[u - 4] = (unsigned char)(stack >> 8);
+        b[u - 3] = (unsigned char)(stack >> 16);
+        break;
+    case 2:
+        b[u - 4] = (unsigned char)stack;
+        b[u - 3] = (unsigned char)(stack >> 8);
+        break;
+    default:
+        b[u - 3] = (unsigned char)stack;
+    }
     b[u - 2] = (unsigned char)((tq_heap_generation & 3) << 6 | (mark & 63));
     b[u - 1] = (unsigned char)(0x80 | w << 5 | slack);
     return 1;
@@ -94,12 +105,14 @@ static inline uint32_t info_of(const void *p, size_t u)
 {
     const unsigned char *b = p;
     unsigned last = b[u - 1], w = info_tail(last) - 2;
-    if (last < INFO_MIN || (last & 31) < w + 2 || u < w + 2 || b[u - 2] >> 6 != (tq_heap_generation & 3))
+    if (last < INFO_MIN || (last & 31) < w + 2 || u < 5)
         return 0;
-    uint32_t stack = 0;
-    for (unsigned i = 0; i < w; i++)
-        stack |= (uint32_t)b[u - 2 - w + i] << 8 * i;
-    return stack ? stack | (uint32_t)(b[u - 2] & 63) << 24 : 0;
+    uint32_t word; /* the 4 bytes before the last (a heap block's usable size is 24 at least): ids, then the owner */
+    memcpy(&word, b + u - 5, 4);
+    if (word >> 30 != (tq_heap_generation & 3u))
+        return 0;
+    uint32_t stack = (word >> 8 * (3 - w)) & ((1u << 8 * w) - 1) & 0xFFFFFFu;
+    return stack ? stack | (word >> 24 & 63) << 24 : 0;
 }
 
 /* A new block p (or NULL) for a request of req bytes, through call c.
