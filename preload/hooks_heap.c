@@ -7,7 +7,10 @@
  * bytes is *info-tagged* too (tq_heap_tag_info): its last byte is 0x80 | w << 5 | slack, the byte before it its owner
  * (the process's fork generation mod 4 in bits 6-7, the allocating thread's mark in bits 0-5) and the w before that
  * its stack id, so that its free can name it by (size, stack) instead of its address (FORMAT.md 20); blocks are never
- * made larger for it (14 of 16 sizes have room for a stack id below 256, 12 for one below 2^24).
+ * made larger for it (14 of 16 sizes have room for a stack id below 256, 12 for one below 2^24). Without the thread
+ * mark, a slack of 2 holds a stack id below 64 and one of 3 an id below 2^14: the last byte is 0x80 | slack, the one
+ * before it the generation in bits 6-7 and the id's top 6 bits, then (slack 3) its low 8 bits (a free of such a block
+ * by another thread goes unnoticed, see stacks.c).
  * glibc's __libc_* entry points are used directly, so no dlsym (and no bootstrap buffer) is ever needed.
  *
  * malloc and free have a fast path for the common case (counting only, guard down, a heap chunk, slack < 128): one
@@ -54,6 +57,11 @@ static inline void tag_write(void *p, size_t usable, size_t req)
     }
 }
 
+/* An info tag (see the top): its last byte is INFO_MIN or more (or INFO_SMALL); it takes info_tail(last) bytes. */
+#define INFO_MIN 0xA0u
+#define INFO_SMALL2 0x82u /* a slack of 2 holding a stack id below 64, no mark */
+#define INFO_SMALL3 0x83u /* a slack of 3 holding a stack id below 2^14, no mark */
+
 /* Requested size of a tagged block; a damaged tag (the program wrote past its request) reads as 0. */
 static inline size_t tag_read(const void *p, size_t usable)
 {
@@ -62,15 +70,13 @@ static inline size_t tag_read(const void *p, size_t usable)
     if (slack == 0x80 && usable >= 9)
         memcpy(&slack, b + usable - 9, 8);
     else if (slack > 0x80) /* info-tagged */
-        slack &= 31;
+        slack = slack == INFO_SMALL2 || slack == INFO_SMALL3 ? slack & 3 : slack & 31;
     return slack >= 1 && slack <= usable ? usable - slack : 0;
 }
 
-/* An info tag (see the top): its last byte is INFO_MIN or more; it takes info_tail(last) bytes. */
-#define INFO_MIN 0xA0u
 static inline unsigned info_tail(unsigned last)
 {
-    return (last >> 5 & 3) + 2;
+    return last == INFO_SMALL2 ? 2 : last == INFO_SMALL3 ? 3 : (last >> 5 & 3) + 2;
 }
 unsigned char tq_heap_generation; /* this process's fork generation (mod 4): a child's differs from its parent's */
 
@@ -79,6 +85,13 @@ int tq_heap_tag_info(void *p, uint32_t stack, unsigned mark)
     unsigned char *b = p;
     size_t u = chunk_usable(p);
     unsigned slack = b[u - 1], w = stack < 1u << 8 ? 1 : stack < 1u << 16 ? 2 : 3;
+    if (slack < w + 2 && ((slack == 2 && stack < 1u << 6) || (slack == 3 && stack < 1u << 14))) { /* no mark */
+        b[u - 2] = (unsigned char)((tq_heap_generation & 3) << 6 | (slack == 3 ? stack >> 8 : stack));
+        if (slack == 3)
+            b[u - 3] = (unsigned char)stack;
+        b[u - 1] = (unsigned char)(0x80 | slack);
+        return 1;
+    }
     if (slack < w + 2 || slack > 31 || stack >= 1u << 24)
         return 0;
     switch (w) { /* little-endian, ending before the owner */
@@ -105,6 +118,10 @@ static inline uint32_t info_of(const void *p, size_t u)
 {
     const unsigned char *b = p;
     unsigned last = b[u - 1], w = info_tail(last) - 2;
+    if (last == INFO_SMALL2 || last == INFO_SMALL3) { /* no mark: TQ_INFO_NO_MARK */
+        uint32_t stack = last == INFO_SMALL3 ? (b[u - 2] & 63u) << 8 | b[u - 3] : b[u - 2] & 63u;
+        return b[u - 2] >> 6 == (tq_heap_generation & 3u) && stack ? stack | TQ_INFO_NO_MARK : 0;
+    }
     if (last < INFO_MIN || (last & 31) < w + 2 || u < 5)
         return 0;
     uint32_t word; /* the 4 bytes before the last (a heap block's usable size is 24 at least): ids, then the owner */
@@ -341,5 +358,6 @@ TQ_EXPORT size_t malloc_usable_size(void *p)
         return 0;
     size_t u = chunk_usable(p);
     unsigned char last = ((const unsigned char *)p)[u - 1];
-    return last == 0x80 && u >= 9 ? u - 9 : last >= INFO_MIN ? u - info_tail(last) : u - 1;
+    return last == 0x80 && u >= 9 ? u - 9 : last >= INFO_MIN || last == INFO_SMALL2 || last == INFO_SMALL3 ? u - info_tail(last)
+                                                                                              : u - 1;
 }

@@ -335,6 +335,8 @@ size_t tq_heap_chunk_usable(const void *p);
 /* Info-tag heap block p (hooks_heap.c's tag, FORMAT.md 20) with its stack id (< 2^24) and the allocating thread's mark
  * (< 64) when its tail has room: 1 if done. */
 int tq_heap_tag_info(void *p, uint32_t stack, unsigned mark);
+/* In an info (stack id | mark << 24): the block's tag has no thread mark. */
+#define TQ_INFO_NO_MARK (1u << 30)
 /* This process's fork generation, kept mod 4 in info tags: a child's blocks are told from its parent's. */
 extern unsigned char tq_heap_generation;
 

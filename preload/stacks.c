@@ -522,14 +522,14 @@ static inline __attribute__((always_inline)) void event(unsigned kind, const voi
         if (kind == TQ_CALL_FREE) {
             if ((flags & TQ_EV_INFO) && (uintptr_t)addr == last)
                 flags |= TQ_EV_TEMP;
-            if ((flags & TQ_EV_INFO) && given >> 24 != mark)
+            if ((flags & TQ_EV_INFO) && !(given & TQ_INFO_NO_MARK) && given >> 24 != mark)
                 atomic_store_explicit(&escaped[given >> 24], 1, memory_order_relaxed);
             last_block = 0;
         } else {
             if (old_stack && (uintptr_t)old_addr == last)
                 flags |= TQ_EV_OLD_TEMP;
             if (old_stack) {
-                if (old_info >> 24 != mark)
+                if (!(old_info & TQ_INFO_NO_MARK) && old_info >> 24 != mark)
                     atomic_store_explicit(&escaped[old_info >> 24], 1, memory_order_relaxed);
                 flags |= TQ_EV_OLD_INFO;
                 old_addr = (const void *)(uintptr_t)old_size; /* the event names the old block by its size */
