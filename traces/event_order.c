@@ -106,14 +106,15 @@ static int hold(struct tq_event_order *o, const struct tq_event *in, uint32_t n)
     return 0;
 }
 
-/* Give out into o->out[k..) the held events that are next in order (all of them with drain: a missing number is
- * then passed over, as it is when more than limit events wait); returns the new k. out has room for all held. */
-static size_t release(struct tq_event_order *o, size_t k, bool drain)
+/* Give out into o->out[k..) the held events that are next in order: a missing number below `below` is passed
+ * over, as is any when more than limit events wait (below = UINT64_MAX: all of them); returns the new k. out has
+ * room for all held. */
+static size_t release(struct tq_event_order *o, size_t k, uint64_t below)
 {
     while (o->nruns) {
         struct tq_event_run *r = &o->runs[0];
         if (head_seq(r) != o->next) {
-            if (!drain && o->held <= o->limit)
+            if (head_seq(r) >= below && o->held <= o->limit)
                 break;
             o->gaps++; /* numbers next..head_seq(r) - 1 never came: given up */
             o->next = head_seq(r);
@@ -160,7 +161,7 @@ int tq_event_order_add(struct tq_event_order *o, const struct tq_event *in, uint
     o->late += late;
     memcpy(o->out, in, (size_t)late * sizeof *o->out);
     *out = o->out;
-    *nout = release(o, late, false);
+    *nout = release(o, late, 0);
     return 0;
 }
 
@@ -172,14 +173,40 @@ int tq_event_order_drain(struct tq_event_order *o, const struct tq_event **out, 
         return 0;
     if (out_room(o, o->held))
         return -1;
-    *nout = release(o, 0, true);
+    *nout = release(o, 0, UINT64_MAX);
     return 0;
+}
+
+int tq_event_order_release_below(struct tq_event_order *o, uint64_t below, const struct tq_event **out,
+                                 size_t *nout)
+{
+    *out = o->out;
+    *nout = 0;
+    if (!o->nruns || head_seq(&o->runs[0]) >= below)
+        return 0;
+    if (out_room(o, o->held))
+        return -1;
+    *nout = release(o, 0, below);
+    return 0;
+}
+
+static void drop_runs(struct tq_event_order *o)
+{
+    for (size_t i = 0; i < o->nruns; i++)
+        o->mem->release(o->runs[i].ev, (size_t)o->runs[i].n * sizeof *o->runs[i].ev);
+    o->nruns = 0;
+    o->held = 0;
+}
+
+void tq_event_order_reset(struct tq_event_order *o, uint64_t first)
+{
+    drop_runs(o);
+    tq_event_order_start(o, first);
 }
 
 void tq_event_order_free(struct tq_event_order *o)
 {
-    for (size_t i = 0; i < o->nruns; i++)
-        o->mem->release(o->runs[i].ev, (size_t)o->runs[i].n * sizeof *o->runs[i].ev);
+    drop_runs(o);
     if (o->runs)
         o->mem->release(o->runs, o->runs_cap * sizeof *o->runs);
     if (o->out)

@@ -59,6 +59,14 @@ int tq_event_order_add(struct tq_event_order *o, const struct tq_event *in, uint
 /* Everything still held, in order (the end of the trace, or a snapshot). Returns 0, or -1 when memory is short
  * (*nout is then 0 and the events stay held). */
 int tq_event_order_drain(struct tq_event_order *o, const struct tq_event **out, size_t *nout);
+/* Every event numbered below `below` has been fed, or never will be (the shim at a flush: the counter stood at
+ * `below` before every thread's buffer was written): the held events up to the first missing number at or above it
+ * are given out into *out[0..*nout), the missing ones below it given up. Returns 0, or -1 when memory is short
+ * (*nout is then 0 and the events stay held). */
+int tq_event_order_release_below(struct tq_event_order *o, uint64_t below, const struct tq_event **out,
+                                 size_t *nout);
+/* Forget what is held and start again at order number first (a fork child). Can't fail. */
+void tq_event_order_reset(struct tq_event_order *o, uint64_t first);
 /* Release everything held and the buffers (the merge is empty again, its counts kept). Can't fail. */
 void tq_event_order_free(struct tq_event_order *o);
 
