@@ -26,6 +26,10 @@ struct tq_event_match {
     uint64_t seq_base;             /* order numbers are kept as seq - seq_base (< TQ_LIVE_SEQ_LIMIT) */
     bool based;
     struct tq_event_order order;   /* ADDR_EVENTS: records' events put into the process-wide order first */
+    const struct tq_event *pend;   /* events in replay order not matched yet: pend[0..npend) */
+    size_t npend;
+    bool pend_by_id;               /* they are EVENTS' (block ids) */
+    const char *path;              /* the trace, in messages */
     struct tq_event *in;           /* a record's decoded events */
     uint32_t cap;                  /* events in fits */
     struct tq_matched_event *out;  /* the matched ones */
@@ -251,27 +255,12 @@ static tq_status check_record(struct tq_event_match *m, const char *path, uint32
     return TQ_OK;
 }
 
-/* ADDR_EVENTS: the record's events m->in[0..n) go into the process-wide order (event_order.h); those now next in
- * it are matched into *ev[0..*nout). */
-static tq_status match_in_order(struct tq_event_match *m, const char *path, uint32_t n,
-                                const struct tq_matched_event **ev, uint32_t *nout, struct tq_err *err)
-{
-    const struct tq_event *in;
-    size_t k;
-    if (tq_event_order_add(&m->order, m->in, n, &in, &k))
-        return tq_fail(err, TQ_ERR_NOMEM, "out of memory for events held for their order");
-    if (k > UINT32_MAX / 2)
-        return tq_fail(err, TQ_ERR_NOMEM, "%s: too many events held for their order", path);
-    TQ_TRY(match_by_addr(m, in, (uint32_t)k, nout, err));
-    *ev = m->out; /* match_by_addr may have moved it */
-    return TQ_OK;
-}
-
 /* EVENTS: blocks named by ids already; an allocation replaces any block under its id. */
-static tq_status match_by_id(struct tq_event_match *m, const char *path, uint32_t n, struct tq_err *err)
+static tq_status match_by_id(struct tq_event_match *m, const char *path, const struct tq_event *in, uint32_t n,
+                             struct tq_err *err)
 {
     for (uint32_t i = 0; i < n; i++) {
-        const struct tq_event *e = &m->in[i];
+        const struct tq_event *e = &in[i];
         struct tq_matched_event *o = &m->out[i];
         *o = (struct tq_matched_event){.ev = *e};
         bool alloc = is_heap_alloc(e->kind), re = is_realloc(e->kind);
@@ -292,43 +281,78 @@ static tq_status match_by_id(struct tq_event_match *m, const char *path, uint32_
     return TQ_OK;
 }
 
+/* Events matched at a time: the matched ones (twice as many at most) are given out in batches of that size, so their
+ * buffer stays small however many events the order gives out at once. */
+#define MATCH_BATCH 4096u
+
+/* The next batch of the pending events, matched, into *ev[0..*n) (*n = 0: none left). */
+static tq_status match_pending(struct tq_event_match *m, const struct tq_matched_event **ev, uint32_t *n,
+                               struct tq_err *err)
+{
+    uint32_t k = m->npend < MATCH_BATCH ? (uint32_t)m->npend : MATCH_BATCH;
+    *ev = m->out;
+    *n = 0;
+    if (!k)
+        return TQ_OK;
+    TQ_TRY(reserve_out(m, k, err));
+    const struct tq_event *in = m->pend;
+    m->pend += k;
+    m->npend -= k;
+    if (m->pend_by_id) {
+        *n = k;
+        TQ_TRY(match_by_id(m, m->path, in, k, err));
+    } else {
+        TQ_TRY(match_by_addr(m, in, k, n, err));
+    }
+    *ev = m->out; /* reserve_out may have moved it */
+    return TQ_OK;
+}
+
 tq_status tq_event_match_record(struct tq_event_match *m, const char *path, const struct tq_rec *rec,
                                 const struct tq_matched_event **ev, uint32_t *n, struct tq_err *err)
 {
     struct tq_rec_events e;
     struct tq_events_iter it;
+    *ev = m->out;
+    *n = 0;
+    m->npend = 0; /* a caller that stopped taking batches (an error) drops them */
     TQ_TRY(tq_event_ctxs_open(&m->ctxs, path, rec, &e, &it, err));
     TQ_TRY(reserve(m, e.count, err));
-    TQ_TRY(reserve_out(m, e.count, err));
     uint32_t k = 0;
     int got;
     while ((got = tq_events_next(&it, &m->in[k])) == 1)
         k++;
     if (got < 0)
         return tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt event", path);
-    *ev = m->out;
-    if (!TQ_REC_EVENTS_BY_ADDR(rec->type)) { /* block ids already */
-        *n = k;
-        return match_by_id(m, path, k, err);
+    m->path = path;
+    m->pend_by_id = !TQ_REC_EVENTS_BY_ADDR(rec->type);
+    if (m->pend_by_id) { /* block ids already */
+        m->pend = m->in;
+        m->npend = k;
+    } else {
+        TQ_TRY(check_record(m, path, k, err));
+        if (tq_event_order_add(&m->order, m->in, k, &m->pend, &m->npend))
+            return tq_fail(err, TQ_ERR_NOMEM, "out of memory for events held for their order");
     }
-    TQ_TRY(check_record(m, path, k, err));
-    return match_in_order(m, path, k, ev, n, err);
+    return match_pending(m, ev, n, err);
+}
+
+tq_status tq_event_match_more(struct tq_event_match *m, const struct tq_matched_event **ev, uint32_t *n,
+                              struct tq_err *err)
+{
+    return match_pending(m, ev, n, err);
 }
 
 tq_status tq_event_match_finish(struct tq_event_match *m, const char *path, const struct tq_matched_event **ev,
                                 uint32_t *n, struct tq_err *err)
 {
-    const struct tq_event *in;
-    size_t k;
+    *ev = m->out;
     *n = 0;
-    *ev = m->out;
-    if (tq_event_order_drain(&m->order, &in, &k))
+    m->path = path;
+    m->pend_by_id = false;
+    if (tq_event_order_drain(&m->order, &m->pend, &m->npend))
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for events held for their order");
-    if (k > UINT32_MAX / 2)
-        return tq_fail(err, TQ_ERR_NOMEM, "%s: too many events held for their order", path);
-    TQ_TRY(match_by_addr(m, in, (uint32_t)k, n, err));
-    *ev = m->out;
-    return TQ_OK;
+    return match_pending(m, ev, n, err);
 }
 
 void tq_event_match_free(struct tq_event_match *m)

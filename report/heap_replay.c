@@ -178,12 +178,15 @@ static tq_status replay(struct tq_heap_replay *r, const struct tq_matched_event 
     return TQ_OK;
 }
 
-/* Apply ev[0..n) (replay's one caller: it stays inlined in this loop). */
+/* Apply the batch ev[0..n) and the matcher's next ones (replay's one caller: it stays inlined in this loop). */
 static tq_status replay_all(struct tq_heap_replay *r, const struct tq_matched_event *ev, uint32_t n,
                             struct tq_err *err)
 {
-    for (uint32_t i = 0; i < n; i++)
-        TQ_TRY(replay(r, &ev[i], err));
+    while (n) {
+        for (uint32_t i = 0; i < n; i++)
+            TQ_TRY(replay(r, &ev[i], err));
+        TQ_TRY(tq_event_match_more(r->match, &ev, &n, err));
+    }
     return TQ_OK;
 }
 

@@ -542,10 +542,16 @@ static void expect_replay_frees_every_block(const struct tq_event *ev, const uin
         struct tq_rec rec = {.type = (uint16_t)(buf[0] | buf[1] << 8), .len = (uint32_t)(len - TQ_REC_HEADER_SIZE),
                              .data = buf + TQ_REC_HEADER_SIZE};
         cr_assert_eq(tq_event_match_record(em, "test", &rec, &m, &mn, &err), TQ_OK, "%s", err.msg);
-        note_replayed(m, mn, state, &allocs, &frees);
+        while (mn) {
+            note_replayed(m, mn, state, &allocs, &frees);
+            cr_assert_eq(tq_event_match_more(em, &m, &mn, &err), TQ_OK);
+        }
     }
     cr_assert_eq(tq_event_match_finish(em, "test", &m, &mn, &err), TQ_OK, "%s", err.msg);
-    note_replayed(m, mn, state, &allocs, &frees);
+    while (mn) {
+        note_replayed(m, mn, state, &allocs, &frees);
+        cr_assert_eq(tq_event_match_more(em, &m, &mn, &err), TQ_OK);
+    }
     cr_expect_eq(allocs, allocs_expected);
     cr_expect_eq(frees, allocs_expected, "replay: %d frees of %d blocks: a block stays live", frees, allocs);
     tq_event_match_free(em);

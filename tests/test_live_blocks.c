@@ -195,6 +195,19 @@ static void note(struct seen *out, size_t *n, uint64_t *last, const struct tq_ev
     out[(*n)++] = s;
 }
 
+/* Note the matcher's batch m[0..mn) and its next ones. */
+static void note_batches(struct tq_event_match *em, struct seen *got, size_t *ngot, uint64_t *last_key,
+                         const struct tq_matched_event *m, uint32_t mn)
+{
+    struct tq_err err = {0};
+    while (mn) {
+        for (uint32_t i = 0; i < mn; i++)
+            note(got, ngot, last_key, &m[i].ev, m[i].ev.kind == TQ_CALL_FREE ? m[i].ev.addr : m[i].ev.old_addr,
+                 m[i].released, m[i].released_size, m[i].released_stack);
+        cr_assert_eq(tq_event_match_more(em, &m, &mn, &err), TQ_OK, "%s", err.msg);
+    }
+}
+
 /* The matcher, fed threads' records in a random interleaving (frees before their allocations in file order, an
  * address handed out again in between), releases, event by event, what traces/block_match.h's id rewriting releases
  * when it is fed every event in the process-wide order: the records are put back into that order first
@@ -269,15 +282,10 @@ Test(event_match, releases_what_block_ids_release_in_the_process_wide_order)
             struct tq_rec rec = {.type = (uint16_t)(buf[0] | buf[1] << 8), .len = (uint32_t)(len - TQ_REC_HEADER_SIZE),
                                  .data = buf + TQ_REC_HEADER_SIZE};
             cr_assert_eq(tq_event_match_record(em, "test", &rec, &m, &mn, &err), TQ_OK, "%s", err.msg);
-            for (uint32_t i = 0; i < mn; i++)
-                note(got, &ngot, &last_key, &m[i].ev,
-                     m[i].ev.kind == TQ_CALL_FREE ? m[i].ev.addr : m[i].ev.old_addr, m[i].released,
-                     m[i].released_size, m[i].released_stack);
+            note_batches(em, got, &ngot, &last_key, m, mn);
         }
         cr_assert_eq(tq_event_match_finish(em, "test", &m, &mn, &err), TQ_OK, "%s", err.msg);
-        for (uint32_t i = 0; i < mn; i++)
-            note(got, &ngot, &last_key, &m[i].ev, m[i].ev.kind == TQ_CALL_FREE ? m[i].ev.addr : m[i].ev.old_addr,
-                 m[i].released, m[i].released_size, m[i].released_stack);
+        note_batches(em, got, &ngot, &last_key, m, mn);
         cr_assert_eq(ngot, nwant, "seed %u: %zu events against %zu", seed, ngot, nwant);
         for (size_t i = 0; i < nwant; i++)
             cr_assert(got[i].kind == want[i].kind && got[i].t_ns == want[i].t_ns &&

@@ -63,14 +63,13 @@ static void sift_up(struct tq_event_order *o, size_t i)
     }
 }
 
-/* Room for n events in out (0; -1 when memory is short). */
+/* Room for n events in out (0; -1 when memory is short). Its contents need not be kept (it is filled after), so it
+ * is made anew, with an eighth to spare rather than doubled: out holds at most what is held. */
 static int out_room(struct tq_event_order *o, size_t n)
 {
     if (n <= o->out_cap)
         return 0;
-    size_t cap = o->out_cap ? o->out_cap : 4096;
-    while (cap < n)
-        cap *= 2;
+    size_t cap = n + n / 8 > 4096 ? n + n / 8 : 4096;
     struct tq_event *v = o->mem->zalloc(cap * sizeof *v);
     if (!v)
         return -1;
