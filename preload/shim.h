@@ -8,6 +8,7 @@
 
 #include "../traces/block_match.h"
 #include "../traces/codec.h"
+#include "../traces/event_order.h"
 
 /* Counter deltas a thread keeps to itself before adding them to the shared totals: sharing a cache line on
  * every call would cost far more than the 15% overhead budget (issue 3 benchmark). */
@@ -243,13 +244,18 @@ int tq_py_merge(const uint64_t *ips, int n, uint64_t *out, int max);
 void tq_py_start_locked(void);
 void tq_py_reset_child(void);
 
-/* record --aggregate: copy events in[0..n) to out[] with the addresses of heap events replaced by block ids, in
- * record order (traces/block_match.h; ids from and back to ids_of_thread, the record's thread's pool). Session lock
- * held. Returns the events in out (room for 2n). Can't fail (a block that cannot get an id is named 0). */
-uint32_t tq_blocks_rewrite(const struct tq_event *in, uint32_t n, struct tq_event *out,
-                           struct tq_id_pool *ids_of_thread);
-/* Forget every block (a fork child's trace starts with none). Can't fail. */
-void tq_blocks_reset(void);
+/* record --aggregate (block_ids.c), session lock held: a thread's record in[0..n) (ids_of_thread: its pool of block
+ * ids); its events and those of earlier records that are now next in the process-wide order of events get block ids
+ * (traces/block_match.h) and go into the per-stack totals (tq_agg_apply). Can't fail (a block that cannot get an id
+ * is named 0; events that cannot be held for their order go as they are). */
+void tq_blocks_aggregate(const struct tq_event *in, uint32_t n, struct tq_id_pool *ids_of_thread);
+/* A flush wrote every thread's buffer, and the order counter stood at `below` when it began: the events numbered
+ * before it that are still held go into the totals, the numbers missing below it (events being written then) given
+ * up. Can't fail. */
+void tq_blocks_aggregate_below(uint64_t below);
+/* Forget every block and held event; the next event is numbered first_seq (a fork child's trace starts with none).
+ * Can't fail. */
+void tq_blocks_reset(uint64_t first_seq);
 
 /* ---- record --aggregate (aggregate.c); all with the session lock held ---- */
 
@@ -257,7 +263,7 @@ void tq_blocks_reset(void);
 int tq_agg_init(void);
 /* Stack ids aggregate mode can count. Can't fail. */
 uint32_t tq_agg_max_stacks(void);
-/* Add rewritten events (block ids, see tq_blocks_rewrite) to the per-stack totals. Can't fail. */
+/* Add rewritten events (block ids, see tq_blocks_aggregate) to the per-stack totals. Can't fail. */
 void tq_agg_apply(const struct tq_event *ev, uint32_t n);
 /* Write the totals that changed as AGGREGATE records. Can't fail. */
 void tq_agg_put_locked(void);
