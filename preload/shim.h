@@ -326,6 +326,8 @@ extern void *__libc_pvalloc(size_t);
 
 /* What glibc's malloc_usable_size(p) returns, read from the chunk header. Can't fail for a glibc block. */
 size_t tq_heap_chunk_usable(const void *p);
+/* glibc's own malloc_usable_size, found by the constructor before anything else (NULL before it ran). */
+extern size_t (*tq_heap_real_usable)(void *);
 
 /* ---- session (session.c, sampler.c) ---- */
 
