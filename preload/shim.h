@@ -250,6 +250,8 @@ uint32_t tq_blocks_rewrite(const struct tq_event *in, uint32_t n, struct tq_even
                            struct tq_id_pool *ids_of_thread);
 /* Forget every block (a fork child's trace starts with none). Can't fail. */
 void tq_blocks_reset(void);
+/* Bytes of the block matcher's tables resident now (the shim's own memory; session lock held). Can't fail. */
+uint64_t tq_blocks_resident_locked(void);
 
 /* ---- record --aggregate (aggregate.c); all with the session lock held ---- */
 
