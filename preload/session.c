@@ -267,6 +267,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     pthread_mutex_unlock(&tq_sess.lock);
+    tq_fd_gate_reset_child();
     int was_active = tq_sess.active && !tq_sess.finished;
     tq_sess.active = 0;
     /* The parent's queued records and file are the parent's: drop them, never write them twice. */

@@ -353,6 +353,12 @@ void tq_session_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int tq_fd_place_high(int fd);
 /* Find the C library's close() (constructor time, guard up). Can't fail. */
 void tq_fd_hooks_init(void);
+/* The descriptor gate (hooks_fd.c), shut by the shim while it renumbers its descriptors or checks and writes the
+ * trace: the program's hooked close/dup2/dup3/close_range/closefrom wait outside it. Nests; session lock held. */
+void tq_fd_gate_close(void);
+void tq_fd_gate_open(void);
+/* A fork child: no other thread is inside the gate. Can't fail. */
+void tq_fd_gate_reset_child(void);
 /* Whether fd is one of the shim's own descriptors (the trace, /proc/self/statm) in the process they belong to.
  * Allocates nothing, takes no lock (close() may run in a signal handler or a vfork child). Can't fail. */
 int tq_session_owns_fd(int fd);
