@@ -8,29 +8,78 @@
  * every event numbered before them has come; a flush, which writes every buffer, gives out what was numbered before
  * it began (an event being written then, numbered but not yet published, comes with the next flush and is matched
  * by block_match's rules for events out of order). Then each free is of the block allocated before it at its
- * address, and the per-stack totals (aggregate.c) hold no freed block as live. */
+ * address, and the per-stack totals (aggregate.c) hold no freed block as live.
+ *
+ * The matcher's tables grow by doubling and some are touched only up to their fill (the id pools, the look-ahead),
+ * so their mapped size overstates what they hold by up to half: the shim's own memory (SAMPLE shim_bytes) counts
+ * their resident pages instead (mincore, at each sample), so the report gives the program neither more nor less than
+ * its own. Mappings beyond the registry's room are counted at their mapped size (tq_raw_map). */
+#define _GNU_SOURCE
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "shim.h"
 
 /* Events held for their order before a missing number is given up: 7 MiB of raw memory (a flush gives out what
  * waits, so this bounds only a flush interval's events). */
 #define ORDER_LIMIT ((size_t)1 << 17)
 #define CHUNK 2048 /* events rewritten at a time */
+#define MAPS_MAX 256 /* registered mappings: a few tables plus one id pool per thread that freed */
+
+static struct {
+    void *p;
+    size_t n;
+} maps[MAPS_MAX];
 
 static void *raw_zalloc(size_t n)
 {
-    return tq_raw_map(n); /* fresh anonymous pages are zero */
+    for (unsigned i = 0; i < MAPS_MAX; i++)
+        if (!maps[i].p) {
+            void *p = tq_raw_reserve(n); /* fresh anonymous pages are zero */
+            if (p) {
+                maps[i].p = p;
+                maps[i].n = n;
+            }
+            return p;
+        }
+    return tq_raw_map(n);
 }
 
-static const struct tq_block_mem raw_mem = {raw_zalloc, tq_raw_unmap};
+static void raw_release(void *p, size_t n)
+{
+    for (unsigned i = 0; p && i < MAPS_MAX; i++)
+        if (maps[i].p == p) {
+            syscall(SYS_munmap, p, n);
+            maps[i].p = NULL;
+            return;
+        }
+    tq_raw_unmap(p, n);
+}
+
+uint64_t tq_blocks_resident_locked(void)
+{
+    static unsigned char vec[4096];
+    uint64_t pages = 0;
+    for (unsigned i = 0; i < MAPS_MAX; i++) {
+        if (!maps[i].p)
+            continue;
+        size_t npages = (maps[i].n + 4095) / 4096;
+        for (size_t at = 0; at < npages; at += sizeof vec) {
+            size_t k = npages - at < sizeof vec ? npages - at : sizeof vec;
+            if (syscall(SYS_mincore, (char *)maps[i].p + at * 4096, k * 4096, vec) != 0)
+                break;
+            for (size_t j = 0; j < k; j++)
+                pages += vec[j] & 1;
+        }
+    }
+    return pages * 4096;
+}
+
+static const struct tq_block_mem raw_mem = {raw_zalloc, raw_release};
 static struct tq_block_match matcher = {.mem = &raw_mem, .next_id = 1};
 static struct tq_event_order order = {.mem = &raw_mem, .limit = ORDER_LIMIT, .started = true}; /* from 0 */
 static struct tq_id_pool order_pool; /* ids of the blocks of events given out by a flush */
-
-uint32_t tq_blocks_rewrite(const struct tq_event *in, uint32_t n, struct tq_event *out,
-                           struct tq_id_pool *ids_of_thread)
-{
-    return tq_block_match_rewrite(&matcher, in, n, out, ids_of_thread);
-}
 
 /* Block ids for ev[0..n) and the events into the per-stack totals. */
 static void apply(const struct tq_event *ev, size_t n, struct tq_id_pool *pool)

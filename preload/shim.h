@@ -256,6 +256,8 @@ void tq_blocks_aggregate_below(uint64_t below);
 /* Forget every block and held event; the next event is numbered first_seq (a fork child's trace starts with none).
  * Can't fail. */
 void tq_blocks_reset(uint64_t first_seq);
+/* Bytes of the block matcher's tables resident now (the shim's own memory; session lock held). Can't fail. */
+uint64_t tq_blocks_resident_locked(void);
 
 /* ---- record --aggregate (aggregate.c); all with the session lock held ---- */
 
@@ -332,6 +334,8 @@ extern void *__libc_pvalloc(size_t);
 
 /* What glibc's malloc_usable_size(p) returns, read from the chunk header. Can't fail for a glibc block. */
 size_t tq_heap_chunk_usable(const void *p);
+/* glibc's own malloc_usable_size, found by the constructor before anything else (NULL before it ran). */
+extern size_t (*tq_heap_real_usable)(void *);
 
 /* ---- session (session.c, sampler.c) ---- */
 
@@ -355,6 +359,12 @@ void tq_session_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int tq_fd_place_high(int fd);
 /* Find the C library's close() (constructor time, guard up). Can't fail. */
 void tq_fd_hooks_init(void);
+/* The descriptor gate (hooks_fd.c), shut by the shim while it renumbers its descriptors or checks and writes the
+ * trace: the program's hooked close/dup2/dup3/close_range/closefrom wait outside it. Nests; session lock held. */
+void tq_fd_gate_close(void);
+void tq_fd_gate_open(void);
+/* A fork child: no other thread is inside the gate. Can't fail. */
+void tq_fd_gate_reset_child(void);
 /* Whether fd is one of the shim's own descriptors (the trace, /proc/self/statm) in the process they belong to.
  * Allocates nothing, takes no lock (close() may run in a signal handler or a vfork child). Can't fail. */
 int tq_session_owns_fd(int fd);
