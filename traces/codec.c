@@ -810,6 +810,7 @@ int tq_events_next(struct tq_events_iter *it, struct tq_event *ev)
     int bad = 0;
     uint64_t dq = 0, dt, sid;
     ev->flags = 0;
+    ev->tid = 0;
     ev->old_stack = 0;
     if (it->ctx_rec) {
         if (ctx_fields(it, ev, &dq, &dt, &sid) < 0)

@@ -162,6 +162,7 @@ struct tq_rec_gap {
 struct tq_event {
     uint8_t kind;        /* enum tq_call */
     uint8_t flags;       /* TQ_EV_* (in what was padding: the shim's buffers keep their size) */
+    uint32_t tid;        /* readers' own use (report/event_match.c: the record's thread); codecs ignore it, 0 out */
     uint64_t t_ns;       /* absolute (the codec stores deltas) */
     uint64_t addr;       /* result pointer (address freed/unmapped for free/munmap) */
     uint64_t size;       /* requested bytes (0 for free when unknown) */
