@@ -15,11 +15,8 @@
 #include "../common/alloc.h"
 #include "parallel.h"
 
-/* The AVX-512 loops below must round like the SSE2/AVX ones: AVX-512F brings FMA instructions of its own, and GCC
- * would fuse x * x + h * h into one there. */
-#pragma GCC optimize("fp-contract=off")
-
-/* Traces per work item: handing traces out one by one cost an atomic increment per trace, 7% of Envelope's FFTs. */
+/* Traces per work item: handing them out one by one (an atomic increment and a call per trace) cost about 5% of
+ * the FFTs' time at 400^3 (one thread, Envelope / FFTW alone 1.04-1.12 -> 1.01-1.05 in turns in one process). */
 #define ENV_TRACES_PER_ITEM 16
 
 /* FFTW's planner is not thread-safe: every plan creation goes through this lock. Plans are kept for the life of
@@ -75,7 +72,6 @@ struct env_ctx {
     struct env_scratch *scr;
     atomic_size_t *left; /* per output inline, its traces not yet done (only when io->inlines_done listens) */
     size_t traces;       /* of the output box */
-    int wide;            /* AVX-512 for the rotation and the magnitude */
 };
 
 void tq_envelope_halo(const struct tq_op_params *p, size_t halo[3])
@@ -86,38 +82,12 @@ void tq_envelope_halo(const struct tq_op_params *p, size_t halo[3])
     halo[2] = TQ_HALO_WHOLE;
 }
 
-#if defined(__x86_64__)
-/* env_rotate's bins [k, end), eight per AVX-512 step, the last step masked. */
-__attribute__((target("avx512f"))) static void env_rotate_avx512(fftwf_complex *sp, size_t k, size_t end)
-{
-    const __m512i flip = _mm512_set1_epi64((long long)0x8000000000000000ull); /* the sign of the odd lanes */
-    for (; k < end; k += 8) {
-        size_t bins = end - k < 8 ? end - k : 8;
-        __mmask16 m = (__mmask16)((1u << (2 * bins)) - 1);
-        __m512 v = _mm512_maskz_loadu_ps(m, &sp[k][0]);
-        __m512i w = _mm512_castps_si512(_mm512_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
-        _mm512_mask_storeu_ps(&sp[k][0], m, _mm512_castsi512_ps(_mm512_xor_si512(w, flip)));
-    }
-}
-#endif
-
 /* -i * X on the positive frequencies; 0 at DC and at Nyquist (even n): the spectrum of H(x). (re, im) becomes
- * (im, -re), eight bins per AVX-512 step (`wide`), else two per SSE2 step: only moves and sign flips, so the bits
- * are those of the scalar loop. */
-static void env_rotate(fftwf_complex *sp, size_t n, int wide)
+ * (im, -re), two bins per SSE2 step: only moves and sign flips, so the bits are those of the scalar loop. */
+static void env_rotate(fftwf_complex *sp, size_t n)
 {
     sp[0][0] = sp[0][1] = 0;
     size_t k = 1, end = (n + 1) / 2;
-    if (n % 2 == 0)
-        sp[n / 2][0] = sp[n / 2][1] = 0;
-#if defined(__x86_64__)
-    if (wide) {
-        env_rotate_avx512(sp, k, end);
-        return;
-    }
-#else
-    (void)wide;
-#endif
 #if defined(__SSE2__)
     const __m128 flip = _mm_set_ps(-0.0f, 0.0f, -0.0f, 0.0f); /* lanes 1 and 3: the new imaginary parts */
     for (; k + 2 <= end; k += 2) {
@@ -130,24 +100,15 @@ static void env_rotate(fftwf_complex *sp, size_t n, int wide)
         sp[k][0] = sp[k][1];
         sp[k][1] = -re;
     }
+    if (n % 2 == 0)
+        sp[n / 2][0] = sp[n / 2][1] = 0;
 }
 
 /* out[k] = sqrt(x[k]^2 + (h[k] * scale)^2). Scalar sqrtf was latency-bound and cost Envelope as much as its FFTs;
- * this runs 16 lanes with AVX-512 (`wide`), else 8 with AVX where the CPU has it, else 4 with SSE2 (part of
- * x86-64). Every operation is correctly rounded in the vector bodies and the tail alike, and nothing is fused into
- * an FMA (the pragma above), so the bits do not depend on the path or on where a lane falls. */
+ * this runs 8 lanes with AVX where the CPU has it, else 4 with SSE2 (part of x86-64). Every operation is correctly
+ * rounded in the vector bodies and the tail alike, and no target here has FMA to fuse them, so the bits do not
+ * depend on the path or on where a lane falls. */
 #if defined(__x86_64__)
-__attribute__((target("avx512f"))) static void env_magnitude_avx512(const float *x, const float *h, float scale,
-                                                                    size_t n, float *out)
-{
-    __m512 sc = _mm512_set1_ps(scale);
-    for (size_t k = 0; k < n; k += 16) {
-        __mmask16 m = n - k < 16 ? (__mmask16)((1u << (n - k)) - 1) : (__mmask16)0xffff;
-        __m512 xr = _mm512_maskz_loadu_ps(m, x + k), hi = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, h + k), sc);
-        _mm512_mask_storeu_ps(out + k, m, _mm512_sqrt_ps(_mm512_add_ps(_mm512_mul_ps(xr, xr), _mm512_mul_ps(hi, hi))));
-    }
-}
-
 __attribute__((target("avx"))) static void env_magnitude_avx(const float *x, const float *h, float scale, size_t n,
                                                               float *out)
 {
@@ -164,19 +125,13 @@ __attribute__((target("avx"))) static void env_magnitude_avx(const float *x, con
 }
 #endif
 
-static void env_magnitude(const float *x, const float *h, float scale, size_t n, float *out, int wide)
+static void env_magnitude(const float *x, const float *h, float scale, size_t n, float *out)
 {
 #if defined(__x86_64__)
-    if (wide) {
-        env_magnitude_avx512(x, h, scale, n, out);
-        return;
-    }
     if (__builtin_cpu_supports("avx")) {
         env_magnitude_avx(x, h, scale, n, out);
         return;
     }
-#else
-    (void)wide;
 #endif
     size_t k = 0;
 #if defined(__SSE2__)
@@ -217,9 +172,9 @@ static void env_trace(const struct env_ctx *c, size_t t, const struct env_scratc
     }
     memcpy(h, x, n * sizeof *h);
     fftwf_execute_dft_r2c(c->plans.fwd, h, s->sp);
-    env_rotate(s->sp, n, c->wide);
+    env_rotate(s->sp, n);
     fftwf_execute_dft_c2r(c->plans.inv, s->sp, h);
-    env_magnitude(x + k0, h + k0, 1.0f / (float)n, c->out_n[2], out, c->wide);
+    env_magnitude(x + k0, h + k0, 1.0f / (float)n, c->out_n[2], out);
 }
 
 /* Work item `item`: traces [item, item + 1) * ENV_TRACES_PER_ITEM of the output box (fewer at its end), then the
@@ -251,9 +206,6 @@ tq_status tq_envelope_compute(const struct tq_op_params *p, const struct tq_bloc
     c.traces = c.out_n[0] * c.out_n[1];
     size_t items = (c.traces + ENV_TRACES_PER_ITEM - 1) / ENV_TRACES_PER_ITEM;
     int nw = tq_par_workers(tq_op_threads(p), items);
-#if defined(__x86_64__)
-    c.wide = __builtin_cpu_supports("avx512f");
-#endif
     if (c.n > 2)
         TQ_TRY(plans_get(c.n, &c.plans, err));
     c.scr = tq_calloc((size_t)nw, sizeof *c.scr);
