@@ -104,8 +104,9 @@ priority_prefix() { [[ $(nice -n -20 nice 2>/dev/null) = -20 ]] && echo "nice -n
 # cancels a per-CPU factor that lasts the two rounds. The run on CPU 0 is started first in every round, so A starts
 # first in even rounds and B in odd ones: a factor that goes with the start order (the first is forked and pinned
 # while the second is not yet) then cancels like the CPU's. Until issue 16 (shimcost) A always started first, so
-# such a factor stayed whole in every pair's ratio; the A/A control (bare against bare: any ratio but 1 is bias)
-# read 0.969 then. Needs two online CPUs 0 and 1.
+# such a factor stayed whole in every pair's ratio. That was not the A/A control's bias (bare against bare: any
+# ratio but 1 is bias; 0.969 in the fourth round): with this order it still read 0.95 (0.92-1.01, 5 pairs, load
+# 15-23), B faster than A on both CPUs; its cause is not known. Needs two online CPUs 0 and 1.
 declare -a PAIR_RATIO
 paired() {
     local rounds=$1 na=$2 ca=$3 nb=$4 cb=$5 r cpu_a t_a t_b prev=""
