@@ -101,12 +101,7 @@ priority_prefix() { [[ $(nice -n -20 nice 2>/dev/null) = -20 ]] && echo "nice -n
 # for a while (on a VM, a virtual CPU whose host core is busy elsewhere; the guest sees no steal time and charges
 # the lost time to the program) slows A and B alike over each two rounds. Afterwards CPU[NAME] holds every run's
 # CPU seconds (user+sys, children included), and PAIR_RATIO the geometric mean of B/A over each two rounds, which
-# cancels a per-CPU factor that lasts the two rounds. The run on CPU 0 is started first in every round, so A starts
-# first in even rounds and B in odd ones: a factor that goes with the start order (the first is forked and pinned
-# while the second is not yet) then cancels like the CPU's. Until issue 16 (shimcost) A always started first, so
-# such a factor stayed whole in every pair's ratio. That was not the A/A control's bias (bare against bare: any
-# ratio but 1 is bias; 0.969 in the fourth round): with this order it still read 0.95 (0.92-1.01, 5 pairs, load
-# 15-23), B faster than A on both CPUs; its cause is not known. Needs two online CPUs 0 and 1.
+# cancels a per-CPU factor that lasts the two rounds. Needs two online CPUs 0 and 1.
 declare -a PAIR_RATIO
 paired() {
     local rounds=$1 na=$2 ca=$3 nb=$4 cb=$5 r cpu_a t_a t_b prev=""
@@ -114,15 +109,8 @@ paired() {
     CPU[$na]="" CPU[$nb]="" PAIR_RATIO=()
     for ((r = 0; r < rounds; r++)); do
         cpu_a=$((r % 2))
-        # the run on CPU 0 starts first: the start order follows the CPU, so it cancels with it over the two rounds
-        # (a fixed order, A first in every round, would stay in the ratio: see the comment above)
-        if ((cpu_a == 0)); then
-            ( { time taskset -c 0 bash -c "$ca" >/dev/null 2>&1; } 2>"$work/paired.a" ) &
-            ( { time taskset -c 1 bash -c "$cb" >/dev/null 2>&1; } 2>"$work/paired.b" ) &
-        else
-            ( { time taskset -c 0 bash -c "$cb" >/dev/null 2>&1; } 2>"$work/paired.b" ) &
-            ( { time taskset -c 1 bash -c "$ca" >/dev/null 2>&1; } 2>"$work/paired.a" ) &
-        fi
+        ( { time taskset -c "$cpu_a" bash -c "$ca" >/dev/null 2>&1; } 2>"$work/paired.a" ) &
+        ( { time taskset -c $((1 - cpu_a)) bash -c "$cb" >/dev/null 2>&1; } 2>"$work/paired.b" ) &
         wait
         t_a=$(tail -1 "$work/paired.a" | awk '{printf "%.3f", $2 + $3}')
         t_b=$(tail -1 "$work/paired.b" | awk '{printf "%.3f", $2 + $3}')

@@ -6,8 +6,8 @@
 # virtual CPU at a time ran the same bare program 1.4-1.5x slower than the other for minutes (its host core busy
 # elsewhere; the guest sees no steal time and charges the lost time to the program), so a 1-thread run's time
 # depended on the CPU it landed on. The 1-thread runs are therefore paired: bare and shim run at the same time,
-# pinned one to each CPU, swapped every round (with the order they start in: bench_lib.sh paired), and each two
-# rounds give one ratio (the geometric mean of the two shim/bare ratios, which cancels a per-CPU factor). The same pairing of bare against bare (A/A) is printed beside:
+# pinned one to each CPU, swapped every round, and each two rounds give one ratio (the geometric mean of the two
+# shim/bare ratios, which cancels a per-CPU factor). The same pairing of bare against bare (A/A) is printed beside:
 # its spread is this run's noise floor. The 4-thread runs use both CPUs each and alternate (bare shim bare shim).
 # When allowed (root), runs are at nice -20, so the machine's other work hardly shares their CPU.
 # Usage: tools/bench_storm.sh BUILD_DIR (run by tools/bench.sh)
