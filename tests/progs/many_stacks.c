@@ -1,44 +1,56 @@
-/* many_stacks.c - 800 distinct allocation stacks: each of 8 leaf functions allocates at call depths 0..99 of one
- * recursive function, so the stacks differ in their depth and their leaf. ROUNDS (argv[1]) times over: repeated
- * rounds give no new stack. For the --stacks tests of the stack table's growth (preload/stacks.c). */
+/* many_stacks.c - 2^DEPTH distinct call stacks, each allocating one 64-byte block that stays live until the end: the
+ * path to each allocation is a chain of DEPTH calls of left() or right(), chosen by the bits of its number (built
+ * -O0 -fno-inline: every call keeps its frame). For the --aggregate memory test (per-stack tables grow with stacks).
+ * Usage: many_stacks DEPTH (1..20) */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-#define DEPTHS 100
+static void **blocks;
+static unsigned long next;
 
-static void *volatile sink;
+static void left(unsigned bits, int depth);
+static void right(unsigned bits, int depth);
 
-#define LEAF(k)                                                                                                        \
-    __attribute__((noinline)) static void leaf##k(void)                                                                \
-    {                                                                                                                  \
-        sink = malloc(16 + (k));                                                                                       \
-        free(sink);                                                                                                    \
-    }
-LEAF(0)
-LEAF(1)
-LEAF(2)
-LEAF(3)
-LEAF(4)
-LEAF(5)
-LEAF(6)
-LEAF(7)
-
-static void (*const leaves[8])(void) = {leaf0, leaf1, leaf2, leaf3, leaf4, leaf5, leaf6, leaf7};
-
-__attribute__((noinline)) static void descend(int depth, int k)
+static void step(unsigned bits, int depth)
 {
-    if (depth > 0)
-        descend(depth - 1, k);
+    if (depth == 0) {
+        blocks[next] = malloc(64);
+        memset(blocks[next], 1, 64);
+        next++;
+        return;
+    }
+    if (bits & 1)
+        right(bits >> 1, depth - 1);
     else
-        leaves[k]();
-    sink = (void *)0; /* keeps the recursive call from being a tail call */
+        left(bits >> 1, depth - 1);
+}
+
+static void left(unsigned bits, int depth)
+{
+    step(bits, depth);
+}
+
+static void right(unsigned bits, int depth)
+{
+    step(bits, depth);
 }
 
 int main(int argc, char **argv)
 {
-    int rounds = argc > 1 ? atoi(argv[1]) : 1;
-    for (int r = 0; r < rounds; r++)
-        for (int d = 0; d < DEPTHS; d++)
-            for (int k = 0; k < 8; k++)
-                descend(d, k);
+    int depth = argc > 1 ? atoi(argv[1]) : 0;
+    if (argc != 2 || depth < 1 || depth > 20) {
+        fprintf(stderr, "usage: many_stacks DEPTH (1..20)\n");
+        return 2;
+    }
+    unsigned long n = 1ul << depth;
+    blocks = calloc(n, sizeof *blocks);
+    if (!blocks)
+        return 1;
+    for (unsigned long i = 0; i < n; i++)
+        step((unsigned)i, depth);
+    /* the blocks stay live to the end: freeing them would trim the heap, and the peak RSS seen would depend on
+     * whether a sample came before */
+    printf("%lu stacks\n", n);
     return 0;
 }
