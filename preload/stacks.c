@@ -10,11 +10,16 @@
  *   The event goes into this thread's buffer; a full buffer is encoded as one EVENTS record and appended under the
  *   session lock (the append compresses a frame when the writer's buffer is full: that is the backpressure, and
  *   memory stays bounded). The sampler thread flushes every thread's buffer with each frame.
+ * Each event takes its number in the process-wide order first: a locked add on a shared counter, or, for a thread
+ * that has taken many in a row with no other thread's between, a count of its own until another thread wants one
+ * (seq_solo; a membarrier each time the counting changes hands).
  * Frees and munmaps carry no stack (the replay knows the block's stack from its allocation), so they skip unwinding.
  * With --sample-bytes, the sampled live blocks are remembered (sampled_set.c) and only their frees are recorded.
  * Everything here is allocated with raw mmap: nothing may call malloc from inside malloc. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <linux/membarrier.h>
+#include <sched.h>
 #include <link.h>
 #include <math.h>
 #include <pthread.h>
@@ -55,6 +60,10 @@ struct evbuf {
     struct evbuf *next;        /* registry (only ever prepended, under reg_lock) */
     uint32_t tid;
     unsigned epoch;            /* the stack table epoch its cache belongs to */
+    _Atomic int taking;        /* its thread is taking an order number (seq_take) */
+    uint32_t streak;           /* order numbers in a row taken from event_seq with no other thread's between */
+    uint64_t last_seq;         /* the last one of those */
+    uint64_t solo_next;        /* while it is seq_solo: its thread's next order number */
     struct tq_event ev[EVBUF_N];
     struct tq_id_pool pool;    /* --aggregate: block ids this thread's frees released, for its next allocations */
     struct cache_slot cache[CACHE_N];
@@ -99,6 +108,14 @@ static _Atomic unsigned loads_epoch;  /* bumped when the loader reports new obje
 static uint32_t pack_numbers;      /* CTX_EVENTS context numbers given to buffers (under reg_lock) */
 static _Atomic uint64_t event_seq; /* process-wide order of events (tq_event.seq), for matching frees across threads
                                     * (traces/block_match.h): offline, or in-process with --aggregate */
+/* A thread that takes order numbers alone (SOLO_STREAK in a row with no other thread's between) becomes seq_solo:
+ * it counts on privately, without the locked add (a tenth of a --stacks malloc storm's CPU time), until another
+ * thread wants a number and takes the counting back (seq_shared). SEQ_REVOKING while that is under way. */
+#define SOLO_STREAK 16384u
+#define SEQ_REVOKING ((struct evbuf *)1)
+static struct evbuf *_Atomic seq_solo;
+static pthread_mutex_t seq_lock = PTHREAD_MUTEX_INITIALIZER;
+static int membarrier_ok; /* MEMBARRIER_CMD_PRIVATE_EXPEDITED is registered: seq_solo may be used */
 
 static unsigned long long maps_adds = ~0ull; /* dlpi_adds at the last module snapshot */
 static uint32_t maps_generation;
@@ -441,6 +458,92 @@ static struct evbuf *buf_get(void)
     return b;
 }
 
+/* ---- the process-wide order of events (tq_event.seq) ----
+ * Every event takes a number; an event that happens after another one (in the program's order, or through the
+ * program's own synchronization: a block passed to another thread and freed there) gets a bigger number. Numbers
+ * come from event_seq with a locked add, or, for the thread whose buffer is seq_solo, from its own counter.
+ * A thread's `taking` covers its look at seq_solo and the number it takes after it. x86 may let that load pass the
+ * store of `taking`: whoever changes seq_solo (under seq_lock) therefore calls membarrier, after which every thread
+ * that read the old seq_solo shows taking = 1, and waits for it to drop to 0:
+ *   claim: seq_solo = b, membarrier, wait for every other thread's taking; then nobody is still adding to event_seq
+ *          (the others see b and come to seq_lock), and b counts on from event_seq.
+ *   revoke: seq_solo = SEQ_REVOKING, membarrier, wait for the owner's taking; event_seq = its next number; NULL. */
+
+static void membarrier_all(void)
+{
+    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+}
+
+/* Wait until x is not taking a number. */
+static void wait_taken(struct evbuf *x)
+{
+    while (atomic_load_explicit(&x->taking, memory_order_acquire))
+        sched_yield();
+}
+
+/* The counting goes back to event_seq (seq_lock held). */
+static void revoke_locked(void)
+{
+    struct evbuf *s = atomic_load(&seq_solo);
+    if (!s || s == SEQ_REVOKING)
+        return;
+    atomic_store(&seq_solo, SEQ_REVOKING);
+    membarrier_all();
+    wait_taken(s);
+    atomic_store(&event_seq, s->solo_next);
+    atomic_store(&seq_solo, NULL);
+}
+
+/* b's thread counts alone from now on (it is taking a number: seq_shared's caller). */
+static void claim(struct evbuf *b)
+{
+    pthread_mutex_lock(&seq_lock);
+    if (!atomic_load(&seq_solo)) {
+        atomic_store(&seq_solo, b);
+        membarrier_all();
+        for (struct evbuf *x = atomic_load(&registry); x; x = x->next)
+            if (x != b)
+                wait_taken(x);
+        b->solo_next = atomic_load(&event_seq);
+    }
+    pthread_mutex_unlock(&seq_lock);
+}
+
+/* A number from event_seq, for a thread that is not seq_solo (taking = 1): another thread's counting is taken back
+ * first; a thread that has taken SOLO_STREAK in a row claims the counting. */
+static __attribute__((noinline)) uint64_t seq_shared(struct evbuf *b)
+{
+    struct evbuf *s;
+    while ((s = atomic_load(&seq_solo)) != NULL) {
+        if (s == b)
+            return b->solo_next++;
+        atomic_store(&b->taking, 0); /* not while waiting: the claimer or revoker may wait for it */
+        pthread_mutex_lock(&seq_lock);
+        revoke_locked();
+        pthread_mutex_unlock(&seq_lock);
+        b->streak = 0;
+        atomic_store(&b->taking, 1); /* seq_cst: a full fence before seq_solo is read again */
+    }
+    uint64_t seq = atomic_fetch_add(&event_seq, 1);
+    b->streak = seq == b->last_seq + 1 ? b->streak + 1 : 0;
+    b->last_seq = seq;
+    if (b->streak >= SOLO_STREAK && membarrier_ok) {
+        b->streak = 0;
+        claim(b);
+    }
+    return seq;
+}
+
+/* This thread's next order number. The owner of the counting takes it with two plain stores and a load. */
+static inline __attribute__((always_inline)) uint64_t seq_take(struct evbuf *b)
+{
+    atomic_store_explicit(&b->taking, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst); /* the compiler keeps the store before the load (the CPU: above) */
+    uint64_t seq = atomic_load_explicit(&seq_solo, memory_order_relaxed) == b ? b->solo_next++ : seq_shared(b);
+    atomic_store_explicit(&b->taking, 0, memory_order_release);
+    return seq;
+}
+
 /* ---- byte sampling (record --sample-bytes; FORMAT.md PROCESS) ---- */
 
 static int is_heap_alloc(unsigned k)
@@ -504,10 +607,10 @@ static inline __attribute__((always_inline)) void event(unsigned kind, const voi
     struct evbuf *b = my_buf ? my_buf : buf_get();
     if (!b)
         goto out;
-    /* Its place in the process-wide order, taken first: the locked add waits for the stores before it to drain, and
+    /* Its place in the process-wide order, taken first: a locked add waits for the stores before it to drain, and
      * here few are pending (after the event's own stores below it cost a quarter of this function's time). The
      * order stays the one that matters, the event's against the real call it reports. */
-    uint64_t seq = atomic_fetch_add_explicit(&event_seq, 1, memory_order_relaxed);
+    uint64_t seq = seq_take(b);
     uint32_t id = with_stack ? capture(b, from) : 0;
     struct timespec ts;
     /* The coarse clock (the kernel tick, 1-4 ms) is a plain memory read; the precise one cost 11% of a malloc
@@ -604,6 +707,15 @@ void tq_stacks_reset_child(void)
             atomic_store(&b->dead, 1);
     }
     pthread_mutex_init(&reg_lock, NULL);
+    struct evbuf *solo = atomic_load(&seq_solo); /* its thread is gone (or is this one): event_seq counts on */
+    if (solo && solo != SEQ_REVOKING && solo->solo_next > atomic_load(&event_seq))
+        atomic_store(&event_seq, solo->solo_next);
+    atomic_store(&seq_solo, NULL);
+    pthread_mutex_init(&seq_lock, NULL);
+    for (struct evbuf *b = atomic_load(&registry); b; b = b->next) {
+        atomic_store(&b->taking, 0);
+        b->streak = 0;
+    }
     tq_hash_ids_clear(&table);
     next_id = 1;
     tq_blocks_reset();
@@ -661,6 +773,7 @@ void tq_stacks_init(int aggregate, unsigned long sample_bytes, int python_frames
     code_range_of((uintptr_t)&unw_backtrace, &tq_unwinder_lo, &tq_unwinder_hi);
     exit_key_ok = pthread_key_create(&exit_key, thread_gone) == 0;
     agg_mode = aggregate;
+    membarrier_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
     const char *check = secure_getenv("TRACEQ_UNWIND_CHECK");
     unwind_check = check && !strcmp(check, "1");
     if (sample_mean > 0 && tq_sampled_init())
