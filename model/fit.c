@@ -269,6 +269,9 @@ static tq_status fit_power(const struct tq_fit_point *pts, size_t n, struct tq_f
     gsl_multifit_nlinear_free(w);
     if (rc)
         return tq_fail(err, TQ_ERR_RANGE, "the power fit failed: %s", gsl_strerror(rc));
+    if (!(c >= 0 && c <= TQ_FIT_POWER_MAX_EXPONENT))
+        return tq_fail(err, TQ_ERR_RANGE, "the power fit's exponent %.3g is outside [0, %g]: not a power law of the "
+                       "volume (a step, e.g. page-rounded sizes, fits that way)", c, TQ_FIT_POWER_MAX_EXPONENT);
     out->kind = TQ_FIT_POWER;
     out->ncoef = 3;
     out->coef[0] = a * d.ys;

@@ -4,7 +4,7 @@
  *   linear  a + b*V                          (V = inlines*xlines*samples; the original found volume alone enough)
  *   robust  a + b*V, bisquare-weighted       (gsl_multifit_robust: a few outlier runs do not drag the line)
  *   poly2   a + b*V + c*V^2
- *   power   a + b*V^c                        (gsl_multifit_nlinear, trust region)
+ *   power   a + b*V^c, 0 <= c <= 3           (gsl_multifit_nlinear, trust region)
  *   knee    min(a + b*V, c + d*X*S)          (for kernels that stream slabs of inlines, like traceq's own: memory
  *                                             grows with the volume until a slab cap, then with the inline plane
  *                                             X*S; the split is searched, each side least squares)
@@ -39,6 +39,10 @@ enum tq_fit_kind {
 };
 
 #define TQ_FIT_MAXCOEF 8
+/* The largest exponent a power model may have. Array programs' memory grows at most quadratically in the volume
+ * (pairwise tables); a steeper fit is a step in the data (page-rounded mmap sizes: 4 KiB, 4 KiB, 8 KiB) read as a
+ * curve, and extrapolates to absurd sizes (2.9 TiB at twice the volume, from points of 4-8 KiB). */
+#define TQ_FIT_POWER_MAX_EXPONENT 3.0
 
 /* One observation: the input shape and the measured target (bytes). */
 struct tq_op; /* operators/operator.h */

@@ -46,6 +46,7 @@ struct tq_sweep_target_result {
     char stopped[256];           /* why the sweep stopped ("converged", "time budget spent", ...) */
     double pred, bound;          /* the last fit's prediction and bound for the target (bytes) */
     double volume_factor;        /* target volume / largest measured volume (1 when measured) */
+    int target_measured;         /* the sweep grew to the target itself and measured it */
     size_t runs_done, runs_failed, shapes;
 };
 
