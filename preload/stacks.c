@@ -587,21 +587,23 @@ static inline __attribute__((always_inline)) void event(unsigned kind, const voi
     struct tq_thread *t = &tq_self;
     if (!tq_sess.active || tq_sess.finished)
         return;
-    int sampled = 0;
-    if (sample_mean > 0 && is_heap_alloc(kind) && (sampled = take_sample(size)) && addr && tq_sampled_on) {
-        t->guard++;
-        if (tq_sampled_add(addr)) /* no room to remember it: its free could not be recorded, so neither is it */
-            sampled = 0;
-        t->guard--;
-    }
-    if (sample_mean > 0 && is_heap_alloc(kind) && !sampled) {
-        if (!old_addr)
-            return; /* not recorded, and nothing to release */
-        kind = TQ_CALL_FREE; /* an unrecorded realloc still releases its old block (which may have been recorded) */
-        addr = old_addr;
-        size = 0;
-        old_addr = NULL;
-        with_stack = 0;
+    if (__builtin_expect(sample_mean > 0, 0) && is_heap_alloc(kind)) {
+        int sampled = take_sample(size);
+        if (sampled && addr && tq_sampled_on) {
+            t->guard++;
+            if (tq_sampled_add(addr)) /* no room to remember it: its free could not be recorded, so neither is it */
+                sampled = 0;
+            t->guard--;
+        }
+        if (!sampled) {
+            if (!old_addr)
+                return; /* not recorded, and nothing to release */
+            kind = TQ_CALL_FREE; /* an unrecorded realloc still releases its old block (which may have been recorded) */
+            addr = old_addr;
+            size = 0;
+            old_addr = NULL;
+            with_stack = 0;
+        }
     }
     t->guard++; /* unwinding may allocate or map: none of that is the program's */
     struct evbuf *b = my_buf ? my_buf : buf_get();
@@ -629,7 +631,7 @@ static inline __attribute__((always_inline)) void event(unsigned kind, const voi
     e->stack_id = id;
     e->seq = seq;
     atomic_store_explicit(&b->head, head + 1, memory_order_release); /* the event is complete: readers may take it */
-    __builtin_prefetch(&b->ev[(head + 1) % EVBUF_N], 1); /* the next event's slot, for writing */
+    __builtin_prefetch(e + 1, 1); /* the next event's slot, for writing (past the ring's end: the next field) */
     if ((head + 1) % EVBUF_N == 0)
         hand_off(b); /* before the next event goes to ev[0] */
 out:
