@@ -108,10 +108,14 @@ static _Atomic unsigned loads_epoch;  /* bumped when the loader reports new obje
 static uint32_t pack_numbers;      /* CTX_EVENTS context numbers given to buffers (under reg_lock) */
 static _Atomic uint64_t event_seq; /* process-wide order of events (tq_event.seq), for matching frees across threads
                                     * (traces/block_match.h): offline, or in-process with --aggregate */
-/* A thread that takes order numbers alone (SOLO_STREAK in a row with no other thread's between) becomes seq_solo:
+/* A thread that takes order numbers alone (solo_streak in a row with no other thread's between) becomes seq_solo:
  * it counts on privately, without the locked add (a tenth of a --stacks malloc storm's CPU time), until another
- * thread wants a number and takes the counting back (seq_shared). SEQ_REVOKING while that is under way. */
+ * thread wants a number and takes the counting back (seq_shared). SEQ_REVOKING while that is under way. Each time
+ * the counting is taken back, the streak that claims it doubles (up to SOLO_STREAK_MAX): threads that run by turns
+ * for a while (several threads on a loaded machine's few CPUs) soon stop passing it to and fro. */
 #define SOLO_STREAK 16384u
+#define SOLO_STREAK_MAX (1u << 26)
+static uint32_t solo_streak = SOLO_STREAK; /* changed under seq_lock; read without it (a stale value is harmless) */
 #define SEQ_REVOKING ((struct evbuf *)1)
 static struct evbuf *_Atomic seq_solo;
 static pthread_mutex_t seq_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -467,7 +471,8 @@ static struct evbuf *buf_get(void)
  * that read the old seq_solo shows taking = 1, and waits for it to drop to 0:
  *   claim: seq_solo = b, membarrier, wait for every other thread's taking; then nobody is still adding to event_seq
  *          (the others see b and come to seq_lock), and b counts on from event_seq.
- *   revoke: seq_solo = SEQ_REVOKING, membarrier, wait for the owner's taking; event_seq = its next number; NULL. */
+ *   revoke: seq_solo = SEQ_REVOKING, membarrier, wait for the owner's taking; event_seq = its next number; NULL;
+ *           the next claim needs a streak twice as long. */
 
 static void membarrier_all(void)
 {
@@ -492,6 +497,8 @@ static void revoke_locked(void)
     wait_taken(s);
     atomic_store(&event_seq, s->solo_next);
     atomic_store(&seq_solo, NULL);
+    if (solo_streak < SOLO_STREAK_MAX)
+        __atomic_store_n(&solo_streak, solo_streak * 2, __ATOMIC_RELAXED);
 }
 
 /* b's thread counts alone from now on (it is taking a number: seq_shared's caller). */
@@ -510,7 +517,7 @@ static void claim(struct evbuf *b)
 }
 
 /* A number from event_seq, for a thread that is not seq_solo (taking = 1): another thread's counting is taken back
- * first; a thread that has taken SOLO_STREAK in a row claims the counting. */
+ * first; a thread that has taken solo_streak in a row claims the counting. */
 static __attribute__((noinline)) uint64_t seq_shared(struct evbuf *b)
 {
     struct evbuf *s;
@@ -527,7 +534,7 @@ static __attribute__((noinline)) uint64_t seq_shared(struct evbuf *b)
     uint64_t seq = atomic_fetch_add(&event_seq, 1);
     b->streak = seq == b->last_seq + 1 ? b->streak + 1 : 0;
     b->last_seq = seq;
-    if (b->streak >= SOLO_STREAK && membarrier_ok) {
+    if (b->streak >= __atomic_load_n(&solo_streak, __ATOMIC_RELAXED) && membarrier_ok) {
         b->streak = 0;
         claim(b);
     }
