@@ -54,8 +54,8 @@ ifeq ($(TESTING),1)
 all: $(BUILD)/tests/tq_tests $(BUILD)/tests/cli_probe $(BUILD)/tests/cli_probe_user
 endif
 
-# tools/ is the only code that reads TQ_TESTING: rebuild it when TESTING changes for this build folder. A user build
-# drops the test programs an earlier test build left there (they would test a traceq without its test hooks).
+# tools/ and the shim (one switch: TQ_TESTING_HEAP_FOREIGN) read TQ_TESTING: rebuild them when TESTING changes for
+# this build folder. A user build drops the test programs an earlier test build left there (they would test a traceq without its test hooks).
 TESTING_STAMP := $(BUILD)/testing-$(if $(filter 1,$(TESTING)),on,off)
 $(TESTING_STAMP):
 	@mkdir -p $(BUILD)
@@ -78,7 +78,9 @@ $(BUILD)/shim/%.o: %.c
 # The hot path (malloc/free hooks) is a few thread-local adds: no PLT hop to glibc (-fno-plt), and no SSE packing
 # of two 64-bit counters, which takes more instructions than it saves (-fno-tree-vectorize; tools/bench_storm.sh).
 SHIM_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra $(WERROR) -fPIC -pthread -fvisibility=hidden \
-              -ftls-model=initial-exec -fno-plt -fno-tree-vectorize -DTQ_SHIM -MMD -MP
+              -ftls-model=initial-exec -fno-plt -fno-tree-vectorize -DTQ_SHIM -MMD -MP \
+              $(if $(filter 1,$(TESTING)),-DTQ_TESTING)
+$(SHIM_OBJ): $(TESTING_STAMP)
 
 $(BUILD)/libtraceq.so: $(SHIM_OBJ)
 	$(CC) -shared -o $@ $^ -lzstd -lunwind -ldl -lm -pthread
@@ -125,7 +127,7 @@ $(BUILD)/progs/%: tests/progs/%.cc
 	$(CXX) -O2 -g -std=gnu++17 -Wall -Wextra $(WERROR) -pthread $(PROG_EXTRA) -o $@ $<
 # Known call paths for the --stacks tests: every function keeps its own frame.
 $(BUILD)/progs/stack_paths $(BUILD)/progs/leaks_temps $(BUILD)/progs/two_paths $(BUILD)/progs/cxx_alloc \
-    $(BUILD)/progs/oom_grow $(BUILD)/progs/snap_grow: \
+    $(BUILD)/progs/oom_grow $(BUILD)/progs/snap_grow $(BUILD)/progs/many_stacks: \
     PROG_EXTRA := -O0 -fno-inline -fno-omit-frame-pointer
 
 # examples/: users' own block operators (examples/README.md); plain C, no traceq library.

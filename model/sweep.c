@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "../report/trace_summary.h"
+#include "../report/tree_peak.h"
+#include "../common/alloc.h"
 #include "../common/cgroup.h"
 #include "../common/cleanup.h"
 #include "../common/procfs.h"
@@ -230,14 +232,59 @@ static void tree_sum(const struct tree_peaks *t, struct tq_dataset_row *row)
     }
 }
 
-/* The trace in dir with the highest sampled peak (the operator's process) into the row, or with `tree` the sum
- * over the processes of a command's tree. */
+/* The paths of a command's traces, for its RSS at once (report/tree_peak.h). */
+struct tree_paths {
+    char **v;
+    size_t n, cap;
+    int failed; /* out of memory: the sum of peaks stays */
+};
+
+static void tree_paths_add(struct tree_paths *p, const char *path)
+{
+    if (p->failed)
+        return;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 16;
+        char **v = tq_realloc(p->v, cap * sizeof *v);
+        if (!v) {
+            p->failed = 1;
+            return;
+        }
+        p->v = v;
+        p->cap = cap;
+    }
+    if (!(p->v[p->n] = tq_strdup(path)))
+        p->failed = 1;
+    else
+        p->n++;
+}
+
+/* The tree's sampled RSS peak becomes the highest sum of its processes' RSS at one moment, not the sum of their
+ * own peaks (a script's steps run one after another); VmHWM, heap and mmap stay sums of per-process peaks. */
+static void tree_rss_at_once(const struct tree_paths *p, struct tq_dataset_row *row)
+{
+    struct tq_tree_peak tp;
+    if (!p->failed && p->n > 1 &&
+        !tq_tree_timeline((const char *const *)p->v, p->n, TQ_TREE_RSS, NULL, NULL, &tp, NULL, &(struct tq_err){0}))
+        row->peak_rss_bytes = tp.peak;
+}
+
+static void tree_paths_free(struct tree_paths *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        free(p->v[i]);
+    free(p->v);
+}
+
+/* The trace in dir with the highest sampled peak (the operator's process) into the row, or with `tree` the
+ * figures of a command's tree (tree_sum, tree_rss_at_once). */
 static int read_traces(const char *dir, int tree, struct tq_dataset_row *row)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
     int found = 0;
     static struct tree_peaks t;
+    struct tree_paths paths = {0};
     t.n = 0;
     while (d && (de = readdir(d))) {
         size_t len = strlen(de->d_name);
@@ -248,8 +295,10 @@ static int read_traces(const char *dir, int tree, struct tq_dataset_row *row)
         struct tq_trace_summary s;
         if (tq_trace_summarize(path, &s, NULL))
             continue;
-        if (tree)
+        if (tree) {
             tree_add(&t, &s);
+            tree_paths_add(&paths, path);
+        }
         if (!found || s.peak_rss > row->peak_rss_bytes) {
             row->peak_rss_bytes = s.peak_rss;
             row->vmhwm_bytes = s.vm_hwm ? s.vm_hwm : s.ru_maxrss;
@@ -264,8 +313,10 @@ static int read_traces(const char *dir, int tree, struct tq_dataset_row *row)
         closedir(d);
     if (tree && found) {
         tree_sum(&t, row);
+        tree_rss_at_once(&paths, row);
         snprintf(row->trace, sizeof row->trace, "%.1000s", dir);
     }
+    tree_paths_free(&paths);
     return found;
 }
 

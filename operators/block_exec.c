@@ -174,6 +174,39 @@ static tq_status source_read_parallel(const struct tq_op_source *src, const stru
     return tq_par_for(nw, r.pieces, slab_read_piece, &r, err);
 }
 
+/* A copy of `planes` planes from src to dst (disjoint) cut into `pieces` runs of planes, one per worker. */
+struct slab_copy {
+    float *dst;
+    const float *src;
+    size_t plane, planes, pieces;
+};
+
+static tq_status slab_copy_piece(void *ctx, size_t item, int worker, struct tq_err *err)
+{
+    (void)worker;
+    (void)err;
+    const struct slab_copy *k = ctx;
+    size_t lo = k->planes * item / k->pieces, hi = k->planes * (item + 1) / k->pieces;
+    memcpy(k->dst + lo * k->plane, k->src + lo * k->plane, (hi - lo) * k->plane * sizeof(float));
+    return TQ_OK;
+}
+
+/* Move `planes` planes from src down to dst (dst < src) within one buffer: on `threads` threads when the two
+ * ranges do not overlap (the slab advanced by at least the planes kept: 102 inlines against the Gaussian's 24 at
+ * 400^3), else one memmove. */
+static void slab_keep(float *dst, const float *src, size_t planes, size_t plane, int threads)
+{
+    if ((size_t)(src - dst) < planes * plane) {
+        memmove(dst, src, planes * plane * sizeof(float));
+        return;
+    }
+    struct slab_copy k = {.dst = dst, .src = src, .plane = plane, .planes = planes};
+    int nw = tq_par_workers(threads, planes);
+    k.pieces = (size_t)nw;
+    if (tq_par_for(nw, k.pieces, slab_copy_piece, &k, NULL)) /* only without threads: copy here then */
+        memcpy(dst, src, planes * plane * sizeof(float));
+}
+
 /* Bring the input of the next slab into `in`: keep the planes it shares with the previous slab's input `prev`
  * (slabs advance along axis 0, so the shared planes are a suffix of prev and a prefix of next), read the rest on
  * `threads` threads. */
@@ -184,7 +217,7 @@ static tq_status slab_input(const struct tq_op_source *src, const struct tq_box 
     size_t keep_lo = next->lo[0], keep_hi = next->lo[0];
     if (have_prev && prev->hi[0] > next->lo[0] && prev->lo[0] <= next->lo[0]) {
         keep_hi = prev->hi[0] < next->hi[0] ? prev->hi[0] : next->hi[0];
-        memmove(in, in + (next->lo[0] - prev->lo[0]) * plane, (keep_hi - keep_lo) * plane * sizeof(float));
+        slab_keep(in, in + (next->lo[0] - prev->lo[0]) * plane, keep_hi - keep_lo, plane, threads);
     }
     if (keep_hi >= next->hi[0])
         return TQ_OK;

@@ -1,13 +1,15 @@
 /* aggregate.c - record --aggregate: per-stack totals kept in the process (calls, bytes, held at the heap peak) and
  * written as AGGREGATE records with each flush instead of every event (FORMAT.md 9).
  *
- * Fed under the session lock with the events of each thread's buffer after tq_blocks_rewrite gave them block ids
+ * Fed under the session lock with the events of each thread's buffer after tq_blocks_aggregate gave them block ids
  * (so frees are matched across threads). What each stack holds at the peak is copied lazily, like memray's
  * aggregated mode: a new peak only marks the copy pending, and the copy is made when the heap is about to shrink
  * from it (or at a flush while it still is at the peak), so a run of allocations costs nothing extra. A copy costs
  * one pass over the stacks; peaks that beat the last copied one by less than max(64 KiB, 1/256) are not copied,
  * which bounds the copies of a slowly climbing heap (the reported peak is then that close to the true one).
- * Memory: raw mmap only (virtual space reserved for AGG_STACKS stacks, touched as used). */
+ * Memory: raw mmap only (virtual space reserved for AGG_STACKS stacks, touched as used; the table by block id grows
+ * by doubling and is touched up to the highest id). Both count as the shim's own memory (tq_raw_mapped, the SAMPLE's
+ * shim_bytes) as far as they are touched, so the report does not give them to the program. */
 #define _GNU_SOURCE
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -32,8 +34,32 @@ static struct stk *stks;
 static uint32_t top_stack;          /* highest stack id seen */
 static struct blk *blks;            /* by block id */
 static size_t nblks;
+static size_t blks_hi;              /* ids below it may have been written: the touched part of blks */
 static uint64_t live, peak, peak_t, copied, copied_t;
 static int pending;                 /* a peak above the copied one is not copied yet */
+static uint64_t stks_counted, blks_counted; /* bytes of each table counted in tq_raw_mapped (whole pages touched) */
+
+static uint64_t pages_of(uint64_t bytes)
+{
+    return (bytes + 4095) & ~(uint64_t)4095;
+}
+
+/* The table now has its first `bytes` touched: count the pages beyond those counted so far. Can't fail. */
+static void count_touched(uint64_t *counted, uint64_t bytes)
+{
+    uint64_t now = pages_of(bytes);
+    if (now > *counted) {
+        atomic_fetch_add_explicit(&tq_raw_mapped, now - *counted, memory_order_relaxed);
+        *counted = now;
+    }
+}
+
+/* A table's mapping goes: its counted pages are no longer the shim's. Can't fail. */
+static void uncount(uint64_t *counted)
+{
+    atomic_fetch_sub_explicit(&tq_raw_mapped, *counted, memory_order_relaxed);
+    *counted = 0;
+}
 
 int tq_agg_init(void)
 {
@@ -78,13 +104,16 @@ static int blk_room(uint64_t id)
     size_t n = nblks ? nblks : 1u << 14;
     while (n <= id)
         n *= 2;
-    struct blk *b = tq_raw_map(n * sizeof *b);
+    struct blk *b = tq_raw_reserve(n * sizeof *b);
     if (!b)
         return -1;
-    for (size_t i = 0; i < nblks; i++)
+    for (size_t i = 0; i < blks_hi; i++) /* no further: the rest is untouched zero pages in both */
         b[i] = blks[i];
-    if (blks)
-        tq_raw_unmap(blks, nblks * sizeof *blks);
+    if (blks) {
+        syscall(SYS_munmap, blks, nblks * sizeof *blks);
+        uncount(&blks_counted);
+    }
+    count_touched(&blks_counted, blks_hi * sizeof *blks);
     blks = b;
     nblks = n;
     return 0;
@@ -107,13 +136,19 @@ static void give(const struct tq_event *e)
     if (!e->addr || !e->stack_id || e->stack_id >= AGG_STACKS || blk_room(e->addr))
         return;
     struct stk *s = &stks[e->stack_id];
-    if (e->stack_id > top_stack)
+    if (e->stack_id > top_stack) {
         top_stack = e->stack_id;
+        count_touched(&stks_counted, ((uint64_t)top_stack + 1) * sizeof *stks);
+    }
     s->calls++;
     s->bytes += e->size;
     s->live += e->size;
     s->dirty = 1;
     blks[e->addr] = (struct blk){e->stack_id, e->size};
+    if (e->addr >= blks_hi) {
+        blks_hi = e->addr + 1;
+        count_touched(&blks_counted, blks_hi * sizeof *blks);
+    }
     live += e->size;
     if (live > peak) {
         peak = live;
@@ -164,7 +199,7 @@ void tq_agg_reset(void)
     if (stks)
         for (uint32_t i = 0; i <= top_stack; i++)
             stks[i] = (struct stk){0};
-    for (size_t i = 0; i < nblks; i++)
+    for (size_t i = 0; i < blks_hi; i++) /* the pages stay touched (and counted) */
         blks[i].stack = 0;
     top_stack = 0;
     live = peak = peak_t = copied = copied_t = 0;

@@ -12,11 +12,24 @@
  *   (GAP UNREACHABLE) while the descriptor still works, so a later loss is never silent;
  * - raw system calls bypass all of this: the writer then finds the descriptor gone or replaced at its next flush and
  *   reopens the trace by its absolute path (session.c, traces/writer.c), writing a GAP record.
- * A vfork child, a process whose trace is over, and the shim's own calls (guard up) pass straight through. */
+ * A vfork child, a process whose trace is over, and the shim's own calls (guard up) pass straight through.
+ *
+ * The descriptor gate closes the check-then-act windows between the program's threads and the shim's (issue 16):
+ * a hooked close/dup2/dup3/close_range/closefrom holds it shared from its check of the shim's numbers to the end of
+ * its system call; the shim holds it exclusively (tq_fd_gate_close) while it gives a descriptor a new number and
+ * from its check that the trace descriptor is still the trace (fstat dev/ino) to its last write (traces/writer.c,
+ * through the writer's hold_fds callback). So a program's call can neither act on a number that became the shim's
+ * after its check, nor replace the trace between the writer's check and its write: the program's files never get
+ * trace bytes through a libc call. Raw system calls remain (the writer's window is then its check-to-write
+ * microseconds; tests/test_shim_fds.c). The shared side is lock-free and nests (a signal handler in a hooked call);
+ * a close() that blocks (a lingering socket) delays the shim's next write until it returns. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -34,10 +47,90 @@ static int raw_close(int fd)
     return (int)syscall(SYS_close, fd);
 }
 
+/* ---- the descriptor gate ---- */
+
+static _Atomic int gate_users;  /* program calls between their check and the end of their system call */
+static _Atomic int gate_shut;   /* the shim renumbers, or checks and writes, its descriptors */
+static int gate_depth;          /* the shim's nesting (one holder at a time: the session lock's) */
+static __thread int gate_mine;  /* this thread's open program calls (a signal handler may nest one) */
+
+#ifdef TQ_TESTING
+static long race_us; /* test builds: TQ_TESTING_FD_RACE_US widens the window between check and call */
+static void race_pause(void)
+{
+    if (race_us)
+        usleep((useconds_t)race_us);
+}
+#else
+static void race_pause(void)
+{
+}
+#endif
+
+static void gate_enter(void)
+{
+    if (gate_mine++)
+        return;
+    for (;;) {
+        atomic_fetch_add(&gate_users, 1);
+        if (!atomic_load(&gate_shut))
+            return;
+        atomic_fetch_sub(&gate_users, 1);
+        while (atomic_load(&gate_shut))
+            sched_yield();
+    }
+}
+
+static void gate_leave(void)
+{
+    if (--gate_mine == 0)
+        atomic_fetch_sub(&gate_users, 1);
+}
+
+static void gate_leave_cb(void *arg)
+{
+    (void)arg;
+    gate_leave();
+}
+
+void tq_fd_gate_close(void)
+{
+    if (gate_depth++)
+        return;
+    atomic_store(&gate_shut, 1);
+    /* a call of this very thread that a signal handler of the shim interrupted (_exit writing END) is not waited for */
+    while (atomic_load(&gate_users) > (gate_mine ? 1 : 0))
+        sched_yield();
+}
+
+void tq_fd_gate_open(void)
+{
+    if (--gate_depth == 0)
+        atomic_store(&gate_shut, 0);
+}
+
+void tq_fd_gate_reset_child(void)
+{
+    atomic_store(&gate_users, 0); /* the parent's other threads are not in this process */
+    atomic_store(&gate_shut, 0);
+    gate_depth = 0;
+    gate_mine = 0;
+}
+
+static int place_high(int fd);
+
 int tq_fd_place_high(int fd)
 {
     if (fd < 0)
         return -1;
+    tq_fd_gate_close();
+    int nfd = place_high(fd);
+    tq_fd_gate_open();
+    return nfd;
+}
+
+static int place_high(int fd)
+{
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
         return -1;
@@ -63,12 +156,17 @@ int tq_fd_place_high(int fd)
     return nfd;
 }
 
+
 static int (*real_close)(int);
 
 void tq_fd_hooks_init(void)
 {
     if (!real_close)
         real_close = (int (*)(int))tq_next_sym("close");
+#ifdef TQ_TESTING
+    const char *e = getenv("TQ_TESTING_FD_RACE_US");
+    race_us = e ? atol(e) : 0;
+#endif
 }
 
 /* close as the C library does it (a cancellation point); the raw call when it is not known yet. */
@@ -83,13 +181,40 @@ static inline int watching(void)
     return !tq_self.guard && !tq_mode.off;
 }
 
+/* Whether the program's descriptor calls go through the gate: the program's own calls. (A vfork child shares the
+ * gate: it may wait at it, never hold it shut.) */
+static inline int gated(void)
+{
+    return watching();
+}
+
+/* close(fd) inside the gate; a cancellation in the C library's close leaves the gate on the way out. */
+static int close_gated(int fd)
+{
+    int rc;
+    pthread_cleanup_push(gate_leave_cb, NULL);
+    rc = pass_close(fd);
+    pthread_cleanup_pop(0);
+    return rc;
+}
+
 TQ_EXPORT int close(int fd)
 {
-    if (watching() && tq_session_owns_fd(fd)) {
+    if (!gated())
+        return pass_close(fd);
+    gate_enter();
+    int rc;
+    if (tq_session_owns_fd(fd)) {
         errno = EBADF; /* never the program's descriptor: without the shim the number was not open */
-        return -1;
+        rc = -1;
+    } else {
+        race_pause();
+        rc = close_gated(fd);
     }
-    return pass_close(fd);
+    int saved = errno;
+    gate_leave();
+    errno = saved;
+    return rc;
 }
 
 static int raw_close_range(unsigned lo, unsigned hi, int flags)
@@ -119,15 +244,27 @@ static int close_range_around(unsigned lo, unsigned hi, int flags)
 TQ_EXPORT int close_range(unsigned lo, unsigned hi, int flags)
 {
     /* CLOEXEC only marks descriptors (the shim's are close-on-exec already); lo > hi is the kernel's EINVAL. */
-    if (!watching() || (flags & CLOSE_RANGE_CLOEXEC) || lo > hi)
+    if (!gated() || (flags & CLOSE_RANGE_CLOEXEC) || lo > hi)
         return raw_close_range(lo, hi, flags);
-    return close_range_around(lo, hi, flags);
+    gate_enter();
+    int rc = close_range_around(lo, hi, flags);
+    int saved = errno;
+    gate_leave();
+    errno = saved;
+    return rc;
 }
 
 TQ_EXPORT void closefrom(int lo)
 {
     unsigned from = lo < 0 ? 0 : (unsigned)lo;
-    int rc = watching() ? close_range_around(from, UINT_MAX, 0) : raw_close_range(from, UINT_MAX, 0);
+    int gate = gated();
+    if (gate)
+        gate_enter();
+    int rc = gate ? close_range_around(from, UINT_MAX, 0) : raw_close_range(from, UINT_MAX, 0);
+    int saved = errno;
+    if (gate)
+        gate_leave();
+    errno = saved;
     if (rc == 0 || errno != ENOSYS)
         return;
     /* A kernel older than close_range (5.9): one descriptor at a time up to the limit, as glibc's fallback would. */
@@ -135,9 +272,13 @@ TQ_EXPORT void closefrom(int lo)
     long top = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (1u << 20)
                    ? (long)rl.rlim_cur
                    : 1L << 20;
+    if (gate)
+        gate_enter();
     for (long fd = from; fd < top; fd++)
-        if (!watching() || !tq_session_owns_fd((int)fd))
+        if (!gate || !tq_session_owns_fd((int)fd))
             raw_close((int)fd);
+    if (gate)
+        gate_leave();
 }
 
 /* dup2/dup3 onto newfd: if that number is the shim's, move the shim's descriptor away first. Returns 0 to go on,
@@ -160,14 +301,10 @@ static int make_room(int oldfd, int newfd)
     return 0;
 }
 
-TQ_EXPORT int dup2(int oldfd, int newfd)
+static int raw_dup(int oldfd, int newfd, int flags, int is_dup3)
 {
-    if (oldfd != newfd && make_room(oldfd, newfd))
-        return -1;
-    if (oldfd == newfd && watching() && tq_session_owns_fd(oldfd)) {
-        errno = EBADF;
-        return -1;
-    }
+    if (is_dup3)
+        return (int)syscall(SYS_dup3, oldfd, newfd, flags);
 #ifdef SYS_dup2
     return (int)syscall(SYS_dup2, oldfd, newfd);
 #else
@@ -177,11 +314,43 @@ TQ_EXPORT int dup2(int oldfd, int newfd)
 #endif
 }
 
+/* dup2/dup3 with the shim's descriptor moved off newfd first (outside the gate: moving takes it exclusively), then
+ * the check again and the call inside the gate; when a descriptor of the shim's landed on newfd in between, again. */
+static int dup_onto(int oldfd, int newfd, int flags, int is_dup3)
+{
+    if (!gated() || (is_dup3 && oldfd == newfd)) /* dup3 onto itself: the kernel's EINVAL */
+        return raw_dup(oldfd, newfd, flags, is_dup3);
+    for (;;) {
+        if (oldfd != newfd && make_room(oldfd, newfd))
+            return -1;
+        gate_enter();
+        int again = 0, rc;
+        if (tq_session_owns_fd(oldfd)) { /* never the program's descriptor (and dup2(ours, ours) as well) */
+            errno = EBADF;
+            rc = -1;
+        } else if (oldfd != newfd && tq_session_owns_fd(newfd)) {
+            again = 1;
+            rc = -1;
+        } else {
+            race_pause();
+            rc = raw_dup(oldfd, newfd, flags, is_dup3);
+        }
+        int saved = errno;
+        gate_leave();
+        errno = saved;
+        if (!again)
+            return rc;
+    }
+}
+
+TQ_EXPORT int dup2(int oldfd, int newfd)
+{
+    return dup_onto(oldfd, newfd, 0, 0);
+}
+
 TQ_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
-    if (oldfd != newfd && make_room(oldfd, newfd))
-        return -1;
-    return (int)syscall(SYS_dup3, oldfd, newfd, flags);
+    return dup_onto(oldfd, newfd, flags, 1);
 }
 
 /* ---- credential changes: the same call, then a check that the trace can still be reopened ---- */

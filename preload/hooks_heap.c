@@ -11,7 +11,13 @@
  * call count down, and one compare per counter against a bound that covers both a possible peak and a due publish
  * (tq_counters_settle).
  * Everything else (the mmapped chunks, long slack, --stacks, the shim's own blocks, an inert shim) takes the general
- * path below, which does the same counting one step at a time. */
+ * path below, which does the same counting one step at a time.
+ *
+ * An inert shim (tq_mode.off: TRACEQ_ENABLED=0, a setuid process, or a heap layout the start-up check does not
+ * recognise) is a pure pass-through: no chunk header is read, no tag written, every call goes straight to glibc with
+ * the program's own arguments (malloc, whose fast path cannot afford the check, gives back the one-byte-larger block
+ * it got and asks again). Blocks from before it turned inert (tagged while counting: allocations before the
+ * constructor) stay glibc blocks that glibc frees and resizes as any other. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <malloc.h>
@@ -65,8 +71,10 @@ static inline size_t tag_read(const void *p, size_t usable)
  * Whether to count is read once per call: the hot path is a straight line of thread-local adds. */
 static inline __attribute__((always_inline)) void *took(void *p, size_t req, enum tq_call c)
 {
-    if (__builtin_expect(!tq_counting(), 0)) { /* the shim's own block, or an inert shim: tagged only */
-        if (p)
+    if (__builtin_expect(!tq_counting(), 0)) {
+        /* the shim's own block while counting: tagged (it may be freed through the fast path, which reads the tag);
+         * an inert shim: untouched (its hooks pass the other calls straight through before they get here) */
+        if (p && !tq_mode.off)
             tag_write(p, chunk_usable(p), req);
         return p;
     }
@@ -94,6 +102,10 @@ static inline __attribute__((always_inline)) void drop(void *p)
 /* The general path of malloc, for whatever the fast path does not take. */
 static __attribute__((noinline)) void *took_malloc(void *p, size_t n)
 {
+    if (__builtin_expect(tq_mode.off, 0)) { /* inert: the program gets the block glibc gives for its own request */
+        __libc_free(p);
+        return __libc_malloc(n);
+    }
     tq_fast_open();
     return took(p, n, TQ_CALL_MALLOC);
 }
@@ -161,6 +173,8 @@ TQ_EXPORT void free(void *p)
 
 TQ_EXPORT void *calloc(size_t nmemb, size_t size)
 {
+    if (__builtin_expect(tq_mode.off, 0))
+        return __libc_calloc(nmemb, size);
     size_t n;
     if (__builtin_mul_overflow(nmemb, size, &n) || n == SIZE_MAX) {
         errno = ENOMEM;
@@ -171,6 +185,8 @@ TQ_EXPORT void *calloc(size_t nmemb, size_t size)
 
 static void *tq_realloc(void *p, size_t n, enum tq_call c)
 {
+    if (__builtin_expect(tq_mode.off, 0))
+        return __libc_realloc(p, n);
     if (!p)
         return n == SIZE_MAX ? (errno = ENOMEM, took(NULL, 0, c)) : took(__libc_malloc(n + 1), n, c);
     if (n == 0) { /* glibc frees and returns NULL here (REALLOC_ZERO_BYTES_FREES) */
@@ -220,6 +236,8 @@ TQ_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
 
 static void *aligned(size_t al, size_t n, enum tq_call c)
 {
+    if (__builtin_expect(tq_mode.off, 0))
+        return __libc_memalign(al, n);
     if (n == SIZE_MAX) {
         errno = ENOMEM;
         return took(NULL, 0, c);
@@ -254,6 +272,8 @@ TQ_EXPORT void *memalign(size_t al, size_t n)
 
 TQ_EXPORT void *valloc(size_t n)
 {
+    if (__builtin_expect(tq_mode.off, 0))
+        return __libc_valloc(n);
     if (n == SIZE_MAX) {
         errno = ENOMEM;
         return took(NULL, 0, TQ_CALL_VALLOC);
@@ -263,6 +283,8 @@ TQ_EXPORT void *valloc(size_t n)
 
 TQ_EXPORT void *pvalloc(size_t n)
 {
+    if (__builtin_expect(tq_mode.off, 0))
+        return __libc_pvalloc(n);
     if (n == SIZE_MAX) {
         errno = ENOMEM;
         return took(NULL, 0, TQ_CALL_PVALLOC);
@@ -270,9 +292,14 @@ TQ_EXPORT void *pvalloc(size_t n)
     return took(__libc_pvalloc(n + 1), n, TQ_CALL_PVALLOC);
 }
 
-/* The bytes the program may use without disturbing the tag. */
+/* glibc's malloc_usable_size (session.c finds it at start-up); NULL until then. */
+size_t (*tq_heap_real_usable)(void *);
+
+/* The bytes the program may use without disturbing the tag; an inert shim asks glibc. */
 TQ_EXPORT size_t malloc_usable_size(void *p)
 {
+    if (__builtin_expect(tq_mode.off, 0))
+        return tq_heap_real_usable ? tq_heap_real_usable(p) : 0;
     if (tq_counting())
         tq_count_call(TQ_CALL_MALLOC_USABLE_SIZE);
     if (!p)

@@ -48,7 +48,8 @@ void tq_sampler_sample_locked(uint64_t t_ns)
         .mmap_peak = (uint64_t)atomic_load_explicit(&tq_totals.peak_mmap, memory_order_relaxed),
     };
     /* the profiler's own memory: its raw mappings (event buffers, stack and block tables) and the trace writer */
-    s.shim_bytes = atomic_load_explicit(&tq_raw_mapped, memory_order_relaxed) + tq_writer_own_bytes(&tq_sess.w);
+    s.shim_bytes = atomic_load_explicit(&tq_raw_mapped, memory_order_relaxed) + tq_writer_own_bytes(&tq_sess.w) +
+                   tq_blocks_resident_locked();
     for (unsigned i = 0; i < TQ_CALL_COUNT; i++)
         s.calls_total += atomic_load_explicit(&tq_totals.calls[i], memory_order_relaxed);
     if (s.vm_rss > tq_sess.rss_peak) {

@@ -267,6 +267,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     pthread_mutex_unlock(&tq_sess.lock);
+    tq_fd_gate_reset_child();
     int was_active = tq_sess.active && !tq_sess.finished;
     tq_sess.active = 0;
     /* The parent's queued records and file are the parent's: drop them, never write them twice. */
@@ -335,6 +336,8 @@ static void __attribute__((constructor)) tq_session_init(int argc, char **argv, 
 {
     (void)envp;
     tq_self.guard++;
+    /* glibc's own malloc_usable_size: the layout check below compares with it, and an inert shim answers with it */
+    tq_heap_real_usable = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
     tq_settings_defaults(&tq_sess.set);
     if (getauxval(AT_SECURE)) { /* setuid/setgid: stay inert, read nothing from the environment */
         tq_mode.off = 1;
@@ -351,17 +354,26 @@ static void __attribute__((constructor)) tq_session_init(int argc, char **argv, 
      * (below glibc's default mmap threshold of 128 KiB): freeing an mmapped chunk above the threshold makes glibc
      * raise it and its trim threshold for the rest of the process, which changed the program's own heap growth
      * (git log -p: 909 brk calls bare, 14 under the shim; tests/progs/heap_growth.c). An mmapped chunk has the same
-     * header with the IS_MMAPPED bit, and its mapping ends where the size field says (chunk_usable's other case). */
-    size_t (*real_mus)(void *) = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
-    for (size_t n = 1; real_mus && n < (128u << 10) - 64; n = n * 3 + 5) {
+     * header with the IS_MMAPPED bit, and its mapping ends where the size field says (chunk_usable's other case).
+     * The header is read only once the C library's own answer has glibc's granularity (a heap chunk holds 16k + 8
+     * bytes): another allocator behind __libc_malloc (valgrind's, whose blocks are bare, with no-access redzones
+     * around them) fails that first and is never read outside a block. */
+    int layout_ok = tq_heap_real_usable != NULL;
+    for (size_t n = 1; layout_ok && n < (128u << 10) - 64; n = n * 3 + 5) {
         void *p = __libc_malloc(n);
-        int ok = p && real_mus(p) == tq_heap_chunk_usable(p);
+        size_t glibc_says = p ? tq_heap_real_usable(p) : 0;
+        layout_ok = p && glibc_says >= n && glibc_says % (2 * sizeof(size_t)) == sizeof(size_t) &&
+                    glibc_says == tq_heap_chunk_usable(p);
         __libc_free(p);
-        if (!ok) {
-            tq_session_say("this C library's heap layout is not the one traceq knows; staying inert");
-            tq_mode.off = 1;
-            goto out;
-        }
+    }
+#ifdef TQ_TESTING
+    if (getenv("TQ_TESTING_HEAP_FOREIGN")) /* test builds: act as if the check failed (tests/test_shim_inert.c) */
+        layout_ok = 0;
+#endif
+    if (!layout_ok) {
+        tq_session_say("this C library's heap layout is not the one traceq knows; staying inert");
+        tq_mode.off = 1;
+        goto out;
     }
     tq_sess.page = sysconf(_SC_PAGESIZE);
     tq_sess.argv = copy_argv(argc, argv, &tq_sess.argc);

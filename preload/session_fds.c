@@ -16,6 +16,15 @@ static int owner(void)
     return tq_sess.active && (pid_t)syscall(SYS_getpid) == tq_sess.pid;
 }
 
+/* The writer's hold_fds callback: the gate is shut from its check of the descriptor to its last write. */
+static void hold_fds(int on)
+{
+    if (on)
+        tq_fd_gate_close();
+    else
+        tq_fd_gate_open();
+}
+
 /* Whether descriptor fd is the file dev/ino. After a raw close the number may already be the program's own file
  * (the shim only notices at its next flush): that one is the program's to close or replace. */
 static int is_file(int fd, unsigned long long dev, unsigned long long ino)
@@ -101,6 +110,7 @@ static void open_statm(int at_start)
 void tq_session_fds_start(void)
 {
     tq_sess.w.reopen = reopen_trace;
+    tq_sess.w.hold_fds = hold_fds;
     tq_sess.creds_noted = 0;
     open_statm(1);
 }
@@ -137,6 +147,7 @@ void tq_session_yield_fd(int fd)
 {
     tq_self.guard++;
     pthread_mutex_lock(&tq_sess.lock);
+    tq_fd_gate_close(); /* no program call between its check and its system call while the numbers change */
     if (!tq_session_owns_fd(fd)) { /* changed meanwhile: nothing of ours there */
     } else if (fd == tq_sess.w.fd) {
         int high = tq_fd_place_high(fd);
@@ -154,6 +165,7 @@ void tq_session_yield_fd(int fd)
     } else if (fd == tq_sess.statm_fd) {
         move_away(&tq_sess.statm_fd, fd); /* -1: the next sample reopens it */
     }
+    tq_fd_gate_open();
     pthread_mutex_unlock(&tq_sess.lock);
     tq_self.guard--;
 }

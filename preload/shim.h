@@ -8,6 +8,7 @@
 
 #include "../traces/block_match.h"
 #include "../traces/codec.h"
+#include "../traces/event_order.h"
 
 /* Counter deltas a thread keeps to itself before adding them to the shared totals: sharing a cache line on
  * every call would cost far more than the 15% overhead budget (issue 3 benchmark). */
@@ -243,13 +244,20 @@ int tq_py_merge(const uint64_t *ips, int n, uint64_t *out, int max);
 void tq_py_start_locked(void);
 void tq_py_reset_child(void);
 
-/* record --aggregate: copy events in[0..n) to out[] with the addresses of heap events replaced by block ids, in
- * record order (traces/block_match.h; ids from and back to ids_of_thread, the record's thread's pool). Session lock
- * held. Returns the events in out (room for 2n). Can't fail (a block that cannot get an id is named 0). */
-uint32_t tq_blocks_rewrite(const struct tq_event *in, uint32_t n, struct tq_event *out,
-                           struct tq_id_pool *ids_of_thread);
-/* Forget every block (a fork child's trace starts with none). Can't fail. */
-void tq_blocks_reset(void);
+/* record --aggregate (block_ids.c), session lock held: a thread's record in[0..n) (ids_of_thread: its pool of block
+ * ids); its events and those of earlier records that are now next in the process-wide order of events get block ids
+ * (traces/block_match.h) and go into the per-stack totals (tq_agg_apply). Can't fail (a block that cannot get an id
+ * is named 0; events that cannot be held for their order go as they are). */
+void tq_blocks_aggregate(const struct tq_event *in, uint32_t n, struct tq_id_pool *ids_of_thread);
+/* A flush wrote every thread's buffer, and the order counter stood at `below` when it began: the events numbered
+ * before it that are still held go into the totals, the numbers missing below it (events being written then) given
+ * up. Can't fail. */
+void tq_blocks_aggregate_below(uint64_t below);
+/* Forget every block and held event; the next event is numbered first_seq (a fork child's trace starts with none).
+ * Can't fail. */
+void tq_blocks_reset(uint64_t first_seq);
+/* Bytes of the block matcher's tables resident now (the shim's own memory; session lock held). Can't fail. */
+uint64_t tq_blocks_resident_locked(void);
 
 /* ---- record --aggregate (aggregate.c); all with the session lock held ---- */
 
@@ -257,7 +265,7 @@ void tq_blocks_reset(void);
 int tq_agg_init(void);
 /* Stack ids aggregate mode can count. Can't fail. */
 uint32_t tq_agg_max_stacks(void);
-/* Add rewritten events (block ids, see tq_blocks_rewrite) to the per-stack totals. Can't fail. */
+/* Add rewritten events (block ids, see tq_blocks_aggregate) to the per-stack totals. Can't fail. */
 void tq_agg_apply(const struct tq_event *ev, uint32_t n);
 /* Write the totals that changed as AGGREGATE records. Can't fail. */
 void tq_agg_put_locked(void);
@@ -326,6 +334,8 @@ extern void *__libc_pvalloc(size_t);
 
 /* What glibc's malloc_usable_size(p) returns, read from the chunk header. Can't fail for a glibc block. */
 size_t tq_heap_chunk_usable(const void *p);
+/* glibc's own malloc_usable_size, found by the constructor before anything else (NULL before it ran). */
+extern size_t (*tq_heap_real_usable)(void *);
 
 /* ---- session (session.c, sampler.c) ---- */
 
@@ -349,6 +359,12 @@ void tq_session_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int tq_fd_place_high(int fd);
 /* Find the C library's close() (constructor time, guard up). Can't fail. */
 void tq_fd_hooks_init(void);
+/* The descriptor gate (hooks_fd.c), shut by the shim while it renumbers its descriptors or checks and writes the
+ * trace: the program's hooked close/dup2/dup3/close_range/closefrom wait outside it. Nests; session lock held. */
+void tq_fd_gate_close(void);
+void tq_fd_gate_open(void);
+/* A fork child: no other thread is inside the gate. Can't fail. */
+void tq_fd_gate_reset_child(void);
 /* Whether fd is one of the shim's own descriptors (the trace, /proc/self/statm) in the process they belong to.
  * Allocates nothing, takes no lock (close() may run in a signal handler or a vfork child). Can't fail. */
 int tq_session_owns_fd(int fd);

@@ -397,11 +397,9 @@ static void put_events_locked(struct evbuf *b)
         return;
     const struct tq_event *ev = &b->ev[tail % EVBUF_N]; /* n events in a row: the ring never wraps (above) */
     if (tq_sess.active && !tq_sess.finished) {
-        /* static: one writer at a time (session lock held) */
-        static struct tq_event out[2 * EVBUF_N];
-        static uint8_t enc[ENC_CAP];
+        static uint8_t enc[ENC_CAP]; /* static: one writer at a time (session lock held) */
         if (agg_mode) {
-            tq_agg_apply(out, tq_blocks_rewrite(ev, n, out, &b->pool)); /* in the order records are queued */
+            tq_blocks_aggregate(ev, n, &b->pool); /* put into the order of the events first (block_ids.c) */
         } else {
             int fresh = b->pack_fresh || b->pack_no == TQ_CTX_MAX - 1;
             size_t k = tq_rec_put_ctx_events(enc, sizeof enc, b->pack_no, b->tid, ev, n, &b->pack, fresh);
@@ -688,10 +686,13 @@ void tq_stacks_flush_locked(void)
     if (!tq_mode.stacks)
         return;
     check_maps_locked();
+    uint64_t below = atomic_load(&event_seq); /* events numbered before it are published by now, or being written */
     for (struct evbuf *b = atomic_load(&registry); b; b = b->next)
         put_events_locked(b); /* what each thread has published; it goes on writing meanwhile */
-    if (agg_mode)
+    if (agg_mode) {
+        tq_blocks_aggregate_below(below);
         tq_agg_put_locked();
+    }
 }
 
 void tq_stacks_start_locked(void)
@@ -727,7 +728,7 @@ void tq_stacks_reset_child(void)
     }
     tq_hash_ids_clear(&table);
     next_id = 1;
-    tq_blocks_reset();
+    tq_blocks_reset(atomic_load(&event_seq)); /* the child's next event's number */
     tq_sampled_reset_child();
     tq_py_reset_child();
     atomic_fetch_add(&epoch, 1);

@@ -3,7 +3,11 @@
  * An ADDR_EVENTS allocation or free is decided as traces/block_match.c decides it for the shim (same rules, the
  * same table of frees seen before their allocation), but the replay needs no block ids: the live block's size and
  * stack are kept under its address, and a free reads them back. Before, the matcher gave every block an id
- * (address -> id table) and the replay looked the id up in a second table (id -> size, stack). */
+ * (address -> id table) and the replay looked the id up in a second table (id -> size, stack).
+ * Threads' records are first merged into the process-wide order of their events (traces/event_order.h): in that
+ * order every free comes after its allocation and the live block at its address is its own, so those rules (frees
+ * waiting as orphans, expected frees, the record's look-ahead) only act on events whose place in the order was given
+ * up (a record lost, a trace cut short), and on a fork child's first events. */
 #include "event_match.h"
 
 #include <stdlib.h>
@@ -11,6 +15,7 @@
 #include "../common/alloc.h"
 #include "../common/hugemem.h"
 #include "../traces/event_ctxs.h"
+#include "../traces/event_order.h"
 #include "live_blocks.h"
 
 struct tq_event_match {
@@ -18,12 +23,17 @@ struct tq_event_match {
     struct tq_block_table orphans; /* ADDR_EVENTS frees seen before their allocation (traces/block_match.h) */
     struct tq_block_table expected; /* frees still to come of ended blocks at a live block's address (same) */
     struct tq_block_lookahead ahead; /* the record being matched, looked ahead on first need (same) */
-    bool rules_before;               /* test builds: the matching before those two rules, to measure them */
     uint64_t seq_base;             /* order numbers are kept as seq - seq_base (< TQ_LIVE_SEQ_LIMIT) */
     bool based;
+    struct tq_event_order order;   /* ADDR_EVENTS: records' events put into the process-wide order first */
+    const struct tq_event *pend;   /* events in replay order not matched yet: pend[0..npend) */
+    size_t npend;
+    bool pend_by_id;               /* they are EVENTS' (block ids) */
+    const char *path;              /* the trace, in messages */
     struct tq_event *in;           /* a record's decoded events */
-    struct tq_matched_event *out;  /* the matched ones (room for twice as many) */
     uint32_t cap;                  /* events in fits */
+    struct tq_matched_event *out;  /* the matched ones */
+    size_t out_cap;                /* events out fits */
     struct tq_event_ctxs ctxs;     /* CTX_EVENTS: each writer context's decoding state */
 };
 
@@ -48,16 +58,17 @@ tq_status tq_event_match_new(struct tq_event_match **out, struct tq_err *err)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     }
     tq_block_lookahead_init(&m->ahead, &tq_event_match_heap_mem);
-#ifdef TQ_TESTING
-    /* For tests/test_leaks.c: the false leaks of the matching before the expected frees and the look-ahead, on the
-     * same trace. Builds without -DTQ_TESTING have no such switch. */
-    m->rules_before = getenv("TQ_TESTING_MATCH_BEFORE") != NULL;
-#endif
+    tq_event_order_init(&m->order, &tq_event_match_heap_mem, TQ_EVENT_ORDER_LIMIT);
     *out = m;
     return TQ_OK;
 }
 
-/* Room for n decoded events (and 2n matched ones). */
+void tq_event_match_begins_at(struct tq_event_match *m, uint64_t first)
+{
+    tq_event_order_start(&m->order, first);
+}
+
+/* Room for n decoded events. */
 static tq_status reserve(struct tq_event_match *m, uint32_t n, struct tq_err *err)
 {
     if (n <= m->cap)
@@ -67,11 +78,21 @@ static tq_status reserve(struct tq_event_match *m, uint32_t n, struct tq_err *er
     if (!in)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for events");
     m->in = in;
-    struct tq_matched_event *o = tq_realloc(m->out, 2 * (size_t)cap * sizeof *o);
+    m->cap = cap;
+    return TQ_OK;
+}
+
+/* Room for the matching of n events: 2n matched ones (each may bring one implied free). */
+static tq_status reserve_out(struct tq_event_match *m, size_t n, struct tq_err *err)
+{
+    if (2 * n <= m->out_cap)
+        return TQ_OK;
+    size_t cap = 2 * n > 2 * m->out_cap ? 2 * n : 2 * m->out_cap;
+    struct tq_matched_event *o = tq_realloc(m->out, cap * sizeof *o);
     if (!o)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for events");
     m->out = o;
-    m->cap = cap;
+    m->out_cap = cap;
     return TQ_OK;
 }
 
@@ -114,7 +135,7 @@ static tq_status match_free(struct tq_event_match *m, const struct tq_event *e, 
             tq_block_expect_drop(&m->expected, addr);
         return TQ_OK;
     }
-    if (got == 0 && (m->rules_before || tq_block_expect_consume(&m->expected, addr)))
+    if (got == 0 && tq_block_expect_consume(&m->expected, addr))
         return TQ_OK;
     if (tq_block_orphan_add(&tq_event_match_heap_mem, &m->orphans, addr, e->seq, e->t_ns))
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory for unmatched frees");
@@ -130,7 +151,7 @@ static tq_status match_alloc(struct tq_event_match *m, const struct tq_event *e,
     uint64_t fseq;
     struct tq_live_block b;
     *dead = false;
-    if (m->orphans.used && tq_block_orphan_take_after(&m->orphans, e->addr, e->seq, m->rules_before ? NULL : &m->ahead, i, &fseq) == 0) {
+    if (m->orphans.used && tq_block_orphan_take_after(&m->orphans, e->addr, e->seq, &m->ahead, i, &fseq) == 0) {
         *dead = true;
         return TQ_OK;
     }
@@ -171,27 +192,28 @@ static tq_status check_stack(const char *path, const struct tq_event *e, struct 
 /* Events looked ahead: an event's slot is a cache miss in a table of tens of MiB, so it is fetched early. */
 #define PREFETCH_AHEAD 8
 
-/* ADDR_EVENTS: frees matched to allocations by address and order number. */
-static tq_status match_by_addr(struct tq_event_match *m, const char *path, uint32_t n, uint32_t *nout,
+/* ADDR_EVENTS: frees matched to allocations by address and order number; in[0..n) (checked by check_record) are in
+ * the process-wide order (event_order.h) but for events that came after their place was given up. */
+static tq_status match_by_addr(struct tq_event_match *m, const struct tq_event *in, uint32_t n, uint32_t *nout,
                                struct tq_err *err)
 {
     uint32_t k = 0;
-    tq_block_lookahead_record(&m->ahead, m->in, n);
+    TQ_TRY(reserve_out(m, n, err));
+    tq_block_lookahead_record(&m->ahead, in, n);
     for (uint32_t i = 0; i < n; i++) {
         if (i + PREFETCH_AHEAD < n) {
-            const struct tq_event *a = &m->in[i + PREFETCH_AHEAD];
+            const struct tq_event *a = &in[i + PREFETCH_AHEAD];
             tq_live_blocks_prefetch(m->live, a->addr);
             if (is_realloc(a->kind))
                 tq_live_blocks_prefetch(m->live, a->old_addr);
         }
-        const struct tq_event *e = &m->in[i];
+        const struct tq_event *e = &in[i];
         bool alloc = is_heap_alloc(e->kind), re = is_realloc(e->kind), dead = false;
         if (!alloc && !re && e->kind != TQ_CALL_FREE) {
             m->out[k++] = (struct tq_matched_event){.ev = *e};
             continue;
         }
-        uint64_t seq = 0, key;
-        TQ_TRY(rebase(m, path, e, &seq, err));
+        uint64_t seq = e->seq - m->seq_base, key; /* in range: check_record */
         struct tq_matched_event o = {.ev = *e};
         if (e->kind == TQ_CALL_FREE) {
             TQ_TRY(match_free(m, e, e->addr, seq, &o, &key, err));
@@ -202,7 +224,6 @@ static tq_status match_by_addr(struct tq_event_match *m, const char *path, uint3
                 o.ev.old_addr = key;
             }
             if (e->addr) {
-                TQ_TRY(check_stack(path, e, err));
                 TQ_TRY(match_alloc(m, e, i, seq, m->out, &k, &dead, err));
             }
         }
@@ -214,11 +235,32 @@ static tq_status match_by_addr(struct tq_event_match *m, const char *path, uint3
     return TQ_OK;
 }
 
-/* EVENTS: blocks named by ids already; an allocation replaces any block under its id. */
-static tq_status match_by_id(struct tq_event_match *m, const char *path, uint32_t n, struct tq_err *err)
+/* A record's events m->in[0..n) checked before they are held for their order (so that a corrupt record is refused
+ * where it is read): order numbers increasing and within 2^40 of the trace's first, allocations' stack ids in
+ * range. */
+static tq_status check_record(struct tq_event_match *m, const char *path, uint32_t n, struct tq_err *err)
 {
+    uint64_t seq;
     for (uint32_t i = 0; i < n; i++) {
         const struct tq_event *e = &m->in[i];
+        if (i && e->seq <= e[-1].seq)
+            return tq_fail(err, TQ_ERR_FORMAT, "%s: events out of order in a record", path);
+        if (e->stack_id >= TQ_LIVE_STACK_LIMIT && (is_heap_alloc(e->kind) || is_realloc(e->kind)) && e->addr)
+            TQ_TRY(check_stack(path, e, err));
+    }
+    if (n) { /* numbers increase: the first and last span the record */
+        TQ_TRY(rebase(m, path, &m->in[0], &seq, err));
+        TQ_TRY(rebase(m, path, &m->in[n - 1], &seq, err));
+    }
+    return TQ_OK;
+}
+
+/* EVENTS: blocks named by ids already; an allocation replaces any block under its id. */
+static tq_status match_by_id(struct tq_event_match *m, const char *path, const struct tq_event *in, uint32_t n,
+                             struct tq_err *err)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        const struct tq_event *e = &in[i];
         struct tq_matched_event *o = &m->out[i];
         *o = (struct tq_matched_event){.ev = *e};
         bool alloc = is_heap_alloc(e->kind), re = is_realloc(e->kind);
@@ -239,11 +281,41 @@ static tq_status match_by_id(struct tq_event_match *m, const char *path, uint32_
     return TQ_OK;
 }
 
+/* Events matched at a time: the matched ones (twice as many at most) are given out in batches of that size, so their
+ * buffer stays small however many events the order gives out at once. */
+#define MATCH_BATCH 4096u
+
+/* The next batch of the pending events, matched, into *ev[0..*n) (*n = 0: none left). */
+static tq_status match_pending(struct tq_event_match *m, const struct tq_matched_event **ev, uint32_t *n,
+                               struct tq_err *err)
+{
+    uint32_t k = m->npend < MATCH_BATCH ? (uint32_t)m->npend : MATCH_BATCH;
+    *ev = m->out;
+    *n = 0;
+    if (!k)
+        return TQ_OK;
+    TQ_TRY(reserve_out(m, k, err));
+    const struct tq_event *in = m->pend;
+    m->pend += k;
+    m->npend -= k;
+    if (m->pend_by_id) {
+        *n = k;
+        TQ_TRY(match_by_id(m, m->path, in, k, err));
+    } else {
+        TQ_TRY(match_by_addr(m, in, k, n, err));
+    }
+    *ev = m->out; /* reserve_out may have moved it */
+    return TQ_OK;
+}
+
 tq_status tq_event_match_record(struct tq_event_match *m, const char *path, const struct tq_rec *rec,
                                 const struct tq_matched_event **ev, uint32_t *n, struct tq_err *err)
 {
     struct tq_rec_events e;
     struct tq_events_iter it;
+    *ev = m->out;
+    *n = 0;
+    m->npend = 0; /* a caller that stopped taking batches (an error) drops them */
     TQ_TRY(tq_event_ctxs_open(&m->ctxs, path, rec, &e, &it, err));
     TQ_TRY(reserve(m, e.count, err));
     uint32_t k = 0;
@@ -252,15 +324,35 @@ tq_status tq_event_match_record(struct tq_event_match *m, const char *path, cons
         k++;
     if (got < 0)
         return tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt event", path);
-    *ev = m->out;
-    if (!TQ_REC_EVENTS_BY_ADDR(rec->type)) { /* block ids already */
-        *n = k;
-        return match_by_id(m, path, k, err);
+    m->path = path;
+    m->pend_by_id = !TQ_REC_EVENTS_BY_ADDR(rec->type);
+    if (m->pend_by_id) { /* block ids already */
+        m->pend = m->in;
+        m->npend = k;
+    } else {
+        TQ_TRY(check_record(m, path, k, err));
+        if (tq_event_order_add(&m->order, m->in, k, &m->pend, &m->npend))
+            return tq_fail(err, TQ_ERR_NOMEM, "out of memory for events held for their order");
     }
-    for (uint32_t i = 1; i < k; i++)
-        if (m->in[i].seq <= m->in[i - 1].seq)
-            return tq_fail(err, TQ_ERR_FORMAT, "%s: events out of order in a record", path);
-    return match_by_addr(m, path, k, n, err);
+    return match_pending(m, ev, n, err);
+}
+
+tq_status tq_event_match_more(struct tq_event_match *m, const struct tq_matched_event **ev, uint32_t *n,
+                              struct tq_err *err)
+{
+    return match_pending(m, ev, n, err);
+}
+
+tq_status tq_event_match_finish(struct tq_event_match *m, const char *path, const struct tq_matched_event **ev,
+                                uint32_t *n, struct tq_err *err)
+{
+    *ev = m->out;
+    *n = 0;
+    m->path = path;
+    m->pend_by_id = false;
+    if (tq_event_order_drain(&m->order, &m->pend, &m->npend))
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory for events held for their order");
+    return match_pending(m, ev, n, err);
 }
 
 void tq_event_match_free(struct tq_event_match *m)
@@ -271,6 +363,7 @@ void tq_event_match_free(struct tq_event_match *m)
     tq_block_table_free(&tq_event_match_heap_mem, &m->orphans);
     tq_block_table_free(&tq_event_match_heap_mem, &m->expected);
     tq_block_lookahead_free(&m->ahead);
+    tq_event_order_free(&m->order);
     tq_event_ctxs_clear(&m->ctxs);
     free(m->in);
     free(m->out);

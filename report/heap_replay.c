@@ -178,14 +178,24 @@ static tq_status replay(struct tq_heap_replay *r, const struct tq_matched_event 
     return TQ_OK;
 }
 
+/* Apply the batch ev[0..n) and the matcher's next ones (replay's one caller: it stays inlined in this loop). */
+static tq_status replay_all(struct tq_heap_replay *r, const struct tq_matched_event *ev, uint32_t n,
+                            struct tq_err *err)
+{
+    while (n) {
+        for (uint32_t i = 0; i < n; i++)
+            TQ_TRY(replay(r, &ev[i], err));
+        TQ_TRY(tq_event_match_more(r->match, &ev, &n, err));
+    }
+    return TQ_OK;
+}
+
 static tq_status on_events(struct tq_heap_replay *r, const struct tq_rec *rec, struct tq_err *err)
 {
     const struct tq_matched_event *ev;
     uint32_t n;
     TQ_TRY(tq_event_match_record(r->match, r->path, rec, &ev, &n, err));
-    for (uint32_t i = 0; i < n; i++)
-        TQ_TRY(replay(r, &ev[i], err));
-    return TQ_OK;
+    return replay_all(r, ev, n, err);
 }
 
 static tq_status on_stack(struct tq_heap_replay *r, const struct tq_rec *rec, struct tq_err *err)
@@ -248,6 +258,16 @@ static tq_status on_aggregate(struct tq_heap_replay *r, const struct tq_rec *rec
     return TQ_OK;
 }
 
+/* The events still held for their place in the order (event_match.h), at the end of the pass or at a snapshot:
+ * every event read before that point is replayed. */
+static tq_status on_held_events(struct tq_heap_replay *r, struct tq_err *err)
+{
+    const struct tq_matched_event *ev;
+    uint32_t n;
+    TQ_TRY(tq_event_match_finish(r->match, r->path, &ev, &n, err));
+    return replay_all(r, ev, n, err);
+}
+
 /* The pass over the records (to the first SNAPSHOT record with until_snapshot). */
 static tq_status pass(struct tq_heap_replay *r, struct tq_err *err)
 {
@@ -281,11 +301,15 @@ static tq_status pass(struct tq_heap_replay *r, struct tq_err *err)
                 st = tq_fail(err, TQ_ERR_FORMAT, "%s: corrupt PROCESS record", r->path);
             else
                 r->facts.sample_bytes = p.sample_bytes;
+            if (!st && !(p.flags & TQ_PROC_FORKED)) /* the process's order numbers start with its trace */
+                tq_event_match_begins_at(r->match, 0);
         }
         if (st)
             break;
     }
     tq_trace_close(rd);
+    if (!st)
+        st = on_held_events(r, err);
     return st;
 }
 

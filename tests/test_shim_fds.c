@@ -3,6 +3,7 @@
  * Python's os.closerange; lowest-fd semantics stay as without the shim; a killed program's report says its trace
  * ends without exit. Programs: tests/progs/fd_closer.c. */
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shim_util.h"
@@ -72,6 +73,43 @@ static void record_with_1024_fds(const char *mode, int want_status, struct tq_tr
     cr_assert_eq(st, want_status, "fd_closer %s: status %d", mode, st);
     shim_summary(d, "fd_closer", 0, s);
     *dir = d;
+}
+
+/* Two threads dup2 a regular file over the numbers where the shim keeps its descriptors (996..1023 with a hard limit
+ * of 1024) and close them again, while the program allocates and the shim samples and flushes every millisecond
+ * (fd_closer race). The test build's TQ_TESTING_FD_RACE_US=300 widens both windows to 300 us: between a hooked
+ * call's check of the shim's numbers and its system call, and between the writer's check of its descriptor and its
+ * write. Before the descriptor gate (preload/hooks_fd.c), a dup2 checked a number while it was free, the shim moved
+ * its trace there, and the dup2 replaced it between the writer's check and write: the victim file got 128-609
+ * bytes of trace in each of 10 runs (58-609) and the trace ended without END. Now the victim stays empty and the trace ends
+ * with END, its descriptor notes (moved, no number free, reopened) in the report. */
+Test(shim_fds, racing_dup2_and_close_never_get_trace_bytes)
+{
+    char *d = tq_tmpdir(), cmd[8400];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && { ulimit -S -n 1024 && ulimit -H -n 1024 || exit 77; } && TQ_TESTING_FD_RACE_US=300 "
+             "TRACEQ_FLUSH_MS=1 TRACEQ_INTERVAL_MS=1 LD_PRELOAD=%s timeout 120 %s race > out.txt",
+             d, tq_build_path("libtraceq.so"), tq_build_path("progs/fd_closer"));
+    int st = tq_runf("%s", cmd);
+    if (st == 77)
+        cr_skip_test("cannot set RLIMIT_NOFILE to 1024 here");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/out.txt", d);
+    char *out = tq_slurp(path, NULL);
+    cr_expect_eq(st, 0, "fd_closer race: status %d: %s", st, out ? out : "");
+    free(out);
+    snprintf(path, sizeof path, "%s/victim", d);
+    struct stat vs;
+    cr_assert_eq(stat(path, &vs), 0);
+    cr_expect_eq(vs.st_size, 0, "the program's file got %lld bytes of the trace", (long long)vs.st_size);
+    struct tq_trace_summary s;
+    shim_summary(d, "fd_closer", 0, &s);
+    cr_expect_eq(s.ending, TQ_ENDED_EXIT, "the trace ends with END");
+    cr_expect_geq(s.peak_heap, 200 * MIB);
+    cr_expect_eq(s.lost_bytes, 0);
+    tq_trace_summary_clear(&s);
+    tq_rmtree(d);
+    free(d);
 }
 
 Test(shim_fds, no_free_number_left_is_said_in_the_trace)

@@ -6,6 +6,7 @@
 #include "../common/printable.h"
 #include "../report/process_tree.h"
 #include "../report/report_top.h"
+#include "../report/tree_peak.h"
 #include "../common/alloc.h"
 #include "../report/trace_json.h"
 #include "../report/trace_summary.h"
@@ -84,7 +85,7 @@ static void print_one(const struct tq_trace_summary *s)
     printf("ending      %s\n\n", tq_trace_summary_ending(s, line, sizeof line));
 }
 
-static void print_totals(const struct tq_trace_summary *s, int n)
+static void print_totals(const struct tq_trace_summary *s, int n, const struct tq_tree_peak *tree)
 {
     uint64_t rss = 0, heap = 0, calls = 0;
     int trunc = 0;
@@ -96,7 +97,9 @@ static void print_totals(const struct tq_trace_summary *s, int n)
     }
     char a[32], b[32];
     printf("== totals over %d traces\n", n);
-    printf("peak RSS    %s (sum of per-process peaks: an upper bound)\n", fmt_b(rss, a));
+    uint64_t at = tree->t_unix_ns > tree->t0_unix_ns ? tree->t_unix_ns - tree->t0_unix_ns : 0;
+    printf("peak RSS    %s at once, at %.3f s (the processes' samples on one clock); their own peaks sum to %s\n",
+           fmt_b(tree->peak, a), at / 1e9, fmt_b(rss, b));
     printf("peak heap   %s (sum of per-process peaks)\ncalls       %llu\ntruncated   %d\n", fmt_b(heap, b),
            (unsigned long long)calls, trunc);
     printf("process tree (pid executable):\n");
@@ -136,7 +139,7 @@ static int sites_per_list(const struct report_sections *o)
 }
 
 static int print_json(const struct tq_trace_summary *s, struct tq_sites *sites, struct tq_sites *snap, int n,
-                      const struct report_sections *o)
+                      const struct report_sections *o, const struct tq_tree_peak *tree)
 {
     int top = o->top;
     json_t *root = json_object(), *arr = json_array();
@@ -159,9 +162,13 @@ static int print_json(const struct tq_trace_summary *s, struct tq_sites *sites, 
         trunc += s[i].truncated;
     }
     json_object_set_new(root, "traces", arr);
-    json_object_set_new(root, "totals", json_pack("{s:i, s:I, s:I, s:I, s:i}", "traces", n, "peak_rss_sum",
-                                                  (json_int_t)rss, "peak_heap_sum", (json_int_t)heap, "calls",
-                                                  (json_int_t)calls, "truncated", trunc));
+    json_t *totals = json_pack("{s:i, s:I, s:I, s:I, s:i}", "traces", n, "peak_rss_sum", (json_int_t)rss,
+                               "peak_heap_sum", (json_int_t)heap, "calls", (json_int_t)calls, "truncated", trunc);
+    if (totals && n > 1) {
+        json_object_set_new(totals, "peak_rss_at_once", json_integer((json_int_t)tree->peak));
+        json_object_set_new(totals, "peak_rss_at_once_unix_ns", json_integer((json_int_t)tree->t_unix_ns));
+    }
+    json_object_set_new(root, "totals", totals);
     json_object_set_new(root, "processes", tree_json(s, n));
     int rc = json_dumpf(root, stdout, JSON_INDENT(2)) == 0 ? TQ_EXIT_OK : TQ_EXIT_FAIL;
     printf("\n");
@@ -227,8 +234,15 @@ int cmd_report(int argc, char **argv)
             rc = tq_cli_usage_error("report", "%s was recorded with --aggregate, which keeps no events: --leaks and "
                                     "--temporary need a trace recorded with --stacks alone", argv[optind + i]);
     }
+    struct tq_tree_peak tree = {0};
+    if (rc == TQ_EXIT_OK && n > 1) { /* the totals' RSS of all processes at once */
+        struct tq_err err = {0};
+        if (tq_tree_timeline((const char *const *)(argv + optind), (size_t)n, TQ_TREE_RSS, NULL, NULL, &tree, NULL,
+                             &err))
+            rc = tq_cli_fail("report", &err);
+    }
     if (rc == TQ_EXIT_OK && json)
-        rc = print_json(s, sites, snap, n, &sec);
+        rc = print_json(s, sites, snap, n, &sec, &tree);
     else if (rc == TQ_EXIT_OK) {
         for (int i = 0; i < n; i++) {
             print_one(&s[i]);
@@ -243,7 +257,7 @@ int cmd_report(int argc, char **argv)
                 tq_report_temporary_print(stdout, &sites[i], sites_per_list(&sec));
         }
         if (n > 1)
-            print_totals(s, n);
+            print_totals(s, n, &tree);
     }
     for (int i = 0; i < n; i++) {
         tq_trace_summary_clear(&s[i]);

@@ -100,12 +100,14 @@ const struct tq_cli_command cli_sweep = {
              "line it printed on stderr). When the first 3 runs all fail with the same reason the sweep stops\n"
              "and writes none of them; it exits 1 then and whenever every run failed, 2 on bad options.\n"
              "With --cmd a user's command is profiled instead, under `traceq record` (every process it starts is\n"
-             "traced; the row holds the sum of their peaks): with {in} {out}, on a synthetic float32 .npy\n"
-             "input of each shape; with --param, on each combination of the parameters' values.",
+             "traced; the row holds their RSS at once, and the sums of their own peaks): with {in} {out}, on a\n"
+             "synthetic float32 .npy input of each shape; with --param, on each combination of the parameters'\n"
+             "values.",
     .epilog = "Progress (shapes done, elapsed, ETA) is shown on a terminal only. With --target (or --target-set) the\n"
               "sweep prints each run and, after each fit, the target's prediction and bound; it ends saying whether\n"
               "it converged (two fits within 2%, bound within 10%) and if not, why, and how far (volume factor)\n"
-              "the target lies beyond the largest measured shape; --runs defaults to 1 then.",
+              "the target lies beyond the largest measured shape (or that it measured the target itself); --runs\n"
+              "defaults to 1 then.",
 };
 
 /* Returns -1 to go on, else the exit code. */

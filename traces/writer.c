@@ -248,6 +248,33 @@ static int reopen_trace(struct tq_trace_writer *w, int closed)
     return 0;
 }
 
+static void hold(struct tq_trace_writer *w, int on)
+{
+    if (w->hold_fds)
+        w->hold_fds(on);
+}
+
+#ifdef TQ_TESTING
+/* Test builds: TQ_TESTING_FD_RACE_US widens the window between the descriptor check and the write
+ * (tests/test_shim_fds.c races dup2/close against it). */
+static void race_pause(void)
+{
+    static long us = -1;
+    if (us < 0) {
+        const char *e = getenv("TQ_TESTING_FD_RACE_US");
+        us = e ? atol(e) : 0;
+    }
+    if (us)
+        usleep((useconds_t)us);
+}
+#else
+static void race_pause(void)
+{
+}
+#endif
+
+static int flush_checked(struct tq_trace_writer *w, size_t start, size_t z);
+
 int tq_writer_flush(struct tq_trace_writer *w)
 {
     /* fd < 0 with a reopen callback: the owner gave the number up (writer.h); the trace is reopened below. */
@@ -266,6 +293,15 @@ int tq_writer_flush(struct tq_trace_writer *w)
      * time, to replace it in between. */
     if (w->len > start && compress_frame(w, w->buf + start, w->len - start, &z))
         return -1;
+    hold(w, 1); /* from the check to the last write, no hooked call of the program changes the descriptor */
+    int rc = flush_checked(w, start, z);
+    hold(w, 0);
+    return rc;
+}
+
+/* The rest of tq_writer_flush, descriptors held: check the descriptor (reopen when it is not the trace) and write. */
+static int flush_checked(struct tq_trace_writer *w, size_t start, size_t z)
+{
     int closed = 1;
     if (w->fd < 0 || !fd_is_trace(w, &closed)) {
         if (reopen_trace(w, closed)) {
@@ -277,6 +313,7 @@ int tq_writer_flush(struct tq_trace_writer *w)
         if (w->len > start && compress_frame(w, w->buf + start, w->len - start, &z)) /* the GAP used zbuf */
             return -1;
     }
+    race_pause();
     if (start && write_all(w, w->buf, start))
         return -1;
     int rc = z ? write_all(w, w->zbuf, z) : 0;
@@ -328,8 +365,10 @@ void tq_writer_release_file(struct tq_trace_writer *w)
 {
     tq_writer_discard(w);
     int closed;
+    hold(w, 1);
     if (w->fd >= 0 && fd_is_trace(w, &closed))
         close(w->fd);
+    hold(w, 0);
     w->fd = -1;
     w->ev = NULL; /* the child's trace groups events again if it wants (tq_writer_group_events) */
 }
@@ -340,8 +379,10 @@ int tq_writer_close(struct tq_trace_writer *w)
         return 0;
     int rc = tq_writer_flush(w);
     int closed;
+    hold(w, 1);
     if (w->fd >= 0 && fd_is_trace(w, &closed))
         close(w->fd);
+    hold(w, 0);
     free(w->buf);
     free(w->zbuf); /* w->ev, when set, is zbuf */
     ZSTD_freeCCtx(w->cctx);

@@ -30,6 +30,10 @@ struct tq_trace_writer {
     int (*reopen)(void *arg, struct tq_rec_gap *gap);
     void *reopen_arg;
     unsigned reopened;    /* times reopen succeeded */
+    /* Optional: the owner's lock against descriptor changes by other threads (on 1: take, 0: release), held from the
+     * check that fd still is the trace (fstat dev/ino) to the last write, and around reopening and closing, so the
+     * descriptor cannot become another file in between (the shim's descriptor gate, preload/hooks_fd.c). */
+    void (*hold_fds)(int on);
 };
 
 #define TQ_WRITER_BUF (256u << 10) /* records per frame at most; a frame is also cut by every flush */

@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +138,67 @@ static int reuse_after_raw_close(void)
     return 0;
 }
 
+/* Mode "race": two threads dup2 a regular file ("victim", in the current folder) over the numbers 996..1023 (where
+ * the shim keeps its descriptors when the soft and hard RLIMIT_NOFILE are 1024) and close them again, over and over,
+ * while the main thread allocates; the shim keeps moving its descriptors out of the way and writing its trace. The
+ * victim must stay empty: no trace byte may land in the program's file. */
+#define RACE_LO 996
+#define RACE_HI 1023
+static int race_victim;
+static _Atomic int racers_left;
+
+static void *racer(void *arg)
+{
+    int off = (int)(intptr_t)arg;
+    for (int r = 0; r < 100; r++)
+        for (int k = 0; k <= RACE_HI - RACE_LO; k++) {
+            int fd = RACE_LO + (k * 5 + off + r) % (RACE_HI - RACE_LO + 1);
+            if (fd == race_victim)
+                continue;
+            if ((r + off) & 1)
+                close(fd);
+            else
+                dup2(race_victim, fd);
+        }
+    atomic_fetch_sub(&racers_left, 1);
+    return NULL;
+}
+
+static int race(void)
+{
+    race_victim = open("victim", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+    if (race_victim < 0)
+        return 1;
+    enum { RACERS = 2 };
+    pthread_t t[RACERS];
+    atomic_store(&racers_left, RACERS);
+    for (int i = 0; i < RACERS; i++)
+        if (pthread_create(&t[i], NULL, racer, (void *)(intptr_t)i))
+            return 1;
+    unsigned long rounds = 0;
+    while (atomic_load(&racers_left) > 0) { /* allocations: the shim counts, samples and writes meanwhile */
+        void *volatile p = malloc(1000 + rounds % 5000);
+        free(p);
+        if (++rounds % 1000 == 0)
+            usleep(100);
+    }
+    for (int i = 0; i < RACERS; i++)
+        pthread_join(t[i], NULL);
+    for (int fd = RACE_LO; fd <= RACE_HI; fd++)
+        if (fd != race_victim)
+            close(fd);
+    struct stat st;
+    if (fstat(race_victim, &st))
+        return 1;
+    if (st.st_size) {
+        printf("the victim file holds %lld bytes the program never wrote\n", (long long)st.st_size);
+        return 3;
+    }
+    close(race_victim);
+    printf("victim empty\n");
+    return 0;
+}
+
 /* The first open() gets 3, as without the shim; again after closing everything. */
 static int lowest_fd(void)
 {
@@ -194,6 +257,8 @@ int main(int argc, char **argv)
         usleep(300 * 1000); /* a flush or two with numbers free again */
     } else if (!strcmp(m, "dup2_null_all_open")) {
         rc = dup2_null_over_all_open();
+    } else if (!strcmp(m, "race")) {
+        rc = race();
     } else if (!strcmp(m, "raw_close_reuse")) {
         rc = reuse_after_raw_close();
     } else if (!strcmp(m, "lowest_fd")) {
