@@ -63,7 +63,7 @@ struct evbuf {
     _Atomic int taking;        /* its thread is taking an order number (seq_take) */
     uint32_t streak;           /* order numbers in a row taken from event_seq with no other thread's between */
     uint64_t last_seq;         /* the last one of those */
-    uint64_t solo_next;        /* while it is seq_solo: its thread's next order number */
+    _Atomic uint64_t solo_next; /* while it is seq_solo: its thread's next order number (others may read it) */
     struct tq_event ev[EVBUF_N];
     struct tq_id_pool pool;    /* --aggregate: block ids this thread's frees released, for its next allocations */
     struct cache_slot cache[CACHE_N];
@@ -477,6 +477,27 @@ static void membarrier_all(void)
     syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
 }
 
+/* The owner's next number (only its thread writes it: a plain load and store, no locked instruction). */
+static inline __attribute__((always_inline)) uint64_t solo_step(struct evbuf *b)
+{
+    uint64_t seq = atomic_load_explicit(&b->solo_next, memory_order_relaxed);
+    atomic_store_explicit(&b->solo_next, seq + 1, memory_order_relaxed);
+    return seq;
+}
+
+/* The next number to be taken, or a smaller one while the counting changes hands: every event numbered below it has
+ * taken its number. */
+static uint64_t seq_next(void)
+{
+    struct evbuf *s = atomic_load(&seq_solo);
+    uint64_t q = atomic_load(&event_seq);
+    if (s && s != SEQ_REVOKING) {
+        uint64_t n = atomic_load_explicit(&s->solo_next, memory_order_relaxed);
+        q = n > q ? n : q;
+    }
+    return q;
+}
+
 /* Wait until x is not taking a number. */
 static void wait_taken(struct evbuf *x)
 {
@@ -493,7 +514,7 @@ static void revoke_locked(void)
     atomic_store(&seq_solo, SEQ_REVOKING);
     membarrier_all();
     wait_taken(s);
-    atomic_store(&event_seq, s->solo_next);
+    atomic_store(&event_seq, atomic_load(&s->solo_next));
     atomic_store(&seq_solo, NULL);
     if (solo_streak < SOLO_STREAK_MAX)
         __atomic_store_n(&solo_streak, solo_streak * 2, __ATOMIC_RELAXED);
@@ -509,7 +530,7 @@ static void claim(struct evbuf *b)
         for (struct evbuf *x = atomic_load(&registry); x; x = x->next)
             if (x != b)
                 wait_taken(x);
-        b->solo_next = atomic_load(&event_seq);
+        atomic_store(&b->solo_next, atomic_load(&event_seq));
     }
     pthread_mutex_unlock(&seq_lock);
 }
@@ -521,7 +542,7 @@ static __attribute__((noinline)) uint64_t seq_shared(struct evbuf *b)
     struct evbuf *s;
     while ((s = atomic_load(&seq_solo)) != NULL) {
         if (s == b)
-            return b->solo_next++;
+            return solo_step(b);
         atomic_store(&b->taking, 0); /* not while waiting: the claimer or revoker may wait for it */
         pthread_mutex_lock(&seq_lock);
         revoke_locked();
@@ -544,7 +565,7 @@ static inline __attribute__((always_inline)) uint64_t seq_take(struct evbuf *b)
 {
     atomic_store_explicit(&b->taking, 1, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst); /* the compiler keeps the store before the load (the CPU: above) */
-    uint64_t seq = atomic_load_explicit(&seq_solo, memory_order_relaxed) == b ? b->solo_next++ : seq_shared(b);
+    uint64_t seq = atomic_load_explicit(&seq_solo, memory_order_relaxed) == b ? solo_step(b) : seq_shared(b);
     atomic_store_explicit(&b->taking, 0, memory_order_release);
     return seq;
 }
@@ -686,7 +707,7 @@ void tq_stacks_flush_locked(void)
     if (!tq_mode.stacks)
         return;
     check_maps_locked();
-    uint64_t below = atomic_load(&event_seq); /* events numbered before it are published by now, or being written */
+    uint64_t below = seq_next(); /* events numbered before it are published by now, or being written */
     for (struct evbuf *b = atomic_load(&registry); b; b = b->next)
         put_events_locked(b); /* what each thread has published; it goes on writing meanwhile */
     if (agg_mode) {
@@ -718,8 +739,8 @@ void tq_stacks_reset_child(void)
     }
     pthread_mutex_init(&reg_lock, NULL);
     struct evbuf *solo = atomic_load(&seq_solo); /* its thread is gone (or is this one): event_seq counts on */
-    if (solo && solo != SEQ_REVOKING && solo->solo_next > atomic_load(&event_seq))
-        atomic_store(&event_seq, solo->solo_next);
+    if (solo && solo != SEQ_REVOKING && atomic_load(&solo->solo_next) > atomic_load(&event_seq))
+        atomic_store(&event_seq, atomic_load(&solo->solo_next));
     atomic_store(&seq_solo, NULL);
     pthread_mutex_init(&seq_lock, NULL);
     for (struct evbuf *b = atomic_load(&registry); b; b = b->next) {
