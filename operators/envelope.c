@@ -20,13 +20,15 @@
 #define ENV_TRACES_PER_ITEM 16
 
 /* FFTW's planner is not thread-safe: every plan creation goes through this lock. Plans are kept for the life of
- * the process, one pair per trace length (few lengths ever occur), and executed from any thread. FFTW_ESTIMATE,
+ * the process, one pair per trace length (few lengths ever occur), and executed from any thread; past PLAN_CACHE
+ * lengths a call makes its own pair and destroys it when done. FFTW_ESTIMATE,
  * not FFTW_MEASURE: measuring may choose a different algorithm in another process (another rounding), and the
  * runner's workers must produce the very bits of a whole run. */
 #define PLAN_CACHE 32
 struct env_plans {
     size_t n;
     fftwf_plan fwd, inv;
+    int owned; /* made for one call (the cache was full): plans_put destroys it */
 };
 static struct env_plans plan_cache[PLAN_CACHE];
 static size_t plan_count;
@@ -42,22 +44,43 @@ static tq_status plans_get(size_t n, struct env_plans *out, struct tq_err *err)
     if (k == plan_count) {
         float *re = fftwf_alloc_real(n);
         fftwf_complex *sp = fftwf_alloc_complex(n / 2 + 1);
-        struct env_plans p = {n, NULL, NULL};
-        if (re && sp && plan_count < PLAN_CACHE) {
+        struct env_plans p = {n, NULL, NULL, plan_count == PLAN_CACHE};
+        if (re && sp) {
             p.fwd = fftwf_plan_dft_r2c_1d((int)n, re, sp, FFTW_ESTIMATE);
             p.inv = fftwf_plan_dft_c2r_1d((int)n, sp, re, FFTW_ESTIMATE);
         }
-        if (p.fwd && p.inv)
-            plan_cache[plan_count++] = p;
-        else
+        if (!p.fwd || !p.inv) {
             st = tq_fail(err, TQ_ERR_NOMEM, "envelope: cannot make an FFT plan of length %zu", n);
+            if (p.fwd)
+                fftwf_destroy_plan(p.fwd);
+            if (p.inv)
+                fftwf_destroy_plan(p.inv);
+        } else if (p.owned) {
+            *out = p;
+        } else {
+            plan_cache[plan_count++] = p;
+        }
         fftwf_free(re);
         fftwf_free(sp);
-    }
-    if (!st)
+        if (!st && !p.owned)
+            *out = plan_cache[k];
+    } else {
         *out = plan_cache[k];
+    }
     pthread_mutex_unlock(&plan_lock);
     return st;
+}
+
+/* Done with plans from plans_get: a call's own pair is destroyed (the cache's stay). */
+static void plans_put(struct env_plans *p)
+{
+    if (!p->owned)
+        return;
+    pthread_mutex_lock(&plan_lock);
+    fftwf_destroy_plan(p->fwd);
+    fftwf_destroy_plan(p->inv);
+    pthread_mutex_unlock(&plan_lock);
+    p->owned = 0;
 }
 
 struct env_scratch {
@@ -235,6 +258,8 @@ tq_status tq_envelope_compute(const struct tq_op_params *p, const struct tq_bloc
         fftwf_free(c.scr[w].sp);
     }
     pthread_mutex_unlock(&plan_lock);
+    if (c.n > 2)
+        plans_put(&c.plans);
     free(c.scr);
     free(c.left);
     return st;

@@ -22,20 +22,15 @@ int64_t tq_counters_raise(_Atomic int64_t *peak, int64_t cand)
     return cand > cur ? cand : cur;
 }
 
-/* The fast path's bound follows mark_use (call after every change of it). */
-static void set_hi(struct tq_thread *t)
-{
-    t->hi_use = t->mark_use < TQ_PUBLISH_BYTES ? t->mark_use : TQ_PUBLISH_BYTES;
-}
-
-/* Set both peaks to at least this thread's view of the live totals, and its marks below them. */
+/* Set both peaks to at least this thread's view of the live totals, and its marks below them (the rooms follow). */
 static void raise_both(struct tq_thread *t)
 {
-    t->mark_req = tq_counters_raise(&tq_totals.peak_req, t->base_req + t->pend_req) - t->base_req;
-    int64_t use = t->base_use + t->pend_use;
-    t->mark_use = tq_counters_raise(&tq_totals.peak_use, use) - t->base_use;
-    set_hi(t);
-    tq_snapshot_check(use + atomic_load_explicit(&tq_totals.live_mmap, memory_order_relaxed));
+    int64_t req = tq_pend_req(t), use = tq_pend_use(t);
+    t->mark_req = tq_counters_raise(&tq_totals.peak_req, t->base_req + req) - t->base_req;
+    t->mark_use = tq_counters_raise(&tq_totals.peak_use, t->base_use + use) - t->base_use;
+    t->hi_use = t->mark_use < TQ_PUBLISH_BYTES ? t->mark_use : TQ_PUBLISH_BYTES;
+    tq_pend_set(t, req, use);
+    tq_snapshot_check(t->base_use + use + atomic_load_explicit(&tq_totals.live_mmap, memory_order_relaxed));
 }
 
 void tq_counters_raise_mine(void)
@@ -48,9 +43,10 @@ void tq_counters_publish(void)
     struct tq_thread *t = &tq_self;
     if (!t->registered && !t->guard)
         tq_counters_register_thread();
-    t->base_req = atomic_fetch_add_explicit(&tq_totals.live_req, t->pend_req, memory_order_relaxed) + t->pend_req;
-    t->base_use = atomic_fetch_add_explicit(&tq_totals.live_use, t->pend_use, memory_order_relaxed) + t->pend_use;
-    t->pend_req = t->pend_use = 0;
+    int64_t req = tq_pend_req(t), use = tq_pend_use(t);
+    t->base_req = atomic_fetch_add_explicit(&tq_totals.live_req, req, memory_order_relaxed) + req;
+    t->base_use = atomic_fetch_add_explicit(&tq_totals.live_use, use, memory_order_relaxed) + use;
+    tq_pend_set(t, 0, 0);
     raise_both(t);
     t->pend_calls[TQ_CALL_MALLOC] += (uint32_t)(t->fast_from[0] - t->fast_left[0]);
     t->pend_calls[TQ_CALL_FREE] += (uint32_t)(t->fast_from[1] - t->fast_left[1]);
@@ -67,11 +63,13 @@ void tq_counters_publish(void)
 void *tq_counters_settle(void *p)
 {
     struct tq_thread *t = &tq_self;
-    if (t->pend_req > t->mark_req || t->pend_use > t->mark_use)
+    if (t->room_req < 0 || tq_pend_use(t) > t->mark_use)
         raise_both(t);
     if (t->calls_left < 0 || t->fast_left[0] < 0 || t->fast_left[1] < 0 ||
-        (uint64_t)(t->pend_use + TQ_PUBLISH_BYTES) > 2 * (uint64_t)TQ_PUBLISH_BYTES)
+        (uint64_t)(tq_pend_use(t) + TQ_PUBLISH_BYTES) > 2 * (uint64_t)TQ_PUBLISH_BYTES)
         tq_counters_publish();
+    else
+        tq_pend_set(t, tq_pend_req(t), tq_pend_use(t)); /* room_lo again (the others are unchanged) */
     return p;
 }
 
@@ -115,6 +113,7 @@ void tq_counters_reset_for_child(void)
     atomic_store_explicit(&tq_totals.peak_req, atomic_load(&tq_totals.live_req), memory_order_relaxed);
     atomic_store_explicit(&tq_totals.peak_use, atomic_load(&tq_totals.live_use), memory_order_relaxed);
     atomic_store_explicit(&tq_totals.peak_mmap, atomic_load(&tq_totals.live_mmap), memory_order_relaxed);
-    t->mark_req = t->mark_use = 0;
-    set_hi(t);
+    int64_t req = tq_pend_req(t), use = tq_pend_use(t);
+    t->mark_req = t->mark_use = t->hi_use = 0;
+    tq_pend_set(t, req, use);
 }

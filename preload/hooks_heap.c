@@ -7,9 +7,9 @@
  *
  * malloc and free have a fast path for the common case (counting only, guard down, a heap chunk, slack < 128): one
  * compare of a thread-local word decides it (tq_thread.gate: the guard, and whether the constructor chose plain
- * counting, which the general path notes per thread), the header gives the usable size, two thread-local adds, the
- * call count down, and one compare per counter against a bound that covers both a possible peak and a due publish
- * (tq_counters_settle).
+ * counting, which the general path notes per thread), the header gives the usable size, the call count down, and
+ * per counter one subtract from the room left below a bound that covers both a possible peak and a due publish,
+ * whose sign is the test (shim.h's room_*; below 0: tq_counters_settle).
  * Everything else (the mmapped chunks, long slack, --stacks, the shim's own blocks, an inert shim) takes the general
  * path below, which does the same counting one step at a time.
  *
@@ -29,6 +29,19 @@
 #include "shim.h"
 
 #define TQ_EXPORT __attribute__((visibility("default")))
+
+/* m -= d (int64_t lvalues, m thread-local), and goto label when m is then negative: on x86-64 one subtract from
+ * memory and a jump on its sign (gcc loads, subtracts, stores and tests otherwise). */
+#if defined(__x86_64__)
+#define SUB_GOTO_NEGATIVE(m, d, label)                                                                                 \
+    __asm__ goto("subq %1, %0\n\tjs %l[" #label "]" : : "m"(m), "er"((int64_t)(d)) : "cc", "memory" : label)
+#else
+#define SUB_GOTO_NEGATIVE(m, d, label)                                                                                 \
+    do {                                                                                                               \
+        if (__builtin_expect(((m) -= (int64_t)(d)) < 0, 0))                                                            \
+            goto label;                                                                                                \
+    } while (0)
+#endif
 
 /* What glibc's malloc_usable_size returns, read from the chunk header (size field before the block; bit 1 =
  * mmapped chunk, whose header is 16 bytes instead of 8). session.c checks this against the real function. */
@@ -99,8 +112,9 @@ static inline __attribute__((always_inline)) void drop(void *p)
     tq_stacks_note_free(p, 1);
 }
 
-/* The general path of malloc, for whatever the fast path does not take. */
-static __attribute__((noinline)) void *took_malloc(void *p, size_t n)
+/* The general path of malloc, for whatever the fast path does not take (p second: malloc then keeps it in the
+ * register it returns it in). */
+static __attribute__((noinline)) void *took_malloc(size_t n, void *p)
 {
     if (__builtin_expect(tq_mode.off, 0)) { /* inert: the program gets the block glibc gives for its own request */
         __libc_free(p);
@@ -124,16 +138,23 @@ TQ_EXPORT void *malloc(size_t n)
         size_t u = (sz & ~(size_t)7) - 8, slack = u - n; /* chunk_usable() of a chunk that is not mmapped */
         if (__builtin_expect(!(sz & 2) && slack < 128, 1)) {
             p[u - 1] = (unsigned char)slack; /* tag_write() */
-            t->pend_req += (int64_t)n;
-            t->pend_use += (int64_t)u;
-            /* the call is counted by the first test, which every call makes */
-            if (__builtin_expect(--t->fast_left[0] < 0, 0) || __builtin_expect(t->pend_use > t->hi_use, 0) ||
-                __builtin_expect(t->pend_req > t->mark_req, 0))
-                return tq_counters_settle(p); /* a tail call: nothing to keep across it */
+            t->room_lo += (int64_t)u;
+            /* each a subtract from thread-local memory and a test of its sign; once one is negative, the rest are
+             * done below before settling. The call is counted by the first. */
+            if (__builtin_expect(--t->fast_left[0] < 0, 0))
+                goto settle_hi;
+            SUB_GOTO_NEGATIVE(t->room_hi, u, settle_req);
+            SUB_GOTO_NEGATIVE(t->room_req, n, settle);
             return p;
+        settle_hi:
+            t->room_hi -= (int64_t)u;
+        settle_req:
+            t->room_req -= (int64_t)n;
+        settle:
+            return tq_counters_settle(p); /* a tail call: nothing to keep across it */
         }
     }
-    return took_malloc(p, n);
+    return took_malloc(n, p);
 }
 
 /* The general path of free. */
@@ -158,13 +179,17 @@ TQ_EXPORT void free(void *p)
          * then be 8 bytes too big) */
         int8_t tag = __builtin_expect(!(sz & 2), 1) ? ((const int8_t *)p)[u - 1] : 0;
         if (__builtin_expect(tag > 0, 1)) { /* 1..127 */
-            t->pend_req -= (int64_t)u - tag;
-            t->pend_use -= (int64_t)u;
+            t->room_req += (int64_t)u - tag;
+            t->room_hi += (int64_t)u;
             if (__builtin_expect(--t->fast_left[1] < 0, 0))
-                p = tq_counters_settle(p);
-            else if (__builtin_expect(t->pend_use < -TQ_PUBLISH_BYTES, 0))
-                p = tq_counters_settle(p);
+                goto settle_lo;
+            SUB_GOTO_NEGATIVE(t->room_lo, u, settle);
             __libc_free(p);
+            return;
+        settle_lo:
+            t->room_lo -= (int64_t)u;
+        settle:
+            __libc_free(tq_counters_settle(p));
             return;
         }
     }

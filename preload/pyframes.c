@@ -43,7 +43,8 @@ struct code_slot {
     uint32_t id;
 };
 
-static struct tq_hash_ids codes = {.first_cap = 4096}; /* the process's code ids, by code_hash (session lock held) */
+/* the process's code ids, by code_hash (session lock held); 16 KiB at first, doubling (as the stack table) */
+static struct tq_hash_ids codes = {.first_cap = 1024};
 static uint32_t next_code = 1;
 static _Atomic unsigned code_epoch;
 static __thread struct code_slot my_cache[CACHE_N];

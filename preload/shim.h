@@ -31,7 +31,14 @@ struct tq_thread {
     int32_t fast_left[2]; /* the heap hooks' fast path counts its mallocs [0] and frees [1] down from fast_from[k]
                            * instead of adding to pend_calls and calls_left (near the fields it reads): below 0, it
                            * settles */
-    int64_t pend_req, pend_use;            /* unpublished heap deltas */
+    /* The unpublished heap deltas (pend_req, pend_use: tq_pend_req/tq_pend_use) are kept as the room left below
+     * the bounds the heap hooks compare them with, so that the fast path updates and tests each in one
+     * instruction (a subtract from memory, then the sign): */
+    int64_t room_req; /* mark_req - pend_req: < 0 when pend_req may be a new peak */
+    int64_t room_hi;  /* hi_use - pend_use: < 0 when pend_use may be a new peak or is due to be published */
+    int64_t room_lo;  /* pend_use + TQ_PUBLISH_BYTES: < 0 when the frees are due to be published. A copy kept for
+                       * free's one-instruction test (room_hi is the one read back): 0 in a new thread, whose
+                       * first fast call settles anyway (fast_from) */
     int64_t base_req, base_use;            /* shared live totals right after this thread's last publish */
     int64_t mark_req, mark_use;            /* shared peaks as this thread last saw them, minus base: pending
                                             * deltas above a mark may be a new peak (pend <= mark otherwise) */
@@ -43,6 +50,23 @@ struct tq_thread {
 };
 
 extern __thread struct tq_thread tq_self;
+
+/* This thread's unpublished heap deltas (all zero in a new thread: TLS starts zeroed). */
+static inline int64_t tq_pend_req(const struct tq_thread *t)
+{
+    return t->mark_req - t->room_req;
+}
+static inline int64_t tq_pend_use(const struct tq_thread *t)
+{
+    return t->hi_use - t->room_hi;
+}
+/* Set the deltas to (req, use) under the current mark_req and hi_use (call again after changing either). */
+static inline void tq_pend_set(struct tq_thread *t, int64_t req, int64_t use)
+{
+    t->room_req = t->mark_req - req;
+    t->room_hi = t->hi_use - use;
+    t->room_lo = use + TQ_PUBLISH_BYTES;
+}
 
 /* Shared totals; each on its own cache line. */
 struct tq_totals {
@@ -91,9 +115,9 @@ void tq_counters_raise_mine(void);
 void tq_counters_register_thread(void);
 /* Zero the call counts and set peaks to the live values (a fork child starts its own trace). Can't fail. */
 void tq_counters_reset_for_child(void);
-/* The heap hooks' fast path added its deltas and found pend_use above hi_use, pend_req above mark_req, below
- * -TQ_PUBLISH_BYTES, or a fast_left count negative: raise the peaks and publish as tq_count_heap/tq_count_call
- * would have. Returns p (so that malloc can end with it). Can't fail. */
+/* The heap hooks' fast path added its deltas and found a room negative (pend_use above hi_use, pend_req above
+ * mark_req, or pend_use below -TQ_PUBLISH_BYTES) or a fast_left count negative: raise the peaks and publish as
+ * tq_count_heap/tq_count_call would have. Returns p (so that malloc can end with it). Can't fail. */
 void *tq_counters_settle(void *p);
 
 static inline int tq_counting(void)
@@ -114,11 +138,11 @@ static inline void tq_count_call(enum tq_call c)
 static inline void tq_count_heap(int64_t dreq, int64_t duse)
 {
     struct tq_thread *t = &tq_self;
-    t->pend_req += dreq;
-    t->pend_use += duse;
-    if (__builtin_expect(t->pend_req > t->mark_req || t->pend_use > t->mark_use, 0))
+    int64_t req = tq_pend_req(t) + dreq, use = tq_pend_use(t) + duse;
+    tq_pend_set(t, req, use);
+    if (__builtin_expect(req > t->mark_req || use > t->mark_use, 0))
         tq_counters_raise_mine();
-    if (__builtin_expect((uint64_t)(t->pend_use + TQ_PUBLISH_BYTES) > 2 * (uint64_t)TQ_PUBLISH_BYTES, 0))
+    if (__builtin_expect((uint64_t)(use + TQ_PUBLISH_BYTES) > 2 * (uint64_t)TQ_PUBLISH_BYTES, 0))
         tq_counters_publish();
 }
 

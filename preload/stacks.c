@@ -92,8 +92,9 @@ static int exit_key_ok;
 static uintptr_t self_lo, self_hi;   /* the shim's own code: its frames are cut off the stacks */
 uintptr_t tq_unwinder_lo, tq_unwinder_hi; /* libunwind's code (see tq_stacks_unwinder_call) */
 
-/* The global stack table (session lock held): hash -> id. */
-static struct tq_hash_ids table = {.first_cap = 8192};
+/* The global stack table (session lock held): hash -> id. Its first 16 KiB hold 511 stacks (perl's hash and string
+ * work has 413), then it doubles: its pages are the program's RSS (all touched, the hashes spread over them). */
+static struct tq_hash_ids table = {.first_cap = 1024};
 static uint32_t next_id = 1;
 static _Atomic unsigned epoch;        /* bumped when the table is emptied (fork child): per-thread caches go */
 /* The last stack written to this trace (session lock held): a new one is written as the frames it does not share

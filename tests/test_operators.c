@@ -1,6 +1,7 @@
 /* test_operators.c - Envelope, Gaussian and GST3D against SciPy (tests/oracle/ops_oracle.py), and any block of an
  * output computed from its own input box bit-identical to the same box of the whole. */
 #include <criterion/criterion.h>
+#include <sys/wait.h>
 #include <fftw3.h>
 #include <gsl/gsl_eigen.h>
 #include <math.h>
@@ -366,8 +367,7 @@ Test(operators, gst3d_dip_plane_equals_scalar)
 /* Envelope (its AVX or SSE2 rotation and magnitude, its traces handed out in groups) gives, bit for bit, a scalar
  * evaluation of the same formula: the same FFTW_ESTIMATE plans on FFTW-aligned buffers, (re, im) -> (im, -re) on
  * the positive frequencies, DC and Nyquist zeroed, then sqrtf(x^2 + (h / n)^2) one sample at a time. Every length
- * from 1 to 20 (each tail of the vector loops) and a few long ones, on 1 and 3 threads (27 plan lengths: Envelope
- * keeps at most 32 per process). */
+ * from 1 to 20 (each tail of the vector loops) and a few long ones, on 1 and 3 threads. */
 Test(operators, envelope_equals_scalar)
 {
     const struct tq_op *op = tq_op_find("envelope");
@@ -424,6 +424,48 @@ Test(operators, envelope_equals_scalar)
         free(want);
         free(vol);
     }
+}
+
+/* One process sees more trace lengths than Envelope keeps plans for (32): every length still runs, and a length past
+ * the cache (its plans made for the call and destroyed after) gives the same bits as in a process that saw no other
+ * length (a child forked before the cache filled, which keeps that length's plans in its cache). */
+Test(operators, envelope_runs_any_number_of_trace_lengths)
+{
+    const struct tq_op *op = tq_op_find("envelope");
+    struct tq_op_params p;
+    tq_op_params_default(&p);
+    p.threads = 2;
+    size_t late[3] = {2, 3, 97}, out_n[3], count = late[0] * late[1] * late[2];
+    float *vol = make_volume(late, 0, 5);
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        float *fresh = run_whole(op, &p, late, vol, out_n);
+        _exit(write(fds[1], fresh, count * sizeof *fresh) == (ssize_t)(count * sizeof *fresh) ? 0 : 1);
+    }
+    close(fds[1]);
+    for (size_t n = 3; n < 3 + 40; n++) { /* 40 other lengths: the cache is full after 32 */
+        size_t shape[3] = {2, 3, n};
+        float *v = make_volume(shape, 0, 5 + n);
+        free(run_whole(op, &p, shape, v, out_n));
+        free(v);
+    }
+    float *got = run_whole(op, &p, late, vol, out_n), *fresh = malloc(count * sizeof *fresh);
+    size_t have = 0;
+    ssize_t r;
+    while (have < count * sizeof *fresh && (r = read(fds[0], (char *)fresh + have, count * sizeof *fresh - have)) > 0)
+        have += (size_t)r;
+    close(fds[0]);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_assert_eq(have, count * sizeof *fresh);
+    cr_assert(!memcmp(fresh, got, count * sizeof *fresh), "length 97 past the cache differs from a fresh process's");
+    free(fresh);
+    free(got);
+    free(vol);
 }
 
 /* tq_op_run streaming thin slabs (sliding input window, memory and synthetic sources, memory sink) over a block

@@ -357,6 +357,32 @@ Test(stacks, fork_and_exec_keep_working)
     free(d2);
 }
 
+/* The stack table starts small and doubles (preload/stacks.c): 800 new stacks make it grow, every event's stack is
+ * still defined, and 3 rounds of the same 800 stacks (progs/repeat_stacks) find them all again (no stack is written
+ * twice). */
+Test(stacks, the_stack_table_grows_and_finds_its_stacks)
+{
+    struct scan sc[3];
+    const char *rounds[3] = {"0", "1", "3"};
+    for (int i = 0; i < 3; i++) {
+        char *d = tq_tmpdir(), args[4200];
+        snprintf(args, sizeof args, "%s %s", tq_build_path("progs/repeat_stacks"), rounds[i]);
+        cr_assert_eq(shim_record_opts(d, "--stacks", args, NULL), 0);
+        char *t = shim_one_trace(d, "repeat_stacks", 0);
+        scan_trace(t, &sc[i]);
+        cr_expect_eq(sc[i].undefined_refs, 0, "%s rounds: %llu events name an undefined stack", rounds[i],
+                     (unsigned long long)sc[i].undefined_refs);
+        free(t);
+        tq_rmtree(d);
+        free(d);
+    }
+    cr_expect_eq(sc[1].stacks, sc[0].stacks + 800, "%llu stacks, %llu without the 800", (unsigned long long)sc[1].stacks,
+                 (unsigned long long)sc[0].stacks);
+    cr_expect_eq(sc[2].stacks, sc[1].stacks, "3 rounds: %llu stacks, 1 round: %llu", (unsigned long long)sc[2].stacks,
+                 (unsigned long long)sc[1].stacks);
+    cr_expect_eq(sc[2].events[TQ_CALL_MALLOC] - sc[0].events[TQ_CALL_MALLOC], 3 * 800);
+}
+
 Test(stacks, report_top_finds_the_biggest_site)
 {
     char *d = record_paths("--stacks", 12, 1000, 1), *t = shim_one_trace(d, "stack_paths", 0), *out = NULL, cmd[8400];
