@@ -10,11 +10,16 @@
  *   The event goes into this thread's buffer; a full buffer is encoded as one EVENTS record and appended under the
  *   session lock (the append compresses a frame when the writer's buffer is full: that is the backpressure, and
  *   memory stays bounded). The sampler thread flushes every thread's buffer with each frame.
+ * Each event takes its number in the process-wide order first: a locked add on a shared counter, or, for a thread
+ * that has taken many in a row with no other thread's between, a count of its own until another thread wants one
+ * (seq_solo; a membarrier each time the counting changes hands).
  * Frees and munmaps carry no stack (the replay knows the block's stack from its allocation), so they skip unwinding.
  * With --sample-bytes, the sampled live blocks are remembered (sampled_set.c) and only their frees are recorded.
  * Everything here is allocated with raw mmap: nothing may call malloc from inside malloc. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <linux/membarrier.h>
+#include <sched.h>
 #include <link.h>
 #include <math.h>
 #include <pthread.h>
@@ -55,6 +60,10 @@ struct evbuf {
     struct evbuf *next;        /* registry (only ever prepended, under reg_lock) */
     uint32_t tid;
     unsigned epoch;            /* the stack table epoch its cache belongs to */
+    _Atomic int taking;        /* its thread is taking an order number (seq_take) */
+    uint32_t streak;           /* order numbers in a row taken from event_seq with no other thread's between */
+    uint64_t last_seq;         /* the last one of those */
+    _Atomic uint64_t solo_next; /* while it is seq_solo: its thread's next order number (others may read it) */
     struct tq_event ev[EVBUF_N];
     struct tq_id_pool pool;    /* --aggregate: block ids this thread's frees released, for its next allocations */
     struct cache_slot cache[CACHE_N];
@@ -110,6 +119,18 @@ static _Atomic unsigned loads_epoch;  /* bumped when the loader reports new obje
 static uint32_t pack_numbers;      /* CTX_EVENTS context numbers given to buffers (under reg_lock) */
 static _Atomic uint64_t event_seq; /* process-wide order of events (tq_event.seq), for matching frees across threads
                                     * (traces/block_match.h): offline, or in-process with --aggregate */
+/* A thread that takes order numbers alone (solo_streak in a row with no other thread's between) becomes seq_solo:
+ * it counts on privately, without the locked add (a tenth of a --stacks malloc storm's CPU time), until another
+ * thread wants a number and takes the counting back (seq_shared). SEQ_REVOKING while that is under way. Each time
+ * the counting is taken back, the streak that claims it doubles (up to SOLO_STREAK_MAX): threads that run by turns
+ * for a while (several threads on a loaded machine's few CPUs) soon stop passing it to and fro. */
+#define SOLO_STREAK 16384u
+#define SOLO_STREAK_MAX (1u << 26)
+static uint32_t solo_streak = SOLO_STREAK; /* changed under seq_lock; read without it (a stale value is harmless) */
+#define SEQ_REVOKING ((struct evbuf *)1)
+static struct evbuf *_Atomic seq_solo;
+static pthread_mutex_t seq_lock = PTHREAD_MUTEX_INITIALIZER;
+static int membarrier_ok; /* MEMBARRIER_CMD_PRIVATE_EXPEDITED is registered: seq_solo may be used */
 
 static unsigned long long maps_adds = ~0ull; /* dlpi_adds at the last module snapshot */
 static uint32_t maps_generation;
@@ -267,18 +288,16 @@ static __attribute__((noinline)) uint32_t lookup_locked_miss(struct cache_slot *
     return id;
 }
 
-/* The frames of raw[0..n) below the shim's own on top, at most MAX_DEPTH of them, into native; their number. */
-static inline __attribute__((always_inline)) int without_own(const uint64_t *raw, int n, uint64_t *native)
+/* The frames of raw[0..n) below the shim's own on top, at most MAX_DEPTH of them: their number, and their start in
+ * *at (inside raw: no copy; a `rep movs` of them cost more than the walk of a shallow stack). */
+static inline __attribute__((always_inline)) int without_own(const uint64_t *raw, int n, const uint64_t **at)
 {
     int k = 0;
     while (k < n && raw[k] >= self_lo && raw[k] < self_hi) /* our own frames */
         k++;
     n -= k;
-    if (n > MAX_DEPTH)
-        n = MAX_DEPTH;
-    for (int i = 0; i < n; i++)
-        native[i] = raw[k + i];
-    return n > 0 ? n : 0;
+    *at = raw + k;
+    return n > MAX_DEPTH ? MAX_DEPTH : n > 0 ? n : 0;
 }
 
 /* unw_backtrace's stack without the shim's frames: at most MAX_DEPTH entries into native, their number. */
@@ -286,10 +305,13 @@ static inline __attribute__((always_inline)) int backtrace_native(uint64_t *nati
 {
     void *ips[MAX_DEPTH + 8];
     uint64_t raw[MAX_DEPTH + 8];
+    const uint64_t *at;
     int n = unw_backtrace(ips, MAX_DEPTH + 8);
     for (int i = 0; i < n; i++)
         raw[i] = (uint64_t)(uintptr_t)ips[i];
-    return without_own(raw, n, native);
+    n = without_own(raw, n, &at);
+    memcpy(native, at, (size_t)n * sizeof *native);
+    return n;
 }
 
 /* A line on stderr (TRACEQ_UNWIND_CHECK only: the shim is otherwise silent unless verbose). */
@@ -331,10 +353,10 @@ static __attribute__((noinline)) int check_walk(const uint64_t *walked, int n, c
  * call: 626 per allocation on the malloc storm, where the walker needs ~100). */
 static inline __attribute__((always_inline)) uint32_t capture(struct evbuf *b, const struct entry *from)
 {
-    uint64_t native[MAX_DEPTH], merged[MAX_DEPTH], *frames = native;
+    uint64_t native[MAX_DEPTH], merged[MAX_DEPTH], raw[MAX_DEPTH + 8];
+    const uint64_t *frames = native;
     int n = -1;
     if (from) {
-        uint64_t raw[MAX_DEPTH + 8];
         unsigned le = atomic_load_explicit(&loads_epoch, memory_order_relaxed);
         if (__builtin_expect(b->rules_epoch != le, 0)) {
             memset(&b->rules, 0, sizeof b->rules);
@@ -342,20 +364,23 @@ static inline __attribute__((always_inline)) uint32_t capture(struct evbuf *b, c
         }
         n = tq_unwind(from->rip, from->rsp, from->rbp, raw, MAX_DEPTH + 8, &b->rules);
         if (n >= 0)
-            n = without_own(raw, n, native); /* posix_memalign's event comes through a frame of the shim */
+            n = without_own(raw, n, &frames); /* posix_memalign's event comes through a frame of the shim */
         if (__builtin_expect(unwind_check, 0)) {
             uint64_t walked[MAX_DEPTH];
             if (n > 0)
-                memcpy(walked, native, (size_t)n * sizeof *native);
+                memcpy(walked, frames, (size_t)n * sizeof *frames);
+            frames = native;
             n = check_walk(walked, n, native, backtrace_native(native));
         }
     }
-    if (n < 0)
+    if (n < 0) {
         n = backtrace_native(native);
+        frames = native;
+    }
     if (n <= 0)
         return 0;
     if (tq_py_on) { /* a CPython process: its Python frames go in where the eval loop runs them */
-        n = tq_py_merge(native, n, merged, MAX_DEPTH);
+        n = tq_py_merge(frames, n, merged, MAX_DEPTH);
         frames = merged;
     }
     uint64_t h = hash_ips(frames, n);
@@ -446,6 +471,116 @@ static struct evbuf *buf_get(void)
     return b;
 }
 
+/* ---- the process-wide order of events (tq_event.seq) ----
+ * Every event takes a number; an event that happens after another one (in the program's order, or through the
+ * program's own synchronization: a block passed to another thread and freed there) gets a bigger number. Numbers
+ * come from event_seq with a locked add, or, for the thread whose buffer is seq_solo, from its own counter.
+ * A thread's `taking` covers its look at seq_solo and the number it takes after it. x86 may let that load pass the
+ * store of `taking`: whoever changes seq_solo (under seq_lock) therefore calls membarrier, after which every thread
+ * that read the old seq_solo shows taking = 1, and waits for it to drop to 0:
+ *   claim: seq_solo = b, membarrier, wait for every other thread's taking; then nobody is still adding to event_seq
+ *          (the others see b and come to seq_lock), and b counts on from event_seq.
+ *   revoke: seq_solo = SEQ_REVOKING, membarrier, wait for the owner's taking; event_seq = its next number; NULL;
+ *           the next claim needs a streak twice as long. */
+
+static void membarrier_all(void)
+{
+    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+}
+
+/* The owner's next number (only its thread writes it: a plain load and store, no locked instruction). */
+static inline __attribute__((always_inline)) uint64_t solo_step(struct evbuf *b)
+{
+    uint64_t seq = atomic_load_explicit(&b->solo_next, memory_order_relaxed);
+    atomic_store_explicit(&b->solo_next, seq + 1, memory_order_relaxed);
+    return seq;
+}
+
+/* The next number to be taken, or a smaller one while the counting changes hands: every event numbered below it has
+ * taken its number. */
+static uint64_t seq_next(void)
+{
+    struct evbuf *s = atomic_load(&seq_solo);
+    uint64_t q = atomic_load(&event_seq);
+    if (s && s != SEQ_REVOKING) {
+        uint64_t n = atomic_load_explicit(&s->solo_next, memory_order_relaxed);
+        q = n > q ? n : q;
+    }
+    return q;
+}
+
+/* Wait until x is not taking a number. */
+static void wait_taken(struct evbuf *x)
+{
+    while (atomic_load_explicit(&x->taking, memory_order_acquire))
+        sched_yield();
+}
+
+/* The counting goes back to event_seq (seq_lock held). */
+static void revoke_locked(void)
+{
+    struct evbuf *s = atomic_load(&seq_solo);
+    if (!s || s == SEQ_REVOKING)
+        return;
+    atomic_store(&seq_solo, SEQ_REVOKING);
+    membarrier_all();
+    wait_taken(s);
+    atomic_store(&event_seq, atomic_load(&s->solo_next));
+    atomic_store(&seq_solo, NULL);
+    if (solo_streak < SOLO_STREAK_MAX)
+        __atomic_store_n(&solo_streak, solo_streak * 2, __ATOMIC_RELAXED);
+}
+
+/* b's thread counts alone from now on (it is taking a number: seq_shared's caller). */
+static void claim(struct evbuf *b)
+{
+    pthread_mutex_lock(&seq_lock);
+    if (!atomic_load(&seq_solo)) {
+        atomic_store(&seq_solo, b);
+        membarrier_all();
+        for (struct evbuf *x = atomic_load(&registry); x; x = x->next)
+            if (x != b)
+                wait_taken(x);
+        atomic_store(&b->solo_next, atomic_load(&event_seq));
+    }
+    pthread_mutex_unlock(&seq_lock);
+}
+
+/* A number from event_seq, for a thread that is not seq_solo (taking = 1): another thread's counting is taken back
+ * first; a thread that has taken solo_streak in a row claims the counting. */
+static __attribute__((noinline)) uint64_t seq_shared(struct evbuf *b)
+{
+    struct evbuf *s;
+    while ((s = atomic_load(&seq_solo)) != NULL) {
+        if (s == b)
+            return solo_step(b);
+        atomic_store(&b->taking, 0); /* not while waiting: the claimer or revoker may wait for it */
+        pthread_mutex_lock(&seq_lock);
+        revoke_locked();
+        pthread_mutex_unlock(&seq_lock);
+        b->streak = 0;
+        atomic_store(&b->taking, 1); /* seq_cst: a full fence before seq_solo is read again */
+    }
+    uint64_t seq = atomic_fetch_add(&event_seq, 1);
+    b->streak = seq == b->last_seq + 1 ? b->streak + 1 : 0;
+    b->last_seq = seq;
+    if (b->streak >= __atomic_load_n(&solo_streak, __ATOMIC_RELAXED) && membarrier_ok) {
+        b->streak = 0;
+        claim(b);
+    }
+    return seq;
+}
+
+/* This thread's next order number. The owner of the counting takes it with two plain stores and a load. */
+static inline __attribute__((always_inline)) uint64_t seq_take(struct evbuf *b)
+{
+    atomic_store_explicit(&b->taking, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst); /* the compiler keeps the store before the load (the CPU: above) */
+    uint64_t seq = atomic_load_explicit(&seq_solo, memory_order_relaxed) == b ? solo_step(b) : seq_shared(b);
+    atomic_store_explicit(&b->taking, 0, memory_order_release);
+    return seq;
+}
+
 /* ---- byte sampling (record --sample-bytes; FORMAT.md PROCESS) ---- */
 
 static int is_heap_alloc(unsigned k)
@@ -492,26 +627,32 @@ static inline __attribute__((always_inline)) void event(unsigned kind, const voi
     struct tq_thread *t = &tq_self;
     if (!tq_sess.active || tq_sess.finished)
         return;
-    int sampled = 0;
-    if (sample_mean > 0 && is_heap_alloc(kind) && (sampled = take_sample(size)) && addr && tq_sampled_on) {
-        t->guard++;
-        if (tq_sampled_add(addr)) /* no room to remember it: its free could not be recorded, so neither is it */
-            sampled = 0;
-        t->guard--;
-    }
-    if (sample_mean > 0 && is_heap_alloc(kind) && !sampled) {
-        if (!old_addr)
-            return; /* not recorded, and nothing to release */
-        kind = TQ_CALL_FREE; /* an unrecorded realloc still releases its old block (which may have been recorded) */
-        addr = old_addr;
-        size = 0;
-        old_addr = NULL;
-        with_stack = 0;
+    if (__builtin_expect(sample_mean > 0, 0) && is_heap_alloc(kind)) {
+        int sampled = take_sample(size);
+        if (sampled && addr && tq_sampled_on) {
+            t->guard++;
+            if (tq_sampled_add(addr)) /* no room to remember it: its free could not be recorded, so neither is it */
+                sampled = 0;
+            t->guard--;
+        }
+        if (!sampled) {
+            if (!old_addr)
+                return; /* not recorded, and nothing to release */
+            kind = TQ_CALL_FREE; /* an unrecorded realloc still releases its old block (which may have been recorded) */
+            addr = old_addr;
+            size = 0;
+            old_addr = NULL;
+            with_stack = 0;
+        }
     }
     t->guard++; /* unwinding may allocate or map: none of that is the program's */
     struct evbuf *b = my_buf ? my_buf : buf_get();
     if (!b)
         goto out;
+    /* Its place in the process-wide order, taken first: a locked add waits for the stores before it to drain, and
+     * here few are pending (after the event's own stores below it cost a quarter of this function's time). The
+     * order stays the one that matters, the event's against the real call it reports. */
+    uint64_t seq = seq_take(b);
     uint32_t id = with_stack ? capture(b, from) : given & 0xFFFFFFu;
     uint32_t old_stack = old_info & 0xFFFFFFu;
     if (info_mode && kind != TQ_CALL_MMAP && kind != TQ_CALL_MMAP64 && kind != TQ_CALL_MUNMAP &&
@@ -556,8 +697,9 @@ static inline __attribute__((always_inline)) void event(unsigned kind, const voi
     e->size = size;
     e->old_addr = (uint64_t)(uintptr_t)old_addr;
     e->stack_id = id;
-    e->seq = atomic_fetch_add_explicit(&event_seq, 1, memory_order_relaxed);
+    e->seq = seq;
     atomic_store_explicit(&b->head, head + 1, memory_order_release); /* the event is complete: readers may take it */
+    __builtin_prefetch(e + 1, 1); /* the next event's slot, for writing (past the ring's end: the next field) */
     if ((head + 1) % EVBUF_N == 0)
         hand_off(b); /* before the next event goes to ev[0] */
 out:
@@ -594,8 +736,8 @@ int tq_stacks_release(const void *p, int free_event)
         if (!was)
             return 0; /* not sampled: its allocation is not in the trace, so neither is its free */
     }
-    if (free_event)
-        tq_stacks_event(TQ_CALL_FREE, p, 0, NULL, 0);
+    if (free_event) /* inlined: a free's own copy, without the stack and sampling paths */
+        event(TQ_CALL_FREE, p, 0, NULL, 0, NULL, 0, 0, 0, 0);
     return 1;
 }
 
@@ -613,7 +755,7 @@ void tq_stacks_flush_locked(void)
     if (!tq_mode.stacks)
         return;
     check_maps_locked();
-    uint64_t below = atomic_load(&event_seq); /* events numbered before it are published by now, or being written */
+    uint64_t below = seq_next(); /* events numbered before it are published by now, or being written */
     for (struct evbuf *b = atomic_load(&registry); b; b = b->next)
         put_events_locked(b); /* what each thread has published; it goes on writing meanwhile */
     if (agg_mode) {
@@ -644,6 +786,15 @@ void tq_stacks_reset_child(void)
             atomic_store(&b->dead, 1);
     }
     pthread_mutex_init(&reg_lock, NULL);
+    struct evbuf *solo = atomic_load(&seq_solo); /* its thread is gone (or is this one): event_seq counts on */
+    if (solo && solo != SEQ_REVOKING && atomic_load(&solo->solo_next) > atomic_load(&event_seq))
+        atomic_store(&event_seq, atomic_load(&solo->solo_next));
+    atomic_store(&seq_solo, NULL);
+    pthread_mutex_init(&seq_lock, NULL);
+    for (struct evbuf *b = atomic_load(&registry); b; b = b->next) {
+        atomic_store(&b->taking, 0);
+        b->streak = 0;
+    }
     tq_hash_ids_clear(&table);
     next_id = 1;
     tq_heap_generation++; /* the parent's info-tagged blocks name stacks of its trace: the child names them by address */
@@ -704,6 +855,7 @@ void tq_stacks_init(int aggregate, unsigned long sample_bytes, int python_frames
     agg_mode = aggregate;
     const char *by_addr = secure_getenv("TRACEQ_FREE_BY_ADDR");
     info_mode = !aggregate && !(sample_mean > 0) && !(by_addr && !strcmp(by_addr, "1"));
+    membarrier_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
     const char *check = secure_getenv("TRACEQ_UNWIND_CHECK");
     unwind_check = check && !strcmp(check, "1");
     if (sample_mean > 0 && tq_sampled_init())

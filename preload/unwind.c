@@ -128,10 +128,17 @@ static void learn(struct tq_unwind_rule *r, uint64_t rip, uint64_t rsp, uint64_t
         r->kind = RULE_STANDARD;
 }
 
-static const struct tq_unwind_rule *rule_of(struct tq_unwind_rules *t, uint64_t rip, uint64_t rsp, uint64_t rbp)
+static unsigned rule_hash(uint64_t pc)
+{
+    return (unsigned)((pc * 0x9E3779B97F4A7C15ull) >> 40) & (TQ_UNWIND_RULES - 1);
+}
+
+/* rule_of's search past the first slot, and the learning: out of line, so that the walk keeps its registers. */
+static __attribute__((noinline)) const struct tq_unwind_rule *rule_search(struct tq_unwind_rules *t, uint64_t rip,
+                                                                         uint64_t rsp, uint64_t rbp)
 {
     uint64_t pc = rip - 1;
-    unsigned h = (unsigned)((pc * 0x9E3779B97F4A7C15ull) >> 40) & (TQ_UNWIND_RULES - 1), free_slot = ~0u;
+    unsigned h = rule_hash(pc), free_slot = ~0u;
     for (unsigned i = 0; i < PROBES; i++) {
         struct tq_unwind_rule *r = &t->r[(h + i) & (TQ_UNWIND_RULES - 1)];
         if (r->ip == pc)
@@ -145,6 +152,15 @@ static const struct tq_unwind_rule *rule_of(struct tq_unwind_rules *t, uint64_t 
     memset(r, 0, sizeof *r);
     learn(r, rip, rsp, rbp);
     return r;
+}
+
+/* The rule of return address rip: usually in its hash slot. */
+static inline __attribute__((always_inline)) const struct tq_unwind_rule *rule_of(struct tq_unwind_rules *t,
+                                                                                  uint64_t rip, uint64_t rsp,
+                                                                                  uint64_t rbp)
+{
+    const struct tq_unwind_rule *r = &t->r[rule_hash(rip - 1)];
+    return r->ip == rip - 1 ? r : rule_search(t, rip, rsp, rbp);
 }
 
 int tq_unwind(uint64_t rip, uint64_t rsp, uint64_t rbp, uint64_t *ips, int max, struct tq_unwind_rules *t)

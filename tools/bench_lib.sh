@@ -122,3 +122,32 @@ paired() {
         fi
     done
 }
+
+# pinned_alternate ROUNDS NAME_A CMD_A NAME_B CMD_B: each round runs A pinned to one CPU (0 in even rounds, 1 in odd
+# ones) and B unpinned, one after the other (A first in even rounds, B first in odd ones), for a B that is several
+# processes working through a pipe (heaptrack and its heaptrack_interpret): pinned to one CPU it pays a context switch
+# per pipe buffer (on the 2-vCPU VM 1.3-1.6x its unpinned CPU time), and at the same time as A it would compete with
+# A's CPU. Each two rounds give one ratio, the geometric mean of A/B over the two (A's per-CPU factor cancels; B runs
+# on both CPUs each time). Afterwards CPU[NAME] holds every run's CPU seconds (user+sys, children included) and
+# PAIR_RATIO the per-two-round ratios A/B. Needs two online CPUs 0 and 1.
+pinned_alternate() {
+    local rounds=$1 na=$2 ca=$3 nb=$4 cb=$5 r t_a t_b
+    local -a ra=() rb=()
+    CPU[$na]="" CPU[$nb]="" PAIR_RATIO=()
+    for ((r = 0; r < rounds; r++)); do
+        if ((r % 2)); then
+            run_timed t_b bash -c "$cb"
+            run_timed t_a taskset -c 1 bash -c "$ca"
+        else
+            run_timed t_a taskset -c 0 bash -c "$ca"
+            run_timed t_b bash -c "$cb"
+        fi
+        t_a=${t_a#* } t_b=${t_b#* }
+        CPU[$na]+="$t_a " CPU[$nb]+="$t_b "
+        ra+=("$t_a") rb+=("$t_b")
+        if ((r % 2)); then
+            PAIR_RATIO+=("$(awk -v a0="${ra[r - 1]}" -v b0="${rb[r - 1]}" -v a1="$t_a" -v b1="$t_b" \
+                            'BEGIN{printf "%.4f", (b0 > 0 && b1 > 0 ? sqrt(a0 / b0 * a1 / b1) : 0)}')")
+        fi
+    done
+}
