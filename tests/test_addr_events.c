@@ -428,11 +428,12 @@ Test(addr_events, stacks_add_little_to_a_program_of_many_small_blocks)
                  (unsigned long long)stacks >> 10, (unsigned long long)counting >> 10);
 }
 
-/* The summary of `many_blocks N SIZE` recorded with opts. */
+/* The summary of `many_blocks N SIZE 200` (its peak held 200 ms, 20 sampling intervals, so that the sampled peak is
+ * the plateau and not wherever the last sample of its growth fell) recorded with opts. */
 static void summary_of(const char *opts, long n, long size, struct tq_trace_summary *s)
 {
     char *d = tq_tmpdir(), args[4200];
-    snprintf(args, sizeof args, "%s %ld %ld", tq_build_path("progs/many_blocks"), n, size);
+    snprintf(args, sizeof args, "%s %ld %ld 200", tq_build_path("progs/many_blocks"), n, size);
     char *out = NULL;
     int st = shim_record_opts(d, opts, args, &out);
     cr_assert_eq(st, 0, "record %s %s: status %d: %s", opts, args, st, out ? out : "");
