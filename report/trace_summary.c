@@ -194,6 +194,7 @@ static tq_status summary_record(struct tq_trace_summary *s, const struct tq_rec 
         s->snapshot = true;
         return TQ_OK;
     case TQ_REC_EVENTS: case TQ_REC_ADDR_EVENTS: case TQ_REC_PACKED_EVENTS: case TQ_REC_CTX_EVENTS: case TQ_REC_INFO_EVENTS:
+    case TQ_REC_REPEAT_EVENTS:
         s->events++;
         return TQ_OK;
     case TQ_REC_STACK: s->stacks++; return TQ_OK;

@@ -1,4 +1,4 @@
-/* test_info_events.c - INFO_EVENTS (FORMAT.md 20, format 1.9): heap blocks named by (size, stack) instead of their
+/* test_info_events.c - INFO_EVENTS (FORMAT.md 20, format 1.9; REPEAT_EVENTS, 21, where events repeat): heap blocks named by (size, stack) instead of their
  * address. Events with every flag round-trip across records (mixed with address-named ones); a record without flags
  * stays a CTX_EVENTS record; a group of both splits back; cut or damaged records are errors, never a crash; the
  * analyzer's count per (stack, size) matches frees seen before their allocation (another thread's record) without a
@@ -15,6 +15,13 @@
 #include "../traces/reader.h"
 #include "../traces/writer.h"
 #include "shim_util.h"
+
+/* INFO_EVENTS, or REPEAT_EVENTS (FORMAT.md 21: the same where an event repeats a recent (kind, size, stack)). */
+static int is_info(const uint8_t *rec)
+{
+    unsigned type = rec[0] | rec[1] << 8;
+    return type == TQ_REC_INFO_EVENTS || type == TQ_REC_REPEAT_EVENTS;
+}
 
 static struct tq_rec rec_of(const uint8_t *buf, size_t n)
 {
@@ -148,7 +155,7 @@ Test(info_events, every_flag_round_trips_across_records_mixed_with_addresses)
         size_t k = N - at < PER ? N - at : PER;
         size_t n = tq_rec_put_ctx_events(buf, sizeof buf, 5, 77, ev + at, k, &enc, at == 0);
         cr_assert_gt(n, TQ_REC_HEADER_SIZE, "record at %zu", at);
-        cr_assert_eq(buf[0] | buf[1] << 8, TQ_REC_INFO_EVENTS);
+        cr_assert(is_info(buf), "record at %zu", at);
         cr_assert_eq(decode(buf, n, &dec, got + at, k), (long)k, "record at %zu", at);
     }
     for (size_t i = 0; i < N; i++)
@@ -180,17 +187,17 @@ Test(info_events, a_record_without_info_stays_ctx_events_and_groups_of_both_spli
     cr_assert_eq(recs[0] | recs[1] << 8, TQ_REC_CTX_EVENTS);
     size_t b = tq_rec_put_ctx_events(recs + a, sizeof recs - a, 2, 11, ev + PER, PER, &e2, 1);
     cr_assert_gt(b, 0);
-    cr_assert_eq(recs[a] | recs[a + 1] << 8, TQ_REC_INFO_EVENTS);
+    cr_assert(is_info(recs + a));
     size_t g = tq_rec_put_packed_group(group, sizeof group, recs, a + b);
     cr_assert_gt(g, 0);
-    cr_assert_eq(group[0] | group[1] << 8, TQ_REC_INFO_EVENTS);
+    cr_assert_eq(group[0] | group[1] << 8, recs[a] | recs[a + 1] << 8, "the group has the higher type");
     struct tq_rec grec = rec_of(group, g);
     size_t need;
     uint32_t nrec;
     cr_assert_eq(tq_rec_get_ctx_group(&grec, split, sizeof split, &need, &nrec), 0);
     cr_assert_eq(nrec, 2);
     size_t first = TQ_REC_HEADER_SIZE + (split[4] | split[5] << 8 | (size_t)split[6] << 16);
-    cr_assert_eq(split[0] | split[1] << 8, TQ_REC_INFO_EVENTS);
+    cr_assert_eq(split[0] | split[1] << 8, group[0] | group[1] << 8);
     tq_pack_ctx_init(&d1);
     tq_pack_ctx_init(&d2);
     cr_assert_eq(decode(split, first, &d1, got, PER), PER);
@@ -208,7 +215,7 @@ Test(info_events, cut_or_damaged_records_are_errors_never_crashes)
     static struct tq_pack_ctx enc, dec;
     tq_pack_ctx_init(&enc);
     size_t n = tq_rec_put_ctx_events(buf, sizeof buf, 1, 1, ev, M, &enc, 1);
-    cr_assert_eq(buf[0] | buf[1] << 8, TQ_REC_INFO_EVENTS);
+    cr_assert(is_info(buf));
     for (size_t cut = 1; cut < n - TQ_REC_HEADER_SIZE; cut++) {
         tq_pack_ctx_init(&dec);
         cr_assert_eq(decode(buf, n - cut, &dec, got, M), -1, "cut by %zu", cut);
@@ -439,8 +446,10 @@ Test(info_events, a_program_reports_the_same_with_blocks_named_by_info_or_by_add
         folded[by_addr] = folded_of(trace[by_addr]);
     }
     unsetenv("TRACEQ_FREE_BY_ADDR");
-    cr_expect_gt(n[0][TQ_REC_INFO_EVENTS], 0, "blocks named by info");
-    cr_expect_eq(n[1][TQ_REC_INFO_EVENTS], 0, "TRACEQ_FREE_BY_ADDR=1: every block by address");
+    cr_expect_gt(n[0][TQ_REC_INFO_EVENTS] + n[0][TQ_REC_REPEAT_EVENTS], 0, "blocks named by info");
+    cr_expect_gt(n[0][TQ_REC_REPEAT_EVENTS], 0, "repeated (kind, size, stack) events in one byte");
+    cr_expect_eq(n[1][TQ_REC_INFO_EVENTS] + n[1][TQ_REC_REPEAT_EVENTS], 0,
+                 "TRACEQ_FREE_BY_ADDR=1: every block by address");
     cr_expect_gt(n[1][TQ_REC_CTX_EVENTS], 0);
     uint64_t info, addr;
     count_frees(trace[0], &info, &addr);

@@ -564,6 +564,8 @@ size_t tq_rec_put_addr_events(uint8_t *buf, size_t cap, uint32_t tid, const stru
 #define PK_BAD 0x40u   /* never set, but in INFO_EVENTS (FORMAT.md 20): PK_INFO */
 #define PK_INFO PK_BAD /* INFO_EVENTS: the event's block is named by its size and stack, not by an address */
 #define PK_SIZE 0x80u  /* a size and a stack follow in the SIZE and STACK streams (else both are 0) */
+#define PK_REPEAT_MASK 0xC0u /* REPEAT_EVENTS (FORMAT.md 21): a KIND byte with PK_INFO but not PK_SIZE is a repeat, */
+#define PK_REPEAT 0x40u      /* its low 6 bits 2 x set + way of the context's recent (kind, size, stack) tuples */
 #define PK_MISS_ALIGNED TQ_PACKED_MTF /* AMTF byte: not among the recent addresses; ADDR holds (addr - miss) / 16 */
 #define PK_MISS_ODD (TQ_PACKED_MTF + 1) /* not among them; ADDR holds addr - miss */
 
@@ -1027,6 +1029,7 @@ static void cx_reset(struct tq_pack_ctx *c)
     memset(c->stacks, 0, sizeof c->stacks);
     memset(c->freed, 0, sizeof c->freed);
     memset(c->freed_top, 0, sizeof c->freed_top);
+    memset(c->rep_kind, 0, sizeof c->rep_kind);
 }
 
 /* Each size class's latest freed addresses are a ring of TQ_CTX_DEPTH with its top: depth d is slot (top - d) mod
@@ -1137,6 +1140,44 @@ static inline __attribute__((always_inline)) unsigned cx_stack_step(struct tq_pa
     return found;
 }
 
+/* REPEAT_EVENTS (FORMAT.md 21): an INFO event of an allocating kind without an old block, or an INFO free, is a
+ * tuple (kind, its SIZE value, stack id) the context remembers in a 2-way set: its set, and its way there (-1: none). */
+static inline __attribute__((always_inline)) int rep_tuple_kind(unsigned kind, unsigned kbyte)
+{
+    return (kbyte & (PK_INFO | PK_SIZE)) == (PK_INFO | PK_SIZE) && (kind == TQ_CALL_FREE || (kind_allocates(kind) &&
+           !kind_has_old(kind)));
+}
+
+static inline __attribute__((always_inline)) unsigned rep_set(unsigned kind, uint64_t v, uint32_t stack)
+{
+    uint64_t h = (v * 0x9E3779B97F4A7C15ull + stack) * 0x9E3779B97F4A7C15ull + kind;
+    return (unsigned)(h >> 59); /* TQ_CTX_REP_SETS = 32: the top 5 bits */
+}
+
+static inline __attribute__((always_inline)) int rep_way(const struct tq_pack_ctx *c, unsigned set, unsigned kind,
+                                                         uint64_t v, uint32_t stack)
+{
+    for (int w = 0; w < 2; w++)
+        if (c->rep_kind[set][w] == kind + 1 && c->rep_size[set][w] == v && c->rep_stack[set][w] == stack)
+            return w;
+    return -1;
+}
+
+/* After a tuple's event (written out or repeated): it becomes way 0 of its set (way 1 moves to 0, or a new tuple
+ * pushes way 0 to 1 and way 1's out). */
+static inline __attribute__((always_inline)) void rep_touch(struct tq_pack_ctx *c, unsigned set, int way,
+                                                            unsigned kind, uint64_t v, uint32_t stack)
+{
+    if (way == 0)
+        return;
+    c->rep_kind[set][1] = c->rep_kind[set][0]; /* way 1's is the tuple itself, or drops out */
+    c->rep_size[set][1] = c->rep_size[set][0];
+    c->rep_stack[set][1] = c->rep_stack[set][0];
+    c->rep_kind[set][0] = (uint8_t)(kind + 1);
+    c->rep_size[set][0] = v;
+    c->rep_stack[set][0] = stack;
+}
+
 /* After an event's address (and old address) are known: the context's updates, the same on both sides. hit: the
  * address came from the ring, with class byte hit_cls; old_hit likewise for the old address. */
 static inline __attribute__((always_inline)) void cx_after(struct tq_pack_ctx *c, const struct tq_event *e, int hit, unsigned hit_cls, int old_hit,
@@ -1205,7 +1246,7 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
 {
     if (n > TQ_CTX_EVENTS_MAX || ctx_no >= TQ_CTX_MAX || cap < tq_rec_ctx_events_bound(n))
         return 0;
-    int any_info = 0;
+    int any_info = 0, any_repeat = 0;
     for (size_t i = 0; i < n; i++) {
         if (ev[i].kind >= 16 || (i > 0 && (ev[i].t_ns < ev[i - 1].t_ns || ev[i].seq <= ev[i - 1].seq)))
             return 0;
@@ -1231,15 +1272,29 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
         uint64_t dq = i ? e->seq - q - 1 : 0, dt = e->t_ns - t;
         int info = e->flags & TQ_EV_INFO;
         int sized = e->size || e->stack_id || info, alloc = kind_allocates(e->kind);
-        *kind++ = (uint8_t)(e->kind | (dq ? PK_SEQ : 0) | (dt ? PK_TIME : 0) | (sized ? PK_SIZE : 0) |
-                            (info ? PK_INFO : 0));
+        uint8_t kbyte = (uint8_t)(e->kind | (dq ? PK_SEQ : 0) | (dt ? PK_TIME : 0) | (sized ? PK_SIZE : 0) |
+                                  (info ? PK_INFO : 0));
+        uint64_t sv = info && !alloc ? 2 * e->size + !!(e->flags & TQ_EV_TEMP) : e->size; /* an INFO free's */
+        if (rep_tuple_kind(e->kind, kbyte)) { /* FORMAT.md 21: a recent tuple's repeat takes its KIND byte alone */
+            unsigned set = rep_set(e->kind, sv, e->stack_id);
+            int way = rep_way(c, set, e->kind, sv, e->stack_id);
+            rep_touch(c, set, way, e->kind, sv, e->stack_id);
+            if (way >= 0 && !dq && !dt) {
+                *kind++ = (uint8_t)(PK_REPEAT | set << 1 | (unsigned)way);
+                any_repeat = 1;
+                cx_stack_step(c, e->stack_id);
+                t = e->t_ns; /* an INFO block without an old one changes no address of the context (cx_after) */
+                q = e->seq;
+                continue;
+            }
+        }
+        *kind++ = kbyte;
         if (dq)
             seq = uleb_at(seq, dq);
         if (dt)
             time = uleb_at(time, dt);
         if (sized) {
-            /* an INFO free: 2 size + temp */
-            size = uleb_at(size, info && !alloc ? 2 * e->size + !!(e->flags & TQ_EV_TEMP) : e->size);
+            size = uleb_at(size, sv);
             uint32_t prev = c->stack;
             unsigned found = cx_stack_step(c, e->stack_id);
             stack = uleb_at(stack, found < TQ_CTX_STACKS ? found
@@ -1317,7 +1372,7 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
         out += len;
     }
     struct put w = {buf, cap, 0, 0};
-    rec_open(&w, any_info ? TQ_REC_INFO_EVENTS : TQ_REC_CTX_EVENTS);
+    rec_open(&w, any_repeat ? TQ_REC_REPEAT_EVENTS : any_info ? TQ_REC_INFO_EVENTS : TQ_REC_CTX_EVENTS);
     w.len = (size_t)(out - buf); /* the payload is in place: at most the bound, so under 16 MiB (checked first) */
     return rec_close(&w, 0);
 }
@@ -1379,12 +1434,12 @@ static int cx_group_parse(const uint8_t *pay, size_t len, uint64_t *n, const uin
 static size_t put_ctx_group(uint8_t *buf, size_t cap, const uint8_t *recs, size_t len)
 {
     uint64_t count = 0;
-    uint16_t type = TQ_REC_CTX_EVENTS; /* INFO_EVENTS when one of them is (a CTX_EVENTS record is one as well) */
+    uint16_t type = TQ_REC_CTX_EVENTS; /* the highest of their types: each type's records are records of the next */
     for (size_t r = 0; r < len;) { /* check them, and count their records */
         if (len - r < TQ_REC_HEADER_SIZE || !TQ_REC_IS_CTX(recs[r]) || recs[r + 1] != 0)
             return 0;
-        if (recs[r] == TQ_REC_INFO_EVENTS)
-            type = TQ_REC_INFO_EVENTS;
+        if (recs[r] > type)
+            type = recs[r];
         size_t pay = le32(recs + r + 4);
         if (pay > len - r - TQ_REC_HEADER_SIZE)
             return 0;
@@ -1468,7 +1523,8 @@ static int ctx_events_open(const struct tq_rec *rec, struct tq_rec_events *out, 
     out->fresh = (h.flags & CX_FLAG_FRESH) != 0;
     out->body = data;
     out->body_len = (uint32_t)(rec->data + rec->len - data);
-    it->info_ok = rec->type == TQ_REC_INFO_EVENTS; /* INFO blocks have no AMODE byte */
+    it->info_ok = rec->type != TQ_REC_CTX_EVENTS; /* INFO blocks have no AMODE byte */
+    it->repeat_ok = rec->type == TQ_REC_REPEAT_EVENTS;
     if (h.len[TQ_PS_KIND] != h.count || (it->info_ok ? h.len[TQ_PS_AMTF] > h.count : h.len[TQ_PS_AMTF] != h.count))
         return -1;
     for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
@@ -1501,6 +1557,33 @@ int tq_events_use_ctx(struct tq_events_iter *it, struct tq_rec_events *out, stru
     return 0;
 }
 
+/* A REPEAT_EVENTS repeat byte's event (code: 2 x set + way): that tuple's INFO event, with no SEQ or TIME step. */
+static int ctx_repeat(struct tq_events_iter *it, unsigned code, struct tq_event *ev, uint64_t *dq, uint64_t *dt,
+                      uint64_t *sid)
+{
+    struct tq_pack_ctx *c = it->ctx;
+    unsigned set = code >> 1;
+    int way = (int)(code & 1);
+    if (!c->rep_kind[set][way])
+        return -1; /* a way the context never filled */
+    unsigned kind = c->rep_kind[set][way] - 1u;
+    uint64_t v = c->rep_size[set][way];
+    uint32_t stack = c->rep_stack[set][way];
+    rep_touch(c, set, way, kind, v, stack);
+    cx_stack_step(c, stack);
+    ev->kind = (uint8_t)kind;
+    ev->flags = TQ_EV_INFO;
+    ev->size = v;
+    if (kind == TQ_CALL_FREE) { /* 2 size + temp */
+        ev->flags |= v & 1 ? TQ_EV_TEMP : 0;
+        ev->size = v >> 1;
+    }
+    ev->addr = ev->old_addr = 0;
+    *dq = *dt = 0;
+    *sid = stack;
+    return 0;
+}
+
 /* The next CTX_EVENTS event's fields, decoded with its context (updated); as packed_fields. */
 static int ctx_fields(struct tq_events_iter *it, struct tq_event *ev, uint64_t *dq, uint64_t *dt, uint64_t *sid)
 {
@@ -1509,6 +1592,8 @@ static int ctx_fields(struct tq_events_iter *it, struct tq_event *ev, uint64_t *
     if (!c || it->s[TQ_PS_KIND] >= it->se[TQ_PS_KIND])
         return -1;
     uint8_t k = *it->s[TQ_PS_KIND]++, a = 0;
+    if ((k & PK_REPEAT_MASK) == PK_REPEAT && it->repeat_ok) /* FORMAT.md 21: a recent tuple's event again */
+        return ctx_repeat(it, k & 63, ev, dq, dt, sid);
     int info = (k & PK_INFO) != 0;
     if (info && !it->info_ok)
         return -1; /* PK_BAD */
@@ -1532,6 +1617,10 @@ static int ctx_fields(struct tq_events_iter *it, struct tq_event *ev, uint64_t *
         if (bad || *sid > UINT32_MAX)
             return -1;
         cx_stack_step(c, (uint32_t)*sid);
+        if (rep_tuple_kind(ev->kind, k)) {
+            unsigned set = rep_set(ev->kind, ev->size, (uint32_t)*sid);
+            rep_touch(c, set, rep_way(c, set, ev->kind, ev->size, (uint32_t)*sid), ev->kind, ev->size, (uint32_t)*sid);
+        }
     }
     int hit = 0, old_hit = 0;
     unsigned hit_cls = 0, old_cls = 0;

@@ -11,7 +11,7 @@
 #define TQ_TRACE_PREAMBLE_MAGIC "TQTRACE" /* 7 chars + NUL = 8 bytes */
 #define TQ_TRACE_PREAMBLE_SIZE 24u        /* 8 (skippable frame header) + 16 (preamble) */
 #define TQ_TRACE_VERSION_MAJOR 1u         /* readers refuse another major */
-#define TQ_TRACE_VERSION_MINOR 9u         /* readers accept any minor (fields are only appended) */
+#define TQ_TRACE_VERSION_MINOR 10u        /* readers accept any minor (fields are only appended) */
 
 #define TQ_REC_HEADER_SIZE 8u             /* u16 type, u16 reserved, u32 payload length */
 #define TQ_REC_MAX_PAYLOAD (16u << 20)    /* a reader rejects longer records as corrupt */
@@ -39,6 +39,7 @@ enum tq_rec_type {
     TQ_REC_CTX_EVENTS = 18,    /* PACKED_EVENTS' streams coded with a per-thread context carried across records; 8 */
     TQ_REC_STACK_DELTA = 19,   /* a STACK stored as the frames it does not share with the previous stack; minor 8 */
     TQ_REC_INFO_EVENTS = 20,   /* CTX_EVENTS whose events may name blocks by (size, stack) instead of address; 9 */
+    TQ_REC_REPEAT_EVENTS = 21, /* INFO_EVENTS whose events may repeat a recent (kind, size, stack) in one byte; 10 */
 };
 
 /* Interposed functions, in the order of the CALLS record's counters. Append only: indices are on disk. */
@@ -192,7 +193,8 @@ enum tq_packed_stream { TQ_PS_KIND, TQ_PS_SEQ, TQ_PS_TIME, TQ_PS_AMTF, TQ_PS_ADD
 #define TQ_GROUP_OVERHEAD (TQ_REC_HEADER_SIZE + 4u)
 
 /* Does a record of this type hold events (EVENTS, ADDR_EVENTS, PACKED_EVENTS)? Do they name blocks by address? */
-#define TQ_REC_IS_CTX(t) ((t) == TQ_REC_CTX_EVENTS || (t) == TQ_REC_INFO_EVENTS) /* coded with a context (18, 20) */
+#define TQ_REC_IS_CTX(t)                                                                                       \
+    ((t) == TQ_REC_CTX_EVENTS || (t) == TQ_REC_INFO_EVENTS || (t) == TQ_REC_REPEAT_EVENTS) /* with a context */
 #define TQ_REC_HAS_EVENTS(t)                                                                                   \
     ((t) == TQ_REC_EVENTS || (t) == TQ_REC_ADDR_EVENTS || (t) == TQ_REC_PACKED_EVENTS || TQ_REC_IS_CTX(t))
 #define TQ_REC_EVENTS_BY_ADDR(t)                                                                               \
@@ -210,6 +212,7 @@ enum tq_packed_stream { TQ_PS_KIND, TQ_PS_SEQ, TQ_PS_TIME, TQ_PS_AMTF, TQ_PS_ADD
 #define TQ_CTX_DEPTH 4u        /* freed addresses kept per size class (a ring: the latest first) */
 #define TQ_CTX_STACKS 8u       /* recent stack ids (move to front) */
 #define TQ_CTX_MAX 1024u       /* context numbers are below this */
+#define TQ_CTX_REP_SETS 32u    /* REPEAT_EVENTS: sets of 2 recent (kind, size, stack) tuples (FORMAT.md 21) */
 struct tq_pack_ctx {
     uint64_t next;             /* the previous heap allocation's address + its chunk size */
     uint64_t miss;             /* the previous address coded as a difference from it (not an allocation's) */
@@ -226,6 +229,10 @@ struct tq_pack_ctx {
     uint64_t freed_ring[TQ_CTX_FREED];       /* recently freed addresses; freed_ring[fpos - 1] the latest */
     uint16_t hash[1u << TQ_CTX_HASH_BITS];   /* encoder: slot + 1 of the ring's latest copy of an address (0: none) */
     uint16_t fhash[1u << TQ_CTX_FHASH_BITS]; /* encoder: the same for freed_ring[] */
+    /* recent INFO events' (kind, size value, stack id), 2 ways a set, way 0 the later: kind + 1 (0: empty) */
+    uint64_t rep_size[TQ_CTX_REP_SETS][2];
+    uint32_t rep_stack[TQ_CTX_REP_SETS][2];
+    uint8_t rep_kind[TQ_CTX_REP_SETS][2];
 };
 
 /* Cursor over the events of one EVENTS, ADDR_EVENTS or PACKED_EVENTS record. */
@@ -243,6 +250,7 @@ struct tq_events_iter {
     uint32_t stack;      /* the previous stack id of the STACK stream */
     int ctx_rec;         /* CTX_EVENTS: events decode with ctx (tq_events_use_ctx), which they update */
     int info_ok;         /* INFO_EVENTS: events may name blocks by (size, stack) (TQ_EV_* flags) */
+    int repeat_ok;       /* REPEAT_EVENTS: an event may repeat a recent (kind, size, stack) in its KIND byte */
     struct tq_pack_ctx *ctx;
     uint64_t dt0, dseq0; /* CTX_EVENTS: t0_ns and seq0 as the head stores them (relative to the context) */
 };
@@ -329,7 +337,8 @@ void tq_pack_ctx_init(struct tq_pack_ctx *c);
  * record, a context whose last record may not have reached the file). c must be the one the previous record of this
  * context number was coded with; it is updated. An INFO_EVENTS record (FORMAT.md 20, the same with blocks named by
  * size and stack) when an event has TQ_EV_* flags: INFO on an allocation with a stack id or on a free, OLD_INFO (with
- * OLD_TEMP) on a realloc, TEMP on an INFO free; sizes below 2^63. Returns 0, leaving c untouched, when cap is below
+ * OLD_TEMP) on a realloc, TEMP on an INFO free; sizes below 2^63. A REPEAT_EVENTS record (FORMAT.md 21) when one
+ * of those takes one byte as a repeat of a recent (kind, size, stack). Returns 0, leaving c untouched, when cap is below
  * tq_rec_ctx_events_bound(n), n is over TQ_CTX_EVENTS_MAX or the events break the rules. */
 size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t tid, const struct tq_event *ev,
                              size_t n, struct tq_pack_ctx *c, int fresh);
@@ -419,7 +428,7 @@ int tq_rec_get_stack_delta(const struct tq_rec *r, uint32_t prev_id, const uint6
  * other: *need gets their total size (at most 2 * r->len); when it is <= cap they are written to out. Returns 0
  * (also when out was too small: check *need), or -1 when the group is malformed. *n gets the number of records. */
 int tq_rec_get_packed_group(const struct tq_rec *r, uint8_t *out, size_t cap, size_t *need, uint32_t *n);
-/* The same for a CTX_EVENTS or INFO_EVENTS group (FORMAT.md 18, 20): its records as records of its type holding one
+/* The same for a CTX_EVENTS, INFO_EVENTS or REPEAT_EVENTS group (FORMAT.md 18, 20, 21): its records as records of its type holding one
  * record each. */
 int tq_rec_get_ctx_group(const struct tq_rec *r, uint8_t *out, size_t cap, size_t *need, uint32_t *n);
 /* Frame i (< depth) of a decoded STACK. Can't fail for i < depth. */

@@ -34,7 +34,7 @@ struct tq_trace_reader {
     uint32_t stack_id, stack_depth;
     unsigned stack_cur;
     uint8_t stack_rec[TQ_REC_HEADER_SIZE + 8 + 8 * TQ_STACK_MAX_DEPTH]; /* a STACK_DELTA turned back into a STACK */
-    uint64_t counts[TQ_REC_INFO_EVENTS + 1];
+    uint64_t counts[TQ_REC_REPEAT_EVENTS + 1];
     uint64_t records;
 };
 
@@ -205,7 +205,7 @@ static tq_status group_next(struct tq_trace_reader *r, struct tq_rec *rec)
     rec->data = h + TQ_REC_HEADER_SIZE;
     r->grp_pos += TQ_REC_HEADER_SIZE + (size_t)rec->len;
     r->records++;
-    r->counts[rec->type]++; /* PACKED_EVENTS, CTX_EVENTS or INFO_EVENTS */
+    r->counts[rec->type]++; /* PACKED_EVENTS, CTX_EVENTS, INFO_EVENTS or REPEAT_EVENTS */
     return TQ_OK;
 }
 
@@ -217,7 +217,8 @@ static tq_status group_expand(struct tq_trace_reader *r, const struct tq_rec *re
     uint32_t n;
     int (*expand)(const struct tq_rec *, uint8_t *, size_t, size_t *, uint32_t *) =
         TQ_REC_IS_CTX(rec->type) ? tq_rec_get_ctx_group : tq_rec_get_packed_group;
-    const char *name = rec->type == TQ_REC_INFO_EVENTS ? "INFO_EVENTS"
+    const char *name = rec->type == TQ_REC_REPEAT_EVENTS ? "REPEAT_EVENTS"
+                       : rec->type == TQ_REC_INFO_EVENTS ? "INFO_EVENTS"
                        : rec->type == TQ_REC_CTX_EVENTS ? "CTX_EVENTS"
                                                         : "PACKED_GROUP";
     if (expand(rec, r->grp, r->grp_cap, &need, &n))

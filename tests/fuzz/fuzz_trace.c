@@ -59,7 +59,8 @@ static uint64_t fuzz_decode(const struct tq_rec *rec, struct tq_event_ctxs *ctxs
     case TQ_REC_ADDR_EVENTS:
     case TQ_REC_PACKED_EVENTS:
     case TQ_REC_CTX_EVENTS:
-    case TQ_REC_INFO_EVENTS: {
+    case TQ_REC_INFO_EVENTS:
+    case TQ_REC_REPEAT_EVENTS: {
         struct tq_rec_events e;
         struct tq_events_iter it;
         struct tq_event ev;

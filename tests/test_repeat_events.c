@@ -1,0 +1,268 @@
+/* test_repeat_events.c - REPEAT_EVENTS (FORMAT.md 21, format 1.10): an INFO event that repeats one of its context's
+ * recent (kind, size, stack) tuples takes its KIND byte alone. Periodic events (a program doing the same allocations
+ * row after row) round-trip across records and take about a byte each; tuples carry from INFO_EVENTS records into
+ * later REPEAT_EVENTS records of the same context and are forgotten by a FRESH record; a group of CTX, INFO and REPEAT
+ * records is a REPEAT group that splits back; a repeat byte in an INFO_EVENTS record, or naming a way the context never
+ * filled, is corrupt; cut or damaged records are errors, never a crash. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../traces/codec.h"
+#include <criterion/criterion.h>
+
+#include "helpers.h"
+
+static struct tq_rec rec_of(const uint8_t *buf, size_t n)
+{
+    return (struct tq_rec){.type = (uint16_t)(buf[0] | buf[1] << 8), .len = (uint32_t)(n - TQ_REC_HEADER_SIZE),
+                           .data = buf + TQ_REC_HEADER_SIZE};
+}
+
+/* Decode the one-record event record at buf[0..n) with c into out (room for cap): the number of events, or -1. */
+static long decode(const uint8_t *buf, size_t n, struct tq_pack_ctx *c, struct tq_event *out, size_t cap)
+{
+    struct tq_rec rec = rec_of(buf, n);
+    struct tq_rec_events e;
+    struct tq_events_iter it;
+    if (tq_rec_get_events(&rec, &e, &it) || tq_events_use_ctx(&it, &e, c))
+        return -1;
+    size_t k = 0;
+    int got;
+    while (k <= cap && (got = tq_events_next(&it, k < cap ? &out[k] : &(struct tq_event){0})) == 1)
+        k++;
+    return got < 0 || k > cap ? -1 : (long)k;
+}
+
+static void expect_same(const struct tq_event *got, const struct tq_event *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t addr = e[i].flags & TQ_EV_INFO ? 0 : e[i].addr;
+        cr_assert(got[i].kind == e[i].kind && got[i].flags == e[i].flags && got[i].t_ns == e[i].t_ns &&
+                      got[i].addr == addr && got[i].size == e[i].size && got[i].old_addr == e[i].old_addr &&
+                      got[i].stack_id == e[i].stack_id && got[i].old_stack == e[i].old_stack &&
+                      got[i].seq == e[i].seq,
+                  "event %zu differs: kind %u/%u flags %u/%u size %llu/%llu stack %u/%u seq %llu/%llu t %llu/%llu", i,
+                  got[i].kind, e[i].kind, got[i].flags, e[i].flags, (unsigned long long)got[i].size,
+                  (unsigned long long)e[i].size, got[i].stack_id, e[i].stack_id, (unsigned long long)got[i].seq,
+                  (unsigned long long)e[i].seq, (unsigned long long)got[i].t_ns, (unsigned long long)e[i].t_ns);
+    }
+}
+
+/* A program inserting rows: each row allocates and frees the same few (size, stack) blocks by info (the row's own
+ * size grows now and then), with the clock ticking and another thread's events (order numbers skipped) every so often,
+ * a block named by address, a realloc whose old block is named by info, a calloc and a memalign. */
+static void rows_fixture(struct tq_event *ev, size_t n)
+{
+    uint64_t t = 1000, seq = 5, x = 0x2545F4914F6CDD1Dull;
+    size_t row = 0;
+    for (size_t i = 0; i < n; row++) {
+        uint64_t rowsize = 48 + 16 * (row / 700);
+        struct tq_event r[] = {
+            {.kind = TQ_CALL_MALLOC, .flags = TQ_EV_INFO, .size = rowsize, .stack_id = 7},
+            {.kind = TQ_CALL_MALLOC, .flags = TQ_EV_INFO, .size = 100, .stack_id = 9},
+            {.kind = TQ_CALL_FREE, .flags = TQ_EV_INFO | TQ_EV_TEMP, .size = 100, .stack_id = 9},
+            {.kind = TQ_CALL_CALLOC, .flags = TQ_EV_INFO, .size = 24, .stack_id = 12},
+            {.kind = TQ_CALL_FREE, .flags = TQ_EV_INFO, .size = 24, .stack_id = 12},
+            {.kind = TQ_CALL_MEMALIGN, .flags = TQ_EV_INFO, .size = 64, .stack_id = 300000},
+            {.kind = TQ_CALL_FREE, .flags = TQ_EV_INFO, .size = 64, .stack_id = 300000},
+            {.kind = TQ_CALL_FREE, .flags = TQ_EV_INFO, .size = rowsize, .stack_id = 7},
+        };
+        for (size_t j = 0; j < sizeof r / sizeof r[0] && i < n; j++, i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            ev[i] = r[j];
+            if (x % 29 == 0)
+                t += 1000000 + x % 5000;
+            seq += 1 + (x % 41 == 0 ? x % 7 + 1 : 0);
+            if (x % 97 == 0) { /* a block named by address */
+                ev[i] = (struct tq_event){.kind = TQ_CALL_MALLOC, .addr = 0x55550000a000ull + 32 * (x % 1000),
+                                          .size = 17, .stack_id = 4};
+            } else if (x % 89 == 0) { /* a realloc whose old block is named by info */
+                ev[i] = (struct tq_event){.kind = TQ_CALL_REALLOC, .flags = TQ_EV_OLD_INFO | TQ_EV_INFO, .size = 200,
+                                          .old_addr = 100, .stack_id = 9, .old_stack = 9};
+            }
+            ev[i].t_ns = t;
+            ev[i].seq = seq;
+        }
+    }
+}
+
+enum { N = 30000, PER = 2048 };
+static struct tq_event ev[N], got[N];
+static uint8_t buf[TQ_CTX_EVENTS_BOUND(PER)];
+
+Test(repeat_events, periodic_events_take_a_byte_each_and_round_trip_across_records)
+{
+    rows_fixture(ev, N);
+    static struct tq_pack_ctx enc, dec;
+    tq_pack_ctx_init(&enc);
+    tq_pack_ctx_init(&dec);
+    size_t bytes = 0;
+    for (size_t at = 0; at < N; at += PER) {
+        size_t k = N - at < PER ? N - at : PER;
+        size_t n = tq_rec_put_ctx_events(buf, sizeof buf, 3, 41, ev + at, k, &enc, at == 0);
+        cr_assert_gt(n, TQ_REC_HEADER_SIZE, "record at %zu", at);
+        cr_assert_eq(buf[0] | buf[1] << 8, TQ_REC_REPEAT_EVENTS, "record at %zu", at);
+        cr_assert_eq(decode(buf, n, &dec, got + at, k), (long)k, "record at %zu", at);
+        bytes += n;
+    }
+    expect_same(got, ev, N);
+    /* INFO_EVENTS took at least 3 bytes an event here (KIND, SIZE, STACK; more with a time or order step, ~8% of
+     * them); the repeats take 1: about 1.4 bytes an event */
+    cr_expect_lt(bytes, N + N / 2, "%zu bytes for %d events", bytes, N);
+}
+
+/* The tuples of an INFO_EVENTS record (nothing in it repeats) carry into the next record of its context, whose events
+ * repeat them; a FRESH record forgets them (it writes them out again). */
+Test(repeat_events, tuples_carry_from_info_records_and_fresh_records_forget_them)
+{
+    struct tq_event a[8], b[8];
+    for (int i = 0; i < 8; i++) {
+        a[i] = (struct tq_event){.kind = i % 2 ? TQ_CALL_FREE : TQ_CALL_MALLOC, .flags = TQ_EV_INFO,
+                                 .size = 16 * (uint64_t)(i / 2 + 1), .stack_id = (uint32_t)(i / 2 + 1),
+                                 .t_ns = 50, .seq = (uint64_t)i + 1};
+        b[i] = a[i];
+        b[i].seq += 8;
+    }
+    static struct tq_pack_ctx enc, dec;
+    tq_pack_ctx_init(&enc);
+    tq_pack_ctx_init(&dec);
+    static uint8_t one[TQ_CTX_EVENTS_BOUND(8)], two[TQ_CTX_EVENTS_BOUND(8)], three[TQ_CTX_EVENTS_BOUND(8)];
+    size_t n1 = tq_rec_put_ctx_events(one, sizeof one, 1, 1, a, 8, &enc, 1);
+    cr_assert_eq(one[0] | one[1] << 8, TQ_REC_INFO_EVENTS, "every tuple is new");
+    size_t n2 = tq_rec_put_ctx_events(two, sizeof two, 1, 1, b, 8, &enc, 0);
+    cr_assert_eq(two[0] | two[1] << 8, TQ_REC_REPEAT_EVENTS, "every tuple repeats");
+    for (int i = 0; i < 8; i++)
+        b[i].seq += 8;
+    size_t n3 = tq_rec_put_ctx_events(three, sizeof three, 1, 1, b, 8, &enc, 1);
+    cr_assert_eq(three[0] | three[1] << 8, TQ_REC_INFO_EVENTS, "a fresh record forgets the tuples");
+    struct tq_rec r2 = rec_of(two, n2);
+    struct tq_rec_events e2;
+    struct tq_events_iter it2;
+    cr_assert_eq(tq_rec_get_events(&r2, &e2, &it2), 0);
+    int repeats = 0;
+    for (const uint8_t *k = it2.s[TQ_PS_KIND]; k < it2.se[TQ_PS_KIND]; k++)
+        repeats += (*k & 0xC0) == 0x40;
+    cr_assert_eq(repeats, 8, "each event a repeat byte (%d)", repeats);
+    cr_assert_eq(it2.se[TQ_PS_SIZE] - it2.s[TQ_PS_SIZE], 0, "no sizes");
+    cr_assert_eq(decode(one, n1, &dec, got, 8), 8);
+    expect_same(got, a, 8);
+    for (int i = 0; i < 8; i++)
+        b[i].seq -= 8;
+    cr_assert_eq(decode(two, n2, &dec, got, 8), 8);
+    expect_same(got, b, 8);
+    for (int i = 0; i < 8; i++)
+        b[i].seq += 8;
+    cr_assert_eq(decode(three, n3, &dec, got, 8), 8);
+    expect_same(got, b, 8);
+    /* the repeat record read with a fresh context (its tuples unknown) is corrupt, not guessed */
+    static struct tq_pack_ctx cold;
+    tq_pack_ctx_init(&cold);
+    static uint8_t fresh_two[TQ_CTX_EVENTS_BOUND(8)];
+    memcpy(fresh_two, two, n2);
+    struct tq_rec r = rec_of(fresh_two, n2);
+    struct tq_rec_events e;
+    struct tq_events_iter it;
+    cr_assert_eq(tq_rec_get_events(&r, &e, &it), 0);
+    cr_assert_eq(tq_events_use_ctx(&it, &e, &cold), -1, "a context never started");
+}
+
+Test(repeat_events, groups_of_ctx_info_and_repeat_records_split_back)
+{
+    rows_fixture(ev, 3 * PER);
+    static struct tq_event plain[PER], unique[PER];
+    for (size_t i = 0; i < PER; i++) { /* by address only: CTX_EVENTS */
+        plain[i] = (struct tq_event){.kind = i % 2 ? TQ_CALL_FREE : TQ_CALL_MALLOC,
+                                     .addr = 0x10000 + 32 * (i / 2), .size = i % 2 ? 0 : 20, .stack_id = i % 2 ? 0 : 3,
+                                     .t_ns = 7, .seq = i + 1};
+        unique[i] = (struct tq_event){.kind = TQ_CALL_MALLOC, .flags = TQ_EV_INFO, .size = i + 1, .stack_id = 2,
+                                      .t_ns = 9, .seq = i + 1}; /* no tuple twice: INFO_EVENTS */
+    }
+    static struct tq_pack_ctx e1, e2, e3, d1, d2, d3;
+    tq_pack_ctx_init(&e1);
+    tq_pack_ctx_init(&e2);
+    tq_pack_ctx_init(&e3);
+    static uint8_t recs[3 * TQ_CTX_EVENTS_BOUND(PER)], group[3 * TQ_CTX_EVENTS_BOUND(PER) + 64];
+    static uint8_t split[3 * TQ_CTX_EVENTS_BOUND(PER) + 64];
+    size_t a = tq_rec_put_ctx_events(recs, sizeof recs, 1, 10, plain, PER, &e1, 1);
+    size_t b = tq_rec_put_ctx_events(recs + a, sizeof recs - a, 2, 11, ev, PER, &e2, 1);
+    size_t c = tq_rec_put_ctx_events(recs + a + b, sizeof recs - a - b, 3, 12, unique, PER, &e3, 1);
+    cr_assert(a && b && c);
+    cr_assert_eq(recs[0] | recs[1] << 8, TQ_REC_CTX_EVENTS);
+    cr_assert_eq(recs[a] | recs[a + 1] << 8, TQ_REC_REPEAT_EVENTS);
+    cr_assert_eq(recs[a + b] | recs[a + b + 1] << 8, TQ_REC_INFO_EVENTS);
+    size_t g = tq_rec_put_packed_group(group, sizeof group, recs, a + b + c);
+    cr_assert_gt(g, 0);
+    cr_assert_eq(group[0] | group[1] << 8, TQ_REC_REPEAT_EVENTS, "the group has the highest type");
+    struct tq_rec grec = rec_of(group, g);
+    size_t need;
+    uint32_t nrec;
+    cr_assert_eq(tq_rec_get_ctx_group(&grec, split, sizeof split, &need, &nrec), 0);
+    cr_assert_eq(nrec, 3);
+    size_t at = 0;
+    struct tq_pack_ctx *d[3] = {&d1, &d2, &d3};
+    const struct tq_event *want[3] = {plain, ev, unique};
+    for (int i = 0; i < 3; i++) {
+        size_t len = TQ_REC_HEADER_SIZE + (split[at + 4] | split[at + 5] << 8 | (size_t)split[at + 6] << 16);
+        cr_assert_eq(split[at] | split[at + 1] << 8, TQ_REC_REPEAT_EVENTS);
+        tq_pack_ctx_init(d[i]);
+        cr_assert_eq(decode(split + at, len, d[i], got, PER), PER, "record %d", i);
+        expect_same(got, want[i], PER);
+        at += len;
+    }
+    cr_assert_eq(at, need);
+}
+
+Test(repeat_events, misplaced_or_unknown_repeats_are_corrupt_and_damage_never_crashes)
+{
+    /* the second malloc repeats the first: one KIND byte 0x40 + 2 x set + 0 */
+    struct tq_event two[2] = {{.kind = TQ_CALL_MALLOC, .flags = TQ_EV_INFO, .size = 8, .stack_id = 3, .seq = 1},
+                              {.kind = TQ_CALL_MALLOC, .flags = TQ_EV_INFO, .size = 8, .stack_id = 3, .seq = 2}};
+    static struct tq_pack_ctx enc, dec;
+    tq_pack_ctx_init(&enc);
+    size_t n = tq_rec_put_ctx_events(buf, sizeof buf, 1, 1, two, 2, &enc, 1);
+    cr_assert_eq(buf[0] | buf[1] << 8, TQ_REC_REPEAT_EVENTS);
+    tq_pack_ctx_init(&dec);
+    cr_assert_eq(decode(buf, n, &dec, got, 2), 2);
+    expect_same(got, two, 2);
+    struct tq_rec rec = rec_of(buf, n);
+    struct tq_rec_events e;
+    struct tq_events_iter it;
+    cr_assert_eq(tq_rec_get_events(&rec, &e, &it), 0);
+    size_t kind = (size_t)(it.s[TQ_PS_KIND] - buf);
+    cr_assert_eq(buf[kind + 1] & 0xC1, 0x40, "a repeat of way 0");
+    static uint8_t bad[TQ_CTX_EVENTS_BOUND(64)];
+    memcpy(bad, buf, n);
+    bad[0] = TQ_REC_INFO_EVENTS;
+    tq_pack_ctx_init(&dec);
+    cr_assert_eq(decode(bad, n, &dec, got, 2), -1, "a repeat in an INFO_EVENTS record");
+    memcpy(bad, buf, n);
+    bad[kind + 1] ^= 1;
+    tq_pack_ctx_init(&dec);
+    cr_assert_eq(decode(bad, n, &dec, got, 2), -1, "way 1, never filled");
+    memcpy(bad, buf, n);
+    bad[kind + 1] ^= 2;
+    tq_pack_ctx_init(&dec);
+    cr_assert_eq(decode(bad, n, &dec, got, 2), -1, "another set, never filled");
+    memcpy(bad, buf, n);
+    bad[kind] = bad[kind + 1];
+    tq_pack_ctx_init(&dec);
+    cr_assert_eq(decode(bad, n, &dec, got, 2), -1, "a repeat before anything was seen");
+    /* cuts and bit flips of a record of many repeats */
+    enum { M = 400 };
+    rows_fixture(ev, M);
+    tq_pack_ctx_init(&enc);
+    n = tq_rec_put_ctx_events(buf, sizeof buf, 1, 1, ev, M, &enc, 1);
+    cr_assert_eq(buf[0] | buf[1] << 8, TQ_REC_REPEAT_EVENTS);
+    for (size_t cut = 1; cut < n - TQ_REC_HEADER_SIZE; cut++) {
+        tq_pack_ctx_init(&dec);
+        cr_assert_eq(decode(buf, n - cut, &dec, got, M), -1, "cut by %zu", cut);
+    }
+    static uint8_t flipped[TQ_CTX_EVENTS_BOUND(M)];
+    for (size_t at = TQ_REC_HEADER_SIZE; at < n; at++)
+        for (unsigned v = 0; v < 256; v += 29) {
+            memcpy(flipped, buf, n);
+            flipped[at] = (uint8_t)(flipped[at] ^ (v | 1));
+            tq_pack_ctx_init(&dec);
+            decode(flipped, n, &dec, got, M); /* any outcome but a crash */
+        }
+}
