@@ -57,7 +57,7 @@ void tq_sampler_sample_locked(uint64_t t_ns)
         tq_sess.rss_peak_t = t_ns;
     }
     uint8_t rec[TQ_REC_HEADER_SIZE + 128];
-    size_t n = tq_rec_put_sample_delta(rec, sizeof rec, &s, &tq_sess.last_sample); /* FORMAT.md 17 */
+    size_t n = tq_rec_put_sample_pred(rec, sizeof rec, &s, &tq_sess.last_sample); /* FORMAT.md 22 */
     if (n && tq_writer_append(&tq_sess.w, rec, n) == 0)
         tq_sess.last_sample = s;
     tq_snapshot_sample_locked(&s);

@@ -24,7 +24,7 @@ struct tq_session {
     uint64_t t0;               /* CLOCK_MONOTONIC at trace start */
     uint64_t last_flush;
     uint64_t rss_peak, rss_peak_t;
-    struct tq_rec_sample last_sample; /* the previous SAMPLE written (SAMPLE_DELTA is relative to it; 0 at start) */
+    struct tq_rec_sample last_sample; /* the previous SAMPLE written (SAMPLE_PRED is relative to it; 0 at start) */
     int statm_fd;              /* read and written with __atomic (the descriptor hooks read it without the lock) */
     unsigned long long statm_dev, statm_ino;
     int creds_noted;           /* a GAP UNREACHABLE was written for the current credentials */

@@ -625,7 +625,7 @@ Test(addr_events, late_frees_of_blocks_already_ended_do_not_wait)
     expect_replay_frees_every_block(recs, ONE_EACH, 6, 3);
 }
 
-/* The shim writes format 1.8's records (CTX_EVENTS groups, SAMPLE_DELTA) when every block is named by address
+/* The shim writes format 1.8's records (CTX_EVENTS groups; SAMPLE_PRED since 1.10) when every block is named by address
  * (TRACEQ_FREE_BY_ADDR=1); the same run's records written as plain SAMPLE and PACKED_EVENTS records (format 1.6's
  * encoding) replay and summarize the same: the analyzer sees no difference. */
 Test(addr_events, a_recorded_trace_reads_the_same_as_its_plain_records)
@@ -642,7 +642,7 @@ Test(addr_events, a_recorded_trace_reads_the_same_as_its_plain_records)
     cr_assert(n[TQ_REC_CTX_EVENTS] > 0 && n[TQ_REC_PACKED_GROUP] == 0 && n[TQ_REC_PACKED_EVENTS] == 0,
               "%llu context-coded records, %llu plain event records", (unsigned long long)n[TQ_REC_CTX_EVENTS],
               (unsigned long long)n[TQ_REC_PACKED_EVENTS]);
-    cr_assert(n[TQ_REC_SAMPLE_DELTA] > 0 && n[TQ_REC_SAMPLE] == 0);
+    cr_assert(n[TQ_REC_SAMPLE_PRED] > 0 && n[TQ_REC_SAMPLE_DELTA] == 0 && n[TQ_REC_SAMPLE] == 0);
 
     snprintf(plain, sizeof plain, "%s/plain.tq", d);
     struct tq_trace_writer w;
@@ -656,7 +656,8 @@ Test(addr_events, a_recorded_trace_reads_the_same_as_its_plain_records)
     static struct tq_pack_ctx *ctx[TQ_CTX_MAX];
     static struct tq_event ev[1 << 16];
     while (tq_trace_next(r, &rec, &done, &err) == TQ_OK && !done) {
-        cr_assert(rec.type != TQ_REC_PACKED_GROUP && rec.type != TQ_REC_SAMPLE_DELTA, "the reader hides them");
+        cr_assert(rec.type != TQ_REC_PACKED_GROUP && rec.type != TQ_REC_SAMPLE_DELTA && rec.type != TQ_REC_SAMPLE_PRED,
+                  "the reader hides them");
         if (rec.type == TQ_REC_CTX_EVENTS) { /* decoded with its context, stored as format 1.6 stored them */
             struct tq_rec_events e;
             struct tq_events_iter it;

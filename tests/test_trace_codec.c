@@ -367,6 +367,79 @@ Test(trace_codec, writer_reopens_a_descriptor_taken_away_and_writes_a_gap)
     free(dir);
 }
 
+/* SAMPLE_PRED (format 1.10): samples stored as differences from predictions (the previous sample; usable bytes move
+ * with the requested ones; a peak is at least the live bytes) read back as the SAMPLE records they stand for, times in
+ * whole microseconds; values that go down, wrap around or beat their predictions survive; a heap that grows between
+ * samples (peak = live) takes fewer bytes than as SAMPLE_DELTA; a cut record is an error naming SAMPLE_PRED. */
+Test(trace_codec, sample_preds_read_as_the_samples_they_stand_for)
+{
+    enum { N = 60 };
+    struct tq_rec_sample s[N], prev = {0};
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    char *d = tq_tmpdir(), path[4200];
+    snprintf(path, sizeof path, "%s/preds.tq", d);
+    struct tq_trace_writer w;
+    tq_fixture_trace_open(path, &w);
+    uint8_t rec[512];
+    struct tq_rec_process p = {.pid = 1};
+    tq_fixture_put(&w, rec, tq_rec_put_process(rec, sizeof rec, &p, "/bin/d", 0, NULL));
+    size_t pred_bytes = 0, delta_bytes = 0;
+    for (int i = 0; i < N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        s[i] = i ? s[i - 1] : (struct tq_rec_sample){0};
+        s[i].t_ns += 10000000 + x % 100000;
+        s[i].vm_rss += 4096 * ((x >> 12) % 9);
+        int64_t grow = i < 40 ? (int64_t)((x >> 20) % 100000) : (int64_t)((x >> 20) % 100000) - 70000;
+        s[i].heap_live_req += grow;
+        s[i].heap_live_usable += grow + (int64_t)((x >> 40) % 64);
+        if (s[i].heap_live_req > (int64_t)s[i].heap_peak_req) /* the peak of a sampled heap: at least its live bytes */
+            s[i].heap_peak_req = (uint64_t)s[i].heap_live_req + (i % 5 == 0 ? (x >> 8) % 3000 : 0);
+        if (s[i].heap_live_usable > (int64_t)s[i].heap_peak_usable)
+            s[i].heap_peak_usable = (uint64_t)s[i].heap_live_usable;
+        s[i].mmap_live = i == 50 ? -(int64_t)(x % 1000) : s[i].mmap_live + (i % 7 == 0 ? 1 << 20 : 0);
+        s[i].mmap_peak = i == 55 ? UINT64_MAX : s[i].mmap_peak > (uint64_t)s[i].mmap_live ? s[i].mmap_peak
+                                                                                      : (uint64_t)s[i].mmap_live;
+        s[i].calls_total += x % 100000;
+        s[i].shim_bytes = 1 << 20;
+        size_t n = tq_rec_put_sample_delta(rec, sizeof rec, &s[i], &prev);
+        delta_bytes += i < 40 ? n : 0;
+        n = tq_rec_put_sample_pred(rec, sizeof rec, &s[i], &prev);
+        pred_bytes += i < 40 ? n : 0;
+        cr_assert_eq(rec[0], TQ_REC_SAMPLE_PRED);
+        tq_fixture_put(&w, rec, n);
+        prev = s[i];
+    }
+    cr_assert_lt(pred_bytes + 40 * 4, delta_bytes, "40 growing samples: %zu bytes, as SAMPLE_DELTA %zu", pred_bytes,
+                 delta_bytes);
+    size_t cut = tq_rec_put_sample_pred(rec, sizeof rec, &s[0], &prev);
+    rec[4] = (uint8_t)(rec[4] - 3); /* the same record with its last 3 bytes cut off */
+    tq_fixture_put(&w, rec, cut - 3);
+    cr_assert_eq(tq_writer_close(&w), 0);
+
+    struct tq_trace_reader *r;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_trace_open(path, &r, &err), TQ_OK, "%s", err.msg);
+    struct tq_rec got;
+    bool done = false;
+    int i = -1; /* PROCESS first */
+    tq_status st;
+    while (!(st = tq_trace_next(r, &got, &done, &err)) && !done) {
+        if (i >= 0) {
+            struct tq_rec_sample back, want = s[i];
+            want.t_ns = want.t_ns / 1000 * 1000;
+            cr_assert_eq(got.type, TQ_REC_SAMPLE, "record %d", i);
+            cr_assert_eq(tq_rec_get_sample(&got, &back), 0);
+            cr_assert_eq(memcmp(&back, &want, sizeof back), 0, "sample %d differs", i);
+        }
+        i++;
+    }
+    cr_assert_eq(st, TQ_ERR_FORMAT, "the cut record: %s", err.msg);
+    cr_assert(strstr(err.msg, "SAMPLE_PRED"), "%s", err.msg);
+    cr_assert_eq(i, N);
+    cr_assert_eq(tq_trace_count(r, TQ_REC_SAMPLE), N);
+    tq_trace_close(r);
+}
+
 /* SAMPLE_DELTA (format 1.7): samples stored as differences from the previous one (a full SAMPLE in between resets
  * the base, as a reader of a mixed trace must) read back as the very SAMPLE records they stand for, counted as
  * samples; values that go down or wrap around survive; a cut delta is an error, never a wrong sample. */

@@ -376,6 +376,55 @@ int tq_rec_get_sample_delta(const struct tq_rec *rec, const struct tq_rec_sample
     return 0;
 }
 
+/* SAMPLE_PRED (FORMAT.md 22): each field as uleb(zigzag(value - its prediction from the previous sample and the fields
+ * before it)); the time in whole microseconds. */
+static uint64_t pred_peak(uint64_t prev_peak, uint64_t live)
+{
+    return (int64_t)live > 0 && live > prev_peak ? live : prev_peak; /* live fields are i64: negative predicts nothing */
+}
+
+static uint64_t sample_pred(const uint64_t v[12], const uint64_t p[12], int i)
+{
+    switch (i) {
+    case 5: return p[5] + (v[4] - p[4]);   /* usable bytes change with the requested ones */
+    case 6: return pred_peak(p[6], v[4]);  /* a peak is at least the live bytes now */
+    case 7: return pred_peak(p[7], v[5]) + (v[6] - pred_peak(p[6], v[4])); /* and beats it as the requested one */
+    case 9: return pred_peak(p[9], v[8]);
+    default: return p[i];
+    }
+}
+
+size_t tq_rec_put_sample_pred(uint8_t *buf, size_t cap, const struct tq_rec_sample *in,
+                              const struct tq_rec_sample *prev)
+{
+    uint64_t v[12], p[12];
+    sample_values(in, v);
+    sample_values(prev, p);
+    struct put w = {buf, cap, 0, 0};
+    size_t at = rec_open(&w, TQ_REC_SAMPLE_PRED);
+    put_uleb(&w, zigzag(v[0] / 1000 - p[0] / 1000));
+    for (int i = 1; i < 12; i++)
+        put_uleb(&w, zigzag(v[i] - sample_pred(v, p, i)));
+    return rec_close(&w, at);
+}
+
+int tq_rec_get_sample_pred(const struct tq_rec *rec, const struct tq_rec_sample *prev, struct tq_rec_sample *out)
+{
+    uint64_t v[12], p[12];
+    sample_values(prev, p);
+    const uint8_t *q = rec->data, *end = rec->data + rec->len;
+    int bad = 0;
+    v[0] = (p[0] / 1000 + unzigzag(get_uleb(&q, end, &bad))) * 1000; /* modulo 2^64, as written */
+    for (int i = 1; i < 12 && !bad; i++)
+        v[i] = sample_pred(v, p, i) + unzigzag(get_uleb(&q, end, &bad));
+    if (bad)
+        return -1;
+    for (size_t i = 0; i < NFIELDS(sample_fields); i++)
+        memcpy((char *)out + sample_fields[i].off, &v[i], 8);
+    out->shim_bytes = v[11];
+    return 0;
+}
+
 /* ---- CALLS ---- */
 
 size_t tq_rec_put_calls(uint8_t *buf, size_t cap, const uint64_t count[TQ_CALL_COUNT])

@@ -40,6 +40,7 @@ enum tq_rec_type {
     TQ_REC_STACK_DELTA = 19,   /* a STACK stored as the frames it does not share with the previous stack; minor 8 */
     TQ_REC_INFO_EVENTS = 20,   /* CTX_EVENTS whose events may name blocks by (size, stack) instead of address; 9 */
     TQ_REC_REPEAT_EVENTS = 21, /* INFO_EVENTS whose events may repeat a recent (kind, size, stack) in one byte; 10 */
+    TQ_REC_SAMPLE_PRED = 22,   /* a SAMPLE as differences from predictions (previous sample, fields before it); 10 */
 };
 
 /* Interposed functions, in the order of the CALLS record's counters. Append only: indices are on disk. */
@@ -312,6 +313,10 @@ size_t tq_rec_put_sample(uint8_t *buf, size_t cap, const struct tq_rec_sample *s
 /* SAMPLE_DELTA of s: its fields as differences from prev, the trace's previous sample (all 0 before the first). */
 size_t tq_rec_put_sample_delta(uint8_t *buf, size_t cap, const struct tq_rec_sample *s,
                                const struct tq_rec_sample *prev);
+/* SAMPLE_PRED of s (FORMAT.md 22): its fields as differences from their predictions (prev, the trace's previous sample,
+ * all 0 before the first, and the fields before each); t_ns is stored in whole microseconds (rounded down). */
+size_t tq_rec_put_sample_pred(uint8_t *buf, size_t cap, const struct tq_rec_sample *s,
+                              const struct tq_rec_sample *prev);
 /* CALLS with TQ_CALL_COUNT counters from count[]. */
 size_t tq_rec_put_calls(uint8_t *buf, size_t cap, const uint64_t count[TQ_CALL_COUNT]);
 size_t tq_rec_put_end(uint8_t *buf, size_t cap, const struct tq_rec_end *e);
@@ -381,6 +386,8 @@ int tq_rec_process_arg(const struct tq_rec_process *p, uint32_t i, const char **
 int tq_rec_get_sample(const struct tq_rec *r, struct tq_rec_sample *out);
 /* A SAMPLE_DELTA whose previous sample was prev (may be out itself). */
 int tq_rec_get_sample_delta(const struct tq_rec *r, const struct tq_rec_sample *prev, struct tq_rec_sample *out);
+/* A SAMPLE_PRED whose previous sample was prev (may be out itself); t_ns comes back in whole microseconds. */
+int tq_rec_get_sample_pred(const struct tq_rec *r, const struct tq_rec_sample *prev, struct tq_rec_sample *out);
 int tq_rec_get_calls(const struct tq_rec *r, struct tq_rec_calls *out);
 int tq_rec_get_end(const struct tq_rec *r, struct tq_rec_end *out);
 int tq_rec_get_exec(const struct tq_rec *r, struct tq_rec_exec *out);

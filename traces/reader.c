@@ -34,7 +34,7 @@ struct tq_trace_reader {
     uint32_t stack_id, stack_depth;
     unsigned stack_cur;
     uint8_t stack_rec[TQ_REC_HEADER_SIZE + 8 + 8 * TQ_STACK_MAX_DEPTH]; /* a STACK_DELTA turned back into a STACK */
-    uint64_t counts[TQ_REC_REPEAT_EVENTS + 1];
+    uint64_t counts[TQ_REC_SAMPLE_PRED + 1];
     uint64_t records;
 };
 
@@ -239,12 +239,14 @@ static tq_status group_expand(struct tq_trace_reader *r, const struct tq_rec *re
     return TQ_OK;
 }
 
-/* A SAMPLE_DELTA just read into *rec: make *rec the SAMPLE it stands for (FORMAT.md 17); readers see that. */
+/* A SAMPLE_DELTA or SAMPLE_PRED just read into *rec: make *rec the SAMPLE it stands for (FORMAT.md 17, 22); readers
+ * see that. */
 static tq_status sample_from_delta(struct tq_trace_reader *r, struct tq_rec *rec, struct tq_err *err)
 {
-    if (tq_rec_get_sample_delta(rec, &r->sample, &r->sample))
+    int pred = rec->type == TQ_REC_SAMPLE_PRED;
+    if ((pred ? tq_rec_get_sample_pred : tq_rec_get_sample_delta)(rec, &r->sample, &r->sample))
         return reader_fail(r, err, TQ_ERR_FORMAT, "corrupt trace: a %s record does not decode (after %llu samples)",
-                           "SAMPLE_DELTA");
+                           pred ? "SAMPLE_PRED" : "SAMPLE_DELTA");
     size_t n = tq_rec_put_sample(r->sample_rec, sizeof r->sample_rec, &r->sample);
     rec->type = TQ_REC_SAMPLE;
     rec->len = (uint32_t)(n - TQ_REC_HEADER_SIZE);
@@ -322,7 +324,7 @@ tq_status tq_trace_next(struct tq_trace_reader *r, struct tq_rec *rec, bool *don
         TQ_TRY(group_expand(r, rec, err));
         return group_next(r, rec); /* its first record (a group holds at least one) */
     }
-    if (type == TQ_REC_SAMPLE_DELTA)
+    if (type == TQ_REC_SAMPLE_DELTA || type == TQ_REC_SAMPLE_PRED)
         TQ_TRY(sample_from_delta(r, rec, err));
     else if (type == TQ_REC_STACK_DELTA || type == TQ_REC_STACK)
         TQ_TRY(stack_from_delta(r, rec, err));

@@ -325,8 +325,8 @@ static int flush_checked(struct tq_trace_writer *w, size_t start, size_t z)
 static int commutes_with_events(const uint8_t *rec, size_t n)
 {
     unsigned type = n >= 2 ? (unsigned)(rec[0] | rec[1] << 8) : 0;
-    return type == TQ_REC_SAMPLE || type == TQ_REC_SAMPLE_DELTA || type == TQ_REC_CALLS || type == TQ_REC_STACK ||
-           type == TQ_REC_STACK_DELTA || type == TQ_REC_PYCODE;
+    return type == TQ_REC_SAMPLE || type == TQ_REC_SAMPLE_DELTA || type == TQ_REC_SAMPLE_PRED || type == TQ_REC_CALLS ||
+           type == TQ_REC_STACK || type == TQ_REC_STACK_DELTA || type == TQ_REC_PYCODE;
 }
 
 int tq_writer_append(struct tq_trace_writer *w, const void *rec, size_t n)
