@@ -1,7 +1,8 @@
 /* test_repeat_events.c - REPEAT_EVENTS (FORMAT.md 21, format 1.10): an INFO event that repeats one of its context's
  * recent (kind, size, stack) tuples takes its KIND byte alone. Periodic events (a program doing the same allocations
- * row after row) round-trip across records and take about a byte each; tuples carry from INFO_EVENTS records into
- * later REPEAT_EVENTS records of the same context and are forgotten by a FRESH record; a group of CTX, INFO and REPEAT
+ * row after row) round-trip across records and take about a byte each; the writer repeats in a record only when 80% of
+ * the previous one's tuples were known; tuples carry from INFO_EVENTS records into later REPEAT_EVENTS records of the
+ * same context and are forgotten by a FRESH record; a group of CTX, INFO and REPEAT
  * records is a REPEAT group that splits back; a repeat byte in an INFO_EVENTS record, or naming a way the context never
  * filled, is corrupt; cut or damaged records are errors, never a crash. */
 #include <stdlib.h>
@@ -101,74 +102,60 @@ Test(repeat_events, periodic_events_take_a_byte_each_and_round_trip_across_recor
         size_t k = N - at < PER ? N - at : PER;
         size_t n = tq_rec_put_ctx_events(buf, sizeof buf, 3, 41, ev + at, k, &enc, at == 0);
         cr_assert_gt(n, TQ_REC_HEADER_SIZE, "record at %zu", at);
-        cr_assert_eq(buf[0] | buf[1] << 8, TQ_REC_REPEAT_EVENTS, "record at %zu", at);
+        /* the first record of a context repeats nothing: the writer does not know yet how often its tuples repeat */
+        cr_assert_eq(buf[0] | buf[1] << 8, at ? TQ_REC_REPEAT_EVENTS : TQ_REC_INFO_EVENTS, "record at %zu", at);
         cr_assert_eq(decode(buf, n, &dec, got + at, k), (long)k, "record at %zu", at);
         bytes += n;
     }
     expect_same(got, ev, N);
     /* INFO_EVENTS took at least 3 bytes an event here (KIND, SIZE, STACK; more with a time or order step, ~8% of
      * them); the repeats take 1: about 1.4 bytes an event */
-    cr_expect_lt(bytes, N + N / 2, "%zu bytes for %d events", bytes, N);
+    cr_expect_lt(bytes, N + N / 2 + 3 * PER, "%zu bytes for %d events", bytes, N);
 }
 
-/* The tuples of an INFO_EVENTS record (nothing in it repeats) carry into the next record of its context, whose events
- * repeat them; a FRESH record forgets them (it writes them out again). */
+/* The tuples of INFO_EVENTS records carry into later records of their context: a record of new tuples and one of the
+ * same tuples again are INFO_EVENTS (the writer repeats only after a record of which 80% were known), the third time
+ * every event is a repeat byte; a FRESH record forgets the tuples (written out again), and the repeat record marked
+ * FRESH is corrupt (its tuples are unknown), not guessed. */
 Test(repeat_events, tuples_carry_from_info_records_and_fresh_records_forget_them)
 {
-    struct tq_event a[8], b[8];
-    for (int i = 0; i < 8; i++) {
-        a[i] = (struct tq_event){.kind = i % 2 ? TQ_CALL_FREE : TQ_CALL_MALLOC, .flags = TQ_EV_INFO,
-                                 .size = 16 * (uint64_t)(i / 2 + 1), .stack_id = (uint32_t)(i / 2 + 1),
-                                 .t_ns = 50, .seq = (uint64_t)i + 1};
-        b[i] = a[i];
-        b[i].seq += 8;
-    }
+    enum { K = 8, R = 4 };
+    static struct tq_event e[R][K];
+    static uint8_t recs[R][TQ_CTX_EVENTS_BOUND(K)];
+    size_t len[R];
     static struct tq_pack_ctx enc, dec;
     tq_pack_ctx_init(&enc);
     tq_pack_ctx_init(&dec);
-    static uint8_t one[TQ_CTX_EVENTS_BOUND(8)], two[TQ_CTX_EVENTS_BOUND(8)], three[TQ_CTX_EVENTS_BOUND(8)];
-    size_t n1 = tq_rec_put_ctx_events(one, sizeof one, 1, 1, a, 8, &enc, 1);
-    cr_assert_eq(one[0] | one[1] << 8, TQ_REC_INFO_EVENTS, "every tuple is new");
-    size_t n2 = tq_rec_put_ctx_events(two, sizeof two, 1, 1, b, 8, &enc, 0);
-    cr_assert_eq(two[0] | two[1] << 8, TQ_REC_REPEAT_EVENTS, "every tuple repeats");
-    for (int i = 0; i < 8; i++)
-        b[i].seq += 8;
-    size_t n3 = tq_rec_put_ctx_events(three, sizeof three, 1, 1, b, 8, &enc, 1);
-    cr_assert_eq(three[0] | three[1] << 8, TQ_REC_INFO_EVENTS, "a fresh record forgets the tuples");
-    struct tq_rec r2 = rec_of(two, n2);
+    static const unsigned want[R] = {TQ_REC_INFO_EVENTS, TQ_REC_INFO_EVENTS, TQ_REC_REPEAT_EVENTS, TQ_REC_INFO_EVENTS};
+    for (int r = 0; r < R; r++) {
+        for (int i = 0; i < K; i++)
+            e[r][i] = (struct tq_event){.kind = i % 2 ? TQ_CALL_FREE : TQ_CALL_MALLOC, .flags = TQ_EV_INFO,
+                                        .size = 16 * (uint64_t)(i / 2 + 1), .stack_id = (uint32_t)(i / 2 + 1),
+                                        .t_ns = 50, .seq = (uint64_t)(r * K + i + 1)};
+        len[r] = tq_rec_put_ctx_events(recs[r], sizeof recs[r], 1, 1, e[r], K, &enc, r == 0 || r == 3);
+        cr_assert_gt(len[r], 0);
+        cr_assert_eq(recs[r][0] | recs[r][1] << 8, want[r], "record %d", r);
+        cr_assert_eq(decode(recs[r], len[r], &dec, got, K), K, "record %d", r);
+        expect_same(got, e[r], K);
+    }
+    struct tq_rec r2 = rec_of(recs[2], len[2]);
     struct tq_rec_events e2;
     struct tq_events_iter it2;
     cr_assert_eq(tq_rec_get_events(&r2, &e2, &it2), 0);
     int repeats = 0;
     for (const uint8_t *k = it2.s[TQ_PS_KIND]; k < it2.se[TQ_PS_KIND]; k++)
         repeats += (*k & 0xC0) == 0x40;
-    cr_assert_eq(repeats, 8, "each event a repeat byte (%d)", repeats);
+    cr_assert_eq(repeats, K, "each event a repeat byte (%d)", repeats);
     cr_assert_eq(it2.se[TQ_PS_SIZE] - it2.s[TQ_PS_SIZE], 0, "no sizes");
-    cr_assert_eq(decode(one, n1, &dec, got, 8), 8);
-    expect_same(got, a, 8);
-    for (int i = 0; i < 8; i++)
-        b[i].seq -= 8;
-    cr_assert_eq(decode(two, n2, &dec, got, 8), 8);
-    expect_same(got, b, 8);
-    for (int i = 0; i < 8; i++)
-        b[i].seq += 8;
-    cr_assert_eq(decode(three, n3, &dec, got, 8), 8);
-    expect_same(got, b, 8);
-    /* the repeat record read with a fresh context (its tuples unknown) is corrupt, not guessed */
-    static struct tq_pack_ctx cold;
-    tq_pack_ctx_init(&cold);
-    static uint8_t fresh_two[TQ_CTX_EVENTS_BOUND(8)];
-    memcpy(fresh_two, two, n2);
-    struct tq_rec r = rec_of(fresh_two, n2);
-    struct tq_rec_events e;
-    struct tq_events_iter it;
-    cr_assert_eq(tq_rec_get_events(&r, &e, &it), 0);
-    cr_assert_eq(tq_events_use_ctx(&it, &e, &cold), -1, "a context never started");
+    cr_assert_eq(recs[2][TQ_REC_HEADER_SIZE + 4], 0, "the head's flags (uleb n, ctx, tid, count, flags)");
+    recs[2][TQ_REC_HEADER_SIZE + 4] = 1; /* FRESH */
+    tq_pack_ctx_init(&dec);
+    cr_assert_eq(decode(recs[2], len[2], &dec, got, K), -1, "repeats of tuples a fresh context does not have");
 }
 
 Test(repeat_events, groups_of_ctx_info_and_repeat_records_split_back)
 {
-    rows_fixture(ev, 3 * PER);
+    rows_fixture(ev, 2 * PER);
     static struct tq_event plain[PER], unique[PER];
     for (size_t i = 0; i < PER; i++) { /* by address only: CTX_EVENTS */
         plain[i] = (struct tq_event){.kind = i % 2 ? TQ_CALL_FREE : TQ_CALL_MALLOC,
@@ -177,36 +164,40 @@ Test(repeat_events, groups_of_ctx_info_and_repeat_records_split_back)
         unique[i] = (struct tq_event){.kind = TQ_CALL_MALLOC, .flags = TQ_EV_INFO, .size = i + 1, .stack_id = 2,
                                       .t_ns = 9, .seq = i + 1}; /* no tuple twice: INFO_EVENTS */
     }
-    static struct tq_pack_ctx e1, e2, e3, d1, d2, d3;
-    tq_pack_ctx_init(&e1);
-    tq_pack_ctx_init(&e2);
-    tq_pack_ctx_init(&e3);
-    static uint8_t recs[3 * TQ_CTX_EVENTS_BOUND(PER)], group[3 * TQ_CTX_EVENTS_BOUND(PER) + 64];
-    static uint8_t split[3 * TQ_CTX_EVENTS_BOUND(PER) + 64];
-    size_t a = tq_rec_put_ctx_events(recs, sizeof recs, 1, 10, plain, PER, &e1, 1);
-    size_t b = tq_rec_put_ctx_events(recs + a, sizeof recs - a, 2, 11, ev, PER, &e2, 1);
-    size_t c = tq_rec_put_ctx_events(recs + a + b, sizeof recs - a - b, 3, 12, unique, PER, &e3, 1);
-    cr_assert(a && b && c);
-    cr_assert_eq(recs[0] | recs[1] << 8, TQ_REC_CTX_EVENTS);
-    cr_assert_eq(recs[a] | recs[a + 1] << 8, TQ_REC_REPEAT_EVENTS);
-    cr_assert_eq(recs[a + b] | recs[a + b + 1] << 8, TQ_REC_INFO_EVENTS);
-    size_t g = tq_rec_put_packed_group(group, sizeof group, recs, a + b + c);
+    enum { R = 4 };
+    static struct tq_pack_ctx enc[3], dec[3];
+    for (int i = 0; i < 3; i++)
+        tq_pack_ctx_init(&enc[i]);
+    static uint8_t recs[R * TQ_CTX_EVENTS_BOUND(PER)], group[R * TQ_CTX_EVENTS_BOUND(PER) + 64];
+    static uint8_t split[R * TQ_CTX_EVENTS_BOUND(PER) + 64];
+    /* context 1: plain; context 2: two records of rows (the second repeats); context 3: unique */
+    const struct tq_event *src[R] = {plain, ev, ev + PER, unique};
+    static const int ctx_of[R] = {0, 1, 1, 2}, fresh[R] = {1, 1, 0, 1};
+    static const unsigned type[R] = {TQ_REC_CTX_EVENTS, TQ_REC_INFO_EVENTS, TQ_REC_REPEAT_EVENTS, TQ_REC_INFO_EVENTS};
+    size_t at = 0;
+    for (int r = 0; r < R; r++) {
+        size_t n = tq_rec_put_ctx_events(recs + at, sizeof recs - at, (uint32_t)ctx_of[r] + 1, 10, src[r], PER,
+                                         &enc[ctx_of[r]], fresh[r]);
+        cr_assert_gt(n, 0);
+        cr_assert_eq(recs[at] | recs[at + 1] << 8, type[r], "record %d", r);
+        at += n;
+    }
+    size_t g = tq_rec_put_packed_group(group, sizeof group, recs, at);
     cr_assert_gt(g, 0);
     cr_assert_eq(group[0] | group[1] << 8, TQ_REC_REPEAT_EVENTS, "the group has the highest type");
     struct tq_rec grec = rec_of(group, g);
     size_t need;
     uint32_t nrec;
     cr_assert_eq(tq_rec_get_ctx_group(&grec, split, sizeof split, &need, &nrec), 0);
-    cr_assert_eq(nrec, 3);
-    size_t at = 0;
-    struct tq_pack_ctx *d[3] = {&d1, &d2, &d3};
-    const struct tq_event *want[3] = {plain, ev, unique};
-    for (int i = 0; i < 3; i++) {
+    cr_assert_eq(nrec, R);
+    for (int i = 0; i < 3; i++)
+        tq_pack_ctx_init(&dec[i]);
+    at = 0;
+    for (int r = 0; r < R; r++) {
         size_t len = TQ_REC_HEADER_SIZE + (split[at + 4] | split[at + 5] << 8 | (size_t)split[at + 6] << 16);
         cr_assert_eq(split[at] | split[at + 1] << 8, TQ_REC_REPEAT_EVENTS);
-        tq_pack_ctx_init(d[i]);
-        cr_assert_eq(decode(split + at, len, d[i], got, PER), PER, "record %d", i);
-        expect_same(got, want[i], PER);
+        cr_assert_eq(decode(split + at, len, &dec[ctx_of[r]], got, PER), PER, "record %d", r);
+        expect_same(got, src[r], PER);
         at += len;
     }
     cr_assert_eq(at, need);
@@ -214,14 +205,25 @@ Test(repeat_events, groups_of_ctx_info_and_repeat_records_split_back)
 
 Test(repeat_events, misplaced_or_unknown_repeats_are_corrupt_and_damage_never_crashes)
 {
-    /* the second malloc repeats the first: one KIND byte 0x40 + 2 x set + 0 */
-    struct tq_event two[2] = {{.kind = TQ_CALL_MALLOC, .flags = TQ_EV_INFO, .size = 8, .stack_id = 3, .seq = 1},
-                              {.kind = TQ_CALL_MALLOC, .flags = TQ_EV_INFO, .size = 8, .stack_id = 3, .seq = 2}};
-    static struct tq_pack_ctx enc, dec;
+    /* a record of 5 mallocs of one tuple (4 of 5 known: the writer repeats in the next record), then 2 more: each
+     * one KIND byte 0x40 + 2 x set + 0 */
+    struct tq_event five[5], two[2];
+    for (int i = 0; i < 5; i++)
+        five[i] = (struct tq_event){.kind = TQ_CALL_MALLOC, .flags = TQ_EV_INFO, .size = 8, .stack_id = 3,
+                                    .seq = (uint64_t)i + 1};
+    for (int i = 0; i < 2; i++)
+        two[i] = (struct tq_event){.kind = TQ_CALL_MALLOC, .flags = TQ_EV_INFO, .size = 8, .stack_id = 3,
+                                   .seq = (uint64_t)i + 6};
+    static struct tq_pack_ctx enc, dec, warm;
+    static uint8_t first[TQ_CTX_EVENTS_BOUND(5)];
     tq_pack_ctx_init(&enc);
-    size_t n = tq_rec_put_ctx_events(buf, sizeof buf, 1, 1, two, 2, &enc, 1);
+    size_t n1 = tq_rec_put_ctx_events(first, sizeof first, 1, 1, five, 5, &enc, 1);
+    cr_assert_eq(first[0] | first[1] << 8, TQ_REC_INFO_EVENTS);
+    tq_pack_ctx_init(&warm);
+    cr_assert_eq(decode(first, n1, &warm, got, 5), 5); /* the context the next record is read with */
+    size_t n = tq_rec_put_ctx_events(buf, sizeof buf, 1, 1, two, 2, &enc, 0);
     cr_assert_eq(buf[0] | buf[1] << 8, TQ_REC_REPEAT_EVENTS);
-    tq_pack_ctx_init(&dec);
+    dec = warm;
     cr_assert_eq(decode(buf, n, &dec, got, 2), 2);
     expect_same(got, two, 2);
     struct tq_rec rec = rec_of(buf, n);
@@ -229,32 +231,36 @@ Test(repeat_events, misplaced_or_unknown_repeats_are_corrupt_and_damage_never_cr
     struct tq_events_iter it;
     cr_assert_eq(tq_rec_get_events(&rec, &e, &it), 0);
     size_t kind = (size_t)(it.s[TQ_PS_KIND] - buf);
-    cr_assert_eq(buf[kind + 1] & 0xC1, 0x40, "a repeat of way 0");
+    cr_assert_eq(buf[kind] & 0xC1, 0x40, "a repeat of way 0");
+    cr_assert_eq(buf[kind + 1], buf[kind]);
     static uint8_t bad[TQ_CTX_EVENTS_BOUND(64)];
     memcpy(bad, buf, n);
     bad[0] = TQ_REC_INFO_EVENTS;
-    tq_pack_ctx_init(&dec);
+    dec = warm;
     cr_assert_eq(decode(bad, n, &dec, got, 2), -1, "a repeat in an INFO_EVENTS record");
     memcpy(bad, buf, n);
-    bad[kind + 1] ^= 1;
-    tq_pack_ctx_init(&dec);
+    bad[kind] ^= 1;
+    dec = warm;
     cr_assert_eq(decode(bad, n, &dec, got, 2), -1, "way 1, never filled");
     memcpy(bad, buf, n);
-    bad[kind + 1] ^= 2;
-    tq_pack_ctx_init(&dec);
+    bad[kind] ^= 2;
+    dec = warm;
     cr_assert_eq(decode(bad, n, &dec, got, 2), -1, "another set, never filled");
-    memcpy(bad, buf, n);
-    bad[kind] = bad[kind + 1];
-    tq_pack_ctx_init(&dec);
-    cr_assert_eq(decode(bad, n, &dec, got, 2), -1, "a repeat before anything was seen");
-    /* cuts and bit flips of a record of many repeats */
+    /* cuts and bit flips of a record of many repeats (after one that sets its context up) */
     enum { M = 400 };
-    rows_fixture(ev, M);
+    rows_fixture(ev, 2 * M);
     tq_pack_ctx_init(&enc);
-    n = tq_rec_put_ctx_events(buf, sizeof buf, 1, 1, ev, M, &enc, 1);
+    static uint8_t lead[TQ_CTX_EVENTS_BOUND(M)];
+    n1 = tq_rec_put_ctx_events(lead, sizeof lead, 1, 1, ev, M, &enc, 1);
+    tq_pack_ctx_init(&warm);
+    cr_assert_eq(decode(lead, n1, &warm, got, M), M);
+    n = tq_rec_put_ctx_events(buf, sizeof buf, 1, 1, ev + M, M, &enc, 0);
     cr_assert_eq(buf[0] | buf[1] << 8, TQ_REC_REPEAT_EVENTS);
+    dec = warm;
+    cr_assert_eq(decode(buf, n, &dec, got, M), M);
+    expect_same(got, ev + M, M);
     for (size_t cut = 1; cut < n - TQ_REC_HEADER_SIZE; cut++) {
-        tq_pack_ctx_init(&dec);
+        dec = warm;
         cr_assert_eq(decode(buf, n - cut, &dec, got, M), -1, "cut by %zu", cut);
     }
     static uint8_t flipped[TQ_CTX_EVENTS_BOUND(M)];
@@ -262,7 +268,7 @@ Test(repeat_events, misplaced_or_unknown_repeats_are_corrupt_and_damage_never_cr
         for (unsigned v = 0; v < 256; v += 29) {
             memcpy(flipped, buf, n);
             flipped[at] = (uint8_t)(flipped[at] ^ (v | 1));
-            tq_pack_ctx_init(&dec);
+            dec = warm;
             decode(flipped, n, &dec, got, M); /* any outcome but a crash */
         }
 }

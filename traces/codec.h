@@ -234,6 +234,7 @@ struct tq_pack_ctx {
     uint64_t rep_size[TQ_CTX_REP_SETS][2];
     uint32_t rep_stack[TQ_CTX_REP_SETS][2];
     uint8_t rep_kind[TQ_CTX_REP_SETS][2];
+    int rep_on;                /* encoder: repeat tuples in this record (most of the previous record's were there) */
 };
 
 /* Cursor over the events of one EVENTS, ADDR_EVENTS or PACKED_EVENTS record. */
