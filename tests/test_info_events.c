@@ -474,6 +474,19 @@ Test(info_events, a_program_reports_the_same_with_blocks_named_by_info_or_by_add
     free(d);
 }
 
+/* A report_of text without its count of event records (they follow the flushes' timing, which differs from run to
+ * run: alloc_loop's events fill a few records). */
+static char *without_records(char *rep)
+{
+    json_t *root = json_loads(rep, 0, NULL);
+    cr_assert_not_null(root);
+    json_object_del(root, "events");
+    char *s = json_dumps(root, JSON_SORT_KEYS | JSON_INDENT(1));
+    json_decref(root);
+    free(rep);
+    return s;
+}
+
 /* REPEAT_EVENTS (FORMAT.md 21) from the shim: a program that allocates the same 4 KiB block from the same place over
  * and over (tests/progs/alloc_loop.c) has its events repeat their (kind, size, stack) in one byte; its report (sites,
  * peak, leaks, temporaries) and folded export are those of the same run with every block named by address. */
@@ -490,7 +503,7 @@ Test(info_events, repeated_tuples_report_the_same_as_blocks_named_by_address, .t
         cr_assert_eq(shim_record_opts(sub[by_addr], "--stacks", args, NULL), 0);
         trace[by_addr] = shim_one_trace(sub[by_addr], "alloc_loop", 0);
         shim_disk_types(trace[by_addr], n[by_addr]);
-        rep[by_addr] = report_of(trace[by_addr]);
+        rep[by_addr] = without_records(report_of(trace[by_addr]));
         folded[by_addr] = folded_of(trace[by_addr]);
     }
     unsetenv("TRACEQ_FREE_BY_ADDR");

@@ -1,8 +1,9 @@
 /* test_repeat_events.c - REPEAT_EVENTS (FORMAT.md 21, format 1.10): an INFO event that repeats one of its context's
  * recent (kind, size, stack) tuples takes its KIND byte alone. Periodic events (a program doing the same allocations
- * row after row) round-trip across records and take about a byte each; the writer repeats in a record only when 80% of
- * the previous one's tuples were known; tuples carry from INFO_EVENTS records into later REPEAT_EVENTS records of the
- * same context and are forgotten by a FRESH record; a group of CTX, INFO and REPEAT
+ * row after row) round-trip across records and take about a byte each; only records flagged TUPLES keep the tuples:
+ * the writer flags a context's first record with INFO events and every 64th, and all of them while 80% of the last
+ * flagged one's tuples were known, when it also repeats them; a FRESH record forgets the tuples; a group of CTX, INFO
+ * and REPEAT
  * records is a REPEAT group that splits back; a repeat byte in an INFO_EVENTS record, or naming a way the context never
  * filled, is corrupt; cut or damaged records are errors, never a crash. */
 #include <stdlib.h>
@@ -102,8 +103,9 @@ Test(repeat_events, periodic_events_take_a_byte_each_and_round_trip_across_recor
         size_t k = N - at < PER ? N - at : PER;
         size_t n = tq_rec_put_ctx_events(buf, sizeof buf, 3, 41, ev + at, k, &enc, at == 0);
         cr_assert_gt(n, TQ_REC_HEADER_SIZE, "record at %zu", at);
-        /* the first record of a context repeats nothing: the writer does not know yet how often its tuples repeat */
-        cr_assert_eq(buf[0] | buf[1] << 8, at ? TQ_REC_REPEAT_EVENTS : TQ_REC_INFO_EVENTS, "record at %zu", at);
+        /* the first record repeats nothing (the writer does not know yet how often its tuples repeat), but it keeps
+         * them: a REPEAT_EVENTS record as well */
+        cr_assert_eq(buf[0] | buf[1] << 8, TQ_REC_REPEAT_EVENTS, "record at %zu", at);
         cr_assert_eq(decode(buf, n, &dec, got + at, k), (long)k, "record at %zu", at);
         bytes += n;
     }
@@ -113,44 +115,55 @@ Test(repeat_events, periodic_events_take_a_byte_each_and_round_trip_across_recor
     cr_expect_lt(bytes, N + N / 2 + 3 * PER, "%zu bytes for %d events", bytes, N);
 }
 
-/* The tuples of INFO_EVENTS records carry into later records of their context: a record of new tuples and one of the
- * same tuples again are INFO_EVENTS (the writer repeats only after a record of which 80% were known), the third time
- * every event is a repeat byte; a FRESH record forgets the tuples (written out again), and the repeat record marked
- * FRESH is corrupt (its tuples are unknown), not guessed. */
-Test(repeat_events, tuples_carry_from_info_records_and_fresh_records_forget_them)
+/* Which records keep and repeat tuples: a context's first record with INFO events keeps them (TUPLES) and repeats
+ * none; 4 of its 5 tuples were known, so the next record repeats them; after a FRESH record of 2 events (1 known) the
+ * next record neither keeps nor repeats them (INFO_EVENTS) until the 64th; the repeat record without its TUPLES flag,
+ * or marked FRESH as well (its tuples forgotten), is corrupt, not guessed. */
+Test(repeat_events, records_keep_tuples_when_flagged_and_fresh_records_forget_them)
 {
-    enum { K = 8, R = 4 };
-    static struct tq_event e[R][K];
-    static uint8_t recs[R][TQ_CTX_EVENTS_BOUND(K)];
+    enum { R = 4 };
+    static const unsigned count[R] = {5, 2, 2, 2}, want[R] = {TQ_REC_REPEAT_EVENTS, TQ_REC_REPEAT_EVENTS,
+                                                               TQ_REC_REPEAT_EVENTS, TQ_REC_INFO_EVENTS};
+    static const int fresh[R] = {1, 0, 1, 0}, repeats_want[R] = {0, 2, 0, 0};
+    static struct tq_event e[R][5];
+    static uint8_t recs[R][TQ_CTX_EVENTS_BOUND(5)];
     size_t len[R];
-    static struct tq_pack_ctx enc, dec;
+    static struct tq_pack_ctx enc, dec, before2;
     tq_pack_ctx_init(&enc);
     tq_pack_ctx_init(&dec);
-    static const unsigned want[R] = {TQ_REC_INFO_EVENTS, TQ_REC_INFO_EVENTS, TQ_REC_REPEAT_EVENTS, TQ_REC_INFO_EVENTS};
+    uint64_t seq = 1;
     for (int r = 0; r < R; r++) {
-        for (int i = 0; i < K; i++)
-            e[r][i] = (struct tq_event){.kind = i % 2 ? TQ_CALL_FREE : TQ_CALL_MALLOC, .flags = TQ_EV_INFO,
-                                        .size = 16 * (uint64_t)(i / 2 + 1), .stack_id = (uint32_t)(i / 2 + 1),
-                                        .t_ns = 50, .seq = (uint64_t)(r * K + i + 1)};
-        len[r] = tq_rec_put_ctx_events(recs[r], sizeof recs[r], 1, 1, e[r], K, &enc, r == 0 || r == 3);
+        for (unsigned i = 0; i < count[r]; i++)
+            e[r][i] = (struct tq_event){.kind = TQ_CALL_MALLOC, .flags = TQ_EV_INFO, .size = 8, .stack_id = 3,
+                                        .t_ns = 50, .seq = seq++};
+        len[r] = tq_rec_put_ctx_events(recs[r], sizeof recs[r], 1, 1, e[r], count[r], &enc, fresh[r]);
         cr_assert_gt(len[r], 0);
         cr_assert_eq(recs[r][0] | recs[r][1] << 8, want[r], "record %d", r);
-        cr_assert_eq(decode(recs[r], len[r], &dec, got, K), K, "record %d", r);
-        expect_same(got, e[r], K);
+        struct tq_rec rr = rec_of(recs[r], len[r]);
+        struct tq_rec_events ee;
+        struct tq_events_iter it;
+        cr_assert_eq(tq_rec_get_events(&rr, &ee, &it), 0);
+        int repeats = 0;
+        for (const uint8_t *k = it.s[TQ_PS_KIND]; k < it.se[TQ_PS_KIND]; k++)
+            repeats += (*k & 0xC0) == 0x40;
+        cr_assert_eq(repeats, repeats_want[r], "record %d: %d repeat bytes", r, repeats);
+        if (r == 1)
+            before2 = dec;
+        cr_assert_eq(decode(recs[r], len[r], &dec, got, count[r]), (long)count[r], "record %d", r);
+        expect_same(got, e[r], count[r]);
     }
-    struct tq_rec r2 = rec_of(recs[2], len[2]);
-    struct tq_rec_events e2;
-    struct tq_events_iter it2;
-    cr_assert_eq(tq_rec_get_events(&r2, &e2, &it2), 0);
-    int repeats = 0;
-    for (const uint8_t *k = it2.s[TQ_PS_KIND]; k < it2.se[TQ_PS_KIND]; k++)
-        repeats += (*k & 0xC0) == 0x40;
-    cr_assert_eq(repeats, K, "each event a repeat byte (%d)", repeats);
-    cr_assert_eq(it2.se[TQ_PS_SIZE] - it2.s[TQ_PS_SIZE], 0, "no sizes");
-    cr_assert_eq(recs[2][TQ_REC_HEADER_SIZE + 4], 0, "the head's flags (uleb n, ctx, tid, count, flags)");
-    recs[2][TQ_REC_HEADER_SIZE + 4] = 1; /* FRESH */
-    tq_pack_ctx_init(&dec);
-    cr_assert_eq(decode(recs[2], len[2], &dec, got, K), -1, "repeats of tuples a fresh context does not have");
+    /* head: uleb n, ctx, tid, count, flags (one byte each here) */
+    cr_assert_eq(recs[1][TQ_REC_HEADER_SIZE + 4], 2, "TUPLES");
+    recs[1][TQ_REC_HEADER_SIZE + 4] = 0;
+    dec = before2;
+    cr_assert_eq(decode(recs[1], len[1], &dec, got, 2), -1, "repeat bytes in a record that keeps no tuples");
+    recs[1][TQ_REC_HEADER_SIZE + 4] = 3; /* FRESH as well */
+    dec = before2;
+    cr_assert_eq(decode(recs[1], len[1], &dec, got, 2), -1, "repeats of tuples a fresh context does not have");
+    recs[1][TQ_REC_HEADER_SIZE + 4] = 2;
+    recs[1][0] = TQ_REC_INFO_EVENTS;
+    dec = before2;
+    cr_assert_eq(decode(recs[1], len[1], &dec, got, 2), -1, "TUPLES in an INFO_EVENTS record");
 }
 
 Test(repeat_events, groups_of_ctx_info_and_repeat_records_split_back)
@@ -162,7 +175,7 @@ Test(repeat_events, groups_of_ctx_info_and_repeat_records_split_back)
                                      .addr = 0x10000 + 32 * (i / 2), .size = i % 2 ? 0 : 20, .stack_id = i % 2 ? 0 : 3,
                                      .t_ns = 7, .seq = i + 1};
         unique[i] = (struct tq_event){.kind = TQ_CALL_MALLOC, .flags = TQ_EV_INFO, .size = i + 1, .stack_id = 2,
-                                      .t_ns = 9, .seq = i + 1}; /* no tuple twice: INFO_EVENTS */
+                                      .t_ns = 9, .seq = i + 1}; /* no tuple twice */
     }
     enum { R = 4 };
     static struct tq_pack_ctx enc[3], dec[3];
@@ -173,7 +186,8 @@ Test(repeat_events, groups_of_ctx_info_and_repeat_records_split_back)
     /* context 1: plain; context 2: two records of rows (the second repeats); context 3: unique */
     const struct tq_event *src[R] = {plain, ev, ev + PER, unique};
     static const int ctx_of[R] = {0, 1, 1, 2}, fresh[R] = {1, 1, 0, 1};
-    static const unsigned type[R] = {TQ_REC_CTX_EVENTS, TQ_REC_INFO_EVENTS, TQ_REC_REPEAT_EVENTS, TQ_REC_INFO_EVENTS};
+    static const unsigned type[R] = {TQ_REC_CTX_EVENTS, TQ_REC_REPEAT_EVENTS, TQ_REC_REPEAT_EVENTS,
+                                     TQ_REC_REPEAT_EVENTS}; /* a context's first INFO record keeps the tuples */
     size_t at = 0;
     for (int r = 0; r < R; r++) {
         size_t n = tq_rec_put_ctx_events(recs + at, sizeof recs - at, (uint32_t)ctx_of[r] + 1, 10, src[r], PER,
@@ -218,7 +232,7 @@ Test(repeat_events, misplaced_or_unknown_repeats_are_corrupt_and_damage_never_cr
     static uint8_t first[TQ_CTX_EVENTS_BOUND(5)];
     tq_pack_ctx_init(&enc);
     size_t n1 = tq_rec_put_ctx_events(first, sizeof first, 1, 1, five, 5, &enc, 1);
-    cr_assert_eq(first[0] | first[1] << 8, TQ_REC_INFO_EVENTS);
+    cr_assert_eq(first[0] | first[1] << 8, TQ_REC_REPEAT_EVENTS);
     tq_pack_ctx_init(&warm);
     cr_assert_eq(decode(first, n1, &warm, got, 5), 5); /* the context the next record is read with */
     size_t n = tq_rec_put_ctx_events(buf, sizeof buf, 1, 1, two, 2, &enc, 0);

@@ -1034,6 +1034,7 @@ int tq_rec_get_packed_group(const struct tq_rec *rec, uint8_t *out, size_t cap, 
 #define CX_OLD_DIFF 2u
 #define CX_OLD_INFO 4u /* INFO_EVENTS: the old block is named by 2 size + temp and its stack's difference (FORMAT.md 20) */
 #define CX_FLAG_FRESH 1u
+#define CX_FLAG_TUPLES 2u /* REPEAT_EVENTS: the record's tuple events keep the context's tuples (FORMAT.md 21) */
 #define CX_HEAD_MAX (5 + 5 + 5 + 1 + 10 + 10 + 5 * TQ_PS_COUNT) /* ctx, tid, count, flags, t0, seq0, lengths */
 
 #define ALLOCATING_KINDS                                                                                       \
@@ -1080,6 +1081,7 @@ static void cx_reset(struct tq_pack_ctx *c)
     memset(c->freed_top, 0, sizeof c->freed_top);
     memset(c->rep_kind, 0, sizeof c->rep_kind);
     c->rep_on = 0;
+    c->rep_probe = 0;
 }
 
 /* Each size class's latest freed addresses are a ring of TQ_CTX_DEPTH with its top: depth d is slot (top - d) mod
@@ -1192,10 +1194,12 @@ static inline __attribute__((always_inline)) unsigned cx_stack_step(struct tq_pa
 
 /* REPEAT_EVENTS (FORMAT.md 21): an INFO event of an allocating kind without an old block, or an INFO free, is a
  * tuple (kind, its SIZE value, stack id) the context remembers in a 2-way set: its set, and its way there (-1: none). */
+#define TUPLE_KINDS                                                                                                \
+    (1u << TQ_CALL_FREE | 1u << TQ_CALL_MALLOC | 1u << TQ_CALL_CALLOC | 1u << TQ_CALL_POSIX_MEMALIGN |             \
+     1u << TQ_CALL_ALIGNED_ALLOC | 1u << TQ_CALL_MEMALIGN | 1u << TQ_CALL_VALLOC | 1u << TQ_CALL_PVALLOC)
 static inline __attribute__((always_inline)) int rep_tuple_kind(unsigned kind, unsigned kbyte)
 {
-    return (kbyte & (PK_INFO | PK_SIZE)) == (PK_INFO | PK_SIZE) && (kind == TQ_CALL_FREE || (kind_allocates(kind) &&
-           !kind_has_old(kind)));
+    return (kbyte & (PK_INFO | PK_SIZE)) == (PK_INFO | PK_SIZE) && (TUPLE_KINDS >> kind & 1);
 }
 
 static inline __attribute__((always_inline)) unsigned rep_set(unsigned kind, uint64_t v, uint32_t stack)
@@ -1296,7 +1300,7 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
 {
     if (n > TQ_CTX_EVENTS_MAX || ctx_no >= TQ_CTX_MAX || cap < tq_rec_ctx_events_bound(n))
         return 0;
-    int any_info = 0, any_repeat = 0;
+    int any_info = 0;
     size_t tuples = 0, known = 0; /* tuple events, and those whose tuple was in its set */
     for (size_t i = 0; i < n; i++) {
         if (ev[i].kind >= 16 || (i > 0 && (ev[i].t_ns < ev[i - 1].t_ns || ev[i].seq <= ev[i - 1].seq)))
@@ -1307,6 +1311,10 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
     }
     if (fresh)
         cx_reset(c);
+    /* FORMAT.md 21: only records flagged TUPLES keep the tuples (and may repeat them): those of a context whose last
+     * flagged record found 80% of its tuples, and every 64th record with INFO events to find out (the storm's
+     * tuples seldom repeat: it pays the lookups in one record of 64) */
+    int tuples_on = any_info && (c->rep_on || (c->rep_probe++ & 63) == 0);
     /* the streams go into their worst-case regions after room for the head, then move down behind it */
     uint8_t *base[TQ_PS_COUNT], *at = buf + TQ_REC_HEADER_SIZE + 1 + CX_HEAD_MAX;
     size_t stream_max[TQ_PS_COUNT];
@@ -1325,8 +1333,8 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
         int sized = e->size || e->stack_id || info, alloc = kind_allocates(e->kind);
         uint8_t kbyte = (uint8_t)(e->kind | (dq ? PK_SEQ : 0) | (dt ? PK_TIME : 0) | (sized ? PK_SIZE : 0) |
                                   (info ? PK_INFO : 0));
-        uint64_t sv = info && !alloc ? 2 * e->size + !!(e->flags & TQ_EV_TEMP) : e->size; /* an INFO free's */
-        if (rep_tuple_kind(e->kind, kbyte)) { /* FORMAT.md 21: a recent tuple's repeat takes its KIND byte alone */
+        if (tuples_on && rep_tuple_kind(e->kind, kbyte)) { /* FORMAT.md 21: a recent tuple's repeat: its KIND byte */
+            uint64_t sv = alloc ? e->size : 2 * e->size + !!(e->flags & TQ_EV_TEMP); /* an INFO free's */
             unsigned set = rep_set(e->kind, sv, e->stack_id);
             int way = rep_way(c, set, e->kind, sv, e->stack_id);
             rep_touch(c, set, way, e->kind, sv, e->stack_id);
@@ -1334,7 +1342,6 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
             known += way >= 0;
             if (way >= 0 && !dq && !dt && c->rep_on) {
                 *kind++ = (uint8_t)(PK_REPEAT | set << 1 | (unsigned)way);
-                any_repeat = 1;
                 cx_stack_step(c, e->stack_id);
                 t = e->t_ns; /* an INFO block without an old one changes no address of the context (cx_after) */
                 q = e->seq;
@@ -1347,7 +1354,8 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
         if (dt)
             time = uleb_at(time, dt);
         if (sized) {
-            size = uleb_at(size, sv);
+            /* an INFO free: 2 size + temp */
+            size = uleb_at(size, info && !alloc ? 2 * e->size + !!(e->flags & TQ_EV_TEMP) : e->size);
             uint32_t prev = c->stack;
             unsigned found = cx_stack_step(c, e->stack_id);
             stack = uleb_at(stack, found < TQ_CTX_STACKS ? found
@@ -1409,7 +1417,7 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
     h = uleb_at(h, ctx_no);
     h = uleb_at(h, tid);
     h = uleb_at(h, n);
-    h = uleb_at(h, fresh ? CX_FLAG_FRESH : 0);
+    h = uleb_at(h, (fresh ? CX_FLAG_FRESH : 0) | (tuples_on ? CX_FLAG_TUPLES : 0));
     h = uleb_at(h, zigzag(t0 - c->t));
     h = uleb_at(h, zigzag(q0 - c->seq));
     for (unsigned s = 0; s < TQ_PS_COUNT; s++)
@@ -1418,7 +1426,8 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
     c->seq = n ? q + 1 : q0;
     /* A program whose tuples seldom repeat (cc1, NumPy: 35-50% of them found) compresses better with SIZE and STACK
      * written out (the set and way bytes are noise to zstd): repeat in the next record only when 80% were found. */
-    c->rep_on = tuples && known * 5 >= tuples * 4;
+    if (tuples_on)
+        c->rep_on = tuples && known * 5 >= tuples * 4;
     uint8_t *out = buf + TQ_REC_HEADER_SIZE;
     memcpy(out, head, (size_t)(h - head));
     out += h - head;
@@ -1428,7 +1437,7 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
         out += len;
     }
     struct put w = {buf, cap, 0, 0};
-    rec_open(&w, any_repeat ? TQ_REC_REPEAT_EVENTS : any_info ? TQ_REC_INFO_EVENTS : TQ_REC_CTX_EVENTS);
+    rec_open(&w, tuples_on ? TQ_REC_REPEAT_EVENTS : any_info ? TQ_REC_INFO_EVENTS : TQ_REC_CTX_EVENTS);
     w.len = (size_t)(out - buf); /* the payload is in place: at most the bound, so under 16 MiB (checked first) */
     return rec_close(&w, 0);
 }
@@ -1450,7 +1459,8 @@ static int cx_get_head(const uint8_t **p, const uint8_t *end, struct cx_head *h)
     h->dseq0 = get_uleb(p, end, &bad);
     for (unsigned s = 0; s < TQ_PS_COUNT; s++)
         h->len[s] = get_uleb(p, end, &bad);
-    if (bad || h->ctx >= TQ_CTX_MAX || h->tid > UINT32_MAX || h->count > UINT32_MAX || h->flags > CX_FLAG_FRESH)
+    if (bad || h->ctx >= TQ_CTX_MAX || h->tid > UINT32_MAX || h->count > UINT32_MAX ||
+        h->flags > (CX_FLAG_FRESH | CX_FLAG_TUPLES))
         return -1;
     for (unsigned s = 0; s < TQ_PS_COUNT; s++)
         if (h->len[s] > UINT32_MAX)
@@ -1580,7 +1590,9 @@ static int ctx_events_open(const struct tq_rec *rec, struct tq_rec_events *out, 
     out->body = data;
     out->body_len = (uint32_t)(rec->data + rec->len - data);
     it->info_ok = rec->type != TQ_REC_CTX_EVENTS; /* INFO blocks have no AMODE byte */
-    it->repeat_ok = rec->type == TQ_REC_REPEAT_EVENTS;
+    it->repeat_ok = (h.flags & CX_FLAG_TUPLES) != 0; /* and then the tuple events keep the tuples */
+    if (it->repeat_ok && rec->type != TQ_REC_REPEAT_EVENTS)
+        return -1;
     if (h.len[TQ_PS_KIND] != h.count || (it->info_ok ? h.len[TQ_PS_AMTF] > h.count : h.len[TQ_PS_AMTF] != h.count))
         return -1;
     for (unsigned s = 0; s < TQ_PS_COUNT; s++) {
@@ -1673,7 +1685,7 @@ static int ctx_fields(struct tq_events_iter *it, struct tq_event *ev, uint64_t *
         if (bad || *sid > UINT32_MAX)
             return -1;
         cx_stack_step(c, (uint32_t)*sid);
-        if (rep_tuple_kind(ev->kind, k)) {
+        if (it->repeat_ok && rep_tuple_kind(ev->kind, k)) {
             unsigned set = rep_set(ev->kind, ev->size, (uint32_t)*sid);
             rep_touch(c, set, rep_way(c, set, ev->kind, ev->size, (uint32_t)*sid), ev->kind, ev->size, (uint32_t)*sid);
         }

@@ -234,7 +234,8 @@ struct tq_pack_ctx {
     uint64_t rep_size[TQ_CTX_REP_SETS][2];
     uint32_t rep_stack[TQ_CTX_REP_SETS][2];
     uint8_t rep_kind[TQ_CTX_REP_SETS][2];
-    int rep_on;                /* encoder: repeat tuples in this record (most of the previous record's were there) */
+    int rep_on;                /* encoder: repeat tuples (80% of the last TUPLES record's were there) */
+    unsigned rep_probe;        /* encoder: records with INFO events since fresh (every 64th keeps the tuples) */
 };
 
 /* Cursor over the events of one EVENTS, ADDR_EVENTS or PACKED_EVENTS record. */
@@ -252,7 +253,8 @@ struct tq_events_iter {
     uint32_t stack;      /* the previous stack id of the STACK stream */
     int ctx_rec;         /* CTX_EVENTS: events decode with ctx (tq_events_use_ctx), which they update */
     int info_ok;         /* INFO_EVENTS: events may name blocks by (size, stack) (TQ_EV_* flags) */
-    int repeat_ok;       /* REPEAT_EVENTS: an event may repeat a recent (kind, size, stack) in its KIND byte */
+    int repeat_ok;       /* REPEAT_EVENTS with the TUPLES flag: tuple events keep the context's recent (kind, size,
+                          * stack) and may repeat one in their KIND byte */
     struct tq_pack_ctx *ctx;
     uint64_t dt0, dseq0; /* CTX_EVENTS: t0_ns and seq0 as the head stores them (relative to the context) */
 };
