@@ -648,6 +648,89 @@ Test(operators, kernels_report_final_inlines_once)
             }
 }
 
+/* A put_inline listener: logs each inline handed over (from the worker's own plane) like log_inlines_done. */
+static tq_status log_put_inline(const struct tq_block_io *io, size_t x, const float *plane, struct tq_err *err)
+{
+    struct done_log *d = io->done_ctx;
+    if (x < io->out_box.lo[0] || x >= io->out_box.hi[0])
+        return tq_fail(err, TQ_ERR_USAGE, "inline %zu outside the block", x);
+    pthread_mutex_lock(&d->lock);
+    size_t i = x - io->out_box.lo[0];
+    d->count[i]++;
+    memcpy(d->seen + i * d->plane, plane, d->plane * sizeof(float));
+    pthread_mutex_unlock(&d->lock);
+    return x == d->fail_at ? tq_fail(err, TQ_ERR_IO, "listener fails at inline %zu", x) : TQ_OK;
+}
+
+/* Without an output buffer (io->out NULL) GST3D hands every output inline to io->put_inline exactly once, from its
+ * worker's own plane, with the same bits as computed into io->out (so tq_op_run needs no output slab for it: its
+ * declared slab buffers are the input's alone); a failing put_inline is its result; an operator without
+ * put_inlines, or GST3D without a put_inline, refuses a NULL io->out (TQ_ERR_USAGE) instead of writing through it. */
+Test(operators, gst3d_hands_over_inlines_without_an_output_slab)
+{
+    static const size_t shapes[][3] = {{23, 9, 14}, {3, 3, 3}, {9, 40, 5}};
+    const struct tq_op *op = tq_op_find("gst3d");
+    cr_assert(op->put_inlines && !tq_op_find("gaussian")->put_inlines && !tq_op_find("envelope")->put_inlines);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int threads = 1; threads <= 3; threads++) {
+            struct tq_op_params p;
+            tq_op_params_default(&p);
+            p.threads = threads;
+            const size_t *n = shapes[s];
+            float *vol = make_volume(n, 1, 11 + s);
+            size_t on[3];
+            struct tq_err err = {0};
+            cr_assert_eq(tq_op_output_shape(op, &p, n, on, &err), TQ_OK, "%s", err.msg);
+            struct tq_block_io io = {.vol_shape = {n[0], n[1], n[2]}, .in = vol};
+            for (int a = 0; a < 3; a++) {
+                io.in_box.hi[a] = n[a];
+                io.out_box.hi[a] = on[a];
+            }
+            io.out_box.lo[0] = on[0] > 1 ? 1 : 0;
+            size_t ni = tq_box_len(&io.out_box, 0), plane = on[1] * on[2];
+            float *want = malloc(ni * plane * sizeof(float));
+            io.out = want;
+            cr_assert_eq(op->compute(&p, &io, &err), TQ_OK, "%s", err.msg);
+            io.out = NULL;
+            cr_assert_eq(op->compute(&p, &io, &err), TQ_ERR_USAGE, "no output and no put_inline");
+            struct done_log d = {.plane = plane, .count = calloc(ni, sizeof *d.count),
+                                 .seen = calloc(ni * plane, sizeof(float)), .fail_at = SIZE_MAX};
+            pthread_mutex_init(&d.lock, NULL);
+            io.done_ctx = &d;
+            io.put_inline = log_put_inline;
+            err = (struct tq_err){0};
+            cr_assert_eq(op->compute(&p, &io, &err), TQ_OK, "%s", err.msg);
+            for (size_t i = 0; i < ni; i++)
+                cr_assert_eq(d.count[i], 1, "%zux%zux%zu, %d threads: inline %zu handed over %u times", n[0], n[1],
+                             n[2], threads, io.out_box.lo[0] + i, d.count[i]);
+            cr_assert(!memcmp(d.seen, want, ni * plane * sizeof(float)),
+                      "%zux%zux%zu, %d threads: an inline handed over differs from the one computed into io->out",
+                      n[0], n[1], n[2], threads);
+            d.fail_at = io.out_box.hi[0] - 1;
+            cr_assert_eq(op->compute(&p, &io, &err), TQ_ERR_IO, "a failing put_inline is not returned");
+            cr_assert(strstr(err.msg, "listener fails"), "message %s", err.msg);
+            pthread_mutex_destroy(&d.lock);
+            free(d.count);
+            free(d.seen);
+            free(want);
+            free(vol);
+        }
+    /* the others have no way to hand inlines over: a NULL output is a usage error, not a write through NULL */
+    static const char *others[] = {"gaussian", "envelope"};
+    const size_t n[3] = {6, 5, 8};
+    float *vol = make_volume(n, 1, 2);
+    for (int k = 0; k < 2; k++) {
+        struct tq_op_params p;
+        tq_op_params_default(&p);
+        struct tq_block_io io = {.vol_shape = {n[0], n[1], n[2]}, .in = vol, .put_inline = log_put_inline};
+        for (int a = 0; a < 3; a++)
+            io.in_box.hi[a] = io.out_box.hi[a] = n[a];
+        struct tq_err err = {0};
+        cr_assert_eq(tq_op_find(others[k])->compute(&p, &io, &err), TQ_ERR_USAGE, "%s", others[k]);
+    }
+    free(vol);
+}
+
 /* tq_op_run reads each slab's input on its threads, a run of inlines each: from a file the result equals the whole
  * run from memory and every input voxel is read once (the planes two slabs share are kept, not read again); a file
  * cut short after it was opened fails with TQ_ERR_TRUNCATED on any thread, never a crash or a silent result. */
