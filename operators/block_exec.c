@@ -309,8 +309,9 @@ tq_status tq_op_run(const struct tq_op *op, const struct tq_op_params *p, const 
     /* an operator that hands over its output inline by inline (put_inlines) gets no output slab */
     float *in = slab_alloc(in_cap), *out = out_cap ? slab_alloc(out_cap) : NULL;
     struct slab_writer sw = {.dst = dst, .written = tq_calloc(t, 1)};
-    tq_status st = in && (out || !out_cap) && sw.written ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "%s: out of memory for a slab of "
-                                                             "%zu inlines", op->name, t);
+    tq_status st = in && (out || !out_cap) && sw.written
+                       ? TQ_OK
+                       : tq_fail(err, TQ_ERR_NOMEM, "%s: out of memory for a slab of %zu inlines", op->name, t);
     struct tq_box prev = {{0}, {0}};
     struct tq_op_scratch scratch = {0};
     io.scratch = &scratch;
