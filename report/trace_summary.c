@@ -88,6 +88,22 @@ static void summary_figures(struct tq_trace_summary *s, uint64_t rss, uint64_t r
     summary_reach(s, t);
 }
 
+/* Keep a sample's figures (keep_points). */
+static tq_status summary_point(struct tq_trace_summary *s, const struct tq_rec_sample *x, struct tq_err *err)
+{
+    if (s->samples == s->points_cap) {
+        size_t cap = s->points_cap ? 2 * s->points_cap : 256;
+        struct tq_summary_point *v = tq_realloc(s->points, cap * sizeof *v);
+        if (!v)
+            return tq_fail(err, TQ_ERR_NOMEM, "out of memory for %zu samples of %s", cap, s->path);
+        s->points = v;
+        s->points_cap = cap;
+    }
+    int64_t held = x->heap_live_req + x->mmap_live;
+    s->points[s->samples] = (struct tq_summary_point){x->t_ns, x->vm_rss, held > 0 ? (uint64_t)held : 0};
+    return TQ_OK;
+}
+
 static void summary_sample(struct tq_trace_summary *s, const struct tq_rec_sample *x)
 {
     s->samples++;
@@ -149,6 +165,8 @@ static tq_status summary_record(struct tq_trace_summary *s, const struct tq_rec 
     case TQ_REC_SAMPLE:
         if (tq_rec_get_sample(rec, &x))
             break;
+        if (s->keep_points)
+            TQ_TRY(summary_point(s, &x, err));
         summary_sample(s, &x);
         return TQ_OK;
     case TQ_REC_CALLS: {
@@ -204,10 +222,11 @@ static tq_status summary_record(struct tq_trace_summary *s, const struct tq_rec 
                    s->path, rec->type, (unsigned long long)s->samples);
 }
 
-tq_status tq_trace_summarize(const char *path, struct tq_trace_summary *s, struct tq_err *err)
+static tq_status summarize(const char *path, bool keep_points, struct tq_trace_summary *s, struct tq_err *err)
 {
     memset(s, 0, sizeof *s);
     s->ending = TQ_ENDED_UNKNOWN;
+    s->keep_points = keep_points;
     struct tq_trace_reader *r;
     TQ_TRY(tq_trace_open(path, &r, err));
     s->path = tq_strdup(path);
@@ -226,6 +245,16 @@ tq_status tq_trace_summarize(const char *path, struct tq_trace_summary *s, struc
     return st;
 }
 
+tq_status tq_trace_summarize(const char *path, struct tq_trace_summary *s, struct tq_err *err)
+{
+    return summarize(path, false, s, err);
+}
+
+tq_status tq_trace_summarize_samples(const char *path, struct tq_trace_summary *s, struct tq_err *err)
+{
+    return summarize(path, true, s, err);
+}
+
 void tq_trace_summary_clear(struct tq_trace_summary *s)
 {
     free(s->path);
@@ -235,6 +264,7 @@ void tq_trace_summary_clear(struct tq_trace_summary *s)
     for (int i = 0; s->argv && i < s->argc; i++)
         free(s->argv[i]);
     free(s->argv);
+    free(s->points);
     memset(s, 0, sizeof *s);
 }
 
