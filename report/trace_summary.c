@@ -222,26 +222,48 @@ static tq_status summary_record(struct tq_trace_summary *s, const struct tq_rec 
                    s->path, rec->type, (unsigned long long)s->samples);
 }
 
-static tq_status summarize(const char *path, bool keep_points, struct tq_trace_summary *s, struct tq_err *err)
+tq_status tq_trace_summary_begin(struct tq_trace_summary *s, const char *path, bool keep_points, struct tq_err *err)
 {
     memset(s, 0, sizeof *s);
     s->ending = TQ_ENDED_UNKNOWN;
     s->keep_points = keep_points;
+    if (!(s->path = tq_strdup(path)))
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    return TQ_OK;
+}
+
+tq_status tq_trace_summary_add(struct tq_trace_summary *s, const struct tq_rec *rec, struct tq_err *err)
+{
+    return summary_record(s, rec, err);
+}
+
+tq_status tq_trace_summary_finish(struct tq_trace_summary *s, struct tq_trace_reader *r, tq_status st,
+                                  struct tq_err *err)
+{
+    if (!st && !s->exe)
+        st = tq_fail(err, TQ_ERR_TRUNCATED, "%s: truncated trace: no complete PROCESS record", s->path);
+    s->truncated = !st && (tq_trace_truncated(r) || s->ending == TQ_ENDED_UNKNOWN);
+    s->minor_version = tq_trace_minor_version(r);
+    if (st)
+        tq_trace_summary_clear(s);
+    return st;
+}
+
+static tq_status summarize(const char *path, bool keep_points, struct tq_trace_summary *s, struct tq_err *err)
+{
     struct tq_trace_reader *r;
-    TQ_TRY(tq_trace_open(path, &r, err));
-    s->path = tq_strdup(path);
-    tq_status st = s->path ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    TQ_TRY(tq_trace_summary_begin(s, path, keep_points, err));
+    tq_status st = tq_trace_open(path, &r, err);
+    if (st) {
+        tq_trace_summary_clear(s);
+        return st;
+    }
     bool done = false;
     struct tq_rec rec;
     while (!st && !(st = tq_trace_next(r, &rec, &done, err)) && !done)
         st = summary_record(s, &rec, err);
-    if (!st && !s->exe)
-        st = tq_fail(err, TQ_ERR_TRUNCATED, "%s: truncated trace: no complete PROCESS record", path);
-    s->truncated = !st && (tq_trace_truncated(r) || s->ending == TQ_ENDED_UNKNOWN);
-    s->minor_version = tq_trace_minor_version(r);
+    st = tq_trace_summary_finish(s, r, st, err);
     tq_trace_close(r);
-    if (st)
-        tq_trace_summary_clear(s);
     return st;
 }
 

@@ -92,6 +92,16 @@ tq_status tq_trace_summarize(const char *path, struct tq_trace_summary *s, struc
  * not fit). */
 tq_status tq_trace_summarize_samples(const char *path, struct tq_trace_summary *s, struct tq_err *err);
 
+/* A summary read in another pass over the trace's records (report/heap_replay.h's, for report --top: the trace is
+ * read once): begin (*s zeroed; keep_points as tq_trace_summarize_samples), add each record in file order, then
+ * finish with the pass's reader and status (st: the status so far, returned or replaced by the summary's own
+ * failure). After a failure *s holds nothing to free. */
+struct tq_trace_reader;
+tq_status tq_trace_summary_begin(struct tq_trace_summary *s, const char *path, bool keep_points, struct tq_err *err);
+tq_status tq_trace_summary_add(struct tq_trace_summary *s, const struct tq_rec *rec, struct tq_err *err);
+tq_status tq_trace_summary_finish(struct tq_trace_summary *s, struct tq_trace_reader *r, tq_status st,
+                                  struct tq_err *err);
+
 /* Name of a GAP cause ("closed", "replaced", "unreachable", "no_room", "unknown"). Can't fail. */
 const char *tq_gap_cause_name(uint32_t cause);
 

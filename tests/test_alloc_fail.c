@@ -341,6 +341,48 @@ Test(alloc_fail, trace_summary_with_samples)
     free(wk.path);
 }
 
+/* The sites and the summary in one pass (report --top): both, or TQ_ERR_NOMEM with nothing left to free. */
+static tq_status read_sites_summarized(void *ctx, struct tq_err *err)
+{
+    struct walk *wk = ctx;
+    struct tq_sites s;
+    struct tq_trace_summary sum;
+    memset(&s, 0xa5, sizeof s);
+    memset(&sum, 0xa5, sizeof sum);
+    tq_status st = tq_sites_load_summarized(wk->path, false, &sum, true, &s, err);
+    if (st) {
+        cr_assert_null(s.v);
+        cr_assert_null(sum.path);
+        cr_assert_null(sum.exe);
+        cr_assert_null(sum.argv);
+        return st;
+    }
+    uint64_t v[4] = {s.peak, s.calls, sum.events, sum.stacks};
+    walk_same(wk, v, sum.exe);
+    tq_sites_clear(&s);
+    tq_trace_summary_clear(&sum);
+    return st;
+}
+
+Test(alloc_fail, sites_and_summary_in_one_pass)
+{
+    char *dir = tq_tmpdir();
+    struct walk wk;
+    walk_init(&wk, dir, "x.tq");
+    write_stacks_fixture(wk.path);
+    cr_assert_geq(fail_each(read_sites_summarized, &wk, 1), 2 * 3 + 1 + 4);
+    struct tq_trace_summary alone;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_trace_summarize(wk.path, &alone, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(wk.ref[2], alone.events);
+    cr_assert_eq(wk.ref[3], alone.stacks);
+    cr_assert_eq(wk.ref[3], NSTACKS);
+    tq_trace_summary_clear(&alone);
+    tq_rmtree(dir);
+    free(dir);
+    free(wk.path);
+}
+
 static tq_status read_replay(void *ctx, struct tq_err *err)
 {
     struct walk *wk = ctx;

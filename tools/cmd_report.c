@@ -220,9 +220,12 @@ int cmd_report(int argc, char **argv)
         rc = tq_cli_usage_error("report", "--python-only goes with --top, --leaks, --temporary or --snapshot");
     for (int i = 0; i < n && rc == TQ_EXIT_OK; i++) {
         struct tq_err err = {0};
-        /* several traces: with their samples, for the RSS of all processes at once (read once for both) */
-        if ((n > 1 ? tq_trace_summarize_samples : tq_trace_summarize)(argv[optind + i], &s[i], &err) ||
-            ((want_sites || killed_sites(&s[i])) &&
+        /* each trace read once: its summary (several traces: with their samples, for the RSS of all processes at
+         * once) in the pass that replays its sites when they are wanted (a killed trace's, for its last flush, are
+         * only known to be wanted once it is summarized) */
+        if ((want_sites ? tq_sites_load_summarized(argv[optind + i], sec.python_only, &s[i], n > 1, &sites[i], &err)
+                        : (n > 1 ? tq_trace_summarize_samples : tq_trace_summarize)(argv[optind + i], &s[i], &err)) ||
+            (!want_sites && killed_sites(&s[i]) &&
              tq_sites_load_opts(argv[optind + i], sec.python_only, &sites[i], &err)) ||
             (snapshot_sites(&s[i], &sec) &&
              tq_sites_load_with(argv[optind + i], sec.python_only, true, &snap[i], &err)))
