@@ -127,7 +127,8 @@ $(BUILD)/progs/%: tests/progs/%.cc
 	$(CXX) -O2 -g -std=gnu++17 -Wall -Wextra $(WERROR) -pthread $(PROG_EXTRA) -o $@ $<
 # Known call paths for the --stacks tests: every function keeps its own frame.
 $(BUILD)/progs/stack_paths $(BUILD)/progs/leaks_temps $(BUILD)/progs/two_paths $(BUILD)/progs/cxx_alloc \
-    $(BUILD)/progs/oom_grow $(BUILD)/progs/snap_grow $(BUILD)/progs/many_stacks $(BUILD)/progs/repeat_stacks: \
+    $(BUILD)/progs/oom_grow $(BUILD)/progs/snap_grow $(BUILD)/progs/many_stacks $(BUILD)/progs/repeat_stacks \
+    $(BUILD)/progs/realloc_race: \
     PROG_EXTRA := -O0 -fno-inline -fno-omit-frame-pointer
 
 # examples/: users' own block operators (examples/README.md); plain C, no traceq library.

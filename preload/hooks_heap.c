@@ -29,6 +29,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <malloc.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,6 +286,28 @@ TQ_EXPORT void *calloc(size_t nmemb, size_t size)
     return took(__libc_calloc(1, n + 1), n, TQ_CALL_CALLOC);
 }
 
+#ifdef TQ_TESTING
+long tq_heap_realloc_gap_us; /* test builds: TQ_TESTING_REALLOC_GAP_US (session.c) */
+/* The window between glibc's realloc releasing the old block and the realloc's event, widened for the test of
+ * their order (tests/test_stacks.c, realloc_race). */
+static void realloc_gap(void)
+{
+    if (tq_heap_realloc_gap_us)
+        usleep((useconds_t)tq_heap_realloc_gap_us);
+}
+#else
+static inline void realloc_gap(void)
+{
+}
+#endif
+
+/* realloc: a block named by its address (not info-tagged) and traced ends with its FREE event before glibc's call,
+ * as in free(): once glibc releases it, another thread may be given its address, and that thread's allocation takes
+ * its order number after the call it came from, so the release must have a smaller one (FORMAT.md 18, OLD 6:
+ * TQ_EV_OLD_FREED). The realloc's own event, after the call, then names no old block: its new block (the old one
+ * itself when it grew or shrank in place) is allocated. When glibc's call fails, the old block lives on: its event
+ * allocates it again, for the realloc's stack (the shim does not know the one it had). An info-tagged old block is
+ * named by (size, stack), not by its address, so its release can stay in the realloc's one event. */
 static void *tq_realloc(void *p, size_t n, enum tq_call c)
 {
     if (__builtin_expect(tq_mode.off, 0))
@@ -297,7 +320,7 @@ static void *tq_realloc(void *p, size_t n, enum tq_call c)
         __libc_free(p);
         return took(NULL, 0, c);
     }
-    if (n == SIZE_MAX) {
+    if (n >= PTRDIFF_MAX) { /* glibc fails a request past PTRDIFF_MAX (n + 1 here) before it looks at p */
         errno = ENOMEM;
         return took(NULL, 0, c);
     }
@@ -305,11 +328,12 @@ static void *tq_realloc(void *p, size_t n, enum tq_call c)
     /* an info-tagged old block is named by (size, stack): its event needs no address */
     uint32_t oinfo = tq_counting() && __builtin_expect(tq_mode.stacks, 0) ? info_of(p, ou) : 0;
     /* before glibc's realloc: once it returns, p may already be another thread's new block */
-    int old_traced = tq_counting() && !oinfo ? tq_stacks_note_free(p, 0) : 0;
+    int old_freed = tq_counting() && !oinfo ? tq_stacks_note_free(p, 1) : 0;
     void *q = __libc_realloc(p, n + 1);
+    realloc_gap();
     if (!q) {
-        if (old_traced)
-            tq_stacks_keep(p);
+        if (old_freed) /* p is the program's still: allocated again (not a tail call: the walker drops our frame) */
+            tq_stacks_took(c, p, oreq, NULL, 0, TQ_OLD_FREED);
         return took(NULL, 0, c);
     }
     size_t nu = chunk_usable(q);
@@ -318,7 +342,7 @@ static void *tq_realloc(void *p, size_t n, enum tq_call c)
         tq_count_heap((int64_t)n - (int64_t)oreq, (int64_t)nu - (int64_t)ou);
         tq_count_call(c);
         if (__builtin_expect(tq_mode.stacks, 0)) /* a tail call, as in took() */
-            return tq_stacks_took(c, q, n, old_traced || oinfo ? p : NULL, oreq, oinfo);
+            return tq_stacks_took(c, q, n, oinfo ? p : NULL, oreq, oinfo | (old_freed ? TQ_OLD_FREED : 0));
     }
     return q;
 }

@@ -369,6 +369,8 @@ static void __attribute__((constructor)) tq_session_init(int argc, char **argv, 
 #ifdef TQ_TESTING
     if (getenv("TQ_TESTING_HEAP_FOREIGN")) /* test builds: act as if the check failed (tests/test_shim_inert.c) */
         layout_ok = 0;
+    const char *gap = getenv("TQ_TESTING_REALLOC_GAP_US"); /* tests/test_stacks.c: realloc_race */
+    tq_heap_realloc_gap_us = gap ? atol(gap) : 0;
 #endif
     if (!layout_ok) {
         tq_session_say("this C library's heap layout is not the one traceq knows; staying inert");

@@ -200,8 +200,10 @@ void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void 
 void *tq_stacks_took(unsigned kind, void *p, uint64_t size, const void *old_addr, uint64_t old_size,
                      uint32_t old_info);
 /* old_info != 0: realloc's old block old_addr was info-tagged (its stack id | its thread's mark << 24, hooks_heap.c),
- * with a request of old_size bytes (its event names it so, FORMAT.md 20). A new heap block whose tail has room gets
- * its stack id there (tq_heap_tag_info) and its event names it by (size, stack). */
+ * with a request of old_size bytes (its event names it so, FORMAT.md 20); or old_info is TQ_OLD_FREED (old_addr
+ * NULL): the old block's FREE event was recorded before glibc's realloc (TQ_EV_OLD_FREED). A new heap block whose
+ * tail has room gets its stack id there (tq_heap_tag_info) and its event names it by (size, stack). */
+#define TQ_OLD_FREED (1u << 31)
 /* The free of p, an info-tagged block of size requested bytes (info as old_info above). Can't fail. */
 void tq_stacks_free_info(const void *p, uint64_t size, uint32_t info);
 /* Set up (aggregate != 0: per-stack totals instead of events; sample_bytes != 0: record one heap allocation per
@@ -335,12 +337,9 @@ int tq_sampled_take(const void *p);
 void tq_sampled_reset_child(void);
 
 /* Heap block p is freed (or released by realloc: the hook calls this before glibc's realloc, so p cannot be handed
- * out again meanwhile). Records its FREE when it is traced: always without sampling, and only when p was sampled
- * with it. realloc passes free_event = 0 and gets whether the old block was traced (its event then names it). */
+ * out again meanwhile). Records its FREE when it is traced (free_event != 0): always without sampling, and only when
+ * p was sampled with it. Returns whether it was traced. */
 int tq_stacks_release(const void *p, int free_event);
-
-/* realloc of p failed after tq_stacks_note_free(p, 0) said it was traced: p is live again. Can't fail. */
-void tq_stacks_keep(const void *p);
 
 static inline int tq_stacks_note_free(const void *p, int free_event)
 {
@@ -371,6 +370,9 @@ int tq_heap_tag_info(void *p, uint32_t stack, unsigned mark);
 #define TQ_INFO_NO_MARK (1u << 30)
 /* This process's fork generation, kept mod 4 in info tags: a child's blocks are told from its parent's. */
 extern unsigned char tq_heap_generation;
+#ifdef TQ_TESTING
+extern long tq_heap_realloc_gap_us; /* test builds: microseconds between glibc's realloc and its event */
+#endif
 /* glibc's own malloc_usable_size, found by the constructor before anything else (NULL before it ran). */
 extern size_t (*tq_heap_real_usable)(void *);
 

@@ -623,7 +623,8 @@ static int take_sample(uint64_t size)
 
 /* tq_stacks_event's body, inlined into its entry points so that unw_backtrace runs in their frame.
  * info_mode: flags TQ_EV_INFO with given (stack id | mark << 24): a free of an info-tagged block (size its request);
- * old_info != 0 likewise: the old block of a realloc was info-tagged (old_size its request, old_addr its address). */
+ * old_info != 0 likewise: the old block of a realloc was info-tagged (old_size its request, old_addr its address),
+ * or old_info is TQ_OLD_FREED: its FREE came before (the event is TQ_EV_OLD_FREED, old_addr NULL). */
 static inline __attribute__((always_inline)) void event(unsigned kind, const void *addr, uint64_t size,
                                                         const void *old_addr, int with_stack,
                                                         const struct entry *from, unsigned flags,
@@ -632,6 +633,7 @@ static inline __attribute__((always_inline)) void event(unsigned kind, const voi
     struct tq_thread *t = &tq_self;
     if (!tq_sess.active || tq_sess.finished)
         return;
+    flags |= old_info >> 31 ? TQ_EV_OLD_FREED : 0; /* TQ_OLD_FREED */
     if (__builtin_expect(sample_mean > 0, 0) && is_heap_alloc(kind)) {
         int sampled = take_sample(size);
         if (sampled && addr && tq_sampled_on) {
@@ -744,15 +746,6 @@ int tq_stacks_release(const void *p, int free_event)
     if (free_event) /* inlined: a free's own copy, without the stack and sampling paths */
         event(TQ_CALL_FREE, p, 0, NULL, 0, NULL, 0, 0, 0, 0);
     return 1;
-}
-
-void tq_stacks_keep(const void *p)
-{
-    if (tq_sampled_on) {
-        tq_self.guard++;
-        tq_sampled_add(p);
-        tq_self.guard--;
-    }
 }
 
 void tq_stacks_flush_locked(void)

@@ -982,6 +982,7 @@ int tq_rec_get_packed_group(const struct tq_rec *rec, uint8_t *out, size_t cap, 
 #define CX_OLD_SAME 0u /* OLD: old_addr = addr; 1 + 2 age: the ring's address of that age; 2: a difference follows */
 #define CX_OLD_DIFF 2u
 #define CX_OLD_INFO 4u /* INFO_EVENTS: the old block is named by 2 size + temp and its stack's difference (FORMAT.md 20) */
+#define CX_OLD_FREED 6u /* (1.10) the old block was released by a FREE before it (TQ_EV_OLD_FREED, FORMAT.md 18) */
 #define CX_FLAG_FRESH 1u
 #define CX_HEAD_MAX (5 + 5 + 5 + 1 + 10 + 10 + 5 * TQ_PS_COUNT) /* ctx, tid, count, flags, t0, seq0, lengths */
 
@@ -1144,7 +1145,7 @@ static inline __attribute__((always_inline)) void cx_after(struct tq_pack_ctx *c
 {
     int info = e->flags & TQ_EV_INFO; /* INFO_EVENTS: a block without an address changes no address of the context */
     if (kind_allocates(e->kind)) {
-        int moved = !(e->flags & TQ_EV_OLD_INFO) && (info || e->old_addr != e->addr);
+        int moved = !(e->flags & (TQ_EV_OLD_INFO | TQ_EV_OLD_FREED)) && (info || e->old_addr != e->addr);
         if (old_hit && old_cls && moved)
             cx_class_push(c, old_cls - 1, e->old_addr);
         if (kind_has_old(e->kind) && moved)
@@ -1174,7 +1175,9 @@ static inline __attribute__((always_inline)) void cx_after(struct tq_pack_ctx *c
 static int info_flags_ok(const struct tq_event *e)
 {
     unsigned f = e->flags, k = e->kind;
-    if (f & ~(TQ_EV_INFO | TQ_EV_OLD_INFO | TQ_EV_TEMP | TQ_EV_OLD_TEMP))
+    if (f & ~(TQ_EV_INFO | TQ_EV_OLD_INFO | TQ_EV_TEMP | TQ_EV_OLD_TEMP | TQ_EV_OLD_FREED))
+        return 0;
+    if ((f & TQ_EV_OLD_FREED) && (!kind_allocates(k) || !kind_has_old(k) || (f & TQ_EV_OLD_INFO) || e->old_addr))
         return 0;
     if (f & TQ_EV_INFO) {
         if (kind_allocates(k) ? !e->stack_id : k != TQ_CALL_FREE || e->size >> 63)
@@ -1211,7 +1214,7 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
             return 0;
         if (ev[i].flags && !info_flags_ok(&ev[i]))
             return 0;
-        any_info |= ev[i].flags != 0;
+        any_info |= (ev[i].flags & ~TQ_EV_OLD_FREED) != 0; /* OLD 6 is CTX_EVENTS' too (FORMAT.md 18) */
     }
     if (fresh)
         cx_reset(c);
@@ -1276,7 +1279,9 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
             addr = uleb_at(addr, d & 15 ? zigzag(d) : zigzag((uint64_t)((int64_t)d >> 4)));
             c->miss = e->addr;
         }
-        if (e->flags & TQ_EV_OLD_INFO) {
+        if (e->flags & TQ_EV_OLD_FREED) {
+            old = uleb_at(old, CX_OLD_FREED);
+        } else if (e->flags & TQ_EV_OLD_INFO) {
             old = uleb_at(old, CX_OLD_INFO);
             old = uleb_at(old, 2 * e->old_addr + !!(e->flags & TQ_EV_OLD_TEMP));
             old = uleb_at(old, zigzag((uint64_t)e->old_stack - e->stack_id));
@@ -1589,6 +1594,8 @@ static int ctx_fields(struct tq_events_iter *it, struct tq_event *ev, uint64_t *
             ev->flags |= TQ_EV_OLD_INFO | (w & 1 ? TQ_EV_OLD_TEMP : 0);
             ev->old_addr = w >> 1;
             ev->old_stack = (uint32_t)os;
+        } else if (v == CX_OLD_FREED && alloc) {
+            ev->flags |= TQ_EV_OLD_FREED; /* old_addr 0: nothing more to release */
         } else if (v == CX_OLD_SAME && !info) {
             ev->old_addr = ev->addr;
         } else if (v == CX_OLD_DIFF) {
