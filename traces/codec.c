@@ -1207,11 +1207,14 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
         return 0;
     int any_info = 0;
     for (size_t i = 0; i < n; i++) {
-        if (ev[i].kind >= 16 || (i > 0 && (ev[i].t_ns < ev[i - 1].t_ns || ev[i].seq <= ev[i - 1].seq)))
+        const struct tq_event *e = &ev[i];
+        if ((e->kind >= 16) | (i > 0 && ((e->t_ns < e[-1].t_ns) | (e->seq <= e[-1].seq))))
             return 0;
-        if (ev[i].flags && !info_flags_ok(&ev[i]))
-            return 0;
-        any_info |= ev[i].flags != 0;
+        if (e->flags) {
+            if (!info_flags_ok(e))
+                return 0;
+            any_info = 1;
+        }
     }
     if (fresh)
         cx_reset(c);
@@ -1228,8 +1231,28 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
     uint64_t t0 = n ? ev[0].t_ns : c->t, q0 = n ? ev[0].seq : c->seq, t = t0, q = q0;
     for (size_t i = 0; i < n; i++) {
         const struct tq_event *e = &ev[i];
-        uint64_t dq = i ? e->seq - q - 1 : 0, dt = e->t_ns - t;
-        int info = e->flags & TQ_EV_INFO;
+        unsigned ek = e->kind, ef = e->flags;
+        uint64_t es = e->size, et = e->t_ns, eq = e->seq;
+        uint32_t eid = e->stack_id;
+        uint64_t dq = i ? eq - q - 1 : 0, dt = et - t;
+        t = et;
+        q = eq;
+        int info = ef & TQ_EV_INFO;
+        if (info && !kind_has_old(ek)) {
+            /* a block named by (size, stack), no old block (most events of --stacks): no address, and nothing of the
+             * context but its stacks changes (cx_after does nothing for it); the fields in locals, as the stream
+             * stores below may alias ev */
+            *kind++ = (uint8_t)(ek | (dq ? PK_SEQ : 0) | (dt ? PK_TIME : 0) | PK_SIZE | PK_INFO);
+            if (dq)
+                seq = uleb_at(seq, dq);
+            if (dt)
+                time = uleb_at(time, dt);
+            size = uleb_at(size, kind_allocates(ek) ? es : 2 * es + !!(ef & TQ_EV_TEMP));
+            uint32_t prev = c->stack;
+            unsigned found = cx_stack_step(c, eid);
+            stack = uleb_at(stack, found < TQ_CTX_STACKS ? found : TQ_CTX_STACKS + zigzag((uint64_t)eid - prev));
+            continue;
+        }
         int sized = e->size || e->stack_id || info, alloc = kind_allocates(e->kind);
         *kind++ = (uint8_t)(e->kind | (dq ? PK_SEQ : 0) | (dt ? PK_TIME : 0) | (sized ? PK_SIZE : 0) |
                             (info ? PK_INFO : 0));
@@ -1291,8 +1314,6 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
             }
         }
         cx_after(c, e, hit, hit_cls, old_hit, old_cls, slot, 1);
-        t = e->t_ns;
-        q = e->seq;
     }
     uint8_t *end[TQ_PS_COUNT] = {kind, seq, time, amode, addr, size, stack, old};
     /* the head, then the streams moved down behind it */
