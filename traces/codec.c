@@ -1200,6 +1200,59 @@ size_t tq_rec_ctx_events_bound(size_t n)
     return TQ_REC_HEADER_SIZE + 1 + CX_HEAD_MAX + n * (per_event + 10); /* OLD may take a byte and a difference */
 }
 
+/* The streams a run of INFO events writes to, and the time and order number of the event before the run. */
+struct cx_run {
+    uint8_t *kind, *seq, *time, *size, *stack;
+    uint64_t t, q;
+};
+
+static inline __attribute__((always_inline)) uint8_t *uleb_short(uint8_t *p, uint64_t v)
+{
+    if (v < 0x80) {
+        *p = (uint8_t)v;
+        return p + 1;
+    }
+    return uleb_at(p, v);
+}
+
+/* Events from ev[i] on that are named by (size, stack) with no old block (most events of --stacks, and all of a
+ * malloc storm's): no address, and nothing of the context but its recent stacks changes (cx_after does nothing for
+ * them). Coded here, out of line, with few registers live (the general loop keeps 8 streams and the context); the
+ * same bytes as that loop. Returns the index of the first other event (or n). */
+static __attribute__((noinline)) size_t cx_info_run(struct tq_pack_ctx *c, const struct tq_event *ev, size_t i,
+                                                    size_t n, struct cx_run *r)
+{
+    uint8_t *kind = r->kind, *seq = r->seq, *time = r->time, *size = r->size, *stack = r->stack;
+    uint64_t t = r->t, q = r->q;
+    for (; i < n; i++) {
+        const struct tq_event *e = &ev[i];
+        unsigned ek = e->kind, ef = e->flags;
+        if (!(ef & TQ_EV_INFO) || kind_has_old(ek))
+            break;
+        uint64_t es = e->size, et = e->t_ns, eq = e->seq;
+        uint32_t eid = e->stack_id;
+        uint64_t dq = eq - q - 1, dt = et - t;
+        t = et;
+        q = eq;
+        *kind++ = (uint8_t)(ek | (dq ? PK_SEQ : 0) | (dt ? PK_TIME : 0) | PK_SIZE | PK_INFO);
+        if (dq)
+            seq = uleb_at(seq, dq);
+        if (dt)
+            time = uleb_at(time, dt);
+        size = uleb_short(size, kind_allocates(ek) ? es : 2 * es + !!(ef & TQ_EV_TEMP)); /* a free: 2 size + temp */
+        if (c->stacks[0] == eid) { /* cx_stack_step's first case: already in front */
+            c->stack = eid;
+            *stack++ = 0;
+        } else {
+            uint32_t prev = c->stack;
+            unsigned found = cx_stack_step(c, eid);
+            stack = uleb_at(stack, found < TQ_CTX_STACKS ? found : TQ_CTX_STACKS + zigzag((uint64_t)eid - prev));
+        }
+    }
+    *r = (struct cx_run){kind, seq, time, size, stack, t, q};
+    return i;
+}
+
 size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t tid, const struct tq_event *ev,
                              size_t n, struct tq_pack_ctx *c, int fresh)
 {
@@ -1228,31 +1281,19 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
     }
     uint8_t *kind = base[TQ_PS_KIND], *seq = base[TQ_PS_SEQ], *time = base[TQ_PS_TIME], *amode = base[TQ_PS_AMTF];
     uint8_t *addr = base[TQ_PS_ADDR], *size = base[TQ_PS_SIZE], *stack = base[TQ_PS_STACK], *old = base[TQ_PS_OLD];
-    uint64_t t0 = n ? ev[0].t_ns : c->t, q0 = n ? ev[0].seq : c->seq, t = t0, q = q0;
+    uint64_t t0 = n ? ev[0].t_ns : c->t, q0 = n ? ev[0].seq : c->seq, t = t0, q = q0 - 1; /* the first dq is 0 */
     for (size_t i = 0; i < n; i++) {
-        const struct tq_event *e = &ev[i];
-        unsigned ek = e->kind, ef = e->flags;
-        uint64_t es = e->size, et = e->t_ns, eq = e->seq;
-        uint32_t eid = e->stack_id;
-        uint64_t dq = i ? eq - q - 1 : 0, dt = et - t;
-        t = et;
-        q = eq;
-        int info = ef & TQ_EV_INFO;
-        if (info && !kind_has_old(ek)) {
-            /* a block named by (size, stack), no old block (most events of --stacks): no address, and nothing of the
-             * context but its stacks changes (cx_after does nothing for it); the fields in locals, as the stream
-             * stores below may alias ev */
-            *kind++ = (uint8_t)(ek | (dq ? PK_SEQ : 0) | (dt ? PK_TIME : 0) | PK_SIZE | PK_INFO);
-            if (dq)
-                seq = uleb_at(seq, dq);
-            if (dt)
-                time = uleb_at(time, dt);
-            size = uleb_at(size, kind_allocates(ek) ? es : 2 * es + !!(ef & TQ_EV_TEMP));
-            uint32_t prev = c->stack;
-            unsigned found = cx_stack_step(c, eid);
-            stack = uleb_at(stack, found < TQ_CTX_STACKS ? found : TQ_CTX_STACKS + zigzag((uint64_t)eid - prev));
+        if ((ev[i].flags & TQ_EV_INFO) && !kind_has_old(ev[i].kind)) {
+            struct cx_run r = {kind, seq, time, size, stack, t, q};
+            i = cx_info_run(c, ev, i, n, &r) - 1;
+            kind = r.kind, seq = r.seq, time = r.time, size = r.size, stack = r.stack, t = r.t, q = r.q;
             continue;
         }
+        const struct tq_event *e = &ev[i];
+        uint64_t dq = e->seq - q - 1, dt = e->t_ns - t;
+        t = e->t_ns;
+        q = e->seq;
+        int info = e->flags & TQ_EV_INFO;
         int sized = e->size || e->stack_id || info, alloc = kind_allocates(e->kind);
         *kind++ = (uint8_t)(e->kind | (dq ? PK_SEQ : 0) | (dt ? PK_TIME : 0) | (sized ? PK_SIZE : 0) |
                             (info ? PK_INFO : 0));
