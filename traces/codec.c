@@ -1174,6 +1174,8 @@ static inline __attribute__((always_inline)) void cx_after(struct tq_pack_ctx *c
 static int info_flags_ok(const struct tq_event *e)
 {
     unsigned f = e->flags, k = e->kind;
+    if (f == TQ_EV_INFO || f == (TQ_EV_INFO | TQ_EV_TEMP)) /* the usual two: a named block allocated or freed */
+        return kind_allocates(k) ? f == TQ_EV_INFO && e->stack_id : k == TQ_CALL_FREE && !(e->size >> 63);
     if (f & ~(TQ_EV_INFO | TQ_EV_OLD_INFO | TQ_EV_TEMP | TQ_EV_OLD_TEMP))
         return 0;
     if (f & TQ_EV_INFO) {
