@@ -246,7 +246,7 @@ struct tq_unwind_memo {
 /* The stack above a frame whose registers are (rip = its return address, rsp, rbp), as unw_backtrace lists it from
  * there: the return addresses, at most max of them, into ips. The number of entries, or -1 when the stack has a
  * frame the walker does not handle (then call unw_backtrace). Learns the rules it lacks into t (using libunwind).
- * Leaves its trail in m (max <= TQ_UNWIND_MEMO_STEPS), with m->id = 0. Guard held. */
+ * Leaves its trail in m unless m is NULL (max <= TQ_UNWIND_MEMO_STEPS), with m->id = 0. Guard held. */
 int tq_unwind(uint64_t rip, uint64_t rsp, uint64_t rbp, uint64_t *ips, int max, struct tq_unwind_rules *t,
               struct tq_unwind_memo *m);
 /* Whether a walk from (rip, rsp, rbp) would list the stack of m's walk again (m->id != 0): a few loads and compares

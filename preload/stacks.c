@@ -75,7 +75,13 @@ struct evbuf {
     struct tq_unwind_rules rules; /* this thread's stack walker's rules (unwind.c; they stay valid for the next) */
     struct tq_unwind_memo memo;   /* its last walk, and the stack id it gave (unwind.c): the same walk again skips the
                                    * rules, the hash and the cache (a loop allocating from one place) */
+    uint32_t memo_misses;         /* walks in a row that did not repeat the one before */
+    uint32_t memo_rest;           /* walks left without a trail (after MEMO_MISSES misses in a row) */
 };
+/* A thread whose walks keep changing (most allocations of perl or sqlite3) walks MEMO_REST times without leaving a
+ * trail (which costs a few stores per frame) after MEMO_MISSES misses in a row, then tries again. */
+#define MEMO_MISSES 4u
+#define MEMO_REST 60u
 _Static_assert(MAX_DEPTH + 8 <= TQ_UNWIND_MEMO_STEPS, "a walk's trail fits its memo");
 
 /* The registers of the program's frame that called an interposed function: where the shim's walker starts. */
@@ -380,9 +386,22 @@ static inline __attribute__((always_inline)) uint32_t capture(struct evbuf *b, c
         }
         /* Python frames come from the interpreter's state, not the walk; the check compares every stack */
         walked_here = !tq_py_on && !unwind_check;
-        if (walked_here && tq_unwind_same(&b->memo, from->rip, from->rsp, from->rbp))
-            return b->memo.id;
-        n = tq_unwind(from->rip, from->rsp, from->rbp, raw, MAX_DEPTH + 8, &b->rules, &b->memo);
+        if (walked_here && b->memo.id) {
+            if (tq_unwind_same(&b->memo, from->rip, from->rsp, from->rbp)) {
+                b->memo_misses = 0;
+                return b->memo.id;
+            }
+            if (++b->memo_misses >= MEMO_MISSES) {
+                b->memo_misses = 0;
+                b->memo_rest = MEMO_REST;
+            }
+        }
+        if (b->memo_rest) {
+            b->memo_rest--;
+            b->memo.id = 0;
+            walked_here = 0;
+        }
+        n = tq_unwind(from->rip, from->rsp, from->rbp, raw, MAX_DEPTH + 8, &b->rules, walked_here ? &b->memo : NULL);
         walked_here &= n >= 0;
         if (n >= 0)
             n = without_own(raw, n, &frames); /* posix_memalign's event comes through a frame of the shim */
