@@ -230,11 +230,42 @@ struct tq_unwind_rule {
 struct tq_unwind_rules {
     struct tq_unwind_rule r[TQ_UNWIND_RULES];
 };
+/* A walk's trail: where it started, and each stack slot it read (a return address, and an rbp where the frame's rule
+ * reloads it) with the value it found. A walk from the same registers that finds the same values in the same slots
+ * lists the same stack (each frame's registers, hence its CFA and the slots it reads, follow from the frame below;
+ * an rbp that no CFA is computed from does not matter), so its caller may reuse what it made of it: id (the
+ * caller's, 0 = nothing to reuse). */
+#define TQ_UNWIND_MEMO_STEPS 136
+struct tq_unwind_memo {
+    uint64_t rip, rsp, rbp;
+    uint32_t steps;     /* frames stepped over */
+    uint32_t id;
+    int rbp_used;       /* a CFA was computed from the starting rbp (else it may differ) */
+    struct {
+        uint64_t ret_at, ret, bp_at, bp; /* bp_at 0: the rbp read there (if any) made no CFA */
+    } step[TQ_UNWIND_MEMO_STEPS];
+};
 /* The stack above a frame whose registers are (rip = its return address, rsp, rbp), as unw_backtrace lists it from
  * there: the return addresses, at most max of them, into ips. The number of entries, or -1 when the stack has a
  * frame the walker does not handle (then call unw_backtrace). Learns the rules it lacks into t (using libunwind).
- * Guard held. */
-int tq_unwind(uint64_t rip, uint64_t rsp, uint64_t rbp, uint64_t *ips, int max, struct tq_unwind_rules *t);
+ * Leaves its trail in m unless m is NULL (max <= TQ_UNWIND_MEMO_STEPS), with m->id = 0. Guard held. */
+int tq_unwind(uint64_t rip, uint64_t rsp, uint64_t rbp, uint64_t *ips, int max, struct tq_unwind_rules *t,
+              struct tq_unwind_memo *m);
+/* Whether a walk from (rip, rsp, rbp) would list the stack of m's walk again (m->id != 0): a few loads and compares
+ * per frame. Rules t learnt since that walk must not have been emptied (the caller clears m->id when it empties t). */
+static inline __attribute__((always_inline)) int tq_unwind_same(const struct tq_unwind_memo *m, uint64_t rip,
+                                                                uint64_t rsp, uint64_t rbp)
+{
+    if (!m->id || rip != m->rip || rsp != m->rsp || (m->rbp_used && rbp != m->rbp))
+        return 0;
+    for (uint32_t i = 0; i < m->steps; i++) {
+        if (*(const uint64_t *)(uintptr_t)m->step[i].ret_at != m->step[i].ret)
+            return 0;
+        if (m->step[i].bp_at && *(const uint64_t *)(uintptr_t)m->step[i].bp_at != m->step[i].bp)
+            return 0;
+    }
+    return 1;
+}
 
 /* Memory from the kernel, never from malloc (raw_mem.c). tq_raw_map returns NULL when the kernel refuses. */
 void *tq_raw_map(size_t n);

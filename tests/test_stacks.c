@@ -600,6 +600,43 @@ Test(stacks, caller_path_at_the_peak_is_the_one_holding_the_bytes)
     free(d);
 }
 
+/* Bytes of the folded export's stacks that pass through a frame: name is ";function", followed in the line by ';',
+ * '.' (outer_a.constprop.0) or ' ' (the leaf). */
+static uint64_t folded_bytes_through(const char *folded, const char *name)
+{
+    uint64_t sum = 0;
+    for (const char *l = folded; *l;) {
+        const char *nl = strchr(l, '\n'), *end = nl ? nl : l + strlen(l), *f = strstr(l, name);
+        if (f && f < end && strchr(";. ", f[strlen(name)])) {
+            const char *sp = end;
+            while (sp > l && sp[-1] != ' ')
+                sp--;
+            sum += strtoull(sp, NULL, 10);
+        }
+        l = nl ? nl + 1 : end;
+    }
+    return sum;
+}
+
+/* The walker's memo: the same return address and stack pointer at each malloc, the paths two frames up taken in turn
+ * (a a b): a repeated walk is reused, a changed one is not. */
+Test(stacks, a_repeated_walk_is_reused_and_a_changed_one_is_not)
+{
+    char *d = tq_tmpdir(), args[4200], cmd[8400], *out = NULL;
+    snprintf(args, sizeof args, "%s 3000", tq_build_path("progs/memo_paths"));
+    cr_assert_eq(shim_record_opts(d, "--stacks", args, NULL), 0);
+    char *t = shim_one_trace(d, "memo_paths", 0);
+    snprintf(cmd, sizeof cmd, "%s export --format folded --by allocated %s", tq_build_path("traceq"), t);
+    cr_assert_eq(tq_run(cmd, &out, NULL), 0);
+    cr_expect_eq(folded_bytes_through(out, ";outer_a"), 3000 * 2 * 100, "%s", out);
+    cr_expect_eq(folded_bytes_through(out, ";outer_b"), 3000 * 1000, "%s", out);
+    cr_expect_eq(folded_bytes_through(out, ";shared_alloc"), 3000 * (2 * 100 + 1000), "%s", out);
+    free(out);
+    free(t);
+    tq_rmtree(d);
+    free(d);
+}
+
 /* A C++ program: sites and callers are shown demangled, in report --top and in the folded export. */
 Test(stacks, cpp_names_are_demangled)
 {

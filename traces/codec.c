@@ -1175,6 +1175,8 @@ static inline __attribute__((always_inline)) void cx_after(struct tq_pack_ctx *c
 static int info_flags_ok(const struct tq_event *e)
 {
     unsigned f = e->flags, k = e->kind;
+    if (f == TQ_EV_INFO || f == (TQ_EV_INFO | TQ_EV_TEMP)) /* the usual two: a named block allocated or freed */
+        return kind_allocates(k) ? f == TQ_EV_INFO && e->stack_id : k == TQ_CALL_FREE && !(e->size >> 63);
     if (f & ~(TQ_EV_INFO | TQ_EV_OLD_INFO | TQ_EV_TEMP | TQ_EV_OLD_TEMP | TQ_EV_OLD_FREED))
         return 0;
     if ((f & TQ_EV_OLD_FREED) && (!kind_allocates(k) || !kind_has_old(k) || (f & TQ_EV_OLD_INFO) || e->old_addr))
@@ -1203,6 +1205,59 @@ size_t tq_rec_ctx_events_bound(size_t n)
     return TQ_REC_HEADER_SIZE + 1 + CX_HEAD_MAX + n * (per_event + 10); /* OLD may take a byte and a difference */
 }
 
+/* The streams a run of INFO events writes to, and the time and order number of the event before the run. */
+struct cx_run {
+    uint8_t *kind, *seq, *time, *size, *stack;
+    uint64_t t, q;
+};
+
+static inline __attribute__((always_inline)) uint8_t *uleb_short(uint8_t *p, uint64_t v)
+{
+    if (v < 0x80) {
+        *p = (uint8_t)v;
+        return p + 1;
+    }
+    return uleb_at(p, v);
+}
+
+/* Events from ev[i] on that are named by (size, stack) with no old block (most events of --stacks, and all of a
+ * malloc storm's): no address, and nothing of the context but its recent stacks changes (cx_after does nothing for
+ * them). Coded here, out of line, with few registers live (the general loop keeps 8 streams and the context); the
+ * same bytes as that loop. Returns the index of the first other event (or n). */
+static __attribute__((noinline)) size_t cx_info_run(struct tq_pack_ctx *c, const struct tq_event *ev, size_t i,
+                                                    size_t n, struct cx_run *r)
+{
+    uint8_t *kind = r->kind, *seq = r->seq, *time = r->time, *size = r->size, *stack = r->stack;
+    uint64_t t = r->t, q = r->q;
+    for (; i < n; i++) {
+        const struct tq_event *e = &ev[i];
+        unsigned ek = e->kind, ef = e->flags;
+        if (!(ef & TQ_EV_INFO) || kind_has_old(ek))
+            break;
+        uint64_t es = e->size, et = e->t_ns, eq = e->seq;
+        uint32_t eid = e->stack_id;
+        uint64_t dq = eq - q - 1, dt = et - t;
+        t = et;
+        q = eq;
+        *kind++ = (uint8_t)(ek | (dq ? PK_SEQ : 0) | (dt ? PK_TIME : 0) | PK_SIZE | PK_INFO);
+        if (dq)
+            seq = uleb_at(seq, dq);
+        if (dt)
+            time = uleb_at(time, dt);
+        size = uleb_short(size, kind_allocates(ek) ? es : 2 * es + !!(ef & TQ_EV_TEMP)); /* a free: 2 size + temp */
+        if (c->stacks[0] == eid) { /* cx_stack_step's first case: already in front */
+            c->stack = eid;
+            *stack++ = 0;
+        } else {
+            uint32_t prev = c->stack;
+            unsigned found = cx_stack_step(c, eid);
+            stack = uleb_at(stack, found < TQ_CTX_STACKS ? found : TQ_CTX_STACKS + zigzag((uint64_t)eid - prev));
+        }
+    }
+    *r = (struct cx_run){kind, seq, time, size, stack, t, q};
+    return i;
+}
+
 size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t tid, const struct tq_event *ev,
                              size_t n, struct tq_pack_ctx *c, int fresh)
 {
@@ -1210,11 +1265,14 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
         return 0;
     int any_info = 0;
     for (size_t i = 0; i < n; i++) {
-        if (ev[i].kind >= 16 || (i > 0 && (ev[i].t_ns < ev[i - 1].t_ns || ev[i].seq <= ev[i - 1].seq)))
+        const struct tq_event *e = &ev[i];
+        if ((e->kind >= 16) | (i > 0 && ((e->t_ns < e[-1].t_ns) | (e->seq <= e[-1].seq))))
             return 0;
-        if (ev[i].flags && !info_flags_ok(&ev[i]))
-            return 0;
-        any_info |= (ev[i].flags & ~TQ_EV_OLD_FREED) != 0; /* OLD 6 is CTX_EVENTS' too (FORMAT.md 18) */
+        if (e->flags) {
+            if (!info_flags_ok(e))
+                return 0;
+            any_info |= (e->flags & ~TQ_EV_OLD_FREED) != 0; /* OLD 6 is CTX_EVENTS' too (FORMAT.md 18) */
+        }
     }
     if (fresh)
         cx_reset(c);
@@ -1228,10 +1286,18 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
     }
     uint8_t *kind = base[TQ_PS_KIND], *seq = base[TQ_PS_SEQ], *time = base[TQ_PS_TIME], *amode = base[TQ_PS_AMTF];
     uint8_t *addr = base[TQ_PS_ADDR], *size = base[TQ_PS_SIZE], *stack = base[TQ_PS_STACK], *old = base[TQ_PS_OLD];
-    uint64_t t0 = n ? ev[0].t_ns : c->t, q0 = n ? ev[0].seq : c->seq, t = t0, q = q0;
+    uint64_t t0 = n ? ev[0].t_ns : c->t, q0 = n ? ev[0].seq : c->seq, t = t0, q = q0 - 1; /* the first dq is 0 */
     for (size_t i = 0; i < n; i++) {
+        if ((ev[i].flags & TQ_EV_INFO) && !kind_has_old(ev[i].kind)) {
+            struct cx_run r = {kind, seq, time, size, stack, t, q};
+            i = cx_info_run(c, ev, i, n, &r) - 1;
+            kind = r.kind, seq = r.seq, time = r.time, size = r.size, stack = r.stack, t = r.t, q = r.q;
+            continue;
+        }
         const struct tq_event *e = &ev[i];
-        uint64_t dq = i ? e->seq - q - 1 : 0, dt = e->t_ns - t;
+        uint64_t dq = e->seq - q - 1, dt = e->t_ns - t;
+        t = e->t_ns;
+        q = e->seq;
         int info = e->flags & TQ_EV_INFO;
         int sized = e->size || e->stack_id || info, alloc = kind_allocates(e->kind);
         *kind++ = (uint8_t)(e->kind | (dq ? PK_SEQ : 0) | (dt ? PK_TIME : 0) | (sized ? PK_SIZE : 0) |
@@ -1296,8 +1362,6 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
             }
         }
         cx_after(c, e, hit, hit_cls, old_hit, old_cls, slot, 1);
-        t = e->t_ns;
-        q = e->seq;
     }
     uint8_t *end[TQ_PS_COUNT] = {kind, seq, time, amode, addr, size, stack, old};
     /* the head, then the streams moved down behind it */
