@@ -71,7 +71,9 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
-# The shim is built apart: no sanitizers, only what a profiled process must carry (zstd, libunwind).
+# The shim is built apart: no sanitizers, only what a profiled process must carry (zstd, libunwind). zstd's
+# compressor is linked in from libzstd.a (PIC in Debian), its symbols hidden (--exclude-libs: a program's own libzstd
+# is not interposed): no libzstd.so mapped beside the shim in every profiled process (tests/test_shim_footprint.c).
 $(BUILD)/shim/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(SHIM_CFLAGS) -c $< -o $@
@@ -83,7 +85,7 @@ SHIM_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra $(WERROR) -fPIC -pthread -fvisibil
 $(SHIM_OBJ): $(TESTING_STAMP)
 
 $(BUILD)/libtraceq.so: $(SHIM_OBJ)
-	$(CC) -shared -o $@ $^ -lzstd -lunwind -ldl -lm -pthread
+	$(CC) -shared -o $@ $^ -Wl,--gc-sections,--exclude-libs,ALL -l:libzstd.a -lunwind -ldl -lm -pthread
 
 $(BUILD)/libtqcore.a: $(CORE_OBJ)
 	@rm -f $@
