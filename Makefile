@@ -71,7 +71,10 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
-# The shim is built apart: no sanitizers, only what a profiled process must carry (zstd, libunwind).
+# The shim is built apart: no sanitizers, only what a profiled process must carry (zstd, libunwind). zstd's
+# compressor is linked in from libzstd.a (PIC in Debian), its symbols hidden (--exclude-libs: a program's own libzstd
+# is not interposed): no libzstd.so mapped beside the shim in every profiled process (tests/test_shim_footprint.c);
+# preload/shim_layout.ld puts the zstd code the shim never runs after the code it runs.
 $(BUILD)/shim/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(SHIM_CFLAGS) -c $< -o $@
@@ -82,8 +85,8 @@ SHIM_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra $(WERROR) -fPIC -pthread -fvisibil
               $(if $(filter 1,$(TESTING)),-DTQ_TESTING)
 $(SHIM_OBJ): $(TESTING_STAMP)
 
-$(BUILD)/libtraceq.so: $(SHIM_OBJ)
-	$(CC) -shared -o $@ $^ -lzstd -lunwind -ldl -lm -pthread
+$(BUILD)/libtraceq.so: $(SHIM_OBJ) preload/shim_layout.ld
+	$(CC) -shared -o $@ $(SHIM_OBJ) -Wl,--gc-sections,--exclude-libs,ALL,-T,preload/shim_layout.ld -l:libzstd.a -lunwind -ldl -lm -pthread
 
 $(BUILD)/libtqcore.a: $(CORE_OBJ)
 	@rm -f $@
