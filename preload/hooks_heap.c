@@ -212,7 +212,8 @@ TQ_EXPORT void *malloc(size_t n)
     struct tq_thread *t = &tq_self;
     if (__builtin_expect(p && t->gate == TQ_GATE_FAST, 1)) {
         size_t sz = ((const size_t *)p)[-1];
-        size_t u = (sz & ~(size_t)7) - 8, slack = u - n; /* chunk_usable() of a chunk that is not mmapped */
+        /* chunk_usable() of a chunk that is not mmapped: (sz & ~7) - 8 is (sz - 8) & ~7, one register less */
+        size_t u = (sz - 8) & ~(size_t)7, slack = u - n;
         if (__builtin_expect(!(sz & 2) && slack < 128, 1)) {
             p[u - 1] = (unsigned char)slack; /* tag_write() */
             t->room_lo += (int64_t)u;
@@ -251,21 +252,22 @@ TQ_EXPORT void free(void *p)
     struct tq_thread *t = &tq_self;
     if (__builtin_expect(p && t->gate == TQ_GATE_FAST, 1)) {
         size_t sz = ((const size_t *)p)[-1];
-        size_t u = (sz & ~(size_t)7) - 8;
+        size_t u = (sz - 8) & ~(size_t)7; /* as in malloc */
         /* tag_read() of a one-byte tag (1..127), read only once the chunk is known not to be mmapped (u would
          * then be 8 bytes too big) */
         int8_t tag = __builtin_expect(!(sz & 2), 1) ? ((const int8_t *)p)[u - 1] : 0;
         if (__builtin_expect(tag > 0, 1)) { /* 1..127 */
-            t->room_req += (int64_t)u - tag;
             t->room_hi += (int64_t)u;
             if (__builtin_expect(--t->fast_left[1] < 0, 0))
                 goto settle_lo;
-            SUB_GOTO_NEGATIVE(t->room_lo, u, settle);
+            SUB_GOTO_NEGATIVE(t->room_lo, u, settle_req);
+            t->room_req += (int64_t)(u - (size_t)tag); /* last: u's register is free by now */
             __libc_free(p);
             return;
         settle_lo:
             t->room_lo -= (int64_t)u;
-        settle:
+        settle_req:
+            t->room_req += (int64_t)(u - (size_t)tag);
             __libc_free(tq_counters_settle(p));
             return;
         }
