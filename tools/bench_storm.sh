@@ -2,16 +2,16 @@
 # bench_storm.sh - the malloc-storm benchmark of libtraceq.so (the counting shim) against a bare run, with heaptrack's
 # figure beside it (issues 3 and 16). Goal: shim <= 1.05x bare in CPU time (user+sys), at 1 and 4 threads.
 #
-# How the noise is kept out (results/BENCH.md "Issue 16: hook cost, the benchmark's noise" and "... sixth round"): the
-# 2-vCPU VM's two CPUs differ 1.4-1.5x in speed for minutes at a time, and a CPU's speed moves by more than the goal's
-# 5% within minutes (the guest sees no steal time and charges the lost time to the program). So the runs are short
-# (5M pairs, about 0.5 s) and rotated (bench_lib.sh rotated): each round runs bare, shim and bare again (the A/A
-# control) one after another, pinned to the same CPU (1 thread: CPU 0; 4 threads: both), in an order that turns
-# every round; a round gives the ratios shim/bare and bare2/bare of runs a second apart on the same CPU. The verdict
-# (bench_lib.sh ratio_verdict) weighs the median shim/bare ratio against the noise the A/A ratios of the same rounds
-# show, and says "not resolvable" when the A/A control moved more than the margin or the ratio is within the noise of
-# the goal. Beside the times, the instructions bare and shim retire (perf's counter, or cachegrind's count where the
-# VM hides the counters: steady, but instructions, not time). When allowed (root), runs are at nice -20.
+# How the noise is kept out (results/BENCH.md "Issue 16: hook cost, second round" and "... counting shim, sixth
+# round"): the 2-vCPU VM's two CPUs differ 1.4-1.5x in speed for minutes at a time, and a CPU's speed moves by more
+# than the goal's 5% within minutes (the guest sees no steal time and charges the lost time to the program). So the
+# runs are short (5M pairs, about 0.5 s) and rotated (bench_lib.sh rotated): each round runs bare, shim and bare again
+# (the A/A control) one after another, pinned to the same CPU (1 thread: CPU 0; 4 threads: both), in an order that
+# turns every round; a round gives the ratios shim/bare and bare2/bare of runs a second apart on the same CPU. The
+# verdict (bench_lib.sh ratio_verdict) weighs the median shim/bare ratio against the noise the A/A ratios of the same
+# rounds show, and says "not resolvable" when the A/A control moved more than the margin or the ratio is within the
+# noise of the goal. Beside the times, the instructions bare and shim retire (perf's counter, or cachegrind's count
+# where the VM hides the counters: steady, but instructions, not time). When allowed (root), runs are at nice -20.
 # Usage: tools/bench_storm.sh BUILD_DIR (run by tools/bench.sh)
 set -euo pipefail
 # shellcheck source=tools/bench_lib.sh
