@@ -32,8 +32,8 @@
 size_t __sanitizer_get_current_allocated_bytes(void); /* libasan's; GCC ships no header declaring it */
 #endif
 
-/* Bytes the program holds now (ASan builds only; elsewhere 0). LeakSanitizer cannot be asked instead: tests/lsan.supp
- * suppresses every leak whose stack passes through libcriterion.so, which is every leak made inside a test. */
+/* Bytes the program holds now (ASan builds only; elsewhere 0). LeakSanitizer checks this process only when it exits,
+ * after every run of the walk: this names the failing allocation's run. */
 static size_t held_bytes(void)
 {
 #ifdef __SANITIZE_ADDRESS__
