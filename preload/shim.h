@@ -23,14 +23,15 @@ struct tq_thread {
             int16_t guard; /* > 0 while the shim itself runs: its own allocations are not counted */
             uint16_t fast; /* the heap hooks' fast path may run in this thread (tq_fast_open) */
         };
-        uint32_t gate; /* both: the fast path runs when gate == TQ_GATE_FAST (guard down, fast set), one compare */
+        uint32_t gate; /* both: gate == TQ_GATE_FAST (guard down, fast set) when the fast path may run */
     };
     int registered;     /* a TSD destructor will publish this thread's deltas when it exits */
     int32_t calls_left; /* calls until the next publish; 0 in a new thread (TLS starts zeroed), so its first call
                          * publishes, which registers the thread */
     int32_t fast_left[2]; /* the heap hooks' fast path counts its mallocs [0] and frees [1] down from fast_from[k]
                            * instead of adding to pend_calls and calls_left (near the fields it reads): below 0, it
-                           * settles */
+                           * settles. Also the fast path's gate: >= 0 only while it may run (guard down, fast set,
+                           * registered), since the publish sets it so and tq_guard_up shifts it by -TQ_FAST_SHUT */
     /* The unpublished heap deltas (pend_req, pend_use: tq_pend_req/tq_pend_use) are kept as the room left below
      * the bounds the heap hooks compare them with, so that the fast path updates and tests each in one
      * instruction (a subtract from memory, then the sign): */
@@ -97,7 +98,42 @@ extern union tq_mode tq_mode;
  * do before the constructor has decided goes through the general path. */
 extern _Atomic uint8_t tq_fast_ok;
 
-/* From the heap hooks' general path: later calls of this thread may take the fast path (if tq_fast_ok). */
+/* Whatever the shim does in a thread of the program goes between tq_guard_up and tq_guard_down (the guard counts
+ * the nesting): its own allocations are then not counted, and the heap hooks' fast path, which tests only its call
+ * count (fast_left), finds it shut: both counts and their starts are shifted down by TQ_FAST_SHUT per level (the
+ * counts of calls made, fast_from - fast_left, stay as they were). The guard goes up first and down last, so that a
+ * signal handler's malloc in between sees a shut fast path or a raised guard, never an open path that a publish
+ * would then reopen too far. (The sampler thread raises its guard for good at its start; --stacks code, where the
+ * fast path never opens, may raise it directly.) */
+#define TQ_FAST_SHUT (1 << 20)
+static inline void tq_fast_shift(struct tq_thread *t, int32_t d)
+{
+    t->fast_left[0] += d;
+    t->fast_left[1] += d;
+    t->fast_from[0] += d;
+    t->fast_from[1] += d;
+}
+/* (The fences also keep gcc from cancelling the two shifts around a malloc/free pair between them: it takes the
+ * builtin malloc and free to leave all other memory alone.) */
+static inline void tq_guard_up(void)
+{
+    struct tq_thread *t = &tq_self;
+    t->guard++;
+    atomic_signal_fence(memory_order_seq_cst);
+    tq_fast_shift(t, -TQ_FAST_SHUT);
+    atomic_signal_fence(memory_order_seq_cst);
+}
+static inline void tq_guard_down(void)
+{
+    struct tq_thread *t = &tq_self;
+    atomic_signal_fence(memory_order_seq_cst);
+    tq_fast_shift(t, TQ_FAST_SHUT);
+    atomic_signal_fence(memory_order_seq_cst);
+    t->guard--;
+}
+
+/* From the heap hooks' general path: later calls of this thread may take the fast path (if tq_fast_ok), from its
+ * next publish on. */
 static inline void tq_fast_open(void)
 {
     struct tq_thread *t = &tq_self;
