@@ -32,14 +32,13 @@ struct proc_trace {
     uint64_t exact_peak, sampled_peak;
 };
 
-static tq_status proc_load(const char *path, struct proc_trace *p, struct tq_err *err)
+/* The trace at path into *sum (with its samples, for the tree's timeline: the trace is read once) and *p. */
+static tq_status proc_load(const char *path, struct tq_trace_summary *sum, struct proc_trace *p, struct tq_err *err)
 {
-    struct tq_trace_summary sum;
-    TQ_TRY(tq_trace_summarize(path, &sum, err));
-    p->pid = sum.pid;
-    snprintf(p->exe, sizeof p->exe, "%s", sum.exe ? sum.exe : "?");
-    p->exact_peak = sum.peak_heap; /* the exact heap counter peak can fall between samples */
-    tq_trace_summary_clear(&sum);
+    TQ_TRY(tq_trace_summarize_samples(path, sum, err));
+    p->pid = sum->pid;
+    snprintf(p->exe, sizeof p->exe, "%s", sum->exe ? sum->exe : "?");
+    p->exact_peak = sum->peak_heap; /* the exact heap counter peak can fall between samples */
     return TQ_OK;
 }
 
@@ -59,18 +58,20 @@ static tq_status read_traces(const char *dir, struct backend_sample *s, struct t
         return tq_fail_errno(err, TQ_ERR_IO, "cannot list %s", dir);
     size_t cap = (size_t)(n > 0 ? n : 1), np = 0;
     struct proc_trace *pr = tq_calloc(cap, sizeof *pr);
-    char **paths = tq_calloc(cap, sizeof *paths);
+    struct tq_trace_summary *sums = tq_calloc(cap, sizeof *sums);
     uint64_t *sampled = tq_calloc(cap, sizeof *sampled);
-    tq_status st = pr && paths && sampled ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    tq_status st = pr && sums && sampled ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     for (int i = 0; i < n; i++) {
         size_t len = strlen(names[i]->d_name);
         if (!st && len > 3 && !strcmp(names[i]->d_name + len - 3, ".tq")) {
-            if (!(paths[np] = tq_malloc(strlen(dir) + len + 2)))
+            char *path = tq_malloc(strlen(dir) + len + 2);
+            if (!path)
                 st = tq_fail(err, TQ_ERR_NOMEM, "out of memory");
             else {
-                sprintf(paths[np], "%s/%s", dir, names[i]->d_name);
-                st = proc_load(paths[np], &pr[np], err);
-                np++;
+                sprintf(path, "%s/%s", dir, names[i]->d_name);
+                if (!(st = proc_load(path, &sums[np], &pr[np], err)))
+                    np++;
+                free(path);
             }
         }
         free(names[i]);
@@ -80,7 +81,7 @@ static tq_status read_traces(const char *dir, struct backend_sample *s, struct t
         st = tq_fail(err, TQ_ERR_IO, "traceq record wrote no trace in %s", dir);
     struct tq_tree_peak tree;
     if (!st)
-        st = tq_tree_timeline((const char *const *)paths, np, TQ_TREE_HEAP_MMAP, tree_step, s, &tree, sampled, err);
+        st = tq_tree_timeline(sums, np, TQ_TREE_HEAP_MMAP, tree_step, s, &tree, sampled, err);
     if (!st) {
         s->peak = tree.peak;
         for (size_t i = 0; i < np; i++)
@@ -105,9 +106,9 @@ static tq_status read_traces(const char *dir, struct backend_sample *s, struct t
                      "%zu process images (a tree): the figure is their concurrent sum; the largest alone was pid %u "
                      "%s with %s", np, pr[big].pid, exe, tq_format_bytes(big_peak, b, sizeof b));
     }
-    for (size_t i = 0; paths && i < np; i++)
-        free(paths[i]);
-    free(paths);
+    for (size_t i = 0; sums && i < np; i++)
+        tq_trace_summary_clear(&sums[i]);
+    free(sums);
     free(sampled);
     free(pr);
     return st;

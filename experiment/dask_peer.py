@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import threading
 import time
 
@@ -177,8 +178,12 @@ def main():
               "completed": False, "error": None, "stalled": False, "restarts": 0, "killed_worker": False}
     dask.config.set({"distributed.scheduler.allowed-failures": 3, "distributed.logging.distributed": "error"})
     t0, c0 = time.monotonic(), time.process_time()
-    with LocalCluster(n_workers=args.workers, threads_per_worker=1, memory_limit=args.memory_limit,
-                      processes=True, dashboard_address=None, silence_logs=50) as cluster, Client(cluster) as client:
+    # The workers' spill directory is ours, and removed with everything in it when the run ends (Dask would leave
+    # its dask-worker-space directory behind in the system's temporary directory).
+    with tempfile.TemporaryDirectory(prefix="traceq-dask.") as scratch, \
+            LocalCluster(n_workers=args.workers, threads_per_worker=1, memory_limit=args.memory_limit,
+                         processes=True, dashboard_address=None, silence_logs=50, local_directory=scratch) as cluster, \
+            Client(cluster) as client:
         result["startup_s"] = round(time.monotonic() - t0, 3)
         progress = progress_plugin()
         cluster.scheduler.add_plugin(progress, name=progress.name)

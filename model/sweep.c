@@ -232,47 +232,47 @@ static void tree_sum(const struct tree_peaks *t, struct tq_dataset_row *row)
     }
 }
 
-/* The paths of a command's traces, for its RSS at once (report/tree_peak.h). */
-struct tree_paths {
-    char **v;
+/* A command's traces summarized with their samples, for its RSS at once (report/tree_peak.h). */
+struct tree_traces {
+    struct tq_trace_summary *v;
     size_t n, cap;
     int failed; /* out of memory: the sum of peaks stays */
 };
 
-static void tree_paths_add(struct tree_paths *p, const char *path)
+/* Keep s (taken over: *s is zeroed), or clear it when there is no room. */
+static void tree_traces_add(struct tree_traces *p, struct tq_trace_summary *s)
 {
-    if (p->failed)
-        return;
-    if (p->n == p->cap) {
+    if (!p->failed && p->n == p->cap) {
         size_t cap = p->cap ? 2 * p->cap : 16;
-        char **v = tq_realloc(p->v, cap * sizeof *v);
-        if (!v) {
+        struct tq_trace_summary *v = tq_realloc(p->v, cap * sizeof *v);
+        if (!v)
             p->failed = 1;
-            return;
+        else {
+            p->v = v;
+            p->cap = cap;
         }
-        p->v = v;
-        p->cap = cap;
     }
-    if (!(p->v[p->n] = tq_strdup(path)))
-        p->failed = 1;
-    else
-        p->n++;
+    if (p->failed) {
+        tq_trace_summary_clear(s);
+        return;
+    }
+    p->v[p->n++] = *s;
+    memset(s, 0, sizeof *s);
 }
 
 /* The tree's sampled RSS peak becomes the highest sum of its processes' RSS at one moment, not the sum of their
  * own peaks (a script's steps run one after another); VmHWM, heap and mmap stay sums of per-process peaks. */
-static void tree_rss_at_once(const struct tree_paths *p, struct tq_dataset_row *row)
+static void tree_rss_at_once(const struct tree_traces *p, struct tq_dataset_row *row)
 {
     struct tq_tree_peak tp;
-    if (!p->failed && p->n > 1 &&
-        !tq_tree_timeline((const char *const *)p->v, p->n, TQ_TREE_RSS, NULL, NULL, &tp, NULL, &(struct tq_err){0}))
+    if (!p->failed && p->n > 1 && !tq_tree_timeline(p->v, p->n, TQ_TREE_RSS, NULL, NULL, &tp, NULL, &(struct tq_err){0}))
         row->peak_rss_bytes = tp.peak;
 }
 
-static void tree_paths_free(struct tree_paths *p)
+static void tree_traces_free(struct tree_traces *p)
 {
     for (size_t i = 0; i < p->n; i++)
-        free(p->v[i]);
+        tq_trace_summary_clear(&p->v[i]);
     free(p->v);
 }
 
@@ -284,7 +284,7 @@ static int read_traces(const char *dir, int tree, struct tq_dataset_row *row)
     struct dirent *de;
     int found = 0;
     static struct tree_peaks t;
-    struct tree_paths paths = {0};
+    struct tree_traces traces = {0};
     t.n = 0;
     while (d && (de = readdir(d))) {
         size_t len = strlen(de->d_name);
@@ -292,13 +292,11 @@ static int read_traces(const char *dir, int tree, struct tq_dataset_row *row)
             continue;
         char path[2048];
         snprintf(path, sizeof path, "%.1700s/%.255s", dir, de->d_name);
-        struct tq_trace_summary s;
-        if (tq_trace_summarize(path, &s, NULL))
+        struct tq_trace_summary s; /* a tree's: with its samples (the trace is read once) */
+        if ((tree ? tq_trace_summarize_samples : tq_trace_summarize)(path, &s, NULL))
             continue;
-        if (tree) {
+        if (tree)
             tree_add(&t, &s);
-            tree_paths_add(&paths, path);
-        }
         if (!found || s.peak_rss > row->peak_rss_bytes) {
             row->peak_rss_bytes = s.peak_rss;
             row->vmhwm_bytes = s.vm_hwm ? s.vm_hwm : s.ru_maxrss;
@@ -307,16 +305,19 @@ static int read_traces(const char *dir, int tree, struct tq_dataset_row *row)
             snprintf(row->trace, sizeof row->trace, "%.1000s", path);
             found = 1;
         }
-        tq_trace_summary_clear(&s);
+        if (tree)
+            tree_traces_add(&traces, &s);
+        else
+            tq_trace_summary_clear(&s);
     }
     if (d)
         closedir(d);
     if (tree && found) {
         tree_sum(&t, row);
-        tree_rss_at_once(&paths, row);
+        tree_rss_at_once(&traces, row);
         snprintf(row->trace, sizeof row->trace, "%.1000s", dir);
     }
-    tree_paths_free(&paths);
+    tree_traces_free(&traces);
     return found;
 }
 

@@ -117,6 +117,21 @@ static tq_status slab_inlines_done(const struct tq_block_io *io, size_t lo, size
     return TQ_OK;
 }
 
+/* tq_block_io.put_inline: write output inline x of the slab now from the worker's own plane (no output slab). */
+static tq_status slab_put_inline(const struct tq_block_io *io, size_t x, const float *plane, struct tq_err *err)
+{
+    struct slab_writer *sw = io->done_ctx;
+    if (x < io->out_box.lo[0] || x >= io->out_box.hi[0])
+        return tq_fail(err, TQ_ERR_USAGE, "inline %zu handed over lies outside the slab [%zu,%zu)", x,
+                       io->out_box.lo[0], io->out_box.hi[0]);
+    struct tq_box b = io->out_box;
+    b.lo[0] = x;
+    b.hi[0] = x + 1;
+    TQ_TRY(sink_write(sw->dst, &b, plane, err));
+    sw->written[x - io->out_box.lo[0]] = 1;
+    return TQ_OK;
+}
+
 /* After compute: write the slab's inlines its kernel did not report (all of them for a kernel that reports none),
  * one run of consecutive inlines at a time, and clear the marks for the next slab. */
 static tq_status slab_write_rest(struct slab_writer *sw, const struct tq_block_io *io, struct tq_err *err)
@@ -131,6 +146,11 @@ static tq_status slab_write_rest(struct slab_writer *sw, const struct tq_block_i
         size_t j = i;
         while (j < n && !sw->written[j])
             j++;
+        if (!io->out) { /* put_inline is the only way out of a kernel without an output slab */
+            st = tq_fail(err, TQ_ERR_USAGE, "inlines [%zu,%zu) were never handed over", io->out_box.lo[0] + i,
+                         io->out_box.lo[0] + j);
+            break;
+        }
         struct tq_box b = io->out_box;
         b.lo[0] = io->out_box.lo[0] + i;
         b.hi[0] = io->out_box.lo[0] + j;
@@ -247,7 +267,7 @@ static void slab_sizes(const struct tq_op *op, const struct tq_op_params *p, con
     /* A slab's input is at most t + 2 * halo inlines (fewer where clamped at a face) of the block's input rows. */
     size_t planes = halo[0] == TQ_HALO_WHOLE || *t + 2 * halo[0] > src_shape[0] ? src_shape[0] : *t + 2 * halo[0];
     *in_floats = planes * tq_box_len(&in_box, 1) * tq_box_len(&in_box, 2);
-    *out_floats = *t * tq_box_len(out_box, 1) * tq_box_len(out_box, 2);
+    *out_floats = op->put_inlines ? 0 : *t * tq_box_len(out_box, 1) * tq_box_len(out_box, 2);
 }
 
 uint64_t tq_op_slab_buffer_bytes(const struct tq_op *op, const struct tq_op_params *p, const size_t shape[3])
@@ -270,7 +290,7 @@ uint64_t tq_op_slab_buffer_bytes(const struct tq_op *op, const struct tq_op_para
     double out_planes = fmin((double)out_shape[0], t);
     double in_planes = halo[0] == TQ_HALO_WHOLE ? (double)shape[0] : fmin((double)shape[0], t + 2.0 * halo[0]);
     return (uint64_t)slab_alloc_bytes((size_t)ceil(in_planes * plane_in)) +
-           slab_alloc_bytes((size_t)ceil(out_planes * plane_out));
+           (op->put_inlines ? 0 : slab_alloc_bytes((size_t)ceil(out_planes * plane_out)));
 }
 
 tq_status tq_op_run(const struct tq_op *op, const struct tq_op_params *p, const struct tq_op_source *src,
@@ -286,14 +306,17 @@ tq_status tq_op_run(const struct tq_op *op, const struct tq_op_params *p, const 
     size_t t, in_cap, out_cap;
     struct tq_block_io io = {.vol_shape = {src->shape[0], src->shape[1], src->shape[2]}, .out_box = *out_box};
     slab_sizes(op, p, src->shape, out_box, &t, &in_cap, &out_cap);
-    float *in = slab_alloc(in_cap), *out = slab_alloc(out_cap);
+    /* an operator that hands over its output inline by inline (put_inlines) gets no output slab */
+    float *in = slab_alloc(in_cap), *out = out_cap ? slab_alloc(out_cap) : NULL;
     struct slab_writer sw = {.dst = dst, .written = tq_calloc(t, 1)};
-    tq_status st = in && out && sw.written ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "%s: out of memory for a slab of "
-                                                             "%zu inlines", op->name, t);
+    tq_status st = in && (out || !out_cap) && sw.written
+                       ? TQ_OK
+                       : tq_fail(err, TQ_ERR_NOMEM, "%s: out of memory for a slab of %zu inlines", op->name, t);
     struct tq_box prev = {{0}, {0}};
     struct tq_op_scratch scratch = {0};
     io.scratch = &scratch;
     io.inlines_done = slab_inlines_done;
+    io.put_inline = out_cap ? NULL : slab_put_inline;
     io.done_ctx = &sw;
     for (size_t a0 = out_box->lo[0]; !st && a0 < out_box->hi[0]; a0 += t) {
         io.out_box.lo[0] = a0;

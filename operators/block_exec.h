@@ -30,8 +30,8 @@ struct tq_op_sink {
     float *mem;
 };
 
-/* The bytes tq_op_run allocates for its two slab buffers (the slab's input with its halo, the slab's output; a
- * buffer of 2 MiB or more rounded up to whole 2 MiB huge pages) to compute the whole output of a volume of `shape`:
+/* The bytes tq_op_run allocates for its two slab buffers (the slab's input with its halo, the slab's output, which
+ * an operator with put_inlines does without; a buffer of 2 MiB or more rounded up to whole 2 MiB huge pages) to compute the whole output of a volume of `shape`:
  * the heap an operator's run needs, declared before it runs (model/fit.h uses it as the "declared" feature; with
  * the default 64 MiB slabs it stops growing with the inlines once a slab no longer holds the whole volume). Exact
  * while one slab holds the volume; beyond, the slab's inline count is taken unrounded, so the figure never steps

@@ -26,6 +26,7 @@ static const double box_w[3] = {1.0 / 3, 1.0 / 3, 1.0 / 3};
 
 struct gst_scratch {
     float *d0, *s0, *tmp, *g[3], *prod, *tmpb, *win[3], *ten, *ext;
+    float *outp; /* the output plane handed to io->put_inline when there is no io->out (else NULL) */
     size_t key[3]; /* output-plane index whose smoothed products win[k] holds; SIZE_MAX = none */
     const float *rows[3];
 };
@@ -175,9 +176,13 @@ static tq_status gst_chunk(void *ctx, size_t item, int worker, struct tq_err *er
     struct gst_ctx *c = ctx;
     const struct tq_block_io *io = c->io;
     size_t n0 = c->out_n[0], a = n0 * item / c->nchunks, b = n0 * (item + 1) / c->nchunks;
+    struct gst_scratch *s = &c->scr[worker];
     for (size_t x = a; x < b; x++) {
-        gst_plane(c, &c->scr[worker], io->out_box.lo[0] + x, io->out + x * c->out_n[1] * c->out_n[2]);
-        if (io->inlines_done) /* written while the other workers compute */
+        float *dst = io->out ? io->out + x * c->out_n[1] * c->out_n[2] : s->outp;
+        gst_plane(c, s, io->out_box.lo[0] + x, dst);
+        if (!io->out) /* no output slab: this worker's plane is written out at once */
+            TQ_TRY(io->put_inline(io, io->out_box.lo[0] + x, dst, err));
+        else if (io->inlines_done) /* written while the other workers compute */
             TQ_TRY(io->inlines_done(io, io->out_box.lo[0] + x, io->out_box.lo[0] + x + 1, err));
     }
     return TQ_OK;
@@ -201,9 +206,9 @@ static size_t gst_carve(void *kernel, int w, char *block)
     size_t e = c->en[1] * c->en[2], r = c->rn[1] * c->rn[2], on = c->out_n[1] * c->out_n[2];
     size_t ext = (c->en[2] > c->rn[2] ? c->en[2] : c->rn[2]) + 2;
     float **dst[] = {&s->d0, &s->s0, &s->tmp, &s->prod, &s->tmpb, &s->ten, &s->ext, &s->g[0], &s->g[1], &s->g[2],
-                     &s->win[0], &s->win[1], &s->win[2]};
+                     &s->win[0], &s->win[1], &s->win[2], &s->outp};
     size_t floats[] = {e, e, c->rn[1] * c->en[2], r, c->out_n[1] * c->rn[2], NPROD * on, ext, r, r, r,
-                       NPROD * on, NPROD * on, NPROD * on};
+                       NPROD * on, NPROD * on, NPROD * on, c->io->out ? 0 : on};
     enum { N = sizeof floats / sizeof floats[0] };
     size_t len[N], off[N];
     for (size_t k = 0; k < N; k++)
@@ -211,7 +216,7 @@ static size_t gst_carve(void *kernel, int w, char *block)
     size_t used = tq_op_scratch_layout(N, len, off);
     if (block) {
         for (size_t k = 0; k < N; k++)
-            *dst[k] = (float *)(void *)(block + off[k]);
+            *dst[k] = floats[k] ? (float *)(void *)(block + off[k]) : NULL;
         for (int k = 0; k < 3; k++)
             s->key[k] = SIZE_MAX;
     }

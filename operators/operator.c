@@ -10,12 +10,12 @@
 
 const struct tq_op tq_ops[] = {
     {"envelope", "|analytic signal| along samples = abs(scipy.signal.hilbert(x, axis=-1))", 0x3u,
-     tq_envelope_halo, tq_op_no_trim, tq_envelope_compute},
+     tq_envelope_halo, tq_op_no_trim, tq_envelope_compute, 0},
     {"gaussian", "scipy.ndimage.gaussian_filter(x, sigma, truncate=4, mode='reflect')", 0x7u, tq_gaussian_halo,
-     tq_op_no_trim, tq_gaussian_compute},
+     tq_op_no_trim, tq_gaussian_compute, 0},
     {"gst3d", "gradient structure tensor dip in degrees (0 = flat layers), trimmed 1 voxel per face", 0x7u,
-     tq_gst3d_halo, tq_gst3d_trim, tq_gst3d_compute},
-    {NULL, NULL, 0, NULL, NULL, NULL},
+     tq_gst3d_halo, tq_gst3d_trim, tq_gst3d_compute, 1},
+    {NULL, NULL, 0, NULL, NULL, NULL, 0},
 };
 
 const struct tq_op *tq_op_find(const char *name)
@@ -114,6 +114,9 @@ tq_status tq_op_check_io(const struct tq_op *op, const struct tq_op_params *p, c
         if (io->out_box.lo[a] >= io->out_box.hi[a] || io->out_box.hi[a] > out_shape[a])
             return tq_fail(err, TQ_ERR_USAGE, "%s: output block [%zu,%zu) on axis %d is empty or outside the output "
                            "(size %zu)", op->name, io->out_box.lo[a], io->out_box.hi[a], a, out_shape[a]);
+    if (!io->out && !(op->put_inlines && io->put_inline))
+        return tq_fail(err, TQ_ERR_USAGE, "%s: no output buffer%s", op->name,
+                       op->put_inlines ? " and no put_inline" : "");
     struct tq_box need;
     tq_op_input_box(op, p, io->vol_shape, &io->out_box, &need);
     for (int a = 0; a < 3; a++)

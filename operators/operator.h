@@ -35,7 +35,9 @@ struct tq_block_io {
     struct tq_box in_box;   /* the region of the input held in `in`, input coordinates */
     const float *in;        /* in_box voxels, C order; borrowed */
     struct tq_box out_box;  /* the region of the output to compute, output coordinates */
-    float *out;             /* out_box voxels, C order; borrowed, written by the kernel */
+    float *out;             /* out_box voxels, C order; borrowed, written by the kernel. NULL (only for an operator
+                               whose table entry has put_inlines, and only with put_inline set): there is no output
+                               buffer, the kernel hands every output inline to put_inline instead */
     struct tq_op_scratch *scratch; /* per-thread scratch kept across calls (tq_op_run's slabs); borrowed; NULL =
                                       the kernel maps and unmaps its own */
     /* Optional (NULL: nobody listens). A kernel that fills `out` inline by inline calls it from the worker that
@@ -44,7 +46,11 @@ struct tq_block_io {
      * following it. Its failure (the sink's I/O error) is the kernel's to return. Inlines a kernel does not report
      * are written after compute returns. */
     tq_status (*inlines_done)(const struct tq_block_io *io, size_t lo, size_t hi, struct tq_err *err);
-    void *done_ctx; /* the caller's state for inlines_done */
+    void *done_ctx; /* the caller's state for inlines_done (and put_inline) */
+    /* Set with out NULL: the kernel computes output inline x (output coordinates, inside out_box) into a buffer of
+     * its own (one out_box plane, C order) and calls this from that worker, once per inline, to have it written to
+     * the output at once. Its failure (the sink's I/O error) is the kernel's to return. */
+    tq_status (*put_inline)(const struct tq_block_io *io, size_t x, const float *plane, struct tq_err *err);
 };
 
 struct tq_op {
@@ -60,6 +66,9 @@ struct tq_op {
      * Fails with TQ_ERR_USAGE when in_box does not cover the need or out_box is outside the output,
      * TQ_ERR_NOMEM when scratch memory is missing. */
     tq_status (*compute)(const struct tq_op_params *p, const struct tq_block_io *io, struct tq_err *err);
+    /* 1: compute() also takes io->out NULL with io->put_inline set (one plane per worker instead of a slab of
+     * output): tq_op_run then holds no output slab buffer. */
+    int put_inlines;
 };
 
 /* The operator called `name`, or NULL. Can't fail. */
@@ -81,8 +90,9 @@ size_t tq_op_gauss_radius(const struct tq_op_params *p, int a);
 /* The number of worker threads `p->threads` asks for (0 = online cores, at least 1). Can't fail. */
 int tq_op_threads(const struct tq_op_params *p);
 
-/* Fails with TQ_ERR_USAGE unless io->in_box contains tq_op_input_box(io->out_box) and out_box lies inside the
- * output volume; kernels call it first, so any superset of the needed input is accepted. */
+/* Fails with TQ_ERR_USAGE unless io->in_box contains tq_op_input_box(io->out_box), out_box lies inside the
+ * output volume and the output has somewhere to go (io->out, or for an operator with put_inlines io->put_inline);
+ * kernels call it first, so any superset of the needed input is accepted. */
 tq_status tq_op_check_io(const struct tq_op *op, const struct tq_op_params *p, const struct tq_block_io *io,
                          struct tq_err *err);
 

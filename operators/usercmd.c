@@ -336,7 +336,7 @@ static size_t cmd_trim(const struct tq_op_params *p)
 void tq_ucmd_op(unsigned splittable, struct tq_op *op)
 {
     *op = (struct tq_op){"cmd", "a user's command: reads {in} (.npy float32), writes {out}", splittable & 7u,
-                         cmd_halo, cmd_trim, NULL};
+                         cmd_halo, cmd_trim, NULL, 0};
 }
 
 int tq_op_is_cmd(const struct tq_op *op)

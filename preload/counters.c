@@ -57,7 +57,10 @@ void tq_counters_publish(void)
         }
     /* an unregistered thread (only inside the shim: guard up) publishes again at its next call */
     t->calls_left = t->registered ? TQ_PUBLISH_CALLS : 0;
-    t->fast_left[0] = t->fast_left[1] = t->fast_from[0] = t->fast_from[1] = t->registered ? TQ_PUBLISH_CALLS / 2 : 0;
+    /* the fast path's counts, which also shut it (< 0 on the first call) when it may not run */
+    int32_t fast = t->registered && t->fast ? TQ_PUBLISH_CALLS / 2 : 0;
+    fast -= TQ_FAST_SHUT * (int32_t)t->guard;
+    t->fast_left[0] = t->fast_left[1] = t->fast_from[0] = t->fast_from[1] = fast;
 }
 
 void *tq_counters_settle(void *p)
@@ -78,11 +81,11 @@ void *tq_counters_settle(void *p)
 static void thread_exit(void *arg)
 {
     (void)arg;
-    tq_self.guard++;
+    tq_guard_up();
     tq_self.registered = 0;
     tq_counters_publish();
     tq_self.registered = 0;
-    tq_self.guard--;
+    tq_guard_down();
 }
 
 static void exit_key_create(void)
@@ -92,13 +95,12 @@ static void exit_key_create(void)
 
 void tq_counters_register_thread(void)
 {
-    struct tq_thread *t = &tq_self;
-    t->guard++;
-    t->registered = 1; /* set first: pthread_setspecific must not recurse into here */
+    tq_guard_up();
+    tq_self.registered = 1; /* set first: pthread_setspecific must not recurse into here */
     pthread_once(&exit_key_once, exit_key_create);
     if (exit_key_ok)
         pthread_setspecific(exit_key, (void *)1);
-    t->guard--;
+    tq_guard_down();
 }
 
 void tq_counters_reset_for_child(void)

@@ -13,11 +13,11 @@
  * by another thread goes unnoticed, see stacks.c).
  * glibc's __libc_* entry points are used directly, so no dlsym (and no bootstrap buffer) is ever needed.
  *
- * malloc and free have a fast path for the common case (counting only, guard down, a heap chunk, slack < 128): one
- * compare of a thread-local word decides it (tq_thread.gate: the guard, and whether the constructor chose plain
- * counting, which the general path notes per thread), the header gives the usable size, the call count down, and
- * per counter one subtract from the room left below a bound that covers both a possible peak and a due publish,
- * whose sign is the test (shim.h's room_*; below 0: tq_counters_settle).
+ * malloc and free have a fast path for the common case (counting only, guard down, a heap chunk, slack < 128): the
+ * call count down first, whose sign decides it (tq_thread.fast_left: below 0 when the count is spent, and when the
+ * fast path is shut: guard up, or the thread has not seen plain counting chosen yet; shim.h tq_guard_up), the header
+ * gives the usable size, and per counter one subtract from the room left below a bound that covers both a possible
+ * peak and a due publish, whose sign is the test (shim.h's room_*; below 0: tq_counters_settle).
  * Everything else (the mmapped chunks, long slack, --stacks, the shim's own blocks, an inert shim) takes the general
  * path below, which does the same counting one step at a time.
  *
@@ -29,6 +29,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <malloc.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,37 @@ static __attribute__((noinline)) void *took_malloc(size_t n, void *p)
     return took(p, n, TQ_CALL_MALLOC);
 }
 
+/* The fast path's one-byte tag and usable size of heap block p for a request of n bytes: 0 when it does not apply
+ * (an mmapped chunk, or a slack of 128 or more), else the usable size. */
+static inline __attribute__((always_inline)) size_t fast_tag(unsigned char *p, size_t n)
+{
+    size_t sz = ((const size_t *)p)[-1];
+    /* chunk_usable() of a chunk that is not mmapped: (sz & ~7) - 8 is (sz - 8) & ~7, one register less */
+    size_t u = (sz - 8) & ~(size_t)7, slack = u - n;
+    if (__builtin_expect((sz & 2) || slack >= 128, 0))
+        return 0;
+    p[u - 1] = (unsigned char)slack; /* tag_write() */
+    return u;
+}
+
+/* malloc's fast path took a call count that was spent, or counted a call that is not its own: its last call before it
+ * settles (the count went below 0 in an open fast path: counted here as there, then settled), or a shut fast path
+ * (count below 0 from the start: guard up, not open yet, an inert shim, --stacks), or a block it does not take (an
+ * mmapped chunk, a slack of 128 or more): then the count is given back and the general path takes the call. */
+static __attribute__((noinline)) void *malloc_aside(size_t n, unsigned char *p)
+{
+    struct tq_thread *t = &tq_self;
+    size_t u;
+    if (t->fast_left[0] < 0 && t->gate == TQ_GATE_FAST && (u = fast_tag(p, n)) != 0) {
+        t->room_lo += (int64_t)u;
+        t->room_hi -= (int64_t)u;
+        t->room_req -= (int64_t)n;
+        return tq_counters_settle(p);
+    }
+    t->fast_left[0]++;
+    return took_malloc(n, p);
+}
+
 TQ_EXPORT void *malloc(size_t n)
 {
     size_t n1;
@@ -209,29 +241,36 @@ TQ_EXPORT void *malloc(size_t n)
         return took(NULL, 0, TQ_CALL_MALLOC);
     }
     unsigned char *p = __libc_malloc(n1);
-    struct tq_thread *t = &tq_self;
-    if (__builtin_expect(p && t->gate == TQ_GATE_FAST, 1)) {
+    if (__builtin_expect(p != NULL, 1)) {
+        struct tq_thread *t = &tq_self;
+        /* the call is counted first: one subtract from thread-local memory and a test of its sign, which is also
+         * the fast path's gate (shim.h, fast_left) */
+        if (__builtin_expect(--t->fast_left[0] < 0, 0))
+            goto aside;
         size_t sz = ((const size_t *)p)[-1];
-        size_t u = (sz & ~(size_t)7) - 8, slack = u - n; /* chunk_usable() of a chunk that is not mmapped */
+        size_t u = (sz - 8) & ~(size_t)7, slack = u - n; /* as in fast_tag() */
         if (__builtin_expect(!(sz & 2) && slack < 128, 1)) {
-            p[u - 1] = (unsigned char)slack; /* tag_write() */
+            p[u - 1] = (unsigned char)slack;
             t->room_lo += (int64_t)u;
-            /* each a subtract from thread-local memory and a test of its sign; once one is negative, the rest are
-             * done below before settling. The call is counted by the first. */
-            if (__builtin_expect(--t->fast_left[0] < 0, 0))
-                goto settle_hi;
+            /* each a subtract and a test of its sign; once one is negative, the rest is done before settling */
             SUB_GOTO_NEGATIVE(t->room_hi, u, settle_req);
             SUB_GOTO_NEGATIVE(t->room_req, n, settle);
             return p;
-        settle_hi:
-            t->room_hi -= (int64_t)u;
         settle_req:
             t->room_req -= (int64_t)n;
         settle:
             return tq_counters_settle(p); /* a tail call: nothing to keep across it */
         }
+        /* not the fast path's call after all */
+    aside:
+        if (__builtin_expect(t->gate != TQ_GATE_FAST, 0)) { /* shut (guard up, not open, inert, --stacks) */
+            __asm__ volatile("" : : : "memory"); /* the count read again: gcc would keep the old one at hand */
+            t->fast_left[0]++;
+            return took_malloc(n, p);
+        }
+        return malloc_aside(n, p);
     }
-    return took_malloc(n, p);
+    return took_malloc(n, NULL);
 }
 
 /* The general path of free. */
@@ -246,31 +285,64 @@ static __attribute__((noinline)) void free_slow(void *p)
     __libc_free(p);
 }
 
-TQ_EXPORT void free(void *p)
+/* tag_read() of a one-byte tag (1..127) of heap block p whose header word is sz, read only once the chunk is known
+ * not to be mmapped (its usable size u would then be 8 bytes too big); 0 or below when it does not apply. */
+static inline __attribute__((always_inline)) int8_t fast_tag_read(const void *p, size_t sz, size_t u)
+{
+    return __builtin_expect(!(sz & 2), 1) ? ((const int8_t *)p)[u - 1] : 0;
+}
+
+/* free's fast path took a call count that was spent, or counted a call that is not its own: as malloc_aside. */
+static __attribute__((noinline)) void free_aside(void *p)
 {
     struct tq_thread *t = &tq_self;
-    if (__builtin_expect(p && t->gate == TQ_GATE_FAST, 1)) {
-        size_t sz = ((const size_t *)p)[-1];
-        size_t u = (sz & ~(size_t)7) - 8;
-        /* tag_read() of a one-byte tag (1..127), read only once the chunk is known not to be mmapped (u would
-         * then be 8 bytes too big) */
-        int8_t tag = __builtin_expect(!(sz & 2), 1) ? ((const int8_t *)p)[u - 1] : 0;
-        if (__builtin_expect(tag > 0, 1)) { /* 1..127 */
-            t->room_req += (int64_t)u - tag;
+    if (t->fast_left[1] < 0 && t->gate == TQ_GATE_FAST) {
+        size_t sz = ((const size_t *)p)[-1], u = (sz - 8) & ~(size_t)7;
+        int8_t tag = fast_tag_read(p, sz, u);
+        if (tag > 0) {
             t->room_hi += (int64_t)u;
-            if (__builtin_expect(--t->fast_left[1] < 0, 0))
-                goto settle_lo;
-            SUB_GOTO_NEGATIVE(t->room_lo, u, settle);
-            __libc_free(p);
-            return;
-        settle_lo:
             t->room_lo -= (int64_t)u;
-        settle:
+            t->room_req += (int64_t)(u - (size_t)tag);
             __libc_free(tq_counters_settle(p));
             return;
         }
     }
+    t->fast_left[1]++;
     free_slow(p);
+}
+
+TQ_EXPORT void free(void *p)
+{
+    struct tq_thread *t = &tq_self;
+    if (__builtin_expect(p != NULL, 1)) {
+        if (__builtin_expect(--t->fast_left[1] < 0, 0)) /* counted first, the gate too: as in malloc */
+            goto aside;
+        size_t sz = ((const size_t *)p)[-1];
+        size_t u = (sz - 8) & ~(size_t)7; /* as in malloc */
+        int8_t tag = fast_tag_read(p, sz, u);
+        if (__builtin_expect(tag > 0, 1)) { /* 1..127 */
+            t->room_hi += (int64_t)u;
+            SUB_GOTO_NEGATIVE(t->room_lo, u, settle_req);
+            t->room_req += (int64_t)(u - (size_t)tag); /* last: u's register is free by now */
+            __libc_free(p);
+            return;
+        settle_req:
+            t->room_req += (int64_t)(u - (size_t)tag);
+            __libc_free(tq_counters_settle(p));
+            return;
+        }
+        /* not the fast path's call after all */
+    aside:
+        if (__builtin_expect(t->gate != TQ_GATE_FAST, 0)) { /* shut: as in malloc */
+            __asm__ volatile("" : : : "memory");
+            t->fast_left[1]++;
+            free_slow(p);
+            return;
+        }
+        free_aside(p);
+        return;
+    }
+    free_slow(NULL);
 }
 
 TQ_EXPORT void *calloc(size_t nmemb, size_t size)
@@ -285,6 +357,28 @@ TQ_EXPORT void *calloc(size_t nmemb, size_t size)
     return took(__libc_calloc(1, n + 1), n, TQ_CALL_CALLOC);
 }
 
+#ifdef TQ_TESTING
+long tq_heap_realloc_gap_us; /* test builds: TQ_TESTING_REALLOC_GAP_US (session.c) */
+/* The window between glibc's realloc releasing the old block and the realloc's event, widened for the test of
+ * their order (tests/test_stacks.c, realloc_race). */
+static void realloc_gap(void)
+{
+    if (tq_heap_realloc_gap_us)
+        usleep((useconds_t)tq_heap_realloc_gap_us);
+}
+#else
+static inline void realloc_gap(void)
+{
+}
+#endif
+
+/* realloc: a block named by its address (not info-tagged) and traced ends with its FREE event before glibc's call,
+ * as in free(): once glibc releases it, another thread may be given its address, and that thread's allocation takes
+ * its order number after the call it came from, so the release must have a smaller one (FORMAT.md 18, OLD 6:
+ * TQ_EV_OLD_FREED). The realloc's own event, after the call, then names no old block: its new block (the old one
+ * itself when it grew or shrank in place) is allocated. When glibc's call fails, the old block lives on: its event
+ * allocates it again, for the realloc's stack (the shim does not know the one it had). An info-tagged old block is
+ * named by (size, stack), not by its address, so its release can stay in the realloc's one event. */
 static void *tq_realloc(void *p, size_t n, enum tq_call c)
 {
     if (__builtin_expect(tq_mode.off, 0))
@@ -297,7 +391,7 @@ static void *tq_realloc(void *p, size_t n, enum tq_call c)
         __libc_free(p);
         return took(NULL, 0, c);
     }
-    if (n == SIZE_MAX) {
+    if (n >= PTRDIFF_MAX) { /* glibc fails a request past PTRDIFF_MAX (n + 1 here) before it looks at p */
         errno = ENOMEM;
         return took(NULL, 0, c);
     }
@@ -305,11 +399,12 @@ static void *tq_realloc(void *p, size_t n, enum tq_call c)
     /* an info-tagged old block is named by (size, stack): its event needs no address */
     uint32_t oinfo = tq_counting() && __builtin_expect(tq_mode.stacks, 0) ? info_of(p, ou) : 0;
     /* before glibc's realloc: once it returns, p may already be another thread's new block */
-    int old_traced = tq_counting() && !oinfo ? tq_stacks_note_free(p, 0) : 0;
+    int old_freed = tq_counting() && !oinfo ? tq_stacks_note_free(p, 1) : 0;
     void *q = __libc_realloc(p, n + 1);
+    realloc_gap();
     if (!q) {
-        if (old_traced)
-            tq_stacks_keep(p);
+        if (old_freed) /* p is the program's still: allocated again (not a tail call: the walker drops our frame) */
+            tq_stacks_took(c, p, oreq, NULL, 0, TQ_OLD_FREED);
         return took(NULL, 0, c);
     }
     size_t nu = chunk_usable(q);
@@ -318,7 +413,7 @@ static void *tq_realloc(void *p, size_t n, enum tq_call c)
         tq_count_heap((int64_t)n - (int64_t)oreq, (int64_t)nu - (int64_t)ou);
         tq_count_call(c);
         if (__builtin_expect(tq_mode.stacks, 0)) /* a tail call, as in took() */
-            return tq_stacks_took(c, q, n, old_traced || oinfo ? p : NULL, oreq, oinfo);
+            return tq_stacks_took(c, q, n, oinfo ? p : NULL, oreq, oinfo | (old_freed ? TQ_OLD_FREED : 0));
     }
     return q;
 }
@@ -406,6 +501,19 @@ TQ_EXPORT size_t malloc_usable_size(void *p)
         return tq_heap_real_usable ? tq_heap_real_usable(p) : 0;
     if (tq_counting())
         tq_count_call(TQ_CALL_MALLOC_USABLE_SIZE);
+#ifdef TQ_TESTING
+    /* test builds: TQ_TESTING_GUARDED_ALLOC=1 makes each call allocate and free a block as the shim does for itself
+     * (guard up), in a thread whose fast path may be open (tests/test_shim_counters.c: never counted) */
+    static int guarded = -1;
+    if (guarded < 0)
+        guarded = getenv("TQ_TESTING_GUARDED_ALLOC") != NULL;
+    if (guarded) {
+        tq_guard_up();
+        void *volatile own = malloc(40); /* volatile: gcc drops a free(malloc()) pair */
+        free(own);
+        tq_guard_down();
+    }
+#endif
     if (!p)
         return 0;
     size_t u = chunk_usable(p);

@@ -42,9 +42,9 @@ static int tq_execve(const char *path, char *const argv[], char *const envp[])
 /* shim.h; also used by hooks_fd.c. */
 void *tq_next_sym(const char *name)
 {
-    tq_self.guard++;
+    tq_guard_up();
     void *f = dlsym(RTLD_NEXT, name);
-    tq_self.guard--;
+    tq_guard_down();
     return f;
 }
 

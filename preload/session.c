@@ -190,7 +190,7 @@ void tq_session_finish(unsigned reason, int status)
 {
     if (!tq_sess.active || raw_getpid() != tq_sess.pid) /* vfork/clone children share our memory: not theirs */
         return;
-    tq_self.guard++;
+    tq_guard_up();
     tq_counters_publish();
     pthread_mutex_lock(&tq_sess.lock);
     if (!tq_sess.finished) {
@@ -207,14 +207,14 @@ void tq_session_finish(unsigned reason, int status)
             tq_session_say("wrote %s", tq_sess.path);
     }
     pthread_mutex_unlock(&tq_sess.lock);
-    tq_self.guard--;
+    tq_guard_down();
 }
 
 void tq_session_exec(const char *path)
 {
     if (!tq_sess.active || raw_getpid() != tq_sess.pid)
         return;
-    tq_self.guard++;
+    tq_guard_up();
     tq_counters_publish();
     pthread_mutex_lock(&tq_sess.lock);
     if (!tq_sess.finished) {
@@ -234,25 +234,25 @@ void tq_session_exec(const char *path)
         tq_sess.exec_pending = 1;
     }
     pthread_mutex_unlock(&tq_sess.lock);
-    tq_self.guard--;
+    tq_guard_down();
 }
 
 void tq_session_exec_failed(void)
 {
     if (!tq_sess.active || raw_getpid() != tq_sess.pid)
         return;
-    tq_self.guard++;
+    tq_guard_up();
     pthread_mutex_lock(&tq_sess.lock);
     tq_sess.exec_pending = 0;
     pthread_mutex_unlock(&tq_sess.lock);
-    tq_self.guard--;
+    tq_guard_down();
 }
 
 /* ---- fork: the writer lock is taken around fork() so the child never inherits it held mid-write ---- */
 
 static void fork_prepare(void)
 {
-    tq_self.guard++;
+    tq_guard_up();
     pthread_mutex_lock(&tq_sess.lock);
     if (tq_sess.active && !tq_sess.finished)
         tq_stacks_flush_locked(); /* the parent's buffered events are the parent's: into its trace before fork */
@@ -261,7 +261,7 @@ static void fork_prepare(void)
 static void fork_parent(void)
 {
     pthread_mutex_unlock(&tq_sess.lock);
-    tq_self.guard--;
+    tq_guard_down();
 }
 
 static void fork_child(void)
@@ -281,7 +281,7 @@ static void fork_child(void)
         session_start(1);
         tq_snapshot_rearm();
     }
-    tq_self.guard--;
+    tq_guard_down();
 }
 
 /* exit()'s status, kept by the exit handler for the destructor below (exit_seen: the handler ran). */
@@ -335,7 +335,7 @@ static char **copy_argv(int argc, char **argv, int *kept)
 static void __attribute__((constructor)) tq_session_init(int argc, char **argv, char **envp)
 {
     (void)envp;
-    tq_self.guard++;
+    tq_guard_up();
     /* glibc's own malloc_usable_size: the layout check below compares with it, and an inert shim answers with it */
     tq_heap_real_usable = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
     tq_settings_defaults(&tq_sess.set);
@@ -369,6 +369,8 @@ static void __attribute__((constructor)) tq_session_init(int argc, char **argv, 
 #ifdef TQ_TESTING
     if (getenv("TQ_TESTING_HEAP_FOREIGN")) /* test builds: act as if the check failed (tests/test_shim_inert.c) */
         layout_ok = 0;
+    const char *gap = getenv("TQ_TESTING_REALLOC_GAP_US"); /* tests/test_stacks.c: realloc_race */
+    tq_heap_realloc_gap_us = gap ? atol(gap) : 0;
 #endif
     if (!layout_ok) {
         tq_session_say("this C library's heap layout is not the one traceq knows; staying inert");
@@ -399,7 +401,7 @@ static void __attribute__((constructor)) tq_session_init(int argc, char **argv, 
     if (!tq_mode.any) /* plain counting, for good: the heap hooks' fast path may open (tq_fast_open) */
         atomic_store_explicit(&tq_fast_ok, 1, memory_order_relaxed);
 out:
-    tq_self.guard--;
+    tq_guard_down();
 }
 
 /* The end of an exit(): after the program's static destructors and the destructors of the objects _dl_fini

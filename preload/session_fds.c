@@ -145,7 +145,7 @@ static void move_away(int *slot, int fd)
 
 void tq_session_yield_fd(int fd)
 {
-    tq_self.guard++;
+    tq_guard_up();
     pthread_mutex_lock(&tq_sess.lock);
     tq_fd_gate_close(); /* no program call between its check and its system call while the numbers change */
     if (!tq_session_owns_fd(fd)) { /* changed meanwhile: nothing of ours there */
@@ -167,14 +167,14 @@ void tq_session_yield_fd(int fd)
     }
     tq_fd_gate_open();
     pthread_mutex_unlock(&tq_sess.lock);
-    tq_self.guard--;
+    tq_guard_down();
 }
 
 void tq_session_creds_changed(void)
 {
     if (!owner())
         return;
-    tq_self.guard++;
+    tq_guard_up();
     pthread_mutex_lock(&tq_sess.lock);
     if (!tq_sess.finished && tq_sess.w.buf) {
         int fd = open(tq_sess.path, TQ_REOPEN_FLAGS);
@@ -193,5 +193,5 @@ void tq_session_creds_changed(void)
         }
     }
     pthread_mutex_unlock(&tq_sess.lock);
-    tq_self.guard--;
+    tq_guard_down();
 }

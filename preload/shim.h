@@ -23,14 +23,15 @@ struct tq_thread {
             int16_t guard; /* > 0 while the shim itself runs: its own allocations are not counted */
             uint16_t fast; /* the heap hooks' fast path may run in this thread (tq_fast_open) */
         };
-        uint32_t gate; /* both: the fast path runs when gate == TQ_GATE_FAST (guard down, fast set), one compare */
+        uint32_t gate; /* both: gate == TQ_GATE_FAST (guard down, fast set) when the fast path may run */
     };
     int registered;     /* a TSD destructor will publish this thread's deltas when it exits */
     int32_t calls_left; /* calls until the next publish; 0 in a new thread (TLS starts zeroed), so its first call
                          * publishes, which registers the thread */
     int32_t fast_left[2]; /* the heap hooks' fast path counts its mallocs [0] and frees [1] down from fast_from[k]
                            * instead of adding to pend_calls and calls_left (near the fields it reads): below 0, it
-                           * settles */
+                           * settles. Also the fast path's gate: >= 0 only while it may run (guard down, fast set,
+                           * registered), since the publish sets it so and tq_guard_up shifts it by -TQ_FAST_SHUT */
     /* The unpublished heap deltas (pend_req, pend_use: tq_pend_req/tq_pend_use) are kept as the room left below
      * the bounds the heap hooks compare them with, so that the fast path updates and tests each in one
      * instruction (a subtract from memory, then the sign): */
@@ -97,7 +98,42 @@ extern union tq_mode tq_mode;
  * do before the constructor has decided goes through the general path. */
 extern _Atomic uint8_t tq_fast_ok;
 
-/* From the heap hooks' general path: later calls of this thread may take the fast path (if tq_fast_ok). */
+/* Whatever the shim does in a thread of the program goes between tq_guard_up and tq_guard_down (the guard counts
+ * the nesting): its own allocations are then not counted, and the heap hooks' fast path, which tests only its call
+ * count (fast_left), finds it shut: both counts and their starts are shifted down by TQ_FAST_SHUT per level (the
+ * counts of calls made, fast_from - fast_left, stay as they were). The guard goes up first and down last, so that a
+ * signal handler's malloc in between sees a shut fast path or a raised guard, never an open path that a publish
+ * would then reopen too far. (The sampler thread raises its guard for good at its start; --stacks code, where the
+ * fast path never opens, may raise it directly.) */
+#define TQ_FAST_SHUT (1 << 20)
+static inline void tq_fast_shift(struct tq_thread *t, int32_t d)
+{
+    t->fast_left[0] += d;
+    t->fast_left[1] += d;
+    t->fast_from[0] += d;
+    t->fast_from[1] += d;
+}
+/* (The fences also keep gcc from cancelling the two shifts around a malloc/free pair between them: it takes the
+ * builtin malloc and free to leave all other memory alone.) */
+static inline void tq_guard_up(void)
+{
+    struct tq_thread *t = &tq_self;
+    t->guard++;
+    atomic_signal_fence(memory_order_seq_cst);
+    tq_fast_shift(t, -TQ_FAST_SHUT);
+    atomic_signal_fence(memory_order_seq_cst);
+}
+static inline void tq_guard_down(void)
+{
+    struct tq_thread *t = &tq_self;
+    atomic_signal_fence(memory_order_seq_cst);
+    tq_fast_shift(t, TQ_FAST_SHUT);
+    atomic_signal_fence(memory_order_seq_cst);
+    t->guard--;
+}
+
+/* From the heap hooks' general path: later calls of this thread may take the fast path (if tq_fast_ok), from its
+ * next publish on. */
 static inline void tq_fast_open(void)
 {
     struct tq_thread *t = &tq_self;
@@ -200,8 +236,10 @@ void tq_stacks_event(unsigned kind, const void *addr, uint64_t size, const void 
 void *tq_stacks_took(unsigned kind, void *p, uint64_t size, const void *old_addr, uint64_t old_size,
                      uint32_t old_info);
 /* old_info != 0: realloc's old block old_addr was info-tagged (its stack id | its thread's mark << 24, hooks_heap.c),
- * with a request of old_size bytes (its event names it so, FORMAT.md 20). A new heap block whose tail has room gets
- * its stack id there (tq_heap_tag_info) and its event names it by (size, stack). */
+ * with a request of old_size bytes (its event names it so, FORMAT.md 20); or old_info is TQ_OLD_FREED (old_addr
+ * NULL): the old block's FREE event was recorded before glibc's realloc (TQ_EV_OLD_FREED). A new heap block whose
+ * tail has room gets its stack id there (tq_heap_tag_info) and its event names it by (size, stack). */
+#define TQ_OLD_FREED (1u << 31)
 /* The free of p, an info-tagged block of size requested bytes (info as old_info above). Can't fail. */
 void tq_stacks_free_info(const void *p, uint64_t size, uint32_t info);
 /* Set up (aggregate != 0: per-stack totals instead of events; sample_bytes != 0: record one heap allocation per
@@ -228,11 +266,42 @@ struct tq_unwind_rule {
 struct tq_unwind_rules {
     struct tq_unwind_rule r[TQ_UNWIND_RULES];
 };
+/* A walk's trail: where it started, and each stack slot it read (a return address, and an rbp where the frame's rule
+ * reloads it) with the value it found. A walk from the same registers that finds the same values in the same slots
+ * lists the same stack (each frame's registers, hence its CFA and the slots it reads, follow from the frame below;
+ * an rbp that no CFA is computed from does not matter), so its caller may reuse what it made of it: id (the
+ * caller's, 0 = nothing to reuse). */
+#define TQ_UNWIND_MEMO_STEPS 136
+struct tq_unwind_memo {
+    uint64_t rip, rsp, rbp;
+    uint32_t steps;     /* frames stepped over */
+    uint32_t id;
+    int rbp_used;       /* a CFA was computed from the starting rbp (else it may differ) */
+    struct {
+        uint64_t ret_at, ret, bp_at, bp; /* bp_at 0: the rbp read there (if any) made no CFA */
+    } step[TQ_UNWIND_MEMO_STEPS];
+};
 /* The stack above a frame whose registers are (rip = its return address, rsp, rbp), as unw_backtrace lists it from
  * there: the return addresses, at most max of them, into ips. The number of entries, or -1 when the stack has a
  * frame the walker does not handle (then call unw_backtrace). Learns the rules it lacks into t (using libunwind).
- * Guard held. */
-int tq_unwind(uint64_t rip, uint64_t rsp, uint64_t rbp, uint64_t *ips, int max, struct tq_unwind_rules *t);
+ * Leaves its trail in m unless m is NULL (max <= TQ_UNWIND_MEMO_STEPS), with m->id = 0. Guard held. */
+int tq_unwind(uint64_t rip, uint64_t rsp, uint64_t rbp, uint64_t *ips, int max, struct tq_unwind_rules *t,
+              struct tq_unwind_memo *m);
+/* Whether a walk from (rip, rsp, rbp) would list the stack of m's walk again (m->id != 0): a few loads and compares
+ * per frame. Rules t learnt since that walk must not have been emptied (the caller clears m->id when it empties t). */
+static inline __attribute__((always_inline)) int tq_unwind_same(const struct tq_unwind_memo *m, uint64_t rip,
+                                                                uint64_t rsp, uint64_t rbp)
+{
+    if (!m->id || rip != m->rip || rsp != m->rsp || (m->rbp_used && rbp != m->rbp))
+        return 0;
+    for (uint32_t i = 0; i < m->steps; i++) {
+        if (*(const uint64_t *)(uintptr_t)m->step[i].ret_at != m->step[i].ret)
+            return 0;
+        if (m->step[i].bp_at && *(const uint64_t *)(uintptr_t)m->step[i].bp_at != m->step[i].bp)
+            return 0;
+    }
+    return 1;
+}
 
 /* Memory from the kernel, never from malloc (raw_mem.c). tq_raw_map returns NULL when the kernel refuses. */
 void *tq_raw_map(size_t n);
@@ -335,12 +404,9 @@ int tq_sampled_take(const void *p);
 void tq_sampled_reset_child(void);
 
 /* Heap block p is freed (or released by realloc: the hook calls this before glibc's realloc, so p cannot be handed
- * out again meanwhile). Records its FREE when it is traced: always without sampling, and only when p was sampled
- * with it. realloc passes free_event = 0 and gets whether the old block was traced (its event then names it). */
+ * out again meanwhile). Records its FREE when it is traced (free_event != 0): always without sampling, and only when
+ * p was sampled with it. Returns whether it was traced. */
 int tq_stacks_release(const void *p, int free_event);
-
-/* realloc of p failed after tq_stacks_note_free(p, 0) said it was traced: p is live again. Can't fail. */
-void tq_stacks_keep(const void *p);
 
 static inline int tq_stacks_note_free(const void *p, int free_event)
 {
@@ -371,6 +437,9 @@ int tq_heap_tag_info(void *p, uint32_t stack, unsigned mark);
 #define TQ_INFO_NO_MARK (1u << 30)
 /* This process's fork generation, kept mod 4 in info tags: a child's blocks are told from its parent's. */
 extern unsigned char tq_heap_generation;
+#ifdef TQ_TESTING
+extern long tq_heap_realloc_gap_us; /* test builds: microseconds between glibc's realloc and its event */
+#endif
 /* glibc's own malloc_usable_size, found by the constructor before anything else (NULL before it ran). */
 extern size_t (*tq_heap_real_usable)(void *);
 

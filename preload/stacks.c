@@ -3,7 +3,8 @@
  * Hot path (tq_stacks_took, tail-called by the heap hooks for a new block, and tq_stacks_event, called by drop()
  * and the mmap hooks; guard down):
  *   the shim's stack walker (unwind.c; unw_backtrace where it cannot), from the entry point's own frame -> 64-bit
- *   hash of the ips -> this thread's direct-mapped cache -> stack id. Only a cache miss takes the session lock, to
+ *   hash of the ips -> this thread's direct-mapped cache -> stack id; or, when the walk would repeat this thread's
+ *   last one (the same registers, the same values in the stack slots it read: unwind.c's memo), that walk's id. Only a cache miss takes the session lock, to
  *   look the hash up in the global table and, for a new stack, append its STACK_DELTA record (the frames it does not
  *   share with the stack written before it) to the writer at once: every stack record therefore precedes the EVENTS
  *   records that use it.
@@ -72,7 +73,16 @@ struct evbuf {
     struct tq_pack_ctx pack;   /* the coding context its records carry from one to the next */
     unsigned rules_epoch;         /* the loads_epoch its rules belong to */
     struct tq_unwind_rules rules; /* this thread's stack walker's rules (unwind.c; they stay valid for the next) */
+    struct tq_unwind_memo memo;   /* its last walk, and the stack id it gave (unwind.c): the same walk again skips the
+                                   * rules, the hash and the cache (a loop allocating from one place) */
+    uint32_t memo_misses;         /* walks in a row that did not repeat the one before */
+    uint32_t memo_rest;           /* walks left without a trail (after MEMO_MISSES misses in a row) */
 };
+/* A thread whose walks keep changing (most allocations of perl or sqlite3) walks MEMO_REST times without leaving a
+ * trail (which costs a few stores per frame) after MEMO_MISSES misses in a row, then tries again. */
+#define MEMO_MISSES 4u
+#define MEMO_REST 60u
+_Static_assert(MAX_DEPTH + 8 <= TQ_UNWIND_MEMO_STEPS, "a walk's trail fits its memo");
 
 /* The registers of the program's frame that called an interposed function: where the shim's walker starts. */
 struct entry {
@@ -360,14 +370,39 @@ static inline __attribute__((always_inline)) uint32_t capture(struct evbuf *b, c
 {
     uint64_t native[MAX_DEPTH], merged[MAX_DEPTH], raw[MAX_DEPTH + 8];
     const uint64_t *frames = native;
-    int n = -1;
+    int n = -1, walked_here = 0;
+    unsigned ep = atomic_load_explicit(&epoch, memory_order_relaxed);
+    if (__builtin_expect(b->epoch != ep, 0)) { /* a fork child's new table: the ids cached are the parent's */
+        memset(b->cache, 0, sizeof b->cache);
+        b->epoch = ep;
+        b->memo.id = 0;
+    }
     if (from) {
         unsigned le = atomic_load_explicit(&loads_epoch, memory_order_relaxed);
         if (__builtin_expect(b->rules_epoch != le, 0)) {
             memset(&b->rules, 0, sizeof b->rules);
             b->rules_epoch = le;
+            b->memo.id = 0;
         }
-        n = tq_unwind(from->rip, from->rsp, from->rbp, raw, MAX_DEPTH + 8, &b->rules);
+        /* Python frames come from the interpreter's state, not the walk; the check compares every stack */
+        walked_here = !tq_py_on && !unwind_check;
+        if (walked_here && b->memo.id) {
+            if (tq_unwind_same(&b->memo, from->rip, from->rsp, from->rbp)) {
+                b->memo_misses = 0;
+                return b->memo.id;
+            }
+            if (++b->memo_misses >= MEMO_MISSES) {
+                b->memo_misses = 0;
+                b->memo_rest = MEMO_REST;
+            }
+        }
+        if (b->memo_rest) {
+            b->memo_rest--;
+            b->memo.id = 0;
+            walked_here = 0;
+        }
+        n = tq_unwind(from->rip, from->rsp, from->rbp, raw, MAX_DEPTH + 8, &b->rules, walked_here ? &b->memo : NULL);
+        walked_here &= n >= 0;
         if (n >= 0)
             n = without_own(raw, n, &frames); /* posix_memalign's event comes through a frame of the shim */
         if (__builtin_expect(unwind_check, 0)) {
@@ -389,15 +424,11 @@ static inline __attribute__((always_inline)) uint32_t capture(struct evbuf *b, c
         frames = merged;
     }
     uint64_t h = hash_ips(frames, n);
-    unsigned ep = atomic_load_explicit(&epoch, memory_order_relaxed);
-    if (b->epoch != ep) {
-        memset(b->cache, 0, sizeof b->cache);
-        b->epoch = ep;
-    }
     struct cache_slot *c = &b->cache[h & (CACHE_N - 1)];
-    if (c->hash == h && c->id)
-        return c->id;
-    return lookup_locked_miss(c, h, frames, n);
+    uint32_t id = c->hash == h && c->id ? c->id : lookup_locked_miss(c, h, frames, n);
+    if (walked_here)
+        b->memo.id = id;
+    return id;
 }
 
 /* ---- per-thread buffers ---- */
@@ -623,7 +654,8 @@ static int take_sample(uint64_t size)
 
 /* tq_stacks_event's body, inlined into its entry points so that unw_backtrace runs in their frame.
  * info_mode: flags TQ_EV_INFO with given (stack id | mark << 24): a free of an info-tagged block (size its request);
- * old_info != 0 likewise: the old block of a realloc was info-tagged (old_size its request, old_addr its address). */
+ * old_info != 0 likewise: the old block of a realloc was info-tagged (old_size its request, old_addr its address),
+ * or old_info is TQ_OLD_FREED: its FREE came before (the event is TQ_EV_OLD_FREED, old_addr NULL). */
 static inline __attribute__((always_inline)) void event(unsigned kind, const void *addr, uint64_t size,
                                                         const void *old_addr, int with_stack,
                                                         const struct entry *from, unsigned flags,
@@ -632,6 +664,7 @@ static inline __attribute__((always_inline)) void event(unsigned kind, const voi
     struct tq_thread *t = &tq_self;
     if (!tq_sess.active || tq_sess.finished)
         return;
+    flags |= old_info >> 31 ? TQ_EV_OLD_FREED : 0; /* TQ_OLD_FREED */
     if (__builtin_expect(sample_mean > 0, 0) && is_heap_alloc(kind)) {
         int sampled = take_sample(size);
         if (sampled && addr && tq_sampled_on) {
@@ -744,15 +777,6 @@ int tq_stacks_release(const void *p, int free_event)
     if (free_event) /* inlined: a free's own copy, without the stack and sampling paths */
         event(TQ_CALL_FREE, p, 0, NULL, 0, NULL, 0, 0, 0, 0);
     return 1;
-}
-
-void tq_stacks_keep(const void *p)
-{
-    if (tq_sampled_on) {
-        tq_self.guard++;
-        tq_sampled_add(p);
-        tq_self.guard--;
-    }
 }
 
 void tq_stacks_flush_locked(void)

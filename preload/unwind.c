@@ -11,7 +11,12 @@
  * (signal frames, code without unwind info, unwind info using other registers, a step that fails) is remembered as
  * "other", and a walk that meets it returns -1: the caller then unwinds with unw_backtrace, as before. Where
  * unw_step ends the stack, the walk ends too. The rules live in the caller's table (one per thread buffer: no lock,
- * no sharing); the caller empties it when the loader reports new objects. */
+ * no sharing); the caller empties it when the loader reports new objects.
+ * A walk may leave its trail (shim.h's tq_unwind_memo): its starting registers and the stack slots it read with their
+ * values. tq_unwind_same checks a new start against it in two loads and compares per frame instead of a rule lookup,
+ * and the caller reuses the stack id it gave (a loop allocating from one place walks once; a --stacks malloc storm:
+ * 172 fewer instructions per malloc/free pair). The trail costs a few stores per frame: the caller stops leaving it
+ * for a while when walks keep changing (stacks.c). */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <string.h>
@@ -163,23 +168,66 @@ static inline __attribute__((always_inline)) const struct tq_unwind_rule *rule_o
     return r->ip == rip - 1 ? r : rule_search(t, rip, rsp, rbp);
 }
 
-int tq_unwind(uint64_t rip, uint64_t rsp, uint64_t rbp, uint64_t *ips, int max, struct tq_unwind_rules *t)
+/* The walk; with record, it leaves its trail in m. Where the caller's rbp came from (-1: the start; else the step
+ * that read it from the stack) is followed, and a slot's rbp goes into the trail only when a CFA is computed from
+ * it (the rest cannot change the walk: a register holding a loop counter there must not make each walk look new). */
+static inline __attribute__((always_inline)) int walk(uint64_t rip, uint64_t rsp, uint64_t rbp, uint64_t *ips,
+                                                      int max, struct tq_unwind_rules *t, struct tq_unwind_memo *m,
+                                                      const int record)
 {
-    int n = 0;
+    int n = 0, bp_from = -1, rbp_used = 0;
+    uint64_t bp_at = 0;
+    if (record) {
+        m->rip = rip;
+        m->rsp = rsp;
+        m->rbp = rbp;
+    }
     while (n < max && rip >= 0x4000) { /* a return address below 0x4000 ends the stack (as in libunwind) */
         ips[n++] = rip;
         const struct tq_unwind_rule *r = rule_of(t, rip, rsp, rbp);
-        if (r->kind == RULE_LAST)
+        if (r->kind == RULE_LAST) {
+            n = -n; /* the last frame: no step from it */
             break;
+        }
         if (r->kind != RULE_STANDARD)
             return -1;
+        if (record && r->cfa_rbp) {
+            if (bp_from < 0) {
+                rbp_used = 1;
+            } else {
+                m->step[bp_from].bp_at = bp_at;
+                m->step[bp_from].bp = rbp;
+            }
+        }
         uint64_t cfa = (r->cfa_rbp ? rbp : rsp) + (uint64_t)(int64_t)r->cfa_off;
         if (cfa <= rsp || cfa - rsp > MAX_FRAME_BYTES) /* a broken rbp: the stack only grows up from here */
             return -1;
         rip = *(const uint64_t *)(uintptr_t)(cfa - 8);
-        if (r->rbp_off != RBP_KEPT)
-            rbp = *(const uint64_t *)(uintptr_t)(cfa + (uint64_t)(int64_t)r->rbp_off);
+        if (record) {
+            m->step[n - 1].ret_at = cfa - 8;
+            m->step[n - 1].ret = rip;
+            m->step[n - 1].bp_at = 0;
+        }
+        if (r->rbp_off != RBP_KEPT) {
+            bp_at = cfa + (uint64_t)(int64_t)r->rbp_off;
+            rbp = *(const uint64_t *)(uintptr_t)bp_at;
+            bp_from = n - 1;
+        }
         rsp = cfa;
     }
-    return n;
+    int frames = n < 0 ? -n : n;
+    if (record) {
+        m->steps = (uint32_t)(n < 0 ? frames - 1 : frames);
+        m->rbp_used = rbp_used;
+    }
+    return frames;
+}
+
+int tq_unwind(uint64_t rip, uint64_t rsp, uint64_t rbp, uint64_t *ips, int max, struct tq_unwind_rules *t,
+              struct tq_unwind_memo *m)
+{
+    if (!m)
+        return walk(rip, rsp, rbp, ips, max, t, NULL, 0);
+    m->id = 0;
+    return walk(rip, rsp, rbp, ips, max, t, m, 1);
 }

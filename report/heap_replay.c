@@ -40,6 +40,8 @@ struct tq_heap_replay {
     uint64_t total_live, peak_live, peak_t_ns, peak_event, event, events_with_stack;
     uint64_t peak_version; /* new peaks so far */
     bool until_snapshot; /* stop the pass at the first SNAPSHOT record */
+    struct tq_trace_summary *summary; /* read in the same pass (opts.summary), or NULL */
+    bool summary_samples;
     struct tq_heap_replay_facts facts; /* AGGREGATE, END, KILLED, SNAPSHOT records seen; PROCESS.sample_bytes */
     uint64_t last_alloc; /* key of the latest allocation while no free followed it (0: none) */
 };
@@ -275,8 +277,10 @@ static tq_status pass(struct tq_heap_replay *r, struct tq_err *err)
     TQ_TRY(tq_trace_open(r->path, &rd, err));
     struct tq_rec rec;
     bool done = false, stop = false;
-    tq_status st;
-    while (!stop && !(st = tq_trace_next(rd, &rec, &done, err)) && !done) {
+    tq_status st = r->summary ? tq_trace_summary_begin(r->summary, r->path, r->summary_samples, err) : TQ_OK;
+    while (!st && !stop && !(st = tq_trace_next(rd, &rec, &done, err)) && !done) {
+        if (r->summary && (st = tq_trace_summary_add(r->summary, &rec, err)))
+            break;
         if (TQ_REC_HAS_EVENTS(rec.type))
             st = on_events(r, &rec, err);
         else if (rec.type == TQ_REC_STACK)
@@ -307,6 +311,8 @@ static tq_status pass(struct tq_heap_replay *r, struct tq_err *err)
         if (st)
             break;
     }
+    if (r->summary)
+        st = tq_trace_summary_finish(r->summary, rd, st, err);
     tq_trace_close(rd);
     if (!st)
         st = on_held_events(r, err);
@@ -364,13 +370,19 @@ tq_status tq_heap_replay_run_with(const char *path, const struct tq_heap_replay_
                                   struct tq_err *err)
 {
     bool python_only = o->python_only;
+    if (o->summary) /* nothing to free in it until the pass begins it */
+        memset(o->summary, 0, sizeof *o->summary);
     struct tq_heap_replay *r = tq_calloc(1, sizeof *r);
     if (!r)
         return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
     r->path = path;
     r->until_snapshot = o->until_snapshot;
+    r->summary = o->summary;
+    r->summary_samples = o->summary_samples;
     r->sym = tq_symbolizer_new();
     tq_status st = r->sym ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    if (!st && r->summary && r->until_snapshot)
+        st = tq_fail(err, TQ_ERR_USAGE, "a summary is read with the whole trace, not up to its snapshot");
     if (!st)
         st = tq_event_match_new(&r->match, err);
     if (!st)
@@ -396,6 +408,8 @@ tq_status tq_heap_replay_run_with(const char *path, const struct tq_heap_replay_
     if (!st && python_only)
         st = keep_python_frames(r, err);
     if (st) {
+        if (r->summary)
+            tq_trace_summary_clear(r->summary);
         tq_heap_replay_free(r);
         return st;
     }

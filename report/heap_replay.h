@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "../common/status.h"
+#include "trace_summary.h"
 
 /* One call stack's figures. Heap only: the malloc family; mmap/munmap/mremap events are left out. */
 struct tq_heap_site {
@@ -46,6 +47,9 @@ struct tq_heap_replay_opts {
     bool until_snapshot; /* treat the first SNAPSHOT record (record --snapshot-at) as the end of the trace: the
                           * sites' leaked figures are then what was live at the snapshot, the peak the one before it;
                           * TQ_ERR_USAGE when the trace has no SNAPSHOT record */
+    struct tq_trace_summary *summary; /* not NULL (and not until_snapshot): the trace's summary is read into it in
+                                       * the same pass (report/trace_summary.h; cleared when the replay fails) */
+    bool summary_samples; /* ... with its samples (tq_trace_summarize_samples) */
 };
 
 /* The same with every option. */

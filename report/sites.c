@@ -169,13 +169,12 @@ tq_status tq_sites_load_opts(const char *path, bool python_only, struct tq_sites
     return tq_sites_load_with(path, python_only, false, out, err);
 }
 
-tq_status tq_sites_load_with(const char *path, bool python_only, bool until_snapshot, struct tq_sites *out,
-                             struct tq_err *err)
+static tq_status load(const char *path, const struct tq_heap_replay_opts *o, struct tq_sites *out,
+                      struct tq_err *err)
 {
     memset(out, 0, sizeof *out);
     struct tq_heap_replay *r;
-    struct tq_heap_replay_opts o = {.python_only = python_only, .until_snapshot = until_snapshot};
-    TQ_TRY(tq_heap_replay_run_with(path, &o, &r, err));
+    TQ_TRY(tq_heap_replay_run_with(path, o, &r, err));
     const struct tq_heap_replay_facts *facts = tq_heap_replay_facts(r);
     out->killed = facts->killed;
     out->at_snapshot = facts->at_snapshot;
@@ -187,9 +186,26 @@ tq_status tq_sites_load_with(const char *path, bool python_only, bool until_snap
     out->python_unsupported = tq_heap_replay_python_unsupported(r);
     tq_status st = collect(r, out, err);
     tq_heap_replay_free(r);
-    if (st)
+    if (st) {
         tq_sites_clear(out);
+        if (o->summary)
+            tq_trace_summary_clear(o->summary);
+    }
     return st;
+}
+
+tq_status tq_sites_load_with(const char *path, bool python_only, bool until_snapshot, struct tq_sites *out,
+                             struct tq_err *err)
+{
+    struct tq_heap_replay_opts o = {.python_only = python_only, .until_snapshot = until_snapshot};
+    return load(path, &o, out, err);
+}
+
+tq_status tq_sites_load_summarized(const char *path, bool python_only, struct tq_trace_summary *summary,
+                                   bool samples, struct tq_sites *out, struct tq_err *err)
+{
+    struct tq_heap_replay_opts o = {.python_only = python_only, .summary = summary, .summary_samples = samples};
+    return load(path, &o, out, err);
 }
 
 /* The figure a site is sorted by, biggest first (ties and TQ_SITES_BY_KEY: alphabetical). */

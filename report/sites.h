@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "../common/status.h"
+#include "trace_summary.h"
 
 /* One allocation site: every stack whose innermost frame names the same location (in a CPython process, the
  * innermost Python frame: the script's line that allocated). */
@@ -64,6 +65,12 @@ tq_status tq_sites_load_opts(const char *path, bool python_only, struct tq_sites
  * figures are then what was live at that moment (tq_heap_replay_run_with). */
 tq_status tq_sites_load_with(const char *path, bool python_only, bool until_snapshot, struct tq_sites *out,
                              struct tq_err *err);
+
+/* tq_sites_load_opts, reading the trace's summary into *summary in the same pass (tq_trace_summarize, with samples:
+ * tq_trace_summarize_samples), so that `traceq report --top` reads each trace once. After a failure neither out nor
+ * *summary holds anything to free. */
+tq_status tq_sites_load_summarized(const char *path, bool python_only, struct tq_trace_summary *summary,
+                                   bool samples, struct tq_sites *out, struct tq_err *err);
 
 /* Sort the sites, biggest first (by key: alphabetical). Can't fail. */
 void tq_sites_sort(struct tq_sites *s, enum tq_site_order order);

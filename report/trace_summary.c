@@ -88,6 +88,22 @@ static void summary_figures(struct tq_trace_summary *s, uint64_t rss, uint64_t r
     summary_reach(s, t);
 }
 
+/* Keep a sample's figures (keep_points). */
+static tq_status summary_point(struct tq_trace_summary *s, const struct tq_rec_sample *x, struct tq_err *err)
+{
+    if (s->samples == s->points_cap) {
+        size_t cap = s->points_cap ? 2 * s->points_cap : 256;
+        struct tq_summary_point *v = tq_realloc(s->points, cap * sizeof *v);
+        if (!v)
+            return tq_fail(err, TQ_ERR_NOMEM, "out of memory for %zu samples of %s", cap, s->path);
+        s->points = v;
+        s->points_cap = cap;
+    }
+    int64_t held = x->heap_live_req + x->mmap_live;
+    s->points[s->samples] = (struct tq_summary_point){x->t_ns, x->vm_rss, held > 0 ? (uint64_t)held : 0};
+    return TQ_OK;
+}
+
 static void summary_sample(struct tq_trace_summary *s, const struct tq_rec_sample *x)
 {
     s->samples++;
@@ -149,6 +165,8 @@ static tq_status summary_record(struct tq_trace_summary *s, const struct tq_rec 
     case TQ_REC_SAMPLE:
         if (tq_rec_get_sample(rec, &x))
             break;
+        if (s->keep_points)
+            TQ_TRY(summary_point(s, &x, err));
         summary_sample(s, &x);
         return TQ_OK;
     case TQ_REC_CALLS: {
@@ -205,26 +223,59 @@ static tq_status summary_record(struct tq_trace_summary *s, const struct tq_rec 
                    s->path, rec->type, (unsigned long long)s->samples);
 }
 
-tq_status tq_trace_summarize(const char *path, struct tq_trace_summary *s, struct tq_err *err)
+tq_status tq_trace_summary_begin(struct tq_trace_summary *s, const char *path, bool keep_points, struct tq_err *err)
 {
     memset(s, 0, sizeof *s);
     s->ending = TQ_ENDED_UNKNOWN;
+    s->keep_points = keep_points;
+    if (!(s->path = tq_strdup(path)))
+        return tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    return TQ_OK;
+}
+
+tq_status tq_trace_summary_add(struct tq_trace_summary *s, const struct tq_rec *rec, struct tq_err *err)
+{
+    return summary_record(s, rec, err);
+}
+
+tq_status tq_trace_summary_finish(struct tq_trace_summary *s, struct tq_trace_reader *r, tq_status st,
+                                  struct tq_err *err)
+{
+    if (!st && !s->exe)
+        st = tq_fail(err, TQ_ERR_TRUNCATED, "%s: truncated trace: no complete PROCESS record", s->path);
+    s->truncated = !st && (tq_trace_truncated(r) || s->ending == TQ_ENDED_UNKNOWN);
+    s->minor_version = tq_trace_minor_version(r);
+    if (st)
+        tq_trace_summary_clear(s);
+    return st;
+}
+
+static tq_status summarize(const char *path, bool keep_points, struct tq_trace_summary *s, struct tq_err *err)
+{
     struct tq_trace_reader *r;
-    TQ_TRY(tq_trace_open(path, &r, err));
-    s->path = tq_strdup(path);
-    tq_status st = s->path ? TQ_OK : tq_fail(err, TQ_ERR_NOMEM, "out of memory");
+    TQ_TRY(tq_trace_summary_begin(s, path, keep_points, err));
+    tq_status st = tq_trace_open(path, &r, err);
+    if (st) {
+        tq_trace_summary_clear(s);
+        return st;
+    }
     bool done = false;
     struct tq_rec rec;
     while (!st && !(st = tq_trace_next(r, &rec, &done, err)) && !done)
         st = summary_record(s, &rec, err);
-    if (!st && !s->exe)
-        st = tq_fail(err, TQ_ERR_TRUNCATED, "%s: truncated trace: no complete PROCESS record", path);
-    s->truncated = !st && (tq_trace_truncated(r) || s->ending == TQ_ENDED_UNKNOWN);
-    s->minor_version = tq_trace_minor_version(r);
+    st = tq_trace_summary_finish(s, r, st, err);
     tq_trace_close(r);
-    if (st)
-        tq_trace_summary_clear(s);
     return st;
+}
+
+tq_status tq_trace_summarize(const char *path, struct tq_trace_summary *s, struct tq_err *err)
+{
+    return summarize(path, false, s, err);
+}
+
+tq_status tq_trace_summarize_samples(const char *path, struct tq_trace_summary *s, struct tq_err *err)
+{
+    return summarize(path, true, s, err);
 }
 
 void tq_trace_summary_clear(struct tq_trace_summary *s)
@@ -236,6 +287,7 @@ void tq_trace_summary_clear(struct tq_trace_summary *s)
     for (int i = 0; s->argv && i < s->argc; i++)
         free(s->argv[i]);
     free(s->argv);
+    free(s->points);
     memset(s, 0, sizeof *s);
 }
 

@@ -16,6 +16,14 @@ enum tq_trace_ending {
     TQ_ENDED_UNKNOWN,   /* no END record: killed (SIGKILL, OOM, abort...) or still running */
 };
 
+/* One SAMPLE's figures, kept in file order when asked (tq_trace_summarize_samples): the timeline of a process tree's
+ * memory at once is built from them (report/tree_peak.h), without reading the trace again. */
+struct tq_summary_point {
+    uint64_t t_ns; /* since the trace's start */
+    uint64_t rss;  /* VmRSS */
+    uint64_t held; /* live heap (requested bytes) + live mmap, 0 when that is below 0 */
+};
+
 /* Everything one trace says. Strings are owned by the summary; free with tq_trace_summary_clear. */
 struct tq_trace_summary {
     char *path;                 /* the trace file */
@@ -70,12 +78,29 @@ struct tq_trace_summary {
     struct tq_rec_snapshot snap;
 #define TQ_SUMMARY_GAPS 16
     struct tq_rec_gap gap[TQ_SUMMARY_GAPS];     /* the first ones */
+    /* tq_trace_summarize_samples only: every SAMPLE's figures, samples of them (owned; NULL otherwise). */
+    struct tq_summary_point *points;
+    size_t points_cap;
+    bool keep_points;
 };
 
 /* Read the trace at path into *s (zeroed first). A truncated trace is not an error: s->truncated is set and the
  * figures cover what was readable. Fails with the reader's errors (TQ_ERR_IO, TQ_ERR_FORMAT, TQ_ERR_TRUNCATED,
  * TQ_ERR_NOMEM), or TQ_ERR_FORMAT for a record that does not decode; then *s holds nothing to free. */
 tq_status tq_trace_summarize(const char *path, struct tq_trace_summary *s, struct tq_err *err);
+/* The same, keeping every sample's figures in s->points[0..s->samples) (24 bytes a sample; TQ_ERR_NOMEM when they do
+ * not fit). */
+tq_status tq_trace_summarize_samples(const char *path, struct tq_trace_summary *s, struct tq_err *err);
+
+/* A summary read in another pass over the trace's records (report/heap_replay.h's, for report --top: the trace is
+ * read once): begin (*s zeroed; keep_points as tq_trace_summarize_samples), add each record in file order, then
+ * finish with the pass's reader and status (st: the status so far, returned or replaced by the summary's own
+ * failure). After a failure *s holds nothing to free. */
+struct tq_trace_reader;
+tq_status tq_trace_summary_begin(struct tq_trace_summary *s, const char *path, bool keep_points, struct tq_err *err);
+tq_status tq_trace_summary_add(struct tq_trace_summary *s, const struct tq_rec *rec, struct tq_err *err);
+tq_status tq_trace_summary_finish(struct tq_trace_summary *s, struct tq_trace_reader *r, tq_status st,
+                                  struct tq_err *err);
 
 /* Name of a GAP cause ("closed", "replaced", "unreachable", "no_room", "unknown"). Can't fail. */
 const char *tq_gap_cause_name(uint32_t cause);

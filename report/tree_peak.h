@@ -7,7 +7,7 @@
  * last timestamp: END, EXEC, GAP or sample), and nothing after. For TQ_TREE_RSS, a process never sampled (shorter
  * than one interval) holds its VmHWM over its whole life. At equal times processes start before others end, so two
  * that touch are counted together. `traceq report` of several traces, `traceq sweep --cmd` and the shim backend of
- * `traceq compare` use it. */
+ * `traceq compare` use it, from the summaries they read the traces into (report/trace_summary.h). */
 #ifndef TQ_TREE_PEAK_H
 #define TQ_TREE_PEAK_H
 
@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "../common/status.h"
+#include "trace_summary.h"
 
 enum tq_tree_figure {
     TQ_TREE_RSS,       /* sampled VmRSS */
@@ -31,11 +32,11 @@ struct tq_tree_peak {
 /* Called at each change of the tree's total, in time order: when (ns since out->t0_unix_ns) and the total then. */
 typedef tq_status (*tq_tree_step_fn)(uint64_t t_ns, uint64_t total, void *ctx, struct tq_err *err);
 
-/* Read the n traces at paths (streaming, one at a time; memory: 16 bytes per sample of all of them) into *out,
- * calling step (when not NULL) along the timeline; own_peaks (when not NULL) gets each trace's own peak. A trace that cannot be read fails the call with the reader's
- * error (TQ_ERR_IO, TQ_ERR_FORMAT...) naming it; a truncated one counts as far as it goes. TQ_ERR_NOMEM when the
- * samples do not fit in memory; step's own failure is returned as it is. */
-tq_status tq_tree_timeline(const char *const *paths, size_t n, enum tq_tree_figure fig, tq_tree_step_fn step,
+/* The timeline of the n traces summarized in s[0..n) with their samples (tq_trace_summarize_samples: each trace is
+ * read once, for its summary and this), into *out, calling step (when not NULL) along it; own_peaks (when not NULL)
+ * gets each trace's own sampled peak. Memory: 16 bytes per sample of all of them. TQ_ERR_NOMEM when the samples do
+ * not fit, TQ_ERR_USAGE for a summary without its samples; step's own failure is returned as it is. */
+tq_status tq_tree_timeline(const struct tq_trace_summary *s, size_t n, enum tq_tree_figure fig, tq_tree_step_fn step,
                            void *ctx, struct tq_tree_peak *out, uint64_t *own_peaks, struct tq_err *err);
 
 #endif

@@ -98,6 +98,44 @@ int tq_runf(const char *fmt, ...)
     return tq_run(cmd, NULL, NULL);
 }
 
+/* The directories tq_tmpdir made in this test process: removed when it exits, so that a test whose assertion
+ * failed (criterion ends the test there) leaves nothing behind. Only the process that made them removes them: a
+ * child a test forks may exit while the test still uses them. */
+static struct {
+    pid_t owner;
+    unsigned n;
+    char path[64][4096];
+} made_dirs;
+
+static void remove_made_dirs(void)
+{
+    if (made_dirs.owner != getpid())
+        return;
+    for (unsigned i = 0; i < made_dirs.n; i++)
+        if (access(made_dirs.path[i], F_OK) == 0)
+            tq_rmtree(made_dirs.path[i]);
+}
+
+static void remember_made_dir(const char *p)
+{
+    if (made_dirs.owner != getpid()) {
+        if (!made_dirs.owner)
+            atexit(remove_made_dirs);
+        made_dirs.owner = getpid();
+        made_dirs.n = 0;
+    }
+    if (made_dirs.n < sizeof made_dirs.path / sizeof made_dirs.path[0])
+        snprintf(made_dirs.path[made_dirs.n++], sizeof made_dirs.path[0], "%s", p);
+}
+
+/* LeakSanitizer checks every test process (BoxFort starts each with BXFI_MAP set) and every program they run, but not
+ * criterion's runner: it keeps each test's records until it exits. */
+int __lsan_is_turned_off(void);
+int __lsan_is_turned_off(void)
+{
+    return getenv("BXFI_MAP") == NULL;
+}
+
 char *tq_tmpdir(void)
 {
     const char *t = getenv("TMPDIR");
@@ -107,6 +145,7 @@ char *tq_tmpdir(void)
         free(p);
         return NULL;
     }
+    remember_made_dir(p);
     return p;
 }
 

@@ -19,7 +19,8 @@ int tq_run(const char *cmd, char **out, char **err);
 /* printf-style wrapper of tq_run without captured output. */
 int tq_runf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Make a fresh temporary directory (mkdtemp under $TMPDIR or /tmp); returns a malloc'd path, caller frees. */
+/* Make a fresh temporary directory (mkdtemp under $TMPDIR or /tmp); returns a malloc'd path, caller frees. The test
+ * process removes it when it exits if the test did not (a failed assertion ends a test before its clean-up). */
 char *tq_tmpdir(void);
 /* Remove a directory tree (rm -rf). */
 void tq_rmtree(const char *dir);

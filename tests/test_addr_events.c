@@ -281,6 +281,8 @@ Test(addr_events, grouped_events_keep_their_place_among_records)
     cr_assert(done && i == sizeof order / sizeof order[0] && !tq_trace_truncated(r), "%zu records: %s", i, err.msg);
     cr_assert_eq(tq_trace_count(r, TQ_REC_PACKED_EVENTS), 3);
     tq_trace_close(r);
+    tq_rmtree(d);
+    free(d);
 }
 
 /* Two threads, in process order (seq): A mallocs 0xA000 (1000 B, stack 1) and 0xB000 (300 B, stack 2); B frees
@@ -384,6 +386,8 @@ Test(addr_events, cross_thread_records_out_of_order_are_matched_offline)
                   format);
         unlink(path);
     }
+    tq_rmtree(d);
+    free(d);
 }
 
 Test(addr_events, format_1_3_block_ids_replay_the_same)
@@ -401,6 +405,8 @@ Test(addr_events, format_1_3_block_ids_replay_the_same)
         cr_assert_eq(memcmp(a, b, sizeof a), 0, "old leaked %llu/%llu, 1.%d %llu/%llu", (unsigned long long)a[0][0],
                      (unsigned long long)a[1][0], format, (unsigned long long)b[0][0], (unsigned long long)b[1][0]);
     }
+    tq_rmtree(d);
+    free(d);
 }
 
 /* VmHWM of `many_blocks N SIZE` recorded with opts. */
@@ -414,8 +420,12 @@ static uint64_t hwm_of(const char *opts, long n, long size)
     free(out);
     struct tq_trace_summary s;
     shim_summary(d, "many_blocks", 0, &s);
-    cr_assert_gt(s.vm_hwm, 0);
-    return s.vm_hwm;
+    uint64_t hwm = s.vm_hwm;
+    tq_trace_summary_clear(&s);
+    cr_assert_gt(hwm, 0);
+    tq_rmtree(d);
+    free(d);
+    return hwm;
 }
 
 /* 600,000 live blocks: a table of live blocks in the shim (~28-48 B each) would add 16-28 MiB to the program's
@@ -439,6 +449,8 @@ static void summary_of(const char *opts, long n, long size, struct tq_trace_summ
     cr_assert_eq(st, 0, "record %s %s: status %d: %s", opts, args, st, out ? out : "");
     free(out);
     shim_summary(d, "many_blocks", 0, s);
+    tq_rmtree(d);
+    free(d);
 }
 
 /* The report's peak RSS names the profiler's own memory (format 1.6 SAMPLE): what --stacks holds besides the
@@ -625,7 +637,7 @@ Test(addr_events, late_frees_of_blocks_already_ended_do_not_wait)
     expect_replay_frees_every_block(recs, ONE_EACH, 6, 3);
 }
 
-/* The shim writes format 1.8's records (CTX_EVENTS groups; SAMPLE_PRED since 1.10) when every block is named by address
+/* The shim writes format 1.8's records (CTX_EVENTS groups; SAMPLE_PRED since 1.11) when every block is named by address
  * (TRACEQ_FREE_BY_ADDR=1); the same run's records written as plain SAMPLE and PACKED_EVENTS records (format 1.6's
  * encoding) replay and summarize the same: the analyzer sees no difference. */
 Test(addr_events, a_recorded_trace_reads_the_same_as_its_plain_records)
@@ -711,4 +723,6 @@ Test(addr_events, a_recorded_trace_reads_the_same_as_its_plain_records)
     tq_heap_replay_free(ra);
     tq_heap_replay_free(rb);
     free(path);
+    tq_rmtree(d);
+    free(d);
 }

@@ -32,8 +32,8 @@
 size_t __sanitizer_get_current_allocated_bytes(void); /* libasan's; GCC ships no header declaring it */
 #endif
 
-/* Bytes the program holds now (ASan builds only; elsewhere 0). LeakSanitizer cannot be asked instead: tests/lsan.supp
- * suppresses every leak whose stack passes through libcriterion.so, which is every leak made inside a test. */
+/* Bytes the program holds now (ASan builds only; elsewhere 0). LeakSanitizer checks this process only when it exits,
+ * after every run of the walk: this names the failing allocation's run. */
 static size_t held_bytes(void)
 {
 #ifdef __SANITIZE_ADDRESS__
@@ -280,6 +280,104 @@ Test(alloc_fail, trace_summary)
     write_stacks_fixture(wk.path);
     cr_assert_geq(fail_each(read_summary, &wk, 0), 5); /* path, exe, argv, argv[0], reader */
     cr_assert_eq(wk.ref[1], NSTACKS);
+    tq_rmtree(dir);
+    free(dir);
+    free(wk.path);
+}
+
+/* A trace of 600 samples (the summary's kept samples grow twice). */
+static void write_samples_fixture(const char *path)
+{
+    struct tq_trace_writer w;
+    tq_fixture_trace_open(path, &w);
+    static uint8_t buf[1 << 12];
+    char *argv[] = {"fixture", NULL};
+    struct tq_rec_process p = {.pid = 98, .ppid = 1, .interval_us = 10000, .page_size = 4096};
+    tq_fixture_put(&w, buf, tq_rec_put_process(buf, sizeof buf, &p, "/nonexistent/fixture", 1, argv));
+    for (uint64_t i = 1; i <= 600; i++) {
+        struct tq_rec_sample x = {.t_ns = i * 10000000, .vm_rss = 4096 * i, .heap_live_req = (int64_t)(100 * i),
+                                  .mmap_live = (int64_t)(i % 3) - 1};
+        tq_fixture_put(&w, buf, tq_rec_put_sample(buf, sizeof buf, &x));
+    }
+    struct tq_rec_end e = {.t_ns = 6020000000, .reason = TQ_END_EXIT};
+    tq_fixture_put(&w, buf, tq_rec_put_end(buf, sizeof buf, &e));
+    cr_assert_eq(tq_writer_close(&w), 0);
+}
+
+static tq_status read_summary_samples(void *ctx, struct tq_err *err)
+{
+    struct walk *wk = ctx;
+    struct tq_trace_summary s;
+    memset(&s, 0xa5, sizeof s);
+    tq_status st = tq_trace_summarize_samples(wk->path, &s, err);
+    if (st) {
+        cr_assert_null(s.points);
+        cr_assert_null(s.path);
+        return st;
+    }
+    uint64_t v[4] = {s.samples, 0, 0, s.points[s.samples - 1].t_ns};
+    for (uint64_t i = 0; i < s.samples; i++) {
+        v[1] += s.points[i].rss;
+        v[2] += s.points[i].held;
+    }
+    walk_same(wk, v, s.exe);
+    tq_trace_summary_clear(&s);
+    return st;
+}
+
+/* The summary that keeps every sample's figures (for report/tree_peak.h): all of them, or TQ_ERR_NOMEM. */
+Test(alloc_fail, trace_summary_with_samples)
+{
+    char *dir = tq_tmpdir();
+    struct walk wk;
+    walk_init(&wk, dir, "x.tq");
+    write_samples_fixture(wk.path);
+    cr_assert_geq(fail_each(read_summary_samples, &wk, 0), 8); /* path, exe, argv, argv[0], reader, 3 x samples */
+    cr_assert_eq(wk.ref[0], 600);
+    cr_assert_eq(wk.ref[1], 4096 * 600 * 601 / 2);
+    cr_assert_eq(wk.ref[2], 100 * 600 * 601 / 2); /* mmap_live 0, 1, -1 in turn */
+    tq_rmtree(dir);
+    free(dir);
+    free(wk.path);
+}
+
+/* The sites and the summary in one pass (report --top): both, or TQ_ERR_NOMEM with nothing left to free. */
+static tq_status read_sites_summarized(void *ctx, struct tq_err *err)
+{
+    struct walk *wk = ctx;
+    struct tq_sites s;
+    struct tq_trace_summary sum;
+    memset(&s, 0xa5, sizeof s);
+    memset(&sum, 0xa5, sizeof sum);
+    tq_status st = tq_sites_load_summarized(wk->path, false, &sum, true, &s, err);
+    if (st) {
+        cr_assert_null(s.v);
+        cr_assert_null(sum.path);
+        cr_assert_null(sum.exe);
+        cr_assert_null(sum.argv);
+        return st;
+    }
+    uint64_t v[4] = {s.peak, s.calls, sum.events, sum.stacks};
+    walk_same(wk, v, sum.exe);
+    tq_sites_clear(&s);
+    tq_trace_summary_clear(&sum);
+    return st;
+}
+
+Test(alloc_fail, sites_and_summary_in_one_pass)
+{
+    char *dir = tq_tmpdir();
+    struct walk wk;
+    walk_init(&wk, dir, "x.tq");
+    write_stacks_fixture(wk.path);
+    cr_assert_geq(fail_each(read_sites_summarized, &wk, 1), 2 * 3 + 1 + 4);
+    struct tq_trace_summary alone;
+    struct tq_err err = {0};
+    cr_assert_eq(tq_trace_summarize(wk.path, &alone, &err), TQ_OK, "%s", err.msg);
+    cr_assert_eq(wk.ref[2], alone.events);
+    cr_assert_eq(wk.ref[3], alone.stacks);
+    cr_assert_eq(wk.ref[3], NSTACKS);
+    tq_trace_summary_clear(&alone);
     tq_rmtree(dir);
     free(dir);
     free(wk.path);

@@ -311,6 +311,8 @@ Test(ctx_events, the_reader_returns_each_record_of_a_written_group)
     cr_assert_eq(tq_trace_minor_version(r), TQ_TRACE_VERSION_MINOR);
     tq_trace_close(r);
     expect_same(got, ev, 6000, "written and read");
+    tq_rmtree(d);
+    free(d);
 }
 
 /* Cut anywhere, or with any byte changed, a record is an error or other events, never a crash (ASan checks reads). */

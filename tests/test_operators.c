@@ -1,7 +1,9 @@
 /* test_operators.c - Envelope, Gaussian and GST3D against SciPy (tests/oracle/ops_oracle.py), and any block of an
  * output computed from its own input box bit-identical to the same box of the whole. */
 #include <criterion/criterion.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
+#include <errno.h>
 #include <fftw3.h>
 #include <gsl/gsl_eigen.h>
 #include <math.h>
@@ -538,6 +540,31 @@ Test(operators, scratch_is_kept_across_calls)
     tq_op_scratch_release(&s);
 }
 
+/* A scratch block of 2 MiB or more starts on a 2 MiB boundary and spans whole 2 MiB pages (so transparent huge pages
+ * can back all of it: GST3D's 20 MB blocks had a 4 KiB-page head and tail, ~700 page faults at 400^3), and the
+ * spare mapped to align it is given back: the page after the block is not mapped. Smaller blocks: whole pages (their
+ * neighbours may be other mappings). */
+Test(operators, scratch_blocks_lie_on_huge_pages)
+{
+    const size_t huge = (size_t)2 << 20, page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t asks[] = {huge, huge + 1, (size_t)20300000, 3 * huge - 4096, 5000, 1};
+    for (size_t k = 0; k < sizeof asks / sizeof asks[0]; k++) {
+        struct tq_op_scratch s = {0};
+        char *b = tq_op_scratch_get(&s, 0, asks[k]);
+        cr_assert_not_null(b, "%zu bytes", asks[k]);
+        size_t unit = asks[k] >= huge ? huge : page;
+        cr_assert_eq((uintptr_t)b % unit, 0, "%zu bytes: block at %p is not %zu-aligned", asks[k], (void *)b, unit);
+        cr_assert(s.bytes[0] >= asks[k] && s.bytes[0] % unit == 0 && s.bytes[0] - asks[k] < unit,
+                  "%zu bytes: mapped %zu", asks[k], s.bytes[0]);
+        memset(b, 0x33, s.bytes[0]); /* all of it is ours */
+        unsigned char vec[1];
+        errno = 0;
+        cr_assert(unit == page || (mincore(b + s.bytes[0], page, vec) == -1 && errno == ENOMEM),
+                  "%zu bytes: the page after the block is still mapped (the spare was not given back)", asks[k]);
+        tq_op_scratch_release(&s);
+    }
+}
+
 /* What a test's inlines_done listener saw: per output inline, how often it was reported and its values then. */
 struct done_log {
     size_t plane;        /* floats per output inline */
@@ -619,6 +646,89 @@ Test(operators, kernels_report_final_inlines_once)
                 free(io.out);
                 free(vol);
             }
+}
+
+/* A put_inline listener: logs each inline handed over (from the worker's own plane) like log_inlines_done. */
+static tq_status log_put_inline(const struct tq_block_io *io, size_t x, const float *plane, struct tq_err *err)
+{
+    struct done_log *d = io->done_ctx;
+    if (x < io->out_box.lo[0] || x >= io->out_box.hi[0])
+        return tq_fail(err, TQ_ERR_USAGE, "inline %zu outside the block", x);
+    pthread_mutex_lock(&d->lock);
+    size_t i = x - io->out_box.lo[0];
+    d->count[i]++;
+    memcpy(d->seen + i * d->plane, plane, d->plane * sizeof(float));
+    pthread_mutex_unlock(&d->lock);
+    return x == d->fail_at ? tq_fail(err, TQ_ERR_IO, "listener fails at inline %zu", x) : TQ_OK;
+}
+
+/* Without an output buffer (io->out NULL) GST3D hands every output inline to io->put_inline exactly once, from its
+ * worker's own plane, with the same bits as computed into io->out (so tq_op_run needs no output slab for it: its
+ * declared slab buffers are the input's alone); a failing put_inline is its result; an operator without
+ * put_inlines, or GST3D without a put_inline, refuses a NULL io->out (TQ_ERR_USAGE) instead of writing through it. */
+Test(operators, gst3d_hands_over_inlines_without_an_output_slab)
+{
+    static const size_t shapes[][3] = {{23, 9, 14}, {3, 3, 3}, {9, 40, 5}};
+    const struct tq_op *op = tq_op_find("gst3d");
+    cr_assert(op->put_inlines && !tq_op_find("gaussian")->put_inlines && !tq_op_find("envelope")->put_inlines);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int threads = 1; threads <= 3; threads++) {
+            struct tq_op_params p;
+            tq_op_params_default(&p);
+            p.threads = threads;
+            const size_t *n = shapes[s];
+            float *vol = make_volume(n, 1, 11 + s);
+            size_t on[3];
+            struct tq_err err = {0};
+            cr_assert_eq(tq_op_output_shape(op, &p, n, on, &err), TQ_OK, "%s", err.msg);
+            struct tq_block_io io = {.vol_shape = {n[0], n[1], n[2]}, .in = vol};
+            for (int a = 0; a < 3; a++) {
+                io.in_box.hi[a] = n[a];
+                io.out_box.hi[a] = on[a];
+            }
+            io.out_box.lo[0] = on[0] > 1 ? 1 : 0;
+            size_t ni = tq_box_len(&io.out_box, 0), plane = on[1] * on[2];
+            float *want = malloc(ni * plane * sizeof(float));
+            io.out = want;
+            cr_assert_eq(op->compute(&p, &io, &err), TQ_OK, "%s", err.msg);
+            io.out = NULL;
+            cr_assert_eq(op->compute(&p, &io, &err), TQ_ERR_USAGE, "no output and no put_inline");
+            struct done_log d = {.plane = plane, .count = calloc(ni, sizeof *d.count),
+                                 .seen = calloc(ni * plane, sizeof(float)), .fail_at = SIZE_MAX};
+            pthread_mutex_init(&d.lock, NULL);
+            io.done_ctx = &d;
+            io.put_inline = log_put_inline;
+            err = (struct tq_err){0};
+            cr_assert_eq(op->compute(&p, &io, &err), TQ_OK, "%s", err.msg);
+            for (size_t i = 0; i < ni; i++)
+                cr_assert_eq(d.count[i], 1, "%zux%zux%zu, %d threads: inline %zu handed over %u times", n[0], n[1],
+                             n[2], threads, io.out_box.lo[0] + i, d.count[i]);
+            cr_assert(!memcmp(d.seen, want, ni * plane * sizeof(float)),
+                      "%zux%zux%zu, %d threads: an inline handed over differs from the one computed into io->out",
+                      n[0], n[1], n[2], threads);
+            d.fail_at = io.out_box.hi[0] - 1;
+            cr_assert_eq(op->compute(&p, &io, &err), TQ_ERR_IO, "a failing put_inline is not returned");
+            cr_assert(strstr(err.msg, "listener fails"), "message %s", err.msg);
+            pthread_mutex_destroy(&d.lock);
+            free(d.count);
+            free(d.seen);
+            free(want);
+            free(vol);
+        }
+    /* the others have no way to hand inlines over: a NULL output is a usage error, not a write through NULL */
+    static const char *others[] = {"gaussian", "envelope"};
+    const size_t n[3] = {6, 5, 8};
+    float *vol = make_volume(n, 1, 2);
+    for (int k = 0; k < 2; k++) {
+        struct tq_op_params p;
+        tq_op_params_default(&p);
+        struct tq_block_io io = {.vol_shape = {n[0], n[1], n[2]}, .in = vol, .put_inline = log_put_inline};
+        for (int a = 0; a < 3; a++)
+            io.in_box.hi[a] = io.out_box.hi[a] = n[a];
+        struct tq_err err = {0};
+        cr_assert_eq(tq_op_find(others[k])->compute(&p, &io, &err), TQ_ERR_USAGE, "%s", others[k]);
+    }
+    free(vol);
 }
 
 /* tq_op_run reads each slab's input on its threads, a run of inlines each: from a file the result equals the whole

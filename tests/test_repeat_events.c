@@ -1,4 +1,4 @@
-/* test_repeat_events.c - REPEAT_EVENTS (FORMAT.md 21, format 1.10): an INFO event that repeats one of its context's
+/* test_repeat_events.c - REPEAT_EVENTS (FORMAT.md 21, format 1.11): an INFO event that repeats one of its context's
  * recent (kind, size, stack) tuples takes its KIND byte alone. Periodic events (a program doing the same allocations
  * row after row) round-trip across records and take about a byte each; only records flagged TUPLES keep the tuples:
  * the writer flags a context's first record with INFO events and every 64th, and all of them while 80% of the last

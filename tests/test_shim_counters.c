@@ -67,6 +67,21 @@ Test(shim_counters, fast_and_general_paths_exact)
     tq_trace_summary_clear(&s3);
 }
 
+/* tests/progs/guarded_calls.c: the shim's own blocks (allocated with the guard up, here from malloc_usable_size in a
+ * test build) are not counted, also in a thread whose heap hooks' fast path is open. */
+Test(shim_counters, the_shims_own_blocks_are_not_counted_on_the_fast_path)
+{
+    setenv("TQ_TESTING_GUARDED_ALLOC", "1", 1);
+    struct tq_trace_summary s0, s1;
+    record_pair("guarded_calls", "0 0", "5000 100", &s0, &s1);
+    cr_expect_eq(s1.calls[TQ_CALL_MALLOC] - s0.calls[TQ_CALL_MALLOC], 5100);
+    cr_expect_eq(s1.calls[TQ_CALL_FREE] - s0.calls[TQ_CALL_FREE], 5100);
+    cr_expect_eq(s1.calls[TQ_CALL_MALLOC_USABLE_SIZE] - s0.calls[TQ_CALL_MALLOC_USABLE_SIZE], 100);
+    cr_expect_eq(s1.final_heap, s0.final_heap);
+    tq_trace_summary_clear(&s0);
+    tq_trace_summary_clear(&s1);
+}
+
 Test(shim_counters, eight_threads_million_pairs_exact)
 {
     struct tq_trace_summary s0, s8;

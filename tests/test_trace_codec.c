@@ -367,7 +367,7 @@ Test(trace_codec, writer_reopens_a_descriptor_taken_away_and_writes_a_gap)
     free(dir);
 }
 
-/* SAMPLE_PRED (format 1.10): samples stored as differences from predictions (the previous sample; usable bytes move
+/* SAMPLE_PRED (format 1.11): samples stored as differences from predictions (the previous sample; usable bytes move
  * with the requested ones; a peak is at least the live bytes) read back as the SAMPLE records they stand for, times in
  * whole microseconds; values that go down, wrap around or beat their predictions survive; a heap that grows between
  * samples (peak = live) takes fewer bytes than as SAMPLE_DELTA; a cut record is an error naming SAMPLE_PRED. */
@@ -505,4 +505,6 @@ Test(trace_codec, sample_deltas_read_as_the_samples_they_stand_for)
     cr_assert_eq(i, N);
     cr_assert_eq(tq_trace_count(r, TQ_REC_SAMPLE), N);
     tq_trace_close(r);
+    tq_rmtree(d);
+    free(d);
 }

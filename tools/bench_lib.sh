@@ -151,3 +151,98 @@ pinned_alternate() {
         fi
     done
 }
+
+# rotated ROUNDS CPUS NAME CMD [NAME CMD]...: each round runs every command (shell text) once, one after another, all
+# pinned to the same CPUS (taskset -c CPUS, e.g. "0" or "0,1"), in an order that turns every round (round r starts
+# with command r mod N) and runs backwards in every other block of N rounds, so that each command runs in each place
+# and after each other command equally often: a CPU whose speed drifts during a round (on the VM its host core may be
+# busy elsewhere) and whatever the first run of a round pays fall on all commands alike. A control that runs the same
+# command twice under two names (A/A) gets the same treatment, so its ratios show this run's noise. Afterwards CPU[NAME]
+# holds every run's CPU seconds (user+sys, children included) in round order, so `ratios` pairs them round by round.
+rotated() {
+    local rounds=$1 cpus=$2 r k j one # not t: run_timed's own local
+    shift 2
+    local -a names=() cmds=()
+    while (($# >= 2)); do
+        names+=("$1") cmds+=("$2")
+        CPU[$1]=""
+        shift 2
+    done
+    local n=${#names[@]}
+    local -a got=()
+    for ((r = 0; r < rounds; r++)); do
+        for ((j = 0; j < n; j++)); do
+            k=$(((r + j) % n))
+            (((r / n) % 2)) && k=$(((r + n - j) % n))
+            run_timed one taskset -c "$cpus" bash -c "${cmds[k]}"
+            got[k]=${one#* }
+        done
+        for ((k = 0; k < n; k++)); do
+            CPU[${names[k]}]+="${got[k]} "
+        done
+    done
+}
+
+# quartiles "r1 r2 ...": "median q1 q3 min max count" of the numbers (q1, q3: medians of the lower and upper halves).
+quartiles() {
+    tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g |
+        awk 'function med(lo, hi,  m) {
+                 m = hi - lo + 1
+                 return m % 2 ? v[lo + (m - 1) / 2] : (v[lo + m / 2 - 1] + v[lo + m / 2]) / 2 }
+             {v[NR] = $1}
+             END {if (NR == 0) {print "0 0 0 0 0 0"; exit}
+                  h = int(NR / 2); printf "%.4f %.4f %.4f %.4f %.4f %d\n", med(1, NR), med(1, h > 0 ? h : 1),
+                         med(NR - h + 1, NR), v[1], v[NR], NR}'
+}
+
+# ratio_verdict GOAL "ratios" "A/A ratios": whether the median of per-round ratios B/A is at most GOAL, told against the
+# noise the A/A control (the same pairing of A with itself, in the same rounds) shows. noise = how far the A/A median
+# is from 1, plus twice the standard error of a median (1.25 x quartile spread / 1.35 / sqrt(rounds)) of the ratios
+# or of the A/A ratios, whichever is larger. Prints "met", "missed" or "not resolvable", then the figures: "not
+# resolvable" when the A/A median alone is further from 1 than GOAL's margin over 1, or when the ratio is within the
+# noise of GOAL.
+ratio_verdict() {
+    local goal=$1 r a
+    read -r -a r <<<"$(quartiles "$2")"
+    read -r -a a <<<"$(quartiles "$3")"
+    awk -v g="$goal" -v rm="${r[0]}" -v rq1="${r[1]}" -v rq3="${r[2]}" -v rn="${r[5]}" \
+        -v am="${a[0]}" -v aq1="${a[1]}" -v aq3="${a[2]}" -v an="${a[5]}" 'BEGIN {
+        d = am - 1; if (d < 0) d = -d
+        se_r = rn > 0 ? 1.25 * (rq3 - rq1) / 1.35 / sqrt(rn) : 1
+        se_a = an > 0 ? 1.25 * (aq3 - aq1) / 1.35 / sqrt(an) : 1
+        noise = d + 2 * (se_r > se_a ? se_r : se_a)
+        if (d > g - 1)
+            v = sprintf("not resolvable (the A/A control moved %.1f%%, more than the %.0f%% margin)", 100 * d,
+                        100 * (g - 1))
+        else if (rm + noise <= g) v = "met"
+        else if (rm - noise > g)  v = "missed"
+        else                      v = sprintf("not resolvable (%.3f is within the noise of %.2f)", rm, g)
+        printf "%s: ratio %.3f (quartiles %.3f-%.3f), A/A %.3f (%.3f-%.3f), noise +-%.3f\n",
+               v, rm, rq1, rq3, am, aq1, aq3, noise }'
+}
+
+# instructions_of [VAR=VALUE]... CMD...: user-space instructions the command retires, and how they were counted:
+# "N perf" (perf stat -e instructions:u, where the CPU's counters are visible), else "N cachegrind" (valgrind
+# --tool=cachegrind counts the program's own instructions in a simulation: steady, but no time), else "- none".
+# The VAR=VALUE settings (LD_PRELOAD...) go to the command's environment. The output is discarded.
+instructions_of() {
+    local f n
+    local -a vars=()
+    while [[ $# -gt 0 && $1 == *=* ]]; do
+        vars+=("$1")
+        shift
+    done
+    f=$(mktemp)
+    if env "${vars[@]}" perf stat -x, -e instructions:u -o "$f" "$@" >/dev/null 2>&1 &&
+        n=$(awk -F, '/instructions/ && $1 ~ /^[0-9]+$/ {print $1}' "$f") && [[ -n $n ]]; then
+        echo "$n perf"
+    elif command -v valgrind >/dev/null 2>&1 &&
+        env "${vars[@]}" valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null --log-file="$f" \
+            "$@" >/dev/null 2>&1 &&
+        n=$(awk '/I *refs:/ {gsub(",", "", $NF); print $NF}' "$f") && [[ -n $n ]]; then
+        echo "$n cachegrind"
+    else
+        echo "- none"
+    fi
+    rm -f "$f"
+}

@@ -67,12 +67,15 @@ bench_case() {
         how=rounds
     fi
     # memory each adds to the program: GNU time's max RSS of the run over the bare run's (the largest process of the
-    # run; heaptrack --raw leaves out heaptrack_interpret, a separate process that would otherwise be the largest)
+    # run). The shim is preloaded directly, as `traceq record --stacks` sets it up, so that the program is the only
+    # process: under `traceq record` the recorder (8.6 MiB) is larger than the storm (3.9 MiB) and was measured
+    # instead. heaptrack --raw leaves out heaptrack_interpret, a separate process that would otherwise be the largest.
     local bare_kib tq_kib ht_kib events tq_trace ht_file
     /usr/bin/time -f %M -o "$work/rss" "${prog[@]}" >/dev/null 2>&1 || true
     bare_kib=$(tail -1 "$work/rss")
     rm -rf "$work/tq" && mkdir -p "$work/tq"
-    /usr/bin/time -f %M -o "$work/rss" "$build/traceq" record -q --stacks -o "$work/tq" -- "${prog[@]}" >/dev/null 2>&1
+    /usr/bin/time -f %M -o "$work/rss" env LD_PRELOAD="$build/libtraceq.so" TRACEQ_STACKS=1 \
+        TRACEQ_OUTPUT_DIR="$work/tq" "${prog[@]}" >/dev/null 2>&1
     tq_kib=$(tail -1 "$work/rss")
     tq_trace=$(ls -S "$work"/tq/traceq.*.tq | head -1)
     rm -rf "$work/ht" && mkdir -p "$work/ht"

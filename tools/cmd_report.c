@@ -220,8 +220,12 @@ int cmd_report(int argc, char **argv)
         rc = tq_cli_usage_error("report", "--python-only goes with --top, --leaks, --temporary or --snapshot");
     for (int i = 0; i < n && rc == TQ_EXIT_OK; i++) {
         struct tq_err err = {0};
-        if (tq_trace_summarize(argv[optind + i], &s[i], &err) ||
-            ((want_sites || killed_sites(&s[i])) &&
+        /* each trace read once: its summary (several traces: with their samples, for the RSS of all processes at
+         * once) in the pass that replays its sites when they are wanted (a killed trace's, for its last flush, are
+         * only known to be wanted once it is summarized) */
+        if ((want_sites ? tq_sites_load_summarized(argv[optind + i], sec.python_only, &s[i], n > 1, &sites[i], &err)
+                        : (n > 1 ? tq_trace_summarize_samples : tq_trace_summarize)(argv[optind + i], &s[i], &err)) ||
+            (!want_sites && killed_sites(&s[i]) &&
              tq_sites_load_opts(argv[optind + i], sec.python_only, &sites[i], &err)) ||
             (snapshot_sites(&s[i], &sec) &&
              tq_sites_load_with(argv[optind + i], sec.python_only, true, &snap[i], &err)))
@@ -237,8 +241,7 @@ int cmd_report(int argc, char **argv)
     struct tq_tree_peak tree = {0};
     if (rc == TQ_EXIT_OK && n > 1) { /* the totals' RSS of all processes at once */
         struct tq_err err = {0};
-        if (tq_tree_timeline((const char *const *)(argv + optind), (size_t)n, TQ_TREE_RSS, NULL, NULL, &tree, NULL,
-                             &err))
+        if (tq_tree_timeline(s, (size_t)n, TQ_TREE_RSS, NULL, NULL, &tree, NULL, &err))
             rc = tq_cli_fail("report", &err);
     }
     if (rc == TQ_EXIT_OK && json)

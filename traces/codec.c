@@ -1033,6 +1033,7 @@ int tq_rec_get_packed_group(const struct tq_rec *rec, uint8_t *out, size_t cap, 
 #define CX_OLD_SAME 0u /* OLD: old_addr = addr; 1 + 2 age: the ring's address of that age; 2: a difference follows */
 #define CX_OLD_DIFF 2u
 #define CX_OLD_INFO 4u /* INFO_EVENTS: the old block is named by 2 size + temp and its stack's difference (FORMAT.md 20) */
+#define CX_OLD_FREED 6u /* (1.10) the old block was released by a FREE before it (TQ_EV_OLD_FREED, FORMAT.md 18) */
 #define CX_FLAG_FRESH 1u
 #define CX_FLAG_TUPLES 2u /* REPEAT_EVENTS: the record's tuple events keep the context's tuples (FORMAT.md 21) */
 #define CX_HEAD_MAX (5 + 5 + 5 + 1 + 10 + 10 + 5 * TQ_PS_COUNT) /* ctx, tid, count, flags, t0, seq0, lengths */
@@ -1239,7 +1240,7 @@ static inline __attribute__((always_inline)) void cx_after(struct tq_pack_ctx *c
 {
     int info = e->flags & TQ_EV_INFO; /* INFO_EVENTS: a block without an address changes no address of the context */
     if (kind_allocates(e->kind)) {
-        int moved = !(e->flags & TQ_EV_OLD_INFO) && (info || e->old_addr != e->addr);
+        int moved = !(e->flags & (TQ_EV_OLD_INFO | TQ_EV_OLD_FREED)) && (info || e->old_addr != e->addr);
         if (old_hit && old_cls && moved)
             cx_class_push(c, old_cls - 1, e->old_addr);
         if (kind_has_old(e->kind) && moved)
@@ -1269,7 +1270,11 @@ static inline __attribute__((always_inline)) void cx_after(struct tq_pack_ctx *c
 static int info_flags_ok(const struct tq_event *e)
 {
     unsigned f = e->flags, k = e->kind;
-    if (f & ~(TQ_EV_INFO | TQ_EV_OLD_INFO | TQ_EV_TEMP | TQ_EV_OLD_TEMP))
+    if (f == TQ_EV_INFO || f == (TQ_EV_INFO | TQ_EV_TEMP)) /* the usual two: a named block allocated or freed */
+        return kind_allocates(k) ? f == TQ_EV_INFO && e->stack_id : k == TQ_CALL_FREE && !(e->size >> 63);
+    if (f & ~(TQ_EV_INFO | TQ_EV_OLD_INFO | TQ_EV_TEMP | TQ_EV_OLD_TEMP | TQ_EV_OLD_FREED))
+        return 0;
+    if ((f & TQ_EV_OLD_FREED) && (!kind_allocates(k) || !kind_has_old(k) || (f & TQ_EV_OLD_INFO) || e->old_addr))
         return 0;
     if (f & TQ_EV_INFO) {
         if (kind_allocates(k) ? !e->stack_id : k != TQ_CALL_FREE || e->size >> 63)
@@ -1295,6 +1300,74 @@ size_t tq_rec_ctx_events_bound(size_t n)
     return TQ_REC_HEADER_SIZE + 1 + CX_HEAD_MAX + n * (per_event + 10); /* OLD may take a byte and a difference */
 }
 
+/* The streams a run of INFO events writes to, and the time and order number of the event before the run. */
+struct cx_run {
+    uint8_t *kind, *seq, *time, *size, *stack;
+    uint64_t t, q;
+    int tuples_on;         /* FORMAT.md 21: the record keeps the tuples (TUPLES) */
+    size_t tuples, known;  /* its tuple events, and those whose tuple was in its set */
+};
+
+static inline __attribute__((always_inline)) uint8_t *uleb_short(uint8_t *p, uint64_t v)
+{
+    if (v < 0x80) {
+        *p = (uint8_t)v;
+        return p + 1;
+    }
+    return uleb_at(p, v);
+}
+
+/* Events from ev[i] on that are named by (size, stack) with no old block (most events of --stacks, and all of a
+ * malloc storm's): no address, and nothing of the context but its recent stacks changes (cx_after does nothing for
+ * them). Coded here, out of line, with few registers live (the general loop keeps 8 streams and the context); the
+ * same bytes as that loop. Returns the index of the first other event (or n). */
+static __attribute__((noinline)) size_t cx_info_run(struct tq_pack_ctx *c, const struct tq_event *ev, size_t i,
+                                                    size_t n, struct cx_run *r)
+{
+    uint8_t *kind = r->kind, *seq = r->seq, *time = r->time, *size = r->size, *stack = r->stack;
+    uint64_t t = r->t, q = r->q;
+    for (; i < n; i++) {
+        const struct tq_event *e = &ev[i];
+        unsigned ek = e->kind, ef = e->flags;
+        if (!(ef & TQ_EV_INFO) || kind_has_old(ek))
+            break;
+        uint64_t es = e->size, et = e->t_ns, eq = e->seq;
+        uint32_t eid = e->stack_id;
+        uint64_t dq = eq - q - 1, dt = et - t;
+        t = et;
+        q = eq;
+        *kind++ = (uint8_t)(ek | (dq ? PK_SEQ : 0) | (dt ? PK_TIME : 0) | PK_SIZE | PK_INFO);
+        if (dq)
+            seq = uleb_at(seq, dq);
+        if (dt)
+            time = uleb_at(time, dt);
+        uint64_t sv = kind_allocates(ek) ? es : 2 * es + !!(ef & TQ_EV_TEMP); /* a free: 2 size + temp */
+        if (r->tuples_on) { /* FORMAT.md 21: every event here is a tuple event; a recent tuple's repeat: its KIND byte */
+            unsigned set = rep_set(ek, sv, eid);
+            int way = rep_way(c, set, ek, sv, eid);
+            rep_touch(c, set, way, ek, sv, eid);
+            r->tuples++;
+            r->known += way >= 0;
+            if (way >= 0 && !dq && !dt && c->rep_on) {
+                kind[-1] = (uint8_t)(PK_REPEAT | set << 1 | (unsigned)way);
+                cx_stack_step(c, eid);
+                continue;
+            }
+        }
+        size = uleb_short(size, sv);
+        if (c->stacks[0] == eid) { /* cx_stack_step's first case: already in front */
+            c->stack = eid;
+            *stack++ = 0;
+        } else {
+            uint32_t prev = c->stack;
+            unsigned found = cx_stack_step(c, eid);
+            stack = uleb_at(stack, found < TQ_CTX_STACKS ? found : TQ_CTX_STACKS + zigzag((uint64_t)eid - prev));
+        }
+    }
+    r->kind = kind, r->seq = seq, r->time = time, r->size = size, r->stack = stack, r->t = t, r->q = q;
+    return i;
+}
+
 size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t tid, const struct tq_event *ev,
                              size_t n, struct tq_pack_ctx *c, int fresh)
 {
@@ -1303,11 +1376,14 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
     int any_info = 0;
     size_t tuples = 0, known = 0; /* tuple events, and those whose tuple was in its set */
     for (size_t i = 0; i < n; i++) {
-        if (ev[i].kind >= 16 || (i > 0 && (ev[i].t_ns < ev[i - 1].t_ns || ev[i].seq <= ev[i - 1].seq)))
+        const struct tq_event *e = &ev[i];
+        if ((e->kind >= 16) | (i > 0 && ((e->t_ns < e[-1].t_ns) | (e->seq <= e[-1].seq))))
             return 0;
-        if (ev[i].flags && !info_flags_ok(&ev[i]))
-            return 0;
-        any_info |= ev[i].flags != 0;
+        if (e->flags) {
+            if (!info_flags_ok(e))
+                return 0;
+            any_info |= (e->flags & ~TQ_EV_OLD_FREED) != 0; /* OLD 6 is CTX_EVENTS' too (FORMAT.md 18) */
+        }
     }
     if (fresh)
         cx_reset(c);
@@ -1325,29 +1401,23 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
     }
     uint8_t *kind = base[TQ_PS_KIND], *seq = base[TQ_PS_SEQ], *time = base[TQ_PS_TIME], *amode = base[TQ_PS_AMTF];
     uint8_t *addr = base[TQ_PS_ADDR], *size = base[TQ_PS_SIZE], *stack = base[TQ_PS_STACK], *old = base[TQ_PS_OLD];
-    uint64_t t0 = n ? ev[0].t_ns : c->t, q0 = n ? ev[0].seq : c->seq, t = t0, q = q0;
+    uint64_t t0 = n ? ev[0].t_ns : c->t, q0 = n ? ev[0].seq : c->seq, t = t0, q = q0 - 1; /* the first dq is 0 */
     for (size_t i = 0; i < n; i++) {
+        if ((ev[i].flags & TQ_EV_INFO) && !kind_has_old(ev[i].kind)) {
+            struct cx_run r = {kind, seq, time, size, stack, t, q, tuples_on, tuples, known};
+            i = cx_info_run(c, ev, i, n, &r) - 1;
+            kind = r.kind, seq = r.seq, time = r.time, size = r.size, stack = r.stack, t = r.t, q = r.q;
+            tuples = r.tuples, known = r.known;
+            continue;
+        }
         const struct tq_event *e = &ev[i];
-        uint64_t dq = i ? e->seq - q - 1 : 0, dt = e->t_ns - t;
+        uint64_t dq = e->seq - q - 1, dt = e->t_ns - t;
+        t = e->t_ns;
+        q = e->seq;
         int info = e->flags & TQ_EV_INFO;
         int sized = e->size || e->stack_id || info, alloc = kind_allocates(e->kind);
         uint8_t kbyte = (uint8_t)(e->kind | (dq ? PK_SEQ : 0) | (dt ? PK_TIME : 0) | (sized ? PK_SIZE : 0) |
                                   (info ? PK_INFO : 0));
-        if (tuples_on && rep_tuple_kind(e->kind, kbyte)) { /* FORMAT.md 21: a recent tuple's repeat: its KIND byte */
-            uint64_t sv = alloc ? e->size : 2 * e->size + !!(e->flags & TQ_EV_TEMP); /* an INFO free's */
-            unsigned set = rep_set(e->kind, sv, e->stack_id);
-            int way = rep_way(c, set, e->kind, sv, e->stack_id);
-            rep_touch(c, set, way, e->kind, sv, e->stack_id);
-            tuples++;
-            known += way >= 0;
-            if (way >= 0 && !dq && !dt && c->rep_on) {
-                *kind++ = (uint8_t)(PK_REPEAT | set << 1 | (unsigned)way);
-                cx_stack_step(c, e->stack_id);
-                t = e->t_ns; /* an INFO block without an old one changes no address of the context (cx_after) */
-                q = e->seq;
-                continue;
-            }
-        }
         *kind++ = kbyte;
         if (dq)
             seq = uleb_at(seq, dq);
@@ -1392,7 +1462,9 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
             addr = uleb_at(addr, d & 15 ? zigzag(d) : zigzag((uint64_t)((int64_t)d >> 4)));
             c->miss = e->addr;
         }
-        if (e->flags & TQ_EV_OLD_INFO) {
+        if (e->flags & TQ_EV_OLD_FREED) {
+            old = uleb_at(old, CX_OLD_FREED);
+        } else if (e->flags & TQ_EV_OLD_INFO) {
             old = uleb_at(old, CX_OLD_INFO);
             old = uleb_at(old, 2 * e->old_addr + !!(e->flags & TQ_EV_OLD_TEMP));
             old = uleb_at(old, zigzag((uint64_t)e->old_stack - e->stack_id));
@@ -1407,8 +1479,6 @@ size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t
             }
         }
         cx_after(c, e, hit, hit_cls, old_hit, old_cls, slot, 1);
-        t = e->t_ns;
-        q = e->seq;
     }
     uint8_t *end[TQ_PS_COUNT] = {kind, seq, time, amode, addr, size, stack, old};
     /* the head, then the streams moved down behind it */
@@ -1746,6 +1816,8 @@ static int ctx_fields(struct tq_events_iter *it, struct tq_event *ev, uint64_t *
             ev->flags |= TQ_EV_OLD_INFO | (w & 1 ? TQ_EV_OLD_TEMP : 0);
             ev->old_addr = w >> 1;
             ev->old_stack = (uint32_t)os;
+        } else if (v == CX_OLD_FREED && alloc) {
+            ev->flags |= TQ_EV_OLD_FREED; /* old_addr 0: nothing more to release */
         } else if (v == CX_OLD_SAME && !info) {
             ev->old_addr = ev->addr;
         } else if (v == CX_OLD_DIFF) {

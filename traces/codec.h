@@ -11,7 +11,7 @@
 #define TQ_TRACE_PREAMBLE_MAGIC "TQTRACE" /* 7 chars + NUL = 8 bytes */
 #define TQ_TRACE_PREAMBLE_SIZE 24u        /* 8 (skippable frame header) + 16 (preamble) */
 #define TQ_TRACE_VERSION_MAJOR 1u         /* readers refuse another major */
-#define TQ_TRACE_VERSION_MINOR 10u        /* readers accept any minor (fields are only appended) */
+#define TQ_TRACE_VERSION_MINOR 11u        /* readers accept any minor (fields are only appended) */
 
 #define TQ_REC_HEADER_SIZE 8u             /* u16 type, u16 reserved, u32 payload length */
 #define TQ_REC_MAX_PAYLOAD (16u << 20)    /* a reader rejects longer records as corrupt */
@@ -39,8 +39,8 @@ enum tq_rec_type {
     TQ_REC_CTX_EVENTS = 18,    /* PACKED_EVENTS' streams coded with a per-thread context carried across records; 8 */
     TQ_REC_STACK_DELTA = 19,   /* a STACK stored as the frames it does not share with the previous stack; minor 8 */
     TQ_REC_INFO_EVENTS = 20,   /* CTX_EVENTS whose events may name blocks by (size, stack) instead of address; 9 */
-    TQ_REC_REPEAT_EVENTS = 21, /* INFO_EVENTS whose events may repeat a recent (kind, size, stack) in one byte; 10 */
-    TQ_REC_SAMPLE_PRED = 22,   /* a SAMPLE as differences from predictions (previous sample, fields before it); 10 */
+    TQ_REC_REPEAT_EVENTS = 21, /* INFO_EVENTS whose events may repeat a recent (kind, size, stack) in one byte; 11 */
+    TQ_REC_SAMPLE_PRED = 22,   /* a SAMPLE as differences from predictions (previous sample, fields before it); 11 */
 };
 
 /* Interposed functions, in the order of the CALLS record's counters. Append only: indices are on disk. */
@@ -154,11 +154,12 @@ struct tq_rec_gap {
     uint32_t uid, gid;    /* the effective ids after the change (UNREACHABLE), else the current ones */
 };
 
-/* tq_event.flags (INFO_EVENTS, FORMAT.md 20; 0 in every other record): */
+/* tq_event.flags (INFO_EVENTS, FORMAT.md 20, and OLD_FREED in CTX_EVENTS too, 18; 0 in every other record): */
 #define TQ_EV_INFO 1u     /* the block allocated or freed is named by its size and stack, not its address (addr 0) */
 #define TQ_EV_OLD_INFO 2u /* realloc: the old block is named by its size (in old_addr) and stack (old_stack) */
 #define TQ_EV_TEMP 4u     /* an INFO free: its block is its thread's latest allocation, with no free in between */
 #define TQ_EV_OLD_TEMP 8u /* the same for the old block of an OLD_INFO realloc */
+#define TQ_EV_OLD_FREED 16u /* realloc (1.10, OLD 6): its old block was released by a FREE before it (old_addr 0) */
 
 /* One per-allocation event inside an EVENTS record. */
 struct tq_event {
@@ -345,9 +346,9 @@ void tq_pack_ctx_init(struct tq_pack_ctx *c);
  * record, a context whose last record may not have reached the file). c must be the one the previous record of this
  * context number was coded with; it is updated. An INFO_EVENTS record (FORMAT.md 20, the same with blocks named by
  * size and stack) when an event has TQ_EV_* flags: INFO on an allocation with a stack id or on a free, OLD_INFO (with
- * OLD_TEMP) on a realloc, TEMP on an INFO free; sizes below 2^63. A REPEAT_EVENTS record (FORMAT.md 21) when one
- * of those takes one byte as a repeat of a recent (kind, size, stack). Returns 0, leaving c untouched, when cap is below
- * tq_rec_ctx_events_bound(n), n is over TQ_CTX_EVENTS_MAX or the events break the rules. */
+ * OLD_TEMP) on a realloc, TEMP on an INFO free; sizes below 2^63 (OLD_FREED, CTX_EVENTS' too, does not make one). A
+ * REPEAT_EVENTS record (FORMAT.md 21) when it keeps the tuples (TUPLES). Returns 0, leaving c untouched, when cap is
+ * below tq_rec_ctx_events_bound(n), n is over TQ_CTX_EVENTS_MAX or the events break the rules. */
 size_t tq_rec_put_ctx_events(uint8_t *buf, size_t cap, uint32_t ctx_no, uint32_t tid, const struct tq_event *ev,
                              size_t n, struct tq_pack_ctx *c, int fresh);
 size_t tq_rec_ctx_events_bound(size_t n);

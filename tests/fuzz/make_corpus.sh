@@ -17,9 +17,9 @@ rec="$tmp/rec"
 "$build/traceq" record -q --stacks --aggregate -o "$rec" -- /bin/true
 mv "$rec"/traceq.proc_tree.*.tq "$corpus/trace/stacks.ok"
 mv "$rec"/traceq.true.*.tq "$corpus/trace/aggregate.ok"
-# Events that repeat recent (kind, size, stack) tuples in one byte (REPEAT_EVENTS, SAMPLE_PRED: format 1.10).
+# Events that repeat recent (kind, size, stack) tuples in one byte (REPEAT_EVENTS, SAMPLE_PRED: format 1.11).
 "$build/traceq" record -q --stacks -o "$rec" -- "$build/progs/alloc_loop" - 4 0 8 0 >/dev/null
-mv "$rec"/traceq.alloc_loop.*.tq "$corpus/trace/stacks110.ok"
+mv "$rec"/traceq.alloc_loop.*.tq "$corpus/trace/stacks111.ok"
 # A CPython 3.11 trace (STACK_DELTA records with Python frames, PYCODE records), when that interpreter is here.
 "$build/traceq" record -q --stacks -o "$rec" -- /usr/bin/python3 -S -c 'x = [1] * 10' >/dev/null 2>&1 &&
     mv "$rec"/traceq.python3*.tq "$corpus/trace/python.ok" || true
