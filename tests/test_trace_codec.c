@@ -438,6 +438,8 @@ Test(trace_codec, sample_preds_read_as_the_samples_they_stand_for)
     cr_assert_eq(i, N);
     cr_assert_eq(tq_trace_count(r, TQ_REC_SAMPLE), N);
     tq_trace_close(r);
+    tq_rmtree(d);
+    free(d);
 }
 
 /* SAMPLE_DELTA (format 1.7): samples stored as differences from the previous one (a full SAMPLE in between resets
