@@ -371,6 +371,8 @@ static void __attribute__((constructor)) tq_session_init(int argc, char **argv, 
         layout_ok = 0;
     const char *gap = getenv("TQ_TESTING_REALLOC_GAP_US"); /* tests/test_stacks.c: realloc_race */
     tq_heap_realloc_gap_us = gap ? atol(gap) : 0;
+    gap = getenv("TQ_TESTING_MUNMAP_GAP_US"); /* tests/test_shim_counters.c: map_race */
+    tq_map_release_gap_us = gap ? atol(gap) : 0;
 #endif
     if (!layout_ok) {
         tq_session_say("this C library's heap layout is not the one traceq knows; staying inert");

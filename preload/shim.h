@@ -439,6 +439,7 @@ int tq_heap_tag_info(void *p, uint32_t stack, unsigned mark);
 extern unsigned char tq_heap_generation;
 #ifdef TQ_TESTING
 extern long tq_heap_realloc_gap_us; /* test builds: microseconds between glibc's realloc and its event */
+extern long tq_map_release_gap_us; /* test builds: microseconds between munmap's/mremap's system call and its event */
 #endif
 /* glibc's own malloc_usable_size, found by the constructor before anything else (NULL before it ran). */
 extern size_t (*tq_heap_real_usable)(void *);

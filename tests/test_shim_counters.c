@@ -139,3 +139,49 @@ Test(shim_counters, one_ms_interval_works)
     tq_rmtree(d);
     free(d);
 }
+
+/* Record progs/map_race MODE under OPTS with the window after a releasing system call widened to 200 us; check that
+ * the mmap figures never count more than the program had mapped at once (most: L = 64 pages in MODE munmap, 2 L in
+ * MODE mremap) and end at 0 after its failing and partial calls. */
+static void check_map_race(const char *mode, const char *opts, uint64_t most_pages)
+{
+    char *d = tq_tmpdir(), args[4200], *out = NULL;
+    const long rounds = 1000;
+    snprintf(args, sizeof args, "%s %s %ld", tq_build_path("progs/map_race"), mode, rounds);
+    setenv("TQ_TESTING_MUNMAP_GAP_US", "200", 1);
+    cr_assert_eq(shim_record_opts(d, opts, args, &out), 0, "map_race %s crashed or hung under the shim", mode);
+    unsetenv("TQ_TESTING_MUNMAP_GAP_US");
+    long caught = -1;
+    cr_assert_eq(sscanf(out ? out : "", "caught %ld", &caught), 1, "%s", out ? out : "(no output)");
+    cr_assert_geq(caught, 20, "%s %s: %ld ranges taken while being released: the race was not run", mode, opts,
+                  caught);
+    struct tq_trace_summary s;
+    shim_summary(d, "map_race", 0, &s);
+    uint64_t most = most_pages * s.page_size;
+    cr_expect_eq(s.peak_mmap, most, "%s %s: peak mmap %llu bytes, at most %llu mapped at once (%ld caught)", mode,
+                 opts, (unsigned long long)s.peak_mmap, (unsigned long long)most, caught);
+    cr_expect_eq(s.final_mmap, 0, "%s %s: %lld bytes left mapped", mode, opts, (long long)s.final_mmap);
+    /* every thread's rounds, the failing munmap and the three of the split range */
+    cr_expect_eq(s.calls[TQ_CALL_MUNMAP], 2 * rounds + 4);
+    cr_expect_eq(s.calls[TQ_CALL_MREMAP], (strcmp(mode, "mremap") ? 0 : rounds) + 1);
+    tq_trace_summary_clear(&s);
+    free(out);
+    tq_rmtree(d);
+    free(d);
+}
+
+/* munmap counts the bytes it releases before its system call (as free() does before glibc's): once the kernel has
+ * released a range, another thread's mmap can be given it, and a release counted after the call let the peak count
+ * both (2 L where the program never held more than L). A failing munmap gives its bytes back. */
+Test(shim_counters, a_munmap_is_counted_before_another_thread_maps_its_range, .timeout = 300)
+{
+    check_map_race("munmap", "", 64);
+    check_map_race("munmap", "--stacks", 64);
+}
+
+/* A shrinking mremap releases its tail in the call: counted before it, given back when the call fails. */
+Test(shim_counters, a_shrinking_mremap_is_counted_before_another_thread_maps_its_tail, .timeout = 300)
+{
+    check_map_race("mremap", "", 128);
+    check_map_race("mremap", "--stacks", 128);
+}
