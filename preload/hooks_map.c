@@ -64,7 +64,7 @@ static inline void release_gap(void)
  * kernel has released a range, another thread's mmap may be given it and count its bytes at once, and a release
  * counted after the call would let the live and peak figures hold both (a peak of mapped bytes that never were
  * mapped at once: tests/progs/map_race.c). A failed call gives the bytes back. Their events keep their order
- * numbers after the call (FORMAT.md 13: no reader matches mmap events by address). */
+ * numbers after the call (FORMAT.md 6 EVENTS: no reader matches mmap events by address). */
 TQ_EXPORT int munmap(void *addr, size_t len)
 {
     int counted = tq_counting() && !tq_stacks_unwinder_call(__builtin_return_address(0));
