@@ -3,42 +3,8 @@
 
 #include "../common/alloc.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <unistd.h>
-
-#define HUGE_PAGE ((size_t)2 << 20)
-
-/* The bytes a block of `bytes` maps: 2 MiB or more is rounded up to whole huge pages (as block_exec.c's slab
- * buffers are), less is rounded up to whole pages. */
-static size_t scratch_map_bytes(size_t bytes)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    if (bytes >= HUGE_PAGE)
-        return (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-    return bytes ? (bytes + page - 1) / page * page : page;
-}
-
-/* An anonymous mapping of `bytes` (scratch_map_bytes) starting on a 2 MiB boundary when it is 2 MiB or more, with
- * transparent huge pages requested: the kernel backs only the whole aligned 2 MiB ranges of a mapping with huge
- * pages, and it places a mapping whose length is not a multiple of 2 MiB anywhere, so GST3D's 20 MB blocks at 400^3
- * had a 4 KiB-page head and tail (about 700 of its 1.2k page faults). Mapped with 2 MiB to spare, the spare cut
- * off again. MAP_FAILED without memory. */
-static void *scratch_map(size_t bytes)
-{
-    if (bytes < HUGE_PAGE)
-        return mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    char *p = mmap(NULL, bytes + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return p;
-    size_t head = (HUGE_PAGE - (uintptr_t)p % HUGE_PAGE) % HUGE_PAGE;
-    if (head)
-        munmap(p, head);
-    munmap(p + head + bytes, HUGE_PAGE - head);
-    madvise(p + head, bytes, MADV_HUGEPAGE); /* advice only: 4 KiB pages otherwise */
-    return p + head;
-}
 
 /* Straight from mmap, not malloc: glibc's heap did not give plane-sized blocks back the same way every time (its
  * mmap threshold moves with the sizes freed), which made the peak RSS drift with the slab count. */
@@ -66,12 +32,12 @@ void *tq_op_scratch_get(struct tq_op_scratch *s, int w, size_t bytes)
         munmap(s->block[w], s->bytes[w]);
     s->block[w] = NULL;
     s->bytes[w] = 0;
-    size_t map = scratch_map_bytes(bytes);
-    void *p = scratch_map(map);
+    void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
+    madvise(p, bytes, MADV_HUGEPAGE); /* advice only: 4 KiB pages otherwise */
     s->block[w] = p;
-    s->bytes[w] = map;
+    s->bytes[w] = bytes ? bytes : 1;
     return p;
 }
 

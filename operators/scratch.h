@@ -11,14 +11,13 @@
 struct tq_op_scratch {
     size_t n;        /* workers with an entry */
     void **block;    /* block[w]: worker w's mapping, or NULL */
-    size_t *bytes;   /* its mapped length */
+    size_t *bytes;   /* its length */
 };
 
 /* A zero-initialised cache is empty and valid: struct tq_op_scratch s = {0}. */
 
-/* Worker w's buffer of at least `bytes` bytes (contents unspecified: what the last call left), page aligned (2 MiB
- * aligned and a whole number of 2 MiB pages when 2 MiB or more) and backed by transparent huge pages where the
- * kernel grants them. Kept across calls; replaced (the old one
+/* Worker w's buffer of at least `bytes` bytes (contents unspecified: what the last call left), page aligned and
+ * backed by transparent huge pages where the kernel grants them. Kept across calls; replaced (the old one
  * unmapped) only when too small. NULL without memory (the cache stays valid). Not thread-safe: call it before
  * starting the workers. */
 void *tq_op_scratch_get(struct tq_op_scratch *s, int w, size_t bytes);

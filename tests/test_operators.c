@@ -1,9 +1,7 @@
 /* test_operators.c - Envelope, Gaussian and GST3D against SciPy (tests/oracle/ops_oracle.py), and any block of an
  * output computed from its own input box bit-identical to the same box of the whole. */
 #include <criterion/criterion.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
-#include <errno.h>
 #include <fftw3.h>
 #include <gsl/gsl_eigen.h>
 #include <math.h>
@@ -538,31 +536,6 @@ Test(operators, scratch_is_kept_across_calls)
     cr_assert_not_null(tq_op_scratch_get(&s, 0, 64), "a released cache is usable again");
     tq_op_scratch_release(&s);
     tq_op_scratch_release(&s);
-}
-
-/* A scratch block of 2 MiB or more starts on a 2 MiB boundary and spans whole 2 MiB pages (so transparent huge pages
- * can back all of it: GST3D's 20 MB blocks had a 4 KiB-page head and tail, ~700 page faults at 400^3), and the
- * spare mapped to align it is given back: the page after the block is not mapped. Smaller blocks: whole pages (their
- * neighbours may be other mappings). */
-Test(operators, scratch_blocks_lie_on_huge_pages)
-{
-    const size_t huge = (size_t)2 << 20, page = (size_t)sysconf(_SC_PAGESIZE);
-    const size_t asks[] = {huge, huge + 1, (size_t)20300000, 3 * huge - 4096, 5000, 1};
-    for (size_t k = 0; k < sizeof asks / sizeof asks[0]; k++) {
-        struct tq_op_scratch s = {0};
-        char *b = tq_op_scratch_get(&s, 0, asks[k]);
-        cr_assert_not_null(b, "%zu bytes", asks[k]);
-        size_t unit = asks[k] >= huge ? huge : page;
-        cr_assert_eq((uintptr_t)b % unit, 0, "%zu bytes: block at %p is not %zu-aligned", asks[k], (void *)b, unit);
-        cr_assert(s.bytes[0] >= asks[k] && s.bytes[0] % unit == 0 && s.bytes[0] - asks[k] < unit,
-                  "%zu bytes: mapped %zu", asks[k], s.bytes[0]);
-        memset(b, 0x33, s.bytes[0]); /* all of it is ours */
-        unsigned char vec[1];
-        errno = 0;
-        cr_assert(unit == page || (mincore(b + s.bytes[0], page, vec) == -1 && errno == ENOMEM),
-                  "%zu bytes: the page after the block is still mapped (the spare was not given back)", asks[k]);
-        tq_op_scratch_release(&s);
-    }
 }
 
 /* What a test's inlines_done listener saw: per output inline, how often it was reported and its values then. */
