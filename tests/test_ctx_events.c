@@ -10,6 +10,7 @@
 
 #include "../traces/reader.h"
 #include "../traces/writer.h"
+#include "event_util.h"
 #include "helpers.h"
 
 /* n events like a heap's: consecutive chunks from the top (the next-chunk prediction), frees of live blocks recent
@@ -92,28 +93,6 @@ static void ctx_fixture(struct tq_event *ev, size_t n, uint64_t seed)
     ev[n - 1].t_ns = UINT64_MAX;
 }
 
-static struct tq_rec rec_of(const uint8_t *buf, size_t n)
-{
-    return (struct tq_rec){.type = (uint16_t)(buf[0] | buf[1] << 8), .len = (uint32_t)(n - TQ_REC_HEADER_SIZE),
-                           .data = buf + TQ_REC_HEADER_SIZE};
-}
-
-/* Decode the one-record CTX_EVENTS at buf[0..n) with c into out (room for cap events): the number of events, or -1
- * when it does not decode. *e gets its head. */
-static long decode(const uint8_t *buf, size_t n, struct tq_pack_ctx *c, struct tq_event *out, size_t cap,
-                   struct tq_rec_events *e)
-{
-    struct tq_rec rec = rec_of(buf, n);
-    struct tq_events_iter it;
-    if (tq_rec_get_events(&rec, e, &it) || tq_events_use_ctx(&it, e, c))
-        return -1;
-    size_t k = 0;
-    int got;
-    while (k <= cap && (got = tq_events_next(&it, k < cap ? &out[k] : &(struct tq_event){0})) == 1)
-        k++;
-    return got < 0 || k > cap ? -1 : (long)k;
-}
-
 static void expect_same(const struct tq_event *got, const struct tq_event *ev, size_t n, const char *what)
 {
     for (size_t i = 0; i < n; i++)
@@ -145,7 +124,7 @@ Test(ctx_events, every_field_round_trips_across_records_with_every_address_codin
         total += n;
         total_packed += tq_rec_put_packed_events(packed, sizeof packed, 4242, ev + at, k);
         struct tq_rec_events e;
-        cr_assert_eq(decode(buf, n, &dec, got + at, k, &e), (long)k, "record at %zu", at);
+        cr_assert_eq(decode_head(buf, n, &dec, got + at, k, &e), (long)k, "record at %zu", at);
         cr_assert(e.tid == 4242 && e.ctx == 3 && e.fresh == (at == 0) && e.count == k && e.t0_ns == ev[at].t_ns &&
                       e.seq0 == ev[at].seq,
                   "head of the record at %zu", at);
@@ -178,16 +157,16 @@ Test(ctx_events, a_fresh_record_restarts_its_context_and_a_later_one_needs_it)
     tq_pack_ctx_init(&other);
     struct tq_rec_events e;
     size_t n = tq_rec_put_ctx_events(buf, sizeof buf, 0, 1, ev, PER, &enc, 1);
-    cr_assert_eq(decode(buf, n, &dec, got, PER, &e), PER);
+    cr_assert_eq(decode_head(buf, n, &dec, got, PER, &e), PER);
     /* the encoder starts afresh (a new thread in the same buffer): the decoder follows from the flag alone */
     n = tq_rec_put_ctx_events(buf, sizeof buf, 0, 2, ev + PER, PER, &enc, 1);
-    cr_assert_eq(decode(buf, n, &dec, got + PER, PER, &e), PER);
+    cr_assert_eq(decode_head(buf, n, &dec, got + PER, PER, &e), PER);
     cr_assert(e.fresh && e.tid == 2);
     expect_same(got, ev, 2 * PER, "fresh again");
     /* a record that continues a context cannot be read by a context that never had its start */
     n = tq_rec_put_ctx_events(buf, sizeof buf, 0, 2, ev + 2 * PER, PER, &enc, 0);
-    cr_assert_eq(decode(buf, n, &other, got, PER, &e), -1);
-    cr_assert_eq(decode(buf, n, &dec, got + 2 * PER, PER, &e), PER);
+    cr_assert_eq(decode_head(buf, n, &other, got, PER, &e), -1);
+    cr_assert_eq(decode_head(buf, n, &dec, got + 2 * PER, PER, &e), PER);
     cr_assert(!e.fresh);
     expect_same(got, ev, 3 * PER, "continued");
     /* what the encoder cannot store, it refuses, and leaves its context as it was */
@@ -205,7 +184,7 @@ Test(ctx_events, a_fresh_record_restarts_its_context_and_a_later_one_needs_it)
     cr_assert_eq(memcmp(&before, &enc, sizeof enc), 0);
     /* no events: the record still carries its head */
     n = tq_rec_put_ctx_events(buf, sizeof buf, 0, 2, ev, 0, &enc, 0);
-    cr_assert_eq(decode(buf, n, &dec, got, 1, &e), 0);
+    cr_assert_eq(decode_head(buf, n, &dec, got, 1, &e), 0);
 }
 
 /* Records of two contexts, interleaved as threads flush, grouped (as the writer does) and split again. */
@@ -240,7 +219,7 @@ Test(ctx_events, a_group_of_two_contexts_splits_into_the_same_records)
     for (int r = 0; r < 8; r++) {
         size_t k = TQ_REC_HEADER_SIZE + (split[at + 4] | split[at + 5] << 8 | (size_t)split[at + 6] << 16);
         struct tq_rec_events e;
-        cr_assert_eq(decode(split + at, k, &dec[r % 2], got + r * 1000, 1000, &e), 1000, "record %d", r);
+        cr_assert_eq(decode_head(split + at, k, &dec[r % 2], got + r * 1000, 1000, &e), 1000, "record %d", r);
         cr_assert(e.ctx == (r % 2 ? 5u : 0u) && e.tid == 10u + (unsigned)(r % 2));
         at += k;
     }
@@ -301,7 +280,7 @@ Test(ctx_events, the_reader_returns_each_record_of_a_written_group)
             continue;
         cr_assert_eq(got_rec.data[0], 1, "one record each");
         struct tq_rec_events h;
-        long k = decode(got_rec.data - TQ_REC_HEADER_SIZE, TQ_REC_HEADER_SIZE + got_rec.len, &dec[events % 2],
+        long k = decode_head(got_rec.data - TQ_REC_HEADER_SIZE, TQ_REC_HEADER_SIZE + got_rec.len, &dec[events % 2],
                         got + events * 1000, 1000, &h);
         cr_assert_eq(k, 1000, "record %d", events);
         events++;
@@ -326,7 +305,7 @@ Test(ctx_events, cut_or_damaged_records_are_errors_never_crashes)
     struct tq_rec_events e;
     for (size_t cut = 1; cut < n - TQ_REC_HEADER_SIZE; cut++) {
         tq_pack_ctx_init(&dec);
-        cr_assert_eq(decode(buf, n - cut, &dec, got, M, &e), -1, "cut by %zu", cut);
+        cr_assert_eq(decode_head(buf, n - cut, &dec, got, M, &e), -1, "cut by %zu", cut);
     }
     static uint8_t bad[TQ_CTX_EVENTS_BOUND(M)];
     for (size_t at = TQ_REC_HEADER_SIZE; at < n; at++)
@@ -334,7 +313,7 @@ Test(ctx_events, cut_or_damaged_records_are_errors_never_crashes)
             memcpy(bad, buf, n);
             bad[at] = (uint8_t)(bad[at] ^ (v | 1));
             tq_pack_ctx_init(&dec);
-            decode(bad, n, &dec, got, M, &e); /* any outcome but a crash */
+            decode_head(bad, n, &dec, got, M, &e); /* any outcome but a crash */
         }
     /* specific damage: a free coded as the next-chunk prediction; an age the context never filled; a context number
      * out of range; an unknown flag */
@@ -348,24 +327,24 @@ Test(ctx_events, cut_or_damaged_records_are_errors_never_crashes)
     size_t amode = (size_t)(it.s[TQ_PS_AMTF] - buf);
     cr_assert_eq(buf[amode + 1], 9, "the free is the ring's latest address");
     tq_pack_ctx_init(&dec);
-    cr_assert_eq(decode(buf, n, &dec, got, 2, &e), 2);
+    cr_assert_eq(decode_head(buf, n, &dec, got, 2, &e), 2);
     memcpy(bad, buf, n);
     bad[amode + 1] = 0; /* NEXT for a free */
     tq_pack_ctx_init(&dec);
-    cr_assert_eq(decode(bad, n, &dec, got, 2, &e), -1);
+    cr_assert_eq(decode_head(bad, n, &dec, got, 2, &e), -1);
     bad[amode + 1] = 10; /* age 1: one address in the ring so far */
     tq_pack_ctx_init(&dec);
-    cr_assert_eq(decode(bad, n, &dec, got, 2, &e), -1);
+    cr_assert_eq(decode_head(bad, n, &dec, got, 2, &e), -1);
     bad[amode + 1] = 137; /* a freed address for a free; and the freed ring is empty */
     tq_pack_ctx_init(&dec);
-    cr_assert_eq(decode(bad, n, &dec, got, 2, &e), -1);
+    cr_assert_eq(decode_head(bad, n, &dec, got, 2, &e), -1);
     memcpy(bad, buf, n);
     bad[TQ_REC_HEADER_SIZE + 1] = 0x80; /* context number 1024 (2 bytes): the lengths are off too, either way bad */
     bad[TQ_REC_HEADER_SIZE + 2] = 0x08;
     tq_pack_ctx_init(&dec);
-    cr_assert_eq(decode(bad, n, &dec, got, 2, &e), -1);
+    cr_assert_eq(decode_head(bad, n, &dec, got, 2, &e), -1);
     memcpy(bad, buf, n);
     bad[TQ_REC_HEADER_SIZE + 4] = 3; /* flags: fresh and an unknown bit */
     tq_pack_ctx_init(&dec);
-    cr_assert_eq(decode(bad, n, &dec, got, 2, &e), -1);
+    cr_assert_eq(decode_head(bad, n, &dec, got, 2, &e), -1);
 }

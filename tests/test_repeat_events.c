@@ -12,28 +12,8 @@
 #include "../traces/codec.h"
 #include <criterion/criterion.h>
 
+#include "event_util.h"
 #include "helpers.h"
-
-static struct tq_rec rec_of(const uint8_t *buf, size_t n)
-{
-    return (struct tq_rec){.type = (uint16_t)(buf[0] | buf[1] << 8), .len = (uint32_t)(n - TQ_REC_HEADER_SIZE),
-                           .data = buf + TQ_REC_HEADER_SIZE};
-}
-
-/* Decode the one-record event record at buf[0..n) with c into out (room for cap): the number of events, or -1. */
-static long decode(const uint8_t *buf, size_t n, struct tq_pack_ctx *c, struct tq_event *out, size_t cap)
-{
-    struct tq_rec rec = rec_of(buf, n);
-    struct tq_rec_events e;
-    struct tq_events_iter it;
-    if (tq_rec_get_events(&rec, &e, &it) || tq_events_use_ctx(&it, &e, c))
-        return -1;
-    size_t k = 0;
-    int got;
-    while (k <= cap && (got = tq_events_next(&it, k < cap ? &out[k] : &(struct tq_event){0})) == 1)
-        k++;
-    return got < 0 || k > cap ? -1 : (long)k;
-}
 
 static void expect_same(const struct tq_event *got, const struct tq_event *e, size_t n)
 {
